@@ -1,0 +1,5 @@
+export { FakeClock } from "./fake-clock.js";
+export type { FakeProcessHandler } from "./fake-process-runner.js";
+export { FakeProcessRunner } from "./fake-process-runner.js";
+export type { TempDir } from "./temp.js";
+export { git, makeGitRepo, makeTempDir } from "./temp.js";

@@ -1,0 +1,3 @@
+export * from "./generated/index.js";
+export type { SchemaProblem, ValidationResult } from "./validate.js";
+export { assertValid, loadSchema, schemaPath, validateSchema } from "./validate.js";

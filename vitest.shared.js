@@ -1,0 +1,19 @@
+// Shared vitest settings: resolve workspace packages to their TypeScript source
+// through the private `@dwm/source` export condition, so tests need no build, and
+// write a JSON report that .ci/run sums across packages.
+/** @returns {import("vitest/config").ViteUserConfig} */
+export function dwmVitestConfig(overrides = {}) {
+  return {
+    resolve: { conditions: ["@dwm/source"] },
+    ssr: { resolve: { conditions: ["@dwm/source"] } },
+    test: {
+      include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+      reporters: ["default", "json"],
+      outputFile: { json: ".vitest-report.json" },
+      passWithNoTests: true,
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+      ...overrides,
+    },
+  };
+}
