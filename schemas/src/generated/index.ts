@@ -7,9 +7,11 @@ export type * from "./types/command-list.js";
 export type * from "./types/common.js";
 export type * from "./types/doctor-report.js";
 export type * from "./types/error-output.js";
+export type * from "./types/gate.js";
+export type * from "./types/run.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["artifact-envelope","command-list","common","doctor-report","error-output"] as const;
+export const SCHEMA_NAMES = ["artifact-envelope","command-list","common","doctor-report","error-output","gate","run"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -19,6 +21,8 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "common": v.validateCommon as ValidateFunction,
   "doctor-report": v.validateDoctorReport as ValidateFunction,
   "error-output": v.validateErrorOutput as ValidateFunction,
+  "gate": v.validateGate as ValidateFunction,
+  "run": v.validateRun as ValidateFunction,
 };
 
 /** The `$id` of each schema. */
@@ -28,4 +32,6 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "common": "https://schemas.dwm.dev/v1/common.schema.json",
   "doctor-report": "https://schemas.dwm.dev/v1/doctor-report.schema.json",
   "error-output": "https://schemas.dwm.dev/v1/error-output.schema.json",
+  "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
+  "run": "https://schemas.dwm.dev/v1/run.schema.json",
 };
