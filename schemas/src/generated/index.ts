@@ -2,13 +2,13 @@
 
 import type { ValidateFunction } from "ajv";
 import * as v from "./validators.js";
-export type * from "./types/artifact-envelope.js";
-export type * from "./types/command-list.js";
-export type * from "./types/common.js";
-export type * from "./types/doctor-report.js";
-export type * from "./types/error-output.js";
-export type * from "./types/gate.js";
-export type * from "./types/run.js";
+export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
+export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
+export type { Common } from "./types/common.js";
+export type { DoctorReport, DoctorCheck } from "./types/doctor-report.js";
+export type { ErrorOutput, ErrorInfo } from "./types/error-output.js";
+export type { Slug, GateCategory, Gate } from "./types/gate.js";
+export type { Digest, RelativePath, Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
 export const SCHEMA_NAMES = ["artifact-envelope","command-list","common","doctor-report","error-output","gate","run"] as const;
