@@ -8,10 +8,11 @@ export type { Common } from "./types/common.js";
 export type { DoctorReport, DoctorCheck } from "./types/doctor-report.js";
 export type { ErrorOutput, ErrorInfo } from "./types/error-output.js";
 export type { Slug, GateCategory, Gate } from "./types/gate.js";
-export type { Digest, RelativePath, Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
+export type { RelativePath, HandoffFormat, PacketCommand, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand } from "./types/packet.js";
+export type { Digest, Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["artifact-envelope","command-list","common","doctor-report","error-output","gate","run"] as const;
+export const SCHEMA_NAMES = ["artifact-envelope","command-list","common","doctor-report","error-output","gate","packet","run"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -22,6 +23,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "doctor-report": v.validateDoctorReport as ValidateFunction,
   "error-output": v.validateErrorOutput as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
+  "packet": v.validatePacket as ValidateFunction,
   "run": v.validateRun as ValidateFunction,
 };
 
@@ -33,5 +35,6 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "doctor-report": "https://schemas.dwm.dev/v1/doctor-report.schema.json",
   "error-output": "https://schemas.dwm.dev/v1/error-output.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
+  "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
   "run": "https://schemas.dwm.dev/v1/run.schema.json",
 };

@@ -7,4 +7,5 @@ export declare const validateCommon: ValidateFunction;
 export declare const validateDoctorReport: ValidateFunction;
 export declare const validateErrorOutput: ValidateFunction;
 export declare const validateGate: ValidateFunction;
+export declare const validatePacket: ValidateFunction;
 export declare const validateRun: ValidateFunction;

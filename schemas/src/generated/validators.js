@@ -1423,19 +1423,2466 @@ return errors === 0;
 }
 validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRun = validate26;
-const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
-const schema42 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
-const schema50 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
-const pattern10 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const pattern12 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
-const pattern19 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
+export const validatePacket = validate26;
+const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, the first slice's instruction for the first packet, otherwise a sentence derived from the phase."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"A check the plan states for this packet (the first slice's completion check for the first packet); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]}}};
+const schema43 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
+const schema45 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
+const pattern11 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://schemas.dwm.dev/v1/run.schema.json" */;
+/*# sourceURL="https://schemas.dwm.dev/v1/packet.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate26.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.packet_id === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.plan_id === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "plan_id"},message:"must have required property '"+"plan_id"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.phase === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.objective === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "objective"},message:"must have required property '"+"objective"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.instruction === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "instruction"},message:"must have required property '"+"instruction"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.depends_on === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "depends_on"},message:"must have required property '"+"depends_on"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.workers === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.inputs === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.outputs === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outputs"},message:"must have required property '"+"outputs"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.verification === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verification"},message:"must have required property '"+"verification"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.gates === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gates"},message:"must have required property '"+"gates"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.human_gate === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "human_gate"},message:"must have required property '"+"human_gate"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.budget === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "budget"},message:"must have required property '"+"budget"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data.stop_conditions === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stop_conditions"},message:"must have required property '"+"stop_conditions"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data.completion_check === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "completion_check"},message:"must have required property '"+"completion_check"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func1.call(schema40.properties, key0))){
+const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("packet" !== data.kind){
+const err18 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "packet"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err19 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.packet_id !== undefined){
+let data2 = data.packet_id;
+if(typeof data2 === "string"){
+if(func2(data2) > 200){
+const err20 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(func2(data2) < 1){
+const err21 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(!pattern7.test(data2)){
+const err22 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+if(data.plan_id !== undefined){
+let data3 = data.plan_id;
+if(typeof data3 === "string"){
+if(func2(data3) < 1){
+const err24 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.phase !== undefined){
+let data4 = data.phase;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(data4.id === undefined){
+const err26 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data4.name === undefined){
+const err27 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(data4.entry_criteria === undefined){
+const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/required",keyword:"required",params:{missingProperty: "entry_criteria"},message:"must have required property '"+"entry_criteria"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data4.exit_criteria === undefined){
+const err29 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/required",keyword:"required",params:{missingProperty: "exit_criteria"},message:"must have required property '"+"exit_criteria"+"'"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if(data4.outputs === undefined){
+const err30 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/required",keyword:"required",params:{missingProperty: "outputs"},message:"must have required property '"+"outputs"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key1 in data4){
+if(!(((((key1 === "id") || (key1 === "name")) || (key1 === "entry_criteria")) || (key1 === "exit_criteria")) || (key1 === "outputs"))){
+const err31 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data4.id !== undefined){
+let data5 = data4.id;
+if(typeof data5 === "string"){
+if(func2(data5) < 1){
+const err32 = {instancePath:instancePath+"/phase/id",schemaPath:"#/properties/phase/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/phase/id",schemaPath:"#/properties/phase/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data4.name !== undefined){
+if(typeof data4.name !== "string"){
+const err34 = {instancePath:instancePath+"/phase/name",schemaPath:"#/properties/phase/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data4.entry_criteria !== undefined){
+let data7 = data4.entry_criteria;
+if(Array.isArray(data7)){
+const len0 = data7.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data7[i0] !== "string"){
+const err35 = {instancePath:instancePath+"/phase/entry_criteria/" + i0,schemaPath:"#/properties/phase/properties/entry_criteria/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/phase/entry_criteria",schemaPath:"#/properties/phase/properties/entry_criteria/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data4.exit_criteria !== undefined){
+let data9 = data4.exit_criteria;
+if(Array.isArray(data9)){
+const len1 = data9.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data9[i1] !== "string"){
+const err37 = {instancePath:instancePath+"/phase/exit_criteria/" + i1,schemaPath:"#/properties/phase/properties/exit_criteria/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/phase/exit_criteria",schemaPath:"#/properties/phase/properties/exit_criteria/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data4.outputs !== undefined){
+let data11 = data4.outputs;
+if(Array.isArray(data11)){
+const len2 = data11.length;
+for(let i2=0; i2<len2; i2++){
+if(typeof data11[i2] !== "string"){
+const err39 = {instancePath:instancePath+"/phase/outputs/" + i2,schemaPath:"#/properties/phase/properties/outputs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/phase/outputs",schemaPath:"#/properties/phase/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data.objective !== undefined){
+if(typeof data.objective !== "string"){
+const err42 = {instancePath:instancePath+"/objective",schemaPath:"#/properties/objective/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data.instruction !== undefined){
+let data14 = data.instruction;
+if(typeof data14 === "string"){
+if(func2(data14) < 1){
+const err43 = {instancePath:instancePath+"/instruction",schemaPath:"#/properties/instruction/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/instruction",schemaPath:"#/properties/instruction/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data.depends_on !== undefined){
+let data15 = data.depends_on;
+if(Array.isArray(data15)){
+const len3 = data15.length;
+for(let i3=0; i3<len3; i3++){
+let data16 = data15[i3];
+if(typeof data16 === "string"){
+if(func2(data16) > 200){
+const err45 = {instancePath:instancePath+"/depends_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(func2(data16) < 1){
+const err46 = {instancePath:instancePath+"/depends_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if(!pattern7.test(data16)){
+const err47 = {instancePath:instancePath+"/depends_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/depends_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/depends_on",schemaPath:"#/properties/depends_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+if(data.workers !== undefined){
+let data17 = data.workers;
+if(Array.isArray(data17)){
+const len4 = data17.length;
+for(let i4=0; i4<len4; i4++){
+let data18 = data17[i4];
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.id === undefined){
+const err50 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if(data18.role === undefined){
+const err51 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if(data18.tool_permissions === undefined){
+const err52 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "tool_permissions"},message:"must have required property '"+"tool_permissions"+"'"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(data18.ownership === undefined){
+const err53 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "ownership"},message:"must have required property '"+"ownership"+"'"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+if(data18.forbidden_actions === undefined){
+const err54 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "forbidden_actions"},message:"must have required property '"+"forbidden_actions"+"'"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+if(data18.prompt_contract === undefined){
+const err55 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "prompt_contract"},message:"must have required property '"+"prompt_contract"+"'"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+if(data18.context_budget === undefined){
+const err56 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "context_budget"},message:"must have required property '"+"context_budget"+"'"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+for(const key2 in data18){
+if(!(((((((key2 === "id") || (key2 === "role")) || (key2 === "tool_permissions")) || (key2 === "ownership")) || (key2 === "forbidden_actions")) || (key2 === "prompt_contract")) || (key2 === "context_budget"))){
+const err57 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data18.id !== undefined){
+let data19 = data18.id;
+if(typeof data19 === "string"){
+if(func2(data19) < 1){
+const err58 = {instancePath:instancePath+"/workers/" + i4+"/id",schemaPath:"#/properties/workers/items/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/workers/" + i4+"/id",schemaPath:"#/properties/workers/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data18.role !== undefined){
+if(typeof data18.role !== "string"){
+const err60 = {instancePath:instancePath+"/workers/" + i4+"/role",schemaPath:"#/properties/workers/items/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data18.tool_permissions !== undefined){
+let data21 = data18.tool_permissions;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+if(data21.read === undefined){
+const err61 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "read"},message:"must have required property '"+"read"+"'"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+if(data21.write === undefined){
+const err62 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "write"},message:"must have required property '"+"write"+"'"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+if(data21.shell === undefined){
+const err63 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "shell"},message:"must have required property '"+"shell"+"'"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+if(data21.network === undefined){
+const err64 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "network"},message:"must have required property '"+"network"+"'"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+if(data21.mcp_connectors === undefined){
+const err65 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "mcp_connectors"},message:"must have required property '"+"mcp_connectors"+"'"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(data21.requires_escalation_for === undefined){
+const err66 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "requires_escalation_for"},message:"must have required property '"+"requires_escalation_for"+"'"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+for(const key3 in data21){
+if(!((((((key3 === "read") || (key3 === "write")) || (key3 === "shell")) || (key3 === "network")) || (key3 === "mcp_connectors")) || (key3 === "requires_escalation_for"))){
+const err67 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data21.read !== undefined){
+if(typeof data21.read !== "boolean"){
+const err68 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/read",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/read/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+if(data21.write !== undefined){
+if(typeof data21.write !== "boolean"){
+const err69 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/write",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/write/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data21.shell !== undefined){
+if(typeof data21.shell !== "boolean"){
+const err70 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/shell",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/shell/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+if(data21.network !== undefined){
+if(typeof data21.network !== "boolean"){
+const err71 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/network",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/network/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data21.mcp_connectors !== undefined){
+let data26 = data21.mcp_connectors;
+if(Array.isArray(data26)){
+const len5 = data26.length;
+for(let i5=0; i5<len5; i5++){
+if(typeof data26[i5] !== "string"){
+const err72 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/mcp_connectors/" + i5,schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/mcp_connectors/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+else {
+const err73 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/mcp_connectors",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/mcp_connectors/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+if(data21.requires_escalation_for !== undefined){
+let data28 = data21.requires_escalation_for;
+if(Array.isArray(data28)){
+const len6 = data28.length;
+for(let i6=0; i6<len6; i6++){
+if(typeof data28[i6] !== "string"){
+const err74 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/requires_escalation_for/" + i6,schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/requires_escalation_for/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions/requires_escalation_for",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/requires_escalation_for/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+else {
+const err76 = {instancePath:instancePath+"/workers/" + i4+"/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data18.ownership !== undefined){
+let data30 = data18.ownership;
+if(Array.isArray(data30)){
+const len7 = data30.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data30[i7] !== "string"){
+const err77 = {instancePath:instancePath+"/workers/" + i4+"/ownership/" + i7,schemaPath:"#/properties/workers/items/properties/ownership/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/workers/" + i4+"/ownership",schemaPath:"#/properties/workers/items/properties/ownership/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(data18.forbidden_actions !== undefined){
+let data32 = data18.forbidden_actions;
+if(Array.isArray(data32)){
+const len8 = data32.length;
+for(let i8=0; i8<len8; i8++){
+if(typeof data32[i8] !== "string"){
+const err79 = {instancePath:instancePath+"/workers/" + i4+"/forbidden_actions/" + i8,schemaPath:"#/properties/workers/items/properties/forbidden_actions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+else {
+const err80 = {instancePath:instancePath+"/workers/" + i4+"/forbidden_actions",schemaPath:"#/properties/workers/items/properties/forbidden_actions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+if(data18.prompt_contract !== undefined){
+let data34 = data18.prompt_contract;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.inputs === undefined){
+const err81 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+if(data34.required_output_schema === undefined){
+const err82 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/required",keyword:"required",params:{missingProperty: "required_output_schema"},message:"must have required property '"+"required_output_schema"+"'"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if(data34.stop_conditions === undefined){
+const err83 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/required",keyword:"required",params:{missingProperty: "stop_conditions"},message:"must have required property '"+"stop_conditions"+"'"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+for(const key4 in data34){
+if(!(((key4 === "inputs") || (key4 === "required_output_schema")) || (key4 === "stop_conditions"))){
+const err84 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+if(data34.inputs !== undefined){
+let data35 = data34.inputs;
+if(Array.isArray(data35)){
+const len9 = data35.length;
+for(let i9=0; i9<len9; i9++){
+if(typeof data35[i9] !== "string"){
+const err85 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract/inputs/" + i9,schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/inputs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract/inputs",schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data34.required_output_schema !== undefined){
+if(typeof data34.required_output_schema !== "string"){
+const err87 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract/required_output_schema",schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/required_output_schema/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+if(data34.stop_conditions !== undefined){
+let data38 = data34.stop_conditions;
+if(Array.isArray(data38)){
+const len10 = data38.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data38[i10] !== "string"){
+const err88 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract/stop_conditions/" + i10,schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/stop_conditions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract/stop_conditions",schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/stop_conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+else {
+const err90 = {instancePath:instancePath+"/workers/" + i4+"/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+if(data18.context_budget !== undefined){
+let data40 = data18.context_budget;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.max_files === undefined){
+const err91 = {instancePath:instancePath+"/workers/" + i4+"/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "max_files"},message:"must have required property '"+"max_files"+"'"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(data40.max_tokens === undefined){
+const err92 = {instancePath:instancePath+"/workers/" + i4+"/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "max_tokens"},message:"must have required property '"+"max_tokens"+"'"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if(data40.must_include === undefined){
+const err93 = {instancePath:instancePath+"/workers/" + i4+"/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "must_include"},message:"must have required property '"+"must_include"+"'"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+if(data40.must_exclude === undefined){
+const err94 = {instancePath:instancePath+"/workers/" + i4+"/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "must_exclude"},message:"must have required property '"+"must_exclude"+"'"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+for(const key5 in data40){
+if(!((((key5 === "max_files") || (key5 === "max_tokens")) || (key5 === "must_include")) || (key5 === "must_exclude"))){
+const err95 = {instancePath:instancePath+"/workers/" + i4+"/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+if(data40.max_files !== undefined){
+let data41 = data40.max_files;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err96 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/max_files",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_files/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 0 || isNaN(data41)){
+const err97 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/max_files",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_files/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+if(data40.max_tokens !== undefined){
+let data42 = data40.max_tokens;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err98 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/max_tokens",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 1 || isNaN(data42)){
+const err99 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/max_tokens",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+if(data40.must_include !== undefined){
+let data43 = data40.must_include;
+if(Array.isArray(data43)){
+const len11 = data43.length;
+for(let i11=0; i11<len11; i11++){
+if(typeof data43[i11] !== "string"){
+const err100 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/must_include/" + i11,schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_include/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+}
+else {
+const err101 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/must_include",schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_include/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data40.must_exclude !== undefined){
+let data45 = data40.must_exclude;
+if(Array.isArray(data45)){
+const len12 = data45.length;
+for(let i12=0; i12<len12; i12++){
+if(typeof data45[i12] !== "string"){
+const err102 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/must_exclude/" + i12,schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_exclude/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/workers/" + i4+"/context_budget/must_exclude",schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_exclude/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/workers/" + i4+"/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+}
+else {
+const err105 = {instancePath:instancePath+"/workers/" + i4,schemaPath:"#/properties/workers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+else {
+const err106 = {instancePath:instancePath+"/workers",schemaPath:"#/properties/workers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+if(data.inputs !== undefined){
+let data47 = data.inputs;
+if(Array.isArray(data47)){
+const len13 = data47.length;
+for(let i13=0; i13<len13; i13++){
+let data48 = data47[i13];
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.artifact === undefined){
+const err107 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(data48.from_packet === undefined){
+const err108 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "from_packet"},message:"must have required property '"+"from_packet"+"'"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if(data48.format === undefined){
+const err109 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+if(data48.required_fields === undefined){
+const err110 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "required_fields"},message:"must have required property '"+"required_fields"+"'"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+for(const key6 in data48){
+if(!((((key6 === "artifact") || (key6 === "from_packet")) || (key6 === "format")) || (key6 === "required_fields"))){
+const err111 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+if(data48.artifact !== undefined){
+let data49 = data48.artifact;
+const _errs109 = errors;
+const _errs110 = errors;
+if(typeof data49 === "string"){
+if(!pattern11.test(data49)){
+const err112 = {};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+var valid38 = _errs110 === errors;
+if(valid38){
+const err113 = {instancePath:instancePath+"/inputs/" + i13+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+else {
+errors = _errs109;
+if(vErrors !== null){
+if(_errs109){
+vErrors.length = _errs109;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data49 === "string"){
+if(func2(data49) < 1){
+const err114 = {instancePath:instancePath+"/inputs/" + i13+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/inputs/" + i13+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+}
+if(data48.from_packet !== undefined){
+let data50 = data48.from_packet;
+if(typeof data50 === "string"){
+if(func2(data50) > 200){
+const err116 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+if(func2(data50) < 1){
+const err117 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(!pattern7.test(data50)){
+const err118 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data48.format !== undefined){
+let data51 = data48.format;
+if(!((((((data51 === "json") || (data51 === "markdown")) || (data51 === "patch")) || (data51 === "test-log")) || (data51 === "rendered-artifact")) || (data51 === "other"))){
+const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data48.required_fields !== undefined){
+let data52 = data48.required_fields;
+if(Array.isArray(data52)){
+const len14 = data52.length;
+for(let i14=0; i14<len14; i14++){
+if(typeof data52[i14] !== "string"){
+const err121 = {instancePath:instancePath+"/inputs/" + i13+"/required_fields/" + i14,schemaPath:"#/properties/inputs/items/properties/required_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+}
+else {
+const err122 = {instancePath:instancePath+"/inputs/" + i13+"/required_fields",schemaPath:"#/properties/inputs/items/properties/required_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data.outputs !== undefined){
+let data54 = data.outputs;
+if(Array.isArray(data54)){
+const len15 = data54.length;
+for(let i15=0; i15<len15; i15++){
+let data55 = data54[i15];
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+if(data55.artifact === undefined){
+const err125 = {instancePath:instancePath+"/outputs/" + i15,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+for(const key7 in data55){
+if(!(((((key7 === "artifact") || (key7 === "format")) || (key7 === "required_fields")) || (key7 === "validation_command")) || (key7 === "to_packets"))){
+const err126 = {instancePath:instancePath+"/outputs/" + i15,schemaPath:"#/properties/outputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data55.artifact !== undefined){
+let data56 = data55.artifact;
+if(typeof data56 === "string"){
+if(func2(data56) < 1){
+const err127 = {instancePath:instancePath+"/outputs/" + i15+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+else {
+const err128 = {instancePath:instancePath+"/outputs/" + i15+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+if(data55.format !== undefined){
+let data57 = data55.format;
+if(!((((((data57 === "json") || (data57 === "markdown")) || (data57 === "patch")) || (data57 === "test-log")) || (data57 === "rendered-artifact")) || (data57 === "other"))){
+const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema45.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+if(data55.required_fields !== undefined){
+let data58 = data55.required_fields;
+if(Array.isArray(data58)){
+const len16 = data58.length;
+for(let i16=0; i16<len16; i16++){
+if(typeof data58[i16] !== "string"){
+const err130 = {instancePath:instancePath+"/outputs/" + i15+"/required_fields/" + i16,schemaPath:"#/properties/outputs/items/properties/required_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+}
+else {
+const err131 = {instancePath:instancePath+"/outputs/" + i15+"/required_fields",schemaPath:"#/properties/outputs/items/properties/required_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+if(data55.validation_command !== undefined){
+let data60 = data55.validation_command;
+if(typeof data60 === "string"){
+if(func2(data60) < 1){
+const err132 = {instancePath:instancePath+"/outputs/" + i15+"/validation_command",schemaPath:"#/properties/outputs/items/properties/validation_command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/outputs/" + i15+"/validation_command",schemaPath:"#/properties/outputs/items/properties/validation_command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+if(data55.to_packets !== undefined){
+let data61 = data55.to_packets;
+if(Array.isArray(data61)){
+const len17 = data61.length;
+for(let i17=0; i17<len17; i17++){
+let data62 = data61[i17];
+if(typeof data62 === "string"){
+if(func2(data62) > 200){
+const err134 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+if(func2(data62) < 1){
+const err135 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+if(!pattern7.test(data62)){
+const err136 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+else {
+const err137 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets",schemaPath:"#/properties/outputs/items/properties/to_packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+else {
+const err139 = {instancePath:instancePath+"/outputs/" + i15,schemaPath:"#/properties/outputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+if(data.verification !== undefined){
+let data63 = data.verification;
+if(Array.isArray(data63)){
+const len18 = data63.length;
+for(let i18=0; i18<len18; i18++){
+let data64 = data63[i18];
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.claim_or_output === undefined){
+const err141 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "claim_or_output"},message:"must have required property '"+"claim_or_output"+"'"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+if(data64.falsifier === undefined){
+const err142 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "falsifier"},message:"must have required property '"+"falsifier"+"'"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+if(data64.evidence_required === undefined){
+const err143 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "evidence_required"},message:"must have required property '"+"evidence_required"+"'"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+for(const key8 in data64){
+if(!(((key8 === "claim_or_output") || (key8 === "falsifier")) || (key8 === "evidence_required"))){
+const err144 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+if(data64.claim_or_output !== undefined){
+if(typeof data64.claim_or_output !== "string"){
+const err145 = {instancePath:instancePath+"/verification/" + i18+"/claim_or_output",schemaPath:"#/properties/verification/items/properties/claim_or_output/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data64.falsifier !== undefined){
+if(typeof data64.falsifier !== "string"){
+const err146 = {instancePath:instancePath+"/verification/" + i18+"/falsifier",schemaPath:"#/properties/verification/items/properties/falsifier/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+if(data64.evidence_required !== undefined){
+let data67 = data64.evidence_required;
+if(Array.isArray(data67)){
+const len19 = data67.length;
+for(let i19=0; i19<len19; i19++){
+if(typeof data67[i19] !== "string"){
+const err147 = {instancePath:instancePath+"/verification/" + i18+"/evidence_required/" + i19,schemaPath:"#/properties/verification/items/properties/evidence_required/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+}
+else {
+const err148 = {instancePath:instancePath+"/verification/" + i18+"/evidence_required",schemaPath:"#/properties/verification/items/properties/evidence_required/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+else {
+const err150 = {instancePath:instancePath+"/verification",schemaPath:"#/properties/verification/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data.gates !== undefined){
+let data69 = data.gates;
+if(Array.isArray(data69)){
+const len20 = data69.length;
+for(let i20=0; i20<len20; i20++){
+let data70 = data69[i20];
+if(typeof data70 === "string"){
+if(func2(data70) > 200){
+const err151 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+if(func2(data70) < 1){
+const err152 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+if(!pattern7.test(data70)){
+const err153 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+else {
+const err154 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+}
+else {
+const err155 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+if(data.human_gate !== undefined){
+if(typeof data.human_gate !== "boolean"){
+const err156 = {instancePath:instancePath+"/human_gate",schemaPath:"#/properties/human_gate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+if(data.budget !== undefined){
+let data72 = data.budget;
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.max_retries === undefined){
+const err157 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "max_retries"},message:"must have required property '"+"max_retries"+"'"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+for(const key9 in data72){
+if(!(key9 === "max_retries")){
+const err158 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+if(data72.max_retries !== undefined){
+let data73 = data72.max_retries;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err159 = {instancePath:instancePath+"/budget/max_retries",schemaPath:"#/properties/budget/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 < 0 || isNaN(data73)){
+const err160 = {instancePath:instancePath+"/budget/max_retries",schemaPath:"#/properties/budget/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+if(data.stop_conditions !== undefined){
+let data74 = data.stop_conditions;
+if(Array.isArray(data74)){
+const len21 = data74.length;
+for(let i21=0; i21<len21; i21++){
+if(typeof data74[i21] !== "string"){
+const err162 = {instancePath:instancePath+"/stop_conditions/" + i21,schemaPath:"#/properties/stop_conditions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+}
+else {
+const err163 = {instancePath:instancePath+"/stop_conditions",schemaPath:"#/properties/stop_conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+if(data.completion_check !== undefined){
+let data76 = data.completion_check;
+if((typeof data76 !== "string") && (data76 !== null)){
+const err164 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema40.properties.completion_check.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+if(data.first_slice !== undefined){
+let data77 = data.first_slice;
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.instruction === undefined){
+const err165 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "instruction"},message:"must have required property '"+"instruction"+"'"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+if(data77.inputs === undefined){
+const err166 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+if(data77.expected_output === undefined){
+const err167 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "expected_output"},message:"must have required property '"+"expected_output"+"'"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+if(data77.completion_check === undefined){
+const err168 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "completion_check"},message:"must have required property '"+"completion_check"+"'"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if(data77.forbidden_actions === undefined){
+const err169 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "forbidden_actions"},message:"must have required property '"+"forbidden_actions"+"'"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+for(const key10 in data77){
+if(!(((((key10 === "instruction") || (key10 === "inputs")) || (key10 === "expected_output")) || (key10 === "completion_check")) || (key10 === "forbidden_actions"))){
+const err170 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+if(data77.instruction !== undefined){
+if(typeof data77.instruction !== "string"){
+const err171 = {instancePath:instancePath+"/first_slice/instruction",schemaPath:"#/properties/first_slice/properties/instruction/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+if(data77.inputs !== undefined){
+let data79 = data77.inputs;
+if(Array.isArray(data79)){
+const len22 = data79.length;
+for(let i22=0; i22<len22; i22++){
+if(typeof data79[i22] !== "string"){
+const err172 = {instancePath:instancePath+"/first_slice/inputs/" + i22,schemaPath:"#/properties/first_slice/properties/inputs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+}
+else {
+const err173 = {instancePath:instancePath+"/first_slice/inputs",schemaPath:"#/properties/first_slice/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+if(data77.expected_output !== undefined){
+if(typeof data77.expected_output !== "string"){
+const err174 = {instancePath:instancePath+"/first_slice/expected_output",schemaPath:"#/properties/first_slice/properties/expected_output/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+if(data77.completion_check !== undefined){
+if(typeof data77.completion_check !== "string"){
+const err175 = {instancePath:instancePath+"/first_slice/completion_check",schemaPath:"#/properties/first_slice/properties/completion_check/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+if(data77.forbidden_actions !== undefined){
+let data83 = data77.forbidden_actions;
+if(Array.isArray(data83)){
+const len23 = data83.length;
+for(let i23=0; i23<len23; i23++){
+if(typeof data83[i23] !== "string"){
+const err176 = {instancePath:instancePath+"/first_slice/forbidden_actions/" + i23,schemaPath:"#/properties/first_slice/properties/forbidden_actions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+}
+}
+else {
+const err177 = {instancePath:instancePath+"/first_slice/forbidden_actions",schemaPath:"#/properties/first_slice/properties/forbidden_actions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+}
+else {
+const err178 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+if(data.command !== undefined){
+let data85 = data.command;
+const _errs189 = errors;
+let valid68 = false;
+let passing0 = null;
+const _errs190 = errors;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.argv === undefined){
+const err179 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+for(const key11 in data85){
+if(!((key11 === "argv") || (key11 === "timeout_ms"))){
+const err180 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+if(data85.argv !== undefined){
+let data86 = data85.argv;
+if(Array.isArray(data86)){
+if(data86.length < 1){
+const err181 = {instancePath:instancePath+"/command/argv",schemaPath:"#/properties/command/oneOf/0/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+const len24 = data86.length;
+for(let i24=0; i24<len24; i24++){
+let data87 = data86[i24];
+if(typeof data87 === "string"){
+if(func2(data87) < 1){
+const err182 = {instancePath:instancePath+"/command/argv/" + i24,schemaPath:"#/properties/command/oneOf/0/properties/argv/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+else {
+const err183 = {instancePath:instancePath+"/command/argv/" + i24,schemaPath:"#/properties/command/oneOf/0/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/command/argv",schemaPath:"#/properties/command/oneOf/0/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+if(data85.timeout_ms !== undefined){
+let data88 = data85.timeout_ms;
+if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
+const err185 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/0/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 < 1 || isNaN(data88)){
+const err186 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/0/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err187 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+var _valid0 = _errs190 === errors;
+if(_valid0){
+valid68 = true;
+passing0 = 0;
+var props0 = true;
+}
+const _errs199 = errors;
+if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
+if(data85.script === undefined){
+const err188 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/required",keyword:"required",params:{missingProperty: "script"},message:"must have required property '"+"script"+"'"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+for(const key12 in data85){
+if(!((key12 === "script") || (key12 === "timeout_ms"))){
+const err189 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+if(data85.script !== undefined){
+let data89 = data85.script;
+if(typeof data89 === "string"){
+if(func2(data89) < 1){
+const err190 = {instancePath:instancePath+"/command/script",schemaPath:"#/properties/command/oneOf/1/properties/script/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+else {
+const err191 = {instancePath:instancePath+"/command/script",schemaPath:"#/properties/command/oneOf/1/properties/script/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+if(data85.timeout_ms !== undefined){
+let data90 = data85.timeout_ms;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+const err192 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/1/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 < 1 || isNaN(data90)){
+const err193 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/1/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err194 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+var _valid0 = _errs199 === errors;
+if(_valid0 && valid68){
+valid68 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid68 = true;
+passing0 = 1;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+if(!valid68){
+const err195 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+else {
+errors = _errs189;
+if(vErrors !== null){
+if(_errs189){
+vErrors.length = _errs189;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err196 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+validate26.errors = vErrors;
+return errors === 0;
+}
+validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateRun = validate27;
+const schema49 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
+const schema51 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
+const pattern16 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern18 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
+
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/run.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate27.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1574,7 +4021,7 @@ vErrors.push(err12);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema40.properties, key0))){
+if(!(func1.call(schema49.properties, key0))){
 const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err13];
@@ -1694,7 +4141,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data5 = data.plan_digest;
 if(typeof data5 === "string"){
-if(!pattern10.test(data5)){
+if(!pattern16.test(data5)){
 const err23 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -1719,7 +4166,7 @@ errors++;
 if(data.scorecard_digest !== undefined){
 let data6 = data.scorecard_digest;
 if(typeof data6 === "string"){
-if(!pattern10.test(data6)){
+if(!pattern16.test(data6)){
 const err25 = {instancePath:instancePath+"/scorecard_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -1781,7 +4228,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema40.properties.base_commit.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema49.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1791,7 +4238,7 @@ vErrors.push(err30);
 errors++;
 }
 if(typeof data9 === "string"){
-if(!pattern12.test(data9)){
+if(!pattern18.test(data9)){
 const err31 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -1910,7 +4357,7 @@ errors++;
 if(data11.digest !== undefined){
 let data13 = data11.digest;
 if(typeof data13 === "string"){
-if(!pattern10.test(data13)){
+if(!pattern16.test(data13)){
 const err41 = {instancePath:instancePath+"/packets/" + i0+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err41];
@@ -1935,7 +4382,7 @@ errors++;
 if(data11.prompt_digest !== undefined){
 let data14 = data11.prompt_digest;
 if(typeof data14 === "string"){
-if(!pattern10.test(data14)){
+if(!pattern16.test(data14)){
 const err43 = {instancePath:instancePath+"/packets/" + i0+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
@@ -2129,7 +4576,7 @@ errors++;
 if(data18.digest !== undefined){
 let data20 = data18.digest;
 if(typeof data20 === "string"){
-if(!pattern10.test(data20)){
+if(!pattern16.test(data20)){
 const err59 = {instancePath:instancePath+"/gates/" + i2+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
@@ -2229,7 +4676,7 @@ let data23 = data22.artifact;
 const _errs61 = errors;
 const _errs62 = errors;
 if(typeof data23 === "string"){
-if(!pattern19.test(data23)){
+if(!pattern11.test(data23)){
 const err67 = {};
 if(vErrors === null){
 vErrors = [err67];
@@ -2426,8 +4873,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
