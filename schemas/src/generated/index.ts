@@ -3,38 +3,73 @@
 import type { ValidateFunction } from "ajv";
 import * as v from "./validators.js";
 export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
+export type { Slug, RelativePath, HandoffFormat, Slug1, PacketCommand, Digest, BackendName, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, ResolvedBinding, WorkerBinding, AttemptInput, AttemptLimits } from "./types/attempt-request.js";
+export type { Digest1, Timestamp, AttemptOutcome, RelativePath1, InvocationOutcome, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt.js";
 export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
 export type { Common } from "./types/common.js";
+export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
 export type { DoctorReport, DoctorCheck } from "./types/doctor-report.js";
 export type { ErrorOutput, ErrorInfo } from "./types/error-output.js";
-export type { Slug, GateCategory, Gate } from "./types/gate.js";
-export type { RelativePath, HandoffFormat, PacketCommand, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand } from "./types/packet.js";
-export type { Digest, Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
+export type { GateCategory, Gate } from "./types/gate.js";
+export type { Invalidator } from "./types/invalidator.js";
+export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
+export type { JournalLog } from "./types/journal-log.js";
+export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
+export type { RunMarker } from "./types/run-marker.js";
+export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState } from "./types/run-state.js";
+export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
+export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusGateRow, NextAction } from "./types/status-report.js";
+export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
+export type { WorkerBindings } from "./types/worker-bindings.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["artifact-envelope","command-list","common","doctor-report","error-output","gate","packet","run"] as const;
+export const SCHEMA_NAMES = ["artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate","invalidator","journal-event","journal-log","packet","review","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
 export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "artifact-envelope": v.validateArtifactEnvelope as ValidateFunction,
+  "attempt-request": v.validateAttemptRequest as ValidateFunction,
+  "attempt": v.validateAttempt as ValidateFunction,
   "command-list": v.validateCommandList as ValidateFunction,
   "common": v.validateCommon as ValidateFunction,
+  "compile-result": v.validateCompileResult as ValidateFunction,
   "doctor-report": v.validateDoctorReport as ValidateFunction,
   "error-output": v.validateErrorOutput as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
+  "invalidator": v.validateInvalidator as ValidateFunction,
+  "journal-event": v.validateJournalEvent as ValidateFunction,
+  "journal-log": v.validateJournalLog as ValidateFunction,
   "packet": v.validatePacket as ValidateFunction,
+  "review": v.validateReview as ValidateFunction,
+  "run-marker": v.validateRunMarker as ValidateFunction,
+  "run-state": v.validateRunState as ValidateFunction,
   "run": v.validateRun as ValidateFunction,
+  "status-report": v.validateStatusReport as ValidateFunction,
+  "verify-report": v.validateVerifyReport as ValidateFunction,
+  "worker-bindings": v.validateWorkerBindings as ValidateFunction,
 };
 
 /** The `$id` of each schema. */
 export const SCHEMA_IDS: Record<SchemaName, string> = {
   "artifact-envelope": "https://schemas.dwm.dev/v1/artifact-envelope.schema.json",
+  "attempt-request": "https://schemas.dwm.dev/v1/attempt-request.schema.json",
+  "attempt": "https://schemas.dwm.dev/v1/attempt.schema.json",
   "command-list": "https://schemas.dwm.dev/v1/command-list.schema.json",
   "common": "https://schemas.dwm.dev/v1/common.schema.json",
+  "compile-result": "https://schemas.dwm.dev/v1/compile-result.schema.json",
   "doctor-report": "https://schemas.dwm.dev/v1/doctor-report.schema.json",
   "error-output": "https://schemas.dwm.dev/v1/error-output.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
+  "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",
+  "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
+  "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
   "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
+  "review": "https://schemas.dwm.dev/v1/review.schema.json",
+  "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",
+  "run-state": "https://schemas.dwm.dev/v1/run-state.schema.json",
   "run": "https://schemas.dwm.dev/v1/run.schema.json",
+  "status-report": "https://schemas.dwm.dev/v1/status-report.schema.json",
+  "verify-report": "https://schemas.dwm.dev/v1/verify-report.schema.json",
+  "worker-bindings": "https://schemas.dwm.dev/v1/worker-bindings.schema.json",
 };

@@ -2,10 +2,22 @@
 import type { ValidateFunction } from "ajv";
 
 export declare const validateArtifactEnvelope: ValidateFunction;
+export declare const validateAttemptRequest: ValidateFunction;
+export declare const validateAttempt: ValidateFunction;
 export declare const validateCommandList: ValidateFunction;
 export declare const validateCommon: ValidateFunction;
+export declare const validateCompileResult: ValidateFunction;
 export declare const validateDoctorReport: ValidateFunction;
 export declare const validateErrorOutput: ValidateFunction;
 export declare const validateGate: ValidateFunction;
+export declare const validateInvalidator: ValidateFunction;
+export declare const validateJournalEvent: ValidateFunction;
+export declare const validateJournalLog: ValidateFunction;
 export declare const validatePacket: ValidateFunction;
+export declare const validateReview: ValidateFunction;
+export declare const validateRunMarker: ValidateFunction;
+export declare const validateRunState: ValidateFunction;
 export declare const validateRun: ValidateFunction;
+export declare const validateStatusReport: ValidateFunction;
+export declare const validateVerifyReport: ValidateFunction;
+export declare const validateWorkerBindings: ValidateFunction;

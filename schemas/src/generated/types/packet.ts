@@ -10,6 +10,10 @@ export type Slug = string;
 export type RelativePath = string;
 export type HandoffFormat = "json" | "markdown" | "patch" | "test-log" | "rendered-artifact" | "other";
 /**
+ * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
+ */
+export type Slug1 = string;
+/**
  * A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.
  */
 export type PacketCommand = PacketArgvCommand | PacketScriptCommand;
@@ -28,7 +32,7 @@ export interface Packet {
    */
   objective: string;
   /**
-   * What the worker must do: the phase's own instruction when the plan gives one, the first slice's instruction for the first packet, otherwise a sentence derived from the phase.
+   * What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows.
    */
   instruction: string;
   /**
@@ -59,13 +63,14 @@ export interface Packet {
    * True for a human-gate phase: the packet completes only by approval.
    */
   human_gate: boolean;
+  completion_gate?: Slug1;
   budget: PacketBudget;
   /**
    * When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.
    */
   stop_conditions: string[];
   /**
-   * A check the plan states for this packet (the first slice's completion check for the first packet); null when the exit criteria and outputs are the whole check.
+   * The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.
    */
   completion_check: string | null;
   first_slice?: PacketFirstSlice;
