@@ -1,1 +1,18 @@
-export {};
+export {
+  loadWorkerBindings,
+  parseWorkerBindings,
+  resolveBinding,
+  uniformBindings,
+  WORKER_BINDINGS_FILE,
+} from "./bindings.js";
+export { executorErrors } from "./errors.js";
+export { claudePermissionMode, codexSandbox } from "./internal/backends.js";
+export { isVerificationCommand } from "./internal/checks.js";
+export { BACKEND_ENV_NAMES, BASE_ENV_NAMES, isSecretName } from "./internal/env.js";
+export type { GitPort, GitResult, GitRunOptions } from "./internal/git.js";
+export { attemptBranch, createGit } from "./internal/git.js";
+export { looksLikePath } from "./internal/ownership.js";
+export { pruneWorktrees } from "./prune-worktrees.js";
+export type { ExecutorPorts } from "./run-attempt.js";
+export { DWM_GIT_IDENTITY, INPUTS_DIR, isInfraOutcome, runAttempt } from "./run-attempt.js";
+export { executorVersion } from "./version.js";

@@ -1,3 +1,5 @@
+export type { FakeCliScenario } from "./fake-clis/index.js";
+export { fakeCliBinDir, pathWithFakeClis } from "./fake-clis/index.js";
 export { FakeClock } from "./fake-clock.js";
 export type { FakeProcessHandler } from "./fake-process-runner.js";
 export { FakeProcessRunner } from "./fake-process-runner.js";
