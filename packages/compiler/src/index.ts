@@ -1,1 +1,10 @@
-export {};
+export { checkRun } from "./check-run.js";
+export type { CompiledRun, CompileOptions } from "./compile-plan.js";
+export { compilePlan } from "./compile-plan.js";
+export { compilerErrors } from "./errors.js";
+export { renderPrompt } from "./internal/prompt.js";
+export { categoryFromText, GATE_CATEGORIES, RISK_CATEGORIES, TRIGGER_KEYWORDS } from "./internal/risk.js";
+export { DEFAULT_STORE, makeRunId } from "./internal/store.js";
+export type { LoadedRun } from "./load-run.js";
+export { loadRun } from "./load-run.js";
+export { COMPILER_VERSION } from "./version.js";

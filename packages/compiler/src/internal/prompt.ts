@@ -1,0 +1,169 @@
+import type { Packet, PacketWorker } from "@dwm/schemas";
+
+// Plan text is free-form; keep every value on its own list item so a newline in
+// it cannot start a new Markdown block (continuation lines are indented).
+function inline(text: string): string {
+  return text.replace(/\r\n?/g, "\n").replace(/\n/g, "\n  ");
+}
+
+function code(text: string): string {
+  const t = text.replace(/\r\n?|\n/g, " ");
+  return t.includes("`") ? `\`\` ${t} \`\`` : `\`${t}\``;
+}
+
+function bullets(items: readonly string[], empty = "- none"): string[] {
+  return items.length === 0 ? [empty] : items.map((i) => `- ${inline(i)}`);
+}
+
+function list(items: readonly string[]): string {
+  return items.length === 0 ? "none" : items.map(inline).join("; ");
+}
+
+function permissions(w: PacketWorker): string {
+  const p = w.tool_permissions;
+  const yes = (b: boolean) => (b ? "yes" : "no");
+  return [
+    `read ${yes(p.read)}`,
+    `write ${yes(p.write)}`,
+    `shell ${yes(p.shell)}`,
+    `network ${yes(p.network)}`,
+    `MCP connectors ${p.mcp_connectors.length ? p.mcp_connectors.map(code).join(", ") : "none"}`,
+    `escalation required for ${p.requires_escalation_for.length ? p.requires_escalation_for.join(", ") : "nothing"}`,
+  ].join("; ");
+}
+
+/**
+ * The worker prompt of a packet: Markdown rendered only from the packet and its
+ * digest, so it can be re-rendered and compared at any time. Every section is
+ * always present (with "none" when empty) to keep the shape stable for workers.
+ */
+export function renderPrompt(packet: Packet, packetDigest: string): string {
+  const out: string[] = [];
+  const section = (title: string, lines: string[]) => out.push("", `## ${title}`, "", ...lines);
+
+  out.push(`# Packet ${packet.packet_id}`, "");
+  out.push(`- Plan: ${code(packet.plan_id)}`);
+  out.push(`- Phase: ${inline(packet.phase.name)} (${code(packet.phase.id)})`);
+  out.push(`- Packet digest: ${packetDigest}`);
+  if (packet.human_gate) out.push("- Human gate: this packet completes only when an operator approves it.");
+
+  section("Objective", [inline(packet.objective)]);
+  section("Instruction", [inline(packet.instruction)]);
+
+  if (packet.first_slice) {
+    const f = packet.first_slice;
+    section("First slice", [
+      inline(f.instruction),
+      "",
+      `Expected output: ${inline(f.expected_output)}`,
+      `Completion check: ${inline(f.completion_check)}`,
+      "",
+      "Inputs:",
+      ...bullets(f.inputs),
+      "",
+      "Forbidden in the first slice:",
+      ...bullets(f.forbidden_actions),
+    ]);
+  }
+
+  if (packet.command) {
+    const c = packet.command;
+    const lines =
+      "argv" in c
+        ? [`Run without a shell: ${code(JSON.stringify(c.argv))}`]
+        : ["Run with `/bin/sh -c`:", "", "```sh", c.script, "```"];
+    if (c.timeout_ms !== undefined) lines.push("", `Timeout: ${c.timeout_ms} ms`);
+    section("Command", lines);
+  }
+
+  section(
+    "Depends on",
+    bullets(
+      packet.depends_on.map((d) => `packet ${code(d)}`),
+      "- nothing: this packet can start first",
+    ),
+  );
+
+  section(
+    "Inputs",
+    bullets(
+      packet.inputs.map(
+        (i) =>
+          `${code(i.artifact)} from packet ${code(i.from_packet)} (${i.format}); required fields: ${list(i.required_fields)}`,
+      ),
+      "- no handoff inputs",
+    ),
+  );
+
+  section(
+    "Expected outputs",
+    bullets(
+      packet.outputs.map((o) => {
+        const parts = [code(o.artifact)];
+        if (o.format !== undefined) parts.push(`(${o.format})`);
+        const rest: string[] = [];
+        if (o.required_fields !== undefined) rest.push(`required fields: ${list(o.required_fields)}`);
+        if (o.validation_command !== undefined) rest.push(`validated by ${code(o.validation_command)}`);
+        if (o.to_packets !== undefined && o.to_packets.length > 0)
+          rest.push(`handed to ${o.to_packets.map(code).join(", ")}`);
+        return rest.length ? `${parts.join(" ")}; ${rest.join("; ")}` : parts.join(" ");
+      }),
+    ),
+  );
+
+  section("Entry criteria", bullets(packet.phase.entry_criteria));
+  section("Exit criteria", bullets(packet.phase.exit_criteria));
+
+  const workers: string[] = [];
+  if (packet.workers.length === 0) workers.push("No agent worker: this packet is a deterministic step.");
+  for (const w of packet.workers) {
+    if (workers.length) workers.push("");
+    workers.push(
+      `### ${code(w.id)}: ${inline(w.role)}`,
+      "",
+      `- Permissions: ${permissions(w)}`,
+      `- Ownership (what it may change): ${list(w.ownership)}`,
+      `- Forbidden actions: ${list(w.forbidden_actions)}`,
+      `- Context budget: at most ${w.context_budget.max_files} files and ${w.context_budget.max_tokens} tokens; must include: ${list(w.context_budget.must_include)}; must exclude: ${list(w.context_budget.must_exclude)}`,
+      `- Prompt inputs: ${list(w.prompt_contract.inputs)}`,
+      `- Required output: ${inline(w.prompt_contract.required_output_schema)}`,
+      `- Stop conditions: ${list(w.prompt_contract.stop_conditions)}`,
+    );
+  }
+  section("Workers", workers);
+
+  section(
+    "Verification",
+    bullets(
+      packet.verification.map(
+        (v) =>
+          `${inline(v.claim_or_output)}; falsified if: ${inline(v.falsifier)}; evidence: ${list(v.evidence_required)}`,
+      ),
+    ),
+  );
+
+  section(
+    "Gates",
+    packet.gates.length === 0
+      ? ["- none: no approval is needed before this packet starts"]
+      : [
+          "This packet is dispatched only after each of these gates is approved by an operator:",
+          ...packet.gates.map((g) => `- ${code(g)}`),
+        ],
+  );
+
+  section("Stop conditions", [
+    ...bullets(packet.stop_conditions, "- none beyond the budget"),
+    `- Retries after changes are requested: at most ${packet.budget.max_retries}`,
+  ]);
+
+  section("Completion check", [
+    packet.completion_check === null
+      ? "Every exit criterion above holds and every expected output exists and passes its validation."
+      : inline(packet.completion_check),
+    "",
+    "DWM reviews recorded evidence, not claims: the outputs, the checks it runs itself, and the diff.",
+  ]);
+
+  return `${out.join("\n")}\n`;
+}
