@@ -1,0 +1,389 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  acquireLock,
+  type Clock,
+  type Digest,
+  fsyncDir,
+  isDwmError,
+  type LockHandle,
+  readArtifact,
+  writeArtifact,
+} from "@dwm/core";
+import type { JournalEvent, Run, RunState } from "@dwm/schemas";
+import { validateSchema } from "@dwm/schemas";
+import { runtimeErrors } from "./errors.js";
+import {
+  type EventData,
+  type EventDraft,
+  type EventType,
+  encodeEvent,
+  JOURNAL_FILE,
+  scanJournal,
+  type TornTail,
+} from "./events.js";
+import { applyEvent, foldJournal } from "./fold.js";
+
+export const RUN_FILE = "run.json";
+export const STATE_FILE = "state.json";
+export const LOCK_FILE = "lock";
+
+export interface ReadJournalResult {
+  events: JournalEvent[];
+  /** The incomplete last line, if a crash left one (not part of `events`). */
+  torn: TornTail | null;
+}
+
+function readBytes(file: string): Buffer | null {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+function throwFirst(problems: ReturnType<typeof scanJournal>["problems"], file: string): void {
+  const p = problems.find((x) => !x.repairable);
+  if (!p) return;
+  throw runtimeErrors.create(p.code as "ERR_VERIFY_CHAIN", `${file}: ${p.message}`, {
+    details: { ...p, journal: file, problems: problems.length },
+  });
+}
+
+/**
+ * Read a run's journal without changing anything. Every complete line is checked
+ * (schema, canonical form, digest, seq, chain); the first bad one throws its
+ * ERR_VERIFY_* code. An incomplete last line is reported as `torn`, not thrown.
+ */
+export function readJournal(runDir: string): ReadJournalResult {
+  const file = path.join(runDir, JOURNAL_FILE);
+  const buf = readBytes(file);
+  if (buf === null) return { events: [], torn: null };
+  const scan = scanJournal(buf);
+  throwFirst(scan.problems, file);
+  return { events: scan.events, torn: scan.torn };
+}
+
+/** Read run.json (schema, canonical rendering) and its digest. */
+export function readRun(runDir: string): { run: Run; digest: Digest } {
+  const r = readArtifact<Run>(path.join(runDir, RUN_FILE), "run");
+  return { run: r.value, digest: r.digest };
+}
+
+export interface OpenJournalOptions {
+  clock: Clock;
+  /** Lease length in ms (default 30 s); append renews it when half has passed. */
+  leaseMs?: number;
+  /** For tests: identity of this runner and the liveness probe of other pids. */
+  pid?: number;
+  host?: string;
+  isAlive?: (pid: number) => boolean;
+  /**
+   * run.json may differ from the run.json the journal last recorded: the caller
+   * (`dwm compile`) is about to record a recompile with applyRecompile(). Without
+   * it, a mismatch is ERR_VERIFY_RUN_DIGEST.
+   */
+  recompile?: boolean;
+}
+
+/** The single writer of a run's journal. */
+export interface Journal {
+  readonly runDir: string;
+  /** run.json as last read (openJournal, reloadRun). */
+  readonly run: Run;
+  /** fold of every event so far. */
+  readonly state: RunState;
+  readonly seq: number;
+  readonly head: Digest;
+  /** The incomplete last line openJournal cut off, if any (also journaled as journal.truncated). */
+  readonly repaired: TornTail | null;
+  /** Append one event (validated, checked against the state, fsynced) and return it. */
+  append<T extends EventType>(type: T, data: EventData<T>): JournalEvent;
+  /** Append several events with one fsync; all are checked before any is written. */
+  appendAll(drafts: readonly EventDraft[]): JournalEvent[];
+  /** Extend the lease now (append does it when half the lease has passed). */
+  renew(): void;
+  /** Re-read run.json (after a recompile wrote a new one). */
+  reloadRun(): Run;
+  /** Write state.json (a cache of `state`), atomically. */
+  saveState(): void;
+  /** Save state.json and release the lock. Idempotent. */
+  close(): void;
+}
+
+class RunJournal implements Journal {
+  readonly runDir: string;
+  run: Run;
+  state: RunState;
+  readonly repaired: TornTail | null;
+  private fd: number | null;
+  private readonly clock: Clock;
+  private readonly lock: LockHandle;
+  private readonly leaseMs: number;
+
+  constructor(init: {
+    runDir: string;
+    run: Run;
+    state: RunState;
+    fd: number;
+    clock: Clock;
+    lock: LockHandle;
+    leaseMs: number;
+    repaired: TornTail | null;
+  }) {
+    this.runDir = init.runDir;
+    this.run = init.run;
+    this.state = init.state;
+    this.fd = init.fd;
+    this.clock = init.clock;
+    this.lock = init.lock;
+    this.leaseMs = init.leaseMs;
+    this.repaired = init.repaired;
+  }
+
+  get seq(): number {
+    return this.state.seq;
+  }
+
+  get head(): Digest {
+    // Before the first event the chain hangs off run.json's digest.
+    return (this.state.head ?? this.state.run_digest) as Digest;
+  }
+
+  append<T extends EventType>(type: T, data: EventData<T>): JournalEvent {
+    return this.appendAll([{ type, data } as EventDraft])[0] as JournalEvent;
+  }
+
+  appendAll(drafts: readonly EventDraft[]): JournalEvent[] {
+    if (this.fd === null) throw runtimeErrors.create("ERR_JOURNAL_CLOSED", "the journal is closed");
+    if (drafts.length === 0) return [];
+    this.renewIfDue();
+    // applyEvent checks before it changes anything, so one refused event leaves the
+    // state intact; a batch works on a copy so that all or none are applied.
+    const next = drafts.length === 1 ? this.state : structuredClone(this.state);
+    const events: JournalEvent[] = [];
+    let text = "";
+    let prev = this.head;
+    let seq = this.state.seq;
+    const at = this.clock.now();
+    for (const d of drafts) {
+      seq++;
+      const body = { seq, prev, type: d.type, at, data: d.data };
+      const { digest: dg, line } = encodeEvent(body);
+      const ev = { ...body, digest: dg } as JournalEvent;
+      const v = validateSchema("journal-event", ev);
+      if (!v.ok) {
+        throw runtimeErrors.create("ERR_JOURNAL_EVENT_INVALID", `${d.type} event does not match the schema`, {
+          details: { type: d.type, problems: v.problems.slice(0, 10) },
+        });
+      }
+      applyEvent(next, ev);
+      events.push(ev);
+      text += `${line}\n`;
+      prev = dg;
+    }
+    try {
+      fs.writeFileSync(this.fd, text);
+      fs.fsyncSync(this.fd);
+    } catch (e) {
+      // The file may now end in a torn line and the state is ahead of it: refuse
+      // further appends; openJournal again repairs the tail and refolds.
+      this.abandon();
+      throw e;
+    }
+    this.state = next;
+    return events;
+  }
+
+  private abandon(): void {
+    if (this.fd !== null) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already unusable
+      }
+    }
+    this.fd = null;
+    this.lock.release();
+  }
+
+  private renewIfDue(): void {
+    const left = Date.parse(this.lock.info.expires_at) - Date.parse(this.clock.now());
+    if (left < this.leaseMs / 2) this.renew();
+  }
+
+  renew(): void {
+    try {
+      this.lock.renew();
+    } catch (e) {
+      if (isDwmError(e) && e.code === "ERR_LOCK_LOST") {
+        throw runtimeErrors.create("ERR_RUN_LOCK_LOST", `${this.runDir}: another runner took over this run`, {
+          details: e.details ?? {},
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
+  reloadRun(): Run {
+    this.run = readRun(this.runDir).run;
+    return this.run;
+  }
+
+  saveState(): void {
+    writeArtifact(path.join(this.runDir, STATE_FILE), "run-state", this.state);
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    try {
+      fs.closeSync(this.fd);
+      this.fd = null;
+      this.saveState();
+    } finally {
+      this.fd = null;
+      this.lock.release();
+    }
+  }
+}
+
+/** Is state.json missing, stale (seq/head differ) or unreadable? */
+export function stateCacheStatus(
+  runDir: string,
+  seq: number,
+  head: string | null,
+): "fresh" | "stale" | "missing" {
+  const buf = readBytes(path.join(runDir, STATE_FILE));
+  if (buf === null) return "missing";
+  try {
+    const v = JSON.parse(buf.toString("utf8")) as Partial<RunState>;
+    return validateSchema("run-state", v).ok && v.seq === seq && v.head === head ? "fresh" : "stale";
+  } catch {
+    return "stale";
+  }
+}
+
+/**
+ * Open a run's journal for writing: take the run lock (a live holder →
+ * ERR_RUN_LOCKED with its pid and host; an expired lease of a dead runner is taken
+ * over), check every complete line, cut off an incomplete last line (and only
+ * that), fold the state, then journal run.opened (new journal), journal.truncated
+ * (after a repair) and lease.taken or lease.taken-over.
+ */
+export function openJournal(runDir: string, options: OpenJournalOptions): Journal {
+  const dir = path.resolve(runDir);
+  const { run, digest: runDigest } = readRun(dir);
+  const leaseMs = options.leaseMs ?? 30_000;
+  const pid = options.pid ?? process.pid;
+  const host = options.host ?? os.hostname();
+  let lock: LockHandle;
+  try {
+    lock = acquireLock(path.join(dir, LOCK_FILE), {
+      clock: options.clock,
+      leaseMs,
+      purpose: "run",
+      pid,
+      host,
+      ...(options.isAlive ? { isAlive: options.isAlive } : {}),
+    });
+  } catch (e) {
+    if (isDwmError(e) && e.code === "ERR_LOCK_HELD") {
+      const d = e.details ?? {};
+      throw runtimeErrors.create(
+        "ERR_RUN_LOCKED",
+        `run ${run.run_id} is locked by pid ${String(d.pid)} on ${String(d.host)} (lease until ${String(d.expires_at)})`,
+        { details: { run_id: run.run_id, pid: d.pid, host: d.host, expires_at: d.expires_at }, cause: e },
+      );
+    }
+    throw e;
+  }
+  try {
+    const file = path.join(dir, JOURNAL_FILE);
+    const buf = readBytes(file) ?? Buffer.alloc(0);
+    const scan = scanJournal(buf);
+    throwFirst(scan.problems, file);
+    let state: RunState;
+    try {
+      state = foldJournal(scan.events, run);
+    } catch (e) {
+      if (isDwmError(e) && e.code === "ERR_JOURNAL_TRANSITION") {
+        throw runtimeErrors.create("ERR_VERIFY_STATE", `${file}: ${e.message}`, {
+          details: e.details ?? {},
+          cause: e,
+        });
+      }
+      throw e;
+    }
+    if (scan.events.length > 0 && state.run_digest !== runDigest && !options.recompile) {
+      throw runtimeErrors.create(
+        "ERR_VERIFY_RUN_DIGEST",
+        `${path.join(dir, RUN_FILE)} has digest ${runDigest}; the journal last recorded ${state.run_digest}`,
+        { details: { file: RUN_FILE, expected: state.run_digest, actual: runDigest } },
+      );
+    }
+    if (scan.torn) {
+      // Cut off the incomplete line only; everything before it was checked above.
+      const fdt = fs.openSync(file, "r+");
+      try {
+        fs.ftruncateSync(fdt, scan.torn.offset);
+        fs.fsyncSync(fdt);
+      } finally {
+        fs.closeSync(fdt);
+      }
+    }
+    const existed = buf.length > 0 || fs.existsSync(file);
+    const fd = fs.openSync(file, "a");
+    if (!existed) fsyncDir(dir);
+    const journal = new RunJournal({
+      runDir: dir,
+      run,
+      state,
+      fd,
+      clock: options.clock,
+      lock,
+      leaseMs,
+      repaired: scan.torn,
+    });
+    const drafts: EventDraft[] = [];
+    if (scan.events.length === 0) {
+      drafts.push({
+        type: "run.opened",
+        data: {
+          run_digest: runDigest,
+          plan_digest: run.plan_digest,
+          revision: run.revision,
+          packets: run.packets.map((p) => p.packet_id),
+          gates: run.gates.map((g) => g.gate_id),
+        },
+      });
+    }
+    if (scan.torn) {
+      drafts.push({
+        type: "journal.truncated",
+        data: { offset: scan.torn.offset, bytes: scan.torn.bytes, tail_digest: scan.torn.digest },
+      });
+    }
+    const prevLease = lock.tookOver;
+    drafts.push(
+      prevLease
+        ? {
+            type: "lease.taken-over",
+            data: {
+              pid,
+              host,
+              previous: { pid: prevLease.pid, host: prevLease.host, expires_at: prevLease.expires_at },
+            },
+          }
+        : { type: "lease.taken", data: { pid, host } },
+    );
+    journal.appendAll(drafts);
+    if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") journal.saveState();
+    return journal;
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
