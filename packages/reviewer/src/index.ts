@@ -1,1 +1,12 @@
-export {};
+export { reviewerErrors } from "./errors.js";
+export type { ReworkRequest } from "./repair-prompt.js";
+export { renderRepairPrompt, renderReworkPrompt } from "./repair-prompt.js";
+export type {
+  InfraOutcome,
+  ReviewerWorkerResult,
+  ReviewOptions,
+  RunReviewerWorker,
+} from "./review-attempt.js";
+export { INFRA_OUTCOMES, isInfraOutcome, reviewAttempt } from "./review-attempt.js";
+export { renderReviewerPrompt } from "./reviewer-prompt.js";
+export { REVIEWER_VERSION } from "./version.js";
