@@ -179,7 +179,8 @@ function downstreamOf(run: Run, roots: ReadonlySet<string>): string[] {
   return out;
 }
 
-export function changeReport(previous: Run, previousDigest: Digest, next: Run): ChangeReport {
+/** What `next` changed compared with `previous` (the runtime's RecompileChanges shape). */
+export function changeReport(previous: Run, next: Run): ChangeReport {
   const before = new Map(previous.packets.map((p) => [p.packet_id, p.digest]));
   const after = new Set(next.packets.map((p) => p.packet_id));
   const added = next.packets.filter((p) => !before.has(p.packet_id)).map((p) => p.packet_id);
@@ -190,8 +191,6 @@ export function changeReport(previous: Run, previousDigest: Digest, next: Run): 
   const gBefore = new Map(previous.gates.map((g) => [g.gate_id, g.digest]));
   const gAfter = new Set(next.gates.map((g) => g.gate_id));
   return {
-    previous_revision: previous.revision,
-    previous_run_digest: previousDigest,
     added,
     changed,
     removed,
@@ -253,7 +252,7 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
     ...prev.value.gates.filter((g) => !keepGates.has(g.gate_id)).map((g) => `gates/${g.gate_id}.json`),
   ];
   updateRun(runDir, runFiles(run, plan, scorecard, built), remove);
-  return result(run, false, changeReport(prev.value, prev.digest, run));
+  return result(run, false, changeReport(prev.value, run));
 
   function result(r: Run, created: boolean, changes: ChangeReport | null): CompiledRun {
     return {

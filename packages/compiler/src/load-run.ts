@@ -2,6 +2,7 @@ import path from "node:path";
 import { type Digest, digestBytes } from "@dwm/core";
 import type { Gate, Packet, Run } from "@dwm/schemas";
 import { compilerErrors } from "./errors.js";
+import { renderPrompt } from "./internal/prompt.js";
 import { checkJson, readRunFile } from "./internal/read.js";
 import { MARKER_FILE, readMarker } from "./internal/store.js";
 
@@ -73,6 +74,12 @@ export function loadRun(runDir: string): LoadedRun {
           details: { run_dir: dir, path: promptRel, expected: entry.prompt_digest, actual },
         },
       );
+    }
+    // Digests can be forged together with run.json; the prompt must still be its packet's rendering.
+    if (renderPrompt(p.value, entry.digest) !== pf.text) {
+      throw compilerErrors.create("ERR_PROMPT_PACKET_DRIFT", `${promptRel} does not match packet ${entry.packet_id}`, {
+        details: { run_dir: dir, path: promptRel },
+      });
     }
     prompts.set(entry.packet_id, pf.text);
   }

@@ -57,11 +57,9 @@ export interface CompileResultGate {
   packets: Slug[];
 }
 /**
- * What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests.
+ * What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.
  */
 export interface ChangeReport {
-  previous_revision: number;
-  previous_run_digest: Digest;
   added: Slug[];
   changed: Slug[];
   removed: Slug[];
