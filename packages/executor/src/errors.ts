@@ -52,9 +52,4 @@ export const executorErrors = defineErrors({
     title: "The run has no packet with that id.",
     hint: "Run `dwm status` to list the packets of the run.",
   },
-  ERR_EXEC_STALE_PACKET: {
-    title: "A packet or prompt file does not match the digest recorded in run.json.",
-    hint: "The run store was changed after compile; run `dwm verify`, then compile again.",
-    exitCode: EXIT.integrity,
-  },
 });

@@ -1,0 +1,230 @@
+import fs from "node:fs";
+import path from "node:path";
+import { DEFAULT_STORE, loadRun } from "@dwm/compiler";
+import { type Digest, digestBytes, execaProcessRunner, resolveInside } from "@dwm/core";
+import {
+  executorErrors,
+  isInfraOutcome,
+  loadWorkerBindings,
+  parseWorkerBindings,
+  resolveBinding,
+  runAttempt,
+  uniformBindings,
+  WORKER_BINDINGS_FILE,
+} from "@dwm/executor";
+import type { Attempt, AttemptInput, AttemptRequest, BackendName, WorkerBindings } from "@dwm/schemas";
+import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { cliErrors } from "../errors.js";
+
+const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
+
+function hostEnv(ctx: CommandContext): Record<string, string> {
+  return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+async function repoRoot(ctx: CommandContext): Promise<string> {
+  const r = await execaProcessRunner.run({
+    argv: ["git", "rev-parse", "--show-toplevel"],
+    cwd: ctx.cwd,
+    env: hostEnv(ctx),
+    timeoutMs: 15_000,
+  });
+  if (r.exitCode !== 0 || r.spawnError !== null) {
+    throw executorErrors.create("ERR_EXEC_NOT_A_REPO", `${ctx.cwd} is not inside a git repository`, {
+      details: { cwd: ctx.cwd },
+    });
+  }
+  return fs.realpathSync(r.stdout.trim());
+}
+
+async function headCommit(ctx: CommandContext, repo: string): Promise<string> {
+  const r = await execaProcessRunner.run({
+    argv: ["git", "rev-parse", "HEAD"],
+    cwd: repo,
+    env: hostEnv(ctx),
+  });
+  const head = r.stdout.trim();
+  if (r.exitCode !== 0 || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(head)) {
+    throw executorErrors.create("ERR_EXEC_BASE_COMMIT", `${repo} has no commit to start from`, {
+      details: { repo },
+    });
+  }
+  return head;
+}
+
+/** `<run>` is a run directory, or a run id in the store. */
+function runDirOf(ctx: CommandContext, repo: string, run: string, store: string | undefined): string {
+  const direct = path.resolve(ctx.cwd, run);
+  if (fs.existsSync(path.join(direct, "run.json"))) return direct;
+  let inStore: string;
+  try {
+    inStore = resolveInside(repo, `${store ?? DEFAULT_STORE}/${run}`, "run");
+  } catch {
+    inStore = "";
+  }
+  if (inStore !== "" && fs.existsSync(path.join(inStore, "run.json"))) return inStore;
+  throw executorErrors.create(
+    "ERR_EXEC_RUN_NOT_FOUND",
+    `no run ${JSON.stringify(run)} (looked for ${direct} and the store)`,
+    {
+      details: { run },
+    },
+  );
+}
+
+function nextAttempt(packetDir: string): number {
+  if (!fs.existsSync(packetDir)) return 1;
+  const done = fs
+    .readdirSync(packetDir)
+    .filter((n) => /^[1-9][0-9]*$/.test(n) && fs.existsSync(path.join(packetDir, n, "attempt.json")))
+    .map(Number);
+  return done.length === 0 ? 1 : Math.max(...done) + 1;
+}
+
+function bindingsFor(
+  ctx: CommandContext,
+  repo: string,
+  args: ParsedArgs,
+): { bindings: WorkerBindings; digest: Digest; source: string } {
+  const backend = args.values.backend;
+  if (typeof backend === "string") {
+    if (!BACKENDS.includes(backend as BackendName)) {
+      throw cliErrors.create(
+        "ERR_CLI_USAGE",
+        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}`,
+      );
+    }
+    const parsed = parseWorkerBindings(
+      uniformBindings({ backend: backend as BackendName }),
+      `--backend ${backend}`,
+    );
+    return { ...parsed, source: `--backend ${backend}` };
+  }
+  const file =
+    typeof args.values.workers === "string"
+      ? path.resolve(ctx.cwd, args.values.workers)
+      : path.join(repo, WORKER_BINDINGS_FILE);
+  if (typeof args.values.workers !== "string" && !fs.existsSync(file)) {
+    throw executorErrors.create(
+      "ERR_EXEC_NO_BINDING",
+      `no worker bindings: ${WORKER_BINDINGS_FILE} is not in ${repo}`,
+      {
+        hint: `Write ${WORKER_BINDINGS_FILE} (see docs/backends.md), pass --workers FILE, or pass --backend dry-run|codex|claude.`,
+      },
+    );
+  }
+  return { ...loadWorkerBindings(file), source: path.relative(ctx.cwd, file) || file };
+}
+
+function summary(a: Attempt, source: string, missingInputs: string[]): string {
+  const lines = [
+    `attempt ${a.attempt} of ${a.packet_id} (run ${a.run_id}): ${a.outcome}${a.dry_run ? " (dry run)" : ""}`,
+    `  bindings   ${source} (${a.binding_digest.slice(0, 19)}…)`,
+    `  branch     ${a.branch ?? "-"}${a.head_commit && a.head_commit !== a.base_commit ? ` @ ${a.head_commit.slice(0, 12)}` : a.branch ? " (no changes)" : ""}`,
+  ];
+  for (const i of a.invocations) {
+    lines.push(
+      `  worker     ${i.worker_id}: ${i.backend} ${i.outcome}${i.exit_code === null ? "" : ` exit ${i.exit_code}`}${i.signal ? ` ${i.signal}` : ""}${i.detail ? ` — ${i.detail.split("\n")[0]}` : ""}`,
+    );
+    if (i.argv.length > 0) lines.push(`             ${i.argv.join(" ")}`);
+  }
+  lines.push(
+    `  changed    ${a.changed_files.length} file(s)${
+      a.changed_files.length
+        ? `: ${a.changed_files
+            .slice(0, 8)
+            .map((c) => c.path)
+            .join(", ")}`
+        : ""
+    }`,
+  );
+  for (const o of a.outputs)
+    lines.push(`  output     ${o.artifact}: ${!o.checked ? "not a path" : o.found ? "found" : "MISSING"}`);
+  for (const c of a.checks)
+    lines.push(`  check      ${c.id} ${c.passed ? "passed" : "FAILED"}: ${c.command}`);
+  for (const f of a.findings) lines.push(`  finding    ${f.code}: ${f.message}`);
+  for (const n of a.notes) lines.push(`  note       ${n}`);
+  for (const m of missingInputs)
+    lines.push(`  warning    handoff input ${m} is not registered yet; the worker runs without it`);
+  if (a.tokens) lines.push(`  tokens     ${JSON.stringify(a.tokens)}`);
+  if (isInfraOutcome(a.outcome)) lines.push("  (an infrastructure outcome: it says nothing about the work)");
+  return lines.join("\n");
+}
+
+/** `dwm exec <run> <packet>`: run one attempt of one packet by hand and print its summary. */
+export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  const [runArg = "", packetId = ""] = args.positionals;
+  const repo = await repoRoot(ctx);
+  const store = typeof args.values.store === "string" ? args.values.store : undefined;
+  const runDir = runDirOf(ctx, repo, runArg, store);
+  const loaded = loadRun(runDir);
+  const packet = loaded.packets.get(packetId);
+  const prompt = loaded.prompts.get(packetId);
+  if (packet === undefined || prompt === undefined) {
+    throw executorErrors.create(
+      "ERR_EXEC_PACKET_NOT_FOUND",
+      `run ${loaded.run.run_id} has no packet ${JSON.stringify(packetId)}`,
+      {
+        details: { packets: [...loaded.packets.keys()] },
+      },
+    );
+  }
+  const { bindings, digest: bindingsDigest, source } = bindingsFor(ctx, repo, args);
+  const binding = resolveBinding(bindings, bindingsDigest, packet);
+
+  const inputs: AttemptInput[] = [];
+  const missingInputs: string[] = [];
+  for (const i of packet.inputs) {
+    const file = resolveInside(runDir, `handoffs/${i.artifact}`, "handoff");
+    if (!fs.existsSync(file)) {
+      missingInputs.push(i.artifact);
+      continue;
+    }
+    const content = fs.readFileSync(file);
+    inputs.push({
+      artifact: i.artifact,
+      digest: digestBytes(content),
+      content_base64: content.toString("base64"),
+    });
+  }
+
+  const packetDir = resolveInside(runDir, `attempts/${packetId}`, "attempt directory");
+  let attemptNo = nextAttempt(packetDir);
+  if (typeof args.values.attempt === "string") {
+    attemptNo = Number(args.values.attempt);
+    if (!Number.isInteger(attemptNo) || attemptNo < 1)
+      throw cliErrors.create("ERR_CLI_USAGE", "--attempt must be a whole number ≥ 1");
+  }
+  const limits: AttemptRequest["limits"] = {};
+  if (typeof args.values.timeout === "string") {
+    const ms = Number(args.values.timeout);
+    if (!Number.isInteger(ms) || ms < 1)
+      throw cliErrors.create("ERR_CLI_USAGE", "--timeout must be a whole number of milliseconds ≥ 1");
+    limits.timeout_ms = ms;
+  }
+  const request: AttemptRequest = {
+    kind: "attempt-request",
+    schema_version: "1",
+    run_id: loaded.run.run_id,
+    packet,
+    prompt,
+    attempt: attemptNo,
+    base_commit: loaded.run.base_commit ?? (await headCommit(ctx, repo)),
+    binding,
+    inputs,
+    repair_context: null,
+    repo,
+    limits,
+  };
+  const attempt = await runAttempt(request, {
+    processRunner: execaProcessRunner,
+    clock: ctx.clock,
+    attemptDir: path.join(packetDir, String(attemptNo)),
+    env: ctx.env,
+  });
+  return {
+    exitCode: attempt.outcome === "ok" ? 0 : 1,
+    output: attempt,
+    text: summary(attempt, source, missingInputs),
+  };
+}

@@ -1,0 +1,239 @@
+import fs from "node:fs";
+import path from "node:path";
+import { digest, execaProcessRunner } from "@dwm/core";
+import { git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
+import { describe, expect, it } from "vitest";
+import { loadWorkerBindings, parseWorkerBindings, resolveBinding } from "./bindings.js";
+import { isVerificationCommand, planChecks } from "./internal/checks.js";
+import { Redactor } from "./internal/env.js";
+import { attemptBranch, createGit, serializePerRepo } from "./internal/git.js";
+import { looksLikePath, ownershipRule } from "./internal/ownership.js";
+import { parseClaude, parseCodex, sumTokens } from "./internal/transcripts.js";
+import { pruneWorktrees } from "./prune-worktrees.js";
+import { isInfraOutcome } from "./run-attempt.js";
+import { bindingsOf, packet, worker } from "./test-support/builders.js";
+
+describe("ownership", () => {
+  it("treats an entry as a path only when it looks like one", () => {
+    expect(["src/", "README.md", "docs/**", "*.ts", "scripts/dwm.py", "out/"].map(looksLikePath)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(
+      ["surface discovery", "inventory", "V2.5 spec", "review-ledger.json with findings", ""].map(
+        looksLikePath,
+      ),
+    ).toEqual([false, false, false, false, false]);
+  });
+
+  it("matches directories, globs and exact files", () => {
+    const r = ownershipRule(["src/", "packages/core", "docs/*.md", "README.md", "named area"]);
+    expect(r.prose).toEqual(["named area"]);
+    expect(
+      ["src/a/b.ts", "packages/core/x.ts", "docs/a.md", "README.md", "src/.hidden"].map(r.allows),
+    ).toEqual([true, true, true, true, true]);
+    expect(["packages/core2/x.ts", "docs/sub/a.md", "README.md.bak", "other.txt"].map(r.allows)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+});
+
+describe("verification commands", () => {
+  it("tells commands from paths and prose", () => {
+    expect(
+      [
+        "python scripts/dwm.py status --run out/v9 --json",
+        "scripts/ingest_worker_review.py --self-test",
+        "./check.sh",
+        "pnpm test",
+        "make",
+        "node -e 0",
+      ].map(isVerificationCommand),
+    ).toEqual([true, true, true, true, true, true]);
+    expect(
+      [
+        "inventory.json",
+        "docs/v3.1-dogfood-report.md",
+        "source review of scripts/dwm.py",
+        "git",
+        "scripts/x.py",
+        "python",
+      ].map(isVerificationCommand),
+    ).toEqual([false, false, false, false, false, false]);
+  });
+
+  it("plans validation commands first, then unique verification commands", () => {
+    const p = packet({
+      outputs: [
+        { artifact: "a.json", validation_command: "python -m json.tool a.json" },
+        { artifact: "b.md" },
+      ],
+      verification: [
+        {
+          claim_or_output: "c1",
+          falsifier: "f",
+          evidence_required: ["python -m json.tool a.json", "pnpm test"],
+        },
+        { claim_or_output: "c2", falsifier: "f", evidence_required: ["pnpm test", "b.md"] },
+      ],
+    });
+    expect(planChecks(p)).toEqual([
+      { id: "validation-1", kind: "validation", source: "a.json", command: "python -m json.tool a.json" },
+      { id: "verification-1", kind: "verification", source: "c1", command: "pnpm test" },
+    ]);
+  });
+});
+
+describe("Redactor", () => {
+  it("replaces secret-looking values (longest first), binary-safe, and ignores other names and short values", () => {
+    const r = new Redactor();
+    r.add({ API_KEY: "abcd1234", LONGER_TOKEN: "abcd1234-extra", HOME: "/home/me", SHORT_SECRET: "abc" });
+    const out = r.redact(
+      Buffer.concat([Buffer.from("x abcd1234-extra y abcd1234 /home/me abc "), Buffer.from([0, 255])]),
+    );
+    expect(out.data.subarray(0, -2).toString()).toBe(
+      "x [REDACTED:LONGER_TOKEN] y [REDACTED:API_KEY] /home/me abc ",
+    );
+    expect([...out.data.subarray(-2)]).toEqual([0, 255]);
+    expect(out.hits).toEqual(["API_KEY", "LONGER_TOKEN"]);
+  });
+});
+
+describe("transcript parsing", () => {
+  it("sums codex usage over turns and reads auth failures only from error events", () => {
+    const ok = [
+      '{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":2,"output_tokens":5}}',
+      '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1,"reasoning_output_tokens":3}}',
+      "not json",
+    ].join("\n");
+    const t = parseCodex(ok);
+    expect(t.tokens).toEqual({
+      input_tokens: 11,
+      cached_input_tokens: 2,
+      output_tokens: 6,
+      reasoning_output_tokens: 3,
+      total_tokens: 17,
+    });
+    expect(t.otherLines).toBe(1);
+    expect(
+      parseCodex('{"type":"item.completed","item":{"type":"agent_message","text":"401 Unauthorized login"}}')
+        .authError,
+    ).toBeNull();
+    expect(
+      parseCodex('{"type":"turn.failed","error":{"message":"unexpected status 401 Unauthorized: nope"}}')
+        .authError,
+    ).toBe("unexpected status 401 Unauthorized: nope");
+  });
+
+  it("reads claude's result line", () => {
+    const t = parseClaude(
+      '{"type":"result","subtype":"success","is_error":true,"result":"API Error: 401 {\\"type\\":\\"error\\",\\"error\\":{\\"type\\":\\"authentication_error\\"}}","usage":{"input_tokens":0,"output_tokens":0}}',
+    );
+    expect(t.authError).toMatch(/^API Error: 401/);
+    expect(
+      parseClaude('{"type":"assistant","message":{"content":[{"type":"text","text":"Invalid API key"}]}}')
+        .authError,
+    ).toBeNull();
+    expect(sumTokens([null, { input_tokens: 1, cost_usd: 0.1 }, { input_tokens: 2, cost_usd: 0.2 }])).toEqual(
+      {
+        input_tokens: 3,
+        cost_usd: 0.3,
+      },
+    );
+    expect(sumTokens([null])).toBeNull();
+  });
+});
+
+describe("bindings", () => {
+  it("validates a bindings file, records its digest and resolves a worker id over *", () => {
+    const dir = makeTempDir();
+    const doc = bindingsOf({ special: { backend: "claude" }, "*": { backend: "codex", model: "gpt-5" } });
+    const file = path.join(dir.path, "dwm.workers.json");
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const loaded = loadWorkerBindings(file);
+    expect(loaded.digest).toBe(digest(doc));
+    const p = packet({ workers: [worker("special"), worker("other")] });
+    expect(resolveBinding(loaded.bindings, loaded.digest, p)).toEqual({
+      bindings_digest: digest(doc),
+      workers: { special: { backend: "claude" }, other: { backend: "codex", model: "gpt-5" } },
+    });
+    expect(() => resolveBinding(bindingsOf({ special: { backend: "claude" } }), loaded.digest, p)).toThrow(
+      expect.objectContaining({ code: "ERR_EXEC_NO_BINDING" }),
+    );
+    fs.writeFileSync(file, "{not json");
+    expect(() => loadWorkerBindings(file)).toThrow(
+      expect.objectContaining({ code: "ERR_EXEC_BINDINGS_INVALID" }),
+    );
+    expect(() =>
+      parseWorkerBindings({
+        kind: "worker-bindings",
+        schema_version: "1",
+        bindings: { x: { backend: "nope" } },
+      }),
+    ).toThrow(expect.objectContaining({ code: "ERR_EXEC_BINDINGS_INVALID" }));
+    expect(() => parseWorkerBindings(bindingsOf({ x: { backend: "shell" } }))).toThrow(
+      expect.objectContaining({ code: "ERR_EXEC_BACKEND_UNAVAILABLE" }),
+    );
+    dir.cleanup();
+  });
+});
+
+describe("git", () => {
+  it("makes a valid branch name from any slug", () => {
+    expect(attemptBranch("plan-0123", "fan/item-a..b.lock", 3)).toBe("dwm/plan-0123/fan/item-a.b-lock/3");
+    const repo = makeGitRepo();
+    expect(git(repo.path, "check-ref-format", "--branch", attemptBranch("r.", "p..q/x.lock", 1))).toBe(
+      "dwm/r-/p.q/x-lock/1",
+    );
+    repo.cleanup();
+  });
+
+  it("serializes admin operations per repository", async () => {
+    const order: string[] = [];
+    const op = (name: string, ms: number) => async () => {
+      order.push(`start ${name}`);
+      await new Promise((r) => setTimeout(r, ms));
+      order.push(`end ${name}`);
+    };
+    await Promise.all([serializePerRepo("/tmp/x", op("a", 20)), serializePerRepo("/tmp/x", op("b", 1))]);
+    expect(order).toEqual(["start a", "end a", "start b", "end b"]);
+  });
+
+  it("pruneWorktrees removes the worktrees a crashed run left, keeps branches and other runs", async () => {
+    const repo = makeGitRepo();
+    const tmp = makeTempDir();
+    const a = path.join(tmp.path, "dwm-wt-a", "wt");
+    const b = path.join(tmp.path, "dwm-wt-b", "wt");
+    fs.mkdirSync(path.dirname(a));
+    fs.mkdirSync(path.dirname(b));
+    git(repo.path, "worktree", "add", "-q", "-b", "dwm/run-1/p/1", a);
+    git(repo.path, "worktree", "add", "-q", "-b", "dwm/run-2/p/1", b);
+    const removed = await pruneWorktrees(repo.path, "run-1", {
+      processRunner: execaProcessRunner,
+      env: process.env,
+    });
+    expect(removed).toEqual(["dwm/run-1/p/1"]);
+    expect(fs.existsSync(path.dirname(a))).toBe(false);
+    expect(fs.existsSync(b)).toBe(true);
+    expect(git(repo.path, "branch", "--list", "dwm/run-1/*")).toContain("dwm/run-1/p/1");
+    const git2 = createGit(execaProcessRunner, process.env);
+    expect((await git2.run(repo.path, ["worktree", "list", "--porcelain"])).stdout).not.toContain("dwm-wt-a");
+    repo.cleanup();
+    tmp.cleanup();
+  });
+});
+
+it("infra outcomes are never a verdict on the work", () => {
+  expect(
+    (
+      ["ok", "task-failed", "timeout", "crashed", "auth-failed", "backend-missing", "rate-limited"] as const
+    ).filter(isInfraOutcome),
+  ).toEqual(["timeout", "crashed", "auth-failed", "backend-missing", "rate-limited"]);
+});
