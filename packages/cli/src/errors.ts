@@ -12,6 +12,14 @@ export const cliErrors = defineErrors({
     hint: "Run `dwm <command> --help` for its usage.",
     exitCode: EXIT.usage,
   },
+  ERR_CLI_NO_RUNS: {
+    title: "The run store holds no run.",
+    hint: "Compile a plan first (`dwm compile <plan>`), or point at another store with --store DIR.",
+  },
+  ERR_CLI_RUN_NOT_FOUND: {
+    title: "No run of that id or path.",
+    hint: "Give a run id from the store (see details.available) or the path of a run directory.",
+  },
   ERR_CLI_INTERNAL: {
     title: "DWM hit an unexpected internal error.",
     hint: "Run again with DWM_DEBUG=1 for the stack trace and report it.",

@@ -1,4 +1,5 @@
 import type { CommandSpec, OptionSpec } from "./command.js";
+import { storeOption } from "./run-arg.js";
 
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
@@ -31,6 +32,36 @@ export const COMMANDS: CommandSpec[] = [
       ...json,
     },
     load: () => import("./commands/exec.js"),
+  },
+  {
+    name: "status",
+    usage: "dwm status [run] [--store DIR] [--json]",
+    summary: "Where every packet and gate stands, whether the run store is intact, and the next action.",
+    positionals: { min: 0, max: 1 },
+    options: { ...storeOption, ...json },
+    load: () => import("./commands/status.js"),
+  },
+  {
+    name: "verify",
+    usage: "dwm verify [run] [--store DIR] [--json]",
+    summary:
+      "Check every digest, the journal's hash chain and the run store's files (exit 3 on any problem).",
+    positionals: { min: 0, max: 1 },
+    options: { ...storeOption, ...json },
+    load: () => import("./commands/verify.js"),
+  },
+  {
+    name: "log",
+    usage: "dwm log [run] [--store DIR] [--packet ID] [--type TYPE] [--json]",
+    summary: "The run's journal, one line per event.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...storeOption,
+      packet: { type: "string", description: "Only events about this packet." },
+      type: { type: "string", description: "Only events of this type (or type prefix, e.g. gate)." },
+      ...json,
+    },
+    load: () => import("./commands/log.js"),
   },
   {
     name: "commands",

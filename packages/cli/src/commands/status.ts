@@ -1,0 +1,205 @@
+import path from "node:path";
+import { isDwmError, readArtifact } from "@dwm/core";
+import { foldJournal, readJournal, readRun, verifyRun } from "@dwm/runtime";
+import type { Gate, JournalEvent, NextAction, RunState, StatusPacketRow, StatusReport } from "@dwm/schemas";
+import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { resolveRun } from "../run-arg.js";
+
+type Shown = StatusPacketRow["state"];
+
+/** `dwm status [run]`: every packet and gate, whether the store is intact, and the next action. */
+export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  const r = resolveRun(args, ctx);
+  const verify = verifyRun(r.runDir);
+  const { run: runDoc } = readRun(r.runDir);
+
+  let events: JournalEvent[] = [];
+  let state: RunState;
+  try {
+    events = readJournal(r.runDir).events;
+    state = foldJournal(events, runDoc);
+  } catch (e) {
+    // verify already reports why; show the run as compiled.
+    if (!isDwmError(e)) throw e;
+    state = foldJournal([], runDoc);
+  }
+
+  // Which gates hold which packets: compiled gate files, then gates opened at run time.
+  const gateInfo = new Map<string, { category: string | null; packets: string[] }>();
+  for (const g of runDoc.gates) {
+    try {
+      const doc = readArtifact<Gate>(path.join(r.runDir, "gates", `${g.gate_id}.json`), "gate", {
+        expectDigest: g.digest,
+      }).value;
+      gateInfo.set(g.gate_id, { category: doc.category, packets: doc.packets });
+    } catch {
+      gateInfo.set(g.gate_id, { category: null, packets: [] });
+    }
+  }
+  for (const [id, g] of Object.entries(state.gates)) {
+    if (!g) continue;
+    const known = gateInfo.get(id);
+    const packets = [...new Set([...(known?.packets ?? []), ...g.packets])];
+    gateInfo.set(id, { category: known?.category ?? null, packets });
+  }
+  const gateState = (id: string) => state.gates[id]?.state ?? "closed";
+  const deps = new Map(runDoc.packets.map((p) => [p.packet_id, p.depends_on]));
+
+  const rows: StatusPacketRow[] = Object.entries(state.packets).flatMap(([id, p]) => {
+    if (!p) return [];
+    const gates = [...gateInfo]
+      .filter(([g, i]) => i.packets.includes(id) && gateState(g) !== "approved")
+      .map(([g]) => g);
+    const waiting_on = (deps.get(id) ?? []).filter((d) => state.packets[d]?.state !== "completed");
+    let shown: Shown = p.state;
+    if (p.state === "pending") shown = gates.length === 0 && waiting_on.length === 0 ? "ready" : "blocked";
+    return [
+      {
+        packet_id: id,
+        state: shown,
+        attempts: p.attempts,
+        last_verdict: p.last_verdict,
+        last_outcome: p.last_outcome,
+        gates,
+        waiting_on,
+      },
+    ];
+  });
+  const counts: Record<string, number> = {};
+  for (const row of rows) counts[row.state] = (counts[row.state] ?? 0) + 1;
+  const gates = [...gateInfo].map(([gate_id, i]) => ({
+    gate_id,
+    state: gateState(gate_id),
+    category: i.category,
+    packets: i.packets,
+  }));
+  const waiting = gates.filter((g) => g.state === "open").map((g) => g.gate_id);
+
+  const next = nextAction(r.ref, verify, state, rows, waiting);
+  const report: StatusReport = {
+    kind: "status-report",
+    schema_version: "1",
+    run_id: runDoc.run_id,
+    plan_id: runDoc.plan_id,
+    revision: runDoc.revision,
+    events: events.length,
+    integrity: {
+      ok: verify.ok,
+      problems: verify.problems.length,
+      torn: verify.torn,
+      codes: [...new Set(verify.problems.map((p) => p.code))],
+    },
+    completed: state.completed,
+    stopped: state.stopped
+      ? {
+          reason: state.stopped.reason,
+          ...(state.stopped.detail === undefined ? {} : { detail: state.stopped.detail }),
+        }
+      : null,
+    counts,
+    packets: rows,
+    gates,
+    waiting_gates: waiting,
+    next_action: next,
+  };
+  return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
+}
+
+function nextAction(
+  ref: string,
+  verify: ReturnType<typeof verifyRun>,
+  state: RunState,
+  rows: StatusPacketRow[],
+  waiting: string[],
+): NextAction {
+  if (!verify.ok) {
+    if (verify.problems.every((p) => p.repairable)) {
+      return {
+        kind: "resume",
+        summary: "A crash left an incomplete last journal line; resuming the run truncates it and goes on.",
+        command: `dwm run ${ref}`,
+      };
+    }
+    return {
+      kind: "repair-integrity",
+      summary: `The run store failed verification (${verify.problems.length} problem(s)); nothing should run until it is restored.`,
+      command: `dwm verify ${ref}`,
+    };
+  }
+  if (state.completed)
+    return { kind: "complete", summary: "The run is complete: every packet passed review.", command: null };
+  const gate = waiting[0];
+  if (gate !== undefined) {
+    const holds = rows.filter((r) => r.gates.includes(gate)).map((r) => r.packet_id);
+    return {
+      kind: "approve",
+      summary: `Gate ${gate} waits for a decision${holds.length ? ` (it holds ${holds.join(", ")})` : ""}: approve it, or reject it with a reason.`,
+      command: `dwm approve ${ref} ${gate}`,
+    };
+  }
+  if (state.stopped?.reason === "budget") {
+    return {
+      kind: "budget",
+      summary: `The run stopped: budget exhausted${state.stopped.detail ? ` (${state.stopped.detail})` : ""}.`,
+      command: null,
+    };
+  }
+  const failed = rows.filter((r) => r.state === "failed");
+  const moving = rows.filter((r) =>
+    ["ready", "dispatched", "attempted", "reviewed", "repairing", "abandoned"].includes(r.state),
+  );
+  if (failed.length > 0 && moving.length === 0) {
+    const f = failed[0] as StatusPacketRow;
+    return {
+      kind: "inspect-failed",
+      summary: `Packet ${f.packet_id} failed${state.packets[f.packet_id]?.reason ? `: ${state.packets[f.packet_id]?.reason}` : ""}. Inspect its evidence, fix the plan and compile it again.`,
+      command: `dwm show ${ref} ${f.packet_id}`,
+    };
+  }
+  const ready = rows.filter((r) => r.state === "ready").map((r) => r.packet_id);
+  const inFlight = rows.filter((r) =>
+    ["dispatched", "attempted", "reviewed", "abandoned", "repairing"].includes(r.state),
+  ).length;
+  const summary =
+    ready.length > 0
+      ? `${ready.length} packet(s) ready (${ready.join(", ")}); run the workflow to go on.`
+      : inFlight > 0
+        ? `${inFlight} packet(s) were in flight when the last runner stopped; run the workflow to resume them.`
+        : "No packet is ready; running the workflow opens the gates that hold the next packets.";
+  return { kind: "run", summary, command: `dwm run ${ref}` };
+}
+
+function render(s: StatusReport): string {
+  const w = Math.max(6, ...s.packets.map((p) => p.packet_id.length));
+  const lines = [
+    `run ${s.run_id} (plan ${s.plan_id}, revision ${s.revision}): ${s.events} events, integrity ${s.integrity.ok ? "ok" : `FAILED (${s.integrity.codes.join(", ")})`}`,
+    "",
+    `${"PACKET".padEnd(w)}  ${"STATE".padEnd(11)}  ATTEMPTS  ${"VERDICT".padEnd(17)}  WAITING FOR`,
+    ...s.packets.map((p) =>
+      [
+        p.packet_id.padEnd(w),
+        p.state.padEnd(11),
+        String(p.attempts).padEnd(8),
+        (p.last_verdict ?? "-").padEnd(17),
+        [...p.gates.map((g) => `gate ${g}`), ...p.waiting_on.map((d) => `after ${d}`)].join(", "),
+      ]
+        .join("  ")
+        .trimEnd(),
+    ),
+    "",
+    `counts: ${Object.entries(s.counts)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    ...(s.gates.length
+      ? [
+          `gates: ${s.gates.map((g) => `${g.gate_id} ${g.state}${g.category ? ` (${g.category})` : ""}`).join(", ")}`,
+        ]
+      : []),
+    ...(s.stopped ? [`stopped: ${s.stopped.reason}${s.stopped.detail ? ` (${s.stopped.detail})` : ""}`] : []),
+    "",
+    `next: ${s.next_action.summary}`,
+    ...(s.next_action.command ? [`  $ ${s.next_action.command}`] : []),
+  ];
+  return lines.join("\n");
+}
