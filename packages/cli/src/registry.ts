@@ -20,13 +20,24 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "exec",
-    usage: "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--json]",
-    summary: "Run one attempt of one packet by hand, in its own git worktree, and print the attempt summary.",
+    usage:
+      "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--json]",
+    summary:
+      "Run one attempt of one packet by hand (evidence in .dwm/exec/, branch …/exec-<n>) and print its summary.",
     positionals: { min: 2, max: 2 },
     options: {
-      backend: { type: "string", description: "Run every worker with this backend: dry-run, shell, codex, claude, command." },
-      workers: { type: "string", description: "Worker-bindings file (default dwm.workers.json at the repository root)." },
-      store: { type: "string", description: "Run store, relative to the repository root (default .dwm/runs)." },
+      backend: {
+        type: "string",
+        description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
+      },
+      workers: {
+        type: "string",
+        description: "Worker-bindings file (default dwm.workers.json at the repository root).",
+      },
+      store: {
+        type: "string",
+        description: "Run store, relative to the repository root (default .dwm/runs).",
+      },
       attempt: { type: "string", description: "Attempt number (default: the next one)." },
       timeout: { type: "string", description: "Timeout of each worker invocation, in milliseconds." },
       ...json,

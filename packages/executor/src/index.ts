@@ -1,3 +1,4 @@
+export { attemptFiles } from "./attempt-files.js";
 export {
   loadWorkerBindings,
   parseWorkerBindings,

@@ -4,6 +4,7 @@ import { digestBytes, readArtifact } from "@dwm/core";
 import type { Attempt } from "@dwm/schemas";
 import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { attemptFiles } from "./attempt-files.js";
 import { runAttempt } from "./run-attempt.js";
 import { packet, ports, request, snapshot, worker } from "./test-support/builders.js";
 
@@ -111,6 +112,12 @@ describe("runAttempt with the shell backend", () => {
       expect(f.digest).toBe(digestBytes(data));
       expect(f.bytes).toBe(data.length);
     }
+    const named = attemptFiles(a, "attempts/build/1");
+    expect(named.at(-1)).toEqual({
+      path: "attempts/build/1/attempt.json",
+      digest: digestBytes(fs.readFileSync(path.join(p.attemptDir, "attempt.json"))),
+    });
+    expect(named).toHaveLength(a.files.length + 1);
     expect(JSON.stringify(a)).not.toContain(store.path);
     expect(JSON.stringify(a)).not.toContain(repo.path);
   });
@@ -206,6 +213,23 @@ describe("runAttempt with the shell backend", () => {
     ]);
     expect(a.files.map((f) => f.path)).toEqual(["workers/1-builder/prompt.md"]);
     expect(git(repo.path, "branch", "--list", "dwm/*")).toBe("");
+  });
+
+  it("uses the request's branch when it names one", async () => {
+    const a = await runAttempt(
+      request(
+        repo.path,
+        packet({ outputs: [] }),
+        { builder: { backend: "shell", shell: true, command: "echo x > src/x.txt" } },
+        {
+          branch: "dwm/demo-0123456789ab/build/exec-1",
+        },
+      ),
+      ports(store),
+    );
+    expect(a.branch).toBe("dwm/demo-0123456789ab/build/exec-1");
+    expect(git(repo.path, "rev-parse", "dwm/demo-0123456789ab/build/exec-1")).toBe(a.head_commit);
+    expect(git(repo.path, "branch", "--list", "dwm/demo-0123456789ab/build/1")).toBe("");
   });
 
   it("a packet command runs as the work (0.6 command phases)", async () => {

@@ -254,8 +254,14 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
       details: { repo },
     });
   }
-  const baseOk = await git.run(repo, ["cat-file", "-e", `${request.base_commit}^{commit}`]);
-  if (baseOk.exitCode !== 0) {
+  const baseOk = await git.run(repo, [
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    `${request.base_commit}^{commit}^{tree}`,
+  ]);
+  const baseTree = baseOk.stdout.trim();
+  if (baseOk.exitCode !== 0 || baseTree === "") {
     throw executorErrors.create(
       "ERR_EXEC_BASE_COMMIT",
       `base commit ${request.base_commit} is not in ${repo}`,
@@ -287,7 +293,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   const findings: AttemptFinding[] = [];
   const invocations: Invocation[] = [];
   const envNames = new Set<string>();
-  const branch = attemptBranch(request.run_id, packet.packet_id, request.attempt);
+  const branch = request.branch ?? attemptBranch(request.run_id, packet.packet_id, request.attempt);
   const needsWorktree = jobs.some((j) => j.binding.backend !== "dry-run");
 
   // Secrets DWM could hand to any worker are known up front, so every file can be redacted.
@@ -385,15 +391,17 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
       worktree = path.join(tmpParent, "wt");
       const wt = worktree;
       await git.admin(repo, async () => {
+        const add = ["worktree", "add", "--quiet", "-B", branch, wt, request.base_commit];
+        if ((await git.run(repo, add)).exitCode === 0) return;
+        // A worktree record whose folder is gone (a crashed attempt) can hold the branch: prune, retry once.
         await gitOk(git, repo, ["worktree", "prune"]);
-        await gitOk(git, repo, ["worktree", "add", "--quiet", "-B", branch, wt, request.base_commit]);
+        await gitOk(git, repo, add);
       });
       for (const input of inputs) {
         const dest = resolveInside(wt, `${INPUTS_DIR}/${input.artifact}`, "handoff input");
         fs.mkdirSync(path.dirname(dest), { recursive: true });
         fs.writeFileSync(dest, input.content);
       }
-      const baseTree = (await gitOk(git, wt, ["rev-parse", `${request.base_commit}^{tree}`])).trim();
       let prevTree = baseTree;
       const touchedBy = new Map<string, Set<string>>();
 
@@ -495,8 +503,9 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
       }
 
       // DWM commits the work itself, with a fixed identity and the clock's date, so the branch holds it.
-      const headNow = (await gitOk(git, wt, ["rev-parse", "HEAD"])).trim();
-      const headTree = (await gitOk(git, wt, ["rev-parse", `${headNow}^{tree}`])).trim();
+      const [headNow = "", headTree = "", branchTip = ""] = (
+        await gitOk(git, wt, ["rev-parse", "HEAD", "HEAD^{tree}", `refs/heads/${branch}`])
+      ).split("\n");
       headCommit = headNow;
       if (prevTree !== headTree) {
         const date = gitDate(ports.clock.now());
@@ -514,7 +523,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
           })
         ).trim();
       }
-      await gitOk(git, wt, ["update-ref", `refs/heads/${branch}`, headCommit]);
+      if (headCommit !== branchTip) await gitOk(git, wt, ["update-ref", `refs/heads/${branch}`, headCommit]);
 
       diffPath = "diff.patch";
       await gitOk(

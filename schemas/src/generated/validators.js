@@ -106,7 +106,7 @@ return errors === 0;
 validate20.evaluated = {"props":{"kind":true,"schema_version":true},"dynamicProps":false,"dynamicItems":false};
 
 export const validateAttemptRequest = validate21;
-const schema32 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path (a later version adds remote URLs).","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
+const schema32 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path (a later version adds remote URLs).","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
 const schema34 = {"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"};
 const schema45 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
 const schema47 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}};
@@ -114,10 +114,12 @@ const schema38 = {"title":"RelativePath","description":"A POSIX path relative to
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", "u");
-const pattern14 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
-const pattern15 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const pattern17 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
-const pattern18 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern14 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
+const pattern15 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
+const pattern16 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
+const pattern17 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern19 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
+const pattern20 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern9 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
 const schema35 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]}}};
 const schema40 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
@@ -2867,11 +2869,13 @@ errors++;
 }
 }
 }
-if(data.base_commit !== undefined){
-let data6 = data.base_commit;
+if(data.branch !== undefined){
+let data6 = data.branch;
+const _errs14 = errors;
+const _errs15 = errors;
 if(typeof data6 === "string"){
 if(!pattern14.test(data6)){
-const err22 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
+const err22 = {};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -2881,8 +2885,9 @@ vErrors.push(err22);
 errors++;
 }
 }
-else {
-const err23 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid2 = _errs15 === errors;
+if(valid2){
+const err23 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -2891,12 +2896,20 @@ vErrors.push(err23);
 }
 errors++;
 }
+else {
+errors = _errs14;
+if(vErrors !== null){
+if(_errs14){
+vErrors.length = _errs14;
 }
-if(data.binding !== undefined){
-let data7 = data.binding;
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-if(data7.bindings_digest === undefined){
-const err24 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/required",keyword:"required",params:{missingProperty: "bindings_digest"},message:"must have required property '"+"bindings_digest"+"'"};
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data6 === "string"){
+if(!pattern15.test(data6)){
+const err24 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/pattern",keyword:"pattern",params:{pattern: "^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"},message:"must match pattern \""+"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2905,8 +2918,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data7.workers === undefined){
-const err25 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+}
+else {
+const err25 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2915,9 +2929,12 @@ vErrors.push(err25);
 }
 errors++;
 }
-for(const key1 in data7){
-if(!((key1 === "bindings_digest") || (key1 === "workers"))){
-const err26 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.base_commit !== undefined){
+let data7 = data.base_commit;
+if(typeof data7 === "string"){
+if(!pattern16.test(data7)){
+const err26 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2927,11 +2944,8 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data7.bindings_digest !== undefined){
-let data8 = data7.bindings_digest;
-if(typeof data8 === "string"){
-if(!pattern15.test(data8)){
-const err27 = {instancePath:instancePath+"/binding/bindings_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+else {
+const err27 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2941,8 +2955,11 @@ vErrors.push(err27);
 errors++;
 }
 }
-else {
-const err28 = {instancePath:instancePath+"/binding/bindings_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.binding !== undefined){
+let data8 = data.binding;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.bindings_digest === undefined){
+const err28 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/required",keyword:"required",params:{missingProperty: "bindings_digest"},message:"must have required property '"+"bindings_digest"+"'"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2951,15 +2968,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data7.workers !== undefined){
-let data9 = data7.workers;
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-for(const key2 in data9){
-let data10 = data9[key2];
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-if(data10.backend === undefined){
-const err29 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+if(data8.workers === undefined){
+const err29 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2968,9 +2978,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-for(const key3 in data10){
-if(!(func1.call(schema47.properties, key3))){
-const err30 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+for(const key1 in data8){
+if(!((key1 === "bindings_digest") || (key1 === "workers"))){
+const err30 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2980,10 +2990,11 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data10.backend !== undefined){
-let data11 = data10.backend;
-if(!(((((data11 === "dry-run") || (data11 === "shell")) || (data11 === "codex")) || (data11 === "claude")) || (data11 === "command"))){
-const err31 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema47.properties.backend.enum},message:"must be equal to one of the allowed values"};
+if(data8.bindings_digest !== undefined){
+let data9 = data8.bindings_digest;
+if(typeof data9 === "string"){
+if(!pattern17.test(data9)){
+const err31 = {instancePath:instancePath+"/binding/bindings_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2993,11 +3004,8 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data10.argv !== undefined){
-let data12 = data10.argv;
-if(Array.isArray(data12)){
-if(data12.length < 1){
-const err32 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+else {
+const err32 = {instancePath:instancePath+"/binding/bindings_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3006,12 +3014,15 @@ vErrors.push(err32);
 }
 errors++;
 }
-const len0 = data12.length;
-for(let i0=0; i0<len0; i0++){
-let data13 = data12[i0];
-if(typeof data13 === "string"){
-if(func2(data13) < 1){
-const err33 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data8.workers !== undefined){
+let data10 = data8.workers;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+for(const key2 in data10){
+let data11 = data10[key2];
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+if(data11.backend === undefined){
+const err33 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3020,9 +3031,9 @@ vErrors.push(err33);
 }
 errors++;
 }
-}
-else {
-const err34 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key3 in data11){
+if(!(func1.call(schema47.properties, key3))){
+const err34 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -3032,9 +3043,10 @@ vErrors.push(err34);
 errors++;
 }
 }
-}
-else {
-const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data11.backend !== undefined){
+let data12 = data11.backend;
+if(!(((((data12 === "dry-run") || (data12 === "shell")) || (data12 === "codex")) || (data12 === "claude")) || (data12 === "command"))){
+const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema47.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3044,9 +3056,11 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data10.shell !== undefined){
-if(typeof data10.shell !== "boolean"){
-const err36 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/shell",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/shell/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data11.argv !== undefined){
+let data13 = data11.argv;
+if(Array.isArray(data13)){
+if(data13.length < 1){
+const err36 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3055,12 +3069,12 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-if(data10.command !== undefined){
-let data15 = data10.command;
-if(typeof data15 === "string"){
-if(func2(data15) < 1){
-const err37 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const len0 = data13.length;
+for(let i0=0; i0<len0; i0++){
+let data14 = data13[i0];
+if(typeof data14 === "string"){
+if(func2(data14) < 1){
+const err37 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3071,7 +3085,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err38 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3081,10 +3095,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data10.stdin !== undefined){
-let data16 = data10.stdin;
-if(!((data16 === "prompt") || (data16 === "none"))){
-const err39 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema47.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err39 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/argv",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -3094,10 +3107,9 @@ vErrors.push(err39);
 errors++;
 }
 }
-if(data10.transcript !== undefined){
-let data17 = data10.transcript;
-if(!((data17 === "stdout") || (data17 === "none"))){
-const err40 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema47.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+if(data11.shell !== undefined){
+if(typeof data11.shell !== "boolean"){
+const err40 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/shell",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/shell/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -3107,11 +3119,11 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data10.model !== undefined){
-let data18 = data10.model;
-if(typeof data18 === "string"){
-if(func2(data18) < 1){
-const err41 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data11.command !== undefined){
+let data16 = data11.command;
+if(typeof data16 === "string"){
+if(func2(data16) < 1){
+const err41 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3122,7 +3134,7 @@ errors++;
 }
 }
 else {
-const err42 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err42 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/command",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -3132,10 +3144,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data10.sandbox !== undefined){
-let data19 = data10.sandbox;
-if(!(((data19 === "read-only") || (data19 === "workspace-write")) || (data19 === "danger-full-access"))){
-const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema47.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+if(data11.stdin !== undefined){
+let data17 = data11.stdin;
+if(!((data17 === "prompt") || (data17 === "none"))){
+const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema47.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3145,10 +3157,10 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data10.permission_mode !== undefined){
-let data20 = data10.permission_mode;
-if(!(((((data20 === "default") || (data20 === "acceptEdits")) || (data20 === "plan")) || (data20 === "bypassPermissions")) || (data20 === "dontAsk"))){
-const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema47.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+if(data11.transcript !== undefined){
+let data18 = data11.transcript;
+if(!((data18 === "stdout") || (data18 === "none"))){
+const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema47.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3158,15 +3170,11 @@ vErrors.push(err44);
 errors++;
 }
 }
-if(data10.allowed_tools !== undefined){
-let data21 = data10.allowed_tools;
-if(Array.isArray(data21)){
-const len1 = data21.length;
-for(let i1=0; i1<len1; i1++){
-let data22 = data21[i1];
-if(typeof data22 === "string"){
-if(func2(data22) < 1){
-const err45 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/allowed_tools/" + i1,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/allowed_tools/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data11.model !== undefined){
+let data19 = data11.model;
+if(typeof data19 === "string"){
+if(func2(data19) < 1){
+const err45 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3177,7 +3185,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/allowed_tools/" + i1,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/allowed_tools/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err46 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/model",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3187,9 +3195,10 @@ vErrors.push(err46);
 errors++;
 }
 }
-}
-else {
-const err47 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/allowed_tools",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/allowed_tools/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data11.sandbox !== undefined){
+let data20 = data11.sandbox;
+if(!(((data20 === "read-only") || (data20 === "workspace-write")) || (data20 === "danger-full-access"))){
+const err47 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema47.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3199,15 +3208,10 @@ vErrors.push(err47);
 errors++;
 }
 }
-if(data10.config !== undefined){
-let data23 = data10.config;
-if(Array.isArray(data23)){
-const len2 = data23.length;
-for(let i2=0; i2<len2; i2++){
-let data24 = data23[i2];
-if(typeof data24 === "string"){
-if(!pattern17.test(data24)){
-const err48 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
+if(data11.permission_mode !== undefined){
+let data21 = data11.permission_mode;
+if(!(((((data21 === "default") || (data21 === "acceptEdits")) || (data21 === "plan")) || (data21 === "bypassPermissions")) || (data21 === "dontAsk"))){
+const err48 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema47.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3217,8 +3221,15 @@ vErrors.push(err48);
 errors++;
 }
 }
-else {
-const err49 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data11.allowed_tools !== undefined){
+let data22 = data11.allowed_tools;
+if(Array.isArray(data22)){
+const len1 = data22.length;
+for(let i1=0; i1<len1; i1++){
+let data23 = data22[i1];
+if(typeof data23 === "string"){
+if(func2(data23) < 1){
+const err49 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/allowed_tools/" + i1,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/allowed_tools/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3228,9 +3239,8 @@ vErrors.push(err49);
 errors++;
 }
 }
-}
 else {
-const err50 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err50 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/allowed_tools/" + i1,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/allowed_tools/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3240,13 +3250,9 @@ vErrors.push(err50);
 errors++;
 }
 }
-if(data10.extra_args !== undefined){
-let data25 = data10.extra_args;
-if(Array.isArray(data25)){
-const len3 = data25.length;
-for(let i3=0; i3<len3; i3++){
-if(typeof data25[i3] !== "string"){
-const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/extra_args/" + i3,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/extra_args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/allowed_tools",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/allowed_tools/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -3256,9 +3262,15 @@ vErrors.push(err51);
 errors++;
 }
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/extra_args",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/extra_args/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data11.config !== undefined){
+let data24 = data11.config;
+if(Array.isArray(data24)){
+const len2 = data24.length;
+for(let i2=0; i2<len2; i2++){
+let data25 = data24[i2];
+if(typeof data25 === "string"){
+if(!pattern19.test(data25)){
+const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -3268,15 +3280,8 @@ vErrors.push(err52);
 errors++;
 }
 }
-if(data10.pass_env !== undefined){
-let data27 = data10.pass_env;
-if(Array.isArray(data27)){
-const len4 = data27.length;
-for(let i4=0; i4<len4; i4++){
-let data28 = data27[i4];
-if(typeof data28 === "string"){
-if(!pattern18.test(data28)){
-const err53 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
+else {
+const err53 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -3286,8 +3291,9 @@ vErrors.push(err53);
 errors++;
 }
 }
+}
 else {
-const err54 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err54 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -3297,9 +3303,13 @@ vErrors.push(err54);
 errors++;
 }
 }
-}
-else {
-const err55 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data11.extra_args !== undefined){
+let data26 = data11.extra_args;
+if(Array.isArray(data26)){
+const len3 = data26.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data26[i3] !== "string"){
+const err55 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/extra_args/" + i3,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/extra_args/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -3309,14 +3319,9 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(data10.env !== undefined){
-let data29 = data10.env;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key4 in data29){
-const _errs60 = errors;
-if(typeof key4 === "string"){
-if(!pattern18.test(key4)){
-const err56 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
+}
+else {
+const err56 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/extra_args",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/extra_args/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -3326,9 +3331,15 @@ vErrors.push(err56);
 errors++;
 }
 }
-var valid17 = _errs60 === errors;
-if(!valid17){
-const err57 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key4},message:"property name must be valid"};
+if(data11.pass_env !== undefined){
+let data28 = data11.pass_env;
+if(Array.isArray(data28)){
+const len4 = data28.length;
+for(let i4=0; i4<len4; i4++){
+let data29 = data28[i4];
+if(typeof data29 === "string"){
+if(!pattern20.test(data29)){
+const err57 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -3338,9 +3349,8 @@ vErrors.push(err57);
 errors++;
 }
 }
-for(const key5 in data29){
-if(typeof data29[key5] !== "string"){
-const err58 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err58 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -3352,7 +3362,7 @@ errors++;
 }
 }
 else {
-const err59 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err59 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -3362,10 +3372,14 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data10.timeout_ms !== undefined){
-let data31 = data10.timeout_ms;
-if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
-const err60 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data11.env !== undefined){
+let data30 = data11.env;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+for(const key4 in data30){
+const _errs64 = errors;
+if(typeof key4 === "string"){
+if(!pattern20.test(key4)){
+const err60 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -3374,9 +3388,10 @@ vErrors.push(err60);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 < 1 || isNaN(data31)){
-const err61 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+var valid18 = _errs64 === errors;
+if(!valid18){
+const err61 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/propertyNames",keyword:"propertyNames",params:{propertyName: key4},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -3386,10 +3401,9 @@ vErrors.push(err61);
 errors++;
 }
 }
-}
-}
-else {
-const err62 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key5 in data30){
+if(typeof data30[key5] !== "string"){
+const err62 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -3401,7 +3415,7 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err63 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -3411,9 +3425,10 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data11.timeout_ms !== undefined){
+let data32 = data11.timeout_ms;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err64 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -3422,16 +3437,9 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-if(data.inputs !== undefined){
-let data32 = data.inputs;
-if(Array.isArray(data32)){
-const len5 = data32.length;
-for(let i5=0; i5<len5; i5++){
-let data33 = data32[i5];
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-if(data33.artifact === undefined){
-const err65 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 1 || isNaN(data32)){
+const err65 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -3440,8 +3448,11 @@ vErrors.push(err65);
 }
 errors++;
 }
-if(data33.digest === undefined){
-const err66 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+}
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -3450,8 +3461,10 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data33.content_base64 === undefined){
-const err67 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -3460,9 +3473,10 @@ vErrors.push(err67);
 }
 errors++;
 }
-for(const key6 in data33){
-if(!(((key6 === "artifact") || (key6 === "digest")) || (key6 === "content_base64"))){
-const err68 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -3472,13 +3486,15 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data33.artifact !== undefined){
-let data34 = data33.artifact;
-const _errs74 = errors;
-const _errs75 = errors;
-if(typeof data34 === "string"){
-if(!pattern9.test(data34)){
-const err69 = {};
+if(data.inputs !== undefined){
+let data33 = data.inputs;
+if(Array.isArray(data33)){
+const len5 = data33.length;
+for(let i5=0; i5<len5; i5++){
+let data34 = data33[i5];
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.artifact === undefined){
+const err69 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -3487,10 +3503,8 @@ vErrors.push(err69);
 }
 errors++;
 }
-}
-var valid23 = _errs75 === errors;
-if(valid23){
-const err70 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(data34.digest === undefined){
+const err70 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -3499,20 +3513,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-else {
-errors = _errs74;
-if(vErrors !== null){
-if(_errs74){
-vErrors.length = _errs74;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data34 === "string"){
-if(func2(data34) < 1){
-const err71 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data34.content_base64 === undefined){
+const err71 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -3521,9 +3523,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-else {
-const err72 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key6 in data34){
+if(!(((key6 === "artifact") || (key6 === "digest")) || (key6 === "content_base64"))){
+const err72 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -3533,11 +3535,13 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data33.digest !== undefined){
-let data35 = data33.digest;
+if(data34.artifact !== undefined){
+let data35 = data34.artifact;
+const _errs78 = errors;
+const _errs79 = errors;
 if(typeof data35 === "string"){
-if(!pattern15.test(data35)){
-const err73 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(!pattern9.test(data35)){
+const err73 = {};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -3547,8 +3551,9 @@ vErrors.push(err73);
 errors++;
 }
 }
-else {
-const err74 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid24 = _errs79 === errors;
+if(valid24){
+const err74 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -3557,10 +3562,20 @@ vErrors.push(err74);
 }
 errors++;
 }
+else {
+errors = _errs78;
+if(vErrors !== null){
+if(_errs78){
+vErrors.length = _errs78;
 }
-if(data33.content_base64 !== undefined){
-if(typeof data33.content_base64 !== "string"){
-const err75 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data35 === "string"){
+if(func2(data35) < 1){
+const err75 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -3570,9 +3585,8 @@ vErrors.push(err75);
 errors++;
 }
 }
-}
 else {
-const err76 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err76 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -3582,9 +3596,11 @@ vErrors.push(err76);
 errors++;
 }
 }
-}
-else {
-const err77 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data34.digest !== undefined){
+let data36 = data34.digest;
+if(typeof data36 === "string"){
+if(!pattern17.test(data36)){
+const err77 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -3594,10 +3610,8 @@ vErrors.push(err77);
 errors++;
 }
 }
-if(data.repair_context !== undefined){
-let data37 = data.repair_context;
-if((typeof data37 !== "string") && (data37 !== null)){
-const err78 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema32.properties.repair_context.type},message:"must be string,null"};
+else {
+const err78 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -3607,11 +3621,9 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data.repo !== undefined){
-let data38 = data.repo;
-if(typeof data38 === "string"){
-if(func2(data38) < 1){
-const err79 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data34.content_base64 !== undefined){
+if(typeof data34.content_base64 !== "string"){
+const err79 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -3621,8 +3633,9 @@ vErrors.push(err79);
 errors++;
 }
 }
+}
 else {
-const err80 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err80 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -3632,12 +3645,9 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data.limits !== undefined){
-let data39 = data.limits;
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key7 in data39){
-if(!(((key7 === "timeout_ms") || (key7 === "kill_grace_ms")) || (key7 === "check_timeout_ms"))){
-const err81 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+else {
+const err81 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -3647,10 +3657,10 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data39.timeout_ms !== undefined){
-let data40 = data39.timeout_ms;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err82 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.repair_context !== undefined){
+let data38 = data.repair_context;
+if((typeof data38 !== "string") && (data38 !== null)){
+const err82 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema32.properties.repair_context.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3659,9 +3669,12 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 < 1 || isNaN(data40)){
-const err83 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.repo !== undefined){
+let data39 = data.repo;
+if(typeof data39 === "string"){
+if(func2(data39) < 1){
+const err83 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -3671,11 +3684,8 @@ vErrors.push(err83);
 errors++;
 }
 }
-}
-if(data39.kill_grace_ms !== undefined){
-let data41 = data39.kill_grace_ms;
-if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err84 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err84 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -3684,9 +3694,13 @@ vErrors.push(err84);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 < 0 || isNaN(data41)){
-const err85 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.limits !== undefined){
+let data40 = data.limits;
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+for(const key7 in data40){
+if(!(((key7 === "timeout_ms") || (key7 === "kill_grace_ms")) || (key7 === "check_timeout_ms"))){
+const err85 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -3696,11 +3710,10 @@ vErrors.push(err85);
 errors++;
 }
 }
-}
-if(data39.check_timeout_ms !== undefined){
-let data42 = data39.check_timeout_ms;
-if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err86 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data40.timeout_ms !== undefined){
+let data41 = data40.timeout_ms;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err86 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -3709,9 +3722,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 1 || isNaN(data42)){
-const err87 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 1 || isNaN(data41)){
+const err87 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -3722,9 +3735,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err88 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data40.kill_grace_ms !== undefined){
+let data42 = data40.kill_grace_ms;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err88 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -3733,15 +3747,64 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-}
-else {
-const err89 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 0 || isNaN(data42)){
+const err89 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err89];
 }
 else {
 vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+if(data40.check_timeout_ms !== undefined){
+let data43 = data40.check_timeout_ms;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err90 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 1 || isNaN(data43)){
+const err91 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err92 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+}
+else {
+const err93 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
 }
 errors++;
 }
@@ -4909,7 +4972,7 @@ errors++;
 if(data.packet_digest !== undefined){
 let data5 = data.packet_digest;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err43 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
@@ -4934,7 +4997,7 @@ errors++;
 if(data.prompt_digest !== undefined){
 let data6 = data.prompt_digest;
 if(typeof data6 === "string"){
-if(!pattern15.test(data6)){
+if(!pattern17.test(data6)){
 const err45 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err45];
@@ -4984,7 +5047,7 @@ errors++;
 if(data.binding_digest !== undefined){
 let data8 = data.binding_digest;
 if(typeof data8 === "string"){
-if(!pattern15.test(data8)){
+if(!pattern17.test(data8)){
 const err49 = {instancePath:instancePath+"/binding_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
@@ -5009,7 +5072,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if(typeof data9 === "string"){
-if(!pattern14.test(data9)){
+if(!pattern16.test(data9)){
 const err51 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
@@ -5057,7 +5120,7 @@ vErrors.push(err54);
 errors++;
 }
 if(typeof data11 === "string"){
-if(!pattern14.test(data11)){
+if(!pattern16.test(data11)){
 const err55 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -5202,7 +5265,7 @@ let valid9 = false;
 let passing0 = null;
 const _errs47 = errors;
 if(typeof data19 === "string"){
-if(!pattern15.test(data19)){
+if(!pattern17.test(data19)){
 const err66 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err66];
@@ -5413,7 +5476,7 @@ errors++;
 if(data23.digest !== undefined){
 let data25 = data23.digest;
 if(typeof data25 === "string"){
-if(!pattern15.test(data25)){
+if(!pattern17.test(data25)){
 const err80 = {instancePath:instancePath+"/inputs/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err80];
@@ -5865,7 +5928,7 @@ let valid33 = false;
 let passing1 = null;
 const _errs109 = errors;
 if(typeof data42 === "string"){
-if(!pattern15.test(data42)){
+if(!pattern17.test(data42)){
 const err114 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err114];
@@ -6842,7 +6905,7 @@ errors++;
 if(data76.digest !== undefined){
 let data78 = data76.digest;
 if(typeof data78 === "string"){
-if(!pattern15.test(data78)){
+if(!pattern17.test(data78)){
 const err189 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err189];
@@ -8211,7 +8274,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data5 = data.run_digest;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err27 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err27];
@@ -8248,7 +8311,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data7 = data.plan_digest;
 if(typeof data7 === "string"){
-if(!pattern15.test(data7)){
+if(!pattern17.test(data7)){
 const err30 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err30];
@@ -8459,7 +8522,7 @@ errors++;
 if(data13.digest !== undefined){
 let data15 = data13.digest;
 if(typeof data15 === "string"){
-if(!pattern15.test(data15)){
+if(!pattern17.test(data15)){
 const err48 = {instancePath:instancePath+"/packets/" + i0+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err48];
@@ -8484,7 +8547,7 @@ errors++;
 if(data13.prompt_digest !== undefined){
 let data16 = data13.prompt_digest;
 if(typeof data16 === "string"){
-if(!pattern15.test(data16)){
+if(!pattern17.test(data16)){
 const err50 = {instancePath:instancePath+"/packets/" + i0+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
@@ -8801,7 +8864,7 @@ errors++;
 if(data23.digest !== undefined){
 let data25 = data23.digest;
 if(typeof data25 === "string"){
-if(!pattern15.test(data25)){
+if(!pattern17.test(data25)){
 const err77 = {instancePath:instancePath+"/gates/" + i3+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
@@ -9309,7 +9372,7 @@ validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 export const validateErrorOutput = validate34;
 const schema96 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
 const schema97 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
-const pattern59 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
+const pattern61 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
 
 function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/error-output.schema.json" */;
@@ -9494,7 +9557,7 @@ errors++;
 if(data4.code !== undefined){
 let data5 = data4.code;
 if(typeof data5 === "string"){
-if(!pattern59.test(data5)){
+if(!pattern61.test(data5)){
 const err15 = {instancePath:instancePath+"/error/code",schemaPath:"common.schema.json#/$defs/errorInfo/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -10269,7 +10332,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data0 = data.run_digest;
 if(typeof data0 === "string"){
-if(!pattern15.test(data0)){
+if(!pattern17.test(data0)){
 const err6 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -10294,7 +10357,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data1 = data.plan_digest;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err8 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -10614,7 +10677,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data0 = data.run_digest;
 if(typeof data0 === "string"){
-if(!pattern15.test(data0)){
+if(!pattern17.test(data0)){
 const err5 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -10639,7 +10702,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data1 = data.plan_digest;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err7 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -11800,7 +11863,7 @@ errors++;
 if(data.tail_digest !== undefined){
 let data2 = data.tail_digest;
 if(typeof data2 === "string"){
-if(!pattern15.test(data2)){
+if(!pattern17.test(data2)){
 const err8 = {instancePath:instancePath+"/tail_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -12043,7 +12106,7 @@ errors++;
 if(data.packet_digest !== undefined){
 let data2 = data.packet_digest;
 if(typeof data2 === "string"){
-if(!pattern15.test(data2)){
+if(!pattern17.test(data2)){
 const err11 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -12297,7 +12360,7 @@ errors++;
 if(data.digest !== undefined){
 let data1 = data.digest;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err7 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -12530,7 +12593,7 @@ errors++;
 if(data.attempt_digest !== undefined){
 let data3 = data.attempt_digest;
 if(typeof data3 === "string"){
-if(!pattern15.test(data3)){
+if(!pattern17.test(data3)){
 const err13 = {instancePath:instancePath+"/attempt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -12802,7 +12865,7 @@ errors++;
 if(data.review_digest !== undefined){
 let data3 = data.review_digest;
 if(typeof data3 === "string"){
-if(!pattern15.test(data3)){
+if(!pattern17.test(data3)){
 const err13 = {instancePath:instancePath+"/review_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -13056,7 +13119,7 @@ errors++;
 if(data.commit !== undefined){
 let data3 = data.commit;
 if(typeof data3 === "string"){
-if(!pattern14.test(data3)){
+if(!pattern16.test(data3)){
 const err11 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -14404,7 +14467,7 @@ errors++;
 if(data.gate_digest !== undefined){
 let data1 = data.gate_digest;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err9 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -14708,7 +14771,7 @@ errors++;
 if(data.gate_digest !== undefined){
 let data1 = data.gate_digest;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err9 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -14733,7 +14796,7 @@ errors++;
 if(data.approval_digest !== undefined){
 let data2 = data.approval_digest;
 if(typeof data2 === "string"){
-if(!pattern15.test(data2)){
+if(!pattern17.test(data2)){
 const err11 = {instancePath:instancePath+"/approval_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -14967,7 +15030,7 @@ errors++;
 if(data.gate_digest !== undefined){
 let data1 = data.gate_digest;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err10 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -14992,7 +15055,7 @@ errors++;
 if(data.approval_digest !== undefined){
 let data2 = data.approval_digest;
 if(typeof data2 === "string"){
-if(!pattern15.test(data2)){
+if(!pattern17.test(data2)){
 const err12 = {instancePath:instancePath+"/approval_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -15338,7 +15401,7 @@ errors++;
 if(data.digest !== undefined){
 let data2 = data.digest;
 if(typeof data2 === "string"){
-if(!pattern15.test(data2)){
+if(!pattern17.test(data2)){
 const err13 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -15542,7 +15605,7 @@ errors++;
 if(data.commit !== undefined){
 let data1 = data.commit;
 if(typeof data1 === "string"){
-if(!pattern14.test(data1)){
+if(!pattern16.test(data1)){
 const err7 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -16137,7 +16200,7 @@ errors++;
 if(data2.digest !== undefined){
 let data4 = data2.digest;
 if(typeof data4 === "string"){
-if(!pattern15.test(data4)){
+if(!pattern17.test(data4)){
 const err15 = {instancePath:instancePath+"/packets/" + i0+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -16656,7 +16719,7 @@ errors++;
 if(data.prev !== undefined){
 let data1 = data.prev;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err9 = {instancePath:instancePath+"/prev",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -16731,7 +16794,7 @@ errors++;
 if(data.digest !== undefined){
 let data5 = data.digest;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err15 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -17165,7 +17228,7 @@ export const validatePacket = validate23;
 
 export const validateReview = validate133;
 const schema205 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
-const pattern120 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+const pattern122 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
 
 function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/review.schema.json" */;
@@ -17513,7 +17576,7 @@ errors++;
 if(data.packet_digest !== undefined){
 let data5 = data.packet_digest;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err31 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -17563,7 +17626,7 @@ errors++;
 if(data.attempt_digest !== undefined){
 let data7 = data.attempt_digest;
 if(typeof data7 === "string"){
-if(!pattern15.test(data7)){
+if(!pattern17.test(data7)){
 const err35 = {instancePath:instancePath+"/attempt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err35];
@@ -17673,7 +17736,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern120.test(data12)){
+if(!pattern122.test(data12)){
 const err44 = {instancePath:instancePath+"/findings/" + i0+"/code",schemaPath:"#/properties/findings/items/properties/code/pattern",keyword:"pattern",params:{pattern: "^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},message:"must match pattern \""+"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -17902,7 +17965,7 @@ let valid14 = false;
 let passing1 = null;
 const _errs48 = errors;
 if(typeof data18 === "string"){
-if(!pattern15.test(data18)){
+if(!pattern17.test(data18)){
 const err59 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
@@ -18363,7 +18426,7 @@ errors++;
 if(data27.digest !== undefined){
 let data30 = data27.digest;
 if(typeof data30 === "string"){
-if(!pattern15.test(data30)){
+if(!pattern17.test(data30)){
 const err93 = {instancePath:instancePath+"/handoffs/" + i3+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err93];
@@ -18790,7 +18853,7 @@ vErrors.push(err125);
 errors++;
 }
 if(typeof data42 === "string"){
-if(!pattern14.test(data42)){
+if(!pattern16.test(data42)){
 const err126 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
@@ -19660,7 +19723,7 @@ let valid3 = false;
 let passing2 = null;
 const _errs23 = errors;
 if(typeof data7 === "string"){
-if(!pattern15.test(data7)){
+if(!pattern17.test(data7)){
 const err31 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -19802,7 +19865,7 @@ let valid6 = false;
 let passing4 = null;
 const _errs36 = errors;
 if(typeof data9 === "string"){
-if(!pattern14.test(data9)){
+if(!pattern16.test(data9)){
 const err38 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
@@ -19879,7 +19942,7 @@ let valid7 = false;
 let passing5 = null;
 const _errs42 = errors;
 if(typeof data10 === "string"){
-if(!pattern14.test(data10)){
+if(!pattern16.test(data10)){
 const err42 = {instancePath:instancePath+"/merged_commit",schemaPath:"#/properties/merged_commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
@@ -20354,7 +20417,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs5 = errors;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err8 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -20557,7 +20620,7 @@ let valid7 = false;
 let passing2 = null;
 const _errs23 = errors;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err20 = {instancePath:instancePath+"/approval_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -20771,7 +20834,7 @@ errors++;
 if(data.digest !== undefined){
 let data1 = data.digest;
 if(typeof data1 === "string"){
-if(!pattern15.test(data1)){
+if(!pattern17.test(data1)){
 const err8 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -21071,7 +21134,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data3 = data.run_digest;
 if(typeof data3 === "string"){
-if(!pattern15.test(data3)){
+if(!pattern17.test(data3)){
 const err21 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err21];
@@ -21096,7 +21159,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data4 = data.plan_digest;
 if(typeof data4 === "string"){
-if(!pattern15.test(data4)){
+if(!pattern17.test(data4)){
 const err23 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -21175,7 +21238,7 @@ let valid4 = false;
 let passing0 = null;
 const _errs19 = errors;
 if(typeof data7 === "string"){
-if(!pattern15.test(data7)){
+if(!pattern17.test(data7)){
 const err29 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -22044,7 +22107,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data5 = data.plan_digest;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err23 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -22069,7 +22132,7 @@ errors++;
 if(data.scorecard_digest !== undefined){
 let data6 = data.scorecard_digest;
 if(typeof data6 === "string"){
-if(!pattern15.test(data6)){
+if(!pattern17.test(data6)){
 const err25 = {instancePath:instancePath+"/scorecard_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -22141,7 +22204,7 @@ vErrors.push(err30);
 errors++;
 }
 if(typeof data9 === "string"){
-if(!pattern14.test(data9)){
+if(!pattern16.test(data9)){
 const err31 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -22260,7 +22323,7 @@ errors++;
 if(data11.digest !== undefined){
 let data13 = data11.digest;
 if(typeof data13 === "string"){
-if(!pattern15.test(data13)){
+if(!pattern17.test(data13)){
 const err41 = {instancePath:instancePath+"/packets/" + i0+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err41];
@@ -22285,7 +22348,7 @@ errors++;
 if(data11.prompt_digest !== undefined){
 let data14 = data11.prompt_digest;
 if(typeof data14 === "string"){
-if(!pattern15.test(data14)){
+if(!pattern17.test(data14)){
 const err43 = {instancePath:instancePath+"/packets/" + i0+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
@@ -22479,7 +22542,7 @@ errors++;
 if(data18.digest !== undefined){
 let data20 = data18.digest;
 if(typeof data20 === "string"){
-if(!pattern15.test(data20)){
+if(!pattern17.test(data20)){
 const err59 = {instancePath:instancePath+"/gates/" + i2+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
@@ -24355,7 +24418,7 @@ validate143.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 export const validateVerifyReport = validate144;
 const schema258 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
 const schema261 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
-const pattern167 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
+const pattern169 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
 
 function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -24423,7 +24486,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(typeof data0 === "string"){
-if(!pattern167.test(data0)){
+if(!pattern169.test(data0)){
 const err5 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_VERIFY_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_VERIFY_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -24885,7 +24948,7 @@ let valid3 = false;
 let passing1 = null;
 const _errs17 = errors;
 if(typeof data5 === "string"){
-if(!pattern15.test(data5)){
+if(!pattern17.test(data5)){
 const err22 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -25045,7 +25108,7 @@ validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 
 export const validateWorkerBindings = validate25;
 const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}}}};
-const pattern16 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
+const pattern18 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-bindings.schema.json" */;
@@ -25131,7 +25194,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 const _errs6 = errors;
 if(typeof key1 === "string"){
-if(!pattern16.test(key1)){
+if(!pattern18.test(key1)){
 const err6 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},message:"must match pattern \""+"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"+"\"",propertyName:key1};
 if(vErrors === null){
 vErrors = [err6];
@@ -25405,7 +25468,7 @@ const len2 = data16.length;
 for(let i2=0; i2<len2; i2++){
 let data17 = data16[i2];
 if(typeof data17 === "string"){
-if(!pattern17.test(data17)){
+if(!pattern19.test(data17)){
 const err27 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err27];
@@ -25474,7 +25537,7 @@ const len4 = data20.length;
 for(let i4=0; i4<len4; i4++){
 let data21 = data20[i4];
 if(typeof data21 === "string"){
-if(!pattern18.test(data21)){
+if(!pattern20.test(data21)){
 const err32 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
@@ -25514,7 +25577,7 @@ if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 for(const key4 in data22){
 const _errs45 = errors;
 if(typeof key4 === "string"){
-if(!pattern18.test(key4)){
+if(!pattern20.test(key4)){
 const err35 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err35];

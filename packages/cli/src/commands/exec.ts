@@ -3,6 +3,7 @@ import path from "node:path";
 import { DEFAULT_STORE, loadRun } from "@dwm/compiler";
 import { type Digest, digestBytes, execaProcessRunner, resolveInside } from "@dwm/core";
 import {
+  attemptBranch,
   executorErrors,
   isInfraOutcome,
   loadWorkerBindings,
@@ -188,7 +189,9 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     });
   }
 
-  const packetDir = resolveInside(runDir, `attempts/${packetId}`, "attempt directory");
+  // Hand-run attempts live outside the run store (verify flags files no journal event names)
+  // and on their own branches (…/exec-<n>), so they never touch the dispatcher's attempts.
+  const packetDir = resolveInside(repo, `.dwm/exec/${loaded.run.run_id}/${packetId}`, "attempt directory");
   let attemptNo = nextAttempt(packetDir);
   if (typeof args.values.attempt === "string") {
     attemptNo = Number(args.values.attempt);
@@ -209,6 +212,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     packet,
     prompt,
     attempt: attemptNo,
+    branch: attemptBranch(loaded.run.run_id, packetId, attemptNo).replace(/[0-9]+$/, `exec-${attemptNo}`),
     base_commit: loaded.run.base_commit ?? (await headCommit(ctx, repo)),
     binding,
     inputs,

@@ -37,6 +37,10 @@ export interface AttemptRequest {
   prompt: string;
   attempt: number;
   /**
+   * The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.
+   */
+  branch?: string;
+  /**
    * The commit the attempt's worktree starts from.
    */
   base_commit: string;
