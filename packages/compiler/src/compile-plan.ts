@@ -36,6 +36,12 @@ export interface CompileOptions {
   runId?: string | undefined;
   /** Make a new run even when the store has a run of this plan id. */
   newRun?: boolean | undefined;
+  /**
+   * Called once the run directory is chosen and its ownership checked, before any
+   * file is written (the CLI opens the run's journal here to hold its lock during
+   * a recompile). Throwing aborts the compile with nothing written.
+   */
+  beforeWrite?: ((target: { runId: string; runDir: string; created: boolean }) => void) | undefined;
 }
 
 /** A compiled run as plain data: what was written, and what changed. */
@@ -232,6 +238,7 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
 
   if (!fs.existsSync(runDir)) {
     const run = makeRun(runId, view, planDigest, scorecardDigest, built, options.baseCommit, 1);
+    options.beforeWrite?.({ runId, runDir, created: true });
     publishNewRun(store.abs, runDir, runFiles(run, plan, scorecard, built));
     return result(run, true, null);
   }
@@ -251,6 +258,7 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
       .flatMap((p) => [`packets/${p.packet_id}.json`, `prompts/${p.packet_id}.md`]),
     ...prev.value.gates.filter((g) => !keepGates.has(g.gate_id)).map((g) => `gates/${g.gate_id}.json`),
   ];
+  options.beforeWrite?.({ runId, runDir, created: false });
   updateRun(runDir, runFiles(run, plan, scorecard, built), remove);
   return result(run, false, changeReport(prev.value, run));
 

@@ -77,9 +77,13 @@ export function loadRun(runDir: string): LoadedRun {
     }
     // Digests can be forged together with run.json; the prompt must still be its packet's rendering.
     if (renderPrompt(p.value, entry.digest) !== pf.text) {
-      throw compilerErrors.create("ERR_PROMPT_PACKET_DRIFT", `${promptRel} does not match packet ${entry.packet_id}`, {
-        details: { run_dir: dir, path: promptRel },
-      });
+      throw compilerErrors.create(
+        "ERR_PROMPT_PACKET_DRIFT",
+        `${promptRel} does not match packet ${entry.packet_id}`,
+        {
+          details: { run_dir: dir, path: promptRel },
+        },
+      );
     }
     prompts.set(entry.packet_id, pf.text);
   }

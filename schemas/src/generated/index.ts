@@ -2,18 +2,22 @@
 
 import type { ValidateFunction } from "ajv";
 import * as v from "./validators.js";
+export type { ApprovalPolicy } from "./types/approval-policy.js";
+export type { Slug, Digest, Timestamp, Approval, Approver } from "./types/approval.js";
 export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
-export type { Slug, RelativePath, HandoffFormat, Slug1, PacketCommand, Digest, BackendName, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, ResolvedBinding, WorkerBinding, AttemptInput, AttemptLimits } from "./types/attempt-request.js";
-export type { Digest1, Timestamp, AttemptOutcome, RelativePath1, InvocationOutcome, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt.js";
+export type { RelativePath, HandoffFormat, Slug1, PacketCommand, BackendName, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, ResolvedBinding, WorkerBinding, AttemptInput, AttemptLimits } from "./types/attempt-request.js";
+export type { Digest1, AttemptOutcome, RelativePath1, InvocationOutcome, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt.js";
 export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
 export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
 export type { DoctorReport, DoctorCheck } from "./types/doctor-report.js";
 export type { ErrorOutput, ErrorInfo } from "./types/error-output.js";
 export type { GateCategory, Gate } from "./types/gate.js";
+export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
 export type { Invalidator } from "./types/invalidator.js";
 export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
 export type { JournalLog } from "./types/journal-log.js";
+export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
 export type { RunMarker } from "./types/run-marker.js";
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState } from "./types/run-state.js";
@@ -23,11 +27,13 @@ export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate","invalidator","journal-event","journal-log","packet","review","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
 export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
+  "approval-policy": v.validateApprovalPolicy as ValidateFunction,
+  "approval": v.validateApproval as ValidateFunction,
   "artifact-envelope": v.validateArtifactEnvelope as ValidateFunction,
   "attempt-request": v.validateAttemptRequest as ValidateFunction,
   "attempt": v.validateAttempt as ValidateFunction,
@@ -37,9 +43,11 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "doctor-report": v.validateDoctorReport as ValidateFunction,
   "error-output": v.validateErrorOutput as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
+  "gates-report": v.validateGatesReport as ValidateFunction,
   "invalidator": v.validateInvalidator as ValidateFunction,
   "journal-event": v.validateJournalEvent as ValidateFunction,
   "journal-log": v.validateJournalLog as ValidateFunction,
+  "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "packet": v.validatePacket as ValidateFunction,
   "review": v.validateReview as ValidateFunction,
   "run-marker": v.validateRunMarker as ValidateFunction,
@@ -52,6 +60,8 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
 
 /** The `$id` of each schema. */
 export const SCHEMA_IDS: Record<SchemaName, string> = {
+  "approval-policy": "https://schemas.dwm.dev/v1/approval-policy.schema.json",
+  "approval": "https://schemas.dwm.dev/v1/approval.schema.json",
   "artifact-envelope": "https://schemas.dwm.dev/v1/artifact-envelope.schema.json",
   "attempt-request": "https://schemas.dwm.dev/v1/attempt-request.schema.json",
   "attempt": "https://schemas.dwm.dev/v1/attempt.schema.json",
@@ -61,9 +71,11 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "doctor-report": "https://schemas.dwm.dev/v1/doctor-report.schema.json",
   "error-output": "https://schemas.dwm.dev/v1/error-output.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
+  "gates-report": "https://schemas.dwm.dev/v1/gates-report.schema.json",
   "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",
   "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
+  "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
   "review": "https://schemas.dwm.dev/v1/review.schema.json",
   "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",

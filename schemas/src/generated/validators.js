@@ -2,13 +2,12 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
-export const validateArtifactEnvelope = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/artifact-envelope.schema.json","title":"ArtifactEnvelope","description":"What every DWM JSON artifact carries: its kind and the version of its schema.","type":"object","required":["kind","schema_version"],"properties":{"kind":{"type":"string","pattern":"^[a-z][a-z0-9-]*$"},"schema_version":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?$"}}};
-const pattern4 = new RegExp("^[a-z][a-z0-9-]*$", "u");
-const pattern5 = new RegExp("^[0-9]+(\\.[0-9]+)?$", "u");
+export const validateApprovalPolicy = validate20;
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/approval-policy.schema.json","title":"ApprovalPolicy","description":"dwm.policy.json, written by the operator in the repository root: risk-gate categories approved in advance. The runner records each use as an approval with approver source policy-file. Never applies to human-gate phases, needs-human reviews or any other human-review gate.","type":"object","required":["kind","schema_version","approve"],"additionalProperties":false,"properties":{"kind":{"const":"approval-policy"},"schema_version":{"const":"1"},"approve":{"description":"Risk categories whose gates are approved in advance.","type":"array","uniqueItems":true,"items":{"enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete"]}},"note":{"description":"Free text for people.","type":"string"}}};
+const func0 = require("ajv/dist/runtime/equal").default;
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://schemas.dwm.dev/v1/artifact-envelope.schema.json" */;
+/*# sourceURL="https://schemas.dwm.dev/v1/approval-policy.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate20.evaluated;
@@ -39,10 +38,771 @@ vErrors.push(err1);
 }
 errors++;
 }
+if(data.approve === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approve"},message:"must have required property '"+"approve"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "approve")) || (key0 === "note"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("approval-policy" !== data.kind){
+const err4 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "approval-policy"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err5 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.approve !== undefined){
+let data2 = data.approve;
+if(Array.isArray(data2)){
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+if(!((((((((((((data3 === "write") || (data3 === "shell-process")) || (data3 === "network")) || (data3 === "dependency-install")) || (data3 === "database-migration")) || (data3 === "production-deploy")) || (data3 === "public-api-change")) || (data3 === "external-message")) || (data3 === "paid-api")) || (data3 === "secret-access")) || (data3 === "history-rewrite")) || (data3 === "delete"))){
+const err6 = {instancePath:instancePath+"/approve/" + i0,schemaPath:"#/properties/approve/items/enum",keyword:"enum",params:{allowedValues: schema31.properties.approve.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+let i1 = data2.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data2[i1], data2[j0])){
+const err7 = {instancePath:instancePath+"/approve",schemaPath:"#/properties/approve/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/approve",schemaPath:"#/properties/approve/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.note !== undefined){
+if(typeof data.note !== "string"){
+const err9 = {instancePath:instancePath+"/note",schemaPath:"#/properties/note/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate20.errors = vErrors;
+return errors === 0;
+}
+validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateApproval = validate21;
+const schema32 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/approval.schema.json","title":"Approval","description":"approvals/<gate_id>/<n>.json: an operator's decision on one gate, written only by `dwm approve` / `dwm reject` (or by the runner from the operator's policy file, recorded as such). It counts only once a gate.approved or gate.rejected event names it with its digest; any other file under approvals/ is unexpected and never counted.","type":"object","required":["kind","schema_version","run_id","gate_id","gate_digest","decision","reason","packets","approver","at"],"additionalProperties":false,"properties":{"kind":{"const":"approval"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"description":"digest(gate) of the gate as the operator saw it; an approval of another or a changed gate is refused.","$ref":"common.schema.json#/$defs/digest"},"decision":{"enum":["approve","reject"]},"reason":{"description":"Why; required (non-empty) for a rejection.","type":"string"},"packets":{"description":"On reject: the packets sent back for rework (their dependents that had completed are reopened too). Empty on approve.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approver":{"title":"Approver","type":"object","required":["name","source"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"source":{"description":"git: git config user.name/email; os-user: the OS account; policy-file: the operator's approval policy file (risk gates only).","enum":["git","os-user","policy-file"]}}},"at":{"$ref":"common.schema.json#/$defs/timestamp"}},"if":{"properties":{"decision":{"const":"reject"}}},"then":{"properties":{"reason":{"type":"string","minLength":1}}},"else":{"properties":{"packets":{"type":"array","maxItems":0}}}};
+const schema34 = {"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"};
+const schema36 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
+const schema38 = {"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"};
+const func2 = require("ajv/dist/runtime/ucs2length").default;
+const func3 = Object.prototype.hasOwnProperty;
+const pattern4 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", "u");
+const pattern6 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
+
+function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/approval.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate21.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs1 = errors;
+let valid0 = true;
+const _errs2 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.decision !== undefined){
+if("reject" !== data.decision){
+const err0 = {};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+}
+}
+var _valid0 = _errs2 === errors;
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+let ifClause0;
+if(_valid0){
+const _errs4 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.reason !== undefined){
+let data1 = data.reason;
+if(typeof data1 === "string"){
+if(func2(data1) < 1){
+const err1 = {instancePath:instancePath+"/reason",schemaPath:"#/then/properties/reason/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+else {
+const err2 = {instancePath:instancePath+"/reason",schemaPath:"#/then/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+var _valid0 = _errs4 === errors;
+valid0 = _valid0;
+if(valid0){
+var props0 = {};
+props0.reason = true;
+props0.decision = true;
+}
+ifClause0 = "then";
+}
+else {
+const _errs7 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.packets !== undefined){
+let data2 = data.packets;
+if(Array.isArray(data2)){
+if(data2.length > 0){
+const err3 = {instancePath:instancePath+"/packets",schemaPath:"#/else/properties/packets/maxItems",keyword:"maxItems",params:{limit: 0},message:"must NOT have more than 0 items"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+else {
+const err4 = {instancePath:instancePath+"/packets",schemaPath:"#/else/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+var _valid0 = _errs7 === errors;
+valid0 = _valid0;
+if(valid0){
+if(props0 !== true){
+props0 = props0 || {};
+props0.packets = true;
+}
+}
+ifClause0 = "else";
+}
+if(!valid0){
+const err5 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.run_id === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.gate_id === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate_id"},message:"must have required property '"+"gate_id"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.gate_digest === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gate_digest"},message:"must have required property '"+"gate_digest"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.decision === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decision"},message:"must have required property '"+"decision"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.reason === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.packets === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.approver === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approver"},message:"must have required property '"+"approver"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data.at === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema32.properties, key0))){
+const err16 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("approval" !== data.kind){
+const err17 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "approval"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err18 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.run_id !== undefined){
+let data5 = data.run_id;
+if(typeof data5 === "string"){
+if(func2(data5) > 200){
+const err19 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(func2(data5) < 1){
+const err20 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(!pattern4.test(data5)){
+const err21 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.gate_id !== undefined){
+let data6 = data.gate_id;
+if(typeof data6 === "string"){
+if(func2(data6) > 200){
+const err23 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(func2(data6) < 1){
+const err24 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(!pattern4.test(data6)){
+const err25 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.gate_digest !== undefined){
+let data7 = data.gate_digest;
+if(typeof data7 === "string"){
+if(!pattern6.test(data7)){
+const err27 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data.decision !== undefined){
+let data8 = data.decision;
+if(!((data8 === "approve") || (data8 === "reject"))){
+const err29 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema32.properties.decision.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.reason !== undefined){
+if(typeof data.reason !== "string"){
+const err30 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.packets !== undefined){
+let data10 = data.packets;
+if(Array.isArray(data10)){
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+let data11 = data10[i0];
+if(typeof data11 === "string"){
+if(func2(data11) > 200){
+const err31 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(func2(data11) < 1){
+const err32 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if(!pattern4.test(data11)){
+const err33 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data.approver !== undefined){
+let data12 = data.approver;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.name === undefined){
+const err36 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data12.source === undefined){
+const err37 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+for(const key1 in data12){
+if(!((key1 === "name") || (key1 === "source"))){
+const err38 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data12.name !== undefined){
+let data13 = data12.name;
+if(typeof data13 === "string"){
+if(func2(data13) < 1){
+const err39 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data12.source !== undefined){
+let data14 = data12.source;
+if(!(((data14 === "git") || (data14 === "os-user")) || (data14 === "policy-file"))){
+const err41 = {instancePath:instancePath+"/approver/source",schemaPath:"#/properties/approver/properties/source/enum",keyword:"enum",params:{allowedValues: schema32.properties.approver.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data.at !== undefined){
+let data15 = data.at;
+if(typeof data15 === "string"){
+if(!(formats0.validate(data15))){
+const err43 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+validate21.errors = vErrors;
+return errors === 0;
+}
+validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateArtifactEnvelope = validate23;
+const schema39 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/artifact-envelope.schema.json","title":"ArtifactEnvelope","description":"What every DWM JSON artifact carries: its kind and the version of its schema.","type":"object","required":["kind","schema_version"],"properties":{"kind":{"type":"string","pattern":"^[a-z][a-z0-9-]*$"},"schema_version":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?$"}}};
+const pattern8 = new RegExp("^[a-z][a-z0-9-]*$", "u");
+const pattern9 = new RegExp("^[0-9]+(\\.[0-9]+)?$", "u");
+
+function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/artifact-envelope.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate23.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
 if(data.kind !== undefined){
 let data0 = data.kind;
 if(typeof data0 === "string"){
-if(!pattern4.test(data0)){
+if(!pattern8.test(data0)){
 const err2 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -67,7 +827,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data1 = data.schema_version;
 if(typeof data1 === "string"){
-if(!pattern5.test(data1)){
+if(!pattern9.test(data1)){
 const err4 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -100,35 +860,29 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate20.errors = vErrors;
+validate23.errors = vErrors;
 return errors === 0;
 }
-validate20.evaluated = {"props":{"kind":true,"schema_version":true},"dynamicProps":false,"dynamicItems":false};
+validate23.evaluated = {"props":{"kind":true,"schema_version":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateAttemptRequest = validate21;
-const schema32 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path (a later version adds remote URLs).","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
-const schema34 = {"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"};
-const schema45 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
-const schema47 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}};
-const schema38 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
-const func1 = Object.prototype.hasOwnProperty;
-const func2 = require("ajv/dist/runtime/ucs2length").default;
-const pattern6 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", "u");
-const pattern14 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
-const pattern15 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
-const pattern16 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
-const pattern17 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const pattern19 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
-const pattern20 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const pattern9 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
-const schema35 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]}}};
-const schema40 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
+export const validateAttemptRequest = validate24;
+const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path (a later version adds remote URLs).","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
+const schema54 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}};
+const schema45 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
+const pattern18 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
+const pattern19 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
+const pattern20 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
+const pattern23 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
+const pattern24 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern13 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
+const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]}}};
+const schema47 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
 
-function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/packet.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate23.evaluated;
+const evaluated0 = validate25.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -307,7 +1061,7 @@ vErrors.push(err16);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema35.properties, key0))){
+if(!(func3.call(schema42.properties, key0))){
 const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
@@ -365,7 +1119,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err22 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -674,7 +1428,7 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(!pattern6.test(data16)){
+if(!pattern4.test(data16)){
 const err47 = {instancePath:instancePath+"/depends_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err47];
@@ -1467,7 +2221,7 @@ let data49 = data48.artifact;
 const _errs109 = errors;
 const _errs110 = errors;
 if(typeof data49 === "string"){
-if(!pattern9.test(data49)){
+if(!pattern13.test(data49)){
 const err112 = {};
 if(vErrors === null){
 vErrors = [err112];
@@ -1546,7 +2300,7 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(!pattern6.test(data50)){
+if(!pattern4.test(data50)){
 const err118 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err118];
@@ -1571,7 +2325,7 @@ errors++;
 if(data48.format !== undefined){
 let data51 = data48.format;
 if(!((((((data51 === "json") || (data51 === "markdown")) || (data51 === "patch")) || (data51 === "test-log")) || (data51 === "rendered-artifact")) || (data51 === "other"))){
-const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1690,7 +2444,7 @@ errors++;
 if(data55.format !== undefined){
 let data57 = data55.format;
 if(!((((((data57 === "json") || (data57 === "markdown")) || (data57 === "patch")) || (data57 === "test-log")) || (data57 === "rendered-artifact")) || (data57 === "other"))){
-const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
+const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1780,7 +2534,7 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(!pattern6.test(data62)){
+if(!pattern4.test(data62)){
 const err136 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err136];
@@ -1990,7 +2744,7 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(!pattern6.test(data70)){
+if(!pattern4.test(data70)){
 const err153 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err153];
@@ -2059,7 +2813,7 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(!pattern6.test(data72)){
+if(!pattern4.test(data72)){
 const err159 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err159];
@@ -2174,7 +2928,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data77 = data.completion_check;
 if((typeof data77 !== "string") && (data77 !== null)){
-const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema35.properties.completion_check.type},message:"must be string,null"};
+const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema42.properties.completion_check.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2607,17 +3361,17 @@ vErrors.push(err200);
 }
 errors++;
 }
-validate23.errors = vErrors;
+validate25.errors = vErrors;
 return errors === 0;
 }
-validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/attempt-request.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate21.evaluated;
+const evaluated0 = validate24.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -2746,7 +3500,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema32.properties, key0))){
+if(!(func3.call(schema40.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -2804,7 +3558,7 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err17 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err17];
@@ -2827,8 +3581,8 @@ errors++;
 }
 }
 if(data.packet !== undefined){
-if(!(validate23(data.packet, {instancePath:instancePath+"/packet",parentData:data,parentDataProperty:"packet",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate23.errors : vErrors.concat(validate23.errors);
+if(!(validate25(data.packet, {instancePath:instancePath+"/packet",parentData:data,parentDataProperty:"packet",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
 errors = vErrors.length;
 }
 }
@@ -2874,7 +3628,7 @@ let data6 = data.branch;
 const _errs14 = errors;
 const _errs15 = errors;
 if(typeof data6 === "string"){
-if(!pattern14.test(data6)){
+if(!pattern18.test(data6)){
 const err22 = {};
 if(vErrors === null){
 vErrors = [err22];
@@ -2908,7 +3662,7 @@ vErrors = null;
 }
 }
 if(typeof data6 === "string"){
-if(!pattern15.test(data6)){
+if(!pattern19.test(data6)){
 const err24 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/pattern",keyword:"pattern",params:{pattern: "^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"},message:"must match pattern \""+"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -2933,7 +3687,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data7 = data.base_commit;
 if(typeof data7 === "string"){
-if(!pattern16.test(data7)){
+if(!pattern20.test(data7)){
 const err26 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err26];
@@ -2993,7 +3747,7 @@ errors++;
 if(data8.bindings_digest !== undefined){
 let data9 = data8.bindings_digest;
 if(typeof data9 === "string"){
-if(!pattern17.test(data9)){
+if(!pattern6.test(data9)){
 const err31 = {instancePath:instancePath+"/binding/bindings_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -3032,7 +3786,7 @@ vErrors.push(err33);
 errors++;
 }
 for(const key3 in data11){
-if(!(func1.call(schema47.properties, key3))){
+if(!(func3.call(schema54.properties, key3))){
 const err34 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
@@ -3046,7 +3800,7 @@ errors++;
 if(data11.backend !== undefined){
 let data12 = data11.backend;
 if(!(((((data12 === "dry-run") || (data12 === "shell")) || (data12 === "codex")) || (data12 === "claude")) || (data12 === "command"))){
-const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema47.properties.backend.enum},message:"must be equal to one of the allowed values"};
+const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema54.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3147,7 +3901,7 @@ errors++;
 if(data11.stdin !== undefined){
 let data17 = data11.stdin;
 if(!((data17 === "prompt") || (data17 === "none"))){
-const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema47.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema54.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3160,7 +3914,7 @@ errors++;
 if(data11.transcript !== undefined){
 let data18 = data11.transcript;
 if(!((data18 === "stdout") || (data18 === "none"))){
-const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema47.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema54.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3198,7 +3952,7 @@ errors++;
 if(data11.sandbox !== undefined){
 let data20 = data11.sandbox;
 if(!(((data20 === "read-only") || (data20 === "workspace-write")) || (data20 === "danger-full-access"))){
-const err47 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema47.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+const err47 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema54.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3211,7 +3965,7 @@ errors++;
 if(data11.permission_mode !== undefined){
 let data21 = data11.permission_mode;
 if(!(((((data21 === "default") || (data21 === "acceptEdits")) || (data21 === "plan")) || (data21 === "bypassPermissions")) || (data21 === "dontAsk"))){
-const err48 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema47.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+const err48 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema54.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3269,7 +4023,7 @@ const len2 = data24.length;
 for(let i2=0; i2<len2; i2++){
 let data25 = data24[i2];
 if(typeof data25 === "string"){
-if(!pattern19.test(data25)){
+if(!pattern23.test(data25)){
 const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err52];
@@ -3338,7 +4092,7 @@ const len4 = data28.length;
 for(let i4=0; i4<len4; i4++){
 let data29 = data28[i4];
 if(typeof data29 === "string"){
-if(!pattern20.test(data29)){
+if(!pattern24.test(data29)){
 const err57 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err57];
@@ -3378,7 +4132,7 @@ if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
 for(const key4 in data30){
 const _errs64 = errors;
 if(typeof key4 === "string"){
-if(!pattern20.test(key4)){
+if(!pattern24.test(key4)){
 const err60 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err60];
@@ -3540,7 +4294,7 @@ let data35 = data34.artifact;
 const _errs78 = errors;
 const _errs79 = errors;
 if(typeof data35 === "string"){
-if(!pattern9.test(data35)){
+if(!pattern13.test(data35)){
 const err73 = {};
 if(vErrors === null){
 vErrors = [err73];
@@ -3599,7 +4353,7 @@ errors++;
 if(data34.digest !== undefined){
 let data36 = data34.digest;
 if(typeof data36 === "string"){
-if(!pattern17.test(data36)){
+if(!pattern6.test(data36)){
 const err77 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
@@ -3660,7 +4414,7 @@ errors++;
 if(data.repair_context !== undefined){
 let data38 = data.repair_context;
 if((typeof data38 !== "string") && (data38 !== null)){
-const err82 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema32.properties.repair_context.type},message:"must be string,null"};
+const err82 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema40.properties.repair_context.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -3808,25 +4562,23 @@ vErrors.push(err93);
 }
 errors++;
 }
-validate21.errors = vErrors;
+validate24.errors = vErrors;
 return errors === 0;
 }
-validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateAttempt = validate26;
-const schema51 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
-const schema57 = {"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"};
-const schema59 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
-const schema69 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
-const schema66 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
-const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
-const schema64 = {"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}};
-const schema65 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
+export const validateAttempt = validate28;
+const schema58 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
+const schema66 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
+const schema76 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
+const schema73 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
+const schema71 = {"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}};
+const schema72 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
 
-function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate27.evaluated;
+const evaluated0 = validate29.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4005,7 +4757,7 @@ vErrors.push(err16);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema64.properties, key0))){
+if(!(func3.call(schema71.properties, key0))){
 const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
@@ -4031,7 +4783,7 @@ errors++;
 if(data.backend !== undefined){
 let data1 = data.backend;
 if(!(((((data1 === "dry-run") || (data1 === "shell")) || (data1 === "codex")) || (data1 === "claude")) || (data1 === "command"))){
-const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema65.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema72.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -4072,7 +4824,7 @@ errors++;
 if(data.stdin !== undefined){
 let data4 = data.stdin;
 if(!((data4 === "prompt") || (data4 === "none"))){
-const err22 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema64.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema71.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -4113,7 +4865,7 @@ errors++;
 if(data.outcome !== undefined){
 let data7 = data.outcome;
 if(!((((((((data7 === "ok") || (data7 === "task-failed")) || (data7 === "timeout")) || (data7 === "crashed")) || (data7 === "auth-failed")) || (data7 === "backend-missing")) || (data7 === "rate-limited")) || (data7 === "not-run"))){
-const err25 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema64.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema71.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -4126,7 +4878,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data8 = data.exit_code;
 if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (data8 !== null)){
-const err26 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema64.properties.exit_code.type},message:"must be integer,null"};
+const err26 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema71.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -4139,7 +4891,7 @@ errors++;
 if(data.signal !== undefined){
 let data9 = data.signal;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err27 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema64.properties.signal.type},message:"must be string,null"};
+const err27 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema71.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -4201,7 +4953,7 @@ errors++;
 if(data.stdout !== undefined){
 let data13 = data.stdout;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err32 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/type",keyword:"type",params:{type: schema64.properties.stdout.type},message:"must be string,null"};
+const err32 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/type",keyword:"type",params:{type: schema71.properties.stdout.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -4214,7 +4966,7 @@ errors++;
 if(data.stderr !== undefined){
 let data14 = data.stderr;
 if((typeof data14 !== "string") && (data14 !== null)){
-const err33 = {instancePath:instancePath+"/stderr",schemaPath:"#/properties/stderr/type",keyword:"type",params:{type: schema64.properties.stderr.type},message:"must be string,null"};
+const err33 = {instancePath:instancePath+"/stderr",schemaPath:"#/properties/stderr/type",keyword:"type",params:{type: schema71.properties.stderr.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -4227,7 +4979,7 @@ errors++;
 if(data.transcript !== undefined){
 let data15 = data.transcript;
 if((typeof data15 !== "string") && (data15 !== null)){
-const err34 = {instancePath:instancePath+"/transcript",schemaPath:"#/properties/transcript/type",keyword:"type",params:{type: schema64.properties.transcript.type},message:"must be string,null"};
+const err34 = {instancePath:instancePath+"/transcript",schemaPath:"#/properties/transcript/type",keyword:"type",params:{type: schema71.properties.transcript.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -4240,7 +4992,7 @@ errors++;
 if(data.output_dir !== undefined){
 let data16 = data.output_dir;
 if((typeof data16 !== "string") && (data16 !== null)){
-const err35 = {instancePath:instancePath+"/output_dir",schemaPath:"#/properties/output_dir/type",keyword:"type",params:{type: schema64.properties.output_dir.type},message:"must be string,null"};
+const err35 = {instancePath:instancePath+"/output_dir",schemaPath:"#/properties/output_dir/type",keyword:"type",params:{type: schema71.properties.output_dir.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4482,7 +5234,7 @@ vErrors = null;
 if(data.detail !== undefined){
 let data24 = data.detail;
 if((typeof data24 !== "string") && (data24 !== null)){
-const err52 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: schema64.properties.detail.type},message:"must be string,null"};
+const err52 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: schema71.properties.detail.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4503,17 +5255,17 @@ vErrors.push(err53);
 }
 errors++;
 }
-validate27.errors = vErrors;
+validate29.errors = vErrors;
 return errors === 0;
 }
-validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/attempt.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate26.evaluated;
+const evaluated0 = validate28.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4832,7 +5584,7 @@ vErrors.push(err30);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema51.properties, key0))){
+if(!(func3.call(schema58.properties, key0))){
 const err31 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err31];
@@ -4902,7 +5654,7 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err37 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
@@ -4947,7 +5699,7 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!pattern6.test(data4)){
+if(!pattern4.test(data4)){
 const err41 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err41];
@@ -4972,7 +5724,7 @@ errors++;
 if(data.packet_digest !== undefined){
 let data5 = data.packet_digest;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern6.test(data5)){
 const err43 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
@@ -4997,7 +5749,7 @@ errors++;
 if(data.prompt_digest !== undefined){
 let data6 = data.prompt_digest;
 if(typeof data6 === "string"){
-if(!pattern17.test(data6)){
+if(!pattern6.test(data6)){
 const err45 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err45];
@@ -5047,7 +5799,7 @@ errors++;
 if(data.binding_digest !== undefined){
 let data8 = data.binding_digest;
 if(typeof data8 === "string"){
-if(!pattern17.test(data8)){
+if(!pattern6.test(data8)){
 const err49 = {instancePath:instancePath+"/binding_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
@@ -5072,7 +5824,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if(typeof data9 === "string"){
-if(!pattern16.test(data9)){
+if(!pattern20.test(data9)){
 const err51 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
@@ -5097,7 +5849,7 @@ errors++;
 if(data.branch !== undefined){
 let data10 = data.branch;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err53 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema51.properties.branch.type},message:"must be string,null"};
+const err53 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema58.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -5110,7 +5862,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data11 = data.head_commit;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err54 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema51.properties.head_commit.type},message:"must be string,null"};
+const err54 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema58.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -5120,7 +5872,7 @@ vErrors.push(err54);
 errors++;
 }
 if(typeof data11 === "string"){
-if(!pattern16.test(data11)){
+if(!pattern20.test(data11)){
 const err55 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -5210,7 +5962,7 @@ errors++;
 if(data.outcome !== undefined){
 let data15 = data.outcome;
 if(!(((((((data15 === "ok") || (data15 === "task-failed")) || (data15 === "timeout")) || (data15 === "crashed")) || (data15 === "auth-failed")) || (data15 === "backend-missing")) || (data15 === "rate-limited"))){
-const err62 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/outcome/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+const err62 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/outcome/enum",keyword:"enum",params:{allowedValues: schema66.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -5223,7 +5975,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data16 = data.exit_code;
 if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
-const err63 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema51.properties.exit_code.type},message:"must be integer,null"};
+const err63 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema58.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -5236,7 +5988,7 @@ errors++;
 if(data.signal !== undefined){
 let data17 = data.signal;
 if((typeof data17 !== "string") && (data17 !== null)){
-const err64 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema51.properties.signal.type},message:"must be string,null"};
+const err64 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema58.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -5265,7 +6017,7 @@ let valid9 = false;
 let passing0 = null;
 const _errs47 = errors;
 if(typeof data19 === "string"){
-if(!pattern17.test(data19)){
+if(!pattern6.test(data19)){
 const err66 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err66];
@@ -5417,7 +6169,7 @@ let data24 = data23.artifact;
 const _errs64 = errors;
 const _errs65 = errors;
 if(typeof data24 === "string"){
-if(!pattern9.test(data24)){
+if(!pattern13.test(data24)){
 const err76 = {};
 if(vErrors === null){
 vErrors = [err76];
@@ -5476,7 +6228,7 @@ errors++;
 if(data23.digest !== undefined){
 let data25 = data23.digest;
 if(typeof data25 === "string"){
-if(!pattern17.test(data25)){
+if(!pattern6.test(data25)){
 const err80 = {instancePath:instancePath+"/inputs/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err80];
@@ -5503,7 +6255,7 @@ let data26 = data23.path;
 const _errs72 = errors;
 const _errs73 = errors;
 if(typeof data26 === "string"){
-if(!pattern9.test(data26)){
+if(!pattern13.test(data26)){
 const err82 = {};
 if(vErrors === null){
 vErrors = [err82];
@@ -5588,8 +6340,8 @@ let data27 = data.invocations;
 if(Array.isArray(data27)){
 const len2 = data27.length;
 for(let i2=0; i2<len2; i2++){
-if(!(validate27(data27[i2], {instancePath:instancePath+"/invocations/" + i2,parentData:data27,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate27.errors : vErrors.concat(validate27.errors);
+if(!(validate29(data27[i2], {instancePath:instancePath+"/invocations/" + i2,parentData:data27,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
 errors = vErrors.length;
 }
 }
@@ -5659,7 +6411,7 @@ let data31 = data30.path;
 const _errs85 = errors;
 const _errs86 = errors;
 if(typeof data31 === "string"){
-if(!pattern9.test(data31)){
+if(!pattern13.test(data31)){
 const err93 = {};
 if(vErrors === null){
 vErrors = [err93];
@@ -5718,7 +6470,7 @@ errors++;
 if(data30.status !== undefined){
 let data32 = data30.status;
 if(!((((data32 === "added") || (data32 === "modified")) || (data32 === "deleted")) || (data32 === "type-changed"))){
-const err97 = {instancePath:instancePath+"/changed_files/" + i3+"/status",schemaPath:"#/properties/changed_files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema51.properties.changed_files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err97 = {instancePath:instancePath+"/changed_files/" + i3+"/status",schemaPath:"#/properties/changed_files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema58.properties.changed_files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -5783,7 +6535,7 @@ errors++;
 if(data.diff !== undefined){
 let data35 = data.diff;
 if((typeof data35 !== "string") && (data35 !== null)){
-const err102 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/type",keyword:"type",params:{type: schema51.properties.diff.type},message:"must be string,null"};
+const err102 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/type",keyword:"type",params:{type: schema58.properties.diff.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -5911,7 +6663,7 @@ errors++;
 if(data37.path !== undefined){
 let data41 = data37.path;
 if((typeof data41 !== "string") && (data41 !== null)){
-const err113 = {instancePath:instancePath+"/outputs/" + i5+"/path",schemaPath:"#/properties/outputs/items/properties/path/type",keyword:"type",params:{type: schema51.properties.outputs.items.properties.path.type},message:"must be string,null"};
+const err113 = {instancePath:instancePath+"/outputs/" + i5+"/path",schemaPath:"#/properties/outputs/items/properties/path/type",keyword:"type",params:{type: schema58.properties.outputs.items.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -5928,7 +6680,7 @@ let valid33 = false;
 let passing1 = null;
 const _errs109 = errors;
 if(typeof data42 === "string"){
-if(!pattern17.test(data42)){
+if(!pattern6.test(data42)){
 const err114 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err114];
@@ -6001,7 +6753,7 @@ vErrors = null;
 if(data37.bytes !== undefined){
 let data43 = data37.bytes;
 if((!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))) && (data43 !== null)){
-const err118 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/type",keyword:"type",params:{type: schema51.properties.outputs.items.properties.bytes.type},message:"must be integer,null"};
+const err118 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/type",keyword:"type",params:{type: schema58.properties.outputs.items.properties.bytes.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -6175,7 +6927,7 @@ vErrors.push(err133);
 errors++;
 }
 for(const key4 in data45){
-if(!(func1.call(schema69.properties, key4))){
+if(!(func3.call(schema76.properties, key4))){
 const err134 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
@@ -6201,7 +6953,7 @@ errors++;
 if(data45.kind !== undefined){
 let data47 = data45.kind;
 if(!((data47 === "validation") || (data47 === "verification"))){
-const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema69.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema76.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -6266,7 +7018,7 @@ errors++;
 if(data45.exit_code !== undefined){
 let data52 = data45.exit_code;
 if((!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))) && (data52 !== null)){
-const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema69.properties.exit_code.type},message:"must be integer,null"};
+const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema76.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -6279,7 +7031,7 @@ errors++;
 if(data45.signal !== undefined){
 let data53 = data45.signal;
 if((typeof data53 !== "string") && (data53 !== null)){
-const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema69.properties.signal.type},message:"must be string,null"};
+const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema76.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -6448,7 +7200,7 @@ errors++;
 if(data60.code !== undefined){
 let data61 = data60.code;
 if(!((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work"))){
-const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema51.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema58.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -6473,7 +7225,7 @@ errors++;
 if(data60.worker_id !== undefined){
 let data63 = data60.worker_id;
 if((typeof data63 !== "string") && (data63 !== null)){
-const err158 = {instancePath:instancePath+"/findings/" + i8+"/worker_id",schemaPath:"#/properties/findings/items/properties/worker_id/type",keyword:"type",params:{type: schema51.properties.findings.items.properties.worker_id.type},message:"must be string,null"};
+const err158 = {instancePath:instancePath+"/findings/" + i8+"/worker_id",schemaPath:"#/properties/findings/items/properties/worker_id/type",keyword:"type",params:{type: schema58.properties.findings.items.properties.worker_id.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -6846,7 +7598,7 @@ let data77 = data76.path;
 const _errs193 = errors;
 const _errs194 = errors;
 if(typeof data77 === "string"){
-if(!pattern9.test(data77)){
+if(!pattern13.test(data77)){
 const err185 = {};
 if(vErrors === null){
 vErrors = [err185];
@@ -6905,7 +7657,7 @@ errors++;
 if(data76.digest !== undefined){
 let data78 = data76.digest;
 if(typeof data78 === "string"){
-if(!pattern17.test(data78)){
+if(!pattern6.test(data78)){
 const err189 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err189];
@@ -6987,19 +7739,19 @@ vErrors.push(err195);
 }
 errors++;
 }
-validate26.errors = vErrors;
+validate28.errors = vErrors;
 return errors === 0;
 }
-validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateCommandList = validate29;
-const schema73 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
+export const validateCommandList = validate31;
+const schema80 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/command-list.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7242,7 +7994,7 @@ errors++;
 if(data8.type !== undefined){
 let data10 = data8.type;
 if(!((data10 === "boolean") || (data10 === "string"))){
-const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema73.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema80.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -7362,10 +8114,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate29.errors = vErrors;
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateCommon = validate22;
 const schema33 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/common.schema.json","title":"Common","description":"Shared definitions referenced by the other DWM schemas.","$defs":{"digest":{"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"timestamp":{"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"},"slug":{"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},"relativePath":{"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}},"errorInfo":{"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}}}};
@@ -7377,14 +8129,14 @@ return true;
 }
 validate22.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
-export const validateCompileResult = validate30;
-const schema74 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
-const schema87 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
+export const validateCompileResult = validate32;
+const schema81 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema94 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7481,7 +8233,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!pattern6.test(data1)){
+if(!pattern4.test(data1)){
 const err8 = {instancePath:instancePath+"/added/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -7542,7 +8294,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err13 = {instancePath:instancePath+"/changed/" + i1,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -7603,7 +8355,7 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(!pattern6.test(data5)){
+if(!pattern4.test(data5)){
 const err18 = {instancePath:instancePath+"/removed/" + i2,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
@@ -7664,7 +8416,7 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(!pattern6.test(data7)){
+if(!pattern4.test(data7)){
 const err23 = {instancePath:instancePath+"/downstream/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -7770,7 +8522,7 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(!pattern6.test(data10)){
+if(!pattern4.test(data10)){
 const err32 = {instancePath:instancePath+"/gates/added/" + i4,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
@@ -7831,7 +8583,7 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(!pattern6.test(data12)){
+if(!pattern4.test(data12)){
 const err37 = {instancePath:instancePath+"/gates/changed/" + i5,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
@@ -7892,7 +8644,7 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(!pattern6.test(data14)){
+if(!pattern4.test(data14)){
 const err42 = {instancePath:instancePath+"/gates/removed/" + i6,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
@@ -7949,17 +8701,17 @@ vErrors.push(err46);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/compile-result.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8118,7 +8870,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema74.properties, key0))){
+if(!(func3.call(schema81.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -8188,7 +8940,7 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err21 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err21];
@@ -8215,7 +8967,7 @@ let data4 = data.run_dir;
 const _errs11 = errors;
 const _errs12 = errors;
 if(typeof data4 === "string"){
-if(!pattern9.test(data4)){
+if(!pattern13.test(data4)){
 const err23 = {};
 if(vErrors === null){
 vErrors = [err23];
@@ -8274,7 +9026,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data5 = data.run_digest;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern6.test(data5)){
 const err27 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err27];
@@ -8311,7 +9063,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data7 = data.plan_digest;
 if(typeof data7 === "string"){
-if(!pattern17.test(data7)){
+if(!pattern6.test(data7)){
 const err30 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err30];
@@ -8373,7 +9125,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data10 = data.base_commit;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema74.properties.base_commit.type},message:"must be string,null"};
+const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema81.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -8497,7 +9249,7 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(!pattern6.test(data14)){
+if(!pattern4.test(data14)){
 const err46 = {instancePath:instancePath+"/packets/" + i0+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err46];
@@ -8522,7 +9274,7 @@ errors++;
 if(data13.digest !== undefined){
 let data15 = data13.digest;
 if(typeof data15 === "string"){
-if(!pattern17.test(data15)){
+if(!pattern6.test(data15)){
 const err48 = {instancePath:instancePath+"/packets/" + i0+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err48];
@@ -8547,7 +9299,7 @@ errors++;
 if(data13.prompt_digest !== undefined){
 let data16 = data13.prompt_digest;
 if(typeof data16 === "string"){
-if(!pattern17.test(data16)){
+if(!pattern6.test(data16)){
 const err50 = {instancePath:instancePath+"/packets/" + i0+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err50];
@@ -8596,7 +9348,7 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(!pattern6.test(data18)){
+if(!pattern4.test(data18)){
 const err54 = {instancePath:instancePath+"/packets/" + i0+"/depends_on/" + i1,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err54];
@@ -8657,7 +9409,7 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(!pattern6.test(data20)){
+if(!pattern4.test(data20)){
 const err59 = {instancePath:instancePath+"/packets/" + i0+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
@@ -8839,7 +9591,7 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(!pattern6.test(data24)){
+if(!pattern4.test(data24)){
 const err75 = {instancePath:instancePath+"/gates/" + i3+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err75];
@@ -8864,7 +9616,7 @@ errors++;
 if(data23.digest !== undefined){
 let data25 = data23.digest;
 if(typeof data25 === "string"){
-if(!pattern17.test(data25)){
+if(!pattern6.test(data25)){
 const err77 = {instancePath:instancePath+"/gates/" + i3+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
@@ -8961,7 +9713,7 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(!pattern6.test(data31)){
+if(!pattern4.test(data31)){
 const err85 = {instancePath:instancePath+"/gates/" + i3+"/packets/" + i4,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err85];
@@ -9041,8 +9793,8 @@ valid26 = true;
 passing0 = 0;
 }
 const _errs83 = errors;
-if(!(validate31(data32, {instancePath:instancePath+"/changes",parentData:data,parentDataProperty:"changes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+if(!(validate33(data32, {instancePath:instancePath+"/changes",parentData:data,parentDataProperty:"changes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs83 === errors;
@@ -9089,19 +9841,19 @@ vErrors.push(err92);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateDoctorReport = validate33;
-const schema95 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"}}}}}};
+export const validateDoctorReport = validate35;
+const schema102 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"}}}}}};
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/doctor-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate33.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9283,7 +10035,7 @@ errors++;
 if(data5.status !== undefined){
 let data7 = data5.status;
 if(!(((data7 === "ok") || (data7 === "warn")) || (data7 === "fail"))){
-const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema95.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema102.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9364,21 +10116,21 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateErrorOutput = validate34;
-const schema96 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
-const schema97 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
-const pattern61 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
+export const validateErrorOutput = validate36;
+const schema103 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
+const schema104 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
+const pattern65 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
 
-function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/error-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate34.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9557,7 +10309,7 @@ errors++;
 if(data4.code !== undefined){
 let data5 = data4.code;
 if(typeof data5 === "string"){
-if(!pattern61.test(data5)){
+if(!pattern65.test(data5)){
 const err15 = {instancePath:instancePath+"/error/code",schemaPath:"common.schema.json#/$defs/errorInfo/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -9639,19 +10391,19 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate34.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateGate = validate35;
-const schema98 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
+export const validateGate = validate37;
+const schema105 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9750,7 +10502,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema98.properties, key0))){
+if(!(func3.call(schema105.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -9808,7 +10560,7 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err14 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err14];
@@ -9833,7 +10585,7 @@ errors++;
 if(data.category !== undefined){
 let data3 = data.category;
 if(!(((((((((((((data3 === "write") || (data3 === "shell-process")) || (data3 === "network")) || (data3 === "dependency-install")) || (data3 === "database-migration")) || (data3 === "production-deploy")) || (data3 === "public-api-change")) || (data3 === "external-message")) || (data3 === "paid-api")) || (data3 === "secret-access")) || (data3 === "history-rewrite")) || (data3 === "delete")) || (data3 === "human-review"))){
-const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema98.properties.category.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema105.properties.category.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9896,7 +10648,7 @@ errors++;
 if(data.source !== undefined){
 let data6 = data.source;
 if(!(((((data6 === "worker-permission") || (data6 === "surface")) || (data6 === "plan-risk-gate")) || (data6 === "human-gate-phase")) || (data6 === "runtime"))){
-const err21 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema98.properties.source.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema105.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -9933,7 +10685,7 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!pattern6.test(data8)){
+if(!pattern4.test(data8)){
 const err24 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -10018,19 +10770,848 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateInvalidator = validate36;
-const schema101 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+export const validateGatesReport = validate38;
+const schema108 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}}}}}}};
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/gates-report.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate38.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.run_id === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.waiting === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "waiting"},message:"must have required property '"+"waiting"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.gates === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gates"},message:"must have required property '"+"gates"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "run_id")) || (key0 === "waiting")) || (key0 === "gates"))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("gates-report" !== data.kind){
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "gates-report"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err7 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.run_id !== undefined){
+let data2 = data.run_id;
+if(typeof data2 === "string"){
+if(func2(data2) > 200){
+const err8 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(func2(data2) < 1){
+const err9 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(!pattern4.test(data2)){
+const err10 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.waiting !== undefined){
+let data3 = data.waiting;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err12 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err13 = {instancePath:instancePath+"/waiting",schemaPath:"#/properties/waiting/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+if(data.gates !== undefined){
+let data4 = data.gates;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.gate_id === undefined){
+const err14 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "gate_id"},message:"must have required property '"+"gate_id"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data5.state === undefined){
+const err15 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data5.waiting === undefined){
+const err16 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "waiting"},message:"must have required property '"+"waiting"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data5.can_preapprove === undefined){
+const err17 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "can_preapprove"},message:"must have required property '"+"can_preapprove"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data5.category === undefined){
+const err18 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "category"},message:"must have required property '"+"category"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data5.source === undefined){
+const err19 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(data5.gate_digest === undefined){
+const err20 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "gate_digest"},message:"must have required property '"+"gate_digest"+"'"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data5.trigger === undefined){
+const err21 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "trigger"},message:"must have required property '"+"trigger"+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data5.safe_default === undefined){
+const err22 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "safe_default"},message:"must have required property '"+"safe_default"+"'"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(data5.packets === undefined){
+const err23 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data5.reason === undefined){
+const err24 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(data5.evidence === undefined){
+const err25 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "evidence"},message:"must have required property '"+"evidence"+"'"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data5.decisions === undefined){
+const err26 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "decisions"},message:"must have required property '"+"decisions"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data5.commands === undefined){
+const err27 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "commands"},message:"must have required property '"+"commands"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+for(const key1 in data5){
+if(!(func3.call(schema108.properties.gates.items.properties, key1))){
+const err28 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data5.gate_id !== undefined){
+let data6 = data5.gate_id;
+if(typeof data6 === "string"){
+if(func2(data6) > 200){
+const err29 = {instancePath:instancePath+"/gates/" + i0+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if(func2(data6) < 1){
+const err30 = {instancePath:instancePath+"/gates/" + i0+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+if(!pattern4.test(data6)){
+const err31 = {instancePath:instancePath+"/gates/" + i0+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/gates/" + i0+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data5.state !== undefined){
+let data7 = data5.state;
+if(!((((data7 === "closed") || (data7 === "open")) || (data7 === "approved")) || (data7 === "rejected"))){
+const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema108.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data5.waiting !== undefined){
+if(typeof data5.waiting !== "boolean"){
+const err34 = {instancePath:instancePath+"/gates/" + i0+"/waiting",schemaPath:"#/properties/gates/items/properties/waiting/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data5.can_preapprove !== undefined){
+if(typeof data5.can_preapprove !== "boolean"){
+const err35 = {instancePath:instancePath+"/gates/" + i0+"/can_preapprove",schemaPath:"#/properties/gates/items/properties/can_preapprove/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data5.category !== undefined){
+if(typeof data5.category !== "string"){
+const err36 = {instancePath:instancePath+"/gates/" + i0+"/category",schemaPath:"#/properties/gates/items/properties/category/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data5.source !== undefined){
+if(typeof data5.source !== "string"){
+const err37 = {instancePath:instancePath+"/gates/" + i0+"/source",schemaPath:"#/properties/gates/items/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data5.gate_digest !== undefined){
+let data12 = data5.gate_digest;
+const _errs27 = errors;
+let valid6 = false;
+let passing0 = null;
+const _errs28 = errors;
+if(typeof data12 === "string"){
+if(!pattern6.test(data12)){
+const err38 = {instancePath:instancePath+"/gates/" + i0+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+else {
+const err39 = {instancePath:instancePath+"/gates/" + i0+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+var _valid0 = _errs28 === errors;
+if(_valid0){
+valid6 = true;
+passing0 = 0;
+}
+const _errs31 = errors;
+if(data12 !== null){
+const err40 = {instancePath:instancePath+"/gates/" + i0+"/gate_digest",schemaPath:"#/properties/gates/items/properties/gate_digest/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+var _valid0 = _errs31 === errors;
+if(_valid0 && valid6){
+valid6 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid6 = true;
+passing0 = 1;
+}
+}
+if(!valid6){
+const err41 = {instancePath:instancePath+"/gates/" + i0+"/gate_digest",schemaPath:"#/properties/gates/items/properties/gate_digest/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+else {
+errors = _errs27;
+if(vErrors !== null){
+if(_errs27){
+vErrors.length = _errs27;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data5.trigger !== undefined){
+if(typeof data5.trigger !== "string"){
+const err42 = {instancePath:instancePath+"/gates/" + i0+"/trigger",schemaPath:"#/properties/gates/items/properties/trigger/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data5.safe_default !== undefined){
+if(typeof data5.safe_default !== "string"){
+const err43 = {instancePath:instancePath+"/gates/" + i0+"/safe_default",schemaPath:"#/properties/gates/items/properties/safe_default/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data5.packets !== undefined){
+let data15 = data5.packets;
+if(Array.isArray(data15)){
+const len1 = data15.length;
+for(let i1=0; i1<len1; i1++){
+let data16 = data15[i1];
+if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
+if(data16.packet_id === undefined){
+const err44 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1,schemaPath:"#/properties/gates/items/properties/packets/items/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(data16.state === undefined){
+const err45 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1,schemaPath:"#/properties/gates/items/properties/packets/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if(data16.attempts === undefined){
+const err46 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1,schemaPath:"#/properties/gates/items/properties/packets/items/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+for(const key2 in data16){
+if(!(((key2 === "packet_id") || (key2 === "state")) || (key2 === "attempts"))){
+const err47 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1,schemaPath:"#/properties/gates/items/properties/packets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+if(data16.packet_id !== undefined){
+let data17 = data16.packet_id;
+if(typeof data17 === "string"){
+if(func2(data17) > 200){
+const err48 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if(func2(data17) < 1){
+const err49 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(!pattern4.test(data17)){
+const err50 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+if(data16.state !== undefined){
+if(typeof data16.state !== "string"){
+const err52 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1+"/state",schemaPath:"#/properties/gates/items/properties/packets/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data16.attempts !== undefined){
+let data19 = data16.attempts;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err53 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1+"/attempts",schemaPath:"#/properties/gates/items/properties/packets/items/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err54 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1+"/attempts",schemaPath:"#/properties/gates/items/properties/packets/items/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err55 = {instancePath:instancePath+"/gates/" + i0+"/packets/" + i1,schemaPath:"#/properties/gates/items/properties/packets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/gates/" + i0+"/packets",schemaPath:"#/properties/gates/items/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+if(data5.reason !== undefined){
+let data20 = data5.reason;
+if((typeof data20 !== "string") && (data20 !== null)){
+const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema108.properties.gates.items.properties.reason.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data5.evidence !== undefined){
+let data21 = data5.evidence;
+if(Array.isArray(data21)){
+const len2 = data21.length;
+for(let i2=0; i2<len2; i2++){
+if(typeof data21[i2] !== "string"){
+const err58 = {instancePath:instancePath+"/gates/" + i0+"/evidence/" + i2,schemaPath:"#/properties/gates/items/properties/evidence/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/gates/" + i0+"/evidence",schemaPath:"#/properties/gates/items/properties/evidence/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data5.decisions !== undefined){
+let data23 = data5.decisions;
+if(Array.isArray(data23)){
+const len3 = data23.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data23[i3] !== "string"){
+const err60 = {instancePath:instancePath+"/gates/" + i0+"/decisions/" + i3,schemaPath:"#/properties/gates/items/properties/decisions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/gates/" + i0+"/decisions",schemaPath:"#/properties/gates/items/properties/decisions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+if(data5.commands !== undefined){
+let data25 = data5.commands;
+if(Array.isArray(data25)){
+const len4 = data25.length;
+for(let i4=0; i4<len4; i4++){
+if(typeof data25[i4] !== "string"){
+const err62 = {instancePath:instancePath+"/gates/" + i0+"/commands/" + i4,schemaPath:"#/properties/gates/items/properties/commands/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+}
+else {
+const err63 = {instancePath:instancePath+"/gates/" + i0+"/commands",schemaPath:"#/properties/gates/items/properties/commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+}
+else {
+const err64 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+}
+else {
+const err66 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+validate38.errors = vErrors;
+return errors === 0;
+}
+validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateInvalidator = validate39;
+const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/invalidator.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10123,7 +11704,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(!((((((data0 === "ERR_RESUME_STALE_PLAN") || (data0 === "ERR_RESUME_STALE_PACKET")) || (data0 === "ERR_RESUME_STALE_PROMPT")) || (data0 === "ERR_RESUME_STALE_GATE")) || (data0 === "ERR_RESUME_STALE_COMPILER")) || (data0 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema101.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema113.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10136,7 +11717,7 @@ errors++;
 if(data.artifact !== undefined){
 let data1 = data.artifact;
 if(!(((((((((data1 === "plan") || (data1 === "plan-snapshot")) || (data1 === "scorecard")) || (data1 === "run")) || (data1 === "marker")) || (data1 === "packet")) || (data1 === "prompt")) || (data1 === "gate")) || (data1 === "compiler"))){
-const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema101.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema113.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10174,7 +11755,7 @@ errors++;
 if(data.path !== undefined){
 let data3 = data.path;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema101.properties.path.type},message:"must be string,null"};
+const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema113.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10187,7 +11768,7 @@ errors++;
 if(data.expected !== undefined){
 let data4 = data.expected;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema101.properties.expected.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema113.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -10200,7 +11781,7 @@ errors++;
 if(data.actual !== undefined){
 let data5 = data.actual;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema101.properties.actual.type},message:"must be string,null"};
+const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema113.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -10246,20 +11827,20 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate39.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalEvent = validate37;
-const schema102 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out phase was expanded into item packets (their packet and prompt files in `files`). Open for more fields.","type":"object","required":["from_packet","packets","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
-const schema106 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
-const schema107 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+export const validateJournalEvent = validate40;
+const schema114 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out phase was expanded into item packets (their packet and prompt files in `files`). Open for more fields.","type":"object","required":["from_packet","packets","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
+const schema118 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
+const schema119 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10332,7 +11913,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data0 = data.run_digest;
 if(typeof data0 === "string"){
-if(!pattern17.test(data0)){
+if(!pattern6.test(data0)){
 const err6 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -10357,7 +11938,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data1 = data.plan_digest;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err8 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -10431,7 +12012,7 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(!pattern6.test(data4)){
+if(!pattern4.test(data4)){
 const err14 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err14];
@@ -10492,7 +12073,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern6.test(data6)){
+if(!pattern4.test(data6)){
 const err19 = {instancePath:instancePath+"/gates/" + i1,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -10537,16 +12118,16 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate39.errors = vErrors;
+validate42.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate38.evaluated;
+const evaluated0 = validate41.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10587,8 +12168,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate39(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
+if(!(validate42(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
 errors = vErrors.length;
 }
 }
@@ -10603,18 +12184,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate38.errors = vErrors;
+validate41.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate41.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema112 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
-const schema113 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema124 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
+const schema125 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10677,7 +12258,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data0 = data.run_digest;
 if(typeof data0 === "string"){
-if(!pattern17.test(data0)){
+if(!pattern6.test(data0)){
 const err5 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -10702,7 +12283,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data1 = data.plan_digest;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err7 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -10831,7 +12412,7 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(!pattern6.test(data5)){
+if(!pattern4.test(data5)){
 const err18 = {instancePath:instancePath+"/changes/added/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
@@ -10892,7 +12473,7 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(!pattern6.test(data7)){
+if(!pattern4.test(data7)){
 const err23 = {instancePath:instancePath+"/changes/changed/" + i1,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -10953,7 +12534,7 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(!pattern6.test(data9)){
+if(!pattern4.test(data9)){
 const err28 = {instancePath:instancePath+"/changes/removed/" + i2,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err28];
@@ -11014,7 +12595,7 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(!pattern6.test(data11)){
+if(!pattern4.test(data11)){
 const err33 = {instancePath:instancePath+"/changes/downstream/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
@@ -11120,7 +12701,7 @@ vErrors.push(err41);
 }
 errors++;
 }
-if(!pattern6.test(data14)){
+if(!pattern4.test(data14)){
 const err42 = {instancePath:instancePath+"/changes/gates/added/" + i4,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
@@ -11181,7 +12762,7 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(!pattern6.test(data16)){
+if(!pattern4.test(data16)){
 const err47 = {instancePath:instancePath+"/changes/gates/changed/" + i5,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err47];
@@ -11242,7 +12823,7 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(!pattern6.test(data18)){
+if(!pattern4.test(data18)){
 const err52 = {instancePath:instancePath+"/changes/gates/removed/" + i6,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err52];
@@ -11311,16 +12892,16 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate42.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate41.evaluated;
+const evaluated0 = validate44.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11361,8 +12942,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate42(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
+if(!(validate45(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
 errors = vErrors.length;
 }
 }
@@ -11377,18 +12958,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate41.errors = vErrors;
+validate44.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema123 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
-const schema124 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
+const schema135 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
+const schema136 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11511,18 +13092,18 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema125 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
-const schema126 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
+const schema137 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
+const schema138 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
 
-function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate45.evaluated;
+const evaluated0 = validate48.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11749,18 +13330,18 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate45.errors = vErrors;
+validate48.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate48.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema127 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
-const schema128 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema139 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
+const schema140 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11863,7 +13444,7 @@ errors++;
 if(data.tail_digest !== undefined){
 let data2 = data.tail_digest;
 if(typeof data2 === "string"){
-if(!pattern17.test(data2)){
+if(!pattern6.test(data2)){
 const err8 = {instancePath:instancePath+"/tail_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -11896,16 +13477,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate46.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11946,8 +13527,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate47(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+if(!(validate50(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
 errors = vErrors.length;
 }
 }
@@ -11962,18 +13543,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema130 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
-const schema131 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
+const schema142 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
+const schema143 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12056,7 +13637,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err7 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -12106,7 +13687,7 @@ errors++;
 if(data.packet_digest !== undefined){
 let data2 = data.packet_digest;
 if(typeof data2 === "string"){
-if(!pattern17.test(data2)){
+if(!pattern6.test(data2)){
 const err11 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -12131,7 +13712,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data3 = data.base_commit;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema131.properties.base_commit.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema143.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -12177,16 +13758,16 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12227,8 +13808,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate50(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate50.errors : vErrors.concat(validate50.errors);
+if(!(validate53(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
 errors = vErrors.length;
 }
 }
@@ -12243,20 +13824,20 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema134 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
-const schema135 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
-const schema138 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
-const schema139 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema146 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
+const schema147 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema150 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
+const schema151 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12301,7 +13882,7 @@ let data0 = data.path;
 const _errs5 = errors;
 const _errs6 = errors;
 if(typeof data0 === "string"){
-if(!pattern9.test(data0)){
+if(!pattern13.test(data0)){
 const err3 = {};
 if(vErrors === null){
 vErrors = [err3];
@@ -12360,7 +13941,7 @@ errors++;
 if(data.digest !== undefined){
 let data1 = data.digest;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err7 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -12393,16 +13974,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
-validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12412,8 +13993,8 @@ evaluated0.items = undefined;
 if(Array.isArray(data)){
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate55(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+if(!(validate58(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
 }
 }
@@ -12428,16 +14009,16 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12530,7 +14111,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err8 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -12580,7 +14161,7 @@ errors++;
 if(data.outcome !== undefined){
 let data2 = data.outcome;
 if(!(((((((data2 === "ok") || (data2 === "task-failed")) || (data2 === "timeout")) || (data2 === "crashed")) || (data2 === "auth-failed")) || (data2 === "backend-missing")) || (data2 === "rate-limited"))){
-const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema135.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema147.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12593,7 +14174,7 @@ errors++;
 if(data.attempt_digest !== undefined){
 let data3 = data.attempt_digest;
 if(typeof data3 === "string"){
-if(!pattern17.test(data3)){
+if(!pattern6.test(data3)){
 const err13 = {instancePath:instancePath+"/attempt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -12616,8 +14197,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate54(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate57(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -12632,16 +14213,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate53.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12682,8 +14263,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate53(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+if(!(validate56(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
 }
@@ -12698,18 +14279,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema142 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
-const schema143 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema154 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
+const schema155 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate60.evaluated;
+const evaluated0 = validate63.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12802,7 +14383,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err8 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -12852,7 +14433,7 @@ errors++;
 if(data.verdict !== undefined){
 let data2 = data.verdict;
 if(!((((data2 === "approved") || (data2 === "changes-requested")) || (data2 === "needs-human")) || (data2 === "infra-failed"))){
-const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema143.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema155.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12865,7 +14446,7 @@ errors++;
 if(data.review_digest !== undefined){
 let data3 = data.review_digest;
 if(typeof data3 === "string"){
-if(!pattern17.test(data3)){
+if(!pattern6.test(data3)){
 const err13 = {instancePath:instancePath+"/review_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -12888,8 +14469,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate54(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate57(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -12904,16 +14485,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate60.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
-validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12954,8 +14535,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate60(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+if(!(validate63(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 }
@@ -12970,18 +14551,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema146 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
-const schema147 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema158 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
+const schema159 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13044,7 +14625,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err5 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -13119,7 +14700,7 @@ errors++;
 if(data.commit !== undefined){
 let data3 = data.commit;
 if(typeof data3 === "string"){
-if(!pattern16.test(data3)){
+if(!pattern20.test(data3)){
 const err11 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -13152,16 +14733,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate66.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13202,8 +14783,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate64(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate67(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
 }
@@ -13218,18 +14799,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate66.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate66.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema149 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
-const schema150 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
+const schema161 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
+const schema162 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate67.evaluated;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13302,7 +14883,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err6 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -13385,16 +14966,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate67.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
-validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate69.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13435,8 +15016,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate67(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+if(!(validate70(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
 }
@@ -13451,18 +15032,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate66.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate69.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema152 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
-const schema153 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}};
+const schema164 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
+const schema165 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}};
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate73.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13545,7 +15126,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err7 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -13653,16 +15234,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate73.errors = vErrors;
 return errors === 0;
 }
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13703,8 +15284,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate70(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+if(!(validate73(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
 errors = vErrors.length;
 }
 }
@@ -13719,18 +15300,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate69.errors = vErrors;
+validate72.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate72.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema155 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
-const schema156 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema167 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
+const schema168 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate73.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13793,7 +15374,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err5 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -13851,16 +15432,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate73.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate72.evaluated;
+const evaluated0 = validate75.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13901,8 +15482,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate73(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate76(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
 errors = vErrors.length;
 }
 }
@@ -13917,18 +15498,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate72.errors = vErrors;
+validate75.errors = vErrors;
 return errors === 0;
 }
-validate72.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate75.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema158 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
-const schema159 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
+const schema170 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
+const schema171 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
 
-function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate76.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14001,7 +15582,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err6 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -14084,16 +15665,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate76.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
-validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate75.evaluated;
+const evaluated0 = validate78.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14134,8 +15715,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate76(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+if(!(validate79(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
 errors = vErrors.length;
 }
 }
@@ -14150,18 +15731,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate75.errors = vErrors;
+validate78.errors = vErrors;
 return errors === 0;
 }
-validate75.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate78.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema161 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
-const schema162 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema173 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
+const schema174 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate79.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14224,7 +15805,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err5 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -14282,16 +15863,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate79.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate78.evaluated;
+const evaluated0 = validate81.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14332,8 +15913,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate79(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+if(!(validate82(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
 errors = vErrors.length;
 }
 }
@@ -14348,18 +15929,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate81.errors = vErrors;
 return errors === 0;
 }
-validate78.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate81.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema164 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
-const schema165 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema176 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
+const schema177 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
-function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate82.evaluated;
+const evaluated0 = validate85.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14442,7 +16023,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err7 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -14467,7 +16048,7 @@ errors++;
 if(data.gate_digest !== undefined){
 let data1 = data.gate_digest;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err9 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -14516,7 +16097,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err13 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -14586,16 +16167,16 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate82.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
-validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate84.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14636,8 +16217,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate82(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 }
@@ -14652,18 +16233,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate84.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate84.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema169 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
-const schema170 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema181 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
+const schema182 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate85.evaluated;
+const evaluated0 = validate88.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14746,7 +16327,7 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err7 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -14771,7 +16352,7 @@ errors++;
 if(data.gate_digest !== undefined){
 let data1 = data.gate_digest;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err9 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -14796,7 +16377,7 @@ errors++;
 if(data.approval_digest !== undefined){
 let data2 = data.approval_digest;
 if(typeof data2 === "string"){
-if(!pattern17.test(data2)){
+if(!pattern6.test(data2)){
 const err11 = {instancePath:instancePath+"/approval_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -14819,8 +16400,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate54(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate57(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -14835,16 +16416,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
-validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14885,8 +16466,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -14901,18 +16482,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate84.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema174 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
-const schema175 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema186 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
+const schema187 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate89.evaluated;
+const evaluated0 = validate92.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15005,7 +16586,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err8 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -15030,7 +16611,7 @@ errors++;
 if(data.gate_digest !== undefined){
 let data1 = data.gate_digest;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err10 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -15055,7 +16636,7 @@ errors++;
 if(data.approval_digest !== undefined){
 let data2 = data.approval_digest;
 if(typeof data2 === "string"){
-if(!pattern17.test(data2)){
+if(!pattern6.test(data2)){
 const err12 = {instancePath:instancePath+"/approval_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -15104,7 +16685,7 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(!pattern6.test(data4)){
+if(!pattern4.test(data4)){
 const err16 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err16];
@@ -15139,8 +16720,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate54(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate57(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -15155,16 +16736,16 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
-validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate92.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15205,8 +16786,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate89(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
+if(!(validate92(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
 errors = vErrors.length;
 }
 }
@@ -15221,18 +16802,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate88.errors = vErrors;
+validate91.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate91.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema180 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
-const schema181 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema192 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
+const schema193 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate93.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15297,7 +16878,7 @@ let data0 = data.artifact;
 const _errs5 = errors;
 const _errs6 = errors;
 if(typeof data0 === "string"){
-if(!pattern9.test(data0)){
+if(!pattern13.test(data0)){
 const err5 = {};
 if(vErrors === null){
 vErrors = [err5];
@@ -15376,7 +16957,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(!pattern6.test(data1)){
+if(!pattern4.test(data1)){
 const err11 = {instancePath:instancePath+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -15401,7 +16982,7 @@ errors++;
 if(data.digest !== undefined){
 let data2 = data.digest;
 if(typeof data2 === "string"){
-if(!pattern17.test(data2)){
+if(!pattern6.test(data2)){
 const err13 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -15424,8 +17005,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate54(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate57(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -15440,16 +17021,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate93.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate92.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15490,8 +17071,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate93(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
+if(!(validate96(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
@@ -15506,18 +17087,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate92.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
-validate92.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate95.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema185 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
-const schema186 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema197 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
+const schema198 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate97.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15580,7 +17161,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err5 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -15605,7 +17186,7 @@ errors++;
 if(data.commit !== undefined){
 let data1 = data.commit;
 if(typeof data1 === "string"){
-if(!pattern16.test(data1)){
+if(!pattern20.test(data1)){
 const err7 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -15638,16 +17219,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15688,8 +17269,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+if(!(validate100(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -15704,18 +17285,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema188 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
-const schema189 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+const schema200 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
+const schema201 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate103.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15788,7 +17369,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err6 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -15819,7 +17400,7 @@ let data2 = data1[i0];
 const _errs10 = errors;
 const _errs11 = errors;
 if(typeof data2 === "string"){
-if(!pattern9.test(data2)){
+if(!pattern13.test(data2)){
 const err8 = {};
 if(vErrors === null){
 vErrors = [err8];
@@ -15910,7 +17491,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err15 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -15943,16 +17524,16 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate100.errors = vErrors;
+validate103.errors = vErrors;
 return errors === 0;
 }
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate102.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15993,8 +17574,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate100(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
+if(!(validate103(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
 errors = vErrors.length;
 }
 }
@@ -16009,18 +17590,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate102.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema193 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
-const schema194 = {"title":"FanoutExpandedData","description":"A fan-out phase was expanded into item packets (their packet and prompt files in `files`). Open for more fields.","type":"object","required":["from_packet","packets","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema205 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
+const schema206 = {"title":"FanoutExpandedData","description":"A fan-out phase was expanded into item packets (their packet and prompt files in `files`). Open for more fields.","type":"object","required":["from_packet","packets","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate106.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16081,7 +17662,7 @@ vErrors.push(err4);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err5 = {instancePath:instancePath+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -16175,7 +17756,7 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err13 = {instancePath:instancePath+"/packets/" + i0+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -16200,7 +17781,7 @@ errors++;
 if(data2.digest !== undefined){
 let data4 = data2.digest;
 if(typeof data4 === "string"){
-if(!pattern17.test(data4)){
+if(!pattern6.test(data4)){
 const err15 = {instancePath:instancePath+"/packets/" + i0+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -16249,7 +17830,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern6.test(data6)){
+if(!pattern4.test(data6)){
 const err19 = {instancePath:instancePath+"/packets/" + i0+"/depends_on/" + i1,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -16308,8 +17889,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate54(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
+if(!(validate57(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -16324,16 +17905,16 @@ vErrors.push(err24);
 }
 errors++;
 }
-validate103.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate105.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16374,8 +17955,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate103(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
+if(!(validate106(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
 errors = vErrors.length;
 }
 }
@@ -16390,18 +17971,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate105.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema199 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
-const schema200 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
+const schema211 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
+const schema212 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate109.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16477,18 +18058,18 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate109.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate109.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema201 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
-const schema202 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
+const schema213 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
+const schema214 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate110.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16556,7 +18137,7 @@ errors++;
 if(data1.reason !== undefined){
 let data2 = data1.reason;
 if(!((((data2 === "gate") || (data2 === "budget")) || (data2 === "failed")) || (data2 === "interrupted"))){
-const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema202.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema214.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -16601,17 +18182,17 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate107.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-event.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate40.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16719,7 +18300,7 @@ errors++;
 if(data.prev !== undefined){
 let data1 = data.prev;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err9 = {instancePath:instancePath+"/prev",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -16794,7 +18375,7 @@ errors++;
 if(data.digest !== undefined){
 let data5 = data.digest;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern6.test(data5)){
 const err15 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -16819,140 +18400,140 @@ errors++;
 const tag0 = data.type;
 if(typeof tag0 == "string"){
 if(tag0 === "run.opened"){
-if(!(validate38(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "run.recompiled"){
 if(!(validate41(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "lease.taken"){
+else if(tag0 === "run.recompiled"){
 if(!(validate44(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "lease.taken"){
+if(!(validate47(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "lease.taken-over"){
-if(!(validate45(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
+if(!(validate48(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "journal.truncated"){
-if(!(validate46(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate46.errors : vErrors.concat(validate46.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "packet.dispatched"){
 if(!(validate49(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "attempt.recorded"){
+else if(tag0 === "packet.dispatched"){
 if(!(validate52(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "attempt.recorded"){
+if(!(validate55(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "packet.reviewed"){
-if(!(validate59(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.completed"){
-if(!(validate63(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "repair.scheduled"){
 if(!(validate66(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "infra.retry-scheduled"){
+else if(tag0 === "repair.scheduled"){
 if(!(validate69(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "packet.failed"){
+else if(tag0 === "infra.retry-scheduled"){
 if(!(validate72(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "packet.abandoned"){
+else if(tag0 === "packet.failed"){
 if(!(validate75(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "packet.reopened"){
+else if(tag0 === "packet.abandoned"){
 if(!(validate78(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "gate.opened"){
+else if(tag0 === "packet.reopened"){
 if(!(validate81(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "gate.approved"){
+else if(tag0 === "gate.opened"){
 if(!(validate84(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "gate.approved"){
+if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "gate.rejected"){
-if(!(validate88(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate91(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "handoff.registered"){
-if(!(validate92(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+if(!(validate95(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "integration.merged"){
-if(!(validate96(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "integration.conflict"){
 if(!(validate99(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "fanout.expanded"){
+else if(tag0 === "integration.conflict"){
 if(!(validate102(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "fanout.expanded"){
+if(!(validate105(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "run.completed"){
-if(!(validate106(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
+if(!(validate109(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "run.stopped"){
-if(!(validate107(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+if(!(validate110(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
 errors = vErrors.length;
 }
 }
@@ -16988,19 +18569,19 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate37.errors = vErrors;
+validate40.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalLog = validate131;
-const schema203 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
+export const validateJournalLog = validate134;
+const schema215 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
 
-function validate131(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-log.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate131.evaluated;
+const evaluated0 = validate134.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17127,7 +18708,7 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err11 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -17191,8 +18772,8 @@ let data5 = data.events;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate37(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
+if(!(validate40(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
 errors = vErrors.length;
 }
 }
@@ -17219,22 +18800,477 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate131.errors = vErrors;
+validate134.errors = vErrors;
 return errors === 0;
 }
-validate131.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate134.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validatePacket = validate23;
+export const validateManifestSummary = validate136;
+const schema217 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"fixtures/<package>/summary.json: the result of a package's manifest gate. Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
 
-export const validateReview = validate133;
-const schema205 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
-const pattern122 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/manifest-summary.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate136.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.suite_id === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "suite_id"},message:"must have required property '"+"suite_id"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.case_count === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "case_count"},message:"must have required property '"+"case_count"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.required_count === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "required_count"},message:"must have required property '"+"required_count"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.passed === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.failed === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "failed"},message:"must have required property '"+"failed"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.skipped === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped"},message:"must have required property '"+"skipped"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.decision === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decision"},message:"must have required property '"+"decision"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.failures === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "failures"},message:"must have required property '"+"failures"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.skipped_ids === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "skipped_ids"},message:"must have required property '"+"skipped_ids"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema217.properties, key0))){
+const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("manifest-summary" !== data.kind){
+const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "manifest-summary"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err13 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data.suite_id !== undefined){
+let data2 = data.suite_id;
+if(typeof data2 === "string"){
+if(func2(data2) < 1){
+const err14 = {instancePath:instancePath+"/suite_id",schemaPath:"#/properties/suite_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/suite_id",schemaPath:"#/properties/suite_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.case_count !== undefined){
+let data3 = data.case_count;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err16 = {instancePath:instancePath+"/case_count",schemaPath:"#/properties/case_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err17 = {instancePath:instancePath+"/case_count",schemaPath:"#/properties/case_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+if(data.required_count !== undefined){
+let data4 = data.required_count;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err18 = {instancePath:instancePath+"/required_count",schemaPath:"#/properties/required_count/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
+const err19 = {instancePath:instancePath+"/required_count",schemaPath:"#/properties/required_count/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+if(data.passed !== undefined){
+let data5 = data.passed;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err20 = {instancePath:instancePath+"/passed",schemaPath:"#/properties/passed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err21 = {instancePath:instancePath+"/passed",schemaPath:"#/properties/passed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+if(data.failed !== undefined){
+let data6 = data.failed;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err22 = {instancePath:instancePath+"/failed",schemaPath:"#/properties/failed/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 0 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/failed",schemaPath:"#/properties/failed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+if(data.skipped !== undefined){
+let data7 = data.skipped;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err24 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 0 || isNaN(data7)){
+const err25 = {instancePath:instancePath+"/skipped",schemaPath:"#/properties/skipped/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+if(data.decision !== undefined){
+let data8 = data.decision;
+if(!((data8 === "keep") || (data8 === "kill"))){
+const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema217.properties.decision.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.failures !== undefined){
+let data9 = data.failures;
+if(Array.isArray(data9)){
+const len0 = data9.length;
+for(let i0=0; i0<len0; i0++){
+let data10 = data9[i0];
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.id === undefined){
+const err27 = {instancePath:instancePath+"/failures/" + i0,schemaPath:"#/properties/failures/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(data10.message === undefined){
+const err28 = {instancePath:instancePath+"/failures/" + i0,schemaPath:"#/properties/failures/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+for(const key1 in data10){
+if(!((key1 === "id") || (key1 === "message"))){
+const err29 = {instancePath:instancePath+"/failures/" + i0,schemaPath:"#/properties/failures/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data10.id !== undefined){
+if(typeof data10.id !== "string"){
+const err30 = {instancePath:instancePath+"/failures/" + i0+"/id",schemaPath:"#/properties/failures/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data10.message !== undefined){
+if(typeof data10.message !== "string"){
+const err31 = {instancePath:instancePath+"/failures/" + i0+"/message",schemaPath:"#/properties/failures/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/failures/" + i0,schemaPath:"#/properties/failures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/failures",schemaPath:"#/properties/failures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.skipped_ids !== undefined){
+let data13 = data.skipped_ids;
+if(Array.isArray(data13)){
+const len1 = data13.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data13[i1] !== "string"){
+const err34 = {instancePath:instancePath+"/skipped_ids/" + i1,schemaPath:"#/properties/skipped_ids/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/skipped_ids",schemaPath:"#/properties/skipped_ids/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+else {
+const err36 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+validate136.errors = vErrors;
+return errors === 0;
+}
+validate136.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+export const validatePacket = validate25;
+
+export const validateReview = validate137;
+const schema218 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
+const pattern130 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+
+function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/review.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate133.evaluated;
+const evaluated0 = validate137.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17423,7 +19459,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema205.properties, key0))){
+if(!(func3.call(schema218.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -17506,7 +19542,7 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err25 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -17551,7 +19587,7 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(!pattern6.test(data4)){
+if(!pattern4.test(data4)){
 const err29 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -17576,7 +19612,7 @@ errors++;
 if(data.packet_digest !== undefined){
 let data5 = data.packet_digest;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern6.test(data5)){
 const err31 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -17626,7 +19662,7 @@ errors++;
 if(data.attempt_digest !== undefined){
 let data7 = data.attempt_digest;
 if(typeof data7 === "string"){
-if(!pattern17.test(data7)){
+if(!pattern6.test(data7)){
 const err35 = {instancePath:instancePath+"/attempt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err35];
@@ -17651,7 +19687,7 @@ errors++;
 if(data.outcome !== undefined){
 let data8 = data.outcome;
 if(!(((((((data8 === "ok") || (data8 === "task-failed")) || (data8 === "timeout")) || (data8 === "crashed")) || (data8 === "auth-failed")) || (data8 === "backend-missing")) || (data8 === "rate-limited"))){
-const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema205.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema218.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -17664,7 +19700,7 @@ errors++;
 if(data.verdict !== undefined){
 let data9 = data.verdict;
 if(!((((data9 === "approved") || (data9 === "changes-requested")) || (data9 === "needs-human")) || (data9 === "infra-failed"))){
-const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema205.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema218.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -17736,7 +19772,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern122.test(data12)){
+if(!pattern130.test(data12)){
 const err44 = {instancePath:instancePath+"/findings/" + i0+"/code",schemaPath:"#/properties/findings/items/properties/code/pattern",keyword:"pattern",params:{pattern: "^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},message:"must match pattern \""+"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -17786,7 +19822,7 @@ errors++;
 if(data11.effect !== undefined){
 let data14 = data11.effect;
 if(!(((data14 === "repair") || (data14 === "human")) || (data14 === "infra"))){
-const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema205.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema218.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -17854,7 +19890,7 @@ const _errs39 = errors;
 const _errs42 = errors;
 const _errs43 = errors;
 if(typeof data17 === "string"){
-if(!pattern9.test(data17)){
+if(!pattern13.test(data17)){
 const err53 = {};
 if(vErrors === null){
 vErrors = [err53];
@@ -17965,7 +20001,7 @@ let valid14 = false;
 let passing1 = null;
 const _errs48 = errors;
 if(typeof data18 === "string"){
-if(!pattern17.test(data18)){
+if(!pattern6.test(data18)){
 const err59 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
@@ -18038,7 +20074,7 @@ vErrors = null;
 if(data16.excerpt !== undefined){
 let data19 = data16.excerpt;
 if((typeof data19 !== "string") && (data19 !== null)){
-const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema205.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
+const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema218.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -18183,7 +20219,7 @@ errors++;
 if(data21.kind !== undefined){
 let data23 = data21.kind;
 if(!(((((((((data23 === "outcome") || (data23 === "output")) || (data23 === "handoff")) || (data23 === "validation")) || (data23 === "verification")) || (data23 === "permissions")) || (data23 === "tests")) || (data23 === "falsifiable")) || (data23 === "reviewer-worker"))){
-const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema205.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema218.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -18196,7 +20232,7 @@ errors++;
 if(data21.status !== undefined){
 let data24 = data21.status;
 if(!(((data24 === "pass") || (data24 === "fail")) || (data24 === "skipped"))){
-const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema205.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema218.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -18306,7 +20342,7 @@ let data28 = data27.artifact;
 const _errs74 = errors;
 const _errs75 = errors;
 if(typeof data28 === "string"){
-if(!pattern9.test(data28)){
+if(!pattern13.test(data28)){
 const err85 = {};
 if(vErrors === null){
 vErrors = [err85];
@@ -18367,7 +20403,7 @@ let data29 = data27.path;
 const _errs79 = errors;
 const _errs80 = errors;
 if(typeof data29 === "string"){
-if(!pattern9.test(data29)){
+if(!pattern13.test(data29)){
 const err89 = {};
 if(vErrors === null){
 vErrors = [err89];
@@ -18426,7 +20462,7 @@ errors++;
 if(data27.digest !== undefined){
 let data30 = data27.digest;
 if(typeof data30 === "string"){
-if(!pattern17.test(data30)){
+if(!pattern6.test(data30)){
 const err93 = {instancePath:instancePath+"/handoffs/" + i3+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err93];
@@ -18633,7 +20669,7 @@ errors++;
 if(data34.status !== undefined){
 let data36 = data34.status;
 if(!((((data36 === "added") || (data36 === "modified")) || (data36 === "deleted")) || (data36 === "renamed"))){
-const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema205.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema218.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -18830,7 +20866,7 @@ vErrors = null;
 if(data.branch !== undefined){
 let data41 = data.branch;
 if((typeof data41 !== "string") && (data41 !== null)){
-const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema205.properties.branch.type},message:"must be string,null"};
+const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema218.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -18843,7 +20879,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data42 = data.head_commit;
 if((typeof data42 !== "string") && (data42 !== null)){
-const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema205.properties.head_commit.type},message:"must be string,null"};
+const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema218.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -18853,7 +20889,7 @@ vErrors.push(err125);
 errors++;
 }
 if(typeof data42 === "string"){
-if(!pattern16.test(data42)){
+if(!pattern20.test(data42)){
 const err126 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
@@ -18917,7 +20953,7 @@ errors++;
 if(data43.verdict !== undefined){
 let data44 = data43.verdict;
 if(!((((data44 === "approved") || (data44 === "changes-requested")) || (data44 === "needs-human")) || (data44 === "unavailable"))){
-const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema205.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema218.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -18936,7 +20972,7 @@ const _errs121 = errors;
 const _errs124 = errors;
 const _errs125 = errors;
 if(typeof data45 === "string"){
-if(!pattern9.test(data45)){
+if(!pattern13.test(data45)){
 const err132 = {};
 if(vErrors === null){
 vErrors = [err132];
@@ -19043,7 +21079,7 @@ vErrors = null;
 if(data43.summary !== undefined){
 let data46 = data43.summary;
 if((typeof data46 !== "string") && (data46 !== null)){
-const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema205.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
+const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema218.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -19149,19 +21185,19 @@ vErrors.push(err144);
 }
 errors++;
 }
-validate133.errors = vErrors;
+validate137.errors = vErrors;
 return errors === 0;
 }
-validate133.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate137.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunMarker = validate134;
-const schema217 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+export const validateRunMarker = validate138;
+const schema230 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-marker.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate134.evaluated;
+const evaluated0 = validate138.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19258,7 +21294,7 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err8 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -19291,19 +21327,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate134.errors = vErrors;
+validate138.errors = vErrors;
 return errors === 0;
 }
-validate134.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate138.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunState = validate135;
-const schema219 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"]},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}}}};
-const schema225 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"]},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
+export const validateRunState = validate139;
+const schema232 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"]},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}}}};
+const schema238 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"]},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
 
-function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate136.evaluated;
+const evaluated0 = validate140.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19462,7 +21498,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema225.properties, key0))){
+if(!(func3.call(schema238.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -19476,7 +21512,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!(((((((((((data0 === "pending") || (data0 === "ready")) || (data0 === "dispatched")) || (data0 === "attempted")) || (data0 === "reviewed")) || (data0 === "completed")) || (data0 === "blocked")) || (data0 === "repairing")) || (data0 === "needs-human")) || (data0 === "failed")) || (data0 === "abandoned"))){
-const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema225.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema238.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -19593,7 +21629,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs13 = errors;
 if(!(((((((data5 === "ok") || (data5 === "task-failed")) || (data5 === "timeout")) || (data5 === "crashed")) || (data5 === "auth-failed")) || (data5 === "backend-missing")) || (data5 === "rate-limited"))){
-const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema225.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema238.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -19658,7 +21694,7 @@ let valid2 = false;
 let passing1 = null;
 const _errs18 = errors;
 if(!((((data6 === "approved") || (data6 === "changes-requested")) || (data6 === "needs-human")) || (data6 === "infra-failed"))){
-const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema225.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema238.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -19723,7 +21759,7 @@ let valid3 = false;
 let passing2 = null;
 const _errs23 = errors;
 if(typeof data7 === "string"){
-if(!pattern17.test(data7)){
+if(!pattern6.test(data7)){
 const err31 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -19865,7 +21901,7 @@ let valid6 = false;
 let passing4 = null;
 const _errs36 = errors;
 if(typeof data9 === "string"){
-if(!pattern16.test(data9)){
+if(!pattern20.test(data9)){
 const err38 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
@@ -19942,7 +21978,7 @@ let valid7 = false;
 let passing5 = null;
 const _errs42 = errors;
 if(typeof data10 === "string"){
-if(!pattern16.test(data10)){
+if(!pattern20.test(data10)){
 const err42 = {instancePath:instancePath+"/merged_commit",schemaPath:"#/properties/merged_commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
@@ -20039,7 +22075,7 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(!pattern6.test(data11)){
+if(!pattern4.test(data11)){
 const err48 = {instancePath:instancePath+"/conflict_gate",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err48];
@@ -20201,7 +22237,7 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(!pattern6.test(data13)){
+if(!pattern4.test(data13)){
 const err57 = {instancePath:instancePath+"/fanout_from",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err57];
@@ -20307,17 +22343,17 @@ vErrors.push(err63);
 }
 errors++;
 }
-validate136.errors = vErrors;
+validate140.errors = vErrors;
 return errors === 0;
 }
-validate136.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate140.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema230 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
+const schema243 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
 
-function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate138.evaluated;
+const evaluated0 = validate142.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20400,7 +22436,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!((((data0 === "closed") || (data0 === "open")) || (data0 === "approved")) || (data0 === "rejected"))){
-const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema230.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema243.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -20417,7 +22453,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs5 = errors;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err8 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -20514,7 +22550,7 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(!pattern6.test(data3)){
+if(!pattern4.test(data3)){
 const err14 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err14];
@@ -20620,7 +22656,7 @@ let valid7 = false;
 let passing2 = null;
 const _errs23 = errors;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern6.test(data5)){
 const err20 = {instancePath:instancePath+"/approval_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -20726,17 +22762,17 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate138.errors = vErrors;
+validate142.errors = vErrors;
 return errors === 0;
 }
-validate138.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema234 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
+const schema247 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
 
-function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate140.evaluated;
+const evaluated0 = validate144.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20809,7 +22845,7 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(!pattern6.test(data0)){
+if(!pattern4.test(data0)){
 const err6 = {instancePath:instancePath+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -20834,7 +22870,7 @@ errors++;
 if(data.digest !== undefined){
 let data1 = data.digest;
 if(typeof data1 === "string"){
-if(!pattern17.test(data1)){
+if(!pattern6.test(data1)){
 const err8 = {instancePath:instancePath+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -20892,17 +22928,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate140.errors = vErrors;
+validate144.errors = vErrors;
 return errors === 0;
 }
-validate140.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-state.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate135.evaluated;
+const evaluated0 = validate139.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21051,7 +23087,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema219.properties, key0))){
+if(!(func3.call(schema232.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -21109,7 +23145,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err19 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -21134,7 +23170,7 @@ errors++;
 if(data.run_digest !== undefined){
 let data3 = data.run_digest;
 if(typeof data3 === "string"){
-if(!pattern17.test(data3)){
+if(!pattern6.test(data3)){
 const err21 = {instancePath:instancePath+"/run_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err21];
@@ -21159,7 +23195,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data4 = data.plan_digest;
 if(typeof data4 === "string"){
-if(!pattern17.test(data4)){
+if(!pattern6.test(data4)){
 const err23 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -21238,7 +23274,7 @@ let valid4 = false;
 let passing0 = null;
 const _errs19 = errors;
 if(typeof data7 === "string"){
-if(!pattern17.test(data7)){
+if(!pattern6.test(data7)){
 const err29 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -21334,7 +23370,7 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(!pattern6.test(key1)){
+if(!pattern4.test(key1)){
 const err35 = {instancePath:instancePath+"/packets",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\"",propertyName:key1};
 if(vErrors === null){
 vErrors = [err35];
@@ -21368,8 +23404,8 @@ errors++;
 }
 }
 for(const key2 in data8){
-if(!(validate136(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate136.errors : vErrors.concat(validate136.errors);
+if(!(validate140(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
 errors = vErrors.length;
 }
 }
@@ -21411,7 +23447,7 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!pattern6.test(key3)){
+if(!pattern4.test(key3)){
 const err41 = {instancePath:instancePath+"/gates",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\"",propertyName:key3};
 if(vErrors === null){
 vErrors = [err41];
@@ -21445,8 +23481,8 @@ errors++;
 }
 }
 for(const key4 in data10){
-if(!(validate138(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
+if(!(validate142(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
 errors = vErrors.length;
 }
 }
@@ -21466,8 +23502,8 @@ if(data.handoffs !== undefined){
 let data12 = data.handoffs;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 for(const key5 in data12){
-if(!(validate140(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate140.errors : vErrors.concat(validate140.errors);
+if(!(validate144(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate144.errors : vErrors.concat(validate144.errors);
 errors = vErrors.length;
 }
 }
@@ -21718,7 +23754,7 @@ errors++;
 if(data20.reason !== undefined){
 let data21 = data20.reason;
 if(!((((data21 === "gate") || (data21 === "budget")) || (data21 === "failed")) || (data21 === "interrupted"))){
-const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema219.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema232.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -21836,19 +23872,19 @@ vErrors.push(err70);
 }
 errors++;
 }
-validate135.errors = vErrors;
+validate139.errors = vErrors;
 return errors === 0;
 }
-validate135.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate139.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRun = validate142;
-const schema237 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
+export const validateRun = validate146;
+const schema250 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
 
-function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate142.evaluated;
+const evaluated0 = validate146.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21987,7 +24023,7 @@ vErrors.push(err12);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema237.properties, key0))){
+if(!(func3.call(schema250.properties, key0))){
 const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err13];
@@ -22045,7 +24081,7 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err18 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err18];
@@ -22107,7 +24143,7 @@ errors++;
 if(data.plan_digest !== undefined){
 let data5 = data.plan_digest;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern6.test(data5)){
 const err23 = {instancePath:instancePath+"/plan_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -22132,7 +24168,7 @@ errors++;
 if(data.scorecard_digest !== undefined){
 let data6 = data.scorecard_digest;
 if(typeof data6 === "string"){
-if(!pattern17.test(data6)){
+if(!pattern6.test(data6)){
 const err25 = {instancePath:instancePath+"/scorecard_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -22194,7 +24230,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema237.properties.base_commit.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema250.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -22204,7 +24240,7 @@ vErrors.push(err30);
 errors++;
 }
 if(typeof data9 === "string"){
-if(!pattern16.test(data9)){
+if(!pattern20.test(data9)){
 const err31 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -22298,7 +24334,7 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(!pattern6.test(data12)){
+if(!pattern4.test(data12)){
 const err39 = {instancePath:instancePath+"/packets/" + i0+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err39];
@@ -22323,7 +24359,7 @@ errors++;
 if(data11.digest !== undefined){
 let data13 = data11.digest;
 if(typeof data13 === "string"){
-if(!pattern17.test(data13)){
+if(!pattern6.test(data13)){
 const err41 = {instancePath:instancePath+"/packets/" + i0+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err41];
@@ -22348,7 +24384,7 @@ errors++;
 if(data11.prompt_digest !== undefined){
 let data14 = data11.prompt_digest;
 if(typeof data14 === "string"){
-if(!pattern17.test(data14)){
+if(!pattern6.test(data14)){
 const err43 = {instancePath:instancePath+"/packets/" + i0+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err43];
@@ -22397,7 +24433,7 @@ vErrors.push(err46);
 }
 errors++;
 }
-if(!pattern6.test(data16)){
+if(!pattern4.test(data16)){
 const err47 = {instancePath:instancePath+"/packets/" + i0+"/depends_on/" + i1,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err47];
@@ -22517,7 +24553,7 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(!pattern6.test(data19)){
+if(!pattern4.test(data19)){
 const err57 = {instancePath:instancePath+"/gates/" + i2+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err57];
@@ -22542,7 +24578,7 @@ errors++;
 if(data18.digest !== undefined){
 let data20 = data18.digest;
 if(typeof data20 === "string"){
-if(!pattern17.test(data20)){
+if(!pattern6.test(data20)){
 const err59 = {instancePath:instancePath+"/gates/" + i2+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err59];
@@ -22642,7 +24678,7 @@ let data23 = data22.artifact;
 const _errs61 = errors;
 const _errs62 = errors;
 if(typeof data23 === "string"){
-if(!pattern9.test(data23)){
+if(!pattern13.test(data23)){
 const err67 = {};
 if(vErrors === null){
 vErrors = [err67];
@@ -22721,7 +24757,7 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(!pattern6.test(data24)){
+if(!pattern4.test(data24)){
 const err73 = {instancePath:instancePath+"/handoffs/" + i3+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err73];
@@ -22770,7 +24806,7 @@ vErrors.push(err76);
 }
 errors++;
 }
-if(!pattern6.test(data26)){
+if(!pattern4.test(data26)){
 const err77 = {instancePath:instancePath+"/handoffs/" + i3+"/to_packets/" + i4,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
@@ -22839,19 +24875,19 @@ vErrors.push(err82);
 }
 errors++;
 }
-validate142.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateStatusReport = validate143;
-const schema250 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume"]},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
+export const validateStatusReport = validate147;
+const schema263 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume"]},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
 
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/status-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate143.evaluated;
+const evaluated0 = validate147.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23000,7 +25036,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema250.properties, key0))){
+if(!(func3.call(schema263.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -23058,7 +25094,7 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err19 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
@@ -23330,7 +25366,7 @@ errors++;
 if(data13.reason !== undefined){
 let data14 = data13.reason;
 if(!((((data14 === "gate") || (data14 === "budget")) || (data14 === "failed")) || (data14 === "interrupted"))){
-const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema250.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema263.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -23418,7 +25454,7 @@ if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 for(const key3 in data16){
 const _errs40 = errors;
 if(!(((((((((((key3 === "pending") || (key3 === "ready")) || (key3 === "dispatched")) || (key3 === "attempted")) || (key3 === "reviewed")) || (key3 === "completed")) || (key3 === "blocked")) || (key3 === "repairing")) || (key3 === "needs-human")) || (key3 === "failed")) || (key3 === "abandoned"))){
-const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema250.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
+const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema263.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -23588,7 +25624,7 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(!pattern6.test(data20)){
+if(!pattern4.test(data20)){
 const err61 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err61];
@@ -23613,7 +25649,7 @@ errors++;
 if(data19.state !== undefined){
 let data21 = data19.state;
 if(!(((((((((((data21 === "pending") || (data21 === "ready")) || (data21 === "dispatched")) || (data21 === "attempted")) || (data21 === "reviewed")) || (data21 === "completed")) || (data21 === "blocked")) || (data21 === "repairing")) || (data21 === "needs-human")) || (data21 === "failed")) || (data21 === "abandoned"))){
-const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema250.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema263.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -23805,7 +25841,7 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(!pattern6.test(data26)){
+if(!pattern4.test(data26)){
 const err74 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err74];
@@ -23866,7 +25902,7 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(!pattern6.test(data28)){
+if(!pattern4.test(data28)){
 const err79 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err79];
@@ -24006,7 +26042,7 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(!pattern6.test(data31)){
+if(!pattern4.test(data31)){
 const err91 = {instancePath:instancePath+"/gates/" + i4+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err91];
@@ -24031,7 +26067,7 @@ errors++;
 if(data30.state !== undefined){
 let data32 = data30.state;
 if(!((((data32 === "closed") || (data32 === "open")) || (data32 === "approved")) || (data32 === "rejected"))){
-const err93 = {instancePath:instancePath+"/gates/" + i4+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema250.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err93 = {instancePath:instancePath+"/gates/" + i4+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema263.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -24133,7 +26169,7 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(!pattern6.test(data35)){
+if(!pattern4.test(data35)){
 const err99 = {instancePath:instancePath+"/gates/" + i4+"/packets/" + i5,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err99];
@@ -24218,7 +26254,7 @@ vErrors.push(err105);
 }
 errors++;
 }
-if(!pattern6.test(data37)){
+if(!pattern4.test(data37)){
 const err106 = {instancePath:instancePath+"/waiting_gates/" + i6,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err106];
@@ -24300,7 +26336,7 @@ errors++;
 if(data38.kind !== undefined){
 let data39 = data38.kind;
 if(!(((((((data39 === "repair-integrity") || (data39 === "complete")) || (data39 === "approve")) || (data39 === "run")) || (data39 === "inspect-failed")) || (data39 === "budget")) || (data39 === "resume"))){
-const err113 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema250.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err113 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema263.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -24410,20 +26446,20 @@ vErrors.push(err119);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
-validate143.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateVerifyReport = validate144;
-const schema258 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
-const schema261 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
-const pattern169 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
+export const validateVerifyReport = validate148;
+const schema271 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
+const schema274 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
+const pattern177 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate149.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24486,7 +26522,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(typeof data0 === "string"){
-if(!pattern169.test(data0)){
+if(!pattern177.test(data0)){
 const err5 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_VERIFY_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_VERIFY_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -24513,7 +26549,7 @@ let data1 = data.file;
 const _errs7 = errors;
 const _errs8 = errors;
 if(typeof data1 === "string"){
-if(!pattern9.test(data1)){
+if(!pattern13.test(data1)){
 const err7 = {};
 if(vErrors === null){
 vErrors = [err7];
@@ -24653,17 +26689,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate149.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/verify-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate144.evaluated;
+const evaluated0 = validate148.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24772,7 +26808,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func1.call(schema258.properties, key0))){
+if(!(func3.call(schema271.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -24834,7 +26870,7 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(!pattern6.test(data2)){
+if(!pattern4.test(data2)){
 const err15 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -24948,7 +26984,7 @@ let valid3 = false;
 let passing1 = null;
 const _errs17 = errors;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern6.test(data5)){
 const err22 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -25058,7 +27094,7 @@ errors++;
 if(data.state_cache !== undefined){
 let data8 = data.state_cache;
 if(!(((data8 === "fresh") || (data8 === "stale")) || (data8 === "missing"))){
-const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema258.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema271.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -25073,8 +27109,8 @@ let data9 = data.problems;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate145(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate145.errors : vErrors.concat(validate145.errors);
+if(!(validate149(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
 errors = vErrors.length;
 }
 }
@@ -25101,20 +27137,20 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate148.errors = vErrors;
 return errors === 0;
 }
-validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateWorkerBindings = validate25;
-const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}}}};
-const pattern18 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
+export const validateWorkerBindings = validate27;
+const schema53 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}}}};
+const pattern22 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
 
-function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-bindings.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate25.evaluated;
+const evaluated0 = validate27.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25194,7 +27230,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 const _errs6 = errors;
 if(typeof key1 === "string"){
-if(!pattern18.test(key1)){
+if(!pattern22.test(key1)){
 const err6 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},message:"must match pattern \""+"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"+"\"",propertyName:key1};
 if(vErrors === null){
 vErrors = [err6];
@@ -25231,7 +27267,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key3 in data3){
-if(!(func1.call(schema47.properties, key3))){
+if(!(func3.call(schema54.properties, key3))){
 const err9 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -25245,7 +27281,7 @@ errors++;
 if(data3.backend !== undefined){
 let data4 = data3.backend;
 if(!(((((data4 === "dry-run") || (data4 === "shell")) || (data4 === "codex")) || (data4 === "claude")) || (data4 === "command"))){
-const err10 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema47.properties.backend.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema54.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -25346,7 +27382,7 @@ errors++;
 if(data3.stdin !== undefined){
 let data9 = data3.stdin;
 if(!((data9 === "prompt") || (data9 === "none"))){
-const err18 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema47.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema54.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -25359,7 +27395,7 @@ errors++;
 if(data3.transcript !== undefined){
 let data10 = data3.transcript;
 if(!((data10 === "stdout") || (data10 === "none"))){
-const err19 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema47.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema54.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -25397,7 +27433,7 @@ errors++;
 if(data3.sandbox !== undefined){
 let data12 = data3.sandbox;
 if(!(((data12 === "read-only") || (data12 === "workspace-write")) || (data12 === "danger-full-access"))){
-const err22 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema47.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema54.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -25410,7 +27446,7 @@ errors++;
 if(data3.permission_mode !== undefined){
 let data13 = data3.permission_mode;
 if(!(((((data13 === "default") || (data13 === "acceptEdits")) || (data13 === "plan")) || (data13 === "bypassPermissions")) || (data13 === "dontAsk"))){
-const err23 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema47.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+const err23 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema54.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -25468,7 +27504,7 @@ const len2 = data16.length;
 for(let i2=0; i2<len2; i2++){
 let data17 = data16[i2];
 if(typeof data17 === "string"){
-if(!pattern19.test(data17)){
+if(!pattern23.test(data17)){
 const err27 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err27];
@@ -25537,7 +27573,7 @@ const len4 = data20.length;
 for(let i4=0; i4<len4; i4++){
 let data21 = data20[i4];
 if(typeof data21 === "string"){
-if(!pattern20.test(data21)){
+if(!pattern24.test(data21)){
 const err32 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err32];
@@ -25577,7 +27613,7 @@ if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 for(const key4 in data22){
 const _errs45 = errors;
 if(typeof key4 === "string"){
-if(!pattern20.test(key4)){
+if(!pattern24.test(key4)){
 const err35 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err35];
@@ -25684,8 +27720,8 @@ vErrors.push(err43);
 }
 errors++;
 }
-validate25.errors = vErrors;
+validate27.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

@@ -1,0 +1,184 @@
+import fs from "node:fs";
+import path from "node:path";
+import { type CompiledRun, compilePlan, compilerErrors } from "@dwm/compiler";
+import { coreErrors, execaProcessRunner, isDwmError, readJsonFile } from "@dwm/core";
+import { applyRecompile, JOURNAL_FILE, type Journal, openJournal } from "@dwm/runtime";
+import type { CompileResult } from "@dwm/schemas";
+import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { cliErrors } from "../errors.js";
+
+async function git(ctx: CommandContext, cwd: string, args: string[]): Promise<string | null> {
+  const r = await execaProcessRunner.run({
+    argv: ["git", ...args],
+    cwd,
+    env: Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined)),
+    timeoutMs: 15_000,
+  });
+  return r.exitCode === 0 && r.spawnError === null ? r.stdout.trim() : null;
+}
+
+/** The repository that holds the plan (else the one around cwd, else cwd) and its HEAD. */
+async function locateRepo(
+  ctx: CommandContext,
+  planFile: string,
+): Promise<{ root: string; head: string | null }> {
+  for (const dir of [path.dirname(planFile), ctx.cwd]) {
+    const top = await git(ctx, dir, ["rev-parse", "--show-toplevel"]);
+    if (top) {
+      const head = await git(ctx, top, ["rev-parse", "--verify", "--quiet", "HEAD"]);
+      return {
+        root: fs.realpathSync(top),
+        head: head && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(head) ? head : null,
+      };
+    }
+  }
+  return { root: fs.realpathSync(ctx.cwd), head: null };
+}
+
+/** `--store` is relative to the repository root; an absolute path is accepted only inside it. */
+function storeRelative(root: string, store: string | undefined): string | undefined {
+  if (store === undefined) return undefined;
+  if (!path.isAbsolute(store)) return store;
+  const rel = path.relative(root, path.resolve(store));
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+    throw coreErrors.create(
+      "ERR_OUT_PATH_UNSAFE",
+      `store directory ${store} is outside the repository ${root}`,
+      {
+        details: { path: store, reason: "outside the repository" },
+      },
+    );
+  }
+  return rel.split(path.sep).join("/");
+}
+
+export function toCompileResult(c: CompiledRun): CompileResult {
+  return {
+    kind: "compile-result",
+    schema_version: "1",
+    ok: true,
+    run_id: c.runId,
+    run_dir: c.runDirRel,
+    run_digest: c.runDigest,
+    plan_id: c.run.plan_id,
+    plan_digest: c.run.plan_digest,
+    revision: c.run.revision,
+    created: c.created,
+    base_commit: c.run.base_commit,
+    compiler_version: c.run.compiler_version,
+    packets: c.run.packets.map((e, i) => {
+      const p = c.packets[i];
+      return {
+        packet_id: e.packet_id,
+        digest: e.digest,
+        prompt_digest: e.prompt_digest,
+        depends_on: e.depends_on,
+        gates: p?.gates ?? [],
+        human_gate: p?.human_gate ?? false,
+      };
+    }),
+    gates: c.gates.map((g, i) => ({
+      gate_id: g.gate_id,
+      digest: c.run.gates[i]?.digest ?? "",
+      category: g.category,
+      source: g.source,
+      trigger: g.trigger,
+      safe_default: g.safe_default,
+      packets: g.packets,
+    })),
+    changes: c.changes,
+  };
+}
+
+function render(r: CompileResult): string {
+  const lines = [
+    `${r.created ? "Compiled" : "Recompiled"} run ${r.run_id} (revision ${r.revision})`,
+    `  store:  ${r.run_dir}`,
+    `  plan:   ${r.plan_id} ${r.plan_digest}`,
+    `  base:   ${r.base_commit ?? "(not a git repository)"}`,
+    "",
+    `Packets (${r.packets.length}, in run order):`,
+  ];
+  const w = Math.max(0, ...r.packets.map((p) => p.packet_id.length));
+  for (const p of r.packets) {
+    const deps = p.depends_on.length ? `after ${p.depends_on.join(", ")}` : "first";
+    const gates = p.gates.length ? `held by ${p.gates.join(", ")}` : "no gate";
+    lines.push(`  ${p.packet_id.padEnd(w)}  ${deps}; ${gates}${p.human_gate ? "; human gate" : ""}`);
+  }
+  lines.push("", `Gates (${r.gates.length}; recorded, not approved):`);
+  for (const g of r.gates) {
+    const held = g.packets.length ? g.packets.join(", ") : "no packet";
+    lines.push(`  ${g.gate_id} [${g.category}, ${g.source}] holds ${held}: ${g.trigger}`);
+  }
+  if (r.gates.length === 0) lines.push("  none");
+  if (r.changes && [r.changes.added, r.changes.changed, r.changes.removed].every((l) => l.length === 0)) {
+    lines.push("", "No packet changed since the last compile.");
+  } else if (r.changes) {
+    const c = r.changes;
+    const list = (xs: string[]) => (xs.length ? xs.join(", ") : "none");
+    lines.push(
+      "",
+      `Changes since revision ${r.revision - 1}:`,
+      `  added: ${list(c.added)}`,
+      `  changed: ${list(c.changed)}`,
+      `  removed: ${list(c.removed)}`,
+      `  downstream (re-run): ${list(c.downstream)}`,
+      `  gates added/changed/removed: ${list(c.gates.added)} / ${list(c.gates.changed)} / ${list(c.gates.removed)}`,
+    );
+  }
+  const held = r.packets.filter((p) => p.gates.length > 0).length;
+  lines.push(
+    "",
+    held
+      ? `${held} packet(s) wait for gate approval (dwm approve ${r.run_id} <gate>).`
+      : "No packet waits for a gate approval.",
+  );
+  return lines.join("\n");
+}
+
+export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  const [planArg] = args.positionals;
+  if (planArg === undefined) throw cliErrors.create("ERR_CLI_USAGE", "compile needs a plan file");
+  if (args.values.new === true && typeof args.values.run === "string") {
+    throw cliErrors.create("ERR_CLI_USAGE", "--new and --run cannot be used together");
+  }
+  const planFile = path.resolve(ctx.cwd, planArg);
+  let plan: unknown;
+  try {
+    plan = readJsonFile(planFile);
+  } catch (e) {
+    // A plan that cannot be read is invalid input (exit 1), not a damaged run.
+    throw compilerErrors.create("ERR_PLAN_INVALID", isDwmError(e) ? e.message : String(e), {
+      details: { plan: planArg, cause: isDwmError(e) ? e.code : "unknown" },
+      cause: e,
+    });
+  }
+  const repo = await locateRepo(ctx, planFile);
+  // A run that already has a journal is recompiled under its run lock, and the
+  // recompile is journaled (docs/internals.md, "Recompiling a run that has a journal").
+  let journal: Journal | null = null;
+  let compiled: CompiledRun;
+  try {
+    compiled = compilePlan(plan, {
+      repoRoot: repo.root,
+      storeDir: storeRelative(
+        repo.root,
+        typeof args.values.store === "string" ? args.values.store : undefined,
+      ),
+      baseCommit: repo.head,
+      runId: typeof args.values.run === "string" ? args.values.run : undefined,
+      newRun: args.values.new === true,
+      beforeWrite: ({ runDir, created }) => {
+        if (!created && fs.existsSync(path.join(runDir, JOURNAL_FILE))) {
+          journal = openJournal(runDir, { clock: ctx.clock, recompile: true });
+        }
+      },
+    });
+    const j = journal as Journal | null;
+    if (j && compiled.changes) applyRecompile(j, compiled.changes);
+  } finally {
+    (journal as Journal | null)?.close();
+  }
+  const output = toCompileResult(compiled);
+  return { exitCode: 0, output, text: render(output) };
+}
