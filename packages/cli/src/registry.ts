@@ -75,6 +75,22 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/log.js"),
   },
   {
+    name: "compile",
+    usage: "dwm compile <plan> [--store DIR] [--run ID | --new] [--json]",
+    summary: "Compile a plan into a run: packets, prompts and gates in the run store (create or refresh).",
+    positionals: { min: 1, max: 1 },
+    options: {
+      store: {
+        type: "string",
+        description: "Run store, relative to the repository root (default .dwm/runs).",
+      },
+      run: { type: "string", description: "Compile into this run id (created when absent)." },
+      new: { type: "boolean", description: "Make a new run even if the store has a run of this plan." },
+      ...json,
+    },
+    load: () => import("./commands/compile.js"),
+  },
+  {
     name: "commands",
     usage: "dwm commands [--json]",
     summary: "The command reference: every command, its usage and options, and the exit codes.",
