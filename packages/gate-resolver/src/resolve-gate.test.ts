@@ -1,0 +1,368 @@
+import fs from "node:fs";
+import path from "node:path";
+import { digest, readArtifact } from "@dwm/core";
+import type { Approval } from "@dwm/schemas";
+import { FakeClock, makeTempDir } from "@dwm/test-utils";
+import { describe, expect, it } from "vitest";
+import { pendingApprovals, writeApproval } from "./approval-store.js";
+import { gateView } from "./gate-view.js";
+import { policyApprovals } from "./policy.js";
+import { approvalPath, buildApproval, resolveGate } from "./resolve-gate.js";
+import { Driver, demoRun, HUMAN_GATE, RUN_ID, reviewOf, WRITE_GATE } from "./test-support/run.js";
+import { workerEnvironmentReason } from "./worker-env.js";
+
+const clock = new FakeClock("2026-03-01T10:00:00.000Z");
+const ada = { name: "Ada <ada@example.com>", source: "git" } as const;
+
+function setup() {
+  const view = demoRun();
+  return { view, d: new Driver(view) };
+}
+
+function decide(
+  d: Driver,
+  gateId: string,
+  decision: Approval["decision"],
+  extra: { reason?: string; packets?: string[] } = {},
+): Approval {
+  return buildApproval(d.state, d.view, { gateId, decision, approver: ada, clock, ...extra });
+}
+
+/** Human gate reached: upstream completed, human_gate reviewed approved, its gate opened. */
+function atHumanGate() {
+  const s = setup();
+  s.d.complete("inventory");
+  s.d.apply(
+    ...resolveGate(s.d.state, decide(s.d, "write", "approve"), s.view, {
+      approvalPath: approvalPath("write", 1),
+    }).events,
+  );
+  s.d.complete("implement");
+  s.d.complete("summary");
+  s.d.attempt("human_gate", "approved");
+  s.d.openGate("human-gate", ["human_gate"]);
+  return s;
+}
+
+describe("resolveGate: approve", () => {
+  it("a risk gate may be approved before the run reaches it (pre-approval)", () => {
+    const { view, d } = setup();
+    const approval = decide(d, "write", "approve");
+    expect(approval).toEqual({
+      kind: "approval",
+      schema_version: "1",
+      run_id: RUN_ID,
+      gate_id: "write",
+      gate_digest: digest(WRITE_GATE),
+      decision: "approve",
+      reason: "",
+      packets: [],
+      approver: ada,
+      at: "2026-03-01T10:00:00.000Z",
+    });
+    const r = resolveGate(d.state, approval, view, { approvalPath: "approvals/write/1.json" });
+    expect(r.copies).toEqual([]);
+    expect(r.events).toEqual([
+      {
+        type: "gate.approved",
+        data: {
+          gate_id: "write",
+          gate_digest: digest(WRITE_GATE),
+          approval_digest: digest(approval),
+          files: [{ path: "approvals/write/1.json", digest: expect.stringMatching(/^sha256:/) }],
+        },
+      },
+    ]);
+    d.apply(...r.events);
+    expect(d.state.gates.write?.state).toBe("approved");
+    expect(() => decide(d, "write", "approve")).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_ALREADY_DECIDED" }),
+    );
+  });
+
+  it("a human-gate phase is decided only once open, and its approval completes the packet with its handoffs", () => {
+    const s = setup();
+    expect(() => decide(s.d, "human-gate", "approve")).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_NOT_OPEN" }),
+    );
+    const { view, d } = atHumanGate();
+    expect(gateView(d.state, view, "human-gate").waiting).toBe(true);
+    const approval = decide(d, "human-gate", "approve", { reason: "ship it" });
+    expect(() =>
+      resolveGate(d.state, approval, view, { approvalPath: "approvals/human-gate/1.json" }),
+    ).toThrow(expect.objectContaining({ code: "ERR_GATE_REVIEW_REQUIRED" }));
+    expect(() =>
+      resolveGate(d.state, approval, view, {
+        approvalPath: "approvals/human-gate/1.json",
+        review: reviewOf("human_gate", 2),
+      }),
+    ).toThrow(expect.objectContaining({ code: "ERR_GATE_REVIEW_REQUIRED" }));
+    const r = resolveGate(d.state, approval, view, {
+      approvalPath: "approvals/human-gate/1.json",
+      review: reviewOf("human_gate", 1),
+    });
+    expect(r.events.map((e) => e.type)).toEqual(["gate.approved", "handoff.registered", "packet.completed"]);
+    expect(r.events[2]?.data).toEqual({
+      packet_id: "human_gate",
+      attempt: 1,
+      branch: `dwm/${RUN_ID}/human_gate/1`,
+      commit: "c".repeat(40),
+    });
+    expect(r.copies).toEqual([
+      {
+        artifact: "decision.md",
+        from: "attempts/human_gate/1/outputs/decision.md",
+        to: "handoffs/decision.md",
+        digest: digest("decision"),
+      },
+    ]);
+    d.apply(...r.events);
+    expect(d.state.packets.human_gate?.state).toBe("completed");
+    expect(d.state.handoffs["decision.md"]?.from_packet).toBe("human_gate");
+  });
+
+  it("a needs-human gate opened at run time: approval completes the reviewed attempt, rejection reopens the packet", () => {
+    for (const decision of ["approve", "reject"] as const) {
+      const { view, d } = setup();
+      expect(d.attempt("inventory", "needs-human")).toBe(1);
+      d.openGate("needs-human/inventory/1", ["inventory"], digest("runtime gate"));
+      const gv = gateView(d.state, view, "needs-human/inventory/1");
+      expect([gv.artifact, gv.preapprovable, gv.waiting, gv.digest]).toEqual([
+        null,
+        false,
+        true,
+        digest("runtime gate"),
+      ]);
+      const a = decide(
+        d,
+        "needs-human/inventory/1",
+        decision,
+        decision === "reject" ? { reason: "wrong files listed" } : {},
+      );
+      const r = resolveGate(d.state, a, view, {
+        approvalPath: "approvals/needs-human/inventory/1/1.json",
+        review: reviewOf("inventory", 1, { verdict: "needs-human" }),
+      });
+      d.apply(...r.events);
+      if (decision === "approve") {
+        expect(r.events.map((e) => e.type)).toEqual([
+          "gate.approved",
+          "handoff.registered",
+          "packet.completed",
+        ]);
+        expect(d.state.packets.inventory?.state).toBe("completed");
+      } else {
+        expect(r.events.map((e) => e.type)).toEqual(["gate.rejected", "packet.reopened"]);
+        expect(d.state.packets.inventory).toMatchObject({
+          state: "pending",
+          reason: "gate needs-human/inventory/1 rejected: wrong files listed",
+        });
+      }
+    }
+  });
+});
+
+describe("resolveGate: refused approvals", () => {
+  it("of an unknown gate, for another run, for a changed gate", () => {
+    const { view, d } = setup();
+    expect(() => decide(d, "deploy", "approve")).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_UNKNOWN" }),
+    );
+    const good = decide(d, "write", "approve");
+    expect(() =>
+      resolveGate(d.state, { ...good, run_id: "other-0123456789ab" }, view, {
+        approvalPath: "approvals/write/1.json",
+      }),
+    ).toThrow(expect.objectContaining({ code: "ERR_GATE_FOREIGN_RUN" }));
+    const stale = { ...good, gate_digest: digest({ ...WRITE_GATE, packets: [] }) };
+    expect(() => resolveGate(d.state, stale, view, { approvalPath: "approvals/write/1.json" })).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_STALE_DIGEST", exitCode: 3 }),
+    );
+  });
+
+  it("an approval of the gate as first opened is stale once it was reopened with another digest", () => {
+    const { view, d } = atHumanGate();
+    const first = decide(d, "human-gate", "reject", { reason: "redo the summary", packets: ["summary"] });
+    d.apply(...resolveGate(d.state, first, view, { approvalPath: "approvals/human-gate/1.json" }).events);
+    d.complete("summary");
+    d.attempt("human_gate", "approved");
+    d.openGate("human-gate", ["human_gate"], digest({ ...HUMAN_GATE, trigger: "changed" }));
+    const old = { ...first, decision: "approve" as const, reason: "", packets: [] };
+    expect(() => resolveGate(d.state, old, view, { approvalPath: "approvals/human-gate/2.json" })).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_STALE_DIGEST" }),
+    );
+  });
+});
+
+describe("resolveGate: reject", () => {
+  it("reopens the named packets and every completed packet downstream; the gate is asked again only after they complete", () => {
+    const { view, d } = atHumanGate();
+    expect(() => decide(d, "human-gate", "reject", { reason: "  " })).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_REASON_REQUIRED" }),
+    );
+    expect(() => decide(d, "human-gate", "reject", { reason: "x", packets: ["nope"] })).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_PACKET_UNKNOWN" }),
+    );
+    const rejection = decide(d, "human-gate", "reject", {
+      reason: "the API change is not covered",
+      packets: ["implement"],
+    });
+    const r = resolveGate(d.state, rejection, view, { approvalPath: "approvals/human-gate/1.json" });
+    expect(r.events).toEqual([
+      {
+        type: "gate.rejected",
+        data: {
+          gate_id: "human-gate",
+          gate_digest: digest(HUMAN_GATE),
+          approval_digest: digest(rejection),
+          packets: ["implement", "summary", "human_gate"],
+          files: [{ path: "approvals/human-gate/1.json", digest: expect.any(String) }],
+        },
+      },
+      ...["implement", "summary", "human_gate"].map((id) => ({
+        type: "packet.reopened",
+        data: { packet_id: id, reason: "gate human-gate rejected: the API change is not covered" },
+      })),
+    ]);
+    d.apply(...r.events);
+    expect(
+      ["inventory", "implement", "summary", "human_gate"].map((id) => d.state.packets[id]?.state),
+    ).toEqual(["completed", "pending", "pending", "pending"]);
+    // Rejected: not asked again until the reworked packets have run their checks again.
+    expect(() => decide(d, "human-gate", "approve")).toThrow(
+      expect.objectContaining({ code: "ERR_GATE_NOT_OPEN" }),
+    );
+    expect(gateView(d.state, view, "human-gate").waiting).toBe(false);
+    d.complete("implement");
+    d.complete("summary");
+    const n = d.attempt("human_gate", "approved");
+    expect(n).toBe(2);
+    d.openGate("human-gate", ["human_gate"]);
+    const ok = decide(d, "human-gate", "approve");
+    const done = resolveGate(d.state, ok, view, {
+      approvalPath: "approvals/human-gate/2.json",
+      review: reviewOf("human_gate", 2),
+    });
+    d.apply(...done.events);
+    expect(d.state.packets.human_gate?.state).toBe("completed");
+  });
+
+  it("refuses to send back a packet that is being attempted", () => {
+    const { view, d } = atHumanGate();
+    d.apply({ type: "packet.reopened", data: { packet_id: "summary", reason: "test" } });
+    d.apply({
+      type: "packet.dispatched",
+      data: { packet_id: "summary", attempt: 2, packet_digest: digest("s"), base_commit: null },
+    });
+    const rejection = decide(d, "human-gate", "reject", { reason: "no", packets: ["summary"] });
+    expect(() =>
+      resolveGate(d.state, rejection, view, { approvalPath: "approvals/human-gate/1.json" }),
+    ).toThrow(expect.objectContaining({ code: "ERR_GATE_PACKET_IN_FLIGHT" }));
+  });
+
+  it("a rejected risk gate with no packets named only records the decision", () => {
+    const { view, d } = setup();
+    const rejection = decide(d, "write", "reject", { reason: "not on this branch" });
+    const r = resolveGate(d.state, rejection, view, { approvalPath: "approvals/write/1.json" });
+    expect(r.events.map((e) => e.type)).toEqual(["gate.rejected"]);
+    d.apply(...r.events);
+    expect(d.state.gates.write?.state).toBe("rejected");
+  });
+});
+
+describe("policy approvals", () => {
+  it("pre-approve listed risk categories, recorded as policy-file; never a human gate", () => {
+    const { view, d } = atHumanGate();
+    const s2 = setup();
+    const list = policyApprovals(
+      s2.d.state,
+      view,
+      { kind: "approval-policy", schema_version: "1", approve: ["write", "network"] },
+      { clock },
+    );
+    expect(list.map((a) => [a.gate_id, a.approver.source, a.reason])).toEqual([
+      ["write", "policy-file", "pre-approved by dwm.policy.json: category write"],
+    ]);
+    const r = resolveGate(s2.d.state, list[0] as Approval, view, { approvalPath: "approvals/write/1.json" });
+    s2.d.apply(...r.events);
+    expect(s2.d.state.gates.write?.state).toBe("approved");
+    // Already approved, and the human gate (open in `d`) is never pre-approved.
+    expect(
+      policyApprovals(
+        s2.d.state,
+        view,
+        { kind: "approval-policy", schema_version: "1", approve: ["write"] },
+        { clock },
+      ),
+    ).toEqual([]);
+    expect(
+      policyApprovals(
+        d.state,
+        view,
+        { kind: "approval-policy", schema_version: "1", approve: ["write"] },
+        { clock },
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe("approval files", () => {
+  it("are numbered, canonical, never overwritten; unjournaled ones are pending until the journal names them", () => {
+    const tmp = makeTempDir();
+    try {
+      const { d } = setup();
+      const a = decide(d, "write", "approve");
+      const first = writeApproval(tmp.path, a);
+      const second = writeApproval(tmp.path, { ...a, reason: "again" });
+      expect([first.path, second.path]).toEqual(["approvals/write/1.json", "approvals/write/2.json"]);
+      expect(readArtifact(path.join(tmp.path, first.path), "approval").value).toEqual(a);
+      fs.mkdirSync(path.join(tmp.path, "approvals/human-gate"), { recursive: true });
+      fs.copyFileSync(path.join(tmp.path, first.path), path.join(tmp.path, "approvals/human-gate/1.json"));
+      fs.writeFileSync(path.join(tmp.path, "approvals/write/7.json"), '{"forged":true}');
+      const events = [
+        {
+          seq: 1,
+          prev: digest(0),
+          type: "gate.approved",
+          at: "2026-01-01T00:00:00.000Z",
+          data: {
+            gate_id: "write",
+            gate_digest: a.gate_digest,
+            approval_digest: digest(a),
+            files: [{ path: first.path, digest: first.digest }],
+          },
+          digest: digest(1),
+        },
+      ] as never;
+      const pending = pendingApprovals(tmp.path, events);
+      expect(pending.map((p) => [p.path, p.approval !== null, p.problem === null])).toEqual([
+        ["approvals/human-gate/1.json", false, false],
+        ["approvals/write/2.json", true, true],
+        ["approvals/write/7.json", false, false],
+      ]);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("workerEnvironmentReason", () => {
+  it("recognises a DWM worker's environment and worktree", () => {
+    const tmp = makeTempDir();
+    try {
+      expect(workerEnvironmentReason({ PATH: "/bin" }, tmp.path)).toBeNull();
+      expect(workerEnvironmentReason({ DWM_ATTEMPT: "1", DWM_WORKER_ID: "w" }, tmp.path)).toBe(
+        "the environment has DWM_ATTEMPT, DWM_WORKER_ID, which DWM gives its workers",
+      );
+      const wt = path.join(tmp.path, "dwm-wt-abc", "repo", "src");
+      fs.mkdirSync(wt, { recursive: true });
+      expect(workerEnvironmentReason({}, wt)).toContain("inside a DWM worktree");
+      const other = path.join(tmp.path, "checkout", "sub");
+      fs.mkdirSync(path.join(tmp.path, "checkout", ".dwm-inputs"), { recursive: true });
+      fs.mkdirSync(other, { recursive: true });
+      expect(workerEnvironmentReason({}, other)).toContain(".dwm-inputs");
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});

@@ -1,0 +1,311 @@
+import { type Clock, digest, digestBytes, renderArtifact } from "@dwm/core";
+import type { EventDraft } from "@dwm/runtime";
+import type { Approval, Approver, Review, RunState } from "@dwm/schemas";
+import { validateSchema } from "@dwm/schemas";
+import { gateResolverErrors } from "./errors.js";
+import { type GateView, gateView } from "./gate-view.js";
+import type { HandoffCopy, RunView } from "./types.js";
+
+/** What resolving a gate needs besides the state and the approval. */
+export interface GateContext {
+  /** Where the approval file is (or will be) in the run store: approvals/<gate_id>/<n>.json. */
+  approvalPath: string;
+  /** The review of the held packet's last attempt (human-gate phases and needs-human gates). */
+  review?: Review | null;
+}
+
+/** The events to append, in order, and the handoff files to copy before appending them. */
+export interface GateResolution {
+  events: EventDraft[];
+  copies: HandoffCopy[];
+}
+
+/** Where approval number n of a gate lives in the run store. */
+export function approvalPath(gateId: string, n: number): string {
+  return `approvals/${gateId}/${n}.json`;
+}
+
+/** The file reference (run-relative path, raw-bytes digest) of an approval written with writeArtifact. */
+export function approvalFileRef(approval: Approval, n: number): { path: string; digest: string } {
+  return { path: approvalPath(approval.gate_id, n), digest: digestBytes(renderArtifact(approval)) };
+}
+
+/** Build an approval for the gate as it is now (its current digest). Checks everything resolveGate checks. */
+export function buildApproval(
+  state: RunState,
+  run: RunView,
+  input: {
+    gateId: string;
+    decision: Approval["decision"];
+    reason?: string;
+    packets?: readonly string[];
+    approver: Approver;
+    clock: Clock;
+  },
+): Approval {
+  const view = gateView(state, run, input.gateId);
+  if (view.digest === null) {
+    throw gateResolverErrors.create(
+      "ERR_GATE_NOT_OPEN",
+      `gate ${input.gateId} has no digest yet: it was never opened`,
+      {
+        details: { gate_id: input.gateId },
+      },
+    );
+  }
+  const approval: Approval = {
+    kind: "approval",
+    schema_version: "1",
+    run_id: state.run_id,
+    gate_id: input.gateId,
+    gate_digest: view.digest as Approval["gate_digest"],
+    decision: input.decision,
+    reason: (input.reason ?? "").trim(),
+    packets: input.decision === "reject" ? [...new Set(input.packets ?? [])] : [],
+    approver: input.approver,
+    at: input.clock.now(),
+  };
+  checkApproval(state, approval, view);
+  return approval;
+}
+
+function checkApproval(state: RunState, approval: Approval, view: GateView): void {
+  const v = validateSchema("approval", approval);
+  if (!v.ok) {
+    if (approval.decision === "reject" && approval.reason.trim() === "") {
+      throw gateResolverErrors.create(
+        "ERR_GATE_REASON_REQUIRED",
+        `rejecting gate ${approval.gate_id} needs a reason`,
+      );
+    }
+    throw gateResolverErrors.create(
+      "ERR_GATE_APPROVAL_INVALID",
+      "the approval does not match the approval schema",
+      {
+        details: { problems: v.problems.slice(0, 10) },
+      },
+    );
+  }
+  if (approval.run_id !== state.run_id) {
+    throw gateResolverErrors.create(
+      "ERR_GATE_FOREIGN_RUN",
+      `the approval is for run ${approval.run_id}, this is run ${state.run_id}`,
+      { details: { approval_run: approval.run_id, run_id: state.run_id } },
+    );
+  }
+  if (approval.gate_digest !== view.digest) {
+    throw gateResolverErrors.create(
+      "ERR_GATE_STALE_DIGEST",
+      `the approval is for gate ${approval.gate_id} as ${approval.gate_digest}; the gate is now ${view.digest ?? "unopened"}`,
+      {
+        details: {
+          gate_id: approval.gate_id,
+          approval_digest: approval.gate_digest,
+          gate_digest: view.digest,
+        },
+      },
+    );
+  }
+  const s = view.state.state;
+  if (s === "approved") {
+    throw gateResolverErrors.create(
+      "ERR_GATE_ALREADY_DECIDED",
+      `gate ${approval.gate_id} is already approved`,
+      {
+        details: { gate_id: approval.gate_id, approval_digest: view.state.approval_digest },
+      },
+    );
+  }
+  if (s === "rejected") {
+    throw gateResolverErrors.create(
+      "ERR_GATE_NOT_OPEN",
+      `gate ${approval.gate_id} was rejected; it is asked again once the reworked packets have completed again`,
+      { details: { gate_id: approval.gate_id } },
+    );
+  }
+  if (s === "closed" && !view.preapprovable) {
+    throw gateResolverErrors.create(
+      "ERR_GATE_NOT_OPEN",
+      `gate ${approval.gate_id} (${view.artifact?.source ?? "runtime"}) is not open yet; human gates are decided once the run reaches them`,
+      { details: { gate_id: approval.gate_id } },
+    );
+  }
+  for (const id of approval.packets) {
+    if (!state.packets[id]) {
+      throw gateResolverErrors.create(
+        "ERR_GATE_PACKET_UNKNOWN",
+        `run ${state.run_id} has no packet ${JSON.stringify(id)}`,
+        {
+          details: { packet_id: id },
+        },
+      );
+    }
+  }
+}
+
+const inFlight = (s: string) => s === "dispatched" || s === "attempted";
+
+/** Packets whose work must be redone: the named ones, and every completed packet downstream of them. */
+function reworkClosure(state: RunState, run: RunView, named: readonly string[]): string[] {
+  const dependents = new Map<string, string[]>();
+  for (const p of run.run.packets) {
+    for (const d of p.depends_on) dependents.set(d, [...(dependents.get(d) ?? []), p.packet_id]);
+  }
+  for (const [id, p] of run.packets) {
+    for (const d of p.depends_on) {
+      const list = dependents.get(d) ?? [];
+      if (!list.includes(id)) dependents.set(d, [...list, id]);
+    }
+  }
+  const out = new Set<string>(named);
+  const queue = [...named];
+  while (queue.length) {
+    const id = queue.shift() as string;
+    for (const next of dependents.get(id) ?? []) {
+      const st = state.packets[next]?.state;
+      if (st === undefined || st === "pending" || out.has(next)) continue;
+      out.add(next);
+      queue.push(next);
+    }
+  }
+  const order = Object.keys(state.packets);
+  return [...out].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+}
+
+/**
+ * Turn an operator's decision into journal drafts. Approve: `gate.approved`, and for a
+ * gate that completes its packets (human-gate phase, needs-human review) the handoffs
+ * of the reviewed attempt and `packet.completed`. Reject: `gate.rejected` and
+ * `packet.reopened` for every named packet and every packet downstream of them that
+ * had moved on; the gate is asked again (gate.opened) once they complete again.
+ * Pure: refuses with a coded error, writes nothing.
+ */
+export function resolveGate(
+  state: RunState,
+  approval: Approval,
+  run: RunView,
+  context: GateContext,
+): GateResolution {
+  const view = gateView(state, run, approval.gate_id);
+  checkApproval(state, approval, view);
+  const fileRef = { path: context.approvalPath, digest: digestBytes(renderArtifact(approval)) };
+  const approvalDigest = digest(approval);
+  const gateDigest = approval.gate_digest;
+  const events: EventDraft[] = [];
+  const copies: HandoffCopy[] = [];
+
+  if (approval.decision === "reject") {
+    const named = approval.packets.length > 0 ? approval.packets : completesPackets(view) ? view.packets : [];
+    const reopen = reworkClosure(state, run, named);
+    for (const id of reopen) {
+      const st = state.packets[id]?.state ?? "pending";
+      if (inFlight(st)) {
+        throw gateResolverErrors.create(
+          "ERR_GATE_PACKET_IN_FLIGHT",
+          `packet ${id} is ${st}: it cannot be sent back now`,
+          {
+            details: { packet_id: id, state: st },
+          },
+        );
+      }
+    }
+    events.push({
+      type: "gate.rejected",
+      data: {
+        gate_id: approval.gate_id,
+        gate_digest: gateDigest,
+        approval_digest: approvalDigest,
+        packets: reopen,
+        files: [fileRef],
+      },
+    });
+    for (const id of reopen) {
+      events.push({
+        type: "packet.reopened",
+        data: { packet_id: id, reason: `gate ${approval.gate_id} rejected: ${approval.reason}` },
+      });
+    }
+    return { events, copies };
+  }
+
+  events.push({
+    type: "gate.approved",
+    data: {
+      gate_id: approval.gate_id,
+      gate_digest: gateDigest,
+      approval_digest: approvalDigest,
+      files: [fileRef],
+    },
+  });
+  if (!completesPackets(view)) return { events, copies };
+  for (const id of view.packets) {
+    const p = state.packets[id];
+    if (!p || p.state === "completed") continue;
+    if (inFlight(p.state)) {
+      throw gateResolverErrors.create(
+        "ERR_GATE_PACKET_IN_FLIGHT",
+        `packet ${id} is ${p.state}: it cannot be completed now`,
+        {
+          details: { packet_id: id, state: p.state },
+        },
+      );
+    }
+    if (p.attempts === 0) {
+      events.push({ type: "packet.completed", data: { packet_id: id, attempt: 0 } });
+      continue;
+    }
+    const review = context.review ?? null;
+    if (
+      !review ||
+      review.packet_id !== id ||
+      review.attempt !== p.attempts ||
+      review.run_id !== state.run_id
+    ) {
+      throw gateResolverErrors.create(
+        "ERR_GATE_REVIEW_REQUIRED",
+        `approving gate ${approval.gate_id} completes packet ${id} with attempt ${p.attempts}; its review is needed`,
+        {
+          details: {
+            packet_id: id,
+            attempt: p.attempts,
+            given: review ? `${review.packet_id}#${review.attempt}` : null,
+          },
+        },
+      );
+    }
+    for (const h of review.handoffs) {
+      const to = `handoffs/${h.artifact}`;
+      copies.push({
+        artifact: h.artifact,
+        from: `attempts/${id}/${review.attempt}/${h.path}`,
+        to,
+        digest: h.digest,
+      });
+      events.push({
+        type: "handoff.registered",
+        data: {
+          artifact: h.artifact,
+          from_packet: id,
+          digest: h.digest,
+          files: [{ path: to, digest: h.digest }],
+        },
+      });
+    }
+    events.push({
+      type: "packet.completed",
+      data: {
+        packet_id: id,
+        attempt: review.attempt,
+        ...(review.branch ? { branch: review.branch } : {}),
+        ...(review.head_commit ? { commit: review.head_commit } : {}),
+      },
+    });
+  }
+  return { events, copies };
+}
+
+/** Gates whose approval completes the packets they hold: human-gate phases and gates opened at run time for a review. */
+function completesPackets(view: GateView): boolean {
+  if (view.artifact) return view.artifact.source === "human-gate-phase";
+  return view.packets.length > 0;
+}
