@@ -307,6 +307,21 @@ describe("enforcement findings", () => {
     expect(a.changed_files.find((c) => c.path === "anywhere.txt")?.workers).toEqual(["writer"]);
   });
 
+  it("never follows a symbolic link planted as a declared output", async () => {
+    const p = ports(store);
+    const a = await runAttempt(
+      request(repo.path, packet(), {
+        builder: { backend: "shell", argv: ["ln", "-s", "/etc/hostname", "report.md"] },
+      }),
+      p,
+    );
+    expect(a.outputs).toEqual([
+      { artifact: "report.md", checked: true, found: false, path: null, digest: null, bytes: null },
+    ]);
+    expect(a.findings.map((f) => [f.code, f.paths])).toEqual([["output-missing", ["report.md"]]]);
+    expect(a.files.map((f) => f.path)).not.toContain("outputs/report.md");
+  });
+
   it("copies handoff inputs under .dwm-inputs/, keeps them out of the diff, and refuses a wrong digest", async () => {
     const p = ports(store);
     const inp = {

@@ -591,10 +591,10 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
           continue;
         }
         let src: string;
-        let clean: string;
         try {
-          clean = checkRelativePath(o.artifact, "declared output");
-          src = resolveInside(wt, clean, "declared output");
+          // A declared output is the packet's own path: never an ownership question, even when unusable.
+          declared.add(checkRelativePath(o.artifact, "declared output"));
+          src = resolveInside(wt, o.artifact, "declared output");
         } catch (e) {
           if (!isDwmError(e)) throw e;
           outputs.push({
@@ -613,10 +613,9 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
           });
           continue;
         }
-        declared.add(clean);
         const st = fs.statSync(src, { throwIfNoEntry: false });
         if (st?.isFile()) {
-          const rel = `outputs/${clean}`;
+          const rel = `outputs/${checkRelativePath(o.artifact)}`;
           const dest = path.join(attemptDir, rel);
           fs.mkdirSync(path.dirname(dest), { recursive: true });
           fs.copyFileSync(src, dest);
