@@ -182,6 +182,23 @@ describe("runAttempt with the shell backend", () => {
     expect(a.findings).toEqual([expect.objectContaining({ code: "output-missing", paths: ["report.md"] })]);
   });
 
+  it("stages the work even when a killed worker left the worktree's index.lock behind", async () => {
+    const p = ports(store);
+    const a = await runAttempt(
+      request(repo.path, packet({ outputs: [] }), {
+        builder: {
+          backend: "shell",
+          shell: true,
+          command: 'echo y > src/y.txt; touch "$(git rev-parse --git-dir)/index.lock"',
+        },
+      }),
+      p,
+    );
+    expect(a.outcome).toBe("ok");
+    expect(a.changed_files.map((c) => c.path)).toEqual(["src/y.txt"]);
+    expect(a.notes).toContain("removed a stale index.lock a worker left in the worktree");
+  });
+
   it("a program that is not on PATH is backend-missing, with no worktree", async () => {
     const p = ports(store);
     const a = await runAttempt(

@@ -156,6 +156,25 @@ function promptFor(request: AttemptRequest, job: Job, jobCount: number): string 
   return text;
 }
 
+/**
+ * `git add -A` in the worktree (inputs excluded). A worker killed in the middle of its own git
+ * command leaves index.lock behind; its process group is dead by now, so the lock is stale.
+ */
+async function stageAll(git: GitPort, wt: string, repo: string, notes: string[]): Promise<void> {
+  const args = ["add", "-A", "--", ".", EXCLUDE_INPUTS];
+  const r = await git.run(wt, args);
+  if (r.exitCode === 0) return;
+  const lock = /Unable to create '([^']+index\.lock)'/.exec(r.stderr)?.[1];
+  if (
+    lock !== undefined &&
+    isInside(path.join(fs.realpathSync(repo), ".git"), fs.realpathSync(path.dirname(lock)))
+  ) {
+    fs.rmSync(lock, { force: true });
+    notes.push("removed a stale index.lock a worker left in the worktree");
+  }
+  await gitOk(git, wt, args);
+}
+
 /** Git's internal date format, from the clock (whole seconds, UTC). */
 function gitDate(iso: string): string {
   return `${Math.floor(Date.parse(iso) / 1000)} +0000`;
@@ -481,7 +500,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
         if (c.outcome !== "ok") outcome = c.outcome;
 
         // Stage everything the invocation left (inputs excluded) and attribute the changed paths to it.
-        await gitOk(git, wt, ["add", "-A", "--", ".", EXCLUDE_INPUTS]);
+        await stageAll(git, wt, repo, notes);
         const tree = (await gitOk(git, wt, ["write-tree"])).trim();
         if (tree !== prevTree) {
           const out = await gitOk(git, wt, [
