@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { ProcessRunner } from "@dwm/core";
+import { execaProcessRunner, type ProcessRunner } from "@dwm/core";
 import { createGit, type GitPort, gitOk, refSegment } from "./internal/git.js";
 
 /**
@@ -11,7 +11,14 @@ import { createGit, type GitPort, gitOk, refSegment } from "./internal/git.js";
 export async function pruneWorktrees(
   repo: string,
   runId: string,
-  ports: { processRunner: ProcessRunner; env: Readonly<Record<string, string | undefined>>; git?: GitPort },
+  ports: {
+    processRunner: ProcessRunner;
+    env: Readonly<Record<string, string | undefined>>;
+    git?: GitPort;
+  } = {
+    processRunner: execaProcessRunner,
+    env: process.env,
+  },
 ): Promise<string[]> {
   const git = ports.git ?? createGit(ports.processRunner, ports.env);
   const prefix = `refs/heads/dwm/${refSegment(runId)}/`;
