@@ -1,8 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type CompiledRun, compilePlan, compilerErrors } from "@dwm/compiler";
-import { coreErrors, execaProcessRunner, isDwmError, readJsonFile } from "@dwm/core";
-import { applyRecompile, JOURNAL_FILE, type Journal, openJournal } from "@dwm/runtime";
+import {
+  acquireLock,
+  coreErrors,
+  execaProcessRunner,
+  isDwmError,
+  type LockHandle,
+  readJsonFile,
+} from "@dwm/core";
+import { applyRecompile, JOURNAL_FILE, type Journal, LOCK_FILE, openJournal } from "@dwm/runtime";
 import type { CompileResult } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
@@ -157,6 +164,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   // A run that already has a journal is recompiled under its run lock, and the
   // recompile is journaled (docs/internals.md, "Recompiling a run that has a journal").
   let journal: Journal | null = null;
+  let lock: LockHandle | null = null;
   let compiled: CompiledRun;
   try {
     compiled = compilePlan(plan, {
@@ -169,8 +177,12 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       runId: typeof args.values.run === "string" ? args.values.run : undefined,
       newRun: args.values.new === true,
       beforeWrite: ({ runDir, created }) => {
-        if (!created && fs.existsSync(path.join(runDir, JOURNAL_FILE))) {
+        if (created) return; // a new run is published with one rename
+        if (fs.existsSync(path.join(runDir, JOURNAL_FILE))) {
           journal = openJournal(runDir, { clock: ctx.clock, recompile: true });
+        } else {
+          // No journal yet: still one writer at a time (a runner or another compile).
+          lock = acquireLock(path.join(runDir, LOCK_FILE), { clock: ctx.clock, purpose: "compile" });
         }
       },
     });
@@ -178,6 +190,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     if (j && compiled.changes) applyRecompile(j, compiled.changes);
   } finally {
     (journal as Journal | null)?.close();
+    (lock as LockHandle | null)?.release();
   }
   const output = toCompileResult(compiled);
   return { exitCode: 0, output, text: render(output) };

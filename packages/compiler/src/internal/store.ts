@@ -150,7 +150,22 @@ export function publishNewRun(storeAbs: string, runDir: string, files: RunFile[]
         details: { path: path.basename(runDir) },
       });
     }
-    fs.renameSync(staging, runDir);
+    try {
+      fs.renameSync(staging, runDir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
+        throw compilerErrors.create(
+          "ERR_OUT_PATH_NOT_OWNED",
+          `${path.basename(runDir)} appeared while the run was compiled`,
+          {
+            details: { path: path.basename(runDir) },
+            cause: e,
+          },
+        );
+      }
+      throw e;
+    }
     fsyncDir(storeAbs);
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
