@@ -91,6 +91,45 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/compile.js"),
   },
   {
+    name: "gates",
+    usage: "dwm gates [run] [--store DIR] [--json]",
+    summary:
+      "The run's gates, waiting ones first: what each holds, its risk, safe default, evidence, and how to decide it.",
+    positionals: { min: 0, max: 1 },
+    options: { ...storeOption, ...json },
+    load: () => import("./commands/gates.js"),
+  },
+  {
+    name: "approve",
+    usage: "dwm approve <run> <gate> [--reason TEXT] [--store DIR] [--json]",
+    summary: "Approve a gate as the operator: writes approvals/<gate>/<n>.json and journals it.",
+    positionals: { min: 2, max: 2 },
+    options: {
+      ...storeOption,
+      reason: { type: "string", description: "Why (recorded in the approval)." },
+      ...json,
+    },
+    load: () => import("./commands/approve.js"),
+  },
+  {
+    name: "reject",
+    usage: "dwm reject <run> <gate> --reason TEXT [--packets ID,...] [--store DIR] [--json]",
+    summary:
+      "Reject a gate: the named packets (and what depends on them) go back for rework with the reason.",
+    positionals: { min: 2, max: 2 },
+    options: {
+      ...storeOption,
+      reason: { type: "string", description: "Why (required; the reworked packets get it in their prompt)." },
+      packets: {
+        type: "string",
+        multiple: true,
+        description: "Packets to rework (comma-separated or repeated).",
+      },
+      ...json,
+    },
+    load: () => import("./commands/reject.js"),
+  },
+  {
     name: "commands",
     usage: "dwm commands [--json]",
     summary: "The command reference: every command, its usage and options, and the exit codes.",

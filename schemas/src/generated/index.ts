@@ -12,6 +12,7 @@ export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
 export type { DoctorReport, DoctorCheck } from "./types/doctor-report.js";
 export type { ErrorOutput, ErrorInfo } from "./types/error-output.js";
+export type { GateDecision } from "./types/gate-decision.js";
 export type { GateCategory, Gate } from "./types/gate.js";
 export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
 export type { Invalidator } from "./types/invalidator.js";
@@ -27,7 +28,7 @@ export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -42,6 +43,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "compile-result": v.validateCompileResult as ValidateFunction,
   "doctor-report": v.validateDoctorReport as ValidateFunction,
   "error-output": v.validateErrorOutput as ValidateFunction,
+  "gate-decision": v.validateGateDecision as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
   "gates-report": v.validateGatesReport as ValidateFunction,
   "invalidator": v.validateInvalidator as ValidateFunction,
@@ -70,6 +72,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "compile-result": "https://schemas.dwm.dev/v1/compile-result.schema.json",
   "doctor-report": "https://schemas.dwm.dev/v1/doctor-report.schema.json",
   "error-output": "https://schemas.dwm.dev/v1/error-output.schema.json",
+  "gate-decision": "https://schemas.dwm.dev/v1/gate-decision.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
   "gates-report": "https://schemas.dwm.dev/v1/gates-report.schema.json",
   "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",

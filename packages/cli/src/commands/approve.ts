@@ -1,0 +1,169 @@
+import { execFileSync } from "node:child_process";
+import os from "node:os";
+import { loadRun } from "@dwm/compiler";
+import { digest, isDwmError } from "@dwm/core";
+import {
+  buildApproval,
+  gateResolverErrors,
+  gateView,
+  loadGateReview,
+  resolveGate,
+  workerEnvironmentReason,
+  writeApproval,
+} from "@dwm/gate-resolver";
+import { registerHandoffs } from "@dwm/ingester";
+import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
+import type { Approval, Approver, GateDecision, RunState } from "@dwm/schemas";
+import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { cliErrors } from "../errors.js";
+import { repoRoot, resolveRun } from "../run-arg.js";
+
+/** Who decides: git's user.name (and email) in the repository, else the OS account. */
+export function approverOf(ctx: CommandContext): Approver {
+  const env = Object.fromEntries(
+    Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  const get = (key: string) => {
+    try {
+      return execFileSync("git", ["config", "--get", key], {
+        cwd: repoRoot(ctx.cwd),
+        env,
+        encoding: "utf8",
+        timeout: 5000,
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    } catch {
+      return "";
+    }
+  };
+  const name = get("user.name");
+  if (name) {
+    const email = get("user.email");
+    return { name: email ? `${name} <${email}>` : name, source: "git" };
+  }
+  return { name: os.userInfo().username || "unknown", source: "os-user" };
+}
+
+function packetsOption(v: ParsedArgs["values"][string]): string[] {
+  const list = Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+  return list
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/**
+ * Decide a gate: validate, write approvals/<gate>/<n>.json, and journal it under the run
+ * lock. When a running `dwm run` holds the lock, the checked approval is written and
+ * left for that runner to journal (docs/security.md).
+ */
+export async function decide(
+  args: ParsedArgs,
+  ctx: CommandContext,
+  decision: Approval["decision"],
+): Promise<CommandResult> {
+  const [runArg, gateId] = args.positionals;
+  if (gateId === undefined) {
+    throw cliErrors.create("ERR_CLI_USAGE", `${decision}: name the run and the gate`, {
+      hint: `Usage: dwm ${decision} <run> <gate>`,
+    });
+  }
+  const why = workerEnvironmentReason(ctx.env, ctx.cwd);
+  if (why) {
+    throw gateResolverErrors.create(
+      "ERR_GATE_APPROVER_IS_WORKER",
+      `refusing to ${decision} gate ${gateId}: ${why}`,
+    );
+  }
+  const reason = typeof args.values.reason === "string" ? args.values.reason : "";
+  const packets = packetsOption(args.values.packets);
+  if (decision === "approve" && packets.length > 0) {
+    throw cliErrors.create("ERR_CLI_USAGE", "--packets names packets to rework; it goes with dwm reject");
+  }
+  const resolved = resolveRun({ ...args, positionals: runArg === undefined ? [] : [runArg] }, ctx);
+  const loaded = loadRun(resolved.runDir);
+  const approver = approverOf(ctx);
+
+  const prepare = (state: RunState) => {
+    const approval = buildApproval(state, loaded, {
+      gateId,
+      decision,
+      reason,
+      packets,
+      approver,
+      clock: ctx.clock,
+    });
+    const view = gateView(state, loaded, gateId);
+    const review = decision === "approve" ? loadGateReview(resolved.runDir, state, view.packets) : null;
+    // Check the whole decision before anything is written: a refused one leaves no file behind.
+    resolveGate(state, approval, loaded, { approvalPath: `approvals/${gateId}/0.json`, review });
+    return { approval, review };
+  };
+
+  let journal: ReturnType<typeof openJournal> | null = null;
+  try {
+    journal = openJournal(resolved.runDir, { clock: ctx.clock });
+  } catch (e) {
+    if (!(isDwmError(e) && e.code === "ERR_RUN_LOCKED")) throw e;
+  }
+  let doc: GateDecision;
+  if (journal === null) {
+    const { events } = readJournal(resolved.runDir);
+    const { approval } = prepare(foldJournal(events, loaded.run));
+    const stored = writeApproval(resolved.runDir, approval);
+    doc = {
+      kind: "gate-decision",
+      schema_version: "1",
+      run_id: loaded.run.run_id,
+      gate_id: gateId,
+      decision,
+      approval_path: stored.path,
+      approval_digest: digest(approval),
+      journaled: false,
+      events: [],
+      approval,
+    };
+  } else {
+    try {
+      const { approval, review } = prepare(journal.state);
+      const stored = writeApproval(resolved.runDir, approval);
+      const { events, copies } = resolveGate(journal.state, approval, loaded, {
+        approvalPath: stored.path,
+        review,
+      });
+      registerHandoffs(resolved.runDir, copies);
+      journal.appendAll(events);
+      doc = {
+        kind: "gate-decision",
+        schema_version: "1",
+        run_id: loaded.run.run_id,
+        gate_id: gateId,
+        decision,
+        approval_path: stored.path,
+        approval_digest: digest(approval),
+        journaled: true,
+        events: events.map((e) => e.type),
+        approval,
+      };
+    } finally {
+      journal.close();
+    }
+  }
+  const verb = decision === "approve" ? "Approved" : "Rejected";
+  const lines = [
+    `${verb} gate ${gateId} of run ${doc.run_id} as ${approver.name} (${approver.source}).`,
+    `approval: ${doc.approval_path}`,
+  ];
+  if (doc.approval.packets.length) lines.push(`sent back for rework: ${doc.approval.packets.join(", ")}`);
+  lines.push(
+    doc.journaled
+      ? `journal: ${doc.events.join(", ")}`
+      : "A running `dwm run` holds the run lock: it checks this approval again and records it at its next step; until then it does not count.",
+  );
+  lines.push(`next: dwm run ${resolved.ref}`);
+  return { exitCode: 0, output: doc, text: lines.join("\n") };
+}
+
+export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  return decide(args, ctx, "approve");
+}
