@@ -76,7 +76,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "compile",
-    usage: "dwm compile <plan> [--store DIR] [--run ID | --new] [--json]",
+    usage: "dwm compile <plan> [--store DIR] [--run ID | --new] [--check] [--json]",
     summary: "Compile a plan into a run: packets, prompts and gates in the run store (create or refresh).",
     positionals: { min: 1, max: 1 },
     options: {
@@ -86,6 +86,10 @@ export const COMMANDS: CommandSpec[] = [
       },
       run: { type: "string", description: "Compile into this run id (created when absent)." },
       new: { type: "boolean", description: "Make a new run even if the store has a run of this plan." },
+      check: {
+        type: "boolean",
+        description: "Write nothing: report the run's stale or missing artifacts (exit 3 if any).",
+      },
       ...json,
     },
     load: () => import("./commands/compile.js"),

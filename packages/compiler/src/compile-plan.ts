@@ -156,7 +156,12 @@ export function runFiles(run: Run, plan: unknown, scorecard: ScorecardView, buil
   return files;
 }
 
-function pickRunId(storeAbs: string, planId: string, planDigest: Digest, options: CompileOptions): string {
+function pickRunId(
+  storeAbs: string,
+  planId: string,
+  planDigest: Digest,
+  options: Pick<CompileOptions, "runId" | "newRun">,
+): string {
   if (options.runId !== undefined) return options.runId;
   const fresh = makeRunId(planId, planDigest);
   if (options.newRun) return fresh;
@@ -168,6 +173,29 @@ function pickRunId(storeAbs: string, planId: string, planDigest: Digest, options
     `the store has ${runs.length} runs of plan ${planId}: ${runs.join(", ")}`,
     { details: { plan_id: planId, runs } },
   );
+}
+
+/**
+ * The run a plan compiles into, without compiling or writing anything: the same
+ * choice compilePlan makes (explicit run id, else the store's run of this plan id).
+ * Does not evaluate the plan, so it also finds the run of a plan that no longer compiles.
+ */
+export function locateRun(
+  plan: unknown,
+  options: Pick<CompileOptions, "repoRoot" | "storeDir" | "runId">,
+): { runId: string; runDir: string; runDirRel: string; exists: boolean } {
+  const planId = (plan as { plan_id?: unknown } | null)?.plan_id;
+  if (typeof planId !== "string" || planId === "") {
+    throw compilerErrors.create("ERR_PLAN_INVALID", "the plan has no plan_id", {
+      details: { problems: [{ code: "ERR_PLAN_SCHEMA", pointer: "/plan_id", message: "missing" }] },
+    });
+  }
+  const repoRoot = path.resolve(options.repoRoot);
+  const store = resolveStore(repoRoot, options.storeDir);
+  const runId = pickRunId(store.abs, planId, digest(plan), options);
+  const runDirRel = `${store.rel}/${runId}`;
+  const runDir = resolveInside(repoRoot, runDirRel, "run directory");
+  return { runId, runDir, runDirRel, exists: fs.existsSync(runDir) };
 }
 
 /** Transitive dependents of `roots` in run order, excluding the roots. */

@@ -1,6 +1,6 @@
 export { checkRun } from "./check-run.js";
 export type { CompiledRun, CompileOptions } from "./compile-plan.js";
-export { compilePlan } from "./compile-plan.js";
+export { compilePlan, locateRun } from "./compile-plan.js";
 export { compilerErrors } from "./errors.js";
 export { renderPrompt } from "./internal/prompt.js";
 export { categoryFromText, GATE_CATEGORIES, RISK_CATEGORIES, TRIGGER_KEYWORDS } from "./internal/risk.js";

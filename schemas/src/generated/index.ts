@@ -20,6 +20,7 @@ export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent,
 export type { JournalLog } from "./types/journal-log.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
+export type { RunCheck } from "./types/run-check.js";
 export type { RunMarker } from "./types/run-marker.js";
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState } from "./types/run-state.js";
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
@@ -28,7 +29,7 @@ export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-check","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -52,6 +53,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "packet": v.validatePacket as ValidateFunction,
   "review": v.validateReview as ValidateFunction,
+  "run-check": v.validateRunCheck as ValidateFunction,
   "run-marker": v.validateRunMarker as ValidateFunction,
   "run-state": v.validateRunState as ValidateFunction,
   "run": v.validateRun as ValidateFunction,
@@ -81,6 +83,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
   "review": "https://schemas.dwm.dev/v1/review.schema.json",
+  "run-check": "https://schemas.dwm.dev/v1/run-check.schema.json",
   "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",
   "run-state": "https://schemas.dwm.dev/v1/run-state.schema.json",
   "run": "https://schemas.dwm.dev/v1/run.schema.json",

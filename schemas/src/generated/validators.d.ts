@@ -20,6 +20,7 @@ export declare const validateJournalLog: ValidateFunction;
 export declare const validateManifestSummary: ValidateFunction;
 export declare const validatePacket: ValidateFunction;
 export declare const validateReview: ValidateFunction;
+export declare const validateRunCheck: ValidateFunction;
 export declare const validateRunMarker: ValidateFunction;
 export declare const validateRunState: ValidateFunction;
 export declare const validateRun: ValidateFunction;

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type CompiledRun, compilePlan, compilerErrors } from "@dwm/compiler";
+import { type CompiledRun, checkRun, compilePlan, compilerErrors, locateRun } from "@dwm/compiler";
 import {
   acquireLock,
   coreErrors,
@@ -10,7 +10,7 @@ import {
   readJsonFile,
 } from "@dwm/core";
 import { applyRecompile, JOURNAL_FILE, type Journal, LOCK_FILE, openJournal } from "@dwm/runtime";
-import type { CompileResult } from "@dwm/schemas";
+import type { CompileResult, RunCheck } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 
@@ -161,6 +161,38 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     });
   }
   const repo = await locateRepo(ctx, planFile);
+  const storeDir = storeRelative(
+    repo.root,
+    typeof args.values.store === "string" ? args.values.store : undefined,
+  );
+  const runId = typeof args.values.run === "string" ? args.values.run : undefined;
+
+  if (args.values.check === true) {
+    // Read-only: which artifacts of the run are stale against the plan file, if any.
+    const target = locateRun(plan, { repoRoot: repo.root, storeDir, runId });
+    if (!target.exists) {
+      throw compilerErrors.create("ERR_RESUME_MISSING_ARTIFACT", `run ${target.runId} does not exist`, {
+        hint: "Compile the plan first: dwm compile <plan>.",
+        details: { run_dir: target.runDirRel },
+      });
+    }
+    const invalidators = checkRun(target.runDir, planFile);
+    const output: RunCheck = {
+      kind: "run-check",
+      schema_version: "1",
+      ok: invalidators.length === 0,
+      run_id: target.runId,
+      run_dir: target.runDirRel,
+      invalidators,
+    };
+    const text = output.ok
+      ? `Run ${target.runId} is up to date with ${planArg}.`
+      : [
+          `Run ${target.runId} is stale (${invalidators.length} artifact(s)); recompile with: dwm compile ${planArg}`,
+          ...invalidators.map((i) => `  ${i.code}  ${i.artifact} ${i.id}: ${i.message}`),
+        ].join("\n");
+    return { exitCode: output.ok ? 0 : 3, output, text };
+  }
   // A run that already has a journal is recompiled under its run lock, and the
   // recompile is journaled (docs/internals.md, "Recompiling a run that has a journal").
   let journal: Journal | null = null;
