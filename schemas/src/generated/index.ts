@@ -24,12 +24,14 @@ export type { RunCheck } from "./types/run-check.js";
 export type { RunMarker } from "./types/run-marker.js";
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState } from "./types/run-state.js";
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
+export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusGateRow, NextAction } from "./types/status-report.js";
 export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
+export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-check","run-marker","run-state","run","status-report","verify-report","worker-bindings"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-check","run-marker","run-state","run","scorecard","status-report","verify-report","worker-bindings","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -57,9 +59,11 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "run-marker": v.validateRunMarker as ValidateFunction,
   "run-state": v.validateRunState as ValidateFunction,
   "run": v.validateRun as ValidateFunction,
+  "scorecard": v.validateScorecard as ValidateFunction,
   "status-report": v.validateStatusReport as ValidateFunction,
   "verify-report": v.validateVerifyReport as ValidateFunction,
   "worker-bindings": v.validateWorkerBindings as ValidateFunction,
+  "workflow-plan": v.validateWorkflowPlan as ValidateFunction,
 };
 
 /** The `$id` of each schema. */
@@ -87,7 +91,9 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",
   "run-state": "https://schemas.dwm.dev/v1/run-state.schema.json",
   "run": "https://schemas.dwm.dev/v1/run.schema.json",
+  "scorecard": "https://schemas.dwm.dev/v1/scorecard.schema.json",
   "status-report": "https://schemas.dwm.dev/v1/status-report.schema.json",
   "verify-report": "https://schemas.dwm.dev/v1/verify-report.schema.json",
   "worker-bindings": "https://schemas.dwm.dev/v1/worker-bindings.schema.json",
+  "workflow-plan": "https://schemas.dwm.dev/v1/workflow-plan.schema.json",
 };

@@ -24,6 +24,8 @@ export declare const validateRunCheck: ValidateFunction;
 export declare const validateRunMarker: ValidateFunction;
 export declare const validateRunState: ValidateFunction;
 export declare const validateRun: ValidateFunction;
+export declare const validateScorecard: ValidateFunction;
 export declare const validateStatusReport: ValidateFunction;
 export declare const validateVerifyReport: ValidateFunction;
 export declare const validateWorkerBindings: ValidateFunction;
+export declare const validateWorkflowPlan: ValidateFunction;

@@ -1,0 +1,111 @@
+import { type Digest, digest } from "@dwm/core";
+import type { CapabilityCoverage, Scorecard, ScorecardSummary } from "@dwm/schemas";
+import { arr, isObj, type Obj, obj, ProblemList, pointer, strings } from "./internal/problems.js";
+import { isRepoBound, semanticRules } from "./internal/rules.js";
+import { schemaProblems } from "./internal/schema-problems.js";
+import { averageScore, scorePlan } from "./internal/scores.js";
+import { PLAN_LIMITS } from "./limits.js";
+import { EVALUATOR_VERSION } from "./version.js";
+
+export interface EvaluateOptions {
+  /** Where the plan came from, recorded in the scorecard; leave out for a reproducible scorecard. */
+  source?: string;
+}
+
+interface Frame {
+  value: unknown;
+  depth: number;
+  parent: Frame | null;
+  key: string | number;
+}
+
+/** Pointer of the first value nested deeper than the limit, or null. Iterative, so any value is safe. */
+function tooDeep(value: unknown, limit: number): string | null {
+  const stack: Frame[] = [{ value, depth: 0, parent: null, key: "" }];
+  while (stack.length > 0) {
+    const f = stack.pop() as Frame;
+    const v = f.value;
+    if (v === null || typeof v !== "object") continue;
+    if (f.depth >= limit) {
+      const keys: (string | number)[] = [];
+      for (let g: Frame | null = f; g?.parent; g = g.parent) keys.unshift(g.key);
+      return pointer(...keys);
+    }
+    const entries: [string | number, unknown][] = Array.isArray(v)
+      ? v.map((x, i) => [i, x])
+      : Object.entries(v);
+    for (const [key, x] of entries) stack.push({ value: x, depth: f.depth + 1, parent: f, key });
+  }
+  return null;
+}
+
+function summarize(plan: Obj): ScorecardSummary {
+  return {
+    phases: arr(plan.phases).length,
+    workers: arr(plan.workers).length,
+    handoffs: arr(plan.handoffs).length,
+    verification: arr(plan.verification).length,
+    risk_gates: arr(plan.risk_gates).length,
+    patterns: strings(plan.patterns).map(([p]) => p),
+    repo_bound: isRepoBound(plan),
+  };
+}
+
+/**
+ * Evaluate a workflow plan: every problem (code, JSON pointer, message, hint), the
+ * activate/downgrade decision and seven quality scores. Never throws for any JSON
+ * value; the result is a `scorecard` artifact (schemas/scorecard.schema.json).
+ */
+export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scorecard {
+  const problems = new ProblemList();
+  let planDigest: Digest | null = null;
+  let coverage: CapabilityCoverage[] = [];
+  let known = false;
+
+  const deep = tooDeep(plan, PLAN_LIMITS.maxDepth);
+  if (deep !== null) {
+    problems.add(
+      "ERR_PLAN_TOO_DEEP",
+      deep,
+      `the plan nests deeper than ${PLAN_LIMITS.maxDepth} levels at ${deep}`,
+    );
+  } else {
+    try {
+      planDigest = digest(plan);
+    } catch (e) {
+      problems.add("ERR_PLAN_NOT_JSON", "", `the plan is not a JSON value: ${(e as Error).message}`);
+    }
+    if (!isObj(plan)) {
+      problems.add(
+        "ERR_PLAN_NOT_OBJECT",
+        "",
+        `the plan must be a JSON object, not ${Array.isArray(plan) ? "a list" : plan === null ? "null" : typeof plan}`,
+      );
+    } else if (planDigest !== null) {
+      known = schemaProblems(plan, problems);
+      if (known) coverage = semanticRules(plan, problems);
+    }
+  }
+
+  const root = deep === null && isObj(plan) ? plan : null;
+  const valid = problems.items.length === 0;
+  const activation = obj(root?.activation);
+  const scores = valid && root ? scorePlan(root) : null;
+  return {
+    kind: "scorecard",
+    schema_version: "1",
+    evaluator_version: EVALUATOR_VERSION,
+    source: options.source ?? null,
+    plan_schema_version: known && root?.schema_version === "0.5" ? "0.5" : null,
+    plan_id: typeof root?.plan_id === "string" ? root.plan_id : null,
+    plan_digest: planDigest,
+    valid,
+    decision: valid ? (activation.decision as "activate" | "downgrade") : null,
+    downgrade_target: valid ? ((activation.downgrade_target ?? null) as Scorecard["downgrade_target"]) : null,
+    problems: problems.items,
+    scores,
+    score_average: scores ? averageScore(scores) : null,
+    summary: root ? summarize(root) : null,
+    capabilities: coverage,
+  };
+}

@@ -1,0 +1,125 @@
+import fs from "node:fs";
+import { type Digest, digest, isDwmError, parseJsonText } from "@dwm/core";
+import { planEvaluatorErrors } from "./errors.js";
+import { PLAN_LIMITS } from "./limits.js";
+
+export interface LoadedPlan {
+  /** The parsed plan (any JSON value: evaluatePlan decides whether it is a plan). */
+  plan: unknown;
+  /** digest(plan): sha256 of its canonical JSON. */
+  digest: Digest;
+}
+
+export interface LoadPlanOptions {
+  maxBytes?: number;
+  maxDepth?: number;
+}
+
+/**
+ * Read a plan file with guarded parsing, for the CLI and the compiler: size limit
+ * checked before reading, BOM, UTF-8, JSON syntax (line and column), nesting depth.
+ * Throws only DwmErrors: ERR_PLAN_UNREADABLE, ERR_PLAN_TOO_LARGE, ERR_PLAN_BOM,
+ * ERR_PLAN_NOT_JSON, ERR_PLAN_TOO_DEEP.
+ */
+export function loadPlanFile(file: string, options: LoadPlanOptions = {}): LoadedPlan {
+  const maxBytes = options.maxBytes ?? PLAN_LIMITS.maxBytes;
+  const maxDepth = options.maxDepth ?? PLAN_LIMITS.maxDepth;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch (e) {
+    throw planEvaluatorErrors.create(
+      "ERR_PLAN_UNREADABLE",
+      `cannot read plan ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { details: { file }, cause: e },
+    );
+  }
+  let bytes: Buffer;
+  try {
+    // Stat the open descriptor, so the size checked is the size of the file read.
+    const st = fs.fstatSync(fd);
+    if (!st.isFile())
+      throw planEvaluatorErrors.create("ERR_PLAN_UNREADABLE", `plan ${file} is not a regular file`, {
+        details: { file },
+      });
+    if (st.size > maxBytes)
+      throw planEvaluatorErrors.create(
+        "ERR_PLAN_TOO_LARGE",
+        `plan ${file} is ${st.size} bytes; the limit is ${maxBytes}`,
+        { details: { file, size: st.size, maxBytes } },
+      );
+    // Read at most one byte past the limit, in case the file grew after fstat.
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (;;) {
+      const r = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+      if (n === buf.length) break;
+    }
+    if (n > maxBytes)
+      throw planEvaluatorErrors.create("ERR_PLAN_TOO_LARGE", `plan ${file} is over ${maxBytes} bytes`, {
+        details: { file, maxBytes },
+      });
+    bytes = buf.subarray(0, n);
+  } catch (e) {
+    if (isDwmError(e)) throw e;
+    throw planEvaluatorErrors.create(
+      "ERR_PLAN_UNREADABLE",
+      `cannot read plan ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { details: { file }, cause: e },
+    );
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { ...parsePlanBytes(bytes, file, maxDepth) };
+}
+
+/** Parse plan bytes with the same checks as loadPlanFile (no size check). */
+export function parsePlanBytes(
+  bytes: Uint8Array,
+  source: string,
+  maxDepth: number = PLAN_LIMITS.maxDepth,
+): LoadedPlan {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+    throw planEvaluatorErrors.create("ERR_PLAN_BOM", `plan ${source} starts with a UTF-8 byte order mark`, {
+      details: { source },
+    });
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw planEvaluatorErrors.create("ERR_PLAN_NOT_JSON", `plan ${source} is not valid UTF-8`, {
+      details: { source },
+      cause: e,
+    });
+  }
+  let plan: unknown;
+  try {
+    plan = parseJsonText(text, source, { maxDepth });
+  } catch (e) {
+    if (!isDwmError(e)) throw e;
+    const depth = (e.details as { depth?: unknown } | undefined)?.depth;
+    if (typeof depth === "number")
+      throw planEvaluatorErrors.create(
+        "ERR_PLAN_TOO_DEEP",
+        `plan ${source} nests ${depth} levels deep; the limit is ${maxDepth}`,
+        { details: { source, depth, maxDepth }, cause: e },
+      );
+    throw planEvaluatorErrors.create("ERR_PLAN_NOT_JSON", e.message, {
+      details: e.details ?? { source },
+      cause: e,
+    });
+  }
+  let d: Digest;
+  try {
+    d = digest(plan);
+  } catch (e) {
+    throw planEvaluatorErrors.create(
+      "ERR_PLAN_NOT_JSON",
+      `plan ${source} holds a value canonical JSON cannot represent: ${(e as Error).message}`,
+      { details: { source }, cause: e },
+    );
+  }
+  return { plan, digest: d };
+}

@@ -1,0 +1,31 @@
+import type { WorkflowPlan } from "@dwm/schemas";
+
+/**
+ * Render a valid plan as a short markdown blueprint, derived only from the plan
+ * (the earlier version's format): title, objective, activation, patterns, first
+ * slice, risk gates. LF line endings, exactly one final newline.
+ */
+export function renderBlueprint(plan: WorkflowPlan): string {
+  const fs = plan.execution_path.first_slice;
+  const gates = plan.risk_gates.length
+    ? plan.risk_gates.map((g) => `- ${g.trigger}: ${g.safe_default}`)
+    : ["- none"];
+  return [
+    `# ${plan.plan_id}`,
+    "",
+    `Objective: ${plan.objective}`,
+    `Activation: ${plan.activation.decision} (${plan.activation.reason})`,
+    `Patterns: ${plan.patterns.length ? plan.patterns.join(", ") : "none"}`,
+    "",
+    "## First Slice",
+    "",
+    fs.instruction,
+    "",
+    `Completion check: ${fs.completion_check}`,
+    "",
+    "## Risk Gates",
+    "",
+    ...gates,
+    "",
+  ].join("\n");
+}
