@@ -75,6 +75,18 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/log.js"),
   },
   {
+    name: "evaluate",
+    usage: "dwm evaluate <plan> [--json] [--render]",
+    summary:
+      "Validate and score a workflow plan: every problem with its pointer, code and hint (exit 1 when invalid).",
+    positionals: { min: 1, max: 1 },
+    options: {
+      render: { type: "boolean", description: "Print the plan's markdown blueprint instead of the report." },
+      ...json,
+    },
+    load: () => import("./commands/evaluate.js"),
+  },
+  {
     name: "compile",
     usage: "dwm compile <plan> [--store DIR] [--run ID | --new] [--check] [--json]",
     summary: "Compile a plan into a run: packets, prompts and gates in the run store (create or refresh).",
