@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, digest, digestBytes, isDwmError, parseJsonText } from "@dwm/core";
+import { type Digest, digest, digestBytes, isDwmError } from "@dwm/core";
+import { loadPlanFile } from "@dwm/plan-evaluator";
 import type { Gate, Invalidator, Packet, Run } from "@dwm/schemas";
 import { buildCompiled } from "./compile-plan.js";
 import type { BuiltRun } from "./internal/build.js";
@@ -71,18 +72,18 @@ export function checkRun(runDir: string, planPath: string): Invalidator[] {
   let planValue: unknown;
   let planRead = false;
   try {
-    planValue = parseJsonText(fs.readFileSync(planPath, "utf8"), planPath);
+    planValue = loadPlanFile(planPath).plan;
     planRead = true;
   } catch (e) {
-    const enoent = (e as NodeJS.ErrnoException).code === "ENOENT";
+    const missing = isDwmError(e) && e.code === "ERR_PLAN_UNREADABLE" && !fs.existsSync(planPath);
     add(
-      enoent ? "ERR_RESUME_MISSING_ARTIFACT" : "ERR_RESUME_STALE_PLAN",
+      missing ? "ERR_RESUME_MISSING_ARTIFACT" : "ERR_RESUME_STALE_PLAN",
       "plan",
       path.basename(planPath),
       planPath,
       r.plan_digest,
       null,
-      enoent
+      missing
         ? `the plan ${planPath} is missing`
         : `the plan ${planPath} cannot be read: ${isDwmError(e) ? e.message : String(e)}`,
     );

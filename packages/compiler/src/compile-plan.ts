@@ -1,17 +1,19 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type Digest, digest, readArtifact, renderArtifact, resolveInside } from "@dwm/core";
+import { evaluatePlan } from "@dwm/plan-evaluator";
 import {
   type ChangeReport,
   type Gate,
   type Packet,
   type Run,
   type RunMarker,
+  type Scorecard,
   validateSchema,
+  type WorkflowPlan,
 } from "@dwm/schemas";
 import { compilerErrors } from "./errors.js";
 import { type BuiltRun, buildRun } from "./internal/build.js";
-import { evaluate, type ScorecardView } from "./internal/evaluate.js";
 import type { PlanView } from "./internal/plan.js";
 import {
   assertOwned,
@@ -65,7 +67,7 @@ export interface CompiledRun {
   changes: ChangeReport | null;
 }
 
-function planInvalid(scorecard: ScorecardView): never {
+function planInvalid(scorecard: Scorecard): never {
   const first = scorecard.problems[0];
   throw compilerErrors.create(
     "ERR_PLAN_INVALID",
@@ -76,12 +78,13 @@ function planInvalid(scorecard: ScorecardView): never {
 
 /** Evaluate and build a plan in memory: no file is read or written. */
 export function buildCompiled(plan: unknown): {
-  scorecard: ScorecardView;
+  scorecard: Scorecard;
   planDigest: Digest;
   built: BuiltRun;
   view: PlanView;
 } {
-  const scorecard = evaluate(plan);
+  // No source: the scorecard written into the run must be reproducible.
+  const scorecard = evaluatePlan(plan);
   if (!scorecard.valid) planInvalid(scorecard);
   if (scorecard.decision !== "activate") {
     const target = scorecard.downgrade_target;
@@ -91,7 +94,8 @@ export function buildCompiled(plan: unknown): {
       { details: { downgrade_target: target, decision: scorecard.decision } },
     );
   }
-  const view = plan as PlanView;
+  // The evaluator validated the plan against workflow-plan; WorkflowPlan must fit the compiler's view of it.
+  const view: PlanView = plan as WorkflowPlan;
   return { scorecard, planDigest: digest(plan), built: buildRun(view), view };
 }
 
@@ -140,7 +144,7 @@ function checked(schema: Parameters<typeof validateSchema>[0], value: unknown, w
 }
 
 /** Every file of a run, with its exact bytes. */
-export function runFiles(run: Run, plan: unknown, scorecard: ScorecardView, built: BuiltRun): RunFile[] {
+export function runFiles(run: Run, plan: unknown, scorecard: Scorecard, built: BuiltRun): RunFile[] {
   const files: RunFile[] = [];
   for (const p of built.packets) {
     files.push({ rel: `packets/${p.packet_id}.json`, text: checked("packet", p, `packet ${p.packet_id}`) });
@@ -148,8 +152,8 @@ export function runFiles(run: Run, plan: unknown, scorecard: ScorecardView, buil
   }
   for (const g of built.gates)
     files.push({ rel: `gates/${g.gate_id}.json`, text: checked("gate", g, `gate ${g.gate_id}`) });
-  files.push({ rel: "plan.json", text: renderArtifact(plan) });
-  files.push({ rel: "scorecard.json", text: renderArtifact(scorecard) });
+  files.push({ rel: "plan.json", text: checked("workflow-plan", plan, "plan snapshot") });
+  files.push({ rel: "scorecard.json", text: checked("scorecard", scorecard, "scorecard") });
   const marker: RunMarker = { kind: "run-marker", schema_version: "1", run_id: run.run_id };
   files.push({ rel: MARKER_FILE, text: checked("run-marker", marker, "run marker") });
   files.push({ rel: "run.json", text: checked("run", run, "run.json") });

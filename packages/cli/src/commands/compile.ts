@@ -1,14 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type CompiledRun, checkRun, compilePlan, compilerErrors, locateRun } from "@dwm/compiler";
-import {
-  acquireLock,
-  coreErrors,
-  execaProcessRunner,
-  isDwmError,
-  type LockHandle,
-  readJsonFile,
-} from "@dwm/core";
+import { acquireLock, coreErrors, execaProcessRunner, type LockHandle } from "@dwm/core";
+import { loadPlanFile } from "@dwm/plan-evaluator";
 import { applyRecompile, JOURNAL_FILE, type Journal, LOCK_FILE, openJournal } from "@dwm/runtime";
 import type { CompileResult, RunCheck } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
@@ -150,16 +144,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     throw cliErrors.create("ERR_CLI_USAGE", "--new and --run cannot be used together");
   }
   const planFile = path.resolve(ctx.cwd, planArg);
-  let plan: unknown;
-  try {
-    plan = readJsonFile(planFile);
-  } catch (e) {
-    // A plan that cannot be read is invalid input (exit 1), not a damaged run.
-    throw compilerErrors.create("ERR_PLAN_INVALID", isDwmError(e) ? e.message : String(e), {
-      details: { plan: planArg, cause: isDwmError(e) ? e.code : "unknown" },
-      cause: e,
-    });
-  }
+  // Guarded read (size, BOM, UTF-8, syntax with line and column, depth): ERR_PLAN_* errors, exit 1.
+  const { plan } = loadPlanFile(planFile);
   const repo = await locateRepo(ctx, planFile);
   const storeDir = storeRelative(
     repo.root,
