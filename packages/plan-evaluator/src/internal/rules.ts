@@ -13,6 +13,7 @@ import { safeDefaultProblem, words } from "./words.js";
 
 export const EXCLUSIVE_THRESHOLDS = ["downstream-consumer", "resumable-handoffs", "multi-surface-fanout"];
 export const SUPPORTING_THRESHOLDS = ["planned-fanout", "adversarial-verification", "human-gates"];
+export const DOWNGRADE_TARGETS = ["direct-codex", "workflow-router", "simple-plan"];
 export const REPOSITORY_INPUT = "repository path";
 const REPO_ONLY_INPUTS = new Set([
   "checkout path",
@@ -129,6 +130,7 @@ function activationRules(plan: Obj, out: ProblemList): void {
     const instruction = obj(ep.first_slice).instruction;
     if (
       typeof target === "string" &&
+      DOWNGRADE_TARGETS.includes(target) &&
       typeof instruction === "string" &&
       instruction !== downgradeInstruction(target)
     )

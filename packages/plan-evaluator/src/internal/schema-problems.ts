@@ -83,10 +83,14 @@ export function schemaProblems(plan: unknown, out: ProblemList): boolean {
         code = "ERR_PLAN_EMPTY_LIST";
         message = `${where} must be a non-empty list`;
         break;
-      case "uniqueItems":
+      case "uniqueItems": {
+        // ajv reports items i < j; point at the later copy.
+        const [first, dup] = [Number(p.params.i), Number(p.params.j)].sort((a, b) => a - b);
         code = "ERR_PLAN_DUPLICATE_VALUE";
-        message = `${where} repeats ${show(at(plan, `${p.pointer}/${String(p.params.i)}`))} (items ${String(p.params.j)} and ${String(p.params.i)})`;
-        break;
+        message = `${where} repeats ${show(at(plan, `${p.pointer}/${first}`))} (items ${first} and ${dup})`;
+        out.add(code, `${p.pointer}/${dup}`, message);
+        continue;
+      }
       case "minimum":
       case "maximum":
         code = "ERR_PLAN_OUT_OF_RANGE";
