@@ -1,1 +1,3 @@
-export {};
+export type { FrontierPolicy, FrontierRun } from "./compute-frontier.js";
+export { computeFrontier, concurrencyCap, planLimits } from "./compute-frontier.js";
+export { schedulerErrors } from "./errors.js";

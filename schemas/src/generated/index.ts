@@ -12,6 +12,7 @@ export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
 export type { DoctorReport, DoctorCheck } from "./types/doctor-report.js";
 export type { ErrorOutput, ErrorInfo } from "./types/error-output.js";
+export type { FrontierStatus, BlockReason, Frontier, Dispatchable, GateToOpen, BlockedPacket, FrontierBudget } from "./types/frontier.js";
 export type { GateDecision } from "./types/gate-decision.js";
 export type { GateCategory, Gate } from "./types/gate.js";
 export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
@@ -31,7 +32,7 @@ export type { WorkerBindings } from "./types/worker-bindings.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-check","run-marker","run-state","run","scorecard","status-report","verify-report","worker-bindings","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-check","run-marker","run-state","run","scorecard","status-report","verify-report","worker-bindings","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -46,6 +47,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "compile-result": v.validateCompileResult as ValidateFunction,
   "doctor-report": v.validateDoctorReport as ValidateFunction,
   "error-output": v.validateErrorOutput as ValidateFunction,
+  "frontier": v.validateFrontier as ValidateFunction,
   "gate-decision": v.validateGateDecision as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
   "gates-report": v.validateGatesReport as ValidateFunction,
@@ -78,6 +80,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "compile-result": "https://schemas.dwm.dev/v1/compile-result.schema.json",
   "doctor-report": "https://schemas.dwm.dev/v1/doctor-report.schema.json",
   "error-output": "https://schemas.dwm.dev/v1/error-output.schema.json",
+  "frontier": "https://schemas.dwm.dev/v1/frontier.schema.json",
   "gate-decision": "https://schemas.dwm.dev/v1/gate-decision.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
   "gates-report": "https://schemas.dwm.dev/v1/gates-report.schema.json",

@@ -11,6 +11,7 @@ export declare const validateCommon: ValidateFunction;
 export declare const validateCompileResult: ValidateFunction;
 export declare const validateDoctorReport: ValidateFunction;
 export declare const validateErrorOutput: ValidateFunction;
+export declare const validateFrontier: ValidateFunction;
 export declare const validateGateDecision: ValidateFunction;
 export declare const validateGate: ValidateFunction;
 export declare const validateGatesReport: ValidateFunction;

@@ -1,0 +1,13 @@
+import { defineErrors } from "@dwm/core";
+
+/** Errors of @dwm/scheduler. */
+export const schedulerErrors = defineErrors({
+  ERR_SCHEDULER_POLICY_INVALID: {
+    title: "A frontier policy value is not usable (a cap below 1, a negative budget).",
+    hint: "Pass whole numbers: --concurrency ≥ 1, --max-attempts ≥ 0, --token-budget ≥ 0.",
+  },
+  ERR_SCHEDULER_RUN_MISMATCH: {
+    title: "The state and the run given to computeFrontier belong to different runs.",
+    hint: "Fold the journal of the same run directory the run was loaded from.",
+  },
+});
