@@ -162,6 +162,26 @@ describe("compilePlan", () => {
     }
   });
 
+  it("takes a plan gate's category from the evaluator's capability coverage before the keyword table", () => {
+    const plan = fixturePlan("readonly") as Record<string, unknown> & {
+      workers: { tool_permissions: { mcp_connectors: string[] } }[];
+      risk_gates: unknown[];
+    };
+    (plan.workers[1] as { tool_permissions: { mcp_connectors: string[] } }).tool_permissions.mcp_connectors =
+      ["github"];
+    // Token-set containment covers "external message"; the contiguous keyword table alone would not.
+    plan.risk_gates.push({
+      trigger: "message to external parties",
+      safe_default: "stop before messaging and ask for approval",
+      requires_user_approval: true,
+    });
+    const c = compilePlan(plan, opts());
+    expect(c.gates.map((g) => [g.gate_id, g.category, g.trigger, g.packets])).toEqual([
+      ["external-message", "external-message", "message to external parties", ["check"]],
+      ["human-review", "human-review", "manual approval boundary", ["check"]],
+    ]);
+  });
+
   describe("store safety", () => {
     it.each([
       ["../outside", "ERR_OUT_PATH_UNSAFE"],

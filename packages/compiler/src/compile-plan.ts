@@ -13,7 +13,7 @@ import {
   type WorkflowPlan,
 } from "@dwm/schemas";
 import { compilerErrors } from "./errors.js";
-import { type BuiltRun, buildRun } from "./internal/build.js";
+import { type BuiltRun, buildRun, coverageCategories } from "./internal/build.js";
 import type { PlanView } from "./internal/plan.js";
 import {
   assertOwned,
@@ -96,7 +96,12 @@ export function buildCompiled(plan: unknown): {
   }
   // The evaluator validated the plan against workflow-plan; WorkflowPlan must fit the compiler's view of it.
   const view: PlanView = plan as WorkflowPlan;
-  return { scorecard, planDigest: digest(plan), built: buildRun(view), view };
+  return {
+    scorecard,
+    planDigest: digest(plan),
+    built: buildRun(view, { gateCategories: coverageCategories(scorecard.capabilities) }),
+    view,
+  };
 }
 
 /** run.json for a built plan. */

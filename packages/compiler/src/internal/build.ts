@@ -294,7 +294,11 @@ interface GateDraft {
   id?: string;
 }
 
-function deriveGates(plan: PlanView, packets: Packet[]): GateDraft[] {
+function deriveGates(
+  plan: PlanView,
+  packets: Packet[],
+  fromCoverage: ReadonlyMap<number, GateCategory>,
+): GateDraft[] {
   const needs = packets.flatMap((p) => packetNeeds(plan, p));
   const order = new Map(packets.map((p, i) => [p.packet_id, i]));
   const byCategory = new Map<GateCategory, Need[]>();
@@ -315,7 +319,7 @@ function deriveGates(plan: PlanView, packets: Packet[]): GateDraft[] {
       g.category !== undefined && (GATE_CATEGORIES as readonly string[]).includes(g.category);
     const category: GateCategory = structured
       ? (g.category as GateCategory)
-      : (categoryFromText(g.trigger) ?? "human-review");
+      : (fromCoverage.get(i) ?? categoryFromText(g.trigger) ?? "human-review");
     covered.add(category);
     const list = CAPABILITY_CATEGORIES.has(category) ? (byCategory.get(category) ?? []) : needs;
     const held = CAPABILITY_CATEGORIES.has(category) ? heldBy(list) : sideEffects;
@@ -399,7 +403,39 @@ function gateIds(drafts: GateDraft[]): Gate[] {
 }
 
 /** Compile a validated plan into packets, prompts and gates, in memory. */
-export function buildRun(plan: PlanView): BuiltRun {
+export interface BuildOptions {
+  /**
+   * Plan risk gate index → category, from the evaluator's capability coverage
+   * (scorecard.capabilities): structured data wins over the trigger keyword table.
+   */
+  gateCategories?: ReadonlyMap<number, GateCategory>;
+}
+
+/** The evaluator's capability terms and the gate category each one is. */
+export const CAPABILITY_TERMS: Readonly<Record<string, GateCategory>> = {
+  write: "write",
+  shell: "shell-process",
+  network: "network",
+  "external message": "external-message",
+};
+
+/** Gate index → category from a scorecard's `capabilities` (first capability wins for a gate listed twice). */
+export function coverageCategories(
+  capabilities: readonly { capability: string; gates: readonly string[] }[],
+): Map<number, GateCategory> {
+  const out = new Map<number, GateCategory>();
+  for (const c of capabilities) {
+    const category = CAPABILITY_TERMS[c.capability];
+    if (!category) continue;
+    for (const g of c.gates) {
+      const m = /^\/risk_gates\/(\d+)$/.exec(g);
+      if (m && !out.has(Number(m[1]))) out.set(Number(m[1]), category);
+    }
+  }
+  return out;
+}
+
+export function buildRun(plan: PlanView, options: BuildOptions = {}): BuiltRun {
   const workers = new Map(plan.workers.map((w) => [w.id, w]));
   for (const p of plan.phases) {
     if (!SEGMENT.test(p.id) || p.id.length > 200) {
@@ -533,7 +569,7 @@ export function buildRun(plan: PlanView): BuiltRun {
 
   assignVerification(plan, packets, sinks);
 
-  const gates = gateIds(deriveGates(plan, packets));
+  const gates = gateIds(deriveGates(plan, packets, options.gateCategories ?? new Map()));
   const byId = new Map(packets.map((p) => [p.packet_id, p]));
   for (const g of gates) {
     for (const id of g.packets) {
