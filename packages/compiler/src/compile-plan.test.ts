@@ -289,6 +289,14 @@ describe("compilePlan", () => {
       expect(a.runId).toBe(b.runId);
     });
 
+    it("refuses to recompile another plan into a run", () => {
+      const a = compilePlan(fixturePlan("readonly"), opts());
+      expect(() => compilePlan(fixturePlan("pipeline"), opts({ runId: a.runId }))).toThrow(
+        expect.objectContaining({ code: "ERR_COMPILE_PLAN_MISMATCH" }),
+      );
+      expect(loadRun(a.runDir).run.plan_id).toBe("compiler-fixture-readonly");
+    });
+
     it("--new makes a second run; then an ambiguous plan id needs --run", () => {
       const a = compilePlan(fixturePlan("readonly"), opts());
       const edited = fixturePlan("readonly");

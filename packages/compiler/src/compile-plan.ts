@@ -282,6 +282,13 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
 
   assertOwned(runDir, runId, runDirRel);
   const prev = readArtifact<Run>(path.join(runDir, "run.json"), "run");
+  if (prev.value.plan_id !== view.plan_id || prev.value.run_id !== runId) {
+    throw compilerErrors.create(
+      "ERR_COMPILE_PLAN_MISMATCH",
+      `run ${runId} was compiled from plan ${prev.value.plan_id} (run.json names run ${prev.value.run_id}), not plan ${view.plan_id}`,
+      { details: { run_id: runId, run_plan_id: prev.value.plan_id, plan_id: view.plan_id } },
+    );
+  }
   const base = prev.value.base_commit;
   let run = makeRun(runId, view, planDigest, scorecardDigest, built, base, prev.value.revision);
   if (digest(run) !== prev.digest) {

@@ -19,6 +19,10 @@ export const compilerErrors = defineErrors({
     title: "More than one run in the store was compiled from this plan id.",
     hint: "Name the run to recompile into with --run <run_id>, or make a new one with --new.",
   },
+  ERR_COMPILE_PLAN_MISMATCH: {
+    title: "The run named for a recompile was compiled from another plan (plan_id or run id differ).",
+    hint: "Compile into a new run with --new, or name the run of this plan with --run.",
+  },
   ERR_COMPILE_UNSAFE_ID: {
     title: "A phase id cannot be used as a packet id (a file name in the run store).",
     hint: "Use phase ids made of letters, digits, `.`, `_` and `-`, starting with a letter or digit.",

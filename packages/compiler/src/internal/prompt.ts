@@ -11,6 +11,11 @@ function code(text: string): string {
   return t.includes("`") ? `\`\` ${t} \`\`` : `\`${t}\``;
 }
 
+/** A free-text paragraph: continuation lines indented, and a leading `#` escaped so plan text cannot open a section. */
+function para(text: string): string {
+  return inline(text).replace(/^#/, "\\#");
+}
+
 function bullets(items: readonly string[], empty = "- none"): string[] {
   return items.length === 0 ? [empty] : items.map((i) => `- ${inline(i)}`);
 }
@@ -47,13 +52,13 @@ export function renderPrompt(packet: Packet, packetDigest: string): string {
   out.push(`- Packet digest: ${packetDigest}`);
   if (packet.human_gate) out.push("- Human gate: this packet completes only when an operator approves it.");
 
-  section("Objective", [inline(packet.objective)]);
-  section("Instruction", [inline(packet.instruction)]);
+  section("Objective", [para(packet.objective)]);
+  section("Instruction", [para(packet.instruction)]);
 
   if (packet.first_slice) {
     const f = packet.first_slice;
     section("First slice", [
-      inline(f.instruction),
+      para(f.instruction),
       "",
       `Expected output: ${inline(f.expected_output)}`,
       `Completion check: ${inline(f.completion_check)}`,
@@ -160,7 +165,7 @@ export function renderPrompt(packet: Packet, packetDigest: string): string {
   section("Completion check", [
     packet.completion_check === null
       ? "Every exit criterion above holds and every expected output exists and passes its validation."
-      : inline(packet.completion_check),
+      : para(packet.completion_check),
     "",
     "DWM reviews recorded evidence, not claims: the outputs, the checks it runs itself, and the diff.",
   ]);
