@@ -1,0 +1,63 @@
+// Renders skill/references/workflow-plan-schema.md from schemas/workflow-plan.schema.json,
+// so the reference an agent reads cannot drift from the schema the evaluator enforces.
+import { loadSchema } from "@dwm/schemas";
+
+type Schema = Record<string, unknown>;
+
+function refName(s: Schema): string | null {
+  const ref = s.$ref;
+  return typeof ref === "string" ? (ref.split("/").pop() ?? null) : null;
+}
+
+function describe(s: Schema, defs: Record<string, Schema>): string {
+  const name = refName(s);
+  if (name) {
+    const d = defs[name] as Schema;
+    if (name === "Text") return "text (non-blank)";
+    if (name === "TextList") return "list of text";
+    if (name === "NonEmptyTextList") return "non-empty list of text";
+    if (d.type === "object") return `object: [${d.title as string}](#${String(d.title).toLowerCase()})`;
+    return describe(d, defs);
+  }
+  if ("const" in s) return `exactly \`${JSON.stringify(s.const)}\``;
+  if (Array.isArray(s.enum)) return `one of ${s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(", ")}`;
+  if (Array.isArray(s.anyOf)) return (s.anyOf as Schema[]).map((x) => describe(x, defs)).join(", or ");
+  if (s.type === "null") return "`null`";
+  if (s.type === "boolean") return "boolean";
+  if (s.type === "integer") return `integer${typeof s.minimum === "number" ? ` >= ${s.minimum}` : ""}`;
+  if (s.type === "array") {
+    const items = describe(s.items as Schema, defs);
+    const parts = [s.minItems ? "non-empty list" : "list", `of ${items}`];
+    if (s.uniqueItems) parts.push("(unique)");
+    return parts.join(" ");
+  }
+  return String(s.type ?? "value");
+}
+
+/** The markdown reference of workflow.plan.json 0.5, generated from the schema. */
+export function renderSchemaReference(): string {
+  const schema = loadSchema("workflow-plan");
+  const defs = schema.$defs as Record<string, Schema>;
+  const lines = [
+    "# workflow.plan.json reference (schema 0.5)",
+    "",
+    "Generated from `schemas/workflow-plan.schema.json` by @dwm/plan-evaluator; a test fails when it is out of date.",
+    "Every object has exactly these keys: a missing or an extra key is an error (`ERR_PLAN_MISSING_KEY`,",
+    "`ERR_PLAN_UNEXPECTED_KEY`). Text is never blank. The rules that join several fields (activation and",
+    "downgrade, the phase graph, risk gates, the first slice) are in `../SKILL.md`; `dwm evaluate` checks all of them.",
+    "",
+  ];
+  const order = Object.keys(defs).filter((k) => (defs[k] as Schema).type === "object");
+  for (const key of order) {
+    const d = defs[key] as Schema;
+    lines.push(`## ${d.title as string}`, "");
+    if (typeof d.description === "string") lines.push(d.description, "");
+    lines.push("| key | value |", "|---|---|");
+    const props = d.properties as Record<string, Schema>;
+    for (const k of d.required as string[]) {
+      lines.push(`| \`${k}\` | ${describe(props[k] as Schema, defs).replace(/\|/g, "\\|")} |`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
