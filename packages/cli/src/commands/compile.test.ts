@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { compilePlan } from "@dwm/compiler";
 import { acquireLock } from "@dwm/core";
 import { openJournal, readJournal } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
@@ -128,6 +129,33 @@ describe("dwm compile", () => {
       changes: { changed: ["implement"], downstream: ["review", "human_gate"] },
     });
     expect(fs.existsSync(path.join(runDir, "lock"))).toBe(false);
+  });
+
+  it("a compile that died after writing run.json but before journaling is repaired by the next compile", async () => {
+    const first = JSON.parse((await dwm("compile", "workflow.plan.json", "--json")).stdout);
+    const runDir = path.join(repo.path, first.run_dir);
+    const j = openJournal(runDir, { clock: new FakeClock() });
+    const survey = first.packets[0];
+    j.append("packet.dispatched", {
+      packet_id: "survey",
+      attempt: 1,
+      packet_digest: survey.digest,
+      base_commit: null,
+    });
+    j.close();
+    const plan = JSON.parse(fs.readFileSync(path.join(repo.path, "workflow.plan.json"), "utf8"));
+    plan.phases[0].exit_criteria.push("the survey names its sources");
+    fs.writeFileSync(path.join(repo.path, "workflow.plan.json"), JSON.stringify(plan));
+    // The crash: run.json rewritten, nothing journaled.
+    compilePlan(plan, { repoRoot: repo.path, baseCommit: null });
+    const r = await dwm("compile", "workflow.plan.json", "--json");
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout).changes.changed).toEqual(["survey"]);
+    const recompiled = readJournal(runDir).events.find((e) => e.type === "run.recompiled");
+    expect(recompiled?.data).toMatchObject({
+      changes: { changed: ["survey"], downstream: ["implement", "review", "human_gate"] },
+    });
+    expect(readJournal(runDir).events.some((e) => e.type === "packet.abandoned")).toBe(true);
   });
 
   it("a recompile waits for no one: a run locked by a live runner is refused, nothing written", async () => {

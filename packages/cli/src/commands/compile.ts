@@ -4,7 +4,7 @@ import { type CompiledRun, checkRun, compilePlan, compilerErrors, locateRun } fr
 import { acquireLock, coreErrors, execaProcessRunner, type LockHandle } from "@dwm/core";
 import { loadPlanFile } from "@dwm/plan-evaluator";
 import { applyRecompile, JOURNAL_FILE, type Journal, LOCK_FILE, openJournal } from "@dwm/runtime";
-import type { CompileResult, RunCheck } from "@dwm/schemas";
+import type { ChangeReport, CompileResult, RunCheck } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 
@@ -137,6 +137,41 @@ function render(r: CompileResult): string {
   return lines.join("\n");
 }
 
+/**
+ * The change report as the journal must see it. Normally the compiler's report
+ * (old run.json → new). When an earlier compile wrote run.json but died before
+ * journaling it, the on-disk run.json is already new and the compiler's report is
+ * empty; the journal's own view (its packet set, and the digest each packet was
+ * dispatched with) supplies what changed since the run.json it last recorded.
+ */
+export function journalChanges(c: CompiledRun, journal: Journal): ChangeReport {
+  const report = c.changes as ChangeReport;
+  const state = journal.state;
+  const known = Object.entries(state.packets).flatMap(([id, p]) =>
+    p && p.fanout_from === null ? [[id, p] as const] : [],
+  );
+  const knownIds = new Set(known.map(([id]) => id));
+  const now = new Map(c.run.packets.map((p) => [p.packet_id, p.digest]));
+  const added = c.run.packets.map((p) => p.packet_id).filter((id) => !knownIds.has(id));
+  const removed = known.map(([id]) => id).filter((id) => !now.has(id));
+  const changedSet = new Set(report.changed.filter((id) => knownIds.has(id)));
+  for (const [id, p] of known) {
+    const d = now.get(id);
+    if (d !== undefined && p.packet_digest !== null && p.packet_digest !== d) changedSet.add(id);
+  }
+  const changed = c.run.packets.map((p) => p.packet_id).filter((id) => changedSet.has(id));
+  const hit = new Set([...added, ...changed]);
+  const downstream: string[] = [];
+  for (const p of c.run.packets) {
+    if (hit.has(p.packet_id)) continue;
+    if (p.depends_on.some((d) => hit.has(d))) {
+      hit.add(p.packet_id);
+      downstream.push(p.packet_id);
+    }
+  }
+  return { added, changed, removed, downstream, gates: report.gates };
+}
+
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const [planArg] = args.positionals;
   if (planArg === undefined) throw cliErrors.create("ERR_CLI_USAGE", "compile needs a plan file");
@@ -205,7 +240,12 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       },
     });
     const j = journal as Journal | null;
-    if (j && compiled.changes) applyRecompile(j, compiled.changes);
+    if (j && compiled.changes) {
+      // Report what the journal records, so the output and the journal agree.
+      const changes = journalChanges(compiled, j);
+      applyRecompile(j, changes);
+      compiled = { ...compiled, changes };
+    }
   } finally {
     (journal as Journal | null)?.close();
     (lock as LockHandle | null)?.release();
