@@ -53,7 +53,9 @@ describe("skill/", () => {
   it("the enums SKILL.md lists match the schema", () => {
     const skill = read("SKILL.md");
     for (const def of ["PlanThreshold", "PlanDowngradeTarget", "PlanEscalation", "PlanArtifactFormat"]) {
-      for (const v of schema.$defs[def]?.enum as string[]) expect(skill, `${def} ${v}`).toContain(`\`${v}\``);
+      expect(schema.$defs[def]?.enum, def).toBeInstanceOf(Array);
+      for (const v of (schema.$defs[def]?.enum ?? []) as string[])
+        expect(skill, `${def} ${v}`).toContain(`\`${v}\``);
     }
   });
 });
