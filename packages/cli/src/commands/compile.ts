@@ -133,6 +133,7 @@ function render(r: CompileResult): string {
     held
       ? `${held} packet(s) wait for gate approval (dwm approve ${r.run_id} <gate>).`
       : "No packet waits for a gate approval.",
+    `Next: dwm status ${r.run_id}`,
   );
   return lines.join("\n");
 }
