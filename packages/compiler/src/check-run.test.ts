@@ -168,6 +168,15 @@ describe("checkRun", () => {
     ]);
   });
 
+  it("a symlinked run directory is refused by both checkRun and loadRun", () => {
+    const link = path.join(repo.path, "linked-run");
+    fs.symlinkSync(c.runDir, link);
+    expect(checkRun(link, planPath).map((i) => [i.code, i.message])).toEqual([
+      ["ERR_RESUME_MISSING_ARTIFACT", `the run directory ${link} is a symbolic link`],
+    ]);
+    expect(() => loadRun(link)).toThrow(expect.objectContaining({ code: "ERR_RESUME_MISSING_ARTIFACT" }));
+  });
+
   it("a missing or unreadable run.json is the only finding", () => {
     fs.writeFileSync(file("run.json"), "{");
     expect(summary()).toEqual([["ERR_RESUME_MISSING_ARTIFACT", "run", "run.json"]]);

@@ -6,7 +6,7 @@ import type { Gate, Invalidator, Packet, Run } from "@dwm/schemas";
 import { buildCompiled } from "./compile-plan.js";
 import type { BuiltRun } from "./internal/build.js";
 import { renderPrompt } from "./internal/prompt.js";
-import { checkJson, readRunFile } from "./internal/read.js";
+import { checkJson, readRunFile, runDirProblem } from "./internal/read.js";
 import { MARKER_FILE, readMarker } from "./internal/store.js";
 import { COMPILER_VERSION } from "./version.js";
 
@@ -33,6 +33,11 @@ export function checkRun(runDir: string, planPath: string): Invalidator[] {
     message: string,
   ) => out.push({ code, artifact, id, path: p, expected, actual, message });
 
+  const dirProblem = runDirProblem(dir);
+  if (dirProblem) {
+    add("ERR_RESUME_MISSING_ARTIFACT", "run", "run.json", "run.json", null, null, dirProblem);
+    return out;
+  }
   const runFile = readRunFile(dir, "run.json");
   const run = runFile.ok ? checkJson<Run>(runFile.text, runFile.bytes, "run") : null;
   if (!runFile.ok || !run?.ok) {

@@ -3,7 +3,7 @@ import { type Digest, digestBytes } from "@dwm/core";
 import type { Gate, Packet, Run } from "@dwm/schemas";
 import { compilerErrors } from "./errors.js";
 import { renderPrompt } from "./internal/prompt.js";
-import { checkJson, readRunFile } from "./internal/read.js";
+import { checkJson, readRunFile, runDirProblem } from "./internal/read.js";
 import { MARKER_FILE, readMarker } from "./internal/store.js";
 
 /** A run read back from its store, every artifact checked against run.json. */
@@ -33,6 +33,8 @@ export function loadRun(runDir: string): LoadedRun {
       details: { run_dir: dir, path: rel },
     });
 
+  const dirProblem = runDirProblem(dir);
+  if (dirProblem) throw missing(".", dirProblem);
   const runFile = readRunFile(dir, "run.json");
   if (!runFile.ok) throw missing("run.json", runFile.reason);
   const run = checkJson<Run>(runFile.text, runFile.bytes, "run");

@@ -7,6 +7,19 @@ export type ReadResult =
   | { ok: true; text: string; bytes: Buffer }
   | { ok: false; missing: boolean; reason: string };
 
+/** Why a run directory cannot be read as one (missing, not a directory, a symlink), or null. */
+export function runDirProblem(runDir: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(runDir);
+  } catch {
+    return `the run directory ${runDir} does not exist`;
+  }
+  if (st.isSymbolicLink()) return `the run directory ${runDir} is a symbolic link`;
+  if (!st.isDirectory()) return `${runDir} is not a directory`;
+  return null;
+}
+
 export function readRunFile(runDir: string, rel: string): ReadResult {
   let file: string;
   try {
