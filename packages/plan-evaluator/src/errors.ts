@@ -16,7 +16,7 @@ export const planEvaluatorErrors = defineErrors({
   },
   ERR_PLAN_NOT_JSON: {
     title: "The plan is not valid UTF-8 JSON.",
-    hint: "Check the file with a JSON linter; the line and column are in the message.",
+    hint: "Save the file as UTF-8 JSON; for a syntax error the message gives the line and column.",
   },
   ERR_PLAN_BOM: {
     title: "The plan file starts with a byte order mark.",
