@@ -13,6 +13,8 @@ export interface LoadedPlan {
 export interface LoadPlanOptions {
   maxBytes?: number;
   maxDepth?: number;
+  /** How messages name the file (default: the path); e.g. the path as the user typed it. */
+  source?: string;
 }
 
 /**
@@ -24,14 +26,15 @@ export interface LoadPlanOptions {
 export function loadPlanFile(file: string, options: LoadPlanOptions = {}): LoadedPlan {
   const maxBytes = options.maxBytes ?? PLAN_LIMITS.maxBytes;
   const maxDepth = options.maxDepth ?? PLAN_LIMITS.maxDepth;
+  const name = options.source ?? file;
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
   } catch (e) {
     throw planEvaluatorErrors.create(
       "ERR_PLAN_UNREADABLE",
-      `cannot read plan ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { details: { file }, cause: e },
+      `cannot read plan ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { details: { file: name }, cause: e },
     );
   }
   let bytes: Buffer;
@@ -39,14 +42,14 @@ export function loadPlanFile(file: string, options: LoadPlanOptions = {}): Loade
     // Stat the open descriptor, so the size checked is the size of the file read.
     const st = fs.fstatSync(fd);
     if (!st.isFile())
-      throw planEvaluatorErrors.create("ERR_PLAN_UNREADABLE", `plan ${file} is not a regular file`, {
-        details: { file },
+      throw planEvaluatorErrors.create("ERR_PLAN_UNREADABLE", `plan ${name} is not a regular file`, {
+        details: { file: name },
       });
     if (st.size > maxBytes)
       throw planEvaluatorErrors.create(
         "ERR_PLAN_TOO_LARGE",
-        `plan ${file} is ${st.size} bytes; the limit is ${maxBytes}`,
-        { details: { file, size: st.size, maxBytes } },
+        `plan ${name} is ${st.size} bytes; the limit is ${maxBytes}`,
+        { details: { file: name, size: st.size, maxBytes } },
       );
     // Read at most one byte past the limit, in case the file grew after fstat.
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
@@ -58,21 +61,21 @@ export function loadPlanFile(file: string, options: LoadPlanOptions = {}): Loade
       if (n === buf.length) break;
     }
     if (n > maxBytes)
-      throw planEvaluatorErrors.create("ERR_PLAN_TOO_LARGE", `plan ${file} is over ${maxBytes} bytes`, {
-        details: { file, maxBytes },
+      throw planEvaluatorErrors.create("ERR_PLAN_TOO_LARGE", `plan ${name} is over ${maxBytes} bytes`, {
+        details: { file: name, maxBytes },
       });
     bytes = buf.subarray(0, n);
   } catch (e) {
     if (isDwmError(e)) throw e;
     throw planEvaluatorErrors.create(
       "ERR_PLAN_UNREADABLE",
-      `cannot read plan ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { details: { file }, cause: e },
+      `cannot read plan ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { details: { file: name }, cause: e },
     );
   } finally {
     fs.closeSync(fd);
   }
-  return { ...parsePlanBytes(bytes, file, maxDepth) };
+  return parsePlanBytes(bytes, name, maxDepth);
 }
 
 /** Parse plan bytes with the same checks as loadPlanFile (no size check). */
@@ -106,7 +109,7 @@ export function parsePlanBytes(
         `plan ${source} nests ${depth} levels deep; the limit is ${maxDepth}`,
         { details: { source, depth, maxDepth }, cause: e },
       );
-    throw planEvaluatorErrors.create("ERR_PLAN_NOT_JSON", e.message, {
+    throw planEvaluatorErrors.create("ERR_PLAN_NOT_JSON", `plan ${e.message}`, {
       details: e.details ?? { source },
       cause: e,
     });

@@ -83,6 +83,15 @@ describe("dwm evaluate", () => {
     );
   });
 
+  it("--render of an invalid plan lists the problems instead; exit 1", async () => {
+    const plan = JSON.parse(fixture);
+    plan.created_by = "me";
+    const r = await dwm("evaluate", write("bad.json", JSON.stringify(plan)), "--render");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("/created_by  ERR_PLAN_CREATED_BY");
+    expect(r.stdout).not.toContain("## First Slice");
+  });
+
   it("--render with --json is a usage error", async () => {
     const r = await dwm("evaluate", write("plan.json", fixture), "--render", "--json");
     expect(r.code).toBe(2);
@@ -106,7 +115,7 @@ describe("dwm evaluate", () => {
     const doc = JSON.parse(r.stdout);
     expect(validateSchema("error-output", doc).ok).toBe(true);
     expect(doc.error.code).toBe(code);
-    expect(r.stderr).toContain(`error ${code}:`);
+    expect(r.stderr).toContain(`error ${code}: plan x.json `);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

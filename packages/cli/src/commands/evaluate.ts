@@ -44,7 +44,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       },
     );
   }
-  const { plan } = loadPlanFile(path.resolve(ctx.cwd, file));
+  const { plan } = loadPlanFile(path.resolve(ctx.cwd, file), { source: file });
   const scorecard = evaluatePlan(plan, { source: file });
   const exitCode = scorecard.valid ? 0 : 1;
   if (args.json) return { exitCode, output: scorecard };
