@@ -125,7 +125,8 @@ describe("computeFrontier", () => {
       detail: "waiting for a to be merged into the integration branch",
       waiting_on: ["a"],
     });
-    expect(f.status).toBe("failed");
+    // The runner merges it next: there is still work to do.
+    expect(f.status).toBe("running");
     state.gates["merge-conflict/a/1"] = {
       state: "open",
       gate_digest: digest("g"),
@@ -318,6 +319,21 @@ describe("computeFrontier", () => {
     const f = computeFrontier(state, run);
     expect(f.status).toBe("complete");
     expect(f.completed).toEqual(["a", "b"]);
+    // Not complete while a packet's work is not merged into the integration branch.
+    set(state, "b", { merged_commit: null });
+    expect(computeFrontier(state, run).status).toBe("running");
+    state.gates["merge-conflict/b/1"] = {
+      state: "open",
+      gate_digest: digest("g"),
+      packets: ["b"],
+      reason: "conflict",
+      approval_digest: null,
+      seq: 4,
+    };
+    set(state, "b", { conflict_gate: "merge-conflict/b/1" });
+    const g = computeFrontier(state, run);
+    expect(g.status).toBe("gate");
+    expect(g.waiting_gates).toEqual(["merge-conflict/b/1"]);
   });
 
   it("refuses an unusable policy and a state of another run with coded errors", () => {

@@ -146,6 +146,8 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
   const waitingGates = new Set<string>();
   // Packets that cannot complete because something upstream failed.
   const doomed = new Set<string>();
+  // Completed packets whose work is not in the integration branch yet (merge pending or conflicting).
+  const unintegrated: string[] = [];
 
   let attemptsUsed = 0;
   for (const id of order) attemptsUsed += ps(id)?.attempts ?? 0;
@@ -171,6 +173,10 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
     const myDeps = deps.get(id) ?? [];
     if (p.state === "completed") {
       completed.push(id);
+      if (p.conflict_gate !== null) {
+        unintegrated.push(id);
+        if (gateState(p.conflict_gate) === "open") waitingGates.add(p.conflict_gate);
+      } else if (p.commit !== null && p.merged_commit === null) unintegrated.push(id);
       continue;
     }
     if (p.state === "failed") {
@@ -328,10 +334,16 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
   }
   const dispatch = candidates.slice(0, slots);
 
-  const gatesHold = blocked.some((b) => b.reason === "gate") && waitingGates.size > 0;
+  const gatesHold = waitingGates.size > 0;
   let status: FrontierStatus;
-  if (order.length > 0 && completed.length === order.length) status = "complete";
-  else if (inFlight.length > 0 || dispatch.length > 0 || openGates.length > 0) status = "running";
+  if (order.length > 0 && completed.length === order.length && unintegrated.length === 0) status = "complete";
+  else if (
+    inFlight.length > 0 ||
+    dispatch.length > 0 ||
+    openGates.length > 0 ||
+    unintegrated.some((id) => ps(id)?.conflict_gate === null)
+  )
+    status = "running";
   else if (blocked.some((b) => b.reason === "backoff")) status = "waiting";
   else if (candidates.length > 0 || blocked.some((b) => b.reason === "budget")) status = "budget";
   else if (gatesHold) status = "gate";

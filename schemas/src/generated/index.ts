@@ -23,6 +23,7 @@ export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
 export type { RunCheck } from "./types/run-check.js";
 export type { RunMarker } from "./types/run-marker.js";
+export type { RunOutcomeStatus, RunOutcome, OutcomeGate, OutcomeFailure, IntegrationHead, RunnerActivity } from "./types/run-outcome.js";
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState } from "./types/run-state.js";
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
 export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
@@ -32,7 +33,7 @@ export type { WorkerBindings } from "./types/worker-bindings.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-check","run-marker","run-state","run","scorecard","status-report","verify-report","worker-bindings","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -59,6 +60,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "review": v.validateReview as ValidateFunction,
   "run-check": v.validateRunCheck as ValidateFunction,
   "run-marker": v.validateRunMarker as ValidateFunction,
+  "run-outcome": v.validateRunOutcome as ValidateFunction,
   "run-state": v.validateRunState as ValidateFunction,
   "run": v.validateRun as ValidateFunction,
   "scorecard": v.validateScorecard as ValidateFunction,
@@ -92,6 +94,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "review": "https://schemas.dwm.dev/v1/review.schema.json",
   "run-check": "https://schemas.dwm.dev/v1/run-check.schema.json",
   "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",
+  "run-outcome": "https://schemas.dwm.dev/v1/run-outcome.schema.json",
   "run-state": "https://schemas.dwm.dev/v1/run-state.schema.json",
   "run": "https://schemas.dwm.dev/v1/run.schema.json",
   "scorecard": "https://schemas.dwm.dev/v1/scorecard.schema.json",

@@ -23,6 +23,7 @@ export declare const validatePacket: ValidateFunction;
 export declare const validateReview: ValidateFunction;
 export declare const validateRunCheck: ValidateFunction;
 export declare const validateRunMarker: ValidateFunction;
+export declare const validateRunOutcome: ValidateFunction;
 export declare const validateRunState: ValidateFunction;
 export declare const validateRun: ValidateFunction;
 export declare const validateScorecard: ValidateFunction;

@@ -1,0 +1,41 @@
+import { defineErrors, EXIT } from "@dwm/core";
+
+/** Errors of @dwm/dispatcher: a run that cannot be run as asked. Domain outcomes (gates, failures) are RunOutcome data. */
+export const dispatcherErrors = defineErrors({
+  ERR_DISPATCH_NO_REPOSITORY: {
+    title:
+      "The run has no base commit: it was compiled outside a git repository, so attempts have nothing to start from.",
+    hint: "Compile the plan inside a git repository with at least one commit (git init && git commit), then run it.",
+  },
+  ERR_DISPATCH_BASE_MISSING: {
+    title: "The run's base commit or integration branch is not in the repository.",
+    hint: "Run from the repository the run was compiled in; a rewritten history needs a new run (dwm compile --new).",
+    exitCode: EXIT.integrity,
+  },
+  ERR_DISPATCH_INTEGRATION_MOVED: {
+    title: "The run's integration branch moved while the runner was merging into it.",
+    hint: "Something else updated dwm/<run>/integration; stop it and run again.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_DISPATCH_EVIDENCE_MISSING: {
+    title: "An attempt or review the journal names cannot be read back.",
+    hint: "Run dwm verify on the run: the run store was changed outside DWM.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_DISPATCH_JOB_DUPLICATE: {
+    title: "An attempt was enqueued twice under the same job id.",
+    hint: "This is a bug in the caller of the queue: an attempt is dispatched once and its result recorded once.",
+  },
+  ERR_DISPATCH_QUEUE_CLOSED: {
+    title: "The attempt queue was used after it was closed.",
+    hint: "Create a new queue for a new run.",
+  },
+  ERR_DISPATCH_WORKER_CRASHED: {
+    title: "Executing an attempt threw something other than a DWM error (a bug or a crash in the worker).",
+    hint: "The packet is marked abandoned and dispatched again on the next run; DWM_DEBUG=1 shows more.",
+  },
+  ERR_DISPATCH_OPTION_INVALID: {
+    title: "A run option is not usable.",
+    hint: "See dwm run --help: --concurrency ≥ 1, --max-attempts ≥ 0, --token-budget ≥ 0, --until gate|complete.",
+  },
+});

@@ -1,0 +1,804 @@
+import fs from "node:fs";
+import path from "node:path";
+import { type LoadedRun, loadRun } from "@dwm/compiler";
+import {
+  type Clock,
+  type Digest,
+  digest,
+  digestBytes,
+  isDwmError,
+  type ProcessRunner,
+  readArtifact,
+  readJsonFile,
+  resolveInside,
+  writeArtifact,
+} from "@dwm/core";
+import {
+  attemptFiles,
+  createGit,
+  type GitPort,
+  pruneWorktrees,
+  resolveBinding,
+  runAttempt,
+} from "@dwm/executor";
+import {
+  loadGateReview,
+  pendingApprovals,
+  policyApprovals,
+  resolveGate,
+  writeApproval,
+} from "@dwm/gate-resolver";
+import {
+  DEFAULT_INFRA_RETRY_POLICY,
+  type InfraRetryPolicy,
+  ingestReview,
+  registerHandoffs,
+  reviewPath,
+} from "@dwm/ingester";
+import { renderRepairPrompt, renderReworkPrompt, reviewAttempt } from "@dwm/reviewer";
+import { type EventDraft, type Journal, openJournal, readJournal } from "@dwm/runtime";
+import { computeFrontier, type FrontierPolicy, planLimits } from "@dwm/scheduler";
+import type {
+  Approval,
+  ApprovalPolicy,
+  Approver,
+  Attempt,
+  AttemptInput,
+  AttemptLimits,
+  AttemptRequest,
+  Dispatchable,
+  Frontier,
+  JournalEvent,
+  Packet,
+  Review,
+  RunOutcome,
+  WorkerBindings,
+} from "@dwm/schemas";
+import { dispatcherErrors } from "./errors.js";
+import {
+  conflictDrafts,
+  type IntegrationPorts,
+  integrationBranch,
+  integrationHead,
+  mergeConflictGate,
+  mergeConflictGateId,
+  mergeIntoIntegration,
+} from "./integration.js";
+import { type AttemptQueue, type AttemptSettlement, createWorkerPool } from "./queue.js";
+
+/** What the loop reports as it goes: every journal event, plus notes that are not events. */
+export type ProgressEvent =
+  | { kind: "event"; event: JournalEvent; frontier: Frontier | null }
+  | { kind: "note"; message: string };
+
+/** Side effects of a run, passed in. */
+export interface DispatcherPorts {
+  clock: Clock;
+  processRunner: ProcessRunner;
+  /** DWM's own environment; workers get only allow-listed names from it. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The queue between dispatch and execution; default: an in-process pool running runAttempt. */
+  queue?: (execute: (request: AttemptRequest) => Promise<Attempt>, concurrency: number) => AttemptQueue;
+  /** Waits (infrastructure backoff, approvals with until=complete). Default: a timer. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Abort to stop cleanly (SIGINT/SIGTERM): running workers are killed, their packets abandoned. */
+  signal?: AbortSignal;
+  /** Progress: every journal event as it is appended, and notes. */
+  onProgress?: (p: ProgressEvent) => void;
+  /** Where attempt worktrees are made (outside the repository). Default: os.tmpdir(). */
+  worktreeRoot?: string;
+  git?: GitPort;
+}
+
+export interface RunWorkflowOptions {
+  /** The git repository the run belongs to (attempts, integration branch). */
+  repo: string;
+  bindings: WorkerBindings;
+  bindingsDigest: Digest;
+  /** `--concurrency`: overrides the plan's parallelism.concurrency_cap. */
+  concurrency?: number | undefined;
+  /** Total attempts the run may dispatch (its whole history). */
+  maxAttempts?: number | undefined;
+  /** Tokens the run may spend (backends that report tokens). */
+  tokenBudget?: number | undefined;
+  /** gate (default): stop when only gates hold work. complete: wait there for approvals (dwm approve). */
+  until?: "gate" | "complete" | undefined;
+  /** `--approve CATEGORY,...`: the operator approves these risk gate categories, recorded as theirs. */
+  approve?: { categories: readonly string[]; approver: Approver } | undefined;
+  /** An approval policy file the operator wrote (dwm.policy.json), and its name for the record. */
+  policy?: { policy: ApprovalPolicy; name: string } | null | undefined;
+  limits?: AttemptLimits | undefined;
+  infraPolicy?: InfraRetryPolicy | undefined;
+  /** Review of a result nothing could falsify: needs-human (default) or approve. */
+  unverifiable?: "needs-human" | "approve" | undefined;
+  /** Run-lock lease (default 30 s), renewed every third of it while the runner lives. */
+  leaseMs?: number | undefined;
+  /** How often to look for approvals while waiting at a gate (until=complete). Default 1000 ms. */
+  pollMs?: number | undefined;
+  /** For tests: the runner's identity in the lock. */
+  pid?: number | undefined;
+  host?: string | undefined;
+}
+
+const EXIT_OF: Record<RunOutcome["status"], RunOutcome["exit_code"]> = {
+  complete: 0,
+  gate: 4,
+  budget: 5,
+  failed: 1,
+  interrupted: 1,
+};
+
+function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function checkOptions(o: RunWorkflowOptions): void {
+  const bad = (name: string, v: unknown, min: number) =>
+    v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= min)
+      ? dispatcherErrors.create("ERR_DISPATCH_OPTION_INVALID", `${name} must be a whole number ≥ ${min}`, {
+          details: { [name]: v },
+        })
+      : null;
+  const e =
+    bad("concurrency", o.concurrency, 1) ??
+    bad("maxAttempts", o.maxAttempts, 0) ??
+    bad("tokenBudget", o.tokenBudget, 0);
+  if (e) throw e;
+  if (o.until !== undefined && o.until !== "gate" && o.until !== "complete") {
+    throw dispatcherErrors.create("ERR_DISPATCH_OPTION_INVALID", `until must be gate or complete`, {
+      details: { until: o.until },
+    });
+  }
+}
+
+function totalTokens(a: Attempt): number {
+  const t = a.tokens;
+  if (!t) return 0;
+  return t.total_tokens ?? (t.input_tokens ?? 0) + (t.output_tokens ?? 0);
+}
+
+const REWORK = /^gate (\S+) rejected: ([\s\S]*)$/;
+
+/**
+ * Run a compiled run until it is complete, stopped at a gate, out of budget, failed or
+ * interrupted. Takes the run lock (a second runner is refused with ERR_RUN_LOCKED),
+ * resumes from the journal (attempts in flight when an earlier runner died are marked
+ * abandoned and dispatched again; completed packets never run again), then loops:
+ * journal approvals, merge completed work into `dwm/<run>/integration`, compute the
+ * frontier, open the gates it names, dispatch ready packets into the queue up to the
+ * cap, and record each settled attempt once (attempt.recorded, review, ingest).
+ */
+export async function runWorkflow(
+  runDir: string,
+  ports: DispatcherPorts,
+  options: RunWorkflowOptions,
+): Promise<RunOutcome> {
+  checkOptions(options);
+  const t0 = ports.clock.monotonicMs();
+  const dir = path.resolve(runDir);
+  const loaded: LoadedRun = loadRun(dir);
+  const runId = loaded.run.run_id;
+  const repo = path.resolve(options.repo);
+  const baseCommit = loaded.run.base_commit;
+  if (baseCommit === null) {
+    throw dispatcherErrors.create(
+      "ERR_DISPATCH_NO_REPOSITORY",
+      `run ${runId} was compiled outside a git repository`,
+      { details: { run_id: runId } },
+    );
+  }
+  const plan = readJsonFile(path.join(dir, "plan.json"));
+  const limits = planLimits(plan);
+  // Every packet that may still run needs a binding: refuse before anything is journaled.
+  const bindingOf = new Map(
+    [...loaded.packets].map(([id, p]) => [id, resolveBinding(options.bindings, options.bindingsDigest, p)]),
+  );
+
+  const git = ports.git ?? createGit(ports.processRunner, ports.env);
+  const gitPorts: IntegrationPorts = { git, clock: ports.clock, repo };
+  const baseOk = await git.run(repo, ["rev-parse", "--verify", "--quiet", `${baseCommit}^{commit}`]);
+  if (baseOk.exitCode !== 0) {
+    throw dispatcherErrors.create(
+      "ERR_DISPATCH_BASE_MISSING",
+      `base commit ${baseCommit} of run ${runId} is not in ${repo}`,
+      { details: { base_commit: baseCommit, repo } },
+    );
+  }
+
+  const journal: Journal = openJournal(dir, {
+    clock: ports.clock,
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    ...(options.pid !== undefined ? { pid: options.pid } : {}),
+    ...(options.host !== undefined ? { host: options.host } : {}),
+  });
+
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  if (ports.signal?.aborted) stop.abort();
+  ports.signal?.addEventListener("abort", onAbort, { once: true });
+  const sleep = ports.sleep ?? defaultSleep;
+  const progress = ports.onProgress ?? (() => {});
+  let lastFrontier: Frontier | null = null;
+
+  const leaseMs = options.leaseMs ?? 30_000;
+  let leaseError: unknown = null;
+  const renewTimer = setInterval(
+    () => {
+      try {
+        journal.renew();
+      } catch (e) {
+        leaseError = e;
+        stop.abort();
+      }
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
+  renewTimer.unref();
+
+  const activity: RunOutcome["this_run"] = {
+    events: 0,
+    attempts: 0,
+    abandoned: [],
+    approvals: [],
+    tokens: 0,
+    duration_ms: 0,
+  };
+  // gate.approved/rejected events, for pendingApprovals (which approval files are journaled).
+  const decisionEvents: JournalEvent[] = [];
+  const notBefore: Record<string, string> = {};
+  let tokensUsed = 0;
+  let stopFailure: string | null = null;
+  // Where new attempts start: the integration branch head (null until the first merge).
+  let intHead: string | null = null;
+
+  const append = (drafts: readonly EventDraft[]): JournalEvent[] => {
+    const evs = journal.appendAll(drafts);
+    activity.events += evs.length;
+    for (const e of evs) {
+      if (e.type === "gate.approved" || e.type === "gate.rejected") decisionEvents.push(e);
+      progress({ kind: "event", event: e, frontier: lastFrontier });
+    }
+    return evs;
+  };
+
+  // Workers get the stop signal (killed like a timeout); git commands finish.
+  const runner: ProcessRunner = {
+    run: (req) =>
+      ports.processRunner.run(req.argv[0] === "git" || req.signal ? req : { ...req, signal: stop.signal }),
+  };
+  const attemptRel = (id: string, n: number) => `attempts/${id}/${n}`;
+  const execute = (request: AttemptRequest) =>
+    runAttempt(request, {
+      processRunner: runner,
+      clock: ports.clock,
+      attemptDir: resolveInside(
+        dir,
+        attemptRel(request.packet.packet_id, request.attempt),
+        "attempt directory",
+      ),
+      env: ports.env,
+      git,
+      ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
+    });
+
+  const policyOf = (): FrontierPolicy => ({
+    concurrency: options.concurrency ?? null,
+    planConcurrencyCap: limits.concurrencyCap,
+    maxAgents: limits.maxAgents,
+    maxAttempts: options.maxAttempts ?? null,
+    tokenBudget: options.tokenBudget ?? null,
+    tokensUsed,
+    notBefore,
+    now: ports.clock.now(),
+  });
+  const cap = () => computeFrontier(journal.state, loaded, policyOf()).budget.concurrency_cap;
+  const queue = (
+    ports.queue ?? ((ex, c) => createWorkerPool({ concurrency: c, execute: ex, clock: ports.clock }))
+  )(execute, cap());
+
+  try {
+    const { events: history } = readJournal(dir);
+    for (const e of history) {
+      if (e.type === "gate.approved" || e.type === "gate.rejected") decisionEvents.push(e);
+      if (e.type === "attempt.recorded") tokensUsed += tokensOfRecorded(dir, e);
+    }
+
+    intHead = await integrationHead(gitPorts, runId);
+    await recoverOrphans();
+    applyOperatorApprovals();
+    absorbApprovals();
+
+    let status: RunOutcome["status"] | null = null;
+    let detail = "";
+    let lastApprovalCheck = ports.clock.monotonicMs();
+    for (;;) {
+      if (stop.signal.aborted) break;
+      if (ports.clock.monotonicMs() - lastApprovalCheck >= 250) {
+        absorbApprovals();
+        lastApprovalCheck = ports.clock.monotonicMs();
+      }
+      await integrateCompleted();
+      let frontier = computeFrontier(journal.state, loaded, policyOf());
+      lastFrontier = frontier;
+      for (const g of frontier.open_gates) openGate(g.gate_id, g.packets, g.reason);
+      if (frontier.open_gates.length > 0) {
+        frontier = computeFrontier(journal.state, loaded, policyOf());
+        lastFrontier = frontier;
+      }
+      if (stopFailure === null) for (const d of frontier.dispatch) dispatch(d);
+      if (queue.pending > 0) {
+        const s = await raceStop(queue.next());
+        if (s === "stopped") break;
+        if (s !== null) await record(s);
+        continue;
+      }
+      if (stopFailure !== null) {
+        status = "failed";
+        detail = stopFailure;
+        break;
+      }
+      if (frontier.status === "complete") {
+        status = "complete";
+        detail = `every packet of ${runId} is completed`;
+        break;
+      }
+      if (frontier.status === "running") continue;
+      if (frontier.status === "waiting") {
+        const now = Date.parse(ports.clock.now());
+        const wait = Math.min(...Object.values(notBefore).map((t) => Date.parse(t) - now));
+        progress({ kind: "note", message: `waiting ${Math.max(0, wait)} ms for an infrastructure retry` });
+        await sleep(Math.max(1, wait), stop.signal);
+        continue;
+      }
+      if (frontier.status === "gate" && options.until === "complete") {
+        const before = journal.state.seq;
+        absorbApprovals();
+        lastApprovalCheck = ports.clock.monotonicMs();
+        if (journal.state.seq === before) {
+          progress({
+            kind: "note",
+            message: `waiting for a decision on ${frontier.waiting_gates.join(", ")} (dwm approve ${runId} <gate>)`,
+          });
+          await sleep(options.pollMs ?? 1000, stop.signal);
+        }
+        continue;
+      }
+      status = frontier.status === "gate" ? "gate" : frontier.status === "budget" ? "budget" : "failed";
+      detail = describeStop(frontier);
+      break;
+    }
+
+    if (stop.signal.aborted) {
+      // Drain what was running: each settles (workers were killed) and is abandoned.
+      queue.close();
+      for (;;) {
+        const s = await queue.next();
+        if (s === null) break;
+        abandon(s.request.packet.packet_id, s.request.attempt, "the runner was interrupted while it ran");
+      }
+      if (leaseError !== null) throw leaseError;
+      status = "interrupted";
+      detail = "interrupted: attempts that were running are abandoned and run again on resume";
+    }
+
+    if (status === "complete") {
+      if (!journal.state.completed) append([{ type: "run.completed", data: {} }]);
+    } else {
+      append([{ type: "run.stopped", data: { reason: status as "gate", detail } }]);
+    }
+    return await outcome(status as RunOutcome["status"], detail);
+  } finally {
+    clearInterval(renewTimer);
+    ports.signal?.removeEventListener("abort", onAbort);
+    queue.close();
+    journal.close();
+  }
+
+  // ---- steps -------------------------------------------------------------------------
+
+  async function raceStop<T>(p: Promise<T>): Promise<T | "stopped"> {
+    if (stop.signal.aborted) return "stopped";
+    let off = () => {};
+    const stopped = new Promise<"stopped">((resolve) => {
+      const f = () => resolve("stopped");
+      stop.signal.addEventListener("abort", f, { once: true });
+      off = () => stop.signal.removeEventListener("abort", f);
+    });
+    try {
+      return await Promise.race([p, stopped]);
+    } finally {
+      off();
+    }
+  }
+
+  /** Attempts a dead runner left: dispatched → abandoned (and run again); attempted → reviewed now. */
+  async function recoverOrphans(): Promise<void> {
+    const removed = await pruneWorktrees(repo, runId, {
+      processRunner: ports.processRunner,
+      env: ports.env,
+      git,
+    });
+    if (removed.length > 0)
+      progress({ kind: "note", message: `removed worktrees a crash left: ${removed.join(", ")}` });
+    for (const [id, p] of Object.entries(journal.state.packets)) {
+      if (!p) continue;
+      if (p.state === "dispatched") {
+        abandon(id, p.attempts, `attempt ${p.attempts} was in flight when its runner stopped`);
+        activity.abandoned.push(id);
+      } else if (p.state === "attempted") {
+        const attempt = readRecordedAttempt(id, p.attempts);
+        await reviewAndIngest(id, attempt);
+      } else if (p.state === "reviewed" && p.last_verdict === "infra-failed") {
+        // An infrastructure stop of an earlier runner: running again is the operator's retry.
+        append([
+          {
+            type: "infra.retry-scheduled",
+            data: {
+              packet_id: id,
+              attempt: p.attempts,
+              retry: p.infra_retries + 1,
+              reason: `retried by a new runner after ${p.last_outcome ?? "an infrastructure failure"}`,
+            },
+          },
+        ]);
+      }
+    }
+  }
+
+  /** packet.abandoned, and the attempt's directory goes: no event names its files. */
+  function abandon(id: string, n: number, reason: string): void {
+    append([{ type: "packet.abandoned", data: { packet_id: id, attempt: n, reason } }]);
+    fs.rmSync(resolveInside(dir, attemptRel(id, n), "attempt directory"), { recursive: true, force: true });
+  }
+
+  function readRecordedAttempt(id: string, n: number): Attempt {
+    const ev = readJournal(dir).events.findLast(
+      (e) => e.type === "attempt.recorded" && e.data.packet_id === id && e.data.attempt === n,
+    );
+    if (ev?.type !== "attempt.recorded") {
+      throw dispatcherErrors.create(
+        "ERR_DISPATCH_EVIDENCE_MISSING",
+        `no attempt.recorded for ${id} attempt ${n}`,
+        {
+          details: { packet_id: id, attempt: n },
+        },
+      );
+    }
+    return readArtifact<Attempt>(path.join(dir, attemptRel(id, n), "attempt.json"), "attempt", {
+      expectDigest: ev.data.attempt_digest,
+    }).value;
+  }
+
+  function tokensOfRecorded(runDirAbs: string, e: JournalEvent): number {
+    if (e.type !== "attempt.recorded") return 0;
+    try {
+      const a = readArtifact<Attempt>(
+        path.join(runDirAbs, attemptRel(e.data.packet_id, e.data.attempt), "attempt.json"),
+        "attempt",
+      ).value;
+      return totalTokens(a);
+    } catch {
+      return 0;
+    }
+  }
+
+  function recordApproval(approval: Approval): void {
+    const stored = writeApproval(dir, approval);
+    const review = loadGateReview(dir, journal.state, journal.state.gates[approval.gate_id]?.packets ?? []);
+    const { events, copies } = resolveGate(journal.state, approval, loaded, {
+      approvalPath: stored.path,
+      review,
+    });
+    registerHandoffs(dir, copies);
+    append(events);
+    activity.approvals.push(approval.gate_id);
+  }
+
+  /** `--approve` and the policy file: approvals of closed risk gates, written and journaled. */
+  function applyOperatorApprovals(): void {
+    const sources: { approvals: Approval[] }[] = [];
+    if (options.approve && options.approve.categories.length > 0) {
+      const approver = options.approve.approver;
+      const cats = options.approve.categories;
+      const list = policyApprovals(
+        journal.state,
+        loaded,
+        { kind: "approval-policy", schema_version: "1", approve: [...cats] as ApprovalPolicy["approve"] },
+        { clock: ports.clock, policyName: "dwm run --approve" },
+      ).map((a) => ({
+        ...a,
+        approver,
+        reason: `approved by the operator with dwm run --approve ${cats.join(",")}`,
+      }));
+      sources.push({ approvals: list });
+    }
+    if (options.policy) {
+      sources.push({
+        approvals: policyApprovals(journal.state, loaded, options.policy.policy, {
+          clock: ports.clock,
+          policyName: options.policy.name,
+        }),
+      });
+    }
+    const done = new Set<string>();
+    for (const s of sources) {
+      for (const a of s.approvals) {
+        if (done.has(a.gate_id)) continue;
+        const g = journal.state.gates[a.gate_id];
+        if (g && (g.state === "approved" || g.state === "rejected")) continue;
+        recordApproval(a);
+        done.add(a.gate_id);
+      }
+    }
+  }
+
+  /** Approvals `dwm approve` wrote while this runner held the lock: checked again, then journaled. */
+  function absorbApprovals(): void {
+    for (const p of pendingApprovals(dir, decisionEvents)) {
+      if (p.approval === null) continue;
+      try {
+        const review = loadGateReview(
+          dir,
+          journal.state,
+          journal.state.gates[p.approval.gate_id]?.packets ?? [],
+        );
+        const { events, copies } = resolveGate(journal.state, p.approval, loaded, {
+          approvalPath: p.path,
+          review,
+        });
+        registerHandoffs(dir, copies);
+        append(events);
+        activity.approvals.push(p.approval.gate_id);
+      } catch (e) {
+        if (!isDwmError(e)) throw e;
+        progress({ kind: "note", message: `approval ${p.path} not used: ${e.code} ${e.message}` });
+      }
+    }
+  }
+
+  function openGate(gateId: string, packets: string[], reason: string): void {
+    const entry = loaded.run.gates.find((g) => g.gate_id === gateId);
+    if (!entry) return;
+    append([{ type: "gate.opened", data: { gate_id: gateId, gate_digest: entry.digest, packets, reason } }]);
+  }
+
+  /** Merge completed packets into the integration branch, in run order (topological, then plan order). */
+  async function integrateCompleted(): Promise<void> {
+    for (const id of Object.keys(journal.state.packets)) {
+      const p = journal.state.packets[id];
+      if (p?.state !== "completed" || p.commit === null || p.merged_commit !== null) continue;
+      if (p.conflict_gate !== null && journal.state.gates[p.conflict_gate]?.state !== "approved") continue;
+      const r = await mergeIntoIntegration(gitPorts, {
+        runId,
+        base: baseCommit as string,
+        packetId: id,
+        attempt: p.attempts,
+        commit: p.commit,
+      });
+      if (r.kind === "merged") {
+        intHead = r.commit;
+        append([{ type: "integration.merged", data: { packet_id: id, commit: r.commit } }]);
+        continue;
+      }
+      let k = 1;
+      while (journal.state.gates[mergeConflictGateId(id, p.attempts, k)]) k++;
+      const gate = mergeConflictGate({
+        gateId: mergeConflictGateId(id, p.attempts, k),
+        runId,
+        packetId: id,
+        attempt: p.attempts,
+        paths: r.paths,
+        against: touching(r.paths, id),
+      });
+      append(conflictDrafts(gate, id, r.paths));
+    }
+  }
+
+  /** Merged packets whose recorded changes touch any of `paths`. */
+  function touching(paths: readonly string[], except: string): string[] {
+    const want = new Set(paths);
+    const out: string[] = [];
+    for (const [id, p] of Object.entries(journal.state.packets)) {
+      if (!p || id === except || p.merged_commit === null || p.attempts === 0) continue;
+      try {
+        const a = readArtifact<Attempt>(
+          path.join(dir, attemptRel(id, p.attempts), "attempt.json"),
+          "attempt",
+        ).value;
+        if (a.changed_files.some((c) => want.has(c.path))) out.push(id);
+      } catch {
+        // completed by a gate without evidence of its own
+      }
+    }
+    return out;
+  }
+
+  function repairContext(id: string, d: Dispatchable): string | null {
+    const p = journal.state.packets[id];
+    if (!p) return null;
+    if (d.kind === "repair" && p.attempts > 0) {
+      const attempt = readRecordedAttempt(id, p.attempts);
+      const review = readArtifact<Review>(path.join(dir, reviewPath(id, p.attempts)), "review").value;
+      return renderRepairPrompt("", review, attempt).trim();
+    }
+    const m = p.reason === null ? null : REWORK.exec(p.reason);
+    if (d.kind === "rework" && m) {
+      return renderReworkPrompt("", { gate_id: m[1] as string, reason: m[2] as string }).trim();
+    }
+    return null;
+  }
+
+  function inputsOf(packet: Packet): AttemptInput[] {
+    const out: AttemptInput[] = [];
+    for (const i of packet.inputs) {
+      const h = journal.state.handoffs[i.artifact];
+      if (!h) continue;
+      const bytes = fs.readFileSync(resolveInside(dir, `handoffs/${i.artifact}`, "handoff"));
+      if (digestBytes(bytes) !== h.digest) {
+        throw dispatcherErrors.create(
+          "ERR_DISPATCH_EVIDENCE_MISSING",
+          `handoffs/${i.artifact} does not match the digest its registration recorded`,
+          { details: { artifact: i.artifact, expected: h.digest } },
+        );
+      }
+      out.push({ artifact: i.artifact, digest: h.digest, content_base64: bytes.toString("base64") });
+    }
+    return out;
+  }
+
+  function dispatch(d: Dispatchable): void {
+    const id = d.packet_id;
+    const packet = loaded.packets.get(id);
+    const prompt = loaded.prompts.get(id);
+    const binding = bindingOf.get(id);
+    const entry = loaded.run.packets.find((e) => e.packet_id === id);
+    if (!packet || prompt === undefined || !binding || !entry) return;
+    const head = intHead ?? (baseCommit as string);
+    const request: AttemptRequest = {
+      kind: "attempt-request",
+      schema_version: "1",
+      run_id: runId,
+      packet,
+      prompt,
+      attempt: d.attempt,
+      base_commit: head,
+      binding,
+      inputs: inputsOf(packet),
+      repair_context: repairContext(id, d),
+      repo,
+      limits: options.limits ?? {},
+    };
+    const backends = [...new Set(Object.values(binding.workers).map((w) => w?.backend ?? "shell"))];
+    append([
+      {
+        type: "packet.dispatched",
+        data: {
+          packet_id: id,
+          attempt: d.attempt,
+          packet_digest: entry.digest,
+          base_commit: head,
+          backend: packet.command ? "shell" : backends.join("+") || "shell",
+        },
+      },
+    ]);
+    activity.attempts++;
+    queue.enqueue({ job_id: `${runId}/${id}/${d.attempt}`, request });
+  }
+
+  async function record(s: AttemptSettlement): Promise<void> {
+    const id = s.request.packet.packet_id;
+    const n = s.request.attempt;
+    if (s.status === "error") {
+      abandon(id, n, `the attempt could not run: ${s.error.code}: ${s.error.message}`);
+      stopFailure ??= `${id} attempt ${n}: ${s.error.code}: ${s.error.message}`;
+      return;
+    }
+    if (stop.signal.aborted) {
+      abandon(id, n, "the runner was interrupted while it ran");
+      return;
+    }
+    const attempt = s.attempt;
+    tokensUsed += totalTokens(attempt);
+    activity.tokens += totalTokens(attempt);
+    append([
+      {
+        type: "attempt.recorded",
+        data: {
+          packet_id: id,
+          attempt: n,
+          outcome: attempt.outcome,
+          attempt_digest: digest(attempt),
+          files: attemptFiles(attempt, attemptRel(id, n)),
+        },
+      },
+    ]);
+    await reviewAndIngest(id, attempt);
+  }
+
+  async function reviewAndIngest(id: string, attempt: Attempt): Promise<void> {
+    const packet = loaded.packets.get(id) as Packet;
+    const n = attempt.attempt;
+    const review = await reviewAttempt(packet, attempt, {
+      attemptDir: resolveInside(dir, attemptRel(id, n), "attempt directory"),
+      clock: ports.clock,
+      unverifiable: options.unverifiable,
+    });
+    writeArtifact(resolveInside(dir, reviewPath(id, n), "review"), "review", review);
+    const r = ingestReview(journal.state, review, {
+      packet,
+      run: journal.run,
+      now: ports.clock.now(),
+      infraPolicy: options.infraPolicy ?? DEFAULT_INFRA_RETRY_POLICY,
+    });
+    registerHandoffs(dir, r.copies);
+    append(r.events);
+    if (r.next.kind === "infra-retry") notBefore[id] = r.next.not_before;
+    else delete notBefore[id];
+    if (r.next.kind === "infra-stop") stopFailure ??= `${id}: ${r.next.reason}`;
+  }
+
+  function describeStop(f: Frontier): string {
+    if (f.status === "gate") return `waiting for a decision on ${f.waiting_gates.join(", ")}`;
+    if (f.status === "budget") {
+      return f.budget.exhausted === "tokens"
+        ? `token budget spent: ${f.budget.tokens_used} of ${f.budget.token_budget}`
+        : `attempt budget spent: ${f.budget.attempts_used} of ${f.budget.max_attempts}`;
+    }
+    const failed = f.failed.map((id) => `${id} (${journal.state.packets[id]?.reason ?? "failed"})`);
+    if (failed.length > 0) return `failed: ${failed.join("; ")}`;
+    const held = f.blocked.map((b) => `${b.packet_id}: ${b.detail}`);
+    return held.length > 0 ? `nothing can run: ${held.join("; ")}` : "nothing can run";
+  }
+
+  async function outcome(status: RunOutcome["status"], detail: string): Promise<RunOutcome> {
+    const state = journal.state;
+    const counts: Record<string, number> = {};
+    for (const p of Object.values(state.packets)) if (p) counts[p.state] = (counts[p.state] ?? 0) + 1;
+    const f = computeFrontier(state, loaded, policyOf());
+    const waiting = f.waiting_gates.map((g) => ({
+      gate_id: g,
+      category:
+        loaded.gates.get(g)?.category ??
+        (g.startsWith("merge-conflict/") || g.startsWith("needs-human/") ? "human-review" : null),
+      packets: state.gates[g]?.packets.length
+        ? [...(state.gates[g]?.packets ?? [])]
+        : [...(loaded.gates.get(g)?.packets ?? [])],
+      approve_argv: ["dwm", "approve", runId, g],
+    }));
+    const head = await integrationHead(gitPorts, runId);
+    activity.duration_ms = Math.max(0, ports.clock.monotonicMs() - t0);
+    const next: RunOutcome["next"] =
+      status === "complete"
+        ? null
+        : status === "gate" && waiting[0]
+          ? ["dwm", "approve", runId, waiting[0].gate_id]
+          : status === "failed" && f.failed[0]
+            ? ["dwm", "log", runId, "--packet", f.failed[0]]
+            : ["dwm", "run", runId];
+    return {
+      kind: "run-outcome",
+      schema_version: "1",
+      run_id: runId,
+      status,
+      exit_code: EXIT_OF[status],
+      detail,
+      seq: state.seq,
+      head: state.head as RunOutcome["head"],
+      counts,
+      waiting_gates: waiting,
+      failed: f.failed.map((id) => ({ packet_id: id, reason: state.packets[id]?.reason ?? "failed" })),
+      integration: head === null ? null : { branch: integrationBranch(runId), commit: head },
+      this_run: activity,
+      next,
+    };
+  }
+}

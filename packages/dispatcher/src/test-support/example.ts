@@ -1,0 +1,64 @@
+// Helpers for this package's tests: an example workflow copied into a fresh git repository.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type CompiledRun, compilePlan } from "@dwm/compiler";
+import { execaProcessRunner, readJsonFile } from "@dwm/core";
+import { loadWorkerBindings } from "@dwm/executor";
+import type { WorkerBindings } from "@dwm/schemas";
+import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
+import type { DispatcherPorts, RunWorkflowOptions } from "../run-workflow.js";
+
+export const EXAMPLES_DIR = fileURLToPath(new URL("../../../../examples", import.meta.url));
+
+function copyDir(from: string, to: string): void {
+  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+    const a = path.join(from, e.name);
+    const b = path.join(to, e.name);
+    if (e.isDirectory()) {
+      fs.mkdirSync(b, { recursive: true });
+      copyDir(a, b);
+    } else fs.copyFileSync(a, b);
+  }
+}
+
+export interface ExampleRepo {
+  repo: TempDir;
+  compiled: CompiledRun;
+  /** Bindings with `pass_env` added for the test hooks. */
+  bindings: WorkerBindings;
+  bindingsDigest: RunWorkflowOptions["bindingsDigest"];
+}
+
+/** Copy examples/<name> into a new git repository (committed), and compile its plan. */
+export function exampleRepo(name: string, passEnv: string[] = []): ExampleRepo {
+  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
+  copyDir(path.join(EXAMPLES_DIR, name), repo.path);
+  const bindingsFile = path.join(repo.path, "dwm.workers.json");
+  if (passEnv.length > 0) {
+    const b = readJsonFile(bindingsFile) as WorkerBindings;
+    for (const v of Object.values(b.bindings)) if (v) v.pass_env = [...(v.pass_env ?? []), ...passEnv];
+    fs.writeFileSync(bindingsFile, `${JSON.stringify(b, null, 2)}\n`);
+  }
+  git(repo.path, "add", "-A");
+  git(repo.path, "commit", "-q", "-m", `example ${name}`);
+  const plan = readJsonFile(path.join(repo.path, "workflow.plan.json"));
+  const compiled = compilePlan(plan, {
+    repoRoot: repo.path,
+    baseCommit: git(repo.path, "rev-parse", "HEAD"),
+  });
+  const { bindings, digest } = loadWorkerBindings(bindingsFile);
+  return { repo, compiled, bindings, bindingsDigest: digest };
+}
+
+export function realPorts(
+  env: Record<string, string | undefined> = {},
+  worktreeRoot?: string,
+): DispatcherPorts {
+  return {
+    clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
+    processRunner: execaProcessRunner,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    ...(worktreeRoot ? { worktreeRoot } : {}),
+  };
+}
