@@ -1,3 +1,4 @@
+export { COVERED_AGENT_CLI_VERSIONS } from "./agent-cli-versions.js";
 export { attemptFiles } from "./attempt-files.js";
 export {
   loadWorkerBindings,
@@ -7,7 +8,7 @@ export {
   WORKER_BINDINGS_FILE,
 } from "./bindings.js";
 export { executorErrors } from "./errors.js";
-export { claudePermissionMode, codexSandbox } from "./internal/backends.js";
+export { CODEX_GATEWAY_PROVIDER, claudePermissionMode, codexSandbox } from "./internal/backends.js";
 export { isVerificationCommand } from "./internal/checks.js";
 export { BACKEND_ENV_NAMES, BASE_ENV_NAMES, isSecretName } from "./internal/env.js";
 export type { GitPort, GitResult, GitRunOptions } from "./internal/git.js";

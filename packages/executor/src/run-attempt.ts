@@ -32,6 +32,7 @@ import {
 import { executorErrors } from "./errors.js";
 import {
   checkBinding,
+  gatewayEnv,
   type InvocationPaths,
   type Permissions,
   type PlannedInvocation,
@@ -317,9 +318,11 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
 
   // Secrets DWM could hand to any worker are known up front, so every file can be redacted.
   const jobEnv = (job: Job, paths: InvocationPaths, plan: PlannedInvocation) => {
+    const gateway = gatewayEnv(job.binding, ports.env);
     const names = [
       ...BASE_ENV_NAMES,
       ...BACKEND_ENV_NAMES[job.binding.backend],
+      ...gateway.names,
       ...(job.binding.pass_env ?? []),
     ];
     const dwm: Record<string, string> = {
@@ -332,9 +335,12 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
       DWM_INPUTS_DIR: path.join(paths.worktree, INPUTS_DIR),
       ...(plan.usesOutputDir || job.binding.backend === "command" ? { DWM_OUTPUT_DIR: paths.outputDir } : {}),
     };
-    const literal = Object.fromEntries(
-      Object.entries(job.binding.env ?? {}).filter((e): e is [string, string] => e[1] !== undefined),
-    );
+    const literal = {
+      ...gateway.literal,
+      ...Object.fromEntries(
+        Object.entries(job.binding.env ?? {}).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+    };
     return buildEnv(ports.env, names, literal, dwm);
   };
   const pathsFor = (job: Job, worktree: string): InvocationPaths => ({
@@ -346,7 +352,10 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   });
   for (const job of jobs) {
     const paths = pathsFor(job, "/nonexistent");
-    redactor.add(jobEnv(job, paths, planInvocation(job.binding, job.permissions ?? noPerms, paths)).env);
+    redactor.add(
+      jobEnv(job, paths, planInvocation(job.binding, job.permissions ?? noPerms, paths)).env,
+      job.binding.api_key_env === undefined ? [] : [job.binding.api_key_env],
+    );
   }
 
   // Programs looked up on the PATH the workers will get: a missing one stops the attempt before any worktree.

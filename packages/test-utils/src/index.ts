@@ -3,5 +3,15 @@ export { fakeCliBinDir, pathWithFakeClis } from "./fake-clis/index.js";
 export { FakeClock } from "./fake-clock.js";
 export type { FakeProcessHandler } from "./fake-process-runner.js";
 export { FakeProcessRunner } from "./fake-process-runner.js";
+export type {
+  ModelDialect,
+  ModelScript,
+  ModelServer,
+  ModelServerOptions,
+  RecordedRequest,
+  ScriptTurn,
+  ScriptUsage,
+} from "./model-server/index.js";
+export { addFilePatch, startModelServer, updateFilePatch } from "./model-server/index.js";
 export type { TempDir } from "./temp.js";
 export { git, makeGitRepo, makeTempDir } from "./temp.js";

@@ -22,6 +22,8 @@ const ALLOWED: Record<string, string[]> = {
   "@dwm/dispatcher": ["*"],
   "@dwm/cli": ["*"],
   "@dwm/test-utils": ["@dwm/core"],
+  // Private contract tests of the agent backends against the real CLIs (devDependencies only).
+  "@dwm/agent-contracts": [],
 };
 const STAGES = [
   "@dwm/plan-evaluator",

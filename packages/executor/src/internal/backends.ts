@@ -37,6 +37,47 @@ export function claudePermissionMode(
   return binding.permission_mode ?? (p.write ? "acceptEdits" : "default");
 }
 
+/** The Codex model provider id DWM defines for a binding's `base_url`. */
+export const CODEX_GATEWAY_PROVIDER = "dwm-gateway";
+
+/**
+ * Codex config overrides that send the model requests to `baseUrl` (Responses API), with the
+ * bearer token read from the variable `apiKeyEnv` (none: no Authorization header).
+ */
+export function codexGatewayConfig(baseUrl: string, apiKeyEnv: string | undefined): string[] {
+  const id = CODEX_GATEWAY_PROVIDER;
+  const kv = [
+    `model_provider=${JSON.stringify(id)}`,
+    `model_providers.${id}.name=${JSON.stringify(id)}`,
+    `model_providers.${id}.base_url=${JSON.stringify(baseUrl)}`,
+    `model_providers.${id}.wire_api="responses"`,
+    ...(apiKeyEnv === undefined ? [] : [`model_providers.${id}.env_key=${JSON.stringify(apiKeyEnv)}`]),
+  ];
+  return kv.flatMap((c) => ["--config", c]);
+}
+
+/**
+ * What a binding's gateway options add to the worker's environment: codex reads the key from
+ * `api_key_env` itself (passed through by name); claude gets ANTHROPIC_BASE_URL from `base_url`
+ * and ANTHROPIC_API_KEY from the value of `api_key_env`.
+ */
+export function gatewayEnv(
+  binding: WorkerBinding,
+  source: Readonly<Record<string, string | undefined>>,
+): { names: string[]; literal: Record<string, string> } {
+  if (binding.backend === "codex") {
+    return { names: binding.api_key_env === undefined ? [] : [binding.api_key_env], literal: {} };
+  }
+  if (binding.backend !== "claude") return { names: [], literal: {} };
+  const literal: Record<string, string> = {};
+  if (binding.base_url !== undefined) literal.ANTHROPIC_BASE_URL = binding.base_url;
+  if (binding.api_key_env !== undefined) {
+    const key = source[binding.api_key_env];
+    if (key !== undefined) literal.ANTHROPIC_API_KEY = key;
+  }
+  return { names: [], literal };
+}
+
 /** Check that a binding has what its backend needs (before anything runs). */
 export function checkBinding(workerId: string, b: WorkerBinding): void {
   const bad = (why: string) =>
@@ -60,6 +101,13 @@ export function checkBinding(workerId: string, b: WorkerBinding): void {
     throw bad("the command backend needs an `argv` template");
   if (b.backend !== "shell" && (b.shell !== undefined || b.command !== undefined)) {
     throw bad("`shell` and `command` belong to the shell backend");
+  }
+  if (
+    b.backend !== "codex" &&
+    b.backend !== "claude" &&
+    (b.base_url !== undefined || b.api_key_env !== undefined)
+  ) {
+    throw bad("`base_url` and `api_key_env` belong to the codex and claude backends");
   }
 }
 
@@ -104,6 +152,8 @@ export function planInvocation(
       if (permissions.network && sandbox === "workspace-write") {
         argv.push("--config", "sandbox_workspace_write.network_access=true");
       }
+      if (binding.base_url !== undefined)
+        argv.push(...codexGatewayConfig(binding.base_url, binding.api_key_env));
       for (const c of binding.config ?? []) argv.push("--config", c);
       argv.push("--output-last-message", paths.lastMessageFile, ...(binding.extra_args ?? []), "-");
       return { backend: "codex", argv, stdin: "prompt", transcript: "codex", usesOutputDir: false };

@@ -51,10 +51,13 @@ export function buildEnv(
 export class Redactor {
   private readonly secrets: { name: string; value: Buffer }[] = [];
 
-  /** Remember every secret-looking variable of `env` (call for each environment handed out). */
-  add(env: Readonly<Record<string, string>>): void {
+  /**
+   * Remember every secret-looking variable of `env`, and those named in `secretNames` whatever
+   * their name (call for each environment handed out).
+   */
+  add(env: Readonly<Record<string, string>>, secretNames: readonly string[] = []): void {
     for (const [name, value] of Object.entries(env)) {
-      if (!isSecretName(name) || value.length < MIN_SECRET_LENGTH) continue;
+      if (!(isSecretName(name) || secretNames.includes(name)) || value.length < MIN_SECRET_LENGTH) continue;
       if (this.secrets.some((s) => s.value.toString() === value)) continue;
       this.secrets.push({ name, value: Buffer.from(value) });
     }

@@ -47,6 +47,14 @@ export interface WorkerBinding {
    */
   model?: string;
   /**
+   * codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.
+   */
+  base_url?: string;
+  /**
+   * codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.
+   */
+  api_key_env?: string;
+  /**
    * codex: override the sandbox derived from the worker's permissions.
    */
   sandbox?: "read-only" | "workspace-write" | "danger-full-access";
