@@ -146,6 +146,60 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/reject.js"),
   },
   {
+    name: "run",
+    usage:
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--store DIR] [--json|--ndjson]",
+    summary:
+      "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...storeOption,
+      backend: {
+        type: "string",
+        description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
+      },
+      workers: {
+        type: "string",
+        description:
+          "Worker-bindings file (default dwm.workers.json beside the plan, else at the repository root).",
+      },
+      concurrency: {
+        type: "string",
+        description: "Attempts at once (overrides the plan's concurrency_cap).",
+      },
+      until: {
+        type: "string",
+        description: "gate (default): stop when only gates hold work; complete: wait there for dwm approve.",
+      },
+      approve: {
+        type: "string",
+        multiple: true,
+        description:
+          "Approve these risk gate categories as the operator (e.g. write,shell-process); recorded.",
+      },
+      "max-attempts": {
+        type: "string",
+        description: "Stop (exit 5) once the run has dispatched this many attempts.",
+      },
+      "token-budget": {
+        type: "string",
+        description: "Stop (exit 5) once attempts reported this many tokens.",
+      },
+      ndjson: { type: "boolean", description: "Stream the journal events as JSON lines, then the outcome." },
+      ...json,
+    },
+    load: () => import("./commands/run.js"),
+  },
+  {
+    name: "next",
+    usage: "dwm next [run] [--store DIR] [--json]",
+    summary:
+      "The one next safe action for a run (run, approve-gate, inspect-failure, repair-store, wait, complete) and its exact command.",
+    positionals: { min: 0, max: 1 },
+    options: { ...storeOption, ...json },
+    load: () => import("./commands/next.js"),
+  },
+  {
     name: "commands",
     usage: "dwm commands [--json]",
     summary: "The command reference: every command, its usage and options, and the exit codes.",

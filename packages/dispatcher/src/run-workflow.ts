@@ -307,6 +307,10 @@ export async function runWorkflow(
 
   try {
     const { events: history } = readJournal(dir);
+    // openJournal appended run.opened (new journal), journal.truncated (repair) and the lease event.
+    let first = history.length - 1;
+    while (first > 0 && ["run.opened", "journal.truncated"].includes(history[first - 1]?.type ?? "")) first--;
+    for (const e of history.slice(Math.max(0, first))) progress({ kind: "event", event: e, frontier: null });
     for (const e of history) {
       if (e.type === "gate.approved" || e.type === "gate.rejected") decisionEvents.push(e);
       if (e.type === "attempt.recorded") tokensUsed += tokensOfRecorded(dir, e);

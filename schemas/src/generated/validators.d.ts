@@ -19,6 +19,7 @@ export declare const validateInvalidator: ValidateFunction;
 export declare const validateJournalEvent: ValidateFunction;
 export declare const validateJournalLog: ValidateFunction;
 export declare const validateManifestSummary: ValidateFunction;
+export declare const validateNextAction: ValidateFunction;
 export declare const validatePacket: ValidateFunction;
 export declare const validateReview: ValidateFunction;
 export declare const validateRunCheck: ValidateFunction;

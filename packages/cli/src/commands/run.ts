@@ -1,0 +1,373 @@
+import fs from "node:fs";
+import path from "node:path";
+import { type Digest, execaProcessRunner } from "@dwm/core";
+import { type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
+import {
+  executorErrors,
+  loadWorkerBindings,
+  parseWorkerBindings,
+  uniformBindings,
+  WORKER_BINDINGS_FILE,
+} from "@dwm/executor";
+import {
+  gateResolverErrors,
+  POLICY_FILE,
+  readApprovalPolicy,
+  workerEnvironmentReason,
+} from "@dwm/gate-resolver";
+import type { ApprovalPolicy, BackendName, JournalEvent, RunOutcome, WorkerBindings } from "@dwm/schemas";
+import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { cliErrors } from "../errors.js";
+import { type ResolvedRun, resolveRun } from "../run-arg.js";
+import { approverOf } from "./approve.js";
+import { run as compile } from "./compile.js";
+
+const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
+const RISK_CATEGORIES = [
+  "write",
+  "shell-process",
+  "network",
+  "dependency-install",
+  "database-migration",
+  "production-deploy",
+  "public-api-change",
+  "external-message",
+  "paid-api",
+  "secret-access",
+  "history-rewrite",
+  "delete",
+];
+
+function hostEnv(ctx: CommandContext): Record<string, string> {
+  return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+function isRunDir(p: string): boolean {
+  try {
+    return fs.statSync(path.join(p, "run.json")).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function wholeNumber(name: string, v: unknown, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || !/^[0-9]+$/.test(v) || !Number.isInteger(n) || n < min) {
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      `--${name} must be a whole number ≥ ${min}, not ${JSON.stringify(v)}`,
+    );
+  }
+  return n;
+}
+
+async function toplevel(ctx: CommandContext, dir: string): Promise<string> {
+  const r = await execaProcessRunner.run({
+    argv: ["git", "rev-parse", "--show-toplevel"],
+    cwd: dir,
+    env: hostEnv(ctx),
+    timeoutMs: 15_000,
+  });
+  if (r.exitCode !== 0 || r.spawnError !== null) {
+    throw executorErrors.create("ERR_EXEC_NOT_A_REPO", `${dir} is not inside a git repository`, {
+      details: { dir },
+    });
+  }
+  return fs.realpathSync(r.stdout.trim());
+}
+
+/** Bindings: --backend, else --workers FILE, else dwm.workers.json beside the plan, else at the repository root. */
+function bindingsFor(
+  args: ParsedArgs,
+  ctx: CommandContext,
+  dirs: string[],
+): { bindings: WorkerBindings; digest: Digest; source: string } {
+  const backend = args.values.backend;
+  if (typeof backend === "string") {
+    if (!BACKENDS.includes(backend as BackendName)) {
+      throw cliErrors.create(
+        "ERR_CLI_USAGE",
+        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}`,
+      );
+    }
+    return {
+      ...parseWorkerBindings(uniformBindings({ backend: backend as BackendName }), `--backend ${backend}`),
+      source: `--backend ${backend}`,
+    };
+  }
+  if (typeof args.values.workers === "string") {
+    const file = path.resolve(ctx.cwd, args.values.workers);
+    return { ...loadWorkerBindings(file), source: args.values.workers };
+  }
+  for (const d of dirs) {
+    const file = path.join(d, WORKER_BINDINGS_FILE);
+    if (fs.existsSync(file))
+      return { ...loadWorkerBindings(file), source: path.relative(ctx.cwd, file) || file };
+  }
+  throw executorErrors.create(
+    "ERR_EXEC_NO_BINDING",
+    `no worker bindings: no ${WORKER_BINDINGS_FILE} beside the plan or at the repository root`,
+    {
+      hint: `Write ${WORKER_BINDINGS_FILE} (see docs/backends.md), pass --workers FILE, or pass --backend dry-run|shell|codex|claude.`,
+    },
+  );
+}
+
+function policyFor(dirs: string[]): { policy: ApprovalPolicy; name: string } | null {
+  for (const d of dirs) {
+    const file = path.join(d, POLICY_FILE);
+    const policy = readApprovalPolicy(file);
+    if (policy) return { policy, name: POLICY_FILE };
+  }
+  return null;
+}
+
+function categories(v: ParsedArgs["values"][string]): string[] {
+  const list = (Array.isArray(v) ? v : typeof v === "string" ? [v] : [])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const c of list) {
+    if (!RISK_CATEGORIES.includes(c)) {
+      throw cliErrors.create(
+        "ERR_CLI_USAGE",
+        `--approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not ${JSON.stringify(c)}`,
+        { hint: "Human gates are never approved in advance: decide them with dwm approve <run> <gate>." },
+      );
+    }
+  }
+  return [...new Set(list)];
+}
+
+function describe(e: JournalEvent): string {
+  const d = e.data as Record<string, unknown>;
+  const who = [
+    d.packet_id ?? d.gate_id ?? d.artifact,
+    d.attempt === undefined ? null : `attempt ${d.attempt}`,
+  ]
+    .filter((x) => x !== null && x !== undefined)
+    .join(" ");
+  const extra =
+    e.type === "packet.reviewed"
+      ? ` ${d.verdict}`
+      : e.type === "attempt.recorded"
+        ? ` ${d.outcome}`
+        : e.type === "run.stopped"
+          ? ` ${d.reason}${d.detail ? `: ${d.detail}` : ""}`
+          : e.type === "packet.dispatched" && d.backend
+            ? ` (${d.backend})`
+            : e.type === "integration.merged"
+              ? ` ${String(d.commit).slice(0, 12)}`
+              : e.type === "integration.conflict"
+                ? ` in ${(d.paths as string[]).join(", ")}`
+                : "";
+  return `${e.type}${who ? ` ${who}` : ""}${extra}`;
+}
+
+/** A progress printer: NDJSON events, one line per event, or (TTY) event lines under a live status line. */
+function progressPrinter(ctx: CommandContext, mode: "ndjson" | "lines" | "tty" | "none") {
+  const t0 = ctx.clock.monotonicMs();
+  const states = new Map<string, string>();
+  let attempts = 0;
+  let drawn = false;
+  const elapsed = () => {
+    const s = Math.max(0, Math.round((ctx.clock.monotonicMs() - t0) / 1000));
+    return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  };
+  const track = (e: JournalEvent) => {
+    const d = e.data as { packet_id?: string; packets?: string[]; verdict?: string };
+    if (e.type === "run.opened") for (const p of d.packets ?? []) states.set(p, "pending");
+    const id = d.packet_id;
+    if (id === undefined) return;
+    const next: Record<string, string> = {
+      "packet.dispatched": "running",
+      "attempt.recorded": "reviewing",
+      "packet.completed": "completed",
+      "packet.failed": "failed",
+      "packet.abandoned": "abandoned",
+      "repair.scheduled": "repairing",
+      "infra.retry-scheduled": "pending",
+      "packet.reopened": "pending",
+    };
+    if (e.type === "packet.dispatched") attempts++;
+    if (e.type === "packet.reviewed" && d.verdict === "needs-human") states.set(id, "needs-human");
+    const s = next[e.type];
+    if (s) states.set(id, s);
+  };
+  const status = () => {
+    const counts = new Map<string, number>();
+    for (const s of states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
+    const order = [
+      "running",
+      "reviewing",
+      "completed",
+      "pending",
+      "repairing",
+      "needs-human",
+      "abandoned",
+      "failed",
+    ];
+    const parts = order.filter((s) => counts.get(s)).map((s) => `${s} ${counts.get(s)}`);
+    return `\x1b[1m[${elapsed()}]\x1b[0m ${parts.join(" · ")} · attempts ${attempts}`;
+  };
+  return (p: ProgressEvent) => {
+    if (mode === "none") return;
+    if (p.kind === "note") {
+      if (mode === "ndjson") ctx.emit(JSON.stringify({ kind: "note", message: p.message }));
+      else ctx.emit(`${mode === "tty" && drawn ? "\x1b[1A\x1b[2K" : ""}[${elapsed()}] ${p.message}`);
+      if (mode === "tty") ctx.emit(status());
+      return;
+    }
+    const e = p.event;
+    track(e);
+    if (mode === "ndjson") ctx.emit(JSON.stringify(e));
+    else if (mode === "lines") ctx.emit(`[${elapsed()}] #${e.seq} ${describe(e)}`);
+    else {
+      ctx.emit(`${drawn ? "\x1b[1A\x1b[2K" : ""}[${elapsed()}] ${describe(e)}`);
+      ctx.emit(status());
+      drawn = true;
+    }
+  };
+}
+
+function render(o: RunOutcome, ref: string): string {
+  const counts = Object.entries(o.counts)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  const head =
+    o.status === "complete"
+      ? `Run ${o.run_id} is complete.`
+      : o.status === "gate"
+        ? `Run ${o.run_id} stopped at a gate (exit 4).`
+        : o.status === "budget"
+          ? `Run ${o.run_id} stopped: budget spent (exit 5).`
+          : o.status === "interrupted"
+            ? `Run ${o.run_id} was interrupted (exit 1).`
+            : `Run ${o.run_id} failed (exit 1).`;
+  const lines = [
+    "",
+    head,
+    `  ${o.detail}`,
+    `  packets: ${counts}`,
+    `  this run: ${o.this_run.attempts} attempt(s), ${o.this_run.events} event(s)${
+      o.this_run.abandoned.length ? `, resumed ${o.this_run.abandoned.join(", ")}` : ""
+    }${o.this_run.approvals.length ? `, approvals journaled: ${o.this_run.approvals.join(", ")}` : ""}`,
+  ];
+  if (o.integration)
+    lines.push(`  integration: ${o.integration.branch} @ ${o.integration.commit.slice(0, 12)}`);
+  for (const g of o.waiting_gates) {
+    lines.push(
+      `  gate ${g.gate_id}${g.category ? ` (${g.category})` : ""} holds ${g.packets.join(", ") || "-"}`,
+    );
+  }
+  for (const f of o.failed) lines.push(`  failed ${f.packet_id}: ${f.reason}`);
+  if (o.status === "gate" && o.waiting_gates[0]) {
+    lines.push(
+      "",
+      `Next: dwm gates ${ref} to review, then dwm approve ${ref} ${o.waiting_gates[0].gate_id} and dwm run ${ref}.`,
+    );
+  } else if (o.next) lines.push("", `Next: ${o.next.join(" ")}`);
+  return lines.join("\n");
+}
+
+/** `dwm run <plan|run>`: compile a plan if given one, then run it until complete, a gate, the budget, or failure. */
+export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  const [target] = args.positionals;
+  const until = args.values.until;
+  if (until !== undefined && until !== "gate" && until !== "complete") {
+    throw cliErrors.create("ERR_CLI_USAGE", `--until must be gate or complete, not ${JSON.stringify(until)}`);
+  }
+  const ndjson = args.values.ndjson === true;
+  if (ndjson && args.json)
+    throw cliErrors.create("ERR_CLI_USAGE", "--json and --ndjson cannot be used together");
+  const concurrency = wholeNumber("concurrency", args.values.concurrency, 1);
+  const maxAttempts = wholeNumber("max-attempts", args.values["max-attempts"], 0);
+  const tokenBudget = wholeNumber("token-budget", args.values["token-budget"], 0);
+  const approve = categories(args.values.approve);
+  if (approve.length > 0) {
+    const why = workerEnvironmentReason(ctx.env, ctx.cwd);
+    if (why) {
+      throw gateResolverErrors.create(
+        "ERR_GATE_APPROVER_IS_WORKER",
+        `refusing --approve ${approve.join(",")}: ${why}`,
+      );
+    }
+  }
+
+  // A plan file is compiled first (recompiling its run when it exists); anything else names a run.
+  let resolved: ResolvedRun;
+  let planDir: string | null = null;
+  const asPath = target === undefined ? null : path.resolve(ctx.cwd, target);
+  if (asPath !== null && fs.existsSync(asPath) && fs.statSync(asPath).isFile()) {
+    planDir = path.dirname(asPath);
+    const c = await compile(
+      {
+        positionals: [target as string],
+        values: typeof args.values.store === "string" ? { store: args.values.store } : {},
+        json: true,
+      },
+      ctx,
+    );
+    const out = c.output as { run_id: string; run_dir: string };
+    const root = await toplevel(ctx, planDir);
+    resolved = {
+      runDir: path.join(root, out.run_dir),
+      runId: out.run_id,
+      storeDir: path.dirname(path.join(root, out.run_dir)),
+      ref: `${out.run_id}${typeof args.values.store === "string" ? ` --store ${args.values.store}` : ""}`,
+    };
+  } else if (asPath !== null && isRunDir(asPath)) {
+    resolved = {
+      runDir: asPath,
+      runId: path.basename(asPath),
+      storeDir: path.dirname(asPath),
+      ref: target as string,
+    };
+  } else {
+    resolved = resolveRun(args, ctx);
+  }
+  const repo = await toplevel(ctx, resolved.runDir);
+  const dirs = [...(planDir ? [planDir] : []), repo];
+  const { bindings, digest } = bindingsFor(args, ctx, dirs);
+  const policy = policyFor(dirs);
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const mode = ndjson ? "ndjson" : args.json ? "none" : ctx.isTTY ? "tty" : "lines";
+  let outcome: RunOutcome;
+  try {
+    outcome = await runWorkflow(
+      resolved.runDir,
+      {
+        clock: ctx.clock,
+        processRunner: execaProcessRunner,
+        env: ctx.env,
+        signal: controller.signal,
+        onProgress: progressPrinter(ctx, mode),
+      },
+      {
+        repo,
+        bindings,
+        bindingsDigest: digest,
+        concurrency,
+        maxAttempts,
+        tokenBudget,
+        until: until as "gate" | "complete" | undefined,
+        approve: approve.length > 0 ? { categories: approve, approver: approverOf(ctx) } : undefined,
+        policy,
+      },
+    );
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+  return {
+    exitCode: outcome.exit_code,
+    output: outcome,
+    text: ndjson ? JSON.stringify(outcome) : render(outcome, resolved.ref),
+  };
+}
