@@ -15,13 +15,18 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function approve(runDir: string, gateId: string) {
+function decide(
+  runDir: string,
+  gateId: string,
+  decision: "approve" | "reject" = "approve",
+  reason = "looks right",
+) {
   const loaded = loadRun(runDir);
   const state = foldJournal(readJournal(runDir).events, loaded.run);
   const approval = buildApproval(state, loaded, {
     gateId,
-    decision: "approve",
-    reason: "looks right",
+    decision,
+    reason,
     approver: { name: "Test Operator", source: "os-user" },
     clock: new FakeClock("2026-01-01T01:00:00.000Z"),
   });
@@ -54,7 +59,7 @@ describe("runWorkflow on examples/repo-audit", () => {
     expect(first.next).toEqual(["dwm", "approve", ex.compiled.runId, "human-gate"]);
     expect(verifyRun(runDir).problems).toEqual([]);
 
-    approve(runDir, "human-gate");
+    decide(runDir, "human-gate");
     const second = await runWorkflow(runDir, realPorts({ DWM_SIDE_EFFECT_LOG: log }, wt.path), options);
     expect(second.status).toBe("complete");
     expect(second.exit_code).toBe(0);
@@ -107,4 +112,79 @@ describe("runWorkflow on examples/repo-audit", () => {
       holder.close();
     }
   });
+});
+
+describe("runWorkflow on examples/api-migration", () => {
+  function options(ex: ReturnType<typeof exampleRepo>) {
+    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
+    return {
+      repo: ex.repo.path,
+      bindings: ex.bindings,
+      bindingsDigest: ex.bindingsDigest,
+      policy: policy && { policy, name: "dwm.policy.json" },
+    };
+  }
+
+  it("edits two modules in parallel packets, merges both, and verify runs on the merged branch", async () => {
+    const ex = exampleRepo("api-migration");
+    const wt = makeTempDir("dwm-wt-root-");
+    cleanups.push(ex.repo.cleanup, wt.cleanup);
+    const out = await runWorkflow(ex.compiled.runDir, realPorts({}, wt.path), options(ex));
+    expect(out.detail).toBe("waiting for a decision on human-gate");
+    expect(out.counts).toEqual({ completed: 4, reviewed: 1 });
+    const branch = integrationBranch(ex.compiled.runId);
+    expect(git(ex.repo.path, "show", `${branch}:src/a/orders.js`)).toContain("newApi({ value: order })");
+    expect(git(ex.repo.path, "show", `${branch}:src/b/users.js`)).toContain("newApi({ value: email })");
+    expect(git(ex.repo.path, "show", `${branch}:migration/report.md`)).toContain(
+      "## Call sites left\n\nnone",
+    );
+    // The two parallel edits were merged with a real merge commit (two parents).
+    const merges = git(ex.repo.path, "rev-list", "--merges", branch).split("\n").filter(Boolean);
+    expect(merges.length).toBeGreaterThanOrEqual(1);
+    expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
+  }, 60_000);
+
+  it("a merge conflict opens a gate naming the files and packets, leaves the branch unmerged; rejecting reruns on top", async () => {
+    const ex = exampleRepo("api-migration", ["DWM_EXAMPLE_CONFLICT"], (plan) => {
+      for (const w of plan.workers as { id: string; ownership: string[] }[])
+        if (w.id.startsWith("migrate-")) w.ownership = ["src/", w.ownership[1] as string];
+    });
+    const wt = makeTempDir("dwm-wt-root-");
+    cleanups.push(ex.repo.cleanup, wt.cleanup);
+    const runDir = ex.compiled.runDir;
+    const ports = () => realPorts({ DWM_EXAMPLE_CONFLICT: "1" }, wt.path);
+    const first = await runWorkflow(runDir, ports(), { ...options(ex), concurrency: 2 });
+    expect(first.status).toBe("gate");
+    const gate = first.waiting_gates[0];
+    expect(gate?.gate_id).toMatch(/^merge-conflict\/migrate_[ab]\/1$/);
+    const loser = gate?.packets[0] as string;
+    const winner = loser === "migrate_a" ? "migrate_b" : "migrate_a";
+    const conflict = readJournal(runDir).events.find((e) => e.type === "integration.conflict");
+    expect(conflict?.data).toEqual({ packet_id: loser, paths: ["src/shared.js"], gate_id: gate?.gate_id });
+    const opened = readJournal(runDir).events.find(
+      (e) => e.type === "gate.opened" && e.data.gate_id === gate?.gate_id,
+    );
+    expect(opened?.type === "gate.opened" && opened.data.reason).toContain(`with the work of ${winner}`);
+    // Nothing half-merged: the branch holds the winner's shared.js and not the loser's module.
+    const branch = integrationBranch(ex.compiled.runId);
+    expect(git(ex.repo.path, "show", `${branch}:src/shared.js`)).toBe(
+      `export const owner = "${winner.slice(-1)}";`,
+    );
+    expect(first.counts.completed).toBe(3);
+    expect(verifyRun(runDir).problems).toEqual([]);
+
+    decide(runDir, gate?.gate_id as string, "reject", "redo it on top of the other module");
+    const second = await runWorkflow(runDir, ports(), options(ex));
+    expect(second.detail).toBe("waiting for a decision on human-gate");
+    expect(git(ex.repo.path, "show", `${branch}:src/a/orders.js`)).toContain("newApi(");
+    expect(git(ex.repo.path, "show", `${branch}:src/b/users.js`)).toContain("newApi(");
+    expect(git(ex.repo.path, "show", `${branch}:src/shared.js`)).toBe(
+      `export const owner = "${loser.slice(-1)}";`,
+    );
+    const dispatched = readJournal(runDir)
+      .events.filter((e) => e.type === "packet.dispatched" && e.data.packet_id === loser)
+      .map((e) => (e.type === "packet.dispatched" ? e.data.attempt : 0));
+    expect(dispatched).toEqual([1, 2]);
+    expect(verifyRun(runDir).problems).toEqual([]);
+  }, 60_000);
 });

@@ -31,7 +31,11 @@ export interface ExampleRepo {
 }
 
 /** Copy examples/<name> into a new git repository (committed), and compile its plan. */
-export function exampleRepo(name: string, passEnv: string[] = []): ExampleRepo {
+export function exampleRepo(
+  name: string,
+  passEnv: string[] = [],
+  editPlan?: (plan: Record<string, unknown>) => void,
+): ExampleRepo {
   const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
   copyDir(path.join(EXAMPLES_DIR, name), repo.path);
   const bindingsFile = path.join(repo.path, "dwm.workers.json");
@@ -39,6 +43,12 @@ export function exampleRepo(name: string, passEnv: string[] = []): ExampleRepo {
     const b = readJsonFile(bindingsFile) as WorkerBindings;
     for (const v of Object.values(b.bindings)) if (v) v.pass_env = [...(v.pass_env ?? []), ...passEnv];
     fs.writeFileSync(bindingsFile, `${JSON.stringify(b, null, 2)}\n`);
+  }
+  if (editPlan) {
+    const file = path.join(repo.path, "workflow.plan.json");
+    const p = readJsonFile(file) as Record<string, unknown>;
+    editPlan(p);
+    fs.writeFileSync(file, `${JSON.stringify(p, null, 2)}\n`);
   }
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", `example ${name}`);

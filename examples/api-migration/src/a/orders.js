@@ -1,0 +1,4 @@
+import { oldApi } from "../api.js";
+
+export const create = (order) => oldApi(order);
+export const cancel = (id) => oldApi(id);

@@ -1,0 +1,3 @@
+import { oldApi } from "../api.js";
+
+export const invite = (email) => oldApi(email);
