@@ -4,7 +4,7 @@ import { loadRun } from "@dwm/compiler";
 import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
 import { foldJournal, openJournal, readJournal, verifyRun } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
-import { FakeClock, git, makeTempDir } from "@dwm/test-utils";
+import { FakeClock, git, makeTempDir, pathWithFakeClis } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { integrationBranch } from "./integration.js";
 import { runWorkflow } from "./run-workflow.js";
@@ -186,5 +186,51 @@ describe("runWorkflow on examples/api-migration", () => {
       .map((e) => (e.type === "packet.dispatched" ? e.data.attempt : 0));
     expect(dispatched).toEqual([1, 2]);
     expect(verifyRun(runDir).problems).toEqual([]);
+  }, 60_000);
+});
+
+describe("runWorkflow on examples/agent-pair (Claude Code and Codex CLI, here the fake CLIs)", () => {
+  it("plans with claude, implements with codex, stops at the human gate, completes after approval", async () => {
+    const ex = exampleRepo("agent-pair");
+    const wt = makeTempDir("dwm-wt-root-");
+    cleanups.push(ex.repo.cleanup, wt.cleanup);
+    const env = {
+      PATH: pathWithFakeClis(process.env.PATH),
+      DWM_FAKE_CLAUDE: JSON.stringify({
+        writes: [{ path: "notes/plan.md", content: "# Plan\n\n## Steps\n\n1. Add an excited option.\n" }],
+        usage: { input_tokens: 120, output_tokens: 30 },
+      }),
+      DWM_FAKE_CODEX: JSON.stringify({
+        writes: [
+          {
+            path: "src/greet.js",
+            content:
+              'export function greet(name, { excited = false } = {}) {\n  return `Hello, ${name}${excited ? "!" : "."}`;\n}\n',
+          },
+          { path: "notes/change-summary.md", content: "# Summary\n\n## Changed\n\n- src/greet.js\n" },
+        ],
+        usage: { input_tokens: 200, output_tokens: 50 },
+      }),
+    };
+    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
+    const options = {
+      repo: ex.repo.path,
+      bindings: ex.bindings,
+      bindingsDigest: ex.bindingsDigest,
+      policy: policy && { policy, name: "dwm.policy.json" },
+    };
+    const first = await runWorkflow(ex.compiled.runDir, realPorts(env, wt.path), options);
+    expect(first.detail).toBe("waiting for a decision on human-gate");
+    expect(first.this_run.tokens).toBeGreaterThan(0);
+    const backends = readJournal(ex.compiled.runDir)
+      .events.filter((e) => e.type === "packet.dispatched")
+      .map((e) => (e.type === "packet.dispatched" ? `${e.data.packet_id}:${e.data.backend}` : ""));
+    expect(backends).toEqual(["plan:claude", "implement:codex", "human_gate:shell"]);
+    decide(ex.compiled.runDir, "human-gate");
+    const second = await runWorkflow(ex.compiled.runDir, realPorts(env, wt.path), options);
+    expect(second.status).toBe("complete");
+    expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
+    const branch = integrationBranch(ex.compiled.runId);
+    expect(git(ex.repo.path, "show", `${branch}:src/greet.js`)).toContain("excited");
   }, 60_000);
 });

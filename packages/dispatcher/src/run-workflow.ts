@@ -742,6 +742,7 @@ export async function runWorkflow(
       run: journal.run,
       now: ports.clock.now(),
       infraPolicy: options.infraPolicy ?? DEFAULT_INFRA_RETRY_POLICY,
+      retryAfterMs: attempt.retry_after_ms,
     });
     registerHandoffs(dir, r.copies);
     append(r.events);
