@@ -204,6 +204,7 @@ describe("runWorkflow on examples/agent-pair (Claude Code and Codex CLI, here th
         writes: [
           {
             path: "src/greet.js",
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: the content is JavaScript source
             content:
               'export function greet(name, { excited = false } = {}) {\n  return `Hello, ${name}${excited ? "!" : "."}`;\n}\n',
           },

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Run one of the examples end to end in a fresh temporary git repository, with the built CLI:
+//   node examples/run-example.mjs [repo-audit|api-migration|agent-pair] [--stop-at-gate] [--keep]
+// It copies examples/<name>/ into a new repository, runs `dwm run workflow.plan.json` to the
+// human gate (exit 4), approves the gate as you (`dwm approve`), runs again to completion
+// (exit 0), checks the run with `dwm verify`, and shows the integration branch.
+// --stop-at-gate stops at the gate and prints the commands to finish by hand; --keep keeps the folder.
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bin = path.join(here, "..", "packages", "cli", "dist", "bin.js");
+const args = process.argv.slice(2);
+const name = args.find((a) => !a.startsWith("--")) ?? "repo-audit";
+const stopAtGate = args.includes("--stop-at-gate");
+const keep = args.includes("--keep") || stopAtGate;
+const src = path.join(here, name);
+if (!fs.existsSync(path.join(src, "workflow.plan.json"))) {
+  console.error(`no example ${name} (try repo-audit, api-migration or agent-pair)`);
+  process.exit(2);
+}
+if (!fs.existsSync(bin)) {
+  console.error("build first: pnpm install && pnpm build");
+  process.exit(2);
+}
+const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `dwm-example-${name}-`)));
+fs.cpSync(src, dir, { recursive: true });
+fs.writeFileSync(path.join(dir, ".gitignore"), ".dwm/\n");
+const git = (...a) => execFileSync("git", a, { cwd: dir, encoding: "utf8" }).trim();
+git("init", "-q", "-b", "main");
+if (!spawnSync("git", ["config", "user.name"], { cwd: dir, encoding: "utf8" }).stdout.trim()) {
+  git("config", "user.name", "DWM Example");
+  git("config", "user.email", "example@dwm.invalid");
+}
+git("add", "-A");
+git("commit", "-q", "-m", `example ${name}`);
+
+const dwm = (...a) => {
+  console.log(`\n$ dwm ${a.join(" ")}`);
+  return spawnSync(process.execPath, [bin, ...a], { cwd: dir, stdio: "inherit" }).status;
+};
+const expect = (code, want, what) => {
+  if (code !== want) {
+    console.error(`\n${what} exited ${code}, expected ${want}; the repository is kept at ${dir}`);
+    process.exit(1);
+  }
+};
+
+console.log(`example ${name} in ${dir}`);
+expect(dwm("run", "workflow.plan.json"), 4, "dwm run (to the gate)");
+const next = JSON.parse(
+  spawnSync(process.execPath, [bin, "next", "--json"], { cwd: dir, encoding: "utf8" }).stdout,
+);
+if (stopAtGate) {
+  console.log(`\nStopped at the gate. To finish:\n  cd ${dir}\n  ${next.command}\n  dwm run ${next.run_id}`);
+  process.exit(0);
+}
+expect(dwm("gates", next.run_id), 0, "dwm gates");
+expect(dwm(...next.argv.slice(1), "--reason", "accepted with examples/run-example.mjs"), 0, "dwm approve");
+expect(dwm("run", next.run_id), 0, "dwm run (to completion)");
+expect(dwm("verify", next.run_id), 0, "dwm verify");
+console.log(`\n$ git log --oneline dwm/${next.run_id}/integration`);
+console.log(git("log", "--oneline", `dwm/${next.run_id}/integration`));
+console.log(`\nThe run is complete; its work is on branch dwm/${next.run_id}/integration.`);
+if (keep) console.log(`Kept: ${dir}`);
+else fs.rmSync(dir, { recursive: true, force: true });
