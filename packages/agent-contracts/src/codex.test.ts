@@ -10,6 +10,7 @@ import { processesWithEnv, realCliOrSkip } from "./harness.js";
 import {
   allText,
   envNamesOf,
+  infraRetryAfter,
   KEY_ENV,
   KEY_VALUE,
   PLANTED,
@@ -18,6 +19,7 @@ import {
   ports,
   readEvidence,
   request,
+  sleep,
   transcript,
   uniqueRunId,
   unreachableUrl,
@@ -156,6 +158,33 @@ describe.skipIf(cli === null)(`codex backend, real Codex CLI${skipReason ? ` (${
     expect(a.exit_code).toBe(1);
     expect(a.changed_files).toEqual([]);
     expect(server.conversation().map((r) => r.answer)).toEqual(["error"]);
+  });
+
+  it("429 → rate-limited; the infra-retry path retries after the policy delay (Codex reports no retry-after) and the retry succeeds", async () => {
+    server.script([
+      { kind: "error", status: 429, retryAfterSeconds: 1, times: 1 },
+      { kind: "write", path: "src/after.txt", content: "after the rate limit\n" },
+      { kind: "text", text: "Done." },
+    ]);
+    const pk = packet("limited", worker("builder"), "Write src/after.txt.");
+    const runId = uniqueRunId("codex");
+    const p1 = ports(store, "limited", 1);
+    const a = await runAttempt(request(repo.path, pk, binding(), { runId }), p1);
+    expect(a.outcome).toBe("rate-limited");
+    expect(a.invocations[0]?.detail).toMatch(/429 Too Many Requests/);
+    expect(a.retry_after_ms).toBeUndefined();
+
+    const { review, delayMs } = await infraRetryAfter(pk, a, p1, 300);
+    expect(review.verdict).toBe("infra-failed");
+    expect(delayMs).toBe(300);
+    await sleep(delayMs);
+    const p2 = ports(store, "limited", 2);
+    const b = await runAttempt(request(repo.path, pk, binding(), { runId, attempt: 2 }), p2);
+    expect(b.outcome).toBe("ok");
+    expect(b.changed_files.map((c) => c.path)).toEqual(["src/after.txt"]);
+    const sent = server.conversation();
+    expect(sent.map((r) => r.answer)).toEqual(["error", "turn", "turn"]);
+    expect((sent[1]?.at ?? 0) - (sent[0]?.at ?? 0)).toBeGreaterThanOrEqual(delayMs);
   });
 
   it("a read-only worker runs with --sandbox read-only: the CLI refuses the scripted writes; the executor's check catches a change the CLI let through", async () => {

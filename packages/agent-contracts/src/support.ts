@@ -5,7 +5,17 @@ import net from "node:net";
 import path from "node:path";
 import { digest, execaProcessRunner } from "@dwm/core";
 import type { ExecutorPorts } from "@dwm/executor";
-import type { Attempt, AttemptRequest, Packet, PacketWorker, WorkerBinding } from "@dwm/schemas";
+import { nextInfraRetry } from "@dwm/ingester";
+import { reviewAttempt } from "@dwm/reviewer";
+import type {
+  Attempt,
+  AttemptRequest,
+  Packet,
+  PacketWorker,
+  Review,
+  RunState,
+  WorkerBinding,
+} from "@dwm/schemas";
 import { FakeClock, git, type TempDir } from "@dwm/test-utils";
 import { dwmEnv } from "./harness.js";
 
@@ -170,3 +180,66 @@ export function parentOf(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
 }
+
+/** The run state right after a reviewed attempt (what the journal fold holds then). */
+export function stateAfter(runId: string, review: Review, attempt: Attempt): RunState {
+  return {
+    kind: "run-state",
+    schema_version: "1",
+    run_id: runId,
+    run_digest: `sha256:${"0".repeat(64)}`,
+    plan_digest: `sha256:${"0".repeat(64)}`,
+    revision: 1,
+    seq: 4,
+    head: null,
+    packets: {
+      [review.packet_id]: {
+        state: "reviewed",
+        attempts: attempt.attempt,
+        repairs: 0,
+        infra_retries: 0,
+        reopens: 0,
+        last_outcome: attempt.outcome,
+        last_verdict: review.verdict,
+        packet_digest: attempt.packet_digest,
+        branch: attempt.branch,
+        commit: attempt.head_commit,
+        merged_commit: null,
+        conflict_gate: null,
+        reason: null,
+        fanout_from: null,
+        seq: 4,
+      },
+    },
+    gates: {},
+    handoffs: {},
+    lease: null,
+    completed: false,
+    stopped: null,
+  };
+}
+
+/**
+ * DWM's infrastructure-retry path after a rate-limited attempt: the reviewer's verdict and the
+ * ingester's backoff rule (policy delay `policyDelayMs`, raised to the attempt's advertised delay).
+ */
+export async function infraRetryAfter(
+  p: Packet,
+  attempt: Attempt,
+  ports: ExecutorPorts,
+  policyDelayMs: number,
+): Promise<{ review: Review; delayMs: number }> {
+  const review = await reviewAttempt(p, attempt, { attemptDir: ports.attemptDir, clock: ports.clock });
+  const decision = nextInfraRetry(
+    stateAfter(attempt.run_id, review, attempt),
+    p.packet_id,
+    { max_retries: 3, delays_ms: [policyDelayMs], retry_outcomes: ["timeout", "crashed", "rate-limited"] },
+    ports.clock.now(),
+    "rate-limited",
+    attempt.retry_after_ms,
+  );
+  if (!decision.retry) throw new Error(`no infra retry: ${decision.reason}`);
+  return { review, delayMs: decision.delay_ms };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

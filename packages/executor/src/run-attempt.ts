@@ -381,6 +381,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   const copiedOutputs: { record: OutputRecord; rel: string }[] = [];
   let outcome: AttemptOutcome = "ok";
   let lastRun: Invocation | null = null;
+  let retryAfterMs: number | null = null;
 
   const writePrompt = (job: Job) => {
     const file = path.join(attemptDir, job.dir, "prompt.md");
@@ -507,6 +508,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
         invocations.push(inv);
         lastRun = inv;
         if (c.outcome !== "ok") outcome = c.outcome;
+        if (c.outcome === "rate-limited") retryAfterMs = t?.retryAfterMs ?? null;
 
         // Stage everything the invocation left (inputs excluded) and attribute the changed paths to it.
         await stageAll(git, wt, repo, notes);
@@ -840,6 +842,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
     checks,
     findings,
     notes,
+    ...(retryAfterMs === null ? {} : { retry_after_ms: retryAfterMs }),
     tokens: sumTokens(invocations.map((i): TokenUsage | null => i.tokens)),
     files: describeFiles(attemptDir, walkFiles(attemptDir).files),
   };

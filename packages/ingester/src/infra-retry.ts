@@ -26,7 +26,8 @@ export type InfraRetryDecision =
 /**
  * Whether and when to retry a packet whose attempt failed for infrastructure reasons,
  * from the packet's `infra_retries` count in the state. Pure: `now` is an RFC 3339
- * time from the caller's clock; `not_before` = now + delay.
+ * time from the caller's clock; `not_before` = now + delay. `minDelayMs` (the delay a
+ * rate-limited endpoint advertised, the attempt's `retry_after_ms`) raises the delay.
  */
 export function nextInfraRetry(
   state: RunState,
@@ -34,6 +35,7 @@ export function nextInfraRetry(
   policy: InfraRetryPolicy,
   now: string,
   outcome?: InfraOutcome,
+  minDelayMs?: number | null,
 ): InfraRetryDecision {
   const p = state.packets[packetId];
   if (!p) return { retry: false, reason: `run ${state.run_id} has no packet ${packetId}` };
@@ -52,7 +54,10 @@ export function nextInfraRetry(
     };
   }
   const delays = policy.delays_ms;
-  const delay = delays.length === 0 ? 0 : (delays[Math.min(n, delays.length) - 1] ?? 0);
+  const delay = Math.max(
+    delays.length === 0 ? 0 : (delays[Math.min(n, delays.length) - 1] ?? 0),
+    minDelayMs ?? 0,
+  );
   return {
     retry: true,
     retry_number: n,

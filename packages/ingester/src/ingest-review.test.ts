@@ -275,6 +275,23 @@ describe("nextInfraRetry", () => {
       reason: `run ${RUN_ID} has no packet nope`,
     });
   });
+
+  it("waits at least the delay a rate-limited endpoint advertised", () => {
+    const { p, d } = setup();
+    d.attempt(p, "rate-limited");
+    const policy = { max_retries: 3, delays_ms: [1000], retry_outcomes: ["rate-limited"] as const };
+    expect(nextInfraRetry(d.state, "build", policy, NOW, "rate-limited", 90_000)).toMatchObject({
+      retry: true,
+      delay_ms: 90_000,
+      not_before: "2026-05-01T12:01:30.000Z",
+    });
+    expect(nextInfraRetry(d.state, "build", policy, NOW, "rate-limited", 10)).toMatchObject({
+      delay_ms: 1000,
+    });
+    expect(nextInfraRetry(d.state, "build", policy, NOW, "rate-limited", null)).toMatchObject({
+      delay_ms: 1000,
+    });
+  });
 });
 
 describe("registerHandoffs", () => {

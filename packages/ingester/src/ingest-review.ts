@@ -47,6 +47,8 @@ export interface IngestContext {
   infraPolicy?: InfraRetryPolicy | undefined;
   /** The caller's clock reading, for the retry's not_before. */
   now: string;
+  /** The attempt's `retry_after_ms` (a rate-limited endpoint's advertised delay): the retry waits at least this. */
+  retryAfterMs?: number | null | undefined;
 }
 
 /**
@@ -222,7 +224,7 @@ export function ingestReview(state: RunState, review: Review, context: IngestCon
         review.outcome === "ok" || review.outcome === "task-failed"
           ? undefined
           : (review.outcome as InfraOutcome);
-      const d = nextInfraRetry(state, id, policy, context.now, outcome);
+      const d = nextInfraRetry(state, id, policy, context.now, outcome, context.retryAfterMs);
       if (!d.retry) return { events, copies, next: { kind: "infra-stop", reason: `${id}: ${d.reason}` } };
       events.push({
         type: "infra.retry-scheduled",

@@ -13,6 +13,8 @@ export interface TranscriptInfo {
   rateLimit: string | null;
   /** claude: the final `result` line says is_error. */
   resultError: string | null;
+  /** The delay the endpoint advertised with its last 429, as the CLI reported it (ms), or null. */
+  retryAfterMs: number | null;
 }
 
 function splitJsonLines(text: string): {
@@ -97,14 +99,17 @@ export function parseCodex(stdout: string): TranscriptInfo {
     authError,
     rateLimit,
     resultError: null,
+    // Codex 0.169 reports neither the status body nor the retry-after of a 429 in its events.
+    retryAfterMs: null,
   };
 }
 
-// Claude Code ends with a `result` line; with is_error its text is the API failure:
-// "Invalid API key · ...", "API Error: 401 {...authentication_error...}", "API Error: 429 {...rate_limit_error...}".
+// Claude Code ends with a `result` line; with is_error it carries the endpoint's HTTP status in
+// `api_error_status` (2.1.197: 401 → "Invalid API key · ...", 429 → "API Error: Request rejected (429) · ...").
+// The texts are the fallback for versions without the field.
 const CLAUDE_AUTH =
   /^Invalid API key\b|API Error: 40[13]\b|"authentication_error"|"permission_error"|OAuth token has expired/;
-const CLAUDE_RATE = /API Error: 429\b|"rate_limit_error"/;
+const CLAUDE_RATE = /API Error: 429\b|API Error: Request rejected \(429\)|"rate_limit_error"/;
 
 /** Parse `claude -p --output-format stream-json --verbose` output: system/assistant/user lines, a final result. */
 export function parseClaude(stdout: string): TranscriptInfo {
@@ -113,7 +118,13 @@ export function parseClaude(stdout: string): TranscriptInfo {
   let authError: string | null = null;
   let rateLimit: string | null = null;
   let resultError: string | null = null;
+  let retryAfterMs: number | null = null;
   for (const o of objects) {
+    // `system`/`api_retry`: the CLI waits retry_delay_ms before its own retry (a 429's retry-after when given).
+    if (o.type === "system" && o.subtype === "api_retry" && o.error_status === 429) {
+      const d = o.retry_delay_ms;
+      if (typeof d === "number" && Number.isFinite(d) && d >= 0) retryAfterMs = Math.round(d);
+    }
     if (o.type !== "result") continue;
     const u = field(o, "usage");
     if (u !== undefined) {
@@ -132,17 +143,35 @@ export function parseClaude(stdout: string): TranscriptInfo {
     if (o.is_error === true) {
       const text = str(o.result) ?? str(o.subtype) ?? "error";
       resultError = text;
-      if (CLAUDE_AUTH.test(text)) authError = text;
-      else if (CLAUDE_RATE.test(text)) rateLimit = text;
+      const status = int(o.api_error_status);
+      if (status === 401 || status === 403 || (status === undefined && CLAUDE_AUTH.test(text)))
+        authError = text;
+      else if (status === 429 || (status === undefined && CLAUDE_RATE.test(text))) rateLimit = text;
     }
   }
-  return { jsonLines, otherLines: other, tokens, authError, rateLimit, resultError };
+  return {
+    jsonLines,
+    otherLines: other,
+    tokens,
+    authError,
+    rateLimit,
+    resultError,
+    retryAfterMs: rateLimit === null ? null : retryAfterMs,
+  };
 }
 
 /** JSON Lines of any other tool (command backend with `transcript: "stdout"`). */
 export function parseGeneric(stdout: string): TranscriptInfo {
   const { jsonLines, other } = splitJsonLines(stdout);
-  return { jsonLines, otherLines: other, tokens: null, authError: null, rateLimit: null, resultError: null };
+  return {
+    jsonLines,
+    otherLines: other,
+    tokens: null,
+    authError: null,
+    rateLimit: null,
+    resultError: null,
+    retryAfterMs: null,
+  };
 }
 
 /** Sum token counts over invocations; null when none reported any. */

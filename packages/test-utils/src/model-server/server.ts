@@ -25,6 +25,8 @@ export type ModelDialect = "responses" | "messages" | "other";
 /** One request the server received, as the CLI sent it. */
 export interface RecordedRequest {
   seq: number;
+  /** When the request arrived (Date.now(), ms): to check how long a CLI waited between requests. */
+  at: number;
   dialect: ModelDialect;
   method: string;
   /** Path with query (`/v1/responses`, `/v1/messages?beta=true`). */
@@ -138,6 +140,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     null;
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const at = Date.now();
     const raw = await readBody(req);
     const url = req.url ?? "/";
     const pathname = url.split("?")[0] ?? "/";
@@ -169,6 +172,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
           : 0;
     const record: RecordedRequest = {
       seq: ++seq,
+      at,
       dialect,
       method: req.method ?? "GET",
       url,

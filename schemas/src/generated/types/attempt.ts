@@ -103,6 +103,10 @@ export interface Attempt {
    * Facts worth knowing that are not findings.
    */
   notes: string[];
+  /**
+   * rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.
+   */
+  retry_after_ms?: number | null;
   tokens: TokenUsage | null;
   /**
    * Every file of the attempt directory but attempt.json, sorted by path.
