@@ -35,6 +35,8 @@ export interface ModelScript {
   turns: ScriptTurn[];
   /** Serve conversations whose user messages contain this text (e.g. a packet id); default: any. */
   when?: string;
+  /** Serve only this API's conversations (`responses`: Codex, `messages`: Claude Code); default: both. */
+  dialect?: "responses" | "messages";
   /** Label in recorded requests; default `when` or "default". */
   name?: string;
 }

@@ -134,10 +134,14 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   let ids = 0;
   const nextId = (prefix: string) => `${prefix}_${String(++ids).padStart(6, "0")}`;
 
-  const pick = (userText: string): ScriptState | null =>
-    states.find((s) => s.script.when !== undefined && userText.includes(s.script.when)) ??
-    states.find((s) => s.script.when === undefined) ??
-    null;
+  const pick = (userText: string, dialect: ModelDialect): ScriptState | null => {
+    const mine = states.filter((s) => s.script.dialect === undefined || s.script.dialect === dialect);
+    return (
+      mine.find((s) => s.script.when !== undefined && userText.includes(s.script.when)) ??
+      mine.find((s) => s.script.when === undefined) ??
+      null
+    );
+  };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const at = Date.now();
@@ -220,7 +224,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       return;
     }
 
-    const state = pick(userText);
+    const state = pick(userText, dialect);
     if (state === null) {
       problems.push(`#${record.seq}: no script for a ${dialect} conversation (${userText.slice(0, 80)})`);
       record.answer = "end";
@@ -320,7 +324,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     script(...scripts) {
       states = scripts.map((s) => {
         const script: ModelScript = Array.isArray(s) ? { turns: s } : s;
-        return { script, name: script.name ?? script.when ?? "default", served: new Map() };
+        return {
+          script,
+          name: script.name ?? script.when ?? script.dialect ?? "default",
+          served: new Map(),
+        };
       });
       requests.length = 0;
       problems.length = 0;
