@@ -1,4 +1,5 @@
 import { execaProcessRunner } from "@dwm/core";
+import { COVERED_AGENT_CLI_VERSIONS } from "@dwm/executor";
 import type { DoctorCheck, DoctorReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult } from "../command.js";
 import { dwmVersion } from "../version.js";
@@ -72,22 +73,43 @@ export async function run(_args: unknown, ctx: CommandContext): Promise<CommandR
     );
   }
 
-  for (const [id, argv] of [
-    ["codex", ["codex", "--version"]],
-    ["claude", ["claude", "--version"]],
+  // The agent CLIs: installed version, and whether it is the one the contract tests cover
+  // (COVERED_AGENT_CLI_VERSIONS, the versions pinned in tools/agent-clis).
+  for (const [id, pkg] of [
+    ["codex", "@openai/codex"],
+    ["claude", "@anthropic-ai/claude-code"],
   ] as const) {
-    const r = await probe(ctx, [...argv]);
+    const covered = COVERED_AGENT_CLI_VERSIONS[id];
+    const r = await probe(ctx, [id, "--version"]);
     const version = /(\d+\.\d+\.\d+)/.exec(r.out)?.[1];
-    checks.push(
-      r.ok
-        ? { id, status: "ok", message: `${id} ${version ?? r.out}`, ...(version ? { version } : {}) }
-        : {
-            id,
-            status: "warn",
-            message: `${id} is not on PATH; the ${id} backend is unavailable`,
-            hint: id === "codex" ? "npm i -g @openai/codex" : "npm i -g @anthropic-ai/claude-code",
-          },
-    );
+    if (!r.ok) {
+      checks.push({
+        id,
+        status: "warn",
+        message: `${id} is not on PATH; the ${id} backend is unavailable`,
+        hint: `npm i -g ${pkg}@${covered}`,
+        covered_version: covered,
+      });
+    } else if (version === covered) {
+      checks.push({
+        id,
+        status: "ok",
+        message: `${id} ${version} (the version DWM's contract tests cover)`,
+        version,
+        covered_version: covered,
+        covered: true,
+      });
+    } else {
+      checks.push({
+        id,
+        status: "warn",
+        message: `${id} ${version ?? r.out}: DWM's contract tests cover ${covered}; the ${id} backend may still work`,
+        hint: `npm i -g ${pkg}@${covered} for the tested version`,
+        ...(version ? { version } : {}),
+        covered_version: covered,
+        covered: false,
+      });
+    }
   }
 
   const report: DoctorReport = {

@@ -19,4 +19,12 @@ export interface DoctorCheck {
   message: string;
   hint?: string;
   version?: string;
+  /**
+   * Agent CLIs (codex, claude): the version DWM's contract tests run the backend against.
+   */
+  covered_version?: string;
+  /**
+   * Agent CLIs: whether the installed version is the one the contract tests cover.
+   */
+  covered?: boolean;
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what some test suites need beyond `pnpm install`; .ci/run runs it before the install.
+# Idempotent: quick when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The real agent CLIs for @dwm/agent-contracts (packages/agent-contracts), pinned in
+# tools/agent-clis/package.json (+ package-lock.json) and kept out of the workspace install
+# (~640 MB). The versions must equal COVERED_AGENT_CLI_VERSIONS in @dwm/executor (a test checks).
+agent_clis() {
+  local dir=tools/agent-clis
+  installed() { # <package> → version in node_modules, or nothing
+    node -e 'try { process.stdout.write(require(process.argv[1]).version) } catch {}' \
+      "./$dir/node_modules/$1/package.json"
+  }
+  pinned() { node -e 'process.stdout.write(require(process.argv[1]).dependencies[process.argv[2]])' "./$dir/package.json" "$1"; }
+  local ok=1 pkg
+  for pkg in @openai/codex @anthropic-ai/claude-code; do
+    [ "$(installed "$pkg")" = "$(pinned "$pkg")" ] || ok=0
+  done
+  [ -x "$dir/node_modules/.bin/codex" ] && [ -x "$dir/node_modules/.bin/claude" ] || ok=0
+  if [ "$ok" = 1 ]; then
+    echo "agent CLIs: already installed ($(installed @openai/codex), $(installed @anthropic-ai/claude-code))"
+  else
+    echo "agent CLIs: npm ci --prefix $dir"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  fi
+  # Both must start and report the pinned version (they run offline).
+  local v
+  v="$("$dir/node_modules/.bin/codex" --version)"
+  case "$v" in *"$(pinned @openai/codex)"*) ;; *) echo "codex --version says: $v" >&2; return 1 ;; esac
+  v="$("$dir/node_modules/.bin/claude" --version)"
+  case "$v" in *"$(pinned @anthropic-ai/claude-code)"*) ;; *) echo "claude --version says: $v" >&2; return 1 ;; esac
+  echo "agent CLIs: ok"
+}
+
+agent_clis
