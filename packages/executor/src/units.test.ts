@@ -4,6 +4,7 @@ import { digest, execaProcessRunner } from "@dwm/core";
 import { git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { loadWorkerBindings, parseWorkerBindings, resolveBinding } from "./bindings.js";
+import { gatewayEnv, planInvocation } from "./internal/backends.js";
 import { isVerificationCommand, planChecks } from "./internal/checks.js";
 import { Redactor } from "./internal/env.js";
 import { attemptBranch, createGit, serializePerRepo } from "./internal/git.js";
@@ -148,6 +149,91 @@ describe("transcript parsing", () => {
       },
     );
     expect(sumTokens([null])).toBeNull();
+  });
+
+  it("reads claude 2.1.197's api_error_status and the retry delay of its 429 retries", () => {
+    const retry =
+      '{"type":"system","subtype":"api_retry","attempt":1,"max_retries":1,"retry_delay_ms":1000,"error_status":429,"error":"rate_limit"}';
+    const result = (status: number, text: string) =>
+      `{"type":"result","subtype":"success","is_error":true,"api_error_status":${status},"result":${JSON.stringify(text)}}`;
+    const limited = parseClaude(
+      `${retry}\n${result(429, "API Error: Request rejected (429) · Number of request tokens has exceeded your per-minute rate limit")}`,
+    );
+    expect(limited.rateLimit).toMatch(/Request rejected \(429\)/);
+    expect(limited.authError).toBeNull();
+    expect(limited.retryAfterMs).toBe(1000);
+    expect(parseClaude(result(401, "Invalid API key · Fix external API key")).authError).toMatch(
+      /^Invalid API key/,
+    );
+    // A server error is neither; its retries advertise nothing.
+    const failed = parseClaude(
+      `${retry.replace("429", "500")}\n${result(500, "API Error: 500 Internal server error")}`,
+    );
+    expect([failed.authError, failed.rateLimit, failed.retryAfterMs]).toEqual([null, null, null]);
+    expect(failed.resultError).toMatch(/500/);
+  });
+});
+
+describe("gateway options (base_url, api_key_env)", () => {
+  const paths = {
+    worktree: "/wt",
+    promptFile: "/a/prompt.md",
+    outputDir: "/a/out",
+    lastMessageFile: "/a/last.md",
+    attemptDir: "/a",
+  };
+  const perms = { write: true, shell: true, network: false };
+
+  it("codex: a model provider with the base_url, the Responses API and the key variable", () => {
+    const plan = planInvocation(
+      { backend: "codex", base_url: "http://127.0.0.1:9/v1", api_key_env: "GW_KEY", model: "m" },
+      perms,
+      paths,
+    );
+    expect(plan.argv.slice(6, 20)).toEqual([
+      "--model",
+      "m",
+      "--config",
+      'model_provider="dwm-gateway"',
+      "--config",
+      'model_providers.dwm-gateway.name="dwm-gateway"',
+      "--config",
+      'model_providers.dwm-gateway.base_url="http://127.0.0.1:9/v1"',
+      "--config",
+      'model_providers.dwm-gateway.wire_api="responses"',
+      "--config",
+      'model_providers.dwm-gateway.env_key="GW_KEY"',
+      "--output-last-message",
+      "/a/last.md",
+    ]);
+    expect(gatewayEnv({ backend: "codex", api_key_env: "GW_KEY" }, { GW_KEY: "k" })).toEqual({
+      names: ["GW_KEY"],
+      literal: {},
+    });
+  });
+
+  it("claude: ANTHROPIC_BASE_URL from base_url, ANTHROPIC_API_KEY from the api_key_env variable", () => {
+    expect(
+      gatewayEnv(
+        { backend: "claude", base_url: "http://127.0.0.1:9", api_key_env: "GW_KEY" },
+        { GW_KEY: "sk-gw", ANTHROPIC_API_KEY: "other" },
+      ),
+    ).toEqual({
+      names: [],
+      literal: { ANTHROPIC_BASE_URL: "http://127.0.0.1:9", ANTHROPIC_API_KEY: "sk-gw" },
+    });
+    expect(planInvocation({ backend: "claude", base_url: "http://x" }, perms, paths).argv).not.toContain(
+      "http://x",
+    );
+    expect(() =>
+      parseWorkerBindings(bindingsOf({ x: { backend: "shell", argv: ["a"], base_url: "http://x" } })),
+    ).toThrow(expect.objectContaining({ code: "ERR_EXEC_BACKEND_UNAVAILABLE" }));
+  });
+
+  it("a key variable with an innocent name is still redacted", () => {
+    const r = new Redactor();
+    r.add({ GW_PASS_VALUE: "value-1234" }, ["GW_PASS_VALUE"]);
+    expect(r.redactText("x value-1234 y")).toBe("x [REDACTED:GW_PASS_VALUE] y");
   });
 });
 
