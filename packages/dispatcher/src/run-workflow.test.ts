@@ -204,9 +204,13 @@ describe("runWorkflow on examples/agent-pair (Claude Code and Codex CLI, here th
         writes: [
           {
             path: "src/greet.js",
-            // biome-ignore lint/suspicious/noTemplateCurlyInString: the content is JavaScript source
-            content:
-              'export function greet(name, { excited = false } = {}) {\n  return `Hello, ${name}${excited ? "!" : "."}`;\n}\n',
+            // The file content is JavaScript source with a template literal in it.
+            content: [
+              "export function greet(name, { excited = false } = {}) {",
+              `  return \`Hello, $\{name}$\{excited ? "!" : "."}\`;`,
+              "}",
+              "",
+            ].join("\n"),
           },
           { path: "notes/change-summary.md", content: "# Summary\n\n## Changed\n\n- src/greet.js\n" },
         ],
