@@ -76,7 +76,7 @@ describe("scripted model server", () => {
     ]);
     const call = first.events[2]?.[1].item as Record<string, unknown>;
     expect(call).toMatchObject({ type: "function_call", name: "exec_command", arguments: '{"cmd":"ls"}' });
-    expect((first.events[3]?.[1].response as { usage: unknown }).usage).toEqual({
+    expect((first.events[3]?.[1].response as { usage?: unknown } | undefined)?.usage).toEqual({
       input_tokens: 7,
       input_tokens_details: { cached_tokens: 2 },
       output_tokens: 3,
@@ -98,7 +98,7 @@ describe("scripted model server", () => {
     });
     // Without apply_patch on offer the write becomes a shell command.
     const noPatch = await post("/v1/responses", codexRequest([call], [codexTools[0]]));
-    expect(String((noPatch.events[2]?.[1].item as { arguments: string }).arguments)).toContain(
+    expect(String((noPatch.events[2]?.[1].item as { arguments?: string } | undefined)?.arguments)).toContain(
       "base64 -d > 'a/b.txt'",
     );
     expect(server.problems).toEqual([]);
