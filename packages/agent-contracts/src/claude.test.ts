@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { processesWithEnv, realCliOrSkip } from "./harness.js";
 import {
   allText,
+  CLAUDE_OFFLINE_ENV,
   envNamesOf,
   infraRetryAfter,
   KEY_ENV,
@@ -56,6 +57,7 @@ describe.skipIf(cli === null)(
       base_url: server.url,
       api_key_env: KEY_ENV,
       ...over,
+      env: { ...CLAUDE_OFFLINE_ENV, ...over.env },
     });
     // Claude Code retries a failed request 10 times with backoff by default; the last answer is the same.
     const noRetries = { env: { CLAUDE_CODE_MAX_RETRIES: "0" } };
@@ -248,7 +250,12 @@ describe.skipIf(cli === null)(
       const top = pids.filter((pid) => !pids.includes(parentOf(pid)));
       expect(top).toHaveLength(1);
       const names = envNamesOf(top[0] ?? 0);
-      const allowed = new Set<string>([...BASE_ENV_NAMES, ...BACKEND_ENV_NAMES.claude]);
+      // The base names, Claude Code's own, and the binding's literal `env`.
+      const allowed = new Set<string>([
+        ...BASE_ENV_NAMES,
+        ...BACKEND_ENV_NAMES.claude,
+        ...Object.keys(CLAUDE_OFFLINE_ENV),
+      ]);
       expect(names.filter((n) => !allowed.has(n) && !n.startsWith("DWM_"))).toEqual([]);
       for (const planted of [...Object.keys(PLANTED), KEY_ENV]) expect(names).not.toContain(planted);
       // The gateway options became Claude Code's own variables.

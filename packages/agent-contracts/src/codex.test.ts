@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { processesWithEnv, realCliOrSkip } from "./harness.js";
 import {
   allText,
+  CODEX_OFFLINE_CONFIG,
   envNamesOf,
   infraRetryAfter,
   KEY_ENV,
@@ -57,6 +58,7 @@ describe.skipIf(cli === null)(`codex backend, real Codex CLI${skipReason ? ` (${
     base_url: server.openaiBaseUrl,
     api_key_env: KEY_ENV,
     config: [
+      ...CODEX_OFFLINE_CONFIG,
       "model_providers.dwm-gateway.request_max_retries=0",
       "model_providers.dwm-gateway.stream_max_retries=0",
     ],

@@ -23,6 +23,14 @@ import { dwmEnv } from "./harness.js";
 export const KEY_ENV = "DWM_CONTRACT_GATEWAY_KEY";
 export const KEY_VALUE = "sk-contract-6f1d2c9a8b7e";
 
+/**
+ * Settings that keep each CLI off the network beyond the model endpoint (checked with strace on
+ * 0.169.0 / 2.1.197: without them Codex looks up github.com and chatgpt.com for plugins and
+ * analytics, Claude Code its telemetry hosts).
+ */
+export const CODEX_OFFLINE_CONFIG = ["analytics.enabled=false", "features.plugins=false"];
+export const CLAUDE_OFFLINE_ENV = { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" };
+
 /** Variables in DWM's own environment that no worker may see. */
 export const PLANTED = {
   CONTRACT_UNRELATED_SECRET: "planted-secret-0a1b2c3d",

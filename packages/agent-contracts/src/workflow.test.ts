@@ -21,7 +21,7 @@ import {
 } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { dwmEnv, REPO_ROOT, realCliOrSkip } from "./harness.js";
-import { KEY_ENV, KEY_VALUE } from "./support.js";
+import { CLAUDE_OFFLINE_ENV, CODEX_OFFLINE_CONFIG, KEY_ENV, KEY_VALUE } from "./support.js";
 
 const codex = realCliOrSkip("codex");
 const claude = realCliOrSkip("claude");
@@ -71,6 +71,7 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
       model: "claude-sonnet-4-5",
       base_url: server.url,
       api_key_env: KEY_ENV,
+      env: CLAUDE_OFFLINE_ENV,
       timeout_ms: 60_000,
     };
     b.bindings.implementer = {
@@ -78,6 +79,7 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
       model: "gpt-5.5",
       base_url: server.openaiBaseUrl,
       api_key_env: KEY_ENV,
+      config: CODEX_OFFLINE_CONFIG,
       timeout_ms: 60_000,
     };
     fs.writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
