@@ -9,7 +9,8 @@ export function writeRunStore(storeDir: string, runId: string): { runDir: string
   const runDir = path.join(storeDir, runId);
   fs.mkdirSync(runDir, { recursive: true });
   const plan = { schema_version: "0.6", plan_id: "demo" };
-  const scorecard = { kind: "scorecard", schema_version: "1", valid: true };
+  // verify checks scorecard.json against its schema: use the schema's own valid example.
+  const scorecard = readExample("scorecard/valid/activated.json");
   writeFileAtomic(path.join(runDir, "plan.json"), renderArtifact(plan));
   writeFileAtomic(path.join(runDir, "scorecard.json"), renderArtifact(scorecard));
   writeFileAtomic(
@@ -21,12 +22,7 @@ export function writeRunStore(storeDir: string, runId: string): { runDir: string
     { id: "implement", deps: ["inventory"], gates: ["write-gate"] },
     { id: "review", deps: ["implement"], gates: [] },
   ];
-  const example = JSON.parse(
-    fs.readFileSync(
-      new URL("../../../../schemas/examples/packet/valid/inventory.json", import.meta.url),
-      "utf8",
-    ),
-  ) as Record<string, unknown>;
+  const example = readExample("packet/valid/inventory.json");
   const packets = specs.map((s) => {
     const doc = { ...example, packet_id: s.id, depends_on: s.deps, gates: s.gates };
     writeFileAtomic(path.join(runDir, "packets", `${s.id}.json`), renderArtifact(doc));
@@ -63,4 +59,9 @@ export function writeRunStore(storeDir: string, runId: string): { runDir: string
   };
   writeArtifact(path.join(runDir, "run.json"), "run", run);
   return { runDir, run };
+}
+
+function readExample(rel: string): Record<string, unknown> {
+  const url = new URL(`../../../../schemas/examples/${rel}`, import.meta.url);
+  return JSON.parse(fs.readFileSync(url, "utf8")) as Record<string, unknown>;
 }
