@@ -223,6 +223,15 @@ describe("reviewAttempt", () => {
     expect(r.verdict).toBe("changes-requested");
     expect(codes(r)).toEqual(["REVIEW_READ_ONLY_VIOLATION"]);
 
+    // Its declared output is its own work, as the executor enforces it: not a violation.
+    b = new AttemptBuilder(tmp.path, ro);
+    r = await review(
+      ro,
+      b.good({ changed_files: [{ path: "report.json", status: "added", workers: ["builder"] }] }),
+    );
+    expect(codes(r)).not.toContain("REVIEW_READ_ONLY_VIOLATION");
+    expect(r.checks.find((c) => c.id === "permissions")?.status).toBe("pass");
+
     const packet = makePacket();
     b = new AttemptBuilder(tmp.path, packet);
     r = await review(

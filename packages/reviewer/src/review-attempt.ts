@@ -1,3 +1,4 @@
+import path from "node:path";
 import { type Clock, checkRelativePath, digest, isDwmError } from "@dwm/core";
 import {
   type Attempt,
@@ -334,7 +335,9 @@ export async function reviewAttempt(
     ]);
   }
   const writers = packet.workers.filter((w) => w.tool_permissions.write);
-  const changed = attempt.changed_files.map((f) => f.path);
+  // As the executor enforces it: a read-only packet may still produce its declared outputs.
+  const declared = new Set(packet.outputs.map((o) => path.posix.normalize(o.artifact)));
+  const changed = attempt.changed_files.map((f) => f.path).filter((p) => !declared.has(p));
   if (
     writers.length === 0 &&
     changed.length > 0 &&
