@@ -24,6 +24,8 @@ const ALLOWED: Record<string, string[]> = {
   "@dwm/test-utils": ["@dwm/core"],
   // Private contract tests of the agent backends against the real CLIs (devDependencies only).
   "@dwm/agent-contracts": [],
+  // Private reliability suite (pnpm test:reliability; devDependencies only).
+  "@dwm/reliability": [],
 };
 const STAGES = [
   "@dwm/plan-evaluator",
