@@ -32,7 +32,7 @@ export const planEvaluatorErrors = defineErrors({
   },
   ERR_PLAN_SCHEMA_VERSION: {
     title: "The plan's schema_version is missing or not supported.",
-    hint: 'Set "schema_version": "0.5".',
+    hint: 'Set "schema_version": "0.6" (or "0.5" for a plan of the earlier version).',
   },
   ERR_PLAN_MISSING_KEY: {
     title: "A required key is missing.",

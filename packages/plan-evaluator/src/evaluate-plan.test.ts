@@ -145,7 +145,7 @@ describe("evaluatePlan", () => {
   });
 
   it("an unsupported schema_version stops at that one problem", () => {
-    const sc = evaluatePlan({ schema_version: "0.6", phases: "not checked" });
+    const sc = evaluatePlan({ schema_version: "0.7", phases: "not checked" });
     expect(sc.problems.map((p) => `${p.code} ${p.pointer}`)).toEqual([
       "ERR_PLAN_SCHEMA_VERSION /schema_version",
     ]);

@@ -96,7 +96,7 @@ export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scor
     schema_version: "1",
     evaluator_version: EVALUATOR_VERSION,
     source: options.source ?? null,
-    plan_schema_version: known && root?.schema_version === "0.5" ? "0.5" : null,
+    plan_schema_version: known ? (root?.schema_version as Scorecard["plan_schema_version"]) : null,
     plan_id: typeof root?.plan_id === "string" ? root.plan_id : null,
     plan_digest: planDigest,
     valid,

@@ -33912,7 +33912,7 @@ return errors === 0;
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateWorkflowPlan = validate164;
-const schema325 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (only \"0.5\" today). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}}}};
+const schema325 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
 const schema326 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
 const schema327 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
 const schema340 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
@@ -37266,6 +37266,1653 @@ return errors === 0;
 }
 validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema381 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema386 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
+const schema389 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
+const schema390 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
+
+function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate232.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.run === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run"},message:"must have required property '"+"run"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "run") || (key0 === "shell"))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+}
+if(data.run !== undefined){
+let data0 = data.run;
+const _errs3 = errors;
+let valid1 = false;
+const _errs4 = errors;
+if(!(validate173(data0, {instancePath:instancePath+"/run",parentData:data,parentDataProperty:"run",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs4 === errors;
+valid1 = valid1 || _valid0;
+const _errs5 = errors;
+if(typeof data0 === "string"){
+if(!pattern214.test(data0)){
+const err2 = {instancePath:instancePath+"/run",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/run",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+var _valid0 = _errs5 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const err4 = {instancePath:instancePath+"/run",schemaPath:"#/properties/run/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+else {
+errors = _errs3;
+if(vErrors !== null){
+if(_errs3){
+vErrors.length = _errs3;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.shell !== undefined){
+if(true !== data.shell){
+const err5 = {instancePath:instancePath+"/shell",schemaPath:"#/properties/shell/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+validate232.errors = vErrors;
+return errors === 0;
+}
+validate232.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema392 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
+
+function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate235.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.over === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "over"},message:"must have required property '"+"over"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.key === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.max_items === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "max_items"},message:"must have required property '"+"max_items"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.pipeline === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "pipeline"},message:"must have required property '"+"pipeline"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.reduce === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reduce"},message:"must have required property '"+"reduce"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "over") || (key0 === "key")) || (key0 === "max_items")) || (key0 === "pipeline")) || (key0 === "reduce"))){
+const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.over !== undefined){
+let data0 = data.over;
+if(typeof data0 === "string"){
+if(!pattern214.test(data0)){
+const err6 = {instancePath:instancePath+"/over",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/over",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.key !== undefined){
+let data1 = data.key;
+if(typeof data1 === "string"){
+if(!pattern214.test(data1)){
+const err8 = {instancePath:instancePath+"/key",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/key",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.max_items !== undefined){
+let data2 = data.max_items;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err10 = {instancePath:instancePath+"/max_items",schemaPath:"#/properties/max_items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 1 || isNaN(data2)){
+const err11 = {instancePath:instancePath+"/max_items",schemaPath:"#/properties/max_items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+if(data.pipeline !== undefined){
+if(!(validate176(data.pipeline, {instancePath:instancePath+"/pipeline",parentData:data,parentDataProperty:"pipeline",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+errors = vErrors.length;
+}
+}
+if(data.reduce !== undefined){
+let data4 = data.reduce;
+if(typeof data4 === "string"){
+if(!pattern214.test(data4)){
+const err12 = {instancePath:instancePath+"/reduce",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+else {
+const err13 = {instancePath:instancePath+"/reduce",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+validate235.errors = vErrors;
+return errors === 0;
+}
+validate235.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate225.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.name === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.entry_criteria === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "entry_criteria"},message:"must have required property '"+"entry_criteria"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.exit_criteria === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "exit_criteria"},message:"must have required property '"+"exit_criteria"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.depends_on === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "depends_on"},message:"must have required property '"+"depends_on"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.worker_ids === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "worker_ids"},message:"must have required property '"+"worker_ids"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.outputs === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outputs"},message:"must have required property '"+"outputs"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema386.properties, key0))){
+const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.id !== undefined){
+let data0 = data.id;
+if(typeof data0 === "string"){
+if(!pattern214.test(data0)){
+const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.name !== undefined){
+let data1 = data.name;
+if(typeof data1 === "string"){
+if(!pattern214.test(data1)){
+const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.entry_criteria !== undefined){
+if(!(validate173(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+errors = vErrors.length;
+}
+}
+if(data.exit_criteria !== undefined){
+if(!(validate173(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+errors = vErrors.length;
+}
+}
+if(data.depends_on !== undefined){
+if(!(validate176(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+errors = vErrors.length;
+}
+}
+if(data.worker_ids !== undefined){
+if(!(validate176(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+errors = vErrors.length;
+}
+}
+if(data.outputs !== undefined){
+if(!(validate173(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+errors = vErrors.length;
+}
+}
+if(data.kind !== undefined){
+let data7 = data.kind;
+if(!((data7 === "work") || (data7 === "gate"))){
+const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema389.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.review !== undefined){
+if(!(validate173(data.review, {instancePath:instancePath+"/review",parentData:data,parentDataProperty:"review",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+errors = vErrors.length;
+}
+}
+if(data.command !== undefined){
+if(!(validate232(data.command, {instancePath:instancePath+"/command",parentData:data,parentDataProperty:"command",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
+errors = vErrors.length;
+}
+}
+if(data.fan_out !== undefined){
+if(!(validate235(data.fan_out, {instancePath:instancePath+"/fan_out",parentData:data,parentDataProperty:"fan_out",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+validate225.errors = vErrors;
+return errors === 0;
+}
+validate225.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema396 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
+const schema400 = {"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema401 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+
+function validate241(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate241.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.format === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.required_fields === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "required_fields"},message:"must have required property '"+"required_fields"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.validation_command === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "validation_command"},message:"must have required property '"+"validation_command"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "format") || (key0 === "required_fields")) || (key0 === "validation_command"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.format !== undefined){
+let data0 = data.format;
+if(!((((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other")) || (data0 === "json-list")) || (data0 === "jsonl"))){
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema401.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.required_fields !== undefined){
+if(!(validate173(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+errors = vErrors.length;
+}
+}
+if(data.validation_command !== undefined){
+let data2 = data.validation_command;
+if(typeof data2 === "string"){
+if(!pattern214.test(data2)){
+const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+}
+else {
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+validate241.errors = vErrors;
+return errors === 0;
+}
+validate241.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate240(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate240.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.from_phase === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "from_phase"},message:"must have required property '"+"from_phase"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.to_phase === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "to_phase"},message:"must have required property '"+"to_phase"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.artifact === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.artifact_schema === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "artifact_schema"},message:"must have required property '"+"artifact_schema"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "from_phase") || (key0 === "to_phase")) || (key0 === "artifact")) || (key0 === "artifact_schema"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.from_phase !== undefined){
+let data0 = data.from_phase;
+if(typeof data0 === "string"){
+if(!pattern214.test(data0)){
+const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.to_phase !== undefined){
+let data1 = data.to_phase;
+if(typeof data1 === "string"){
+if(!pattern214.test(data1)){
+const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.artifact !== undefined){
+let data2 = data.artifact;
+if(typeof data2 === "string"){
+if(!pattern214.test(data2)){
+const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.artifact_schema !== undefined){
+if(!(validate241(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err11 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+validate240.errors = vErrors;
+return errors === 0;
+}
+validate240.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema403 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
+const schema406 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
+
+function validate248(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate248.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.action === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "action"},message:"must have required property '"+"action"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.before === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "before"},message:"must have required property '"+"before"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((key0 === "action") || (key0 === "before"))){
+const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+if(data.action !== undefined){
+let data0 = data.action;
+if(!(((data0 === "stop") || (data0 === "skip")) || (data0 === "ask"))){
+const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema406.properties.action.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.before !== undefined){
+let data1 = data.before;
+if(typeof data1 === "string"){
+if(!pattern214.test(data1)){
+const err4 = {instancePath:instancePath+"/before",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/before",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+else {
+const err6 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+validate248.errors = vErrors;
+return errors === 0;
+}
+validate248.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate247.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.trigger === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "trigger"},message:"must have required property '"+"trigger"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.safe_default === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "safe_default"},message:"must have required property '"+"safe_default"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.requires_user_approval === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "requires_user_approval"},message:"must have required property '"+"requires_user_approval"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "trigger") || (key0 === "safe_default")) || (key0 === "requires_user_approval"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.trigger !== undefined){
+let data0 = data.trigger;
+if(typeof data0 === "string"){
+if(!pattern214.test(data0)){
+const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+else {
+const err5 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.safe_default !== undefined){
+let data1 = data.safe_default;
+const _errs6 = errors;
+let valid2 = false;
+const _errs7 = errors;
+if(typeof data1 === "string"){
+if(!pattern214.test(data1)){
+const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid0 = _errs7 === errors;
+valid2 = valid2 || _valid0;
+const _errs10 = errors;
+if(!(validate248(data1, {instancePath:instancePath+"/safe_default",parentData:data,parentDataProperty:"safe_default",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
+errors = vErrors.length;
+}
+var _valid0 = _errs10 === errors;
+valid2 = valid2 || _valid0;
+if(!valid2){
+const err8 = {instancePath:instancePath+"/safe_default",schemaPath:"#/properties/safe_default/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+else {
+errors = _errs6;
+if(vErrors !== null){
+if(_errs6){
+vErrors.length = _errs6;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.requires_user_approval !== undefined){
+if(true !== data.requires_user_approval){
+const err9 = {instancePath:instancePath+"/requires_user_approval",schemaPath:"#/properties/requires_user_approval/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate247.errors = vErrors;
+return errors === 0;
+}
+validate247.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate221(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate221.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.schema_version === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.plan_id === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "plan_id"},message:"must have required property '"+"plan_id"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.created_by === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "created_by"},message:"must have required property '"+"created_by"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.source_prompt === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "source_prompt"},message:"must have required property '"+"source_prompt"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.activation === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "activation"},message:"must have required property '"+"activation"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.objective === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "objective"},message:"must have required property '"+"objective"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.surfaces === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "surfaces"},message:"must have required property '"+"surfaces"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.assumptions === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "assumptions"},message:"must have required property '"+"assumptions"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.patterns === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "patterns"},message:"must have required property '"+"patterns"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.phases === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "phases"},message:"must have required property '"+"phases"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.workers === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.handoffs === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "handoffs"},message:"must have required property '"+"handoffs"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.parallelism === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "parallelism"},message:"must have required property '"+"parallelism"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.verification === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verification"},message:"must have required property '"+"verification"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.risk_gates === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "risk_gates"},message:"must have required property '"+"risk_gates"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data.budget === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "budget"},message:"must have required property '"+"budget"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data.resume === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "resume"},message:"must have required property '"+"resume"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data.execution_path === undefined){
+const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "execution_path"},message:"must have required property '"+"execution_path"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema381.properties, key0))){
+const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("0.6" !== data.schema_version){
+const err19 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "0.6"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.plan_id !== undefined){
+let data1 = data.plan_id;
+if(typeof data1 === "string"){
+if(!pattern214.test(data1)){
+const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.created_by !== undefined){
+if("dynamic-workflow-designer" !== data.created_by){
+const err22 = {instancePath:instancePath+"/created_by",schemaPath:"#/properties/created_by/const",keyword:"const",params:{allowedValue: "dynamic-workflow-designer"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.source_prompt !== undefined){
+let data3 = data.source_prompt;
+if(typeof data3 === "string"){
+if(!pattern214.test(data3)){
+const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.activation !== undefined){
+if(!(validate166(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
+errors = vErrors.length;
+}
+}
+if(data.objective !== undefined){
+let data5 = data.objective;
+if(typeof data5 === "string"){
+if(!pattern214.test(data5)){
+const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+else {
+const err26 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.surfaces !== undefined){
+let data6 = data.surfaces;
+if(Array.isArray(data6)){
+if(data6.length < 1){
+const err27 = {instancePath:instancePath+"/surfaces",schemaPath:"#/properties/surfaces/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+const len0 = data6.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate168(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err28 = {instancePath:instancePath+"/surfaces",schemaPath:"#/properties/surfaces/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data.assumptions !== undefined){
+let data8 = data.assumptions;
+if(Array.isArray(data8)){
+const len1 = data8.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate170(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/assumptions",schemaPath:"#/properties/assumptions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.patterns !== undefined){
+let data10 = data.patterns;
+if(Array.isArray(data10)){
+const len2 = data10.length;
+for(let i2=0; i2<len2; i2++){
+let data11 = data10[i2];
+if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema340.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+let i3 = data10.length;
+let j0;
+if(i3 > 1){
+outer0:
+for(;i3--;){
+for(j0 = i3; j0--;){
+if(func0(data10[i3], data10[j0])){
+const err31 = {instancePath:instancePath+"/patterns",schemaPath:"#/properties/patterns/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i3+" are identical)"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+break outer0;
+}
+}
+}
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/patterns",schemaPath:"#/properties/patterns/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.phases !== undefined){
+let data12 = data.phases;
+if(Array.isArray(data12)){
+const len3 = data12.length;
+for(let i4=0; i4<len3; i4++){
+if(!(validate225(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/phases",schemaPath:"#/properties/phases/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.workers !== undefined){
+let data14 = data.workers;
+if(Array.isArray(data14)){
+const len4 = data14.length;
+for(let i5=0; i5<len4; i5++){
+if(!(validate181(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/workers",schemaPath:"#/properties/workers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data.handoffs !== undefined){
+let data16 = data.handoffs;
+if(Array.isArray(data16)){
+const len5 = data16.length;
+for(let i6=0; i6<len5; i6++){
+if(!(validate240(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/handoffs",schemaPath:"#/properties/handoffs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data.parallelism !== undefined){
+if(!(validate201(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
+errors = vErrors.length;
+}
+}
+if(data.verification !== undefined){
+let data19 = data.verification;
+if(Array.isArray(data19)){
+const len6 = data19.length;
+for(let i7=0; i7<len6; i7++){
+if(!(validate204(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/verification",schemaPath:"#/properties/verification/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data.risk_gates !== undefined){
+let data21 = data.risk_gates;
+if(Array.isArray(data21)){
+const len7 = data21.length;
+for(let i8=0; i8<len7; i8++){
+if(!(validate247(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/risk_gates",schemaPath:"#/properties/risk_gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data.budget !== undefined){
+if(!(validate209(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
+errors = vErrors.length;
+}
+}
+if(data.resume !== undefined){
+if(!(validate211(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
+errors = vErrors.length;
+}
+}
+if(data.execution_path !== undefined){
+if(!(validate216(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err38 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+validate221.errors = vErrors;
+return errors === 0;
+}
+validate221.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/workflow-plan.schema.json" */;
@@ -37290,7 +38937,8 @@ vErrors.push(err0);
 errors++;
 }
 if(data.schema_version !== undefined){
-if(!(data.schema_version === "0.5")){
+let data0 = data.schema_version;
+if(!((data0 === "0.5") || (data0 === "0.6"))){
 const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema325.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
@@ -37309,6 +38957,15 @@ vErrors = vErrors === null ? validate165.errors : vErrors.concat(validate165.err
 errors = vErrors.length;
 }
 var props0 = true;
+}
+else if(tag0 === "0.6"){
+if(!(validate221(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
+errors = vErrors.length;
+}
+if(props0 !== true){
+props0 = true;
+}
 }
 else {
 const err2 = {instancePath,schemaPath:"#/discriminator",keyword:"discriminator",params:{error: "mapping", tag: "schema_version", tagValue: tag0},message:"value of tag \"schema_version\" must be in oneOf"};

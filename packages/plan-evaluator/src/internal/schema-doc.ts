@@ -34,17 +34,20 @@ function describe(s: Schema, defs: Record<string, Schema>): string {
   return String(s.type ?? "value");
 }
 
-/** The markdown reference of workflow.plan.json 0.5, generated from the schema. */
+/** The markdown reference of workflow.plan.json 0.5 and 0.6, generated from the schema. */
 export function renderSchemaReference(): string {
   const schema = loadSchema("workflow-plan");
   const defs = schema.$defs as Record<string, Schema>;
   const lines = [
-    "# workflow.plan.json reference (schema 0.5)",
+    "# workflow.plan.json reference (schema 0.5 and 0.6)",
     "",
     "Generated from `schemas/workflow-plan.schema.json` by @dwm/plan-evaluator; a test fails when it is out of date.",
     "Every object has exactly these keys: a missing or an extra key is an error (`ERR_PLAN_MISSING_KEY`,",
-    "`ERR_PLAN_UNEXPECTED_KEY`). Text is never blank. The rules that join several fields (activation and",
-    "downgrade, the phase graph, risk gates, the first slice) are in `../SKILL.md`; `dwm evaluate` checks all of them.",
+    "`ERR_PLAN_UNEXPECTED_KEY`); a key marked optional may be left out. Text is never blank. `schema_version`",
+    'picks the branch: "0.5" reads WorkflowPlan05 and the objects it names, "0.6" reads WorkflowPlan06, whose',
+    "phases, handoffs and risk gates are the `06` objects. The rules that join several fields (activation and",
+    "downgrade, the phase graph, fan-out, gate and command phases, risk gates, the first slice) are in",
+    "`../SKILL.md`; `dwm evaluate` checks all of them.",
     "",
   ];
   const order = Object.keys(defs).filter((k) => (defs[k] as Schema).type === "object");
@@ -54,8 +57,10 @@ export function renderSchemaReference(): string {
     if (typeof d.description === "string") lines.push(d.description, "");
     lines.push("| key | value |", "|---|---|");
     const props = d.properties as Record<string, Schema>;
-    for (const k of d.required as string[]) {
-      lines.push(`| \`${k}\` | ${describe(props[k] as Schema, defs).replace(/\|/g, "\\|")} |`);
+    const required = d.required as string[];
+    for (const k of Object.keys(props)) {
+      const optional = required.includes(k) ? "" : " (optional)";
+      lines.push(`| \`${k}\`${optional} | ${describe(props[k] as Schema, defs).replace(/\|/g, "\\|")} |`);
     }
     lines.push("");
   }

@@ -49,7 +49,7 @@ export function schemaProblems(plan: unknown, out: ProblemList): boolean {
         "/schema_version",
         v === undefined
           ? "schema_version is missing"
-          : `schema_version ${show(v)} is not supported (use "0.5")`,
+          : `schema_version ${show(v)} is not supported (use "0.6", or "0.5" for a plan of the earlier version)`,
       );
       continue;
     }
