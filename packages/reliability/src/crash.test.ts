@@ -1,0 +1,189 @@
+// Crash injection: the built `dwm run` of examples/repo-audit is SIGKILLed at random points (after a
+// random number of journal events, plus a random delay), once or twice per run, then resumed until
+// the run completes. Every run must complete; no packet completed before a kill may start again;
+// every journal must pass `dwm verify`.
+import fs from "node:fs";
+import path from "node:path";
+import { makeTempDir } from "@dwm/test-utils";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  BIN,
+  baseEnv,
+  dwmChild,
+  dwmInProcess,
+  finished,
+  journal,
+  runDir,
+  runIds,
+  startDwm,
+} from "./support/dwm.js";
+import { exampleRepo, starts } from "./support/repos.js";
+import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
+
+const RUNS = size("crash", 3, 200);
+// Journal events of one uninterrupted repo-audit run (to the gate, then to completion) is ~45;
+// kill points are drawn over that range, so some land in the second `dwm run` after approval.
+const EVENT_SPAN = 48;
+const PACKETS = ["inventory", "scan_src", "scan_docs", "scan_lib", "report", "human_gate"];
+
+interface RunRecord {
+  run: number;
+  kills: { after_events: number; delay_ms: number; at_event: string; completed: string[] }[];
+  invocations: number;
+  completed: boolean;
+  reran: string[];
+  verify_ok: boolean;
+  torn_repaired: number;
+  takeovers: number;
+  events: number;
+}
+
+const records: RunRecord[] = [];
+const startedAt = Date.now();
+
+async function oneRun(n: number): Promise<RunRecord> {
+  const rng = suiteRng("crash").fork(n);
+  const repo = exampleRepo("repo-audit");
+  const tmp = makeTempDir("dwm-rel-crash-");
+  const log = path.join(tmp.path, "starts.log");
+  const env = baseEnv({
+    DWM_RELIABILITY_LOG: log,
+    DWM_EXAMPLE_SLOW_MS: String(rng.range(0, 300)),
+    TMPDIR: tmp.path,
+  });
+  const concurrency = String(rng.range(1, 3));
+  const kills = Array.from({ length: rng.chance(0.3) ? 2 : 1 }, () => ({
+    after: rng.range(1, EVENT_SPAN),
+    delay: rng.range(0, 40),
+  })).sort((a, b) => a.after - b.after);
+  const rec: RunRecord = {
+    run: n,
+    kills: [],
+    invocations: 0,
+    completed: false,
+    reran: [],
+    verify_ok: false,
+    torn_repaired: 0,
+    takeovers: 0,
+    events: 0,
+  };
+  // Start-log lines of packets that were completed when a kill happened: must never grow.
+  const frozen = new Map<string, number>();
+  try {
+    for (let guard = 0; guard < 12 && !rec.completed; guard++) {
+      const [id] = runIds(repo.path);
+      const args = id === undefined ? ["run", "workflow.plan.json"] : ["run", id];
+      const child = startDwm(repo.path, [...args, "--concurrency", concurrency], env);
+      const out = finished(child);
+      rec.invocations++;
+      const kill = kills[0];
+      if (kill) {
+        // Poll the journal until enough events exist (or the runner exits first).
+        for (;;) {
+          if (child.exitCode !== null) break;
+          const [rid] = runIds(repo.path);
+          const evs = rid === undefined ? [] : journal(runDir(repo.path, rid));
+          if (evs.length >= kill.after) {
+            await new Promise((r) => setTimeout(r, kill.delay));
+            if (child.exitCode === null && child.kill("SIGKILL")) {
+              kills.shift();
+              await out;
+              const after = rid === undefined ? [] : journal(runDir(repo.path, rid));
+              const completed = after
+                .filter((e) => e.type === "packet.completed")
+                .map((e) => e.data.packet_id as string);
+              for (const p of completed) frozen.set(p, starts(log).filter((s) => s === p).length);
+              rec.kills.push({
+                after_events: kill.after,
+                delay_ms: kill.delay,
+                at_event: after.at(-1)?.type ?? "(no journal yet)",
+                completed,
+              });
+            }
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 3));
+        }
+      }
+      const o = await out;
+      if (o.signal === "SIGKILL") continue;
+      if (o.code === 4) {
+        const [rid] = runIds(repo.path);
+        const a = await dwmInProcess(repo.path, [
+          "approve",
+          rid as string,
+          "human-gate",
+          "--reason",
+          "crash suite",
+        ]);
+        if (a.code !== 0) throw new Error(`dwm approve exited ${a.code}: ${a.stderr}`);
+        continue;
+      }
+      if (o.code === 0) {
+        rec.completed = true;
+        break;
+      }
+      throw new Error(`dwm ${args.join(" ")} exited ${o.code} (${o.signal}): ${o.stderr.slice(0, 2000)}`);
+    }
+    const [rid] = runIds(repo.path);
+    const dir = runDir(repo.path, rid as string);
+    const evs = journal(dir);
+    rec.completed = rec.completed && evs.at(-1)?.type === "run.completed";
+    const ran = starts(log);
+    for (const [p, count] of frozen) if (ran.filter((s) => s === p).length !== count) rec.reran.push(p);
+    // The journal too: no packet dispatched again after it completed (nothing here reopens packets).
+    const done = new Set<string>();
+    for (const e of evs) {
+      if (e.type === "packet.completed") done.add(e.data.packet_id as string);
+      if (e.type === "packet.dispatched" && done.has(e.data.packet_id as string))
+        rec.reran.push(`${e.data.packet_id} (journal)`);
+    }
+    rec.verify_ok = (await dwmChild(repo.path, ["verify", rid as string], env)).code === 0;
+    rec.torn_repaired = evs.filter((e) => e.type === "journal.truncated").length;
+    rec.takeovers = evs.filter((e) => e.type === "lease.taken-over").length;
+    rec.events = evs.length;
+    expect(new Set(evs.filter((e) => e.type === "packet.completed").map((e) => e.data.packet_id))).toEqual(
+      new Set(PACKETS),
+    );
+  } finally {
+    repo.cleanup();
+    tmp.cleanup();
+  }
+  return rec;
+}
+
+describe.skipIf(!fs.existsSync(BIN))(`crash injection (${RUNS} runs, seed ${SEED})`, () => {
+  afterAll(() => {
+    const sum = (f: (r: RunRecord) => number) => records.reduce((n, r) => n + f(r), 0);
+    const atEvent: Record<string, number> = {};
+    for (const r of records) for (const k of r.kills) atEvent[k.at_event] = (atEvent[k.at_event] ?? 0) + 1;
+    report(
+      {
+        suite: "crash",
+        mode: modeOf("crash"),
+        seed: SEED,
+        counts: {
+          runs: records.length,
+          kills: sum((r) => r.kills.length),
+          resumed_to_completion: sum((r) => (r.completed ? 1 : 0)),
+          completed_packets_rerun: sum((r) => r.reran.length),
+          journals_failing_verify: sum((r) => (r.verify_ok ? 0 : 1)),
+          torn_lines_repaired: sum((r) => r.torn_repaired),
+          lease_takeovers: sum((r) => r.takeovers),
+          dwm_run_invocations: sum((r) => r.invocations),
+        },
+        detail: { last_event_at_kill: atEvent, runs: records },
+      },
+      startedAt,
+    );
+  });
+
+  it(`every killed run resumes to completion, re-runs no completed packet, and verifies`, async () => {
+    for (let n = 0; n < RUNS; n++) {
+      const rec = await oneRun(n);
+      records.push(rec);
+      expect(rec, `run ${n} (seed ${SEED})`).toMatchObject({ completed: true, reran: [], verify_ok: true });
+    }
+    expect(records.reduce((k, r) => k + r.kills.length, 0)).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,101 @@
+// Driving dwm: the built CLI as a child process (what a user runs), or `main` in-process where a
+// suite needs thousands of calls. Both are the same command code; the child adds bin.ts and exit.
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { main } from "@dwm/cli";
+import { FakeClock } from "@dwm/test-utils";
+
+/** The built CLI (turbo builds it before `test`). */
+export const BIN = fileURLToPath(new URL("../../../cli/dist/bin.js", import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+export const EXAMPLES = path.join(REPO_ROOT, "examples");
+
+export interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A minimal environment: no variable of the test process leaks into dwm unless named. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ["PATH", "HOME", "LANG"]) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** Start `dwm <args>` (the built CLI) in `cwd`. */
+export function startDwm(cwd: string, args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Wait for a child started by startDwm and collect its output. */
+export function finished(child: ChildProcess): Promise<Outcome> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (b: Buffer) => (stdout += b.toString("utf8")));
+  child.stderr?.on("data", (b: Buffer) => (stderr += b.toString("utf8")));
+  return new Promise((resolve) => {
+    const done = () => resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr });
+    if (child.exitCode !== null || child.signalCode !== null) done();
+    else child.once("close", done);
+  });
+}
+
+/** Run the built CLI to the end. */
+export function dwmChild(cwd: string, args: string[], env: Record<string, string>): Promise<Outcome> {
+  return finished(startDwm(cwd, args, env));
+}
+
+/** `main` in-process, with a fake clock and a minimal environment. */
+export async function dwmInProcess(
+  cwd: string,
+  args: string[],
+  env: Record<string, string> = baseEnv(),
+): Promise<Outcome> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(
+    args,
+    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
+    { cwd, env, clock: new FakeClock(), emit: () => {} },
+  );
+  return { code, signal: null, stdout, stderr };
+}
+
+export interface JournalLine {
+  seq: number;
+  type: string;
+  data: Record<string, unknown> & { packet_id?: string; gate_id?: string };
+}
+
+/** The run directories under `<repo>/.dwm/runs`. */
+export function runIds(repo: string): string[] {
+  const runs = path.join(repo, ".dwm", "runs");
+  return fs.existsSync(runs) ? fs.readdirSync(runs).sort() : [];
+}
+
+export function runDir(repo: string, runId: string): string {
+  return path.join(repo, ".dwm", "runs", runId);
+}
+
+/** Complete journal lines of a run (a torn last line is left out), read without locking. */
+export function journal(dir: string): JournalLine[] {
+  const file = path.join(dir, "journal.jsonl");
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, "utf8");
+  const out: JournalLine[] = [];
+  for (const line of text.split("\n").slice(0, -1)) {
+    try {
+      out.push(JSON.parse(line) as JournalLine);
+    } catch {
+      // a damaged line: verify reports it; callers count events, not parse them
+    }
+  }
+  return out;
+}
