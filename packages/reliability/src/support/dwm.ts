@@ -99,3 +99,30 @@ export function journal(dir: string): JournalLine[] {
   }
   return out;
 }
+
+/** `dwm run <plan>` to the human gate, `dwm approve`, `dwm run` to completion; returns the run id. */
+export async function runToCompletion(
+  repo: string,
+  env: Record<string, string>,
+  gate = "human-gate",
+): Promise<string> {
+  const first = await dwmChild(repo, ["run", "workflow.plan.json"], env);
+  if (first.code !== 4) throw new Error(`dwm run exited ${first.code}: ${first.stderr.slice(0, 2000)}`);
+  const [id] = runIds(repo);
+  const a = await dwmChild(repo, ["approve", id as string, gate, "--reason", "reliability suite"], env);
+  if (a.code !== 0) throw new Error(`dwm approve exited ${a.code}: ${a.stderr.slice(0, 2000)}`);
+  const last = await dwmChild(repo, ["run", id as string], env);
+  if (last.code !== 0) throw new Error(`dwm run exited ${last.code}: ${last.stderr.slice(0, 2000)}`);
+  return id as string;
+}
+
+/** Every regular file under `dir`, as sorted POSIX paths relative to it. */
+export function filesUnder(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...filesUnder(dir, p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out.sort();
+}
