@@ -41,7 +41,7 @@ function nodes(
   out: (string | number)[][] = [],
 ): (string | number)[][] {
   out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => nodes(x, [...at, i], out));
+  if (Array.isArray(v)) for (const [i, x] of v.entries()) nodes(x, [...at, i], out);
   else if (v !== null && typeof v === "object")
     for (const k of Object.keys(v)) nodes(v[k] as Json, [...at, k], out);
   return out;
@@ -71,7 +71,7 @@ const NASTY_STRINGS = [
   "\u202e\u0645",
   "😀".repeat(50),
   "a".repeat(20_000),
-  "${HOME}",
+  "$" + "{HOME}",
   "$(rm -rf /)",
   "__proto__",
   "constructor",
