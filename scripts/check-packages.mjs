@@ -1,62 +1,192 @@
 #!/usr/bin/env node
-// Checks every public package the way a user receives it: pack it (pnpm pack applies
-// publishConfig), then publint and @arethetypeswrong/cli on the tarball, and the tarball's
-// file list: dist/ with types, README.md, LICENSE, package.json, and nothing of note besides.
-// Run after `pnpm build`. Exits 1 on any problem.
+// Checks every public package the way a user receives it: `pnpm pack` (which applies
+// publishConfig and rewrites workspace: ranges), then on the tarball:
+//   - publint --strict and @arethetypeswrong/cli --profile esm-only;
+//   - the packed package.json: no `workspace:` range, no `@dwm/source` export condition;
+//   - contents: package.json, README.md (with its `npm i <name>` install line), LICENSE,
+//     CHANGELOG.md, and dist/ files the package can reach at run time — modules reachable
+//     by relative imports from its exports and bin (and their declarations), plus the
+//     schema files of @dwm/schemas. Anything else (tests, fixtures, test harnesses,
+//     source maps pointing at sources the tarball lacks) is reported.
+// Run after `pnpm build`. Usage: node scripts/check-packages.mjs [--report FILE]
+// Exits 1 on any problem; --report writes the results for scripts/sum-reports.mjs.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { argValue, createReport } from "./ci-report.mjs";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const reportFile = argValue(process.argv, "--report");
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-packs-"));
-const dirs = [
-  path.join(repo, "schemas"),
-  ...fs.readdirSync(path.join(repo, "packages")).map((d) => path.join(repo, "packages", d)),
-];
-let passed = 0;
-let failed = 0;
+const report = createReport("check-packages");
+const bin = (name) => path.join(repo, "node_modules/.bin", name);
 
 function sh(cmd, args, cwd) {
-  return spawnSync(cmd, args, { cwd, encoding: "utf8" });
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8" });
+  if (r.error) return { status: 1, stdout: "", stderr: String(r.error) };
+  return r;
 }
 
-for (const dir of dirs) {
-  const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
-  if (pkg.private) continue;
-  const problems = [];
-  const packed = sh("pnpm", ["pack", "--pack-destination", out], dir);
-  const tgz = path.join(out, `${pkg.name.replace("@", "").replace("/", "-")}-${pkg.version}.tgz`);
-  if (packed.status !== 0 || !fs.existsSync(tgz)) {
-    problems.push(`pnpm pack failed: ${packed.stderr}`);
-  } else {
-    const files = sh("tar", ["tzf", tgz], out).stdout.trim().split("\n").map((f) => f.replace(/^package\//, ""));
-    for (const required of ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts"]) {
-      if (!files.includes(required)) problems.push(`tarball lacks ${required}`);
+function publicPackageDirs() {
+  const dirs = [path.join(repo, "schemas")];
+  for (const d of fs.readdirSync(path.join(repo, "packages")).sort()) {
+    const dir = path.join(repo, "packages", d);
+    if (!fs.existsSync(path.join(dir, "package.json"))) continue;
+    dirs.push(dir);
+  }
+  return dirs.filter((dir) => !JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).private);
+}
+
+/** Every string leaf of an exports map (conditions nested at any depth). */
+function exportTargets(exp) {
+  if (typeof exp === "string") return [exp];
+  if (exp && typeof exp === "object") return Object.values(exp).flatMap(exportTargets);
+  return [];
+}
+
+const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"']+)["']/g;
+
+/**
+ * Files reachable from `entries` by relative imports, within the unpacked package `root`;
+ * `missing` collects imported files the tarball lacks (a `files` field that leaves out too much).
+ */
+function reachable(root, entries, toFile, missing) {
+  const seen = new Set();
+  const queue = entries.map((e) => path.posix.normalize(e.replace(/^\.\//, "")));
+  while (queue.length) {
+    const f = queue.pop();
+    if (seen.has(f)) continue;
+    if (!fs.existsSync(path.join(root, f))) {
+      missing.add(f);
+      continue;
     }
-    const stray = files.filter(
-      (f) =>
-        !["package.json", "README.md", "LICENSE", "CHANGELOG.md"].includes(f) &&
-        !f.startsWith("dist/") &&
-        !(pkg.name === "@dwm/schemas" && f.endsWith(".schema.json")),
+    seen.add(f);
+    const text = fs.readFileSync(path.join(root, f), "utf8");
+    for (const m of text.matchAll(RELATIVE_IMPORT)) {
+      queue.push(toFile(path.posix.normalize(path.posix.join(path.posix.dirname(f), m[1]))));
+    }
+  }
+  return seen;
+}
+
+function checkContents(pkg, root, files) {
+  const problems = [];
+  for (const required of ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts"]) {
+    if (!files.includes(required)) problems.push(`tarball lacks ${required}`);
+  }
+  const targets = [...exportTargets(pkg.exports), ...exportTargets(pkg.bin ?? {})].filter(
+    (t) => !t.includes("*"),
+  );
+  const missing = new Set();
+  const js = reachable(
+    root,
+    targets.filter((t) => t.endsWith(".js")),
+    (f) => f,
+    missing,
+  );
+  const dts = reachable(
+    root,
+    targets.filter((t) => t.endsWith(".d.ts")),
+    (f) => f.replace(/\.js$/, ".d.ts"),
+    missing,
+  );
+  if (missing.size) problems.push(`imported but not in the tarball: ${[...missing].join(", ")}`);
+  const allowed = new Set(["package.json", "README.md", "LICENSE", "CHANGELOG.md"]);
+  for (const f of js) allowed.add(f).add(f.replace(/\.js$/, ".d.ts"));
+  for (const f of dts) allowed.add(f).add(f.replace(/\.d\.ts$/, ".js"));
+  if (pkg.name === "@dwm/schemas") {
+    // The schema files (read at run time by loadSchema) and one generated type module per schema.
+    for (const f of files.filter((f) => /^[a-z0-9-]+\.schema\.json$/.test(f))) {
+      const name = f.replace(/\.schema\.json$/, "");
+      allowed.add(f).add(`dist/generated/types/${name}.js`).add(`dist/generated/types/${name}.d.ts`);
+    }
+  }
+  const stray = files.filter((f) => !allowed.has(f) && !(f.endsWith(".map") && allowed.has(f.slice(0, -4))));
+  if (stray.length) problems.push(`files nothing at run time reaches: ${stray.join(", ")}`);
+  const tests = files.filter((f) => /\.test\.|(^|\/)(fixtures|test-support|__tests__)\//.test(f));
+  if (tests.length) problems.push(`tests or fixtures in tarball: ${tests.join(", ")}`);
+  const brokenMaps = files.filter((map) => {
+    if (!map.endsWith(".map")) return false;
+    const sources = JSON.parse(fs.readFileSync(path.join(root, map), "utf8")).sources ?? [];
+    return sources.some((s) => !files.includes(path.posix.join(path.posix.dirname(map), s)));
+  });
+  // A source map of a shipped file is judged by whether its sources ship too.
+  if (brokenMaps.length) {
+    problems.push(
+      `${brokenMaps.length} source map(s) point at sources the tarball lacks, e.g. ${brokenMaps[0]} (leave maps out: "!dist/**/*.map" in files)`,
     );
-    if (stray.length) problems.push(`unexpected files in tarball: ${stray.join(", ")}`);
-    const tests = files.filter((f) => /\.test\.|fixtures\//.test(f));
-    if (tests.length) problems.push(`tests or fixtures in tarball: ${tests.join(", ")}`);
-    const pl = sh(path.join(repo, "node_modules/.bin/publint"), ["--strict", tgz], repo);
+  }
+  return problems;
+}
+
+function checkManifest(pkg, source) {
+  const problems = [];
+  if (pkg.version !== source.version)
+    problems.push(`packed version ${pkg.version}, source ${source.version}`);
+  for (const field of ["dependencies", "peerDependencies", "optionalDependencies"]) {
+    for (const [name, range] of Object.entries(pkg[field] ?? {})) {
+      if (String(range).startsWith("workspace:")) problems.push(`${field}.${name} is still ${range}`);
+    }
+  }
+  if (JSON.stringify(pkg.exports ?? {}).includes("@dwm/source")) {
+    problems.push(
+      "exports keep the workspace-only @dwm/source condition (publishConfig.exports not applied)",
+    );
+  }
+  if (!fs.existsSync(path.join(source.dir, "CHANGELOG.md"))) problems.push("no CHANGELOG.md");
+  return problems;
+}
+
+function checkReadme(pkg, root) {
+  const file = path.join(root, "README.md");
+  if (!fs.existsSync(file)) return [];
+  const line = pkg.bin ? `npm i -g ${pkg.name}` : `npm i ${pkg.name}`;
+  const text = fs.readFileSync(file, "utf8");
+  return new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\s*(#.*)?$`, "m").test(text)
+    ? []
+    : [`README.md has no install line \`${line}\``];
+}
+
+const dirs = publicPackageDirs();
+if (dirs.length === 0)
+  report.add("public packages found", false, "no public package under schemas/ or packages/");
+for (const dir of dirs) {
+  const source = { ...JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")), dir };
+  const problems = [];
+  const dest = fs.mkdtempSync(path.join(out, "pack-"));
+  const packed = sh("pnpm", ["pack", "--pack-destination", dest], dir);
+  const tgz = fs.readdirSync(dest).find((f) => f.endsWith(".tgz"));
+  if (packed.status !== 0 || !tgz) {
+    problems.push(`pnpm pack failed: ${packed.stderr || packed.stdout}`);
+  } else {
+    const tarball = path.join(dest, tgz);
+    const unpacked = path.join(dest, "unpacked");
+    fs.mkdirSync(unpacked);
+    const untar = sh("tar", ["xzf", tarball, "-C", unpacked], dest);
+    if (untar.status !== 0) problems.push(`tar failed: ${untar.stderr}`);
+    const root = path.join(unpacked, "package");
+    const files = sh("tar", ["tzf", tarball], dest)
+      .stdout.trim()
+      .split("\n")
+      .filter((f) => !f.endsWith("/"))
+      .map((f) => f.replace(/^package\//, ""));
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+    problems.push(
+      ...checkManifest(pkg, source),
+      ...checkContents(pkg, root, files),
+      ...checkReadme(pkg, root),
+    );
+    const pl = sh(bin("publint"), ["--strict", tarball], repo);
     if (pl.status !== 0) problems.push(`publint:\n${pl.stdout}${pl.stderr}`);
-    const attw = sh(path.join(repo, "node_modules/.bin/attw"), [tgz, "--profile", "esm-only", "--format", "ascii"], repo);
+    const attw = sh(bin("attw"), [tarball, "--profile", "esm-only", "--format", "ascii"], repo);
     if (attw.status !== 0) problems.push(`attw:\n${attw.stdout}${attw.stderr}`);
   }
-  if (problems.length) {
-    failed++;
-    console.log(`FAIL ${pkg.name}\n  ${problems.join("\n  ")}`);
-  } else {
-    passed++;
-    console.log(`ok   ${pkg.name}`);
-  }
+  report.add(source.name, problems.length === 0, problems.join("\n"));
+  console.log(problems.length ? `FAIL ${source.name}\n  ${problems.join("\n  ")}` : `ok   ${source.name}`);
 }
 fs.rmSync(out, { recursive: true, force: true });
-console.log(`package checks: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+if (reportFile) report.write(path.resolve(reportFile));
+console.log(`package checks: ${report.checks.length - report.failed} passed, ${report.failed} failed`);
+process.exit(report.failed ? 1 : 0);
