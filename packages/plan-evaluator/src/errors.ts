@@ -103,7 +103,7 @@ export const planEvaluatorErrors = defineErrors({
     hint: "Add the worker to workers[] or fix the id in worker_ids.",
   },
   ERR_PLAN_UNKNOWN_PHASE: {
-    title: "A dependency or handoff names a phase that the plan does not declare.",
+    title: "A dependency, handoff, fan-out pipeline or reduce names a phase that the plan does not declare.",
     hint: "Fix the phase id or add the phase.",
   },
   ERR_PLAN_CYCLE: {
@@ -141,6 +141,88 @@ export const planEvaluatorErrors = defineErrors({
   ERR_PLAN_SAFE_DEFAULT: {
     title: "A risk gate's safe_default is not a blocking default.",
     hint: 'Write "stop before <action> and ask for approval", "do not <action> without approval", or "preserve <work> and ask before <action>"; no continue, proceed, then, or, otherwise, automatically.',
+  },
+  ERR_PLAN_PHASE_NO_WORKERS: {
+    title: "A 0.6 work phase has neither workers nor a command.",
+    hint: "Name the workers that do the phase in worker_ids, or give it a command for a deterministic step.",
+  },
+  ERR_PLAN_COMMAND_WORKERS: {
+    title: "A command phase also names workers.",
+    hint: "A command phase is run by the shell backend; set worker_ids to [] (or remove the command and let the workers do the phase).",
+  },
+  ERR_PLAN_COMMAND_SHELL: {
+    title: "A command's run and shell do not agree.",
+    hint: 'Write an argv list without shell ({"run": ["node", "x.mjs"]}), or a shell string with "shell": true ({"run": "ls | sort", "shell": true}).',
+  },
+  ERR_PLAN_GATE_REVIEW: {
+    title: "A gate phase lists nothing to review, or a work phase has a review list.",
+    hint: 'Give a phase with "kind": "gate" a review list (what the approver must look at); review is only for gate phases.',
+  },
+  ERR_PLAN_GATE_WORKERS: {
+    title: "A gate phase names workers.",
+    hint: "A gate phase waits for a human; set worker_ids to [] and put the work in an upstream phase.",
+  },
+  ERR_PLAN_GATE_COMMAND: {
+    title: "A gate phase has a command.",
+    hint: "A gate phase runs nothing; move the command to an upstream phase.",
+  },
+  ERR_PLAN_SAFE_DEFAULT_BEFORE: {
+    title: "A structured safe_default stops before something that is neither a gate category nor a phase.",
+    hint: "Set before to a gate category (write, shell, network, external-message, ...) or to the id of a phase.",
+  },
+  ERR_PLAN_FANOUT_OVER_UNKNOWN: {
+    title: "A fan-out iterates over an artifact that no handoff carries.",
+    hint: "Set fan_out.over to the artifact of a handoff into this phase (format json-list or jsonl).",
+  },
+  ERR_PLAN_FANOUT_OVER_TARGET: {
+    title: "A fan-out iterates over a handoff that does not go into the fan-out phase.",
+    hint: "Add a handoff of the artifact whose to_phase is the phase that carries fan_out.",
+  },
+  ERR_PLAN_FANOUT_OVER_FORMAT: {
+    title: "A fan-out iterates over a handoff whose format is not a list.",
+    hint: 'Set the handoff\'s artifact_schema.format to "json-list" (one JSON array of objects) or "jsonl" (one JSON object a line).',
+  },
+  ERR_PLAN_FANOUT_OVER_SOURCE: {
+    title: "A fan-out iterates over an artifact that is not produced upstream of it.",
+    hint: "The handoff's from_phase must be a phase the fan-out phase depends on, outside the fan-out.",
+  },
+  ERR_PLAN_FANOUT_KEY: {
+    title: "A fan-out's key is not a required field of the items.",
+    hint: "Set fan_out.key to one of the handoff's artifact_schema.required_fields, or add the field there.",
+  },
+  ERR_PLAN_FANOUT_MAX_ITEMS: {
+    title: "A fan-out's max_items is larger than the evaluator accepts (10000).",
+    hint: "Split the items across several plans or batch them into fewer items.",
+  },
+  ERR_PLAN_FANOUT_PIPELINE: {
+    title: "A fan-out pipeline phase does not depend on the per-item phase before it.",
+    hint: "Each pipeline phase depends on the previous per-item phase (the fan-out phase for the first one); list them in that order.",
+  },
+  ERR_PLAN_FANOUT_OVERLAP: {
+    title:
+      "A phase is a per-item phase twice (repeated in a pipeline, the fan-out phase itself, or in two fan-outs).",
+    hint: "List each per-item phase once, in one fan-out.",
+  },
+  ERR_PLAN_FANOUT_NESTED: {
+    title: "A pipeline or reduce phase carries its own fan_out.",
+    hint: "Fan-outs do not nest in schema 0.6; reduce the first fan-out, then start the next one downstream of its reduce phase.",
+  },
+  ERR_PLAN_FANOUT_GATE: {
+    title: "A gate phase is a per-item phase.",
+    hint: "Put the gate after the reduce phase, where the approver sees all items at once.",
+  },
+  ERR_PLAN_FANOUT_ESCAPE: {
+    title: "A phase outside a fan-out depends on one of its per-item phases.",
+    hint: "Only the reduce phase reads per-item results, through the last per-item phase; depend on the reduce phase instead.",
+  },
+  ERR_PLAN_FANOUT_REDUCE: {
+    title: "A fan-out's reduce phase is a per-item phase or does not depend on the last per-item phase.",
+    hint: "Make reduce a phase outside the fan-out whose depends_on names the last pipeline phase (or the fan-out phase when the pipeline is empty).",
+  },
+  ERR_PLAN_FANOUT_CYCLE: {
+    title:
+      "The order a fan-out implies (source, per-item phases, reduce) forms a cycle with the phases' dependencies.",
+    hint: "The items' source must run before the fan-out and reduce after it; remove the dependency that leads back.",
   },
   ERR_PLAN_MISSING_GATE: {
     title: "A risky capability the plan needs has no risk gate.",

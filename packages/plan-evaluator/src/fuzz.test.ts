@@ -13,6 +13,7 @@ const plans = [
   "activate-fanout-research",
   "activate-migration-loop",
   "downgrade-direct-codex",
+  "activate-fanout-0.6",
 ].map(
   (n) =>
     JSON.parse(

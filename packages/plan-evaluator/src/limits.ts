@@ -7,4 +7,6 @@ export const PLAN_LIMITS = {
   maxBytes: 2 * 1024 * 1024,
   /** Deeper objects/arrays are refused before parsing or walking (ERR_PLAN_TOO_DEEP). */
   maxDepth: 32,
+  /** The largest fan_out.max_items a plan may ask for (ERR_PLAN_FANOUT_MAX_ITEMS). */
+  maxFanOutItems: 10_000,
 } as const;

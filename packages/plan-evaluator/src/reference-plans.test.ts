@@ -30,12 +30,20 @@ function comparable(file: string) {
 }
 
 describe.skipIf(!hasReferences)("0.5 reference plans evaluate as before 0.6", () => {
-  const files = hasReferences ? fs.readdirSync(referenceDir).filter((f) => f.endsWith(".json")).sort() : [];
+  const files = hasReferences
+    ? fs
+        .readdirSync(referenceDir)
+        .filter((f) => f.endsWith(".json"))
+        .sort()
+    : [];
   if (process.env.DWM_UPDATE_GOLDEN === "1") {
     const all = Object.fromEntries(files.map((f) => [f, comparable(f)]));
     fs.writeFileSync(goldenFile, `${JSON.stringify(all, null, 2)}\n`);
   }
-  const golden = JSON.parse(fs.readFileSync(goldenFile, "utf8")) as Record<string, ReturnType<typeof comparable>>;
+  const golden = JSON.parse(fs.readFileSync(goldenFile, "utf8")) as Record<
+    string,
+    ReturnType<typeof comparable>
+  >;
 
   it("the recording covers every reference plan", () => {
     expect(Object.keys(golden).sort()).toEqual(files);

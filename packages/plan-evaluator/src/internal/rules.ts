@@ -9,6 +9,7 @@ import {
   phaseTable,
 } from "./graph.js";
 import { arr, isObj, type Obj, obj, type ProblemList, pointer, show, str, strings } from "./problems.js";
+import { rules06 } from "./rules06.js";
 import { safeDefaultProblem, words } from "./words.js";
 
 export const EXCLUSIVE_THRESHOLDS = ["downstream-consumer", "resumable-handoffs", "multi-surface-fanout"];
@@ -185,6 +186,11 @@ export function requiredCapabilities(plan: Obj): Map<string, string[]> {
     const mode = obj(s).access_mode;
     if (typeof mode === "string" && mode !== "read-only") add("write", pointer("surfaces", i, "access_mode"));
   });
+  // 0.6: a command phase runs a process through the shell backend.
+  if (plan.schema_version === "0.6")
+    arr(plan.phases).forEach((ph, i) => {
+      if (isObj(obj(ph).command)) add("shell", pointer("phases", i, "command"));
+    });
   return need;
 }
 
@@ -263,6 +269,7 @@ function firstSliceRules(plan: Obj, out: ProblemList): void {
 export function semanticRules(plan: Obj, out: ProblemList): CapabilityCoverage[] {
   activationRules(plan, out);
   referenceRules(plan, out);
+  if (plan.schema_version === "0.6") rules06(plan, out);
   const coverage = gateRules(plan, out);
   firstSliceRules(plan, out);
   return coverage;

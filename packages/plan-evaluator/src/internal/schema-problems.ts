@@ -23,6 +23,12 @@ const TYPE_NAMES: Record<string, string> = {
   null: "null",
 };
 
+/** What each 0.6 either-or value must be, for the message. */
+const ANY_OF_EXPECTED: Record<string, string> = {
+  run: 'a non-empty list of texts (an argv) or a shell string with "shell": true',
+  safe_default: 'a text or an object {"action": "stop" | "skip" | "ask", "before": <category or phase>}',
+};
+
 function lastKey(ptr: string): string {
   return (ptr.split("/").pop() ?? "").replace(/~1/g, "/").replace(/~0/g, "~");
 }
@@ -112,13 +118,19 @@ export function schemaProblems(plan: unknown, out: ProblemList): boolean {
         code = "ERR_PLAN_UNKNOWN_VALUE";
         message = `${where} is ${show(value)}; allowed: ${(p.params.allowedValues as unknown[]).map((v) => show(v)).join(", ")}`;
         break;
-      case "anyOf":
+      case "anyOf": {
+        // An object that fails inside (a structured safe_default) is reported by its inner problems.
+        if (r.problems.some((q) => q.pointer.startsWith(`${p.pointer}/`))) continue;
         code = "ERR_PLAN_UNKNOWN_VALUE";
+        const key = lastKey(p.pointer);
         message =
-          lastKey(p.pointer) === "downgrade_target"
+          key === "downgrade_target"
             ? `${where} is ${show(value)}; allowed: "direct-codex", "workflow-router", "simple-plan", null`
-            : `${where} is ${show(value)}, which the schema does not allow`;
+            : ANY_OF_EXPECTED[key] !== undefined
+              ? `${where} must be ${ANY_OF_EXPECTED[key]}, not ${show(value)}`
+              : `${where} is ${show(value)}, which the schema does not allow`;
         break;
+      }
       default:
         code = "ERR_PLAN_UNKNOWN_VALUE";
         message = `${where}: ${p.message}`;

@@ -1,5 +1,5 @@
 import type { MetricScore, ScorecardScores } from "@dwm/schemas";
-import { arr, type Obj, obj, str, strings } from "./problems.js";
+import { arr, isObj, type Obj, obj, str, strings } from "./problems.js";
 import { EXCLUSIVE_THRESHOLDS, requiredCapabilities, SUPPORTING_THRESHOLDS } from "./rules.js";
 
 // Scores read a plan that passed every rule. Each metric is 0–2 and measures how much
@@ -21,26 +21,63 @@ function mentions(text: string, names: Iterable<string>): boolean {
   return false;
 }
 
+/**
+ * Schema 0.6: groups of phases that repeat one step — the same workers (or the same
+ * command), the same dependencies, outside any fan-out and not gates. A fan_out over
+ * their items would run that step once per item instead.
+ */
+export function repeatedPhases(plan: Obj): string[][] {
+  if (plan.schema_version !== "0.6") return [];
+  const perItem = new Set<string>();
+  for (const ph of arr(plan.phases)) {
+    const fo = obj(obj(ph).fan_out);
+    const id = str(obj(ph).id);
+    if (id !== undefined && Object.keys(fo).length > 0) perItem.add(id);
+    for (const [p] of strings(fo.pipeline)) perItem.add(p);
+  }
+  const groups = new Map<string, string[]>();
+  for (const ph of arr(plan.phases)) {
+    const p = obj(ph);
+    const id = str(p.id);
+    if (id === undefined || perItem.has(id) || p.kind === "gate") continue;
+    const workers = strings(p.worker_ids)
+      .map(([w]) => w)
+      .sort();
+    const run = obj(p.command).run;
+    if (workers.length === 0 && run === undefined) continue;
+    const deps = strings(p.depends_on)
+      .map(([d]) => d)
+      .sort();
+    const key = JSON.stringify([workers, run ?? null, deps]);
+    groups.set(key, [...(groups.get(key) ?? []), id]);
+  }
+  return [...groups.values()].filter((g) => g.length > 1);
+}
+
 function thresholdBacked(plan: Obj, threshold: string): boolean {
   const patterns = strings(plan.patterns).map(([p]) => p);
   const shape = obj(plan.parallelism).shape;
   const handoffs = arr(plan.handoffs).length;
+  const noRepeats = repeatedPhases(plan).length === 0;
   switch (threshold) {
     case "downstream-consumer":
       return obj(plan.execution_path).consumer !== "human" || handoffs > 0;
     case "resumable-handoffs":
       return handoffs > 0 && arr(obj(plan.resume).restart_points).length > 0;
     case "multi-surface-fanout":
-      return arr(plan.surfaces).length >= 2 && shape !== "none";
+      return arr(plan.surfaces).length >= 2 && shape !== "none" && noRepeats;
     case "planned-fanout":
-      return shape !== "none";
+      return shape !== "none" && noRepeats;
     case "adversarial-verification":
       return (
         arr(plan.verification).length > 0 &&
         (patterns.includes("Adversarial Verify") || patterns.includes("Judge Panel"))
       );
     case "human-gates":
-      return patterns.includes("Human Gate") || arr(plan.phases).some((p) => obj(p).id === "human_gate");
+      return (
+        patterns.includes("Human Gate") ||
+        arr(plan.phases).some((p) => obj(p).id === "human_gate" || obj(p).kind === "gate")
+      );
     default:
       return false;
   }
@@ -57,11 +94,16 @@ function activationDiscipline(plan: Obj, activated: boolean): MetricScore {
     .filter((t) => EXCLUSIVE_THRESHOLDS.includes(t) || SUPPORTING_THRESHOLDS.includes(t));
   const unbacked = claimed.filter((t) => !thresholdBacked(plan, t));
   const score = fraction(claimed.length - unbacked.length, claimed.length);
+  const repeats = repeatedPhases(plan);
+  const why =
+    repeats.length > 0 && unbacked.some((t) => t.endsWith("fanout"))
+      ? ` (phases ${repeats.map((g) => g.join(", ")).join("; ")} repeat one step; a fan_out would run it once per item)`
+      : "";
   return m(
     score,
     unbacked.length === 0
       ? `all ${claimed.length} matched thresholds are backed by the plan's structure`
-      : `thresholds not backed by the plan's structure: ${unbacked.join(", ")}`,
+      : `thresholds not backed by the plan's structure: ${unbacked.join(", ")}${why}`,
   );
 }
 
@@ -70,7 +112,18 @@ function executableArtifact(plan: Obj, activated: boolean): MetricScore {
   const workers = new Map(arr(plan.workers).map((w) => [str(obj(w).id), obj(w)]));
   const phases = arr(plan.phases);
   let ok = 0;
+  const produced = new Set<string>();
+  for (const ph of phases) for (const [o] of strings(obj(ph).outputs)) produced.add(o);
   for (const ph of phases) {
+    // 0.6: a command phase is executable as written; a gate phase when it reviews a phase output.
+    if (isObj(obj(ph).command)) {
+      ok++;
+      continue;
+    }
+    if (obj(ph).kind === "gate") {
+      if (strings(obj(ph).review).some(([r]) => mentions(r, produced))) ok++;
+      continue;
+    }
     const outputs = strings(obj(ph).outputs).map(([o]) => o);
     const contracts = strings(obj(ph).worker_ids).map(
       ([w]) => str(obj(workers.get(w)?.prompt_contract).required_output_schema) ?? "",
@@ -79,7 +132,7 @@ function executableArtifact(plan: Obj, activated: boolean): MetricScore {
   }
   return m(
     fraction(ok, phases.length),
-    `${ok} of ${phases.length} phases have a worker whose required_output_schema names one of the phase's outputs`,
+    `${ok} of ${phases.length} phases have a worker whose required_output_schema names one of the phase's outputs${plan.schema_version === "0.6" ? " (or a command, or a review of an output)" : ""}`,
   );
 }
 
