@@ -34,6 +34,12 @@ describe("renderBlueprint", () => {
     );
   });
 
+  it("renders a 0.6 structured safe default as its action and what it comes before", () => {
+    expect(renderBlueprint(load("activate-fanout-0.6"))).toContain(
+      "## Risk Gates\n\n- write to packages: stop before patch\n- shell command: ask before shell\n",
+    );
+  });
+
   it("says none for no patterns and no gates, and ends with one newline", () => {
     const text = renderBlueprint(load("downgrade-simple-plan"));
     expect(text).toContain("\nPatterns: none\n");

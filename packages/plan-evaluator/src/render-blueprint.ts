@@ -8,7 +8,11 @@ import type { WorkflowPlan } from "@dwm/schemas";
 export function renderBlueprint(plan: WorkflowPlan): string {
   const fs = plan.execution_path.first_slice;
   const gates = plan.risk_gates.length
-    ? plan.risk_gates.map((g) => `- ${g.trigger}: ${g.safe_default}`)
+    ? plan.risk_gates.map((g) => {
+        // 0.6: a structured safe default reads as its action and what it comes before.
+        const sd = g.safe_default;
+        return `- ${g.trigger}: ${typeof sd === "string" ? sd : `${sd.action} before ${sd.before}`}`;
+      })
     : ["- none"];
   return [
     `# ${plan.plan_id}`,

@@ -10,6 +10,11 @@ const fixture = fs.readFileSync(
   "utf8",
 );
 
+const fixture06 = fs.readFileSync(
+  new URL("../../../../fixtures/plan-evaluator/plans/activate-fanout-0.6.json", import.meta.url),
+  "utf8",
+);
+
 let tmp: TempDir;
 beforeEach(() => {
   tmp = makeTempDir("dwm-evaluate-");
@@ -36,9 +41,26 @@ describe("dwm evaluate", () => {
   it("exits 0 for a valid plan and prints the decision and scores", async () => {
     const r = await dwm("evaluate", write("plan.json", fixture));
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("plan api-route-auth-audit (schema 0.5) sha256:");
+    expect(r.stdout).toContain("plan api-route-auth-audit (read as schema 0.5) sha256:");
     expect(r.stdout).toContain("valid: activate");
     expect(r.stdout).toMatch(/safety_gating\s+2 /);
+  });
+
+  it("says which schema version it read: 0.6, 0.5, or none it supports", async () => {
+    const r = await dwm("evaluate", write("plan06.json", fixture06));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("plan package-license-audit (read as schema 0.6) sha256:");
+    const j = await dwm("evaluate", "plan06.json", "--json");
+    expect(JSON.parse(j.stdout)).toMatchObject({ plan_schema_version: "0.6", valid: true });
+    const j5 = await dwm("evaluate", write("plan05.json", fixture), "--json");
+    expect(JSON.parse(j5.stdout).plan_schema_version).toBe("0.5");
+    const bad = await dwm(
+      "evaluate",
+      write("v9.json", JSON.stringify({ ...JSON.parse(fixture), schema_version: "9" })),
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain("plan api-route-auth-audit (schema version not read) sha256:");
+    expect(bad.stdout).toContain("/schema_version  ERR_PLAN_SCHEMA_VERSION");
   });
 
   it("--json prints a scorecard that validates, with the path as given", async () => {

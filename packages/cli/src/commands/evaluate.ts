@@ -6,7 +6,11 @@ import { cliErrors } from "../errors.js";
 
 function renderScorecard(sc: Scorecard): string {
   const name = sc.plan_id ?? "(no plan_id)";
-  const lines = [`plan ${name} (schema ${sc.plan_schema_version ?? "?"}) ${sc.plan_digest ?? ""}`.trimEnd()];
+  // Which schema the plan was read as: 0.5 and 0.6 differ in meaning, so say it first.
+  const read = sc.plan_schema_version
+    ? `read as schema ${sc.plan_schema_version}`
+    : "schema version not read";
+  const lines = [`plan ${name} (${read}) ${sc.plan_digest ?? ""}`.trimEnd()];
   if (!sc.valid) {
     lines.push(`INVALID: ${sc.problems.length} problem${sc.problems.length === 1 ? "" : "s"}`, "");
     for (const p of sc.problems) {
