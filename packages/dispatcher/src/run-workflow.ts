@@ -324,6 +324,8 @@ export async function runWorkflow(
     let status: RunOutcome["status"] | null = null;
     let detail = "";
     let lastApprovalCheck = ports.clock.monotonicMs();
+    // The next() a stop interrupted: its settlement goes to this promise, so the drain awaits it.
+    let interruptedNext: Promise<AttemptSettlement | null> | null = null;
     for (;;) {
       if (stop.signal.aborted) break;
       if (ports.clock.monotonicMs() - lastApprovalCheck >= 250) {
@@ -340,8 +342,12 @@ export async function runWorkflow(
       }
       if (stopFailure === null) for (const d of frontier.dispatch) dispatch(d);
       if (queue.pending > 0) {
-        const s = await raceStop(queue.next());
-        if (s === "stopped") break;
+        const next = queue.next();
+        const s = await raceStop(next);
+        if (s === "stopped") {
+          interruptedNext = next;
+          break;
+        }
         if (s !== null) await record(s);
         continue;
       }
@@ -385,7 +391,8 @@ export async function runWorkflow(
       // Drain what was running: each settles (workers were killed) and is abandoned.
       queue.close();
       for (;;) {
-        const s = await queue.next();
+        const s = await (interruptedNext ?? queue.next());
+        interruptedNext = null;
         if (s === null) break;
         abandon(s.request.packet.packet_id, s.request.attempt, "the runner was interrupted while it ran");
       }
