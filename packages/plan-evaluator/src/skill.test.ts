@@ -5,11 +5,26 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadSchema } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
+import { evaluatePlan, planEvaluatorErrors } from "./index.js";
 import { renderSchemaReference } from "./internal/schema-doc.js";
 
 const skillDir = fileURLToPath(new URL("../../../skill/", import.meta.url));
 const read = (rel: string) => fs.readFileSync(skillDir + rel, "utf8");
 const schema = loadSchema("workflow-plan") as { $defs: Record<string, Record<string, unknown>> };
+
+/** Every object and array nested in a value (the value included). */
+function parts(v: unknown, out: unknown[] = []): unknown[] {
+  if (v !== null && typeof v === "object") {
+    out.push(v);
+    for (const x of Object.values(v)) parts(x, out);
+  }
+  return out;
+}
+
+/** The ```json blocks of a markdown text, parsed. */
+function jsonBlocks(text: string): unknown[] {
+  return [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1] as string));
+}
 
 function schemaKeys(): Set<string> {
   const keys = new Set<string>();
@@ -36,7 +51,9 @@ describe("skill/", () => {
     const skill = read("SKILL.md");
     expect(skill).toMatch(/^---\nname: dynamic-workflow-designer\ndescription: .+\n---\n/);
     const top = schema.$defs.WorkflowPlan05?.required as string[];
+    expect(schema.$defs.WorkflowPlan06?.required).toEqual(top);
     for (const k of top) expect(skill, k).toContain(`\`${k}\``);
+    expect(skill).toContain('`schema_version` `"0.6"`');
   });
 
   it("every snake_case field SKILL.md names in backticks exists in the schema", () => {
@@ -52,10 +69,59 @@ describe("skill/", () => {
 
   it("the enums SKILL.md lists match the schema", () => {
     const skill = read("SKILL.md");
-    for (const def of ["PlanThreshold", "PlanDowngradeTarget", "PlanEscalation", "PlanArtifactFormat"]) {
+    for (const def of [
+      "PlanThreshold",
+      "PlanDowngradeTarget",
+      "PlanEscalation",
+      "PlanArtifactFormat",
+      "PlanArtifactFormat06",
+      "PlanPhaseKind",
+    ]) {
       expect(schema.$defs[def]?.enum, def).toBeInstanceOf(Array);
       for (const v of (schema.$defs[def]?.enum ?? []) as string[])
         expect(skill, `${def} ${v}`).toContain(`\`${v}\``);
     }
+    const actions = (schema.$defs.PlanSafeDefault?.properties as Record<string, { enum: string[] }>).action;
+    for (const a of actions?.enum ?? []) expect(skill, `safe_default action ${a}`).toContain(`\`${a}\``);
+    expect(actions?.enum.length).toBe(3);
+  });
+
+  it("every 0.6 key is taught with a worked example, each part of one plan the evaluator accepts", () => {
+    const skill = read("SKILL.md");
+    const section = skill.slice(skill.indexOf("## 3. Schema 0.6"), skill.indexOf("## 4. "));
+    const plan = JSON.parse(
+      fs.readFileSync(
+        new URL("../../../fixtures/plan-evaluator/plans/activate-fanout-0.6.json", import.meta.url),
+        "utf8",
+      ),
+    );
+    expect(evaluatePlan(plan).problems).toEqual([]);
+    const examples = jsonBlocks(section);
+    const inPlan = parts(plan);
+    for (const e of examples)
+      expect(
+        inPlan.some((p) => JSON.stringify(p) === JSON.stringify(e)),
+        JSON.stringify(e),
+      ).toBe(true);
+    // One example at least for each new key and for each way to write it.
+    const shown = examples.flatMap((e) => parts(e)) as Record<string, unknown>[];
+    const has = (f: (o: Record<string, unknown>) => boolean) => shown.some(f);
+    expect(has((o) => Array.isArray((o.command as { run?: unknown } | undefined)?.run))).toBe(true);
+    expect(has((o) => typeof (o.command as { run?: unknown } | undefined)?.run === "string")).toBe(true);
+    expect(has((o) => o.fan_out !== undefined)).toBe(true);
+    expect(has((o) => o.kind === "gate" && Array.isArray(o.review))).toBe(true);
+    expect(has((o) => typeof o.safe_default === "object")).toBe(true);
+    expect(has((o) => o.format === "json-list")).toBe(true);
+    for (const k of Object.keys(schema.$defs.PlanPhase06?.properties ?? {}))
+      expect(section.includes(`"${k}"`) || k === "kind" || k === "review", k).toBe(true);
+  });
+
+  it("every json block of SKILL.md parses, and every ERR_PLAN_ code it names exists", () => {
+    const skill = read("SKILL.md");
+    expect(jsonBlocks(skill).length).toBeGreaterThanOrEqual(7);
+    const codes = new Set(planEvaluatorErrors.list().map((e) => e.code as string));
+    const named = [...skill.matchAll(/`(ERR_PLAN_[A-Z_]+)`/g)].map((m) => m[1] as string);
+    expect(named.length).toBeGreaterThan(15);
+    expect(named.filter((c) => !codes.has(c))).toEqual([]);
   });
 });
