@@ -2,7 +2,7 @@ export { checkRun } from "./check-run.js";
 export type { CompiledRun, CompileOptions } from "./compile-plan.js";
 export { compilePlan, locateRun } from "./compile-plan.js";
 export { compilerErrors } from "./errors.js";
-export { renderPrompt } from "./internal/prompt.js";
+export { FANOUT_ITEM_INPUT, renderPrompt } from "./internal/prompt.js";
 export { categoryFromText, GATE_CATEGORIES, RISK_CATEGORIES, TRIGGER_KEYWORDS } from "./internal/risk.js";
 export { DEFAULT_STORE, makeRunId } from "./internal/store.js";
 export type { LoadedRun } from "./load-run.js";

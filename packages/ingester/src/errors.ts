@@ -19,6 +19,10 @@ export const ingesterErrors = defineErrors({
     hint: "The packet changed after the attempt; dispatch it again.",
     exitCode: EXIT.integrity,
   },
+  ERR_INGEST_FANOUT_INVALID: {
+    title: "A fan-out's source handoff cannot be expanded into item packets.",
+    hint: "The source must be a JSON list (or JSON Lines) of objects, each with the handoff's required fields and a unique key; fix the source phase and run it again (the fan-out's first phase is failed until then).",
+  },
   ERR_INGEST_HANDOFF_DIGEST: {
     title: "A handoff file does not match the digest its review recorded.",
     hint: "The attempt's evidence changed after the review; run `dwm verify`.",

@@ -95,6 +95,84 @@ function heldByApprovedGate(state: RunState, id: string): boolean {
   return Object.values(state.gates).some((g) => g?.state === "approved" && g.packets.includes(id));
 }
 
+const IN_FLIGHT: readonly PacketState["state"][] = ["dispatched", "attempted"];
+
+/**
+ * fanout.expanded: the templates become `expanded`; each listed item packet is added
+ * (new), kept as it is (same digest: a completed item never runs again) or sent back
+ * to pending (same id, new digest: its template changed); item packets of the previous
+ * expansion that are not listed are dropped (they must be exactly `data.dropped`).
+ */
+function applyFanout(state: RunState, ev: Extract<JournalEvent, { type: "fanout.expanded" }>): void {
+  const d = ev.data;
+  packetOf(state, ev, d.from_packet);
+  if (!d.templates.includes(d.first)) illegal(ev, `templates do not include the fan-out ${d.first}`);
+  for (const t of d.templates) {
+    const p = packetOf(state, ev, t);
+    if (p.fanout_from !== null) illegal(ev, `template ${t} is itself an item packet`, { packet_id: t });
+    expectState(ev, t, p, ["pending", "expanded", "failed"]);
+  }
+  const prev = state.fanouts?.[d.first];
+  const before = new Map((prev?.packets ?? []).map((x) => [x.packet_id, x]));
+  const listed = new Set<string>();
+  for (const item of d.packets) {
+    if (listed.has(item.packet_id)) illegal(ev, `item packet ${item.packet_id} is listed twice`);
+    listed.add(item.packet_id);
+    if (!d.templates.includes(item.template))
+      illegal(ev, `item packet ${item.packet_id} names template ${item.template}, not one of this fan-out`);
+    const existing = state.packets[item.packet_id];
+    const old = before.get(item.packet_id);
+    if (existing && !old)
+      illegal(ev, `packet ${item.packet_id} already exists`, { packet_id: item.packet_id });
+    if (existing && old && old.digest !== item.digest && IN_FLIGHT.includes(existing.state))
+      illegal(ev, `item packet ${item.packet_id} changed while in flight`, { packet_id: item.packet_id });
+  }
+  const dropped = [...before.keys()].filter((id) => !listed.has(id));
+  if (dropped.length !== d.dropped.length || dropped.some((id, i) => d.dropped[i] !== id))
+    illegal(
+      ev,
+      `dropped lists ${d.dropped.join(", ") || "nothing"}, the previous expansion leaves ${dropped.join(", ") || "nothing"}`,
+    );
+  for (const id of dropped) {
+    const p = state.packets[id];
+    if (p && IN_FLIGHT.includes(p.state)) illegal(ev, `item packet ${id} is in flight; it cannot be dropped`);
+  }
+
+  for (const id of dropped) delete state.packets[id];
+  for (const item of d.packets) {
+    const existing = state.packets[item.packet_id];
+    const old = before.get(item.packet_id);
+    if (!existing) {
+      state.packets[item.packet_id] = { ...newPacket(item.template), seq: ev.seq };
+    } else if (old && old.digest !== item.digest) {
+      Object.assign(existing, {
+        state: "pending",
+        reopens: existing.reopens + 1,
+        repairs: 0,
+        reason: `fan-out ${d.first} expanded again: the item packet changed`,
+        branch: null,
+        commit: null,
+        merged_commit: null,
+        conflict_gate: null,
+        seq: ev.seq,
+      });
+    }
+  }
+  for (const t of d.templates)
+    Object.assign(state.packets[t] as PacketState, { state: "expanded", reason: null, seq: ev.seq });
+  state.fanouts ??= {};
+  state.fanouts[d.first] = {
+    source_packet: d.from_packet,
+    templates: [...d.templates],
+    handoff_digest: d.handoff.digest,
+    items: d.handoff.items,
+    packets: d.packets.map((x) => ({ packet_id: x.packet_id, template: x.template, digest: x.digest })),
+    dropped: [...(prev?.dropped ?? []), ...dropped],
+    seq: ev.seq,
+  };
+  state.completed = false;
+}
+
 /**
  * Apply one event to `state` in place. Every check runs before any change, so a
  * refused event (ERR_JOURNAL_TRANSITION) leaves the state as it was.
@@ -125,6 +203,12 @@ export function applyEvent(state: RunState, ev: JournalEvent): void {
       state.revision = ev.data.revision;
       state.completed = false;
       for (const id of c.removed) delete state.packets[id];
+      // A fan-out whose per-item phase left the plan takes its item packets with it.
+      for (const [first, f] of Object.entries(state.fanouts ?? {})) {
+        if (!f?.templates.some((t) => c.removed.includes(t))) continue;
+        for (const item of f.packets) delete state.packets[item.packet_id];
+        delete state.fanouts?.[first];
+      }
       for (const id of c.added) state.packets[id] = { ...newPacket(), seq: ev.seq };
       for (const id of c.gates?.removed ?? []) delete state.gates[id];
       // A changed gate has a new digest: approvals of the old one no longer hold.
@@ -247,9 +331,11 @@ export function applyEvent(state: RunState, ev: JournalEvent): void {
       if (p.state === "dispatched" || p.state === "attempted") {
         illegal(ev, `packet ${id} is in flight (${p.state}); abandon it first`, { packet_id: id });
       }
+      // Reopened work starts a fresh repair budget (the rejection, not the old repairs, is why it runs).
       Object.assign(p, {
         state: "pending",
         reopens: p.reopens + 1,
+        repairs: 0,
         reason: ev.data.reason,
         branch: null,
         commit: null,
@@ -315,17 +401,13 @@ export function applyEvent(state: RunState, ev: JournalEvent): void {
       else Object.assign(p, { conflict_gate: ev.data.gate_id, seq: ev.seq });
       break;
     }
-    case "fanout.expanded": {
-      packetOf(state, ev, ev.data.from_packet);
-      for (const item of ev.data.packets) {
-        if (state.packets[item.packet_id]) illegal(ev, `fan-out packet ${item.packet_id} already exists`);
-      }
-      for (const item of ev.data.packets)
-        state.packets[item.packet_id] = { ...newPacket(ev.data.from_packet), seq: ev.seq };
+    case "fanout.expanded":
+      applyFanout(state, ev);
       break;
-    }
     case "run.completed": {
-      const open = Object.entries(state.packets).filter(([, p]) => p?.state !== "completed");
+      const open = Object.entries(state.packets).filter(
+        ([, p]) => p?.state !== "completed" && p?.state !== "expanded",
+      );
       if (open.length > 0) illegal(ev, `packets not completed: ${open.map(([id]) => id).join(", ")}`);
       state.completed = true;
       break;

@@ -54,6 +54,10 @@ export interface ManifestCase {
     same_run?: boolean;
     kept_files?: string[];
     reference_all?: true;
+    /** Schema 0.6: template packet id → [source packet, pipeline position]. */
+    fanout_templates?: Record<string, [string, number]>;
+    /** Schema 0.6: packets that run a command (command phases). */
+    commands?: string[];
   };
 }
 
@@ -171,6 +175,20 @@ function checkCompiled(c: CompiledRun, x: ManifestCase["expect"]): void {
       "human-gate packets",
       c.packets.filter((p) => p.human_gate).map((p) => p.packet_id),
       x.human_gate,
+    );
+  if (x.fanout_templates) {
+    const templates = Object.fromEntries(
+      c.packets.flatMap((p) =>
+        p.fanout?.role === "template" ? [[p.packet_id, [p.fanout.source_packet, p.fanout.position]]] : [],
+      ),
+    );
+    eq("fan-out templates", templates, x.fanout_templates);
+  }
+  if (x.commands)
+    eq(
+      "command packets",
+      c.packets.filter((p) => p.command !== undefined).map((p) => p.packet_id),
+      x.commands,
     );
   // Every compile must read back clean.
   const loaded = loadRun(c.runDir);

@@ -158,6 +158,14 @@ function packetCommand(raw: unknown, phaseId: string): PacketCommand | undefined
     return { argv: [...(raw as string[])] as [string, ...string[]] };
   }
   if (typeof raw === "string") return { script: raw };
+  if (typeof raw === "object" && "run" in raw) {
+    // Schema 0.6: { run: [argv...] } runs without a shell; { run: "text", shell: true } with one.
+    const o = raw as { run?: unknown; shell?: unknown };
+    if (Array.isArray(o.run) && o.run.length > 0 && o.run.every((a) => typeof a === "string" && a))
+      return { argv: [...(o.run as string[])] as [string, ...string[]] };
+    if (typeof o.run === "string" && o.run.trim() !== "" && o.shell === true) return { script: o.run };
+    throw bad();
+  }
   if (typeof raw === "object") {
     const o = raw as { argv?: unknown; script?: unknown; shell?: unknown; timeout_ms?: unknown };
     const timeout = typeof o.timeout_ms === "number" ? { timeout_ms: o.timeout_ms } : {};
@@ -300,6 +308,7 @@ function deriveGates(
   fromCoverage: ReadonlyMap<number, GateCategory>,
 ): GateDraft[] {
   const needs = packets.flatMap((p) => packetNeeds(plan, p));
+  const reviewOf = new Map(plan.phases.map((p) => [p.id, p.review ?? []]));
   const order = new Map(packets.map((p, i) => [p.packet_id, i]));
   const byCategory = new Map<GateCategory, Need[]>();
   for (const n of needs) {
@@ -357,7 +366,10 @@ function deriveGates(
         "keep the packet open until an operator approves it with `dwm approve`; a rejection sends the named packets back for rework",
       source: "human-gate-phase",
       packets: [p.packet_id],
-      review: [...p.phase.exit_criteria.map((c) => `${p.packet_id}: exit criterion: ${c}`)],
+      review: [
+        ...(reviewOf.get(p.packet_id) ?? []).map((r) => `${p.packet_id}: review: ${r}`),
+        ...p.phase.exit_criteria.map((c) => `${p.packet_id}: exit criterion: ${c}`),
+      ],
     });
   }
   return drafts;
@@ -400,6 +412,53 @@ function gateIds(drafts: GateDraft[]): Gate[] {
       requires_approval: true,
     };
   });
+}
+
+function fanoutProblem(phase: string, message: string): Error {
+  return compilerErrors.create("ERR_PLAN_INVALID", `phase ${phase}: ${message}`, {
+    details: { problems: [{ code: "ERR_PLAN_FANOUT", pointer: `/phases/${phase}/fan_out`, message }] },
+  });
+}
+
+/**
+ * Schema 0.6 fan-out: the phase carrying `fan_out` and its pipeline phases become
+ * template packets (`fanout.role: "template"`). Nothing about the items is known
+ * here: the run expands a template when its source packet completes, so the
+ * compiled run stays reproducible. Per-item phases cannot be gate phases (an item
+ * has no compiled completion gate).
+ */
+function markFanouts(plan: PlanView, packets: Packet[]): void {
+  const byId = new Map(packets.map((p) => [p.packet_id, p]));
+  for (const phase of plan.phases) {
+    const fo = phase.fan_out;
+    if (!fo) continue;
+    const source = plan.handoffs.find((h) => h.to_phase === phase.id && h.artifact === fo.over);
+    if (!source) throw fanoutProblem(phase.id, `no handoff ${JSON.stringify(fo.over)} reaches this phase`);
+    const pipeline = [phase.id, ...fo.pipeline];
+    if (new Set(pipeline).size !== pipeline.length)
+      throw fanoutProblem(phase.id, "a phase repeats in the pipeline");
+    if (!byId.has(fo.reduce) || pipeline.includes(fo.reduce))
+      throw fanoutProblem(phase.id, `reduce ${JSON.stringify(fo.reduce)} is not another phase`);
+    pipeline.forEach((id, position) => {
+      const p = byId.get(id);
+      if (!p) throw fanoutProblem(phase.id, `pipeline phase ${JSON.stringify(id)} does not exist`);
+      if (p.fanout)
+        throw fanoutProblem(phase.id, `phase ${id} is already a per-item phase of another fan-out`);
+      if (p.human_gate)
+        throw fanoutProblem(phase.id, `phase ${id} is a gate phase; a per-item phase cannot be`);
+      p.fanout = {
+        role: "template",
+        over: fo.over,
+        key: fo.key,
+        max_items: fo.max_items,
+        source_packet: source.from_phase,
+        first: phase.id,
+        position,
+        pipeline: [...pipeline] as [string, ...string[]],
+        reduce: fo.reduce,
+      };
+    });
+  }
 }
 
 /** Compile a validated plan into packets, prompts and gates, in memory. */
@@ -568,6 +627,7 @@ export function buildRun(plan: PlanView, options: BuildOptions = {}): BuiltRun {
   });
 
   assignVerification(plan, packets, sinks);
+  markFanouts(plan, packets);
 
   const gates = gateIds(deriveGates(plan, packets, options.gateCategories ?? new Map()));
   const byId = new Map(packets.map((p) => [p.packet_id, p]));

@@ -34,8 +34,20 @@ export interface PlanPhaseView {
   instruction?: string;
   /** Schema 0.6: a deterministic command step. */
   command?: unknown;
-  /** Schema 0.6: an explicit gate phase. */
+  /** Schema 0.6: an explicit gate phase (`gate`) or a work phase (`work`, the default). */
   kind?: string;
+  /** Schema 0.6: what the approver of a gate phase must look at. */
+  review?: string[];
+  /** Schema 0.6: this phase is the first per-item phase of a fan-out. */
+  fan_out?: PlanFanOutView;
+}
+
+export interface PlanFanOutView {
+  over: string;
+  key: string;
+  max_items: number;
+  pipeline: string[];
+  reduce: string;
 }
 
 export interface PlanHandoffView {

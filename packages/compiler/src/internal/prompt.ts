@@ -1,5 +1,8 @@
 import type { Packet, PacketWorker } from "@dwm/schemas";
 
+/** Where an item packet's attempt finds its item: `.dwm-inputs/<this>` in the worktree (canonical JSON). */
+export const FANOUT_ITEM_INPUT = "fanout-item.json";
+
 // Plan text is free-form; keep every value on its own list item so a newline in
 // it cannot start a new Markdown block (continuation lines are indented).
 function inline(text: string): string {
@@ -68,6 +71,23 @@ export function renderPrompt(packet: Packet, packetDigest: string): string {
       "",
       "Forbidden in the first slice:",
       ...bullets(f.forbidden_actions),
+    ]);
+  }
+
+  const fo = packet.fanout;
+  if (fo?.role === "template") {
+    section("Fan-out", [
+      `This packet is a template: it never runs itself. When packet ${code(fo.source_packet)} completes, DWM expands it into one packet per item of ${code(fo.over)} (key ${code(fo.key)}, at most ${fo.max_items} items without an approval), phase ${fo.position + 1} of the per-item pipeline ${fo.pipeline.map(code).join(" → ")}; ${code(fo.reduce)} receives every item's results as one list.`,
+    ]);
+  } else if (fo?.role === "item") {
+    section("Fan-out item", [
+      `This packet handles one item of the fan-out ${code(fo.first)} (template ${code(fo.template)}): key ${code(fo.key)}. The item is in \`.dwm-inputs/${FANOUT_ITEM_INPUT}\` of the working directory:`,
+      "",
+      "```json",
+      JSON.stringify(fo.item, null, 2),
+      "```",
+      "",
+      `Write this item's outputs under ${code(`${packet.packet_id}/`)} (the paths listed below); its validation commands run in that folder.`,
     ]);
   }
 

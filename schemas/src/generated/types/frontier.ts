@@ -38,6 +38,10 @@ export interface Frontier {
    */
   open_gates: GateToOpen[];
   /**
+   * Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).
+   */
+  expand?: Slug[];
+  /**
    * Packets dispatched or attempted and not yet reviewed.
    */
   in_flight: Slug[];

@@ -347,19 +347,42 @@ export interface FanoutExpandedEvent {
   data: FanoutExpandedData;
 }
 /**
- * A fan-out phase was expanded into item packets (their packet and prompt files in `files`). Open for more fields.
+ * A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.
  */
 export interface FanoutExpandedData {
   from_packet: Slug;
+  first: Slug;
+  /**
+   * @minItems 1
+   */
+  templates: [Slug, ...Slug[]];
+  handoff: FanoutSource;
   packets: FanoutPacket[];
+  /**
+   * Item packets of the previous expansion that are not in this one (their item left the source); they leave the state.
+   */
+  dropped: Slug[];
+  /**
+   * The approved gate that let more than max_items items through, or null.
+   */
+  limit_gate?: Slug | null;
   files: FileRefs;
   [k: string]: unknown | undefined;
+}
+/**
+ * The source handoff the items came from.
+ */
+export interface FanoutSource {
+  artifact: RelativePath;
+  digest: Digest;
+  items: number;
 }
 /**
  * One item packet.
  */
 export interface FanoutPacket {
   packet_id: Slug;
+  template: Slug;
   digest: Digest;
   depends_on: Slug[];
 }

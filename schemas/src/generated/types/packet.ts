@@ -8,7 +8,8 @@ export type Slug = string;
  * A POSIX path relative to a root; never absolute, never with `..`.
  */
 export type RelativePath = string;
-export type HandoffFormat = "json" | "markdown" | "patch" | "test-log" | "rendered-artifact" | "other";
+export type HandoffFormat =
+  "json" | "markdown" | "patch" | "test-log" | "rendered-artifact" | "other" | "json-list" | "jsonl";
 /**
  * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
  */
@@ -17,6 +18,30 @@ export type Slug1 = string;
  * A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.
  */
 export type PacketCommand = PacketArgvCommand | PacketScriptCommand;
+/**
+ * Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.
+ */
+export type PacketFanout = PacketFanoutTemplate | PacketFanoutItem;
+/**
+ * A POSIX path relative to a root; never absolute, never with `..`.
+ */
+export type RelativePath1 = string;
+/**
+ * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
+ */
+export type Slug2 = string;
+/**
+ * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
+ */
+export type Slug3 = string;
+/**
+ * sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.
+ */
+export type Digest = string;
+/**
+ * sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.
+ */
+export type Digest1 = string;
 
 /**
  * packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.
@@ -75,6 +100,7 @@ export interface Packet {
   completion_check: string | null;
   first_slice?: PacketFirstSlice;
   command?: PacketCommand;
+  fanout?: PacketFanout;
 }
 /**
  * The plan phase this packet carries out.
@@ -164,4 +190,46 @@ export interface PacketArgvCommand {
 export interface PacketScriptCommand {
   script: string;
   timeout_ms?: number;
+}
+export interface PacketFanoutTemplate {
+  role: "template";
+  over: RelativePath1;
+  /**
+   * The item field that names an item (its slug is part of the item packet id).
+   */
+  key: string;
+  /**
+   * More items than this stop the expansion at a gate naming the count.
+   */
+  max_items: number;
+  source_packet: Slug;
+  first: Slug2;
+  /**
+   * Index of this phase in `pipeline`.
+   */
+  position: number;
+  /**
+   * Every per-item phase in order, `first` first.
+   *
+   * @minItems 1
+   */
+  pipeline: [Slug, ...Slug[]];
+  reduce: Slug;
+}
+export interface PacketFanoutItem {
+  role: "item";
+  template: Slug3;
+  template_digest: Digest;
+  first: Slug;
+  /**
+   * The item's key value, as text.
+   */
+  key: string;
+  /**
+   * The item, as the source handoff listed it.
+   */
+  item: {};
+  item_digest: Digest1;
+  source_packet: Slug;
+  reduce: Slug;
 }

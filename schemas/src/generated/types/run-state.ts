@@ -12,6 +12,9 @@ export type Digest = string;
  * sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.
  */
 export type Digest1 = string;
+/**
+ * `expanded` is a fan-out template whose items exist (it is never dispatched itself).
+ */
 export type PacketLifecycleState =
   | "pending"
   | "ready"
@@ -23,7 +26,8 @@ export type PacketLifecycleState =
   | "repairing"
   | "needs-human"
   | "failed"
-  | "abandoned";
+  | "abandoned"
+  | "expanded";
 export type GateLifecycleState = "closed" | "open" | "approved" | "rejected";
 
 /**
@@ -56,6 +60,12 @@ export interface RunState {
   lease: LeaseState | null;
   completed: boolean;
   stopped: StopState | null;
+  /**
+   * Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.
+   */
+  fanouts?: {
+    [k: string]: FanoutState | undefined;
+  };
 }
 /**
  * Where one packet stands.
@@ -85,6 +95,9 @@ export interface PacketState {
    * Why it failed, was abandoned or reopened (last such event).
    */
   reason: string | null;
+  /**
+   * For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise.
+   */
   fanout_from: Slug | null;
   /**
    * Last event that changed this packet (0: none).
@@ -126,4 +139,30 @@ export interface StopState {
   reason: "gate" | "budget" | "failed" | "interrupted";
   detail?: string;
   seq: number;
+}
+/**
+ * The last expansion of one fan-out.
+ */
+export interface FanoutState {
+  source_packet: Slug;
+  templates: Slug[];
+  handoff_digest: Digest1;
+  /**
+   * How many items the source listed.
+   */
+  items: number;
+  /**
+   * Every current item packet, in expansion order (source order, phase by phase per item).
+   */
+  packets: FanoutItemState[];
+  /**
+   * Item packets dropped by expansions so far (their items left the source).
+   */
+  dropped: Slug[];
+  seq: number;
+}
+export interface FanoutItemState {
+  packet_id: Slug;
+  template: Slug;
+  digest: Digest1;
 }

@@ -4,6 +4,14 @@
  * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
  */
 export type Slug = string;
+/**
+ * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
+ */
+export type Slug1 = string;
+/**
+ * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
+ */
+export type Slug2 = string;
 
 /**
  * `dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.
@@ -25,6 +33,10 @@ export interface StatusReport {
     [k: string]: number | undefined;
   };
   packets: StatusPacketRow[];
+  /**
+   * Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.
+   */
+  fanouts?: StatusFanoutRow[];
   gates: StatusGateRow[];
   /**
    * Open gates: the run waits for `dwm approve` or `dwm reject`.
@@ -54,7 +66,7 @@ export interface StatusStop {
 export interface StatusPacketRow {
   packet_id: Slug;
   /**
-   * The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`.
+   * The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist.
    */
   state:
     | "pending"
@@ -67,7 +79,8 @@ export interface StatusPacketRow {
     | "repairing"
     | "needs-human"
     | "failed"
-    | "abandoned";
+    | "abandoned"
+    | "expanded";
   attempts: number;
   last_verdict: string | null;
   last_outcome: string | null;
@@ -79,6 +92,30 @@ export interface StatusPacketRow {
    * Dependencies not completed yet.
    */
   waiting_on: Slug[];
+}
+export interface StatusFanoutRow {
+  phase: Slug1;
+  first: Slug2;
+  source_packet: Slug;
+  /**
+   * Item packets of this phase.
+   */
+  items: number;
+  /**
+   * Item packets per shown state.
+   */
+  counts: {
+    [k: string]: number | undefined;
+  };
+  /**
+   * Item packets that failed or wait for a human, with why.
+   */
+  failing: StatusFanoutFailure[];
+}
+export interface StatusFanoutFailure {
+  packet_id: Slug;
+  state: string;
+  reason: string | null;
 }
 /**
  * One gate.
