@@ -81,9 +81,10 @@ describe("skill/", () => {
       for (const v of (schema.$defs[def]?.enum ?? []) as string[])
         expect(skill, `${def} ${v}`).toContain(`\`${v}\``);
     }
-    const actions = (schema.$defs.PlanSafeDefault?.properties as Record<string, { enum: string[] }>).action;
-    for (const a of actions?.enum ?? []) expect(skill, `safe_default action ${a}`).toContain(`\`${a}\``);
-    expect(actions?.enum.length).toBe(3);
+    const sd = schema.$defs.PlanSafeDefault as { properties: { action: { enum: string[] } } };
+    for (const a of sd.properties.action.enum)
+      expect(skill, `safe_default action ${a}`).toContain(`\`${a}\``);
+    expect(sd.properties.action.enum).toHaveLength(3);
   });
 
   it("every 0.6 key is taught with a worked example, each part of one plan the evaluator accepts", () => {
