@@ -34,6 +34,33 @@ export const dispatcherErrors = defineErrors({
     title: "Executing an attempt threw something other than a DWM error (a bug or a crash in the worker).",
     hint: "The packet is marked abandoned and dispatched again on the next run; DWM_DEBUG=1 shows more.",
   },
+  ERR_QUEUE_URL_INVALID: {
+    title: "The --queue URL is not a Redis URL DWM can use.",
+    hint: "Give redis://[user:password@]host[:port][/db] or rediss://… for TLS (e.g. redis://127.0.0.1:6379).",
+    exitCode: EXIT.usage,
+  },
+  ERR_QUEUE_UNREACHABLE: {
+    title:
+      "Redis at the --queue URL did not answer (connection refused, timeout, TLS failure, or AUTH refused).",
+    hint: "Check that redis-server runs and listens there, that the password in the URL is right, and rediss:// for TLS.",
+  },
+  ERR_QUEUE_BACKEND_NOT_ALLOWED: {
+    title: "An attempt needs a backend this worker was not started with.",
+    hint: "Start workers with the backends the run's bindings use (dwm worker --backends shell,codex); a worker never runs anything else.",
+  },
+  ERR_QUEUE_REMOTE_FAILED: {
+    title: "A git fetch or push between the run's remote and a coordinator or worker failed.",
+    hint: "Check that the remote (--remote) is reachable and writable from every machine, with its credentials set up for git (SSH agent or credential helper).",
+  },
+  ERR_QUEUE_JOB_INVALID: {
+    title: "A queue job or its result does not match its schema or its digests.",
+    hint: "A coordinator and workers of different DWM versions, or something else writing to the queue: use one version and a queue prefix of its own.",
+  },
+  ERR_QUEUE_EVIDENCE_MISMATCH: {
+    title: "The evidence a worker pushed does not match the digests of its result.",
+    hint: "Nothing was written to the run store; the attempt is abandoned. Run dwm run again; if it repeats, check who else pushes to refs/dwm/evidence/ on the remote.",
+    exitCode: EXIT.integrity,
+  },
   ERR_DISPATCH_OPTION_INVALID: {
     title: "A run option is not usable.",
     hint: "See dwm run --help: --concurrency ≥ 1, --max-attempts ≥ 0, --token-budget ≥ 0, --until gate|complete.",

@@ -23,10 +23,14 @@ export interface Lease {
   expires_at: string;
 }
 
-/** A job's result, delivered exactly once. */
+/**
+ * A job's result, delivered exactly once. `lost`: the worker running it went away (a
+ * distributed queue's lease expired); the attempt is abandoned, never judged.
+ */
 export type AttemptSettlement =
   | { job_id: string; request: AttemptRequest; status: "done"; attempt: Attempt }
-  | { job_id: string; request: AttemptRequest; status: "error"; error: ErrorInfo };
+  | { job_id: string; request: AttemptRequest; status: "error"; error: ErrorInfo }
+  | { job_id: string; request: AttemptRequest; status: "lost"; reason: string };
 
 /**
  * The port between the dispatcher (the only writer of the run store and journal) and
@@ -45,6 +49,14 @@ export interface AttemptQueue {
   leases(): Lease[];
   /** Stop claiming new jobs; jobs never claimed settle as errors (ERR_DISPATCH_QUEUE_CLOSED). */
   close(): void;
+  /**
+   * A queue that outlives its coordinator (Redis): take over jobs an earlier coordinator
+   * enqueued (by job id) that are still waiting, running or finished but not yet recorded.
+   * Returns the ids it holds; the run loop abandons the others. The in-process pool has none.
+   */
+  adopt?(jobIds: readonly string[]): Promise<Set<string>>;
+  /** Release connections once the run loop is done with the queue. */
+  dispose?(): Promise<void>;
 }
 
 /** Executes one attempt request: `runAttempt` with the ports of this process. */

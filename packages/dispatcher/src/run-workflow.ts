@@ -411,6 +411,7 @@ export async function runWorkflow(
     clearInterval(renewTimer);
     ports.signal?.removeEventListener("abort", onAbort);
     queue.close();
+    await queue.dispose?.();
     journal.close();
   }
 
@@ -440,8 +441,19 @@ export async function runWorkflow(
     });
     if (removed.length > 0)
       progress({ kind: "note", message: `removed worktrees a crash left: ${removed.join(", ")}` });
+    // A queue that outlives its coordinator (Redis) still holds what was in flight: those jobs are kept.
+    const inFlight = Object.entries(journal.state.packets)
+      .filter(([, p]) => p?.state === "dispatched")
+      .map(([id, p]) => `${runId}/${id}/${p?.attempts}`);
+    const adopted = inFlight.length > 0 && queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
+    if (adopted.size > 0)
+      progress({
+        kind: "note",
+        message: `kept ${adopted.size} job(s) still in the queue: ${[...adopted].join(", ")}`,
+      });
     for (const [id, p] of Object.entries(journal.state.packets)) {
       if (!p) continue;
+      if (p.state === "dispatched" && adopted.has(`${runId}/${id}/${p.attempts}`)) continue;
       if (p.state === "dispatched") {
         abandon(id, p.attempts, `attempt ${p.attempts} was in flight when its runner stopped`);
         activity.abandoned.push(id);
@@ -708,6 +720,19 @@ export async function runWorkflow(
   async function record(s: AttemptSettlement): Promise<void> {
     const id = s.request.packet.packet_id;
     const n = s.request.attempt;
+    const now = journal.state.packets[id];
+    if (now?.state !== "dispatched" || now.attempts !== n) {
+      // A result for an attempt the journal no longer waits for: recorded once, never twice.
+      progress({
+        kind: "note",
+        message: `ignored a late or duplicate result of ${id} attempt ${n} (${now ? `${now.state}, attempt ${now.attempts}` : "unknown packet"})`,
+      });
+      return;
+    }
+    if (s.status === "lost") {
+      abandon(id, n, `infrastructure: the worker was lost: ${s.reason}`);
+      return;
+    }
     if (s.status === "error") {
       abandon(id, n, `the attempt could not run: ${s.error.code}: ${s.error.message}`);
       stopFailure ??= `${id} attempt ${n}: ${s.error.code}: ${s.error.message}`;

@@ -1,0 +1,291 @@
+// The BullMQ queue against a real redis-server (private, loopback, random port) and a bare git
+// remote, with workers in this process: the run loop's whole path through Redis and git.
+import fs from "node:fs";
+import path from "node:path";
+import { loadRun } from "@dwm/compiler";
+import { execaProcessRunner } from "@dwm/core";
+import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
+import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
+import type { AttemptJobResult } from "@dwm/schemas";
+import {
+  FakeClock,
+  git,
+  makeTempDir,
+  type RedisServer,
+  redisServerAvailable,
+  startRedisServer,
+} from "@dwm/test-utils";
+import { Job, Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runWorkflow } from "../run-workflow.js";
+import { exampleRepo, realPorts } from "../test-support/example.js";
+import { checkRedis, parseQueueUrl } from "./connection.js";
+import { createRedisAttemptQueue } from "./coordinator.js";
+import { laneOf, lanesFor } from "./names.js";
+import { startAttemptWorker } from "./worker.js";
+
+const haveRedis = redisServerAvailable();
+let redis: RedisServer;
+const cleanups: (() => void | Promise<void>)[] = [];
+
+beforeAll(async () => {
+  if (haveRedis) redis = await startRedisServer();
+});
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await redis?.stop();
+});
+
+describe("parseQueueUrl", () => {
+  it("reads host, port, database, ACL user and password, and TLS; masks the password", () => {
+    const u = parseQueueUrl("rediss://dwm:s3cr%40t@redis.example.com:6380/2");
+    expect(u.tls).toBe(true);
+    expect(u.options).toEqual({
+      host: "redis.example.com",
+      port: 6380,
+      db: 2,
+      username: "dwm",
+      password: "s3cr@t",
+      tls: { servername: "redis.example.com" },
+    });
+    expect(u.redacted).toBe("rediss://dwm:***@redis.example.com:6380/2");
+    expect(parseQueueUrl("redis://127.0.0.1").options).toEqual({ host: "127.0.0.1", port: 6379 });
+  });
+
+  it.each([
+    ["http://127.0.0.1:6379"],
+    ["not a url"],
+    ["redis://127.0.0.1:6379/x"],
+    ["redis://127.0.0.1:6379/?password=x"],
+  ])("refuses %s with ERR_QUEUE_URL_INVALID", (raw) => {
+    expect(() => parseQueueUrl(raw)).toThrow(expect.objectContaining({ code: "ERR_QUEUE_URL_INVALID" }));
+  });
+});
+
+describe("lanes", () => {
+  it("a worker serves every subset of its backends", () => {
+    expect(lanesFor(["shell", "codex"])).toEqual(["codex", "codex+shell", "shell"]);
+  });
+});
+
+describe.skipIf(!haveRedis)("BullMQ queue on a real Redis", () => {
+  it("checkRedis: a closed port is ERR_QUEUE_UNREACHABLE, a wrong password too", async () => {
+    const closed = parseQueueUrl(`redis://127.0.0.1:${redis.port + 1 === 65536 ? 1 : redis.port + 1}`);
+    await expect(checkRedis(closed, 1000)).rejects.toMatchObject({ code: "ERR_QUEUE_UNREACHABLE" });
+    await checkRedis(parseQueueUrl(redis.url));
+    const locked = await startRedisServer({ password: "pw-1" });
+    cleanups.push(() => locked.stop());
+    await expect(
+      checkRedis(parseQueueUrl(`redis://:wrong@127.0.0.1:${locked.port}`), 1000),
+    ).rejects.toMatchObject({
+      code: "ERR_QUEUE_UNREACHABLE",
+    });
+    await checkRedis(parseQueueUrl(locked.url));
+  });
+
+  it("runs examples/repo-audit through Redis and a bare remote: gate, approval, complete, verify; each packet once", async () => {
+    const ex = exampleRepo("repo-audit", ["DWM_SIDE_EFFECT_LOG"]);
+    const tmp = makeTempDir("dwm-bullmq-");
+    cleanups.push(ex.repo.cleanup, tmp.cleanup);
+    const remote = path.join(tmp.path, "remote.git");
+    git(tmp.path, "init", "--quiet", "--bare", remote);
+    const log = path.join(tmp.path, "side-effects.log");
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DWM_SIDE_EFFECT_LOG: log };
+    const prefix = "t1";
+    const workers = await Promise.all(
+      ["w1", "w2"].map((name) =>
+        startAttemptWorker({
+          url: redis.url,
+          prefix,
+          name,
+          backends: ["shell"],
+          concurrency: 2,
+          processRunner: execaProcessRunner,
+          env,
+          clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
+          worktreeRoot: tmp.path,
+        }),
+      ),
+    );
+    cleanups.push(() => Promise.all(workers.map((w) => w.close())).then(() => undefined));
+    const notes: string[] = [];
+    const runDir = ex.compiled.runDir;
+    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
+    const options = {
+      repo: ex.repo.path,
+      bindings: ex.bindings,
+      bindingsDigest: ex.bindingsDigest,
+      policy: policy && { policy, name: "dwm.policy.json" },
+    };
+    const ports = () => ({
+      ...realPorts({}, tmp.path),
+      queue: () =>
+        createRedisAttemptQueue({
+          url: redis.url,
+          prefix,
+          remote,
+          repo: ex.repo.path,
+          runDir,
+          processRunner: execaProcessRunner,
+          env,
+          clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
+          pollMs: 200,
+        }),
+      onProgress: (p: { kind: string; message?: string }) => {
+        if (p.kind === "note" && p.message) notes.push(p.message);
+      },
+    });
+
+    const first = await runWorkflow(runDir, ports(), options);
+    expect(first.detail).toBe("waiting for a decision on human-gate");
+    expect(first.status).toBe("gate");
+    expect(first.counts).toEqual({ completed: 5, reviewed: 1 });
+    expect(verifyRun(runDir).problems).toEqual([]);
+    // The workers shared the work; the coordinator fetched each attempt's branch and evidence.
+    expect(workers[0]!.stats.processed + workers[1]!.stats.processed).toBe(6);
+    const evidenceRefs = git(ex.repo.path, "for-each-ref", "--format=%(refname)", "refs/dwm/evidence/").split(
+      "\n",
+    );
+    expect(evidenceRefs).toHaveLength(6);
+    expect(git(remote, "for-each-ref", "--format=%(refname)", `refs/dwm/${ex.compiled.runId}/`)).toBe(
+      `refs/dwm/${ex.compiled.runId}/head`,
+    );
+
+    const loaded = loadRun(runDir);
+    const state = foldJournal(readJournal(runDir).events, loaded.run);
+    writeApproval(
+      runDir,
+      buildApproval(state, loaded, {
+        gateId: "human-gate",
+        decision: "approve",
+        reason: "ok",
+        approver: { name: "Test Operator", source: "os-user" },
+        clock: new FakeClock("2026-01-01T01:00:00.000Z"),
+      }),
+    );
+    const second = await runWorkflow(runDir, ports(), options);
+    expect(second.status).toBe("complete");
+    expect(verifyRun(runDir).ok).toBe(true);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n").sort()).toEqual([
+      "report",
+      "scan_docs",
+      "scan_lib",
+      "scan_src",
+    ]);
+    // Recorded jobs left Redis.
+    const client = new Redis({ port: redis.port, maxRetriesPerRequest: null });
+    const q = new Queue("attempts.shell", { connection: client, prefix });
+    cleanups.push(() => q.close().then(() => client.disconnect()));
+    expect(await q.getJobCountByTypes("completed", "failed", "waiting", "active")).toBe(0);
+  }, 60_000);
+
+  it("adopt: a finished job a crashed coordinator left is collected once; a late duplicate is ignored; tampered evidence is refused", async () => {
+    const ex = exampleRepo("repo-audit", ["DWM_SIDE_EFFECT_LOG"]);
+    const tmp = makeTempDir("dwm-bullmq-");
+    cleanups.push(ex.repo.cleanup, tmp.cleanup);
+    const remote = path.join(tmp.path, "remote.git");
+    git(tmp.path, "init", "--quiet", "--bare", remote);
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DWM_SIDE_EFFECT_LOG: path.join(tmp.path, "log"),
+    };
+    const prefix = "t2";
+    const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+    const runDir = ex.compiled.runDir;
+    const mk = () =>
+      createRedisAttemptQueue({
+        url: redis.url,
+        prefix,
+        remote,
+        repo: ex.repo.path,
+        runDir,
+        processRunner: execaProcessRunner,
+        env,
+        clock,
+        pollMs: 100,
+      });
+
+    // Coordinator 1 enqueues the first packet, then "crashes" (disposes without taking the result).
+    const c1 = mk();
+    const loaded = loadRun(runDir);
+    const [first] = [...loaded.packets.values()];
+    const id = first!.packet_id;
+    const request = {
+      kind: "attempt-request" as const,
+      schema_version: "1" as const,
+      run_id: ex.compiled.runId,
+      packet: first!,
+      prompt: loaded.prompts.get(id)!,
+      attempt: 1,
+      base_commit: loaded.run.base_commit!,
+      binding: {
+        bindings_digest: ex.bindingsDigest,
+        workers: { "*": ex.bindings.bindings[first!.workers[0]!.id]! },
+      },
+      inputs: [],
+      repair_context: null,
+      repo: ex.repo.path,
+      limits: {},
+    };
+    const jobId = `${ex.compiled.runId}/${id}/1`;
+    c1.enqueue({ job_id: jobId, request });
+    expect(() => c1.enqueue({ job_id: jobId, request })).toThrow(
+      expect.objectContaining({ code: "ERR_DISPATCH_JOB_DUPLICATE" }),
+    );
+    const worker = await startAttemptWorker({
+      url: redis.url,
+      prefix,
+      backends: ["shell"],
+      concurrency: 1,
+      processRunner: execaProcessRunner,
+      env,
+      clock,
+      worktreeRoot: tmp.path,
+    });
+    cleanups.push(() => worker.close());
+    const client = new Redis({ port: redis.port, maxRetriesPerRequest: null });
+    const q = new Queue(`attempts.${laneOf(request)}`, { connection: client, prefix });
+    cleanups.push(() => q.close().then(() => client.disconnect()));
+    for (let i = 0; i < 400 && (await q.getJobState(jobId)) !== "completed"; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    await c1.dispose();
+
+    // Coordinator 2 adopts it: enqueueing the same id again adds nothing, and the result arrives once.
+    const c2 = mk();
+    cleanups.push(() => c2.dispose());
+    expect(await c2.adopt([jobId, `${ex.compiled.runId}/${id}/9`])).toEqual(new Set([jobId]));
+    const s = await c2.next();
+    expect(s && s.status === "error" ? s.error : null).toBeNull();
+    expect(s?.status).toBe("done");
+    expect(s && s.status === "done" && s.attempt.outcome).toBe("ok");
+    expect(fs.existsSync(path.join(runDir, "attempts", id, "1", "attempt.json"))).toBe(true);
+    expect(await c2.next()).toBeNull();
+    expect(await q.getJob(jobId)).toBeUndefined();
+
+    // Tampered evidence: the remote's evidence ref moved to another commit → refused, nothing written.
+    const c3 = mk();
+    cleanups.push(() => c3.dispose());
+    c3.enqueue({ job_id: `${ex.compiled.runId}/${id}/2`, request: { ...request, attempt: 2 } });
+    for (let i = 0; i < 400 && (await q.getJobState(`${ex.compiled.runId}/${id}/2`)) !== "completed"; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const job = (await Job.fromId(q, `${ex.compiled.runId}/${id}/2`))!;
+    const result = job.returnvalue as AttemptJobResult;
+    const evRef = result.evidence.ref;
+    const other = git(
+      remote,
+      "commit-tree",
+      git(remote, "rev-parse", `${evRef}^{tree}`),
+      "-p",
+      result.evidence.commit,
+      "-m",
+      "x",
+    );
+    git(remote, "update-ref", evRef, other);
+    const bad = await c3.next();
+    expect(bad?.status).toBe("error");
+    expect(bad && bad.status === "error" && bad.error.code).toBe("ERR_QUEUE_EVIDENCE_MISMATCH");
+    expect(fs.existsSync(path.join(runDir, "attempts", id, "2"))).toBe(false);
+  }, 60_000);
+});
