@@ -5,8 +5,8 @@ import * as v from "./validators.js";
 export type { ApprovalPolicy } from "./types/approval-policy.js";
 export type { Slug, Digest, Timestamp, Approval, Approver } from "./types/approval.js";
 export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
-export type { RelativePath, HandoffFormat, Slug1, PacketCommand, PacketFanout, RelativePath1, Slug2, Slug3, Digest1, BackendName, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, AttemptInput, AttemptLimits } from "./types/attempt-request.js";
-export type { AttemptOutcome, InvocationOutcome, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt.js";
+export type { Digest1, Digest2, AttemptOutcome, RelativePath, RelativePath1, BackendName, InvocationOutcome, AttemptJobResult, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt-job-result.js";
+export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, Digest3, AttemptJob, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, RateLimit, AttemptInput, AttemptLimits } from "./types/attempt-job.js";
 export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
 export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
@@ -34,7 +34,7 @@ export type { WorkerBindings } from "./types/worker-bindings.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -42,6 +42,8 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "approval-policy": v.validateApprovalPolicy as ValidateFunction,
   "approval": v.validateApproval as ValidateFunction,
   "artifact-envelope": v.validateArtifactEnvelope as ValidateFunction,
+  "attempt-job-result": v.validateAttemptJobResult as ValidateFunction,
+  "attempt-job": v.validateAttemptJob as ValidateFunction,
   "attempt-request": v.validateAttemptRequest as ValidateFunction,
   "attempt": v.validateAttempt as ValidateFunction,
   "command-list": v.validateCommandList as ValidateFunction,
@@ -77,6 +79,8 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "approval-policy": "https://schemas.dwm.dev/v1/approval-policy.schema.json",
   "approval": "https://schemas.dwm.dev/v1/approval.schema.json",
   "artifact-envelope": "https://schemas.dwm.dev/v1/artifact-envelope.schema.json",
+  "attempt-job-result": "https://schemas.dwm.dev/v1/attempt-job-result.schema.json",
+  "attempt-job": "https://schemas.dwm.dev/v1/attempt-job.schema.json",
   "attempt-request": "https://schemas.dwm.dev/v1/attempt-request.schema.json",
   "attempt": "https://schemas.dwm.dev/v1/attempt.schema.json",
   "command-list": "https://schemas.dwm.dev/v1/command-list.schema.json",

@@ -4,6 +4,8 @@ import type { ValidateFunction } from "ajv";
 export declare const validateApprovalPolicy: ValidateFunction;
 export declare const validateApproval: ValidateFunction;
 export declare const validateArtifactEnvelope: ValidateFunction;
+export declare const validateAttemptJobResult: ValidateFunction;
+export declare const validateAttemptJob: ValidateFunction;
 export declare const validateAttemptRequest: ValidateFunction;
 export declare const validateAttempt: ValidateFunction;
 export declare const validateCommandList: ValidateFunction;

@@ -865,25 +865,3704 @@ return errors === 0;
 }
 validate23.evaluated = {"props":{"kind":true,"schema_version":true},"dynamicProps":false,"dynamicItems":false};
 
-export const validateAttemptRequest = validate24;
-const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path (a later version adds remote URLs).","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
-const schema65 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}};
-const schema45 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
-const pattern29 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
-const pattern30 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
-const pattern31 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
-const pattern34 = new RegExp("^https?://[^\\s]+$", "u");
-const pattern35 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const pattern36 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
-const pattern13 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
-const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
-const schema47 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+export const validateAttemptJobResult = validate24;
+const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job-result.schema.json","title":"AttemptJobResult","description":"What a worker returns for an attempt job (the BullMQ job's return value). The evidence files are not in it: they travel as the commit `evidence.commit` (its tree is the attempt directory), pushed to `evidence.ref` on the run's remote with the attempt branch. The coordinator fetches both, checks attempt.json and every file against the digests here, and only then writes them into the run store.","type":"object","required":["kind","schema_version","job_id","worker","attempt_digest","attempt","evidence","branch"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job-result"},"schema_version":{"const":"1"},"job_id":{"type":"string","minLength":1},"worker":{"description":"The worker's name (dwm worker --name; default host and pid). For the log only: never hashed into the run store.","type":"string","minLength":1},"attempt_digest":{"description":"digest(attempt).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"$ref":"attempt.schema.json"},"evidence":{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"type":"string","pattern":"^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"branch":{"description":"The attempt branch as pushed (null when the attempt made no worktree).","oneOf":[{"type":"null"},{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"type":"string","pattern":"^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}}]}}};
+const pattern32 = new RegExp("^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
+const pattern16 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
+const pattern34 = new RegExp("^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
+const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
+const schema50 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
+const schema52 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
+const schema62 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
+const schema59 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
+const pattern19 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
+const schema55 = {"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}};
+const schema58 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
+
+function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate26.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.worker_id === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "worker_id"},message:"must have required property '"+"worker_id"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.backend === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.argv === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.stdin === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.env_names === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "env_names"},message:"must have required property '"+"env_names"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.outcome === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.exit_code === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.signal === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.timed_out === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "timed_out"},message:"must have required property '"+"timed_out"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.duration_ms === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.prompt === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "prompt"},message:"must have required property '"+"prompt"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.stdout === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.stderr === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.transcript === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "transcript"},message:"must have required property '"+"transcript"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.output_dir === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "output_dir"},message:"must have required property '"+"output_dir"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data.tokens === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data.detail === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema55.properties, key0))){
+const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.worker_id !== undefined){
+if(typeof data.worker_id !== "string"){
+const err18 = {instancePath:instancePath+"/worker_id",schemaPath:"#/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+if(data.backend !== undefined){
+let data1 = data.backend;
+if(!(((((data1 === "dry-run") || (data1 === "shell")) || (data1 === "codex")) || (data1 === "claude")) || (data1 === "command"))){
+const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema58.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.argv !== undefined){
+let data2 = data.argv;
+if(Array.isArray(data2)){
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data2[i0] !== "string"){
+const err20 = {instancePath:instancePath+"/argv/" + i0,schemaPath:"#/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/argv",schemaPath:"#/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.stdin !== undefined){
+let data4 = data.stdin;
+if(!((data4 === "prompt") || (data4 === "none"))){
+const err22 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema55.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.env_names !== undefined){
+let data5 = data.env_names;
+if(Array.isArray(data5)){
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data5[i1] !== "string"){
+const err23 = {instancePath:instancePath+"/env_names/" + i1,schemaPath:"#/properties/env_names/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/env_names",schemaPath:"#/properties/env_names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.outcome !== undefined){
+let data7 = data.outcome;
+if(!((((((((data7 === "ok") || (data7 === "task-failed")) || (data7 === "timeout")) || (data7 === "crashed")) || (data7 === "auth-failed")) || (data7 === "backend-missing")) || (data7 === "rate-limited")) || (data7 === "not-run"))){
+const err25 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema55.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.exit_code !== undefined){
+let data8 = data.exit_code;
+if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (data8 !== null)){
+const err26 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema55.properties.exit_code.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.signal !== undefined){
+let data9 = data.signal;
+if((typeof data9 !== "string") && (data9 !== null)){
+const err27 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema55.properties.signal.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data.timed_out !== undefined){
+if(typeof data.timed_out !== "boolean"){
+const err28 = {instancePath:instancePath+"/timed_out",schemaPath:"#/properties/timed_out/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data.duration_ms !== undefined){
+let data11 = data.duration_ms;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err29 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err30 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+if(data.prompt !== undefined){
+if(typeof data.prompt !== "string"){
+const err31 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.stdout !== undefined){
+let data13 = data.stdout;
+if((typeof data13 !== "string") && (data13 !== null)){
+const err32 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/type",keyword:"type",params:{type: schema55.properties.stdout.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.stderr !== undefined){
+let data14 = data.stderr;
+if((typeof data14 !== "string") && (data14 !== null)){
+const err33 = {instancePath:instancePath+"/stderr",schemaPath:"#/properties/stderr/type",keyword:"type",params:{type: schema55.properties.stderr.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.transcript !== undefined){
+let data15 = data.transcript;
+if((typeof data15 !== "string") && (data15 !== null)){
+const err34 = {instancePath:instancePath+"/transcript",schemaPath:"#/properties/transcript/type",keyword:"type",params:{type: schema55.properties.transcript.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data.output_dir !== undefined){
+let data16 = data.output_dir;
+if((typeof data16 !== "string") && (data16 !== null)){
+const err35 = {instancePath:instancePath+"/output_dir",schemaPath:"#/properties/output_dir/type",keyword:"type",params:{type: schema55.properties.output_dir.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data.tokens !== undefined){
+let data17 = data.tokens;
+const _errs35 = errors;
+let valid6 = false;
+let passing0 = null;
+const _errs36 = errors;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+for(const key1 in data17){
+if(!((((((key1 === "input_tokens") || (key1 === "cached_input_tokens")) || (key1 === "output_tokens")) || (key1 === "reasoning_output_tokens")) || (key1 === "total_tokens")) || (key1 === "cost_usd"))){
+const err36 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(data17.input_tokens !== undefined){
+let data18 = data17.input_tokens;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err37 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0 || isNaN(data18)){
+const err38 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+}
+if(data17.cached_input_tokens !== undefined){
+let data19 = data17.cached_input_tokens;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err39 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err40 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+if(data17.output_tokens !== undefined){
+let data20 = data17.output_tokens;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err41 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 0 || isNaN(data20)){
+const err42 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+}
+if(data17.reasoning_output_tokens !== undefined){
+let data21 = data17.reasoning_output_tokens;
+if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
+const err43 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+if((typeof data21 == "number") && (isFinite(data21))){
+if(data21 < 0 || isNaN(data21)){
+const err44 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+if(data17.total_tokens !== undefined){
+let data22 = data17.total_tokens;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err45 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 0 || isNaN(data22)){
+const err46 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+if(data17.cost_usd !== undefined){
+let data23 = data17.cost_usd;
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 0 || isNaN(data23)){
+const err47 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+var _valid0 = _errs36 === errors;
+if(_valid0){
+valid6 = true;
+passing0 = 0;
+}
+const _errs52 = errors;
+if(data17 !== null){
+const err50 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+var _valid0 = _errs52 === errors;
+if(_valid0 && valid6){
+valid6 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid6 = true;
+passing0 = 1;
+}
+}
+if(!valid6){
+const err51 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+else {
+errors = _errs35;
+if(vErrors !== null){
+if(_errs35){
+vErrors.length = _errs35;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.detail !== undefined){
+let data24 = data.detail;
+if((typeof data24 !== "string") && (data24 !== null)){
+const err52 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: schema55.properties.detail.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+validate26.errors = vErrors;
+return errors === 0;
+}
+validate26.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://schemas.dwm.dev/v1/packet.schema.json" */;
+/*# sourceURL="https://schemas.dwm.dev/v1/attempt.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate25.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.executor_version === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "executor_version"},message:"must have required property '"+"executor_version"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.run_id === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.packet_id === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.packet_digest === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packet_digest"},message:"must have required property '"+"packet_digest"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.prompt_digest === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "prompt_digest"},message:"must have required property '"+"prompt_digest"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.attempt === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempt"},message:"must have required property '"+"attempt"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.binding_digest === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "binding_digest"},message:"must have required property '"+"binding_digest"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.base_commit === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base_commit"},message:"must have required property '"+"base_commit"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.branch === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.head_commit === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "head_commit"},message:"must have required property '"+"head_commit"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.started_at === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "started_at"},message:"must have required property '"+"started_at"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.finished_at === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "finished_at"},message:"must have required property '"+"finished_at"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.duration_ms === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data.outcome === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data.exit_code === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data.signal === undefined){
+const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data.dry_run === undefined){
+const err18 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dry_run"},message:"must have required property '"+"dry_run"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(data.repair_context_digest === undefined){
+const err19 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "repair_context_digest"},message:"must have required property '"+"repair_context_digest"+"'"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(data.env_names === undefined){
+const err20 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "env_names"},message:"must have required property '"+"env_names"+"'"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if(data.inputs === undefined){
+const err21 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+if(data.invocations === undefined){
+const err22 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "invocations"},message:"must have required property '"+"invocations"+"'"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(data.changed_files === undefined){
+const err23 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "changed_files"},message:"must have required property '"+"changed_files"+"'"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data.diff === undefined){
+const err24 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "diff"},message:"must have required property '"+"diff"+"'"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(data.outputs === undefined){
+const err25 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outputs"},message:"must have required property '"+"outputs"+"'"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data.checks === undefined){
+const err26 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data.findings === undefined){
+const err27 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "findings"},message:"must have required property '"+"findings"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(data.notes === undefined){
+const err28 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "notes"},message:"must have required property '"+"notes"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data.tokens === undefined){
+const err29 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if(data.files === undefined){
+const err30 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "files"},message:"must have required property '"+"files"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema42.properties, key0))){
+const err31 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("attempt" !== data.kind){
+const err32 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "attempt"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err33 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+if(data.executor_version !== undefined){
+if(typeof data.executor_version !== "string"){
+const err34 = {instancePath:instancePath+"/executor_version",schemaPath:"#/properties/executor_version/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data.run_id !== undefined){
+let data3 = data.run_id;
+if(typeof data3 === "string"){
+if(func2(data3) > 200){
+const err35 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(func2(data3) < 1){
+const err36 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(!pattern4.test(data3)){
+const err37 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data.packet_id !== undefined){
+let data4 = data.packet_id;
+if(typeof data4 === "string"){
+if(func2(data4) > 200){
+const err39 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if(func2(data4) < 1){
+const err40 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if(!pattern4.test(data4)){
+const err41 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data.packet_digest !== undefined){
+let data5 = data.packet_digest;
+if(typeof data5 === "string"){
+if(!pattern6.test(data5)){
+const err43 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+else {
+const err44 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+if(data.prompt_digest !== undefined){
+let data6 = data.prompt_digest;
+if(typeof data6 === "string"){
+if(!pattern6.test(data6)){
+const err45 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data.attempt !== undefined){
+let data7 = data.attempt;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err47 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 < 1 || isNaN(data7)){
+const err48 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+if(data.binding_digest !== undefined){
+let data8 = data.binding_digest;
+if(typeof data8 === "string"){
+if(!pattern6.test(data8)){
+const err49 = {instancePath:instancePath+"/binding_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/binding_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(data.base_commit !== undefined){
+let data9 = data.base_commit;
+if(typeof data9 === "string"){
+if(!pattern16.test(data9)){
+const err51 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data.branch !== undefined){
+let data10 = data.branch;
+if((typeof data10 !== "string") && (data10 !== null)){
+const err53 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema42.properties.branch.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data.head_commit !== undefined){
+let data11 = data.head_commit;
+if((typeof data11 !== "string") && (data11 !== null)){
+const err54 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema42.properties.head_commit.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+if(typeof data11 === "string"){
+if(!pattern16.test(data11)){
+const err55 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+if(data.started_at !== undefined){
+let data12 = data.started_at;
+if(typeof data12 === "string"){
+if(!(formats0.validate(data12))){
+const err56 = {instancePath:instancePath+"/started_at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/started_at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+if(data.finished_at !== undefined){
+let data13 = data.finished_at;
+if(typeof data13 === "string"){
+if(!(formats0.validate(data13))){
+const err58 = {instancePath:instancePath+"/finished_at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/finished_at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data.duration_ms !== undefined){
+let data14 = data.duration_ms;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err60 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+const err61 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+}
+if(data.outcome !== undefined){
+let data15 = data.outcome;
+if(!(((((((data15 === "ok") || (data15 === "task-failed")) || (data15 === "timeout")) || (data15 === "crashed")) || (data15 === "auth-failed")) || (data15 === "backend-missing")) || (data15 === "rate-limited"))){
+const err62 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/outcome/enum",keyword:"enum",params:{allowedValues: schema50.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data.exit_code !== undefined){
+let data16 = data.exit_code;
+if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
+const err63 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema42.properties.exit_code.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data.signal !== undefined){
+let data17 = data.signal;
+if((typeof data17 !== "string") && (data17 !== null)){
+const err64 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema42.properties.signal.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+if(data.dry_run !== undefined){
+if(typeof data.dry_run !== "boolean"){
+const err65 = {instancePath:instancePath+"/dry_run",schemaPath:"#/properties/dry_run/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data.repair_context_digest !== undefined){
+let data19 = data.repair_context_digest;
+const _errs46 = errors;
+let valid9 = false;
+let passing0 = null;
+const _errs47 = errors;
+if(typeof data19 === "string"){
+if(!pattern6.test(data19)){
+const err66 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+else {
+const err67 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+var _valid0 = _errs47 === errors;
+if(_valid0){
+valid9 = true;
+passing0 = 0;
+}
+const _errs50 = errors;
+if(data19 !== null){
+const err68 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"#/properties/repair_context_digest/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+var _valid0 = _errs50 === errors;
+if(_valid0 && valid9){
+valid9 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid9 = true;
+passing0 = 1;
+}
+}
+if(!valid9){
+const err69 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"#/properties/repair_context_digest/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+else {
+errors = _errs46;
+if(vErrors !== null){
+if(_errs46){
+vErrors.length = _errs46;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.env_names !== undefined){
+let data20 = data.env_names;
+if(Array.isArray(data20)){
+const len0 = data20.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data20[i0] !== "string"){
+const err70 = {instancePath:instancePath+"/env_names/" + i0,schemaPath:"#/properties/env_names/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/env_names",schemaPath:"#/properties/env_names/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data.inputs !== undefined){
+let data22 = data.inputs;
+if(Array.isArray(data22)){
+const len1 = data22.length;
+for(let i1=0; i1<len1; i1++){
+let data23 = data22[i1];
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+if(data23.artifact === undefined){
+const err72 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+if(data23.digest === undefined){
+const err73 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(data23.path === undefined){
+const err74 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+for(const key1 in data23){
+if(!(((key1 === "artifact") || (key1 === "digest")) || (key1 === "path"))){
+const err75 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+if(data23.artifact !== undefined){
+let data24 = data23.artifact;
+const _errs64 = errors;
+const _errs65 = errors;
+if(typeof data24 === "string"){
+if(!pattern19.test(data24)){
+const err76 = {};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+var valid17 = _errs65 === errors;
+if(valid17){
+const err77 = {instancePath:instancePath+"/inputs/" + i1+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+else {
+errors = _errs64;
+if(vErrors !== null){
+if(_errs64){
+vErrors.length = _errs64;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data24 === "string"){
+if(func2(data24) < 1){
+const err78 = {instancePath:instancePath+"/inputs/" + i1+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/inputs/" + i1+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data23.digest !== undefined){
+let data25 = data23.digest;
+if(typeof data25 === "string"){
+if(!pattern6.test(data25)){
+const err80 = {instancePath:instancePath+"/inputs/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/inputs/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data23.path !== undefined){
+let data26 = data23.path;
+const _errs72 = errors;
+const _errs73 = errors;
+if(typeof data26 === "string"){
+if(!pattern19.test(data26)){
+const err82 = {};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+var valid20 = _errs73 === errors;
+if(valid20){
+const err83 = {instancePath:instancePath+"/inputs/" + i1+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+else {
+errors = _errs72;
+if(vErrors !== null){
+if(_errs72){
+vErrors.length = _errs72;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data26 === "string"){
+if(func2(data26) < 1){
+const err84 = {instancePath:instancePath+"/inputs/" + i1+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+else {
+const err85 = {instancePath:instancePath+"/inputs/" + i1+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+}
+else {
+const err87 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+if(data.invocations !== undefined){
+let data27 = data.invocations;
+if(Array.isArray(data27)){
+const len2 = data27.length;
+for(let i2=0; i2<len2; i2++){
+if(!(validate26(data27[i2], {instancePath:instancePath+"/invocations/" + i2,parentData:data27,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate26.errors : vErrors.concat(validate26.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/invocations",schemaPath:"#/properties/invocations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+if(data.changed_files !== undefined){
+let data29 = data.changed_files;
+if(Array.isArray(data29)){
+const len3 = data29.length;
+for(let i3=0; i3<len3; i3++){
+let data30 = data29[i3];
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+if(data30.path === undefined){
+const err89 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+if(data30.status === undefined){
+const err90 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+if(data30.workers === undefined){
+const err91 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+for(const key2 in data30){
+if(!(((key2 === "path") || (key2 === "status")) || (key2 === "workers"))){
+const err92 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+if(data30.path !== undefined){
+let data31 = data30.path;
+const _errs85 = errors;
+const _errs86 = errors;
+if(typeof data31 === "string"){
+if(!pattern19.test(data31)){
+const err93 = {};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+var valid27 = _errs86 === errors;
+if(valid27){
+const err94 = {instancePath:instancePath+"/changed_files/" + i3+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+else {
+errors = _errs85;
+if(vErrors !== null){
+if(_errs85){
+vErrors.length = _errs85;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data31 === "string"){
+if(func2(data31) < 1){
+const err95 = {instancePath:instancePath+"/changed_files/" + i3+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/changed_files/" + i3+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data30.status !== undefined){
+let data32 = data30.status;
+if(!((((data32 === "added") || (data32 === "modified")) || (data32 === "deleted")) || (data32 === "type-changed"))){
+const err97 = {instancePath:instancePath+"/changed_files/" + i3+"/status",schemaPath:"#/properties/changed_files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema42.properties.changed_files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+if(data30.workers !== undefined){
+let data33 = data30.workers;
+if(Array.isArray(data33)){
+const len4 = data33.length;
+for(let i4=0; i4<len4; i4++){
+if(typeof data33[i4] !== "string"){
+const err98 = {instancePath:instancePath+"/changed_files/" + i3+"/workers/" + i4,schemaPath:"#/properties/changed_files/items/properties/workers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+}
+else {
+const err99 = {instancePath:instancePath+"/changed_files/" + i3+"/workers",schemaPath:"#/properties/changed_files/items/properties/workers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+}
+else {
+const err101 = {instancePath:instancePath+"/changed_files",schemaPath:"#/properties/changed_files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+if(data.diff !== undefined){
+let data35 = data.diff;
+if((typeof data35 !== "string") && (data35 !== null)){
+const err102 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/type",keyword:"type",params:{type: schema42.properties.diff.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+if(data.outputs !== undefined){
+let data36 = data.outputs;
+if(Array.isArray(data36)){
+const len5 = data36.length;
+for(let i5=0; i5<len5; i5++){
+let data37 = data36[i5];
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.artifact === undefined){
+const err103 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+if(data37.checked === undefined){
+const err104 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "checked"},message:"must have required property '"+"checked"+"'"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data37.found === undefined){
+const err105 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "found"},message:"must have required property '"+"found"+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+if(data37.path === undefined){
+const err106 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if(data37.digest === undefined){
+const err107 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(data37.bytes === undefined){
+const err108 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+for(const key3 in data37){
+if(!((((((key3 === "artifact") || (key3 === "checked")) || (key3 === "found")) || (key3 === "path")) || (key3 === "digest")) || (key3 === "bytes"))){
+const err109 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data37.artifact !== undefined){
+if(typeof data37.artifact !== "string"){
+const err110 = {instancePath:instancePath+"/outputs/" + i5+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+if(data37.checked !== undefined){
+if(typeof data37.checked !== "boolean"){
+const err111 = {instancePath:instancePath+"/outputs/" + i5+"/checked",schemaPath:"#/properties/outputs/items/properties/checked/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+if(data37.found !== undefined){
+if(typeof data37.found !== "boolean"){
+const err112 = {instancePath:instancePath+"/outputs/" + i5+"/found",schemaPath:"#/properties/outputs/items/properties/found/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data37.path !== undefined){
+let data41 = data37.path;
+if((typeof data41 !== "string") && (data41 !== null)){
+const err113 = {instancePath:instancePath+"/outputs/" + i5+"/path",schemaPath:"#/properties/outputs/items/properties/path/type",keyword:"type",params:{type: schema42.properties.outputs.items.properties.path.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+if(data37.digest !== undefined){
+let data42 = data37.digest;
+const _errs108 = errors;
+let valid33 = false;
+let passing1 = null;
+const _errs109 = errors;
+if(typeof data42 === "string"){
+if(!pattern6.test(data42)){
+const err114 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+else {
+const err115 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+var _valid1 = _errs109 === errors;
+if(_valid1){
+valid33 = true;
+passing1 = 0;
+}
+const _errs112 = errors;
+if(data42 !== null){
+const err116 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"#/properties/outputs/items/properties/digest/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+var _valid1 = _errs112 === errors;
+if(_valid1 && valid33){
+valid33 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid33 = true;
+passing1 = 1;
+}
+}
+if(!valid33){
+const err117 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"#/properties/outputs/items/properties/digest/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+else {
+errors = _errs108;
+if(vErrors !== null){
+if(_errs108){
+vErrors.length = _errs108;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data37.bytes !== undefined){
+let data43 = data37.bytes;
+if((!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))) && (data43 !== null)){
+const err118 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/type",keyword:"type",params:{type: schema42.properties.outputs.items.properties.bytes.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err119 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data.checks !== undefined){
+let data44 = data.checks;
+if(Array.isArray(data44)){
+const len6 = data44.length;
+for(let i6=0; i6<len6; i6++){
+let data45 = data44[i6];
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.id === undefined){
+const err122 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+if(data45.kind === undefined){
+const err123 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+if(data45.source === undefined){
+const err124 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+if(data45.command === undefined){
+const err125 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+if(data45.argv === undefined){
+const err126 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+if(data45.exit_code === undefined){
+const err127 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+if(data45.signal === undefined){
+const err128 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(data45.timed_out === undefined){
+const err129 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "timed_out"},message:"must have required property '"+"timed_out"+"'"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+if(data45.duration_ms === undefined){
+const err130 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+if(data45.stdout === undefined){
+const err131 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+if(data45.stderr === undefined){
+const err132 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+if(data45.passed === undefined){
+const err133 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+for(const key4 in data45){
+if(!(func3.call(schema62.properties, key4))){
+const err134 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+if(data45.id !== undefined){
+if(typeof data45.id !== "string"){
+const err135 = {instancePath:instancePath+"/checks/" + i6+"/id",schemaPath:"#/$defs/check/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+if(data45.kind !== undefined){
+let data47 = data45.kind;
+if(!((data47 === "validation") || (data47 === "verification"))){
+const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema62.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data45.source !== undefined){
+if(typeof data45.source !== "string"){
+const err137 = {instancePath:instancePath+"/checks/" + i6+"/source",schemaPath:"#/$defs/check/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+if(data45.command !== undefined){
+if(typeof data45.command !== "string"){
+const err138 = {instancePath:instancePath+"/checks/" + i6+"/command",schemaPath:"#/$defs/check/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+if(data45.argv !== undefined){
+let data50 = data45.argv;
+if(Array.isArray(data50)){
+const len7 = data50.length;
+for(let i7=0; i7<len7; i7++){
+if(typeof data50[i7] !== "string"){
+const err139 = {instancePath:instancePath+"/checks/" + i6+"/argv/" + i7,schemaPath:"#/$defs/check/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/checks/" + i6+"/argv",schemaPath:"#/$defs/check/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+if(data45.exit_code !== undefined){
+let data52 = data45.exit_code;
+if((!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))) && (data52 !== null)){
+const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema62.properties.exit_code.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+}
+if(data45.signal !== undefined){
+let data53 = data45.signal;
+if((typeof data53 !== "string") && (data53 !== null)){
+const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema62.properties.signal.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+if(data45.timed_out !== undefined){
+if(typeof data45.timed_out !== "boolean"){
+const err143 = {instancePath:instancePath+"/checks/" + i6+"/timed_out",schemaPath:"#/$defs/check/properties/timed_out/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+}
+if(data45.duration_ms !== undefined){
+let data55 = data45.duration_ms;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err144 = {instancePath:instancePath+"/checks/" + i6+"/duration_ms",schemaPath:"#/$defs/check/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 0 || isNaN(data55)){
+const err145 = {instancePath:instancePath+"/checks/" + i6+"/duration_ms",schemaPath:"#/$defs/check/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+}
+if(data45.stdout !== undefined){
+if(typeof data45.stdout !== "string"){
+const err146 = {instancePath:instancePath+"/checks/" + i6+"/stdout",schemaPath:"#/$defs/check/properties/stdout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+if(data45.stderr !== undefined){
+if(typeof data45.stderr !== "string"){
+const err147 = {instancePath:instancePath+"/checks/" + i6+"/stderr",schemaPath:"#/$defs/check/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+}
+if(data45.passed !== undefined){
+if(typeof data45.passed !== "boolean"){
+const err148 = {instancePath:instancePath+"/checks/" + i6+"/passed",schemaPath:"#/$defs/check/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+}
+}
+else {
+const err150 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data.findings !== undefined){
+let data59 = data.findings;
+if(Array.isArray(data59)){
+const len8 = data59.length;
+for(let i8=0; i8<len8; i8++){
+let data60 = data59[i8];
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+if(data60.code === undefined){
+const err151 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'"};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+if(data60.message === undefined){
+const err152 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+if(data60.worker_id === undefined){
+const err153 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "worker_id"},message:"must have required property '"+"worker_id"+"'"};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+if(data60.paths === undefined){
+const err154 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'"};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+for(const key5 in data60){
+if(!((((key5 === "code") || (key5 === "message")) || (key5 === "worker_id")) || (key5 === "paths"))){
+const err155 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+if(data60.code !== undefined){
+let data61 = data60.code;
+if(!((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work"))){
+const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema42.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+if(data60.message !== undefined){
+if(typeof data60.message !== "string"){
+const err157 = {instancePath:instancePath+"/findings/" + i8+"/message",schemaPath:"#/properties/findings/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+if(data60.worker_id !== undefined){
+let data63 = data60.worker_id;
+if((typeof data63 !== "string") && (data63 !== null)){
+const err158 = {instancePath:instancePath+"/findings/" + i8+"/worker_id",schemaPath:"#/properties/findings/items/properties/worker_id/type",keyword:"type",params:{type: schema42.properties.findings.items.properties.worker_id.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+if(data60.paths !== undefined){
+let data64 = data60.paths;
+if(Array.isArray(data64)){
+const len9 = data64.length;
+for(let i9=0; i9<len9; i9++){
+if(typeof data64[i9] !== "string"){
+const err159 = {instancePath:instancePath+"/findings/" + i8+"/paths/" + i9,schemaPath:"#/properties/findings/items/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+}
+else {
+const err160 = {instancePath:instancePath+"/findings/" + i8+"/paths",schemaPath:"#/properties/findings/items/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+}
+else {
+const err161 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/findings",schemaPath:"#/properties/findings/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+}
+if(data.notes !== undefined){
+let data66 = data.notes;
+if(Array.isArray(data66)){
+const len10 = data66.length;
+for(let i10=0; i10<len10; i10++){
+if(typeof data66[i10] !== "string"){
+const err163 = {instancePath:instancePath+"/notes/" + i10,schemaPath:"#/properties/notes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+}
+else {
+const err164 = {instancePath:instancePath+"/notes",schemaPath:"#/properties/notes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+}
+if(data.retry_after_ms !== undefined){
+let data68 = data.retry_after_ms;
+if((!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))) && (data68 !== null)){
+const err165 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema42.properties.retry_after_ms.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+if((typeof data68 == "number") && (isFinite(data68))){
+if(data68 < 0 || isNaN(data68)){
+const err166 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+}
+if(data.tokens !== undefined){
+let data69 = data.tokens;
+const _errs168 = errors;
+let valid48 = false;
+let passing2 = null;
+const _errs169 = errors;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+for(const key6 in data69){
+if(!((((((key6 === "input_tokens") || (key6 === "cached_input_tokens")) || (key6 === "output_tokens")) || (key6 === "reasoning_output_tokens")) || (key6 === "total_tokens")) || (key6 === "cost_usd"))){
+const err167 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+if(data69.input_tokens !== undefined){
+let data70 = data69.input_tokens;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err168 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 < 0 || isNaN(data70)){
+const err169 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+}
+if(data69.cached_input_tokens !== undefined){
+let data71 = data69.cached_input_tokens;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err170 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 < 0 || isNaN(data71)){
+const err171 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+}
+if(data69.output_tokens !== undefined){
+let data72 = data69.output_tokens;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err172 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 < 0 || isNaN(data72)){
+const err173 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+}
+if(data69.reasoning_output_tokens !== undefined){
+let data73 = data69.reasoning_output_tokens;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err174 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 < 0 || isNaN(data73)){
+const err175 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+}
+if(data69.total_tokens !== undefined){
+let data74 = data69.total_tokens;
+if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
+const err176 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 < 0 || isNaN(data74)){
+const err177 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+}
+}
+if(data69.cost_usd !== undefined){
+let data75 = data69.cost_usd;
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 < 0 || isNaN(data75)){
+const err178 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+else {
+const err179 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+}
+else {
+const err180 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+var _valid2 = _errs169 === errors;
+if(_valid2){
+valid48 = true;
+passing2 = 0;
+}
+const _errs185 = errors;
+if(data69 !== null){
+const err181 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+var _valid2 = _errs185 === errors;
+if(_valid2 && valid48){
+valid48 = false;
+passing2 = [passing2, 1];
+}
+else {
+if(_valid2){
+valid48 = true;
+passing2 = 1;
+}
+}
+if(!valid48){
+const err182 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+else {
+errors = _errs168;
+if(vErrors !== null){
+if(_errs168){
+vErrors.length = _errs168;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.files !== undefined){
+let data76 = data.files;
+if(Array.isArray(data76)){
+const len11 = data76.length;
+for(let i11=0; i11<len11; i11++){
+let data77 = data76[i11];
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.path === undefined){
+const err183 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+if(data77.digest === undefined){
+const err184 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+if(data77.bytes === undefined){
+const err185 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+for(const key7 in data77){
+if(!(((key7 === "path") || (key7 === "digest")) || (key7 === "bytes"))){
+const err186 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+}
+if(data77.path !== undefined){
+let data78 = data77.path;
+const _errs195 = errors;
+const _errs196 = errors;
+if(typeof data78 === "string"){
+if(!pattern19.test(data78)){
+const err187 = {};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+}
+var valid55 = _errs196 === errors;
+if(valid55){
+const err188 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+else {
+errors = _errs195;
+if(vErrors !== null){
+if(_errs195){
+vErrors.length = _errs195;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data78 === "string"){
+if(func2(data78) < 1){
+const err189 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+}
+else {
+const err190 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+}
+if(data77.digest !== undefined){
+let data79 = data77.digest;
+if(typeof data79 === "string"){
+if(!pattern6.test(data79)){
+const err191 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+else {
+const err192 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+}
+if(data77.bytes !== undefined){
+let data80 = data77.bytes;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err193 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 < 0 || isNaN(data80)){
+const err194 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err195 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+}
+else {
+const err196 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+}
+else {
+const err197 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+validate25.errors = vErrors;
+return errors === 0;
+}
+validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/attempt-job-result.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate24.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.job_id === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "job_id"},message:"must have required property '"+"job_id"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.worker === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "worker"},message:"must have required property '"+"worker"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.attempt_digest === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempt_digest"},message:"must have required property '"+"attempt_digest"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.attempt === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempt"},message:"must have required property '"+"attempt"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.evidence === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "evidence"},message:"must have required property '"+"evidence"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.branch === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "job_id")) || (key0 === "worker")) || (key0 === "attempt_digest")) || (key0 === "attempt")) || (key0 === "evidence")) || (key0 === "branch"))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("attempt-job-result" !== data.kind){
+const err9 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "attempt-job-result"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err10 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.job_id !== undefined){
+let data2 = data.job_id;
+if(typeof data2 === "string"){
+if(func2(data2) < 1){
+const err11 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.worker !== undefined){
+let data3 = data.worker;
+if(typeof data3 === "string"){
+if(func2(data3) < 1){
+const err13 = {instancePath:instancePath+"/worker",schemaPath:"#/properties/worker/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/worker",schemaPath:"#/properties/worker/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.attempt_digest !== undefined){
+let data4 = data.attempt_digest;
+if(typeof data4 === "string"){
+if(!pattern6.test(data4)){
+const err15 = {instancePath:instancePath+"/attempt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/attempt_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.attempt !== undefined){
+if(!(validate25(data.attempt, {instancePath:instancePath+"/attempt",parentData:data,parentDataProperty:"attempt",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+errors = vErrors.length;
+}
+}
+if(data.evidence !== undefined){
+let data6 = data.evidence;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.ref === undefined){
+const err17 = {instancePath:instancePath+"/evidence",schemaPath:"#/properties/evidence/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data6.commit === undefined){
+const err18 = {instancePath:instancePath+"/evidence",schemaPath:"#/properties/evidence/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key1 in data6){
+if(!((key1 === "ref") || (key1 === "commit"))){
+const err19 = {instancePath:instancePath+"/evidence",schemaPath:"#/properties/evidence/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data6.ref !== undefined){
+let data7 = data6.ref;
+if(typeof data7 === "string"){
+if(!pattern32.test(data7)){
+const err20 = {instancePath:instancePath+"/evidence/ref",schemaPath:"#/properties/evidence/properties/ref/pattern",keyword:"pattern",params:{pattern: "^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},message:"must match pattern \""+"^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/evidence/ref",schemaPath:"#/properties/evidence/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data6.commit !== undefined){
+let data8 = data6.commit;
+if(typeof data8 === "string"){
+if(!pattern16.test(data8)){
+const err22 = {instancePath:instancePath+"/evidence/commit",schemaPath:"#/properties/evidence/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+else {
+const err23 = {instancePath:instancePath+"/evidence/commit",schemaPath:"#/properties/evidence/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/evidence",schemaPath:"#/properties/evidence/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.branch !== undefined){
+let data9 = data.branch;
+const _errs20 = errors;
+let valid3 = false;
+let passing0 = null;
+const _errs21 = errors;
+if(data9 !== null){
+const err25 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/oneOf/0/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid0 = _errs21 === errors;
+if(_valid0){
+valid3 = true;
+passing0 = 0;
+}
+const _errs23 = errors;
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.ref === undefined){
+const err26 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/oneOf/1/required",keyword:"required",params:{missingProperty: "ref"},message:"must have required property '"+"ref"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data9.commit === undefined){
+const err27 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/oneOf/1/required",keyword:"required",params:{missingProperty: "commit"},message:"must have required property '"+"commit"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+for(const key2 in data9){
+if(!((key2 === "ref") || (key2 === "commit"))){
+const err28 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data9.ref !== undefined){
+let data10 = data9.ref;
+if(typeof data10 === "string"){
+if(!pattern34.test(data10)){
+const err29 = {instancePath:instancePath+"/branch/ref",schemaPath:"#/properties/branch/oneOf/1/properties/ref/pattern",keyword:"pattern",params:{pattern: "^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},message:"must match pattern \""+"^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"+"\""};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+else {
+const err30 = {instancePath:instancePath+"/branch/ref",schemaPath:"#/properties/branch/oneOf/1/properties/ref/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data9.commit !== undefined){
+let data11 = data9.commit;
+if(typeof data11 === "string"){
+if(!pattern16.test(data11)){
+const err31 = {instancePath:instancePath+"/branch/commit",schemaPath:"#/properties/branch/oneOf/1/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/branch/commit",schemaPath:"#/properties/branch/oneOf/1/properties/commit/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid0 = _errs23 === errors;
+if(_valid0 && valid3){
+valid3 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid3 = true;
+passing0 = 1;
+}
+}
+if(!valid3){
+const err34 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+else {
+errors = _errs20;
+if(vErrors !== null){
+if(_errs20){
+vErrors.length = _errs20;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate24.errors = vErrors;
+return errors === 0;
+}
+validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateAttemptJob = validate30;
+const schema66 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job.schema.json","title":"AttemptJob","description":"One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the deterministic job id `<run_id>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.","type":"object","required":["kind","schema_version","job_id","lane","remote","packet_digest","prompt_digest","request"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job"},"schema_version":{"const":"1"},"job_id":{"description":"`<run_id>/<packet_id>/<attempt>`: enqueuing the same attempt twice adds it once.","type":"string","minLength":1},"lane":{"description":"The backends the attempt needs, sorted and joined with `+` (e.g. `shell`, `claude+codex`): the queue it waits in. A worker takes jobs only from lanes its --backends cover.","type":"string","pattern":"^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"},"remote":{"description":"The run's git remote (a URL or a bare repository path), the same as request.repo.","type":"string","minLength":1},"packet_digest":{"description":"digest(request.packet): the worker refuses a job whose packet does not match it.","$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Raw-bytes digest of request.prompt.","$ref":"common.schema.json#/$defs/digest"},"request":{"$ref":"attempt-request.schema.json"}}};
+const pattern36 = new RegExp("^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$", "u");
+const schema69 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
+const schema57 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
+const pattern58 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
+const pattern59 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
+const pattern23 = new RegExp("^https?://[^\\s]+$", "u");
+const pattern24 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern25 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
+const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
+const schema76 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/packet.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1062,7 +4741,7 @@ vErrors.push(err16);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema42.properties, key0))){
+if(!(func3.call(schema71.properties, key0))){
 const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
@@ -2222,7 +5901,7 @@ let data49 = data48.artifact;
 const _errs109 = errors;
 const _errs110 = errors;
 if(typeof data49 === "string"){
-if(!pattern13.test(data49)){
+if(!pattern19.test(data49)){
 const err112 = {};
 if(vErrors === null){
 vErrors = [err112];
@@ -2326,7 +6005,7 @@ errors++;
 if(data48.format !== undefined){
 let data51 = data48.format;
 if(!((((((((data51 === "json") || (data51 === "markdown")) || (data51 === "patch")) || (data51 === "test-log")) || (data51 === "rendered-artifact")) || (data51 === "other")) || (data51 === "json-list")) || (data51 === "jsonl"))){
-const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
+const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -2445,7 +6124,7 @@ errors++;
 if(data55.format !== undefined){
 let data57 = data55.format;
 if(!((((((((data57 === "json") || (data57 === "markdown")) || (data57 === "patch")) || (data57 === "test-log")) || (data57 === "rendered-artifact")) || (data57 === "other")) || (data57 === "json-list")) || (data57 === "jsonl"))){
-const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema47.enum},message:"must be equal to one of the allowed values"};
+const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2929,7 +6608,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data77 = data.completion_check;
 if((typeof data77 !== "string") && (data77 !== null)){
-const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema42.properties.completion_check.type},message:"must be string,null"};
+const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema71.properties.completion_check.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -3449,7 +7128,7 @@ vErrors.push(err208);
 errors++;
 }
 for(const key13 in data92){
-if(!(func3.call(schema42.properties.fanout.oneOf[0].properties, key13))){
+if(!(func3.call(schema71.properties.fanout.oneOf[0].properties, key13))){
 const err209 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err209];
@@ -3477,7 +7156,7 @@ let data94 = data92.over;
 const _errs218 = errors;
 const _errs219 = errors;
 if(typeof data94 === "string"){
-if(!pattern13.test(data94)){
+if(!pattern19.test(data94)){
 const err211 = {};
 if(vErrors === null){
 vErrors = [err211];
@@ -3924,7 +7603,7 @@ vErrors.push(err248);
 errors++;
 }
 for(const key14 in data92){
-if(!(func3.call(schema42.properties.fanout.oneOf[1].properties, key14))){
+if(!(func3.call(schema71.properties.fanout.oneOf[1].properties, key14))){
 const err249 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err249];
@@ -4260,17 +7939,17 @@ vErrors.push(err275);
 }
 errors++;
 }
-validate25.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate25.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/attempt-request.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate24.evaluated;
+const evaluated0 = validate31.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4399,7 +8078,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema40.properties, key0))){
+if(!(func3.call(schema69.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -4480,8 +8159,8 @@ errors++;
 }
 }
 if(data.packet !== undefined){
-if(!(validate25(data.packet, {instancePath:instancePath+"/packet",parentData:data,parentDataProperty:"packet",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate25.errors : vErrors.concat(validate25.errors);
+if(!(validate32(data.packet, {instancePath:instancePath+"/packet",parentData:data,parentDataProperty:"packet",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
 errors = vErrors.length;
 }
 }
@@ -4527,7 +8206,7 @@ let data6 = data.branch;
 const _errs14 = errors;
 const _errs15 = errors;
 if(typeof data6 === "string"){
-if(!pattern29.test(data6)){
+if(!pattern58.test(data6)){
 const err22 = {};
 if(vErrors === null){
 vErrors = [err22];
@@ -4561,7 +8240,7 @@ vErrors = null;
 }
 }
 if(typeof data6 === "string"){
-if(!pattern30.test(data6)){
+if(!pattern59.test(data6)){
 const err24 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/pattern",keyword:"pattern",params:{pattern: "^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"},message:"must match pattern \""+"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -4586,7 +8265,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data7 = data.base_commit;
 if(typeof data7 === "string"){
-if(!pattern31.test(data7)){
+if(!pattern16.test(data7)){
 const err26 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err26];
@@ -4685,7 +8364,7 @@ vErrors.push(err33);
 errors++;
 }
 for(const key3 in data11){
-if(!(func3.call(schema65.properties, key3))){
+if(!(func3.call(schema57.properties, key3))){
 const err34 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
@@ -4699,7 +8378,7 @@ errors++;
 if(data11.backend !== undefined){
 let data12 = data11.backend;
 if(!(((((data12 === "dry-run") || (data12 === "shell")) || (data12 === "codex")) || (data12 === "claude")) || (data12 === "command"))){
-const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema65.properties.backend.enum},message:"must be equal to one of the allowed values"};
+const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema57.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -4800,7 +8479,7 @@ errors++;
 if(data11.stdin !== undefined){
 let data17 = data11.stdin;
 if(!((data17 === "prompt") || (data17 === "none"))){
-const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema65.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema57.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -4813,7 +8492,7 @@ errors++;
 if(data11.transcript !== undefined){
 let data18 = data11.transcript;
 if(!((data18 === "stdout") || (data18 === "none"))){
-const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema65.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema57.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4851,7 +8530,7 @@ errors++;
 if(data11.base_url !== undefined){
 let data20 = data11.base_url;
 if(typeof data20 === "string"){
-if(!pattern34.test(data20)){
+if(!pattern23.test(data20)){
 const err47 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err47];
@@ -4876,7 +8555,7 @@ errors++;
 if(data11.api_key_env !== undefined){
 let data21 = data11.api_key_env;
 if(typeof data21 === "string"){
-if(!pattern35.test(data21)){
+if(!pattern24.test(data21)){
 const err49 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key_env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/api_key_env/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
@@ -4901,7 +8580,7 @@ errors++;
 if(data11.sandbox !== undefined){
 let data22 = data11.sandbox;
 if(!(((data22 === "read-only") || (data22 === "workspace-write")) || (data22 === "danger-full-access"))){
-const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema65.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema57.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4914,7 +8593,7 @@ errors++;
 if(data11.permission_mode !== undefined){
 let data23 = data11.permission_mode;
 if(!(((((data23 === "default") || (data23 === "acceptEdits")) || (data23 === "plan")) || (data23 === "bypassPermissions")) || (data23 === "dontAsk"))){
-const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema65.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema57.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -4972,7 +8651,7 @@ const len2 = data26.length;
 for(let i2=0; i2<len2; i2++){
 let data27 = data26[i2];
 if(typeof data27 === "string"){
-if(!pattern36.test(data27)){
+if(!pattern25.test(data27)){
 const err56 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
@@ -5041,7 +8720,7 @@ const len4 = data30.length;
 for(let i4=0; i4<len4; i4++){
 let data31 = data30[i4];
 if(typeof data31 === "string"){
-if(!pattern35.test(data31)){
+if(!pattern24.test(data31)){
 const err61 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err61];
@@ -5081,7 +8760,7 @@ if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
 for(const key4 in data32){
 const _errs68 = errors;
 if(typeof key4 === "string"){
-if(!pattern35.test(key4)){
+if(!pattern24.test(key4)){
 const err64 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err64];
@@ -5153,9 +8832,11 @@ errors++;
 }
 }
 }
-}
-else {
-const err70 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data11.rate_limit !== undefined){
+let data35 = data11.rate_limit;
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.max === undefined){
+const err70 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -5164,10 +8845,8 @@ vErrors.push(err70);
 }
 errors++;
 }
-}
-}
-else {
-const err71 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data35.duration_ms === undefined){
+const err71 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -5176,10 +8855,9 @@ vErrors.push(err71);
 }
 errors++;
 }
-}
-}
-else {
-const err72 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key6 in data35){
+if(!((key6 === "max") || (key6 === "duration_ms"))){
+const err72 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -5189,15 +8867,10 @@ vErrors.push(err72);
 errors++;
 }
 }
-if(data.inputs !== undefined){
-let data35 = data.inputs;
-if(Array.isArray(data35)){
-const len5 = data35.length;
-for(let i5=0; i5<len5; i5++){
-let data36 = data35[i5];
-if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
-if(data36.artifact === undefined){
-const err73 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(data35.max !== undefined){
+let data36 = data35.max;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err73 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -5206,8 +8879,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(data36.digest === undefined){
-const err74 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 1 || isNaN(data36)){
+const err74 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -5216,8 +8890,12 @@ vErrors.push(err74);
 }
 errors++;
 }
-if(data36.content_base64 === undefined){
-const err75 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
+}
+}
+if(data35.duration_ms !== undefined){
+let data37 = data35.duration_ms;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err75 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -5226,9 +8904,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-for(const key6 in data36){
-if(!(((key6 === "artifact") || (key6 === "digest")) || (key6 === "content_base64"))){
-const err76 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 1 || isNaN(data37)){
+const err76 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -5238,13 +8916,10 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data36.artifact !== undefined){
-let data37 = data36.artifact;
-const _errs82 = errors;
-const _errs83 = errors;
-if(typeof data37 === "string"){
-if(!pattern13.test(data37)){
-const err77 = {};
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -5254,9 +8929,9 @@ vErrors.push(err77);
 errors++;
 }
 }
-var valid24 = _errs83 === errors;
-if(valid24){
-const err78 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+}
+else {
+const err78 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -5265,20 +8940,10 @@ vErrors.push(err78);
 }
 errors++;
 }
-else {
-errors = _errs82;
-if(vErrors !== null){
-if(_errs82){
-vErrors.length = _errs82;
+}
 }
 else {
-vErrors = null;
-}
-}
-}
-if(typeof data37 === "string"){
-if(func2(data37) < 1){
-const err79 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err79 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -5288,8 +8953,9 @@ vErrors.push(err79);
 errors++;
 }
 }
+}
 else {
-const err80 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err80 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -5299,11 +8965,15 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data36.digest !== undefined){
-let data38 = data36.digest;
-if(typeof data38 === "string"){
-if(!pattern6.test(data38)){
-const err81 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(data.inputs !== undefined){
+let data38 = data.inputs;
+if(Array.isArray(data38)){
+const len5 = data38.length;
+for(let i5=0; i5<len5; i5++){
+let data39 = data38[i5];
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+if(data39.artifact === undefined){
+const err81 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -5312,9 +8982,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-}
-else {
-const err82 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data39.digest === undefined){
+const err82 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -5323,10 +8992,8 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-if(data36.content_base64 !== undefined){
-if(typeof data36.content_base64 !== "string"){
-const err83 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data39.content_base64 === undefined){
+const err83 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -5335,10 +9002,9 @@ vErrors.push(err83);
 }
 errors++;
 }
-}
-}
-else {
-const err84 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key7 in data39){
+if(!(((key7 === "artifact") || (key7 === "digest")) || (key7 === "content_base64"))){
+const err84 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -5348,9 +9014,13 @@ vErrors.push(err84);
 errors++;
 }
 }
-}
-else {
-const err85 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data39.artifact !== undefined){
+let data40 = data39.artifact;
+const _errs89 = errors;
+const _errs90 = errors;
+if(typeof data40 === "string"){
+if(!pattern19.test(data40)){
+const err85 = {};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -5360,10 +9030,9 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data.repair_context !== undefined){
-let data40 = data.repair_context;
-if((typeof data40 !== "string") && (data40 !== null)){
-const err86 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema40.properties.repair_context.type},message:"must be string,null"};
+var valid25 = _errs90 === errors;
+if(valid25){
+const err86 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -5372,12 +9041,20 @@ vErrors.push(err86);
 }
 errors++;
 }
+else {
+errors = _errs89;
+if(vErrors !== null){
+if(_errs89){
+vErrors.length = _errs89;
 }
-if(data.repo !== undefined){
-let data41 = data.repo;
-if(typeof data41 === "string"){
-if(func2(data41) < 1){
-const err87 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data40 === "string"){
+if(func2(data40) < 1){
+const err87 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -5388,7 +9065,7 @@ errors++;
 }
 }
 else {
-const err88 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err88 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -5398,12 +9075,11 @@ vErrors.push(err88);
 errors++;
 }
 }
-if(data.limits !== undefined){
-let data42 = data.limits;
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-for(const key7 in data42){
-if(!(((key7 === "timeout_ms") || (key7 === "kill_grace_ms")) || (key7 === "check_timeout_ms"))){
-const err89 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(data39.digest !== undefined){
+let data41 = data39.digest;
+if(typeof data41 === "string"){
+if(!pattern6.test(data41)){
+const err89 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -5413,10 +9089,8 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data42.timeout_ms !== undefined){
-let data43 = data42.timeout_ms;
-if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
-const err90 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err90 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -5425,9 +9099,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 1 || isNaN(data43)){
-const err91 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data39.content_base64 !== undefined){
+if(typeof data39.content_base64 !== "string"){
+const err91 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -5438,10 +9113,8 @@ errors++;
 }
 }
 }
-if(data42.kill_grace_ms !== undefined){
-let data44 = data42.kill_grace_ms;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err92 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err92 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -5450,9 +9123,10 @@ vErrors.push(err92);
 }
 errors++;
 }
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 < 0 || isNaN(data44)){
-const err93 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err93 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -5462,11 +9136,10 @@ vErrors.push(err93);
 errors++;
 }
 }
-}
-if(data42.check_timeout_ms !== undefined){
-let data45 = data42.check_timeout_ms;
-if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
-const err94 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.repair_context !== undefined){
+let data43 = data.repair_context;
+if((typeof data43 !== "string") && (data43 !== null)){
+const err94 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema69.properties.repair_context.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -5475,9 +9148,12 @@ vErrors.push(err94);
 }
 errors++;
 }
-if((typeof data45 == "number") && (isFinite(data45))){
-if(data45 < 1 || isNaN(data45)){
-const err95 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.repo !== undefined){
+let data44 = data.repo;
+if(typeof data44 === "string"){
+if(func2(data44) < 1){
+const err95 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -5487,10 +9163,8 @@ vErrors.push(err95);
 errors++;
 }
 }
-}
-}
 else {
-const err96 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err96 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -5500,9 +9174,12 @@ vErrors.push(err96);
 errors++;
 }
 }
-}
-else {
-const err97 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.limits !== undefined){
+let data45 = data.limits;
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+for(const key8 in data45){
+if(!(((key8 === "timeout_ms") || (key8 === "kill_grace_ms")) || (key8 === "check_timeout_ms"))){
+const err97 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -5511,710 +9188,116 @@ vErrors.push(err97);
 }
 errors++;
 }
-validate24.errors = vErrors;
+}
+if(data45.timeout_ms !== undefined){
+let data46 = data45.timeout_ms;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err98 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 1 || isNaN(data46)){
+const err99 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+if(data45.kill_grace_ms !== undefined){
+let data47 = data45.kill_grace_ms;
+if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
+const err100 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 0 || isNaN(data47)){
+const err101 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+}
+if(data45.check_timeout_ms !== undefined){
+let data48 = data45.check_timeout_ms;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err102 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+if((typeof data48 == "number") && (isFinite(data48))){
+if(data48 < 1 || isNaN(data48)){
+const err103 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+}
+else {
+const err105 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+validate31.errors = vErrors;
 return errors === 0;
 }
-validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateAttempt = validate28;
-const schema69 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
-const schema77 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
-const schema87 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
-const schema84 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
-const schema82 = {"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}};
-const schema83 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
 
-function validate29(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/attempt-job.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate29.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.worker_id === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "worker_id"},message:"must have required property '"+"worker_id"+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-if(data.backend === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-if(data.argv === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(data.stdin === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stdin"},message:"must have required property '"+"stdin"+"'"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-if(data.env_names === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "env_names"},message:"must have required property '"+"env_names"+"'"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-if(data.outcome === undefined){
-const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(data.exit_code === undefined){
-const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-if(data.signal === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(data.timed_out === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "timed_out"},message:"must have required property '"+"timed_out"+"'"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-if(data.duration_ms === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-if(data.prompt === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "prompt"},message:"must have required property '"+"prompt"+"'"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(data.stdout === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-if(data.stderr === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-if(data.transcript === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "transcript"},message:"must have required property '"+"transcript"+"'"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-if(data.output_dir === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "output_dir"},message:"must have required property '"+"output_dir"+"'"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-if(data.tokens === undefined){
-const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(data.detail === undefined){
-const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(func3.call(schema82.properties, key0))){
-const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-}
-if(data.worker_id !== undefined){
-if(typeof data.worker_id !== "string"){
-const err18 = {instancePath:instancePath+"/worker_id",schemaPath:"#/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-if(data.backend !== undefined){
-let data1 = data.backend;
-if(!(((((data1 === "dry-run") || (data1 === "shell")) || (data1 === "codex")) || (data1 === "claude")) || (data1 === "command"))){
-const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema83.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-if(data.argv !== undefined){
-let data2 = data.argv;
-if(Array.isArray(data2)){
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data2[i0] !== "string"){
-const err20 = {instancePath:instancePath+"/argv/" + i0,schemaPath:"#/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-}
-else {
-const err21 = {instancePath:instancePath+"/argv",schemaPath:"#/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-}
-if(data.stdin !== undefined){
-let data4 = data.stdin;
-if(!((data4 === "prompt") || (data4 === "none"))){
-const err22 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema82.properties.stdin.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-}
-if(data.env_names !== undefined){
-let data5 = data.env_names;
-if(Array.isArray(data5)){
-const len1 = data5.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data5[i1] !== "string"){
-const err23 = {instancePath:instancePath+"/env_names/" + i1,schemaPath:"#/properties/env_names/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-}
-}
-else {
-const err24 = {instancePath:instancePath+"/env_names",schemaPath:"#/properties/env_names/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-}
-if(data.outcome !== undefined){
-let data7 = data.outcome;
-if(!((((((((data7 === "ok") || (data7 === "task-failed")) || (data7 === "timeout")) || (data7 === "crashed")) || (data7 === "auth-failed")) || (data7 === "backend-missing")) || (data7 === "rate-limited")) || (data7 === "not-run"))){
-const err25 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema82.properties.outcome.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-if(data.exit_code !== undefined){
-let data8 = data.exit_code;
-if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (data8 !== null)){
-const err26 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema82.properties.exit_code.type},message:"must be integer,null"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-if(data.signal !== undefined){
-let data9 = data.signal;
-if((typeof data9 !== "string") && (data9 !== null)){
-const err27 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema82.properties.signal.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-}
-if(data.timed_out !== undefined){
-if(typeof data.timed_out !== "boolean"){
-const err28 = {instancePath:instancePath+"/timed_out",schemaPath:"#/properties/timed_out/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-}
-if(data.duration_ms !== undefined){
-let data11 = data.duration_ms;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err29 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 0 || isNaN(data11)){
-const err30 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-}
-if(data.prompt !== undefined){
-if(typeof data.prompt !== "string"){
-const err31 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-if(data.stdout !== undefined){
-let data13 = data.stdout;
-if((typeof data13 !== "string") && (data13 !== null)){
-const err32 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/type",keyword:"type",params:{type: schema82.properties.stdout.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-if(data.stderr !== undefined){
-let data14 = data.stderr;
-if((typeof data14 !== "string") && (data14 !== null)){
-const err33 = {instancePath:instancePath+"/stderr",schemaPath:"#/properties/stderr/type",keyword:"type",params:{type: schema82.properties.stderr.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-if(data.transcript !== undefined){
-let data15 = data.transcript;
-if((typeof data15 !== "string") && (data15 !== null)){
-const err34 = {instancePath:instancePath+"/transcript",schemaPath:"#/properties/transcript/type",keyword:"type",params:{type: schema82.properties.transcript.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-if(data.output_dir !== undefined){
-let data16 = data.output_dir;
-if((typeof data16 !== "string") && (data16 !== null)){
-const err35 = {instancePath:instancePath+"/output_dir",schemaPath:"#/properties/output_dir/type",keyword:"type",params:{type: schema82.properties.output_dir.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-if(data.tokens !== undefined){
-let data17 = data.tokens;
-const _errs35 = errors;
-let valid6 = false;
-let passing0 = null;
-const _errs36 = errors;
-if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-for(const key1 in data17){
-if(!((((((key1 === "input_tokens") || (key1 === "cached_input_tokens")) || (key1 === "output_tokens")) || (key1 === "reasoning_output_tokens")) || (key1 === "total_tokens")) || (key1 === "cost_usd"))){
-const err36 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-}
-if(data17.input_tokens !== undefined){
-let data18 = data17.input_tokens;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err37 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 0 || isNaN(data18)){
-const err38 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-}
-}
-if(data17.cached_input_tokens !== undefined){
-let data19 = data17.cached_input_tokens;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err39 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 < 0 || isNaN(data19)){
-const err40 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-}
-if(data17.output_tokens !== undefined){
-let data20 = data17.output_tokens;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err41 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 0 || isNaN(data20)){
-const err42 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-}
-}
-if(data17.reasoning_output_tokens !== undefined){
-let data21 = data17.reasoning_output_tokens;
-if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err43 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 0 || isNaN(data21)){
-const err44 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-}
-if(data17.total_tokens !== undefined){
-let data22 = data17.total_tokens;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err45 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err46 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-}
-}
-if(data17.cost_usd !== undefined){
-let data23 = data17.cost_usd;
-if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 < 0 || isNaN(data23)){
-const err47 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-}
-else {
-const err48 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-}
-}
-else {
-const err49 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-var _valid0 = _errs36 === errors;
-if(_valid0){
-valid6 = true;
-passing0 = 0;
-}
-const _errs52 = errors;
-if(data17 !== null){
-const err50 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-var _valid0 = _errs52 === errors;
-if(_valid0 && valid6){
-valid6 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid6 = true;
-passing0 = 1;
-}
-}
-if(!valid6){
-const err51 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-else {
-errors = _errs35;
-if(vErrors !== null){
-if(_errs35){
-vErrors.length = _errs35;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.detail !== undefined){
-let data24 = data.detail;
-if((typeof data24 !== "string") && (data24 !== null)){
-const err52 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: schema82.properties.detail.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-}
-}
-else {
-const err53 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-validate29.errors = vErrors;
-return errors === 0;
-}
-validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://schemas.dwm.dev/v1/attempt.schema.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate28.evaluated;
+const evaluated0 = validate30.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6242,8 +9325,8 @@ vErrors.push(err1);
 }
 errors++;
 }
-if(data.executor_version === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "executor_version"},message:"must have required property '"+"executor_version"+"'"};
+if(data.job_id === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "job_id"},message:"must have required property '"+"job_id"+"'"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -6252,8 +9335,8 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(data.run_id === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'"};
+if(data.lane === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "lane"},message:"must have required property '"+"lane"+"'"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -6262,8 +9345,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(data.packet_id === undefined){
-const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if(data.remote === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "remote"},message:"must have required property '"+"remote"+"'"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -6292,8 +9375,8 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data.attempt === undefined){
-const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempt"},message:"must have required property '"+"attempt"+"'"};
+if(data.request === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "request"},message:"must have required property '"+"request"+"'"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6302,8 +9385,9 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data.binding_digest === undefined){
-const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "binding_digest"},message:"must have required property '"+"binding_digest"+"'"};
+for(const key0 in data){
+if(!((((((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "job_id")) || (key0 === "lane")) || (key0 === "remote")) || (key0 === "packet_digest")) || (key0 === "prompt_digest")) || (key0 === "request"))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -6312,8 +9396,10 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(data.base_commit === undefined){
-const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "base_commit"},message:"must have required property '"+"base_commit"+"'"};
+}
+if(data.kind !== undefined){
+if("attempt-job" !== data.kind){
+const err9 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "attempt-job"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -6322,8 +9408,10 @@ vErrors.push(err9);
 }
 errors++;
 }
-if(data.branch === undefined){
-const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'"};
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err10 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -6332,8 +9420,12 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data.head_commit === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "head_commit"},message:"must have required property '"+"head_commit"+"'"};
+}
+if(data.job_id !== undefined){
+let data2 = data.job_id;
+if(typeof data2 === "string"){
+if(func2(data2) < 1){
+const err11 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -6342,8 +9434,9 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data.started_at === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "started_at"},message:"must have required property '"+"started_at"+"'"};
+}
+else {
+const err12 = {instancePath:instancePath+"/job_id",schemaPath:"#/properties/job_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -6352,8 +9445,12 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data.finished_at === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "finished_at"},message:"must have required property '"+"finished_at"+"'"};
+}
+if(data.lane !== undefined){
+let data3 = data.lane;
+if(typeof data3 === "string"){
+if(!pattern36.test(data3)){
+const err13 = {instancePath:instancePath+"/lane",schemaPath:"#/properties/lane/pattern",keyword:"pattern",params:{pattern: "^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"},message:"must match pattern \""+"^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -6362,8 +9459,9 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data.duration_ms === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+}
+else {
+const err14 = {instancePath:instancePath+"/lane",schemaPath:"#/properties/lane/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -6372,8 +9470,12 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data.outcome === undefined){
-const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'"};
+}
+if(data.remote !== undefined){
+let data4 = data.remote;
+if(typeof data4 === "string"){
+if(func2(data4) < 1){
+const err15 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -6382,8 +9484,9 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data.exit_code === undefined){
-const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
+}
+else {
+const err16 = {instancePath:instancePath+"/remote",schemaPath:"#/properties/remote/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -6392,8 +9495,12 @@ vErrors.push(err16);
 }
 errors++;
 }
-if(data.signal === undefined){
-const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
+}
+if(data.packet_digest !== undefined){
+let data5 = data.packet_digest;
+if(typeof data5 === "string"){
+if(!pattern6.test(data5)){
+const err17 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -6402,8 +9509,9 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data.dry_run === undefined){
-const err18 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dry_run"},message:"must have required property '"+"dry_run"+"'"};
+}
+else {
+const err18 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -6412,8 +9520,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(data.repair_context_digest === undefined){
-const err19 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "repair_context_digest"},message:"must have required property '"+"repair_context_digest"+"'"};
+}
+if(data.prompt_digest !== undefined){
+let data6 = data.prompt_digest;
+if(typeof data6 === "string"){
+if(!pattern6.test(data6)){
+const err19 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -6422,8 +9534,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(data.env_names === undefined){
-const err20 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "env_names"},message:"must have required property '"+"env_names"+"'"};
+}
+else {
+const err20 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -6432,8 +9545,16 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(data.inputs === undefined){
-const err21 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
+}
+if(data.request !== undefined){
+if(!(validate31(data.request, {instancePath:instancePath+"/request",parentData:data,parentDataProperty:"request",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -6442,2290 +9563,23 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data.invocations === undefined){
-const err22 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "invocations"},message:"must have required property '"+"invocations"+"'"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-if(data.changed_files === undefined){
-const err23 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "changed_files"},message:"must have required property '"+"changed_files"+"'"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(data.diff === undefined){
-const err24 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "diff"},message:"must have required property '"+"diff"+"'"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-if(data.outputs === undefined){
-const err25 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outputs"},message:"must have required property '"+"outputs"+"'"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-if(data.checks === undefined){
-const err26 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "checks"},message:"must have required property '"+"checks"+"'"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-if(data.findings === undefined){
-const err27 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "findings"},message:"must have required property '"+"findings"+"'"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-if(data.notes === undefined){
-const err28 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "notes"},message:"must have required property '"+"notes"+"'"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-if(data.tokens === undefined){
-const err29 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-if(data.files === undefined){
-const err30 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "files"},message:"must have required property '"+"files"+"'"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-for(const key0 in data){
-if(!(func3.call(schema69.properties, key0))){
-const err31 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-}
-if(data.kind !== undefined){
-if("attempt" !== data.kind){
-const err32 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "attempt"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-if(data.schema_version !== undefined){
-if("1" !== data.schema_version){
-const err33 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-if(data.executor_version !== undefined){
-if(typeof data.executor_version !== "string"){
-const err34 = {instancePath:instancePath+"/executor_version",schemaPath:"#/properties/executor_version/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-if(data.run_id !== undefined){
-let data3 = data.run_id;
-if(typeof data3 === "string"){
-if(func2(data3) > 200){
-const err35 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-if(func2(data3) < 1){
-const err36 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-if(!pattern4.test(data3)){
-const err37 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-}
-else {
-const err38 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-}
-if(data.packet_id !== undefined){
-let data4 = data.packet_id;
-if(typeof data4 === "string"){
-if(func2(data4) > 200){
-const err39 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-if(func2(data4) < 1){
-const err40 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-if(!pattern4.test(data4)){
-const err41 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-}
-else {
-const err42 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-}
-if(data.packet_digest !== undefined){
-let data5 = data.packet_digest;
-if(typeof data5 === "string"){
-if(!pattern6.test(data5)){
-const err43 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-}
-else {
-const err44 = {instancePath:instancePath+"/packet_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-}
-if(data.prompt_digest !== undefined){
-let data6 = data.prompt_digest;
-if(typeof data6 === "string"){
-if(!pattern6.test(data6)){
-const err45 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/prompt_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-}
-if(data.attempt !== undefined){
-let data7 = data.attempt;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err47 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 1 || isNaN(data7)){
-const err48 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-}
-}
-if(data.binding_digest !== undefined){
-let data8 = data.binding_digest;
-if(typeof data8 === "string"){
-if(!pattern6.test(data8)){
-const err49 = {instancePath:instancePath+"/binding_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/binding_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-}
-if(data.base_commit !== undefined){
-let data9 = data.base_commit;
-if(typeof data9 === "string"){
-if(!pattern31.test(data9)){
-const err51 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-}
-else {
-const err52 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-}
-if(data.branch !== undefined){
-let data10 = data.branch;
-if((typeof data10 !== "string") && (data10 !== null)){
-const err53 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema69.properties.branch.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-}
-if(data.head_commit !== undefined){
-let data11 = data.head_commit;
-if((typeof data11 !== "string") && (data11 !== null)){
-const err54 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema69.properties.head_commit.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-if(typeof data11 === "string"){
-if(!pattern31.test(data11)){
-const err55 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-}
-}
-if(data.started_at !== undefined){
-let data12 = data.started_at;
-if(typeof data12 === "string"){
-if(!(formats0.validate(data12))){
-const err56 = {instancePath:instancePath+"/started_at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-}
-else {
-const err57 = {instancePath:instancePath+"/started_at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-}
-if(data.finished_at !== undefined){
-let data13 = data.finished_at;
-if(typeof data13 === "string"){
-if(!(formats0.validate(data13))){
-const err58 = {instancePath:instancePath+"/finished_at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-}
-else {
-const err59 = {instancePath:instancePath+"/finished_at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-}
-if(data.duration_ms !== undefined){
-let data14 = data.duration_ms;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err60 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 < 0 || isNaN(data14)){
-const err61 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err61];
-}
-else {
-vErrors.push(err61);
-}
-errors++;
-}
-}
-}
-if(data.outcome !== undefined){
-let data15 = data.outcome;
-if(!(((((((data15 === "ok") || (data15 === "task-failed")) || (data15 === "timeout")) || (data15 === "crashed")) || (data15 === "auth-failed")) || (data15 === "backend-missing")) || (data15 === "rate-limited"))){
-const err62 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/outcome/enum",keyword:"enum",params:{allowedValues: schema77.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-}
-if(data.exit_code !== undefined){
-let data16 = data.exit_code;
-if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
-const err63 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema69.properties.exit_code.type},message:"must be integer,null"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-}
-if(data.signal !== undefined){
-let data17 = data.signal;
-if((typeof data17 !== "string") && (data17 !== null)){
-const err64 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema69.properties.signal.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-}
-}
-if(data.dry_run !== undefined){
-if(typeof data.dry_run !== "boolean"){
-const err65 = {instancePath:instancePath+"/dry_run",schemaPath:"#/properties/dry_run/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-}
-if(data.repair_context_digest !== undefined){
-let data19 = data.repair_context_digest;
-const _errs46 = errors;
-let valid9 = false;
-let passing0 = null;
-const _errs47 = errors;
-if(typeof data19 === "string"){
-if(!pattern6.test(data19)){
-const err66 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-}
-else {
-const err67 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-var _valid0 = _errs47 === errors;
-if(_valid0){
-valid9 = true;
-passing0 = 0;
-}
-const _errs50 = errors;
-if(data19 !== null){
-const err68 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"#/properties/repair_context_digest/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-var _valid0 = _errs50 === errors;
-if(_valid0 && valid9){
-valid9 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid9 = true;
-passing0 = 1;
-}
-}
-if(!valid9){
-const err69 = {instancePath:instancePath+"/repair_context_digest",schemaPath:"#/properties/repair_context_digest/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-else {
-errors = _errs46;
-if(vErrors !== null){
-if(_errs46){
-vErrors.length = _errs46;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.env_names !== undefined){
-let data20 = data.env_names;
-if(Array.isArray(data20)){
-const len0 = data20.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data20[i0] !== "string"){
-const err70 = {instancePath:instancePath+"/env_names/" + i0,schemaPath:"#/properties/env_names/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-}
-}
-else {
-const err71 = {instancePath:instancePath+"/env_names",schemaPath:"#/properties/env_names/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-}
-if(data.inputs !== undefined){
-let data22 = data.inputs;
-if(Array.isArray(data22)){
-const len1 = data22.length;
-for(let i1=0; i1<len1; i1++){
-let data23 = data22[i1];
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-if(data23.artifact === undefined){
-const err72 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-if(data23.digest === undefined){
-const err73 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-if(data23.path === undefined){
-const err74 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-for(const key1 in data23){
-if(!(((key1 === "artifact") || (key1 === "digest")) || (key1 === "path"))){
-const err75 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-}
-if(data23.artifact !== undefined){
-let data24 = data23.artifact;
-const _errs64 = errors;
-const _errs65 = errors;
-if(typeof data24 === "string"){
-if(!pattern13.test(data24)){
-const err76 = {};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-}
-var valid17 = _errs65 === errors;
-if(valid17){
-const err77 = {instancePath:instancePath+"/inputs/" + i1+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-else {
-errors = _errs64;
-if(vErrors !== null){
-if(_errs64){
-vErrors.length = _errs64;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data24 === "string"){
-if(func2(data24) < 1){
-const err78 = {instancePath:instancePath+"/inputs/" + i1+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-}
-else {
-const err79 = {instancePath:instancePath+"/inputs/" + i1+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-}
-if(data23.digest !== undefined){
-let data25 = data23.digest;
-if(typeof data25 === "string"){
-if(!pattern6.test(data25)){
-const err80 = {instancePath:instancePath+"/inputs/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-}
-else {
-const err81 = {instancePath:instancePath+"/inputs/" + i1+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-}
-}
-if(data23.path !== undefined){
-let data26 = data23.path;
-const _errs72 = errors;
-const _errs73 = errors;
-if(typeof data26 === "string"){
-if(!pattern13.test(data26)){
-const err82 = {};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-}
-var valid20 = _errs73 === errors;
-if(valid20){
-const err83 = {instancePath:instancePath+"/inputs/" + i1+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-else {
-errors = _errs72;
-if(vErrors !== null){
-if(_errs72){
-vErrors.length = _errs72;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data26 === "string"){
-if(func2(data26) < 1){
-const err84 = {instancePath:instancePath+"/inputs/" + i1+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-}
-}
-else {
-const err85 = {instancePath:instancePath+"/inputs/" + i1+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err85];
-}
-else {
-vErrors.push(err85);
-}
-errors++;
-}
-}
-}
-else {
-const err86 = {instancePath:instancePath+"/inputs/" + i1,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err86];
-}
-else {
-vErrors.push(err86);
-}
-errors++;
-}
-}
-}
-else {
-const err87 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err87];
-}
-else {
-vErrors.push(err87);
-}
-errors++;
-}
-}
-if(data.invocations !== undefined){
-let data27 = data.invocations;
-if(Array.isArray(data27)){
-const len2 = data27.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate29(data27[i2], {instancePath:instancePath+"/invocations/" + i2,parentData:data27,parentDataProperty:i2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate29.errors : vErrors.concat(validate29.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err88 = {instancePath:instancePath+"/invocations",schemaPath:"#/properties/invocations/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err88];
-}
-else {
-vErrors.push(err88);
-}
-errors++;
-}
-}
-if(data.changed_files !== undefined){
-let data29 = data.changed_files;
-if(Array.isArray(data29)){
-const len3 = data29.length;
-for(let i3=0; i3<len3; i3++){
-let data30 = data29[i3];
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(data30.path === undefined){
-const err89 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
-if(vErrors === null){
-vErrors = [err89];
-}
-else {
-vErrors.push(err89);
-}
-errors++;
-}
-if(data30.status === undefined){
-const err90 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
-if(vErrors === null){
-vErrors = [err90];
-}
-else {
-vErrors.push(err90);
-}
-errors++;
-}
-if(data30.workers === undefined){
-const err91 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
-if(vErrors === null){
-vErrors = [err91];
-}
-else {
-vErrors.push(err91);
-}
-errors++;
-}
-for(const key2 in data30){
-if(!(((key2 === "path") || (key2 === "status")) || (key2 === "workers"))){
-const err92 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err92];
-}
-else {
-vErrors.push(err92);
-}
-errors++;
-}
-}
-if(data30.path !== undefined){
-let data31 = data30.path;
-const _errs85 = errors;
-const _errs86 = errors;
-if(typeof data31 === "string"){
-if(!pattern13.test(data31)){
-const err93 = {};
-if(vErrors === null){
-vErrors = [err93];
-}
-else {
-vErrors.push(err93);
-}
-errors++;
-}
-}
-var valid27 = _errs86 === errors;
-if(valid27){
-const err94 = {instancePath:instancePath+"/changed_files/" + i3+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
-if(vErrors === null){
-vErrors = [err94];
-}
-else {
-vErrors.push(err94);
-}
-errors++;
-}
-else {
-errors = _errs85;
-if(vErrors !== null){
-if(_errs85){
-vErrors.length = _errs85;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data31 === "string"){
-if(func2(data31) < 1){
-const err95 = {instancePath:instancePath+"/changed_files/" + i3+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err95];
-}
-else {
-vErrors.push(err95);
-}
-errors++;
-}
-}
-else {
-const err96 = {instancePath:instancePath+"/changed_files/" + i3+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err96];
-}
-else {
-vErrors.push(err96);
-}
-errors++;
-}
-}
-if(data30.status !== undefined){
-let data32 = data30.status;
-if(!((((data32 === "added") || (data32 === "modified")) || (data32 === "deleted")) || (data32 === "type-changed"))){
-const err97 = {instancePath:instancePath+"/changed_files/" + i3+"/status",schemaPath:"#/properties/changed_files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema69.properties.changed_files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err97];
-}
-else {
-vErrors.push(err97);
-}
-errors++;
-}
-}
-if(data30.workers !== undefined){
-let data33 = data30.workers;
-if(Array.isArray(data33)){
-const len4 = data33.length;
-for(let i4=0; i4<len4; i4++){
-if(typeof data33[i4] !== "string"){
-const err98 = {instancePath:instancePath+"/changed_files/" + i3+"/workers/" + i4,schemaPath:"#/properties/changed_files/items/properties/workers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err98];
-}
-else {
-vErrors.push(err98);
-}
-errors++;
-}
-}
-}
-else {
-const err99 = {instancePath:instancePath+"/changed_files/" + i3+"/workers",schemaPath:"#/properties/changed_files/items/properties/workers/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err99];
-}
-else {
-vErrors.push(err99);
-}
-errors++;
-}
-}
-}
-else {
-const err100 = {instancePath:instancePath+"/changed_files/" + i3,schemaPath:"#/properties/changed_files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-}
-}
-else {
-const err101 = {instancePath:instancePath+"/changed_files",schemaPath:"#/properties/changed_files/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-}
-if(data.diff !== undefined){
-let data35 = data.diff;
-if((typeof data35 !== "string") && (data35 !== null)){
-const err102 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/type",keyword:"type",params:{type: schema69.properties.diff.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-}
-if(data.outputs !== undefined){
-let data36 = data.outputs;
-if(Array.isArray(data36)){
-const len5 = data36.length;
-for(let i5=0; i5<len5; i5++){
-let data37 = data36[i5];
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.artifact === undefined){
-const err103 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-if(data37.checked === undefined){
-const err104 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "checked"},message:"must have required property '"+"checked"+"'"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-if(data37.found === undefined){
-const err105 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "found"},message:"must have required property '"+"found"+"'"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-if(data37.path === undefined){
-const err106 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
-if(vErrors === null){
-vErrors = [err106];
-}
-else {
-vErrors.push(err106);
-}
-errors++;
-}
-if(data37.digest === undefined){
-const err107 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
-if(vErrors === null){
-vErrors = [err107];
-}
-else {
-vErrors.push(err107);
-}
-errors++;
-}
-if(data37.bytes === undefined){
-const err108 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
-if(vErrors === null){
-vErrors = [err108];
-}
-else {
-vErrors.push(err108);
-}
-errors++;
-}
-for(const key3 in data37){
-if(!((((((key3 === "artifact") || (key3 === "checked")) || (key3 === "found")) || (key3 === "path")) || (key3 === "digest")) || (key3 === "bytes"))){
-const err109 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err109];
-}
-else {
-vErrors.push(err109);
-}
-errors++;
-}
-}
-if(data37.artifact !== undefined){
-if(typeof data37.artifact !== "string"){
-const err110 = {instancePath:instancePath+"/outputs/" + i5+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err110];
-}
-else {
-vErrors.push(err110);
-}
-errors++;
-}
-}
-if(data37.checked !== undefined){
-if(typeof data37.checked !== "boolean"){
-const err111 = {instancePath:instancePath+"/outputs/" + i5+"/checked",schemaPath:"#/properties/outputs/items/properties/checked/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err111];
-}
-else {
-vErrors.push(err111);
-}
-errors++;
-}
-}
-if(data37.found !== undefined){
-if(typeof data37.found !== "boolean"){
-const err112 = {instancePath:instancePath+"/outputs/" + i5+"/found",schemaPath:"#/properties/outputs/items/properties/found/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err112];
-}
-else {
-vErrors.push(err112);
-}
-errors++;
-}
-}
-if(data37.path !== undefined){
-let data41 = data37.path;
-if((typeof data41 !== "string") && (data41 !== null)){
-const err113 = {instancePath:instancePath+"/outputs/" + i5+"/path",schemaPath:"#/properties/outputs/items/properties/path/type",keyword:"type",params:{type: schema69.properties.outputs.items.properties.path.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err113];
-}
-else {
-vErrors.push(err113);
-}
-errors++;
-}
-}
-if(data37.digest !== undefined){
-let data42 = data37.digest;
-const _errs108 = errors;
-let valid33 = false;
-let passing1 = null;
-const _errs109 = errors;
-if(typeof data42 === "string"){
-if(!pattern6.test(data42)){
-const err114 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err114];
-}
-else {
-vErrors.push(err114);
-}
-errors++;
-}
-}
-else {
-const err115 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err115];
-}
-else {
-vErrors.push(err115);
-}
-errors++;
-}
-var _valid1 = _errs109 === errors;
-if(_valid1){
-valid33 = true;
-passing1 = 0;
-}
-const _errs112 = errors;
-if(data42 !== null){
-const err116 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"#/properties/outputs/items/properties/digest/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err116];
-}
-else {
-vErrors.push(err116);
-}
-errors++;
-}
-var _valid1 = _errs112 === errors;
-if(_valid1 && valid33){
-valid33 = false;
-passing1 = [passing1, 1];
-}
-else {
-if(_valid1){
-valid33 = true;
-passing1 = 1;
-}
-}
-if(!valid33){
-const err117 = {instancePath:instancePath+"/outputs/" + i5+"/digest",schemaPath:"#/properties/outputs/items/properties/digest/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err117];
-}
-else {
-vErrors.push(err117);
-}
-errors++;
-}
-else {
-errors = _errs108;
-if(vErrors !== null){
-if(_errs108){
-vErrors.length = _errs108;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data37.bytes !== undefined){
-let data43 = data37.bytes;
-if((!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))) && (data43 !== null)){
-const err118 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/type",keyword:"type",params:{type: schema69.properties.outputs.items.properties.bytes.type},message:"must be integer,null"};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err119 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err120 = {instancePath:instancePath+"/outputs/" + i5,schemaPath:"#/properties/outputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-}
-}
-else {
-const err121 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-}
-if(data.checks !== undefined){
-let data44 = data.checks;
-if(Array.isArray(data44)){
-const len6 = data44.length;
-for(let i6=0; i6<len6; i6++){
-let data45 = data44[i6];
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.id === undefined){
-const err122 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-if(data45.kind === undefined){
-const err123 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
-if(vErrors === null){
-vErrors = [err123];
-}
-else {
-vErrors.push(err123);
-}
-errors++;
-}
-if(data45.source === undefined){
-const err124 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-if(data45.command === undefined){
-const err125 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
-}
-errors++;
-}
-if(data45.argv === undefined){
-const err126 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
-if(vErrors === null){
-vErrors = [err126];
-}
-else {
-vErrors.push(err126);
-}
-errors++;
-}
-if(data45.exit_code === undefined){
-const err127 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
-if(vErrors === null){
-vErrors = [err127];
-}
-else {
-vErrors.push(err127);
-}
-errors++;
-}
-if(data45.signal === undefined){
-const err128 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
-if(vErrors === null){
-vErrors = [err128];
-}
-else {
-vErrors.push(err128);
-}
-errors++;
-}
-if(data45.timed_out === undefined){
-const err129 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "timed_out"},message:"must have required property '"+"timed_out"+"'"};
-if(vErrors === null){
-vErrors = [err129];
-}
-else {
-vErrors.push(err129);
-}
-errors++;
-}
-if(data45.duration_ms === undefined){
-const err130 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
-if(vErrors === null){
-vErrors = [err130];
-}
-else {
-vErrors.push(err130);
-}
-errors++;
-}
-if(data45.stdout === undefined){
-const err131 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "stdout"},message:"must have required property '"+"stdout"+"'"};
-if(vErrors === null){
-vErrors = [err131];
-}
-else {
-vErrors.push(err131);
-}
-errors++;
-}
-if(data45.stderr === undefined){
-const err132 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "stderr"},message:"must have required property '"+"stderr"+"'"};
-if(vErrors === null){
-vErrors = [err132];
-}
-else {
-vErrors.push(err132);
-}
-errors++;
-}
-if(data45.passed === undefined){
-const err133 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/required",keyword:"required",params:{missingProperty: "passed"},message:"must have required property '"+"passed"+"'"};
-if(vErrors === null){
-vErrors = [err133];
-}
-else {
-vErrors.push(err133);
-}
-errors++;
-}
-for(const key4 in data45){
-if(!(func3.call(schema87.properties, key4))){
-const err134 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err134];
-}
-else {
-vErrors.push(err134);
-}
-errors++;
-}
-}
-if(data45.id !== undefined){
-if(typeof data45.id !== "string"){
-const err135 = {instancePath:instancePath+"/checks/" + i6+"/id",schemaPath:"#/$defs/check/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err135];
-}
-else {
-vErrors.push(err135);
-}
-errors++;
-}
-}
-if(data45.kind !== undefined){
-let data47 = data45.kind;
-if(!((data47 === "validation") || (data47 === "verification"))){
-const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema87.properties.kind.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-}
-if(data45.source !== undefined){
-if(typeof data45.source !== "string"){
-const err137 = {instancePath:instancePath+"/checks/" + i6+"/source",schemaPath:"#/$defs/check/properties/source/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
-}
-errors++;
-}
-}
-if(data45.command !== undefined){
-if(typeof data45.command !== "string"){
-const err138 = {instancePath:instancePath+"/checks/" + i6+"/command",schemaPath:"#/$defs/check/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err138];
-}
-else {
-vErrors.push(err138);
-}
-errors++;
-}
-}
-if(data45.argv !== undefined){
-let data50 = data45.argv;
-if(Array.isArray(data50)){
-const len7 = data50.length;
-for(let i7=0; i7<len7; i7++){
-if(typeof data50[i7] !== "string"){
-const err139 = {instancePath:instancePath+"/checks/" + i6+"/argv/" + i7,schemaPath:"#/$defs/check/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err139];
-}
-else {
-vErrors.push(err139);
-}
-errors++;
-}
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/checks/" + i6+"/argv",schemaPath:"#/$defs/check/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err140];
-}
-else {
-vErrors.push(err140);
-}
-errors++;
-}
-}
-if(data45.exit_code !== undefined){
-let data52 = data45.exit_code;
-if((!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))) && (data52 !== null)){
-const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema87.properties.exit_code.type},message:"must be integer,null"};
-if(vErrors === null){
-vErrors = [err141];
-}
-else {
-vErrors.push(err141);
-}
-errors++;
-}
-}
-if(data45.signal !== undefined){
-let data53 = data45.signal;
-if((typeof data53 !== "string") && (data53 !== null)){
-const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema87.properties.signal.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err142];
-}
-else {
-vErrors.push(err142);
-}
-errors++;
-}
-}
-if(data45.timed_out !== undefined){
-if(typeof data45.timed_out !== "boolean"){
-const err143 = {instancePath:instancePath+"/checks/" + i6+"/timed_out",schemaPath:"#/$defs/check/properties/timed_out/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err143];
-}
-else {
-vErrors.push(err143);
-}
-errors++;
-}
-}
-if(data45.duration_ms !== undefined){
-let data55 = data45.duration_ms;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err144 = {instancePath:instancePath+"/checks/" + i6+"/duration_ms",schemaPath:"#/$defs/check/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err144];
-}
-else {
-vErrors.push(err144);
-}
-errors++;
-}
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 < 0 || isNaN(data55)){
-const err145 = {instancePath:instancePath+"/checks/" + i6+"/duration_ms",schemaPath:"#/$defs/check/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err145];
-}
-else {
-vErrors.push(err145);
-}
-errors++;
-}
-}
-}
-if(data45.stdout !== undefined){
-if(typeof data45.stdout !== "string"){
-const err146 = {instancePath:instancePath+"/checks/" + i6+"/stdout",schemaPath:"#/$defs/check/properties/stdout/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err146];
-}
-else {
-vErrors.push(err146);
-}
-errors++;
-}
-}
-if(data45.stderr !== undefined){
-if(typeof data45.stderr !== "string"){
-const err147 = {instancePath:instancePath+"/checks/" + i6+"/stderr",schemaPath:"#/$defs/check/properties/stderr/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err147];
-}
-else {
-vErrors.push(err147);
-}
-errors++;
-}
-}
-if(data45.passed !== undefined){
-if(typeof data45.passed !== "boolean"){
-const err148 = {instancePath:instancePath+"/checks/" + i6+"/passed",schemaPath:"#/$defs/check/properties/passed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err148];
-}
-else {
-vErrors.push(err148);
-}
-errors++;
-}
-}
-}
-else {
-const err149 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err149];
-}
-else {
-vErrors.push(err149);
-}
-errors++;
-}
-}
-}
-else {
-const err150 = {instancePath:instancePath+"/checks",schemaPath:"#/properties/checks/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err150];
-}
-else {
-vErrors.push(err150);
-}
-errors++;
-}
-}
-if(data.findings !== undefined){
-let data59 = data.findings;
-if(Array.isArray(data59)){
-const len8 = data59.length;
-for(let i8=0; i8<len8; i8++){
-let data60 = data59[i8];
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-if(data60.code === undefined){
-const err151 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'"};
-if(vErrors === null){
-vErrors = [err151];
-}
-else {
-vErrors.push(err151);
-}
-errors++;
-}
-if(data60.message === undefined){
-const err152 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
-if(vErrors === null){
-vErrors = [err152];
-}
-else {
-vErrors.push(err152);
-}
-errors++;
-}
-if(data60.worker_id === undefined){
-const err153 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "worker_id"},message:"must have required property '"+"worker_id"+"'"};
-if(vErrors === null){
-vErrors = [err153];
-}
-else {
-vErrors.push(err153);
-}
-errors++;
-}
-if(data60.paths === undefined){
-const err154 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "paths"},message:"must have required property '"+"paths"+"'"};
-if(vErrors === null){
-vErrors = [err154];
-}
-else {
-vErrors.push(err154);
-}
-errors++;
-}
-for(const key5 in data60){
-if(!((((key5 === "code") || (key5 === "message")) || (key5 === "worker_id")) || (key5 === "paths"))){
-const err155 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err155];
-}
-else {
-vErrors.push(err155);
-}
-errors++;
-}
-}
-if(data60.code !== undefined){
-let data61 = data60.code;
-if(!((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work"))){
-const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema69.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
-if(vErrors === null){
-vErrors = [err156];
-}
-else {
-vErrors.push(err156);
-}
-errors++;
-}
-}
-if(data60.message !== undefined){
-if(typeof data60.message !== "string"){
-const err157 = {instancePath:instancePath+"/findings/" + i8+"/message",schemaPath:"#/properties/findings/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err157];
-}
-else {
-vErrors.push(err157);
-}
-errors++;
-}
-}
-if(data60.worker_id !== undefined){
-let data63 = data60.worker_id;
-if((typeof data63 !== "string") && (data63 !== null)){
-const err158 = {instancePath:instancePath+"/findings/" + i8+"/worker_id",schemaPath:"#/properties/findings/items/properties/worker_id/type",keyword:"type",params:{type: schema69.properties.findings.items.properties.worker_id.type},message:"must be string,null"};
-if(vErrors === null){
-vErrors = [err158];
-}
-else {
-vErrors.push(err158);
-}
-errors++;
-}
-}
-if(data60.paths !== undefined){
-let data64 = data60.paths;
-if(Array.isArray(data64)){
-const len9 = data64.length;
-for(let i9=0; i9<len9; i9++){
-if(typeof data64[i9] !== "string"){
-const err159 = {instancePath:instancePath+"/findings/" + i8+"/paths/" + i9,schemaPath:"#/properties/findings/items/properties/paths/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err159];
-}
-else {
-vErrors.push(err159);
-}
-errors++;
-}
-}
-}
-else {
-const err160 = {instancePath:instancePath+"/findings/" + i8+"/paths",schemaPath:"#/properties/findings/items/properties/paths/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err160];
-}
-else {
-vErrors.push(err160);
-}
-errors++;
-}
-}
-}
-else {
-const err161 = {instancePath:instancePath+"/findings/" + i8,schemaPath:"#/properties/findings/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err161];
-}
-else {
-vErrors.push(err161);
-}
-errors++;
-}
-}
-}
-else {
-const err162 = {instancePath:instancePath+"/findings",schemaPath:"#/properties/findings/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err162];
-}
-else {
-vErrors.push(err162);
-}
-errors++;
-}
-}
-if(data.notes !== undefined){
-let data66 = data.notes;
-if(Array.isArray(data66)){
-const len10 = data66.length;
-for(let i10=0; i10<len10; i10++){
-if(typeof data66[i10] !== "string"){
-const err163 = {instancePath:instancePath+"/notes/" + i10,schemaPath:"#/properties/notes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err163];
-}
-else {
-vErrors.push(err163);
-}
-errors++;
-}
-}
-}
-else {
-const err164 = {instancePath:instancePath+"/notes",schemaPath:"#/properties/notes/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err164];
-}
-else {
-vErrors.push(err164);
-}
-errors++;
-}
-}
-if(data.retry_after_ms !== undefined){
-let data68 = data.retry_after_ms;
-if((!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))) && (data68 !== null)){
-const err165 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema69.properties.retry_after_ms.type},message:"must be integer,null"};
-if(vErrors === null){
-vErrors = [err165];
-}
-else {
-vErrors.push(err165);
-}
-errors++;
-}
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 < 0 || isNaN(data68)){
-const err166 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err166];
-}
-else {
-vErrors.push(err166);
-}
-errors++;
-}
-}
-}
-if(data.tokens !== undefined){
-let data69 = data.tokens;
-const _errs168 = errors;
-let valid48 = false;
-let passing2 = null;
-const _errs169 = errors;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-for(const key6 in data69){
-if(!((((((key6 === "input_tokens") || (key6 === "cached_input_tokens")) || (key6 === "output_tokens")) || (key6 === "reasoning_output_tokens")) || (key6 === "total_tokens")) || (key6 === "cost_usd"))){
-const err167 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err167];
-}
-else {
-vErrors.push(err167);
-}
-errors++;
-}
-}
-if(data69.input_tokens !== undefined){
-let data70 = data69.input_tokens;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err168 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err168];
-}
-else {
-vErrors.push(err168);
-}
-errors++;
-}
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 < 0 || isNaN(data70)){
-const err169 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err169];
-}
-else {
-vErrors.push(err169);
-}
-errors++;
-}
-}
-}
-if(data69.cached_input_tokens !== undefined){
-let data71 = data69.cached_input_tokens;
-if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err170 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err170];
-}
-else {
-vErrors.push(err170);
-}
-errors++;
-}
-if((typeof data71 == "number") && (isFinite(data71))){
-if(data71 < 0 || isNaN(data71)){
-const err171 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err171];
-}
-else {
-vErrors.push(err171);
-}
-errors++;
-}
-}
-}
-if(data69.output_tokens !== undefined){
-let data72 = data69.output_tokens;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err172 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err172];
-}
-else {
-vErrors.push(err172);
-}
-errors++;
-}
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 < 0 || isNaN(data72)){
-const err173 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err173];
-}
-else {
-vErrors.push(err173);
-}
-errors++;
-}
-}
-}
-if(data69.reasoning_output_tokens !== undefined){
-let data73 = data69.reasoning_output_tokens;
-if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err174 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err174];
-}
-else {
-vErrors.push(err174);
-}
-errors++;
-}
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 < 0 || isNaN(data73)){
-const err175 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err175];
-}
-else {
-vErrors.push(err175);
-}
-errors++;
-}
-}
-}
-if(data69.total_tokens !== undefined){
-let data74 = data69.total_tokens;
-if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err176 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err176];
-}
-else {
-vErrors.push(err176);
-}
-errors++;
-}
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 < 0 || isNaN(data74)){
-const err177 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err177];
-}
-else {
-vErrors.push(err177);
-}
-errors++;
-}
-}
-}
-if(data69.cost_usd !== undefined){
-let data75 = data69.cost_usd;
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 < 0 || isNaN(data75)){
-const err178 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err178];
-}
-else {
-vErrors.push(err178);
-}
-errors++;
-}
-}
-else {
-const err179 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err179];
-}
-else {
-vErrors.push(err179);
-}
-errors++;
-}
-}
-}
-else {
-const err180 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err180];
-}
-else {
-vErrors.push(err180);
-}
-errors++;
-}
-var _valid2 = _errs169 === errors;
-if(_valid2){
-valid48 = true;
-passing2 = 0;
-}
-const _errs185 = errors;
-if(data69 !== null){
-const err181 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
-if(vErrors === null){
-vErrors = [err181];
-}
-else {
-vErrors.push(err181);
-}
-errors++;
-}
-var _valid2 = _errs185 === errors;
-if(_valid2 && valid48){
-valid48 = false;
-passing2 = [passing2, 1];
-}
-else {
-if(_valid2){
-valid48 = true;
-passing2 = 1;
-}
-}
-if(!valid48){
-const err182 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err182];
-}
-else {
-vErrors.push(err182);
-}
-errors++;
-}
-else {
-errors = _errs168;
-if(vErrors !== null){
-if(_errs168){
-vErrors.length = _errs168;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.files !== undefined){
-let data76 = data.files;
-if(Array.isArray(data76)){
-const len11 = data76.length;
-for(let i11=0; i11<len11; i11++){
-let data77 = data76[i11];
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.path === undefined){
-const err183 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
-if(vErrors === null){
-vErrors = [err183];
-}
-else {
-vErrors.push(err183);
-}
-errors++;
-}
-if(data77.digest === undefined){
-const err184 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
-if(vErrors === null){
-vErrors = [err184];
-}
-else {
-vErrors.push(err184);
-}
-errors++;
-}
-if(data77.bytes === undefined){
-const err185 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
-if(vErrors === null){
-vErrors = [err185];
-}
-else {
-vErrors.push(err185);
-}
-errors++;
-}
-for(const key7 in data77){
-if(!(((key7 === "path") || (key7 === "digest")) || (key7 === "bytes"))){
-const err186 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err186];
-}
-else {
-vErrors.push(err186);
-}
-errors++;
-}
-}
-if(data77.path !== undefined){
-let data78 = data77.path;
-const _errs195 = errors;
-const _errs196 = errors;
-if(typeof data78 === "string"){
-if(!pattern13.test(data78)){
-const err187 = {};
-if(vErrors === null){
-vErrors = [err187];
-}
-else {
-vErrors.push(err187);
-}
-errors++;
-}
-}
-var valid55 = _errs196 === errors;
-if(valid55){
-const err188 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
-if(vErrors === null){
-vErrors = [err188];
-}
-else {
-vErrors.push(err188);
-}
-errors++;
-}
-else {
-errors = _errs195;
-if(vErrors !== null){
-if(_errs195){
-vErrors.length = _errs195;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data78 === "string"){
-if(func2(data78) < 1){
-const err189 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err189];
-}
-else {
-vErrors.push(err189);
-}
-errors++;
-}
-}
-else {
-const err190 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err190];
-}
-else {
-vErrors.push(err190);
-}
-errors++;
-}
-}
-if(data77.digest !== undefined){
-let data79 = data77.digest;
-if(typeof data79 === "string"){
-if(!pattern6.test(data79)){
-const err191 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
-if(vErrors === null){
-vErrors = [err191];
-}
-else {
-vErrors.push(err191);
-}
-errors++;
-}
-}
-else {
-const err192 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err192];
-}
-else {
-vErrors.push(err192);
-}
-errors++;
-}
-}
-if(data77.bytes !== undefined){
-let data80 = data77.bytes;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err193 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err193];
-}
-else {
-vErrors.push(err193);
-}
-errors++;
-}
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 0 || isNaN(data80)){
-const err194 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err194];
-}
-else {
-vErrors.push(err194);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err195 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err195];
-}
-else {
-vErrors.push(err195);
-}
-errors++;
-}
-}
-}
-else {
-const err196 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err196];
-}
-else {
-vErrors.push(err196);
-}
-errors++;
-}
-}
-}
-else {
-const err197 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err197];
-}
-else {
-vErrors.push(err197);
-}
-errors++;
-}
-validate28.errors = vErrors;
+validate30.errors = vErrors;
 return errors === 0;
 }
-validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateCommandList = validate31;
-const schema91 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
+export const validateAttemptRequest = validate31;
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+export const validateAttempt = validate25;
+
+export const validateCommandList = validate35;
+const schema96 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
+
+function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/command-list.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate35.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8968,7 +9822,7 @@ errors++;
 if(data8.type !== undefined){
 let data10 = data8.type;
 if(!((data10 === "boolean") || (data10 === "string"))){
-const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema91.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema96.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9088,10 +9942,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate35.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateCommon = validate22;
 const schema33 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/common.schema.json","title":"Common","description":"Shared definitions referenced by the other DWM schemas.","$defs":{"digest":{"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"timestamp":{"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"},"slug":{"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},"relativePath":{"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}},"errorInfo":{"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}}}};
@@ -9103,14 +9957,14 @@ return true;
 }
 validate22.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
-export const validateCompileResult = validate32;
-const schema92 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
-const schema105 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
+export const validateCompileResult = validate36;
+const schema97 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema110 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
 
-function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate33.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9675,17 +10529,17 @@ vErrors.push(err46);
 }
 errors++;
 }
-validate33.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/compile-result.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate36.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9844,7 +10698,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema92.properties, key0))){
+if(!(func3.call(schema97.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -9941,7 +10795,7 @@ let data4 = data.run_dir;
 const _errs11 = errors;
 const _errs12 = errors;
 if(typeof data4 === "string"){
-if(!pattern13.test(data4)){
+if(!pattern19.test(data4)){
 const err23 = {};
 if(vErrors === null){
 vErrors = [err23];
@@ -10099,7 +10953,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data10 = data.base_commit;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema92.properties.base_commit.type},message:"must be string,null"};
+const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema97.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10767,8 +11621,8 @@ valid26 = true;
 passing0 = 0;
 }
 const _errs83 = errors;
-if(!(validate33(data32, {instancePath:instancePath+"/changes",parentData:data,parentDataProperty:"changes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
+if(!(validate37(data32, {instancePath:instancePath+"/changes",parentData:data,parentDataProperty:"changes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs83 === errors;
@@ -10815,19 +11669,19 @@ vErrors.push(err92);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate36.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateDoctorReport = validate35;
-const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"},"covered_version":{"description":"Agent CLIs (codex, claude): the version DWM's contract tests run the backend against.","type":"string"},"covered":{"description":"Agent CLIs: whether the installed version is the one the contract tests cover.","type":"boolean"}}}}}};
+export const validateDoctorReport = validate39;
+const schema118 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"},"covered_version":{"description":"Agent CLIs (codex, claude): the version DWM's contract tests run the backend against.","type":"string"},"covered":{"description":"Agent CLIs: whether the installed version is the one the contract tests cover.","type":"boolean"}}}}}};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/doctor-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11009,7 +11863,7 @@ errors++;
 if(data5.status !== undefined){
 let data7 = data5.status;
 if(!(((data7 === "ok") || (data7 === "warn")) || (data7 === "fail"))){
-const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema113.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema118.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -11114,21 +11968,21 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate39.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateErrorOutput = validate36;
-const schema114 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
-const schema115 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
-const pattern80 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
+export const validateErrorOutput = validate40;
+const schema119 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
+const schema120 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
+const pattern88 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/error-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate40.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11307,7 +12161,7 @@ errors++;
 if(data4.code !== undefined){
 let data5 = data4.code;
 if(typeof data5 === "string"){
-if(!pattern80.test(data5)){
+if(!pattern88.test(data5)){
 const err15 = {instancePath:instancePath+"/error/code",schemaPath:"common.schema.json#/$defs/errorInfo/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -11389,20 +12243,20 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate40.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateFrontier = validate37;
-const schema116 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}}}};
-const schema131 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}};
-const schema118 = {"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}};
+export const validateFrontier = validate41;
+const schema121 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}}}};
+const schema136 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}};
+const schema123 = {"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}};
 
-function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate38.evaluated;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11525,7 +12379,7 @@ errors++;
 if(data.kind !== undefined){
 let data2 = data.kind;
 if(!((((data2 === "first") || (data2 === "repair")) || (data2 === "retry")) || (data2 === "rework"))){
-const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema118.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema123.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -11546,17 +12400,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate38.errors = vErrors;
+validate42.errors = vErrors;
 return errors === 0;
 }
-validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema125 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+const schema130 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate44.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11664,7 +12518,7 @@ errors++;
 if(data.reason !== undefined){
 let data1 = data.reason;
 if(!((((((data1 === "dependency") || (data1 === "gate")) || (data1 === "budget")) || (data1 === "backoff")) || (data1 === "infra")) || (data1 === "upstream-failed"))){
-const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema125.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema130.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -11758,17 +12612,17 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate40.errors = vErrors;
+validate44.errors = vErrors;
 return errors === 0;
 }
-validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/frontier.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate41.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11917,7 +12771,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema116.properties, key0))){
+if(!(func3.call(schema121.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -12025,7 +12879,7 @@ errors++;
 if(data.status !== undefined){
 let data4 = data.status;
 if(!((((((data4 === "complete") || (data4 === "running")) || (data4 === "waiting")) || (data4 === "gate")) || (data4 === "budget")) || (data4 === "failed"))){
-const err23 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema116.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err23 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema121.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -12040,8 +12894,8 @@ let data5 = data.dispatch;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate38(data5[i0], {instancePath:instancePath+"/dispatch/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate38.errors : vErrors.concat(validate38.errors);
+if(!(validate42(data5[i0], {instancePath:instancePath+"/dispatch/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
 errors = vErrors.length;
 }
 }
@@ -12449,8 +13303,8 @@ let data19 = data.blocked;
 if(Array.isArray(data19)){
 const len6 = data19.length;
 for(let i6=0; i6<len6; i6++){
-if(!(validate40(data19[i6], {instancePath:instancePath+"/blocked/" + i6,parentData:data19,parentDataProperty:i6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate40.errors : vErrors.concat(validate40.errors);
+if(!(validate44(data19[i6], {instancePath:instancePath+"/blocked/" + i6,parentData:data19,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
 errors = vErrors.length;
 }
 }
@@ -12812,7 +13666,7 @@ errors++;
 if(data27.max_attempts !== undefined){
 let data31 = data27.max_attempts;
 if((!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))) && (data31 !== null)){
-const err87 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema131.properties.max_attempts.type},message:"must be integer,null"};
+const err87 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema136.properties.max_attempts.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -12862,7 +13716,7 @@ errors++;
 if(data27.token_budget !== undefined){
 let data33 = data27.token_budget;
 if((!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))) && (data33 !== null)){
-const err91 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema131.properties.token_budget.type},message:"must be integer,null"};
+const err91 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema136.properties.token_budget.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -12887,7 +13741,7 @@ errors++;
 if(data27.exhausted !== undefined){
 let data34 = data27.exhausted;
 if(!(((data34 === null) || (data34 === "attempts")) || (data34 === "tokens"))){
-const err93 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema131.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
+const err93 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema136.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -12920,19 +13774,19 @@ vErrors.push(err95);
 }
 errors++;
 }
-validate37.errors = vErrors;
+validate41.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateGateDecision = validate42;
-const schema132 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
+export const validateGateDecision = validate46;
+const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate-decision.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate46.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13041,7 +13895,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema132.properties, key0))){
+if(!(func3.call(schema137.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -13169,7 +14023,7 @@ errors++;
 if(data.decision !== undefined){
 let data4 = data.decision;
 if(!((data4 === "approve") || (data4 === "reject"))){
-const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema132.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema137.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -13184,7 +14038,7 @@ let data5 = data.approval_path;
 const _errs14 = errors;
 const _errs15 = errors;
 if(typeof data5 === "string"){
-if(!pattern13.test(data5)){
+if(!pattern19.test(data5)){
 const err22 = {};
 if(vErrors === null){
 vErrors = [err22];
@@ -13322,19 +14176,19 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate42.errors = vErrors;
+validate46.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateGate = validate44;
-const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
+export const validateGate = validate48;
+const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate48.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13433,7 +14287,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema137.properties, key0))){
+if(!(func3.call(schema142.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -13516,7 +14370,7 @@ errors++;
 if(data.category !== undefined){
 let data3 = data.category;
 if(!(((((((((((((data3 === "write") || (data3 === "shell-process")) || (data3 === "network")) || (data3 === "dependency-install")) || (data3 === "database-migration")) || (data3 === "production-deploy")) || (data3 === "public-api-change")) || (data3 === "external-message")) || (data3 === "paid-api")) || (data3 === "secret-access")) || (data3 === "history-rewrite")) || (data3 === "delete")) || (data3 === "human-review"))){
-const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema137.properties.category.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema142.properties.category.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -13579,7 +14433,7 @@ errors++;
 if(data.source !== undefined){
 let data6 = data.source;
 if(!(((((data6 === "worker-permission") || (data6 === "surface")) || (data6 === "plan-risk-gate")) || (data6 === "human-gate-phase")) || (data6 === "runtime"))){
-const err21 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema137.properties.source.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema142.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -13701,19 +14555,19 @@ vErrors.push(err30);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate48.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateGatesReport = validate45;
-const schema140 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}}}}}}};
+export const validateGatesReport = validate49;
+const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}}}}}}};
 
-function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gates-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate45.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14025,7 +14879,7 @@ vErrors.push(err27);
 errors++;
 }
 for(const key1 in data5){
-if(!(func3.call(schema140.properties.gates.items.properties, key1))){
+if(!(func3.call(schema145.properties.gates.items.properties, key1))){
 const err28 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err28];
@@ -14084,7 +14938,7 @@ errors++;
 if(data5.state !== undefined){
 let data7 = data5.state;
 if(!((((data7 === "closed") || (data7 === "open")) || (data7 === "approved")) || (data7 === "rejected"))){
-const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema140.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema145.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -14401,7 +15255,7 @@ errors++;
 if(data5.reason !== undefined){
 let data20 = data5.reason;
 if((typeof data20 !== "string") && (data20 !== null)){
-const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema140.properties.gates.items.properties.reason.type},message:"must be string,null"};
+const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema145.properties.gates.items.properties.reason.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -14530,19 +15384,19 @@ vErrors.push(err66);
 }
 errors++;
 }
-validate45.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateInvalidator = validate46;
-const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+export const validateInvalidator = validate50;
+const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
 
-function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/invalidator.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate46.evaluated;
+const evaluated0 = validate50.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14635,7 +15489,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(!((((((data0 === "ERR_RESUME_STALE_PLAN") || (data0 === "ERR_RESUME_STALE_PACKET")) || (data0 === "ERR_RESUME_STALE_PROMPT")) || (data0 === "ERR_RESUME_STALE_GATE")) || (data0 === "ERR_RESUME_STALE_COMPILER")) || (data0 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema145.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema150.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -14648,7 +15502,7 @@ errors++;
 if(data.artifact !== undefined){
 let data1 = data.artifact;
 if(!(((((((((data1 === "plan") || (data1 === "plan-snapshot")) || (data1 === "scorecard")) || (data1 === "run")) || (data1 === "marker")) || (data1 === "packet")) || (data1 === "prompt")) || (data1 === "gate")) || (data1 === "compiler"))){
-const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema145.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema150.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -14686,7 +15540,7 @@ errors++;
 if(data.path !== undefined){
 let data3 = data.path;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema145.properties.path.type},message:"must be string,null"};
+const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema150.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -14699,7 +15553,7 @@ errors++;
 if(data.expected !== undefined){
 let data4 = data.expected;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema145.properties.expected.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema150.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -14712,7 +15566,7 @@ errors++;
 if(data.actual !== undefined){
 let data5 = data.actual;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema145.properties.actual.type},message:"must be string,null"};
+const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema150.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -14758,20 +15612,20 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate50.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalEvent = validate47;
-const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
-const schema150 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
-const schema151 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+export const validateJournalEvent = validate51;
+const schema151 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
+const schema155 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
+const schema156 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15049,16 +15903,16 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15099,8 +15953,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate49(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate49.errors : vErrors.concat(validate49.errors);
+if(!(validate53(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
 errors = vErrors.length;
 }
 }
@@ -15115,18 +15969,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema156 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
-const schema157 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema161 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
+const schema162 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15823,16 +16677,16 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15873,8 +16727,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate52(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate56(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
 }
@@ -15889,18 +16743,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate51.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema167 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
-const schema168 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
+const schema172 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
+const schema173 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate54.evaluated;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16023,18 +16877,18 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
-validate54.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate58.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema169 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
-const schema170 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
+const schema174 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
+const schema175 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate59.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16261,18 +17115,18 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate59.errors = vErrors;
 return errors === 0;
 }
-validate55.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema171 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
-const schema172 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema176 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
+const schema177 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate57.evaluated;
+const evaluated0 = validate61.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16408,16 +17262,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate57.errors = vErrors;
+validate61.errors = vErrors;
 return errors === 0;
 }
-validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate56.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16458,8 +17312,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate57(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate61(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
 errors = vErrors.length;
 }
 }
@@ -16474,18 +17328,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate56.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate56.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema174 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
-const schema175 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
+const schema179 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
+const schema180 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate60.evaluated;
+const evaluated0 = validate64.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16643,7 +17497,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data3 = data.base_commit;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema175.properties.base_commit.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema180.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -16689,16 +17543,16 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate60.errors = vErrors;
+validate64.errors = vErrors;
 return errors === 0;
 }
-validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate63.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16739,8 +17593,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate60(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+if(!(validate64(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
 errors = vErrors.length;
 }
 }
@@ -16755,20 +17609,20 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema178 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
-const schema179 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
-const schema182 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
-const schema183 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema183 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
+const schema184 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema187 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
+const schema188 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate65.evaluated;
+const evaluated0 = validate69.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16813,7 +17667,7 @@ let data0 = data.path;
 const _errs5 = errors;
 const _errs6 = errors;
 if(typeof data0 === "string"){
-if(!pattern13.test(data0)){
+if(!pattern19.test(data0)){
 const err3 = {};
 if(vErrors === null){
 vErrors = [err3];
@@ -16905,16 +17759,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate65.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
-validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16924,8 +17778,8 @@ evaluated0.items = undefined;
 if(Array.isArray(data)){
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate65(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
+if(!(validate69(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
@@ -16940,16 +17794,16 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17092,7 +17946,7 @@ errors++;
 if(data.outcome !== undefined){
 let data2 = data.outcome;
 if(!(((((((data2 === "ok") || (data2 === "task-failed")) || (data2 === "timeout")) || (data2 === "crashed")) || (data2 === "auth-failed")) || (data2 === "backend-missing")) || (data2 === "rate-limited"))){
-const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema179.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema184.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -17128,8 +17982,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate64(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -17144,16 +17998,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate62.evaluated;
+const evaluated0 = validate66.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17194,8 +18048,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate63(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
+if(!(validate67(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
 }
@@ -17210,18 +18064,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate62.errors = vErrors;
+validate66.errors = vErrors;
 return errors === 0;
 }
-validate62.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate66.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema186 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
-const schema187 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema191 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
+const schema192 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17364,7 +18218,7 @@ errors++;
 if(data.verdict !== undefined){
 let data2 = data.verdict;
 if(!((((data2 === "approved") || (data2 === "changes-requested")) || (data2 === "needs-human")) || (data2 === "infra-failed"))){
-const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema187.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema192.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -17400,8 +18254,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate64(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -17416,16 +18270,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate73.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17466,8 +18320,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate70(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
 }
@@ -17482,18 +18336,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate69.errors = vErrors;
+validate73.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate73.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema190 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
-const schema191 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema195 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
+const schema196 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate74.evaluated;
+const evaluated0 = validate78.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17631,7 +18485,7 @@ errors++;
 if(data.commit !== undefined){
 let data3 = data.commit;
 if(typeof data3 === "string"){
-if(!pattern31.test(data3)){
+if(!pattern16.test(data3)){
 const err11 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -17664,16 +18518,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate74.errors = vErrors;
+validate78.errors = vErrors;
 return errors === 0;
 }
-validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate73.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17714,8 +18568,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+if(!(validate78(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 }
@@ -17730,18 +18584,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate73.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
-validate73.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema193 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
-const schema194 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
+const schema198 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
+const schema199 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate81.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17897,16 +18751,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate81.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate76.evaluated;
+const evaluated0 = validate80.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17947,8 +18801,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate77(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate81(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
 errors = vErrors.length;
 }
 }
@@ -17963,18 +18817,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate76.errors = vErrors;
+validate80.errors = vErrors;
 return errors === 0;
 }
-validate76.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate80.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema196 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
-const schema197 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}};
+const schema201 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
+const schema202 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}};
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate84.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18165,16 +19019,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate80.errors = vErrors;
+validate84.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate79.evaluated;
+const evaluated0 = validate83.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18215,8 +19069,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate80(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
 errors = vErrors.length;
 }
 }
@@ -18231,18 +19085,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate79.errors = vErrors;
+validate83.errors = vErrors;
 return errors === 0;
 }
-validate79.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate83.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema199 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
-const schema200 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema204 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
+const schema205 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate83.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18363,16 +19217,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate83.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate82.evaluated;
+const evaluated0 = validate86.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18413,8 +19267,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate83(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate87(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
 errors = vErrors.length;
 }
 }
@@ -18429,18 +19283,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate82.errors = vErrors;
+validate86.errors = vErrors;
 return errors === 0;
 }
-validate82.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate86.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema202 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
-const schema203 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
+const schema207 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
+const schema208 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18596,16 +19450,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate85.evaluated;
+const evaluated0 = validate89.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18646,8 +19500,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate86(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate90(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 }
@@ -18662,18 +19516,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate89.errors = vErrors;
 return errors === 0;
 }
-validate85.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate89.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema205 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
-const schema206 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema210 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
+const schema211 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate89.evaluated;
+const evaluated0 = validate93.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18794,16 +19648,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate88.evaluated;
+const evaluated0 = validate92.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18844,8 +19698,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate89(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
+if(!(validate93(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
 errors = vErrors.length;
 }
 }
@@ -18860,18 +19714,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate88.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
-validate88.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate92.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema208 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
-const schema209 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema213 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
+const schema214 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
-function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate92.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19098,16 +19952,16 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate92.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate92.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate91.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19148,8 +20002,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate92(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+if(!(validate96(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
@@ -19164,18 +20018,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate91.errors = vErrors;
+validate95.errors = vErrors;
 return errors === 0;
 }
-validate91.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate95.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema213 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
-const schema214 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema218 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
+const schema219 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate95.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19331,8 +20185,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate64(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -19347,16 +20201,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate95.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate95.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate94.evaluated;
+const evaluated0 = validate98.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19397,8 +20251,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate95(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+if(!(validate99(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
 errors = vErrors.length;
 }
 }
@@ -19413,18 +20267,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate94.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
-validate94.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema218 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
-const schema219 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema223 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
+const schema224 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate103.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19651,8 +20505,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate64(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -19667,16 +20521,16 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate103.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate102.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19717,8 +20571,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate99(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+if(!(validate103(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
 errors = vErrors.length;
 }
 }
@@ -19733,18 +20587,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate102.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema224 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
-const schema225 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema229 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
+const schema230 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate107.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19809,7 +20663,7 @@ let data0 = data.artifact;
 const _errs5 = errors;
 const _errs6 = errors;
 if(typeof data0 === "string"){
-if(!pattern13.test(data0)){
+if(!pattern19.test(data0)){
 const err5 = {};
 if(vErrors === null){
 vErrors = [err5];
@@ -19936,8 +20790,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate64(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -19952,16 +20806,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate103.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate106.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20002,8 +20856,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate103(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
+if(!(validate107(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 }
@@ -20018,18 +20872,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate106.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema229 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
-const schema230 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema234 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
+const schema235 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate111.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20117,7 +20971,7 @@ errors++;
 if(data.commit !== undefined){
 let data1 = data.commit;
 if(typeof data1 === "string"){
-if(!pattern31.test(data1)){
+if(!pattern16.test(data1)){
 const err7 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -20150,16 +21004,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate107.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate110.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20200,8 +21054,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate107(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+if(!(validate111(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
@@ -20216,18 +21070,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema232 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
-const schema233 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+const schema237 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
+const schema238 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate110.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20331,7 +21185,7 @@ let data2 = data1[i0];
 const _errs10 = errors;
 const _errs11 = errors;
 if(typeof data2 === "string"){
-if(!pattern13.test(data2)){
+if(!pattern19.test(data2)){
 const err8 = {};
 if(vErrors === null){
 vErrors = [err8];
@@ -20455,16 +21309,16 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate109.evaluated;
+const evaluated0 = validate113.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20505,8 +21359,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate114(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 }
@@ -20521,18 +21375,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate109.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
-validate109.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate113.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema237 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
-const schema238 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema242 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
+const schema243 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate113.evaluated;
+const evaluated0 = validate117.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20821,7 +21675,7 @@ let data5 = data4.artifact;
 const _errs19 = errors;
 const _errs20 = errors;
 if(typeof data5 === "string"){
-if(!pattern13.test(data5)){
+if(!pattern19.test(data5)){
 const err25 = {};
 if(vErrors === null){
 vErrors = [err25];
@@ -21357,8 +22211,8 @@ vErrors = null;
 }
 }
 if(data.files !== undefined){
-if(!(validate64(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -21373,16 +22227,16 @@ vErrors.push(err67);
 }
 errors++;
 }
-validate113.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate112.evaluated;
+const evaluated0 = validate116.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21423,8 +22277,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+if(!(validate117(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
@@ -21439,18 +22293,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate112.errors = vErrors;
+validate116.errors = vErrors;
 return errors === 0;
 }
-validate112.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate116.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema250 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
-const schema251 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
+const schema255 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
+const schema256 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate116.evaluated;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21526,18 +22380,18 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate116.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema252 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
-const schema253 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
+const schema257 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
+const schema258 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate117.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21605,7 +22459,7 @@ errors++;
 if(data1.reason !== undefined){
 let data2 = data1.reason;
 if(!((((data2 === "gate") || (data2 === "budget")) || (data2 === "failed")) || (data2 === "interrupted"))){
-const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema253.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema258.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -21650,17 +22504,17 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate117.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate117.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-event.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate47.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21868,140 +22722,140 @@ errors++;
 const tag0 = data.type;
 if(typeof tag0 == "string"){
 if(tag0 === "run.opened"){
-if(!(validate48(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate48.errors : vErrors.concat(validate48.errors);
+if(!(validate52(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "run.recompiled"){
-if(!(validate51(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "lease.taken"){
-if(!(validate54(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "lease.taken-over"){
 if(!(validate55(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "journal.truncated"){
-if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
+else if(tag0 === "lease.taken"){
+if(!(validate58(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "packet.dispatched"){
+else if(tag0 === "lease.taken-over"){
 if(!(validate59(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "journal.truncated"){
+if(!(validate60(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+errors = vErrors.length;
+}
+}
+else if(tag0 === "packet.dispatched"){
+if(!(validate63(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "attempt.recorded"){
-if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+if(!(validate66(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.reviewed"){
-if(!(validate69(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "packet.completed"){
 if(!(validate73(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "packet.completed"){
+if(!(validate77(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "repair.scheduled"){
-if(!(validate76(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+if(!(validate80(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "infra.retry-scheduled"){
-if(!(validate79(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+if(!(validate83(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.failed"){
-if(!(validate82(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate86(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.abandoned"){
-if(!(validate85(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate89(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.reopened"){
-if(!(validate88(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate92(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "gate.opened"){
-if(!(validate91(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate95(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "gate.approved"){
-if(!(validate94(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "gate.rejected"){
 if(!(validate98(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "handoff.registered"){
+else if(tag0 === "gate.rejected"){
 if(!(validate102(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "integration.merged"){
+else if(tag0 === "handoff.registered"){
 if(!(validate106(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "integration.merged"){
+if(!(validate110(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "integration.conflict"){
-if(!(validate109(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
+if(!(validate113(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "fanout.expanded"){
-if(!(validate112(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "run.completed"){
 if(!(validate116(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "run.completed"){
+if(!(validate120(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "run.stopped"){
-if(!(validate117(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+if(!(validate121(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
 errors = vErrors.length;
 }
 }
@@ -22037,19 +22891,19 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate47.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalLog = validate141;
-const schema254 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
+export const validateJournalLog = validate145;
+const schema259 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
 
-function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-log.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate141.evaluated;
+const evaluated0 = validate145.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22240,8 +23094,8 @@ let data5 = data.events;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate47(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+if(!(validate51(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
 }
 }
@@ -22268,19 +23122,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate141.errors = vErrors;
+validate145.errors = vErrors;
 return errors === 0;
 }
-validate141.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateManifestSummary = validate143;
-const schema256 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"fixtures/<package>/summary.json: the result of a package's manifest gate. Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
+export const validateManifestSummary = validate147;
+const schema261 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"fixtures/<package>/summary.json: the result of a package's manifest gate. Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
 
-function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/manifest-summary.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate143.evaluated;
+const evaluated0 = validate147.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22399,7 +23253,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema256.properties, key0))){
+if(!(func3.call(schema261.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -22587,7 +23441,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!((data8 === "keep") || (data8 === "kill"))){
-const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema256.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema261.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -22723,19 +23577,19 @@ vErrors.push(err36);
 }
 errors++;
 }
-validate143.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
-validate143.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateNextAction = validate144;
-const schema257 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
+export const validateNextAction = validate148;
+const schema262 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
 
-function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/next-action.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate144.evaluated;
+const evaluated0 = validate148.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22844,7 +23698,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema257.properties, key0))){
+if(!(func3.call(schema262.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -22927,7 +23781,7 @@ errors++;
 if(data.action !== undefined){
 let data3 = data.action;
 if(!((((((data3 === "run") || (data3 === "approve-gate")) || (data3 === "inspect-failure")) || (data3 === "repair-store")) || (data3 === "wait")) || (data3 === "complete"))){
-const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema257.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema262.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -23055,7 +23909,7 @@ vErrors = null;
 if(data.command !== undefined){
 let data7 = data.command;
 if((typeof data7 !== "string") && (data7 !== null)){
-const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema257.properties.command.type},message:"must be string,null"};
+const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema262.properties.command.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -23262,7 +24116,7 @@ vErrors = null;
 if(data.frontier_status !== undefined){
 let data10 = data.frontier_status;
 if(!(((((((data10 === "complete") || (data10 === "running")) || (data10 === "waiting")) || (data10 === "gate")) || (data10 === "budget")) || (data10 === "failed")) || (data10 === null))){
-const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema257.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema262.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -23283,22 +24137,22 @@ vErrors.push(err39);
 }
 errors++;
 }
-validate144.errors = vErrors;
+validate148.errors = vErrors;
 return errors === 0;
 }
-validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validatePacket = validate25;
+export const validatePacket = validate32;
 
-export const validateReview = validate145;
-const schema261 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
-const pattern171 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+export const validateReview = validate149;
+const schema266 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
+const pattern179 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/review.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate149.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23487,7 +24341,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema261.properties, key0))){
+if(!(func3.call(schema266.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -23715,7 +24569,7 @@ errors++;
 if(data.outcome !== undefined){
 let data8 = data.outcome;
 if(!(((((((data8 === "ok") || (data8 === "task-failed")) || (data8 === "timeout")) || (data8 === "crashed")) || (data8 === "auth-failed")) || (data8 === "backend-missing")) || (data8 === "rate-limited"))){
-const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema261.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema266.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -23728,7 +24582,7 @@ errors++;
 if(data.verdict !== undefined){
 let data9 = data.verdict;
 if(!((((data9 === "approved") || (data9 === "changes-requested")) || (data9 === "needs-human")) || (data9 === "infra-failed"))){
-const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema261.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema266.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -23800,7 +24654,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern171.test(data12)){
+if(!pattern179.test(data12)){
 const err44 = {instancePath:instancePath+"/findings/" + i0+"/code",schemaPath:"#/properties/findings/items/properties/code/pattern",keyword:"pattern",params:{pattern: "^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},message:"must match pattern \""+"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -23850,7 +24704,7 @@ errors++;
 if(data11.effect !== undefined){
 let data14 = data11.effect;
 if(!(((data14 === "repair") || (data14 === "human")) || (data14 === "infra"))){
-const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema261.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema266.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -23918,7 +24772,7 @@ const _errs39 = errors;
 const _errs42 = errors;
 const _errs43 = errors;
 if(typeof data17 === "string"){
-if(!pattern13.test(data17)){
+if(!pattern19.test(data17)){
 const err53 = {};
 if(vErrors === null){
 vErrors = [err53];
@@ -24102,7 +24956,7 @@ vErrors = null;
 if(data16.excerpt !== undefined){
 let data19 = data16.excerpt;
 if((typeof data19 !== "string") && (data19 !== null)){
-const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema261.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
+const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema266.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -24247,7 +25101,7 @@ errors++;
 if(data21.kind !== undefined){
 let data23 = data21.kind;
 if(!(((((((((data23 === "outcome") || (data23 === "output")) || (data23 === "handoff")) || (data23 === "validation")) || (data23 === "verification")) || (data23 === "permissions")) || (data23 === "tests")) || (data23 === "falsifiable")) || (data23 === "reviewer-worker"))){
-const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema261.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema266.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -24260,7 +25114,7 @@ errors++;
 if(data21.status !== undefined){
 let data24 = data21.status;
 if(!(((data24 === "pass") || (data24 === "fail")) || (data24 === "skipped"))){
-const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema261.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema266.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -24370,7 +25224,7 @@ let data28 = data27.artifact;
 const _errs74 = errors;
 const _errs75 = errors;
 if(typeof data28 === "string"){
-if(!pattern13.test(data28)){
+if(!pattern19.test(data28)){
 const err85 = {};
 if(vErrors === null){
 vErrors = [err85];
@@ -24431,7 +25285,7 @@ let data29 = data27.path;
 const _errs79 = errors;
 const _errs80 = errors;
 if(typeof data29 === "string"){
-if(!pattern13.test(data29)){
+if(!pattern19.test(data29)){
 const err89 = {};
 if(vErrors === null){
 vErrors = [err89];
@@ -24697,7 +25551,7 @@ errors++;
 if(data34.status !== undefined){
 let data36 = data34.status;
 if(!((((data36 === "added") || (data36 === "modified")) || (data36 === "deleted")) || (data36 === "renamed"))){
-const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema261.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema266.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -24894,7 +25748,7 @@ vErrors = null;
 if(data.branch !== undefined){
 let data41 = data.branch;
 if((typeof data41 !== "string") && (data41 !== null)){
-const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema261.properties.branch.type},message:"must be string,null"};
+const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema266.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -24907,7 +25761,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data42 = data.head_commit;
 if((typeof data42 !== "string") && (data42 !== null)){
-const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema261.properties.head_commit.type},message:"must be string,null"};
+const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema266.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -24917,7 +25771,7 @@ vErrors.push(err125);
 errors++;
 }
 if(typeof data42 === "string"){
-if(!pattern31.test(data42)){
+if(!pattern16.test(data42)){
 const err126 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
@@ -24981,7 +25835,7 @@ errors++;
 if(data43.verdict !== undefined){
 let data44 = data43.verdict;
 if(!((((data44 === "approved") || (data44 === "changes-requested")) || (data44 === "needs-human")) || (data44 === "unavailable"))){
-const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema261.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema266.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -25000,7 +25854,7 @@ const _errs121 = errors;
 const _errs124 = errors;
 const _errs125 = errors;
 if(typeof data45 === "string"){
-if(!pattern13.test(data45)){
+if(!pattern19.test(data45)){
 const err132 = {};
 if(vErrors === null){
 vErrors = [err132];
@@ -25107,7 +25961,7 @@ vErrors = null;
 if(data43.summary !== undefined){
 let data46 = data43.summary;
 if((typeof data46 !== "string") && (data46 !== null)){
-const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema261.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
+const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema266.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -25213,19 +26067,19 @@ vErrors.push(err144);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate149.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunCheck = validate146;
-const schema273 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
+export const validateRunCheck = validate150;
+const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-check.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate146.evaluated;
+const evaluated0 = validate150.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25391,7 +26245,7 @@ let data4 = data.run_dir;
 const _errs12 = errors;
 const _errs13 = errors;
 if(typeof data4 === "string"){
-if(!pattern13.test(data4)){
+if(!pattern19.test(data4)){
 const err14 = {};
 if(vErrors === null){
 vErrors = [err14];
@@ -25539,7 +26393,7 @@ errors++;
 if(data6.code !== undefined){
 let data7 = data6.code;
 if(!((((((data7 === "ERR_RESUME_STALE_PLAN") || (data7 === "ERR_RESUME_STALE_PACKET")) || (data7 === "ERR_RESUME_STALE_PROMPT")) || (data7 === "ERR_RESUME_STALE_GATE")) || (data7 === "ERR_RESUME_STALE_COMPILER")) || (data7 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema145.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema150.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -25552,7 +26406,7 @@ errors++;
 if(data6.artifact !== undefined){
 let data8 = data6.artifact;
 if(!(((((((((data8 === "plan") || (data8 === "plan-snapshot")) || (data8 === "scorecard")) || (data8 === "run")) || (data8 === "marker")) || (data8 === "packet")) || (data8 === "prompt")) || (data8 === "gate")) || (data8 === "compiler"))){
-const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema145.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema150.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -25590,7 +26444,7 @@ errors++;
 if(data6.path !== undefined){
 let data10 = data6.path;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema145.properties.path.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema150.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -25603,7 +26457,7 @@ errors++;
 if(data6.expected !== undefined){
 let data11 = data6.expected;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema145.properties.expected.type},message:"must be string,null"};
+const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema150.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -25616,7 +26470,7 @@ errors++;
 if(data6.actual !== undefined){
 let data12 = data6.actual;
 if((typeof data12 !== "string") && (data12 !== null)){
-const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema145.properties.actual.type},message:"must be string,null"};
+const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema150.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -25686,19 +26540,19 @@ vErrors.push(err37);
 }
 errors++;
 }
-validate146.errors = vErrors;
+validate150.errors = vErrors;
 return errors === 0;
 }
-validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunMarker = validate147;
-const schema277 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+export const validateRunMarker = validate151;
+const schema282 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate151(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-marker.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate147.evaluated;
+const evaluated0 = validate151.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25828,19 +26682,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate147.errors = vErrors;
+validate151.errors = vErrors;
 return errors === 0;
 }
-validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate151.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunOutcome = validate148;
-const schema279 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
+export const validateRunOutcome = validate152;
+const schema284 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
 
-function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-outcome.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate148.evaluated;
+const evaluated0 = validate152.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25989,7 +26843,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema279.properties, key0))){
+if(!(func3.call(schema284.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -26072,7 +26926,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if(!(((((data3 === "complete") || (data3 === "gate")) || (data3 === "budget")) || (data3 === "failed")) || (data3 === "interrupted"))){
-const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema279.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema284.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -26085,7 +26939,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data4 = data.exit_code;
 if(!((((data4 === 0) || (data4 === 1)) || (data4 === 4)) || (data4 === 5))){
-const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema279.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema284.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -26356,7 +27210,7 @@ errors++;
 if(data11.category !== undefined){
 let data13 = data11.category;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema279.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
+const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema284.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -26653,7 +27507,7 @@ errors++;
 if(data22.commit !== undefined){
 let data24 = data22.commit;
 if(typeof data24 === "string"){
-if(!pattern31.test(data24)){
+if(!pattern16.test(data24)){
 const err66 = {instancePath:instancePath+"/integration/commit",schemaPath:"#/properties/integration/oneOf/0/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err66];
@@ -27145,19 +27999,19 @@ vErrors.push(err102);
 }
 errors++;
 }
-validate148.errors = vErrors;
+validate152.errors = vErrors;
 return errors === 0;
 }
-validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunState = validate149;
-const schema287 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
-const schema293 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
+export const validateRunState = validate153;
+const schema292 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
+const schema298 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
 
-function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate150.evaluated;
+const evaluated0 = validate154.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27316,7 +28170,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema293.properties, key0))){
+if(!(func3.call(schema298.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -27330,7 +28184,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!((((((((((((data0 === "pending") || (data0 === "ready")) || (data0 === "dispatched")) || (data0 === "attempted")) || (data0 === "reviewed")) || (data0 === "completed")) || (data0 === "blocked")) || (data0 === "repairing")) || (data0 === "needs-human")) || (data0 === "failed")) || (data0 === "abandoned")) || (data0 === "expanded"))){
-const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema293.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema298.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -27447,7 +28301,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs13 = errors;
 if(!(((((((data5 === "ok") || (data5 === "task-failed")) || (data5 === "timeout")) || (data5 === "crashed")) || (data5 === "auth-failed")) || (data5 === "backend-missing")) || (data5 === "rate-limited"))){
-const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema293.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema298.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -27512,7 +28366,7 @@ let valid2 = false;
 let passing1 = null;
 const _errs18 = errors;
 if(!((((data6 === "approved") || (data6 === "changes-requested")) || (data6 === "needs-human")) || (data6 === "infra-failed"))){
-const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema293.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema298.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -27719,7 +28573,7 @@ let valid6 = false;
 let passing4 = null;
 const _errs36 = errors;
 if(typeof data9 === "string"){
-if(!pattern31.test(data9)){
+if(!pattern16.test(data9)){
 const err38 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
@@ -27796,7 +28650,7 @@ let valid7 = false;
 let passing5 = null;
 const _errs42 = errors;
 if(typeof data10 === "string"){
-if(!pattern31.test(data10)){
+if(!pattern16.test(data10)){
 const err42 = {instancePath:instancePath+"/merged_commit",schemaPath:"#/properties/merged_commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
@@ -28161,17 +29015,17 @@ vErrors.push(err63);
 }
 errors++;
 }
-validate150.errors = vErrors;
+validate154.errors = vErrors;
 return errors === 0;
 }
-validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema298 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
+const schema303 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate152.evaluated;
+const evaluated0 = validate156.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28254,7 +29108,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!((((data0 === "closed") || (data0 === "open")) || (data0 === "approved")) || (data0 === "rejected"))){
-const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema298.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema303.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -28580,17 +29434,17 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate156.errors = vErrors;
 return errors === 0;
 }
-validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema302 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
+const schema307 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
 
-function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate154.evaluated;
+const evaluated0 = validate158.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28746,17 +29600,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate154.errors = vErrors;
+validate158.errors = vErrors;
 return errors === 0;
 }
-validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema305 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
+const schema310 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
 
-function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate156.evaluated;
+const evaluated0 = validate160.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29287,17 +30141,17 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate156.errors = vErrors;
+validate160.errors = vErrors;
 return errors === 0;
 }
-validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-state.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate149.evaluated;
+const evaluated0 = validate153.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29446,7 +30300,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema287.properties, key0))){
+if(!(func3.call(schema292.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -29763,8 +30617,8 @@ errors++;
 }
 }
 for(const key2 in data8){
-if(!(validate150(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate150.errors : vErrors.concat(validate150.errors);
+if(!(validate154(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
 errors = vErrors.length;
 }
 }
@@ -29840,8 +30694,8 @@ errors++;
 }
 }
 for(const key4 in data10){
-if(!(validate152(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate152.errors : vErrors.concat(validate152.errors);
+if(!(validate156(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
 errors = vErrors.length;
 }
 }
@@ -29861,8 +30715,8 @@ if(data.handoffs !== undefined){
 let data12 = data.handoffs;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 for(const key5 in data12){
-if(!(validate154(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
+if(!(validate158(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
 errors = vErrors.length;
 }
 }
@@ -30113,7 +30967,7 @@ errors++;
 if(data20.reason !== undefined){
 let data21 = data20.reason;
 if(!((((data21 === "gate") || (data21 === "budget")) || (data21 === "failed")) || (data21 === "interrupted"))){
-const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema287.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema292.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -30224,8 +31078,8 @@ if(data.fanouts !== undefined){
 let data24 = data.fanouts;
 if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
 for(const key8 in data24){
-if(!(validate156(data24[key8], {instancePath:instancePath+"/fanouts/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data24,parentDataProperty:key8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+if(!(validate160(data24[key8], {instancePath:instancePath+"/fanouts/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data24,parentDataProperty:key8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
 errors = vErrors.length;
 }
 }
@@ -30252,19 +31106,19 @@ vErrors.push(err71);
 }
 errors++;
 }
-validate149.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
-validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRun = validate158;
-const schema313 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
+export const validateRun = validate162;
+const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate158.evaluated;
+const evaluated0 = validate162.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30403,7 +31257,7 @@ vErrors.push(err12);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema313.properties, key0))){
+if(!(func3.call(schema318.properties, key0))){
 const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err13];
@@ -30610,7 +31464,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema313.properties.base_commit.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema318.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -30620,7 +31474,7 @@ vErrors.push(err30);
 errors++;
 }
 if(typeof data9 === "string"){
-if(!pattern31.test(data9)){
+if(!pattern16.test(data9)){
 const err31 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -31058,7 +31912,7 @@ let data23 = data22.artifact;
 const _errs61 = errors;
 const _errs62 = errors;
 if(typeof data23 === "string"){
-if(!pattern13.test(data23)){
+if(!pattern19.test(data23)){
 const err67 = {};
 if(vErrors === null){
 vErrors = [err67];
@@ -31255,25 +32109,25 @@ vErrors.push(err82);
 }
 errors++;
 }
-validate158.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
-validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateScorecard = validate159;
-const schema326 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/.*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
-const schema328 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/.*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
-const schema337 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
-const schema338 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
-const pattern227 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
-const pattern228 = new RegExp("^(/.*)?$", "u");
-const schema329 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
-const schema330 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
+export const validateScorecard = validate163;
+const schema331 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/.*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
+const schema333 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/.*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
+const schema342 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
+const schema343 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
+const pattern235 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
+const pattern236 = new RegExp("^(/.*)?$", "u");
+const schema334 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
+const schema335 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate160.evaluated;
+const evaluated0 = validate164.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31401,7 +32255,7 @@ errors++;
 if(data0.score !== undefined){
 let data1 = data0.score;
 if(!(((data1 === 0) || (data1 === 1)) || (data1 === 2))){
-const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema330.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -31486,7 +32340,7 @@ errors++;
 if(data3.score !== undefined){
 let data4 = data3.score;
 if(!(((data4 === 0) || (data4 === 1)) || (data4 === 2))){
-const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema330.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -31571,7 +32425,7 @@ errors++;
 if(data6.score !== undefined){
 let data7 = data6.score;
 if(!(((data7 === 0) || (data7 === 1)) || (data7 === 2))){
-const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema330.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -31656,7 +32510,7 @@ errors++;
 if(data9.score !== undefined){
 let data10 = data9.score;
 if(!(((data10 === 0) || (data10 === 1)) || (data10 === 2))){
-const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema330.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -31741,7 +32595,7 @@ errors++;
 if(data12.score !== undefined){
 let data13 = data12.score;
 if(!(((data13 === 0) || (data13 === 1)) || (data13 === 2))){
-const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema330.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -31826,7 +32680,7 @@ errors++;
 if(data15.score !== undefined){
 let data16 = data15.score;
 if(!(((data16 === 0) || (data16 === 1)) || (data16 === 2))){
-const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema330.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -31911,7 +32765,7 @@ errors++;
 if(data18.score !== undefined){
 let data19 = data18.score;
 if(!(((data19 === 0) || (data19 === 1)) || (data19 === 2))){
-const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema330.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -31969,17 +32823,17 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
-validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/scorecard.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate159.evaluated;
+const evaluated0 = validate163.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32138,7 +32992,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema326.properties, key0))){
+if(!(func3.call(schema331.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -32201,7 +33055,7 @@ errors++;
 if(data.source !== undefined){
 let data3 = data.source;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema326.properties.source.type},message:"must be string,null"};
+const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema331.properties.source.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -32214,7 +33068,7 @@ errors++;
 if(data.plan_schema_version !== undefined){
 let data4 = data.plan_schema_version;
 if(!(((data4 === "0.5") || (data4 === "0.6")) || (data4 === null))){
-const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema326.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema331.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -32227,7 +33081,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data5 = data.plan_id;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema326.properties.plan_id.type},message:"must be string,null"};
+const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema331.properties.plan_id.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -32316,7 +33170,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!(((data8 === "activate") || (data8 === "downgrade")) || (data8 === null))){
-const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema326.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema331.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -32329,7 +33183,7 @@ errors++;
 if(data.downgrade_target !== undefined){
 let data9 = data.downgrade_target;
 if(!((((data9 === "direct-codex") || (data9 === "workflow-router")) || (data9 === "simple-plan")) || (data9 === null))){
-const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema326.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema331.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -32401,7 +33255,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern227.test(data12)){
+if(!pattern235.test(data12)){
 const err35 = {instancePath:instancePath+"/problems/" + i0+"/code",schemaPath:"#/$defs/PlanProblem/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_PLAN_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_PLAN_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err35];
@@ -32426,7 +33280,7 @@ errors++;
 if(data11.pointer !== undefined){
 let data13 = data11.pointer;
 if(typeof data13 === "string"){
-if(!pattern228.test(data13)){
+if(!pattern236.test(data13)){
 const err37 = {instancePath:instancePath+"/problems/" + i0+"/pointer",schemaPath:"#/$defs/PlanProblem/properties/pointer/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
@@ -32527,8 +33381,8 @@ let data16 = data.scores;
 const _errs37 = errors;
 let valid7 = false;
 const _errs38 = errors;
-if(!(validate160(data16, {instancePath:instancePath+"/scores",parentData:data,parentDataProperty:"scores",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+if(!(validate164(data16, {instancePath:instancePath+"/scores",parentData:data,parentDataProperty:"scores",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
 errors = vErrors.length;
 }
 var _valid1 = _errs38 === errors;
@@ -32571,7 +33425,7 @@ vErrors = null;
 if(data.score_average !== undefined){
 let data17 = data.score_average;
 if((!((typeof data17 == "number") && (isFinite(data17)))) && (data17 !== null)){
-const err47 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema326.properties.score_average.type},message:"must be number,null"};
+const err47 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema331.properties.score_average.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -33069,19 +33923,19 @@ vErrors.push(err86);
 }
 errors++;
 }
-validate159.errors = vErrors;
+validate163.errors = vErrors;
 return errors === 0;
 }
-validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateStatusReport = validate162;
-const schema339 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume"]},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
+export const validateStatusReport = validate166;
+const schema344 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume"]},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/status-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate166.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -33230,7 +34084,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema339.properties, key0))){
+if(!(func3.call(schema344.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -33560,7 +34414,7 @@ errors++;
 if(data13.reason !== undefined){
 let data14 = data13.reason;
 if(!((((data14 === "gate") || (data14 === "budget")) || (data14 === "failed")) || (data14 === "interrupted"))){
-const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema339.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema344.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -33648,7 +34502,7 @@ if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 for(const key3 in data16){
 const _errs40 = errors;
 if(!((((((((((((key3 === "pending") || (key3 === "ready")) || (key3 === "dispatched")) || (key3 === "attempted")) || (key3 === "reviewed")) || (key3 === "completed")) || (key3 === "blocked")) || (key3 === "repairing")) || (key3 === "needs-human")) || (key3 === "failed")) || (key3 === "abandoned")) || (key3 === "expanded"))){
-const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema339.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
+const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema344.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -33843,7 +34697,7 @@ errors++;
 if(data19.state !== undefined){
 let data21 = data19.state;
 if(!((((((((((((data21 === "pending") || (data21 === "ready")) || (data21 === "dispatched")) || (data21 === "attempted")) || (data21 === "reviewed")) || (data21 === "completed")) || (data21 === "blocked")) || (data21 === "repairing")) || (data21 === "needs-human")) || (data21 === "failed")) || (data21 === "abandoned")) || (data21 === "expanded"))){
-const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema339.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema344.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -34759,7 +35613,7 @@ errors++;
 if(data43.state !== undefined){
 let data45 = data43.state;
 if(!((((data45 === "closed") || (data45 === "open")) || (data45 === "approved")) || (data45 === "rejected"))){
-const err133 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema339.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err133 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema344.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -35028,7 +35882,7 @@ errors++;
 if(data51.kind !== undefined){
 let data52 = data51.kind;
 if(!(((((((data52 === "repair-integrity") || (data52 === "complete")) || (data52 === "approve")) || (data52 === "run")) || (data52 === "inspect-failed")) || (data52 === "budget")) || (data52 === "resume"))){
-const err153 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema339.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err153 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema344.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -35138,20 +35992,20 @@ vErrors.push(err159);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateVerifyReport = validate163;
-const schema351 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
-const schema354 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
-const pattern242 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
+export const validateVerifyReport = validate167;
+const schema356 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
+const schema359 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
+const pattern250 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate164.evaluated;
+const evaluated0 = validate168.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35214,7 +36068,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(typeof data0 === "string"){
-if(!pattern242.test(data0)){
+if(!pattern250.test(data0)){
 const err5 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_VERIFY_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_VERIFY_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -35241,7 +36095,7 @@ let data1 = data.file;
 const _errs7 = errors;
 const _errs8 = errors;
 if(typeof data1 === "string"){
-if(!pattern13.test(data1)){
+if(!pattern19.test(data1)){
 const err7 = {};
 if(vErrors === null){
 vErrors = [err7];
@@ -35381,17 +36235,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate168.errors = vErrors;
 return errors === 0;
 }
-validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate168.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/verify-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate163.evaluated;
+const evaluated0 = validate167.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35500,7 +36354,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema351.properties, key0))){
+if(!(func3.call(schema356.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -35786,7 +36640,7 @@ errors++;
 if(data.state_cache !== undefined){
 let data8 = data.state_cache;
 if(!(((data8 === "fresh") || (data8 === "stale")) || (data8 === "missing"))){
-const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema351.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema356.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -35801,8 +36655,8 @@ let data9 = data.problems;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate164(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
+if(!(validate168(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
 errors = vErrors.length;
 }
 }
@@ -35829,14 +36683,14 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate163.errors = vErrors;
+validate167.errors = vErrors;
 return errors === 0;
 }
-validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateWorkerBindings = validate27;
-const schema64 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1}}}}};
-const pattern33 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
+const schema56 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}}}};
+const pattern22 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-bindings.schema.json" */;
@@ -35922,7 +36776,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 const _errs6 = errors;
 if(typeof key1 === "string"){
-if(!pattern33.test(key1)){
+if(!pattern22.test(key1)){
 const err6 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},message:"must match pattern \""+"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"+"\"",propertyName:key1};
 if(vErrors === null){
 vErrors = [err6];
@@ -35959,7 +36813,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key3 in data3){
-if(!(func3.call(schema65.properties, key3))){
+if(!(func3.call(schema57.properties, key3))){
 const err9 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -35973,7 +36827,7 @@ errors++;
 if(data3.backend !== undefined){
 let data4 = data3.backend;
 if(!(((((data4 === "dry-run") || (data4 === "shell")) || (data4 === "codex")) || (data4 === "claude")) || (data4 === "command"))){
-const err10 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema65.properties.backend.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema57.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -36074,7 +36928,7 @@ errors++;
 if(data3.stdin !== undefined){
 let data9 = data3.stdin;
 if(!((data9 === "prompt") || (data9 === "none"))){
-const err18 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema65.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema57.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -36087,7 +36941,7 @@ errors++;
 if(data3.transcript !== undefined){
 let data10 = data3.transcript;
 if(!((data10 === "stdout") || (data10 === "none"))){
-const err19 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema65.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema57.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -36125,7 +36979,7 @@ errors++;
 if(data3.base_url !== undefined){
 let data12 = data3.base_url;
 if(typeof data12 === "string"){
-if(!pattern34.test(data12)){
+if(!pattern23.test(data12)){
 const err22 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/$defs/workerBinding/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -36150,7 +37004,7 @@ errors++;
 if(data3.api_key_env !== undefined){
 let data13 = data3.api_key_env;
 if(typeof data13 === "string"){
-if(!pattern35.test(data13)){
+if(!pattern24.test(data13)){
 const err24 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key_env",schemaPath:"#/$defs/workerBinding/properties/api_key_env/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -36175,7 +37029,7 @@ errors++;
 if(data3.sandbox !== undefined){
 let data14 = data3.sandbox;
 if(!(((data14 === "read-only") || (data14 === "workspace-write")) || (data14 === "danger-full-access"))){
-const err26 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema65.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema57.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -36188,7 +37042,7 @@ errors++;
 if(data3.permission_mode !== undefined){
 let data15 = data3.permission_mode;
 if(!(((((data15 === "default") || (data15 === "acceptEdits")) || (data15 === "plan")) || (data15 === "bypassPermissions")) || (data15 === "dontAsk"))){
-const err27 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema65.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema57.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -36246,7 +37100,7 @@ const len2 = data18.length;
 for(let i2=0; i2<len2; i2++){
 let data19 = data18[i2];
 if(typeof data19 === "string"){
-if(!pattern36.test(data19)){
+if(!pattern25.test(data19)){
 const err31 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -36315,7 +37169,7 @@ const len4 = data22.length;
 for(let i4=0; i4<len4; i4++){
 let data23 = data22[i4];
 if(typeof data23 === "string"){
-if(!pattern35.test(data23)){
+if(!pattern24.test(data23)){
 const err36 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err36];
@@ -36355,7 +37209,7 @@ if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
 for(const key4 in data24){
 const _errs49 = errors;
 if(typeof key4 === "string"){
-if(!pattern35.test(key4)){
+if(!pattern24.test(key4)){
 const err39 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err39];
@@ -36427,9 +37281,11 @@ errors++;
 }
 }
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data3.rate_limit !== undefined){
+let data27 = data3.rate_limit;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.max === undefined){
+const err45 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -36438,10 +37294,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data27.duration_ms === undefined){
+const err46 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -36450,10 +37304,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-}
-else {
-const err47 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key6 in data27){
+if(!((key6 === "max") || (key6 === "duration_ms"))){
+const err47 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -36462,25 +37315,123 @@ vErrors.push(err47);
 }
 errors++;
 }
+}
+if(data27.max !== undefined){
+let data28 = data27.max;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err48 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 1 || isNaN(data28)){
+const err49 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+if(data27.duration_ms !== undefined){
+let data29 = data27.duration_ms;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err50 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 1 || isNaN(data29)){
+const err51 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+else {
+const err55 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
 validate27.errors = vErrors;
 return errors === 0;
 }
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateWorkflowPlan = validate166;
-const schema356 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
-const schema357 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema358 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
-const schema371 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
-const pattern244 = new RegExp("\\S", "u");
-const schema360 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
-const schema361 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
-const schema362 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
+export const validateWorkflowPlan = validate170;
+const schema361 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
+const schema362 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema363 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
+const schema376 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
+const pattern252 = new RegExp("\\S", "u");
+const schema365 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
+const schema366 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
+const schema367 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
 
-function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate168.evaluated;
+const evaluated0 = validate172.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -36543,7 +37494,7 @@ errors++;
 if(data.decision !== undefined){
 let data0 = data.decision;
 if(!((data0 === "activate") || (data0 === "downgrade"))){
-const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema360.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema365.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -36560,7 +37511,7 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 if(!((((((data2 === "downstream-consumer") || (data2 === "resumable-handoffs")) || (data2 === "multi-surface-fanout")) || (data2 === "planned-fanout")) || (data2 === "adversarial-verification")) || (data2 === "human-gates"))){
-const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema361.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema366.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -36608,7 +37559,7 @@ const _errs8 = errors;
 let valid5 = false;
 const _errs9 = errors;
 if(!(((data3 === "direct-codex") || (data3 === "workflow-router")) || (data3 === "simple-plan"))){
-const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema362.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema367.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -36657,7 +37608,7 @@ vErrors = null;
 if(data.reason !== undefined){
 let data4 = data.reason;
 if(typeof data4 === "string"){
-if(!pattern244.test(data4)){
+if(!pattern252.test(data4)){
 const err12 = {instancePath:instancePath+"/reason",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -36690,17 +37641,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate168.errors = vErrors;
+validate172.errors = vErrors;
 return errors === 0;
 }
-validate168.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema365 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
+const schema370 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
 
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate170.evaluated;
+const evaluated0 = validate174.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -36763,7 +37714,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -36788,7 +37739,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if(!(((((((data1 === "repo") || (data1 === "package")) || (data1 === "artifact")) || (data1 === "api")) || (data1 === "data-source")) || (data1 === "web-source")) || (data1 === "document"))){
-const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema365.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema370.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -36801,7 +37752,7 @@ errors++;
 if(data.locator !== undefined){
 let data2 = data.locator;
 if(typeof data2 === "string"){
-if(!pattern244.test(data2)){
+if(!pattern252.test(data2)){
 const err8 = {instancePath:instancePath+"/locator",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -36826,7 +37777,7 @@ errors++;
 if(data.access_mode !== undefined){
 let data3 = data.access_mode;
 if(!(((data3 === "read-only") || (data3 === "write-proposed")) || (data3 === "write-approved"))){
-const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema365.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema370.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -36847,17 +37798,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate170.errors = vErrors;
+validate174.errors = vErrors;
 return errors === 0;
 }
-validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema368 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
+const schema373 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate172.evaluated;
+const evaluated0 = validate176.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -36900,7 +37851,7 @@ errors++;
 if(data.claim !== undefined){
 let data0 = data.claim;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err3 = {instancePath:instancePath+"/claim",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -36925,7 +37876,7 @@ errors++;
 if(data.verification !== undefined){
 let data1 = data.verification;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err5 = {instancePath:instancePath+"/verification",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -36958,18 +37909,18 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
-validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema372 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema375 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
+const schema377 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema380 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
 
-function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate175.evaluated;
+const evaluated0 = validate179.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -36991,7 +37942,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err1];
@@ -37024,17 +37975,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate175.errors = vErrors;
+validate179.errors = vErrors;
 return errors === 0;
 }
-validate175.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate179.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema377 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
+const schema382 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
 
-function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate178.evaluated;
+const evaluated0 = validate182.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37046,7 +37997,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -37079,16 +38030,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate178.errors = vErrors;
+validate182.errors = vErrors;
 return errors === 0;
 }
-validate178.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate182.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate174.evaluated;
+const evaluated0 = validate178.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37181,7 +38132,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -37206,7 +38157,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -37229,32 +38180,32 @@ errors++;
 }
 }
 if(data.entry_criteria !== undefined){
-if(!(validate175(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.exit_criteria !== undefined){
-if(!(validate175(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.depends_on !== undefined){
-if(!(validate178(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
 if(data.worker_ids !== undefined){
-if(!(validate175(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.outputs !== undefined){
-if(!(validate175(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
@@ -37269,19 +38220,19 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate174.errors = vErrors;
+validate178.errors = vErrors;
 return errors === 0;
 }
-validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate178.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema379 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema382 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
-const schema383 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
+const schema384 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema387 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
+const schema388 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
 
-function validate184(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate184.evaluated;
+const evaluated0 = validate188.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37410,8 +38361,8 @@ errors++;
 }
 }
 if(data.mcp_connectors !== undefined){
-if(!(validate178(data.mcp_connectors, {instancePath:instancePath+"/mcp_connectors",parentData:data,parentDataProperty:"mcp_connectors",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.mcp_connectors, {instancePath:instancePath+"/mcp_connectors",parentData:data,parentDataProperty:"mcp_connectors",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
@@ -37422,7 +38373,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!((((data6 === "write") || (data6 === "shell")) || (data6 === "network")) || (data6 === "external-message"))){
-const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema383.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema388.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -37475,17 +38426,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate184.errors = vErrors;
+validate188.errors = vErrors;
 return errors === 0;
 }
-validate184.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate188.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema384 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
+const schema389 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
 
-function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate188.evaluated;
+const evaluated0 = validate192.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37596,14 +38547,14 @@ errors++;
 }
 }
 if(data.must_include !== undefined){
-if(!(validate175(data.must_include, {instancePath:instancePath+"/must_include",parentData:data,parentDataProperty:"must_include",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.must_include, {instancePath:instancePath+"/must_include",parentData:data,parentDataProperty:"must_include",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.must_exclude !== undefined){
-if(!(validate178(data.must_exclude, {instancePath:instancePath+"/must_exclude",parentData:data,parentDataProperty:"must_exclude",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.must_exclude, {instancePath:instancePath+"/must_exclude",parentData:data,parentDataProperty:"must_exclude",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
@@ -37618,17 +38569,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate188.errors = vErrors;
+validate192.errors = vErrors;
 return errors === 0;
 }
-validate188.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate192.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema385 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema390 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
-function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate192.evaluated;
+const evaluated0 = validate196.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37679,15 +38630,15 @@ errors++;
 }
 }
 if(data.inputs !== undefined){
-if(!(validate175(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.required_output_schema !== undefined){
 let data1 = data.required_output_schema;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err4 = {instancePath:instancePath+"/required_output_schema",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -37710,8 +38661,8 @@ errors++;
 }
 }
 if(data.stop_conditions !== undefined){
-if(!(validate175(data.stop_conditions, {instancePath:instancePath+"/stop_conditions",parentData:data,parentDataProperty:"stop_conditions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.stop_conditions, {instancePath:instancePath+"/stop_conditions",parentData:data,parentDataProperty:"stop_conditions",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
@@ -37726,16 +38677,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate192.errors = vErrors;
+validate196.errors = vErrors;
 return errors === 0;
 }
-validate192.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate196.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate183.evaluated;
+const evaluated0 = validate187.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37828,7 +38779,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -37853,7 +38804,7 @@ errors++;
 if(data.role !== undefined){
 let data1 = data.role;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err10 = {instancePath:instancePath+"/role",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -37876,32 +38827,32 @@ errors++;
 }
 }
 if(data.tool_permissions !== undefined){
-if(!(validate184(data.tool_permissions, {instancePath:instancePath+"/tool_permissions",parentData:data,parentDataProperty:"tool_permissions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
-errors = vErrors.length;
-}
-}
-if(data.forbidden_actions !== undefined){
-if(!(validate175(data.forbidden_actions, {instancePath:instancePath+"/forbidden_actions",parentData:data,parentDataProperty:"forbidden_actions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
-errors = vErrors.length;
-}
-}
-if(data.context_budget !== undefined){
-if(!(validate188(data.context_budget, {instancePath:instancePath+"/context_budget",parentData:data,parentDataProperty:"context_budget",rootData,dynamicAnchors}))){
+if(!(validate188(data.tool_permissions, {instancePath:instancePath+"/tool_permissions",parentData:data,parentDataProperty:"tool_permissions",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
 errors = vErrors.length;
 }
 }
-if(data.prompt_contract !== undefined){
-if(!(validate192(data.prompt_contract, {instancePath:instancePath+"/prompt_contract",parentData:data,parentDataProperty:"prompt_contract",rootData,dynamicAnchors}))){
+if(data.forbidden_actions !== undefined){
+if(!(validate179(data.forbidden_actions, {instancePath:instancePath+"/forbidden_actions",parentData:data,parentDataProperty:"forbidden_actions",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+errors = vErrors.length;
+}
+}
+if(data.context_budget !== undefined){
+if(!(validate192(data.context_budget, {instancePath:instancePath+"/context_budget",parentData:data,parentDataProperty:"context_budget",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
 errors = vErrors.length;
 }
 }
+if(data.prompt_contract !== undefined){
+if(!(validate196(data.prompt_contract, {instancePath:instancePath+"/prompt_contract",parentData:data,parentDataProperty:"prompt_contract",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
+errors = vErrors.length;
+}
+}
 if(data.ownership !== undefined){
-if(!(validate175(data.ownership, {instancePath:instancePath+"/ownership",parentData:data,parentDataProperty:"ownership",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.ownership, {instancePath:instancePath+"/ownership",parentData:data,parentDataProperty:"ownership",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
@@ -37916,19 +38867,19 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate183.errors = vErrors;
+validate187.errors = vErrors;
 return errors === 0;
 }
-validate183.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate187.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema387 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
-const schema391 = {"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema392 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
+const schema392 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
+const schema396 = {"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema397 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
 
-function validate199(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate199.evaluated;
+const evaluated0 = validate203.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37981,7 +38932,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema392.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema397.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -37992,15 +38943,15 @@ errors++;
 }
 }
 if(data.required_fields !== undefined){
-if(!(validate175(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern244.test(data2)){
+if(!pattern252.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -38033,16 +38984,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate199.errors = vErrors;
+validate203.errors = vErrors;
 return errors === 0;
 }
-validate199.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate203.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate198(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate202(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate198.evaluated;
+const evaluated0 = validate202.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38105,7 +39056,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -38130,7 +39081,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -38155,7 +39106,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern244.test(data2)){
+if(!pattern252.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -38178,8 +39129,8 @@ errors++;
 }
 }
 if(data.artifact_schema !== undefined){
-if(!(validate199(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
+if(!(validate203(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
@@ -38194,17 +39145,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate198.errors = vErrors;
+validate202.errors = vErrors;
 return errors === 0;
 }
-validate198.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate202.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema394 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
+const schema399 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
 
-function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate203.evaluated;
+const evaluated0 = validate207.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38267,7 +39218,7 @@ errors++;
 if(data.shape !== undefined){
 let data0 = data.shape;
 if(!(((((data0 === "none") || (data0 === "pipeline")) || (data0 === "fan-out-fan-in")) || (data0 === "judge-panel")) || (data0 === "hybrid"))){
-const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema394.properties.shape.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema399.properties.shape.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -38305,7 +39256,7 @@ errors++;
 if(data.fan_in_rule !== undefined){
 let data2 = data.fan_in_rule;
 if(typeof data2 === "string"){
-if(!pattern244.test(data2)){
+if(!pattern252.test(data2)){
 const err8 = {instancePath:instancePath+"/fan_in_rule",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -38328,8 +39279,8 @@ errors++;
 }
 }
 if(data.barriers !== undefined){
-if(!(validate178(data.barriers, {instancePath:instancePath+"/barriers",parentData:data,parentDataProperty:"barriers",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.barriers, {instancePath:instancePath+"/barriers",parentData:data,parentDataProperty:"barriers",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
@@ -38344,17 +39295,17 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate203.errors = vErrors;
+validate207.errors = vErrors;
 return errors === 0;
 }
-validate203.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate207.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema396 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema401 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
-function validate206(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate206.evaluated;
+const evaluated0 = validate210.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38407,7 +39358,7 @@ errors++;
 if(data.claim_or_output !== undefined){
 let data0 = data.claim_or_output;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err4 = {instancePath:instancePath+"/claim_or_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -38432,7 +39383,7 @@ errors++;
 if(data.falsifier !== undefined){
 let data1 = data.falsifier;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err6 = {instancePath:instancePath+"/falsifier",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -38455,8 +39406,8 @@ errors++;
 }
 }
 if(data.evidence_required !== undefined){
-if(!(validate175(data.evidence_required, {instancePath:instancePath+"/evidence_required",parentData:data,parentDataProperty:"evidence_required",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.evidence_required, {instancePath:instancePath+"/evidence_required",parentData:data,parentDataProperty:"evidence_required",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
@@ -38471,17 +39422,17 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate206.errors = vErrors;
+validate210.errors = vErrors;
 return errors === 0;
 }
-validate206.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate210.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema399 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
+const schema404 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
 
-function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate209.evaluated;
+const evaluated0 = validate213.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38534,7 +39485,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -38559,7 +39510,7 @@ errors++;
 if(data.safe_default !== undefined){
 let data1 = data.safe_default;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -38604,17 +39555,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate209.errors = vErrors;
+validate213.errors = vErrors;
 return errors === 0;
 }
-validate209.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate213.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema402 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
+const schema407 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
 
-function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate211.evaluated;
+const evaluated0 = validate215.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38762,7 +39713,7 @@ errors++;
 if(data.time_box !== undefined){
 let data3 = data.time_box;
 if(typeof data3 === "string"){
-if(!pattern244.test(data3)){
+if(!pattern252.test(data3)){
 const err12 = {instancePath:instancePath+"/time_box",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -38787,7 +39738,7 @@ errors++;
 if(data.file_touch_limit !== undefined){
 let data4 = data.file_touch_limit;
 if(typeof data4 === "string"){
-if(!pattern244.test(data4)){
+if(!pattern252.test(data4)){
 const err14 = {instancePath:instancePath+"/file_touch_limit",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err14];
@@ -38820,17 +39771,17 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate211.errors = vErrors;
+validate215.errors = vErrors;
 return errors === 0;
 }
-validate211.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate215.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema405 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
+const schema410 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
 
-function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate213.evaluated;
+const evaluated0 = validate217.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38881,20 +39832,20 @@ errors++;
 }
 }
 if(data.cacheable_outputs !== undefined){
-if(!(validate178(data.cacheable_outputs, {instancePath:instancePath+"/cacheable_outputs",parentData:data,parentDataProperty:"cacheable_outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.cacheable_outputs, {instancePath:instancePath+"/cacheable_outputs",parentData:data,parentDataProperty:"cacheable_outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
 if(data.invalidators !== undefined){
-if(!(validate178(data.invalidators, {instancePath:instancePath+"/invalidators",parentData:data,parentDataProperty:"invalidators",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.invalidators, {instancePath:instancePath+"/invalidators",parentData:data,parentDataProperty:"invalidators",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
 if(data.restart_points !== undefined){
-if(!(validate178(data.restart_points, {instancePath:instancePath+"/restart_points",parentData:data,parentDataProperty:"restart_points",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.restart_points, {instancePath:instancePath+"/restart_points",parentData:data,parentDataProperty:"restart_points",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
@@ -38909,18 +39860,18 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate213.errors = vErrors;
+validate217.errors = vErrors;
 return errors === 0;
 }
-validate213.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate217.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema406 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
-const schema407 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
+const schema411 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
+const schema412 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
 
-function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate219.evaluated;
+const evaluated0 = validate223.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38993,7 +39944,7 @@ errors++;
 if(data.instruction !== undefined){
 let data0 = data.instruction;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err6 = {instancePath:instancePath+"/instruction",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -39016,15 +39967,15 @@ errors++;
 }
 }
 if(data.inputs !== undefined){
-if(!(validate175(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.expected_output !== undefined){
 let data2 = data.expected_output;
 if(typeof data2 === "string"){
-if(!pattern244.test(data2)){
+if(!pattern252.test(data2)){
 const err8 = {instancePath:instancePath+"/expected_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -39049,7 +40000,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data3 = data.completion_check;
 if(typeof data3 === "string"){
-if(!pattern244.test(data3)){
+if(!pattern252.test(data3)){
 const err10 = {instancePath:instancePath+"/completion_check",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -39088,7 +40039,7 @@ const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(typeof data5 === "string"){
-if(!pattern244.test(data5)){
+if(!pattern252.test(data5)){
 const err13 = {instancePath:instancePath+"/forbidden_actions/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -39153,16 +40104,16 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate219.errors = vErrors;
+validate223.errors = vErrors;
 return errors === 0;
 }
-validate219.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate218.evaluated;
+const evaluated0 = validate222.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39215,7 +40166,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!(((((data0 === "direct-codex") || (data0 === "subagent-plan")) || (data0 === "plugin")) || (data0 === "runtime")) || (data0 === "backlog"))){
-const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema406.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema411.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -39228,7 +40179,7 @@ errors++;
 if(data.consumer !== undefined){
 let data1 = data.consumer;
 if(!(((data1 === "human") || (data1 === "codex-agent")) || (data1 === "runtime"))){
-const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema406.properties.consumer.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema411.properties.consumer.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -39239,8 +40190,8 @@ errors++;
 }
 }
 if(data.first_slice !== undefined){
-if(!(validate219(data.first_slice, {instancePath:instancePath+"/first_slice",parentData:data,parentDataProperty:"first_slice",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
+if(!(validate223(data.first_slice, {instancePath:instancePath+"/first_slice",parentData:data,parentDataProperty:"first_slice",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
 errors = vErrors.length;
 }
 }
@@ -39255,16 +40206,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate218.errors = vErrors;
+validate222.errors = vErrors;
 return errors === 0;
 }
-validate218.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate222.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate167.evaluated;
+const evaluated0 = validate171.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39453,7 +40404,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema357.properties, key0))){
+if(!(func3.call(schema362.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -39479,7 +40430,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -39516,7 +40467,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern244.test(data3)){
+if(!pattern252.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -39539,15 +40490,15 @@ errors++;
 }
 }
 if(data.activation !== undefined){
-if(!(validate168(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
+if(!(validate172(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
 errors = vErrors.length;
 }
 }
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern244.test(data5)){
+if(!pattern252.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -39584,8 +40535,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate170(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+if(!(validate174(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
 errors = vErrors.length;
 }
 }
@@ -39606,8 +40557,8 @@ let data8 = data.assumptions;
 if(Array.isArray(data8)){
 const len1 = data8.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate172(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+if(!(validate176(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -39630,7 +40581,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema371.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema376.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -39677,8 +40628,8 @@ let data12 = data.phases;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i4=0; i4<len3; i4++){
-if(!(validate174(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
+if(!(validate178(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
 errors = vErrors.length;
 }
 }
@@ -39699,8 +40650,8 @@ let data14 = data.workers;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i5=0; i5<len4; i5++){
-if(!(validate183(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate187(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
 errors = vErrors.length;
 }
 }
@@ -39721,8 +40672,8 @@ let data16 = data.handoffs;
 if(Array.isArray(data16)){
 const len5 = data16.length;
 for(let i6=0; i6<len5; i6++){
-if(!(validate198(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
+if(!(validate202(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate202.errors : vErrors.concat(validate202.errors);
 errors = vErrors.length;
 }
 }
@@ -39739,8 +40690,8 @@ errors++;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate203(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate207(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
@@ -39749,8 +40700,8 @@ let data19 = data.verification;
 if(Array.isArray(data19)){
 const len6 = data19.length;
 for(let i7=0; i7<len6; i7++){
-if(!(validate206(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate206.errors : vErrors.concat(validate206.errors);
+if(!(validate210(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
 errors = vErrors.length;
 }
 }
@@ -39771,8 +40722,8 @@ let data21 = data.risk_gates;
 if(Array.isArray(data21)){
 const len7 = data21.length;
 for(let i8=0; i8<len7; i8++){
-if(!(validate209(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
+if(!(validate213(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
 errors = vErrors.length;
 }
 }
@@ -39789,20 +40740,20 @@ errors++;
 }
 }
 if(data.budget !== undefined){
-if(!(validate211(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
+if(!(validate215(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
 errors = vErrors.length;
 }
 }
 if(data.resume !== undefined){
-if(!(validate213(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate217(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
 errors = vErrors.length;
 }
 }
 if(data.execution_path !== undefined){
-if(!(validate218(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
+if(!(validate222(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
 errors = vErrors.length;
 }
 }
@@ -39817,20 +40768,20 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate167.errors = vErrors;
+validate171.errors = vErrors;
 return errors === 0;
 }
-validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema412 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema417 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
-const schema420 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
-const schema421 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
+const schema417 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema422 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
+const schema425 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
+const schema426 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
 
-function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate234.evaluated;
+const evaluated0 = validate238.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39865,15 +40816,15 @@ let data0 = data.run;
 const _errs3 = errors;
 let valid1 = false;
 const _errs4 = errors;
-if(!(validate175(data0, {instancePath:instancePath+"/run",parentData:data,parentDataProperty:"run",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data0, {instancePath:instancePath+"/run",parentData:data,parentDataProperty:"run",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs4 === errors;
 valid1 = valid1 || _valid0;
 const _errs5 = errors;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err2 = {instancePath:instancePath+"/run",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -39941,17 +40892,17 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate234.errors = vErrors;
+validate238.errors = vErrors;
 return errors === 0;
 }
-validate234.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate238.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema423 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
+const schema428 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
 
-function validate237(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate241(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate237.evaluated;
+const evaluated0 = validate241.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40024,7 +40975,7 @@ errors++;
 if(data.over !== undefined){
 let data0 = data.over;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err6 = {instancePath:instancePath+"/over",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -40049,7 +41000,7 @@ errors++;
 if(data.key !== undefined){
 let data1 = data.key;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err8 = {instancePath:instancePath+"/key",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -40097,15 +41048,15 @@ errors++;
 }
 }
 if(data.pipeline !== undefined){
-if(!(validate178(data.pipeline, {instancePath:instancePath+"/pipeline",parentData:data,parentDataProperty:"pipeline",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.pipeline, {instancePath:instancePath+"/pipeline",parentData:data,parentDataProperty:"pipeline",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
 if(data.reduce !== undefined){
 let data4 = data.reduce;
 if(typeof data4 === "string"){
-if(!pattern244.test(data4)){
+if(!pattern252.test(data4)){
 const err12 = {instancePath:instancePath+"/reduce",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -40138,16 +41089,16 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate237.errors = vErrors;
+validate241.errors = vErrors;
 return errors === 0;
 }
-validate237.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate241.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate227.evaluated;
+const evaluated0 = validate231.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40226,7 +41177,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema417.properties, key0))){
+if(!(func3.call(schema422.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -40240,7 +41191,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -40265,7 +41216,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -40288,39 +41239,39 @@ errors++;
 }
 }
 if(data.entry_criteria !== undefined){
-if(!(validate175(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.exit_criteria !== undefined){
-if(!(validate175(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.depends_on !== undefined){
-if(!(validate178(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
 if(data.worker_ids !== undefined){
-if(!(validate178(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
+if(!(validate182(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
 if(data.outputs !== undefined){
-if(!(validate175(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.kind !== undefined){
 let data7 = data.kind;
 if(!((data7 === "work") || (data7 === "gate"))){
-const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema420.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema425.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -40331,20 +41282,20 @@ errors++;
 }
 }
 if(data.review !== undefined){
-if(!(validate175(data.review, {instancePath:instancePath+"/review",parentData:data,parentDataProperty:"review",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.review, {instancePath:instancePath+"/review",parentData:data,parentDataProperty:"review",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.command !== undefined){
-if(!(validate234(data.command, {instancePath:instancePath+"/command",parentData:data,parentDataProperty:"command",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate234.errors : vErrors.concat(validate234.errors);
+if(!(validate238(data.command, {instancePath:instancePath+"/command",parentData:data,parentDataProperty:"command",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.fan_out !== undefined){
-if(!(validate237(data.fan_out, {instancePath:instancePath+"/fan_out",parentData:data,parentDataProperty:"fan_out",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate237.errors : vErrors.concat(validate237.errors);
+if(!(validate241(data.fan_out, {instancePath:instancePath+"/fan_out",parentData:data,parentDataProperty:"fan_out",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate241.errors : vErrors.concat(validate241.errors);
 errors = vErrors.length;
 }
 }
@@ -40359,19 +41310,19 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate227.errors = vErrors;
+validate231.errors = vErrors;
 return errors === 0;
 }
-validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema427 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
-const schema431 = {"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema432 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+const schema432 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
+const schema436 = {"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema437 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
 
-function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate243.evaluated;
+const evaluated0 = validate247.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40424,7 +41375,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other")) || (data0 === "json-list")) || (data0 === "jsonl"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema432.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema437.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -40435,15 +41386,15 @@ errors++;
 }
 }
 if(data.required_fields !== undefined){
-if(!(validate175(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate179(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern244.test(data2)){
+if(!pattern252.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -40476,16 +41427,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate243.errors = vErrors;
+validate247.errors = vErrors;
 return errors === 0;
 }
-validate243.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate247.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate242(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate246(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate242.evaluated;
+const evaluated0 = validate246.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40548,7 +41499,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -40573,7 +41524,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -40598,7 +41549,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern244.test(data2)){
+if(!pattern252.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -40621,8 +41572,8 @@ errors++;
 }
 }
 if(data.artifact_schema !== undefined){
-if(!(validate243(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+if(!(validate247(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
 errors = vErrors.length;
 }
 }
@@ -40637,18 +41588,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate242.errors = vErrors;
+validate246.errors = vErrors;
 return errors === 0;
 }
-validate242.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate246.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema434 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
-const schema437 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
+const schema439 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
+const schema442 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
 
-function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate250.evaluated;
+const evaluated0 = validate254.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40691,7 +41642,7 @@ errors++;
 if(data.action !== undefined){
 let data0 = data.action;
 if(!(((data0 === "stop") || (data0 === "skip")) || (data0 === "ask"))){
-const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema437.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema442.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -40704,7 +41655,7 @@ errors++;
 if(data.before !== undefined){
 let data1 = data.before;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err4 = {instancePath:instancePath+"/before",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -40737,16 +41688,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate250.errors = vErrors;
+validate254.errors = vErrors;
 return errors === 0;
 }
-validate250.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate254.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate249(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate253(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate249.evaluated;
+const evaluated0 = validate253.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40799,7 +41750,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern244.test(data0)){
+if(!pattern252.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -40827,7 +41778,7 @@ const _errs6 = errors;
 let valid2 = false;
 const _errs7 = errors;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -40851,8 +41802,8 @@ errors++;
 var _valid0 = _errs7 === errors;
 valid2 = valid2 || _valid0;
 const _errs10 = errors;
-if(!(validate250(data1, {instancePath:instancePath+"/safe_default",parentData:data,parentDataProperty:"safe_default",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
+if(!(validate254(data1, {instancePath:instancePath+"/safe_default",parentData:data,parentDataProperty:"safe_default",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs10 === errors;
@@ -40902,16 +41853,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate249.errors = vErrors;
+validate253.errors = vErrors;
 return errors === 0;
 }
-validate249.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate253.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate223.evaluated;
+const evaluated0 = validate227.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41100,7 +42051,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema412.properties, key0))){
+if(!(func3.call(schema417.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -41126,7 +42077,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern244.test(data1)){
+if(!pattern252.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -41163,7 +42114,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern244.test(data3)){
+if(!pattern252.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -41186,15 +42137,15 @@ errors++;
 }
 }
 if(data.activation !== undefined){
-if(!(validate168(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
+if(!(validate172(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
 errors = vErrors.length;
 }
 }
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern244.test(data5)){
+if(!pattern252.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -41231,8 +42182,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate170(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+if(!(validate174(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate174.errors : vErrors.concat(validate174.errors);
 errors = vErrors.length;
 }
 }
@@ -41253,8 +42204,8 @@ let data8 = data.assumptions;
 if(Array.isArray(data8)){
 const len1 = data8.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate172(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+if(!(validate176(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
@@ -41277,7 +42228,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema371.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema376.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -41324,8 +42275,8 @@ let data12 = data.phases;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i4=0; i4<len3; i4++){
-if(!(validate227(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
+if(!(validate231(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate231.errors : vErrors.concat(validate231.errors);
 errors = vErrors.length;
 }
 }
@@ -41346,8 +42297,8 @@ let data14 = data.workers;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i5=0; i5<len4; i5++){
-if(!(validate183(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate187(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
 errors = vErrors.length;
 }
 }
@@ -41368,8 +42319,8 @@ let data16 = data.handoffs;
 if(Array.isArray(data16)){
 const len5 = data16.length;
 for(let i6=0; i6<len5; i6++){
-if(!(validate242(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate242.errors : vErrors.concat(validate242.errors);
+if(!(validate246(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate246.errors : vErrors.concat(validate246.errors);
 errors = vErrors.length;
 }
 }
@@ -41386,8 +42337,8 @@ errors++;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate203(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate207(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
@@ -41396,8 +42347,8 @@ let data19 = data.verification;
 if(Array.isArray(data19)){
 const len6 = data19.length;
 for(let i7=0; i7<len6; i7++){
-if(!(validate206(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate206.errors : vErrors.concat(validate206.errors);
+if(!(validate210(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
 errors = vErrors.length;
 }
 }
@@ -41418,8 +42369,8 @@ let data21 = data.risk_gates;
 if(Array.isArray(data21)){
 const len7 = data21.length;
 for(let i8=0; i8<len7; i8++){
-if(!(validate249(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate249.errors : vErrors.concat(validate249.errors);
+if(!(validate253(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate253.errors : vErrors.concat(validate253.errors);
 errors = vErrors.length;
 }
 }
@@ -41436,20 +42387,20 @@ errors++;
 }
 }
 if(data.budget !== undefined){
-if(!(validate211(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
+if(!(validate215(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
 errors = vErrors.length;
 }
 }
 if(data.resume !== undefined){
-if(!(validate213(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+if(!(validate217(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
 errors = vErrors.length;
 }
 }
 if(data.execution_path !== undefined){
-if(!(validate218(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
+if(!(validate222(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate222.errors : vErrors.concat(validate222.errors);
 errors = vErrors.length;
 }
 }
@@ -41464,17 +42415,17 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate223.errors = vErrors;
+validate227.errors = vErrors;
 return errors === 0;
 }
-validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/workflow-plan.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate166.evaluated;
+const evaluated0 = validate170.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41495,7 +42446,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(!((data0 === "0.5") || (data0 === "0.6"))){
-const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema356.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema361.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -41508,15 +42459,15 @@ errors++;
 const tag0 = data.schema_version;
 if(typeof tag0 == "string"){
 if(tag0 === "0.5"){
-if(!(validate167(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
+if(!(validate171(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
 errors = vErrors.length;
 }
 var props0 = true;
 }
 else if(tag0 === "0.6"){
-if(!(validate223(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate227(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -41555,9 +42506,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate166.errors = vErrors;
+validate170.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate166.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate170.evaluated = {"dynamicProps":true,"dynamicItems":false};
 

@@ -75,7 +75,7 @@ export interface AttemptRequest {
    */
   repair_context: string | null;
   /**
-   * The git repository: a local path (a later version adds remote URLs).
+   * The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.
    */
   repo: string;
   limits: AttemptLimits;
@@ -352,6 +352,14 @@ export interface WorkerBinding {
    * Timeout of one invocation.
    */
   timeout_ms?: number;
+  rate_limit?: RateLimit;
+}
+/**
+ * Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.
+ */
+export interface RateLimit {
+  max: number;
+  duration_ms: number;
 }
 export interface AttemptInput {
   artifact: RelativePath;

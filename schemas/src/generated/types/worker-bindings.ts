@@ -88,4 +88,12 @@ export interface WorkerBinding {
    * Timeout of one invocation.
    */
   timeout_ms?: number;
+  rate_limit?: RateLimit;
+}
+/**
+ * Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.
+ */
+export interface RateLimit {
+  max: number;
+  duration_ms: number;
 }
