@@ -34,4 +34,27 @@ agent_clis() {
   echo "agent CLIs: ok"
 }
 
+# redis-server for the scale-out tests (@dwm/dispatcher's BullMQ queue, dwm run --queue / dwm worker):
+# each test starts its own private instance on a random loopback port and stops it.
+redis_server() {
+  if command -v redis-server >/dev/null 2>&1; then
+    echo "redis-server: already installed ($(redis-server --version | head -n 1))"
+    return 0
+  fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "redis-server: apt-get install -y redis-server"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+    # The package starts a system service on :6379; the tests do not use it.
+    $sudo service redis-server stop >/dev/null 2>&1 || true
+    echo "redis-server: ok ($(redis-server --version | head -n 1))"
+  else
+    echo "redis-server: missing and apt-get is not available; the Redis tests will fail" >&2
+    return 1
+  fi
+}
+
 agent_clis
+redis_server
