@@ -108,7 +108,10 @@ function dispatchKind(p: PacketState): Dispatchable["kind"] {
  * depends on is completed and merged into the integration branch, and every gate
  * that holds it is approved. A human-gate packet without workers is never
  * dispatched: its completion gate is listed in `open_gates` once its dependencies
- * are done.
+ * are done. A fan-out template (schema 0.6) is never dispatched either: the first
+ * per-item phase is listed in `expand` once its dependencies are done (unless a
+ * fan-out limit gate waits), and an expanded template counts as done for its
+ * dependents only when every one of its item packets is.
  */
 export function computeFrontier(state: RunState, run: FrontierRun, policy: FrontierPolicy = {}): Frontier {
   checkPolicy(policy);
@@ -159,18 +162,52 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
         ? "tokens"
         : null;
 
-  /** Is dependency `d` done for its dependents: completed, and its work merged (or nothing to merge)? */
-  const depDone = (d: string): { done: boolean; gate: string | null } => {
+  // Fan-out (schema 0.6): the item packets of each expanded template, in expansion order.
+  const itemsOf = new Map<string, string[]>();
+  for (const f of Object.values(state.fanouts ?? {})) {
+    for (const item of f?.packets ?? []) {
+      if (!state.packets[item.packet_id]) continue;
+      const l = itemsOf.get(item.template) ?? [];
+      l.push(item.packet_id);
+      itemsOf.set(item.template, l);
+    }
+  }
+
+  /** Is packet `d` done for its dependents: completed, and its work merged (or nothing to merge)? */
+  const oneDone = (d: string): { done: boolean; gate: string | null } => {
     const p = ps(d);
     if (p?.state !== "completed") return { done: false, gate: null };
     if (p.conflict_gate !== null) return { done: false, gate: p.conflict_gate };
     return { done: p.commit === null || p.merged_commit !== null, gate: null };
   };
+  /**
+   * Is dependency `d` done? An expanded fan-out template stands for its item packets:
+   * it is done when every one of them is (the reduce waits for all items).
+   */
+  const templateLeft = new Map<string, number>();
+  const depDone = (d: string): { done: boolean; gate: string | null } => {
+    if (ps(d)?.state !== "expanded") return oneDone(d);
+    let gate: string | null = null;
+    let left = 0;
+    for (const item of itemsOf.get(d) ?? []) {
+      const r = oneDone(item);
+      if (!r.done) left++;
+      gate ??= r.gate;
+    }
+    templateLeft.set(d, left);
+    return { done: left === 0, gate };
+  };
 
+  const expand: string[] = [];
   for (const id of order) {
     const p = ps(id) as PacketState;
     const packet = run.packets.get(id);
     const myDeps = deps.get(id) ?? [];
+    if (p.state === "expanded") {
+      // A fan-out template whose item packets exist: its work is theirs.
+      completed.push(id);
+      continue;
+    }
     if (p.state === "completed") {
       completed.push(id);
       if (p.conflict_gate !== null) {
@@ -248,15 +285,47 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
     }
     if (notDone.length > 0) {
       const unmerged = notDone.filter((d) => ps(d)?.state === "completed");
+      const items = notDone.filter((d) => templateLeft.has(d));
       blocked.push({
         packet_id: id,
         reason: "dependency",
         detail:
-          unmerged.length === notDone.length
-            ? `waiting for ${notDone.join(", ")} to be merged into the integration branch`
-            : `waiting for ${notDone.join(", ")}`,
+          items.length > 0
+            ? `waiting for ${items.map((d) => `${templateLeft.get(d)} of ${itemsOf.get(d)?.length ?? 0} items of ${d}`).join(", ")}${notDone.length > items.length ? ` and ${notDone.filter((d) => !templateLeft.has(d)).join(", ")}` : ""}`
+            : unmerged.length === notDone.length
+              ? `waiting for ${notDone.join(", ")} to be merged into the integration branch`
+              : `waiting for ${notDone.join(", ")}`,
         waiting_on: notDone,
       });
+      continue;
+    }
+    const fo = packet?.fanout;
+    if (fo?.role === "template") {
+      // Never dispatched: the first per-item phase is expanded (by the runner) once its
+      // dependencies are done; the others are expanded with it.
+      if (fo.position > 0) {
+        blocked.push({
+          packet_id: id,
+          reason: "dependency",
+          detail: `expanded with fan-out ${fo.first}`,
+          waiting_on: [fo.first],
+        });
+        continue;
+      }
+      const limit = Object.entries(state.gates)
+        .filter(([g, gs]) => g.startsWith(`fanout-limit/${id}/`) && gs?.state === "open")
+        .map(([g]) => g);
+      if (limit.length > 0) {
+        for (const g of limit) waitingGates.add(g);
+        blocked.push({
+          packet_id: id,
+          reason: "gate",
+          detail: `more items than max_items ${fo.max_items}: waiting for a decision on ${limit.join(", ")}`,
+          waiting_on: limit,
+        });
+        continue;
+      }
+      expand.push(id);
       continue;
     }
     const unapproved = (packet?.gates ?? []).filter((g) => gateState(g) !== "approved");
@@ -341,6 +410,7 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
     inFlight.length > 0 ||
     dispatch.length > 0 ||
     openGates.length > 0 ||
+    expand.length > 0 ||
     unintegrated.some((id) => ps(id)?.conflict_gate === null)
   )
     status = "running";
@@ -358,6 +428,7 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
     dispatch,
     ready: candidates.map((c) => c.packet_id),
     open_gates: openGates,
+    expand,
     in_flight: inFlight,
     blocked,
     waiting_gates: [...waitingGates].sort(),
