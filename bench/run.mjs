@@ -1,10 +1,28 @@
-// pnpm bench [--quick] [scenario...]: runs each scenario, prints a table, writes bench/results/<scenario>.json.
+// pnpm bench [--quick] [--large] [scenario...]: runs every scenario in bench/scenarios/ (each in
+// a Node process of its own, so its memory figures are its own), prints a table per scenario and
+// writes <results>/<scenario>.json (bench/results, or $DWM_BENCH_RESULTS).
+//   --quick  small sizes, a smoke test (CI runs it; no thresholds anywhere)
+//   --large  also the largest sizes (run loop at 100,000 packets)
+import { fork } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { benchDir, dwmBin, machine, table } from "./lib.mjs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { benchDir, dwmBin, machine, resultsDir, table } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
+const large = args.includes("--large");
+const childOf = args.indexOf("--child");
+
+if (childOf !== -1) {
+  // One scenario in this process; its rows go back to the parent.
+  const name = args[childOf + 1];
+  const mod = await import(pathToFileURL(path.join(benchDir, "scenarios", `${name}.mjs`)).href);
+  const rows = await mod.run({ quick, large });
+  process.send?.({ rows: rows ?? [] });
+  process.exit(0);
+}
+
 const only = args.filter((a) => !a.startsWith("--"));
 if (!fs.existsSync(dwmBin)) {
   console.error("dwm is not built: run `pnpm build` first");
@@ -16,10 +34,45 @@ const scenarios = fs
   .map((f) => f.replace(/\.mjs$/, ""))
   .filter((n) => only.length === 0 || only.includes(n))
   .sort();
-console.log(`machine: ${JSON.stringify(machine())}${quick ? " (quick)" : ""}`);
+for (const n of only) {
+  if (!scenarios.includes(n)) {
+    console.error(`no scenario ${n} in bench/scenarios`);
+    process.exit(2);
+  }
+}
+const mode = [quick && "quick", large && "large"].filter(Boolean).join(", ");
+console.log(`machine: ${JSON.stringify(machine())}${mode ? ` (${mode})` : ""}`);
+console.log(`results: ${resultsDir()}`);
+
+const self = fileURLToPath(import.meta.url);
+const failed = [];
 for (const name of scenarios) {
-  const mod = await import(`./scenarios/${name}.mjs`);
   const t0 = performance.now();
-  const rows = await mod.run({ quick });
-  console.log(`\n## ${name} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n${table(rows)}`);
+  const outcome = await new Promise((resolve) => {
+    let rows = null;
+    const c = fork(self, ["--child", name, ...(quick ? ["--quick"] : []), ...(large ? ["--large"] : [])], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    c.on("message", (m) => {
+      rows = m.rows;
+    });
+    c.on("exit", (code, signal) => resolve({ code, signal, rows }));
+  });
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  if (outcome.code !== 0 || outcome.rows === null) {
+    failed.push(name);
+    console.log(`\n## ${name} FAILED (${secs} s): exit ${outcome.code ?? outcome.signal}`);
+    continue;
+  }
+  const file = path.join(resultsDir(), `${name}.json`);
+  const doc = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : null;
+  const head = `\n## ${name} (${secs} s)`;
+  if (doc?.skipped) console.log(`${head}: skipped: ${doc.skipped}`);
+  else if (outcome.rows.length > 0) console.log(`${head}\n${table(outcome.rows)}`);
+  else console.log(`${head}: no rows`);
+  if (doc?.note) console.log(`note: ${doc.note}`);
+}
+if (failed.length > 0) {
+  console.error(`\nfailed: ${failed.join(", ")}`);
+  process.exit(1);
 }

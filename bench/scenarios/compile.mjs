@@ -1,11 +1,12 @@
 // Compile time and peak memory of a generated 10,000-phase plan, against the floor of
 // writing the same files (same count, same sizes) with plain fs in the same run.
-// Each measurement runs in a fresh Node process so its peak RSS is its own.
-import { spawnSync } from "node:child_process";
+// Each measurement runs in a fresh Node process so its peak RSS is its own. Every compile
+// goes into a fresh repository; the run stores they write must be byte-identical.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { median, repoRoot, writeResult } from "../lib.mjs";
+import { child, median, repoRoot, writeResult } from "../lib.mjs";
 
 const compilerDist = path.join(repoRoot, "packages/compiler/dist/index.js");
 const basePlan = path.join(repoRoot, "fixtures/compiler/plans/readonly.workflow.plan.json");
@@ -58,15 +59,6 @@ function generatePlan(n) {
   return plan;
 }
 
-function child(code, args) {
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", code, ...args], {
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
-  if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop());
-}
-
 // One compile per process, so each peak RSS is that compile's own: a new run, or a
 // recompile of the unchanged plan into the run a previous process wrote.
 const COMPILE = `
@@ -107,9 +99,19 @@ function listFiles(dir, rel = "", out = []) {
   return out;
 }
 
+/** One digest over every file's relative path and bytes. */
+function treeDigest(dir, files) {
+  const h = createHash("sha256");
+  for (const [rel] of files)
+    h.update(`${rel}\0`)
+      .update(fs.readFileSync(path.join(dir, rel)))
+      .update("\0");
+  return h.digest("hex");
+}
+
 export async function run({ quick }) {
-  const phases = quick ? 2_000 : 10_000;
-  const runs = quick ? 1 : 3;
+  const phases = quick ? 1_000 : 10_000;
+  const runs = quick ? 2 : 3;
   const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-compile-")));
   try {
     const planFile = path.join(tmp, "plan.json");
@@ -121,14 +123,29 @@ export async function run({ quick }) {
       fs.mkdirSync(repo);
       const c = child(COMPILE, [compilerDist, planFile, repo]);
       if (c.packets !== phases || !c.created) throw new Error(`compiled ${c.packets} packets`);
+      const list = listFiles(c.runDir);
+      const digest = treeDigest(c.runDir, list);
       const again = child(COMPILE, [compilerDist, planFile, repo]);
-      if (again.created || again.changed !== 0) throw new Error("recompiling the same plan changed the run");
-      compiles.push({ ...c, recompileMs: again.ms, recompileRssMiB: again.rssMiB });
+      if (again.created || again.changed !== 0 || treeDigest(c.runDir, list) !== digest) {
+        throw new Error("recompiling the same plan changed the run");
+      }
+      compiles.push({
+        ...c,
+        treeDigest: digest,
+        runDirName: path.relative(repo, c.runDir),
+        recompileMs: again.ms,
+        recompileRssMiB: again.rssMiB,
+      });
       const listFile = path.join(tmp, `files-${i}.json`);
-      fs.writeFileSync(listFile, JSON.stringify(listFiles(c.runDir)));
+      fs.writeFileSync(listFile, JSON.stringify(list));
       floors.push(child(FLOOR, [listFile, path.join(tmp, `floor-${i}`)]));
     }
     const files = listFiles(compiles[0].runDir).length;
+    // Byte-identical: the same run directory name and the same bytes in every file, every time.
+    const identical = compiles.every(
+      (c) => c.treeDigest === compiles[0].treeDigest && c.runDirName === compiles[0].runDirName,
+    );
+    if (!identical) throw new Error("compiling the same plan twice gave different run stores");
     const cMs = median(compiles.map((c) => c.ms));
     const rMs = median(compiles.map((c) => c.recompileMs));
     const rRss = median(compiles.map((c) => c.recompileRssMiB));
@@ -162,8 +179,10 @@ export async function run({ quick }) {
       phases,
       files,
       runs,
+      byte_identical: identical,
+      run_store_sha256: compiles[0].treeDigest,
       rows,
-      note: "floor: the same files, same sizes, written with openSync/writeFileSync/fsync in one process; compile includes plan evaluation, schema validation of every packet and gate, rendering and digests; each compile runs in its own process; the recompile reads and compares every file and writes none",
+      note: "floor: the same files, same sizes, written with openSync/writeFileSync/fsync in one process; compile includes plan evaluation, schema validation of every packet and gate, rendering and digests; each compile runs in its own process into a fresh repository and every run store is byte-identical (one digest over all paths and bytes); the recompile reads and compares every file and writes none",
     });
     return rows;
   } finally {

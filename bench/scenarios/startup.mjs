@@ -1,28 +1,75 @@
-// Start-up cost of the dwm binary against the floor of starting Node at all.
-import { dwmBin, timeProcess, writeResult } from "../lib.mjs";
+// Start-up cost of the dwm binary against the floor of starting Node at all: `dwm status --json`
+// on a 1,000-packet run, `dwm --version`, and `node -e 0`, timed in the same run; peak RSS of each
+// from one extra run. The run is compiled and run once before timing: its seed packet with the
+// shell backend, the other 999 with the dry-run backend (no worktrees), whose reviews always ask
+// for a human, so the journal holds every packet's dispatch, attempt and review and the run waits
+// at 999 needs-human gates, which `dwm status` folds and lists.
+import fs from "node:fs";
+import path from "node:path";
+import { dwmBin, load, timeProcess, writeResult } from "../lib.mjs";
+import { CONCURRENCY, makeRepo, noopPlan } from "../plans.mjs";
+
+/** A repository holding a run of `n` packets, every packet attempted; the repo, the run's id and journal size. */
+async function finishedRun(n) {
+  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
+    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
+  const { dir, head } = makeRepo("dwm-bench-startup-");
+  const compiled = compilePlan(noopPlan(n), { repoRoot: dir, baseCommit: head });
+  const b = uniformBindings({ backend: "dry-run" });
+  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
+  const { bindings, digest } = parseWorkerBindings(b);
+  const out = await runWorkflow(
+    compiled.runDir,
+    { clock: core.systemClock, processRunner: core.execaProcessRunner, env: process.env },
+    {
+      repo: dir,
+      bindings,
+      bindingsDigest: digest,
+      concurrency: CONCURRENCY,
+      unverifiable: "approve",
+      approve: { categories: ["write"], approver: { name: "bench", source: "os-user" } },
+    },
+  );
+  if (out.status !== "gate" || out.counts.completed !== 1) {
+    throw new Error(`startup bench run: ${out.status}: ${out.detail.slice(0, 200)}`);
+  }
+  const events = fs.readFileSync(path.join(compiled.runDir, "journal.jsonl"), "utf8").split("\n").length - 1;
+  return { dir, runId: compiled.runId, events };
+}
 
 export async function run({ quick }) {
-  const runs = quick ? 5 : 15;
-  const floor = timeProcess([process.execPath, "-e", "0"], { runs });
-  const version = timeProcess([process.execPath, dwmBin, "--version"], { runs });
-  const doctor = timeProcess([process.execPath, dwmBin, "doctor", "--json"], { runs });
-  const rows = [
-    { case: "node -e 0 (floor)", median_ms: floor.median.toFixed(1), ratio: "1.00" },
-    {
-      case: "dwm --version",
-      median_ms: version.median.toFixed(1),
-      ratio: (version.median / floor.median).toFixed(2),
-    },
-    {
-      case: "dwm doctor --json",
-      median_ms: doctor.median.toFixed(1),
-      ratio: (doctor.median / floor.median).toFixed(2),
-    },
-  ];
-  writeResult("startup", {
-    runs,
-    rows,
-    note: "doctor spawns git, codex and claude probes; its ratio includes them",
-  });
-  return rows;
+  const runs = quick ? 3 : 15;
+  const packets = quick ? 100 : 1_000;
+  const { dir, runId, events } = await finishedRun(packets);
+  try {
+    const env = { ...process.env, NO_COLOR: "1" };
+    const floor = timeProcess([process.execPath, "-e", "0"], { runs, env });
+    const version = timeProcess([process.execPath, dwmBin, "--version"], { runs, env });
+    const status = timeProcess([process.execPath, dwmBin, "status", runId, "--json"], {
+      runs,
+      cwd: dir,
+      env,
+    });
+    const row = (what, t) => ({
+      case: what,
+      median_ms: t.median.toFixed(1),
+      ratio: (t.median / floor.median).toFixed(2),
+      peak_rss_mib: t.peakRssMiB.toFixed(0),
+    });
+    const rows = [
+      row("node -e 0 (floor)", floor),
+      row("dwm --version", version),
+      row(`dwm status --json (${packets} packets, ${events} events)`, status),
+    ];
+    writeResult("startup", {
+      runs,
+      packets,
+      journal_events: events,
+      rows,
+      note: "median wall time of each command over the runs; every packet of the run was attempted (seed with shell, the rest dry-run, waiting at needs-human gates), so status reads every packet and folds the whole journal",
+    });
+    return rows;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,0 +1,97 @@
+// One side of the run-loop scenario in a process of its own, so its peak RSS is its own:
+//   node runloop-side.mjs floor N   a bare Node pool of 8 doing the per-job git work
+//   node runloop-side.mjs dwm N     runWorkflow on N no-op shell packets at concurrency 8
+// Prints one JSON line: { ms, rssMiB }.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { load } from "../lib.mjs";
+import { CONCURRENCY, makeRepo, noopPlan } from "../plans.mjs";
+
+const execP = promisify(execFile);
+// The environment the executor gives git (PATH, HOME, C locale, no prompts), so both sides do the same work.
+const GIT_ENV = {
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  LANG: "C",
+  LC_ALL: "C",
+  GIT_TERMINAL_PROMPT: "0",
+};
+const exec = (cmd, args, opts) => execP(cmd, args, { ...opts, env: GIT_ENV });
+
+/** The floor: 8 workers, worktree admin serialized (../shared/notes/git-worktrees.md), the same no-op and git reads per job. */
+async function floor(n) {
+  const { dir, head } = makeRepo();
+  const wtRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-floor-wt-"));
+  let admin = Promise.resolve();
+  const queued = (fn) => {
+    const p = admin.then(fn);
+    admin = p.then(
+      () => {},
+      () => {},
+    );
+    return p;
+  };
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < n) {
+        const i = next++;
+        const wt = path.join(wtRoot, `wt-${i}`);
+        await queued(() =>
+          exec("git", ["worktree", "add", "--quiet", "-B", `floor/${i}`, wt, head], { cwd: dir }),
+        );
+        await exec("true", [], { cwd: wt });
+        await exec("git", ["status", "--porcelain"], { cwd: wt });
+        await exec("git", ["diff", "HEAD"], { cwd: wt });
+        await queued(() => exec("git", ["worktree", "remove", "--force", wt], { cwd: dir }));
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(wtRoot, { recursive: true, force: true });
+  return ms;
+}
+
+async function dwm(n) {
+  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
+    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
+  const { dir, head } = makeRepo();
+  const wtRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-loop-wt-"));
+  const compiled = compilePlan(noopPlan(n), { repoRoot: dir, baseCommit: head });
+  const b = uniformBindings({ backend: "shell", argv: ["true"] });
+  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
+  const { bindings, digest } = parseWorkerBindings(b);
+  const t0 = performance.now();
+  const out = await runWorkflow(
+    compiled.runDir,
+    {
+      clock: core.systemClock,
+      processRunner: core.execaProcessRunner,
+      env: process.env,
+      worktreeRoot: wtRoot,
+    },
+    // A no-op has nothing a check could falsify: approve it (the default would ask a human).
+    {
+      repo: dir,
+      bindings,
+      bindingsDigest: digest,
+      concurrency: CONCURRENCY,
+      unverifiable: "approve",
+      approve: { categories: ["write"], approver: { name: "bench", source: "os-user" } },
+    },
+  );
+  const ms = performance.now() - t0;
+  if (out.status !== "complete") throw new Error(`runloop bench: ${out.status}: ${out.detail}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(wtRoot, { recursive: true, force: true });
+  return ms;
+}
+
+const [side, n] = process.argv.slice(2);
+const ms = side === "floor" ? await floor(Number(n)) : await dwm(Number(n));
+console.log(JSON.stringify({ ms, rssMiB: process.resourceUsage().maxRSS / 1024 }));
