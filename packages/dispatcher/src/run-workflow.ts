@@ -5,7 +5,6 @@ import {
   type Clock,
   type Digest,
   digest,
-  digestBytes,
   isDwmError,
   type ProcessRunner,
   readArtifact,
@@ -55,6 +54,7 @@ import type {
   WorkerBindings,
 } from "@dwm/schemas";
 import { dispatcherErrors } from "./errors.js";
+import { FanoutRun, runtimeGateCategory } from "./fanout.js";
 import {
   conflictDrafts,
   type IntegrationPorts,
@@ -202,6 +202,8 @@ export async function runWorkflow(
   const bindingOf = new Map(
     [...loaded.packets].map(([id, p]) => [id, resolveBinding(options.bindings, options.bindingsDigest, p)]),
   );
+  // Schema 0.6 fan-outs: compiled packets plus the item packets expanded so far.
+  const fan = new FanoutRun(dir, loaded, options.bindings, options.bindingsDigest);
 
   const git = ports.git ?? createGit(ports.processRunner, ports.env);
   const gitPorts: IntegrationPorts = { git, clock: ports.clock, repo };
@@ -300,7 +302,7 @@ export async function runWorkflow(
     notBefore,
     now: ports.clock.now(),
   });
-  const cap = () => computeFrontier(journal.state, loaded, policyOf()).budget.concurrency_cap;
+  const cap = () => computeFrontier(journal.state, fan.view, policyOf()).budget.concurrency_cap;
   const queue = (
     ports.queue ?? ((ex, c) => createWorkerPool({ concurrency: c, execute: ex, clock: ports.clock }))
   )(execute, cap());
@@ -317,6 +319,7 @@ export async function runWorkflow(
     }
 
     intHead = await integrationHead(gitPorts, runId);
+    fan.load(journal.state);
     await recoverOrphans();
     applyOperatorApprovals();
     absorbApprovals();
@@ -333,11 +336,16 @@ export async function runWorkflow(
         lastApprovalCheck = ports.clock.monotonicMs();
       }
       await integrateCompleted();
-      let frontier = computeFrontier(journal.state, loaded, policyOf());
+      let frontier = computeFrontier(journal.state, fan.view, policyOf());
       lastFrontier = frontier;
       for (const g of frontier.open_gates) openGate(g.gate_id, g.packets, g.reason);
       if (frontier.open_gates.length > 0) {
-        frontier = computeFrontier(journal.state, loaded, policyOf());
+        frontier = computeFrontier(journal.state, fan.view, policyOf());
+        lastFrontier = frontier;
+      }
+      if ((frontier.expand ?? []).length > 0) {
+        for (const first of frontier.expand ?? []) expandFanout(first);
+        frontier = computeFrontier(journal.state, fan.view, policyOf());
         lastFrontier = frontier;
       }
       if (stopFailure === null) for (const d of frontier.dispatch) dispatch(d);
@@ -661,30 +669,27 @@ export async function runWorkflow(
   }
 
   function inputsOf(packet: Packet): AttemptInput[] {
-    const out: AttemptInput[] = [];
-    for (const i of packet.inputs) {
-      const h = journal.state.handoffs[i.artifact];
-      if (!h) continue;
-      const bytes = fs.readFileSync(resolveInside(dir, `handoffs/${i.artifact}`, "handoff"));
-      if (digestBytes(bytes) !== h.digest) {
-        throw dispatcherErrors.create(
-          "ERR_DISPATCH_EVIDENCE_MISSING",
-          `handoffs/${i.artifact} does not match the digest its registration recorded`,
-          { details: { artifact: i.artifact, expected: h.digest } },
-        );
-      }
-      out.push({ artifact: i.artifact, digest: h.digest, content_base64: bytes.toString("base64") });
-    }
-    return out;
+    return fan.inputs(packet, journal.state);
+  }
+
+  /** Expand a fan-out the frontier names (item packets + fanout.expanded, a limit gate, or a failure). */
+  function expandFanout(first: string): void {
+    const r = fan.expand(first, journal.state, (drafts) => append(drafts));
+    if (r.kind === "expanded")
+      progress({
+        kind: "note",
+        message: `fan-out ${first}: ${r.items} items, ${r.added} new or changed item packets, ${r.dropped} dropped`,
+      });
+    else if (r.kind !== "gate") progress({ kind: "note", message: `fan-out ${first}: ${r.reason}` });
   }
 
   function dispatch(d: Dispatchable): void {
     const id = d.packet_id;
-    const packet = loaded.packets.get(id);
-    const prompt = loaded.prompts.get(id);
-    const binding = bindingOf.get(id);
-    const entry = loaded.run.packets.find((e) => e.packet_id === id);
-    if (!packet || prompt === undefined || !binding || !entry) return;
+    const packet = fan.packet(id);
+    const prompt = fan.prompt(id);
+    const binding = bindingOf.get(id) ?? fan.binding(id);
+    const packetDigest = fan.digest(id);
+    if (!packet || prompt === undefined || !binding || !packetDigest) return;
     const head = intHead ?? (baseCommit as string);
     const request: AttemptRequest = {
       kind: "attempt-request",
@@ -707,7 +712,7 @@ export async function runWorkflow(
         data: {
           packet_id: id,
           attempt: d.attempt,
-          packet_digest: entry.digest,
+          packet_digest: packetDigest,
           base_commit: head,
           backend: packet.command ? "shell" : backends.join("+") || "shell",
         },
@@ -761,7 +766,7 @@ export async function runWorkflow(
   }
 
   async function reviewAndIngest(id: string, attempt: Attempt): Promise<void> {
-    const packet = loaded.packets.get(id) as Packet;
+    const packet = fan.packet(id) as Packet;
     const n = attempt.attempt;
     const review = await reviewAttempt(packet, attempt, {
       attemptDir: resolveInside(dir, attemptRel(id, n), "attempt directory"),
@@ -800,12 +805,10 @@ export async function runWorkflow(
     const state = journal.state;
     const counts: Record<string, number> = {};
     for (const p of Object.values(state.packets)) if (p) counts[p.state] = (counts[p.state] ?? 0) + 1;
-    const f = computeFrontier(state, loaded, policyOf());
+    const f = computeFrontier(state, fan.view, policyOf());
     const waiting = f.waiting_gates.map((g) => ({
       gate_id: g,
-      category:
-        loaded.gates.get(g)?.category ??
-        (g.startsWith("merge-conflict/") || g.startsWith("needs-human/") ? "human-review" : null),
+      category: loaded.gates.get(g)?.category ?? runtimeGateCategory(g),
       packets: state.gates[g]?.packets.length
         ? [...(state.gates[g]?.packets ?? [])]
         : [...(loaded.gates.get(g)?.packets ?? [])],

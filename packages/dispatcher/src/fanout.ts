@@ -1,0 +1,253 @@
+import fs from "node:fs";
+import { FANOUT_ITEM_INPUT, type LoadedRun, renderPrompt } from "@dwm/compiler";
+import { canonicalJson, type Digest, digest, digestBytes, readArtifact, resolveInside } from "@dwm/core";
+import { resolveBinding } from "@dwm/executor";
+import {
+  expandFanout,
+  type FanoutExpansion,
+  fanoutLimitGate,
+  type ReduceEntry,
+  reduceList,
+  writeFanoutFiles,
+} from "@dwm/ingester";
+import type { EventDraft } from "@dwm/runtime";
+import type { FrontierRun } from "@dwm/scheduler";
+import type { AttemptInput, Packet, RunState, WorkerBindings } from "@dwm/schemas";
+import { dispatcherErrors } from "./errors.js";
+
+/** What one expansion attempt did, for the run loop's progress notes. */
+export type ExpandResult =
+  | { kind: "expanded"; items: number; added: number; dropped: number }
+  | { kind: "gate"; gate_id: string; items: number }
+  | { kind: "failed"; reason: string }
+  | { kind: "wait"; reason: string };
+
+/**
+ * The run loop's view of a run with fan-outs (schema 0.6): the compiled packets plus
+ * the item packets expanded so far (read back from their files, digest-checked against
+ * the journal), and the steps that touch them: expansion, prompts, bindings and inputs.
+ */
+export class FanoutRun {
+  /** Compiled packets and item packets, for the scheduler (FrontierRun). */
+  readonly view: FrontierRun & { packets: Map<string, Packet> };
+  private readonly digests = new Map<string, Digest>();
+  private readonly prompts = new Map<string, string>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly loaded: LoadedRun,
+    private readonly bindings: WorkerBindings,
+    private readonly bindingsDigest: Digest,
+  ) {
+    this.view = { run: loaded.run, packets: new Map(loaded.packets), gates: loaded.gates };
+    for (const e of loaded.run.packets) this.digests.set(e.packet_id, e.digest as Digest);
+  }
+
+  /** Read every current item packet the journal names (state.fanouts), each checked against its digest. */
+  load(state: RunState): void {
+    for (const f of Object.values(state.fanouts ?? {})) {
+      for (const item of f?.packets ?? []) {
+        if (this.digests.get(item.packet_id) === item.digest) continue;
+        const file = resolveInside(this.dir, `packets/${item.packet_id}.json`, "fan-out packet");
+        const p = readArtifact<Packet>(file, "packet", { expectDigest: item.digest }).value;
+        this.add(p, item.digest as Digest);
+      }
+    }
+  }
+
+  private add(p: Packet, d: Digest): void {
+    this.view.packets.set(p.packet_id, p);
+    this.digests.set(p.packet_id, d);
+    this.prompts.delete(p.packet_id);
+  }
+
+  packet(id: string): Packet | undefined {
+    return this.view.packets.get(id);
+  }
+
+  digest(id: string): Digest | undefined {
+    return this.digests.get(id);
+  }
+
+  /** A compiled packet's prompt file; an item packet's prompt is rendered from it (same renderer). */
+  prompt(id: string): string | undefined {
+    const compiled = this.loaded.prompts.get(id);
+    if (compiled !== undefined) return compiled;
+    const p = this.view.packets.get(id);
+    const d = this.digests.get(id);
+    if (!p || !d) return undefined;
+    let text = this.prompts.get(id);
+    if (text === undefined) {
+      text = renderPrompt(p, d);
+      this.prompts.set(id, text);
+    }
+    return text;
+  }
+
+  binding(id: string): ReturnType<typeof resolveBinding> | undefined {
+    const p = this.view.packets.get(id);
+    return p ? resolveBinding(this.bindings, this.bindingsDigest, p) : undefined;
+  }
+
+  /**
+   * The handoff inputs of a packet: registered handoffs (an item packet's from its own
+   * item's earlier phase, registered as `<item packet>/<artifact>`), a reduce packet's
+   * input from a per-item phase as one list of every item's handoff (reduceList), and an
+   * item packet's item as `fanout-item.json`. Every file is checked against the digest
+   * its registration recorded.
+   */
+  inputs(packet: Packet, state: RunState): AttemptInput[] {
+    const out: AttemptInput[] = [];
+    const read = (key: string, expected: string): Buffer => {
+      const bytes = fs.readFileSync(resolveInside(this.dir, `handoffs/${key}`, "handoff"));
+      if (digestBytes(bytes) !== expected) {
+        throw dispatcherErrors.create(
+          "ERR_DISPATCH_EVIDENCE_MISSING",
+          `handoffs/${key} does not match the digest its registration recorded`,
+          { details: { artifact: key, expected } },
+        );
+      }
+      return bytes;
+    };
+    for (const i of packet.inputs) {
+      const from = state.packets[i.from_packet];
+      if (from?.state === "expanded") {
+        const entries: ReduceEntry[] = [];
+        for (const f of Object.values(state.fanouts ?? {})) {
+          for (const item of f?.packets ?? []) {
+            if (item.template !== i.from_packet || !state.packets[item.packet_id]) continue;
+            const key = `${item.packet_id}/${i.artifact}`;
+            const h = state.handoffs[key];
+            const p = this.view.packets.get(item.packet_id);
+            if (!h || !p) {
+              throw dispatcherErrors.create(
+                "ERR_DISPATCH_EVIDENCE_MISSING",
+                `${packet.packet_id} needs ${i.artifact} of every item of ${i.from_packet}; ${item.packet_id} registered none`,
+                { details: { packet_id: packet.packet_id, item: item.packet_id, artifact: i.artifact } },
+              );
+            }
+            entries.push({ packet: p, bytes: read(key, h.digest) });
+          }
+        }
+        const text = reduceList(entries);
+        out.push({
+          artifact: i.artifact,
+          digest: digestBytes(text),
+          content_base64: Buffer.from(text).toString("base64"),
+        });
+        continue;
+      }
+      const key = from?.fanout_from ? `${i.from_packet}/${i.artifact}` : i.artifact;
+      const h = state.handoffs[key];
+      if (!h) continue;
+      const bytes = read(key, h.digest);
+      out.push({ artifact: i.artifact, digest: h.digest, content_base64: bytes.toString("base64") });
+    }
+    if (packet.fanout?.role === "item") {
+      const text = `${canonicalJson(packet.fanout.item)}\n`;
+      out.push({
+        artifact: FANOUT_ITEM_INPUT,
+        digest: digestBytes(text),
+        content_base64: Buffer.from(text).toString("base64"),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Expand the fan-out whose first per-item phase is `first` (the frontier lists it in
+   * `expand`): read its source handoff, then either write the item packet files and
+   * append fanout.expanded, open a fan-out limit gate naming the count, or fail the
+   * fan-out with a coded reason. Waits (does nothing) while an item of an earlier
+   * expansion is in flight.
+   */
+  expand(first: string, state: RunState, append: (drafts: EventDraft[]) => void): ExpandResult {
+    const template = this.view.packets.get(first);
+    const fo = template?.fanout;
+    if (!template || fo?.role !== "template") return { kind: "wait", reason: `${first} is not a fan-out` };
+    const busy = (state.fanouts?.[first]?.packets ?? []).find((p) => {
+      const s = state.packets[p.packet_id]?.state;
+      return s === "dispatched" || s === "attempted";
+    });
+    if (busy)
+      return { kind: "wait", reason: `item ${busy.packet_id} of the previous expansion is still running` };
+    const h = state.handoffs[fo.over];
+    const fail = (reason: string): ExpandResult => {
+      append([{ type: "packet.failed", data: { packet_id: first, reason } }]);
+      return { kind: "failed", reason };
+    };
+    if (!h || h.from_packet !== fo.source_packet) {
+      return fail(
+        `ERR_INGEST_FANOUT_INVALID: ${fo.source_packet} completed without registering ${fo.over}, so fan-out ${first} has no items`,
+      );
+    }
+    const bytes = fs.readFileSync(resolveInside(this.dir, `handoffs/${fo.over}`, "handoff"));
+    if (digestBytes(bytes) !== h.digest) {
+      throw dispatcherErrors.create(
+        "ERR_DISPATCH_EVIDENCE_MISSING",
+        `handoffs/${fo.over} does not match the digest its registration recorded`,
+        { details: { artifact: fo.over, expected: h.digest } },
+      );
+    }
+    const source = { artifact: fo.over, digest: h.digest, bytes };
+    const templates = fo.pipeline.map((id) => ({
+      packet: this.loaded.packets.get(id) as Packet,
+      digest: this.digests.get(id) as Digest,
+    }));
+    let x: FanoutExpansion = expandFanout({ state, templates, source });
+    let limitGate: string | null = null;
+    if (x.kind === "over-limit") {
+      // An approval of this exact limit gate (same count, same source bytes) lets every item through.
+      let k = 1;
+      for (; state.gates[`fanout-limit/${first}/${k}`]; k++) {
+        const gs = state.gates[`fanout-limit/${first}/${k}`];
+        const g = fanoutLimitGate(template, source, x.items, k);
+        if (gs?.gate_digest !== digest(g)) continue;
+        if (gs.state === "approved") {
+          limitGate = g.gate_id;
+          break;
+        }
+        if (gs.state === "rejected") break; // asked again (gate.opened from rejected)
+        return { kind: "wait", reason: `${g.gate_id} is ${gs.state}` };
+      }
+      if (limitGate === null) {
+        const g = fanoutLimitGate(template, source, x.items, k);
+        append([
+          {
+            type: "gate.opened",
+            data: { gate_id: g.gate_id, gate_digest: digest(g), packets: g.packets, reason: g.trigger },
+          },
+        ]);
+        return { kind: "gate", gate_id: g.gate_id, items: x.items };
+      }
+      x = expandFanout({ state, templates, source, limitGate });
+    }
+    if (x.kind === "invalid") {
+      append(x.events);
+      return { kind: "failed", reason: x.reason };
+    }
+    if (x.kind !== "expanded") return { kind: "wait", reason: `unexpected ${x.kind}` };
+    writeFanoutFiles(this.dir, x.files);
+    append(x.events);
+    const changed = new Set(x.files.map((f) => f.path));
+    for (const p of x.packets) {
+      if (changed.has(`packets/${p.packet.packet_id}.json`) || !this.view.packets.has(p.packet.packet_id))
+        this.add(p.packet, p.digest);
+    }
+    for (const id of x.dropped) {
+      this.view.packets.delete(id);
+      this.digests.delete(id);
+      this.prompts.delete(id);
+    }
+    return { kind: "expanded", items: x.items, added: x.files.length, dropped: x.dropped.length };
+  }
+}
+
+/** Run-time gates with no file: their category for the run outcome. */
+export function runtimeGateCategory(gateId: string): "human-review" | null {
+  return gateId.startsWith("merge-conflict/") ||
+    gateId.startsWith("needs-human/") ||
+    gateId.startsWith("fanout-limit/")
+    ? "human-review"
+    : null;
+}
