@@ -44,12 +44,20 @@ describe("dwm evaluate", () => {
     expect(r.stdout).toContain("plan api-route-auth-audit (read as schema 0.5) sha256:");
     expect(r.stdout).toContain("valid: activate");
     expect(r.stdout).toMatch(/safety_gating\s+2 /);
+    expect(r.stdout).not.toContain("fan-out over");
   });
 
   it("says which schema version it read: 0.6, 0.5, or none it supports", async () => {
     const r = await dwm("evaluate", write("plan06.json", fixture06));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("plan package-license-audit (read as schema 0.6) sha256:");
+    expect(r.stdout).toContain(
+      [
+        "  fan-out over packages.json (key name, at most 40): audit-package -> refute-package, reduce merge-findings",
+        "  command phases: list-packages, merge-findings",
+        "  gate phases: approve",
+      ].join("\n"),
+    );
     const j = await dwm("evaluate", "plan06.json", "--json");
     expect(JSON.parse(j.stdout)).toMatchObject({ plan_schema_version: "0.6", valid: true });
     const j5 = await dwm("evaluate", write("plan05.json", fixture), "--json");

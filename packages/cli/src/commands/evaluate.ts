@@ -1,10 +1,28 @@
 import path from "node:path";
 import { evaluatePlan, loadPlanFile, renderBlueprint } from "@dwm/plan-evaluator";
-import type { Scorecard, WorkflowPlan } from "@dwm/schemas";
+import type { PlanPhase06, Scorecard, WorkflowPlan } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 
-function renderScorecard(sc: Scorecard): string {
+/** Schema 0.6 structure of a valid plan, one line each: fan-outs, then command and gate phases. */
+function render06(plan: WorkflowPlan): string[] {
+  if (plan.schema_version !== "0.6") return [];
+  const phases = plan.phases as PlanPhase06[];
+  const lines = phases.flatMap((p) => {
+    const f = p.fan_out;
+    if (!f) return [];
+    const chain = [p.id, ...f.pipeline].join(" -> ");
+    return [`  fan-out over ${f.over} (key ${f.key}, at most ${f.max_items}): ${chain}, reduce ${f.reduce}`];
+  });
+  const ids = (keep: (p: PlanPhase06) => boolean) => phases.filter(keep).map((p) => p.id);
+  const commands = ids((p) => p.command !== undefined);
+  const gates = ids((p) => p.kind === "gate");
+  if (commands.length) lines.push(`  command phases: ${commands.join(", ")}`);
+  if (gates.length) lines.push(`  gate phases: ${gates.join(", ")}`);
+  return lines;
+}
+
+function renderScorecard(sc: Scorecard, plan: unknown): string {
   const name = sc.plan_id ?? "(no plan_id)";
   // Which schema the plan was read as: 0.5 and 0.6 differ in meaning, so say it first.
   const read = sc.plan_schema_version
@@ -27,6 +45,7 @@ function renderScorecard(sc: Scorecard): string {
     lines.push(
       `  ${sc.summary.phases} phases, ${sc.summary.workers} workers, ${sc.summary.handoffs} handoffs, ${sc.summary.verification} verification items, ${sc.summary.risk_gates} risk gates`,
     );
+  lines.push(...render06(plan as WorkflowPlan));
   if (sc.scores) {
     lines.push("", `scores (0-2, average ${sc.score_average}):`);
     const w = Math.max(...Object.keys(sc.scores).map((k) => k.length));
@@ -55,5 +74,5 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   if (render && scorecard.valid) {
     return { exitCode, output: renderBlueprint(plan as WorkflowPlan) };
   }
-  return { exitCode, output: renderScorecard(scorecard) };
+  return { exitCode, output: renderScorecard(scorecard, plan) };
 }
