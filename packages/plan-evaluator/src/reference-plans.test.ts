@@ -9,9 +9,18 @@ import { describe, expect, it } from "vitest";
 import { evaluatePlan } from "./index.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-const referenceDir = fileURLToPath(new URL("../../../../shared/reference-plans/", import.meta.url));
+// Beside the checkout (../shared), or where this machine keeps them (a fresh clone for CI
+// lives elsewhere); DWM_REFERENCE_PLANS overrides both, as for the compiler's gate.
+const referenceDir =
+  [
+    process.env.DWM_REFERENCE_PLANS,
+    fileURLToPath(new URL("../../../../shared/reference-plans/", import.meta.url)),
+    "/work/shared/reference-plans/",
+  ]
+    .filter((d): d is string => d !== undefined && fs.existsSync(d))
+    .map((d) => (d.endsWith("/") ? d : `${d}/`))[0] ?? "";
 const goldenFile = `${root}fixtures/plan-evaluator/reference-scorecards.json`;
-const hasReferences = fs.existsSync(referenceDir);
+const hasReferences = referenceDir !== "";
 
 function comparable(file: string) {
   const sc = evaluatePlan(JSON.parse(fs.readFileSync(referenceDir + file, "utf8")));
