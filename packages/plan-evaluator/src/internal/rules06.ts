@@ -168,13 +168,11 @@ function collectPerItem(fans: FanOut[], phases: Map<string, PhaseInfo>, plan: Ob
       } else if (carriers.has(p) && p !== f.id) {
         out.add("ERR_PLAN_FANOUT_NESTED", at, `pipeline phase ${show(p)} carries its own fan_out`);
       } else if (owner.has(p)) {
-        const other = owner.get(p) as FanOut;
+        const other = (owner.get(p) as FanOut).id;
         out.add(
           "ERR_PLAN_FANOUT_OVERLAP",
           at,
-          other === f
-            ? `phase ${show(p)} is already a per-item phase of the fan-out at ${show(f.id)}`
-            : `phase ${show(p)} is already a per-item phase of the fan-out at ${show(other.id)}`,
+          `phase ${show(p)} is already a per-item phase of the fan-out at ${show(other)}`,
         );
       } else {
         owner.set(p, f);
@@ -195,7 +193,7 @@ function collectPerItem(fans: FanOut[], phases: Map<string, PhaseInfo>, plan: Ob
   return owner;
 }
 
-/** Fan-out rules; returns nothing, reports problems. */
+/** Fan-out rules: chain, reduce, max_items, over/key, escapes and implied cycles. */
 function fanOutRules(plan: Obj, phases: Map<string, PhaseInfo>, out: ProblemList): void {
   const fans = fanOuts(plan, phases);
   if (fans.length === 0) return;
