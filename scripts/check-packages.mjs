@@ -15,7 +15,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { argValue, createReport } from "./ci-report.mjs";
+import { argValue, createReport, publicPackageDirs } from "./ci-lib.mjs";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const reportFile = argValue(process.argv, "--report");
@@ -27,16 +27,6 @@ function sh(cmd, args, cwd) {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8" });
   if (r.error) return { status: 1, stdout: "", stderr: String(r.error) };
   return r;
-}
-
-function publicPackageDirs() {
-  const dirs = [path.join(repo, "schemas")];
-  for (const d of fs.readdirSync(path.join(repo, "packages")).sort()) {
-    const dir = path.join(repo, "packages", d);
-    if (!fs.existsSync(path.join(dir, "package.json"))) continue;
-    dirs.push(dir);
-  }
-  return dirs.filter((dir) => !JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).private);
 }
 
 /** Every string leaf of an exports map (conditions nested at any depth). */
@@ -135,7 +125,6 @@ function checkManifest(pkg, source) {
       "exports keep the workspace-only @dwm/source condition (publishConfig.exports not applied)",
     );
   }
-  if (!fs.existsSync(path.join(source.dir, "CHANGELOG.md"))) problems.push("no CHANGELOG.md");
   return problems;
 }
 
@@ -149,7 +138,7 @@ function checkReadme(pkg, root) {
     : [`README.md has no install line \`${line}\``];
 }
 
-const dirs = publicPackageDirs();
+const dirs = publicPackageDirs(repo);
 if (dirs.length === 0)
   report.add("public packages found", false, "no public package under schemas/ or packages/");
 for (const dir of dirs) {

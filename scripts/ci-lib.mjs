@@ -1,7 +1,19 @@
-// A check's results in the fields of a vitest JSON report, so scripts/sum-reports.mjs
-// counts them with the package tests: { numPassedTests, numFailedTests, testResults }.
+// Helpers of the repository-level CI scripts (check-packages, release-smoke).
 import fs from "node:fs";
 import path from "node:path";
+
+/** The directories of the workspace's public packages: schemas/ and packages/* without `private`. */
+export function publicPackageDirs(root) {
+  const dirs = [path.join(root, "schemas")];
+  for (const d of fs.readdirSync(path.join(root, "packages")).sort()) {
+    if (fs.existsSync(path.join(root, "packages", d, "package.json")))
+      dirs.push(path.join(root, "packages", d));
+  }
+  return dirs.filter((dir) => !JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).private);
+}
+
+// A check's results in the fields of a vitest JSON report, so scripts/sum-reports.mjs
+// counts them with the package tests: { numPassedTests, numFailedTests, testResults }.
 
 /** Collects named checks; `write(file)` stores them as a report (atomically: temp file + rename). */
 export function createReport(suite) {
