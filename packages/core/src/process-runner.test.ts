@@ -43,6 +43,20 @@ describe("execaProcessRunner", () => {
     expect(missing.spawnError).toBe("ENOENT");
   });
 
+  it("a signal that was aborted before the run kills the child at once", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const r = await execaProcessRunner.run({
+      argv: ["sleep", "30"],
+      cwd: os.tmpdir(),
+      env,
+      signal: controller.signal,
+      killGraceMs: 100,
+    });
+    expect(r.timedOut).toBe(true);
+    expect(r.signal).toBe("SIGTERM");
+  });
+
   it("writes output to files when asked", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
     const r = await execaProcessRunner.run({

@@ -47,6 +47,8 @@ export const execaProcessRunner: ProcessRunner = {
       };
       if (req.timeoutMs !== undefined) timer = setTimeout(stop, req.timeoutMs);
       req.signal?.addEventListener("abort", stop, { once: true });
+      // A signal aborted before the child started never fires "abort" again.
+      if (req.signal?.aborted) stop();
       const r = await child;
       // Anything the child left running in its group (daemons, background jobs) goes too.
       if (pid !== null) killGroup(pid, "SIGKILL");
