@@ -49,29 +49,29 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
     const first = await runWorkflow(runDir, realPorts({}, wt.path), options);
     expect(validateSchema("run-outcome", first).problems).toEqual([]);
     expect(first.detail).toBe("waiting for a decision on human-gate-accept");
-    expect(first.counts).toEqual({ completed: 26, expanded: 2, pending: 1 });
+    expect(first.counts).toEqual({ completed: 14, expanded: 2, pending: 1 });
     expect(verifyRun(runDir).problems).toEqual([]);
 
     const { events } = readJournal(runDir);
     const ex1 = events.find((e) => e.type === "fanout.expanded");
     if (ex1?.type !== "fanout.expanded") throw new Error("no fanout.expanded");
-    expect(ex1.data.handoff.items).toBe(12);
-    expect(ex1.data.packets).toHaveLength(24);
-    expect(ex1.data.files).toHaveLength(24);
+    expect(ex1.data.handoff.items).toBe(6);
+    expect(ex1.data.packets).toHaveLength(12);
+    expect(ex1.data.files).toHaveLength(12);
     expect(ex1.data.packets[0]?.packet_id).toMatch(/^measure\/architecture-[0-9a-f]{8}$/);
     // every item packet ran exactly once, then the reduce
     const d = dispatched(runDir);
-    expect(d.filter((id) => id.startsWith("measure/"))).toHaveLength(12);
+    expect(d.filter((id) => id.startsWith("measure/"))).toHaveLength(6);
     expect(new Set(d).size).toBe(d.length);
     expect(d.at(-1)).toBe("report");
 
     // the reduce saw every item's grade as one list; the items' outputs are on the integration branch
     const branch = integrationBranch(ex.compiled.runId);
     const report = git(ex.repo.path, "show", `${branch}:reports/summary.md`);
-    expect(report).toContain("12 documents graded.");
-    expect(report).toMatch(/\| cli \| 1 \| \d+ \| A \|/);
+    expect(report).toContain("6 documents graded.");
+    expect(report).toMatch(/\| architecture \| 1 \| \d+ \| [ABC] \|/);
     const measured = git(ex.repo.path, "ls-tree", "-r", "--name-only", branch, "measure/").split("\n");
-    expect(measured).toHaveLength(12);
+    expect(measured).toHaveLength(6);
 
     approve(runDir, "human-gate-accept");
     const second = await runWorkflow(runDir, realPorts({}, wt.path), options);

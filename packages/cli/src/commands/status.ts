@@ -1,7 +1,15 @@
 import path from "node:path";
 import { isDwmError, readArtifact } from "@dwm/core";
 import { foldJournal, readJournal, readRun, verifyRun } from "@dwm/runtime";
-import type { Gate, JournalEvent, NextAction, RunState, StatusPacketRow, StatusReport } from "@dwm/schemas";
+import type {
+  Gate,
+  JournalEvent,
+  NextAction,
+  RunState,
+  StatusFanoutRow,
+  StatusPacketRow,
+  StatusReport,
+} from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { resolveRun } from "../run-arg.js";
 
@@ -44,13 +52,32 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   }
   const gateState = (id: string) => state.gates[id]?.state ?? "closed";
   const deps = new Map(runDoc.packets.map((p) => [p.packet_id, p.depends_on]));
+  // Fan-out item packets: their own dependencies are in the expansion event; an expanded
+  // template stands for its items (done when every item is completed).
+  const itemsOf = new Map<string, string[]>();
+  for (const e of events) {
+    if (e.type !== "fanout.expanded") continue;
+    for (const item of e.data.packets) deps.set(item.packet_id, item.depends_on);
+  }
+  for (const f of Object.values(state.fanouts ?? {})) {
+    for (const item of f?.packets ?? []) {
+      if (!state.packets[item.packet_id]) continue;
+      itemsOf.set(item.template, [...(itemsOf.get(item.template) ?? []), item.packet_id]);
+    }
+  }
+  const done = (d: string): boolean => {
+    const st = state.packets[d]?.state;
+    if (st === "expanded")
+      return (itemsOf.get(d) ?? []).every((i) => state.packets[i]?.state === "completed");
+    return st === "completed";
+  };
 
   const rows: StatusPacketRow[] = Object.entries(state.packets).flatMap(([id, p]) => {
     if (!p) return [];
     const gates = [...gateInfo]
       .filter(([g, i]) => i.packets.includes(id) && gateState(g) !== "approved")
       .map(([g]) => g);
-    const waiting_on = (deps.get(id) ?? []).filter((d) => state.packets[d]?.state !== "completed");
+    const waiting_on = (deps.get(id) ?? []).filter((d) => !done(d));
     let shown: Shown = p.state;
     if (p.state === "pending") shown = gates.length === 0 && waiting_on.length === 0 ? "ready" : "blocked";
     return [
@@ -67,6 +94,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   });
   const counts: Record<string, number> = {};
   for (const row of rows) counts[row.state] = (counts[row.state] ?? 0) + 1;
+  const fanouts = fanoutRows(state, rows, itemsOf);
   const gates = [...gateInfo].map(([gate_id, i]) => ({
     gate_id,
     state: gateState(gate_id),
@@ -98,11 +126,39 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       : null,
     counts,
     packets: rows,
+    ...(fanouts.length > 0 ? { fanouts } : {}),
     gates,
     waiting_gates: waiting,
     next_action: next,
   };
   return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
+}
+
+/** Item packets grouped under their per-item phase: counts by shown state, the failing ones with why. */
+function fanoutRows(
+  state: RunState,
+  rows: readonly StatusPacketRow[],
+  itemsOf: ReadonlyMap<string, string[]>,
+): StatusFanoutRow[] {
+  const byId = new Map(rows.map((r) => [r.packet_id, r]));
+  const out: StatusFanoutRow[] = [];
+  for (const [first, f] of Object.entries(state.fanouts ?? {})) {
+    if (!f) continue;
+    for (const phase of f.templates) {
+      const items = itemsOf.get(phase) ?? [];
+      const counts: Record<string, number> = {};
+      const failing: StatusFanoutRow["failing"] = [];
+      for (const id of items) {
+        const row = byId.get(id);
+        if (!row) continue;
+        counts[row.state] = (counts[row.state] ?? 0) + 1;
+        if (row.state === "failed" || row.state === "needs-human")
+          failing.push({ packet_id: id, state: row.state, reason: state.packets[id]?.reason ?? null });
+      }
+      out.push({ phase, first, source_packet: f.source_packet, items: items.length, counts, failing });
+    }
+  }
+  return out;
 }
 
 function nextAction(
@@ -169,13 +225,22 @@ function nextAction(
   return { kind: "run", summary, command: `dwm run ${ref}` };
 }
 
+/** Failing items listed per fan-out phase in the text view; the JSON lists them all. */
+const SHOWN_FAILURES = 20;
+
 function render(s: StatusReport): string {
-  const w = Math.max(6, ...s.packets.map((p) => p.packet_id.length));
+  // Item packets are shown grouped under their fan-out phase, not one line each.
+  const items = new Set<string>();
+  for (const f of s.fanouts ?? []) {
+    for (const p of s.packets) if (p.packet_id.startsWith(`${f.phase}/`)) items.add(p.packet_id);
+  }
+  const shown = s.packets.filter((p) => !items.has(p.packet_id));
+  const w = Math.max(6, ...shown.map((p) => p.packet_id.length));
   const lines = [
     `run ${s.run_id} (plan ${s.plan_id}, revision ${s.revision}): ${s.events} events, integrity ${s.integrity.ok ? "ok" : `FAILED (${s.integrity.codes.join(", ")})`}`,
     "",
     `${"PACKET".padEnd(w)}  ${"STATE".padEnd(11)}  ATTEMPTS  ${"VERDICT".padEnd(17)}  WAITING FOR`,
-    ...s.packets.map((p) =>
+    ...shown.map((p) =>
       [
         p.packet_id.padEnd(w),
         p.state.padEnd(11),
@@ -186,6 +251,19 @@ function render(s: StatusReport): string {
         .join("  ")
         .trimEnd(),
     ),
+    ...(s.fanouts ?? []).flatMap((f) => [
+      "",
+      `fan-out ${f.phase} (${f.first === f.phase ? "" : `with ${f.first}, `}items of ${f.source_packet}): ${f.items} item packets: ${Object.entries(
+        f.counts,
+      )
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+      ...f.failing
+        .slice(0, SHOWN_FAILURES)
+        .map((x) => `  ${x.state} ${x.packet_id}${x.reason ? `: ${x.reason}` : ""}`),
+      ...(f.failing.length > SHOWN_FAILURES ? [`  and ${f.failing.length - SHOWN_FAILURES} more`] : []),
+    ]),
     "",
     `counts: ${Object.entries(s.counts)
       .sort(([a], [b]) => (a < b ? -1 : 1))
