@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Run one of the examples end to end in a fresh temporary git repository, with the built CLI:
-//   node examples/run-example.mjs [repo-audit|api-migration|agent-pair] [--stop-at-gate] [--keep]
+//   node examples/run-example.mjs [repo-audit|api-migration|agent-pair|fan-out] [--stop-at-gate] [--keep]
 // It copies examples/<name>/ into a new repository, runs `dwm run workflow.plan.json` to the
 // human gate (exit 4), approves the gate as you (`dwm approve`), runs again to completion
 // (exit 0), checks the run with `dwm verify`, and shows the integration branch.
@@ -19,7 +19,7 @@ const stopAtGate = args.includes("--stop-at-gate");
 const keep = args.includes("--keep") || stopAtGate;
 const src = path.join(here, name);
 if (!fs.existsSync(path.join(src, "workflow.plan.json"))) {
-  console.error(`no example ${name} (try repo-audit, api-migration or agent-pair)`);
+  console.error(`no example ${name} (try repo-audit, api-migration, agent-pair or fan-out)`);
   process.exit(2);
 }
 if (!fs.existsSync(bin)) {
