@@ -148,7 +148,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--store DIR] [--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--store DIR] [--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -185,10 +185,63 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description: "Stop (exit 5) once attempts reported this many tokens.",
       },
+      queue: {
+        type: "string",
+        description:
+          "Scale out: enqueue attempts on Redis (redis://… or rediss://…) for dwm worker processes; this process stays the only writer of the run.",
+      },
+      remote: {
+        type: "string",
+        description:
+          "With --queue: the git remote (URL or bare repository path) workers fetch bases from and push work to.",
+      },
+      "queue-prefix": {
+        type: "string",
+        description: "With --queue: BullMQ key prefix shared with the workers (default dwm).",
+      },
       ndjson: { type: "boolean", description: "Stream the journal events as JSON lines, then the outcome." },
       ...json,
     },
     load: () => import("./commands/run.js"),
+  },
+  {
+    name: "worker",
+    usage:
+      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--queue-prefix P] [--json|--ndjson]",
+    summary:
+      "Execute attempts for coordinators (dwm run --queue) on this machine until SIGINT/SIGTERM; runs only the backends given; never writes a run store.",
+    positionals: { min: 0, max: 0 },
+    options: {
+      queue: {
+        type: "string",
+        description: "Redis URL: redis://[user:password@]host[:port][/db], or rediss:// for TLS.",
+      },
+      backends: {
+        type: "string",
+        multiple: true,
+        description:
+          "Backends this worker may run (dry-run, shell, codex, claude, command); it takes no other jobs.",
+      },
+      concurrency: { type: "string", description: "Attempts at once on this worker (default 1)." },
+      name: { type: "string", description: "Name shown in results and logs (default host:pid)." },
+      "cache-dir": {
+        type: "string",
+        description:
+          "Keep the local clones of run remotes here (default: a temporary folder, removed at exit).",
+      },
+      "lock-ms": {
+        type: "string",
+        description:
+          "Job lock, renewed every half of it; a dead worker's attempt is lost after it (default 30000).",
+      },
+      "queue-prefix": {
+        type: "string",
+        description: "BullMQ key prefix shared with the coordinators (default dwm).",
+      },
+      ndjson: { type: "boolean", description: "One JSON line per event (ready, started, finished, failed)." },
+      ...json,
+    },
+    load: () => import("./commands/worker.js"),
   },
   {
     name: "next",

@@ -33,4 +33,5 @@ export declare const validateScorecard: ValidateFunction;
 export declare const validateStatusReport: ValidateFunction;
 export declare const validateVerifyReport: ValidateFunction;
 export declare const validateWorkerBindings: ValidateFunction;
+export declare const validateWorkerReport: ValidateFunction;
 export declare const validateWorkflowPlan: ValidateFunction;

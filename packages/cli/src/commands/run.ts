@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type Digest, execaProcessRunner } from "@dwm/core";
-import { type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
+import { type DispatcherPorts, dispatcherErrors, type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
 import {
   executorErrors,
   loadWorkerBindings,
@@ -15,7 +15,14 @@ import {
   readApprovalPolicy,
   workerEnvironmentReason,
 } from "@dwm/gate-resolver";
-import type { ApprovalPolicy, BackendName, JournalEvent, RunOutcome, WorkerBindings } from "@dwm/schemas";
+import type {
+  ApprovalPolicy,
+  BackendName,
+  JournalEvent,
+  RateLimit,
+  RunOutcome,
+  WorkerBindings,
+} from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 import { type ResolvedRun, resolveRun } from "../run-arg.js";
@@ -272,6 +279,89 @@ function render(o: RunOutcome, ref: string): string {
   return lines.join("\n");
 }
 
+/** `--queue` and `--remote` go together (checked before anything else happens). */
+function queueArgs(args: ParsedArgs): { url: string; remote: string } | null {
+  const url = args.values.queue;
+  const remote = args.values.remote;
+  if (url === undefined) {
+    if (remote !== undefined) throw cliErrors.create("ERR_CLI_USAGE", "--remote goes with --queue");
+    return null;
+  }
+  if (typeof url !== "string" || url === "")
+    throw cliErrors.create("ERR_CLI_USAGE", "--queue needs a redis:// URL");
+  if (typeof remote !== "string" || remote === "") {
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      "--queue needs --remote: the git remote workers fetch from and push to",
+      {
+        hint: "A URL (ssh://…, https://…) or a bare repository path every worker machine can reach, e.g. --remote /srv/git/app.git.",
+      },
+    );
+  }
+  return { url, remote };
+}
+
+/**
+ * `--queue URL --remote REMOTE`: this process becomes the coordinator of a scale-out run
+ * (docs/scale-out.md). Redis and the remote are checked before anything is journaled.
+ */
+async function queueFor(
+  args: ParsedArgs,
+  ctx: CommandContext,
+  repo: string,
+  runDir: string,
+  bindings: WorkerBindings,
+  printer: (p: ProgressEvent) => void,
+): Promise<NonNullable<DispatcherPorts["queue"]> | null> {
+  const q = queueArgs(args);
+  if (q === null) return null;
+  const { url, remote } = q;
+  const bullmq = await import("@dwm/dispatcher/bullmq");
+  const parsed = bullmq.parseQueueUrl(url);
+  await bullmq.checkRedis(parsed);
+  // A local path is resolved here; workers on other machines need the same path (or a URL).
+  const remoteArg =
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || /^[^/]+@[^:]+:/.test(remote)
+      ? remote
+      : path.resolve(ctx.cwd, remote);
+  const reach = await execaProcessRunner.run({
+    argv: ["git", "ls-remote", remoteArg, "HEAD"],
+    cwd: repo,
+    env: { ...hostEnv(ctx), GIT_TERMINAL_PROMPT: "0" },
+    timeoutMs: 60_000,
+  });
+  if (reach.exitCode !== 0) {
+    throw dispatcherErrors.create(
+      "ERR_QUEUE_REMOTE_FAILED",
+      `the remote ${remote} cannot be read: ${reach.stderr.trim().slice(-400)}`,
+    );
+  }
+  const rateLimits: Partial<Record<BackendName, RateLimit>> = {};
+  for (const b of Object.values(bindings.bindings)) {
+    const l = b?.rate_limit;
+    const have = b ? rateLimits[b.backend] : undefined;
+    if (b && l && (!have || l.max / l.duration_ms < have.max / have.duration_ms)) rateLimits[b.backend] = l;
+  }
+  const prefix = typeof args.values["queue-prefix"] === "string" ? args.values["queue-prefix"] : undefined;
+  printer({
+    kind: "note",
+    message: `coordinator: attempts go to ${parsed.redacted}, work travels through ${remote}`,
+  });
+  return () =>
+    bullmq.createRedisAttemptQueue({
+      url,
+      remote: remoteArg,
+      repo,
+      runDir,
+      processRunner: execaProcessRunner,
+      env: ctx.env,
+      clock: ctx.clock,
+      rateLimits,
+      ...(prefix ? { prefix } : {}),
+      log: (message) => printer({ kind: "note", message }),
+    });
+}
+
 /** `dwm run <plan|run>`: compile a plan if given one, then run it until complete, a gate, the budget, or failure. */
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const [target] = args.positionals;
@@ -282,6 +372,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const ndjson = args.values.ndjson === true;
   if (ndjson && args.json)
     throw cliErrors.create("ERR_CLI_USAGE", "--json and --ndjson cannot be used together");
+  queueArgs(args);
   const concurrency = wholeNumber("concurrency", args.values.concurrency, 1);
   const maxAttempts = wholeNumber("max-attempts", args.values["max-attempts"], 0);
   const tokenBudget = wholeNumber("token-budget", args.values["token-budget"], 0);
@@ -333,11 +424,13 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
 
+  const printer = progressPrinter(ctx, ndjson ? "ndjson" : args.json ? "none" : ctx.isTTY ? "tty" : "lines");
+  const queue = await queueFor(args, ctx, repo, resolved.runDir, bindings, printer);
+
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const mode = ndjson ? "ndjson" : args.json ? "none" : ctx.isTTY ? "tty" : "lines";
   let outcome: RunOutcome;
   try {
     outcome = await runWorkflow(
@@ -347,7 +440,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
         processRunner: execaProcessRunner,
         env: ctx.env,
         signal: controller.signal,
-        onProgress: progressPrinter(ctx, mode),
+        onProgress: printer,
+        ...(queue ? { queue } : {}),
       },
       {
         repo,

@@ -4,8 +4,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
 import { execaProcessRunner } from "@dwm/core";
-import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
-import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
 import type { AttemptJobResult } from "@dwm/schemas";
 import {
   FakeClock,
@@ -18,8 +16,7 @@ import {
 import { Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runWorkflow } from "../run-workflow.js";
-import { exampleRepo, realPorts } from "../test-support/example.js";
+import { exampleRepo } from "../test-support/example.js";
 import { checkRedis, parseQueueUrl } from "./connection.js";
 import { createRedisAttemptQueue } from "./coordinator.js";
 import { laneOf, lanesFor } from "./names.js";
@@ -30,7 +27,9 @@ const cleanups: (() => void | Promise<void>)[] = [];
 
 beforeAll(async () => {
   if (!redisServerAvailable()) {
-    throw new Error("redis-server is not installed (scripts/ci-setup.sh installs it: apt-get install redis-server)");
+    throw new Error(
+      "redis-server is not installed (scripts/ci-setup.sh installs it: apt-get install redis-server)",
+    );
   }
   redis = await startRedisServer();
 });
@@ -85,102 +84,6 @@ describe("BullMQ queue on a real Redis", () => {
     });
     await checkRedis(parseQueueUrl(locked.url));
   });
-
-  it("runs examples/repo-audit through Redis and a bare remote: gate, approval, complete, verify; each packet once", async () => {
-    const ex = exampleRepo("repo-audit", ["DWM_SIDE_EFFECT_LOG"]);
-    const tmp = makeTempDir("dwm-bullmq-");
-    cleanups.push(ex.repo.cleanup, tmp.cleanup);
-    const remote = path.join(tmp.path, "remote.git");
-    git(tmp.path, "init", "--quiet", "--bare", remote);
-    const log = path.join(tmp.path, "side-effects.log");
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DWM_SIDE_EFFECT_LOG: log };
-    const prefix = "t1";
-    const workers = await Promise.all(
-      ["w1", "w2"].map((name) =>
-        startAttemptWorker({
-          url: redis.url,
-          prefix,
-          name,
-          backends: ["shell"],
-          concurrency: 2,
-          processRunner: execaProcessRunner,
-          env,
-          clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-          worktreeRoot: tmp.path,
-        }),
-      ),
-    );
-    cleanups.push(() => Promise.all(workers.map((w) => w.close())).then(() => undefined));
-    const notes: string[] = [];
-    const runDir = ex.compiled.runDir;
-    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
-    const options = {
-      repo: ex.repo.path,
-      bindings: ex.bindings,
-      bindingsDigest: ex.bindingsDigest,
-      policy: policy && { policy, name: "dwm.policy.json" },
-    };
-    const ports = () => ({
-      ...realPorts({}, tmp.path),
-      queue: () =>
-        createRedisAttemptQueue({
-          url: redis.url,
-          prefix,
-          remote,
-          repo: ex.repo.path,
-          runDir,
-          processRunner: execaProcessRunner,
-          env,
-          clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-          pollMs: 200,
-        }),
-      onProgress: (p: { kind: string; message?: string }) => {
-        if (p.kind === "note" && p.message) notes.push(p.message);
-      },
-    });
-
-    const first = await runWorkflow(runDir, ports(), options);
-    expect(first.detail).toBe("waiting for a decision on human-gate");
-    expect(first.status).toBe("gate");
-    expect(first.counts).toEqual({ completed: 5, reviewed: 1 });
-    expect(verifyRun(runDir).problems).toEqual([]);
-    // The workers shared the work; the coordinator fetched each attempt's branch and evidence.
-    expect(workers[0]!.stats.processed + workers[1]!.stats.processed).toBe(6);
-    const evidenceRefs = git(ex.repo.path, "for-each-ref", "--format=%(refname)", "refs/dwm/evidence/").split(
-      "\n",
-    );
-    expect(evidenceRefs).toHaveLength(6);
-    expect(git(remote, "for-each-ref", "--format=%(refname)", `refs/dwm/${ex.compiled.runId}/`)).toBe(
-      `refs/dwm/${ex.compiled.runId}/head`,
-    );
-
-    const loaded = loadRun(runDir);
-    const state = foldJournal(readJournal(runDir).events, loaded.run);
-    writeApproval(
-      runDir,
-      buildApproval(state, loaded, {
-        gateId: "human-gate",
-        decision: "approve",
-        reason: "ok",
-        approver: { name: "Test Operator", source: "os-user" },
-        clock: new FakeClock("2026-01-01T01:00:00.000Z"),
-      }),
-    );
-    const second = await runWorkflow(runDir, ports(), options);
-    expect(second.status).toBe("complete");
-    expect(verifyRun(runDir).ok).toBe(true);
-    expect(fs.readFileSync(log, "utf8").trim().split("\n").sort()).toEqual([
-      "report",
-      "scan_docs",
-      "scan_lib",
-      "scan_src",
-    ]);
-    // Recorded jobs left Redis.
-    const client = new Redis({ port: redis.port, maxRetriesPerRequest: null });
-    const q = new Queue("attempts.shell", { connection: client, prefix });
-    cleanups.push(() => q.close().then(() => client.disconnect()));
-    expect(await q.getJobCountByTypes("completed", "failed", "waiting", "active")).toBe(0);
-  }, 60_000);
 
   it("adopt: a finished job a crashed coordinator left is collected once; a late duplicate is ignored; tampered evidence is refused", async () => {
     const ex = exampleRepo("repo-audit", ["DWM_SIDE_EFFECT_LOG"]);

@@ -175,8 +175,11 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-job-"));
     try {
       const repo = await cloneOf(data.remote);
-      await git.admin(repo, () =>
-        gitRemote(
+      // The base is fetched once per clone (the attempts of a run share few bases).
+      await git.admin(repo, async () => {
+        const have = await git.run(repo, ["cat-file", "-e", `${request.base_commit}^{commit}`]);
+        if (have.exitCode === 0) return;
+        await gitRemote(
           git,
           options.env,
           repo,
@@ -189,8 +192,8 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
             `+${request.base_commit}:refs/dwm/bases/${request.base_commit}`,
           ],
           `fetching base ${request.base_commit.slice(0, 12)} of job ${data.job_id}`,
-        ),
-      );
+        );
+      });
       const attemptDir = path.join(tmp, "attempt");
       const attempt = await runAttempt(
         { ...request, repo },

@@ -1,0 +1,287 @@
+// Scale-out with processes: a private redis-server (loopback, random port, append-only file), a
+// bare git remote, the built CLI as one coordinator (dwm run --queue) and two workers (dwm worker).
+// SIGKILL a worker mid-attempt, restart Redis mid-run, SIGKILL the coordinator: the run completes,
+// verify passes, and each packet ran as often as the failure demands and no more.
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  FakeClock,
+  git,
+  makeGitRepo,
+  makeTempDir,
+  type RedisServer,
+  redisServerAvailable,
+  startRedisServer,
+  type TempDir,
+} from "@dwm/test-utils";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../main.js";
+
+const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
+const cleanups: (() => void | Promise<void>)[] = [];
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+beforeAll(() => {
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: build the CLI first (pnpm build)`);
+  if (!redisServerAvailable()) {
+    throw new Error(
+      "redis-server is not installed (scripts/ci-setup.sh installs it: apt-get install redis-server)",
+    );
+  }
+});
+
+function copyDir(from: string, to: string): void {
+  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
+    const a = path.join(from, e.name);
+    const b = path.join(to, e.name);
+    if (e.isDirectory()) {
+      fs.mkdirSync(b, { recursive: true });
+      copyDir(a, b);
+    } else fs.copyFileSync(a, b);
+  }
+}
+
+interface Setup {
+  repo: TempDir;
+  tmp: TempDir;
+  remote: string;
+  redis: RedisServer;
+  log: string;
+  env: Record<string, string>;
+}
+
+async function setup(): Promise<Setup> {
+  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
+  cleanups.push(repo.cleanup);
+  copyDir(path.join(EXAMPLES, "repo-audit"), repo.path);
+  const file = path.join(repo.path, "dwm.workers.json");
+  const b = JSON.parse(fs.readFileSync(file, "utf8"));
+  for (const v of Object.values(b.bindings) as { pass_env?: string[] }[])
+    v.pass_env = ["DWM_SIDE_EFFECT_LOG", "DWM_EXAMPLE_SLOW_MS"];
+  fs.writeFileSync(file, JSON.stringify(b, null, 2));
+  git(repo.path, "add", "-A");
+  git(repo.path, "commit", "-q", "-m", "audit");
+  const tmp = makeTempDir("dwm-scale-");
+  cleanups.push(tmp.cleanup);
+  const remote = path.join(tmp.path, "remote.git");
+  git(tmp.path, "init", "--quiet", "--bare", remote);
+  const redis = await startRedisServer({ appendOnly: true });
+  cleanups.push(() => redis.stop());
+  const log = path.join(tmp.path, "side-effects.log");
+  return { repo, tmp, remote, redis, log, env: { DWM_SIDE_EFFECT_LOG: log, TMPDIR: tmp.path } };
+}
+
+function start(cwd: string, args: string[], env: Record<string, string>): ChildProcess & { out: string[] } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  }) as ChildProcess & { out: string[] };
+  child.out = [];
+  let buf = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split("\n");
+    buf = lines.pop() ?? "";
+    child.out.push(...lines);
+  });
+  child.stderr?.on("data", (d: Buffer) => child.out.push(`stderr: ${d.toString().trim()}`));
+  children.push(child);
+  return child;
+}
+
+function worker(s: Setup, name: string, slowMs: number, concurrency = 2) {
+  return start(
+    s.tmp.path,
+    [
+      "worker",
+      "--queue",
+      s.redis.url,
+      "--backends",
+      "shell",
+      "--concurrency",
+      String(concurrency),
+      "--lock-ms",
+      "1500",
+      "--name",
+      name,
+    ],
+    { ...s.env, DWM_EXAMPLE_SLOW_MS: String(slowMs) },
+  );
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once("exit", (code) => resolve(code));
+  });
+}
+
+async function until<T>(
+  what: string,
+  f: () => T | undefined | null | false,
+  child?: ChildProcess,
+): Promise<T> {
+  for (let i = 0; i < 3000; i++) {
+    const v = f();
+    if (v) return v;
+    if (child && child.exitCode !== null)
+      throw new Error(`exited (${child.exitCode}) while waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface Ev {
+  type: string;
+  data: { packet_id?: string; attempt?: number; reason?: string };
+}
+
+function events(repo: string): Ev[] {
+  const runs = path.join(repo, ".dwm", "runs");
+  const [run] = fs.existsSync(runs) ? fs.readdirSync(runs) : [];
+  const file = run === undefined ? "" : path.join(runs, run, "journal.jsonl");
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.endsWith("}"))
+    .map((l) => JSON.parse(l) as Ev);
+}
+
+async function dwm(cwd: string, argv: string[]) {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(
+    argv,
+    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
+    { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME }, clock: new FakeClock(), emit: () => {} },
+  );
+  return { code, stdout, stderr };
+}
+
+function ranCounts(log: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of fs.readFileSync(log, "utf8").trim().split("\n")) out[l] = (out[l] ?? 0) + 1;
+  return out;
+}
+
+/** From the human gate to the end: approve, run again through the queue, verify. */
+async function finish(s: Setup, runId: string): Promise<void> {
+  expect((await dwm(s.repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+  const last = start(s.repo.path, ["run", runId, "--queue", s.redis.url, "--remote", s.remote], s.env);
+  expect(await exited(last), last.out.join("\n")).toBe(0);
+  const verify = await dwm(s.repo.path, ["verify", runId]);
+  expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  expect(events(s.repo.path).at(-1)?.type).toBe("run.completed");
+}
+
+describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", () => {
+  it("one coordinator, two workers: a worker SIGKILLed mid-attempt, Redis restarted, the coordinator SIGKILLed — the run completes, verify passes, only the lost packet ran again, once", async () => {
+    const s = await setup();
+    const w1 = worker(s, "w1", 2500, 1);
+    const w2 = worker(s, "w2", 200);
+    await until(
+      "both workers ready",
+      () => w1.out.some((l) => l.includes("takes")) && w2.out.some((l) => l.includes("takes")),
+    );
+    const run = ["run", "workflow.plan.json", "--queue", s.redis.url, "--remote", s.remote];
+    const c1 = start(s.repo.path, run, s.env);
+
+    // 1. w1 runs its attempts slowly: SIGKILL it while it holds a scan.
+    const started = await until(
+      "w1 to start a scan",
+      () => w1.out.find((l) => /^started \S+\/scan_\w+\/1 /.test(l)),
+      c1,
+    );
+    const lost = /\/(scan_\w+)\/1 /.exec(started)?.[1] as string;
+    await until(
+      "the scan to run",
+      () => fs.existsSync(s.log) && fs.readFileSync(s.log, "utf8").includes(lost),
+    );
+    w1.kill("SIGKILL");
+    await exited(w1);
+
+    // 2. Redis restarts (append-only file on) while w2 carries on.
+    await s.redis.stopServer();
+    await s.redis.startServer();
+
+    // 3. The lost packet goes out again as attempt 2 (BullMQ's stalled check failed the job); while
+    //    w2 runs it, SIGKILL the coordinator. Its result arrives while no coordinator runs.
+    await until(
+      "w2 to start the lost packet again",
+      () => w2.out.some((l) => l.startsWith("started ") && l.includes(`/${lost}/2 `)),
+      c1,
+    );
+    c1.kill("SIGKILL");
+    await exited(c1);
+    await until("w2 to finish it", () =>
+      w2.out.some((l) => l.startsWith("finished") && l.includes(`/${lost}/2:`)),
+    );
+
+    // 4. Resume: the finished job is kept and ingested, nothing is enqueued twice; the run stops at the human gate.
+    const c2 = start(s.repo.path, run, s.env);
+    expect(await exited(c2), c2.out.join("\n")).toBe(4);
+    expect(
+      c2.out.some((l) => l.includes(`kept 1 job(s) still in the queue`) && l.includes(`/${lost}/2`)),
+    ).toBe(true);
+    const evs = events(s.repo.path);
+    const abandoned = evs.filter((e) => e.type === "packet.abandoned");
+    expect(abandoned.map((e) => [e.data.packet_id, e.data.attempt])).toEqual([[lost, 1]]);
+    expect(abandoned[0]?.data.reason).toMatch(/^infrastructure: the worker was lost/);
+    // Never a verdict on the lost attempt; attempt 2 completed the packet.
+    expect(
+      evs.some((e) => e.type === "packet.reviewed" && e.data.packet_id === lost && e.data.attempt === 1),
+    ).toBe(false);
+    expect(
+      evs
+        .filter((e) => e.type === "attempt.recorded" && e.data.packet_id === lost)
+        .map((e) => e.data.attempt),
+    ).toEqual([2]);
+    expect(
+      evs.some((e) => e.type === "packet.completed" && e.data.packet_id === lost && e.data.attempt === 2),
+    ).toBe(true);
+
+    // 5. Approve the gate, finish through the queue, verify.
+    const runId = fs.readdirSync(path.join(s.repo.path, ".dwm", "runs"))[0] as string;
+    expect((await dwm(s.repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    const c3 = start(s.repo.path, ["run", runId, "--queue", s.redis.url, "--remote", s.remote], s.env);
+    expect(await exited(c3), c3.out.join("\n")).toBe(0);
+    const verify = await dwm(s.repo.path, ["verify", runId]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(events(s.repo.path).at(-1)?.type).toBe("run.completed");
+    const counts = ranCounts(s.log);
+    expect(counts[lost]).toBe(2);
+    for (const id of ["scan_docs", "scan_lib", "scan_src", "report"])
+      if (id !== lost) expect(counts[id]).toBe(1);
+
+    // A worker stops cleanly on SIGTERM.
+    w2.kill("SIGTERM");
+    expect(await exited(w2)).toBe(0);
+  }, 120_000);
+
+  it("usage and connection errors are coded: bad URL, unreachable Redis, --queue without --remote, worker without --backends", async () => {
+    const repo = makeGitRepo({ "a.txt": "a\n" });
+    cleanups.push(repo.cleanup);
+    const bad = await dwm(repo.path, ["worker", "--queue", "http://127.0.0.1:1", "--backends", "shell"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("ERR_QUEUE_URL_INVALID");
+    const down = await dwm(repo.path, ["worker", "--queue", "redis://127.0.0.1:1", "--backends", "shell"]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("ERR_QUEUE_UNREACHABLE");
+    const nob = await dwm(repo.path, ["worker", "--queue", "redis://127.0.0.1:1"]);
+    expect(nob.code).toBe(2);
+    expect(nob.stderr).toContain("--backends");
+    const odd = await dwm(repo.path, ["worker", "--queue", "redis://127.0.0.1:1", "--backends", "bash"]);
+    expect(odd.code).toBe(2);
+    const noRemote = await dwm(repo.path, ["run", "--queue", "redis://127.0.0.1:1"]);
+    expect(noRemote.code).toBe(2);
+  });
+});
