@@ -173,16 +173,6 @@ function ranCounts(log: string): Record<string, number> {
   return out;
 }
 
-/** From the human gate to the end: approve, run again through the queue, verify. */
-async function finish(s: Setup, runId: string): Promise<void> {
-  expect((await dwm(s.repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
-  const last = start(s.repo.path, ["run", runId, "--queue", s.redis.url, "--remote", s.remote], s.env);
-  expect(await exited(last), last.out.join("\n")).toBe(0);
-  const verify = await dwm(s.repo.path, ["verify", runId]);
-  expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-  expect(events(s.repo.path).at(-1)?.type).toBe("run.completed");
-}
-
 describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", () => {
   it("one coordinator, two workers: a worker SIGKILLed mid-attempt, Redis restarted, the coordinator SIGKILLed — the run completes, verify passes, only the lost packet ran again, once", async () => {
     const s = await setup();
