@@ -5,18 +5,22 @@ import path from "node:path";
 import { git, makeGitRepo, type TempDir } from "@dwm/test-utils";
 import { EXAMPLES } from "./dwm.js";
 
-/** Logs `$DWM_PACKET_ID` to $DWM_RELIABILITY_LOG, then runs the wrapped argv. */
+/** Logs `$DWM_PACKET_ID` to $DWM_RELIABILITY_LOG, waits for $DWM_RELIABILITY_HOLD, runs the wrapped argv. */
 const WRAPPER = `// reliability harness: log that this packet's worker started, then run the real worker.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 if (process.env.DWM_RELIABILITY_LOG)
   fs.appendFileSync(process.env.DWM_RELIABILITY_LOG, \`\${process.env.DWM_PACKET_ID}\\n\`);
+// DWM_RELIABILITY_HOLD: wait (at most 2 minutes) until that file exists.
+const hold = process.env.DWM_RELIABILITY_HOLD;
+const cell = new Int32Array(new SharedArrayBuffer(4));
+for (let i = 0; hold && !fs.existsSync(hold) && i < 6000; i++) Atomics.wait(cell, 0, 0, 20);
 const [cmd, ...args] = process.argv.slice(2);
 const r = spawnSync(cmd, args, { stdio: "inherit" });
 process.exit(r.status ?? 1);
 `;
 
-export const WRAPPED_ENV = ["DWM_RELIABILITY_LOG", "DWM_EXAMPLE_SLOW_MS"];
+export const WRAPPED_ENV = ["DWM_RELIABILITY_LOG", "DWM_RELIABILITY_HOLD", "DWM_EXAMPLE_SLOW_MS"];
 
 function copyDir(from: string, to: string): void {
   fs.cpSync(from, to, { recursive: true });
