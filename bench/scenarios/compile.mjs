@@ -110,7 +110,7 @@ function treeDigest(dir, files) {
 }
 
 export async function run({ quick }) {
-  const phases = quick ? 1_000 : 10_000;
+  const phases = quick ? 500 : 10_000;
   const runs = quick ? 2 : 3;
   const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-compile-")));
   try {

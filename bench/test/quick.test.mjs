@@ -1,0 +1,59 @@
+// Smoke test of `pnpm bench --quick`: every scenario in bench/scenarios runs and writes a
+// well-formed result. It checks the shape of what was measured, never a figure (no thresholds).
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const benchDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const scenarios = fs
+  .readdirSync(path.join(benchDir, "scenarios"))
+  .filter((f) => f.endsWith(".mjs"))
+  .map((f) => f.replace(/\.mjs$/, ""))
+  .sort();
+const inCi = process.env.CI === "true" || process.env.CI === "1";
+
+describe("pnpm bench --quick", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-results-"));
+  afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+  let run;
+
+  it("runs every scenario and exits 0", () => {
+    run = spawnSync(process.execPath, [path.join(benchDir, "run.mjs"), "--quick"], {
+      cwd: path.dirname(benchDir),
+      env: { ...process.env, DWM_BENCH_RESULTS: out },
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+    for (const name of scenarios) expect(run.stdout).toContain(`## ${name} (`);
+  });
+
+  it.each(scenarios)("%s wrote a well-formed result", (name) => {
+    const file = path.join(out, `${name}.json`);
+    expect(fs.existsSync(file), `${file} missing`).toBe(true);
+    const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+    expect(doc.scenario).toBe(name);
+    expect(doc.quick).toBe(true);
+    expect(typeof doc.machine?.node).toBe("string");
+    expect(doc.scenario_process_peak_rss_mib).toBeGreaterThan(0);
+    expect(Array.isArray(doc.rows)).toBe(true);
+    if (doc.skipped !== undefined) {
+      // Only a scenario that needs something absent may skip, and it says what.
+      expect(typeof doc.skipped).toBe("string");
+      expect(doc.skipped).not.toBe("");
+      // CI installs the pinned agent CLIs (scripts/ci-setup.sh): the side by side may not skip there.
+      if (name === "claude-workflows") expect(inCi, `skipped in CI: ${doc.skipped}`).toBe(false);
+      return;
+    }
+    expect(doc.rows.length).toBeGreaterThan(0);
+    // Every scenario reports a ratio against a floor measured in the same run, as a number.
+    const ratios = doc.rows.flatMap((r) =>
+      Object.entries(r).filter(([k, v]) => k.includes("ratio") && v !== ""),
+    );
+    expect(ratios.length, "no ratio column").toBeGreaterThan(0);
+    for (const [, v] of ratios) expect(Number.isFinite(Number(v)), `ratio ${v}`).toBe(true);
+  });
+});
