@@ -85,7 +85,7 @@ describe("BullMQ queue on a real Redis", () => {
     await checkRedis(parseQueueUrl(locked.url));
   });
 
-  it("adopt: a finished job a crashed coordinator left is collected once; a late duplicate is ignored; tampered evidence is refused", async () => {
+  it("adopt: a finished job a crashed coordinator left is collected once; enqueueing it twice is refused; tampered evidence is refused", async () => {
     const ex = exampleRepo("repo-audit", ["DWM_SIDE_EFFECT_LOG"]);
     const tmp = makeTempDir("dwm-bullmq-");
     cleanups.push(ex.repo.cleanup, tmp.cleanup);
@@ -192,5 +192,106 @@ describe("BullMQ queue on a real Redis", () => {
     expect(bad?.status).toBe("error");
     expect(bad && bad.status === "error" && bad.error.code).toBe("ERR_QUEUE_EVIDENCE_MISMATCH");
     expect(fs.existsSync(path.join(runDir, "attempts", id, "2"))).toBe(false);
+  }, 60_000);
+
+  it("rate limit per lane holds across workers; a worker refuses a job whose backends it was not started with", async () => {
+    const ex = exampleRepo("repo-audit");
+    const tmp = makeTempDir("dwm-bullmq-");
+    cleanups.push(ex.repo.cleanup, tmp.cleanup);
+    const remote = path.join(tmp.path, "remote.git");
+    git(tmp.path, "init", "--quiet", "--bare", remote);
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const prefix = "t3";
+    const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+    const runDir = ex.compiled.runDir;
+    const starts: number[] = [];
+    const failures: string[] = [];
+    const workers = await Promise.all(
+      ["a", "b"].map((name) =>
+        startAttemptWorker({
+          url: redis.url,
+          prefix,
+          name,
+          backends: ["dry-run"],
+          concurrency: 3,
+          processRunner: execaProcessRunner,
+          env,
+          clock,
+          worktreeRoot: tmp.path,
+          onEvent: (e) => {
+            if (e.kind === "started") starts.push(Date.now());
+            if (e.kind === "failed") failures.push(e.code);
+          },
+        }),
+      ),
+    );
+    cleanups.push(() => Promise.all(workers.map((w) => w.close())).then(() => undefined));
+    const q = createRedisAttemptQueue({
+      url: redis.url,
+      prefix,
+      remote,
+      repo: ex.repo.path,
+      runDir,
+      processRunner: execaProcessRunner,
+      env,
+      clock,
+      pollMs: 100,
+      rateLimits: { "dry-run": { max: 1, duration_ms: 600 } },
+    });
+    cleanups.push(() => q.dispose());
+    const loaded = loadRun(runDir);
+    const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, 3);
+    const requestOf = (p: (typeof packets)[number], backend: "dry-run" | "codex") => ({
+      kind: "attempt-request" as const,
+      schema_version: "1" as const,
+      run_id: ex.compiled.runId,
+      packet: p,
+      prompt: loaded.prompts.get(p.packet_id) as string,
+      attempt: 1,
+      base_commit: loaded.run.base_commit as string,
+      binding: { bindings_digest: ex.bindingsDigest, workers: { "*": { backend } } },
+      inputs: [],
+      repair_context: null,
+      repo: ex.repo.path,
+      limits: {},
+    });
+    for (const p of packets)
+      q.enqueue({ job_id: `${ex.compiled.runId}/${p.packet_id}/1`, request: requestOf(p, "dry-run") });
+    const outcomes: string[] = [];
+    for (let s = await q.next(); s !== null; s = await q.next()) outcomes.push(s.status);
+    expect(outcomes).toEqual(["done", "done", "done"]);
+    // Two workers, six slots, one start per 600 ms: the starts are spread out (a lower bound only).
+    expect(starts).toHaveLength(3);
+    expect((starts[2] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(1000);
+
+    // A job that lies about its lane: the request needs codex, the job sits in the dry-run lane.
+    const client = new Redis({ port: redis.port, maxRetriesPerRequest: null });
+    const raw = new Queue("attempts.dry-run", { connection: client, prefix });
+    cleanups.push(() => raw.close().then(() => client.disconnect()));
+    const p0 = packets[0] as (typeof packets)[number];
+    const request = { ...requestOf(p0, "codex"), attempt: 7, repo: remote };
+    const id = `${ex.compiled.runId}/${p0.packet_id}/7`;
+    const { digest, digestBytes } = await import("@dwm/core");
+    await raw.add(
+      "attempt",
+      {
+        kind: "attempt-job",
+        schema_version: "1",
+        job_id: id,
+        lane: "dry-run",
+        remote,
+        packet_digest: digest(p0),
+        prompt_digest: digestBytes(request.prompt),
+        request,
+      },
+      { jobId: id, attempts: 1 },
+    );
+    for (let i = 0; i < 400 && (await raw.getJobState(id)) !== "failed"; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(await raw.getJobState(id)).toBe("failed");
+    expect(JSON.parse((await Job.fromId(raw, id))?.failedReason as string).code).toBe(
+      "ERR_QUEUE_BACKEND_NOT_ALLOWED",
+    );
+    expect(failures).toEqual(["ERR_QUEUE_BACKEND_NOT_ALLOWED"]);
   }, 60_000);
 });

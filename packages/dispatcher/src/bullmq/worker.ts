@@ -137,7 +137,19 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
     return p;
   };
 
+  /** Every failure reaches the coordinator as ErrorInfo JSON in BullMQ's failedReason. */
   const processJob = async (job: Job): Promise<AttemptJobResult> => {
+    try {
+      return await runJob(job);
+    } catch (e) {
+      stats.failed++;
+      const info = infoOf(e);
+      emit({ kind: "failed", job_id: String(job.id), code: info.code, message: info.message });
+      throw new Error(JSON.stringify(info));
+    }
+  };
+
+  const runJob = async (job: Job): Promise<AttemptJobResult> => {
     const v = validateSchema("attempt-job", job.data);
     if (!v.ok) {
       throw dispatcherErrors.create(
@@ -241,12 +253,6 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
         duration_ms: Math.round(options.clock.monotonicMs() - t0),
       });
       return result;
-    } catch (e) {
-      stats.failed++;
-      const info = infoOf(e);
-      emit({ kind: "failed", job_id: data.job_id, code: info.code, message: info.message });
-      // The coordinator reads the ErrorInfo back from BullMQ's failedReason.
-      throw new Error(JSON.stringify(info));
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
       gate.release();
