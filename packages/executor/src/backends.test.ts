@@ -293,6 +293,23 @@ describe("environment and secrets", () => {
     );
     expect(a.invocations[0]?.env_names).toEqual(expect.arrayContaining(["MY_SERVICE_TOKEN", "DB_PASSWORD"]));
   });
+
+  it("redacts DWM's own secrets that no worker was given (a worker can read /proc/<ppid>/environ)", async () => {
+    const p = ports(store, {
+      UNRELATED_PASSWORD: "pw-not-passed-4321",
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+    });
+    const a = await runAttempt(
+      request(repo.path, packet({ outputs: [] }), {
+        builder: { backend: "shell", shell: true, command: 'echo "read elsewhere: pw-not-passed-4321"' },
+      }),
+      p,
+    );
+    expect(a.invocations[0]?.env_names).not.toContain("UNRELATED_PASSWORD");
+    expect(fs.readFileSync(path.join(p.attemptDir, "workers/1-builder/stdout"), "utf8")).toBe(
+      "read elsewhere: [REDACTED:UNRELATED_PASSWORD]\n",
+    );
+  });
 });
 
 describe("command backend", () => {

@@ -357,6 +357,11 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
       job.binding.api_key_env === undefined ? [] : [job.binding.api_key_env],
     );
   }
+  // And DWM's own secret-looking variables: a worker can read its ancestors' environment
+  // (/proc/<pid>/environ) even though the allow-list never gave it them.
+  redactor.add(
+    Object.fromEntries(Object.entries(ports.env).filter((e): e is [string, string] => e[1] !== undefined)),
+  );
 
   // Programs looked up on the PATH the workers will get: a missing one stops the attempt before any worktree.
   let missing: Job | undefined;
