@@ -1,6 +1,7 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, digest, digestBytes, fsyncDir, renderArtifact, resolveInside } from "@dwm/core";
+import { canonicalJson, type Digest, digest, digestBytes, fsyncDir, resolveInside } from "@dwm/core";
 import type { EventDraft } from "@dwm/runtime";
 import type { Gate, Packet, PacketFanoutTemplate, PacketOutput, RunState } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
@@ -225,8 +226,9 @@ export function expandFanout(input: ExpandFanoutInput): FanoutExpansion {
     for (const t of templates) {
       const tp = t.packet;
       const id = ids(tp.packet_id) as string;
+      // The template's other fields are shared, not copied: nothing here mutates a packet.
       const packet: Packet = {
-        ...structuredClone(tp),
+        ...tp,
         packet_id: id,
         depends_on: tp.depends_on.map((d) => ids(d) ?? d),
         inputs: tp.inputs
@@ -258,10 +260,12 @@ export function expandFanout(input: ExpandFanoutInput): FanoutExpansion {
           events: [{ type: "packet.failed", data: { packet_id: fo.first, reason } }],
         };
       }
-      const d = digest(packet);
+      // One canonicalization gives the digest and the file's canonical rendering (renderArtifact).
+      const canonical = canonicalJson(packet);
+      const d = digestBytes(canonical);
       packets.push({ packet, digest: d });
       if (previous.get(id) !== d) {
-        const text = renderArtifact(packet);
+        const text = `${JSON.stringify(JSON.parse(canonical), null, 2)}\n`;
         files.push({ path: `packets/${id}.json`, text, digest: digestBytes(text) });
       }
     }
@@ -326,27 +330,41 @@ export function reduceList(entries: readonly ReduceEntry[]): string {
   return `${JSON.stringify(list, null, 2)}\n`;
 }
 
+/** Flush every written file of the file system at once (Linux `sync -f`, i.e. syncfs); false when unavailable. */
+function syncFileSystem(dir: string): boolean {
+  const r = spawnSync("sync", ["-f", dir], { stdio: "ignore" });
+  return r.status === 0;
+}
+
 /**
- * Write item packet files before the fanout.expanded event that names them: each
- * file atomically (temp file, fsync, rename), each directory synced once.
- * Idempotent: a crash before the append leaves files the next expansion writes again.
+ * Write item packet files before the fanout.expanded event that names them: each file
+ * through a temp file renamed into place (a reader never sees a partial file), then all
+ * of them made durable before returning: one syncfs for the whole batch (an fsync per
+ * file where that is unavailable), and each directory synced. Idempotent: a crash before
+ * the append leaves files that no event names yet; the next expansion writes them again.
  */
 export function writeFanoutFiles(runDir: string, files: readonly FanoutFile[]): void {
   const dirs = new Set<string>();
+  const written: string[] = [];
   for (const f of files) {
     const abs = resolveInside(runDir, f.path, "fan-out packet");
     const dir = path.dirname(abs);
     if (!dirs.has(dir)) fs.mkdirSync(dir, { recursive: true });
     dirs.add(dir);
     const tmp = `${abs}.tmp`;
-    const fd = fs.openSync(tmp, "w", 0o644);
-    try {
-      fs.writeFileSync(fd, f.text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fs.writeFileSync(tmp, f.text, { mode: 0o644 });
     fs.renameSync(tmp, abs);
+    written.push(abs);
+  }
+  if (written.length > 0 && !syncFileSystem(runDir)) {
+    for (const abs of written) {
+      const fd = fs.openSync(abs, "r");
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
   }
   for (const d of dirs) fsyncDir(d);
 }

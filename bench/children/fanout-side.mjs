@@ -1,0 +1,254 @@
+// One side of the fan-out scenario in a process of its own:
+//   node fanout-side.mjs expand N   expansion alone: expandFanout of N items, the item packet files, the
+//                                   fanout.expanded append and the fold of it (no worktree, nothing runs)
+//   node fanout-side.mjs run N      runWorkflow on a schema-0.6 fan-out of N no-op command items at concurrency 8
+// Prints one JSON line: { ms, ... }.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { load } from "../lib.mjs";
+import { CONCURRENCY, makeRepo } from "../plans.mjs";
+
+/** A 0.6 plan: `seed` lists N items, `each` (a no-op command) fans out over them, `done` reduces. */
+export function fanoutPlan(n) {
+  return {
+    schema_version: "0.6",
+    plan_id: `bench-fanout-${n}`,
+    created_by: "dynamic-workflow-designer",
+    source_prompt: "Measure fan-out.",
+    objective: `Fan out over ${n} no-op items.`,
+    activation: {
+      decision: "activate",
+      downgrade_target: null,
+      matched_thresholds: ["multi-surface-fanout", "planned-fanout", "resumable-handoffs"],
+      reason: "Many items fan out.",
+    },
+    assumptions: [{ claim: "no-op", verification: "exit 0" }],
+    budget: {
+      file_touch_limit: "none",
+      max_agents: CONCURRENCY,
+      max_retries: 0,
+      max_rounds: 1,
+      time_box: "bench",
+    },
+    execution_path: {
+      consumer: "runtime",
+      mode: "runtime",
+      first_slice: {
+        instruction: "List the items.",
+        inputs: ["repository path"],
+        expected_output: "items.json",
+        completion_check: "items.json lists the items",
+        forbidden_actions: ["edits"],
+      },
+    },
+    handoffs: [
+      {
+        artifact: "items.json",
+        from_phase: "seed",
+        to_phase: "each",
+        artifact_schema: {
+          format: "json-list",
+          required_fields: ["id"],
+          validation_command: "test -s items.json",
+        },
+      },
+    ],
+    parallelism: {
+      barriers: [],
+      concurrency_cap: CONCURRENCY,
+      fan_in_rule: "the reduce waits for every item",
+      shape: "fan-out-fan-in",
+    },
+    patterns: ["Parallel Fan-Out / Fan-In"],
+    phases: [
+      {
+        id: "seed",
+        name: "seed",
+        depends_on: [],
+        entry_criteria: ["none"],
+        exit_criteria: ["items.json"],
+        outputs: ["items.json"],
+        worker_ids: [],
+        command: {
+          run: [
+            "node",
+            "-e",
+            `require("fs").writeFileSync("items.json", JSON.stringify(Array.from({ length: ${n} }, (_, i) => ({ id: "i" + String(i + 1).padStart(6, "0") }))))`,
+          ],
+        },
+      },
+      {
+        id: "each",
+        name: "each",
+        depends_on: ["seed"],
+        entry_criteria: ["an item"],
+        exit_criteria: ["exit 0"],
+        outputs: ["nothing"],
+        worker_ids: [],
+        command: { run: ["true"] },
+        fan_out: { over: "items.json", key: "id", max_items: n, pipeline: [], reduce: "done" },
+      },
+      {
+        id: "done",
+        name: "done",
+        depends_on: ["each"],
+        entry_criteria: ["every item"],
+        exit_criteria: ["exit 0"],
+        outputs: ["nothing"],
+        worker_ids: ["noop"],
+      },
+    ],
+    resume: { cacheable_outputs: ["items.json"], invalidators: ["plan changes"], restart_points: ["seed"] },
+    risk_gates: [
+      {
+        requires_user_approval: true,
+        safe_default: "stop before writing and ask for approval",
+        trigger: "write action",
+      },
+      {
+        requires_user_approval: true,
+        safe_default: { action: "ask", before: "shell-process" },
+        trigger: "shell command execution",
+      },
+    ],
+    surfaces: [{ access_mode: "read-only", id: "repo", kind: "repo", locator: "." }],
+    verification: [
+      {
+        claim_or_output: "every item exits 0",
+        evidence_required: ["attempts"],
+        falsifier: "a non-zero exit",
+      },
+    ],
+    workers: [
+      {
+        id: "noop",
+        role: "do nothing",
+        ownership: ["nothing"],
+        forbidden_actions: ["edits"],
+        prompt_contract: { inputs: ["none"], required_output_schema: "nothing", stop_conditions: ["none"] },
+        context_budget: { max_files: 1, max_tokens: 1, must_include: ["README.md"], must_exclude: [".dwm/"] },
+        tool_permissions: {
+          read: true,
+          write: false,
+          shell: false,
+          network: false,
+          mcp_connectors: [],
+          requires_escalation_for: [],
+        },
+      },
+    ],
+  };
+}
+
+const items = (n) =>
+  Buffer.from(
+    JSON.stringify(Array.from({ length: n }, (_, i) => ({ id: `i${String(i + 1).padStart(6, "0")}` }))),
+  );
+
+/** Expansion alone, timed step by step: pure expansion, files, journal append (fsync), fold on open. */
+async function expand(n) {
+  const [{ compilePlan }, core, runtime, ingester] = await Promise.all([
+    load("compiler"),
+    load("core"),
+    load("runtime"),
+    load("ingester"),
+  ]);
+  const { dir, head } = makeRepo("dwm-bench-fanout-");
+  const c = compilePlan(fanoutPlan(n), { repoRoot: dir, baseCommit: head });
+  const journal = runtime.openJournal(c.runDir, { clock: core.systemClock });
+  const bytes = items(n);
+  // What the run did before the expansion: seed completed with its handoff registered.
+  fs.mkdirSync(path.join(c.runDir, "handoffs"), { recursive: true });
+  fs.writeFileSync(path.join(c.runDir, "handoffs", "items.json"), bytes);
+  const d = core.digestBytes(bytes);
+  const entry = c.run.packets.find((p) => p.packet_id === "seed");
+  journal.appendAll([
+    {
+      type: "packet.dispatched",
+      data: { packet_id: "seed", attempt: 1, packet_digest: entry.digest, base_commit: head },
+    },
+    {
+      type: "attempt.recorded",
+      data: { packet_id: "seed", attempt: 1, outcome: "ok", attempt_digest: d, files: [] },
+    },
+    {
+      type: "packet.reviewed",
+      data: { packet_id: "seed", attempt: 1, verdict: "approved", review_digest: d, files: [] },
+    },
+    {
+      type: "handoff.registered",
+      data: { artifact: "items.json", from_packet: "seed", digest: d, files: [] },
+    },
+    { type: "packet.completed", data: { packet_id: "seed", attempt: 1 } },
+  ]);
+  const each = c.packets.find((p) => p.packet_id === "each");
+  const templates = [{ packet: each, digest: c.run.packets.find((p) => p.packet_id === "each").digest }];
+  const t0 = performance.now();
+  const x = ingester.expandFanout({
+    state: journal.state,
+    templates,
+    source: { artifact: "items.json", digest: d, bytes },
+  });
+  const t1 = performance.now();
+  ingester.writeFanoutFiles(c.runDir, x.files);
+  const t2 = performance.now();
+  journal.appendAll(x.events);
+  const t3 = performance.now();
+  journal.close();
+  const t4 = performance.now();
+  const { events } = runtime.readJournal(c.runDir);
+  const state = runtime.foldJournal(events, c.run);
+  const t5 = performance.now();
+  if (Object.keys(state.packets).length !== n + 3) throw new Error("fold lost packets");
+  const eventBytes = fs.statSync(path.join(c.runDir, "journal.jsonl")).size;
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    ms: t3 - t0,
+    expand_ms: t1 - t0,
+    files_ms: t2 - t1,
+    append_ms: t3 - t2,
+    fold_ms: t5 - t4,
+    journal_kib: eventBytes / 1024,
+  };
+}
+
+/** runWorkflow on the fan-out plan to completion (compile excluded), like the run-loop scenario's dwm side. */
+async function run(n) {
+  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
+    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
+  const { dir, head } = makeRepo("dwm-bench-fanout-");
+  const wtRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-fanout-wt-"));
+  const compiled = compilePlan(fanoutPlan(n), { repoRoot: dir, baseCommit: head });
+  const { bindings, digest } = parseWorkerBindings(uniformBindings({ backend: "shell", argv: ["true"] }));
+  const t0 = performance.now();
+  const out = await runWorkflow(
+    compiled.runDir,
+    {
+      clock: core.systemClock,
+      processRunner: core.execaProcessRunner,
+      env: process.env,
+      worktreeRoot: wtRoot,
+    },
+    {
+      repo: dir,
+      bindings,
+      bindingsDigest: digest,
+      concurrency: CONCURRENCY,
+      unverifiable: "approve",
+      approve: { categories: ["write", "shell-process"], approver: { name: "bench", source: "os-user" } },
+    },
+  );
+  const ms = performance.now() - t0;
+  if (out.status !== "complete") throw new Error(`fanout bench: ${out.status}: ${out.detail}`);
+  if ((out.counts.completed ?? 0) !== n + 2) throw new Error(`fanout bench: ${JSON.stringify(out.counts)}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(wtRoot, { recursive: true, force: true });
+  return { ms };
+}
+
+const [side, n] = process.argv.slice(2);
+if (side === "expand" || side === "run") {
+  const r = side === "expand" ? await expand(Number(n)) : await run(Number(n));
+  console.log(JSON.stringify({ ...r, rssMiB: process.resourceUsage().maxRSS / 1024 }));
+}
