@@ -73,7 +73,8 @@ export interface WorkerPoolOptions {
   validate?: boolean;
 }
 
-function errorInfo(e: unknown): ErrorInfo {
+/** A thrown value as ErrorInfo (a DWM error keeps its code; anything else is ERR_DISPATCH_WORKER_CRASHED). */
+export function errorInfo(e: unknown): ErrorInfo {
   if (isDwmError(e)) {
     const j = e.toJSON();
     return {

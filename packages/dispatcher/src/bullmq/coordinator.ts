@@ -1,4 +1,4 @@
-import { type Clock, digest, digestBytes, isDwmError, type ProcessRunner, resolveInside } from "@dwm/core";
+import { type Clock, digest, digestBytes, type ProcessRunner, resolveInside } from "@dwm/core";
 import { createGit, type GitPort } from "@dwm/executor";
 import type {
   AttemptJob as AttemptJobArtifact,
@@ -12,7 +12,13 @@ import { validateSchema } from "@dwm/schemas";
 import { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { dispatcherErrors } from "../errors.js";
-import type { AttemptJob, AttemptQueue, AttemptSettlement, Lease } from "../queue.js";
+import {
+  type AttemptJob,
+  type AttemptQueue,
+  type AttemptSettlement,
+  errorInfo,
+  type Lease,
+} from "../queue.js";
 import { connectRedis, parseQueueUrl } from "./connection.js";
 import { collectEvidence, gitRemote } from "./evidence.js";
 import { baseRef, DEFAULT_QUEUE_PREFIX, laneOf, laneQueueName, lanesFor, QUEUE_BACKENDS } from "./names.js";
@@ -69,19 +75,6 @@ type Outcome =
 interface Finished {
   t: Tracked;
   o: Outcome;
-}
-
-function infoOf(e: unknown): ErrorInfo {
-  if (isDwmError(e)) {
-    const j = e.toJSON();
-    return {
-      code: j.code,
-      message: j.message,
-      ...(j.hint ? { hint: j.hint } : {}),
-      ...(j.details ? { details: j.details } : {}),
-    };
-  }
-  return { code: "ERR_DISPATCH_WORKER_CRASHED", message: e instanceof Error ? e.message : String(e) };
 }
 
 /** A worker's failure: the ErrorInfo JSON it threw, or BullMQ's own reason. */
@@ -277,7 +270,7 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
       log(`job ${t.job_id} finished on ${o.result.worker}`);
       return { job_id: t.job_id, request, status: "done", attempt };
     } catch (e) {
-      return { job_id: t.job_id, request, status: "error", error: infoOf(e) };
+      return { job_id: t.job_id, request, status: "error", error: errorInfo(e) };
     }
   }
 
@@ -376,7 +369,7 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
           },
           (e: unknown) => {
             tracked.delete(t.job_id);
-            settle(t, { status: "error", error: infoOf(e) });
+            settle(t, { status: "error", error: errorInfo(e) });
           },
         );
     },

@@ -1,13 +1,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Clock, digest, digestBytes, isDwmError, type ProcessRunner } from "@dwm/core";
+import { type Clock, digest, digestBytes, type ProcessRunner } from "@dwm/core";
 import { createGit, type GitPort, runAttempt } from "@dwm/executor";
-import type { AttemptJob, AttemptJobResult, BackendName, ErrorInfo } from "@dwm/schemas";
+import type { AttemptJob, AttemptJobResult, BackendName } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { dispatcherErrors } from "../errors.js";
+import { errorInfo } from "../queue.js";
 import { connectRedis, parseQueueUrl } from "./connection.js";
 import { gitRemote, publishEvidence } from "./evidence.js";
 import { backendsOf, DEFAULT_QUEUE_PREFIX, laneOf, laneQueueName, lanesFor } from "./names.js";
@@ -50,19 +51,6 @@ export interface AttemptWorker {
   readonly stats: { processed: number; failed: number };
   /** Stop taking jobs; wait for running attempts (force: kill them; their jobs are lost and run again elsewhere). */
   close(force?: boolean): Promise<void>;
-}
-
-function infoOf(e: unknown): ErrorInfo {
-  if (isDwmError(e)) {
-    const j = e.toJSON();
-    return {
-      code: j.code,
-      message: j.message,
-      ...(j.hint ? { hint: j.hint } : {}),
-      ...(j.details ? { details: j.details } : {}),
-    };
-  }
-  return { code: "ERR_DISPATCH_WORKER_CRASHED", message: e instanceof Error ? e.message : String(e) };
 }
 
 /** A counting semaphore: the process-wide concurrency across lanes. */
@@ -143,7 +131,7 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
       return await runJob(job);
     } catch (e) {
       stats.failed++;
-      const info = infoOf(e);
+      const info = errorInfo(e);
       emit({ kind: "failed", job_id: String(job.id), code: info.code, message: info.message });
       throw new Error(JSON.stringify(info));
     }
