@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
 import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
@@ -78,5 +79,54 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
     expect(second.status).toBe("complete");
     expect(second.this_run.attempts).toBe(0);
     expect(verifyRun(runDir).ok).toBe(true);
-  }, 120_000);
+
+    // verify covers the item packet files: a changed byte, or a stray file beside them, is found
+    const item = path.join(runDir, "packets", `${ex1.data.packets[0]?.packet_id}.json`);
+    const bytes = fs.readFileSync(item);
+    fs.writeFileSync(item, bytes.toString().replace('"measure"', '"measurE"'));
+    expect(verifyRun(runDir).problems.map((p) => p.code)).toContain("ERR_VERIFY_FILE_DIGEST");
+    fs.writeFileSync(item, bytes);
+    fs.writeFileSync(path.join(runDir, "packets", "measure", "extra.json"), "{}\n");
+    expect(verifyRun(runDir).problems.map((p) => p.code)).toContain("ERR_VERIFY_UNEXPECTED_FILE");
+  }, 180_000);
+
+  it("stops at a gate naming the count when the list exceeds max_items; approval expands every item", async () => {
+    const ex = exampleRepo("fan-out", [], (plan) => {
+      const phases = plan.phases as { id: string; fan_out?: { max_items: number } }[];
+      (phases.find((p) => p.id === "measure")?.fan_out as { max_items: number }).max_items = 4;
+    });
+    const wt = makeTempDir("dwm-wt-fan-");
+    cleanups.push(ex.repo.cleanup, wt.cleanup);
+    const runDir = ex.compiled.runDir;
+    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
+    const options = {
+      repo: ex.repo.path,
+      bindings: ex.bindings,
+      bindingsDigest: ex.bindingsDigest,
+      policy: policy && { policy, name: "dwm.policy.json" },
+    };
+    const first = await runWorkflow(runDir, realPorts({}, wt.path), options);
+    expect(first.status).toBe("gate");
+    expect(first.waiting_gates.map((g) => [g.gate_id, g.category, g.packets])).toEqual([
+      ["fanout-limit/measure/1", "human-review", ["list"]],
+    ]);
+    let evs = readJournal(runDir).events;
+    const opened = evs.find((e) => e.type === "gate.opened");
+    expect(opened?.type === "gate.opened" && opened.data.reason).toBe(
+      "list listed 6 items in items/documents.json; fan-out measure allows at most 4 without an approval",
+    );
+    expect(evs.some((e) => e.type === "fanout.expanded")).toBe(false);
+
+    approve(runDir, "fanout-limit/measure/1");
+    // One attempt more than the run has used: enough to see the expansion, not to run the items.
+    const second = await runWorkflow(runDir, realPorts({}, wt.path), { ...options, maxAttempts: 1 });
+    expect(second.status).toBe("budget");
+    evs = readJournal(runDir).events;
+    const expanded = evs.find((e) => e.type === "fanout.expanded");
+    if (expanded?.type !== "fanout.expanded") throw new Error("not expanded");
+    expect(expanded.data.limit_gate).toBe("fanout-limit/measure/1");
+    expect(expanded.data.handoff.items).toBe(6);
+    expect(expanded.data.packets).toHaveLength(12);
+    expect(verifyRun(runDir).problems).toEqual([]);
+  }, 180_000);
 });
