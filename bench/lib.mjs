@@ -162,6 +162,15 @@ export function runAsync(argv, { cwd, env, input = "", sampler = null, timeoutMs
   });
 }
 
+/**
+ * A scenario's [size, runs] ladder after the --sizes / --runs overrides of run.mjs: with sizes,
+ * exactly those (runs from the ladder where the size is on it, else 1); runs overrides every count.
+ */
+export function ladder(defaults, { sizes, runs } = {}) {
+  const picked = sizes ? sizes.map((n) => [n, defaults.find(([m]) => m === n)?.[1] ?? 1]) : defaults;
+  return picked.map(([n, r]) => [n, runs ?? r]);
+}
+
 /** Run `n` jobs `job(i)` with at most `concurrency` at a time. */
 export async function pool(n, concurrency, job) {
   let next = 0;

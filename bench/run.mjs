@@ -2,7 +2,9 @@
 // a Node process of its own, so its memory figures are its own), prints a table per scenario and
 // writes <results>/<scenario>.json (bench/results, or $DWM_BENCH_RESULTS).
 //   --quick  small sizes, a smoke test (CI runs it; no thresholds anywhere)
-//   --large  also the largest sizes (run loop at 100,000 packets)
+//   --large  also the largest sizes (run loop at 100,000 packets, the side by side at 1,000 agents)
+//   --sizes=A,B  the scenarios with a size ladder (runloop, claude-workflows) run exactly these sizes
+//   --runs=N     those scenarios repeat each size N times (the median is reported)
 import { fork } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,12 +15,21 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const large = args.includes("--large");
 const childOf = args.indexOf("--child");
+const valueOf = (flag) => args.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
+const sizes = valueOf("--sizes")
+  ?.split(",")
+  .map((x) => Number(x.replace(/_/g, "")));
+const runs = valueOf("--runs") === undefined ? undefined : Number(valueOf("--runs"));
+if (sizes?.some((n) => !Number.isInteger(n) || n < 1) || (runs !== undefined && !(runs >= 1))) {
+  console.error("--sizes takes whole numbers (--sizes=20,200), --runs one (--runs=3)");
+  process.exit(2);
+}
 
 if (childOf !== -1) {
   // One scenario in this process; its rows go back to the parent.
   const name = args[childOf + 1];
   const mod = await import(pathToFileURL(path.join(benchDir, "scenarios", `${name}.mjs`)).href);
-  const rows = await mod.run({ quick, large });
+  const rows = await mod.run({ quick, large, sizes, runs });
   process.send?.({ rows: rows ?? [] });
   process.exit(0);
 }
@@ -50,7 +61,7 @@ for (const name of scenarios) {
   const t0 = performance.now();
   const outcome = await new Promise((resolve) => {
     let rows = null;
-    const c = fork(self, ["--child", name, ...(quick ? ["--quick"] : []), ...(large ? ["--large"] : [])], {
+    const c = fork(self, ["--child", name, ...args.filter((a) => a.startsWith("--"))], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     c.on("message", (m) => {

@@ -202,7 +202,7 @@ async function floorPool(server, home, n, argv, prompt, repo) {
   return { ms, peakMiB: peak, agents };
 }
 
-export async function run({ quick, large }) {
+export async function run({ quick, large, ...override }) {
   const claude = findClaude();
   if ("missing" in claude) {
     writeResult("claude-workflows", { skipped: claude.missing, rows: [] });
@@ -213,7 +213,7 @@ export async function run({ quick, large }) {
   const server = await startModelServer();
   const tmp = makeTempDir("dwm-bench-claude-home-");
   // [N, runs]: one run where a size takes minutes.
-  const sizes = quick ? [[2, 1]] : [[20, 3], [200, 1], ...(large ? [[1_000, 1]] : [])];
+  const sizes = ladder(quick ? [[2, 1]] : [[20, 3], [200, 1], ...(large ? [[1_000, 1]] : [])], override);
   const rows = [];
   let homes = 0;
   const home = () => path.join(tmp.path, `h${++homes}`);

@@ -6,15 +6,18 @@
 // and the peak RSS of each side's process (git children not included). Sides alternate, each in a
 // fresh Node process (children/runloop-side.mjs).
 import path from "node:path";
-import { benchDir, median, nodeScript, writeResult } from "../lib.mjs";
+import { benchDir, ladder, median, nodeScript, writeResult } from "../lib.mjs";
 import { CONCURRENCY } from "../plans.mjs";
 
 const SIDE = path.join(benchDir, "children", "runloop-side.mjs");
 const side = (which, n) => nodeScript(SIDE, [which, String(n)]);
 
-export async function run({ quick, large }) {
+export async function run({ quick, large, ...override }) {
   // [packets, runs]: fewer runs where one run takes minutes.
-  const sizes = quick ? [[20, 1]] : [[1_000, 3], [10_000, 1], ...(large ? [[100_000, 1]] : [])];
+  const sizes = ladder(
+    quick ? [[20, 1]] : [[1_000, 3], [10_000, 1], ...(large ? [[100_000, 1]] : [])],
+    override,
+  );
   const rows = [];
   for (const [n, runs] of sizes) {
     const floors = [];
