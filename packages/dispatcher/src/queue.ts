@@ -55,6 +55,8 @@ export interface AttemptQueue {
    * Returns the ids it holds; the run loop abandons the others. The in-process pool has none.
    */
   adopt?(jobIds: readonly string[]): Promise<Set<string>>;
+  /** The run loop recorded (or ignored) this job's settlement: a durable queue may forget the job. */
+  ack?(jobId: string): void;
   /** Release connections once the run loop is done with the queue. */
   dispose?(): Promise<void>;
 }

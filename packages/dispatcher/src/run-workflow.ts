@@ -356,7 +356,10 @@ export async function runWorkflow(
           interruptedNext = next;
           break;
         }
-        if (s !== null) await record(s);
+        if (s !== null) {
+          await record(s);
+          queue.ack?.(s.job_id);
+        }
         continue;
       }
       if (stopFailure !== null) {

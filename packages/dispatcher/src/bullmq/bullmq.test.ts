@@ -167,6 +167,10 @@ describe("BullMQ queue on a real Redis", () => {
     expect(s && s.status === "done" && s.attempt.outcome).toBe("ok");
     expect(fs.existsSync(path.join(runDir, "attempts", id, "1", "attempt.json"))).toBe(true);
     expect(await c2.next()).toBeNull();
+    // Until the run loop acknowledges it (it recorded the result), the job stays in Redis.
+    expect(await q.getJobState(jobId)).toBe("completed");
+    c2.ack(jobId);
+    await c2.dispose();
     expect(await q.getJob(jobId)).toBeUndefined();
 
     // Tampered evidence: the remote's evidence ref moved to another commit → refused, nothing written.

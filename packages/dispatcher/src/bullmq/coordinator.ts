@@ -104,8 +104,8 @@ function laneLimit(lane: string, limits: Partial<Record<BackendName, RateLimit>>
  * base commit to the remote before it enqueues, and when a job finishes it fetches the pushed
  * evidence, checks every digest and writes it into the run store before next() hands the
  * settlement to the run loop. A job whose worker died (lock expired, BullMQ's stalled check)
- * settles as `lost`. Jobs stay in Redis until the run loop has taken their settlement and asked
- * for the next one, so a coordinator that crashes finds them again with adopt().
+ * settles as `lost`. Jobs stay in Redis until the run loop acknowledges their settlement (it
+ * recorded it), so a coordinator that crashes before that finds them again with adopt().
  */
 export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemptQueue {
   const url = parseQueueUrl(options.url);
@@ -120,7 +120,9 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
   const tracked = new Map<string, Tracked>();
   const settled: Finished[] = [];
   const takers: ((s: Finished | null) => void)[] = [];
-  const delivered: { lane: string; job_id: string }[] = [];
+  /** Lane of every job this queue handed to the run loop and may still have to remove. */
+  const lanes = new Map<string, string>();
+  let removals: Promise<void> = Promise.resolve();
   const limited = new Set<string>();
   let chain: Promise<unknown> = Promise.resolve();
   let pushedBase: string | null = null;
@@ -247,8 +249,7 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
   /** The settlement the run loop gets; a finished job's evidence is collected right before it is recorded. */
   async function settlementOf({ t, o }: Finished): Promise<AttemptSettlement> {
     const request = t.request as AttemptRequest;
-    // Handed to the run loop: the job leaves Redis once the loop asks for the next one (or stops).
-    delivered.push({ lane: t.lane, job_id: t.job_id });
+    lanes.set(t.job_id, t.lane);
     if (o.status === "lost") return { job_id: t.job_id, request, status: "lost", reason: o.reason };
     if (o.status === "error") return { job_id: t.job_id, request, status: "error", error: o.error };
     try {
@@ -274,16 +275,19 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
     }
   }
 
-  /** Jobs whose settlement the run loop took (and recorded) leave Redis. */
-  async function forgetDelivered(): Promise<void> {
-    for (const d of delivered.splice(0)) {
+  /** A job whose settlement the run loop recorded leaves Redis (one removal at a time, in order). */
+  function forget(jobId: string): void {
+    const lane = lanes.get(jobId);
+    lanes.delete(jobId);
+    if (lane === undefined) return;
+    removals = removals.then(async () => {
       try {
-        const job = await Job.fromId(queueOf(d.lane), d.job_id);
+        const job = await Job.fromId(queueOf(lane), jobId);
         await job?.remove();
       } catch {
         // a job still locked by a late worker stays; it is ignored when it finishes
       }
-    }
+    });
   }
 
   async function addJob(job: AttemptJob, data: AttemptJobArtifact): Promise<void> {
@@ -374,7 +378,6 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
         );
     },
     async next() {
-      await forgetDelivered();
       for (;;) {
         const s = settled.shift();
         if (s) return settlementOf(s);
@@ -386,6 +389,9 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
     },
     get pending() {
       return closed ? 0 : tracked.size + settled.length;
+    },
+    ack(jobId) {
+      forget(jobId);
     },
     leases() {
       return [...tracked.values()].flatMap((t) => (t.lease ? [{ ...t.lease }] : []));
@@ -427,8 +433,8 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
       finishTakers();
       await chain.catch(() => undefined);
       await sweeping?.catch(() => undefined);
-      // The run loop is done: what it took has been recorded (or never will be: resume re-runs it).
-      await forgetDelivered();
+      // Jobs handed over but never acknowledged stay in Redis: the next coordinator adopts them.
+      await removals;
       await Promise.allSettled([...events.values()].map((e) => e.close()));
       await Promise.allSettled([...queues.values()].map((q) => q.close()));
       for (const c of clients) c.disconnect();
