@@ -100,8 +100,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const c = spawn(program, args, { stdio: "ignore" });
     child = c;
     let exited = false;
+    // A test process that ends without stopping its server (a hook timed out) takes it along.
+    const reap = () => c.kill("SIGKILL");
+    process.once("exit", reap);
     c.once("exit", () => {
       exited = true;
+      process.removeListener("exit", reap);
       if (child === c) child = null;
     });
     for (let i = 0; i < 200; i++) {

@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   await redis?.stop();
-});
+}, 60_000);
 
 describe("parseQueueUrl", () => {
   it("reads host, port, database, ACL user and password, and TLS; masks the password", () => {
