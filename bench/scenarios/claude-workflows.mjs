@@ -11,7 +11,7 @@
 // without it the scenario is skipped and says so.
 import fs from "node:fs";
 import path from "node:path";
-import { dwmBin, load, median, pool, repoRoot, runAsync, treeRssSampler, writeResult } from "../lib.mjs";
+import { dwmBin, ladder, load, median, pool, repoRoot, runAsync, treeRssSampler, writeResult } from "../lib.mjs";
 import { CONCURRENCY, makeRepo, noopPlan } from "../plans.mjs";
 
 const AGENT_CLIS = path.join(repoRoot, "tools", "agent-clis");
