@@ -1,9 +1,10 @@
 import { canonicalJson, type Digest, digest } from "@dwm/core";
-import type { JournalEvent, Run } from "@dwm/schemas";
+import type { Run } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
-import { type EventDraft, encodeEvent } from "./events.js";
+import type { EventDraft } from "./events.js";
 import { foldJournal } from "./fold.js";
+import { chainEvents } from "./test-support/chain.js";
 
 const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
 
@@ -34,21 +35,7 @@ const run: Run = {
   handoffs: [],
 };
 
-function chain(drafts: EventDraft[]): JournalEvent[] {
-  const out: JournalEvent[] = [];
-  for (const d of drafts) {
-    const last = out.at(-1);
-    const body = {
-      seq: out.length + 1,
-      prev: last ? last.digest : digest(run),
-      type: d.type,
-      at: "2026-01-01T00:00:00.000Z",
-      data: d.data,
-    };
-    out.push({ ...body, digest: encodeEvent(body).digest } as JournalEvent);
-  }
-  return out;
-}
+const chain = (drafts: EventDraft[]) => chainEvents(run, drafts);
 
 const opened: EventDraft = {
   type: "run.opened",

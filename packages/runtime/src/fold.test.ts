@@ -3,8 +3,9 @@ import type { JournalEvent, Run, RunState } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type EventDraft, encodeEvent } from "./events.js";
+import type { EventDraft } from "./events.js";
 import { applyEvent, foldJournal, initialState } from "./fold.js";
+import { chainEvents } from "./test-support/chain.js";
 
 const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
 
@@ -30,21 +31,7 @@ const run: Run = {
 };
 
 /** Chain drafts into events (what Journal.append does, without the disk). */
-function chain(drafts: EventDraft[], start: JournalEvent[] = []): JournalEvent[] {
-  const out = [...start];
-  for (const d of drafts) {
-    const last = out.at(-1);
-    const body = {
-      seq: out.length + 1,
-      prev: last ? last.digest : digest(run),
-      type: d.type,
-      at: "2026-01-01T00:00:00.000Z",
-      data: d.data,
-    };
-    out.push({ ...body, digest: encodeEvent(body).digest } as JournalEvent);
-  }
-  return out;
-}
+const chain = (drafts: EventDraft[], start: JournalEvent[] = []) => chainEvents(run, drafts, start);
 
 const opened: EventDraft = {
   type: "run.opened",
