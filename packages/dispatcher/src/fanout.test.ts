@@ -8,7 +8,7 @@ import { FakeClock, git, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { integrationBranch } from "./integration.js";
 import { runWorkflow } from "./run-workflow.js";
-import { exampleRepo, realPorts } from "./test-support/example.js";
+import { type ExampleRepo, exampleRepo, realPorts } from "./test-support/example.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -28,6 +28,20 @@ function approve(runDir: string, gateId: string) {
   return writeApproval(runDir, approval);
 }
 
+/** A worktree root, the run dir and the run options (bindings and policy of the example). */
+function setup(ex: ExampleRepo) {
+  const wt = makeTempDir("dwm-wt-fan-");
+  cleanups.push(ex.repo.cleanup, wt.cleanup);
+  const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
+  const options = {
+    repo: ex.repo.path,
+    bindings: ex.bindings,
+    bindingsDigest: ex.bindingsDigest,
+    policy: policy && { policy, name: "dwm.policy.json" },
+  };
+  return { wt, runDir: ex.compiled.runDir, options };
+}
+
 function dispatched(runDir: string): string[] {
   return readJournal(runDir)
     .events.filter((e) => e.type === "packet.dispatched")
@@ -37,16 +51,7 @@ function dispatched(runDir: string): string[] {
 describe("runWorkflow: fan-out (examples/fan-out)", () => {
   it("expands the list into item packets, runs the per-item pipeline, reduces, stops at the gate phase, completes", async () => {
     const ex = exampleRepo("fan-out");
-    const wt = makeTempDir("dwm-wt-fan-");
-    cleanups.push(ex.repo.cleanup, wt.cleanup);
-    const runDir = ex.compiled.runDir;
-    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
-    const options = {
-      repo: ex.repo.path,
-      bindings: ex.bindings,
-      bindingsDigest: ex.bindingsDigest,
-      policy: policy && { policy, name: "dwm.policy.json" },
-    };
+    const { wt, runDir, options } = setup(ex);
     const first = await runWorkflow(runDir, realPorts({}, wt.path), options);
     expect(validateSchema("run-outcome", first).problems).toEqual([]);
     expect(first.detail).toBe("waiting for a decision on human-gate-accept");
@@ -95,16 +100,7 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
       const phases = plan.phases as { id: string; fan_out?: { max_items: number } }[];
       (phases.find((p) => p.id === "measure")?.fan_out as { max_items: number }).max_items = 4;
     });
-    const wt = makeTempDir("dwm-wt-fan-");
-    cleanups.push(ex.repo.cleanup, wt.cleanup);
-    const runDir = ex.compiled.runDir;
-    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
-    const options = {
-      repo: ex.repo.path,
-      bindings: ex.bindings,
-      bindingsDigest: ex.bindingsDigest,
-      policy: policy && { policy, name: "dwm.policy.json" },
-    };
+    const { wt, runDir, options } = setup(ex);
     const first = await runWorkflow(runDir, realPorts({}, wt.path), options);
     expect(first.status).toBe("gate");
     expect(first.waiting_gates.map((g) => [g.gate_id, g.category, g.packets])).toEqual([
