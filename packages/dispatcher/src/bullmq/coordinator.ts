@@ -404,9 +404,11 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
     },
     async adopt(jobIds) {
       const adopted = new Set<string>();
-      const lanes = lanesFor(QUEUE_BACKENDS);
+      const allLanes = lanesFor(QUEUE_BACKENDS);
       for (const id of jobIds) {
-        for (const lane of lanes) {
+        for (const lane of allLanes) {
+          // A job is a hash at <prefix>:<queue>:<id>: look before opening the lane's queue.
+          if ((await connection.exists(`${prefix}:${laneQueueName(lane)}:${id}`)) === 0) continue;
           const job = await Job.fromId(queueOf(lane), id);
           if (!job) continue;
           const v = validateSchema("attempt-job", job.data);
