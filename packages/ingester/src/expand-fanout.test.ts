@@ -51,6 +51,8 @@ const measure = packet("measure", {
       validation_command: "node ../../check.mjs m.json",
       to_packets: ["grade"],
     },
+    { artifact: "a short note" },
+    { artifact: "nothing" },
   ],
   command: { argv: ["node", "measure.mjs"] },
   gates: ["shell-process"],
@@ -124,6 +126,8 @@ describe("expandFanout", () => {
       source_packet: "list",
       reduce: "report",
     });
+    // prose outputs are not files: they keep their names
+    expect(m.outputs.slice(1)).toEqual([{ artifact: "a short note" }, { artifact: "nothing" }]);
     expect(g.depends_on).toEqual([m.packet_id]);
     expect(g.inputs).toEqual([
       { artifact: "m.json", from_packet: m.packet_id, format: "json", required_fields: ["words"] },

@@ -155,9 +155,17 @@ export function fanoutLimitGate(
   };
 }
 
+/** The executor's rule for an output that is a file (looksLikePath): no whitespace, and a `/`, `*` or an extension. */
+function isFileOutput(o: PacketOutput): boolean {
+  if (o.format !== undefined) return true;
+  const a = o.artifact;
+  return !/\s/.test(a) && (a.includes("/") || a.includes("*") || /\.[A-Za-z0-9]{1,10}$/.test(a));
+}
+
 function itemOutputs(t: Packet, id: string, ids: (phase: string) => string | null): PacketOutput[] {
   return t.outputs.map((o) => {
-    const out: PacketOutput = { ...o, artifact: `${id}/${o.artifact}` };
+    // File outputs move under the item's folder; prose outputs ("a summary") stay as they are.
+    const out: PacketOutput = { ...o, artifact: isFileOutput(o) ? `${id}/${o.artifact}` : o.artifact };
     // The item's outputs live in its own folder; its validation commands run there.
     if (o.validation_command !== undefined) out.validation_command = `cd ${id} && ${o.validation_command}`;
     if (o.to_packets !== undefined) out.to_packets = o.to_packets.map((p) => ids(p) ?? p);
