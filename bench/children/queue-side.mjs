@@ -1,0 +1,108 @@
+// One side of the queue scenario in a process of its own:
+//   node queue-side.mjs pool N       runWorkflow on N no-op shell packets, in-process pool of 8
+//   node queue-side.mjs redis N W    the same run as coordinator (dwm run --queue): a private
+//                                    redis-server, a bare remote, W `dwm worker` processes
+//                                    (concurrency 8 each; the run's cap of 8 holds across them)
+// Worker start-up is not timed; the run is. Prints one JSON line: { ms, packets_per_s }.
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { dwmBin, load, repoRoot } from "../lib.mjs";
+import { CONCURRENCY, makeRepo, noopPlan } from "../plans.mjs";
+
+async function startWorkers(url, w, tmp) {
+  const procs = [];
+  for (let i = 0; i < w; i++) {
+    const p = spawn(
+      process.execPath,
+      [
+        dwmBin,
+        "worker",
+        "--queue",
+        url,
+        "--backends",
+        "shell",
+        "--concurrency",
+        String(CONCURRENCY),
+        "--name",
+        `w${i + 1}`,
+      ],
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmp },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    await new Promise((resolve, reject) => {
+      let out = "";
+      p.stdout.on("data", (d) => {
+        out += d;
+        if (out.includes(" takes ")) resolve();
+      });
+      p.once("exit", (code) => reject(new Error(`dwm worker exited ${code} before it was ready`)));
+    });
+    p.stdout.resume();
+    procs.push(p);
+  }
+  return procs;
+}
+
+async function side(kind, n, w) {
+  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
+    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
+  const { dir, head } = makeRepo("dwm-bench-queue-");
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-queue-tmp-"));
+  const compiled = compilePlan(noopPlan(n), { repoRoot: dir, baseCommit: head });
+  const b = uniformBindings({ backend: "shell", argv: ["true"] });
+  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
+  const { bindings, digest } = parseWorkerBindings(b);
+  const ports = {
+    clock: core.systemClock,
+    processRunner: core.execaProcessRunner,
+    env: process.env,
+    worktreeRoot: tmp,
+  };
+  let redis = null;
+  let workers = [];
+  if (kind === "redis") {
+    const { startRedisServer } = await load("test-utils");
+    const bullmq = await import(
+      pathToFileURL(path.join(repoRoot, "packages/dispatcher/dist/bullmq/index.js")).href
+    );
+    redis = await startRedisServer();
+    const remote = path.join(tmp, "remote.git");
+    execFileSync("git", ["init", "--quiet", "--bare", remote]);
+    workers = await startWorkers(redis.url, w, tmp);
+    ports.queue = () =>
+      bullmq.createRedisAttemptQueue({
+        url: redis.url,
+        remote,
+        repo: dir,
+        runDir: compiled.runDir,
+        processRunner: core.execaProcessRunner,
+        env: process.env,
+        clock: core.systemClock,
+      });
+  }
+  const t0 = performance.now();
+  const out = await runWorkflow(compiled.runDir, ports, {
+    repo: dir,
+    bindings,
+    bindingsDigest: digest,
+    concurrency: CONCURRENCY,
+    unverifiable: "approve",
+    approve: { categories: ["write"], approver: { name: "bench", source: "os-user" } },
+  });
+  const ms = performance.now() - t0;
+  if (out.status !== "complete") throw new Error(`queue bench (${kind}): ${out.status}: ${out.detail}`);
+  for (const p of workers) p.kill("SIGTERM");
+  await Promise.all(workers.map((p) => new Promise((r) => (p.exitCode !== null ? r() : p.once("exit", r)))));
+  await redis?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return { ms, packets_per_s: n / (ms / 1000) };
+}
+
+const [kind, n, w] = process.argv.slice(2);
+console.log(JSON.stringify(await side(kind, Number(n), Number(w ?? 0))));
