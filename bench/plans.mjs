@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { load } from "./lib.mjs";
 
 export const CONCURRENCY = 8;
 
@@ -135,4 +136,33 @@ export function noopPlan(n, { verify = null } = {}) {
       },
     ],
   };
+}
+
+/**
+ * A new repository with `noopPlan(n)` compiled in it, the seed bound to the shell backend and
+ * every other packet to `noop`; `start(ports)` runs it with runWorkflow at concurrency 8,
+ * approving what a no-op cannot have falsified (the default would ask a human).
+ */
+export async function preparedNoopRun(n, noop, prefix) {
+  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
+    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
+  const { dir, head } = makeRepo(prefix);
+  const compiled = compilePlan(noopPlan(n), { repoRoot: dir, baseCommit: head });
+  const b = uniformBindings(noop);
+  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
+  const { bindings, digest } = parseWorkerBindings(b);
+  const start = (ports = {}) =>
+    runWorkflow(
+      compiled.runDir,
+      { clock: core.systemClock, processRunner: core.execaProcessRunner, env: process.env, ...ports },
+      {
+        repo: dir,
+        bindings,
+        bindingsDigest: digest,
+        concurrency: CONCURRENCY,
+        unverifiable: "approve",
+        approve: { categories: ["write"], approver: { name: "bench", source: "os-user" } },
+      },
+    );
+  return { dir, runDir: compiled.runDir, runId: compiled.runId, start };
 }

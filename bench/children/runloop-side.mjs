@@ -7,8 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { load } from "../lib.mjs";
-import { CONCURRENCY, makeRepo, noopPlan } from "../plans.mjs";
+import { CONCURRENCY, makeRepo, preparedNoopRun } from "../plans.mjs";
 
 const execP = promisify(execFile);
 // The environment the executor gives git (PATH, HOME, C locale, no prompts), so both sides do the same work.
@@ -58,36 +57,13 @@ async function floor(n) {
 }
 
 async function dwm(n) {
-  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
-    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
-  const { dir, head } = makeRepo();
+  const run = await preparedNoopRun(n, { backend: "shell", argv: ["true"] });
   const wtRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-loop-wt-"));
-  const compiled = compilePlan(noopPlan(n), { repoRoot: dir, baseCommit: head });
-  const b = uniformBindings({ backend: "shell", argv: ["true"] });
-  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
-  const { bindings, digest } = parseWorkerBindings(b);
   const t0 = performance.now();
-  const out = await runWorkflow(
-    compiled.runDir,
-    {
-      clock: core.systemClock,
-      processRunner: core.execaProcessRunner,
-      env: process.env,
-      worktreeRoot: wtRoot,
-    },
-    // A no-op has nothing a check could falsify: approve it (the default would ask a human).
-    {
-      repo: dir,
-      bindings,
-      bindingsDigest: digest,
-      concurrency: CONCURRENCY,
-      unverifiable: "approve",
-      approve: { categories: ["write"], approver: { name: "bench", source: "os-user" } },
-    },
-  );
+  const out = await run.start({ worktreeRoot: wtRoot });
   const ms = performance.now() - t0;
   if (out.status !== "complete") throw new Error(`runloop bench: ${out.status}: ${out.detail}`);
-  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(run.dir, { recursive: true, force: true });
   fs.rmSync(wtRoot, { recursive: true, force: true });
   return ms;
 }

@@ -6,35 +6,18 @@
 // at 999 needs-human gates, which `dwm status` folds and lists.
 import fs from "node:fs";
 import path from "node:path";
-import { dwmBin, load, timeProcess, writeResult } from "../lib.mjs";
-import { CONCURRENCY, makeRepo, noopPlan } from "../plans.mjs";
+import { dwmBin, timeProcess, writeResult } from "../lib.mjs";
+import { preparedNoopRun } from "../plans.mjs";
 
 /** A repository holding a run of `n` packets, every packet attempted; the repo, the run's id and journal size. */
 async function finishedRun(n) {
-  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
-    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
-  const { dir, head } = makeRepo("dwm-bench-startup-");
-  const compiled = compilePlan(noopPlan(n), { repoRoot: dir, baseCommit: head });
-  const b = uniformBindings({ backend: "dry-run" });
-  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
-  const { bindings, digest } = parseWorkerBindings(b);
-  const out = await runWorkflow(
-    compiled.runDir,
-    { clock: core.systemClock, processRunner: core.execaProcessRunner, env: process.env },
-    {
-      repo: dir,
-      bindings,
-      bindingsDigest: digest,
-      concurrency: CONCURRENCY,
-      unverifiable: "approve",
-      approve: { categories: ["write"], approver: { name: "bench", source: "os-user" } },
-    },
-  );
+  const run = await preparedNoopRun(n, { backend: "dry-run" }, "dwm-bench-startup-");
+  const out = await run.start();
   if (out.status !== "gate" || out.counts.completed !== 1) {
     throw new Error(`startup bench run: ${out.status}: ${out.detail.slice(0, 200)}`);
   }
-  const events = fs.readFileSync(path.join(compiled.runDir, "journal.jsonl"), "utf8").split("\n").length - 1;
-  return { dir, runId: compiled.runId, events };
+  const events = fs.readFileSync(path.join(run.runDir, "journal.jsonl"), "utf8").split("\n").length - 1;
+  return { dir: run.dir, runId: run.runId, events };
 }
 
 export async function run({ quick }) {
