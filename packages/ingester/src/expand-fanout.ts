@@ -352,13 +352,18 @@ function syncFileSystem(dir: string): boolean {
  * the append leaves files that no event names yet; the next expansion writes them again.
  */
 export function writeFanoutFiles(runDir: string, files: readonly FanoutFile[]): void {
-  const dirs = new Set<string>();
+  // Each folder is checked once (no `..`, no symlinked component); a file name is one slug segment.
+  const dirs = new Map<string, string>();
   const written: string[] = [];
   for (const f of files) {
-    const abs = resolveInside(runDir, f.path, "fan-out packet");
-    const dir = path.dirname(abs);
-    if (!dirs.has(dir)) fs.mkdirSync(dir, { recursive: true });
-    dirs.add(dir);
+    const rel = path.posix.dirname(f.path);
+    let dir = dirs.get(rel);
+    if (dir === undefined) {
+      dir = resolveInside(runDir, rel, "fan-out packet folder");
+      fs.mkdirSync(dir, { recursive: true });
+      dirs.set(rel, dir);
+    }
+    const abs = path.join(dir, path.posix.basename(f.path));
     const tmp = `${abs}.tmp`;
     fs.writeFileSync(tmp, f.text, { mode: 0o644 });
     fs.renameSync(tmp, abs);
@@ -374,5 +379,5 @@ export function writeFanoutFiles(runDir: string, files: readonly FanoutFile[]): 
       }
     }
   }
-  for (const d of dirs) fsyncDir(d);
+  for (const d of dirs.values()) fsyncDir(d);
 }
