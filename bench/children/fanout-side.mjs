@@ -1,8 +1,10 @@
 // One side of the fan-out scenario in a process of its own:
 //   node fanout-side.mjs expand N   expansion alone: expandFanout of N items, the item packet files, the
-//                                   fanout.expanded append and the fold of it (no worktree, nothing runs)
+//                                   fanout.expanded append and the fold of it (no worktree, nothing runs);
+//                                   floor: writing the same files with fs and one sync
 //   node fanout-side.mjs run N      runWorkflow on a schema-0.6 fan-out of N no-op command items at concurrency 8
 // Prints one JSON line: { ms, ... }.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -202,6 +204,16 @@ async function expand(n) {
   const t5 = performance.now();
   if (Object.keys(state.packets).length !== n + 3) throw new Error("fold lost packets");
   const eventBytes = fs.statSync(path.join(c.runDir, "journal.jsonl")).size;
+  // The floor: the same files (count and bytes) written with fs, made durable with one sync.
+  const floorDir = path.join(dir, "floor");
+  const f0 = performance.now();
+  for (const f of x.files) {
+    const abs = path.join(floorDir, f.path);
+    fs.mkdirSync(path.dirname(abs), { recursive: true });
+    fs.writeFileSync(abs, f.text);
+  }
+  spawnSync("sync", ["-f", floorDir]);
+  const floorMs = performance.now() - f0;
   fs.rmSync(dir, { recursive: true, force: true });
   return {
     ms: t3 - t0,
@@ -209,6 +221,7 @@ async function expand(n) {
     files_ms: t2 - t1,
     append_ms: t3 - t2,
     fold_ms: t5 - t4,
+    floor_ms: floorMs,
     journal_kib: eventBytes / 1024,
   };
 }
