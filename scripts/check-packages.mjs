@@ -8,14 +8,16 @@
 //     by relative imports from its exports and bin (and their declarations), plus the
 //     schema files of @dwm/schemas. Anything else (tests, fixtures, test harnesses,
 //     source maps pointing at sources the tarball lacks) is reported.
+// And: the version constants of src/version.ts files equal their package.json versions.
 // Run after `pnpm build`. Usage: node scripts/check-packages.mjs [--report FILE]
 // Exits 1 on any problem; --report writes the results for scripts/sum-reports.mjs.
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { argValue, createReport, publicPackageDirs } from "./ci-lib.mjs";
+import { promisify } from "node:util";
+import { argValue, createReport, publicPackageDirs, staleVersionConstants } from "./ci-lib.mjs";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const reportFile = argValue(process.argv, "--report");
@@ -23,10 +25,21 @@ const out = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-packs-"));
 const report = createReport("check-packages");
 const bin = (name) => path.join(repo, "node_modules/.bin", name);
 
-function sh(cmd, args, cwd) {
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8" });
-  if (r.error) return { status: 1, stdout: "", stderr: String(r.error) };
-  return r;
+// Two packages at a time: packing and the checkers wait on the disk as much as on the CPU.
+const CONCURRENCY = 2;
+const execFileP = promisify(execFile);
+
+async function sh(cmd, args, cwd) {
+  try {
+    const { stdout, stderr } = await execFileP(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+    return { status: 0, stdout, stderr };
+  } catch (e) {
+    return {
+      status: typeof e.code === "number" ? e.code : 1,
+      stdout: e.stdout ?? "",
+      stderr: e.stderr || e.message,
+    };
+  }
 }
 
 /** Every string leaf of an exports map (conditions nested at any depth). */
@@ -138,43 +151,63 @@ function checkReadme(pkg, root) {
     : [`README.md has no install line \`${line}\``];
 }
 
-const dirs = publicPackageDirs(repo);
-if (dirs.length === 0)
-  report.add("public packages found", false, "no public package under schemas/ or packages/");
-for (const dir of dirs) {
+async function checkPackage(dir) {
   const source = { ...JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")), dir };
   const problems = [];
   const dest = fs.mkdtempSync(path.join(out, "pack-"));
-  const packed = sh("pnpm", ["pack", "--pack-destination", dest], dir);
+  const packed = await sh("pnpm", ["pack", "--pack-destination", dest], dir);
   const tgz = fs.readdirSync(dest).find((f) => f.endsWith(".tgz"));
   if (packed.status !== 0 || !tgz) {
     problems.push(`pnpm pack failed: ${packed.stderr || packed.stdout}`);
-  } else {
-    const tarball = path.join(dest, tgz);
-    const unpacked = path.join(dest, "unpacked");
-    fs.mkdirSync(unpacked);
-    const untar = sh("tar", ["xzf", tarball, "-C", unpacked], dest);
-    if (untar.status !== 0) problems.push(`tar failed: ${untar.stderr}`);
-    const root = path.join(unpacked, "package");
-    const files = sh("tar", ["tzf", tarball], dest)
-      .stdout.trim()
-      .split("\n")
-      .filter((f) => !f.endsWith("/"))
-      .map((f) => f.replace(/^package\//, ""));
-    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
-    problems.push(
-      ...checkManifest(pkg, source),
-      ...checkContents(pkg, root, files),
-      ...checkReadme(pkg, root),
-    );
-    const pl = sh(bin("publint"), ["--strict", tarball], repo);
-    if (pl.status !== 0) problems.push(`publint:\n${pl.stdout}${pl.stderr}`);
-    const attw = sh(bin("attw"), [tarball, "--profile", "esm-only", "--format", "ascii"], repo);
-    if (attw.status !== 0) problems.push(`attw:\n${attw.stdout}${attw.stderr}`);
+    return { name: source.name, problems };
   }
-  report.add(source.name, problems.length === 0, problems.join("\n"));
-  console.log(problems.length ? `FAIL ${source.name}\n  ${problems.join("\n  ")}` : `ok   ${source.name}`);
+  const tarball = path.join(dest, tgz);
+  const unpacked = path.join(dest, "unpacked");
+  fs.mkdirSync(unpacked);
+  const untar = await sh("tar", ["xzf", tarball, "-C", unpacked], dest);
+  if (untar.status !== 0) problems.push(`tar failed: ${untar.stderr}`);
+  const root = path.join(unpacked, "package");
+  const files = (await sh("tar", ["tzf", tarball], dest)).stdout
+    .trim()
+    .split("\n")
+    .filter((f) => !f.endsWith("/"))
+    .map((f) => f.replace(/^package\//, ""));
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  problems.push(...checkManifest(pkg, source), ...checkContents(pkg, root, files), ...checkReadme(pkg, root));
+  const [pl, attw] = await Promise.all([
+    sh(bin("publint"), ["--strict", tarball], repo),
+    sh(bin("attw"), [tarball, "--profile", "esm-only", "--format", "ascii"], repo),
+  ]);
+  if (pl.status !== 0) problems.push(`publint:\n${pl.stdout}${pl.stderr}`);
+  if (attw.status !== 0) problems.push(`attw:\n${attw.stdout}${attw.stderr}`);
+  return { name: source.name, problems };
 }
+
+const dirs = publicPackageDirs(repo);
+if (dirs.length === 0)
+  report.add("public packages found", false, "no public package under schemas/ or packages/");
+const results = new Array(dirs.length);
+let next = 0;
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    while (next < dirs.length) {
+      const i = next++;
+      results[i] = await checkPackage(dirs[i]).catch((e) => ({
+        name: dirs[i],
+        problems: [`crashed: ${e.stack ?? e}`],
+      }));
+      const { name, problems } = results[i];
+      console.log(problems.length ? `FAIL ${name}\n  ${problems.join("\n  ")}` : `ok   ${name}`);
+    }
+  }),
+);
+for (const { name, problems } of results) report.add(name, problems.length === 0, problems.join("\n"));
+// Versions recorded in artifacts (COMPILER_VERSION, ...) must be the package's own (scripts/sync-versions.mjs).
+const stale = staleVersionConstants(repo).map(
+  (s) => `${s.file}: ${s.name} ${s.found}, package.json ${s.version}`,
+);
+report.add("src/version.ts constants equal package.json versions", stale.length === 0, stale.join("\n"));
+console.log(stale.length ? `FAIL version constants\n  ${stale.join("\n  ")}` : "ok   version constants");
 fs.rmSync(out, { recursive: true, force: true });
 if (reportFile) report.write(path.resolve(reportFile));
 console.log(`package checks: ${report.checks.length - report.failed} passed, ${report.failed} failed`);

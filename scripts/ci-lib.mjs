@@ -12,6 +12,38 @@ export function publicPackageDirs(root) {
   return dirs.filter((dir) => !JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).private);
 }
 
+/** `export const NAME_VERSION = "x.y.z";` in a package's src/version.ts: a copy of package.json's version. */
+const VERSION_CONSTANT = /^(export const [A-Z_]+_VERSION = ")([^"]*)(";)$/gm;
+
+/**
+ * The version constants of every workspace package (src/version.ts) that are not its
+ * package.json version: [{ file, name, found, version }]. With `fix`, rewrites them.
+ */
+export function staleVersionConstants(root, { fix = false } = {}) {
+  const stale = [];
+  const dirs = [
+    path.join(root, "schemas"),
+    ...fs.readdirSync(path.join(root, "packages")).map((d) => path.join(root, "packages", d)),
+  ];
+  for (const dir of dirs) {
+    const file = path.join(dir, "src/version.ts");
+    if (!fs.existsSync(file) || !fs.existsSync(path.join(dir, "package.json"))) continue;
+    const { version } = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+    const text = fs.readFileSync(file, "utf8");
+    for (const m of text.matchAll(VERSION_CONSTANT)) {
+      if (m[2] !== version)
+        stale.push({ file: path.relative(root, file), name: m[1].split(" ")[2], found: m[2], version });
+    }
+    if (fix && stale.some((s) => s.file === path.relative(root, file))) {
+      fs.writeFileSync(
+        file,
+        text.replace(VERSION_CONSTANT, (_, a, _v, b) => `${a}${version}${b}`),
+      );
+    }
+  }
+  return stale;
+}
+
 // A check's results in the fields of a vitest JSON report, so scripts/sum-reports.mjs
 // counts them with the package tests: { numPassedTests, numFailedTests, testResults }.
 

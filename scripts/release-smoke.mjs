@@ -11,8 +11,9 @@
 //             (or the machine's ~/.npmrc) takes part.
 //   release   `git clone` of the committed HEAD (never the working tree), `pnpm install
 //             --frozen-lockfile`, a changeset bumping every public package (patch), `pnpm
-//             version-packages` (changelogs, versions), then `pnpm release` (turbo build, test,
-//             gate, then `changeset publish`) with the @dwm scope on the local registry.
+//             version-packages` (changelogs, versions, src/version.ts constants), then `pnpm
+//             release` (turbo build, test, gate, then `changeset publish`) with the @dwm scope
+//             on the local registry.
 //             With --tests-ran-on <sha> (what .ci/run passes after its own `pnpm test` of the
 //             same commit), the test suite is not run a second time: the script checks that
 //             the clone's HEAD is <sha> and that the root `release` script is still
@@ -59,9 +60,11 @@ function log(msg) {
   console.log(`[release-smoke] ${msg}`);
 }
 
+/** Records a check; `detail` is printed in full on failure, and on success only when it is one short line. */
 function check(name, ok, detail = "") {
   report.add(name, ok, detail);
-  log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` — ${detail}` : ""}`);
+  const shown = ok && (detail.includes("\n") || detail.length > 200) ? "" : detail;
+  log(`${ok ? "ok  " : "FAIL"} ${name}${shown ? ` — ${shown}` : ""}`);
   return ok;
 }
 
@@ -165,6 +168,21 @@ function stopRegistry() {
   server.closeAllConnections?.();
   server.close();
   server = undefined;
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Writes `source` to `dir/file` and runs it with node: { r, json } (json null when stdout is not JSON). */
+async function nodeScript(dir, file, source, env) {
+  fs.writeFileSync(path.join(dir, file), source);
+  const r = await run("node", [file], { cwd: dir, env, allowFail: true });
+  return { r, json: parseJson(r.stdout) };
 }
 
 async function packument(registry, name) {
@@ -367,12 +385,7 @@ async function main() {
     `exit ${s1.status}: ${s1.stdout.split("\n")[0]}`,
   );
   const s2 = await user(withRun, "dwm status --json", globalEnv);
-  let doc = null;
-  try {
-    doc = JSON.parse(s2.stdout);
-  } catch {
-    // reported below
-  }
+  const doc = parseJson(s2.stdout);
   check(
     "dwm status --json (global install): a status-report of the run",
     s2.status === 0 && doc?.kind === "status-report" && doc?.run_id === expectRunId,
@@ -418,29 +431,25 @@ async function main() {
 
   const compilerUser = await project("compiler-user", "@dwm/compiler");
   fs.copyFileSync(path.join(clone, planRel), path.join(compilerUser, "workflow.plan.json"));
-  fs.writeFileSync(
-    path.join(compilerUser, "compile.mjs"),
+  const { r: cc, json: out } = await nodeScript(
+    compilerUser,
+    "compile.mjs",
     `import fs from "node:fs";
 import { compilePlan, loadRun } from "@dwm/compiler";
 const plan = JSON.parse(fs.readFileSync("workflow.plan.json", "utf8"));
 const c = compilePlan(plan, { repoRoot: process.cwd(), baseCommit: null });
 const loaded = loadRun(c.runDir);
-console.log(JSON.stringify({ runId: c.runId, packets: c.run.packets.map((p) => p.packet_id), loaded: loaded.runDigest === c.runDigest }));
+console.log(JSON.stringify({ runId: c.runId, packets: c.run.packets.map((p) => p.packet_id), loaded: loaded.runDigest === c.runDigest, compilerVersion: c.run.compiler_version }));
 `,
+    env,
   );
-  const cc = await run("node", ["compile.mjs"], { cwd: compilerUser, env, allowFail: true });
-  let out = null;
-  try {
-    out = JSON.parse(cc.stdout);
-  } catch {
-    // reported below
-  }
   check(
-    "@dwm/compiler alone compiles the README's plan to its run id and packets",
+    "@dwm/compiler alone compiles the README's plan to its run id and packets, recording its own version",
     cc.status === 0 &&
       out?.runId === expectRunId &&
       JSON.stringify(out?.packets) === JSON.stringify(packets) &&
-      out?.loaded === true,
+      out?.loaded === true &&
+      out?.compilerVersion === versions.get("@dwm/compiler"),
     (cc.stdout || tail(cc.stderr, 5)).trim(),
   );
 
@@ -457,26 +466,24 @@ console.log(JSON.stringify({ runId: c.runId, packets: c.run.packets.map((p) => p
   if (!check("plan-evaluator README shows an example with its problems", Boolean(expected?.length))) return;
   const evalUser = await project("evaluator-user", "@dwm/plan-evaluator");
   fs.copyFileSync(path.join(clone, example[1]), path.join(evalUser, "plan.json"));
-  fs.writeFileSync(
-    path.join(evalUser, "evaluate.mjs"),
+  const { r: ev, json: res } = await nodeScript(
+    evalUser,
+    "evaluate.mjs",
     `import { evaluatePlan, loadPlanFile } from "@dwm/plan-evaluator";
 const { plan } = loadPlanFile("plan.json");
 const before = evaluatePlan(plan);
 plan.phases[1].depends_on = ${example[2]};
 const after = evaluatePlan(plan);
-console.log(JSON.stringify({ valid: before.valid, decision: before.decision, problems: after.problems.map((p) => [p.pointer, p.code, p.message].join(" ")) }));
+console.log(JSON.stringify({ valid: before.valid, version: before.evaluator_version, problems: after.problems.map((p) => [p.pointer, p.code, p.message].join(" ")) }));
 `,
+    env,
   );
-  const ev = await run("node", ["evaluate.mjs"], { cwd: evalUser, env, allowFail: true });
-  let res = null;
-  try {
-    res = JSON.parse(ev.stdout);
-  } catch {
-    // reported below
-  }
   check(
-    "@dwm/plan-evaluator alone from plain JS: the plan is valid, the README's edit gives the README's problems",
-    ev.status === 0 && res?.valid === true && JSON.stringify(res?.problems) === JSON.stringify(expected),
+    "@dwm/plan-evaluator alone from plain JS: the plan is valid (scorecard of its own version), the README's edit gives the README's problems",
+    ev.status === 0 &&
+      res?.valid === true &&
+      res?.version === versions.get("@dwm/plan-evaluator") &&
+      JSON.stringify(res?.problems) === JSON.stringify(expected),
     (ev.stdout || tail(ev.stderr, 5)).trim(),
   );
   const ts = fs.existsSync(path.join(evalUser, "node_modules/typescript"));
