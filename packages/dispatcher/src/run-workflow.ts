@@ -268,9 +268,30 @@ export async function runWorkflow(
     for (const e of evs) {
       if (e.type === "gate.approved" || e.type === "gate.rejected") decisionEvents.push(e);
       progress({ kind: "event", event: e, frontier: lastFrontier });
+      if (e.type === "gate.opened") refuseEarlyApprovals(e.data.gate_id, e.seq);
     }
     return evs;
   };
+
+  /**
+   * An unjournaled approval that is already there when a human-gate phase's or run-time gate
+   * opens was not written by `dwm approve` for this opening (it refuses such a gate until it is
+   * open): a worker could have planted it. It is renamed `<n>.json.refused-<seq>` so no runner ever counts it; verify flags it.
+   */
+  function refuseEarlyApprovals(gateId: string, seq: number): void {
+    // Risk gates may be approved in advance; only gates asked once open (human-gate phases, run-time gates).
+    const source = loaded.gates.get(gateId)?.source;
+    if (source !== undefined && source !== "human-gate-phase") return;
+    for (const p of pendingApprovals(dir, decisionEvents)) {
+      if (!p.path.startsWith(`approvals/${gateId}/`)) continue;
+      const to = `${p.path}.refused-${seq}`;
+      fs.renameSync(resolveInside(dir, p.path, "approval"), resolveInside(dir, to, "approval"));
+      progress({
+        kind: "note",
+        message: `approval ${p.path} was there before gate ${gateId} opened: not counted (kept as ${to})`,
+      });
+    }
+  }
 
   // Workers get the stop signal (killed like a timeout); git commands finish.
   const runner: ProcessRunner = {
