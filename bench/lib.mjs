@@ -153,6 +153,8 @@ export function runAsync(argv, { cwd, env, input = "", sampler = null, timeoutMs
     c.on("error", reject);
     if (sampler) sampler.watch(c.pid);
     const timer = timeoutMs > 0 ? setTimeout(() => c.kill("SIGKILL"), timeoutMs) : null;
+    // A process that exits without reading its stdin (git) must not fail the bench with EPIPE.
+    c.stdin.on("error", () => {});
     c.stdin.end(input);
     c.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);

@@ -4,14 +4,24 @@
 //   (b) by `dwm run` with the `claude` backend (one Claude Code process per packet, each in its own
 //       git worktree; DWM has no mode without worktrees), at concurrency 8;
 // and, as the floor of (b), a bare Node pool of 8 spawning the same `claude -p` invocations (argv
-// and prompt read from DWM's own attempt records) in the repository, so (b − floor) / N is DWM's
-// own per-packet cost with the agent CLI's start-up excluded. Everything talks to the scripted
+// and prompt read from DWM's own attempt records), each in a worktree made before timing, so
+// (b − floor) / N is DWM's own per-packet cost with the agent CLI's start-up excluded. Everything talks to the scripted
 // model endpoint (@dwm/test-utils startModelServer) on 127.0.0.1, served from this process, in
 // the same run. The real Claude Code is the pinned one in tools/agent-clis (scripts/ci-setup.sh);
 // without it the scenario is skipped and says so.
 import fs from "node:fs";
 import path from "node:path";
-import { dwmBin, ladder, load, median, pool, repoRoot, runAsync, treeRssSampler, writeResult } from "../lib.mjs";
+import {
+  dwmBin,
+  ladder,
+  load,
+  median,
+  pool,
+  repoRoot,
+  runAsync,
+  treeRssSampler,
+  writeResult,
+} from "../lib.mjs";
 import { CONCURRENCY, makeRepo, noopPlan } from "../plans.mjs";
 
 const AGENT_CLIS = path.join(repoRoot, "tools", "agent-clis");
@@ -66,7 +76,7 @@ function workflowScript(n, isolation) {
     `export const meta = { name: "bench", description: "${n} no-op agents", phases: [{ title: "Run" }] };`,
     `phase("Run");`,
     `const out = await parallel(Array.from({ length: ${n} }, (_, i) => () => agent("${TASK} " + i + ": reply done", ${opts})));`,
-    "log(`finished ${out.length}`);",
+    'log("finished " + out.length);',
   ].join("\n");
 }
 
@@ -184,15 +194,24 @@ async function viaDwm(server, home, n) {
   return { ms: r.ms, peakMiB: peak, agents, dir, head, argv: inv.argv, prompt };
 }
 
-/** The floor of (b): a bare pool of 8 spawning the same Claude Code invocation n times, no worktrees. */
-async function floorPool(server, home, n, argv, prompt, repo) {
+/**
+ * The floor of (b): a bare pool of 8 spawning the same Claude Code invocation n times, each in a
+ * worktree of its own made before the clock starts (Claude Code reads its git state at start-up,
+ * and concurrent sessions in one directory share its project folder), removed after it stops.
+ */
+async function floorPool(server, home, n, argv, prompt, repo, head) {
   server.script({ name: "packet", dialect: "messages", turns: [{ kind: "text", text: "done" }] });
   const env = cleanEnv(home, { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: KEY });
   const cmd = argv.map((a) => (a === "claude" ? findClaude().bin : a));
+  const wts = Array.from({ length: n }, (_, i) => path.join(repo, ".dwm", "floor", `wt-${i}`));
+  for (const wt of wts) {
+    const r = await runAsync(["git", "worktree", "add", "--quiet", "--detach", wt, head], { cwd: repo, env });
+    if (r.code !== 0) throw new Error(`floor: git worktree add: ${r.stderr}`);
+  }
   const sampler = treeRssSampler();
   const t0 = performance.now();
-  await pool(n, CONCURRENCY, async () => {
-    const r = await runAsync(cmd, { cwd: repo, env, input: prompt, sampler, timeoutMs: 600_000 });
+  await pool(n, CONCURRENCY, async (i) => {
+    const r = await runAsync(cmd, { cwd: wts[i], env, input: prompt, sampler, timeoutMs: 600_000 });
     if (r.code !== 0) throw new Error(`floor claude -p exited ${r.code}: ${r.stderr.slice(-300)}`);
   });
   const ms = performance.now() - t0;
@@ -231,7 +250,7 @@ export async function run({ quick, large, ...override }) {
         const d = await viaDwm(server, home(), n);
         try {
           m.dwm.push(d);
-          m.floor.push(await floorPool(server, home(), n, d.argv, d.prompt, d.dir));
+          m.floor.push(await floorPool(server, home(), n, d.argv, d.prompt, d.dir, d.head));
         } finally {
           fs.rmSync(d.dir, { recursive: true, force: true });
         }
@@ -270,7 +289,7 @@ export async function run({ quick, large, ...override }) {
     claude_code: claude.version,
     concurrency: CONCURRENCY,
     rows,
-    note: "ratio = wall time / the floor's (a bare pool of 8 spawning the same claude -p invocations DWM made, no worktrees); peak_rss = summed RSS of the process tree, sampled every 100 ms (pages shared between processes count once per process); dwm_own_ms_per_packet = (dwm run − floor) / N: DWM's own cost per packet (compile, worktrees, evidence, review, journal, integration) with Claude Code's start-up excluded; dwm run also runs one shell seed packet the plan needs; Workflow runs its agents inside one Claude Code process, at most min(16, cores − 2) at once by its own description",
+    note: "ratio = wall time / the floor's (a bare pool of 8 spawning the same claude -p invocations DWM made, each in a worktree made before timing); peak_rss = summed RSS of the process tree, sampled every 100 ms (pages shared between processes count once per process); dwm_own_ms_per_packet = (dwm run − floor) / N: DWM's own cost per packet (compile, worktrees, evidence, review, journal, integration) with Claude Code's start-up excluded; dwm run also runs one shell seed packet the plan needs; Workflow runs its agents inside one Claude Code process, at most min(16, cores − 2) at once by its own description",
   });
   return rows;
 }
