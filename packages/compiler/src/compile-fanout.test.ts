@@ -73,6 +73,10 @@ describe("compilePlan: schema 0.6", () => {
       "accept: exit criterion: a human accepted the report",
     ]);
 
+    // a structured 0.6 safe default reads as text in the gate
+    expect(c.gates.find((g) => g.gate_id === "shell-process")?.safe_default).toBe("ask before shell-process");
+    expect(c.gates.find((g) => g.gate_id === "write")?.safe_default).toBe("stop before write");
+
     // templates carry their gates like any packet (items inherit them)
     expect(byId.get("measure")?.gates).toContain("shell-process");
     expect(c.prompts.get("measure")).toContain("This packet is a template: it never runs itself.");

@@ -285,7 +285,11 @@ function packetNeeds(plan: PlanView, packet: Packet): Need[] {
 function safeDefaultText(raw: unknown, category: GateCategory): string {
   if (typeof raw === "string" && raw.trim() !== "") return raw;
   if (raw && typeof raw === "object") {
-    const o = raw as { action?: unknown; description?: unknown; text?: unknown };
+    const o = raw as { action?: unknown; before?: unknown; description?: unknown; text?: unknown };
+    // Schema 0.6 structured default: { action: stop | skip | ask, before: <category or phase id> }.
+    const action = typeof o.action === "string" ? o.action.trim() : "";
+    const before = typeof o.before === "string" ? o.before.trim() : "";
+    if (action !== "" && before !== "") return `${action} before ${before}`;
     for (const v of [o.description, o.text, o.action]) if (typeof v === "string" && v.trim() !== "") return v;
   }
   return DEFAULT_SAFE_DEFAULT[category];
