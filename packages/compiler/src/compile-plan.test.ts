@@ -12,6 +12,7 @@ import {
   REFERENCE_PLANS,
   snapshotTree,
 } from "./test-support/helpers.js";
+import { COMPILER_VERSION } from "./version.js";
 
 let repo: TempDir;
 beforeEach(() => {
@@ -87,7 +88,7 @@ describe("compilePlan", () => {
     expect(c.run).toMatchObject({
       revision: 1,
       base_commit: null,
-      compiler_version: "0.1.0",
+      compiler_version: COMPILER_VERSION,
       plan_schema_version: "0.5",
     });
     expect(validateSchema("run", c.run).problems).toEqual([]);
