@@ -115,4 +115,42 @@ describe("runWorkflow: settlements recorded once", () => {
     );
     expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
   }, 60_000);
+
+  it("whatever executes the jobs, no more than the run's cap are out at once (the cap holds across workers)", async () => {
+    const ex = exampleRepo("repo-audit");
+    const wt = makeTempDir("dwm-wt-root-");
+    cleanups.push(ex.repo.cleanup, wt.cleanup);
+    const ports = realPorts({}, wt.path);
+    let out = 0;
+    let most = 0;
+    const counting: NonNullable<ReturnType<typeof realPorts>["queue"]> = (execute, concurrency) => {
+      // A queue with room for far more than the cap, as a fleet of workers has.
+      const pool = createWorkerPool({ concurrency: concurrency * 4, execute, clock: ports.clock });
+      return {
+        enqueue: (j) => {
+          out++;
+          most = Math.max(most, out);
+          pool.enqueue(j);
+        },
+        async next() {
+          const s = await pool.next();
+          if (s !== null) out--;
+          return s;
+        },
+        get pending() {
+          return pool.pending;
+        },
+        leases: () => pool.leases(),
+        close: () => pool.close(),
+      };
+    };
+    const r = await runWorkflow(
+      ex.compiled.runDir,
+      { ...ports, queue: counting },
+      { ...optionsOf(ex), concurrency: 2, maxAttempts: 4 },
+    );
+    expect(r.status).toBe("budget");
+    // inventory alone, then the three scans were ready at once: two went out, the third waited.
+    expect(most).toBe(2);
+  }, 60_000);
 });
