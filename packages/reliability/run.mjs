@@ -23,7 +23,13 @@ for (let i = 0; i < args.length; i++) {
   else if (a === "--seed") env.DWM_RELIABILITY_SEED = args[++i] ?? "";
   else if (a === "--no-build") build = false;
   else if (a === "--help" || a === "-h") {
-    console.log(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 6).join("\n"));
+    console.log(
+      fs
+        .readFileSync(fileURLToPath(import.meta.url), "utf8")
+        .split("\n")
+        .slice(1, 6)
+        .join("\n"),
+    );
     process.exit(0);
   } else if (SUITES.includes(a)) picked.push(a);
   else {

@@ -7,7 +7,7 @@ const full = process.env.DWM_RELIABILITY_FULL === "1";
 export default defineConfig(
   dwmVitestConfig({
     fileParallelism: false,
-    testTimeout: full ? 4 * 60 * 60_000 : 240_000,
+    testTimeout: full ? 4 * 60 * 60_000 : 600_000,
     hookTimeout: full ? 30 * 60_000 : 120_000,
   }),
 );

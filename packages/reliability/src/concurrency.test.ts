@@ -21,7 +21,7 @@ import {
 import { exampleRepo, starts } from "./support/repos.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 
-const TRIALS = size("concurrency", 4, 100);
+const TRIALS = size("concurrency", 3, 100);
 
 interface Trial {
   trial: number;

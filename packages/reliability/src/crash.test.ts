@@ -20,7 +20,7 @@ import {
 import { exampleRepo, starts } from "./support/repos.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 
-const RUNS = size("crash", 3, 200);
+const RUNS = size("crash", 2, 200);
 // Journal events of one uninterrupted repo-audit run (to the gate, then to completion) is ~45;
 // kill points are drawn over that range, so some land in the second `dwm run` after approval.
 const EVENT_SPAN = 48;

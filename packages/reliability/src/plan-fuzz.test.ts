@@ -17,7 +17,7 @@ import { dwmInProcess, EXAMPLES, REPO_ROOT } from "./support/dwm.js";
 import type { Rng } from "./support/rng.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 
-const TRIALS = size("fuzz", 1000, 10_000);
+const TRIALS = size("fuzz", 600, 10_000);
 const CLI_EVERY = 25;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

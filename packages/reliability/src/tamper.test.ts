@@ -20,9 +20,9 @@ import {
 import { exampleRepo } from "./support/repos.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 
-const TRIALS = size("tamper", 150, 1000);
+const TRIALS = size("tamper", 100, 1000);
 // Trials through the built binary (a child process each, ~0.5 s); the rest in-process.
-const CHILD_TRIALS = Math.min(TRIALS, size("tamper-child", 10, 1000));
+const CHILD_TRIALS = Math.min(TRIALS, size("tamper-child", 5, 1000));
 const NOT_EVIDENCE = new Set(["state.json", "lock"]);
 
 interface Trial {
