@@ -1,6 +1,7 @@
 // Sizes, seed and result files shared by the suites. Quick sizes run in CI (`pnpm test`); full
 // sizes with DWM_RELIABILITY_FULL=1 (`pnpm test:reliability --full`). DWM_RELIABILITY_SEED replays
-// a run; DWM_RELIABILITY_<SUITE> (e.g. DWM_RELIABILITY_CRASH=20) overrides one suite's size.
+// a run; DWM_RELIABILITY_<SUITE> (e.g. DWM_RELIABILITY_CRASH=20) overrides one suite's size;
+// DWM_RELIABILITY_RESULTS writes the result files elsewhere.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -41,7 +42,9 @@ export function size(suite: string, quick: number, full: number): number {
   return FULL ? full : quick;
 }
 
-const RESULTS = fileURLToPath(new URL("../../results", import.meta.url));
+// DWM_RELIABILITY_RESULTS: another folder for the result files (a quick check beside a full run).
+const RESULTS =
+  process.env.DWM_RELIABILITY_RESULTS || fileURLToPath(new URL("../../results", import.meta.url));
 
 /** What each suite writes to results/<suite>.json and prints. */
 export interface SuiteResult {
