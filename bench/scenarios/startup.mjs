@@ -14,6 +14,7 @@ async function finishedRun(n) {
   const run = await preparedNoopRun(n, { backend: "dry-run" }, "dwm-bench-startup-");
   const out = await run.start();
   if (out.status !== "gate" || out.counts.completed !== 1) {
+    fs.rmSync(run.dir, { recursive: true, force: true });
     throw new Error(`startup bench run: ${out.status}: ${out.detail.slice(0, 200)}`);
   }
   const events = fs.readFileSync(path.join(run.runDir, "journal.jsonl"), "utf8").split("\n").length - 1;
