@@ -15,11 +15,11 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const large = args.includes("--large");
 const childOf = args.indexOf("--child");
-const valueOf = (flag) => args.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
-const sizes = valueOf("--sizes")
+const flagValue = (flag) => args.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
+const sizes = flagValue("--sizes")
   ?.split(",")
   .map((x) => Number(x.replace(/_/g, "")));
-const runs = valueOf("--runs") === undefined ? undefined : Number(valueOf("--runs"));
+const runs = flagValue("--runs") === undefined ? undefined : Number(flagValue("--runs"));
 if (sizes?.some((n) => !Number.isInteger(n) || n < 1) || (runs !== undefined && !(runs >= 1))) {
   console.error("--sizes takes whole numbers (--sizes=20,200), --runs one (--runs=3)");
   process.exit(2);
