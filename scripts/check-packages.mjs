@@ -76,7 +76,14 @@ function reachable(root, entries, toFile, missing) {
 
 function checkContents(pkg, root, files) {
   const problems = [];
-  for (const required of ["package.json", "README.md", "LICENSE", "dist/index.js", "dist/index.d.ts"]) {
+  for (const required of [
+    "package.json",
+    "README.md",
+    "LICENSE",
+    "CHANGELOG.md",
+    "dist/index.js",
+    "dist/index.d.ts",
+  ]) {
     if (!files.includes(required)) problems.push(`tarball lacks ${required}`);
   }
   const targets = [...exportTargets(pkg.exports), ...exportTargets(pkg.bin ?? {})].filter(

@@ -1,2 +1,2 @@
 /** Recorded in every review as `reviewer_version`. */
-export const REVIEWER_VERSION = "0.1.0";
+export const REVIEWER_VERSION = "0.2.0";
