@@ -511,8 +511,10 @@ export async function runWorkflow(
 
   /** packet.abandoned, and the attempt's directory goes: no event names its files. */
   function abandon(id: string, n: number, reason: string): void {
-    append([{ type: "packet.abandoned", data: { packet_id: id, attempt: n, reason } }]);
+    // The folder goes first: a runner killed in between leaves the packet dispatched (abandoned
+    // again on resume), never an abandoned attempt whose unjournaled folder stays behind.
     fs.rmSync(resolveInside(dir, attemptRel(id, n), "attempt directory"), { recursive: true, force: true });
+    append([{ type: "packet.abandoned", data: { packet_id: id, attempt: n, reason } }]);
   }
 
   function readRecordedAttempt(id: string, n: number): Attempt {
