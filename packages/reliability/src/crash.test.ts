@@ -33,6 +33,7 @@ interface RunRecord {
   completed: boolean;
   reran: string[];
   verify_ok: boolean;
+  verify_problems?: string;
   torn_repaired: number;
   takeovers: number;
   events: number;
@@ -139,7 +140,9 @@ async function oneRun(n: number): Promise<RunRecord> {
       if (e.type === "packet.dispatched" && done.has(e.data.packet_id as string))
         rec.reran.push(`${e.data.packet_id} (journal)`);
     }
-    rec.verify_ok = (await dwmChild(repo.path, ["verify", rid as string], env)).code === 0;
+    const v = await dwmChild(repo.path, ["verify", rid as string, "--json"], env);
+    rec.verify_ok = v.code === 0;
+    if (!rec.verify_ok) rec.verify_problems = v.stdout.slice(0, 4000);
     rec.torn_repaired = evs.filter((e) => e.type === "journal.truncated").length;
     rec.takeovers = evs.filter((e) => e.type === "lease.taken-over").length;
     rec.events = evs.length;
