@@ -466,6 +466,20 @@ export async function runWorkflow(
 
   /** Attempts a dead runner left: dispatched → abandoned (and run again); attempted → reviewed now. */
   async function recoverOrphans(): Promise<void> {
+    // Temp files of atomic writes a killed runner left (`.<name>.<pid>.<hex>.tmp`): nothing names
+    // them, and this runner holds the lock. approvals/ is left alone (`dwm approve` may be writing).
+    const temps: string[] = [];
+    const walk = (rel: string): void => {
+      for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory() && r !== "approvals") walk(r);
+        else if (e.isFile() && /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/.test(e.name)) temps.push(r);
+      }
+    };
+    walk("");
+    for (const r of temps) fs.rmSync(path.join(dir, r), { force: true });
+    if (temps.length > 0)
+      progress({ kind: "note", message: `removed temporary files a crash left: ${temps.join(", ")}` });
     const removed = await pruneWorktrees(repo, runId, {
       processRunner: ports.processRunner,
       env: ports.env,
