@@ -15,7 +15,7 @@ describe("generated types and validators", () => {
       encoding: "utf8",
     });
     expect(out).toContain("up to date");
-  });
+  }, 180_000); // gen renders every validator; slow on a loaded 2-core machine
 
   it("cover every schema file", () => {
     const files = fs.readdirSync(root).filter((f) => f.endsWith(".schema.json"));

@@ -172,7 +172,9 @@ describe("scripted model server", () => {
       () => "answered",
       () => "closed",
     );
-    await new Promise((r) => setTimeout(r, 100));
+    // Wait for the request to reach the server (no fixed sleep: a loaded machine is slow).
+    for (let i = 0; i < 200 && other.requests.at(-1)?.answer !== "hang"; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(other.requests.at(-1)?.answer).toBe("hang");
     await other.close();
     expect(await settled).toBe("closed");
