@@ -11,8 +11,8 @@ export function dwmVitestConfig(overrides = {}) {
       reporters: ["default", "json"],
       outputFile: { json: ".vitest-report.json" },
       passWithNoTests: true,
-      testTimeout: 30_000,
-      hookTimeout: 30_000,
+      testTimeout: 120_000, // a hang guard, not a speed check: CI machines are shared
+      hookTimeout: 120_000,
       ...overrides,
     },
   };

@@ -188,5 +188,5 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
     expect(git(repo.path, "show", `${branch}:notes/plan.md`)).toBe(PLAN_MD.trimEnd());
     expect(git(repo.path, "show", `${branch}:src/greet.js`)).toContain(NEW_BODY);
     expect(git(repo.path, "show", `${branch}:notes/acceptance.md`)).toContain("`excited` option");
-  }, 90_000);
+  }, 240_000);
 });

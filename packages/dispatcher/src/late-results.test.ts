@@ -81,7 +81,7 @@ describe("runWorkflow: settlements recorded once", () => {
       "ignored a late or duplicate result of inventory attempt 1 (completed, attempt 1)",
     );
     expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
-  }, 60_000);
+  }, 240_000);
 
   it("a lost attempt is abandoned (infrastructure), never reviewed, and runs again as the next attempt", async () => {
     const ex = exampleRepo("repo-audit");
@@ -114,7 +114,7 @@ describe("runWorkflow: settlements recorded once", () => {
       "infrastructure: the worker was lost: lock expired",
     );
     expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
-  }, 60_000);
+  }, 240_000);
 
   it("whatever executes the jobs, no more than the run's cap are out at once (the cap holds across workers)", async () => {
     const ex = exampleRepo("repo-audit");
@@ -152,5 +152,5 @@ describe("runWorkflow: settlements recorded once", () => {
     expect(r.status).toBe("budget");
     // inventory alone, then the three scans were ready at once: two went out, the third waited.
     expect(most).toBe(2);
-  }, 60_000);
+  }, 240_000);
 });

@@ -94,7 +94,7 @@ describe("runWorkflow on examples/repo-audit", () => {
     expect(types.filter((t) => t === "packet.dispatched")).toHaveLength(6);
     expect(types.filter((t) => t === "integration.merged")).toHaveLength(6);
     expect(types.at(-1)).toBe("run.completed");
-  }, 60_000);
+  }, 240_000);
 
   it("a second runner on the same run is refused while the first holds the lock", async () => {
     const ex = exampleRepo("repo-audit");
@@ -142,7 +142,7 @@ describe("runWorkflow on examples/api-migration", () => {
     const merges = git(ex.repo.path, "rev-list", "--merges", branch).split("\n").filter(Boolean);
     expect(merges.length).toBeGreaterThanOrEqual(1);
     expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
-  }, 60_000);
+  }, 240_000);
 
   it("a merge conflict opens a gate naming the files and packets, leaves the branch unmerged; rejecting reruns on top", async () => {
     const ex = exampleRepo("api-migration", ["DWM_EXAMPLE_CONFLICT"], (plan) => {
@@ -186,7 +186,7 @@ describe("runWorkflow on examples/api-migration", () => {
       .map((e) => (e.type === "packet.dispatched" ? e.data.attempt : 0));
     expect(dispatched).toEqual([1, 2]);
     expect(verifyRun(runDir).problems).toEqual([]);
-  }, 60_000);
+  }, 240_000);
 });
 
 describe("runWorkflow on examples/agent-pair (Claude Code and Codex CLI, here the fake CLIs)", () => {
@@ -237,5 +237,5 @@ describe("runWorkflow on examples/agent-pair (Claude Code and Codex CLI, here th
     expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
     const branch = integrationBranch(ex.compiled.runId);
     expect(git(ex.repo.path, "show", `${branch}:src/greet.js`)).toContain("excited");
-  }, 60_000);
+  }, 240_000);
 });

@@ -169,5 +169,5 @@ describe.skipIf(!fs.existsSync(BIN))("dwm run survives SIGKILL (built CLI)", () 
     const next = JSON.parse((await dwm(repo.path, ["next", runId, "--json"])).stdout);
     expect(next.action).toBe("wait");
     expect(await exited(child)).toBe(4);
-  }, 60_000);
+  }, 240_000);
 });

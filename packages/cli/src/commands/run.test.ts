@@ -102,7 +102,7 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     const done = JSON.parse((await dwm(repo.path, ["next", runId, "--json"])).stdout);
     expect(done).toMatchObject({ action: "complete", argv: null });
     expect(git(repo.path, "show", `dwm/${runId}/integration:audit/report.md`)).toContain("## Findings");
-  }, 60_000);
+  }, 240_000);
 
   it("--ndjson streams the journal events, then the outcome; --until is checked", async () => {
     const repo = example("repo-audit");
@@ -118,7 +118,7 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     expect(bad.stderr).toContain("ERR_CLI_USAGE");
     const cat = await dwm(repo.path, ["run", "workflow.plan.json", "--approve", "human-review"]);
     expect(cat.code).toBe(2);
-  }, 60_000);
+  }, 240_000);
 
   it("without bindings the run is refused with ERR_EXEC_NO_BINDING before anything is journaled", async () => {
     const repo = example("repo-audit");
@@ -131,5 +131,5 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     expect(fs.existsSync(path.join(repo.path, ".dwm", "runs", runs[0] as string, "journal.jsonl"))).toBe(
       false,
     );
-  }, 30_000);
+  }, 240_000);
 });

@@ -26,7 +26,7 @@ const children: ChildProcess[] = [];
 afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   for (const c of cleanups.splice(0).reverse()) await c();
-}, 60_000);
+}, 240_000);
 
 beforeAll(() => {
   if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: build the CLI first (pnpm build)`);

@@ -17,7 +17,7 @@ describe("compiler manifest gate", () => {
     expect(summary.failures).toEqual([]);
     expect(summary.decision).toBe("keep");
     expect(summary.passed + summary.skipped).toBe(summary.case_count);
-  }, 60_000);
+  }, 240_000);
 
   it("kills a manifest with a failing, duplicate, unsafe or missing required case", () => {
     const tmp = makeTempDir();

@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   await redis?.stop();
-}, 60_000);
+}, 240_000);
 
 describe("parseQueueUrl", () => {
   it("reads host, port, database, ACL user and password, and TLS; masks the password", () => {
@@ -196,7 +196,7 @@ describe("BullMQ queue on a real Redis", () => {
     expect(bad?.status).toBe("error");
     expect(bad && bad.status === "error" && bad.error.code).toBe("ERR_QUEUE_EVIDENCE_MISMATCH");
     expect(fs.existsSync(path.join(runDir, "attempts", id, "2"))).toBe(false);
-  }, 60_000);
+  }, 240_000);
 
   it("rate limit per lane holds across workers; a worker refuses a job whose backends it was not started with", async () => {
     const ex = exampleRepo("repo-audit");
@@ -297,5 +297,5 @@ describe("BullMQ queue on a real Redis", () => {
       "ERR_QUEUE_BACKEND_NOT_ALLOWED",
     );
     expect(failures).toEqual(["ERR_QUEUE_BACKEND_NOT_ALLOWED"]);
-  }, 60_000);
+  }, 240_000);
 });
