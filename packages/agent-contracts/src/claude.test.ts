@@ -10,6 +10,7 @@ import {
   allText,
   CLAUDE_OFFLINE_ENV,
   envNamesOf,
+  HANG_TIMEOUT_MS,
   infraRetryAfter,
   KEY_ENV,
   KEY_VALUE,
@@ -240,11 +241,14 @@ describe.skipIf(cli === null)(
       const p = ports(store, "hang");
       const runId = uniqueRunId("claude");
       const running = runAttempt(
-        request(repo.path, packet("hang", worker("builder"), "Wait."), binding(), { runId, timeoutMs: 5000 }),
+        request(repo.path, packet("hang", worker("builder"), "Wait."), binding(), {
+          runId,
+          timeoutMs: HANG_TIMEOUT_MS,
+        }),
         p,
       );
 
-      await waitFor(() => server.conversation().length > 0, 5000, "the CLI's request");
+      await waitFor(() => server.conversation().length > 0, HANG_TIMEOUT_MS, "the CLI's request");
       const pids = processesWithEnv("DWM_RUN_ID", runId);
       expect(pids.length).toBeGreaterThanOrEqual(1);
       const top = pids.filter((pid) => !pids.includes(parentOf(pid)));

@@ -11,6 +11,7 @@ import {
   allText,
   CODEX_OFFLINE_CONFIG,
   envNamesOf,
+  HANG_TIMEOUT_MS,
   infraRetryAfter,
   KEY_ENV,
   KEY_VALUE,
@@ -245,12 +246,15 @@ describe.skipIf(cli === null)(`codex backend, real Codex CLI${skipReason ? ` (${
     const p = ports(store, "hang");
     const runId = uniqueRunId("codex");
     const running = runAttempt(
-      request(repo.path, packet("hang", worker("builder"), "Wait."), binding(), { runId, timeoutMs: 4000 }),
+      request(repo.path, packet("hang", worker("builder"), "Wait."), binding(), {
+        runId,
+        timeoutMs: HANG_TIMEOUT_MS,
+      }),
       p,
     );
 
     // While the CLI waits for the model: its processes, found by DWM_RUN_ID.
-    await waitFor(() => server.conversation().length > 0, 4000, "the CLI's request");
+    await waitFor(() => server.conversation().length > 0, HANG_TIMEOUT_MS, "the CLI's request");
     const pids = processesWithEnv("DWM_RUN_ID", runId);
     expect(pids.length).toBeGreaterThanOrEqual(2); // codex.js (node) and the native codex it starts
     const top = pids.filter((pid) => !pids.includes(parentOf(pid)));

@@ -165,6 +165,13 @@ export async function unreachableUrl(): Promise<string> {
 }
 
 /** Resolve when `check` holds (polled), or reject after `ms`. */
+/**
+ * The attempt timeout of the hang tests: long enough for the CLI to start and send its
+ * request on a loaded machine (Claude Code took tens of seconds there), short enough to
+ * keep the suite quick on an idle one.
+ */
+export const HANG_TIMEOUT_MS = 15_000;
+
 export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
