@@ -83,7 +83,12 @@ async function generate() {
     out.set(path.join("types", `${s.name}.ts`), ts);
   }
 
-  const ajv = new Ajv2020({ allErrors: true, strict: true, discriminator: true, code: { source: true, esm: true, lines: true } });
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strict: true,
+    discriminator: true,
+    code: { source: true, esm: true, lines: true },
+  });
   addFormats.default(ajv);
   for (const s of schemas) ajv.addSchema(s.schema);
   const refs = Object.fromEntries(schemas.map((s) => [`validate${pascal(s.name)}`, s.schema.$id]));

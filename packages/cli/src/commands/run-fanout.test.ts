@@ -15,9 +15,12 @@ const EXAMPLE = fileURLToPath(new URL("../../../../examples/fan-out", import.met
 const N = Number(process.env.DWM_FANOUT_ITEMS ?? 8);
 const cleanups: (() => void)[] = [];
 // Removing a repository with 2N attempt branches takes a while on a busy machine.
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-}, Math.max(30_000, N * 1_000));
+afterEach(
+  () => {
+    for (const c of cleanups.splice(0)) c();
+  },
+  Math.max(30_000, N * 1_000),
+);
 
 function fanoutRepo(n: number): TempDir {
   const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
