@@ -16,11 +16,11 @@ import {
   KEY_VALUE,
   PLANTED,
   packet,
-  parentOf,
   ports,
   readEvidence,
   request,
   sleep,
+  topProcesses,
   transcript,
   uniqueRunId,
   unreachableUrl,
@@ -251,7 +251,7 @@ describe.skipIf(cli === null)(
       await waitFor(() => server.conversation().length > 0, HANG_TIMEOUT_MS, "the CLI's request");
       const pids = processesWithEnv("DWM_RUN_ID", runId);
       expect(pids.length).toBeGreaterThanOrEqual(1);
-      const top = pids.filter((pid) => !pids.includes(parentOf(pid)));
+      const top = topProcesses(pids);
       expect(top).toHaveLength(1);
       const names = envNamesOf(top[0] ?? 0);
       // The base names, Claude Code's own, and the binding's literal `env`.

@@ -17,11 +17,11 @@ import {
   KEY_VALUE,
   PLANTED,
   packet,
-  parentOf,
   ports,
   readEvidence,
   request,
   sleep,
+  topProcesses,
   transcript,
   uniqueRunId,
   unreachableUrl,
@@ -257,7 +257,7 @@ describe.skipIf(cli === null)(`codex backend, real Codex CLI${skipReason ? ` (${
     await waitFor(() => server.conversation().length > 0, HANG_TIMEOUT_MS, "the CLI's request");
     const pids = processesWithEnv("DWM_RUN_ID", runId);
     expect(pids.length).toBeGreaterThanOrEqual(2); // codex.js (node) and the native codex it starts
-    const top = pids.filter((pid) => !pids.includes(parentOf(pid)));
+    const top = topProcesses(pids);
     expect(top).toHaveLength(1);
     const names = envNamesOf(top[0] ?? 0);
     const allowed = new Set<string>([...BASE_ENV_NAMES, ...BACKEND_ENV_NAMES.codex, KEY_ENV]);

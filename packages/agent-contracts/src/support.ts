@@ -190,10 +190,23 @@ export function envNamesOf(pid: number): string[] {
     .sort();
 }
 
-/** The parent pid of a live process. */
-export function parentOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+/** The parent pid of a process; null when it has exited since it was listed (CLIs spawn short-lived helpers). */
+export function parentOf(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+/** The processes of `pids` whose parent is not among them (exited ones left out). */
+export function topProcesses(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    const parent = parentOf(pid);
+    return parent !== null && !pids.includes(parent);
+  });
 }
 
 /** The run state right after a reviewed attempt (what the journal fold holds then). */
