@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -55,6 +56,14 @@ describe("execaProcessRunner", () => {
     });
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe("SIGTERM");
+  });
+
+  it("a child that ended leaves no listener on the run's stop signal", async () => {
+    const controller = new AbortController();
+    const before = getEventListeners(controller.signal, "abort").length;
+    for (let i = 0; i < 12; i++)
+      await execaProcessRunner.run({ argv: ["true"], cwd: os.tmpdir(), env, signal: controller.signal });
+    expect(getEventListeners(controller.signal, "abort").length).toBe(before);
   });
 
   it("writes output to files when asked", async () => {

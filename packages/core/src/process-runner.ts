@@ -22,6 +22,8 @@ export const execaProcessRunner: ProcessRunner = {
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     let graceTimer: NodeJS.Timeout | undefined;
+    // A run's stop signal outlives thousands of children: each one's listener goes when it ends.
+    let offAbort = () => {};
     try {
       const child = execa(file, args, {
         cwd: req.cwd,
@@ -47,6 +49,7 @@ export const execaProcessRunner: ProcessRunner = {
       };
       if (req.timeoutMs !== undefined) timer = setTimeout(stop, req.timeoutMs);
       req.signal?.addEventListener("abort", stop, { once: true });
+      offAbort = () => req.signal?.removeEventListener("abort", stop);
       // A signal aborted before the child started never fires "abort" again.
       if (req.signal?.aborted) stop();
       const r = await child;
@@ -67,6 +70,7 @@ export const execaProcessRunner: ProcessRunner = {
         pid,
       };
     } finally {
+      offAbort();
       if (timer) clearTimeout(timer);
       if (graceTimer) clearTimeout(graceTimer);
     }

@@ -107,6 +107,12 @@ export async function mergeIntoIntegration(
 ): Promise<MergeResult> {
   const head = await integrationHead(ports, input.runId);
   const current = head ?? input.base;
+  // A packet that committed nothing has the commit it started from: merged already when that
+  // is the branch head (no git call needed to say so).
+  if (input.commit === current) {
+    if (head === null) await updateRef(ports, input.runId, current, null);
+    return { kind: "merged", commit: current, how: "already" };
+  }
   if ((await rev(ports, input.commit)) === null) {
     throw dispatcherErrors.create(
       "ERR_DISPATCH_BASE_MISSING",

@@ -409,6 +409,33 @@ describe("enforcement findings", () => {
   });
 });
 
+describe("an attempt that changes nothing", () => {
+  it("records an empty diff and no changed files without asking git for a diff", async () => {
+    const p = ports(store);
+    const calls: string[][] = [];
+    const runner = p.processRunner;
+    const a = await runAttempt(
+      request(repo.path, packet(), { builder: { backend: "shell", argv: ["true"] } }),
+      {
+        ...p,
+        processRunner: {
+          run: (req) => {
+            calls.push(req.argv);
+            return runner.run(req);
+          },
+        },
+      },
+    );
+    expect(a.outcome).toBe("ok");
+    expect(a.head_commit).toBe(a.base_commit);
+    expect(a.changed_files).toEqual([]);
+    expect(a.diff).toBe("diff.patch");
+    expect(fs.readFileSync(path.join(p.attemptDir, "diff.patch"), "utf8")).toBe("");
+    expect(calls.filter((c) => c[0] === "git" && c[1] === "diff")).toEqual([]);
+    expect(a.files.map((f) => f.path)).toContain("diff.patch");
+  });
+});
+
 describe("errors before anything runs", () => {
   it("has stable codes for a bad request, a missing binding, a bad base commit and a finished attempt", async () => {
     const p = ports(store);
@@ -424,6 +451,14 @@ describe("errors before anything runs", () => {
     await expect(runAttempt({ ...ok, base_commit: "0".repeat(40) }, p)).rejects.toMatchObject({
       code: "ERR_EXEC_BASE_COMMIT",
     });
+    const notRepo = makeTempDir("dwm-not-a-repo-");
+    try {
+      await expect(runAttempt({ ...ok, repo: notRepo.path }, p)).rejects.toMatchObject({
+        code: "ERR_EXEC_NOT_A_REPO",
+      });
+    } finally {
+      notRepo.cleanup();
+    }
     await expect(
       runAttempt(request(repo.path, packet(), { builder: { backend: "shell", command: "true" } }), p),
     ).rejects.toMatchObject({ code: "ERR_EXEC_BACKEND_UNAVAILABLE" });

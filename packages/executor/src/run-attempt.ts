@@ -267,21 +267,22 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   }
   const dryRun = jobs.length > 0 && jobs.every((j) => j.binding.backend === "dry-run");
 
-  // The repository and base commit are checked before anything is written.
-  const top = await git.run(repo, ["rev-parse", "--show-toplevel"]);
-  if (top.exitCode !== 0) {
-    throw executorErrors.create("ERR_EXEC_NOT_A_REPO", `${repo} is not a git repository`, {
-      details: { repo },
-    });
-  }
-  const baseOk = await git.run(repo, [
+  // The repository and base commit are checked before anything is written: one git call when
+  // both are fine (the top level, then the base commit's tree), a second one to tell which is not.
+  const checked = await git.run(repo, [
     "rev-parse",
+    "--show-toplevel",
     "--verify",
     "--quiet",
     `${request.base_commit}^{commit}^{tree}`,
   ]);
-  const baseTree = baseOk.stdout.trim();
-  if (baseOk.exitCode !== 0 || baseTree === "") {
+  const [topLevel = "", baseTree = ""] = checked.exitCode === 0 ? checked.stdout.trim().split("\n") : [];
+  if (checked.exitCode !== 0 && (await git.run(repo, ["rev-parse", "--show-toplevel"])).exitCode !== 0) {
+    throw executorErrors.create("ERR_EXEC_NOT_A_REPO", `${repo} is not a git repository`, {
+      details: { repo },
+    });
+  }
+  if (checked.exitCode !== 0 || topLevel === "" || baseTree === "") {
     throw executorErrors.create(
       "ERR_EXEC_BASE_COMMIT",
       `base commit ${request.base_commit} is not in ${repo}`,
@@ -291,7 +292,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
     );
   }
   const worktreeRoot = fs.realpathSync(ports.worktreeRoot ?? os.tmpdir());
-  if (isInside(fs.realpathSync(top.stdout.trim()), worktreeRoot)) {
+  if (isInside(fs.realpathSync(topLevel), worktreeRoot)) {
     throw executorErrors.create(
       "ERR_EXEC_WORKTREE_ROOT",
       `worktree root ${worktreeRoot} is inside the repository`,
@@ -561,37 +562,43 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
       if (headCommit !== branchTip) await gitOk(git, wt, ["update-ref", `refs/heads/${branch}`, headCommit]);
 
       diffPath = "diff.patch";
-      await gitOk(
-        git,
-        wt,
-        [
-          "diff",
-          "--binary",
-          "--no-color",
-          "--no-ext-diff",
-          "--no-renames",
-          "--full-index",
-          request.base_commit,
-          headCommit,
-          "--",
-          ".",
-          EXCLUDE_INPUTS,
-        ],
-        { stdoutFile: path.join(attemptDir, diffPath) },
-      );
-      const ns = (
-        await gitOk(git, wt, [
-          "diff",
-          "--name-status",
-          "-z",
-          "--no-renames",
-          request.base_commit,
-          headCommit,
-          "--",
-          ".",
-          EXCLUDE_INPUTS,
-        ])
-      ).split("\0");
+      // Nothing committed on top of the base (a no-op or read-only attempt): the diff is empty.
+      const unchanged = headCommit === request.base_commit;
+      if (unchanged) fs.writeFileSync(path.join(attemptDir, diffPath), "");
+      else
+        await gitOk(
+          git,
+          wt,
+          [
+            "diff",
+            "--binary",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "--full-index",
+            request.base_commit,
+            headCommit,
+            "--",
+            ".",
+            EXCLUDE_INPUTS,
+          ],
+          { stdoutFile: path.join(attemptDir, diffPath) },
+        );
+      const ns = unchanged
+        ? []
+        : (
+            await gitOk(git, wt, [
+              "diff",
+              "--name-status",
+              "-z",
+              "--no-renames",
+              request.base_commit,
+              headCommit,
+              "--",
+              ".",
+              EXCLUDE_INPUTS,
+            ])
+          ).split("\0");
       const statusName: Record<string, ChangedFile["status"]> = {
         A: "added",
         M: "modified",
