@@ -2,15 +2,22 @@
 // (DWM_FANOUT_ITEMS, default 8; the issue's figure is 200) killed with SIGKILL halfway through
 // its items, resumed (no completed item runs again), then its source changed for 3 items and run
 // again: exactly those 3 items (both per-item phases), the source and the reduce run.
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { main } from "../main.js";
+import {
+  BIN,
+  dwmInProcess as dwm,
+  type JournalEvent as Ev,
+  journalEvents as events,
+  exited,
+  runDir,
+  startDwm as start,
+  waitForEvents,
+} from "../test-support/built-cli.js";
 
-const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../../../../examples/fan-out", import.meta.url));
 const N = Number(process.env.DWM_FANOUT_ITEMS ?? 8);
 const cleanups: (() => void)[] = [];
@@ -40,63 +47,8 @@ function fanoutRepo(n: number): TempDir {
   return repo;
 }
 
-interface Ev {
-  seq: number;
-  type: string;
-  data: { packet_id?: string; dropped?: string[]; packets?: { packet_id: string }[] };
-}
-
-function runDir(repo: string): string {
-  const runs = path.join(repo, ".dwm", "runs");
-  const [run] = fs.existsSync(runs) ? fs.readdirSync(runs) : [];
-  return path.join(runs, run ?? "none");
-}
-
-function events(repo: string): Ev[] {
-  const file = path.join(runDir(repo), "journal.jsonl");
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.endsWith("}"))
-    .map((l) => JSON.parse(l) as Ev);
-}
-
-function start(repo: string, args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], {
-    cwd: repo,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once("exit", (code) => resolve(code));
-  });
-}
-
-async function waitFor(repo: string, child: ChildProcess, when: (evs: Ev[]) => boolean): Promise<Ev[]> {
-  for (;;) {
-    const evs = events(repo);
-    if (when(evs)) return evs;
-    if (child.exitCode !== null)
-      throw new Error(`the runner exited (${child.exitCode}) before the kill point`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function dwm(cwd: string, argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(
-    argv,
-    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME }, clock: new FakeClock(), emit: () => {} },
-  );
-  return { code, stdout, stderr };
-}
+const waitFor = (repo: string, child: Parameters<typeof waitForEvents>[1], when: (evs: Ev[]) => boolean) =>
+  waitForEvents(repo, child, when, 20);
 
 const isItem = (id: string | undefined) => id?.startsWith("measure/") || id?.startsWith("grade/");
 const dispatchedIds = (evs: Ev[]) =>

@@ -2,12 +2,10 @@
 // bare git remote, the built CLI as one coordinator (dwm run --queue) and two workers (dwm worker).
 // SIGKILL a worker mid-attempt, restart Redis mid-run, SIGKILL the coordinator: the run completes,
 // verify passes, and each packet ran as often as the failure demands and no more.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import {
-  FakeClock,
   git,
   makeGitRepo,
   makeTempDir,
@@ -17,10 +15,16 @@ import {
   type TempDir,
 } from "@dwm/test-utils";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../main.js";
+import {
+  auditRepo,
+  BIN,
+  type DwmProcess,
+  dwmInProcess as dwm,
+  journalEvents as events,
+  exited,
+  startDwm,
+} from "../test-support/built-cli.js";
 
-const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
-const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void | Promise<void>)[] = [];
 const children: ChildProcess[] = [];
 afterEach(async () => {
@@ -37,17 +41,6 @@ beforeAll(() => {
   }
 });
 
-function copyDir(from: string, to: string): void {
-  for (const e of fs.readdirSync(from, { withFileTypes: true })) {
-    const a = path.join(from, e.name);
-    const b = path.join(to, e.name);
-    if (e.isDirectory()) {
-      fs.mkdirSync(b, { recursive: true });
-      copyDir(a, b);
-    } else fs.copyFileSync(a, b);
-  }
-}
-
 interface Setup {
   repo: TempDir;
   tmp: TempDir;
@@ -58,16 +51,7 @@ interface Setup {
 }
 
 async function setup(): Promise<Setup> {
-  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
-  cleanups.push(repo.cleanup);
-  copyDir(path.join(EXAMPLES, "repo-audit"), repo.path);
-  const file = path.join(repo.path, "dwm.workers.json");
-  const b = JSON.parse(fs.readFileSync(file, "utf8"));
-  for (const v of Object.values(b.bindings) as { pass_env?: string[] }[])
-    v.pass_env = ["DWM_SIDE_EFFECT_LOG", "DWM_EXAMPLE_SLOW_MS"];
-  fs.writeFileSync(file, JSON.stringify(b, null, 2));
-  git(repo.path, "add", "-A");
-  git(repo.path, "commit", "-q", "-m", "audit");
+  const repo = auditRepo(cleanups);
   const tmp = makeTempDir("dwm-scale-");
   cleanups.push(tmp.cleanup);
   const remote = path.join(tmp.path, "remote.git");
@@ -78,21 +62,8 @@ async function setup(): Promise<Setup> {
   return { repo, tmp, remote, redis, log, env: { DWM_SIDE_EFFECT_LOG: log, TMPDIR: tmp.path } };
 }
 
-function start(cwd: string, args: string[], env: Record<string, string>): ChildProcess & { out: string[] } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  }) as ChildProcess & { out: string[] };
-  child.out = [];
-  let buf = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split("\n");
-    buf = lines.pop() ?? "";
-    child.out.push(...lines);
-  });
-  child.stderr?.on("data", (d: Buffer) => child.out.push(`stderr: ${d.toString().trim()}`));
+function start(cwd: string, args: string[], env: Record<string, string>): DwmProcess {
+  const child = startDwm(cwd, args, env);
   children.push(child);
   return child;
 }
@@ -117,13 +88,6 @@ function worker(s: Setup, name: string, slowMs: number, concurrency = 2) {
   );
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once("exit", (code) => resolve(code));
-  });
-}
-
 async function until<T>(
   what: string,
   f: () => T | undefined | null | false,
@@ -137,34 +101,6 @@ async function until<T>(
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-interface Ev {
-  type: string;
-  data: { packet_id?: string; attempt?: number; reason?: string };
-}
-
-function events(repo: string): Ev[] {
-  const runs = path.join(repo, ".dwm", "runs");
-  const [run] = fs.existsSync(runs) ? fs.readdirSync(runs) : [];
-  const file = run === undefined ? "" : path.join(runs, run, "journal.jsonl");
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.endsWith("}"))
-    .map((l) => JSON.parse(l) as Ev);
-}
-
-async function dwm(cwd: string, argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(
-    argv,
-    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME }, clock: new FakeClock(), emit: () => {} },
-  );
-  return { code, stdout, stderr };
 }
 
 function ranCounts(log: string): Record<string, number> {
