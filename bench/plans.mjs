@@ -23,19 +23,31 @@ export function makeRepo(prefix = "dwm-bench-loop-") {
   return { dir, head: git("rev-parse", "HEAD") };
 }
 
+const NOOP_WORKER = {
+  id: "noop",
+  role: "no-op",
+  ownership: ["nothing"],
+  forbidden_actions: ["edits"],
+  prompt_contract: { inputs: ["none"], required_output_schema: "none", stop_conditions: ["none"] },
+  context_budget: { max_files: 1, max_tokens: 1, must_include: ["README.md"], must_exclude: [".dwm/"] },
+  tool_permissions: {
+    read: true,
+    write: false,
+    shell: false,
+    network: false,
+    mcp_connectors: [],
+    requires_escalation_for: [],
+  },
+};
+
 /**
- * A plan of `n` packets: `p00001` (worker `seed`) writes seed.json, `p00002`… (worker `noop`)
- * depend on it. With `verify`, the packets nothing depends on carry that verification command,
- * so their review has something that could falsify it (no human needed for a no-op).
+ * The parts every bench plan shares (a connected plan of no-op work on a read-only repository,
+ * a `noop` worker, a write gate), with `fields` (phases, handoffs, …) laid over them.
  */
-export function noopPlan(n, { verify = null } = {}) {
-  const ids = Array.from({ length: n }, (_, i) => `p${String(i + 1).padStart(5, "0")}`);
+export function benchPlan(fields) {
   return {
     schema_version: "0.5",
-    plan_id: `bench-loop-${n}`,
     created_by: "dynamic-workflow-designer",
-    source_prompt: "Measure the run loop.",
-    objective: `Run ${n} independent no-op packets.`,
     activation: {
       decision: "activate",
       downgrade_target: null,
@@ -61,6 +73,32 @@ export function noopPlan(n, { verify = null } = {}) {
         forbidden_actions: ["edits"],
       },
     },
+    parallelism: { barriers: [], concurrency_cap: CONCURRENCY, fan_in_rule: "none", shape: "fan-out-fan-in" },
+    patterns: ["Parallel Fan-Out / Fan-In"],
+    risk_gates: [
+      {
+        requires_user_approval: true,
+        safe_default: "stop before writing and ask for approval",
+        trigger: "write action",
+      },
+    ],
+    surfaces: [{ access_mode: "read-only", id: "repo", kind: "repo", locator: "." }],
+    workers: [NOOP_WORKER],
+    ...fields,
+  };
+}
+
+/**
+ * A plan of `n` packets: `p00001` (worker `seed`) writes seed.json, `p00002`… (worker `noop`)
+ * depend on it. With `verify`, the packets nothing depends on carry that verification command,
+ * so their review has something that could falsify it (no human needed for a no-op).
+ */
+export function noopPlan(n, { verify = null } = {}) {
+  const ids = Array.from({ length: n }, (_, i) => `p${String(i + 1).padStart(5, "0")}`);
+  return benchPlan({
+    plan_id: `bench-loop-${n}`,
+    source_prompt: "Measure the run loop.",
+    objective: `Run ${n} independent no-op packets.`,
     handoffs: [
       {
         artifact: "seed.json",
@@ -73,8 +111,6 @@ export function noopPlan(n, { verify = null } = {}) {
         },
       },
     ],
-    parallelism: { barriers: [], concurrency_cap: CONCURRENCY, fan_in_rule: "none", shape: "fan-out-fan-in" },
-    patterns: ["Parallel Fan-Out / Fan-In"],
     phases: ids.map((id) => ({
       id,
       name: id,
@@ -86,14 +122,6 @@ export function noopPlan(n, { verify = null } = {}) {
       worker_ids: [id === ids[0] ? "seed" : "noop"],
     })),
     resume: { cacheable_outputs: ["seed.json"], invalidators: ["plan changes"], restart_points: [ids[0]] },
-    risk_gates: [
-      {
-        requires_user_approval: true,
-        safe_default: "stop before writing and ask for approval",
-        trigger: "write action",
-      },
-    ],
-    surfaces: [{ access_mode: "read-only", id: "repo", kind: "repo", locator: "." }],
     verification: [
       {
         claim_or_output: "every packet exits 0",
@@ -118,39 +146,26 @@ export function noopPlan(n, { verify = null } = {}) {
           requires_escalation_for: [],
         },
       },
-      {
-        id: "noop",
-        role: "no-op",
-        ownership: ["nothing"],
-        forbidden_actions: ["edits"],
-        prompt_contract: { inputs: ["none"], required_output_schema: "none", stop_conditions: ["none"] },
-        context_budget: { max_files: 1, max_tokens: 1, must_include: ["README.md"], must_exclude: [".dwm/"] },
-        tool_permissions: {
-          read: true,
-          write: false,
-          shell: false,
-          network: false,
-          mcp_connectors: [],
-          requires_escalation_for: [],
-        },
-      },
+      NOOP_WORKER,
     ],
-  };
+  });
 }
 
 /**
- * A new repository with `noopPlan(n)` compiled in it, the seed bound to the shell backend and
- * every other packet to `noop`; `start(ports)` runs it with runWorkflow at concurrency 8,
- * approving what a no-op cannot have falsified (the default would ask a human).
+ * `plan` compiled in a new repository; `start(ports)` runs it with runWorkflow at concurrency 8
+ * under `bindingsDoc`, approving gates of `categories` and what a no-op cannot have falsified
+ * (the default would ask a human). `{ dir, runDir, runId, start }`.
  */
-export async function preparedNoopRun(n, noop, prefix) {
-  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
-    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
+export async function preparedRun(plan, bindingsDoc, { prefix, categories = ["write"] } = {}) {
+  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings }] = await Promise.all([
+    load("compiler"),
+    load("dispatcher"),
+    load("core"),
+    load("executor"),
+  ]);
   const { dir, head } = makeRepo(prefix);
-  const compiled = compilePlan(noopPlan(n), { repoRoot: dir, baseCommit: head });
-  const b = uniformBindings(noop);
-  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
-  const { bindings, digest } = parseWorkerBindings(b);
+  const compiled = compilePlan(plan, { repoRoot: dir, baseCommit: head });
+  const { bindings, digest } = parseWorkerBindings(bindingsDoc);
   const start = (ports = {}) =>
     runWorkflow(
       compiled.runDir,
@@ -161,8 +176,19 @@ export async function preparedNoopRun(n, noop, prefix) {
         bindingsDigest: digest,
         concurrency: CONCURRENCY,
         unverifiable: "approve",
-        approve: { categories: ["write"], approver: { name: "bench", source: "os-user" } },
+        approve: { categories, approver: { name: "bench", source: "os-user" } },
       },
     );
-  return { dir, runDir: compiled.runDir, runId: compiled.runId, start };
+  return { dir, head, runDir: compiled.runDir, runId: compiled.runId, compiled, start };
+}
+
+/**
+ * A new repository with `noopPlan(n)` compiled in it, the seed bound to the shell backend and
+ * every other packet to `noop`; `start(ports)` runs it (see preparedRun).
+ */
+export async function preparedNoopRun(n, noop, prefix) {
+  const { uniformBindings } = await load("executor");
+  const b = uniformBindings(noop);
+  b.bindings.seed = { backend: "shell", shell: true, command: `echo '{"seed":1}' > seed.json` };
+  return preparedRun(noopPlan(n), b, { prefix });
 }

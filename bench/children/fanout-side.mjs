@@ -9,40 +9,20 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { load } from "../lib.mjs";
-import { CONCURRENCY, makeRepo } from "../plans.mjs";
+import { benchPlan, makeRepo, preparedRun } from "../plans.mjs";
 
 /** A 0.6 plan: `seed` lists N items, `each` (a no-op command) fans out over them, `done` reduces. */
 export function fanoutPlan(n) {
-  return {
+  const base = benchPlan({});
+  return benchPlan({
     schema_version: "0.6",
     plan_id: `bench-fanout-${n}`,
-    created_by: "dynamic-workflow-designer",
     source_prompt: "Measure fan-out.",
     objective: `Fan out over ${n} no-op items.`,
     activation: {
-      decision: "activate",
-      downgrade_target: null,
+      ...base.activation,
       matched_thresholds: ["multi-surface-fanout", "planned-fanout", "resumable-handoffs"],
       reason: "Many items fan out.",
-    },
-    assumptions: [{ claim: "no-op", verification: "exit 0" }],
-    budget: {
-      file_touch_limit: "none",
-      max_agents: CONCURRENCY,
-      max_retries: 0,
-      max_rounds: 1,
-      time_box: "bench",
-    },
-    execution_path: {
-      consumer: "runtime",
-      mode: "runtime",
-      first_slice: {
-        instruction: "List the items.",
-        inputs: ["repository path"],
-        expected_output: "items.json",
-        completion_check: "items.json lists the items",
-        forbidden_actions: ["edits"],
-      },
     },
     handoffs: [
       {
@@ -56,13 +36,7 @@ export function fanoutPlan(n) {
         },
       },
     ],
-    parallelism: {
-      barriers: [],
-      concurrency_cap: CONCURRENCY,
-      fan_in_rule: "the reduce waits for every item",
-      shape: "fan-out-fan-in",
-    },
-    patterns: ["Parallel Fan-Out / Fan-In"],
+    parallelism: { ...base.parallelism, fan_in_rule: "the reduce waits for every item" },
     phases: [
       {
         id: "seed",
@@ -103,18 +77,13 @@ export function fanoutPlan(n) {
     ],
     resume: { cacheable_outputs: ["items.json"], invalidators: ["plan changes"], restart_points: ["seed"] },
     risk_gates: [
-      {
-        requires_user_approval: true,
-        safe_default: "stop before writing and ask for approval",
-        trigger: "write action",
-      },
+      ...base.risk_gates,
       {
         requires_user_approval: true,
         safe_default: { action: "ask", before: "shell-process" },
         trigger: "shell command execution",
       },
     ],
-    surfaces: [{ access_mode: "read-only", id: "repo", kind: "repo", locator: "." }],
     verification: [
       {
         claim_or_output: "every item exits 0",
@@ -122,25 +91,7 @@ export function fanoutPlan(n) {
         falsifier: "a non-zero exit",
       },
     ],
-    workers: [
-      {
-        id: "noop",
-        role: "do nothing",
-        ownership: ["nothing"],
-        forbidden_actions: ["edits"],
-        prompt_contract: { inputs: ["none"], required_output_schema: "nothing", stop_conditions: ["none"] },
-        context_budget: { max_files: 1, max_tokens: 1, must_include: ["README.md"], must_exclude: [".dwm/"] },
-        tool_permissions: {
-          read: true,
-          write: false,
-          shell: false,
-          network: false,
-          mcp_connectors: [],
-          requires_escalation_for: [],
-        },
-      },
-    ],
-  };
+  });
 }
 
 const items = (n) =>
@@ -228,34 +179,18 @@ async function expand(n) {
 
 /** runWorkflow on the fan-out plan to completion (compile excluded), like the run-loop scenario's dwm side. */
 async function run(n) {
-  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings, uniformBindings }] =
-    await Promise.all([load("compiler"), load("dispatcher"), load("core"), load("executor")]);
-  const { dir, head } = makeRepo("dwm-bench-fanout-");
+  const { uniformBindings } = await load("executor");
+  const r = await preparedRun(fanoutPlan(n), uniformBindings({ backend: "shell", argv: ["true"] }), {
+    prefix: "dwm-bench-fanout-",
+    categories: ["write", "shell-process"],
+  });
   const wtRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-fanout-wt-"));
-  const compiled = compilePlan(fanoutPlan(n), { repoRoot: dir, baseCommit: head });
-  const { bindings, digest } = parseWorkerBindings(uniformBindings({ backend: "shell", argv: ["true"] }));
   const t0 = performance.now();
-  const out = await runWorkflow(
-    compiled.runDir,
-    {
-      clock: core.systemClock,
-      processRunner: core.execaProcessRunner,
-      env: process.env,
-      worktreeRoot: wtRoot,
-    },
-    {
-      repo: dir,
-      bindings,
-      bindingsDigest: digest,
-      concurrency: CONCURRENCY,
-      unverifiable: "approve",
-      approve: { categories: ["write", "shell-process"], approver: { name: "bench", source: "os-user" } },
-    },
-  );
+  const out = await r.start({ worktreeRoot: wtRoot });
   const ms = performance.now() - t0;
   if (out.status !== "complete") throw new Error(`fanout bench: ${out.status}: ${out.detail}`);
   if ((out.counts.completed ?? 0) !== n + 2) throw new Error(`fanout bench: ${JSON.stringify(out.counts)}`);
-  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(r.dir, { recursive: true, force: true });
   fs.rmSync(wtRoot, { recursive: true, force: true });
   return { ms };
 }

@@ -12,8 +12,8 @@ const FANOUT = path.join(benchDir, "children", "fanout-side.mjs");
 const RUNLOOP = path.join(benchDir, "children", "runloop-side.mjs");
 
 export async function run({ quick, large }) {
-  const expandSizes = quick ? [1_000] : [1_000, 10_000, ...(large ? [100_000] : [])];
-  const runSizes = quick ? [[10, 1]] : [[200, 3], [1_000, 1], ...(large ? [[10_000, 1]] : [])];
+  const expandSizes = quick ? [300] : [1_000, 10_000, ...(large ? [100_000] : [])];
+  const runSizes = quick ? [[6, 1]] : [[200, 3], [1_000, 1], ...(large ? [[10_000, 1]] : [])];
   const rows = [];
   for (const n of expandSizes) {
     const runs = Array.from({ length: quick ? 1 : 3 }, () => nodeScript(FANOUT, ["expand", String(n)]));
@@ -55,7 +55,7 @@ export async function run({ quick, large }) {
   writeResult("fanout", {
     concurrency: CONCURRENCY,
     rows,
-    note: "expansion = expandFanout + item packet files (one syncfs) + fanout.expanded append (fsync) + fold on read-back, nothing runs, floor = the same files written with fs and one sync; run loop = runWorkflow to completion, plain = N no-op shell packets (runloop scenario's dwm side), fan-out = seed + N no-op command items + reduce; quick: 1,000-item expansion, 10-item runs; full: 1,000 and 10,000; 100,000-item expansion and 10,000-item runs only with --large",
+    note: "expansion = expandFanout + item packet files (one syncfs) + fanout.expanded append (fsync) + fold on read-back, nothing runs, floor = the same files written with fs and one sync; run loop = runWorkflow to completion, plain = N no-op shell packets (runloop scenario's dwm side), fan-out = seed + N no-op command items + reduce; quick: 300-item expansion, 6-item runs; full: 1,000 and 10,000; 100,000-item expansion and 10,000-item runs only with --large",
   });
   return rows;
 }

@@ -15,7 +15,7 @@ const side = (which, n) => nodeScript(SIDE, [which, String(n)]);
 export async function run({ quick, large, ...override }) {
   // [packets, runs]: fewer runs where one run takes minutes.
   const sizes = ladder(
-    quick ? [[20, 1]] : [[1_000, 3], [10_000, 1], ...(large ? [[100_000, 1]] : [])],
+    quick ? [[12, 1]] : [[1_000, 3], [10_000, 1], ...(large ? [[100_000, 1]] : [])],
     override,
   );
   const rows = [];

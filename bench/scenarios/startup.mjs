@@ -23,7 +23,7 @@ async function finishedRun(n) {
 
 export async function run({ quick }) {
   const runs = quick ? 3 : 15;
-  const packets = quick ? 100 : 1_000;
+  const packets = quick ? 40 : 1_000;
   const { dir, runId, events } = await finishedRun(packets);
   try {
     const env = { ...process.env, NO_COLOR: "1" };
