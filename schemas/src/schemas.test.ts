@@ -3,7 +3,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { loadSchema, SCHEMA_NAMES, type SchemaName, validateSchema } from "./index.js";
+import {
+  GATE_CATEGORIES,
+  loadSchema,
+  RISK_CATEGORIES,
+  SCHEMA_NAMES,
+  type SchemaName,
+  validateSchema,
+} from "./index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -63,5 +70,18 @@ describe("validateSchema", () => {
     });
     expect(r.ok).toBe(false);
     expect(r.problems.map((p) => p.pointer)).toContain("/dwm_version");
+  });
+});
+
+describe("gate categories", () => {
+  it("are gate.schema.json's enum; the risk categories are approval-policy.schema.json's", () => {
+    const gate = loadSchema("gate") as { properties: { category: { enum: string[] } } };
+    const policy = loadSchema("approval-policy") as {
+      properties: { approve: { items: { enum: string[] } } };
+    };
+    expect([...GATE_CATEGORIES]).toEqual(gate.properties.category.enum);
+    expect([...RISK_CATEGORIES]).toEqual(policy.properties.approve.items.enum);
+    expect(GATE_CATEGORIES.at(-1)).toBe("human-review");
+    expect(Object.isFrozen(RISK_CATEGORIES)).toBe(true);
   });
 });

@@ -15,13 +15,14 @@ import {
   readApprovalPolicy,
   workerEnvironmentReason,
 } from "@dwm/gate-resolver";
-import type {
-  ApprovalPolicy,
-  BackendName,
-  JournalEvent,
-  RateLimit,
-  RunOutcome,
-  WorkerBindings,
+import {
+  type ApprovalPolicy,
+  type BackendName,
+  type JournalEvent,
+  type RateLimit,
+  RISK_CATEGORIES,
+  type RunOutcome,
+  type WorkerBindings,
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
@@ -30,20 +31,6 @@ import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
-const RISK_CATEGORIES = [
-  "write",
-  "shell-process",
-  "network",
-  "dependency-install",
-  "database-migration",
-  "production-deploy",
-  "public-api-change",
-  "external-message",
-  "paid-api",
-  "secret-access",
-  "history-rewrite",
-  "delete",
-];
 
 function hostEnv(ctx: CommandContext): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -136,7 +123,7 @@ function categories(v: ParsedArgs["values"][string]): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== "");
   for (const c of list) {
-    if (!RISK_CATEGORIES.includes(c)) {
+    if (!(RISK_CATEGORIES as readonly string[]).includes(c)) {
       throw cliErrors.create(
         "ERR_CLI_USAGE",
         `--approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not ${JSON.stringify(c)}`,

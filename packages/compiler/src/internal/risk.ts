@@ -1,26 +1,7 @@
-import type { GateCategory } from "@dwm/schemas";
+import { GATE_CATEGORIES, type GateCategory, RISK_CATEGORIES } from "@dwm/schemas";
 
-/** DESIGN.md's closed list of risk categories, in the order gates are listed. */
-export const RISK_CATEGORIES = [
-  "write",
-  "shell-process",
-  "network",
-  "dependency-install",
-  "database-migration",
-  "production-deploy",
-  "public-api-change",
-  "external-message",
-  "paid-api",
-  "secret-access",
-  "history-rewrite",
-  "delete",
-] as const satisfies readonly GateCategory[];
-
-/** Every gate category: the risk categories plus `human-review`. */
-export const GATE_CATEGORIES = [
-  ...RISK_CATEGORIES,
-  "human-review",
-] as const satisfies readonly GateCategory[];
+/** DESIGN.md's closed list of risk categories and every gate category (from @dwm/schemas). */
+export { GATE_CATEGORIES, RISK_CATEGORIES };
 
 /**
  * Categories a packet's structured fields can show it needs (tool permissions,

@@ -2,27 +2,13 @@
 // defaults, and dynamic fan-out. They run only for plans that declare "0.6", so a 0.5
 // plan is judged exactly as before. Like every rule they read defensively: the plan may
 // have failed the schema.
-import type { GateCategory } from "@dwm/schemas";
+import { GATE_CATEGORIES } from "@dwm/schemas";
 import { PLAN_LIMITS } from "../limits.js";
 import { type PhaseInfo, phaseTable } from "./graph.js";
 import { arr, isObj, type Obj, obj, type ProblemList, pointer, show, str, strings } from "./problems.js";
 
-/** Every gate category of schemas/gate.schema.json (a test keeps the list in step). */
-export const GATE_CATEGORIES = [
-  "write",
-  "shell-process",
-  "network",
-  "dependency-install",
-  "database-migration",
-  "production-deploy",
-  "public-api-change",
-  "external-message",
-  "paid-api",
-  "secret-access",
-  "history-rewrite",
-  "delete",
-  "human-review",
-] as const satisfies readonly GateCategory[];
+/** Every gate category of schemas/gate.schema.json (read from it by @dwm/schemas). */
+export { GATE_CATEGORIES };
 
 /** What a structured safe_default may stop before besides a phase id: a gate category or an escalation name. */
 export const SAFE_DEFAULT_CATEGORIES: ReadonlySet<string> = new Set([...GATE_CATEGORIES, "shell"]);
