@@ -15,6 +15,23 @@ import type { FrontierRun } from "@dwm/scheduler";
 import type { AttemptInput, Packet, RunState, WorkerBindings } from "@dwm/schemas";
 import { dispatcherErrors } from "./errors.js";
 
+/**
+ * The compiled run plus the fan-out item packets the journal names (state.fanouts), each
+ * read from its file and checked against the digest the journal holds: what the scheduler
+ * needs to place item packets (their dependencies) outside the run loop (`dwm next`).
+ */
+export function fanoutFrontierRun(dir: string, loaded: LoadedRun, state: RunState): FrontierRun {
+  const packets = new Map(loaded.packets);
+  for (const f of Object.values(state.fanouts ?? {})) {
+    for (const item of f?.packets ?? []) {
+      if (packets.has(item.packet_id)) continue;
+      const file = resolveInside(dir, `packets/${item.packet_id}.json`, "fan-out packet");
+      packets.set(item.packet_id, readArtifact<Packet>(file, "packet", { expectDigest: item.digest }).value);
+    }
+  }
+  return { run: loaded.run, packets, gates: loaded.gates };
+}
+
 /** What one expansion attempt did, for the run loop's progress notes. */
 export type ExpandResult =
   | { kind: "expanded"; items: number; added: number; dropped: number }

@@ -1,4 +1,5 @@
 export { dispatcherErrors } from "./errors.js";
+export { fanoutFrontierRun } from "./fanout.js";
 export type { IntegrationPorts, MergeResult } from "./integration.js";
 export {
   conflictDrafts,

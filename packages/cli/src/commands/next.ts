@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
 import { isDwmError, readJsonFile } from "@dwm/core";
+import { fanoutFrontierRun } from "@dwm/dispatcher";
 import { foldJournal, LOCK_FILE, readJournal, verifyRun } from "@dwm/runtime";
 import { computeFrontier, planLimits } from "@dwm/scheduler";
 import type { NextStep } from "@dwm/schemas";
@@ -89,12 +90,14 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       ),
     );
   }
-  let loaded: ReturnType<typeof loadRun>;
   let state: ReturnType<typeof foldJournal>;
+  let view: ReturnType<typeof fanoutFrontierRun>;
   let plan: unknown = null;
   try {
-    loaded = loadRun(r.runDir);
+    const loaded = loadRun(r.runDir);
     state = foldJournal(readJournal(r.runDir).events, loaded.run);
+    // Fan-out item packets (schema 0.6) join the compiled ones, so their dependencies count.
+    view = fanoutFrontierRun(r.runDir, loaded, state);
     plan = readJsonFile(path.join(r.runDir, "plan.json"));
   } catch (e) {
     if (!isDwmError(e)) throw e;
@@ -103,7 +106,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     );
   }
   const limits = planLimits(plan);
-  const f = computeFrontier(state, loaded, {
+  const f = computeFrontier(state, view, {
     planConcurrencyCap: limits.concurrencyCap,
     maxAgents: limits.maxAgents,
   });

@@ -148,3 +148,32 @@ describe("dwm status: fan-out", () => {
     expect(text).not.toContain(`\n${mb} `);
   });
 });
+
+describe("dwm next: fan-out", () => {
+  it("places item packets by their own dependencies and gates: an item after a failed one is not ready", async () => {
+    const { runId, ids } = fanoutRun();
+    const [ma, ga, mb, , mc, gc] = ids as [string, string, string, string, string, string];
+    const r = await dwm("next", runId, "--json");
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(validateSchema("next-action", s).problems).toEqual([]);
+    // The runner would not dispatch anything here: measure/c waits for the shell-process gate,
+    // grade/a for the failed measure/a. Without the item packets, next called them ready.
+    expect(s).toMatchObject({
+      action: "approve-gate",
+      gate_id: "shell-process",
+      frontier_status: "gate",
+      argv: ["dwm", "approve", runId, "shell-process"],
+    });
+    expect(s.reason).toContain(`it holds ${mc}`);
+    for (const id of [ma, ga, mb, gc]) expect(s.reason).not.toContain(id);
+  });
+
+  it("a changed item packet file is a store to repair, not a plan to run", async () => {
+    const { runId, ids } = fanoutRun();
+    const file = path.join(tmp.path, ".dwm", "runs", runId, "packets", `${ids[5]}.json`);
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("grade", "gradE"));
+    const s = JSON.parse((await dwm("next", runId, "--json")).stdout);
+    expect(s.action).toBe("repair-store");
+  });
+});
