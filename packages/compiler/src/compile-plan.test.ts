@@ -164,7 +164,7 @@ describe("compilePlan", () => {
   });
 
   it("takes a plan gate's category from the evaluator's capability coverage before the keyword table", () => {
-    const plan = fixturePlan("readonly") as Record<string, unknown> & {
+    const plan = fixturePlan("readonly") as unknown as Record<string, unknown> & {
       workers: { tool_permissions: { mcp_connectors: string[] } }[];
       risk_gates: unknown[];
     };

@@ -412,7 +412,7 @@ describe("enforcement findings", () => {
 describe("an attempt that changes nothing", () => {
   it("records an empty diff and no changed files without asking git for a diff", async () => {
     const p = ports(store);
-    const calls: string[][] = [];
+    const calls: (readonly string[])[] = [];
     const runner = p.processRunner;
     const a = await runAttempt(
       request(repo.path, packet(), { builder: { backend: "shell", argv: ["true"] } }),

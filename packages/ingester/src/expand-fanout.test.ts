@@ -23,7 +23,7 @@ const fanout = (position: number) => ({
   source_packet: "list",
   first: "measure",
   position,
-  pipeline: ["measure", "grade"],
+  pipeline: ["measure", "grade"] as [string, ...string[]],
   reduce: "report",
 });
 

@@ -89,7 +89,7 @@ describe("evaluatePlan", () => {
 
   it("an invalid plan has problems with code, pointer, message and hint, and no scores", () => {
     const plan = fixture("activate-pipeline-audit");
-    plan.phases[2].depends_on = ["patch"];
+    (plan.phases[2] as { depends_on: string[] }).depends_on = ["patch"];
     const sc = evaluatePlan(plan);
     expect(sc.valid).toBe(false);
     expect(sc.decision).toBeNull();

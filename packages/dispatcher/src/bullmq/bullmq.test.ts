@@ -169,7 +169,7 @@ describe("BullMQ queue on a real Redis", () => {
     expect(await c2.next()).toBeNull();
     // Until the run loop acknowledges it (it recorded the result), the job stays in Redis.
     expect(await q.getJobState(jobId)).toBe("completed");
-    c2.ack(jobId);
+    c2.ack?.(jobId);
     await c2.dispose();
     expect(await q.getJob(jobId)).toBeUndefined();
 

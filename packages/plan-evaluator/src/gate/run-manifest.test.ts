@@ -23,7 +23,7 @@ describe("plan-evaluator manifest gate", () => {
     try {
       const m = JSON.parse(fs.readFileSync(manifest, "utf8"));
       const dir = path.dirname(manifest);
-      const abs = (c: { plan: string }) => ({ ...c, plan: path.join(dir, c.plan) });
+      const abs = (c: { plan: string; expect?: unknown }) => ({ ...c, plan: path.join(dir, c.plan) });
       const ok = abs(m.cases.find((c: { id: string }) => c.id === "missing-key"));
       const wrong = abs(m.cases.find((c: { id: string }) => c.id === "dependency-cycle"));
       wrong.expect = { valid: false, problems: ["ERR_PLAN_CYCLE /phases/0/depends_on/0"] };
