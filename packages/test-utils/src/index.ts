@@ -13,7 +13,7 @@ export type {
   ScriptUsage,
 } from "./model-server/index.js";
 export { addFilePatch, startModelServer, updateFilePatch } from "./model-server/index.js";
-export type { RedisServer, RedisServerOptions } from "./redis-server.js";
-export { redisServerAvailable, startRedisServer } from "./redis-server.js";
+export type { RedisServer, RedisServerOptions, TlsFiles } from "./redis-server.js";
+export { makeTlsFiles, opensslAvailable, redisServerAvailable, startRedisServer } from "./redis-server.js";
 export type { TempDir } from "./temp.js";
 export { git, makeGitRepo, makeTempDir } from "./temp.js";

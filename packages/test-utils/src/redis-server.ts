@@ -3,6 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import tls from "node:tls";
 
 export interface RedisServerOptions {
   /** Append-only file on (`--appendonly yes --appendfsync always`), so a restart keeps every job. Default false: no persistence at all. */
@@ -11,12 +12,93 @@ export interface RedisServerOptions {
   password?: string;
   /** The redis-server program. Default: `redis-server` on PATH. */
   program?: string;
+  /**
+   * Serve TLS only (`--port 0 --tls-port <port>`, clients need no certificate of their own) with
+   * these PEM files (makeTlsFiles makes a throwaway CA and a certificate for 127.0.0.1); the URL is
+   * then `rediss://`.
+   */
+  tls?: TlsFiles;
+}
+
+/** PEM files of a throwaway certificate authority and a server certificate it signed. */
+export interface TlsFiles {
+  /** The CA certificate clients must trust (NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * Make a throwaway CA and a server certificate for 127.0.0.1 and localhost, signed by it, in
+ * `dir` (openssl on PATH). For TLS tests on loopback only; the keys are not protected.
+ */
+export function makeTlsFiles(dir: string): TlsFiles {
+  const run = (...args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr || r.error?.message}`);
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=dwm test CA",
+  );
+  run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  run(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "san.cnf",
+  );
+  return {
+    caFile: path.join(dir, "ca.pem"),
+    certFile: path.join(dir, "server.pem"),
+    keyFile: path.join(dir, "server.key"),
+  };
+}
+
+/** Whether openssl can be run (the TLS tests need it to make certificates). */
+export function opensslAvailable(): boolean {
+  return spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0;
 }
 
 /** A private redis-server on 127.0.0.1, a random free port and its own temporary directory. */
 export interface RedisServer {
   readonly port: number;
-  /** `redis://[:password@]127.0.0.1:<port>` */
+  /** `redis://[:password@]127.0.0.1:<port>` (`rediss://` with TLS) */
   readonly url: string;
   readonly dir: string;
   /** Stop the server (SIGTERM, SIGKILL after a grace period); the data directory stays. */
@@ -46,9 +128,12 @@ function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number): Promise<boolean> {
+function ping(port: number, overTls: boolean): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
+    // Only "is it up": the certificate is the test's business, not the readiness probe's.
+    const s = overTls
+      ? tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false })
+      : net.connect({ host: "127.0.0.1", port });
     let buf = "";
     const done = (ok: boolean) => {
       s.destroy();
@@ -56,7 +141,7 @@ function ping(port: number): Promise<boolean> {
     };
     s.setTimeout(500, () => done(false));
     s.on("error", () => done(false));
-    s.on("connect", () => s.write("PING\r\n"));
+    s.on(overTls ? "secureConnect" : "connect", () => s.write("PING\r\n"));
     // +PONG, or -NOAUTH when a password is set: either way the server answers.
     s.on("data", (d) => {
       buf += d.toString();
@@ -76,9 +161,24 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const port = await freePort();
   let child: ChildProcess | null = null;
 
+  const t = options.tls;
   const args = [
-    "--port",
-    String(port),
+    ...(t
+      ? [
+          "--port",
+          "0",
+          "--tls-port",
+          String(port),
+          "--tls-cert-file",
+          t.certFile,
+          "--tls-key-file",
+          t.keyFile,
+          "--tls-ca-cert-file",
+          t.caFile,
+          "--tls-auth-clients",
+          "no",
+        ]
+      : ["--port", String(port)]),
     "--bind",
     "127.0.0.1",
     "--protected-mode",
@@ -110,7 +210,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     });
     for (let i = 0; i < 200; i++) {
       if (exited) break;
-      if (await ping(port)) return;
+      if (await ping(port, t !== undefined)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     const log = fs.existsSync(path.join(dir, "redis.log"))
@@ -138,7 +238,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {
     port,
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `${t ? "rediss" : "redis"}://${auth}127.0.0.1:${port}`,
     dir,
     stopServer,
     startServer,

@@ -52,6 +52,13 @@ describe("parseQueueUrl", () => {
     });
     expect(u.redacted).toBe("rediss://dwm:***@redis.example.com:6380/2");
     expect(parseQueueUrl("redis://127.0.0.1").options).toEqual({ host: "127.0.0.1", port: 6379 });
+    // No SNI for an address (RFC 6066): Node warns about it, and the certificate's IP SAN is what counts.
+    expect(parseQueueUrl("rediss://127.0.0.1:6380").options).toEqual({
+      host: "127.0.0.1",
+      port: 6380,
+      tls: {},
+    });
+    expect(parseQueueUrl("rediss://[::1]:6380").options.tls).toEqual({});
   });
 
   it.each([

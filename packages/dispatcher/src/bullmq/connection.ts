@@ -1,3 +1,4 @@
+import net from "node:net";
 import { Redis } from "ioredis";
 import { dispatcherErrors } from "../errors.js";
 
@@ -15,7 +16,8 @@ export interface RedisTarget {
   db?: number;
   username?: string;
   password?: string;
-  tls?: { servername: string };
+  /** TLS on (rediss://); the server name (SNI) when the host is a name, not an address. */
+  tls?: { servername?: string };
 }
 
 /**
@@ -59,7 +61,8 @@ export function parseQueueUrl(raw: string): QueueUrl {
     ...(dbText === "" ? {} : { db: Number(dbText) }),
     ...(username !== "" ? { username } : {}),
     ...(password !== "" ? { password } : {}),
-    ...(tls ? { tls: { servername: host } } : {}),
+    // SNI carries host names only (RFC 6066): an IP address is checked against the certificate's IP SANs.
+    ...(tls ? { tls: net.isIP(host) === 0 ? { servername: host } : {} } : {}),
   };
   const masked = new URL(raw);
   if (masked.password !== "") masked.password = "***";
@@ -92,15 +95,30 @@ export async function checkRedis(url: QueueUrl, timeoutMs = 5000): Promise<void>
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  client.on("error", () => {});
+  // The socket's own error (a refused connection, a certificate nobody trusts) says more than
+  // the "Connection is closed." connect() rejects with after it.
+  let cause: string | null = null;
+  client.on("error", (e: Error) => {
+    cause ??= e.message;
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (e) {
+    const said = e instanceof Error ? e.message : String(e);
+    const why = cause !== null && cause !== said ? `${cause} (${said})` : said;
+    const certificate = url.tls && /certificate|self[- ]signed|CERT_|verify/i.test(why);
     throw dispatcherErrors.create(
       "ERR_QUEUE_UNREACHABLE",
-      `Redis at ${url.redacted} cannot be used: ${e instanceof Error ? e.message : String(e)}`,
-      { details: { queue: url.redacted } },
+      `Redis at ${url.redacted} cannot be used: ${why}`,
+      {
+        details: { queue: url.redacted },
+        ...(certificate
+          ? {
+              hint: "The server's TLS certificate is not trusted: give Node the CA that signed it (NODE_EXTRA_CA_CERTS=/path/to/ca.pem) in the environment of dwm run and dwm worker.",
+            }
+          : {}),
+      },
     );
   } finally {
     client.disconnect();
