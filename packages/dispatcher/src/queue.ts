@@ -57,6 +57,11 @@ export interface AttemptQueue {
   adopt?(jobIds: readonly string[]): Promise<Set<string>>;
   /** The run loop recorded (or ignored) this job's settlement: a durable queue may forget the job. */
   ack?(jobId: string): void;
+  /**
+   * The run completed: a queue that left things outside the run store for it (the Redis queue's
+   * refs on the git remote) removes them. Failing here does not fail the run.
+   */
+  finish?(runId: string): Promise<void>;
   /** Release connections once the run loop is done with the queue. */
   dispose?(): Promise<void>;
 }

@@ -435,6 +435,14 @@ export async function runWorkflow(
 
     if (status === "complete") {
       if (!journal.state.completed) append([{ type: "run.completed", data: {} }]);
+      try {
+        await queue.finish?.(runId);
+      } catch (e) {
+        progress({
+          kind: "note",
+          message: `the run completed; cleaning up after it failed: ${e instanceof Error ? e.message : String(e)}`,
+        });
+      }
     } else {
       append([{ type: "run.stopped", data: { reason: status as "gate", detail } }]);
     }

@@ -105,6 +105,14 @@ async function until<T>(
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The refs DWM keeps on the remote: evidence, base and attempt branches. */
+function dwmRemoteRefs(cwd: string, remote: string): string[] {
+  return git(cwd, "ls-remote", remote)
+    .split("\n")
+    .map((l) => l.split("\t")[1] ?? "")
+    .filter((r) => r.startsWith("refs/dwm/") || r.startsWith("refs/heads/dwm/"));
+}
+
 function ranCounts(log: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const l of fs.readFileSync(log, "utf8").trim().split("\n")) out[l] = (out[l] ?? 0) + 1;
@@ -182,6 +190,10 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
       evs.some((e) => e.type === "packet.completed" && e.data.packet_id === lost && e.data.attempt === 2),
     ).toBe(true);
 
+    // Workers left their evidence and attempt branches on the remote, the lost attempt's too.
+    const leftOnRemote = dwmRemoteRefs(s.tmp.path, s.remote);
+    expect(leftOnRemote.filter((r) => r.startsWith("refs/dwm/evidence/")).length).toBeGreaterThanOrEqual(4);
+
     // 5. Approve the gate, finish through the queue, verify.
     const runId = fs.readdirSync(path.join(s.repo.path, ".dwm", "runs"))[0] as string;
     expect((await dwm(s.repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
@@ -190,6 +202,10 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     const verify = await dwm(s.repo.path, ["verify", runId]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(events(s.repo.path).at(-1)?.type).toBe("run.completed");
+    // The completed run took its refs off the remote; the repository keeps the attempt branches.
+    expect(dwmRemoteRefs(s.tmp.path, s.remote)).toEqual([]);
+    expect(c3.out.join("\n")).toMatch(/removed \d+ ref\(s\) of run/);
+    expect(git(s.repo.path, "branch", "--list", "dwm/*")).toContain(`/${lost}/2`);
     const counts = ranCounts(s.log);
     expect(counts[lost]).toBe(2);
     for (const id of ["scan_docs", "scan_lib", "scan_src", "report"])

@@ -12,6 +12,7 @@ import { validateSchema } from "@dwm/schemas";
 import { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { dispatcherErrors } from "../errors.js";
+import { integrationBranch } from "../integration.js";
 import {
   type AttemptJob,
   type AttemptQueue,
@@ -427,6 +428,37 @@ export function createRedisAttemptQueue(options: RedisQueueOptions): RedisAttemp
       }
       wake();
       return adopted;
+    },
+    async finish(runId) {
+      // Every ref this run pushed to the remote: the evidence refs workers pushed (also those of
+      // attempts whose worker died after pushing), the base ref, and the attempt branches. The
+      // run's repository has all of it; a branch the user pushed there (integration) stays.
+      const branches = `refs/heads/${integrationBranch(runId).replace(/\/integration$/, "")}/`;
+      const evidence = `refs/dwm/evidence/${runId}/`;
+      const listed = await gitRemote(
+        git,
+        options.env,
+        options.repo,
+        ["ls-remote", options.remote, "refs/dwm/*", "refs/heads/dwm/*"],
+        "listing the run's refs on the remote",
+      );
+      const refs = listed
+        .split("\n")
+        .map((l) => l.split("\t")[1] ?? "")
+        .filter(
+          (r) =>
+            r.startsWith(evidence) || r === baseRef(runId) || (r.startsWith(branches) && /\/[0-9]+$/.test(r)),
+        );
+      for (let i = 0; i < refs.length; i += 100) {
+        await gitRemote(
+          git,
+          options.env,
+          options.repo,
+          ["push", "--quiet", "--no-verify", options.remote, "--delete", ...refs.slice(i, i + 100)],
+          "removing the run's refs from the remote",
+        );
+      }
+      if (refs.length > 0) log(`removed ${refs.length} ref(s) of run ${runId} from ${options.remote}`);
     },
     async dispose() {
       closed = true;
