@@ -131,20 +131,13 @@ export function noopPlan(n, { verify = null } = {}) {
     ],
     workers: [
       {
+        ...NOOP_WORKER,
         id: "seed",
         role: "write the seed",
         ownership: ["seed.json"],
         forbidden_actions: ["other edits"],
-        prompt_contract: { inputs: ["none"], required_output_schema: "seed.json", stop_conditions: ["none"] },
-        context_budget: { max_files: 1, max_tokens: 1, must_include: ["README.md"], must_exclude: [".dwm/"] },
-        tool_permissions: {
-          read: true,
-          write: true,
-          shell: false,
-          network: false,
-          mcp_connectors: [],
-          requires_escalation_for: [],
-        },
+        prompt_contract: { ...NOOP_WORKER.prompt_contract, required_output_schema: "seed.json" },
+        tool_permissions: { ...NOOP_WORKER.tool_permissions, write: true },
       },
       NOOP_WORKER,
     ],
