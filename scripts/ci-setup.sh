@@ -56,5 +56,25 @@ redis_server() {
   fi
 }
 
+# openssl for the TLS scale-out test (a throwaway CA and server certificate for 127.0.0.1).
+openssl_cli() {
+  if command -v openssl >/dev/null 2>&1; then
+    echo "openssl: already installed ($(openssl version))"
+    return 0
+  fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "openssl: apt-get install -y openssl"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >/dev/null
+    echo "openssl: ok ($(openssl version))"
+  else
+    echo "openssl: missing and apt-get is not available; the TLS queue test will fail" >&2
+    return 1
+  fi
+}
+
 agent_clis
 redis_server
+openssl_cli

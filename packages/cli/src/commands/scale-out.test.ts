@@ -216,53 +216,51 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     expect(await exited(w2)).toBe(0);
   }, 120_000);
 
-  it.skipIf(!opensslAvailable())(
-    "over TLS (rediss://, the CA trusted through NODE_EXTRA_CA_CERTS) a coordinator and a worker run the example to completion; without the CA both refuse with ERR_QUEUE_UNREACHABLE",
-    async () => {
-      const repo = auditRepo(cleanups);
-      const tmp = makeTempDir("dwm-scale-tls-");
-      cleanups.push(tmp.cleanup);
-      const remote = path.join(tmp.path, "remote.git");
-      git(tmp.path, "init", "--quiet", "--bare", remote);
-      const files = makeTlsFiles(path.join(tmp.path, "tls"));
-      const redis = await startRedisServer({ tls: files });
-      cleanups.push(() => redis.stop());
-      expect(redis.url).toMatch(/^rediss:\/\/127\.0\.0\.1:\d+$/);
-      const env = { DWM_SIDE_EFFECT_LOG: path.join(tmp.path, "side-effects.log"), TMPDIR: tmp.path };
-      const run = ["run", "workflow.plan.json", "--queue", redis.url, "--remote", remote];
+  it("over TLS (rediss://, the CA trusted through NODE_EXTRA_CA_CERTS) a coordinator and a worker run the example to completion; without the CA both refuse with ERR_QUEUE_UNREACHABLE", async () => {
+    if (!opensslAvailable())
+      throw new Error("openssl is not installed (scripts/ci-setup.sh installs it: apt-get install openssl)");
+    const repo = auditRepo(cleanups);
+    const tmp = makeTempDir("dwm-scale-tls-");
+    cleanups.push(tmp.cleanup);
+    const remote = path.join(tmp.path, "remote.git");
+    git(tmp.path, "init", "--quiet", "--bare", remote);
+    const files = makeTlsFiles(path.join(tmp.path, "tls"));
+    const redis = await startRedisServer({ tls: files });
+    cleanups.push(() => redis.stop());
+    expect(redis.url).toMatch(/^rediss:\/\/127\.0\.0\.1:\d+$/);
+    const env = { DWM_SIDE_EFFECT_LOG: path.join(tmp.path, "side-effects.log"), TMPDIR: tmp.path };
+    const run = ["run", "workflow.plan.json", "--queue", redis.url, "--remote", remote];
 
-      // Not trusting the CA: refused before anything is queued, the reason named.
-      const untrusted = start(tmp.path, ["worker", "--queue", redis.url, "--backends", "shell"], env);
-      expect(await exited(untrusted)).toBe(1);
-      expect(untrusted.out.join("\n")).toMatch(/ERR_QUEUE_UNREACHABLE.*certificate/);
-      const refused = start(repo.path, run, env);
-      expect(await exited(refused)).toBe(1);
-      expect(refused.out.join("\n")).toContain("ERR_QUEUE_UNREACHABLE");
-      // The plan may be compiled; nothing was journaled beyond that.
-      expect(events(repo.path).filter((e) => e.type !== "run.opened")).toEqual([]);
+    // Not trusting the CA: refused before anything is queued, the reason named.
+    const untrusted = start(tmp.path, ["worker", "--queue", redis.url, "--backends", "shell"], env);
+    expect(await exited(untrusted)).toBe(1);
+    expect(untrusted.out.join("\n")).toMatch(/ERR_QUEUE_UNREACHABLE.*certificate/);
+    const refused = start(repo.path, run, env);
+    expect(await exited(refused)).toBe(1);
+    expect(refused.out.join("\n")).toContain("ERR_QUEUE_UNREACHABLE");
+    // The plan may be compiled; nothing was journaled beyond that.
+    expect(events(repo.path).filter((e) => e.type !== "run.opened")).toEqual([]);
 
-      // Trusting it: the run goes through the queue to its human gate, then to the end.
-      const trusted = { ...env, NODE_EXTRA_CA_CERTS: files.caFile };
-      const w = start(
-        tmp.path,
-        ["worker", "--queue", redis.url, "--backends", "shell", "--name", "tls"],
-        trusted,
-      );
-      await until("the worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
-      const c1 = start(repo.path, run, trusted);
-      expect(await exited(c1), c1.out.join("\n")).toBe(4);
-      const runId = fs.readdirSync(path.join(repo.path, ".dwm", "runs"))[0] as string;
-      expect((await dwm(repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
-      const c2 = start(repo.path, ["run", runId, "--queue", redis.url, "--remote", remote], trusted);
-      expect(await exited(c2), c2.out.join("\n")).toBe(0);
-      expect(w.out.filter((l) => l.startsWith("finished")).length).toBeGreaterThanOrEqual(4);
-      const verify = await dwm(repo.path, ["verify", runId]);
-      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-      w.kill("SIGTERM");
-      expect(await exited(w)).toBe(0);
-    },
-    120_000,
-  );
+    // Trusting it: the run goes through the queue to its human gate, then to the end.
+    const trusted = { ...env, NODE_EXTRA_CA_CERTS: files.caFile };
+    const w = start(
+      tmp.path,
+      ["worker", "--queue", redis.url, "--backends", "shell", "--name", "tls"],
+      trusted,
+    );
+    await until("the worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
+    const c1 = start(repo.path, run, trusted);
+    expect(await exited(c1), c1.out.join("\n")).toBe(4);
+    const runId = fs.readdirSync(path.join(repo.path, ".dwm", "runs"))[0] as string;
+    expect((await dwm(repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    const c2 = start(repo.path, ["run", runId, "--queue", redis.url, "--remote", remote], trusted);
+    expect(await exited(c2), c2.out.join("\n")).toBe(0);
+    expect(w.out.filter((l) => l.startsWith("finished")).length).toBeGreaterThanOrEqual(4);
+    const verify = await dwm(repo.path, ["verify", runId]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    w.kill("SIGTERM");
+    expect(await exited(w)).toBe(0);
+  }, 120_000);
 
   it("usage and connection errors are coded: bad URL, unreachable Redis, --queue without --remote, worker without --backends", async () => {
     const repo = makeGitRepo({ "a.txt": "a\n" });
