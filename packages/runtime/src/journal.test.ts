@@ -232,6 +232,19 @@ describe("append", () => {
     expect(e.code).toBe("ERR_JOURNAL_TRANSITION");
     expect(journalBytes(s).equals(before)).toBe(true);
     expect(j.state).toEqual(state);
+    // The second event fails its schema after the first one changed the state: undone as well.
+    const bad = caught(() =>
+      j.appendAll([
+        {
+          type: "packet.dispatched",
+          data: { packet_id: "inventory", attempt: 1, packet_digest: d, base_commit: null },
+        },
+        { type: "packet.abandoned", data: { packet_id: "inventory", attempt: 1 } } as never,
+      ]),
+    );
+    expect(bad.code).toBe("ERR_JOURNAL_EVENT_INVALID");
+    expect(journalBytes(s).equals(before)).toBe(true);
+    expect(j.state).toEqual(state);
     const ok = j.appendAll([
       {
         type: "packet.dispatched",
