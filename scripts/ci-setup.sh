@@ -34,47 +34,41 @@ agent_clis() {
   echo "agent CLIs: ok"
 }
 
-# redis-server for the scale-out tests (@dwm/dispatcher's BullMQ queue, dwm run --queue / dwm worker):
-# each test starts its own private instance on a random loopback port and stops it.
-redis_server() {
-  if command -v redis-server >/dev/null 2>&1; then
-    echo "redis-server: already installed ($(redis-server --version | head -n 1))"
+# apt_install <program> <package> <what needs it>: install the Debian package when the program is
+# missing (apt-get, as root or with sudo); say what is there.
+apt_install() {
+  local program=$1 package=$2 needed_by=$3
+  if command -v "$program" >/dev/null 2>&1; then
+    echo "$program: already installed"
     return 0
   fi
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "redis-server: apt-get install -y redis-server"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-    # The package starts a system service on :6379; the tests do not use it.
-    $sudo service redis-server stop >/dev/null 2>&1 || true
-    echo "redis-server: ok ($(redis-server --version | head -n 1))"
-  else
-    echo "redis-server: missing and apt-get is not available; the Redis tests will fail" >&2
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "$program: missing and apt-get is not available; $needed_by will fail" >&2
     return 1
   fi
+  echo "$program: apt-get install -y $package"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$package" >/dev/null
+  echo "$program: ok"
 }
 
-# openssl for the TLS scale-out test (a throwaway CA and server certificate for 127.0.0.1).
-openssl_cli() {
-  if command -v openssl >/dev/null 2>&1; then
-    echo "openssl: already installed ($(openssl version))"
+# redis-server for the scale-out tests (@dwm/dispatcher's BullMQ queue, dwm run --queue / dwm worker):
+# each test starts its own private instance on a random loopback port and stops it. The package
+# starts a system service on :6379 that the tests do not use; it is stopped after an install.
+redis_server() {
+  command -v redis-server >/dev/null 2>&1 && {
+    echo "redis-server: $(redis-server --version | head -n 1)"
     return 0
-  fi
+  }
+  apt_install redis-server redis-server "the Redis tests" || return 1
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "openssl: apt-get install -y openssl"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openssl >/dev/null
-    echo "openssl: ok ($(openssl version))"
-  else
-    echo "openssl: missing and apt-get is not available; the TLS queue test will fail" >&2
-    return 1
-  fi
+  $sudo service redis-server stop >/dev/null 2>&1 || true
 }
 
 agent_clis
 redis_server
-openssl_cli
+# openssl for the TLS scale-out test (a throwaway CA and server certificate for 127.0.0.1).
+apt_install openssl openssl "the TLS queue test"
