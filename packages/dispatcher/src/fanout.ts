@@ -15,6 +15,12 @@ import type { FrontierRun } from "@dwm/scheduler";
 import type { AttemptInput, Packet, RunState, WorkerBindings } from "@dwm/schemas";
 import { dispatcherErrors } from "./errors.js";
 
+/** An item packet the journal names, read from its file inside the run and checked against its digest. */
+function readItemPacket(dir: string, item: { packet_id: string; digest: string }): Packet {
+  const file = resolveInside(dir, `packets/${item.packet_id}.json`, "fan-out packet");
+  return readArtifact<Packet>(file, "packet", { expectDigest: item.digest }).value;
+}
+
 /**
  * The compiled run plus the fan-out item packets the journal names (state.fanouts), each
  * read from its file and checked against the digest the journal holds: what the scheduler
@@ -24,9 +30,7 @@ export function fanoutFrontierRun(dir: string, loaded: LoadedRun, state: RunStat
   const packets = new Map(loaded.packets);
   for (const f of Object.values(state.fanouts ?? {})) {
     for (const item of f?.packets ?? []) {
-      if (packets.has(item.packet_id)) continue;
-      const file = resolveInside(dir, `packets/${item.packet_id}.json`, "fan-out packet");
-      packets.set(item.packet_id, readArtifact<Packet>(file, "packet", { expectDigest: item.digest }).value);
+      if (!packets.has(item.packet_id)) packets.set(item.packet_id, readItemPacket(dir, item));
     }
   }
   return { run: loaded.run, packets, gates: loaded.gates };
@@ -64,10 +68,8 @@ export class FanoutRun {
   load(state: RunState): void {
     for (const f of Object.values(state.fanouts ?? {})) {
       for (const item of f?.packets ?? []) {
-        if (this.digests.get(item.packet_id) === item.digest) continue;
-        const file = resolveInside(this.dir, `packets/${item.packet_id}.json`, "fan-out packet");
-        const p = readArtifact<Packet>(file, "packet", { expectDigest: item.digest }).value;
-        this.add(p, item.digest as Digest);
+        if (this.digests.get(item.packet_id) !== item.digest)
+          this.add(readItemPacket(this.dir, item), item.digest as Digest);
       }
     }
   }
