@@ -107,6 +107,20 @@ describe("evaluatePlan", () => {
     expect(validateSchema("scorecard", sc).problems).toEqual([]);
   });
 
+  it.each(["\r", "\n", "\u2028"])(
+    "a key holding a line terminator (%j) gets a pointer the scorecard schema accepts",
+    (eol) => {
+      // Found by the plan fuzzer (seed 151120707): a byte flip turned a key into "\rrequired_fields".
+      const plan = fixture("activate-pipeline-audit") as unknown as Record<string, unknown>;
+      plan[`${eol}extra`] = true;
+      const sc = evaluatePlan(plan);
+      expect(sc.problems).toEqual([
+        expect.objectContaining({ code: "ERR_PLAN_UNEXPECTED_KEY", pointer: `/${eol}extra` }),
+      ]);
+      expect(validateSchema("scorecard", sc).problems).toEqual([]);
+    },
+  );
+
   it.each([
     [null, "null"],
     ["plan", "string"],

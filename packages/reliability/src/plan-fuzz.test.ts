@@ -226,7 +226,7 @@ const counts = {
   uncoded_rejections: 0,
 };
 const codeCounts: Record<string, number> = {};
-const failures: { trial: number; stage: string; error: string }[] = [];
+const failures: { trial: number; stage: string; error: string; problem?: string }[] = [];
 const startedAt = Date.now();
 
 describe(`plan fuzz (${TRIALS} mutants, seed ${SEED})`, () => {
@@ -286,8 +286,16 @@ describe(`plan fuzz (${TRIALS} mutants, seed ${SEED})`, () => {
           continue;
         }
         const shape = validateSchema("scorecard", sc);
-        if (!shape.ok)
-          failures.push({ trial: n, stage: "scorecard", error: JSON.stringify(shape.problems[0]) });
+        if (!shape.ok) {
+          // Name the offending problem so the failure can be turned into a manifest case.
+          const at = /^\/problems\/(\d+)/.exec(shape.problems[0]?.pointer ?? "");
+          failures.push({
+            trial: n,
+            stage: "scorecard",
+            error: JSON.stringify(shape.problems[0]),
+            ...(at ? { problem: JSON.stringify(sc.problems[Number(at[1])]) } : {}),
+          });
+        }
         if (!sc.valid) {
           counts.invalid_scorecards++;
           if (sc.problems.length === 0) {
