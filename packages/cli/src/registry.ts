@@ -207,7 +207,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "worker",
     usage:
-      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--queue-prefix P] [--json|--ndjson]",
+      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--json|--ndjson]",
     summary:
       "Execute attempts for coordinators (dwm run --queue) on this machine until SIGINT/SIGTERM; runs only the backends given; never writes a run store.",
     positionals: { min: 0, max: 0 },
@@ -233,6 +233,10 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description:
           "Job lock, renewed every half of it; a dead worker's attempt is lost after it (default 30000).",
+      },
+      "stalled-ms": {
+        type: "string",
+        description: "How often this worker looks for other workers' expired job locks (default: --lock-ms).",
       },
       "queue-prefix": {
         type: "string",

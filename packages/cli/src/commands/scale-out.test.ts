@@ -70,7 +70,12 @@ function start(cwd: string, args: string[], env: Record<string, string>): DwmPro
   return child;
 }
 
-function worker(s: Setup, name: string, slowMs: number, concurrency = 2) {
+/**
+ * A `dwm worker` on the test's queue. `lockMs` is short only for a worker the test kills (so its
+ * job is declared lost quickly); a healthy worker keeps a long lock, so a loaded machine or the
+ * Redis restart cannot expire it, and checks for other workers' expired locks every second.
+ */
+function worker(s: Setup, name: string, slowMs: number, concurrency = 2, lockMs = 30_000) {
   return start(
     s.tmp.path,
     [
@@ -82,7 +87,9 @@ function worker(s: Setup, name: string, slowMs: number, concurrency = 2) {
       "--concurrency",
       String(concurrency),
       "--lock-ms",
-      "4000",
+      String(lockMs),
+      "--stalled-ms",
+      "1000",
       "--name",
       name,
     ],
@@ -122,7 +129,7 @@ function ranCounts(log: string): Record<string, number> {
 describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", () => {
   it("one coordinator, two workers: a worker SIGKILLed mid-attempt, Redis restarted, the coordinator SIGKILLed — the run completes, verify passes, only the lost packet ran again, once", async () => {
     const s = await setup();
-    const w1 = worker(s, "w1", 2500, 1);
+    const w1 = worker(s, "w1", 2500, 1, 4000);
     const w2 = worker(s, "w2", 200);
     await until(
       "both workers ready",
@@ -262,7 +269,7 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     expect(await exited(w)).toBe(0);
   }, 120_000);
 
-  it("usage and connection errors are coded: bad URL, unreachable Redis, --queue without --remote, worker without --backends", async () => {
+  it("usage and connection errors are coded: bad URL, unreachable Redis, --queue without --remote, worker without --backends, bad --lock-ms/--stalled-ms", async () => {
     const repo = makeGitRepo({ "a.txt": "a\n" });
     cleanups.push(repo.cleanup);
     const bad = await dwm(repo.path, ["worker", "--queue", "http://127.0.0.1:1", "--backends", "shell"]);
@@ -276,6 +283,22 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     expect(nob.stderr).toContain("--backends");
     const odd = await dwm(repo.path, ["worker", "--queue", "redis://127.0.0.1:1", "--backends", "bash"]);
     expect(odd.code).toBe(2);
+    for (const [flag, v] of [
+      ["--lock-ms", "999"],
+      ["--stalled-ms", "1s"],
+    ]) {
+      const r = await dwm(repo.path, [
+        "worker",
+        "--queue",
+        "redis://127.0.0.1:1",
+        "--backends",
+        "shell",
+        flag as string,
+        v as string,
+      ]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${flag} must be a whole number`);
+    }
     const noRemote = await dwm(repo.path, ["run", "--queue", "redis://127.0.0.1:1"]);
     expect(noRemote.code).toBe(2);
   });

@@ -54,6 +54,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   }
   const concurrency = wholeNumber("concurrency", args.values.concurrency, 1) ?? 1;
   const lockMs = wholeNumber("lock-ms", args.values["lock-ms"], 1000);
+  const stalledMs = wholeNumber("stalled-ms", args.values["stalled-ms"], 500);
   const prefix = typeof args.values["queue-prefix"] === "string" ? args.values["queue-prefix"] : undefined;
   const name = typeof args.values.name === "string" ? args.values.name : `${os.hostname()}:${process.pid}`;
   const cacheDir = typeof args.values["cache-dir"] === "string" ? args.values["cache-dir"] : undefined;
@@ -75,6 +76,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     ...(cacheDir ? { cacheDir } : {}),
     ...(prefix ? { prefix } : {}),
     ...(lockMs ? { lockMs } : {}),
+    ...(stalledMs ? { stalledIntervalMs: stalledMs } : {}),
     processRunner: execaProcessRunner,
     env: ctx.env,
     clock: ctx.clock,
