@@ -162,7 +162,7 @@ export async function preparedRun(plan, bindingsDoc, { prefix, categories = ["wr
   const start = (ports = {}) =>
     runWorkflow(
       compiled.runDir,
-      { clock: core.systemClock, processRunner: core.execaProcessRunner, env: process.env, ...ports },
+      { clock: core.systemClock, processRunner: core.nodeProcessRunner, env: process.env, ...ports },
       {
         repo: dir,
         bindings,

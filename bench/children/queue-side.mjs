@@ -59,7 +59,7 @@ async function side(kind, n, w) {
   const { bindings, digest } = parseWorkerBindings(b);
   const ports = {
     clock: core.systemClock,
-    processRunner: core.execaProcessRunner,
+    processRunner: core.nodeProcessRunner,
     env: process.env,
     worktreeRoot: tmp,
   };
@@ -80,7 +80,7 @@ async function side(kind, n, w) {
         remote,
         repo: dir,
         runDir: compiled.runDir,
-        processRunner: core.execaProcessRunner,
+        processRunner: core.nodeProcessRunner,
         env: process.env,
         clock: core.systemClock,
       });

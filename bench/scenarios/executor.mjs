@@ -79,7 +79,7 @@ export async function run({ quick }) {
     return median(xs);
   };
   try {
-    const direct = await time(() => core.execaProcessRunner.run({ argv: ["true"], cwd: repo.dir, env }));
+    const direct = await time(() => core.nodeProcessRunner.run({ argv: ["true"], cwd: repo.dir, env }));
     const bareGit = await time((i) => {
       const wt = path.join(work, `bare-${i + 1}`);
       const g = (cwd, ...a) => spawnSync("git", a, { cwd, env });
@@ -108,7 +108,7 @@ export async function run({ quick }) {
           limits: { timeout_ms: 60_000 },
         },
         {
-          processRunner: core.execaProcessRunner,
+          processRunner: core.nodeProcessRunner,
           clock: core.systemClock,
           attemptDir: path.join(work, "attempts", String(i + 2)),
           env,

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { digest, execaProcessRunner } from "@dwm/core";
+import { digest, nodeProcessRunner } from "@dwm/core";
 import type { ExecutorPorts } from "@dwm/executor";
 import { nextInfraRetry } from "@dwm/ingester";
 import { reviewAttempt } from "@dwm/reviewer";
@@ -119,7 +119,7 @@ export function request(
 /** Real processes and git, a pinned clock, DWM's environment with the gateway key and planted secrets. */
 export function ports(store: TempDir, name: string, attempt = 1): ExecutorPorts {
   return {
-    processRunner: execaProcessRunner,
+    processRunner: nodeProcessRunner,
     clock: new FakeClock("2026-03-01T12:00:00.000Z"),
     attemptDir: path.join(store.path, "attempts", name, String(attempt)),
     env: dwmEnv(path.join(store.path, "home"), { [KEY_ENV]: KEY_VALUE, ...PLANTED }),

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { compilePlan, loadRun } from "@dwm/compiler";
-import { execaProcessRunner, readJsonFile } from "@dwm/core";
+import { nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { integrationBranch, runWorkflow } from "@dwm/dispatcher";
 import { loadWorkerBindings } from "@dwm/executor";
 import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
@@ -145,7 +145,7 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
     };
     const ports = () => ({
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-      processRunner: execaProcessRunner,
+      processRunner: nodeProcessRunner,
       env: dwmEnv(path.join(store.path, "home"), { [KEY_ENV]: KEY_VALUE }),
       worktreeRoot: store.path,
     });

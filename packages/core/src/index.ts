@@ -12,4 +12,4 @@ export { acquireLock } from "./lock.js";
 export { checkRelativePath, isInside, resolveInside } from "./paths.js";
 export type { Clock, ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 export { systemClock } from "./ports.js";
-export { execaProcessRunner } from "./process-runner.js";
+export { execaProcessRunner, MAX_CAPTURED_OUTPUT, nodeProcessRunner } from "./process-runner.js";

@@ -45,7 +45,7 @@ export interface ProcessResult {
   pid: number | null;
 }
 
-/** Runs processes. The real adapter is `execaProcessRunner`; tests use `FakeProcessRunner`. */
+/** Runs processes. The real adapter is `nodeProcessRunner`; tests use `FakeProcessRunner`. */
 export interface ProcessRunner {
   run(request: ProcessRequest): Promise<ProcessResult>;
 }

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { execaProcessRunner } from "./process-runner.js";
+import { execaProcessRunner, MAX_CAPTURED_OUTPUT, nodeProcessRunner } from "./process-runner.js";
 
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
 
@@ -22,9 +22,13 @@ function alive(pid: number): boolean {
   }
 }
 
-describe("execaProcessRunner", () => {
+describe("nodeProcessRunner", () => {
+  it("execaProcessRunner is the same runner (deprecated name)", () => {
+    expect(execaProcessRunner).toBe(nodeProcessRunner);
+  });
+
   it("runs an argv with exactly the given environment and stdin", async () => {
-    const r = await execaProcessRunner.run({
+    const r = await nodeProcessRunner.run({
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
       argv: ["sh", "-c", 'read x; echo "$x:${HOME:-nohome}:$FOO"'],
       cwd: os.tmpdir(),
@@ -36,18 +40,18 @@ describe("execaProcessRunner", () => {
   });
 
   it("reports exit codes, signals and missing programs", async () => {
-    const fail = await execaProcessRunner.run({ argv: ["sh", "-c", "exit 3"], cwd: os.tmpdir(), env });
+    const fail = await nodeProcessRunner.run({ argv: ["sh", "-c", "exit 3"], cwd: os.tmpdir(), env });
     expect(fail.exitCode).toBe(3);
-    const sig = await execaProcessRunner.run({ argv: ["sh", "-c", "kill -9 $$"], cwd: os.tmpdir(), env });
+    const sig = await nodeProcessRunner.run({ argv: ["sh", "-c", "kill -9 $$"], cwd: os.tmpdir(), env });
     expect(sig.signal).toBe("SIGKILL");
-    const missing = await execaProcessRunner.run({ argv: ["dwm-no-such-program"], cwd: os.tmpdir(), env });
+    const missing = await nodeProcessRunner.run({ argv: ["dwm-no-such-program"], cwd: os.tmpdir(), env });
     expect(missing.spawnError).toBe("ENOENT");
   });
 
   it("a signal that was aborted before the run kills the child at once", async () => {
     const controller = new AbortController();
     controller.abort();
-    const r = await execaProcessRunner.run({
+    const r = await nodeProcessRunner.run({
       argv: ["sleep", "30"],
       cwd: os.tmpdir(),
       env,
@@ -62,13 +66,13 @@ describe("execaProcessRunner", () => {
     const controller = new AbortController();
     const before = getEventListeners(controller.signal, "abort").length;
     for (let i = 0; i < 12; i++)
-      await execaProcessRunner.run({ argv: ["true"], cwd: os.tmpdir(), env, signal: controller.signal });
+      await nodeProcessRunner.run({ argv: ["true"], cwd: os.tmpdir(), env, signal: controller.signal });
     expect(getEventListeners(controller.signal, "abort").length).toBe(before);
   });
 
   it("writes output to files when asked", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
-    const r = await execaProcessRunner.run({
+    const r = await nodeProcessRunner.run({
       argv: ["sh", "-c", "echo out; echo err >&2"],
       cwd: dir,
       env,
@@ -84,7 +88,7 @@ describe("execaProcessRunner", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
     const pidFile = path.join(dir, "gc.pid");
     // The child starts a grandchild that ignores SIGTERM, records its pid, and both hang.
-    const r = await execaProcessRunner.run({
+    const r = await nodeProcessRunner.run({
       argv: ["sh", "-c", `sh -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 1; done' & wait`],
       cwd: dir,
       env,
@@ -95,5 +99,55 @@ describe("execaProcessRunner", () => {
     const gc = Number(fs.readFileSync(pidFile, "utf8"));
     await new Promise((res) => setTimeout(res, 100));
     expect(alive(gc)).toBe(false);
+  });
+
+  it("a background process left holding stdout does not hold the result up; it is killed at the child's exit", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
+    const pidFile = path.join(dir, "bg.pid");
+    const t0 = performance.now();
+    const r = await nodeProcessRunner.run({
+      argv: ["sh", "-c", `sleep 30 & echo $! > ${pidFile}; echo done`],
+      cwd: dir,
+      env,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("done\n");
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(alive(Number(fs.readFileSync(pidFile, "utf8")))).toBe(false);
+  });
+
+  it("a child that never reads its stdin is no error", async () => {
+    const r = await nodeProcessRunner.run({
+      argv: ["true"],
+      cwd: os.tmpdir(),
+      env,
+      stdin: "x".repeat(1024 * 1024),
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.spawnError).toBeNull();
+  });
+
+  it("an output file that cannot be opened is a spawn error, and nothing ran", async () => {
+    const r = await nodeProcessRunner.run({
+      argv: ["true"],
+      cwd: os.tmpdir(),
+      env,
+      stdoutFile: path.join(os.tmpdir(), "dwm-no-such-dir", "out"),
+    });
+    expect(r.spawnError).toBe("ENOENT");
+    expect(r.pid).toBeNull();
+  });
+
+  it("output past MAX_CAPTURED_OUTPUT kills the group and says so; what was kept is the start", async () => {
+    const r = await nodeProcessRunner.run({
+      argv: ["sh", "-c", "yes 0123456789abcdef; echo never"],
+      cwd: os.tmpdir(),
+      env,
+    });
+    expect(r.signal).toBe("SIGKILL");
+    expect(r.stdout.length).toBe(MAX_CAPTURED_OUTPUT);
+    expect(r.stdout.startsWith("0123456789abcdef\n0123456789abcdef\n")).toBe(true);
+    expect(r.stderr).toContain(`output over ${MAX_CAPTURED_OUTPUT} bytes`);
   });
 });

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { execaProcessRunner, type ProcessRunner } from "@dwm/core";
+import { nodeProcessRunner, type ProcessRunner } from "@dwm/core";
 import { createGit, type GitPort, gitOk, refSegment } from "./internal/git.js";
 
 /**
@@ -16,7 +16,7 @@ export async function pruneWorktrees(
     env: Readonly<Record<string, string | undefined>>;
     git?: GitPort;
   } = {
-    processRunner: execaProcessRunner,
+    processRunner: nodeProcessRunner,
     env: process.env,
   },
 ): Promise<string[]> {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { digest, execaProcessRunner } from "@dwm/core";
+import { digest, nodeProcessRunner } from "@dwm/core";
 import { git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { loadWorkerBindings, parseWorkerBindings, resolveBinding } from "./bindings.js";
@@ -302,14 +302,14 @@ describe("git", () => {
     git(repo.path, "worktree", "add", "-q", "-b", "dwm/run-1/p/1", a);
     git(repo.path, "worktree", "add", "-q", "-b", "dwm/run-2/p/1", b);
     const removed = await pruneWorktrees(repo.path, "run-1", {
-      processRunner: execaProcessRunner,
+      processRunner: nodeProcessRunner,
       env: process.env,
     });
     expect(removed).toEqual(["dwm/run-1/p/1"]);
     expect(fs.existsSync(path.dirname(a))).toBe(false);
     expect(fs.existsSync(b)).toBe(true);
     expect(git(repo.path, "branch", "--list", "dwm/run-1/*")).toContain("dwm/run-1/p/1");
-    const git2 = createGit(execaProcessRunner, process.env);
+    const git2 = createGit(nodeProcessRunner, process.env);
     expect((await git2.run(repo.path, ["worktree", "list", "--porcelain"])).stdout).not.toContain("dwm-wt-a");
     repo.cleanup();
     tmp.cleanup();

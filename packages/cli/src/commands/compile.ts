@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type CompiledRun, checkRun, compilePlan, compilerErrors, locateRun } from "@dwm/compiler";
-import { acquireLock, coreErrors, execaProcessRunner, type LockHandle } from "@dwm/core";
+import { acquireLock, coreErrors, type LockHandle, nodeProcessRunner } from "@dwm/core";
 import { loadPlanFile } from "@dwm/plan-evaluator";
 import { applyRecompile, JOURNAL_FILE, type Journal, LOCK_FILE, openJournal } from "@dwm/runtime";
 import type { ChangeReport, CompileResult, RunCheck } from "@dwm/schemas";
@@ -9,7 +9,7 @@ import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 
 async function git(ctx: CommandContext, cwd: string, args: string[]): Promise<string | null> {
-  const r = await execaProcessRunner.run({
+  const r = await nodeProcessRunner.run({
     argv: ["git", ...args],
     cwd,
     env: Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined)),

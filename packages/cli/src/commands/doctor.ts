@@ -1,4 +1,4 @@
-import { execaProcessRunner } from "@dwm/core";
+import { nodeProcessRunner } from "@dwm/core";
 import { COVERED_AGENT_CLI_VERSIONS } from "@dwm/executor";
 import type { DoctorCheck, DoctorReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult } from "../command.js";
@@ -14,7 +14,7 @@ function atLeast(version: string, min: readonly [number, number]): boolean {
 }
 
 async function probe(ctx: CommandContext, argv: string[]): Promise<{ ok: boolean; out: string }> {
-  const r = await execaProcessRunner.run({
+  const r = await nodeProcessRunner.run({
     argv,
     cwd: ctx.cwd,
     env: Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined)),

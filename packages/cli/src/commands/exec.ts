@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_STORE, loadRun } from "@dwm/compiler";
-import { type Digest, digestBytes, execaProcessRunner, resolveInside } from "@dwm/core";
+import { type Digest, digestBytes, nodeProcessRunner, resolveInside } from "@dwm/core";
 import {
   attemptBranch,
   executorErrors,
@@ -24,7 +24,7 @@ function hostEnv(ctx: CommandContext): Record<string, string> {
 }
 
 async function repoRoot(ctx: CommandContext): Promise<string> {
-  const r = await execaProcessRunner.run({
+  const r = await nodeProcessRunner.run({
     argv: ["git", "rev-parse", "--show-toplevel"],
     cwd: ctx.cwd,
     env: hostEnv(ctx),
@@ -39,7 +39,7 @@ async function repoRoot(ctx: CommandContext): Promise<string> {
 }
 
 async function headCommit(ctx: CommandContext, repo: string): Promise<string> {
-  const r = await execaProcessRunner.run({
+  const r = await nodeProcessRunner.run({
     argv: ["git", "rev-parse", "HEAD"],
     cwd: repo,
     env: hostEnv(ctx),
@@ -221,7 +221,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     limits,
   };
   const attempt = await runAttempt(request, {
-    processRunner: execaProcessRunner,
+    processRunner: nodeProcessRunner,
     clock: ctx.clock,
     attemptDir: path.join(packetDir, String(attemptNo)),
     env: ctx.env,

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, execaProcessRunner } from "@dwm/core";
+import { type Digest, nodeProcessRunner } from "@dwm/core";
 import { type DispatcherPorts, dispatcherErrors, type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
 import {
   executorErrors,
@@ -57,7 +57,7 @@ function wholeNumber(name: string, v: unknown, min: number): number | undefined 
 }
 
 async function toplevel(ctx: CommandContext, dir: string): Promise<string> {
-  const r = await execaProcessRunner.run({
+  const r = await nodeProcessRunner.run({
     argv: ["git", "rev-parse", "--show-toplevel"],
     cwd: dir,
     env: hostEnv(ctx),
@@ -311,7 +311,7 @@ async function queueFor(
     /^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || /^[^/]+@[^:]+:/.test(remote)
       ? remote
       : path.resolve(ctx.cwd, remote);
-  const reach = await execaProcessRunner.run({
+  const reach = await nodeProcessRunner.run({
     argv: ["git", "ls-remote", remoteArg, "HEAD"],
     cwd: repo,
     env: { ...hostEnv(ctx), GIT_TERMINAL_PROMPT: "0" },
@@ -340,7 +340,7 @@ async function queueFor(
       remote: remoteArg,
       repo,
       runDir,
-      processRunner: execaProcessRunner,
+      processRunner: nodeProcessRunner,
       env: ctx.env,
       clock: ctx.clock,
       rateLimits,
@@ -424,7 +424,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       resolved.runDir,
       {
         clock: ctx.clock,
-        processRunner: execaProcessRunner,
+        processRunner: nodeProcessRunner,
         env: ctx.env,
         signal: controller.signal,
         onProgress: printer,

@@ -1,5 +1,5 @@
 import os from "node:os";
-import { execaProcessRunner } from "@dwm/core";
+import { nodeProcessRunner } from "@dwm/core";
 import type { BackendName, WorkerReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
@@ -77,7 +77,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     ...(prefix ? { prefix } : {}),
     ...(lockMs ? { lockMs } : {}),
     ...(stalledMs ? { stalledIntervalMs: stalledMs } : {}),
-    processRunner: execaProcessRunner,
+    processRunner: nodeProcessRunner,
     env: ctx.env,
     clock: ctx.clock,
     onEvent: (e) =>

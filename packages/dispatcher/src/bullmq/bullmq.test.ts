@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
-import { execaProcessRunner } from "@dwm/core";
+import { nodeProcessRunner } from "@dwm/core";
 import type { AttemptJobResult } from "@dwm/schemas";
 import {
   FakeClock,
@@ -113,7 +113,7 @@ describe("BullMQ queue on a real Redis", () => {
         remote,
         repo: ex.repo.path,
         runDir,
-        processRunner: execaProcessRunner,
+        processRunner: nodeProcessRunner,
         env,
         clock,
         pollMs: 100,
@@ -151,7 +151,7 @@ describe("BullMQ queue on a real Redis", () => {
       prefix,
       backends: ["shell"],
       concurrency: 1,
-      processRunner: execaProcessRunner,
+      processRunner: nodeProcessRunner,
       env,
       clock,
       worktreeRoot: tmp.path,
@@ -225,7 +225,7 @@ describe("BullMQ queue on a real Redis", () => {
           name,
           backends: ["dry-run"],
           concurrency: 3,
-          processRunner: execaProcessRunner,
+          processRunner: nodeProcessRunner,
           env,
           clock,
           worktreeRoot: tmp.path,
@@ -243,7 +243,7 @@ describe("BullMQ queue on a real Redis", () => {
       remote,
       repo: ex.repo.path,
       runDir,
-      processRunner: execaProcessRunner,
+      processRunner: nodeProcessRunner,
       env,
       clock,
       pollMs: 100,

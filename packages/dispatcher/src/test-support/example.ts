@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CompiledRun, compilePlan } from "@dwm/compiler";
-import { execaProcessRunner, readJsonFile } from "@dwm/core";
+import { nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { loadWorkerBindings } from "@dwm/executor";
 import type { WorkerBindings } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
@@ -67,7 +67,7 @@ export function realPorts(
 ): DispatcherPorts {
   return {
     clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-    processRunner: execaProcessRunner,
+    processRunner: nodeProcessRunner,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     ...(worktreeRoot ? { worktreeRoot } : {}),
   };

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { digest, digestBytes, execaProcessRunner } from "@dwm/core";
+import { digest, digestBytes, nodeProcessRunner } from "@dwm/core";
 import type { AttemptRequest, Packet, PacketWorker, WorkerBinding, WorkerBindings } from "@dwm/schemas";
 import { FakeClock, git, makeTempDir, pathWithFakeClis, type TempDir } from "@dwm/test-utils";
 import type { ExecutorPorts } from "../run-attempt.js";
@@ -100,7 +100,7 @@ export function input(artifact: string, content: string) {
 /** Ports for a real attempt: real processes and git, the fake CLIs first on PATH, a pinned clock. */
 export function ports(store: TempDir, env: Record<string, string> = {}, n = 1): ExecutorPorts {
   return {
-    processRunner: execaProcessRunner,
+    processRunner: nodeProcessRunner,
     clock: new FakeClock("2026-03-01T12:00:00.000Z"),
     attemptDir: path.join(store.path, "attempts", "build", String(n)),
     env: { PATH: pathWithFakeClis(), HOME: store.path, LANG: "C.UTF-8", ...env },
