@@ -103,9 +103,21 @@ async function updateRef(ports: IntegrationPorts, runId: string, next: string, p
  */
 export async function mergeIntoIntegration(
   ports: IntegrationPorts,
-  input: { runId: string; base: string; packetId: string; attempt: number; commit: string },
+  input: {
+    runId: string;
+    base: string;
+    packetId: string;
+    attempt: number;
+    commit: string;
+    /**
+     * The branch head the caller holds (it read it, or moved the branch last; null: no branch
+     * yet). Omitted, it is read from git. A stale value cannot lose work: every move of the
+     * branch is a compare-and-swap against it (ERR_DISPATCH_INTEGRATION_MOVED).
+     */
+    head?: string | null;
+  },
 ): Promise<MergeResult> {
-  const head = await integrationHead(ports, input.runId);
+  const head = input.head !== undefined ? input.head : await integrationHead(ports, input.runId);
   const current = head ?? input.base;
   // A packet that committed nothing has the commit it started from: merged already when that
   // is the branch head (no git call needed to say so).

@@ -144,6 +144,55 @@ describe("runWorkflow on examples/api-migration", () => {
     expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
   }, 240_000);
 
+  it("the integration branch moved by someone else mid-run: the runner merges on top of it, nothing lost", async () => {
+    const ex = exampleRepo("api-migration");
+    const wt = makeTempDir("dwm-wt-root-");
+    cleanups.push(ex.repo.cleanup, wt.cleanup);
+    const branch = integrationBranch(ex.compiled.runId);
+    const base = realPorts({}, wt.path);
+    const outside: { commit: string | null } = { commit: null };
+    const ports = {
+      ...base,
+      processRunner: {
+        async run(req: Parameters<typeof base.processRunner.run>[0]) {
+          const r = await base.processRunner.run(req);
+          // Right after the runner's first move of the branch, an outside commit lands on it.
+          if (
+            outside.commit === null &&
+            req.argv[1] === "update-ref" &&
+            req.argv.includes(`refs/heads/${branch}`)
+          ) {
+            const head = git(ex.repo.path, "rev-parse", branch);
+            const foreign = git(
+              ex.repo.path,
+              "-c",
+              "user.name=Other",
+              "-c",
+              "user.email=other@example.com",
+              "commit-tree",
+              `${head}^{tree}`,
+              "-p",
+              head,
+              "-m",
+              "outside commit",
+            );
+            git(ex.repo.path, "update-ref", `refs/heads/${branch}`, foreign, head);
+            outside.commit = foreign;
+          }
+          return r;
+        },
+      },
+    };
+    const out = await runWorkflow(ex.compiled.runDir, ports, options(ex));
+    expect(out.detail).toBe("waiting for a decision on human-gate");
+    expect(outside.commit).not.toBeNull();
+    // The outside commit is still on the branch, under every packet's work.
+    git(ex.repo.path, "merge-base", "--is-ancestor", String(outside.commit), branch);
+    expect(git(ex.repo.path, "show", `${branch}:src/a/orders.js`)).toContain("newApi({ value: order })");
+    expect(git(ex.repo.path, "show", `${branch}:src/b/users.js`)).toContain("newApi({ value: email })");
+    expect(verifyRun(ex.compiled.runDir).problems).toEqual([]);
+  }, 240_000);
+
   it("a merge conflict opens a gate naming the files and packets, leaves the branch unmerged; rejecting reruns on top", async () => {
     const ex = exampleRepo("api-migration", ["DWM_EXAMPLE_CONFLICT"], (plan) => {
       for (const w of plan.workers as { id: string; ownership: string[] }[])

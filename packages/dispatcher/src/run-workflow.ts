@@ -261,6 +261,9 @@ export async function runWorkflow(
   let stopFailure: string | null = null;
   // Where new attempts start: the integration branch head (null until the first merge).
   let intHead: string | null = null;
+  // intHead is read from git at start and moved by this runner; an operator's decision (a hand
+  // merge approved at a conflict gate) may have moved the branch, so it is read again after one.
+  let intHeadStale = true;
 
   const append = (drafts: readonly EventDraft[]): JournalEvent[] => {
     const evs = journal.appendAll(drafts);
@@ -340,6 +343,7 @@ export async function runWorkflow(
     }
 
     intHead = await integrationHead(gitPorts, runId);
+    intHeadStale = false;
     fan.load(journal.state);
     await recoverOrphans();
     applyOperatorApprovals();
@@ -580,6 +584,7 @@ export async function runWorkflow(
     registerHandoffs(dir, copies);
     append(events);
     activity.approvals.push(approval.gate_id);
+    intHeadStale = true;
   }
 
   /** `--approve` and the policy file: approvals of closed risk gates, written and journaled. */
@@ -637,6 +642,7 @@ export async function runWorkflow(
         registerHandoffs(dir, copies);
         append(events);
         activity.approvals.push(p.approval.gate_id);
+        intHeadStale = true;
       } catch (e) {
         if (!isDwmError(e)) throw e;
         progress({ kind: "note", message: `approval ${p.path} not used: ${e.code} ${e.message}` });
@@ -656,13 +662,28 @@ export async function runWorkflow(
       const p = journal.state.packets[id];
       if (p?.state !== "completed" || p.commit === null || p.merged_commit !== null) continue;
       if (p.conflict_gate !== null && journal.state.gates[p.conflict_gate]?.state !== "approved") continue;
-      const r = await mergeIntoIntegration(gitPorts, {
-        runId,
-        base: baseCommit as string,
-        packetId: id,
-        attempt: p.attempts,
-        commit: p.commit,
-      });
+      if (intHeadStale || p.conflict_gate !== null) {
+        intHead = await integrationHead(gitPorts, runId);
+        intHeadStale = false;
+      }
+      const merge = (head: string | null) =>
+        mergeIntoIntegration(gitPorts, {
+          runId,
+          base: baseCommit as string,
+          packetId: id,
+          attempt: p.attempts,
+          commit: p.commit as string,
+          head,
+        });
+      let r: Awaited<ReturnType<typeof mergeIntoIntegration>>;
+      try {
+        r = await merge(intHead);
+      } catch (e) {
+        // Someone else moved the branch (the compare-and-swap refused): merge on top of where it is.
+        if (!isDwmError(e) || e.code !== "ERR_DISPATCH_INTEGRATION_MOVED") throw e;
+        intHead = await integrationHead(gitPorts, runId);
+        r = await merge(intHead);
+      }
       if (r.kind === "merged") {
         intHead = r.commit;
         append([{ type: "integration.merged", data: { packet_id: id, commit: r.commit } }]);
