@@ -1,5 +1,5 @@
 // Shared helpers for bench scenarios: timing, medians, peak memory, result files.
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -198,6 +198,18 @@ export function machine() {
  * Write `<results>/<name>.json`: the machine, the scenario's figures, and the peak RSS of the
  * process that ran the scenario (run.mjs runs each scenario in a process of its own).
  */
+/** The commit the bench ran on, "+dirty" when the tree had changes; null outside a git checkout. */
+function commit() {
+  try {
+    const git = (...a) =>
+      execFileSync("git", a, { cwd: benchDir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const head = git("rev-parse", "HEAD").trim();
+    return git("status", "--porcelain", "--untracked-files=no").trim() === "" ? head : `${head}+dirty`;
+  } catch {
+    return null;
+  }
+}
+
 export function writeResult(name, result) {
   const dir = resultsDir();
   fs.mkdirSync(dir, { recursive: true });
@@ -205,6 +217,7 @@ export function writeResult(name, result) {
     scenario: name,
     date: new Date().toISOString(),
     machine: machine(),
+    commit: commit(),
     quick: process.argv.includes("--quick"),
     ...result,
     scenario_process_peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
