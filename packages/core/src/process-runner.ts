@@ -6,10 +6,17 @@ import type { ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 export const MAX_CAPTURED_OUTPUT = 64 * 1024 * 1024;
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
+  // Usually the group is already gone (ESRCH) when this runs at a child's exit: the error is
+  // expected and dropped, so no stack is captured for it (a profile of a 5,000-packet run found
+  // 18.6 s of main-thread time in building those errors' stacks).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     process.kill(-pid, signal);
   } catch {
     // ESRCH: the group is already gone.
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
