@@ -194,10 +194,6 @@ export function machine() {
   };
 }
 
-/**
- * Write `<results>/<name>.json`: the machine, the scenario's figures, and the peak RSS of the
- * process that ran the scenario (run.mjs runs each scenario in a process of its own).
- */
 /** The commit the bench ran on, "+dirty" when the tree had changes; null outside a git checkout. */
 function commit() {
   try {
@@ -210,6 +206,10 @@ function commit() {
   }
 }
 
+/**
+ * Write `<results>/<name>.json`: the machine, the scenario's figures, and the peak RSS of the
+ * process that ran the scenario (run.mjs runs each scenario in a process of its own).
+ */
 export function writeResult(name, result) {
   const dir = resultsDir();
   fs.mkdirSync(dir, { recursive: true });

@@ -60,6 +60,7 @@ import {
   type IntegrationPorts,
   integrationBranch,
   integrationHead,
+  type MergeResult,
   mergeConflictGate,
   mergeConflictGateId,
   mergeIntoIntegration,
@@ -675,7 +676,7 @@ export async function runWorkflow(
           commit: p.commit as string,
           head,
         });
-      let r: Awaited<ReturnType<typeof mergeIntoIntegration>>;
+      let r: MergeResult;
       try {
         r = await merge(intHead);
       } catch (e) {
