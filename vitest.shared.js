@@ -11,6 +11,8 @@ export function dwmVitestConfig(overrides = {}) {
       reporters: ["default", "json"],
       outputFile: { json: ".vitest-report.json" },
       passWithNoTests: true,
+      // Every run loop under test checks its tracked frontier against computeFrontier after each event.
+      env: { DWM_CHECK_FRONTIER: "1" },
       testTimeout: 120_000, // a hang guard, not a speed check: CI machines are shared
       hookTimeout: 120_000,
       ...overrides,

@@ -36,7 +36,7 @@ import {
 } from "@dwm/ingester";
 import { renderRepairPrompt, renderReworkPrompt, reviewAttempt } from "@dwm/reviewer";
 import { type EventDraft, type Journal, openJournal, readJournal } from "@dwm/runtime";
-import { computeFrontier, type FrontierPolicy, planLimits } from "@dwm/scheduler";
+import { computeFrontier, type FrontierPolicy, FrontierTracker, planLimits } from "@dwm/scheduler";
 import type {
   Approval,
   ApprovalPolicy,
@@ -69,7 +69,12 @@ import { type AttemptQueue, type AttemptSettlement, createWorkerPool } from "./q
 
 /** What the loop reports as it goes: every journal event, plus notes that are not events. */
 export type ProgressEvent =
-  | { kind: "event"; event: JournalEvent; frontier: Frontier | null }
+  | {
+      kind: "event";
+      event: JournalEvent;
+      /** The run's frontier when this is read: computed on access (it looks at every packet), null before the loop starts. */
+      readonly frontier: Frontier | null;
+    }
   | { kind: "note"; message: string };
 
 /** Side effects of a run, passed in. */
@@ -230,7 +235,7 @@ export async function runWorkflow(
   ports.signal?.addEventListener("abort", onAbort, { once: true });
   const sleep = ports.sleep ?? defaultSleep;
   const progress = ports.onProgress ?? (() => {});
-  let lastFrontier: Frontier | null = null;
+  let looping = false;
 
   const leaseMs = options.leaseMs ?? 30_000;
   let leaseError: unknown = null;
@@ -266,12 +271,30 @@ export async function runWorkflow(
   // merge approved at a conflict gate) may have moved the branch, so it is read again after one.
   let intHeadStale = true;
 
+  // The frontier after each settled attempt, kept event by event (computeFrontier looks at every packet).
+  const tracker = new FrontierTracker({
+    check: ports.env?.DWM_CHECK_FRONTIER === "1" || process.env.DWM_CHECK_FRONTIER === "1",
+  });
+  // Packets completed since the last integration pass (all of them when a decision or expansion may matter).
+  const toIntegrate = new Set<string>();
+  let integrateAll = true;
   const append = (drafts: readonly EventDraft[]): JournalEvent[] => {
     const evs = journal.appendAll(drafts);
     activity.events += evs.length;
+    tracker.note(evs);
     for (const e of evs) {
+      if (e.type === "packet.completed") toIntegrate.add(e.data.packet_id);
+      // A decision may let a conflicted packet's hand merge in; an expansion or recompile changes the packets.
+      else if (e.type === "gate.approved" || e.type === "fanout.expanded" || e.type === "run.recompiled")
+        integrateAll = true;
       if (e.type === "gate.approved" || e.type === "gate.rejected") decisionEvents.push(e);
-      progress({ kind: "event", event: e, frontier: lastFrontier });
+      progress({
+        kind: "event",
+        event: e,
+        get frontier() {
+          return looping ? computeFrontier(journal.state, fan.view, policyOf()) : null;
+        },
+      });
       if (e.type === "gate.opened") refuseEarlyApprovals(e.data.gate_id, e.seq);
     }
     return evs;
@@ -355,6 +378,7 @@ export async function runWorkflow(
     let lastApprovalCheck = ports.clock.monotonicMs();
     // The next() a stop interrupted: its settlement goes to this promise, so the drain awaits it.
     let interruptedNext: Promise<AttemptSettlement | null> | null = null;
+    looping = true;
     for (;;) {
       if (stop.signal.aborted) break;
       if (ports.clock.monotonicMs() - lastApprovalCheck >= 250) {
@@ -362,17 +386,12 @@ export async function runWorkflow(
         lastApprovalCheck = ports.clock.monotonicMs();
       }
       await integrateCompleted();
-      let frontier = computeFrontier(journal.state, fan.view, policyOf());
-      lastFrontier = frontier;
+      let frontier = tracker.frontier(journal.state, fan.view, policyOf());
       for (const g of frontier.open_gates) openGate(g.gate_id, g.packets, g.reason);
-      if (frontier.open_gates.length > 0) {
-        frontier = computeFrontier(journal.state, fan.view, policyOf());
-        lastFrontier = frontier;
-      }
-      if ((frontier.expand ?? []).length > 0) {
-        for (const first of frontier.expand ?? []) expandFanout(first);
-        frontier = computeFrontier(journal.state, fan.view, policyOf());
-        lastFrontier = frontier;
+      if (frontier.open_gates.length > 0) frontier = tracker.frontier(journal.state, fan.view, policyOf());
+      if (frontier.expand.length > 0) {
+        for (const first of frontier.expand) expandFanout(first);
+        frontier = tracker.frontier(journal.state, fan.view, policyOf());
       }
       if (stopFailure === null) for (const d of frontier.dispatch) dispatch(d);
       if (queue.pending > 0) {
@@ -420,7 +439,7 @@ export async function runWorkflow(
         continue;
       }
       status = frontier.status === "gate" ? "gate" : frontier.status === "budget" ? "budget" : "failed";
-      detail = describeStop(frontier);
+      detail = describeStop(computeFrontier(journal.state, fan.view, policyOf()));
       break;
     }
 
@@ -659,7 +678,11 @@ export async function runWorkflow(
 
   /** Merge completed packets into the integration branch, in run order (topological, then plan order). */
   async function integrateCompleted(): Promise<void> {
-    for (const id of Object.keys(journal.state.packets)) {
+    // Usually one packet completed since the last pass; more (or a decision) and every packet is looked at, in order.
+    const ids = integrateAll || toIntegrate.size > 1 ? Object.keys(journal.state.packets) : [...toIntegrate];
+    integrateAll = false;
+    toIntegrate.clear();
+    for (const id of ids) {
       const p = journal.state.packets[id];
       if (p?.state !== "completed" || p.commit === null || p.merged_commit !== null) continue;
       if (p.conflict_gate !== null && journal.state.gates[p.conflict_gate]?.state !== "approved") continue;

@@ -10,4 +10,8 @@ export const schedulerErrors = defineErrors({
     title: "The state and the run given to computeFrontier belong to different runs.",
     hint: "Fold the journal of the same run directory the run was loaded from.",
   },
+  ERR_SCHEDULER_TRACKER_DIVERGED: {
+    title: "The frontier a FrontierTracker kept differs from computeFrontier's (a bug in DWM).",
+    hint: "Report it with the run directory; set DWM_CHECK_FRONTIER=0 or leave it unset to run without the check.",
+  },
 });

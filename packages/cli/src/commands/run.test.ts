@@ -33,7 +33,7 @@ function example(name: string): TempDir {
   return repo;
 }
 
-async function dwm(cwd: string, argv: string[], env: Record<string, string | undefined> = {}) {
+async function dwm(cwd: string, argv: string[], env: Record<string, string | undefined> = {}, isTTY = false) {
   let stdout = "";
   let stderr = "";
   const lines: string[] = [];
@@ -45,6 +45,7 @@ async function dwm(cwd: string, argv: string[], env: Record<string, string | und
       env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wtRoot(), ...env },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: (l) => lines.push(l),
+      isTTY,
     },
   );
   return { code, stdout, stderr, lines };
@@ -103,6 +104,18 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     expect(done).toMatchObject({ action: "complete", argv: null });
     expect(git(repo.path, "show", `dwm/${runId}/integration:audit/report.md`)).toContain("## Findings");
   }, 240_000);
+
+  it("on a terminal, a status line after every event counts the packets by state", async () => {
+    const repo = example("repo-audit");
+    const r = await dwm(repo.path, ["run", "workflow.plan.json"], {}, true);
+    expect(r.code).toBe(4);
+    const statusLines = r.lines.filter((l) => l.includes("· attempts "));
+    expect(statusLines.length).toBeGreaterThan(5);
+    const last = (statusLines.at(-1) as string).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    // Six packets: five completed, the human gate's waiting for its review; none still counted as pending or running.
+    expect(last).toBe("[00:00] reviewing 1 · completed 5 · attempts 6");
+    expect(statusLines[0]).toContain("pending 6");
+  });
 
   it("--ndjson streams the journal events, then the outcome; --until is checked", async () => {
     const repo = example("repo-audit");

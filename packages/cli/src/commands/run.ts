@@ -163,6 +163,14 @@ function describe(e: JournalEvent): string {
 function progressPrinter(ctx: CommandContext, mode: "ndjson" | "lines" | "tty" | "none") {
   const t0 = ctx.clock.monotonicMs();
   const states = new Map<string, string>();
+  // Packets per state, kept as states change (the status line is drawn after every event).
+  const counts = new Map<string, number>();
+  const setState = (id: string, s: string) => {
+    const was = states.get(id);
+    if (was !== undefined) counts.set(was, (counts.get(was) ?? 1) - 1);
+    states.set(id, s);
+    counts.set(s, (counts.get(s) ?? 0) + 1);
+  };
   let attempts = 0;
   let drawn = false;
   const elapsed = () => {
@@ -171,7 +179,7 @@ function progressPrinter(ctx: CommandContext, mode: "ndjson" | "lines" | "tty" |
   };
   const track = (e: JournalEvent) => {
     const d = e.data as { packet_id?: string; packets?: string[]; verdict?: string };
-    if (e.type === "run.opened") for (const p of d.packets ?? []) states.set(p, "pending");
+    if (e.type === "run.opened") for (const p of d.packets ?? []) setState(p, "pending");
     const id = d.packet_id;
     if (id === undefined) return;
     const next: Record<string, string> = {
@@ -185,13 +193,11 @@ function progressPrinter(ctx: CommandContext, mode: "ndjson" | "lines" | "tty" |
       "packet.reopened": "pending",
     };
     if (e.type === "packet.dispatched") attempts++;
-    if (e.type === "packet.reviewed" && d.verdict === "needs-human") states.set(id, "needs-human");
+    if (e.type === "packet.reviewed" && d.verdict === "needs-human") setState(id, "needs-human");
     const s = next[e.type];
-    if (s) states.set(id, s);
+    if (s) setState(id, s);
   };
   const status = () => {
-    const counts = new Map<string, number>();
-    for (const s of states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
     const order = [
       "running",
       "reviewing",
