@@ -5,6 +5,7 @@ export type { Digest } from "./canonical.js";
 export { canonicalJson, DIGEST_PATTERN, digest, digestBytes, isDigest, shortDigest } from "./canonical.js";
 export type { DwmErrorJSON, ErrorCatalogue, ErrorDescriptor, ExitCode } from "./errors.js";
 export { coreErrors, DwmError, defineErrors, EXIT, isDwmError } from "./errors.js";
+export { type HostProcessRunner, hostProcessRunner } from "./host-process-runner.js";
 export type { ReadJsonOptions } from "./json-input.js";
 export { JSON_INPUT_LIMITS, parseJsonText, readJsonFile } from "./json-input.js";
 export type { AcquireLockOptions, LockHandle, LockInfo } from "./lock.js";

@@ -2,7 +2,9 @@ import { getEventListeners } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { hostProcessRunner } from "./host-process-runner.js";
+import type { ProcessRunner } from "./ports.js";
 import { execaProcessRunner, MAX_CAPTURED_OUTPUT, nodeProcessRunner } from "./process-runner.js";
 
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
@@ -22,13 +24,20 @@ function alive(pid: number): boolean {
   }
 }
 
-describe("nodeProcessRunner", () => {
-  it("execaProcessRunner is the same runner (deprecated name)", () => {
-    expect(execaProcessRunner).toBe(nodeProcessRunner);
-  });
+it("execaProcessRunner is the same runner (deprecated name)", () => {
+  expect(execaProcessRunner).toBe(nodeProcessRunner);
+});
 
+const host = hostProcessRunner();
+afterAll(() => host.close());
+
+// Both runners must behave the same: the host runs nodeProcessRunner in another process.
+describe.each([
+  ["nodeProcessRunner", nodeProcessRunner],
+  ["hostProcessRunner", host],
+] as [string, ProcessRunner][])("%s", (_, runner) => {
   it("runs an argv with exactly the given environment and stdin", async () => {
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
       argv: ["sh", "-c", 'read x; echo "$x:${HOME:-nohome}:$FOO"'],
       cwd: os.tmpdir(),
@@ -40,18 +49,18 @@ describe("nodeProcessRunner", () => {
   });
 
   it("reports exit codes, signals and missing programs", async () => {
-    const fail = await nodeProcessRunner.run({ argv: ["sh", "-c", "exit 3"], cwd: os.tmpdir(), env });
+    const fail = await runner.run({ argv: ["sh", "-c", "exit 3"], cwd: os.tmpdir(), env });
     expect(fail.exitCode).toBe(3);
-    const sig = await nodeProcessRunner.run({ argv: ["sh", "-c", "kill -9 $$"], cwd: os.tmpdir(), env });
+    const sig = await runner.run({ argv: ["sh", "-c", "kill -9 $$"], cwd: os.tmpdir(), env });
     expect(sig.signal).toBe("SIGKILL");
-    const missing = await nodeProcessRunner.run({ argv: ["dwm-no-such-program"], cwd: os.tmpdir(), env });
+    const missing = await runner.run({ argv: ["dwm-no-such-program"], cwd: os.tmpdir(), env });
     expect(missing.spawnError).toBe("ENOENT");
   });
 
   it("a signal that was aborted before the run kills the child at once", async () => {
     const controller = new AbortController();
     controller.abort();
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       argv: ["sleep", "30"],
       cwd: os.tmpdir(),
       env,
@@ -66,13 +75,13 @@ describe("nodeProcessRunner", () => {
     const controller = new AbortController();
     const before = getEventListeners(controller.signal, "abort").length;
     for (let i = 0; i < 12; i++)
-      await nodeProcessRunner.run({ argv: ["true"], cwd: os.tmpdir(), env, signal: controller.signal });
+      await runner.run({ argv: ["true"], cwd: os.tmpdir(), env, signal: controller.signal });
     expect(getEventListeners(controller.signal, "abort").length).toBe(before);
   });
 
   it("writes output to files when asked", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       argv: ["sh", "-c", "echo out; echo err >&2"],
       cwd: dir,
       env,
@@ -88,7 +97,7 @@ describe("nodeProcessRunner", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
     const pidFile = path.join(dir, "gc.pid");
     // The child starts a grandchild that ignores SIGTERM, records its pid, and both hang.
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       argv: ["sh", "-c", `sh -c 'trap "" TERM; echo $$ > ${pidFile}; while :; do sleep 1; done' & wait`],
       cwd: dir,
       env,
@@ -105,7 +114,7 @@ describe("nodeProcessRunner", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
     const pidFile = path.join(dir, "bg.pid");
     const t0 = performance.now();
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       argv: ["sh", "-c", `sleep 30 & echo $! > ${pidFile}; echo done`],
       cwd: dir,
       env,
@@ -118,7 +127,7 @@ describe("nodeProcessRunner", () => {
   });
 
   it("a child that never reads its stdin is no error", async () => {
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       argv: ["true"],
       cwd: os.tmpdir(),
       env,
@@ -129,7 +138,7 @@ describe("nodeProcessRunner", () => {
   });
 
   it("an output file that cannot be opened is a spawn error, and nothing ran", async () => {
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       argv: ["true"],
       cwd: os.tmpdir(),
       env,
@@ -140,7 +149,7 @@ describe("nodeProcessRunner", () => {
   });
 
   it("output past MAX_CAPTURED_OUTPUT kills the group and says so; what was kept is the start", async () => {
-    const r = await nodeProcessRunner.run({
+    const r = await runner.run({
       argv: ["sh", "-c", "yes 0123456789abcdef; echo never"],
       cwd: os.tmpdir(),
       env,

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, nodeProcessRunner } from "@dwm/core";
+import { type Digest, hostProcessRunner, nodeProcessRunner, type ProcessRunner } from "@dwm/core";
 import { type DispatcherPorts, dispatcherErrors, type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
 import {
   executorErrors,
@@ -305,6 +305,7 @@ async function queueFor(
   runDir: string,
   bindings: WorkerBindings,
   printer: (p: ProgressEvent) => void,
+  processRunner: ProcessRunner,
 ): Promise<NonNullable<DispatcherPorts["queue"]> | null> {
   const q = queueArgs(args);
   if (q === null) return null;
@@ -346,7 +347,7 @@ async function queueFor(
       remote: remoteArg,
       repo,
       runDir,
-      processRunner: nodeProcessRunner,
+      processRunner,
       env: ctx.env,
       clock: ctx.clock,
       rateLimits,
@@ -418,7 +419,15 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const policy = policyFor(dirs);
 
   const printer = progressPrinter(ctx, ndjson ? "ndjson" : args.json ? "none" : ctx.isTTY ? "tty" : "lines");
-  const queue = await queueFor(args, ctx, repo, resolved.runDir, bindings, printer);
+  // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
+  const processRunner = hostProcessRunner();
+  let queue: Awaited<ReturnType<typeof queueFor>>;
+  try {
+    queue = await queueFor(args, ctx, repo, resolved.runDir, bindings, printer, processRunner);
+  } catch (e) {
+    await processRunner.close();
+    throw e;
+  }
 
   const controller = new AbortController();
   const onSignal = () => controller.abort();
@@ -430,7 +439,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       resolved.runDir,
       {
         clock: ctx.clock,
-        processRunner: nodeProcessRunner,
+        processRunner,
         env: ctx.env,
         signal: controller.signal,
         onProgress: printer,
@@ -451,6 +460,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
+    await processRunner.close();
   }
   return {
     exitCode: outcome.exit_code,

@@ -1,5 +1,5 @@
 import os from "node:os";
-import { nodeProcessRunner } from "@dwm/core";
+import { hostProcessRunner } from "@dwm/core";
 import type { BackendName, WorkerReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
@@ -68,6 +68,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     if (args.json) return;
     ctx.emit(ndjson && event ? JSON.stringify(event) : line);
   };
+  // Attempts and git are spawned from a small helper process (forking from this one costs more as it grows).
+  const processRunner = hostProcessRunner();
   const worker = await bullmq.startAttemptWorker({
     url: queue,
     backends: backends as BackendName[],
@@ -77,7 +79,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     ...(prefix ? { prefix } : {}),
     ...(lockMs ? { lockMs } : {}),
     ...(stalledMs ? { stalledIntervalMs: stalledMs } : {}),
-    processRunner: nodeProcessRunner,
+    processRunner,
     env: ctx.env,
     clock: ctx.clock,
     onEvent: (e) =>
@@ -116,6 +118,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   });
   process.removeListener("SIGINT", onSignal);
   process.removeListener("SIGTERM", onSignal);
+  await processRunner.close();
 
   const report: WorkerReport = {
     kind: "worker-report",
