@@ -37,12 +37,15 @@ export async function run({ quick, large, ...override }) {
       overhead_per_packet_ms: ((d - f) / n).toFixed(2),
       floor_peak_rss_mib: median(floors.map((x) => x.rssMiB)).toFixed(0),
       dwm_peak_rss_mib: median(dwms.map((x) => x.rssMiB)).toFixed(0),
+      // The process host dwm run spawns through (core.hostProcessRunner), a process of its own.
+      dwm_host_peak_rss_mib:
+        dwms[0]?.hostRssMiB == null ? null : median(dwms.map((x) => x.hostRssMiB ?? 0)).toFixed(0),
     });
   }
   writeResult("runloop", {
     concurrency: CONCURRENCY,
     rows,
-    note: "floor = bare Node pool doing the same worktree add/no-op/status/diff/remove per job; dwm = compile excluded, runWorkflow to completion (journal fsyncs, evidence, review, integration); peak RSS = each side's own Node process (git children excluded); 100,000 packets only with --large",
+    note: "floor = bare Node pool doing the same worktree add/no-op/status/diff/remove per job; dwm = compile excluded, runWorkflow to completion (journal fsyncs, evidence, review, integration); peak RSS = each side's own Node process (git children excluded; dwm's process host, which spawns for it, in dwm_host_peak_rss_mib); 100,000 packets only with --large",
   });
   return rows;
 }
