@@ -10,6 +10,7 @@ export type { ReadJsonOptions } from "./json-input.js";
 export { JSON_INPUT_LIMITS, parseJsonText, readJsonFile } from "./json-input.js";
 export type { AcquireLockOptions, LockHandle, LockInfo } from "./lock.js";
 export { acquireLock } from "./lock.js";
+export { MinHeap } from "./min-heap.js";
 export { checkRelativePath, isInside, resolveInside } from "./paths.js";
 export type { Clock, ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 export { systemClock } from "./ports.js";

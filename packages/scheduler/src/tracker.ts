@@ -1,3 +1,4 @@
+import { MinHeap } from "@dwm/core";
 import type { Dispatchable, Frontier, GateToOpen, JournalEvent, RunState } from "@dwm/schemas";
 import {
   type Classified,
@@ -53,49 +54,6 @@ const NEUTRAL_EVENTS = new Set<JournalEvent["type"]>([
   "run.stopped",
   "run.completed",
 ]);
-
-/** A binary min-heap of numbers (run-order positions). */
-class MinHeap {
-  private readonly a: number[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  push(x: number): void {
-    const a = this.a;
-    let i = a.length;
-    a.push(x);
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if ((a[up] as number) <= x) break;
-      a[i] = a[up] as number;
-      i = up;
-    }
-    a[i] = x;
-  }
-  pop(): number | undefined {
-    const a = this.a;
-    if (a.length === 0) return undefined;
-    const top = a[0] as number;
-    const last = a.pop() as number;
-    if (a.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= a.length) break;
-        const r = l + 1;
-        const c = r < a.length && (a[r] as number) < (a[l] as number) ? r : l;
-        if ((a[c] as number) >= last) break;
-        a[i] = a[c] as number;
-        i = c;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
-  clear(): void {
-    this.a.length = 0;
-  }
-}
 
 /**
  * The frontier of a run, kept up to date event by event. `computeFrontier` looks at

@@ -1,4 +1,4 @@
-import { checkRelativePath, type Digest, digest, digestBytes } from "@dwm/core";
+import { checkRelativePath, type Digest, digest, digestBytes, MinHeap } from "@dwm/core";
 import type {
   Gate,
   GateCategory,
@@ -39,45 +39,6 @@ function unique<T>(items: Iterable<T>): T[] {
   return [...new Set(items)];
 }
 
-/** A binary min-heap of plan indices: the next ready phase is always the earliest in plan order. */
-class MinHeap {
-  private readonly a: number[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  push(v: number): void {
-    const a = this.a;
-    a.push(v);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((a[p] as number) <= v) break;
-      a[i] = a[p] as number;
-      i = p;
-    }
-    a[i] = v;
-  }
-  pop(): number {
-    const a = this.a;
-    const top = a[0] as number;
-    const last = a.pop() as number;
-    if (a.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= a.length) break;
-        const r = l + 1;
-        const m = r < a.length && (a[r] as number) < (a[l] as number) ? r : l;
-        if ((a[m] as number) >= last) break;
-        a[i] = a[m] as number;
-        i = m;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
-}
-
 /** Phase ids in topological order; among phases ready at the same time, plan order first. */
 export function topologicalOrder(phases: readonly PlanPhaseView[]): PlanPhaseView[] {
   const index = new Map(phases.map((p, i) => [p.id, i]));
@@ -95,7 +56,7 @@ export function topologicalOrder(phases: readonly PlanPhaseView[]): PlanPhaseVie
   });
   const order: PlanPhaseView[] = [];
   while (ready.size > 0) {
-    const i = ready.pop();
+    const i = ready.pop() as number;
     order.push(phases[i] as PlanPhaseView);
     for (const c of children[i] ?? []) {
       const left = (indegree[c] as number) - 1;
