@@ -50,6 +50,8 @@ function exportTargets(exp) {
 }
 
 const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"']+)["']/g;
+// Scripts a module starts by path, e.g. `new URL("./process-host.js", …)` (@dwm/core forks it).
+const SCRIPT_URL = /\bnew URL\(\s*["'](\.{1,2}\/[^"']+\.js)["']/g;
 
 /**
  * Files reachable from `entries` by relative imports, within the unpacked package `root`;
@@ -67,7 +69,7 @@ function reachable(root, entries, toFile, missing) {
     }
     seen.add(f);
     const text = fs.readFileSync(path.join(root, f), "utf8");
-    for (const m of text.matchAll(RELATIVE_IMPORT)) {
+    for (const m of [...text.matchAll(RELATIVE_IMPORT), ...text.matchAll(SCRIPT_URL)]) {
       queue.push(toFile(path.posix.normalize(path.posix.join(path.posix.dirname(f), m[1]))));
     }
   }
