@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import { digest } from "@dwm/core";
 import { initialState } from "@dwm/runtime";
-import type { Packet, PacketFanoutTemplate, PacketState, Run, RunState } from "@dwm/schemas";
+import type { Packet, PacketFanoutTemplate, PacketState, RunState } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import { computeFrontier, type FrontierRun } from "./compute-frontier.js";
+import { runOf } from "./test-support/run.js";
 
 const example = JSON.parse(
   fs.readFileSync(new URL("../../../schemas/examples/packet/valid/inventory.json", import.meta.url), "utf8"),
@@ -34,26 +35,7 @@ function fanRun(): FrontierRun & { packets: Map<string, Packet> } {
     packet("grade", ["measure"], { fanout: template(1) }),
     packet("report", ["grade"]),
   ];
-  const run: Run = {
-    kind: "run",
-    schema_version: "1",
-    run_id: "fan-000000000000",
-    plan_id: "fan",
-    plan_schema_version: "0.6",
-    plan_digest: digest({ plan: 1 }),
-    scorecard_digest: digest({ scorecard: 1 }),
-    compiler_version: "0.1.0",
-    revision: 1,
-    base_commit: null,
-    packets: ps.map((p) => ({
-      packet_id: p.packet_id,
-      digest: digest(p),
-      prompt_digest: digest(p.packet_id),
-      depends_on: p.depends_on,
-    })),
-    gates: [],
-    handoffs: [],
-  };
+  const run = runOf("fan-000000000000", ps, [], "0.6");
   return { run, packets: new Map(ps.map((p) => [p.packet_id, p])), gates: new Map() };
 }
 

@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import { digest } from "@dwm/core";
 import { initialState } from "@dwm/runtime";
-import type { Gate, Packet, PacketState, Run, RunState } from "@dwm/schemas";
+import type { Gate, Packet, PacketState, RunState } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import { computeFrontier, type FrontierRun, planLimits } from "./compute-frontier.js";
+import { runOf } from "./test-support/run.js";
 
 const example = JSON.parse(
   fs.readFileSync(new URL("../../../schemas/examples/packet/valid/inventory.json", import.meta.url), "utf8"),
@@ -51,26 +52,7 @@ function makeRun(specs: Spec[], gates: Partial<Gate>[] = []): FrontierRun {
       } as Gate,
     );
   }
-  const run: Run = {
-    kind: "run",
-    schema_version: "1",
-    run_id: "demo-000000000000",
-    plan_id: "demo",
-    plan_schema_version: "0.5",
-    plan_digest: digest({ plan: 1 }),
-    scorecard_digest: digest({ scorecard: 1 }),
-    compiler_version: "0.1.0",
-    revision: 1,
-    base_commit: null,
-    packets: specs.map((s) => ({
-      packet_id: s.id,
-      digest: digest(packets.get(s.id)),
-      prompt_digest: digest(s.id),
-      depends_on: s.deps ?? [],
-    })),
-    gates: [...gateMap.values()].map((g) => ({ gate_id: g.gate_id, digest: digest(g) })),
-    handoffs: [],
-  };
+  const run = runOf("demo-000000000000", [...packets.values()], [...gateMap.values()]);
   return { run, packets, gates: gateMap };
 }
 

@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import { digest } from "@dwm/core";
 import { initialState } from "@dwm/runtime";
-import type { Gate, JournalEvent, Packet, PacketState, Run, RunState } from "@dwm/schemas";
+import type { Gate, JournalEvent, Packet, PacketState, RunState } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import { computeFrontier, type FrontierPolicy, type FrontierRun } from "./compute-frontier.js";
+import { runOf } from "./test-support/run.js";
 import { type FrontierSummary, FrontierTracker } from "./tracker.js";
 
 const example = JSON.parse(
@@ -68,26 +69,7 @@ function randomWorld(r: () => number, n: number): World {
       } as Gate,
     ]),
   );
-  const run: Run = {
-    kind: "run",
-    schema_version: "1",
-    run_id: "walk-000000000000",
-    plan_id: "walk",
-    plan_schema_version: "0.5",
-    plan_digest: digest({ plan: 1 }),
-    scorecard_digest: digest({ scorecard: 1 }),
-    compiler_version: "0.1.0",
-    revision: 1,
-    base_commit: null,
-    packets: packets.map((p) => ({
-      packet_id: p.packet_id,
-      digest: digest(p),
-      prompt_digest: digest(p.packet_id),
-      depends_on: p.depends_on,
-    })),
-    gates: [...gateMap.values()].map((g) => ({ gate_id: g.gate_id, digest: digest(g) })),
-    handoffs: [],
-  };
+  const run = runOf("walk-000000000000", packets, [...gateMap.values()]);
   const state = initialState(run);
   return {
     run: { run, packets: new Map(packets.map((p) => [p.packet_id, p])), gates: gateMap },
