@@ -187,7 +187,7 @@ describe("checkArtifact: every problem kind, with the file and a message", () =>
       file: "a.json",
       message: "a.json is not in canonical rendering",
     });
-    put("b.json", `${JSON.stringify({ schema_version: "1", ...gate }, null, 2)}\n`);
+    put("b.json", `${JSON.stringify(Object.fromEntries(Object.entries(gate).reverse()), null, 2)}\n`);
     expect(only(checkArtifact("b.json", "gate", { root: dir })).kind).toBe("not-canonical");
     // 0xff decodes to U+FFFD, the same as the three bytes ef bf bd: equal text, different bytes.
     const withReplacement = Buffer.from(renderArtifact({ ...gate, trigger: "a\ufffdb" }));
