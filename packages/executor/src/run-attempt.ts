@@ -67,6 +67,11 @@ function planJob(ctx: AttemptContext, job: Job, worktree: string): JobInvocation
   return planJobInvocation(request, job, prep.attemptDir, worktree, ctx.ports.env);
 }
 
+/** Why a job is not started: a dry run never is; otherwise `stopped` says why the attempt stopped before it. */
+function whyNotStarted(job: Job, stopped: string): string {
+  return job.binding.backend === "dry-run" ? "dry run: nothing was started" : stopped;
+}
+
 /** No worktree is needed (every worker is dry-run) or can be had (a program is missing): record what would have run. */
 function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: Job | undefined): void {
   for (const job of ctx.prep.jobs) {
@@ -77,11 +82,9 @@ function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: J
       record.invocations.push({ ...notRun(ji, why, ctx.redactor), outcome: "backend-missing" });
       continue;
     }
-    const why =
-      job.binding.backend === "dry-run"
-        ? "dry run: nothing was started"
-        : "the attempt stopped before this worker";
-    record.invocations.push(notRun(ji, why, ctx.redactor));
+    record.invocations.push(
+      notRun(ji, whyNotStarted(job, "the attempt stopped before this worker"), ctx.redactor),
+    );
   }
   if (missing !== undefined) record.notes.push("no worktree was made: a backend program is missing");
 }
@@ -102,11 +105,9 @@ async function runJobs(
   for (const job of prep.jobs) {
     const ji = planJob(ctx, job, wt);
     if (record.outcome !== "ok" || job.binding.backend === "dry-run") {
-      const why =
-        job.binding.backend === "dry-run"
-          ? "dry run: nothing was started"
-          : "an earlier invocation did not end ok";
-      record.invocations.push(notRun(ji, why, ctx.redactor));
+      record.invocations.push(
+        notRun(ji, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
+      );
       continue;
     }
     for (const n of ji.envNames) record.envNames.add(n);
