@@ -1,7 +1,7 @@
 import { Judge, type Judgement, verdictOf } from "../judgement.js";
 
 /**
- * 7. Never approve on the worker's word alone: when nothing in the evidence could have failed the
+ * Never approve on the worker's word alone: when nothing in the evidence could have failed the
  * result and the review would approve, a human must look, unless `unverifiable` is "approve".
  */
 export function checkFalsifiable(

@@ -10,7 +10,7 @@ function decidingInvocation(attempt: Attempt) {
 }
 
 /**
- * 1. The attempt's outcome. An infrastructure failure or a dry run ends the review (`ends`): there is
+ * The attempt's outcome. An infrastructure failure or a dry run ends the review (`ends`): there is
  * no work to judge. A failed task asks for a repair, with the tail of the worker's output.
  */
 export function checkOutcome(

@@ -132,7 +132,7 @@ function checkValidationRan(out: PacketOutput, attempt: Attempt, j: Judge): void
 }
 
 /**
- * 2. Declared outputs present and non-empty; handoff artifacts in their format with their
+ * Declared outputs present and non-empty; handoff artifacts in their format with their
  * required fields (those that pass are returned for registration); validation results recorded.
  */
 export function checkOutputs(

@@ -11,7 +11,7 @@ const EXECUTOR_FINDINGS: Readonly<Record<string, [string, Effect]>> = {
 };
 
 /**
- * 4. Permissions: what the executor enforced (a missing output the outputs check already reported
+ * Permissions: what the executor enforced (a missing output the outputs check already reported
  * is not reported twice, hence `earlier`), and a read-only packet that changed files other than its
  * declared outputs (as the executor enforces it: a read-only packet may still produce those).
  */

@@ -2,7 +2,7 @@ import type { Attempt } from "@dwm/schemas";
 import type { EvidenceReader } from "../evidence.js";
 import { Judge, type Judgement } from "../judgement.js";
 
-/** 3. The validation and verification commands DWM ran itself after the work was committed: each must pass. */
+/** The validation and verification commands DWM ran itself after the work was committed: each must pass. */
 export function checkRecordedChecks(attempt: Attempt, ev: EvidenceReader): Judgement {
   const j = new Judge();
   for (const c of attempt.checks) {

@@ -39,7 +39,7 @@ const ANSWERS: Readonly<
 };
 
 /**
- * 6. The optional reviewer worker, asked to refute a result the deterministic checks passed. Its
+ * The optional reviewer worker, asked to refute a result the deterministic checks passed. Its
  * verdict is evidence like any other; a worker that fails or answers nonsense leaves it to a human.
  */
 export async function askReviewerWorker(

@@ -78,7 +78,7 @@ function summarise(files: readonly DiffFile[]): NonNullable<Review["diff"]> {
 }
 
 /**
- * 5. The classic agent cheats in diff.patch: deleted or weakened tests, skip/only markers, loosened
+ * The classic agent cheats in diff.patch: deleted or weakened tests, skip/only markers, loosened
  * expectations, edited test config, and edits to the scripts that judge this packet. Returns the
  * diff's summary too.
  */
