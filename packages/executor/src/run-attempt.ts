@@ -3,19 +3,11 @@ import { type Clock, digest, type ProcessRunner, writeArtifact, writeFileAtomic 
 import type { Attempt, AttemptRequest } from "@dwm/schemas";
 import { type AttemptRecord, assembleAttempt, emptyRecord } from "./internal/attempt-record.js";
 import { type Attribution, attribute, recordChanges } from "./internal/changes.js";
-import {
-  addWorktree,
-  type Checkout,
-  commitWork,
-  copyInputs,
-  removeCheckout,
-  reserveCheckout,
-  stageChanges,
-} from "./internal/checkout.js";
 import { planChecks, runChecks } from "./internal/checks.js";
 import { enforcePermissions } from "./internal/enforce.js";
 import { BASE_ENV_NAMES, buildEnv, type Redactor } from "./internal/env.js";
 import { attemptBranch, createGit, type GitPort } from "./internal/git.js";
+import { copyInputs } from "./internal/inputs.js";
 import {
   type JobInvocation,
   missingProgram,
@@ -29,9 +21,18 @@ import { collectOutputs } from "./internal/outputs.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
 import { sealEvidence } from "./internal/seal.js";
+import {
+  addWorktree,
+  type Checkout,
+  commitWork,
+  removeCheckout,
+  reserveCheckout,
+  stageChanges,
+} from "./internal/worktree.js";
 
 export { isInfraOutcome } from "@dwm/core";
-export { DWM_GIT_IDENTITY, INPUTS_DIR } from "./internal/checkout.js";
+export { INPUTS_DIR } from "./internal/inputs.js";
+export { DWM_GIT_IDENTITY } from "./internal/worktree.js";
 
 /** Side effects of an attempt, passed in. */
 export interface ExecutorPorts {

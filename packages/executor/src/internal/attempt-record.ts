@@ -11,8 +11,8 @@ import type {
   TokenUsage,
 } from "@dwm/schemas";
 import { executorVersion } from "../version.js";
-import { INPUTS_DIR } from "./checkout.js";
 import { describeFiles, walkFiles } from "./fs-evidence.js";
+import { INPUTS_DIR } from "./inputs.js";
 import type { CopiedOutput } from "./outputs.js";
 import type { DecodedInput } from "./prepare.js";
 import { sumTokens } from "./transcripts.js";

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ChangedFile } from "@dwm/schemas";
-import { EXCLUDE_INPUTS } from "./checkout.js";
 import { type GitPort, gitOk } from "./git.js";
+import { EXCLUDE_INPUTS } from "./inputs.js";
 
 /** Which workers changed each path: filled in as each invocation's changes are staged. */
 export type Attribution = Map<string, Set<string>>;

@@ -8,9 +8,9 @@ import {
   planInvocation,
   recordArgv,
 } from "./backends.js";
-import { INPUTS_DIR } from "./checkout.js";
 import { BACKEND_ENV_NAMES, BASE_ENV_NAMES, buildEnv, Redactor } from "./env.js";
 import { which } from "./fs-evidence.js";
+import { INPUTS_DIR } from "./inputs.js";
 import type { Job } from "./jobs.js";
 
 /** One job's invocation, planned: its local paths, argv and stdin, and the environment it gets. */

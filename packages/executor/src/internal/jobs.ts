@@ -1,8 +1,8 @@
 import type { AttemptRequest, WorkerBinding } from "@dwm/schemas";
 import { executorErrors } from "../errors.js";
 import { checkBinding, type Permissions } from "./backends.js";
-import { INPUTS_DIR } from "./checkout.js";
 import { safeName } from "./fs-evidence.js";
+import { INPUTS_DIR } from "./inputs.js";
 
 /** One invocation an attempt makes: a worker of the packet through its bound backend, or the packet's command. */
 export interface Job {

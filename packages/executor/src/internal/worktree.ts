@@ -1,16 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Clock, gitDate, isInside, resolveInside } from "@dwm/core";
+import { type Clock, gitDate, isInside } from "@dwm/core";
 import { type GitPort, gitOk } from "./git.js";
+import { EXCLUDE_INPUTS } from "./inputs.js";
 
-/** Folder in the worktree where handoff inputs are copied; never part of the diff or the commit. */
-export const INPUTS_DIR = ".dwm-inputs";
-/** The pathspec that keeps the inputs out of every `git add` and `git diff`. */
-export const EXCLUDE_INPUTS = `:(exclude)${INPUTS_DIR}`;
 /** Identity of the commit DWM makes on the attempt branch. */
 export const DWM_GIT_IDENTITY = { name: "DWM", email: "dwm@dwm.invalid" } as const;
 
-/** Where an attempt's worktree lives: `<parent>/wt`, the parent a fresh folder of the worktree root. */
+/**
+ * An attempt's checkout as a git worktree of the repository on the attempt branch: `<parent>/wt`,
+ * the parent a fresh folder of the worktree root.
+ */
 export interface Checkout {
   parent: string;
   worktree: string;
@@ -37,15 +37,6 @@ export async function addWorktree(
     await gitOk(git, repo, ["worktree", "prune"]);
     await gitOk(git, repo, add);
   });
-}
-
-/** Copy the handoff inputs under INPUTS_DIR of the worktree. */
-export function copyInputs(worktree: string, inputs: readonly { artifact: string; content: Buffer }[]): void {
-  for (const input of inputs) {
-    const dest = resolveInside(worktree, `${INPUTS_DIR}/${input.artifact}`, "handoff input");
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, input.content);
-  }
 }
 
 /**
