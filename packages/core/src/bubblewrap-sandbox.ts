@@ -15,6 +15,8 @@ export interface BubblewrapOptions {
   bwrap?: string;
   /** Runs the probe. Default `nodeProcessRunner`. */
   runner?: ProcessRunner;
+  /** The PATH `bwrap` is looked up on (probe and spawns). Default: this process's PATH. */
+  path?: string | undefined;
   /** Where endpoint relays make their sockets (a private folder each). Default: the system temp folder. */
   relayRoot?: string;
 }
@@ -161,8 +163,20 @@ async function startRelay(endpoints: readonly SandboxEndpoint[], root: string): 
   return { dir, spec, close };
 }
 
-async function probeBwrap(bwrap: string, runner: ProcessRunner): Promise<SandboxProbe> {
-  const env = { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", LANG: "C" };
+async function probeBwrap(
+  bwrap: string,
+  runner: ProcessRunner,
+  pathVar: string | undefined,
+): Promise<SandboxProbe> {
+  if (process.platform !== "linux") {
+    return {
+      ok: false,
+      name: "bubblewrap",
+      version: null,
+      reason: `bubblewrap is Linux-only; this is ${process.platform}`,
+    };
+  }
+  const env = { PATH: pathVar ?? process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", LANG: "C" };
   const v = await runner.run({ argv: [bwrap, "--version"], cwd: "/", env, timeoutMs: 15_000 });
   if (v.spawnError !== null || v.exitCode !== 0) {
     return {
@@ -207,7 +221,7 @@ export function bubblewrapSandbox(options: BubblewrapOptions = {}): Sandbox {
   const runner = options.runner ?? nodeProcessRunner;
   return {
     name: "bubblewrap",
-    probe: () => probeBwrap(bwrap, runner),
+    probe: () => probeBwrap(bwrap, runner, options.path),
     async prepare(request: ProcessRequest, view: SandboxView): Promise<PreparedSpawn> {
       const endpoints = typeof view.network === "object" ? view.network.endpoints : [];
       for (const e of endpoints) {
