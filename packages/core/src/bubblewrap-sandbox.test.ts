@@ -115,6 +115,22 @@ describe.runIf(probe.ok)("bubblewrapSandbox (real bwrap)", () => {
     expect(r.stdout).toBe("end\n");
   });
 
+  it("hides a path inside a bind from under /tmp (a home folder kept in the temp folder)", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-home-bind-"));
+    try {
+      fs.mkdirSync(path.join(home, ".ssh"));
+      fs.writeFileSync(path.join(home, ".ssh", "id"), "SECRET\n");
+      fs.writeFileSync(path.join(home, "notes.txt"), "notes\n");
+      const r = await sh(`cat ${home}/notes.txt; cat ${home}/.ssh/id; ls -A ${home}/.ssh; echo end`, {
+        binds: [{ source: home, writable: false }],
+        hidden: [path.join(home, ".ssh")],
+      });
+      expect(r.stdout).toBe("notes\nend\n");
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it("gives a private /tmp and hides /run (system service sockets)", async () => {
     const mine = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-host-tmp-"));
     try {

@@ -101,12 +101,13 @@ export function bubblewrapArgs(view: SandboxView, cwd: string, extraBinds: reado
     if (!mountable(t)) throw viewError(`sandbox bind target ${t} does not exist`, { target: t });
   }
 
-  // /tmp is private already; a hidden path inside a bind is hidden after it.
+  // A hidden path inside a bind is hidden after it; one under the private /tmp and outside
+  // every bind is not visible anyway.
+  const underBind = (p: string) => targets.some((t) => isInside(t, p));
   const hidden = [...SYSTEM_HIDDEN, ...view.hidden]
     .map(real)
-    .filter((p): p is string => p !== null && !isInside("/tmp", p));
+    .filter((p): p is string => p !== null && (underBind(p) || !isInside("/tmp", p)));
   const unique = [...new Set(hidden)];
-  const underBind = (p: string) => targets.some((t) => isInside(t, p));
   args.push(...hiddenArgs(unique.filter((p) => !underBind(p))));
   for (const b of binds) args.push(b.writable ? "--bind" : "--ro-bind", b.source, b.target);
   args.push(...extraBinds);

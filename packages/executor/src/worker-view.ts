@@ -41,7 +41,10 @@ const INPUTS_DIR = ".dwm-inputs";
 /** The sandbox view of one worker: what it sees read-write, read-only, and not at all. */
 export function workerView(layout: WorkerLayout): SandboxView {
   const binds: SandboxBind[] = [
-    // Object folders first: a repository kept under /tmp is otherwise hidden by the private /tmp.
+    // The home folder read-only at its own place (one under /tmp is otherwise hidden by the
+    // private /tmp); its credential places are hidden below, agent homes bound writable after it.
+    ...(layout.home === undefined ? [] : [{ source: layout.home, writable: false }]),
+    // Object folders next: a repository kept under /tmp is otherwise hidden by the private /tmp.
     ...layout.objectDirs.map((d) => ({ source: d, writable: false })),
     { source: layout.checkout, writable: layout.checkoutWritable },
     { source: layout.ioDir, target: WORKER_IO_DIR, writable: true },
