@@ -113,15 +113,15 @@ export function agentCheck(
   };
 }
 
-/** `dwm doctor`: Node, git, the repository and the agent CLIs; exit 1 when a required check fails. */
+/** `dwm doctor`: Node, git, the repository, the agent CLIs and the worker sandbox; exit 1 when a required check fails. */
 export async function run(_args: unknown, ctx: CommandContext): Promise<CommandResult> {
   const checks: DoctorCheck[] = [nodeCheck(process.versions.node)];
   const g = await probe(ctx, ["git", "--version"]);
   checks.push(gitCheck(g));
   if (g.ok) checks.push(repositoryCheck(await probe(ctx, ["git", "rev-parse", "--show-toplevel"])));
   for (const [id, pkg] of AGENT_CLIS) checks.push(agentCheck(id, pkg, await probe(ctx, [id, "--version"])));
-
   checks.push(await sandboxCheck(ctx.env.PATH));
+
   const report: DoctorReport = {
     kind: "doctor-report",
     schema_version: "1",
