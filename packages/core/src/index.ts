@@ -1,6 +1,7 @@
 export type { ReadArtifactOptions, WrittenArtifact } from "./artifact.js";
 export { readArtifact, renderArtifact, writeArtifact } from "./artifact.js";
 export { appendFileDurable, fsyncDir, writeFileAtomic } from "./atomic-fs.js";
+export { type BubblewrapOptions, bubblewrapArgs, bubblewrapSandbox } from "./bubblewrap-sandbox.js";
 export type { Digest } from "./canonical.js";
 export { canonicalJson, DIGEST_PATTERN, digest, digestBytes, isDigest, shortDigest } from "./canonical.js";
 export type { DwmErrorJSON, ErrorCatalogue, ErrorDescriptor, ExitCode } from "./errors.js";
@@ -18,3 +19,12 @@ export { checkRelativePath, isInside, resolveInside } from "./paths.js";
 export type { Clock, ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 export { systemClock } from "./ports.js";
 export { execaProcessRunner, MAX_CAPTURED_OUTPUT, nodeProcessRunner } from "./process-runner.js";
+export type {
+  PreparedSpawn,
+  Sandbox,
+  SandboxBind,
+  SandboxEndpoint,
+  SandboxProbe,
+  SandboxView,
+} from "./sandbox.js";
+export { homeSecretPaths, noSandbox } from "./sandbox.js";

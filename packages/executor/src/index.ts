@@ -16,6 +16,15 @@ export type { GitPort, GitResult, GitRunOptions } from "./internal/git.js";
 export { attemptBranch, createGit } from "./internal/git.js";
 export { looksLikePath } from "./internal/ownership.js";
 export { pruneWorktrees } from "./prune-worktrees.js";
+export type { RepositoryAllowance, RepositoryFinding, RepositorySnapshot } from "./repo-integrity.js";
+export {
+  checkoutFlagFindings,
+  compareRepositorySnapshots,
+  flaggedPaths,
+  snapshotRepository,
+} from "./repo-integrity.js";
 export type { ExecutorPorts } from "./run-attempt.js";
 export { DWM_GIT_IDENTITY, INPUTS_DIR, isInfraOutcome, runAttempt } from "./run-attempt.js";
 export { executorVersion } from "./version.js";
+export type { WorkerLayout } from "./worker-view.js";
+export { loopbackEndpoint, WORKER_IO, WORKER_IO_DIR, workerNetwork, workerView } from "./worker-view.js";
