@@ -62,10 +62,10 @@ function answering(stdout: string, result: Partial<Awaited<ReturnType<FakeProces
 }
 
 describe("launchWorker", () => {
-  it("starts exactly the worker's argv, in its checkout, with its environment, stdin, files and limits", async () => {
+  it("starts exactly the worker's process request: argv, checkout, environment, stdin, files and limits", async () => {
     const runner = new FakeProcessRunner();
     const ji = invocation({ backend: "shell", argv: ["make"] });
-    await launchWorker(runner, {
+    const request = {
       argv: ["make", "all"],
       cwd: "/wt",
       env: { PATH: "/bin" },
@@ -74,21 +74,15 @@ describe("launchWorker", () => {
       stderrFile: "/a/err",
       timeoutMs: 1000,
       killGraceMs: 50,
-      paths: ji.paths,
+    };
+    const worker = {
+      backend: "shell" as const,
       permissions: ji.job.permissions,
-    });
-    expect(runner.calls).toEqual([
-      {
-        argv: ["make", "all"],
-        cwd: "/wt",
-        env: { PATH: "/bin" },
-        stdin: "prompt",
-        stdoutFile: "/a/out",
-        stderrFile: "/a/err",
-        timeoutMs: 1000,
-        killGraceMs: 50,
-      },
-    ]);
+      baseUrl: undefined,
+      paths: ji.paths,
+    };
+    await launchWorker(runner, { request, worker });
+    expect(runner.calls).toEqual([request]);
   });
 });
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type ProcessResult, type ProcessRunner, writeFileAtomic } from "@dwm/core";
-import type { AttemptLimits, AttemptOutcome, Invocation } from "@dwm/schemas";
+import { type ProcessRequest, type ProcessResult, type ProcessRunner, writeFileAtomic } from "@dwm/core";
+import type { AttemptLimits, AttemptOutcome, BackendName, Invocation } from "@dwm/schemas";
 import { type InvocationPaths, type Permissions, recordArgv } from "./backends.js";
 import { classifyInvocation } from "./classify.js";
 import type { Redactor } from "./env.js";
@@ -12,42 +12,30 @@ const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 /** Between SIGTERM and SIGKILL of a process group that outlived its timeout. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
 
-/**
- * Everything one worker process is started with. `paths` and `permissions` say what the worker
- * may reach beyond its checkout (its prompt file, its output folder, codex's last-message file;
- * write and network permissions), for an OS sandbox wrapped around the process.
- */
-export interface WorkerLaunch {
-  argv: readonly string[];
-  /** The worker's checkout: its working directory. */
-  cwd: string;
-  /** The complete environment (an allow-list; nothing else is inherited). */
-  env: Readonly<Record<string, string>>;
-  stdin: string | undefined;
-  stdoutFile: string;
-  stderrFile: string;
-  timeoutMs: number;
-  killGraceMs: number;
-  paths: InvocationPaths;
-  /** null for a packet's own command. */
+/** What a sandbox around a worker's process needs to know of the worker, besides the process itself. */
+export interface WorkerFacts {
+  backend: BackendName;
+  /** Its tool permissions (write: a writable checkout; network); null for a packet's own command. */
   permissions: Permissions | null;
+  /** An agent CLI's model endpoint (the binding's `base_url`), which it must reach whatever its permissions. */
+  baseUrl: string | undefined;
+  /** The host paths it is handed: prompt file, output folder, codex's last-message file. */
+  paths: InvocationPaths;
+}
+
+/** One worker's process as it is started, and the facts a sandbox around it would need. */
+export interface WorkerLaunch {
+  /** argv, cwd (the checkout), the complete allow-listed environment, stdin, output files, timeout, kill grace. */
+  request: ProcessRequest;
+  worker: WorkerFacts;
 }
 
 /**
- * Start one worker's process and wait for it. The only place the executor runs a worker: a sandbox
- * wraps `launch.argv` here. The runner kills the whole process group at the timeout.
+ * Start one worker's process and wait for it: the only place the executor runs a worker, so an
+ * OS sandbox wraps `launch.request` here. The runner kills the whole process group at the timeout.
  */
 export function launchWorker(runner: ProcessRunner, launch: WorkerLaunch): Promise<ProcessResult> {
-  return runner.run({
-    argv: launch.argv,
-    cwd: launch.cwd,
-    env: launch.env,
-    stdin: launch.stdin,
-    stdoutFile: launch.stdoutFile,
-    stderrFile: launch.stderrFile,
-    timeoutMs: launch.timeoutMs,
-    killGraceMs: launch.killGraceMs,
-  });
+  return runner.run(launch.request);
 }
 
 /** What running one invocation adds to the attempt. */
@@ -96,16 +84,22 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
   const stdoutFile = path.join(dir, "stdout");
   const stderrFile = path.join(dir, "stderr");
   const r = await launchWorker(s.runner, {
-    argv: plan.argv,
-    cwd: s.worktree,
-    env: ji.env,
-    stdin: plan.stdin === "prompt" ? s.prompt : undefined,
-    stdoutFile,
-    stderrFile,
-    timeoutMs: job.binding.timeout_ms ?? s.limits.timeout_ms ?? DEFAULT_TIMEOUT_MS,
-    killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
-    paths,
-    permissions: job.permissions,
+    request: {
+      argv: plan.argv,
+      cwd: s.worktree,
+      env: ji.env,
+      stdin: plan.stdin === "prompt" ? s.prompt : undefined,
+      stdoutFile,
+      stderrFile,
+      timeoutMs: job.binding.timeout_ms ?? s.limits.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+      killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
+    },
+    worker: {
+      backend: job.binding.backend,
+      permissions: job.permissions,
+      baseUrl: job.binding.base_url,
+      paths,
+    },
   });
   for (const f of [stdoutFile, stderrFile]) if (!fs.existsSync(f)) fs.writeFileSync(f, "");
   const t = keepTranscript(ji, stdoutFile, s.attemptDir);
