@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { initialState } from "@dwm/runtime";
-import type { Packet, PacketState, RunState } from "@dwm/schemas";
+import type { Packet, PacketFanoutTemplate, PacketState, RunState } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import { type ClassifyContext, type FrontierPolicy, placeEligible } from "../compute-frontier.js";
 import { runOf } from "../test-support/run.js";
@@ -181,18 +181,17 @@ describe("unfinishedDependencies", () => {
 });
 
 describe("fanoutTemplate", () => {
-  const fanout = (position: number) =>
-    ({
-      role: "template",
-      over: "items.json",
-      key: "id",
-      max_items: 5,
-      source_packet: "src",
-      first: "t1",
-      position,
-      pipeline: ["t1", "t2"],
-      reduce: "red",
-    }) as const;
+  const fanout = (position: number): PacketFanoutTemplate => ({
+    role: "template",
+    over: "items.json",
+    key: "id",
+    max_items: 5,
+    source_packet: "src",
+    first: "t1",
+    position,
+    pipeline: ["t1", "t2"],
+    reduce: "red",
+  });
 
   it("the first per-item phase is to expand unless a limit gate of its own is open; the others wait for it", () => {
     const { look, state } = world([
