@@ -16,7 +16,10 @@ export type FileTamper =
   | { file: string; append: string }
   | { file: string; write: string }
   | { file: string; remove: true }
+  /** Cut this many bytes off the end. */
   | { file: string; truncate: number }
+  /** Remove line n (1-based) of a text file. */
+  | { file: string; drop_line: number }
   /** Parse, edit, and write back in canonical artifact rendering. */
   | { file: string; edit: JsonEdit[] }
   | { file: string; symlink_to: string };
@@ -106,7 +109,13 @@ export function tamperFiles(dir: string, tampers: readonly FileTamper[] = []): v
       fs.writeFileSync(f, t.write);
     } else if ("remove" in t) fs.rmSync(f, { recursive: true });
     else if ("truncate" in t) fs.truncateSync(f, fs.statSync(f).size - t.truncate);
-    else if ("edit" in t) fs.writeFileSync(f, renderArtifact(applyEdits(readJson(f), t.edit)));
+    else if ("drop_line" in t) {
+      const lines = fs.readFileSync(f, "utf8").split("\n");
+      if (t.drop_line < 1 || t.drop_line >= lines.length)
+        throw new Error(`tamper: ${t.file} has no line ${t.drop_line}`);
+      lines.splice(t.drop_line - 1, 1);
+      fs.writeFileSync(f, lines.join("\n"));
+    } else if ("edit" in t) fs.writeFileSync(f, renderArtifact(applyEdits(readJson(f), t.edit)));
     else {
       fs.rmSync(f, { force: true });
       fs.symlinkSync(t.symlink_to, f);
