@@ -162,7 +162,7 @@ function checkRuns(copy) {
     const ok = broken.status !== 0 && !hit(broken.out, g) && verdict(broken.out, g) === "kill";
     report.add(`${g} gate: a broken case on a warm cache runs again and fails`, ok, broken.out.slice(-4000));
   }
-  manifests.forEach((f, i) => fs.writeFileSync(f, saved[i]));
+  for (const [i, f] of manifests.entries()) fs.writeFileSync(f, saved[i]);
   const restored = runGates(copy);
   for (const g of RUN_GATES) {
     const ok = restored.status === 0 && hit(restored.out, g) && verdict(restored.out, g) === "keep";
