@@ -116,7 +116,7 @@ describe("runManifestGate", () => {
   });
 
   it("turns a crash or a hang of the driver into a failed case", async () => {
-    const s = await runManifestGate(manifest(good), {
+    const s = await runManifestGate<AddCase>(manifest(good), {
       ...addGate,
       caseTimeoutMs: 50,
       runCase: (c) => (c.a < 0 ? new Promise<void>(() => {}) : Promise.reject(new Error("driver bug"))),
