@@ -7,7 +7,7 @@ import { nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { loadWorkerBindings } from "@dwm/executor";
 import type { WorkerBindings } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
-import type { DispatcherPorts, RunWorkflowOptions } from "../run-workflow.js";
+import type { DispatcherPorts, RunWorkflowOptions } from "../run/types.js";
 
 export const EXAMPLES_DIR = fileURLToPath(new URL("../../../../examples", import.meta.url));
 
