@@ -50,10 +50,8 @@ interface Tracked {
   lane: string;
   request: AttemptRequest | null;
   packetDigest: string;
-  /** adding: not in Redis yet; queued: waiting or active; done/failed: finished, not delivered. */
-  state: "adding" | "queued" | "done" | "failed";
-  result?: unknown;
-  failedReason?: string;
+  /** adding: not in Redis yet; queued: waiting or active. */
+  state: "adding" | "queued";
   lease?: Lease;
 }
 
@@ -249,40 +247,26 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
     for (const t of [...this.tracked.values()]) {
       if (this.closed) return;
       if (t.state !== "queued") continue;
-      if (await this.lookAt(t)) this.finishJob(t);
+      const outcome = await this.lookAt(t);
+      if (outcome === null) continue;
+      this.tracked.delete(t.job_id);
+      this.settle(t, outcome);
     }
   }
 
-  /** Read a queued job from Redis: true when it finished (its result or failure noted on `t`). */
-  private async lookAt(t: Tracked): Promise<boolean> {
-    const { state, job } = await this.redis.read(t.lane, t.job_id);
-    if (!job) {
+  /** Read a queued job from Redis: a finished job's outcome, null while it waits or runs. */
+  private async lookAt(t: Tracked): Promise<JobOutcome | null> {
+    const now = await this.redis.look(t.lane, t.job_id);
+    if (now.kind === "gone") {
       this.tracked.delete(t.job_id);
       this.settle(t, { status: "lost", reason: `the queue no longer holds job ${t.job_id} (Redis lost it)` });
-      return false;
+      return null;
     }
-    if (state === "completed") {
-      t.state = "done";
-      t.result = job.returnvalue;
-      return true;
-    }
-    if (state === "failed") {
-      t.state = "failed";
-      t.failedReason = job.failedReason ?? "failed";
-      return true;
-    }
-    if (state === "active") t.lease = await this.redis.lease(t.lane, job, t.job_id);
-    return false;
-  }
-
-  private finishJob(t: Tracked): void {
-    this.tracked.delete(t.job_id);
-    if (t.request === null) return;
-    const finished =
-      t.state === "failed"
-        ? { state: "failed" as const, failedReason: t.failedReason ?? "failed" }
-        : { state: "done" as const, result: t.result };
-    this.settle(t, finishedOutcome(t.job_id, finished));
+    if (now.kind === "active") t.lease = now.lease;
+    if (now.kind === "completed") return finishedOutcome(t.job_id, { state: "done", result: now.result });
+    if (now.kind === "failed")
+      return finishedOutcome(t.job_id, { state: "failed", failedReason: now.reason });
+    return null;
   }
 
   private settle(t: Tracked, o: JobOutcome): void {

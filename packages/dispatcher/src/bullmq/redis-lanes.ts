@@ -2,7 +2,7 @@ import type { Clock } from "@dwm/core";
 import type { GitPort } from "@dwm/executor";
 import type { AttemptJob as AttemptJobArtifact, BackendName, RateLimit } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
-import { Job, type JobState, Queue, QueueEvents } from "bullmq";
+import { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { AttemptJob, Lease } from "../queue.js";
 import { connectRedis, type QueueUrl } from "./connection.js";
@@ -24,6 +24,14 @@ export interface RedisLanesOptions {
   /** Told when a job of any lane completes or fails. */
   onFinish: (jobId: string) => void;
 }
+
+/** Where a job stands in Redis. */
+export type JobLook =
+  | { kind: "gone" }
+  | { kind: "completed"; result: unknown }
+  | { kind: "failed"; reason: string }
+  | { kind: "active"; lease: Lease }
+  | { kind: "waiting" };
 
 /**
  * The coordinator's connection to Redis: one BullMQ queue per lane (opened on first use, with
@@ -99,21 +107,22 @@ export class RedisLanes {
       this.o.log(`no worker serves lane ${lane} yet (dwm worker --backends ${lane.split("+").join(",")})`);
   }
 
-  /** A job's state, then the job (read after its state: a job read before it finished has no return value yet). */
-  async read(lane: string, jobId: string): Promise<{ state: JobState | "unknown"; job: Job | undefined }> {
+  /**
+   * Where a job stands now: gone (Redis lost it), finished (its result or failure), running
+   * (its worker's claim, from the lock's time to live), or waiting. The state is read before
+   * the job: a job read before it finished has no return value yet.
+   */
+  async look(lane: string, jobId: string): Promise<JobLook> {
     const q = this.queueOf(lane);
     const state = await q.getJobState(jobId);
-    return { state, job: state === "unknown" ? undefined : await Job.fromId(q, jobId) };
-  }
-
-  /** The claim on a running job: its worker, and when its lock expires unless renewed. */
-  async lease(lane: string, job: Job, jobId: string): Promise<Lease> {
+    const job = state === "unknown" ? undefined : await Job.fromId(q, jobId);
+    if (!job) return { kind: "gone" };
+    if (state === "completed") return { kind: "completed", result: job.returnvalue };
+    if (state === "failed") return { kind: "failed", reason: job.failedReason ?? "failed" };
+    if (state !== "active") return { kind: "waiting" };
     const ttl = await this.connection.pttl(`${this.o.prefix}:${laneQueueName(lane)}:${jobId}:lock`);
-    return {
-      job_id: jobId,
-      worker: job.processedBy ?? "worker",
-      expires_at: new Date(Date.parse(this.o.clock.now()) + Math.max(0, ttl)).toISOString(),
-    };
+    const expires_at = new Date(Date.parse(this.o.clock.now()) + Math.max(0, ttl)).toISOString();
+    return { kind: "active", lease: { job_id: jobId, worker: job.processedBy ?? "worker", expires_at } };
   }
 
   /** A job an earlier coordinator enqueued, in whichever lane holds it (null: none, or not a job of ours). */
