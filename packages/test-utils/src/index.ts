@@ -3,6 +3,8 @@ export { fakeCliBinDir, pathWithFakeClis } from "./fake-clis/index.js";
 export { FakeClock } from "./fake-clock.js";
 export type { FakeProcessHandler } from "./fake-process-runner.js";
 export { FakeProcessRunner } from "./fake-process-runner.js";
+export type { FakeSandboxCall } from "./fake-sandbox.js";
+export { FakeSandbox } from "./fake-sandbox.js";
 export type {
   ModelDialect,
   ModelScript,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { safeDefaultProblem, words } from "./words.js";
+import { safeDefaultProblem, words } from "./safe-default.js";
 
 describe("safeDefaultProblem", () => {
   it.each([

@@ -1,3 +1,5 @@
+// The safe_default wording rule, public (`safeDefaultProblem`) so a tool that writes plans
+// can check a gate's wording the way the evaluator will; the rules read it from here.
 /** Lower-case word tokens ([a-z0-9]+) of a text. */
 export function words(text: string): string[] {
   return text.toLowerCase().match(/[a-z0-9]+/g) ?? [];
