@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { digest } from "@dwm/core";
+import { digest, gitDate } from "@dwm/core";
 import { DWM_GIT_IDENTITY, type GitPort } from "@dwm/executor";
 import type { Attempt, AttemptJobResult } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
@@ -22,11 +22,6 @@ function chunks<T>(list: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += n) out.push(list.slice(i, i + n));
   return out;
-}
-
-/** Git's internal date format from an RFC 3339 time (whole seconds, UTC). */
-function gitDate(iso: string): string {
-  return `${Math.floor(Date.parse(iso) / 1000)} +0000`;
 }
 
 export interface PublishEvidenceOptions {
