@@ -148,7 +148,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--store DIR] [--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--abandon-queued] [--store DIR] [--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -198,6 +198,11 @@ export const COMMANDS: CommandSpec[] = [
       "queue-prefix": {
         type: "string",
         description: "With --queue: BullMQ key prefix shared with the workers (default dwm).",
+      },
+      "abandon-queued": {
+        type: "boolean",
+        description:
+          "Resume a run whose attempts are in flight in a queue this run does not use (that Redis is gone): abandon them and run them again.",
       },
       ndjson: { type: "boolean", description: "Stream the journal events as JSON lines, then the outcome." },
       ...json,

@@ -19,4 +19,6 @@ export type {
 } from "./queue.js";
 export { createWorkerPool } from "./queue.js";
 export type { DispatcherPorts, ProgressEvent, RunWorkflowOptions } from "./run/types.js";
+export type { RunIdentity } from "./run-identity.js";
+export { checkQueueResume, newRunInstance, runInstance } from "./run-identity.js";
 export { runWorkflow } from "./run-workflow.js";

@@ -5,8 +5,8 @@ import * as v from "./validators.js";
 export type { ApprovalPolicy } from "./types/approval-policy.js";
 export type { Slug, Digest, Timestamp, Approval, Approver } from "./types/approval.js";
 export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
-export type { Digest1, Digest2, AttemptOutcome, RelativePath, RelativePath1, BackendName, InvocationOutcome, AttemptJobResult, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt-job-result.js";
-export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, Digest3, AttemptJob, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, RateLimit, AttemptInput, AttemptLimits } from "./types/attempt-job.js";
+export type { Digest1, Digest2, Digest3, AttemptOutcome, RelativePath, RelativePath1, BackendName, InvocationOutcome, AttemptJobResult, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt-job-result.js";
+export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, Digest4, AttemptJob, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, RateLimit, AttemptInput, AttemptLimits } from "./types/attempt-job.js";
 export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
 export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
@@ -17,7 +17,7 @@ export type { GateDecision } from "./types/gate-decision.js";
 export type { GateCategory, Gate } from "./types/gate.js";
 export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
 export type { Invalidator } from "./types/invalidator.js";
-export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
+export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, QueueOrigin, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
 export type { JournalLog } from "./types/journal-log.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
@@ -31,11 +31,12 @@ export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSum
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow, NextAction } from "./types/status-report.js";
 export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
+export type { Timestamp1, WorkerList, WorkerPresence } from "./types/worker-list.js";
 export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -72,6 +73,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "status-report": v.validateStatusReport as ValidateFunction,
   "verify-report": v.validateVerifyReport as ValidateFunction,
   "worker-bindings": v.validateWorkerBindings as ValidateFunction,
+  "worker-list": v.validateWorkerList as ValidateFunction,
   "worker-report": v.validateWorkerReport as ValidateFunction,
   "workflow-plan": v.validateWorkflowPlan as ValidateFunction,
 };
@@ -110,6 +112,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "status-report": "https://schemas.dwm.dev/v1/status-report.schema.json",
   "verify-report": "https://schemas.dwm.dev/v1/verify-report.schema.json",
   "worker-bindings": "https://schemas.dwm.dev/v1/worker-bindings.schema.json",
+  "worker-list": "https://schemas.dwm.dev/v1/worker-list.schema.json",
   "worker-report": "https://schemas.dwm.dev/v1/worker-report.schema.json",
   "workflow-plan": "https://schemas.dwm.dev/v1/workflow-plan.schema.json",
 };

@@ -33,5 +33,6 @@ export declare const validateScorecard: ValidateFunction;
 export declare const validateStatusReport: ValidateFunction;
 export declare const validateVerifyReport: ValidateFunction;
 export declare const validateWorkerBindings: ValidateFunction;
+export declare const validateWorkerList: ValidateFunction;
 export declare const validateWorkerReport: ValidateFunction;
 export declare const validateWorkflowPlan: ValidateFunction;

@@ -1,7 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type Digest, hostProcessRunner, nodeProcessRunner, type ProcessRunner } from "@dwm/core";
-import { type DispatcherPorts, dispatcherErrors, type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
+import {
+  type DispatcherPorts,
+  dispatcherErrors,
+  newRunInstance,
+  type ProgressEvent,
+  runWorkflow,
+} from "@dwm/dispatcher";
 import {
   executorErrors,
   loadWorkerBindings,
@@ -337,9 +343,10 @@ async function queueFor(
     kind: "note",
     message: `coordinator: attempts go to ${parsed.redacted}, work travels through ${remote}`,
   });
-  return () =>
+  return (_execute, _concurrency, run) =>
     bullmq.createRedisAttemptQueue({
       url,
+      run,
       remote: remoteArg,
       repo,
       runDir,
@@ -489,7 +496,8 @@ async function execute(
         env: ctx.env,
         signal: controller.signal,
         onProgress: printer,
-        ...(queue ? { queue } : {}),
+        // A coordinator draws the run instance its jobs and remote refs are namespaced by.
+        ...(queue ? { queue, runInstance: newRunInstance } : {}),
       },
       {
         repo,
@@ -502,6 +510,7 @@ async function execute(
         approve:
           opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
         policy,
+        abandonQueued: args.values["abandon-queued"] === true,
       },
     );
   } finally {

@@ -199,7 +199,9 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
 
     // Workers left their evidence and attempt branches on the remote, the lost attempt's too.
     const leftOnRemote = dwmRemoteRefs(s.tmp.path, s.remote);
-    expect(leftOnRemote.filter((r) => r.startsWith("refs/dwm/evidence/")).length).toBeGreaterThanOrEqual(4);
+    expect(
+      leftOnRemote.filter((r) => /^refs\/dwm\/[^/]+\/[0-9a-f]{32}\/evidence\//.test(r)).length,
+    ).toBeGreaterThanOrEqual(4);
 
     // 5. Approve the gate, finish through the queue, verify.
     const runId = fs.readdirSync(path.join(s.repo.path, ".dwm", "runs"))[0] as string;

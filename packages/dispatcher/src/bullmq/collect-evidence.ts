@@ -13,8 +13,9 @@ import type { GitPort } from "@dwm/executor";
 import type { Attempt, AttemptJobResult, AttemptRequest } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
+import type { RunIdentity } from "../run-identity.js";
 import { gitLocal, gitRemote } from "./git-remote.js";
-import { attemptJobId, evidenceRef } from "./names.js";
+import { evidenceRef, queuedAttemptBranch, workRef } from "./names.js";
 
 export interface CollectEvidenceOptions {
   git: GitPort;
@@ -25,8 +26,14 @@ export interface CollectEvidenceOptions {
   remote: string;
   /** `<runDir>/attempts/<packet>/<n>`: written only after every digest matched. */
   attemptDir: string;
+  /** The request as the run loop made it. */
   request: AttemptRequest;
+  /** The run and instance the job was enqueued for, and its BullMQ id. */
+  run: RunIdentity;
+  jobId: string;
   packetDigest: string;
+  /** digest of the request as the job carried it. */
+  requestDigest: string;
   result: AttemptJobResult;
 }
 
@@ -53,18 +60,20 @@ function parseBatch(buf: Buffer): Map<string, Buffer> {
 }
 
 /**
- * Check that a result belongs to its job before anything is fetched: the job id, the attempt's
- * run, packet and number, its packet digest, base commit and prompt, its digest, the evidence
- * ref, and the pushed branch. Any difference is ERR_QUEUE_EVIDENCE_MISMATCH. Returns the job id.
+ * Check that a result belongs to its job before anything is fetched: the job id and the request
+ * it answers (its digest covers the run instance), the attempt's run, packet and number, its
+ * packet digest, base commit, prompt and branch, its digest, the evidence ref, and the pushed
+ * work. Any difference is ERR_QUEUE_EVIDENCE_MISMATCH.
  */
 export function checkResultIdentity(
-  request: AttemptRequest,
-  packetDigest: string,
+  o: Pick<CollectEvidenceOptions, "request" | "run" | "jobId" | "packetDigest" | "requestDigest">,
   r: AttemptJobResult,
-): string {
+): void {
+  const { request, run, jobId, packetDigest } = o;
   const a = r.attempt;
-  const jobId = attemptJobId(request.run_id, request.packet.packet_id, request.attempt);
   if (r.job_id !== jobId) throw mismatch(jobId, `the result is for job ${r.job_id}`);
+  if (r.request_digest !== o.requestDigest)
+    throw mismatch(jobId, `the result answers request ${r.request_digest}, not ${o.requestDigest}`);
   if (
     a.run_id !== request.run_id ||
     a.packet_id !== request.packet.packet_id ||
@@ -79,20 +88,25 @@ export function checkResultIdentity(
     throw mismatch(jobId, "the attempt names another prompt");
   if (digest(a) !== r.attempt_digest)
     throw mismatch(jobId, "attempt_digest is not the digest of the attempt");
-  if (r.evidence.ref !== evidenceRef(a.run_id, a.packet_id, a.attempt))
+  if (a.branch !== null && a.branch !== queuedAttemptBranch(run, a.packet_id, a.attempt))
+    throw mismatch(jobId, `the attempt ran on branch ${a.branch}, not this run instance's`);
+  if (r.evidence.ref !== evidenceRef(run, a.packet_id, a.attempt))
     throw mismatch(jobId, "unexpected evidence ref");
-  const wantBranch = a.head_commit !== null && a.branch !== null ? `refs/heads/${a.branch}` : null;
-  if ((r.branch?.ref ?? null) !== wantBranch || (r.branch !== null && r.branch.commit !== a.head_commit)) {
-    throw mismatch(jobId, "the pushed branch is not the attempt's branch and head commit");
+  const wantWork = a.head_commit !== null && a.branch !== null ? workRef(run, a.packet_id, a.attempt) : null;
+  if ((r.branch?.ref ?? null) !== wantWork || (r.branch !== null && r.branch.commit !== a.head_commit)) {
+    throw mismatch(jobId, "the pushed work is not the attempt's head commit at its work ref");
   }
-  return jobId;
 }
 
-/** Fetch the evidence ref and the branch, and check each landed on the commit the result names. */
+/**
+ * Fetch the evidence ref and the work into the repository (the work as the attempt's branch), and
+ * check each landed on the commit the result names.
+ */
 async function fetchEvidence(o: CollectEvidenceOptions, jobId: string): Promise<void> {
   const r = o.result;
   const refspecs = [`+${r.evidence.ref}:${r.evidence.ref}`];
-  if (r.branch !== null) refspecs.push(`+${r.branch.ref}:${r.branch.ref}`);
+  const branch = r.branch !== null ? `refs/heads/${r.attempt.branch}` : null;
+  if (r.branch !== null) refspecs.push(`+${r.branch.ref}:${branch}`);
   await gitRemote(
     o.git,
     o.env,
@@ -100,9 +114,7 @@ async function fetchEvidence(o: CollectEvidenceOptions, jobId: string): Promise<
     ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", o.remote, ...refspecs],
     `fetching the evidence of ${jobId}`,
   );
-  const refs = (
-    await gitLocal(o.git, o.repo, ["rev-parse", r.evidence.ref, ...(r.branch ? [r.branch.ref] : [])])
-  )
+  const refs = (await gitLocal(o.git, o.repo, ["rev-parse", r.evidence.ref, ...(branch ? [branch] : [])]))
     .trim()
     .split("\n");
   if (refs[0] !== r.evidence.commit)
@@ -208,7 +220,8 @@ function checkEvidenceBytes(
  */
 export async function collectEvidence(o: CollectEvidenceOptions): Promise<Attempt> {
   const r = o.result;
-  const jobId = checkResultIdentity(o.request, o.packetDigest, r);
+  const jobId = o.jobId;
+  checkResultIdentity(o, r);
   await fetchEvidence(o, jobId);
   const listing = await gitLocal(o.git, o.repo, ["ls-tree", "-r", "-z", "--full-tree", r.evidence.commit]);
   const tree = parseEvidenceTree(listing, jobId);
@@ -224,5 +237,7 @@ export async function collectEvidence(o: CollectEvidenceOptions): Promise<Attemp
     fs.writeFileSync(dest, bytesOf(p));
   }
   writeArtifact(path.join(o.attemptDir, "attempt.json"), "attempt", r.attempt);
+  // The run store holds the evidence now; the local ref only kept its objects while they were read.
+  await o.git.run(o.repo, ["update-ref", "-d", r.evidence.ref]);
   return r.attempt;
 }

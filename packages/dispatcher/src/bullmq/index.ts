@@ -5,14 +5,17 @@ export { checkRedis, connectRedis, parseQueueUrl } from "./connection.js";
 export type { RedisAttemptQueue, RedisQueueOptions } from "./coordinator.js";
 export { createRedisAttemptQueue } from "./coordinator.js";
 export {
-  attemptJobId,
   backendsOf,
   baseRef,
   DEFAULT_QUEUE_PREFIX,
   evidenceRef,
+  jobIdOf,
   laneOf,
   laneQueueName,
   lanesFor,
+  queuedAttemptBranch,
+  runRefPrefix,
+  workRef,
 } from "./names.js";
 export type { PublishEvidenceOptions } from "./publish-evidence.js";
 export { publishEvidence } from "./publish-evidence.js";

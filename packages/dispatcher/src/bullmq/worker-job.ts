@@ -9,7 +9,7 @@ import type { Job } from "bullmq";
 import { dispatcherErrors } from "../errors.js";
 import { errorInfo } from "../queue.js";
 import { gitRemote } from "./git-remote.js";
-import { backendsOf, laneOf } from "./names.js";
+import { backendsOf, jobIdOf, laneOf, queuedAttemptBranch } from "./names.js";
 import { publishEvidence } from "./publish-evidence.js";
 
 /** What a worker reports as it goes. */
@@ -19,9 +19,10 @@ export type AttemptWorkerEvent =
   | { kind: "failed"; job_id: string; code: string; message: string };
 
 /**
- * Check a job before anything runs: it matches the attempt-job schema, its id and digests
- * match its content (ERR_QUEUE_JOB_INVALID), and this worker runs every backend it needs and
- * it sits in the lane those backends make (ERR_QUEUE_BACKEND_NOT_ALLOWED). Returns the job.
+ * Check a job before anything runs: it matches the attempt-job schema, its id, digests and
+ * branch match its content and run instance (ERR_QUEUE_JOB_INVALID), and this worker runs every
+ * backend it needs and it sits in the lane those backends make (ERR_QUEUE_BACKEND_NOT_ALLOWED).
+ * Returns the job.
  */
 export function checkJob(
   jobId: string | undefined,
@@ -40,8 +41,13 @@ export function checkJob(
   }
   const data = raw as AttemptJob;
   const request = data.request;
+  const run = { runId: request.run_id, instance: data.run_instance };
+  const { packet_id } = request.packet;
   if (
     data.job_id !== jobId ||
+    jobId !== jobIdOf(run, packet_id, request.attempt) ||
+    request.branch !== queuedAttemptBranch(run, packet_id, request.attempt) ||
+    digest(request) !== data.request_digest ||
     digest(request.packet) !== data.packet_digest ||
     digestBytes(request.prompt) !== data.prompt_digest
   ) {
@@ -210,6 +216,8 @@ export class JobRunner {
       env: this.o.env,
       repo,
       remote: data.remote,
+      run: { runId: data.request.run_id, instance: data.run_instance },
+      requestDigest: data.request_digest,
       attemptDir,
       attempt,
     });
@@ -217,6 +225,7 @@ export class JobRunner {
       kind: "attempt-job-result",
       schema_version: "1",
       job_id: data.job_id,
+      request_digest: data.request_digest,
       worker: this.o.name,
       attempt_digest: digest(attempt),
       attempt,

@@ -12,6 +12,7 @@ import type {
   WorkerBindings,
 } from "@dwm/schemas";
 import type { AttemptQueue } from "../queue.js";
+import type { RunIdentity } from "../run-identity.js";
 
 /** What the loop reports as it goes: every journal event, plus notes that are not events. */
 export type ProgressEvent =
@@ -29,8 +30,21 @@ export interface DispatcherPorts {
   processRunner: ProcessRunner;
   /** DWM's own environment; workers get only allow-listed names from it. */
   env: Readonly<Record<string, string | undefined>>;
-  /** The queue between dispatch and execution; default: an in-process pool running runAttempt. */
-  queue?: (execute: (request: AttemptRequest) => Promise<Attempt>, concurrency: number) => AttemptQueue;
+  /**
+   * The queue between dispatch and execution; default: an in-process pool running runAttempt.
+   * `run` names the run and its instance (a distributed queue namespaces its jobs by both).
+   */
+  queue?: (
+    execute: (request: AttemptRequest) => Promise<Attempt>,
+    concurrency: number,
+    run: RunIdentity,
+  ) => AttemptQueue;
+  /**
+   * Draws the run instance identity journaled at run.opened when this runner opens a new journal
+   * (newRunInstance; `dwm run --queue` gives it). Without it, run.opened carries none and the
+   * identity is derived from the journal (runInstance).
+   */
+  runInstance?: () => string;
   /** Waits (infrastructure backoff, approvals with until=complete). Default: a timer. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Abort to stop cleanly (SIGINT/SIGTERM): running workers are killed, their packets abandoned. */
@@ -67,6 +81,12 @@ export interface RunWorkflowOptions {
   leaseMs?: number | undefined;
   /** How often to look for approvals while waiting at a gate (until=complete). Default 1000 ms. */
   pollMs?: number | undefined;
+  /**
+   * `--abandon-queued`: attempts in flight in a distributed queue this runner does not use are
+   * abandoned and run again (their jobs stay where they are). Without it that is refused
+   * (ERR_QUEUE_RESUME_MISMATCH).
+   */
+  abandonQueued?: boolean | undefined;
   /** For tests: the runner's identity in the lock. */
   pid?: number | undefined;
   host?: string | undefined;

@@ -70,6 +70,10 @@ export interface RunOpenedData {
   revision: number;
   packets: Slug[];
   gates: Slug[];
+  /**
+   * The run instance identity the runner that opened the journal drew, if it did (a coordinator with a distributed queue, dwm run --queue). Queue job ids and refs on a shared git remote are namespaced by it, so two coordinators of runs with the same run id never share one; a resumed coordinator reads it back. Absent: the identity is derived from the journal's first events (runInstance in @dwm/dispatcher).
+   */
+  instance?: string;
 }
 export interface RunRecompiledEvent {
   type: "run.recompiled";
@@ -158,6 +162,14 @@ export interface PacketDispatchedData {
   packet_digest: Digest;
   base_commit: string | null;
   backend?: string;
+  queue?: QueueOrigin;
+}
+/**
+ * The distributed queue the attempt was sent to; absent: the in-process pool ran it.
+ */
+export interface QueueOrigin {
+  url: string;
+  prefix: string;
 }
 export interface AttemptRecordedEvent {
   type: "attempt.recorded";
