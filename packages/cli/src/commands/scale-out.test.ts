@@ -26,6 +26,7 @@ import {
   exited,
   startDwm,
 } from "../test-support/built-cli.js";
+import { dwmRemoteRefs, jobsInRedis, ranCounts, until } from "../test-support/scale-out.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 const children: ChildProcess[] = [];
@@ -95,35 +96,6 @@ function worker(s: Setup, name: string, slowMs: number, concurrency = 2, lockMs 
     ],
     { ...s.env, DWM_EXAMPLE_SLOW_MS: String(slowMs) },
   );
-}
-
-async function until<T>(
-  what: string,
-  f: () => T | undefined | null | false,
-  child?: ChildProcess,
-): Promise<T> {
-  for (let i = 0; i < 3000; i++) {
-    const v = f();
-    if (v) return v;
-    if (child && child.exitCode !== null)
-      throw new Error(`exited (${child.exitCode}) while waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** The refs DWM keeps on the remote: evidence, base and attempt branches. */
-function dwmRemoteRefs(cwd: string, remote: string): string[] {
-  return git(cwd, "ls-remote", remote)
-    .split("\n")
-    .map((l) => l.split("\t")[1] ?? "")
-    .filter((r) => r.startsWith("refs/dwm/") || r.startsWith("refs/heads/dwm/"));
-}
-
-function ranCounts(log: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const l of fs.readFileSync(log, "utf8").trim().split("\n")) out[l] = (out[l] ?? 0) + 1;
-  return out;
 }
 
 describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", () => {
@@ -197,6 +169,8 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
       evs.some((e) => e.type === "packet.completed" && e.data.packet_id === lost && e.data.attempt === 2),
     ).toBe(true);
 
+    // Every job of the run so far left Redis once recorded (the lost one too).
+    expect(jobsInRedis(s.redis.port)).toEqual([]);
     // Workers left their evidence and attempt branches on the remote, the lost attempt's too.
     const leftOnRemote = dwmRemoteRefs(s.tmp.path, s.remote);
     expect(
@@ -214,6 +188,7 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     // The completed run took its refs off the remote; the repository keeps the attempt branches.
     expect(dwmRemoteRefs(s.tmp.path, s.remote)).toEqual([]);
     expect(c3.out.join("\n")).toMatch(/removed \d+ ref\(s\) of run/);
+    expect(jobsInRedis(s.redis.port)).toEqual([]);
     expect(git(s.repo.path, "branch", "--list", "dwm/*")).toContain(`/${lost}/2`);
     const counts = ranCounts(s.log);
     expect(counts[lost]).toBe(2);
@@ -270,6 +245,70 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     w.kill("SIGTERM");
     expect(await exited(w)).toBe(0);
   }, 120_000);
+
+  it("a --queue run resumed without its queue is refused with the command (ERR_QUEUE_RESUME_MISMATCH); with it, the job is adopted; once that Redis is gone, --abandon-queued runs the attempt here", async () => {
+    const s = await setup();
+    const w = worker(s, "w", 1500, 1);
+    await until("the worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
+    const queue = ["--queue", s.redis.url, "--remote", s.remote];
+    const c1 = start(s.repo.path, ["run", "workflow.plan.json", ...queue], s.env);
+    const first = await until(
+      "the first attempt to start",
+      () => w.out.find((l) => l.startsWith("started ")),
+      c1,
+    );
+    c1.kill("SIGKILL");
+    await exited(c1);
+    const runId = fs.readdirSync(path.join(s.repo.path, ".dwm", "runs"))[0] as string;
+    const inFlight = /\/([^/]+)\/1 \(/.exec(first)?.[1] as string;
+
+    // Without --queue, or with another prefix: refused before anything is abandoned.
+    for (const extra of [[], [...queue, "--queue-prefix", "other"]]) {
+      const refused = start(s.repo.path, ["run", runId, ...extra], s.env);
+      expect(await exited(refused)).toBe(2);
+      const said = refused.out.join("\n");
+      expect(said).toContain(`ERR_QUEUE_RESUME_MISMATCH: 1 attempt(s) of run ${runId} are in flight`);
+      expect(said).toContain(`${inFlight}/1`);
+      expect(said).toContain(`dwm run ${runId} --queue ${s.redis.url} --remote`);
+    }
+    expect(events(s.repo.path).some((e) => e.type === "packet.abandoned")).toBe(false);
+
+    // With it: the job is adopted and recorded, and the scans go out; the coordinator dies again
+    // while a scan runs, and so do the worker and Redis.
+    const c2 = start(s.repo.path, ["run", runId, ...queue], s.env);
+    await until("a scan to start", () => w.out.some((l) => /^started \S+\/scan_\w+\/1 /.test(l)), c2);
+    c2.kill("SIGKILL");
+    w.kill("SIGKILL");
+    await Promise.all([exited(c2), exited(w)]);
+    expect(c2.out.join("\n")).toContain(`kept 1 job(s) still in the queue: ${runId}/${inFlight}/1`);
+    await s.redis.stopServer();
+    const evs = events(s.repo.path);
+    expect(evs.some((e) => e.type === "attempt.recorded" && e.data.packet_id === inFlight)).toBe(true);
+    expect(evs.some((e) => e.type === "packet.abandoned")).toBe(false);
+    const scans = evs
+      .filter((e) => e.type === "packet.dispatched" && e.data.packet_id?.startsWith("scan_"))
+      .map((e) => e.data.packet_id as string)
+      .sort();
+    expect(scans).toEqual(["scan_docs", "scan_lib", "scan_src"]);
+
+    // That Redis is gone: still refused without a word; --abandon-queued runs the scans here.
+    const gone = start(s.repo.path, ["run", runId], s.env);
+    expect(await exited(gone)).toBe(2);
+    const c3 = start(s.repo.path, ["run", runId, "--abandon-queued"], s.env);
+    expect(await exited(c3), c3.out.join("\n")).toBe(4);
+    expect(c3.out.join("\n")).toMatch(
+      /--abandon-queued: .*scan_\w+\/1 \(redis:\/\/127\.0\.0\.1:\d+\).* run again/,
+    );
+    const abandoned = events(s.repo.path).filter((e) => e.type === "packet.abandoned");
+    expect(abandoned.map((e) => `${e.data.packet_id}/${e.data.attempt}`).sort()).toEqual(
+      scans.map((id) => `${id}/1`),
+    );
+    expect((await dwm(s.repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    const c4 = start(s.repo.path, ["run", runId], s.env);
+    expect(await exited(c4), c4.out.join("\n")).toBe(0);
+    const verify = await dwm(s.repo.path, ["verify", runId]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  }, 180_000);
 
   it("usage and connection errors are coded: bad URL, unreachable Redis, --queue without --remote, worker without --backends, bad --lock-ms/--stalled-ms", async () => {
     const repo = makeGitRepo({ "a.txt": "a\n" });
