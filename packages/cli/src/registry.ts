@@ -5,6 +5,24 @@ const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
 };
 
+/** PEM files of a rediss:// connection (dwm run --queue, dwm worker, dwm workers). */
+const queueTls: Record<string, OptionSpec> = {
+  "tls-ca": {
+    type: "string",
+    description:
+      "rediss://: the CA certificate (PEM) that signed Redis's certificate (env DWM_REDIS_TLS_CA).",
+  },
+  "tls-cert": {
+    type: "string",
+    description:
+      "rediss://: a client certificate (PEM) for a Redis that requires one (env DWM_REDIS_TLS_CERT).",
+  },
+  "tls-key": {
+    type: "string",
+    description: "rediss://: the client certificate's key (PEM) (env DWM_REDIS_TLS_KEY).",
+  },
+};
+
 /**
  * Every command of `dwm`. The command reference (`dwm commands`, `dwm --help`)
  * is built from this list; modules load lazily so start-up stays fast.
@@ -148,7 +166,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--abandon-queued] [--store DIR] [--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -204,6 +222,7 @@ export const COMMANDS: CommandSpec[] = [
         description:
           "Resume a run whose attempts are in flight in a queue this run does not use (that Redis is gone): abandon them and run them again.",
       },
+      ...queueTls,
       ndjson: { type: "boolean", description: "Stream the journal events as JSON lines, then the outcome." },
       ...json,
     },
@@ -212,7 +231,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "worker",
     usage:
-      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--json|--ndjson]",
+      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F] [--json|--ndjson]",
     summary:
       "Execute attempts for coordinators (dwm run --queue) on this machine until SIGINT/SIGTERM; runs only the backends given; never writes a run store.",
     positionals: { min: 0, max: 0 },
@@ -247,6 +266,7 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description: "BullMQ key prefix shared with the coordinators (default dwm).",
       },
+      ...queueTls,
       ndjson: { type: "boolean", description: "One JSON line per event (ready, started, finished, failed)." },
       ...json,
     },

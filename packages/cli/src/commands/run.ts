@@ -35,6 +35,7 @@ import { cliErrors } from "../errors.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
+import { queueTlsFiles } from "./queue-options.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
@@ -313,7 +314,8 @@ async function queueFor(
   if (q === null) return null;
   const { url, remote } = q;
   const bullmq = await import("@dwm/dispatcher/bullmq");
-  const parsed = bullmq.parseQueueUrl(url);
+  const tls = queueTlsFiles(args, ctx);
+  const parsed = bullmq.parseQueueUrl(url, tls);
   await bullmq.checkRedis(parsed);
   // A local path is resolved here; workers on other machines need the same path (or a URL).
   const remoteArg =
@@ -346,6 +348,7 @@ async function queueFor(
   return (_execute, _concurrency, run) =>
     bullmq.createRedisAttemptQueue({
       url,
+      tls,
       run,
       remote: remoteArg,
       repo,

@@ -246,6 +246,85 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     expect(await exited(w)).toBe(0);
   }, 120_000);
 
+  it("with client certificates (tls-auth-clients yes): without one both refuse; with one from options (worker) or DWM_REDIS_TLS_* (coordinator), and the CA named the same way, the example runs to completion", async () => {
+    if (!opensslAvailable())
+      throw new Error("openssl is not installed (scripts/ci-setup.sh installs it: apt-get install openssl)");
+    const repo = auditRepo(cleanups);
+    const tmp = makeTempDir("dwm-scale-mtls-");
+    cleanups.push(tmp.cleanup);
+    const remote = path.join(tmp.path, "remote.git");
+    git(tmp.path, "init", "--quiet", "--bare", remote);
+    const files = makeTlsFiles(path.join(tmp.path, "tls"));
+    const redis = await startRedisServer({ tls: files, tlsAuthClients: true });
+    cleanups.push(() => redis.stop());
+    const env = { DWM_SIDE_EFFECT_LOG: path.join(tmp.path, "side-effects.log"), TMPDIR: tmp.path };
+    const run = ["run", "workflow.plan.json", "--queue", redis.url, "--remote", remote];
+    const workerArgs = ["worker", "--queue", redis.url, "--backends", "shell", "--tls-ca", files.caFile];
+
+    // The CA trusted, no client certificate: refused, and told why.
+    const anonymous = start(tmp.path, workerArgs, env);
+    expect(await exited(anonymous)).toBe(1);
+    expect(anonymous.out.join("\n")).toContain("ERR_QUEUE_UNREACHABLE");
+    expect(anonymous.out.join("\n")).toContain("--tls-cert and --tls-key");
+    const refused = start(repo.path, run, { ...env, DWM_REDIS_TLS_CA: files.caFile });
+    expect(await exited(refused)).toBe(1);
+    expect(refused.out.join("\n")).toContain("ERR_QUEUE_UNREACHABLE");
+    // A certificate without its key, or TLS files with a plain redis:// URL: a usage error.
+    const half = start(tmp.path, [...workerArgs, "--tls-cert", files.clientCertFile], env);
+    expect(await exited(half)).toBe(2);
+    expect(half.out.join("\n")).toContain("ERR_QUEUE_TLS_FILE");
+    const plain = start(
+      tmp.path,
+      [
+        "worker",
+        "--queue",
+        redis.url.replace("rediss:", "redis:"),
+        "--backends",
+        "shell",
+        "--tls-ca",
+        files.caFile,
+      ],
+      env,
+    );
+    expect(await exited(plain)).toBe(2);
+    expect(plain.out.join("\n")).toContain("ERR_QUEUE_TLS_FILE: TLS files");
+
+    // With the client certificate: the run goes through the queue to its gate, then to the end.
+    const w = start(
+      tmp.path,
+      [...workerArgs, "--tls-cert", files.clientCertFile, "--tls-key", files.clientKeyFile, "--name", "mtls"],
+      env,
+    );
+    await until("the worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
+    const withCert = {
+      ...env,
+      DWM_REDIS_TLS_CA: files.caFile,
+      DWM_REDIS_TLS_CERT: files.clientCertFile,
+      DWM_REDIS_TLS_KEY: files.clientKeyFile,
+    };
+    const c1 = start(repo.path, run, withCert);
+    expect(await exited(c1), c1.out.join("\n")).toBe(4);
+    const runId = fs.readdirSync(path.join(repo.path, ".dwm", "runs"))[0] as string;
+    expect((await dwm(repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    const c2 = start(repo.path, ["run", runId, "--queue", redis.url, "--remote", remote], withCert);
+    expect(await exited(c2), c2.out.join("\n")).toBe(0);
+    expect(w.out.filter((l) => l.startsWith("finished")).length).toBeGreaterThanOrEqual(4);
+    const verify = await dwm(repo.path, ["verify", runId]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const tlsCli = [
+      "--tls",
+      "--cacert",
+      files.caFile,
+      "--cert",
+      files.clientCertFile,
+      "--key",
+      files.clientKeyFile,
+    ];
+    expect(jobsInRedis(redis.port, "dwm", tlsCli)).toEqual([]);
+    w.kill("SIGTERM");
+    expect(await exited(w)).toBe(0);
+  }, 180_000);
+
   it("a --queue run resumed without its queue is refused with the command (ERR_QUEUE_RESUME_MISMATCH); with it, the job is adopted; once that Redis is gone, --abandon-queued runs the attempt here", async () => {
     const s = await setup();
     const w = worker(s, "w", 1500, 1);

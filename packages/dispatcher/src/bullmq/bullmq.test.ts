@@ -73,6 +73,41 @@ describe("parseQueueUrl", () => {
   });
 });
 
+describe("parseQueueUrl with TLS files", () => {
+  it("reads the CA, client certificate and key (PEM) into the connection; refuses what cannot be used with ERR_QUEUE_TLS_FILE", () => {
+    const tmp = makeTempDir("dwm-tls-files-");
+    cleanups.push(tmp.cleanup);
+    const pem = (name: string, body: string) => {
+      const f = path.join(tmp.path, name);
+      fs.writeFileSync(f, `-----BEGIN ${body}-----\nAAAA\n-----END ${body}-----\n`);
+      return f;
+    };
+    const caFile = pem("ca.pem", "CERTIFICATE");
+    const certFile = pem("client.pem", "CERTIFICATE");
+    const keyFile = pem("client.key", "PRIVATE KEY");
+    const u = parseQueueUrl("rediss://redis.example.com:6380", { caFile, certFile, keyFile });
+    expect(u.options.tls).toEqual({
+      servername: "redis.example.com",
+      ca: fs.readFileSync(caFile, "utf8"),
+      cert: fs.readFileSync(certFile, "utf8"),
+      key: fs.readFileSync(keyFile, "utf8"),
+    });
+    expect(parseQueueUrl("rediss://127.0.0.1:6380", { caFile }).options.tls).toEqual({
+      ca: fs.readFileSync(caFile, "utf8"),
+    });
+    const refused = (raw: string, files: Parameters<typeof parseQueueUrl>[1], message: string) =>
+      expect(() => parseQueueUrl(raw, files)).toThrow(
+        expect.objectContaining({ code: "ERR_QUEUE_TLS_FILE", message: expect.stringContaining(message) }),
+      );
+    refused("redis://127.0.0.1:6379", { caFile }, "need a rediss:// queue URL");
+    refused("rediss://127.0.0.1:6380", { certFile }, "given: certificate only");
+    refused("rediss://127.0.0.1:6380", { keyFile }, "given: key only");
+    refused("rediss://127.0.0.1:6380", { caFile: path.join(tmp.path, "missing.pem") }, "cannot be read");
+    fs.writeFileSync(path.join(tmp.path, "not.pem"), "hello\n");
+    refused("rediss://127.0.0.1:6380", { caFile: path.join(tmp.path, "not.pem") }, "is not a PEM file");
+  });
+});
+
 describe("lanes", () => {
   it("a worker serves every subset of its backends", () => {
     expect(lanesFor(["shell", "codex"])).toEqual(["codex", "codex+shell", "shell"]);

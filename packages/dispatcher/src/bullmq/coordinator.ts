@@ -11,7 +11,7 @@ import {
 } from "../queue.js";
 import type { RunIdentity } from "../run-identity.js";
 import { collectEvidence } from "./collect-evidence.js";
-import { parseQueueUrl } from "./connection.js";
+import { parseQueueUrl, type QueueTlsFiles } from "./connection.js";
 import { removeRunRefs } from "./git-remote.js";
 import { attemptJobData, finishedOutcome, type JobOutcome } from "./job-rules.js";
 import { DEFAULT_QUEUE_PREFIX } from "./names.js";
@@ -20,6 +20,8 @@ import { RedisLanes } from "./redis-lanes.js";
 export interface RedisQueueOptions {
   /** redis:// or rediss:// URL (AUTH from the URL). */
   url: string;
+  /** rediss:// only: PEM files of a CA to trust and a client certificate and key. */
+  tls?: QueueTlsFiles;
   /** The run and its instance (ports.queue's third argument): job ids and remote refs are namespaced by both. */
   run: RunIdentity;
   /** The run's git remote: a URL or a bare repository path every worker can reach. */
@@ -101,7 +103,7 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly options: RedisQueueOptions) {
-    const url = parseQueueUrl(options.url);
+    const url = parseQueueUrl(options.url, options.tls);
     const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
     this.origin = { url: url.redacted, prefix };
     this.git = options.git ?? createGit(options.processRunner, options.env);

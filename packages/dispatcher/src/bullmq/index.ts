@@ -1,7 +1,7 @@
 export type { CollectEvidenceOptions } from "./collect-evidence.js";
 export { collectEvidence } from "./collect-evidence.js";
-export type { QueueUrl } from "./connection.js";
-export { checkRedis, connectRedis, parseQueueUrl } from "./connection.js";
+export type { QueueTlsFiles, QueueUrl } from "./connection.js";
+export { checkRedis, connectRedis, parseQueueUrl, tlsOptions } from "./connection.js";
 export type { RedisAttemptQueue, RedisQueueOptions } from "./coordinator.js";
 export { createRedisAttemptQueue } from "./coordinator.js";
 export {

@@ -7,13 +7,15 @@ import type { BackendName } from "@dwm/schemas";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { dispatcherErrors } from "../errors.js";
-import { connectRedis, parseQueueUrl } from "./connection.js";
+import { connectRedis, parseQueueUrl, type QueueTlsFiles } from "./connection.js";
 import { DEFAULT_QUEUE_PREFIX, laneQueueName, lanesFor } from "./names.js";
 import { type AttemptWorkerEvent, JobRunner } from "./worker-job.js";
 
 export interface AttemptWorkerOptions {
   /** redis:// or rediss:// URL. */
   url: string;
+  /** rediss:// only: PEM files of a CA to trust and a client certificate and key. */
+  tls?: QueueTlsFiles;
   /** The backends this worker runs; it takes jobs only from lanes these cover. */
   backends: readonly BackendName[];
   /** Attempts at once in this process (across its lanes). */
@@ -57,7 +59,7 @@ export interface AttemptWorker {
  * makes a job whose worker died fail as stalled, which the coordinator records as abandoned.
  */
 export async function startAttemptWorker(options: AttemptWorkerOptions): Promise<AttemptWorker> {
-  const url = parseQueueUrl(options.url);
+  const url = parseQueueUrl(options.url, options.tls);
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const name = options.name ?? `${os.hostname()}:${process.pid}`;
   const allowed = new Set(options.backends);
