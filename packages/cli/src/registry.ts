@@ -273,6 +273,26 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/worker.js"),
   },
   {
+    name: "workers",
+    usage: "dwm workers --queue URL [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F] [--json]",
+    summary:
+      "The live dwm worker processes of a fleet: host, pid, backends, concurrency, running jobs, last heartbeat.",
+    positionals: { min: 0, max: 0 },
+    options: {
+      queue: {
+        type: "string",
+        description: "Redis URL: redis://[user:password@]host[:port][/db], or rediss:// for TLS.",
+      },
+      "queue-prefix": {
+        type: "string",
+        description: "BullMQ key prefix of the fleet (default dwm).",
+      },
+      ...queueTls,
+      ...json,
+    },
+    load: () => import("./commands/workers.js"),
+  },
+  {
     name: "next",
     usage: "dwm next [run] [--store DIR] [--json]",
     summary:

@@ -5,6 +5,7 @@
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { validateSchema, type WorkerList } from "@dwm/schemas";
 import {
   git,
   makeGitRepo,
@@ -324,6 +325,56 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     w.kill("SIGTERM");
     expect(await exited(w)).toBe(0);
   }, 180_000);
+
+  it("dwm workers lists the live workers (host, pid, backends, concurrency, running jobs, heartbeat, lanes in BullMQ's registry); a killed worker leaves the registry at once, a stopped one the list", async () => {
+    const s = await setup();
+    const w1 = worker(s, "w1", 3000, 2);
+    const w2 = start(
+      s.tmp.path,
+      ["worker", "--queue", s.redis.url, "--backends", "shell,dry-run", "--concurrency", "3", "--name", "w2"],
+      s.env,
+    );
+    for (const w of [w1, w2])
+      await until("a worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
+    const list = async () => {
+      const r = await dwm(s.tmp.path, ["workers", "--queue", s.redis.url, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as WorkerList;
+    };
+    const both = await list();
+    expect(validateSchema("worker-list", both).ok).toBe(true);
+    expect(both.workers.map((w) => [w.name, w.pid, w.backends, w.concurrency, w.registered_lanes])).toEqual([
+      ["w1", w1.pid, ["shell"], 2, ["shell"]],
+      ["w2", w2.pid, ["dry-run", "shell"], 3, ["dry-run", "dry-run+shell", "shell"]],
+    ]);
+    // While a run goes, w1's running jobs are listed.
+    const c1 = start(
+      s.repo.path,
+      ["run", "workflow.plan.json", "--queue", s.redis.url, "--remote", s.remote],
+      s.env,
+    );
+    await until("w1 to start a job", () => w1.out.some((l) => l.startsWith("started ")), c1);
+    let running: string[] = [];
+    for (let i = 0; i < 100 && running.length === 0; i++) {
+      running = (await list()).workers.flatMap((w) => w.running.map((r) => `${w.name} ${r.lane}`));
+      if (running.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(running[0]).toMatch(/^w[12] shell$/);
+    const text = await dwm(s.tmp.path, ["workers", "--queue", s.redis.url]);
+    expect(text.stdout).toContain(`2 worker(s) on ${s.redis.url} (prefix dwm)`);
+    expect(text.stdout).toMatch(/running \S+ \(shell\) for \d+s/);
+    c1.kill("SIGKILL");
+    await exited(c1);
+    w1.kill("SIGKILL");
+    await exited(w1);
+    w2.kill("SIGTERM");
+    expect(await exited(w2)).toBe(0);
+    // w1 died: its connections are gone (its heartbeat expires later); w2 stopped: gone.
+    const after = await list();
+    expect(after.workers.map((w) => [w.name, w.registered_lanes])).toEqual([["w1", []]]);
+    const usage = await dwm(s.tmp.path, ["workers"]);
+    expect(usage.code).toBe(2);
+  }, 120_000);
 
   it("a --queue run resumed without its queue is refused with the command (ERR_QUEUE_RESUME_MISMATCH); with it, the job is adopted; once that Redis is gone, --abandon-queued runs the attempt here", async () => {
     const s = await setup();

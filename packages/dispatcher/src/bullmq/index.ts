@@ -4,6 +4,8 @@ export type { QueueTlsFiles, QueueUrl } from "./connection.js";
 export { checkRedis, connectRedis, parseQueueUrl, tlsOptions } from "./connection.js";
 export type { RedisAttemptQueue, RedisQueueOptions } from "./coordinator.js";
 export { createRedisAttemptQueue } from "./coordinator.js";
+export type { ListWorkersOptions } from "./fleet.js";
+export { listWorkers } from "./fleet.js";
 export {
   backendsOf,
   baseRef,

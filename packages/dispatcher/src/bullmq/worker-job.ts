@@ -90,6 +90,8 @@ export function semaphore(n: number) {
 
 export interface JobRunnerOptions {
   name: string;
+  /** Counts of jobs finished with a result and failed, kept up to date here. */
+  stats: { processed: number; failed: number };
   allowed: ReadonlySet<BackendName>;
   concurrency: number;
   /** Local clones of the remotes live here (one per remote). */
@@ -110,12 +112,13 @@ export interface JobRunnerOptions {
  */
 export class JobRunner {
   /** Jobs finished with a result, and jobs failed. */
-  readonly stats = { processed: 0, failed: 0 };
+  readonly stats: { processed: number; failed: number };
   private readonly gate: ReturnType<typeof semaphore>;
   private readonly clones = new Map<string, Promise<string>>();
 
   constructor(private readonly o: JobRunnerOptions) {
     this.gate = semaphore(o.concurrency);
+    this.stats = o.stats;
   }
 
   /** Every failure reaches the coordinator as ErrorInfo JSON in BullMQ's failedReason. */
