@@ -37,6 +37,9 @@ export interface CollectEvidenceOptions {
   result: AttemptJobResult;
 }
 
+/** Where a result's evidence comes from and what it must match (all but where it goes). */
+export type EvidenceSource = Omit<CollectEvidenceOptions, "attemptDir">;
+
 function mismatch(jobId: string, why: string): Error {
   return dispatcherErrors.create("ERR_QUEUE_EVIDENCE_MISMATCH", `job ${jobId}: ${why}`, {
     details: { job_id: jobId },
@@ -102,7 +105,7 @@ export function checkResultIdentity(
  * Fetch the evidence ref and the work into the repository (the work as the attempt's branch), and
  * check each landed on the commit the result names.
  */
-async function fetchEvidence(o: CollectEvidenceOptions, jobId: string): Promise<void> {
+async function fetchEvidence(o: EvidenceSource, jobId: string): Promise<void> {
   const r = o.result;
   const refspecs = [`+${r.evidence.ref}:${r.evidence.ref}`];
   const branch = r.branch !== null ? `refs/heads/${r.attempt.branch}` : null;
@@ -160,7 +163,7 @@ export function expectedEvidence(
 
 /** The bytes of every blob of the tree, in one `git cat-file --batch`. */
 async function readBlobs(
-  o: CollectEvidenceOptions,
+  o: EvidenceSource,
   tree: ReadonlyMap<string, string>,
   jobId: string,
 ): Promise<(p: string) => Buffer> {
@@ -211,14 +214,22 @@ function checkEvidenceBytes(
     throw mismatch(jobId, "attempt.json in the evidence is not the attempt of the result");
 }
 
+/** Evidence that passed every check, held in memory until it is written into the run store. */
+export interface CheckedEvidence {
+  attempt: Attempt;
+  /** Every file attempt.json lists, by its path in the attempt directory. */
+  files: Map<string, Buffer>;
+}
+
 /**
- * Coordinator side: fetch the evidence commit and the attempt branch from the remote, check
- * that the result belongs to the job, that the evidence tree holds exactly attempt.json and the
- * files attempt.json lists, each with its raw-bytes digest, and that attempt.json is the
- * attempt of the result; only then write the files into the run store. Any difference is
- * ERR_QUEUE_EVIDENCE_MISMATCH and nothing is written.
+ * Coordinator side, first half: check that the result belongs to the job, fetch the evidence
+ * commit and the attempt's work from the remote, and check that the evidence tree holds exactly
+ * attempt.json and the files attempt.json lists, each with its raw-bytes digest, and that
+ * attempt.json is the attempt of the result. Writes nothing into the run store, so several can
+ * run at once (the coordinator checks results as their jobs finish). Any difference is
+ * ERR_QUEUE_EVIDENCE_MISMATCH.
  */
-export async function collectEvidence(o: CollectEvidenceOptions): Promise<Attempt> {
+export async function checkEvidence(o: EvidenceSource): Promise<CheckedEvidence> {
   const r = o.result;
   const jobId = o.jobId;
   checkResultIdentity(o, r);
@@ -228,16 +239,34 @@ export async function collectEvidence(o: CollectEvidenceOptions): Promise<Attemp
   const expected = expectedEvidence(r.attempt, tree, jobId);
   const bytesOf = await readBlobs(o, tree, jobId);
   checkEvidenceBytes(expected, bytesOf, r.attempt_digest, jobId);
-  // Every check passed: the run store gets the files (the coordinator is its only writer).
+  return { attempt: r.attempt, files: new Map([...expected.keys()].map((p) => [p, bytesOf(p)])) };
+}
+
+/**
+ * Coordinator side, second half: the checked evidence goes into the run store
+ * (`attempts/<packet>/<n>/`, the coordinator being its only writer), and the local evidence ref,
+ * which only kept its objects while they were read, goes.
+ */
+export async function writeEvidence(
+  o: Pick<CollectEvidenceOptions, "git" | "repo" | "attemptDir" | "result">,
+  checked: CheckedEvidence,
+): Promise<Attempt> {
   fs.rmSync(o.attemptDir, { recursive: true, force: true });
   fs.mkdirSync(o.attemptDir, { recursive: true });
-  for (const p of expected.keys()) {
+  for (const [p, bytes] of checked.files) {
     const dest = resolveInside(o.attemptDir, p, "evidence file");
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, bytesOf(p));
+    fs.writeFileSync(dest, bytes);
   }
-  writeArtifact(path.join(o.attemptDir, "attempt.json"), "attempt", r.attempt);
-  // The run store holds the evidence now; the local ref only kept its objects while they were read.
-  await o.git.run(o.repo, ["update-ref", "-d", r.evidence.ref]);
-  return r.attempt;
+  writeArtifact(path.join(o.attemptDir, "attempt.json"), "attempt", checked.attempt);
+  await o.git.run(o.repo, ["update-ref", "-d", o.result.evidence.ref]);
+  return checked.attempt;
+}
+
+/**
+ * Coordinator side: checkEvidence, then writeEvidence. Any difference is
+ * ERR_QUEUE_EVIDENCE_MISMATCH and nothing is written.
+ */
+export async function collectEvidence(o: CollectEvidenceOptions): Promise<Attempt> {
+  return writeEvidence(o, await checkEvidence(o));
 }

@@ -1,6 +1,6 @@
 import { type Clock, type ProcessRunner, resolveInside } from "@dwm/core";
 import { createGit, type GitPort } from "@dwm/executor";
-import type { AttemptRequest, BackendName, QueueOrigin, RateLimit } from "@dwm/schemas";
+import type { AttemptJobResult, AttemptRequest, BackendName, QueueOrigin, RateLimit } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
 import {
   type AttemptJob,
@@ -10,12 +10,13 @@ import {
   type Lease,
 } from "../queue.js";
 import type { RunIdentity } from "../run-identity.js";
-import { collectEvidence } from "./collect-evidence.js";
+import { type CheckedEvidence, checkEvidence, writeEvidence } from "./collect-evidence.js";
 import { parseQueueUrl, type QueueTlsFiles } from "./connection.js";
 import { removeRunRefs } from "./git-remote.js";
 import { attemptJobData, finishedOutcome, type JobOutcome } from "./job-rules.js";
 import { DEFAULT_QUEUE_PREFIX } from "./names.js";
 import { RedisLanes } from "./redis-lanes.js";
+import { semaphore } from "./worker-job.js";
 
 export interface RedisQueueOptions {
   /** redis:// or rediss:// URL (AUTH from the URL). */
@@ -68,7 +69,12 @@ interface Tracked {
 interface Finished {
   t: Tracked;
   o: JobOutcome;
+  /** A done job's evidence, fetched and checked as soon as the job finished (written when the run loop takes it). */
+  checked?: Promise<CheckedEvidence>;
 }
+
+/** Results whose evidence is fetched and checked at once (each is a few git processes). */
+const CHECKS_AT_ONCE = 3;
 
 /**
  * The coordinator's side of scale-out: attempts go into BullMQ queues on Redis (one per lane,
@@ -95,6 +101,7 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
   /** Lane and BullMQ id of every job this queue handed to the run loop and may still have to remove. */
   private readonly handed = new Map<string, { lane: string; rid: string }>();
   private removals: Promise<void> = Promise.resolve();
+  private readonly checks = semaphore(CHECKS_AT_ONCE);
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private disposed = false;
@@ -303,35 +310,58 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
 
   private settle(t: Tracked, o: JobOutcome): void {
     if (t.request === null) return;
-    this.deliver({ t, o });
+    this.deliver({ t, o, ...(o.status === "done" ? { checked: this.check(t, o.result) } : {}) });
   }
 
-  /** The settlement the run loop gets; a finished job's evidence is collected right before it is recorded. */
-  private async settlementOf({ t, o }: Finished): Promise<AttemptSettlement> {
+  /** Fetch and check a finished job's evidence now, a few at a time, while the run loop records others. */
+  private check(t: Tracked, result: AttemptJobResult): Promise<CheckedEvidence> {
+    const { processRunner, env, repo, remote, run } = this.options;
+    const p = (async () => {
+      await this.checks.acquire();
+      try {
+        return await checkEvidence({
+          git: this.git,
+          processRunner,
+          env,
+          repo,
+          remote,
+          request: t.request as AttemptRequest,
+          run,
+          jobId: t.rid,
+          packetDigest: t.packetDigest,
+          requestDigest: t.requestDigest,
+          result,
+        });
+      } finally {
+        this.checks.release();
+      }
+    })();
+    // Taken by settlementOf; a settlement never taken (the coordinator closed) must not reject unseen.
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /** The settlement the run loop gets; a finished job's checked evidence is written right before it is recorded. */
+  private async settlementOf({ t, o, checked }: Finished): Promise<AttemptSettlement> {
     const request = t.request as AttemptRequest;
     this.handed.set(t.job_id, { lane: t.lane, rid: t.rid });
     if (o.status === "lost") return { job_id: t.job_id, request, status: "lost", reason: o.reason };
     if (o.status === "error") return { job_id: t.job_id, request, status: "error", error: o.error };
-    const { processRunner, env, repo, remote, runDir } = this.options;
+    const { repo, runDir } = this.options;
     try {
-      const attempt = await collectEvidence({
-        git: this.git,
-        processRunner,
-        env,
-        repo,
-        remote,
-        attemptDir: resolveInside(
-          runDir,
-          `attempts/${request.packet.packet_id}/${request.attempt}`,
-          "attempt directory",
-        ),
-        request,
-        run: this.options.run,
-        jobId: t.rid,
-        packetDigest: t.packetDigest,
-        requestDigest: t.requestDigest,
-        result: o.result,
-      });
+      const attempt = await writeEvidence(
+        {
+          git: this.git,
+          repo,
+          attemptDir: resolveInside(
+            runDir,
+            `attempts/${request.packet.packet_id}/${request.attempt}`,
+            "attempt directory",
+          ),
+          result: o.result,
+        },
+        await (checked as Promise<CheckedEvidence>),
+      );
       this.log(`job ${t.rid} finished on ${o.result.worker}`);
       return { job_id: t.job_id, request, status: "done", attempt };
     } catch (e) {
