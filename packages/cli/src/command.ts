@@ -15,6 +15,8 @@ export interface CommandContext {
   clock: Clock;
   /** stdout is a terminal (live views) */
   isTTY: boolean;
+  /** The terminal's width, when stdout is one (live views keep their lines within it). */
+  columns?: number;
   /** Streaming output for long-running commands (`dwm run`): one line at a time. */
   emit: (line: string) => void;
 }

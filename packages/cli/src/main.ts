@@ -150,6 +150,7 @@ export async function main(argv: string[], io: Io, partial: Partial<CommandConte
     env: partial.env ?? process.env,
     clock: partial.clock ?? systemClock,
     isTTY: partial.isTTY ?? false,
+    ...(partial.columns === undefined ? {} : { columns: partial.columns }),
     emit: partial.emit ?? ((line) => io.stdout(`${line}\n`)),
   };
   const json = argv.includes("--json");

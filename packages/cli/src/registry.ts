@@ -5,6 +5,15 @@ const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
 };
 
+/** The bindings file whose price table prices the attempts in a view. */
+const workersViewOption: Record<string, OptionSpec> = {
+  workers: {
+    type: "string",
+    description:
+      "Worker-bindings file whose prices cost the attempts (default dwm.workers.json at the repository root).",
+  },
+};
+
 /**
  * Every command of `dwm`. The command reference (`dwm commands`, `dwm --help`)
  * is built from this list; modules load lazily so start-up stays fast.
@@ -51,6 +60,20 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1 },
     options: { ...storeOption, ...json },
     load: () => import("./commands/status.js"),
+  },
+  {
+    name: "show",
+    usage: "dwm show <run> <packet> [--attempt N] [--workers FILE] [--store DIR] [--json]",
+    summary:
+      "One packet: phase, workers, dependencies, ownership; each attempt with its failing checks, findings, diff stat, tokens and cost; the next command.",
+    positionals: { min: 2, max: 2 },
+    options: {
+      ...storeOption,
+      attempt: { type: "string", description: "Only this attempt (default: every attempt)." },
+      ...workersViewOption,
+      ...json,
+    },
+    load: () => import("./commands/show.js"),
   },
   {
     name: "verify",
@@ -148,7 +171,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--store DIR] [--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--store DIR] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -200,6 +223,7 @@ export const COMMANDS: CommandSpec[] = [
         description: "With --queue: BullMQ key prefix shared with the workers (default dwm).",
       },
       ndjson: { type: "boolean", description: "Stream the journal events as JSON lines, then the outcome." },
+      quiet: { type: "boolean", description: "No progress lines or live view: only the summary at the end." },
       ...json,
     },
     load: () => import("./commands/run.js"),

@@ -13,6 +13,7 @@ import type {
   StatusReport,
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { resolveRun } from "../run-arg.js";
 
 type Shown = StatusPacketRow["state"];
@@ -70,7 +71,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     ...(fanouts.length > 0 ? { fanouts } : {}),
     gates,
     waiting_gates: waiting,
-    next_action: nextAction(r.ref, verify, state, rows, waiting),
+    next_action: nextAction(r.ref, verify, state, rows, waiting, liveHolder(r.runDir, ctx.clock.now())),
   };
   return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
 }
@@ -222,14 +223,22 @@ function itemCounts(
   return { counts, failing };
 }
 
-/** The next action: repair or resume a broken store, done, decide a waiting gate, budget, a failure, else run. */
+/** The next action: wait for a live runner, repair or resume a broken store, done, decide a waiting gate, budget, a failure, else run. */
 export function nextAction(
   ref: string,
   verify: ReturnType<typeof verifyRun>,
   state: RunState,
   rows: StatusPacketRow[],
   waiting: string[],
+  holder: LockHolder | null = null,
 ): NextAction {
+  if (holder) {
+    return {
+      kind: "wait",
+      summary: `A runner (pid ${holder.pid} on ${holder.host}) is working on this run: watch it, or decide its gates from here (dwm gates ${ref}).`,
+      command: `dwm status ${ref}`,
+    };
+  }
   if (!verify.ok) {
     if (verify.problems.every((p) => p.repairable)) {
       return {
