@@ -20,6 +20,18 @@ const workersViewOption: Record<string, OptionSpec> = {
  */
 export const COMMANDS: CommandSpec[] = [
   {
+    name: "init",
+    usage: "dwm init [--force] [--json]",
+    summary:
+      "Start in a repository: a starter workflow.plan.json and dwm.workers.json that run as they are (shell workers), a run store git ignores, and the next commands.",
+    positionals: { min: 0, max: 0 },
+    options: {
+      force: { type: "boolean", description: "Replace workflow.plan.json and dwm.workers.json when they exist." },
+      ...json,
+    },
+    load: () => import("./commands/init.js"),
+  },
+  {
     name: "doctor",
     usage: "dwm doctor [--json]",
     summary: "Check the environment: Node, git, worktrees, agent CLIs, the current repository.",
