@@ -26,7 +26,10 @@ export const COMMANDS: CommandSpec[] = [
       "Start in a repository: a starter workflow.plan.json and dwm.workers.json that run as they are (shell workers), a run store git ignores, and the next commands.",
     positionals: { min: 0, max: 0 },
     options: {
-      force: { type: "boolean", description: "Replace workflow.plan.json and dwm.workers.json when they exist." },
+      force: {
+        type: "boolean",
+        description: "Replace workflow.plan.json and dwm.workers.json when they exist.",
+      },
       ...json,
     },
     load: () => import("./commands/init.js"),
@@ -86,6 +89,24 @@ export const COMMANDS: CommandSpec[] = [
       ...json,
     },
     load: () => import("./commands/show.js"),
+  },
+  {
+    name: "report",
+    usage: "dwm report [run] [--out FILE] [--open] [--workers FILE] [--store DIR] [--json]",
+    summary:
+      "The run as one self-contained HTML page: the packet graph (click a packet for its attempts, checks, verdicts, diff stat, tokens and cost), gates and who decided them, the integration, a timeline.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...storeOption,
+      out: { type: "string", description: "Write the page here (default .dwm/reports/<run>.html)." },
+      open: {
+        type: "boolean",
+        description: "Open it with $BROWSER, else the system's opener (xdg-open, open).",
+      },
+      ...workersViewOption,
+      ...json,
+    },
+    load: () => import("./commands/report.js"),
   },
   {
     name: "verify",

@@ -91,7 +91,7 @@ export function attemptLines(a: PacketAttemptDetail): string[] {
     ...a.failing_checks.flatMap(checkLines),
     ...a.findings.flatMap((f) => [
       `  finding ${f.code} (${f.effect}): ${f.message}`,
-      ...f.evidence.flatMap((e) => indent(e, "    | ")),
+      ...f.evidence.flatMap((e) => indent(firstLines(e, EVIDENCE_LINES), "    | ")),
     ]),
     ...a.invocations
       .filter((x) => x.stderr_tail !== null)
@@ -137,6 +137,14 @@ function diffLines(a: PacketAttemptDetail): string[] {
     (f) => `    ${f.status.padEnd(8)} ${f.path}${f.added === null ? "" : `  +${f.added} -${f.removed}`}`,
   );
   return [head, ...files];
+}
+
+/** Lines of a finding's evidence in the text view (the JSON has all of it; a failing check shows its own output). */
+const EVIDENCE_LINES = 4;
+
+function firstLines(text: string, n: number): string {
+  const lines = text.split("\n");
+  return lines.length <= n ? text : [...lines.slice(0, n), `… (${lines.length - n} more lines)`].join("\n");
 }
 
 function indent(text: string, prefix: string): string[] {

@@ -97,13 +97,17 @@ export function packetNextAction(
   };
 }
 
-/** A failed packet runs again once the plan changes it: fix the cause, then compile and run the plan. */
+/**
+ * A failed packet runs again only when a compile changes it (the journal reopens it): a fix in
+ * the plan is picked up by running the plan; a fix in a binding or the code needs a fresh run.
+ */
 function failedNext(id: string, reason: string | null, ctx: NextContext): NextAction {
   const why = reason ? ` (${reason})` : "";
-  const fix = `Fix the cause${why}: the plan's phase, the worker's binding or the code. Compiling the changed plan reopens ${id}; \`dwm compile <plan> --new\` starts a fresh run instead.`;
+  const fresh = ctx.planFile ? `(dwm compile ${ctx.planFile} --new)` : "(compile the plan with --new)";
+  const fix = `Fix the cause${why}. A fix in the plan: run the plan again, and ${id} runs again as it changed. A fix in a worker's binding or in the code: start a fresh run ${fresh}.`;
   return {
     kind: "inspect-failed",
-    summary: ctx.planFile ? `${fix} Then run the plan:` : fix,
+    summary: ctx.planFile ? `${fix} Run the plan:` : fix,
     command: ctx.planFile ? `dwm run ${ctx.planFile}` : null,
   };
 }

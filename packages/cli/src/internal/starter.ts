@@ -52,13 +52,38 @@ function worker(id: string, role: string, output: string, input: string) {
   };
 }
 
+/** The starter plan's two phases: the inventory, then the summary that reads it. */
+function starterPhases(): Record<string, unknown>[] {
+  return [
+    {
+      id: "inventory",
+      name: "Inventory",
+      depends_on: [],
+      entry_criteria: ["the repository is checked out"],
+      exit_criteria: [`${STARTER_OUT}/inventory.json lists every tracked file`],
+      outputs: [`${STARTER_OUT}/inventory.json`],
+      worker_ids: ["inventory-worker"],
+    },
+    {
+      id: "summary",
+      name: "Summary",
+      depends_on: ["inventory"],
+      entry_criteria: [`${STARTER_OUT}/inventory.json validates`],
+      exit_criteria: [`${STARTER_OUT}/summary.md counts the files by extension`],
+      outputs: [`${STARTER_OUT}/summary.md`],
+      worker_ids: ["summary-worker"],
+    },
+  ];
+}
+
 /** The starter `workflow.plan.json` (schema 0.6). */
 export function starterPlan(planId: string): Record<string, unknown> {
   return {
     schema_version: "0.6",
     plan_id: planId,
     created_by: "dynamic-workflow-designer",
-    source_prompt: "Take stock of this repository: list its tracked files, then summarise them by file extension.",
+    source_prompt:
+      "Take stock of this repository: list its tracked files, then summarise them by file extension.",
     objective: `Write ${STARTER_OUT}/inventory.json (every tracked file) and ${STARTER_OUT}/summary.md (files by extension), each checked by DWM, merged into the run's integration branch.`,
     activation: {
       decision: "activate",
@@ -67,7 +92,10 @@ export function starterPlan(planId: string): Record<string, unknown> {
       reason: "A starter workflow: two packets, the second reads the first's handoff.",
     },
     assumptions: [
-      { claim: "The repository has at least one commit.", verification: "The inventory lists its tracked files." },
+      {
+        claim: "The repository has at least one commit.",
+        verification: "The inventory lists its tracked files.",
+      },
     ],
     budget: {
       file_touch_limit: `${STARTER_OUT}/ only`,
@@ -106,26 +134,7 @@ export function starterPlan(planId: string): Record<string, unknown> {
       shape: "pipeline",
     },
     patterns: ["Pipeline"],
-    phases: [
-      {
-        id: "inventory",
-        name: "Inventory",
-        depends_on: [],
-        entry_criteria: ["the repository is checked out"],
-        exit_criteria: [`${STARTER_OUT}/inventory.json lists every tracked file`],
-        outputs: [`${STARTER_OUT}/inventory.json`],
-        worker_ids: ["inventory-worker"],
-      },
-      {
-        id: "summary",
-        name: "Summary",
-        depends_on: ["inventory"],
-        entry_criteria: [`${STARTER_OUT}/inventory.json validates`],
-        exit_criteria: [`${STARTER_OUT}/summary.md counts the files by extension`],
-        outputs: [`${STARTER_OUT}/summary.md`],
-        worker_ids: ["summary-worker"],
-      },
-    ],
+    phases: starterPhases(),
     resume: {
       cacheable_outputs: [`${STARTER_OUT}/inventory.json`, `${STARTER_OUT}/summary.md`],
       invalidators: ["plan changes", "tracked files change"],
