@@ -6,6 +6,8 @@ export interface OptionSpec {
   short?: string;
   multiple?: boolean;
   description: string;
+  /** What the value can be, for shell completion: a fixed list, a file or folder, or a run of the store. */
+  values?: readonly string[] | "file" | "run";
 }
 
 /** What every command gets: the world, through ports, so tests can call commands directly. */

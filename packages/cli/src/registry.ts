@@ -1,5 +1,9 @@
+import { RISK_CATEGORIES } from "@dwm/schemas";
 import type { CommandSpec, OptionSpec } from "./command.js";
 import { storeOption } from "./run-arg.js";
+
+/** The backends a binding may name (worker-bindings.schema.json). */
+const BACKEND_NAMES = ["dry-run", "shell", "codex", "claude", "command"] as const;
 
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
@@ -11,6 +15,7 @@ const workersViewOption: Record<string, OptionSpec> = {
     type: "string",
     description:
       "Worker-bindings file whose prices cost the attempts (default dwm.workers.json at the repository root).",
+    values: "file",
   },
 };
 
@@ -53,13 +58,16 @@ export const COMMANDS: CommandSpec[] = [
       backend: {
         type: "string",
         description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
+        values: BACKEND_NAMES,
       },
       workers: {
         type: "string",
+        values: "file",
         description: "Worker-bindings file (default dwm.workers.json at the repository root).",
       },
       store: {
         type: "string",
+        values: "file",
         description: "Run store, relative to the repository root (default .dwm/runs).",
       },
       attempt: { type: "string", description: "Attempt number (default: the next one)." },
@@ -98,7 +106,11 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1 },
     options: {
       ...storeOption,
-      out: { type: "string", description: "Write the page here (default .dwm/reports/<run>.html)." },
+      out: {
+        type: "string",
+        description: "Write the page here (default .dwm/reports/<run>.html).",
+        values: "file",
+      },
       open: {
         type: "boolean",
         description: "Open it with $BROWSER, else the system's opener (xdg-open, open).",
@@ -150,6 +162,7 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       store: {
         type: "string",
+        values: "file",
         description: "Run store, relative to the repository root (default .dwm/runs).",
       },
       run: { type: "string", description: "Compile into this run id (created when absent)." },
@@ -213,9 +226,11 @@ export const COMMANDS: CommandSpec[] = [
       backend: {
         type: "string",
         description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
+        values: BACKEND_NAMES,
       },
       workers: {
         type: "string",
+        values: "file",
         description:
           "Worker-bindings file (default dwm.workers.json beside the plan, else at the repository root).",
       },
@@ -225,11 +240,13 @@ export const COMMANDS: CommandSpec[] = [
       },
       until: {
         type: "string",
+        values: ["gate", "complete"],
         description: "gate (default): stop when only gates hold work; complete: wait there for dwm approve.",
       },
       approve: {
         type: "string",
         multiple: true,
+        values: RISK_CATEGORIES,
         description:
           "Approve these risk gate categories as the operator (e.g. write,shell-process); recorded.",
       },
@@ -248,6 +265,7 @@ export const COMMANDS: CommandSpec[] = [
       },
       remote: {
         type: "string",
+        values: "file",
         description:
           "With --queue: the git remote (URL or bare repository path) workers fetch bases from and push work to.",
       },
@@ -276,6 +294,7 @@ export const COMMANDS: CommandSpec[] = [
       backends: {
         type: "string",
         multiple: true,
+        values: BACKEND_NAMES,
         description:
           "Backends this worker may run (dry-run, shell, codex, claude, command); it takes no other jobs.",
       },
@@ -283,6 +302,7 @@ export const COMMANDS: CommandSpec[] = [
       name: { type: "string", description: "Name shown in results and logs (default host:pid)." },
       "cache-dir": {
         type: "string",
+        values: "file",
         description:
           "Keep the local clones of run remotes here (default: a temporary folder, removed at exit).",
       },
@@ -312,6 +332,14 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1 },
     options: { ...storeOption, ...json },
     load: () => import("./commands/next.js"),
+  },
+  {
+    name: "completion",
+    usage: "dwm completion bash|zsh|fish [--json]",
+    summary: "The shell completion script of dwm: commands, options, their values and the store's run ids.",
+    positionals: { min: 1, max: 1 },
+    options: { ...json },
+    load: () => import("./commands/completion.js"),
   },
   {
     name: "commands",

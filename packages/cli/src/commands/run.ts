@@ -28,6 +28,7 @@ import {
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
+import { didYouMean } from "../internal/suggest.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
@@ -76,7 +77,7 @@ function bindingsFor(
     if (!BACKENDS.includes(backend as BackendName)) {
       throw cliErrors.create(
         "ERR_CLI_USAGE",
-        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}`,
+        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, BACKENDS)}`,
       );
     }
     return {
@@ -120,7 +121,7 @@ function categories(v: ParsedArgs["values"][string]): string[] {
     if (!(RISK_CATEGORIES as readonly string[]).includes(c)) {
       throw cliErrors.create(
         "ERR_CLI_USAGE",
-        `--approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not ${JSON.stringify(c)}`,
+        `--approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not ${JSON.stringify(c)}${didYouMean(c, RISK_CATEGORIES)}`,
         { hint: "Human gates are never approved in advance: decide them with dwm approve <run> <gate>." },
       );
     }
@@ -300,7 +301,10 @@ export interface RunOptions {
 export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const until = args.values.until;
   if (until !== undefined && until !== "gate" && until !== "complete") {
-    throw cliErrors.create("ERR_CLI_USAGE", `--until must be gate or complete, not ${JSON.stringify(until)}`);
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      `--until must be gate or complete, not ${JSON.stringify(until)}${didYouMean(String(until), ["gate", "complete"])}`,
+    );
   }
   const ndjson = args.values.ndjson === true;
   if (ndjson && args.json)

@@ -68,18 +68,27 @@ const STATES: Record<string, () => Promise<Built>> = {
       expires_at: "2100-01-01T00:00:00.000Z",
       purpose: "run",
     };
-    fs.writeFileSync(path.join(built.repo, ".dwm", "runs", runIdOf(built.repo), "lock"), `${JSON.stringify(lease)}\n`);
+    fs.writeFileSync(
+      path.join(built.repo, ".dwm", "runs", runIdOf(built.repo), "lock"),
+      `${JSON.stringify(lease)}\n`,
+    );
     return built;
   },
   "torn journal": async () => {
     const repo = await starterRepo(cleanups);
     const out = await run(repo, ["run", "workflow.plan.json"]);
-    fs.appendFileSync(path.join(repo, ".dwm", "runs", runIdOf(repo), "journal.jsonl"), '{"seq":99,"prev":"sha');
+    fs.appendFileSync(
+      path.join(repo, ".dwm", "runs", runIdOf(repo), "journal.jsonl"),
+      '{"seq":99,"prev":"sha',
+    );
     return { repo, printed: [out] };
   },
   "tampered store": async () => {
     const built = await compiled();
-    fs.appendFileSync(path.join(built.repo, ".dwm", "runs", runIdOf(built.repo), "prompts", "summary.md"), "\nsneaky\n");
+    fs.appendFileSync(
+      path.join(built.repo, ".dwm", "runs", runIdOf(built.repo), "prompts", "summary.md"),
+      "\nsneaky\n",
+    );
     return built;
   },
 };
@@ -99,7 +108,8 @@ function suggestedIn(text: string): string[] {
 function suggestedInJson(doc: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown, key: string) => {
-    if (typeof v === "string" && (key === "command" || key === "commands") && v.startsWith("dwm ")) out.push(v);
+    if (typeof v === "string" && (key === "command" || key === "commands") && v.startsWith("dwm "))
+      out.push(v);
     else if (Array.isArray(v) && ["argv", "next", "approve_argv"].includes(key) && v[0] === "dwm")
       out.push(v.map((a) => (/^[\w./:=@,+-]+$/.test(String(a)) ? a : `'${a}'`)).join(" "));
     else if (Array.isArray(v)) for (const x of v) walk(x, key);
@@ -136,32 +146,38 @@ async function viewsOf(repo: string): Promise<{ texts: string[]; docs: unknown[]
 const CHANGES = new Set(["run", "approve", "reject", "compile", "init", "exec"]);
 
 describe("every suggested command is accepted in the state it is suggested in", () => {
-  it.each(Object.keys(STATES))("%s", async (name) => {
-    const build = STATES[name] as () => Promise<Built>;
-    const first = await build();
-    const { texts, docs } = await viewsOf(first.repo);
-    const suggested = [
-      ...new Set([...[...first.printed, ...texts].flatMap(suggestedIn), ...docs.flatMap(suggestedInJson)]),
-    ];
-    expect(suggested.length, `${name}: some command is suggested`).toBeGreaterThan(0);
-    const tried: string[] = [];
-    for (const line of suggested) {
-      const argv = argvOf(line);
-      expect(argv[0]).toBe("dwm");
-      expect(argv.join(" "), "a suggestion is runnable as printed (no <placeholder>)").not.toMatch(/<[a-z]+>/);
-      let repo = first.repo;
-      let args = argv.slice(1);
-      if (CHANGES.has(argv[1] ?? "")) {
-        // A fresh copy of the state: the same run but for its id (the plan id comes from the folder name).
-        repo = (await build()).repo;
-        const [was, now] = [runIdOf(first.repo), runIdOf(repo)];
-        args = args.map((a) => (a === was ? now : a));
+  it.each(Object.keys(STATES))(
+    "%s",
+    async (name) => {
+      const build = STATES[name] as () => Promise<Built>;
+      const first = await build();
+      const { texts, docs } = await viewsOf(first.repo);
+      const suggested = [
+        ...new Set([...[...first.printed, ...texts].flatMap(suggestedIn), ...docs.flatMap(suggestedInJson)]),
+      ];
+      expect(suggested.length, `${name}: some command is suggested`).toBeGreaterThan(0);
+      const tried: string[] = [];
+      for (const line of suggested) {
+        const argv = argvOf(line);
+        expect(argv[0]).toBe("dwm");
+        expect(argv.join(" "), "a suggestion is runnable as printed (no <placeholder>)").not.toMatch(
+          /<[a-z]+>/,
+        );
+        let repo = first.repo;
+        let args = argv.slice(1);
+        if (CHANGES.has(argv[1] ?? "")) {
+          // A fresh copy of the state: the same run but for its id (the plan id comes from the folder name).
+          repo = (await build()).repo;
+          const [was, now] = [runIdOf(first.repo), runIdOf(repo)];
+          args = args.map((a) => (a === was ? now : a));
+        }
+        const r = await dwm(repo, args, cleanups);
+        tried.push(`${line} → ${r.code}`);
+        expect(r.code, `${name}: ${line}\n${r.stderr}`).not.toBe(2);
+        expect(r.stderr, `${name}: ${line}`).not.toMatch(/^error ERR_/m);
       }
-      const r = await dwm(repo, args, cleanups);
-      tried.push(`${line} → ${r.code}`);
-      expect(r.code, `${name}: ${line}\n${r.stderr}`).not.toBe(2);
-      expect(r.stderr, `${name}: ${line}`).not.toMatch(/^error ERR_/m);
-    }
-    expect(tried.length).toBe(suggested.length);
-  }, 240_000);
+      expect(tried.length).toBe(suggested.length);
+    },
+    240_000,
+  );
 });
