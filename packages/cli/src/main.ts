@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { EXIT, isDwmError, systemClock } from "@dwm/core";
 import type { ErrorOutput } from "@dwm/schemas";
-import type { CommandContext, CommandResult, CommandSpec, ParsedArgs } from "./command.js";
+import type { CommandContext, CommandResult, CommandSpec, OptionSpec, ParsedArgs } from "./command.js";
 import { cliErrors } from "./errors.js";
 import { commandList } from "./internal/command-list.js";
 import { didYouMean } from "./internal/suggest.js";
@@ -107,41 +107,39 @@ function usage(spec: CommandSpec, message: string): Error {
   return cliErrors.create("ERR_CLI_USAGE", `${spec.name}: ${message}`, { hint: `Usage: ${spec.usage}` });
 }
 
+/** The option a token names (`--name`, `--name=value`, `-x`), or an error naming the closest one. */
+function optionOf(spec: CommandSpec, token: string): { name: string; opt: OptionSpec; inline: boolean } {
+  const eq = token.indexOf("=");
+  const long = token.startsWith("--");
+  const name = long
+    ? token.slice(2, eq < 0 ? undefined : eq)
+    : Object.entries(spec.options).find(([, o]) => o.short === token.slice(1, 2))?.[0];
+  const opt = name === undefined ? undefined : spec.options[name];
+  if (name !== undefined && opt !== undefined) return { name, opt, inline: eq >= 0 };
+  const names = Object.keys(spec.options);
+  const hint = didYouMean(long ? (name ?? "") : token.slice(1), names, (n) => `--${n}`);
+  const takes = `; it takes ${names.map((n) => `--${n}`).join(", ") || "no option"}`;
+  throw usage(spec, `no option ${token.split("=")[0]}${hint || takes}`);
+}
+
 /**
  * Check every option token before node:util parseArgs sees them, so a mistake is reported in
  * DWM's words (with the closest option when it looks like a slip): an unknown option, a
  * value given to a switch, a missing value.
  */
 export function checkOptions(spec: CommandSpec, rest: readonly string[]): void {
-  const names = Object.keys(spec.options);
-  const shorts = new Map(Object.entries(spec.options).flatMap(([n, o]) => (o.short ? [[o.short, n]] : [])));
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i] as string;
     if (a === "--") return;
     if (!a.startsWith("-") || a === "-") continue;
-    const eq = a.indexOf("=");
-    const name = a.startsWith("--")
-      ? a.slice(2, eq < 0 ? undefined : eq)
-      : (shorts.get(a.slice(1, 2)) ?? null);
-    const opt = name === null ? undefined : spec.options[name];
-    if (name === null || opt === undefined) {
-      const typed = a.startsWith("--") ? (name ?? "") : a.slice(1);
-      const hint = didYouMean(typed, names, (n) => `--${n}`);
-      throw usage(
-        spec,
-        `no option ${a.split("=")[0]}${hint}${hint ? "" : `; it takes ${names.map((n) => `--${n}`).join(", ") || "no option"}`}`,
-      );
-    }
-    if (opt.type === "boolean" && eq >= 0) throw usage(spec, `--${name} is a switch: it takes no value`);
-    if (opt.type === "string" && eq < 0) {
-      const next = rest[i + 1];
-      if (next === undefined || (next.startsWith("-") && next !== "-"))
-        throw usage(
-          spec,
-          `--${name} needs a value${next === undefined ? "" : ` (for one that starts with -, write --${name}=${next})`}`,
-        );
-      i++;
-    }
+    const { name, opt, inline } = optionOf(spec, a);
+    if (opt.type === "boolean" && inline) throw usage(spec, `--${name} is a switch: it takes no value`);
+    if (opt.type !== "string" || inline) continue;
+    const next = rest[i + 1];
+    if (next === undefined) throw usage(spec, `--${name} needs a value`);
+    if (next.startsWith("-") && next !== "-")
+      throw usage(spec, `--${name} needs a value (for one that starts with -, write --${name}=${next})`);
+    i++;
   }
 }
 

@@ -51,6 +51,7 @@ export function bashScript(commands: readonly CommandSpec[]): string {
     "# dwm completion for bash. Load it now: source <(dwm completion bash)",
     "# or for every shell: dwm completion bash > ~/.local/share/bash-completion/completions/dwm",
     "_dwm() {",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's own ${...}, not a template
     '  local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd="${COMP_WORDS[1]}" opts=""',
     '  if [ "$COMP_CWORD" -eq 1 ]; then',
     `    COMPREPLY=($(compgen -W "${commands.map((c) => c.name).join(" ")} --help --version" -- "$cur"))`,
@@ -140,6 +141,29 @@ function fishText(s: string): string {
   return s.replace(/\\/g, "\\\\").replace(/'/g, "\\'");
 }
 
+/** What fish completes after one option: nothing (a switch), files, run ids, a list, or any word. */
+function fishValue(o: OptionSpec): string {
+  const v = o.values;
+  if (o.type === "boolean") return "";
+  if (v === "file") return " -r -F";
+  if (v === "run") return " -x -a '(__dwm_runs)'";
+  return Array.isArray(v) ? ` -x -a '${v.join(" ")}'` : " -x";
+}
+
+/** fish's lines of one command: the command itself, its arguments, and each option. */
+function fishCommand(c: CommandSpec): string[] {
+  const when = `-n '__fish_seen_subcommand_from ${c.name}'`;
+  const kind = positionalKind(c);
+  return [
+    `complete -c dwm -n __fish_use_subcommand -a ${c.name} -d '${fishText(c.summary)}'`,
+    ...(kind === "file" ? [`complete -c dwm ${when} -F`] : []),
+    ...(kind === "run" ? [`complete -c dwm ${when} -a '(__dwm_runs)'`] : []),
+    ...Object.entries(c.options).map(
+      ([n, o]) => `complete -c dwm ${when} -l ${n}${fishValue(o)} -d '${fishText(o.description)}'`,
+    ),
+  ];
+}
+
 /** fish: one `complete` line per command and per option. */
 export function fishScript(commands: readonly CommandSpec[]): string {
   const lines = [
@@ -147,28 +171,8 @@ export function fishScript(commands: readonly CommandSpec[]): string {
     "# or for every shell: dwm completion fish > ~/.config/fish/completions/dwm.fish",
     "complete -c dwm -f",
     `function __dwm_runs; ${RUN_IDS}; end`,
+    ...commands.flatMap(fishCommand),
   ];
-  for (const c of commands) {
-    lines.push(`complete -c dwm -n __fish_use_subcommand -a ${c.name} -d '${fishText(c.summary)}'`);
-    const when = `-n '__fish_seen_subcommand_from ${c.name}'`;
-    const kind = positionalKind(c);
-    if (kind === "file") lines.push(`complete -c dwm ${when} -F`);
-    if (kind === "run") lines.push(`complete -c dwm ${when} -a '(__dwm_runs)'`);
-    for (const [n, o] of Object.entries(c.options)) {
-      const v = o.values;
-      const arg =
-        o.type === "boolean"
-          ? ""
-          : v === "file"
-            ? " -r -F"
-            : v === "run"
-              ? " -x -a '(__dwm_runs)'"
-              : Array.isArray(v)
-                ? ` -x -a '${v.join(" ")}'`
-                : " -x";
-      lines.push(`complete -c dwm ${when} -l ${n}${arg} -d '${fishText(o.description)}'`);
-    }
-  }
   return `${lines.join("\n")}\n`;
 }
 
