@@ -61,6 +61,7 @@ export function eventLine(e: JournalEvent): string {
 const MOVES: Record<string, string> = {
   "packet.dispatched": "running",
   "attempt.recorded": "reviewing",
+  "packet.reviewed": "reviewed",
   "packet.completed": "completed",
   "packet.failed": "failed",
   "packet.abandoned": "abandoned",
@@ -106,7 +107,8 @@ export class PacketTracker {
       if (!this.running.has(id)) this.running.set(id, now);
       this.widest = Math.max(this.widest, this.running.size);
     }
-    if (e.type === "packet.completed") {
+    if (e.type === "packet.reviewed") {
+      // An attempt's time: dispatch to review (what the packets left will take again).
       const started = this.running.get(id);
       if (started !== undefined) this.durations.push(now - started);
     }
@@ -116,8 +118,8 @@ export class PacketTracker {
 
   private set(id: string, s: string): void {
     this.states.set(id, s);
-    // A packet is running from its dispatch until it completes, fails or waits.
-    if (!["running", "reviewing", "repairing"].includes(s)) this.running.delete(id);
+    // A packet runs from its dispatch until its review (then it completes, is repaired, or waits).
+    if (s !== "running" && s !== "reviewing") this.running.delete(id);
   }
 
   /** Packets that count towards done/total (a fan-out template stands for its items). */
@@ -129,7 +131,7 @@ export class PacketTracker {
     return [...this.states.values()].filter((s) => s === state).length;
   }
 
-  /** Milliseconds left, from the mean time of finished packets; null before any finished. */
+  /** Milliseconds left, from the mean time of reviewed attempts; null before any was reviewed. */
   eta(): number | null {
     if (this.durations.length === 0) return null;
     const mean = this.durations.reduce((a, b) => a + b, 0) / this.durations.length;
