@@ -78,10 +78,11 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "status",
-    usage: "dwm status [run] [--store DIR] [--json]",
-    summary: "Where every packet and gate stands, whether the run store is intact, and the next action.",
+    usage: "dwm status [run] [--store DIR] [--workers FILE] [--json]",
+    summary:
+      "Where every packet and gate stands, whether the run store is intact, tokens and cost, and the next action.",
     positionals: { min: 0, max: 1 },
-    options: { ...storeOption, ...json },
+    options: { ...storeOption, ...workersViewOption, ...json },
     load: () => import("./commands/status.js"),
   },
   {

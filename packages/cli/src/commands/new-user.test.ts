@@ -28,7 +28,11 @@ function hasPnpm(): boolean {
 }
 
 /** Run `argv` (a command on PATH) in `cwd` with `env`; its exit code and output. */
-function sh(cwd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+function sh(
+  cwd: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(argv[0] as string, argv.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -70,7 +74,11 @@ describe.skipIf(!fs.existsSync(BIN) || !hasPnpm())("a new user's first run (READ
     const init = await sh(repo.path, ["dwm", "init"], userEnv);
     expect(init.code, init.out).toBe(0);
     const next = suggested(init.out);
-    expect(next).toEqual(["dwm evaluate workflow.plan.json", "dwm run workflow.plan.json --approve write", "dwm report --open"]);
+    expect(next).toEqual([
+      "dwm evaluate workflow.plan.json",
+      "dwm run workflow.plan.json --approve write",
+      "dwm report --open",
+    ]);
 
     // The three commands init printed, as printed.
     const results = [];
@@ -102,7 +110,9 @@ describe.skipIf(!fs.existsSync(BIN) || !hasPnpm())("a new user's first run (READ
 
     // The work is on the run's integration branch; the user's checkout and git status are clean.
     const runId = fs.readdirSync(path.join(repo.path, ".dwm", "runs"))[0] as string;
-    expect(git(repo.path, "show", `dwm/${runId}/integration:dwm-out/summary.md`)).toContain("# Files by extension");
+    expect(git(repo.path, "show", `dwm/${runId}/integration:dwm-out/summary.md`)).toContain(
+      "# Files by extension",
+    );
     expect(git(repo.path, "status", "--porcelain", "--ignored=no")).toBe(
       "?? dwm.workers.json\n?? workflow.plan.json",
     );

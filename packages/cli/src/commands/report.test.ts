@@ -20,7 +20,7 @@ afterEach(() => {
 async function completedAudit(): Promise<{ repo: string; id: string }> {
   const repo = auditRepo(cleanups).path;
   // The system clock: the timeline shows real durations.
-  const run = (argv: string[]) => dwm(repo, argv, cleanups, systemClock);
+  const run = (argv: string[]) => dwm(repo, argv, cleanups, { clock: systemClock });
   expect((await run(["run", "workflow.plan.json"])).code).toBe(4);
   const id = runIdOf(repo);
   expect((await run(["approve", id, "human-gate", "--reason", "read the report"])).code).toBe(0);

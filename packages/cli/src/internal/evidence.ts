@@ -3,6 +3,7 @@ import path from "node:path";
 import { isDwmError, readArtifact } from "@dwm/core";
 import type {
   Attempt,
+  AttemptCost,
   DiffStat,
   FailingCheck,
   FindingDetail,
@@ -10,6 +11,7 @@ import type {
   JournalEvent,
   PacketAttemptDetail,
   Review,
+  TokenUsage,
   WorkerBindings,
 } from "@dwm/schemas";
 import { attemptCost } from "./prices.js";
@@ -44,6 +46,26 @@ function readOrNull<T>(file: string, schema: "attempt" | "review"): T | null {
     if (isDwmError(e)) return null;
     throw e;
   }
+}
+
+/** An attempt's evidence (attempt.json), or null when there is none or it does not verify. */
+export function readAttempt(runDir: string, packetId: string, n: number): Attempt | null {
+  return readOrNull<Attempt>(path.join(runDir, "attempts", packetId, String(n), "attempt.json"), "attempt");
+}
+
+/** Tokens and cost of each attempt of a packet that left evidence. */
+export function packetCosts(
+  runDir: string,
+  packetId: string,
+  attempts: number,
+  bindings: WorkerBindings | null,
+): { tokens: TokenUsage | null; cost: AttemptCost }[] {
+  const out: { tokens: TokenUsage | null; cost: AttemptCost }[] = [];
+  for (let n = 1; n <= attempts; n++) {
+    const a = readAttempt(runDir, packetId, n);
+    if (a) out.push({ tokens: a.tokens, cost: attemptCost(a, bindings) });
+  }
+  return out;
 }
 
 /** What the journal knows of one attempt: when it was dispatched, with which backend, and its verdict. */

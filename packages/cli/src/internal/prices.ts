@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { isDwmError } from "@dwm/core";
 import { loadWorkerBindings, WORKER_BINDINGS_FILE } from "@dwm/executor";
 import type {
   Attempt,
@@ -11,11 +12,21 @@ import type {
   WorkerBindings,
 } from "@dwm/schemas";
 
-/** The bindings file of a read-only view: `--workers FILE`, else dwm.workers.json at the repository root; null when there is none. */
+/**
+ * The bindings file of a read-only view: `--workers FILE` (an error when it cannot be read),
+ * else dwm.workers.json at the repository root; null when there is none or it is broken (a
+ * view still shows the run; `dwm run` reports the broken file).
+ */
 export function viewBindings(workers: string | undefined, cwd: string, root: string): WorkerBindings | null {
   if (workers !== undefined) return loadWorkerBindings(path.resolve(cwd, workers)).bindings;
   const file = path.join(root, WORKER_BINDINGS_FILE);
-  return fs.existsSync(file) ? loadWorkerBindings(file).bindings : null;
+  if (!fs.existsSync(file)) return null;
+  try {
+    return loadWorkerBindings(file).bindings;
+  } catch (e) {
+    if (isDwmError(e)) return null;
+    throw e;
+  }
 }
 
 /** The binding a worker runs with: its own, else `*`. */

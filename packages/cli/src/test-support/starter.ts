@@ -3,8 +3,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Clock } from "@dwm/core";
-import { FakeClock, makeGitRepo, makeTempDir } from "@dwm/test-utils";
+import { FakeClock, git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
 import { main } from "../main.js";
+import { EXAMPLES } from "./built-cli.js";
 
 export type Cleanups = (() => void)[];
 
@@ -17,15 +18,21 @@ export interface DwmResult {
   lines: string[];
 }
 
+/** How to run one in-process `dwm`: another clock (default: a fake one), more environment. */
+export interface DwmOptions {
+  clock?: Clock;
+  env?: Record<string, string>;
+}
+
 /**
  * `dwm argv` in `cwd`, in this process, with a fake clock (each call's starts at the same
- * instant) or, with `clock`, that one; its exit code and output.
+ * instant) unless `options.clock` is given; its exit code and output.
  */
 export async function dwm(
   cwd: string,
   argv: string[],
   cleanups: Cleanups,
-  clock?: Clock,
+  options: DwmOptions = {},
 ): Promise<DwmResult> {
   let stdout = "";
   let stderr = "";
@@ -35,8 +42,8 @@ export async function dwm(
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmpFor(cleanups) },
-      clock: clock ?? new FakeClock("2026-01-01T00:00:00.000Z", 1),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmpFor(cleanups), ...options.env },
+      clock: options.clock ?? new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: (l) => lines.push(l),
     },
   );
@@ -94,4 +101,24 @@ export function inventoryWriting(js: string): (b: { bindings: Record<string, { a
       ];
     }
   };
+}
+
+/** examples/<name> committed into a fresh repository (removed by `cleanups`), with `edit` applied to its bindings first. */
+export function exampleRepo(
+  name: string,
+  cleanups: Cleanups,
+  edit?: (bindings: Record<string, unknown>) => void,
+): string {
+  const repo = makeGitRepo({ "README.md": `# ${name}\n` });
+  cleanups.push(repo.cleanup);
+  fs.cpSync(path.join(EXAMPLES, name), repo.path, { recursive: true });
+  if (edit) {
+    const file = path.join(repo.path, "dwm.workers.json");
+    const b = JSON.parse(fs.readFileSync(file, "utf8"));
+    edit(b);
+    fs.writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
+  }
+  git(repo.path, "add", "-A");
+  git(repo.path, "commit", "-q", "-m", name);
+  return repo.path;
 }
