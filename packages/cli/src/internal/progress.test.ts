@@ -132,11 +132,8 @@ describe("PacketTracker", () => {
     const t = new PacketTracker({
       packets: { a: { state: "completed" }, list: { state: "expanded" } },
     } as never);
-    t.note(
-      event(1, "fanout.expanded", { packets: [{ packet_id: "list/x" }, { packet_id: "list/y" }] })
-        .event as never,
-      0,
-    );
+    const e = event(1, "fanout.expanded", { packets: [{ packet_id: "list/x" }, { packet_id: "list/y" }] });
+    t.note((e as { event: JournalEvent }).event, 0);
     expect(t.total()).toBe(3);
     expect(t.count("completed")).toBe(1);
   });
