@@ -15,7 +15,7 @@ import type {
   WorkerBindings,
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
-import { packetCosts } from "../internal/evidence.js";
+import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
 import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
 import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
@@ -54,7 +54,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     packets: i.packets,
   }));
   const waiting = gates.filter((g) => g.state === "open").map((g) => g.gate_id);
-  const cost = addCosts(rows, r.runDir, statusBindings(args, ctx));
+  const cost = addCosts(rows, r.runDir, statusBindings(args, ctx), journaledAttemptFiles(events));
 
   const report: StatusReport = {
     kind: "status-report",
@@ -89,10 +89,15 @@ function statusBindings(args: ParsedArgs, ctx: CommandContext): WorkerBindings |
 }
 
 /** Each row's tokens and cost from its attempts' evidence; the run's sum. */
-function addCosts(rows: StatusPacketRow[], runDir: string, bindings: WorkerBindings | null): CostSummary {
+function addCosts(
+  rows: StatusPacketRow[],
+  runDir: string,
+  bindings: WorkerBindings | null,
+  journaled: ReadonlyMap<string, string>,
+): CostSummary {
   const all: ReturnType<typeof packetCosts> = [];
   for (const row of rows) {
-    const costs = packetCosts(runDir, row.packet_id, row.attempts, bindings);
+    const costs = packetCosts(runDir, row.packet_id, row.attempts, bindings, journaled);
     const sum = sumCost(costs);
     row.tokens = sum.total_tokens;
     row.cost_usd = sum.usd;

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { isDwmError, readArtifact } from "@dwm/core";
+import { digestBytes, isDwmError, readArtifact } from "@dwm/core";
 import type {
   Attempt,
   AttemptCost,
@@ -53,16 +53,43 @@ export function readAttempt(runDir: string, packetId: string, n: number): Attemp
   return readOrNull<Attempt>(path.join(runDir, "attempts", packetId, String(n), "attempt.json"), "attempt");
 }
 
-/** Tokens and cost of each attempt of a packet that left evidence. */
+/** The raw-bytes digest the journal recorded for each attempt.json (attempt.recorded files), by its path in the run. */
+export function journaledAttemptFiles(events: readonly JournalEvent[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) {
+    if (e.type !== "attempt.recorded") continue;
+    for (const f of e.data.files) if (f.path.endsWith("/attempt.json")) out.set(f.path, f.digest);
+  }
+  return out;
+}
+
+/**
+ * An attempt.json whose bytes are the ones the journal recorded (it was checked against its
+ * schema when written): parsed without checking it again, which a view of every attempt of a
+ * large run could not afford. Null when missing or changed since (`dwm verify` says so).
+ */
+function readJournaledAttempt(runDir: string, rel: string, digest: string | undefined): Attempt | null {
+  if (digest === undefined) return null;
+  try {
+    const bytes = fs.readFileSync(path.join(runDir, rel));
+    return digestBytes(bytes) === digest ? (JSON.parse(bytes.toString("utf8")) as Attempt) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Tokens and cost of each journaled attempt of a packet. */
 export function packetCosts(
   runDir: string,
   packetId: string,
   attempts: number,
   bindings: WorkerBindings | null,
+  journaled: ReadonlyMap<string, string>,
 ): { tokens: TokenUsage | null; cost: AttemptCost }[] {
   const out: { tokens: TokenUsage | null; cost: AttemptCost }[] = [];
   for (let n = 1; n <= attempts; n++) {
-    const a = readAttempt(runDir, packetId, n);
+    const rel = `attempts/${packetId}/${n}/attempt.json`;
+    const a = readJournaledAttempt(runDir, rel, journaled.get(rel));
     if (a) out.push({ tokens: a.tokens, cost: attemptCost(a, bindings) });
   }
   return out;
