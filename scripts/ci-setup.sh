@@ -72,3 +72,5 @@ agent_clis
 redis_server
 # openssl for the TLS scale-out test (a throwaway CA and server certificate for 127.0.0.1).
 apt_install openssl openssl "the TLS queue test"
+# bubblewrap: the OS sandbox every worker runs in (@dwm/core bubblewrapSandbox); its tests need it.
+apt_install bwrap bubblewrap "the worker sandbox"

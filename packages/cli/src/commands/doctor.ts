@@ -1,4 +1,4 @@
-import { nodeProcessRunner } from "@dwm/core";
+import { bubblewrapSandbox, nodeProcessRunner } from "@dwm/core";
 import { COVERED_AGENT_CLI_VERSIONS } from "@dwm/executor";
 import type { DoctorCheck, DoctorReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult } from "../command.js";
@@ -113,13 +113,14 @@ export function agentCheck(
   };
 }
 
-/** `dwm doctor`: Node, git, the repository and the agent CLIs; exit 1 when a required check fails. */
+/** `dwm doctor`: Node, git, the repository, the agent CLIs and the worker sandbox; exit 1 when a required check fails. */
 export async function run(_args: unknown, ctx: CommandContext): Promise<CommandResult> {
   const checks: DoctorCheck[] = [nodeCheck(process.versions.node)];
   const g = await probe(ctx, ["git", "--version"]);
   checks.push(gitCheck(g));
   if (g.ok) checks.push(repositoryCheck(await probe(ctx, ["git", "rev-parse", "--show-toplevel"])));
   for (const [id, pkg] of AGENT_CLIS) checks.push(agentCheck(id, pkg, await probe(ctx, [id, "--version"])));
+  checks.push(await sandboxCheck(ctx.env.PATH));
 
   const report: DoctorReport = {
     kind: "doctor-report",
@@ -138,4 +139,23 @@ export async function run(_args: unknown, ctx: CommandContext): Promise<CommandR
     report.ok ? "All required checks passed." : "Some required checks failed.",
   ].join("\n");
   return { exitCode: report.ok ? 0 : 1, output: report, text };
+}
+
+/** Whether workers can be isolated here: bubblewrap runs a process in a view once. */
+async function sandboxCheck(pathVar: string | undefined): Promise<DoctorCheck> {
+  const p = await bubblewrapSandbox({ path: pathVar }).probe();
+  if (p.ok)
+    return {
+      id: "sandbox",
+      status: "ok",
+      message: `bubblewrap ${p.version ?? "(version unknown)"} isolates workers`,
+      ...(p.version ? { version: p.version } : {}),
+    };
+  // A warning until every attempt runs in the sandbox; then a machine without one must pass --no-sandbox.
+  return {
+    id: "sandbox",
+    status: "warn",
+    message: `no worker sandbox: ${p.reason ?? "bubblewrap failed"}`,
+    hint: "Install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces enabled; docs/security.md says what a worker can do without it.",
+  };
 }
