@@ -168,6 +168,12 @@ describe("listWorkers on a real Redis", () => {
     const after = (await list()).workers[0];
     expect([after?.running, after?.processed]).toEqual([[], 1]);
 
+    // An ACL user without CLIENT LIST sees the heartbeats only.
+    await client.call("ACL", "SETUSER", "viewer", "on", ">viewer-pw", "~*", "+@all", "-client");
+    const viewer = redis.url.replace("redis://", "redis://viewer:viewer-pw@");
+    const seen = await listWorkers({ url: viewer, prefix, clock });
+    expect(seen.workers.map((w) => [w.name, w.registered_lanes])).toEqual([["w1", []]]);
+
     await worker.close();
     expect((await list()).workers).toEqual([]);
   }, 120_000);
