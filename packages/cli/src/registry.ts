@@ -239,7 +239,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--quiet|--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -279,6 +279,11 @@ export const COMMANDS: CommandSpec[] = [
       "token-budget": {
         type: "string",
         description: "Stop (exit 5) once attempts reported this many tokens.",
+      },
+      "budget-usd": {
+        type: "string",
+        description:
+          "Stop (exit 5) before dispatching once attempts cost this many US dollars (priced from the bindings' prices table, else the cost the agent CLI reported).",
       },
       queue: {
         type: "string",

@@ -33,6 +33,7 @@ import {
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { attemptCost } from "../internal/prices.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
 import { didYouMean } from "../internal/suggest.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
@@ -301,6 +302,8 @@ export interface RunOptions {
   concurrency: number | undefined;
   maxAttempts: number | undefined;
   tokenBudget: number | undefined;
+  /** US dollars the run may spend, priced from the bindings' price table (--budget-usd). */
+  usdBudget: number | undefined;
   /** Risk categories approved in advance (--approve). */
   approve: string[];
   /** No progress lines, only the summary (--quiet). */
@@ -323,6 +326,7 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const concurrency = wholeNumber("concurrency", args.values.concurrency, 1);
   const maxAttempts = wholeNumber("max-attempts", args.values["max-attempts"], 0);
   const tokenBudget = wholeNumber("token-budget", args.values["token-budget"], 0);
+  const usdBudget = dollars("budget-usd", args.values["budget-usd"]);
   const approve = categories(args.values.approve);
   if (approve.length > 0) {
     const why = workerEnvironmentReason(ctx.env, ctx.cwd);
@@ -336,7 +340,19 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const quiet = args.values.quiet === true;
   if (quiet && ndjson)
     throw cliErrors.create("ERR_CLI_USAGE", "--quiet and --ndjson cannot be used together");
-  return { until, ndjson, concurrency, maxAttempts, tokenBudget, approve, quiet };
+  return { until, ndjson, concurrency, maxAttempts, tokenBudget, usdBudget, approve, quiet };
+}
+
+/** `--budget-usd N`: a number of dollars ≥ 0 (cents allowed), or undefined when absent. */
+export function dollars(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isFinite(n)) {
+    throw cliErrors.create("ERR_CLI_USAGE", `--${name} must be a number of US dollars ≥ 0, e.g. 5 or 2.50`, {
+      details: { [name]: v },
+    });
+  }
+  return n;
 }
 
 /** The run to work on, and the plan's folder when `dwm run` was given a plan (bindings and policy are looked for there first). */
@@ -455,6 +471,9 @@ async function execute(
         concurrency: opts.concurrency,
         maxAttempts: opts.maxAttempts,
         tokenBudget: opts.tokenBudget,
+        ...(opts.usdBudget !== undefined
+          ? { usdBudget: opts.usdBudget, costOf: (a) => attemptCost(a, bindings).usd }
+          : {}),
         until: opts.until,
         approve:
           opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
