@@ -3,7 +3,7 @@
 import type { ValidateFunction } from "ajv";
 import * as v from "./validators.js";
 export type { ApprovalPolicy } from "./types/approval-policy.js";
-export type { Slug, Digest, Timestamp, Approval, Approver } from "./types/approval.js";
+export type { Slug, Digest, CommitId, KeyId, Timestamp, Approval, Approver } from "./types/approval.js";
 export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
 export type { Digest1, Digest2, AttemptOutcome, RelativePath, RelativePath1, BackendName, InvocationOutcome, AttemptJobResult, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt-job-result.js";
 export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, Digest3, AttemptJob, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, RateLimit, AttemptInput, AttemptLimits } from "./types/attempt-job.js";
@@ -16,11 +16,13 @@ export type { FrontierStatus, BlockReason, Frontier, Dispatchable, GateToOpen, B
 export type { GateDecision } from "./types/gate-decision.js";
 export type { GateCategory, Gate } from "./types/gate.js";
 export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
+export type { InTotoStatement, InTotoSubject } from "./types/in-toto-statement.js";
 export type { Invalidator } from "./types/invalidator.js";
 export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
 export type { JournalLog } from "./types/journal-log.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
+export type { Operators, OperatorKey } from "./types/operators.js";
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
 export type { RunCheck } from "./types/run-check.js";
 export type { RunMarker } from "./types/run-marker.js";
@@ -28,6 +30,7 @@ export type { RunOutcomeStatus, RunOutcome, OutcomeGate, OutcomeFailure, Integra
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState, FanoutState, FanoutItemState } from "./types/run-state.js";
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
 export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
+export type { SignedBundle, DsseEnvelope } from "./types/signed-bundle.js";
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow, NextAction } from "./types/status-report.js";
 export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
@@ -35,7 +38,7 @@ export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","invalidator","journal-event","journal-log","manifest-summary","next-action","operators","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -56,11 +59,13 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "gate-decision": v.validateGateDecision as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
   "gates-report": v.validateGatesReport as ValidateFunction,
+  "in-toto-statement": v.validateInTotoStatement as ValidateFunction,
   "invalidator": v.validateInvalidator as ValidateFunction,
   "journal-event": v.validateJournalEvent as ValidateFunction,
   "journal-log": v.validateJournalLog as ValidateFunction,
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "next-action": v.validateNextAction as ValidateFunction,
+  "operators": v.validateOperators as ValidateFunction,
   "packet": v.validatePacket as ValidateFunction,
   "review": v.validateReview as ValidateFunction,
   "run-check": v.validateRunCheck as ValidateFunction,
@@ -69,6 +74,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "run-state": v.validateRunState as ValidateFunction,
   "run": v.validateRun as ValidateFunction,
   "scorecard": v.validateScorecard as ValidateFunction,
+  "signed-bundle": v.validateSignedBundle as ValidateFunction,
   "status-report": v.validateStatusReport as ValidateFunction,
   "verify-report": v.validateVerifyReport as ValidateFunction,
   "worker-bindings": v.validateWorkerBindings as ValidateFunction,
@@ -94,11 +100,13 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "gate-decision": "https://schemas.dwm.dev/v1/gate-decision.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
   "gates-report": "https://schemas.dwm.dev/v1/gates-report.schema.json",
+  "in-toto-statement": "https://schemas.dwm.dev/v1/in-toto-statement.schema.json",
   "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",
   "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "next-action": "https://schemas.dwm.dev/v1/next-action.schema.json",
+  "operators": "https://schemas.dwm.dev/v1/operators.schema.json",
   "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
   "review": "https://schemas.dwm.dev/v1/review.schema.json",
   "run-check": "https://schemas.dwm.dev/v1/run-check.schema.json",
@@ -107,6 +115,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "run-state": "https://schemas.dwm.dev/v1/run-state.schema.json",
   "run": "https://schemas.dwm.dev/v1/run.schema.json",
   "scorecard": "https://schemas.dwm.dev/v1/scorecard.schema.json",
+  "signed-bundle": "https://schemas.dwm.dev/v1/signed-bundle.schema.json",
   "status-report": "https://schemas.dwm.dev/v1/status-report.schema.json",
   "verify-report": "https://schemas.dwm.dev/v1/verify-report.schema.json",
   "worker-bindings": "https://schemas.dwm.dev/v1/worker-bindings.schema.json",

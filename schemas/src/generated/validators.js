@@ -162,14 +162,18 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateApproval = validate21;
-const schema32 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/approval.schema.json","title":"Approval","description":"approvals/<gate_id>/<n>.json: an operator's decision on one gate, written only by `dwm approve` / `dwm reject` (or by the runner from the operator's policy file, recorded as such). It counts only once a gate.approved or gate.rejected event names it with its digest; any other file under approvals/ is unexpected and never counted.","type":"object","required":["kind","schema_version","run_id","gate_id","gate_digest","decision","reason","packets","approver","at"],"additionalProperties":false,"properties":{"kind":{"const":"approval"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"description":"digest(gate) of the gate as the operator saw it; an approval of another or a changed gate is refused.","$ref":"common.schema.json#/$defs/digest"},"decision":{"enum":["approve","reject"]},"reason":{"description":"Why; required (non-empty) for a rejection.","type":"string"},"packets":{"description":"On reject: the packets sent back for rework (their dependents that had completed are reopened too). Empty on approve.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approver":{"title":"Approver","type":"object","required":["name","source"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"source":{"description":"git: git config user.name/email; os-user: the OS account; policy-file: the operator's approval policy file (risk gates only).","enum":["git","os-user","policy-file"]}}},"at":{"$ref":"common.schema.json#/$defs/timestamp"}},"if":{"properties":{"decision":{"const":"reject"}}},"then":{"properties":{"reason":{"type":"string","minLength":1}}},"else":{"properties":{"packets":{"type":"array","maxItems":0}}}};
+const schema32 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/approval.schema.json","title":"Approval","description":"The predicate of an approval statement (predicate type https://dwm.dev/attestations/approval/v1): an operator's decision on one gate. approvals/<gate_id>/<n>.json holds it as a signed bundle (signed-bundle.schema.json) over an in-toto statement whose subjects are the gate (by its digest) and the integration head it was shown. Written only by `dwm approve` / `dwm reject`, or by the runner for `--approve` and the policy file, always signed with the operator's key. The runner counts it only when the signature verifies against a key of dwm.operators.json, `key_id` is that key, and run, gate, gate digest and integration head are the gate's as it stands now; anything else is refused and journaled as refused (approval.refused).","type":"object","required":["kind","schema_version","run_id","gate_id","gate_digest","integration_head","decision","reason","packets","approver","key_id","decided_by","policy","at"],"additionalProperties":false,"properties":{"kind":{"const":"approval"},"schema_version":{"const":"2"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"description":"digest(gate) of the gate as the operator saw it; an approval of another or a changed gate is refused.","$ref":"common.schema.json#/$defs/digest"},"integration_head":{"description":"The integration branch head the operator was shown (the run's base commit while nothing is merged; null outside git). An approval whose head is no longer the branch's head is refused: someone committed after the decision.","anyOf":[{"$ref":"common.schema.json#/$defs/commitId"},{"type":"null"}]},"decision":{"enum":["approve","reject"]},"reason":{"description":"Why; required (non-empty) for a rejection.","type":"string"},"packets":{"description":"On reject: the packets sent back for rework (their dependents that had completed are reopened too). Empty on approve.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approver":{"title":"Approver","type":"object","required":["name","source"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"source":{"description":"git: git config user.name/email; os-user: the OS account; policy-file: the operator's approval policy file (risk gates only).","enum":["git","os-user","policy-file"]}}},"key_id":{"description":"The id of the operator key that signs the statement; it must be the signature's key.","$ref":"common.schema.json#/$defs/keyId"},"decided_by":{"description":"operator: `dwm approve` / `dwm reject`, a person deciding on this gate. policy: a decision given in advance (`dwm run --approve CATEGORY` or the policy file), signed with the operator's key; risk gates only.","enum":["operator","policy"]},"policy":{"description":"With decided_by policy: which one (`dwm.policy.json`, `dwm run --approve write,network`); null otherwise.","type":["string","null"]},"at":{"$ref":"common.schema.json#/$defs/timestamp"}},"if":{"properties":{"decision":{"const":"reject"}}},"then":{"properties":{"reason":{"type":"string","minLength":1}}},"else":{"properties":{"packets":{"type":"array","maxItems":0}}}};
 const schema34 = {"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"};
 const schema36 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
-const schema38 = {"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"};
+const schema37 = {"title":"CommitId","description":"A git commit id (SHA-1 or SHA-256 object id).","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"};
+const schema39 = {"title":"KeyId","description":"An Ed25519 public key's id: its OpenSSH SHA256 fingerprint (what `ssh-keygen -l` prints for the key in OpenSSH form).","type":"string","pattern":"^SHA256:[A-Za-z0-9+/]{43}$"};
+const schema40 = {"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const func3 = Object.prototype.hasOwnProperty;
 const pattern4 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", "u");
 const pattern6 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern7 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
+const pattern9 = new RegExp("^SHA256:[A-Za-z0-9+/]{43}$", "u");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -349,8 +353,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data.decision === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decision"},message:"must have required property '"+"decision"+"'"};
+if(data.integration_head === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "integration_head"},message:"must have required property '"+"integration_head"+"'"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -359,8 +363,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data.reason === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(data.decision === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decision"},message:"must have required property '"+"decision"+"'"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -369,8 +373,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data.packets === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
+if(data.reason === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -379,8 +383,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data.approver === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approver"},message:"must have required property '"+"approver"+"'"};
+if(data.packets === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -389,8 +393,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data.at === undefined){
-const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data.approver === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approver"},message:"must have required property '"+"approver"+"'"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -399,9 +403,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func3.call(schema32.properties, key0))){
-const err16 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(data.key_id === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key_id"},message:"must have required property '"+"key_id"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -410,10 +413,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(data.kind !== undefined){
-if("approval" !== data.kind){
-const err17 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "approval"},message:"must be equal to constant"};
+if(data.decided_by === undefined){
+const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_by"},message:"must have required property '"+"decided_by"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -422,10 +423,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data.schema_version !== undefined){
-if("1" !== data.schema_version){
-const err18 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(data.policy === undefined){
+const err18 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "policy"},message:"must have required property '"+"policy"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -434,12 +433,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-if(data.run_id !== undefined){
-let data5 = data.run_id;
-if(typeof data5 === "string"){
-if(func2(data5) > 200){
-const err19 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data.at === undefined){
+const err19 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -448,8 +443,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(func2(data5) < 1){
-const err20 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key0 in data){
+if(!(func3.call(schema32.properties, key0))){
+const err20 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -458,8 +454,10 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(!pattern4.test(data5)){
-const err21 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data.kind !== undefined){
+if("approval" !== data.kind){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "approval"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -469,8 +467,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-else {
-const err22 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.schema_version !== undefined){
+if("2" !== data.schema_version){
+const err22 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "2"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -480,11 +479,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.gate_id !== undefined){
-let data6 = data.gate_id;
-if(typeof data6 === "string"){
-if(func2(data6) > 200){
-const err23 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data.run_id !== undefined){
+let data5 = data.run_id;
+if(typeof data5 === "string"){
+if(func2(data5) > 200){
+const err23 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -493,8 +492,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(func2(data6) < 1){
-const err24 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func2(data5) < 1){
+const err24 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -503,8 +502,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(!pattern4.test(data6)){
-const err25 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(!pattern4.test(data5)){
+const err25 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -515,7 +514,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err26 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -525,11 +524,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.gate_digest !== undefined){
-let data7 = data.gate_digest;
-if(typeof data7 === "string"){
-if(!pattern6.test(data7)){
-const err27 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(data.gate_id !== undefined){
+let data6 = data.gate_id;
+if(typeof data6 === "string"){
+if(func2(data6) > 200){
+const err27 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -538,9 +537,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-else {
-const err28 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data6) < 1){
+const err28 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -549,11 +547,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data.decision !== undefined){
-let data8 = data.decision;
-if(!((data8 === "approve") || (data8 === "reject"))){
-const err29 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema32.properties.decision.enum},message:"must be equal to one of the allowed values"};
+if(!pattern4.test(data6)){
+const err29 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -563,9 +558,8 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.reason !== undefined){
-if(typeof data.reason !== "string"){
-const err30 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err30 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -575,15 +569,11 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.packets !== undefined){
-let data10 = data.packets;
-if(Array.isArray(data10)){
-const len0 = data10.length;
-for(let i0=0; i0<len0; i0++){
-let data11 = data10[i0];
-if(typeof data11 === "string"){
-if(func2(data11) > 200){
-const err31 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data.gate_digest !== undefined){
+let data7 = data.gate_digest;
+if(typeof data7 === "string"){
+if(!pattern6.test(data7)){
+const err31 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -592,8 +582,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(func2(data11) < 1){
-const err32 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err32 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -602,8 +593,15 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(!pattern4.test(data11)){
-const err33 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data.integration_head !== undefined){
+let data8 = data.integration_head;
+const _errs23 = errors;
+let valid8 = false;
+const _errs24 = errors;
+if(typeof data8 === "string"){
+if(!pattern7.test(data8)){
+const err33 = {instancePath:instancePath+"/integration_head",schemaPath:"common.schema.json#/$defs/commitId/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -614,7 +612,7 @@ errors++;
 }
 }
 else {
-const err34 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err34 = {instancePath:instancePath+"/integration_head",schemaPath:"common.schema.json#/$defs/commitId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -623,10 +621,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid1 = _errs24 === errors;
+valid8 = valid8 || _valid1;
+const _errs27 = errors;
+if(data8 !== null){
+const err35 = {instancePath:instancePath+"/integration_head",schemaPath:"#/properties/integration_head/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -635,12 +634,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data.approver !== undefined){
-let data12 = data.approver;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.name === undefined){
-const err36 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+var _valid1 = _errs27 === errors;
+valid8 = valid8 || _valid1;
+if(!valid8){
+const err36 = {instancePath:instancePath+"/integration_head",schemaPath:"#/properties/integration_head/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -649,8 +646,22 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data12.source === undefined){
-const err37 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.decision !== undefined){
+let data9 = data.decision;
+if(!((data9 === "approve") || (data9 === "reject"))){
+const err37 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema32.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -659,9 +670,10 @@ vErrors.push(err37);
 }
 errors++;
 }
-for(const key1 in data12){
-if(!((key1 === "name") || (key1 === "source"))){
-const err38 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.reason !== undefined){
+if(typeof data.reason !== "string"){
+const err38 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -671,11 +683,15 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data12.name !== undefined){
-let data13 = data12.name;
-if(typeof data13 === "string"){
-if(func2(data13) < 1){
-const err39 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.packets !== undefined){
+let data11 = data.packets;
+if(Array.isArray(data11)){
+const len0 = data11.length;
+for(let i0=0; i0<len0; i0++){
+let data12 = data11[i0];
+if(typeof data12 === "string"){
+if(func2(data12) > 200){
+const err39 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -684,9 +700,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data12) < 1){
+const err40 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -695,11 +710,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data12.source !== undefined){
-let data14 = data12.source;
-if(!(((data14 === "git") || (data14 === "os-user")) || (data14 === "policy-file"))){
-const err41 = {instancePath:instancePath+"/approver/source",schemaPath:"#/properties/approver/properties/source/enum",keyword:"enum",params:{allowedValues: schema32.properties.approver.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(!pattern4.test(data12)){
+const err41 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -709,9 +721,8 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
 else {
-const err42 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err42 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -721,11 +732,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.at !== undefined){
-let data15 = data.at;
-if(typeof data15 === "string"){
-if(!(formats0.validate(data15))){
-const err43 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+}
+else {
+const err43 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -735,8 +744,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-else {
-const err44 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.approver !== undefined){
+let data13 = data.approver;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.name === undefined){
+const err44 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -745,15 +757,162 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-}
-else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data13.source === undefined){
+const err45 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
 else {
 vErrors.push(err45);
+}
+errors++;
+}
+for(const key1 in data13){
+if(!((key1 === "name") || (key1 === "source"))){
+const err46 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data13.name !== undefined){
+let data14 = data13.name;
+if(typeof data14 === "string"){
+if(func2(data14) < 1){
+const err47 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data13.source !== undefined){
+let data15 = data13.source;
+if(!(((data15 === "git") || (data15 === "os-user")) || (data15 === "policy-file"))){
+const err49 = {instancePath:instancePath+"/approver/source",schemaPath:"#/properties/approver/properties/source/enum",keyword:"enum",params:{allowedValues: schema32.properties.approver.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(data.key_id !== undefined){
+let data16 = data.key_id;
+if(typeof data16 === "string"){
+if(!pattern9.test(data16)){
+const err51 = {instancePath:instancePath+"/key_id",schemaPath:"common.schema.json#/$defs/keyId/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}$"+"\""};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/key_id",schemaPath:"common.schema.json#/$defs/keyId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data.decided_by !== undefined){
+let data17 = data.decided_by;
+if(!((data17 === "operator") || (data17 === "policy"))){
+const err53 = {instancePath:instancePath+"/decided_by",schemaPath:"#/properties/decided_by/enum",keyword:"enum",params:{allowedValues: schema32.properties.decided_by.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data.policy !== undefined){
+let data18 = data.policy;
+if((typeof data18 !== "string") && (data18 !== null)){
+const err54 = {instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/type",keyword:"type",params:{type: schema32.properties.policy.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data.at !== undefined){
+let data19 = data.at;
+if(typeof data19 === "string"){
+if(!(formats0.validate(data19))){
+const err55 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+else {
+const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
 }
 errors++;
 }
@@ -763,9 +922,9 @@ return errors === 0;
 validate21.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateArtifactEnvelope = validate23;
-const schema39 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/artifact-envelope.schema.json","title":"ArtifactEnvelope","description":"What every DWM JSON artifact carries: its kind and the version of its schema.","type":"object","required":["kind","schema_version"],"properties":{"kind":{"type":"string","pattern":"^[a-z][a-z0-9-]*$"},"schema_version":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?$"}}};
-const pattern8 = new RegExp("^[a-z][a-z0-9-]*$", "u");
-const pattern9 = new RegExp("^[0-9]+(\\.[0-9]+)?$", "u");
+const schema41 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/artifact-envelope.schema.json","title":"ArtifactEnvelope","description":"What every DWM JSON artifact carries: its kind and the version of its schema.","type":"object","required":["kind","schema_version"],"properties":{"kind":{"type":"string","pattern":"^[a-z][a-z0-9-]*$"},"schema_version":{"type":"string","pattern":"^[0-9]+(\\.[0-9]+)?$"}}};
+const pattern10 = new RegExp("^[a-z][a-z0-9-]*$", "u");
+const pattern11 = new RegExp("^[0-9]+(\\.[0-9]+)?$", "u");
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/artifact-envelope.schema.json" */;
@@ -802,7 +961,7 @@ errors++;
 if(data.kind !== undefined){
 let data0 = data.kind;
 if(typeof data0 === "string"){
-if(!pattern8.test(data0)){
+if(!pattern10.test(data0)){
 const err2 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]*$"},message:"must match pattern \""+"^[a-z][a-z0-9-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -827,7 +986,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data1 = data.schema_version;
 if(typeof data1 === "string"){
-if(!pattern9.test(data1)){
+if(!pattern11.test(data1)){
 const err4 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(\\.[0-9]+)?$"},message:"must match pattern \""+"^[0-9]+(\\.[0-9]+)?$"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -866,18 +1025,17 @@ return errors === 0;
 validate23.evaluated = {"props":{"kind":true,"schema_version":true},"dynamicProps":false,"dynamicItems":false};
 
 export const validateAttemptJobResult = validate24;
-const schema40 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job-result.schema.json","title":"AttemptJobResult","description":"What a worker returns for an attempt job (the BullMQ job's return value). The evidence files are not in it: they travel as the commit `evidence.commit` (its tree is the attempt directory), pushed to `evidence.ref` on the run's remote with the attempt branch. The coordinator fetches both, checks attempt.json and every file against the digests here, and only then writes them into the run store.","type":"object","required":["kind","schema_version","job_id","worker","attempt_digest","attempt","evidence","branch"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job-result"},"schema_version":{"const":"1"},"job_id":{"type":"string","minLength":1},"worker":{"description":"The worker's name (dwm worker --name; default host and pid). For the log only: never hashed into the run store.","type":"string","minLength":1},"attempt_digest":{"description":"digest(attempt).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"$ref":"attempt.schema.json"},"evidence":{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"type":"string","pattern":"^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"branch":{"description":"The attempt branch as pushed (null when the attempt made no worktree).","oneOf":[{"type":"null"},{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"type":"string","pattern":"^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}}]}}};
-const pattern32 = new RegExp("^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
-const pattern16 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
-const pattern34 = new RegExp("^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
-const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
-const schema50 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
-const schema52 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
-const schema62 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
-const schema59 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
-const pattern19 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
-const schema55 = {"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}};
-const schema58 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
+const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job-result.schema.json","title":"AttemptJobResult","description":"What a worker returns for an attempt job (the BullMQ job's return value). The evidence files are not in it: they travel as the commit `evidence.commit` (its tree is the attempt directory), pushed to `evidence.ref` on the run's remote with the attempt branch. The coordinator fetches both, checks attempt.json and every file against the digests here, and only then writes them into the run store.","type":"object","required":["kind","schema_version","job_id","worker","attempt_digest","attempt","evidence","branch"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job-result"},"schema_version":{"const":"1"},"job_id":{"type":"string","minLength":1},"worker":{"description":"The worker's name (dwm worker --name; default host and pid). For the log only: never hashed into the run store.","type":"string","minLength":1},"attempt_digest":{"description":"digest(attempt).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"$ref":"attempt.schema.json"},"evidence":{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"type":"string","pattern":"^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"branch":{"description":"The attempt branch as pushed (null when the attempt made no worktree).","oneOf":[{"type":"null"},{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"type":"string","pattern":"^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}}]}}};
+const pattern34 = new RegExp("^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
+const pattern36 = new RegExp("^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
+const schema44 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
+const schema52 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
+const schema54 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
+const schema64 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
+const schema61 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
+const pattern21 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
+const schema57 = {"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}};
+const schema60 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1061,7 +1219,7 @@ vErrors.push(err16);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema55.properties, key0))){
+if(!(func3.call(schema57.properties, key0))){
 const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
@@ -1087,7 +1245,7 @@ errors++;
 if(data.backend !== undefined){
 let data1 = data.backend;
 if(!(((((data1 === "dry-run") || (data1 === "shell")) || (data1 === "codex")) || (data1 === "claude")) || (data1 === "command"))){
-const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema58.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -1128,7 +1286,7 @@ errors++;
 if(data.stdin !== undefined){
 let data4 = data.stdin;
 if(!((data4 === "prompt") || (data4 === "none"))){
-const err22 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema55.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/stdin",schemaPath:"#/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema57.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1169,7 +1327,7 @@ errors++;
 if(data.outcome !== undefined){
 let data7 = data.outcome;
 if(!((((((((data7 === "ok") || (data7 === "task-failed")) || (data7 === "timeout")) || (data7 === "crashed")) || (data7 === "auth-failed")) || (data7 === "backend-missing")) || (data7 === "rate-limited")) || (data7 === "not-run"))){
-const err25 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema55.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema57.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1182,7 +1340,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data8 = data.exit_code;
 if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (data8 !== null)){
-const err26 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema55.properties.exit_code.type},message:"must be integer,null"};
+const err26 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema57.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1195,7 +1353,7 @@ errors++;
 if(data.signal !== undefined){
 let data9 = data.signal;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err27 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema55.properties.signal.type},message:"must be string,null"};
+const err27 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema57.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1257,7 +1415,7 @@ errors++;
 if(data.stdout !== undefined){
 let data13 = data.stdout;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err32 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/type",keyword:"type",params:{type: schema55.properties.stdout.type},message:"must be string,null"};
+const err32 = {instancePath:instancePath+"/stdout",schemaPath:"#/properties/stdout/type",keyword:"type",params:{type: schema57.properties.stdout.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1270,7 +1428,7 @@ errors++;
 if(data.stderr !== undefined){
 let data14 = data.stderr;
 if((typeof data14 !== "string") && (data14 !== null)){
-const err33 = {instancePath:instancePath+"/stderr",schemaPath:"#/properties/stderr/type",keyword:"type",params:{type: schema55.properties.stderr.type},message:"must be string,null"};
+const err33 = {instancePath:instancePath+"/stderr",schemaPath:"#/properties/stderr/type",keyword:"type",params:{type: schema57.properties.stderr.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1283,7 +1441,7 @@ errors++;
 if(data.transcript !== undefined){
 let data15 = data.transcript;
 if((typeof data15 !== "string") && (data15 !== null)){
-const err34 = {instancePath:instancePath+"/transcript",schemaPath:"#/properties/transcript/type",keyword:"type",params:{type: schema55.properties.transcript.type},message:"must be string,null"};
+const err34 = {instancePath:instancePath+"/transcript",schemaPath:"#/properties/transcript/type",keyword:"type",params:{type: schema57.properties.transcript.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1296,7 +1454,7 @@ errors++;
 if(data.output_dir !== undefined){
 let data16 = data.output_dir;
 if((typeof data16 !== "string") && (data16 !== null)){
-const err35 = {instancePath:instancePath+"/output_dir",schemaPath:"#/properties/output_dir/type",keyword:"type",params:{type: schema55.properties.output_dir.type},message:"must be string,null"};
+const err35 = {instancePath:instancePath+"/output_dir",schemaPath:"#/properties/output_dir/type",keyword:"type",params:{type: schema57.properties.output_dir.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1538,7 +1696,7 @@ vErrors = null;
 if(data.detail !== undefined){
 let data24 = data.detail;
 if((typeof data24 !== "string") && (data24 !== null)){
-const err52 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: schema55.properties.detail.type},message:"must be string,null"};
+const err52 = {instancePath:instancePath+"/detail",schemaPath:"#/properties/detail/type",keyword:"type",params:{type: schema57.properties.detail.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1888,7 +2046,7 @@ vErrors.push(err30);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema42.properties, key0))){
+if(!(func3.call(schema44.properties, key0))){
 const err31 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err31];
@@ -2128,7 +2286,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if(typeof data9 === "string"){
-if(!pattern16.test(data9)){
+if(!pattern7.test(data9)){
 const err51 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
@@ -2153,7 +2311,7 @@ errors++;
 if(data.branch !== undefined){
 let data10 = data.branch;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err53 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema42.properties.branch.type},message:"must be string,null"};
+const err53 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema44.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2166,7 +2324,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data11 = data.head_commit;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err54 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema42.properties.head_commit.type},message:"must be string,null"};
+const err54 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema44.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2176,7 +2334,7 @@ vErrors.push(err54);
 errors++;
 }
 if(typeof data11 === "string"){
-if(!pattern16.test(data11)){
+if(!pattern7.test(data11)){
 const err55 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err55];
@@ -2266,7 +2424,7 @@ errors++;
 if(data.outcome !== undefined){
 let data15 = data.outcome;
 if(!(((((((data15 === "ok") || (data15 === "task-failed")) || (data15 === "timeout")) || (data15 === "crashed")) || (data15 === "auth-failed")) || (data15 === "backend-missing")) || (data15 === "rate-limited"))){
-const err62 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/outcome/enum",keyword:"enum",params:{allowedValues: schema50.enum},message:"must be equal to one of the allowed values"};
+const err62 = {instancePath:instancePath+"/outcome",schemaPath:"#/$defs/outcome/enum",keyword:"enum",params:{allowedValues: schema52.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -2279,7 +2437,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data16 = data.exit_code;
 if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
-const err63 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema42.properties.exit_code.type},message:"must be integer,null"};
+const err63 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema44.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -2292,7 +2450,7 @@ errors++;
 if(data.signal !== undefined){
 let data17 = data.signal;
 if((typeof data17 !== "string") && (data17 !== null)){
-const err64 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema42.properties.signal.type},message:"must be string,null"};
+const err64 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema44.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -2473,7 +2631,7 @@ let data24 = data23.artifact;
 const _errs64 = errors;
 const _errs65 = errors;
 if(typeof data24 === "string"){
-if(!pattern19.test(data24)){
+if(!pattern21.test(data24)){
 const err76 = {};
 if(vErrors === null){
 vErrors = [err76];
@@ -2559,7 +2717,7 @@ let data26 = data23.path;
 const _errs72 = errors;
 const _errs73 = errors;
 if(typeof data26 === "string"){
-if(!pattern19.test(data26)){
+if(!pattern21.test(data26)){
 const err82 = {};
 if(vErrors === null){
 vErrors = [err82];
@@ -2715,7 +2873,7 @@ let data31 = data30.path;
 const _errs85 = errors;
 const _errs86 = errors;
 if(typeof data31 === "string"){
-if(!pattern19.test(data31)){
+if(!pattern21.test(data31)){
 const err93 = {};
 if(vErrors === null){
 vErrors = [err93];
@@ -2774,7 +2932,7 @@ errors++;
 if(data30.status !== undefined){
 let data32 = data30.status;
 if(!((((data32 === "added") || (data32 === "modified")) || (data32 === "deleted")) || (data32 === "type-changed"))){
-const err97 = {instancePath:instancePath+"/changed_files/" + i3+"/status",schemaPath:"#/properties/changed_files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema42.properties.changed_files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err97 = {instancePath:instancePath+"/changed_files/" + i3+"/status",schemaPath:"#/properties/changed_files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema44.properties.changed_files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -2839,7 +2997,7 @@ errors++;
 if(data.diff !== undefined){
 let data35 = data.diff;
 if((typeof data35 !== "string") && (data35 !== null)){
-const err102 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/type",keyword:"type",params:{type: schema42.properties.diff.type},message:"must be string,null"};
+const err102 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/type",keyword:"type",params:{type: schema44.properties.diff.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -2967,7 +3125,7 @@ errors++;
 if(data37.path !== undefined){
 let data41 = data37.path;
 if((typeof data41 !== "string") && (data41 !== null)){
-const err113 = {instancePath:instancePath+"/outputs/" + i5+"/path",schemaPath:"#/properties/outputs/items/properties/path/type",keyword:"type",params:{type: schema42.properties.outputs.items.properties.path.type},message:"must be string,null"};
+const err113 = {instancePath:instancePath+"/outputs/" + i5+"/path",schemaPath:"#/properties/outputs/items/properties/path/type",keyword:"type",params:{type: schema44.properties.outputs.items.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -3057,7 +3215,7 @@ vErrors = null;
 if(data37.bytes !== undefined){
 let data43 = data37.bytes;
 if((!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))) && (data43 !== null)){
-const err118 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/type",keyword:"type",params:{type: schema42.properties.outputs.items.properties.bytes.type},message:"must be integer,null"};
+const err118 = {instancePath:instancePath+"/outputs/" + i5+"/bytes",schemaPath:"#/properties/outputs/items/properties/bytes/type",keyword:"type",params:{type: schema44.properties.outputs.items.properties.bytes.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -3231,7 +3389,7 @@ vErrors.push(err133);
 errors++;
 }
 for(const key4 in data45){
-if(!(func3.call(schema62.properties, key4))){
+if(!(func3.call(schema64.properties, key4))){
 const err134 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
@@ -3257,7 +3415,7 @@ errors++;
 if(data45.kind !== undefined){
 let data47 = data45.kind;
 if(!((data47 === "validation") || (data47 === "verification"))){
-const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema62.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema64.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -3322,7 +3480,7 @@ errors++;
 if(data45.exit_code !== undefined){
 let data52 = data45.exit_code;
 if((!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))) && (data52 !== null)){
-const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema62.properties.exit_code.type},message:"must be integer,null"};
+const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema64.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -3335,7 +3493,7 @@ errors++;
 if(data45.signal !== undefined){
 let data53 = data45.signal;
 if((typeof data53 !== "string") && (data53 !== null)){
-const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema62.properties.signal.type},message:"must be string,null"};
+const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema64.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -3504,7 +3662,7 @@ errors++;
 if(data60.code !== undefined){
 let data61 = data60.code;
 if(!((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work"))){
-const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema42.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema44.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -3529,7 +3687,7 @@ errors++;
 if(data60.worker_id !== undefined){
 let data63 = data60.worker_id;
 if((typeof data63 !== "string") && (data63 !== null)){
-const err158 = {instancePath:instancePath+"/findings/" + i8+"/worker_id",schemaPath:"#/properties/findings/items/properties/worker_id/type",keyword:"type",params:{type: schema42.properties.findings.items.properties.worker_id.type},message:"must be string,null"};
+const err158 = {instancePath:instancePath+"/findings/" + i8+"/worker_id",schemaPath:"#/properties/findings/items/properties/worker_id/type",keyword:"type",params:{type: schema44.properties.findings.items.properties.worker_id.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -3622,7 +3780,7 @@ errors++;
 if(data.retry_after_ms !== undefined){
 let data68 = data.retry_after_ms;
 if((!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))) && (data68 !== null)){
-const err165 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema42.properties.retry_after_ms.type},message:"must be integer,null"};
+const err165 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema44.properties.retry_after_ms.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -3927,7 +4085,7 @@ let data78 = data77.path;
 const _errs195 = errors;
 const _errs196 = errors;
 if(typeof data78 === "string"){
-if(!pattern19.test(data78)){
+if(!pattern21.test(data78)){
 const err187 = {};
 if(vErrors === null){
 vErrors = [err187];
@@ -4321,7 +4479,7 @@ errors++;
 if(data6.ref !== undefined){
 let data7 = data6.ref;
 if(typeof data7 === "string"){
-if(!pattern32.test(data7)){
+if(!pattern34.test(data7)){
 const err20 = {instancePath:instancePath+"/evidence/ref",schemaPath:"#/properties/evidence/properties/ref/pattern",keyword:"pattern",params:{pattern: "^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},message:"must match pattern \""+"^refs/dwm/evidence/[A-Za-z0-9_][A-Za-z0-9_./-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -4346,7 +4504,7 @@ errors++;
 if(data6.commit !== undefined){
 let data8 = data6.commit;
 if(typeof data8 === "string"){
-if(!pattern16.test(data8)){
+if(!pattern7.test(data8)){
 const err22 = {instancePath:instancePath+"/evidence/commit",schemaPath:"#/properties/evidence/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -4438,7 +4596,7 @@ errors++;
 if(data9.ref !== undefined){
 let data10 = data9.ref;
 if(typeof data10 === "string"){
-if(!pattern34.test(data10)){
+if(!pattern36.test(data10)){
 const err29 = {instancePath:instancePath+"/branch/ref",schemaPath:"#/properties/branch/oneOf/1/properties/ref/pattern",keyword:"pattern",params:{pattern: "^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},message:"must match pattern \""+"^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
@@ -4463,7 +4621,7 @@ errors++;
 if(data9.commit !== undefined){
 let data11 = data9.commit;
 if(typeof data11 === "string"){
-if(!pattern16.test(data11)){
+if(!pattern7.test(data11)){
 const err31 = {instancePath:instancePath+"/branch/commit",schemaPath:"#/properties/branch/oneOf/1/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -4546,17 +4704,17 @@ return errors === 0;
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateAttemptJob = validate30;
-const schema66 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job.schema.json","title":"AttemptJob","description":"One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the deterministic job id `<run_id>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.","type":"object","required":["kind","schema_version","job_id","lane","remote","packet_digest","prompt_digest","request"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job"},"schema_version":{"const":"1"},"job_id":{"description":"`<run_id>/<packet_id>/<attempt>`: enqueuing the same attempt twice adds it once.","type":"string","minLength":1},"lane":{"description":"The backends the attempt needs, sorted and joined with `+` (e.g. `shell`, `claude+codex`): the queue it waits in. A worker takes jobs only from lanes its --backends cover.","type":"string","pattern":"^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"},"remote":{"description":"The run's git remote (a URL or a bare repository path), the same as request.repo.","type":"string","minLength":1},"packet_digest":{"description":"digest(request.packet): the worker refuses a job whose packet does not match it.","$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Raw-bytes digest of request.prompt.","$ref":"common.schema.json#/$defs/digest"},"request":{"$ref":"attempt-request.schema.json"}}};
-const pattern36 = new RegExp("^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$", "u");
-const schema69 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
-const schema57 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
-const pattern58 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
-const pattern59 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
-const pattern23 = new RegExp("^https?://[^\\s]+$", "u");
-const pattern24 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const pattern25 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
-const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
-const schema76 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+const schema68 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job.schema.json","title":"AttemptJob","description":"One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the deterministic job id `<run_id>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.","type":"object","required":["kind","schema_version","job_id","lane","remote","packet_digest","prompt_digest","request"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job"},"schema_version":{"const":"1"},"job_id":{"description":"`<run_id>/<packet_id>/<attempt>`: enqueuing the same attempt twice adds it once.","type":"string","minLength":1},"lane":{"description":"The backends the attempt needs, sorted and joined with `+` (e.g. `shell`, `claude+codex`): the queue it waits in. A worker takes jobs only from lanes its --backends cover.","type":"string","pattern":"^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"},"remote":{"description":"The run's git remote (a URL or a bare repository path), the same as request.repo.","type":"string","minLength":1},"packet_digest":{"description":"digest(request.packet): the worker refuses a job whose packet does not match it.","$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Raw-bytes digest of request.prompt.","$ref":"common.schema.json#/$defs/digest"},"request":{"$ref":"attempt-request.schema.json"}}};
+const pattern38 = new RegExp("^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$", "u");
+const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
+const schema59 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
+const pattern60 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
+const pattern61 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
+const pattern25 = new RegExp("^https?://[^\\s]+$", "u");
+const pattern26 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern27 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
+const schema73 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
+const schema78 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
 
 function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/packet.schema.json" */;
@@ -4741,7 +4899,7 @@ vErrors.push(err16);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema71.properties, key0))){
+if(!(func3.call(schema73.properties, key0))){
 const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
@@ -5901,7 +6059,7 @@ let data49 = data48.artifact;
 const _errs109 = errors;
 const _errs110 = errors;
 if(typeof data49 === "string"){
-if(!pattern19.test(data49)){
+if(!pattern21.test(data49)){
 const err112 = {};
 if(vErrors === null){
 vErrors = [err112];
@@ -6005,7 +6163,7 @@ errors++;
 if(data48.format !== undefined){
 let data51 = data48.format;
 if(!((((((((data51 === "json") || (data51 === "markdown")) || (data51 === "patch")) || (data51 === "test-log")) || (data51 === "rendered-artifact")) || (data51 === "other")) || (data51 === "json-list")) || (data51 === "jsonl"))){
-const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values"};
+const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -6124,7 +6282,7 @@ errors++;
 if(data55.format !== undefined){
 let data57 = data55.format;
 if(!((((((((data57 === "json") || (data57 === "markdown")) || (data57 === "patch")) || (data57 === "test-log")) || (data57 === "rendered-artifact")) || (data57 === "other")) || (data57 === "json-list")) || (data57 === "jsonl"))){
-const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values"};
+const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -6608,7 +6766,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data77 = data.completion_check;
 if((typeof data77 !== "string") && (data77 !== null)){
-const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema71.properties.completion_check.type},message:"must be string,null"};
+const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema73.properties.completion_check.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -7128,7 +7286,7 @@ vErrors.push(err208);
 errors++;
 }
 for(const key13 in data92){
-if(!(func3.call(schema71.properties.fanout.oneOf[0].properties, key13))){
+if(!(func3.call(schema73.properties.fanout.oneOf[0].properties, key13))){
 const err209 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err209];
@@ -7156,7 +7314,7 @@ let data94 = data92.over;
 const _errs218 = errors;
 const _errs219 = errors;
 if(typeof data94 === "string"){
-if(!pattern19.test(data94)){
+if(!pattern21.test(data94)){
 const err211 = {};
 if(vErrors === null){
 vErrors = [err211];
@@ -7603,7 +7761,7 @@ vErrors.push(err248);
 errors++;
 }
 for(const key14 in data92){
-if(!(func3.call(schema71.properties.fanout.oneOf[1].properties, key14))){
+if(!(func3.call(schema73.properties.fanout.oneOf[1].properties, key14))){
 const err249 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err249];
@@ -8078,7 +8236,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema69.properties, key0))){
+if(!(func3.call(schema71.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -8206,7 +8364,7 @@ let data6 = data.branch;
 const _errs14 = errors;
 const _errs15 = errors;
 if(typeof data6 === "string"){
-if(!pattern58.test(data6)){
+if(!pattern60.test(data6)){
 const err22 = {};
 if(vErrors === null){
 vErrors = [err22];
@@ -8240,7 +8398,7 @@ vErrors = null;
 }
 }
 if(typeof data6 === "string"){
-if(!pattern59.test(data6)){
+if(!pattern61.test(data6)){
 const err24 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/pattern",keyword:"pattern",params:{pattern: "^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"},message:"must match pattern \""+"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -8265,7 +8423,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data7 = data.base_commit;
 if(typeof data7 === "string"){
-if(!pattern16.test(data7)){
+if(!pattern7.test(data7)){
 const err26 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err26];
@@ -8364,7 +8522,7 @@ vErrors.push(err33);
 errors++;
 }
 for(const key3 in data11){
-if(!(func3.call(schema57.properties, key3))){
+if(!(func3.call(schema59.properties, key3))){
 const err34 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
@@ -8378,7 +8536,7 @@ errors++;
 if(data11.backend !== undefined){
 let data12 = data11.backend;
 if(!(((((data12 === "dry-run") || (data12 === "shell")) || (data12 === "codex")) || (data12 === "claude")) || (data12 === "command"))){
-const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema57.properties.backend.enum},message:"must be equal to one of the allowed values"};
+const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema59.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -8479,7 +8637,7 @@ errors++;
 if(data11.stdin !== undefined){
 let data17 = data11.stdin;
 if(!((data17 === "prompt") || (data17 === "none"))){
-const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema57.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema59.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -8492,7 +8650,7 @@ errors++;
 if(data11.transcript !== undefined){
 let data18 = data11.transcript;
 if(!((data18 === "stdout") || (data18 === "none"))){
-const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema57.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema59.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -8530,7 +8688,7 @@ errors++;
 if(data11.base_url !== undefined){
 let data20 = data11.base_url;
 if(typeof data20 === "string"){
-if(!pattern23.test(data20)){
+if(!pattern25.test(data20)){
 const err47 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err47];
@@ -8555,7 +8713,7 @@ errors++;
 if(data11.api_key_env !== undefined){
 let data21 = data11.api_key_env;
 if(typeof data21 === "string"){
-if(!pattern24.test(data21)){
+if(!pattern26.test(data21)){
 const err49 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key_env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/api_key_env/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err49];
@@ -8580,7 +8738,7 @@ errors++;
 if(data11.sandbox !== undefined){
 let data22 = data11.sandbox;
 if(!(((data22 === "read-only") || (data22 === "workspace-write")) || (data22 === "danger-full-access"))){
-const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema57.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema59.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -8593,7 +8751,7 @@ errors++;
 if(data11.permission_mode !== undefined){
 let data23 = data11.permission_mode;
 if(!(((((data23 === "default") || (data23 === "acceptEdits")) || (data23 === "plan")) || (data23 === "bypassPermissions")) || (data23 === "dontAsk"))){
-const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema57.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema59.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -8651,7 +8809,7 @@ const len2 = data26.length;
 for(let i2=0; i2<len2; i2++){
 let data27 = data26[i2];
 if(typeof data27 === "string"){
-if(!pattern25.test(data27)){
+if(!pattern27.test(data27)){
 const err56 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err56];
@@ -8720,7 +8878,7 @@ const len4 = data30.length;
 for(let i4=0; i4<len4; i4++){
 let data31 = data30[i4];
 if(typeof data31 === "string"){
-if(!pattern24.test(data31)){
+if(!pattern26.test(data31)){
 const err61 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err61];
@@ -8760,7 +8918,7 @@ if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
 for(const key4 in data32){
 const _errs68 = errors;
 if(typeof key4 === "string"){
-if(!pattern24.test(key4)){
+if(!pattern26.test(key4)){
 const err64 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err64];
@@ -9019,7 +9177,7 @@ let data40 = data39.artifact;
 const _errs89 = errors;
 const _errs90 = errors;
 if(typeof data40 === "string"){
-if(!pattern19.test(data40)){
+if(!pattern21.test(data40)){
 const err85 = {};
 if(vErrors === null){
 vErrors = [err85];
@@ -9139,7 +9297,7 @@ errors++;
 if(data.repair_context !== undefined){
 let data43 = data.repair_context;
 if((typeof data43 !== "string") && (data43 !== null)){
-const err94 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema69.properties.repair_context.type},message:"must be string,null"};
+const err94 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema71.properties.repair_context.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -9449,7 +9607,7 @@ errors++;
 if(data.lane !== undefined){
 let data3 = data.lane;
 if(typeof data3 === "string"){
-if(!pattern36.test(data3)){
+if(!pattern38.test(data3)){
 const err13 = {instancePath:instancePath+"/lane",schemaPath:"#/properties/lane/pattern",keyword:"pattern",params:{pattern: "^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"},message:"must match pattern \""+"^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -9573,7 +9731,7 @@ export const validateAttemptRequest = validate31;
 export const validateAttempt = validate25;
 
 export const validateCommandList = validate35;
-const schema96 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
+const schema98 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/command-list.schema.json" */;
@@ -9822,7 +9980,7 @@ errors++;
 if(data8.type !== undefined){
 let data10 = data8.type;
 if(!((data10 === "boolean") || (data10 === "string"))){
-const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema96.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema98.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9948,7 +10106,7 @@ return errors === 0;
 validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateCommon = validate22;
-const schema33 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/common.schema.json","title":"Common","description":"Shared definitions referenced by the other DWM schemas.","$defs":{"digest":{"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"timestamp":{"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"},"slug":{"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},"relativePath":{"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}},"errorInfo":{"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}}}};
+const schema33 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/common.schema.json","title":"Common","description":"Shared definitions referenced by the other DWM schemas.","$defs":{"digest":{"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"timestamp":{"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"},"slug":{"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},"relativePath":{"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}},"errorInfo":{"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}},"keyId":{"title":"KeyId","description":"An Ed25519 public key's id: its OpenSSH SHA256 fingerprint (what `ssh-keygen -l` prints for the key in OpenSSH form).","type":"string","pattern":"^SHA256:[A-Za-z0-9+/]{43}$"},"commitId":{"title":"CommitId","description":"A git commit id (SHA-1 or SHA-256 object id).","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/common.schema.json" */;
@@ -9958,8 +10116,8 @@ return true;
 validate22.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
 export const validateCompileResult = validate36;
-const schema97 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
-const schema110 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
+const schema99 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema112 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -10698,7 +10856,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema97.properties, key0))){
+if(!(func3.call(schema99.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -10795,7 +10953,7 @@ let data4 = data.run_dir;
 const _errs11 = errors;
 const _errs12 = errors;
 if(typeof data4 === "string"){
-if(!pattern19.test(data4)){
+if(!pattern21.test(data4)){
 const err23 = {};
 if(vErrors === null){
 vErrors = [err23];
@@ -10953,7 +11111,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data10 = data.base_commit;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema97.properties.base_commit.type},message:"must be string,null"};
+const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema99.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -11675,7 +11833,7 @@ return errors === 0;
 validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateDoctorReport = validate39;
-const schema118 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"},"covered_version":{"description":"Agent CLIs (codex, claude): the version DWM's contract tests run the backend against.","type":"string"},"covered":{"description":"Agent CLIs: whether the installed version is the one the contract tests cover.","type":"boolean"}}}}}};
+const schema120 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"},"covered_version":{"description":"Agent CLIs (codex, claude): the version DWM's contract tests run the backend against.","type":"string"},"covered":{"description":"Agent CLIs: whether the installed version is the one the contract tests cover.","type":"boolean"}}}}}};
 
 function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/doctor-report.schema.json" */;
@@ -11863,7 +12021,7 @@ errors++;
 if(data5.status !== undefined){
 let data7 = data5.status;
 if(!(((data7 === "ok") || (data7 === "warn")) || (data7 === "fail"))){
-const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema118.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema120.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -11974,9 +12132,9 @@ return errors === 0;
 validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateErrorOutput = validate40;
-const schema119 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
-const schema120 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
-const pattern88 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
+const schema121 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
+const schema122 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
+const pattern90 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
 
 function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/error-output.schema.json" */;
@@ -12161,7 +12319,7 @@ errors++;
 if(data4.code !== undefined){
 let data5 = data4.code;
 if(typeof data5 === "string"){
-if(!pattern88.test(data5)){
+if(!pattern90.test(data5)){
 const err15 = {instancePath:instancePath+"/error/code",schemaPath:"common.schema.json#/$defs/errorInfo/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err15];
@@ -12249,9 +12407,9 @@ return errors === 0;
 validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateFrontier = validate41;
-const schema121 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}}}};
-const schema136 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}};
-const schema123 = {"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}};
+const schema123 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}}}};
+const schema138 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}};
+const schema125 = {"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}};
 
 function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12379,7 +12537,7 @@ errors++;
 if(data.kind !== undefined){
 let data2 = data.kind;
 if(!((((data2 === "first") || (data2 === "repair")) || (data2 === "retry")) || (data2 === "rework"))){
-const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema123.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema125.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -12405,7 +12563,7 @@ return errors === 0;
 }
 validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema130 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+const schema132 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12518,7 +12676,7 @@ errors++;
 if(data.reason !== undefined){
 let data1 = data.reason;
 if(!((((((data1 === "dependency") || (data1 === "gate")) || (data1 === "budget")) || (data1 === "backoff")) || (data1 === "infra")) || (data1 === "upstream-failed"))){
-const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema130.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema132.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -12771,7 +12929,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema121.properties, key0))){
+if(!(func3.call(schema123.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -12879,7 +13037,7 @@ errors++;
 if(data.status !== undefined){
 let data4 = data.status;
 if(!((((((data4 === "complete") || (data4 === "running")) || (data4 === "waiting")) || (data4 === "gate")) || (data4 === "budget")) || (data4 === "failed"))){
-const err23 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema121.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err23 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema123.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -13666,7 +13824,7 @@ errors++;
 if(data27.max_attempts !== undefined){
 let data31 = data27.max_attempts;
 if((!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))) && (data31 !== null)){
-const err87 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema136.properties.max_attempts.type},message:"must be integer,null"};
+const err87 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema138.properties.max_attempts.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -13716,7 +13874,7 @@ errors++;
 if(data27.token_budget !== undefined){
 let data33 = data27.token_budget;
 if((!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))) && (data33 !== null)){
-const err91 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema136.properties.token_budget.type},message:"must be integer,null"};
+const err91 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema138.properties.token_budget.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -13741,7 +13899,7 @@ errors++;
 if(data27.exhausted !== undefined){
 let data34 = data27.exhausted;
 if(!(((data34 === null) || (data34 === "attempts")) || (data34 === "tokens"))){
-const err93 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema136.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
+const err93 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema138.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -13780,7 +13938,7 @@ return errors === 0;
 validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateGateDecision = validate46;
-const schema137 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
+const schema139 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate-decision.schema.json" */;
@@ -13895,7 +14053,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema137.properties, key0))){
+if(!(func3.call(schema139.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -14023,7 +14181,7 @@ errors++;
 if(data.decision !== undefined){
 let data4 = data.decision;
 if(!((data4 === "approve") || (data4 === "reject"))){
-const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema137.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema139.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14038,7 +14196,7 @@ let data5 = data.approval_path;
 const _errs14 = errors;
 const _errs15 = errors;
 if(typeof data5 === "string"){
-if(!pattern19.test(data5)){
+if(!pattern21.test(data5)){
 const err22 = {};
 if(vErrors === null){
 vErrors = [err22];
@@ -14182,7 +14340,7 @@ return errors === 0;
 validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateGate = validate48;
-const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
+const schema144 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
 
 function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate.schema.json" */;
@@ -14287,7 +14445,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema142.properties, key0))){
+if(!(func3.call(schema144.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -14370,7 +14528,7 @@ errors++;
 if(data.category !== undefined){
 let data3 = data.category;
 if(!(((((((((((((data3 === "write") || (data3 === "shell-process")) || (data3 === "network")) || (data3 === "dependency-install")) || (data3 === "database-migration")) || (data3 === "production-deploy")) || (data3 === "public-api-change")) || (data3 === "external-message")) || (data3 === "paid-api")) || (data3 === "secret-access")) || (data3 === "history-rewrite")) || (data3 === "delete")) || (data3 === "human-review"))){
-const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema142.properties.category.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema144.properties.category.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -14433,7 +14591,7 @@ errors++;
 if(data.source !== undefined){
 let data6 = data.source;
 if(!(((((data6 === "worker-permission") || (data6 === "surface")) || (data6 === "plan-risk-gate")) || (data6 === "human-gate-phase")) || (data6 === "runtime"))){
-const err21 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema142.properties.source.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema144.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14561,7 +14719,7 @@ return errors === 0;
 validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateGatesReport = validate49;
-const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}}}}}}};
+const schema147 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}}}}}}};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gates-report.schema.json" */;
@@ -14879,7 +15037,7 @@ vErrors.push(err27);
 errors++;
 }
 for(const key1 in data5){
-if(!(func3.call(schema145.properties.gates.items.properties, key1))){
+if(!(func3.call(schema147.properties.gates.items.properties, key1))){
 const err28 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err28];
@@ -14938,7 +15096,7 @@ errors++;
 if(data5.state !== undefined){
 let data7 = data5.state;
 if(!((((data7 === "closed") || (data7 === "open")) || (data7 === "approved")) || (data7 === "rejected"))){
-const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema145.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema147.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -15255,7 +15413,7 @@ errors++;
 if(data5.reason !== undefined){
 let data20 = data5.reason;
 if((typeof data20 !== "string") && (data20 !== null)){
-const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema145.properties.gates.items.properties.reason.type},message:"must be string,null"};
+const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema147.properties.gates.items.properties.reason.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -15389,14 +15547,334 @@ return errors === 0;
 }
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateInvalidator = validate50;
-const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+export const validateInTotoStatement = validate50;
+const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/in-toto-statement.schema.json","title":"InTotoStatement","description":"An in-toto Statement v1 (https://in-toto.io/Statement/v1), the payload of a signed bundle: what it is about (subjects, by digest) and what is said of them (predicate, typed by predicateType). DWM's predicate types are listed in docs/attestations.md.","type":"object","required":["_type","subject","predicateType","predicate"],"additionalProperties":false,"properties":{"_type":{"const":"https://in-toto.io/Statement/v1"},"subject":{"type":"array","minItems":1,"items":{"title":"InTotoSubject","type":"object","required":["name","digest"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"digest":{"description":"Algorithm → lowercase hex: sha256 for files and artifacts, gitCommit for commits.","type":"object","minProperties":1,"additionalProperties":false,"properties":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"gitCommit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}}}}},"predicateType":{"type":"string","pattern":"^https://dwm\\.dev/attestations/[a-z-]+/v[0-9]+$"},"predicate":{"type":"object"}}};
+const pattern113 = new RegExp("^[0-9a-f]{64}$", "u");
+const pattern115 = new RegExp("^https://dwm\\.dev/attestations/[a-z-]+/v[0-9]+$", "u");
 
 function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://schemas.dwm.dev/v1/invalidator.schema.json" */;
+/*# sourceURL="https://schemas.dwm.dev/v1/in-toto-statement.schema.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate50.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data._type === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "_type"},message:"must have required property '"+"_type"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.subject === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "subject"},message:"must have required property '"+"subject"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.predicateType === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "predicateType"},message:"must have required property '"+"predicateType"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.predicate === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "predicate"},message:"must have required property '"+"predicate"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "_type") || (key0 === "subject")) || (key0 === "predicateType")) || (key0 === "predicate"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data._type !== undefined){
+if("https://in-toto.io/Statement/v1" !== data._type){
+const err5 = {instancePath:instancePath+"/_type",schemaPath:"#/properties/_type/const",keyword:"const",params:{allowedValue: "https://in-toto.io/Statement/v1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.subject !== undefined){
+let data1 = data.subject;
+if(Array.isArray(data1)){
+if(data1.length < 1){
+const err6 = {instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.name === undefined){
+const err7 = {instancePath:instancePath+"/subject/" + i0,schemaPath:"#/properties/subject/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data2.digest === undefined){
+const err8 = {instancePath:instancePath+"/subject/" + i0,schemaPath:"#/properties/subject/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+for(const key1 in data2){
+if(!((key1 === "name") || (key1 === "digest"))){
+const err9 = {instancePath:instancePath+"/subject/" + i0,schemaPath:"#/properties/subject/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data2.name !== undefined){
+let data3 = data2.name;
+if(typeof data3 === "string"){
+if(func2(data3) < 1){
+const err10 = {instancePath:instancePath+"/subject/" + i0+"/name",schemaPath:"#/properties/subject/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/subject/" + i0+"/name",schemaPath:"#/properties/subject/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data2.digest !== undefined){
+let data4 = data2.digest;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(Object.keys(data4).length < 1){
+const err12 = {instancePath:instancePath+"/subject/" + i0+"/digest",schemaPath:"#/properties/subject/items/properties/digest/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+for(const key2 in data4){
+if(!((key2 === "sha256") || (key2 === "gitCommit"))){
+const err13 = {instancePath:instancePath+"/subject/" + i0+"/digest",schemaPath:"#/properties/subject/items/properties/digest/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+if(data4.sha256 !== undefined){
+let data5 = data4.sha256;
+if(typeof data5 === "string"){
+if(!pattern113.test(data5)){
+const err14 = {instancePath:instancePath+"/subject/" + i0+"/digest/sha256",schemaPath:"#/properties/subject/items/properties/digest/properties/sha256/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/subject/" + i0+"/digest/sha256",schemaPath:"#/properties/subject/items/properties/digest/properties/sha256/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data4.gitCommit !== undefined){
+let data6 = data4.gitCommit;
+if(typeof data6 === "string"){
+if(!pattern7.test(data6)){
+const err16 = {instancePath:instancePath+"/subject/" + i0+"/digest/gitCommit",schemaPath:"#/properties/subject/items/properties/digest/properties/gitCommit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/subject/" + i0+"/digest/gitCommit",schemaPath:"#/properties/subject/items/properties/digest/properties/gitCommit/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/subject/" + i0+"/digest",schemaPath:"#/properties/subject/items/properties/digest/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/subject/" + i0,schemaPath:"#/properties/subject/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/subject",schemaPath:"#/properties/subject/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+if(data.predicateType !== undefined){
+let data7 = data.predicateType;
+if(typeof data7 === "string"){
+if(!pattern115.test(data7)){
+const err21 = {instancePath:instancePath+"/predicateType",schemaPath:"#/properties/predicateType/pattern",keyword:"pattern",params:{pattern: "^https://dwm\\.dev/attestations/[a-z-]+/v[0-9]+$"},message:"must match pattern \""+"^https://dwm\\.dev/attestations/[a-z-]+/v[0-9]+$"+"\""};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+else {
+const err22 = {instancePath:instancePath+"/predicateType",schemaPath:"#/properties/predicateType/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.predicate !== undefined){
+let data8 = data.predicate;
+if(!(data8 && typeof data8 == "object" && !Array.isArray(data8))){
+const err23 = {instancePath:instancePath+"/predicate",schemaPath:"#/properties/predicate/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+validate50.errors = vErrors;
+return errors === 0;
+}
+validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateInvalidator = validate51;
+const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/invalidator.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15489,7 +15967,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(!((((((data0 === "ERR_RESUME_STALE_PLAN") || (data0 === "ERR_RESUME_STALE_PACKET")) || (data0 === "ERR_RESUME_STALE_PROMPT")) || (data0 === "ERR_RESUME_STALE_GATE")) || (data0 === "ERR_RESUME_STALE_COMPILER")) || (data0 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema150.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema153.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -15502,7 +15980,7 @@ errors++;
 if(data.artifact !== undefined){
 let data1 = data.artifact;
 if(!(((((((((data1 === "plan") || (data1 === "plan-snapshot")) || (data1 === "scorecard")) || (data1 === "run")) || (data1 === "marker")) || (data1 === "packet")) || (data1 === "prompt")) || (data1 === "gate")) || (data1 === "compiler"))){
-const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema150.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema153.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -15540,7 +16018,7 @@ errors++;
 if(data.path !== undefined){
 let data3 = data.path;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema150.properties.path.type},message:"must be string,null"};
+const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema153.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -15553,7 +16031,7 @@ errors++;
 if(data.expected !== undefined){
 let data4 = data.expected;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema150.properties.expected.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema153.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -15566,7 +16044,7 @@ errors++;
 if(data.actual !== undefined){
 let data5 = data.actual;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema150.properties.actual.type},message:"must be string,null"};
+const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema153.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -15612,20 +16090,20 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalEvent = validate51;
-const schema151 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
-const schema155 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
-const schema156 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+export const validateJournalEvent = validate52;
+const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
+const schema158 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
+const schema159 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15903,16 +16381,16 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate53.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate53.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15953,8 +16431,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate53(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+if(!(validate54(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate54.errors : vErrors.concat(validate54.errors);
 errors = vErrors.length;
 }
 }
@@ -15969,18 +16447,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate53.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate53.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema161 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
-const schema162 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema164 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
+const schema165 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate56.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16677,16 +17155,16 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate56.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
-validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16727,8 +17205,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate56(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
+if(!(validate57(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -16743,18 +17221,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate55.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema172 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
-const schema173 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
+const schema175 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
+const schema176 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
 
-function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate58.evaluated;
+const evaluated0 = validate59.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16877,18 +17355,18 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate58.errors = vErrors;
+validate59.errors = vErrors;
 return errors === 0;
 }
-validate58.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema174 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
-const schema175 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
+const schema177 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
+const schema178 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17115,18 +17593,18 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema176 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
-const schema177 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema179 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
+const schema180 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate61.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17262,16 +17740,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate61.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate60.evaluated;
+const evaluated0 = validate61.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17312,8 +17790,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate61(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate62(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
 }
@@ -17328,18 +17806,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate60.errors = vErrors;
+validate61.errors = vErrors;
 return errors === 0;
 }
-validate60.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate61.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema179 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
-const schema180 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
+const schema182 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
+const schema183 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17497,7 +17975,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data3 = data.base_commit;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema180.properties.base_commit.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema183.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -17543,16 +18021,16 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate64.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17593,8 +18071,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate64(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate65(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
@@ -17609,20 +18087,20 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate64.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate64.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema183 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
-const schema184 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
-const schema187 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
-const schema188 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema186 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
+const schema187 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema190 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
+const schema191 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17667,7 +18145,7 @@ let data0 = data.path;
 const _errs5 = errors;
 const _errs6 = errors;
 if(typeof data0 === "string"){
-if(!pattern19.test(data0)){
+if(!pattern21.test(data0)){
 const err3 = {};
 if(vErrors === null){
 vErrors = [err3];
@@ -17759,16 +18237,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate69.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate69.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17778,8 +18256,8 @@ evaluated0.items = undefined;
 if(Array.isArray(data)){
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate69(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
+if(!(validate70(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
 }
@@ -17794,16 +18272,16 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate68.errors = vErrors;
+validate69.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate69.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate67.evaluated;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17946,7 +18424,7 @@ errors++;
 if(data.outcome !== undefined){
 let data2 = data.outcome;
 if(!(((((((data2 === "ok") || (data2 === "task-failed")) || (data2 === "timeout")) || (data2 === "crashed")) || (data2 === "auth-failed")) || (data2 === "backend-missing")) || (data2 === "rate-limited"))){
-const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema184.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema187.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -17982,8 +18460,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate69(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
@@ -17998,16 +18476,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate67.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }
-validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18048,8 +18526,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate67(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+if(!(validate68(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -18064,18 +18542,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate66.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema191 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
-const schema192 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema194 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
+const schema195 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate74.evaluated;
+const evaluated0 = validate75.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18218,7 +18696,7 @@ errors++;
 if(data.verdict !== undefined){
 let data2 = data.verdict;
 if(!((((data2 === "approved") || (data2 === "changes-requested")) || (data2 === "needs-human")) || (data2 === "infra-failed"))){
-const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema192.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema195.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -18254,8 +18732,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate69(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
@@ -18270,16 +18748,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate74.errors = vErrors;
+validate75.errors = vErrors;
 return errors === 0;
 }
-validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate73.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18320,8 +18798,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+if(!(validate75(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
 errors = vErrors.length;
 }
 }
@@ -18336,18 +18814,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate73.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate73.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema195 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
-const schema196 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema198 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
+const schema199 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate78.evaluated;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18485,7 +18963,7 @@ errors++;
 if(data.commit !== undefined){
 let data3 = data.commit;
 if(typeof data3 === "string"){
-if(!pattern16.test(data3)){
+if(!pattern7.test(data3)){
 const err11 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err11];
@@ -18518,16 +18996,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate79.errors = vErrors;
 return errors === 0;
 }
-validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate78.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18568,8 +19046,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate78(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate79(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
 errors = vErrors.length;
 }
 }
@@ -18584,18 +19062,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate78.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate78.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema198 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
-const schema199 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
+const schema201 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
+const schema202 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18751,16 +19229,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate81.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18801,8 +19279,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate81(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate82(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
 errors = vErrors.length;
 }
 }
@@ -18817,18 +19295,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate80.errors = vErrors;
+validate81.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate81.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema201 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
-const schema202 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}};
+const schema204 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
+const schema205 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}};
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate85.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19019,16 +19497,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
-validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate83.evaluated;
+const evaluated0 = validate84.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19069,8 +19547,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 }
@@ -19085,18 +19563,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate83.errors = vErrors;
+validate84.errors = vErrors;
 return errors === 0;
 }
-validate83.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate84.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema204 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
-const schema205 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema207 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
+const schema208 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate87.evaluated;
+const evaluated0 = validate88.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19217,16 +19695,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate87.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
-validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19267,8 +19745,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate87(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -19283,18 +19761,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema207 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
-const schema208 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
+const schema210 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
+const schema211 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate90.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19450,16 +19928,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate91.errors = vErrors;
 return errors === 0;
 }
-validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate89.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19500,8 +19978,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate90(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
 errors = vErrors.length;
 }
 }
@@ -19516,18 +19994,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate89.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema210 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
-const schema211 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema213 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
+const schema214 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate93.evaluated;
+const evaluated0 = validate94.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19648,16 +20126,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate93.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
-validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate92.evaluated;
+const evaluated0 = validate93.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19698,8 +20176,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate93(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
+if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
 errors = vErrors.length;
 }
 }
@@ -19714,18 +20192,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate92.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate92.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema213 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
-const schema214 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema216 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
+const schema217 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate97.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19952,16 +20430,16 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate97.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate95.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20002,8 +20480,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate96(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
 errors = vErrors.length;
 }
 }
@@ -20018,18 +20496,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate95.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate95.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema218 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
-const schema219 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema221 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
+const schema222 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20185,8 +20663,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate69(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
@@ -20201,16 +20679,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20251,8 +20729,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate99(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+if(!(validate100(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -20267,18 +20745,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema223 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
-const schema224 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema226 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
+const schema227 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate104.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20505,8 +20983,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate69(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
@@ -20521,16 +20999,16 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate103.errors = vErrors;
+validate104.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate103.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20571,8 +21049,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate103(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
+if(!(validate104(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
 }
@@ -20587,18 +21065,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate103.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate103.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema229 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
-const schema230 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema232 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
+const schema233 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate108.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20663,7 +21141,7 @@ let data0 = data.artifact;
 const _errs5 = errors;
 const _errs6 = errors;
 if(typeof data0 === "string"){
-if(!pattern19.test(data0)){
+if(!pattern21.test(data0)){
 const err5 = {};
 if(vErrors === null){
 vErrors = [err5];
@@ -20790,8 +21268,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate69(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
@@ -20806,16 +21284,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate107.errors = vErrors;
+validate108.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate107.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20856,8 +21334,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate107(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+if(!(validate108(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
 errors = vErrors.length;
 }
 }
@@ -20872,18 +21350,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate107.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema234 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
-const schema235 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema237 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
+const schema238 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate111.evaluated;
+const evaluated0 = validate112.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20971,7 +21449,7 @@ errors++;
 if(data.commit !== undefined){
 let data1 = data.commit;
 if(typeof data1 === "string"){
-if(!pattern16.test(data1)){
+if(!pattern7.test(data1)){
 const err7 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -21004,16 +21482,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate111.errors = vErrors;
+validate112.errors = vErrors;
 return errors === 0;
 }
-validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate110.evaluated;
+const evaluated0 = validate111.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21054,8 +21532,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate111(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
+if(!(validate112(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
 errors = vErrors.length;
 }
 }
@@ -21070,18 +21548,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate110.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema237 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
-const schema238 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+const schema240 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
+const schema241 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate114.evaluated;
+const evaluated0 = validate115.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21185,7 +21663,7 @@ let data2 = data1[i0];
 const _errs10 = errors;
 const _errs11 = errors;
 if(typeof data2 === "string"){
-if(!pattern19.test(data2)){
+if(!pattern21.test(data2)){
 const err8 = {};
 if(vErrors === null){
 vErrors = [err8];
@@ -21309,16 +21787,16 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate114.errors = vErrors;
+validate115.errors = vErrors;
 return errors === 0;
 }
-validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate113.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21359,8 +21837,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate114(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
+if(!(validate115(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
 errors = vErrors.length;
 }
 }
@@ -21375,18 +21853,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate113.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate113.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema242 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
-const schema243 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema245 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
+const schema246 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate117.evaluated;
+const evaluated0 = validate118.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21675,7 +22153,7 @@ let data5 = data4.artifact;
 const _errs19 = errors;
 const _errs20 = errors;
 if(typeof data5 === "string"){
-if(!pattern19.test(data5)){
+if(!pattern21.test(data5)){
 const err25 = {};
 if(vErrors === null){
 vErrors = [err25];
@@ -22211,8 +22689,8 @@ vErrors = null;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate69(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
 errors = vErrors.length;
 }
 }
@@ -22227,16 +22705,16 @@ vErrors.push(err67);
 }
 errors++;
 }
-validate117.errors = vErrors;
+validate118.errors = vErrors;
 return errors === 0;
 }
-validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate116.evaluated;
+const evaluated0 = validate117.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22277,8 +22755,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate117(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
+if(!(validate118(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
 errors = vErrors.length;
 }
 }
@@ -22293,18 +22771,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate116.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema255 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
-const schema256 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
+const schema258 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
+const schema259 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
 
-function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate120.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22380,18 +22858,18 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate120.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate120.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema257 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
-const schema258 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
+const schema260 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
+const schema261 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
 
-function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate121.evaluated;
+const evaluated0 = validate122.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22459,7 +22937,7 @@ errors++;
 if(data1.reason !== undefined){
 let data2 = data1.reason;
 if(!((((data2 === "gate") || (data2 === "budget")) || (data2 === "failed")) || (data2 === "interrupted"))){
-const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema258.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema261.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -22504,17 +22982,17 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate121.errors = vErrors;
+validate122.errors = vErrors;
 return errors === 0;
 }
-validate121.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate122.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-event.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22722,140 +23200,140 @@ errors++;
 const tag0 = data.type;
 if(typeof tag0 == "string"){
 if(tag0 === "run.opened"){
-if(!(validate52(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate53(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "run.recompiled"){
-if(!(validate55(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "lease.taken"){
-if(!(validate58(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "lease.taken-over"){
 if(!(validate59(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "journal.truncated"){
+else if(tag0 === "lease.taken-over"){
 if(!(validate60(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "journal.truncated"){
+if(!(validate61(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "packet.dispatched"){
-if(!(validate63(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
+if(!(validate64(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "attempt.recorded"){
-if(!(validate66(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
+if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.reviewed"){
-if(!(validate73(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate74(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.completed"){
-if(!(validate77(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate78(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "repair.scheduled"){
-if(!(validate80(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+if(!(validate81(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "infra.retry-scheduled"){
-if(!(validate83(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate84(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.failed"){
-if(!(validate86(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.abandoned"){
-if(!(validate89(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
+if(!(validate90(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.reopened"){
-if(!(validate92(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+if(!(validate93(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "gate.opened"){
-if(!(validate95(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+if(!(validate96(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "gate.approved"){
-if(!(validate98(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate99(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "gate.rejected"){
-if(!(validate102(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate103(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "handoff.registered"){
-if(!(validate106(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
+if(!(validate107(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "integration.merged"){
-if(!(validate110(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate111(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "integration.conflict"){
-if(!(validate113(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+if(!(validate114(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "fanout.expanded"){
-if(!(validate116(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
+if(!(validate117(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "run.completed"){
-if(!(validate120(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
+if(!(validate121(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "run.stopped"){
-if(!(validate121(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate121.errors : vErrors.concat(validate121.errors);
+if(!(validate122(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
 errors = vErrors.length;
 }
 }
@@ -22891,19 +23369,19 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalLog = validate145;
-const schema259 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
+export const validateJournalLog = validate146;
+const schema262 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-log.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate146.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23094,8 +23572,8 @@ let data5 = data.events;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate51(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+if(!(validate52(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
 errors = vErrors.length;
 }
 }
@@ -23122,19 +23600,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate145.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateManifestSummary = validate147;
-const schema261 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"packages/<package>/gate-summary.json: the result of a package's manifest gate (fixtures/<package>/manifest.json). Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
+export const validateManifestSummary = validate148;
+const schema264 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"packages/<package>/gate-summary.json: the result of a package's manifest gate (fixtures/<package>/manifest.json). Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
 
-function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/manifest-summary.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate147.evaluated;
+const evaluated0 = validate148.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23253,7 +23731,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema261.properties, key0))){
+if(!(func3.call(schema264.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -23441,7 +23919,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!((data8 === "keep") || (data8 === "kill"))){
-const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema261.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema264.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -23577,19 +24055,19 @@ vErrors.push(err36);
 }
 errors++;
 }
-validate147.errors = vErrors;
+validate148.errors = vErrors;
 return errors === 0;
 }
-validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateNextAction = validate148;
-const schema262 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
+export const validateNextAction = validate149;
+const schema265 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
 
-function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/next-action.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate148.evaluated;
+const evaluated0 = validate149.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23698,7 +24176,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema262.properties, key0))){
+if(!(func3.call(schema265.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -23781,7 +24259,7 @@ errors++;
 if(data.action !== undefined){
 let data3 = data.action;
 if(!((((((data3 === "run") || (data3 === "approve-gate")) || (data3 === "inspect-failure")) || (data3 === "repair-store")) || (data3 === "wait")) || (data3 === "complete"))){
-const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema262.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema265.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -23909,7 +24387,7 @@ vErrors = null;
 if(data.command !== undefined){
 let data7 = data.command;
 if((typeof data7 !== "string") && (data7 !== null)){
-const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema262.properties.command.type},message:"must be string,null"};
+const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema265.properties.command.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -24116,7 +24594,7 @@ vErrors = null;
 if(data.frontier_status !== undefined){
 let data10 = data.frontier_status;
 if(!(((((((data10 === "complete") || (data10 === "running")) || (data10 === "waiting")) || (data10 === "gate")) || (data10 === "budget")) || (data10 === "failed")) || (data10 === null))){
-const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema262.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema265.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -24137,22 +24615,300 @@ vErrors.push(err39);
 }
 errors++;
 }
-validate148.errors = vErrors;
+validate149.errors = vErrors;
 return errors === 0;
 }
-validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateOperators = validate150;
+const schema269 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/operators.schema.json","title":"Operators","description":"dwm.operators.json, tracked in the repository root (outside every run store): the operator keys this repository trusts. Only an approval or attestation signed by one of these keys counts. Written by `dwm keys trust`; reviewed like any other tracked file.","type":"object","required":["kind","schema_version","keys"],"additionalProperties":false,"properties":{"kind":{"const":"operators"},"schema_version":{"const":"1"},"keys":{"type":"array","items":{"title":"OperatorKey","type":"object","required":["key_id","name","algorithm","public_key"],"additionalProperties":false,"properties":{"key_id":{"$ref":"common.schema.json#/$defs/keyId"},"name":{"description":"Who holds the key, for people reading the file.","type":"string","minLength":1,"maxLength":200},"algorithm":{"const":"ed25519"},"public_key":{"description":"The public key as PEM (SubjectPublicKeyInfo), as `openssl pkeyutl -pubin -inkey` reads it.","type":"string","pattern":"^-----BEGIN PUBLIC KEY-----\\n[A-Za-z0-9+/=\\n]+-----END PUBLIC KEY-----\\n$"}}}}}};
+const pattern181 = new RegExp("^-----BEGIN PUBLIC KEY-----\\n[A-Za-z0-9+/=\\n]+-----END PUBLIC KEY-----\\n$", "u");
+
+function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/operators.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate150.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.keys === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "keys"},message:"must have required property '"+"keys"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "kind") || (key0 === "schema_version")) || (key0 === "keys"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("operators" !== data.kind){
+const err4 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "operators"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err5 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.keys !== undefined){
+let data2 = data.keys;
+if(Array.isArray(data2)){
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.key_id === undefined){
+const err6 = {instancePath:instancePath+"/keys/" + i0,schemaPath:"#/properties/keys/items/required",keyword:"required",params:{missingProperty: "key_id"},message:"must have required property '"+"key_id"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data3.name === undefined){
+const err7 = {instancePath:instancePath+"/keys/" + i0,schemaPath:"#/properties/keys/items/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data3.algorithm === undefined){
+const err8 = {instancePath:instancePath+"/keys/" + i0,schemaPath:"#/properties/keys/items/required",keyword:"required",params:{missingProperty: "algorithm"},message:"must have required property '"+"algorithm"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data3.public_key === undefined){
+const err9 = {instancePath:instancePath+"/keys/" + i0,schemaPath:"#/properties/keys/items/required",keyword:"required",params:{missingProperty: "public_key"},message:"must have required property '"+"public_key"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+for(const key1 in data3){
+if(!((((key1 === "key_id") || (key1 === "name")) || (key1 === "algorithm")) || (key1 === "public_key"))){
+const err10 = {instancePath:instancePath+"/keys/" + i0,schemaPath:"#/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data3.key_id !== undefined){
+let data4 = data3.key_id;
+if(typeof data4 === "string"){
+if(!pattern9.test(data4)){
+const err11 = {instancePath:instancePath+"/keys/" + i0+"/key_id",schemaPath:"common.schema.json#/$defs/keyId/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}$"+"\""};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/keys/" + i0+"/key_id",schemaPath:"common.schema.json#/$defs/keyId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data3.name !== undefined){
+let data5 = data3.name;
+if(typeof data5 === "string"){
+if(func2(data5) > 200){
+const err13 = {instancePath:instancePath+"/keys/" + i0+"/name",schemaPath:"#/properties/keys/items/properties/name/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(func2(data5) < 1){
+const err14 = {instancePath:instancePath+"/keys/" + i0+"/name",schemaPath:"#/properties/keys/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/keys/" + i0+"/name",schemaPath:"#/properties/keys/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data3.algorithm !== undefined){
+if("ed25519" !== data3.algorithm){
+const err16 = {instancePath:instancePath+"/keys/" + i0+"/algorithm",schemaPath:"#/properties/keys/items/properties/algorithm/const",keyword:"const",params:{allowedValue: "ed25519"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data3.public_key !== undefined){
+let data7 = data3.public_key;
+if(typeof data7 === "string"){
+if(!pattern181.test(data7)){
+const err17 = {instancePath:instancePath+"/keys/" + i0+"/public_key",schemaPath:"#/properties/keys/items/properties/public_key/pattern",keyword:"pattern",params:{pattern: "^-----BEGIN PUBLIC KEY-----\\n[A-Za-z0-9+/=\\n]+-----END PUBLIC KEY-----\\n$"},message:"must match pattern \""+"^-----BEGIN PUBLIC KEY-----\\n[A-Za-z0-9+/=\\n]+-----END PUBLIC KEY-----\\n$"+"\""};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/keys/" + i0+"/public_key",schemaPath:"#/properties/keys/items/properties/public_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/keys/" + i0,schemaPath:"#/properties/keys/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+else {
+const err20 = {instancePath:instancePath+"/keys",schemaPath:"#/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+}
+else {
+const err21 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+validate150.errors = vErrors;
+return errors === 0;
+}
+validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validatePacket = validate32;
 
-export const validateReview = validate149;
-const schema266 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
-const pattern179 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+export const validateReview = validate151;
+const schema271 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
+const pattern186 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
 
-function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate151(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/review.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate149.evaluated;
+const evaluated0 = validate151.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24341,7 +25097,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema266.properties, key0))){
+if(!(func3.call(schema271.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -24569,7 +25325,7 @@ errors++;
 if(data.outcome !== undefined){
 let data8 = data.outcome;
 if(!(((((((data8 === "ok") || (data8 === "task-failed")) || (data8 === "timeout")) || (data8 === "crashed")) || (data8 === "auth-failed")) || (data8 === "backend-missing")) || (data8 === "rate-limited"))){
-const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema266.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema271.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -24582,7 +25338,7 @@ errors++;
 if(data.verdict !== undefined){
 let data9 = data.verdict;
 if(!((((data9 === "approved") || (data9 === "changes-requested")) || (data9 === "needs-human")) || (data9 === "infra-failed"))){
-const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema266.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema271.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -24654,7 +25410,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern179.test(data12)){
+if(!pattern186.test(data12)){
 const err44 = {instancePath:instancePath+"/findings/" + i0+"/code",schemaPath:"#/properties/findings/items/properties/code/pattern",keyword:"pattern",params:{pattern: "^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},message:"must match pattern \""+"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -24704,7 +25460,7 @@ errors++;
 if(data11.effect !== undefined){
 let data14 = data11.effect;
 if(!(((data14 === "repair") || (data14 === "human")) || (data14 === "infra"))){
-const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema266.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema271.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -24772,7 +25528,7 @@ const _errs39 = errors;
 const _errs42 = errors;
 const _errs43 = errors;
 if(typeof data17 === "string"){
-if(!pattern19.test(data17)){
+if(!pattern21.test(data17)){
 const err53 = {};
 if(vErrors === null){
 vErrors = [err53];
@@ -24956,7 +25712,7 @@ vErrors = null;
 if(data16.excerpt !== undefined){
 let data19 = data16.excerpt;
 if((typeof data19 !== "string") && (data19 !== null)){
-const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema266.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
+const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema271.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -25101,7 +25857,7 @@ errors++;
 if(data21.kind !== undefined){
 let data23 = data21.kind;
 if(!(((((((((data23 === "outcome") || (data23 === "output")) || (data23 === "handoff")) || (data23 === "validation")) || (data23 === "verification")) || (data23 === "permissions")) || (data23 === "tests")) || (data23 === "falsifiable")) || (data23 === "reviewer-worker"))){
-const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema266.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema271.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -25114,7 +25870,7 @@ errors++;
 if(data21.status !== undefined){
 let data24 = data21.status;
 if(!(((data24 === "pass") || (data24 === "fail")) || (data24 === "skipped"))){
-const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema266.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema271.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -25224,7 +25980,7 @@ let data28 = data27.artifact;
 const _errs74 = errors;
 const _errs75 = errors;
 if(typeof data28 === "string"){
-if(!pattern19.test(data28)){
+if(!pattern21.test(data28)){
 const err85 = {};
 if(vErrors === null){
 vErrors = [err85];
@@ -25285,7 +26041,7 @@ let data29 = data27.path;
 const _errs79 = errors;
 const _errs80 = errors;
 if(typeof data29 === "string"){
-if(!pattern19.test(data29)){
+if(!pattern21.test(data29)){
 const err89 = {};
 if(vErrors === null){
 vErrors = [err89];
@@ -25551,7 +26307,7 @@ errors++;
 if(data34.status !== undefined){
 let data36 = data34.status;
 if(!((((data36 === "added") || (data36 === "modified")) || (data36 === "deleted")) || (data36 === "renamed"))){
-const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema266.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema271.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -25748,7 +26504,7 @@ vErrors = null;
 if(data.branch !== undefined){
 let data41 = data.branch;
 if((typeof data41 !== "string") && (data41 !== null)){
-const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema266.properties.branch.type},message:"must be string,null"};
+const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema271.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -25761,7 +26517,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data42 = data.head_commit;
 if((typeof data42 !== "string") && (data42 !== null)){
-const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema266.properties.head_commit.type},message:"must be string,null"};
+const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema271.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -25771,7 +26527,7 @@ vErrors.push(err125);
 errors++;
 }
 if(typeof data42 === "string"){
-if(!pattern16.test(data42)){
+if(!pattern7.test(data42)){
 const err126 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err126];
@@ -25835,7 +26591,7 @@ errors++;
 if(data43.verdict !== undefined){
 let data44 = data43.verdict;
 if(!((((data44 === "approved") || (data44 === "changes-requested")) || (data44 === "needs-human")) || (data44 === "unavailable"))){
-const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema266.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema271.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -25854,7 +26610,7 @@ const _errs121 = errors;
 const _errs124 = errors;
 const _errs125 = errors;
 if(typeof data45 === "string"){
-if(!pattern19.test(data45)){
+if(!pattern21.test(data45)){
 const err132 = {};
 if(vErrors === null){
 vErrors = [err132];
@@ -25961,7 +26717,7 @@ vErrors = null;
 if(data43.summary !== undefined){
 let data46 = data43.summary;
 if((typeof data46 !== "string") && (data46 !== null)){
-const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema266.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
+const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema271.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -26067,19 +26823,19 @@ vErrors.push(err144);
 }
 errors++;
 }
-validate149.errors = vErrors;
+validate151.errors = vErrors;
 return errors === 0;
 }
-validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate151.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunCheck = validate150;
-const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
+export const validateRunCheck = validate152;
+const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
 
-function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-check.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate150.evaluated;
+const evaluated0 = validate152.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26245,7 +27001,7 @@ let data4 = data.run_dir;
 const _errs12 = errors;
 const _errs13 = errors;
 if(typeof data4 === "string"){
-if(!pattern19.test(data4)){
+if(!pattern21.test(data4)){
 const err14 = {};
 if(vErrors === null){
 vErrors = [err14];
@@ -26393,7 +27149,7 @@ errors++;
 if(data6.code !== undefined){
 let data7 = data6.code;
 if(!((((((data7 === "ERR_RESUME_STALE_PLAN") || (data7 === "ERR_RESUME_STALE_PACKET")) || (data7 === "ERR_RESUME_STALE_PROMPT")) || (data7 === "ERR_RESUME_STALE_GATE")) || (data7 === "ERR_RESUME_STALE_COMPILER")) || (data7 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema150.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema153.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -26406,7 +27162,7 @@ errors++;
 if(data6.artifact !== undefined){
 let data8 = data6.artifact;
 if(!(((((((((data8 === "plan") || (data8 === "plan-snapshot")) || (data8 === "scorecard")) || (data8 === "run")) || (data8 === "marker")) || (data8 === "packet")) || (data8 === "prompt")) || (data8 === "gate")) || (data8 === "compiler"))){
-const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema150.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema153.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -26444,7 +27200,7 @@ errors++;
 if(data6.path !== undefined){
 let data10 = data6.path;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema150.properties.path.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema153.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -26457,7 +27213,7 @@ errors++;
 if(data6.expected !== undefined){
 let data11 = data6.expected;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema150.properties.expected.type},message:"must be string,null"};
+const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema153.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -26470,7 +27226,7 @@ errors++;
 if(data6.actual !== undefined){
 let data12 = data6.actual;
 if((typeof data12 !== "string") && (data12 !== null)){
-const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema150.properties.actual.type},message:"must be string,null"};
+const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema153.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -26540,19 +27296,19 @@ vErrors.push(err37);
 }
 errors++;
 }
-validate150.errors = vErrors;
+validate152.errors = vErrors;
 return errors === 0;
 }
-validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunMarker = validate151;
-const schema282 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+export const validateRunMarker = validate153;
+const schema287 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate151(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-marker.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate151.evaluated;
+const evaluated0 = validate153.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26682,19 +27438,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate151.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
-validate151.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunOutcome = validate152;
-const schema284 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
+export const validateRunOutcome = validate154;
+const schema289 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
 
-function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-outcome.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate152.evaluated;
+const evaluated0 = validate154.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -26843,7 +27599,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema284.properties, key0))){
+if(!(func3.call(schema289.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -26926,7 +27682,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if(!(((((data3 === "complete") || (data3 === "gate")) || (data3 === "budget")) || (data3 === "failed")) || (data3 === "interrupted"))){
-const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema284.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema289.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -26939,7 +27695,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data4 = data.exit_code;
 if(!((((data4 === 0) || (data4 === 1)) || (data4 === 4)) || (data4 === 5))){
-const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema284.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema289.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -27210,7 +27966,7 @@ errors++;
 if(data11.category !== undefined){
 let data13 = data11.category;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema284.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
+const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema289.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -27507,7 +28263,7 @@ errors++;
 if(data22.commit !== undefined){
 let data24 = data22.commit;
 if(typeof data24 === "string"){
-if(!pattern16.test(data24)){
+if(!pattern7.test(data24)){
 const err66 = {instancePath:instancePath+"/integration/commit",schemaPath:"#/properties/integration/oneOf/0/properties/commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err66];
@@ -27999,19 +28755,19 @@ vErrors.push(err102);
 }
 errors++;
 }
-validate152.errors = vErrors;
+validate154.errors = vErrors;
 return errors === 0;
 }
-validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunState = validate153;
-const schema292 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
-const schema298 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
+export const validateRunState = validate155;
+const schema297 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
+const schema303 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself)."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
 
-function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate154.evaluated;
+const evaluated0 = validate156.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28170,7 +28926,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema298.properties, key0))){
+if(!(func3.call(schema303.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -28184,7 +28940,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!((((((((((((data0 === "pending") || (data0 === "ready")) || (data0 === "dispatched")) || (data0 === "attempted")) || (data0 === "reviewed")) || (data0 === "completed")) || (data0 === "blocked")) || (data0 === "repairing")) || (data0 === "needs-human")) || (data0 === "failed")) || (data0 === "abandoned")) || (data0 === "expanded"))){
-const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema298.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema303.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -28301,7 +29057,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs13 = errors;
 if(!(((((((data5 === "ok") || (data5 === "task-failed")) || (data5 === "timeout")) || (data5 === "crashed")) || (data5 === "auth-failed")) || (data5 === "backend-missing")) || (data5 === "rate-limited"))){
-const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema298.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema303.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -28366,7 +29122,7 @@ let valid2 = false;
 let passing1 = null;
 const _errs18 = errors;
 if(!((((data6 === "approved") || (data6 === "changes-requested")) || (data6 === "needs-human")) || (data6 === "infra-failed"))){
-const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema298.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema303.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -28573,7 +29329,7 @@ let valid6 = false;
 let passing4 = null;
 const _errs36 = errors;
 if(typeof data9 === "string"){
-if(!pattern16.test(data9)){
+if(!pattern7.test(data9)){
 const err38 = {instancePath:instancePath+"/commit",schemaPath:"#/properties/commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err38];
@@ -28650,7 +29406,7 @@ let valid7 = false;
 let passing5 = null;
 const _errs42 = errors;
 if(typeof data10 === "string"){
-if(!pattern16.test(data10)){
+if(!pattern7.test(data10)){
 const err42 = {instancePath:instancePath+"/merged_commit",schemaPath:"#/properties/merged_commit/oneOf/0/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err42];
@@ -29015,17 +29771,17 @@ vErrors.push(err63);
 }
 errors++;
 }
-validate154.errors = vErrors;
+validate156.errors = vErrors;
 return errors === 0;
 }
-validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema303 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
+const schema308 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","enum":["closed","open","approved","rejected"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
 
-function validate156(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate156.evaluated;
+const evaluated0 = validate158.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29108,7 +29864,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!((((data0 === "closed") || (data0 === "open")) || (data0 === "approved")) || (data0 === "rejected"))){
-const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema303.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema308.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -29434,17 +30190,17 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate156.errors = vErrors;
+validate158.errors = vErrors;
 return errors === 0;
 }
-validate156.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema307 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
+const schema312 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate158.evaluated;
+const evaluated0 = validate160.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29600,17 +30356,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate158.errors = vErrors;
+validate160.errors = vErrors;
 return errors === 0;
 }
-validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema310 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
+const schema315 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate160.evaluated;
+const evaluated0 = validate162.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30141,17 +30897,17 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
-validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-state.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate153.evaluated;
+const evaluated0 = validate155.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30300,7 +31056,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema292.properties, key0))){
+if(!(func3.call(schema297.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -30617,8 +31373,8 @@ errors++;
 }
 }
 for(const key2 in data8){
-if(!(validate154(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate154.errors : vErrors.concat(validate154.errors);
+if(!(validate156(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
 errors = vErrors.length;
 }
 }
@@ -30694,8 +31450,8 @@ errors++;
 }
 }
 for(const key4 in data10){
-if(!(validate156(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate156.errors : vErrors.concat(validate156.errors);
+if(!(validate158(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
 errors = vErrors.length;
 }
 }
@@ -30715,8 +31471,8 @@ if(data.handoffs !== undefined){
 let data12 = data.handoffs;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 for(const key5 in data12){
-if(!(validate158(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate158.errors : vErrors.concat(validate158.errors);
+if(!(validate160(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
 errors = vErrors.length;
 }
 }
@@ -30967,7 +31723,7 @@ errors++;
 if(data20.reason !== undefined){
 let data21 = data20.reason;
 if(!((((data21 === "gate") || (data21 === "budget")) || (data21 === "failed")) || (data21 === "interrupted"))){
-const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema292.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema297.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -31078,8 +31834,8 @@ if(data.fanouts !== undefined){
 let data24 = data.fanouts;
 if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
 for(const key8 in data24){
-if(!(validate160(data24[key8], {instancePath:instancePath+"/fanouts/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data24,parentDataProperty:key8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate160.errors : vErrors.concat(validate160.errors);
+if(!(validate162(data24[key8], {instancePath:instancePath+"/fanouts/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data24,parentDataProperty:key8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate162.errors : vErrors.concat(validate162.errors);
 errors = vErrors.length;
 }
 }
@@ -31106,19 +31862,19 @@ vErrors.push(err71);
 }
 errors++;
 }
-validate153.errors = vErrors;
+validate155.errors = vErrors;
 return errors === 0;
 }
-validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate155.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRun = validate162;
-const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
+export const validateRun = validate164;
+const schema323 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate164.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31257,7 +32013,7 @@ vErrors.push(err12);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema318.properties, key0))){
+if(!(func3.call(schema323.properties, key0))){
 const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err13];
@@ -31464,7 +32220,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema318.properties.base_commit.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema323.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -31474,7 +32230,7 @@ vErrors.push(err30);
 errors++;
 }
 if(typeof data9 === "string"){
-if(!pattern16.test(data9)){
+if(!pattern7.test(data9)){
 const err31 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -31912,7 +32668,7 @@ let data23 = data22.artifact;
 const _errs61 = errors;
 const _errs62 = errors;
 if(typeof data23 === "string"){
-if(!pattern19.test(data23)){
+if(!pattern21.test(data23)){
 const err67 = {};
 if(vErrors === null){
 vErrors = [err67];
@@ -32109,25 +32865,25 @@ vErrors.push(err82);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateScorecard = validate163;
-const schema331 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
-const schema333 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
-const schema342 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
-const schema343 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
-const pattern235 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
-const pattern236 = new RegExp("^(/[\\s\\S]*)?$", "u");
-const schema334 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
-const schema335 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
+export const validateScorecard = validate165;
+const schema336 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
+const schema338 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
+const schema347 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
+const schema348 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
+const pattern242 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
+const pattern243 = new RegExp("^(/[\\s\\S]*)?$", "u");
+const schema339 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
+const schema340 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate164.evaluated;
+const evaluated0 = validate166.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32255,7 +33011,7 @@ errors++;
 if(data0.score !== undefined){
 let data1 = data0.score;
 if(!(((data1 === 0) || (data1 === 1)) || (data1 === 2))){
-const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema340.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -32340,7 +33096,7 @@ errors++;
 if(data3.score !== undefined){
 let data4 = data3.score;
 if(!(((data4 === 0) || (data4 === 1)) || (data4 === 2))){
-const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema340.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -32425,7 +33181,7 @@ errors++;
 if(data6.score !== undefined){
 let data7 = data6.score;
 if(!(((data7 === 0) || (data7 === 1)) || (data7 === 2))){
-const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema340.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -32510,7 +33266,7 @@ errors++;
 if(data9.score !== undefined){
 let data10 = data9.score;
 if(!(((data10 === 0) || (data10 === 1)) || (data10 === 2))){
-const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema340.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -32595,7 +33351,7 @@ errors++;
 if(data12.score !== undefined){
 let data13 = data12.score;
 if(!(((data13 === 0) || (data13 === 1)) || (data13 === 2))){
-const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema340.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -32680,7 +33436,7 @@ errors++;
 if(data15.score !== undefined){
 let data16 = data15.score;
 if(!(((data16 === 0) || (data16 === 1)) || (data16 === 2))){
-const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema340.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -32765,7 +33521,7 @@ errors++;
 if(data18.score !== undefined){
 let data19 = data18.score;
 if(!(((data19 === 0) || (data19 === 1)) || (data19 === 2))){
-const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema335.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema340.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -32823,17 +33579,17 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
-validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/scorecard.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate163.evaluated;
+const evaluated0 = validate165.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32992,7 +33748,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema331.properties, key0))){
+if(!(func3.call(schema336.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -33055,7 +33811,7 @@ errors++;
 if(data.source !== undefined){
 let data3 = data.source;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema331.properties.source.type},message:"must be string,null"};
+const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema336.properties.source.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -33068,7 +33824,7 @@ errors++;
 if(data.plan_schema_version !== undefined){
 let data4 = data.plan_schema_version;
 if(!(((data4 === "0.5") || (data4 === "0.6")) || (data4 === null))){
-const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema331.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema336.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -33081,7 +33837,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data5 = data.plan_id;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema331.properties.plan_id.type},message:"must be string,null"};
+const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema336.properties.plan_id.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -33170,7 +33926,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!(((data8 === "activate") || (data8 === "downgrade")) || (data8 === null))){
-const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema331.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema336.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -33183,7 +33939,7 @@ errors++;
 if(data.downgrade_target !== undefined){
 let data9 = data.downgrade_target;
 if(!((((data9 === "direct-codex") || (data9 === "workflow-router")) || (data9 === "simple-plan")) || (data9 === null))){
-const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema331.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema336.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -33255,7 +34011,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern235.test(data12)){
+if(!pattern242.test(data12)){
 const err35 = {instancePath:instancePath+"/problems/" + i0+"/code",schemaPath:"#/$defs/PlanProblem/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_PLAN_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_PLAN_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err35];
@@ -33280,7 +34036,7 @@ errors++;
 if(data11.pointer !== undefined){
 let data13 = data11.pointer;
 if(typeof data13 === "string"){
-if(!pattern236.test(data13)){
+if(!pattern243.test(data13)){
 const err37 = {instancePath:instancePath+"/problems/" + i0+"/pointer",schemaPath:"#/$defs/PlanProblem/properties/pointer/pattern",keyword:"pattern",params:{pattern: "^(/[\\s\\S]*)?$"},message:"must match pattern \""+"^(/[\\s\\S]*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
@@ -33381,8 +34137,8 @@ let data16 = data.scores;
 const _errs37 = errors;
 let valid7 = false;
 const _errs38 = errors;
-if(!(validate164(data16, {instancePath:instancePath+"/scores",parentData:data,parentDataProperty:"scores",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate164.errors : vErrors.concat(validate164.errors);
+if(!(validate166(data16, {instancePath:instancePath+"/scores",parentData:data,parentDataProperty:"scores",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
 errors = vErrors.length;
 }
 var _valid1 = _errs38 === errors;
@@ -33425,7 +34181,7 @@ vErrors = null;
 if(data.score_average !== undefined){
 let data17 = data.score_average;
 if((!((typeof data17 == "number") && (isFinite(data17)))) && (data17 !== null)){
-const err47 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema331.properties.score_average.type},message:"must be number,null"};
+const err47 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema336.properties.score_average.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -33923,19 +34679,467 @@ vErrors.push(err86);
 }
 errors++;
 }
-validate163.errors = vErrors;
+validate165.errors = vErrors;
 return errors === 0;
 }
-validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateStatusReport = validate166;
-const schema344 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume"]},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
+export const validateSignedBundle = validate168;
+const schema349 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/signed-bundle.schema.json","title":"SignedBundle","description":"A signed in-toto statement as a Sigstore bundle (v0.3) holding one DSSE envelope, signed with an operator's Ed25519 key and no transparency log or certificate (docs/attestations.md). Approvals (approvals/<gate>/<n>.json) and attestations (attestations/...) are stored in this form; its mediaType is its version. `@sigstore/verify` reads it with public-key trust material.","type":"object","required":["mediaType","verificationMaterial","dsseEnvelope"],"additionalProperties":false,"properties":{"mediaType":{"const":"application/vnd.dev.sigstore.bundle.v0.3+json"},"verificationMaterial":{"type":"object","required":["publicKey","timestampVerificationData"],"additionalProperties":false,"properties":{"publicKey":{"type":"object","required":["hint"],"additionalProperties":false,"properties":{"hint":{"$ref":"common.schema.json#/$defs/keyId"}}},"timestampVerificationData":{"type":"object","additionalProperties":false,"properties":{}}}},"dsseEnvelope":{"title":"DsseEnvelope","type":"object","required":["payload","payloadType","signatures"],"additionalProperties":false,"properties":{"payload":{"description":"Base64 of the statement's RFC 8785 canonical JSON.","type":"string","pattern":"^[A-Za-z0-9+/]*={0,2}$"},"payloadType":{"const":"application/vnd.in-toto+json"},"signatures":{"type":"array","minItems":1,"maxItems":1,"items":{"type":"object","required":["sig","keyid"],"additionalProperties":false,"properties":{"sig":{"description":"Base64 of the Ed25519 signature over the DSSE pre-authentication encoding.","type":"string","pattern":"^[A-Za-z0-9+/]{86}==$"},"keyid":{"$ref":"common.schema.json#/$defs/keyId"}}}}}}}};
+const pattern245 = new RegExp("^[A-Za-z0-9+/]*={0,2}$", "u");
+const pattern246 = new RegExp("^[A-Za-z0-9+/]{86}==$", "u");
 
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/signed-bundle.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate168.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.mediaType === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "mediaType"},message:"must have required property '"+"mediaType"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.verificationMaterial === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verificationMaterial"},message:"must have required property '"+"verificationMaterial"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.dsseEnvelope === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dsseEnvelope"},message:"must have required property '"+"dsseEnvelope"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((key0 === "mediaType") || (key0 === "verificationMaterial")) || (key0 === "dsseEnvelope"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.mediaType !== undefined){
+if("application/vnd.dev.sigstore.bundle.v0.3+json" !== data.mediaType){
+const err4 = {instancePath:instancePath+"/mediaType",schemaPath:"#/properties/mediaType/const",keyword:"const",params:{allowedValue: "application/vnd.dev.sigstore.bundle.v0.3+json"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.verificationMaterial !== undefined){
+let data1 = data.verificationMaterial;
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(data1.publicKey === undefined){
+const err5 = {instancePath:instancePath+"/verificationMaterial",schemaPath:"#/properties/verificationMaterial/required",keyword:"required",params:{missingProperty: "publicKey"},message:"must have required property '"+"publicKey"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data1.timestampVerificationData === undefined){
+const err6 = {instancePath:instancePath+"/verificationMaterial",schemaPath:"#/properties/verificationMaterial/required",keyword:"required",params:{missingProperty: "timestampVerificationData"},message:"must have required property '"+"timestampVerificationData"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+for(const key1 in data1){
+if(!((key1 === "publicKey") || (key1 === "timestampVerificationData"))){
+const err7 = {instancePath:instancePath+"/verificationMaterial",schemaPath:"#/properties/verificationMaterial/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data1.publicKey !== undefined){
+let data2 = data1.publicKey;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.hint === undefined){
+const err8 = {instancePath:instancePath+"/verificationMaterial/publicKey",schemaPath:"#/properties/verificationMaterial/properties/publicKey/required",keyword:"required",params:{missingProperty: "hint"},message:"must have required property '"+"hint"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+for(const key2 in data2){
+if(!(key2 === "hint")){
+const err9 = {instancePath:instancePath+"/verificationMaterial/publicKey",schemaPath:"#/properties/verificationMaterial/properties/publicKey/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data2.hint !== undefined){
+let data3 = data2.hint;
+if(typeof data3 === "string"){
+if(!pattern9.test(data3)){
+const err10 = {instancePath:instancePath+"/verificationMaterial/publicKey/hint",schemaPath:"common.schema.json#/$defs/keyId/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}$"+"\""};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/verificationMaterial/publicKey/hint",schemaPath:"common.schema.json#/$defs/keyId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/verificationMaterial/publicKey",schemaPath:"#/properties/verificationMaterial/properties/publicKey/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data1.timestampVerificationData !== undefined){
+let data4 = data1.timestampVerificationData;
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+for(const key3 in data4){
+const err13 = {instancePath:instancePath+"/verificationMaterial/timestampVerificationData",schemaPath:"#/properties/verificationMaterial/properties/timestampVerificationData/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/verificationMaterial/timestampVerificationData",schemaPath:"#/properties/verificationMaterial/properties/timestampVerificationData/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/verificationMaterial",schemaPath:"#/properties/verificationMaterial/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.dsseEnvelope !== undefined){
+let data5 = data.dsseEnvelope;
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(data5.payload === undefined){
+const err16 = {instancePath:instancePath+"/dsseEnvelope",schemaPath:"#/properties/dsseEnvelope/required",keyword:"required",params:{missingProperty: "payload"},message:"must have required property '"+"payload"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data5.payloadType === undefined){
+const err17 = {instancePath:instancePath+"/dsseEnvelope",schemaPath:"#/properties/dsseEnvelope/required",keyword:"required",params:{missingProperty: "payloadType"},message:"must have required property '"+"payloadType"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data5.signatures === undefined){
+const err18 = {instancePath:instancePath+"/dsseEnvelope",schemaPath:"#/properties/dsseEnvelope/required",keyword:"required",params:{missingProperty: "signatures"},message:"must have required property '"+"signatures"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key4 in data5){
+if(!(((key4 === "payload") || (key4 === "payloadType")) || (key4 === "signatures"))){
+const err19 = {instancePath:instancePath+"/dsseEnvelope",schemaPath:"#/properties/dsseEnvelope/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data5.payload !== undefined){
+let data6 = data5.payload;
+if(typeof data6 === "string"){
+if(!pattern245.test(data6)){
+const err20 = {instancePath:instancePath+"/dsseEnvelope/payload",schemaPath:"#/properties/dsseEnvelope/properties/payload/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]*={0,2}$"},message:"must match pattern \""+"^[A-Za-z0-9+/]*={0,2}$"+"\""};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/dsseEnvelope/payload",schemaPath:"#/properties/dsseEnvelope/properties/payload/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data5.payloadType !== undefined){
+if("application/vnd.in-toto+json" !== data5.payloadType){
+const err22 = {instancePath:instancePath+"/dsseEnvelope/payloadType",schemaPath:"#/properties/dsseEnvelope/properties/payloadType/const",keyword:"const",params:{allowedValue: "application/vnd.in-toto+json"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data5.signatures !== undefined){
+let data8 = data5.signatures;
+if(Array.isArray(data8)){
+if(data8.length > 1){
+const err23 = {instancePath:instancePath+"/dsseEnvelope/signatures",schemaPath:"#/properties/dsseEnvelope/properties/signatures/maxItems",keyword:"maxItems",params:{limit: 1},message:"must NOT have more than 1 items"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(data8.length < 1){
+const err24 = {instancePath:instancePath+"/dsseEnvelope/signatures",schemaPath:"#/properties/dsseEnvelope/properties/signatures/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+const len0 = data8.length;
+for(let i0=0; i0<len0; i0++){
+let data9 = data8[i0];
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+if(data9.sig === undefined){
+const err25 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0,schemaPath:"#/properties/dsseEnvelope/properties/signatures/items/required",keyword:"required",params:{missingProperty: "sig"},message:"must have required property '"+"sig"+"'"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data9.keyid === undefined){
+const err26 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0,schemaPath:"#/properties/dsseEnvelope/properties/signatures/items/required",keyword:"required",params:{missingProperty: "keyid"},message:"must have required property '"+"keyid"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+for(const key5 in data9){
+if(!((key5 === "sig") || (key5 === "keyid"))){
+const err27 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0,schemaPath:"#/properties/dsseEnvelope/properties/signatures/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data9.sig !== undefined){
+let data10 = data9.sig;
+if(typeof data10 === "string"){
+if(!pattern246.test(data10)){
+const err28 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0+"/sig",schemaPath:"#/properties/dsseEnvelope/properties/signatures/items/properties/sig/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]{86}==$"},message:"must match pattern \""+"^[A-Za-z0-9+/]{86}==$"+"\""};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0+"/sig",schemaPath:"#/properties/dsseEnvelope/properties/signatures/items/properties/sig/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data9.keyid !== undefined){
+let data11 = data9.keyid;
+if(typeof data11 === "string"){
+if(!pattern9.test(data11)){
+const err30 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0+"/keyid",schemaPath:"common.schema.json#/$defs/keyId/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}$"+"\""};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+else {
+const err31 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0+"/keyid",schemaPath:"common.schema.json#/$defs/keyId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/dsseEnvelope/signatures/" + i0,schemaPath:"#/properties/dsseEnvelope/properties/signatures/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/dsseEnvelope/signatures",schemaPath:"#/properties/dsseEnvelope/properties/signatures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/dsseEnvelope",schemaPath:"#/properties/dsseEnvelope/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+validate168.errors = vErrors;
+return errors === 0;
+}
+validate168.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateStatusReport = validate169;
+const schema352 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume"]},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
+
+function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/status-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate166.evaluated;
+const evaluated0 = validate169.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34084,7 +35288,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema344.properties, key0))){
+if(!(func3.call(schema352.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -34414,7 +35618,7 @@ errors++;
 if(data13.reason !== undefined){
 let data14 = data13.reason;
 if(!((((data14 === "gate") || (data14 === "budget")) || (data14 === "failed")) || (data14 === "interrupted"))){
-const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema344.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema352.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -34502,7 +35706,7 @@ if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 for(const key3 in data16){
 const _errs40 = errors;
 if(!((((((((((((key3 === "pending") || (key3 === "ready")) || (key3 === "dispatched")) || (key3 === "attempted")) || (key3 === "reviewed")) || (key3 === "completed")) || (key3 === "blocked")) || (key3 === "repairing")) || (key3 === "needs-human")) || (key3 === "failed")) || (key3 === "abandoned")) || (key3 === "expanded"))){
-const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema344.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
+const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema352.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -34697,7 +35901,7 @@ errors++;
 if(data19.state !== undefined){
 let data21 = data19.state;
 if(!((((((((((((data21 === "pending") || (data21 === "ready")) || (data21 === "dispatched")) || (data21 === "attempted")) || (data21 === "reviewed")) || (data21 === "completed")) || (data21 === "blocked")) || (data21 === "repairing")) || (data21 === "needs-human")) || (data21 === "failed")) || (data21 === "abandoned")) || (data21 === "expanded"))){
-const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema344.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema352.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -35613,7 +36817,7 @@ errors++;
 if(data43.state !== undefined){
 let data45 = data43.state;
 if(!((((data45 === "closed") || (data45 === "open")) || (data45 === "approved")) || (data45 === "rejected"))){
-const err133 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema344.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err133 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema352.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -35882,7 +37086,7 @@ errors++;
 if(data51.kind !== undefined){
 let data52 = data51.kind;
 if(!(((((((data52 === "repair-integrity") || (data52 === "complete")) || (data52 === "approve")) || (data52 === "run")) || (data52 === "inspect-failed")) || (data52 === "budget")) || (data52 === "resume"))){
-const err153 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema344.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err153 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema352.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -35992,20 +37196,20 @@ vErrors.push(err159);
 }
 errors++;
 }
-validate166.errors = vErrors;
+validate169.errors = vErrors;
 return errors === 0;
 }
-validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate169.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateVerifyReport = validate167;
-const schema356 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
-const schema359 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
-const pattern250 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
+export const validateVerifyReport = validate170;
+const schema364 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
+const schema367 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
+const pattern261 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
 
-function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate168.evaluated;
+const evaluated0 = validate171.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -36068,7 +37272,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(typeof data0 === "string"){
-if(!pattern250.test(data0)){
+if(!pattern261.test(data0)){
 const err5 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_VERIFY_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_VERIFY_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -36095,7 +37299,7 @@ let data1 = data.file;
 const _errs7 = errors;
 const _errs8 = errors;
 if(typeof data1 === "string"){
-if(!pattern19.test(data1)){
+if(!pattern21.test(data1)){
 const err7 = {};
 if(vErrors === null){
 vErrors = [err7];
@@ -36235,17 +37439,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate168.errors = vErrors;
+validate171.errors = vErrors;
 return errors === 0;
 }
-validate168.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/verify-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate167.evaluated;
+const evaluated0 = validate170.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -36354,7 +37558,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema356.properties, key0))){
+if(!(func3.call(schema364.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -36640,7 +37844,7 @@ errors++;
 if(data.state_cache !== undefined){
 let data8 = data.state_cache;
 if(!(((data8 === "fresh") || (data8 === "stale")) || (data8 === "missing"))){
-const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema356.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema364.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -36655,8 +37859,8 @@ let data9 = data.problems;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate168(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
+if(!(validate171(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate171.errors : vErrors.concat(validate171.errors);
 errors = vErrors.length;
 }
 }
@@ -36683,14 +37887,14 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate167.errors = vErrors;
+validate170.errors = vErrors;
 return errors === 0;
 }
-validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateWorkerBindings = validate27;
-const schema56 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}}}};
-const pattern22 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
+const schema58 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}}}};
+const pattern24 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-bindings.schema.json" */;
@@ -36776,7 +37980,7 @@ if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
 for(const key1 in data2){
 const _errs6 = errors;
 if(typeof key1 === "string"){
-if(!pattern22.test(key1)){
+if(!pattern24.test(key1)){
 const err6 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},message:"must match pattern \""+"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"+"\"",propertyName:key1};
 if(vErrors === null){
 vErrors = [err6];
@@ -36813,7 +38017,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key3 in data3){
-if(!(func3.call(schema57.properties, key3))){
+if(!(func3.call(schema59.properties, key3))){
 const err9 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -36827,7 +38031,7 @@ errors++;
 if(data3.backend !== undefined){
 let data4 = data3.backend;
 if(!(((((data4 === "dry-run") || (data4 === "shell")) || (data4 === "codex")) || (data4 === "claude")) || (data4 === "command"))){
-const err10 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema57.properties.backend.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema59.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -36928,7 +38132,7 @@ errors++;
 if(data3.stdin !== undefined){
 let data9 = data3.stdin;
 if(!((data9 === "prompt") || (data9 === "none"))){
-const err18 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema57.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema59.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -36941,7 +38145,7 @@ errors++;
 if(data3.transcript !== undefined){
 let data10 = data3.transcript;
 if(!((data10 === "stdout") || (data10 === "none"))){
-const err19 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema57.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema59.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -36979,7 +38183,7 @@ errors++;
 if(data3.base_url !== undefined){
 let data12 = data3.base_url;
 if(typeof data12 === "string"){
-if(!pattern23.test(data12)){
+if(!pattern25.test(data12)){
 const err22 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/$defs/workerBinding/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err22];
@@ -37004,7 +38208,7 @@ errors++;
 if(data3.api_key_env !== undefined){
 let data13 = data3.api_key_env;
 if(typeof data13 === "string"){
-if(!pattern24.test(data13)){
+if(!pattern26.test(data13)){
 const err24 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key_env",schemaPath:"#/$defs/workerBinding/properties/api_key_env/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
@@ -37029,7 +38233,7 @@ errors++;
 if(data3.sandbox !== undefined){
 let data14 = data3.sandbox;
 if(!(((data14 === "read-only") || (data14 === "workspace-write")) || (data14 === "danger-full-access"))){
-const err26 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema57.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema59.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -37042,7 +38246,7 @@ errors++;
 if(data3.permission_mode !== undefined){
 let data15 = data3.permission_mode;
 if(!(((((data15 === "default") || (data15 === "acceptEdits")) || (data15 === "plan")) || (data15 === "bypassPermissions")) || (data15 === "dontAsk"))){
-const err27 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema57.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema59.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -37100,7 +38304,7 @@ const len2 = data18.length;
 for(let i2=0; i2<len2; i2++){
 let data19 = data18[i2];
 if(typeof data19 === "string"){
-if(!pattern25.test(data19)){
+if(!pattern27.test(data19)){
 const err31 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + i2,schemaPath:"#/$defs/workerBinding/properties/config/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.\\-\"]+=.*$"},message:"must match pattern \""+"^[A-Za-z0-9_.\\-\"]+=.*$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
@@ -37169,7 +38373,7 @@ const len4 = data22.length;
 for(let i4=0; i4<len4; i4++){
 let data23 = data22[i4];
 if(typeof data23 === "string"){
-if(!pattern24.test(data23)){
+if(!pattern26.test(data23)){
 const err36 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/pass_env/" + i4,schemaPath:"#/$defs/workerBinding/properties/pass_env/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err36];
@@ -37209,7 +38413,7 @@ if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
 for(const key4 in data24){
 const _errs49 = errors;
 if(typeof key4 === "string"){
-if(!pattern24.test(key4)){
+if(!pattern26.test(key4)){
 const err39 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/env",schemaPath:"#/$defs/workerBinding/properties/env/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",propertyName:key4};
 if(vErrors === null){
 vErrors = [err39];
@@ -37418,14 +38622,14 @@ return errors === 0;
 }
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateWorkerReport = validate170;
-const schema361 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-report.schema.json","title":"WorkerReport","description":"`dwm worker --json`: printed when the worker stops (SIGINT/SIGTERM). The queue URL is shown with its password masked.","type":"object","required":["kind","schema_version","name","queue","prefix","backends","lanes","concurrency","processed","failed"],"additionalProperties":false,"properties":{"kind":{"const":"worker-report"},"schema_version":{"const":"1"},"name":{"type":"string","minLength":1},"queue":{"type":"string","minLength":1},"prefix":{"type":"string","minLength":1},"backends":{"type":"array","items":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"}},"lanes":{"type":"array","items":{"type":"string"}},"concurrency":{"type":"integer","minimum":1},"processed":{"description":"Jobs finished with a result.","type":"integer","minimum":0},"failed":{"description":"Jobs that failed on this worker (their coordinators stop with the error).","type":"integer","minimum":0}}};
+export const validateWorkerReport = validate173;
+const schema369 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-report.schema.json","title":"WorkerReport","description":"`dwm worker --json`: printed when the worker stops (SIGINT/SIGTERM). The queue URL is shown with its password masked.","type":"object","required":["kind","schema_version","name","queue","prefix","backends","lanes","concurrency","processed","failed"],"additionalProperties":false,"properties":{"kind":{"const":"worker-report"},"schema_version":{"const":"1"},"name":{"type":"string","minLength":1},"queue":{"type":"string","minLength":1},"prefix":{"type":"string","minLength":1},"backends":{"type":"array","items":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"}},"lanes":{"type":"array","items":{"type":"string"}},"concurrency":{"type":"integer","minimum":1},"processed":{"description":"Jobs finished with a result.","type":"integer","minimum":0},"failed":{"description":"Jobs that failed on this worker (their coordinators stop with the error).","type":"integer","minimum":0}}};
 
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate170.evaluated;
+const evaluated0 = validate173.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37534,7 +38738,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema361.properties, key0))){
+if(!(func3.call(schema369.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -37651,7 +38855,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!(((((data6 === "dry-run") || (data6 === "shell")) || (data6 === "codex")) || (data6 === "claude")) || (data6 === "command"))){
-const err19 = {instancePath:instancePath+"/backends/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema58.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/backends/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema60.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -37787,25 +38991,25 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate170.errors = vErrors;
+validate173.errors = vErrors;
 return errors === 0;
 }
-validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate173.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateWorkflowPlan = validate171;
-const schema363 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
-const schema364 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema365 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
-const schema378 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
-const pattern252 = new RegExp("\\S", "u");
-const schema367 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
-const schema368 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
-const schema369 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
+export const validateWorkflowPlan = validate174;
+const schema371 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
+const schema372 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema373 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
+const schema386 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
+const pattern263 = new RegExp("\\S", "u");
+const schema375 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
+const schema376 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
+const schema377 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
 
-function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate173.evaluated;
+const evaluated0 = validate176.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37868,7 +39072,7 @@ errors++;
 if(data.decision !== undefined){
 let data0 = data.decision;
 if(!((data0 === "activate") || (data0 === "downgrade"))){
-const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema367.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema375.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -37885,7 +39089,7 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 if(!((((((data2 === "downstream-consumer") || (data2 === "resumable-handoffs")) || (data2 === "multi-surface-fanout")) || (data2 === "planned-fanout")) || (data2 === "adversarial-verification")) || (data2 === "human-gates"))){
-const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema368.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema376.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -37933,7 +39137,7 @@ const _errs8 = errors;
 let valid5 = false;
 const _errs9 = errors;
 if(!(((data3 === "direct-codex") || (data3 === "workflow-router")) || (data3 === "simple-plan"))){
-const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema369.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema377.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -37982,7 +39186,7 @@ vErrors = null;
 if(data.reason !== undefined){
 let data4 = data.reason;
 if(typeof data4 === "string"){
-if(!pattern252.test(data4)){
+if(!pattern263.test(data4)){
 const err12 = {instancePath:instancePath+"/reason",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -38015,17 +39219,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate173.errors = vErrors;
+validate176.errors = vErrors;
 return errors === 0;
 }
-validate173.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema372 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
+const schema380 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
 
-function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate175.evaluated;
+const evaluated0 = validate178.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38088,7 +39292,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -38113,7 +39317,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if(!(((((((data1 === "repo") || (data1 === "package")) || (data1 === "artifact")) || (data1 === "api")) || (data1 === "data-source")) || (data1 === "web-source")) || (data1 === "document"))){
-const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema372.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema380.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -38126,7 +39330,7 @@ errors++;
 if(data.locator !== undefined){
 let data2 = data.locator;
 if(typeof data2 === "string"){
-if(!pattern252.test(data2)){
+if(!pattern263.test(data2)){
 const err8 = {instancePath:instancePath+"/locator",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -38151,7 +39355,7 @@ errors++;
 if(data.access_mode !== undefined){
 let data3 = data.access_mode;
 if(!(((data3 === "read-only") || (data3 === "write-proposed")) || (data3 === "write-approved"))){
-const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema372.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema380.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -38172,17 +39376,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate175.errors = vErrors;
+validate178.errors = vErrors;
 return errors === 0;
 }
-validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate178.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema375 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
+const schema383 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
 
-function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate177.evaluated;
+const evaluated0 = validate180.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38225,7 +39429,7 @@ errors++;
 if(data.claim !== undefined){
 let data0 = data.claim;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err3 = {instancePath:instancePath+"/claim",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -38250,7 +39454,7 @@ errors++;
 if(data.verification !== undefined){
 let data1 = data.verification;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err5 = {instancePath:instancePath+"/verification",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -38283,18 +39487,18 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate177.errors = vErrors;
+validate180.errors = vErrors;
 return errors === 0;
 }
-validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema379 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema382 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
+const schema387 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema390 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
 
-function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate180.evaluated;
+const evaluated0 = validate183.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38316,7 +39520,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err1];
@@ -38349,17 +39553,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate180.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
-validate180.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate183.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema384 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
+const schema392 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
 
-function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate186(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate183.evaluated;
+const evaluated0 = validate186.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38371,7 +39575,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -38404,16 +39608,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate183.errors = vErrors;
+validate186.errors = vErrors;
 return errors === 0;
 }
-validate183.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate186.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate179.evaluated;
+const evaluated0 = validate182.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38506,7 +39710,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -38531,7 +39735,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -38554,32 +39758,32 @@ errors++;
 }
 }
 if(data.entry_criteria !== undefined){
-if(!(validate180(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
-errors = vErrors.length;
-}
-}
-if(data.exit_criteria !== undefined){
-if(!(validate180(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
-errors = vErrors.length;
-}
-}
-if(data.depends_on !== undefined){
-if(!(validate183(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+if(!(validate183(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
+if(data.exit_criteria !== undefined){
+if(!(validate183(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+errors = vErrors.length;
+}
+}
+if(data.depends_on !== undefined){
+if(!(validate186(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
+errors = vErrors.length;
+}
+}
 if(data.worker_ids !== undefined){
-if(!(validate180(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.outputs !== undefined){
-if(!(validate180(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -38594,19 +39798,19 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate179.errors = vErrors;
+validate182.errors = vErrors;
 return errors === 0;
 }
-validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate182.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema386 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema389 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
-const schema390 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
+const schema394 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema397 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
+const schema398 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
 
-function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate189.evaluated;
+const evaluated0 = validate192.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38735,8 +39939,8 @@ errors++;
 }
 }
 if(data.mcp_connectors !== undefined){
-if(!(validate183(data.mcp_connectors, {instancePath:instancePath+"/mcp_connectors",parentData:data,parentDataProperty:"mcp_connectors",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.mcp_connectors, {instancePath:instancePath+"/mcp_connectors",parentData:data,parentDataProperty:"mcp_connectors",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
@@ -38747,7 +39951,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!((((data6 === "write") || (data6 === "shell")) || (data6 === "network")) || (data6 === "external-message"))){
-const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema390.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema398.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -38800,17 +40004,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate189.errors = vErrors;
+validate192.errors = vErrors;
 return errors === 0;
 }
-validate189.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate192.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema391 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
+const schema399 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
 
-function validate193(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate193.evaluated;
+const evaluated0 = validate196.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -38921,14 +40125,14 @@ errors++;
 }
 }
 if(data.must_include !== undefined){
-if(!(validate180(data.must_include, {instancePath:instancePath+"/must_include",parentData:data,parentDataProperty:"must_include",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.must_include, {instancePath:instancePath+"/must_include",parentData:data,parentDataProperty:"must_include",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.must_exclude !== undefined){
-if(!(validate183(data.must_exclude, {instancePath:instancePath+"/must_exclude",parentData:data,parentDataProperty:"must_exclude",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.must_exclude, {instancePath:instancePath+"/must_exclude",parentData:data,parentDataProperty:"must_exclude",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
@@ -38943,17 +40147,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate193.errors = vErrors;
+validate196.errors = vErrors;
 return errors === 0;
 }
-validate193.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate196.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema392 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema400 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
-function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate197.evaluated;
+const evaluated0 = validate200.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39004,15 +40208,15 @@ errors++;
 }
 }
 if(data.inputs !== undefined){
-if(!(validate180(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.required_output_schema !== undefined){
 let data1 = data.required_output_schema;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err4 = {instancePath:instancePath+"/required_output_schema",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -39035,8 +40239,8 @@ errors++;
 }
 }
 if(data.stop_conditions !== undefined){
-if(!(validate180(data.stop_conditions, {instancePath:instancePath+"/stop_conditions",parentData:data,parentDataProperty:"stop_conditions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.stop_conditions, {instancePath:instancePath+"/stop_conditions",parentData:data,parentDataProperty:"stop_conditions",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -39051,16 +40255,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate197.errors = vErrors;
+validate200.errors = vErrors;
 return errors === 0;
 }
-validate197.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate200.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate188.evaluated;
+const evaluated0 = validate191.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39153,7 +40357,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -39178,7 +40382,7 @@ errors++;
 if(data.role !== undefined){
 let data1 = data.role;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err10 = {instancePath:instancePath+"/role",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -39201,32 +40405,32 @@ errors++;
 }
 }
 if(data.tool_permissions !== undefined){
-if(!(validate189(data.tool_permissions, {instancePath:instancePath+"/tool_permissions",parentData:data,parentDataProperty:"tool_permissions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
+if(!(validate192(data.tool_permissions, {instancePath:instancePath+"/tool_permissions",parentData:data,parentDataProperty:"tool_permissions",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
 errors = vErrors.length;
 }
 }
 if(data.forbidden_actions !== undefined){
-if(!(validate180(data.forbidden_actions, {instancePath:instancePath+"/forbidden_actions",parentData:data,parentDataProperty:"forbidden_actions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.forbidden_actions, {instancePath:instancePath+"/forbidden_actions",parentData:data,parentDataProperty:"forbidden_actions",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.context_budget !== undefined){
-if(!(validate193(data.context_budget, {instancePath:instancePath+"/context_budget",parentData:data,parentDataProperty:"context_budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
+if(!(validate196(data.context_budget, {instancePath:instancePath+"/context_budget",parentData:data,parentDataProperty:"context_budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
 errors = vErrors.length;
 }
 }
 if(data.prompt_contract !== undefined){
-if(!(validate197(data.prompt_contract, {instancePath:instancePath+"/prompt_contract",parentData:data,parentDataProperty:"prompt_contract",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
+if(!(validate200(data.prompt_contract, {instancePath:instancePath+"/prompt_contract",parentData:data,parentDataProperty:"prompt_contract",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.ownership !== undefined){
-if(!(validate180(data.ownership, {instancePath:instancePath+"/ownership",parentData:data,parentDataProperty:"ownership",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.ownership, {instancePath:instancePath+"/ownership",parentData:data,parentDataProperty:"ownership",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -39241,19 +40445,19 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate188.errors = vErrors;
+validate191.errors = vErrors;
 return errors === 0;
 }
-validate188.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate191.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema394 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
-const schema398 = {"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema399 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
+const schema402 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
+const schema406 = {"title":"PlanArtifactSchema","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema407 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
 
-function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate204.evaluated;
+const evaluated0 = validate207.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39306,7 +40510,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema399.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema407.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -39317,15 +40521,15 @@ errors++;
 }
 }
 if(data.required_fields !== undefined){
-if(!(validate180(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern252.test(data2)){
+if(!pattern263.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -39358,16 +40562,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate204.errors = vErrors;
+validate207.errors = vErrors;
 return errors === 0;
 }
-validate204.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate207.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate206(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate203.evaluated;
+const evaluated0 = validate206.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39430,7 +40634,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -39455,7 +40659,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -39480,7 +40684,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern252.test(data2)){
+if(!pattern263.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -39503,8 +40707,8 @@ errors++;
 }
 }
 if(data.artifact_schema !== undefined){
-if(!(validate204(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate204.errors : vErrors.concat(validate204.errors);
+if(!(validate207(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
 errors = vErrors.length;
 }
 }
@@ -39519,17 +40723,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate203.errors = vErrors;
+validate206.errors = vErrors;
 return errors === 0;
 }
-validate203.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate206.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema401 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
+const schema409 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
 
-function validate208(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate208.evaluated;
+const evaluated0 = validate211.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39592,7 +40796,7 @@ errors++;
 if(data.shape !== undefined){
 let data0 = data.shape;
 if(!(((((data0 === "none") || (data0 === "pipeline")) || (data0 === "fan-out-fan-in")) || (data0 === "judge-panel")) || (data0 === "hybrid"))){
-const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema401.properties.shape.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema409.properties.shape.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -39630,7 +40834,7 @@ errors++;
 if(data.fan_in_rule !== undefined){
 let data2 = data.fan_in_rule;
 if(typeof data2 === "string"){
-if(!pattern252.test(data2)){
+if(!pattern263.test(data2)){
 const err8 = {instancePath:instancePath+"/fan_in_rule",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -39653,8 +40857,8 @@ errors++;
 }
 }
 if(data.barriers !== undefined){
-if(!(validate183(data.barriers, {instancePath:instancePath+"/barriers",parentData:data,parentDataProperty:"barriers",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.barriers, {instancePath:instancePath+"/barriers",parentData:data,parentDataProperty:"barriers",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
@@ -39669,17 +40873,17 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate208.errors = vErrors;
+validate211.errors = vErrors;
 return errors === 0;
 }
-validate208.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate211.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema403 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema411 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
-function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate211.evaluated;
+const evaluated0 = validate214.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39732,7 +40936,7 @@ errors++;
 if(data.claim_or_output !== undefined){
 let data0 = data.claim_or_output;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err4 = {instancePath:instancePath+"/claim_or_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -39757,7 +40961,7 @@ errors++;
 if(data.falsifier !== undefined){
 let data1 = data.falsifier;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err6 = {instancePath:instancePath+"/falsifier",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -39780,8 +40984,8 @@ errors++;
 }
 }
 if(data.evidence_required !== undefined){
-if(!(validate180(data.evidence_required, {instancePath:instancePath+"/evidence_required",parentData:data,parentDataProperty:"evidence_required",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.evidence_required, {instancePath:instancePath+"/evidence_required",parentData:data,parentDataProperty:"evidence_required",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
@@ -39796,17 +41000,17 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate211.errors = vErrors;
+validate214.errors = vErrors;
 return errors === 0;
 }
-validate211.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate214.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema406 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
+const schema414 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
 
-function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate214.evaluated;
+const evaluated0 = validate217.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39859,7 +41063,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -39884,7 +41088,7 @@ errors++;
 if(data.safe_default !== undefined){
 let data1 = data.safe_default;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -39929,17 +41133,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate214.errors = vErrors;
+validate217.errors = vErrors;
 return errors === 0;
 }
-validate214.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate217.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema409 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
+const schema417 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
 
-function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate216.evaluated;
+const evaluated0 = validate219.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40087,7 +41291,7 @@ errors++;
 if(data.time_box !== undefined){
 let data3 = data.time_box;
 if(typeof data3 === "string"){
-if(!pattern252.test(data3)){
+if(!pattern263.test(data3)){
 const err12 = {instancePath:instancePath+"/time_box",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -40112,7 +41316,7 @@ errors++;
 if(data.file_touch_limit !== undefined){
 let data4 = data.file_touch_limit;
 if(typeof data4 === "string"){
-if(!pattern252.test(data4)){
+if(!pattern263.test(data4)){
 const err14 = {instancePath:instancePath+"/file_touch_limit",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err14];
@@ -40145,17 +41349,17 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate216.errors = vErrors;
+validate219.errors = vErrors;
 return errors === 0;
 }
-validate216.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate219.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema412 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
+const schema420 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
 
-function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate221(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate218.evaluated;
+const evaluated0 = validate221.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40206,20 +41410,20 @@ errors++;
 }
 }
 if(data.cacheable_outputs !== undefined){
-if(!(validate183(data.cacheable_outputs, {instancePath:instancePath+"/cacheable_outputs",parentData:data,parentDataProperty:"cacheable_outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.cacheable_outputs, {instancePath:instancePath+"/cacheable_outputs",parentData:data,parentDataProperty:"cacheable_outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
 if(data.invalidators !== undefined){
-if(!(validate183(data.invalidators, {instancePath:instancePath+"/invalidators",parentData:data,parentDataProperty:"invalidators",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.invalidators, {instancePath:instancePath+"/invalidators",parentData:data,parentDataProperty:"invalidators",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
 if(data.restart_points !== undefined){
-if(!(validate183(data.restart_points, {instancePath:instancePath+"/restart_points",parentData:data,parentDataProperty:"restart_points",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.restart_points, {instancePath:instancePath+"/restart_points",parentData:data,parentDataProperty:"restart_points",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
@@ -40234,18 +41438,18 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate218.errors = vErrors;
+validate221.errors = vErrors;
 return errors === 0;
 }
-validate218.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate221.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema413 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
-const schema414 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
+const schema421 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
+const schema422 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
 
-function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate224.evaluated;
+const evaluated0 = validate227.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40318,7 +41522,7 @@ errors++;
 if(data.instruction !== undefined){
 let data0 = data.instruction;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err6 = {instancePath:instancePath+"/instruction",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -40341,15 +41545,15 @@ errors++;
 }
 }
 if(data.inputs !== undefined){
-if(!(validate180(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.expected_output !== undefined){
 let data2 = data.expected_output;
 if(typeof data2 === "string"){
-if(!pattern252.test(data2)){
+if(!pattern263.test(data2)){
 const err8 = {instancePath:instancePath+"/expected_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -40374,7 +41578,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data3 = data.completion_check;
 if(typeof data3 === "string"){
-if(!pattern252.test(data3)){
+if(!pattern263.test(data3)){
 const err10 = {instancePath:instancePath+"/completion_check",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -40413,7 +41617,7 @@ const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(typeof data5 === "string"){
-if(!pattern252.test(data5)){
+if(!pattern263.test(data5)){
 const err13 = {instancePath:instancePath+"/forbidden_actions/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -40478,16 +41682,16 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate224.errors = vErrors;
+validate227.errors = vErrors;
 return errors === 0;
 }
-validate224.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate223.evaluated;
+const evaluated0 = validate226.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40540,7 +41744,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!(((((data0 === "direct-codex") || (data0 === "subagent-plan")) || (data0 === "plugin")) || (data0 === "runtime")) || (data0 === "backlog"))){
-const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema413.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema421.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -40553,7 +41757,7 @@ errors++;
 if(data.consumer !== undefined){
 let data1 = data.consumer;
 if(!(((data1 === "human") || (data1 === "codex-agent")) || (data1 === "runtime"))){
-const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema413.properties.consumer.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema421.properties.consumer.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -40564,8 +41768,8 @@ errors++;
 }
 }
 if(data.first_slice !== undefined){
-if(!(validate224(data.first_slice, {instancePath:instancePath+"/first_slice",parentData:data,parentDataProperty:"first_slice",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate224.errors : vErrors.concat(validate224.errors);
+if(!(validate227(data.first_slice, {instancePath:instancePath+"/first_slice",parentData:data,parentDataProperty:"first_slice",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
 errors = vErrors.length;
 }
 }
@@ -40580,16 +41784,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate223.errors = vErrors;
+validate226.errors = vErrors;
 return errors === 0;
 }
-validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate226.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate172.evaluated;
+const evaluated0 = validate175.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40778,7 +41982,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema364.properties, key0))){
+if(!(func3.call(schema372.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -40804,7 +42008,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -40841,7 +42045,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern252.test(data3)){
+if(!pattern263.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -40864,15 +42068,15 @@ errors++;
 }
 }
 if(data.activation !== undefined){
-if(!(validate173(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate176(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern252.test(data5)){
+if(!pattern263.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -40909,8 +42113,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate175(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate178(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
 errors = vErrors.length;
 }
 }
@@ -40931,8 +42135,8 @@ let data8 = data.assumptions;
 if(Array.isArray(data8)){
 const len1 = data8.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate177(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
+if(!(validate180(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -40955,7 +42159,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema378.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema386.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -41002,8 +42206,8 @@ let data12 = data.phases;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i4=0; i4<len3; i4++){
-if(!(validate179(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
+if(!(validate182(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate182.errors : vErrors.concat(validate182.errors);
 errors = vErrors.length;
 }
 }
@@ -41024,8 +42228,8 @@ let data14 = data.workers;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i5=0; i5<len4; i5++){
-if(!(validate188(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+if(!(validate191(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
 errors = vErrors.length;
 }
 }
@@ -41046,8 +42250,8 @@ let data16 = data.handoffs;
 if(Array.isArray(data16)){
 const len5 = data16.length;
 for(let i6=0; i6<len5; i6++){
-if(!(validate203(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
+if(!(validate206(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate206.errors : vErrors.concat(validate206.errors);
 errors = vErrors.length;
 }
 }
@@ -41064,8 +42268,8 @@ errors++;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate208(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
+if(!(validate211(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
 errors = vErrors.length;
 }
 }
@@ -41074,8 +42278,8 @@ let data19 = data.verification;
 if(Array.isArray(data19)){
 const len6 = data19.length;
 for(let i7=0; i7<len6; i7++){
-if(!(validate211(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
+if(!(validate214(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
 errors = vErrors.length;
 }
 }
@@ -41096,8 +42300,8 @@ let data21 = data.risk_gates;
 if(Array.isArray(data21)){
 const len7 = data21.length;
 for(let i8=0; i8<len7; i8++){
-if(!(validate214(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
+if(!(validate217(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
 errors = vErrors.length;
 }
 }
@@ -41114,20 +42318,20 @@ errors++;
 }
 }
 if(data.budget !== undefined){
-if(!(validate216(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
+if(!(validate219(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
 errors = vErrors.length;
 }
 }
 if(data.resume !== undefined){
-if(!(validate218(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
+if(!(validate221(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
 errors = vErrors.length;
 }
 }
 if(data.execution_path !== undefined){
-if(!(validate223(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate226(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
 errors = vErrors.length;
 }
 }
@@ -41142,20 +42346,20 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate175.errors = vErrors;
 return errors === 0;
 }
-validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema419 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema424 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
-const schema427 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
-const schema428 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
+const schema427 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema432 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
+const schema435 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
+const schema436 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
 
-function validate239(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate242(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate239.evaluated;
+const evaluated0 = validate242.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41190,15 +42394,15 @@ let data0 = data.run;
 const _errs3 = errors;
 let valid1 = false;
 const _errs4 = errors;
-if(!(validate180(data0, {instancePath:instancePath+"/run",parentData:data,parentDataProperty:"run",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data0, {instancePath:instancePath+"/run",parentData:data,parentDataProperty:"run",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs4 === errors;
 valid1 = valid1 || _valid0;
 const _errs5 = errors;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err2 = {instancePath:instancePath+"/run",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -41266,17 +42470,17 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate239.errors = vErrors;
+validate242.errors = vErrors;
 return errors === 0;
 }
-validate239.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate242.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema430 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
+const schema438 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
 
-function validate242(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate242.evaluated;
+const evaluated0 = validate245.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41349,7 +42553,7 @@ errors++;
 if(data.over !== undefined){
 let data0 = data.over;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err6 = {instancePath:instancePath+"/over",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -41374,7 +42578,7 @@ errors++;
 if(data.key !== undefined){
 let data1 = data.key;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err8 = {instancePath:instancePath+"/key",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -41422,15 +42626,15 @@ errors++;
 }
 }
 if(data.pipeline !== undefined){
-if(!(validate183(data.pipeline, {instancePath:instancePath+"/pipeline",parentData:data,parentDataProperty:"pipeline",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.pipeline, {instancePath:instancePath+"/pipeline",parentData:data,parentDataProperty:"pipeline",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
 if(data.reduce !== undefined){
 let data4 = data.reduce;
 if(typeof data4 === "string"){
-if(!pattern252.test(data4)){
+if(!pattern263.test(data4)){
 const err12 = {instancePath:instancePath+"/reduce",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -41463,16 +42667,16 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate242.errors = vErrors;
+validate245.errors = vErrors;
 return errors === 0;
 }
-validate242.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate245.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate232.evaluated;
+const evaluated0 = validate235.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41551,7 +42755,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema424.properties, key0))){
+if(!(func3.call(schema432.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -41565,7 +42769,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -41590,7 +42794,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -41613,39 +42817,39 @@ errors++;
 }
 }
 if(data.entry_criteria !== undefined){
-if(!(validate180(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.exit_criteria !== undefined){
-if(!(validate180(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.depends_on !== undefined){
-if(!(validate183(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
 if(data.worker_ids !== undefined){
-if(!(validate183(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
+if(!(validate186(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate186.errors : vErrors.concat(validate186.errors);
 errors = vErrors.length;
 }
 }
 if(data.outputs !== undefined){
-if(!(validate180(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.kind !== undefined){
 let data7 = data.kind;
 if(!((data7 === "work") || (data7 === "gate"))){
-const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema427.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema435.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -41656,20 +42860,20 @@ errors++;
 }
 }
 if(data.review !== undefined){
-if(!(validate180(data.review, {instancePath:instancePath+"/review",parentData:data,parentDataProperty:"review",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.review, {instancePath:instancePath+"/review",parentData:data,parentDataProperty:"review",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.command !== undefined){
-if(!(validate239(data.command, {instancePath:instancePath+"/command",parentData:data,parentDataProperty:"command",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+if(!(validate242(data.command, {instancePath:instancePath+"/command",parentData:data,parentDataProperty:"command",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate242.errors : vErrors.concat(validate242.errors);
 errors = vErrors.length;
 }
 }
 if(data.fan_out !== undefined){
-if(!(validate242(data.fan_out, {instancePath:instancePath+"/fan_out",parentData:data,parentDataProperty:"fan_out",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate242.errors : vErrors.concat(validate242.errors);
+if(!(validate245(data.fan_out, {instancePath:instancePath+"/fan_out",parentData:data,parentDataProperty:"fan_out",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate245.errors : vErrors.concat(validate245.errors);
 errors = vErrors.length;
 }
 }
@@ -41684,19 +42888,19 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate232.errors = vErrors;
+validate235.errors = vErrors;
 return errors === 0;
 }
-validate232.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate235.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema434 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
-const schema438 = {"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema439 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+const schema442 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
+const schema446 = {"title":"PlanArtifactSchema06","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema447 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
 
-function validate248(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate251(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate248.evaluated;
+const evaluated0 = validate251.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41749,7 +42953,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other")) || (data0 === "json-list")) || (data0 === "jsonl"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema439.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema447.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -41760,15 +42964,15 @@ errors++;
 }
 }
 if(data.required_fields !== undefined){
-if(!(validate180(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate183(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate183.errors : vErrors.concat(validate183.errors);
 errors = vErrors.length;
 }
 }
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern252.test(data2)){
+if(!pattern263.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -41801,16 +43005,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate248.errors = vErrors;
+validate251.errors = vErrors;
 return errors === 0;
 }
-validate248.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate251.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate247.evaluated;
+const evaluated0 = validate250.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41873,7 +43077,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -41898,7 +43102,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -41923,7 +43127,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern252.test(data2)){
+if(!pattern263.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -41946,8 +43150,8 @@ errors++;
 }
 }
 if(data.artifact_schema !== undefined){
-if(!(validate248(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
+if(!(validate251(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate251.errors : vErrors.concat(validate251.errors);
 errors = vErrors.length;
 }
 }
@@ -41962,18 +43166,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate247.errors = vErrors;
+validate250.errors = vErrors;
 return errors === 0;
 }
-validate247.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate250.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema441 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
-const schema444 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
+const schema449 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
+const schema452 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
 
-function validate255(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate258(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate255.evaluated;
+const evaluated0 = validate258.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42016,7 +43220,7 @@ errors++;
 if(data.action !== undefined){
 let data0 = data.action;
 if(!(((data0 === "stop") || (data0 === "skip")) || (data0 === "ask"))){
-const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema444.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema452.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -42029,7 +43233,7 @@ errors++;
 if(data.before !== undefined){
 let data1 = data.before;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err4 = {instancePath:instancePath+"/before",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -42062,16 +43266,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate255.errors = vErrors;
+validate258.errors = vErrors;
 return errors === 0;
 }
-validate255.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate258.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate257(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate254.evaluated;
+const evaluated0 = validate257.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42124,7 +43328,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern252.test(data0)){
+if(!pattern263.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -42152,7 +43356,7 @@ const _errs6 = errors;
 let valid2 = false;
 const _errs7 = errors;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -42176,8 +43380,8 @@ errors++;
 var _valid0 = _errs7 === errors;
 valid2 = valid2 || _valid0;
 const _errs10 = errors;
-if(!(validate255(data1, {instancePath:instancePath+"/safe_default",parentData:data,parentDataProperty:"safe_default",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate255.errors : vErrors.concat(validate255.errors);
+if(!(validate258(data1, {instancePath:instancePath+"/safe_default",parentData:data,parentDataProperty:"safe_default",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate258.errors : vErrors.concat(validate258.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs10 === errors;
@@ -42227,16 +43431,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate254.errors = vErrors;
+validate257.errors = vErrors;
 return errors === 0;
 }
-validate254.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate257.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate228.evaluated;
+const evaluated0 = validate231.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42425,7 +43629,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema419.properties, key0))){
+if(!(func3.call(schema427.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -42451,7 +43655,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern252.test(data1)){
+if(!pattern263.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -42488,7 +43692,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern252.test(data3)){
+if(!pattern263.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -42511,15 +43715,15 @@ errors++;
 }
 }
 if(data.activation !== undefined){
-if(!(validate173(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate173.errors : vErrors.concat(validate173.errors);
+if(!(validate176(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
 errors = vErrors.length;
 }
 }
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern252.test(data5)){
+if(!pattern263.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -42556,8 +43760,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate175(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
+if(!(validate178(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate178.errors : vErrors.concat(validate178.errors);
 errors = vErrors.length;
 }
 }
@@ -42578,8 +43782,8 @@ let data8 = data.assumptions;
 if(Array.isArray(data8)){
 const len1 = data8.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate177(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
+if(!(validate180(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
 errors = vErrors.length;
 }
 }
@@ -42602,7 +43806,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema378.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema386.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -42649,8 +43853,8 @@ let data12 = data.phases;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i4=0; i4<len3; i4++){
-if(!(validate232(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate232.errors : vErrors.concat(validate232.errors);
+if(!(validate235(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
 errors = vErrors.length;
 }
 }
@@ -42671,8 +43875,8 @@ let data14 = data.workers;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i5=0; i5<len4; i5++){
-if(!(validate188(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
+if(!(validate191(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
 errors = vErrors.length;
 }
 }
@@ -42693,8 +43897,8 @@ let data16 = data.handoffs;
 if(Array.isArray(data16)){
 const len5 = data16.length;
 for(let i6=0; i6<len5; i6++){
-if(!(validate247(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+if(!(validate250(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate250.errors : vErrors.concat(validate250.errors);
 errors = vErrors.length;
 }
 }
@@ -42711,8 +43915,8 @@ errors++;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate208(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
+if(!(validate211(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
 errors = vErrors.length;
 }
 }
@@ -42721,8 +43925,8 @@ let data19 = data.verification;
 if(Array.isArray(data19)){
 const len6 = data19.length;
 for(let i7=0; i7<len6; i7++){
-if(!(validate211(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate211.errors : vErrors.concat(validate211.errors);
+if(!(validate214(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate214.errors : vErrors.concat(validate214.errors);
 errors = vErrors.length;
 }
 }
@@ -42743,8 +43947,8 @@ let data21 = data.risk_gates;
 if(Array.isArray(data21)){
 const len7 = data21.length;
 for(let i8=0; i8<len7; i8++){
-if(!(validate254(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
+if(!(validate257(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate257.errors : vErrors.concat(validate257.errors);
 errors = vErrors.length;
 }
 }
@@ -42761,20 +43965,20 @@ errors++;
 }
 }
 if(data.budget !== undefined){
-if(!(validate216(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
+if(!(validate219(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
 errors = vErrors.length;
 }
 }
 if(data.resume !== undefined){
-if(!(validate218(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate218.errors : vErrors.concat(validate218.errors);
+if(!(validate221(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate221.errors : vErrors.concat(validate221.errors);
 errors = vErrors.length;
 }
 }
 if(data.execution_path !== undefined){
-if(!(validate223(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate226(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
 errors = vErrors.length;
 }
 }
@@ -42789,17 +43993,17 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate228.errors = vErrors;
+validate231.errors = vErrors;
 return errors === 0;
 }
-validate228.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/workflow-plan.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate171.evaluated;
+const evaluated0 = validate174.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42820,7 +44024,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(!((data0 === "0.5") || (data0 === "0.6"))){
-const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema363.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema371.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -42833,15 +44037,15 @@ errors++;
 const tag0 = data.schema_version;
 if(typeof tag0 == "string"){
 if(tag0 === "0.5"){
-if(!(validate172(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+if(!(validate175(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
 errors = vErrors.length;
 }
 var props0 = true;
 }
 else if(tag0 === "0.6"){
-if(!(validate228(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+if(!(validate231(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate231.errors : vErrors.concat(validate231.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -42880,9 +44084,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate171.errors = vErrors;
+validate174.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate171.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate174.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
