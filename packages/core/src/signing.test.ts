@@ -37,6 +37,11 @@ function freshKey(): SigningKey {
   return { keyId: keyIdOf(publicKey), publicKey, privateKey };
 }
 
+/** Flip bits of one byte in place. */
+function flip(b: Buffer, at: number, mask = 0x01): void {
+  b.writeUInt8(b.readUInt8(at) ^ mask, at);
+}
+
 const trustOf = (...keys: { k: SigningKey; name: string }[]): TrustStore =>
   new Map(keys.map(({ k, name }) => [k.keyId, { keyId: k.keyId, name, publicKey: k.publicKey }]));
 
@@ -114,7 +119,7 @@ describe("signStatement / openStatement", () => {
     const b = signStatement(statement, k);
     const changed = structuredClone(b);
     const payload = Buffer.from(changed.dsseEnvelope.payload, "base64");
-    payload[payload.length - 3] ^= 0x01;
+    flip(payload, payload.length - 3);
     changed.dsseEnvelope.payload = payload.toString("base64");
     expect(openStatement(changed, trust)).toMatchObject({
       ok: false,
@@ -123,7 +128,7 @@ describe("signStatement / openStatement", () => {
 
     const badSig = structuredClone(b);
     const sig = Buffer.from(badSig.dsseEnvelope.signatures[0].sig, "base64");
-    sig[0] ^= 0x80;
+    flip(sig, 0, 0x80);
     badSig.dsseEnvelope.signatures[0].sig = sig.toString("base64");
     expect(openStatement(badSig, trust)).toMatchObject({
       ok: false,
@@ -224,7 +229,7 @@ describe("independent verification (no DWM code decides)", () => {
       const payload = Buffer.from(b.dsseEnvelope.payload, "base64");
       for (const at of [0, Math.floor(payload.length / 2), payload.length - 1]) {
         const flipped = Buffer.from(payload);
-        flipped[at] ^= 0x01;
+        flip(flipped, at);
         expect(
           opensslVerifies(
             { ...b, dsseEnvelope: { ...b.dsseEnvelope, payload: flipped.toString("base64") } },
@@ -254,7 +259,7 @@ describe("independent verification (no DWM code decides)", () => {
     const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
     expect(verifier.verify(toSignedEntity(bundleFromJSON(b))).key.asymmetricKeyType).toBe("ed25519");
     const payload = Buffer.from(b.dsseEnvelope.payload, "base64");
-    payload[10] ^= 0x01;
+    flip(payload, 10);
     const tampered = { ...b, dsseEnvelope: { ...b.dsseEnvelope, payload: payload.toString("base64") } };
     expect(() => verifier.verify(toSignedEntity(bundleFromJSON(tampered)))).toThrow(
       /signature verification failed/,

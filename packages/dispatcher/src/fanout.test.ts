@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
-import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
+import { readApprovalPolicy } from "@dwm/gate-resolver";
 import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
 import { FakeClock, git, makeTempDir } from "@dwm/test-utils";
@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { integrationBranch } from "./integration.js";
 import { runWorkflow } from "./run-workflow.js";
 import { type ExampleRepo, exampleRepo, realPorts } from "./test-support/example.js";
+import { decideAsOperator, OPERATOR } from "./test-support/operator.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -16,16 +17,8 @@ afterEach(() => {
 });
 
 function approve(runDir: string, gateId: string) {
-  const loaded = loadRun(runDir);
-  const state = foldJournal(readJournal(runDir).events, loaded.run);
-  const approval = buildApproval(state, loaded, {
-    gateId,
-    decision: "approve",
-    reason: "looks right",
-    approver: { name: "Test Operator", source: "os-user" },
-    clock: new FakeClock("2026-01-01T01:00:00.000Z"),
-  });
-  return writeApproval(runDir, approval);
+  // The run stores of these tests lie in <repo>/.dwm/runs/<run>.
+  return decideAsOperator(runDir, path.resolve(runDir, "../../.."), { gate: gateId });
 }
 
 /** A worktree root, the run dir and the run options (bindings and policy of the example). */
@@ -37,6 +30,7 @@ function setup(ex: ExampleRepo) {
     repo: ex.repo.path,
     bindings: ex.bindings,
     bindingsDigest: ex.bindingsDigest,
+    operator: OPERATOR,
     policy: policy && { policy, name: "dwm.policy.json" },
   };
   return { wt, runDir: ex.compiled.runDir, options };

@@ -64,13 +64,13 @@ export async function runWorkflow(
     await integrator.start();
     setup.fan.load(log.state);
     await recover(ctx, queue, recorder);
-    desk.applyOperatorApprovals();
-    desk.absorb();
+    await desk.applyOperatorApprovals();
+    await desk.absorb();
     log.startLoop();
     let end: RunEnd | null = null;
     let interrupted: Promise<AttemptSettlement | null> | null = null;
     while (end === null && !stop.aborted) {
-      desk.absorbIfDue();
+      await desk.absorbIfDue();
       await integrator.integrateCompleted();
       const frontier = frontierStep(ctx);
       if (stop.failure === null) dispatch.dispatchAll(frontier.dispatch);
