@@ -118,7 +118,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "approve",
     usage: "dwm approve <run> <gate> [--reason TEXT] [--store DIR] [--json]",
-    summary: "Approve a gate as the operator: writes approvals/<gate>/<n>.json and journals it.",
+    summary:
+      "Approve a gate as the operator: signs the decision with your key (bound to the gate digest and the integration head), writes approvals/<gate>/<n>.json and journals it.",
     positionals: { min: 2, max: 2 },
     options: {
       ...storeOption,
@@ -144,6 +145,21 @@ export const COMMANDS: CommandSpec[] = [
       ...json,
     },
     load: () => import("./commands/reject.js"),
+  },
+  {
+    name: "keys",
+    usage: "dwm keys init | dwm keys show | dwm keys trust [<pubkey|file>] [--name NAME] [--json]",
+    summary:
+      "The operator's Ed25519 signing key (init: make it in the DWM config dir; show: print it) and the repository's trusted keys (trust: add one to dwm.operators.json).",
+    positionals: { min: 1, max: 2 },
+    options: {
+      name: {
+        type: "string",
+        description: "trust: who holds the key (default: your git name, or the ssh key's comment).",
+      },
+      ...json,
+    },
+    load: () => import("./commands/keys.js"),
   },
   {
     name: "run",

@@ -4,7 +4,7 @@ import { defineErrors, EXIT } from "./errors.js";
 export const signingErrors = defineErrors({
   ERR_KEY_INVALID: {
     title: "A key is not an Ed25519 key DWM can read.",
-    hint: "Give a public key as PEM (`dwm keys show --pem`) or as an `ssh-ed25519 AAAA…` line; operator keys are made with `dwm keys init`.",
+    hint: "Give a public key as PEM (what `dwm keys show` prints) or as an `ssh-ed25519 AAAA…` line; operator keys are made with `dwm keys init`.",
   },
   ERR_KEY_MISSING: {
     title: "There is no operator key in the DWM config directory.",

@@ -2,6 +2,7 @@ export { dispatcherErrors } from "./errors.js";
 export { fanoutFrontierRun } from "./fanout.js";
 export type { IntegrationPorts, MergeResult } from "./integration.js";
 export {
+  approvalHead,
   conflictDrafts,
   integrationBranch,
   integrationHead,

@@ -26,6 +26,7 @@ import {
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { operatorFor } from "../operator.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
@@ -464,6 +465,8 @@ async function execute(
   const dirs = [...(planDir ? [planDir] : []), repo];
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
+  // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
+  const operator = operatorFor(ctx, repo);
 
   const printer = progressPrinter(ctx, printerMode(opts.ndjson, args.json, ctx.isTTY));
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
@@ -493,6 +496,7 @@ async function execute(
       },
       {
         repo,
+        operator,
         bindings,
         bindingsDigest: digest,
         concurrency: opts.concurrency,
