@@ -1,10 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { loadRun } from "@dwm/compiler";
 import { readApprovalPolicy } from "@dwm/gate-resolver";
-import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
+import { readJournal, verifyRun } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
-import { FakeClock, git, makeTempDir } from "@dwm/test-utils";
+import { git, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { integrationBranch } from "./integration.js";
 import { runWorkflow } from "./run-workflow.js";

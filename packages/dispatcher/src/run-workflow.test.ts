@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { loadRun } from "@dwm/compiler";
 import { readApprovalPolicy } from "@dwm/gate-resolver";
-import { foldJournal, openJournal, readJournal, verifyRun } from "@dwm/runtime";
+import { openJournal, readJournal, verifyRun } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
 import { FakeClock, git, makeTempDir, pathWithFakeClis } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";

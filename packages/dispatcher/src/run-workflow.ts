@@ -2,6 +2,7 @@ import type { RunOutcome } from "@dwm/schemas";
 import type { AttemptQueue, AttemptSettlement } from "./queue.js";
 import { ApprovalDesk } from "./run/approval-desk.js";
 import { openAttemptQueue } from "./run/attempt-queue.js";
+import { Attestor } from "./run/attestor.js";
 import { Budget } from "./run/budget.js";
 import type { RunContext } from "./run/context.js";
 import { DispatchStep } from "./run/dispatch-step.js";
@@ -54,12 +55,14 @@ export async function runWorkflow(
   const ctx: RunContext = { setup, log, budget, stop };
   const integrator = new Integrator(ctx);
   const desk = new ApprovalDesk(ctx);
+  const attestor = new Attestor(ctx);
   const recorder = new Recorder(ctx);
   const dispatch = new DispatchStep(ctx, integrator, queue);
-  log.observe(integrator, desk);
+  log.observe(integrator, desk, attestor);
   try {
     const history = log.replayHistory();
     desk.noteHistory(history);
+    attestor.noteHistory(history);
     budget.spend(tokensOfHistory(setup.dir, history));
     await integrator.start();
     setup.fan.load(log.state);
@@ -71,6 +74,7 @@ export async function runWorkflow(
     let interrupted: Promise<AttemptSettlement | null> | null = null;
     while (end === null && !stop.aborted) {
       await desk.absorbIfDue();
+      attestor.attestCompleted();
       await integrator.integrateCompleted();
       const frontier = frontierStep(ctx);
       if (stop.failure === null) dispatch.dispatchAll(frontier.dispatch);
@@ -82,6 +86,9 @@ export async function runWorkflow(
       } else end = await whenIdle(ctx, desk, frontier);
     }
     if (stop.aborted || end === null) end = await drainAfterStop(ctx, queue, recorder, interrupted);
+    attestor.attestCompleted();
+    // One run attestation per completion: signed just before run.completed is journaled.
+    if (end.status === "complete" && !log.state.completed) await attestor.attestRun();
     await closeRun(ctx, queue, end);
     return await runOutcome(ctx, end, startedMs);
   } finally {

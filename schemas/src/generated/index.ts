@@ -24,7 +24,9 @@ export type { KeysResult } from "./types/keys-result.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
 export type { Operators, OperatorKey } from "./types/operators.js";
+export type { PacketAttestation } from "./types/packet-attestation.js";
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
+export type { RunAttestation } from "./types/run-attestation.js";
 export type { RunCheck } from "./types/run-check.js";
 export type { RunMarker } from "./types/run-marker.js";
 export type { RunOutcomeStatus, RunOutcome, OutcomeGate, OutcomeFailure, IntegrationHead, RunnerActivity } from "./types/run-outcome.js";
@@ -33,13 +35,13 @@ export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types
 export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
 export type { SignedBundle, DsseEnvelope } from "./types/signed-bundle.js";
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow, NextAction } from "./types/status-report.js";
-export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
+export type { VerifyReport, VerifyProblem, SignatureCheck } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
 export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","invalidator","journal-event","journal-log","keys-result","manifest-summary","next-action","operators","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","invalidator","journal-event","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -68,8 +70,10 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "next-action": v.validateNextAction as ValidateFunction,
   "operators": v.validateOperators as ValidateFunction,
+  "packet-attestation": v.validatePacketAttestation as ValidateFunction,
   "packet": v.validatePacket as ValidateFunction,
   "review": v.validateReview as ValidateFunction,
+  "run-attestation": v.validateRunAttestation as ValidateFunction,
   "run-check": v.validateRunCheck as ValidateFunction,
   "run-marker": v.validateRunMarker as ValidateFunction,
   "run-outcome": v.validateRunOutcome as ValidateFunction,
@@ -110,8 +114,10 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "next-action": "https://schemas.dwm.dev/v1/next-action.schema.json",
   "operators": "https://schemas.dwm.dev/v1/operators.schema.json",
+  "packet-attestation": "https://schemas.dwm.dev/v1/packet-attestation.schema.json",
   "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
   "review": "https://schemas.dwm.dev/v1/review.schema.json",
+  "run-attestation": "https://schemas.dwm.dev/v1/run-attestation.schema.json",
   "run-check": "https://schemas.dwm.dev/v1/run-check.schema.json",
   "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",
   "run-outcome": "https://schemas.dwm.dev/v1/run-outcome.schema.json",
