@@ -135,7 +135,7 @@ export function packetStatement(f: PacketFacts): InTotoStatement {
   // A packet a gate completed without any attempt has neither commit nor evidence: the packet itself is the subject.
   if (subject.length === 0 && f.packetDigest)
     subject.push({
-      name: `packets/${f.packetId}.json`,
+      name: `packet:${f.packetId}`,
       digest: { sha256: f.packetDigest.slice("sha256:".length) },
     });
   return {

@@ -76,7 +76,7 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
     const second = await runWorkflow(runDir, realPorts({}, wt.path), options);
     expect(second.status).toBe("complete");
     expect(second.this_run.attempts).toBe(0);
-    expect(verifyRun(runDir).ok).toBe(true);
+    expect(verifyRun(runDir).problems).toEqual([]);
 
     // verify covers the item packet files: a changed byte, or a stray file beside them, is found
     const item = path.join(runDir, "packets", `${ex1.data.packets[0]?.packet_id}.json`);

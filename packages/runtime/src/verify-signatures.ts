@@ -183,8 +183,10 @@ class SignatureChecker {
       return;
     }
     for (const s of o.statement.subject) {
-      // A file the journal wrote again after the attestation (a reworked handoff, a recompiled run.json) is a later one's.
-      if (s.digest.sha256 === undefined || (this.written.get(s.name) ?? 0) > e.seq) continue;
+      // Names with a colon (gate:…, packet:…) are artifacts by canonical digest, not files. A file the
+      // journal wrote again after the attestation (a reworked handoff, a recompiled run.json) is a later one's.
+      if (s.digest.sha256 === undefined || s.name.includes(":") || (this.written.get(s.name) ?? 0) > e.seq)
+        continue;
       const actual = this.sha256Of(s.name);
       if (actual !== s.digest.sha256) {
         this.bad(

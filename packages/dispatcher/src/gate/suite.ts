@@ -167,7 +167,11 @@ function storeView(p: Prepared, runId: string): { view: Record<string, unknown>;
     files = git(p.repo, "ls-tree", "-r", "--name-only", branch).split("\n").filter(Boolean);
   }
   return {
-    view: { types, verify: verifyRun(p.runDir).problems.map((x) => x.code), integrated: files },
+    view: {
+      types,
+      verify: verifyRun(p.runDir, { trust: OPERATOR.trust }).problems.map((x) => x.code),
+      integrated: files,
+    },
     tree,
   };
 }
