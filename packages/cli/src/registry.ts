@@ -162,6 +162,19 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/keys.js"),
   },
   {
+    name: "attest",
+    usage: "dwm attest [run] [--out FILE] [--store DIR] [--json]",
+    summary:
+      "Export every signed approval and attestation of a verified run as one bundle file (JSON lines of Sigstore bundles); stdout without --out.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...storeOption,
+      out: { type: "string", description: "Write the bundle to FILE (JSON lines)." },
+      ...json,
+    },
+    load: () => import("./commands/attest.js"),
+  },
+  {
     name: "run",
     usage:
       "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--store DIR] [--json|--ndjson]",

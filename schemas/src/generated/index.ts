@@ -7,6 +7,7 @@ export type { Slug, Digest, CommitId, KeyId, Timestamp, Approval, Approver } fro
 export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
 export type { Digest1, Digest2, AttemptOutcome, RelativePath, RelativePath1, BackendName, InvocationOutcome, AttemptJobResult, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt-job-result.js";
 export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, Digest3, AttemptJob, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, RateLimit, AttemptInput, AttemptLimits } from "./types/attempt-job.js";
+export type { AttestResult, OperatorKey } from "./types/attest-result.js";
 export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
 export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
@@ -23,7 +24,7 @@ export type { JournalLog } from "./types/journal-log.js";
 export type { KeysResult } from "./types/keys-result.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
-export type { Operators, OperatorKey } from "./types/operators.js";
+export type { Operators } from "./types/operators.js";
 export type { PacketAttestation } from "./types/packet-attestation.js";
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
 export type { RunAttestation } from "./types/run-attestation.js";
@@ -41,7 +42,7 @@ export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","invalidator","journal-event","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","invalidator","journal-event","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -53,6 +54,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "attempt-job": v.validateAttemptJob as ValidateFunction,
   "attempt-request": v.validateAttemptRequest as ValidateFunction,
   "attempt": v.validateAttempt as ValidateFunction,
+  "attest-result": v.validateAttestResult as ValidateFunction,
   "command-list": v.validateCommandList as ValidateFunction,
   "common": v.validateCommon as ValidateFunction,
   "compile-result": v.validateCompileResult as ValidateFunction,
@@ -97,6 +99,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "attempt-job": "https://schemas.dwm.dev/v1/attempt-job.schema.json",
   "attempt-request": "https://schemas.dwm.dev/v1/attempt-request.schema.json",
   "attempt": "https://schemas.dwm.dev/v1/attempt.schema.json",
+  "attest-result": "https://schemas.dwm.dev/v1/attest-result.schema.json",
   "command-list": "https://schemas.dwm.dev/v1/command-list.schema.json",
   "common": "https://schemas.dwm.dev/v1/common.schema.json",
   "compile-result": "https://schemas.dwm.dev/v1/compile-result.schema.json",

@@ -8,6 +8,7 @@ export declare const validateAttemptJobResult: ValidateFunction;
 export declare const validateAttemptJob: ValidateFunction;
 export declare const validateAttemptRequest: ValidateFunction;
 export declare const validateAttempt: ValidateFunction;
+export declare const validateAttestResult: ValidateFunction;
 export declare const validateCommandList: ValidateFunction;
 export declare const validateCommon: ValidateFunction;
 export declare const validateCompileResult: ValidateFunction;

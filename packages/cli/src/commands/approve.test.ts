@@ -309,7 +309,9 @@ describe("dwm approve / reject", () => {
       writeTestOperatorConfig(stranger.path, testOperatorKey(4));
       const untrusted = await dwm(["approve", runId, "write", "--json"], { DWM_CONFIG_DIR: stranger.path });
       expect(untrusted.code).toBe(1);
-      expect(untrusted.stderr).toContain(`error ERR_KEY_UNTRUSTED: your operator key ${testOperatorKey(4).keyId}`);
+      expect(untrusted.stderr).toContain(
+        `error ERR_KEY_UNTRUSTED: your operator key ${testOperatorKey(4).keyId}`,
+      );
       expect(untrusted.stderr).toContain("hint: Run `dwm keys trust`");
       expect(fs.existsSync(path.join(runDir, "approvals"))).toBe(false);
     } finally {
