@@ -86,8 +86,10 @@ async function side(kind, n, w) {
       });
   }
   const t0 = performance.now();
+  const { testOperatorKey, testTrust } = await load("test-utils");
   const out = await runWorkflow(compiled.runDir, ports, {
     repo: dir,
+    operator: { key: testOperatorKey(), trust: testTrust() },
     bindings,
     bindingsDigest: digest,
     concurrency: CONCURRENCY,
