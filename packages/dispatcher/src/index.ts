@@ -1,3 +1,14 @@
+export type { PacketFacts } from "./attestation.js";
+export {
+  assuranceOf,
+  evidenceFiles,
+  PACKET_PREDICATE_TYPE,
+  packetAttestationPath,
+  packetStatement,
+  RUN_PREDICATE_TYPE,
+  runAttestationPath,
+  runStatement,
+} from "./attestation.js";
 export { dispatcherErrors } from "./errors.js";
 export { fanoutFrontierRun } from "./fanout.js";
 export type { IntegrationPorts, MergeResult } from "./integration.js";
@@ -19,5 +30,6 @@ export type {
   WorkerPoolOptions,
 } from "./queue.js";
 export { createWorkerPool } from "./queue.js";
+export { attestCompletedPackets } from "./run/attestor.js";
 export type { DispatcherPorts, ProgressEvent, RunWorkflowOptions } from "./run/types.js";
 export { runWorkflow } from "./run-workflow.js";

@@ -1,8 +1,9 @@
 import type { RunOutcome } from "@dwm/schemas";
+import { integrationHead } from "./integration.js";
 import type { AttemptQueue, AttemptSettlement } from "./queue.js";
 import { ApprovalDesk } from "./run/approval-desk.js";
 import { openAttemptQueue } from "./run/attempt-queue.js";
-import { Attestor } from "./run/attestor.js";
+import { Attestor, loopHost } from "./run/attestor.js";
 import { Budget } from "./run/budget.js";
 import type { RunContext } from "./run/context.js";
 import { DispatchStep } from "./run/dispatch-step.js";
@@ -55,7 +56,7 @@ export async function runWorkflow(
   const ctx: RunContext = { setup, log, budget, stop };
   const integrator = new Integrator(ctx);
   const desk = new ApprovalDesk(ctx);
-  const attestor = new Attestor(ctx);
+  const attestor = new Attestor(loopHost(ctx));
   const recorder = new Recorder(ctx);
   const dispatch = new DispatchStep(ctx, integrator, queue);
   log.observe(integrator, desk, attestor);
@@ -88,7 +89,8 @@ export async function runWorkflow(
     if (stop.aborted || end === null) end = await drainAfterStop(ctx, queue, recorder, interrupted);
     attestor.attestCompleted();
     // One run attestation per completion: signed just before run.completed is journaled.
-    if (end.status === "complete" && !log.state.completed) await attestor.attestRun();
+    if (end.status === "complete" && !log.state.completed)
+      attestor.attestRun(await integrationHead(setup.gitPorts, setup.runId));
     await closeRun(ctx, queue, end);
     return await runOutcome(ctx, end, startedMs);
   } finally {

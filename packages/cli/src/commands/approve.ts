@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { loadRun } from "@dwm/compiler";
 import { digest, digestBytes, isDwmError, renderArtifact } from "@dwm/core";
+import { attestCompletedPackets } from "@dwm/dispatcher";
 import {
   buildApproval,
   gateResolverErrors,
@@ -116,7 +117,8 @@ export async function decide(
   const loaded = loadRun(resolved.runDir);
   const approver = approverOf(ctx);
   const repo = repoRoot(resolved.runDir);
-  const { key } = operatorFor(ctx, repo);
+  const operator = operatorFor(ctx, repo);
+  const { key } = operator;
   const integrationHead = await integrationHeadNow(ctx, repo, loaded.run);
 
   const prepare = (state: RunState) => {
@@ -173,6 +175,8 @@ export async function decide(
       });
       registerHandoffs(resolved.runDir, copies);
       journal.appendAll(events);
+      // A packet this decision completed (a human gate's) is attested at once, as the runner would.
+      attestCompletedPackets(resolved.runDir, loaded.run, journal, operator);
       doc = gateDecision(
         approval,
         stored.path,

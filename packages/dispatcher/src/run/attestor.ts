@@ -6,18 +6,22 @@ import {
   readArtifact,
   renderArtifact,
   resolveInside,
+  type SigningKey,
   signStatement,
+  type TrustStore,
   writeFileAtomic,
 } from "@dwm/core";
 import { readSignedApproval } from "@dwm/gate-resolver";
-import type { EventDraft } from "@dwm/runtime";
+import { type EventDraft, type Journal, readJournal } from "@dwm/runtime";
 import type {
   Attempt,
   InTotoStatement,
   JournalEvent,
   PacketAttestation,
   Review,
+  Run,
   RunAttestation,
+  RunState,
 } from "@dwm/schemas";
 import {
   evidenceFiles,
@@ -27,7 +31,6 @@ import {
   runAttestationPath,
   runStatement,
 } from "../attestation.js";
-import { approvalHead } from "../integration.js";
 import type { RunContext } from "./context.js";
 import type { EventObserver } from "./run-log.js";
 
@@ -59,7 +62,7 @@ export class Attestor implements EventObserver {
   // The gate.approved whose completions follow it in the same batch (a human gate completing its packet).
   private deciding: Decision | null = null;
 
-  constructor(private readonly ctx: RunContext) {}
+  constructor(private readonly host: AttestorHost) {}
 
   /** The journal as this runner opened it: what was attested, and what completed without an attestation. */
   noteHistory(events: readonly JournalEvent[]): void {
@@ -130,36 +133,34 @@ export class Attestor implements EventObserver {
   }
 
   private facts(packetId: string, attempt: number, commit: string | null, by: Decision | null): PacketFacts {
-    const { setup, log } = this.ctx;
+    const h = this.host;
     const events = this.byPacket.get(packetId) ?? [];
     const recorded = events.findLast((e) => e.type === "attempt.recorded" && e.data.attempt === attempt);
     const reviewed = events.findLast((e) => e.type === "packet.reviewed" && e.data.attempt === attempt);
+    // The attempt record the journal names (an attempt without one, such as a gate's, has none).
+    const recordRel = `attempts/${packetId}/${attempt}/attempt.json`;
     const attemptRecord =
-      recorded?.type === "attempt.recorded"
-        ? readArtifact<Attempt>(
-            path.join(setup.dir, `attempts/${packetId}/${attempt}/attempt.json`),
-            "attempt",
-            {
-              expectDigest: recorded.data.attempt_digest,
-            },
-          ).value
+      recorded?.type === "attempt.recorded" && recorded.data.files.some((f) => f.path === recordRel)
+        ? readArtifact<Attempt>(path.join(h.dir, recordRel), "attempt", {
+            expectDigest: recorded.data.attempt_digest,
+          }).value
         : null;
     const reviewFile = reviewed?.type === "packet.reviewed" ? reviewed.data.files[0] : undefined;
     const review =
       reviewed?.type === "packet.reviewed" && reviewFile
         ? {
-            value: readArtifact<Review>(path.join(setup.dir, reviewFile.path), "review", {
+            value: readArtifact<Review>(path.join(h.dir, reviewFile.path), "review", {
               expectDigest: reviewed.data.review_digest,
             }).value,
             digest: reviewed.data.review_digest,
           }
         : null;
     return {
-      runId: setup.runId,
+      runId: h.run.run_id,
       packetId,
       packetDigest:
-        log.state.packets[packetId]?.packet_digest ??
-        setup.loaded.run.packets.find((p) => p.packet_id === packetId)?.digest ??
+        h.state().packets[packetId]?.packet_digest ??
+        h.run.packets.find((p) => p.packet_id === packetId)?.digest ??
         null,
       attempt,
       commit,
@@ -172,9 +173,8 @@ export class Attestor implements EventObserver {
 
   /** Who signed the decision that completed a packet, read again through the trusted keys. */
   private approvalFacts(by: Decision): PacketAttestation["approval"] {
-    const { setup } = this.ctx;
-    const text = fs.readFileSync(resolveInside(setup.dir, by.file.path, "approval"), "utf8");
-    const read = readSignedApproval(JSON.parse(text), setup.options.operator.trust);
+    const text = fs.readFileSync(resolveInside(this.host.dir, by.file.path, "approval"), "utf8");
+    const read = readSignedApproval(JSON.parse(text), this.host.operator.trust);
     if (!read.ok) return null;
     return {
       gate_id: by.gateId,
@@ -193,10 +193,9 @@ export class Attestor implements EventObserver {
       "statement_digest" | "key_id" | "files"
     >,
   ): EventDraft {
-    const { setup } = this.ctx;
-    const { key } = setup.options.operator;
+    const { key } = this.host.operator;
     const text = renderArtifact(signStatement(statement, key));
-    writeFileAtomic(resolveInside(setup.dir, rel, "attestation"), text);
+    writeFileAtomic(resolveInside(this.host.dir, rel, "attestation"), text);
     return {
       type: "attestation.recorded",
       data: {
@@ -211,7 +210,7 @@ export class Attestor implements EventObserver {
   private attestPacket(packetId: string, attempt: number, commit: string | null, by: Decision | null): void {
     const statement = packetStatement(this.facts(packetId, attempt, commit, by));
     const assurance = (statement.predicate as PacketAttestation).assurance;
-    this.ctx.log.append([
+    this.host.append([
       this.sign(statement, packetAttestationPath(packetId, attempt), {
         subject: "packet",
         packet_id: packetId,
@@ -225,8 +224,7 @@ export class Attestor implements EventObserver {
    * Sign and journal the run's attestation, as it is about to complete (run.completed follows
    * it): its integration head, every packet attestation and every approval.
    */
-  async attestRun(): Promise<void> {
-    const { setup } = this.ctx;
+  attestRun(integrationHead: string | null): void {
     this.attestCompleted();
     const packets: RunAttestation["packets"] = [...this.attested]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -245,19 +243,62 @@ export class Attestor implements EventObserver {
       approval_digest: a.approvalDigest as RunAttestation["approvals"][number]["approval_digest"],
       bundle_digest: a.file.digest as RunAttestation["approvals"][number]["bundle_digest"],
     }));
-    const head = await approvalHead(setup.gitPorts, setup.runId, null);
-    const runFileDigest = digestBytes(fs.readFileSync(path.join(setup.dir, "run.json")));
+    const runFileDigest = digestBytes(fs.readFileSync(path.join(this.host.dir, "run.json")));
     const statement = runStatement({
-      run: setup.loaded.run,
+      run: this.host.run,
       runFileDigest,
-      integrationHead: head,
+      integrationHead,
       packets,
       approvals,
     });
-    this.ctx.log.append([
+    this.host.append([
       this.sign(statement, runAttestationPath(this.runAttestations + 1), { subject: "run" }),
     ]);
   }
+}
+
+/** What the attestor works with: the run store, the run, the operator's key, and the journal to append to. */
+export interface AttestorHost {
+  /** The run directory, absolute. */
+  readonly dir: string;
+  readonly run: Run;
+  readonly operator: { key: SigningKey; trust: TrustStore };
+  state(): RunState;
+  append(drafts: readonly EventDraft[]): unknown;
+}
+
+/** The attestor's host in the run loop: the run's setup and its journal. */
+export function loopHost(ctx: RunContext): AttestorHost {
+  const { setup, log } = ctx;
+  return {
+    dir: setup.dir,
+    run: setup.loaded.run,
+    operator: setup.options.operator,
+    state: () => log.state,
+    append: (drafts) => log.append(drafts),
+  };
+}
+
+/**
+ * Attest, outside the run loop, every completed packet of a run that has no attestation yet
+ * (`dwm approve` completing a human gate's packet): signed with the operator's key, appended
+ * through `journal`, which must hold the run lock.
+ */
+export function attestCompletedPackets(
+  dir: string,
+  run: Run,
+  journal: Pick<Journal, "state" | "appendAll">,
+  operator: AttestorHost["operator"],
+): void {
+  const a = new Attestor({
+    dir,
+    run,
+    operator,
+    state: () => journal.state,
+    append: (drafts) => journal.appendAll(drafts),
+  });
+  a.noteHistory(readJournal(dir).events);
+  a.attestCompleted();
 }
 
 /** A packet's latest attestation as the journal names it. */
