@@ -188,7 +188,7 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
     const second = await runWorkflow(compiled.runDir, ports(), options);
     expect(second.status).toBe("complete");
     expect(second.this_run.attempts).toBe(0);
-    expect(verifyRun(compiled.runDir).problems).toEqual([]);
+    expect(verifyRun(compiled.runDir, { trust: testTrust() }).problems).toEqual([]);
 
     const branch = integrationBranch(compiled.runId);
     expect(git(repo.path, "show", `${branch}:notes/plan.md`)).toBe(PLAN_MD.trimEnd());
