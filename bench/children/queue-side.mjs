@@ -90,8 +90,10 @@ async function side(kind, n, w, perWorker, sleepS) {
   }
   const load0 = os.loadavg()[0];
   const t0 = performance.now();
+  const { testOperatorKey, testTrust } = await load("test-utils");
   const out = await runWorkflow(compiled.runDir, ports, {
     repo: dir,
+    operator: { key: testOperatorKey(), trust: testTrust() },
     bindings,
     bindingsDigest: digest,
     concurrency: kind === "pool" ? perWorker : CONCURRENCY,

@@ -209,7 +209,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "approve",
     usage: "dwm approve <run> <gate> [--reason TEXT] [--store DIR] [--json]",
-    summary: "Approve a gate as the operator: writes approvals/<gate>/<n>.json and journals it.",
+    summary:
+      "Approve a gate as the operator: signs the decision with your key (bound to the gate digest and the integration head), writes approvals/<gate>/<n>.json and journals it.",
     positionals: { min: 2, max: 2 },
     options: {
       ...storeOption,
@@ -235,6 +236,34 @@ export const COMMANDS: CommandSpec[] = [
       ...json,
     },
     load: () => import("./commands/reject.js"),
+  },
+  {
+    name: "keys",
+    usage: "dwm keys init | dwm keys show | dwm keys trust [<pubkey|file>] [--name NAME] [--json]",
+    summary:
+      "The operator's Ed25519 signing key (init: make it in the DWM config dir; show: print it) and the repository's trusted keys (trust: add one to dwm.operators.json).",
+    positionals: { min: 1, max: 2 },
+    options: {
+      name: {
+        type: "string",
+        description: "trust: who holds the key (default: your git name, or the ssh key's comment).",
+      },
+      ...json,
+    },
+    load: () => import("./commands/keys.js"),
+  },
+  {
+    name: "attest",
+    usage: "dwm attest [run] [--out FILE] [--store DIR] [--json]",
+    summary:
+      "Export every signed approval and attestation of a verified run as one bundle file (JSON lines of Sigstore bundles); stdout without --out.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...storeOption,
+      out: { type: "string", description: "Write the bundle to FILE (JSON lines)." },
+      ...json,
+    },
+    load: () => import("./commands/attest.js"),
   },
   {
     name: "run",

@@ -8,6 +8,7 @@ import { checkQueueResume, newRunInstance, runInstance } from "./run-identity.js
 import { runWorkflow } from "./run-workflow.js";
 import { packetState, runState } from "./test-support/builders.js";
 import { exampleRepo, realPorts } from "./test-support/example.js";
+import { OPERATOR } from "./test-support/operator.js";
 
 const INSTANCE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const REDIS = { url: "redis://10.0.0.1:6379", prefix: "dwm" };
@@ -33,6 +34,7 @@ describe("runInstance", () => {
     bindings: ex.bindings,
     bindingsDigest: ex.bindingsDigest,
     maxAttempts: 0,
+    operator: OPERATOR,
   };
 
   it("the instance a new journal's run.opened got is the run's, read back by the next runner", async () => {

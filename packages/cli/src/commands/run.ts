@@ -36,6 +36,7 @@ import { cliErrors } from "../errors.js";
 import { attemptCost } from "../internal/prices.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
 import { didYouMean } from "../internal/suggest.js";
+import { operatorFor } from "../operator.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
@@ -436,6 +437,8 @@ async function execute(
   const dirs = [...(planDir ? [planDir] : []), repo];
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
+  // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
+  const operator = operatorFor(ctx, repo);
 
   const printer = progress.onProgress;
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
@@ -466,6 +469,7 @@ async function execute(
       },
       {
         repo,
+        operator,
         bindings,
         bindingsDigest: digest,
         concurrency: opts.concurrency,

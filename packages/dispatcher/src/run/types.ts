@@ -1,4 +1,4 @@
-import type { Clock, Digest, ProcessRunner } from "@dwm/core";
+import type { Clock, Digest, ProcessRunner, SigningKey, TrustStore } from "@dwm/core";
 import type { GitPort } from "@dwm/executor";
 import type { InfraRetryPolicy } from "@dwm/ingester";
 import type {
@@ -59,6 +59,12 @@ export interface DispatcherPorts {
 export interface RunWorkflowOptions {
   /** The git repository the run belongs to (attempts, integration branch). */
   repo: string;
+  /**
+   * The operator's key, which signs `--approve` and policy approvals and the run's attestations,
+   * and the keys the repository trusts (dwm.operators.json): only approvals signed by one count.
+   * The key must be trusted (ERR_KEY_UNTRUSTED).
+   */
+  operator: { key: SigningKey; trust: TrustStore };
   bindings: WorkerBindings;
   bindingsDigest: Digest;
   /** `--concurrency`: overrides the plan's parallelism.concurrency_cap. */
