@@ -257,6 +257,15 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/next.js"),
   },
   {
+    name: "mcp",
+    usage: "dwm mcp",
+    summary:
+      "Serve DWM to agents over the Model Context Protocol on stdin/stdout: evaluate, compile, run, status, next, show, gates, log, verify, report; the skill and schemas as resources. Never approves or rejects a gate.",
+    positionals: { min: 0, max: 0 },
+    options: {},
+    load: () => import("./commands/mcp.js"),
+  },
+  {
     name: "commands",
     usage: "dwm commands [--json]",
     summary: "The command reference: every command, its usage and options, and the exit codes.",

@@ -1,0 +1,83 @@
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+let dir: string | null = null;
+
+/** The folder holding @dwm/schemas' `*.schema.json` files (read from disk: importing the package would load its validators). */
+export function schemaDir(): string {
+  dir ??= path.dirname(createRequire(import.meta.url).resolve("@dwm/schemas/package.json"));
+  return dir;
+}
+
+/** Names of the schema files, `run` for run.schema.json, sorted. */
+export function schemaNames(): string[] {
+  return fs
+    .readdirSync(schemaDir())
+    .filter((f) => f.endsWith(".schema.json"))
+    .map((f) => f.slice(0, -".schema.json".length))
+    .sort();
+}
+
+/** The schema file's text as shipped. */
+export function schemaText(name: string): string {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new TypeError(`bad schema name ${name}`);
+  return fs.readFileSync(path.join(schemaDir(), `${name}.schema.json`), "utf8");
+}
+
+const cache = new Map<string, JsonObject>();
+
+/** Copies `node` without `$id`/`$schema`, each `$ref` passed through `ref`. */
+function rewrite(node: Json, ref: (r: string) => string): Json {
+  if (Array.isArray(node)) return node.map((n) => rewrite(n, ref));
+  if (node === null || typeof node !== "object") return node;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === "$id" || k === "$schema") continue;
+    out[k] = k === "$ref" && typeof v === "string" ? ref(v) : rewrite(v, ref);
+  }
+  return out;
+}
+
+/**
+ * Schemas with every schema they reference (`common.schema.json#/$defs/x`, ...), each whole under
+ * `$defs/<name>` with its refs pointing there: one document a client can compile alone (MCP tool
+ * schemas travel without their files). `$id` and `$schema` are dropped: an embedded `$id` would
+ * change how refs resolve.
+ */
+export function embeddedSchemas(names: readonly string[]): JsonObject {
+  const defs: JsonObject = {};
+  const pending = [...names];
+  for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+    if (next in defs) continue;
+    const owner = next;
+    defs[owner] = rewrite(JSON.parse(schemaText(owner)) as Json, (r) => {
+      const [file, frag = ""] = r.split("#");
+      const target = file ? file.replace(/\.schema\.json$/, "") : owner;
+      if (!(target in defs) && !pending.includes(target)) pending.push(target);
+      return `#/$defs/${target}${frag}`;
+    });
+  }
+  return defs;
+}
+
+/** One schema, standalone: its own keywords at the top, the schemas it references under `$defs/<name>`. */
+export function bundledSchema(name: string): JsonObject {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const defs = embeddedSchemas([name]);
+  const own = defs[name] as JsonObject;
+  delete defs[name];
+  // The schema's own $defs move back to the top, and refs to them follow.
+  const text = JSON.stringify({ ...own, $defs: { ...((own.$defs as JsonObject) ?? {}), ...defs } });
+  const self = `"#/$defs/${name}`;
+  const out = JSON.parse(
+    text.replaceAll(`${self}/`, () => '"#/').replaceAll(`${self}"`, () => '"#"'),
+  ) as JsonObject;
+  if (Object.keys(out.$defs as JsonObject).length === 0) delete out.$defs;
+  cache.set(name, out);
+  return out;
+}
