@@ -20,6 +20,11 @@ interface LaunchTarget {
   root: string;
   /** `dwm run`'s positional: the plan (its bindings and policy are looked for beside it) or the run. */
   positional: string | null;
+  /**
+   * How many leases the runner takes before it runs: 2 when it recompiles a run that has a
+   * journal first (that compile journals a lease of its own and lets go), else 1.
+   */
+  leases: number;
 }
 
 /** How the launcher starts `dwm`, how long it waits for the runner to take the run, and how often it looks. */
@@ -69,10 +74,17 @@ async function targetOf(args: Record<string, unknown>, ctx: CommandContext): Pro
     const { plan } = loadPlanFile(asPath);
     const root = fs.realpathSync(repoRoot(path.dirname(asPath)));
     const at = locateRun(plan, { repoRoot: root, storeDir: store });
-    return { runId: at.runId, runDir: at.runDir, root, positional: asPath };
+    const leases = fs.existsSync(path.join(at.runDir, "journal.jsonl")) ? 2 : 1;
+    return { runId: at.runId, runDir: at.runDir, root, positional: asPath, leases };
   }
   if (asPath !== null && isRunDir(asPath)) {
-    return { runId: path.basename(asPath), runDir: asPath, root: repoRoot(asPath), positional: asPath };
+    return {
+      runId: path.basename(asPath),
+      runDir: asPath,
+      root: repoRoot(asPath),
+      positional: asPath,
+      leases: 1,
+    };
   }
   const parsed: ParsedArgs = {
     positionals: given === undefined ? [] : [given],
@@ -80,7 +92,7 @@ async function targetOf(args: Record<string, unknown>, ctx: CommandContext): Pro
     json: true,
   };
   const r = resolveRun(parsed, ctx);
-  return { runId: r.runId, runDir: r.runDir, root: repoRoot(r.runDir), positional: r.runId };
+  return { runId: r.runId, runDir: r.runDir, root: repoRoot(r.runDir), positional: r.runId, leases: 1 };
 }
 
 /** `dwm run`'s options from the tool's arguments (never --approve: gates are a person's to decide). */
@@ -162,7 +174,7 @@ export function createRunLauncher(options: LauncherOptions = {}) {
     }
     child.unref();
     started.set(t.runId, child);
-    const outcome = await settle(child, t.runDir, waitMs, pollMs);
+    const outcome = await settle(child, t, waitMs, pollMs);
     if (outcome.exitCode !== null && ![0, 4, 5].includes(outcome.exitCode)) {
       const err = runnerError(fs.readFileSync(logFile, "utf8"));
       throw mcpErrors.create(
@@ -186,26 +198,50 @@ export function createRunLauncher(options: LauncherOptions = {}) {
   };
 }
 
-/** Wait until the child holds the run's lock or has exited (its exit code), at most `waitMs`. */
+/** Leases the journal records for process `pid` (lease.taken and lease.taken-over events). */
+export function leasesOf(runDir: string, pid: number): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(runDir, "journal.jsonl"), "utf8");
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (!line.includes('"lease.taken')) continue;
+    try {
+      if ((JSON.parse(line) as { data: { pid?: number } }).data.pid === pid) n++;
+    } catch {
+      // a line being written
+    }
+  }
+  return n;
+}
+
+/**
+ * Wait until the child runs the run (it holds the lock for running, and has journaled the
+ * lease it runs under: not the one a recompile takes and lets go) or has exited (its exit
+ * code), at most `waitMs`.
+ */
 async function settle(
   child: ChildProcess,
-  runDir: string,
+  t: LaunchTarget,
   waitMs: number,
   pollMs: number,
 ): Promise<{ exitCode: number | null }> {
-  const exited = new Promise<number>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-    child.once("error", () => resolve(127));
-  });
   let code: number | null = null;
-  void exited.then((c) => {
-    code = c;
+  child.once("exit", (c, signal) => {
+    code = c ?? (signal ? 128 : 1);
+  });
+  child.once("error", () => {
+    code = 127;
   });
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     if (code !== null) return { exitCode: code };
-    if (liveHolder(runDir, new Date().toISOString())?.pid === child.pid) return { exitCode: null };
+    const pid = child.pid ?? -1;
+    if (liveHolder(t.runDir, new Date().toISOString())?.pid === pid && leasesOf(t.runDir, pid) >= t.leases)
+      return { exitCode: null };
     await sleep(pollMs);
   }
   return { exitCode: code };
