@@ -56,7 +56,7 @@ function runClaude(
 function toolResults(body: unknown): { tool_use_id: string; is_error?: boolean; text: string }[] {
   const messages = (body as { messages: { role: string; content: unknown }[] }).messages;
   const last = messages.at(-1);
-  if (!last || last.role !== "user" || !Array.isArray(last.content)) return [];
+  if (last?.role !== "user" || !Array.isArray(last.content)) return [];
   return (last.content as { type: string; tool_use_id: string; is_error?: boolean; content: unknown }[])
     .filter((b) => b.type === "tool_result")
     .map((b) => ({
@@ -149,7 +149,8 @@ describe.skipIf(cli === null)(
       expect(init.mcp_servers).toEqual([{ name: "dwm", status: "connected" }]);
       const sent = server.conversation("messages");
       expect(sent).toHaveLength(2);
-      const offered = ((sent[0]?.body as { tools: { name: string }[] }).tools ?? []).map((t) => t.name);
+      const first = sent[0]?.body as { tools?: { name: string }[] } | undefined;
+      const offered = (first?.tools ?? []).map((t) => t.name);
       expect(offered).toContain("mcp__dwm__status");
       expect(offered.filter((n) => n.startsWith("mcp__dwm__")).sort()).toEqual(
         ["compile", "evaluate", "gates", "log", "next", "report", "run", "show", "status", "verify"].map(
