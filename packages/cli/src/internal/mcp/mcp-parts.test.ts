@@ -5,10 +5,12 @@ import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { checkArguments, INPUT_SCHEMA_KEYWORDS, validArguments } from "./arguments.js";
+import { toolError } from "./call-tool.js";
 import { leasesOf, runArgv, runnerError } from "./run-launcher.js";
 import { bundledSchema, embeddedSchemas, schemaNames } from "./schemas.js";
-import { outputSchemaOf, toolError, toolList } from "./server.js";
-import { TOOLS } from "./tools.js";
+import { outputSchemaOf, toolList } from "./server.js";
+import { TOOL_SPECS as TOOLS } from "./tool-specs.js";
+import { TOOL_CALLS } from "./tools.js";
 
 /** Every `$ref` in a schema document. */
 function refs(node: unknown): string[] {
@@ -178,6 +180,7 @@ describe("the tool table", () => {
       "verify",
       "report",
     ]);
+    expect(Object.keys(TOOL_CALLS)).toEqual(TOOLS.map((t) => t.name));
     for (const t of toolList()) {
       expect(JSON.stringify(t.inputSchema)).not.toMatch(/"approve"|"reject"|polic/i);
       expect(t.description.length).toBeGreaterThan(40);

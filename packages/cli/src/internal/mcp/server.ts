@@ -1,26 +1,24 @@
-import { isDwmError } from "@dwm/core";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { CommandContext } from "../../command.js";
+import { dwmVersion } from "../../version.js";
+import type { LauncherOptions } from "./run-launcher.js";
+import { bundledSchema, embeddedSchemas } from "./schemas.js";
 import {
   CallToolRequestSchema,
-  type CallToolResult,
-  ErrorCode,
   type JSONRPCMessage,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  Server,
+  StdioServerTransport,
   type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
-import type { CommandContext } from "../../command.js";
-import { dwmVersion } from "../../version.js";
-import { validArguments } from "./arguments.js";
-import { mcpErrors } from "./errors.js";
-import { listResources, RESOURCE_TEMPLATES, readResource } from "./resources.js";
-import { createRunLauncher, type LauncherOptions } from "./run-launcher.js";
-import { bundledSchema, embeddedSchemas } from "./schemas.js";
-import { TOOLS, type ToolEnv, type ToolSpec } from "./tools.js";
+} from "./sdk.js";
+import { TOOL_SPECS, type ToolSpec } from "./tool-specs.js";
+import type { ToolEnv } from "./tools.js";
+
+// Only what tools/list needs is imported above: a client waits for the handshake and the tool
+// list before its session starts, so DWM's stages load at the first call that needs them.
 
 const INSTRUCTIONS = [
   "DWM (the Deterministic Workflow Machine) runs large agent work as a plan of content-hashed packets with recorded evidence, reviews and human gates.",
@@ -42,7 +40,7 @@ export function outputSchemaOf(spec: ToolSpec): Tool["outputSchema"] | undefined
 
 /** tools/list: every tool with its input schema, output schema and hints. */
 export function toolList(): Tool[] {
-  return TOOLS.map((t) => {
+  return TOOL_SPECS.map((t) => {
     const outputSchema = outputSchemaOf(t);
     return {
       name: t.name,
@@ -60,66 +58,46 @@ export function toolList(): Tool[] {
   });
 }
 
-/** A failure as an MCP tool error: the DWM error document (code, message, hint, details) as JSON text. */
-export function toolError(e: unknown, debug: boolean): CallToolResult {
-  const err = isDwmError(e)
-    ? e.toJSON()
-    : {
-        code: "ERR_CLI_INTERNAL",
-        message: e instanceof Error ? e.message : String(e),
-        hint: "Run again with DWM_DEBUG=1 for the stack trace and report it.",
-        ...(debug && e instanceof Error ? { details: { stack: e.stack } } : {}),
-      };
-  return {
-    isError: true,
-    content: [{ type: "text", text: JSON.stringify({ kind: "error", error: err }) }],
-  };
-}
-
-/** Call one tool: check its arguments, run it, and put its JSON document in the result. */
-export async function callTool(name: string, args: unknown, env: ToolEnv): Promise<CallToolResult> {
-  try {
-    const spec = TOOLS.find((t) => t.name === name);
-    if (!spec) {
-      throw mcpErrors.create("ERR_MCP_UNKNOWN_TOOL", `no tool ${JSON.stringify(name)}`, {
-        details: { tool: name, tools: TOOLS.map((t) => t.name) },
-      });
-    }
-    const r = await spec.call(validArguments(name, spec.inputSchema, args), env);
-    return {
-      content: [{ type: "text", text: JSON.stringify(r.output) }],
-      structuredContent: r.output as Record<string, unknown>,
-      _meta: { "dwm/exit_code": r.exitCode },
-    };
-  } catch (e) {
-    return toolError(e, env.ctx.env.DWM_DEBUG === "1");
-  }
-}
-
 /** DWM's MCP server (not connected): its tools, resources and resource templates. */
 export function createMcpServer(ctx: CommandContext, launcher: LauncherOptions = {}): Server {
   const server = new Server(
     { name: "dwm", title: "DWM", version: dwmVersion() },
-    { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
+    {
+      capabilities: { tools: {}, resources: {} },
+      instructions: INSTRUCTIONS,
+      // The SDK validates only elicitation answers with it, and DWM never elicits: no ajv to load.
+      jsonSchemaValidator: {
+        getValidator: () => {
+          throw new Error("dwm mcp asks its client for nothing");
+        },
+      },
+    },
   );
-  const env: ToolEnv = { ctx, launch: createRunLauncher(launcher) };
+  let launch: ToolEnv["launch"] | null = null;
+  const env: ToolEnv = {
+    ctx,
+    launch: async (args, c) => {
+      launch ??= (await import("./run-launcher.js")).createRunLauncher(launcher);
+      return launch(args, c);
+    },
+  };
+  const resources = () => import("./resources.js");
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: toolList() }));
-  server.setRequestHandler(CallToolRequestSchema, (req) =>
-    callTool(req.params.name, req.params.arguments, env),
+  server.setRequestHandler(CallToolRequestSchema, async (req) =>
+    (await import("./call-tool.js")).callTool(req.params.name, req.params.arguments, env),
   );
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: listResources(ctx) }));
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
+    resources: (await resources()).listResources(ctx),
+  }));
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
-    resourceTemplates: RESOURCE_TEMPLATES,
+    resourceTemplates: (await resources()).RESOURCE_TEMPLATES,
   }));
   server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
     try {
-      return { contents: [await readResource(req.params.uri, ctx)] };
+      return { contents: [await (await resources()).readResource(req.params.uri, ctx)] };
     } catch (e) {
-      const doc = toolError(e, false).content[0] as { text: string };
-      const { error } = JSON.parse(doc.text) as { error: { code: string; message: string } };
-      // -32002: the code the MCP specification gives "resource not found".
-      const code = error.code === "ERR_MCP_RESOURCE_NOT_FOUND" ? -32002 : ErrorCode.InternalError;
-      throw new McpError(code, `${error.code}: ${error.message}`, error);
+      const err = (await import("./call-tool.js")).resourceError(e);
+      throw new McpError(err.code, err.message, err.data);
     }
   });
   return server;
