@@ -8,7 +8,8 @@ export {
   WORKER_BINDINGS_FILE,
 } from "./bindings.js";
 export { executorErrors } from "./errors.js";
-export { CODEX_GATEWAY_PROVIDER, claudePermissionMode, codexSandbox } from "./internal/backends.js";
+export { claudePermissionMode } from "./internal/backends/claude.js";
+export { CODEX_GATEWAY_PROVIDER, codexSandbox } from "./internal/backends/codex.js";
 export { isVerificationCommand } from "./internal/checks.js";
 export { BACKEND_ENV_NAMES, BASE_ENV_NAMES, isSecretName } from "./internal/env.js";
 export type { GitPort, GitResult, GitRunOptions } from "./internal/git.js";
