@@ -26,6 +26,7 @@ import {
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { tracedRun } from "../internal/tracing/traced-run.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
@@ -481,28 +482,31 @@ async function execute(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    return await runWorkflow(
-      resolved.runDir,
-      {
-        clock: ctx.clock,
-        processRunner,
-        env: ctx.env,
-        signal: controller.signal,
-        onProgress: printer,
-        ...(queue ? { queue } : {}),
-      },
-      {
-        repo,
-        bindings,
-        bindingsDigest: digest,
-        concurrency: opts.concurrency,
-        maxAttempts: opts.maxAttempts,
-        tokenBudget: opts.tokenBudget,
-        until: opts.until,
-        approve:
-          opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
-        policy,
-      },
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, the run is traced from its progress events.
+    return await tracedRun(ctx, resolved, printer, (onProgress, env) =>
+      runWorkflow(
+        resolved.runDir,
+        {
+          clock: ctx.clock,
+          processRunner,
+          env,
+          signal: controller.signal,
+          onProgress,
+          ...(queue ? { queue } : {}),
+        },
+        {
+          repo,
+          bindings,
+          bindingsDigest: digest,
+          concurrency: opts.concurrency,
+          maxAttempts: opts.maxAttempts,
+          tokenBudget: opts.tokenBudget,
+          until: opts.until,
+          approve:
+            opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
+          policy,
+        },
+      ),
     );
   } finally {
     process.removeListener("SIGINT", onSignal);
