@@ -4,6 +4,24 @@ import { BoundedSpanProcessor, type ExportCounts } from "./bounded-processor.js"
 import { FINAL_FLUSH_MS, type OtelConfig } from "./otel-env.js";
 import { createRunTracer, type TracedProgress } from "./run-tracer.js";
 
+/**
+ * HTTP agents whose sockets do not keep the process alive: a collector that accepts and never
+ * answers must not hold `dwm` open once its run is over (what it did not take is dropped).
+ */
+async function unrefAgent(protocol: string): Promise<import("node:http").Agent> {
+  const { Agent } = await (protocol === "http:" ? import("node:http") : import("node:https"));
+  const agent = new Agent({ keepAlive: true });
+  const open = agent.createConnection.bind(agent) as unknown as (
+    ...a: unknown[]
+  ) => { unref(): void } | undefined;
+  (agent as { createConnection: unknown }).createConnection = (...a: unknown[]) => {
+    const socket = open(...a);
+    socket?.unref();
+    return socket;
+  };
+  return agent;
+}
+
 /** A run being traced: its TRACEPARENT, the progress hook, and the end that flushes. */
 export interface RunTracing {
   readonly traceparent: string;
@@ -38,8 +56,11 @@ export async function startRunTracing(options: {
     new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter({
       url: config.url,
       headers: config.headers,
-      timeoutMillis: config.timeoutMs,
+      // The exporter retries within this time with timers of its own, which would keep `dwm`
+      // alive after its run: so no export, retries included, lasts longer than the final flush.
+      timeoutMillis: Math.min(config.timeoutMs, FINAL_FLUSH_MS),
       concurrencyLimit: 1,
+      httpAgentOptions: unrefAgent,
     });
   const processor = new BoundedSpanProcessor(exporter, {
     maxQueueSize: config.maxQueueSize,
