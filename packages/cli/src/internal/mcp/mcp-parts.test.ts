@@ -71,6 +71,7 @@ describe("tool arguments", () => {
       } catch (x) {
         return x as { code: string; message: string; details: { problems: unknown[] } };
       }
+      return null;
     })();
     expect(e?.code).toBe("ERR_MCP_ARGUMENTS");
     expect(e?.message).toBe("status: /run must be string; /store must be string");
@@ -183,7 +184,7 @@ describe("the tool table", () => {
     expect(Object.keys(TOOL_CALLS)).toEqual(TOOLS.map((t) => t.name));
     for (const t of toolList()) {
       expect(JSON.stringify(t.inputSchema)).not.toMatch(/"approve"|"reject"|polic/i);
-      expect(t.description.length).toBeGreaterThan(40);
+      expect(t.description?.length).toBeGreaterThan(40);
     }
   });
 
