@@ -100,6 +100,16 @@ describe("standalone schemas", () => {
     expect(Object.keys(both).sort()).toEqual(["common", "compile-result", "invalidator", "run-check"].sort());
   });
 
+  it("an optional output schema (name?) is used when schemas/ has it, left out when not", () => {
+    const spec = { name: "x", title: "x", description: "x", inputSchema: {}, readOnly: true };
+    expect(outputSchemaOf({ ...spec, output: "next-action?" })).toEqual(bundledSchema("next-action"));
+    expect(outputSchemaOf({ ...spec, output: "no-such-thing?" })).toBeUndefined();
+    const show = TOOLS.find((t) => t.name === "show");
+    expect(outputSchemaOf(show as (typeof TOOLS)[number]) === undefined).toBe(
+      !schemaNames().includes("packet-detail"),
+    );
+  });
+
   it("the compile tool's output schema is one of its two documents, refs resolving", () => {
     const compile = TOOLS.find((t) => t.name === "compile");
     const doc = outputSchemaOf(compile as (typeof TOOLS)[number]) as Record<string, unknown>;

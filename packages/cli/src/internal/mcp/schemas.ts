@@ -13,13 +13,16 @@ export function schemaDir(): string {
   return dir;
 }
 
+let names: string[] | null = null;
+
 /** Names of the schema files, `run` for run.schema.json, sorted. */
 export function schemaNames(): string[] {
-  return fs
+  names ??= fs
     .readdirSync(schemaDir())
     .filter((f) => f.endsWith(".schema.json"))
     .map((f) => f.slice(0, -".schema.json".length))
     .sort();
+  return names;
 }
 
 /** The schema file's text as shipped. */
@@ -53,15 +56,29 @@ export function embeddedSchemas(names: readonly string[]): JsonObject {
   const pending = [...names];
   for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
     if (next in defs) continue;
-    const owner = next;
-    defs[owner] = rewrite(JSON.parse(schemaText(owner)) as Json, (r) => {
-      const [file, frag = ""] = r.split("#");
-      const target = file ? file.replace(/\.schema\.json$/, "") : owner;
-      if (!(target in defs) && !pending.includes(target)) pending.push(target);
-      return `#/$defs/${target}${frag}`;
-    });
+    const { doc, refs } = embedded(next);
+    defs[next] = doc;
+    for (const r of refs) if (!(r in defs) && !pending.includes(r)) pending.push(r);
   }
   return defs;
+}
+
+const embeddedCache = new Map<string, { doc: Json; refs: string[] }>();
+
+/** One schema file with its refs pointing at `#/$defs/<file>`, and the files it refers to (once per file). */
+function embedded(owner: string): { doc: Json; refs: string[] } {
+  const hit = embeddedCache.get(owner);
+  if (hit) return hit;
+  const refs = new Set<string>();
+  const doc = rewrite(JSON.parse(schemaText(owner)) as Json, (r) => {
+    const [file, frag = ""] = r.split("#");
+    const target = file ? file.replace(/\.schema\.json$/, "") : owner;
+    if (target !== owner) refs.add(target);
+    return `#/$defs/${target}${frag}`;
+  });
+  const out = { doc, refs: [...refs] };
+  embeddedCache.set(owner, out);
+  return out;
 }
 
 /** One schema, standalone: its own keywords at the top, the schemas it references under `$defs/<name>`. */

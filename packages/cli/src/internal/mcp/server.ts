@@ -1,7 +1,9 @@
+// First: settings the SDK's zod reads when it loads.
+import "./zod-jitless.js";
 import type { CommandContext } from "../../command.js";
 import { dwmVersion } from "../../version.js";
 import type { LauncherOptions } from "./run-launcher.js";
-import { bundledSchema, embeddedSchemas } from "./schemas.js";
+import { bundledSchema, embeddedSchemas, schemaNames } from "./schemas.js";
 import {
   CallToolRequestSchema,
   type JSONRPCMessage,
@@ -29,7 +31,11 @@ const INSTRUCTIONS = [
 /** The schema a tool's structured result follows, standalone (every $ref inside it). */
 export function outputSchemaOf(spec: ToolSpec): Tool["outputSchema"] | undefined {
   if (spec.output === null) return undefined;
-  if (typeof spec.output === "string") return bundledSchema(spec.output) as Tool["outputSchema"];
+  if (typeof spec.output === "string") {
+    const name = spec.output.replace(/\?$/, "");
+    if (name !== spec.output && !schemaNames().includes(name)) return undefined;
+    return bundledSchema(name) as Tool["outputSchema"];
+  }
   const refs = JSON.stringify(spec.output).match(/#\/\$defs\/[a-z0-9-]+/g) ?? [];
   const names = [...new Set(refs.map((r) => r.slice("#/$defs/".length)))];
   return {

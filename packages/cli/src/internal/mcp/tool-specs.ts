@@ -9,7 +9,10 @@ export interface ToolSpec {
   title: string;
   description: string;
   inputSchema: JsonObject;
-  /** The schema file in schemas/ its result follows, an inline schema, or null (no fixed shape yet). */
+  /**
+   * The schema file in schemas/ its result follows (`name?`: when that file exists, i.e. when
+   * this dwm has the command that writes it), an inline schema, or null (no fixed shape).
+   */
   output: string | JsonObject | null;
   readOnly: boolean;
 }
@@ -196,7 +199,7 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
       },
       ["run", "packet"],
     ),
-    output: null,
+    output: "packet-detail?",
     readOnly: true,
   },
   runView(
@@ -236,7 +239,7 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
     title: "Write the run's report",
     description: "Write the run's self-contained HTML report (dwm report) and return where it is.",
     inputSchema: object({ run: runProp, store: storeProp }),
-    output: null,
+    output: "report-result?",
     readOnly: false,
   },
 ];
