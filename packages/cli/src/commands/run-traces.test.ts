@@ -135,6 +135,11 @@ describe("dwm run exports its trace over OTLP/HTTP", () => {
     });
     expect(await exited(child), child.out.join("\n")).toBe(4);
 
+    // Nothing was dropped (the note would count it).
+    const note = child.out
+      .map((l) => JSON.parse(l.startsWith("stderr: ") ? "{}" : l))
+      .find((l) => l.kind === "note" && String(l.message).startsWith("traces:"));
+    expect(note?.message).not.toMatch(/dropped/);
     expect(rx.requests.length).toBeGreaterThan(0);
     for (const r of rx.requests) {
       expect(r.url).toBe("/v1/traces");
@@ -187,9 +192,6 @@ describe("dwm run exports its trace over OTLP/HTTP", () => {
     // The worker ran inside the trace: its TRACEPARENT names the run's span.
     const stdout = workerStdout(repo);
     expect(stdout).toContain(`TRACEPARENT=00-${run.traceId}-${run.spanId}-01`);
-    const note = child.out
-      .map((l) => JSON.parse(l.startsWith("stderr: ") ? "{}" : l))
-      .find((l) => l.kind === "note");
     expect(note?.message).toBe(`traces: ${spans.length} span(s) sent to ${rx.url}/v1/traces`);
   });
 

@@ -61,7 +61,9 @@ export class BoundedSpanProcessor implements SpanProcessor {
     }).then(() => {
       this.inFlight = null;
       this.inFlightSize = 0;
-      if (this.queue.length > 0 && !this.closed) this.kick();
+      // The exporter counts an export as pending until just after it answers: the next batch
+      // waits a turn of the event loop, or an exporter with a concurrency limit would refuse it.
+      if (this.queue.length > 0 && !this.closed) setImmediate(() => this.kick());
     });
   }
 

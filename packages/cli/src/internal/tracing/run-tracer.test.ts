@@ -362,6 +362,27 @@ describe("the bounded span processor", () => {
     expect(exporter.exported.map((b) => b.length)).toEqual([4, 4, 2]);
   });
 
+  it("waits for an exporter that counts an export as pending until just after it answers (the OTLP exporter does)", async () => {
+    let pending = 0;
+    const sizes: number[] = [];
+    const exporter: SpanExporter = {
+      export(spans, done) {
+        if (pending > 0) return done({ code: 1 }); // "Concurrent export limit reached"
+        pending++;
+        sizes.push(spans.length);
+        const sent = Promise.resolve().then(() => done({ code: 0 }));
+        void sent.then(() => {
+          pending--;
+        });
+      },
+      shutdown: async () => {},
+    };
+    const p = new BoundedSpanProcessor(exporter, { maxQueueSize: 100, maxBatchSize: 4, delayMs: 10_000 });
+    for (const s of await spansOf(10)) p.onEnd(s);
+    expect(await p.shutdownWithin(1000)).toEqual({ exported: 10, dropped: 0 });
+    expect(sizes).toEqual([4, 4, 2]);
+  });
+
   it("a full queue drops and counts; a failed export drops its batch without retrying", async () => {
     const exporter = new ScriptedExporter("fail");
     const p = new BoundedSpanProcessor(exporter, { maxQueueSize: 5, maxBatchSize: 100, delayMs: 10_000 });

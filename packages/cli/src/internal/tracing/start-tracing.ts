@@ -59,7 +59,6 @@ export async function startRunTracing(options: {
       // The exporter retries within this time with timers of its own, which would keep `dwm`
       // alive after its run: so no export, retries included, lasts longer than the final flush.
       timeoutMillis: Math.min(config.timeoutMs, FINAL_FLUSH_MS),
-      concurrencyLimit: 1,
       httpAgentOptions: unrefAgent,
     });
   const processor = new BoundedSpanProcessor(exporter, {
