@@ -41,9 +41,9 @@ export const RESOURCE_TEMPLATES = Object.entries(RUN_FILES).map(([file, f]) => (
   mimeType: f.mimeType,
 }));
 
-/** The skill's folder: shipped beside dist/ (skill/), else the repository's skill/ when running from a checkout. */
+/** The skill's folder: dist/skill (the build copies it there), else the repository's skill/ (running from src/). */
 export function skillDir(): string | null {
-  for (const rel of ["../../../skill", "../../../../../skill"]) {
+  for (const rel of ["../../skill", "../../../../../skill"]) {
     const d = fileURLToPath(new URL(rel, import.meta.url));
     if (fs.existsSync(path.join(d, "SKILL.md"))) return d;
   }
