@@ -13,6 +13,6 @@ if (argv.length === 1 && argv[0] === "mcp") {
       stdout: (s) => process.stdout.write(s),
       stderr: (s) => process.stderr.write(s),
     },
-    { isTTY: Boolean(process.stdout.isTTY) },
+    { isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
   );
 }
