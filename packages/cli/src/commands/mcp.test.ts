@@ -7,7 +7,6 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findCommand } from "../registry.js";
 import { auditRepo, BIN, EXAMPLES } from "../test-support/built-cli.js";
 
 type Result = Awaited<ReturnType<Client["callTool"]>>;
@@ -105,7 +104,7 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     // Output schemas come from schemas/, standalone: refs to other files are folded in.
     expect(byName.status?.outputSchema?.properties).toHaveProperty("next_action");
-    expect(JSON.stringify(byName.status?.outputSchema)).not.toContain("common.schema.json");
+    expect(JSON.stringify(byName.status?.outputSchema)).not.toMatch(/"\$ref":"[^#]/);
     expect(byName.evaluate?.outputSchema?.properties).toHaveProperty("problems");
     expect(byName.status?.annotations?.readOnlyHint).toBe(true);
     expect(byName.run?.annotations?.readOnlyHint).toBe(false);
@@ -212,16 +211,24 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(waiting?.gate_id).toBe("human-gate");
     expect(waiting?.packets.map((p) => p.packet_id)).toEqual(["human_gate"]);
 
-    const shown = ok<{ packet_id: string; attempts: { outcome: string }[]; reviews: { verdict: string }[] }>(
-      await client.callTool({ name: "show", arguments: { run: runId, packet: "inventory" } }),
+    const shown = ok<{
+      kind: string;
+      packet_id: string;
+      state: string;
+      attempts: { attempt: number; outcome: string; verdict: string; failing_checks: unknown[] }[];
+    }>(await client.callTool({ name: "show", arguments: { run: runId, packet: "inventory" } }));
+    expect(shown).toMatchObject({ kind: "packet-detail", packet_id: "inventory", state: "completed" });
+    expect(shown.attempts.map((a) => [a.attempt, a.outcome, a.verdict, a.failing_checks])).toEqual([
+      [1, "ok", "approved", []],
+    ]);
+    const one = ok<{ attempts: unknown[] }>(
+      await client.callTool({ name: "show", arguments: { run: runId, packet: "inventory", attempt: 1 } }),
     );
-    expect(shown.packet_id).toBe("inventory");
-    expect(shown.attempts.map((a) => a.outcome)).toEqual(["ok"]);
-    expect(shown.reviews.map((r) => r.verdict)).toEqual(["approved"]);
+    expect(one.attempts).toHaveLength(1);
     const missing = errorOf(
       await client.callTool({ name: "show", arguments: { run: runId, packet: "../x" } }),
     );
-    expect(missing.code).toBe("ERR_MCP_PACKET_NOT_FOUND");
+    expect(missing.code).toBe("ERR_CLI_PACKET_NOT_FOUND");
 
     const all = ok<{ total: number; events: { seq: number; type: string }[] }>(
       await client.callTool({ name: "log", arguments: { run: runId } }),
@@ -245,9 +252,11 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     const approvals = path.join(repo, ".dwm", "runs", runId, "approvals");
     const before = snapshot(approvals);
     for (const a of Object.values(before)) expect(JSON.parse(a).approver.source).toBe("policy-file");
-    const report = await client.callTool({ name: "report", arguments: { run: runId } });
-    if (findCommand("report")) expect(ok(report).run_id).toBe(runId);
-    else expect(errorOf(report).code).toBe("ERR_MCP_COMMAND_UNAVAILABLE");
+    const report = ok<{ run_id: string; file: string; opened: unknown }>(
+      await client.callTool({ name: "report", arguments: { run: runId } }),
+    );
+    expect(report).toMatchObject({ run_id: runId, file: `.dwm/reports/${runId}.html`, opened: false });
+    expect(fs.readFileSync(path.join(repo, report.file), "utf8")).toMatch(/^<!doctype html>/i);
     const rerun = ok(await client.callTool({ name: "run", arguments: { target: runId } }));
     // A runner again, which finds nothing to do but the gate and stops there (exit 4) on its own.
     expect(["started", "finished"]).toContain(rerun.state);

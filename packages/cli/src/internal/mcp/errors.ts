@@ -16,16 +16,8 @@ export const mcpErrors = defineErrors({
     title: "No DWM resource at that URI.",
     hint: "List the resources (resources/list) and the templates (resources/templates/list).",
   },
-  ERR_MCP_PACKET_NOT_FOUND: {
-    title: "The run has no packet of that id.",
-    hint: "The status tool lists the run's packets.",
-  },
   ERR_MCP_RUN_FAILED: {
     title: "The `dwm run` started for the run tool failed before it reached a gate or the end.",
     hint: "Read the log named in details.log, fix what it says, and call the run tool again.",
-  },
-  ERR_MCP_COMMAND_UNAVAILABLE: {
-    title: "This version of dwm has no command behind that tool.",
-    hint: "Upgrade @dwm/cli; the tool answers once the command exists.",
   },
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { checkArguments, INPUT_SCHEMA_KEYWORDS, validArguments } from "./arguments.js";
 import { toolError } from "./call-tool.js";
 import { leasesOf, runArgv, runnerError } from "./run-launcher.js";
-import { bundledSchema, embeddedSchemas, schemaNames } from "./schemas.js";
+import { bundledSchema, embeddedSchemas, schemaDir, schemaNames } from "./schemas.js";
 import { outputSchemaOf, toolList } from "./server.js";
 import { TOOL_SPECS as TOOLS } from "./tool-specs.js";
 import { TOOL_CALLS } from "./tools.js";
@@ -94,20 +94,25 @@ describe("standalone schemas", () => {
   it("folds common.schema.json under $defs/common and keeps the schema's own keywords at the top", () => {
     const s = bundledSchema("next-action");
     expect(s.title).toBe("NextStep");
-    expect(Object.keys(s.$defs as object)).toContain("common");
-    expect(refs(s).some((r) => r.startsWith("#/$defs/common/$defs/"))).toBe(true);
+    expect(Object.keys(s.$defs as object)).toContain("common.schema.json");
+    expect(refs(s).some((r) => r.startsWith("#/$defs/common.schema.json/$defs/"))).toBe(true);
     const both = embeddedSchemas(["compile-result", "run-check"]);
-    expect(Object.keys(both).sort()).toEqual(["common", "compile-result", "invalidator", "run-check"].sort());
+    expect(Object.keys(both).sort()).toEqual(
+      ["common", "compile-result", "invalidator", "run-check"].map((n) => `${n}.schema.json`).sort(),
+    );
   });
 
-  it("an optional output schema (name?) is used when schemas/ has it, left out when not", () => {
-    const spec = { name: "x", title: "x", description: "x", inputSchema: {}, readOnly: true };
-    expect(outputSchemaOf({ ...spec, output: "next-action?" })).toEqual(bundledSchema("next-action"));
-    expect(outputSchemaOf({ ...spec, output: "no-such-thing?" })).toBeUndefined();
-    const show = TOOLS.find((t) => t.name === "show");
-    expect(outputSchemaOf(show as (typeof TOOLS)[number]) === undefined).toBe(
-      !schemaNames().includes("packet-detail"),
-    );
+  it("a schema's own $defs stay its own, even where one is named like a file it refers to", () => {
+    // packet-detail.schema.json has $defs/attempt and refers to attempt.schema.json.
+    for (const name of schemaNames()) {
+      const own = JSON.parse(fs.readFileSync(path.join(schemaDir(), `${name}.schema.json`), "utf8"));
+      const bundled = bundledSchema(name).$defs as Record<string, Record<string, unknown>> | undefined;
+      for (const [k, def] of Object.entries((own.$defs ?? {}) as Record<string, Record<string, unknown>>)) {
+        expect(Object.keys(bundled?.[k]?.properties ?? {}), `${name} $defs/${k}`).toEqual(
+          Object.keys(def.properties ?? {}),
+        );
+      }
+    }
   });
 
   it("the compile tool's output schema is one of its two documents, refs resolving", () => {
@@ -192,6 +197,18 @@ describe("the tool table", () => {
       "report",
     ]);
     expect(Object.keys(TOOL_CALLS)).toEqual(TOOLS.map((t) => t.name));
+    expect(toolList().map((t) => t.outputSchema?.title ?? "(inline)")).toEqual([
+      "Scorecard",
+      "(inline)",
+      "McpRunStart",
+      "StatusReport",
+      "NextStep",
+      "PacketDetail",
+      "GatesReport",
+      "JournalLog",
+      "VerifyReport",
+      "ReportResult",
+    ]);
     for (const t of toolList()) {
       expect(JSON.stringify(t.inputSchema)).not.toMatch(/"approve"|"reject"|polic/i);
       expect(t.description?.length).toBeGreaterThan(40);

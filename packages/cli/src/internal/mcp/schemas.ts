@@ -47,25 +47,25 @@ function rewrite(node: Json, ref: (r: string) => string): Json {
 
 /**
  * Schemas with every schema they reference (`common.schema.json#/$defs/x`, ...), each whole under
- * `$defs/<name>` with its refs pointing there: one document a client can compile alone (MCP tool
- * schemas travel without their files). `$id` and `$schema` are dropped: an embedded `$id` would
- * change how refs resolve.
+ * `$defs/<file>` (`$defs/common.schema.json`: a schema's own `$defs` names never end so) with its
+ * refs pointing there: one document a client can compile alone (MCP tool schemas travel without
+ * their files). `$id` and `$schema` are dropped: an embedded `$id` would change how refs resolve.
  */
 export function embeddedSchemas(names: readonly string[]): JsonObject {
   const defs: JsonObject = {};
   const pending = [...names];
   for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
-    if (next in defs) continue;
+    if (`${next}.schema.json` in defs) continue;
     const { doc, refs } = embedded(next);
-    defs[next] = doc;
-    for (const r of refs) if (!(r in defs) && !pending.includes(r)) pending.push(r);
+    defs[`${next}.schema.json`] = doc;
+    for (const r of refs) if (!(`${r}.schema.json` in defs) && !pending.includes(r)) pending.push(r);
   }
   return defs;
 }
 
 const embeddedCache = new Map<string, { doc: Json; refs: string[] }>();
 
-/** One schema file with its refs pointing at `#/$defs/<file>`, and the files it refers to (once per file). */
+/** One schema file with its refs pointing at `#/$defs/<file>.schema.json`, and the files it refers to (once per file). */
 function embedded(owner: string): { doc: Json; refs: string[] } {
   const hit = embeddedCache.get(owner);
   if (hit) return hit;
@@ -74,23 +74,23 @@ function embedded(owner: string): { doc: Json; refs: string[] } {
     const [file, frag = ""] = r.split("#");
     const target = file ? file.replace(/\.schema\.json$/, "") : owner;
     if (target !== owner) refs.add(target);
-    return `#/$defs/${target}${frag}`;
+    return `#/$defs/${target}.schema.json${frag}`;
   });
   const out = { doc, refs: [...refs] };
   embeddedCache.set(owner, out);
   return out;
 }
 
-/** One schema, standalone: its own keywords at the top, the schemas it references under `$defs/<name>`. */
+/** One schema, standalone: its own keywords and `$defs` at the top, the schemas it references under `$defs/<file>`. */
 export function bundledSchema(name: string): JsonObject {
   const hit = cache.get(name);
   if (hit) return hit;
   const defs = embeddedSchemas([name]);
-  const own = defs[name] as JsonObject;
-  delete defs[name];
+  const own = defs[`${name}.schema.json`] as JsonObject;
+  delete defs[`${name}.schema.json`];
   // The schema's own $defs move back to the top, and refs to them follow.
   const text = JSON.stringify({ ...own, $defs: { ...((own.$defs as JsonObject) ?? {}), ...defs } });
-  const self = `"#/$defs/${name}`;
+  const self = `"#/$defs/${name}.schema.json`;
   const out = JSON.parse(
     text.replaceAll(`${self}/`, () => '"#/').replaceAll(`${self}"`, () => '"#"'),
   ) as JsonObject;

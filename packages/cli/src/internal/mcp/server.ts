@@ -3,7 +3,7 @@ import "./zod-jitless.js";
 import type { CommandContext } from "../../command.js";
 import { dwmVersion } from "../../version.js";
 import type { LauncherOptions } from "./run-launcher.js";
-import { bundledSchema, embeddedSchemas, schemaNames } from "./schemas.js";
+import { bundledSchema, embeddedSchemas } from "./schemas.js";
 import {
   CallToolRequestSchema,
   type JSONRPCMessage,
@@ -29,15 +29,10 @@ const INSTRUCTIONS = [
 ].join(" ");
 
 /** The schema a tool's structured result follows, standalone (every $ref inside it). */
-export function outputSchemaOf(spec: ToolSpec): Tool["outputSchema"] | undefined {
-  if (spec.output === null) return undefined;
-  if (typeof spec.output === "string") {
-    const name = spec.output.replace(/\?$/, "");
-    if (name !== spec.output && !schemaNames().includes(name)) return undefined;
-    return bundledSchema(name) as Tool["outputSchema"];
-  }
-  const refs = JSON.stringify(spec.output).match(/#\/\$defs\/[a-z0-9-]+/g) ?? [];
-  const names = [...new Set(refs.map((r) => r.slice("#/$defs/".length)))];
+export function outputSchemaOf(spec: ToolSpec): Tool["outputSchema"] {
+  if (typeof spec.output === "string") return bundledSchema(spec.output) as Tool["outputSchema"];
+  const refs = JSON.stringify(spec.output).match(/#\/\$defs\/[a-z0-9-]+\.schema\.json/g) ?? [];
+  const names = [...new Set(refs.map((r) => r.slice("#/$defs/".length, -".schema.json".length)))];
   return {
     ...spec.output,
     ...(names.length ? { $defs: embeddedSchemas(names) } : {}),
@@ -47,13 +42,12 @@ export function outputSchemaOf(spec: ToolSpec): Tool["outputSchema"] | undefined
 /** tools/list: every tool with its input schema, output schema and hints. */
 export function toolList(): Tool[] {
   return TOOL_SPECS.map((t) => {
-    const outputSchema = outputSchemaOf(t);
     return {
       name: t.name,
       title: t.title,
       description: t.description,
       inputSchema: t.inputSchema as Tool["inputSchema"],
-      ...(outputSchema ? { outputSchema } : {}),
+      outputSchema: outputSchemaOf(t),
       annotations: {
         title: t.title,
         readOnlyHint: t.readOnly,

@@ -9,11 +9,8 @@ export interface ToolSpec {
   title: string;
   description: string;
   inputSchema: JsonObject;
-  /**
-   * The schema file in schemas/ its result follows (`name?`: when that file exists, i.e. when
-   * this dwm has the command that writes it), an inline schema, or null (no fixed shape).
-   */
-  output: string | JsonObject | null;
+  /** The schema file in schemas/ its result follows, or an inline schema. */
+  output: string | JsonObject;
   readOnly: boolean;
 }
 
@@ -129,7 +126,10 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
       },
       ["plan"],
     ),
-    output: { type: "object", oneOf: [{ $ref: "#/$defs/compile-result" }, { $ref: "#/$defs/run-check" }] },
+    output: {
+      type: "object",
+      oneOf: [{ $ref: "#/$defs/compile-result.schema.json" }, { $ref: "#/$defs/run-check.schema.json" }],
+    },
     readOnly: false,
   },
   {
@@ -190,16 +190,17 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
     name: "show",
     title: "One packet in detail",
     description:
-      "One packet of a run (dwm show): the packet, every attempt's evidence summary (outcome, exit, checks, changed files, tokens) and every review.",
+      "One packet of a run (dwm show): phase, workers, dependencies and gates; each attempt with its outcome, failure class, verdict, failing checks (command, exit code, output tail), findings, diff stat, tokens and cost; the next command.",
     inputSchema: object(
       {
         run: { ...runProp, description: "A run id in the store, or the path of a run directory." },
         packet: { type: "string", minLength: 1, description: "The packet id." },
+        attempt: { type: "integer", minimum: 1, description: "Only this attempt (default: every attempt)." },
         store: storeProp,
       },
       ["run", "packet"],
     ),
-    output: "packet-detail?",
+    output: "packet-detail",
     readOnly: true,
   },
   runView(
@@ -237,9 +238,10 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
   {
     name: "report",
     title: "Write the run's report",
-    description: "Write the run's self-contained HTML report (dwm report) and return where it is.",
+    description:
+      "Write the run's self-contained HTML report (dwm report) to .dwm/reports/<run>.html and return where it is, with the packet graph's size and the run's cost.",
     inputSchema: object({ run: runProp, store: storeProp }),
-    output: "report-result?",
+    output: "report-result",
     readOnly: false,
   },
 ];

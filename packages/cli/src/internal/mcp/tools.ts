@@ -24,11 +24,8 @@ export async function callCommand(
 ): Promise<CommandResult> {
   const { findCommand } = await import("../../registry.js");
   const spec = findCommand(name);
-  if (!spec) {
-    throw mcpErrors.create("ERR_MCP_COMMAND_UNAVAILABLE", `this dwm has no \`dwm ${name}\` command`, {
-      details: { command: name },
-    });
-  }
+  // Every tool names a registered command: a missing one is a bug (ERR_CLI_INTERNAL), not a user's error.
+  if (!spec) throw new Error(`dwm has no command ${name}`);
   const mod = await spec.load();
   const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
   return mod.run({ positionals, values: defined, json: true }, ctx);
@@ -93,8 +90,14 @@ export const TOOL_CALLS: Readonly<Record<string, Call>> = {
   status: (a, env) => runView("status", a, env),
   next: (a, env) => runView("next", a, env),
   show: async (a, env) => {
-    const { showPacket } = await import("./packet-view.js");
-    return showPacket(a.run as string, a.packet as string, str(a.store), env.ctx);
+    const attempt = typeof a.attempt === "number" ? String(a.attempt) : undefined;
+    const r = await callCommand(
+      "show",
+      [a.run as string, a.packet as string],
+      { store: str(a.store), attempt },
+      env.ctx,
+    );
+    return { exitCode: r.exitCode, output: r.output };
   },
   gates: (a, env) => runView("gates", a, env),
   log: async (a, env) => {
