@@ -158,6 +158,8 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
   });
 
   it("compiles, starts the run detached, says so when called again while it runs, and follows it to its gate", async () => {
+    // The client checks a result against its tool's output schema once it has listed the tools.
+    await client.listTools();
     const compiled = ok(
       await client.callTool({ name: "compile", arguments: { plan: "workflow.plan.json" } }),
     );
