@@ -3,6 +3,7 @@ import type { RunOutcome } from "@dwm/schemas";
 import type { CommandContext } from "../../command.js";
 import { dwmVersion } from "../../version.js";
 import { otelConfig } from "./otel-env.js";
+import type { RunTracing } from "./start-tracing.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -21,15 +22,22 @@ export async function tracedRun(
   const wanted = otelConfig(ctx.env);
   if ("off" in wanted) return run(printer, ctx.env);
   const { config } = wanted;
-  const { startRunTracing } = await import("./start-tracing.js");
-  const tracing = await startRunTracing({
-    config,
-    runDir: target.runDir,
-    runId: target.runId,
-    startedAt: ctx.clock.now(),
-    version: dwmVersion(),
-    parent: ctx.env.TRACEPARENT,
-  });
+  let tracing: RunTracing;
+  try {
+    const { startRunTracing } = await import("./start-tracing.js");
+    tracing = await startRunTracing({
+      config,
+      runDir: target.runDir,
+      runId: target.runId,
+      startedAt: ctx.clock.now(),
+      version: dwmVersion(),
+      parent: ctx.env.TRACEPARENT,
+    });
+  } catch (e) {
+    // Traces are an extra: a run never fails for want of them.
+    printer({ kind: "note", message: `traces: off (${e instanceof Error ? e.message : String(e)})` });
+    return run(printer, ctx.env);
+  }
   const onProgress = (p: ProgressEvent) => {
     printer(p);
     tracing.onProgress(p);
