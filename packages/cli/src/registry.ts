@@ -417,6 +417,15 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/next.js"),
   },
   {
+    name: "mcp",
+    usage: "dwm mcp",
+    summary:
+      "Serve DWM to agents over the Model Context Protocol on stdin/stdout: evaluate, compile, run, status, next, show, gates, log, verify, report; the skill and schemas as resources. Never approves or rejects a gate.",
+    positionals: { min: 0, max: 0 },
+    options: {},
+    load: () => import("./commands/mcp.js"),
+  },
+  {
     name: "completion",
     usage: "dwm completion bash|zsh|fish [--json]",
     summary: "The shell completion script of dwm: commands, options, their values and the store's run ids.",
