@@ -222,6 +222,7 @@ export function bubblewrapSandbox(options: BubblewrapOptions = {}): Sandbox {
   const runner = options.runner ?? nodeProcessRunner;
   return {
     name: "bubblewrap",
+    isolates: true,
     probe: () => probeBwrap(bwrap, runner, options.path),
     async prepare(request: ProcessRequest, view: SandboxView): Promise<PreparedSpawn> {
       const endpoints = typeof view.network === "object" ? view.network.endpoints : [];
