@@ -1,5 +1,6 @@
 import type { CommandSpec, OptionSpec } from "./command.js";
 import { storeOption } from "./run-arg.js";
+import { sandboxOption } from "./worker-sandbox.js";
 
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
@@ -21,7 +22,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "exec",
     usage:
-      "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--json]",
+      "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--no-sandbox] [--json]",
     summary:
       "Run one attempt of one packet by hand (evidence in .dwm/exec/, branch …/exec-<n>) and print its summary.",
     positionals: { min: 2, max: 2 },
@@ -40,6 +41,7 @@ export const COMMANDS: CommandSpec[] = [
       },
       attempt: { type: "string", description: "Attempt number (default: the next one)." },
       timeout: { type: "string", description: "Timeout of each worker invocation, in milliseconds." },
+      ...sandboxOption,
       ...json,
     },
     load: () => import("./commands/exec.js"),

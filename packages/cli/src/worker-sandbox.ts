@@ -1,0 +1,32 @@
+import { bubblewrapSandbox, noSandbox, type Sandbox } from "@dwm/core";
+import type { CommandContext, OptionSpec, ParsedArgs } from "./command.js";
+import { cliErrors } from "./errors.js";
+
+/** `--no-sandbox`, for the commands that start workers. */
+export const sandboxOption: Record<string, OptionSpec> = {
+  "no-sandbox": {
+    type: "boolean",
+    description:
+      "Run workers without the OS sandbox: as you, with your files, keys and git refs. Recorded in every attempt as lower assurance.",
+  },
+};
+
+/**
+ * The sandbox workers of this command run in: bubblewrap when it works here, none with
+ * `--no-sandbox` (or when `startsWorkers` is false: every worker is a dry run). Where bubblewrap does not work and `--no-sandbox` was not given, refuses
+ * (ERR_CLI_NO_SANDBOX): workers never run unsandboxed silently.
+ */
+export async function workerSandbox(
+  args: ParsedArgs,
+  ctx: CommandContext,
+  startsWorkers = true,
+): Promise<Sandbox> {
+  // A dry run starts nothing: it needs no sandbox, and is no reason to refuse.
+  if (args.values["no-sandbox"] === true || !startsWorkers) return noSandbox;
+  const sandbox = bubblewrapSandbox({ path: ctx.env.PATH });
+  const probe = await sandbox.probe();
+  if (probe.ok) return sandbox;
+  throw cliErrors.create("ERR_CLI_NO_SANDBOX", `no worker sandbox here: ${probe.reason ?? "bubblewrap failed"}`, {
+    details: { sandbox: probe.name, version: probe.version, reason: probe.reason },
+  });
+}
