@@ -150,12 +150,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--store DIR] [--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--queue URL --remote REMOTE] [--store DIR] [--no-sandbox] [--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
     options: {
       ...storeOption,
+      ...sandboxOption,
       backend: {
         type: "string",
         description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
@@ -209,7 +210,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "worker",
     usage:
-      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--json|--ndjson]",
+      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--no-sandbox] [--json|--ndjson]",
     summary:
       "Execute attempts for coordinators (dwm run --queue) on this machine until SIGINT/SIGTERM; runs only the backends given; never writes a run store.",
     positionals: { min: 0, max: 0 },
@@ -225,6 +226,7 @@ export const COMMANDS: CommandSpec[] = [
           "Backends this worker may run (dry-run, shell, codex, claude, command); it takes no other jobs.",
       },
       concurrency: { type: "string", description: "Attempts at once on this worker (default 1)." },
+      ...sandboxOption,
       name: { type: "string", description: "Name shown in results and logs (default host:pid)." },
       "cache-dir": {
         type: "string",

@@ -13,7 +13,8 @@ export const sandboxOption: Record<string, OptionSpec> = {
 
 /**
  * The sandbox workers of this command run in: bubblewrap when it works here, none with
- * `--no-sandbox` (or when `startsWorkers` is false: every worker is a dry run). Where bubblewrap does not work and `--no-sandbox` was not given, refuses
+ * `--no-sandbox` (or, where bubblewrap does not work, when `startsWorkers` is false: every
+ * worker is a dry run). Where bubblewrap does not work and `--no-sandbox` was not given, refuses
  * (ERR_CLI_NO_SANDBOX): workers never run unsandboxed silently.
  */
 export async function workerSandbox(
@@ -21,12 +22,17 @@ export async function workerSandbox(
   ctx: CommandContext,
   startsWorkers = true,
 ): Promise<Sandbox> {
-  // A dry run starts nothing: it needs no sandbox, and is no reason to refuse.
-  if (args.values["no-sandbox"] === true || !startsWorkers) return noSandbox;
+  if (args.values["no-sandbox"] === true) return noSandbox;
   const sandbox = bubblewrapSandbox({ path: ctx.env.PATH });
   const probe = await sandbox.probe();
   if (probe.ok) return sandbox;
-  throw cliErrors.create("ERR_CLI_NO_SANDBOX", `no worker sandbox here: ${probe.reason ?? "bubblewrap failed"}`, {
-    details: { sandbox: probe.name, version: probe.version, reason: probe.reason },
-  });
+  // A dry run starts no worker: no reason to refuse (a command phase still runs; its attempt records `none`).
+  if (!startsWorkers) return noSandbox;
+  throw cliErrors.create(
+    "ERR_CLI_NO_SANDBOX",
+    `no worker sandbox here: ${probe.reason ?? "bubblewrap failed"}`,
+    {
+      details: { sandbox: probe.name, version: probe.version, reason: probe.reason },
+    },
+  );
 }

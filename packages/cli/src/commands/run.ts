@@ -27,6 +27,7 @@ import {
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
+import { workerSandbox } from "../worker-sandbox.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
 
@@ -465,6 +466,8 @@ async function execute(
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
 
+  const dryRun = Object.values(bindings.bindings).every((b) => b?.backend === "dry-run");
+  const sandbox = await workerSandbox(args, ctx, !dryRun);
   const printer = progressPrinter(ctx, printerMode(opts.ndjson, args.json, ctx.isTTY));
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
   const processRunner = hostProcessRunner();
@@ -489,6 +492,7 @@ async function execute(
         env: ctx.env,
         signal: controller.signal,
         onProgress: printer,
+        sandbox,
         ...(queue ? { queue } : {}),
       },
       {
