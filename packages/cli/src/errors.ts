@@ -20,10 +20,6 @@ export const cliErrors = defineErrors({
     title: "No run of that id or path.",
     hint: "Give a run id from the store (see details.available) or the path of a run directory.",
   },
-  ERR_CLI_NO_SANDBOX: {
-    title: "Workers cannot be sandboxed here, and --no-sandbox was not given.",
-    hint: "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap; it needs Linux with user namespaces: `dwm doctor` says what is missing), or pass --no-sandbox to run workers as yourself, recorded as lower assurance.",
-  },
   ERR_CLI_INTERNAL: {
     title: "DWM hit an unexpected internal error.",
     hint: "Run again with DWM_DEBUG=1 for the stack trace and report it.",

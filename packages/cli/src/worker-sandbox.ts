@@ -1,6 +1,5 @@
-import { bubblewrapSandbox, noSandbox, type Sandbox } from "@dwm/core";
+import { bubblewrapSandbox, coreErrors, noSandbox, type Sandbox } from "@dwm/core";
 import type { CommandContext, OptionSpec, ParsedArgs } from "./command.js";
-import { cliErrors } from "./errors.js";
 
 /** `--no-sandbox`, for the commands that start workers. */
 export const sandboxOption: Record<string, OptionSpec> = {
@@ -15,7 +14,7 @@ export const sandboxOption: Record<string, OptionSpec> = {
  * The sandbox workers of this command run in: bubblewrap when it works here, none with
  * `--no-sandbox` (or, where bubblewrap does not work, when `startsWorkers` is false: every
  * worker is a dry run). Where bubblewrap does not work and `--no-sandbox` was not given, refuses
- * (ERR_CLI_NO_SANDBOX): workers never run unsandboxed silently.
+ * (ERR_SANDBOX_UNAVAILABLE): workers never run unsandboxed silently.
  */
 export async function workerSandbox(
   args: ParsedArgs,
@@ -28,8 +27,8 @@ export async function workerSandbox(
   if (probe.ok) return sandbox;
   // A dry run starts no worker: no reason to refuse (a command phase still runs; its attempt records `none`).
   if (!startsWorkers) return noSandbox;
-  throw cliErrors.create(
-    "ERR_CLI_NO_SANDBOX",
+  throw coreErrors.create(
+    "ERR_SANDBOX_UNAVAILABLE",
     `no worker sandbox here: ${probe.reason ?? "bubblewrap failed"}`,
     {
       details: { sandbox: probe.name, version: probe.version, reason: probe.reason },

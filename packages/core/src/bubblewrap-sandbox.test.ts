@@ -104,6 +104,16 @@ describe.runIf(probe.ok)("bubblewrapSandbox (real bwrap)", () => {
     expect(fs.existsSync(path.join(store, "forged"))).toBe(false);
   });
 
+  it("hides a path inside another hidden one with it (an attempt's evidence inside the run store)", async () => {
+    const store = path.join(root, "nested-store");
+    fs.mkdirSync(path.join(store, "exec", "p", "1"), { recursive: true });
+    fs.writeFileSync(path.join(store, "exec", "p", "1", "stdout"), "evidence\n");
+    const r = await sh(`ls -A ${store}; echo end`, {
+      hidden: [store, path.join(store, "exec", "p", "1")],
+    });
+    expect([r.exitCode, r.stdout]).toEqual([0, "end\n"]);
+  });
+
   it("hides a path inside a writable bind too", async () => {
     const work = path.join(root, "work2");
     fs.mkdirSync(path.join(work, ".dwm"), { recursive: true });

@@ -107,7 +107,9 @@ export function bubblewrapArgs(view: SandboxView, cwd: string, extraBinds: reado
   const hidden = [...SYSTEM_HIDDEN, ...view.hidden]
     .map(real)
     .filter((p): p is string => p !== null && (underBind(p) || !isInside("/tmp", p)));
-  const unique = [...new Set(hidden)];
+  // A path inside another hidden one is gone with it (and could not be mounted over: its parent
+  // is an empty read-only folder by then).
+  const unique = [...new Set(hidden)].filter((p, _, all) => !all.some((q) => q !== p && isInside(q, p)));
   args.push(...hiddenArgs(unique.filter((p) => !underBind(p))));
   for (const b of binds) args.push(b.writable ? "--bind" : "--ro-bind", b.source, b.target);
   args.push(...extraBinds);
