@@ -326,6 +326,11 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
       recordNothingRun(ctx, record, missing);
     } else {
       root = reserveSpace(prep.worktreeRoot);
+      if (!sandbox.isolates) {
+        record.notes.push(
+          `no OS sandbox (${sandbox.name}): the workers and checks ran as the operator, with the operator's files, keys and git refs (lower assurance)`,
+        );
+      }
       await workInSpace(ctx, root, record);
     }
   } finally {
