@@ -42,7 +42,7 @@ import { type Job, promptFor } from "./internal/jobs.js";
 import { collectOutputs } from "./internal/outputs.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
-import { sealEvidence } from "./internal/seal.js";
+import { redactStrings, sealEvidence } from "./internal/seal.js";
 import { checkView, hiddenPaths, jobView, type ViewBase } from "./internal/views.js";
 import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
@@ -343,7 +343,11 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   const durationMs = Math.max(0, Math.round(ports.clock.monotonicMs() - t0));
   const dryRun = prep.jobs.length > 0 && prep.jobs.every((j) => j.binding.backend === "dry-run");
   const where = { attemptDir: prep.attemptDir, branch, dryRun, sandbox: sandbox.name };
-  const attempt = assembleAttempt(request, prep.inputs, where, record, { startedAt, finishedAt, durationMs });
+  // File names, findings, notes and messages come from the worker too: no secret value in any of them.
+  const attempt = redactStrings(
+    assembleAttempt(request, prep.inputs, where, record, { startedAt, finishedAt, durationMs }),
+    ctx.redactor,
+  );
   writeArtifact(path.join(prep.attemptDir, "attempt.json"), "attempt", attempt);
   return attempt;
 }

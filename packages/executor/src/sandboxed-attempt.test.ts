@@ -240,4 +240,31 @@ describe("what DWM notices when the sandbox did not hold (run without one)", () 
       },
     ]);
   });
+
+  it("no secret value reaches attempt.json through a file name, a finding or an evidence file's name", async () => {
+    const token = "tok-secret-98765";
+    const p = { ...ports(store, { MY_SERVICE_TOKEN: token }), sandbox: noSandbox };
+    const a = await runAttempt(
+      request(repo.path, packet({ outputs: [] }), {
+        builder: {
+          backend: "command",
+          argv: [
+            "sh",
+            "-c",
+            'echo x > "src/$MY_SERVICE_TOKEN.txt"; echo y > "{output_dir}/$MY_SERVICE_TOKEN.md"',
+          ],
+          pass_env: ["MY_SERVICE_TOKEN"],
+        },
+      }),
+      p,
+    );
+    const written = fs.readFileSync(path.join(p.attemptDir, "attempt.json"), "utf8");
+    expect(written).not.toContain(token);
+    expect(a.changed_files.map((f) => f.path)).toEqual(["src/[REDACTED:MY_SERVICE_TOKEN].txt"]);
+    expect(a.files.map((f) => f.path)).toContain("workers/1-builder/out/[REDACTED:MY_SERVICE_TOKEN].md");
+    expect(a.findings.map((f) => f.code)).toContain("secret-in-work");
+    expect(a.notes).toContain(
+      "an evidence file's name held a secret value: renamed to workers/1-builder/out/[REDACTED:MY_SERVICE_TOKEN].md",
+    );
+  });
 });
