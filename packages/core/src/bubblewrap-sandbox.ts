@@ -8,6 +8,7 @@ import { isInside } from "./paths.js";
 import type { ProcessRequest, ProcessRunner } from "./ports.js";
 import { nodeProcessRunner } from "./process-runner.js";
 import type { PreparedSpawn, Sandbox, SandboxEndpoint, SandboxProbe, SandboxView } from "./sandbox.js";
+import { limitPids } from "./sandbox-pids.js";
 
 /** Options of `bubblewrapSandbox`. */
 export interface BubblewrapOptions {
@@ -19,7 +20,14 @@ export interface BubblewrapOptions {
   path?: string | undefined;
   /** Where endpoint relays make their sockets (a private folder each). Default: the system temp folder. */
   relayRoot?: string;
+  /**
+   * At most this many processes inside one sandbox (a fork bomb stays bounded): a pids cgroup
+   * where one can be made, else RLIMIT_NPROC (see `limitPids`). Default 1024; 0: no limit.
+   */
+  maxProcesses?: number;
 }
+
+const DEFAULT_MAX_PROCESSES = 1024;
 
 // Sockets of system services live here (D-Bus, systemd, docker, ssh and gpg agents of
 // /run/user/<uid>): a process that can connect to one can often act with the service's powers,
@@ -238,12 +246,25 @@ export function bubblewrapSandbox(options: BubblewrapOptions = {}): Sandbox {
       }
       // The private /tmp hides TMPDIR when it points elsewhere.
       const env = request.env.TMPDIR === undefined ? request.env : { ...request.env, TMPDIR: "/tmp" };
+      const max = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+      const pids = max > 0 ? limitPids(max) : null;
+      const outside = pids?.outside ?? [];
+      const inside = pids?.inside ?? [];
+      const releasePids = async () => pids?.release();
       if (endpoints.length === 0) {
-        const argv = [bwrap, ...bubblewrapArgs(view, request.cwd), "--", ...request.argv];
-        return { request: { ...request, argv, env }, dispose: async () => undefined };
+        const argv = [
+          ...outside,
+          bwrap,
+          ...bubblewrapArgs(view, request.cwd),
+          "--",
+          ...inside,
+          ...request.argv,
+        ];
+        return { request: { ...request, argv, env }, dispose: releasePids };
       }
-      const relay = await startRelay(endpoints, options.relayRoot ?? os.tmpdir());
+      let relay: Relay | null = null;
       try {
+        relay = await startRelay(endpoints, options.relayRoot ?? os.tmpdir());
         const script = relayScript();
         const extra = [
           "--ro-bind",
@@ -259,18 +280,28 @@ export function bubblewrapSandbox(options: BubblewrapOptions = {}): Sandbox {
           node = `${RELAY_INSIDE}-bin/node`;
         }
         const argv = [
+          ...outside,
           bwrap,
           ...bubblewrapArgs(view, request.cwd, extra),
           "--",
+          ...inside,
           node,
           `${RELAY_INSIDE}-bin/relay.js`,
           JSON.stringify(relay.spec),
           "--",
           ...request.argv,
         ];
-        return { request: { ...request, argv, env }, dispose: relay.close };
+        const close = relay.close;
+        return {
+          request: { ...request, argv, env },
+          dispose: async () => {
+            await close();
+            await releasePids();
+          },
+        };
       } catch (e) {
-        await relay.close();
+        await relay?.close();
+        await releasePids();
         throw e;
       }
     },
