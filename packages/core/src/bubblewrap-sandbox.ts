@@ -174,6 +174,39 @@ async function startRelay(endpoints: readonly SandboxEndpoint[], root: string): 
   return { dir, spec, close };
 }
 
+/**
+ * The argv up to the command for a view with endpoints: the relay started on the host, its
+ * socket folder and script bound in (`prefix` gets those binds), and the relay inside starting
+ * the command after a final `--`. `close` stops the relay.
+ */
+async function relayedArgv(
+  endpoints: readonly SandboxEndpoint[],
+  root: string,
+  prefix: (extraBinds: string[]) => string[],
+): Promise<{ argv: string[]; close: () => Promise<void> }> {
+  const relay = await startRelay(endpoints, root);
+  try {
+    const extra = [
+      "--ro-bind",
+      relay.dir,
+      RELAY_INSIDE,
+      "--ro-bind",
+      relayScript(),
+      `${RELAY_INSIDE}-bin/relay.js`,
+    ];
+    let node = real(process.execPath) ?? process.execPath;
+    if (isInside("/tmp", node)) {
+      extra.push("--ro-bind", node, `${RELAY_INSIDE}-bin/node`);
+      node = `${RELAY_INSIDE}-bin/node`;
+    }
+    const argv = [...prefix(extra), node, `${RELAY_INSIDE}-bin/relay.js`, JSON.stringify(relay.spec)];
+    return { argv, close: relay.close };
+  } catch (e) {
+    await relay.close();
+    throw e;
+  }
+}
+
 async function probeBwrap(
   bwrap: string,
   runner: ProcessRunner,
@@ -262,45 +295,23 @@ export function bubblewrapSandbox(options: BubblewrapOptions = {}): Sandbox {
         ];
         return { request: { ...request, argv, env }, dispose: releasePids };
       }
-      let relay: Relay | null = null;
       try {
-        relay = await startRelay(endpoints, options.relayRoot ?? os.tmpdir());
-        const script = relayScript();
-        const extra = [
-          "--ro-bind",
-          relay.dir,
-          RELAY_INSIDE,
-          "--ro-bind",
-          script,
-          `${RELAY_INSIDE}-bin/relay.js`,
-        ];
-        let node = real(process.execPath) ?? process.execPath;
-        if (isInside("/tmp", node)) {
-          extra.push("--ro-bind", node, `${RELAY_INSIDE}-bin/node`);
-          node = `${RELAY_INSIDE}-bin/node`;
-        }
-        const argv = [
+        const relayed = await relayedArgv(endpoints, options.relayRoot ?? os.tmpdir(), (extra) => [
           ...outside,
           bwrap,
           ...bubblewrapArgs(view, request.cwd, extra),
           "--",
           ...inside,
-          node,
-          `${RELAY_INSIDE}-bin/relay.js`,
-          JSON.stringify(relay.spec),
-          "--",
-          ...request.argv,
-        ];
-        const close = relay.close;
+        ]);
+        const argv = [...relayed.argv, "--", ...request.argv];
         return {
           request: { ...request, argv, env },
           dispose: async () => {
-            await close();
+            await relayed.close();
             await releasePids();
           },
         };
       } catch (e) {
-        await relay?.close();
         await releasePids();
         throw e;
       }
