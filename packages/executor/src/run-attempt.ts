@@ -43,7 +43,7 @@ import { collectOutputs } from "./internal/outputs.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
 import { redactStrings, sealEvidence } from "./internal/seal.js";
-import { checkView, hiddenPaths, jobView, type ViewBase } from "./internal/views.js";
+import { checkView, hiddenPaths, jobView, pathBinds, type ViewBase } from "./internal/views.js";
 import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
 
@@ -259,6 +259,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     inputsDir: space.inputsDir,
     hidden: hiddenPaths(prep.repo, prep.attemptDir, ctx.ports.hidden ?? []),
     home: ctx.ports.env.HOME,
+    programs: pathBinds(buildEnv(ctx.ports.env, BASE_ENV_NAMES).env.PATH),
   };
   const { tree, touchedBy } = await runJobs(ctx, space, viewBase, record);
   const soleWorker = prep.jobs.length === 1 ? (prep.jobs[0]?.workerId ?? null) : null;

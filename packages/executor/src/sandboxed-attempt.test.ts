@@ -92,6 +92,28 @@ describe.runIf(probe.ok)("runAttempt in the bubblewrap sandbox", () => {
     expect(git(repo.path, "branch", "--list", "dwm/demo-0123456789ab/integration")).toBe("");
   });
 
+  it("runs programs from PATH folders in the temp folder (bound read-only over the private /tmp)", async () => {
+    const bin = path.join(store.path, "tools", "node_modules", ".bin");
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(
+      path.join(store.path, "tools", "node_modules", "tool.sh"),
+      "#!/bin/sh\necho tool ran > src/tool.txt\n",
+      { mode: 0o755 },
+    );
+    fs.symlinkSync("../tool.sh", path.join(bin, "mytool"));
+    const p = ports(store);
+    const a = await runAttempt(
+      request(repo.path, packet({ outputs: [] }), { builder: { backend: "shell", argv: ["mytool"] } }),
+      {
+        ...p,
+        env: { ...p.env, PATH: `${bin}:${p.env.PATH}` },
+        sandbox,
+      },
+    );
+    expect(a.outcome).toBe("ok");
+    expect(git(repo.path, "show", `${a.head_commit}:src/tool.txt`)).toBe("tool ran");
+  });
+
   it("a read-only worker's checkout is read-only; its handoff inputs are read-only", async () => {
     const pk = packet({ outputs: [], workers: [worker("reader", {}, { write: false })] });
     const a = await runAttempt(

@@ -1,6 +1,7 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import type { SandboxView } from "@dwm/core";
+import { isInside, type SandboxView } from "@dwm/core";
 import { WORKER_IO_DIR, workerNetwork, workerView } from "../worker-view.js";
 import type { WorkerCheckout } from "./checkout.js";
 import type { Job } from "./jobs.js";
@@ -12,11 +13,37 @@ export interface ViewBase {
   /** Run stores and other paths no worker or check may see. */
   hidden: readonly string[];
   home: string | undefined;
+  /** PATH folders in the temp folder, for the checks (see pathBinds). */
+  programs: readonly string[];
 }
 
 /** The paths no worker of this attempt may see: every run store DWM knows of, and this attempt's evidence. */
 export function hiddenPaths(repo: string, attemptDir: string, extra: readonly string[]): string[] {
   return [path.join(repo, ".dwm"), attemptDir, ...extra];
+}
+
+/**
+ * Folders of the worker's PATH that lie in the host's temp folder, which the sandbox's private
+ * `/tmp` would hide: bound read-only so its programs stay reachable. A `node_modules/.bin` entry
+ * brings its whole `node_modules` (its links point into it).
+ */
+export function pathBinds(pathVar: string | undefined): string[] {
+  const tmp = fs.realpathSync(os.tmpdir());
+  const out: string[] = [];
+  for (const entry of (pathVar ?? "").split(path.delimiter)) {
+    let dir: string;
+    try {
+      dir = fs.realpathSync(entry);
+    } catch {
+      continue;
+    }
+    if (!isInside(tmp, dir) && !isInside("/tmp", dir)) continue;
+    const parts = dir.split(path.sep);
+    const nm = parts.lastIndexOf("node_modules");
+    const bind = nm > 0 ? parts.slice(0, nm + 1).join(path.sep) : dir;
+    if (!out.some((o) => isInside(o, bind))) out.push(bind);
+  }
+  return out;
 }
 
 /** An agent CLI's own state folder (its config home): it must stay writable for the CLI. */
@@ -55,6 +82,7 @@ export function jobView(
 ): { view: SandboxView; note: string | null } {
   const net = workerNetwork(job.binding.backend, job.permissions?.network ?? false, modelEndpoint(job, env));
   const view = workerView({
+    programs: pathBinds(env.PATH),
     checkout: checkout.dir,
     checkoutWritable: job.permissions?.write ?? true,
     objectDirs: base.objectDirs,
@@ -71,6 +99,7 @@ export function jobView(
 /** The view of DWM's checks: a clean checkout of the attempt's commit, writable; no network. */
 export function checkView(base: ViewBase, checkout: WorkerCheckout, hostIoDir: string): SandboxView {
   return workerView({
+    programs: base.programs,
     checkout: checkout.dir,
     checkoutWritable: true,
     objectDirs: base.objectDirs,
