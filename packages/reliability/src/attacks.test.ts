@@ -132,8 +132,10 @@ function effectOf(attack: Attack, w: World): string {
       const ref = `dwm/${w.runId}/integration`;
       const merged = evs.filter((e) => e.type === "integration.merged").map((e) => String(e.data.commit));
       const lost = merged.filter((c) => !isAncestor(w.repo, c, ref));
+      // Without the sandbox the integrator notices and stops the run (exit 3); the loss happened all the same.
       const stopped = /ERR_DISPATCH_INTEGRATION_REWOUND/.test(w.first.stderr + (w.second?.stderr ?? ""));
-      return lost.length > 0 && !stopped ? `merged work lost from ${ref}: ${lost.join(", ")}` : "";
+      if (lost.length === 0) return "";
+      return `merged work lost from ${ref}: ${lost.join(", ")}${stopped ? " (the runner stopped: ERR_DISPATCH_INTEGRATION_REWOUND)" : " (unnoticed)"}`;
     }
     case "rewrite-main":
       return now.main !== w.before.main ? `main moved to ${now.main}` : "";
