@@ -217,7 +217,7 @@ async function trial(attack: Attack, backend: Backend, sandbox: boolean): Promis
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as net.AddressInfo).port;
-  const repo = exampleRepo("repo-audit", {
+  const made = exampleRepo("repo-audit", {
     passEnv: ATTACK_ENV,
     edit: (dir) => {
       fs.writeFileSync(path.join(dir, "attack.mjs"), ATTACK_SCRIPT);
@@ -228,6 +228,16 @@ async function trial(attack: Attack, backend: Backend, sandbox: boolean): Promis
       fs.writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
     },
   });
+  // The repository where users keep theirs, outside the temp folder: the sandbox's private /tmp
+  // would otherwise hide it whole, and the attacks would never meet the read-only .git and the
+  // hidden run store.
+  const outside = fs.mkdtempSync(path.join(os.homedir(), ".dwm-rel-attacks-"));
+  fs.cpSync(made.path, path.join(outside, "repo"), { recursive: true });
+  made.cleanup();
+  const repo = {
+    path: path.join(outside, "repo"),
+    cleanup: () => fs.rmSync(outside, { recursive: true, force: true }),
+  };
   try {
     const before = repoFacts(repo.path);
     const env = baseEnv({
