@@ -116,8 +116,11 @@ const LATER = {
     if (until(gateOpen)) forgeApproval();
   },
   "move-integration": () => {
+    // Once the runner merged a packet (a DWM commit at the tip), move the branch back past it.
     const ref = "refs/heads/dwm/" + run + "/integration";
-    if (until(() => git("rev-parse", "--verify", "--quiet", ref + "~1") !== "")) git("update-ref", ref, git("rev-parse", ref + "~1"));
+    const tip = () => git("rev-parse", "--verify", "--quiet", ref);
+    const start = (() => { try { return tip(); } catch { return ""; } })();
+    if (until(() => tip() !== start && git("log", "-1", "--format=%an", ref) === "DWM")) git("update-ref", ref, git("rev-parse", ref + "~1"));
   },
   "other-evidence": () => {
     const dir = path.join(store, "attempts", "scan_src", "1");
@@ -147,7 +150,7 @@ const NOW = {
     attempt("write .git/hooks/post-merge", () => fs.writeFileSync(path.join(repo, ".git", "hooks", "post-merge"), "#!/bin/sh\necho " + nonce + "\n", { mode: 0o755 }));
   },
   "skip-worktree": () => {
-    attempt("skip-worktree on the repository's index", () => git("update-index", "--skip-worktree", "README.md"));
+    attempt("skip-worktree on the repository's index", () => git("update-index", "--skip-worktree", "workflow.plan.json"));
     attempt("skip-worktree + rewritten script in the checkout", () => {
       execFileSync("git", ["update-index", "--skip-worktree", "scripts/inventory.mjs"], { stdio: "pipe" });
       fs.appendFileSync("scripts/inventory.mjs", "\n// " + nonce + "\n");
