@@ -40,6 +40,7 @@ import {
 } from "./internal/invocation.js";
 import { type Job, promptFor } from "./internal/jobs.js";
 import { collectOutputs } from "./internal/outputs.js";
+import { looksLikePath } from "./internal/ownership.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
 import { redactStrings, sealEvidence } from "./internal/seal.js";
@@ -157,7 +158,8 @@ async function runJobs(
       continue;
     }
     for (const n of ji.envNames) record.envNames.add(n);
-    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env);
+    const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
+    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env, declaresOutputs);
     if (note !== null) record.notes.push(note);
     const ran = await runInvocation(ji, {
       runner: ctx.ports.processRunner,

@@ -92,6 +92,19 @@ describe.runIf(probe.ok)("runAttempt in the bubblewrap sandbox", () => {
     expect(git(repo.path, "branch", "--list", "dwm/demo-0123456789ab/integration")).toBe("");
   });
 
+  it("a read-only worker still writes its packet's declared output; any other change it makes is a finding", async () => {
+    const pk = packet({ workers: [worker("reader", {}, { write: false })] });
+    const a = await runAttempt(
+      request(repo.path, pk, {
+        reader: { backend: "shell", shell: true, command: "echo r > report.md; echo x >> README.md" },
+      }),
+      { ...ports(store), sandbox },
+    );
+    expect(a.outcome).toBe("ok");
+    expect(a.outputs.map((o) => [o.artifact, o.found])).toEqual([["report.md", true]]);
+    expect(a.findings.map((f) => [f.code, f.paths])).toEqual([["read-only-violation", ["README.md"]]]);
+  });
+
   it("runs programs from PATH folders in the temp folder (bound read-only over the private /tmp)", async () => {
     const bin = path.join(store.path, "tools", "node_modules", ".bin");
     fs.mkdirSync(bin, { recursive: true });

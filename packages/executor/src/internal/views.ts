@@ -68,7 +68,8 @@ function modelEndpoint(job: Job, env: Readonly<Record<string, string>>): string 
 }
 
 /**
- * One worker's view: its checkout (read-write when it may write; a packet's own command may),
+ * One worker's view: its checkout (read-write when it may write or its packet declares outputs;
+ * a packet's own command may),
  * its hand-over folder at /tmp/dwm, the inputs and the repository's objects read-only, run
  * stores and credentials hidden, the network its permissions and backend call for. `note` says
  * when an agent's endpoint forced the host's network.
@@ -79,12 +80,16 @@ export function jobView(
   job: Job,
   hostIoDir: string,
   env: Readonly<Record<string, string>>,
+  declaresOutputs: boolean,
 ): { view: SandboxView; note: string | null } {
   const net = workerNetwork(job.binding.backend, job.permissions?.network ?? false, modelEndpoint(job, env));
   const view = workerView({
     programs: pathBinds(env.PATH),
     checkout: checkout.dir,
-    checkoutWritable: job.permissions?.write ?? true,
+    // A read-only worker still writes its packet's declared outputs (files in the checkout, which
+    // a bind cannot single out before they exist): its checkout is writable then, and any other
+    // change it makes is a read-only-violation finding (enforce.ts).
+    checkoutWritable: (job.permissions?.write ?? true) || declaresOutputs,
     objectDirs: base.objectDirs,
     ioDir: hostIoDir,
     inputsDir: base.inputsDir,
