@@ -254,7 +254,7 @@ async function checkTheWork(
  */
 async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRecord): Promise<void> {
   const { request, prep, git } = ctx;
-  const before: RepositorySnapshot = await snapshotRepository(git, prep.repo);
+  const before: RepositorySnapshot = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   const space = await openSpace(git, prep.repo, request.base_commit, root, prep.inputs, ctx.sandbox.isolates);
   const viewBase: ViewBase = {
     objectDirs: space.checkout.objectDirs,
@@ -281,7 +281,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
   record.headCommit = head;
   await collectEvidence(ctx, space.checkout.dir, head, touchedBy, record);
   await checkTheWork(ctx, space, viewBase, head, record);
-  const after = await snapshotRepository(git, prep.repo);
+  const after = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   record.findings.push(
     ...compareRepositorySnapshots(before, after, {
       own: [`refs/heads/${ctx.branch}`],
