@@ -104,6 +104,16 @@ describe.runIf(probe.ok)("bubblewrapSandbox (real bwrap)", () => {
     expect(fs.existsSync(path.join(store, "forged"))).toBe(false);
   });
 
+  it("hides a path inside another hidden one with it (an attempt's evidence inside the run store)", async () => {
+    const store = path.join(root, "nested-store");
+    fs.mkdirSync(path.join(store, "exec", "p", "1"), { recursive: true });
+    fs.writeFileSync(path.join(store, "exec", "p", "1", "stdout"), "evidence\n");
+    const r = await sh(`ls -A ${store}; echo end`, {
+      hidden: [store, path.join(store, "exec", "p", "1")],
+    });
+    expect([r.exitCode, r.stdout]).toEqual([0, "end\n"]);
+  });
+
   it("hides a path inside a writable bind too", async () => {
     const work = path.join(root, "work2");
     fs.mkdirSync(path.join(work, ".dwm"), { recursive: true });
@@ -170,6 +180,41 @@ describe.runIf(probe.ok)("bubblewrapSandbox (real bwrap)", () => {
     for (let i = 0; i < 50 && processesWith(marker).length > 0; i++)
       await new Promise((w) => setTimeout(w, 20));
     expect(processesWith(marker)).toEqual([]);
+  });
+
+  it("a fork bomb stays within its process limit; the host's processes are untouched", async () => {
+    const small = bubblewrapSandbox({ maxProcesses: 40 });
+    const prepared = await small.prepare(
+      {
+        // 200 children wanted; past the limit spawning fails (EAGAIN). Node counts (its threads count too).
+        argv: [
+          process.execPath,
+          "-e",
+          `const { spawn } = require("node:child_process");
+           let ok = 0, failed = 0, pending = 200;
+           for (let i = 0; i < 200; i++) {
+             const c = spawn("sleep", ["5"], { stdio: "ignore" });
+             c.once("spawn", () => { ok++; if (--pending === 0) done(); });
+             c.once("error", () => { failed++; if (--pending === 0) done(); });
+           }
+           function done() { console.log(ok + " " + failed); process.exit(0); }`,
+        ],
+        cwd: root,
+        env,
+        timeoutMs: 30_000,
+      },
+      { binds: [], hidden: [], network: "none" },
+    );
+    try {
+      const r = await nodeProcessRunner.run(prepared.request);
+      const [ok = 0, failed = 0] = r.stdout.trim().split(" ").map(Number);
+      expect(ok + failed, r.stderr).toBe(200);
+      expect(ok).toBeGreaterThan(5);
+      expect(ok).toBeLessThan(40);
+    } finally {
+      await prepared.dispose();
+    }
+    expect(processesWith("sleep 5")).toEqual([]);
   });
 
   it("cannot see or signal the runner's processes", async () => {

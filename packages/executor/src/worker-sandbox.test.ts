@@ -165,7 +165,7 @@ describe.runIf(probe.ok)("a worker in the bubblewrap sandbox", () => {
     const head = readWorkerHead(path.join(w.checkout, ".git"));
     expect(head).toBe(r.stdout.trim());
     const priv = path.join(path.dirname(w.checkout), "dwm.git");
-    const env = await trustedGitEnv(git, { dir: w.checkout, objectDirs: [] }, priv);
+    const env = await trustedGitEnv(git, { dir: w.checkout, objectDirs: [] }, priv, { workerObjects: true });
     // The repository's objects come in through the repository itself here (objectDirs empty): add them.
     fs.appendFileSync(
       path.join(priv, "objects", "info", "alternates"),

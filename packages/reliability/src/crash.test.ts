@@ -73,7 +73,9 @@ async function oneRun(n: number): Promise<RunRecord> {
   try {
     for (let guard = 0; guard < 12 && !rec.completed; guard++) {
       const [id] = runIds(repo.path);
-      const args = id === undefined ? ["run", "workflow.plan.json"] : ["run", id];
+      // --no-sandbox: the start log the workers append to lies outside their checkout.
+      const args =
+        id === undefined ? ["run", "workflow.plan.json", "--no-sandbox"] : ["run", id, "--no-sandbox"];
       const child = startDwm(repo.path, [...args, "--concurrency", concurrency], env);
       const out = finished(child);
       rec.invocations++;

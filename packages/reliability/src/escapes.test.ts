@@ -282,7 +282,9 @@ fs.symlinkSync(${JSON.stringify(target)}, "audit/linked.json");
       const [runId] = runIds(r.path);
       const o = await dwmInProcess(
         r.path,
-        ["exec", runId as string, "inventory", "--workers", bindings, "--json"],
+        // --no-sandbox: the worker script lives in the test's temp folder, which the sandbox's
+        // private /tmp hides; what is tested here is what DWM does with the paths a worker leaves.
+        ["exec", runId as string, "inventory", "--workers", bindings, "--no-sandbox", "--json"],
         baseEnv({ TMPDIR: tmp.path }),
       );
       const attempt = JSON.parse(o.stdout) as {
