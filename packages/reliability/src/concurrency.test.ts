@@ -15,6 +15,7 @@ import {
   finished,
   journal,
   type Outcome,
+  requireBuiltCli,
   runDir,
   startDwm,
 } from "./support/dwm.js";
@@ -37,7 +38,9 @@ interface Trial {
 const trials: Trial[] = [];
 const startedAt = Date.now();
 
-describe.skipIf(!fs.existsSync(BIN))(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
   afterAll(() => {
     report(
       {

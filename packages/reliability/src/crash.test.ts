@@ -13,6 +13,7 @@ import {
   dwmInProcess,
   finished,
   journal,
+  requireBuiltCli,
   runDir,
   runIds,
   startDwm,
@@ -156,7 +157,9 @@ async function oneRun(n: number): Promise<RunRecord> {
   return rec;
 }
 
-describe.skipIf(!fs.existsSync(BIN))(`crash injection (${RUNS} runs, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`crash injection (${RUNS} runs, seed ${SEED})`, () => {
   afterAll(() => writeResult());
 
   function writeResult(): void {

@@ -14,6 +14,7 @@ import {
   dwmInProcess,
   filesUnder,
   type Outcome,
+  requireBuiltCli,
   runDir,
   runToCompletion,
 } from "./support/dwm.js";
@@ -54,7 +55,9 @@ function parseReport(o: Outcome): VerifyJson {
   return JSON.parse(o.stdout) as VerifyJson;
 }
 
-describe.skipIf(!fs.existsSync(BIN))(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
   beforeAll(async () => {
     repo = exampleRepo("repo-audit");
     tmp = makeTempDir("dwm-rel-tamper-");

@@ -11,6 +11,7 @@ import {
   type JournalEvent as Ev,
   journalEvents as events,
   exited,
+  requireBuiltCli,
   startDwm as start,
   waitForEvents as waitFor,
 } from "../test-support/built-cli.js";
@@ -35,7 +36,9 @@ const KILL_POINTS: [string, (evs: Ev[]) => boolean][] = [
   ],
 ];
 
-describe.skipIf(!fs.existsSync(BIN))("dwm run survives SIGKILL (built CLI)", () => {
+requireBuiltCli();
+
+describe("dwm run survives SIGKILL (built CLI)", () => {
   it.each(KILL_POINTS)(
     "killed when %s: running again completes, no completed packet runs twice",
     async (_, when) => {
