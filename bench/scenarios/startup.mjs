@@ -4,9 +4,15 @@
 // shell backend, the other 999 with the dry-run backend (no worktrees), whose reviews always ask
 // for a human, so the journal holds every packet's dispatch, attempt and review and the run waits
 // at 999 needs-human gates, which `dwm status` folds and lists.
+// With --nodes=24,… the same cases are timed with those Node.js versions too (scripts/ci-node.sh
+// installs them), each against its own floor. Where Node has module.enableCompileCache (22.1+),
+// which the dwm bin turns on, each dwm case is timed with the cache (in a fresh folder, written by
+// one untimed run first) and without it (NODE_DISABLE_COMPILE_CACHE=1).
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { dwmBin, timeProcess, writeResult } from "../lib.mjs";
+import { dwmBin, repoRoot, timeProcess, writeResult } from "../lib.mjs";
 import { preparedNoopRun } from "../plans.mjs";
 
 /** A repository holding a run of `n` packets, every packet attempted; the repo, the run's id and journal size. */
@@ -21,39 +27,79 @@ async function finishedRun(n) {
   return { dir: run.dir, runId: run.runId, events };
 }
 
-export async function run({ quick }) {
+/** The Node binaries to time: this one, then one per requested major version. */
+function nodeBinaries(majors = []) {
+  const list = [process.execPath];
+  for (const major of majors) {
+    const r = spawnSync("bash", [path.join(repoRoot, "scripts/ci-node.sh"), major], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    if (r.status !== 0) throw new Error(`scripts/ci-node.sh ${major} failed`);
+    list.push(r.stdout.trim());
+  }
+  return list;
+}
+
+function nodeVersion(bin) {
+  return spawnSync(bin, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
+}
+
+export async function run({ quick, nodes }) {
   const runs = quick ? 3 : 15;
   const packets = quick ? 40 : 1_000;
+  const binaries = nodeBinaries(nodes);
   const { dir, runId, events } = await finishedRun(packets);
+  const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-compile-cache-"));
   try {
-    const env = { ...process.env, NO_COLOR: "1" };
-    const floor = timeProcess([process.execPath, "-e", "0"], { runs, env });
-    const version = timeProcess([process.execPath, dwmBin, "--version"], { runs, env });
-    const status = timeProcess([process.execPath, dwmBin, "status", runId, "--json"], {
-      runs,
-      cwd: dir,
-      env,
-    });
-    const row = (what, t) => ({
-      case: what,
-      median_ms: t.median.toFixed(1),
-      ratio: (t.median / floor.median).toFixed(2),
-      peak_rss_mib: t.peakRssMiB.toFixed(0),
-    });
-    const rows = [
-      row("node -e 0 (floor)", floor),
-      row("dwm --version", version),
-      row(`dwm status --json (${packets} packets, ${events} events)`, status),
-    ];
+    const rows = [];
+    for (const bin of binaries) {
+      const version = nodeVersion(bin);
+      const hasCache =
+        spawnSync(bin, ["-p", "typeof require('node:module').enableCompileCache"], {
+          encoding: "utf8",
+        }).stdout.trim() === "function";
+      const base = { ...process.env, NO_COLOR: "1" };
+      delete base.NODE_COMPILE_CACHE;
+      delete base.NODE_DISABLE_COMPILE_CACHE;
+      const floor = timeProcess([bin, "-e", "0"], { runs, env: base });
+      const row = (what, t) => ({
+        case: what,
+        node: version,
+        median_ms: t.median.toFixed(1),
+        ratio: (t.median / floor.median).toFixed(2),
+        peak_rss_mib: t.peakRssMiB.toFixed(0),
+      });
+      rows.push(row("node -e 0 (floor)", floor));
+      const cases = [
+        ["dwm --version", [dwmBin, "--version"]],
+        [`dwm status --json (${packets} packets, ${events} events)`, [dwmBin, "status", runId, "--json"]],
+      ];
+      for (const [what, args] of cases) {
+        if (hasCache) {
+          const env = { ...base, NODE_COMPILE_CACHE: fs.mkdtempSync(path.join(cacheRoot, "c-")) };
+          spawnSync(bin, args, { cwd: dir, env, stdio: "ignore" }); // writes the cache
+          rows.push(row(`${what}, compile cache`, timeProcess([bin, ...args], { runs, cwd: dir, env })));
+          const off = { ...base, NODE_DISABLE_COMPILE_CACHE: "1" };
+          rows.push(
+            row(`${what}, no compile cache`, timeProcess([bin, ...args], { runs, cwd: dir, env: off })),
+          );
+        } else {
+          rows.push(row(what, timeProcess([bin, ...args], { runs, cwd: dir, env: base })));
+        }
+      }
+    }
     writeResult("startup", {
       runs,
       packets,
       journal_events: events,
+      nodes: binaries.map(nodeVersion),
       rows,
-      note: "median wall time of each command over the runs; every packet of the run was attempted (seed with shell, the rest dry-run, waiting at needs-human gates), so status reads every packet and folds the whole journal",
+      note: "median wall time of each command over the runs, each Node against its own floor; every packet of the run was attempted (seed with shell, the rest dry-run, waiting at needs-human gates), so status reads every packet and folds the whole journal. Where Node has a compile cache (22.1+), dwm turns it on: timed warm (one untimed run wrote it) and off (NODE_DISABLE_COMPILE_CACHE=1)",
     });
     return rows;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(cacheRoot, { recursive: true, force: true });
   }
 }
