@@ -62,7 +62,7 @@ export const TEST_PARTS: Readonly<Record<TestPart, PartInfo>> = {
     present: () => runs("chromium", "--version"),
   },
   "agent-clis": {
-    what: "the pinned Codex CLI and Claude Code (tools/agent-clis)",
+    what: "the pinned Codex CLI and Claude Code in tools/agent-clis",
     neededBy: "the real-CLI contract tests (@dwm/agent-contracts)",
     install: "npm ci --prefix tools/agent-clis",
     // The versions are the contract harness's business (it names a mismatch); here: installed at all.
@@ -72,7 +72,7 @@ export const TEST_PARTS: Readonly<Record<TestPart, PartInfo>> = {
       ),
   },
   "reference-plans": {
-    what: "the reference plans (../shared/reference-plans beside the checkout)",
+    what: "the reference plans, looked for in ../shared/reference-plans beside the checkout",
     neededBy: "the reference-plan tests of @dwm/plan-evaluator and @dwm/compiler",
     install: "DWM_REFERENCE_PLANS=<folder holding them> (they are not part of this repository)",
     present: () => referencePlansFolder() !== null,
@@ -101,9 +101,9 @@ export function leftOut(part: TestPart): boolean {
 export function missingPartMessage(part: TestPart, detail?: string): string {
   const p = TEST_PARTS[part];
   return (
-    `${p.what} is missing${detail ? ` (${detail})` : ""}; ${p.neededBy} need it. ` +
-    `Install it with \`${p.install}\` (\`bash scripts/ci-setup.sh\` does, and \`pnpm test\` runs it first), ` +
-    `or leave these tests out with DWM_TEST_SKIP=${part}.`
+    `Missing ${p.what}${detail ? ` (${detail})` : ""}, needed by ${p.neededBy}. ` +
+    `Install: \`${p.install}\` (\`bash scripts/ci-setup.sh\` does, and \`pnpm test\` runs it first); ` +
+    `or leave these tests out: DWM_TEST_SKIP=${part}.`
   );
 }
 
