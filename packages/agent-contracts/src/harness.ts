@@ -57,13 +57,17 @@ export function realCliOrSkip(name: CliName): { cli: RealCli | null; skipReason:
 /**
  * The environment DWM itself runs with in a contract test: a PATH with the pinned CLIs and node,
  * a private HOME (and the CLIs' own config homes below it) so nothing of this machine's
- * configuration or login leaks in, plus `extra`.
+ * configuration or login leaks in, a private TMPDIR beside it, plus `extra`.
  */
 export function dwmEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const codexHome = path.join(home, ".codex");
   const claudeHome = path.join(home, ".claude");
-  fs.mkdirSync(codexHome, { recursive: true });
-  fs.mkdirSync(claudeHome, { recursive: true });
+  // A TMPDIR beside the home, not above it: the Codex CLI refuses to make its helper aliases
+  // (codex-linux-sandbox, which it runs inside bubblewrap when bwrap is installed) in a home under
+  // the temporary directory, and then every sandboxed command fails with "bwrap: execvp
+  // codex-linux-sandbox: No such file or directory".
+  const tmp = path.join(path.dirname(home), "tmp");
+  for (const d of [codexHome, claudeHome, tmp]) fs.mkdirSync(d, { recursive: true });
   const nodeDir = path.dirname(process.execPath);
   return {
     PATH: [AGENT_CLIS_BIN, nodeDir, "/usr/local/bin", "/usr/bin", "/bin"].join(path.delimiter),
@@ -71,6 +75,7 @@ export function dwmEnv(home: string, extra: Record<string, string> = {}): Record
     LANG: "C.UTF-8",
     CODEX_HOME: codexHome,
     CLAUDE_CONFIG_DIR: claudeHome,
+    TMPDIR: tmp,
     ...extra,
   };
 }
