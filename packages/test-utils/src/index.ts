@@ -19,6 +19,7 @@ export type { TempDir } from "./temp.js";
 export { git, makeGitRepo, makeTempDir } from "./temp.js";
 export type { TestPart } from "./test-parts.js";
 export {
+  hasPart,
   leftOut,
   missingPartMessage,
   referencePlansDir,

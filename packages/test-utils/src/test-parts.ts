@@ -74,7 +74,7 @@ export const TEST_PARTS: Readonly<Record<TestPart, PartInfo>> = {
   "reference-plans": {
     what: "the reference plans, looked for in ../shared/reference-plans beside the checkout",
     neededBy: "the reference-plan tests of @dwm/plan-evaluator and @dwm/compiler",
-    install: "DWM_REFERENCE_PLANS=<folder holding them> (they are not part of this repository)",
+    install: "export DWM_REFERENCE_PLANS=<the folder that holds them>",
     present: () => referencePlansFolder() !== null,
   },
 };
@@ -100,16 +100,25 @@ export function leftOut(part: TestPart): boolean {
 /** The message a test that needs a missing part fails with: what, the install command, the way to leave it out. */
 export function missingPartMessage(part: TestPart, detail?: string): string {
   const p = TEST_PARTS[part];
-  return (
-    `Missing ${p.what}${detail ? ` (${detail})` : ""}, needed by ${p.neededBy}. ` +
-    `Install: \`${p.install}\` (\`bash scripts/ci-setup.sh\` does, and \`pnpm test\` runs it first); ` +
-    `or leave these tests out: DWM_TEST_SKIP=${part}.`
-  );
+  // The reference plans are found, never installed: ci-setup.sh only looks for them.
+  const how =
+    part === "reference-plans"
+      ? `They are not part of this repository: \`${p.install}\``
+      : `Install: \`${p.install}\` (\`bash scripts/ci-setup.sh\` does, and \`pnpm test\` runs it first)`;
+  return `Missing ${p.what}${detail ? ` (${detail})` : ""}, needed by ${p.neededBy}. ${how}; or leave these tests out: DWM_TEST_SKIP=${part}.`;
 }
 
-/** Throws the missing-part message unless `part` is there; call it in the beforeAll of the tests that need it. */
+/** Whether `part` is there. */
+export function hasPart(part: TestPart): boolean {
+  return TEST_PARTS[part].present();
+}
+
+/**
+ * Throws the missing-part message unless `part` is there. Call it in each test that needs the part
+ * (or its beforeEach): a throwing beforeAll would leave its tests reported as skipped, not failed.
+ */
 export function requirePart(part: TestPart): void {
-  if (!TEST_PARTS[part].present()) {
+  if (!hasPart(part)) {
     const set = process.env.DWM_REFERENCE_PLANS;
     const detail =
       part === "reference-plans" && set ? `DWM_REFERENCE_PLANS=${set} is not a folder` : undefined;
