@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { dwmBin, repoRoot, timeProcess, writeResult } from "../lib.mjs";
+import { dwmBin, median, repoRoot, timeProcess, writeResult } from "../lib.mjs";
 import { preparedNoopRun } from "../plans.mjs";
 
 /** A repository holding a run of `n` packets, every packet attempted; the repo, the run's id and journal size. */
@@ -45,6 +45,27 @@ function nodeVersion(bin) {
   return spawnSync(bin, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
 }
 
+/**
+ * Times every case once per round, round after round, so that load changing during the run falls
+ * on all cases alike (the machine is often shared); the median of each, and its peak RSS from one
+ * more run.
+ */
+function roundRobin(cases, runs) {
+  const times = cases.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    cases.forEach((c, k) => {
+      const t0 = performance.now();
+      const r = spawnSync(c.argv[0], c.argv.slice(1), { cwd: c.cwd, env: c.env, stdio: "ignore" });
+      times[k].push(performance.now() - t0);
+      if (r.status !== 0) throw new Error(`${c.argv.join(" ")} exited ${r.status}`);
+    });
+  }
+  return cases.map((c, k) => ({
+    median: median(times[k]),
+    peakRssMiB: timeProcess(c.argv, { runs: 1, cwd: c.cwd, env: c.env }).peakRssMiB,
+  }));
+}
+
 export async function run({ quick, nodes }) {
   const runs = quick ? 3 : 15;
   const packets = quick ? 40 : 1_000;
@@ -52,50 +73,50 @@ export async function run({ quick, nodes }) {
   const { dir, runId, events } = await finishedRun(packets);
   const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-compile-cache-"));
   try {
-    const rows = [];
+    const base = { ...process.env, NO_COLOR: "1" };
+    delete base.NODE_COMPILE_CACHE;
+    delete base.NODE_DISABLE_COMPILE_CACHE;
+    const commands = [
+      ["dwm --version", [dwmBin, "--version"]],
+      [`dwm status --json (${packets} packets, ${events} events)`, [dwmBin, "status", runId, "--json"]],
+    ];
+    const cases = [];
     for (const bin of binaries) {
-      const version = nodeVersion(bin);
+      const node = nodeVersion(bin);
+      const floor = cases.length;
+      cases.push({ what: "node -e 0 (floor)", node, floor, argv: [bin, "-e", "0"], cwd: dir, env: base });
       const hasCache =
         spawnSync(bin, ["-p", "typeof require('node:module').enableCompileCache"], {
           encoding: "utf8",
         }).stdout.trim() === "function";
-      const base = { ...process.env, NO_COLOR: "1" };
-      delete base.NODE_COMPILE_CACHE;
-      delete base.NODE_DISABLE_COMPILE_CACHE;
-      const floor = timeProcess([bin, "-e", "0"], { runs, env: base });
-      const row = (what, t) => ({
-        case: what,
-        node: version,
-        median_ms: t.median.toFixed(1),
-        ratio: (t.median / floor.median).toFixed(2),
-        peak_rss_mib: t.peakRssMiB.toFixed(0),
-      });
-      rows.push(row("node -e 0 (floor)", floor));
-      const cases = [
-        ["dwm --version", [dwmBin, "--version"]],
-        [`dwm status --json (${packets} packets, ${events} events)`, [dwmBin, "status", runId, "--json"]],
-      ];
-      for (const [what, args] of cases) {
-        if (hasCache) {
-          const env = { ...base, NODE_COMPILE_CACHE: fs.mkdtempSync(path.join(cacheRoot, "c-")) };
-          spawnSync(bin, args, { cwd: dir, env, stdio: "ignore" }); // writes the cache
-          rows.push(row(`${what}, compile cache`, timeProcess([bin, ...args], { runs, cwd: dir, env })));
-          const off = { ...base, NODE_DISABLE_COMPILE_CACHE: "1" };
-          rows.push(
-            row(`${what}, no compile cache`, timeProcess([bin, ...args], { runs, cwd: dir, env: off })),
-          );
-        } else {
-          rows.push(row(what, timeProcess([bin, ...args], { runs, cwd: dir, env: base })));
+      for (const [what, args] of commands) {
+        const argv = [bin, ...args];
+        if (!hasCache) {
+          cases.push({ what, node, floor, argv, cwd: dir, env: base });
+          continue;
         }
+        const env = { ...base, NODE_COMPILE_CACHE: fs.mkdtempSync(path.join(cacheRoot, "c-")) };
+        spawnSync(bin, args, { cwd: dir, env, stdio: "ignore" }); // writes the cache
+        cases.push({ what: `${what}, compile cache`, node, floor, argv, cwd: dir, env });
+        const off = { ...base, NODE_DISABLE_COMPILE_CACHE: "1" };
+        cases.push({ what: `${what}, no compile cache`, node, floor, argv, cwd: dir, env: off });
       }
     }
+    const timed = roundRobin(cases, runs);
+    const rows = cases.map((c, k) => ({
+      case: c.what,
+      node: c.node,
+      median_ms: timed[k].median.toFixed(1),
+      ratio: (timed[k].median / timed[c.floor].median).toFixed(2),
+      peak_rss_mib: timed[k].peakRssMiB.toFixed(0),
+    }));
     writeResult("startup", {
       runs,
       packets,
       journal_events: events,
       nodes: binaries.map(nodeVersion),
       rows,
-      note: "median wall time of each command over the runs, each Node against its own floor; every packet of the run was attempted (seed with shell, the rest dry-run, waiting at needs-human gates), so status reads every packet and folds the whole journal. Where Node has a compile cache (22.1+), dwm turns it on: timed warm (one untimed run wrote it) and off (NODE_DISABLE_COMPILE_CACHE=1)",
+      note: "median wall time of each command over the runs, the commands taking turns round by round; each Node against its own floor; every packet of the run was attempted (seed with shell, the rest dry-run, waiting at needs-human gates), so status reads every packet and folds the whole journal. Where Node has a compile cache (22.1+), dwm turns it on: timed warm (one untimed run wrote it) and off (NODE_DISABLE_COMPILE_CACHE=1)",
     });
     return rows;
   } finally {
