@@ -9,7 +9,6 @@ import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  BIN,
   baseEnv,
   dwmInProcess,
   finished,

@@ -2,12 +2,10 @@
 // random number of journal events, plus a random delay), once or twice per run, then resumed until
 // the run completes. Every run must complete; no packet completed before a kill may start again;
 // every journal must pass `dwm verify`.
-import fs from "node:fs";
 import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  BIN,
   baseEnv,
   dwmChild,
   dwmInProcess,

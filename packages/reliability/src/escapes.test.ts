@@ -9,7 +9,7 @@ import path from "node:path";
 import { registerHandoffs } from "@dwm/ingester";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, dwmInProcess, EXAMPLES, filesUnder, requireBuiltCli, runIds } from "./support/dwm.js";
+import { baseEnv, dwmInProcess, EXAMPLES, filesUnder, requireBuiltCli, runIds } from "./support/dwm.js";
 import { exampleRepo } from "./support/repos.js";
 import { FULL, modeOf, report, SEED } from "./support/suite.js";
 

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { makeTempDir, pathWithFakeClis } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, dwmChild, filesUnder, requireBuiltCli, runIds } from "./support/dwm.js";
+import { baseEnv, dwmChild, filesUnder, requireBuiltCli, runIds } from "./support/dwm.js";
 import { exampleRepo } from "./support/repos.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 

@@ -8,7 +8,6 @@ import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  BIN,
   baseEnv,
   dwmChild,
   dwmInProcess,

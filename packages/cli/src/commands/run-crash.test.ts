@@ -6,7 +6,6 @@ import { makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   auditRepo,
-  BIN,
   dwmInProcess as dwm,
   type JournalEvent as Ev,
   journalEvents as events,

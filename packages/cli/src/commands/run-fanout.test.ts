@@ -8,7 +8,6 @@ import { fileURLToPath } from "node:url";
 import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  BIN,
   dwmInProcess as dwm,
   type JournalEvent as Ev,
   journalEvents as events,
