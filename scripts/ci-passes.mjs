@@ -3,7 +3,8 @@
 //   node scripts/ci-passes.mjs record <pass> <sum-file>
 //     After a pass: reads the closing "N passed, N failed" line scripts/sum-reports.mjs printed for
 //     it (saved in <sum-file>), counts the skipped tests in the pass's reports (vitest's pending
-//     and todo tests: only the parts a user left out with DWM_TEST_SKIP may be skipped), notes the
+//     and todo tests, gates' skipped cases: only the parts a user left out with DWM_TEST_SKIP may
+//     be skipped), notes the
 //     Node version running this script (the pass's, first on PATH), and moves the reports into
 //     .ci-reports/passes/<pass>/ so the next pass starts with none and sum-reports sees only its own.
 //   node scripts/ci-passes.mjs total <pass>,<pass>,...
@@ -18,8 +19,11 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const reportsDir = path.join(repo, ".ci-reports");
 const passesDir = path.join(reportsDir, "passes");
 
-/** The vitest reports where scripts/sum-reports.mjs finds them: packages/*, schemas, bench. */
-function vitestReports() {
+/**
+ * The reports where scripts/sum-reports.mjs finds them in packages/*, schemas and bench: vitest's
+ * (.vitest-report.json) and the manifest gates' (gate-summary.json).
+ */
+function packageReports() {
   const found = [];
   const walk = (dir, depth) => {
     if (!fs.existsSync(dir) || depth > 2) return;
@@ -27,17 +31,18 @@ function vitestReports() {
       if (e.name === "node_modules") continue;
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p, depth + 1);
-      else if (e.name === ".vitest-report.json") found.push(p);
+      else if (e.name === ".vitest-report.json" || e.name === "gate-summary.json") found.push(p);
     }
   };
   for (const r of ["packages", "schemas", "bench"]) walk(path.join(repo, r), 0);
   return found;
 }
 
-/** Skipped tests in one report (vitest: pending and todo). */
+/** Skipped tests in one report (vitest: pending and todo; a manifest gate: skipped cases). */
 function skippedIn(file) {
   try {
     const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    if (r.kind === "manifest-summary") return r.skipped ?? 0;
     return (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   } catch {
     return 0; // an unreadable report is sum-reports' failure to count
@@ -60,7 +65,7 @@ function record(pass, sumFile) {
   const totals = closingLine(text);
   let skipped = 0;
   const moves = [
-    ...vitestReports().map((f) => [f, path.join(dest, path.relative(repo, f))]),
+    ...packageReports().map((f) => [f, path.join(dest, path.relative(repo, f))]),
     ...(fs.existsSync(reportsDir)
       ? fs
           .readdirSync(reportsDir)

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { EXIT, isDwmError, systemClock } from "@dwm/core";
 import type { ErrorOutput } from "@dwm/schemas";
-import type { CommandContext, CommandResult, CommandSpec } from "./command.js";
+import type { CommandContext, CommandResult, CommandSpec, ParsedArgs } from "./command.js";
 import { cliErrors } from "./errors.js";
 import { COMMANDS, findCommand } from "./registry.js";
 import { dwmVersion } from "./version.js";
@@ -83,6 +83,66 @@ function printError(io: Io, e: unknown, json: boolean, env: CommandContext["env"
   return code;
 }
 
+/**
+ * What the command line asks before naming a command: `dwm` (usage, exit 2), `dwm --help`,
+ * `dwm help [command]`, `dwm --version`. Prints the answer and returns the exit code; null
+ * when `first` is a command name.
+ */
+export function topLevel(first: string | undefined, rest: string[], io: Io, json: boolean): number | null {
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    const spec = first === "help" && rest[0] ? findCommand(rest[0]) : undefined;
+    if (spec) {
+      io.stdout(`${commandHelp(spec)}\n`);
+      return EXIT.ok;
+    }
+    io.stdout(`${helpText()}\n`);
+    return first === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (first === "--version" || first === "-v") {
+    io.stdout(json ? `${JSON.stringify({ version: dwmVersion() })}\n` : `${dwmVersion()}\n`);
+    return EXIT.ok;
+  }
+  return null;
+}
+
+/** Parse a command's options strictly and check its number of arguments; either mistake is ERR_CLI_USAGE. */
+export function parseCommandArgs(spec: CommandSpec, rest: string[]): Omit<ParsedArgs, "json"> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: Object.fromEntries(
+        Object.entries(spec.options).map(([n, o]) => [
+          n,
+          {
+            type: o.type,
+            ...(o.short ? { short: o.short } : {}),
+            ...(o.multiple ? { multiple: true } : {}),
+          },
+        ]),
+      ),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw cliErrors.create("ERR_CLI_USAGE", `${spec.name}: ${(e as Error).message}`, {
+      hint: `Usage: ${spec.usage}`,
+    });
+  }
+  const { min, max } = spec.positionals;
+  if (parsed.positionals.length < min || parsed.positionals.length > max) {
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      `${spec.name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`,
+      { hint: `Usage: ${spec.usage}` },
+    );
+  }
+  return {
+    positionals: parsed.positionals,
+    values: parsed.values as Record<string, string | boolean | string[] | undefined>,
+  };
+}
+
 /** Parse, dispatch, print. Returns the exit code; never throws. */
 export async function main(argv: string[], io: Io, partial: Partial<CommandContext> = {}): Promise<number> {
   const ctx: CommandContext = {
@@ -95,22 +155,9 @@ export async function main(argv: string[], io: Io, partial: Partial<CommandConte
   const json = argv.includes("--json");
   try {
     const [first, ...rest] = argv;
-    if (first === undefined || first === "--help" || first === "-h" || first === "help") {
-      if (first === "help" && rest[0]) {
-        const spec = findCommand(rest[0]);
-        if (spec) {
-          io.stdout(`${commandHelp(spec)}\n`);
-          return EXIT.ok;
-        }
-      }
-      io.stdout(`${helpText()}\n`);
-      return first === undefined ? EXIT.usage : EXIT.ok;
-    }
-    if (first === "--version" || first === "-v") {
-      io.stdout(json ? `${JSON.stringify({ version: dwmVersion() })}\n` : `${dwmVersion()}\n`);
-      return EXIT.ok;
-    }
-    const spec = findCommand(first);
+    const answered = topLevel(first, rest, io, json);
+    if (answered !== null) return answered;
+    const spec = findCommand(first as string);
     if (!spec) {
       throw cliErrors.create("ERR_CLI_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(first)}`, {
         details: { command: first },
@@ -120,45 +167,9 @@ export async function main(argv: string[], io: Io, partial: Partial<CommandConte
       io.stdout(`${commandHelp(spec)}\n`);
       return EXIT.ok;
     }
-    let parsed: ReturnType<typeof parseArgs>;
-    try {
-      parsed = parseArgs({
-        args: rest,
-        options: Object.fromEntries(
-          Object.entries(spec.options).map(([n, o]) => [
-            n,
-            {
-              type: o.type,
-              ...(o.short ? { short: o.short } : {}),
-              ...(o.multiple ? { multiple: true } : {}),
-            },
-          ]),
-        ),
-        allowPositionals: true,
-        strict: true,
-      });
-    } catch (e) {
-      throw cliErrors.create("ERR_CLI_USAGE", `${spec.name}: ${(e as Error).message}`, {
-        hint: `Usage: ${spec.usage}`,
-      });
-    }
-    const { min, max } = spec.positionals;
-    if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      throw cliErrors.create(
-        "ERR_CLI_USAGE",
-        `${spec.name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`,
-        { hint: `Usage: ${spec.usage}` },
-      );
-    }
+    const parsed = parseCommandArgs(spec, rest);
     const mod = await spec.load();
-    const result = await mod.run(
-      {
-        positionals: parsed.positionals,
-        values: parsed.values as Record<string, string | boolean | string[] | undefined>,
-        json,
-      },
-      ctx,
-    );
+    const result = await mod.run({ ...parsed, json }, ctx);
     printResult(io, result, json);
     return result.exitCode;
   } catch (e) {

@@ -27,7 +27,8 @@ export function repoRoot(from: string): string {
   }
 }
 
-function isRunDir(dir: string): boolean {
+/** A run directory is one holding a run.json file (what the compiler writes last, so a half-written run has none). */
+export function isRunDir(dir: string): boolean {
   try {
     return fs.statSync(path.join(dir, "run.json")).isFile();
   } catch {

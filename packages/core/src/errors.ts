@@ -159,6 +159,15 @@ export const coreErrors = defineErrors({
     title: "The input is not valid JSON.",
     hint: "Check the file with a JSON linter.",
   },
+  ERR_SANDBOX_VIEW: {
+    title:
+      "A sandbox view names a path that cannot be shown inside it, or an endpoint off the loopback interface.",
+    hint: "Bind only existing paths (targets under /tmp or a writable bind are created); endpoints must be 127.0.0.1, ::1 or localhost.",
+  },
+  ERR_SANDBOX_UNAVAILABLE: {
+    title: "No OS sandbox works on this machine, so workers cannot be isolated.",
+    hint: "Run `dwm doctor` to see why (install bubblewrap; enable user namespaces), or pass --no-sandbox to run workers as yourself (recorded as lower assurance).",
+  },
   ERR_INPUT_TOO_LARGE: {
     title: "The input is larger than DWM accepts.",
     hint: "Split the input or raise the limit.",

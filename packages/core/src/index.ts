@@ -1,17 +1,57 @@
 export type { ReadArtifactOptions, WrittenArtifact } from "./artifact.js";
-export { readArtifact, renderArtifact, writeArtifact } from "./artifact.js";
+export { readArtifact, writeArtifact } from "./artifact.js";
+export type {
+  ArtifactBytesCheck,
+  ArtifactCheck,
+  ArtifactFileRead,
+  ArtifactProblem,
+  ArtifactProblemDetail,
+  ArtifactProblemKind,
+  ArtifactReadOptions,
+  CheckArtifactOptions,
+} from "./artifact-check.js";
+export {
+  checkArtifact,
+  checkArtifactBytes,
+  checkArtifactContent,
+  isReadProblem,
+  readArtifactFile,
+} from "./artifact-check.js";
 export { appendFileDurable, fsyncDir, writeFileAtomic } from "./atomic-fs.js";
+export type { BoundedRead } from "./bounded-read.js";
+export { readFileBounded } from "./bounded-read.js";
+export { type BubblewrapOptions, bubblewrapArgs, bubblewrapSandbox } from "./bubblewrap-sandbox.js";
 export type { Digest } from "./canonical.js";
-export { canonicalJson, DIGEST_PATTERN, digest, digestBytes, isDigest, shortDigest } from "./canonical.js";
+export {
+  canonicalJson,
+  DIGEST_PATTERN,
+  digest,
+  digestBytes,
+  isDigest,
+  renderArtifact,
+  shortDigest,
+} from "./canonical.js";
 export type { DwmErrorJSON, ErrorCatalogue, ErrorDescriptor, ExitCode } from "./errors.js";
 export { coreErrors, DwmError, defineErrors, EXIT, isDwmError } from "./errors.js";
+export { gitDate } from "./git-date.js";
 export { type HostProcessRunner, hostProcessRunner } from "./host-process-runner.js";
 export type { ReadJsonOptions } from "./json-input.js";
 export { JSON_INPUT_LIMITS, parseJsonText, readJsonFile } from "./json-input.js";
 export type { AcquireLockOptions, LockHandle, LockInfo } from "./lock.js";
 export { acquireLock } from "./lock.js";
 export { MinHeap } from "./min-heap.js";
+export type { InfraOutcome } from "./outcomes.js";
+export { INFRA_OUTCOMES, isInfraOutcome } from "./outcomes.js";
 export { checkRelativePath, isInside, resolveInside } from "./paths.js";
 export type { Clock, ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 export { systemClock } from "./ports.js";
 export { execaProcessRunner, MAX_CAPTURED_OUTPUT, nodeProcessRunner } from "./process-runner.js";
+export type {
+  PreparedSpawn,
+  Sandbox,
+  SandboxBind,
+  SandboxEndpoint,
+  SandboxProbe,
+  SandboxView,
+} from "./sandbox.js";
+export { homeSecretPaths, noSandbox } from "./sandbox.js";

@@ -92,6 +92,56 @@ export interface PendingApproval {
   problem: string | null;
 }
 
+/** Files named like approvals (`<n>.json`) anywhere under `root`, relative to it, in directory order. */
+function approvalFiles(root: string, rel = ""): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...approvalFiles(root, r));
+    else if (e.isFile() && /^[1-9][0-9]*\.json$/.test(e.name)) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Whether the file `rel` under `root` (approvals/) counts as an approval: it must read as
+ * one (schema, canonical rendering) and lie where an approval of its gate belongs
+ * (approvals/<gate_id>/<n>.json). Otherwise `approval` is null and `problem` says why.
+ */
+export function readPendingApproval(root: string, rel: string): PendingApproval {
+  const p = `approvals/${rel}`;
+  const d = digestBytes(fs.readFileSync(path.join(root, rel)));
+  try {
+    const { value } = readArtifact<Approval>(path.join(root, rel), "approval");
+    const expected = approvalPath(value.gate_id, Number(path.posix.basename(rel).slice(0, -5)));
+    return {
+      path: p,
+      digest: d,
+      approval: expected === p ? value : null,
+      problem: expected === p ? null : `${p} is not where an approval of gate ${value.gate_id} belongs`,
+    };
+  } catch (err) {
+    return { path: p, digest: d, approval: null, problem: (err as Error).message };
+  }
+}
+
+/** Approval paths by gate folder, then by number (2 before 10). */
+function byGateThenNumber(a: { path: string }, b: { path: string }): number {
+  const key = (p: string): [string, number] => {
+    const m = /^(.*)\/([0-9]+)\.json$/.exec(p);
+    return [m?.[1] ?? p, Number(m?.[2] ?? 0)];
+  };
+  const [da, na] = key(a.path);
+  const [db, nb] = key(b.path);
+  return da < db ? -1 : da > db ? 1 : na - nb;
+}
+
 /**
  * Approval files under approvals/ that no journal event names, oldest number first.
  * The runner validates each with resolveGate before journaling it; anything else under
@@ -100,44 +150,8 @@ export interface PendingApproval {
 export function pendingApprovals(runDir: string, events: readonly JournalEvent[]): PendingApproval[] {
   const named = journaledApprovalPaths(events);
   const root = path.join(runDir, "approvals");
-  const out: PendingApproval[] = [];
-  const walk = (rel: string) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r);
-      else if (e.isFile() && /^[1-9][0-9]*\.json$/.test(e.name) && !named.has(`approvals/${r}`)) {
-        const p = `approvals/${r}`;
-        const bytes = fs.readFileSync(path.join(root, r));
-        const d = digestBytes(bytes);
-        try {
-          const { value } = readArtifact<Approval>(path.join(root, r), "approval");
-          const expected = approvalPath(value.gate_id, Number(e.name.slice(0, -5)));
-          out.push({
-            path: p,
-            digest: d,
-            approval: expected === p ? value : null,
-            problem: expected === p ? null : `${p} is not where an approval of gate ${value.gate_id} belongs`,
-          });
-        } catch (err) {
-          out.push({ path: p, digest: d, approval: null, problem: (err as Error).message });
-        }
-      }
-    }
-  };
-  walk("");
-  const key = (p: string): [string, number] => {
-    const m = /^(.*)\/([0-9]+)\.json$/.exec(p);
-    return [m?.[1] ?? p, Number(m?.[2] ?? 0)];
-  };
-  return out.sort((a, b) => {
-    const [da, na] = key(a.path);
-    const [db, nb] = key(b.path);
-    return da < db ? -1 : da > db ? 1 : na - nb;
-  });
+  return approvalFiles(root)
+    .filter((r) => !named.has(`approvals/${r}`))
+    .map((r) => readPendingApproval(root, r))
+    .sort(byGateThenNumber);
 }

@@ -19,7 +19,7 @@ export function loadGateReview(runDir: string, state: RunState, packets: readonl
   const ev = events.findLast(
     (e) => e.type === "packet.reviewed" && e.data.packet_id === held && e.data.attempt === attempt,
   );
-  if (!ev || ev.type !== "packet.reviewed") return null;
+  if (ev?.type !== "packet.reviewed") return null;
   const file = ev.data.files[0];
   if (!file) return null;
   return readArtifact<Review>(path.join(runDir, file.path), "review", { expectDigest: ev.data.review_digest })

@@ -172,6 +172,167 @@ function reworkClosure(state: RunState, run: RunView, named: readonly string[]):
   return [...out].sort((a, b) => order.indexOf(a) - order.indexOf(b));
 }
 
+/** The approval file as journal events name it: run-relative path, raw-bytes digest. */
+type FileRef = { path: string; digest: string };
+
+/**
+ * The packets a rejection sends back: those the approval names (else, for a gate that
+ * completes its packets, the packets it holds) and every packet downstream of them that
+ * had moved on. ERR_GATE_PACKET_IN_FLIGHT when one of them is in flight.
+ */
+export function packetsToReopen(state: RunState, run: RunView, approval: Approval, view: GateView): string[] {
+  const named = approval.packets.length > 0 ? approval.packets : completesPackets(view) ? view.packets : [];
+  const reopen = reworkClosure(state, run, named);
+  for (const id of reopen) {
+    const st = state.packets[id]?.state ?? "pending";
+    if (inFlight(st)) {
+      throw gateResolverErrors.create(
+        "ERR_GATE_PACKET_IN_FLIGHT",
+        `packet ${id} is ${st}: it cannot be sent back now`,
+        {
+          details: { packet_id: id, state: st },
+        },
+      );
+    }
+  }
+  return reopen;
+}
+
+/** A reviewed attempt's completion: its handoffs copied and registered, then packet.completed. */
+function reviewedCompletion(id: string, review: Review): GateResolution {
+  const events: EventDraft[] = [];
+  const copies: HandoffCopy[] = [];
+  for (const h of review.handoffs) {
+    const to = `handoffs/${h.artifact}`;
+    copies.push({
+      artifact: h.artifact,
+      from: `attempts/${id}/${review.attempt}/${h.path}`,
+      to,
+      digest: h.digest,
+    });
+    events.push({
+      type: "handoff.registered",
+      data: {
+        artifact: h.artifact,
+        from_packet: id,
+        digest: h.digest,
+        files: [{ path: to, digest: h.digest }],
+      },
+    });
+  }
+  events.push({
+    type: "packet.completed",
+    data: {
+      packet_id: id,
+      attempt: review.attempt,
+      ...(review.branch ? { branch: review.branch } : {}),
+      ...(review.head_commit ? { commit: review.head_commit } : {}),
+    },
+  });
+  return { events, copies };
+}
+
+/**
+ * How approving gate `gateId` completes packet `id` it holds: nothing for a packet that is
+ * unknown or already completed; packet.completed of attempt 0 for one that never ran;
+ * else by the review of its last attempt (`review` must be that one:
+ * ERR_GATE_REVIEW_REQUIRED). ERR_GATE_PACKET_IN_FLIGHT while an attempt runs.
+ */
+export function completionOnApproval(
+  state: RunState,
+  gateId: string,
+  id: string,
+  review: Review | null,
+): GateResolution {
+  const p = state.packets[id];
+  if (!p || p.state === "completed") return { events: [], copies: [] };
+  if (inFlight(p.state)) {
+    throw gateResolverErrors.create(
+      "ERR_GATE_PACKET_IN_FLIGHT",
+      `packet ${id} is ${p.state}: it cannot be completed now`,
+      {
+        details: { packet_id: id, state: p.state },
+      },
+    );
+  }
+  if (p.attempts === 0) {
+    return { events: [{ type: "packet.completed", data: { packet_id: id, attempt: 0 } }], copies: [] };
+  }
+  if (!review || review.packet_id !== id || review.attempt !== p.attempts || review.run_id !== state.run_id) {
+    throw gateResolverErrors.create(
+      "ERR_GATE_REVIEW_REQUIRED",
+      `approving gate ${gateId} completes packet ${id} with attempt ${p.attempts}; its review is needed`,
+      {
+        details: {
+          packet_id: id,
+          attempt: p.attempts,
+          given: review ? `${review.packet_id}#${review.attempt}` : null,
+        },
+      },
+    );
+  }
+  return reviewedCompletion(id, review);
+}
+
+/** Reject: gate.rejected naming the packets sent back, then packet.reopened for each. */
+function rejection(
+  state: RunState,
+  approval: Approval,
+  run: RunView,
+  view: GateView,
+  fileRef: FileRef,
+): GateResolution {
+  const reopen = packetsToReopen(state, run, approval, view);
+  const events: EventDraft[] = [
+    {
+      type: "gate.rejected",
+      data: {
+        gate_id: approval.gate_id,
+        gate_digest: approval.gate_digest,
+        approval_digest: digest(approval),
+        packets: reopen,
+        files: [fileRef],
+      },
+    },
+  ];
+  for (const id of reopen) {
+    events.push({
+      type: "packet.reopened",
+      data: { packet_id: id, reason: `gate ${approval.gate_id} rejected: ${approval.reason}` },
+    });
+  }
+  return { events, copies: [] };
+}
+
+/** Approve: gate.approved, then (for a gate that completes its packets) each held packet's completion. */
+function approvalOf(
+  state: RunState,
+  approval: Approval,
+  view: GateView,
+  context: GateContext,
+  fileRef: FileRef,
+): GateResolution {
+  const events: EventDraft[] = [
+    {
+      type: "gate.approved",
+      data: {
+        gate_id: approval.gate_id,
+        gate_digest: approval.gate_digest,
+        approval_digest: digest(approval),
+        files: [fileRef],
+      },
+    },
+  ];
+  const copies: HandoffCopy[] = [];
+  if (!completesPackets(view)) return { events, copies };
+  for (const id of view.packets) {
+    const done = completionOnApproval(state, approval.gate_id, id, context.review ?? null);
+    events.push(...done.events);
+    copies.push(...done.copies);
+  }
+  return { events, copies };
+}
+
 /**
  * Turn an operator's decision into journal drafts. Approve: `gate.approved`, and for a
  * gate that completes its packets (human-gate phase, needs-human review) the handoffs
@@ -188,124 +349,14 @@ export function resolveGate(
 ): GateResolution {
   const view = gateView(state, run, approval.gate_id);
   checkApproval(state, approval, view);
-  const fileRef = { path: context.approvalPath, digest: digestBytes(renderArtifact(approval)) };
-  const approvalDigest = digest(approval);
-  const gateDigest = approval.gate_digest;
-  const events: EventDraft[] = [];
-  const copies: HandoffCopy[] = [];
-
-  if (approval.decision === "reject") {
-    const named = approval.packets.length > 0 ? approval.packets : completesPackets(view) ? view.packets : [];
-    const reopen = reworkClosure(state, run, named);
-    for (const id of reopen) {
-      const st = state.packets[id]?.state ?? "pending";
-      if (inFlight(st)) {
-        throw gateResolverErrors.create(
-          "ERR_GATE_PACKET_IN_FLIGHT",
-          `packet ${id} is ${st}: it cannot be sent back now`,
-          {
-            details: { packet_id: id, state: st },
-          },
-        );
-      }
-    }
-    events.push({
-      type: "gate.rejected",
-      data: {
-        gate_id: approval.gate_id,
-        gate_digest: gateDigest,
-        approval_digest: approvalDigest,
-        packets: reopen,
-        files: [fileRef],
-      },
-    });
-    for (const id of reopen) {
-      events.push({
-        type: "packet.reopened",
-        data: { packet_id: id, reason: `gate ${approval.gate_id} rejected: ${approval.reason}` },
-      });
-    }
-    return { events, copies };
-  }
-
-  events.push({
-    type: "gate.approved",
-    data: {
-      gate_id: approval.gate_id,
-      gate_digest: gateDigest,
-      approval_digest: approvalDigest,
-      files: [fileRef],
-    },
-  });
-  if (!completesPackets(view)) return { events, copies };
-  for (const id of view.packets) {
-    const p = state.packets[id];
-    if (!p || p.state === "completed") continue;
-    if (inFlight(p.state)) {
-      throw gateResolverErrors.create(
-        "ERR_GATE_PACKET_IN_FLIGHT",
-        `packet ${id} is ${p.state}: it cannot be completed now`,
-        {
-          details: { packet_id: id, state: p.state },
-        },
-      );
-    }
-    if (p.attempts === 0) {
-      events.push({ type: "packet.completed", data: { packet_id: id, attempt: 0 } });
-      continue;
-    }
-    const review = context.review ?? null;
-    if (
-      !review ||
-      review.packet_id !== id ||
-      review.attempt !== p.attempts ||
-      review.run_id !== state.run_id
-    ) {
-      throw gateResolverErrors.create(
-        "ERR_GATE_REVIEW_REQUIRED",
-        `approving gate ${approval.gate_id} completes packet ${id} with attempt ${p.attempts}; its review is needed`,
-        {
-          details: {
-            packet_id: id,
-            attempt: p.attempts,
-            given: review ? `${review.packet_id}#${review.attempt}` : null,
-          },
-        },
-      );
-    }
-    for (const h of review.handoffs) {
-      const to = `handoffs/${h.artifact}`;
-      copies.push({
-        artifact: h.artifact,
-        from: `attempts/${id}/${review.attempt}/${h.path}`,
-        to,
-        digest: h.digest,
-      });
-      events.push({
-        type: "handoff.registered",
-        data: {
-          artifact: h.artifact,
-          from_packet: id,
-          digest: h.digest,
-          files: [{ path: to, digest: h.digest }],
-        },
-      });
-    }
-    events.push({
-      type: "packet.completed",
-      data: {
-        packet_id: id,
-        attempt: review.attempt,
-        ...(review.branch ? { branch: review.branch } : {}),
-        ...(review.head_commit ? { commit: review.head_commit } : {}),
-      },
-    });
-  }
-  return { events, copies };
+  const fileRef: FileRef = { path: context.approvalPath, digest: digestBytes(renderArtifact(approval)) };
+  return approval.decision === "reject"
+    ? rejection(state, approval, run, view, fileRef)
+    : approvalOf(state, approval, view, context, fileRef);
 }
 
 /** Gates whose approval completes the packets they hold: human-gate phases and gates opened at run time for a review. */
-function completesPackets(view: GateView): boolean {
+export function completesPackets(view: GateView): boolean {
   if (view.artifact) return view.artifact.source === "human-gate-phase";
   return view.packets.length > 0;
 }

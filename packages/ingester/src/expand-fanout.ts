@@ -73,54 +73,69 @@ export function fanoutItemId(phase: string, key: string, itemDigest: Digest): st
   return `${phase}/${keySlug(key, room)}-${hex}`;
 }
 
-interface Item {
+/** One item of a fan-out's list: its value, its key (as a string) and its digest. */
+export interface FanoutItem {
   value: Record<string, unknown>;
   key: string;
   digest: Digest;
 }
 
-function parseItems(
-  bytes: Uint8Array,
-  format: string,
-  key: string,
-  required: readonly string[],
-): { items: Item[] } | { problem: string } {
-  const text = Buffer.from(bytes).toString("utf8");
-  let values: unknown[];
+/** The list's values: a JSON list, or one JSON value per non-empty line (JSON Lines). */
+function parseValues(text: string, format: string): { values: unknown[] } | { problem: string } {
   try {
     if (format === "jsonl") {
-      values = text
+      const values = text
         .split("\n")
         .map((l) => l.trim())
         .filter((l) => l !== "")
         .map((l) => JSON.parse(l) as unknown);
-    } else {
-      const v = JSON.parse(text) as unknown;
-      if (!Array.isArray(v)) return { problem: "it is not a JSON list" };
-      values = v;
+      return { values };
     }
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? { values: v } : { problem: "it is not a JSON list" };
   } catch (e) {
     return {
       problem: `it does not parse as ${format === "jsonl" ? "JSON Lines" : "JSON"}: ${(e as Error).message}`,
     };
   }
-  const items: Item[] = [];
+}
+
+/** Item `i` of the list, or why it cannot be one: not an object, a required field missing, a bad key. */
+function checkItem(v: unknown, i: number, key: string, required: readonly string[]): FanoutItem | string {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return `item ${i} is not an object`;
+  const o = v as Record<string, unknown>;
+  const missing = required.filter((f) => !(f in o) || o[f] === null || o[f] === undefined);
+  if (missing.length > 0) return `item ${i} lacks ${missing.join(", ")}`;
+  const k = o[key];
+  if (!(typeof k === "string" || typeof k === "boolean" || (typeof k === "number" && Number.isFinite(k))))
+    return `item ${i}: key ${key} is not a string, number or boolean`;
+  const ks = String(k);
+  if (ks.trim() === "") return `item ${i}: key ${key} is empty`;
+  return { value: o, key: ks, digest: digest(o) };
+}
+
+/**
+ * The items of a fan-out's source handoff (`format` "jsonl" or a JSON list), each an
+ * object with the `required` fields and a usable, unique `key`; or the first problem.
+ */
+export function parseItems(
+  bytes: Uint8Array,
+  format: string,
+  key: string,
+  required: readonly string[],
+): { items: FanoutItem[] } | { problem: string } {
+  const parsed = parseValues(Buffer.from(bytes).toString("utf8"), format);
+  if ("problem" in parsed) return parsed;
+  const items: FanoutItem[] = [];
   const seen = new Map<string, number>();
-  for (const [i, v] of values.entries()) {
-    if (v === null || typeof v !== "object" || Array.isArray(v))
-      return { problem: `item ${i} is not an object` };
-    const o = v as Record<string, unknown>;
-    const missing = required.filter((f) => !(f in o) || o[f] === null || o[f] === undefined);
-    if (missing.length > 0) return { problem: `item ${i} lacks ${missing.join(", ")}` };
-    const k = o[key];
-    if (!(typeof k === "string" || typeof k === "boolean" || (typeof k === "number" && Number.isFinite(k))))
-      return { problem: `item ${i}: key ${key} is not a string, number or boolean` };
-    const ks = String(k);
-    if (ks.trim() === "") return { problem: `item ${i}: key ${key} is empty` };
-    const j = seen.get(ks);
-    if (j !== undefined) return { problem: `items ${j} and ${i} have the same ${key} ${JSON.stringify(ks)}` };
-    seen.set(ks, i);
-    items.push({ value: o, key: ks, digest: digest(o) });
+  for (const [i, v] of parsed.values.entries()) {
+    const item = checkItem(v, i, key, required);
+    if (typeof item === "string") return { problem: item };
+    const j = seen.get(item.key);
+    if (j !== undefined)
+      return { problem: `items ${j} and ${i} have the same ${key} ${JSON.stringify(item.key)}` };
+    seen.set(item.key, i);
+    items.push(item);
   }
   return { items };
 }
@@ -174,21 +189,8 @@ function itemOutputs(t: Packet, id: string, ids: (phase: string) => string | nul
   });
 }
 
-/**
- * Expand a fan-out once its source packet completed: read the source handoff's items
- * (a JSON list, or JSON Lines), check each against the handoff's required fields and
- * the key, and build one item packet per item per per-item phase, with id
- * `<phase>/<key-slug>-<8 hex of digest(item)>`. An item packet is its template with
- * that id, its dependencies and inputs on the same item's earlier phase, its outputs
- * under `<id>/`, and `fanout` naming the item. Compared with the last expansion in
- * `state`, unchanged items keep their packets (a completed one never runs again),
- * new or changed items get new ones, and items that left are `dropped`.
- * More than max_items items (and no approved limit gate) → `over-limit`, nothing
- * expanded; an unreadable list or a bad item → `invalid` with `packet.failed` of the
- * fan-out's first template (ERR_INGEST_FANOUT_INVALID in the reason). Pure.
- */
-export function expandFanout(input: ExpandFanoutInput): FanoutExpansion {
-  const { state, templates, source } = input;
+/** The fan-out of `templates` (the first template's); ERR_INGEST_FANOUT_INVALID unless they are its pipeline. */
+function fanoutOf(templates: readonly FanoutTemplate[]): PacketFanoutTemplate {
   const first = templates[0];
   const fo = first?.packet.fanout;
   if (!first || fo?.role !== "template" || fo.position !== 0) {
@@ -206,66 +208,88 @@ export function expandFanout(input: ExpandFanoutInput): FanoutExpansion {
       `templates ${templates.map((t) => t.packet.packet_id).join(", ")} are not the pipeline ${fo.pipeline.join(", ")}`,
     );
   }
-  const input0 = first.packet.inputs.find(
-    (i) => i.artifact === fo.over && i.from_packet === fo.source_packet,
-  );
-  const parsed = parseItems(source.bytes, input0?.format ?? "json-list", fo.key, [
-    ...new Set([fo.key, ...(input0?.required_fields ?? [])]),
-  ]);
-  if ("problem" in parsed) {
-    const reason = `ERR_INGEST_FANOUT_INVALID: ${fo.source_packet}'s ${source.artifact} (${source.digest}) cannot be expanded: ${parsed.problem}`;
-    return {
-      kind: "invalid",
-      reason,
-      events: [{ type: "packet.failed", data: { packet_id: fo.first, reason } }],
-    };
-  }
-  const items = parsed.items;
-  if (items.length > fo.max_items && !input.limitGate) {
-    return { kind: "over-limit", items: items.length, max_items: fo.max_items };
-  }
+  return fo;
+}
 
+/** Is input `i` the source handoff the fan-out's items come from? */
+function isSourceInput(i: { artifact: string; from_packet: string }, fo: PacketFanoutTemplate): boolean {
+  return i.artifact === fo.over && i.from_packet === fo.source_packet;
+}
+
+/** A fan-out that cannot expand: `packet.failed` of its first template, the reason carrying ERR_INGEST_FANOUT_INVALID. */
+function invalidExpansion(fo: PacketFanoutTemplate, problem: string): FanoutExpansion {
+  const reason = `ERR_INGEST_FANOUT_INVALID: ${problem}`;
+  return {
+    kind: "invalid",
+    reason,
+    events: [{ type: "packet.failed", data: { packet_id: fo.first, reason } }],
+  };
+}
+
+/**
+ * Item `item`'s packet of template `t`: the template with the item's id, its
+ * dependencies and inputs on the same item's earlier phases (`ids` maps a pipeline
+ * phase to the item's packet of it, null for any other packet), its outputs under
+ * `<id>/`, and `fanout` naming the item. The template's other fields are shared, not
+ * copied: nothing here mutates a packet.
+ */
+export function itemPacket(
+  t: FanoutTemplate,
+  fo: PacketFanoutTemplate,
+  item: FanoutItem,
+  ids: (phase: string) => string | null,
+): Packet {
+  const tp = t.packet;
+  const id = ids(tp.packet_id) as string;
+  return {
+    ...tp,
+    packet_id: id,
+    depends_on: tp.depends_on.map((d) => ids(d) ?? d),
+    inputs: tp.inputs
+      .filter((i) => !isSourceInput(i, fo))
+      .map((i) => ({
+        ...i,
+        from_packet: ids(i.from_packet) ?? i.from_packet,
+        required_fields: [...i.required_fields],
+      })),
+    outputs: itemOutputs(tp, id, ids),
+    fanout: {
+      role: "item",
+      template: tp.packet_id,
+      template_digest: t.digest,
+      first: fo.first,
+      key: item.key,
+      item: structuredClone(item.value),
+      item_digest: item.digest,
+      source_packet: fo.source_packet,
+      reduce: fo.reduce,
+    },
+  };
+}
+
+/**
+ * Every item's packets with their digests (item by item, pipeline order) and the files
+ * of those new or changed since the `previous` expansion (id → digest); or the problem
+ * of the first that is not a valid packet.
+ */
+function itemPackets(
+  templates: readonly FanoutTemplate[],
+  fo: PacketFanoutTemplate,
+  items: readonly FanoutItem[],
+  previous: ReadonlyMap<string, string>,
+): { packets: { packet: Packet; digest: Digest }[]; files: FanoutFile[] } | { problem: string } {
   const pipeline = new Set(fo.pipeline);
-  const previous = new Map((state.fanouts?.[fo.first]?.packets ?? []).map((p) => [p.packet_id, p.digest]));
   const packets: { packet: Packet; digest: Digest }[] = [];
   const files: FanoutFile[] = [];
   for (const item of items) {
     const ids = (phase: string) => (pipeline.has(phase) ? fanoutItemId(phase, item.key, item.digest) : null);
     for (const t of templates) {
-      const tp = t.packet;
-      const id = ids(tp.packet_id) as string;
-      // The template's other fields are shared, not copied: nothing here mutates a packet.
-      const packet: Packet = {
-        ...tp,
-        packet_id: id,
-        depends_on: tp.depends_on.map((d) => ids(d) ?? d),
-        inputs: tp.inputs
-          .filter((i) => !(i.artifact === fo.over && i.from_packet === fo.source_packet))
-          .map((i) => ({
-            ...i,
-            from_packet: ids(i.from_packet) ?? i.from_packet,
-            required_fields: [...i.required_fields],
-          })),
-        outputs: itemOutputs(tp, id, ids),
-        fanout: {
-          role: "item",
-          template: tp.packet_id,
-          template_digest: t.digest,
-          first: fo.first,
-          key: item.key,
-          item: structuredClone(item.value),
-          item_digest: item.digest,
-          source_packet: fo.source_packet,
-          reduce: fo.reduce,
-        },
-      };
+      const packet = itemPacket(t, fo, item, ids);
+      const id = packet.packet_id;
       const v = validateSchema("packet", packet);
       if (!v.ok) {
-        const reason = `ERR_INGEST_FANOUT_INVALID: item ${JSON.stringify(item.key)} makes an invalid packet ${id}: ${JSON.stringify(v.problems.slice(0, 3))}`;
         return {
-          kind: "invalid",
-          reason,
-          events: [{ type: "packet.failed", data: { packet_id: fo.first, reason } }],
+          problem: `item ${JSON.stringify(item.key)} makes an invalid packet ${id}: ${JSON.stringify(v.problems.slice(0, 3))}`,
         };
       }
       // One canonicalization gives the digest and the file's canonical rendering (renderArtifact).
@@ -278,26 +302,89 @@ export function expandFanout(input: ExpandFanoutInput): FanoutExpansion {
       }
     }
   }
+  return { packets, files };
+}
+
+/** Item packets of the `previous` expansion that the new one no longer has, in their previous order. */
+function droppedIds(previous: ReadonlyMap<string, string>, packets: readonly { packet: Packet }[]): string[] {
   const current = new Set(packets.map((p) => p.packet.packet_id));
-  const dropped = [...previous.keys()].filter((id) => !current.has(id));
-  const event: EventDraft = {
+  return [...previous.keys()].filter((id) => !current.has(id));
+}
+
+/** The fanout.expanded draft naming every current item packet, the dropped ones and the files to write first. */
+function expansionEvent(
+  fo: PacketFanoutTemplate,
+  source: FanoutSource,
+  items: number,
+  out: {
+    packets: readonly { packet: Packet; digest: Digest }[];
+    dropped: string[];
+    files: readonly FanoutFile[];
+  },
+  limitGate: string | null,
+): EventDraft {
+  return {
     type: "fanout.expanded",
     data: {
       from_packet: fo.source_packet,
       first: fo.first,
       templates: [...fo.pipeline],
-      handoff: { artifact: source.artifact, digest: source.digest, items: items.length },
-      packets: packets.map((p) => ({
+      handoff: { artifact: source.artifact, digest: source.digest, items },
+      packets: out.packets.map((p) => ({
         packet_id: p.packet.packet_id,
         template: (p.packet.fanout as { template: string }).template,
         digest: p.digest,
         depends_on: [...p.packet.depends_on],
       })),
-      dropped,
-      limit_gate: input.limitGate ?? null,
-      files: files.map((f) => ({ path: f.path, digest: f.digest })),
+      dropped: out.dropped,
+      limit_gate: limitGate,
+      files: out.files.map((f) => ({ path: f.path, digest: f.digest })),
     },
   };
+}
+
+/**
+ * Expand a fan-out once its source packet completed: read the source handoff's items
+ * (a JSON list, or JSON Lines), check each against the handoff's required fields and
+ * the key, and build one item packet per item per per-item phase, with id
+ * `<phase>/<key-slug>-<8 hex of digest(item)>`. An item packet is its template with
+ * that id, its dependencies and inputs on the same item's earlier phase, its outputs
+ * under `<id>/`, and `fanout` naming the item. Compared with the last expansion in
+ * `state`, unchanged items keep their packets (a completed one never runs again),
+ * new or changed items get new ones, and items that left are `dropped`.
+ * More than max_items items (and no approved limit gate) → `over-limit`, nothing
+ * expanded; an unreadable list or a bad item → `invalid` with `packet.failed` of the
+ * fan-out's first template (ERR_INGEST_FANOUT_INVALID in the reason). Pure.
+ */
+export function expandFanout(input: ExpandFanoutInput): FanoutExpansion {
+  const { state, templates, source } = input;
+  const fo = fanoutOf(templates);
+  const input0 = templates[0]?.packet.inputs.find((i) => isSourceInput(i, fo));
+  const parsed = parseItems(source.bytes, input0?.format ?? "json-list", fo.key, [
+    ...new Set([fo.key, ...(input0?.required_fields ?? [])]),
+  ]);
+  if ("problem" in parsed) {
+    return invalidExpansion(
+      fo,
+      `${fo.source_packet}'s ${source.artifact} (${source.digest}) cannot be expanded: ${parsed.problem}`,
+    );
+  }
+  const items = parsed.items;
+  if (items.length > fo.max_items && !input.limitGate) {
+    return { kind: "over-limit", items: items.length, max_items: fo.max_items };
+  }
+  const previous = new Map((state.fanouts?.[fo.first]?.packets ?? []).map((p) => [p.packet_id, p.digest]));
+  const built = itemPackets(templates, fo, items, previous);
+  if ("problem" in built) return invalidExpansion(fo, built.problem);
+  const { packets, files } = built;
+  const dropped = droppedIds(previous, packets);
+  const event = expansionEvent(
+    fo,
+    source,
+    items.length,
+    { packets, dropped, files },
+    input.limitGate ?? null,
+  );
   return { kind: "expanded", events: [event], files, packets, dropped, items: items.length };
 }
 

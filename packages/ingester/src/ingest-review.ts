@@ -1,6 +1,6 @@
 import { digest, digestBytes, renderArtifact } from "@dwm/core";
 import type { EventDraft } from "@dwm/runtime";
-import type { Gate, Packet, Review, Run, RunState } from "@dwm/schemas";
+import type { Gate, Packet, PacketState, Review, Run, RunState } from "@dwm/schemas";
 import { ingesterErrors } from "./errors.js";
 import {
   DEFAULT_INFRA_RETRY_POLICY,
@@ -89,16 +89,8 @@ function summary(review: Review): string {
   return codes.length ? codes.join(", ") : "no finding recorded";
 }
 
-/**
- * Turn a review into journal drafts: always `packet.reviewed`, then
- * approved → the handoffs registered and `packet.completed` (a human-gate phase instead
- * opens its completion gate); changes-requested → `repair.scheduled` within
- * budget.max_retries, else `packet.failed`; needs-human → `gate.opened` for a run-time
- * gate holding the packet; infra-failed → `infra.retry-scheduled` per the policy, else
- * nothing more (next.kind "infra-stop": the dispatcher stops the run; never a verdict
- * on the work, never counted against max_retries). Pure.
- */
-export function ingestReview(state: RunState, review: Review, context: IngestContext): IngestResult {
+/** The packet the review is of: ERR_INGEST_* unless the review fits the run, the packet's state and the packet. */
+function reviewedPacket(state: RunState, review: Review, context: IngestContext): PacketState {
   if (review.run_id !== state.run_id) {
     throw ingesterErrors.create(
       "ERR_INGEST_FOREIGN_RUN",
@@ -130,116 +122,178 @@ export function ingestReview(state: RunState, review: Review, context: IngestCon
       { details: { packet_id: id, review_packet_digest: review.packet_digest, packet_digest: packetDigest } },
     );
   }
-  const events: EventDraft[] = [
-    {
-      type: "packet.reviewed",
+  return p;
+}
+
+/** What follows `packet.reviewed`: the events after it, the handoff copies, what the packet does next. */
+export type AfterReview = IngestResult;
+
+/**
+ * The completion gate an approved review opens instead of completing the packet: a
+ * human-gate phase's, when run.json has it and it is closed, rejected or not opened yet.
+ */
+export function completionGateToOpen(
+  state: RunState,
+  packet: Packet,
+  run: Run,
+): { gate_id: string; digest: string } | null {
+  const completionGate = packet.human_gate ? packet.completion_gate : undefined;
+  if (completionGate === undefined) return null;
+  const entry = run.gates.find((g) => g.gate_id === completionGate);
+  const g = state.gates[completionGate];
+  if (!entry || (g !== undefined && g.state !== "closed" && g.state !== "rejected")) return null;
+  return { gate_id: completionGate, digest: entry.digest };
+}
+
+/** Approved: the handoffs registered and packet.completed, or a human-gate phase's completion gate opened. */
+export function afterApproval(state: RunState, review: Review, context: IngestContext): AfterReview {
+  const id = review.packet_id;
+  const gate = completionGateToOpen(state, context.packet, context.run);
+  if (gate) {
+    const opened: EventDraft = {
+      type: "gate.opened",
+      data: {
+        gate_id: gate.gate_id,
+        gate_digest: gate.digest,
+        packets: [id],
+        reason: `${id} passed review (attempt ${review.attempt}); a human-gate phase completes only by approval`,
+      },
+    };
+    return { events: [opened], copies: [], next: { kind: "gate-opened", gate_id: gate.gate_id } };
+  }
+  const events: EventDraft[] = [];
+  const copies: HandoffCopy[] = [];
+  for (const h of review.handoffs) {
+    const to = `handoffs/${h.artifact}`;
+    copies.push({
+      artifact: h.artifact,
+      from: `attempts/${id}/${review.attempt}/${h.path}`,
+      to,
+      digest: h.digest,
+    });
+    events.push({
+      type: "handoff.registered",
+      data: {
+        artifact: h.artifact,
+        from_packet: id,
+        digest: h.digest,
+        files: [{ path: to, digest: h.digest }],
+      },
+    });
+  }
+  events.push({
+    type: "packet.completed",
+    data: {
+      packet_id: id,
+      attempt: review.attempt,
+      ...(review.branch ? { branch: review.branch } : {}),
+      ...(review.head_commit ? { commit: review.head_commit } : {}),
+    },
+  });
+  return { events, copies, next: { kind: "completed" } };
+}
+
+/** Changes requested: repair.scheduled while repairs are left in budget.max_retries, else packet.failed. */
+export function afterChangesRequested(p: PacketState, review: Review, context: IngestContext): AfterReview {
+  const id = review.packet_id;
+  const max = context.packet.budget.max_retries;
+  if (p.repairs < max) {
+    const next = review.attempt + 1;
+    const repair: EventDraft = {
+      type: "repair.scheduled",
       data: {
         packet_id: id,
-        attempt: review.attempt,
-        verdict: review.verdict,
-        review_digest: digest(review),
-        files: [{ path: reviewPath(id, review.attempt), digest: digestBytes(renderArtifact(review)) }],
+        next_attempt: next,
+        reason: `repair ${p.repairs + 1} of ${max}: ${summary(review)}`,
       },
-    },
-  ];
-  const copies: HandoffCopy[] = [];
-
-  switch (review.verdict) {
-    case "approved": {
-      const completionGate = context.packet.human_gate ? context.packet.completion_gate : undefined;
-      if (completionGate !== undefined) {
-        const entry = context.run.gates.find((g) => g.gate_id === completionGate);
-        const g = state.gates[completionGate];
-        if (entry && (g === undefined || g.state === "closed" || g.state === "rejected")) {
-          events.push({
-            type: "gate.opened",
-            data: {
-              gate_id: completionGate,
-              gate_digest: entry.digest,
-              packets: [id],
-              reason: `${id} passed review (attempt ${review.attempt}); a human-gate phase completes only by approval`,
-            },
-          });
-          return { events, copies, next: { kind: "gate-opened", gate_id: completionGate } };
-        }
-      }
-      for (const h of review.handoffs) {
-        const to = `handoffs/${h.artifact}`;
-        copies.push({
-          artifact: h.artifact,
-          from: `attempts/${id}/${review.attempt}/${h.path}`,
-          to,
-          digest: h.digest,
-        });
-        events.push({
-          type: "handoff.registered",
-          data: {
-            artifact: h.artifact,
-            from_packet: id,
-            digest: h.digest,
-            files: [{ path: to, digest: h.digest }],
-          },
-        });
-      }
-      events.push({
-        type: "packet.completed",
-        data: {
-          packet_id: id,
-          attempt: review.attempt,
-          ...(review.branch ? { branch: review.branch } : {}),
-          ...(review.head_commit ? { commit: review.head_commit } : {}),
-        },
-      });
-      return { events, copies, next: { kind: "completed" } };
-    }
-    case "changes-requested": {
-      const max = context.packet.budget.max_retries;
-      if (p.repairs < max) {
-        const next = review.attempt + 1;
-        events.push({
-          type: "repair.scheduled",
-          data: {
-            packet_id: id,
-            next_attempt: next,
-            reason: `repair ${p.repairs + 1} of ${max}: ${summary(review)}`,
-          },
-        });
-        return { events, copies, next: { kind: "repair", next_attempt: next } };
-      }
-      const reason = `changes requested after ${p.repairs} repair${p.repairs === 1 ? "" : "s"} (budget.max_retries ${max}): ${summary(review)}`;
-      events.push({ type: "packet.failed", data: { packet_id: id, reason } });
-      return { events, copies, next: { kind: "failed", reason } };
-    }
-    case "needs-human": {
-      const gate = needsHumanGate(review);
-      events.push({
-        type: "gate.opened",
-        data: { gate_id: gate.gate_id, gate_digest: digest(gate), packets: [id], reason: gate.trigger },
-      });
-      return { events, copies, next: { kind: "gate-opened", gate_id: gate.gate_id } };
-    }
-    case "infra-failed": {
-      const policy = context.infraPolicy ?? DEFAULT_INFRA_RETRY_POLICY;
-      const outcome =
-        review.outcome === "ok" || review.outcome === "task-failed"
-          ? undefined
-          : (review.outcome as InfraOutcome);
-      const d = nextInfraRetry(state, id, policy, context.now, outcome, context.retryAfterMs);
-      if (!d.retry) return { events, copies, next: { kind: "infra-stop", reason: `${id}: ${d.reason}` } };
-      events.push({
-        type: "infra.retry-scheduled",
-        data: {
-          packet_id: id,
-          attempt: review.attempt,
-          reason: `${review.outcome}: retry ${d.retry_number}`,
-          retry: d.retry_number,
-        },
-      });
-      return {
-        events,
-        copies,
-        next: { kind: "infra-retry", retry: d.retry_number, delay_ms: d.delay_ms, not_before: d.not_before },
-      };
-    }
+    };
+    return { events: [repair], copies: [], next: { kind: "repair", next_attempt: next } };
   }
+  const reason = `changes requested after ${p.repairs} repair${p.repairs === 1 ? "" : "s"} (budget.max_retries ${max}): ${summary(review)}`;
+  return {
+    events: [{ type: "packet.failed", data: { packet_id: id, reason } }],
+    copies: [],
+    next: { kind: "failed", reason },
+  };
+}
+
+/** Needs a human: gate.opened for the run-time gate holding the packet (needsHumanGate). */
+export function afterNeedsHuman(review: Review): AfterReview {
+  const gate = needsHumanGate(review);
+  const opened: EventDraft = {
+    type: "gate.opened",
+    data: {
+      gate_id: gate.gate_id,
+      gate_digest: digest(gate),
+      packets: [review.packet_id],
+      reason: gate.trigger,
+    },
+  };
+  return { events: [opened], copies: [], next: { kind: "gate-opened", gate_id: gate.gate_id } };
+}
+
+/** Infrastructure failure: infra.retry-scheduled as the retry policy allows, else nothing (infra-stop). */
+export function afterInfraFailure(state: RunState, review: Review, context: IngestContext): AfterReview {
+  const id = review.packet_id;
+  const policy = context.infraPolicy ?? DEFAULT_INFRA_RETRY_POLICY;
+  const outcome =
+    review.outcome === "ok" || review.outcome === "task-failed"
+      ? undefined
+      : (review.outcome as InfraOutcome);
+  const d = nextInfraRetry(state, id, policy, context.now, outcome, context.retryAfterMs);
+  if (!d.retry) return { events: [], copies: [], next: { kind: "infra-stop", reason: `${id}: ${d.reason}` } };
+  const retry: EventDraft = {
+    type: "infra.retry-scheduled",
+    data: {
+      packet_id: id,
+      attempt: review.attempt,
+      reason: `${review.outcome}: retry ${d.retry_number}`,
+      retry: d.retry_number,
+    },
+  };
+  return {
+    events: [retry],
+    copies: [],
+    next: { kind: "infra-retry", retry: d.retry_number, delay_ms: d.delay_ms, not_before: d.not_before },
+  };
+}
+
+/** What follows packet.reviewed, by verdict. */
+function afterReview(state: RunState, p: PacketState, review: Review, context: IngestContext): AfterReview {
+  switch (review.verdict) {
+    case "approved":
+      return afterApproval(state, review, context);
+    case "changes-requested":
+      return afterChangesRequested(p, review, context);
+    case "needs-human":
+      return afterNeedsHuman(review);
+    case "infra-failed":
+      return afterInfraFailure(state, review, context);
+  }
+}
+
+/**
+ * Turn a review into journal drafts: always `packet.reviewed`, then
+ * approved → the handoffs registered and `packet.completed` (a human-gate phase instead
+ * opens its completion gate); changes-requested → `repair.scheduled` within
+ * budget.max_retries, else `packet.failed`; needs-human → `gate.opened` for a run-time
+ * gate holding the packet; infra-failed → `infra.retry-scheduled` per the policy, else
+ * nothing more (next.kind "infra-stop": the dispatcher stops the run; never a verdict
+ * on the work, never counted against max_retries). Pure.
+ */
+export function ingestReview(state: RunState, review: Review, context: IngestContext): IngestResult {
+  const p = reviewedPacket(state, review, context);
+  const id = review.packet_id;
+  const reviewed: EventDraft = {
+    type: "packet.reviewed",
+    data: {
+      packet_id: id,
+      attempt: review.attempt,
+      verdict: review.verdict,
+      review_digest: digest(review),
+      files: [{ path: reviewPath(id, review.attempt), digest: digestBytes(renderArtifact(review)) }],
+    },
+  };
+  const after = afterReview(state, p, review, context);
+  return { events: [reviewed, ...after.events], copies: after.copies, next: after.next };
 }

@@ -51,17 +51,26 @@ function summarize(plan: Obj): ScorecardSummary {
   };
 }
 
-/**
- * Evaluate a workflow plan: every problem (code, JSON pointer, message, hint), the
- * activate/downgrade decision and seven quality scores. Never throws for any JSON
- * value; the result is a `scorecard` artifact (schemas/scorecard.schema.json).
- */
-export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scorecard {
-  const problems = new ProblemList();
-  let planDigest: Digest | null = null;
-  let coverage: CapabilityCoverage[] = [];
-  let known = false;
+/** What checking found besides problems: the plan as an object (null when not one or too deep), its digest, the coverage the rules found. */
+interface PlanCheck {
+  root: Obj | null;
+  planDigest: Digest | null;
+  /** schema_version selected a branch of the schema, so the rules beyond it ran. */
+  known: boolean;
+  coverage: CapabilityCoverage[];
+}
 
+/** How a non-object plan is named in ERR_PLAN_NOT_OBJECT. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  return value === null ? "null" : typeof value;
+}
+
+/**
+ * Check a plan in order — depth, JSON, object, schema, then the rules beyond it — each
+ * step only when the ones before let it read the plan. Every problem goes to `problems`.
+ */
+function checkPlan(plan: unknown, problems: ProblemList): PlanCheck {
   const deep = tooDeep(plan, PLAN_LIMITS.maxDepth);
   if (deep !== null) {
     problems.add(
@@ -69,25 +78,26 @@ export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scor
       deep,
       `the plan nests deeper than ${PLAN_LIMITS.maxDepth} levels at ${deep}`,
     );
-  } else {
-    try {
-      planDigest = digest(plan);
-    } catch (e) {
-      problems.add("ERR_PLAN_NOT_JSON", "", `the plan is not a JSON value: ${(e as Error).message}`);
-    }
-    if (!isObj(plan)) {
-      problems.add(
-        "ERR_PLAN_NOT_OBJECT",
-        "",
-        `the plan must be a JSON object, not ${Array.isArray(plan) ? "a list" : plan === null ? "null" : typeof plan}`,
-      );
-    } else if (planDigest !== null) {
-      known = schemaProblems(plan, problems);
-      if (known) coverage = semanticRules(plan, problems);
-    }
+    return { root: null, planDigest: null, known: false, coverage: [] };
   }
+  let planDigest: Digest | null = null;
+  try {
+    planDigest = digest(plan);
+  } catch (e) {
+    problems.add("ERR_PLAN_NOT_JSON", "", `the plan is not a JSON value: ${(e as Error).message}`);
+  }
+  if (!isObj(plan)) {
+    problems.add("ERR_PLAN_NOT_OBJECT", "", `the plan must be a JSON object, not ${kindOf(plan)}`);
+    return { root: null, planDigest, known: false, coverage: [] };
+  }
+  if (planDigest === null) return { root: plan, planDigest, known: false, coverage: [] };
+  const known = schemaProblems(plan, problems);
+  return { root: plan, planDigest, known, coverage: known ? semanticRules(plan, problems) : [] };
+}
 
-  const root = deep === null && isObj(plan) ? plan : null;
+/** The scorecard of a checked plan: decision and scores only when it has no problem. */
+function scorecard(check: PlanCheck, problems: ProblemList, options: EvaluateOptions): Scorecard {
+  const { root } = check;
   const valid = problems.items.length === 0;
   const activation = obj(root?.activation);
   const scores = valid && root ? scorePlan(root) : null;
@@ -96,9 +106,9 @@ export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scor
     schema_version: "1",
     evaluator_version: EVALUATOR_VERSION,
     source: options.source ?? null,
-    plan_schema_version: known ? (root?.schema_version as Scorecard["plan_schema_version"]) : null,
+    plan_schema_version: check.known ? (root?.schema_version as Scorecard["plan_schema_version"]) : null,
     plan_id: typeof root?.plan_id === "string" ? root.plan_id : null,
-    plan_digest: planDigest,
+    plan_digest: check.planDigest,
     valid,
     decision: valid ? (activation.decision as "activate" | "downgrade") : null,
     downgrade_target: valid ? ((activation.downgrade_target ?? null) as Scorecard["downgrade_target"]) : null,
@@ -106,6 +116,16 @@ export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scor
     scores,
     score_average: scores ? averageScore(scores) : null,
     summary: root ? summarize(root) : null,
-    capabilities: coverage,
+    capabilities: check.coverage,
   };
+}
+
+/**
+ * Evaluate a workflow plan: every problem (code, JSON pointer, message, hint), the
+ * activate/downgrade decision and seven quality scores. Never throws for any JSON
+ * value; the result is a `scorecard` artifact (schemas/scorecard.schema.json).
+ */
+export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scorecard {
+  const problems = new ProblemList();
+  return scorecard(checkPlan(plan, problems), problems, options);
 }

@@ -57,6 +57,143 @@ function problem(code: string, message: string, extra: Partial<VerifyProblem> = 
   return { code, file: JOURNAL_FILE, message, repairable: false, ...extra };
 }
 
+/** The bytes after the last newline, if any: a line a crash left incomplete. */
+function tornTail(b: Buffer): TornTail | null {
+  const end = b.lastIndexOf(0x0a) + 1;
+  return end < b.length ? { offset: end, bytes: b.length - end, digest: digestBytes(b.subarray(end)) } : null;
+}
+
+function tornProblem(torn: TornTail): VerifyProblem {
+  return problem(
+    "ERR_VERIFY_TORN_TAIL",
+    `the journal ends in an incomplete line of ${torn.bytes} bytes at byte ${torn.offset}`,
+    {
+      repairable: true,
+      actual: torn.digest,
+    },
+  );
+}
+
+/** One complete line, read: its event (when it parsed and matched the schema), its problems, the digest the next line must link to. */
+interface ScannedLine {
+  event: JournalEvent | null;
+  problems: VerifyProblem[];
+  /** What the next event's `prev` must be; null when this line gives nothing to check it against. */
+  next: string | null;
+}
+
+/** JSON and schema of line `seq`: the event, or the problem and what the next line may still link to. */
+function parseLine(line: string, seq: number): JournalEvent | Omit<ScannedLine, "event"> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    return {
+      problems: [
+        problem("ERR_VERIFY_EVENT_PARSE", `journal line ${seq} is not JSON: ${(e as Error).message}`, {
+          seq,
+        }),
+      ],
+      next: null,
+    };
+  }
+  const v = validateSchema("journal-event", value);
+  if (v.ok) return value as JournalEvent;
+  const rec = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const first = v.problems[0];
+  return {
+    problems: [
+      problem(
+        "ERR_VERIFY_EVENT_SCHEMA",
+        `journal line ${seq} does not match the journal-event schema: ${first ? `${first.pointer || "/"} ${first.message}` : ""}`,
+        { seq },
+      ),
+    ],
+    next: typeof rec.digest === "string" ? rec.digest : null,
+  };
+}
+
+/** Is the line the canonical JSON of its event, and does the event match its digest? */
+function encodingProblems(line: string, ev: JournalEvent, seq: number): VerifyProblem[] {
+  const out: VerifyProblem[] = [];
+  const bodyJson = canonicalJson(eventBody(ev));
+  const computed = digestBytes(bodyJson);
+  if (line !== spliceDigest(bodyJson, ev.digest)) {
+    out.push(
+      problem(
+        "ERR_VERIFY_EVENT_NOT_CANONICAL",
+        `journal line ${seq} is not the canonical JSON of its event`,
+        {
+          seq,
+        },
+      ),
+    );
+  }
+  if (computed !== ev.digest) {
+    out.push(
+      problem("ERR_VERIFY_EVENT_DIGEST", `event ${seq} (${ev.type}) does not match its digest`, {
+        seq,
+        expected: ev.digest,
+        actual: computed,
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Is event `ev` on line `seq` where the chain says it belongs? Its seq is its line
+ * number; the first event is run.opened linking to the run.json digest it records;
+ * every later one links to the digest of the line before (`expectPrev`; null: that
+ * line was unreadable, nothing to check against).
+ */
+export function placeProblems(ev: JournalEvent, seq: number, expectPrev: string | null): VerifyProblem[] {
+  const out: VerifyProblem[] = [];
+  if (ev.seq !== seq) {
+    out.push(
+      problem("ERR_VERIFY_SEQ", `journal line ${seq} carries seq ${ev.seq}`, {
+        seq,
+        expected: String(seq),
+        actual: String(ev.seq),
+      }),
+    );
+  }
+  if (seq === 1) {
+    if (ev.type !== "run.opened") {
+      out.push(problem("ERR_VERIFY_CHAIN", `the first event is ${ev.type}, not run.opened`, { seq }));
+    } else if (ev.prev !== ev.data.run_digest) {
+      out.push(
+        problem("ERR_VERIFY_CHAIN", "the first event does not link to the run.json digest it records", {
+          seq,
+          expected: ev.data.run_digest,
+          actual: ev.prev,
+        }),
+      );
+    }
+  } else if (expectPrev !== null && ev.prev !== expectPrev) {
+    out.push(
+      problem("ERR_VERIFY_CHAIN", `event ${seq} does not link to event ${seq - 1}`, {
+        seq,
+        expected: expectPrev,
+        actual: ev.prev,
+      }),
+    );
+  }
+  return out;
+}
+
+/** Check complete line `seq` of the journal (see scanJournal). */
+function scanLine(line: string, seq: number, expectPrev: string | null): ScannedLine {
+  const parsed = parseLine(line, seq);
+  if ("problems" in parsed) return { event: null, ...parsed };
+  const ev = parsed;
+  return {
+    event: ev,
+    problems: [...encodingProblems(line, ev, seq), ...placeProblems(ev, seq, expectPrev)],
+    next: ev.digest,
+  };
+}
+
 /**
  * Check every complete line of a journal: JSON, schema, canonical form, digest,
  * sequence and chain. The first event must be run.opened and link (`prev`) to the
@@ -64,112 +201,19 @@ function problem(code: string, message: string, extra: Partial<VerifyProblem> = 
  */
 export function scanJournal(buf: Uint8Array): JournalScan {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const end = b.lastIndexOf(0x0a) + 1;
-  const torn: TornTail | null =
-    end < b.length ? { offset: end, bytes: b.length - end, digest: digestBytes(b.subarray(end)) } : null;
-  const problems: VerifyProblem[] = [];
+  const torn = tornTail(b);
+  const problems: VerifyProblem[] = torn ? [tornProblem(torn)] : [];
   const events: JournalEvent[] = [];
-  if (torn) {
-    problems.push(
-      problem(
-        "ERR_VERIFY_TORN_TAIL",
-        `the journal ends in an incomplete line of ${torn.bytes} bytes at byte ${torn.offset}`,
-        {
-          repairable: true,
-          actual: torn.digest,
-        },
-      ),
-    );
-  }
-  const text = b.toString("utf8", 0, end);
+  const text = b.toString("utf8", 0, torn ? torn.offset : b.length);
   let lines = 0;
   let expectPrev: string | null = null;
-  let pos = 0;
-  while (pos < text.length) {
+  for (let pos = 0; pos < text.length; ) {
     const nl = text.indexOf("\n", pos);
-    const line = text.slice(pos, nl);
+    const r = scanLine(text.slice(pos, nl), ++lines, expectPrev);
     pos = nl + 1;
-    lines++;
-    const seq = lines;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      problems.push(
-        problem("ERR_VERIFY_EVENT_PARSE", `journal line ${seq} is not JSON: ${(e as Error).message}`, {
-          seq,
-        }),
-      );
-      expectPrev = null;
-      continue;
-    }
-    const v = validateSchema("journal-event", value);
-    const rec = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
-    if (!v.ok) {
-      const first = v.problems[0];
-      problems.push(
-        problem(
-          "ERR_VERIFY_EVENT_SCHEMA",
-          `journal line ${seq} does not match the journal-event schema: ${first ? `${first.pointer || "/"} ${first.message}` : ""}`,
-          { seq },
-        ),
-      );
-      expectPrev = typeof rec.digest === "string" ? rec.digest : null;
-      continue;
-    }
-    const ev = value as JournalEvent;
-    const bodyJson = canonicalJson(eventBody(ev));
-    const computed = digestBytes(bodyJson);
-    if (line !== spliceDigest(bodyJson, ev.digest)) {
-      problems.push(
-        problem(
-          "ERR_VERIFY_EVENT_NOT_CANONICAL",
-          `journal line ${seq} is not the canonical JSON of its event`,
-          { seq },
-        ),
-      );
-    }
-    if (computed !== ev.digest) {
-      problems.push(
-        problem("ERR_VERIFY_EVENT_DIGEST", `event ${seq} (${ev.type}) does not match its digest`, {
-          seq,
-          expected: ev.digest,
-          actual: computed,
-        }),
-      );
-    }
-    if (ev.seq !== seq) {
-      problems.push(
-        problem("ERR_VERIFY_SEQ", `journal line ${seq} carries seq ${ev.seq}`, {
-          seq,
-          expected: String(seq),
-          actual: String(ev.seq),
-        }),
-      );
-    }
-    if (seq === 1) {
-      if (ev.type !== "run.opened") {
-        problems.push(problem("ERR_VERIFY_CHAIN", `the first event is ${ev.type}, not run.opened`, { seq }));
-      } else if (ev.prev !== ev.data.run_digest) {
-        problems.push(
-          problem("ERR_VERIFY_CHAIN", "the first event does not link to the run.json digest it records", {
-            seq,
-            expected: ev.data.run_digest,
-            actual: ev.prev,
-          }),
-        );
-      }
-    } else if (expectPrev !== null && ev.prev !== expectPrev) {
-      problems.push(
-        problem("ERR_VERIFY_CHAIN", `event ${seq} does not link to event ${seq - 1}`, {
-          seq,
-          expected: expectPrev,
-          actual: ev.prev,
-        }),
-      );
-    }
-    expectPrev = ev.digest;
-    events.push(ev);
+    problems.push(...r.problems);
+    if (r.event) events.push(r.event);
+    expectPrev = r.next;
   }
   return { events, lines, problems, torn };
 }

@@ -8,6 +8,7 @@ import {
   fsyncDir,
   isDwmError,
   type LockHandle,
+  type LockInfo,
   readArtifact,
   writeArtifact,
 } from "@dwm/core";
@@ -275,27 +276,22 @@ export function stateCacheStatus(
   }
 }
 
-/**
- * Open a run's journal for writing: take the run lock (a live holder →
- * ERR_RUN_LOCKED with its pid and host; an expired lease of a dead runner is taken
- * over), check every complete line, cut off an incomplete last line (and only
- * that), fold the state, then journal run.opened (new journal), journal.truncated
- * (after a repair) and lease.taken or lease.taken-over.
- */
-export function openJournal(runDir: string, options: OpenJournalOptions): Journal {
-  const dir = path.resolve(runDir);
-  const { run, digest: runDigest } = readRun(dir);
-  const leaseMs = options.leaseMs ?? 30_000;
-  const pid = options.pid ?? process.pid;
-  const host = options.host ?? os.hostname();
-  let lock: LockHandle;
+/** Who this runner is and how long its lease lasts. */
+interface Runner {
+  pid: number;
+  host: string;
+  leaseMs: number;
+}
+
+/** Take the run lock; a live holder is ERR_RUN_LOCKED naming it. */
+function takeRunLock(dir: string, run: Run, options: OpenJournalOptions, me: Runner): LockHandle {
   try {
-    lock = acquireLock(path.join(dir, LOCK_FILE), {
+    return acquireLock(path.join(dir, LOCK_FILE), {
       clock: options.clock,
-      leaseMs,
+      leaseMs: me.leaseMs,
       purpose: "run",
-      pid,
-      host,
+      pid: me.pid,
+      host: me.host,
       ...(options.isAlive ? { isAlive: options.isAlive } : {}),
     });
   } catch (e) {
@@ -309,23 +305,113 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
     }
     throw e;
   }
+}
+
+/** The fold of the journal's checked lines; a transition the fold refuses is ERR_VERIFY_STATE. */
+function foldChecked(file: string, events: readonly JournalEvent[], run: Run): RunState {
+  try {
+    return foldJournal(events, run);
+  } catch (e) {
+    if (isDwmError(e) && e.code === "ERR_JOURNAL_TRANSITION") {
+      throw runtimeErrors.create("ERR_VERIFY_STATE", `${file}: ${e.message}`, {
+        details: e.details ?? {},
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}
+
+/** Cut off the incomplete line only; everything before it was checked. */
+function cutTornTail(file: string, torn: TornTail): void {
+  const fdt = fs.openSync(file, "r+");
+  try {
+    fs.ftruncateSync(fdt, torn.offset);
+    fs.fsyncSync(fdt);
+  } finally {
+    fs.closeSync(fdt);
+  }
+}
+
+/** Open the journal for appending; a journal file created now is made durable in its folder. */
+function openForAppend(dir: string, file: string, existed: boolean): number {
+  const fd = fs.openSync(file, "a");
+  if (!existed) fsyncDir(dir);
+  return fd;
+}
+
+/**
+ * The events opening a journal appends, in order: run.opened when the journal has no
+ * event yet, journal.truncated when an incomplete last line was cut off, then
+ * lease.taken, or lease.taken-over naming the dead runner's lease this one replaced.
+ */
+export function openingEvents(opening: {
+  run: Run;
+  runDigest: Digest;
+  /** The journal holds no event yet. */
+  fresh: boolean;
+  torn: TornTail | null;
+  tookOver: LockInfo | null;
+  pid: number;
+  host: string;
+}): EventDraft[] {
+  const { run, torn, tookOver, pid, host } = opening;
+  const drafts: EventDraft[] = [];
+  if (opening.fresh) {
+    drafts.push({
+      type: "run.opened",
+      data: {
+        run_digest: opening.runDigest,
+        plan_digest: run.plan_digest,
+        revision: run.revision,
+        packets: run.packets.map((p) => p.packet_id),
+        gates: run.gates.map((g) => g.gate_id),
+      },
+    });
+  }
+  if (torn) {
+    drafts.push({
+      type: "journal.truncated",
+      data: { offset: torn.offset, bytes: torn.bytes, tail_digest: torn.digest },
+    });
+  }
+  drafts.push(
+    tookOver
+      ? {
+          type: "lease.taken-over",
+          data: {
+            pid,
+            host,
+            previous: { pid: tookOver.pid, host: tookOver.host, expires_at: tookOver.expires_at },
+          },
+        }
+      : { type: "lease.taken", data: { pid, host } },
+  );
+  return drafts;
+}
+
+/**
+ * Open a run's journal for writing: take the run lock (a live holder →
+ * ERR_RUN_LOCKED with its pid and host; an expired lease of a dead runner is taken
+ * over), check every complete line, cut off an incomplete last line (and only
+ * that), fold the state, then journal run.opened (new journal), journal.truncated
+ * (after a repair) and lease.taken or lease.taken-over.
+ */
+export function openJournal(runDir: string, options: OpenJournalOptions): Journal {
+  const dir = path.resolve(runDir);
+  const { run, digest: runDigest } = readRun(dir);
+  const me: Runner = {
+    leaseMs: options.leaseMs ?? 30_000,
+    pid: options.pid ?? process.pid,
+    host: options.host ?? os.hostname(),
+  };
+  const lock = takeRunLock(dir, run, options, me);
   try {
     const file = path.join(dir, JOURNAL_FILE);
     const buf = readBytes(file) ?? Buffer.alloc(0);
     const scan = scanJournal(buf);
     throwFirst(scan.problems, file);
-    let state: RunState;
-    try {
-      state = foldJournal(scan.events, run);
-    } catch (e) {
-      if (isDwmError(e) && e.code === "ERR_JOURNAL_TRANSITION") {
-        throw runtimeErrors.create("ERR_VERIFY_STATE", `${file}: ${e.message}`, {
-          details: e.details ?? {},
-          cause: e,
-        });
-      }
-      throw e;
-    }
+    const state = foldChecked(file, scan.events, run);
     if (scan.events.length > 0 && state.run_digest !== runDigest && !options.recompile) {
       throw runtimeErrors.create(
         "ERR_VERIFY_RUN_DIGEST",
@@ -333,19 +419,8 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
         { details: { file: RUN_FILE, expected: state.run_digest, actual: runDigest } },
       );
     }
-    if (scan.torn) {
-      // Cut off the incomplete line only; everything before it was checked above.
-      const fdt = fs.openSync(file, "r+");
-      try {
-        fs.ftruncateSync(fdt, scan.torn.offset);
-        fs.fsyncSync(fdt);
-      } finally {
-        fs.closeSync(fdt);
-      }
-    }
-    const existed = buf.length > 0 || fs.existsSync(file);
-    const fd = fs.openSync(file, "a");
-    if (!existed) fsyncDir(dir);
+    if (scan.torn) cutTornTail(file, scan.torn);
+    const fd = openForAppend(dir, file, buf.length > 0 || fs.existsSync(file));
     const journal = new RunJournal({
       runDir: dir,
       run,
@@ -353,42 +428,20 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
       fd,
       clock: options.clock,
       lock,
-      leaseMs,
+      leaseMs: me.leaseMs,
       repaired: scan.torn,
     });
-    const drafts: EventDraft[] = [];
-    if (scan.events.length === 0) {
-      drafts.push({
-        type: "run.opened",
-        data: {
-          run_digest: runDigest,
-          plan_digest: run.plan_digest,
-          revision: run.revision,
-          packets: run.packets.map((p) => p.packet_id),
-          gates: run.gates.map((g) => g.gate_id),
-        },
-      });
-    }
-    if (scan.torn) {
-      drafts.push({
-        type: "journal.truncated",
-        data: { offset: scan.torn.offset, bytes: scan.torn.bytes, tail_digest: scan.torn.digest },
-      });
-    }
-    const prevLease = lock.tookOver;
-    drafts.push(
-      prevLease
-        ? {
-            type: "lease.taken-over",
-            data: {
-              pid,
-              host,
-              previous: { pid: prevLease.pid, host: prevLease.host, expires_at: prevLease.expires_at },
-            },
-          }
-        : { type: "lease.taken", data: { pid, host } },
+    journal.appendAll(
+      openingEvents({
+        run,
+        runDigest,
+        fresh: scan.events.length === 0,
+        torn: scan.torn,
+        tookOver: lock.tookOver,
+        pid: me.pid,
+        host: me.host,
+      }),
     );
-    journal.appendAll(drafts);
     if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") journal.saveState();
     return journal;
   } catch (e) {

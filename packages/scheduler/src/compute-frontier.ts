@@ -11,6 +11,19 @@ import type {
   RunState,
 } from "@dwm/schemas";
 import { schedulerErrors } from "./errors.js";
+import {
+  awaitingDecision,
+  classified,
+  dispatchKind,
+  fanoutTemplate,
+  humanGatePhase,
+  type PacketLook,
+  repairBudgetSpent,
+  settled,
+  unapprovedGates,
+  unfinishedDependencies,
+  upstreamFailed,
+} from "./internal/classify.js";
 
 /** What the scheduler needs of a loaded run (a subset of the compiler's LoadedRun). */
 export interface FrontierRun {
@@ -37,8 +50,6 @@ export interface FrontierPolicy {
   notBefore?: Readonly<Record<string, string>> | undefined;
   now?: string | undefined;
 }
-
-const IN_FLIGHT = new Set<PacketState["state"]>(["dispatched", "attempted"]);
 
 function positiveInt(v: unknown): number | null {
   return typeof v === "number" && Number.isInteger(v) && v >= 1 ? v : null;
@@ -88,26 +99,6 @@ export function concurrencyCap(policy: FrontierPolicy): number {
   return Math.max(1, policy.maxAgents ? Math.min(base, policy.maxAgents) : base);
 }
 
-/** A reopened packet's reason names the gate whose rejection reopened it. */
-const REOPENED_BY_GATE = /^gate \S+ rejected: /;
-
-/** Why a packet is dispatched again (informational: the attempt is the same either way). */
-function dispatchKind(p: PacketState): Dispatchable["kind"] {
-  if (p.state === "repairing") return "repair";
-  if (p.state === "abandoned") return "retry";
-  if (p.attempts === 0) return p.reopens > 0 ? "rework" : "first";
-  if (p.reason !== null && REOPENED_BY_GATE.test(p.reason)) return "rework";
-  return p.infra_retries > 0 ? "retry" : "rework";
-}
-
-/** Is packet `d` done for its dependents: completed, and its work merged (or nothing to merge)? */
-function oneDone(state: RunState, d: string): { done: boolean; gate: string | null } {
-  const p = state.packets[d];
-  if (p?.state !== "completed") return { done: false, gate: null };
-  if (p.conflict_gate !== null) return { done: false, gate: p.conflict_gate };
-  return { done: p.commit === null || p.merged_commit !== null, gate: null };
-}
-
 /** What one packet is, for the frontier: the part of computeFrontier that looks at one packet. */
 export interface Classified {
   kind: "completed" | "failed" | "in-flight" | "blocked" | "open-gate" | "expand" | "eligible";
@@ -142,24 +133,6 @@ export interface ClassifyContext {
   isDoomed: (dep: string, id: string) => boolean;
 }
 
-const NO_WAITS: readonly string[] = [];
-
-function classified(kind: Classified["kind"], attempts: number, extra: Partial<Classified> = {}): Classified {
-  return {
-    kind,
-    attempts,
-    doomed: false,
-    unintegrated: false,
-    mergeable: false,
-    blocked: null,
-    openGate: null,
-    waits: NO_WAITS,
-    dispatchKind: null,
-    budget: false,
-    ...extra,
-  };
-}
-
 /**
  * One packet's place in the frontier, before the run-wide budget and backoff (which
  * `computeFrontier` and `FrontierTracker` apply to eligible packets). It reads the
@@ -167,185 +140,20 @@ function classified(kind: Classified["kind"], attempts: number, extra: Partial<C
  * items'), the gates, and whether a dependency is doomed.
  */
 export function classifyPacket(id: string, ctx: ClassifyContext): Classified {
-  const { state, run } = ctx;
-  const ps = (x: string) => state.packets[x];
-  const gateState = (g: string) => state.gates[g]?.state ?? "closed";
-  const p = ps(id) as PacketState;
-  const n = p.attempts;
-  const packet = run.packets.get(id);
-  const myDeps = ctx.deps.get(id) ?? [];
-  if (p.state === "expanded") {
-    // A fan-out template whose item packets exist: its work is theirs.
-    return classified("completed", n);
-  }
-  if (p.state === "completed") {
-    if (p.conflict_gate !== null) {
-      return classified("completed", n, {
-        unintegrated: true,
-        waits: gateState(p.conflict_gate) === "open" ? [p.conflict_gate] : NO_WAITS,
-      });
-    }
-    const unintegrated = p.commit !== null && p.merged_commit === null;
-    return classified("completed", n, { unintegrated, mergeable: unintegrated });
-  }
-  if (p.state === "failed") return classified("failed", n, { doomed: true });
-  if (IN_FLIGHT.has(p.state)) return classified("in-flight", n);
-  const block = (b: Omit<BlockedPacket, "packet_id">, extra: Partial<Classified> = {}) =>
-    classified("blocked", n, { blocked: { packet_id: id, ...b }, ...extra });
-
-  const failedUp = myDeps.filter((d) => ctx.isDoomed(d, id));
-  if (failedUp.length > 0) {
-    return block(
-      { reason: "upstream-failed", detail: `upstream ${failedUp.join(", ")} failed`, waiting_on: failedUp },
-      { doomed: true },
-    );
-  }
-  if (p.state === "needs-human" || p.state === "reviewed") {
-    const holding = Object.entries(state.gates)
-      .filter(([, g]) => g?.state === "open" && g.packets.includes(id))
-      .map(([g]) => g);
-    if (holding.length > 0) {
-      return block(
-        { reason: "gate", detail: `waiting for a decision on ${holding.join(", ")}`, waiting_on: holding },
-        { waits: holding },
-      );
-    }
-    if (p.state === "reviewed" && p.last_verdict === "infra-failed") {
-      return block({
-        reason: "infra",
-        detail: `attempt ${p.attempts} failed for infrastructure reasons (${p.last_outcome ?? "unknown"}) and no retry was scheduled`,
-        waiting_on: [],
-      });
-    }
-    return block({
-      reason: "gate",
-      detail: `reviewed ${p.last_verdict ?? "?"}; waiting for its gate to open`,
-      waiting_on: packet?.completion_gate ? [packet.completion_gate] : [],
-    });
-  }
-  // pending, repairing, abandoned
-  /**
-   * Is dependency `d` done? An expanded fan-out template stands for its item packets:
-   * it is done when every one of them is (the reduce waits for all items).
-   */
-  const templateLeft = new Map<string, number>();
-  const depDone = (d: string): { done: boolean; gate: string | null } => {
-    if (ps(d)?.state !== "expanded") return oneDone(state, d);
-    let gate: string | null = null;
-    let left = 0;
-    for (const item of ctx.itemsOf.get(d) ?? []) {
-      const r = oneDone(state, item);
-      if (!r.done) left++;
-      gate ??= r.gate;
-    }
-    templateLeft.set(d, left);
-    return { done: left === 0, gate };
-  };
-  const notDone: string[] = [];
-  const conflictGates: string[] = [];
-  for (const d of myDeps) {
-    const r = depDone(d);
-    if (!r.done) notDone.push(d);
-    if (r.gate !== null) conflictGates.push(r.gate);
-  }
-  if (conflictGates.length > 0) {
-    return block(
-      {
-        reason: "gate",
-        detail: `upstream work could not be merged into the integration branch: ${conflictGates.join(", ")}`,
-        waiting_on: conflictGates,
-      },
-      { waits: conflictGates.filter((g) => gateState(g) === "open") },
-    );
-  }
-  if (notDone.length > 0) {
-    const unmerged = notDone.filter((d) => ps(d)?.state === "completed");
-    const items = notDone.filter((d) => templateLeft.has(d));
-    return block({
-      reason: "dependency",
-      detail:
-        items.length > 0
-          ? `waiting for ${items.map((d) => `${templateLeft.get(d)} of ${ctx.itemsOf.get(d)?.length ?? 0} items of ${d}`).join(", ")}${notDone.length > items.length ? ` and ${notDone.filter((d) => !templateLeft.has(d)).join(", ")}` : ""}`
-          : unmerged.length === notDone.length
-            ? `waiting for ${notDone.join(", ")} to be merged into the integration branch`
-            : `waiting for ${notDone.join(", ")}`,
-      waiting_on: notDone,
-    });
-  }
-  const fo = packet?.fanout;
-  if (fo?.role === "template") {
-    // Never dispatched: the first per-item phase is expanded (by the runner) once its
-    // dependencies are done; the others are expanded with it.
-    if (fo.position > 0) {
-      return block({
-        reason: "dependency",
-        detail: `expanded with fan-out ${fo.first}`,
-        waiting_on: [fo.first],
-      });
-    }
-    const limit = Object.entries(state.gates)
-      .filter(([g, gs]) => g.startsWith(`fanout-limit/${id}/`) && gs?.state === "open")
-      .map(([g]) => g);
-    if (limit.length > 0) {
-      return block(
-        {
-          reason: "gate",
-          detail: `more items than max_items ${fo.max_items}: waiting for a decision on ${limit.join(", ")}`,
-          waiting_on: limit,
-        },
-        { waits: limit },
-      );
-    }
-    return classified("expand", n);
-  }
-  const unapproved = (packet?.gates ?? []).filter((g) => gateState(g) !== "approved");
-  if (unapproved.length > 0) {
-    const rejected = unapproved.filter((g) => gateState(g) === "rejected");
-    return block(
-      {
-        reason: "gate",
-        detail:
-          rejected.length > 0
-            ? `gate ${rejected.join(", ")} was rejected; compile a plan without that need, or reopen it`
-            : `waiting for approval of ${unapproved.join(", ")}`,
-        waiting_on: unapproved,
-      },
-      { waits: unapproved.filter((g) => gateState(g) !== "rejected") },
-    );
-  }
-  const completionGate = packet?.completion_gate;
-  const runsWork = packet === undefined || packet.command !== undefined || packet.workers.length > 0;
-  if (packet?.human_gate && completionGate && !runsWork) {
-    const gs = gateState(completionGate);
-    const b: BlockedPacket = {
-      packet_id: id,
-      reason: "gate",
-      detail: `completes when ${completionGate} is approved`,
-      waiting_on: [completionGate],
-    };
-    if (gs === "closed" || gs === "rejected") {
-      return classified("open-gate", n, {
-        blocked: b,
-        openGate: {
-          gate_id: completionGate,
-          packets: [id],
-          reason: `${id} is a human gate and everything it depends on is done`,
-        },
-      });
-    }
-    return classified("blocked", n, { blocked: b, waits: gs === "open" ? [completionGate] : NO_WAITS });
-  }
-  if (p.state === "repairing" && packet && p.repairs > packet.budget.max_retries) {
-    return block(
-      {
-        reason: "budget",
-        detail: `${p.repairs} repairs exceed budget.max_retries ${packet.budget.max_retries}`,
-        waiting_on: [],
-      },
-      { budget: true },
-    );
-  }
-  return classified("eligible", n, { dispatchKind: dispatchKind(p) });
+  const p = ctx.state.packets[id] as PacketState;
+  const look: PacketLook = { id, p, packet: ctx.run.packets.get(id), ctx };
+  return (
+    settled(look) ??
+    upstreamFailed(look) ??
+    awaitingDecision(look) ??
+    // From here on: pending, repairing or abandoned.
+    unfinishedDependencies(look) ??
+    fanoutTemplate(look) ??
+    unapprovedGates(look) ??
+    humanGatePhase(look) ??
+    repairBudgetSpent(look) ??
+    classified("eligible", p.attempts, { dispatchKind: dispatchKind(p) })
+  );
 }
 
 /** The run order (topological, then plan order, then packets only the journal knows) and each packet's dependencies. */
@@ -444,6 +252,195 @@ export function checkFrontierInputs(state: RunState, run: FrontierRun, policy: F
   }
 }
 
+/** The run's budget as it stands before this turn. */
+export interface BudgetUse {
+  /** Attempt numbers summed over every packet. */
+  attemptsUsed: number;
+  tokensUsed: number;
+  exhausted: "attempts" | "tokens" | null;
+}
+
+function budgetUse(state: RunState, order: readonly string[], policy: FrontierPolicy): BudgetUse {
+  let attemptsUsed = 0;
+  for (const id of order) attemptsUsed += state.packets[id]?.attempts ?? 0;
+  return { attemptsUsed, tokensUsed: policy.tokensUsed ?? 0, exhausted: exhaustion(policy, attemptsUsed) };
+}
+
+/** Where an eligible packet goes this turn. */
+export type EligiblePlace =
+  | { kind: "backoff" | "budget"; blocked: BlockedPacket }
+  | { kind: "candidate"; dispatch: Dispatchable };
+
+/**
+ * Where eligible packet `id` goes this turn: blocked while its infrastructure retry
+ * waits for its time (backoff), blocked when the run's attempts or tokens are spent
+ * (budget), else a candidate for dispatch with its next attempt number.
+ */
+export function placeEligible(
+  id: string,
+  c: Classified,
+  p: PacketState,
+  policy: FrontierPolicy,
+  use: BudgetUse,
+): EligiblePlace {
+  const nb = inBackoff(policy, id);
+  if (nb !== null) {
+    return {
+      kind: "backoff",
+      blocked: {
+        packet_id: id,
+        reason: "backoff",
+        detail: `infrastructure retry ${p.infra_retries} waits until ${nb}`,
+        waiting_on: [],
+      },
+    };
+  }
+  if (use.exhausted !== null) {
+    return {
+      kind: "budget",
+      blocked: {
+        packet_id: id,
+        reason: "budget",
+        detail:
+          use.exhausted === "attempts"
+            ? `${use.attemptsUsed} attempts used of max ${policy.maxAttempts}`
+            : `${use.tokensUsed} tokens used of budget ${policy.tokenBudget}`,
+        waiting_on: [],
+      },
+    };
+  }
+  return {
+    kind: "candidate",
+    dispatch: { packet_id: id, attempt: c.attempts + 1, kind: c.dispatchKind as Dispatchable["kind"] },
+  };
+}
+
+/** What computeFrontier gathers while it walks the packets in run order. */
+interface FrontierTally {
+  completed: string[];
+  failed: string[];
+  inFlight: string[];
+  blocked: BlockedPacket[];
+  candidates: Dispatchable[];
+  openGates: GateToOpen[];
+  waitingGates: Set<string>;
+  expand: string[];
+  /** Packets that cannot complete because something upstream failed. */
+  doomed: Set<string>;
+  unintegrated: number;
+  mergeable: number;
+  backoff: number;
+  budgetBlocked: number;
+}
+
+function newTally(): FrontierTally {
+  return {
+    completed: [],
+    failed: [],
+    inFlight: [],
+    blocked: [],
+    candidates: [],
+    openGates: [],
+    waitingGates: new Set(),
+    expand: [],
+    doomed: new Set(),
+    unintegrated: 0,
+    mergeable: 0,
+    backoff: 0,
+    budgetBlocked: 0,
+  };
+}
+
+/** Add packet `id`, classified `c`, to the tally (an eligible one where placeEligible put it: `where`). */
+function record(t: FrontierTally, id: string, c: Classified, where: EligiblePlace | null): void {
+  if (c.doomed) t.doomed.add(id);
+  for (const g of c.waits) t.waitingGates.add(g);
+  if (c.unintegrated) t.unintegrated++;
+  if (c.mergeable) t.mergeable++;
+  if (c.budget) t.budgetBlocked++;
+  switch (c.kind) {
+    case "completed":
+      t.completed.push(id);
+      break;
+    case "failed":
+      t.failed.push(id);
+      break;
+    case "in-flight":
+      t.inFlight.push(id);
+      break;
+    case "expand":
+      t.expand.push(id);
+      break;
+    case "open-gate":
+      t.openGates.push(c.openGate as GateToOpen);
+      t.blocked.push(c.blocked as BlockedPacket);
+      break;
+    case "blocked":
+      t.blocked.push(c.blocked as BlockedPacket);
+      break;
+    case "eligible":
+      if (where?.kind === "candidate") t.candidates.push(where.dispatch);
+      else if (where) {
+        if (where.kind === "backoff") t.backoff++;
+        else t.budgetBlocked++;
+        t.blocked.push(where.blocked);
+      }
+      break;
+  }
+}
+
+/** The frontier document from the tally: this turn's dispatch, the status, the budget. */
+function frontierOf(
+  state: RunState,
+  policy: FrontierPolicy,
+  packets: number,
+  t: FrontierTally,
+  use: BudgetUse,
+): Frontier {
+  const cap = concurrencyCap(policy);
+  // The attempt cap also bounds how many may start in this turn.
+  const dispatch = t.candidates.slice(0, freeSlots(policy, cap, t.inFlight.length, use.attemptsUsed));
+  const status = frontierStatus({
+    packets,
+    completed: t.completed.length,
+    unintegrated: t.unintegrated,
+    mergeable: t.mergeable,
+    inFlight: t.inFlight.length,
+    dispatch: dispatch.length,
+    openGates: t.openGates.length,
+    expand: t.expand.length,
+    backoff: t.backoff,
+    candidates: t.candidates.length,
+    budgetBlocked: t.budgetBlocked,
+    waitingGates: t.waitingGates.size,
+  });
+  return {
+    kind: "frontier",
+    schema_version: "1",
+    run_id: state.run_id,
+    seq: state.seq,
+    status,
+    dispatch,
+    ready: t.candidates.map((c) => c.packet_id),
+    open_gates: t.openGates,
+    expand: t.expand,
+    in_flight: t.inFlight,
+    blocked: t.blocked,
+    waiting_gates: [...t.waitingGates].sort(),
+    failed: t.failed,
+    completed: t.completed,
+    budget: {
+      concurrency_cap: cap,
+      slots_free: Math.max(0, cap - t.inFlight.length),
+      attempts_used: use.attemptsUsed,
+      max_attempts: policy.maxAttempts ?? null,
+      tokens_used: use.tokensUsed,
+      token_budget: policy.tokenBudget ?? null,
+      exhausted: use.exhausted,
+    },
+  };
+}
+
 /**
  * What can run now and what waits, and why. Pure: it reads the fold of the journal
  * (`state`), the compiled run and the policy, and returns the same frontier for the
@@ -463,130 +460,14 @@ export function checkFrontierInputs(state: RunState, run: FrontierRun, policy: F
 export function computeFrontier(state: RunState, run: FrontierRun, policy: FrontierPolicy = {}): Frontier {
   checkFrontierInputs(state, run, policy);
   const { order, deps, itemsOf } = frontierOrder(state, run);
-  const cap = concurrencyCap(policy);
-
-  const completed: string[] = [];
-  const failed: string[] = [];
-  const inFlight: string[] = [];
-  const blocked: BlockedPacket[] = [];
-  const candidates: Dispatchable[] = [];
-  const openGates: GateToOpen[] = [];
-  const waitingGates = new Set<string>();
-  const expand: string[] = [];
-  // Packets that cannot complete because something upstream failed.
-  const doomed = new Set<string>();
-  let unintegrated = 0;
-  let mergeable = 0;
-  let backoff = 0;
-  let budgetBlocked = 0;
-
-  let attemptsUsed = 0;
-  for (const id of order) attemptsUsed += state.packets[id]?.attempts ?? 0;
-  const tokensUsed = policy.tokensUsed ?? 0;
-  const exhausted = exhaustion(policy, attemptsUsed);
-
-  const ctx: ClassifyContext = { state, run, deps, itemsOf, isDoomed: (d) => doomed.has(d) };
+  const use = budgetUse(state, order, policy);
+  const t = newTally();
+  const ctx: ClassifyContext = { state, run, deps, itemsOf, isDoomed: (d) => t.doomed.has(d) };
   for (const id of order) {
     const c = classifyPacket(id, ctx);
-    if (c.doomed) doomed.add(id);
-    for (const g of c.waits) waitingGates.add(g);
-    if (c.unintegrated) unintegrated++;
-    if (c.mergeable) mergeable++;
-    if (c.budget) budgetBlocked++;
-    switch (c.kind) {
-      case "completed":
-        completed.push(id);
-        break;
-      case "failed":
-        failed.push(id);
-        break;
-      case "in-flight":
-        inFlight.push(id);
-        break;
-      case "expand":
-        expand.push(id);
-        break;
-      case "open-gate":
-        openGates.push(c.openGate as GateToOpen);
-        blocked.push(c.blocked as BlockedPacket);
-        break;
-      case "blocked":
-        blocked.push(c.blocked as BlockedPacket);
-        break;
-      case "eligible": {
-        const p = state.packets[id] as PacketState;
-        const nb = inBackoff(policy, id);
-        if (nb !== null) {
-          backoff++;
-          blocked.push({
-            packet_id: id,
-            reason: "backoff",
-            detail: `infrastructure retry ${p.infra_retries} waits until ${nb}`,
-            waiting_on: [],
-          });
-        } else if (exhausted !== null) {
-          budgetBlocked++;
-          blocked.push({
-            packet_id: id,
-            reason: "budget",
-            detail:
-              exhausted === "attempts"
-                ? `${attemptsUsed} attempts used of max ${policy.maxAttempts}`
-                : `${tokensUsed} tokens used of budget ${policy.tokenBudget}`,
-            waiting_on: [],
-          });
-        } else {
-          candidates.push({
-            packet_id: id,
-            attempt: c.attempts + 1,
-            kind: c.dispatchKind as Dispatchable["kind"],
-          });
-        }
-        break;
-      }
-    }
+    const where =
+      c.kind === "eligible" ? placeEligible(id, c, state.packets[id] as PacketState, policy, use) : null;
+    record(t, id, c, where);
   }
-
-  // The attempt cap also bounds how many may start in this turn.
-  const dispatch = candidates.slice(0, freeSlots(policy, cap, inFlight.length, attemptsUsed));
-  const status = frontierStatus({
-    packets: order.length,
-    completed: completed.length,
-    unintegrated,
-    mergeable,
-    inFlight: inFlight.length,
-    dispatch: dispatch.length,
-    openGates: openGates.length,
-    expand: expand.length,
-    backoff,
-    candidates: candidates.length,
-    budgetBlocked,
-    waitingGates: waitingGates.size,
-  });
-
-  return {
-    kind: "frontier",
-    schema_version: "1",
-    run_id: state.run_id,
-    seq: state.seq,
-    status,
-    dispatch,
-    ready: candidates.map((c) => c.packet_id),
-    open_gates: openGates,
-    expand,
-    in_flight: inFlight,
-    blocked,
-    waiting_gates: [...waitingGates].sort(),
-    failed,
-    completed,
-    budget: {
-      concurrency_cap: cap,
-      slots_free: Math.max(0, cap - inFlight.length),
-      attempts_used: attemptsUsed,
-      max_attempts: policy.maxAttempts ?? null,
-      tokens_used: tokensUsed,
-      token_budget: policy.tokenBudget ?? null,
-      exhausted,
-    },
-  };
+  return frontierOf(state, policy, order.length, t, use);
 }

@@ -262,36 +262,46 @@ export class FrontierTracker {
     return [...ids].sort((a, b) => (this.index.get(a) as number) - (this.index.get(b) as number));
   }
 
-  private summary(state: RunState, policy: FrontierPolicy): FrontierSummary {
-    const cap = concurrencyCap(policy);
-    const exhausted = exhaustion(policy, this.attemptsUsed);
+  /** Eligible packets whose infrastructure retry waits for its time. */
+  private inBackoffCount(policy: FrontierPolicy): number {
     let backoff = 0;
     for (const id of Object.keys(policy.notBefore ?? {})) {
       if (this.eligible.has(id) && inBackoff(policy, id) !== null) backoff++;
     }
+    return backoff;
+  }
+
+  /** The first `slots` eligible packets in run order, skipping those in backoff (stale heap entries are dropped here). */
+  private firstEligible(policy: FrontierPolicy, slots: number): Dispatchable[] {
+    const dispatch: Dispatchable[] = [];
+    const seen = new Set<number>();
+    const keep: number[] = [];
+    for (let i = this.eligibleHeap.pop(); i !== undefined; i = this.eligibleHeap.pop()) {
+      const id = this.order[i] as string;
+      if (seen.has(i) || !this.eligible.has(id)) continue;
+      seen.add(i);
+      keep.push(i);
+      if (inBackoff(policy, id) !== null) continue;
+      const c = this.entries.get(id) as Classified;
+      dispatch.push({
+        packet_id: id,
+        attempt: c.attempts + 1,
+        kind: c.dispatchKind as Dispatchable["kind"],
+      });
+      if (dispatch.length === slots) break;
+    }
+    for (const i of keep) this.eligibleHeap.push(i);
+    return dispatch;
+  }
+
+  private summary(state: RunState, policy: FrontierPolicy): FrontierSummary {
+    const cap = concurrencyCap(policy);
+    const exhausted = exhaustion(policy, this.attemptsUsed);
+    const backoff = this.inBackoffCount(policy);
     const candidates = exhausted === null ? this.eligible.size - backoff : 0;
     const slots = freeSlots(policy, cap, this.inFlight, this.attemptsUsed);
-    const dispatch: Dispatchable[] = [];
-    if (exhausted === null && slots > 0 && candidates > 0) {
-      // The first `slots` eligible packets in run order (stale heap entries are dropped here).
-      const seen = new Set<number>();
-      const keep: number[] = [];
-      for (let i = this.eligibleHeap.pop(); i !== undefined; i = this.eligibleHeap.pop()) {
-        const id = this.order[i] as string;
-        if (seen.has(i) || !this.eligible.has(id)) continue;
-        seen.add(i);
-        keep.push(i);
-        if (inBackoff(policy, id) !== null) continue;
-        const c = this.entries.get(id) as Classified;
-        dispatch.push({
-          packet_id: id,
-          attempt: c.attempts + 1,
-          kind: c.dispatchKind as Dispatchable["kind"],
-        });
-        if (dispatch.length === slots) break;
-      }
-      for (const i of keep) this.eligibleHeap.push(i);
-    }
+    const dispatch =
+      exhausted === null && slots > 0 && candidates > 0 ? this.firstEligible(policy, slots) : [];
     const openGates = this.inOrder(this.openGates.keys()).map((id) => this.openGates.get(id) as GateToOpen);
     const expand = this.inOrder(this.expand);
     const status = frontierStatus({

@@ -3,6 +3,36 @@ export { fakeCliBinDir, pathWithFakeClis } from "./fake-clis/index.js";
 export { FakeClock } from "./fake-clock.js";
 export type { FakeProcessHandler } from "./fake-process-runner.js";
 export { FakeProcessRunner } from "./fake-process-runner.js";
+export type { FakeSandboxCall } from "./fake-sandbox.js";
+export { FakeSandbox } from "./fake-sandbox.js";
+export type {
+  CaseContext,
+  FileTamper,
+  GateCase,
+  GateCliOptions,
+  GateSuite,
+  HistoryDraft,
+  HistoryEvent,
+  HistoryOptions,
+  HistoryRun,
+  HistoryStep,
+  JsonEdit,
+  RunGateOptions,
+} from "./manifest-gate/index.js";
+export {
+  applyEdits,
+  copyTree,
+  GATE_SUMMARY_FILE,
+  HistoryPlayer,
+  readJson,
+  runGateCli,
+  runManifestGate,
+  scrubPaths,
+  summaryLine,
+  tamperFiles,
+  treeDigest,
+  treeDigests,
+} from "./manifest-gate/index.js";
 export type {
   ModelDialect,
   ModelScript,

@@ -52,16 +52,20 @@ function packetsOption(v: ParsedArgs["values"][string]): string[] {
     .filter((s) => s !== "");
 }
 
-/**
- * Decide a gate: validate, write approvals/<gate>/<n>.json, and journal it under the run
- * lock. When a running `dwm run` holds the lock, the checked approval is written and
- * left for that runner to journal (docs/security.md).
- */
-export async function decide(
+/** What `dwm approve|reject` was asked, checked before the run is read. */
+export interface DecisionArgs {
+  runArg: string | undefined;
+  gateId: string;
+  reason: string;
+  packets: string[];
+}
+
+/** Check a decision's arguments: a gate named, not from inside a worker, --packets only with reject. */
+export function decisionArgs(
   args: ParsedArgs,
   ctx: CommandContext,
   decision: Approval["decision"],
-): Promise<CommandResult> {
+): DecisionArgs {
   const [runArg, gateId] = args.positionals;
   if (gateId === undefined) {
     throw cliErrors.create("ERR_CLI_USAGE", `${decision}: name the run and the gate`, {
@@ -80,6 +84,30 @@ export async function decide(
   if (decision === "approve" && packets.length > 0) {
     throw cliErrors.create("ERR_CLI_USAGE", "--packets names packets to rework; it goes with dwm reject");
   }
+  return { runArg, gateId, reason, packets };
+}
+
+/** The run's journal under its lock, or null when a running `dwm run` holds the lock. */
+function openJournalUnlessLocked(runDir: string, ctx: CommandContext): ReturnType<typeof openJournal> | null {
+  try {
+    return openJournal(runDir, { clock: ctx.clock });
+  } catch (e) {
+    if (!(isDwmError(e) && e.code === "ERR_RUN_LOCKED")) throw e;
+    return null;
+  }
+}
+
+/**
+ * Decide a gate: validate, write approvals/<gate>/<n>.json, and journal it under the run
+ * lock. When a running `dwm run` holds the lock, the checked approval is written and
+ * left for that runner to journal (docs/security.md).
+ */
+export async function decide(
+  args: ParsedArgs,
+  ctx: CommandContext,
+  decision: Approval["decision"],
+): Promise<CommandResult> {
+  const { runArg, gateId, reason, packets } = decisionArgs(args, ctx, decision);
   const resolved = resolveRun({ ...args, positionals: runArg === undefined ? [] : [runArg] }, ctx);
   const loaded = loadRun(resolved.runDir);
   const approver = approverOf(ctx);
@@ -99,30 +127,26 @@ export async function decide(
     resolveGate(state, approval, loaded, { approvalPath: `approvals/${gateId}/0.json`, review });
     return { approval, review };
   };
+  const gateDecision = (approval: Approval, approvalPath: string, events: string[] | null): GateDecision => ({
+    kind: "gate-decision",
+    schema_version: "1",
+    run_id: loaded.run.run_id,
+    gate_id: gateId,
+    decision,
+    approval_path: approvalPath,
+    approval_digest: digest(approval),
+    journaled: events !== null,
+    events: events ?? [],
+    approval,
+  });
 
-  let journal: ReturnType<typeof openJournal> | null = null;
-  try {
-    journal = openJournal(resolved.runDir, { clock: ctx.clock });
-  } catch (e) {
-    if (!(isDwmError(e) && e.code === "ERR_RUN_LOCKED")) throw e;
-  }
+  const journal = openJournalUnlessLocked(resolved.runDir, ctx);
   let doc: GateDecision;
   if (journal === null) {
     const { events } = readJournal(resolved.runDir);
     const { approval } = prepare(foldJournal(events, loaded.run));
     const stored = writeApproval(resolved.runDir, approval);
-    doc = {
-      kind: "gate-decision",
-      schema_version: "1",
-      run_id: loaded.run.run_id,
-      gate_id: gateId,
-      decision,
-      approval_path: stored.path,
-      approval_digest: digest(approval),
-      journaled: false,
-      events: [],
-      approval,
-    };
+    doc = gateDecision(approval, stored.path, null);
   } else {
     try {
       const { approval, review } = prepare(journal.state);
@@ -133,25 +157,23 @@ export async function decide(
       });
       registerHandoffs(resolved.runDir, copies);
       journal.appendAll(events);
-      doc = {
-        kind: "gate-decision",
-        schema_version: "1",
-        run_id: loaded.run.run_id,
-        gate_id: gateId,
-        decision,
-        approval_path: stored.path,
-        approval_digest: digest(approval),
-        journaled: true,
-        events: events.map((e) => e.type),
+      doc = gateDecision(
         approval,
-      };
+        stored.path,
+        events.map((e) => e.type),
+      );
     } finally {
       journal.close();
     }
   }
-  const verb = decision === "approve" ? "Approved" : "Rejected";
+  return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref) };
+}
+
+/** What was decided, by whom, where the approval is, and whether it counts yet. */
+function decisionText(doc: GateDecision, approver: Approver, ref: string): string {
+  const verb = doc.decision === "approve" ? "Approved" : "Rejected";
   const lines = [
-    `${verb} gate ${gateId} of run ${doc.run_id} as ${approver.name} (${approver.source}).`,
+    `${verb} gate ${doc.gate_id} of run ${doc.run_id} as ${approver.name} (${approver.source}).`,
     `approval: ${doc.approval_path}`,
   ];
   if (doc.approval.packets.length) lines.push(`sent back for rework: ${doc.approval.packets.join(", ")}`);
@@ -160,8 +182,8 @@ export async function decide(
       ? `journal: ${doc.events.join(", ")}`
       : "A running `dwm run` holds the run lock: it checks this approval again and records it at its next step; until then it does not count.",
   );
-  lines.push(`next: dwm run ${resolved.ref}`);
-  return { exitCode: 0, output: doc, text: lines.join("\n") };
+  lines.push(`next: dwm run ${ref}`);
+  return lines.join("\n");
 }
 
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {

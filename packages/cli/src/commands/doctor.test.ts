@@ -73,3 +73,28 @@ describe("dwm doctor: agent CLIs", () => {
     });
   });
 });
+
+describe("dwm doctor: worker sandbox", () => {
+  it("says the sandbox works where bwrap runs, and why not where it is missing", async () => {
+    const bwrap = ["/usr/local/bin", "/usr/bin", "/bin"].some((d) => fs.existsSync(path.join(d, "bwrap")));
+    if (bwrap || process.env.CI) {
+      expect(await checkOf(clis({}), "sandbox")).toMatchObject({
+        status: "ok",
+        message: expect.stringMatching(/^bubblewrap \d+\.\d+(\.\d+)? isolates workers$/),
+      });
+    }
+    const empty = makeTempDir("dwm-doctor-nopath-");
+    dirs.push(empty);
+    const r = await run(
+      { positionals: [], values: {}, json: true },
+      { ...ctx(empty.path), env: { PATH: empty.path } },
+    );
+    expect((r.output as { checks: { id: string }[] }).checks.find((c) => c.id === "sandbox")).toEqual({
+      id: "sandbox",
+      status: "warn",
+      message:
+        "no worker sandbox: bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)",
+      hint: "Install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces enabled; docs/security.md says what a worker can do without it.",
+    });
+  });
+});

@@ -16,6 +16,7 @@ import {
 import type { Attempt, AttemptInput, AttemptRequest, BackendName, WorkerBindings } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { isRunDir } from "../run-arg.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
@@ -56,14 +57,14 @@ async function headCommit(ctx: CommandContext, repo: string): Promise<string> {
 /** `<run>` is a run directory, or a run id in the store. */
 function runDirOf(ctx: CommandContext, repo: string, run: string, store: string | undefined): string {
   const direct = path.resolve(ctx.cwd, run);
-  if (fs.existsSync(path.join(direct, "run.json"))) return direct;
+  if (isRunDir(direct)) return direct;
   let inStore: string;
   try {
     inStore = resolveInside(repo, `${store ?? DEFAULT_STORE}/${run}`, "run");
   } catch {
     inStore = "";
   }
-  if (inStore !== "" && fs.existsSync(path.join(inStore, "run.json"))) return inStore;
+  if (inStore !== "" && isRunDir(inStore)) return inStore;
   throw executorErrors.create(
     "ERR_EXEC_RUN_NOT_FOUND",
     `no run ${JSON.stringify(run)} (looked for ${direct} and the store)`,
@@ -117,30 +118,43 @@ function bindingsFor(
   return { ...loadWorkerBindings(file), source: path.relative(ctx.cwd, file) || file };
 }
 
+/** Where the attempt's work is: its branch and head commit, or that it changed nothing. */
+function branchText(a: Attempt): string {
+  if (a.head_commit && a.head_commit !== a.base_commit)
+    return `${a.branch ?? "-"} @ ${a.head_commit.slice(0, 12)}`;
+  return `${a.branch ?? "-"}${a.branch ? " (no changes)" : ""}`;
+}
+
+/** One worker invocation: backend, outcome, exit code or signal, first line of the detail. */
+function invocationText(i: Attempt["invocations"][number]): string {
+  const exit = i.exit_code === null ? "" : ` exit ${i.exit_code}`;
+  const signal = i.signal ? ` ${i.signal}` : "";
+  const detail = i.detail ? ` — ${i.detail.split("\n")[0]}` : "";
+  return `${i.worker_id}: ${i.backend} ${i.outcome}${exit}${signal}${detail}`;
+}
+
+/** Each declared output: found, missing, or not a path DWM can check. */
+function outputText(o: Attempt["outputs"][number]): string {
+  if (!o.checked) return `${o.artifact}: not a path`;
+  return `${o.artifact}: ${o.found ? "found" : "MISSING"}`;
+}
+
 function summary(a: Attempt, source: string, missingInputs: string[]): string {
   const lines = [
     `attempt ${a.attempt} of ${a.packet_id} (run ${a.run_id}): ${a.outcome}${a.dry_run ? " (dry run)" : ""}`,
     `  bindings   ${source} (${a.binding_digest.slice(0, 19)}…)`,
-    `  branch     ${a.branch ?? "-"}${a.head_commit && a.head_commit !== a.base_commit ? ` @ ${a.head_commit.slice(0, 12)}` : a.branch ? " (no changes)" : ""}`,
+    `  branch     ${branchText(a)}`,
   ];
   for (const i of a.invocations) {
-    lines.push(
-      `  worker     ${i.worker_id}: ${i.backend} ${i.outcome}${i.exit_code === null ? "" : ` exit ${i.exit_code}`}${i.signal ? ` ${i.signal}` : ""}${i.detail ? ` — ${i.detail.split("\n")[0]}` : ""}`,
-    );
+    lines.push(`  worker     ${invocationText(i)}`);
     if (i.argv.length > 0) lines.push(`             ${i.argv.join(" ")}`);
   }
-  lines.push(
-    `  changed    ${a.changed_files.length} file(s)${
-      a.changed_files.length
-        ? `: ${a.changed_files
-            .slice(0, 8)
-            .map((c) => c.path)
-            .join(", ")}`
-        : ""
-    }`,
-  );
-  for (const o of a.outputs)
-    lines.push(`  output     ${o.artifact}: ${!o.checked ? "not a path" : o.found ? "found" : "MISSING"}`);
+  const changed = a.changed_files
+    .slice(0, 8)
+    .map((c) => c.path)
+    .join(", ");
+  lines.push(`  changed    ${a.changed_files.length} file(s)${a.changed_files.length ? `: ${changed}` : ""}`);
+  for (const o of a.outputs) lines.push(`  output     ${outputText(o)}`);
   for (const c of a.checks)
     lines.push(`  check      ${c.id} ${c.passed ? "passed" : "FAILED"}: ${c.command}`);
   for (const f of a.findings) lines.push(`  finding    ${f.code}: ${f.message}`);

@@ -1,8 +1,8 @@
 import { loadRun } from "@dwm/compiler";
-import { gateView, journaledApprovalPaths, loadGateReview } from "@dwm/gate-resolver";
+import { type GateView, gateView, journaledApprovalPaths, loadGateReview } from "@dwm/gate-resolver";
 import { needsHumanGate } from "@dwm/ingester";
 import { foldJournal, readJournal } from "@dwm/runtime";
-import type { GatesReport, GatesReportRow } from "@dwm/schemas";
+import type { Gate, GatesReport, GatesReportRow, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { resolveRun } from "../run-arg.js";
 
@@ -14,61 +14,12 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const state = foldJournal(events, loaded.run);
   const journaled = journaledApprovalPaths(events);
   const rows: GatesReportRow[] = [];
-  const order = [...loaded.gates.keys()];
-  const ids = Object.keys(state.gates).sort((a, b) => {
-    const ia = order.indexOf(a);
-    const ib = order.indexOf(b);
-    return (ia < 0 ? 1e9 : ia) - (ib < 0 ? 1e9 : ib) || (a < b ? -1 : a > b ? 1 : 0);
-  });
-  for (const id of ids) {
+  for (const id of gateOrder(Object.keys(state.gates), [...loaded.gates.keys()])) {
     const view = gateView(state, loaded, id);
     let artifact = view.artifact;
     const review = loadGateReview(resolved.runDir, state, view.packets);
     if (artifact === null && review) artifact = needsHumanGate(review);
-    const evidence = [...(artifact?.review ?? [])];
-    for (const p of view.packets) {
-      const n = state.packets[p]?.attempts ?? 0;
-      if (n > 0) {
-        for (const f of [
-          `reviews/${p}/${n}.json`,
-          `attempts/${p}/${n}/attempt.json`,
-          `attempts/${p}/${n}/diff.patch`,
-        ]) {
-          if (!evidence.includes(f)) evidence.push(f);
-        }
-      }
-    }
-    const decided = [...journaled].filter(
-      (f) => f.startsWith(`approvals/${id}/`) && /^\d+\.json$/.test(f.slice(`approvals/${id}/`.length)),
-    );
-    const open = view.state.state === "open" || (view.state.state === "closed" && view.preapprovable);
-    rows.push({
-      gate_id: id,
-      state: view.state.state,
-      waiting: view.waiting,
-      can_preapprove: view.preapprovable && view.state.state === "closed",
-      category: artifact?.category ?? "human-review",
-      source: artifact?.source ?? "runtime",
-      gate_digest: view.digest,
-      trigger: artifact?.trigger ?? view.state.reason ?? "",
-      safe_default: artifact?.safe_default ?? "hold the packets until an operator decides",
-      packets: view.packets.map((p) => ({
-        packet_id: p,
-        state: state.packets[p]?.state ?? "unknown",
-        attempts: state.packets[p]?.attempts ?? 0,
-      })),
-      reason: view.state.reason,
-      evidence,
-      decisions: decided.sort(
-        (a, b) => Number(a.split("/").pop()?.slice(0, -5)) - Number(b.split("/").pop()?.slice(0, -5)),
-      ),
-      commands: open
-        ? [
-            `dwm approve ${resolved.ref.replace(/^(\S+)/, `$1 ${id}`)}`,
-            `dwm reject ${resolved.ref.replace(/^(\S+)/, `$1 ${id}`)} --reason "..."${view.packets.length ? " [--packets <packet>,...]" : ""}`,
-          ]
-        : [],
-    });
+    rows.push(gateRow(view, artifact, state, journaled, resolved.ref));
   }
   rows.sort((a, b) => Number(b.waiting) - Number(a.waiting));
   const report: GatesReport = {
@@ -78,7 +29,89 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     waiting: rows.filter((r) => r.waiting).length,
     gates: rows,
   };
-  const text = [
+  return { exitCode: 0, output: report, text: render(report) };
+}
+
+/** Compiled gates in their compiled order, then gates opened at run time, by id. */
+export function gateOrder(ids: readonly string[], compiled: readonly string[]): string[] {
+  const rank = (id: string) => {
+    const i = compiled.indexOf(id);
+    return i < 0 ? 1e9 : i;
+  };
+  return [...ids].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * One gate's row: what it holds, why, what to look at, the decisions taken, and the commands
+ * that decide it (offered while it is open, or closed but approvable in advance).
+ */
+export function gateRow(
+  view: GateView,
+  artifact: Gate | null,
+  state: RunState,
+  journaled: ReadonlySet<string>,
+  ref: string,
+): GatesReportRow {
+  const id = view.gate_id;
+  const open = view.state.state === "open" || (view.state.state === "closed" && view.preapprovable);
+  return {
+    gate_id: id,
+    state: view.state.state,
+    waiting: view.waiting,
+    can_preapprove: view.preapprovable && view.state.state === "closed",
+    category: artifact?.category ?? "human-review",
+    source: artifact?.source ?? "runtime",
+    gate_digest: view.digest,
+    trigger: artifact?.trigger ?? view.state.reason ?? "",
+    safe_default: artifact?.safe_default ?? "hold the packets until an operator decides",
+    packets: view.packets.map((p) => ({
+      packet_id: p,
+      state: state.packets[p]?.state ?? "unknown",
+      attempts: state.packets[p]?.attempts ?? 0,
+    })),
+    reason: view.state.reason,
+    evidence: evidenceOf(artifact, view.packets, state),
+    decisions: decisionsOf(journaled, id),
+    commands: open
+      ? [
+          `dwm approve ${ref.replace(/^(\S+)/, `$1 ${id}`)}`,
+          `dwm reject ${ref.replace(/^(\S+)/, `$1 ${id}`)} --reason "..."${view.packets.length ? " [--packets <packet>,...]" : ""}`,
+        ]
+      : [],
+  };
+}
+
+/** What the gate asks to review, then each held packet's last review, attempt and diff. */
+function evidenceOf(artifact: Gate | null, packets: readonly string[], state: RunState): string[] {
+  const evidence = [...(artifact?.review ?? [])];
+  for (const p of packets) {
+    const n = state.packets[p]?.attempts ?? 0;
+    if (n <= 0) continue;
+    for (const f of [
+      `reviews/${p}/${n}.json`,
+      `attempts/${p}/${n}/attempt.json`,
+      `attempts/${p}/${n}/diff.patch`,
+    ]) {
+      if (!evidence.includes(f)) evidence.push(f);
+    }
+  }
+  return evidence;
+}
+
+/** The journaled approval files of this gate (approvals/<gate>/<n>.json), by n. */
+function decisionsOf(journaled: ReadonlySet<string>, id: string): string[] {
+  const prefix = `approvals/${id}/`;
+  const decided = [...journaled].filter(
+    (f) => f.startsWith(prefix) && /^\d+\.json$/.test(f.slice(prefix.length)),
+  );
+  return decided.sort(
+    (a, b) => Number(a.split("/").pop()?.slice(0, -5)) - Number(b.split("/").pop()?.slice(0, -5)),
+  );
+}
+
+function render(report: GatesReport): string {
+  const rows = report.gates;
+  return [
     `Gates of run ${report.run_id}: ${report.waiting} waiting, ${rows.length} in all.`,
     ...rows.map((r) =>
       [
@@ -92,5 +125,4 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       ].join("\n"),
     ),
   ].join("\n");
-  return { exitCode: 0, output: report, text };
 }

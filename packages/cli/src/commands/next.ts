@@ -5,9 +5,9 @@ import { isDwmError, readJsonFile } from "@dwm/core";
 import { fanoutFrontierRun } from "@dwm/dispatcher";
 import { foldJournal, LOCK_FILE, readJournal, verifyRun } from "@dwm/runtime";
 import { computeFrontier, planLimits } from "@dwm/scheduler";
-import type { NextStep } from "@dwm/schemas";
+import type { Frontier, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
-import { resolveRun } from "../run-arg.js";
+import { type ResolvedRun, resolveRun } from "../run-arg.js";
 
 function quote(a: string): string {
   return /^[A-Za-z0-9_./:=@,+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
@@ -33,151 +33,183 @@ function liveHolder(runDir: string, now: string): { pid: number; host: string; e
   }
 }
 
+/** The next step before it is put in its `next-action` envelope: what to do, why, the argv that does it, and what it is about. */
+export interface Decision {
+  action: NextStep["action"];
+  reason: string;
+  argv: string[] | null;
+  extra?: Partial<Pick<NextStep, "gate_id" | "packet_id" | "frontier_status">>;
+}
+
 /** `dwm next [run]`: the one next safe action for the run, why, and the exact argv that takes it. Read-only. */
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const r = resolveRun(args, ctx);
   const refArgs = [r.runId, ...(typeof args.values.store === "string" ? ["--store", args.values.store] : [])];
-  const step = (
-    action: NextStep["action"],
-    reason: string,
-    argv: string[] | null,
-    extra: Partial<Pick<NextStep, "gate_id" | "packet_id" | "frontier_status">> = {},
-  ): NextStep => ({
-    kind: "next-action",
-    schema_version: "1",
-    run_id: r.runId,
-    action,
-    reason,
-    argv: argv as NextStep["argv"],
-    command: argv ? argv.map(quote).join(" ") : null,
-    gate_id: extra.gate_id ?? null,
-    packet_id: extra.packet_id ?? null,
-    frontier_status: extra.frontier_status ?? null,
-  });
-  const done = (s: NextStep): CommandResult => ({
+  const s = nextStep(r.runId, decide(r, refArgs, ctx));
+  return {
     exitCode: 0,
     output: s,
     text: `${s.action}: ${s.reason}${s.command ? `\n  ${s.command}` : ""}`,
-  });
+  };
+}
 
+/** The `next-action` artifact of a decision. */
+function nextStep(runId: string, d: Decision): NextStep {
+  const extra = d.extra ?? {};
+  return {
+    kind: "next-action",
+    schema_version: "1",
+    run_id: runId,
+    action: d.action,
+    reason: d.reason,
+    argv: d.argv as NextStep["argv"],
+    command: d.argv ? d.argv.map(quote).join(" ") : null,
+    gate_id: extra.gate_id ?? null,
+    packet_id: extra.packet_id ?? null,
+    frontier_status: extra.frontier_status ?? null,
+  };
+}
+
+/** In order: a live runner, a broken store, a run that cannot be read, then what the frontier says. */
+function decide(r: ResolvedRun, refArgs: string[], ctx: CommandContext): Decision {
   const holder = liveHolder(r.runDir, ctx.clock.now());
   if (holder) {
-    return done(
-      step(
-        "wait",
-        `a runner (pid ${holder.pid} on ${holder.host}) is working on this run; watch it, or approve its gates from here`,
-        ["dwm", "status", ...refArgs],
-      ),
-    );
+    return {
+      action: "wait",
+      reason: `a runner (pid ${holder.pid} on ${holder.host}) is working on this run; watch it, or approve its gates from here`,
+      argv: ["dwm", "status", ...refArgs],
+    };
   }
-  const verify = verifyRun(r.runDir);
-  if (!verify.ok) {
-    if (verify.problems.every((p) => p.repairable)) {
-      return done(
-        step(
-          "run",
-          "a crash left an incomplete last journal line; running the workflow cuts it off and goes on",
-          ["dwm", "run", ...refArgs],
-        ),
-      );
-    }
-    const first = verify.problems[0];
-    return done(
-      step(
-        "repair-store",
-        `the run store failed verification (${verify.problems.length} problem(s)${first ? `, first ${first.code} ${first.file}` : ""}); nothing should run until it is restored`,
-        ["dwm", "verify", ...refArgs],
-      ),
-    );
-  }
-  let state: ReturnType<typeof foldJournal>;
-  let view: ReturnType<typeof fanoutFrontierRun>;
-  let plan: unknown = null;
+  const broken = integrityDecision(verifyRun(r.runDir), refArgs);
+  if (broken) return broken;
+  let read: RunView;
   try {
-    const loaded = loadRun(r.runDir);
-    state = foldJournal(readJournal(r.runDir).events, loaded.run);
-    // Fan-out item packets (schema 0.6) join the compiled ones, so their dependencies count.
-    view = fanoutFrontierRun(r.runDir, loaded, state);
-    plan = readJsonFile(path.join(r.runDir, "plan.json"));
+    read = readRunView(r);
   } catch (e) {
     if (!isDwmError(e)) throw e;
-    return done(
-      step("repair-store", `the run cannot be read: ${e.code} ${e.message}`, ["dwm", "verify", ...refArgs]),
-    );
+    return {
+      action: "repair-store",
+      reason: `the run cannot be read: ${e.code} ${e.message}`,
+      argv: ["dwm", "verify", ...refArgs],
+    };
   }
-  const limits = planLimits(plan);
-  const f = computeFrontier(state, view, {
+  const limits = planLimits(read.plan);
+  const f = computeFrontier(read.state, read.view, {
     planConcurrencyCap: limits.concurrencyCap,
     maxAgents: limits.maxAgents,
   });
+  return frontierDecision(f, read.state, r.runId, refArgs);
+}
+
+interface RunView {
+  state: ReturnType<typeof foldJournal>;
+  view: ReturnType<typeof fanoutFrontierRun>;
+  plan: unknown;
+}
+
+/** The folded state, the frontier's view of the run and the plan; throws a DwmError when any cannot be read. */
+function readRunView(r: ResolvedRun): RunView {
+  const loaded = loadRun(r.runDir);
+  const state = foldJournal(readJournal(r.runDir).events, loaded.run);
+  // Fan-out item packets (schema 0.6) join the compiled ones, so their dependencies count.
+  const view = fanoutFrontierRun(r.runDir, loaded, state);
+  const plan = readJsonFile(path.join(r.runDir, "plan.json"));
+  return { state, view, plan };
+}
+
+/** A store that fails verification: run to cut off a torn last line, else repair first; null when intact. */
+export function integrityDecision(verify: ReturnType<typeof verifyRun>, refArgs: string[]): Decision | null {
+  if (verify.ok) return null;
+  if (verify.problems.every((p) => p.repairable)) {
+    return {
+      action: "run",
+      reason: "a crash left an incomplete last journal line; running the workflow cuts it off and goes on",
+      argv: ["dwm", "run", ...refArgs],
+    };
+  }
+  const first = verify.problems[0];
+  return {
+    action: "repair-store",
+    reason: `the run store failed verification (${verify.problems.length} problem(s)${first ? `, first ${first.code} ${first.file}` : ""}); nothing should run until it is restored`,
+    argv: ["dwm", "verify", ...refArgs],
+  };
+}
+
+/** What the frontier of an intact run says to do: nothing, run, decide a gate, or look at a failure. */
+export function frontierDecision(f: Frontier, state: RunState, runId: string, refArgs: string[]): Decision {
   const runArgv = ["dwm", "run", ...refArgs];
-  const fs_ = { frontier_status: f.status };
+  const extra = { frontier_status: f.status };
   if (f.status === "complete" || state.completed) {
-    return done(step("complete", "every packet is completed and merged; nothing is left to do", null, fs_));
+    return {
+      action: "complete",
+      reason: "every packet is completed and merged; nothing is left to do",
+      argv: null,
+      extra,
+    };
   }
-  const orphans = f.in_flight.length;
-  if (f.status === "running" || f.status === "waiting") {
-    const why =
-      orphans > 0
-        ? `${orphans} packet(s) were in flight when the last runner stopped (${f.in_flight.join(", ")}); running resumes them`
-        : f.dispatch.length > 0
-          ? `${f.ready.length} packet(s) are ready (${f.ready.join(", ")})`
-          : f.open_gates.length > 0
-            ? `the run reached ${f.open_gates.map((g) => g.gate_id).join(", ")}; running opens it for a decision`
-            : "work is left that the runner can do";
-    return done(step("run", why, runArgv, fs_));
-  }
-  if (f.status === "gate") {
-    const gate = f.waiting_gates[0] as string;
-    const holds = f.blocked.filter((b) => b.waiting_on.includes(gate)).map((b) => b.packet_id);
-    const held = state.gates[gate]?.packets.length ? (state.gates[gate]?.packets ?? []) : holds;
-    return done(
-      step(
-        "approve-gate",
-        `gate ${gate} waits for a decision${held.length ? ` (it holds ${held.join(", ")})` : ""}: review it with dwm gates, then approve it, or reject it with a reason (dwm reject ${r.runId} ${gate} --reason TEXT)`,
-        ["dwm", "approve", ...refArgs.slice(0, 1), gate, ...refArgs.slice(1)],
-        { ...fs_, gate_id: gate },
-      ),
-    );
-  }
+  if (f.status === "running" || f.status === "waiting")
+    return { action: "run", reason: runReason(f), argv: runArgv, extra };
+  if (f.status === "gate") return gateDecision(f, state, runId, refArgs);
   if (f.status === "budget") {
-    return done(
-      step(
-        "run",
+    return {
+      action: "run",
+      reason:
         "the last run stopped at its budget; run again (with a larger --max-attempts or --token-budget if you set one)",
-        runArgv,
-        fs_,
-      ),
-    );
+      argv: runArgv,
+      extra,
+    };
   }
+  return failureDecision(f, state, refArgs);
+}
+
+/** Why running is the next step: orphans to resume, ready packets, or gates to open. */
+function runReason(f: Frontier): string {
+  if (f.in_flight.length > 0)
+    return `${f.in_flight.length} packet(s) were in flight when the last runner stopped (${f.in_flight.join(", ")}); running resumes them`;
+  if (f.dispatch.length > 0) return `${f.ready.length} packet(s) are ready (${f.ready.join(", ")})`;
+  if (f.open_gates.length > 0)
+    return `the run reached ${f.open_gates.map((g) => g.gate_id).join(", ")}; running opens it for a decision`;
+  return "work is left that the runner can do";
+}
+
+/** The first waiting gate, with the packets it holds, to approve (or reject). */
+function gateDecision(f: Frontier, state: RunState, runId: string, refArgs: string[]): Decision {
+  const gate = f.waiting_gates[0] as string;
+  const holds = f.blocked.filter((b) => b.waiting_on.includes(gate)).map((b) => b.packet_id);
+  const held = state.gates[gate]?.packets.length ? (state.gates[gate]?.packets ?? []) : holds;
+  return {
+    action: "approve-gate",
+    reason: `gate ${gate} waits for a decision${held.length ? ` (it holds ${held.join(", ")})` : ""}: review it with dwm gates, then approve it, or reject it with a reason (dwm reject ${runId} ${gate} --reason TEXT)`,
+    argv: ["dwm", "approve", ...refArgs.slice(0, 1), gate, ...refArgs.slice(1)],
+    extra: { frontier_status: f.status, gate_id: gate },
+  };
+}
+
+/** Stuck: an infrastructure failure to retry, a failed packet to inspect, or a blocked packet to look at. */
+function failureDecision(f: Frontier, state: RunState, refArgs: string[]): Decision {
+  const fs_ = { frontier_status: f.status };
   const failed = f.failed[0] ?? f.blocked.find((b) => b.reason === "infra")?.packet_id ?? null;
   if (failed !== null && f.blocked.find((b) => b.packet_id === failed)?.reason === "infra") {
-    return done(
-      step(
-        "run",
-        `${failed} stopped on an infrastructure failure; fix the backend (login, installation), then run again to retry it`,
-        runArgv,
-        { ...fs_, packet_id: failed },
-      ),
-    );
+    return {
+      action: "run",
+      reason: `${failed} stopped on an infrastructure failure; fix the backend (login, installation), then run again to retry it`,
+      argv: ["dwm", "run", ...refArgs],
+      extra: { ...fs_, packet_id: failed },
+    };
   }
   if (failed !== null) {
-    return done(
-      step(
-        "inspect-failure",
-        `packet ${failed} failed${state.packets[failed]?.reason ? `: ${state.packets[failed]?.reason}` : ""}; read its evidence, fix the plan or the code, compile again and run`,
-        ["dwm", "log", ...refArgs, "--packet", failed],
-        { ...fs_, packet_id: failed },
-      ),
-    );
+    return {
+      action: "inspect-failure",
+      reason: `packet ${failed} failed${state.packets[failed]?.reason ? `: ${state.packets[failed]?.reason}` : ""}; read its evidence, fix the plan or the code, compile again and run`,
+      argv: ["dwm", "log", ...refArgs, "--packet", failed],
+      extra: { ...fs_, packet_id: failed },
+    };
   }
   const b = f.blocked[0];
-  return done(
-    step(
-      "inspect-failure",
-      b ? `nothing can run: ${b.packet_id} ${b.detail}` : "nothing can run",
-      ["dwm", "status", ...refArgs],
-      { ...fs_, packet_id: b?.packet_id ?? null },
-    ),
-  );
+  return {
+    action: "inspect-failure",
+    reason: b ? `nothing can run: ${b.packet_id} ${b.detail}` : "nothing can run",
+    argv: ["dwm", "status", ...refArgs],
+    extra: { ...fs_, packet_id: b?.packet_id ?? null },
+  };
 }

@@ -26,7 +26,7 @@ import {
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
-import { type ResolvedRun, resolveRun } from "../run-arg.js";
+import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
 
@@ -34,14 +34,6 @@ const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude",
 
 function hostEnv(ctx: CommandContext): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
-}
-
-function isRunDir(p: string): boolean {
-  try {
-    return fs.statSync(path.join(p, "run.json")).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function wholeNumber(name: string, v: unknown, min: number): number | undefined {
@@ -134,7 +126,18 @@ function categories(v: ParsedArgs["values"][string]): string[] {
   return [...new Set(list)];
 }
 
-function describe(e: JournalEvent): string {
+/** What an event line adds after the packet or gate it names, by event type. */
+const EVENT_DETAIL = new Map<string, (d: Record<string, unknown>) => string>([
+  ["packet.reviewed", (d) => ` ${d.verdict}`],
+  ["attempt.recorded", (d) => ` ${d.outcome}`],
+  ["run.stopped", (d) => ` ${d.reason}${d.detail ? `: ${d.detail}` : ""}`],
+  ["packet.dispatched", (d) => (d.backend ? ` (${d.backend})` : "")],
+  ["integration.merged", (d) => ` ${String(d.commit).slice(0, 12)}`],
+  ["integration.conflict", (d) => ` in ${(d.paths as string[]).join(", ")}`],
+]);
+
+/** One event as a progress line: its type, what it is about, and the detail of its type. */
+export function eventLine(e: JournalEvent): string {
   const d = e.data as Record<string, unknown>;
   const who = [
     d.packet_id ?? d.gate_id ?? d.artifact,
@@ -142,20 +145,7 @@ function describe(e: JournalEvent): string {
   ]
     .filter((x) => x !== null && x !== undefined)
     .join(" ");
-  const extra =
-    e.type === "packet.reviewed"
-      ? ` ${d.verdict}`
-      : e.type === "attempt.recorded"
-        ? ` ${d.outcome}`
-        : e.type === "run.stopped"
-          ? ` ${d.reason}${d.detail ? `: ${d.detail}` : ""}`
-          : e.type === "packet.dispatched" && d.backend
-            ? ` (${d.backend})`
-            : e.type === "integration.merged"
-              ? ` ${String(d.commit).slice(0, 12)}`
-              : e.type === "integration.conflict"
-                ? ` in ${(d.paths as string[]).join(", ")}`
-                : "";
+  const extra = EVENT_DETAIL.get(e.type)?.(d) ?? "";
   return `${e.type}${who ? ` ${who}` : ""}${extra}`;
 }
 
@@ -222,33 +212,33 @@ function progressPrinter(ctx: CommandContext, mode: "ndjson" | "lines" | "tty" |
     const e = p.event;
     track(e);
     if (mode === "ndjson") ctx.emit(JSON.stringify(e));
-    else if (mode === "lines") ctx.emit(`[${elapsed()}] #${e.seq} ${describe(e)}`);
+    else if (mode === "lines") ctx.emit(`[${elapsed()}] #${e.seq} ${eventLine(e)}`);
     else {
-      ctx.emit(`${drawn ? "\x1b[1A\x1b[2K" : ""}[${elapsed()}] ${describe(e)}`);
+      ctx.emit(`${drawn ? "\x1b[1A\x1b[2K" : ""}[${elapsed()}] ${eventLine(e)}`);
       ctx.emit(status());
       drawn = true;
     }
   };
 }
 
-function render(o: RunOutcome, ref: string): string {
+/** The first line of the summary, by how the run ended (with its exit code when not 0). */
+const HEADLINES: Record<RunOutcome["status"], (runId: string) => string> = {
+  complete: (id) => `Run ${id} is complete.`,
+  gate: (id) => `Run ${id} stopped at a gate (exit 4).`,
+  budget: (id) => `Run ${id} stopped: budget spent (exit 5).`,
+  interrupted: (id) => `Run ${id} was interrupted (exit 1).`,
+  failed: (id) => `Run ${id} failed (exit 1).`,
+};
+
+/** The summary printed when `dwm run` ends: how, the counts, what waits or failed, and what to do next. */
+export function render(o: RunOutcome, ref: string): string {
   const counts = Object.entries(o.counts)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");
-  const head =
-    o.status === "complete"
-      ? `Run ${o.run_id} is complete.`
-      : o.status === "gate"
-        ? `Run ${o.run_id} stopped at a gate (exit 4).`
-        : o.status === "budget"
-          ? `Run ${o.run_id} stopped: budget spent (exit 5).`
-          : o.status === "interrupted"
-            ? `Run ${o.run_id} was interrupted (exit 1).`
-            : `Run ${o.run_id} failed (exit 1).`;
   const lines = [
     "",
-    head,
+    HEADLINES[o.status](o.run_id),
     `  ${o.detail}`,
     `  packets: ${counts}`,
     `  this run: ${o.this_run.attempts} attempt(s), ${o.this_run.events} event(s)${
@@ -263,13 +253,19 @@ function render(o: RunOutcome, ref: string): string {
     );
   }
   for (const f of o.failed) lines.push(`  failed ${f.packet_id}: ${f.reason}`);
+  lines.push(...nextLines(o, ref));
+  return lines.join("\n");
+}
+
+/** What to do next: at a gate, review and decide it, then run again; else the outcome's own next command. */
+function nextLines(o: RunOutcome, ref: string): string[] {
   if (o.status === "gate" && o.waiting_gates[0]) {
-    lines.push(
+    return [
       "",
       `Next: dwm gates ${ref} to review, then dwm approve ${ref} ${o.waiting_gates[0].gate_id} and dwm run ${ref}.`,
-    );
-  } else if (o.next) lines.push("", `Next: ${o.next.join(" ")}`);
-  return lines.join("\n");
+    ];
+  }
+  return o.next ? ["", `Next: ${o.next.join(" ")}`] : [];
 }
 
 /** `--queue` and `--remote` go together (checked before anything else happens). */
@@ -356,9 +352,19 @@ async function queueFor(
     });
 }
 
-/** `dwm run <plan|run>`: compile a plan if given one, then run it until complete, a gate, the budget, or failure. */
-export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
-  const [target] = args.positionals;
+/** What `dwm run`'s options ask for, checked before anything is compiled or journaled. */
+export interface RunOptions {
+  until: "gate" | "complete" | undefined;
+  ndjson: boolean;
+  concurrency: number | undefined;
+  maxAttempts: number | undefined;
+  tokenBudget: number | undefined;
+  /** Risk categories approved in advance (--approve). */
+  approve: string[];
+}
+
+/** Check every option first: a usage error, or --approve from inside a worker, stops the command before it does anything. */
+export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const until = args.values.until;
   if (until !== undefined && until !== "gate" && until !== "complete") {
     throw cliErrors.create("ERR_CLI_USAGE", `--until must be gate or complete, not ${JSON.stringify(until)}`);
@@ -380,45 +386,86 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       );
     }
   }
+  return { until, ndjson, concurrency, maxAttempts, tokenBudget, approve };
+}
 
-  // A plan file is compiled first (recompiling its run when it exists); anything else names a run.
-  let resolved: ResolvedRun;
-  let planDir: string | null = null;
+/** The run to work on, and the plan's folder when `dwm run` was given a plan (bindings and policy are looked for there first). */
+interface Target {
+  resolved: ResolvedRun;
+  planDir: string | null;
+}
+
+/** A plan file is compiled first (recompiling its run when it exists); a run directory is taken as is; anything else names a run in the store. */
+async function targetOf(args: ParsedArgs, ctx: CommandContext): Promise<Target> {
+  const [target] = args.positionals;
   const asPath = target === undefined ? null : path.resolve(ctx.cwd, target);
-  if (asPath !== null && fs.existsSync(asPath) && fs.statSync(asPath).isFile()) {
-    planDir = path.dirname(asPath);
-    const c = await compile(
-      {
-        positionals: [target as string],
-        values: typeof args.values.store === "string" ? { store: args.values.store } : {},
-        json: true,
+  if (asPath !== null && fs.existsSync(asPath) && fs.statSync(asPath).isFile())
+    return compiledTarget(args, ctx, target as string, asPath);
+  if (asPath !== null && isRunDir(asPath)) {
+    return {
+      resolved: {
+        runDir: asPath,
+        runId: path.basename(asPath),
+        storeDir: path.dirname(asPath),
+        ref: target as string,
       },
-      ctx,
-    );
-    const out = c.output as { run_id: string; run_dir: string };
-    const root = await toplevel(ctx, planDir);
-    resolved = {
+      planDir: null,
+    };
+  }
+  return { resolved: resolveRun(args, ctx), planDir: null };
+}
+
+/** Compile the plan at `planFile` (as `dwm compile` would) and name the run it compiled into. */
+async function compiledTarget(
+  args: ParsedArgs,
+  ctx: CommandContext,
+  target: string,
+  planFile: string,
+): Promise<Target> {
+  const planDir = path.dirname(planFile);
+  const store = typeof args.values.store === "string" ? args.values.store : undefined;
+  const c = await compile(
+    { positionals: [target], values: store === undefined ? {} : { store }, json: true },
+    ctx,
+  );
+  const out = c.output as { run_id: string; run_dir: string };
+  const root = await toplevel(ctx, planDir);
+  return {
+    resolved: {
       runDir: path.join(root, out.run_dir),
       runId: out.run_id,
       storeDir: path.dirname(path.join(root, out.run_dir)),
-      ref: `${out.run_id}${typeof args.values.store === "string" ? ` --store ${args.values.store}` : ""}`,
-    };
-  } else if (asPath !== null && isRunDir(asPath)) {
-    resolved = {
-      runDir: asPath,
-      runId: path.basename(asPath),
-      storeDir: path.dirname(asPath),
-      ref: target as string,
-    };
-  } else {
-    resolved = resolveRun(args, ctx);
-  }
+      ref: `${out.run_id}${store === undefined ? "" : ` --store ${store}`}`,
+    },
+    planDir,
+  };
+}
+
+/** How progress is shown: NDJSON when asked, nothing under --json, a live status line on a terminal, else lines. */
+export function printerMode(
+  ndjson: boolean,
+  json: boolean,
+  isTTY: boolean,
+): "ndjson" | "lines" | "tty" | "none" {
+  if (ndjson) return "ndjson";
+  if (json) return "none";
+  return isTTY ? "tty" : "lines";
+}
+
+/** Wire the ports (bindings, policy, process runner, queue) and run the workflow until it stops. */
+async function execute(
+  args: ParsedArgs,
+  ctx: CommandContext,
+  target: Target,
+  opts: RunOptions,
+): Promise<RunOutcome> {
+  const { resolved, planDir } = target;
   const repo = await toplevel(ctx, resolved.runDir);
   const dirs = [...(planDir ? [planDir] : []), repo];
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
 
-  const printer = progressPrinter(ctx, ndjson ? "ndjson" : args.json ? "none" : ctx.isTTY ? "tty" : "lines");
+  const printer = progressPrinter(ctx, printerMode(opts.ndjson, args.json, ctx.isTTY));
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
   const processRunner = hostProcessRunner();
   let queue: Awaited<ReturnType<typeof queueFor>>;
@@ -433,9 +480,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const onSignal = () => controller.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  let outcome: RunOutcome;
   try {
-    outcome = await runWorkflow(
+    return await runWorkflow(
       resolved.runDir,
       {
         clock: ctx.clock,
@@ -449,11 +495,12 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
         repo,
         bindings,
         bindingsDigest: digest,
-        concurrency,
-        maxAttempts,
-        tokenBudget,
-        until: until as "gate" | "complete" | undefined,
-        approve: approve.length > 0 ? { categories: approve, approver: approverOf(ctx) } : undefined,
+        concurrency: opts.concurrency,
+        maxAttempts: opts.maxAttempts,
+        tokenBudget: opts.tokenBudget,
+        until: opts.until,
+        approve:
+          opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
         policy,
       },
     );
@@ -462,9 +509,16 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     process.removeListener("SIGTERM", onSignal);
     await processRunner.close();
   }
+}
+
+/** `dwm run <plan|run>`: compile a plan if given one, then run it until complete, a gate, the budget, or failure. */
+export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  const opts = runOptions(args, ctx);
+  const target = await targetOf(args, ctx);
+  const outcome = await execute(args, ctx, target, opts);
   return {
     exitCode: outcome.exit_code,
     output: outcome,
-    text: ndjson ? JSON.stringify(outcome) : render(outcome, resolved.ref),
+    text: opts.ndjson ? JSON.stringify(outcome) : render(outcome, target.resolved.ref),
   };
 }

@@ -1,12 +1,13 @@
-import path from "node:path";
-import { isDwmError, readArtifact } from "@dwm/core";
+import { checkArtifact, isDwmError } from "@dwm/core";
 import { foldJournal, readJournal, readRun, verifyRun } from "@dwm/runtime";
 import type {
   Gate,
   JournalEvent,
   NextAction,
+  Run,
   RunState,
   StatusFanoutRow,
+  StatusGateRow,
   StatusPacketRow,
   StatusReport,
 } from "@dwm/schemas";
@@ -20,90 +21,35 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const r = resolveRun(args, ctx);
   const verify = verifyRun(r.runDir);
   const { run: runDoc } = readRun(r.runDir);
-
-  let events: JournalEvent[] = [];
-  let state: RunState;
-  try {
-    events = readJournal(r.runDir).events;
-    state = foldJournal(events, runDoc);
-  } catch (e) {
-    // verify already reports why; show the run as compiled.
-    if (!isDwmError(e)) throw e;
-    state = foldJournal([], runDoc);
-  }
+  const { events, state } = foldedState(r.runDir, runDoc);
 
   // Which gates hold which packets: compiled gate files, then gates opened at run time.
-  const gateInfo = new Map<string, { category: string | null; packets: string[] }>();
+  const gateInfo = new Map<string, GateInfo>();
   for (const g of runDoc.gates) {
-    try {
-      const doc = readArtifact<Gate>(path.join(r.runDir, "gates", `${g.gate_id}.json`), "gate", {
-        expectDigest: g.digest,
-      }).value;
-      gateInfo.set(g.gate_id, { category: doc.category, packets: doc.packets });
-    } catch {
-      gateInfo.set(g.gate_id, { category: null, packets: [] });
-    }
+    // A gate file that fails its check is shown without its packets; verify names the problem.
+    const doc = checkArtifact<Gate>(`gates/${g.gate_id}.json`, "gate", {
+      root: r.runDir,
+      expectDigest: g.digest,
+    });
+    gateInfo.set(
+      g.gate_id,
+      doc.ok ? { category: doc.value.category, packets: doc.value.packets } : { category: null, packets: [] },
+    );
   }
-  for (const [id, g] of Object.entries(state.gates)) {
-    if (!g) continue;
-    const known = gateInfo.get(id);
-    const packets = [...new Set([...(known?.packets ?? []), ...g.packets])];
-    gateInfo.set(id, { category: known?.category ?? null, packets });
-  }
-  const gateState = (id: string) => state.gates[id]?.state ?? "closed";
-  const deps = new Map(runDoc.packets.map((p) => [p.packet_id, p.depends_on]));
-  // Fan-out item packets: their own dependencies are in the expansion event; an expanded
-  // template stands for its items (done when every item is completed).
-  const itemsOf = new Map<string, string[]>();
-  for (const e of events) {
-    if (e.type !== "fanout.expanded") continue;
-    for (const item of e.data.packets) deps.set(item.packet_id, item.depends_on);
-  }
-  for (const f of Object.values(state.fanouts ?? {})) {
-    for (const item of f?.packets ?? []) {
-      if (!state.packets[item.packet_id]) continue;
-      itemsOf.set(item.template, [...(itemsOf.get(item.template) ?? []), item.packet_id]);
-    }
-  }
-  const done = (d: string): boolean => {
-    const st = state.packets[d]?.state;
-    if (st === "expanded")
-      return (itemsOf.get(d) ?? []).every((i) => state.packets[i]?.state === "completed");
-    return st === "completed";
-  };
-
-  const rows: StatusPacketRow[] = Object.entries(state.packets).flatMap(([id, p]) => {
-    if (!p) return [];
-    const gates = [...gateInfo]
-      .filter(([g, i]) => i.packets.includes(id) && gateState(g) !== "approved")
-      .map(([g]) => g);
-    const waiting_on = (deps.get(id) ?? []).filter((d) => !done(d));
-    let shown: Shown = p.state;
-    if (p.state === "pending") shown = gates.length === 0 && waiting_on.length === 0 ? "ready" : "blocked";
-    return [
-      {
-        packet_id: id,
-        state: shown,
-        attempts: p.attempts,
-        last_verdict: p.last_verdict,
-        last_outcome: p.last_outcome,
-        gates,
-        waiting_on,
-      },
-    ];
-  });
+  addRuntimeGates(gateInfo, state);
+  const itemsOf = itemPackets(state);
+  const rows = packetRows(state, dependencies(runDoc, events), itemsOf, gateInfo);
   const counts: Record<string, number> = {};
   for (const row of rows) counts[row.state] = (counts[row.state] ?? 0) + 1;
   const fanouts = fanoutRows(state, rows, itemsOf);
   const gates = [...gateInfo].map(([gate_id, i]) => ({
     gate_id,
-    state: gateState(gate_id),
+    state: gateStateOf(state, gate_id),
     category: i.category,
     packets: i.packets,
   }));
   const waiting = gates.filter((g) => g.state === "open").map((g) => g.gate_id);
 
-  const next = nextAction(r.ref, verify, state, rows, waiting);
   const report: StatusReport = {
     kind: "status-report",
     schema_version: "1",
@@ -118,20 +64,120 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       codes: [...new Set(verify.problems.map((p) => p.code))],
     },
     completed: state.completed,
-    stopped: state.stopped
-      ? {
-          reason: state.stopped.reason,
-          ...(state.stopped.detail === undefined ? {} : { detail: state.stopped.detail }),
-        }
-      : null,
+    stopped: stopOf(state),
     counts,
     packets: rows,
     ...(fanouts.length > 0 ? { fanouts } : {}),
     gates,
     waiting_gates: waiting,
-    next_action: next,
+    next_action: nextAction(r.ref, verify, state, rows, waiting),
   };
   return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
+}
+
+/** A gate's category and the packets it holds. */
+interface GateInfo {
+  category: string | null;
+  packets: string[];
+}
+
+/** The journal folded over the run; a journal that cannot be read shows the run as compiled (verify says why). */
+function foldedState(runDir: string, runDoc: Run): { events: JournalEvent[]; state: RunState } {
+  try {
+    const events = readJournal(runDir).events;
+    return { events, state: foldJournal(events, runDoc) };
+  } catch (e) {
+    if (!isDwmError(e)) throw e;
+    return { events: [], state: foldJournal([], runDoc) };
+  }
+}
+
+/** Gates opened at run time join the compiled ones, and add the packets they hold. */
+function addRuntimeGates(gateInfo: Map<string, GateInfo>, state: RunState): void {
+  for (const [id, g] of Object.entries(state.gates)) {
+    if (!g) continue;
+    const known = gateInfo.get(id);
+    const packets = [...new Set([...(known?.packets ?? []), ...g.packets])];
+    gateInfo.set(id, { category: known?.category ?? null, packets });
+  }
+}
+
+function gateStateOf(state: RunState, id: string): StatusGateRow["state"] {
+  return state.gates[id]?.state ?? "closed";
+}
+
+/** Each packet's dependencies: compiled ones, and a fan-out item's from its expansion event. */
+function dependencies(runDoc: Run, events: readonly JournalEvent[]): Map<string, string[]> {
+  const deps = new Map(runDoc.packets.map((p) => [p.packet_id, p.depends_on]));
+  for (const e of events) {
+    if (e.type !== "fanout.expanded") continue;
+    for (const item of e.data.packets) deps.set(item.packet_id, item.depends_on);
+  }
+  return deps;
+}
+
+/** The item packets of each expanded fan-out template (only those the state knows). */
+function itemPackets(state: RunState): Map<string, string[]> {
+  const itemsOf = new Map<string, string[]>();
+  for (const f of Object.values(state.fanouts ?? {})) {
+    for (const item of f?.packets ?? []) {
+      if (!state.packets[item.packet_id]) continue;
+      itemsOf.set(item.template, [...(itemsOf.get(item.template) ?? []), item.packet_id]);
+    }
+  }
+  return itemsOf;
+}
+
+/**
+ * One row per packet: the gates holding it that are not approved, the dependencies not
+ * done, and its shown state. An expanded template stands for its items: done when every
+ * item is completed.
+ */
+export function packetRows(
+  state: RunState,
+  deps: ReadonlyMap<string, string[]>,
+  itemsOf: ReadonlyMap<string, string[]>,
+  gateInfo: ReadonlyMap<string, GateInfo>,
+): StatusPacketRow[] {
+  const done = (d: string): boolean => {
+    const st = state.packets[d]?.state;
+    if (st === "expanded")
+      return (itemsOf.get(d) ?? []).every((i) => state.packets[i]?.state === "completed");
+    return st === "completed";
+  };
+  return Object.entries(state.packets).flatMap(([id, p]) => {
+    if (!p) return [];
+    const gates = [...gateInfo]
+      .filter(([g, i]) => i.packets.includes(id) && gateStateOf(state, g) !== "approved")
+      .map(([g]) => g);
+    const waiting_on = (deps.get(id) ?? []).filter((d) => !done(d));
+    return [
+      {
+        packet_id: id,
+        state: shownState(p.state, gates, waiting_on),
+        attempts: p.attempts,
+        last_verdict: p.last_verdict,
+        last_outcome: p.last_outcome,
+        gates,
+        waiting_on,
+      },
+    ];
+  });
+}
+
+/** A pending packet is shown as ready (nothing holds it) or blocked; any other state as folded. */
+export function shownState(folded: Shown, gates: readonly string[], waitingOn: readonly string[]): Shown {
+  if (folded !== "pending") return folded;
+  return gates.length === 0 && waitingOn.length === 0 ? "ready" : "blocked";
+}
+
+/** Why the last runner stopped, or null. */
+function stopOf(state: RunState): StatusReport["stopped"] {
+  if (!state.stopped) return null;
+  return {
+    reason: state.stopped.reason,
+    ...(state.stopped.detail === undefined ? {} : { detail: state.stopped.detail }),
+  };
 }
 
 /** Item packets grouped under their per-item phase: counts by shown state, the failing ones with why. */
@@ -146,22 +192,38 @@ function fanoutRows(
     if (!f) continue;
     for (const phase of f.templates) {
       const items = itemsOf.get(phase) ?? [];
-      const counts: Record<string, number> = {};
-      const failing: StatusFanoutRow["failing"] = [];
-      for (const id of items) {
-        const row = byId.get(id);
-        if (!row) continue;
-        counts[row.state] = (counts[row.state] ?? 0) + 1;
-        if (row.state === "failed" || row.state === "needs-human")
-          failing.push({ packet_id: id, state: row.state, reason: state.packets[id]?.reason ?? null });
-      }
-      out.push({ phase, first, source_packet: f.source_packet, items: items.length, counts, failing });
+      out.push({
+        phase,
+        first,
+        source_packet: f.source_packet,
+        items: items.length,
+        ...itemCounts(state, items, byId),
+      });
     }
   }
   return out;
 }
 
-function nextAction(
+/** Counts of a fan-out phase's item packets by shown state, and the failed or needs-human ones with why. */
+function itemCounts(
+  state: RunState,
+  items: readonly string[],
+  byId: ReadonlyMap<string, StatusPacketRow>,
+): Pick<StatusFanoutRow, "counts" | "failing"> {
+  const counts: Record<string, number> = {};
+  const failing: StatusFanoutRow["failing"] = [];
+  for (const id of items) {
+    const row = byId.get(id);
+    if (!row) continue;
+    counts[row.state] = (counts[row.state] ?? 0) + 1;
+    if (row.state === "failed" || row.state === "needs-human")
+      failing.push({ packet_id: id, state: row.state, reason: state.packets[id]?.reason ?? null });
+  }
+  return { counts, failing };
+}
+
+/** The next action: repair or resume a broken store, done, decide a waiting gate, budget, a failure, else run. */
+export function nextAction(
   ref: string,
   verify: ReturnType<typeof verifyRun>,
   state: RunState,

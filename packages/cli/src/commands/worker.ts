@@ -1,5 +1,6 @@
 import os from "node:os";
 import { hostProcessRunner } from "@dwm/core";
+import type { AttemptWorker, AttemptWorkerEvent } from "@dwm/dispatcher/bullmq";
 import type { BackendName, WorkerReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
@@ -24,12 +25,20 @@ function wholeNumber(name: string, v: unknown, min: number): number | undefined 
   return Number(v);
 }
 
-/**
- * `dwm worker --queue URL --backends B,…`: execute attempts for coordinators (`dwm run --queue`)
- * until SIGINT/SIGTERM. A first signal stops taking jobs and waits for the running attempts; a
- * second one kills them (their jobs are lost and run again elsewhere). Never writes a run store.
- */
-export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+/** What `dwm worker` was asked, checked before Redis is touched. */
+export interface WorkerOptions {
+  queue: string;
+  backends: BackendName[];
+  concurrency: number;
+  lockMs: number | undefined;
+  stalledMs: number | undefined;
+  prefix: string | undefined;
+  name: string;
+  cacheDir: string | undefined;
+}
+
+/** Check `dwm worker`'s options: a queue URL, at least one known backend, whole numbers. */
+export function workerOptions(args: ParsedArgs): WorkerOptions {
   const queue = args.values.queue;
   if (typeof queue !== "string" || queue === "") {
     throw cliErrors.create("ERR_CLI_USAGE", "dwm worker needs --queue redis://… (or rediss:// for TLS)");
@@ -52,55 +61,32 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       );
     }
   }
-  const concurrency = wholeNumber("concurrency", args.values.concurrency, 1) ?? 1;
-  const lockMs = wholeNumber("lock-ms", args.values["lock-ms"], 1000);
-  const stalledMs = wholeNumber("stalled-ms", args.values["stalled-ms"], 500);
-  const prefix = typeof args.values["queue-prefix"] === "string" ? args.values["queue-prefix"] : undefined;
-  const name = typeof args.values.name === "string" ? args.values.name : `${os.hostname()}:${process.pid}`;
-  const cacheDir = typeof args.values["cache-dir"] === "string" ? args.values["cache-dir"] : undefined;
-
-  const bullmq = await import("@dwm/dispatcher/bullmq");
-  const url = bullmq.parseQueueUrl(queue);
-  await bullmq.checkRedis(url);
-
-  const ndjson = args.values.ndjson === true;
-  const say = (line: string, event?: object) => {
-    if (args.json) return;
-    ctx.emit(ndjson && event ? JSON.stringify(event) : line);
-  };
-  // Attempts and git are spawned from a small helper process (forking from this one costs more as it grows).
-  const processRunner = hostProcessRunner();
-  const worker = await bullmq.startAttemptWorker({
-    url: queue,
+  const string = (key: string) =>
+    typeof args.values[key] === "string" ? (args.values[key] as string) : undefined;
+  return {
+    queue,
     backends: backends as BackendName[],
-    concurrency,
-    name,
-    ...(cacheDir ? { cacheDir } : {}),
-    ...(prefix ? { prefix } : {}),
-    ...(lockMs ? { lockMs } : {}),
-    ...(stalledMs ? { stalledIntervalMs: stalledMs } : {}),
-    processRunner,
-    env: ctx.env,
-    clock: ctx.clock,
-    onEvent: (e) =>
-      say(
-        e.kind === "started"
-          ? `started ${e.job_id} (${e.lane})`
-          : e.kind === "finished"
-            ? `finished ${e.job_id}: ${e.outcome} in ${e.duration_ms} ms`
-            : `failed ${e.job_id}: ${e.code}: ${e.message}`,
-        e,
-      ),
-  });
-  say(
-    `worker ${worker.name} takes ${worker.lanes.join(", ")} from ${url.redacted} (concurrency ${concurrency})`,
-    {
-      kind: "ready",
-      name: worker.name,
-      lanes: worker.lanes,
-    },
-  );
+    concurrency: wholeNumber("concurrency", args.values.concurrency, 1) ?? 1,
+    lockMs: wholeNumber("lock-ms", args.values["lock-ms"], 1000),
+    stalledMs: wholeNumber("stalled-ms", args.values["stalled-ms"], 500),
+    prefix: string("queue-prefix"),
+    name: string("name") ?? `${os.hostname()}:${process.pid}`,
+    cacheDir: string("cache-dir"),
+  };
+}
 
+/** One line per worker event. */
+export function workerEventLine(e: AttemptWorkerEvent): string {
+  if (e.kind === "started") return `started ${e.job_id} (${e.lane})`;
+  if (e.kind === "finished") return `finished ${e.job_id}: ${e.outcome} in ${e.duration_ms} ms`;
+  return `failed ${e.job_id}: ${e.code}: ${e.message}`;
+}
+
+/** Wait for SIGINT/SIGTERM: the first stops taking jobs and waits for running attempts; a second kills them. */
+async function untilSignalled(
+  worker: AttemptWorker,
+  say: (line: string, event?: object) => void,
+): Promise<void> {
   let signals = 0;
   let onSignal = () => {};
   await new Promise<void>((resolve) => {
@@ -118,6 +104,49 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   });
   process.removeListener("SIGINT", onSignal);
   process.removeListener("SIGTERM", onSignal);
+}
+
+/**
+ * `dwm worker --queue URL --backends B,…`: execute attempts for coordinators (`dwm run --queue`)
+ * until SIGINT/SIGTERM. A first signal stops taking jobs and waits for the running attempts; a
+ * second one kills them (their jobs are lost and run again elsewhere). Never writes a run store.
+ */
+export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  const o = workerOptions(args);
+  const bullmq = await import("@dwm/dispatcher/bullmq");
+  const url = bullmq.parseQueueUrl(o.queue);
+  await bullmq.checkRedis(url);
+
+  const ndjson = args.values.ndjson === true;
+  const say = (line: string, event?: object) => {
+    if (args.json) return;
+    ctx.emit(ndjson && event ? JSON.stringify(event) : line);
+  };
+  // Attempts and git are spawned from a small helper process (forking from this one costs more as it grows).
+  const processRunner = hostProcessRunner();
+  const worker = await bullmq.startAttemptWorker({
+    url: o.queue,
+    backends: o.backends,
+    concurrency: o.concurrency,
+    name: o.name,
+    ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+    ...(o.prefix ? { prefix: o.prefix } : {}),
+    ...(o.lockMs ? { lockMs: o.lockMs } : {}),
+    ...(o.stalledMs ? { stalledIntervalMs: o.stalledMs } : {}),
+    processRunner,
+    env: ctx.env,
+    clock: ctx.clock,
+    onEvent: (e) => say(workerEventLine(e), e),
+  });
+  say(
+    `worker ${worker.name} takes ${worker.lanes.join(", ")} from ${url.redacted} (concurrency ${o.concurrency})`,
+    {
+      kind: "ready",
+      name: worker.name,
+      lanes: worker.lanes,
+    },
+  );
+  await untilSignalled(worker, say);
   await processRunner.close();
 
   const report: WorkerReport = {
@@ -125,10 +154,10 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     schema_version: "1",
     name: worker.name,
     queue: url.redacted,
-    prefix: prefix ?? bullmq.DEFAULT_QUEUE_PREFIX,
-    backends: [...backends].sort() as BackendName[],
+    prefix: o.prefix ?? bullmq.DEFAULT_QUEUE_PREFIX,
+    backends: [...o.backends].sort() as BackendName[],
     lanes: [...worker.lanes],
-    concurrency,
+    concurrency: o.concurrency,
     processed: worker.stats.processed,
     failed: worker.stats.failed,
   };

@@ -1,4 +1,8 @@
-import type { Packet } from "@dwm/schemas";
+import fs from "node:fs";
+import path from "node:path";
+import type { ProcessRunner } from "@dwm/core";
+import type { AttemptLimits, CheckResult, Packet } from "@dwm/schemas";
+import { DEFAULT_KILL_GRACE_MS } from "./run-worker.js";
 
 export interface PlannedCheck {
   id: string;
@@ -73,4 +77,52 @@ export function planChecks(packet: Packet): PlannedCheck[] {
     }
   }
   return checks;
+}
+
+const DEFAULT_CHECK_TIMEOUT_MS = 10 * 60_000;
+
+/** Where and how DWM's own checks run: in the attempt's worktree, with the base environment only. */
+export interface CheckSettings {
+  runner: ProcessRunner;
+  worktree: string;
+  attemptDir: string;
+  env: Readonly<Record<string, string>>;
+  limits: AttemptLimits;
+}
+
+/** Run each planned check with `sh -c` in the worktree; its stdout and stderr go to `checks/<id>.*`. */
+export async function runChecks(planned: readonly PlannedCheck[], s: CheckSettings): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const c of planned) {
+    const out = `checks/${c.id}.stdout`;
+    const err = `checks/${c.id}.stderr`;
+    fs.mkdirSync(path.join(s.attemptDir, "checks"), { recursive: true });
+    const argv = ["sh", "-c", c.command];
+    const r = await s.runner.run({
+      argv,
+      cwd: s.worktree,
+      env: s.env,
+      stdoutFile: path.join(s.attemptDir, out),
+      stderrFile: path.join(s.attemptDir, err),
+      timeoutMs: s.limits.check_timeout_ms ?? DEFAULT_CHECK_TIMEOUT_MS,
+      killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
+    });
+    for (const f of [out, err])
+      if (!fs.existsSync(path.join(s.attemptDir, f))) fs.writeFileSync(path.join(s.attemptDir, f), "");
+    results.push({
+      id: c.id,
+      kind: c.kind,
+      source: c.source,
+      command: c.command,
+      argv,
+      exit_code: r.exitCode,
+      signal: r.signal,
+      timed_out: r.timedOut,
+      duration_ms: Math.max(0, Math.round(r.durationMs)),
+      stdout: out,
+      stderr: err,
+      passed: r.exitCode === 0 && !r.timedOut && r.spawnError === null,
+    });
+  }
+  return results;
 }

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { isDwmError, parseJsonText } from "@dwm/core";
-import type { ManifestFailure, ManifestSummary } from "@dwm/schemas";
+import type { ManifestFailure, ManifestSummary, Scorecard } from "@dwm/schemas";
 import { evaluatePlan } from "../evaluate-plan.js";
 import { loadPlanFile } from "../load-plan-file.js";
 
@@ -45,27 +45,36 @@ export function applyPatch(doc: unknown, ops: PatchOp[]): unknown {
   const root = { value: structuredClone(doc) } as Record<string, unknown>;
   for (const op of ops) {
     const tokens = ["value", ...op.path.split("/").slice(1).map(unescapeToken)];
-    let parent: unknown = root;
-    for (const t of tokens.slice(0, -1)) {
-      parent = (parent as Record<string, unknown>)[t];
-      if (parent === null || typeof parent !== "object")
-        throw new Error(`patch path ${op.path} does not exist`);
-    }
+    const parent = parentOf(root, tokens, op.path);
     const last = tokens[tokens.length - 1] as string;
-    if (Array.isArray(parent)) {
-      const i = last === "-" ? parent.length : Number(last);
-      if (!Number.isInteger(i) || i < 0 || i > parent.length) throw new Error(`bad index in ${op.path}`);
-      if (op.op === "add") parent.splice(i, 0, op.value);
-      else if (op.op === "remove") parent.splice(i, 1);
-      else parent[i] = op.value;
-    } else {
-      const o = parent as Record<string, unknown>;
-      if (op.op !== "add" && !(last in o)) throw new Error(`patch path ${op.path} does not exist`);
-      if (op.op === "remove") delete o[last];
-      else o[last] = op.value;
-    }
+    if (Array.isArray(parent)) applyToList(parent, last, op);
+    else applyToObject(parent as Record<string, unknown>, last, op);
   }
   return root.value;
+}
+
+/** The object or list holding the last token of a path; throws when the path does not exist. */
+function parentOf(root: Record<string, unknown>, tokens: string[], path: string): unknown {
+  let parent: unknown = root;
+  for (const t of tokens.slice(0, -1)) {
+    parent = (parent as Record<string, unknown>)[t];
+    if (parent === null || typeof parent !== "object") throw new Error(`patch path ${path} does not exist`);
+  }
+  return parent;
+}
+
+function applyToList(list: unknown[], last: string, op: PatchOp): void {
+  const i = last === "-" ? list.length : Number(last);
+  if (!Number.isInteger(i) || i < 0 || i > list.length) throw new Error(`bad index in ${op.path}`);
+  if (op.op === "add") list.splice(i, 0, op.value);
+  else if (op.op === "remove") list.splice(i, 1);
+  else list[i] = op.value;
+}
+
+function applyToObject(o: Record<string, unknown>, last: string, op: PatchOp): void {
+  if (op.op !== "add" && !(last in o)) throw new Error(`patch path ${op.path} does not exist`);
+  if (op.op === "remove") delete o[last];
+  else o[last] = op.value;
 }
 
 const sorted = (xs: string[]) => [...xs].sort();
@@ -87,9 +96,13 @@ export function runCase(c: ManifestCase, dir: string): string | null {
   }
   if (c.expect.error) return `expected ${c.expect.error}, but the plan loaded`;
   if (c.patch) plan = applyPatch(plan, c.patch);
-  const sc = evaluatePlan(plan);
+  const diffs = scorecardDiffs(evaluatePlan(plan), c.expect);
+  return diffs.length ? diffs.join("; ") : null;
+}
+
+/** How a scorecard differs from what a case expects, one message per difference; empty when it matches. */
+export function scorecardDiffs(sc: Scorecard, e: ManifestCase["expect"]): string[] {
   const got = sc.problems.map((p) => `${p.code} ${p.pointer}`);
-  const e = c.expect;
   const diffs: string[] = [];
   if (e.valid !== undefined && sc.valid !== e.valid) diffs.push(`valid ${sc.valid}, expected ${e.valid}`);
   if (e.decision !== undefined && sc.decision !== e.decision)
@@ -104,7 +117,7 @@ export function runCase(c: ManifestCase, dir: string): string | null {
     const have = (sc.scores as Record<string, { score: number }> | null)?.[metric]?.score;
     if (have !== want) diffs.push(`${metric} ${have}, expected ${want}`);
   }
-  return diffs.length ? diffs.join("; ") : null;
+  return diffs;
 }
 
 function checkCase(c: unknown, seen: Set<string>): string | null {

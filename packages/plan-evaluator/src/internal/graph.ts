@@ -106,46 +106,66 @@ export function checkHandoffs(
 ): void {
   arr(plan.handoffs).forEach((h, i) => {
     if (!isObj(h)) return;
-    const from = str(h.from_phase);
-    const to = str(h.to_phase);
-    const artifact = str(h.artifact);
-    const src = from === undefined ? undefined : phases.get(from);
-    const dst = to === undefined ? undefined : phases.get(to);
-    if (from !== undefined && !src)
-      out.add(
-        "ERR_PLAN_UNKNOWN_PHASE",
-        pointer("handoffs", i, "from_phase"),
-        `handoff from unknown phase ${show(from)}`,
-      );
-    if (to !== undefined && !dst)
-      out.add(
-        "ERR_PLAN_UNKNOWN_PHASE",
-        pointer("handoffs", i, "to_phase"),
-        `handoff to unknown phase ${show(to)}`,
-      );
-    if (src && artifact !== undefined && !src.outputs.has(artifact))
-      out.add(
-        "ERR_PLAN_HANDOFF_NOT_PRODUCED",
-        pointer("handoffs", i, "artifact"),
-        `handoff artifact ${show(artifact)} is not an output of phase ${show(from)}`,
-      );
-    if (src && dst && from !== to && !dst.deps.includes(src.id))
-      out.add(
-        "ERR_PLAN_HANDOFF_DEPENDENCY",
-        pointer("handoffs", i, "to_phase"),
-        `phase ${show(to)} receives ${show(artifact ?? "an artifact")} from ${show(from)} but does not depend on it`,
-        `Add ${show(from)} to the depends_on of phase ${show(to)}.`,
-      );
-    if (artifact !== undefined && artifact.trim() !== "") {
-      const why = isSafePath(artifact);
-      if (why)
-        out.add(
-          "ERR_PLAN_UNSAFE_PATH",
-          pointer("handoffs", i, "artifact"),
-          `handoff artifact ${show(artifact)} is unsafe: ${why}`,
-        );
-    }
+    checkHandoffPhases(h, i, phases, out);
+    checkHandoffPath(h, i, out, isSafePath);
   });
+}
+
+/** A handoff goes between known phases, from one that outputs it, to one that depends on it. */
+export function checkHandoffPhases(
+  h: Record<string, unknown>,
+  i: number,
+  phases: Map<string, PhaseInfo>,
+  out: ProblemList,
+): void {
+  const from = str(h.from_phase);
+  const to = str(h.to_phase);
+  const artifact = str(h.artifact);
+  const src = from === undefined ? undefined : phases.get(from);
+  const dst = to === undefined ? undefined : phases.get(to);
+  if (from !== undefined && !src)
+    out.add(
+      "ERR_PLAN_UNKNOWN_PHASE",
+      pointer("handoffs", i, "from_phase"),
+      `handoff from unknown phase ${show(from)}`,
+    );
+  if (to !== undefined && !dst)
+    out.add(
+      "ERR_PLAN_UNKNOWN_PHASE",
+      pointer("handoffs", i, "to_phase"),
+      `handoff to unknown phase ${show(to)}`,
+    );
+  if (src && artifact !== undefined && !src.outputs.has(artifact))
+    out.add(
+      "ERR_PLAN_HANDOFF_NOT_PRODUCED",
+      pointer("handoffs", i, "artifact"),
+      `handoff artifact ${show(artifact)} is not an output of phase ${show(from)}`,
+    );
+  if (src && dst && from !== to && !dst.deps.includes(src.id))
+    out.add(
+      "ERR_PLAN_HANDOFF_DEPENDENCY",
+      pointer("handoffs", i, "to_phase"),
+      `phase ${show(to)} receives ${show(artifact ?? "an artifact")} from ${show(from)} but does not depend on it`,
+      `Add ${show(from)} to the depends_on of phase ${show(to)}.`,
+    );
+}
+
+/** A handoff's artifact is a safe relative path (isSafePath says why not). */
+function checkHandoffPath(
+  h: Record<string, unknown>,
+  i: number,
+  out: ProblemList,
+  isSafePath: (p: string) => string | null,
+): void {
+  const artifact = str(h.artifact);
+  if (artifact === undefined || artifact.trim() === "") return;
+  const why = isSafePath(artifact);
+  if (why)
+    out.add(
+      "ERR_PLAN_UNSAFE_PATH",
+      pointer("handoffs", i, "artifact"),
+      `handoff artifact ${show(artifact)} is unsafe: ${why}`,
+    );
 }
 
 /** resume.cacheable_outputs ⊆ phase outputs, resume.restart_points ⊆ phase ids. */

@@ -1,5 +1,6 @@
 import { checkRelativePath, isDwmError } from "@dwm/core";
 import type { CapabilityCoverage } from "@dwm/schemas";
+import { safeDefaultProblem, words } from "../safe-default.js";
 import {
   checkConnected,
   checkDependencies,
@@ -10,7 +11,6 @@ import {
 } from "./graph.js";
 import { arr, isObj, type Obj, obj, type ProblemList, pointer, show, str, strings } from "./problems.js";
 import { rules06 } from "./rules06.js";
-import { safeDefaultProblem, words } from "./words.js";
 
 export const EXCLUSIVE_THRESHOLDS = ["downstream-consumer", "resumable-handoffs", "multi-surface-fanout"];
 export const SUPPORTING_THRESHOLDS = ["planned-fanout", "adversarial-verification", "human-gates"];
@@ -46,101 +46,131 @@ function safePathProblem(p: string): string | null {
   }
 }
 
+/** The lists an activated plan must not leave empty: path in the plan, and the name a message uses. */
+const ACTIVATION_LISTS: [string[], string][] = [
+  [["assumptions"], "assumptions"],
+  [["patterns"], "patterns"],
+  [["phases"], "phases"],
+  [["workers"], "workers"],
+  [["handoffs"], "handoffs"],
+  [["verification"], "verification"],
+  [["risk_gates"], "risk gates"],
+  [["resume", "cacheable_outputs"], "cacheable outputs"],
+  [["resume", "invalidators"], "invalidators"],
+  [["resume", "restart_points"], "restart points"],
+];
+
+/** The decision picks the rule set: activate and downgrade ask opposite things of a plan. */
 function activationRules(plan: Obj, out: ProblemList): void {
   const activation = obj(plan.activation);
-  const decision = activation.decision;
-  const thresholds = strings(activation.matched_thresholds).map(([t]) => t);
+  if (activation.decision === "activate") activateRules(plan, activation, out);
+  else if (activation.decision === "downgrade") downgradeRules(plan, activation, out);
+}
+
+/** An activated plan: no downgrade target, an exclusive and a supporting threshold, no empty list it needs. */
+export function activateRules(plan: Obj, activation: Obj, out: ProblemList): void {
   const target = activation.downgrade_target;
-  if (decision === "activate") {
-    if (target !== null && target !== undefined)
-      out.add(
-        "ERR_PLAN_ACTIVATION_TARGET",
-        "/activation/downgrade_target",
-        `an activated plan must have downgrade_target null, not ${show(target)}`,
-      );
-    if (Array.isArray(activation.matched_thresholds)) {
-      if (!thresholds.some((t) => EXCLUSIVE_THRESHOLDS.includes(t)))
-        out.add(
-          "ERR_PLAN_ACTIVATION_THRESHOLDS",
-          "/activation/matched_thresholds",
-          `an activated plan needs an exclusive threshold (${EXCLUSIVE_THRESHOLDS.join(", ")})`,
-        );
-      if (!thresholds.some((t) => SUPPORTING_THRESHOLDS.includes(t)))
-        out.add(
-          "ERR_PLAN_ACTIVATION_THRESHOLDS",
-          "/activation/matched_thresholds",
-          `an activated plan needs a supporting threshold (${SUPPORTING_THRESHOLDS.join(", ")})`,
-        );
-    }
-    const required: [string[], string][] = [
-      [["assumptions"], "assumptions"],
-      [["patterns"], "patterns"],
-      [["phases"], "phases"],
-      [["workers"], "workers"],
-      [["handoffs"], "handoffs"],
-      [["verification"], "verification"],
-      [["risk_gates"], "risk gates"],
-      [["resume", "cacheable_outputs"], "cacheable outputs"],
-      [["resume", "invalidators"], "invalidators"],
-      [["resume", "restart_points"], "restart points"],
-    ];
-    for (const [path, label] of required) {
-      const v = path.length === 1 ? plan[path[0] as string] : obj(plan[path[0] as string])[path[1] as string];
-      if (Array.isArray(v) && v.length === 0)
-        out.add("ERR_PLAN_ACTIVATION_INCOMPLETE", pointer(...path), `an activated plan needs ${label}`);
-    }
-  } else if (decision === "downgrade") {
-    if (target === null)
-      out.add(
-        "ERR_PLAN_DOWNGRADE_TARGET",
-        "/activation/downgrade_target",
-        "a downgraded plan needs a downgrade_target (direct-codex, workflow-router or simple-plan)",
-      );
-    const shape = (at: string, message: string) => out.add("ERR_PLAN_DOWNGRADE_SHAPE", at, message);
-    if (thresholds.length > 0)
-      shape("/activation/matched_thresholds", "a downgraded plan must not claim activation thresholds");
-    for (const key of ["workers", "phases", "handoffs"])
-      if (arr(plan[key]).length > 0) shape(`/${key}`, `a downgraded plan must have no ${key}`);
-    if (arr(obj(plan.resume).restart_points).length > 0)
-      shape("/resume/restart_points", "a downgraded plan must not define restart points");
-    const par = obj(plan.parallelism);
-    if (typeof par.shape === "string" && par.shape !== "none")
-      shape(
-        "/parallelism/shape",
-        `a downgraded plan must use parallelism shape "none", not ${show(par.shape)}`,
-      );
-    if (typeof par.concurrency_cap === "number" && par.concurrency_cap !== 1)
-      shape(
-        "/parallelism/concurrency_cap",
-        `a downgraded plan's concurrency_cap must be 1, not ${par.concurrency_cap}`,
-      );
-    const agents = obj(plan.budget).max_agents;
-    if (typeof agents === "number" && agents > 1)
-      shape("/budget/max_agents", `a downgraded plan must not allocate ${agents} agents (at most 1)`);
-    const ep = obj(plan.execution_path);
-    if (typeof ep.mode === "string" && ep.mode !== "direct-codex")
-      shape(
-        "/execution_path/mode",
-        `a downgraded plan's execution mode must be "direct-codex", not ${show(ep.mode)}`,
-      );
-    if (typeof ep.consumer === "string" && ep.consumer !== "human")
-      shape(
-        "/execution_path/consumer",
-        `a downgraded plan's consumer must be "human", not ${show(ep.consumer)}`,
-      );
-    const instruction = obj(ep.first_slice).instruction;
-    if (
-      typeof target === "string" &&
-      DOWNGRADE_TARGETS.includes(target) &&
-      typeof instruction === "string" &&
-      instruction !== downgradeInstruction(target)
-    )
-      out.add(
-        "ERR_PLAN_DOWNGRADE_INSTRUCTION",
-        "/execution_path/first_slice/instruction",
-        `a downgraded plan's first slice must read ${show(downgradeInstruction(target))}`,
-      );
+  if (target !== null && target !== undefined)
+    out.add(
+      "ERR_PLAN_ACTIVATION_TARGET",
+      "/activation/downgrade_target",
+      `an activated plan must have downgrade_target null, not ${show(target)}`,
+    );
+  if (Array.isArray(activation.matched_thresholds)) thresholdRules(activation, out);
+  for (const [path, label] of ACTIVATION_LISTS) {
+    const v = path.length === 1 ? plan[path[0] as string] : obj(plan[path[0] as string])[path[1] as string];
+    if (Array.isArray(v) && v.length === 0)
+      out.add("ERR_PLAN_ACTIVATION_INCOMPLETE", pointer(...path), `an activated plan needs ${label}`);
   }
+}
+
+/** Activation needs one exclusive and one supporting threshold among those it claims. */
+function thresholdRules(activation: Obj, out: ProblemList): void {
+  const thresholds = strings(activation.matched_thresholds).map(([t]) => t);
+  if (!thresholds.some((t) => EXCLUSIVE_THRESHOLDS.includes(t)))
+    out.add(
+      "ERR_PLAN_ACTIVATION_THRESHOLDS",
+      "/activation/matched_thresholds",
+      `an activated plan needs an exclusive threshold (${EXCLUSIVE_THRESHOLDS.join(", ")})`,
+    );
+  if (!thresholds.some((t) => SUPPORTING_THRESHOLDS.includes(t)))
+    out.add(
+      "ERR_PLAN_ACTIVATION_THRESHOLDS",
+      "/activation/matched_thresholds",
+      `an activated plan needs a supporting threshold (${SUPPORTING_THRESHOLDS.join(", ")})`,
+    );
+}
+
+/** A downgraded plan: a target, none of a workflow's parts, one agent run by a human, and the fixed instruction. */
+export function downgradeRules(plan: Obj, activation: Obj, out: ProblemList): void {
+  const target = activation.downgrade_target;
+  if (target === null)
+    out.add(
+      "ERR_PLAN_DOWNGRADE_TARGET",
+      "/activation/downgrade_target",
+      "a downgraded plan needs a downgrade_target (direct-codex, workflow-router or simple-plan)",
+    );
+  const shape = (at: string, message: string) => out.add("ERR_PLAN_DOWNGRADE_SHAPE", at, message);
+  downgradeScopeRules(plan, activation, shape);
+  downgradeExecutionRules(plan, shape);
+  downgradeInstructionRule(plan, target, out);
+}
+
+type ShapeProblem = (at: string, message: string) => void;
+
+/** A downgraded plan claims no thresholds and has no workers, phases, handoffs or restart points. */
+function downgradeScopeRules(plan: Obj, activation: Obj, shape: ShapeProblem): void {
+  if (strings(activation.matched_thresholds).length > 0)
+    shape("/activation/matched_thresholds", "a downgraded plan must not claim activation thresholds");
+  for (const key of ["workers", "phases", "handoffs"])
+    if (arr(plan[key]).length > 0) shape(`/${key}`, `a downgraded plan must have no ${key}`);
+  if (arr(obj(plan.resume).restart_points).length > 0)
+    shape("/resume/restart_points", "a downgraded plan must not define restart points");
+}
+
+/** A downgraded plan runs one agent, no parallelism, direct-codex for a human. */
+function downgradeExecutionRules(plan: Obj, shape: ShapeProblem): void {
+  const par = obj(plan.parallelism);
+  if (typeof par.shape === "string" && par.shape !== "none")
+    shape(
+      "/parallelism/shape",
+      `a downgraded plan must use parallelism shape "none", not ${show(par.shape)}`,
+    );
+  if (typeof par.concurrency_cap === "number" && par.concurrency_cap !== 1)
+    shape(
+      "/parallelism/concurrency_cap",
+      `a downgraded plan's concurrency_cap must be 1, not ${par.concurrency_cap}`,
+    );
+  const agents = obj(plan.budget).max_agents;
+  if (typeof agents === "number" && agents > 1)
+    shape("/budget/max_agents", `a downgraded plan must not allocate ${agents} agents (at most 1)`);
+  const ep = obj(plan.execution_path);
+  if (typeof ep.mode === "string" && ep.mode !== "direct-codex")
+    shape(
+      "/execution_path/mode",
+      `a downgraded plan's execution mode must be "direct-codex", not ${show(ep.mode)}`,
+    );
+  if (typeof ep.consumer === "string" && ep.consumer !== "human")
+    shape(
+      "/execution_path/consumer",
+      `a downgraded plan's consumer must be "human", not ${show(ep.consumer)}`,
+    );
+}
+
+/** A downgraded plan's first slice reads exactly downgradeInstruction(target), for a known target. */
+function downgradeInstructionRule(plan: Obj, target: unknown, out: ProblemList): void {
+  const instruction = obj(obj(plan.execution_path).first_slice).instruction;
+  if (
+    typeof target === "string" &&
+    DOWNGRADE_TARGETS.includes(target) &&
+    typeof instruction === "string" &&
+    instruction !== downgradeInstruction(target)
+  )
+    out.add(
+      "ERR_PLAN_DOWNGRADE_INSTRUCTION",
+      "/execution_path/first_slice/instruction",
+      `a downgraded plan's first slice must read ${show(downgradeInstruction(target))}`,
+    );
 }
 
 function referenceRules(plan: Obj, out: ProblemList): void {

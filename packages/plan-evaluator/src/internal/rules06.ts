@@ -23,55 +23,71 @@ function phaseShapeRules(plan: Obj, out: ProblemList): void {
   arr(plan.phases).forEach((raw, i) => {
     // An unknown kind is a schema problem; which rules would apply is then unknown.
     if (!isObj(raw) || (raw.kind !== undefined && raw.kind !== "work" && raw.kind !== "gate")) return;
-    const id = show(str(raw.id));
-    const workers = Array.isArray(raw.worker_ids) ? raw.worker_ids : null;
-    const command = isObj(raw.command) ? raw.command : null;
-    if (isGate(raw)) {
-      if (raw.review === undefined)
-        out.add("ERR_PLAN_GATE_REVIEW", pointer("phases", i), `gate phase ${id} has no review list`);
-      if (workers && workers.length > 0)
-        out.add(
-          "ERR_PLAN_GATE_WORKERS",
-          pointer("phases", i, "worker_ids"),
-          `gate phase ${id} names workers ${show(workers)}; a gate phase waits for a human`,
-        );
-      if (raw.command !== undefined)
-        out.add("ERR_PLAN_GATE_COMMAND", pointer("phases", i, "command"), `gate phase ${id} has a command`);
-    } else {
-      if (raw.review !== undefined)
-        out.add(
-          "ERR_PLAN_GATE_REVIEW",
-          pointer("phases", i, "review"),
-          `phase ${id} has a review list but is not a gate phase ("kind": "gate")`,
-        );
-      if (command && workers && workers.length > 0)
-        out.add(
-          "ERR_PLAN_COMMAND_WORKERS",
-          pointer("phases", i, "worker_ids"),
-          `command phase ${id} also names workers ${show(workers)}`,
-        );
-      if (raw.command === undefined && workers && workers.length === 0)
-        out.add(
-          "ERR_PLAN_PHASE_NO_WORKERS",
-          pointer("phases", i, "worker_ids"),
-          `work phase ${id} has no workers and no command, so nothing would do it`,
-        );
-    }
-    if (command) {
-      if (typeof command.run === "string" && command.shell !== true)
-        out.add(
-          "ERR_PLAN_COMMAND_SHELL",
-          pointer("phases", i, "command"),
-          `the command of phase ${id} is a shell string ${show(command.run)}, so it needs "shell": true`,
-        );
-      else if (Array.isArray(command.run) && command.shell !== undefined)
-        out.add(
-          "ERR_PLAN_COMMAND_SHELL",
-          pointer("phases", i, "command", "shell"),
-          `the command of phase ${id} is an argv list, which runs without a shell; remove "shell"`,
-        );
-    }
+    if (isGate(raw)) gatePhaseRules(raw, i, out);
+    else workPhaseRules(raw, i, out);
+    if (isObj(raw.command)) commandRules(raw.command, i, show(str(raw.id)), out);
   });
+}
+
+/** The worker_ids of a phase when they are a list, else null (a schema problem). */
+function workerList(ph: Obj): unknown[] | null {
+  return Array.isArray(ph.worker_ids) ? ph.worker_ids : null;
+}
+
+/** A gate phase has a review list, no workers and no command: a human does it. */
+export function gatePhaseRules(ph: Obj, i: number, out: ProblemList): void {
+  const id = show(str(ph.id));
+  const workers = workerList(ph);
+  if (ph.review === undefined)
+    out.add("ERR_PLAN_GATE_REVIEW", pointer("phases", i), `gate phase ${id} has no review list`);
+  if (workers && workers.length > 0)
+    out.add(
+      "ERR_PLAN_GATE_WORKERS",
+      pointer("phases", i, "worker_ids"),
+      `gate phase ${id} names workers ${show(workers)}; a gate phase waits for a human`,
+    );
+  if (ph.command !== undefined)
+    out.add("ERR_PLAN_GATE_COMMAND", pointer("phases", i, "command"), `gate phase ${id} has a command`);
+}
+
+/** A work phase has no review list, and is done by its workers or by its command: exactly one of them. */
+export function workPhaseRules(ph: Obj, i: number, out: ProblemList): void {
+  const id = show(str(ph.id));
+  const workers = workerList(ph);
+  if (ph.review !== undefined)
+    out.add(
+      "ERR_PLAN_GATE_REVIEW",
+      pointer("phases", i, "review"),
+      `phase ${id} has a review list but is not a gate phase ("kind": "gate")`,
+    );
+  if (isObj(ph.command) && workers && workers.length > 0)
+    out.add(
+      "ERR_PLAN_COMMAND_WORKERS",
+      pointer("phases", i, "worker_ids"),
+      `command phase ${id} also names workers ${show(workers)}`,
+    );
+  if (ph.command === undefined && workers && workers.length === 0)
+    out.add(
+      "ERR_PLAN_PHASE_NO_WORKERS",
+      pointer("phases", i, "worker_ids"),
+      `work phase ${id} has no workers and no command, so nothing would do it`,
+    );
+}
+
+/** A shell string needs "shell": true; an argv list runs without a shell, so it has no "shell". */
+export function commandRules(command: Obj, i: number, id: string, out: ProblemList): void {
+  if (typeof command.run === "string" && command.shell !== true)
+    out.add(
+      "ERR_PLAN_COMMAND_SHELL",
+      pointer("phases", i, "command"),
+      `the command of phase ${id} is a shell string ${show(command.run)}, so it needs "shell": true`,
+    );
+  else if (Array.isArray(command.run) && command.shell !== undefined)
+    out.add(
+      "ERR_PLAN_COMMAND_SHELL",
+      pointer("phases", i, "command", "shell"),
+      `the command of phase ${id} is an argv list, which runs without a shell; remove "shell"`,
+    );
 }
 
 /** A structured safe_default's `before` names a gate category or a phase. */
@@ -278,32 +294,58 @@ function overRules(
   }
   const upstream = ancestors(f.id, phases);
   for (const { h, i } of into) {
-    const format = obj(h.artifact_schema).format;
-    if (typeof format === "string" && !LIST_FORMATS.includes(format))
-      out.add(
-        "ERR_PLAN_FANOUT_OVER_FORMAT",
-        at("over"),
-        `${show(over)} (handoffs[${i}]) has format ${show(format)}; a fan-out iterates "json-list" or "jsonl"`,
-      );
-    const from = str(h.from_phase);
-    if (from !== undefined && phases.has(from)) {
-      if (from === f.id || owner.get(from) === f || !upstream.has(from))
-        out.add(
-          "ERR_PLAN_FANOUT_OVER_SOURCE",
-          at("over"),
-          `${show(over)} comes from ${show(from)}, which is not upstream of the fan-out at ${show(f.id)}`,
-        );
-      if (from !== f.id && !upstream.has(from)) implied.push({ a: f.id, b: from, at: at("over") });
-    }
-    const key = str(f.spec.key);
-    const fields = obj(h.artifact_schema).required_fields;
-    if (key !== undefined && key.trim() !== "" && Array.isArray(fields) && !fields.includes(key))
-      out.add(
-        "ERR_PLAN_FANOUT_KEY",
-        at("key"),
-        `key ${show(key)} is not one of the required_fields of ${show(over)} (handoffs[${i}]): ${show(fields)}`,
-      );
+    overFormatRule(f, over, h, i, out);
+    overSourceRule(f, over, h, { phases, owner, upstream, implied }, out);
+    overKeyRule(f, over, h, i, out);
   }
+}
+
+/** The handoff a fan-out iterates is a list: "json-list" or "jsonl". */
+function overFormatRule(f: FanOut, over: string, h: Obj, i: number, out: ProblemList): void {
+  const format = obj(h.artifact_schema).format;
+  if (typeof format === "string" && !LIST_FORMATS.includes(format))
+    out.add(
+      "ERR_PLAN_FANOUT_OVER_FORMAT",
+      pointer("phases", f.index, "fan_out", "over"),
+      `${show(over)} (handoffs[${i}]) has format ${show(format)}; a fan-out iterates "json-list" or "jsonl"`,
+    );
+}
+
+/** What overSourceRule reads about the graph, and the implied order edges it adds to. */
+interface OverGraph {
+  phases: Map<string, PhaseInfo>;
+  owner: Map<string, FanOut>;
+  upstream: Set<string>;
+  implied: { a: string; b: string; at: string }[];
+}
+
+/**
+ * The iterated handoff comes from upstream of the fan-out, not from the fan-out itself.
+ * A source that is not upstream also implies "the fan-out runs after it" (checked for cycles).
+ */
+export function overSourceRule(f: FanOut, over: string, h: Obj, g: OverGraph, out: ProblemList): void {
+  const from = str(h.from_phase);
+  if (from === undefined || !g.phases.has(from)) return;
+  const at = pointer("phases", f.index, "fan_out", "over");
+  if (from === f.id || g.owner.get(from) === f || !g.upstream.has(from))
+    out.add(
+      "ERR_PLAN_FANOUT_OVER_SOURCE",
+      at,
+      `${show(over)} comes from ${show(from)}, which is not upstream of the fan-out at ${show(f.id)}`,
+    );
+  if (from !== f.id && !g.upstream.has(from)) g.implied.push({ a: f.id, b: from, at });
+}
+
+/** The fan-out's key is one of the iterated handoff's required_fields. */
+function overKeyRule(f: FanOut, over: string, h: Obj, i: number, out: ProblemList): void {
+  const key = str(f.spec.key);
+  const fields = obj(h.artifact_schema).required_fields;
+  if (key !== undefined && key.trim() !== "" && Array.isArray(fields) && !fields.includes(key))
+    out.add(
+      "ERR_PLAN_FANOUT_KEY",
+      pointer("phases", f.index, "fan_out", "key"),
+      `key ${show(key)} is not one of the required_fields of ${show(over)} (handoffs[${i}]): ${show(fields)}`,
+    );
 }
 
 /** Outside a fan-out, only its reduce phase depends on a per-item phase, and only on the last one. */

@@ -9,19 +9,32 @@ function refName(s: Schema): string | null {
   return typeof ref === "string" ? (ref.split("/").pop() ?? null) : null;
 }
 
+/** The shared text types, named in words rather than as links. */
+const NAMED_TYPES = new Map([
+  ["Text", "text (non-blank)"],
+  ["TextList", "list of text"],
+  ["NonEmptyTextList", "non-empty list of text"],
+]);
+
 function describe(s: Schema, defs: Record<string, Schema>): string {
   const name = refName(s);
-  if (name) {
-    const d = defs[name] as Schema;
-    if (name === "Text") return "text (non-blank)";
-    if (name === "TextList") return "list of text";
-    if (name === "NonEmptyTextList") return "non-empty list of text";
-    if (d.type === "object") return `object: [${d.title as string}](#${String(d.title).toLowerCase()})`;
-    return describe(d, defs);
-  }
+  if (name) return describeRef(name, defs);
   if ("const" in s) return `exactly \`${JSON.stringify(s.const)}\``;
   if (Array.isArray(s.enum)) return `one of ${s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(", ")}`;
   if (Array.isArray(s.anyOf)) return (s.anyOf as Schema[]).map((x) => describe(x, defs)).join(", or ");
+  return describeType(s, defs);
+}
+
+/** A $ref: a shared text type in words, an object as a link to its section, anything else inlined. */
+function describeRef(name: string, defs: Record<string, Schema>): string {
+  const named = NAMED_TYPES.get(name);
+  if (named !== undefined) return named;
+  const d = defs[name] as Schema;
+  if (d.type === "object") return `object: [${d.title as string}](#${String(d.title).toLowerCase()})`;
+  return describe(d, defs);
+}
+
+function describeType(s: Schema, defs: Record<string, Schema>): string {
   if (s.type === "null") return "`null`";
   if (s.type === "boolean") return "boolean";
   if (s.type === "integer") return `integer${typeof s.minimum === "number" ? ` >= ${s.minimum}` : ""}`;

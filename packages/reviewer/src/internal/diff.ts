@@ -24,6 +24,41 @@ function stripPrefix(p: string): string {
   return u.replace(/^[ab]\//, "");
 }
 
+/** A file as its `diff --git a/... b/...` line names it; the header lines after it may correct that. */
+function fileOf(line: string): DiffFile {
+  const m = /^diff --git (\S+|"[^"]*") (\S+|"[^"]*")$/.exec(line);
+  const a = m?.[1] ? stripPrefix(m[1]) : "";
+  const b = m?.[2] ? stripPrefix(m[2]) : a;
+  return { path: b, oldPath: a, status: "modified", binary: false, added: [], removed: [] };
+}
+
+/** One extended header line (mode, rename, binary, ---/+++) of `f`. Returns true when the first hunk starts. */
+function readHeader(f: DiffFile, raw: string): boolean {
+  if (raw.startsWith("new file mode")) f.status = "added";
+  else if (raw.startsWith("deleted file mode")) f.status = "deleted";
+  else if (raw.startsWith("rename from ")) {
+    f.oldPath = raw.slice("rename from ".length);
+    f.status = "renamed";
+  } else if (raw.startsWith("rename to ")) f.path = raw.slice("rename to ".length);
+  else if (raw.startsWith("Binary files ") || raw === "GIT binary patch") f.binary = true;
+  else if (raw.startsWith("+++ ")) {
+    const p = raw.slice(4);
+    if (p !== "/dev/null") f.path = stripPrefix(p);
+  } else if (raw.startsWith("--- ")) {
+    const p = raw.slice(4);
+    if (p !== "/dev/null") f.oldPath = stripPrefix(p);
+  }
+  return raw.startsWith("@@");
+}
+
+/** One line inside the hunks of `f`: an added or removed line, or a binary patch. */
+function readHunkLine(f: DiffFile, raw: string): void {
+  if (raw.startsWith("@@")) return;
+  if (raw.startsWith("+")) f.added.push(raw.slice(1));
+  else if (raw.startsWith("-")) f.removed.push(raw.slice(1));
+  else if (raw.startsWith("GIT binary patch")) f.binary = true;
+}
+
 /** Parse a git unified diff (as `git diff` writes it) into files with their added and removed lines. */
 export function parseDiff(text: string): DiffFile[] {
   const files: DiffFile[] = [];
@@ -31,37 +66,11 @@ export function parseDiff(text: string): DiffFile[] {
   let inHunk = false;
   for (const raw of text.replace(/\r\n/g, "\n").split("\n")) {
     if (raw.startsWith("diff --git ")) {
-      const m = /^diff --git (\S+|"[^"]*") (\S+|"[^"]*")$/.exec(raw);
-      const a = m?.[1] ? stripPrefix(m[1]) : "";
-      const b = m?.[2] ? stripPrefix(m[2]) : a;
-      cur = { path: b, oldPath: a, status: "modified", binary: false, added: [], removed: [] };
+      cur = fileOf(raw);
       files.push(cur);
       inHunk = false;
-      continue;
-    }
-    if (!cur) continue;
-    if (!inHunk) {
-      if (raw.startsWith("new file mode")) cur.status = "added";
-      else if (raw.startsWith("deleted file mode")) cur.status = "deleted";
-      else if (raw.startsWith("rename from ")) {
-        cur.oldPath = raw.slice("rename from ".length);
-        cur.status = "renamed";
-      } else if (raw.startsWith("rename to ")) cur.path = raw.slice("rename to ".length);
-      else if (raw.startsWith("Binary files ") || raw === "GIT binary patch") cur.binary = true;
-      else if (raw.startsWith("+++ ")) {
-        const p = raw.slice(4);
-        if (p !== "/dev/null") cur.path = stripPrefix(p);
-      } else if (raw.startsWith("--- ")) {
-        const p = raw.slice(4);
-        if (p !== "/dev/null") cur.oldPath = stripPrefix(p);
-      }
-      if (raw.startsWith("@@")) inHunk = true;
-      continue;
-    }
-    if (raw.startsWith("@@")) continue;
-    if (raw.startsWith("+")) cur.added.push(raw.slice(1));
-    else if (raw.startsWith("-")) cur.removed.push(raw.slice(1));
-    else if (raw.startsWith("GIT binary patch")) cur.binary = true;
+    } else if (cur !== null && inHunk) readHunkLine(cur, raw);
+    else if (cur !== null) inHunk = readHeader(cur, raw);
   }
   return files;
 }

@@ -1,0 +1,116 @@
+import { makeTempDir, type TempDir } from "@dwm/test-utils";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AttemptBuilder, check, makePacket } from "../../test-support/builders.js";
+import { EvidenceReader } from "../evidence.js";
+import { checkOutputs } from "./outputs.js";
+
+let tmp: TempDir;
+beforeEach(() => {
+  tmp = makeTempDir("dwm-review-outputs-");
+});
+afterEach(() => tmp.cleanup());
+
+const summary = (j: ReturnType<typeof checkOutputs>) => ({
+  checks: j.checks.map((c) => `${c.id}=${c.status}`),
+  findings: j.findings.map((f) => `${f.code}:${f.effect}`),
+  falsifiers: j.falsifiers,
+  handoffs: j.handoffs.map((h) => h.artifact),
+});
+
+describe("checkOutputs", () => {
+  it("a good handoff passes output, handoff and validation, counts as a falsifier and is registered", () => {
+    const packet = makePacket();
+    const b = new AttemptBuilder(tmp.path, packet);
+    const attempt = b.good();
+    const j = checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt));
+    expect(summary(j)).toEqual({
+      checks: ["output:report.json=pass", "handoff:report.json=pass"],
+      findings: [],
+      falsifiers: 1,
+      handoffs: ["report.json"],
+    });
+    expect(j.handoffs[0]).toMatchObject({ path: "outputs/report.json", bytes: 16 });
+  });
+
+  it("an output the executor has no record of was not looked for; prose is skipped and no falsifier", () => {
+    const packet = makePacket({
+      outputs: [{ artifact: "report.json", format: "json" }, { artifact: "a description" }],
+    });
+    const attempt = new AttemptBuilder(tmp.path, packet).build({
+      outputs: [
+        { artifact: "a description", checked: false, found: false, path: null, digest: null, bytes: null },
+      ],
+    });
+    expect(summary(checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt)))).toEqual({
+      checks: ["output:report.json=fail", "output:a description=skipped"],
+      findings: ["REVIEW_MISSING_OUTPUT:repair"],
+      falsifiers: 0,
+      handoffs: [],
+    });
+  });
+
+  it("a handoff that is a directory asks for a repair; a validation command never run needs a human", () => {
+    const packet = makePacket({
+      outputs: [
+        { artifact: "site/", format: "json" },
+        { artifact: "notes.md", validation_command: "test -s notes.md" },
+      ],
+    });
+    const b = new AttemptBuilder(tmp.path, packet);
+    const notes = b.output("notes.md", "# notes\n");
+    const attempt = b.build({
+      outputs: [
+        { artifact: "site/", checked: true, found: true, path: null, digest: null, bytes: null },
+        notes,
+      ],
+      checks: [check({ source: "other.md" })],
+    });
+    expect(summary(checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt)))).toEqual({
+      checks: ["output:site/=pass", "output:notes.md=pass", "validation:notes.md=fail"],
+      findings: ["REVIEW_HANDOFF_FORMAT:repair", "REVIEW_CHECK_NOT_RUN:human"],
+      falsifiers: 2,
+      handoffs: [],
+    });
+  });
+
+  it("an empty output, and a handoff without its fields, ask for repairs; an unsafe artifact path is never registered", () => {
+    const packet = makePacket({
+      outputs: [
+        { artifact: "empty.txt" },
+        { artifact: "list.json", format: "json", required_fields: ["items"] },
+        { artifact: "./ok.json", format: "json" },
+      ],
+    });
+    const b = new AttemptBuilder(tmp.path, packet);
+    const attempt = b.build({
+      outputs: [
+        b.output("empty.txt", " \n"),
+        b.output("list.json", '{"other":1}'),
+        { ...b.output("ok.json", "{}"), artifact: "./ok.json" },
+      ],
+    });
+    expect(summary(checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt)))).toEqual({
+      checks: [
+        "output:empty.txt=fail",
+        "output:list.json=pass",
+        "handoff:list.json=fail",
+        "output:./ok.json=pass",
+        "handoff:./ok.json=pass",
+      ],
+      findings: ["REVIEW_EMPTY_OUTPUT:repair", "REVIEW_HANDOFF_FIELDS_MISSING:repair"],
+      falsifiers: 3,
+      handoffs: [],
+    });
+  });
+
+  it("an output file that differs from its record is an integrity error", () => {
+    const packet = makePacket({ outputs: [{ artifact: "a.txt" }] });
+    const b = new AttemptBuilder(tmp.path, packet);
+    const rec = b.output("a.txt", "one\n");
+    b.file("outputs/a.txt", "two\n");
+    const attempt = b.build({ outputs: [rec] });
+    expect(() => checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt))).toThrow(
+      expect.objectContaining({ code: "ERR_REVIEW_EVIDENCE_DIGEST" }),
+    );
+  });
+});
