@@ -23,7 +23,8 @@ const sandbox = bubblewrapSandbox();
 // Skipped only when the user left bubblewrap or the real CLIs out (DWM_TEST_SKIP); otherwise a
 // sandbox that does not work here, or a missing CLI, fails the file with how to install it.
 const probe = await sandbox.probe();
-if (!probe.ok && !leftOut("bubblewrap")) throw new Error(missingPartMessage("bubblewrap", probe.reason ?? undefined));
+if (!probe.ok && !leftOut("bubblewrap"))
+  throw new Error(missingPartMessage("bubblewrap", probe.reason ?? undefined));
 const codex = realCliOrSkip("codex").cli;
 const claude = realCliOrSkip("claude").cli;
 

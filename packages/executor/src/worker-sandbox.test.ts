@@ -16,7 +16,8 @@ import { loopbackEndpoint, WORKER_IO, WORKER_IO_DIR, workerNetwork, workerView }
 
 const sandbox = bubblewrapSandbox();
 const probe = await sandbox.probe();
-if (!probe.ok && !leftOut("bubblewrap")) throw new Error(missingPartMessage("bubblewrap", probe.reason ?? undefined));
+if (!probe.ok && !leftOut("bubblewrap"))
+  throw new Error(missingPartMessage("bubblewrap", probe.reason ?? undefined));
 
 const hostEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: os.homedir() };
 const git = createGit(nodeProcessRunner, hostEnv);
