@@ -57,16 +57,16 @@ export function realCliOrSkip(name: CliName): { cli: RealCli | null; skipReason:
 /**
  * The environment DWM itself runs with in a contract test: a PATH with the pinned CLIs and node,
  * a private HOME (and the CLIs' own config homes below it) so nothing of this machine's
- * configuration or login leaks in, a private TMPDIR beside it, plus `extra`.
+ * configuration or login leaks in, a private TMPDIR in it, plus `extra`.
  */
 export function dwmEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const codexHome = path.join(home, ".codex");
   const claudeHome = path.join(home, ".claude");
-  // A TMPDIR beside the home, not above it: the Codex CLI refuses to make its helper aliases
+  // A TMPDIR inside the home, not above it: the Codex CLI refuses to make its helper aliases
   // (codex-linux-sandbox, which it runs inside bubblewrap when bwrap is installed) in a home under
   // the temporary directory, and then every sandboxed command fails with "bwrap: execvp
   // codex-linux-sandbox: No such file or directory".
-  const tmp = path.join(path.dirname(home), "tmp");
+  const tmp = path.join(home, ".tmp");
   for (const d of [codexHome, claudeHome, tmp]) fs.mkdirSync(d, { recursive: true });
   const nodeDir = path.dirname(process.execPath);
   return {

@@ -16,7 +16,7 @@ import {
   type TempDir,
 } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { dwmEnv, realCliOrSkip } from "./harness.js";
+import { AGENT_CLIS_DIR, dwmEnv, realCliOrSkip } from "./harness.js";
 import { CLAUDE_OFFLINE_ENV, CODEX_OFFLINE_CONFIG, KEY_ENV, KEY_VALUE } from "./support.js";
 
 const sandbox = bubblewrapSandbox();
@@ -82,9 +82,15 @@ describe.skipIf(leftOut("bubblewrap"))("real agent CLIs inside the worker sandbo
       agentHomes: [agentHome],
       network: net.network,
     });
+    // The pinned CLIs (and the node running them) live in this checkout, which may lie under /tmp
+    // (a clone made for CI): the sandbox's private /tmp would hide them.
+    const clis = [AGENT_CLIS_DIR, path.dirname(process.execPath)].map((source) => ({
+      source,
+      writable: false,
+    }));
     const prepared = await sandbox.prepare(
       { argv, cwd: checkout, env, stdin: "Run the command.\n", timeoutMs: 120_000 },
-      view,
+      { ...view, binds: [...view.binds, ...clis] },
     );
     try {
       return await nodeProcessRunner.run(prepared.request);

@@ -59,6 +59,7 @@ describe("dwm", () => {
       "repository",
       "codex",
       "claude",
+      "sandbox",
     ]);
     expect(r.code).toBe(doc.ok ? 0 : 1);
   });
