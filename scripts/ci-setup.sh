@@ -8,6 +8,7 @@
 #   openssl          Debian package openssl: the TLS scale-out test makes a throwaway CA
 #   bubblewrap       Debian package bubblewrap (bwrap): the worker sandbox
 #   chromium         Debian package chromium: the HTML report test
+#   zsh, fish        Debian packages zsh and fish: the shell completion tests of dwm
 #   agent-clis       the real Codex CLI and Claude Code pinned in tools/agent-clis (~640 MB):
 #                    `npm ci --prefix tools/agent-clis`, for the contract tests
 #   reference-plans  ../shared/reference-plans beside the checkout, or DWM_REFERENCE_PLANS: read by
@@ -21,8 +22,8 @@ DWM_TEST_SKIP=${DWM_TEST_SKIP:-}
 cd "$(dirname "$0")/.."
 t0=$(date +%s%N)
 
-PARTS=(redis-server openssl bubblewrap chromium agent-clis reference-plans)
-SYSTEM_PARTS=(redis-server openssl bubblewrap chromium)
+PARTS=(redis-server openssl bubblewrap chromium zsh fish agent-clis reference-plans)
+SYSTEM_PARTS=(redis-server openssl bubblewrap chromium zsh fish)
 AGENT_CLIS_DIR=tools/agent-clis
 
 say() { echo "ci-setup: $*"; }

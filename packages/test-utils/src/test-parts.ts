@@ -15,6 +15,8 @@ export type TestPart =
   | "openssl"
   | "bubblewrap"
   | "chromium"
+  | "zsh"
+  | "fish"
   | "agent-clis"
   | "reference-plans";
 
@@ -60,6 +62,18 @@ export const TEST_PARTS: Readonly<Record<TestPart, PartInfo>> = {
     neededBy: "the HTML report test",
     install: "apt-get install -y chromium",
     present: () => runs("chromium", "--version"),
+  },
+  zsh: {
+    what: "zsh (Debian package zsh)",
+    neededBy: "the zsh completion test of dwm",
+    install: "apt-get install -y zsh",
+    present: () => runs("zsh", "--version"),
+  },
+  fish: {
+    what: "fish (Debian package fish)",
+    neededBy: "the fish completion test of dwm",
+    install: "apt-get install -y fish",
+    present: () => runs("fish", "--version"),
   },
   "agent-clis": {
     what: "the pinned Codex CLI and Claude Code in tools/agent-clis",
