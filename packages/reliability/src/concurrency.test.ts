@@ -9,12 +9,12 @@ import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  BIN,
   baseEnv,
   dwmInProcess,
   finished,
   journal,
   type Outcome,
+  requireBuiltCli,
   runDir,
   startDwm,
 } from "./support/dwm.js";
@@ -37,7 +37,9 @@ interface Trial {
 const trials: Trial[] = [];
 const startedAt = Date.now();
 
-describe.skipIf(!fs.existsSync(BIN))(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
   afterAll(() => {
     report(
       {

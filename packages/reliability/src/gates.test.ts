@@ -17,7 +17,7 @@ import { signApproval } from "@dwm/gate-resolver";
 import { validateSchema } from "@dwm/schemas";
 import { git, makeTempDir, pathWithFakeClis, testOperatorKey } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, dwmChild, journal, runDir } from "./support/dwm.js";
+import { BIN, baseEnv, dwmChild, journal, requireBuiltCli, runDir } from "./support/dwm.js";
 import { exampleRepo } from "./support/repos.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 
@@ -203,7 +203,9 @@ async function round(kind: Case, forger: "report" | "human_gate", n: number): Pr
   }
 }
 
-describe.skipIf(!fs.existsSync(BIN))(`gates (${ROUNDS} round(s) of 3 forgeries, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`gates (${ROUNDS} round(s) of 3 forgeries, seed ${SEED})`, () => {
   afterAll(() => {
     report(
       {

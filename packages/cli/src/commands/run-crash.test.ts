@@ -6,11 +6,11 @@ import { makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   auditRepo,
-  BIN,
   dwmInProcess as dwm,
   type JournalEvent as Ev,
   journalEvents as events,
   exited,
+  requireBuiltCli,
   startDwm as start,
   waitForEvents as waitFor,
 } from "../test-support/built-cli.js";
@@ -35,10 +35,12 @@ const KILL_POINTS: [string, (evs: Ev[]) => boolean][] = [
   ],
 ];
 
+requireBuiltCli();
+
 // These runs count real executions through a side-effect log the workers append to outside
 // their checkout, which the OS sandbox forbids: they run with --no-sandbox (the attacks suite
 // covers the sandboxed path).
-describe.skipIf(!fs.existsSync(BIN))("dwm run survives SIGKILL (built CLI)", () => {
+describe("dwm run survives SIGKILL (built CLI)", () => {
   it.each(KILL_POINTS)(
     "killed when %s: running again completes, no completed packet runs twice",
     async (_, when) => {
