@@ -297,9 +297,13 @@ function takeRunLock(dir: string, run: Run, options: OpenJournalOptions, me: Run
   } catch (e) {
     if (isDwmError(e) && e.code === "ERR_LOCK_HELD") {
       const d = e.details ?? {};
+      const who =
+        d.pid === -1
+          ? "another process that is writing its lock file now"
+          : `pid ${String(d.pid)} on ${String(d.host)}`;
       throw runtimeErrors.create(
         "ERR_RUN_LOCKED",
-        `run ${run.run_id} is locked by pid ${String(d.pid)} on ${String(d.host)} (lease until ${String(d.expires_at)})`,
+        `run ${run.run_id} is locked by ${who} (lease until ${String(d.expires_at)})`,
         { details: { run_id: run.run_id, pid: d.pid, host: d.host, expires_at: d.expires_at }, cause: e },
       );
     }
