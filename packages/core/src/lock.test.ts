@@ -83,7 +83,9 @@ describe("acquireLock", () => {
       fs.writeFileSync(file, partial);
       const now = new Date(t - 1000);
       fs.utimesSync(file, now, now);
-      expect(code(() => acquireLock(file, { clock, pid: 1, host: "h", leaseMs: 30_000 }))).toBe("ERR_LOCK_HELD");
+      expect(code(() => acquireLock(file, { clock, pid: 1, host: "h", leaseMs: 30_000 }))).toBe(
+        "ERR_LOCK_HELD",
+      );
       expect(fs.readFileSync(file, "utf8")).toBe(partial);
       t += 30_000;
       expect(acquireLock(file, { clock, pid: 1, host: "h", leaseMs: 30_000 }).tookOver?.pid).toBe(-1);

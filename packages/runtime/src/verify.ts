@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import {
   type ArtifactProblem,
@@ -9,10 +10,21 @@ import {
   isReadProblem,
   readArtifactFile,
 } from "@dwm/core";
-import type { JournalEvent, Run, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
+import type { JournalEvent, Run, RunState, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { JOURNAL_FILE, type JournalScan, scanJournal } from "./events.js";
 import { foldJournal } from "./fold.js";
 import { LOCK_FILE, RUN_FILE, STATE_FILE, stateCacheStatus } from "./journal.js";
+import { cachedSeq, evidenceFolders, HEAD_FILE, headProblems, readJournalHead } from "./journal-head.js";
+import {
+  type Leftover,
+  leftoverProblem,
+  refLockLeftovers,
+  runLockHeld,
+  storeLeftovers,
+} from "./leftovers.js";
+
+/** The stat cache of the store check commands make before they change a run (see verify-cache.schema.json). */
+export const VERIFY_CACHE_FILE = "verify-cache.json";
 
 /** Files every run store may hold that nothing else names. */
 const EXEMPT = new Set([
@@ -20,6 +32,8 @@ const EXEMPT = new Set([
   JOURNAL_FILE,
   STATE_FILE,
   LOCK_FILE,
+  HEAD_FILE,
+  VERIFY_CACHE_FILE,
   ".dwm-run",
   "plan.json",
   "scorecard.json",
@@ -157,18 +171,37 @@ export function journalIntact(scan: JournalScan): boolean {
   return scan.problems.every((p) => p.repairable) && scan.lines === scan.events.length;
 }
 
-/** The journal: its lines, run.json against the digest it last recorded, and its history. */
-function checkJournal(c: StoreChecker, run: Run | undefined): { scan: JournalScan; intact: boolean } {
+/** The journal: its lines, its anchors (journal.head, evidence, state.json), run.json against the digest it last recorded, and its history. */
+function checkJournal(
+  c: StoreChecker,
+  run: Run | undefined,
+): { scan: JournalScan; intact: boolean; state: RunState | null } {
   const exists = fs.existsSync(path.join(c.runDir, JOURNAL_FILE));
-  const scan = scanJournal((exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0));
+  const bytes = (exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0);
+  const scan = scanJournal(bytes);
   c.problems.push(...scan.problems);
-  const intact = journalIntact(scan);
-  if (run === undefined) return { scan, intact };
+  const { head, problem } = readJournalHead(c.runDir);
+  if (problem) c.problems.push(problem);
+  const anchored = headProblems(scan, {
+    head,
+    evidence: evidenceFolders(c.runDir),
+    stateSeq: cachedSeq(c.runDir, STATE_FILE),
+    journal: bytes,
+  });
+  c.problems.push(...anchored);
+  const intact = journalIntact(scan) && anchored.length === 0;
+  if (run === undefined) return { scan, intact, state: null };
   const stale = runDigestProblem(digest(run), scan.events);
   if (stale) c.problems.push(stale);
-  const unfoldable = intact ? foldProblem(scan.events, run) : null;
-  if (unfoldable) c.problems.push(unfoldable);
-  return { scan, intact };
+  // A journal that fails its anchors tells no trustworthy state: no file passes for a leftover of it.
+  if (!intact) return { scan, intact, state: null };
+  try {
+    return { scan, intact, state: foldJournal(scan.events, run) };
+  } catch {
+    const unfoldable = foldProblem(scan.events, run);
+    if (unfoldable) c.problems.push(unfoldable);
+    return { scan, intact, state: null };
+  }
 }
 
 /** The marker, snapshots and everything run.json indexes; returns what each indexed file must be. */
@@ -223,11 +256,19 @@ function walk(dir: string, rel = ""): { path: string; symlink: boolean }[] {
   return out;
 }
 
-/** A symlink anywhere, or a file that neither run.json, the journal nor the exempt list names. */
+/**
+ * A symlink anywhere, or a file that neither run.json, the journal nor the exempt list names:
+ * a crash leftover (`leftovers`, by run-relative path: repairable) or an unexpected file.
+ */
 export function strayFileProblems(
   entries: readonly { path: string; symlink: boolean }[],
   expected: ReadonlyMap<string, Expected>,
+  leftovers: readonly Leftover[] = [],
+  runnerAlive = false,
 ): VerifyProblem[] {
+  const leftoverOf = (p: string) =>
+    leftovers.find((l) => l.kind !== "ref-lock" && (l.path === p || p.startsWith(`${l.path}/`)));
+  const reported = new Set<Leftover>();
   return entries.flatMap((entry): VerifyProblem[] => {
     if (entry.symlink)
       return [
@@ -239,6 +280,12 @@ export function strayFileProblems(
         },
       ];
     if (EXEMPT.has(entry.path) || expected.has(entry.path)) return [];
+    const l = leftoverOf(entry.path);
+    if (l) {
+      if (reported.has(l)) return [];
+      reported.add(l);
+      return [leftoverProblem(l, runnerAlive)];
+    }
     return [
       {
         code: "ERR_VERIFY_UNEXPECTED_FILE",
@@ -262,13 +309,17 @@ export function verifyRun(runDir: string): VerifyReport {
   const dir = path.resolve(runDir);
   const c = new StoreChecker(dir);
   const run = c.json(RUN_FILE, "run", null) as Run | undefined;
-  const { scan, intact } = checkJournal(c, run);
+  const { scan, intact, state } = checkJournal(c, run);
   const expected = run === undefined ? new Map<string, Expected>() : checkCompiledFiles(c, run);
   for (const [rel, e] of filesNamedByJournal(scan.events)) {
     c.bytes(rel, e.digest, e.seq);
     expected.set(rel, e);
   }
-  c.problems.push(...strayFileProblems(walk(dir), expected));
+  const runnerAlive = runLockHeld(path.join(dir, LOCK_FILE), new Date().toISOString(), os.hostname());
+  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()));
+  c.problems.push(...strayFileProblems(walk(dir), expected, leftovers, runnerAlive));
+  if (run !== undefined)
+    c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
 
   const last = scan.events.at(-1);
   return {

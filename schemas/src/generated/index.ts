@@ -17,7 +17,8 @@ export type { GateDecision } from "./types/gate-decision.js";
 export type { GateCategory, Gate } from "./types/gate.js";
 export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
 export type { Invalidator } from "./types/invalidator.js";
-export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
+export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, StoreRecoveredEvent, StoreRecoveredData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
+export type { JournalHead } from "./types/journal-head.js";
 export type { JournalLog } from "./types/journal-log.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
@@ -29,13 +30,14 @@ export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, G
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
 export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow, NextAction } from "./types/status-report.js";
+export type { VerifyCache } from "./types/verify-cache.js";
 export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";
 export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-head","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-cache","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -58,6 +60,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "gates-report": v.validateGatesReport as ValidateFunction,
   "invalidator": v.validateInvalidator as ValidateFunction,
   "journal-event": v.validateJournalEvent as ValidateFunction,
+  "journal-head": v.validateJournalHead as ValidateFunction,
   "journal-log": v.validateJournalLog as ValidateFunction,
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "next-action": v.validateNextAction as ValidateFunction,
@@ -70,6 +73,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "run": v.validateRun as ValidateFunction,
   "scorecard": v.validateScorecard as ValidateFunction,
   "status-report": v.validateStatusReport as ValidateFunction,
+  "verify-cache": v.validateVerifyCache as ValidateFunction,
   "verify-report": v.validateVerifyReport as ValidateFunction,
   "worker-bindings": v.validateWorkerBindings as ValidateFunction,
   "worker-report": v.validateWorkerReport as ValidateFunction,
@@ -96,6 +100,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "gates-report": "https://schemas.dwm.dev/v1/gates-report.schema.json",
   "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",
   "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
+  "journal-head": "https://schemas.dwm.dev/v1/journal-head.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "next-action": "https://schemas.dwm.dev/v1/next-action.schema.json",
@@ -108,6 +113,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "run": "https://schemas.dwm.dev/v1/run.schema.json",
   "scorecard": "https://schemas.dwm.dev/v1/scorecard.schema.json",
   "status-report": "https://schemas.dwm.dev/v1/status-report.schema.json",
+  "verify-cache": "https://schemas.dwm.dev/v1/verify-cache.schema.json",
   "verify-report": "https://schemas.dwm.dev/v1/verify-report.schema.json",
   "worker-bindings": "https://schemas.dwm.dev/v1/worker-bindings.schema.json",
   "worker-report": "https://schemas.dwm.dev/v1/worker-report.schema.json",

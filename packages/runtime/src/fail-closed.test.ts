@@ -1,0 +1,251 @@
+// Issue 22: the journal's head is anchored outside it, a run never starts a new history over
+// evidence, the torn-tail repair never drops complete events, and crash leftovers are told from
+// tampering (and recovered, journaled, by the next writer).
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { FakeClock } from "@dwm/test-utils";
+import { describe, expect, it } from "vitest";
+import { encodeEvent, eventBody, JOURNAL_FILE } from "./events.js";
+import { openJournal, readJournal } from "./journal.js";
+import { HEAD_FILE, readJournalHead, writeJournalHead } from "./journal-head.js";
+import { completePacket } from "./test-support/drive.js";
+import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
+import { verifyRun } from "./verify.js";
+
+const clock = () => new FakeClock("2026-01-01T00:00:00.000Z", 1000);
+const open = (s: TestRunStore) => openJournal(s.runDir, { clock: clock(), pid: 1, host: "h" });
+
+/** A run with two completed packets: attempts/ and reviews/ hold evidence. */
+function withRun(f: (s: TestRunStore) => void): void {
+  const s = makeRunStore();
+  try {
+    const j = open(s);
+    completePacket(j, s, "inventory");
+    completePacket(j, s, "implement");
+    j.close();
+    f(s);
+  } finally {
+    s.cleanup();
+  }
+}
+
+const journalFile = (s: TestRunStore) => path.join(s.runDir, JOURNAL_FILE);
+const lines = (s: TestRunStore) => fs.readFileSync(journalFile(s), "utf8").split("\n").slice(0, -1);
+const codes = (s: TestRunStore) => verifyRun(s.runDir).problems.map((p) => [p.code, p.file]);
+
+function openCode(s: TestRunStore): string | undefined {
+  try {
+    open(s).close();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+/** A pid that no process has now. */
+function deadPid(): number {
+  const p = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);
+  return Number(p.stdout.toString());
+}
+
+describe("journal.head: the journal's head anchored outside it", () => {
+  it("is rewritten after every append with the last event's seq, digest and end", () => {
+    withRun((s) => {
+      const { head } = readJournalHead(s.runDir);
+      const evs = readJournal(s.runDir).events;
+      const last = evs.at(-1);
+      expect(head).toEqual({
+        kind: "journal-head",
+        schema_version: "1",
+        seq: last?.seq,
+        digest: last?.digest,
+        bytes: fs.statSync(journalFile(s)).size,
+      });
+      expect(verifyRun(s.runDir).ok).toBe(true);
+    });
+  });
+
+  it("dropping the last two complete lines: verify fails (it said intact before), and no writer opens it", () => {
+    withRun((s) => {
+      const all = lines(s);
+      const before = `${all.slice(0, -2).join("\n")}\n`;
+      fs.writeFileSync(journalFile(s), before);
+      const r = verifyRun(s.runDir);
+      expect(r.ok).toBe(false);
+      expect(r.problems).toContainEqual(
+        expect.objectContaining({
+          code: "ERR_VERIFY_JOURNAL_TRUNCATED",
+          file: JOURNAL_FILE,
+          expected: String(all.length),
+          actual: String(all.length - 2),
+          repairable: false,
+        }),
+      );
+      expect(openCode(s)).toBe("ERR_VERIFY_JOURNAL_TRUNCATED");
+      expect(fs.readFileSync(journalFile(s), "utf8")).toBe(before);
+    });
+  });
+
+  it("halving the journal: the torn-tail repair refuses instead of dropping the complete events after the cut", () => {
+    withRun((s) => {
+      const full = fs.readFileSync(journalFile(s));
+      const half = full.subarray(0, Math.floor(full.length / 2));
+      fs.writeFileSync(journalFile(s), half);
+      const problems = verifyRun(s.runDir).problems;
+      expect(problems.slice(0, 2).map((p) => [p.code, p.repairable])).toEqual([
+        ["ERR_VERIFY_TORN_TAIL", true],
+        ["ERR_VERIFY_JOURNAL_TRUNCATED", false],
+      ]);
+      // The evidence of the cut-off events is named by nothing now; none of it passes for a leftover.
+      expect(problems.filter((p) => p.repairable).map((p) => p.code)).toEqual(["ERR_VERIFY_TORN_TAIL"]);
+      expect(openCode(s)).toBe("ERR_VERIFY_JOURNAL_TRUNCATED");
+      expect(fs.readFileSync(journalFile(s)).equals(half)).toBe(true);
+    });
+  });
+
+  it("a torn line past the anchored head is still cut (and only it)", () => {
+    withRun((s) => {
+      const complete = fs.readFileSync(journalFile(s));
+      fs.appendFileSync(journalFile(s), '{"seq":99,"prev":"sha');
+      const j = open(s);
+      expect(j.repaired?.offset).toBe(complete.length);
+      j.close();
+      expect(fs.readFileSync(journalFile(s)).subarray(0, complete.length).equals(complete)).toBe(true);
+      expect(verifyRun(s.runDir).ok).toBe(true);
+    });
+  });
+
+  it("a deleted journal with evidence left: verify says missing, and no writer starts a new history", () => {
+    withRun((s) => {
+      fs.rmSync(journalFile(s));
+      expect(codes(s)).toContainEqual(["ERR_VERIFY_JOURNAL_MISSING", JOURNAL_FILE]);
+      expect(openCode(s)).toBe("ERR_VERIFY_JOURNAL_MISSING");
+      expect(fs.existsSync(journalFile(s))).toBe(false);
+      // Without journal.head and state.json too, the evidence folders still tell.
+      fs.rmSync(path.join(s.runDir, HEAD_FILE));
+      fs.rmSync(path.join(s.runDir, "state.json"));
+      expect(codes(s)).toContainEqual(["ERR_VERIFY_JOURNAL_MISSING", JOURNAL_FILE]);
+      expect(openCode(s)).toBe("ERR_VERIFY_JOURNAL_MISSING");
+      expect(fs.existsSync(journalFile(s))).toBe(false);
+      expect(fs.existsSync(path.join(s.runDir, "attempts", "inventory", "1", "attempt.json"))).toBe(true);
+    });
+  });
+
+  it("a replaced journal (a valid chain of other events) is seen against the head", () => {
+    withRun((s) => {
+      const all = lines(s).map((l) => JSON.parse(l));
+      // Re-time the last event and re-chain it: every line is valid, the history is not this one.
+      const last = all.at(-1);
+      const forged = encodeEvent(eventBody({ ...last, at: "2026-06-01T00:00:00.000Z" }));
+      const text = `${lines(s).slice(0, -1).join("\n")}\n${forged.line}\n`;
+      fs.writeFileSync(journalFile(s), text);
+      // Same length so the byte check alone would not tell.
+      expect(Buffer.byteLength(text)).toBe(fs.statSync(journalFile(s)).size);
+      expect(codes(s)).toEqual([["ERR_VERIFY_JOURNAL_HEAD", HEAD_FILE]]);
+      expect(openCode(s)).toBe("ERR_VERIFY_JOURNAL_HEAD");
+    });
+  });
+
+  it("a journal longer than its head (a crash after the append, before the head) is intact", () => {
+    withRun((s) => {
+      const { head } = readJournalHead(s.runDir);
+      const j = open(s);
+      j.append("run.stopped", { reason: "interrupted", detail: "test" });
+      j.close();
+      if (head === null) throw new Error("no head");
+      writeJournalHead(s.runDir, { seq: head.seq, digest: head.digest, bytes: head.bytes });
+      expect(verifyRun(s.runDir).problems).toEqual([]);
+    });
+  });
+});
+
+describe("crash leftovers: recoverable, not tampering", () => {
+  it("a temp file of an atomic write whose writer died: repairable in verify, removed and journaled by the next writer", () => {
+    withRun((s) => {
+      const rel = `attempts/inventory/1/.attempt.json.${deadPid()}.0a1b2c3d.tmp`;
+      fs.writeFileSync(path.join(s.runDir, rel), "{");
+      const r = verifyRun(s.runDir);
+      expect(r.problems.map((p) => [p.code, p.file, p.repairable])).toEqual([
+        ["ERR_VERIFY_LEFTOVER_TEMP", rel, true],
+      ]);
+      const j = open(s);
+      const last = readJournal(s.runDir).events.filter((e) => e.type === "store.recovered");
+      j.close();
+      expect(last.map((e) => e.data)).toEqual([
+        { leftovers: [expect.objectContaining({ kind: "temp-file", path: rel })] },
+      ]);
+      expect(fs.existsSync(path.join(s.runDir, rel))).toBe(false);
+      expect(verifyRun(s.runDir).ok).toBe(true);
+    });
+  });
+
+  it("a temp file of a live writer is left alone", () => {
+    withRun((s) => {
+      const rel = `approvals/.1.json.${process.ppid}.0a1b2c3d.tmp`;
+      fs.mkdirSync(path.join(s.runDir, "approvals"), { recursive: true });
+      fs.writeFileSync(path.join(s.runDir, rel), "{");
+      open(s).close();
+      expect(fs.existsSync(path.join(s.runDir, rel))).toBe(true);
+      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.repairable])).toEqual([
+        ["ERR_VERIFY_LEFTOVER_TEMP", true],
+      ]);
+    });
+  });
+
+  it("the unjournaled folder of an attempt in flight is one repairable leftover, not unexpected files", () => {
+    withRun((s) => {
+      const j = open(s);
+      j.append("packet.dispatched", {
+        packet_id: "review",
+        attempt: 1,
+        packet_digest: s.run.packets.find((p) => p.packet_id === "review")?.digest ?? "",
+        base_commit: null,
+        backend: "shell",
+      });
+      j.close();
+      s.putFile("attempts/review/1/stdout", "half");
+      s.putFile("attempts/review/1/outputs/x.txt", "x");
+      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.file, p.repairable])).toEqual([
+        ["ERR_VERIFY_LEFTOVER_ATTEMPT", "attempts/review/1", true],
+      ]);
+      // A folder of an attempt the journal never dispatched is not a leftover.
+      s.putFile("attempts/review/7/stdout", "?");
+      expect(codes(s)).toContainEqual(["ERR_VERIFY_UNEXPECTED_FILE", "attempts/review/7/stdout"]);
+    });
+  });
+
+  it("a stale git lock of a ref DWM owns for the run: repairable, removed and journaled by the next writer", () => {
+    withRun((s) => {
+      const refs = path.join(s.tmp.path, ".git", "refs", "heads", "dwm", s.run.run_id);
+      fs.mkdirSync(refs, { recursive: true });
+      fs.writeFileSync(path.join(refs, "integration.lock"), "0".repeat(40));
+      const ref = `refs/heads/dwm/${s.run.run_id}/integration`;
+      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.file, p.repairable])).toEqual([
+        ["ERR_VERIFY_LEFTOVER_REF_LOCK", `${ref}.lock`, true],
+      ]);
+      open(s).close();
+      expect(fs.existsSync(path.join(refs, "integration.lock"))).toBe(false);
+      const rec = readJournal(s.runDir).events.find((e) => e.type === "store.recovered");
+      expect(rec?.data).toEqual({ leftovers: [expect.objectContaining({ kind: "ref-lock", path: ref })] });
+      expect(verifyRun(s.runDir).ok).toBe(true);
+    });
+  });
+});
+
+describe("close() after the effect is journaled", () => {
+  it("a failure to save state.json is a warning, not the command's failure", () => {
+    withRun((s) => {
+      const j = open(s);
+      j.append("run.stopped", { reason: "interrupted", detail: "test" });
+      fs.rmSync(path.join(s.runDir, "state.json"));
+      fs.mkdirSync(path.join(s.runDir, "state.json", "x"), { recursive: true });
+      expect(() => j.close()).not.toThrow();
+      expect(j.warnings).toEqual([
+        expect.stringContaining("state.json (a cache of the journal) was not saved"),
+      ]);
+      expect(readJournal(s.runDir).events.at(-1)?.type).toBe("run.stopped");
+      expect(fs.existsSync(path.join(s.runDir, "lock"))).toBe(false);
+    });
+  });
+});
