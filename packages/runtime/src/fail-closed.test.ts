@@ -11,7 +11,7 @@ import { openJournal, readJournal } from "./journal.js";
 import { HEAD_FILE, readJournalHead, writeJournalHead } from "./journal-head.js";
 import { completePacket } from "./test-support/drive.js";
 import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
-import { verifyRun } from "./verify.js";
+import { checkStore, VERIFY_CACHE_FILE, verifyRun } from "./verify.js";
 
 const clock = () => new FakeClock("2026-01-01T00:00:00.000Z", 1000);
 const open = (s: TestRunStore) => openJournal(s.runDir, { clock: clock(), pid: 1, host: "h" });
@@ -246,6 +246,79 @@ describe("close() after the effect is journaled", () => {
       ]);
       expect(readJournal(s.runDir).events.at(-1)?.type).toBe("run.stopped");
       expect(fs.existsSync(path.join(s.runDir, "lock"))).toBe(false);
+    });
+  });
+});
+
+describe("checkStore: verify with a stat cache of verified files", () => {
+  const later = () => Date.now() + 60_000;
+
+  it("reports what verifyRun reports, and the second check hashes nothing that did not change", () => {
+    withRun((s) => {
+      const first = checkStore(s.runDir, { nowMs: later() });
+      expect(first).toEqual(verifyRun(s.runDir));
+      const cache = JSON.parse(fs.readFileSync(path.join(s.runDir, VERIFY_CACHE_FILE), "utf8"));
+      expect(Object.keys(cache.files)).toContain("attempts/inventory/1/stdout");
+      expect(cache.journal.seq).toBe(readJournal(s.runDir).events.length);
+      expect(checkStore(s.runDir, { nowMs: later() })).toEqual(verifyRun(s.runDir));
+    });
+  });
+
+  it("a changed file is hashed again and fails, whatever its mtime says", () => {
+    withRun((s) => {
+      checkStore(s.runDir, { nowMs: later() });
+      const rel = path.join(s.runDir, "attempts", "inventory", "1", "stdout");
+      const st = fs.statSync(rel);
+      const bytes = fs.readFileSync(rel);
+      bytes[0] = (bytes[0] ?? 0) ^ 1;
+      fs.writeFileSync(rel, bytes);
+      fs.utimesSync(rel, st.atime, st.mtime);
+      expect(checkStore(s.runDir, { nowMs: later() }).problems.map((p) => [p.code, p.file])).toEqual([
+        ["ERR_VERIFY_FILE_DIGEST", "attempts/inventory/1/stdout"],
+      ]);
+    });
+  });
+
+  it("a changed journal prefix is checked again line by line", () => {
+    withRun((s) => {
+      checkStore(s.runDir, { nowMs: later() });
+      const text = fs.readFileSync(journalFile(s), "utf8");
+      fs.writeFileSync(journalFile(s), text.replace('"backend":"shell"', '"backend":"codex"'));
+      expect(checkStore(s.runDir, { nowMs: later() }).problems.map((p) => p.code)).toContain(
+        "ERR_VERIFY_EVENT_DIGEST",
+      );
+    });
+  });
+
+  it("skips exactly the files whose stat it recorded; `dwm verify` (verifyRun) never reads it", () => {
+    withRun((s) => {
+      checkStore(s.runDir, { nowMs: later() });
+      const rel = "attempts/inventory/1/stdout";
+      const file = path.join(s.runDir, rel);
+      fs.writeFileSync(file, "X".repeat(fs.statSync(file).size));
+      // Re-record the changed file's stat against the old digest, as only a forger of the cache would.
+      const cacheFile = path.join(s.runDir, VERIFY_CACHE_FILE);
+      const cache = JSON.parse(fs.readFileSync(cacheFile, "utf8"));
+      const st = fs.statSync(file, { bigint: true });
+      cache.files[rel] = {
+        ...cache.files[rel],
+        mtime_ns: String(st.mtimeNs),
+        ctime_ns: String(st.ctimeNs),
+        ino: String(st.ino),
+      };
+      fs.writeFileSync(cacheFile, JSON.stringify(cache));
+      expect(checkStore(s.runDir, { nowMs: later() }).ok).toBe(true);
+      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.file])).toEqual([
+        ["ERR_VERIFY_FILE_DIGEST", rel],
+      ]);
+    });
+  });
+
+  it("a cache that does not read as one is no cache", () => {
+    withRun((s) => {
+      fs.writeFileSync(path.join(s.runDir, VERIFY_CACHE_FILE), "{not json");
+      expect(checkStore(s.runDir, { nowMs: later() })).toEqual(verifyRun(s.runDir));
+      expect(verifyRun(s.runDir).ok).toBe(true);
     });
   });
 });

@@ -13,6 +13,7 @@ import {
 import type { JournalEvent, Run, RunState, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { JOURNAL_FILE, type JournalScan, scanJournal } from "./events.js";
 import { foldJournal } from "./fold.js";
+import { StatCache } from "./internal/stat-cache.js";
 import { LOCK_FILE, RUN_FILE, STATE_FILE, stateCacheStatus } from "./journal.js";
 import { cachedSeq, evidenceFolders, HEAD_FILE, headProblems, readJournalHead } from "./journal-head.js";
 import {
@@ -75,7 +76,18 @@ export function verifyProblemOf(p: ArtifactProblem, seq?: number): VerifyProblem
 class StoreChecker {
   readonly problems: VerifyProblem[] = [];
   filesChecked = 0;
-  constructor(readonly runDir: string) {}
+  constructor(
+    readonly runDir: string,
+    readonly cache: StatCache | null = null,
+  ) {}
+
+  /** A file the cache says is unchanged since it had `expected`: counted, not read. */
+  private cached(rel: string, expected: string | null): boolean {
+    if (expected === null || this.cache === null || !this.cache.fresh(rel, expected)) return false;
+    this.filesChecked++;
+    this.cache.verified(rel, expected);
+    return true;
+  }
 
   add(code: string, file: string, message: string, extra: Partial<VerifyProblem> = {}): void {
     this.problems.push({ code, file, message, repairable: false, ...extra });
@@ -98,14 +110,19 @@ class StoreChecker {
 
   /** A raw file whose bytes must have `expected` digest. */
   bytes(rel: string, expected: string, seq?: number): void {
+    if (this.cached(rel, expected)) return;
     const c = checkArtifactBytes(rel, this.options(expected));
     this.record(c, seq);
+    if (c.ok) this.cache?.verified(rel, expected);
   }
 
   /** A JSON artifact: parses, matches its schema, has the digest, is canonically rendered. */
   json(rel: string, schema: SchemaName | null, expected: string | null): unknown {
+    // Only a file checked against a digest is cached; its value is not needed then.
+    if (this.cached(rel, expected)) return undefined;
     const c = checkArtifact(rel, schema, this.options(expected));
     this.record(c, undefined);
+    if (c.ok && expected !== null) this.cache?.verified(rel, expected);
     return c.value;
   }
 
@@ -175,10 +192,10 @@ export function journalIntact(scan: JournalScan): boolean {
 function checkJournal(
   c: StoreChecker,
   run: Run | undefined,
-): { scan: JournalScan; intact: boolean; state: RunState | null } {
+): { scan: JournalScan; intact: boolean; state: RunState | null; bytes: Buffer } {
   const exists = fs.existsSync(path.join(c.runDir, JOURNAL_FILE));
   const bytes = (exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0);
-  const scan = scanJournal(bytes);
+  const scan = scanJournal(bytes, c.cache?.journalPrefix(bytes) ?? 0);
   c.problems.push(...scan.problems);
   const { head, problem } = readJournalHead(c.runDir);
   if (problem) c.problems.push(problem);
@@ -190,17 +207,17 @@ function checkJournal(
   });
   c.problems.push(...anchored);
   const intact = journalIntact(scan) && anchored.length === 0;
-  if (run === undefined) return { scan, intact, state: null };
+  if (run === undefined) return { scan, intact, state: null, bytes };
   const stale = runDigestProblem(digest(run), scan.events);
   if (stale) c.problems.push(stale);
   // A journal that fails its anchors tells no trustworthy state: no file passes for a leftover of it.
-  if (!intact) return { scan, intact, state: null };
+  if (!intact) return { scan, intact, state: null, bytes };
   try {
-    return { scan, intact, state: foldJournal(scan.events, run) };
+    return { scan, intact, state: foldJournal(scan.events, run), bytes };
   } catch {
     const unfoldable = foldProblem(scan.events, run);
     if (unfoldable) c.problems.push(unfoldable);
-    return { scan, intact, state: null };
+    return { scan, intact, state: null, bytes };
   }
 }
 
@@ -306,10 +323,37 @@ export function strayFileProblems(
  * file that nothing names. Every problem is reported, not just the first.
  */
 export function verifyRun(runDir: string): VerifyReport {
+  return verifyWith(path.resolve(runDir), null).report;
+}
+
+/**
+ * The check every command that changes a run makes first: `verifyRun`'s checks, but a file
+ * whose stat is unchanged since it last matched the same expected digest is not hashed again
+ * (verify-cache.json, like git's index), nor is the journal prefix verified before. The
+ * cache is rewritten when nothing but repairable problems were found. Same report as verifyRun.
+ * `nowMs` (tests): when the check runs; a file changed within 2 s of it is not cached.
+ */
+export function checkStore(runDir: string, options: { nowMs?: number } = {}): VerifyReport {
   const dir = path.resolve(runDir);
-  const c = new StoreChecker(dir);
+  const cache = StatCache.load(dir, VERIFY_CACHE_FILE, options.nowMs);
+  const { report, journal } = verifyWith(dir, cache);
+  if (report.problems.every((p) => p.repairable) && journal !== null) {
+    try {
+      cache.save(VERIFY_CACHE_FILE, journal);
+    } catch {
+      // A cache that cannot be written only costs the next check its speed.
+    }
+  }
+  return report;
+}
+
+function verifyWith(
+  dir: string,
+  cache: StatCache | null,
+): { report: VerifyReport; journal: { seq: number; bytes: Uint8Array } | null } {
+  const c = new StoreChecker(dir, cache);
   const run = c.json(RUN_FILE, "run", null) as Run | undefined;
-  const { scan, intact, state } = checkJournal(c, run);
+  const { scan, intact, state, bytes: journalBytes } = checkJournal(c, run);
   const expected = run === undefined ? new Map<string, Expected>() : checkCompiledFiles(c, run);
   for (const [rel, e] of filesNamedByJournal(scan.events)) {
     c.bytes(rel, e.digest, e.seq);
@@ -322,7 +366,7 @@ export function verifyRun(runDir: string): VerifyReport {
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
 
   const last = scan.events.at(-1);
-  return {
+  const report: VerifyReport = {
     kind: "verify-report",
     schema_version: "1",
     run_id: run?.run_id ?? null,
@@ -334,4 +378,6 @@ export function verifyRun(runDir: string): VerifyReport {
     state_cache: stateCacheStatus(dir, last?.seq ?? 0, last?.digest ?? null),
     problems: c.problems,
   };
+  const complete = journalBytes.subarray(0, scan.torn ? scan.torn.offset : journalBytes.length);
+  return { report, journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null };
 }
