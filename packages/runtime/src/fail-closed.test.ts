@@ -11,7 +11,7 @@ import { openJournal, readJournal } from "./journal.js";
 import { HEAD_FILE, readJournalHead, writeJournalHead } from "./journal-head.js";
 import { completePacket } from "./test-support/drive.js";
 import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
-import { checkStore, VERIFY_CACHE_FILE, verifyRun } from "./verify.js";
+import { checkStore, verifyCacheFile, verifyRun } from "./verify.js";
 
 const clock = () => new FakeClock("2026-01-01T00:00:00.000Z", 1000);
 const open = (s: TestRunStore) => openJournal(s.runDir, { clock: clock(), pid: 1, host: "h" });
@@ -252,12 +252,19 @@ describe("close() after the effect is journaled", () => {
 
 describe("checkStore: verify with a stat cache of verified files", () => {
   const later = () => Date.now() + 60_000;
+  /** The cache lives in the git directory: make the store's folder a repository's. */
+  const inRepo = (f: (s: TestRunStore) => void) =>
+    withRun((s) => {
+      fs.mkdirSync(path.join(s.tmp.path, ".git"));
+      f(s);
+    });
+  const cacheOf = (s: TestRunStore) => verifyCacheFile(s.runDir) as string;
 
   it("reports what verifyRun reports, and the second check hashes nothing that did not change", () => {
-    withRun((s) => {
+    inRepo((s) => {
       const first = checkStore(s.runDir, { nowMs: later() });
       expect(first).toEqual(verifyRun(s.runDir));
-      const cache = JSON.parse(fs.readFileSync(path.join(s.runDir, VERIFY_CACHE_FILE), "utf8"));
+      const cache = JSON.parse(fs.readFileSync(cacheOf(s), "utf8"));
       expect(Object.keys(cache.files)).toContain("attempts/inventory/1/stdout");
       expect(cache.journal.seq).toBe(readJournal(s.runDir).events.length);
       expect(checkStore(s.runDir, { nowMs: later() })).toEqual(verifyRun(s.runDir));
@@ -265,7 +272,7 @@ describe("checkStore: verify with a stat cache of verified files", () => {
   });
 
   it("a changed file is hashed again and fails, whatever its mtime says", () => {
-    withRun((s) => {
+    inRepo((s) => {
       checkStore(s.runDir, { nowMs: later() });
       const rel = path.join(s.runDir, "attempts", "inventory", "1", "stdout");
       const st = fs.statSync(rel);
@@ -280,7 +287,7 @@ describe("checkStore: verify with a stat cache of verified files", () => {
   });
 
   it("a changed journal prefix is checked again line by line", () => {
-    withRun((s) => {
+    inRepo((s) => {
       checkStore(s.runDir, { nowMs: later() });
       const text = fs.readFileSync(journalFile(s), "utf8");
       fs.writeFileSync(journalFile(s), text.replace('"backend":"shell"', '"backend":"codex"'));
@@ -291,13 +298,13 @@ describe("checkStore: verify with a stat cache of verified files", () => {
   });
 
   it("skips exactly the files whose stat it recorded; `dwm verify` (verifyRun) never reads it", () => {
-    withRun((s) => {
+    inRepo((s) => {
       checkStore(s.runDir, { nowMs: later() });
       const rel = "attempts/inventory/1/stdout";
       const file = path.join(s.runDir, rel);
       fs.writeFileSync(file, "X".repeat(fs.statSync(file).size));
       // Re-record the changed file's stat against the old digest, as only a forger of the cache would.
-      const cacheFile = path.join(s.runDir, VERIFY_CACHE_FILE);
+      const cacheFile = cacheOf(s);
       const cache = JSON.parse(fs.readFileSync(cacheFile, "utf8"));
       const st = fs.statSync(file, { bigint: true });
       cache.files[rel] = {
@@ -314,9 +321,19 @@ describe("checkStore: verify with a stat cache of verified files", () => {
     });
   });
 
+  it("lives in the git directory, never in the run store; none outside a repository", () => {
+    inRepo((s) => {
+      checkStore(s.runDir, { nowMs: later() });
+      expect(path.dirname(cacheOf(s))).toBe(path.join(s.tmp.path, ".git", "dwm", "verify-cache"));
+      expect(fs.existsSync(cacheOf(s))).toBe(true);
+    });
+    withRun((s) => expect(verifyCacheFile(s.runDir)).toBeNull());
+  });
+
   it("a cache that does not read as one is no cache", () => {
-    withRun((s) => {
-      fs.writeFileSync(path.join(s.runDir, VERIFY_CACHE_FILE), "{not json");
+    inRepo((s) => {
+      fs.mkdirSync(path.dirname(cacheOf(s)), { recursive: true });
+      fs.writeFileSync(cacheOf(s), "{not json");
       expect(checkStore(s.runDir, { nowMs: later() })).toEqual(verifyRun(s.runDir));
       expect(verifyRun(s.runDir).ok).toBe(true);
     });

@@ -30,4 +30,4 @@ export {
   tempFileOf,
 } from "./leftovers.js";
 export { applyRecompile } from "./recompile.js";
-export { checkStore, VERIFY_CACHE_FILE, verifyRun } from "./verify.js";
+export { checkStore, verifyCacheFile, verifyRun } from "./verify.js";

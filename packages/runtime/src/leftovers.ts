@@ -47,19 +47,17 @@ function files(dir: string, rel = ""): string[] {
   });
 }
 
-/** The attempt folder (or review file) of `rel` when the state says that attempt is not recorded yet. */
-function unrecordedAttempt(rel: string, state: RunState): string | null {
-  const parts = rel.split("/");
-  const [top, p, n] = parts;
-  if (top === "attempts" && parts.length >= 4) {
-    const pk = state.packets[p as string];
-    return pk?.state === "dispatched" && String(pk.attempts) === n ? `attempts/${p}/${n}` : null;
-  }
-  if (top === "reviews" && parts.length === 3) {
-    const pk = state.packets[p as string];
-    return pk?.state === "attempted" && `${pk.attempts}.json` === n ? rel : null;
-  }
-  return null;
+/**
+ * What the state says is being written and not recorded yet: the folder of each dispatched
+ * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json).
+ * Packet ids may hold `/` (fan-out items), so these are matched as prefixes.
+ */
+function inFlight(state: RunState): string[] {
+  return Object.entries(state.packets).flatMap(([id, p]) => {
+    if (p?.state === "dispatched") return [`attempts/${id}/${p.attempts}`];
+    if (p?.state === "attempted") return [`reviews/${id}/${p.attempts}.json`];
+    return [];
+  });
 }
 
 /** Temp files anywhere in the store, and files of attempts the state says are in flight (named: files the journal names). */
@@ -69,6 +67,7 @@ export function storeLeftovers(
   named: ReadonlySet<string> = new Set(),
 ): Leftover[] {
   const out = new Map<string, Leftover>();
+  const flying = state ? inFlight(state) : [];
   for (const rel of files(runDir)) {
     if (named.has(rel)) continue;
     const temp = tempFileOf(path.posix.basename(rel));
@@ -76,7 +75,7 @@ export function storeLeftovers(
       out.set(rel, { kind: "temp-file", path: rel, file: path.join(runDir, rel), pid: temp.pid });
       continue;
     }
-    const attempt = state ? unrecordedAttempt(rel, state) : null;
+    const attempt = flying.find((f) => rel === f || rel.startsWith(`${f}/`));
     if (attempt && !out.has(attempt))
       out.set(attempt, { kind: "attempt", path: attempt, file: path.join(runDir, attempt), pid: null });
   }

@@ -6,6 +6,7 @@ import {
   checkArtifact,
   checkArtifactBytes,
   digest,
+  digestBytes,
   isDwmError,
   isReadProblem,
   readArtifactFile,
@@ -17,6 +18,7 @@ import { StatCache } from "./internal/stat-cache.js";
 import { LOCK_FILE, RUN_FILE, STATE_FILE, stateCacheStatus } from "./journal.js";
 import { cachedSeq, evidenceFolders, HEAD_FILE, headProblems, readJournalHead } from "./journal-head.js";
 import {
+  gitCommonDir,
   type Leftover,
   leftoverProblem,
   refLockLeftovers,
@@ -24,8 +26,18 @@ import {
   storeLeftovers,
 } from "./leftovers.js";
 
-/** The stat cache of the store check commands make before they change a run (see verify-cache.schema.json). */
-export const VERIFY_CACHE_FILE = "verify-cache.json";
+/**
+ * Where the stat cache of the store check (see verify-cache.schema.json) of a run lives: in the
+ * repository's git directory (`dwm/verify-cache/`), like git's own index: no part of the run,
+ * never tracked, read-only to workers. Null outside a git repository (no cache: every check is full).
+ */
+export function verifyCacheFile(runDir: string): string | null {
+  const dir = path.resolve(runDir);
+  const common = gitCommonDir(dir);
+  if (common === null) return null;
+  const key = digestBytes(dir).slice("sha256:".length, "sha256:".length + 12);
+  return path.join(common, "dwm", "verify-cache", `${path.basename(dir)}-${key}.json`);
+}
 
 /** Files every run store may hold that nothing else names. */
 const EXEMPT = new Set([
@@ -34,7 +46,6 @@ const EXEMPT = new Set([
   STATE_FILE,
   LOCK_FILE,
   HEAD_FILE,
-  VERIFY_CACHE_FILE,
   ".dwm-run",
   "plan.json",
   "scorecard.json",
@@ -335,11 +346,12 @@ export function verifyRun(runDir: string): VerifyReport {
  */
 export function checkStore(runDir: string, options: { nowMs?: number } = {}): VerifyReport {
   const dir = path.resolve(runDir);
-  const cache = StatCache.load(dir, VERIFY_CACHE_FILE, options.nowMs);
+  const file = verifyCacheFile(dir);
+  const cache = StatCache.load(dir, file, options.nowMs);
   const { report, journal } = verifyWith(dir, cache);
-  if (report.problems.every((p) => p.repairable) && journal !== null) {
+  if (file !== null && report.problems.every((p) => p.repairable) && journal !== null) {
     try {
-      cache.save(VERIFY_CACHE_FILE, journal);
+      cache.save(file, journal);
     } catch {
       // A cache that cannot be written only costs the next check its speed.
     }

@@ -16,6 +16,7 @@ import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
 import type { Approval, Approver, GateDecision, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { checkBeforeChange } from "../preflight.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 /** Who decides: git's user.name (and email) in the repository, else the OS account. */
@@ -109,6 +110,7 @@ export async function decide(
 ): Promise<CommandResult> {
   const { runArg, gateId, reason, packets } = decisionArgs(args, ctx, decision);
   const resolved = resolveRun({ ...args, positionals: runArg === undefined ? [] : [runArg] }, ctx);
+  checkBeforeChange(resolved.runDir, decision, resolved.ref);
   const loaded = loadRun(resolved.runDir);
   const approver = approverOf(ctx);
 

@@ -16,6 +16,7 @@ import {
 import type { Attempt, AttemptInput, AttemptRequest, BackendName, WorkerBindings } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { checkBeforeChange } from "../preflight.js";
 import { isRunDir } from "../run-arg.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
@@ -172,6 +173,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const repo = await repoRoot(ctx);
   const store = typeof args.values.store === "string" ? args.values.store : undefined;
   const runDir = runDirOf(ctx, repo, runArg, store);
+  checkBeforeChange(runDir, "exec", runArg);
   const loaded = loadRun(runDir);
   const packet = loaded.packets.get(packetId);
   const prompt = loaded.prompts.get(packetId);

@@ -7,6 +7,7 @@ import { foldJournal, LOCK_FILE, readJournal, verifyRun } from "@dwm/runtime";
 import { computeFrontier, planLimits } from "@dwm/scheduler";
 import type { Frontier, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { recoverableText } from "../recoverable.js";
 import { type ResolvedRun, resolveRun } from "../run-arg.js";
 
 function quote(a: string): string {
@@ -120,13 +121,8 @@ function readRunView(r: ResolvedRun): RunView {
 /** A store that fails verification: run to cut off a torn last line, else repair first; null when intact. */
 export function integrityDecision(verify: ReturnType<typeof verifyRun>, refArgs: string[]): Decision | null {
   if (verify.ok) return null;
-  if (verify.problems.every((p) => p.repairable)) {
-    return {
-      action: "run",
-      reason: "a crash left an incomplete last journal line; running the workflow cuts it off and goes on",
-      argv: ["dwm", "run", ...refArgs],
-    };
-  }
+  const recoverable = recoverableText(verify.problems);
+  if (recoverable !== null) return { action: "run", reason: recoverable, argv: ["dwm", "run", ...refArgs] };
   const first = verify.problems[0];
   return {
     action: "repair-store",

@@ -26,6 +26,7 @@ import {
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { checkBeforeChange } from "../preflight.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
@@ -515,6 +516,7 @@ async function execute(
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const opts = runOptions(args, ctx);
   const target = await targetOf(args, ctx);
+  checkBeforeChange(target.resolved.runDir, "run", target.resolved.ref);
   const outcome = await execute(args, ctx, target, opts);
   return {
     exitCode: outcome.exit_code,

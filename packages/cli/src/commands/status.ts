@@ -12,6 +12,7 @@ import type {
   StatusReport,
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { recoverableText } from "../recoverable.js";
 import { resolveRun } from "../run-arg.js";
 
 type Shown = StatusPacketRow["state"];
@@ -72,7 +73,9 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     waiting_gates: waiting,
     next_action: nextAction(r.ref, verify, state, rows, waiting),
   };
-  return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
+  // Crash leftovers (all problems repairable) are not an integrity failure: `dwm run` recovers them.
+  const intact = verify.problems.every((p) => p.repairable);
+  return { exitCode: intact ? 0 : 3, output: report, text: render(report) };
 }
 
 /** A gate's category and the packets it holds. */
@@ -231,10 +234,11 @@ export function nextAction(
   waiting: string[],
 ): NextAction {
   if (!verify.ok) {
-    if (verify.problems.every((p) => p.repairable)) {
+    const recoverable = recoverableText(verify.problems);
+    if (recoverable !== null) {
       return {
         kind: "resume",
-        summary: "A crash left an incomplete last journal line; resuming the run truncates it and goes on.",
+        summary: `${recoverable[0]?.toUpperCase()}${recoverable.slice(1)}.`,
         command: `dwm run ${ref}`,
       };
     }

@@ -33,11 +33,11 @@ export class StatCache {
     private readonly startedNs: bigint,
   ) {}
 
-  /** The cache at `file` (none when missing or unreadable); `nowMs`: when this check started. */
-  static load(runDir: string, file: string, nowMs = Date.now()): StatCache {
+  /** The cache at `file` (absolute; none when missing or unreadable); `nowMs`: when this check started. */
+  static load(runDir: string, file: string | null, nowMs = Date.now()): StatCache {
     let old: VerifyCache | null = null;
     try {
-      const v = JSON.parse(fs.readFileSync(path.join(runDir, file), "utf8")) as unknown;
+      const v = JSON.parse(fs.readFileSync(file ?? "", "utf8")) as unknown;
       if (validateSchema("verify-cache", v).ok) old = v as VerifyCache;
     } catch {
       old = null;
@@ -96,6 +96,6 @@ export class StatCache {
       },
       files,
     };
-    writeArtifact(path.join(this.runDir, file), "verify-cache", doc);
+    writeArtifact(file, "verify-cache", doc);
   }
 }

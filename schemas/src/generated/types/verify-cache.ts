@@ -6,7 +6,7 @@
 export type Digest = string;
 
 /**
- * verify-cache.json: what the store check a command makes before it changes a run last found intact, like git's index. An entry lets that check skip re-hashing a file whose size, mtime, ctime and inode are unchanged and whose expected digest is the one recorded; nothing else is taken from it. `dwm verify` never reads it.
+ * <git dir>/dwm/verify-cache/<run>-<key>.json: what the store check a command makes before it changes a run last found intact, like git's index. An entry lets that check skip re-hashing a file whose size, mtime, ctime and inode are unchanged and whose expected digest is the one recorded; nothing else is taken from it. `dwm verify` never reads it.
  */
 export interface VerifyCache {
   kind: "verify-cache";
