@@ -111,9 +111,13 @@ function tryCreate(file: string, info: LockInfo): boolean {
   try {
     fs.writeFileSync(fd, `${JSON.stringify(info)}\n`);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A lock we could not write (a full disk) must not stay behind: it would hold the run for a lease.
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw e;
   }
+  fs.closeSync(fd);
   return true;
 }
 

@@ -139,6 +139,12 @@ export const runtimeErrors = defineErrors({
     hint: "Not tampering: `dwm run` abandons the attempt (journaled) and runs the packet again.",
     exitCode: EXIT.integrity,
   },
+  ERR_VERIFY_PENDING_APPROVAL: {
+    title:
+      "An approval of a gate that waits for a decision, written but not journaled yet (a runner held the lock, or the approve stopped before journaling).",
+    hint: "Not tampering: `dwm run` checks it again and journals it (or says why it refuses it).",
+    exitCode: EXIT.integrity,
+  },
   ERR_VERIFY_LEFTOVER_REF_LOCK: {
     title: "A git lock file of a ref DWM owns for this run, left by a runner that died.",
     hint: "Not tampering: `dwm run` removes it and journals that it did.",

@@ -317,7 +317,12 @@ export function stateCacheStatus(
   seq: number,
   head: string | null,
 ): "fresh" | "stale" | "missing" {
-  const buf = readBytes(path.join(runDir, STATE_FILE));
+  let buf: Buffer | null;
+  try {
+    buf = readBytes(path.join(runDir, STATE_FILE));
+  } catch {
+    return "stale"; // a cache that cannot be read (a directory in its place) is rebuilt
+  }
   if (buf === null) return "missing";
   try {
     const v = JSON.parse(buf.toString("utf8")) as Partial<RunState>;
@@ -559,7 +564,13 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
         recovered: journal.recovered,
       }),
     );
-    if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") journal.saveState();
+    if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") {
+      try {
+        journal.saveState();
+      } catch (e) {
+        journal.warnings.push(`state.json (a cache of the journal) was not saved: ${errText(e)}`);
+      }
+    }
     return journal;
   } catch (e) {
     lock.release();

@@ -8,12 +8,15 @@ import type { RunState, VerifyProblem } from "@dwm/schemas";
  *   writeFileAtomic) or a lock moved aside (`lock.stale.<hex>`, core's acquireLock);
  * - `attempt`: files of the attempt a packet was dispatched for and that the journal has not
  *   recorded yet (attempts/<p>/<n>/…, and reviews/<p>/<n>.json of an attempt not reviewed yet);
+ * - `approval`: an approval of a gate not decided yet, written while a runner held
+ *   the lock (or by an approve that failed before journaling it); the runner checks it again
+ *   and journals it, or refuses it;
  * - `ref-lock`: git's `<ref>.lock` of a ref DWM owns for this run (refs/heads/dwm/<run>/…).
  * While a runner holds the run lock these are its work in progress; once it is dead they are
  * leftovers that `dwm run` recovers.
  */
 export interface Leftover {
-  kind: "temp-file" | "attempt" | "ref-lock";
+  kind: "temp-file" | "attempt" | "approval" | "ref-lock";
   /** Run-relative path (temp-file, attempt); the ref (ref-lock). */
   path: string;
   /** Absolute path of the file (temp-file, ref-lock) or folder (attempt). */
@@ -60,6 +63,13 @@ function inFlight(state: RunState): string[] {
   });
 }
 
+/** An approval file (approvals/<gate>/<n>.json) of a gate not decided yet (closed or open). */
+function pendingApproval(rel: string, state: RunState): boolean {
+  const m = /^approvals\/(.+)\/[1-9][0-9]*\.json$/.exec(rel);
+  const g = m === null ? undefined : state.gates[m[1] as string]?.state;
+  return g === "open" || g === "closed";
+}
+
 /** Temp files anywhere in the store, and files of attempts the state says are in flight (named: files the journal names). */
 export function storeLeftovers(
   runDir: string,
@@ -73,6 +83,10 @@ export function storeLeftovers(
     const temp = tempFileOf(path.posix.basename(rel));
     if (temp) {
       out.set(rel, { kind: "temp-file", path: rel, file: path.join(runDir, rel), pid: temp.pid });
+      continue;
+    }
+    if (state && pendingApproval(rel, state)) {
+      out.set(rel, { kind: "approval", path: rel, file: path.join(runDir, rel), pid: null });
       continue;
     }
     const attempt = flying.find((f) => rel === f || rel.startsWith(`${f}/`));
@@ -175,11 +189,13 @@ export function leftoverProblem(l: Leftover, runnerAlive: boolean): VerifyProble
   const code = {
     "temp-file": "ERR_VERIFY_LEFTOVER_TEMP",
     attempt: "ERR_VERIFY_LEFTOVER_ATTEMPT",
+    approval: "ERR_VERIFY_PENDING_APPROVAL",
     "ref-lock": "ERR_VERIFY_LEFTOVER_REF_LOCK",
   }[l.kind];
   const what = {
     "temp-file": `${l.path} is the temporary file of an atomic write${l.pid === null ? "" : ` by pid ${l.pid}`}`,
     attempt: `${l.path} holds an attempt the journal has not recorded yet`,
+    approval: `${l.path} is an approval the journal has not recorded yet`,
     "ref-lock": `git's lock of ${l.path} is held`,
   }[l.kind];
   const then = leftoverLive(l, runnerAlive)

@@ -144,6 +144,7 @@ export async function decide(
 
   const journal = openJournalUnlessLocked(resolved.runDir, ctx);
   let doc: GateDecision;
+  let warnings: readonly string[] = [];
   if (journal === null) {
     const { events } = readJournal(resolved.runDir);
     const { approval } = prepare(foldJournal(events, loaded.run));
@@ -166,9 +167,10 @@ export async function decide(
       );
     } finally {
       journal.close();
+      warnings = journal.warnings;
     }
   }
-  return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref) };
+  return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref), warnings };
 }
 
 /** What was decided, by whom, where the approval is, and whether it counts yet. */

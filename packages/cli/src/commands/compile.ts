@@ -275,5 +275,6 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     (lock as LockHandle | null)?.release();
   }
   const output = toCompileResult(compiled);
-  return { exitCode: 0, output, text: render(output) };
+  const warnings = (journal as Journal | null)?.warnings ?? [];
+  return { exitCode: 0, output, text: render(output), warnings };
 }
