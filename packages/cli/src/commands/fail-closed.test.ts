@@ -275,7 +275,7 @@ describe("crash leftovers are recoverable, and dwm run recovers them and journal
   it("a stale git lock of the run's integration branch, its runner dead: recoverable; run removes it and completes", async () => {
     const run = await atGate();
     const ref = `refs/heads/dwm/${run.runId}/integration`;
-    const lockFile = path.join(run.repo, ".git", ...ref.split("/")) + ".lock";
+    const lockFile = `${path.join(run.repo, ".git", ...ref.split("/"))}.lock`;
     fs.writeFileSync(lockFile, `${"0".repeat(40)}\n`);
     // The runner that held it is dead: its lease names a pid no process has.
     fs.writeFileSync(
