@@ -339,3 +339,27 @@ describe("checkStore: verify with a stat cache of verified files", () => {
     });
   });
 });
+
+describe("journal.head itself changed", () => {
+  it("any byte of journal.head changed is a problem naming journal.head", () => {
+    withRun((s) => {
+      const file = path.join(s.runDir, HEAD_FILE);
+      const orig = fs.readFileSync(file);
+      for (let i = 0; i < orig.length - 1; i++) {
+        for (const x of [1, 2, 16]) {
+          const bad = Buffer.from(orig);
+          bad[i] = (bad[i] ?? 0) ^ x;
+          fs.writeFileSync(file, bad);
+          const r = verifyRun(s.runDir);
+          expect(r.ok, `byte ${i} ^ ${x}`).toBe(false);
+          expect(
+            r.problems.some((p) => p.file === HEAD_FILE),
+            `byte ${i} ^ ${x}: ${JSON.stringify(r.problems)}`,
+          ).toBe(true);
+        }
+      }
+      fs.writeFileSync(file, orig);
+      expect(verifyRun(s.runDir).ok).toBe(true);
+    });
+  });
+});

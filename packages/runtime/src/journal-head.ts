@@ -100,6 +100,21 @@ export function headProblems(scan: JournalScan, e: HeadEvidence): VerifyProblem[
       }),
     ];
   }
+  // The head's event is in the journal, at another seq: journal.head is what was changed.
+  const headEvent = e.head === null ? undefined : scan.events.find((ev) => ev.digest === e.head?.digest);
+  if (e.head !== null && headEvent !== undefined && headEvent.seq !== e.head.seq) {
+    return [
+      {
+        code: "ERR_VERIFY_JOURNAL_HEAD",
+        file: HEAD_FILE,
+        message: `${HEAD_FILE} records its event as event ${e.head.seq}; the journal holds it as event ${headEvent.seq}`,
+        repairable: false,
+        expected: String(headEvent.seq),
+        actual: String(e.head.seq),
+        seq: headEvent.seq,
+      },
+    ];
+  }
   const recorded = Math.max(e.head?.seq ?? 0, e.stateSeq ?? 0);
   if (scan.lines < recorded) {
     const by = e.head && e.head.seq === recorded ? HEAD_FILE : "state.json";
