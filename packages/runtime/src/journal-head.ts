@@ -82,6 +82,73 @@ function headProblem(code: string, message: string, extra: Partial<VerifyProblem
   return { code, file: JOURNAL_FILE, message, repairable: false, ...extra };
 }
 
+/** No event while journal.head or evidence exists: a run never starts a new history over evidence. */
+function missingProblem(e: HeadEvidence): VerifyProblem | null {
+  if (e.head === null && e.evidence.length === 0) return null;
+  const why = e.head ? `${HEAD_FILE} records event ${e.head.seq}` : `${e.evidence.join(", ")} hold evidence`;
+  return headProblem("ERR_VERIFY_JOURNAL_MISSING", `the journal is missing or empty, but ${why}`, {
+    ...(e.head ? { expected: e.head.digest, seq: e.head.seq } : {}),
+  });
+}
+
+/** A problem of journal.head itself (named as its file: which of the two changed cannot be told). */
+function changedHead(message: string, expected: string, actual: string, seq: number): VerifyProblem {
+  return {
+    code: "ERR_VERIFY_JOURNAL_HEAD",
+    file: HEAD_FILE,
+    message,
+    repairable: false,
+    expected,
+    actual,
+    seq,
+  };
+}
+
+/** The head's event is in the journal at another seq: journal.head is what was changed. */
+function movedHeadProblem(scan: JournalScan, head: JournalHead): VerifyProblem | null {
+  const ev = scan.events.find((x) => x.digest === head.digest);
+  if (ev === undefined || ev.seq === head.seq) return null;
+  return changedHead(
+    `${HEAD_FILE} records its event as event ${head.seq}; the journal holds it as event ${ev.seq}`,
+    String(ev.seq),
+    String(head.seq),
+    ev.seq,
+  );
+}
+
+/** Fewer complete lines than journal.head (or state.json, saved after appends) records. */
+function truncatedProblem(scan: JournalScan, e: HeadEvidence): VerifyProblem | null {
+  const recorded = Math.max(e.head?.seq ?? 0, e.stateSeq ?? 0);
+  if (scan.lines >= recorded) return null;
+  const by = e.head && e.head.seq === recorded ? HEAD_FILE : "state.json";
+  return headProblem(
+    "ERR_VERIFY_JOURNAL_TRUNCATED",
+    `the journal has ${scan.lines} complete event(s) but ${by} records event ${recorded}: complete events were removed`,
+    { expected: String(recorded), actual: String(scan.lines), seq: scan.lines + 1 },
+  );
+}
+
+/** Another event at the head's seq (a replaced journal), or the head's event ending elsewhere. */
+function replacedProblem(scan: JournalScan, head: JournalHead, journal: Uint8Array): VerifyProblem | null {
+  const at = scan.events.find((ev) => ev.seq === head.seq);
+  if (at !== undefined && at.digest !== head.digest) {
+    return changedHead(
+      `event ${head.seq} of ${JOURNAL_FILE} is not the event ${HEAD_FILE} records: the journal was replaced, or ${HEAD_FILE} was changed`,
+      head.digest,
+      at.digest,
+      head.seq,
+    );
+  }
+  const end = endOfLine(journal, head.seq);
+  if (end === head.bytes) return null;
+  return changedHead(
+    `${HEAD_FILE} says event ${head.seq} ends at byte ${head.bytes}; in the journal it ends at byte ${end}`,
+    String(head.bytes),
+    String(end),
+    head.seq,
+  );
+}
+
 /**
  * Problems of a journal against its anchors: no event while journal.head or evidence exists
  * (a run never starts a new history over evidence); fewer complete lines than the head's
@@ -89,71 +156,11 @@ function headProblem(code: string, message: string, extra: Partial<VerifyProblem
  * may be longer than its head: a crash between an append and the head's rewrite leaves that.
  */
 export function headProblems(scan: JournalScan, e: HeadEvidence): VerifyProblem[] {
-  if (scan.lines === 0) {
-    if (e.head === null && e.evidence.length === 0) return [];
-    const why = e.head
-      ? `${HEAD_FILE} records event ${e.head.seq}`
-      : `${e.evidence.join(", ")} hold evidence`;
-    return [
-      headProblem("ERR_VERIFY_JOURNAL_MISSING", `the journal is missing or empty, but ${why}`, {
-        ...(e.head ? { expected: e.head.digest, seq: e.head.seq } : {}),
-      }),
-    ];
-  }
-  // The head's event is in the journal, at another seq: journal.head is what was changed.
-  const headEvent = e.head === null ? undefined : scan.events.find((ev) => ev.digest === e.head?.digest);
-  if (e.head !== null && headEvent !== undefined && headEvent.seq !== e.head.seq) {
-    return [
-      {
-        code: "ERR_VERIFY_JOURNAL_HEAD",
-        file: HEAD_FILE,
-        message: `${HEAD_FILE} records its event as event ${e.head.seq}; the journal holds it as event ${headEvent.seq}`,
-        repairable: false,
-        expected: String(headEvent.seq),
-        actual: String(e.head.seq),
-        seq: headEvent.seq,
-      },
-    ];
-  }
-  const recorded = Math.max(e.head?.seq ?? 0, e.stateSeq ?? 0);
-  if (scan.lines < recorded) {
-    const by = e.head && e.head.seq === recorded ? HEAD_FILE : "state.json";
-    return [
-      headProblem(
-        "ERR_VERIFY_JOURNAL_TRUNCATED",
-        `the journal has ${scan.lines} complete event(s) but ${by} records event ${recorded}: complete events were removed`,
-        { expected: String(recorded), actual: String(scan.lines), seq: scan.lines + 1 },
-      ),
-    ];
-  }
-  if (e.head === null) return [];
-  const at = scan.events.find((ev) => ev.seq === e.head?.seq);
-  if (at !== undefined && at.digest !== e.head.digest) {
-    return [
-      {
-        code: "ERR_VERIFY_JOURNAL_HEAD",
-        file: HEAD_FILE,
-        message: `event ${e.head.seq} of ${JOURNAL_FILE} is not the event ${HEAD_FILE} records: the journal was replaced, or ${HEAD_FILE} was changed`,
-        repairable: false,
-        expected: e.head.digest,
-        actual: at.digest,
-        seq: e.head.seq,
-      },
-    ];
-  }
-  const end = endOfLine(e.journal, e.head.seq);
-  if (end !== e.head.bytes) {
-    return [
-      {
-        code: "ERR_VERIFY_JOURNAL_HEAD",
-        file: HEAD_FILE,
-        message: `${HEAD_FILE} says event ${e.head.seq} ends at byte ${e.head.bytes}; in the journal it ends at byte ${end}`,
-        repairable: false,
-        expected: String(e.head.bytes),
-        actual: String(end),
-        seq: e.head.seq,
-      },
-    ];
-  }
-  return [];
+  const p =
+    scan.lines === 0
+      ? missingProblem(e)
+      : ((e.head && movedHeadProblem(scan, e.head)) ??
+        truncatedProblem(scan, e) ??
+        (e.head && replacedProblem(scan, e.head, e.journal)));
+  return p ? [p] : [];
 }
