@@ -30,6 +30,10 @@ export const cliErrors = defineErrors({
     hint: "Restore run.json from a backup; a run without its manifest cannot be checked or continued.",
     exitCode: EXIT.integrity,
   },
+  ERR_CLI_PACKET_NOT_FOUND: {
+    title: "The run has no packet of that id.",
+    hint: "Run `dwm status <run>` for its packets (details.available lists some).",
+  },
   ERR_CLI_INTERNAL: {
     title: "DWM hit an unexpected internal error.",
     hint: "Run again with DWM_DEBUG=1 for the stack trace and report it.",

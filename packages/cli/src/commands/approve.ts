@@ -16,7 +16,7 @@ import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
 import type { Approval, Approver, GateDecision, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
-import { checkBeforeChange } from "../preflight.js";
+import { checkBeforeChange } from "../internal/preflight.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 /** Who decides: git's user.name (and email) in the repository, else the OS account. */

@@ -1,6 +1,6 @@
 import { checkStore } from "@dwm/runtime";
 import type { VerifyProblem, VerifyReport } from "@dwm/schemas";
-import { cliErrors } from "./errors.js";
+import { cliErrors } from "../errors.js";
 
 /** How many problems the refusal's message lists (details.problems has them all). */
 const LISTED = 10;
