@@ -1,16 +1,29 @@
-import { checkStore } from "@dwm/runtime";
+import os from "node:os";
+import path from "node:path";
+import { checkStore, LOCK_FILE, runLockHeld } from "@dwm/runtime";
 import type { VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { cliErrors } from "../errors.js";
 
 /** How many problems the refusal's message lists (details.problems has them all). */
 const LISTED = 10;
+/** How long to wait before looking again while a live runner holds the run. */
+const RECHECK_MS = 300;
+
+const key = (p: VerifyProblem) => `${p.code} ${p.file}`;
+
+/** Block this thread for `ms` (the commands that call this are synchronous up to here). */
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 /**
  * The check every command that changes a run makes first (fail closed): the run store must
  * pass `dwm verify`'s checks (through the stat cache of runtime's checkStore, so it is cheap
  * enough to make every time). A problem that is not repairable refuses the command with
  * ERR_CLI_STORE_DAMAGED (exit 3) and the list of problems; crash leftovers and a torn last
- * line pass (`dwm run` recovers them). Returns the report.
+ * line pass (`dwm run` recovers them). While a live runner holds the run, a problem must still
+ * be there a moment later to refuse (the runner writes a file just before it journals it).
+ * Returns the report.
  */
 export function checkBeforeChange(
   runDir: string,
@@ -18,9 +31,22 @@ export function checkBeforeChange(
   ref: string,
   /** Problems the command itself repairs and journals (a recompile: files it writes anyway). */
   repairs: (p: VerifyProblem) => boolean = () => false,
+  /** How it waits before looking again (tests: a step of the runner's). */
+  wait: () => void = () => sleepMs(RECHECK_MS),
 ): VerifyReport {
-  const report = checkStore(runDir);
-  const blocking = report.problems.filter((p) => !p.repairable && !repairs(p));
+  let report = checkStore(runDir);
+  let blocking = report.problems.filter((p) => !p.repairable && !repairs(p));
+  if (
+    blocking.length > 0 &&
+    runLockHeld(path.join(runDir, LOCK_FILE), new Date().toISOString(), os.hostname())
+  ) {
+    // A live runner writes a file a moment before it journals it (a review, a handoff, a fan-out
+    // packet): look again once; only what is still wrong then refuses the command.
+    wait();
+    const first = new Set(blocking.map(key));
+    report = checkStore(runDir);
+    blocking = report.problems.filter((p) => !p.repairable && !repairs(p) && first.has(key(p)));
+  }
   if (blocking.length === 0) return report;
   const lines = blocking.slice(0, LISTED).map((p) => `  ${p.code} ${p.file}: ${p.message}`);
   if (blocking.length > LISTED) lines.push(`  … and ${blocking.length - LISTED} more (dwm verify ${ref})`);
