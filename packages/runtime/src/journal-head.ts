@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { readArtifact, writeArtifact } from "@dwm/core";
+import { readArtifact, renderArtifact, writeArtifact } from "@dwm/core";
 import type { JournalHead, VerifyProblem } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { JOURNAL_FILE, type JournalScan } from "./events.js";
@@ -15,6 +15,45 @@ export const EVIDENCE_DIRS = ["attempts", "reviews", "approvals", "handoffs"] as
 export function writeJournalHead(runDir: string, head: { seq: number; digest: string; bytes: number }): void {
   const doc: JournalHead = { kind: "journal-head", schema_version: "1", ...head };
   writeArtifact(path.join(runDir, HEAD_FILE), "journal-head", doc);
+}
+
+/**
+ * The journal's writer keeps journal.head up to date after every append. The first write of a
+ * writer's life is atomic and durable (temp file, fsync, rename); later ones rewrite the file in
+ * place with one write at offset 0 (seq and bytes only grow, so the canonical text never gets
+ * shorter than what it replaces, and it is cut to length). An in-place rewrite is not fsynced
+ * until close: after a power loss journal.head may be behind the journal, which is allowed (it
+ * is a lower bound); it is never ahead, because the journal was fsynced first. An atomic
+ * rewrite per append cost ~9 ms on the development machine, against 0.5 ms for the append.
+ */
+export class HeadAnchor {
+  private fd: number | null = null;
+  constructor(private readonly runDir: string) {}
+
+  /** Record `head` (after the journal's fsync). */
+  update(head: { seq: number; digest: string; bytes: number }): void {
+    if (this.fd === null) {
+      writeJournalHead(this.runDir, head);
+      this.fd = fs.openSync(path.join(this.runDir, HEAD_FILE), "r+");
+      return;
+    }
+    const doc: JournalHead = { kind: "journal-head", schema_version: "1", ...head };
+    const text = Buffer.from(renderArtifact(doc));
+    fs.writeSync(this.fd, text, 0, text.length, 0);
+    fs.ftruncateSync(this.fd, text.length);
+  }
+
+  /** fsync what was rewritten in place, and close. */
+  close(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 /** journal.head, or null when there is none; a file that cannot be read as one is a problem. */

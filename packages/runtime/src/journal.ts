@@ -25,13 +25,7 @@ import {
   type TornTail,
 } from "./events.js";
 import { applyEvent, foldJournal } from "./fold.js";
-import {
-  cachedSeq,
-  evidenceFolders,
-  headProblems,
-  readJournalHead,
-  writeJournalHead,
-} from "./journal-head.js";
+import { cachedSeq, evidenceFolders, HeadAnchor, headProblems, readJournalHead } from "./journal-head.js";
 import { type Leftover, leftoverLive, refLockLeftovers, storeLeftovers } from "./leftovers.js";
 
 export const RUN_FILE = "run.json";
@@ -138,6 +132,7 @@ class RunJournal implements Journal {
   readonly warnings: string[] = [];
   /** Size of the journal file: the end of the last complete line. */
   private bytes: number;
+  private readonly anchor: HeadAnchor;
   private fd: number | null;
   private readonly clock: Clock;
   private readonly lock: LockHandle;
@@ -163,6 +158,7 @@ class RunJournal implements Journal {
     this.leaseMs = init.leaseMs;
     this.repaired = init.repaired;
     this.bytes = init.bytes;
+    this.anchor = new HeadAnchor(init.runDir);
   }
 
   get seq(): number {
@@ -236,7 +232,7 @@ class RunJournal implements Journal {
    */
   private anchorHead(): void {
     try {
-      writeJournalHead(this.runDir, { seq: this.state.seq, digest: this.head, bytes: this.bytes });
+      this.anchor.update({ seq: this.state.seq, digest: this.head, bytes: this.bytes });
     } catch (e) {
       this.warnings.push(`journal.head was not updated after event ${this.state.seq}: ${errText(e)}`);
     }
@@ -251,6 +247,11 @@ class RunJournal implements Journal {
       }
     }
     this.fd = null;
+    try {
+      this.anchor.close();
+    } catch {
+      // the journal failed first; that error is the one thrown
+    }
     this.lock.release();
   }
 
@@ -292,6 +293,11 @@ class RunJournal implements Journal {
       this.warnings.push(`closing the journal failed: ${errText(e)}`);
     }
     this.fd = null;
+    try {
+      this.anchor.close();
+    } catch (e) {
+      this.warnings.push(`journal.head was not synced: ${errText(e)}`);
+    }
     try {
       this.saveState();
     } catch (e) {

@@ -204,18 +204,17 @@ function checkJournal(
   c: StoreChecker,
   run: Run | undefined,
 ): { scan: JournalScan; intact: boolean; state: RunState | null; bytes: Buffer } {
+  // The anchors first: a live runner only moves them forward after its appends, so read before
+  // the journal they can never be ahead of it.
+  const { head, problem } = readJournalHead(c.runDir);
+  const evidence = evidenceFolders(c.runDir);
+  const stateSeq = cachedSeq(c.runDir, STATE_FILE);
   const exists = fs.existsSync(path.join(c.runDir, JOURNAL_FILE));
   const bytes = (exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0);
   const scan = scanJournal(bytes, c.cache?.journalPrefix(bytes) ?? 0);
   c.problems.push(...scan.problems);
-  const { head, problem } = readJournalHead(c.runDir);
   if (problem) c.problems.push(problem);
-  const anchored = headProblems(scan, {
-    head,
-    evidence: evidenceFolders(c.runDir),
-    stateSeq: cachedSeq(c.runDir, STATE_FILE),
-    journal: bytes,
-  });
+  const anchored = headProblems(scan, { head, evidence, stateSeq, journal: bytes });
   c.problems.push(...anchored);
   const intact = journalIntact(scan) && anchored.length === 0;
   if (run === undefined) return { scan, intact, state: null, bytes };
