@@ -50,6 +50,14 @@ describe("checkBeforeChange", () => {
     expect(checkBeforeChange(dir, "run", "r").problems.map((p) => p.code)).toEqual([
       "ERR_VERIFY_LEFTOVER_TEMP",
     ]);
+    // An approval the runner set aside (there before its gate opened) stays flagged by verify only.
+    openJournal(dir, { clock: new FakeClock() }).close();
+    fs.mkdirSync(path.join(dir, "approvals", "write-gate"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "approvals", "write-gate", "1.json.refused-7"), "{}");
+    expect(checkBeforeChange(dir, "run", "r").problems.map((p) => p.code)).toEqual([
+      "ERR_VERIFY_LEFTOVER_TEMP",
+      "ERR_VERIFY_UNEXPECTED_FILE",
+    ]);
     fs.appendFileSync(path.join(dir, "prompts", "inventory.md"), "x");
     expect(() =>
       checkBeforeChange(dir, "recompile", "r", (p) => p.file === "prompts/inventory.md"),
