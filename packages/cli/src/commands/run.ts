@@ -481,7 +481,7 @@ async function execute(
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const opts = runOptions(args, ctx);
   const target = await targetOf(args, ctx);
-  checkBeforeChange(target.resolved.runDir, "run", target.resolved.ref);
+  checkBeforeChange(target.resolved.runDir, "run", target.resolved.ref, { needsLock: true });
   const progress = createProgress(
     ctx,
     printerMode(opts.ndjson, args.json, ctx.isTTY, opts.quiet),

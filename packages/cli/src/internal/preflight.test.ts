@@ -60,7 +60,7 @@ describe("checkBeforeChange", () => {
     ]);
     fs.appendFileSync(path.join(dir, "prompts", "inventory.md"), "x");
     expect(() =>
-      checkBeforeChange(dir, "recompile", "r", (p) => p.file === "prompts/inventory.md"),
+      checkBeforeChange(dir, "recompile", "r", { repairs: (p) => p.file === "prompts/inventory.md" }),
     ).not.toThrow();
   });
 
@@ -73,17 +73,17 @@ describe("checkBeforeChange", () => {
     fs.writeFileSync(transient, "{}");
     // The runner names it (here: takes it away) while the check waits.
     const waited: string[] = [];
-    const report = checkBeforeChange(
-      dir,
-      "approve",
-      "r",
-      () => false,
-      () => {
+    const report = checkBeforeChange(dir, "approve", "r", {
+      wait: () => {
         waited.push("waited");
         fs.rmSync(transient);
       },
-    );
+    });
     expect([report.ok, waited]).toEqual([true, ["waited"]]);
+    // A command that takes the lock is refused at once, before any check.
+    expect(refusal(() => checkBeforeChange(dir, "run", "r", { needsLock: true })).code).toBe(
+      "ERR_RUN_LOCKED",
+    );
     // What stays wrong still refuses.
     fs.writeFileSync(transient, "{}");
     expect(refusal(() => checkBeforeChange(dir, "approve", "r")).code).toBe("ERR_CLI_STORE_DAMAGED");

@@ -1,6 +1,7 @@
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { checkStore, LOCK_FILE, runLockHeld } from "@dwm/runtime";
+import { checkStore, LOCK_FILE, runLockHeld, runtimeErrors } from "@dwm/runtime";
 import type { VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { cliErrors } from "../errors.js";
 
@@ -28,6 +29,33 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** What a command tells the check. */
+export interface PreflightOptions {
+  /** Problems the command itself repairs and journals (a recompile: files it writes anyway). */
+  repairs?: (p: VerifyProblem) => boolean;
+  /** The command takes the run lock: a live holder refuses it at once (ERR_RUN_LOCKED), before the check. */
+  needsLock?: boolean;
+  /** How it waits before looking again (tests: a step of the runner's). */
+  wait?: () => void;
+}
+
+/** ERR_RUN_LOCKED when a live runner holds the run (what openJournal would say, without checking first). */
+function refuseIfLocked(runDir: string): void {
+  const file = path.join(runDir, LOCK_FILE);
+  if (!runLockHeld(file, new Date().toISOString(), os.hostname())) return;
+  let holder: { pid?: unknown; host?: unknown; expires_at?: unknown } = {};
+  try {
+    holder = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    // being written: held, identity unknown
+  }
+  const who =
+    typeof holder.pid === "number" ? `pid ${holder.pid} on ${String(holder.host)}` : "another process";
+  throw runtimeErrors.create("ERR_RUN_LOCKED", `run ${path.basename(runDir)} is locked by ${who}`, {
+    details: { pid: holder.pid ?? null, host: holder.host ?? null, expires_at: holder.expires_at ?? null },
+  });
+}
+
 /**
  * The check every command that changes a run makes first (fail closed): the run store must
  * pass `dwm verify`'s checks (through the stat cache of runtime's checkStore, so it is cheap
@@ -41,11 +69,11 @@ export function checkBeforeChange(
   runDir: string,
   command: string,
   ref: string,
-  /** Problems the command itself repairs and journals (a recompile: files it writes anyway). */
-  repairs: (p: VerifyProblem) => boolean = () => false,
-  /** How it waits before looking again (tests: a step of the runner's). */
-  wait: () => void = () => sleepMs(RECHECK_MS),
+  options: PreflightOptions = {},
 ): VerifyReport {
+  const repairs = options.repairs ?? (() => false);
+  const wait = options.wait ?? (() => sleepMs(RECHECK_MS));
+  if (options.needsLock) refuseIfLocked(runDir);
   let report = checkStore(runDir);
   let blocking = report.problems.filter((p) => !p.repairable && !setAside(p) && !repairs(p));
   if (
