@@ -75,10 +75,12 @@ export function storeLeftovers(
   runDir: string,
   state: RunState | null,
   named: ReadonlySet<string> = new Set(),
+  /** The store's files when the caller listed them already (else they are listed here). */
+  listed?: readonly string[],
 ): Leftover[] {
   const out = new Map<string, Leftover>();
   const flying = state ? inFlight(state) : [];
-  for (const rel of files(runDir)) {
+  for (const rel of listed ?? files(runDir)) {
     if (named.has(rel)) continue;
     const temp = tempFileOf(path.posix.basename(rel));
     if (temp) {

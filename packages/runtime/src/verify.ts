@@ -371,8 +371,10 @@ function verifyWith(
     expected.set(rel, e);
   }
   const runnerAlive = runLockHeld(path.join(dir, LOCK_FILE), new Date().toISOString(), os.hostname());
-  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()));
-  c.problems.push(...strayFileProblems(walk(dir), expected, leftovers, runnerAlive));
+  const entries = walk(dir);
+  const listed = entries.filter((e) => !e.symlink).map((e) => e.path);
+  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed);
+  c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
   if (run !== undefined)
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
 
