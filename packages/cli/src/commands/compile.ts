@@ -255,10 +255,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       newRun: args.values.new === true,
       beforeWrite: ({ runId: id, runDir, created, files }) => {
         if (created) return; // a new run is published with one rename
-        checkBeforeChange(runDir, "recompile", id, {
-          needsLock: true,
-          repairs: (p) => writtenAlready(runDir, files, p),
-        });
+        checkBeforeChange(runDir, "recompile", id, { repairs: (p) => writtenAlready(runDir, files, p) });
         if (fs.existsSync(path.join(runDir, JOURNAL_FILE))) {
           journal = openJournal(runDir, { clock: ctx.clock, recompile: true });
         } else {
