@@ -141,9 +141,10 @@ export class RunLog {
     this.renewTimer = null;
   }
 
-  /** Save state.json and release the lock. */
+  /** Save state.json and release the lock; what failed after the last append is a note, not a failure. */
   close(): void {
     this.stopLease();
     this.journal.close();
+    for (const w of this.journal.warnings) this.note(`warning: ${w}`);
   }
 }
