@@ -11,6 +11,7 @@ import { openJournal, readJournal } from "./journal.js";
 import { HEAD_FILE, readJournalHead, writeJournalHead } from "./journal-head.js";
 import { completePacket } from "./test-support/drive.js";
 import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
+import { TRUST } from "./test-support/sign.js";
 import { checkStore, verifyCacheFile, verifyRun } from "./verify.js";
 
 const clock = () => new FakeClock("2026-01-01T00:00:00.000Z", 1000);
@@ -32,7 +33,8 @@ function withRun(f: (s: TestRunStore) => void): void {
 
 const journalFile = (s: TestRunStore) => path.join(s.runDir, JOURNAL_FILE);
 const lines = (s: TestRunStore) => fs.readFileSync(journalFile(s), "utf8").split("\n").slice(0, -1);
-const codes = (s: TestRunStore) => verifyRun(s.runDir).problems.map((p) => [p.code, p.file]);
+const codes = (s: TestRunStore) =>
+  verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file]);
 
 function openCode(s: TestRunStore): string | undefined {
   try {
@@ -62,7 +64,7 @@ describe("journal.head: the journal's head anchored outside it", () => {
         digest: last?.digest,
         bytes: fs.statSync(journalFile(s)).size,
       });
-      expect(verifyRun(s.runDir).ok).toBe(true);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 
@@ -71,7 +73,7 @@ describe("journal.head: the journal's head anchored outside it", () => {
       const all = lines(s);
       const before = `${all.slice(0, -2).join("\n")}\n`;
       fs.writeFileSync(journalFile(s), before);
-      const r = verifyRun(s.runDir);
+      const r = verifyRun(s.runDir, { trust: TRUST });
       expect(r.ok).toBe(false);
       expect(r.problems).toContainEqual(
         expect.objectContaining({
@@ -92,7 +94,7 @@ describe("journal.head: the journal's head anchored outside it", () => {
       const full = fs.readFileSync(journalFile(s));
       const half = full.subarray(0, Math.floor(full.length / 2));
       fs.writeFileSync(journalFile(s), half);
-      const problems = verifyRun(s.runDir).problems;
+      const problems = verifyRun(s.runDir, { trust: TRUST }).problems;
       expect(problems.slice(0, 2).map((p) => [p.code, p.repairable])).toEqual([
         ["ERR_VERIFY_TORN_TAIL", true],
         ["ERR_VERIFY_JOURNAL_TRUNCATED", false],
@@ -112,7 +114,7 @@ describe("journal.head: the journal's head anchored outside it", () => {
       expect(j.repaired?.offset).toBe(complete.length);
       j.close();
       expect(fs.readFileSync(journalFile(s)).subarray(0, complete.length).equals(complete)).toBe(true);
-      expect(verifyRun(s.runDir).ok).toBe(true);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 
@@ -155,7 +157,7 @@ describe("journal.head: the journal's head anchored outside it", () => {
       j.close();
       if (head === null) throw new Error("no head");
       writeJournalHead(s.runDir, { seq: head.seq, digest: head.digest, bytes: head.bytes });
-      expect(verifyRun(s.runDir).problems).toEqual([]);
+      expect(verifyRun(s.runDir, { trust: TRUST }).problems).toEqual([]);
     });
   });
 });
@@ -165,7 +167,7 @@ describe("crash leftovers: recoverable, not tampering", () => {
     withRun((s) => {
       const rel = `attempts/inventory/1/.attempt.json.${deadPid()}.0a1b2c3d.tmp`;
       fs.writeFileSync(path.join(s.runDir, rel), "{");
-      const r = verifyRun(s.runDir);
+      const r = verifyRun(s.runDir, { trust: TRUST });
       expect(r.problems.map((p) => [p.code, p.file, p.repairable])).toEqual([
         ["ERR_VERIFY_LEFTOVER_TEMP", rel, true],
       ]);
@@ -176,7 +178,7 @@ describe("crash leftovers: recoverable, not tampering", () => {
         { leftovers: [expect.objectContaining({ kind: "temp-file", path: rel })] },
       ]);
       expect(fs.existsSync(path.join(s.runDir, rel))).toBe(false);
-      expect(verifyRun(s.runDir).ok).toBe(true);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 
@@ -187,7 +189,7 @@ describe("crash leftovers: recoverable, not tampering", () => {
       fs.writeFileSync(path.join(s.runDir, rel), "{");
       open(s).close();
       expect(fs.existsSync(path.join(s.runDir, rel))).toBe(true);
-      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.repairable])).toEqual([
+      expect(verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.repairable])).toEqual([
         ["ERR_VERIFY_LEFTOVER_TEMP", true],
       ]);
     });
@@ -206,9 +208,9 @@ describe("crash leftovers: recoverable, not tampering", () => {
       j.close();
       s.putFile("attempts/review/1/stdout", "half");
       s.putFile("attempts/review/1/outputs/x.txt", "x");
-      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.file, p.repairable])).toEqual([
-        ["ERR_VERIFY_LEFTOVER_ATTEMPT", "attempts/review/1", true],
-      ]);
+      expect(
+        verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file, p.repairable]),
+      ).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "attempts/review/1", true]]);
       // A folder of an attempt the journal never dispatched is not a leftover.
       s.putFile("attempts/review/7/stdout", "?");
       expect(codes(s)).toContainEqual(["ERR_VERIFY_UNEXPECTED_FILE", "attempts/review/7/stdout"]);
@@ -221,14 +223,14 @@ describe("crash leftovers: recoverable, not tampering", () => {
       fs.mkdirSync(refs, { recursive: true });
       fs.writeFileSync(path.join(refs, "integration.lock"), "0".repeat(40));
       const ref = `refs/heads/dwm/${s.run.run_id}/integration`;
-      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.file, p.repairable])).toEqual([
-        ["ERR_VERIFY_LEFTOVER_REF_LOCK", `${ref}.lock`, true],
-      ]);
+      expect(
+        verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file, p.repairable]),
+      ).toEqual([["ERR_VERIFY_LEFTOVER_REF_LOCK", `${ref}.lock`, true]]);
       open(s).close();
       expect(fs.existsSync(path.join(refs, "integration.lock"))).toBe(false);
       const rec = readJournal(s.runDir).events.find((e) => e.type === "store.recovered");
       expect(rec?.data).toEqual({ leftovers: [expect.objectContaining({ kind: "ref-lock", path: ref })] });
-      expect(verifyRun(s.runDir).ok).toBe(true);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 });
@@ -262,36 +264,38 @@ describe("checkStore: verify with a stat cache of verified files", () => {
 
   it("reports what verifyRun reports, and the second check hashes nothing that did not change", () => {
     inRepo((s) => {
-      const first = checkStore(s.runDir, { nowMs: later() });
-      expect(first).toEqual(verifyRun(s.runDir));
+      const first = checkStore(s.runDir, { nowMs: later(), trust: TRUST });
+      expect(first).toEqual(verifyRun(s.runDir, { trust: TRUST }));
       const cache = JSON.parse(fs.readFileSync(cacheOf(s), "utf8"));
       expect(Object.keys(cache.files)).toContain("attempts/inventory/1/stdout");
       expect(cache.journal.seq).toBe(readJournal(s.runDir).events.length);
-      expect(checkStore(s.runDir, { nowMs: later() })).toEqual(verifyRun(s.runDir));
+      expect(checkStore(s.runDir, { nowMs: later(), trust: TRUST })).toEqual(
+        verifyRun(s.runDir, { trust: TRUST }),
+      );
     });
   });
 
   it("a changed file is hashed again and fails, whatever its mtime says", () => {
     inRepo((s) => {
-      checkStore(s.runDir, { nowMs: later() });
+      checkStore(s.runDir, { nowMs: later(), trust: TRUST });
       const rel = path.join(s.runDir, "attempts", "inventory", "1", "stdout");
       const st = fs.statSync(rel);
       const bytes = fs.readFileSync(rel);
       bytes[0] = (bytes[0] ?? 0) ^ 1;
       fs.writeFileSync(rel, bytes);
       fs.utimesSync(rel, st.atime, st.mtime);
-      expect(checkStore(s.runDir, { nowMs: later() }).problems.map((p) => [p.code, p.file])).toEqual([
-        ["ERR_VERIFY_FILE_DIGEST", "attempts/inventory/1/stdout"],
-      ]);
+      expect(
+        checkStore(s.runDir, { nowMs: later(), trust: TRUST }).problems.map((p) => [p.code, p.file]),
+      ).toContainEqual(["ERR_VERIFY_FILE_DIGEST", "attempts/inventory/1/stdout"]);
     });
   });
 
   it("a changed journal prefix is checked again line by line", () => {
     inRepo((s) => {
-      checkStore(s.runDir, { nowMs: later() });
+      checkStore(s.runDir, { nowMs: later(), trust: TRUST });
       const text = fs.readFileSync(journalFile(s), "utf8");
       fs.writeFileSync(journalFile(s), text.replace('"backend":"shell"', '"backend":"codex"'));
-      expect(checkStore(s.runDir, { nowMs: later() }).problems.map((p) => p.code)).toContain(
+      expect(checkStore(s.runDir, { nowMs: later(), trust: TRUST }).problems.map((p) => p.code)).toContain(
         "ERR_VERIFY_EVENT_DIGEST",
       );
     });
@@ -299,7 +303,7 @@ describe("checkStore: verify with a stat cache of verified files", () => {
 
   it("skips exactly the files whose stat it recorded; `dwm verify` (verifyRun) never reads it", () => {
     inRepo((s) => {
-      checkStore(s.runDir, { nowMs: later() });
+      checkStore(s.runDir, { nowMs: later(), trust: TRUST });
       const rel = "attempts/inventory/1/stdout";
       const file = path.join(s.runDir, rel);
       fs.writeFileSync(file, "X".repeat(fs.statSync(file).size));
@@ -314,16 +318,17 @@ describe("checkStore: verify with a stat cache of verified files", () => {
         ino: String(st.ino),
       };
       fs.writeFileSync(cacheFile, JSON.stringify(cache));
-      expect(checkStore(s.runDir, { nowMs: later() }).ok).toBe(true);
-      expect(verifyRun(s.runDir).problems.map((p) => [p.code, p.file])).toEqual([
-        ["ERR_VERIFY_FILE_DIGEST", rel],
-      ]);
+      // The cache skipped hashing it (the packet's signed attestation, checked every time, still tells).
+      const digestOf = (r: { problems: { code: string; file: string }[] }) =>
+        r.problems.filter((p) => p.code === "ERR_VERIFY_FILE_DIGEST").map((p) => p.file);
+      expect(digestOf(checkStore(s.runDir, { nowMs: later(), trust: TRUST }))).toEqual([]);
+      expect(digestOf(verifyRun(s.runDir, { trust: TRUST }))).toEqual([rel]);
     });
   });
 
   it("lives in the git directory, never in the run store; none outside a repository", () => {
     inRepo((s) => {
-      checkStore(s.runDir, { nowMs: later() });
+      checkStore(s.runDir, { nowMs: later(), trust: TRUST });
       expect(path.dirname(cacheOf(s))).toBe(path.join(s.tmp.path, ".git", "dwm", "verify-cache"));
       expect(fs.existsSync(cacheOf(s))).toBe(true);
     });
@@ -334,8 +339,10 @@ describe("checkStore: verify with a stat cache of verified files", () => {
     inRepo((s) => {
       fs.mkdirSync(path.dirname(cacheOf(s)), { recursive: true });
       fs.writeFileSync(cacheOf(s), "{not json");
-      expect(checkStore(s.runDir, { nowMs: later() })).toEqual(verifyRun(s.runDir));
-      expect(verifyRun(s.runDir).ok).toBe(true);
+      expect(checkStore(s.runDir, { nowMs: later(), trust: TRUST })).toEqual(
+        verifyRun(s.runDir, { trust: TRUST }),
+      );
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 });
@@ -350,7 +357,7 @@ describe("journal.head itself changed", () => {
           const bad = Buffer.from(orig);
           bad[i] = (bad[i] ?? 0) ^ x;
           fs.writeFileSync(file, bad);
-          const r = verifyRun(s.runDir);
+          const r = verifyRun(s.runDir, { trust: TRUST });
           expect(r.ok, `byte ${i} ^ ${x}`).toBe(false);
           expect(
             r.problems.some((p) => p.file === HEAD_FILE),
@@ -359,7 +366,7 @@ describe("journal.head itself changed", () => {
         }
       }
       fs.writeFileSync(file, orig);
-      expect(verifyRun(s.runDir).ok).toBe(true);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 });

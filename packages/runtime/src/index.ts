@@ -31,3 +31,5 @@ export {
 } from "./leftovers.js";
 export { applyRecompile } from "./recompile.js";
 export { checkStore, verifyCacheFile, verifyRun } from "./verify.js";
+export type { SignatureReport } from "./verify-signatures.js";
+export { trustFor, verifySignatures } from "./verify-signatures.js";

@@ -89,6 +89,12 @@ export interface OpenJournalOptions {
    * it, a mismatch is ERR_VERIFY_RUN_DIGEST.
    */
   recompile?: boolean;
+  /**
+   * The run instance identity (32 hex digits) to journal in run.opened when the journal is new
+   * (ignored otherwise). The caller draws it: a distributed-queue coordinator namespaces its jobs
+   * and remote refs by it. Without it, run.opened carries none.
+   */
+  instance?: string;
 }
 
 /** The single writer of a run's journal. */
@@ -463,8 +469,9 @@ export function openingEvents(opening: {
   host: string;
   /** Crash leftovers removed before the lease event. */
   recovered?: readonly Leftover[];
+  instance?: string | undefined;
 }): EventDraft[] {
-  const { run, torn, tookOver, pid, host } = opening;
+  const { run, torn, tookOver, pid, host, instance } = opening;
   const drafts: EventDraft[] = [];
   if (opening.fresh) {
     drafts.push({
@@ -475,6 +482,7 @@ export function openingEvents(opening: {
         revision: run.revision,
         packets: run.packets.map((p) => p.packet_id),
         gates: run.gates.map((g) => g.gate_id),
+        ...(instance !== undefined ? { instance } : {}),
       },
     });
   }
@@ -568,6 +576,7 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
         pid: me.pid,
         host: me.host,
         recovered: journal.recovered,
+        instance: options.instance,
       }),
     );
     if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") {

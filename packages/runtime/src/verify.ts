@@ -10,6 +10,7 @@ import {
   isDwmError,
   isReadProblem,
   readArtifactFile,
+  type TrustStore,
 } from "@dwm/core";
 import type { JournalEvent, Run, RunState, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { JOURNAL_FILE, type JournalScan, scanJournal } from "./events.js";
@@ -25,6 +26,7 @@ import {
   runLockHeld,
   storeLeftovers,
 } from "./leftovers.js";
+import { trustFor, verifySignatures } from "./verify-signatures.js";
 
 /**
  * Where the stat cache of the store check (see verify-cache.schema.json) of a run lives: in the
@@ -324,16 +326,34 @@ export function strayFileProblems(
   });
 }
 
+/** The signatures' report, or a problem saying the trusted keys could not be read. */
+function signaturesOf(dir: string, events: readonly JournalEvent[], trust: TrustStore | undefined) {
+  try {
+    return verifySignatures(dir, events, trustFor(dir, trust));
+  } catch (e) {
+    if (!isDwmError(e)) throw e;
+    const problem: VerifyProblem = {
+      code: "ERR_VERIFY_SIGNATURE",
+      file: RUN_FILE,
+      message: `the trusted keys cannot be read: ${e.message}`,
+      repairable: false,
+    };
+    return { problems: [problem], signatures: [] };
+  }
+}
+
 /**
  * Check a run store without writing anything: run.json against the run digest the
  * journal last recorded; the journal's every line (schema, canonical form, digest,
  * seq, chain) and its history (fold); plan.json and scorecard.json against run.json;
  * every packet, prompt and gate of run.json's index; every file a journal event names
- * in `data.files` (sha256 of its bytes; the latest naming of a path wins); and no
- * file that nothing names. Every problem is reported, not just the first.
+ * in `data.files` (sha256 of its bytes; the latest naming of a path wins); no file that
+ * nothing names; and every signature (verifySignatures) against `options.trust`, by
+ * default the dwm.operators.json of the repository holding the store. Every problem is
+ * reported, not just the first.
  */
-export function verifyRun(runDir: string): VerifyReport {
-  return verifyWith(path.resolve(runDir), null).report;
+export function verifyRun(runDir: string, options: { trust?: TrustStore } = {}): VerifyReport {
+  return verifyWith(path.resolve(runDir), null, options.trust).report;
 }
 
 /**
@@ -343,11 +363,14 @@ export function verifyRun(runDir: string): VerifyReport {
  * cache is rewritten when nothing but repairable problems were found. Same report as verifyRun.
  * `nowMs` (tests): when the check runs; a file changed within 2 s of it is not cached.
  */
-export function checkStore(runDir: string, options: { nowMs?: number } = {}): VerifyReport {
+export function checkStore(
+  runDir: string,
+  options: { nowMs?: number; trust?: TrustStore } = {},
+): VerifyReport {
   const dir = path.resolve(runDir);
   const file = verifyCacheFile(dir);
   const cache = StatCache.load(dir, file, options.nowMs);
-  const { report, journal } = verifyWith(dir, cache);
+  const { report, journal } = verifyWith(dir, cache, options.trust);
   if (file !== null && report.problems.every((p) => p.repairable) && journal !== null) {
     try {
       cache.save(file, journal);
@@ -361,6 +384,7 @@ export function checkStore(runDir: string, options: { nowMs?: number } = {}): Ve
 function verifyWith(
   dir: string,
   cache: StatCache | null,
+  trust?: TrustStore,
 ): { report: VerifyReport; journal: { seq: number; bytes: Uint8Array } | null } {
   const c = new StoreChecker(dir, cache);
   const run = c.json(RUN_FILE, "run", null) as Run | undefined;
@@ -377,6 +401,8 @@ function verifyWith(
   c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
   if (run !== undefined)
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
+  const signed = signaturesOf(dir, scan.events, trust);
+  c.problems.push(...signed.problems);
 
   const last = scan.events.at(-1);
   const report: VerifyReport = {
@@ -390,6 +416,7 @@ function verifyWith(
     files_checked: c.filesChecked,
     state_cache: stateCacheStatus(dir, last?.seq ?? 0, last?.digest ?? null),
     problems: c.problems,
+    signatures: signed.signatures,
   };
   const complete = journalBytes.subarray(0, scan.torn ? scan.torn.offset : journalBytes.length);
   return { report, journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null };
