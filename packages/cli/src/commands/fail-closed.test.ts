@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -32,6 +33,7 @@ function auditRepo(parent?: string, until: (() => void)[] = cleanups): TempDir {
   fs.cpSync(path.join(EXAMPLES, "repo-audit"), repo.path, { recursive: true });
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", "audit");
+  trustOperator(repo.path);
   return repo;
 }
 
@@ -49,7 +51,7 @@ async function dwm(cwd: string, argv: string[]) {
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
     },

@@ -16,7 +16,7 @@ import type {
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
 import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
-import { recoverableText } from "../internal/recoverable.js";
+import { recoverableByRun, recoverableText } from "../internal/recoverable.js";
 import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
@@ -81,7 +81,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     next_action: nextAction(r.ref, verify, state, rows, waiting, liveHolder(r.runDir, ctx.clock.now())),
   };
   // Crash leftovers (all problems repairable) are not an integrity failure: `dwm run` recovers them.
-  const intact = verify.problems.every((p) => p.repairable);
+  const intact = verify.problems.every(recoverableByRun);
   return { exitCode: intact ? 0 : 3, output: report, text: render(report) };
 }
 

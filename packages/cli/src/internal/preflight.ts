@@ -18,6 +18,9 @@ const key = (p: VerifyProblem) => `${p.code} ${p.file}`;
  * at; the recorded history is whole, so it does not stop the run.
  */
 function setAside(p: VerifyProblem): boolean {
+  // A completed packet without a signed attestation (a run made before attestations, or by hand)
+  // lowers its assurance; it is no damage to the recorded history.
+  if (p.code === "ERR_VERIFY_UNATTESTED") return true;
   return (
     p.code === "ERR_VERIFY_UNEXPECTED_FILE" &&
     /^approvals\/.+\/[1-9][0-9]*\.json\.refused-[0-9]+$/.test(p.file)
