@@ -13,9 +13,10 @@ const RECHECK_MS = 300;
 const key = (p: VerifyProblem) => `${p.code} ${p.file}`;
 
 /**
- * An approval the runner itself set aside (`<n>.json.refused-<seq>`: there before its gate
- * opened, so not written by `dwm approve`). Verify keeps flagging it for the operator to look
- * at; the recorded history is whole, so it does not stop the run.
+ * What verify keeps flagging but does not stop a change, the recorded history being whole: an
+ * approval the runner itself set aside (`<n>.json.refused-<seq>`: there before its gate opened,
+ * so not written by `dwm approve`), and a completed packet a killed runner had not attested yet
+ * (the next `dwm run` attests it).
  */
 function setAside(p: VerifyProblem): boolean {
   // A completed packet without a signed attestation (a run made before attestations, or by hand)
