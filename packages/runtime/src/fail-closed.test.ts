@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { encodeEvent, eventBody, JOURNAL_FILE } from "./events.js";
 import { openJournal, readJournal } from "./journal.js";
 import { HEAD_FILE, readJournalHead, writeJournalHead } from "./journal-head.js";
+import { runLockHeld } from "./leftovers.js";
 import { completePacket } from "./test-support/drive.js";
 import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
 import { TRUST } from "./test-support/sign.js";
@@ -367,6 +368,20 @@ describe("journal.head itself changed", () => {
       }
       fs.writeFileSync(file, orig);
       expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
+    });
+  });
+});
+
+describe("runLockHeld", () => {
+  it("an empty lock file is held while younger than the lease, then not", () => {
+    withRun((s) => {
+      const lock = path.join(s.runDir, "lock");
+      fs.writeFileSync(lock, "");
+      const now = new Date().toISOString();
+      expect(runLockHeld(lock, now, "h")).toBe(true);
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(lock, old, old);
+      expect(runLockHeld(lock, now, "h")).toBe(false);
     });
   });
 });

@@ -161,22 +161,26 @@ export function pidAlive(pid: number): boolean {
 /**
  * Does a live process hold the run lock at `lockFile`? A holder on this host is alive while its
  * process is; one on another host while its lease runs; an empty or partial lock file is being
- * written (held). No lock file: nobody.
+ * written (held) until it is older than a lease. No lock file: nobody.
  */
-export function runLockHeld(lockFile: string, now: string, host: string): boolean {
+export function runLockHeld(lockFile: string, now: string, host: string, leaseMs = 30_000): boolean {
   let text: string;
+  let mtimeMs: number;
   try {
     text = fs.readFileSync(lockFile, "utf8");
+    mtimeMs = fs.statSync(lockFile).mtimeMs;
   } catch {
     return false;
   }
+  // Being written (core acquireLock's rule): held until it is older than a lease.
+  const beingWritten = mtimeMs + leaseMs > Date.parse(now);
   try {
     const info = JSON.parse(text) as { pid?: unknown; host?: unknown; expires_at?: unknown };
-    if (typeof info.pid !== "number") return true;
+    if (typeof info.pid !== "number") return beingWritten;
     if (info.host === host) return pidAlive(info.pid);
     return typeof info.expires_at === "string" && Date.parse(info.expires_at) > Date.parse(now);
   } catch {
-    return true;
+    return beingWritten;
   }
 }
 
