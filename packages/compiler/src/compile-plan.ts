@@ -41,9 +41,18 @@ export interface CompileOptions {
   /**
    * Called once the run directory is chosen and its ownership checked, before any
    * file is written (the CLI opens the run's journal here to hold its lock during
-   * a recompile). Throwing aborts the compile with nothing written.
+   * a recompile). Throwing aborts the compile with nothing written. `files`: every
+   * file the compile is about to write, by run-relative path (the CLI tells a file a
+   * crashed compile of this same plan already wrote from a damaged one).
    */
-  beforeWrite?: ((target: { runId: string; runDir: string; created: boolean }) => void) | undefined;
+  beforeWrite?:
+    | ((target: {
+        runId: string;
+        runDir: string;
+        created: boolean;
+        files: ReadonlyMap<string, string>;
+      }) => void)
+    | undefined;
 }
 
 /** A compiled run as plain data: what was written, and what changed. */
@@ -275,8 +284,14 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
 
   if (!fs.existsSync(runDir)) {
     const run = makeRun(runId, view, planDigest, scorecardDigest, built, options.baseCommit, 1);
-    options.beforeWrite?.({ runId, runDir, created: true });
-    publishNewRun(store.abs, runDir, runFiles(run, plan, scorecard, built));
+    const files = runFiles(run, plan, scorecard, built);
+    options.beforeWrite?.({
+      runId,
+      runDir,
+      created: true,
+      files: new Map(files.map((f) => [f.rel, f.text])),
+    });
+    publishNewRun(store.abs, runDir, files);
     return result(run, true, null);
   }
 
@@ -302,8 +317,9 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
       .flatMap((p) => [`packets/${p.packet_id}.json`, `prompts/${p.packet_id}.md`]),
     ...prev.value.gates.filter((g) => !keepGates.has(g.gate_id)).map((g) => `gates/${g.gate_id}.json`),
   ];
-  options.beforeWrite?.({ runId, runDir, created: false });
-  updateRun(runDir, runFiles(run, plan, scorecard, built), remove);
+  const files = runFiles(run, plan, scorecard, built);
+  options.beforeWrite?.({ runId, runDir, created: false, files: new Map(files.map((f) => [f.rel, f.text])) });
+  updateRun(runDir, files, remove);
   return result(run, false, changeReport(prev.value, run));
 
   function result(r: Run, created: boolean, changes: ChangeReport | null): CompiledRun {

@@ -33,6 +33,7 @@ export {
 } from "./canonical.js";
 export type { DwmErrorJSON, ErrorCatalogue, ErrorDescriptor, ExitCode } from "./errors.js";
 export { coreErrors, DwmError, defineErrors, EXIT, isDwmError } from "./errors.js";
+export { fsErrorOf } from "./fs-errors.js";
 export { gitDate } from "./git-date.js";
 export { type HostProcessRunner, hostProcessRunner } from "./host-process-runner.js";
 export type { ReadJsonOptions } from "./json-input.js";

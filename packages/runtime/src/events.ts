@@ -194,20 +194,34 @@ function scanLine(line: string, seq: number, expectPrev: string | null): Scanned
   };
 }
 
+/** The events of a prefix verified before: parsed, not checked again. */
+function parseTrusted(text: string): JournalEvent[] {
+  const out: JournalEvent[] = [];
+  for (let at = 0; at < text.length; ) {
+    const nl = text.indexOf("\n", at);
+    out.push(JSON.parse(text.slice(at, nl)) as JournalEvent);
+    at = nl + 1;
+  }
+  return out;
+}
+
 /**
  * Check every complete line of a journal: JSON, schema, canonical form, digest,
  * sequence and chain. The first event must be run.opened and link (`prev`) to the
  * run.json digest it records. Pure; reports problems instead of throwing.
+ * `trustedBytes` (a line boundary): a prefix the caller has verified before, byte for byte
+ * (the store check's cache); its lines are only parsed.
  */
-export function scanJournal(buf: Uint8Array): JournalScan {
+export function scanJournal(buf: Uint8Array, trustedBytes = 0): JournalScan {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const torn = tornTail(b);
   const problems: VerifyProblem[] = torn ? [tornProblem(torn)] : [];
-  const events: JournalEvent[] = [];
   const text = b.toString("utf8", 0, torn ? torn.offset : b.length);
-  let lines = 0;
-  let expectPrev: string | null = null;
-  for (let pos = 0; pos < text.length; ) {
+  const trustedText = trustedBytes > 0 ? b.toString("utf8", 0, trustedBytes) : "";
+  const events = parseTrusted(trustedText);
+  let lines = events.length;
+  let expectPrev: string | null = events.at(-1)?.digest ?? null;
+  for (let pos = trustedText.length; pos < text.length; ) {
     const nl = text.indexOf("\n", pos);
     const r = scanLine(text.slice(pos, nl), ++lines, expectPrev);
     pos = nl + 1;

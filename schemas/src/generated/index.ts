@@ -21,7 +21,8 @@ export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gat
 export type { InTotoStatement, InTotoSubject } from "./types/in-toto-statement.js";
 export type { InitResult } from "./types/init-result.js";
 export type { Invalidator } from "./types/invalidator.js";
-export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, QueueOrigin, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData, ApprovalRefusedEvent, ApprovalRefusedData, AttestationRecordedEvent, AttestationRecordedData } from "./types/journal-event.js";
+export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, StoreRecoveredEvent, StoreRecoveredData, PacketDispatchedEvent, PacketDispatchedData, QueueOrigin, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData, ApprovalRefusedEvent, ApprovalRefusedData, AttestationRecordedEvent, AttestationRecordedData } from "./types/journal-event.js";
+export type { JournalHead } from "./types/journal-head.js";
 export type { JournalLog } from "./types/journal-log.js";
 export type { KeysResult } from "./types/keys-result.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
@@ -40,6 +41,7 @@ export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types
 export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
 export type { SignedBundle, DsseEnvelope } from "./types/signed-bundle.js";
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow } from "./types/status-report.js";
+export type { VerifyCache } from "./types/verify-cache.js";
 export type { VerifyReport, VerifyProblem, SignatureCheck } from "./types/verify-report.js";
 export type { WorkerBindings, TokenPrice } from "./types/worker-bindings.js";
 export type { Timestamp1, WorkerList, WorkerPresence } from "./types/worker-list.js";
@@ -47,7 +49,7 @@ export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","init-result","invalidator","journal-event","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet-detail","packet","report-result","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","init-result","invalidator","journal-event","journal-head","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet-detail","packet","report-result","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-cache","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -74,6 +76,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "init-result": v.validateInitResult as ValidateFunction,
   "invalidator": v.validateInvalidator as ValidateFunction,
   "journal-event": v.validateJournalEvent as ValidateFunction,
+  "journal-head": v.validateJournalHead as ValidateFunction,
   "journal-log": v.validateJournalLog as ValidateFunction,
   "keys-result": v.validateKeysResult as ValidateFunction,
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
@@ -93,6 +96,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "scorecard": v.validateScorecard as ValidateFunction,
   "signed-bundle": v.validateSignedBundle as ValidateFunction,
   "status-report": v.validateStatusReport as ValidateFunction,
+  "verify-cache": v.validateVerifyCache as ValidateFunction,
   "verify-report": v.validateVerifyReport as ValidateFunction,
   "worker-bindings": v.validateWorkerBindings as ValidateFunction,
   "worker-list": v.validateWorkerList as ValidateFunction,
@@ -124,6 +128,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "init-result": "https://schemas.dwm.dev/v1/init-result.schema.json",
   "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",
   "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
+  "journal-head": "https://schemas.dwm.dev/v1/journal-head.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
   "keys-result": "https://schemas.dwm.dev/v1/keys-result.schema.json",
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
@@ -143,6 +148,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "scorecard": "https://schemas.dwm.dev/v1/scorecard.schema.json",
   "signed-bundle": "https://schemas.dwm.dev/v1/signed-bundle.schema.json",
   "status-report": "https://schemas.dwm.dev/v1/status-report.schema.json",
+  "verify-cache": "https://schemas.dwm.dev/v1/verify-cache.schema.json",
   "verify-report": "https://schemas.dwm.dev/v1/verify-report.schema.json",
   "worker-bindings": "https://schemas.dwm.dev/v1/worker-bindings.schema.json",
   "worker-list": "https://schemas.dwm.dev/v1/worker-list.schema.json",
