@@ -1,6 +1,7 @@
 // Generates, from every *.schema.json in this folder:
 //   src/generated/types/<name>.ts   TypeScript types (json-schema-to-typescript)
-//   src/generated/validators.ts     ahead-of-time compiled ajv validators (standalone code)
+//   src/generated/validators/<name>.cjs  the ahead-of-time compiled ajv validator of each schema
+//                                   (standalone code), loaded lazily by the registry
 //   src/generated/index.ts          the name → validator / type registry
 // Output is deterministic; `gen.test.ts` fails when the committed files are stale.
 // Usage: node scripts/gen.mjs [--check]   (--check writes nothing, exits 1 when stale)
@@ -83,30 +84,32 @@ async function generate() {
     out.set(path.join("types", `${s.name}.ts`), ts);
   }
 
-  const ajv = new Ajv2020({
+  // One CommonJS module per schema, each holding only what its schema needs (shared $defs are
+  // repeated), so a process loads the validators it uses and no others: `require` keeps that lazy
+  // and synchronous. A fresh ajv per schema keeps each file independent of the others' order.
+  const ajvOptions = {
     allErrors: true,
     strict: true,
     discriminator: true,
-    code: { source: true, esm: true, lines: true },
-  });
-  addFormats.default(ajv);
-  for (const s of schemas) ajv.addSchema(s.schema);
-  const refs = Object.fromEntries(schemas.map((s) => [`validate${pascal(s.name)}`, s.schema.$id]));
-  const code = standaloneCode.default(ajv, refs);
-  // Standalone code `require`s ajv runtime helpers and ajv-formats; give the ES module a require.
-  const prelude = `import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);\n`;
-  out.set("validators.js", `${BANNER}${prelude}${code.replace(/^"use strict";/, "")}\n`);
-  out.set(
-    "validators.d.ts",
-    `${BANNER}import type { ValidateFunction } from "ajv";\n\n${schemas
-      .map((s) => `export declare const validate${pascal(s.name)}: ValidateFunction;`)
-      .join("\n")}\n`,
-  );
+    code: { source: true, lines: true },
+  };
+  for (const s of schemas) {
+    const ajv = new Ajv2020(ajvOptions);
+    addFormats.default(ajv);
+    for (const other of schemas) ajv.addSchema(other.schema);
+    const code = standaloneCode.default(ajv, { validate: s.schema.$id });
+    out.set(path.join("validators", `${s.name}.cjs`), `${BANNER}${code}\n`);
+  }
+  const gate = schemas.find((s) => s.name === "gate");
+  const gateCategories = gate?.schema.properties?.category?.enum;
+  if (!Array.isArray(gateCategories))
+    throw new Error("gate.schema.json: properties.category.enum is missing");
 
   const index = [
     BANNER,
+    `import { createRequire } from "node:module";`,
     `import type { ValidateFunction } from "ajv";`,
-    `import * as v from "./validators.js";`,
+    `import type { GateCategory } from "./types/gate.js";`,
     // Shared $defs (Digest, Slug, ...) are declared in every file that uses them; export each name once.
     ...typeExports(out, schemas),
     "",
@@ -114,10 +117,36 @@ async function generate() {
     `export const SCHEMA_NAMES = ${JSON.stringify(schemas.map((s) => s.name))} as const;`,
     "export type SchemaName = (typeof SCHEMA_NAMES)[number];",
     "",
-    "/** Ahead-of-time compiled validator of each schema. */",
-    "export const VALIDATORS: Record<SchemaName, ValidateFunction> = {",
-    ...schemas.map((s) => `  ${JSON.stringify(s.name)}: v.validate${pascal(s.name)} as ValidateFunction,`),
-    "};",
+    "/** gate.schema.json's category enum, in its order. */",
+    `export const GATE_CATEGORY_ENUM: readonly GateCategory[] = ${JSON.stringify(gateCategories)};`,
+    "",
+    // A bundle that inlines this module ships the validators/ folder beside itself.
+    "const require = createRequire(import.meta.url);",
+    "",
+    "/** A record whose every value is computed on first read, then kept. */",
+    "function lazy<T>(getters: Record<SchemaName, () => T>): Record<SchemaName, T> {",
+    "  const out = {} as Record<SchemaName, T>;",
+    "  for (const [name, get] of Object.entries(getters) as [SchemaName, () => T][]) {",
+    "    Object.defineProperty(out, name, {",
+    "      enumerable: true,",
+    "      configurable: true,",
+    "      get: () => {",
+    "        const value = get();",
+    "        Object.defineProperty(out, name, { value, enumerable: true });",
+    "        return value;",
+    "      },",
+    "    });",
+    "  }",
+    "  return out;",
+    "}",
+    "",
+    "/** Ahead-of-time compiled validator of each schema, loaded on first use. */",
+    "export const VALIDATORS: Record<SchemaName, ValidateFunction> = lazy({",
+    ...schemas.map(
+      (s) =>
+        `  ${JSON.stringify(s.name)}: () => require("./validators/${s.name}.cjs").validate as ValidateFunction,`,
+    ),
+    "});",
     "",
     "/** The `$id` of each schema. */",
     "export const SCHEMA_IDS: Record<SchemaName, string> = {",
@@ -139,7 +168,11 @@ for (const [rel, content] of out) {
 const existing = fs.existsSync(path.join(outDir, "types"))
   ? fs.readdirSync(path.join(outDir, "types")).map((f) => path.join("types", f))
   : [];
-for (const rel of existing) if (!out.has(rel)) stale.push(`${rel} (no schema)`);
+const existingValidators = fs.existsSync(path.join(outDir, "validators"))
+  ? fs.readdirSync(path.join(outDir, "validators")).map((f) => path.join("validators", f))
+  : [];
+for (const rel of [...existing, ...existingValidators]) if (!out.has(rel)) stale.push(`${rel} (no schema)`);
+if (fs.existsSync(path.join(outDir, "validators.js"))) stale.push("validators.js (replaced by validators/)");
 
 if (check) {
   if (stale.length) {
