@@ -8,7 +8,7 @@ import { main } from "@dwm/cli";
 import { FakeClock } from "@dwm/test-utils";
 
 /** The built CLI (turbo builds it before `test`). */
-export const BIN = fileURLToPath(new URL("../../../cli/dist/bin.js", import.meta.url));
+export const BIN = fileURLToPath(new URL("../../../cli/dist/dwm.cjs", import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 export const EXAMPLES = path.join(REPO_ROOT, "examples");
 
