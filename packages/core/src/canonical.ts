@@ -162,9 +162,11 @@ function sortedObject(o: object): object {
   return sorted && !changed ? o : sortedCopy(keys, views, sorted);
 }
 
-/** The last unsorted key list and its sorted order: lists of objects mostly repeat one shape. */
-let lastKeys: string[] = [];
-let lastOrder: number[] = [];
+/**
+ * Sorted orders of the unsorted key lists seen lately, by first key: artifacts built in code
+ * repeat a few object shapes many times over (every packet has the same keys).
+ */
+const orders = new Map<string, { keys: readonly string[]; order: number[] }[]>();
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -172,22 +174,28 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+/** The sorted order of an unsorted key list; throws SLOW for keys a copy cannot keep in place. */
+function sortedOrder(keys: string[]): number[] {
+  const first = keys[0] as string;
+  const known = orders.get(first);
+  if (known) for (const k of known) if (sameKeys(k.keys, keys)) return k.order;
+  // A copy cannot hold `__proto__` as a plain key, nor move an index key from the front.
+  for (const k of keys) if (k === "__proto__" || ARRAY_INDEX.test(k)) throw SLOW;
+  const order = keys.map((_, i) => i);
+  order.sort((a, b) => ((keys[a] as string) < (keys[b] as string) ? -1 : 1));
+  if (orders.size > 1000) orders.clear();
+  if (known === undefined) orders.set(first, [{ keys, order }]);
+  else if (known.length < 8) known.push({ keys, order });
+  return order;
+}
+
 /** A new object of `keys` (own order) and their `views`, its keys inserted in sorted order. */
 function sortedCopy(keys: string[], views: unknown[], sorted: boolean): object {
-  let order: number[];
-  if (!sorted && sameKeys(keys, lastKeys)) order = lastOrder;
-  else {
-    // A copy cannot hold `__proto__` as a plain key, nor move an index key from the front.
-    for (const k of keys) if (k === "__proto__" || (!sorted && ARRAY_INDEX.test(k))) throw SLOW;
-    order = keys.map((_, i) => i);
-    if (!sorted) {
-      order.sort((a, b) => ((keys[a] as string) < (keys[b] as string) ? -1 : 1));
-      lastKeys = keys;
-      lastOrder = order;
-    }
-  }
+  if (sorted && keys.includes("__proto__")) throw SLOW;
+  const order = sorted ? null : sortedOrder(keys);
   const out: Record<string, unknown> = {};
-  for (const i of order) out[keys[i] as string] = views[i];
+  if (order === null) for (let i = 0; i < keys.length; i++) out[keys[i] as string] = views[i];
+  else for (const i of order) out[keys[i] as string] = views[i];
   return out;
 }
 
