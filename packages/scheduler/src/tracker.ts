@@ -14,6 +14,7 @@ import {
   frontierOrder,
   frontierStatus,
   inBackoff,
+  usdFields,
 } from "./compute-frontier.js";
 import { schedulerErrors } from "./errors.js";
 
@@ -53,6 +54,8 @@ const NEUTRAL_EVENTS = new Set<JournalEvent["type"]>([
   "handoff.registered",
   "run.stopped",
   "run.completed",
+  "approval.refused",
+  "attestation.recorded",
 ]);
 
 /**
@@ -336,6 +339,7 @@ export class FrontierTracker {
         tokens_used: policy.tokensUsed ?? 0,
         token_budget: policy.tokenBudget ?? null,
         exhausted,
+        ...usdFields(policy),
       },
     };
   }

@@ -62,11 +62,25 @@ describe("runOptions", () => {
     [args({ concurrency: "0" }), 'ERR_CLI_USAGE: --concurrency must be a whole number ≥ 1, not "0"'],
     [args({ "token-budget": "-1" }), 'ERR_CLI_USAGE: --token-budget must be a whole number ≥ 0, not "-1"'],
     [
+      args({ "budget-usd": "-1" }),
+      "ERR_CLI_USAGE: --budget-usd must be a number of US dollars ≥ 0, e.g. 5 or 2.50",
+    ],
+    [
+      args({ "budget-usd": "1e3" }),
+      "ERR_CLI_USAGE: --budget-usd must be a number of US dollars ≥ 0, e.g. 5 or 2.50",
+    ],
+    [
       args({ approve: "write,human-review" }),
       `ERR_CLI_USAGE: --approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not "human-review"`,
     ],
   ])("refuses %j", (a, message) => {
     expect(refusal(() => runOptions(a, ctx))).toBe(message);
+  });
+
+  it("takes --budget-usd as dollars and cents", () => {
+    expect(runOptions(args({ "budget-usd": "2.50" }), ctx).usdBudget).toBe(2.5);
+    expect(runOptions(args({ "budget-usd": "0" }), ctx).usdBudget).toBe(0);
+    expect(runOptions(args({}), ctx).usdBudget).toBeUndefined();
   });
 
   it("refuses --approve inside a worker's environment, and only with --approve", () => {

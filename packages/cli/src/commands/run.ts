@@ -1,7 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type Digest, hostProcessRunner, nodeProcessRunner, type ProcessRunner } from "@dwm/core";
-import { type DispatcherPorts, dispatcherErrors, type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
+import {
+  type DispatcherPorts,
+  dispatcherErrors,
+  newRunInstance,
+  type ProgressEvent,
+  runWorkflow,
+} from "@dwm/dispatcher";
 import {
   executorErrors,
   loadWorkerBindings,
@@ -27,11 +33,14 @@ import {
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { attemptCost } from "../internal/prices.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
 import { didYouMean } from "../internal/suggest.js";
+import { operatorFor } from "../operator.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
+import { queueTlsFiles } from "./queue-options.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
@@ -239,7 +248,8 @@ async function queueFor(
   if (q === null) return null;
   const { url, remote } = q;
   const bullmq = await import("@dwm/dispatcher/bullmq");
-  const parsed = bullmq.parseQueueUrl(url);
+  const tls = queueTlsFiles(args, ctx);
+  const parsed = bullmq.parseQueueUrl(url, tls);
   await bullmq.checkRedis(parsed);
   // A local path is resolved here; workers on other machines need the same path (or a URL).
   const remoteArg =
@@ -269,9 +279,11 @@ async function queueFor(
     kind: "note",
     message: `coordinator: attempts go to ${parsed.redacted}, work travels through ${remote}`,
   });
-  return () =>
+  return (_execute, _concurrency, run) =>
     bullmq.createRedisAttemptQueue({
       url,
+      tls,
+      run,
       remote: remoteArg,
       repo,
       runDir,
@@ -291,6 +303,8 @@ export interface RunOptions {
   concurrency: number | undefined;
   maxAttempts: number | undefined;
   tokenBudget: number | undefined;
+  /** US dollars the run may spend, priced from the bindings' price table (--budget-usd). */
+  usdBudget: number | undefined;
   /** Risk categories approved in advance (--approve). */
   approve: string[];
   /** No progress lines, only the summary (--quiet). */
@@ -313,6 +327,7 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const concurrency = wholeNumber("concurrency", args.values.concurrency, 1);
   const maxAttempts = wholeNumber("max-attempts", args.values["max-attempts"], 0);
   const tokenBudget = wholeNumber("token-budget", args.values["token-budget"], 0);
+  const usdBudget = dollars("budget-usd", args.values["budget-usd"]);
   const approve = categories(args.values.approve);
   if (approve.length > 0) {
     const why = workerEnvironmentReason(ctx.env, ctx.cwd);
@@ -326,7 +341,19 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const quiet = args.values.quiet === true;
   if (quiet && ndjson)
     throw cliErrors.create("ERR_CLI_USAGE", "--quiet and --ndjson cannot be used together");
-  return { until, ndjson, concurrency, maxAttempts, tokenBudget, approve, quiet };
+  return { until, ndjson, concurrency, maxAttempts, tokenBudget, usdBudget, approve, quiet };
+}
+
+/** `--budget-usd N`: a number of dollars ≥ 0 (cents allowed), or undefined when absent. */
+export function dollars(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isFinite(n)) {
+    throw cliErrors.create("ERR_CLI_USAGE", `--${name} must be a number of US dollars ≥ 0, e.g. 5 or 2.50`, {
+      details: { [name]: v },
+    });
+  }
+  return n;
 }
 
 /** The run to work on, and the plan's folder when `dwm run` was given a plan (bindings and policy are looked for there first). */
@@ -410,6 +437,8 @@ async function execute(
   const dirs = [...(planDir ? [planDir] : []), repo];
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
+  // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
+  const operator = operatorFor(ctx, repo);
 
   const printer = progress.onProgress;
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
@@ -435,19 +464,25 @@ async function execute(
         env: ctx.env,
         signal: controller.signal,
         onProgress: printer,
-        ...(queue ? { queue } : {}),
+        // A coordinator draws the run instance its jobs and remote refs are namespaced by.
+        ...(queue ? { queue, runInstance: newRunInstance } : {}),
       },
       {
         repo,
+        operator,
         bindings,
         bindingsDigest: digest,
         concurrency: opts.concurrency,
         maxAttempts: opts.maxAttempts,
         tokenBudget: opts.tokenBudget,
+        ...(opts.usdBudget !== undefined
+          ? { usdBudget: opts.usdBudget, costOf: (a) => attemptCost(a, bindings).usd }
+          : {}),
         until: opts.until,
         approve:
           opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
         policy,
+        abandonQueued: args.values["abandon-queued"] === true,
       },
     );
   } finally {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { type LoadedRun, loadRun } from "@dwm/compiler";
-import { readJsonFile } from "@dwm/core";
+import { readJsonFile, signingErrors } from "@dwm/core";
 import { createGit, type GitPort, resolveBinding } from "@dwm/executor";
 import { planLimits } from "@dwm/scheduler";
 import type { ResolvedBinding } from "@dwm/schemas";
@@ -48,6 +48,20 @@ export function checkOptions(o: RunWorkflowOptions): void {
     invalidNumber("maxAttempts", o.maxAttempts, 0) ??
     invalidNumber("tokenBudget", o.tokenBudget, 0);
   if (e) throw e;
+  if (o.usdBudget !== undefined) {
+    if (!(typeof o.usdBudget === "number" && Number.isFinite(o.usdBudget) && o.usdBudget >= 0)) {
+      throw dispatcherErrors.create("ERR_DISPATCH_OPTION_INVALID", "usdBudget must be a number ≥ 0", {
+        details: { usdBudget: o.usdBudget },
+      });
+    }
+    if (typeof o.costOf !== "function") {
+      throw dispatcherErrors.create(
+        "ERR_DISPATCH_OPTION_INVALID",
+        "usdBudget needs costOf, the price of an attempt",
+        { details: { usdBudget: o.usdBudget } },
+      );
+    }
+  }
   if (o.until !== undefined && o.until !== "gate" && o.until !== "complete") {
     throw dispatcherErrors.create("ERR_DISPATCH_OPTION_INVALID", `until must be gate or complete`, {
       details: { until: o.until },
@@ -66,6 +80,14 @@ export async function openRun(
   options: RunWorkflowOptions,
 ): Promise<RunSetup> {
   checkOptions(options);
+  const { key, trust } = options.operator;
+  if (!trust.has(key.keyId)) {
+    throw signingErrors.create(
+      "ERR_KEY_UNTRUSTED",
+      `the operator key ${key.keyId} is not in the repository's dwm.operators.json: its approvals and attestations would not count`,
+      { details: { key_id: key.keyId } },
+    );
+  }
   const dir = path.resolve(runDir);
   const loaded = loadRun(dir);
   const runId = loaded.run.run_id;

@@ -50,6 +50,9 @@ export function decideWhenIdle(
 export function describeStop(f: Frontier, state: RunState): string {
   if (f.status === "gate") return `waiting for a decision on ${f.waiting_gates.join(", ")}`;
   if (f.status === "budget") {
+    if (f.budget.exhausted === "usd") {
+      return `USD budget spent: $${(f.budget.usd_spent ?? 0).toFixed(2)} of $${f.budget.usd_budget}`;
+    }
     return f.budget.exhausted === "tokens"
       ? `token budget spent: ${f.budget.tokens_used} of ${f.budget.token_budget}`
       : `attempt budget spent: ${f.budget.attempts_used} of ${f.budget.max_attempts}`;
@@ -80,7 +83,7 @@ export async function whenIdle(
     await stop.sleep(Math.max(1, wait));
   } else if (d.kind === "wait-decision") {
     const before = log.state.seq;
-    desk.absorb();
+    await desk.absorb();
     if (log.state.seq === before) {
       log.note(
         `waiting for a decision on ${frontier.waiting_gates.join(", ")} (dwm approve ${setup.runId} <gate>)`,

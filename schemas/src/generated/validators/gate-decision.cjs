@@ -10,8 +10,12 @@ const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern4 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", "u");
 const pattern6 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
 const pattern7 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/approval.schema.json","title":"Approval","description":"approvals/<gate_id>/<n>.json: an operator's decision on one gate, written only by `dwm approve` / `dwm reject` (or by the runner from the operator's policy file, recorded as such). It counts only once a gate.approved or gate.rejected event names it with its digest; any other file under approvals/ is unexpected and never counted.","type":"object","required":["kind","schema_version","run_id","gate_id","gate_digest","decision","reason","packets","approver","at"],"additionalProperties":false,"properties":{"kind":{"const":"approval"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"description":"digest(gate) of the gate as the operator saw it; an approval of another or a changed gate is refused.","$ref":"common.schema.json#/$defs/digest"},"decision":{"enum":["approve","reject"]},"reason":{"description":"Why; required (non-empty) for a rejection.","type":"string"},"packets":{"description":"On reject: the packets sent back for rework (their dependents that had completed are reopened too). Empty on approve.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approver":{"title":"Approver","type":"object","required":["name","source"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"source":{"description":"git: git config user.name/email; os-user: the OS account; policy-file: the operator's approval policy file (risk gates only).","enum":["git","os-user","policy-file"]}}},"at":{"$ref":"common.schema.json#/$defs/timestamp"}},"if":{"properties":{"decision":{"const":"reject"}}},"then":{"properties":{"reason":{"type":"string","minLength":1}}},"else":{"properties":{"packets":{"type":"array","maxItems":0}}}};
-const schema42 = {"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"};
+const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/approval.schema.json","title":"Approval","description":"The predicate of an approval statement (predicate type https://dwm.dev/attestations/approval/v1): an operator's decision on one gate. approvals/<gate_id>/<n>.json holds it as a signed bundle (signed-bundle.schema.json) over an in-toto statement whose subjects are the gate (by its digest) and the integration head it was shown. Written only by `dwm approve` / `dwm reject`, or by the runner for `--approve` and the policy file, always signed with the operator's key. The runner counts it only when the signature verifies against a key of dwm.operators.json, `key_id` is that key, and run, gate, gate digest and integration head are the gate's as it stands now; anything else is refused and journaled as refused (approval.refused).","type":"object","required":["kind","schema_version","run_id","gate_id","gate_digest","integration_head","decision","reason","packets","approver","key_id","decided_by","policy","at"],"additionalProperties":false,"properties":{"kind":{"const":"approval"},"schema_version":{"const":"2"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"description":"digest(gate) of the gate as the operator saw it; an approval of another or a changed gate is refused.","$ref":"common.schema.json#/$defs/digest"},"integration_head":{"description":"The integration branch head the operator was shown (the run's base commit while nothing is merged; null outside git). An approval whose head is no longer the branch's head is refused: someone committed after the decision.","anyOf":[{"$ref":"common.schema.json#/$defs/commitId"},{"type":"null"}]},"decision":{"enum":["approve","reject"]},"reason":{"description":"Why; required (non-empty) for a rejection.","type":"string"},"packets":{"description":"On reject: the packets sent back for rework (their dependents that had completed are reopened too). Empty on approve.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approver":{"title":"Approver","type":"object","required":["name","source"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"source":{"description":"git: git config user.name/email; os-user: the OS account; policy-file: the operator's approval policy file (risk gates only).","enum":["git","os-user","policy-file"]}}},"key_id":{"description":"The id of the operator key that signs the statement; it must be the signature's key.","$ref":"common.schema.json#/$defs/keyId"},"decided_by":{"description":"operator: `dwm approve` / `dwm reject`, a person deciding on this gate. policy: a decision given in advance (`dwm run --approve CATEGORY` or the policy file), signed with the operator's key; risk gates only.","enum":["operator","policy"]},"policy":{"description":"With decided_by policy: which one (`dwm.policy.json`, `dwm run --approve write,network`); null otherwise.","type":["string","null"]},"at":{"$ref":"common.schema.json#/$defs/timestamp"}},"if":{"properties":{"decision":{"const":"reject"}}},"then":{"properties":{"reason":{"type":"string","minLength":1}}},"else":{"properties":{"packets":{"type":"array","maxItems":0}}}};
+const schema41 = {"title":"CommitId","description":"A git commit id (SHA-1 or SHA-256 object id).","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"};
+const schema43 = {"title":"KeyId","description":"An Ed25519 public key's id: its OpenSSH SHA256 fingerprint (what `ssh-keygen -l` prints for the key in OpenSSH form).","type":"string","pattern":"^SHA256:[A-Za-z0-9+/]{43}$"};
+const schema44 = {"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"};
+const pattern11 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
+const pattern13 = new RegExp("^SHA256:[A-Za-z0-9+/]{43}$", "u");
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -191,8 +195,8 @@ vErrors.push(err10);
 }
 errors++;
 }
-if(data.decision === undefined){
-const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decision"},message:"must have required property '"+"decision"+"'"};
+if(data.integration_head === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "integration_head"},message:"must have required property '"+"integration_head"+"'"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -201,8 +205,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-if(data.reason === undefined){
-const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(data.decision === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decision"},message:"must have required property '"+"decision"+"'"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -211,8 +215,8 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data.packets === undefined){
-const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
+if(data.reason === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -221,8 +225,8 @@ vErrors.push(err13);
 }
 errors++;
 }
-if(data.approver === undefined){
-const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approver"},message:"must have required property '"+"approver"+"'"};
+if(data.packets === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -231,8 +235,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if(data.at === undefined){
-const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
+if(data.approver === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "approver"},message:"must have required property '"+"approver"+"'"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -241,9 +245,8 @@ vErrors.push(err15);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func1.call(schema37.properties, key0))){
-const err16 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(data.key_id === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "key_id"},message:"must have required property '"+"key_id"+"'"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -252,10 +255,8 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-if(data.kind !== undefined){
-if("approval" !== data.kind){
-const err17 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "approval"},message:"must be equal to constant"};
+if(data.decided_by === undefined){
+const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "decided_by"},message:"must have required property '"+"decided_by"+"'"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -264,10 +265,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-if(data.schema_version !== undefined){
-if("1" !== data.schema_version){
-const err18 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(data.policy === undefined){
+const err18 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "policy"},message:"must have required property '"+"policy"+"'"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -276,12 +275,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-}
-if(data.run_id !== undefined){
-let data5 = data.run_id;
-if(typeof data5 === "string"){
-if(func2(data5) > 200){
-const err19 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data.at === undefined){
+const err19 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "at"},message:"must have required property '"+"at"+"'"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -290,8 +285,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-if(func2(data5) < 1){
-const err20 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key0 in data){
+if(!(func1.call(schema37.properties, key0))){
+const err20 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -300,8 +296,10 @@ vErrors.push(err20);
 }
 errors++;
 }
-if(!pattern4.test(data5)){
-const err21 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data.kind !== undefined){
+if("approval" !== data.kind){
+const err21 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "approval"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -311,8 +309,9 @@ vErrors.push(err21);
 errors++;
 }
 }
-else {
-const err22 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.schema_version !== undefined){
+if("2" !== data.schema_version){
+const err22 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "2"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -322,11 +321,11 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.gate_id !== undefined){
-let data6 = data.gate_id;
-if(typeof data6 === "string"){
-if(func2(data6) > 200){
-const err23 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data.run_id !== undefined){
+let data5 = data.run_id;
+if(typeof data5 === "string"){
+if(func2(data5) > 200){
+const err23 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -335,8 +334,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(func2(data6) < 1){
-const err24 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func2(data5) < 1){
+const err24 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -345,8 +344,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(!pattern4.test(data6)){
-const err25 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(!pattern4.test(data5)){
+const err25 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -357,7 +356,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err26 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -367,11 +366,11 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.gate_digest !== undefined){
-let data7 = data.gate_digest;
-if(typeof data7 === "string"){
-if(!pattern7.test(data7)){
-const err27 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(data.gate_id !== undefined){
+let data6 = data.gate_id;
+if(typeof data6 === "string"){
+if(func2(data6) > 200){
+const err27 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -380,9 +379,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-else {
-const err28 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data6) < 1){
+const err28 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -391,11 +389,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-if(data.decision !== undefined){
-let data8 = data.decision;
-if(!((data8 === "approve") || (data8 === "reject"))){
-const err29 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema37.properties.decision.enum},message:"must be equal to one of the allowed values"};
+if(!pattern4.test(data6)){
+const err29 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -405,9 +400,8 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.reason !== undefined){
-if(typeof data.reason !== "string"){
-const err30 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err30 = {instancePath:instancePath+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -417,15 +411,11 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.packets !== undefined){
-let data10 = data.packets;
-if(Array.isArray(data10)){
-const len0 = data10.length;
-for(let i0=0; i0<len0; i0++){
-let data11 = data10[i0];
-if(typeof data11 === "string"){
-if(func2(data11) > 200){
-const err31 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data.gate_digest !== undefined){
+let data7 = data.gate_digest;
+if(typeof data7 === "string"){
+if(!pattern7.test(data7)){
+const err31 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -434,8 +424,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(func2(data11) < 1){
-const err32 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err32 = {instancePath:instancePath+"/gate_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -444,8 +435,15 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(!pattern4.test(data11)){
-const err33 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data.integration_head !== undefined){
+let data8 = data.integration_head;
+const _errs23 = errors;
+let valid8 = false;
+const _errs24 = errors;
+if(typeof data8 === "string"){
+if(!pattern11.test(data8)){
+const err33 = {instancePath:instancePath+"/integration_head",schemaPath:"common.schema.json#/$defs/commitId/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{40}([0-9a-f]{24})?$"},message:"must match pattern \""+"^[0-9a-f]{40}([0-9a-f]{24})?$"+"\""};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -456,7 +454,7 @@ errors++;
 }
 }
 else {
-const err34 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err34 = {instancePath:instancePath+"/integration_head",schemaPath:"common.schema.json#/$defs/commitId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -465,10 +463,11 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+var _valid1 = _errs24 === errors;
+valid8 = valid8 || _valid1;
+const _errs27 = errors;
+if(data8 !== null){
+const err35 = {instancePath:instancePath+"/integration_head",schemaPath:"#/properties/integration_head/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -477,12 +476,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-if(data.approver !== undefined){
-let data12 = data.approver;
-if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
-if(data12.name === undefined){
-const err36 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+var _valid1 = _errs27 === errors;
+valid8 = valid8 || _valid1;
+if(!valid8){
+const err36 = {instancePath:instancePath+"/integration_head",schemaPath:"#/properties/integration_head/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -491,8 +488,22 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data12.source === undefined){
-const err37 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+else {
+errors = _errs23;
+if(vErrors !== null){
+if(_errs23){
+vErrors.length = _errs23;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.decision !== undefined){
+let data9 = data.decision;
+if(!((data9 === "approve") || (data9 === "reject"))){
+const err37 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema37.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -501,9 +512,10 @@ vErrors.push(err37);
 }
 errors++;
 }
-for(const key1 in data12){
-if(!((key1 === "name") || (key1 === "source"))){
-const err38 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+}
+if(data.reason !== undefined){
+if(typeof data.reason !== "string"){
+const err38 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -513,11 +525,15 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data12.name !== undefined){
-let data13 = data12.name;
-if(typeof data13 === "string"){
-if(func2(data13) < 1){
-const err39 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.packets !== undefined){
+let data11 = data.packets;
+if(Array.isArray(data11)){
+const len0 = data11.length;
+for(let i0=0; i0<len0; i0++){
+let data12 = data11[i0];
+if(typeof data12 === "string"){
+if(func2(data12) > 200){
+const err39 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -526,9 +542,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-else {
-const err40 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data12) < 1){
+const err40 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -537,11 +552,8 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(data12.source !== undefined){
-let data14 = data12.source;
-if(!(((data14 === "git") || (data14 === "os-user")) || (data14 === "policy-file"))){
-const err41 = {instancePath:instancePath+"/approver/source",schemaPath:"#/properties/approver/properties/source/enum",keyword:"enum",params:{allowedValues: schema37.properties.approver.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(!pattern4.test(data12)){
+const err41 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -551,9 +563,8 @@ vErrors.push(err41);
 errors++;
 }
 }
-}
 else {
-const err42 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err42 = {instancePath:instancePath+"/packets/" + i0,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -563,11 +574,9 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.at !== undefined){
-let data15 = data.at;
-if(typeof data15 === "string"){
-if(!(formats0.validate(data15))){
-const err43 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+}
+else {
+const err43 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -577,8 +586,11 @@ vErrors.push(err43);
 errors++;
 }
 }
-else {
-const err44 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.approver !== undefined){
+let data13 = data.approver;
+if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
+if(data13.name === undefined){
+const err44 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -587,15 +599,162 @@ vErrors.push(err44);
 }
 errors++;
 }
-}
-}
-else {
-const err45 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data13.source === undefined){
+const err45 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
 if(vErrors === null){
 vErrors = [err45];
 }
 else {
 vErrors.push(err45);
+}
+errors++;
+}
+for(const key1 in data13){
+if(!((key1 === "name") || (key1 === "source"))){
+const err46 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data13.name !== undefined){
+let data14 = data13.name;
+if(typeof data14 === "string"){
+if(func2(data14) < 1){
+const err47 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/approver/name",schemaPath:"#/properties/approver/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data13.source !== undefined){
+let data15 = data13.source;
+if(!(((data15 === "git") || (data15 === "os-user")) || (data15 === "policy-file"))){
+const err49 = {instancePath:instancePath+"/approver/source",schemaPath:"#/properties/approver/properties/source/enum",keyword:"enum",params:{allowedValues: schema37.properties.approver.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/approver",schemaPath:"#/properties/approver/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(data.key_id !== undefined){
+let data16 = data.key_id;
+if(typeof data16 === "string"){
+if(!pattern13.test(data16)){
+const err51 = {instancePath:instancePath+"/key_id",schemaPath:"common.schema.json#/$defs/keyId/pattern",keyword:"pattern",params:{pattern: "^SHA256:[A-Za-z0-9+/]{43}$"},message:"must match pattern \""+"^SHA256:[A-Za-z0-9+/]{43}$"+"\""};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/key_id",schemaPath:"common.schema.json#/$defs/keyId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+if(data.decided_by !== undefined){
+let data17 = data.decided_by;
+if(!((data17 === "operator") || (data17 === "policy"))){
+const err53 = {instancePath:instancePath+"/decided_by",schemaPath:"#/properties/decided_by/enum",keyword:"enum",params:{allowedValues: schema37.properties.decided_by.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+if(data.policy !== undefined){
+let data18 = data.policy;
+if((typeof data18 !== "string") && (data18 !== null)){
+const err54 = {instancePath:instancePath+"/policy",schemaPath:"#/properties/policy/type",keyword:"type",params:{type: schema37.properties.policy.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data.at !== undefined){
+let data19 = data.at;
+if(typeof data19 === "string"){
+if(!(formats0.validate(data19))){
+const err55 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+}
+else {
+const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
 }
 errors++;
 }
