@@ -6,7 +6,7 @@
 // at 999 needs-human gates, which `dwm status` folds and lists.
 import fs from "node:fs";
 import path from "node:path";
-import { dwmBin, timeProcess, writeResult } from "../lib.mjs";
+import { dwmBin, repoRoot, timeProcess, writeResult } from "../lib.mjs";
 import { preparedNoopRun } from "../plans.mjs";
 
 /** A repository holding a run of `n` packets, every packet attempted; the repo, the run's id and journal size. */
@@ -19,6 +19,53 @@ async function finishedRun(n) {
   }
   const events = fs.readFileSync(path.join(run.runDir, "journal.jsonl"), "utf8").split("\n").length - 1;
   return { dir: run.dir, runId: run.runId, events };
+}
+
+/** The plan `dwm evaluate` is timed on: a reference plan (../shared/reference-plans), else a fixture plan. */
+function referencePlan() {
+  const dir = path.resolve(repoRoot, "../shared/reference-plans");
+  const name = "v7-controlled-frontier-result.workflow.plan.json";
+  if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+  return path.join(repoRoot, "fixtures/plan-evaluator/plans/activate-pipeline-audit.json");
+}
+
+/** A valid `n`-phase plan (chains of 50, a handoff along every edge), written to `file`. */
+function writeLargePlan(file, n) {
+  const plan = JSON.parse(
+    fs.readFileSync(
+      path.join(repoRoot, "fixtures/plan-evaluator/plans/activate-pipeline-audit.json"),
+      "utf8",
+    ),
+  );
+  const phases = [];
+  const handoffs = [];
+  for (let i = 0; i < n; i++) {
+    const id = `p${i}`;
+    const deps = i === 0 ? [] : i % 50 === 0 ? [`p${i - 1}`, `p${i - 50}`] : [`p${i - 1}`];
+    phases.push({
+      id,
+      name: `Phase ${i}`,
+      entry_criteria: ["inputs present"],
+      exit_criteria: [`${id}.json written`],
+      depends_on: deps,
+      worker_ids: ["audit-worker"],
+      outputs: [`${id}.json`],
+    });
+    for (const d of deps) {
+      const artifact_schema = {
+        format: "json",
+        required_fields: ["findings"],
+        validation_command: `test -s ${d}.json`,
+      };
+      handoffs.push({ from_phase: d, to_phase: id, artifact: `${d}.json`, artifact_schema });
+    }
+  }
+  Object.assign(plan, { phases, handoffs });
+  plan.resume.cacheable_outputs = ["p0.json"];
+  plan.resume.restart_points = phases.map((p) => p.id);
+  plan.verification[0].evidence_required = ["p0.json"];
+  plan.verification[1].evidence_required = [`p${n - 1}.json`];
+  fs.writeFileSync(file, JSON.stringify(plan, null, 2));
 }
 
 export async function run({ quick }) {
@@ -34,6 +81,12 @@ export async function run({ quick }) {
       cwd: dir,
       env,
     });
+    const reference = referencePlan();
+    const evaluate = timeProcess([process.execPath, dwmBin, "evaluate", reference], { runs, env });
+    const largePlan = path.join(dir, "large.workflow.plan.json");
+    const largePhases = quick ? 200 : 1_000;
+    writeLargePlan(largePlan, largePhases);
+    const evaluateLarge = timeProcess([process.execPath, dwmBin, "evaluate", largePlan], { runs, env });
     const row = (what, t) => ({
       case: what,
       median_ms: t.median.toFixed(1),
@@ -44,6 +97,8 @@ export async function run({ quick }) {
       row("node -e 0 (floor)", floor),
       row("dwm --version", version),
       row(`dwm status --json (${packets} packets, ${events} events)`, status),
+      row(`dwm evaluate ${path.basename(reference)}`, evaluate),
+      row(`dwm evaluate, ${largePhases}-phase plan`, evaluateLarge),
     ];
     writeResult("startup", {
       runs,
