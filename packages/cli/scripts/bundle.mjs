@@ -6,8 +6,9 @@
 //                                loaded on first use by the bundled @dwm/schemas;
 //   dist/process-host.js,        the scripts @dwm/core starts as processes of their own, looked
 //   dist/sandbox-relay.js        for beside the module that starts them (ES modules, self-contained).
-// bullmq and ioredis stay outside (they read their own files at run time): dependencies of this
-// package. The per-package dist (dist/index.js and the rest) stays as tsc wrote it, for API users.
+// bullmq and ioredis (they read their own files at run time) and OpenTelemetry (loaded only when
+// tracing is on) stay outside: dependencies of this package. The MCP SDK comes in already bundled
+// (scripts/bundle-mcp-sdk.mjs), the skill's files stay in dist/skill. The per-package dist (dist/index.js and the rest) stays as tsc wrote it, for API users.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +16,7 @@ import { build } from "rolldown";
 
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.join(pkgDir, "dist");
-const external = ["bullmq", "ioredis"];
+const external = ["bullmq", "ioredis", /^@opentelemetry\//];
 
 /** Files an earlier bundle left (chunk names change with their content). */
 function removeEarlierBundle() {

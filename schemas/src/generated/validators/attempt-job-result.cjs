@@ -8,7 +8,7 @@ const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern4 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 const pattern27 = new RegExp("^refs/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
 const pattern11 = new RegExp("^[0-9a-f]{40}([0-9a-f]{24})?$", "u");
-const schema35 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
+const schema35 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work","repository-changed","output-truncated"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"sandbox":{"description":"The OS sandbox every worker and check of this attempt ran in: `bubblewrap`, or `none` when the operator ran without one (`--no-sandbox`: lower assurance, the workers had the operator's powers). Absent in attempts of executors before 0.3, which ran none.","type":"string","minLength":1},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
 const schema36 = {"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"};
 const schema41 = {"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"};
 const schema43 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
@@ -2645,7 +2645,7 @@ errors++;
 }
 if(data60.code !== undefined){
 let data61 = data60.code;
-if(!((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work"))){
+if(!((((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work")) || (data61 === "repository-changed")) || (data61 === "output-truncated"))){
 const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema35.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err156];
@@ -2761,10 +2761,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data.retry_after_ms !== undefined){
-let data68 = data.retry_after_ms;
-if((!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))) && (data68 !== null)){
-const err165 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema35.properties.retry_after_ms.type},message:"must be integer,null"};
+if(data.sandbox !== undefined){
+let data68 = data.sandbox;
+if(typeof data68 === "string"){
+if(func2(data68) < 1){
+const err165 = {instancePath:instancePath+"/sandbox",schemaPath:"#/properties/sandbox/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2773,9 +2774,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 < 0 || isNaN(data68)){
-const err166 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err166 = {instancePath:instancePath+"/sandbox",schemaPath:"#/properties/sandbox/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2785,17 +2786,10 @@ vErrors.push(err166);
 errors++;
 }
 }
-}
-if(data.tokens !== undefined){
-let data69 = data.tokens;
-const _errs168 = errors;
-let valid48 = false;
-let passing2 = null;
-const _errs169 = errors;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-for(const key6 in data69){
-if(!((((((key6 === "input_tokens") || (key6 === "cached_input_tokens")) || (key6 === "output_tokens")) || (key6 === "reasoning_output_tokens")) || (key6 === "total_tokens")) || (key6 === "cost_usd"))){
-const err167 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data.retry_after_ms !== undefined){
+let data69 = data.retry_after_ms;
+if((!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))) && (data69 !== null)){
+const err167 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema35.properties.retry_after_ms.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2804,11 +2798,9 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-if(data69.input_tokens !== undefined){
-let data70 = data69.input_tokens;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err168 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 0 || isNaN(data69)){
+const err168 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2817,9 +2809,18 @@ vErrors.push(err168);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 < 0 || isNaN(data70)){
-const err169 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data.tokens !== undefined){
+let data70 = data.tokens;
+const _errs170 = errors;
+let valid48 = false;
+let passing2 = null;
+const _errs171 = errors;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+for(const key6 in data70){
+if(!((((((key6 === "input_tokens") || (key6 === "cached_input_tokens")) || (key6 === "output_tokens")) || (key6 === "reasoning_output_tokens")) || (key6 === "total_tokens")) || (key6 === "cost_usd"))){
+const err169 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2829,11 +2830,10 @@ vErrors.push(err169);
 errors++;
 }
 }
-}
-if(data69.cached_input_tokens !== undefined){
-let data71 = data69.cached_input_tokens;
+if(data70.input_tokens !== undefined){
+let data71 = data70.input_tokens;
 if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err170 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err170 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2844,7 +2844,7 @@ errors++;
 }
 if((typeof data71 == "number") && (isFinite(data71))){
 if(data71 < 0 || isNaN(data71)){
-const err171 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err171 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2855,10 +2855,10 @@ errors++;
 }
 }
 }
-if(data69.output_tokens !== undefined){
-let data72 = data69.output_tokens;
+if(data70.cached_input_tokens !== undefined){
+let data72 = data70.cached_input_tokens;
 if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err172 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err172 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2869,7 +2869,7 @@ errors++;
 }
 if((typeof data72 == "number") && (isFinite(data72))){
 if(data72 < 0 || isNaN(data72)){
-const err173 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err173 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2880,10 +2880,10 @@ errors++;
 }
 }
 }
-if(data69.reasoning_output_tokens !== undefined){
-let data73 = data69.reasoning_output_tokens;
+if(data70.output_tokens !== undefined){
+let data73 = data70.output_tokens;
 if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err174 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err174 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2894,7 +2894,7 @@ errors++;
 }
 if((typeof data73 == "number") && (isFinite(data73))){
 if(data73 < 0 || isNaN(data73)){
-const err175 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err175 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2905,10 +2905,10 @@ errors++;
 }
 }
 }
-if(data69.total_tokens !== undefined){
-let data74 = data69.total_tokens;
+if(data70.reasoning_output_tokens !== undefined){
+let data74 = data70.reasoning_output_tokens;
 if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err176 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err176 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2919,7 +2919,7 @@ errors++;
 }
 if((typeof data74 == "number") && (isFinite(data74))){
 if(data74 < 0 || isNaN(data74)){
-const err177 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err177 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2930,11 +2930,10 @@ errors++;
 }
 }
 }
-if(data69.cost_usd !== undefined){
-let data75 = data69.cost_usd;
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 < 0 || isNaN(data75)){
-const err178 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data70.total_tokens !== undefined){
+let data75 = data70.total_tokens;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err178 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2943,9 +2942,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-else {
-const err179 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 < 0 || isNaN(data75)){
+const err179 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2956,8 +2955,11 @@ errors++;
 }
 }
 }
-else {
-const err180 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.cost_usd !== undefined){
+let data76 = data70.cost_usd;
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 < 0 || isNaN(data76)){
+const err180 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2966,14 +2968,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-var _valid2 = _errs169 === errors;
-if(_valid2){
-valid48 = true;
-passing2 = 0;
 }
-const _errs185 = errors;
-if(data69 !== null){
-const err181 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err181 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2982,7 +2979,35 @@ vErrors.push(err181);
 }
 errors++;
 }
-var _valid2 = _errs185 === errors;
+}
+}
+else {
+const err182 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+var _valid2 = _errs171 === errors;
+if(_valid2){
+valid48 = true;
+passing2 = 0;
+}
+const _errs187 = errors;
+if(data70 !== null){
+const err183 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+var _valid2 = _errs187 === errors;
 if(_valid2 && valid48){
 valid48 = false;
 passing2 = [passing2, 1];
@@ -2994,46 +3019,7 @@ passing2 = 1;
 }
 }
 if(!valid48){
-const err182 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err182];
-}
-else {
-vErrors.push(err182);
-}
-errors++;
-}
-else {
-errors = _errs168;
-if(vErrors !== null){
-if(_errs168){
-vErrors.length = _errs168;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.files !== undefined){
-let data76 = data.files;
-if(Array.isArray(data76)){
-const len11 = data76.length;
-for(let i11=0; i11<len11; i11++){
-let data77 = data76[i11];
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.path === undefined){
-const err183 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
-if(vErrors === null){
-vErrors = [err183];
-}
-else {
-vErrors.push(err183);
-}
-errors++;
-}
-if(data77.digest === undefined){
-const err184 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+const err184 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -3042,8 +3028,27 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data77.bytes === undefined){
-const err185 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+else {
+errors = _errs170;
+if(vErrors !== null){
+if(_errs170){
+vErrors.length = _errs170;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.files !== undefined){
+let data77 = data.files;
+if(Array.isArray(data77)){
+const len11 = data77.length;
+for(let i11=0; i11<len11; i11++){
+let data78 = data77[i11];
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.path === undefined){
+const err185 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -3052,9 +3057,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-for(const key7 in data77){
-if(!(((key7 === "path") || (key7 === "digest")) || (key7 === "bytes"))){
-const err186 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(data78.digest === undefined){
+const err186 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3063,14 +3067,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-if(data77.path !== undefined){
-let data78 = data77.path;
-const _errs195 = errors;
-const _errs196 = errors;
-if(typeof data78 === "string"){
-if(!pattern14.test(data78)){
-const err187 = {};
+if(data78.bytes === undefined){
+const err187 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3079,10 +3077,9 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-var valid55 = _errs196 === errors;
-if(valid55){
-const err188 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+for(const key7 in data78){
+if(!(((key7 === "path") || (key7 === "digest")) || (key7 === "bytes"))){
+const err188 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -3091,20 +3088,14 @@ vErrors.push(err188);
 }
 errors++;
 }
-else {
-errors = _errs195;
-if(vErrors !== null){
-if(_errs195){
-vErrors.length = _errs195;
 }
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data78 === "string"){
-if(func2(data78) < 1){
-const err189 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data78.path !== undefined){
+let data79 = data78.path;
+const _errs197 = errors;
+const _errs198 = errors;
+if(typeof data79 === "string"){
+if(!pattern14.test(data79)){
+const err189 = {};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -3114,8 +3105,9 @@ vErrors.push(err189);
 errors++;
 }
 }
-else {
-const err190 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid55 = _errs198 === errors;
+if(valid55){
+const err190 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -3124,12 +3116,20 @@ vErrors.push(err190);
 }
 errors++;
 }
+else {
+errors = _errs197;
+if(vErrors !== null){
+if(_errs197){
+vErrors.length = _errs197;
 }
-if(data77.digest !== undefined){
-let data79 = data77.digest;
+else {
+vErrors = null;
+}
+}
+}
 if(typeof data79 === "string"){
-if(!pattern4.test(data79)){
-const err191 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(func2(data79) < 1){
+const err191 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -3140,7 +3140,7 @@ errors++;
 }
 }
 else {
-const err192 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err192 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -3150,10 +3150,11 @@ vErrors.push(err192);
 errors++;
 }
 }
-if(data77.bytes !== undefined){
-let data80 = data77.bytes;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err193 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data78.digest !== undefined){
+let data80 = data78.digest;
+if(typeof data80 === "string"){
+if(!pattern4.test(data80)){
+const err193 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -3162,9 +3163,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 0 || isNaN(data80)){
-const err194 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err194 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -3174,10 +3175,10 @@ vErrors.push(err194);
 errors++;
 }
 }
-}
-}
-else {
-const err195 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data78.bytes !== undefined){
+let data81 = data78.bytes;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err195 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -3186,10 +3187,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-}
-else {
-const err196 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 < 0 || isNaN(data81)){
+const err196 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -3200,13 +3200,38 @@ errors++;
 }
 }
 }
+}
 else {
-const err197 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err197 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err197];
 }
 else {
 vErrors.push(err197);
+}
+errors++;
+}
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+}
+else {
+const err199 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
 }
 errors++;
 }

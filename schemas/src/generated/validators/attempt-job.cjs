@@ -9,9 +9,9 @@ const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern4 = new RegExp("^[0-9a-f]{32}$", "u");
 const pattern5 = new RegExp("^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$", "u");
 const pattern6 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
-const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
+const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1},"max_output_bytes":{"description":"Default cap of each output stream and handed-back file of one invocation or check, in bytes (a binding's `max_output_bytes` overrides it). Default 16 MiB.","type":"integer","minimum":1}}}}};
 const schema38 = {"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"};
-const schema62 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
+const schema62 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"max_output_bytes":{"description":"Cap of each output stream (stdout, stderr) and of each file handed back (output folder, last message) of one invocation, in bytes; past it the rest is cut and the attempt gets an `output-truncated` finding. Default 16 MiB.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
 const schema42 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
 const pattern9 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", "u");
 const pattern28 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
@@ -4298,11 +4298,10 @@ errors++;
 }
 }
 }
-if(data11.rate_limit !== undefined){
-let data35 = data11.rate_limit;
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.max === undefined){
-const err70 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
+if(data11.max_output_bytes !== undefined){
+let data35 = data11.max_output_bytes;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err70 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_output_bytes",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/max_output_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -4311,8 +4310,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data35.duration_ms === undefined){
-const err71 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err71 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_output_bytes",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/max_output_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -4321,9 +4321,13 @@ vErrors.push(err71);
 }
 errors++;
 }
-for(const key6 in data35){
-if(!((key6 === "max") || (key6 === "duration_ms"))){
-const err72 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+}
+if(data11.rate_limit !== undefined){
+let data36 = data11.rate_limit;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.max === undefined){
+const err72 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -4332,11 +4336,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(data35.max !== undefined){
-let data36 = data35.max;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err73 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data36.duration_ms === undefined){
+const err73 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -4345,9 +4346,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 1 || isNaN(data36)){
-const err74 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key6 in data36){
+if(!((key6 === "max") || (key6 === "duration_ms"))){
+const err74 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -4357,11 +4358,10 @@ vErrors.push(err74);
 errors++;
 }
 }
-}
-if(data35.duration_ms !== undefined){
-let data37 = data35.duration_ms;
+if(data36.max !== undefined){
+let data37 = data36.max;
 if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err75 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err75 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -4372,7 +4372,7 @@ errors++;
 }
 if((typeof data37 == "number") && (isFinite(data37))){
 if(data37 < 1 || isNaN(data37)){
-const err76 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err76 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -4383,9 +4383,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err77 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.duration_ms !== undefined){
+let data38 = data36.duration_ms;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err77 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -4394,10 +4395,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 1 || isNaN(data38)){
+const err78 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -4408,8 +4408,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err79 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err79 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -4421,7 +4422,7 @@ errors++;
 }
 }
 else {
-const err80 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err80 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -4431,15 +4432,9 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data.inputs !== undefined){
-let data38 = data.inputs;
-if(Array.isArray(data38)){
-const len5 = data38.length;
-for(let i5=0; i5<len5; i5++){
-let data39 = data38[i5];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.artifact === undefined){
-const err81 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+}
+else {
+const err81 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -4448,8 +4443,10 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(data39.digest === undefined){
-const err82 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -4458,8 +4455,16 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data39.content_base64 === undefined){
-const err83 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
+}
+if(data.inputs !== undefined){
+let data39 = data.inputs;
+if(Array.isArray(data39)){
+const len5 = data39.length;
+for(let i5=0; i5<len5; i5++){
+let data40 = data39[i5];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.artifact === undefined){
+const err83 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -4468,9 +4473,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-for(const key7 in data39){
-if(!(((key7 === "artifact") || (key7 === "digest")) || (key7 === "content_base64"))){
-const err84 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(data40.digest === undefined){
+const err84 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -4479,14 +4483,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
-if(data39.artifact !== undefined){
-let data40 = data39.artifact;
-const _errs89 = errors;
-const _errs90 = errors;
-if(typeof data40 === "string"){
-if(!pattern12.test(data40)){
-const err85 = {};
+if(data40.content_base64 === undefined){
+const err85 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -4495,10 +4493,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-var valid25 = _errs90 === errors;
-if(valid25){
-const err86 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+for(const key7 in data40){
+if(!(((key7 === "artifact") || (key7 === "digest")) || (key7 === "content_base64"))){
+const err86 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -4507,20 +4504,14 @@ vErrors.push(err86);
 }
 errors++;
 }
-else {
-errors = _errs89;
-if(vErrors !== null){
-if(_errs89){
-vErrors.length = _errs89;
 }
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data40 === "string"){
-if(func2(data40) < 1){
-const err87 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data40.artifact !== undefined){
+let data41 = data40.artifact;
+const _errs91 = errors;
+const _errs92 = errors;
+if(typeof data41 === "string"){
+if(!pattern12.test(data41)){
+const err87 = {};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -4530,8 +4521,9 @@ vErrors.push(err87);
 errors++;
 }
 }
-else {
-const err88 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid25 = _errs92 === errors;
+if(valid25){
+const err88 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -4540,12 +4532,20 @@ vErrors.push(err88);
 }
 errors++;
 }
+else {
+errors = _errs91;
+if(vErrors !== null){
+if(_errs91){
+vErrors.length = _errs91;
 }
-if(data39.digest !== undefined){
-let data41 = data39.digest;
+else {
+vErrors = null;
+}
+}
+}
 if(typeof data41 === "string"){
-if(!pattern6.test(data41)){
-const err89 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(func2(data41) < 1){
+const err89 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -4556,7 +4556,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err90 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -4566,9 +4566,11 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data39.content_base64 !== undefined){
-if(typeof data39.content_base64 !== "string"){
-const err91 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.digest !== undefined){
+let data42 = data40.digest;
+if(typeof data42 === "string"){
+if(!pattern6.test(data42)){
+const err91 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -4578,9 +4580,8 @@ vErrors.push(err91);
 errors++;
 }
 }
-}
 else {
-const err92 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err92 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -4590,9 +4591,9 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data40.content_base64 !== undefined){
+if(typeof data40.content_base64 !== "string"){
+const err93 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -4602,10 +4603,9 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data.repair_context !== undefined){
-let data43 = data.repair_context;
-if((typeof data43 !== "string") && (data43 !== null)){
-const err94 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema37.properties.repair_context.type},message:"must be string,null"};
+}
+else {
+const err94 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -4615,11 +4615,9 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data.repo !== undefined){
-let data44 = data.repo;
-if(typeof data44 === "string"){
-if(func2(data44) < 1){
-const err95 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err95 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -4629,8 +4627,10 @@ vErrors.push(err95);
 errors++;
 }
 }
-else {
-const err96 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.repair_context !== undefined){
+let data44 = data.repair_context;
+if((typeof data44 !== "string") && (data44 !== null)){
+const err96 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema37.properties.repair_context.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -4640,12 +4640,11 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data.limits !== undefined){
-let data45 = data.limits;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-for(const key8 in data45){
-if(!(((key8 === "timeout_ms") || (key8 === "kill_grace_ms")) || (key8 === "check_timeout_ms"))){
-const err97 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data.repo !== undefined){
+let data45 = data.repo;
+if(typeof data45 === "string"){
+if(func2(data45) < 1){
+const err97 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -4655,10 +4654,8 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data45.timeout_ms !== undefined){
-let data46 = data45.timeout_ms;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
-const err98 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err98 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -4667,9 +4664,13 @@ vErrors.push(err98);
 }
 errors++;
 }
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 < 1 || isNaN(data46)){
-const err99 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.limits !== undefined){
+let data46 = data.limits;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+for(const key8 in data46){
+if(!((((key8 === "timeout_ms") || (key8 === "kill_grace_ms")) || (key8 === "check_timeout_ms")) || (key8 === "max_output_bytes"))){
+const err99 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -4679,11 +4680,10 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
-if(data45.kill_grace_ms !== undefined){
-let data47 = data45.kill_grace_ms;
+if(data46.timeout_ms !== undefined){
+let data47 = data46.timeout_ms;
 if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err100 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err100 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -4693,8 +4693,8 @@ vErrors.push(err100);
 errors++;
 }
 if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 < 0 || isNaN(data47)){
-const err101 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data47 < 1 || isNaN(data47)){
+const err101 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -4705,10 +4705,10 @@ errors++;
 }
 }
 }
-if(data45.check_timeout_ms !== undefined){
-let data48 = data45.check_timeout_ms;
+if(data46.kill_grace_ms !== undefined){
+let data48 = data46.kill_grace_ms;
 if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err102 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err102 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -4718,8 +4718,8 @@ vErrors.push(err102);
 errors++;
 }
 if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 1 || isNaN(data48)){
-const err103 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data48 < 0 || isNaN(data48)){
+const err103 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -4730,9 +4730,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err104 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data46.check_timeout_ms !== undefined){
+let data49 = data46.check_timeout_ms;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err104 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -4741,15 +4742,64 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-}
-else {
-const err105 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 < 1 || isNaN(data49)){
+const err105 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err105];
 }
 else {
 vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+if(data46.max_output_bytes !== undefined){
+let data50 = data46.max_output_bytes;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err106 = {instancePath:instancePath+"/limits/max_output_bytes",schemaPath:"#/properties/limits/properties/max_output_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 < 1 || isNaN(data50)){
+const err107 = {instancePath:instancePath+"/limits/max_output_bytes",schemaPath:"#/properties/limits/properties/max_output_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+}
+else {
+const err109 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
 }
 errors++;
 }
