@@ -23,6 +23,7 @@ export { readFileBounded } from "./bounded-read.js";
 export { type BubblewrapOptions, bubblewrapArgs, bubblewrapSandbox } from "./bubblewrap-sandbox.js";
 export type { Digest } from "./canonical.js";
 export {
+  canonicalArtifact,
   canonicalJson,
   DIGEST_PATTERN,
   digest,

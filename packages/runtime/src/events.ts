@@ -13,9 +13,12 @@ export type EventOf<T extends EventType> = Extract<JournalEvent, { type: T }>;
 
 export const JOURNAL_FILE = "journal.jsonl";
 
-/** The fields an event's digest covers. */
+/**
+ * The fields an event's digest covers, in canonical key order: the canonicaliser then writes a
+ * body parsed from a journal line as it is, without rebuilding it.
+ */
 export function eventBody(e: Pick<JournalEvent, "seq" | "prev" | "type" | "at" | "data">) {
-  return { seq: e.seq, prev: e.prev, type: e.type, at: e.at, data: e.data };
+  return { at: e.at, data: e.data, prev: e.prev, seq: e.seq, type: e.type };
 }
 
 /**
@@ -34,6 +37,19 @@ export function encodeEvent(body: ReturnType<typeof eventBody>): { digest: Diges
 export function spliceDigest(bodyJson: string, d: string): string {
   const i = bodyJson.lastIndexOf(',"prev":');
   return `${bodyJson.slice(0, i)},"digest":${JSON.stringify(d)}${bodyJson.slice(i)}`;
+}
+
+/** `line === spliceDigest(bodyJson, d)`, compared in place (no third copy of every line). */
+function isSpliced(line: string, bodyJson: string, d: string): boolean {
+  const i = bodyJson.lastIndexOf(',"prev":');
+  const field = `,"digest":${JSON.stringify(d)}`;
+  return (
+    i >= 0 &&
+    line.length === bodyJson.length + field.length &&
+    line.startsWith(field, i) &&
+    line.startsWith(bodyJson.slice(0, i)) &&
+    line.endsWith(bodyJson.slice(i))
+  );
 }
 
 /** An incomplete last line: bytes after the last newline. */
@@ -118,7 +134,7 @@ function encodingProblems(line: string, ev: JournalEvent, seq: number): VerifyPr
   const out: VerifyProblem[] = [];
   const bodyJson = canonicalJson(eventBody(ev));
   const computed = digestBytes(bodyJson);
-  if (line !== spliceDigest(bodyJson, ev.digest)) {
+  if (!isSpliced(line, bodyJson, ev.digest)) {
     out.push(
       problem(
         "ERR_VERIFY_EVENT_NOT_CANONICAL",

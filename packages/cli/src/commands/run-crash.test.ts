@@ -1,4 +1,4 @@
-// The built CLI (packages/cli/dist/bin.js; turbo builds before tests) killed with SIGKILL at
+// The built CLI (packages/cli/dist/dwm.cjs; turbo builds before tests) killed with SIGKILL at
 // several points of a run, then run again: completed packets never run twice, verify passes.
 import fs from "node:fs";
 import path from "node:path";
