@@ -161,6 +161,10 @@ async function viaDwm(server, home, n) {
     },
   };
   fs.writeFileSync(path.join(dir, "dwm.workers.json"), `${JSON.stringify(bindings, null, 2)}\n`);
+  // dwm run signs its approvals: the operator's key in this HOME's config, trusted by the repository.
+  const { trustTestOperator, writeTestOperatorConfig } = await load("test-utils");
+  writeTestOperatorConfig(path.join(home, ".config", "dwm"));
+  trustTestOperator(dir);
   server.script({ name: "packet", dialect: "messages", turns: [{ kind: "text", text: "done" }] });
   const sampler = treeRssSampler();
   const r = await runAsync(

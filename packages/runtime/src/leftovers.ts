@@ -7,7 +7,8 @@ import type { RunState, VerifyProblem } from "@dwm/schemas";
  * - `temp-file`: the temporary file of an atomic write (`.<name>.<pid>.<hex>.tmp`, core's
  *   writeFileAtomic) or a lock moved aside (`lock.stale.<hex>`, core's acquireLock);
  * - `attempt`: files of the attempt a packet was dispatched for and that the journal has not
- *   recorded yet (attempts/<p>/<n>/…, and reviews/<p>/<n>.json of an attempt not reviewed yet);
+ *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json of an attempt not reviewed yet, and
+ *   handoffs/… copied for a packet reviewed but not completed yet);
  * - `approval`: an approval of a gate not decided yet, written while a runner held
  *   the lock (or by an approve that failed before journaling it); the runner checks it again
  *   and journals it, or refuses it;
@@ -63,6 +64,15 @@ function inFlight(state: RunState): string[] {
   });
 }
 
+/**
+ * Is a packet between its review and its completion: its handoffs are copied into handoffs/
+ * before the event that names them (ingest-review for an attempted packet, the gate
+ * resolver for a reviewed one), so a crash there leaves a handoff nothing names yet.
+ */
+function copyingHandoffs(state: RunState): boolean {
+  return Object.values(state.packets).some((p) => p?.state === "attempted" || p?.state === "reviewed");
+}
+
 /** An approval file (approvals/<gate>/<n>.json) of a gate not decided yet (closed or open). */
 function pendingApproval(rel: string, state: RunState): boolean {
   const m = /^approvals\/(.+)\/[1-9][0-9]*\.json$/.exec(rel);
@@ -89,6 +99,10 @@ export function storeLeftovers(
     }
     if (state && pendingApproval(rel, state)) {
       out.set(rel, { kind: "approval", path: rel, file: path.join(runDir, rel), pid: null });
+      continue;
+    }
+    if (state && rel.startsWith("handoffs/") && copyingHandoffs(state)) {
+      out.set(rel, { kind: "attempt", path: rel, file: path.join(runDir, rel), pid: null });
       continue;
     }
     const attempt = flying.find((f) => rel === f || rel.startsWith(`${f}/`));

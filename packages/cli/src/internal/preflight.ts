@@ -15,13 +15,21 @@ const key = (p: VerifyProblem) => `${p.code} ${p.file}`;
 /**
  * What verify keeps flagging but does not stop a change, the recorded history being whole: an
  * approval the runner itself set aside (`<n>.json.refused-<seq>`: there before its gate opened,
- * so not written by `dwm approve`), and a completed packet a killed runner had not attested yet
+ * so not written by `dwm approve`), an approval with a bad signature the runner journaled as
+ * refused, and a completed packet a killed runner had not attested yet
  * (the next `dwm run` attests it).
  */
-function setAside(p: VerifyProblem): boolean {
+function setAside(p: VerifyProblem, report: VerifyReport): boolean {
   // A completed packet without a signed attestation (a run made before attestations, or by hand)
   // lowers its assurance; it is no damage to the recorded history.
   if (p.code === "ERR_VERIFY_UNATTESTED") return true;
+  // An approval with a bad signature that the runner journaled as refused (approval.refused):
+  // verify keeps naming the forgery, but nothing counts it, so the operator can go on.
+  if (
+    p.code === "ERR_VERIFY_SIGNATURE" &&
+    (report.signatures ?? []).some((s) => s.file === p.file && s.kind === "refused-approval")
+  )
+    return true;
   return (
     p.code === "ERR_VERIFY_UNEXPECTED_FILE" &&
     /^approvals\/.+\/[1-9][0-9]*\.json\.refused-[0-9]+$/.test(p.file)
@@ -79,7 +87,7 @@ export function checkBeforeChange(
   const wait = options.wait ?? (() => sleepMs(RECHECK_MS));
   if (options.needsLock) refuseIfLocked(runDir);
   let report = checkStore(runDir);
-  let blocking = report.problems.filter((p) => !p.repairable && !setAside(p) && !repairs(p));
+  let blocking = report.problems.filter((p) => !p.repairable && !setAside(p, report) && !repairs(p));
   if (
     blocking.length > 0 &&
     runLockHeld(path.join(runDir, LOCK_FILE), new Date().toISOString(), os.hostname())
@@ -90,7 +98,7 @@ export function checkBeforeChange(
     const first = new Set(blocking.map(key));
     report = checkStore(runDir);
     blocking = report.problems.filter(
-      (p) => !p.repairable && !setAside(p) && !repairs(p) && first.has(key(p)),
+      (p) => !p.repairable && !setAside(p, report) && !repairs(p) && first.has(key(p)),
     );
   }
   if (blocking.length === 0) return report;
