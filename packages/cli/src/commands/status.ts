@@ -1,5 +1,5 @@
 import { checkArtifact, isDwmError } from "@dwm/core";
-import { foldJournal, readJournal, readRun, verifyRun } from "@dwm/runtime";
+import { checkStore, foldJournal, readJournal, readRun } from "@dwm/runtime";
 import type {
   CostSummary,
   Gate,
@@ -32,7 +32,9 @@ function unsandboxedField(events: readonly JournalEvent[]): { unsandboxed_attemp
 /** `dwm status [run]`: every packet and gate, whether the store is intact, and the next action. */
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const r = resolveRun(args, ctx);
-  const verify = verifyRun(r.runDir);
+  // verify's checks through the stat cache of verified files (as git status refreshes its index):
+  // a file unchanged since it last matched is not hashed again; `dwm verify` still reads every byte.
+  const verify = checkStore(r.runDir);
   const { run: runDoc } = readRun(r.runDir);
   const { events, state } = foldedState(r.runDir, runDoc);
 
@@ -267,7 +269,7 @@ function itemCounts(
 /** The next action: wait for a live runner, repair or resume a broken store, done, decide a waiting gate, budget, a failure, else run. */
 export function nextAction(
   ref: string,
-  verify: ReturnType<typeof verifyRun>,
+  verify: ReturnType<typeof checkStore>,
   state: RunState,
   rows: StatusPacketRow[],
   waiting: string[],
