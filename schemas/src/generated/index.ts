@@ -27,7 +27,7 @@ export type { RunMarker } from "./types/run-marker.js";
 export type { RunOutcomeStatus, RunOutcome, OutcomeGate, OutcomeFailure, IntegrationHead, RunnerActivity } from "./types/run-outcome.js";
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState, FanoutState, FanoutItemState } from "./types/run-state.js";
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
-export type { Scorecard, PlanProblem, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
+export type { Scorecard, PlanProblem, PlanWarning, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow, NextAction } from "./types/status-report.js";
 export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
 export type { WorkerBindings } from "./types/worker-bindings.js";

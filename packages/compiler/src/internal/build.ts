@@ -67,7 +67,7 @@ export function topologicalOrder(phases: readonly PlanPhaseView[]): PlanPhaseVie
   if (order.length !== phases.length) {
     // The evaluator rejects cycles; reaching this means it and the compiler disagree.
     throw compilerErrors.create("ERR_PLAN_INVALID", "the phase graph has a cycle", {
-      details: { problems: [{ code: "ERR_PLAN_GRAPH_CYCLE", pointer: "/phases" }] },
+      details: { problems: [{ code: "ERR_PLAN_CYCLE", pointer: "/phases" }] },
     });
   }
   return order;
@@ -112,7 +112,7 @@ function packetCommand(raw: unknown, phaseId: string): PacketCommand | undefined
   if (raw === undefined || raw === null) return undefined;
   const bad = () =>
     compilerErrors.create("ERR_PLAN_INVALID", `phase ${phaseId}: command must be an argv list or a script`, {
-      details: { problems: [{ code: "ERR_PLAN_SCHEMA", pointer: `/phases/${phaseId}/command` }] },
+      details: { problems: [{ code: "ERR_PLAN_TYPE", pointer: `/phases/${phaseId}/command` }] },
     });
   if (Array.isArray(raw)) {
     if (raw.length === 0 || !raw.every((a) => typeof a === "string" && a.length > 0)) throw bad();
@@ -379,9 +379,10 @@ function gateIds(drafts: GateDraft[]): Gate[] {
   });
 }
 
-function fanoutProblem(phase: string, message: string): Error {
+/** A fan-out the evaluator should have rejected, reported with the evaluator's code for the rule. */
+function fanoutProblem(phase: string, code: string, message: string): Error {
   return compilerErrors.create("ERR_PLAN_INVALID", `phase ${phase}: ${message}`, {
-    details: { problems: [{ code: "ERR_PLAN_FANOUT", pointer: `/phases/${phase}/fan_out`, message }] },
+    details: { problems: [{ code, pointer: `/phases/${phase}/fan_out`, message }] },
   });
 }
 
@@ -398,19 +399,41 @@ function markFanouts(plan: PlanView, packets: Packet[]): void {
     const fo = phase.fan_out;
     if (!fo) continue;
     const source = plan.handoffs.find((h) => h.to_phase === phase.id && h.artifact === fo.over);
-    if (!source) throw fanoutProblem(phase.id, `no handoff ${JSON.stringify(fo.over)} reaches this phase`);
+    if (!source)
+      throw fanoutProblem(
+        phase.id,
+        "ERR_PLAN_FANOUT_OVER_TARGET",
+        `no handoff ${JSON.stringify(fo.over)} reaches this phase`,
+      );
     const pipeline = [phase.id, ...fo.pipeline];
     if (new Set(pipeline).size !== pipeline.length)
-      throw fanoutProblem(phase.id, "a phase repeats in the pipeline");
+      throw fanoutProblem(phase.id, "ERR_PLAN_FANOUT_OVERLAP", "a phase repeats in the pipeline");
     if (!byId.has(fo.reduce) || pipeline.includes(fo.reduce))
-      throw fanoutProblem(phase.id, `reduce ${JSON.stringify(fo.reduce)} is not another phase`);
+      throw fanoutProblem(
+        phase.id,
+        "ERR_PLAN_FANOUT_REDUCE",
+        `reduce ${JSON.stringify(fo.reduce)} is not another phase`,
+      );
     pipeline.forEach((id, position) => {
       const p = byId.get(id);
-      if (!p) throw fanoutProblem(phase.id, `pipeline phase ${JSON.stringify(id)} does not exist`);
+      if (!p)
+        throw fanoutProblem(
+          phase.id,
+          "ERR_PLAN_UNKNOWN_PHASE",
+          `pipeline phase ${JSON.stringify(id)} does not exist`,
+        );
       if (p.fanout)
-        throw fanoutProblem(phase.id, `phase ${id} is already a per-item phase of another fan-out`);
+        throw fanoutProblem(
+          phase.id,
+          "ERR_PLAN_FANOUT_OVERLAP",
+          `phase ${id} is already a per-item phase of another fan-out`,
+        );
       if (p.human_gate)
-        throw fanoutProblem(phase.id, `phase ${id} is a gate phase; a per-item phase cannot be`);
+        throw fanoutProblem(
+          phase.id,
+          "ERR_PLAN_FANOUT_GATE",
+          `phase ${id} is a gate phase; a per-item phase cannot be`,
+        );
       p.fanout = {
         role: "template",
         over: fo.over,

@@ -135,6 +135,9 @@ export interface PlanHandoff {
   artifact: PlanText;
   artifact_schema: PlanArtifactSchema;
 }
+/**
+ * The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).
+ */
 export interface PlanArtifactSchema {
   format: PlanArtifactFormat;
   required_fields: PlanNonEmptyTextList;
@@ -251,6 +254,9 @@ export interface PlanHandoff06 {
   artifact: PlanText;
   artifact_schema: PlanArtifactSchema06;
 }
+/**
+ * The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.
+ */
 export interface PlanArtifactSchema06 {
   format: PlanArtifactFormat06;
   required_fields: PlanNonEmptyTextList;

@@ -1,5 +1,6 @@
 import { isDwmError } from "@dwm/core";
 import type { Review } from "@dwm/schemas";
+import type { ReviewFindingCode } from "../../findings.js";
 import { type Effect, Judge, type Judgement } from "../judgement.js";
 
 /** What the optional reviewer worker answers. */
@@ -21,7 +22,10 @@ type WorkerRecord = NonNullable<Review["reviewer_worker"]>;
 
 /** What each answer of the reviewer worker means for the review. */
 const ANSWERS: Readonly<
-  Record<ReviewerWorkerResult["verdict"], { passed: boolean; detail: string; code?: string; effect?: Effect }>
+  Record<
+    ReviewerWorkerResult["verdict"],
+    { passed: boolean; detail: string; code?: ReviewFindingCode; effect?: Effect }
+  >
 > = {
   approved: { passed: true, detail: "the reviewer worker could not refute the result" },
   "changes-requested": {
