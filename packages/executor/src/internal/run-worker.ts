@@ -7,6 +7,7 @@ import { classifyInvocation } from "./classify.js";
 import type { Redactor } from "./env.js";
 import type { JobInvocation } from "./invocation.js";
 import type { TranscriptInfo } from "./json-lines.js";
+import { watchTranscript } from "./transcript-watch.js";
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 /** Between SIGTERM and SIGKILL of a process group that outlived its timeout. */
@@ -83,6 +84,7 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
   if (plan.outputDir) fs.mkdirSync(paths.outputDir, { recursive: true });
   const stdoutFile = path.join(dir, "stdout");
   const stderrFile = path.join(dir, "stderr");
+  const watch = watchTranscript(stdoutFile, plan.decisive);
   const r = await launchWorker(s.runner, {
     request: {
       argv: plan.argv,
@@ -93,6 +95,7 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
       stderrFile,
       timeoutMs: job.binding.timeout_ms ?? s.limits.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
+      signal: watch.signal,
     },
     worker: {
       backend: job.binding.backend,
@@ -101,9 +104,10 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
       paths,
     },
   });
+  const stopped = watch.stop();
   for (const f of [stdoutFile, stderrFile]) if (!fs.existsSync(f)) fs.writeFileSync(f, "");
   const t = keepTranscript(ji, stdoutFile, s.attemptDir);
-  const c = classifyInvocation(plan.argv[0], r, t.info);
+  const c = classifyInvocation(plan.argv[0], r, t.info, stopped);
   const invocation: Invocation = {
     worker_id: job.workerId,
     backend: job.binding.backend,
@@ -113,7 +117,8 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
     outcome: c.outcome,
     exit_code: r.exitCode,
     signal: r.signal,
-    timed_out: r.timedOut,
+    // Stopped by DWM for an auth failure its transcript proved: the runner's abort is no timeout.
+    timed_out: r.timedOut && stopped === null,
     duration_ms: Math.max(0, Math.round(r.durationMs)),
     prompt: `${job.dir}/prompt.md`,
     stdout: `${job.dir}/stdout`,
@@ -124,5 +129,6 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
     detail: c.detail === null ? null : s.redactor.redactText(c.detail).slice(0, 2000),
   };
   const retryAfterMs = c.outcome === "rate-limited" ? (t.info?.retryAfterMs ?? null) : null;
-  return { invocation, outcome: c.outcome, notes: t.notes, retryAfterMs };
+  const notes = stopped === null ? t.notes : [...t.notes, `${job.workerId}: stopped early: ${stopped}`];
+  return { invocation, outcome: c.outcome, notes, retryAfterMs };
 }
