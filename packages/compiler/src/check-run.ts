@@ -1,17 +1,26 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, digest, digestBytes, isDwmError } from "@dwm/core";
+import { digest, isDwmError } from "@dwm/core";
 import { loadPlanFile } from "@dwm/plan-evaluator";
-import type { Gate, Invalidator, Packet, Run } from "@dwm/schemas";
+import type { Gate, Invalidator, Packet, Run, RunGateEntry, RunPacketEntry } from "@dwm/schemas";
 import { buildCompiled } from "./compile-plan.js";
 import type { BuiltRun } from "./internal/build.js";
-import { renderPrompt } from "./internal/prompt.js";
-import { checkJson, readRunFile, runDirProblem } from "./internal/read.js";
-import { MARKER_FILE, readMarker } from "./internal/store.js";
-import { COMPILER_VERSION } from "./version.js";
-
-type Code = Invalidator["code"];
-type Kind = Invalidator["artifact"];
+import { checkRunJson, checkRunText, runDirProblem } from "./internal/read.js";
+import {
+  addedGates,
+  addedPackets,
+  compilerStaleness,
+  gateStaleness,
+  invalidator,
+  markerStaleness,
+  type PlanRebuild,
+  packetStaleness,
+  planLoadStaleness,
+  planStaleness,
+  promptDrift,
+  storedFileStaleness,
+} from "./internal/staleness.js";
+import { readMarker } from "./internal/store.js";
 
 /**
  * Staleness check of a run against the current plan file: recompute everything
@@ -22,282 +31,119 @@ type Kind = Invalidator["artifact"];
  */
 export function checkRun(runDir: string, planPath: string): Invalidator[] {
   const dir = path.resolve(runDir);
-  const out: Invalidator[] = [];
-  const add = (
-    code: Code,
-    artifact: Kind,
-    id: string,
-    p: string | null,
-    expected: string | null,
-    actual: string | null,
-    message: string,
-  ) => out.push({ code, artifact, id, path: p, expected, actual, message });
+  const stored = readStoredRun(dir);
+  if ("missing" in stored) return [stored.missing];
+  const run = stored.run;
+  const plan = rebuildPlan(planPath, run);
+  const built = plan.rebuilt;
+  const found = [
+    markerStaleness(run.run_id, readMarker(dir)),
+    compilerStaleness(run.compiler_version),
+    plan.invalidator,
+    ...snapshotInvalidators(dir, run),
+    ...run.packets.flatMap((entry) => packetInvalidators(dir, entry, built)),
+    ...(built ? addedPackets(run.packets, built) : []),
+    ...run.gates.flatMap((entry) => gateInvalidators(dir, entry, built)),
+    ...(built ? addedGates(run.gates, built) : []),
+  ];
+  return found.filter((i): i is Invalidator => i !== null);
+}
 
+/** run.json of the store, or the one invalidator that says why there is no run to check. */
+function readStoredRun(dir: string): { run: Run } | { missing: Invalidator } {
+  const missing = (actual: string | null, message: string) => ({
+    missing: invalidator("ERR_RESUME_MISSING_ARTIFACT", "run", "run.json", "run.json", null, actual, message),
+  });
   const dirProblem = runDirProblem(dir);
-  if (dirProblem) {
-    add("ERR_RESUME_MISSING_ARTIFACT", "run", "run.json", "run.json", null, null, dirProblem);
-    return out;
-  }
-  const runFile = readRunFile(dir, "run.json");
-  const run = runFile.ok ? checkJson<Run>(runFile.text, runFile.bytes, "run") : null;
-  if (!runFile.ok || !run?.ok) {
-    const reason = !runFile.ok ? runFile.reason : `run.json ${run && !run.ok ? run.reason : "is unreadable"}`;
-    add("ERR_RESUME_MISSING_ARTIFACT", "run", "run.json", "run.json", null, run ? run.digest : null, reason);
-    return out;
-  }
-  const r = run.value;
+  if (dirProblem) return missing(null, dirProblem);
+  const c = checkRunJson<Run>(dir, "run.json", "run");
+  if (!c.ok) return missing(c.digest, c.message);
+  return { run: c.value };
+}
 
-  const owner = readMarker(dir);
-  if (owner !== r.run_id) {
-    add(
-      "ERR_RESUME_MISSING_ARTIFACT",
-      "marker",
-      MARKER_FILE,
-      MARKER_FILE,
-      r.run_id,
-      owner,
-      owner === null ? `${MARKER_FILE} is missing or malformed` : `${MARKER_FILE} names run ${owner}`,
-    );
-  }
-
-  if (r.compiler_version !== COMPILER_VERSION) {
-    add(
-      "ERR_RESUME_STALE_COMPILER",
-      "compiler",
-      "compiler",
-      null,
-      r.compiler_version,
-      COMPILER_VERSION,
-      `the run was compiled by compiler ${r.compiler_version}; this is ${COMPILER_VERSION}`,
-    );
-  }
-
-  // The current plan, rebuilt in memory.
-  let rebuilt: BuiltRun | null = null;
-  let planValue: unknown;
-  let planRead = false;
+/** The current plan file, rebuilt in memory, and what it says about the run's plan. */
+function rebuildPlan(
+  planPath: string,
+  run: Run,
+): { rebuilt: BuiltRun | null; invalidator: Invalidator | null } {
+  const name = path.basename(planPath);
+  let plan: unknown;
   try {
-    planValue = loadPlanFile(planPath).plan;
-    planRead = true;
+    plan = loadPlanFile(planPath).plan;
   } catch (e) {
-    const missing = isDwmError(e) && e.code === "ERR_PLAN_UNREADABLE" && !fs.existsSync(planPath);
-    add(
-      missing ? "ERR_RESUME_MISSING_ARTIFACT" : "ERR_RESUME_STALE_PLAN",
-      "plan",
-      path.basename(planPath),
-      planPath,
-      r.plan_digest,
-      null,
-      missing
-        ? `the plan ${planPath} is missing`
-        : `the plan ${planPath} cannot be read: ${isDwmError(e) ? e.message : String(e)}`,
-    );
+    const exists = !(isDwmError(e) && e.code === "ERR_PLAN_UNREADABLE" && !fs.existsSync(planPath));
+    const reason = isDwmError(e) ? e.message : String(e);
+    return { rebuilt: null, invalidator: planLoadStaleness(planPath, name, run.plan_digest, exists, reason) };
   }
-  if (planRead) {
-    const current = safeDigest(planValue);
-    let problem: string | null = null;
-    try {
-      rebuilt = buildCompiled(planValue).built;
-    } catch (e) {
-      problem = isDwmError(e) ? `${e.code}: ${e.message}` : String(e);
-    }
-    if (current !== r.plan_digest) {
-      add(
-        "ERR_RESUME_STALE_PLAN",
-        "plan",
-        path.basename(planPath),
-        planPath,
-        r.plan_digest,
-        current,
-        `the plan has changed since the run was compiled${problem ? `, and no longer compiles (${problem})` : ""}`,
-      );
-    } else if (problem) {
-      // Same plan, but this toolchain refuses it: the evaluator or compiler changed.
-      add(
-        "ERR_RESUME_STALE_COMPILER",
-        "compiler",
-        "compiler",
-        null,
-        r.compiler_version,
-        COMPILER_VERSION,
-        `the unchanged plan no longer compiles: ${problem}`,
-      );
-    }
-  }
+  const rebuild = buildPlan(plan);
+  return {
+    rebuilt: rebuild.built,
+    invalidator: planStaleness(planPath, name, run.plan_digest, run.compiler_version, rebuild),
+  };
+}
 
-  const snap = readRunFile(dir, "plan.json");
-  if (!snap.ok) {
-    add(
-      "ERR_RESUME_MISSING_ARTIFACT",
+/** Digest and in-memory build of a plan value; a plan that no longer compiles keeps its reason. */
+function buildPlan(plan: unknown): PlanRebuild {
+  let d: PlanRebuild["digest"] = null;
+  try {
+    d = digest(plan);
+  } catch {
+    // A value canonical JSON cannot represent has no digest; the plan then counts as changed.
+  }
+  try {
+    return { digest: d, built: buildCompiled(plan).built, problem: null };
+  } catch (e) {
+    return { digest: d, built: null, problem: isDwmError(e) ? `${e.code}: ${e.message}` : String(e) };
+  }
+}
+
+/** plan.json and scorecard.json against the digests run.json records for them. */
+function snapshotInvalidators(dir: string, run: Run): (Invalidator | null)[] {
+  return [
+    storedFileStaleness(
+      checkRunJson(dir, "plan.json", null, run.plan_digest),
       "plan-snapshot",
       "plan.json",
       "plan.json",
-      r.plan_digest,
-      null,
-      snap.reason,
-    );
-  } else {
-    const c = checkJson(snap.text, snap.bytes, null, r.plan_digest);
-    if (!c.ok)
-      add(
-        "ERR_RESUME_STALE_PLAN",
-        "plan-snapshot",
-        "plan.json",
-        "plan.json",
-        r.plan_digest,
-        c.digest,
-        `plan.json ${c.reason}`,
-      );
-  }
-  const sc = readRunFile(dir, "scorecard.json");
-  if (!sc.ok) {
-    add(
-      "ERR_RESUME_MISSING_ARTIFACT",
+      run.plan_digest,
+      "ERR_RESUME_STALE_PLAN",
+    ),
+    storedFileStaleness(
+      checkRunJson(dir, "scorecard.json", null, run.scorecard_digest),
       "scorecard",
       "scorecard.json",
       "scorecard.json",
-      r.scorecard_digest,
-      null,
-      sc.reason,
-    );
-  } else {
-    const c = checkJson(sc.text, sc.bytes, null, r.scorecard_digest);
-    if (!c.ok)
-      add(
-        "ERR_RESUME_STALE_PLAN",
-        "scorecard",
-        "scorecard.json",
-        "scorecard.json",
-        r.scorecard_digest,
-        c.digest,
-        `scorecard.json ${c.reason}`,
-      );
-  }
-
-  // Packets and prompts, in run order, then packets the current plan adds.
-  const indexed = new Set(r.packets.map((p) => p.packet_id));
-  for (const entry of r.packets) {
-    const id = entry.packet_id;
-    const rel = `packets/${id}.json`;
-    const f = readRunFile(dir, rel);
-    let stored: Packet | null = null;
-    if (!f.ok) {
-      add("ERR_RESUME_MISSING_ARTIFACT", "packet", id, rel, entry.digest, null, f.reason);
-    } else {
-      const c = checkJson<Packet>(f.text, f.bytes, "packet", entry.digest);
-      if (!c.ok)
-        add("ERR_RESUME_STALE_PACKET", "packet", id, rel, entry.digest, c.digest, `${rel} ${c.reason}`);
-      else stored = c.value;
-    }
-    if (stored && rebuilt) {
-      const now = rebuilt.packetDigests.get(id) ?? null;
-      if (now !== entry.digest) {
-        add(
-          "ERR_RESUME_STALE_PACKET",
-          "packet",
-          id,
-          rel,
-          entry.digest,
-          now,
-          now === null ? `the plan no longer has phase ${id}` : `the plan has changed packet ${id}`,
-        );
-      }
-    }
-    const promptRel = `prompts/${id}.md`;
-    const pf = readRunFile(dir, promptRel);
-    if (!pf.ok) {
-      add("ERR_RESUME_MISSING_ARTIFACT", "prompt", id, promptRel, entry.prompt_digest, null, pf.reason);
-      continue;
-    }
-    const actual = digestBytes(pf.bytes);
-    if (actual !== entry.prompt_digest) {
-      add(
-        "ERR_RESUME_STALE_PROMPT",
-        "prompt",
-        id,
-        promptRel,
-        entry.prompt_digest,
-        actual,
-        `${promptRel} has changed since the run was compiled`,
-      );
-    } else if (stored && renderPrompt(stored, entry.digest) !== pf.text) {
-      add(
-        "ERR_RESUME_STALE_PROMPT",
-        "prompt",
-        id,
-        promptRel,
-        digestBytes(renderPrompt(stored, entry.digest)),
-        actual,
-        `${promptRel} does not match its packet`,
-      );
-    }
-  }
-  if (rebuilt) {
-    for (const p of rebuilt.packets) {
-      if (indexed.has(p.packet_id)) continue;
-      const d = rebuilt.packetDigests.get(p.packet_id) as Digest;
-      add(
-        "ERR_RESUME_STALE_PACKET",
-        "packet",
-        p.packet_id,
-        `packets/${p.packet_id}.json`,
-        d,
-        null,
-        `the plan adds packet ${p.packet_id}, which the run does not have`,
-      );
-    }
-  }
-
-  const gatesIndexed = new Set(r.gates.map((g) => g.gate_id));
-  for (const entry of r.gates) {
-    const id = entry.gate_id;
-    const rel = `gates/${id}.json`;
-    const f = readRunFile(dir, rel);
-    if (!f.ok) {
-      add("ERR_RESUME_MISSING_ARTIFACT", "gate", id, rel, entry.digest, null, f.reason);
-      continue;
-    }
-    const c = checkJson<Gate>(f.text, f.bytes, "gate", entry.digest);
-    if (!c.ok) {
-      add("ERR_RESUME_STALE_GATE", "gate", id, rel, entry.digest, c.digest, `${rel} ${c.reason}`);
-      continue;
-    }
-    if (rebuilt) {
-      const now = rebuilt.gateDigests.get(id) ?? null;
-      if (now !== entry.digest) {
-        add(
-          "ERR_RESUME_STALE_GATE",
-          "gate",
-          id,
-          rel,
-          entry.digest,
-          now,
-          now === null ? `the plan no longer needs gate ${id}` : `the plan has changed gate ${id}`,
-        );
-      }
-    }
-  }
-  if (rebuilt) {
-    for (const g of rebuilt.gates) {
-      if (gatesIndexed.has(g.gate_id)) continue;
-      add(
-        "ERR_RESUME_STALE_GATE",
-        "gate",
-        g.gate_id,
-        `gates/${g.gate_id}.json`,
-        rebuilt.gateDigests.get(g.gate_id) as Digest,
-        null,
-        `the plan adds gate ${g.gate_id}, which the run does not have`,
-      );
-    }
-  }
-  return out;
+      run.scorecard_digest,
+      "ERR_RESUME_STALE_PLAN",
+    ),
+  ];
 }
 
-function safeDigest(v: unknown): Digest | null {
-  try {
-    return digest(v);
-  } catch {
-    return null;
-  }
+/** One packet of run.json: its file, whether the plan still gives it, and its prompt. */
+function packetInvalidators(
+  dir: string,
+  entry: RunPacketEntry,
+  built: BuiltRun | null,
+): (Invalidator | null)[] {
+  const id = entry.packet_id;
+  const rel = `packets/${id}.json`;
+  const c = checkRunJson<Packet>(dir, rel, "packet", entry.digest);
+  const stored = c.ok ? c.value : null;
+  const promptRel = `prompts/${id}.md`;
+  const prompt = checkRunText(dir, promptRel, entry.prompt_digest);
+  return [
+    storedFileStaleness(c, "packet", id, rel, entry.digest, "ERR_RESUME_STALE_PACKET"),
+    stored && built ? packetStaleness(entry, built) : null,
+    storedFileStaleness(prompt, "prompt", id, promptRel, entry.prompt_digest, "ERR_RESUME_STALE_PROMPT"),
+    stored && prompt.ok ? promptDrift(entry, stored, { text: prompt.value, digest: prompt.digest }) : null,
+  ];
+}
+
+/** One gate of run.json: its file, then whether the plan still gives it. */
+function gateInvalidators(dir: string, entry: RunGateEntry, built: BuiltRun | null): (Invalidator | null)[] {
+  const rel = `gates/${entry.gate_id}.json`;
+  const c = checkRunJson<Gate>(dir, rel, "gate", entry.digest);
+  if (!c.ok)
+    return [storedFileStaleness(c, "gate", entry.gate_id, rel, entry.digest, "ERR_RESUME_STALE_GATE")];
+  return [built ? gateStaleness(entry, built) : null];
 }

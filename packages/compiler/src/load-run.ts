@@ -1,9 +1,9 @@
 import path from "node:path";
-import { type Digest, digestBytes } from "@dwm/core";
-import type { Gate, Packet, Run } from "@dwm/schemas";
+import type { Digest } from "@dwm/core";
+import type { Gate, Packet, Run, RunGateEntry, RunPacketEntry } from "@dwm/schemas";
 import { compilerErrors } from "./errors.js";
 import { renderPrompt } from "./internal/prompt.js";
-import { checkJson, readRunFile, runDirProblem } from "./internal/read.js";
+import { checkRunJson, checkRunText, type RunFileCheck, runDirProblem } from "./internal/read.js";
 import { MARKER_FILE, readMarker } from "./internal/store.js";
 
 /** A run read back from its store, every artifact checked against run.json. */
@@ -28,82 +28,107 @@ export interface LoadedRun {
  */
 export function loadRun(runDir: string): LoadedRun {
   const dir = path.resolve(runDir);
-  const missing = (rel: string, reason: string) =>
-    compilerErrors.create("ERR_RESUME_MISSING_ARTIFACT", `${path.basename(dir)}: ${reason}`, {
-      details: { run_dir: dir, path: rel },
-    });
+  const { run, runDigest } = loadManifest(dir);
+  const packets = new Map<string, Packet>();
+  const prompts = new Map<string, string>();
+  for (const entry of run.packets) {
+    const packet = loadPacket(dir, entry);
+    packets.set(entry.packet_id, packet);
+    prompts.set(entry.packet_id, loadPrompt(dir, entry, packet));
+  }
+  const gates = new Map<string, Gate>();
+  for (const entry of run.gates) gates.set(entry.gate_id, loadGate(dir, entry));
+  return { runDir: dir, run, runDigest, packets, gates, prompts };
+}
 
+function missing(dir: string, rel: string, reason: string): Error {
+  return compilerErrors.create("ERR_RESUME_MISSING_ARTIFACT", `${path.basename(dir)}: ${reason}`, {
+    details: { run_dir: dir, path: rel },
+  });
+}
+
+/** run.json, checked, and the ownership marker naming it. */
+function loadManifest(dir: string): { run: Run; runDigest: Digest } {
   const dirProblem = runDirProblem(dir);
-  if (dirProblem) throw missing(".", dirProblem);
-  const runFile = readRunFile(dir, "run.json");
-  if (!runFile.ok) throw missing("run.json", runFile.reason);
-  const run = checkJson<Run>(runFile.text, runFile.bytes, "run");
-  if (!run.ok) throw missing("run.json", `run.json ${run.reason}`);
+  if (dirProblem) throw missing(dir, ".", dirProblem);
+  const run = checkRunJson<Run>(dir, "run.json", "run");
+  if (!run.ok) throw missing(dir, "run.json", run.message);
   const owner = readMarker(dir);
   if (owner !== run.value.run_id) {
     throw missing(
+      dir,
       MARKER_FILE,
       owner === null
         ? `${MARKER_FILE} is missing or malformed`
         : `${MARKER_FILE} names run ${owner}, but run.json is run ${run.value.run_id}`,
     );
   }
+  return { run: run.value, runDigest: run.digest };
+}
 
-  const packets = new Map<string, Packet>();
-  const prompts = new Map<string, string>();
-  for (const entry of run.value.packets) {
-    const rel = `packets/${entry.packet_id}.json`;
-    const f = readRunFile(dir, rel);
-    if (!f.ok) throw missing(rel, f.reason);
-    const p = checkJson<Packet>(f.text, f.bytes, "packet", entry.digest);
-    if (!p.ok || p.value.packet_id !== entry.packet_id) {
-      throw compilerErrors.create(
-        "ERR_RESUME_STALE_PACKET",
-        `${rel} ${p.ok ? `names packet ${p.value.packet_id}` : p.reason}`,
-        { details: { run_dir: dir, path: rel, expected: entry.digest, actual: p.digest } },
-      );
-    }
-    packets.set(entry.packet_id, p.value);
-    const promptRel = `prompts/${entry.packet_id}.md`;
-    const pf = readRunFile(dir, promptRel);
-    if (!pf.ok) throw missing(promptRel, pf.reason);
-    const actual = digestBytes(pf.bytes);
-    if (actual !== entry.prompt_digest) {
-      throw compilerErrors.create(
-        "ERR_RESUME_STALE_PROMPT",
-        `${promptRel} has changed since the run was compiled`,
-        {
-          details: { run_dir: dir, path: promptRel, expected: entry.prompt_digest, actual },
-        },
-      );
-    }
-    // Digests can be forged together with run.json; the prompt must still be its packet's rendering.
-    if (renderPrompt(p.value, entry.digest) !== pf.text) {
-      throw compilerErrors.create(
-        "ERR_PROMPT_PACKET_DRIFT",
-        `${promptRel} does not match packet ${entry.packet_id}`,
-        {
-          details: { run_dir: dir, path: promptRel },
-        },
-      );
-    }
-    prompts.set(entry.packet_id, pf.text);
-  }
+/** A stored JSON file that must be the artifact run.json names; `named` is the id inside it. */
+function loadNamed<T>(
+  dir: string,
+  rel: string,
+  c: RunFileCheck<T>,
+  what: {
+    code: "ERR_RESUME_STALE_PACKET" | "ERR_RESUME_STALE_GATE";
+    noun: string;
+    id: string;
+    digest: string;
+  },
+  named: (v: T) => string,
+): T {
+  if (!c.ok && c.stage === "read") throw missing(dir, rel, c.message);
+  if (c.ok && named(c.value) === what.id) return c.value;
+  throw compilerErrors.create(what.code, c.ok ? `${rel} names ${what.noun} ${named(c.value)}` : c.message, {
+    details: { run_dir: dir, path: rel, expected: what.digest, actual: c.digest },
+  });
+}
 
-  const gates = new Map<string, Gate>();
-  for (const entry of run.value.gates) {
-    const rel = `gates/${entry.gate_id}.json`;
-    const f = readRunFile(dir, rel);
-    if (!f.ok) throw missing(rel, f.reason);
-    const g = checkJson<Gate>(f.text, f.bytes, "gate", entry.digest);
-    if (!g.ok || g.value.gate_id !== entry.gate_id) {
-      throw compilerErrors.create(
-        "ERR_RESUME_STALE_GATE",
-        `${rel} ${g.ok ? `names gate ${g.value.gate_id}` : g.reason}`,
-        { details: { run_dir: dir, path: rel, expected: entry.digest, actual: g.digest } },
-      );
-    }
-    gates.set(entry.gate_id, g.value);
+function loadPacket(dir: string, entry: RunPacketEntry): Packet {
+  const rel = `packets/${entry.packet_id}.json`;
+  const c = checkRunJson<Packet>(dir, rel, "packet", entry.digest);
+  const what = {
+    code: "ERR_RESUME_STALE_PACKET",
+    noun: "packet",
+    id: entry.packet_id,
+    digest: entry.digest,
+  } as const;
+  return loadNamed(dir, rel, c, what, (p) => p.packet_id);
+}
+
+function loadGate(dir: string, entry: RunGateEntry): Gate {
+  const rel = `gates/${entry.gate_id}.json`;
+  const c = checkRunJson<Gate>(dir, rel, "gate", entry.digest);
+  const what = {
+    code: "ERR_RESUME_STALE_GATE",
+    noun: "gate",
+    id: entry.gate_id,
+    digest: entry.digest,
+  } as const;
+  return loadNamed(dir, rel, c, what, (g) => g.gate_id);
+}
+
+/** The packet's prompt: the bytes run.json records, and still the packet's own rendering. */
+function loadPrompt(dir: string, entry: RunPacketEntry, packet: Packet): string {
+  const rel = `prompts/${entry.packet_id}.md`;
+  const c = checkRunText(dir, rel, entry.prompt_digest);
+  if (!c.ok && c.stage === "read") throw missing(dir, rel, c.message);
+  if (!c.ok) {
+    throw compilerErrors.create("ERR_RESUME_STALE_PROMPT", c.message, {
+      details: { run_dir: dir, path: rel, expected: entry.prompt_digest, actual: c.digest },
+    });
   }
-  return { runDir: dir, run: run.value, runDigest: run.digest, packets, gates, prompts };
+  // Digests can be forged together with run.json; the prompt must still be its packet's rendering.
+  if (renderPrompt(packet, entry.digest) !== c.value) {
+    throw compilerErrors.create(
+      "ERR_PROMPT_PACKET_DRIFT",
+      `${rel} does not match packet ${entry.packet_id}`,
+      {
+        details: { run_dir: dir, path: rel },
+      },
+    );
+  }
+  return c.value;
 }

@@ -1,18 +1,10 @@
-import fs from "node:fs";
 import { type SchemaName, validateSchema } from "@dwm/schemas";
+import { type ArtifactProblem, type ArtifactProblemKind, checkArtifact } from "./artifact-check.js";
 import { writeFileAtomic } from "./atomic-fs.js";
-import { canonicalJson, type Digest, digest } from "./canonical.js";
-import { coreErrors } from "./errors.js";
+import { type Digest, digest, renderArtifact } from "./canonical.js";
+import { coreErrors, type DwmError } from "./errors.js";
 
-/**
- * The on-disk form of a JSON artifact: canonical (RFC 8785) key order, two-space
- * indent, LF, trailing newline. Deterministic, readable, and diff-friendly; the
- * artifact's digest is over its canonical JSON, and verification also requires
- * the file bytes to be exactly this rendering, so no byte can change unnoticed.
- */
-export function renderArtifact(value: unknown): string {
-  return `${JSON.stringify(JSON.parse(canonicalJson(value)), null, 2)}\n`;
-}
+export { renderArtifact };
 
 export interface WrittenArtifact {
   digest: Digest;
@@ -44,49 +36,60 @@ export interface ReadArtifactOptions {
   requireCanonical?: boolean;
 }
 
-/** Read, parse, validate and (optionally) check the digest of an artifact. Read-only. */
+/** Read, parse, validate and (optionally) check the digest of an artifact; throws its first problem. Read-only. */
 export function readArtifact<T>(
   file: string,
   schema: SchemaName,
   options: ReadArtifactOptions = {},
 ): { value: T; digest: Digest } {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    throw coreErrors.create("ERR_ARTIFACT_MISSING", `${file} does not exist or cannot be read`, {
-      details: { file },
-      cause: e,
-    });
+  const c = checkArtifact<T>(file, schema, options);
+  if (!c.ok) throw artifactError(c.problems[0]);
+  return { value: c.value, digest: c.digest };
+}
+
+type ArtifactCode =
+  | "ERR_ARTIFACT_MISSING"
+  | "ERR_ARTIFACT_PARSE"
+  | "ERR_ARTIFACT_SCHEMA"
+  | "ERR_ARTIFACT_DIGEST"
+  | "ERR_ARTIFACT_NOT_CANONICAL";
+
+/** The coded error of each problem kind. */
+const ARTIFACT_PROBLEM_CODES: Readonly<Record<ArtifactProblemKind, ArtifactCode>> = {
+  missing: "ERR_ARTIFACT_MISSING",
+  symlink: "ERR_ARTIFACT_MISSING",
+  "unsafe-path": "ERR_ARTIFACT_MISSING",
+  "not-a-file": "ERR_ARTIFACT_MISSING",
+  unreadable: "ERR_ARTIFACT_MISSING",
+  "not-json": "ERR_ARTIFACT_PARSE",
+  "not-plain-json": "ERR_ARTIFACT_PARSE",
+  "wrong-kind": "ERR_ARTIFACT_SCHEMA",
+  schema: "ERR_ARTIFACT_SCHEMA",
+  digest: "ERR_ARTIFACT_DIGEST",
+  "not-canonical": "ERR_ARTIFACT_NOT_CANONICAL",
+};
+
+/** The DwmError readArtifact throws for a problem (exit 3: an integrity failure). */
+function artifactError(p: ArtifactProblem): DwmError {
+  const code = ARTIFACT_PROBLEM_CODES[p.kind];
+  const { file, detail } = p;
+  switch (code) {
+    case "ERR_ARTIFACT_MISSING":
+      return coreErrors.create(code, `${file} does not exist or cannot be read`, {
+        details: { file },
+        cause: detail.cause,
+      });
+    case "ERR_ARTIFACT_SCHEMA":
+      return coreErrors.create(
+        code,
+        p.kind === "schema" ? `${file} does not match schema ${detail.schema}` : p.message,
+        { details: { file, schema: detail.schema, problems: detail.problems } },
+      );
+    case "ERR_ARTIFACT_DIGEST":
+      return coreErrors.create(code, p.message, {
+        details: { file, expected: detail.expected, actual: detail.actual },
+      });
+    default:
+      return coreErrors.create(code, p.message, { details: { file } });
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw coreErrors.create("ERR_ARTIFACT_PARSE", `${file} is not valid JSON: ${(e as Error).message}`, {
-      details: { file },
-    });
-  }
-  const r = validateSchema(schema, value);
-  if (!r.ok) {
-    throw coreErrors.create("ERR_ARTIFACT_SCHEMA", `${file} does not match schema ${schema}`, {
-      details: { file, schema, problems: r.problems.slice(0, 20) },
-    });
-  }
-  const d = digest(value);
-  if (options.expectDigest !== undefined && d !== options.expectDigest) {
-    throw coreErrors.create(
-      "ERR_ARTIFACT_DIGEST",
-      `${file} has digest ${d}, expected ${options.expectDigest}`,
-      {
-        details: { file, expected: options.expectDigest, actual: d },
-      },
-    );
-  }
-  if ((options.requireCanonical ?? true) && renderArtifact(value) !== text) {
-    throw coreErrors.create("ERR_ARTIFACT_NOT_CANONICAL", `${file} is not in canonical rendering`, {
-      details: { file },
-    });
-  }
-  return { value: value as T, digest: d };
 }

@@ -31,6 +31,16 @@ export function shortDigest(d: Digest, n = 12): string {
   return d.slice("sha256:".length, "sha256:".length + n);
 }
 
+/**
+ * The on-disk form of a JSON artifact: canonical (RFC 8785) key order, two-space
+ * indent, LF, trailing newline. Deterministic, readable, and diff-friendly; the
+ * artifact's digest is over its canonical JSON, and verification also requires
+ * the file bytes to be exactly this rendering, so no byte can change unnoticed.
+ */
+export function renderArtifact(value: unknown): string {
+  return `${JSON.stringify(JSON.parse(canonicalJson(value)), null, 2)}\n`;
+}
+
 // JCS is defined for I-JSON; refuse what JSON cannot carry instead of hashing a lossy form.
 function assertJsonValue(value: unknown, at: string): void {
   switch (typeof value) {
@@ -42,21 +52,23 @@ function assertJsonValue(value: unknown, at: string): void {
       return;
     case "object":
       if (value === null) return;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) assertJsonValue(value[i], `${at}/${i}`);
-        return;
-      }
-      {
-        const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null)
-          throw new TypeError(`not a plain object at ${at || "/"}`);
-        for (const [k, v] of Object.entries(value)) {
-          if (v === undefined) throw new TypeError(`undefined value at ${at}/${k}`);
-          assertJsonValue(v, `${at}/${k}`);
-        }
-      }
+      if (Array.isArray(value)) assertJsonArray(value, at);
+      else assertPlainObject(value, at);
       return;
     default:
       throw new TypeError(`${typeof value} is not JSON at ${at || "/"}`);
+  }
+}
+
+function assertJsonArray(value: readonly unknown[], at: string): void {
+  for (let i = 0; i < value.length; i++) assertJsonValue(value[i], `${at}/${i}`);
+}
+
+function assertPlainObject(value: object, at: string): void {
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new TypeError(`not a plain object at ${at || "/"}`);
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) throw new TypeError(`undefined value at ${at}/${k}`);
+    assertJsonValue(v, `${at}/${k}`);
   }
 }

@@ -1,9 +1,36 @@
 export type { ReadArtifactOptions, WrittenArtifact } from "./artifact.js";
-export { readArtifact, renderArtifact, writeArtifact } from "./artifact.js";
+export { readArtifact, writeArtifact } from "./artifact.js";
+export type {
+  ArtifactBytesCheck,
+  ArtifactCheck,
+  ArtifactFileRead,
+  ArtifactProblem,
+  ArtifactProblemDetail,
+  ArtifactProblemKind,
+  ArtifactReadOptions,
+  CheckArtifactOptions,
+} from "./artifact-check.js";
+export {
+  checkArtifact,
+  checkArtifactBytes,
+  checkArtifactContent,
+  isReadProblem,
+  readArtifactFile,
+} from "./artifact-check.js";
 export { appendFileDurable, fsyncDir, writeFileAtomic } from "./atomic-fs.js";
+export type { BoundedRead } from "./bounded-read.js";
+export { readFileBounded } from "./bounded-read.js";
 export { type BubblewrapOptions, bubblewrapArgs, bubblewrapSandbox } from "./bubblewrap-sandbox.js";
 export type { Digest } from "./canonical.js";
-export { canonicalJson, DIGEST_PATTERN, digest, digestBytes, isDigest, shortDigest } from "./canonical.js";
+export {
+  canonicalJson,
+  DIGEST_PATTERN,
+  digest,
+  digestBytes,
+  isDigest,
+  renderArtifact,
+  shortDigest,
+} from "./canonical.js";
 export type { DwmErrorJSON, ErrorCatalogue, ErrorDescriptor, ExitCode } from "./errors.js";
 export { coreErrors, DwmError, defineErrors, EXIT, isDwmError } from "./errors.js";
 export { gitDate } from "./git-date.js";

@@ -1,4 +1,4 @@
-import fs from "node:fs";
+import { readFileBounded } from "./bounded-read.js";
 import { coreErrors } from "./errors.js";
 
 export interface ReadJsonOptions {
@@ -52,26 +52,21 @@ export function parseJsonText(text: string, source: string, options: ReadJsonOpt
 /** Read and parse a user-supplied JSON file, refusing oversize files before reading them. */
 export function readJsonFile(file: string, options: ReadJsonOptions = {}): unknown {
   const maxBytes = options.maxBytes ?? JSON_INPUT_LIMITS.maxBytes;
-  let size: number;
-  try {
-    size = fs.statSync(file).size;
-  } catch (e) {
-    throw coreErrors.create(
-      "ERR_ARTIFACT_MISSING",
-      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`,
-      {
-        hint: "Check the path.",
-        details: { file },
-        cause: e,
-      },
-    );
-  }
-  if (size > maxBytes) {
-    throw coreErrors.create("ERR_INPUT_TOO_LARGE", `${file} is ${size} bytes; the limit is ${maxBytes}`, {
-      details: { file, size, maxBytes },
+  const read = readFileBounded(file, maxBytes);
+  if (read.ok) return parseJsonText(read.bytes.toString("utf8"), file, options);
+  if (read.reason === "too-large") {
+    const what =
+      read.size === null ? `over ${maxBytes} bytes` : `${read.size} bytes; the limit is ${maxBytes}`;
+    throw coreErrors.create("ERR_INPUT_TOO_LARGE", `${file} is ${what}`, {
+      details: { file, ...(read.size === null ? {} : { size: read.size }), maxBytes },
     });
   }
-  return parseJsonText(fs.readFileSync(file, "utf8"), file, options);
+  const why = read.reason === "unreadable" ? read.error.code : "not a regular file";
+  throw coreErrors.create("ERR_ARTIFACT_MISSING", `cannot read ${file}: ${why}`, {
+    hint: "Check the path.",
+    details: { file },
+    ...(read.reason === "unreadable" ? { cause: read.error } : {}),
+  });
 }
 
 function jsonNestingDepth(text: string): number {

@@ -65,6 +65,67 @@ function readLock(file: string): LockInfo | null {
   }
 }
 
+/** Who is asking for the lock, and how it tells a live holder from a dead one. */
+interface Contender {
+  pid: number;
+  host: string;
+  isAlive: (pid: number) => boolean;
+}
+
+/**
+ * Whether a holder's lock may be taken over: a garbled lock file; a holder on this
+ * host whose process is gone; or a holder on another host whose lease ran out (its
+ * process cannot be checked from here, so only the lease tells).
+ */
+export function isStaleLock(holder: LockInfo, me: Contender, now: string): boolean {
+  const expired = Date.parse(holder.expires_at) <= Date.parse(now);
+  const deadHere = holder.host === me.host && holder.pid !== me.pid && !me.isAlive(holder.pid);
+  return holder.pid === -1 || deadHere || (expired && holder.host !== me.host);
+}
+
+/** Create the lock file with our lease, or false when it already exists. */
+function tryCreate(file: string, info: LockInfo): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "wx", 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+  try {
+    fs.writeFileSync(fd, `${JSON.stringify(info)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Move a stale holder's lock aside; of several contenders exactly one rename succeeds.
+ * True when the lock moved was that holder's; a fresh lock moved by mistake is put back.
+ */
+function moveAside(file: string, holder: LockInfo): boolean {
+  const aside = `${file}.stale.${randomBytes(4).toString("hex")}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return false;
+  }
+  const moved = readLock(aside);
+  const ours = !(moved && moved.token !== holder.token);
+  if (!ours) {
+    // We moved a fresh lock someone else just created: put it back (link fails if taken again).
+    try {
+      fs.linkSync(aside, file);
+    } catch {
+      // The slot was taken meanwhile; that holder wins.
+    }
+  }
+  fs.rmSync(aside, { force: true });
+  return ours;
+}
+
 /**
  * Take a single-writer lease on `file`. A live holder → ERR_LOCK_HELD (with its pid
  * and host). A holder whose lease expired and whose process is gone (or is on
@@ -72,14 +133,16 @@ function readLock(file: string): LockInfo | null {
  */
 export function acquireLock(file: string, options: AcquireLockOptions): LockHandle {
   const leaseMs = options.leaseMs ?? 30_000;
-  const pid = options.pid ?? process.pid;
-  const host = options.host ?? os.hostname();
-  const isAlive = options.isAlive ?? defaultIsAlive;
+  const me: Contender = {
+    pid: options.pid ?? process.pid,
+    host: options.host ?? os.hostname(),
+    isAlive: options.isAlive ?? defaultIsAlive,
+  };
   const make = (): LockInfo => {
     const now = options.clock.now();
     return {
-      pid,
-      host,
+      pid: me.pid,
+      host: me.host,
       token: randomBytes(8).toString("hex"),
       acquired_at: now,
       expires_at: new Date(Date.parse(now) + leaseMs).toISOString(),
@@ -90,50 +153,17 @@ export function acquireLock(file: string, options: AcquireLockOptions): LockHand
   let tookOver: LockInfo | null = null;
   for (let attempt = 0; attempt < 5; attempt++) {
     const info = make();
-    try {
-      const fd = fs.openSync(file, "wx", 0o644);
-      try {
-        fs.writeFileSync(fd, `${JSON.stringify(info)}\n`);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      return handle(file, info, tookOver, options.clock, leaseMs);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
+    if (tryCreate(file, info)) return handle(file, info, tookOver, options.clock, leaseMs);
     const holder = readLock(file);
     if (holder === null) continue;
-    const expired = Date.parse(holder.expires_at) <= Date.parse(options.clock.now());
-    const deadHere = holder.host === host && holder.pid !== pid && !isAlive(holder.pid);
-    const stale = holder.pid === -1 || (expired && (holder.host !== host || deadHere)) || deadHere;
-    if (!stale) {
+    if (!isStaleLock(holder, me, options.clock.now())) {
       throw coreErrors.create(
         "ERR_LOCK_HELD",
         `${file} is held by pid ${holder.pid} on ${holder.host} until ${holder.expires_at}`,
         { details: { file, pid: holder.pid, host: holder.host, expires_at: holder.expires_at } },
       );
     }
-    // Move the stale lock aside; of several contenders exactly one rename succeeds.
-    const aside = `${file}.stale.${randomBytes(4).toString("hex")}`;
-    try {
-      fs.renameSync(file, aside);
-    } catch {
-      continue;
-    }
-    const moved = readLock(aside);
-    if (moved && moved.token !== holder.token) {
-      // We moved a fresh lock someone else just created: put it back (link fails if taken again).
-      try {
-        fs.linkSync(aside, file);
-      } catch {
-        // The slot was taken meanwhile; that holder wins.
-      }
-      fs.rmSync(aside, { force: true });
-      continue;
-    }
-    fs.rmSync(aside, { force: true });
-    tookOver = holder;
+    if (moveAside(file, holder)) tookOver = holder;
   }
   throw coreErrors.create("ERR_LOCK_HELD", `could not acquire ${file}: too much contention`, {
     details: { file },

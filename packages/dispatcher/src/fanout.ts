@@ -5,6 +5,7 @@ import { resolveBinding } from "@dwm/executor";
 import {
   expandFanout,
   type FanoutExpansion,
+  type FanoutSource,
   fanoutLimitGate,
   type ReduceEntry,
   reduceList,
@@ -12,7 +13,7 @@ import {
 } from "@dwm/ingester";
 import type { EventDraft } from "@dwm/runtime";
 import type { FrontierRun } from "@dwm/scheduler";
-import type { AttemptInput, Packet, RunState, WorkerBindings } from "@dwm/schemas";
+import type { AttemptInput, FanoutItemState, Packet, RunState, WorkerBindings } from "@dwm/schemas";
 import { dispatcherErrors } from "./errors.js";
 
 /** An item packet the journal names, read from its file inside the run and checked against its digest. */
@@ -28,10 +29,8 @@ function readItemPacket(dir: string, item: { packet_id: string; digest: string }
  */
 export function fanoutFrontierRun(dir: string, loaded: LoadedRun, state: RunState): FrontierRun {
   const packets = new Map(loaded.packets);
-  for (const f of Object.values(state.fanouts ?? {})) {
-    for (const item of f?.packets ?? []) {
-      if (!packets.has(item.packet_id)) packets.set(item.packet_id, readItemPacket(dir, item));
-    }
+  for (const item of currentItems(state)) {
+    if (!packets.has(item.packet_id)) packets.set(item.packet_id, readItemPacket(dir, item));
   }
   return { run: loaded.run, packets, gates: loaded.gates };
 }
@@ -66,11 +65,9 @@ export class FanoutRun {
 
   /** Read every current item packet the journal names (state.fanouts), each checked against its digest. */
   load(state: RunState): void {
-    for (const f of Object.values(state.fanouts ?? {})) {
-      for (const item of f?.packets ?? []) {
-        if (this.digests.get(item.packet_id) !== item.digest)
-          this.add(readItemPacket(this.dir, item), item.digest as Digest);
-      }
+    for (const item of currentItems(state)) {
+      if (this.digests.get(item.packet_id) !== item.digest)
+        this.add(readItemPacket(this.dir, item), item.digest as Digest);
     }
   }
 
@@ -108,6 +105,19 @@ export class FanoutRun {
     return p ? resolveBinding(this.bindings, this.bindingsDigest, p) : undefined;
   }
 
+  /** A registered handoff's bytes, checked against the digest its registration recorded. */
+  private readHandoff(key: string, expected: string): Buffer {
+    const bytes = fs.readFileSync(resolveInside(this.dir, `handoffs/${key}`, "handoff"));
+    if (digestBytes(bytes) !== expected) {
+      throw dispatcherErrors.create(
+        "ERR_DISPATCH_EVIDENCE_MISSING",
+        `handoffs/${key} does not match the digest its registration recorded`,
+        { details: { artifact: key, expected } },
+      );
+    }
+    return bytes;
+  }
+
   /**
    * The handoff inputs of a packet: registered handoffs (an item packet's from its own
    * item's earlier phase, registered as `<item packet>/<artifact>`), a reduce packet's
@@ -117,60 +127,45 @@ export class FanoutRun {
    */
   inputs(packet: Packet, state: RunState): AttemptInput[] {
     const out: AttemptInput[] = [];
-    const read = (key: string, expected: string): Buffer => {
-      const bytes = fs.readFileSync(resolveInside(this.dir, `handoffs/${key}`, "handoff"));
-      if (digestBytes(bytes) !== expected) {
+    for (const i of packet.inputs) {
+      if (state.packets[i.from_packet]?.state === "expanded") out.push(this.reduceInput(packet, i, state));
+      else {
+        const input = this.handoffInput(i, state);
+        if (input) out.push(input);
+      }
+    }
+    if (packet.fanout?.role === "item")
+      out.push(textInput(FANOUT_ITEM_INPUT, `${canonicalJson(packet.fanout.item)}\n`));
+    return out;
+  }
+
+  /** A handoff input as registered; an item packet's own item's handoff is `<from item packet>/<artifact>`. */
+  private handoffInput(i: Packet["inputs"][number], state: RunState): AttemptInput | null {
+    const key = state.packets[i.from_packet]?.fanout_from ? `${i.from_packet}/${i.artifact}` : i.artifact;
+    const h = state.handoffs[key];
+    if (!h) return null;
+    const bytes = this.readHandoff(key, h.digest);
+    return { artifact: i.artifact, digest: h.digest, content_base64: bytes.toString("base64") };
+  }
+
+  /** A reduce packet's input from an expanded phase: every item's handoff, as one list. */
+  private reduceInput(packet: Packet, i: Packet["inputs"][number], state: RunState): AttemptInput {
+    const entries: ReduceEntry[] = [];
+    for (const item of currentItems(state)) {
+      if (item.template !== i.from_packet || !state.packets[item.packet_id]) continue;
+      const key = `${item.packet_id}/${i.artifact}`;
+      const h = state.handoffs[key];
+      const p = this.view.packets.get(item.packet_id);
+      if (!h || !p) {
         throw dispatcherErrors.create(
           "ERR_DISPATCH_EVIDENCE_MISSING",
-          `handoffs/${key} does not match the digest its registration recorded`,
-          { details: { artifact: key, expected } },
+          `${packet.packet_id} needs ${i.artifact} of every item of ${i.from_packet}; ${item.packet_id} registered none`,
+          { details: { packet_id: packet.packet_id, item: item.packet_id, artifact: i.artifact } },
         );
       }
-      return bytes;
-    };
-    for (const i of packet.inputs) {
-      const from = state.packets[i.from_packet];
-      if (from?.state === "expanded") {
-        const entries: ReduceEntry[] = [];
-        for (const f of Object.values(state.fanouts ?? {})) {
-          for (const item of f?.packets ?? []) {
-            if (item.template !== i.from_packet || !state.packets[item.packet_id]) continue;
-            const key = `${item.packet_id}/${i.artifact}`;
-            const h = state.handoffs[key];
-            const p = this.view.packets.get(item.packet_id);
-            if (!h || !p) {
-              throw dispatcherErrors.create(
-                "ERR_DISPATCH_EVIDENCE_MISSING",
-                `${packet.packet_id} needs ${i.artifact} of every item of ${i.from_packet}; ${item.packet_id} registered none`,
-                { details: { packet_id: packet.packet_id, item: item.packet_id, artifact: i.artifact } },
-              );
-            }
-            entries.push({ packet: p, bytes: read(key, h.digest) });
-          }
-        }
-        const text = reduceList(entries);
-        out.push({
-          artifact: i.artifact,
-          digest: digestBytes(text),
-          content_base64: Buffer.from(text).toString("base64"),
-        });
-        continue;
-      }
-      const key = from?.fanout_from ? `${i.from_packet}/${i.artifact}` : i.artifact;
-      const h = state.handoffs[key];
-      if (!h) continue;
-      const bytes = read(key, h.digest);
-      out.push({ artifact: i.artifact, digest: h.digest, content_base64: bytes.toString("base64") });
+      entries.push({ packet: p, bytes: this.readHandoff(key, h.digest) });
     }
-    if (packet.fanout?.role === "item") {
-      const text = `${canonicalJson(packet.fanout.item)}\n`;
-      out.push({
-        artifact: FANOUT_ITEM_INPUT,
-        digest: digestBytes(text),
-        content_base64: Buffer.from(text).toString("base64"),
-      });
-    }
-    return out;
+    return textInput(i.artifact, reduceList(entries));
   }
 
   /**
@@ -184,62 +179,32 @@ export class FanoutRun {
     const template = this.view.packets.get(first);
     const fo = template?.fanout;
     if (!template || fo?.role !== "template") return { kind: "wait", reason: `${first} is not a fan-out` };
-    const busy = (state.fanouts?.[first]?.packets ?? []).find((p) => {
-      const s = state.packets[p.packet_id]?.state;
-      return s === "dispatched" || s === "attempted";
-    });
-    if (busy)
-      return { kind: "wait", reason: `item ${busy.packet_id} of the previous expansion is still running` };
+    const busy = busyItem(state, first);
+    if (busy) return { kind: "wait", reason: `item ${busy} of the previous expansion is still running` };
     const h = state.handoffs[fo.over];
-    const fail = (reason: string): ExpandResult => {
+    if (!h || h.from_packet !== fo.source_packet) {
+      const reason = `ERR_INGEST_FANOUT_INVALID: ${fo.source_packet} completed without registering ${fo.over}, so fan-out ${first} has no items`;
       append([{ type: "packet.failed", data: { packet_id: first, reason } }]);
       return { kind: "failed", reason };
+    }
+    const source: FanoutSource = {
+      artifact: fo.over,
+      digest: h.digest as Digest,
+      bytes: this.readHandoff(fo.over, h.digest),
     };
-    if (!h || h.from_packet !== fo.source_packet) {
-      return fail(
-        `ERR_INGEST_FANOUT_INVALID: ${fo.source_packet} completed without registering ${fo.over}, so fan-out ${first} has no items`,
-      );
-    }
-    const bytes = fs.readFileSync(resolveInside(this.dir, `handoffs/${fo.over}`, "handoff"));
-    if (digestBytes(bytes) !== h.digest) {
-      throw dispatcherErrors.create(
-        "ERR_DISPATCH_EVIDENCE_MISSING",
-        `handoffs/${fo.over} does not match the digest its registration recorded`,
-        { details: { artifact: fo.over, expected: h.digest } },
-      );
-    }
-    const source = { artifact: fo.over, digest: h.digest, bytes };
     const templates = fo.pipeline.map((id) => ({
       packet: this.loaded.packets.get(id) as Packet,
       digest: this.digests.get(id) as Digest,
     }));
     let x: FanoutExpansion = expandFanout({ state, templates, source });
-    let limitGate: string | null = null;
     if (x.kind === "over-limit") {
-      // An approval of this exact limit gate (same count, same source bytes) lets every item through.
-      let k = 1;
-      for (; state.gates[`fanout-limit/${first}/${k}`]; k++) {
-        const gs = state.gates[`fanout-limit/${first}/${k}`];
-        const g = fanoutLimitGate(template, source, x.items, k);
-        if (gs?.gate_digest !== digest(g)) continue;
-        if (gs.state === "approved") {
-          limitGate = g.gate_id;
-          break;
-        }
-        if (gs.state === "rejected") break; // asked again (gate.opened from rejected)
-        return { kind: "wait", reason: `${g.gate_id} is ${gs.state}` };
+      const limit = limitGateDecision(state, template, source, x.items);
+      if (limit.kind === "wait") return limit;
+      if (limit.kind === "open") {
+        append([limit.draft]);
+        return { kind: "gate", gate_id: limit.gate_id, items: x.items };
       }
-      if (limitGate === null) {
-        const g = fanoutLimitGate(template, source, x.items, k);
-        append([
-          {
-            type: "gate.opened",
-            data: { gate_id: g.gate_id, gate_digest: digest(g), packets: g.packets, reason: g.trigger },
-          },
-        ]);
-        return { kind: "gate", gate_id: g.gate_id, items: x.items };
-      }
-      x = expandFanout({ state, templates, source, limitGate });
+      x = expandFanout({ state, templates, source, limitGate: limit.gate_id });
     }
     if (x.kind === "invalid") {
       append(x.events);
@@ -248,6 +213,12 @@ export class FanoutRun {
     if (x.kind !== "expanded") return { kind: "wait", reason: `unexpected ${x.kind}` };
     writeFanoutFiles(this.dir, x.files);
     append(x.events);
+    this.take(x);
+    return { kind: "expanded", items: x.items, added: x.files.length, dropped: x.dropped.length };
+  }
+
+  /** The view after an expansion: new or changed item packets in, dropped ones out. */
+  private take(x: Extract<FanoutExpansion, { kind: "expanded" }>): void {
     const changed = new Set(x.files.map((f) => f.path));
     for (const p of x.packets) {
       if (changed.has(`packets/${p.packet.packet_id}.json`) || !this.view.packets.has(p.packet.packet_id))
@@ -258,8 +229,64 @@ export class FanoutRun {
       this.digests.delete(id);
       this.prompts.delete(id);
     }
-    return { kind: "expanded", items: x.items, added: x.files.length, dropped: x.dropped.length };
   }
+}
+
+/** Every item packet of every current expansion. */
+function currentItems(state: RunState): FanoutItemState[] {
+  return Object.values(state.fanouts ?? {}).flatMap((f) => f?.packets ?? []);
+}
+
+/** An input made of text DWM renders (a reduce list, a fan-out item). */
+function textInput(artifact: string, text: string): AttemptInput {
+  return { artifact, digest: digestBytes(text), content_base64: Buffer.from(text).toString("base64") };
+}
+
+/** An item of the fan-out's last expansion still in flight (an expansion waits for it), or undefined. */
+export function busyItem(state: RunState, first: string): string | undefined {
+  return (state.fanouts?.[first]?.packets ?? []).find((p) => {
+    const s = state.packets[p.packet_id]?.state;
+    return s === "dispatched" || s === "attempted";
+  })?.packet_id;
+}
+
+/** What a fan-out over its item limit does: go on under an approved limit gate, wait for one, or open one. */
+export type LimitGateDecision =
+  | { kind: "approved"; gate_id: string }
+  | { kind: "wait"; reason: string }
+  | { kind: "open"; gate_id: string; draft: EventDraft };
+
+/**
+ * Decide a fan-out over its `max_items`: an approval of this exact limit gate (same count, same
+ * source bytes: the same digest) lets every item through; the same gate open or closed is waited
+ * for; otherwise (none yet, a changed list, or a rejection: asked again) the next gate
+ * `fanout-limit/<first>/<k>` opens.
+ */
+export function limitGateDecision(
+  state: RunState,
+  template: Packet,
+  source: FanoutSource,
+  items: number,
+): LimitGateDecision {
+  const first = template.packet_id;
+  let k = 1;
+  for (; state.gates[`fanout-limit/${first}/${k}`]; k++) {
+    const gs = state.gates[`fanout-limit/${first}/${k}`];
+    const g = fanoutLimitGate(template, source, items, k);
+    if (gs?.gate_digest !== digest(g)) continue;
+    if (gs.state === "approved") return { kind: "approved", gate_id: g.gate_id };
+    if (gs.state === "rejected") break;
+    return { kind: "wait", reason: `${g.gate_id} is ${gs.state}` };
+  }
+  const g = fanoutLimitGate(template, source, items, k);
+  return {
+    kind: "open",
+    gate_id: g.gate_id,
+    draft: {
+      type: "gate.opened",
+      data: { gate_id: g.gate_id, gate_digest: digest(g), packets: g.packets, reason: g.trigger },
+    },
+  };
 }
 
 /** Run-time gates with no file: their category for the run outcome. */

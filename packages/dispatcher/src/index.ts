@@ -18,5 +18,5 @@ export type {
   WorkerPoolOptions,
 } from "./queue.js";
 export { createWorkerPool } from "./queue.js";
-export type { DispatcherPorts, ProgressEvent, RunWorkflowOptions } from "./run-workflow.js";
+export type { DispatcherPorts, ProgressEvent, RunWorkflowOptions } from "./run/types.js";
 export { runWorkflow } from "./run-workflow.js";

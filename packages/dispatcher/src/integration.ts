@@ -1,5 +1,5 @@
 import type { Clock } from "@dwm/core";
-import { digest } from "@dwm/core";
+import { digest, gitDate } from "@dwm/core";
 import { attemptBranch, DWM_GIT_IDENTITY, type GitPort } from "@dwm/executor";
 import type { EventDraft } from "@dwm/runtime";
 import type { Gate } from "@dwm/schemas";
@@ -162,7 +162,7 @@ export async function mergeIntoIntegration(
       { details: { packet_id: input.packetId } },
     );
   }
-  const when = `${Math.floor(Date.parse(ports.clock.now()) / 1000)} +0000`;
+  const when = gitDate(ports.clock.now());
   const ct = await ports.git.run(
     ports.repo,
     [

@@ -15,6 +15,11 @@ export interface AttemptJob {
   request: AttemptRequest;
 }
 
+/** The deterministic job id of an attempt: `<run_id>/<packet_id>/<attempt>`. */
+export function attemptJobId(runId: string, packetId: string, attempt: number): string {
+  return `${runId}/${packetId}/${attempt}`;
+}
+
 /** A claim on a job: who runs it and until when, unless renewed. */
 export interface Lease {
   job_id: string;

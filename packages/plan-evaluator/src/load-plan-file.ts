@@ -1,5 +1,4 @@
-import fs from "node:fs";
-import { type Digest, digest, isDwmError, parseJsonText } from "@dwm/core";
+import { type BoundedRead, type Digest, digest, isDwmError, parseJsonText, readFileBounded } from "@dwm/core";
 import { planEvaluatorErrors } from "./errors.js";
 import { PLAN_LIMITS } from "./limits.js";
 
@@ -25,57 +24,34 @@ export interface LoadPlanOptions {
  */
 export function loadPlanFile(file: string, options: LoadPlanOptions = {}): LoadedPlan {
   const maxBytes = options.maxBytes ?? PLAN_LIMITS.maxBytes;
-  const maxDepth = options.maxDepth ?? PLAN_LIMITS.maxDepth;
   const name = options.source ?? file;
-  let fd: number;
-  try {
-    fd = fs.openSync(file, "r");
-  } catch (e) {
-    throw planEvaluatorErrors.create(
-      "ERR_PLAN_UNREADABLE",
-      `cannot read plan ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { details: { file: name }, cause: e },
-    );
-  }
-  let bytes: Buffer;
-  try {
-    // Stat the open descriptor, so the size checked is the size of the file read.
-    const st = fs.fstatSync(fd);
-    if (!st.isFile())
-      throw planEvaluatorErrors.create("ERR_PLAN_UNREADABLE", `plan ${name} is not a regular file`, {
-        details: { file: name },
-      });
-    if (st.size > maxBytes)
-      throw planEvaluatorErrors.create(
-        "ERR_PLAN_TOO_LARGE",
-        `plan ${name} is ${st.size} bytes; the limit is ${maxBytes}`,
-        { details: { file: name, size: st.size, maxBytes } },
-      );
-    // Read at most one byte past the limit, in case the file grew after fstat.
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
-    let n = 0;
-    for (;;) {
-      const r = fs.readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-      if (n === buf.length) break;
-    }
-    if (n > maxBytes)
-      throw planEvaluatorErrors.create("ERR_PLAN_TOO_LARGE", `plan ${name} is over ${maxBytes} bytes`, {
+  const read = readFileBounded(file, maxBytes);
+  if (!read.ok) throw planReadError(read, name, maxBytes);
+  return parsePlanBytes(read.bytes, name, options.maxDepth ?? PLAN_LIMITS.maxDepth);
+}
+
+/** The coded error for a plan file that could not be read within the size limit. */
+function planReadError(read: Exclude<BoundedRead, { ok: true }>, name: string, maxBytes: number): Error {
+  if (read.reason === "too-large") {
+    if (read.size === null)
+      return planEvaluatorErrors.create("ERR_PLAN_TOO_LARGE", `plan ${name} is over ${maxBytes} bytes`, {
         details: { file: name, maxBytes },
       });
-    bytes = buf.subarray(0, n);
-  } catch (e) {
-    if (isDwmError(e)) throw e;
-    throw planEvaluatorErrors.create(
-      "ERR_PLAN_UNREADABLE",
-      `cannot read plan ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      { details: { file: name }, cause: e },
+    return planEvaluatorErrors.create(
+      "ERR_PLAN_TOO_LARGE",
+      `plan ${name} is ${read.size} bytes; the limit is ${maxBytes}`,
+      { details: { file: name, size: read.size, maxBytes } },
     );
-  } finally {
-    fs.closeSync(fd);
   }
-  return parsePlanBytes(bytes, name, maxDepth);
+  if (read.reason === "not-a-file")
+    return planEvaluatorErrors.create("ERR_PLAN_UNREADABLE", `plan ${name} is not a regular file`, {
+      details: { file: name },
+    });
+  return planEvaluatorErrors.create(
+    "ERR_PLAN_UNREADABLE",
+    `cannot read plan ${name}: ${read.error.code ?? read.error.message}`,
+    { details: { file: name }, cause: read.error },
+  );
 }
 
 /** Parse plan bytes with the same checks as loadPlanFile (no size check). */

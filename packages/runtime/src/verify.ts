@@ -1,9 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
-import { digest, digestBytes, isDwmError, renderArtifact, resolveInside } from "@dwm/core";
-import type { JournalEvent, Run, VerifyProblem, VerifyReport } from "@dwm/schemas";
-import { SCHEMA_NAMES, type SchemaName, validateSchema } from "@dwm/schemas";
-import { JOURNAL_FILE, scanJournal } from "./events.js";
+import {
+  type ArtifactProblem,
+  checkArtifact,
+  checkArtifactBytes,
+  digest,
+  isDwmError,
+  isReadProblem,
+  readArtifactFile,
+} from "@dwm/core";
+import type { JournalEvent, Run, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
+import { JOURNAL_FILE, type JournalScan, scanJournal } from "./events.js";
 import { foldJournal } from "./fold.js";
 import { LOCK_FILE, RUN_FILE, STATE_FILE, stateCacheStatus } from "./journal.js";
 
@@ -18,7 +25,82 @@ const EXEMPT = new Set([
   "scorecard.json",
 ]);
 
-type Expected = { digest: string; seq?: number };
+/** The digest a file must have, and the journal event that named it (none for run.json's index). */
+export type Expected = { digest: string; seq?: number };
+
+/** How verify codes and words a problem @dwm/core found in a run-store file. */
+export function verifyProblemOf(p: ArtifactProblem, seq?: number): VerifyProblem {
+  const at = seq === undefined ? {} : { seq };
+  const base = { file: p.file, message: p.message, repairable: false };
+  switch (p.kind) {
+    case "symlink":
+      return { code: "ERR_VERIFY_SYMLINK", ...base, ...at };
+    case "not-json":
+    case "not-plain-json":
+      return { code: "ERR_VERIFY_FILE_PARSE", ...base, ...at };
+    case "schema":
+    case "wrong-kind":
+      return { code: "ERR_VERIFY_FILE_SCHEMA", ...base, ...at };
+    case "digest":
+      return {
+        code: "ERR_VERIFY_FILE_DIGEST",
+        ...base,
+        message: `${p.file} does not match the digest recorded for it`,
+        expected: p.detail.expected ?? "",
+        actual: p.detail.actual ?? "",
+        ...at,
+      };
+    case "not-canonical":
+      return { code: "ERR_VERIFY_FILE_NOT_CANONICAL", ...base, ...at };
+    default:
+      return { code: "ERR_VERIFY_FILE_MISSING", ...base, ...at };
+  }
+}
+
+/** Collects the problems of one verification and counts the files it could read. */
+class StoreChecker {
+  readonly problems: VerifyProblem[] = [];
+  filesChecked = 0;
+  constructor(readonly runDir: string) {}
+
+  add(code: string, file: string, message: string, extra: Partial<VerifyProblem> = {}): void {
+    this.problems.push({ code, file, message, repairable: false, ...extra });
+  }
+
+  private options(expected: string | null) {
+    return { root: this.runDir, label: "run-store path", expectDigest: expected };
+  }
+
+  /** Bytes of a run-store file, or null after reporting why not. Never follows a symlink. */
+  read(rel: string): Buffer | null {
+    const r = readArtifactFile(rel, this.options(null));
+    if (!r.ok) {
+      this.problems.push(verifyProblemOf(r.problem));
+      return null;
+    }
+    this.filesChecked++;
+    return r.bytes;
+  }
+
+  /** A raw file whose bytes must have `expected` digest. */
+  bytes(rel: string, expected: string, seq?: number): void {
+    const c = checkArtifactBytes(rel, this.options(expected));
+    this.record(c, seq);
+  }
+
+  /** A JSON artifact: parses, matches its schema, has the digest, is canonically rendered. */
+  json(rel: string, schema: SchemaName | null, expected: string | null): unknown {
+    const c = checkArtifact(rel, schema, this.options(expected));
+    this.record(c, undefined);
+    return c.value;
+  }
+
+  private record(c: { ok: boolean; problems: ArtifactProblem[] }, seq: number | undefined): void {
+    const first = c.problems[0];
+    if (c.ok || (first && !isReadProblem(first.kind))) this.filesChecked++;
+    for (const p of c.problems) this.problems.push(verifyProblemOf(p, seq));
+  }
+}
 
 /** `files: [{path, digest}]` of an event's data, if it has them. */
 function namedFiles(ev: JournalEvent): { path: string; digest: string }[] {
@@ -30,102 +112,96 @@ function namedFiles(ev: JournalEvent): { path: string; digest: string }[] {
   );
 }
 
-function hasSchema(name: string): name is SchemaName {
-  return (SCHEMA_NAMES as readonly string[]).includes(name);
+/** Every file the journal names with its digest; when a path is named again, the latest naming wins. */
+export function filesNamedByJournal(events: readonly JournalEvent[]): Map<string, Expected> {
+  const named = new Map<string, Expected>();
+  for (const ev of events)
+    for (const f of namedFiles(ev)) named.set(f.path, { digest: f.digest, seq: ev.seq });
+  return named;
 }
 
-class Checker {
-  readonly problems: VerifyProblem[] = [];
-  filesChecked = 0;
-  constructor(readonly runDir: string) {}
+/**
+ * run.json must be the run.json the journal last recorded (the latest run.opened or
+ * run.recompiled); a journal that records none says nothing about it.
+ */
+export function runDigestProblem(runDigest: string, events: readonly JournalEvent[]): VerifyProblem | null {
+  const last = events.findLast((e) => e.type === "run.opened" || e.type === "run.recompiled");
+  if (last === undefined) return null;
+  const recorded = (last.data as { run_digest: string }).run_digest;
+  if (recorded === runDigest) return null;
+  return {
+    code: "ERR_VERIFY_RUN_DIGEST",
+    file: RUN_FILE,
+    message: `run.json is not the run.json the journal last recorded (event ${last.seq})`,
+    repairable: false,
+    expected: recorded,
+    actual: runDigest,
+    seq: last.seq,
+  };
+}
 
-  add(code: string, file: string, message: string, extra: Partial<VerifyProblem> = {}): void {
-    this.problems.push({ code, file, message, repairable: false, ...extra });
+/** An intact journal's history must fold: a chain of valid events can still tell an impossible story. */
+export function foldProblem(events: JournalEvent[], run: Run): VerifyProblem | null {
+  try {
+    foldJournal(events, run);
+    return null;
+  } catch (e) {
+    const seq = isDwmError(e) && typeof e.details?.seq === "number" ? { seq: e.details.seq } : {};
+    const message = isDwmError(e) ? e.message : String(e);
+    return { code: "ERR_VERIFY_STATE", file: JOURNAL_FILE, message, repairable: false, ...seq };
   }
+}
 
-  /** Bytes of a run-store file, or null after reporting why not. Never follows a symlink. */
-  read(rel: string, seq?: number): Buffer | null {
-    const at = seq === undefined ? {} : { seq };
-    let full: string;
-    try {
-      full = resolveInside(this.runDir, rel, "run-store path");
-    } catch (e) {
-      const code =
-        isDwmError(e) && e.code === "ERR_OUT_PATH_SYMLINK" ? "ERR_VERIFY_SYMLINK" : "ERR_VERIFY_FILE_MISSING";
-      this.add(code, rel, isDwmError(e) ? e.message : String(e), at);
-      return null;
-    }
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(full);
-    } catch {
-      this.add("ERR_VERIFY_FILE_MISSING", rel, `${rel} is missing`, at);
-      return null;
-    }
-    if (!st.isFile()) {
-      this.add("ERR_VERIFY_FILE_MISSING", rel, `${rel} is not a regular file`, at);
-      return null;
-    }
-    this.filesChecked++;
-    return fs.readFileSync(full);
-  }
+/** Every line complete and every problem of the scan repairable (a torn tail): the chain can be trusted. */
+export function journalIntact(scan: JournalScan): boolean {
+  return scan.problems.every((p) => p.repairable) && scan.lines === scan.events.length;
+}
 
-  /** A raw file whose bytes must have `expected` digest. */
-  bytes(rel: string, expected: string, seq?: number): void {
-    const buf = this.read(rel, seq);
-    if (buf === null) return;
-    const actual = digestBytes(buf);
-    if (actual !== expected) {
-      this.add("ERR_VERIFY_FILE_DIGEST", rel, `${rel} does not match the digest recorded for it`, {
-        expected,
-        actual,
-        ...(seq === undefined ? {} : { seq }),
-      });
-    }
-  }
+/** The journal: its lines, run.json against the digest it last recorded, and its history. */
+function checkJournal(c: StoreChecker, run: Run | undefined): { scan: JournalScan; intact: boolean } {
+  const exists = fs.existsSync(path.join(c.runDir, JOURNAL_FILE));
+  const scan = scanJournal((exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0));
+  c.problems.push(...scan.problems);
+  const intact = journalIntact(scan);
+  if (run === undefined) return { scan, intact };
+  const stale = runDigestProblem(digest(run), scan.events);
+  if (stale) c.problems.push(stale);
+  const unfoldable = intact ? foldProblem(scan.events, run) : null;
+  if (unfoldable) c.problems.push(unfoldable);
+  return { scan, intact };
+}
 
-  /** A JSON artifact: parses, matches its schema (when DWM has it), has the digest, is canonically rendered. */
-  json(rel: string, schema: string | null, expected: string | null): unknown {
-    const buf = this.read(rel);
-    if (buf === null) return undefined;
-    const text = buf.toString("utf8");
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      this.add("ERR_VERIFY_FILE_PARSE", rel, `${rel} is not valid JSON: ${(e as Error).message}`);
-      return undefined;
-    }
-    if (schema !== null && hasSchema(schema)) {
-      const v = validateSchema(schema, value);
-      if (!v.ok) {
-        const first = v.problems[0];
-        this.add(
-          "ERR_VERIFY_FILE_SCHEMA",
-          rel,
-          `${rel} does not match schema ${schema}: ${first ? `${first.pointer || "/"} ${first.message}` : ""}`,
-        );
-        return undefined;
-      }
-    }
-    let actual: string;
-    try {
-      actual = digest(value);
-    } catch (e) {
-      this.add("ERR_VERIFY_FILE_PARSE", rel, `${rel} cannot be canonicalised: ${(e as Error).message}`);
-      return undefined;
-    }
-    if (expected !== null && actual !== expected) {
-      this.add("ERR_VERIFY_FILE_DIGEST", rel, `${rel} does not match the digest recorded for it`, {
-        expected,
-        actual,
-      });
-    }
-    if (renderArtifact(value) !== text) {
-      this.add("ERR_VERIFY_FILE_NOT_CANONICAL", rel, `${rel} is not in canonical rendering`);
-    }
-    return value;
+/** The marker, snapshots and everything run.json indexes; returns what each indexed file must be. */
+function checkCompiledFiles(c: StoreChecker, run: Run): Map<string, Expected> {
+  const marker = c.json(".dwm-run", "run-marker", null) as { run_id?: unknown } | undefined;
+  if (marker !== undefined && marker.run_id !== run.run_id) {
+    c.add(
+      "ERR_VERIFY_FILE_SCHEMA",
+      ".dwm-run",
+      `the run marker names run ${String(marker.run_id)}, not ${run.run_id}`,
+      {
+        expected: run.run_id,
+        actual: String(marker.run_id),
+      },
+    );
   }
+  c.json("plan.json", null, run.plan_digest);
+  c.json("scorecard.json", "scorecard", run.scorecard_digest);
+  const expected = new Map<string, Expected>();
+  for (const p of run.packets) {
+    const rel = `packets/${p.packet_id}.json`;
+    expected.set(rel, { digest: p.digest });
+    c.json(rel, "packet", p.digest);
+    const prompt = `prompts/${p.packet_id}.md`;
+    expected.set(prompt, { digest: p.prompt_digest });
+    c.bytes(prompt, p.prompt_digest);
+  }
+  for (const g of run.gates) {
+    const rel = `gates/${g.gate_id}.json`;
+    expected.set(rel, { digest: g.digest });
+    c.json(rel, "gate", g.digest);
+  }
+  return expected;
 }
 
 /** Every file and symlink under `dir`, as sorted POSIX paths relative to it. */
@@ -147,6 +223,33 @@ function walk(dir: string, rel = ""): { path: string; symlink: boolean }[] {
   return out;
 }
 
+/** A symlink anywhere, or a file that neither run.json, the journal nor the exempt list names. */
+export function strayFileProblems(
+  entries: readonly { path: string; symlink: boolean }[],
+  expected: ReadonlyMap<string, Expected>,
+): VerifyProblem[] {
+  return entries.flatMap((entry): VerifyProblem[] => {
+    if (entry.symlink)
+      return [
+        {
+          code: "ERR_VERIFY_SYMLINK",
+          file: entry.path,
+          message: `${entry.path} is a symbolic link`,
+          repairable: false,
+        },
+      ];
+    if (EXEMPT.has(entry.path) || expected.has(entry.path)) return [];
+    return [
+      {
+        code: "ERR_VERIFY_UNEXPECTED_FILE",
+        file: entry.path,
+        message: `${entry.path} is not named by run.json or the journal`,
+        repairable: false,
+      },
+    ];
+  });
+}
+
 /**
  * Check a run store without writing anything: run.json against the run digest the
  * journal last recorded; the journal's every line (schema, canonical form, digest,
@@ -157,100 +260,24 @@ function walk(dir: string, rel = ""): { path: string; symlink: boolean }[] {
  */
 export function verifyRun(runDir: string): VerifyReport {
   const dir = path.resolve(runDir);
-  const c = new Checker(dir);
+  const c = new StoreChecker(dir);
   const run = c.json(RUN_FILE, "run", null) as Run | undefined;
-  const runDigest = run === undefined ? null : digest(run);
-
-  const journalBuf = fs.existsSync(path.join(dir, JOURNAL_FILE)) ? c.read(JOURNAL_FILE) : null;
-  const scan = scanJournal(journalBuf ?? Buffer.alloc(0));
-  c.problems.push(...scan.problems);
-  const events = scan.events;
-
-  const lastRunEvent = events.findLast((e) => e.type === "run.opened" || e.type === "run.recompiled");
-  if (run !== undefined && lastRunEvent !== undefined) {
-    const d = lastRunEvent.data as { run_digest: string; plan_digest: string };
-    if (d.run_digest !== runDigest) {
-      c.add(
-        "ERR_VERIFY_RUN_DIGEST",
-        RUN_FILE,
-        `run.json is not the run.json the journal last recorded (event ${lastRunEvent.seq})`,
-        {
-          expected: d.run_digest,
-          actual: runDigest ?? "",
-          seq: lastRunEvent.seq,
-        },
-      );
-    }
-  }
-  const journalIntact = scan.problems.every((p) => p.repairable) && scan.lines === events.length;
-  if (run !== undefined && journalIntact) {
-    try {
-      foldJournal(events, run);
-    } catch (e) {
-      const seq = isDwmError(e) && typeof e.details?.seq === "number" ? { seq: e.details.seq } : {};
-      c.add("ERR_VERIFY_STATE", JOURNAL_FILE, isDwmError(e) ? e.message : String(e), seq);
-    }
-  }
-
-  const expected = new Map<string, Expected>();
-  if (run !== undefined) {
-    const marker = c.json(".dwm-run", "run-marker", null) as { run_id?: unknown } | undefined;
-    if (marker !== undefined && marker.run_id !== run.run_id) {
-      c.add(
-        "ERR_VERIFY_FILE_SCHEMA",
-        ".dwm-run",
-        `the run marker names run ${String(marker.run_id)}, not ${run.run_id}`,
-        {
-          expected: run.run_id,
-          actual: String(marker.run_id),
-        },
-      );
-    }
-    c.json("plan.json", null, run.plan_digest);
-    c.json("scorecard.json", "scorecard", run.scorecard_digest);
-    for (const p of run.packets) {
-      const rel = `packets/${p.packet_id}.json`;
-      expected.set(rel, { digest: p.digest });
-      c.json(rel, "packet", p.digest);
-      const prompt = `prompts/${p.packet_id}.md`;
-      expected.set(prompt, { digest: p.prompt_digest });
-      c.bytes(prompt, p.prompt_digest);
-    }
-    for (const g of run.gates) {
-      const rel = `gates/${g.gate_id}.json`;
-      expected.set(rel, { digest: g.digest });
-      c.json(rel, "gate", g.digest);
-    }
-  }
-  const named = new Map<string, Expected>();
-  for (const ev of events)
-    for (const f of namedFiles(ev)) named.set(f.path, { digest: f.digest, seq: ev.seq });
-  for (const [rel, e] of named) {
+  const { scan, intact } = checkJournal(c, run);
+  const expected = run === undefined ? new Map<string, Expected>() : checkCompiledFiles(c, run);
+  for (const [rel, e] of filesNamedByJournal(scan.events)) {
     c.bytes(rel, e.digest, e.seq);
     expected.set(rel, e);
   }
+  c.problems.push(...strayFileProblems(walk(dir), expected));
 
-  for (const entry of walk(dir)) {
-    if (entry.symlink) {
-      c.add("ERR_VERIFY_SYMLINK", entry.path, `${entry.path} is a symbolic link`);
-    } else if (!EXEMPT.has(entry.path) && !expected.has(entry.path)) {
-      c.add(
-        "ERR_VERIFY_UNEXPECTED_FILE",
-        entry.path,
-        `${entry.path} is not named by run.json or the journal`,
-      );
-    }
-  }
-
-  const last = events.at(-1);
-  const head = journalIntact && last ? last.digest : null;
+  const last = scan.events.at(-1);
   return {
     kind: "verify-report",
     schema_version: "1",
     run_id: run?.run_id ?? null,
     ok: c.problems.length === 0,
     events: scan.lines,
-    head,
+    head: intact && last ? last.digest : null,
     torn: scan.torn !== null,
     files_checked: c.filesChecked,
     state_cache: stateCacheStatus(dir, last?.seq ?? 0, last?.digest ?? null),

@@ -6,6 +6,34 @@ export { FakeProcessRunner } from "./fake-process-runner.js";
 export type { FakeSandboxCall } from "./fake-sandbox.js";
 export { FakeSandbox } from "./fake-sandbox.js";
 export type {
+  CaseContext,
+  FileTamper,
+  GateCase,
+  GateCliOptions,
+  GateSuite,
+  HistoryDraft,
+  HistoryEvent,
+  HistoryOptions,
+  HistoryRun,
+  HistoryStep,
+  JsonEdit,
+  RunGateOptions,
+} from "./manifest-gate/index.js";
+export {
+  applyEdits,
+  copyTree,
+  GATE_SUMMARY_FILE,
+  HistoryPlayer,
+  readJson,
+  runGateCli,
+  runManifestGate,
+  scrubPaths,
+  summaryLine,
+  tamperFiles,
+  treeDigest,
+  treeDigests,
+} from "./manifest-gate/index.js";
+export type {
   ModelDialect,
   ModelScript,
   ModelServer,

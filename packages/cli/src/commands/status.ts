@@ -1,5 +1,4 @@
-import path from "node:path";
-import { isDwmError, readArtifact } from "@dwm/core";
+import { checkArtifact, isDwmError } from "@dwm/core";
 import { foldJournal, readJournal, readRun, verifyRun } from "@dwm/runtime";
 import type {
   Gate,
@@ -27,14 +26,15 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   // Which gates hold which packets: compiled gate files, then gates opened at run time.
   const gateInfo = new Map<string, GateInfo>();
   for (const g of runDoc.gates) {
-    try {
-      const doc = readArtifact<Gate>(path.join(r.runDir, "gates", `${g.gate_id}.json`), "gate", {
-        expectDigest: g.digest,
-      }).value;
-      gateInfo.set(g.gate_id, { category: doc.category, packets: doc.packets });
-    } catch {
-      gateInfo.set(g.gate_id, { category: null, packets: [] });
-    }
+    // A gate file that fails its check is shown without its packets; verify names the problem.
+    const doc = checkArtifact<Gate>(`gates/${g.gate_id}.json`, "gate", {
+      root: r.runDir,
+      expectDigest: g.digest,
+    });
+    gateInfo.set(
+      g.gate_id,
+      doc.ok ? { category: doc.value.category, packets: doc.value.packets } : { category: null, packets: [] },
+    );
   }
   addRuntimeGates(gateInfo, state);
   const itemsOf = itemPackets(state);

@@ -221,12 +221,13 @@ function applyTamper(runDir: string, t: Tamper): void {
   }
 }
 
-function runCase(manifestDir: string, c: ManifestCase, tmp: string): void {
+/** A fresh repository for one case, with its setup applied; `outside` must stay empty. */
+function prepareRepo(tmp: string, setup: ManifestCase["setup"]): { repo: string; outside: string } {
   const repo = path.join(tmp, "repo");
   fs.mkdirSync(repo);
   const outside = path.join(tmp, "outside");
   fs.mkdirSync(outside);
-  for (const s of c.setup ?? []) {
+  for (const s of setup ?? []) {
     if ("symlink" in s) fs.symlinkSync(outside, path.join(repo, s.symlink));
     else if ("mkdir" in s) fs.mkdirSync(path.join(repo, s.mkdir), { recursive: true });
     else {
@@ -234,84 +235,128 @@ function runCase(manifestDir: string, c: ManifestCase, tmp: string): void {
       fs.writeFileSync(path.join(repo, s.write), s.content);
     }
   }
-  const plan = applyEdits(loadPlan(manifestDir, c.plan), c.mutate);
-  const options = {
+  return { repo, outside };
+}
+
+type Options = Parameters<typeof compilePlan>[1];
+
+function compileOptions(repo: string, c: ManifestCase): Options {
+  return {
     repoRoot: repo,
     baseCommit: null,
     ...(c.store !== undefined ? { storeDir: c.store } : {}),
     ...(c.run_id !== undefined ? { runId: c.run_id } : {}),
     ...(c.new_run ? { newRun: true } : {}),
   };
-  const x = c.expect;
+}
 
-  if (x.error) {
-    let got: string | null = null;
-    try {
-      compilePlan(plan, options);
-    } catch (e) {
-      if (!isDwmError(e)) throw e;
-      got = e.code;
-    }
-    eq("error code", got, x.error);
-    if (fs.readdirSync(outside).length > 0) throw new Error("the compiler wrote outside the repository");
+/** The compile must fail with exactly this code, and write nothing outside the repository. */
+function expectCompileError(plan: unknown, options: Options, code: string, outside: string): void {
+  let got: string | null = null;
+  try {
+    compilePlan(plan, options);
+  } catch (e) {
+    if (!isDwmError(e)) throw e;
+    got = e.code;
+  }
+  eq("error code", got, code);
+  if (fs.readdirSync(outside).length > 0) throw new Error("the compiler wrote outside the repository");
+}
+
+/** The same plan compiles to the same bytes in another directory, and a recompile changes nothing. */
+function checkDeterminism(tmp: string, plan: unknown, options: Options, first: CompiledRun): void {
+  const other = path.join(tmp, "other");
+  fs.mkdirSync(other);
+  const second = compilePlan(structuredClone(plan), { ...options, repoRoot: other });
+  eq("run digest in another directory", second.runDigest, first.runDigest);
+  eq("files in another directory", tree(second.runDir), tree(first.runDir));
+  const again = compilePlan(structuredClone(plan), options);
+  eq("recompile of the same plan", again.changes, {
+    added: [],
+    changed: [],
+    removed: [],
+    downstream: [],
+    gates: { added: [], changed: [], removed: [] },
+  });
+  eq("files after recompiling the same plan", tree(first.runDir), tree(second.runDir));
+}
+
+/** A second compile of the edited plan: the run it lands in, its revision, what changed and what was kept. */
+function checkRecompile(c: ManifestCase, plan: unknown, options: Options, first: CompiledRun): void {
+  const x = c.expect;
+  const before = Object.fromEntries(
+    (x.kept_files ?? []).map((f) => [f, fs.statSync(path.join(first.runDir, f)).ino]),
+  );
+  const second = compilePlan(applyEdits(plan, c.mutate_again), options);
+  if (x.same_run !== undefined) eq("same run id", second.runId === first.runId, x.same_run);
+  if (x.revision !== undefined) eq("revision", second.run.revision, x.revision);
+  if (x.changes) {
+    const ch = second.changes;
+    eq(
+      "changes",
+      ch && { added: ch.added, changed: ch.changed, removed: ch.removed, downstream: ch.downstream },
+      x.changes,
+    );
+  }
+  for (const [f, ino] of Object.entries(before))
+    eq(`${f} kept`, fs.statSync(path.join(second.runDir, f)).ino, ino);
+  checkCompiled(second, {});
+}
+
+/** An edited plan file and a tampered store: checkRun's invalidators, loadRun's error, nothing written. */
+function checkDrift(c: ManifestCase, repo: string, plan: unknown, first: CompiledRun): void {
+  const x = c.expect;
+  const planFile = path.join(repo, "workflow.plan.json");
+  fs.writeFileSync(planFile, JSON.stringify(applyEdits(plan, c.plan_edit), null, 2));
+  for (const t of c.tamper ?? []) applyTamper(first.runDir, t);
+  const snapshot = tree(first.runDir);
+  const inv = checkRun(first.runDir, planFile).map((i) => [i.code, i.artifact, i.id]);
+  eq("checkRun wrote nothing", tree(first.runDir), snapshot);
+  if (x.invalidators) eq("invalidators", inv, x.invalidators);
+  if (x.load_error !== undefined)
+    eq(
+      "loadRun error",
+      errorCode(() => loadRun(first.runDir)),
+      x.load_error,
+    );
+}
+
+function runCase(manifestDir: string, c: ManifestCase, tmp: string): void {
+  const { repo, outside } = prepareRepo(tmp, c.setup);
+  const plan = applyEdits(loadPlan(manifestDir, c.plan), c.mutate);
+  const options = compileOptions(repo, c);
+  if (c.expect.error) {
+    expectCompileError(plan, options, c.expect.error, outside);
     return;
   }
-
   const first = compilePlan(plan, options);
-  checkCompiled(first, x);
+  checkCompiled(first, c.expect);
+  if (c.type === "determinism") checkDeterminism(tmp, plan, options, first);
+  if (c.type === "recompile") checkRecompile(c, plan, options, first);
+  if (c.type === "drift") checkDrift(c, repo, plan, first);
+}
 
-  if (c.type === "determinism") {
-    const other = path.join(tmp, "other");
-    fs.mkdirSync(other);
-    const second = compilePlan(structuredClone(plan), { ...options, repoRoot: other });
-    eq("run digest in another directory", second.runDigest, first.runDigest);
-    eq("files in another directory", tree(second.runDir), tree(first.runDir));
-    const again = compilePlan(structuredClone(plan), options);
-    eq("recompile of the same plan", again.changes, {
-      added: [],
-      changed: [],
-      removed: [],
-      downstream: [],
-      gates: { added: [], changed: [], removed: [] },
-    });
-    eq("files after recompiling the same plan", tree(first.runDir), tree(second.runDir));
-  }
+type Outcome = { result: "passed" } | { result: "skipped" } | { result: "failed"; message: string };
 
-  if (c.type === "recompile") {
-    const before = Object.fromEntries(
-      (x.kept_files ?? []).map((f) => [f, fs.statSync(path.join(first.runDir, f)).ino]),
-    );
-    const second = compilePlan(applyEdits(plan, c.mutate_again), options);
-    if (x.same_run !== undefined) eq("same run id", second.runId === first.runId, x.same_run);
-    if (x.revision !== undefined) eq("revision", second.run.revision, x.revision);
-    if (x.changes) {
-      const ch = second.changes;
-      eq(
-        "changes",
-        ch && { added: ch.added, changed: ch.changed, removed: ch.removed, downstream: ch.downstream },
-        x.changes,
-      );
-    }
-    for (const [f, ino] of Object.entries(before))
-      eq(`${f} kept`, fs.statSync(path.join(second.runDir, f)).ino, ino);
-    checkCompiled(second, {});
+/** One case in its own temporary directory. */
+function runIsolated(dir: string, c: ManifestCase): Outcome {
+  const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `dwm-gate-${c.id}-`)));
+  try {
+    runCase(dir, c, tmp);
+    return { result: "passed" };
+  } catch (e) {
+    if (e instanceof Skip) return { result: "skipped" };
+    return { result: "failed", message: isDwmError(e) ? `${e.code}: ${e.message}` : (e as Error).message };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
 
-  if (c.type === "drift") {
-    const planFile = path.join(repo, "workflow.plan.json");
-    fs.writeFileSync(planFile, JSON.stringify(applyEdits(plan, c.plan_edit), null, 2));
-    for (const t of c.tamper ?? []) applyTamper(first.runDir, t);
-    const snapshot = tree(first.runDir);
-    const inv = checkRun(first.runDir, planFile).map((i) => [i.code, i.artifact, i.id]);
-    eq("checkRun wrote nothing", tree(first.runDir), snapshot);
-    if (x.invalidators) eq("invalidators", inv, x.invalidators);
-    if (x.load_error !== undefined)
-      eq(
-        "loadRun error",
-        errorCode(() => loadRun(first.runDir)),
-        x.load_error,
-      );
-  }
+/** Why a case id cannot be run (a duplicate, or not a safe file-name part), or null. */
+function caseIdProblem(id: string, seen: ReadonlySet<string>): string | null {
+  if (seen.has(id)) return "duplicate case id";
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(id)) return "case id is not a safe name";
+  return null;
 }
 
 /** Run every case of a manifest; returns the summary (decision keep only when every required case passed). */
@@ -323,29 +368,12 @@ export function runManifest(manifestFile: string): ManifestSummary {
   const ids = new Set<string>();
   let passed = 0;
   for (const c of manifest.cases) {
-    if (ids.has(c.id)) {
-      failures.push({ id: c.id, message: "duplicate case id" });
-      continue;
-    }
+    const idProblem = caseIdProblem(c.id, ids);
     ids.add(c.id);
-    if (!/^[a-z0-9][a-z0-9._-]*$/.test(c.id)) {
-      failures.push({ id: c.id, message: "case id is not a safe name" });
-      continue;
-    }
-    const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `dwm-gate-${c.id}-`)));
-    try {
-      runCase(dir, c, tmp);
-      passed++;
-    } catch (e) {
-      if (e instanceof Skip) skipped.push(c.id);
-      else
-        failures.push({
-          id: c.id,
-          message: isDwmError(e) ? `${e.code}: ${e.message}` : (e as Error).message,
-        });
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    const outcome: Outcome = idProblem ? { result: "failed", message: idProblem } : runIsolated(dir, c);
+    if (outcome.result === "passed") passed++;
+    else if (outcome.result === "skipped") skipped.push(c.id);
+    else failures.push({ id: c.id, message: outcome.message });
   }
   for (const r of manifest.required_case_ids) {
     if (!ids.has(r)) failures.push({ id: r, message: "required case is missing from the manifest" });

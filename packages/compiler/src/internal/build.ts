@@ -11,15 +11,9 @@ import type {
   RunHandoffEntry,
 } from "@dwm/schemas";
 import { compilerErrors } from "../errors.js";
+import { attachGates, deriveGates, gateIds } from "./gates.js";
 import type { PlanPhaseView, PlanView, PlanWorkerView } from "./plan.js";
 import { renderPrompt } from "./prompt.js";
-import {
-  CAPABILITY_CATEGORIES,
-  categoryFromText,
-  DEFAULT_SAFE_DEFAULT,
-  GATE_CATEGORIES,
-  RISK_CATEGORIES,
-} from "./risk.js";
 
 /** The compiled content of a run, before it is written: pure data. */
 export interface BuiltRun {
@@ -108,35 +102,58 @@ function packetWorker(w: PlanWorkerView): PacketWorker {
   };
 }
 
-function packetCommand(raw: unknown, phaseId: string): PacketCommand | undefined {
+/** A non-empty list of non-empty strings, copied; null otherwise. */
+function argvOf(v: unknown): [string, ...string[]] | null {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((a) => typeof a === "string" && a.length > 0))
+    return null;
+  return [...(v as string[])] as [string, ...string[]];
+}
+
+function argvCommand(v: unknown): PacketCommand | null {
+  const argv = argvOf(v);
+  return argv ? { argv } : null;
+}
+
+/** Schema 0.6: `{ run: [argv...] }` runs without a shell; `{ run: "text", shell: true }` with one. */
+function runCommand(o: { run?: unknown; shell?: unknown }): PacketCommand | null {
+  const argv = argvCommand(o.run);
+  if (argv) return argv;
+  if (typeof o.run === "string" && o.run.trim() !== "" && o.shell === true) return { script: o.run };
+  return null;
+}
+
+/** `{ argv | script | shell, timeout_ms? }`. */
+function objectCommand(o: {
+  argv?: unknown;
+  script?: unknown;
+  shell?: unknown;
+  timeout_ms?: unknown;
+}): PacketCommand | null {
+  const timeout = typeof o.timeout_ms === "number" ? { timeout_ms: o.timeout_ms } : {};
+  const argv = argvOf(o.argv);
+  if (argv) return { argv, ...timeout };
+  const script = typeof o.script === "string" ? o.script : typeof o.shell === "string" ? o.shell : undefined;
+  return script ? { script, ...timeout } : null;
+}
+
+/**
+ * A command phase's command in the packet's one form (argv without a shell, or a
+ * script with one), from any of the plan's spellings; none for a phase without one.
+ */
+export function packetCommand(raw: unknown, phaseId: string): PacketCommand | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const bad = () =>
-    compilerErrors.create("ERR_PLAN_INVALID", `phase ${phaseId}: command must be an argv list or a script`, {
+  let command: PacketCommand | null = null;
+  if (Array.isArray(raw)) command = argvCommand(raw);
+  else if (typeof raw === "string") command = { script: raw };
+  else if (typeof raw === "object") command = "run" in raw ? runCommand(raw) : objectCommand(raw);
+  if (command) return command;
+  throw compilerErrors.create(
+    "ERR_PLAN_INVALID",
+    `phase ${phaseId}: command must be an argv list or a script`,
+    {
       details: { problems: [{ code: "ERR_PLAN_TYPE", pointer: `/phases/${phaseId}/command` }] },
-    });
-  if (Array.isArray(raw)) {
-    if (raw.length === 0 || !raw.every((a) => typeof a === "string" && a.length > 0)) throw bad();
-    return { argv: [...(raw as string[])] as [string, ...string[]] };
-  }
-  if (typeof raw === "string") return { script: raw };
-  if (typeof raw === "object" && "run" in raw) {
-    // Schema 0.6: { run: [argv...] } runs without a shell; { run: "text", shell: true } with one.
-    const o = raw as { run?: unknown; shell?: unknown };
-    if (Array.isArray(o.run) && o.run.length > 0 && o.run.every((a) => typeof a === "string" && a))
-      return { argv: [...(o.run as string[])] as [string, ...string[]] };
-    if (typeof o.run === "string" && o.run.trim() !== "" && o.shell === true) return { script: o.run };
-    throw bad();
-  }
-  if (typeof raw === "object") {
-    const o = raw as { argv?: unknown; script?: unknown; shell?: unknown; timeout_ms?: unknown };
-    const timeout = typeof o.timeout_ms === "number" ? { timeout_ms: o.timeout_ms } : {};
-    if (Array.isArray(o.argv) && o.argv.length > 0 && o.argv.every((a) => typeof a === "string" && a))
-      return { argv: [...(o.argv as string[])] as [string, ...string[]], ...timeout };
-    const script =
-      typeof o.script === "string" ? o.script : typeof o.shell === "string" ? o.shell : undefined;
-    if (script) return { script, ...timeout };
-  }
-  throw bad();
+    },
+  );
 }
 
 /**
@@ -182,201 +199,9 @@ function assignVerification(plan: PlanView, packets: Packet[], sinks: ReadonlySe
   }
 }
 
-function isUnder(p: string, locator: string): boolean {
-  const loc = locator.replace(/^\.\//, "").replace(/\/+$/, "");
-  if (loc === "" || loc === ".") return false; // the whole repository: only write permission counts
-  const q = p.replace(/^\.\//, "");
-  return q === loc || q.startsWith(`${loc}/`);
-}
-
 function deriveInstruction(phase: PlanPhaseView): string {
   if (typeof phase.instruction === "string" && phase.instruction.trim() !== "") return phase.instruction;
   return `Carry out phase "${phase.name}" (${phase.id}): meet every exit criterion and produce every expected output listed in this packet.`;
-}
-
-interface Need {
-  category: GateCategory;
-  packet: string;
-  reason: string;
-  source: "worker-permission" | "surface";
-}
-
-function packetNeeds(plan: PlanView, packet: Packet): Need[] {
-  const needs: Need[] = [];
-  const id = packet.packet_id;
-  for (const w of packet.workers) {
-    const t = w.tool_permissions;
-    const add = (category: GateCategory, what: string) =>
-      needs.push({
-        category,
-        packet: id,
-        reason: `${id}: worker ${w.id} ${what}`,
-        source: "worker-permission",
-      });
-    if (t.write) add("write", "has write permission");
-    if (t.shell) add("shell-process", "has shell permission");
-    if (t.network) add("network", "has network permission");
-    if (t.mcp_connectors.length > 0)
-      add("external-message", `uses MCP connectors ${t.mcp_connectors.join(", ")}`);
-  }
-  const writes = packet.workers.some((w) => w.tool_permissions.write);
-  const paths = [...packet.phase.outputs, ...packet.workers.flatMap((w) => w.ownership)];
-  for (const s of plan.surfaces) {
-    if (s.access_mode === "read-only") continue;
-    if (writes || paths.some((p) => isUnder(p, s.locator))) {
-      needs.push({
-        category: "write",
-        packet: id,
-        reason: `${id}: writes surface ${s.id} (${s.locator}, ${s.access_mode})`,
-        source: "surface",
-      });
-    }
-  }
-  if (packet.command) {
-    needs.push({
-      category: "shell-process",
-      packet: id,
-      reason: `${id}: runs a command`,
-      source: "worker-permission",
-    });
-  }
-  return needs;
-}
-
-function safeDefaultText(raw: unknown, category: GateCategory): string {
-  if (typeof raw === "string" && raw.trim() !== "") return raw;
-  if (raw && typeof raw === "object") {
-    const o = raw as { action?: unknown; before?: unknown; description?: unknown; text?: unknown };
-    // Schema 0.6 structured default: { action: stop | skip | ask, before: <category or phase id> }.
-    const action = typeof o.action === "string" ? o.action.trim() : "";
-    const before = typeof o.before === "string" ? o.before.trim() : "";
-    if (action !== "" && before !== "") return `${action} before ${before}`;
-    for (const v of [o.description, o.text, o.action]) if (typeof v === "string" && v.trim() !== "") return v;
-  }
-  return DEFAULT_SAFE_DEFAULT[category];
-}
-
-interface GateDraft {
-  category: GateCategory;
-  trigger: string;
-  safe_default: string;
-  source: Gate["source"];
-  packets: string[];
-  review: string[];
-  /** Fixed id (human-gate phases); others are numbered per category. */
-  id?: string;
-}
-
-function deriveGates(
-  plan: PlanView,
-  packets: Packet[],
-  fromCoverage: ReadonlyMap<number, GateCategory>,
-): GateDraft[] {
-  const needs = packets.flatMap((p) => packetNeeds(plan, p));
-  const reviewOf = new Map(plan.phases.map((p) => [p.id, p.review ?? []]));
-  const order = new Map(packets.map((p, i) => [p.packet_id, i]));
-  const byCategory = new Map<GateCategory, Need[]>();
-  for (const n of needs) {
-    const list = byCategory.get(n.category) ?? [];
-    list.push(n);
-    byCategory.set(n.category, list);
-  }
-  const heldBy = (list: Need[]) =>
-    unique(list.map((n) => n.packet)).sort((a, b) => order.get(a)! - order.get(b)!);
-  const sideEffects = heldBy(needs);
-  const drafts: GateDraft[] = [];
-  const covered = new Set<GateCategory>();
-
-  plan.risk_gates.forEach((g, i) => {
-    if (g.requires_user_approval === false) return;
-    const structured =
-      g.category !== undefined && (GATE_CATEGORIES as readonly string[]).includes(g.category);
-    const category: GateCategory = structured
-      ? (g.category as GateCategory)
-      : (fromCoverage.get(i) ?? categoryFromText(g.trigger) ?? "human-review");
-    covered.add(category);
-    const list = CAPABILITY_CATEGORIES.has(category) ? (byCategory.get(category) ?? []) : needs;
-    const held = CAPABILITY_CATEGORIES.has(category) ? heldBy(list) : sideEffects;
-    drafts.push({
-      category,
-      trigger: g.trigger,
-      safe_default: safeDefaultText(g.safe_default, category),
-      source: "plan-risk-gate",
-      packets: held,
-      review: [`plan risk_gates[${i}]: ${g.trigger}`, ...unique(list.map((n) => n.reason))],
-    });
-  });
-
-  for (const category of RISK_CATEGORIES) {
-    const list = byCategory.get(category);
-    if (!list || covered.has(category)) continue;
-    const fromWorker = list.some((n) => n.source === "worker-permission");
-    drafts.push({
-      category,
-      trigger: TRIGGERS[category] ?? `the packets need ${category}`,
-      safe_default: DEFAULT_SAFE_DEFAULT[category],
-      source: fromWorker ? "worker-permission" : "surface",
-      packets: heldBy(list),
-      review: unique(list.map((n) => n.reason)),
-    });
-  }
-
-  for (const p of packets) {
-    if (!p.human_gate) continue;
-    drafts.push({
-      id: p.phase.id === "human_gate" ? "human-gate" : `human-gate-${p.packet_id}`,
-      category: "human-review",
-      trigger: `phase ${p.phase.id} is a human gate: it completes only by an operator's approval`,
-      safe_default:
-        "keep the packet open until an operator approves it with `dwm approve`; a rejection sends the named packets back for rework",
-      source: "human-gate-phase",
-      packets: [p.packet_id],
-      review: [
-        ...(reviewOf.get(p.packet_id) ?? []).map((r) => `${p.packet_id}: review: ${r}`),
-        ...p.phase.exit_criteria.map((c) => `${p.packet_id}: exit criterion: ${c}`),
-      ],
-    });
-  }
-  return drafts;
-}
-
-const TRIGGERS: Partial<Record<GateCategory, string>> = {
-  write: "packets write files: workers with write permission or writable surfaces",
-  "shell-process": "packets run shell commands or processes",
-  network: "packets use the network",
-  "external-message": "packets use MCP connectors that can send messages outside",
-};
-
-function gateIds(drafts: GateDraft[]): Gate[] {
-  const rank = (c: GateCategory) => (GATE_CATEGORIES as readonly string[]).indexOf(c);
-  const sorted = drafts
-    .map((d, i) => ({ d, i }))
-    .sort((a, b) => rank(a.d.category) - rank(b.d.category) || a.i - b.i)
-    .map((x) => x.d);
-  const numbered = sorted.filter((d) => d.id === undefined);
-  const counts = new Map<string, number>();
-  for (const d of numbered) counts.set(d.category, (counts.get(d.category) ?? 0) + 1);
-  const seen = new Map<string, number>();
-  return sorted.map((d) => {
-    let id = d.id;
-    if (id === undefined) {
-      const n = (seen.get(d.category) ?? 0) + 1;
-      seen.set(d.category, n);
-      id = counts.get(d.category) === 1 ? d.category : `${d.category}-${n}`;
-    }
-    return {
-      kind: "gate",
-      schema_version: "1",
-      gate_id: id,
-      category: d.category,
-      trigger: d.trigger,
-      safe_default: d.safe_default,
-      source: d.source,
-      packets: d.packets,
-      review: d.review,
-      requires_approval: true,
-    };
-  });
 }
 
 /** A fan-out the evaluator should have rejected, reported with the evaluator's code for the rule. */
@@ -449,7 +274,7 @@ function markFanouts(plan: PlanView, packets: Packet[]): void {
   }
 }
 
-/** Compile a validated plan into packets, prompts and gates, in memory. */
+/** How buildRun maps the plan's risk gates to categories. */
 export interface BuildOptions {
   /**
    * Plan risk gate index → category, from the evaluator's capability coverage
@@ -482,9 +307,9 @@ export function coverageCategories(
   return out;
 }
 
-export function buildRun(plan: PlanView, options: BuildOptions = {}): BuiltRun {
-  const workers = new Map(plan.workers.map((w) => [w.id, w]));
-  for (const p of plan.phases) {
+/** Refuse a phase id that cannot name a packet file. */
+function assertSafePhaseIds(phases: readonly PlanPhaseView[]): void {
+  for (const p of phases) {
     if (!SEGMENT.test(p.id) || p.id.length > 200) {
       throw compilerErrors.create(
         "ERR_COMPILE_UNSAFE_ID",
@@ -493,140 +318,173 @@ export function buildRun(plan: PlanView, options: BuildOptions = {}): BuiltRun {
       );
     }
   }
-  const ordered = topologicalOrder(plan.phases);
+}
 
-  // Handoffs: receivers per (from phase, artifact), in plan order.
+/** run.json's handoff index: one entry per (from phase, artifact), receivers in plan order. */
+function runHandoffs(planHandoffs: PlanView["handoffs"]): RunHandoffEntry[] {
   const handoffs: RunHandoffEntry[] = [];
-  const handoffIndex = new Map<string, RunHandoffEntry>();
-  for (const h of plan.handoffs) {
+  const index = new Map<string, RunHandoffEntry>();
+  for (const h of planHandoffs) {
     checkRelativePath(h.artifact, "handoff artifact");
     const key = `${h.from_phase}\u0000${h.artifact}`;
-    let e = handoffIndex.get(key);
+    let e = index.get(key);
     if (!e) {
       e = { artifact: h.artifact, from_packet: h.from_phase, to_packets: [] };
-      handoffIndex.set(key, e);
+      index.set(key, e);
       handoffs.push(e);
     }
     if (!e.to_packets.includes(h.to_phase)) e.to_packets.push(h.to_phase);
   }
+  return handoffs;
+}
 
-  const handoffsTo = new Map<string, PlanView["handoffs"]>();
-  const handoffsFrom = new Map<string, PlanView["handoffs"]>();
-  for (const h of plan.handoffs) {
-    for (const [m, k] of [
-      [handoffsTo, h.to_phase],
-      [handoffsFrom, h.from_phase],
-    ] as const) {
-      const l = m.get(k) ?? [];
-      l.push(h);
-      m.set(k, l);
-    }
+type Handoffs = PlanView["handoffs"];
+
+/** What every packet is built from besides its own phase. */
+interface PacketContext {
+  plan: PlanView;
+  workers: ReadonlyMap<string, PlanWorkerView>;
+  /** Handoffs by receiving phase, and by producing phase, in plan order. */
+  handoffsTo: ReadonlyMap<string, Handoffs>;
+  handoffsFrom: ReadonlyMap<string, Handoffs>;
+  /** The first phase in run order: it carries the plan's first slice. */
+  firstId: string | undefined;
+}
+
+function groupBy(handoffs: Handoffs, key: (h: Handoffs[number]) => string): Map<string, Handoffs> {
+  const m = new Map<string, Handoffs>();
+  for (const h of handoffs) {
+    const l = m.get(key(h)) ?? [];
+    l.push(h);
+    m.set(key(h), l);
   }
-  const dependents = new Set(plan.phases.flatMap((p) => p.depends_on));
-  const sinks = new Set(plan.phases.filter((p) => !dependents.has(p.id)).map((p) => p.id));
-  const firstId = ordered[0]?.id;
+  return m;
+}
 
-  const packets: Packet[] = ordered.map((phase) => {
-    const inputs: PacketInput[] = [];
-    for (const h of handoffsTo.get(phase.id) ?? []) {
-      if (inputs.some((i) => i.artifact === h.artifact && i.from_packet === h.from_phase)) continue;
-      inputs.push({
-        artifact: h.artifact,
-        from_packet: h.from_phase,
-        format: h.artifact_schema.format as HandoffFormat,
-        required_fields: [...h.artifact_schema.required_fields],
+/** A packet's inputs: each handoff it receives, once per (artifact, producer). */
+export function packetInputs(received: Handoffs): PacketInput[] {
+  const inputs: PacketInput[] = [];
+  for (const h of received) {
+    if (inputs.some((i) => i.artifact === h.artifact && i.from_packet === h.from_phase)) continue;
+    inputs.push({
+      artifact: h.artifact,
+      from_packet: h.from_phase,
+      format: h.artifact_schema.format as HandoffFormat,
+      required_fields: [...h.artifact_schema.required_fields],
+    });
+  }
+  return inputs;
+}
+
+/**
+ * A packet's outputs: the phase's own, then what it hands off. A handed-off output takes
+ * its first handoff's format and validation; later handoffs add required fields and receivers.
+ */
+export function packetOutputs(phaseOutputs: readonly string[], sent: Handoffs): PacketOutput[] {
+  const outputs: PacketOutput[] = unique(phaseOutputs).map((artifact) => ({ artifact }));
+  for (const h of sent) {
+    let o = outputs.find((x) => x.artifact === h.artifact);
+    if (!o) {
+      o = { artifact: h.artifact };
+      outputs.push(o);
+    }
+    if (o.format === undefined) {
+      o.format = h.artifact_schema.format as HandoffFormat;
+      o.required_fields = [...h.artifact_schema.required_fields];
+      o.validation_command = h.artifact_schema.validation_command;
+      o.to_packets = [];
+    } else {
+      o.required_fields = unique([...(o.required_fields ?? []), ...h.artifact_schema.required_fields]);
+    }
+    if (!o.to_packets?.includes(h.to_phase)) o.to_packets?.push(h.to_phase);
+  }
+  return outputs;
+}
+
+function phaseWorkers(phase: PlanPhaseView, workers: ReadonlyMap<string, PlanWorkerView>): PacketWorker[] {
+  return phase.worker_ids.map((id) => {
+    const w = workers.get(id);
+    if (!w) {
+      throw compilerErrors.create("ERR_PLAN_INVALID", `phase ${phase.id} names unknown worker ${id}`, {
+        details: {
+          problems: [{ code: "ERR_PLAN_UNKNOWN_WORKER", pointer: `/phases/${phase.id}/worker_ids` }],
+        },
       });
     }
-    const outputs: PacketOutput[] = unique(phase.outputs).map((artifact) => ({ artifact }));
-    for (const h of handoffsFrom.get(phase.id) ?? []) {
-      let o = outputs.find((x) => x.artifact === h.artifact);
-      if (!o) {
-        o = { artifact: h.artifact };
-        outputs.push(o);
-      }
-      if (o.format === undefined) {
-        o.format = h.artifact_schema.format as HandoffFormat;
-        o.required_fields = [...h.artifact_schema.required_fields];
-        o.validation_command = h.artifact_schema.validation_command;
-        o.to_packets = [];
-      } else {
-        o.required_fields = unique([...(o.required_fields ?? []), ...h.artifact_schema.required_fields]);
-      }
-      if (!o.to_packets?.includes(h.to_phase)) o.to_packets?.push(h.to_phase);
-    }
-    const pws = phase.worker_ids.map((id) => {
-      const w = workers.get(id);
-      if (!w) {
-        throw compilerErrors.create("ERR_PLAN_INVALID", `phase ${phase.id} names unknown worker ${id}`, {
-          details: {
-            problems: [{ code: "ERR_PLAN_UNKNOWN_WORKER", pointer: `/phases/${phase.id}/worker_ids` }],
-          },
-        });
-      }
-      return packetWorker(w);
-    });
-    const first = phase.id === firstId ? plan.execution_path.first_slice : undefined;
-    const command = packetCommand(phase.command, phase.id);
-    const packet: Packet = {
-      kind: "packet",
-      schema_version: "1",
-      packet_id: phase.id,
-      plan_id: plan.plan_id,
-      phase: {
-        id: phase.id,
-        name: phase.name,
-        entry_criteria: [...phase.entry_criteria],
-        exit_criteria: [...phase.exit_criteria],
-        outputs: [...phase.outputs],
-      },
-      objective: plan.objective,
-      instruction: deriveInstruction(phase),
-      depends_on: unique(phase.depends_on),
-      workers: pws,
-      inputs,
-      outputs,
-      verification: [],
-      gates: [],
-      human_gate: isHumanGatePhase(phase),
-      budget: { max_retries: plan.budget.max_retries },
-      stop_conditions: unique(pws.flatMap((w) => w.prompt_contract.stop_conditions)),
-      // The first slice's completion check is about the whole slice; it is the packet's own
-      // check only when the plan has a single phase.
-      completion_check:
-        typeof phase.completion_check === "string"
-          ? phase.completion_check
-          : first && plan.phases.length === 1
-            ? first.completion_check
-            : null,
-      ...(first
-        ? {
-            first_slice: {
-              instruction: first.instruction,
-              inputs: [...first.inputs],
-              expected_output: first.expected_output,
-              completion_check: first.completion_check,
-              forbidden_actions: [...first.forbidden_actions],
-            },
-          }
-        : {}),
-      ...(command ? { command } : {}),
-    };
-    return packet;
+    return packetWorker(w);
   });
+}
 
-  assignVerification(plan, packets, sinks);
-  markFanouts(plan, packets);
+type FirstSlice = PlanView["execution_path"]["first_slice"];
 
-  const gates = gateIds(deriveGates(plan, packets, options.gateCategories ?? new Map()));
-  const byId = new Map(packets.map((p) => [p.packet_id, p]));
-  for (const g of gates) {
-    for (const id of g.packets) {
-      const p = byId.get(id) as Packet;
-      if (g.source === "human-gate-phase") p.completion_gate = g.gate_id;
-      else p.gates.push(g.gate_id);
-    }
-  }
+/**
+ * A packet's completion check: the phase's own; else the first slice's, but only when
+ * the plan has a single phase (the slice's check is about the whole slice); else none.
+ */
+export function completionCheck(
+  phase: PlanPhaseView,
+  first: FirstSlice | undefined,
+  phaseCount: number,
+): string | null {
+  if (typeof phase.completion_check === "string") return phase.completion_check;
+  return first && phaseCount === 1 ? first.completion_check : null;
+}
 
+function firstSlice(first: FirstSlice | undefined): Pick<Packet, "first_slice"> {
+  if (!first) return {};
+  return {
+    first_slice: {
+      instruction: first.instruction,
+      inputs: [...first.inputs],
+      expected_output: first.expected_output,
+      completion_check: first.completion_check,
+      forbidden_actions: [...first.forbidden_actions],
+    },
+  };
+}
+
+/** One phase's packet, before verification, fan-out and gates are added. */
+function makePacket(phase: PlanPhaseView, ctx: PacketContext): Packet {
+  const { plan } = ctx;
+  const inputs = packetInputs(ctx.handoffsTo.get(phase.id) ?? []);
+  const outputs = packetOutputs(phase.outputs, ctx.handoffsFrom.get(phase.id) ?? []);
+  const pws = phaseWorkers(phase, ctx.workers);
+  const first = phase.id === ctx.firstId ? plan.execution_path.first_slice : undefined;
+  const command = packetCommand(phase.command, phase.id);
+  return {
+    kind: "packet",
+    schema_version: "1",
+    packet_id: phase.id,
+    plan_id: plan.plan_id,
+    phase: {
+      id: phase.id,
+      name: phase.name,
+      entry_criteria: [...phase.entry_criteria],
+      exit_criteria: [...phase.exit_criteria],
+      outputs: [...phase.outputs],
+    },
+    objective: plan.objective,
+    instruction: deriveInstruction(phase),
+    depends_on: unique(phase.depends_on),
+    workers: pws,
+    inputs,
+    outputs,
+    verification: [],
+    gates: [],
+    human_gate: isHumanGatePhase(phase),
+    budget: { max_retries: plan.budget.max_retries },
+    stop_conditions: unique(pws.flatMap((w) => w.prompt_contract.stop_conditions)),
+    completion_check: completionCheck(phase, first, plan.phases.length),
+    ...firstSlice(first),
+    ...(command ? { command } : {}),
+  };
+}
+
+/** Digests of packets, prompts (rendered from each packet and its digest) and gates. */
+function digestsOf(
+  packets: readonly Packet[],
+  gates: readonly Gate[],
+): Pick<BuiltRun, "packetDigests" | "prompts" | "promptDigests" | "gateDigests"> {
   const packetDigests = new Map<string, Digest>();
   const prompts = new Map<string, string>();
   const promptDigests = new Map<string, Digest>();
@@ -638,5 +496,30 @@ export function buildRun(plan: PlanView, options: BuildOptions = {}): BuiltRun {
     promptDigests.set(p.packet_id, digestBytes(text));
   }
   const gateDigests = new Map(gates.map((g) => [g.gate_id, digest(g)]));
-  return { packets, packetDigests, prompts, promptDigests, gates, gateDigests, handoffs };
+  return { packetDigests, prompts, promptDigests, gateDigests };
+}
+
+/** Compile a validated plan into packets, prompts and gates, in memory: pure, and the same on every machine. */
+export function buildRun(plan: PlanView, options: BuildOptions = {}): BuiltRun {
+  assertSafePhaseIds(plan.phases);
+  const ordered = topologicalOrder(plan.phases);
+  const handoffs = runHandoffs(plan.handoffs);
+  const ctx: PacketContext = {
+    plan,
+    workers: new Map(plan.workers.map((w) => [w.id, w])),
+    handoffsTo: groupBy(plan.handoffs, (h) => h.to_phase),
+    handoffsFrom: groupBy(plan.handoffs, (h) => h.from_phase),
+    firstId: ordered[0]?.id,
+  };
+  const packets = ordered.map((phase) => makePacket(phase, ctx));
+  const dependents = new Set(plan.phases.flatMap((p) => p.depends_on));
+  assignVerification(
+    plan,
+    packets,
+    new Set(plan.phases.filter((p) => !dependents.has(p.id)).map((p) => p.id)),
+  );
+  markFanouts(plan, packets);
+  const gates = gateIds(deriveGates(plan, packets, options.gateCategories ?? new Map()));
+  attachGates(packets, gates);
+  return { packets, ...digestsOf(packets, gates), gates, handoffs };
 }

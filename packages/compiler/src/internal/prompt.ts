@@ -40,27 +40,27 @@ function permissions(w: PacketWorker): string {
   ].join("; ");
 }
 
-/**
- * The worker prompt of a packet: Markdown rendered only from the packet and its
- * digest, so it can be re-rendered and compared at any time. Every section is
- * always present (with "none" when empty) to keep the shape stable for workers.
- */
-export function renderPrompt(packet: Packet, packetDigest: string): string {
-  const out: string[] = [];
-  const section = (title: string, lines: string[]) => out.push("", `## ${title}`, "", ...lines);
+/** A titled section of the prompt, or null when the packet has nothing for it. */
+type Section = readonly [title: string, lines: string[]] | null;
 
-  out.push(`# Packet ${packet.packet_id}`, "");
-  out.push(`- Plan: ${code(packet.plan_id)}`);
-  out.push(`- Phase: ${inline(packet.phase.name)} (${code(packet.phase.id)})`);
-  out.push(`- Packet digest: ${packetDigest}`);
-  if (packet.human_gate) out.push("- Human gate: this packet completes only when an operator approves it.");
+function header(packet: Packet, packetDigest: string): string[] {
+  const lines = [
+    `# Packet ${packet.packet_id}`,
+    "",
+    `- Plan: ${code(packet.plan_id)}`,
+    `- Phase: ${inline(packet.phase.name)} (${code(packet.phase.id)})`,
+    `- Packet digest: ${packetDigest}`,
+  ];
+  if (packet.human_gate) lines.push("- Human gate: this packet completes only when an operator approves it.");
+  return lines;
+}
 
-  section("Objective", [para(packet.objective)]);
-  section("Instruction", [para(packet.instruction)]);
-
-  if (packet.first_slice) {
-    const f = packet.first_slice;
-    section("First slice", [
+function firstSliceSection(packet: Packet): Section {
+  const f = packet.first_slice;
+  if (!f) return null;
+  return [
+    "First slice",
+    [
       para(f.instruction),
       "",
       `Expected output: ${inline(f.expected_output)}`,
@@ -71,74 +71,70 @@ export function renderPrompt(packet: Packet, packetDigest: string): string {
       "",
       "Forbidden in the first slice:",
       ...bullets(f.forbidden_actions),
-    ]);
-  }
+    ],
+  ];
+}
 
+function fanoutSection(packet: Packet): Section {
   const fo = packet.fanout;
   if (fo?.role === "template") {
-    section("Fan-out", [
-      `This packet is a template: it never runs itself. When packet ${code(fo.source_packet)} completes, DWM expands it into one packet per item of ${code(fo.over)} (key ${code(fo.key)}, at most ${fo.max_items} items without an approval), phase ${fo.position + 1} of the per-item pipeline ${fo.pipeline.map(code).join(" → ")}; ${code(fo.reduce)} receives every item's results as one list.`,
-    ]);
-  } else if (fo?.role === "item") {
-    section("Fan-out item", [
-      `This packet handles one item of the fan-out ${code(fo.first)} (template ${code(fo.template)}): key ${code(fo.key)}. The item is in \`.dwm-inputs/${FANOUT_ITEM_INPUT}\` of the working directory:`,
-      "",
-      "```json",
-      JSON.stringify(fo.item, null, 2),
-      "```",
-      "",
-      `Write this item's outputs under ${code(`${packet.packet_id}/`)} (the paths listed below); its validation commands run in that folder.`,
-    ]);
+    return [
+      "Fan-out",
+      [
+        `This packet is a template: it never runs itself. When packet ${code(fo.source_packet)} completes, DWM expands it into one packet per item of ${code(fo.over)} (key ${code(fo.key)}, at most ${fo.max_items} items without an approval), phase ${fo.position + 1} of the per-item pipeline ${fo.pipeline.map(code).join(" → ")}; ${code(fo.reduce)} receives every item's results as one list.`,
+      ],
+    ];
   }
-
-  if (packet.command) {
-    const c = packet.command;
-    const lines =
-      "argv" in c
-        ? [`Run without a shell: ${code(JSON.stringify(c.argv))}`]
-        : ["Run with `/bin/sh -c`:", "", "```sh", c.script, "```"];
-    if (c.timeout_ms !== undefined) lines.push("", `Timeout: ${c.timeout_ms} ms`);
-    section("Command", lines);
+  if (fo?.role === "item") {
+    return [
+      "Fan-out item",
+      [
+        `This packet handles one item of the fan-out ${code(fo.first)} (template ${code(fo.template)}): key ${code(fo.key)}. The item is in \`.dwm-inputs/${FANOUT_ITEM_INPUT}\` of the working directory:`,
+        "",
+        "```json",
+        JSON.stringify(fo.item, null, 2),
+        "```",
+        "",
+        `Write this item's outputs under ${code(`${packet.packet_id}/`)} (the paths listed below); its validation commands run in that folder.`,
+      ],
+    ];
   }
+  return null;
+}
 
-  section(
-    "Depends on",
-    bullets(
-      packet.depends_on.map((d) => `packet ${code(d)}`),
-      "- nothing: this packet can start first",
+function commandSection(packet: Packet): Section {
+  const c = packet.command;
+  if (!c) return null;
+  const lines =
+    "argv" in c
+      ? [`Run without a shell: ${code(JSON.stringify(c.argv))}`]
+      : ["Run with `/bin/sh -c`:", "", "```sh", c.script, "```"];
+  if (c.timeout_ms !== undefined) lines.push("", `Timeout: ${c.timeout_ms} ms`);
+  return ["Command", lines];
+}
+
+function inputLines(packet: Packet): string[] {
+  return bullets(
+    packet.inputs.map(
+      (i) =>
+        `${code(i.artifact)} from packet ${code(i.from_packet)} (${i.format}); required fields: ${list(i.required_fields)}`,
     ),
+    "- no handoff inputs",
   );
+}
 
-  section(
-    "Inputs",
-    bullets(
-      packet.inputs.map(
-        (i) =>
-          `${code(i.artifact)} from packet ${code(i.from_packet)} (${i.format}); required fields: ${list(i.required_fields)}`,
-      ),
-      "- no handoff inputs",
-    ),
-  );
+function outputLine(o: Packet["outputs"][number]): string {
+  const parts = [code(o.artifact)];
+  if (o.format !== undefined) parts.push(`(${o.format})`);
+  const rest: string[] = [];
+  if (o.required_fields !== undefined) rest.push(`required fields: ${list(o.required_fields)}`);
+  if (o.validation_command !== undefined) rest.push(`validated by ${code(o.validation_command)}`);
+  if (o.to_packets !== undefined && o.to_packets.length > 0)
+    rest.push(`handed to ${o.to_packets.map(code).join(", ")}`);
+  return rest.length ? `${parts.join(" ")}; ${rest.join("; ")}` : parts.join(" ");
+}
 
-  section(
-    "Expected outputs",
-    bullets(
-      packet.outputs.map((o) => {
-        const parts = [code(o.artifact)];
-        if (o.format !== undefined) parts.push(`(${o.format})`);
-        const rest: string[] = [];
-        if (o.required_fields !== undefined) rest.push(`required fields: ${list(o.required_fields)}`);
-        if (o.validation_command !== undefined) rest.push(`validated by ${code(o.validation_command)}`);
-        if (o.to_packets !== undefined && o.to_packets.length > 0)
-          rest.push(`handed to ${o.to_packets.map(code).join(", ")}`);
-        return rest.length ? `${parts.join(" ")}; ${rest.join("; ")}` : parts.join(" ");
-      }),
-    ),
-  );
-
-  section("Entry criteria", bullets(packet.phase.entry_criteria));
-  section("Exit criteria", bullets(packet.phase.exit_criteria));
-
+function workerLines(packet: Packet): string[] {
   const workers: string[] = [];
   if (packet.workers.length === 0) workers.push("No agent worker: this packet is a deterministic step.");
   for (const w of packet.workers) {
@@ -155,40 +151,71 @@ export function renderPrompt(packet: Packet, packetDigest: string): string {
       `- Stop conditions: ${list(w.prompt_contract.stop_conditions)}`,
     );
   }
-  section("Workers", workers);
+  return workers;
+}
 
-  section(
-    "Verification",
-    bullets(
-      packet.verification.map(
-        (v) =>
-          `${inline(v.claim_or_output)}; falsified if: ${inline(v.falsifier)}; evidence: ${list(v.evidence_required)}`,
-      ),
-    ),
-  );
+function gateLines(packet: Packet): string[] {
+  if (packet.gates.length === 0) return ["- none: no approval is needed before this packet starts"];
+  return [
+    "This packet is dispatched only after each of these gates is approved by an operator:",
+    ...packet.gates.map((g) => `- ${code(g)}`),
+  ];
+}
 
-  section(
-    "Gates",
-    packet.gates.length === 0
-      ? ["- none: no approval is needed before this packet starts"]
-      : [
-          "This packet is dispatched only after each of these gates is approved by an operator:",
-          ...packet.gates.map((g) => `- ${code(g)}`),
-        ],
-  );
-
-  section("Stop conditions", [
-    ...bullets(packet.stop_conditions, "- none beyond the budget"),
-    `- Retries after changes are requested: at most ${packet.budget.max_retries}`,
-  ]);
-
-  section("Completion check", [
+function completionLines(packet: Packet): string[] {
+  return [
     packet.completion_check === null
       ? "Every exit criterion above holds and every expected output exists and passes its validation."
       : para(packet.completion_check),
     "",
     "DWM reviews recorded evidence, not claims: the outputs, the checks it runs itself, and the diff.",
-  ]);
+  ];
+}
 
+/**
+ * The worker prompt of a packet: Markdown rendered only from the packet and its
+ * digest, so it can be re-rendered and compared at any time. Every section is
+ * always present (with "none" when empty) to keep the shape stable for workers.
+ */
+export function renderPrompt(packet: Packet, packetDigest: string): string {
+  const sections: Section[] = [
+    ["Objective", [para(packet.objective)]],
+    ["Instruction", [para(packet.instruction)]],
+    firstSliceSection(packet),
+    fanoutSection(packet),
+    commandSection(packet),
+    [
+      "Depends on",
+      bullets(
+        packet.depends_on.map((d) => `packet ${code(d)}`),
+        "- nothing: this packet can start first",
+      ),
+    ],
+    ["Inputs", inputLines(packet)],
+    ["Expected outputs", bullets(packet.outputs.map(outputLine))],
+    ["Entry criteria", bullets(packet.phase.entry_criteria)],
+    ["Exit criteria", bullets(packet.phase.exit_criteria)],
+    ["Workers", workerLines(packet)],
+    [
+      "Verification",
+      bullets(
+        packet.verification.map(
+          (v) =>
+            `${inline(v.claim_or_output)}; falsified if: ${inline(v.falsifier)}; evidence: ${list(v.evidence_required)}`,
+        ),
+      ),
+    ],
+    ["Gates", gateLines(packet)],
+    [
+      "Stop conditions",
+      [
+        ...bullets(packet.stop_conditions, "- none beyond the budget"),
+        `- Retries after changes are requested: at most ${packet.budget.max_retries}`,
+      ],
+    ],
+    ["Completion check", completionLines(packet)],
+  ];
+  const out = header(packet, packetDigest);
+  for (const s of sections) if (s) out.push("", `## ${s[0]}`, "", ...s[1]);
   return `${out.join("\n")}\n`;
 }

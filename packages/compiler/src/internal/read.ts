@@ -1,11 +1,12 @@
 import fs from "node:fs";
-import { type Digest, digest, digestBytes, isDwmError, renderArtifact, resolveInside } from "@dwm/core";
-import { type SchemaName, validateSchema } from "@dwm/schemas";
-
-/** The bytes of a run file, refusing symlinks and non-regular files; a reason instead of a throw. */
-export type ReadResult =
-  | { ok: true; text: string; bytes: Buffer }
-  | { ok: false; missing: boolean; reason: string };
+import {
+  type ArtifactProblem,
+  checkArtifact,
+  checkArtifactBytes,
+  type Digest,
+  isReadProblem,
+} from "@dwm/core";
+import type { SchemaName } from "@dwm/schemas";
 
 /** Why a run directory cannot be read as one (missing, not a directory, a symlink), or null. */
 export function runDirProblem(runDir: string): string | null {
@@ -20,79 +21,64 @@ export function runDirProblem(runDir: string): string | null {
   return null;
 }
 
-export function readRunFile(runDir: string, rel: string): ReadResult {
-  let file: string;
-  try {
-    file = resolveInside(runDir, rel, "run file");
-  } catch (e) {
-    return { ok: false, missing: false, reason: isDwmError(e) ? e.message : String(e) };
-  }
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(file);
-  } catch {
-    return { ok: false, missing: true, reason: `${rel} is missing` };
-  }
-  if (!st.isFile()) return { ok: false, missing: false, reason: `${rel} is not a regular file` };
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    return {
-      ok: false,
-      missing: false,
-      reason: `${rel} cannot be read: ${(e as NodeJS.ErrnoException).code}`,
-    };
-  }
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-  return { ok: true, text, bytes };
-}
-
-/** A JSON artifact checked against its schema, its canonical rendering and (optionally) a digest. */
-export type JsonCheck<T> =
+/**
+ * A run file checked by @dwm/core, worded for staleness reports. `stage` "read": the
+ * file could not be read at all (missing, a symlink, not a regular file); "content": it
+ * was read, and is not what run.json records.
+ */
+export type RunFileCheck<T> =
   | { ok: true; value: T; digest: Digest }
-  | { ok: false; reason: string; value: T | null; digest: Digest };
+  | { ok: false; stage: "read" | "content"; message: string; digest: Digest | null };
 
-export function checkJson<T>(
-  text: string,
-  bytes: Buffer,
+const LABEL = "run file";
+
+/** A JSON artifact of a run store: schema (null: any JSON), digest when `expected` is given, canonical bytes. */
+export function checkRunJson<T>(
+  runDir: string,
+  rel: string,
   schema: SchemaName | null,
   expected?: string,
-): JsonCheck<T> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: "is not valid JSON", value: null, digest: digestBytes(bytes) };
-  }
-  let d: Digest;
-  try {
-    d = digest(value);
-  } catch {
-    return { ok: false, reason: "is not plain JSON", value: null, digest: digestBytes(bytes) };
-  }
-  if (schema !== null) {
-    const r = validateSchema(schema, value);
-    if (!r.ok) {
-      const p = r.problems[0];
-      return {
-        ok: false,
-        reason: `does not match schema ${schema} (${p?.pointer || "/"} ${p?.message})`,
-        value: null,
-        digest: d,
-      };
+): RunFileCheck<T> {
+  const c = checkArtifact<T>(rel, schema, { root: runDir, label: LABEL, expectDigest: expected });
+  if (c.ok) return { ok: true, value: c.value, digest: c.digest };
+  const p = c.problems[0];
+  return {
+    ok: false,
+    stage: isReadProblem(p.kind) ? "read" : "content",
+    message: compilerWording(p),
+    digest: c.digest,
+  };
+}
+
+/** A text artifact of a run store (a prompt): its text when its bytes have the `expected` digest. */
+export function checkRunText(runDir: string, rel: string, expected: string): RunFileCheck<string> {
+  const c = checkArtifactBytes(rel, { root: runDir, label: LABEL, expectDigest: expected });
+  if (c.ok) return { ok: true, value: c.bytes.toString("utf8"), digest: c.digest };
+  const p = c.problems[0];
+  return {
+    ok: false,
+    stage: isReadProblem(p.kind) ? "read" : "content",
+    message: p.kind === "digest" ? `${rel} has changed since the run was compiled` : p.message,
+    digest: c.digest,
+  };
+}
+
+/** The compiler's long-standing wording of a content problem (the file first, then what is wrong). */
+function compilerWording(p: ArtifactProblem): string {
+  switch (p.kind) {
+    case "not-json":
+      return `${p.file} is not valid JSON`;
+    case "not-plain-json":
+      return `${p.file} is not plain JSON`;
+    case "schema": {
+      const first = p.detail.problems?.[0];
+      return `${p.file} does not match schema ${p.detail.schema} (${first?.pointer || "/"} ${first?.message})`;
     }
+    case "digest":
+      return `${p.file} has changed since the run was compiled`;
+    case "not-canonical":
+      return `${p.file} is not in canonical rendering (edited by hand?)`;
+    default:
+      return p.message;
   }
-  if (expected !== undefined && d !== expected) {
-    return { ok: false, reason: "has changed since the run was compiled", value: value as T, digest: d };
-  }
-  if (renderArtifact(value) !== text) {
-    return {
-      ok: false,
-      reason: "is not in canonical rendering (edited by hand?)",
-      value: value as T,
-      digest: d,
-    };
-  }
-  return { ok: true, value: value as T, digest: d };
 }

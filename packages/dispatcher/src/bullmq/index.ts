@@ -1,9 +1,9 @@
+export type { CollectEvidenceOptions } from "./collect-evidence.js";
+export { collectEvidence } from "./collect-evidence.js";
 export type { QueueUrl } from "./connection.js";
 export { checkRedis, connectRedis, parseQueueUrl } from "./connection.js";
 export type { RedisAttemptQueue, RedisQueueOptions } from "./coordinator.js";
 export { createRedisAttemptQueue } from "./coordinator.js";
-export type { CollectEvidenceOptions, PublishEvidenceOptions } from "./evidence.js";
-export { collectEvidence, publishEvidence } from "./evidence.js";
 export {
   attemptJobId,
   backendsOf,
@@ -14,5 +14,7 @@ export {
   laneQueueName,
   lanesFor,
 } from "./names.js";
+export type { PublishEvidenceOptions } from "./publish-evidence.js";
+export { publishEvidence } from "./publish-evidence.js";
 export type { AttemptWorker, AttemptWorkerEvent, AttemptWorkerOptions } from "./worker.js";
 export { startAttemptWorker } from "./worker.js";

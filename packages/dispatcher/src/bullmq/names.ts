@@ -38,10 +38,7 @@ export function laneQueueName(lane: string): string {
   return `attempts.${lane}`;
 }
 
-/** The deterministic job id of an attempt. */
-export function attemptJobId(runId: string, packetId: string, attempt: number): string {
-  return `${runId}/${packetId}/${attempt}`;
-}
+export { attemptJobId } from "../queue.js";
 
 /** Where a worker pushes the evidence commit of an attempt. */
 export function evidenceRef(runId: string, packetId: string, attempt: number): string {

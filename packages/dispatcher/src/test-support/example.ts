@@ -2,12 +2,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CompiledRun, compilePlan } from "@dwm/compiler";
+import { type CompiledRun, compilePlan, loadRun } from "@dwm/compiler";
 import { nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { loadWorkerBindings } from "@dwm/executor";
-import type { WorkerBindings } from "@dwm/schemas";
+import type { AttemptRequest, WorkerBindings } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
-import type { DispatcherPorts, RunWorkflowOptions } from "../run-workflow.js";
+import type { DispatcherPorts, RunWorkflowOptions } from "../run/types.js";
 
 export const EXAMPLES_DIR = fileURLToPath(new URL("../../../../examples", import.meta.url));
 
@@ -70,5 +70,30 @@ export function realPorts(
     processRunner: nodeProcessRunner,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     ...(worktreeRoot ? { worktreeRoot } : {}),
+  };
+}
+
+/** A valid attempt request of the example's first packet (attempt 1, from the run's base commit). */
+export function firstAttemptRequest(ex: ExampleRepo): AttemptRequest {
+  const loaded = loadRun(ex.compiled.runDir);
+  const [first] = [...loaded.packets.values()];
+  if (!first) throw new Error("the example has no packets");
+  const worker = first.workers[0]?.id ?? "";
+  return {
+    kind: "attempt-request",
+    schema_version: "1",
+    run_id: ex.compiled.runId,
+    packet: first,
+    prompt: loaded.prompts.get(first.packet_id) ?? "",
+    attempt: 1,
+    base_commit: loaded.run.base_commit ?? "",
+    binding: {
+      bindings_digest: ex.bindingsDigest,
+      workers: { "*": ex.bindings.bindings[worker] ?? { backend: "shell" } },
+    },
+    inputs: [],
+    repair_context: null,
+    repo: ex.repo.path,
+    limits: {},
   };
 }

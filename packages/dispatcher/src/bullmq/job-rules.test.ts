@@ -1,0 +1,105 @@
+// The coordinator's decisions about jobs, without Redis.
+import { digest, digestBytes } from "@dwm/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { exampleRepo, firstAttemptRequest } from "../test-support/example.js";
+import { attemptJobData, failureInfo, finishedOutcome, laneLimit, runRefsToRemove } from "./job-rules.js";
+
+const ex = exampleRepo("repo-audit");
+afterAll(() => ex.repo.cleanup());
+
+describe("finishedOutcome: what a finished job settles as", () => {
+  it("failed as stalled: its worker was lost (never a verdict)", () => {
+    expect(
+      finishedOutcome("j", { state: "failed", failedReason: "job stalled more than allowable limit" }),
+    ).toEqual({
+      status: "lost",
+      reason: "its worker stopped renewing the job's lock (job stalled more than allowable limit)",
+    });
+  });
+
+  it("failed otherwise: the ErrorInfo the worker threw, or a crash", () => {
+    const thrown = JSON.stringify({ code: "ERR_QUEUE_BACKEND_NOT_ALLOWED", message: "needs codex" });
+    expect(finishedOutcome("j", { state: "failed", failedReason: thrown })).toEqual({
+      status: "error",
+      error: { code: "ERR_QUEUE_BACKEND_NOT_ALLOWED", message: "needs codex" },
+    });
+    expect(finishedOutcome("j", { state: "failed", failedReason: "TypeError: x is undefined" })).toEqual({
+      status: "error",
+      error: { code: "ERR_DISPATCH_WORKER_CRASHED", message: "TypeError: x is undefined" },
+    });
+  });
+
+  it("completed with a result that does not match its schema: ERR_QUEUE_JOB_INVALID", () => {
+    const o = finishedOutcome("r/p/1", { state: "done", result: { kind: "attempt-job-result" } });
+    expect(o.status === "error" && [o.error.code, o.error.message]).toEqual([
+      "ERR_QUEUE_JOB_INVALID",
+      "the result of job r/p/1 does not match its schema",
+    ]);
+  });
+});
+
+describe("failureInfo", () => {
+  it("keeps an ErrorInfo with code and message; anything else is a crash with the text as its message", () => {
+    expect(failureInfo('{"code":"ERR_X","message":"m","hint":"h"}')).toEqual({
+      code: "ERR_X",
+      message: "m",
+      hint: "h",
+    });
+    expect(failureInfo('{"code":1,"message":"m"}')).toEqual({
+      code: "ERR_DISPATCH_WORKER_CRASHED",
+      message: '{"code":1,"message":"m"}',
+    });
+    expect(failureInfo("")).toEqual({ code: "ERR_DISPATCH_WORKER_CRASHED", message: "" });
+  });
+});
+
+describe("laneLimit", () => {
+  it("the strictest limit among the lane's backends (fewest starts per millisecond); none when none is set", () => {
+    const limits = { codex: { max: 20, duration_ms: 60_000 }, claude: { max: 1, duration_ms: 1_000 } };
+    expect(laneLimit("claude+codex", limits)).toEqual({ max: 20, duration_ms: 60_000 });
+    expect(laneLimit("claude+shell", limits)).toEqual({ max: 1, duration_ms: 1_000 });
+    expect(laneLimit("shell", limits)).toBeNull();
+  });
+});
+
+describe("attemptJobData", () => {
+  it("the request with the remote as its repository, its lane, and the digests a worker checks", () => {
+    const request = firstAttemptRequest(ex);
+    const data = attemptJobData({ job_id: "r/p/1", request }, "ssh://git@host/team/app.git");
+    expect(data.request.repo).toBe("ssh://git@host/team/app.git");
+    expect(data.remote).toBe("ssh://git@host/team/app.git");
+    expect(data.lane).toBe("shell");
+    expect(data.packet_digest).toBe(digest(request.packet));
+    expect(data.prompt_digest).toBe(digestBytes(request.prompt));
+    expect(data.job_id).toBe("r/p/1");
+  });
+
+  it("a request that does not match the schema is ERR_QUEUE_JOB_INVALID", () => {
+    const request = { ...firstAttemptRequest(ex), attempt: 0 };
+    expect(() => attemptJobData({ job_id: "r/p/0", request }, "/srv/remote.git")).toThrow(
+      expect.objectContaining({ code: "ERR_QUEUE_JOB_INVALID" }),
+    );
+  });
+});
+
+describe("runRefsToRemove", () => {
+  it("the run's evidence refs, its base ref and its attempt branches; never its integration branch or another run's", () => {
+    const ls = [
+      "a1\trefs/dwm/evidence/run-1/scan/1",
+      "a2\trefs/dwm/evidence/run-1/scan/item-x/2",
+      "a3\trefs/dwm/run-1/head",
+      "a4\trefs/heads/dwm/run-1/scan/1",
+      "a5\trefs/heads/dwm/run-1/integration",
+      "a6\trefs/dwm/evidence/run-10/scan/1",
+      "a7\trefs/heads/dwm/run-10/scan/1",
+      "a8\trefs/heads/dwm/run-1/scan/draft",
+      "",
+    ].join("\n");
+    expect(runRefsToRemove(ls, "run-1")).toEqual([
+      "refs/dwm/evidence/run-1/scan/1",
+      "refs/dwm/evidence/run-1/scan/item-x/2",
+      "refs/dwm/run-1/head",
+      "refs/heads/dwm/run-1/scan/1",
+    ]);
+  });
+});

@@ -1,0 +1,121 @@
+import { digest, digestBytes } from "@dwm/core";
+import type {
+  AttemptJob as AttemptJobArtifact,
+  AttemptJobResult,
+  AttemptRequest,
+  BackendName,
+  ErrorInfo,
+  RateLimit,
+} from "@dwm/schemas";
+import { validateSchema } from "@dwm/schemas";
+import { dispatcherErrors } from "../errors.js";
+import { integrationBranch } from "../integration.js";
+import type { AttemptJob } from "../queue.js";
+import { baseRef, laneOf } from "./names.js";
+
+// The coordinator's decisions about jobs, apart from Redis: what goes into a job, what a
+// finished job settles as, which limit a lane gets, which refs a completed run removes.
+
+/** BullMQ's failedReason for a job whose lock expired (worker lost) with maxStalledCount 0. */
+const STALLED = /stalled/i;
+
+/** What a finished job settles as, before its evidence is collected. */
+export type JobOutcome =
+  | { status: "lost"; reason: string }
+  | { status: "error"; error: ErrorInfo }
+  | { status: "done"; result: AttemptJobResult };
+
+/** A worker's failure: the ErrorInfo JSON it threw, or BullMQ's own reason (ERR_DISPATCH_WORKER_CRASHED). */
+export function failureInfo(reason: string): ErrorInfo {
+  try {
+    const v = JSON.parse(reason) as ErrorInfo;
+    if (typeof v.code === "string" && typeof v.message === "string") return v;
+  } catch {
+    // not ours
+  }
+  return { code: "ERR_DISPATCH_WORKER_CRASHED", message: reason };
+}
+
+/**
+ * Decide what a finished job settles as: a job failed as stalled lost its worker (never a
+ * verdict); any other failure is the worker's error; a result that does not match its schema
+ * is ERR_QUEUE_JOB_INVALID; anything else is done.
+ */
+export function finishedOutcome(
+  jobId: string,
+  finished: { state: "done"; result: unknown } | { state: "failed"; failedReason: string },
+): JobOutcome {
+  if (finished.state === "failed") {
+    const reason = finished.failedReason;
+    if (STALLED.test(reason))
+      return { status: "lost", reason: `its worker stopped renewing the job's lock (${reason})` };
+    return { status: "error", error: failureInfo(reason) };
+  }
+  const v = validateSchema("attempt-job-result", finished.result);
+  if (!v.ok) {
+    return {
+      status: "error",
+      error: {
+        code: "ERR_QUEUE_JOB_INVALID",
+        message: `the result of job ${jobId} does not match its schema`,
+        details: { problems: v.problems.slice(0, 10) },
+      },
+    };
+  }
+  return { status: "done", result: finished.result as AttemptJobResult };
+}
+
+/** The strictest limit (fewest starts per millisecond) among the lane's backends. */
+export function laneLimit(lane: string, limits: Partial<Record<BackendName, RateLimit>>): RateLimit | null {
+  let best: RateLimit | null = null;
+  for (const b of lane.split("+") as BackendName[]) {
+    const l = limits[b];
+    if (l && (best === null || l.max / l.duration_ms < best.max / best.duration_ms)) best = l;
+  }
+  return best;
+}
+
+/**
+ * The job for an attempt (schema attempt-job): the request with the run's remote as its
+ * repository, its lane, and the digests a worker checks it by. ERR_QUEUE_JOB_INVALID when it
+ * does not match the schema.
+ */
+export function attemptJobData(job: AttemptJob, remote: string): AttemptJobArtifact {
+  const request: AttemptRequest = { ...job.request, repo: remote };
+  const data: AttemptJobArtifact = {
+    kind: "attempt-job",
+    schema_version: "1",
+    job_id: job.job_id,
+    lane: laneOf(request),
+    remote,
+    packet_digest: digest(request.packet),
+    prompt_digest: digestBytes(request.prompt),
+    request,
+  };
+  const v = validateSchema("attempt-job", data);
+  if (!v.ok) {
+    throw dispatcherErrors.create(
+      "ERR_QUEUE_JOB_INVALID",
+      `job ${job.job_id} does not match the attempt-job schema`,
+      { details: { problems: v.problems.slice(0, 10) } },
+    );
+  }
+  return data;
+}
+
+/**
+ * The refs a completed run leaves on the remote, from `git ls-remote` output: the evidence refs
+ * workers pushed (also those of attempts whose worker died after pushing), the base ref, and the
+ * attempt branches (`.../<n>`). A branch the user pushed there (integration) stays.
+ */
+export function runRefsToRemove(lsRemote: string, runId: string): string[] {
+  const branches = `refs/heads/${integrationBranch(runId).replace(/\/integration$/, "")}/`;
+  const evidence = `refs/dwm/evidence/${runId}/`;
+  return lsRemote
+    .split("\n")
+    .map((l) => l.split("\t")[1] ?? "")
+    .filter(
+      (r) =>
+        r.startsWith(evidence) || r === baseRef(runId) || (r.startsWith(branches) && /\/[0-9]+$/.test(r)),
+    );
+}

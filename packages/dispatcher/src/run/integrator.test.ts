@@ -1,0 +1,170 @@
+import fs from "node:fs";
+import path from "node:path";
+import { nodeProcessRunner } from "@dwm/core";
+import { createGit } from "@dwm/executor";
+import type { EventDraft } from "@dwm/runtime";
+import type { RunState } from "@dwm/schemas";
+import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
+import { integrationBranch } from "../integration.js";
+import { gateState, packetState, runState } from "../test-support/builders.js";
+import type { RunContext } from "./context.js";
+import { Integrator, nextConflictGateId, readyToMerge } from "./integrator.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe("readyToMerge: whether a packet's work is merged now", () => {
+  const done = packetState({ state: "completed", attempts: 1, commit: "c1" });
+
+  it("a completed packet with an unmerged commit", () => {
+    expect(readyToMerge(done, runState())).toBe(true);
+  });
+
+  it("not before it completed, not without a commit, not twice", () => {
+    expect(readyToMerge(undefined, runState())).toBe(false);
+    expect(readyToMerge({ ...done, state: "reviewed" }, runState())).toBe(false);
+    expect(readyToMerge({ ...done, commit: null }, runState())).toBe(false);
+    expect(readyToMerge({ ...done, merged_commit: "m1" }, runState())).toBe(false);
+  });
+
+  it("after a conflict, only once the operator approved its gate (having merged by hand)", () => {
+    const conflicted = { ...done, conflict_gate: "merge-conflict/p/1" };
+    const at = (state: "open" | "approved" | "rejected") =>
+      runState({}, { "merge-conflict/p/1": gateState({ state }) });
+    expect(readyToMerge(conflicted, at("open"))).toBe(false);
+    expect(readyToMerge(conflicted, at("rejected"))).toBe(false);
+    expect(readyToMerge(conflicted, at("approved"))).toBe(true);
+  });
+});
+
+describe("nextConflictGateId", () => {
+  it("the first conflict of an attempt is merge-conflict/<packet>/<n>; asked again, -2, -3, …", () => {
+    expect(nextConflictGateId(runState(), "p", 2)).toBe("merge-conflict/p/2");
+    const once = runState({}, { "merge-conflict/p/2": gateState({ state: "approved" }) });
+    expect(nextConflictGateId(once, "p", 2)).toBe("merge-conflict/p/2-2");
+    const twice = runState({}, { ...once.gates, "merge-conflict/p/2-2": gateState() });
+    expect(nextConflictGateId(twice, "p", 2)).toBe("merge-conflict/p/2-3");
+    expect(nextConflictGateId(twice, "p", 3)).toBe("merge-conflict/p/3");
+  });
+});
+
+/** A repository with a base commit and one branch commit per packet, each writing `file` with `text`. */
+function repoWith<K extends string>(
+  changes: Record<K, [file: string, text: string]>,
+): { repo: TempDir; base: string; commits: Record<K, string> } {
+  const repo = makeGitRepo({ "shared.txt": "base\n" });
+  cleanups.push(repo.cleanup);
+  const base = git(repo.path, "rev-parse", "HEAD");
+  const commits = {} as Record<K, string>;
+  for (const [id, [file, text]] of Object.entries(changes) as [K, [string, string]][]) {
+    git(repo.path, "checkout", "-q", "-B", `work-${id}`, base);
+    fs.writeFileSync(path.join(repo.path, file), text);
+    git(repo.path, "add", "-A");
+    git(repo.path, "commit", "-q", "-m", id);
+    commits[id] = git(repo.path, "rev-parse", "HEAD");
+  }
+  git(repo.path, "checkout", "-q", "main");
+  return { repo, base, commits };
+}
+
+/** The integrator's context: a real repository, a state and a journal that only records what is appended. */
+function contextOf(repo: string, base: string, state: RunState) {
+  const appended: EventDraft[] = [];
+  const log = {
+    state,
+    append(drafts: readonly EventDraft[]) {
+      for (const d of drafts) {
+        appended.push(d);
+        if (d.type === "integration.merged") {
+          const p = state.packets[d.data.packet_id];
+          if (p) p.merged_commit = d.data.commit;
+        }
+      }
+      return [];
+    },
+  };
+  const gitPort = createGit(nodeProcessRunner, { PATH: process.env.PATH });
+  const setup = {
+    runId: "run-1",
+    baseCommit: base,
+    dir: "/nonexistent",
+    gitPorts: { git: gitPort, clock: new FakeClock(), repo },
+  };
+  return { ctx: { setup, log } as unknown as RunContext, appended };
+}
+
+describe("Integrator", () => {
+  it("merges completed packets in run order: the first fast-forwards, the second is a merge; attempts then start there", async () => {
+    const { repo, base, commits } = repoWith({ a: ["a.txt", "a\n"], b: ["b.txt", "b\n"] });
+    const state = runState({
+      a: packetState({ state: "completed", attempts: 1, commit: commits.a }),
+      b: packetState({ state: "completed", attempts: 1, commit: commits.b }),
+      c: packetState({ state: "dispatched", attempts: 1 }),
+    });
+    const { ctx, appended } = contextOf(repo.path, base, state);
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    expect(integrator.base).toBe(base);
+    await integrator.integrateCompleted();
+    const head = git(repo.path, "rev-parse", integrationBranch("run-1"));
+    expect(appended).toEqual([
+      { type: "integration.merged", data: { packet_id: "a", commit: commits.a } },
+      { type: "integration.merged", data: { packet_id: "b", commit: head } },
+    ]);
+    expect(git(repo.path, "rev-list", "--parents", "-n", "1", head).split(" ").slice(1)).toEqual([
+      commits.a,
+      commits.b,
+    ]);
+    expect(integrator.base).toBe(head);
+    await integrator.integrateCompleted();
+    expect(appended).toHaveLength(2);
+  });
+
+  it("a conflict changes nothing in git and opens the packet's conflict gate", async () => {
+    const { repo, base, commits } = repoWith({
+      a: ["shared.txt", "from a\n"],
+      b: ["shared.txt", "from b\n"],
+    });
+    const state = runState({
+      a: packetState({ state: "completed", attempts: 1, commit: commits.a }),
+      b: packetState({ state: "completed", attempts: 2, commit: commits.b }),
+    });
+    const { ctx, appended } = contextOf(repo.path, base, state);
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    await integrator.integrateCompleted();
+    expect(git(repo.path, "rev-parse", integrationBranch("run-1"))).toBe(commits.a);
+    expect(appended.map((d) => d.type)).toEqual([
+      "integration.merged",
+      "integration.conflict",
+      "gate.opened",
+    ]);
+    expect(appended[1]).toEqual({
+      type: "integration.conflict",
+      data: { packet_id: "b", paths: ["shared.txt"], gate_id: "merge-conflict/b/2" },
+    });
+    expect(integrator.base).toBe(commits.a);
+  });
+
+  it("the branch moved by someone else: the merge goes on top of where it is (compare-and-swap refused once)", async () => {
+    const { repo, base, commits } = repoWith({ a: ["a.txt", "a\n"], b: ["b.txt", "b\n"] });
+    const state = runState({ a: packetState({ state: "completed", attempts: 1, commit: commits.a }) });
+    const { ctx, appended } = contextOf(repo.path, base, state);
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    await integrator.integrateCompleted();
+    const branch = integrationBranch("run-1");
+    git(repo.path, "update-ref", `refs/heads/${branch}`, commits.b, commits.a); // not a descendant: a real move
+    state.packets.c = packetState({ state: "completed", attempts: 1, commit: commits.b });
+    integrator.noteEvent({ type: "packet.completed", data: { packet_id: "c", attempt: 1 } } as never);
+    await integrator.integrateCompleted();
+    expect(appended.at(-1)).toEqual({
+      type: "integration.merged",
+      data: { packet_id: "c", commit: commits.b },
+    });
+    expect(git(repo.path, "rev-parse", branch)).toBe(commits.b);
+  });
+});

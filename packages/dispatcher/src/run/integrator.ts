@@ -1,0 +1,144 @@
+import { isDwmError } from "@dwm/core";
+import type { JournalEvent, PacketState, RunState } from "@dwm/schemas";
+import {
+  conflictDrafts,
+  integrationHead,
+  type MergeResult,
+  mergeConflictGate,
+  mergeConflictGateId,
+  mergeIntoIntegration,
+} from "../integration.js";
+import type { RunContext } from "./context.js";
+import type { EventObserver } from "./run-log.js";
+import { readAttemptFile } from "./store.js";
+
+/**
+ * Whether a packet's work is to be merged now: it completed with a commit that is not merged
+ * yet, and if its merge conflicted before, the operator approved the conflict gate (after
+ * merging by hand; a rejection sends the packet back instead).
+ */
+export function readyToMerge(p: PacketState | undefined, state: RunState): p is PacketState {
+  if (p?.state !== "completed" || p.commit === null || p.merged_commit !== null) return false;
+  return p.conflict_gate === null || state.gates[p.conflict_gate]?.state === "approved";
+}
+
+/** The id of the next conflict gate of a packet's attempt: `-<k>` when an earlier one exists. */
+export function nextConflictGateId(state: RunState, packetId: string, attempt: number): string {
+  let k = 1;
+  while (state.gates[mergeConflictGateId(packetId, attempt, k)]) k++;
+  return mergeConflictGateId(packetId, attempt, k);
+}
+
+/** Merged packets (other than `except`) whose recorded changes touch any of `paths`. */
+export function mergedPacketsTouching(
+  dir: string,
+  state: RunState,
+  paths: readonly string[],
+  except: string,
+): string[] {
+  const want = new Set(paths);
+  const out: string[] = [];
+  for (const [id, p] of Object.entries(state.packets)) {
+    if (!p || id === except || p.merged_commit === null || p.attempts === 0) continue;
+    try {
+      if (readAttemptFile(dir, id, p.attempts).changed_files.some((c) => want.has(c.path))) out.push(id);
+    } catch {
+      // completed by a gate without evidence of its own
+    }
+  }
+  return out;
+}
+
+/**
+ * The integrator: the one place completed work is merged, into `dwm/<run>/integration`, in run
+ * order. A merge journals integration.merged; a conflict changes nothing in git and opens a
+ * merge-conflict gate naming the files and the merged packets that touched them. It holds the
+ * branch head new attempts start from, and reads it again when someone else may have moved it.
+ */
+export class Integrator implements EventObserver {
+  // Where new attempts start: the integration branch head (null until the first merge).
+  private head: string | null = null;
+  // The head is read from git at start and moved by this runner; an operator's decision (a hand
+  // merge approved at a conflict gate) may have moved the branch, so it is read again after one.
+  private headStale = true;
+  // Packets completed since the last pass (all of them when a decision or expansion may matter).
+  private readonly completed = new Set<string>();
+  private all = true;
+
+  constructor(private readonly ctx: RunContext) {}
+
+  noteEvent(e: JournalEvent): void {
+    if (e.type === "packet.completed") this.completed.add(e.data.packet_id);
+    // A decision may let a conflicted packet's hand merge in; an expansion or recompile changes the packets.
+    else if (e.type === "gate.approved" || e.type === "fanout.expanded" || e.type === "run.recompiled")
+      this.all = true;
+    if (e.type === "gate.approved" || e.type === "gate.rejected") this.headStale = true;
+  }
+
+  /** Read the branch head (null: nothing merged yet). */
+  async start(): Promise<void> {
+    this.head = await integrationHead(this.ctx.setup.gitPorts, this.ctx.setup.runId);
+    this.headStale = false;
+  }
+
+  /** The commit the next attempt starts from: the integration head, else the run's base commit. */
+  get base(): string {
+    return this.head ?? this.ctx.setup.baseCommit;
+  }
+
+  /** Merge the packets completed since the last pass (every packet, in run order, when more than one may be). */
+  async integrateCompleted(): Promise<void> {
+    const { log } = this.ctx;
+    const ids = this.all || this.completed.size > 1 ? Object.keys(log.state.packets) : [...this.completed];
+    this.all = false;
+    this.completed.clear();
+    for (const id of ids) {
+      const p = log.state.packets[id];
+      if (readyToMerge(p, log.state)) await this.integrate(id, p);
+    }
+  }
+
+  private async integrate(id: string, p: PacketState): Promise<void> {
+    const { setup, log } = this.ctx;
+    if (this.headStale || p.conflict_gate !== null) {
+      this.head = await integrationHead(setup.gitPorts, setup.runId);
+      this.headStale = false;
+    }
+    const r = await this.mergeOnTop(id, p);
+    if (r.kind === "merged") {
+      this.head = r.commit;
+      log.append([{ type: "integration.merged", data: { packet_id: id, commit: r.commit } }]);
+      return;
+    }
+    const gate = mergeConflictGate({
+      gateId: nextConflictGateId(log.state, id, p.attempts),
+      runId: setup.runId,
+      packetId: id,
+      attempt: p.attempts,
+      paths: r.paths,
+      against: mergedPacketsTouching(setup.dir, log.state, r.paths, id),
+    });
+    log.append(conflictDrafts(gate, id, r.paths));
+  }
+
+  /** Merge onto the head this runner holds; when someone else moved the branch (the compare-and-swap refused), onto where it is. */
+  private async mergeOnTop(id: string, p: PacketState): Promise<MergeResult> {
+    const { setup } = this.ctx;
+    const merge = (head: string | null) =>
+      mergeIntoIntegration(setup.gitPorts, {
+        runId: setup.runId,
+        base: setup.baseCommit,
+        packetId: id,
+        attempt: p.attempts,
+        commit: p.commit as string,
+        head,
+      });
+    try {
+      return await merge(this.head);
+    } catch (e) {
+      if (!isDwmError(e) || e.code !== "ERR_DISPATCH_INTEGRATION_MOVED") throw e;
+      this.head = await integrationHead(setup.gitPorts, setup.runId);
+      return await merge(this.head);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import fs from "node:fs";
+import path from "node:path";
+import { makeTempDir } from "@dwm/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
+import { packetState, runState } from "../test-support/builders.js";
+import { crashTempFiles, inFlightJobIds, recoveryAction } from "./recovery.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+describe("recoveryAction: what resuming does with a packet a dead runner left", () => {
+  const none = new Set<string>();
+
+  it("a dispatched attempt nothing runs any more is abandoned (and dispatched again later)", () => {
+    expect(recoveryAction("r", "scan", packetState({ state: "dispatched", attempts: 2 }), none)).toEqual({
+      kind: "abandon",
+      attempt: 2,
+      reason: "attempt 2 was in flight when its runner stopped",
+    });
+  });
+
+  it("a dispatched attempt the queue still holds is kept, matched by its job id", () => {
+    const p = packetState({ state: "dispatched", attempts: 2 });
+    expect(recoveryAction("r", "scan", p, new Set(["r/scan/2"]))).toEqual({ kind: "keep" });
+    // A job of another attempt of the same packet does not keep this one.
+    expect(recoveryAction("r", "scan", p, new Set(["r/scan/1"])).kind).toBe("abandon");
+  });
+
+  it("a recorded attempt that was never reviewed is reviewed now", () => {
+    expect(recoveryAction("r", "scan", packetState({ state: "attempted", attempts: 3 }), none)).toEqual({
+      kind: "review",
+      attempt: 3,
+    });
+  });
+
+  it("an earlier runner's infrastructure stop is retried, counted as the next retry", () => {
+    const p = packetState({
+      state: "reviewed",
+      attempts: 1,
+      last_verdict: "infra-failed",
+      last_outcome: "auth-failed",
+      infra_retries: 2,
+    });
+    expect(recoveryAction("r", "scan", p, none)).toEqual({
+      kind: "retry",
+      draft: {
+        type: "infra.retry-scheduled",
+        data: {
+          packet_id: "scan",
+          attempt: 1,
+          retry: 3,
+          reason: "retried by a new runner after auth-failed",
+        },
+      },
+    });
+    const unknown = { ...p, last_outcome: null };
+    expect(recoveryAction("r", "scan", unknown, none)).toMatchObject({
+      draft: { data: { reason: "retried by a new runner after an infrastructure failure" } },
+    });
+  });
+
+  it("anything else is left alone", () => {
+    for (const state of ["pending", "completed", "failed", "needs-human", "abandoned", "repairing"] as const)
+      expect(recoveryAction("r", "scan", packetState({ state, attempts: 1 }), none)).toEqual({
+        kind: "none",
+      });
+    const approved = packetState({ state: "reviewed", attempts: 1, last_verdict: "changes-requested" });
+    expect(recoveryAction("r", "scan", approved, none)).toEqual({ kind: "none" });
+  });
+});
+
+describe("inFlightJobIds", () => {
+  it("names the job of every dispatched packet's current attempt", () => {
+    const state = runState({
+      a: packetState({ state: "dispatched", attempts: 1 }),
+      b: packetState({ state: "completed", attempts: 1 }),
+      c: packetState({ state: "dispatched", attempts: 4 }),
+    });
+    expect(inFlightJobIds(state, "run-1")).toEqual(["run-1/a/1", "run-1/c/4"]);
+  });
+});
+
+describe("crashTempFiles", () => {
+  it("finds the temp files of atomic writes anywhere in the run, except under approvals/", () => {
+    const dir = makeTempDir("dwm-recovery-");
+    cleanups.push(dir.cleanup);
+    const put = (rel: string) => {
+      fs.mkdirSync(path.dirname(path.join(dir.path, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir.path, rel), "x");
+    };
+    put(".state.json.4242.0123abcd.tmp");
+    put("reviews/scan/.1.json.77.deadbeef.tmp");
+    put("approvals/human-gate/.1.json.12.0123abcd.tmp"); // dwm approve may be writing it
+    put("reviews/scan/1.json");
+    put("reviews/scan/.1.json.tmp"); // not the atomic-write pattern
+    put("attempts/scan/1/.x.12.ABCDEF01.tmp"); // upper-case hex: not ours
+    expect(crashTempFiles(dir.path).sort()).toEqual([
+      ".state.json.4242.0123abcd.tmp",
+      "reviews/scan/.1.json.77.deadbeef.tmp",
+    ]);
+  });
+});

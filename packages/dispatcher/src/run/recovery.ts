@@ -1,0 +1,114 @@
+import fs from "node:fs";
+import path from "node:path";
+import { pruneWorktrees } from "@dwm/executor";
+import type { EventDraft } from "@dwm/runtime";
+import type { PacketState, RunState } from "@dwm/schemas";
+import { type AttemptQueue, attemptJobId } from "../queue.js";
+import type { RunContext } from "./context.js";
+import type { Recorder } from "./recorder.js";
+import { readRecordedAttempt } from "./store.js";
+
+/** What resuming does with a packet a dead runner left. */
+export type RecoveryAction =
+  /** Nothing to recover. */
+  | { kind: "none" }
+  /** In flight in a queue that outlived its coordinator: kept, its result recorded when it comes. */
+  | { kind: "keep" }
+  /** Dispatched, and nothing runs it any more: abandoned, and dispatched again as the next attempt. */
+  | { kind: "abandon"; attempt: number; reason: string }
+  /** Its attempt was recorded but never reviewed: reviewed now. */
+  | { kind: "review"; attempt: number }
+  /** An earlier runner stopped on an infrastructure failure: running again is the operator's retry. */
+  | { kind: "retry"; draft: EventDraft };
+
+/** Atomic-write temp files (`.<name>.<pid>.<hex>.tmp`). */
+const TEMP_FILE = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
+
+/** Decide what resuming does with one packet (`adopted`: job ids the queue still holds). */
+export function recoveryAction(
+  runId: string,
+  id: string,
+  p: PacketState,
+  adopted: ReadonlySet<string>,
+): RecoveryAction {
+  if (p.state === "dispatched") {
+    if (adopted.has(attemptJobId(runId, id, p.attempts))) return { kind: "keep" };
+    return {
+      kind: "abandon",
+      attempt: p.attempts,
+      reason: `attempt ${p.attempts} was in flight when its runner stopped`,
+    };
+  }
+  if (p.state === "attempted") return { kind: "review", attempt: p.attempts };
+  if (p.state === "reviewed" && p.last_verdict === "infra-failed") {
+    const reason = `retried by a new runner after ${p.last_outcome ?? "an infrastructure failure"}`;
+    return {
+      kind: "retry",
+      draft: {
+        type: "infra.retry-scheduled",
+        data: { packet_id: id, attempt: p.attempts, retry: p.infra_retries + 1, reason },
+      },
+    };
+  }
+  return { kind: "none" };
+}
+
+/** Job ids of the attempts the journal has in flight (dispatched, no result recorded). */
+export function inFlightJobIds(state: RunState, runId: string): string[] {
+  return Object.entries(state.packets)
+    .filter(([, p]) => p?.state === "dispatched")
+    .map(([id, p]) => attemptJobId(runId, id, p?.attempts ?? 0));
+}
+
+/**
+ * Temp files of atomic writes a killed runner left, relative to the run directory: nothing names
+ * them, and this runner holds the lock. approvals/ is left alone (`dwm approve` may be writing).
+ */
+export function crashTempFiles(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory() && r !== "approvals") out.push(...crashTempFiles(dir, r));
+    else if (e.isFile() && TEMP_FILE.test(e.name)) out.push(r);
+  }
+  return out;
+}
+
+async function removeCrashLeftovers(ctx: RunContext): Promise<void> {
+  const { setup, log } = ctx;
+  const temps = crashTempFiles(setup.dir);
+  for (const r of temps) fs.rmSync(path.join(setup.dir, r), { force: true });
+  if (temps.length > 0) log.note(`removed temporary files a crash left: ${temps.join(", ")}`);
+  const removed = await pruneWorktrees(setup.repo, setup.runId, {
+    processRunner: setup.ports.processRunner,
+    env: setup.ports.env,
+    git: setup.git,
+  });
+  if (removed.length > 0) log.note(`removed worktrees a crash left: ${removed.join(", ")}`);
+}
+
+/**
+ * Recovery on resume: crash leftovers go (temp files, worktrees); attempts a dead runner left in
+ * flight are kept when the queue still holds them (Redis), else abandoned and run again;
+ * recorded attempts are reviewed; an infrastructure stop is retried. Every step is journaled.
+ */
+export async function recover(ctx: RunContext, queue: AttemptQueue, recorder: Recorder): Promise<void> {
+  const { setup, log } = ctx;
+  await removeCrashLeftovers(ctx);
+  const inFlight = inFlightJobIds(log.state, setup.runId);
+  const adopted = inFlight.length > 0 && queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
+  if (adopted.size > 0)
+    log.note(`kept ${adopted.size} job(s) still in the queue: ${[...adopted].join(", ")}`);
+  for (const [id, p] of Object.entries(log.state.packets)) {
+    if (!p) continue;
+    const action = recoveryAction(setup.runId, id, p, adopted);
+    if (action.kind === "abandon") {
+      recorder.abandon(id, action.attempt, action.reason);
+      log.activity.abandoned.push(id);
+    } else if (action.kind === "review") {
+      await recorder.reviewAndIngest(id, readRecordedAttempt(setup.dir, id, action.attempt));
+    } else if (action.kind === "retry") {
+      log.append([action.draft]);
+    }
+  }
+}
