@@ -249,6 +249,9 @@ export function afterInfraFailure(state: RunState, review: Review, context: Inge
       attempt: review.attempt,
       reason: `${review.outcome}: retry ${d.retry_number}`,
       retry: d.retry_number,
+      // The policy in force, as evidence: how long the run waits, and how many retries it allows.
+      delay_ms: d.delay_ms,
+      max_retries: policy.max_retries,
     },
   };
   return {

@@ -15,6 +15,7 @@ import {
   readApprovalPolicy,
   workerEnvironmentReason,
 } from "@dwm/gate-resolver";
+import { DEFAULT_INFRA_RETRY_POLICY, type InfraRetryPolicy } from "@dwm/ingester";
 import {
   type ApprovalPolicy,
   type BackendName,
@@ -107,6 +108,34 @@ function policyFor(dirs: string[]): { policy: ApprovalPolicy; name: string } | n
     if (policy) return { policy, name: POLICY_FILE };
   }
   return null;
+}
+
+/** `--infra-backoff MS,MS,…`: one or more whole numbers of milliseconds. */
+function backoffList(v: unknown): number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = typeof v === "string" ? v.split(",").map((s) => s.trim()) : [];
+  if (parts.length === 0 || parts.some((s) => !/^[0-9]+$/.test(s))) {
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      `--infra-backoff takes delays in milliseconds separated by commas (e.g. 5000,30000), not ${JSON.stringify(v)}`,
+    );
+  }
+  return parts.map(Number);
+}
+
+/**
+ * The infrastructure retry policy of the run: `--infra-retries` and `--infra-backoff` over the
+ * bindings file's `infra_retries` and `infra_backoff_ms`, over the defaults.
+ */
+export function infraPolicyOf(
+  opts: Pick<RunOptions, "infraRetries" | "infraBackoffMs">,
+  bindings: Pick<WorkerBindings, "infra_retries" | "infra_backoff_ms">,
+): InfraRetryPolicy {
+  return {
+    ...DEFAULT_INFRA_RETRY_POLICY,
+    max_retries: opts.infraRetries ?? bindings.infra_retries ?? DEFAULT_INFRA_RETRY_POLICY.max_retries,
+    delays_ms: opts.infraBackoffMs ?? bindings.infra_backoff_ms ?? DEFAULT_INFRA_RETRY_POLICY.delays_ms,
+  };
 }
 
 function categories(v: ParsedArgs["values"][string]): string[] {
@@ -361,6 +390,10 @@ export interface RunOptions {
   tokenBudget: number | undefined;
   /** Risk categories approved in advance (--approve). */
   approve: string[];
+  /** `--infra-retries N`: infrastructure retries per packet (over the bindings file's infra_retries). */
+  infraRetries?: number | undefined;
+  /** `--infra-backoff MS,…`: the delays before each infrastructure retry (over infra_backoff_ms). */
+  infraBackoffMs?: number[] | undefined;
 }
 
 /** Check every option first: a usage error, or --approve from inside a worker, stops the command before it does anything. */
@@ -376,6 +409,8 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const concurrency = wholeNumber("concurrency", args.values.concurrency, 1);
   const maxAttempts = wholeNumber("max-attempts", args.values["max-attempts"], 0);
   const tokenBudget = wholeNumber("token-budget", args.values["token-budget"], 0);
+  const infraRetries = wholeNumber("infra-retries", args.values["infra-retries"], 0);
+  const infraBackoffMs = backoffList(args.values["infra-backoff"]);
   const approve = categories(args.values.approve);
   if (approve.length > 0) {
     const why = workerEnvironmentReason(ctx.env, ctx.cwd);
@@ -386,7 +421,7 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
       );
     }
   }
-  return { until, ndjson, concurrency, maxAttempts, tokenBudget, approve };
+  return { until, ndjson, concurrency, maxAttempts, tokenBudget, approve, infraRetries, infraBackoffMs };
 }
 
 /** The run to work on, and the plan's folder when `dwm run` was given a plan (bindings and policy are looked for there first). */
@@ -502,6 +537,7 @@ async function execute(
         approve:
           opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
         policy,
+        infraPolicy: infraPolicyOf(opts, bindings),
       },
     );
   } finally {

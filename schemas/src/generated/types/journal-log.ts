@@ -248,6 +248,14 @@ export interface InfraRetryScheduledData {
   attempt: number;
   reason: string;
   retry: number;
+  /**
+   * How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).
+   */
+  delay_ms?: number;
+  /**
+   * The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).
+   */
+  max_retries?: number;
 }
 export interface PacketFailedEvent {
   type: "packet.failed";

@@ -14,6 +14,16 @@ export interface WorkerBindings {
   bindings: {
     [k: string]: WorkerBinding | undefined;
   };
+  /**
+   * How many times `dwm run` retries a packet whose attempt failed for infrastructure reasons (timeout, crash, rate limit), per packet; never counted against budget.max_retries. Default 3. `dwm run --infra-retries N` overrides it.
+   */
+  infra_retries?: number;
+  /**
+   * The delay before infrastructure retry k is the k-th value (ms); the last value repeats. Default [30000, 120000, 600000]. `dwm run --infra-backoff MS,MS,…` overrides it.
+   *
+   * @minItems 1
+   */
+  infra_backoff_ms?: [number, ...number[]];
 }
 /**
  * One backend and its options. docs/backends.md gives the exact argv and environment of each backend.
