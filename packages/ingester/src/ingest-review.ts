@@ -1,5 +1,5 @@
-import { digest, digestBytes, renderArtifact } from "@dwm/core";
-import type { EventDraft } from "@dwm/runtime";
+import { type Digest, digest, digestBytes, renderArtifact } from "@dwm/core";
+import { type EventDraft, gateAskDigest } from "@dwm/runtime";
 import type { Gate, Packet, PacketState, Review, Run, RunState } from "@dwm/schemas";
 import { ingesterErrors } from "./errors.js";
 import {
@@ -142,7 +142,12 @@ export function completionGateToOpen(
   const entry = run.gates.find((g) => g.gate_id === completionGate);
   const g = state.gates[completionGate];
   if (!entry || (g !== undefined && g.state !== "closed" && g.state !== "rejected")) return null;
-  return { gate_id: completionGate, digest: entry.digest };
+  // Asked again after a reopen or a rejection: a digest over what changed, never the old one.
+  const work = [packet.packet_id, ...packet.depends_on];
+  return {
+    gate_id: completionGate,
+    digest: gateAskDigest(state, completionGate, entry.digest as Digest, work),
+  };
 }
 
 /** Approved: the handoffs registered and packet.completed, or a human-gate phase's completion gate opened. */

@@ -205,11 +205,32 @@ function failureDecision(f: Frontier, state: RunState, refArgs: string[]): Decis
       extra: { ...fs_, packet_id: failed },
     };
   }
+  const rejected = rejectedGateDecision(f, state, refArgs);
+  if (rejected) return rejected;
   const b = f.blocked[0];
   return {
     action: "inspect-failure",
     reason: b ? `nothing can run: ${b.packet_id} ${b.detail}` : "nothing can run",
     argv: ["dwm", "status", ...refArgs],
     extra: { ...fs_, packet_id: b?.packet_id ?? null },
+  };
+}
+
+/**
+ * Work held only by a rejected gate that sent nothing back: the operator said no to what the
+ * packets need, so the way forward is a plan that does not need it (compiling it reopens or
+ * removes the gate), shown with the gate's own view.
+ */
+export function rejectedGateDecision(f: Frontier, state: RunState, refArgs: string[]): Decision | null {
+  const b = f.blocked.find(
+    (x) => x.reason === "gate" && x.waiting_on.some((g) => state.gates[g]?.state === "rejected"),
+  );
+  if (!b) return null;
+  const gate = b.waiting_on.find((g) => state.gates[g]?.state === "rejected") as string;
+  return {
+    action: "inspect-failure",
+    reason: `gate ${gate} was rejected and sent nothing back, so ${b.packet_id} cannot run: edit the plan so no packet needs it, then dwm compile and dwm run; dwm gates shows what it holds`,
+    argv: ["dwm", "gates", ...refArgs],
+    extra: { frontier_status: f.status, packet_id: b.packet_id, gate_id: gate },
   };
 }

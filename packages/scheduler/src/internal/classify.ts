@@ -231,11 +231,36 @@ export function fanoutTemplate(look: PacketLook): Classified | null {
   return classified("expand", p.attempts);
 }
 
+/**
+ * A rejected gate the packet was sent back past: the packet was reopened after the rejection (its
+ * rework, or a recompile), so the gate is asked again before the reworked packet runs.
+ */
+function reaskable(look: PacketLook, g: string): boolean {
+  const gs = look.ctx.state.gates[g];
+  return gs?.state === "rejected" && look.p.state === "pending" && look.p.reopens > 0 && look.p.seq > gs.seq;
+}
+
 /** A gate of the packet not approved yet (a rejected one waits for a new plan or a reopen). */
 export function unapprovedGates(look: PacketLook): Classified | null {
-  const { packet, ctx } = look;
+  const { id, packet, ctx } = look;
   const unapproved = (packet?.gates ?? []).filter((g) => gateState(ctx.state, g) !== "approved");
   if (unapproved.length === 0) return null;
+  const again = unapproved.find((g) => reaskable(look, g));
+  if (again !== undefined) {
+    return classified("open-gate", look.p.attempts, {
+      blocked: {
+        packet_id: id,
+        reason: "gate",
+        detail: `waiting for approval of ${unapproved.join(", ")}`,
+        waiting_on: unapproved,
+      },
+      openGate: {
+        gate_id: again,
+        packets: [id],
+        reason: `${id} was sent back after ${again} was rejected; the gate is asked again before it runs`,
+      },
+    });
+  }
   const rejected = unapproved.filter((g) => gateState(ctx.state, g) === "rejected");
   return block(
     look,

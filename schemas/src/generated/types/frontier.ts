@@ -42,6 +42,10 @@ export interface Frontier {
    */
   expand?: Slug[];
   /**
+   * Packets the runner skips now (journals packet.skipped): held only by unapproved gates whose default_action is skip, or depending on a skipped packet. Absent when none.
+   */
+  skip?: PacketToSkip[];
+  /**
    * Packets dispatched or attempted and not yet reviewed.
    */
   in_flight: Slug[];
@@ -68,6 +72,12 @@ export interface Dispatchable {
 export interface GateToOpen {
   gate_id: Slug;
   packets: Slug[];
+  reason: string;
+}
+export interface PacketToSkip {
+  packet_id: Slug;
+  gates: Slug[];
+  upstream: Slug[];
   reason: string;
 }
 export interface BlockedPacket {
