@@ -7,5 +7,5 @@ process.exitCode = await main(
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
   },
-  { isTTY: Boolean(process.stdout.isTTY) },
+  { isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
 );

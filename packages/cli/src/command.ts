@@ -6,6 +6,8 @@ export interface OptionSpec {
   short?: string;
   multiple?: boolean;
   description: string;
+  /** What the value can be, for shell completion: a fixed list, a file or folder, or a run of the store. */
+  values?: readonly string[] | "file" | "run";
 }
 
 /** What every command gets: the world, through ports, so tests can call commands directly. */
@@ -15,6 +17,8 @@ export interface CommandContext {
   clock: Clock;
   /** stdout is a terminal (live views) */
   isTTY: boolean;
+  /** The terminal's width, when stdout is one (live views keep their lines within it). */
+  columns?: number;
   /** Streaming output for long-running commands (`dwm run`): one line at a time. */
   emit: (line: string) => void;
 }

@@ -20,6 +20,10 @@ export const cliErrors = defineErrors({
     title: "No run of that id or path.",
     hint: "Give a run id from the store (see details.available) or the path of a run directory.",
   },
+  ERR_CLI_PACKET_NOT_FOUND: {
+    title: "The run has no packet of that id.",
+    hint: "Run `dwm status <run>` for its packets (details.available lists some).",
+  },
   ERR_CLI_INTERNAL: {
     title: "DWM hit an unexpected internal error.",
     hint: "Run again with DWM_DEBUG=1 for the stack trace and report it.",

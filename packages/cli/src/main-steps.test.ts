@@ -1,8 +1,10 @@
 // main's steps alone: what is answered before a command is named, and how a command's arguments are checked.
 import { isDwmError } from "@dwm/core";
+import { validateSchema } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import type { CommandSpec } from "./command.js";
 import { type Io, parseCommandArgs, topLevel } from "./main.js";
+import { COMMANDS } from "./registry.js";
 
 function io(): Io & { out: string } {
   const o = { out: "", stdout: (s: string) => (o.out += s), stderr: () => undefined };
@@ -72,5 +74,69 @@ describe("parseCommandArgs", () => {
       "Usage: dwm demo <a> [b]",
     ]);
     expect(refusal(["x", "y", "z"])?.[1]).toBe("demo takes 1 to 2 argument(s), got 3");
+  });
+});
+
+describe("checkOptions: mistakes in DWM's words, never node:util's", () => {
+  const spec: CommandSpec = {
+    name: "demo",
+    usage: "dwm demo <a>",
+    summary: "A demo.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      concurrency: { type: "string", description: "n" },
+      json: { type: "boolean", description: "j" },
+      quiet: { type: "boolean", short: "q", description: "q" },
+    },
+    load: async () => ({ run: async () => ({ exitCode: 0, output: null }) }),
+  };
+  const refusal = (rest: string[]) => {
+    try {
+      parseCommandArgs(spec, rest);
+    } catch (e) {
+      if (isDwmError(e)) return `${e.code}: ${e.message}`;
+    }
+    return null;
+  };
+
+  it.each([
+    [["--concurency", "2"], "ERR_CLI_USAGE: demo: no option --concurency (did you mean --concurrency?)"],
+    [["--jsn"], "ERR_CLI_USAGE: demo: no option --jsn (did you mean --json?)"],
+    [["--zzz"], "ERR_CLI_USAGE: demo: no option --zzz; it takes --concurrency, --json, --quiet"],
+    [["-x"], "ERR_CLI_USAGE: demo: no option -x; it takes --concurrency, --json, --quiet"],
+    [["--json=yes"], "ERR_CLI_USAGE: demo: --json is a switch: it takes no value"],
+    [["--concurrency"], "ERR_CLI_USAGE: demo: --concurrency needs a value"],
+    [
+      ["--concurrency", "-3"],
+      "ERR_CLI_USAGE: demo: --concurrency needs a value (for one that starts with -, write --concurrency=-3)",
+    ],
+  ])("%j → %s", (rest, message) => {
+    const got = refusal(rest);
+    expect(got).toBe(message);
+    expect(got).not.toMatch(/Unknown option|argument missing|To specify a positional/);
+  });
+
+  it("accepts what parseArgs accepts: values after = or as the next word, short switches, -- and what follows", () => {
+    expect(parseCommandArgs(spec, ["--concurrency=2", "-q", "--json"]).values).toEqual({
+      concurrency: "2",
+      quiet: true,
+      json: true,
+    });
+    expect(parseCommandArgs(spec, ["--concurrency", "2", "--", "--not-an-option"]).positionals).toEqual([
+      "--not-an-option",
+    ]);
+  });
+});
+
+describe("--help --json", () => {
+  it("is the command-list document: every command, or the one asked about", () => {
+    const all = io();
+    expect(topLevel("--help", [], all, true)).toBe(0);
+    const doc = JSON.parse(all.out);
+    expect(validateSchema("command-list", doc).problems).toEqual([]);
+    expect(doc.commands.map((c: { name: string }) => c.name)).toEqual(COMMANDS.map((c) => c.name));
+    const one = io();
+    expect(topLevel("help", ["status"], one, true)).toBe(0);
+    expect(JSON.parse(one.out).commands.map((c: { name: string }) => c.name)).toEqual(["status"]);
   });
 });

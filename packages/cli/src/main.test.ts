@@ -42,6 +42,25 @@ describe("dwm", () => {
     expect(doc.error.code).toBe("ERR_CLI_UNKNOWN_COMMAND");
   });
 
+  it("--help --json, before or after the command, prints the command-list document", async () => {
+    for (const argv of [
+      ["--help", "--json"],
+      ["--json", "--help"],
+      ["run", "--help", "--json"],
+    ]) {
+      const r = await dwm(...argv);
+      expect(r.code).toBe(0);
+      expect(validateSchema("command-list", JSON.parse(r.stdout)).problems).toEqual([]);
+    }
+    expect(JSON.parse((await dwm("run", "--help", "--json")).stdout).commands[0].name).toBe("run");
+  });
+
+  it("an unknown command names the closest one", async () => {
+    const r = await dwm("stauts");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "stauts" (did you mean status?)');
+  });
+
   it("a bad option is a usage error", async () => {
     const r = await dwm("doctor", "--bogus");
     expect(r.code).toBe(2);
@@ -59,6 +78,7 @@ describe("dwm", () => {
       "repository",
       "codex",
       "claude",
+      "sandbox",
     ]);
     expect(r.code).toBe(doc.ok ? 0 : 1);
   });

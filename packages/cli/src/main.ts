@@ -1,19 +1,14 @@
 import { parseArgs } from "node:util";
 import { EXIT, isDwmError, systemClock } from "@dwm/core";
 import type { ErrorOutput } from "@dwm/schemas";
-import type { CommandContext, CommandResult, CommandSpec, ParsedArgs } from "./command.js";
+import type { CommandContext, CommandResult, CommandSpec, OptionSpec, ParsedArgs } from "./command.js";
 import { cliErrors } from "./errors.js";
+import { commandList } from "./internal/command-list.js";
+import { didYouMean } from "./internal/suggest.js";
 import { COMMANDS, findCommand } from "./registry.js";
 import { dwmVersion } from "./version.js";
 
-export const EXIT_CODE_MEANINGS = {
-  "0": "success, or the run is complete",
-  "1": "failure or invalid input",
-  "2": "usage error",
-  "3": "integrity failure (tampered or stale artifact)",
-  "4": "stopped at a human gate",
-  "5": "budget exhausted",
-} as const;
+export { EXIT_CODE_MEANINGS } from "./exit-codes.js";
 
 /** Where `main` writes; the bin passes the process streams, tests pass buffers. */
 export interface Io {
@@ -83,19 +78,21 @@ function printError(io: Io, e: unknown, json: boolean, env: CommandContext["env"
   return code;
 }
 
+/** Help as text, or (under --json) as the command-list document of the commands it covers. */
+function printHelp(io: Io, json: boolean, spec: CommandSpec | undefined): void {
+  if (json) io.stdout(`${JSON.stringify(commandList(spec ? [spec] : COMMANDS), null, 2)}\n`);
+  else io.stdout(`${spec ? commandHelp(spec) : helpText()}\n`);
+}
+
 /**
  * What the command line asks before naming a command: `dwm` (usage, exit 2), `dwm --help`,
- * `dwm help [command]`, `dwm --version`. Prints the answer and returns the exit code; null
- * when `first` is a command name.
+ * `dwm help [command]`, `dwm --version`. Prints the answer (as JSON under --json) and returns
+ * the exit code; null when `first` is a command name.
  */
 export function topLevel(first: string | undefined, rest: string[], io: Io, json: boolean): number | null {
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     const spec = first === "help" && rest[0] ? findCommand(rest[0]) : undefined;
-    if (spec) {
-      io.stdout(`${commandHelp(spec)}\n`);
-      return EXIT.ok;
-    }
-    io.stdout(`${helpText()}\n`);
+    printHelp(io, json, spec);
     return first === undefined ? EXIT.usage : EXIT.ok;
   }
   if (first === "--version" || first === "-v") {
@@ -105,8 +102,50 @@ export function topLevel(first: string | undefined, rest: string[], io: Io, json
   return null;
 }
 
+/** A usage error of one command, with its usage as the hint. */
+function usage(spec: CommandSpec, message: string): Error {
+  return cliErrors.create("ERR_CLI_USAGE", `${spec.name}: ${message}`, { hint: `Usage: ${spec.usage}` });
+}
+
+/** The option a token names (`--name`, `--name=value`, `-x`), or an error naming the closest one. */
+function optionOf(spec: CommandSpec, token: string): { name: string; opt: OptionSpec; inline: boolean } {
+  const eq = token.indexOf("=");
+  const long = token.startsWith("--");
+  const name = long
+    ? token.slice(2, eq < 0 ? undefined : eq)
+    : Object.entries(spec.options).find(([, o]) => o.short === token.slice(1, 2))?.[0];
+  const opt = name === undefined ? undefined : spec.options[name];
+  if (name !== undefined && opt !== undefined) return { name, opt, inline: eq >= 0 };
+  const names = Object.keys(spec.options);
+  const hint = didYouMean(long ? (name ?? "") : token.slice(1), names, (n) => `--${n}`);
+  const takes = `; it takes ${names.map((n) => `--${n}`).join(", ") || "no option"}`;
+  throw usage(spec, `no option ${token.split("=")[0]}${hint || takes}`);
+}
+
+/**
+ * Check every option token before node:util parseArgs sees them, so a mistake is reported in
+ * DWM's words (with the closest option when it looks like a slip): an unknown option, a
+ * value given to a switch, a missing value.
+ */
+export function checkOptions(spec: CommandSpec, rest: readonly string[]): void {
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] as string;
+    if (a === "--") return;
+    if (!a.startsWith("-") || a === "-") continue;
+    const { name, opt, inline } = optionOf(spec, a);
+    if (opt.type === "boolean" && inline) throw usage(spec, `--${name} is a switch: it takes no value`);
+    if (opt.type !== "string" || inline) continue;
+    const next = rest[i + 1];
+    if (next === undefined) throw usage(spec, `--${name} needs a value`);
+    if (next.startsWith("-") && next !== "-")
+      throw usage(spec, `--${name} needs a value (for one that starts with -, write --${name}=${next})`);
+    i++;
+  }
+}
+
 /** Parse a command's options strictly and check its number of arguments; either mistake is ERR_CLI_USAGE. */
 export function parseCommandArgs(spec: CommandSpec, rest: string[]): Omit<ParsedArgs, "json"> {
+  checkOptions(spec, rest);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -124,10 +163,9 @@ export function parseCommandArgs(spec: CommandSpec, rest: string[]): Omit<Parsed
       allowPositionals: true,
       strict: true,
     });
-  } catch (e) {
-    throw cliErrors.create("ERR_CLI_USAGE", `${spec.name}: ${(e as Error).message}`, {
-      hint: `Usage: ${spec.usage}`,
-    });
+  } catch {
+    // checkOptions reports every mistake parseArgs knows of; this is a guard, in DWM's words.
+    throw usage(spec, "the options could not be read");
   }
   const { min, max } = spec.positionals;
   if (parsed.positionals.length < min || parsed.positionals.length > max) {
@@ -143,6 +181,19 @@ export function parseCommandArgs(spec: CommandSpec, rest: string[]): Omit<Parsed
   };
 }
 
+/** The command a name stands for, or ERR_CLI_UNKNOWN_COMMAND naming the closest one. */
+function commandOf(name: string): CommandSpec {
+  const spec = findCommand(name);
+  if (spec) return spec;
+  const hint = didYouMean(
+    name,
+    COMMANDS.map((c) => c.name),
+  );
+  throw cliErrors.create("ERR_CLI_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(name)}${hint}`, {
+    details: { command: name },
+  });
+}
+
 /** Parse, dispatch, print. Returns the exit code; never throws. */
 export async function main(argv: string[], io: Io, partial: Partial<CommandContext> = {}): Promise<number> {
   const ctx: CommandContext = {
@@ -150,21 +201,19 @@ export async function main(argv: string[], io: Io, partial: Partial<CommandConte
     env: partial.env ?? process.env,
     clock: partial.clock ?? systemClock,
     isTTY: partial.isTTY ?? false,
+    ...(partial.columns === undefined ? {} : { columns: partial.columns }),
     emit: partial.emit ?? ((line) => io.stdout(`${line}\n`)),
   };
   const json = argv.includes("--json");
   try {
-    const [first, ...rest] = argv;
+    // --json may come before the command too (`dwm --json status`, `dwm --json --help`).
+    const at = argv.findIndex((a) => a !== "--json");
+    const [first, ...rest] = argv.slice(at < 0 ? argv.length : at);
     const answered = topLevel(first, rest, io, json);
     if (answered !== null) return answered;
-    const spec = findCommand(first as string);
-    if (!spec) {
-      throw cliErrors.create("ERR_CLI_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(first)}`, {
-        details: { command: first },
-      });
-    }
+    const spec = commandOf(first as string);
     if (rest.includes("--help") || rest.includes("-h")) {
-      io.stdout(`${commandHelp(spec)}\n`);
+      printHelp(io, json, spec);
       return EXIT.ok;
     }
     const parsed = parseCommandArgs(spec, rest);

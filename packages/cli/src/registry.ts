@@ -1,8 +1,22 @@
+import { RISK_CATEGORIES } from "@dwm/schemas";
 import type { CommandSpec, OptionSpec } from "./command.js";
 import { storeOption } from "./run-arg.js";
 
+/** The backends a binding may name (worker-bindings.schema.json). */
+const BACKEND_NAMES = ["dry-run", "shell", "codex", "claude", "command"] as const;
+
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
+};
+
+/** The bindings file whose price table prices the attempts in a view. */
+const workersViewOption: Record<string, OptionSpec> = {
+  workers: {
+    type: "string",
+    description:
+      "Worker-bindings file whose prices cost the attempts (default dwm.workers.json at the repository root).",
+    values: "file",
+  },
 };
 
 /**
@@ -10,6 +24,21 @@ const json: Record<string, OptionSpec> = {
  * is built from this list; modules load lazily so start-up stays fast.
  */
 export const COMMANDS: CommandSpec[] = [
+  {
+    name: "init",
+    usage: "dwm init [--force] [--json]",
+    summary:
+      "Start in a repository: a starter workflow.plan.json and dwm.workers.json that run as they are (shell workers), a run store git ignores, and the next commands.",
+    positionals: { min: 0, max: 0 },
+    options: {
+      force: {
+        type: "boolean",
+        description: "Replace workflow.plan.json and dwm.workers.json when they exist.",
+      },
+      ...json,
+    },
+    load: () => import("./commands/init.js"),
+  },
   {
     name: "doctor",
     usage: "dwm doctor [--json]",
@@ -29,13 +58,16 @@ export const COMMANDS: CommandSpec[] = [
       backend: {
         type: "string",
         description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
+        values: BACKEND_NAMES,
       },
       workers: {
         type: "string",
+        values: "file",
         description: "Worker-bindings file (default dwm.workers.json at the repository root).",
       },
       store: {
         type: "string",
+        values: "file",
         description: "Run store, relative to the repository root (default .dwm/runs).",
       },
       attempt: { type: "string", description: "Attempt number (default: the next one)." },
@@ -46,11 +78,48 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "status",
-    usage: "dwm status [run] [--store DIR] [--json]",
-    summary: "Where every packet and gate stands, whether the run store is intact, and the next action.",
+    usage: "dwm status [run] [--store DIR] [--workers FILE] [--json]",
+    summary:
+      "Where every packet and gate stands, whether the run store is intact, tokens and cost, and the next action.",
     positionals: { min: 0, max: 1 },
-    options: { ...storeOption, ...json },
+    options: { ...storeOption, ...workersViewOption, ...json },
     load: () => import("./commands/status.js"),
+  },
+  {
+    name: "show",
+    usage: "dwm show <run> <packet> [--attempt N] [--workers FILE] [--store DIR] [--json]",
+    summary:
+      "One packet: phase, workers, dependencies, ownership; each attempt with its failing checks, findings, diff stat, tokens and cost; the next command.",
+    positionals: { min: 2, max: 2 },
+    options: {
+      ...storeOption,
+      attempt: { type: "string", description: "Only this attempt (default: every attempt)." },
+      ...workersViewOption,
+      ...json,
+    },
+    load: () => import("./commands/show.js"),
+  },
+  {
+    name: "report",
+    usage: "dwm report [run] [--out FILE] [--open] [--workers FILE] [--store DIR] [--json]",
+    summary:
+      "The run as one self-contained HTML page: the packet graph (click a packet for its attempts, checks, verdicts, diff stat, tokens and cost), gates and who decided them, the integration, a timeline.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...storeOption,
+      out: {
+        type: "string",
+        description: "Write the page here (default .dwm/reports/<run>.html).",
+        values: "file",
+      },
+      open: {
+        type: "boolean",
+        description: "Open it with $BROWSER, else the system's opener (xdg-open, open).",
+      },
+      ...workersViewOption,
+      ...json,
+    },
+    load: () => import("./commands/report.js"),
   },
   {
     name: "verify",
@@ -94,6 +163,7 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       store: {
         type: "string",
+        values: "file",
         description: "Run store, relative to the repository root (default .dwm/runs).",
       },
       run: { type: "string", description: "Compile into this run id (created when absent)." },
@@ -148,7 +218,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE] [--store DIR] [--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE] [--store DIR] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -157,9 +227,11 @@ export const COMMANDS: CommandSpec[] = [
       backend: {
         type: "string",
         description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
+        values: BACKEND_NAMES,
       },
       workers: {
         type: "string",
+        values: "file",
         description:
           "Worker-bindings file (default dwm.workers.json beside the plan, else at the repository root).",
       },
@@ -169,11 +241,13 @@ export const COMMANDS: CommandSpec[] = [
       },
       until: {
         type: "string",
+        values: ["gate", "complete"],
         description: "gate (default): stop when only gates hold work; complete: wait there for dwm approve.",
       },
       approve: {
         type: "string",
         multiple: true,
+        values: RISK_CATEGORIES,
         description:
           "Approve these risk gate categories as the operator (e.g. write,shell-process); recorded.",
       },
@@ -195,6 +269,11 @@ export const COMMANDS: CommandSpec[] = [
         description:
           "Delays before infrastructure retries 1, 2, … in ms (the last repeats), e.g. 5000,30000; default infra_backoff_ms of the bindings file, else 30000,120000,600000.",
       },
+      "budget-usd": {
+        type: "string",
+        description:
+          "Stop (exit 5) before dispatching once attempts cost this many US dollars (priced from the bindings' prices table, else the cost the agent CLI reported).",
+      },
       queue: {
         type: "string",
         description:
@@ -202,6 +281,7 @@ export const COMMANDS: CommandSpec[] = [
       },
       remote: {
         type: "string",
+        values: "file",
         description:
           "With --queue: the git remote (URL or bare repository path) workers fetch bases from and push work to.",
       },
@@ -210,6 +290,7 @@ export const COMMANDS: CommandSpec[] = [
         description: "With --queue: BullMQ key prefix shared with the workers (default dwm).",
       },
       ndjson: { type: "boolean", description: "Stream the journal events as JSON lines, then the outcome." },
+      quiet: { type: "boolean", description: "No progress lines or live view: only the summary at the end." },
       ...json,
     },
     load: () => import("./commands/run.js"),
@@ -229,6 +310,7 @@ export const COMMANDS: CommandSpec[] = [
       backends: {
         type: "string",
         multiple: true,
+        values: BACKEND_NAMES,
         description:
           "Backends this worker may run (dry-run, shell, codex, claude, command); it takes no other jobs.",
       },
@@ -236,6 +318,7 @@ export const COMMANDS: CommandSpec[] = [
       name: { type: "string", description: "Name shown in results and logs (default host:pid)." },
       "cache-dir": {
         type: "string",
+        values: "file",
         description:
           "Keep the local clones of run remotes here (default: a temporary folder, removed at exit).",
       },
@@ -265,6 +348,14 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1 },
     options: { ...storeOption, ...json },
     load: () => import("./commands/next.js"),
+  },
+  {
+    name: "completion",
+    usage: "dwm completion bash|zsh|fish [--json]",
+    summary: "The shell completion script of dwm: commands, options, their values and the store's run ids.",
+    positionals: { min: 1, max: 1 },
+    options: { ...json },
+    load: () => import("./commands/completion.js"),
   },
   {
     name: "commands",

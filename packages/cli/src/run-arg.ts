@@ -5,7 +5,11 @@ import { cliErrors } from "./errors.js";
 
 /** The `--store DIR` option of every command that takes `[run]`. */
 export const storeOption: Record<string, OptionSpec> = {
-  store: { type: "string", description: "Run store, relative to the repository root (default .dwm/runs)." },
+  store: {
+    type: "string",
+    description: "Run store, relative to the repository root (default .dwm/runs).",
+    values: "file",
+  },
 };
 
 export interface ResolvedRun {

@@ -63,6 +63,6 @@ export const dispatcherErrors = defineErrors({
   },
   ERR_DISPATCH_OPTION_INVALID: {
     title: "A run option is not usable.",
-    hint: "See dwm run --help: --concurrency ≥ 1, --max-attempts ≥ 0, --token-budget ≥ 0, --until gate|complete.",
+    hint: "See dwm run --help: --concurrency ≥ 1, --max-attempts ≥ 0, --token-budget ≥ 0, --budget-usd ≥ 0 (with prices), --until gate|complete.",
   },
 });

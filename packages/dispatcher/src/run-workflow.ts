@@ -13,7 +13,7 @@ import { Recorder } from "./run/recorder.js";
 import { recover } from "./run/recovery.js";
 import { RunLog } from "./run/run-log.js";
 import { StopControl } from "./run/stop.js";
-import { tokensOfHistory } from "./run/store.js";
+import { spendOfHistory } from "./run/store.js";
 import type { DispatcherPorts, RunWorkflowOptions } from "./run/types.js";
 import { drainAfterStop, whenIdle } from "./run/when-to-stop.js";
 
@@ -60,7 +60,8 @@ export async function runWorkflow(
   try {
     const history = log.replayHistory();
     desk.noteHistory(history);
-    budget.spend(tokensOfHistory(setup.dir, history));
+    const spent = spendOfHistory(setup.dir, history, options.costOf);
+    budget.spend(spent.tokens, spent.usd);
     await integrator.start();
     setup.fan.load(log.state);
     await recover(ctx, queue, recorder);

@@ -225,6 +225,24 @@ describe("computeFrontier", () => {
     expect(computeFrontier(state, run, { tokenBudget: 1000, tokensUsed: 999 }).dispatch).toHaveLength(1);
   });
 
+  it("counts dollars against the USD budget, and shows them only when a USD budget is set", () => {
+    const run = makeRun([{ id: "a" }, { id: "b" }]);
+    const state = initialState(run.run);
+    set(state, "a", { ...done, attempts: 1 });
+    let f = computeFrontier(state, run, { usdBudget: 2, usdSpent: 2.25 });
+    expect(f.status).toBe("budget");
+    expect(f.budget).toMatchObject({ exhausted: "usd", usd_spent: 2.25, usd_budget: 2 });
+    expect(f.blocked).toEqual([
+      { packet_id: "b", reason: "budget", detail: "$2.25 spent of budget $2", waiting_on: [] },
+    ]);
+    expect(validateSchema("frontier", f).problems).toEqual([]);
+    f = computeFrontier(state, run, { usdBudget: 2, usdSpent: 1.99 });
+    expect(f.dispatch.map((d) => d.packet_id)).toEqual(["b"]);
+    expect(f.budget.exhausted).toBeNull();
+    expect(Object.keys(computeFrontier(state, run, {}).budget)).not.toContain("usd_spent");
+    expect(() => computeFrontier(state, run, { usdBudget: -1 })).toThrow(/usdBudget must be a number ≥ 0/);
+  });
+
   it("a failed packet dooms everything downstream; independent work goes on", () => {
     const run = makeRun([{ id: "a" }, { id: "b", deps: ["a"] }, { id: "c", deps: ["b"] }, { id: "d" }]);
     const state = initialState(run.run);

@@ -46,6 +46,9 @@ export interface FrontierPolicy {
   /** Tokens the run may spend, where backends report them; `tokensUsed` is what it spent so far. */
   tokenBudget?: number | null | undefined;
   tokensUsed?: number | undefined;
+  /** US dollars the run may spend (`--budget-usd`), priced by the caller; `usdSpent` is what it spent so far. */
+  usdBudget?: number | null | undefined;
+  usdSpent?: number | undefined;
   /** Infrastructure retries waiting for their time: packet id → RFC 3339 not-before, compared with `now`. */
   notBefore?: Readonly<Record<string, string>> | undefined;
   now?: string | undefined;
@@ -87,6 +90,16 @@ function checkPolicy(policy: FrontierPolicy): void {
   ] as const) {
     if (v !== undefined && v !== null && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) {
       throw schedulerErrors.create("ERR_SCHEDULER_POLICY_INVALID", `${name} must be a whole number ≥ 0`, {
+        details: { [name]: v },
+      });
+    }
+  }
+  for (const [name, v] of [
+    ["usdBudget", policy.usdBudget],
+    ["usdSpent", policy.usdSpent],
+  ] as const) {
+    if (v !== undefined && v !== null && !(typeof v === "number" && Number.isFinite(v) && v >= 0)) {
+      throw schedulerErrors.create("ERR_SCHEDULER_POLICY_INVALID", `${name} must be a number ≥ 0`, {
         details: { [name]: v },
       });
     }
@@ -186,14 +199,46 @@ export function frontierOrder(
   return { order, deps, itemsOf };
 }
 
-/** The run-wide budget: attempts used against max_attempts, tokens against the token budget. */
-export function exhaustion(policy: FrontierPolicy, attemptsUsed: number): "attempts" | "tokens" | null {
+/** Which run-wide budget stops new dispatches, if any. */
+export type Exhausted = "attempts" | "tokens" | "usd" | null;
+
+/** The run-wide budget: attempts used against max_attempts, tokens against the token budget, dollars against the USD budget. */
+export function exhaustion(policy: FrontierPolicy, attemptsUsed: number): Exhausted {
   const tokensUsed = policy.tokensUsed ?? 0;
-  return policy.maxAttempts !== undefined && policy.maxAttempts !== null && attemptsUsed >= policy.maxAttempts
-    ? "attempts"
-    : policy.tokenBudget !== undefined && policy.tokenBudget !== null && tokensUsed >= policy.tokenBudget
-      ? "tokens"
-      : null;
+  if (policy.maxAttempts !== undefined && policy.maxAttempts !== null && attemptsUsed >= policy.maxAttempts) {
+    return "attempts";
+  }
+  if (policy.tokenBudget !== undefined && policy.tokenBudget !== null && tokensUsed >= policy.tokenBudget) {
+    return "tokens";
+  }
+  if (
+    policy.usdBudget !== undefined &&
+    policy.usdBudget !== null &&
+    (policy.usdSpent ?? 0) >= policy.usdBudget
+  ) {
+    return "usd";
+  }
+  return null;
+}
+
+/** The USD part of a frontier's budget: present only when the run has a USD budget (frontiers without one keep their bytes). */
+export function usdFields(
+  policy: FrontierPolicy,
+): { usd_spent: number; usd_budget: number } | Record<string, never> {
+  return policy.usdBudget !== undefined && policy.usdBudget !== null
+    ? { usd_spent: policy.usdSpent ?? 0, usd_budget: policy.usdBudget }
+    : {};
+}
+
+/** Why the budget holds a packet, in words. */
+export function exhaustedDetail(
+  exhausted: Exclude<Exhausted, null>,
+  use: BudgetUse,
+  policy: FrontierPolicy,
+): string {
+  if (exhausted === "attempts") return `${use.attemptsUsed} attempts used of max ${policy.maxAttempts}`;
+  if (exhausted === "tokens") return `${use.tokensUsed} tokens used of budget ${policy.tokenBudget}`;
+  return `$${(policy.usdSpent ?? 0).toFixed(2)} spent of budget $${policy.usdBudget}`;
 }
 
 /** Is eligible packet `id` waiting for its infrastructure retry's time? */
@@ -257,7 +302,7 @@ export interface BudgetUse {
   /** Attempt numbers summed over every packet. */
   attemptsUsed: number;
   tokensUsed: number;
-  exhausted: "attempts" | "tokens" | null;
+  exhausted: Exhausted;
 }
 
 function budgetUse(state: RunState, order: readonly string[], policy: FrontierPolicy): BudgetUse {
@@ -301,10 +346,7 @@ export function placeEligible(
       blocked: {
         packet_id: id,
         reason: "budget",
-        detail:
-          use.exhausted === "attempts"
-            ? `${use.attemptsUsed} attempts used of max ${policy.maxAttempts}`
-            : `${use.tokensUsed} tokens used of budget ${policy.tokenBudget}`,
+        detail: exhaustedDetail(use.exhausted, use, policy),
         waiting_on: [],
       },
     };
@@ -437,6 +479,7 @@ function frontierOf(
       tokens_used: use.tokensUsed,
       token_budget: policy.tokenBudget ?? null,
       exhausted: use.exhausted,
+      ...usdFields(policy),
     },
   };
 }

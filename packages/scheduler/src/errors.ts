@@ -4,7 +4,7 @@ import { defineErrors } from "@dwm/core";
 export const schedulerErrors = defineErrors({
   ERR_SCHEDULER_POLICY_INVALID: {
     title: "A frontier policy value is not usable (a cap below 1, a negative budget).",
-    hint: "Pass whole numbers: --concurrency ≥ 1, --max-attempts ≥ 0, --token-budget ≥ 0.",
+    hint: "Pass whole numbers: --concurrency ≥ 1, --max-attempts ≥ 0, --token-budget ≥ 0; --budget-usd a number ≥ 0.",
   },
   ERR_SCHEDULER_RUN_MISMATCH: {
     title: "The state and the run given to computeFrontier belong to different runs.",

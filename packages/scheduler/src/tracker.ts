@@ -14,6 +14,7 @@ import {
   frontierOrder,
   frontierStatus,
   inBackoff,
+  usdFields,
 } from "./compute-frontier.js";
 import { schedulerErrors } from "./errors.js";
 
@@ -336,6 +337,7 @@ export class FrontierTracker {
         tokens_used: policy.tokensUsed ?? 0,
         token_budget: policy.tokenBudget ?? null,
         exhausted,
+        ...usdFields(policy),
       },
     };
   }

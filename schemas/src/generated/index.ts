@@ -10,17 +10,21 @@ export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, D
 export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
 export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
+export type { CompletionScript } from "./types/completion-script.js";
 export type { DoctorReport, DoctorCheck } from "./types/doctor-report.js";
 export type { ErrorOutput, ErrorInfo } from "./types/error-output.js";
 export type { FrontierStatus, BlockReason, Frontier, Dispatchable, GateToOpen, PacketToSkip, BlockedPacket, FrontierBudget } from "./types/frontier.js";
 export type { GateDecision } from "./types/gate-decision.js";
 export type { GateCategory, Gate } from "./types/gate.js";
 export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
+export type { InitResult } from "./types/init-result.js";
 export type { Invalidator } from "./types/invalidator.js";
 export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, PacketSkippedEvent, PacketSkippedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, GateReopenedEvent, GateReopenedData, GateSupersededEvent, GateSupersededData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
 export type { JournalLog } from "./types/journal-log.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
+export type { PacketDetail, PacketPhaseRef, PacketWorkerRow, PacketGateRow, PacketAttemptDetail, AttemptCost, FailingCheck, FindingDetail, InvocationRow, DiffStat, DiffStatFile, CostSummary, NextAction } from "./types/packet-detail.js";
+export type { ReportResult } from "./types/report-result.js";
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
 export type { RunCheck } from "./types/run-check.js";
 export type { RunMarker } from "./types/run-marker.js";
@@ -28,14 +32,14 @@ export type { RunOutcomeStatus, RunOutcome, OutcomeGate, OutcomeFailure, Integra
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState, FanoutState, FanoutItemState } from "./types/run-state.js";
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
 export type { Scorecard, PlanProblem, PlanWarning, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
-export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow, NextAction } from "./types/status-report.js";
+export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow } from "./types/status-report.js";
 export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
-export type { WorkerBindings } from "./types/worker-bindings.js";
+export type { WorkerBindings, TokenPrice } from "./types/worker-bindings.js";
 export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","doctor-report","error-output","frontier","gate-decision","gate","gates-report","invalidator","journal-event","journal-log","manifest-summary","next-action","packet","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","init-result","invalidator","journal-event","journal-log","manifest-summary","next-action","packet-detail","packet","report-result","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -50,18 +54,22 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "command-list": v.validateCommandList as ValidateFunction,
   "common": v.validateCommon as ValidateFunction,
   "compile-result": v.validateCompileResult as ValidateFunction,
+  "completion-script": v.validateCompletionScript as ValidateFunction,
   "doctor-report": v.validateDoctorReport as ValidateFunction,
   "error-output": v.validateErrorOutput as ValidateFunction,
   "frontier": v.validateFrontier as ValidateFunction,
   "gate-decision": v.validateGateDecision as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
   "gates-report": v.validateGatesReport as ValidateFunction,
+  "init-result": v.validateInitResult as ValidateFunction,
   "invalidator": v.validateInvalidator as ValidateFunction,
   "journal-event": v.validateJournalEvent as ValidateFunction,
   "journal-log": v.validateJournalLog as ValidateFunction,
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "next-action": v.validateNextAction as ValidateFunction,
+  "packet-detail": v.validatePacketDetail as ValidateFunction,
   "packet": v.validatePacket as ValidateFunction,
+  "report-result": v.validateReportResult as ValidateFunction,
   "review": v.validateReview as ValidateFunction,
   "run-check": v.validateRunCheck as ValidateFunction,
   "run-marker": v.validateRunMarker as ValidateFunction,
@@ -88,18 +96,22 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "command-list": "https://schemas.dwm.dev/v1/command-list.schema.json",
   "common": "https://schemas.dwm.dev/v1/common.schema.json",
   "compile-result": "https://schemas.dwm.dev/v1/compile-result.schema.json",
+  "completion-script": "https://schemas.dwm.dev/v1/completion-script.schema.json",
   "doctor-report": "https://schemas.dwm.dev/v1/doctor-report.schema.json",
   "error-output": "https://schemas.dwm.dev/v1/error-output.schema.json",
   "frontier": "https://schemas.dwm.dev/v1/frontier.schema.json",
   "gate-decision": "https://schemas.dwm.dev/v1/gate-decision.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
   "gates-report": "https://schemas.dwm.dev/v1/gates-report.schema.json",
+  "init-result": "https://schemas.dwm.dev/v1/init-result.schema.json",
   "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",
   "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "next-action": "https://schemas.dwm.dev/v1/next-action.schema.json",
+  "packet-detail": "https://schemas.dwm.dev/v1/packet-detail.schema.json",
   "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
+  "report-result": "https://schemas.dwm.dev/v1/report-result.schema.json",
   "review": "https://schemas.dwm.dev/v1/review.schema.json",
   "run-check": "https://schemas.dwm.dev/v1/run-check.schema.json",
   "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",

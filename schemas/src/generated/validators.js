@@ -873,11 +873,11 @@ const pattern34 = new RegExp("^refs/heads/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u
 const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
 const schema50 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
 const schema52 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
-const schema62 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
-const schema59 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
+const schema64 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
+const schema61 = {"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}};
 const pattern19 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
 const schema55 = {"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}};
-const schema58 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
+const schema59 = {"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]};
 
 function validate26(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1087,7 +1087,7 @@ errors++;
 if(data.backend !== undefined){
 let data1 = data.backend;
 if(!(((((data1 === "dry-run") || (data1 === "shell")) || (data1 === "codex")) || (data1 === "claude")) || (data1 === "command"))){
-const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema58.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3231,7 +3231,7 @@ vErrors.push(err133);
 errors++;
 }
 for(const key4 in data45){
-if(!(func3.call(schema62.properties, key4))){
+if(!(func3.call(schema64.properties, key4))){
 const err134 = {instancePath:instancePath+"/checks/" + i6,schemaPath:"#/$defs/check/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
@@ -3257,7 +3257,7 @@ errors++;
 if(data45.kind !== undefined){
 let data47 = data45.kind;
 if(!((data47 === "validation") || (data47 === "verification"))){
-const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema62.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err136 = {instancePath:instancePath+"/checks/" + i6+"/kind",schemaPath:"#/$defs/check/properties/kind/enum",keyword:"enum",params:{allowedValues: schema64.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -3322,7 +3322,7 @@ errors++;
 if(data45.exit_code !== undefined){
 let data52 = data45.exit_code;
 if((!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))) && (data52 !== null)){
-const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema62.properties.exit_code.type},message:"must be integer,null"};
+const err141 = {instancePath:instancePath+"/checks/" + i6+"/exit_code",schemaPath:"#/$defs/check/properties/exit_code/type",keyword:"type",params:{type: schema64.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -3335,7 +3335,7 @@ errors++;
 if(data45.signal !== undefined){
 let data53 = data45.signal;
 if((typeof data53 !== "string") && (data53 !== null)){
-const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema62.properties.signal.type},message:"must be string,null"};
+const err142 = {instancePath:instancePath+"/checks/" + i6+"/signal",schemaPath:"#/$defs/check/properties/signal/type",keyword:"type",params:{type: schema64.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -4545,24 +4545,24 @@ return errors === 0;
 }
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateAttemptJob = validate30;
-const schema66 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job.schema.json","title":"AttemptJob","description":"One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the deterministic job id `<run_id>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.","type":"object","required":["kind","schema_version","job_id","lane","remote","packet_digest","prompt_digest","request"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job"},"schema_version":{"const":"1"},"job_id":{"description":"`<run_id>/<packet_id>/<attempt>`: enqueuing the same attempt twice adds it once.","type":"string","minLength":1},"lane":{"description":"The backends the attempt needs, sorted and joined with `+` (e.g. `shell`, `claude+codex`): the queue it waits in. A worker takes jobs only from lanes its --backends cover.","type":"string","pattern":"^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"},"remote":{"description":"The run's git remote (a URL or a bare repository path), the same as request.repo.","type":"string","minLength":1},"packet_digest":{"description":"digest(request.packet): the worker refuses a job whose packet does not match it.","$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Raw-bytes digest of request.prompt.","$ref":"common.schema.json#/$defs/digest"},"request":{"$ref":"attempt-request.schema.json"}}};
+export const validateAttemptJob = validate32;
+const schema68 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job.schema.json","title":"AttemptJob","description":"One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the deterministic job id `<run_id>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.","type":"object","required":["kind","schema_version","job_id","lane","remote","packet_digest","prompt_digest","request"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job"},"schema_version":{"const":"1"},"job_id":{"description":"`<run_id>/<packet_id>/<attempt>`: enqueuing the same attempt twice adds it once.","type":"string","minLength":1},"lane":{"description":"The backends the attempt needs, sorted and joined with `+` (e.g. `shell`, `claude+codex`): the queue it waits in. A worker takes jobs only from lanes its --backends cover.","type":"string","pattern":"^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$"},"remote":{"description":"The run's git remote (a URL or a bare repository path), the same as request.repo.","type":"string","minLength":1},"packet_digest":{"description":"digest(request.packet): the worker refuses a job whose packet does not match it.","$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Raw-bytes digest of request.prompt.","$ref":"common.schema.json#/$defs/digest"},"request":{"$ref":"attempt-request.schema.json"}}};
 const pattern36 = new RegExp("^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$", "u");
-const schema69 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
+const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
 const schema57 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
 const pattern58 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
 const pattern59 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
 const pattern23 = new RegExp("^https?://[^\\s]+$", "u");
 const pattern24 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern25 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
-const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
-const schema76 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+const schema73 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
+const schema78 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
 
-function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate34(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/packet.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate32.evaluated;
+const evaluated0 = validate34.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4741,7 +4741,7 @@ vErrors.push(err16);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema71.properties, key0))){
+if(!(func3.call(schema73.properties, key0))){
 const err17 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err17];
@@ -6005,7 +6005,7 @@ errors++;
 if(data48.format !== undefined){
 let data51 = data48.format;
 if(!((((((((data51 === "json") || (data51 === "markdown")) || (data51 === "patch")) || (data51 === "test-log")) || (data51 === "rendered-artifact")) || (data51 === "other")) || (data51 === "json-list")) || (data51 === "jsonl"))){
-const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values"};
+const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -6124,7 +6124,7 @@ errors++;
 if(data55.format !== undefined){
 let data57 = data55.format;
 if(!((((((((data57 === "json") || (data57 === "markdown")) || (data57 === "patch")) || (data57 === "test-log")) || (data57 === "rendered-artifact")) || (data57 === "other")) || (data57 === "json-list")) || (data57 === "jsonl"))){
-const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema76.enum},message:"must be equal to one of the allowed values"};
+const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema78.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -6608,7 +6608,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data77 = data.completion_check;
 if((typeof data77 !== "string") && (data77 !== null)){
-const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema71.properties.completion_check.type},message:"must be string,null"};
+const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema73.properties.completion_check.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -7128,7 +7128,7 @@ vErrors.push(err208);
 errors++;
 }
 for(const key13 in data92){
-if(!(func3.call(schema71.properties.fanout.oneOf[0].properties, key13))){
+if(!(func3.call(schema73.properties.fanout.oneOf[0].properties, key13))){
 const err209 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err209];
@@ -7603,7 +7603,7 @@ vErrors.push(err248);
 errors++;
 }
 for(const key14 in data92){
-if(!(func3.call(schema71.properties.fanout.oneOf[1].properties, key14))){
+if(!(func3.call(schema73.properties.fanout.oneOf[1].properties, key14))){
 const err249 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err249];
@@ -7939,17 +7939,17 @@ vErrors.push(err275);
 }
 errors++;
 }
-validate32.errors = vErrors;
+validate34.errors = vErrors;
 return errors === 0;
 }
-validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/attempt-request.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate31.evaluated;
+const evaluated0 = validate33.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -8078,7 +8078,7 @@ vErrors.push(err11);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema69.properties, key0))){
+if(!(func3.call(schema71.properties, key0))){
 const err12 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err12];
@@ -8159,8 +8159,8 @@ errors++;
 }
 }
 if(data.packet !== undefined){
-if(!(validate32(data.packet, {instancePath:instancePath+"/packet",parentData:data,parentDataProperty:"packet",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate32.errors : vErrors.concat(validate32.errors);
+if(!(validate34(data.packet, {instancePath:instancePath+"/packet",parentData:data,parentDataProperty:"packet",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate34.errors : vErrors.concat(validate34.errors);
 errors = vErrors.length;
 }
 }
@@ -9139,7 +9139,7 @@ errors++;
 if(data.repair_context !== undefined){
 let data43 = data.repair_context;
 if((typeof data43 !== "string") && (data43 !== null)){
-const err94 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema69.properties.repair_context.type},message:"must be string,null"};
+const err94 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema71.properties.repair_context.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -9287,17 +9287,17 @@ vErrors.push(err105);
 }
 errors++;
 }
-validate31.errors = vErrors;
+validate33.errors = vErrors;
 return errors === 0;
 }
-validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate32(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/attempt-job.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate30.evaluated;
+const evaluated0 = validate32.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9547,8 +9547,8 @@ errors++;
 }
 }
 if(data.request !== undefined){
-if(!(validate31(data.request, {instancePath:instancePath+"/request",parentData:data,parentDataProperty:"request",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+if(!(validate33(data.request, {instancePath:instancePath+"/request",parentData:data,parentDataProperty:"request",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
 errors = vErrors.length;
 }
 }
@@ -9563,23 +9563,23 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate30.errors = vErrors;
+validate32.errors = vErrors;
 return errors === 0;
 }
-validate30.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate32.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateAttemptRequest = validate31;
+export const validateAttemptRequest = validate33;
 
 export const validateAttempt = validate25;
 
-export const validateCommandList = validate35;
-const schema96 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
+export const validateCommandList = validate37;
+const schema98 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/command-list.schema.json","title":"CommandList","description":"Output of `dwm commands --json`: the command reference built from the registered commands.","type":"object","required":["kind","schema_version","commands","exit_codes"],"additionalProperties":false,"properties":{"kind":{"const":"command-list"},"schema_version":{"const":"1"},"commands":{"type":"array","items":{"title":"CommandInfo","type":"object","required":["name","usage","summary","options"],"additionalProperties":false,"properties":{"name":{"type":"string"},"usage":{"type":"string"},"summary":{"type":"string"},"options":{"type":"array","items":{"title":"CommandOption","type":"object","required":["name","type","description"],"additionalProperties":false,"properties":{"name":{"type":"string"},"type":{"enum":["boolean","string"]},"description":{"type":"string"},"multiple":{"type":"boolean"}}}}}}},"exit_codes":{"type":"object","additionalProperties":{"type":"string"}}}};
 
-function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/command-list.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate35.evaluated;
+const evaluated0 = validate37.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9822,7 +9822,7 @@ errors++;
 if(data8.type !== undefined){
 let data10 = data8.type;
 if(!((data10 === "boolean") || (data10 === "string"))){
-const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema96.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
+const err20 = {instancePath:instancePath+"/commands/" + i0+"/options/" + i1+"/type",schemaPath:"#/properties/commands/items/properties/options/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema98.properties.commands.items.properties.options.items.properties.type.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -9942,13 +9942,13 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate35.errors = vErrors;
+validate37.errors = vErrors;
 return errors === 0;
 }
-validate35.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateCommon = validate22;
-const schema33 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/common.schema.json","title":"Common","description":"Shared definitions referenced by the other DWM schemas.","$defs":{"digest":{"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"timestamp":{"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"},"slug":{"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},"relativePath":{"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}},"errorInfo":{"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}}}};
+const schema33 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/common.schema.json","title":"Common","description":"Shared definitions referenced by the other DWM schemas.","$defs":{"digest":{"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"},"timestamp":{"title":"Timestamp","description":"An observation time from the injected clock (RFC 3339, UTC).","type":"string","format":"date-time"},"slug":{"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},"relativePath":{"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}},"errorInfo":{"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}},"costSummary":{"title":"CostSummary","description":"Tokens and cost of a set of attempts (one attempt, a packet's, a run's). A cost comes from the price table of the worker-bindings file (`prices`: USD per million tokens per backend and model), else from a cost the agent CLI reported; DWM has no built-in prices. `usd` sums the priced attempts; `unpriced` counts attempts that used tokens but have no price.","type":"object","required":["attempts","input_tokens","output_tokens","total_tokens","usd","priced","unpriced"],"additionalProperties":false,"properties":{"attempts":{"type":"integer","minimum":0,"description":"Attempts counted."},"input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"usd":{"description":"Sum over the priced attempts; null when none is priced.","type":["number","null"],"minimum":0},"priced":{"type":"integer","minimum":0,"description":"Attempts with a cost."},"unpriced":{"type":"integer","minimum":0,"description":"Attempts that used tokens but have no price (no entry for their backend and model)."}}}}};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/common.schema.json" */;
@@ -9957,14 +9957,14 @@ return true;
 }
 validate22.evaluated = {"dynamicProps":false,"dynamicItems":false};
 
-export const validateCompileResult = validate36;
-const schema97 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
-const schema110 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
+export const validateCompileResult = validate38;
+const schema99 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/compile-result.schema.json","title":"CompileResult","description":"`dwm compile --json`: the run that was created or recompiled, its packets and gates, and what changed.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","run_digest","plan_id","plan_digest","revision","created","base_commit","compiler_version","packets","gates","changes"],"additionalProperties":false,"properties":{"kind":{"const":"compile-result"},"schema_version":{"const":"1"},"ok":{"const":true},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"description":"The run directory, relative to the repository root.","$ref":"common.schema.json#/$defs/relativePath"},"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_id":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"created":{"type":"boolean","description":"True when this compile created the run."},"base_commit":{"type":["string","null"]},"compiler_version":{"type":"string"},"packets":{"type":"array","items":{"title":"CompileResultPacket","type":"object","required":["packet_id","digest","prompt_digest","depends_on","gates","human_gate"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean"}}}},"gates":{"type":"array","items":{"title":"CompileResultGate","type":"object","required":["gate_id","digest","category","source","trigger","safe_default","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"category":{"type":"string"},"source":{"type":"string"},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"changes":{"description":"Null at the first compile of a run; what this recompile changed otherwise.","oneOf":[{"type":"null"},{"$ref":"#/$defs/changeReport"}]}},"$defs":{"changeReport":{"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema112 = {"title":"ChangeReport","description":"What a recompile changed, compared with the run.json it replaced. `downstream` holds the packets that depend (transitively) on an added or changed packet and are not themselves added or changed: the runtime re-runs them even though their packets kept their digests. Same shape as the runtime's RecompileChanges (journal-event run.recompiled), so it can be journaled as is.","type":"object","required":["added","changed","removed","downstream","gates"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"GateChanges","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}};
 
-function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate37.evaluated;
+const evaluated0 = validate39.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10529,17 +10529,17 @@ vErrors.push(err46);
 }
 errors++;
 }
-validate37.errors = vErrors;
+validate39.errors = vErrors;
 return errors === 0;
 }
-validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate36(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/compile-result.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate36.evaluated;
+const evaluated0 = validate38.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10698,7 +10698,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema97.properties, key0))){
+if(!(func3.call(schema99.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -10953,7 +10953,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data10 = data.base_commit;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema97.properties.base_commit.type},message:"must be string,null"};
+const err35 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema99.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -11621,8 +11621,8 @@ valid26 = true;
 passing0 = 0;
 }
 const _errs83 = errors;
-if(!(validate37(data32, {instancePath:instancePath+"/changes",parentData:data,parentDataProperty:"changes",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate37.errors : vErrors.concat(validate37.errors);
+if(!(validate39(data32, {instancePath:instancePath+"/changes",parentData:data,parentDataProperty:"changes",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate39.errors : vErrors.concat(validate39.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs83 === errors;
@@ -11669,19 +11669,164 @@ vErrors.push(err92);
 }
 errors++;
 }
-validate36.errors = vErrors;
+validate38.errors = vErrors;
 return errors === 0;
 }
-validate36.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateDoctorReport = validate39;
-const schema118 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"},"covered_version":{"description":"Agent CLIs (codex, claude): the version DWM's contract tests run the backend against.","type":"string"},"covered":{"description":"Agent CLIs: whether the installed version is the one the contract tests cover.","type":"boolean"}}}}}};
+export const validateCompletionScript = validate41;
+const schema120 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/completion-script.schema.json","title":"CompletionScript","description":"`dwm completion <shell> --json`: the completion script for bash, zsh or fish, built from the command registry.","type":"object","required":["kind","schema_version","shell","script"],"additionalProperties":false,"properties":{"kind":{"const":"completion-script"},"schema_version":{"const":"1"},"shell":{"enum":["bash","zsh","fish"]},"script":{"type":"string","minLength":1}}};
 
-function validate39(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/completion-script.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate41.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.shell === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "shell"},message:"must have required property '"+"shell"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.script === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "script"},message:"must have required property '"+"script"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "shell")) || (key0 === "script"))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("completion-script" !== data.kind){
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "completion-script"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err6 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.shell !== undefined){
+let data2 = data.shell;
+if(!(((data2 === "bash") || (data2 === "zsh")) || (data2 === "fish"))){
+const err7 = {instancePath:instancePath+"/shell",schemaPath:"#/properties/shell/enum",keyword:"enum",params:{allowedValues: schema120.properties.shell.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.script !== undefined){
+let data3 = data.script;
+if(typeof data3 === "string"){
+if(func2(data3) < 1){
+const err8 = {instancePath:instancePath+"/script",schemaPath:"#/properties/script/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+else {
+const err9 = {instancePath:instancePath+"/script",schemaPath:"#/properties/script/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+else {
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+validate41.errors = vErrors;
+return errors === 0;
+}
+validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateDoctorReport = validate42;
+const schema121 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/doctor-report.schema.json","title":"DoctorReport","description":"Output of `dwm doctor --json`: one entry per environment check.","type":"object","required":["kind","schema_version","ok","dwm_version","checks"],"additionalProperties":false,"properties":{"kind":{"const":"doctor-report"},"schema_version":{"const":"1"},"ok":{"type":"boolean","description":"False when any check failed (warnings do not count)."},"dwm_version":{"type":"string"},"checks":{"type":"array","items":{"title":"DoctorCheck","type":"object","required":["id","status","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"status":{"enum":["ok","warn","fail"]},"message":{"type":"string"},"hint":{"type":"string"},"version":{"type":"string"},"covered_version":{"description":"Agent CLIs (codex, claude): the version DWM's contract tests run the backend against.","type":"string"},"covered":{"description":"Agent CLIs: whether the installed version is the one the contract tests cover.","type":"boolean"}}}}}};
+
+function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/doctor-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate39.evaluated;
+const evaluated0 = validate42.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11863,7 +12008,7 @@ errors++;
 if(data5.status !== undefined){
 let data7 = data5.status;
 if(!(((data7 === "ok") || (data7 === "warn")) || (data7 === "fail"))){
-const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema118.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err15 = {instancePath:instancePath+"/checks/" + i0+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema121.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -11968,21 +12113,21 @@ vErrors.push(err23);
 }
 errors++;
 }
-validate39.errors = vErrors;
+validate42.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateErrorOutput = validate40;
-const schema119 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
-const schema120 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
+export const validateErrorOutput = validate43;
+const schema122 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/error-output.schema.json","title":"ErrorOutput","description":"What `dwm <command> --json` prints on stdout when the command fails with an error.","type":"object","required":["kind","schema_version","ok","exit_code","error"],"additionalProperties":false,"properties":{"kind":{"const":"error"},"schema_version":{"const":"1"},"ok":{"const":false},"exit_code":{"type":"integer","minimum":1,"maximum":5},"error":{"$ref":"common.schema.json#/$defs/errorInfo"}}};
+const schema123 = {"title":"ErrorInfo","description":"A DwmError as data.","type":"object","required":["code","message"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"message":{"type":"string"},"hint":{"type":"string"},"details":{"type":"object"}}};
 const pattern88 = new RegExp("^ERR_[A-Z0-9_]+$", "u");
 
-function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/error-output.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate40.evaluated;
+const evaluated0 = validate43.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12243,20 +12388,20 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate40.errors = vErrors;
+validate43.errors = vErrors;
 return errors === 0;
 }
-validate40.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateFrontier = validate41;
-const schema121 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"skip":{"description":"Packets the runner skips now (journals packet.skipped): held only by unapproved gates whose default_action is skip, or depending on a skipped packet. Absent when none.","type":"array","items":{"title":"PacketToSkip","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}}}};
-const schema139 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens"]}}};
-const schema123 = {"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}};
+export const validateFrontier = validate44;
+const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"skip":{"description":"Packets the runner skips now (journals packet.skipped): held only by unapproved gates whose default_action is skip, or depending on a skipped packet. Absent when none.","type":"array","items":{"title":"PacketToSkip","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens","usd"]},"usd_spent":{"type":"number","minimum":0,"description":"US dollars the run spent, priced from the bindings' price table (present only with a USD budget, --budget-usd)."},"usd_budget":{"type":"number","minimum":0,"description":"--budget-usd: what the run may spend (present only when set)."}}}}};
+const schema142 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens","usd"]},"usd_spent":{"type":"number","minimum":0,"description":"US dollars the run spent, priced from the bindings' price table (present only with a USD budget, --budget-usd)."},"usd_budget":{"type":"number","minimum":0,"description":"--budget-usd: what the run may spend (present only when set)."}}};
+const schema126 = {"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}};
 
-function validate42(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate42.evaluated;
+const evaluated0 = validate45.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12379,7 +12524,7 @@ errors++;
 if(data.kind !== undefined){
 let data2 = data.kind;
 if(!((((data2 === "first") || (data2 === "repair")) || (data2 === "retry")) || (data2 === "rework"))){
-const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema123.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema126.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -12400,17 +12545,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate42.errors = vErrors;
+validate45.errors = vErrors;
 return errors === 0;
 }
-validate42.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema133 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+const schema136 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
-function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate44.evaluated;
+const evaluated0 = validate47.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12518,7 +12663,7 @@ errors++;
 if(data.reason !== undefined){
 let data1 = data.reason;
 if(!((((((data1 === "dependency") || (data1 === "gate")) || (data1 === "budget")) || (data1 === "backoff")) || (data1 === "infra")) || (data1 === "upstream-failed"))){
-const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema133.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema136.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -12612,17 +12757,17 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate44.errors = vErrors;
+validate47.errors = vErrors;
 return errors === 0;
 }
-validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate41(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/frontier.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate41.evaluated;
+const evaluated0 = validate44.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12771,7 +12916,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema121.properties, key0))){
+if(!(func3.call(schema124.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -12879,7 +13024,7 @@ errors++;
 if(data.status !== undefined){
 let data4 = data.status;
 if(!((((((data4 === "complete") || (data4 === "running")) || (data4 === "waiting")) || (data4 === "gate")) || (data4 === "budget")) || (data4 === "failed"))){
-const err23 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema121.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err23 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema124.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -12894,8 +13039,8 @@ let data5 = data.dispatch;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate42(data5[i0], {instancePath:instancePath+"/dispatch/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate42.errors : vErrors.concat(validate42.errors);
+if(!(validate45(data5[i0], {instancePath:instancePath+"/dispatch/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate45.errors : vErrors.concat(validate45.errors);
 errors = vErrors.length;
 }
 }
@@ -13578,8 +13723,8 @@ let data27 = data.blocked;
 if(Array.isArray(data27)){
 const len9 = data27.length;
 for(let i9=0; i9<len9; i9++){
-if(!(validate44(data27[i9], {instancePath:instancePath+"/blocked/" + i9,parentData:data27,parentDataProperty:i9,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate44.errors : vErrors.concat(validate44.errors);
+if(!(validate47(data27[i9], {instancePath:instancePath+"/blocked/" + i9,parentData:data27,parentDataProperty:i9,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
 errors = vErrors.length;
 }
 }
@@ -13852,7 +13997,7 @@ vErrors.push(err102);
 errors++;
 }
 for(const key3 in data35){
-if(!(((((((key3 === "concurrency_cap") || (key3 === "slots_free")) || (key3 === "attempts_used")) || (key3 === "max_attempts")) || (key3 === "tokens_used")) || (key3 === "token_budget")) || (key3 === "exhausted"))){
+if(!(func3.call(schema142.properties, key3))){
 const err103 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err103];
@@ -13941,7 +14086,7 @@ errors++;
 if(data35.max_attempts !== undefined){
 let data39 = data35.max_attempts;
 if((!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))) && (data39 !== null)){
-const err110 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema139.properties.max_attempts.type},message:"must be integer,null"};
+const err110 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema142.properties.max_attempts.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -13991,7 +14136,7 @@ errors++;
 if(data35.token_budget !== undefined){
 let data41 = data35.token_budget;
 if((!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))) && (data41 !== null)){
-const err114 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema139.properties.token_budget.type},message:"must be integer,null"};
+const err114 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema142.properties.token_budget.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -14015,8 +14160,8 @@ errors++;
 }
 if(data35.exhausted !== undefined){
 let data42 = data35.exhausted;
-if(!(((data42 === null) || (data42 === "attempts")) || (data42 === "tokens"))){
-const err116 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema139.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
+if(!((((data42 === null) || (data42 === "attempts")) || (data42 === "tokens")) || (data42 === "usd"))){
+const err116 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema142.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -14026,9 +14171,11 @@ vErrors.push(err116);
 errors++;
 }
 }
-}
-else {
-const err117 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data35.usd_spent !== undefined){
+let data43 = data35.usd_spent;
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err117 = {instancePath:instancePath+"/budget/usd_spent",schemaPath:"#/$defs/FrontierBudget/properties/usd_spent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -14038,9 +14185,8 @@ vErrors.push(err117);
 errors++;
 }
 }
-}
 else {
-const err118 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err118 = {instancePath:instancePath+"/budget/usd_spent",schemaPath:"#/$defs/FrontierBudget/properties/usd_spent/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -14049,19 +14195,68 @@ vErrors.push(err118);
 }
 errors++;
 }
-validate41.errors = vErrors;
+}
+if(data35.usd_budget !== undefined){
+let data44 = data35.usd_budget;
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err119 = {instancePath:instancePath+"/budget/usd_budget",schemaPath:"#/$defs/FrontierBudget/properties/usd_budget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+else {
+const err120 = {instancePath:instancePath+"/budget/usd_budget",schemaPath:"#/$defs/FrontierBudget/properties/usd_budget/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+}
+else {
+const err121 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+}
+else {
+const err122 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+validate44.errors = vErrors;
 return errors === 0;
 }
-validate41.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateGateDecision = validate46;
-const schema140 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
+export const validateGateDecision = validate49;
+const schema143 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
 
-function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate-decision.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate46.evaluated;
+const evaluated0 = validate49.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14170,7 +14365,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema140.properties, key0))){
+if(!(func3.call(schema143.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -14298,7 +14493,7 @@ errors++;
 if(data.decision !== undefined){
 let data4 = data.decision;
 if(!((data4 === "approve") || (data4 === "reject"))){
-const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema140.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema143.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14451,19 +14646,19 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate46.errors = vErrors;
+validate49.errors = vErrors;
 return errors === 0;
 }
-validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateGate = validate48;
-const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"default_action":{"description":"A plan risk gate with a structured safe default (schema 0.6): what the run does while the gate is not approved. stop: the run stops at the gate (also when absent). skip: the packets it holds are skipped (packet.skipped) and the rest of the plan goes on without them. ask: only `dwm approve` of this gate counts; `dwm run --approve` and a policy file do not approve it in advance.","enum":["stop","skip","ask"]},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
+export const validateGate = validate51;
+const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"default_action":{"description":"A plan risk gate with a structured safe default (schema 0.6): what the run does while the gate is not approved. stop: the run stops at the gate (also when absent). skip: the packets it holds are skipped (packet.skipped) and the rest of the plan goes on without them. ask: only `dwm approve` of this gate counts; `dwm run --approve` and a policy file do not approve it in advance.","enum":["stop","skip","ask"]},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
 
-function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate48.evaluated;
+const evaluated0 = validate51.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14562,7 +14757,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema145.properties, key0))){
+if(!(func3.call(schema148.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -14645,7 +14840,7 @@ errors++;
 if(data.category !== undefined){
 let data3 = data.category;
 if(!(((((((((((((data3 === "write") || (data3 === "shell-process")) || (data3 === "network")) || (data3 === "dependency-install")) || (data3 === "database-migration")) || (data3 === "production-deploy")) || (data3 === "public-api-change")) || (data3 === "external-message")) || (data3 === "paid-api")) || (data3 === "secret-access")) || (data3 === "history-rewrite")) || (data3 === "delete")) || (data3 === "human-review"))){
-const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema145.properties.category.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema148.properties.category.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -14708,7 +14903,7 @@ errors++;
 if(data.default_action !== undefined){
 let data6 = data.default_action;
 if(!(((data6 === "stop") || (data6 === "skip")) || (data6 === "ask"))){
-const err21 = {instancePath:instancePath+"/default_action",schemaPath:"#/properties/default_action/enum",keyword:"enum",params:{allowedValues: schema145.properties.default_action.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/default_action",schemaPath:"#/properties/default_action/enum",keyword:"enum",params:{allowedValues: schema148.properties.default_action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14721,7 +14916,7 @@ errors++;
 if(data.source !== undefined){
 let data7 = data.source;
 if(!(((((data7 === "worker-permission") || (data7 === "surface")) || (data7 === "plan-risk-gate")) || (data7 === "human-gate-phase")) || (data7 === "runtime"))){
-const err22 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema145.properties.source.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema148.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -14843,19 +15038,19 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate48.errors = vErrors;
+validate51.errors = vErrors;
 return errors === 0;
 }
-validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateGatesReport = validate49;
-const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}},"next":{"description":"The way forward from the gate's state, in words with the command: decide it, run to reach it or to redo the work it sent back, edit the plan, or nothing to decide.","type":"string","minLength":1}}}}}};
+export const validateGatesReport = validate52;
+const schema151 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}},"next":{"description":"The way forward from the gate's state, in words with the command: decide it, run to reach it or to redo the work it sent back, edit the plan, or nothing to decide.","type":"string","minLength":1}}}}}};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gates-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate52.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15167,7 +15362,7 @@ vErrors.push(err27);
 errors++;
 }
 for(const key1 in data5){
-if(!(func3.call(schema148.properties.gates.items.properties, key1))){
+if(!(func3.call(schema151.properties.gates.items.properties, key1))){
 const err28 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err28];
@@ -15226,7 +15421,7 @@ errors++;
 if(data5.state !== undefined){
 let data7 = data5.state;
 if(!(((((data7 === "closed") || (data7 === "open")) || (data7 === "approved")) || (data7 === "rejected")) || (data7 === "superseded"))){
-const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema148.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema151.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -15543,7 +15738,7 @@ errors++;
 if(data5.reason !== undefined){
 let data20 = data5.reason;
 if((typeof data20 !== "string") && (data20 !== null)){
-const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema148.properties.gates.items.properties.reason.type},message:"must be string,null"};
+const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema151.properties.gates.items.properties.reason.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -15697,19 +15892,281 @@ vErrors.push(err68);
 }
 errors++;
 }
-validate49.errors = vErrors;
+validate52.errors = vErrors;
 return errors === 0;
 }
-validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateInvalidator = validate50;
-const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+export const validateInitResult = validate53;
+const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/init-result.schema.json","title":"InitResult","description":"`dwm init --json`: the starter files written in a repository, the ones left as they were, and the next commands.","type":"object","required":["kind","schema_version","repo","written","kept","next"],"additionalProperties":false,"properties":{"kind":{"const":"init-result"},"schema_version":{"const":"1"},"repo":{"description":"The repository root.","type":"string","minLength":1},"written":{"description":"Files written, relative to the repository root.","type":"array","items":{"type":"string"}},"kept":{"description":"Files that existed and were left unchanged.","type":"array","items":{"type":"string"}},"next":{"description":"The next commands, in order.","type":"array","items":{"type":"array","items":{"type":"string"},"minItems":1}}}};
 
-function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/init-result.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate53.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.repo === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "repo"},message:"must have required property '"+"repo"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.written === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "written"},message:"must have required property '"+"written"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.kept === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kept"},message:"must have required property '"+"kept"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.next === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "next"},message:"must have required property '"+"next"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "repo")) || (key0 === "written")) || (key0 === "kept")) || (key0 === "next"))){
+const err6 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("init-result" !== data.kind){
+const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "init-result"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err8 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.repo !== undefined){
+let data2 = data.repo;
+if(typeof data2 === "string"){
+if(func2(data2) < 1){
+const err9 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.written !== undefined){
+let data3 = data.written;
+if(Array.isArray(data3)){
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data3[i0] !== "string"){
+const err11 = {instancePath:instancePath+"/written/" + i0,schemaPath:"#/properties/written/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/written",schemaPath:"#/properties/written/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+if(data.kept !== undefined){
+let data5 = data.kept;
+if(Array.isArray(data5)){
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data5[i1] !== "string"){
+const err13 = {instancePath:instancePath+"/kept/" + i1,schemaPath:"#/properties/kept/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/kept",schemaPath:"#/properties/kept/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+if(data.next !== undefined){
+let data7 = data.next;
+if(Array.isArray(data7)){
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+let data8 = data7[i2];
+if(Array.isArray(data8)){
+if(data8.length < 1){
+const err15 = {instancePath:instancePath+"/next/" + i2,schemaPath:"#/properties/next/items/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+const len3 = data8.length;
+for(let i3=0; i3<len3; i3++){
+if(typeof data8[i3] !== "string"){
+const err16 = {instancePath:instancePath+"/next/" + i2+"/" + i3,schemaPath:"#/properties/next/items/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/next/" + i2,schemaPath:"#/properties/next/items/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+}
+else {
+const err18 = {instancePath:instancePath+"/next",schemaPath:"#/properties/next/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+validate53.errors = vErrors;
+return errors === 0;
+}
+validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateInvalidator = validate54;
+const schema157 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+
+function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/invalidator.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate50.evaluated;
+const evaluated0 = validate54.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15802,7 +16259,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(!((((((data0 === "ERR_RESUME_STALE_PLAN") || (data0 === "ERR_RESUME_STALE_PACKET")) || (data0 === "ERR_RESUME_STALE_PROMPT")) || (data0 === "ERR_RESUME_STALE_GATE")) || (data0 === "ERR_RESUME_STALE_COMPILER")) || (data0 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema153.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema157.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -15815,7 +16272,7 @@ errors++;
 if(data.artifact !== undefined){
 let data1 = data.artifact;
 if(!(((((((((data1 === "plan") || (data1 === "plan-snapshot")) || (data1 === "scorecard")) || (data1 === "run")) || (data1 === "marker")) || (data1 === "packet")) || (data1 === "prompt")) || (data1 === "gate")) || (data1 === "compiler"))){
-const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema153.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema157.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -15853,7 +16310,7 @@ errors++;
 if(data.path !== undefined){
 let data3 = data.path;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema153.properties.path.type},message:"must be string,null"};
+const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema157.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -15866,7 +16323,7 @@ errors++;
 if(data.expected !== undefined){
 let data4 = data.expected;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema153.properties.expected.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema157.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -15879,7 +16336,7 @@ errors++;
 if(data.actual !== undefined){
 let data5 = data.actual;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema153.properties.actual.type},message:"must be string,null"};
+const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema157.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -15925,20 +16382,20 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate50.errors = vErrors;
+validate54.errors = vErrors;
 return errors === 0;
 }
-validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalEvent = validate51;
-const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/PacketSkippedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/GateReopenedEvent"},{"$ref":"#/$defs/GateSupersededEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"PacketSkippedData":{"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"PacketSkippedEvent":{"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"GateReopenedData":{"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateReopenedEvent":{"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}},"GateSupersededData":{"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateSupersededEvent":{"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
-const schema158 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
-const schema159 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+export const validateJournalEvent = validate55;
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/PacketSkippedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/GateReopenedEvent"},{"$ref":"#/$defs/GateSupersededEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"PacketSkippedData":{"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"PacketSkippedEvent":{"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"GateReopenedData":{"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateReopenedEvent":{"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}},"GateSupersededData":{"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateSupersededEvent":{"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
+const schema162 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
+const schema163 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
-function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate53.evaluated;
+const evaluated0 = validate57.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16216,16 +16673,16 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate53.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
-validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate52.evaluated;
+const evaluated0 = validate56.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16266,8 +16723,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate53(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+if(!(validate57(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
 errors = vErrors.length;
 }
 }
@@ -16282,18 +16739,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate52.errors = vErrors;
+validate56.errors = vErrors;
 return errors === 0;
 }
-validate52.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate56.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema164 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
-const schema165 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema168 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
+const schema169 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
 
-function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate56.evaluated;
+const evaluated0 = validate60.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16990,16 +17447,16 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate56.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
-validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate55.evaluated;
+const evaluated0 = validate59.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17040,8 +17497,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate56(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
+if(!(validate60(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
 }
 }
@@ -17056,18 +17513,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate59.errors = vErrors;
 return errors === 0;
 }
-validate55.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema175 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
-const schema176 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
+const schema179 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
+const schema180 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
 
-function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate58.evaluated;
+const evaluated0 = validate62.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17190,18 +17647,18 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate58.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
-validate58.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate62.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema177 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
-const schema178 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
+const schema181 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
+const schema182 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate59.evaluated;
+const evaluated0 = validate63.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17428,18 +17885,18 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
-validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate63.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema179 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
-const schema180 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema183 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
+const schema184 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate61.evaluated;
+const evaluated0 = validate65.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17575,16 +18032,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate61.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
-validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate60.evaluated;
+const evaluated0 = validate64.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17625,8 +18082,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate61(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate61.errors : vErrors.concat(validate61.errors);
+if(!(validate65(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
@@ -17641,18 +18098,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate60.errors = vErrors;
+validate64.errors = vErrors;
 return errors === 0;
 }
-validate60.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate64.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema182 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
-const schema183 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
+const schema186 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
+const schema187 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
 
-function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate64.evaluated;
+const evaluated0 = validate68.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17810,7 +18267,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data3 = data.base_commit;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema183.properties.base_commit.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema187.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -17856,16 +18313,16 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate64.errors = vErrors;
+validate68.errors = vErrors;
 return errors === 0;
 }
-validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate63.evaluated;
+const evaluated0 = validate67.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17906,8 +18363,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate64(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+if(!(validate68(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
 errors = vErrors.length;
 }
 }
@@ -17922,20 +18379,20 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate63.errors = vErrors;
+validate67.errors = vErrors;
 return errors === 0;
 }
-validate63.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate67.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema186 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
-const schema187 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
-const schema190 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
-const schema191 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema190 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
+const schema191 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema194 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
+const schema195 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate73.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18072,16 +18529,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate69.errors = vErrors;
+validate73.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18091,8 +18548,8 @@ evaluated0.items = undefined;
 if(Array.isArray(data)){
 const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate69(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate69.errors : vErrors.concat(validate69.errors);
+if(!(validate73(data[i0], {instancePath:instancePath+"/" + i0,parentData:data,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
 errors = vErrors.length;
 }
 }
@@ -18107,16 +18564,16 @@ vErrors.push(err0);
 }
 errors++;
 }
-validate68.errors = vErrors;
+validate72.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate72.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate67.evaluated;
+const evaluated0 = validate71.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18259,7 +18716,7 @@ errors++;
 if(data.outcome !== undefined){
 let data2 = data.outcome;
 if(!(((((((data2 === "ok") || (data2 === "task-failed")) || (data2 === "timeout")) || (data2 === "crashed")) || (data2 === "auth-failed")) || (data2 === "backend-missing")) || (data2 === "rate-limited"))){
-const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema187.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema191.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -18295,8 +18752,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate72(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 }
@@ -18311,16 +18768,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate67.errors = vErrors;
+validate71.errors = vErrors;
 return errors === 0;
 }
-validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate66.evaluated;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18361,8 +18818,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate67(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+if(!(validate71(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
 errors = vErrors.length;
 }
 }
@@ -18377,18 +18834,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate66.errors = vErrors;
+validate70.errors = vErrors;
 return errors === 0;
 }
-validate66.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate70.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema194 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
-const schema195 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema198 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
+const schema199 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate74.evaluated;
+const evaluated0 = validate78.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18531,7 +18988,7 @@ errors++;
 if(data.verdict !== undefined){
 let data2 = data.verdict;
 if(!((((data2 === "approved") || (data2 === "changes-requested")) || (data2 === "needs-human")) || (data2 === "infra-failed"))){
-const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema195.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema199.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -18567,8 +19024,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate72(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 }
@@ -18583,16 +19040,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate74.errors = vErrors;
+validate78.errors = vErrors;
 return errors === 0;
 }
-validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate73.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18633,8 +19090,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+if(!(validate78(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 }
@@ -18649,18 +19106,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate73.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
-validate73.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema198 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
-const schema199 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema202 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
+const schema203 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate78.evaluated;
+const evaluated0 = validate82.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18831,16 +19288,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
-validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate77.evaluated;
+const evaluated0 = validate81.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18881,8 +19338,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate78(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate82(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
 errors = vErrors.length;
 }
 }
@@ -18897,18 +19354,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate77.errors = vErrors;
+validate81.errors = vErrors;
 return errors === 0;
 }
-validate77.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate81.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema201 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
-const schema202 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
+const schema205 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
+const schema206 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate85.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19064,16 +19521,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate80.evaluated;
+const evaluated0 = validate84.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19114,8 +19571,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate81(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 }
@@ -19130,18 +19587,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate80.errors = vErrors;
+validate84.errors = vErrors;
 return errors === 0;
 }
-validate80.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate84.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema204 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
-const schema205 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}};
+const schema208 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
+const schema209 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}};
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate88.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19382,16 +19839,16 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate84.errors = vErrors;
+validate88.errors = vErrors;
 return errors === 0;
 }
-validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate83.evaluated;
+const evaluated0 = validate87.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19432,8 +19889,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 }
@@ -19448,18 +19905,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate83.errors = vErrors;
+validate87.errors = vErrors;
 return errors === 0;
 }
-validate83.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate87.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema207 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
-const schema208 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema211 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
+const schema212 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate87.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19580,16 +20037,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate87.errors = vErrors;
+validate91.errors = vErrors;
 return errors === 0;
 }
-validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate86.evaluated;
+const evaluated0 = validate90.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19630,8 +20087,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate87(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
 errors = vErrors.length;
 }
 }
@@ -19646,18 +20103,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate90.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema210 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
-const schema211 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
+const schema214 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
+const schema215 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate90.evaluated;
+const evaluated0 = validate94.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19813,16 +20270,16 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
-validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate89.evaluated;
+const evaluated0 = validate93.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -19863,8 +20320,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate90(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
 errors = vErrors.length;
 }
 }
@@ -19879,18 +20336,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate89.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate89.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema213 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
-const schema214 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema217 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
+const schema218 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
-function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate93.evaluated;
+const evaluated0 = validate97.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20011,16 +20468,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate93.errors = vErrors;
+validate97.errors = vErrors;
 return errors === 0;
 }
-validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate92.evaluated;
+const evaluated0 = validate96.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20061,8 +20518,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate93(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
+if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
 errors = vErrors.length;
 }
 }
@@ -20077,18 +20534,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate92.errors = vErrors;
+validate96.errors = vErrors;
 return errors === 0;
 }
-validate92.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate96.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema216 = {"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}};
-const schema217 = {"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema220 = {"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}};
+const schema221 = {"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
-function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate96.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20351,16 +20808,16 @@ vErrors.push(err21);
 }
 errors++;
 }
-validate96.errors = vErrors;
+validate100.errors = vErrors;
 return errors === 0;
 }
-validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate95.evaluated;
+const evaluated0 = validate99.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20401,8 +20858,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate96(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
+if(!(validate100(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
 errors = vErrors.length;
 }
 }
@@ -20417,18 +20874,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate95.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
-validate95.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate99.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema221 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
-const schema222 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema225 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
+const schema226 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate103.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20655,16 +21112,16 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate99.errors = vErrors;
+validate103.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate98.evaluated;
+const evaluated0 = validate102.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20705,8 +21162,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate99(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
+if(!(validate103(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate103.errors : vErrors.concat(validate103.errors);
 errors = vErrors.length;
 }
 }
@@ -20721,18 +21178,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
-validate98.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate102.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema226 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
-const schema227 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema230 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
+const schema231 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate106.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20888,8 +21345,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate72(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 }
@@ -20904,16 +21361,16 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate102.errors = vErrors;
+validate106.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate101.evaluated;
+const evaluated0 = validate105.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -20954,8 +21411,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate102(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+if(!(validate106(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
 errors = vErrors.length;
 }
 }
@@ -20970,18 +21427,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate101.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
-validate101.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate105.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema231 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
-const schema232 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema235 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
+const schema236 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate106.evaluated;
+const evaluated0 = validate110.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21208,8 +21665,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate72(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 }
@@ -21224,16 +21681,16 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
-validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate105.evaluated;
+const evaluated0 = validate109.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21274,8 +21731,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate106(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate106.errors : vErrors.concat(validate106.errors);
+if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
 errors = vErrors.length;
 }
 }
@@ -21290,18 +21747,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate105.errors = vErrors;
+validate109.errors = vErrors;
 return errors === 0;
 }
-validate105.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate109.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema237 = {"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}};
-const schema238 = {"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema241 = {"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}};
+const schema242 = {"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate110.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21528,16 +21985,16 @@ vErrors.push(err18);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate109.evaluated;
+const evaluated0 = validate113.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21578,8 +22035,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate114(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 }
@@ -21594,18 +22051,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate109.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
-validate109.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate113.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema242 = {"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}};
-const schema243 = {"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema246 = {"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}};
+const schema247 = {"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
-function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate113.evaluated;
+const evaluated0 = validate117.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21797,16 +22254,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate113.errors = vErrors;
+validate117.errors = vErrors;
 return errors === 0;
 }
-validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate112.evaluated;
+const evaluated0 = validate116.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21847,8 +22304,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+if(!(validate117(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate117.errors : vErrors.concat(validate117.errors);
 errors = vErrors.length;
 }
 }
@@ -21863,18 +22320,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate112.errors = vErrors;
+validate116.errors = vErrors;
 return errors === 0;
 }
-validate112.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate116.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema246 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
-const schema247 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema250 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
+const schema251 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate116.evaluated;
+const evaluated0 = validate120.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22066,8 +22523,8 @@ errors++;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate72(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 }
@@ -22082,16 +22539,16 @@ vErrors.push(err15);
 }
 errors++;
 }
-validate116.errors = vErrors;
+validate120.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate115.evaluated;
+const evaluated0 = validate119.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22132,8 +22589,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate116(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
+if(!(validate120(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
 errors = vErrors.length;
 }
 }
@@ -22148,18 +22605,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate115.errors = vErrors;
+validate119.errors = vErrors;
 return errors === 0;
 }
-validate115.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate119.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema251 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
-const schema252 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema255 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
+const schema256 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
-function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate120.evaluated;
+const evaluated0 = validate124.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22280,16 +22737,16 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate120.errors = vErrors;
+validate124.errors = vErrors;
 return errors === 0;
 }
-validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate124.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate119.evaluated;
+const evaluated0 = validate123.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22330,8 +22787,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate120(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate120.errors : vErrors.concat(validate120.errors);
+if(!(validate124(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
 errors = vErrors.length;
 }
 }
@@ -22346,18 +22803,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate119.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
-validate119.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate123.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema254 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
-const schema255 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+const schema258 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
+const schema259 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate123.evaluated;
+const evaluated0 = validate127.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22585,16 +23042,16 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate123.errors = vErrors;
+validate127.errors = vErrors;
 return errors === 0;
 }
-validate123.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate127.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate122.evaluated;
+const evaluated0 = validate126.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -22635,8 +23092,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate123(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+if(!(validate127(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate127.errors : vErrors.concat(validate127.errors);
 errors = vErrors.length;
 }
 }
@@ -22651,18 +23108,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate122.errors = vErrors;
+validate126.errors = vErrors;
 return errors === 0;
 }
-validate122.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate126.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema259 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
-const schema260 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema263 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
+const schema264 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
 
-function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate126.evaluated;
+const evaluated0 = validate130.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23487,8 +23944,8 @@ vErrors = null;
 }
 }
 if(data.files !== undefined){
-if(!(validate68(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+if(!(validate72(data.files, {instancePath:instancePath+"/files",parentData:data,parentDataProperty:"files",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 }
@@ -23503,16 +23960,16 @@ vErrors.push(err67);
 }
 errors++;
 }
-validate126.errors = vErrors;
+validate130.errors = vErrors;
 return errors === 0;
 }
-validate126.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate130.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate125.evaluated;
+const evaluated0 = validate129.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23553,8 +24010,8 @@ errors++;
 }
 }
 if(data.data !== undefined){
-if(!(validate126(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
+if(!(validate130(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
 errors = vErrors.length;
 }
 }
@@ -23569,18 +24026,18 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate125.errors = vErrors;
+validate129.errors = vErrors;
 return errors === 0;
 }
-validate125.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate129.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema272 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
-const schema273 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
+const schema276 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
+const schema277 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
 
-function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate129.evaluated;
+const evaluated0 = validate133.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23656,18 +24113,18 @@ vErrors.push(err5);
 }
 errors++;
 }
-validate129.errors = vErrors;
+validate133.errors = vErrors;
 return errors === 0;
 }
-validate129.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate133.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema274 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
-const schema275 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
+const schema278 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
+const schema279 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
 
-function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate130.evaluated;
+const evaluated0 = validate134.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23735,7 +24192,7 @@ errors++;
 if(data1.reason !== undefined){
 let data2 = data1.reason;
 if(!((((data2 === "gate") || (data2 === "budget")) || (data2 === "failed")) || (data2 === "interrupted"))){
-const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema275.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema279.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -23780,17 +24237,17 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate130.errors = vErrors;
+validate134.errors = vErrors;
 return errors === 0;
 }
-validate130.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
+validate134.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
 
-function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-event.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate51.evaluated;
+const evaluated0 = validate55.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -23998,158 +24455,158 @@ errors++;
 const tag0 = data.type;
 if(typeof tag0 == "string"){
 if(tag0 === "run.opened"){
-if(!(validate52(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate52.errors : vErrors.concat(validate52.errors);
+if(!(validate56(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate56.errors : vErrors.concat(validate56.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "run.recompiled"){
-if(!(validate55(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "lease.taken"){
-if(!(validate58(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "lease.taken-over"){
 if(!(validate59(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "journal.truncated"){
-if(!(validate60(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+else if(tag0 === "lease.taken"){
+if(!(validate62(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "packet.dispatched"){
+else if(tag0 === "lease.taken-over"){
 if(!(validate63(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "journal.truncated"){
+if(!(validate64(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate64.errors : vErrors.concat(validate64.errors);
+errors = vErrors.length;
+}
+}
+else if(tag0 === "packet.dispatched"){
+if(!(validate67(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate67.errors : vErrors.concat(validate67.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "attempt.recorded"){
-if(!(validate66(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate66.errors : vErrors.concat(validate66.errors);
+if(!(validate70(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.reviewed"){
-if(!(validate73(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "packet.completed"){
 if(!(validate77(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "packet.completed"){
+if(!(validate81(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "repair.scheduled"){
-if(!(validate80(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+if(!(validate84(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "infra.retry-scheduled"){
-if(!(validate83(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate87(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.failed"){
-if(!(validate86(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate90(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.abandoned"){
-if(!(validate89(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
+if(!(validate93(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate93.errors : vErrors.concat(validate93.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.reopened"){
-if(!(validate92(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
+if(!(validate96(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "packet.skipped"){
-if(!(validate95(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+if(!(validate99(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "gate.opened"){
-if(!(validate98(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate102(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "gate.approved"){
-if(!(validate101(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "gate.rejected"){
 if(!(validate105(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
 errors = vErrors.length;
 }
 }
-else if(tag0 === "gate.reopened"){
+else if(tag0 === "gate.rejected"){
 if(!(validate109(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate109.errors : vErrors.concat(validate109.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "gate.reopened"){
+if(!(validate113(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "gate.superseded"){
-if(!(validate112(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate112.errors : vErrors.concat(validate112.errors);
+if(!(validate116(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "handoff.registered"){
-if(!(validate115(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate115.errors : vErrors.concat(validate115.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "integration.merged"){
 if(!(validate119(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "integration.merged"){
+if(!(validate123(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate123.errors : vErrors.concat(validate123.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "integration.conflict"){
-if(!(validate122(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
+if(!(validate126(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 }
 else if(tag0 === "fanout.expanded"){
-if(!(validate125(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
-errors = vErrors.length;
-}
-}
-else if(tag0 === "run.completed"){
 if(!(validate129(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
 errors = vErrors.length;
 }
 }
+else if(tag0 === "run.completed"){
+if(!(validate133(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+errors = vErrors.length;
+}
+}
 else if(tag0 === "run.stopped"){
-if(!(validate130(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
+if(!(validate134(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate134.errors : vErrors.concat(validate134.errors);
 errors = vErrors.length;
 }
 }
@@ -24185,19 +24642,19 @@ vErrors.push(err19);
 }
 errors++;
 }
-validate51.errors = vErrors;
+validate55.errors = vErrors;
 return errors === 0;
 }
-validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateJournalLog = validate157;
-const schema276 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
+export const validateJournalLog = validate161;
+const schema280 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
 
-function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-log.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate157.evaluated;
+const evaluated0 = validate161.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24388,8 +24845,8 @@ let data5 = data.events;
 if(Array.isArray(data5)){
 const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate51(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
+if(!(validate55(data5[i0], {instancePath:instancePath+"/events/" + i0,parentData:data5,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
 }
@@ -24416,19 +24873,19 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate157.errors = vErrors;
+validate161.errors = vErrors;
 return errors === 0;
 }
-validate157.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateManifestSummary = validate159;
-const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"packages/<package>/gate-summary.json: the result of a package's manifest gate (fixtures/<package>/manifest.json). Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
+export const validateManifestSummary = validate163;
+const schema282 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"packages/<package>/gate-summary.json: the result of a package's manifest gate (fixtures/<package>/manifest.json). Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
 
-function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/manifest-summary.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate159.evaluated;
+const evaluated0 = validate163.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24547,7 +25004,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema278.properties, key0))){
+if(!(func3.call(schema282.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -24735,7 +25192,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!((data8 === "keep") || (data8 === "kill"))){
-const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema278.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema282.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -24871,19 +25328,19 @@ vErrors.push(err36);
 }
 errors++;
 }
-validate159.errors = vErrors;
+validate163.errors = vErrors;
 return errors === 0;
 }
-validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateNextAction = validate160;
-const schema279 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
+export const validateNextAction = validate164;
+const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
 
-function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/next-action.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate160.evaluated;
+const evaluated0 = validate164.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -24992,7 +25449,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema279.properties, key0))){
+if(!(func3.call(schema283.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -25075,7 +25532,7 @@ errors++;
 if(data.action !== undefined){
 let data3 = data.action;
 if(!((((((data3 === "run") || (data3 === "approve-gate")) || (data3 === "inspect-failure")) || (data3 === "repair-store")) || (data3 === "wait")) || (data3 === "complete"))){
-const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema279.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema283.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -25203,7 +25660,7 @@ vErrors = null;
 if(data.command !== undefined){
 let data7 = data.command;
 if((typeof data7 !== "string") && (data7 !== null)){
-const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema279.properties.command.type},message:"must be string,null"};
+const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema283.properties.command.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -25410,7 +25867,7 @@ vErrors = null;
 if(data.frontier_status !== undefined){
 let data10 = data.frontier_status;
 if(!(((((((data10 === "complete") || (data10 === "running")) || (data10 === "waiting")) || (data10 === "gate")) || (data10 === "budget")) || (data10 === "failed")) || (data10 === null))){
-const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema279.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema283.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -25431,22 +25888,3809 @@ vErrors.push(err39);
 }
 errors++;
 }
-validate160.errors = vErrors;
+validate164.errors = vErrors;
 return errors === 0;
 }
-validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validatePacket = validate32;
+export const validatePacketDetail = validate165;
+const schema287 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet-detail.schema.json","title":"PacketDetail","description":"`dwm show <run> <packet> --json`: one packet as the operator needs it to act: what it is (phase, workers, dependencies, ownership), each attempt (backend, outcome, exit, duration, tokens, cost), each failing check with its command, exit code and output tail, the review findings with their evidence, the diff stat, and the next command. Read-only: built from the run store, never written to it.","type":"object","required":["kind","schema_version","run_id","packet_id","state","reason","phase","workers","depends_on","dependents","gates","fanout_from","attempts","cost","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"packet-detail"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"$ref":"status-report.schema.json#/properties/packets/items/properties/state"},"reason":{"description":"Why the packet is failed, reopened or waiting, as the journal says.","type":["string","null"]},"phase":{"title":"PacketPhaseRef","type":"object","required":["id","name"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":["string","null"]}}},"workers":{"type":"array","items":{"title":"PacketWorkerRow","type":"object","required":["worker_id","role","ownership","backend","model"],"additionalProperties":false,"properties":{"worker_id":{"type":"string","minLength":1},"role":{"type":["string","null"]},"ownership":{"description":"Paths the worker may change.","type":"array","items":{"type":"string"}},"backend":{"description":"The backend its binding names now (null without a bindings file).","type":["string","null"]},"model":{"type":["string","null"]}}}},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"dependents":{"description":"Packets that depend on this one.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"title":"PacketGateRow","type":"object","required":["gate_id","state"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]}}}},"fanout_from":{"description":"The template a fan-out item packet was expanded from.","type":["string","null"]},"attempts":{"type":"array","items":{"$ref":"#/$defs/attempt"}},"cost":{"$ref":"common.schema.json#/$defs/costSummary"},"next_action":{"$ref":"status-report.schema.json#/properties/next_action"}},"$defs":{"attempt":{"title":"PacketAttemptDetail","type":"object","required":["attempt","evidence","backends","outcome","failure_class","exit_code","signal","started_at","finished_at","duration_ms","tokens","cost","verdict","failing_checks","findings","invocations","diff","branch","head_commit"],"additionalProperties":false,"properties":{"attempt":{"type":"integer","minimum":1},"evidence":{"description":"The attempt directory, relative to the run directory.","type":"string"},"backends":{"type":"array","items":{"type":"string"}},"outcome":{"description":"The executor's outcome; null when the attempt was dispatched but has no evidence (in flight, or abandoned).","oneOf":[{"$ref":"attempt.schema.json#/$defs/outcome"},{"type":"null"}]},"failure_class":{"description":"Why the attempt did not pass: an infrastructure class (timeout, crashed, auth-failed, backend-missing, rate-limited), task-failed (the worker failed), changes-requested or needs-human (the review), no-evidence; null when it passed or is not reviewed yet.","enum":["task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","changes-requested","needs-human","no-evidence",null]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"started_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"finished_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"duration_ms":{"type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"attempt.schema.json#/$defs/tokens"},{"type":"null"}]},"cost":{"title":"AttemptCost","type":"object","required":["usd","source","models"],"additionalProperties":false,"properties":{"usd":{"type":["number","null"],"minimum":0},"source":{"description":"price-table: the bindings file's prices; reported: the agent CLI's own figure; null: no cost (no tokens, or no price).","enum":["price-table","reported",null]},"models":{"description":"backend/model of each priced invocation.","type":"array","items":{"type":"string"}}}},"verdict":{"description":"The review's verdict; null when not reviewed.","type":["string","null"]},"failing_checks":{"type":"array","items":{"title":"FailingCheck","type":"object","required":["id","kind","detail","command","exit_code","timed_out","output_tail"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"type":"string"},"detail":{"type":"string"},"command":{"description":"The command DWM ran for the check, when it ran one.","type":["string","null"]},"exit_code":{"type":["integer","null"]},"timed_out":{"type":"boolean"},"output_tail":{"description":"The last lines of its stderr and stdout.","type":["string","null"]}}}},"findings":{"type":"array","items":{"title":"FindingDetail","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string"},"message":{"type":"string"},"effect":{"type":"string"},"evidence":{"description":"Each piece of evidence: its file (relative to the attempt directory) and excerpt.","type":"array","items":{"type":"string"}}}}},"invocations":{"type":"array","items":{"title":"InvocationRow","type":"object","required":["worker_id","backend","outcome","exit_code","duration_ms","stderr_tail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"type":"string"},"outcome":{"type":"string"},"exit_code":{"type":["integer","null"]},"duration_ms":{"type":"integer","minimum":0},"stderr_tail":{"description":"The end of its stderr when it did not end ok.","type":["string","null"]}}}},"diff":{"description":"The diff stat (the review's, else the changed files without line counts); null without a diff.","oneOf":[{"title":"DiffStat","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"DiffStatFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string"},"status":{"type":"string"},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}}},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"]}}}}};
+const schema303 = {"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."};
+const schema301 = {"title":"CostSummary","description":"Tokens and cost of a set of attempts (one attempt, a packet's, a run's). A cost comes from the price table of the worker-bindings file (`prices`: USD per million tokens per backend and model), else from a cost the agent CLI reported; DWM has no built-in prices. `usd` sums the priced attempts; `unpriced` counts attempts that used tokens but have no price.","type":"object","required":["attempts","input_tokens","output_tokens","total_tokens","usd","priced","unpriced"],"additionalProperties":false,"properties":{"attempts":{"type":"integer","minimum":0,"description":"Attempts counted."},"input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"usd":{"description":"Sum over the priced attempts; null when none is priced.","type":["number","null"],"minimum":0},"priced":{"type":"integer","minimum":0,"description":"Attempts with a cost."},"unpriced":{"type":"integer","minimum":0,"description":"Attempts that used tokens but have no price (no entry for their backend and model)."}}};
+const schema313 = {"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}};
+const schema307 = {"title":"PacketAttemptDetail","type":"object","required":["attempt","evidence","backends","outcome","failure_class","exit_code","signal","started_at","finished_at","duration_ms","tokens","cost","verdict","failing_checks","findings","invocations","diff","branch","head_commit"],"additionalProperties":false,"properties":{"attempt":{"type":"integer","minimum":1},"evidence":{"description":"The attempt directory, relative to the run directory.","type":"string"},"backends":{"type":"array","items":{"type":"string"}},"outcome":{"description":"The executor's outcome; null when the attempt was dispatched but has no evidence (in flight, or abandoned).","oneOf":[{"$ref":"attempt.schema.json#/$defs/outcome"},{"type":"null"}]},"failure_class":{"description":"Why the attempt did not pass: an infrastructure class (timeout, crashed, auth-failed, backend-missing, rate-limited), task-failed (the worker failed), changes-requested or needs-human (the review), no-evidence; null when it passed or is not reviewed yet.","enum":["task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","changes-requested","needs-human","no-evidence",null]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"started_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"finished_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"duration_ms":{"type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"attempt.schema.json#/$defs/tokens"},{"type":"null"}]},"cost":{"title":"AttemptCost","type":"object","required":["usd","source","models"],"additionalProperties":false,"properties":{"usd":{"type":["number","null"],"minimum":0},"source":{"description":"price-table: the bindings file's prices; reported: the agent CLI's own figure; null: no cost (no tokens, or no price).","enum":["price-table","reported",null]},"models":{"description":"backend/model of each priced invocation.","type":"array","items":{"type":"string"}}}},"verdict":{"description":"The review's verdict; null when not reviewed.","type":["string","null"]},"failing_checks":{"type":"array","items":{"title":"FailingCheck","type":"object","required":["id","kind","detail","command","exit_code","timed_out","output_tail"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"type":"string"},"detail":{"type":"string"},"command":{"description":"The command DWM ran for the check, when it ran one.","type":["string","null"]},"exit_code":{"type":["integer","null"]},"timed_out":{"type":"boolean"},"output_tail":{"description":"The last lines of its stderr and stdout.","type":["string","null"]}}}},"findings":{"type":"array","items":{"title":"FindingDetail","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string"},"message":{"type":"string"},"effect":{"type":"string"},"evidence":{"description":"Each piece of evidence: its file (relative to the attempt directory) and excerpt.","type":"array","items":{"type":"string"}}}}},"invocations":{"type":"array","items":{"title":"InvocationRow","type":"object","required":["worker_id","backend","outcome","exit_code","duration_ms","stderr_tail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"type":"string"},"outcome":{"type":"string"},"exit_code":{"type":["integer","null"]},"duration_ms":{"type":"integer","minimum":0},"stderr_tail":{"description":"The end of its stderr when it did not end ok.","type":["string","null"]}}}},"diff":{"description":"The diff stat (the review's, else the changed files without line counts); null without a diff.","oneOf":[{"title":"DiffStat","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"DiffStatFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string"},"status":{"type":"string"},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}}},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"]}}};
 
-export const validateReview = validate161;
-const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
-const pattern190 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate167.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.attempt === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempt"},message:"must have required property '"+"attempt"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.evidence === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "evidence"},message:"must have required property '"+"evidence"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.backends === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backends"},message:"must have required property '"+"backends"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.outcome === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.failure_class === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "failure_class"},message:"must have required property '"+"failure_class"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.exit_code === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.signal === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "signal"},message:"must have required property '"+"signal"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.started_at === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "started_at"},message:"must have required property '"+"started_at"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.finished_at === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "finished_at"},message:"must have required property '"+"finished_at"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.duration_ms === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.tokens === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "tokens"},message:"must have required property '"+"tokens"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.cost === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cost"},message:"must have required property '"+"cost"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.verdict === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "verdict"},message:"must have required property '"+"verdict"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.failing_checks === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "failing_checks"},message:"must have required property '"+"failing_checks"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.findings === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "findings"},message:"must have required property '"+"findings"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+if(data.invocations === undefined){
+const err15 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "invocations"},message:"must have required property '"+"invocations"+"'"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data.diff === undefined){
+const err16 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "diff"},message:"must have required property '"+"diff"+"'"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+if(data.branch === undefined){
+const err17 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "branch"},message:"must have required property '"+"branch"+"'"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+if(data.head_commit === undefined){
+const err18 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "head_commit"},message:"must have required property '"+"head_commit"+"'"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema307.properties, key0))){
+const err19 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+if(data.attempt !== undefined){
+let data0 = data.attempt;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err20 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err21 = {instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+if(data.evidence !== undefined){
+if(typeof data.evidence !== "string"){
+const err22 = {instancePath:instancePath+"/evidence",schemaPath:"#/properties/evidence/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+if(data.backends !== undefined){
+let data2 = data.backends;
+if(Array.isArray(data2)){
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data2[i0] !== "string"){
+const err23 = {instancePath:instancePath+"/backends/" + i0,schemaPath:"#/properties/backends/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+else {
+const err24 = {instancePath:instancePath+"/backends",schemaPath:"#/properties/backends/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+if(data.outcome !== undefined){
+let data4 = data.outcome;
+const _errs11 = errors;
+let valid3 = false;
+let passing0 = null;
+const _errs12 = errors;
+if(!(((((((data4 === "ok") || (data4 === "task-failed")) || (data4 === "timeout")) || (data4 === "crashed")) || (data4 === "auth-failed")) || (data4 === "backend-missing")) || (data4 === "rate-limited"))){
+const err25 = {instancePath:instancePath+"/outcome",schemaPath:"attempt.schema.json#/$defs/outcome/enum",keyword:"enum",params:{allowedValues: schema50.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid0 = _errs12 === errors;
+if(_valid0){
+valid3 = true;
+passing0 = 0;
+}
+const _errs14 = errors;
+if(data4 !== null){
+const err26 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+var _valid0 = _errs14 === errors;
+if(_valid0 && valid3){
+valid3 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid3 = true;
+passing0 = 1;
+}
+}
+if(!valid3){
+const err27 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+else {
+errors = _errs11;
+if(vErrors !== null){
+if(_errs11){
+vErrors.length = _errs11;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.failure_class !== undefined){
+let data5 = data.failure_class;
+if(!((((((((((data5 === "task-failed") || (data5 === "timeout")) || (data5 === "crashed")) || (data5 === "auth-failed")) || (data5 === "backend-missing")) || (data5 === "rate-limited")) || (data5 === "changes-requested")) || (data5 === "needs-human")) || (data5 === "no-evidence")) || (data5 === null))){
+const err28 = {instancePath:instancePath+"/failure_class",schemaPath:"#/properties/failure_class/enum",keyword:"enum",params:{allowedValues: schema307.properties.failure_class.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+}
+if(data.exit_code !== undefined){
+let data6 = data.exit_code;
+if((!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))) && (data6 !== null)){
+const err29 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema307.properties.exit_code.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.signal !== undefined){
+let data7 = data.signal;
+if((typeof data7 !== "string") && (data7 !== null)){
+const err30 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema307.properties.signal.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.started_at !== undefined){
+let data8 = data.started_at;
+const _errs22 = errors;
+let valid5 = false;
+let passing1 = null;
+const _errs23 = errors;
+if(typeof data8 === "string"){
+if(!(formats0.validate(data8))){
+const err31 = {instancePath:instancePath+"/started_at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/started_at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+var _valid1 = _errs23 === errors;
+if(_valid1){
+valid5 = true;
+passing1 = 0;
+}
+const _errs26 = errors;
+if(data8 !== null){
+const err33 = {instancePath:instancePath+"/started_at",schemaPath:"#/properties/started_at/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+var _valid1 = _errs26 === errors;
+if(_valid1 && valid5){
+valid5 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid5 = true;
+passing1 = 1;
+}
+}
+if(!valid5){
+const err34 = {instancePath:instancePath+"/started_at",schemaPath:"#/properties/started_at/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+else {
+errors = _errs22;
+if(vErrors !== null){
+if(_errs22){
+vErrors.length = _errs22;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.finished_at !== undefined){
+let data9 = data.finished_at;
+const _errs29 = errors;
+let valid7 = false;
+let passing2 = null;
+const _errs30 = errors;
+if(typeof data9 === "string"){
+if(!(formats0.validate(data9))){
+const err35 = {instancePath:instancePath+"/finished_at",schemaPath:"common.schema.json#/$defs/timestamp/format",keyword:"format",params:{format: "date-time"},message:"must match format \""+"date-time"+"\""};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+else {
+const err36 = {instancePath:instancePath+"/finished_at",schemaPath:"common.schema.json#/$defs/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var _valid2 = _errs30 === errors;
+if(_valid2){
+valid7 = true;
+passing2 = 0;
+}
+const _errs33 = errors;
+if(data9 !== null){
+const err37 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+var _valid2 = _errs33 === errors;
+if(_valid2 && valid7){
+valid7 = false;
+passing2 = [passing2, 1];
+}
+else {
+if(_valid2){
+valid7 = true;
+passing2 = 1;
+}
+}
+if(!valid7){
+const err38 = {instancePath:instancePath+"/finished_at",schemaPath:"#/properties/finished_at/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+else {
+errors = _errs29;
+if(vErrors !== null){
+if(_errs29){
+vErrors.length = _errs29;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.duration_ms !== undefined){
+let data10 = data.duration_ms;
+if((!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))) && (data10 !== null)){
+const err39 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: schema307.properties.duration_ms.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 0 || isNaN(data10)){
+const err40 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+if(data.tokens !== undefined){
+let data11 = data.tokens;
+const _errs38 = errors;
+let valid9 = false;
+let passing3 = null;
+const _errs39 = errors;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+for(const key1 in data11){
+if(!((((((key1 === "input_tokens") || (key1 === "cached_input_tokens")) || (key1 === "output_tokens")) || (key1 === "reasoning_output_tokens")) || (key1 === "total_tokens")) || (key1 === "cost_usd"))){
+const err41 = {instancePath:instancePath+"/tokens",schemaPath:"attempt.schema.json#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data11.input_tokens !== undefined){
+let data12 = data11.input_tokens;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err42 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 < 0 || isNaN(data12)){
+const err43 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+if(data11.cached_input_tokens !== undefined){
+let data13 = data11.cached_input_tokens;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err44 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err45 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+if(data11.output_tokens !== undefined){
+let data14 = data11.output_tokens;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err46 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+const err47 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+}
+if(data11.reasoning_output_tokens !== undefined){
+let data15 = data11.reasoning_output_tokens;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err48 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 < 0 || isNaN(data15)){
+const err49 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+if(data11.total_tokens !== undefined){
+let data16 = data11.total_tokens;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+const err50 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 < 0 || isNaN(data16)){
+const err51 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"attempt.schema.json#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+if(data11.cost_usd !== undefined){
+let data17 = data11.cost_usd;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 0 || isNaN(data17)){
+const err52 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"attempt.schema.json#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"attempt.schema.json#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/tokens",schemaPath:"attempt.schema.json#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+var _valid3 = _errs39 === errors;
+if(_valid3){
+valid9 = true;
+passing3 = 0;
+}
+const _errs55 = errors;
+if(data11 !== null){
+const err55 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+var _valid3 = _errs55 === errors;
+if(_valid3 && valid9){
+valid9 = false;
+passing3 = [passing3, 1];
+}
+else {
+if(_valid3){
+valid9 = true;
+passing3 = 1;
+}
+}
+if(!valid9){
+const err56 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing3},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+else {
+errors = _errs38;
+if(vErrors !== null){
+if(_errs38){
+vErrors.length = _errs38;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.cost !== undefined){
+let data18 = data.cost;
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.usd === undefined){
+const err57 = {instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+if(data18.source === undefined){
+const err58 = {instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/required",keyword:"required",params:{missingProperty: "source"},message:"must have required property '"+"source"+"'"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+if(data18.models === undefined){
+const err59 = {instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/required",keyword:"required",params:{missingProperty: "models"},message:"must have required property '"+"models"+"'"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+for(const key2 in data18){
+if(!(((key2 === "usd") || (key2 === "source")) || (key2 === "models"))){
+const err60 = {instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+if(data18.usd !== undefined){
+let data19 = data18.usd;
+if((!((typeof data19 == "number") && (isFinite(data19)))) && (data19 !== null)){
+const err61 = {instancePath:instancePath+"/cost/usd",schemaPath:"#/properties/cost/properties/usd/type",keyword:"type",params:{type: schema307.properties.cost.properties.usd.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 < 0 || isNaN(data19)){
+const err62 = {instancePath:instancePath+"/cost/usd",schemaPath:"#/properties/cost/properties/usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+}
+if(data18.source !== undefined){
+let data20 = data18.source;
+if(!(((data20 === "price-table") || (data20 === "reported")) || (data20 === null))){
+const err63 = {instancePath:instancePath+"/cost/source",schemaPath:"#/properties/cost/properties/source/enum",keyword:"enum",params:{allowedValues: schema307.properties.cost.properties.source.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+}
+if(data18.models !== undefined){
+let data21 = data18.models;
+if(Array.isArray(data21)){
+const len1 = data21.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data21[i1] !== "string"){
+const err64 = {instancePath:instancePath+"/cost/models/" + i1,schemaPath:"#/properties/cost/properties/models/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/cost/models",schemaPath:"#/properties/cost/properties/models/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/cost",schemaPath:"#/properties/cost/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data.verdict !== undefined){
+let data23 = data.verdict;
+if((typeof data23 !== "string") && (data23 !== null)){
+const err67 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/type",keyword:"type",params:{type: schema307.properties.verdict.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data.failing_checks !== undefined){
+let data24 = data.failing_checks;
+if(Array.isArray(data24)){
+const len2 = data24.length;
+for(let i2=0; i2<len2; i2++){
+let data25 = data24[i2];
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.id === undefined){
+const err68 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if(data25.kind === undefined){
+const err69 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+if(data25.detail === undefined){
+const err70 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/required",keyword:"required",params:{missingProperty: "detail"},message:"must have required property '"+"detail"+"'"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if(data25.command === undefined){
+const err71 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+if(data25.exit_code === undefined){
+const err72 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+if(data25.timed_out === undefined){
+const err73 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/required",keyword:"required",params:{missingProperty: "timed_out"},message:"must have required property '"+"timed_out"+"'"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(data25.output_tail === undefined){
+const err74 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/required",keyword:"required",params:{missingProperty: "output_tail"},message:"must have required property '"+"output_tail"+"'"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+for(const key3 in data25){
+if(!(((((((key3 === "id") || (key3 === "kind")) || (key3 === "detail")) || (key3 === "command")) || (key3 === "exit_code")) || (key3 === "timed_out")) || (key3 === "output_tail"))){
+const err75 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+if(data25.id !== undefined){
+if(typeof data25.id !== "string"){
+const err76 = {instancePath:instancePath+"/failing_checks/" + i2+"/id",schemaPath:"#/properties/failing_checks/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data25.kind !== undefined){
+if(typeof data25.kind !== "string"){
+const err77 = {instancePath:instancePath+"/failing_checks/" + i2+"/kind",schemaPath:"#/properties/failing_checks/items/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+if(data25.detail !== undefined){
+if(typeof data25.detail !== "string"){
+const err78 = {instancePath:instancePath+"/failing_checks/" + i2+"/detail",schemaPath:"#/properties/failing_checks/items/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+if(data25.command !== undefined){
+let data29 = data25.command;
+if((typeof data29 !== "string") && (data29 !== null)){
+const err79 = {instancePath:instancePath+"/failing_checks/" + i2+"/command",schemaPath:"#/properties/failing_checks/items/properties/command/type",keyword:"type",params:{type: schema307.properties.failing_checks.items.properties.command.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data25.exit_code !== undefined){
+let data30 = data25.exit_code;
+if((!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))) && (data30 !== null)){
+const err80 = {instancePath:instancePath+"/failing_checks/" + i2+"/exit_code",schemaPath:"#/properties/failing_checks/items/properties/exit_code/type",keyword:"type",params:{type: schema307.properties.failing_checks.items.properties.exit_code.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+if(data25.timed_out !== undefined){
+if(typeof data25.timed_out !== "boolean"){
+const err81 = {instancePath:instancePath+"/failing_checks/" + i2+"/timed_out",schemaPath:"#/properties/failing_checks/items/properties/timed_out/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data25.output_tail !== undefined){
+let data32 = data25.output_tail;
+if((typeof data32 !== "string") && (data32 !== null)){
+const err82 = {instancePath:instancePath+"/failing_checks/" + i2+"/output_tail",schemaPath:"#/properties/failing_checks/items/properties/output_tail/type",keyword:"type",params:{type: schema307.properties.failing_checks.items.properties.output_tail.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/failing_checks/" + i2,schemaPath:"#/properties/failing_checks/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/failing_checks",schemaPath:"#/properties/failing_checks/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+if(data.findings !== undefined){
+let data33 = data.findings;
+if(Array.isArray(data33)){
+const len3 = data33.length;
+for(let i3=0; i3<len3; i3++){
+let data34 = data33[i3];
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+if(data34.code === undefined){
+const err85 = {instancePath:instancePath+"/findings/" + i3,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "code"},message:"must have required property '"+"code"+"'"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+if(data34.message === undefined){
+const err86 = {instancePath:instancePath+"/findings/" + i3,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(data34.effect === undefined){
+const err87 = {instancePath:instancePath+"/findings/" + i3,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "effect"},message:"must have required property '"+"effect"+"'"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+if(data34.evidence === undefined){
+const err88 = {instancePath:instancePath+"/findings/" + i3,schemaPath:"#/properties/findings/items/required",keyword:"required",params:{missingProperty: "evidence"},message:"must have required property '"+"evidence"+"'"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+for(const key4 in data34){
+if(!((((key4 === "code") || (key4 === "message")) || (key4 === "effect")) || (key4 === "evidence"))){
+const err89 = {instancePath:instancePath+"/findings/" + i3,schemaPath:"#/properties/findings/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+if(data34.code !== undefined){
+if(typeof data34.code !== "string"){
+const err90 = {instancePath:instancePath+"/findings/" + i3+"/code",schemaPath:"#/properties/findings/items/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+if(data34.message !== undefined){
+if(typeof data34.message !== "string"){
+const err91 = {instancePath:instancePath+"/findings/" + i3+"/message",schemaPath:"#/properties/findings/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+if(data34.effect !== undefined){
+if(typeof data34.effect !== "string"){
+const err92 = {instancePath:instancePath+"/findings/" + i3+"/effect",schemaPath:"#/properties/findings/items/properties/effect/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+if(data34.evidence !== undefined){
+let data38 = data34.evidence;
+if(Array.isArray(data38)){
+const len4 = data38.length;
+for(let i4=0; i4<len4; i4++){
+if(typeof data38[i4] !== "string"){
+const err93 = {instancePath:instancePath+"/findings/" + i3+"/evidence/" + i4,schemaPath:"#/properties/findings/items/properties/evidence/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/findings/" + i3+"/evidence",schemaPath:"#/properties/findings/items/properties/evidence/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+}
+else {
+const err95 = {instancePath:instancePath+"/findings/" + i3,schemaPath:"#/properties/findings/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+}
+else {
+const err96 = {instancePath:instancePath+"/findings",schemaPath:"#/properties/findings/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+if(data.invocations !== undefined){
+let data40 = data.invocations;
+if(Array.isArray(data40)){
+const len5 = data40.length;
+for(let i5=0; i5<len5; i5++){
+let data41 = data40[i5];
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.worker_id === undefined){
+const err97 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/required",keyword:"required",params:{missingProperty: "worker_id"},message:"must have required property '"+"worker_id"+"'"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if(data41.backend === undefined){
+const err98 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if(data41.outcome === undefined){
+const err99 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/required",keyword:"required",params:{missingProperty: "outcome"},message:"must have required property '"+"outcome"+"'"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+if(data41.exit_code === undefined){
+const err100 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/required",keyword:"required",params:{missingProperty: "exit_code"},message:"must have required property '"+"exit_code"+"'"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if(data41.duration_ms === undefined){
+const err101 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+if(data41.stderr_tail === undefined){
+const err102 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/required",keyword:"required",params:{missingProperty: "stderr_tail"},message:"must have required property '"+"stderr_tail"+"'"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+for(const key5 in data41){
+if(!((((((key5 === "worker_id") || (key5 === "backend")) || (key5 === "outcome")) || (key5 === "exit_code")) || (key5 === "duration_ms")) || (key5 === "stderr_tail"))){
+const err103 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+if(data41.worker_id !== undefined){
+if(typeof data41.worker_id !== "string"){
+const err104 = {instancePath:instancePath+"/invocations/" + i5+"/worker_id",schemaPath:"#/properties/invocations/items/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+if(data41.backend !== undefined){
+if(typeof data41.backend !== "string"){
+const err105 = {instancePath:instancePath+"/invocations/" + i5+"/backend",schemaPath:"#/properties/invocations/items/properties/backend/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+if(data41.outcome !== undefined){
+if(typeof data41.outcome !== "string"){
+const err106 = {instancePath:instancePath+"/invocations/" + i5+"/outcome",schemaPath:"#/properties/invocations/items/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+if(data41.exit_code !== undefined){
+let data45 = data41.exit_code;
+if((!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))) && (data45 !== null)){
+const err107 = {instancePath:instancePath+"/invocations/" + i5+"/exit_code",schemaPath:"#/properties/invocations/items/properties/exit_code/type",keyword:"type",params:{type: schema307.properties.invocations.items.properties.exit_code.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+if(data41.duration_ms !== undefined){
+let data46 = data41.duration_ms;
+if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
+const err108 = {instancePath:instancePath+"/invocations/" + i5+"/duration_ms",schemaPath:"#/properties/invocations/items/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 0 || isNaN(data46)){
+const err109 = {instancePath:instancePath+"/invocations/" + i5+"/duration_ms",schemaPath:"#/properties/invocations/items/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+if(data41.stderr_tail !== undefined){
+let data47 = data41.stderr_tail;
+if((typeof data47 !== "string") && (data47 !== null)){
+const err110 = {instancePath:instancePath+"/invocations/" + i5+"/stderr_tail",schemaPath:"#/properties/invocations/items/properties/stderr_tail/type",keyword:"type",params:{type: schema307.properties.invocations.items.properties.stderr_tail.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/invocations/" + i5,schemaPath:"#/properties/invocations/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+else {
+const err112 = {instancePath:instancePath+"/invocations",schemaPath:"#/properties/invocations/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data.diff !== undefined){
+let data48 = data.diff;
+const _errs121 = errors;
+let valid26 = false;
+let passing4 = null;
+const _errs122 = errors;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.files === undefined){
+const err113 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/oneOf/0/required",keyword:"required",params:{missingProperty: "files"},message:"must have required property '"+"files"+"'"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+if(data48.added === undefined){
+const err114 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/oneOf/0/required",keyword:"required",params:{missingProperty: "added"},message:"must have required property '"+"added"+"'"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+if(data48.removed === undefined){
+const err115 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/oneOf/0/required",keyword:"required",params:{missingProperty: "removed"},message:"must have required property '"+"removed"+"'"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+for(const key6 in data48){
+if(!(((key6 === "files") || (key6 === "added")) || (key6 === "removed"))){
+const err116 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+if(data48.files !== undefined){
+let data49 = data48.files;
+if(Array.isArray(data49)){
+const len6 = data49.length;
+for(let i6=0; i6<len6; i6++){
+let data50 = data49[i6];
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.path === undefined){
+const err117 = {instancePath:instancePath+"/diff/files/" + i6,schemaPath:"#/properties/diff/oneOf/0/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+if(data50.status === undefined){
+const err118 = {instancePath:instancePath+"/diff/files/" + i6,schemaPath:"#/properties/diff/oneOf/0/properties/files/items/required",keyword:"required",params:{missingProperty: "status"},message:"must have required property '"+"status"+"'"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+if(data50.added === undefined){
+const err119 = {instancePath:instancePath+"/diff/files/" + i6,schemaPath:"#/properties/diff/oneOf/0/properties/files/items/required",keyword:"required",params:{missingProperty: "added"},message:"must have required property '"+"added"+"'"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+if(data50.removed === undefined){
+const err120 = {instancePath:instancePath+"/diff/files/" + i6,schemaPath:"#/properties/diff/oneOf/0/properties/files/items/required",keyword:"required",params:{missingProperty: "removed"},message:"must have required property '"+"removed"+"'"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+for(const key7 in data50){
+if(!((((key7 === "path") || (key7 === "status")) || (key7 === "added")) || (key7 === "removed"))){
+const err121 = {instancePath:instancePath+"/diff/files/" + i6,schemaPath:"#/properties/diff/oneOf/0/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data50.path !== undefined){
+if(typeof data50.path !== "string"){
+const err122 = {instancePath:instancePath+"/diff/files/" + i6+"/path",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+if(data50.status !== undefined){
+if(typeof data50.status !== "string"){
+const err123 = {instancePath:instancePath+"/diff/files/" + i6+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+if(data50.added !== undefined){
+let data53 = data50.added;
+if((!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))) && (data53 !== null)){
+const err124 = {instancePath:instancePath+"/diff/files/" + i6+"/added",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/added/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.files.items.properties.added.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 < 0 || isNaN(data53)){
+const err125 = {instancePath:instancePath+"/diff/files/" + i6+"/added",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/added/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+if(data50.removed !== undefined){
+let data54 = data50.removed;
+if((!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))) && (data54 !== null)){
+const err126 = {instancePath:instancePath+"/diff/files/" + i6+"/removed",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/removed/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.files.items.properties.removed.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 < 0 || isNaN(data54)){
+const err127 = {instancePath:instancePath+"/diff/files/" + i6+"/removed",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/removed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err128 = {instancePath:instancePath+"/diff/files/" + i6,schemaPath:"#/properties/diff/oneOf/0/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/diff/files",schemaPath:"#/properties/diff/oneOf/0/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+if(data48.added !== undefined){
+let data55 = data48.added;
+if((!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))) && (data55 !== null)){
+const err130 = {instancePath:instancePath+"/diff/added",schemaPath:"#/properties/diff/oneOf/0/properties/added/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.added.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 0 || isNaN(data55)){
+const err131 = {instancePath:instancePath+"/diff/added",schemaPath:"#/properties/diff/oneOf/0/properties/added/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+}
+if(data48.removed !== undefined){
+let data56 = data48.removed;
+if((!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))) && (data56 !== null)){
+const err132 = {instancePath:instancePath+"/diff/removed",schemaPath:"#/properties/diff/oneOf/0/properties/removed/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.removed.type},message:"must be integer,null"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 < 0 || isNaN(data56)){
+const err133 = {instancePath:instancePath+"/diff/removed",schemaPath:"#/properties/diff/oneOf/0/properties/removed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err134 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+var _valid4 = _errs122 === errors;
+if(_valid4){
+valid26 = true;
+passing4 = 0;
+}
+const _errs142 = errors;
+if(data48 !== null){
+const err135 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+var _valid4 = _errs142 === errors;
+if(_valid4 && valid26){
+valid26 = false;
+passing4 = [passing4, 1];
+}
+else {
+if(_valid4){
+valid26 = true;
+passing4 = 1;
+}
+}
+if(!valid26){
+const err136 = {instancePath:instancePath+"/diff",schemaPath:"#/properties/diff/oneOf",keyword:"oneOf",params:{passingSchemas: passing4},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+else {
+errors = _errs121;
+if(vErrors !== null){
+if(_errs121){
+vErrors.length = _errs121;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.branch !== undefined){
+let data57 = data.branch;
+if((typeof data57 !== "string") && (data57 !== null)){
+const err137 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema307.properties.branch.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+if(data.head_commit !== undefined){
+let data58 = data.head_commit;
+if((typeof data58 !== "string") && (data58 !== null)){
+const err138 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema307.properties.head_commit.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+else {
+const err139 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+validate167.errors = vErrors;
+return errors === 0;
+}
+validate167.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+
+function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/packet-detail.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate165.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.run_id === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.packet_id === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.state === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.reason === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.phase === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.workers === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.depends_on === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "depends_on"},message:"must have required property '"+"depends_on"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+if(data.dependents === undefined){
+const err9 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "dependents"},message:"must have required property '"+"dependents"+"'"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data.gates === undefined){
+const err10 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "gates"},message:"must have required property '"+"gates"+"'"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(data.fanout_from === undefined){
+const err11 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "fanout_from"},message:"must have required property '"+"fanout_from"+"'"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+if(data.attempts === undefined){
+const err12 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(data.cost === undefined){
+const err13 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cost"},message:"must have required property '"+"cost"+"'"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(data.next_action === undefined){
+const err14 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "next_action"},message:"must have required property '"+"next_action"+"'"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema287.properties, key0))){
+const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("packet-detail" !== data.kind){
+const err16 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "packet-detail"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err17 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.run_id !== undefined){
+let data2 = data.run_id;
+if(typeof data2 === "string"){
+if(func2(data2) > 200){
+const err18 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if(func2(data2) < 1){
+const err19 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+if(!pattern4.test(data2)){
+const err20 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+else {
+const err21 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+if(data.packet_id !== undefined){
+let data3 = data.packet_id;
+if(typeof data3 === "string"){
+if(func2(data3) > 200){
+const err22 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if(func2(data3) < 1){
+const err23 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(!pattern4.test(data3)){
+const err24 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+}
+else {
+const err25 = {instancePath:instancePath+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+if(data.state !== undefined){
+let data4 = data.state;
+if(!(((((((((((((data4 === "pending") || (data4 === "ready")) || (data4 === "dispatched")) || (data4 === "attempted")) || (data4 === "reviewed")) || (data4 === "completed")) || (data4 === "blocked")) || (data4 === "repairing")) || (data4 === "needs-human")) || (data4 === "failed")) || (data4 === "abandoned")) || (data4 === "expanded")) || (data4 === "skipped"))){
+const err26 = {instancePath:instancePath+"/state",schemaPath:"status-report.schema.json#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema303.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+}
+if(data.reason !== undefined){
+let data5 = data.reason;
+if((typeof data5 !== "string") && (data5 !== null)){
+const err27 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: schema287.properties.reason.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+if(data.phase !== undefined){
+let data6 = data.phase;
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+if(data6.id === undefined){
+const err28 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data6.name === undefined){
+const err29 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+for(const key1 in data6){
+if(!((key1 === "id") || (key1 === "name"))){
+const err30 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data6.id !== undefined){
+let data7 = data6.id;
+if(typeof data7 === "string"){
+if(func2(data7) < 1){
+const err31 = {instancePath:instancePath+"/phase/id",schemaPath:"#/properties/phase/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+else {
+const err32 = {instancePath:instancePath+"/phase/id",schemaPath:"#/properties/phase/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data6.name !== undefined){
+let data8 = data6.name;
+if((typeof data8 !== "string") && (data8 !== null)){
+const err33 = {instancePath:instancePath+"/phase/name",schemaPath:"#/properties/phase/properties/name/type",keyword:"type",params:{type: schema287.properties.phase.properties.name.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/phase",schemaPath:"#/properties/phase/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+if(data.workers !== undefined){
+let data9 = data.workers;
+if(Array.isArray(data9)){
+const len0 = data9.length;
+for(let i0=0; i0<len0; i0++){
+let data10 = data9[i0];
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(data10.worker_id === undefined){
+const err35 = {instancePath:instancePath+"/workers/" + i0,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "worker_id"},message:"must have required property '"+"worker_id"+"'"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+if(data10.role === undefined){
+const err36 = {instancePath:instancePath+"/workers/" + i0,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if(data10.ownership === undefined){
+const err37 = {instancePath:instancePath+"/workers/" + i0,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "ownership"},message:"must have required property '"+"ownership"+"'"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+if(data10.backend === undefined){
+const err38 = {instancePath:instancePath+"/workers/" + i0,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if(data10.model === undefined){
+const err39 = {instancePath:instancePath+"/workers/" + i0,schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "model"},message:"must have required property '"+"model"+"'"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+for(const key2 in data10){
+if(!(((((key2 === "worker_id") || (key2 === "role")) || (key2 === "ownership")) || (key2 === "backend")) || (key2 === "model"))){
+const err40 = {instancePath:instancePath+"/workers/" + i0,schemaPath:"#/properties/workers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(data10.worker_id !== undefined){
+let data11 = data10.worker_id;
+if(typeof data11 === "string"){
+if(func2(data11) < 1){
+const err41 = {instancePath:instancePath+"/workers/" + i0+"/worker_id",schemaPath:"#/properties/workers/items/properties/worker_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+else {
+const err42 = {instancePath:instancePath+"/workers/" + i0+"/worker_id",schemaPath:"#/properties/workers/items/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data10.role !== undefined){
+let data12 = data10.role;
+if((typeof data12 !== "string") && (data12 !== null)){
+const err43 = {instancePath:instancePath+"/workers/" + i0+"/role",schemaPath:"#/properties/workers/items/properties/role/type",keyword:"type",params:{type: schema287.properties.workers.items.properties.role.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data10.ownership !== undefined){
+let data13 = data10.ownership;
+if(Array.isArray(data13)){
+const len1 = data13.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data13[i1] !== "string"){
+const err44 = {instancePath:instancePath+"/workers/" + i0+"/ownership/" + i1,schemaPath:"#/properties/workers/items/properties/ownership/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/workers/" + i0+"/ownership",schemaPath:"#/properties/workers/items/properties/ownership/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+if(data10.backend !== undefined){
+let data15 = data10.backend;
+if((typeof data15 !== "string") && (data15 !== null)){
+const err46 = {instancePath:instancePath+"/workers/" + i0+"/backend",schemaPath:"#/properties/workers/items/properties/backend/type",keyword:"type",params:{type: schema287.properties.workers.items.properties.backend.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data10.model !== undefined){
+let data16 = data10.model;
+if((typeof data16 !== "string") && (data16 !== null)){
+const err47 = {instancePath:instancePath+"/workers/" + i0+"/model",schemaPath:"#/properties/workers/items/properties/model/type",keyword:"type",params:{type: schema287.properties.workers.items.properties.model.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/workers/" + i0,schemaPath:"#/properties/workers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+}
+else {
+const err49 = {instancePath:instancePath+"/workers",schemaPath:"#/properties/workers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+if(data.depends_on !== undefined){
+let data17 = data.depends_on;
+if(Array.isArray(data17)){
+const len2 = data17.length;
+for(let i2=0; i2<len2; i2++){
+let data18 = data17[i2];
+if(typeof data18 === "string"){
+if(func2(data18) > 200){
+const err50 = {instancePath:instancePath+"/depends_on/" + i2,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+if(func2(data18) < 1){
+const err51 = {instancePath:instancePath+"/depends_on/" + i2,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+if(!pattern4.test(data18)){
+const err52 = {instancePath:instancePath+"/depends_on/" + i2,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/depends_on/" + i2,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/depends_on",schemaPath:"#/properties/depends_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+if(data.dependents !== undefined){
+let data19 = data.dependents;
+if(Array.isArray(data19)){
+const len3 = data19.length;
+for(let i3=0; i3<len3; i3++){
+let data20 = data19[i3];
+if(typeof data20 === "string"){
+if(func2(data20) > 200){
+const err55 = {instancePath:instancePath+"/dependents/" + i3,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+if(func2(data20) < 1){
+const err56 = {instancePath:instancePath+"/dependents/" + i3,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+if(!pattern4.test(data20)){
+const err57 = {instancePath:instancePath+"/dependents/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/dependents/" + i3,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/dependents",schemaPath:"#/properties/dependents/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+}
+if(data.gates !== undefined){
+let data21 = data.gates;
+if(Array.isArray(data21)){
+const len4 = data21.length;
+for(let i4=0; i4<len4; i4++){
+let data22 = data21[i4];
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.gate_id === undefined){
+const err60 = {instancePath:instancePath+"/gates/" + i4,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "gate_id"},message:"must have required property '"+"gate_id"+"'"};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+if(data22.state === undefined){
+const err61 = {instancePath:instancePath+"/gates/" + i4,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+for(const key3 in data22){
+if(!((key3 === "gate_id") || (key3 === "state"))){
+const err62 = {instancePath:instancePath+"/gates/" + i4,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+if(data22.gate_id !== undefined){
+let data23 = data22.gate_id;
+if(typeof data23 === "string"){
+if(func2(data23) > 200){
+const err63 = {instancePath:instancePath+"/gates/" + i4+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+if(func2(data23) < 1){
+const err64 = {instancePath:instancePath+"/gates/" + i4+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+if(!pattern4.test(data23)){
+const err65 = {instancePath:instancePath+"/gates/" + i4+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+else {
+const err66 = {instancePath:instancePath+"/gates/" + i4+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data22.state !== undefined){
+let data24 = data22.state;
+if(!(((((data24 === "closed") || (data24 === "open")) || (data24 === "approved")) || (data24 === "rejected")) || (data24 === "superseded"))){
+const err67 = {instancePath:instancePath+"/gates/" + i4+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema287.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/gates/" + i4,schemaPath:"#/properties/gates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+if(data.fanout_from !== undefined){
+let data25 = data.fanout_from;
+if((typeof data25 !== "string") && (data25 !== null)){
+const err70 = {instancePath:instancePath+"/fanout_from",schemaPath:"#/properties/fanout_from/type",keyword:"type",params:{type: schema287.properties.fanout_from.type},message:"must be string,null"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+if(data.attempts !== undefined){
+let data26 = data.attempts;
+if(Array.isArray(data26)){
+const len5 = data26.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate167(data26[i5], {instancePath:instancePath+"/attempts/" + i5,parentData:data26,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate167.errors : vErrors.concat(validate167.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/attempts",schemaPath:"#/properties/attempts/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data.cost !== undefined){
+let data28 = data.cost;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.attempts === undefined){
+const err72 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+if(data28.input_tokens === undefined){
+const err73 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "input_tokens"},message:"must have required property '"+"input_tokens"+"'"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(data28.output_tokens === undefined){
+const err74 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "output_tokens"},message:"must have required property '"+"output_tokens"+"'"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+if(data28.total_tokens === undefined){
+const err75 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "total_tokens"},message:"must have required property '"+"total_tokens"+"'"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+if(data28.usd === undefined){
+const err76 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+if(data28.priced === undefined){
+const err77 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "priced"},message:"must have required property '"+"priced"+"'"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if(data28.unpriced === undefined){
+const err78 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "unpriced"},message:"must have required property '"+"unpriced"+"'"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+for(const key4 in data28){
+if(!(((((((key4 === "attempts") || (key4 === "input_tokens")) || (key4 === "output_tokens")) || (key4 === "total_tokens")) || (key4 === "usd")) || (key4 === "priced")) || (key4 === "unpriced"))){
+const err79 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+if(data28.attempts !== undefined){
+let data29 = data28.attempts;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err80 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 0 || isNaN(data29)){
+const err81 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+if(data28.input_tokens !== undefined){
+let data30 = data28.input_tokens;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err82 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 0 || isNaN(data30)){
+const err83 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+}
+if(data28.output_tokens !== undefined){
+let data31 = data28.output_tokens;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err84 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err85 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+}
+if(data28.total_tokens !== undefined){
+let data32 = data28.total_tokens;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err86 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err87 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+}
+if(data28.usd !== undefined){
+let data33 = data28.usd;
+if((!((typeof data33 == "number") && (isFinite(data33)))) && (data33 !== null)){
+const err88 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema301.properties.usd.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 < 0 || isNaN(data33)){
+const err89 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+if(data28.priced !== undefined){
+let data34 = data28.priced;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err90 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err91 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+}
+}
+if(data28.unpriced !== undefined){
+let data35 = data28.unpriced;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err92 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 0 || isNaN(data35)){
+const err93 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err94 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+}
+if(data.next_action !== undefined){
+let data36 = data.next_action;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.kind === undefined){
+const err95 = {instancePath:instancePath+"/next_action",schemaPath:"status-report.schema.json#/properties/next_action/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+if(data36.summary === undefined){
+const err96 = {instancePath:instancePath+"/next_action",schemaPath:"status-report.schema.json#/properties/next_action/required",keyword:"required",params:{missingProperty: "summary"},message:"must have required property '"+"summary"+"'"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+if(data36.command === undefined){
+const err97 = {instancePath:instancePath+"/next_action",schemaPath:"status-report.schema.json#/properties/next_action/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+for(const key5 in data36){
+if(!(((key5 === "kind") || (key5 === "summary")) || (key5 === "command"))){
+const err98 = {instancePath:instancePath+"/next_action",schemaPath:"status-report.schema.json#/properties/next_action/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+if(data36.kind !== undefined){
+let data37 = data36.kind;
+if(!((((((((data37 === "repair-integrity") || (data37 === "complete")) || (data37 === "approve")) || (data37 === "run")) || (data37 === "inspect-failed")) || (data37 === "budget")) || (data37 === "resume")) || (data37 === "wait"))){
+const err99 = {instancePath:instancePath+"/next_action/kind",schemaPath:"status-report.schema.json#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema313.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+if(data36.summary !== undefined){
+if(typeof data36.summary !== "string"){
+const err100 = {instancePath:instancePath+"/next_action/summary",schemaPath:"status-report.schema.json#/properties/next_action/properties/summary/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+}
+if(data36.command !== undefined){
+let data39 = data36.command;
+const _errs88 = errors;
+let valid26 = false;
+let passing0 = null;
+const _errs89 = errors;
+if(typeof data39 !== "string"){
+const err101 = {instancePath:instancePath+"/next_action/command",schemaPath:"status-report.schema.json#/properties/next_action/properties/command/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+var _valid0 = _errs89 === errors;
+if(_valid0){
+valid26 = true;
+passing0 = 0;
+}
+const _errs91 = errors;
+if(data39 !== null){
+const err102 = {instancePath:instancePath+"/next_action/command",schemaPath:"status-report.schema.json#/properties/next_action/properties/command/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+var _valid0 = _errs91 === errors;
+if(_valid0 && valid26){
+valid26 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid26 = true;
+passing0 = 1;
+}
+}
+if(!valid26){
+const err103 = {instancePath:instancePath+"/next_action/command",schemaPath:"status-report.schema.json#/properties/next_action/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+else {
+errors = _errs88;
+if(vErrors !== null){
+if(_errs88){
+vErrors.length = _errs88;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err104 = {instancePath:instancePath+"/next_action",schemaPath:"status-report.schema.json#/properties/next_action/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+}
+else {
+const err105 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+validate165.errors = vErrors;
+return errors === 0;
+}
+validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validatePacket = validate34;
+
+export const validateReportResult = validate169;
+const schema314 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/report-result.schema.json","title":"ReportResult","description":"`dwm report <run> --json`: where the run's self-contained HTML report was written and what it shows.","type":"object","required":["kind","schema_version","run_id","file","bytes","packets","edges","cost","opened"],"additionalProperties":false,"properties":{"kind":{"const":"report-result"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"file":{"description":"The HTML file, as given (--out) or relative to the current directory.","type":"string","minLength":1},"bytes":{"type":"integer","minimum":0},"packets":{"description":"Nodes of the packet graph.","type":"integer","minimum":0},"edges":{"description":"Dependencies drawn.","type":"integer","minimum":0},"cost":{"$ref":"common.schema.json#/$defs/costSummary"},"opened":{"description":"With --open: the command that was started to show it (null when none was found); false without --open.","oneOf":[{"type":"string"},{"type":"null"},{"const":false}]}}};
+
+function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://schemas.dwm.dev/v1/report-result.schema.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate169.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.kind === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.schema_version === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "schema_version"},message:"must have required property '"+"schema_version"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.run_id === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "run_id"},message:"must have required property '"+"run_id"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(data.file === undefined){
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "file"},message:"must have required property '"+"file"+"'"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+if(data.bytes === undefined){
+const err4 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if(data.packets === undefined){
+const err5 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(data.edges === undefined){
+const err6 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "edges"},message:"must have required property '"+"edges"+"'"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+if(data.cost === undefined){
+const err7 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "cost"},message:"must have required property '"+"cost"+"'"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(data.opened === undefined){
+const err8 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "opened"},message:"must have required property '"+"opened"+"'"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(func3.call(schema314.properties, key0))){
+const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+if(data.kind !== undefined){
+if("report-result" !== data.kind){
+const err10 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "report-result"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.schema_version !== undefined){
+if("1" !== data.schema_version){
+const err11 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/const",keyword:"const",params:{allowedValue: "1"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.run_id !== undefined){
+let data2 = data.run_id;
+if(typeof data2 === "string"){
+if(func2(data2) > 200){
+const err12 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if(func2(data2) < 1){
+const err13 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+if(!pattern4.test(data2)){
+const err14 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+else {
+const err15 = {instancePath:instancePath+"/run_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+if(data.file !== undefined){
+let data3 = data.file;
+if(typeof data3 === "string"){
+if(func2(data3) < 1){
+const err16 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+else {
+const err17 = {instancePath:instancePath+"/file",schemaPath:"#/properties/file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+}
+if(data.bytes !== undefined){
+let data4 = data.bytes;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err18 = {instancePath:instancePath+"/bytes",schemaPath:"#/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
+const err19 = {instancePath:instancePath+"/bytes",schemaPath:"#/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+}
+if(data.packets !== undefined){
+let data5 = data.packets;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err20 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+const err21 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+}
+}
+if(data.edges !== undefined){
+let data6 = data.edges;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err22 = {instancePath:instancePath+"/edges",schemaPath:"#/properties/edges/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 0 || isNaN(data6)){
+const err23 = {instancePath:instancePath+"/edges",schemaPath:"#/properties/edges/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+}
+}
+if(data.cost !== undefined){
+let data7 = data.cost;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.attempts === undefined){
+const err24 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+if(data7.input_tokens === undefined){
+const err25 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "input_tokens"},message:"must have required property '"+"input_tokens"+"'"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+if(data7.output_tokens === undefined){
+const err26 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "output_tokens"},message:"must have required property '"+"output_tokens"+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+if(data7.total_tokens === undefined){
+const err27 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "total_tokens"},message:"must have required property '"+"total_tokens"+"'"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+if(data7.usd === undefined){
+const err28 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(data7.priced === undefined){
+const err29 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "priced"},message:"must have required property '"+"priced"+"'"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+if(data7.unpriced === undefined){
+const err30 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "unpriced"},message:"must have required property '"+"unpriced"+"'"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+for(const key1 in data7){
+if(!(((((((key1 === "attempts") || (key1 === "input_tokens")) || (key1 === "output_tokens")) || (key1 === "total_tokens")) || (key1 === "usd")) || (key1 === "priced")) || (key1 === "unpriced"))){
+const err31 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data7.attempts !== undefined){
+let data8 = data7.attempts;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err32 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err33 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+if(data7.input_tokens !== undefined){
+let data9 = data7.input_tokens;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err34 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 0 || isNaN(data9)){
+const err35 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+if(data7.output_tokens !== undefined){
+let data10 = data7.output_tokens;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err36 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 0 || isNaN(data10)){
+const err37 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+}
+if(data7.total_tokens !== undefined){
+let data11 = data7.total_tokens;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err38 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 < 0 || isNaN(data11)){
+const err39 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+if(data7.usd !== undefined){
+let data12 = data7.usd;
+if((!((typeof data12 == "number") && (isFinite(data12)))) && (data12 !== null)){
+const err40 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema301.properties.usd.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 < 0 || isNaN(data12)){
+const err41 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+}
+if(data7.priced !== undefined){
+let data13 = data7.priced;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+const err42 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 < 0 || isNaN(data13)){
+const err43 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+}
+if(data7.unpriced !== undefined){
+let data14 = data7.unpriced;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err44 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+const err45 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data.opened !== undefined){
+let data15 = data.opened;
+const _errs34 = errors;
+let valid4 = false;
+let passing0 = null;
+const _errs35 = errors;
+if(typeof data15 !== "string"){
+const err47 = {instancePath:instancePath+"/opened",schemaPath:"#/properties/opened/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+var _valid0 = _errs35 === errors;
+if(_valid0){
+valid4 = true;
+passing0 = 0;
+}
+const _errs37 = errors;
+if(data15 !== null){
+const err48 = {instancePath:instancePath+"/opened",schemaPath:"#/properties/opened/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+var _valid0 = _errs37 === errors;
+if(_valid0 && valid4){
+valid4 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid4 = true;
+passing0 = 1;
+}
+const _errs39 = errors;
+if(false !== data15){
+const err49 = {instancePath:instancePath+"/opened",schemaPath:"#/properties/opened/oneOf/2/const",keyword:"const",params:{allowedValue: false},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+var _valid0 = _errs39 === errors;
+if(_valid0 && valid4){
+valid4 = false;
+passing0 = [passing0, 2];
+}
+else {
+if(_valid0){
+valid4 = true;
+passing0 = 2;
+}
+}
+}
+if(!valid4){
+const err50 = {instancePath:instancePath+"/opened",schemaPath:"#/properties/opened/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+else {
+errors = _errs34;
+if(vErrors !== null){
+if(_errs34){
+vErrors.length = _errs34;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+}
+else {
+const err51 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+validate169.errors = vErrors;
+return errors === 0;
+}
+validate169.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validateReview = validate170;
+const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
+const pattern207 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+
+function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/review.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate161.evaluated;
+const evaluated0 = validate170.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25635,7 +29879,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema283.properties, key0))){
+if(!(func3.call(schema317.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -25863,7 +30107,7 @@ errors++;
 if(data.outcome !== undefined){
 let data8 = data.outcome;
 if(!(((((((data8 === "ok") || (data8 === "task-failed")) || (data8 === "timeout")) || (data8 === "crashed")) || (data8 === "auth-failed")) || (data8 === "backend-missing")) || (data8 === "rate-limited"))){
-const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema283.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema317.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -25876,7 +30120,7 @@ errors++;
 if(data.verdict !== undefined){
 let data9 = data.verdict;
 if(!((((data9 === "approved") || (data9 === "changes-requested")) || (data9 === "needs-human")) || (data9 === "infra-failed"))){
-const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema283.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema317.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -25948,7 +30192,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern190.test(data12)){
+if(!pattern207.test(data12)){
 const err44 = {instancePath:instancePath+"/findings/" + i0+"/code",schemaPath:"#/properties/findings/items/properties/code/pattern",keyword:"pattern",params:{pattern: "^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},message:"must match pattern \""+"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -25998,7 +30242,7 @@ errors++;
 if(data11.effect !== undefined){
 let data14 = data11.effect;
 if(!(((data14 === "repair") || (data14 === "human")) || (data14 === "infra"))){
-const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema283.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema317.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -26250,7 +30494,7 @@ vErrors = null;
 if(data16.excerpt !== undefined){
 let data19 = data16.excerpt;
 if((typeof data19 !== "string") && (data19 !== null)){
-const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema283.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
+const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema317.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -26395,7 +30639,7 @@ errors++;
 if(data21.kind !== undefined){
 let data23 = data21.kind;
 if(!(((((((((data23 === "outcome") || (data23 === "output")) || (data23 === "handoff")) || (data23 === "validation")) || (data23 === "verification")) || (data23 === "permissions")) || (data23 === "tests")) || (data23 === "falsifiable")) || (data23 === "reviewer-worker"))){
-const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema283.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema317.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -26408,7 +30652,7 @@ errors++;
 if(data21.status !== undefined){
 let data24 = data21.status;
 if(!(((data24 === "pass") || (data24 === "fail")) || (data24 === "skipped"))){
-const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema283.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema317.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -26845,7 +31089,7 @@ errors++;
 if(data34.status !== undefined){
 let data36 = data34.status;
 if(!((((data36 === "added") || (data36 === "modified")) || (data36 === "deleted")) || (data36 === "renamed"))){
-const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema283.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema317.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -27042,7 +31286,7 @@ vErrors = null;
 if(data.branch !== undefined){
 let data41 = data.branch;
 if((typeof data41 !== "string") && (data41 !== null)){
-const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema283.properties.branch.type},message:"must be string,null"};
+const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema317.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -27055,7 +31299,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data42 = data.head_commit;
 if((typeof data42 !== "string") && (data42 !== null)){
-const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema283.properties.head_commit.type},message:"must be string,null"};
+const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema317.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -27129,7 +31373,7 @@ errors++;
 if(data43.verdict !== undefined){
 let data44 = data43.verdict;
 if(!((((data44 === "approved") || (data44 === "changes-requested")) || (data44 === "needs-human")) || (data44 === "unavailable"))){
-const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema283.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema317.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -27255,7 +31499,7 @@ vErrors = null;
 if(data43.summary !== undefined){
 let data46 = data43.summary;
 if((typeof data46 !== "string") && (data46 !== null)){
-const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema283.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
+const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema317.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -27361,19 +31605,19 @@ vErrors.push(err144);
 }
 errors++;
 }
-validate161.errors = vErrors;
+validate170.errors = vErrors;
 return errors === 0;
 }
-validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunCheck = validate162;
-const schema295 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
+export const validateRunCheck = validate171;
+const schema329 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
 
-function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-check.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate162.evaluated;
+const evaluated0 = validate171.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27687,7 +31931,7 @@ errors++;
 if(data6.code !== undefined){
 let data7 = data6.code;
 if(!((((((data7 === "ERR_RESUME_STALE_PLAN") || (data7 === "ERR_RESUME_STALE_PACKET")) || (data7 === "ERR_RESUME_STALE_PROMPT")) || (data7 === "ERR_RESUME_STALE_GATE")) || (data7 === "ERR_RESUME_STALE_COMPILER")) || (data7 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema153.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema157.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -27700,7 +31944,7 @@ errors++;
 if(data6.artifact !== undefined){
 let data8 = data6.artifact;
 if(!(((((((((data8 === "plan") || (data8 === "plan-snapshot")) || (data8 === "scorecard")) || (data8 === "run")) || (data8 === "marker")) || (data8 === "packet")) || (data8 === "prompt")) || (data8 === "gate")) || (data8 === "compiler"))){
-const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema153.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema157.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -27738,7 +31982,7 @@ errors++;
 if(data6.path !== undefined){
 let data10 = data6.path;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema153.properties.path.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema157.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -27751,7 +31995,7 @@ errors++;
 if(data6.expected !== undefined){
 let data11 = data6.expected;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema153.properties.expected.type},message:"must be string,null"};
+const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema157.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -27764,7 +32008,7 @@ errors++;
 if(data6.actual !== undefined){
 let data12 = data6.actual;
 if((typeof data12 !== "string") && (data12 !== null)){
-const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema153.properties.actual.type},message:"must be string,null"};
+const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema157.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -27834,19 +32078,19 @@ vErrors.push(err37);
 }
 errors++;
 }
-validate162.errors = vErrors;
+validate171.errors = vErrors;
 return errors === 0;
 }
-validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunMarker = validate163;
-const schema299 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+export const validateRunMarker = validate172;
+const schema333 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
-function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-marker.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate163.evaluated;
+const evaluated0 = validate172.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27976,19 +32220,19 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate163.errors = vErrors;
+validate172.errors = vErrors;
 return errors === 0;
 }
-validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunOutcome = validate164;
-const schema301 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
+export const validateRunOutcome = validate173;
+const schema335 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
 
-function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-outcome.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate164.evaluated;
+const evaluated0 = validate173.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28137,7 +32381,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema301.properties, key0))){
+if(!(func3.call(schema335.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -28220,7 +32464,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if(!(((((data3 === "complete") || (data3 === "gate")) || (data3 === "budget")) || (data3 === "failed")) || (data3 === "interrupted"))){
-const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema301.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema335.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -28233,7 +32477,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data4 = data.exit_code;
 if(!((((data4 === 0) || (data4 === 1)) || (data4 === 4)) || (data4 === 5))){
-const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema301.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema335.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -28504,7 +32748,7 @@ errors++;
 if(data11.category !== undefined){
 let data13 = data11.category;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema301.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
+const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema335.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -29293,19 +33537,19 @@ vErrors.push(err102);
 }
 errors++;
 }
-validate164.errors = vErrors;
+validate173.errors = vErrors;
 return errors === 0;
 }
-validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate173.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRunState = validate165;
-const schema309 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
-const schema315 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
+export const validateRunState = validate174;
+const schema343 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
+const schema349 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
 
-function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate166.evaluated;
+const evaluated0 = validate175.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -29464,7 +33708,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema315.properties, key0))){
+if(!(func3.call(schema349.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -29478,7 +33722,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!(((((((((((((data0 === "pending") || (data0 === "ready")) || (data0 === "dispatched")) || (data0 === "attempted")) || (data0 === "reviewed")) || (data0 === "completed")) || (data0 === "blocked")) || (data0 === "repairing")) || (data0 === "needs-human")) || (data0 === "failed")) || (data0 === "abandoned")) || (data0 === "expanded")) || (data0 === "skipped"))){
-const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema315.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema349.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -29595,7 +33839,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs13 = errors;
 if(!(((((((data5 === "ok") || (data5 === "task-failed")) || (data5 === "timeout")) || (data5 === "crashed")) || (data5 === "auth-failed")) || (data5 === "backend-missing")) || (data5 === "rate-limited"))){
-const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema315.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema349.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -29660,7 +33904,7 @@ let valid2 = false;
 let passing1 = null;
 const _errs18 = errors;
 if(!((((data6 === "approved") || (data6 === "changes-requested")) || (data6 === "needs-human")) || (data6 === "infra-failed"))){
-const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema315.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema349.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -30309,17 +34553,17 @@ vErrors.push(err63);
 }
 errors++;
 }
-validate166.errors = vErrors;
+validate175.errors = vErrors;
 return errors === 0;
 }
-validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema320 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
+const schema354 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
 
-function validate168(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate168.evaluated;
+const evaluated0 = validate177.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30402,7 +34646,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!(((((data0 === "closed") || (data0 === "open")) || (data0 === "approved")) || (data0 === "rejected")) || (data0 === "superseded"))){
-const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema320.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema354.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -30728,17 +34972,17 @@ vErrors.push(err26);
 }
 errors++;
 }
-validate168.errors = vErrors;
+validate177.errors = vErrors;
 return errors === 0;
 }
-validate168.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema324 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
+const schema358 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
 
-function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate170.evaluated;
+const evaluated0 = validate179.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30894,17 +35138,17 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate170.errors = vErrors;
+validate179.errors = vErrors;
 return errors === 0;
 }
-validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema327 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
+const schema361 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
 
-function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate172.evaluated;
+const evaluated0 = validate181.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31435,17 +35679,17 @@ vErrors.push(err44);
 }
 errors++;
 }
-validate172.errors = vErrors;
+validate181.errors = vErrors;
 return errors === 0;
 }
-validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate181.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate165(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-state.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate165.evaluated;
+const evaluated0 = validate174.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -31594,7 +35838,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema309.properties, key0))){
+if(!(func3.call(schema343.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -31911,8 +36155,8 @@ errors++;
 }
 }
 for(const key2 in data8){
-if(!(validate166(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate166.errors : vErrors.concat(validate166.errors);
+if(!(validate175(data8[key2], {instancePath:instancePath+"/packets/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data8,parentDataProperty:key2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
 errors = vErrors.length;
 }
 }
@@ -31988,8 +36232,8 @@ errors++;
 }
 }
 for(const key4 in data10){
-if(!(validate168(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate168.errors : vErrors.concat(validate168.errors);
+if(!(validate177(data10[key4], {instancePath:instancePath+"/gates/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data10,parentDataProperty:key4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate177.errors : vErrors.concat(validate177.errors);
 errors = vErrors.length;
 }
 }
@@ -32009,8 +36253,8 @@ if(data.handoffs !== undefined){
 let data12 = data.handoffs;
 if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
 for(const key5 in data12){
-if(!(validate170(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate170.errors : vErrors.concat(validate170.errors);
+if(!(validate179(data12[key5], {instancePath:instancePath+"/handoffs/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data12,parentDataProperty:key5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate179.errors : vErrors.concat(validate179.errors);
 errors = vErrors.length;
 }
 }
@@ -32261,7 +36505,7 @@ errors++;
 if(data20.reason !== undefined){
 let data21 = data20.reason;
 if(!((((data21 === "gate") || (data21 === "budget")) || (data21 === "failed")) || (data21 === "interrupted"))){
-const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema309.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema343.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -32372,8 +36616,8 @@ if(data.fanouts !== undefined){
 let data24 = data.fanouts;
 if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
 for(const key8 in data24){
-if(!(validate172(data24[key8], {instancePath:instancePath+"/fanouts/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data24,parentDataProperty:key8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate172.errors : vErrors.concat(validate172.errors);
+if(!(validate181(data24[key8], {instancePath:instancePath+"/fanouts/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data24,parentDataProperty:key8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate181.errors : vErrors.concat(validate181.errors);
 errors = vErrors.length;
 }
 }
@@ -32400,19 +36644,19 @@ vErrors.push(err71);
 }
 errors++;
 }
-validate165.errors = vErrors;
+validate174.errors = vErrors;
 return errors === 0;
 }
-validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateRun = validate174;
-const schema335 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
+export const validateRun = validate183;
+const schema369 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
 
-function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate174.evaluated;
+const evaluated0 = validate183.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32551,7 +36795,7 @@ vErrors.push(err12);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema335.properties, key0))){
+if(!(func3.call(schema369.properties, key0))){
 const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err13];
@@ -32758,7 +37002,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema335.properties.base_commit.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema369.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -33403,27 +37647,27 @@ vErrors.push(err82);
 }
 errors++;
 }
-validate174.errors = vErrors;
+validate183.errors = vErrors;
 return errors === 0;
 }
-validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate183.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateScorecard = validate175;
-const schema348 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"warnings":{"description":"What will likely fail at run time though the plan is valid; never changes validity or scores. Absent when there are none, so a plan without warnings keeps the scorecard it had before warnings existed.","type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanWarning"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"PlanWarning":{"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
-const schema350 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
-const schema351 = {"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
-const schema360 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
-const schema361 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
-const pattern246 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
-const pattern247 = new RegExp("^(/[\\s\\S]*)?$", "u");
-const pattern248 = new RegExp("^WARN_PLAN_[A-Z0-9_]+$", "u");
-const schema352 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
-const schema353 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
+export const validateScorecard = validate184;
+const schema382 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"warnings":{"description":"What will likely fail at run time though the plan is valid; never changes validity or scores. Absent when there are none, so a plan without warnings keeps the scorecard it had before warnings existed.","type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanWarning"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"PlanWarning":{"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
+const schema384 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
+const schema385 = {"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
+const schema394 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
+const schema395 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
+const pattern263 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
+const pattern264 = new RegExp("^(/[\\s\\S]*)?$", "u");
+const pattern265 = new RegExp("^WARN_PLAN_[A-Z0-9_]+$", "u");
+const schema386 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
+const schema387 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
 
-function validate176(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate176.evaluated;
+const evaluated0 = validate185.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -33551,7 +37795,7 @@ errors++;
 if(data0.score !== undefined){
 let data1 = data0.score;
 if(!(((data1 === 0) || (data1 === 1)) || (data1 === 2))){
-const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema353.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -33636,7 +37880,7 @@ errors++;
 if(data3.score !== undefined){
 let data4 = data3.score;
 if(!(((data4 === 0) || (data4 === 1)) || (data4 === 2))){
-const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema353.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -33721,7 +37965,7 @@ errors++;
 if(data6.score !== undefined){
 let data7 = data6.score;
 if(!(((data7 === 0) || (data7 === 1)) || (data7 === 2))){
-const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema353.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -33806,7 +38050,7 @@ errors++;
 if(data9.score !== undefined){
 let data10 = data9.score;
 if(!(((data10 === 0) || (data10 === 1)) || (data10 === 2))){
-const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema353.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -33891,7 +38135,7 @@ errors++;
 if(data12.score !== undefined){
 let data13 = data12.score;
 if(!(((data13 === 0) || (data13 === 1)) || (data13 === 2))){
-const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema353.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -33976,7 +38220,7 @@ errors++;
 if(data15.score !== undefined){
 let data16 = data15.score;
 if(!(((data16 === 0) || (data16 === 1)) || (data16 === 2))){
-const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema353.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -34061,7 +38305,7 @@ errors++;
 if(data18.score !== undefined){
 let data19 = data18.score;
 if(!(((data19 === 0) || (data19 === 1)) || (data19 === 2))){
-const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema353.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -34119,17 +38363,17 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate176.errors = vErrors;
+validate185.errors = vErrors;
 return errors === 0;
 }
-validate176.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate185.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate184(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/scorecard.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate175.evaluated;
+const evaluated0 = validate184.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -34288,7 +38532,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema348.properties, key0))){
+if(!(func3.call(schema382.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -34351,7 +38595,7 @@ errors++;
 if(data.source !== undefined){
 let data3 = data.source;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema348.properties.source.type},message:"must be string,null"};
+const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema382.properties.source.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -34364,7 +38608,7 @@ errors++;
 if(data.plan_schema_version !== undefined){
 let data4 = data.plan_schema_version;
 if(!(((data4 === "0.5") || (data4 === "0.6")) || (data4 === null))){
-const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema348.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema382.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -34377,7 +38621,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data5 = data.plan_id;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema348.properties.plan_id.type},message:"must be string,null"};
+const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema382.properties.plan_id.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -34466,7 +38710,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!(((data8 === "activate") || (data8 === "downgrade")) || (data8 === null))){
-const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema348.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema382.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -34479,7 +38723,7 @@ errors++;
 if(data.downgrade_target !== undefined){
 let data9 = data.downgrade_target;
 if(!((((data9 === "direct-codex") || (data9 === "workflow-router")) || (data9 === "simple-plan")) || (data9 === null))){
-const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema348.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema382.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -34551,7 +38795,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern246.test(data12)){
+if(!pattern263.test(data12)){
 const err35 = {instancePath:instancePath+"/problems/" + i0+"/code",schemaPath:"#/$defs/PlanProblem/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_PLAN_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_PLAN_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err35];
@@ -34576,7 +38820,7 @@ errors++;
 if(data11.pointer !== undefined){
 let data13 = data11.pointer;
 if(typeof data13 === "string"){
-if(!pattern247.test(data13)){
+if(!pattern264.test(data13)){
 const err37 = {instancePath:instancePath+"/problems/" + i0+"/pointer",schemaPath:"#/$defs/PlanProblem/properties/pointer/pattern",keyword:"pattern",params:{pattern: "^(/[\\s\\S]*)?$"},message:"must match pattern \""+"^(/[\\s\\S]*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
@@ -34744,7 +38988,7 @@ errors++;
 if(data17.code !== undefined){
 let data18 = data17.code;
 if(typeof data18 === "string"){
-if(!pattern248.test(data18)){
+if(!pattern265.test(data18)){
 const err51 = {instancePath:instancePath+"/warnings/" + i1+"/code",schemaPath:"#/$defs/PlanWarning/properties/code/pattern",keyword:"pattern",params:{pattern: "^WARN_PLAN_[A-Z0-9_]+$"},message:"must match pattern \""+"^WARN_PLAN_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
@@ -34769,7 +39013,7 @@ errors++;
 if(data17.pointer !== undefined){
 let data19 = data17.pointer;
 if(typeof data19 === "string"){
-if(!pattern247.test(data19)){
+if(!pattern264.test(data19)){
 const err53 = {instancePath:instancePath+"/warnings/" + i1+"/pointer",schemaPath:"#/$defs/PlanWarning/properties/pointer/pattern",keyword:"pattern",params:{pattern: "^(/[\\s\\S]*)?$"},message:"must match pattern \""+"^(/[\\s\\S]*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err53];
@@ -34870,8 +39114,8 @@ let data22 = data.scores;
 const _errs51 = errors;
 let valid11 = false;
 const _errs52 = errors;
-if(!(validate176(data22, {instancePath:instancePath+"/scores",parentData:data,parentDataProperty:"scores",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate176.errors : vErrors.concat(validate176.errors);
+if(!(validate185(data22, {instancePath:instancePath+"/scores",parentData:data,parentDataProperty:"scores",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
 errors = vErrors.length;
 }
 var _valid1 = _errs52 === errors;
@@ -34914,7 +39158,7 @@ vErrors = null;
 if(data.score_average !== undefined){
 let data23 = data.score_average;
 if((!((typeof data23 == "number") && (isFinite(data23)))) && (data23 !== null)){
-const err63 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema348.properties.score_average.type},message:"must be number,null"};
+const err63 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema382.properties.score_average.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -35412,19 +39656,19 @@ vErrors.push(err102);
 }
 errors++;
 }
-validate175.errors = vErrors;
+validate184.errors = vErrors;
 return errors === 0;
 }
-validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate184.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateStatusReport = validate178;
-const schema362 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume"]},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
+export const validateStatusReport = validate166;
+const schema290 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."},"tokens":{"type":"integer","minimum":0,"description":"Tokens the packet's attempts reported (all attempts)."},"cost_usd":{"type":["number","null"],"minimum":0,"description":"Cost of the packet's priced attempts (common.schema.json CostSummary); null when none is priced."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"cost":{"description":"Tokens and cost of every attempt of the run, priced with the bindings file's price table.","$ref":"common.schema.json#/$defs/costSummary"},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
 
-function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/status-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate178.evaluated;
+const evaluated0 = validate166.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -35573,7 +39817,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema362.properties, key0))){
+if(!(func3.call(schema290.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -35903,7 +40147,7 @@ errors++;
 if(data13.reason !== undefined){
 let data14 = data13.reason;
 if(!((((data14 === "gate") || (data14 === "budget")) || (data14 === "failed")) || (data14 === "interrupted"))){
-const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema362.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema290.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -35991,7 +40235,7 @@ if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 for(const key3 in data16){
 const _errs40 = errors;
 if(!(((((((((((((key3 === "pending") || (key3 === "ready")) || (key3 === "dispatched")) || (key3 === "attempted")) || (key3 === "reviewed")) || (key3 === "completed")) || (key3 === "blocked")) || (key3 === "repairing")) || (key3 === "needs-human")) || (key3 === "failed")) || (key3 === "abandoned")) || (key3 === "expanded")) || (key3 === "skipped"))){
-const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema362.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
+const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema290.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -36127,7 +40371,7 @@ vErrors.push(err57);
 errors++;
 }
 for(const key5 in data19){
-if(!(((((((key5 === "packet_id") || (key5 === "state")) || (key5 === "attempts")) || (key5 === "last_verdict")) || (key5 === "last_outcome")) || (key5 === "gates")) || (key5 === "waiting_on"))){
+if(!(func3.call(schema290.properties.packets.items.properties, key5))){
 const err58 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err58];
@@ -36186,7 +40430,7 @@ errors++;
 if(data19.state !== undefined){
 let data21 = data19.state;
 if(!(((((((((((((data21 === "pending") || (data21 === "ready")) || (data21 === "dispatched")) || (data21 === "attempted")) || (data21 === "reviewed")) || (data21 === "completed")) || (data21 === "blocked")) || (data21 === "repairing")) || (data21 === "needs-human")) || (data21 === "failed")) || (data21 === "abandoned")) || (data21 === "expanded")) || (data21 === "skipped"))){
-const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema362.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema290.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -36473,9 +40717,10 @@ vErrors.push(err81);
 errors++;
 }
 }
-}
-else {
-const err82 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data19.tokens !== undefined){
+let data29 = data19.tokens;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err82 = {instancePath:instancePath+"/packets/" + i1+"/tokens",schemaPath:"#/properties/packets/items/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -36484,10 +40729,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-}
-}
-else {
-const err83 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 < 0 || isNaN(data29)){
+const err83 = {instancePath:instancePath+"/packets/" + i1+"/tokens",schemaPath:"#/properties/packets/items/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -36497,15 +40741,11 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data.fanouts !== undefined){
-let data29 = data.fanouts;
-if(Array.isArray(data29)){
-const len4 = data29.length;
-for(let i4=0; i4<len4; i4++){
-let data30 = data29[i4];
-if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
-if(data30.phase === undefined){
-const err84 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+}
+if(data19.cost_usd !== undefined){
+let data30 = data19.cost_usd;
+if((!((typeof data30 == "number") && (isFinite(data30)))) && (data30 !== null)){
+const err84 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/type",keyword:"type",params:{type: schema290.properties.packets.items.properties.cost_usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -36514,8 +40754,9 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(data30.first === undefined){
-const err85 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 0 || isNaN(data30)){
+const err85 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -36524,8 +40765,11 @@ vErrors.push(err85);
 }
 errors++;
 }
-if(data30.source_packet === undefined){
-const err86 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
+}
+}
+}
+else {
+const err86 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -36534,8 +40778,10 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(data30.items === undefined){
-const err87 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "items"},message:"must have required property '"+"items"+"'"};
+}
+}
+else {
+const err87 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -36544,8 +40790,16 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data30.counts === undefined){
-const err88 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'"};
+}
+if(data.fanouts !== undefined){
+let data31 = data.fanouts;
+if(Array.isArray(data31)){
+const len4 = data31.length;
+for(let i4=0; i4<len4; i4++){
+let data32 = data31[i4];
+if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
+if(data32.phase === undefined){
+const err88 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -36554,8 +40808,8 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data30.failing === undefined){
-const err89 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "failing"},message:"must have required property '"+"failing"+"'"};
+if(data32.first === undefined){
+const err89 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -36564,9 +40818,8 @@ vErrors.push(err89);
 }
 errors++;
 }
-for(const key6 in data30){
-if(!((((((key6 === "phase") || (key6 === "first")) || (key6 === "source_packet")) || (key6 === "items")) || (key6 === "counts")) || (key6 === "failing"))){
-const err90 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data32.source_packet === undefined){
+const err90 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -36575,12 +40828,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-if(data30.phase !== undefined){
-let data31 = data30.phase;
-if(typeof data31 === "string"){
-if(func2(data31) > 200){
-const err91 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data32.items === undefined){
+const err91 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "items"},message:"must have required property '"+"items"+"'"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -36589,8 +40838,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(func2(data31) < 1){
-const err92 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data32.counts === undefined){
+const err92 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -36599,8 +40848,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(!pattern4.test(data31)){
-const err93 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(data32.failing === undefined){
+const err93 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "failing"},message:"must have required property '"+"failing"+"'"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -36609,9 +40858,9 @@ vErrors.push(err93);
 }
 errors++;
 }
-}
-else {
-const err94 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key6 in data32){
+if(!((((((key6 === "phase") || (key6 === "first")) || (key6 === "source_packet")) || (key6 === "items")) || (key6 === "counts")) || (key6 === "failing"))){
+const err94 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -36621,11 +40870,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data30.first !== undefined){
-let data32 = data30.first;
-if(typeof data32 === "string"){
-if(func2(data32) > 200){
-const err95 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data32.phase !== undefined){
+let data33 = data32.phase;
+if(typeof data33 === "string"){
+if(func2(data33) > 200){
+const err95 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -36634,8 +40883,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(func2(data32) < 1){
-const err96 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func2(data33) < 1){
+const err96 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -36644,8 +40893,8 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(!pattern4.test(data32)){
-const err97 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(!pattern4.test(data33)){
+const err97 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -36656,7 +40905,7 @@ errors++;
 }
 }
 else {
-const err98 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err98 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -36666,11 +40915,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data30.source_packet !== undefined){
-let data33 = data30.source_packet;
-if(typeof data33 === "string"){
-if(func2(data33) > 200){
-const err99 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data32.first !== undefined){
+let data34 = data32.first;
+if(typeof data34 === "string"){
+if(func2(data34) > 200){
+const err99 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -36679,8 +40928,8 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(func2(data33) < 1){
-const err100 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(func2(data34) < 1){
+const err100 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -36689,8 +40938,8 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(!pattern4.test(data33)){
-const err101 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(!pattern4.test(data34)){
+const err101 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -36701,7 +40950,7 @@ errors++;
 }
 }
 else {
-const err102 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err102 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -36711,10 +40960,11 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data30.items !== undefined){
-let data34 = data30.items;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err103 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data32.source_packet !== undefined){
+let data35 = data32.source_packet;
+if(typeof data35 === "string"){
+if(func2(data35) > 200){
+const err103 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -36723,9 +40973,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err104 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(func2(data35) < 1){
+const err104 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -36734,15 +40983,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-}
-if(data30.counts !== undefined){
-let data35 = data30.counts;
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-for(const key7 in data35){
-let data36 = data35[key7];
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err105 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!pattern4.test(data35)){
+const err105 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -36751,9 +40993,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 0 || isNaN(data36)){
-const err106 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err106 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -36763,10 +41005,10 @@ vErrors.push(err106);
 errors++;
 }
 }
-}
-}
-else {
-const err107 = {instancePath:instancePath+"/fanouts/" + i4+"/counts",schemaPath:"#/properties/fanouts/items/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data32.items !== undefined){
+let data36 = data32.items;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err107 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -36775,16 +41017,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-if(data30.failing !== undefined){
-let data37 = data30.failing;
-if(Array.isArray(data37)){
-const len5 = data37.length;
-for(let i5=0; i5<len5; i5++){
-let data38 = data37[i5];
-if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
-if(data38.packet_id === undefined){
-const err108 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 0 || isNaN(data36)){
+const err108 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -36793,8 +41028,15 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data38.state === undefined){
-const err109 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+}
+}
+if(data32.counts !== undefined){
+let data37 = data32.counts;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+for(const key7 in data37){
+let data38 = data37[key7];
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err109 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -36803,8 +41045,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(data38.reason === undefined){
-const err110 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 0 || isNaN(data38)){
+const err110 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -36813,9 +41056,11 @@ vErrors.push(err110);
 }
 errors++;
 }
-for(const key8 in data38){
-if(!(((key8 === "packet_id") || (key8 === "state")) || (key8 === "reason"))){
-const err111 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+}
+}
+else {
+const err111 = {instancePath:instancePath+"/fanouts/" + i4+"/counts",schemaPath:"#/properties/fanouts/items/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -36825,11 +41070,15 @@ vErrors.push(err111);
 errors++;
 }
 }
-if(data38.packet_id !== undefined){
-let data39 = data38.packet_id;
-if(typeof data39 === "string"){
-if(func2(data39) > 200){
-const err112 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data32.failing !== undefined){
+let data39 = data32.failing;
+if(Array.isArray(data39)){
+const len5 = data39.length;
+for(let i5=0; i5<len5; i5++){
+let data40 = data39[i5];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.packet_id === undefined){
+const err112 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -36838,8 +41087,8 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(func2(data39) < 1){
-const err113 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data40.state === undefined){
+const err113 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -36848,8 +41097,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(!pattern4.test(data39)){
-const err114 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(data40.reason === undefined){
+const err114 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -36858,9 +41107,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-else {
-const err115 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key8 in data40){
+if(!(((key8 === "packet_id") || (key8 === "state")) || (key8 === "reason"))){
+const err115 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -36870,9 +41119,11 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data38.state !== undefined){
-if(typeof data38.state !== "string"){
-const err116 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/state",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.packet_id !== undefined){
+let data41 = data40.packet_id;
+if(typeof data41 === "string"){
+if(func2(data41) > 200){
+const err116 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -36881,15 +41132,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-if(data38.reason !== undefined){
-let data41 = data38.reason;
-const _errs109 = errors;
-let valid32 = false;
-let passing3 = null;
-const _errs110 = errors;
-if(typeof data41 !== "string"){
-const err117 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data41) < 1){
+const err117 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -36898,14 +41142,8 @@ vErrors.push(err117);
 }
 errors++;
 }
-var _valid3 = _errs110 === errors;
-if(_valid3){
-valid32 = true;
-passing3 = 0;
-}
-const _errs112 = errors;
-if(data41 !== null){
-const err118 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!pattern4.test(data41)){
+const err118 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -36914,7 +41152,63 @@ vErrors.push(err118);
 }
 errors++;
 }
-var _valid3 = _errs112 === errors;
+}
+else {
+const err119 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data40.state !== undefined){
+if(typeof data40.state !== "string"){
+const err120 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/state",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data40.reason !== undefined){
+let data43 = data40.reason;
+const _errs113 = errors;
+let valid32 = false;
+let passing3 = null;
+const _errs114 = errors;
+if(typeof data43 !== "string"){
+const err121 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+var _valid3 = _errs114 === errors;
+if(_valid3){
+valid32 = true;
+passing3 = 0;
+}
+const _errs116 = errors;
+if(data43 !== null){
+const err122 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+var _valid3 = _errs116 === errors;
 if(_valid3 && valid32){
 valid32 = false;
 passing3 = [passing3, 1];
@@ -36926,20 +41220,20 @@ passing3 = 1;
 }
 }
 if(!valid32){
-const err119 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf",keyword:"oneOf",params:{passingSchemas: passing3},message:"must match exactly one schema in oneOf"};
+const err123 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf",keyword:"oneOf",params:{passingSchemas: passing3},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err119];
+vErrors = [err123];
 }
 else {
-vErrors.push(err119);
+vErrors.push(err123);
 }
 errors++;
 }
 else {
-errors = _errs109;
+errors = _errs113;
 if(vErrors !== null){
-if(_errs109){
-vErrors.length = _errs109;
+if(_errs113){
+vErrors.length = _errs113;
 }
 else {
 vErrors = null;
@@ -36949,61 +41243,7 @@ vErrors = null;
 }
 }
 else {
-const err120 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-}
-}
-else {
-const err121 = {instancePath:instancePath+"/fanouts/" + i4+"/failing",schemaPath:"#/properties/fanouts/items/properties/failing/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-}
-}
-else {
-const err122 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-}
-}
-else {
-const err123 = {instancePath:instancePath+"/fanouts",schemaPath:"#/properties/fanouts/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err123];
-}
-else {
-vErrors.push(err123);
-}
-errors++;
-}
-}
-if(data.gates !== undefined){
-let data42 = data.gates;
-if(Array.isArray(data42)){
-const len6 = data42.length;
-for(let i6=0; i6<len6; i6++){
-let data43 = data42[i6];
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-if(data43.gate_id === undefined){
-const err124 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "gate_id"},message:"must have required property '"+"gate_id"+"'"};
+const err124 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -37012,8 +41252,10 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data43.state === undefined){
-const err125 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/fanouts/" + i4+"/failing",schemaPath:"#/properties/fanouts/items/properties/failing/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -37022,8 +41264,10 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(data43.category === undefined){
-const err126 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "category"},message:"must have required property '"+"category"+"'"};
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -37032,8 +41276,10 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(data43.packets === undefined){
-const err127 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
+}
+}
+else {
+const err127 = {instancePath:instancePath+"/fanouts",schemaPath:"#/properties/fanouts/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -37042,9 +41288,16 @@ vErrors.push(err127);
 }
 errors++;
 }
-for(const key9 in data43){
-if(!((((key9 === "gate_id") || (key9 === "state")) || (key9 === "category")) || (key9 === "packets"))){
-const err128 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(data.gates !== undefined){
+let data44 = data.gates;
+if(Array.isArray(data44)){
+const len6 = data44.length;
+for(let i6=0; i6<len6; i6++){
+let data45 = data44[i6];
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+if(data45.gate_id === undefined){
+const err128 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "gate_id"},message:"must have required property '"+"gate_id"+"'"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -37053,12 +41306,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-if(data43.gate_id !== undefined){
-let data44 = data43.gate_id;
-if(typeof data44 === "string"){
-if(func2(data44) > 200){
-const err129 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data45.state === undefined){
+const err129 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -37067,8 +41316,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(func2(data44) < 1){
-const err130 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data45.category === undefined){
+const err130 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "category"},message:"must have required property '"+"category"+"'"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -37077,8 +41326,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(!pattern4.test(data44)){
-const err131 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(data45.packets === undefined){
+const err131 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -37087,9 +41336,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-}
-else {
-const err132 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key9 in data45){
+if(!((((key9 === "gate_id") || (key9 === "state")) || (key9 === "category")) || (key9 === "packets"))){
+const err132 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -37099,10 +41348,11 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data43.state !== undefined){
-let data45 = data43.state;
-if(!(((((data45 === "closed") || (data45 === "open")) || (data45 === "approved")) || (data45 === "rejected")) || (data45 === "superseded"))){
-const err133 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema362.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+if(data45.gate_id !== undefined){
+let data46 = data45.gate_id;
+if(typeof data46 === "string"){
+if(func2(data46) > 200){
+const err133 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -37111,15 +41361,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-}
-if(data43.category !== undefined){
-let data46 = data43.category;
-const _errs124 = errors;
-let valid37 = false;
-let passing4 = null;
-const _errs125 = errors;
-if(typeof data46 !== "string"){
-const err134 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data46) < 1){
+const err134 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -37128,14 +41371,8 @@ vErrors.push(err134);
 }
 errors++;
 }
-var _valid4 = _errs125 === errors;
-if(_valid4){
-valid37 = true;
-passing4 = 0;
-}
-const _errs127 = errors;
-if(data46 !== null){
-const err135 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(!pattern4.test(data46)){
+const err135 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -37144,7 +41381,64 @@ vErrors.push(err135);
 }
 errors++;
 }
-var _valid4 = _errs127 === errors;
+}
+else {
+const err136 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+}
+if(data45.state !== undefined){
+let data47 = data45.state;
+if(!(((((data47 === "closed") || (data47 === "open")) || (data47 === "approved")) || (data47 === "rejected")) || (data47 === "superseded"))){
+const err137 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema290.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+}
+if(data45.category !== undefined){
+let data48 = data45.category;
+const _errs128 = errors;
+let valid37 = false;
+let passing4 = null;
+const _errs129 = errors;
+if(typeof data48 !== "string"){
+const err138 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+var _valid4 = _errs129 === errors;
+if(_valid4){
+valid37 = true;
+passing4 = 0;
+}
+const _errs131 = errors;
+if(data48 !== null){
+const err139 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+var _valid4 = _errs131 === errors;
 if(_valid4 && valid37){
 valid37 = false;
 passing4 = [passing4, 1];
@@ -37156,67 +41450,7 @@ passing4 = 1;
 }
 }
 if(!valid37){
-const err136 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf",keyword:"oneOf",params:{passingSchemas: passing4},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-else {
-errors = _errs124;
-if(vErrors !== null){
-if(_errs124){
-vErrors.length = _errs124;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data43.packets !== undefined){
-let data47 = data43.packets;
-if(Array.isArray(data47)){
-const len7 = data47.length;
-for(let i7=0; i7<len7; i7++){
-let data48 = data47[i7];
-if(typeof data48 === "string"){
-if(func2(data48) > 200){
-const err137 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
-}
-errors++;
-}
-if(func2(data48) < 1){
-const err138 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err138];
-}
-else {
-vErrors.push(err138);
-}
-errors++;
-}
-if(!pattern4.test(data48)){
-const err139 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
-if(vErrors === null){
-vErrors = [err139];
-}
-else {
-vErrors.push(err139);
-}
-errors++;
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err140 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf",keyword:"oneOf",params:{passingSchemas: passing4},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -37225,10 +41459,27 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
+else {
+errors = _errs128;
+if(vErrors !== null){
+if(_errs128){
+vErrors.length = _errs128;
 }
 else {
-const err141 = {instancePath:instancePath+"/gates/" + i6+"/packets",schemaPath:"#/properties/gates/items/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+vErrors = null;
+}
+}
+}
+}
+if(data45.packets !== undefined){
+let data49 = data45.packets;
+if(Array.isArray(data49)){
+const len7 = data49.length;
+for(let i7=0; i7<len7; i7++){
+let data50 = data49[i7];
+if(typeof data50 === "string"){
+if(func2(data50) > 200){
+const err141 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -37237,10 +41488,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-}
-else {
-const err142 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data50) < 1){
+const err142 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -37249,10 +41498,8 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-}
-else {
-const err143 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!pattern4.test(data50)){
+const err143 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -37262,15 +41509,8 @@ vErrors.push(err143);
 errors++;
 }
 }
-if(data.waiting_gates !== undefined){
-let data49 = data.waiting_gates;
-if(Array.isArray(data49)){
-const len8 = data49.length;
-for(let i8=0; i8<len8; i8++){
-let data50 = data49[i8];
-if(typeof data50 === "string"){
-if(func2(data50) > 200){
-const err144 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+else {
+const err144 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -37279,8 +41519,10 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(func2(data50) < 1){
-const err145 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/gates/" + i6+"/packets",schemaPath:"#/properties/gates/items/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -37289,8 +41531,10 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(!pattern4.test(data50)){
-const err146 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+}
+else {
+const err146 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -37300,8 +41544,9 @@ vErrors.push(err146);
 errors++;
 }
 }
+}
 else {
-const err147 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err147 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -37311,9 +41556,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/waiting_gates",schemaPath:"#/properties/waiting_gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.cost !== undefined){
+let data51 = data.cost;
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.attempts === undefined){
+const err148 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -37322,12 +41569,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-if(data.next_action !== undefined){
-let data51 = data.next_action;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.kind === undefined){
-const err149 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(data51.input_tokens === undefined){
+const err149 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "input_tokens"},message:"must have required property '"+"input_tokens"+"'"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -37336,8 +41579,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(data51.summary === undefined){
-const err150 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "summary"},message:"must have required property '"+"summary"+"'"};
+if(data51.output_tokens === undefined){
+const err150 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "output_tokens"},message:"must have required property '"+"output_tokens"+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -37346,8 +41589,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-if(data51.command === undefined){
-const err151 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(data51.total_tokens === undefined){
+const err151 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "total_tokens"},message:"must have required property '"+"total_tokens"+"'"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -37356,9 +41599,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-for(const key10 in data51){
-if(!(((key10 === "kind") || (key10 === "summary")) || (key10 === "command"))){
-const err152 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data51.usd === undefined){
+const err152 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -37367,11 +41609,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-}
-if(data51.kind !== undefined){
-let data52 = data51.kind;
-if(!(((((((data52 === "repair-integrity") || (data52 === "complete")) || (data52 === "approve")) || (data52 === "run")) || (data52 === "inspect-failed")) || (data52 === "budget")) || (data52 === "resume"))){
-const err153 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema362.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(data51.priced === undefined){
+const err153 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "priced"},message:"must have required property '"+"priced"+"'"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -37380,10 +41619,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-if(data51.summary !== undefined){
-if(typeof data51.summary !== "string"){
-const err154 = {instancePath:instancePath+"/next_action/summary",schemaPath:"#/properties/next_action/properties/summary/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data51.unpriced === undefined){
+const err154 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "unpriced"},message:"must have required property '"+"unpriced"+"'"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -37392,15 +41629,9 @@ vErrors.push(err154);
 }
 errors++;
 }
-}
-if(data51.command !== undefined){
-let data54 = data51.command;
-const _errs146 = errors;
-let valid45 = false;
-let passing5 = null;
-const _errs147 = errors;
-if(typeof data54 !== "string"){
-const err155 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key10 in data51){
+if(!(((((((key10 === "attempts") || (key10 === "input_tokens")) || (key10 === "output_tokens")) || (key10 === "total_tokens")) || (key10 === "usd")) || (key10 === "priced")) || (key10 === "unpriced"))){
+const err155 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -37409,14 +41640,11 @@ vErrors.push(err155);
 }
 errors++;
 }
-var _valid5 = _errs147 === errors;
-if(_valid5){
-valid45 = true;
-passing5 = 0;
 }
-const _errs149 = errors;
-if(data54 !== null){
-const err156 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data51.attempts !== undefined){
+let data52 = data51.attempts;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err156 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -37425,19 +41653,9 @@ vErrors.push(err156);
 }
 errors++;
 }
-var _valid5 = _errs149 === errors;
-if(_valid5 && valid45){
-valid45 = false;
-passing5 = [passing5, 1];
-}
-else {
-if(_valid5){
-valid45 = true;
-passing5 = 1;
-}
-}
-if(!valid45){
-const err157 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing5},message:"must match exactly one schema in oneOf"};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 < 0 || isNaN(data52)){
+const err157 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -37446,11 +41664,359 @@ vErrors.push(err157);
 }
 errors++;
 }
+}
+}
+if(data51.input_tokens !== undefined){
+let data53 = data51.input_tokens;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err158 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err158];
+}
 else {
-errors = _errs146;
+vErrors.push(err158);
+}
+errors++;
+}
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 < 0 || isNaN(data53)){
+const err159 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+}
+}
+if(data51.output_tokens !== undefined){
+let data54 = data51.output_tokens;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err160 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 < 0 || isNaN(data54)){
+const err161 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+}
+}
+if(data51.total_tokens !== undefined){
+let data55 = data51.total_tokens;
+if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
+const err162 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+if((typeof data55 == "number") && (isFinite(data55))){
+if(data55 < 0 || isNaN(data55)){
+const err163 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+}
+if(data51.usd !== undefined){
+let data56 = data51.usd;
+if((!((typeof data56 == "number") && (isFinite(data56)))) && (data56 !== null)){
+const err164 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema301.properties.usd.type},message:"must be number,null"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+if((typeof data56 == "number") && (isFinite(data56))){
+if(data56 < 0 || isNaN(data56)){
+const err165 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+}
+}
+if(data51.priced !== undefined){
+let data57 = data51.priced;
+if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
+const err166 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+if((typeof data57 == "number") && (isFinite(data57))){
+if(data57 < 0 || isNaN(data57)){
+const err167 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+}
+}
+if(data51.unpriced !== undefined){
+let data58 = data51.unpriced;
+if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
+const err168 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if((typeof data58 == "number") && (isFinite(data58))){
+if(data58 < 0 || isNaN(data58)){
+const err169 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err170 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+if(data.waiting_gates !== undefined){
+let data59 = data.waiting_gates;
+if(Array.isArray(data59)){
+const len8 = data59.length;
+for(let i8=0; i8<len8; i8++){
+let data60 = data59[i8];
+if(typeof data60 === "string"){
+if(func2(data60) > 200){
+const err171 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+if(func2(data60) < 1){
+const err172 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+if(!pattern4.test(data60)){
+const err173 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+else {
+const err174 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+}
+}
+else {
+const err175 = {instancePath:instancePath+"/waiting_gates",schemaPath:"#/properties/waiting_gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+if(data.next_action !== undefined){
+let data61 = data.next_action;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+if(data61.kind === undefined){
+const err176 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+if(data61.summary === undefined){
+const err177 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "summary"},message:"must have required property '"+"summary"+"'"};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+if(data61.command === undefined){
+const err178 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+for(const key11 in data61){
+if(!(((key11 === "kind") || (key11 === "summary")) || (key11 === "command"))){
+const err179 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+if(data61.kind !== undefined){
+let data62 = data61.kind;
+if(!((((((((data62 === "repair-integrity") || (data62 === "complete")) || (data62 === "approve")) || (data62 === "run")) || (data62 === "inspect-failed")) || (data62 === "budget")) || (data62 === "resume")) || (data62 === "wait"))){
+const err180 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema290.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+}
+if(data61.summary !== undefined){
+if(typeof data61.summary !== "string"){
+const err181 = {instancePath:instancePath+"/next_action/summary",schemaPath:"#/properties/next_action/properties/summary/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+if(data61.command !== undefined){
+let data64 = data61.command;
+const _errs168 = errors;
+let valid47 = false;
+let passing5 = null;
+const _errs169 = errors;
+if(typeof data64 !== "string"){
+const err182 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+var _valid5 = _errs169 === errors;
+if(_valid5){
+valid47 = true;
+passing5 = 0;
+}
+const _errs171 = errors;
+if(data64 !== null){
+const err183 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+var _valid5 = _errs171 === errors;
+if(_valid5 && valid47){
+valid47 = false;
+passing5 = [passing5, 1];
+}
+else {
+if(_valid5){
+valid47 = true;
+passing5 = 1;
+}
+}
+if(!valid47){
+const err184 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing5},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+else {
+errors = _errs168;
 if(vErrors !== null){
-if(_errs146){
-vErrors.length = _errs146;
+if(_errs168){
+vErrors.length = _errs168;
 }
 else {
 vErrors = null;
@@ -37460,41 +42026,41 @@ vErrors = null;
 }
 }
 else {
-const err158 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err185 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err158];
+vErrors = [err185];
 }
 else {
-vErrors.push(err158);
+vErrors.push(err185);
 }
 errors++;
 }
 }
 }
 else {
-const err159 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err186 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err159];
+vErrors = [err186];
 }
 else {
-vErrors.push(err159);
+vErrors.push(err186);
 }
 errors++;
 }
-validate178.errors = vErrors;
+validate166.errors = vErrors;
 return errors === 0;
 }
-validate178.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateVerifyReport = validate179;
-const schema374 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
-const schema377 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
-const pattern263 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
+export const validateVerifyReport = validate187;
+const schema396 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
+const schema399 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
+const pattern269 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
 
-function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate180.evaluated;
+const evaluated0 = validate188.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37557,7 +42123,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(typeof data0 === "string"){
-if(!pattern263.test(data0)){
+if(!pattern269.test(data0)){
 const err5 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_VERIFY_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_VERIFY_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -37724,17 +42290,17 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate180.errors = vErrors;
+validate188.errors = vErrors;
 return errors === 0;
 }
-validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate188.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/verify-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate179.evaluated;
+const evaluated0 = validate187.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -37843,7 +42409,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema374.properties, key0))){
+if(!(func3.call(schema396.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -38129,7 +42695,7 @@ errors++;
 if(data.state_cache !== undefined){
 let data8 = data.state_cache;
 if(!(((data8 === "fresh") || (data8 === "stale")) || (data8 === "missing"))){
-const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema374.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema396.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -38144,8 +42710,8 @@ let data9 = data.problems;
 if(Array.isArray(data9)){
 const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate180(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate180.errors : vErrors.concat(validate180.errors);
+if(!(validate188(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate188.errors : vErrors.concat(validate188.errors);
 errors = vErrors.length;
 }
 }
@@ -38172,14 +42738,198 @@ vErrors.push(err31);
 }
 errors++;
 }
-validate179.errors = vErrors;
+validate187.errors = vErrors;
 return errors === 0;
 }
-validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate187.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateWorkerBindings = validate27;
-const schema56 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}},"infra_retries":{"description":"How many times `dwm run` retries a packet whose attempt failed for infrastructure reasons (timeout, crash, rate limit), per packet; never counted against budget.max_retries. Default 3. `dwm run --infra-retries N` overrides it.","type":"integer","minimum":0},"infra_backoff_ms":{"description":"The delay before infrastructure retry k is the k-th value (ms); the last value repeats. Default [30000, 120000, 600000]. `dwm run --infra-backoff MS,MS,…` overrides it.","type":"array","minItems":1,"items":{"type":"integer","minimum":0}}},"$defs":{"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}}}};
+const schema56 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}},"infra_retries":{"description":"How many times `dwm run` retries a packet whose attempt failed for infrastructure reasons (timeout, crash, rate limit), per packet; never counted against budget.max_retries. Default 3. `dwm run --infra-retries N` overrides it.","type":"integer","minimum":0},"infra_backoff_ms":{"description":"The delay before infrastructure retry k is the k-th value (ms); the last value repeats. Default [30000, 120000, 600000]. `dwm run --infra-backoff MS,MS,…` overrides it.","type":"array","minItems":1,"items":{"type":"integer","minimum":0}},"prices":{"description":"The price table DWM uses for the cost of attempts (dwm show, status, report, --json) and for `dwm run --budget-usd`: USD per million tokens, per backend and model. DWM has no built-in prices (they change): an attempt whose backend and model have no entry here has no cost, unless its agent CLI reported one.","type":"array","items":{"$ref":"#/$defs/tokenPrice"}}},"$defs":{"tokenPrice":{"title":"TokenPrice","description":"The price of one backend's tokens, for one model (the binding's `model`) or, without `model`, for every model of the backend that has no entry of its own.","type":"object","required":["backend","input_usd_per_mtok","output_usd_per_mtok"],"additionalProperties":false,"properties":{"backend":{"$ref":"#/$defs/workerBinding/properties/backend"},"model":{"type":"string","minLength":1},"input_usd_per_mtok":{"description":"USD per million input tokens.","type":"number","minimum":0},"cached_input_usd_per_mtok":{"description":"USD per million cached input tokens (default: the input price).","type":"number","minimum":0},"output_usd_per_mtok":{"description":"USD per million output tokens (reasoning tokens included).","type":"number","minimum":0}}},"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}}}};
 const pattern22 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
+const schema58 = {"title":"TokenPrice","description":"The price of one backend's tokens, for one model (the binding's `model`) or, without `model`, for every model of the backend that has no entry of its own.","type":"object","required":["backend","input_usd_per_mtok","output_usd_per_mtok"],"additionalProperties":false,"properties":{"backend":{"$ref":"#/$defs/workerBinding/properties/backend"},"model":{"type":"string","minLength":1},"input_usd_per_mtok":{"description":"USD per million input tokens.","type":"number","minimum":0},"cached_input_usd_per_mtok":{"description":"USD per million cached input tokens (default: the input price).","type":"number","minimum":0},"output_usd_per_mtok":{"description":"USD per million output tokens (reasoning tokens included).","type":"number","minimum":0}}};
+
+function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate28.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.backend === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "backend"},message:"must have required property '"+"backend"+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.input_usd_per_mtok === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "input_usd_per_mtok"},message:"must have required property '"+"input_usd_per_mtok"+"'"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.output_usd_per_mtok === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "output_usd_per_mtok"},message:"must have required property '"+"output_usd_per_mtok"+"'"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!(((((key0 === "backend") || (key0 === "model")) || (key0 === "input_usd_per_mtok")) || (key0 === "cached_input_usd_per_mtok")) || (key0 === "output_usd_per_mtok"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.backend !== undefined){
+let data0 = data.backend;
+if(!(((((data0 === "dry-run") || (data0 === "shell")) || (data0 === "codex")) || (data0 === "claude")) || (data0 === "command"))){
+const err4 = {instancePath:instancePath+"/backend",schemaPath:"#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+if(data.model !== undefined){
+let data1 = data.model;
+if(typeof data1 === "string"){
+if(func2(data1) < 1){
+const err5 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+else {
+const err6 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+if(data.input_usd_per_mtok !== undefined){
+let data2 = data.input_usd_per_mtok;
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+const err7 = {instancePath:instancePath+"/input_usd_per_mtok",schemaPath:"#/properties/input_usd_per_mtok/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+else {
+const err8 = {instancePath:instancePath+"/input_usd_per_mtok",schemaPath:"#/properties/input_usd_per_mtok/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.cached_input_usd_per_mtok !== undefined){
+let data3 = data.cached_input_usd_per_mtok;
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/cached_input_usd_per_mtok",schemaPath:"#/properties/cached_input_usd_per_mtok/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/cached_input_usd_per_mtok",schemaPath:"#/properties/cached_input_usd_per_mtok/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+if(data.output_usd_per_mtok !== undefined){
+let data4 = data.output_usd_per_mtok;
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
+const err11 = {instancePath:instancePath+"/output_usd_per_mtok",schemaPath:"#/properties/output_usd_per_mtok/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+else {
+const err12 = {instancePath:instancePath+"/output_usd_per_mtok",schemaPath:"#/properties/output_usd_per_mtok/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+else {
+const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+validate28.errors = vErrors;
+return errors === 0;
+}
+validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-bindings.schema.json" */;
@@ -38224,7 +42974,7 @@ vErrors.push(err2);
 errors++;
 }
 for(const key0 in data){
-if(!(((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "bindings")) || (key0 === "infra_retries")) || (key0 === "infra_backoff_ms"))){
+if(!((((((key0 === "kind") || (key0 === "schema_version")) || (key0 === "bindings")) || (key0 === "infra_retries")) || (key0 === "infra_backoff_ms")) || (key0 === "prices"))){
 const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err3];
@@ -38967,9 +43717,19 @@ vErrors.push(err60);
 errors++;
 }
 }
+if(data.prices !== undefined){
+let data33 = data.prices;
+if(Array.isArray(data33)){
+const len6 = data33.length;
+for(let i6=0; i6<len6; i6++){
+if(!(validate28(data33[i6], {instancePath:instancePath+"/prices/" + i6,parentData:data33,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err61 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err61 = {instancePath:instancePath+"/prices",schemaPath:"#/properties/prices/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -38978,19 +43738,31 @@ vErrors.push(err61);
 }
 errors++;
 }
+}
+}
+else {
+const err62 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
 validate27.errors = vErrors;
 return errors === 0;
 }
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateWorkerReport = validate182;
-const schema379 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-report.schema.json","title":"WorkerReport","description":"`dwm worker --json`: printed when the worker stops (SIGINT/SIGTERM). The queue URL is shown with its password masked.","type":"object","required":["kind","schema_version","name","queue","prefix","backends","lanes","concurrency","processed","failed"],"additionalProperties":false,"properties":{"kind":{"const":"worker-report"},"schema_version":{"const":"1"},"name":{"type":"string","minLength":1},"queue":{"type":"string","minLength":1},"prefix":{"type":"string","minLength":1},"backends":{"type":"array","items":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"}},"lanes":{"type":"array","items":{"type":"string"}},"concurrency":{"type":"integer","minimum":1},"processed":{"description":"Jobs finished with a result.","type":"integer","minimum":0},"failed":{"description":"Jobs that failed on this worker (their coordinators stop with the error).","type":"integer","minimum":0}}};
+export const validateWorkerReport = validate190;
+const schema401 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-report.schema.json","title":"WorkerReport","description":"`dwm worker --json`: printed when the worker stops (SIGINT/SIGTERM). The queue URL is shown with its password masked.","type":"object","required":["kind","schema_version","name","queue","prefix","backends","lanes","concurrency","processed","failed"],"additionalProperties":false,"properties":{"kind":{"const":"worker-report"},"schema_version":{"const":"1"},"name":{"type":"string","minLength":1},"queue":{"type":"string","minLength":1},"prefix":{"type":"string","minLength":1},"backends":{"type":"array","items":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"}},"lanes":{"type":"array","items":{"type":"string"}},"concurrency":{"type":"integer","minimum":1},"processed":{"description":"Jobs finished with a result.","type":"integer","minimum":0},"failed":{"description":"Jobs that failed on this worker (their coordinators stop with the error).","type":"integer","minimum":0}}};
 
-function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-report.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate182.evaluated;
+const evaluated0 = validate190.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39099,7 +43871,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema379.properties, key0))){
+if(!(func3.call(schema401.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -39216,7 +43988,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!(((((data6 === "dry-run") || (data6 === "shell")) || (data6 === "codex")) || (data6 === "claude")) || (data6 === "command"))){
-const err19 = {instancePath:instancePath+"/backends/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema58.enum},message:"must be equal to one of the allowed values"};
+const err19 = {instancePath:instancePath+"/backends/" + i0,schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema59.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -39352,25 +44124,25 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate182.errors = vErrors;
+validate190.errors = vErrors;
 return errors === 0;
 }
-validate182.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate190.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validateWorkflowPlan = validate183;
-const schema381 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
-const schema382 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema383 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
-const schema396 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
-const pattern265 = new RegExp("\\S", "u");
-const schema385 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
-const schema386 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
-const schema387 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
+export const validateWorkflowPlan = validate191;
+const schema403 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
+const schema404 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema405 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
+const schema418 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
+const pattern271 = new RegExp("\\S", "u");
+const schema407 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
+const schema408 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
+const schema409 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
 
-function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate193(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate185.evaluated;
+const evaluated0 = validate193.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39433,7 +44205,7 @@ errors++;
 if(data.decision !== undefined){
 let data0 = data.decision;
 if(!((data0 === "activate") || (data0 === "downgrade"))){
-const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema385.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema407.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -39450,7 +44222,7 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 if(!((((((data2 === "downstream-consumer") || (data2 === "resumable-handoffs")) || (data2 === "multi-surface-fanout")) || (data2 === "planned-fanout")) || (data2 === "adversarial-verification")) || (data2 === "human-gates"))){
-const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema386.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema408.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -39498,7 +44270,7 @@ const _errs8 = errors;
 let valid5 = false;
 const _errs9 = errors;
 if(!(((data3 === "direct-codex") || (data3 === "workflow-router")) || (data3 === "simple-plan"))){
-const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema387.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema409.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -39547,7 +44319,7 @@ vErrors = null;
 if(data.reason !== undefined){
 let data4 = data.reason;
 if(typeof data4 === "string"){
-if(!pattern265.test(data4)){
+if(!pattern271.test(data4)){
 const err12 = {instancePath:instancePath+"/reason",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -39580,17 +44352,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate185.errors = vErrors;
+validate193.errors = vErrors;
 return errors === 0;
 }
-validate185.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate193.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema390 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
+const schema412 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
 
-function validate187(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate187.evaluated;
+const evaluated0 = validate195.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39653,7 +44425,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -39678,7 +44450,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if(!(((((((data1 === "repo") || (data1 === "package")) || (data1 === "artifact")) || (data1 === "api")) || (data1 === "data-source")) || (data1 === "web-source")) || (data1 === "document"))){
-const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema390.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema412.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -39691,7 +44463,7 @@ errors++;
 if(data.locator !== undefined){
 let data2 = data.locator;
 if(typeof data2 === "string"){
-if(!pattern265.test(data2)){
+if(!pattern271.test(data2)){
 const err8 = {instancePath:instancePath+"/locator",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -39716,7 +44488,7 @@ errors++;
 if(data.access_mode !== undefined){
 let data3 = data.access_mode;
 if(!(((data3 === "read-only") || (data3 === "write-proposed")) || (data3 === "write-approved"))){
-const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema390.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema412.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -39737,17 +44509,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate187.errors = vErrors;
+validate195.errors = vErrors;
 return errors === 0;
 }
-validate187.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate195.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema393 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
+const schema415 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
 
-function validate189(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate189.evaluated;
+const evaluated0 = validate197.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39790,7 +44562,7 @@ errors++;
 if(data.claim !== undefined){
 let data0 = data.claim;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err3 = {instancePath:instancePath+"/claim",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -39815,7 +44587,7 @@ errors++;
 if(data.verification !== undefined){
 let data1 = data.verification;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err5 = {instancePath:instancePath+"/verification",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -39848,18 +44620,18 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate189.errors = vErrors;
+validate197.errors = vErrors;
 return errors === 0;
 }
-validate189.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate197.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema397 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema400 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
+const schema419 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema422 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
 
-function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate192.evaluated;
+const evaluated0 = validate200.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39881,7 +44653,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err1];
@@ -39914,17 +44686,17 @@ vErrors.push(err3);
 }
 errors++;
 }
-validate192.errors = vErrors;
+validate200.errors = vErrors;
 return errors === 0;
 }
-validate192.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate200.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema402 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
+const schema424 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
 
-function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate195.evaluated;
+const evaluated0 = validate203.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -39936,7 +44708,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -39969,16 +44741,16 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate195.errors = vErrors;
+validate203.errors = vErrors;
 return errors === 0;
 }
-validate195.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
+validate203.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate199(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate191.evaluated;
+const evaluated0 = validate199.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40071,7 +44843,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -40096,7 +44868,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -40119,32 +44891,32 @@ errors++;
 }
 }
 if(data.entry_criteria !== undefined){
-if(!(validate192(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.exit_criteria !== undefined){
-if(!(validate192(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.depends_on !== undefined){
-if(!(validate195(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
 if(data.worker_ids !== undefined){
-if(!(validate192(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.outputs !== undefined){
-if(!(validate192(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
@@ -40159,19 +44931,19 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate191.errors = vErrors;
+validate199.errors = vErrors;
 return errors === 0;
 }
-validate191.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate199.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema404 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema407 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
-const schema408 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
+const schema426 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema429 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
+const schema430 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
 
-function validate201(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate201.evaluated;
+const evaluated0 = validate209.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40300,8 +45072,8 @@ errors++;
 }
 }
 if(data.mcp_connectors !== undefined){
-if(!(validate195(data.mcp_connectors, {instancePath:instancePath+"/mcp_connectors",parentData:data,parentDataProperty:"mcp_connectors",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.mcp_connectors, {instancePath:instancePath+"/mcp_connectors",parentData:data,parentDataProperty:"mcp_connectors",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
@@ -40312,7 +45084,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!((((data6 === "write") || (data6 === "shell")) || (data6 === "network")) || (data6 === "external-message"))){
-const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema408.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema430.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -40365,17 +45137,17 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate201.errors = vErrors;
+validate209.errors = vErrors;
 return errors === 0;
 }
-validate201.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate209.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema409 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
+const schema431 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
 
-function validate205(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate205.evaluated;
+const evaluated0 = validate213.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40486,14 +45258,14 @@ errors++;
 }
 }
 if(data.must_include !== undefined){
-if(!(validate192(data.must_include, {instancePath:instancePath+"/must_include",parentData:data,parentDataProperty:"must_include",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.must_include, {instancePath:instancePath+"/must_include",parentData:data,parentDataProperty:"must_include",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.must_exclude !== undefined){
-if(!(validate195(data.must_exclude, {instancePath:instancePath+"/must_exclude",parentData:data,parentDataProperty:"must_exclude",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.must_exclude, {instancePath:instancePath+"/must_exclude",parentData:data,parentDataProperty:"must_exclude",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
@@ -40508,17 +45280,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate205.errors = vErrors;
+validate213.errors = vErrors;
 return errors === 0;
 }
-validate205.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate213.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema410 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema432 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
-function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate209.evaluated;
+const evaluated0 = validate217.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40569,15 +45341,15 @@ errors++;
 }
 }
 if(data.inputs !== undefined){
-if(!(validate192(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.required_output_schema !== undefined){
 let data1 = data.required_output_schema;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err4 = {instancePath:instancePath+"/required_output_schema",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -40600,8 +45372,8 @@ errors++;
 }
 }
 if(data.stop_conditions !== undefined){
-if(!(validate192(data.stop_conditions, {instancePath:instancePath+"/stop_conditions",parentData:data,parentDataProperty:"stop_conditions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.stop_conditions, {instancePath:instancePath+"/stop_conditions",parentData:data,parentDataProperty:"stop_conditions",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
@@ -40616,16 +45388,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate209.errors = vErrors;
+validate217.errors = vErrors;
 return errors === 0;
 }
-validate209.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate217.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate208(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate200.evaluated;
+const evaluated0 = validate208.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40718,7 +45490,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -40743,7 +45515,7 @@ errors++;
 if(data.role !== undefined){
 let data1 = data.role;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err10 = {instancePath:instancePath+"/role",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -40766,32 +45538,32 @@ errors++;
 }
 }
 if(data.tool_permissions !== undefined){
-if(!(validate201(data.tool_permissions, {instancePath:instancePath+"/tool_permissions",parentData:data,parentDataProperty:"tool_permissions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate201.errors : vErrors.concat(validate201.errors);
-errors = vErrors.length;
-}
-}
-if(data.forbidden_actions !== undefined){
-if(!(validate192(data.forbidden_actions, {instancePath:instancePath+"/forbidden_actions",parentData:data,parentDataProperty:"forbidden_actions",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
-errors = vErrors.length;
-}
-}
-if(data.context_budget !== undefined){
-if(!(validate205(data.context_budget, {instancePath:instancePath+"/context_budget",parentData:data,parentDataProperty:"context_budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate205.errors : vErrors.concat(validate205.errors);
-errors = vErrors.length;
-}
-}
-if(data.prompt_contract !== undefined){
-if(!(validate209(data.prompt_contract, {instancePath:instancePath+"/prompt_contract",parentData:data,parentDataProperty:"prompt_contract",rootData,dynamicAnchors}))){
+if(!(validate209(data.tool_permissions, {instancePath:instancePath+"/tool_permissions",parentData:data,parentDataProperty:"tool_permissions",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate209.errors : vErrors.concat(validate209.errors);
 errors = vErrors.length;
 }
 }
+if(data.forbidden_actions !== undefined){
+if(!(validate200(data.forbidden_actions, {instancePath:instancePath+"/forbidden_actions",parentData:data,parentDataProperty:"forbidden_actions",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
+errors = vErrors.length;
+}
+}
+if(data.context_budget !== undefined){
+if(!(validate213(data.context_budget, {instancePath:instancePath+"/context_budget",parentData:data,parentDataProperty:"context_budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
+errors = vErrors.length;
+}
+}
+if(data.prompt_contract !== undefined){
+if(!(validate217(data.prompt_contract, {instancePath:instancePath+"/prompt_contract",parentData:data,parentDataProperty:"prompt_contract",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate217.errors : vErrors.concat(validate217.errors);
+errors = vErrors.length;
+}
+}
 if(data.ownership !== undefined){
-if(!(validate192(data.ownership, {instancePath:instancePath+"/ownership",parentData:data,parentDataProperty:"ownership",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.ownership, {instancePath:instancePath+"/ownership",parentData:data,parentDataProperty:"ownership",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
@@ -40806,19 +45578,19 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate200.errors = vErrors;
+validate208.errors = vErrors;
 return errors === 0;
 }
-validate200.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate208.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema412 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
-const schema416 = {"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema417 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
+const schema434 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
+const schema438 = {"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema439 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
 
-function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate216.evaluated;
+const evaluated0 = validate224.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40871,7 +45643,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema417.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema439.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -40882,15 +45654,15 @@ errors++;
 }
 }
 if(data.required_fields !== undefined){
-if(!(validate192(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern265.test(data2)){
+if(!pattern271.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -40923,16 +45695,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate216.errors = vErrors;
+validate224.errors = vErrors;
 return errors === 0;
 }
-validate216.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate224.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate215.evaluated;
+const evaluated0 = validate223.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -40995,7 +45767,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -41020,7 +45792,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -41045,7 +45817,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern265.test(data2)){
+if(!pattern271.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -41068,8 +45840,8 @@ errors++;
 }
 }
 if(data.artifact_schema !== undefined){
-if(!(validate216(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
+if(!(validate224(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate224.errors : vErrors.concat(validate224.errors);
 errors = vErrors.length;
 }
 }
@@ -41084,17 +45856,17 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate215.errors = vErrors;
+validate223.errors = vErrors;
 return errors === 0;
 }
-validate215.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema419 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
+const schema441 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
 
-function validate220(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate220.evaluated;
+const evaluated0 = validate228.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41157,7 +45929,7 @@ errors++;
 if(data.shape !== undefined){
 let data0 = data.shape;
 if(!(((((data0 === "none") || (data0 === "pipeline")) || (data0 === "fan-out-fan-in")) || (data0 === "judge-panel")) || (data0 === "hybrid"))){
-const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema419.properties.shape.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema441.properties.shape.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -41195,7 +45967,7 @@ errors++;
 if(data.fan_in_rule !== undefined){
 let data2 = data.fan_in_rule;
 if(typeof data2 === "string"){
-if(!pattern265.test(data2)){
+if(!pattern271.test(data2)){
 const err8 = {instancePath:instancePath+"/fan_in_rule",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -41218,8 +45990,8 @@ errors++;
 }
 }
 if(data.barriers !== undefined){
-if(!(validate195(data.barriers, {instancePath:instancePath+"/barriers",parentData:data,parentDataProperty:"barriers",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.barriers, {instancePath:instancePath+"/barriers",parentData:data,parentDataProperty:"barriers",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
@@ -41234,17 +46006,17 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate220.errors = vErrors;
+validate228.errors = vErrors;
 return errors === 0;
 }
-validate220.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate228.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema421 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema443 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
-function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate223.evaluated;
+const evaluated0 = validate231.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41297,7 +46069,7 @@ errors++;
 if(data.claim_or_output !== undefined){
 let data0 = data.claim_or_output;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err4 = {instancePath:instancePath+"/claim_or_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -41322,7 +46094,7 @@ errors++;
 if(data.falsifier !== undefined){
 let data1 = data.falsifier;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err6 = {instancePath:instancePath+"/falsifier",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -41345,8 +46117,8 @@ errors++;
 }
 }
 if(data.evidence_required !== undefined){
-if(!(validate192(data.evidence_required, {instancePath:instancePath+"/evidence_required",parentData:data,parentDataProperty:"evidence_required",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.evidence_required, {instancePath:instancePath+"/evidence_required",parentData:data,parentDataProperty:"evidence_required",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
@@ -41361,17 +46133,17 @@ vErrors.push(err8);
 }
 errors++;
 }
-validate223.errors = vErrors;
+validate231.errors = vErrors;
 return errors === 0;
 }
-validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema424 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
+const schema446 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
 
-function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate226.evaluated;
+const evaluated0 = validate234.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41424,7 +46196,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -41449,7 +46221,7 @@ errors++;
 if(data.safe_default !== undefined){
 let data1 = data.safe_default;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -41494,17 +46266,17 @@ vErrors.push(err9);
 }
 errors++;
 }
-validate226.errors = vErrors;
+validate234.errors = vErrors;
 return errors === 0;
 }
-validate226.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate234.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema427 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
+const schema449 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
 
-function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate228.evaluated;
+const evaluated0 = validate236.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41652,7 +46424,7 @@ errors++;
 if(data.time_box !== undefined){
 let data3 = data.time_box;
 if(typeof data3 === "string"){
-if(!pattern265.test(data3)){
+if(!pattern271.test(data3)){
 const err12 = {instancePath:instancePath+"/time_box",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -41677,7 +46449,7 @@ errors++;
 if(data.file_touch_limit !== undefined){
 let data4 = data.file_touch_limit;
 if(typeof data4 === "string"){
-if(!pattern265.test(data4)){
+if(!pattern271.test(data4)){
 const err14 = {instancePath:instancePath+"/file_touch_limit",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err14];
@@ -41710,17 +46482,17 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate228.errors = vErrors;
+validate236.errors = vErrors;
 return errors === 0;
 }
-validate228.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate236.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema430 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
+const schema452 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
 
-function validate230(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate230.evaluated;
+const evaluated0 = validate238.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41771,20 +46543,20 @@ errors++;
 }
 }
 if(data.cacheable_outputs !== undefined){
-if(!(validate195(data.cacheable_outputs, {instancePath:instancePath+"/cacheable_outputs",parentData:data,parentDataProperty:"cacheable_outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.cacheable_outputs, {instancePath:instancePath+"/cacheable_outputs",parentData:data,parentDataProperty:"cacheable_outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
 if(data.invalidators !== undefined){
-if(!(validate195(data.invalidators, {instancePath:instancePath+"/invalidators",parentData:data,parentDataProperty:"invalidators",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.invalidators, {instancePath:instancePath+"/invalidators",parentData:data,parentDataProperty:"invalidators",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
 if(data.restart_points !== undefined){
-if(!(validate195(data.restart_points, {instancePath:instancePath+"/restart_points",parentData:data,parentDataProperty:"restart_points",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.restart_points, {instancePath:instancePath+"/restart_points",parentData:data,parentDataProperty:"restart_points",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
@@ -41799,18 +46571,18 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate230.errors = vErrors;
+validate238.errors = vErrors;
 return errors === 0;
 }
-validate230.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate238.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema431 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
-const schema432 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
+const schema453 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
+const schema454 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
 
-function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate244(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate236.evaluated;
+const evaluated0 = validate244.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -41883,7 +46655,7 @@ errors++;
 if(data.instruction !== undefined){
 let data0 = data.instruction;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err6 = {instancePath:instancePath+"/instruction",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -41906,15 +46678,15 @@ errors++;
 }
 }
 if(data.inputs !== undefined){
-if(!(validate192(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.inputs, {instancePath:instancePath+"/inputs",parentData:data,parentDataProperty:"inputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.expected_output !== undefined){
 let data2 = data.expected_output;
 if(typeof data2 === "string"){
-if(!pattern265.test(data2)){
+if(!pattern271.test(data2)){
 const err8 = {instancePath:instancePath+"/expected_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -41939,7 +46711,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data3 = data.completion_check;
 if(typeof data3 === "string"){
-if(!pattern265.test(data3)){
+if(!pattern271.test(data3)){
 const err10 = {instancePath:instancePath+"/completion_check",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -41978,7 +46750,7 @@ const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(typeof data5 === "string"){
-if(!pattern265.test(data5)){
+if(!pattern271.test(data5)){
 const err13 = {instancePath:instancePath+"/forbidden_actions/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -42043,16 +46815,16 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate236.errors = vErrors;
+validate244.errors = vErrors;
 return errors === 0;
 }
-validate236.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate244.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate235.evaluated;
+const evaluated0 = validate243.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42105,7 +46877,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!(((((data0 === "direct-codex") || (data0 === "subagent-plan")) || (data0 === "plugin")) || (data0 === "runtime")) || (data0 === "backlog"))){
-const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema431.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema453.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -42118,7 +46890,7 @@ errors++;
 if(data.consumer !== undefined){
 let data1 = data.consumer;
 if(!(((data1 === "human") || (data1 === "codex-agent")) || (data1 === "runtime"))){
-const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema431.properties.consumer.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema453.properties.consumer.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -42129,8 +46901,8 @@ errors++;
 }
 }
 if(data.first_slice !== undefined){
-if(!(validate236(data.first_slice, {instancePath:instancePath+"/first_slice",parentData:data,parentDataProperty:"first_slice",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
+if(!(validate244(data.first_slice, {instancePath:instancePath+"/first_slice",parentData:data,parentDataProperty:"first_slice",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
 errors = vErrors.length;
 }
 }
@@ -42145,16 +46917,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate235.errors = vErrors;
+validate243.errors = vErrors;
 return errors === 0;
 }
-validate235.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate243.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate184(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate192(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate184.evaluated;
+const evaluated0 = validate192.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42343,7 +47115,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema382.properties, key0))){
+if(!(func3.call(schema404.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -42369,7 +47141,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -42406,7 +47178,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern265.test(data3)){
+if(!pattern271.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -42429,15 +47201,15 @@ errors++;
 }
 }
 if(data.activation !== undefined){
-if(!(validate185(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+if(!(validate193(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
 errors = vErrors.length;
 }
 }
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern265.test(data5)){
+if(!pattern271.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -42474,8 +47246,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate187(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
+if(!(validate195(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
 errors = vErrors.length;
 }
 }
@@ -42496,8 +47268,8 @@ let data8 = data.assumptions;
 if(Array.isArray(data8)){
 const len1 = data8.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate189(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
+if(!(validate197(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -42520,7 +47292,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema396.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema418.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -42567,8 +47339,8 @@ let data12 = data.phases;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i4=0; i4<len3; i4++){
-if(!(validate191(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate191.errors : vErrors.concat(validate191.errors);
+if(!(validate199(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate199.errors : vErrors.concat(validate199.errors);
 errors = vErrors.length;
 }
 }
@@ -42589,8 +47361,8 @@ let data14 = data.workers;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i5=0; i5<len4; i5++){
-if(!(validate200(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
+if(!(validate208(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
 }
@@ -42611,8 +47383,8 @@ let data16 = data.handoffs;
 if(Array.isArray(data16)){
 const len5 = data16.length;
 for(let i6=0; i6<len5; i6++){
-if(!(validate215(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate215.errors : vErrors.concat(validate215.errors);
+if(!(validate223(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
 errors = vErrors.length;
 }
 }
@@ -42629,8 +47401,8 @@ errors++;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate220(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate220.errors : vErrors.concat(validate220.errors);
+if(!(validate228(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
 errors = vErrors.length;
 }
 }
@@ -42639,8 +47411,8 @@ let data19 = data.verification;
 if(Array.isArray(data19)){
 const len6 = data19.length;
 for(let i7=0; i7<len6; i7++){
-if(!(validate223(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate231(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate231.errors : vErrors.concat(validate231.errors);
 errors = vErrors.length;
 }
 }
@@ -42661,8 +47433,8 @@ let data21 = data.risk_gates;
 if(Array.isArray(data21)){
 const len7 = data21.length;
 for(let i8=0; i8<len7; i8++){
-if(!(validate226(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate226.errors : vErrors.concat(validate226.errors);
+if(!(validate234(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate234.errors : vErrors.concat(validate234.errors);
 errors = vErrors.length;
 }
 }
@@ -42679,20 +47451,20 @@ errors++;
 }
 }
 if(data.budget !== undefined){
-if(!(validate228(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+if(!(validate236(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
 errors = vErrors.length;
 }
 }
 if(data.resume !== undefined){
-if(!(validate230(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate230.errors : vErrors.concat(validate230.errors);
+if(!(validate238(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.execution_path !== undefined){
-if(!(validate235(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
+if(!(validate243(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
 errors = vErrors.length;
 }
 }
@@ -42707,20 +47479,20 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate184.errors = vErrors;
+validate192.errors = vErrors;
 return errors === 0;
 }
-validate184.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate192.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema437 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema442 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
-const schema445 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
-const schema446 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
+const schema459 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema464 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
+const schema467 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
+const schema468 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
 
-function validate251(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate259(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate251.evaluated;
+const evaluated0 = validate259.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42755,15 +47527,15 @@ let data0 = data.run;
 const _errs3 = errors;
 let valid1 = false;
 const _errs4 = errors;
-if(!(validate192(data0, {instancePath:instancePath+"/run",parentData:data,parentDataProperty:"run",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data0, {instancePath:instancePath+"/run",parentData:data,parentDataProperty:"run",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs4 === errors;
 valid1 = valid1 || _valid0;
 const _errs5 = errors;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err2 = {instancePath:instancePath+"/run",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -42831,17 +47603,17 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate251.errors = vErrors;
+validate259.errors = vErrors;
 return errors === 0;
 }
-validate251.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate259.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema448 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
+const schema470 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
 
-function validate254(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate254.evaluated;
+const evaluated0 = validate262.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -42914,7 +47686,7 @@ errors++;
 if(data.over !== undefined){
 let data0 = data.over;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err6 = {instancePath:instancePath+"/over",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -42939,7 +47711,7 @@ errors++;
 if(data.key !== undefined){
 let data1 = data.key;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err8 = {instancePath:instancePath+"/key",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -42987,15 +47759,15 @@ errors++;
 }
 }
 if(data.pipeline !== undefined){
-if(!(validate195(data.pipeline, {instancePath:instancePath+"/pipeline",parentData:data,parentDataProperty:"pipeline",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.pipeline, {instancePath:instancePath+"/pipeline",parentData:data,parentDataProperty:"pipeline",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
 if(data.reduce !== undefined){
 let data4 = data.reduce;
 if(typeof data4 === "string"){
-if(!pattern265.test(data4)){
+if(!pattern271.test(data4)){
 const err12 = {instancePath:instancePath+"/reduce",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -43028,16 +47800,16 @@ vErrors.push(err14);
 }
 errors++;
 }
-validate254.errors = vErrors;
+validate262.errors = vErrors;
 return errors === 0;
 }
-validate254.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate262.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate244(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate244.evaluated;
+const evaluated0 = validate252.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -43116,7 +47888,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema442.properties, key0))){
+if(!(func3.call(schema464.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -43130,7 +47902,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -43155,7 +47927,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -43178,39 +47950,39 @@ errors++;
 }
 }
 if(data.entry_criteria !== undefined){
-if(!(validate192(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.entry_criteria, {instancePath:instancePath+"/entry_criteria",parentData:data,parentDataProperty:"entry_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.exit_criteria !== undefined){
-if(!(validate192(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.exit_criteria, {instancePath:instancePath+"/exit_criteria",parentData:data,parentDataProperty:"exit_criteria",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.depends_on !== undefined){
-if(!(validate195(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.depends_on, {instancePath:instancePath+"/depends_on",parentData:data,parentDataProperty:"depends_on",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
 if(data.worker_ids !== undefined){
-if(!(validate195(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
+if(!(validate203(data.worker_ids, {instancePath:instancePath+"/worker_ids",parentData:data,parentDataProperty:"worker_ids",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate203.errors : vErrors.concat(validate203.errors);
 errors = vErrors.length;
 }
 }
 if(data.outputs !== undefined){
-if(!(validate192(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.outputs, {instancePath:instancePath+"/outputs",parentData:data,parentDataProperty:"outputs",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.kind !== undefined){
 let data7 = data.kind;
 if(!((data7 === "work") || (data7 === "gate"))){
-const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema445.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema467.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -43221,20 +47993,20 @@ errors++;
 }
 }
 if(data.review !== undefined){
-if(!(validate192(data.review, {instancePath:instancePath+"/review",parentData:data,parentDataProperty:"review",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.review, {instancePath:instancePath+"/review",parentData:data,parentDataProperty:"review",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.command !== undefined){
-if(!(validate251(data.command, {instancePath:instancePath+"/command",parentData:data,parentDataProperty:"command",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate251.errors : vErrors.concat(validate251.errors);
+if(!(validate259(data.command, {instancePath:instancePath+"/command",parentData:data,parentDataProperty:"command",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate259.errors : vErrors.concat(validate259.errors);
 errors = vErrors.length;
 }
 }
 if(data.fan_out !== undefined){
-if(!(validate254(data.fan_out, {instancePath:instancePath+"/fan_out",parentData:data,parentDataProperty:"fan_out",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate254.errors : vErrors.concat(validate254.errors);
+if(!(validate262(data.fan_out, {instancePath:instancePath+"/fan_out",parentData:data,parentDataProperty:"fan_out",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate262.errors : vErrors.concat(validate262.errors);
 errors = vErrors.length;
 }
 }
@@ -43249,19 +48021,19 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate244.errors = vErrors;
+validate252.errors = vErrors;
 return errors === 0;
 }
-validate244.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate252.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema452 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
-const schema456 = {"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema457 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+const schema474 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
+const schema478 = {"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema479 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
 
-function validate260(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate268(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate260.evaluated;
+const evaluated0 = validate268.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -43314,7 +48086,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other")) || (data0 === "json-list")) || (data0 === "jsonl"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema457.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema479.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -43325,15 +48097,15 @@ errors++;
 }
 }
 if(data.required_fields !== undefined){
-if(!(validate192(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
+if(!(validate200(data.required_fields, {instancePath:instancePath+"/required_fields",parentData:data,parentDataProperty:"required_fields",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
 errors = vErrors.length;
 }
 }
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern265.test(data2)){
+if(!pattern271.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -43366,16 +48138,16 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate260.errors = vErrors;
+validate268.errors = vErrors;
 return errors === 0;
 }
-validate260.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate268.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate259(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate267(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate259.evaluated;
+const evaluated0 = validate267.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -43438,7 +48210,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -43463,7 +48235,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -43488,7 +48260,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern265.test(data2)){
+if(!pattern271.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -43511,8 +48283,8 @@ errors++;
 }
 }
 if(data.artifact_schema !== undefined){
-if(!(validate260(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate260.errors : vErrors.concat(validate260.errors);
+if(!(validate268(data.artifact_schema, {instancePath:instancePath+"/artifact_schema",parentData:data,parentDataProperty:"artifact_schema",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate268.errors : vErrors.concat(validate268.errors);
 errors = vErrors.length;
 }
 }
@@ -43527,18 +48299,18 @@ vErrors.push(err11);
 }
 errors++;
 }
-validate259.errors = vErrors;
+validate267.errors = vErrors;
 return errors === 0;
 }
-validate259.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate267.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema459 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
-const schema462 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
+const schema481 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
+const schema484 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
 
-function validate267(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate275(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate267.evaluated;
+const evaluated0 = validate275.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -43581,7 +48353,7 @@ errors++;
 if(data.action !== undefined){
 let data0 = data.action;
 if(!(((data0 === "stop") || (data0 === "skip")) || (data0 === "ask"))){
-const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema462.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema484.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -43594,7 +48366,7 @@ errors++;
 if(data.before !== undefined){
 let data1 = data.before;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err4 = {instancePath:instancePath+"/before",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -43627,16 +48399,16 @@ vErrors.push(err6);
 }
 errors++;
 }
-validate267.errors = vErrors;
+validate275.errors = vErrors;
 return errors === 0;
 }
-validate267.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate275.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate266(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate274(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate266.evaluated;
+const evaluated0 = validate274.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -43689,7 +48461,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern265.test(data0)){
+if(!pattern271.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -43717,7 +48489,7 @@ const _errs6 = errors;
 let valid2 = false;
 const _errs7 = errors;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -43741,8 +48513,8 @@ errors++;
 var _valid0 = _errs7 === errors;
 valid2 = valid2 || _valid0;
 const _errs10 = errors;
-if(!(validate267(data1, {instancePath:instancePath+"/safe_default",parentData:data,parentDataProperty:"safe_default",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
+if(!(validate275(data1, {instancePath:instancePath+"/safe_default",parentData:data,parentDataProperty:"safe_default",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate275.errors : vErrors.concat(validate275.errors);
 errors = vErrors.length;
 }
 var _valid0 = _errs10 === errors;
@@ -43792,16 +48564,16 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate266.errors = vErrors;
+validate274.errors = vErrors;
 return errors === 0;
 }
-validate266.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate274.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate240(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate248(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate240.evaluated;
+const evaluated0 = validate248.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -43990,7 +48762,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema437.properties, key0))){
+if(!(func3.call(schema459.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -44016,7 +48788,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern265.test(data1)){
+if(!pattern271.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -44053,7 +48825,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern265.test(data3)){
+if(!pattern271.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -44076,15 +48848,15 @@ errors++;
 }
 }
 if(data.activation !== undefined){
-if(!(validate185(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate185.errors : vErrors.concat(validate185.errors);
+if(!(validate193(data.activation, {instancePath:instancePath+"/activation",parentData:data,parentDataProperty:"activation",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate193.errors : vErrors.concat(validate193.errors);
 errors = vErrors.length;
 }
 }
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern265.test(data5)){
+if(!pattern271.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -44121,8 +48893,8 @@ errors++;
 }
 const len0 = data6.length;
 for(let i0=0; i0<len0; i0++){
-if(!(validate187(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate187.errors : vErrors.concat(validate187.errors);
+if(!(validate195(data6[i0], {instancePath:instancePath+"/surfaces/" + i0,parentData:data6,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate195.errors : vErrors.concat(validate195.errors);
 errors = vErrors.length;
 }
 }
@@ -44143,8 +48915,8 @@ let data8 = data.assumptions;
 if(Array.isArray(data8)){
 const len1 = data8.length;
 for(let i1=0; i1<len1; i1++){
-if(!(validate189(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate189.errors : vErrors.concat(validate189.errors);
+if(!(validate197(data8[i1], {instancePath:instancePath+"/assumptions/" + i1,parentData:data8,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate197.errors : vErrors.concat(validate197.errors);
 errors = vErrors.length;
 }
 }
@@ -44167,7 +48939,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema396.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema418.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -44214,8 +48986,8 @@ let data12 = data.phases;
 if(Array.isArray(data12)){
 const len3 = data12.length;
 for(let i4=0; i4<len3; i4++){
-if(!(validate244(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate244.errors : vErrors.concat(validate244.errors);
+if(!(validate252(data12[i4], {instancePath:instancePath+"/phases/" + i4,parentData:data12,parentDataProperty:i4,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate252.errors : vErrors.concat(validate252.errors);
 errors = vErrors.length;
 }
 }
@@ -44236,8 +49008,8 @@ let data14 = data.workers;
 if(Array.isArray(data14)){
 const len4 = data14.length;
 for(let i5=0; i5<len4; i5++){
-if(!(validate200(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate200.errors : vErrors.concat(validate200.errors);
+if(!(validate208(data14[i5], {instancePath:instancePath+"/workers/" + i5,parentData:data14,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
 errors = vErrors.length;
 }
 }
@@ -44258,8 +49030,8 @@ let data16 = data.handoffs;
 if(Array.isArray(data16)){
 const len5 = data16.length;
 for(let i6=0; i6<len5; i6++){
-if(!(validate259(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate259.errors : vErrors.concat(validate259.errors);
+if(!(validate267(data16[i6], {instancePath:instancePath+"/handoffs/" + i6,parentData:data16,parentDataProperty:i6,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate267.errors : vErrors.concat(validate267.errors);
 errors = vErrors.length;
 }
 }
@@ -44276,8 +49048,8 @@ errors++;
 }
 }
 if(data.parallelism !== undefined){
-if(!(validate220(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate220.errors : vErrors.concat(validate220.errors);
+if(!(validate228(data.parallelism, {instancePath:instancePath+"/parallelism",parentData:data,parentDataProperty:"parallelism",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
 errors = vErrors.length;
 }
 }
@@ -44286,8 +49058,8 @@ let data19 = data.verification;
 if(Array.isArray(data19)){
 const len6 = data19.length;
 for(let i7=0; i7<len6; i7++){
-if(!(validate223(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
+if(!(validate231(data19[i7], {instancePath:instancePath+"/verification/" + i7,parentData:data19,parentDataProperty:i7,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate231.errors : vErrors.concat(validate231.errors);
 errors = vErrors.length;
 }
 }
@@ -44308,8 +49080,8 @@ let data21 = data.risk_gates;
 if(Array.isArray(data21)){
 const len7 = data21.length;
 for(let i8=0; i8<len7; i8++){
-if(!(validate266(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate266.errors : vErrors.concat(validate266.errors);
+if(!(validate274(data21[i8], {instancePath:instancePath+"/risk_gates/" + i8,parentData:data21,parentDataProperty:i8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate274.errors : vErrors.concat(validate274.errors);
 errors = vErrors.length;
 }
 }
@@ -44326,20 +49098,20 @@ errors++;
 }
 }
 if(data.budget !== undefined){
-if(!(validate228(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate228.errors : vErrors.concat(validate228.errors);
+if(!(validate236(data.budget, {instancePath:instancePath+"/budget",parentData:data,parentDataProperty:"budget",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate236.errors : vErrors.concat(validate236.errors);
 errors = vErrors.length;
 }
 }
 if(data.resume !== undefined){
-if(!(validate230(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate230.errors : vErrors.concat(validate230.errors);
+if(!(validate238(data.resume, {instancePath:instancePath+"/resume",parentData:data,parentDataProperty:"resume",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate238.errors : vErrors.concat(validate238.errors);
 errors = vErrors.length;
 }
 }
 if(data.execution_path !== undefined){
-if(!(validate235(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
+if(!(validate243(data.execution_path, {instancePath:instancePath+"/execution_path",parentData:data,parentDataProperty:"execution_path",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
 errors = vErrors.length;
 }
 }
@@ -44354,17 +49126,17 @@ vErrors.push(err38);
 }
 errors++;
 }
-validate240.errors = vErrors;
+validate248.errors = vErrors;
 return errors === 0;
 }
-validate240.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate248.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate191(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/workflow-plan.schema.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate183.evaluated;
+const evaluated0 = validate191.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -44385,7 +49157,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(!((data0 === "0.5") || (data0 === "0.6"))){
-const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema381.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema403.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -44398,15 +49170,15 @@ errors++;
 const tag0 = data.schema_version;
 if(typeof tag0 == "string"){
 if(tag0 === "0.5"){
-if(!(validate184(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate184.errors : vErrors.concat(validate184.errors);
+if(!(validate192(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate192.errors : vErrors.concat(validate192.errors);
 errors = vErrors.length;
 }
 var props0 = true;
 }
 else if(tag0 === "0.6"){
-if(!(validate240(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate240.errors : vErrors.concat(validate240.errors);
+if(!(validate248(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate248.errors : vErrors.concat(validate248.errors);
 errors = vErrors.length;
 }
 if(props0 !== true){
@@ -44445,9 +49217,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-validate183.errors = vErrors;
+validate191.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate183.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate191.evaluated = {"dynamicProps":true,"dynamicItems":false};
 

@@ -1,25 +1,10 @@
-import type { CommandList } from "@dwm/schemas";
 import type { CommandResult } from "../command.js";
-import { EXIT_CODE_MEANINGS } from "../main.js";
+import { commandList } from "../internal/command-list.js";
 import { COMMANDS } from "../registry.js";
 
+/** `dwm commands`: every command, its usage and options, and the exit codes. */
 export async function run(): Promise<CommandResult> {
-  const list: CommandList = {
-    kind: "command-list",
-    schema_version: "1",
-    commands: COMMANDS.map((c) => ({
-      name: c.name,
-      usage: c.usage,
-      summary: c.summary,
-      options: Object.entries(c.options).map(([name, o]) => ({
-        name: `--${name}`,
-        type: o.type,
-        description: o.description,
-        ...(o.multiple ? { multiple: true } : {}),
-      })),
-    })),
-    exit_codes: Object.fromEntries(Object.entries(EXIT_CODE_MEANINGS).map(([k, v]) => [k, v])),
-  };
+  const list = commandList(COMMANDS);
   const lines: string[] = ["DWM commands", ""];
   for (const c of list.commands) {
     lines.push(`  ${c.usage}`, `      ${c.summary}`);

@@ -7,6 +7,7 @@ import { applyRecompile, JOURNAL_FILE, type Journal, LOCK_FILE, openJournal } fr
 import type { ChangeReport, CompileResult, RunCheck } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { ensureStoreIgnored, ignoredDirOf } from "../internal/store-ignore.js";
 
 async function git(ctx: CommandContext, cwd: string, args: string[]): Promise<string | null> {
   const r = await nodeProcessRunner.run({
@@ -251,6 +252,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     (journal as Journal | null)?.close();
     (lock as LockHandle | null)?.release();
   }
+  ensureStoreIgnored(repo.root, ignoredDirOf(storeDir));
   const output = toCompileResult(compiled);
   return { exitCode: 0, output, text: render(output) };
 }

@@ -16,6 +16,7 @@ import {
 import type { Attempt, AttemptInput, AttemptRequest, BackendName, WorkerBindings } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { didYouMean } from "../internal/suggest.js";
 import { isRunDir } from "../run-arg.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
@@ -93,7 +94,7 @@ function bindingsFor(
     if (!BACKENDS.includes(backend as BackendName)) {
       throw cliErrors.create(
         "ERR_CLI_USAGE",
-        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}`,
+        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, BACKENDS)}`,
       );
     }
     const parsed = parseWorkerBindings(

@@ -97,7 +97,7 @@ describe("frontierDecision", () => {
       action: "inspect-failure",
       reason:
         "packet b failed: checks failed; read its evidence, fix the plan or the code, compile again and run",
-      argv: ["dwm", "log", "r", "--store", "s", "--packet", "b"],
+      argv: ["dwm", "show", "r", "b", "--store", "s"],
       extra: { frontier_status: "failed", packet_id: "b" },
     });
     const stuck = frontier("failed", {

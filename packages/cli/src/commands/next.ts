@@ -1,36 +1,16 @@
-import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
 import { isDwmError, readJsonFile } from "@dwm/core";
 import { fanoutFrontierRun } from "@dwm/dispatcher";
-import { foldJournal, LOCK_FILE, readJournal, verifyRun } from "@dwm/runtime";
+import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
 import { computeFrontier, planLimits } from "@dwm/scheduler";
 import type { Frontier, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { liveHolder } from "../internal/run-model.js";
 import { type ResolvedRun, resolveRun } from "../run-arg.js";
 
 function quote(a: string): string {
   return /^[A-Za-z0-9_./:=@,+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
-
-/** A live runner's lease, if one holds the run's lock now. */
-function liveHolder(runDir: string, now: string): { pid: number; host: string; expires_at: string } | null {
-  try {
-    const info = JSON.parse(fs.readFileSync(path.join(runDir, LOCK_FILE), "utf8")) as {
-      pid: number;
-      host: string;
-      expires_at: string;
-    };
-    if (Date.parse(info.expires_at) <= Date.parse(now)) return null;
-    try {
-      process.kill(info.pid, 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ESRCH") return null;
-    }
-    return info;
-  } catch {
-    return null;
-  }
 }
 
 /** The next step before it is put in its `next-action` envelope: what to do, why, the argv that does it, and what it is about. */
@@ -49,7 +29,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   return {
     exitCode: 0,
     output: s,
-    text: `${s.action}: ${s.reason}${s.command ? `\n  ${s.command}` : ""}`,
+    text: `${s.action}: ${s.reason}${s.command ? `\n  $ ${s.command}` : ""}`,
   };
 }
 
@@ -201,7 +181,7 @@ function failureDecision(f: Frontier, state: RunState, refArgs: string[]): Decis
     return {
       action: "inspect-failure",
       reason: `packet ${failed} failed${state.packets[failed]?.reason ? `: ${state.packets[failed]?.reason}` : ""}; read its evidence, fix the plan or the code, compile again and run`,
-      argv: ["dwm", "log", ...refArgs, "--packet", failed],
+      argv: ["dwm", "show", ...refArgs.slice(0, 1), failed, ...refArgs.slice(1)],
       extra: { ...fs_, packet_id: failed },
     };
   }

@@ -46,6 +46,7 @@ describe("runOptions", () => {
       maxAttempts: 0,
       tokenBudget: undefined,
       approve: ["write", "network"],
+      quiet: false,
     });
   });
 
@@ -64,6 +65,7 @@ describe("runOptions", () => {
     ],
     [args({ until: "done" }), 'ERR_CLI_USAGE: --until must be gate or complete, not "done"'],
     [args({ ndjson: true }, true), "ERR_CLI_USAGE: --json and --ndjson cannot be used together"],
+    [args({ ndjson: true, quiet: true }), "ERR_CLI_USAGE: --quiet and --ndjson cannot be used together"],
     [args({ remote: "/srv/git/app.git" }), "ERR_CLI_USAGE: --remote goes with --queue"],
     [
       args({ queue: "redis://localhost" }),
@@ -72,11 +74,25 @@ describe("runOptions", () => {
     [args({ concurrency: "0" }), 'ERR_CLI_USAGE: --concurrency must be a whole number ≥ 1, not "0"'],
     [args({ "token-budget": "-1" }), 'ERR_CLI_USAGE: --token-budget must be a whole number ≥ 0, not "-1"'],
     [
+      args({ "budget-usd": "-1" }),
+      "ERR_CLI_USAGE: --budget-usd must be a number of US dollars ≥ 0, e.g. 5 or 2.50",
+    ],
+    [
+      args({ "budget-usd": "1e3" }),
+      "ERR_CLI_USAGE: --budget-usd must be a number of US dollars ≥ 0, e.g. 5 or 2.50",
+    ],
+    [
       args({ approve: "write,human-review" }),
       `ERR_CLI_USAGE: --approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not "human-review"`,
     ],
   ])("refuses %j", (a, message) => {
     expect(refusal(() => runOptions(a, ctx))).toBe(message);
+  });
+
+  it("takes --budget-usd as dollars and cents", () => {
+    expect(runOptions(args({ "budget-usd": "2.50" }), ctx).usdBudget).toBe(2.5);
+    expect(runOptions(args({ "budget-usd": "0" }), ctx).usdBudget).toBe(0);
+    expect(runOptions(args({}), ctx).usdBudget).toBeUndefined();
   });
 
   it("refuses --approve inside a worker's environment, and only with --approve", () => {
@@ -94,6 +110,8 @@ describe("printerMode", () => {
     expect(printerMode(false, true, true)).toBe("none");
     expect(printerMode(false, false, true)).toBe("tty");
     expect(printerMode(false, false, false)).toBe("lines");
+    expect(printerMode(false, false, true, true)).toBe("none");
+    expect(printerMode(false, false, false, true)).toBe("none");
   });
 });
 
@@ -161,7 +179,7 @@ describe("render", () => {
     ]);
   });
 
-  it("at a gate, next is to review and decide it, then run again", () => {
+  it("at a gate, next is to review and decide it, then run again, one command a line", () => {
     const o = outcome("gate", {
       waiting_gates: [{ gate_id: "g", category: "write", packets: ["a"] }] as RunOutcome["waiting_gates"],
       next: ["dwm", "approve", "r", "g"],
@@ -169,16 +187,35 @@ describe("render", () => {
     expect(render(o, "r --store s").split("\n").slice(5)).toEqual([
       "  gate g (write) holds a",
       "",
-      "Next: dwm gates r --store s to review, then dwm approve r --store s g and dwm run r --store s.",
+      "Next: review gate g, decide it, then run again:",
+      "  $ dwm gates r --store s",
+      "  $ dwm approve r g --store s",
+      "  $ dwm run r --store s",
     ]);
   });
 
-  it("otherwise next is the outcome's own command, when it has one", () => {
-    expect(
-      render(outcome("failed", { next: ["dwm", "log", "r"] }), "r")
-        .split("\n")
-        .slice(5),
-    ).toEqual(["", "Next: dwm log r"]);
-    expect(render(outcome("complete"), "r").split("\n")).toHaveLength(5);
+  it("a failed packet: show its evidence; failed with none: status; complete: the report; else run again", () => {
+    const failed = outcome("failed", { failed: [{ packet_id: "b", reason: "checks failed" }] });
+    expect(render(failed, "r").split("\n").slice(5)).toEqual([
+      "  failed b: checks failed",
+      "",
+      "Next: read the evidence of b:",
+      "  $ dwm show r b",
+    ]);
+    expect(render(outcome("failed"), "r").split("\n").slice(5)).toEqual([
+      "",
+      "Next: see what holds the run:",
+      "  $ dwm status r",
+    ]);
+    expect(render(outcome("complete"), "r").split("\n").slice(5)).toEqual([
+      "",
+      "Next: the run's report:",
+      "  $ dwm report r",
+    ]);
+    for (const status of ["budget", "interrupted"] as const) {
+      expect(render(outcome(status), "r --store s").split("\n").slice(-1)).toEqual([
+        "  $ dwm run r --store s",
+      ]);
+    }
   });
 });

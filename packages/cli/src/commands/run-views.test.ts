@@ -114,6 +114,18 @@ describe("dwm status", () => {
       last_outcome: "ok",
       gates: [],
       waiting_on: [],
+      // Its attempt left no attempt.json (this store is made by hand): nothing to count.
+      tokens: 0,
+      cost_usd: null,
+    });
+    expect(doc.cost).toEqual({
+      attempts: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      total_tokens: 0,
+      usd: null,
+      priced: 0,
+      unpriced: 0,
     });
     expect(doc.next_action.kind).toBe("approve");
     expect(doc.next_action.command).toBe("dwm approve demo-0123456789ab write-gate");

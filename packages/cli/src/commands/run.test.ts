@@ -105,16 +105,20 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     expect(git(repo.path, "show", `dwm/${runId}/integration:audit/report.md`)).toContain("## Findings");
   }, 240_000);
 
-  it("on a terminal, a status line after every event counts the packets by state", async () => {
+  it("on a terminal, a live block under the event lines counts done/total and is erased at the end", async () => {
     const repo = example("repo-audit");
     const r = await dwm(repo.path, ["run", "workflow.plan.json"], {}, true);
     expect(r.code).toBe(4);
-    const statusLines = r.lines.filter((l) => l.includes("· attempts "));
-    expect(statusLines.length).toBeGreaterThan(5);
-    const last = (statusLines.at(-1) as string).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
-    // Six packets: five completed, the human gate's waiting for its review; none still counted as pending or running.
-    expect(last).toBe("[00:00] reviewing 1 · completed 5 · attempts 6");
-    expect(statusLines[0]).toContain("pending 6");
+    const plain = (l: string) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    const heads = r.lines.filter((l) => / done · /.test(l)).map(plain);
+    expect(heads.length).toBeGreaterThan(5);
+    expect(heads[0]).toMatch(/^\[00:00\] 0\/6 done · 0 running · attempts 0 · ETA -$/);
+    // Six packets: five completed, the human gate's waiting for its review.
+    expect(heads.at(-1)).toMatch(/^\[00:00\] 5\/6 done · 0 running · attempts 6 · ETA ~00:00$/);
+    // Every event line is printed once, above the block; the block is erased when the run stops.
+    expect(r.lines.filter((l) => /#\d+ /.test(plain(l)))).toHaveLength(38);
+    expect(r.lines.at(-1)).toMatch(/^\x1b\[\d+A\x1b\[0J\x1b\[1A$/);
+    expect(r.stdout).toContain("38 event(s)");
   });
 
   it("--ndjson streams the journal events, then the outcome; --until is checked", async () => {

@@ -16,17 +16,21 @@ import {
   workerEnvironmentReason,
 } from "@dwm/gate-resolver";
 import { DEFAULT_INFRA_RETRY_POLICY, type InfraRetryPolicy } from "@dwm/ingester";
+import { foldJournal, readJournal, readRun } from "@dwm/runtime";
 import {
   type ApprovalPolicy,
   type BackendName,
-  type JournalEvent,
   type RateLimit,
   RISK_CATEGORIES,
   type RunOutcome,
+  type RunState,
   type WorkerBindings,
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { attemptCost } from "../internal/prices.js";
+import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
+import { didYouMean } from "../internal/suggest.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
@@ -75,7 +79,7 @@ function bindingsFor(
     if (!BACKENDS.includes(backend as BackendName)) {
       throw cliErrors.create(
         "ERR_CLI_USAGE",
-        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}`,
+        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, BACKENDS)}`,
       );
     }
     return {
@@ -147,7 +151,7 @@ function categories(v: ParsedArgs["values"][string]): string[] {
     if (!(RISK_CATEGORIES as readonly string[]).includes(c)) {
       throw cliErrors.create(
         "ERR_CLI_USAGE",
-        `--approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not ${JSON.stringify(c)}`,
+        `--approve takes risk categories (${RISK_CATEGORIES.join(", ")}), not ${JSON.stringify(c)}${didYouMean(c, RISK_CATEGORIES)}`,
         { hint: "Human gates are never approved in advance: decide them with dwm approve <run> <gate>." },
       );
     }
@@ -155,100 +159,7 @@ function categories(v: ParsedArgs["values"][string]): string[] {
   return [...new Set(list)];
 }
 
-/** What an event line adds after the packet or gate it names, by event type. */
-const EVENT_DETAIL = new Map<string, (d: Record<string, unknown>) => string>([
-  ["packet.reviewed", (d) => ` ${d.verdict}`],
-  ["attempt.recorded", (d) => ` ${d.outcome}`],
-  ["run.stopped", (d) => ` ${d.reason}${d.detail ? `: ${d.detail}` : ""}`],
-  ["packet.dispatched", (d) => (d.backend ? ` (${d.backend})` : "")],
-  ["integration.merged", (d) => ` ${String(d.commit).slice(0, 12)}`],
-  ["integration.conflict", (d) => ` in ${(d.paths as string[]).join(", ")}`],
-]);
-
-/** One event as a progress line: its type, what it is about, and the detail of its type. */
-export function eventLine(e: JournalEvent): string {
-  const d = e.data as Record<string, unknown>;
-  const who = [
-    d.packet_id ?? d.gate_id ?? d.artifact,
-    d.attempt === undefined ? null : `attempt ${d.attempt}`,
-  ]
-    .filter((x) => x !== null && x !== undefined)
-    .join(" ");
-  const extra = EVENT_DETAIL.get(e.type)?.(d) ?? "";
-  return `${e.type}${who ? ` ${who}` : ""}${extra}`;
-}
-
-/** A progress printer: NDJSON events, one line per event, or (TTY) event lines under a live status line. */
-function progressPrinter(ctx: CommandContext, mode: "ndjson" | "lines" | "tty" | "none") {
-  const t0 = ctx.clock.monotonicMs();
-  const states = new Map<string, string>();
-  // Packets per state, kept as states change (the status line is drawn after every event).
-  const counts = new Map<string, number>();
-  const setState = (id: string, s: string) => {
-    const was = states.get(id);
-    if (was !== undefined) counts.set(was, (counts.get(was) ?? 1) - 1);
-    states.set(id, s);
-    counts.set(s, (counts.get(s) ?? 0) + 1);
-  };
-  let attempts = 0;
-  let drawn = false;
-  const elapsed = () => {
-    const s = Math.max(0, Math.round((ctx.clock.monotonicMs() - t0) / 1000));
-    return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
-  };
-  const track = (e: JournalEvent) => {
-    const d = e.data as { packet_id?: string; packets?: string[]; verdict?: string };
-    if (e.type === "run.opened") for (const p of d.packets ?? []) setState(p, "pending");
-    const id = d.packet_id;
-    if (id === undefined) return;
-    const next: Record<string, string> = {
-      "packet.dispatched": "running",
-      "attempt.recorded": "reviewing",
-      "packet.completed": "completed",
-      "packet.failed": "failed",
-      "packet.abandoned": "abandoned",
-      "repair.scheduled": "repairing",
-      "infra.retry-scheduled": "pending",
-      "packet.reopened": "pending",
-    };
-    if (e.type === "packet.dispatched") attempts++;
-    if (e.type === "packet.reviewed" && d.verdict === "needs-human") setState(id, "needs-human");
-    const s = next[e.type];
-    if (s) setState(id, s);
-  };
-  const status = () => {
-    const order = [
-      "running",
-      "reviewing",
-      "completed",
-      "pending",
-      "repairing",
-      "needs-human",
-      "abandoned",
-      "failed",
-    ];
-    const parts = order.filter((s) => counts.get(s)).map((s) => `${s} ${counts.get(s)}`);
-    return `\x1b[1m[${elapsed()}]\x1b[0m ${parts.join(" · ")} · attempts ${attempts}`;
-  };
-  return (p: ProgressEvent) => {
-    if (mode === "none") return;
-    if (p.kind === "note") {
-      if (mode === "ndjson") ctx.emit(JSON.stringify({ kind: "note", message: p.message }));
-      else ctx.emit(`${mode === "tty" && drawn ? "\x1b[1A\x1b[2K" : ""}[${elapsed()}] ${p.message}`);
-      if (mode === "tty") ctx.emit(status());
-      return;
-    }
-    const e = p.event;
-    track(e);
-    if (mode === "ndjson") ctx.emit(JSON.stringify(e));
-    else if (mode === "lines") ctx.emit(`[${elapsed()}] #${e.seq} ${eventLine(e)}`);
-    else {
-      ctx.emit(`${drawn ? "\x1b[1A\x1b[2K" : ""}[${elapsed()}] ${eventLine(e)}`);
-      ctx.emit(status());
-      drawn = true;
-    }
-  };
-}
+export { eventLine } from "../internal/progress.js";
 
 /** The first line of the summary, by how the run ended (with its exit code when not 0). */
 const HEADLINES: Record<RunOutcome["status"], (runId: string) => string> = {
@@ -286,15 +197,37 @@ export function render(o: RunOutcome, ref: string): string {
   return lines.join("\n");
 }
 
-/** What to do next: at a gate, review and decide it, then run again; else the outcome's own next command. */
-function nextLines(o: RunOutcome, ref: string): string[] {
-  if (o.status === "gate" && o.waiting_gates[0]) {
+/** `<run_id> ARG`, keeping a ` --store DIR` suffix of the reference after it. */
+function withArg(ref: string, arg: string): string {
+  return ref.replace(/^(\S+)/, `$1 ${arg}`);
+}
+
+/**
+ * What to do next, one `$ command` a line: at a gate, review and decide it, then run again;
+ * a failed packet, read its evidence; complete, open the report; else run again.
+ */
+export function nextLines(o: RunOutcome, ref: string): string[] {
+  const gate = o.waiting_gates[0];
+  if (o.status === "gate" && gate) {
     return [
       "",
-      `Next: dwm gates ${ref} to review, then dwm approve ${ref} ${o.waiting_gates[0].gate_id} and dwm run ${ref}.`,
+      `Next: review gate ${gate.gate_id}, decide it, then run again:`,
+      `  $ dwm gates ${ref}`,
+      `  $ dwm approve ${withArg(ref, gate.gate_id)}`,
+      `  $ dwm run ${ref}`,
     ];
   }
-  return o.next ? ["", `Next: ${o.next.join(" ")}`] : [];
+  const failed = o.failed[0];
+  if (o.status === "failed" && failed) {
+    return [
+      "",
+      `Next: read the evidence of ${failed.packet_id}:`,
+      `  $ dwm show ${withArg(ref, failed.packet_id)}`,
+    ];
+  }
+  if (o.status === "complete") return ["", "Next: the run's report:", `  $ dwm report ${ref}`];
+  if (o.status === "failed") return ["", "Next: see what holds the run:", `  $ dwm status ${ref}`];
+  return ["", "Next: run again (it resumes where this one stopped):", `  $ dwm run ${ref}`];
 }
 
 /** `--queue` and `--remote` go together (checked before anything else happens). */
@@ -388,19 +321,26 @@ export interface RunOptions {
   concurrency: number | undefined;
   maxAttempts: number | undefined;
   tokenBudget: number | undefined;
+  /** US dollars the run may spend, priced from the bindings' price table (--budget-usd). */
+  usdBudget: number | undefined;
   /** Risk categories approved in advance (--approve). */
   approve: string[];
   /** `--infra-retries N`: infrastructure retries per packet (over the bindings file's infra_retries). */
   infraRetries?: number | undefined;
   /** `--infra-backoff MS,…`: the delays before each infrastructure retry (over infra_backoff_ms). */
   infraBackoffMs?: number[] | undefined;
+  /** No progress lines, only the summary (--quiet). */
+  quiet: boolean;
 }
 
 /** Check every option first: a usage error, or --approve from inside a worker, stops the command before it does anything. */
 export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const until = args.values.until;
   if (until !== undefined && until !== "gate" && until !== "complete") {
-    throw cliErrors.create("ERR_CLI_USAGE", `--until must be gate or complete, not ${JSON.stringify(until)}`);
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      `--until must be gate or complete, not ${JSON.stringify(until)}${didYouMean(String(until), ["gate", "complete"])}`,
+    );
   }
   const ndjson = args.values.ndjson === true;
   if (ndjson && args.json)
@@ -411,6 +351,7 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const tokenBudget = wholeNumber("token-budget", args.values["token-budget"], 0);
   const infraRetries = wholeNumber("infra-retries", args.values["infra-retries"], 0);
   const infraBackoffMs = backoffList(args.values["infra-backoff"]);
+  const usdBudget = dollars("budget-usd", args.values["budget-usd"]);
   const approve = categories(args.values.approve);
   if (approve.length > 0) {
     const why = workerEnvironmentReason(ctx.env, ctx.cwd);
@@ -421,7 +362,33 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
       );
     }
   }
-  return { until, ndjson, concurrency, maxAttempts, tokenBudget, approve, infraRetries, infraBackoffMs };
+  const quiet = args.values.quiet === true;
+  if (quiet && ndjson)
+    throw cliErrors.create("ERR_CLI_USAGE", "--quiet and --ndjson cannot be used together");
+  return {
+    until,
+    ndjson,
+    concurrency,
+    maxAttempts,
+    tokenBudget,
+    usdBudget,
+    approve,
+    quiet,
+    infraRetries,
+    infraBackoffMs,
+  };
+}
+
+/** `--budget-usd N`: a number of dollars ≥ 0 (cents allowed), or undefined when absent. */
+export function dollars(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === "string" && /^\d+(\.\d+)?$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isFinite(n)) {
+    throw cliErrors.create("ERR_CLI_USAGE", `--${name} must be a number of US dollars ≥ 0, e.g. 5 or 2.50`, {
+      details: { [name]: v },
+    });
+  }
+  return n;
 }
 
 /** The run to work on, and the plan's folder when `dwm run` was given a plan (bindings and policy are looked for there first). */
@@ -476,15 +443,20 @@ async function compiledTarget(
   };
 }
 
-/** How progress is shown: NDJSON when asked, nothing under --json, a live status line on a terminal, else lines. */
-export function printerMode(
-  ndjson: boolean,
-  json: boolean,
-  isTTY: boolean,
-): "ndjson" | "lines" | "tty" | "none" {
+/** How progress is shown: NDJSON when asked, nothing under --json or --quiet, a live block on a terminal, else lines. */
+export function printerMode(ndjson: boolean, json: boolean, isTTY: boolean, quiet = false): ProgressMode {
   if (ndjson) return "ndjson";
-  if (json) return "none";
+  if (json || quiet) return "none";
   return isTTY ? "tty" : "lines";
+}
+
+/** The run's state before this runner starts (for the live view's totals); null when it cannot be read yet. */
+function stateBefore(runDir: string): RunState | null {
+  try {
+    return foldJournal(readJournal(runDir).events, readRun(runDir).run);
+  } catch {
+    return null;
+  }
 }
 
 /** Wire the ports (bindings, policy, process runner, queue) and run the workflow until it stops. */
@@ -493,6 +465,7 @@ async function execute(
   ctx: CommandContext,
   target: Target,
   opts: RunOptions,
+  progress: ProgressView,
 ): Promise<RunOutcome> {
   const { resolved, planDir } = target;
   const repo = await toplevel(ctx, resolved.runDir);
@@ -500,7 +473,7 @@ async function execute(
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
 
-  const printer = progressPrinter(ctx, printerMode(opts.ndjson, args.json, ctx.isTTY));
+  const printer = progress.onProgress;
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
   const processRunner = hostProcessRunner();
   let queue: Awaited<ReturnType<typeof queueFor>>;
@@ -533,6 +506,9 @@ async function execute(
         concurrency: opts.concurrency,
         maxAttempts: opts.maxAttempts,
         tokenBudget: opts.tokenBudget,
+        ...(opts.usdBudget !== undefined
+          ? { usdBudget: opts.usdBudget, costOf: (a) => attemptCost(a, bindings).usd }
+          : {}),
         until: opts.until,
         approve:
           opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
@@ -551,7 +527,20 @@ async function execute(
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const opts = runOptions(args, ctx);
   const target = await targetOf(args, ctx);
-  const outcome = await execute(args, ctx, target, opts);
+  const progress = createProgress(
+    ctx,
+    printerMode(opts.ndjson, args.json, ctx.isTTY, opts.quiet),
+    stateBefore(target.resolved.runDir),
+  );
+  let ran: RunOutcome;
+  try {
+    ran = await execute(args, ctx, target, opts, progress);
+  } finally {
+    progress.close();
+  }
+  // The runner's own count leaves out the events its journal opening wrote (run.opened, the
+  // lease); the summary counts every event this runner journaled, as the progress showed them.
+  const outcome = { ...ran, this_run: { ...ran.this_run, events: progress.events() } };
   return {
     exitCode: outcome.exit_code,
     output: outcome,

@@ -1,6 +1,7 @@
 import { checkArtifact, isDwmError } from "@dwm/core";
 import { foldJournal, readJournal, readRun, verifyRun } from "@dwm/runtime";
 import type {
+  CostSummary,
   Gate,
   JournalEvent,
   NextAction,
@@ -10,9 +11,13 @@ import type {
   StatusGateRow,
   StatusPacketRow,
   StatusReport,
+  WorkerBindings,
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
-import { resolveRun } from "../run-arg.js";
+import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
+import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
+import { type LockHolder, liveHolder } from "../internal/run-model.js";
+import { repoRoot, resolveRun } from "../run-arg.js";
 
 type Shown = StatusPacketRow["state"];
 
@@ -49,6 +54,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     packets: i.packets,
   }));
   const waiting = gates.filter((g) => g.state === "open").map((g) => g.gate_id);
+  const cost = addCosts(rows, r.runDir, statusBindings(args, ctx), journaledAttemptFiles(events));
 
   const report: StatusReport = {
     kind: "status-report",
@@ -67,12 +73,37 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     stopped: stopOf(state),
     counts,
     packets: rows,
+    cost,
     ...(fanouts.length > 0 ? { fanouts } : {}),
     gates,
     waiting_gates: waiting,
-    next_action: nextAction(r.ref, verify, state, rows, waiting),
+    next_action: nextAction(r.ref, verify, state, rows, waiting, liveHolder(r.runDir, ctx.clock.now())),
   };
   return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
+}
+
+/** The bindings whose price table costs the attempts: --workers FILE, else dwm.workers.json at the root, else none. */
+function statusBindings(args: ParsedArgs, ctx: CommandContext): WorkerBindings | null {
+  const workers = typeof args.values.workers === "string" ? args.values.workers : undefined;
+  return viewBindings(workers, ctx.cwd, repoRoot(ctx.cwd));
+}
+
+/** Each row's tokens and cost from its attempts' evidence; the run's sum. */
+function addCosts(
+  rows: StatusPacketRow[],
+  runDir: string,
+  bindings: WorkerBindings | null,
+  journaled: ReadonlyMap<string, string>,
+): CostSummary {
+  const all: ReturnType<typeof packetCosts> = [];
+  for (const row of rows) {
+    const costs = packetCosts(runDir, row.packet_id, row.attempts, bindings, journaled);
+    const sum = sumCost(costs);
+    row.tokens = sum.total_tokens;
+    row.cost_usd = sum.usd;
+    all.push(...costs);
+  }
+  return sumCost(all);
 }
 
 /** A gate's category and the packets it holds. */
@@ -222,14 +253,22 @@ function itemCounts(
   return { counts, failing };
 }
 
-/** The next action: repair or resume a broken store, done, decide a waiting gate, budget, a failure, else run. */
+/** The next action: wait for a live runner, repair or resume a broken store, done, decide a waiting gate, budget, a failure, else run. */
 export function nextAction(
   ref: string,
   verify: ReturnType<typeof verifyRun>,
   state: RunState,
   rows: StatusPacketRow[],
   waiting: string[],
+  holder: LockHolder | null = null,
 ): NextAction {
+  if (holder) {
+    return {
+      kind: "wait",
+      summary: `A runner (pid ${holder.pid} on ${holder.host}) is working on this run: watch it, or decide its gates from here (dwm gates ${ref}).`,
+      command: `dwm status ${ref}`,
+    };
+  }
   if (!verify.ok) {
     if (verify.problems.every((p) => p.repairable)) {
       return {
@@ -287,6 +326,13 @@ export function nextAction(
   return { kind: "run", summary, command: `dwm run ${ref}` };
 }
 
+/** Tokens and cost of the run in words: what is priced, and how many attempts are not. */
+function costText(c: CostSummary): string {
+  const unpriced =
+    c.unpriced > 0 ? ` (${c.unpriced} attempt(s) used tokens without a price in dwm.workers.json)` : "";
+  return `${c.total_tokens} tokens over ${c.attempts} attempt(s), ${formatUsd(c.usd)}${unpriced}`;
+}
+
 /** Failing items listed per fan-out phase in the text view; the JSON lists them all. */
 const SHOWN_FAILURES = 20;
 
@@ -327,6 +373,7 @@ function render(s: StatusReport): string {
       ...(f.failing.length > SHOWN_FAILURES ? [`  and ${f.failing.length - SHOWN_FAILURES} more`] : []),
     ]),
     "",
+    ...(s.cost ? [`cost: ${costText(s.cost)}`] : []),
     `counts: ${Object.entries(s.counts)
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([k, v]) => `${k} ${v}`)

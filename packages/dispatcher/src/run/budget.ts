@@ -10,6 +10,8 @@ import type { RunSetup } from "./open-run.js";
 export class Budget {
   /** Tokens the run's whole history spent (attempts whose backend reports them). */
   tokensUsed = 0;
+  /** US dollars the run's whole history spent, as the caller's costOf priced its attempts. */
+  usdSpent = 0;
   /** Packets waiting for an infrastructure retry: packet id → RFC 3339 not-before. */
   readonly notBefore: Record<string, string> = {};
 
@@ -28,14 +30,16 @@ export class Budget {
       maxAttempts: options.maxAttempts ?? null,
       tokenBudget: options.tokenBudget ?? null,
       tokensUsed: this.tokensUsed,
+      ...(options.usdBudget !== undefined ? { usdBudget: options.usdBudget, usdSpent: this.usdSpent } : {}),
       notBefore: this.notBefore,
       now: this.clock.now(),
     };
   }
 
-  /** An attempt's tokens, counted against the token budget. */
-  spend(tokens: number): void {
+  /** An attempt's tokens and dollars, counted against the token and USD budgets. */
+  spend(tokens: number, usd = 0): void {
     this.tokensUsed += tokens;
+    this.usdSpent += usd;
   }
 
   /** A packet waits for its retry until `notBefore`; null: it waits for nothing. */

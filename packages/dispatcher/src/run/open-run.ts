@@ -48,6 +48,20 @@ export function checkOptions(o: RunWorkflowOptions): void {
     invalidNumber("maxAttempts", o.maxAttempts, 0) ??
     invalidNumber("tokenBudget", o.tokenBudget, 0);
   if (e) throw e;
+  if (o.usdBudget !== undefined) {
+    if (!(typeof o.usdBudget === "number" && Number.isFinite(o.usdBudget) && o.usdBudget >= 0)) {
+      throw dispatcherErrors.create("ERR_DISPATCH_OPTION_INVALID", "usdBudget must be a number ≥ 0", {
+        details: { usdBudget: o.usdBudget },
+      });
+    }
+    if (typeof o.costOf !== "function") {
+      throw dispatcherErrors.create(
+        "ERR_DISPATCH_OPTION_INVALID",
+        "usdBudget needs costOf, the price of an attempt",
+        { details: { usdBudget: o.usdBudget } },
+      );
+    }
+  }
   if (o.until !== undefined && o.until !== "gate" && o.until !== "complete") {
     throw dispatcherErrors.create("ERR_DISPATCH_OPTION_INVALID", `until must be gate or complete`, {
       details: { until: o.until },

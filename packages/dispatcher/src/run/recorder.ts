@@ -12,7 +12,7 @@ import { reviewAttempt } from "@dwm/reviewer";
 import type { Attempt, Packet, PacketState } from "@dwm/schemas";
 import type { AttemptQueue, AttemptSettlement } from "../queue.js";
 import type { RunContext } from "./context.js";
-import { attemptDir, attemptRel, totalTokens } from "./store.js";
+import { attemptDir, attemptRel, totalTokens, usdOf } from "./store.js";
 
 /** What a settled attempt becomes in the journal. */
 export type SettlementPlan =
@@ -85,7 +85,7 @@ export class Recorder {
       if (plan.failure !== null) stop.fail(plan.failure);
     } else {
       const tokens = totalTokens(plan.attempt);
-      budget.spend(tokens);
+      budget.spend(tokens, usdOf(this.ctx.setup.options.costOf, plan.attempt));
       log.activity.tokens += tokens;
       log.append([
         {

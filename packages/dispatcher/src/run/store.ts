@@ -51,16 +51,36 @@ export function totalTokens(a: Attempt): number {
   return t.total_tokens ?? (t.input_tokens ?? 0) + (t.output_tokens ?? 0);
 }
 
-/** Tokens the recorded attempts of a journal spent; an attempt that cannot be read counts 0. */
-export function tokensOfHistory(dir: string, events: readonly JournalEvent[]): number {
-  let sum = 0;
+/** The dollars an attempt cost as `costOf` prices it (0 without a pricer or when it cannot be priced). */
+export function usdOf(costOf: ((a: Attempt) => number | null) | undefined, a: Attempt): number {
+  const usd = costOf ? costOf(a) : null;
+  return typeof usd === "number" && Number.isFinite(usd) && usd > 0 ? usd : 0;
+}
+
+/**
+ * Tokens (and dollars, priced by `costOf`) the recorded attempts of a journal spent; an attempt
+ * that cannot be read counts 0.
+ */
+export function spendOfHistory(
+  dir: string,
+  events: readonly JournalEvent[],
+  costOf?: (a: Attempt) => number | null,
+): { tokens: number; usd: number } {
+  const sum = { tokens: 0, usd: 0 };
   for (const e of events) {
     if (e.type !== "attempt.recorded") continue;
     try {
-      sum += totalTokens(readAttemptFile(dir, e.data.packet_id, e.data.attempt));
+      const a = readAttemptFile(dir, e.data.packet_id, e.data.attempt);
+      sum.tokens += totalTokens(a);
+      sum.usd += usdOf(costOf, a);
     } catch {
       // unreadable evidence is verify's finding, not a budget's
     }
   }
   return sum;
+}
+
+/** Tokens the recorded attempts of a journal spent; an attempt that cannot be read counts 0. */
+export function tokensOfHistory(dir: string, events: readonly JournalEvent[]): number {
+  return spendOfHistory(dir, events).tokens;
 }

@@ -53,6 +53,13 @@ export interface RunWorkflowOptions {
   maxAttempts?: number | undefined;
   /** Tokens the run may spend (backends that report tokens). */
   tokenBudget?: number | undefined;
+  /**
+   * US dollars the run may spend (`--budget-usd`), over its whole history; no attempt is
+   * dispatched once the spend reaches it. Needs `costOf`: prices stay with the caller.
+   */
+  usdBudget?: number | undefined;
+  /** The cost of a recorded attempt in US dollars, or null when it cannot be priced (counts 0). */
+  costOf?: ((attempt: Attempt) => number | null) | undefined;
   /** gate (default): stop when only gates hold work. complete: wait there for approvals (dwm approve). */
   until?: "gate" | "complete" | undefined;
   /** `--approve CATEGORY,...`: the operator approves these risk gate categories, recorded as theirs. */

@@ -50,6 +50,9 @@ export function decideWhenIdle(
 export function describeStop(f: Frontier, state: RunState): string {
   if (f.status === "gate") return `waiting for a decision on ${f.waiting_gates.join(", ")}`;
   if (f.status === "budget") {
+    if (f.budget.exhausted === "usd") {
+      return `USD budget spent: $${(f.budget.usd_spent ?? 0).toFixed(2)} of $${f.budget.usd_budget}`;
+    }
     return f.budget.exhausted === "tokens"
       ? `token budget spent: ${f.budget.tokens_used} of ${f.budget.token_budget}`
       : `attempt budget spent: ${f.budget.attempts_used} of ${f.budget.max_attempts}`;

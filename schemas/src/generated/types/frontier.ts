@@ -102,5 +102,13 @@ export interface FrontierBudget {
   /**
    * Which budget stops new dispatches, if any.
    */
-  exhausted: null | "attempts" | "tokens";
+  exhausted: null | "attempts" | "tokens" | "usd";
+  /**
+   * US dollars the run spent, priced from the bindings' price table (present only with a USD budget, --budget-usd).
+   */
+  usd_spent?: number;
+  /**
+   * --budget-usd: what the run may spend (present only when set).
+   */
+  usd_budget?: number;
 }

@@ -38,6 +38,7 @@ export interface StatusReport {
    */
   fanouts?: StatusFanoutRow[];
   gates: StatusGateRow[];
+  cost?: CostSummary;
   /**
    * Open gates: the run waits for `dwm approve` or `dwm reject`.
    */
@@ -93,6 +94,14 @@ export interface StatusPacketRow {
    * Dependencies not completed yet.
    */
   waiting_on: Slug[];
+  /**
+   * Tokens the packet's attempts reported (all attempts).
+   */
+  tokens?: number;
+  /**
+   * Cost of the packet's priced attempts (common.schema.json CostSummary); null when none is priced.
+   */
+  cost_usd?: number | null;
 }
 export interface StatusFanoutRow {
   phase: Slug1;
@@ -128,10 +137,37 @@ export interface StatusGateRow {
   packets: Slug[];
 }
 /**
+ * Tokens and cost of every attempt of the run, priced with the bindings file's price table.
+ */
+export interface CostSummary {
+  /**
+   * Attempts counted.
+   */
+  attempts: number;
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+  /**
+   * Sum over the priced attempts; null when none is priced.
+   */
+  usd: number | null;
+  /**
+   * Attempts with a cost.
+   */
+  priced: number;
+  /**
+   * Attempts that used tokens but have no price (no entry for their backend and model).
+   */
+  unpriced: number;
+}
+/**
  * The next action, in words and as a command.
  */
 export interface NextAction {
-  kind: "repair-integrity" | "complete" | "approve" | "run" | "inspect-failed" | "budget" | "resume";
+  /**
+   * wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here.
+   */
+  kind: "repair-integrity" | "complete" | "approve" | "run" | "inspect-failed" | "budget" | "resume" | "wait";
   summary: string;
   command: string | null;
 }

@@ -24,6 +24,10 @@ export interface WorkerBindings {
    * @minItems 1
    */
   infra_backoff_ms?: [number, ...number[]];
+  /**
+   * The price table DWM uses for the cost of attempts (dwm show, status, report, --json) and for `dwm run --budget-usd`: USD per million tokens, per backend and model. DWM has no built-in prices (they change): an attempt whose backend and model have no entry here has no cost, unless its agent CLI reported one.
+   */
+  prices?: TokenPrice[];
 }
 /**
  * One backend and its options. docs/backends.md gives the exact argv and environment of each backend.
@@ -106,4 +110,23 @@ export interface WorkerBinding {
 export interface RateLimit {
   max: number;
   duration_ms: number;
+}
+/**
+ * The price of one backend's tokens, for one model (the binding's `model`) or, without `model`, for every model of the backend that has no entry of its own.
+ */
+export interface TokenPrice {
+  backend: BackendName;
+  model?: string;
+  /**
+   * USD per million input tokens.
+   */
+  input_usd_per_mtok: number;
+  /**
+   * USD per million cached input tokens (default: the input price).
+   */
+  cached_input_usd_per_mtok?: number;
+  /**
+   * USD per million output tokens (reasoning tokens included).
+   */
+  output_usd_per_mtok: number;
 }
