@@ -315,6 +315,25 @@ describe("policy approvals", () => {
   });
 });
 
+describe("safe default ask", () => {
+  it("a gate whose safe default is ask is never approved by a policy (nor by dwm run --approve); dwm approve still can", () => {
+    const view = demoRun();
+    const asking = { ...WRITE_GATE, default_action: "ask" as const };
+    const askView = { ...view, gates: new Map([...view.gates, ["write", asking]]) };
+    const d = new Driver(askView);
+    const policy = {
+      kind: "approval-policy" as const,
+      schema_version: "1" as const,
+      approve: ["write" as const],
+    };
+    expect(policyApprovals(d.state, askView, policy, { clock })).toEqual([]);
+    expect(policyApprovals(d.state, view, policy, { clock }).map((a) => a.gate_id)).toEqual(["write"]);
+    const mine = decide(d, "write", "approve");
+    d.apply(...resolveGate(d.state, mine, askView, { approvalPath: approvalPath("write", 1) }).events);
+    expect(d.state.gates.write?.state).toBe("approved");
+  });
+});
+
 describe("approval files", () => {
   it("are numbered, canonical, never overwritten; unjournaled ones are pending until the journal names them", () => {
     const tmp = makeTempDir();

@@ -12394,8 +12394,8 @@ return errors === 0;
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateFrontier = validate44;
-const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"skip":{"description":"Packets the runner skips now (journals packet.skipped): held only by unapproved gates whose default_action is skip, or depending on a skipped packet. Absent when none.","type":"array","items":{"title":"PacketToSkip","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens","usd"]},"usd_spent":{"type":"number","minimum":0,"description":"US dollars the run spent, priced from the bindings' price table (present only with a USD budget, --budget-usd)."},"usd_budget":{"type":"number","minimum":0,"description":"--budget-usd: what the run may spend (present only when set)."}}}}};
-const schema142 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens","usd"]},"usd_spent":{"type":"number","minimum":0,"description":"US dollars the run spent, priced from the bindings' price table (present only with a USD budget, --budget-usd)."},"usd_budget":{"type":"number","minimum":0,"description":"--budget-usd: what the run may spend (present only when set)."}}};
+const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/frontier.schema.json","title":"Frontier","description":"computeFrontier(state, run, policy) in @dwm/scheduler: what can run now, what waits and why. Pure: the same state, run and policy give the same frontier. Never written to the run store.","type":"object","required":["kind","schema_version","run_id","seq","status","dispatch","ready","open_gates","in_flight","blocked","waiting_gates","failed","completed","budget"],"additionalProperties":false,"properties":{"kind":{"const":"frontier"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"seq":{"type":"integer","minimum":0,"description":"seq of the state the frontier was computed from."},"status":{"title":"FrontierStatus","description":"complete: every packet completed. running: something is in flight, can be dispatched, or a gate can be opened. waiting: only an infrastructure retry backoff holds work. gate: only gates hold work. budget: only a budget holds work. failed: a packet failed and nothing else can move.","enum":["complete","running","waiting","gate","budget","failed"]},"dispatch":{"description":"Packets to dispatch now, at most the free slots, in order (topological, then plan order).","type":"array","items":{"$ref":"#/$defs/Dispatchable"}},"ready":{"description":"Every packet that could be dispatched if there were slots (dispatch is a prefix of it).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"open_gates":{"description":"Gates the runner should open now: a human-gate packet's completion gate when its dependencies are done, a rejected risk gate whose packet is ready again.","type":"array","items":{"title":"GateToOpen","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"expand":{"description":"Fan-outs to expand now (schema 0.6): first per-item phases whose template is pending and whose dependencies are done. The runner reads the source handoff and journals fanout.expanded (or opens a limit gate).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"skip":{"description":"Packets the runner skips now (journals packet.skipped): held only by unapproved gates whose default_action is skip, or depending on a skipped packet. Absent when none.","type":"array","items":{"title":"PacketToSkip","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}}},"unskip":{"description":"Skipped packets nothing skips any more (every skip gate holding them approved, nothing they depend on skipped): the runner reopens them (packet.reopened) and they run. Absent when none.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"in_flight":{"description":"Packets dispatched or attempted and not yet reviewed.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"blocked":{"type":"array","items":{"$ref":"#/$defs/BlockedPacket"}},"waiting_gates":{"description":"Gates that wait for an operator decision and hold work now.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"failed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"completed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"budget":{"$ref":"#/$defs/FrontierBudget"}},"$defs":{"Dispatchable":{"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}},"BlockedPacket":{"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"FrontierBudget":{"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens","usd"]},"usd_spent":{"type":"number","minimum":0,"description":"US dollars the run spent, priced from the bindings' price table (present only with a USD budget, --budget-usd)."},"usd_budget":{"type":"number","minimum":0,"description":"--budget-usd: what the run may spend (present only when set)."}}}}};
+const schema143 = {"title":"FrontierBudget","type":"object","required":["concurrency_cap","slots_free","attempts_used","max_attempts","tokens_used","token_budget","exhausted"],"additionalProperties":false,"properties":{"concurrency_cap":{"type":"integer","minimum":1,"description":"min(--concurrency or parallelism.concurrency_cap, budget.max_agents)."},"slots_free":{"type":"integer","minimum":0},"attempts_used":{"type":"integer","minimum":0},"max_attempts":{"type":["integer","null"],"minimum":0},"tokens_used":{"type":"integer","minimum":0},"token_budget":{"type":["integer","null"],"minimum":0},"exhausted":{"description":"Which budget stops new dispatches, if any.","enum":[null,"attempts","tokens","usd"]},"usd_spent":{"type":"number","minimum":0,"description":"US dollars the run spent, priced from the bindings' price table (present only with a USD budget, --budget-usd)."},"usd_budget":{"type":"number","minimum":0,"description":"--budget-usd: what the run may spend (present only when set)."}}};
 const schema126 = {"title":"Dispatchable","type":"object","required":["packet_id","attempt","kind"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1,"description":"The attempt number this dispatch gets."},"kind":{"description":"first: never attempted; repair: changes were requested; retry: an infrastructure retry or an abandoned attempt; rework: reopened (gate rejected, plan changed).","enum":["first","repair","retry","rework"]}}};
 
 function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -12550,7 +12550,7 @@ return errors === 0;
 }
 validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema136 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+const schema137 = {"title":"BlockedPacket","type":"object","required":["packet_id","reason","detail","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"title":"BlockReason","description":"dependency: upstream packets not completed and merged into the integration branch; gate: a gate not approved (waiting_on names it); budget: a cap is spent; backoff: an infrastructure retry waits for its time; infra: an infrastructure failure no retry was scheduled for (running again retries it); upstream-failed: an upstream packet failed.","enum":["dependency","gate","budget","backoff","infra","upstream-failed"]},"detail":{"type":"string"},"waiting_on":{"description":"The packets (dependency, upstream-failed) or gates (gate) it waits for.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
 function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12663,7 +12663,7 @@ errors++;
 if(data.reason !== undefined){
 let data1 = data.reason;
 if(!((((((data1 === "dependency") || (data1 === "gate")) || (data1 === "budget")) || (data1 === "backoff")) || (data1 === "infra")) || (data1 === "upstream-failed"))){
-const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema136.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/enum",keyword:"enum",params:{allowedValues: schema137.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -13657,15 +13657,15 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data.in_flight !== undefined){
-let data25 = data.in_flight;
+if(data.unskip !== undefined){
+let data25 = data.unskip;
 if(Array.isArray(data25)){
 const len8 = data25.length;
 for(let i8=0; i8<len8; i8++){
 let data26 = data25[i8];
 if(typeof data26 === "string"){
 if(func2(data26) > 200){
-const err75 = {instancePath:instancePath+"/in_flight/" + i8,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+const err75 = {instancePath:instancePath+"/unskip/" + i8,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -13675,7 +13675,7 @@ vErrors.push(err75);
 errors++;
 }
 if(func2(data26) < 1){
-const err76 = {instancePath:instancePath+"/in_flight/" + i8,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err76 = {instancePath:instancePath+"/unskip/" + i8,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -13685,7 +13685,7 @@ vErrors.push(err76);
 errors++;
 }
 if(!pattern4.test(data26)){
-const err77 = {instancePath:instancePath+"/in_flight/" + i8,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+const err77 = {instancePath:instancePath+"/unskip/" + i8,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -13696,7 +13696,7 @@ errors++;
 }
 }
 else {
-const err78 = {instancePath:instancePath+"/in_flight/" + i8,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err78 = {instancePath:instancePath+"/unskip/" + i8,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -13708,7 +13708,7 @@ errors++;
 }
 }
 else {
-const err79 = {instancePath:instancePath+"/in_flight",schemaPath:"#/properties/in_flight/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err79 = {instancePath:instancePath+"/unskip",schemaPath:"#/properties/unskip/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -13718,19 +13718,15 @@ vErrors.push(err79);
 errors++;
 }
 }
-if(data.blocked !== undefined){
-let data27 = data.blocked;
+if(data.in_flight !== undefined){
+let data27 = data.in_flight;
 if(Array.isArray(data27)){
 const len9 = data27.length;
 for(let i9=0; i9<len9; i9++){
-if(!(validate47(data27[i9], {instancePath:instancePath+"/blocked/" + i9,parentData:data27,parentDataProperty:i9,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err80 = {instancePath:instancePath+"/blocked",schemaPath:"#/properties/blocked/type",keyword:"type",params:{type: "array"},message:"must be array"};
+let data28 = data27[i9];
+if(typeof data28 === "string"){
+if(func2(data28) > 200){
+const err80 = {instancePath:instancePath+"/in_flight/" + i9,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -13739,16 +13735,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-if(data.waiting_gates !== undefined){
-let data29 = data.waiting_gates;
-if(Array.isArray(data29)){
-const len10 = data29.length;
-for(let i10=0; i10<len10; i10++){
-let data30 = data29[i10];
-if(typeof data30 === "string"){
-if(func2(data30) > 200){
-const err81 = {instancePath:instancePath+"/waiting_gates/" + i10,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(func2(data28) < 1){
+const err81 = {instancePath:instancePath+"/in_flight/" + i9,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -13757,8 +13745,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(func2(data30) < 1){
-const err82 = {instancePath:instancePath+"/waiting_gates/" + i10,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern4.test(data28)){
+const err82 = {instancePath:instancePath+"/in_flight/" + i9,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -13767,8 +13755,9 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(!pattern4.test(data30)){
-const err83 = {instancePath:instancePath+"/waiting_gates/" + i10,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+else {
+const err83 = {instancePath:instancePath+"/in_flight/" + i9,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -13778,8 +13767,9 @@ vErrors.push(err83);
 errors++;
 }
 }
+}
 else {
-const err84 = {instancePath:instancePath+"/waiting_gates/" + i10,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err84 = {instancePath:instancePath+"/in_flight",schemaPath:"#/properties/in_flight/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -13789,9 +13779,19 @@ vErrors.push(err84);
 errors++;
 }
 }
+if(data.blocked !== undefined){
+let data29 = data.blocked;
+if(Array.isArray(data29)){
+const len10 = data29.length;
+for(let i10=0; i10<len10; i10++){
+if(!(validate47(data29[i10], {instancePath:instancePath+"/blocked/" + i10,parentData:data29,parentDataProperty:i10,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err85 = {instancePath:instancePath+"/waiting_gates",schemaPath:"#/properties/waiting_gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err85 = {instancePath:instancePath+"/blocked",schemaPath:"#/properties/blocked/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -13801,15 +13801,15 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(data.failed !== undefined){
-let data31 = data.failed;
+if(data.waiting_gates !== undefined){
+let data31 = data.waiting_gates;
 if(Array.isArray(data31)){
 const len11 = data31.length;
 for(let i11=0; i11<len11; i11++){
 let data32 = data31[i11];
 if(typeof data32 === "string"){
 if(func2(data32) > 200){
-const err86 = {instancePath:instancePath+"/failed/" + i11,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+const err86 = {instancePath:instancePath+"/waiting_gates/" + i11,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -13819,7 +13819,7 @@ vErrors.push(err86);
 errors++;
 }
 if(func2(data32) < 1){
-const err87 = {instancePath:instancePath+"/failed/" + i11,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err87 = {instancePath:instancePath+"/waiting_gates/" + i11,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -13829,7 +13829,7 @@ vErrors.push(err87);
 errors++;
 }
 if(!pattern4.test(data32)){
-const err88 = {instancePath:instancePath+"/failed/" + i11,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+const err88 = {instancePath:instancePath+"/waiting_gates/" + i11,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -13840,7 +13840,7 @@ errors++;
 }
 }
 else {
-const err89 = {instancePath:instancePath+"/failed/" + i11,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err89 = {instancePath:instancePath+"/waiting_gates/" + i11,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -13852,7 +13852,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/failed",schemaPath:"#/properties/failed/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err90 = {instancePath:instancePath+"/waiting_gates",schemaPath:"#/properties/waiting_gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -13862,15 +13862,15 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data.completed !== undefined){
-let data33 = data.completed;
+if(data.failed !== undefined){
+let data33 = data.failed;
 if(Array.isArray(data33)){
 const len12 = data33.length;
 for(let i12=0; i12<len12; i12++){
 let data34 = data33[i12];
 if(typeof data34 === "string"){
 if(func2(data34) > 200){
-const err91 = {instancePath:instancePath+"/completed/" + i12,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+const err91 = {instancePath:instancePath+"/failed/" + i12,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -13880,7 +13880,7 @@ vErrors.push(err91);
 errors++;
 }
 if(func2(data34) < 1){
-const err92 = {instancePath:instancePath+"/completed/" + i12,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err92 = {instancePath:instancePath+"/failed/" + i12,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -13890,7 +13890,7 @@ vErrors.push(err92);
 errors++;
 }
 if(!pattern4.test(data34)){
-const err93 = {instancePath:instancePath+"/completed/" + i12,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+const err93 = {instancePath:instancePath+"/failed/" + i12,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -13901,7 +13901,7 @@ errors++;
 }
 }
 else {
-const err94 = {instancePath:instancePath+"/completed/" + i12,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err94 = {instancePath:instancePath+"/failed/" + i12,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -13913,7 +13913,7 @@ errors++;
 }
 }
 else {
-const err95 = {instancePath:instancePath+"/completed",schemaPath:"#/properties/completed/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err95 = {instancePath:instancePath+"/failed",schemaPath:"#/properties/failed/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -13923,11 +13923,15 @@ vErrors.push(err95);
 errors++;
 }
 }
-if(data.budget !== undefined){
-let data35 = data.budget;
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.concurrency_cap === undefined){
-const err96 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "concurrency_cap"},message:"must have required property '"+"concurrency_cap"+"'"};
+if(data.completed !== undefined){
+let data35 = data.completed;
+if(Array.isArray(data35)){
+const len13 = data35.length;
+for(let i13=0; i13<len13; i13++){
+let data36 = data35[i13];
+if(typeof data36 === "string"){
+if(func2(data36) > 200){
+const err96 = {instancePath:instancePath+"/completed/" + i13,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -13936,8 +13940,8 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(data35.slots_free === undefined){
-const err97 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "slots_free"},message:"must have required property '"+"slots_free"+"'"};
+if(func2(data36) < 1){
+const err97 = {instancePath:instancePath+"/completed/" + i13,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -13946,8 +13950,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(data35.attempts_used === undefined){
-const err98 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "attempts_used"},message:"must have required property '"+"attempts_used"+"'"};
+if(!pattern4.test(data36)){
+const err98 = {instancePath:instancePath+"/completed/" + i13,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -13956,8 +13960,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-if(data35.max_attempts === undefined){
-const err99 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'"};
+}
+else {
+const err99 = {instancePath:instancePath+"/completed/" + i13,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -13966,8 +13971,10 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(data35.tokens_used === undefined){
-const err100 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "tokens_used"},message:"must have required property '"+"tokens_used"+"'"};
+}
+}
+else {
+const err100 = {instancePath:instancePath+"/completed",schemaPath:"#/properties/completed/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -13976,8 +13983,12 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(data35.token_budget === undefined){
-const err101 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "token_budget"},message:"must have required property '"+"token_budget"+"'"};
+}
+if(data.budget !== undefined){
+let data37 = data.budget;
+if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
+if(data37.concurrency_cap === undefined){
+const err101 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "concurrency_cap"},message:"must have required property '"+"concurrency_cap"+"'"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -13986,8 +13997,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-if(data35.exhausted === undefined){
-const err102 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "exhausted"},message:"must have required property '"+"exhausted"+"'"};
+if(data37.slots_free === undefined){
+const err102 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "slots_free"},message:"must have required property '"+"slots_free"+"'"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -13996,9 +14007,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-for(const key3 in data35){
-if(!(func3.call(schema142.properties, key3))){
-const err103 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data37.attempts_used === undefined){
+const err103 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "attempts_used"},message:"must have required property '"+"attempts_used"+"'"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -14007,11 +14017,8 @@ vErrors.push(err103);
 }
 errors++;
 }
-}
-if(data35.concurrency_cap !== undefined){
-let data36 = data35.concurrency_cap;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err104 = {instancePath:instancePath+"/budget/concurrency_cap",schemaPath:"#/$defs/FrontierBudget/properties/concurrency_cap/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data37.max_attempts === undefined){
+const err104 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "max_attempts"},message:"must have required property '"+"max_attempts"+"'"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -14020,9 +14027,8 @@ vErrors.push(err104);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 1 || isNaN(data36)){
-const err105 = {instancePath:instancePath+"/budget/concurrency_cap",schemaPath:"#/$defs/FrontierBudget/properties/concurrency_cap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data37.tokens_used === undefined){
+const err105 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "tokens_used"},message:"must have required property '"+"tokens_used"+"'"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -14031,12 +14037,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-}
-if(data35.slots_free !== undefined){
-let data37 = data35.slots_free;
-if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err106 = {instancePath:instancePath+"/budget/slots_free",schemaPath:"#/$defs/FrontierBudget/properties/slots_free/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data37.token_budget === undefined){
+const err106 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "token_budget"},message:"must have required property '"+"token_budget"+"'"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -14045,9 +14047,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-if((typeof data37 == "number") && (isFinite(data37))){
-if(data37 < 0 || isNaN(data37)){
-const err107 = {instancePath:instancePath+"/budget/slots_free",schemaPath:"#/$defs/FrontierBudget/properties/slots_free/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data37.exhausted === undefined){
+const err107 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/required",keyword:"required",params:{missingProperty: "exhausted"},message:"must have required property '"+"exhausted"+"'"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -14056,12 +14057,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-}
-if(data35.attempts_used !== undefined){
-let data38 = data35.attempts_used;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err108 = {instancePath:instancePath+"/budget/attempts_used",schemaPath:"#/$defs/FrontierBudget/properties/attempts_used/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key3 in data37){
+if(!(func3.call(schema143.properties, key3))){
+const err108 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -14070,9 +14068,11 @@ vErrors.push(err108);
 }
 errors++;
 }
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 0 || isNaN(data38)){
-const err109 = {instancePath:instancePath+"/budget/attempts_used",schemaPath:"#/$defs/FrontierBudget/properties/attempts_used/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data37.concurrency_cap !== undefined){
+let data38 = data37.concurrency_cap;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err109 = {instancePath:instancePath+"/budget/concurrency_cap",schemaPath:"#/$defs/FrontierBudget/properties/concurrency_cap/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -14081,12 +14081,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-}
-if(data35.max_attempts !== undefined){
-let data39 = data35.max_attempts;
-if((!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))) && (data39 !== null)){
-const err110 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema142.properties.max_attempts.type},message:"must be integer,null"};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 1 || isNaN(data38)){
+const err110 = {instancePath:instancePath+"/budget/concurrency_cap",schemaPath:"#/$defs/FrontierBudget/properties/concurrency_cap/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -14095,9 +14092,12 @@ vErrors.push(err110);
 }
 errors++;
 }
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 < 0 || isNaN(data39)){
-const err111 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data37.slots_free !== undefined){
+let data39 = data37.slots_free;
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err111 = {instancePath:instancePath+"/budget/slots_free",schemaPath:"#/$defs/FrontierBudget/properties/slots_free/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -14106,12 +14106,9 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-}
-if(data35.tokens_used !== undefined){
-let data40 = data35.tokens_used;
-if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err112 = {instancePath:instancePath+"/budget/tokens_used",schemaPath:"#/$defs/FrontierBudget/properties/tokens_used/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err112 = {instancePath:instancePath+"/budget/slots_free",schemaPath:"#/$defs/FrontierBudget/properties/slots_free/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -14120,9 +14117,12 @@ vErrors.push(err112);
 }
 errors++;
 }
-if((typeof data40 == "number") && (isFinite(data40))){
-if(data40 < 0 || isNaN(data40)){
-const err113 = {instancePath:instancePath+"/budget/tokens_used",schemaPath:"#/$defs/FrontierBudget/properties/tokens_used/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data37.attempts_used !== undefined){
+let data40 = data37.attempts_used;
+if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
+const err113 = {instancePath:instancePath+"/budget/attempts_used",schemaPath:"#/$defs/FrontierBudget/properties/attempts_used/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -14131,12 +14131,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-}
-if(data35.token_budget !== undefined){
-let data41 = data35.token_budget;
-if((!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))) && (data41 !== null)){
-const err114 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema142.properties.token_budget.type},message:"must be integer,null"};
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 < 0 || isNaN(data40)){
+const err114 = {instancePath:instancePath+"/budget/attempts_used",schemaPath:"#/$defs/FrontierBudget/properties/attempts_used/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -14145,9 +14142,12 @@ vErrors.push(err114);
 }
 errors++;
 }
-if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 < 0 || isNaN(data41)){
-const err115 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data37.max_attempts !== undefined){
+let data41 = data37.max_attempts;
+if((!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))) && (data41 !== null)){
+const err115 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/type",keyword:"type",params:{type: schema143.properties.max_attempts.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -14156,12 +14156,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-}
-if(data35.exhausted !== undefined){
-let data42 = data35.exhausted;
-if(!((((data42 === null) || (data42 === "attempts")) || (data42 === "tokens")) || (data42 === "usd"))){
-const err116 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema142.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 < 0 || isNaN(data41)){
+const err116 = {instancePath:instancePath+"/budget/max_attempts",schemaPath:"#/$defs/FrontierBudget/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -14171,11 +14168,11 @@ vErrors.push(err116);
 errors++;
 }
 }
-if(data35.usd_spent !== undefined){
-let data43 = data35.usd_spent;
-if((typeof data43 == "number") && (isFinite(data43))){
-if(data43 < 0 || isNaN(data43)){
-const err117 = {instancePath:instancePath+"/budget/usd_spent",schemaPath:"#/$defs/FrontierBudget/properties/usd_spent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data37.tokens_used !== undefined){
+let data42 = data37.tokens_used;
+if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
+const err117 = {instancePath:instancePath+"/budget/tokens_used",schemaPath:"#/$defs/FrontierBudget/properties/tokens_used/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -14184,9 +14181,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-else {
-const err118 = {instancePath:instancePath+"/budget/usd_spent",schemaPath:"#/$defs/FrontierBudget/properties/usd_spent/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 < 0 || isNaN(data42)){
+const err118 = {instancePath:instancePath+"/budget/tokens_used",schemaPath:"#/$defs/FrontierBudget/properties/tokens_used/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -14196,11 +14193,11 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(data35.usd_budget !== undefined){
-let data44 = data35.usd_budget;
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 < 0 || isNaN(data44)){
-const err119 = {instancePath:instancePath+"/budget/usd_budget",schemaPath:"#/$defs/FrontierBudget/properties/usd_budget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data37.token_budget !== undefined){
+let data43 = data37.token_budget;
+if((!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))) && (data43 !== null)){
+const err119 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/type",keyword:"type",params:{type: schema143.properties.token_budget.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -14209,9 +14206,9 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-else {
-const err120 = {instancePath:instancePath+"/budget/usd_budget",schemaPath:"#/$defs/FrontierBudget/properties/usd_budget/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err120 = {instancePath:instancePath+"/budget/token_budget",schemaPath:"#/$defs/FrontierBudget/properties/token_budget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -14222,8 +14219,10 @@ errors++;
 }
 }
 }
-else {
-const err121 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.exhausted !== undefined){
+let data44 = data37.exhausted;
+if(!((((data44 === null) || (data44 === "attempts")) || (data44 === "tokens")) || (data44 === "usd"))){
+const err121 = {instancePath:instancePath+"/budget/exhausted",schemaPath:"#/$defs/FrontierBudget/properties/exhausted/enum",keyword:"enum",params:{allowedValues: schema143.properties.exhausted.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -14233,14 +14232,76 @@ vErrors.push(err121);
 errors++;
 }
 }
-}
-else {
-const err122 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data37.usd_spent !== undefined){
+let data45 = data37.usd_spent;
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 < 0 || isNaN(data45)){
+const err122 = {instancePath:instancePath+"/budget/usd_spent",schemaPath:"#/$defs/FrontierBudget/properties/usd_spent/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err122];
 }
 else {
 vErrors.push(err122);
+}
+errors++;
+}
+}
+else {
+const err123 = {instancePath:instancePath+"/budget/usd_spent",schemaPath:"#/$defs/FrontierBudget/properties/usd_spent/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+if(data37.usd_budget !== undefined){
+let data46 = data37.usd_budget;
+if((typeof data46 == "number") && (isFinite(data46))){
+if(data46 < 0 || isNaN(data46)){
+const err124 = {instancePath:instancePath+"/budget/usd_budget",schemaPath:"#/$defs/FrontierBudget/properties/usd_budget/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+else {
+const err125 = {instancePath:instancePath+"/budget/usd_budget",schemaPath:"#/$defs/FrontierBudget/properties/usd_budget/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+else {
+const err126 = {instancePath:instancePath+"/budget",schemaPath:"#/$defs/FrontierBudget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+}
+else {
+const err127 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
 }
 errors++;
 }
@@ -14250,7 +14311,7 @@ return errors === 0;
 validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateGateDecision = validate49;
-const schema143 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
+const schema144 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate-decision.schema.json","title":"GateDecision","description":"`dwm approve --json` / `dwm reject --json`: the approval written and what the journal recorded. `journaled` is false when a running `dwm run` held the run lock: the approval file waits for that runner to validate and journal it.","type":"object","required":["kind","schema_version","run_id","gate_id","decision","approval_path","approval_digest","journaled","events","approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate-decision"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"decision":{"enum":["approve","reject"]},"approval_path":{"description":"Run-relative path of the approval file.","$ref":"common.schema.json#/$defs/relativePath"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"journaled":{"type":"boolean"},"events":{"description":"Types of the events appended (empty when not journaled yet).","type":"array","items":{"type":"string"}},"approval":{"$ref":"approval.schema.json"}}};
 
 function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate-decision.schema.json" */;
@@ -14365,7 +14426,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema143.properties, key0))){
+if(!(func3.call(schema144.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -14493,7 +14554,7 @@ errors++;
 if(data.decision !== undefined){
 let data4 = data.decision;
 if(!((data4 === "approve") || (data4 === "reject"))){
-const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema143.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema144.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14652,7 +14713,7 @@ return errors === 0;
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateGate = validate51;
-const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"default_action":{"description":"A plan risk gate with a structured safe default (schema 0.6): what the run does while the gate is not approved. stop: the run stops at the gate (also when absent). skip: the packets it holds are skipped (packet.skipped) and the rest of the plan goes on without them. ask: only `dwm approve` of this gate counts; `dwm run --approve` and a policy file do not approve it in advance.","enum":["stop","skip","ask"]},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
+const schema149 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gate.schema.json","title":"Gate","description":"gates/<gate_id>.json: a point where the operator must approve before the packets it holds go on.","type":"object","required":["kind","schema_version","gate_id","category","trigger","safe_default","source","packets","requires_approval"],"additionalProperties":false,"properties":{"kind":{"const":"gate"},"schema_version":{"const":"1"},"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"title":"GateCategory","enum":["write","shell-process","network","dependency-install","database-migration","production-deploy","public-api-change","external-message","paid-api","secret-access","history-rewrite","delete","human-review"]},"trigger":{"type":"string","minLength":1,"description":"What makes this gate necessary, in words."},"safe_default":{"type":"string","minLength":1,"description":"What DWM does while the gate is not approved."},"default_action":{"description":"A plan risk gate with a structured safe default (schema 0.6): what the run does while the gate is not approved. stop: the run stops at the gate (also when absent). skip: the packets it holds are skipped (packet.skipped) and the rest of the plan goes on without them. ask: only `dwm approve` of this gate counts; `dwm run --approve` and a policy file do not approve it in advance.","enum":["stop","skip","ask"]},"source":{"enum":["worker-permission","surface","plan-risk-gate","human-gate-phase","runtime"]},"packets":{"description":"Packets this gate holds.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"review":{"description":"What the approver must look at.","type":"array","items":{"type":"string"}},"requires_approval":{"const":true}}};
 
 function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gate.schema.json" */;
@@ -14757,7 +14818,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema148.properties, key0))){
+if(!(func3.call(schema149.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -14840,7 +14901,7 @@ errors++;
 if(data.category !== undefined){
 let data3 = data.category;
 if(!(((((((((((((data3 === "write") || (data3 === "shell-process")) || (data3 === "network")) || (data3 === "dependency-install")) || (data3 === "database-migration")) || (data3 === "production-deploy")) || (data3 === "public-api-change")) || (data3 === "external-message")) || (data3 === "paid-api")) || (data3 === "secret-access")) || (data3 === "history-rewrite")) || (data3 === "delete")) || (data3 === "human-review"))){
-const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema148.properties.category.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/category",schemaPath:"#/properties/category/enum",keyword:"enum",params:{allowedValues: schema149.properties.category.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -14903,7 +14964,7 @@ errors++;
 if(data.default_action !== undefined){
 let data6 = data.default_action;
 if(!(((data6 === "stop") || (data6 === "skip")) || (data6 === "ask"))){
-const err21 = {instancePath:instancePath+"/default_action",schemaPath:"#/properties/default_action/enum",keyword:"enum",params:{allowedValues: schema148.properties.default_action.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/default_action",schemaPath:"#/properties/default_action/enum",keyword:"enum",params:{allowedValues: schema149.properties.default_action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14916,7 +14977,7 @@ errors++;
 if(data.source !== undefined){
 let data7 = data.source;
 if(!(((((data7 === "worker-permission") || (data7 === "surface")) || (data7 === "plan-risk-gate")) || (data7 === "human-gate-phase")) || (data7 === "runtime"))){
-const err22 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema148.properties.source.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/enum",keyword:"enum",params:{allowedValues: schema149.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -15044,7 +15105,7 @@ return errors === 0;
 validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateGatesReport = validate52;
-const schema151 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}},"next":{"description":"The way forward from the gate's state, in words with the command: decide it, run to reach it or to redo the work it sent back, edit the plan, or nothing to decide.","type":"string","minLength":1}}}}}};
+const schema152 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/gates-report.schema.json","title":"GatesReport","description":"`dwm gates [run] --json`: the gates of a run, waiting ones first, with what each holds, its risk, its safe default, the evidence to look at and the exact commands to decide it.","type":"object","required":["kind","schema_version","run_id","waiting","gates"],"additionalProperties":false,"properties":{"kind":{"const":"gates-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"waiting":{"description":"How many gates wait for a decision now.","type":"integer","minimum":0},"gates":{"type":"array","items":{"title":"GatesReportRow","type":"object","required":["gate_id","state","waiting","can_preapprove","category","source","gate_digest","trigger","safe_default","packets","reason","evidence","decisions","commands"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"waiting":{"description":"The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.","type":"boolean"},"can_preapprove":{"description":"A risk gate that may be approved before the run reaches it.","type":"boolean"},"category":{"type":"string"},"source":{"type":"string"},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"trigger":{"type":"string"},"safe_default":{"type":"string"},"packets":{"description":"Packets the gate holds, with where each stands.","type":"array","items":{"title":"GatesReportPacket","type":"object","required":["packet_id","state","attempts"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"attempts":{"type":"integer","minimum":0}}}},"reason":{"description":"Why it was opened, or the last decision's reason.","type":["string","null"]},"evidence":{"description":"What to look at before deciding: run-relative paths and review notes.","type":"array","items":{"type":"string"}},"decisions":{"description":"Approval files the journal names for this gate, oldest first.","type":"array","items":{"type":"string"}},"commands":{"description":"The exact commands to decide it.","type":"array","items":{"type":"string"}},"next":{"description":"The way forward from the gate's state, in words with the command: decide it, run to reach it or to redo the work it sent back, edit the plan, or nothing to decide.","type":"string","minLength":1}}}}}};
 
 function validate52(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/gates-report.schema.json" */;
@@ -15362,7 +15423,7 @@ vErrors.push(err27);
 errors++;
 }
 for(const key1 in data5){
-if(!(func3.call(schema151.properties.gates.items.properties, key1))){
+if(!(func3.call(schema152.properties.gates.items.properties, key1))){
 const err28 = {instancePath:instancePath+"/gates/" + i0,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err28];
@@ -15421,7 +15482,7 @@ errors++;
 if(data5.state !== undefined){
 let data7 = data5.state;
 if(!(((((data7 === "closed") || (data7 === "open")) || (data7 === "approved")) || (data7 === "rejected")) || (data7 === "superseded"))){
-const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema151.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err33 = {instancePath:instancePath+"/gates/" + i0+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema152.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -15738,7 +15799,7 @@ errors++;
 if(data5.reason !== undefined){
 let data20 = data5.reason;
 if((typeof data20 !== "string") && (data20 !== null)){
-const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema151.properties.gates.items.properties.reason.type},message:"must be string,null"};
+const err57 = {instancePath:instancePath+"/gates/" + i0+"/reason",schemaPath:"#/properties/gates/items/properties/reason/type",keyword:"type",params:{type: schema152.properties.gates.items.properties.reason.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -15898,7 +15959,7 @@ return errors === 0;
 validate52.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateInitResult = validate53;
-const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/init-result.schema.json","title":"InitResult","description":"`dwm init --json`: the starter files written in a repository, the ones left as they were, and the next commands.","type":"object","required":["kind","schema_version","repo","written","kept","next"],"additionalProperties":false,"properties":{"kind":{"const":"init-result"},"schema_version":{"const":"1"},"repo":{"description":"The repository root.","type":"string","minLength":1},"written":{"description":"Files written, relative to the repository root.","type":"array","items":{"type":"string"}},"kept":{"description":"Files that existed and were left unchanged.","type":"array","items":{"type":"string"}},"next":{"description":"The next commands, in order.","type":"array","items":{"type":"array","items":{"type":"string"},"minItems":1}}}};
+const schema157 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/init-result.schema.json","title":"InitResult","description":"`dwm init --json`: the starter files written in a repository, the ones left as they were, and the next commands.","type":"object","required":["kind","schema_version","repo","written","kept","next"],"additionalProperties":false,"properties":{"kind":{"const":"init-result"},"schema_version":{"const":"1"},"repo":{"description":"The repository root.","type":"string","minLength":1},"written":{"description":"Files written, relative to the repository root.","type":"array","items":{"type":"string"}},"kept":{"description":"Files that existed and were left unchanged.","type":"array","items":{"type":"string"}},"next":{"description":"The next commands, in order.","type":"array","items":{"type":"array","items":{"type":"string"},"minItems":1}}}};
 
 function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/init-result.schema.json" */;
@@ -16160,7 +16221,7 @@ return errors === 0;
 validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateInvalidator = validate54;
-const schema157 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/invalidator.schema.json","title":"Invalidator","description":"One changed or missing artifact of a run, as checkRun reports it (read-only staleness check): one record per artifact.","type":"object","required":["code","artifact","id","path","expected","actual","message"],"additionalProperties":false,"properties":{"code":{"enum":["ERR_RESUME_STALE_PLAN","ERR_RESUME_STALE_PACKET","ERR_RESUME_STALE_PROMPT","ERR_RESUME_STALE_GATE","ERR_RESUME_STALE_COMPILER","ERR_RESUME_MISSING_ARTIFACT"]},"artifact":{"description":"Which kind of artifact is stale or missing.","enum":["plan","plan-snapshot","scorecard","run","marker","packet","prompt","gate","compiler"]},"id":{"type":"string","minLength":1,"description":"packet id, gate id, or the file name for run-level artifacts."},"path":{"description":"The file, relative to the run directory (the plan file: as given to checkRun); null for the compiler.","type":["string","null"]},"expected":{"description":"What run.json (or the current plan) says it should be: a digest or a compiler version; null when the artifact should not exist.","type":["string","null"]},"actual":{"description":"What was found; null when the artifact is missing or unreadable.","type":["string","null"]},"message":{"type":"string","minLength":1}}};
 
 function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/invalidator.schema.json" */;
@@ -16259,7 +16320,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(!((((((data0 === "ERR_RESUME_STALE_PLAN") || (data0 === "ERR_RESUME_STALE_PACKET")) || (data0 === "ERR_RESUME_STALE_PROMPT")) || (data0 === "ERR_RESUME_STALE_GATE")) || (data0 === "ERR_RESUME_STALE_COMPILER")) || (data0 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema157.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err8 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/enum",keyword:"enum",params:{allowedValues: schema158.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -16272,7 +16333,7 @@ errors++;
 if(data.artifact !== undefined){
 let data1 = data.artifact;
 if(!(((((((((data1 === "plan") || (data1 === "plan-snapshot")) || (data1 === "scorecard")) || (data1 === "run")) || (data1 === "marker")) || (data1 === "packet")) || (data1 === "prompt")) || (data1 === "gate")) || (data1 === "compiler"))){
-const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema157.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema158.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -16310,7 +16371,7 @@ errors++;
 if(data.path !== undefined){
 let data3 = data.path;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema157.properties.path.type},message:"must be string,null"};
+const err12 = {instancePath:instancePath+"/path",schemaPath:"#/properties/path/type",keyword:"type",params:{type: schema158.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -16323,7 +16384,7 @@ errors++;
 if(data.expected !== undefined){
 let data4 = data.expected;
 if((typeof data4 !== "string") && (data4 !== null)){
-const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema157.properties.expected.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/expected",schemaPath:"#/properties/expected/type",keyword:"type",params:{type: schema158.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -16336,7 +16397,7 @@ errors++;
 if(data.actual !== undefined){
 let data5 = data.actual;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema157.properties.actual.type},message:"must be string,null"};
+const err14 = {instancePath:instancePath+"/actual",schemaPath:"#/properties/actual/type",keyword:"type",params:{type: schema158.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -16388,9 +16449,9 @@ return errors === 0;
 validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateJournalEvent = validate55;
-const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/PacketSkippedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/GateReopenedEvent"},{"$ref":"#/$defs/GateSupersededEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"PacketSkippedData":{"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"PacketSkippedEvent":{"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"GateReopenedData":{"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateReopenedEvent":{"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}},"GateSupersededData":{"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateSupersededEvent":{"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
-const schema162 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
-const schema163 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
+const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/PacketSkippedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/GateReopenedEvent"},{"$ref":"#/$defs/GateSupersededEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"PacketSkippedData":{"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"PacketSkippedEvent":{"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"GateReopenedData":{"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateReopenedEvent":{"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}},"GateSupersededData":{"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateSupersededEvent":{"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}}}};
+const schema163 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
+const schema164 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}};
 
 function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -16744,8 +16805,8 @@ return errors === 0;
 }
 validate56.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema168 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
-const schema169 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
+const schema169 = {"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}};
+const schema170 = {"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}};
 
 function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -17518,8 +17579,8 @@ return errors === 0;
 }
 validate59.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema179 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
-const schema180 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
+const schema180 = {"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}};
+const schema181 = {"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -17652,8 +17713,8 @@ return errors === 0;
 }
 validate62.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema181 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
-const schema182 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
+const schema182 = {"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}};
+const schema183 = {"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}};
 
 function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -17890,8 +17951,8 @@ return errors === 0;
 }
 validate63.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema183 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
-const schema184 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema184 = {"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}};
+const schema185 = {"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -18103,8 +18164,8 @@ return errors === 0;
 }
 validate64.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema186 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
-const schema187 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
+const schema187 = {"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}};
+const schema188 = {"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1}}};
 
 function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -18267,7 +18328,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data3 = data.base_commit;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema187.properties.base_commit.type},message:"must be string,null"};
+const err13 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema188.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -18384,10 +18445,10 @@ return errors === 0;
 }
 validate67.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema190 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
-const schema191 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
-const schema194 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
-const schema195 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
+const schema191 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
+const schema192 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema195 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
+const schema196 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
 function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -18716,7 +18777,7 @@ errors++;
 if(data.outcome !== undefined){
 let data2 = data.outcome;
 if(!(((((((data2 === "ok") || (data2 === "task-failed")) || (data2 === "timeout")) || (data2 === "crashed")) || (data2 === "auth-failed")) || (data2 === "backend-missing")) || (data2 === "rate-limited"))){
-const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema191.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema192.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -18839,8 +18900,8 @@ return errors === 0;
 }
 validate70.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema198 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
-const schema199 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema199 = {"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}};
+const schema200 = {"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
 function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -18988,7 +19049,7 @@ errors++;
 if(data.verdict !== undefined){
 let data2 = data.verdict;
 if(!((((data2 === "approved") || (data2 === "changes-requested")) || (data2 === "needs-human")) || (data2 === "infra-failed"))){
-const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema199.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema200.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -19111,8 +19172,8 @@ return errors === 0;
 }
 validate77.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema202 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
-const schema203 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema203 = {"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}};
+const schema204 = {"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
 function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -19359,8 +19420,8 @@ return errors === 0;
 }
 validate81.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema205 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
-const schema206 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
+const schema206 = {"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}};
+const schema207 = {"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}};
 
 function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -19592,8 +19653,8 @@ return errors === 0;
 }
 validate84.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema208 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
-const schema209 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}};
+const schema209 = {"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}};
+const schema210 = {"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1},"delay_ms":{"description":"How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).","type":"integer","minimum":0},"max_retries":{"description":"The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).","type":"integer","minimum":0}}};
 
 function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -19910,8 +19971,8 @@ return errors === 0;
 }
 validate87.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema211 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
-const schema212 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema212 = {"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}};
+const schema213 = {"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
 function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -20108,8 +20169,8 @@ return errors === 0;
 }
 validate90.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema214 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
-const schema215 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
+const schema215 = {"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}};
+const schema216 = {"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}};
 
 function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -20341,8 +20402,8 @@ return errors === 0;
 }
 validate93.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema217 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
-const schema218 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
+const schema218 = {"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}};
+const schema219 = {"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}};
 
 function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -20539,8 +20600,8 @@ return errors === 0;
 }
 validate96.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema220 = {"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}};
-const schema221 = {"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema221 = {"title":"PacketSkippedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.skipped"},"data":{"$ref":"#/$defs/PacketSkippedData"}}};
+const schema222 = {"title":"PacketSkippedData","description":"The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.","type":"object","required":["packet_id","gates","upstream","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"gates":{"description":"The unapproved skip gates holding the packet.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"upstream":{"description":"The skipped packets it depends on.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
 function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -20879,8 +20940,8 @@ return errors === 0;
 }
 validate99.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema225 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
-const schema226 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema226 = {"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}};
+const schema227 = {"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
 function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -21183,8 +21244,8 @@ return errors === 0;
 }
 validate102.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema230 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
-const schema231 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema231 = {"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}};
+const schema232 = {"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
 function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -21432,8 +21493,8 @@ return errors === 0;
 }
 validate105.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema235 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
-const schema236 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema236 = {"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}};
+const schema237 = {"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}};
 
 function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -21752,8 +21813,8 @@ return errors === 0;
 }
 validate109.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema241 = {"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}};
-const schema242 = {"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema242 = {"title":"GateReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.reopened"},"data":{"$ref":"#/$defs/GateReopenedData"}}};
+const schema243 = {"title":"GateReopenedData","description":"A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
 function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -22056,8 +22117,8 @@ return errors === 0;
 }
 validate113.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema246 = {"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}};
-const schema247 = {"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
+const schema247 = {"title":"GateSupersededEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.superseded"},"data":{"$ref":"#/$defs/GateSupersededData"}}};
+const schema248 = {"title":"GateSupersededData","description":"An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.","type":"object","required":["gate_id","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}};
 
 function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -22325,8 +22386,8 @@ return errors === 0;
 }
 validate116.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema250 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
-const schema251 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema251 = {"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}};
+const schema252 = {"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
 
 function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -22610,8 +22671,8 @@ return errors === 0;
 }
 validate119.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema255 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
-const schema256 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
+const schema256 = {"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}};
+const schema257 = {"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}};
 
 function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -22808,8 +22869,8 @@ return errors === 0;
 }
 validate123.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema258 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
-const schema259 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+const schema259 = {"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}};
+const schema260 = {"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
 function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -23113,8 +23174,8 @@ return errors === 0;
 }
 validate126.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema263 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
-const schema264 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema264 = {"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}};
+const schema265 = {"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}};
 
 function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -24031,8 +24092,8 @@ return errors === 0;
 }
 validate129.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema276 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
-const schema277 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
+const schema277 = {"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}};
+const schema278 = {"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}};
 
 function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -24118,8 +24179,8 @@ return errors === 0;
 }
 validate133.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
-const schema278 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
-const schema279 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
+const schema279 = {"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}};
+const schema280 = {"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}};
 
 function validate134(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -24192,7 +24253,7 @@ errors++;
 if(data1.reason !== undefined){
 let data2 = data1.reason;
 if(!((((data2 === "gate") || (data2 === "budget")) || (data2 === "failed")) || (data2 === "interrupted"))){
-const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema279.properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/data/reason",schemaPath:"#/$defs/RunStoppedData/properties/reason/enum",keyword:"enum",params:{allowedValues: schema280.properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -24648,7 +24709,7 @@ return errors === 0;
 validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateJournalLog = validate161;
-const schema280 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
+const schema281 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-log.schema.json","title":"JournalLog","description":"`dwm log --json`: the journal's events (optionally filtered).","type":"object","required":["kind","schema_version","run_id","total","torn","events"],"additionalProperties":false,"properties":{"kind":{"const":"journal-log"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"total":{"type":"integer","minimum":0,"description":"Events in the journal (before filtering)."},"torn":{"type":"boolean","description":"The journal ends in an incomplete line (left out)."},"events":{"type":"array","items":{"$ref":"journal-event.schema.json"}}}};
 
 function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/journal-log.schema.json" */;
@@ -24879,7 +24940,7 @@ return errors === 0;
 validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateManifestSummary = validate163;
-const schema282 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"packages/<package>/gate-summary.json: the result of a package's manifest gate (fixtures/<package>/manifest.json). Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
+const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/manifest-summary.schema.json","title":"ManifestSummary","description":"packages/<package>/gate-summary.json: the result of a package's manifest gate (fixtures/<package>/manifest.json). Deterministic (no time, no absolute path); decision keep only when every required case passed.","type":"object","required":["kind","schema_version","suite_id","case_count","required_count","passed","failed","skipped","decision","failures","skipped_ids"],"additionalProperties":false,"properties":{"kind":{"const":"manifest-summary"},"schema_version":{"const":"1"},"suite_id":{"type":"string","minLength":1},"case_count":{"type":"integer","minimum":0},"required_count":{"type":"integer","minimum":0},"passed":{"type":"integer","minimum":0},"failed":{"type":"integer","minimum":0},"skipped":{"type":"integer","minimum":0},"decision":{"enum":["keep","kill"]},"failures":{"type":"array","items":{"title":"ManifestFailure","type":"object","required":["id","message"],"additionalProperties":false,"properties":{"id":{"type":"string"},"message":{"type":"string"}}}},"skipped_ids":{"type":"array","items":{"type":"string"}}}};
 
 function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/manifest-summary.schema.json" */;
@@ -25004,7 +25065,7 @@ vErrors.push(err10);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema282.properties, key0))){
+if(!(func3.call(schema283.properties, key0))){
 const err11 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err11];
@@ -25192,7 +25253,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!((data8 === "keep") || (data8 === "kill"))){
-const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema282.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema283.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -25334,7 +25395,7 @@ return errors === 0;
 validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateNextAction = validate164;
-const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
+const schema284 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/next-action.schema.json","title":"NextStep","description":"`dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.","type":"object","required":["kind","schema_version","run_id","action","reason","argv","command","gate_id","packet_id","frontier_status"],"additionalProperties":false,"properties":{"kind":{"const":"next-action"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"action":{"title":"NextStepAction","description":"run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.","enum":["run","approve-gate","inspect-failure","repair-store","wait","complete"]},"reason":{"type":"string","minLength":1},"argv":{"description":"The command to run, as argv (null when there is nothing to run).","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]},"command":{"description":"argv as one shell-quoted line.","type":["string","null"]},"gate_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"packet_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"frontier_status":{"description":"The scheduler's status of the run (frontier.schema.json), null when the store could not be read.","enum":["complete","running","waiting","gate","budget","failed",null]}}};
 
 function validate164(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/next-action.schema.json" */;
@@ -25449,7 +25510,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema283.properties, key0))){
+if(!(func3.call(schema284.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -25532,7 +25593,7 @@ errors++;
 if(data.action !== undefined){
 let data3 = data.action;
 if(!((((((data3 === "run") || (data3 === "approve-gate")) || (data3 === "inspect-failure")) || (data3 === "repair-store")) || (data3 === "wait")) || (data3 === "complete"))){
-const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema283.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err17 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema284.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -25660,7 +25721,7 @@ vErrors = null;
 if(data.command !== undefined){
 let data7 = data.command;
 if((typeof data7 !== "string") && (data7 !== null)){
-const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema283.properties.command.type},message:"must be string,null"};
+const err25 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/type",keyword:"type",params:{type: schema284.properties.command.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -25867,7 +25928,7 @@ vErrors = null;
 if(data.frontier_status !== undefined){
 let data10 = data.frontier_status;
 if(!(((((((data10 === "complete") || (data10 === "running")) || (data10 === "waiting")) || (data10 === "gate")) || (data10 === "budget")) || (data10 === "failed")) || (data10 === null))){
-const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema283.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/frontier_status",schemaPath:"#/properties/frontier_status/enum",keyword:"enum",params:{allowedValues: schema284.properties.frontier_status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -25894,11 +25955,11 @@ return errors === 0;
 validate164.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validatePacketDetail = validate165;
-const schema287 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet-detail.schema.json","title":"PacketDetail","description":"`dwm show <run> <packet> --json`: one packet as the operator needs it to act: what it is (phase, workers, dependencies, ownership), each attempt (backend, outcome, exit, duration, tokens, cost), each failing check with its command, exit code and output tail, the review findings with their evidence, the diff stat, and the next command. Read-only: built from the run store, never written to it.","type":"object","required":["kind","schema_version","run_id","packet_id","state","reason","phase","workers","depends_on","dependents","gates","fanout_from","attempts","cost","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"packet-detail"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"$ref":"status-report.schema.json#/properties/packets/items/properties/state"},"reason":{"description":"Why the packet is failed, reopened or waiting, as the journal says.","type":["string","null"]},"phase":{"title":"PacketPhaseRef","type":"object","required":["id","name"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":["string","null"]}}},"workers":{"type":"array","items":{"title":"PacketWorkerRow","type":"object","required":["worker_id","role","ownership","backend","model"],"additionalProperties":false,"properties":{"worker_id":{"type":"string","minLength":1},"role":{"type":["string","null"]},"ownership":{"description":"Paths the worker may change.","type":"array","items":{"type":"string"}},"backend":{"description":"The backend its binding names now (null without a bindings file).","type":["string","null"]},"model":{"type":["string","null"]}}}},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"dependents":{"description":"Packets that depend on this one.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"title":"PacketGateRow","type":"object","required":["gate_id","state"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]}}}},"fanout_from":{"description":"The template a fan-out item packet was expanded from.","type":["string","null"]},"attempts":{"type":"array","items":{"$ref":"#/$defs/attempt"}},"cost":{"$ref":"common.schema.json#/$defs/costSummary"},"next_action":{"$ref":"status-report.schema.json#/properties/next_action"}},"$defs":{"attempt":{"title":"PacketAttemptDetail","type":"object","required":["attempt","evidence","backends","outcome","failure_class","exit_code","signal","started_at","finished_at","duration_ms","tokens","cost","verdict","failing_checks","findings","invocations","diff","branch","head_commit"],"additionalProperties":false,"properties":{"attempt":{"type":"integer","minimum":1},"evidence":{"description":"The attempt directory, relative to the run directory.","type":"string"},"backends":{"type":"array","items":{"type":"string"}},"outcome":{"description":"The executor's outcome; null when the attempt was dispatched but has no evidence (in flight, or abandoned).","oneOf":[{"$ref":"attempt.schema.json#/$defs/outcome"},{"type":"null"}]},"failure_class":{"description":"Why the attempt did not pass: an infrastructure class (timeout, crashed, auth-failed, backend-missing, rate-limited), task-failed (the worker failed), changes-requested or needs-human (the review), no-evidence; null when it passed or is not reviewed yet.","enum":["task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","changes-requested","needs-human","no-evidence",null]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"started_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"finished_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"duration_ms":{"type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"attempt.schema.json#/$defs/tokens"},{"type":"null"}]},"cost":{"title":"AttemptCost","type":"object","required":["usd","source","models"],"additionalProperties":false,"properties":{"usd":{"type":["number","null"],"minimum":0},"source":{"description":"price-table: the bindings file's prices; reported: the agent CLI's own figure; null: no cost (no tokens, or no price).","enum":["price-table","reported",null]},"models":{"description":"backend/model of each priced invocation.","type":"array","items":{"type":"string"}}}},"verdict":{"description":"The review's verdict; null when not reviewed.","type":["string","null"]},"failing_checks":{"type":"array","items":{"title":"FailingCheck","type":"object","required":["id","kind","detail","command","exit_code","timed_out","output_tail"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"type":"string"},"detail":{"type":"string"},"command":{"description":"The command DWM ran for the check, when it ran one.","type":["string","null"]},"exit_code":{"type":["integer","null"]},"timed_out":{"type":"boolean"},"output_tail":{"description":"The last lines of its stderr and stdout.","type":["string","null"]}}}},"findings":{"type":"array","items":{"title":"FindingDetail","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string"},"message":{"type":"string"},"effect":{"type":"string"},"evidence":{"description":"Each piece of evidence: its file (relative to the attempt directory) and excerpt.","type":"array","items":{"type":"string"}}}}},"invocations":{"type":"array","items":{"title":"InvocationRow","type":"object","required":["worker_id","backend","outcome","exit_code","duration_ms","stderr_tail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"type":"string"},"outcome":{"type":"string"},"exit_code":{"type":["integer","null"]},"duration_ms":{"type":"integer","minimum":0},"stderr_tail":{"description":"The end of its stderr when it did not end ok.","type":["string","null"]}}}},"diff":{"description":"The diff stat (the review's, else the changed files without line counts); null without a diff.","oneOf":[{"title":"DiffStat","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"DiffStatFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string"},"status":{"type":"string"},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}}},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"]}}}}};
-const schema303 = {"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."};
-const schema301 = {"title":"CostSummary","description":"Tokens and cost of a set of attempts (one attempt, a packet's, a run's). A cost comes from the price table of the worker-bindings file (`prices`: USD per million tokens per backend and model), else from a cost the agent CLI reported; DWM has no built-in prices. `usd` sums the priced attempts; `unpriced` counts attempts that used tokens but have no price.","type":"object","required":["attempts","input_tokens","output_tokens","total_tokens","usd","priced","unpriced"],"additionalProperties":false,"properties":{"attempts":{"type":"integer","minimum":0,"description":"Attempts counted."},"input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"usd":{"description":"Sum over the priced attempts; null when none is priced.","type":["number","null"],"minimum":0},"priced":{"type":"integer","minimum":0,"description":"Attempts with a cost."},"unpriced":{"type":"integer","minimum":0,"description":"Attempts that used tokens but have no price (no entry for their backend and model)."}}};
-const schema313 = {"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}};
-const schema307 = {"title":"PacketAttemptDetail","type":"object","required":["attempt","evidence","backends","outcome","failure_class","exit_code","signal","started_at","finished_at","duration_ms","tokens","cost","verdict","failing_checks","findings","invocations","diff","branch","head_commit"],"additionalProperties":false,"properties":{"attempt":{"type":"integer","minimum":1},"evidence":{"description":"The attempt directory, relative to the run directory.","type":"string"},"backends":{"type":"array","items":{"type":"string"}},"outcome":{"description":"The executor's outcome; null when the attempt was dispatched but has no evidence (in flight, or abandoned).","oneOf":[{"$ref":"attempt.schema.json#/$defs/outcome"},{"type":"null"}]},"failure_class":{"description":"Why the attempt did not pass: an infrastructure class (timeout, crashed, auth-failed, backend-missing, rate-limited), task-failed (the worker failed), changes-requested or needs-human (the review), no-evidence; null when it passed or is not reviewed yet.","enum":["task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","changes-requested","needs-human","no-evidence",null]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"started_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"finished_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"duration_ms":{"type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"attempt.schema.json#/$defs/tokens"},{"type":"null"}]},"cost":{"title":"AttemptCost","type":"object","required":["usd","source","models"],"additionalProperties":false,"properties":{"usd":{"type":["number","null"],"minimum":0},"source":{"description":"price-table: the bindings file's prices; reported: the agent CLI's own figure; null: no cost (no tokens, or no price).","enum":["price-table","reported",null]},"models":{"description":"backend/model of each priced invocation.","type":"array","items":{"type":"string"}}}},"verdict":{"description":"The review's verdict; null when not reviewed.","type":["string","null"]},"failing_checks":{"type":"array","items":{"title":"FailingCheck","type":"object","required":["id","kind","detail","command","exit_code","timed_out","output_tail"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"type":"string"},"detail":{"type":"string"},"command":{"description":"The command DWM ran for the check, when it ran one.","type":["string","null"]},"exit_code":{"type":["integer","null"]},"timed_out":{"type":"boolean"},"output_tail":{"description":"The last lines of its stderr and stdout.","type":["string","null"]}}}},"findings":{"type":"array","items":{"title":"FindingDetail","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string"},"message":{"type":"string"},"effect":{"type":"string"},"evidence":{"description":"Each piece of evidence: its file (relative to the attempt directory) and excerpt.","type":"array","items":{"type":"string"}}}}},"invocations":{"type":"array","items":{"title":"InvocationRow","type":"object","required":["worker_id","backend","outcome","exit_code","duration_ms","stderr_tail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"type":"string"},"outcome":{"type":"string"},"exit_code":{"type":["integer","null"]},"duration_ms":{"type":"integer","minimum":0},"stderr_tail":{"description":"The end of its stderr when it did not end ok.","type":["string","null"]}}}},"diff":{"description":"The diff stat (the review's, else the changed files without line counts); null without a diff.","oneOf":[{"title":"DiffStat","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"DiffStatFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string"},"status":{"type":"string"},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}}},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"]}}};
+const schema288 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet-detail.schema.json","title":"PacketDetail","description":"`dwm show <run> <packet> --json`: one packet as the operator needs it to act: what it is (phase, workers, dependencies, ownership), each attempt (backend, outcome, exit, duration, tokens, cost), each failing check with its command, exit code and output tail, the review findings with their evidence, the diff stat, and the next command. Read-only: built from the run store, never written to it.","type":"object","required":["kind","schema_version","run_id","packet_id","state","reason","phase","workers","depends_on","dependents","gates","fanout_from","attempts","cost","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"packet-detail"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"$ref":"status-report.schema.json#/properties/packets/items/properties/state"},"reason":{"description":"Why the packet is failed, reopened or waiting, as the journal says.","type":["string","null"]},"phase":{"title":"PacketPhaseRef","type":"object","required":["id","name"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":["string","null"]}}},"workers":{"type":"array","items":{"title":"PacketWorkerRow","type":"object","required":["worker_id","role","ownership","backend","model"],"additionalProperties":false,"properties":{"worker_id":{"type":"string","minLength":1},"role":{"type":["string","null"]},"ownership":{"description":"Paths the worker may change.","type":"array","items":{"type":"string"}},"backend":{"description":"The backend its binding names now (null without a bindings file).","type":["string","null"]},"model":{"type":["string","null"]}}}},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"dependents":{"description":"Packets that depend on this one.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"title":"PacketGateRow","type":"object","required":["gate_id","state"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]}}}},"fanout_from":{"description":"The template a fan-out item packet was expanded from.","type":["string","null"]},"attempts":{"type":"array","items":{"$ref":"#/$defs/attempt"}},"cost":{"$ref":"common.schema.json#/$defs/costSummary"},"next_action":{"$ref":"status-report.schema.json#/properties/next_action"}},"$defs":{"attempt":{"title":"PacketAttemptDetail","type":"object","required":["attempt","evidence","backends","outcome","failure_class","exit_code","signal","started_at","finished_at","duration_ms","tokens","cost","verdict","failing_checks","findings","invocations","diff","branch","head_commit"],"additionalProperties":false,"properties":{"attempt":{"type":"integer","minimum":1},"evidence":{"description":"The attempt directory, relative to the run directory.","type":"string"},"backends":{"type":"array","items":{"type":"string"}},"outcome":{"description":"The executor's outcome; null when the attempt was dispatched but has no evidence (in flight, or abandoned).","oneOf":[{"$ref":"attempt.schema.json#/$defs/outcome"},{"type":"null"}]},"failure_class":{"description":"Why the attempt did not pass: an infrastructure class (timeout, crashed, auth-failed, backend-missing, rate-limited), task-failed (the worker failed), changes-requested or needs-human (the review), no-evidence; null when it passed or is not reviewed yet.","enum":["task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","changes-requested","needs-human","no-evidence",null]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"started_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"finished_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"duration_ms":{"type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"attempt.schema.json#/$defs/tokens"},{"type":"null"}]},"cost":{"title":"AttemptCost","type":"object","required":["usd","source","models"],"additionalProperties":false,"properties":{"usd":{"type":["number","null"],"minimum":0},"source":{"description":"price-table: the bindings file's prices; reported: the agent CLI's own figure; null: no cost (no tokens, or no price).","enum":["price-table","reported",null]},"models":{"description":"backend/model of each priced invocation.","type":"array","items":{"type":"string"}}}},"verdict":{"description":"The review's verdict; null when not reviewed.","type":["string","null"]},"failing_checks":{"type":"array","items":{"title":"FailingCheck","type":"object","required":["id","kind","detail","command","exit_code","timed_out","output_tail"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"type":"string"},"detail":{"type":"string"},"command":{"description":"The command DWM ran for the check, when it ran one.","type":["string","null"]},"exit_code":{"type":["integer","null"]},"timed_out":{"type":"boolean"},"output_tail":{"description":"The last lines of its stderr and stdout.","type":["string","null"]}}}},"findings":{"type":"array","items":{"title":"FindingDetail","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string"},"message":{"type":"string"},"effect":{"type":"string"},"evidence":{"description":"Each piece of evidence: its file (relative to the attempt directory) and excerpt.","type":"array","items":{"type":"string"}}}}},"invocations":{"type":"array","items":{"title":"InvocationRow","type":"object","required":["worker_id","backend","outcome","exit_code","duration_ms","stderr_tail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"type":"string"},"outcome":{"type":"string"},"exit_code":{"type":["integer","null"]},"duration_ms":{"type":"integer","minimum":0},"stderr_tail":{"description":"The end of its stderr when it did not end ok.","type":["string","null"]}}}},"diff":{"description":"The diff stat (the review's, else the changed files without line counts); null without a diff.","oneOf":[{"title":"DiffStat","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"DiffStatFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string"},"status":{"type":"string"},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}}},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"]}}}}};
+const schema304 = {"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."};
+const schema302 = {"title":"CostSummary","description":"Tokens and cost of a set of attempts (one attempt, a packet's, a run's). A cost comes from the price table of the worker-bindings file (`prices`: USD per million tokens per backend and model), else from a cost the agent CLI reported; DWM has no built-in prices. `usd` sums the priced attempts; `unpriced` counts attempts that used tokens but have no price.","type":"object","required":["attempts","input_tokens","output_tokens","total_tokens","usd","priced","unpriced"],"additionalProperties":false,"properties":{"attempts":{"type":"integer","minimum":0,"description":"Attempts counted."},"input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"usd":{"description":"Sum over the priced attempts; null when none is priced.","type":["number","null"],"minimum":0},"priced":{"type":"integer","minimum":0,"description":"Attempts with a cost."},"unpriced":{"type":"integer","minimum":0,"description":"Attempts that used tokens but have no price (no entry for their backend and model)."}}};
+const schema314 = {"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}};
+const schema308 = {"title":"PacketAttemptDetail","type":"object","required":["attempt","evidence","backends","outcome","failure_class","exit_code","signal","started_at","finished_at","duration_ms","tokens","cost","verdict","failing_checks","findings","invocations","diff","branch","head_commit"],"additionalProperties":false,"properties":{"attempt":{"type":"integer","minimum":1},"evidence":{"description":"The attempt directory, relative to the run directory.","type":"string"},"backends":{"type":"array","items":{"type":"string"}},"outcome":{"description":"The executor's outcome; null when the attempt was dispatched but has no evidence (in flight, or abandoned).","oneOf":[{"$ref":"attempt.schema.json#/$defs/outcome"},{"type":"null"}]},"failure_class":{"description":"Why the attempt did not pass: an infrastructure class (timeout, crashed, auth-failed, backend-missing, rate-limited), task-failed (the worker failed), changes-requested or needs-human (the review), no-evidence; null when it passed or is not reviewed yet.","enum":["task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","changes-requested","needs-human","no-evidence",null]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"started_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"finished_at":{"oneOf":[{"$ref":"common.schema.json#/$defs/timestamp"},{"type":"null"}]},"duration_ms":{"type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"attempt.schema.json#/$defs/tokens"},{"type":"null"}]},"cost":{"title":"AttemptCost","type":"object","required":["usd","source","models"],"additionalProperties":false,"properties":{"usd":{"type":["number","null"],"minimum":0},"source":{"description":"price-table: the bindings file's prices; reported: the agent CLI's own figure; null: no cost (no tokens, or no price).","enum":["price-table","reported",null]},"models":{"description":"backend/model of each priced invocation.","type":"array","items":{"type":"string"}}}},"verdict":{"description":"The review's verdict; null when not reviewed.","type":["string","null"]},"failing_checks":{"type":"array","items":{"title":"FailingCheck","type":"object","required":["id","kind","detail","command","exit_code","timed_out","output_tail"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"type":"string"},"detail":{"type":"string"},"command":{"description":"The command DWM ran for the check, when it ran one.","type":["string","null"]},"exit_code":{"type":["integer","null"]},"timed_out":{"type":"boolean"},"output_tail":{"description":"The last lines of its stderr and stdout.","type":["string","null"]}}}},"findings":{"type":"array","items":{"title":"FindingDetail","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string"},"message":{"type":"string"},"effect":{"type":"string"},"evidence":{"description":"Each piece of evidence: its file (relative to the attempt directory) and excerpt.","type":"array","items":{"type":"string"}}}}},"invocations":{"type":"array","items":{"title":"InvocationRow","type":"object","required":["worker_id","backend","outcome","exit_code","duration_ms","stderr_tail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"type":"string"},"outcome":{"type":"string"},"exit_code":{"type":["integer","null"]},"duration_ms":{"type":"integer","minimum":0},"stderr_tail":{"description":"The end of its stderr when it did not end ok.","type":["string","null"]}}}},"diff":{"description":"The diff stat (the review's, else the changed files without line counts); null without a diff.","oneOf":[{"title":"DiffStat","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"DiffStatFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string"},"status":{"type":"string"},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}}},"added":{"type":["integer","null"],"minimum":0},"removed":{"type":["integer","null"],"minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"]}}};
 
 function validate167(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -26102,7 +26163,7 @@ vErrors.push(err18);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema307.properties, key0))){
+if(!(func3.call(schema308.properties, key0))){
 const err19 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err19];
@@ -26246,7 +26307,7 @@ vErrors = null;
 if(data.failure_class !== undefined){
 let data5 = data.failure_class;
 if(!((((((((((data5 === "task-failed") || (data5 === "timeout")) || (data5 === "crashed")) || (data5 === "auth-failed")) || (data5 === "backend-missing")) || (data5 === "rate-limited")) || (data5 === "changes-requested")) || (data5 === "needs-human")) || (data5 === "no-evidence")) || (data5 === null))){
-const err28 = {instancePath:instancePath+"/failure_class",schemaPath:"#/properties/failure_class/enum",keyword:"enum",params:{allowedValues: schema307.properties.failure_class.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/failure_class",schemaPath:"#/properties/failure_class/enum",keyword:"enum",params:{allowedValues: schema308.properties.failure_class.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -26259,7 +26320,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data6 = data.exit_code;
 if((!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))) && (data6 !== null)){
-const err29 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema307.properties.exit_code.type},message:"must be integer,null"};
+const err29 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/type",keyword:"type",params:{type: schema308.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -26272,7 +26333,7 @@ errors++;
 if(data.signal !== undefined){
 let data7 = data.signal;
 if((typeof data7 !== "string") && (data7 !== null)){
-const err30 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema307.properties.signal.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/signal",schemaPath:"#/properties/signal/type",keyword:"type",params:{type: schema308.properties.signal.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -26439,7 +26500,7 @@ vErrors = null;
 if(data.duration_ms !== undefined){
 let data10 = data.duration_ms;
 if((!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))) && (data10 !== null)){
-const err39 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: schema307.properties.duration_ms.type},message:"must be integer,null"};
+const err39 = {instancePath:instancePath+"/duration_ms",schemaPath:"#/properties/duration_ms/type",keyword:"type",params:{type: schema308.properties.duration_ms.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -26738,7 +26799,7 @@ errors++;
 if(data18.usd !== undefined){
 let data19 = data18.usd;
 if((!((typeof data19 == "number") && (isFinite(data19)))) && (data19 !== null)){
-const err61 = {instancePath:instancePath+"/cost/usd",schemaPath:"#/properties/cost/properties/usd/type",keyword:"type",params:{type: schema307.properties.cost.properties.usd.type},message:"must be number,null"};
+const err61 = {instancePath:instancePath+"/cost/usd",schemaPath:"#/properties/cost/properties/usd/type",keyword:"type",params:{type: schema308.properties.cost.properties.usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -26763,7 +26824,7 @@ errors++;
 if(data18.source !== undefined){
 let data20 = data18.source;
 if(!(((data20 === "price-table") || (data20 === "reported")) || (data20 === null))){
-const err63 = {instancePath:instancePath+"/cost/source",schemaPath:"#/properties/cost/properties/source/enum",keyword:"enum",params:{allowedValues: schema307.properties.cost.properties.source.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/cost/source",schemaPath:"#/properties/cost/properties/source/enum",keyword:"enum",params:{allowedValues: schema308.properties.cost.properties.source.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -26816,7 +26877,7 @@ errors++;
 if(data.verdict !== undefined){
 let data23 = data.verdict;
 if((typeof data23 !== "string") && (data23 !== null)){
-const err67 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/type",keyword:"type",params:{type: schema307.properties.verdict.type},message:"must be string,null"};
+const err67 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/type",keyword:"type",params:{type: schema308.properties.verdict.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -26954,7 +27015,7 @@ errors++;
 if(data25.command !== undefined){
 let data29 = data25.command;
 if((typeof data29 !== "string") && (data29 !== null)){
-const err79 = {instancePath:instancePath+"/failing_checks/" + i2+"/command",schemaPath:"#/properties/failing_checks/items/properties/command/type",keyword:"type",params:{type: schema307.properties.failing_checks.items.properties.command.type},message:"must be string,null"};
+const err79 = {instancePath:instancePath+"/failing_checks/" + i2+"/command",schemaPath:"#/properties/failing_checks/items/properties/command/type",keyword:"type",params:{type: schema308.properties.failing_checks.items.properties.command.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -26967,7 +27028,7 @@ errors++;
 if(data25.exit_code !== undefined){
 let data30 = data25.exit_code;
 if((!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))) && (data30 !== null)){
-const err80 = {instancePath:instancePath+"/failing_checks/" + i2+"/exit_code",schemaPath:"#/properties/failing_checks/items/properties/exit_code/type",keyword:"type",params:{type: schema307.properties.failing_checks.items.properties.exit_code.type},message:"must be integer,null"};
+const err80 = {instancePath:instancePath+"/failing_checks/" + i2+"/exit_code",schemaPath:"#/properties/failing_checks/items/properties/exit_code/type",keyword:"type",params:{type: schema308.properties.failing_checks.items.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -26992,7 +27053,7 @@ errors++;
 if(data25.output_tail !== undefined){
 let data32 = data25.output_tail;
 if((typeof data32 !== "string") && (data32 !== null)){
-const err82 = {instancePath:instancePath+"/failing_checks/" + i2+"/output_tail",schemaPath:"#/properties/failing_checks/items/properties/output_tail/type",keyword:"type",params:{type: schema307.properties.failing_checks.items.properties.output_tail.type},message:"must be string,null"};
+const err82 = {instancePath:instancePath+"/failing_checks/" + i2+"/output_tail",schemaPath:"#/properties/failing_checks/items/properties/output_tail/type",keyword:"type",params:{type: schema308.properties.failing_checks.items.properties.output_tail.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -27291,7 +27352,7 @@ errors++;
 if(data41.exit_code !== undefined){
 let data45 = data41.exit_code;
 if((!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))) && (data45 !== null)){
-const err107 = {instancePath:instancePath+"/invocations/" + i5+"/exit_code",schemaPath:"#/properties/invocations/items/properties/exit_code/type",keyword:"type",params:{type: schema307.properties.invocations.items.properties.exit_code.type},message:"must be integer,null"};
+const err107 = {instancePath:instancePath+"/invocations/" + i5+"/exit_code",schemaPath:"#/properties/invocations/items/properties/exit_code/type",keyword:"type",params:{type: schema308.properties.invocations.items.properties.exit_code.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -27329,7 +27390,7 @@ errors++;
 if(data41.stderr_tail !== undefined){
 let data47 = data41.stderr_tail;
 if((typeof data47 !== "string") && (data47 !== null)){
-const err110 = {instancePath:instancePath+"/invocations/" + i5+"/stderr_tail",schemaPath:"#/properties/invocations/items/properties/stderr_tail/type",keyword:"type",params:{type: schema307.properties.invocations.items.properties.stderr_tail.type},message:"must be string,null"};
+const err110 = {instancePath:instancePath+"/invocations/" + i5+"/stderr_tail",schemaPath:"#/properties/invocations/items/properties/stderr_tail/type",keyword:"type",params:{type: schema308.properties.invocations.items.properties.stderr_tail.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -27498,7 +27559,7 @@ errors++;
 if(data50.added !== undefined){
 let data53 = data50.added;
 if((!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))) && (data53 !== null)){
-const err124 = {instancePath:instancePath+"/diff/files/" + i6+"/added",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/added/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.files.items.properties.added.type},message:"must be integer,null"};
+const err124 = {instancePath:instancePath+"/diff/files/" + i6+"/added",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/added/type",keyword:"type",params:{type: schema308.properties.diff.oneOf[0].properties.files.items.properties.added.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -27523,7 +27584,7 @@ errors++;
 if(data50.removed !== undefined){
 let data54 = data50.removed;
 if((!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))) && (data54 !== null)){
-const err126 = {instancePath:instancePath+"/diff/files/" + i6+"/removed",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/removed/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.files.items.properties.removed.type},message:"must be integer,null"};
+const err126 = {instancePath:instancePath+"/diff/files/" + i6+"/removed",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/removed/type",keyword:"type",params:{type: schema308.properties.diff.oneOf[0].properties.files.items.properties.removed.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -27572,7 +27633,7 @@ errors++;
 if(data48.added !== undefined){
 let data55 = data48.added;
 if((!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))) && (data55 !== null)){
-const err130 = {instancePath:instancePath+"/diff/added",schemaPath:"#/properties/diff/oneOf/0/properties/added/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.added.type},message:"must be integer,null"};
+const err130 = {instancePath:instancePath+"/diff/added",schemaPath:"#/properties/diff/oneOf/0/properties/added/type",keyword:"type",params:{type: schema308.properties.diff.oneOf[0].properties.added.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -27597,7 +27658,7 @@ errors++;
 if(data48.removed !== undefined){
 let data56 = data48.removed;
 if((!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))) && (data56 !== null)){
-const err132 = {instancePath:instancePath+"/diff/removed",schemaPath:"#/properties/diff/oneOf/0/properties/removed/type",keyword:"type",params:{type: schema307.properties.diff.oneOf[0].properties.removed.type},message:"must be integer,null"};
+const err132 = {instancePath:instancePath+"/diff/removed",schemaPath:"#/properties/diff/oneOf/0/properties/removed/type",keyword:"type",params:{type: schema308.properties.diff.oneOf[0].properties.removed.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -27682,7 +27743,7 @@ vErrors = null;
 if(data.branch !== undefined){
 let data57 = data.branch;
 if((typeof data57 !== "string") && (data57 !== null)){
-const err137 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema307.properties.branch.type},message:"must be string,null"};
+const err137 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema308.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -27695,7 +27756,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data58 = data.head_commit;
 if((typeof data58 !== "string") && (data58 !== null)){
-const err138 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema307.properties.head_commit.type},message:"must be string,null"};
+const err138 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema308.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -27885,7 +27946,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema287.properties, key0))){
+if(!(func3.call(schema288.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -28013,7 +28074,7 @@ errors++;
 if(data.state !== undefined){
 let data4 = data.state;
 if(!(((((((((((((data4 === "pending") || (data4 === "ready")) || (data4 === "dispatched")) || (data4 === "attempted")) || (data4 === "reviewed")) || (data4 === "completed")) || (data4 === "blocked")) || (data4 === "repairing")) || (data4 === "needs-human")) || (data4 === "failed")) || (data4 === "abandoned")) || (data4 === "expanded")) || (data4 === "skipped"))){
-const err26 = {instancePath:instancePath+"/state",schemaPath:"status-report.schema.json#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema303.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/state",schemaPath:"status-report.schema.json#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema304.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -28026,7 +28087,7 @@ errors++;
 if(data.reason !== undefined){
 let data5 = data.reason;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err27 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: schema287.properties.reason.type},message:"must be string,null"};
+const err27 = {instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: schema288.properties.reason.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -28099,7 +28160,7 @@ errors++;
 if(data6.name !== undefined){
 let data8 = data6.name;
 if((typeof data8 !== "string") && (data8 !== null)){
-const err33 = {instancePath:instancePath+"/phase/name",schemaPath:"#/properties/phase/properties/name/type",keyword:"type",params:{type: schema287.properties.phase.properties.name.type},message:"must be string,null"};
+const err33 = {instancePath:instancePath+"/phase/name",schemaPath:"#/properties/phase/properties/name/type",keyword:"type",params:{type: schema288.properties.phase.properties.name.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -28218,7 +28279,7 @@ errors++;
 if(data10.role !== undefined){
 let data12 = data10.role;
 if((typeof data12 !== "string") && (data12 !== null)){
-const err43 = {instancePath:instancePath+"/workers/" + i0+"/role",schemaPath:"#/properties/workers/items/properties/role/type",keyword:"type",params:{type: schema287.properties.workers.items.properties.role.type},message:"must be string,null"};
+const err43 = {instancePath:instancePath+"/workers/" + i0+"/role",schemaPath:"#/properties/workers/items/properties/role/type",keyword:"type",params:{type: schema288.properties.workers.items.properties.role.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -28259,7 +28320,7 @@ errors++;
 if(data10.backend !== undefined){
 let data15 = data10.backend;
 if((typeof data15 !== "string") && (data15 !== null)){
-const err46 = {instancePath:instancePath+"/workers/" + i0+"/backend",schemaPath:"#/properties/workers/items/properties/backend/type",keyword:"type",params:{type: schema287.properties.workers.items.properties.backend.type},message:"must be string,null"};
+const err46 = {instancePath:instancePath+"/workers/" + i0+"/backend",schemaPath:"#/properties/workers/items/properties/backend/type",keyword:"type",params:{type: schema288.properties.workers.items.properties.backend.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -28272,7 +28333,7 @@ errors++;
 if(data10.model !== undefined){
 let data16 = data10.model;
 if((typeof data16 !== "string") && (data16 !== null)){
-const err47 = {instancePath:instancePath+"/workers/" + i0+"/model",schemaPath:"#/properties/workers/items/properties/model/type",keyword:"type",params:{type: schema287.properties.workers.items.properties.model.type},message:"must be string,null"};
+const err47 = {instancePath:instancePath+"/workers/" + i0+"/model",schemaPath:"#/properties/workers/items/properties/model/type",keyword:"type",params:{type: schema288.properties.workers.items.properties.model.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -28515,7 +28576,7 @@ errors++;
 if(data22.state !== undefined){
 let data24 = data22.state;
 if(!(((((data24 === "closed") || (data24 === "open")) || (data24 === "approved")) || (data24 === "rejected")) || (data24 === "superseded"))){
-const err67 = {instancePath:instancePath+"/gates/" + i4+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema287.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err67 = {instancePath:instancePath+"/gates/" + i4+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema288.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -28552,7 +28613,7 @@ errors++;
 if(data.fanout_from !== undefined){
 let data25 = data.fanout_from;
 if((typeof data25 !== "string") && (data25 !== null)){
-const err70 = {instancePath:instancePath+"/fanout_from",schemaPath:"#/properties/fanout_from/type",keyword:"type",params:{type: schema287.properties.fanout_from.type},message:"must be string,null"};
+const err70 = {instancePath:instancePath+"/fanout_from",schemaPath:"#/properties/fanout_from/type",keyword:"type",params:{type: schema288.properties.fanout_from.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -28772,7 +28833,7 @@ errors++;
 if(data28.usd !== undefined){
 let data33 = data28.usd;
 if((!((typeof data33 == "number") && (isFinite(data33)))) && (data33 !== null)){
-const err88 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema301.properties.usd.type},message:"must be number,null"};
+const err88 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema302.properties.usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -28904,7 +28965,7 @@ errors++;
 if(data36.kind !== undefined){
 let data37 = data36.kind;
 if(!((((((((data37 === "repair-integrity") || (data37 === "complete")) || (data37 === "approve")) || (data37 === "run")) || (data37 === "inspect-failed")) || (data37 === "budget")) || (data37 === "resume")) || (data37 === "wait"))){
-const err99 = {instancePath:instancePath+"/next_action/kind",schemaPath:"status-report.schema.json#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema313.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err99 = {instancePath:instancePath+"/next_action/kind",schemaPath:"status-report.schema.json#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema314.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -29022,7 +29083,7 @@ validate165.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 export const validatePacket = validate34;
 
 export const validateReportResult = validate169;
-const schema314 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/report-result.schema.json","title":"ReportResult","description":"`dwm report <run> --json`: where the run's self-contained HTML report was written and what it shows.","type":"object","required":["kind","schema_version","run_id","file","bytes","packets","edges","cost","opened"],"additionalProperties":false,"properties":{"kind":{"const":"report-result"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"file":{"description":"The HTML file, as given (--out) or relative to the current directory.","type":"string","minLength":1},"bytes":{"type":"integer","minimum":0},"packets":{"description":"Nodes of the packet graph.","type":"integer","minimum":0},"edges":{"description":"Dependencies drawn.","type":"integer","minimum":0},"cost":{"$ref":"common.schema.json#/$defs/costSummary"},"opened":{"description":"With --open: the command that was started to show it (null when none was found); false without --open.","oneOf":[{"type":"string"},{"type":"null"},{"const":false}]}}};
+const schema315 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/report-result.schema.json","title":"ReportResult","description":"`dwm report <run> --json`: where the run's self-contained HTML report was written and what it shows.","type":"object","required":["kind","schema_version","run_id","file","bytes","packets","edges","cost","opened"],"additionalProperties":false,"properties":{"kind":{"const":"report-result"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"file":{"description":"The HTML file, as given (--out) or relative to the current directory.","type":"string","minLength":1},"bytes":{"type":"integer","minimum":0},"packets":{"description":"Nodes of the packet graph.","type":"integer","minimum":0},"edges":{"description":"Dependencies drawn.","type":"integer","minimum":0},"cost":{"$ref":"common.schema.json#/$defs/costSummary"},"opened":{"description":"With --open: the command that was started to show it (null when none was found); false without --open.","oneOf":[{"type":"string"},{"type":"null"},{"const":false}]}}};
 
 function validate169(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/report-result.schema.json" */;
@@ -29127,7 +29188,7 @@ vErrors.push(err8);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema314.properties, key0))){
+if(!(func3.call(schema315.properties, key0))){
 const err9 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err9];
@@ -29495,7 +29556,7 @@ errors++;
 if(data7.usd !== undefined){
 let data12 = data7.usd;
 if((!((typeof data12 == "number") && (isFinite(data12)))) && (data12 !== null)){
-const err40 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema301.properties.usd.type},message:"must be number,null"};
+const err40 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema302.properties.usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -29683,8 +29744,8 @@ return errors === 0;
 validate169.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateReview = validate170;
-const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
-const pattern207 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
+const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/review.schema.json","title":"Review","description":"reviews/<packet_id>/<attempt>.json: the reviewer's verdict on one attempt, with the findings and the evidence behind them. Written by the dispatcher from reviewAttempt(); its digest is in the packet.reviewed event. Paths are relative to the attempt directory unless said otherwise.","type":"object","required":["kind","schema_version","reviewer_version","run_id","packet_id","packet_digest","attempt","attempt_digest","outcome","verdict","findings","checks","handoffs","diff","branch","head_commit","reviewer_worker","reviewed_at"],"additionalProperties":false,"properties":{"kind":{"const":"review"},"schema_version":{"const":"1"},"reviewer_version":{"type":"string","minLength":1},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"attempt_digest":{"description":"digest(attempt.json) of the reviewed attempt.","$ref":"common.schema.json#/$defs/digest"},"outcome":{"description":"The attempt's outcome as the executor classified it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"verdict":{"title":"ReviewVerdictValue","description":"approved: every check passed. changes-requested: a repair attempt can fix the findings. needs-human: an operator must decide (a gate opens). infra-failed: the infrastructure failed (timeout, crash, rate limit, auth, missing backend); never a verdict on the work.","enum":["approved","changes-requested","needs-human","infra-failed"]},"findings":{"type":"array","items":{"title":"ReviewFinding","type":"object","required":["code","message","effect","evidence"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},"message":{"type":"string","minLength":1},"effect":{"description":"What the finding leads to: repair (changes-requested), human (needs-human), infra (infra-failed).","enum":["repair","human","infra"]},"evidence":{"type":"array","items":{"title":"ReviewEvidence","type":"object","required":["path","digest","excerpt"],"additionalProperties":false,"properties":{"path":{"description":"Evidence file, relative to the attempt directory (null when the evidence is a field of attempt.json).","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"excerpt":{"description":"The relevant part (an output tail, the offending diff lines), bounded in size.","type":["string","null"]}}}}}}},"checks":{"description":"Every check the reviewer made, in order, passed or not.","type":"array","items":{"title":"ReviewCheck","type":"object","required":["id","kind","status","detail"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"kind":{"enum":["outcome","output","handoff","validation","verification","permissions","tests","falsifiable","reviewer-worker"]},"status":{"enum":["pass","fail","skipped"]},"detail":{"type":"string"}}}},"handoffs":{"description":"Handoff artifacts the attempt produced and the review checked; registered into handoffs/ when the packet completes.","type":"array","items":{"title":"ReviewHandoff","type":"object","required":["artifact","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"path":{"description":"The copy in the attempt directory.","$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}},"diff":{"description":"Summary of diff.patch; null when the attempt has no diff.","oneOf":[{"title":"ReviewDiffSummary","type":"object","required":["files","added","removed"],"additionalProperties":false,"properties":{"files":{"type":"array","items":{"title":"ReviewDiffFile","type":"object","required":["path","status","added","removed"],"additionalProperties":false,"properties":{"path":{"type":"string","minLength":1},"status":{"enum":["added","modified","deleted","renamed"]},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}}},"added":{"type":"integer","minimum":0},"removed":{"type":"integer","minimum":0}}},{"type":"null"}]},"branch":{"type":["string","null"]},"head_commit":{"type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"reviewer_worker":{"description":"The optional reviewer worker that was asked to refute the result; null when none ran.","oneOf":[{"title":"ReviewerWorkerRecord","type":"object","required":["verdict","transcript","summary"],"additionalProperties":false,"properties":{"verdict":{"enum":["approved","changes-requested","needs-human","unavailable"]},"transcript":{"description":"The reviewer worker's transcript, relative to the run directory.","oneOf":[{"$ref":"common.schema.json#/$defs/relativePath"},{"type":"null"}]},"summary":{"type":["string","null"]}}},{"type":"null"}]},"reviewed_at":{"$ref":"common.schema.json#/$defs/timestamp"}}};
+const pattern208 = new RegExp("^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$", "u");
 
 function validate170(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/review.schema.json" */;
@@ -29879,7 +29940,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema317.properties, key0))){
+if(!(func3.call(schema318.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -30107,7 +30168,7 @@ errors++;
 if(data.outcome !== undefined){
 let data8 = data.outcome;
 if(!(((((((data8 === "ok") || (data8 === "task-failed")) || (data8 === "timeout")) || (data8 === "crashed")) || (data8 === "auth-failed")) || (data8 === "backend-missing")) || (data8 === "rate-limited"))){
-const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema317.properties.outcome.enum},message:"must be equal to one of the allowed values"};
+const err37 = {instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema318.properties.outcome.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -30120,7 +30181,7 @@ errors++;
 if(data.verdict !== undefined){
 let data9 = data.verdict;
 if(!((((data9 === "approved") || (data9 === "changes-requested")) || (data9 === "needs-human")) || (data9 === "infra-failed"))){
-const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema317.properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err38 = {instancePath:instancePath+"/verdict",schemaPath:"#/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema318.properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -30192,7 +30253,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern207.test(data12)){
+if(!pattern208.test(data12)){
 const err44 = {instancePath:instancePath+"/findings/" + i0+"/code",schemaPath:"#/properties/findings/items/properties/code/pattern",keyword:"pattern",params:{pattern: "^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"},message:"must match pattern \""+"^REVIEW_[A-Z0-9]+(_[A-Z0-9]+)*$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
@@ -30242,7 +30303,7 @@ errors++;
 if(data11.effect !== undefined){
 let data14 = data11.effect;
 if(!(((data14 === "repair") || (data14 === "human")) || (data14 === "infra"))){
-const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema317.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
+const err48 = {instancePath:instancePath+"/findings/" + i0+"/effect",schemaPath:"#/properties/findings/items/properties/effect/enum",keyword:"enum",params:{allowedValues: schema318.properties.findings.items.properties.effect.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -30494,7 +30555,7 @@ vErrors = null;
 if(data16.excerpt !== undefined){
 let data19 = data16.excerpt;
 if((typeof data19 !== "string") && (data19 !== null)){
-const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema317.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
+const err63 = {instancePath:instancePath+"/findings/" + i0+"/evidence/" + i1+"/excerpt",schemaPath:"#/properties/findings/items/properties/evidence/items/properties/excerpt/type",keyword:"type",params:{type: schema318.properties.findings.items.properties.evidence.items.properties.excerpt.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -30639,7 +30700,7 @@ errors++;
 if(data21.kind !== undefined){
 let data23 = data21.kind;
 if(!(((((((((data23 === "outcome") || (data23 === "output")) || (data23 === "handoff")) || (data23 === "validation")) || (data23 === "verification")) || (data23 === "permissions")) || (data23 === "tests")) || (data23 === "falsifiable")) || (data23 === "reviewer-worker"))){
-const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema317.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err75 = {instancePath:instancePath+"/checks/" + i2+"/kind",schemaPath:"#/properties/checks/items/properties/kind/enum",keyword:"enum",params:{allowedValues: schema318.properties.checks.items.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -30652,7 +30713,7 @@ errors++;
 if(data21.status !== undefined){
 let data24 = data21.status;
 if(!(((data24 === "pass") || (data24 === "fail")) || (data24 === "skipped"))){
-const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema317.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err76 = {instancePath:instancePath+"/checks/" + i2+"/status",schemaPath:"#/properties/checks/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema318.properties.checks.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -31089,7 +31150,7 @@ errors++;
 if(data34.status !== undefined){
 let data36 = data34.status;
 if(!((((data36 === "added") || (data36 === "modified")) || (data36 === "deleted")) || (data36 === "renamed"))){
-const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema317.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err110 = {instancePath:instancePath+"/diff/files/" + i4+"/status",schemaPath:"#/properties/diff/oneOf/0/properties/files/items/properties/status/enum",keyword:"enum",params:{allowedValues: schema318.properties.diff.oneOf[0].properties.files.items.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -31286,7 +31347,7 @@ vErrors = null;
 if(data.branch !== undefined){
 let data41 = data.branch;
 if((typeof data41 !== "string") && (data41 !== null)){
-const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema317.properties.branch.type},message:"must be string,null"};
+const err124 = {instancePath:instancePath+"/branch",schemaPath:"#/properties/branch/type",keyword:"type",params:{type: schema318.properties.branch.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -31299,7 +31360,7 @@ errors++;
 if(data.head_commit !== undefined){
 let data42 = data.head_commit;
 if((typeof data42 !== "string") && (data42 !== null)){
-const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema317.properties.head_commit.type},message:"must be string,null"};
+const err125 = {instancePath:instancePath+"/head_commit",schemaPath:"#/properties/head_commit/type",keyword:"type",params:{type: schema318.properties.head_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -31373,7 +31434,7 @@ errors++;
 if(data43.verdict !== undefined){
 let data44 = data43.verdict;
 if(!((((data44 === "approved") || (data44 === "changes-requested")) || (data44 === "needs-human")) || (data44 === "unavailable"))){
-const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema317.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
+const err131 = {instancePath:instancePath+"/reviewer_worker/verdict",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/verdict/enum",keyword:"enum",params:{allowedValues: schema318.properties.reviewer_worker.oneOf[0].properties.verdict.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -31499,7 +31560,7 @@ vErrors = null;
 if(data43.summary !== undefined){
 let data46 = data43.summary;
 if((typeof data46 !== "string") && (data46 !== null)){
-const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema317.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
+const err138 = {instancePath:instancePath+"/reviewer_worker/summary",schemaPath:"#/properties/reviewer_worker/oneOf/0/properties/summary/type",keyword:"type",params:{type: schema318.properties.reviewer_worker.oneOf[0].properties.summary.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -31611,7 +31672,7 @@ return errors === 0;
 validate170.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateRunCheck = validate171;
-const schema329 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
+const schema330 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-check.schema.json","title":"RunCheck","description":"`dwm compile <plan> --check --json`: the read-only staleness check of a run against its plan (checkRun). ok is true when there is no invalidator.","type":"object","required":["kind","schema_version","ok","run_id","run_dir","invalidators"],"additionalProperties":false,"properties":{"kind":{"const":"run-check"},"schema_version":{"const":"1"},"ok":{"type":"boolean"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_dir":{"$ref":"common.schema.json#/$defs/relativePath"},"invalidators":{"type":"array","items":{"$ref":"invalidator.schema.json"}}}};
 
 function validate171(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-check.schema.json" */;
@@ -31931,7 +31992,7 @@ errors++;
 if(data6.code !== undefined){
 let data7 = data6.code;
 if(!((((((data7 === "ERR_RESUME_STALE_PLAN") || (data7 === "ERR_RESUME_STALE_PACKET")) || (data7 === "ERR_RESUME_STALE_PROMPT")) || (data7 === "ERR_RESUME_STALE_GATE")) || (data7 === "ERR_RESUME_STALE_COMPILER")) || (data7 === "ERR_RESUME_MISSING_ARTIFACT"))){
-const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema157.properties.code.enum},message:"must be equal to one of the allowed values"};
+const err26 = {instancePath:instancePath+"/invalidators/" + i0+"/code",schemaPath:"invalidator.schema.json/properties/code/enum",keyword:"enum",params:{allowedValues: schema158.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -31944,7 +32005,7 @@ errors++;
 if(data6.artifact !== undefined){
 let data8 = data6.artifact;
 if(!(((((((((data8 === "plan") || (data8 === "plan-snapshot")) || (data8 === "scorecard")) || (data8 === "run")) || (data8 === "marker")) || (data8 === "packet")) || (data8 === "prompt")) || (data8 === "gate")) || (data8 === "compiler"))){
-const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema157.properties.artifact.enum},message:"must be equal to one of the allowed values"};
+const err27 = {instancePath:instancePath+"/invalidators/" + i0+"/artifact",schemaPath:"invalidator.schema.json/properties/artifact/enum",keyword:"enum",params:{allowedValues: schema158.properties.artifact.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -31982,7 +32043,7 @@ errors++;
 if(data6.path !== undefined){
 let data10 = data6.path;
 if((typeof data10 !== "string") && (data10 !== null)){
-const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema157.properties.path.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/invalidators/" + i0+"/path",schemaPath:"invalidator.schema.json/properties/path/type",keyword:"type",params:{type: schema158.properties.path.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -31995,7 +32056,7 @@ errors++;
 if(data6.expected !== undefined){
 let data11 = data6.expected;
 if((typeof data11 !== "string") && (data11 !== null)){
-const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema157.properties.expected.type},message:"must be string,null"};
+const err31 = {instancePath:instancePath+"/invalidators/" + i0+"/expected",schemaPath:"invalidator.schema.json/properties/expected/type",keyword:"type",params:{type: schema158.properties.expected.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -32008,7 +32069,7 @@ errors++;
 if(data6.actual !== undefined){
 let data12 = data6.actual;
 if((typeof data12 !== "string") && (data12 !== null)){
-const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema157.properties.actual.type},message:"must be string,null"};
+const err32 = {instancePath:instancePath+"/invalidators/" + i0+"/actual",schemaPath:"invalidator.schema.json/properties/actual/type",keyword:"type",params:{type: schema158.properties.actual.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -32084,7 +32145,7 @@ return errors === 0;
 validate171.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateRunMarker = validate172;
-const schema333 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
+const schema334 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-marker.schema.json","title":"RunMarker","description":".dwm-run: the ownership marker of a run directory. The compiler replaces or recompiles a directory only when its marker names the same run.","type":"object","required":["kind","schema_version","run_id"],"additionalProperties":false,"properties":{"kind":{"const":"run-marker"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"}}};
 
 function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-marker.schema.json" */;
@@ -32226,7 +32287,7 @@ return errors === 0;
 validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateRunOutcome = validate173;
-const schema335 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
+const schema336 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-outcome.schema.json","title":"RunOutcome","description":"What runWorkflow (@dwm/dispatcher) and `dwm run --json` return when the runner stops: complete, at a gate, at a budget, failed or interrupted. An observation for the caller, never written to the run store (the journal holds run.completed / run.stopped).","type":"object","required":["kind","schema_version","run_id","status","exit_code","detail","seq","head","counts","waiting_gates","failed","integration","this_run","next"],"additionalProperties":false,"properties":{"kind":{"const":"run-outcome"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"status":{"title":"RunOutcomeStatus","enum":["complete","gate","budget","failed","interrupted"]},"exit_code":{"description":"DESIGN.md exit codes: 0 complete, 4 stopped at a gate, 5 budget, 1 failed or interrupted.","enum":[0,1,4,5]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":0,"description":"seq of the last journal event."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last journal event."},"counts":{"description":"Packets by state (the fold's states; ready/blocked are not counted separately).","type":"object","additionalProperties":{"type":"integer","minimum":0}},"waiting_gates":{"type":"array","items":{"title":"OutcomeGate","type":"object","required":["gate_id","category","packets","approve_argv"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"category":{"type":["string","null"]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approve_argv":{"type":"array","items":{"type":"string"}}}}},"failed":{"type":"array","items":{"title":"OutcomeFailure","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string"}}}},"integration":{"description":"The run's integration branch and its head, once anything was merged.","oneOf":[{"title":"IntegrationHead","type":"object","required":["branch","commit"],"additionalProperties":false,"properties":{"branch":{"type":"string"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},{"type":"null"}]},"this_run":{"title":"RunnerActivity","description":"What this runner did (not the whole history).","type":"object","required":["events","attempts","abandoned","approvals","tokens","duration_ms"],"additionalProperties":false,"properties":{"events":{"type":"integer","minimum":0},"attempts":{"type":"integer","minimum":0},"abandoned":{"description":"Packets found in flight from a runner that died, marked abandoned and dispatched again.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"approvals":{"description":"Gates this runner journaled approvals or rejections for (operator --approve, policy file, dwm approve while it ran).","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"tokens":{"type":"integer","minimum":0},"duration_ms":{"type":"number","minimum":0}}},"next":{"description":"The exact command of the next safe action, or null when the run is complete.","oneOf":[{"type":"array","items":{"type":"string"},"minItems":1},{"type":"null"}]}}};
 
 function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run-outcome.schema.json" */;
@@ -32381,7 +32442,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema335.properties, key0))){
+if(!(func3.call(schema336.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -32464,7 +32525,7 @@ errors++;
 if(data.status !== undefined){
 let data3 = data.status;
 if(!(((((data3 === "complete") || (data3 === "gate")) || (data3 === "budget")) || (data3 === "failed")) || (data3 === "interrupted"))){
-const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema335.properties.status.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/status",schemaPath:"#/properties/status/enum",keyword:"enum",params:{allowedValues: schema336.properties.status.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -32477,7 +32538,7 @@ errors++;
 if(data.exit_code !== undefined){
 let data4 = data.exit_code;
 if(!((((data4 === 0) || (data4 === 1)) || (data4 === 4)) || (data4 === 5))){
-const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema335.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
+const err22 = {instancePath:instancePath+"/exit_code",schemaPath:"#/properties/exit_code/enum",keyword:"enum",params:{allowedValues: schema336.properties.exit_code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -32748,7 +32809,7 @@ errors++;
 if(data11.category !== undefined){
 let data13 = data11.category;
 if((typeof data13 !== "string") && (data13 !== null)){
-const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema335.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
+const err42 = {instancePath:instancePath+"/waiting_gates/" + i0+"/category",schemaPath:"#/properties/waiting_gates/items/properties/category/type",keyword:"type",params:{type: schema336.properties.waiting_gates.items.properties.category.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -33543,8 +33604,8 @@ return errors === 0;
 validate173.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateRunState = validate174;
-const schema343 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
-const schema349 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
+const schema344 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run-state.schema.json","title":"RunState","description":"state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.","type":"object","required":["kind","schema_version","run_id","run_digest","plan_digest","revision","seq","head","packets","gates","handoffs","lease","completed","stopped"],"additionalProperties":false,"properties":{"kind":{"const":"run-state"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"run_digest":{"$ref":"common.schema.json#/$defs/digest","description":"run.json digest the journal last recorded (run.opened / run.recompiled); digest(run) before the first event."},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"seq":{"type":"integer","minimum":0,"description":"seq of the last event folded (0: none)."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"digest of the last event folded (null: none)."},"packets":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/PacketState"}},"gates":{"type":"object","propertyNames":{"$ref":"common.schema.json#/$defs/slug"},"additionalProperties":{"$ref":"#/$defs/GateState"}},"handoffs":{"type":"object","additionalProperties":{"$ref":"#/$defs/HandoffState"}},"lease":{"oneOf":[{"title":"LeaseState","description":"The last runner that took the lock.","type":"object","required":["pid","host","taken_over","seq"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"taken_over":{"type":"boolean"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StopState","description":"The last run.stopped, until any later event.","type":"object","required":["reason","seq"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"},"seq":{"type":"integer","minimum":1}}},{"type":"null"}]},"fanouts":{"description":"Fan-outs expanded so far, by their first per-item phase (fanout.expanded). Absent in a state that never expanded one.","type":"object","additionalProperties":{"$ref":"#/$defs/FanoutState"}}},"$defs":{"PacketState":{"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}},"GateState":{"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}},"HandoffState":{"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}},"FanoutState":{"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}}}};
+const schema350 = {"title":"PacketState","description":"Where one packet stands.","type":"object","required":["state","attempts","repairs","infra_retries","reopens","last_outcome","last_verdict","packet_digest","branch","commit","merged_commit","conflict_gate","reason","fanout_from","seq"],"additionalProperties":false,"properties":{"state":{"title":"PacketLifecycleState","enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"`expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled."},"attempts":{"type":"integer","minimum":0,"description":"Attempts dispatched so far (the last attempt number)."},"repairs":{"type":"integer","minimum":0},"infra_retries":{"type":"integer","minimum":0},"reopens":{"type":"integer","minimum":0},"last_outcome":{"oneOf":[{"enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},{"type":"null"}]},"last_verdict":{"oneOf":[{"enum":["approved","changes-requested","needs-human","infra-failed"]},{"type":"null"}]},"packet_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}],"description":"Packet digest at the last dispatch."},"branch":{"oneOf":[{"type":"string"},{"type":"null"}]},"commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"merged_commit":{"oneOf":[{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},{"type":"null"}]},"conflict_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"reason":{"oneOf":[{"type":"string"},{"type":"null"}],"description":"Why it failed, was abandoned or reopened (last such event)."},"fanout_from":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"For a fan-out item packet: the template packet (per-item phase) it was expanded from; null otherwise."},"seq":{"type":"integer","minimum":0,"description":"Last event that changed this packet (0: none)."}}};
 
 function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -33708,7 +33769,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema349.properties, key0))){
+if(!(func3.call(schema350.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -33722,7 +33783,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!(((((((((((((data0 === "pending") || (data0 === "ready")) || (data0 === "dispatched")) || (data0 === "attempted")) || (data0 === "reviewed")) || (data0 === "completed")) || (data0 === "blocked")) || (data0 === "repairing")) || (data0 === "needs-human")) || (data0 === "failed")) || (data0 === "abandoned")) || (data0 === "expanded")) || (data0 === "skipped"))){
-const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema349.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err16 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema350.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -33839,7 +33900,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs13 = errors;
 if(!(((((((data5 === "ok") || (data5 === "task-failed")) || (data5 === "timeout")) || (data5 === "crashed")) || (data5 === "auth-failed")) || (data5 === "backend-missing")) || (data5 === "rate-limited"))){
-const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema349.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/last_outcome",schemaPath:"#/properties/last_outcome/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema350.properties.last_outcome.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -33904,7 +33965,7 @@ let valid2 = false;
 let passing1 = null;
 const _errs18 = errors;
 if(!((((data6 === "approved") || (data6 === "changes-requested")) || (data6 === "needs-human")) || (data6 === "infra-failed"))){
-const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema349.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/last_verdict",schemaPath:"#/properties/last_verdict/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema350.properties.last_verdict.oneOf[0].enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -34558,7 +34619,7 @@ return errors === 0;
 }
 validate175.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema354 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
+const schema355 = {"title":"GateState","description":"Where one gate stands. Compiled gates start `closed`.","type":"object","required":["state","gate_digest","packets","reason","approval_digest","seq"],"additionalProperties":false,"properties":{"state":{"title":"GateLifecycleState","description":"`superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.","enum":["closed","open","approved","rejected","superseded"]},"gate_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]},"approval_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"seq":{"type":"integer","minimum":0}}};
 
 function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -34646,7 +34707,7 @@ errors++;
 if(data.state !== undefined){
 let data0 = data.state;
 if(!(((((data0 === "closed") || (data0 === "open")) || (data0 === "approved")) || (data0 === "rejected")) || (data0 === "superseded"))){
-const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema354.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema355.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -34977,7 +35038,7 @@ return errors === 0;
 }
 validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema358 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
+const schema359 = {"title":"HandoffState","description":"The latest registration of a handoff artifact.","type":"object","required":["from_packet","digest","seq"],"additionalProperties":false,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"seq":{"type":"integer","minimum":1}}};
 
 function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -35143,7 +35204,7 @@ return errors === 0;
 }
 validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema361 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
+const schema362 = {"title":"FanoutState","description":"The last expansion of one fan-out.","type":"object","required":["source_packet","templates","handoff_digest","items","packets","dropped","seq"],"additionalProperties":false,"properties":{"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff_digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0,"description":"How many items the source listed."},"packets":{"type":"array","description":"Every current item packet, in expansion order (source order, phase by phase per item).","items":{"title":"FanoutItemState","type":"object","required":["packet_id","template","digest"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"dropped":{"type":"array","description":"Item packets dropped by expansions so far (their items left the source).","items":{"$ref":"common.schema.json#/$defs/slug"}},"seq":{"type":"integer","minimum":1}}};
 
 function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -35838,7 +35899,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema343.properties, key0))){
+if(!(func3.call(schema344.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -36505,7 +36566,7 @@ errors++;
 if(data20.reason !== undefined){
 let data21 = data20.reason;
 if(!((((data21 === "gate") || (data21 === "budget")) || (data21 === "failed")) || (data21 === "interrupted"))){
-const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema343.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema344.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -36650,7 +36711,7 @@ return errors === 0;
 validate174.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateRun = validate183;
-const schema369 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
+const schema370 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/run.schema.json","title":"Run","description":"run.json: the compile manifest of a run. Written by the compiler; reproducible (no time, no absolute path).","type":"object","required":["kind","schema_version","run_id","plan_id","plan_schema_version","plan_digest","scorecard_digest","compiler_version","revision","base_commit","packets","gates","handoffs"],"additionalProperties":false,"properties":{"kind":{"const":"run"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"plan_schema_version":{"type":"string"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"scorecard_digest":{"$ref":"common.schema.json#/$defs/digest"},"compiler_version":{"type":"string"},"revision":{"description":"1 at the first compile; +1 for each recompile of an edited plan into this run.","type":"integer","minimum":1},"base_commit":{"description":"The repository commit the run starts from (null outside a git repository).","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"packets":{"description":"Packet index in topological order (then plan order).","type":"array","items":{"title":"RunPacketEntry","type":"object","required":["packet_id","digest","prompt_digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"gates":{"description":"Gate index.","type":"array","items":{"title":"RunGateEntry","type":"object","required":["gate_id","digest"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}}},"handoffs":{"description":"Handoff map: which packet produces each artifact and which receive it.","type":"array","items":{"title":"RunHandoffEntry","type":"object","required":["artifact","from_packet","to_packets"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"to_packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}};
 
 function validate183(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/run.schema.json" */;
@@ -36795,7 +36856,7 @@ vErrors.push(err12);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema369.properties, key0))){
+if(!(func3.call(schema370.properties, key0))){
 const err13 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err13];
@@ -37002,7 +37063,7 @@ errors++;
 if(data.base_commit !== undefined){
 let data9 = data.base_commit;
 if((typeof data9 !== "string") && (data9 !== null)){
-const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema369.properties.base_commit.type},message:"must be string,null"};
+const err30 = {instancePath:instancePath+"/base_commit",schemaPath:"#/properties/base_commit/type",keyword:"type",params:{type: schema370.properties.base_commit.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -37653,16 +37714,16 @@ return errors === 0;
 validate183.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateScorecard = validate184;
-const schema382 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"warnings":{"description":"What will likely fail at run time though the plan is valid; never changes validity or scores. Absent when there are none, so a plan without warnings keeps the scorecard it had before warnings existed.","type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanWarning"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"PlanWarning":{"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
-const schema384 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
-const schema385 = {"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
-const schema394 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
-const schema395 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
-const pattern263 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
-const pattern264 = new RegExp("^(/[\\s\\S]*)?$", "u");
-const pattern265 = new RegExp("^WARN_PLAN_[A-Z0-9_]+$", "u");
-const schema386 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
-const schema387 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
+const schema383 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/scorecard.schema.json","title":"Scorecard","description":"The evaluation of one workflow plan by @dwm/plan-evaluator (evaluatePlan): validity, every problem with a code and a JSON pointer, the activate/downgrade decision, and seven quality scores derived from the plan. Deterministic: the same plan and options give the same scorecard.","type":"object","required":["kind","schema_version","evaluator_version","source","plan_schema_version","plan_id","plan_digest","valid","decision","downgrade_target","problems","scores","score_average","summary","capabilities"],"additionalProperties":false,"properties":{"kind":{"const":"scorecard"},"schema_version":{"const":"1"},"evaluator_version":{"type":"string","minLength":1},"source":{"description":"Where the plan came from, as the caller named it (options.source); null when not given, as the compiler does.","type":["string","null"]},"plan_schema_version":{"enum":["0.5","0.6",null]},"plan_id":{"type":["string","null"]},"plan_digest":{"description":"digest(plan): sha256 of the plan's canonical JSON; null when the value is not JSON that can be hashed.","anyOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"valid":{"type":"boolean"},"decision":{"enum":["activate","downgrade",null]},"downgrade_target":{"enum":["direct-codex","workflow-router","simple-plan",null]},"problems":{"type":"array","items":{"$ref":"#/$defs/PlanProblem"}},"warnings":{"description":"What will likely fail at run time though the plan is valid; never changes validity or scores. Absent when there are none, so a plan without warnings keeps the scorecard it had before warnings existed.","type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanWarning"}},"scores":{"description":"Null when the plan is invalid.","anyOf":[{"$ref":"#/$defs/ScorecardScores"},{"type":"null"}]},"score_average":{"description":"Mean of the seven scores, rounded to 3 decimals; null when the plan is invalid.","type":["number","null"],"minimum":0,"maximum":2},"summary":{"anyOf":[{"$ref":"#/$defs/ScorecardSummary"},{"type":"null"}]},"capabilities":{"description":"Each risky capability the plan needs and the risk gates that cover it (one gate per capability).","type":"array","items":{"$ref":"#/$defs/CapabilityCoverage"}}},"$defs":{"PlanProblem":{"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"PlanWarning":{"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}},"MetricScore":{"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}},"ScorecardScores":{"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}},"ScorecardSummary":{"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}},"CapabilityCoverage":{"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}}}};
+const schema385 = {"title":"PlanProblem","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the offending value (\"\" is the whole plan).","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
+const schema386 = {"title":"PlanWarning","type":"object","required":["code","pointer","message","hint"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^WARN_PLAN_[A-Z0-9_]+$"},"pointer":{"description":"RFC 6901 JSON pointer to the value the warning is about.","type":"string","pattern":"^(/[\\s\\S]*)?$"},"message":{"type":"string","minLength":1},"hint":{"type":"string","minLength":1}}};
+const schema395 = {"title":"ScorecardSummary","description":"Counts taken from the plan (null when the plan is not an object).","type":"object","required":["phases","workers","handoffs","verification","risk_gates","patterns","repo_bound"],"additionalProperties":false,"properties":{"phases":{"type":"integer","minimum":0},"workers":{"type":"integer","minimum":0},"handoffs":{"type":"integer","minimum":0},"verification":{"type":"integer","minimum":0},"risk_gates":{"type":"integer","minimum":0},"patterns":{"type":"array","items":{"type":"string"}},"repo_bound":{"type":"boolean"}}};
+const schema396 = {"title":"CapabilityCoverage","type":"object","required":["capability","required_by","gates"],"additionalProperties":false,"properties":{"capability":{"description":"The capability term: write, shell, network or external message.","type":"string","minLength":1},"required_by":{"description":"JSON pointers of the plan values that need the capability.","type":"array","items":{"type":"string"}},"gates":{"description":"JSON pointers of the risk gates that cover exactly this capability.","type":"array","items":{"type":"string"}}}};
+const pattern264 = new RegExp("^ERR_PLAN_[A-Z0-9_]+$", "u");
+const pattern265 = new RegExp("^(/[\\s\\S]*)?$", "u");
+const pattern266 = new RegExp("^WARN_PLAN_[A-Z0-9_]+$", "u");
+const schema387 = {"title":"ScorecardScores","type":"object","required":["activation_discipline","executable_artifact","handoff_clarity","verification_strength","safety_gating","resume_value","downstream_consumer_success"],"additionalProperties":false,"properties":{"activation_discipline":{"$ref":"#/$defs/MetricScore"},"executable_artifact":{"$ref":"#/$defs/MetricScore"},"handoff_clarity":{"$ref":"#/$defs/MetricScore"},"verification_strength":{"$ref":"#/$defs/MetricScore"},"safety_gating":{"$ref":"#/$defs/MetricScore"},"resume_value":{"$ref":"#/$defs/MetricScore"},"downstream_consumer_success":{"$ref":"#/$defs/MetricScore"}}};
+const schema388 = {"title":"MetricScore","type":"object","required":["score","reason"],"additionalProperties":false,"properties":{"score":{"enum":[0,1,2]},"reason":{"type":"string","minLength":1}}};
 
 function validate185(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -37795,7 +37856,7 @@ errors++;
 if(data0.score !== undefined){
 let data1 = data0.score;
 if(!(((data1 === 0) || (data1 === 1)) || (data1 === 2))){
-const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/activation_discipline/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema388.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -37880,7 +37941,7 @@ errors++;
 if(data3.score !== undefined){
 let data4 = data3.score;
 if(!(((data4 === 0) || (data4 === 1)) || (data4 === 2))){
-const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err18 = {instancePath:instancePath+"/executable_artifact/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema388.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -37965,7 +38026,7 @@ errors++;
 if(data6.score !== undefined){
 let data7 = data6.score;
 if(!(((data7 === 0) || (data7 === 1)) || (data7 === 2))){
-const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err25 = {instancePath:instancePath+"/handoff_clarity/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema388.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -38050,7 +38111,7 @@ errors++;
 if(data9.score !== undefined){
 let data10 = data9.score;
 if(!(((data10 === 0) || (data10 === 1)) || (data10 === 2))){
-const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err32 = {instancePath:instancePath+"/verification_strength/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema388.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -38135,7 +38196,7 @@ errors++;
 if(data12.score !== undefined){
 let data13 = data12.score;
 if(!(((data13 === 0) || (data13 === 1)) || (data13 === 2))){
-const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err39 = {instancePath:instancePath+"/safety_gating/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema388.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -38220,7 +38281,7 @@ errors++;
 if(data15.score !== undefined){
 let data16 = data15.score;
 if(!(((data16 === 0) || (data16 === 1)) || (data16 === 2))){
-const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err46 = {instancePath:instancePath+"/resume_value/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema388.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -38305,7 +38366,7 @@ errors++;
 if(data18.score !== undefined){
 let data19 = data18.score;
 if(!(((data19 === 0) || (data19 === 1)) || (data19 === 2))){
-const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema387.properties.score.enum},message:"must be equal to one of the allowed values"};
+const err53 = {instancePath:instancePath+"/downstream_consumer_success/score",schemaPath:"#/$defs/MetricScore/properties/score/enum",keyword:"enum",params:{allowedValues: schema388.properties.score.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -38532,7 +38593,7 @@ vErrors.push(err14);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema382.properties, key0))){
+if(!(func3.call(schema383.properties, key0))){
 const err15 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err15];
@@ -38595,7 +38656,7 @@ errors++;
 if(data.source !== undefined){
 let data3 = data.source;
 if((typeof data3 !== "string") && (data3 !== null)){
-const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema382.properties.source.type},message:"must be string,null"};
+const err20 = {instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: schema383.properties.source.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -38608,7 +38669,7 @@ errors++;
 if(data.plan_schema_version !== undefined){
 let data4 = data.plan_schema_version;
 if(!(((data4 === "0.5") || (data4 === "0.6")) || (data4 === null))){
-const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema382.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
+const err21 = {instancePath:instancePath+"/plan_schema_version",schemaPath:"#/properties/plan_schema_version/enum",keyword:"enum",params:{allowedValues: schema383.properties.plan_schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -38621,7 +38682,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data5 = data.plan_id;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema382.properties.plan_id.type},message:"must be string,null"};
+const err22 = {instancePath:instancePath+"/plan_id",schemaPath:"#/properties/plan_id/type",keyword:"type",params:{type: schema383.properties.plan_id.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -38710,7 +38771,7 @@ errors++;
 if(data.decision !== undefined){
 let data8 = data.decision;
 if(!(((data8 === "activate") || (data8 === "downgrade")) || (data8 === null))){
-const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema382.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err28 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema383.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -38723,7 +38784,7 @@ errors++;
 if(data.downgrade_target !== undefined){
 let data9 = data.downgrade_target;
 if(!((((data9 === "direct-codex") || (data9 === "workflow-router")) || (data9 === "simple-plan")) || (data9 === null))){
-const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema382.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/properties/downgrade_target/enum",keyword:"enum",params:{allowedValues: schema383.properties.downgrade_target.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -38795,7 +38856,7 @@ errors++;
 if(data11.code !== undefined){
 let data12 = data11.code;
 if(typeof data12 === "string"){
-if(!pattern263.test(data12)){
+if(!pattern264.test(data12)){
 const err35 = {instancePath:instancePath+"/problems/" + i0+"/code",schemaPath:"#/$defs/PlanProblem/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_PLAN_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_PLAN_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err35];
@@ -38820,7 +38881,7 @@ errors++;
 if(data11.pointer !== undefined){
 let data13 = data11.pointer;
 if(typeof data13 === "string"){
-if(!pattern264.test(data13)){
+if(!pattern265.test(data13)){
 const err37 = {instancePath:instancePath+"/problems/" + i0+"/pointer",schemaPath:"#/$defs/PlanProblem/properties/pointer/pattern",keyword:"pattern",params:{pattern: "^(/[\\s\\S]*)?$"},message:"must match pattern \""+"^(/[\\s\\S]*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err37];
@@ -38988,7 +39049,7 @@ errors++;
 if(data17.code !== undefined){
 let data18 = data17.code;
 if(typeof data18 === "string"){
-if(!pattern265.test(data18)){
+if(!pattern266.test(data18)){
 const err51 = {instancePath:instancePath+"/warnings/" + i1+"/code",schemaPath:"#/$defs/PlanWarning/properties/code/pattern",keyword:"pattern",params:{pattern: "^WARN_PLAN_[A-Z0-9_]+$"},message:"must match pattern \""+"^WARN_PLAN_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err51];
@@ -39013,7 +39074,7 @@ errors++;
 if(data17.pointer !== undefined){
 let data19 = data17.pointer;
 if(typeof data19 === "string"){
-if(!pattern264.test(data19)){
+if(!pattern265.test(data19)){
 const err53 = {instancePath:instancePath+"/warnings/" + i1+"/pointer",schemaPath:"#/$defs/PlanWarning/properties/pointer/pattern",keyword:"pattern",params:{pattern: "^(/[\\s\\S]*)?$"},message:"must match pattern \""+"^(/[\\s\\S]*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err53];
@@ -39158,7 +39219,7 @@ vErrors = null;
 if(data.score_average !== undefined){
 let data23 = data.score_average;
 if((!((typeof data23 == "number") && (isFinite(data23)))) && (data23 !== null)){
-const err63 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema382.properties.score_average.type},message:"must be number,null"};
+const err63 = {instancePath:instancePath+"/score_average",schemaPath:"#/properties/score_average/type",keyword:"type",params:{type: schema383.properties.score_average.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -39662,7 +39723,7 @@ return errors === 0;
 validate184.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateStatusReport = validate166;
-const schema290 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."},"tokens":{"type":"integer","minimum":0,"description":"Tokens the packet's attempts reported (all attempts)."},"cost_usd":{"type":["number","null"],"minimum":0,"description":"Cost of the packet's priced attempts (common.schema.json CostSummary); null when none is priced."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"cost":{"description":"Tokens and cost of every attempt of the run, priced with the bindings file's price table.","$ref":"common.schema.json#/$defs/costSummary"},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
+const schema291 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded","skipped"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."},"tokens":{"type":"integer","minimum":0,"description":"Tokens the packet's attempts reported (all attempts)."},"cost_usd":{"type":["number","null"],"minimum":0,"description":"Cost of the packet's priced attempts (common.schema.json CostSummary); null when none is priced."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected","superseded"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"cost":{"description":"Tokens and cost of every attempt of the run, priced with the bindings file's price table.","$ref":"common.schema.json#/$defs/costSummary"},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
 
 function validate166(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/status-report.schema.json" */;
@@ -39817,7 +39878,7 @@ vErrors.push(err13);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema290.properties, key0))){
+if(!(func3.call(schema291.properties, key0))){
 const err14 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err14];
@@ -40147,7 +40208,7 @@ errors++;
 if(data13.reason !== undefined){
 let data14 = data13.reason;
 if(!((((data14 === "gate") || (data14 === "budget")) || (data14 === "failed")) || (data14 === "interrupted"))){
-const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema290.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema291.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -40235,7 +40296,7 @@ if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 for(const key3 in data16){
 const _errs40 = errors;
 if(!(((((((((((((key3 === "pending") || (key3 === "ready")) || (key3 === "dispatched")) || (key3 === "attempted")) || (key3 === "reviewed")) || (key3 === "completed")) || (key3 === "blocked")) || (key3 === "repairing")) || (key3 === "needs-human")) || (key3 === "failed")) || (key3 === "abandoned")) || (key3 === "expanded")) || (key3 === "skipped"))){
-const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema290.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
+const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema291.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -40371,7 +40432,7 @@ vErrors.push(err57);
 errors++;
 }
 for(const key5 in data19){
-if(!(func3.call(schema290.properties.packets.items.properties, key5))){
+if(!(func3.call(schema291.properties.packets.items.properties, key5))){
 const err58 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err58];
@@ -40430,7 +40491,7 @@ errors++;
 if(data19.state !== undefined){
 let data21 = data19.state;
 if(!(((((((((((((data21 === "pending") || (data21 === "ready")) || (data21 === "dispatched")) || (data21 === "attempted")) || (data21 === "reviewed")) || (data21 === "completed")) || (data21 === "blocked")) || (data21 === "repairing")) || (data21 === "needs-human")) || (data21 === "failed")) || (data21 === "abandoned")) || (data21 === "expanded")) || (data21 === "skipped"))){
-const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema290.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema291.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -40745,7 +40806,7 @@ errors++;
 if(data19.cost_usd !== undefined){
 let data30 = data19.cost_usd;
 if((!((typeof data30 == "number") && (isFinite(data30)))) && (data30 !== null)){
-const err84 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/type",keyword:"type",params:{type: schema290.properties.packets.items.properties.cost_usd.type},message:"must be number,null"};
+const err84 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/type",keyword:"type",params:{type: schema291.properties.packets.items.properties.cost_usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -41396,7 +41457,7 @@ errors++;
 if(data45.state !== undefined){
 let data47 = data45.state;
 if(!(((((data47 === "closed") || (data47 === "open")) || (data47 === "approved")) || (data47 === "rejected")) || (data47 === "superseded"))){
-const err137 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema290.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+const err137 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema291.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -41744,7 +41805,7 @@ errors++;
 if(data51.usd !== undefined){
 let data56 = data51.usd;
 if((!((typeof data56 == "number") && (isFinite(data56)))) && (data56 !== null)){
-const err164 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema301.properties.usd.type},message:"must be number,null"};
+const err164 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema302.properties.usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -41937,7 +41998,7 @@ errors++;
 if(data61.kind !== undefined){
 let data62 = data61.kind;
 if(!((((((((data62 === "repair-integrity") || (data62 === "complete")) || (data62 === "approve")) || (data62 === "run")) || (data62 === "inspect-failed")) || (data62 === "budget")) || (data62 === "resume")) || (data62 === "wait"))){
-const err180 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema290.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err180 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema291.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -42053,9 +42114,9 @@ return errors === 0;
 validate166.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateVerifyReport = validate187;
-const schema396 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
-const schema399 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
-const pattern269 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
+const schema397 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}}},"$defs":{"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
+const schema400 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
+const pattern270 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
 
 function validate188(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -42123,7 +42184,7 @@ errors++;
 if(data.code !== undefined){
 let data0 = data.code;
 if(typeof data0 === "string"){
-if(!pattern269.test(data0)){
+if(!pattern270.test(data0)){
 const err5 = {instancePath:instancePath+"/code",schemaPath:"#/properties/code/pattern",keyword:"pattern",params:{pattern: "^ERR_VERIFY_[A-Z0-9_]+$"},message:"must match pattern \""+"^ERR_VERIFY_[A-Z0-9_]+$"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -42409,7 +42470,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema396.properties, key0))){
+if(!(func3.call(schema397.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -42695,7 +42756,7 @@ errors++;
 if(data.state_cache !== undefined){
 let data8 = data.state_cache;
 if(!(((data8 === "fresh") || (data8 === "stale")) || (data8 === "missing"))){
-const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema396.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
+const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema397.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -43756,7 +43817,7 @@ return errors === 0;
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateWorkerReport = validate190;
-const schema401 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-report.schema.json","title":"WorkerReport","description":"`dwm worker --json`: printed when the worker stops (SIGINT/SIGTERM). The queue URL is shown with its password masked.","type":"object","required":["kind","schema_version","name","queue","prefix","backends","lanes","concurrency","processed","failed"],"additionalProperties":false,"properties":{"kind":{"const":"worker-report"},"schema_version":{"const":"1"},"name":{"type":"string","minLength":1},"queue":{"type":"string","minLength":1},"prefix":{"type":"string","minLength":1},"backends":{"type":"array","items":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"}},"lanes":{"type":"array","items":{"type":"string"}},"concurrency":{"type":"integer","minimum":1},"processed":{"description":"Jobs finished with a result.","type":"integer","minimum":0},"failed":{"description":"Jobs that failed on this worker (their coordinators stop with the error).","type":"integer","minimum":0}}};
+const schema402 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-report.schema.json","title":"WorkerReport","description":"`dwm worker --json`: printed when the worker stops (SIGINT/SIGTERM). The queue URL is shown with its password masked.","type":"object","required":["kind","schema_version","name","queue","prefix","backends","lanes","concurrency","processed","failed"],"additionalProperties":false,"properties":{"kind":{"const":"worker-report"},"schema_version":{"const":"1"},"name":{"type":"string","minLength":1},"queue":{"type":"string","minLength":1},"prefix":{"type":"string","minLength":1},"backends":{"type":"array","items":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"}},"lanes":{"type":"array","items":{"type":"string"}},"concurrency":{"type":"integer","minimum":1},"processed":{"description":"Jobs finished with a result.","type":"integer","minimum":0},"failed":{"description":"Jobs that failed on this worker (their coordinators stop with the error).","type":"integer","minimum":0}}};
 
 function validate190(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/worker-report.schema.json" */;
@@ -43871,7 +43932,7 @@ vErrors.push(err9);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema401.properties, key0))){
+if(!(func3.call(schema402.properties, key0))){
 const err10 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err10];
@@ -44130,14 +44191,14 @@ return errors === 0;
 validate190.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateWorkflowPlan = validate191;
-const schema403 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
-const schema404 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema405 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
-const schema418 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
-const pattern271 = new RegExp("\\S", "u");
-const schema407 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
-const schema408 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
-const schema409 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
+const schema404 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/workflow-plan.schema.json","title":"WorkflowPlan","description":"workflow.plan.json: a machine-readable plan for a large AI-agent goal. The branch is chosen by schema_version (\"0.5\" or \"0.6\"). Every object has an exact key set. Rules that need more than one value (activation vs downgrade, graph checks, risk gates, first slice) are checked by @dwm/plan-evaluator, not here.","type":"object","required":["schema_version"],"properties":{"schema_version":{"enum":["0.5","0.6"]}},"discriminator":{"propertyName":"schema_version"},"oneOf":[{"$ref":"#/$defs/WorkflowPlan05"},{"$ref":"#/$defs/WorkflowPlan06"}],"$defs":{"Text":{"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"},"TextList":{"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}},"NonEmptyTextList":{"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}},"WorkflowPlan05":{"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanThreshold":{"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]},"PlanDowngradeTarget":{"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]},"PlanActivation":{"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}},"PlanSurface":{"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}},"PlanAssumption":{"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}},"PlanPatternName":{"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]},"PlanPhase":{"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanEscalation":{"title":"PlanEscalation","enum":["write","shell","network","external-message"]},"PlanToolPermissions":{"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}},"PlanContextBudget":{"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}},"PlanPromptContract":{"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanWorker":{"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanArtifactFormat":{"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]},"PlanArtifactSchema":{"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff":{"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}},"PlanParallelism":{"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}},"PlanVerification":{"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}},"PlanRiskGate":{"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."},"PlanBudget":{"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}},"PlanResume":{"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}},"PlanFirstSlice":{"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}},"PlanExecutionPath":{"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}},"WorkflowPlan06":{"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}},"PlanPhase06":{"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."},"PlanPhaseKind":{"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]},"PlanCommand":{"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}},"PlanFanOut":{"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}},"PlanArtifactFormat06":{"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]},"PlanArtifactSchema06":{"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}},"PlanHandoff06":{"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}},"PlanRiskGate06":{"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."},"PlanSafeDefault":{"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}}}};
+const schema405 = {"title":"WorkflowPlan05","description":"Schema 0.5, as the earlier version defined it.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.5"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema406 = {"title":"PlanText","description":"A non-blank string.","type":"string","pattern":"\\S"};
+const schema419 = {"title":"PlanPatternName","description":"The workflow patterns of skill/references/workflow-patterns.md.","enum":["Sequential","Pipeline","Parallel Fan-Out / Fan-In","Adversarial Verify","Judge Panel","Loop Until Dry","Human Gate","Resume And Cache"]};
+const pattern272 = new RegExp("\\S", "u");
+const schema408 = {"title":"PlanActivation","type":"object","required":["decision","matched_thresholds","downgrade_target","reason"],"additionalProperties":false,"properties":{"decision":{"enum":["activate","downgrade"]},"matched_thresholds":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanThreshold"}},"downgrade_target":{"anyOf":[{"$ref":"#/$defs/PlanDowngradeTarget"},{"type":"null"}]},"reason":{"$ref":"#/$defs/Text"}}};
+const schema409 = {"title":"PlanThreshold","description":"Activation thresholds. Exclusive: downstream-consumer, resumable-handoffs, multi-surface-fanout. Supporting: planned-fanout, adversarial-verification, human-gates.","enum":["downstream-consumer","resumable-handoffs","multi-surface-fanout","planned-fanout","adversarial-verification","human-gates"]};
+const schema410 = {"title":"PlanDowngradeTarget","enum":["direct-codex","workflow-router","simple-plan"]};
 
 function validate193(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -44205,7 +44266,7 @@ errors++;
 if(data.decision !== undefined){
 let data0 = data.decision;
 if(!((data0 === "activate") || (data0 === "downgrade"))){
-const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema407.properties.decision.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/decision",schemaPath:"#/properties/decision/enum",keyword:"enum",params:{allowedValues: schema408.properties.decision.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -44222,7 +44283,7 @@ const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
 if(!((((((data2 === "downstream-consumer") || (data2 === "resumable-handoffs")) || (data2 === "multi-surface-fanout")) || (data2 === "planned-fanout")) || (data2 === "adversarial-verification")) || (data2 === "human-gates"))){
-const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema408.enum},message:"must be equal to one of the allowed values"};
+const err6 = {instancePath:instancePath+"/matched_thresholds/" + i0,schemaPath:"#/$defs/PlanThreshold/enum",keyword:"enum",params:{allowedValues: schema409.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -44270,7 +44331,7 @@ const _errs8 = errors;
 let valid5 = false;
 const _errs9 = errors;
 if(!(((data3 === "direct-codex") || (data3 === "workflow-router")) || (data3 === "simple-plan"))){
-const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema409.enum},message:"must be equal to one of the allowed values"};
+const err9 = {instancePath:instancePath+"/downgrade_target",schemaPath:"#/$defs/PlanDowngradeTarget/enum",keyword:"enum",params:{allowedValues: schema410.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -44319,7 +44380,7 @@ vErrors = null;
 if(data.reason !== undefined){
 let data4 = data.reason;
 if(typeof data4 === "string"){
-if(!pattern271.test(data4)){
+if(!pattern272.test(data4)){
 const err12 = {instancePath:instancePath+"/reason",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -44357,7 +44418,7 @@ return errors === 0;
 }
 validate193.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema412 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
+const schema413 = {"title":"PlanSurface","type":"object","required":["id","kind","locator","access_mode"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"kind":{"enum":["repo","package","artifact","api","data-source","web-source","document"]},"locator":{"$ref":"#/$defs/Text"},"access_mode":{"enum":["read-only","write-proposed","write-approved"]}}};
 
 function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -44425,7 +44486,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err5 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -44450,7 +44511,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if(!(((((((data1 === "repo") || (data1 === "package")) || (data1 === "artifact")) || (data1 === "api")) || (data1 === "data-source")) || (data1 === "web-source")) || (data1 === "document"))){
-const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema412.properties.kind.enum},message:"must be equal to one of the allowed values"};
+const err7 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema413.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -44463,7 +44524,7 @@ errors++;
 if(data.locator !== undefined){
 let data2 = data.locator;
 if(typeof data2 === "string"){
-if(!pattern271.test(data2)){
+if(!pattern272.test(data2)){
 const err8 = {instancePath:instancePath+"/locator",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -44488,7 +44549,7 @@ errors++;
 if(data.access_mode !== undefined){
 let data3 = data.access_mode;
 if(!(((data3 === "read-only") || (data3 === "write-proposed")) || (data3 === "write-approved"))){
-const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema412.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
+const err10 = {instancePath:instancePath+"/access_mode",schemaPath:"#/properties/access_mode/enum",keyword:"enum",params:{allowedValues: schema413.properties.access_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -44514,7 +44575,7 @@ return errors === 0;
 }
 validate195.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema415 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
+const schema416 = {"title":"PlanAssumption","type":"object","required":["claim","verification"],"additionalProperties":false,"properties":{"claim":{"$ref":"#/$defs/Text"},"verification":{"$ref":"#/$defs/Text"}}};
 
 function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -44562,7 +44623,7 @@ errors++;
 if(data.claim !== undefined){
 let data0 = data.claim;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err3 = {instancePath:instancePath+"/claim",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err3];
@@ -44587,7 +44648,7 @@ errors++;
 if(data.verification !== undefined){
 let data1 = data.verification;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err5 = {instancePath:instancePath+"/verification",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -44625,8 +44686,8 @@ return errors === 0;
 }
 validate197.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema419 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema422 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
+const schema420 = {"title":"PlanPhase","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/NonEmptyTextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema423 = {"title":"PlanNonEmptyTextList","type":"array","minItems":1,"items":{"$ref":"#/$defs/Text"}};
 
 function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -44653,7 +44714,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err1 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err1];
@@ -44691,7 +44752,7 @@ return errors === 0;
 }
 validate200.evaluated = {"items":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema424 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
+const schema425 = {"title":"PlanTextList","type":"array","items":{"$ref":"#/$defs/Text"}};
 
 function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -44708,7 +44769,7 @@ const len0 = data.length;
 for(let i0=0; i0<len0; i0++){
 let data0 = data[i0];
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err0 = {instancePath:instancePath+"/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err0];
@@ -44843,7 +44904,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -44868,7 +44929,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -44936,9 +44997,9 @@ return errors === 0;
 }
 validate199.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema426 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
-const schema429 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
-const schema430 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
+const schema427 = {"title":"PlanWorker","type":"object","required":["id","role","tool_permissions","forbidden_actions","context_budget","prompt_contract","ownership"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"role":{"$ref":"#/$defs/Text"},"tool_permissions":{"$ref":"#/$defs/PlanToolPermissions"},"forbidden_actions":{"$ref":"#/$defs/NonEmptyTextList"},"context_budget":{"$ref":"#/$defs/PlanContextBudget"},"prompt_contract":{"$ref":"#/$defs/PlanPromptContract"},"ownership":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema430 = {"title":"PlanToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"$ref":"#/$defs/TextList"},"requires_escalation_for":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanEscalation"}}}};
+const schema431 = {"title":"PlanEscalation","enum":["write","shell","network","external-message"]};
 
 function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -45084,7 +45145,7 @@ const len0 = data5.length;
 for(let i0=0; i0<len0; i0++){
 let data6 = data5[i0];
 if(!((((data6 === "write") || (data6 === "shell")) || (data6 === "network")) || (data6 === "external-message"))){
-const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema430.enum},message:"must be equal to one of the allowed values"};
+const err11 = {instancePath:instancePath+"/requires_escalation_for/" + i0,schemaPath:"#/$defs/PlanEscalation/enum",keyword:"enum",params:{allowedValues: schema431.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -45142,7 +45203,7 @@ return errors === 0;
 }
 validate209.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema431 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
+const schema432 = {"title":"PlanContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"$ref":"#/$defs/NonEmptyTextList"},"must_exclude":{"$ref":"#/$defs/TextList"}}};
 
 function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -45285,7 +45346,7 @@ return errors === 0;
 }
 validate213.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema432 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema433 = {"title":"PlanPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"required_output_schema":{"$ref":"#/$defs/Text"},"stop_conditions":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
 function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -45349,7 +45410,7 @@ errors = vErrors.length;
 if(data.required_output_schema !== undefined){
 let data1 = data.required_output_schema;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err4 = {instancePath:instancePath+"/required_output_schema",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -45490,7 +45551,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -45515,7 +45576,7 @@ errors++;
 if(data.role !== undefined){
 let data1 = data.role;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err10 = {instancePath:instancePath+"/role",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -45583,9 +45644,9 @@ return errors === 0;
 }
 validate208.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema434 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
-const schema438 = {"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema439 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
+const schema435 = {"title":"PlanHandoff","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema"}}};
+const schema439 = {"title":"PlanArtifactSchema","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema440 = {"title":"PlanArtifactFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other"]};
 
 function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -45643,7 +45704,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema439.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat/enum",keyword:"enum",params:{allowedValues: schema440.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -45662,7 +45723,7 @@ errors = vErrors.length;
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern271.test(data2)){
+if(!pattern272.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -45767,7 +45828,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -45792,7 +45853,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -45817,7 +45878,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern271.test(data2)){
+if(!pattern272.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -45861,7 +45922,7 @@ return errors === 0;
 }
 validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema441 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
+const schema442 = {"title":"PlanParallelism","type":"object","required":["shape","concurrency_cap","fan_in_rule","barriers"],"additionalProperties":false,"properties":{"shape":{"enum":["none","pipeline","fan-out-fan-in","judge-panel","hybrid"]},"concurrency_cap":{"type":"integer","minimum":1},"fan_in_rule":{"$ref":"#/$defs/Text"},"barriers":{"$ref":"#/$defs/TextList"}}};
 
 function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -45929,7 +45990,7 @@ errors++;
 if(data.shape !== undefined){
 let data0 = data.shape;
 if(!(((((data0 === "none") || (data0 === "pipeline")) || (data0 === "fan-out-fan-in")) || (data0 === "judge-panel")) || (data0 === "hybrid"))){
-const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema441.properties.shape.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/shape",schemaPath:"#/properties/shape/enum",keyword:"enum",params:{allowedValues: schema442.properties.shape.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -45967,7 +46028,7 @@ errors++;
 if(data.fan_in_rule !== undefined){
 let data2 = data.fan_in_rule;
 if(typeof data2 === "string"){
-if(!pattern271.test(data2)){
+if(!pattern272.test(data2)){
 const err8 = {instancePath:instancePath+"/fan_in_rule",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -46011,7 +46072,7 @@ return errors === 0;
 }
 validate228.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema443 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
+const schema444 = {"title":"PlanVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"$ref":"#/$defs/Text"},"falsifier":{"$ref":"#/$defs/Text"},"evidence_required":{"$ref":"#/$defs/NonEmptyTextList"}}};
 
 function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -46069,7 +46130,7 @@ errors++;
 if(data.claim_or_output !== undefined){
 let data0 = data.claim_or_output;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err4 = {instancePath:instancePath+"/claim_or_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -46094,7 +46155,7 @@ errors++;
 if(data.falsifier !== undefined){
 let data1 = data.falsifier;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err6 = {instancePath:instancePath+"/falsifier",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -46138,7 +46199,7 @@ return errors === 0;
 }
 validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema446 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
+const schema447 = {"title":"PlanRiskGate","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"$ref":"#/$defs/Text"},"requires_user_approval":{"const":true}},"description":"A risk the plan names: what triggers it and the blocking default. safe_default must read `stop before … and ask for approval`, `do not … without approval`, or `preserve … and ask before …` (checked by the evaluator, by words)."};
 
 function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -46196,7 +46257,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -46221,7 +46282,7 @@ errors++;
 if(data.safe_default !== undefined){
 let data1 = data.safe_default;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -46271,7 +46332,7 @@ return errors === 0;
 }
 validate234.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema449 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
+const schema450 = {"title":"PlanBudget","type":"object","required":["max_agents","max_rounds","max_retries","time_box","file_touch_limit"],"additionalProperties":false,"properties":{"max_agents":{"type":"integer","minimum":0},"max_rounds":{"type":"integer","minimum":0},"max_retries":{"type":"integer","minimum":0},"time_box":{"$ref":"#/$defs/Text"},"file_touch_limit":{"$ref":"#/$defs/Text"}}};
 
 function validate236(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -46424,7 +46485,7 @@ errors++;
 if(data.time_box !== undefined){
 let data3 = data.time_box;
 if(typeof data3 === "string"){
-if(!pattern271.test(data3)){
+if(!pattern272.test(data3)){
 const err12 = {instancePath:instancePath+"/time_box",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -46449,7 +46510,7 @@ errors++;
 if(data.file_touch_limit !== undefined){
 let data4 = data.file_touch_limit;
 if(typeof data4 === "string"){
-if(!pattern271.test(data4)){
+if(!pattern272.test(data4)){
 const err14 = {instancePath:instancePath+"/file_touch_limit",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err14];
@@ -46487,7 +46548,7 @@ return errors === 0;
 }
 validate236.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema452 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
+const schema453 = {"title":"PlanResume","type":"object","required":["cacheable_outputs","invalidators","restart_points"],"additionalProperties":false,"properties":{"cacheable_outputs":{"$ref":"#/$defs/TextList"},"invalidators":{"$ref":"#/$defs/TextList"},"restart_points":{"$ref":"#/$defs/TextList"}}};
 
 function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -46576,8 +46637,8 @@ return errors === 0;
 }
 validate238.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema453 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
-const schema454 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
+const schema454 = {"title":"PlanExecutionPath","type":"object","required":["mode","consumer","first_slice"],"additionalProperties":false,"properties":{"mode":{"enum":["direct-codex","subagent-plan","plugin","runtime","backlog"]},"consumer":{"enum":["human","codex-agent","runtime"]},"first_slice":{"$ref":"#/$defs/PlanFirstSlice"}}};
+const schema455 = {"title":"PlanFirstSlice","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"$ref":"#/$defs/Text"},"inputs":{"$ref":"#/$defs/NonEmptyTextList"},"expected_output":{"$ref":"#/$defs/Text"},"completion_check":{"$ref":"#/$defs/Text"},"forbidden_actions":{"type":"array","minItems":1,"uniqueItems":true,"items":{"$ref":"#/$defs/Text"}}}};
 
 function validate244(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -46655,7 +46716,7 @@ errors++;
 if(data.instruction !== undefined){
 let data0 = data.instruction;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err6 = {instancePath:instancePath+"/instruction",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -46686,7 +46747,7 @@ errors = vErrors.length;
 if(data.expected_output !== undefined){
 let data2 = data.expected_output;
 if(typeof data2 === "string"){
-if(!pattern271.test(data2)){
+if(!pattern272.test(data2)){
 const err8 = {instancePath:instancePath+"/expected_output",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -46711,7 +46772,7 @@ errors++;
 if(data.completion_check !== undefined){
 let data3 = data.completion_check;
 if(typeof data3 === "string"){
-if(!pattern271.test(data3)){
+if(!pattern272.test(data3)){
 const err10 = {instancePath:instancePath+"/completion_check",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -46750,7 +46811,7 @@ const len0 = data4.length;
 for(let i0=0; i0<len0; i0++){
 let data5 = data4[i0];
 if(typeof data5 === "string"){
-if(!pattern271.test(data5)){
+if(!pattern272.test(data5)){
 const err13 = {instancePath:instancePath+"/forbidden_actions/" + i0,schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err13];
@@ -46877,7 +46938,7 @@ errors++;
 if(data.mode !== undefined){
 let data0 = data.mode;
 if(!(((((data0 === "direct-codex") || (data0 === "subagent-plan")) || (data0 === "plugin")) || (data0 === "runtime")) || (data0 === "backlog"))){
-const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema453.properties.mode.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/mode",schemaPath:"#/properties/mode/enum",keyword:"enum",params:{allowedValues: schema454.properties.mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -46890,7 +46951,7 @@ errors++;
 if(data.consumer !== undefined){
 let data1 = data.consumer;
 if(!(((data1 === "human") || (data1 === "codex-agent")) || (data1 === "runtime"))){
-const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema453.properties.consumer.enum},message:"must be equal to one of the allowed values"};
+const err5 = {instancePath:instancePath+"/consumer",schemaPath:"#/properties/consumer/enum",keyword:"enum",params:{allowedValues: schema454.properties.consumer.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -47115,7 +47176,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema404.properties, key0))){
+if(!(func3.call(schema405.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -47141,7 +47202,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -47178,7 +47239,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern271.test(data3)){
+if(!pattern272.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -47209,7 +47270,7 @@ errors = vErrors.length;
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern271.test(data5)){
+if(!pattern272.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -47292,7 +47353,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema418.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema419.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -47484,10 +47545,10 @@ return errors === 0;
 }
 validate192.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema459 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
-const schema464 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
-const schema467 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
-const schema468 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
+const schema460 = {"title":"WorkflowPlan06","description":"Schema 0.6: the 0.5 key set, with phases that may fan out over a handoff's items, run a command or be a gate, list and JSON Lines handoffs, and structured safe defaults.","type":"object","required":["schema_version","plan_id","created_by","source_prompt","activation","objective","surfaces","assumptions","patterns","phases","workers","handoffs","parallelism","verification","risk_gates","budget","resume","execution_path"],"additionalProperties":false,"properties":{"schema_version":{"const":"0.6"},"plan_id":{"$ref":"#/$defs/Text"},"created_by":{"const":"dynamic-workflow-designer"},"source_prompt":{"$ref":"#/$defs/Text"},"activation":{"$ref":"#/$defs/PlanActivation"},"objective":{"$ref":"#/$defs/Text"},"surfaces":{"type":"array","minItems":1,"items":{"$ref":"#/$defs/PlanSurface"}},"assumptions":{"type":"array","items":{"$ref":"#/$defs/PlanAssumption"}},"patterns":{"type":"array","uniqueItems":true,"items":{"$ref":"#/$defs/PlanPatternName"}},"phases":{"type":"array","items":{"$ref":"#/$defs/PlanPhase06"}},"workers":{"type":"array","items":{"$ref":"#/$defs/PlanWorker"}},"handoffs":{"type":"array","items":{"$ref":"#/$defs/PlanHandoff06"}},"parallelism":{"$ref":"#/$defs/PlanParallelism"},"verification":{"type":"array","items":{"$ref":"#/$defs/PlanVerification"}},"risk_gates":{"type":"array","items":{"$ref":"#/$defs/PlanRiskGate06"}},"budget":{"$ref":"#/$defs/PlanBudget"},"resume":{"$ref":"#/$defs/PlanResume"},"execution_path":{"$ref":"#/$defs/PlanExecutionPath"}}};
+const schema465 = {"title":"PlanPhase06","type":"object","required":["id","name","entry_criteria","exit_criteria","depends_on","worker_ids","outputs"],"additionalProperties":false,"properties":{"id":{"$ref":"#/$defs/Text"},"name":{"$ref":"#/$defs/Text"},"entry_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"exit_criteria":{"$ref":"#/$defs/NonEmptyTextList"},"depends_on":{"$ref":"#/$defs/TextList"},"worker_ids":{"$ref":"#/$defs/TextList"},"outputs":{"$ref":"#/$defs/NonEmptyTextList"},"kind":{"$ref":"#/$defs/PlanPhaseKind"},"review":{"$ref":"#/$defs/NonEmptyTextList"},"command":{"$ref":"#/$defs/PlanCommand"},"fan_out":{"$ref":"#/$defs/PlanFanOut"}},"description":"A phase of a 0.6 plan. kind \"work\" (the default) runs its workers, or its command when it has one (then worker_ids is empty); kind \"gate\" waits for a human who looks at review (worker_ids empty). fan_out makes this phase the first per-item phase over the items of a list handoff. Which combinations are allowed is checked by the evaluator."};
+const schema468 = {"title":"PlanPhaseKind","description":"work: a phase that produces its outputs; gate: a phase that stops the run until a human approves what review lists.","enum":["work","gate"]};
+const schema469 = {"title":"PlanCommand","description":"A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.","type":"object","required":["run"],"additionalProperties":false,"properties":{"run":{"anyOf":[{"$ref":"#/$defs/NonEmptyTextList"},{"$ref":"#/$defs/Text"}]},"shell":{"const":true}}};
 
 function validate259(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -47535,7 +47596,7 @@ var _valid0 = _errs4 === errors;
 valid1 = valid1 || _valid0;
 const _errs5 = errors;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err2 = {instancePath:instancePath+"/run",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err2];
@@ -47608,7 +47669,7 @@ return errors === 0;
 }
 validate259.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema470 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
+const schema471 = {"title":"PlanFanOut","description":"Dynamic fan-out: run this phase, then the pipeline phases in order, once per item of the handoff artifact over (format json-list or jsonl, produced by an upstream phase and handed to this phase); key names each item (one of the handoff's required_fields); at most max_items items; reduce collects the per-item results.","type":"object","required":["over","key","max_items","pipeline","reduce"],"additionalProperties":false,"properties":{"over":{"$ref":"#/$defs/Text"},"key":{"$ref":"#/$defs/Text"},"max_items":{"type":"integer","minimum":1},"pipeline":{"$ref":"#/$defs/TextList"},"reduce":{"$ref":"#/$defs/Text"}}};
 
 function validate262(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -47686,7 +47747,7 @@ errors++;
 if(data.over !== undefined){
 let data0 = data.over;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err6 = {instancePath:instancePath+"/over",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -47711,7 +47772,7 @@ errors++;
 if(data.key !== undefined){
 let data1 = data.key;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err8 = {instancePath:instancePath+"/key",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -47767,7 +47828,7 @@ errors = vErrors.length;
 if(data.reduce !== undefined){
 let data4 = data.reduce;
 if(typeof data4 === "string"){
-if(!pattern271.test(data4)){
+if(!pattern272.test(data4)){
 const err12 = {instancePath:instancePath+"/reduce",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err12];
@@ -47888,7 +47949,7 @@ vErrors.push(err6);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema464.properties, key0))){
+if(!(func3.call(schema465.properties, key0))){
 const err7 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err7];
@@ -47902,7 +47963,7 @@ errors++;
 if(data.id !== undefined){
 let data0 = data.id;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err8 = {instancePath:instancePath+"/id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err8];
@@ -47927,7 +47988,7 @@ errors++;
 if(data.name !== undefined){
 let data1 = data.name;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err10 = {instancePath:instancePath+"/name",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err10];
@@ -47982,7 +48043,7 @@ errors = vErrors.length;
 if(data.kind !== undefined){
 let data7 = data.kind;
 if(!((data7 === "work") || (data7 === "gate"))){
-const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema467.enum},message:"must be equal to one of the allowed values"};
+const err12 = {instancePath:instancePath+"/kind",schemaPath:"#/$defs/PlanPhaseKind/enum",keyword:"enum",params:{allowedValues: schema468.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -48026,9 +48087,9 @@ return errors === 0;
 }
 validate252.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema474 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
-const schema478 = {"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
-const schema479 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+const schema475 = {"title":"PlanHandoff06","type":"object","required":["from_phase","to_phase","artifact","artifact_schema"],"additionalProperties":false,"properties":{"from_phase":{"$ref":"#/$defs/Text"},"to_phase":{"$ref":"#/$defs/Text"},"artifact":{"$ref":"#/$defs/Text"},"artifact_schema":{"$ref":"#/$defs/PlanArtifactSchema06"}}};
+const schema479 = {"title":"PlanArtifactSchema06","description":"The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.","type":"object","required":["format","required_fields","validation_command"],"additionalProperties":false,"properties":{"format":{"$ref":"#/$defs/PlanArtifactFormat06"},"required_fields":{"$ref":"#/$defs/NonEmptyTextList"},"validation_command":{"$ref":"#/$defs/Text"}}};
+const schema480 = {"title":"PlanArtifactFormat06","description":"0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
 
 function validate268(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -48086,7 +48147,7 @@ errors++;
 if(data.format !== undefined){
 let data0 = data.format;
 if(!((((((((data0 === "json") || (data0 === "markdown")) || (data0 === "patch")) || (data0 === "test-log")) || (data0 === "rendered-artifact")) || (data0 === "other")) || (data0 === "json-list")) || (data0 === "jsonl"))){
-const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema479.enum},message:"must be equal to one of the allowed values"};
+const err4 = {instancePath:instancePath+"/format",schemaPath:"#/$defs/PlanArtifactFormat06/enum",keyword:"enum",params:{allowedValues: schema480.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -48105,7 +48166,7 @@ errors = vErrors.length;
 if(data.validation_command !== undefined){
 let data2 = data.validation_command;
 if(typeof data2 === "string"){
-if(!pattern271.test(data2)){
+if(!pattern272.test(data2)){
 const err5 = {instancePath:instancePath+"/validation_command",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -48210,7 +48271,7 @@ errors++;
 if(data.from_phase !== undefined){
 let data0 = data.from_phase;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err5 = {instancePath:instancePath+"/from_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err5];
@@ -48235,7 +48296,7 @@ errors++;
 if(data.to_phase !== undefined){
 let data1 = data.to_phase;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err7 = {instancePath:instancePath+"/to_phase",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err7];
@@ -48260,7 +48321,7 @@ errors++;
 if(data.artifact !== undefined){
 let data2 = data.artifact;
 if(typeof data2 === "string"){
-if(!pattern271.test(data2)){
+if(!pattern272.test(data2)){
 const err9 = {instancePath:instancePath+"/artifact",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err9];
@@ -48304,8 +48365,8 @@ return errors === 0;
 }
 validate267.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema481 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
-const schema484 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
+const schema482 = {"title":"PlanRiskGate06","type":"object","required":["trigger","safe_default","requires_user_approval"],"additionalProperties":false,"properties":{"trigger":{"$ref":"#/$defs/Text"},"safe_default":{"anyOf":[{"$ref":"#/$defs/Text"},{"$ref":"#/$defs/PlanSafeDefault"}]},"requires_user_approval":{"const":true}},"description":"A risk gate of a 0.6 plan: safe_default is the 0.5 prose (checked by words) or a structured PlanSafeDefault."};
+const schema485 = {"title":"PlanSafeDefault","description":"A structured safe default: what to do (stop, skip, or ask) before a gate category (write, shell, network, external-message) or a phase id.","type":"object","required":["action","before"],"additionalProperties":false,"properties":{"action":{"enum":["stop","skip","ask"]},"before":{"$ref":"#/$defs/Text"}}};
 
 function validate275(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -48353,7 +48414,7 @@ errors++;
 if(data.action !== undefined){
 let data0 = data.action;
 if(!(((data0 === "stop") || (data0 === "skip")) || (data0 === "ask"))){
-const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema484.properties.action.enum},message:"must be equal to one of the allowed values"};
+const err3 = {instancePath:instancePath+"/action",schemaPath:"#/properties/action/enum",keyword:"enum",params:{allowedValues: schema485.properties.action.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -48366,7 +48427,7 @@ errors++;
 if(data.before !== undefined){
 let data1 = data.before;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err4 = {instancePath:instancePath+"/before",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -48461,7 +48522,7 @@ errors++;
 if(data.trigger !== undefined){
 let data0 = data.trigger;
 if(typeof data0 === "string"){
-if(!pattern271.test(data0)){
+if(!pattern272.test(data0)){
 const err4 = {instancePath:instancePath+"/trigger",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err4];
@@ -48489,7 +48550,7 @@ const _errs6 = errors;
 let valid2 = false;
 const _errs7 = errors;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err6 = {instancePath:instancePath+"/safe_default",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err6];
@@ -48762,7 +48823,7 @@ vErrors.push(err17);
 errors++;
 }
 for(const key0 in data){
-if(!(func3.call(schema459.properties, key0))){
+if(!(func3.call(schema460.properties, key0))){
 const err18 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err18];
@@ -48788,7 +48849,7 @@ errors++;
 if(data.plan_id !== undefined){
 let data1 = data.plan_id;
 if(typeof data1 === "string"){
-if(!pattern271.test(data1)){
+if(!pattern272.test(data1)){
 const err20 = {instancePath:instancePath+"/plan_id",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err20];
@@ -48825,7 +48886,7 @@ errors++;
 if(data.source_prompt !== undefined){
 let data3 = data.source_prompt;
 if(typeof data3 === "string"){
-if(!pattern271.test(data3)){
+if(!pattern272.test(data3)){
 const err23 = {instancePath:instancePath+"/source_prompt",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err23];
@@ -48856,7 +48917,7 @@ errors = vErrors.length;
 if(data.objective !== undefined){
 let data5 = data.objective;
 if(typeof data5 === "string"){
-if(!pattern271.test(data5)){
+if(!pattern272.test(data5)){
 const err25 = {instancePath:instancePath+"/objective",schemaPath:"#/$defs/Text/pattern",keyword:"pattern",params:{pattern: "\\S"},message:"must match pattern \""+"\\S"+"\""};
 if(vErrors === null){
 vErrors = [err25];
@@ -48939,7 +49000,7 @@ const len2 = data10.length;
 for(let i2=0; i2<len2; i2++){
 let data11 = data10[i2];
 if(!((((((((data11 === "Sequential") || (data11 === "Pipeline")) || (data11 === "Parallel Fan-Out / Fan-In")) || (data11 === "Adversarial Verify")) || (data11 === "Judge Panel")) || (data11 === "Loop Until Dry")) || (data11 === "Human Gate")) || (data11 === "Resume And Cache"))){
-const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema418.enum},message:"must be equal to one of the allowed values"};
+const err30 = {instancePath:instancePath+"/patterns/" + i2,schemaPath:"#/$defs/PlanPatternName/enum",keyword:"enum",params:{allowedValues: schema419.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -49157,7 +49218,7 @@ errors++;
 if(data.schema_version !== undefined){
 let data0 = data.schema_version;
 if(!((data0 === "0.5") || (data0 === "0.6"))){
-const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema403.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
+const err1 = {instancePath:instancePath+"/schema_version",schemaPath:"#/properties/schema_version/enum",keyword:"enum",params:{allowedValues: schema404.properties.schema_version.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err1];
 }

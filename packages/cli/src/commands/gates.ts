@@ -107,6 +107,8 @@ export function wayForward(view: GateView, artifact: Gate | null, state: RunStat
         return `rejected; the work it sent back runs again (${run}), then it is asked again`;
       return `rejected and nothing was sent back: edit the plan so no packet needs ${artifact?.category ?? "it"}, then dwm compile and ${run}`;
     case "closed": {
+      if (artifact?.default_action === "skip")
+        return `not approved, so the run goes on without what it holds (safe default skip); to do that work, ${decide} and ${run}`;
       const again = g.gate_digest !== null ? `reopened (${g.reason ?? "its packets run again"}); ` : "";
       if (view.preapprovable)
         return `${again}${view.waiting ? "holds ready work" : "asked when its packets are ready"}: ${decide}`;

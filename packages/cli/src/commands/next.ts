@@ -119,13 +119,9 @@ export function integrityDecision(verify: ReturnType<typeof verifyRun>, refArgs:
 export function frontierDecision(f: Frontier, state: RunState, runId: string, refArgs: string[]): Decision {
   const runArgv = ["dwm", "run", ...refArgs];
   const extra = { frontier_status: f.status };
-  if (f.status === "complete" || state.completed) {
-    return {
-      action: "complete",
-      reason: "every packet is completed and merged; nothing is left to do",
-      argv: null,
-      extra,
-    };
+  // A completed run has nothing left unless a skipped packet may come back (its skip gate approved since).
+  if (f.status === "complete" || (state.completed && f.status !== "running")) {
+    return { action: "complete", reason: completeReason(state), argv: null, extra };
   }
   if (f.status === "running" || f.status === "waiting")
     return { action: "run", reason: runReason(f), argv: runArgv, extra };
@@ -142,6 +138,15 @@ export function frontierDecision(f: Frontier, state: RunState, runId: string, re
   return failureDecision(f, state, refArgs);
 }
 
+/** A complete run: everything done, or done but the packets the plan let it skip. */
+export function completeReason(state: RunState): string {
+  const skipped = Object.entries(state.packets)
+    .filter(([, p]) => p?.state === "skipped")
+    .map(([id]) => id);
+  if (skipped.length === 0) return "every packet is completed and merged; nothing is left to do";
+  return `every packet is completed and merged, but ${skipped.join(", ")} ${skipped.length === 1 ? "was" : "were"} skipped (a gate whose safe default is skip was not approved): approve that gate (dwm gates shows it) and run again to do ${skipped.length === 1 ? "it" : "them"}`;
+}
+
 /** Why running is the next step: orphans to resume, ready packets, or gates to open. */
 function runReason(f: Frontier): string {
   if (f.in_flight.length > 0)
@@ -149,6 +154,12 @@ function runReason(f: Frontier): string {
   if (f.dispatch.length > 0) return `${f.ready.length} packet(s) are ready (${f.ready.join(", ")})`;
   if (f.open_gates.length > 0)
     return `the run reached ${f.open_gates.map((g) => g.gate_id).join(", ")}; running opens it for a decision`;
+  const back = f.unskip ?? [];
+  if (back.length > 0)
+    return `${back.join(", ")} ${back.length === 1 ? "was" : "were"} skipped, and nothing skips ${back.length === 1 ? "it" : "them"} any more; running does the work`;
+  const skip = f.skip ?? [];
+  if (skip.length > 0)
+    return `${skip.map((k) => k.packet_id).join(", ")} will be skipped (${skip[0]?.reason}); running records that and goes on`;
   return "work is left that the runner can do";
 }
 

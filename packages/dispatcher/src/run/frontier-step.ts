@@ -1,5 +1,5 @@
 import type { Digest } from "@dwm/core";
-import { gateAskDigest } from "@dwm/runtime";
+import { type EventDraft, gateAskDigest } from "@dwm/runtime";
 import type { FrontierSummary } from "@dwm/scheduler";
 import type { GateToOpen } from "@dwm/schemas";
 import type { ExpandResult } from "../fanout.js";
@@ -32,6 +32,37 @@ function openGate(ctx: RunContext, g: GateToOpen): void {
   ]);
 }
 
+/** What the frontier says to skip and to bring back, as journal drafts. */
+export function skipDrafts(f: Pick<FrontierSummary, "skip" | "unskip">): EventDraft[] {
+  return [
+    ...(f.unskip ?? []).map(
+      (id): EventDraft => ({
+        type: "packet.reopened",
+        data: {
+          packet_id: id,
+          reason:
+            "nothing skips it any more: its skip gates are approved and nothing it depends on is skipped",
+        },
+      }),
+    ),
+    ...(f.skip ?? []).map((s): EventDraft => ({ type: "packet.skipped", data: { ...s } })),
+  ];
+}
+
+/**
+ * Journal the skips the frontier names (packet.skipped: a skip gate not approved, or a skipped
+ * packet upstream) and bring back skipped packets nothing skips any more (packet.reopened),
+ * until it names neither: what depends on a skipped packet is skipped on the next look.
+ */
+function applySkips(ctx: RunContext, first: FrontierSummary): FrontierSummary {
+  let frontier = first;
+  for (let drafts = skipDrafts(frontier); drafts.length > 0; drafts = skipDrafts(frontier)) {
+    ctx.log.append(drafts);
+    frontier = ctx.log.frontier();
+  }
+  return frontier;
+}
+
 /** Several packets may ask for the same gate (a rejected risk gate holding reworked packets): one ask, holding all of them. */
 export function oneAskPerGate(gates: readonly GateToOpen[]): GateToOpen[] {
   const byId = new Map<string, GateToOpen>();
@@ -50,7 +81,7 @@ export function oneAskPerGate(gates: readonly GateToOpen[]): GateToOpen[] {
  */
 export function frontierStep(ctx: RunContext): FrontierSummary {
   const { setup, log } = ctx;
-  let frontier = log.frontier();
+  let frontier = applySkips(ctx, log.frontier());
   for (const g of oneAskPerGate(frontier.open_gates)) openGate(ctx, g);
   if (frontier.open_gates.length > 0) frontier = log.frontier();
   if (frontier.expand.length > 0) {

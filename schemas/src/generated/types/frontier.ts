@@ -46,6 +46,10 @@ export interface Frontier {
    */
   skip?: PacketToSkip[];
   /**
+   * Skipped packets nothing skips any more (every skip gate holding them approved, nothing they depend on skipped): the runner reopens them (packet.reopened) and they run. Absent when none.
+   */
+  unskip?: Slug[];
+  /**
    * Packets dispatched or attempted and not yet reviewed.
    */
   in_flight: Slug[];
