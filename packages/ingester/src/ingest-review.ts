@@ -49,6 +49,8 @@ export interface IngestContext {
   now: string;
   /** The attempt's `retry_after_ms` (a rate-limited endpoint's advertised delay): the retry waits at least this. */
   retryAfterMs?: number | null | undefined;
+  /** More evidence of the review the run store holds (the reviewer worker's own attempt): named by packet.reviewed. */
+  evidenceFiles?: readonly { path: string; digest: string }[] | undefined;
 }
 
 /**
@@ -299,7 +301,10 @@ export function ingestReview(state: RunState, review: Review, context: IngestCon
       attempt: review.attempt,
       verdict: review.verdict,
       review_digest: digest(review),
-      files: [{ path: reviewPath(id, review.attempt), digest: digestBytes(renderArtifact(review)) }],
+      files: [
+        { path: reviewPath(id, review.attempt), digest: digestBytes(renderArtifact(review)) },
+        ...(context.evidenceFiles ?? []),
+      ],
     },
   };
   const after = afterReview(state, p, review, context);

@@ -415,6 +415,36 @@ function phaseWorkers(phase: PlanPhaseView, workers: ReadonlyMap<string, PlanWor
   });
 }
 
+/**
+ * The reviewer worker the plan names for a phase (its own `reviewer`, else the first of its
+ * workers' `reviewer`), as a packet worker that may only read: DWM runs it read-only, without
+ * a shell or the network, so it needs no gate of its own.
+ */
+export function phaseReviewer(
+  phase: PlanPhaseView,
+  workers: ReadonlyMap<string, PlanWorkerView>,
+): PacketWorker | undefined {
+  const id =
+    phase.reviewer ?? phase.worker_ids.map((w) => workers.get(w)?.reviewer).find((r) => r !== undefined);
+  const w = id === undefined ? undefined : workers.get(id);
+  if (id !== undefined && !w) {
+    throw compilerErrors.create("ERR_PLAN_INVALID", `phase ${phase.id} names unknown reviewer worker ${id}`, {
+      details: { problems: [{ code: "ERR_PLAN_UNKNOWN_WORKER", pointer: `/phases/${phase.id}/reviewer` }] },
+    });
+  }
+  if (!w) return undefined;
+  const r = packetWorker(w);
+  r.tool_permissions = {
+    read: true,
+    write: false,
+    shell: false,
+    network: false,
+    mcp_connectors: [],
+    requires_escalation_for: [],
+  };
+  return r;
+}
+
 type FirstSlice = PlanView["execution_path"]["first_slice"];
 
 /**
@@ -451,6 +481,7 @@ function makePacket(phase: PlanPhaseView, ctx: PacketContext): Packet {
   const pws = phaseWorkers(phase, ctx.workers);
   const first = phase.id === ctx.firstId ? plan.execution_path.first_slice : undefined;
   const command = packetCommand(phase.command, phase.id);
+  const reviewer = phaseReviewer(phase, ctx.workers);
   return {
     kind: "packet",
     schema_version: "1",
@@ -467,6 +498,7 @@ function makePacket(phase: PlanPhaseView, ctx: PacketContext): Packet {
     instruction: deriveInstruction(phase),
     depends_on: unique(phase.depends_on),
     workers: pws,
+    ...(reviewer ? { reviewer } : {}),
     inputs,
     outputs,
     verification: [],

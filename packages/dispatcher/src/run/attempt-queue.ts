@@ -1,4 +1,4 @@
-import { runAttempt } from "@dwm/executor";
+import { type ExecutorPorts, runAttempt } from "@dwm/executor";
 import type { AttemptRequest } from "@dwm/schemas";
 import { type AttemptQueue, createWorkerPool } from "../queue.js";
 import type { RunContext } from "./context.js";
@@ -10,21 +10,26 @@ import { attemptDir } from "./store.js";
  * queue sends them elsewhere; their worker processes get the stop signal.
  */
 export function openAttemptQueue(ctx: RunContext): AttemptQueue {
-  const { setup, stop, log } = ctx;
-  const { ports, dir, git } = setup;
-  const processRunner = stop.workerRunner(ports.processRunner);
+  const { setup, log } = ctx;
+  const { ports, dir } = setup;
   const execute = (request: AttemptRequest) =>
-    runAttempt(request, {
-      processRunner,
-      clock: ports.clock,
-      attemptDir: attemptDir(dir, request.packet.packet_id, request.attempt),
-      env: ports.env,
-      git,
-      ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
-    });
+    runAttempt(request, executorPorts(ctx, attemptDir(dir, request.packet.packet_id, request.attempt)));
   const make =
     ports.queue ??
     ((ex: typeof execute, concurrency: number) =>
       createWorkerPool({ concurrency, execute: ex, clock: ports.clock }));
   return make(execute, log.fullFrontier().budget.concurrency_cap);
+}
+
+/** The executor's ports for an attempt of this run (the candidates' and the reviewer's): workers get the stop signal. */
+export function executorPorts(ctx: RunContext, attemptDirectory: string): ExecutorPorts {
+  const { ports, git } = ctx.setup;
+  return {
+    processRunner: ctx.stop.workerRunner(ports.processRunner),
+    clock: ports.clock,
+    attemptDir: attemptDirectory,
+    env: ports.env,
+    git,
+    ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
+  };
 }

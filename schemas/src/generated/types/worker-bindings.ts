@@ -15,6 +15,10 @@ export interface WorkerBindings {
     [k: string]: WorkerBinding | undefined;
   };
   /**
+   * A key of `bindings` whose binding runs the reviewer worker for every packet whose plan names none: after DWM's own checks pass it tries to refute the result, in a read-only attempt over the candidate commit, and answers `VERDICT: approved | changes-requested | needs-human`.
+   */
+  reviewer?: string;
+  /**
    * How many times `dwm run` retries a packet whose attempt failed for infrastructure reasons (timeout, crash, rate limit), per packet; never counted against budget.max_retries. Default 3. `dwm run --infra-retries N` overrides it.
    */
   infra_retries?: number;

@@ -45,6 +45,14 @@ export type PlanArtifactFormat = "json" | "markdown" | "patch" | "test-log" | "r
  */
 export type PlanPhaseKind = "work" | "gate";
 /**
+ * A non-blank string.
+ */
+export type PlanText1 = string;
+/**
+ * A non-blank string.
+ */
+export type PlanText2 = string;
+/**
  * 0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.
  */
 export type PlanArtifactFormat06 =
@@ -206,7 +214,7 @@ export interface WorkflowPlan06 {
   assumptions: PlanAssumption[];
   patterns: PlanPatternName[];
   phases: PlanPhase06[];
-  workers: PlanWorker[];
+  workers: PlanWorker06[];
   handoffs: PlanHandoff06[];
   parallelism: PlanParallelism;
   verification: PlanVerification[];
@@ -230,6 +238,7 @@ export interface PlanPhase06 {
   review?: PlanNonEmptyTextList;
   command?: PlanCommand;
   fan_out?: PlanFanOut;
+  reviewer?: PlanText1;
 }
 /**
  * A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.
@@ -247,6 +256,19 @@ export interface PlanFanOut {
   max_items: number;
   pipeline: PlanTextList;
   reduce: PlanText;
+}
+/**
+ * A worker of a 0.6 plan: a 0.5 worker, and optionally the reviewer worker that tries to refute its results (a phase's own reviewer wins).
+ */
+export interface PlanWorker06 {
+  id: PlanText;
+  role: PlanText;
+  tool_permissions: PlanToolPermissions;
+  forbidden_actions: PlanNonEmptyTextList;
+  context_budget: PlanContextBudget;
+  prompt_contract: PlanPromptContract;
+  ownership: PlanNonEmptyTextList;
+  reviewer?: PlanText2;
 }
 export interface PlanHandoff06 {
   from_phase: PlanText;
