@@ -150,12 +150,14 @@ export function noopPlan(n, { verify = null } = {}) {
  * (the default would ask a human). `{ dir, runDir, runId, start }`.
  */
 export async function preparedRun(plan, bindingsDoc, { prefix, categories = ["write"] } = {}) {
-  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings }] = await Promise.all([
-    load("compiler"),
-    load("dispatcher"),
-    load("core"),
-    load("executor"),
-  ]);
+  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings }, { testOperatorKey, testTrust }] =
+    await Promise.all([
+      load("compiler"),
+      load("dispatcher"),
+      load("core"),
+      load("executor"),
+      load("test-utils"),
+    ]);
   const { dir, head } = makeRepo(prefix);
   const compiled = compilePlan(plan, { repoRoot: dir, baseCommit: head });
   const { bindings, digest } = parseWorkerBindings(bindingsDoc);
@@ -165,6 +167,8 @@ export async function preparedRun(plan, bindingsDoc, { prefix, categories = ["wr
       { clock: core.systemClock, processRunner: core.nodeProcessRunner, env: process.env, ...ports },
       {
         repo: dir,
+        // The runner signs every approval and attestation: part of what is measured.
+        operator: { key: testOperatorKey(), trust: testTrust() },
         bindings,
         bindingsDigest: digest,
         concurrency: CONCURRENCY,

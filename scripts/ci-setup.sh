@@ -72,5 +72,8 @@ agent_clis
 redis_server
 # openssl for the TLS scale-out test (a throwaway CA and server certificate for 127.0.0.1).
 apt_install openssl openssl "the TLS queue test"
+# ip and unshare for the scale-out namespace test (workers in network namespaces of their own).
+apt_install ip iproute2 "the scale-out namespace test"
+apt_install unshare util-linux "the scale-out namespace test"
 # bubblewrap: the OS sandbox every worker runs in (@dwm/core bubblewrapSandbox); its tests need it.
 apt_install bwrap bubblewrap "the worker sandbox"

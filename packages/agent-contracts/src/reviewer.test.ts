@@ -18,6 +18,8 @@ import {
   makeGitRepo,
   makeTempDir,
   startModelServer,
+  testOperatorKey,
+  testTrust,
 } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { dwmEnv, REPO_ROOT, realCliOrSkip } from "./harness.js";
@@ -80,6 +82,7 @@ describe.skipIf(claude.cli === null)(
           repo: repo.path,
           bindings: bindings.bindings,
           bindingsDigest: bindings.digest,
+          operator: { key: testOperatorKey(), trust: testTrust() },
           policy: policy && { policy, name: "dwm.policy.json" },
           concurrency: 1,
         },
@@ -121,7 +124,7 @@ describe.skipIf(claude.cli === null)(
       };
       expect(own.invocations[0]?.argv.join(" ")).toContain("--disallowedTools Edit,Write,NotebookEdit,Bash");
       expect(own.changed_files).toEqual([]);
-      expect(verifyRun(r.runDir).problems).toEqual([]);
+      expect(verifyRun(r.runDir, { trust: testTrust() }).problems).toEqual([]);
     }, 300_000);
 
     it("refutes: the inventory is repaired with the reviewer's reasons, then approved", async () => {
@@ -154,7 +157,7 @@ describe.skipIf(claude.cli === null)(
           .map((e) => (e.data as { packet_id: string }).packet_id),
       ).toEqual(["inventory"]);
       expect(r.review("inventory", 2).verdict).toBe("approved");
-      expect(verifyRun(r.runDir).problems).toEqual([]);
+      expect(verifyRun(r.runDir, { trust: testTrust() }).problems).toEqual([]);
     }, 300_000);
   },
 );

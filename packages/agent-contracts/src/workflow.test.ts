@@ -18,6 +18,8 @@ import {
   makeTempDir,
   startModelServer,
   type TempDir,
+  testOperatorKey,
+  testTrust,
 } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { dwmEnv, REPO_ROOT, realCliOrSkip } from "./harness.js";
@@ -139,6 +141,7 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
     const policy = readApprovalPolicy(path.join(repo.path, "dwm.policy.json"));
     const options = {
       repo: repo.path,
+      operator: { key: testOperatorKey(), trust: testTrust() },
       bindings: bindings.bindings,
       bindingsDigest: bindings.digest,
       policy: policy && { policy, name: "dwm.policy.json" },
@@ -176,13 +179,16 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
       decision: "approve",
       reason: "the agents' change is right",
       approver: { name: "Test Operator", source: "os-user" },
+      keyId: testOperatorKey().keyId,
+      // The human gate is decided on what was merged: the integration branch's head.
+      integrationHead: git(repo.path, "rev-parse", `${integrationBranch(compiled.runId)}^{commit}`),
       clock: new FakeClock("2026-01-01T01:00:00.000Z"),
     });
-    writeApproval(compiled.runDir, approval);
+    writeApproval(compiled.runDir, approval, testOperatorKey());
     const second = await runWorkflow(compiled.runDir, ports(), options);
     expect(second.status).toBe("complete");
     expect(second.this_run.attempts).toBe(0);
-    expect(verifyRun(compiled.runDir).problems).toEqual([]);
+    expect(verifyRun(compiled.runDir, { trust: testTrust() }).problems).toEqual([]);
 
     const branch = integrationBranch(compiled.runId);
     expect(git(repo.path, "show", `${branch}:notes/plan.md`)).toBe(PLAN_MD.trimEnd());

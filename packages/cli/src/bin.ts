@@ -1,11 +1,18 @@
 #!/usr/bin/env node
-import { main } from "./main.js";
+const argv = process.argv.slice(2);
 
-process.exitCode = await main(
-  process.argv.slice(2),
-  {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
-  },
-  { isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
-);
+// `dwm mcp` skips loading the command line's modules: an MCP client waits for the server to start.
+if (argv.length === 1 && argv[0] === "mcp") {
+  const { serveFromBin } = await import("./commands/mcp.js");
+  process.exitCode = await serveFromBin();
+} else {
+  const { main } = await import("./main.js");
+  process.exitCode = await main(
+    argv,
+    {
+      stdout: (s) => process.stdout.write(s),
+      stderr: (s) => process.stderr.write(s),
+    },
+    { isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
+  );
+}

@@ -9,6 +9,27 @@ const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
 };
 
+/** PEM files of a rediss:// connection (dwm run --queue, dwm worker, dwm workers). */
+const queueTls: Record<string, OptionSpec> = {
+  "tls-ca": {
+    type: "string",
+    description:
+      "rediss://: the CA certificate (PEM) that signed Redis's certificate (env DWM_REDIS_TLS_CA).",
+    values: "file",
+  },
+  "tls-cert": {
+    type: "string",
+    description:
+      "rediss://: a client certificate (PEM) for a Redis that requires one (env DWM_REDIS_TLS_CERT).",
+    values: "file",
+  },
+  "tls-key": {
+    type: "string",
+    description: "rediss://: the client certificate's key (PEM) (env DWM_REDIS_TLS_KEY).",
+    values: "file",
+  },
+};
+
 /** The bindings file whose price table prices the attempts in a view. */
 const workersViewOption: Record<string, OptionSpec> = {
   workers: {
@@ -188,7 +209,8 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "approve",
     usage: "dwm approve <run> <gate> [--reason TEXT] [--store DIR] [--json]",
-    summary: "Approve a gate as the operator: writes approvals/<gate>/<n>.json and journals it.",
+    summary:
+      "Approve a gate as the operator: signs the decision with your key (bound to the gate digest and the integration head), writes approvals/<gate>/<n>.json and journals it.",
     positionals: { min: 2, max: 2 },
     options: {
       ...storeOption,
@@ -216,9 +238,37 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/reject.js"),
   },
   {
+    name: "keys",
+    usage: "dwm keys init | dwm keys show | dwm keys trust [<pubkey|file>] [--name NAME] [--json]",
+    summary:
+      "The operator's Ed25519 signing key (init: make it in the DWM config dir; show: print it) and the repository's trusted keys (trust: add one to dwm.operators.json).",
+    positionals: { min: 1, max: 2 },
+    options: {
+      name: {
+        type: "string",
+        description: "trust: who holds the key (default: your git name, or the ssh key's comment).",
+      },
+      ...json,
+    },
+    load: () => import("./commands/keys.js"),
+  },
+  {
+    name: "attest",
+    usage: "dwm attest [run] [--out FILE] [--store DIR] [--json]",
+    summary:
+      "Export every signed approval and attestation of a verified run as one bundle file (JSON lines of Sigstore bundles); stdout without --out.",
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...storeOption,
+      out: { type: "string", description: "Write the bundle to FILE (JSON lines)." },
+      ...json,
+    },
+    load: () => import("./commands/attest.js"),
+  },
+  {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE] [--store DIR] [--quiet|--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -289,6 +339,12 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description: "With --queue: BullMQ key prefix shared with the workers (default dwm).",
       },
+      "abandon-queued": {
+        type: "boolean",
+        description:
+          "Resume a run whose attempts are in flight in a queue this run does not use (that Redis is gone): abandon them and run them again.",
+      },
+      ...queueTls,
       ndjson: { type: "boolean", description: "Stream the journal events as JSON lines, then the outcome." },
       quiet: { type: "boolean", description: "No progress lines or live view: only the summary at the end." },
       ...json,
@@ -298,7 +354,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "worker",
     usage:
-      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--json|--ndjson]",
+      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F] [--json|--ndjson]",
     summary:
       "Execute attempts for coordinators (dwm run --queue) on this machine until SIGINT/SIGTERM; runs only the backends given; never writes a run store.",
     positionals: { min: 0, max: 0 },
@@ -335,10 +391,31 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description: "BullMQ key prefix shared with the coordinators (default dwm).",
       },
+      ...queueTls,
       ndjson: { type: "boolean", description: "One JSON line per event (ready, started, finished, failed)." },
       ...json,
     },
     load: () => import("./commands/worker.js"),
+  },
+  {
+    name: "workers",
+    usage: "dwm workers --queue URL [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F] [--json]",
+    summary:
+      "The live dwm worker processes of a fleet: host, pid, backends, concurrency, running jobs, last heartbeat.",
+    positionals: { min: 0, max: 0 },
+    options: {
+      queue: {
+        type: "string",
+        description: "Redis URL: redis://[user:password@]host[:port][/db], or rediss:// for TLS.",
+      },
+      "queue-prefix": {
+        type: "string",
+        description: "BullMQ key prefix of the fleet (default dwm).",
+      },
+      ...queueTls,
+      ...json,
+    },
+    load: () => import("./commands/workers.js"),
   },
   {
     name: "next",
@@ -348,6 +425,15 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1 },
     options: { ...storeOption, ...json },
     load: () => import("./commands/next.js"),
+  },
+  {
+    name: "mcp",
+    usage: "dwm mcp",
+    summary:
+      "Serve DWM to agents over the Model Context Protocol on stdin/stdout: evaluate, compile, run, status, next, show, gates, log, verify, report; the skill and schemas as resources. Never approves or rejects a gate.",
+    positionals: { min: 0, max: 0 },
+    options: {},
+    load: () => import("./commands/mcp.js"),
   },
   {
     name: "completion",

@@ -40,6 +40,19 @@ export { JSON_INPUT_LIMITS, parseJsonText, readJsonFile } from "./json-input.js"
 export type { AcquireLockOptions, LockHandle, LockInfo } from "./lock.js";
 export { acquireLock } from "./lock.js";
 export { MinHeap } from "./min-heap.js";
+export {
+  createOperatorKey,
+  dwmConfigDir,
+  emptyOperators,
+  loadOperatorKey,
+  OPERATOR_KEY_FILE,
+  OPERATOR_PUBLIC_KEY_FILE,
+  OPERATORS_FILE,
+  readOperators,
+  readTrustStore,
+  trustOperatorKey,
+  trustStoreOf,
+} from "./operator-keys.js";
 export type { InfraOutcome } from "./outcomes.js";
 export { INFRA_OUTCOMES, isInfraOutcome } from "./outcomes.js";
 export { checkRelativePath, isInside, resolveInside } from "./paths.js";
@@ -55,3 +68,25 @@ export type {
   SandboxView,
 } from "./sandbox.js";
 export { homeSecretPaths, noSandbox } from "./sandbox.js";
+export type {
+  OpenedStatement,
+  OpenResult,
+  SignatureProblem,
+  SigningKey,
+  TrustedKey,
+  TrustStore,
+} from "./signing.js";
+export {
+  dssePae,
+  IN_TOTO_PAYLOAD_TYPE,
+  IN_TOTO_STATEMENT_TYPE,
+  keyIdOf,
+  openStatement,
+  parsePublicKey,
+  publicKeyPem,
+  publicKeySsh,
+  rawEd25519,
+  SIGSTORE_BUNDLE_MEDIA_TYPE,
+  signStatement,
+} from "./signing.js";
+export { signingErrors } from "./signing-errors.js";

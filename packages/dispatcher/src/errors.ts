@@ -58,8 +58,19 @@ export const dispatcherErrors = defineErrors({
   },
   ERR_QUEUE_EVIDENCE_MISMATCH: {
     title: "The evidence a worker pushed does not match the digests of its result.",
-    hint: "Nothing was written to the run store; the attempt is abandoned. Run dwm run again; if it repeats, check who else pushes to refs/dwm/evidence/ on the remote.",
+    hint: "Nothing was written to the run store; the attempt is abandoned. Run dwm run again; if it repeats, check who else pushes to refs/dwm/<run>/ on the remote.",
     exitCode: EXIT.integrity,
+  },
+  ERR_QUEUE_RESUME_MISMATCH: {
+    title:
+      "The run has attempts in flight in a distributed queue, and this runner does not use that queue (--queue missing or another Redis or prefix).",
+    hint: "Resume with the queue those attempts went to (dwm run <run> --queue <url> --remote <remote> [--queue-prefix P]) so their jobs are adopted and removed; if that Redis is gone for good, dwm run <run> --abandon-queued runs them again here.",
+    exitCode: EXIT.usage,
+  },
+  ERR_QUEUE_TLS_FILE: {
+    title: "A TLS file for the Redis connection (client certificate, key or CA) cannot be read or used.",
+    hint: "Give readable PEM files: --tls-cert/--tls-key (both, for a client certificate) and --tls-ca, or DWM_REDIS_TLS_CERT, DWM_REDIS_TLS_KEY, DWM_REDIS_TLS_CA; they need a rediss:// URL.",
+    exitCode: EXIT.usage,
   },
   ERR_DISPATCH_OPTION_INVALID: {
     title: "A run option is not usable.",

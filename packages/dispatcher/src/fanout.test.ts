@@ -1,14 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
-import { loadRun } from "@dwm/compiler";
-import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
-import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
+import { readApprovalPolicy } from "@dwm/gate-resolver";
+import { readJournal, verifyRun } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
-import { FakeClock, git, makeTempDir } from "@dwm/test-utils";
+import { git, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { integrationBranch } from "./integration.js";
 import { runWorkflow } from "./run-workflow.js";
 import { type ExampleRepo, exampleRepo, realPorts } from "./test-support/example.js";
+import { decideAsOperator, OPERATOR } from "./test-support/operator.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -16,16 +16,8 @@ afterEach(() => {
 });
 
 function approve(runDir: string, gateId: string) {
-  const loaded = loadRun(runDir);
-  const state = foldJournal(readJournal(runDir).events, loaded.run);
-  const approval = buildApproval(state, loaded, {
-    gateId,
-    decision: "approve",
-    reason: "looks right",
-    approver: { name: "Test Operator", source: "os-user" },
-    clock: new FakeClock("2026-01-01T01:00:00.000Z"),
-  });
-  return writeApproval(runDir, approval);
+  // The run stores of these tests lie in <repo>/.dwm/runs/<run>.
+  return decideAsOperator(runDir, path.resolve(runDir, "../../.."), { gate: gateId });
 }
 
 /** A worktree root, the run dir and the run options (bindings and policy of the example). */
@@ -37,6 +29,7 @@ function setup(ex: ExampleRepo) {
     repo: ex.repo.path,
     bindings: ex.bindings,
     bindingsDigest: ex.bindingsDigest,
+    operator: OPERATOR,
     policy: policy && { policy, name: "dwm.policy.json" },
   };
   return { wt, runDir: ex.compiled.runDir, options };
@@ -83,7 +76,7 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
     const second = await runWorkflow(runDir, realPorts({}, wt.path), options);
     expect(second.status).toBe("complete");
     expect(second.this_run.attempts).toBe(0);
-    expect(verifyRun(runDir).ok).toBe(true);
+    expect(verifyRun(runDir).problems).toEqual([]);
 
     // verify covers the item packet files: a changed byte, or a stray file beside them, is found
     const item = path.join(runDir, "packets", `${ex1.data.packets[0]?.packet_id}.json`);

@@ -1,7 +1,19 @@
+export type { PacketFacts } from "./attestation.js";
+export {
+  assuranceOf,
+  evidenceFiles,
+  PACKET_PREDICATE_TYPE,
+  packetAttestationPath,
+  packetStatement,
+  RUN_PREDICATE_TYPE,
+  runAttestationPath,
+  runStatement,
+} from "./attestation.js";
 export { dispatcherErrors } from "./errors.js";
 export { fanoutFrontierRun } from "./fanout.js";
 export type { IntegrationPorts, MergeResult } from "./integration.js";
 export {
+  approvalHead,
   conflictDrafts,
   integrationBranch,
   integrationHead,
@@ -18,5 +30,8 @@ export type {
   WorkerPoolOptions,
 } from "./queue.js";
 export { createWorkerPool } from "./queue.js";
+export { attestCompletedPackets } from "./run/attestor.js";
 export type { DispatcherPorts, ProgressEvent, RunWorkflowOptions } from "./run/types.js";
+export type { RunIdentity } from "./run-identity.js";
+export { checkQueueResume, newRunInstance, runInstance } from "./run-identity.js";
 export { runWorkflow } from "./run-workflow.js";

@@ -75,6 +75,19 @@ async function isAncestor(ports: IntegrationPorts, a: string, b: string): Promis
   });
 }
 
+/**
+ * The integration head an approval is bound to: the integration branch head, else (nothing
+ * merged yet) the run's base commit. `dwm approve` shows it and signs it; the runner counts
+ * the approval only while it is still the head.
+ */
+export async function approvalHead(
+  ports: IntegrationPorts,
+  runId: string,
+  baseCommit: string | null,
+): Promise<string | null> {
+  return (await integrationHead(ports, runId)) ?? baseCommit;
+}
+
 /** The integration branch head, or null when nothing was merged yet. */
 export async function integrationHead(ports: IntegrationPorts, runId: string): Promise<string | null> {
   return rev(ports, `refs/heads/${integrationBranch(runId)}`);

@@ -10,6 +10,7 @@ import type { AttemptQueue, AttemptSettlement } from "./queue.js";
 import { createWorkerPool } from "./queue.js";
 import { runWorkflow } from "./run-workflow.js";
 import { exampleRepo, realPorts } from "./test-support/example.js";
+import { OPERATOR } from "./test-support/operator.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -22,6 +23,7 @@ function optionsOf(ex: ReturnType<typeof exampleRepo>) {
     repo: ex.repo.path,
     bindings: ex.bindings,
     bindingsDigest: ex.bindingsDigest,
+    operator: OPERATOR,
     policy: policy && { policy, name: "dwm.policy.json" },
   };
 }

@@ -1,6 +1,6 @@
 import type { Clock } from "@dwm/core";
 import { isDwmError } from "@dwm/core";
-import type { Attempt, AttemptRequest, ErrorInfo } from "@dwm/schemas";
+import type { Attempt, AttemptRequest, ErrorInfo, QueueOrigin } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { dispatcherErrors } from "./errors.js";
 
@@ -44,6 +44,11 @@ export type AttemptSettlement =
  * records each once.
  */
 export interface AttemptQueue {
+  /**
+   * A distributed queue that outlives its coordinator names itself (journaled with each dispatch,
+   * so a runner that resumes the run knows where attempts in flight are). The in-process pool has none.
+   */
+  readonly origin?: QueueOrigin;
   /** Add a job; ERR_DISPATCH_JOB_DUPLICATE when its id was enqueued before. */
   enqueue(job: AttemptJob): void;
   /** The next settled job (waits for one); null when nothing is queued or running. */

@@ -1,14 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
-import { loadRun } from "@dwm/compiler";
-import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
-import { foldJournal, openJournal, readJournal, verifyRun } from "@dwm/runtime";
+import { readApprovalPolicy } from "@dwm/gate-resolver";
+import { openJournal, readJournal, verifyRun } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
 import { FakeClock, git, makeTempDir, pathWithFakeClis } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { integrationBranch } from "./integration.js";
 import { runWorkflow } from "./run-workflow.js";
 import { exampleRepo, realPorts } from "./test-support/example.js";
+import { decideAsOperator, OPERATOR } from "./test-support/operator.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -21,16 +21,8 @@ function decide(
   decision: "approve" | "reject" = "approve",
   reason = "looks right",
 ) {
-  const loaded = loadRun(runDir);
-  const state = foldJournal(readJournal(runDir).events, loaded.run);
-  const approval = buildApproval(state, loaded, {
-    gateId,
-    decision,
-    reason,
-    approver: { name: "Test Operator", source: "os-user" },
-    clock: new FakeClock("2026-01-01T01:00:00.000Z"),
-  });
-  return writeApproval(runDir, approval);
+  // The run stores of these tests lie in <repo>/.dwm/runs/<run>.
+  return decideAsOperator(runDir, path.resolve(runDir, "../../.."), { gate: gateId, decision, reason });
 }
 
 describe("runWorkflow on examples/repo-audit", () => {
@@ -45,6 +37,7 @@ describe("runWorkflow on examples/repo-audit", () => {
       repo: ex.repo.path,
       bindings: ex.bindings,
       bindingsDigest: ex.bindingsDigest,
+      operator: OPERATOR,
       policy: policy && { policy, name: "dwm.policy.json" },
     };
 
@@ -106,6 +99,7 @@ describe("runWorkflow on examples/repo-audit", () => {
           repo: ex.repo.path,
           bindings: ex.bindings,
           bindingsDigest: ex.bindingsDigest,
+          operator: OPERATOR,
         }),
       ).rejects.toMatchObject({ code: "ERR_RUN_LOCKED" });
     } finally {
@@ -121,6 +115,7 @@ describe("runWorkflow on examples/api-migration", () => {
       repo: ex.repo.path,
       bindings: ex.bindings,
       bindingsDigest: ex.bindingsDigest,
+      operator: OPERATOR,
       policy: policy && { policy, name: "dwm.policy.json" },
     };
   }
@@ -271,6 +266,7 @@ describe("runWorkflow on examples/agent-pair (Claude Code and Codex CLI, here th
       repo: ex.repo.path,
       bindings: ex.bindings,
       bindingsDigest: ex.bindingsDigest,
+      operator: OPERATOR,
       policy: policy && { policy, name: "dwm.policy.json" },
     };
     const first = await runWorkflow(ex.compiled.runDir, realPorts(env, wt.path), options);

@@ -1,7 +1,9 @@
 import type { RunOutcome } from "@dwm/schemas";
+import { integrationHead } from "./integration.js";
 import type { AttemptQueue, AttemptSettlement } from "./queue.js";
 import { ApprovalDesk } from "./run/approval-desk.js";
 import { openAttemptQueue } from "./run/attempt-queue.js";
+import { Attestor, loopHost } from "./run/attestor.js";
 import { Budget } from "./run/budget.js";
 import type { RunContext } from "./run/context.js";
 import { DispatchStep } from "./run/dispatch-step.js";
@@ -54,24 +56,27 @@ export async function runWorkflow(
   const ctx: RunContext = { setup, log, budget, stop };
   const integrator = new Integrator(ctx);
   const desk = new ApprovalDesk(ctx);
+  const attestor = new Attestor(loopHost(ctx));
   const recorder = new Recorder(ctx);
   const dispatch = new DispatchStep(ctx, integrator, queue);
-  log.observe(integrator, desk);
+  log.observe(integrator, desk, attestor);
   try {
     const history = log.replayHistory();
     desk.noteHistory(history);
+    attestor.noteHistory(history);
     const spent = spendOfHistory(setup.dir, history, options.costOf);
     budget.spend(spent.tokens, spent.usd);
     await integrator.start();
     setup.fan.load(log.state);
     await recover(ctx, queue, recorder);
-    desk.applyOperatorApprovals();
-    desk.absorb();
+    await desk.applyOperatorApprovals();
+    await desk.absorb();
     log.startLoop();
     let end: RunEnd | null = null;
     let interrupted: Promise<AttemptSettlement | null> | null = null;
     while (end === null && !stop.aborted) {
-      desk.absorbIfDue();
+      await desk.absorbIfDue();
+      attestor.attestCompleted();
       await integrator.integrateCompleted();
       const frontier = frontierStep(ctx);
       if (stop.failure === null) dispatch.dispatchAll(frontier.dispatch);
@@ -83,6 +88,10 @@ export async function runWorkflow(
       } else end = await whenIdle(ctx, desk, frontier);
     }
     if (stop.aborted || end === null) end = await drainAfterStop(ctx, queue, recorder, interrupted);
+    attestor.attestCompleted();
+    // One run attestation per completion: signed just before run.completed is journaled.
+    if (end.status === "complete" && !log.state.completed)
+      attestor.attestRun(await integrationHead(setup.gitPorts, setup.runId));
     await closeRun(ctx, queue, end);
     return await runOutcome(ctx, end, startedMs);
   } finally {

@@ -6,6 +6,7 @@ import { makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { runWorkflow } from "./run-workflow.js";
 import { exampleRepo, realPorts } from "./test-support/example.js";
+import { OPERATOR } from "./test-support/operator.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -18,6 +19,7 @@ function optionsOf(ex: ReturnType<typeof exampleRepo>) {
     repo: ex.repo.path,
     bindings: ex.bindings,
     bindingsDigest: ex.bindingsDigest,
+    operator: OPERATOR,
     policy: policy && { policy, name: "dwm.policy.json" },
   };
 }

@@ -15,6 +15,18 @@ export const gateResolverErrors = defineErrors({
     hint: "The gate changed since it was shown (a recompile or a new opening); look at it again with `dwm gates <run>` and decide anew.",
     exitCode: EXIT.integrity,
   },
+  ERR_GATE_HEAD_MOVED: {
+    title:
+      "The approval was made at an integration head that is no longer current: something was committed to the integration branch after the decision.",
+    hint: "Look at the integration branch as it is now (`dwm gates <run>`, git log) and decide again with `dwm approve` / `dwm reject`.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_GATE_POLICY_NOT_ALLOWED: {
+    title:
+      "A policy (`dwm run --approve`, dwm.policy.json) tried to decide a gate only a person may decide, or to reject one.",
+    hint: "Policies approve risk gates only; decide human gates with `dwm approve` / `dwm reject`.",
+    exitCode: EXIT.integrity,
+  },
   ERR_GATE_NOT_OPEN: {
     title:
       "The gate is not waiting for a decision: a human gate not yet reached, or a rejected gate whose reworked packets have not completed again.",

@@ -41,16 +41,17 @@ export function readApprovalPolicy(file: string): ApprovalPolicy | null {
 /**
  * Approvals the policy gives: one per risk gate (source worker-permission, surface or
  * plan-risk-gate) whose category the policy lists and that is neither approved nor
- * rejected. Recorded with approver source `policy-file`. Never a human-gate phase, a
- * gate opened at run time, or a gate whose safe default is `ask` (the plan asks for the
- * operator's own decision on it, `dwm approve`; `dwm run --approve` goes through here
- * too). Pure: the caller writes and journals them.
+ * rejected. Recorded as decided by the policy (`decided_by: policy`, approver source
+ * `policy-file`), to be signed with the operator's key `keyId` at integration head
+ * `integrationHead`. Never a human-gate phase, a gate opened at run time, or a gate whose
+ * safe default is `ask` (the plan asks for the operator's own decision on it, `dwm approve`;
+ * `dwm run --approve` goes through here too). Pure: the caller signs, writes and journals them.
  */
 export function policyApprovals(
   state: RunState,
   run: RunView,
   policy: ApprovalPolicy,
-  options: { clock: Clock; policyName?: string },
+  options: { clock: Clock; policyName?: string; keyId: string; integrationHead: string | null },
 ): Approval[] {
   const out: Approval[] = [];
   for (const [gateId, gate] of run.gates) {
@@ -60,16 +61,21 @@ export function policyApprovals(
     const view = gateView(state, run, gateId);
     if (!view.preapprovable || view.digest === null) continue;
     if (view.state.state !== "closed" && view.state.state !== "open") continue;
+    const name = options.policyName ?? POLICY_FILE;
     out.push({
       kind: "approval",
-      schema_version: "1",
+      schema_version: "2",
       run_id: state.run_id,
       gate_id: gateId,
       gate_digest: view.digest as Approval["gate_digest"],
+      integration_head: options.integrationHead,
       decision: "approve",
-      reason: `pre-approved by ${options.policyName ?? POLICY_FILE}: category ${gate.category}`,
+      reason: `pre-approved by ${name}: category ${gate.category}`,
       packets: [],
-      approver: { name: options.policyName ?? POLICY_FILE, source: "policy-file" },
+      approver: { name, source: "policy-file" },
+      key_id: options.keyId,
+      decided_by: "policy",
+      policy: name,
       at: options.clock.now(),
     });
   }

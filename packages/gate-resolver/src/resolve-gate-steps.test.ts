@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { digest } from "@dwm/core";
 import type { Approval } from "@dwm/schemas";
-import { FakeClock, makeTempDir } from "@dwm/test-utils";
+import { FakeClock, makeTempDir, testOperatorKey, testTrust } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { pendingApprovals, readPendingApproval, writeApproval } from "./approval-store.js";
 import { gateView } from "./gate-view.js";
@@ -11,6 +11,8 @@ import { Driver, demoRun, reviewOf } from "./test-support/run.js";
 
 const clock = new FakeClock("2026-03-01T10:00:00.000Z");
 const ada = { name: "Ada <ada@example.com>", source: "git" } as const;
+const key = testOperatorKey();
+const signer = { keyId: key.keyId, integrationHead: null };
 
 const caught = (f: () => unknown): unknown => {
   try {
@@ -107,6 +109,7 @@ describe("packetsToReopen: what a rejection sends back", () => {
       reason: "redo",
       packets,
       approver: ada,
+      ...signer,
       clock,
     });
 
@@ -155,24 +158,37 @@ describe("readPendingApproval: does an approval file count", () => {
         gateId: "write",
         decision: "approve",
         approver: ada,
+        ...signer,
         clock,
       });
-      for (let i = 0; i < 10; i++) writeApproval(tmp.path, a);
+      const trust = testTrust(key);
+      for (let i = 0; i < 10; i++) writeApproval(tmp.path, a, key);
       const root = path.join(tmp.path, "approvals");
-      const good = readPendingApproval(root, "write/2.json");
-      expect(good).toMatchObject({ path: "approvals/write/2.json", approval: a, problem: null });
+      const good = readPendingApproval(root, "write/2.json", trust);
+      expect(good).toMatchObject({
+        path: "approvals/write/2.json",
+        gateId: "write",
+        approval: a,
+        signer: { keyId: key.keyId },
+        problem: null,
+      });
       fs.mkdirSync(path.join(root, "human-gate"));
       fs.copyFileSync(path.join(root, "write/1.json"), path.join(root, "human-gate/3.json"));
-      expect(readPendingApproval(root, "human-gate/3.json")).toMatchObject({
+      expect(readPendingApproval(root, "human-gate/3.json", trust)).toMatchObject({
         approval: null,
-        problem: "approvals/human-gate/3.json is not where an approval of gate write belongs",
+        problem: {
+          code: "ERR_GATE_APPROVAL_INVALID",
+          message: "approvals/human-gate/3.json is not where an approval of gate write belongs",
+          keyId: key.keyId,
+        },
       });
-      fs.writeFileSync(path.join(root, "write/11.json"), `${JSON.stringify(a)}\n`);
-      const notCanonical = readPendingApproval(root, "write/11.json");
+      const signed = JSON.parse(fs.readFileSync(path.join(root, "write/1.json"), "utf8"));
+      fs.writeFileSync(path.join(root, "write/11.json"), `${JSON.stringify(signed)}\n`);
+      const notCanonical = readPendingApproval(root, "write/11.json", trust);
       expect(notCanonical.approval).toBeNull();
-      expect(notCanonical.problem).toBe(`${path.join(root, "write/11.json")} is not in canonical rendering`);
+      expect(notCanonical.problem?.message).toBe("the file is not in canonical rendering");
       fs.writeFileSync(path.join(root, "write/notes.json"), "{}");
-      expect(pendingApprovals(tmp.path, []).map((p) => p.path)).toEqual([
+      expect(pendingApprovals(tmp.path, [], trust).map((p) => p.path)).toEqual([
         "approvals/human-gate/3.json",
         ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => `approvals/write/${n}.json`),
       ]);

@@ -1,4 +1,4 @@
-import { type Clock, digest, digestBytes, renderArtifact } from "@dwm/core";
+import { type Clock, digest } from "@dwm/core";
 import { type CompiledGates, type EventDraft, gatesAfterReopen } from "@dwm/runtime";
 import type { Approval, Approver, Review, RunState } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
@@ -10,6 +10,13 @@ import type { HandoffCopy, RunView } from "./types.js";
 export interface GateContext {
   /** Where the approval file is (or will be) in the run store: approvals/<gate_id>/<n>.json. */
   approvalPath: string;
+  /** sha256 of the approval file's bytes (the signed bundle), what the journal records in `files`. */
+  approvalDigest: string;
+  /**
+   * The integration branch head now (the run's base commit while the branch does not exist;
+   * null outside git). An approval shown another head is refused (ERR_GATE_HEAD_MOVED).
+   */
+  integrationHead: string | null;
   /** The review of the held packet's last attempt (human-gate phases and needs-human gates). */
   review?: Review | null;
 }
@@ -25,11 +32,6 @@ export function approvalPath(gateId: string, n: number): string {
   return `approvals/${gateId}/${n}.json`;
 }
 
-/** The file reference (run-relative path, raw-bytes digest) of an approval written with writeArtifact. */
-export function approvalFileRef(approval: Approval, n: number): { path: string; digest: string } {
-  return { path: approvalPath(approval.gate_id, n), digest: digestBytes(renderArtifact(approval)) };
-}
-
 /** Build an approval for the gate as it is now (its current digest). Checks everything resolveGate checks. */
 export function buildApproval(
   state: RunState,
@@ -40,6 +42,12 @@ export function buildApproval(
     reason?: string;
     packets?: readonly string[];
     approver: Approver;
+    /** The operator key that will sign it. */
+    keyId: string;
+    /** The integration head the operator is shown (see GateContext.integrationHead). */
+    integrationHead: string | null;
+    /** Set when a policy decides (`dwm run --approve`, dwm.policy.json): which one. */
+    policy?: string | null;
     clock: Clock;
   },
 ): Approval {
@@ -55,21 +63,58 @@ export function buildApproval(
   }
   const approval: Approval = {
     kind: "approval",
-    schema_version: "1",
+    schema_version: "2",
     run_id: state.run_id,
     gate_id: input.gateId,
     gate_digest: view.digest as Approval["gate_digest"],
+    integration_head: input.integrationHead,
     decision: input.decision,
     reason: (input.reason ?? "").trim(),
     packets: input.decision === "reject" ? [...new Set(input.packets ?? [])] : [],
     approver: input.approver,
+    key_id: input.keyId,
+    decided_by: input.policy ? "policy" : "operator",
+    policy: input.policy ?? null,
     at: input.clock.now(),
   };
-  checkApproval(state, approval, view);
+  checkApproval(state, approval, view, input.integrationHead);
   return approval;
 }
 
-function checkApproval(state: RunState, approval: Approval, view: GateView): void {
+/** A policy decides only risk gates, and only to approve: a person decides every other gate. */
+function checkPolicy(approval: Approval, view: GateView): void {
+  if (approval.decided_by !== "policy") return;
+  if (!view.preapprovable || approval.decision !== "approve") {
+    throw gateResolverErrors.create(
+      "ERR_GATE_POLICY_NOT_ALLOWED",
+      `gate ${approval.gate_id} (${view.artifact?.source ?? "runtime"}) cannot be ${approval.decision === "approve" ? "approved" : "rejected"} by a policy (${approval.policy ?? "unnamed"})`,
+      { details: { gate_id: approval.gate_id, policy: approval.policy } },
+    );
+  }
+}
+
+/** The approval must have been shown the integration head as it is now: nobody committed since. */
+function checkHead(approval: Approval, integrationHead: string | null): void {
+  if (approval.integration_head === integrationHead) return;
+  throw gateResolverErrors.create(
+    "ERR_GATE_HEAD_MOVED",
+    `the approval of gate ${approval.gate_id} was made at integration head ${approval.integration_head ?? "(none)"}; the head is now ${integrationHead ?? "(none)"}: something was committed after the decision`,
+    {
+      details: {
+        gate_id: approval.gate_id,
+        approval_head: approval.integration_head,
+        integration_head: integrationHead,
+      },
+    },
+  );
+}
+
+function checkApproval(
+  state: RunState,
+  approval: Approval,
+  view: GateView,
+  integrationHead: string | null,
+): void {
   const v = validateSchema("approval", approval);
   if (!v.ok) {
     if (approval.decision === "reject" && approval.reason.trim() === "") {
@@ -93,6 +138,7 @@ function checkApproval(state: RunState, approval: Approval, view: GateView): voi
       { details: { approval_run: approval.run_id, run_id: state.run_id } },
     );
   }
+  checkPolicy(approval, view);
   if (approval.gate_digest !== view.digest) {
     throw gateResolverErrors.create(
       "ERR_GATE_STALE_DIGEST",
@@ -106,6 +152,7 @@ function checkApproval(state: RunState, approval: Approval, view: GateView): voi
       },
     );
   }
+  checkHead(approval, integrationHead);
   const s = view.state.state;
   if (s === "approved") {
     throw gateResolverErrors.create(
@@ -367,8 +414,8 @@ export function resolveGate(
   context: GateContext,
 ): GateResolution {
   const view = gateView(state, run, approval.gate_id);
-  checkApproval(state, approval, view);
-  const fileRef: FileRef = { path: context.approvalPath, digest: digestBytes(renderArtifact(approval)) };
+  checkApproval(state, approval, view, context.integrationHead);
+  const fileRef: FileRef = { path: context.approvalPath, digest: context.approvalDigest };
   return approval.decision === "reject"
     ? rejection(state, approval, run, view, fileRef)
     : approvalOf(state, approval, view, context, fileRef);

@@ -1,6 +1,7 @@
 // Gates: workers that try to approve a gate themselves. (1) A worker without permission to write
 // outside its worktree (the fake Codex CLI ignoring its sandbox) writes a well-formed, canonical
-// approval of the human gate (right run, gate and gate digest) straight into the run store.
+// approval of the human gate (right run, gate, gate digest and head), signed with a key of its
+// own (it cannot read the operator's), straight into the run store.
 // (2) A shell worker appends a forged `gate.approved` event to the journal, chained to the real
 // head with correct digests. (3) A shell worker runs `dwm approve` itself. The run must not count
 // any of them: the human gate stays unapproved until the operator approves it (also across a
@@ -9,8 +10,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { canonicalJson, digest, digestBytes, renderArtifact } from "@dwm/core";
+import { signApproval } from "@dwm/gate-resolver";
 import { validateSchema } from "@dwm/schemas";
-import { makeTempDir, pathWithFakeClis } from "@dwm/test-utils";
+import { git, makeTempDir, pathWithFakeClis, testOperatorKey } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, baseEnv, dwmChild, journal, runDir } from "./support/dwm.js";
 import { exampleRepo } from "./support/repos.js";
@@ -104,21 +106,27 @@ async function round(kind: Case, forger: "report" | "human_gate", n: number): Pr
       gates: { gate_id: string; digest: string }[];
     };
     const gateDigest = run.gates.find((g) => g.gate_id === GATE)?.digest as string;
-    // What an operator's `dwm approve` would write, exactly (canonical, valid, this run and gate).
+    // What an operator's `dwm approve` would write (canonical, valid, this run and gate), signed
+    // with the worker's own key: the operator's is out of its reach.
+    const workerKey = testOperatorKey(66);
     const approval = {
-      kind: "approval",
-      schema_version: "1",
+      kind: "approval" as const,
+      schema_version: "2" as const,
       run_id: runId,
       gate_id: GATE,
       gate_digest: gateDigest,
-      decision: "approve",
+      integration_head: git(repo.path, "rev-parse", "HEAD"),
+      decision: "approve" as const,
       reason: "looks good to me",
       packets: [],
-      approver: { name: "DWM Test <test@dwm.invalid>", source: "git" },
+      approver: { name: "DWM Test <test@dwm.invalid>", source: "git" as const },
+      key_id: workerKey.keyId,
+      decided_by: "operator" as const,
+      policy: null,
       at: "2026-01-01T00:00:00.000Z",
     };
     expect(validateSchema("approval", approval).ok).toBe(true);
-    const approvalText = renderArtifact(approval);
+    const approvalText = renderArtifact(signApproval(approval, workerKey));
     const forgedRel = `approvals/${GATE}/1.json`;
     fs.writeFileSync(
       scenario,
@@ -224,10 +232,8 @@ describe.skipIf(!fs.existsSync(BIN))(`gates (${ROUNDS} round(s) of 3 forgeries, 
           expect(r.first_exit).toBe(4);
           expect(r.resume_exit).toBe(4);
           expect(r.verify_exit).toBe(3);
-          // The runner set it aside when the gate opened (<n>.json.refused-<seq>); verify names it.
-          expect(
-            r.flagged.some((f) => f.startsWith(`ERR_VERIFY_UNEXPECTED_FILE approvals/${GATE}/1.json`)),
-          ).toBe(true);
+          // The runner journaled it as refused when the gate opened; verify names its untrusted signature.
+          expect(r.flagged).toContain(`ERR_VERIFY_SIGNATURE approvals/${GATE}/1.json`);
           expect(r.operator_completes).toBe(true);
         } else if (kind === "journal-event") {
           expect(r.verify_exit).toBe(3);

@@ -61,6 +61,18 @@ export const runtimeErrors = defineErrors({
     hint: "Remove it if it is yours; otherwise find out who put it there.",
     exitCode: EXIT.integrity,
   },
+  ERR_VERIFY_SIGNATURE: {
+    title:
+      "A signed file the run relies on (approval, attestation) is unsigned, signed by a key the repository does not trust, forged, or no longer what was signed or recorded.",
+    hint: "Nothing signed by an untrusted key counts; find out who wrote the file. `dwm verify` names the key and the file; dwm.operators.json lists the trusted keys.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_VERIFY_UNATTESTED: {
+    title:
+      "A completed packet or a completed run has no signed attestation: its evidence is vouched for by nobody.",
+    hint: "Run `dwm run <run>` again with the operator's key: the runner attests what completed without an attestation.",
+    exitCode: EXIT.integrity,
+  },
   ERR_VERIFY_SYMLINK: {
     title: "The run store holds a symbolic link, or a recorded path goes through one.",
     hint: "Replace the link with the real file; DWM never follows links inside a run store.",

@@ -83,6 +83,9 @@ const HANDLERS: { readonly [T in EventType]: Handler<T> } = {
   "fanout.expanded": applyFanout,
   "run.completed": applyRunCompleted,
   "run.stopped": applyNothing,
+  // A refused approval changes no gate; an attestation records what already happened.
+  "approval.refused": applyNothing,
+  "attestation.recorded": applyNothing,
 };
 
 /** The handler of `ev`'s type; an event type the table does not know is refused. */

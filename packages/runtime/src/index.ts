@@ -16,3 +16,5 @@ export {
 } from "./journal.js";
 export { applyRecompile } from "./recompile.js";
 export { verifyRun } from "./verify.js";
+export type { SignatureReport } from "./verify-signatures.js";
+export { trustFor, verifySignatures } from "./verify-signatures.js";

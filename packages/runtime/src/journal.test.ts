@@ -9,6 +9,7 @@ import { openJournal, readJournal } from "./journal.js";
 import { applyRecompile } from "./recompile.js";
 import { completePacket } from "./test-support/drive.js";
 import { changePacket, makeRunStore, type TestRunStore } from "./test-support/run-store.js";
+import { attestRun, TRUST } from "./test-support/sign.js";
 import { verifyRun } from "./verify.js";
 
 const stores: TestRunStore[] = [];
@@ -75,7 +76,7 @@ describe("openJournal", () => {
     const { events } = readJournal(s.runDir);
     expect(cached).toEqual(foldJournal(events, s.run));
     expect(cached.packets.inventory.state).toBe("completed");
-    expect(cached.seq).toBe(6);
+    expect(cached.seq).toBe(7);
   });
 
   it("refuses a second runner with ERR_RUN_LOCKED naming the holder", () => {
@@ -137,9 +138,10 @@ describe("openJournal", () => {
     const partial = '{"at":"2026-01-01T00:00:00.000Z","data":{"pack';
     fs.appendFileSync(path.join(s.runDir, "journal.jsonl"), partial);
     const r = readJournal(s.runDir);
-    expect(r.events).toHaveLength(6);
+    // completePacket's five events and its attestation, after run.opened and lease.taken.
+    expect(r.events).toHaveLength(7);
     expect(r.torn).toEqual({ offset: intact.length, bytes: partial.length, digest: digestBytes(partial) });
-    const report = verifyRun(s.runDir);
+    const report = verifyRun(s.runDir, { trust: TRUST });
     expect(report.problems.map((p) => [p.code, p.repairable])).toEqual([["ERR_VERIFY_TORN_TAIL", true]]);
 
     const j2 = open(s);
@@ -148,13 +150,13 @@ describe("openJournal", () => {
     const after = journalBytes(s);
     expect(after.subarray(0, intact.length).equals(intact)).toBe(true);
     const events = readJournal(s.runDir).events;
-    expect(events.slice(6).map((e) => e.type)).toEqual(["journal.truncated", "lease.taken"]);
-    expect(events[6]?.data).toEqual({
+    expect(events.slice(7).map((e) => e.type)).toEqual(["journal.truncated", "lease.taken"]);
+    expect(events[7]?.data).toEqual({
       offset: intact.length,
       bytes: partial.length,
       tail_digest: digestBytes(partial),
     });
-    expect(verifyRun(s.runDir).ok).toBe(true);
+    expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
   });
 
   it("never repairs a complete line that fails its digest, and releases the lock", () => {
@@ -273,6 +275,7 @@ describe("applyRecompile", () => {
     } as never);
     completePacket(j, s, "implement");
     completePacket(j, s, "review");
+    attestRun(j, s);
     j.append("run.completed", {});
     j.close();
 
@@ -301,7 +304,7 @@ describe("applyRecompile", () => {
     expect(j2.state.revision).toBe(2);
     expect(applyRecompile(j2, { added: [], changed: [], removed: [], downstream: [] })).toEqual([]);
     j2.close();
-    expect(verifyRun(s.runDir).problems).toEqual([]);
+    expect(verifyRun(s.runDir, { trust: TRUST }).problems).toEqual([]);
   });
 
   it("adds and removes packets, and refuses a report that does not match run.json", () => {

@@ -87,6 +87,12 @@ export interface OpenJournalOptions {
    * it, a mismatch is ERR_VERIFY_RUN_DIGEST.
    */
   recompile?: boolean;
+  /**
+   * The run instance identity (32 hex digits) to journal in run.opened when the journal is new
+   * (ignored otherwise). The caller draws it: a distributed-queue coordinator namespaces its jobs
+   * and remote refs by it. Without it, run.opened carries none.
+   */
+  instance?: string;
 }
 
 /** The single writer of a run's journal. */
@@ -354,8 +360,9 @@ export function openingEvents(opening: {
   tookOver: LockInfo | null;
   pid: number;
   host: string;
+  instance?: string | undefined;
 }): EventDraft[] {
-  const { run, torn, tookOver, pid, host } = opening;
+  const { run, torn, tookOver, pid, host, instance } = opening;
   const drafts: EventDraft[] = [];
   if (opening.fresh) {
     drafts.push({
@@ -366,6 +373,7 @@ export function openingEvents(opening: {
         revision: run.revision,
         packets: run.packets.map((p) => p.packet_id),
         gates: run.gates.map((g) => g.gate_id),
+        ...(instance !== undefined ? { instance } : {}),
       },
     });
   }
@@ -440,6 +448,7 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
         tookOver: lock.tookOver,
         pid: me.pid,
         host: me.host,
+        instance: options.instance,
       }),
     );
     if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") journal.saveState();

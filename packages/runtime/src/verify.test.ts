@@ -8,6 +8,7 @@ import { encodeEvent } from "./events.js";
 import { openJournal } from "./journal.js";
 import { completePacket } from "./test-support/drive.js";
 import { makeRunStore, snapshotTree, type TestRunStore } from "./test-support/run-store.js";
+import { putSignedApproval, TRUST } from "./test-support/sign.js";
 import { verifyRun } from "./verify.js";
 
 /** A run with a journal, evidence files, an approval and a handoff: every kind of file verify checks. */
@@ -26,12 +27,13 @@ function busyStore(): TestRunStore {
     digest: handoff.digest,
     files: [handoff],
   });
-  const approval = s.putFile("approvals/write-gate/1.json", '{"decision":"approve"}\n');
+  const gateDigest = s.run.gates[0]?.digest ?? "";
+  const approval = putSignedApproval(s, "approvals/write-gate/1.json", "write-gate", gateDigest);
   j.append("gate.approved", {
     gate_id: "write-gate",
-    gate_digest: s.run.gates[0]?.digest ?? "",
-    approval_digest: approval.digest,
-    files: [approval],
+    gate_digest: gateDigest,
+    approval_digest: approval.approvalDigest,
+    files: [approval.file],
   });
   completePacket(j, s, "implement");
   j.append("run.stopped", { reason: "interrupted", detail: "test" });
@@ -53,21 +55,27 @@ describe("verifyRun", () => {
   afterAll(() => s.cleanup());
 
   it("passes an intact run and validates against verify-report", () => {
-    const r = verifyRun(s.runDir);
+    const r = verifyRun(s.runDir, { trust: TRUST });
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.events).toBe(13);
+    expect(r.events).toBe(15);
     expect(r.torn).toBe(false);
     expect(r.state_cache).toBe("fresh");
     expect(r.run_id).toBe("demo-0123456789ab");
-    // run, journal, marker, plan, scorecard, 3 packets, 3 prompts, 1 gate, 2 × (attempt.json, stdout, review), handoff, approval
-    expect(r.files_checked).toBe(20);
+    // run, journal, marker, plan, scorecard, 3 packets, 3 prompts, 1 gate, 2 × (attempt.json, stdout, review, attestation), handoff, approval
+    expect(r.files_checked).toBe(22);
     expect(validateSchema("verify-report", r).problems).toEqual([]);
+    // Which key signed what.
+    expect(r.signatures?.map((x) => [x.file, x.kind, x.signer, x.status])).toEqual([
+      ["attestations/packets/inventory/1.json", "packet-attestation", "operator-0", "good"],
+      ["approvals/write-gate/1.json", "approval", "operator-0", "good"],
+      ["attestations/packets/implement/1.json", "packet-attestation", "operator-0", "good"],
+    ]);
   });
 
   it("writes nothing: bytes and mtimes are identical before and after", () => {
     const before = snapshotTree(s.runDir);
-    verifyRun(s.runDir);
+    verifyRun(s.runDir, { trust: TRUST });
     expect(snapshotTree(s.runDir)).toEqual(before);
   });
 
@@ -84,7 +92,7 @@ describe("verifyRun", () => {
         const bad = Buffer.from(orig);
         bad[i] = (bad[i] ?? 0) ^ 0x01;
         fs.writeFileSync(full, bad);
-        const r = verifyRun(s.runDir);
+        const r = verifyRun(s.runDir, { trust: TRUST });
         fs.writeFileSync(full, orig);
         expect(r.ok, `${rel} byte ${i}`).toBe(false);
         expect(
@@ -95,7 +103,7 @@ describe("verifyRun", () => {
       }
     }
     expect(checked).toBeGreaterThan(200);
-    expect(verifyRun(s.runDir).ok).toBe(true);
+    expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
   });
 
   it("detects a random byte change anywhere (property)", () => {
@@ -109,7 +117,7 @@ describe("verifyRun", () => {
         bad[i] = (bad[i] ?? 0) ^ x;
         fs.writeFileSync(full, bad);
         try {
-          const r = verifyRun(s.runDir);
+          const r = verifyRun(s.runDir, { trust: TRUST });
           return !r.ok && r.problems.some((p) => p.file === rel);
         } finally {
           fs.writeFileSync(full, orig);
@@ -129,7 +137,8 @@ describe("verifyRun reports each kind of problem", () => {
       s.cleanup();
     }
   }
-  const codes = (s: TestRunStore) => verifyRun(s.runDir).problems.map((p) => [p.code, p.file]);
+  const codes = (s: TestRunStore) =>
+    verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file]);
 
   it("an unexpected file and a symlink", () => {
     withStore((s) => {
@@ -152,6 +161,8 @@ describe("verifyRun reports each kind of problem", () => {
       expect(codes(s)).toEqual([
         ["ERR_VERIFY_FILE_MISSING", "packets/review.json"],
         ["ERR_VERIFY_FILE_MISSING", "attempts/inventory/1/stdout"],
+        // The packet's attestation no longer holds either: one of its subjects is gone.
+        ["ERR_VERIFY_SIGNATURE", "attestations/packets/inventory/1.json"],
       ]);
     });
   });
@@ -162,11 +173,11 @@ describe("verifyRun reports each kind of problem", () => {
       const lines = fs.readFileSync(file, "utf8").split("\n");
       // Drop seq 5 (packet.reviewed of inventory).
       fs.writeFileSync(file, [...lines.slice(0, 4), ...lines.slice(5)].join("\n"));
-      const r = verifyRun(s.runDir);
+      const r = verifyRun(s.runDir, { trust: TRUST });
       expect(r.problems.map((p) => [p.code, p.seq ?? p.file])).toEqual([
         ["ERR_VERIFY_SEQ", 5],
         ["ERR_VERIFY_CHAIN", 5],
-        ...[6, 7, 8, 9, 10, 11, 12].map((n) => ["ERR_VERIFY_SEQ", n]),
+        ...[6, 7, 8, 9, 10, 11, 12, 13, 14].map((n) => ["ERR_VERIFY_SEQ", n]),
         // The review that event named is now named by nothing.
         ["ERR_VERIFY_UNEXPECTED_FILE", "reviews/inventory/1.json"],
       ]);
@@ -179,7 +190,7 @@ describe("verifyRun reports each kind of problem", () => {
       s.rewriteRun((run) => {
         run.compiler_version = "9.9.9";
       });
-      const r = verifyRun(s.runDir);
+      const r = verifyRun(s.runDir, { trust: TRUST });
       expect(r.problems.map((p) => p.code)).toEqual(["ERR_VERIFY_RUN_DIGEST"]);
       expect(r.problems[0]?.expected).not.toBe(r.problems[0]?.actual);
     });
@@ -191,7 +202,7 @@ describe("verifyRun reports each kind of problem", () => {
       const file = path.join(s.runDir, "journal.jsonl");
       fs.rmSync(file);
       fs.rmSync(path.join(s.runDir, "state.json"));
-      for (const d of ["attempts", "reviews", "handoffs", "approvals"])
+      for (const d of ["attempts", "reviews", "handoffs", "approvals", "attestations"])
         fs.rmSync(path.join(s.runDir, d), { recursive: true });
       const j = openJournal(s.runDir, { clock: new FakeClock(), pid: 1, host: "h" });
       j.close();
@@ -207,7 +218,11 @@ describe("verifyRun reports each kind of problem", () => {
         data: {},
       });
       fs.appendFileSync(file, `${forged.line}\n`);
-      expect(codes(s)).toEqual([["ERR_VERIFY_STATE", "journal.jsonl"]]);
+      // The forged completion also has no signed run attestation.
+      expect(codes(s)).toEqual([
+        ["ERR_VERIFY_STATE", "journal.jsonl"],
+        ["ERR_VERIFY_UNATTESTED", "attestations/run/1.json"],
+      ]);
     });
   });
 });

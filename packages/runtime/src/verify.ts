@@ -8,11 +8,13 @@ import {
   isDwmError,
   isReadProblem,
   readArtifactFile,
+  type TrustStore,
 } from "@dwm/core";
 import type { JournalEvent, Run, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { JOURNAL_FILE, type JournalScan, scanJournal } from "./events.js";
 import { foldJournal } from "./fold.js";
 import { LOCK_FILE, RUN_FILE, STATE_FILE, stateCacheStatus } from "./journal.js";
+import { trustFor, verifySignatures } from "./verify-signatures.js";
 
 /** Files every run store may hold that nothing else names. */
 const EXEMPT = new Set([
@@ -250,15 +252,33 @@ export function strayFileProblems(
   });
 }
 
+/** The signatures' report, or a problem saying the trusted keys could not be read. */
+function signaturesOf(dir: string, events: readonly JournalEvent[], trust: TrustStore | undefined) {
+  try {
+    return verifySignatures(dir, events, trustFor(dir, trust));
+  } catch (e) {
+    if (!isDwmError(e)) throw e;
+    const problem: VerifyProblem = {
+      code: "ERR_VERIFY_SIGNATURE",
+      file: RUN_FILE,
+      message: `the trusted keys cannot be read: ${e.message}`,
+      repairable: false,
+    };
+    return { problems: [problem], signatures: [] };
+  }
+}
+
 /**
  * Check a run store without writing anything: run.json against the run digest the
  * journal last recorded; the journal's every line (schema, canonical form, digest,
  * seq, chain) and its history (fold); plan.json and scorecard.json against run.json;
  * every packet, prompt and gate of run.json's index; every file a journal event names
- * in `data.files` (sha256 of its bytes; the latest naming of a path wins); and no
- * file that nothing names. Every problem is reported, not just the first.
+ * in `data.files` (sha256 of its bytes; the latest naming of a path wins); no file that
+ * nothing names; and every signature (verifySignatures) against `options.trust`, by
+ * default the dwm.operators.json of the repository holding the store. Every problem is
+ * reported, not just the first.
  */
-export function verifyRun(runDir: string): VerifyReport {
+export function verifyRun(runDir: string, options: { trust?: TrustStore } = {}): VerifyReport {
   const dir = path.resolve(runDir);
   const c = new StoreChecker(dir);
   const run = c.json(RUN_FILE, "run", null) as Run | undefined;
@@ -269,6 +289,8 @@ export function verifyRun(runDir: string): VerifyReport {
     expected.set(rel, e);
   }
   c.problems.push(...strayFileProblems(walk(dir), expected));
+  const signed = signaturesOf(dir, scan.events, options.trust);
+  c.problems.push(...signed.problems);
 
   const last = scan.events.at(-1);
   return {
@@ -282,5 +304,6 @@ export function verifyRun(runDir: string): VerifyReport {
     files_checked: c.filesChecked,
     state_cache: stateCacheStatus(dir, last?.seq ?? 0, last?.digest ?? null),
     problems: c.problems,
+    signatures: signed.signatures,
   };
 }

@@ -55,6 +55,8 @@ const NEUTRAL_EVENTS = new Set<JournalEvent["type"]>([
   "handoff.registered",
   "run.stopped",
   "run.completed",
+  "approval.refused",
+  "attestation.recorded",
 ]);
 
 /**

@@ -43,6 +43,7 @@ export type {
   ScriptUsage,
 } from "./model-server/index.js";
 export { addFilePatch, startModelServer, updateFilePatch } from "./model-server/index.js";
+export { testOperatorKey, testTrust, trustTestOperator, writeTestOperatorConfig } from "./operator.js";
 export type { RedisServer, RedisServerOptions, TlsFiles } from "./redis-server.js";
 export { makeTlsFiles, opensslAvailable, redisServerAvailable, startRedisServer } from "./redis-server.js";
 export type { TempDir } from "./temp.js";

@@ -18,27 +18,37 @@ export interface RedisServerOptions {
    * then `rediss://`.
    */
   tls?: TlsFiles;
+  /** With `tls`: clients must present a certificate the CA signed (`--tls-auth-clients yes`; makeTlsFiles makes one). */
+  tlsAuthClients?: boolean;
+  /** More addresses to listen on besides 127.0.0.1 (a veth address a test made), same port. */
+  bind?: readonly string[];
 }
 
-/** PEM files of a throwaway certificate authority and a server certificate it signed. */
+/** PEM files of a throwaway certificate authority, and a server and a client certificate it signed. */
 export interface TlsFiles {
   /** The CA certificate clients must trust (NODE_EXTRA_CA_CERTS). */
   caFile: string;
   certFile: string;
   keyFile: string;
+  /** A client certificate (CN dwm-client) and its key, for a server with tls-auth-clients. */
+  clientCertFile: string;
+  clientKeyFile: string;
 }
 
 /**
- * Make a throwaway CA and a server certificate for 127.0.0.1 and localhost, signed by it, in
- * `dir` (openssl on PATH). For TLS tests on loopback only; the keys are not protected.
+ * Make a throwaway CA, a server certificate for 127.0.0.1, localhost and `serverAddresses`, and a
+ * client certificate, both signed by it, in `dir` (openssl on PATH). For TLS tests on loopback
+ * or a test's own veth addresses only; the keys are not protected.
  */
-export function makeTlsFiles(dir: string): TlsFiles {
+export function makeTlsFiles(dir: string, serverAddresses: readonly string[] = []): TlsFiles {
   const run = (...args: string[]) => {
     const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr || r.error?.message}`);
   };
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const ips = ["127.0.0.1", ...serverAddresses].map((a) => `IP:${a}`).join(",");
+  fs.writeFileSync(path.join(dir, "san.cnf"), `subjectAltName=${ips},DNS:localhost\n`);
+  fs.writeFileSync(path.join(dir, "client.cnf"), "extendedKeyUsage=clientAuth\n");
   run(
     "req",
     "-x509",
@@ -83,10 +93,41 @@ export function makeTlsFiles(dir: string): TlsFiles {
     "-extfile",
     "san.cnf",
   );
+  run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "client.key",
+    "-out",
+    "client.csr",
+    "-subj",
+    "/CN=dwm-client",
+  );
+  run(
+    "x509",
+    "-req",
+    "-in",
+    "client.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "client.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "client.cnf",
+  );
   return {
     caFile: path.join(dir, "ca.pem"),
     certFile: path.join(dir, "server.pem"),
     keyFile: path.join(dir, "server.key"),
+    clientCertFile: path.join(dir, "client.pem"),
+    clientKeyFile: path.join(dir, "client.key"),
   };
 }
 
@@ -128,11 +169,18 @@ function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number, overTls: boolean): Promise<boolean> {
+function ping(port: number, overTls: TlsFiles | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    // Only "is it up": the certificate is the test's business, not the readiness probe's.
+    // Only "is it up": the server's certificate is the test's business, not the readiness probe's
+    // (which shows the client certificate, in case the server asks for one).
     const s = overTls
-      ? tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false })
+      ? tls.connect({
+          host: "127.0.0.1",
+          port,
+          rejectUnauthorized: false,
+          cert: fs.readFileSync(overTls.clientCertFile),
+          key: fs.readFileSync(overTls.clientKeyFile),
+        })
       : net.connect({ host: "127.0.0.1", port });
     let buf = "";
     const done = (ok: boolean) => {
@@ -176,11 +224,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
           "--tls-ca-cert-file",
           t.caFile,
           "--tls-auth-clients",
-          "no",
+          options.tlsAuthClients ? "yes" : "no",
         ]
       : ["--port", String(port)]),
     "--bind",
     "127.0.0.1",
+    ...(options.bind ?? []),
     "--protected-mode",
     "yes",
     "--dir",
@@ -210,7 +259,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     });
     for (let i = 0; i < 200; i++) {
       if (exited) break;
-      if (await ping(port, t !== undefined)) return;
+      if (await ping(port, t)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     const log = fs.existsSync(path.join(dir, "redis.log"))

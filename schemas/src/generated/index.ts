@@ -3,10 +3,11 @@
 import type { ValidateFunction } from "ajv";
 import * as v from "./validators.js";
 export type { ApprovalPolicy } from "./types/approval-policy.js";
-export type { Slug, Digest, Timestamp, Approval, Approver } from "./types/approval.js";
+export type { Slug, Digest, CommitId, KeyId, Timestamp, Approval, Approver } from "./types/approval.js";
 export type { ArtifactEnvelope } from "./types/artifact-envelope.js";
-export type { Digest1, Digest2, AttemptOutcome, RelativePath, RelativePath1, BackendName, InvocationOutcome, AttemptJobResult, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt-job-result.js";
-export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, Digest3, AttemptJob, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketWorker1, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, RateLimit, AttemptInput, AttemptLimits } from "./types/attempt-job.js";
+export type { Digest1, Digest2, Digest3, AttemptOutcome, RelativePath, RelativePath1, BackendName, InvocationOutcome, AttemptJobResult, Attempt, AttemptInputRecord, Invocation, TokenUsage, ChangedFile, OutputRecord, CheckResult, AttemptFinding, EvidenceFile } from "./types/attempt-job-result.js";
+export type { HandoffFormat, Slug1, PacketCommand, PacketFanout, Slug2, Slug3, Digest4, AttemptJob, AttemptRequest, Packet, PacketPhase, PacketWorker, PacketToolPermissions, PacketPromptContract, PacketContextBudget, PacketWorker1, PacketInput, PacketOutput, PacketVerification, PacketBudget, PacketFirstSlice, PacketArgvCommand, PacketScriptCommand, PacketFanoutTemplate, PacketFanoutItem, ResolvedBinding, WorkerBinding, RateLimit, AttemptInput, AttemptLimits } from "./types/attempt-job.js";
+export type { AttestResult, OperatorKey } from "./types/attest-result.js";
 export type { CommandList, CommandInfo, CommandOption } from "./types/command-list.js";
 export type { Common } from "./types/common.js";
 export type { CompileResult, CompileResultPacket, CompileResultGate, ChangeReport, GateChanges } from "./types/compile-result.js";
@@ -17,29 +18,36 @@ export type { FrontierStatus, BlockReason, Frontier, Dispatchable, GateToOpen, P
 export type { GateDecision } from "./types/gate-decision.js";
 export type { GateCategory, Gate } from "./types/gate.js";
 export type { GatesReport, GatesReportRow, GatesReportPacket } from "./types/gates-report.js";
+export type { InTotoStatement, InTotoSubject } from "./types/in-toto-statement.js";
 export type { InitResult } from "./types/init-result.js";
 export type { Invalidator } from "./types/invalidator.js";
-export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, PacketSkippedEvent, PacketSkippedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, GateReopenedEvent, GateReopenedData, GateSupersededEvent, GateSupersededData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData } from "./types/journal-event.js";
+export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, QueueOrigin, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, PacketSkippedEvent, PacketSkippedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, GateReopenedEvent, GateReopenedData, GateSupersededEvent, GateSupersededData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData, ApprovalRefusedEvent, ApprovalRefusedData, AttestationRecordedEvent, AttestationRecordedData } from "./types/journal-event.js";
 export type { JournalLog } from "./types/journal-log.js";
+export type { KeysResult } from "./types/keys-result.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
+export type { Operators } from "./types/operators.js";
+export type { PacketAttestation } from "./types/packet-attestation.js";
 export type { PacketDetail, PacketPhaseRef, PacketWorkerRow, PacketGateRow, PacketAttemptDetail, AttemptCost, FailingCheck, FindingDetail, InvocationRow, DiffStat, DiffStatFile, CostSummary, NextAction } from "./types/packet-detail.js";
 export type { ReportResult } from "./types/report-result.js";
 export type { ReviewVerdictValue, Review, ReviewFinding, ReviewEvidence, ReviewCheck, ReviewHandoff, ReviewDiffSummary, ReviewDiffFile, ReviewerWorkerRecord } from "./types/review.js";
+export type { RunAttestation } from "./types/run-attestation.js";
 export type { RunCheck } from "./types/run-check.js";
 export type { RunMarker } from "./types/run-marker.js";
 export type { RunOutcomeStatus, RunOutcome, OutcomeGate, OutcomeFailure, IntegrationHead, RunnerActivity } from "./types/run-outcome.js";
 export type { PacketLifecycleState, GateLifecycleState, RunState, PacketState, GateState, HandoffState, LeaseState, StopState, FanoutState, FanoutItemState } from "./types/run-state.js";
 export type { Run, RunPacketEntry, RunGateEntry, RunHandoffEntry } from "./types/run.js";
 export type { Scorecard, PlanProblem, PlanWarning, ScorecardScores, MetricScore, ScorecardSummary, CapabilityCoverage } from "./types/scorecard.js";
+export type { SignedBundle, DsseEnvelope } from "./types/signed-bundle.js";
 export type { StatusReport, StatusIntegrity, StatusStop, StatusPacketRow, StatusFanoutRow, StatusFanoutFailure, StatusGateRow } from "./types/status-report.js";
-export type { VerifyReport, VerifyProblem } from "./types/verify-report.js";
+export type { VerifyReport, VerifyProblem, SignatureCheck } from "./types/verify-report.js";
 export type { WorkerBindings, TokenPrice } from "./types/worker-bindings.js";
+export type { Timestamp1, WorkerList, WorkerPresence } from "./types/worker-list.js";
 export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanText1, PlanText2, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanWorker06, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","init-result","invalidator","journal-event","journal-log","manifest-summary","next-action","packet-detail","packet","report-result","review","run-check","run-marker","run-outcome","run-state","run","scorecard","status-report","verify-report","worker-bindings","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","init-result","invalidator","journal-event","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet-detail","packet","report-result","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -51,6 +59,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "attempt-job": v.validateAttemptJob as ValidateFunction,
   "attempt-request": v.validateAttemptRequest as ValidateFunction,
   "attempt": v.validateAttempt as ValidateFunction,
+  "attest-result": v.validateAttestResult as ValidateFunction,
   "command-list": v.validateCommandList as ValidateFunction,
   "common": v.validateCommon as ValidateFunction,
   "compile-result": v.validateCompileResult as ValidateFunction,
@@ -61,25 +70,32 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "gate-decision": v.validateGateDecision as ValidateFunction,
   "gate": v.validateGate as ValidateFunction,
   "gates-report": v.validateGatesReport as ValidateFunction,
+  "in-toto-statement": v.validateInTotoStatement as ValidateFunction,
   "init-result": v.validateInitResult as ValidateFunction,
   "invalidator": v.validateInvalidator as ValidateFunction,
   "journal-event": v.validateJournalEvent as ValidateFunction,
   "journal-log": v.validateJournalLog as ValidateFunction,
+  "keys-result": v.validateKeysResult as ValidateFunction,
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "next-action": v.validateNextAction as ValidateFunction,
+  "operators": v.validateOperators as ValidateFunction,
+  "packet-attestation": v.validatePacketAttestation as ValidateFunction,
   "packet-detail": v.validatePacketDetail as ValidateFunction,
   "packet": v.validatePacket as ValidateFunction,
   "report-result": v.validateReportResult as ValidateFunction,
   "review": v.validateReview as ValidateFunction,
+  "run-attestation": v.validateRunAttestation as ValidateFunction,
   "run-check": v.validateRunCheck as ValidateFunction,
   "run-marker": v.validateRunMarker as ValidateFunction,
   "run-outcome": v.validateRunOutcome as ValidateFunction,
   "run-state": v.validateRunState as ValidateFunction,
   "run": v.validateRun as ValidateFunction,
   "scorecard": v.validateScorecard as ValidateFunction,
+  "signed-bundle": v.validateSignedBundle as ValidateFunction,
   "status-report": v.validateStatusReport as ValidateFunction,
   "verify-report": v.validateVerifyReport as ValidateFunction,
   "worker-bindings": v.validateWorkerBindings as ValidateFunction,
+  "worker-list": v.validateWorkerList as ValidateFunction,
   "worker-report": v.validateWorkerReport as ValidateFunction,
   "workflow-plan": v.validateWorkflowPlan as ValidateFunction,
 };
@@ -93,6 +109,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "attempt-job": "https://schemas.dwm.dev/v1/attempt-job.schema.json",
   "attempt-request": "https://schemas.dwm.dev/v1/attempt-request.schema.json",
   "attempt": "https://schemas.dwm.dev/v1/attempt.schema.json",
+  "attest-result": "https://schemas.dwm.dev/v1/attest-result.schema.json",
   "command-list": "https://schemas.dwm.dev/v1/command-list.schema.json",
   "common": "https://schemas.dwm.dev/v1/common.schema.json",
   "compile-result": "https://schemas.dwm.dev/v1/compile-result.schema.json",
@@ -103,25 +120,32 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "gate-decision": "https://schemas.dwm.dev/v1/gate-decision.schema.json",
   "gate": "https://schemas.dwm.dev/v1/gate.schema.json",
   "gates-report": "https://schemas.dwm.dev/v1/gates-report.schema.json",
+  "in-toto-statement": "https://schemas.dwm.dev/v1/in-toto-statement.schema.json",
   "init-result": "https://schemas.dwm.dev/v1/init-result.schema.json",
   "invalidator": "https://schemas.dwm.dev/v1/invalidator.schema.json",
   "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
+  "keys-result": "https://schemas.dwm.dev/v1/keys-result.schema.json",
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "next-action": "https://schemas.dwm.dev/v1/next-action.schema.json",
+  "operators": "https://schemas.dwm.dev/v1/operators.schema.json",
+  "packet-attestation": "https://schemas.dwm.dev/v1/packet-attestation.schema.json",
   "packet-detail": "https://schemas.dwm.dev/v1/packet-detail.schema.json",
   "packet": "https://schemas.dwm.dev/v1/packet.schema.json",
   "report-result": "https://schemas.dwm.dev/v1/report-result.schema.json",
   "review": "https://schemas.dwm.dev/v1/review.schema.json",
+  "run-attestation": "https://schemas.dwm.dev/v1/run-attestation.schema.json",
   "run-check": "https://schemas.dwm.dev/v1/run-check.schema.json",
   "run-marker": "https://schemas.dwm.dev/v1/run-marker.schema.json",
   "run-outcome": "https://schemas.dwm.dev/v1/run-outcome.schema.json",
   "run-state": "https://schemas.dwm.dev/v1/run-state.schema.json",
   "run": "https://schemas.dwm.dev/v1/run.schema.json",
   "scorecard": "https://schemas.dwm.dev/v1/scorecard.schema.json",
+  "signed-bundle": "https://schemas.dwm.dev/v1/signed-bundle.schema.json",
   "status-report": "https://schemas.dwm.dev/v1/status-report.schema.json",
   "verify-report": "https://schemas.dwm.dev/v1/verify-report.schema.json",
   "worker-bindings": "https://schemas.dwm.dev/v1/worker-bindings.schema.json",
+  "worker-list": "https://schemas.dwm.dev/v1/worker-list.schema.json",
   "worker-report": "https://schemas.dwm.dev/v1/worker-report.schema.json",
   "workflow-plan": "https://schemas.dwm.dev/v1/workflow-plan.schema.json",
 };

@@ -3,13 +3,23 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadRun } from "@dwm/compiler";
 import { digest, digestBytes, renderArtifact, writeArtifact } from "@dwm/core";
-import { pendingApprovals, resolveGate } from "@dwm/gate-resolver";
+import { pendingApprovals, readSignedApproval, resolveGate } from "@dwm/gate-resolver";
 import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
 import type { Approval, Review } from "@dwm/schemas";
 import { SCHEMA_NAMES, validateSchema } from "@dwm/schemas";
-import { FakeClock, makeGitRepo, type TempDir } from "@dwm/test-utils";
+import {
+  FakeClock,
+  git,
+  makeGitRepo,
+  makeTempDir,
+  type TempDir,
+  testOperatorKey,
+  testTrust,
+  writeTestOperatorConfig,
+} from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "../test-support/operator.js";
 
 // Until @dwm/plan-evaluator lands (it exports nothing yet), compile with a stand-in
 // that activates the plan; these tests are about gates, not plan evaluation.
@@ -50,13 +60,14 @@ async function dwm(argv: string[], env: Record<string, string | undefined> = {})
   const code = await main(
     argv,
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    { cwd: repo.path, env: { PATH: process.env.PATH, ...env }, clock },
+    { cwd: repo.path, env: { PATH: process.env.PATH, ...operatorEnv(), ...env }, clock },
   );
   return { code, stdout, stderr };
 }
 
 beforeEach(async () => {
   repo = makeGitRepo({ "workflow.plan.json": fs.readFileSync(PLAN, "utf8") });
+  trustOperator(repo.path);
   const r = await dwm(["compile", "workflow.plan.json", "--json"]);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
@@ -267,15 +278,66 @@ describe("dwm approve / reject", () => {
         ).toEqual(["ERR_VERIFY_UNEXPECTED_FILE approvals/write/1.json"]);
       }
       // The runner picks it up: checks it again and journals it.
-      const pending = pendingApprovals(runDir, readJournal(runDir).events);
-      expect(pending.map((p) => p.path)).toEqual(["approvals/write/1.json"]);
-      const p = pending[0] as { approval: Approval; path: string };
-      const { events } = resolveGate(runner.state, p.approval, loadRun(runDir), { approvalPath: p.path });
+      const trust = testTrust();
+      const pending = pendingApprovals(runDir, readJournal(runDir).events, trust);
+      expect(pending.map((p) => [p.path, p.signer?.keyId, p.problem])).toEqual([
+        ["approvals/write/1.json", testOperatorKey().keyId, null],
+      ]);
+      const p = pending[0] as { approval: Approval; path: string; digest: string };
+      // Nothing merged yet: the head it was shown is the run's base commit.
+      expect(p.approval.integration_head).toBe(git(repo.path, "rev-parse", "HEAD"));
+      const { events } = resolveGate(runner.state, p.approval, loadRun(runDir), {
+        approvalPath: p.path,
+        approvalDigest: p.digest,
+        integrationHead: p.approval.integration_head,
+      });
       runner.appendAll(events);
       expect(runner.state.gates.write?.state).toBe("approved");
-      expect(pendingApprovals(runDir, readJournal(runDir).events)).toEqual([]);
+      expect(pendingApprovals(runDir, readJournal(runDir).events, trust)).toEqual([]);
     } finally {
       runner.close();
     }
+  });
+
+  it("signs with the operator's key: none is ERR_KEY_MISSING, one the repository does not trust is ERR_KEY_UNTRUSTED; nothing is written", async () => {
+    const empty = makeTempDir("dwm-no-key-");
+    const stranger = makeTempDir("dwm-stranger-");
+    try {
+      const none = await dwm(["approve", runId, "write", "--json"], { DWM_CONFIG_DIR: empty.path });
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain("error ERR_KEY_MISSING:");
+      writeTestOperatorConfig(stranger.path, testOperatorKey(4));
+      const untrusted = await dwm(["approve", runId, "write", "--json"], { DWM_CONFIG_DIR: stranger.path });
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toContain(
+        `error ERR_KEY_UNTRUSTED: your operator key ${testOperatorKey(4).keyId}`,
+      );
+      expect(untrusted.stderr).toContain("hint: Run `dwm keys trust`");
+      expect(fs.existsSync(path.join(runDir, "approvals"))).toBe(false);
+    } finally {
+      empty.cleanup();
+      stranger.cleanup();
+    }
+  });
+
+  it("the approval file is a Sigstore bundle of an in-toto statement naming the gate digest and the integration head", async () => {
+    const r = await dwm(["approve", runId, "write", "--reason", "ok", "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const bundle = JSON.parse(fs.readFileSync(path.join(runDir, doc.approval_path), "utf8"));
+    expect(bundle.mediaType).toBe("application/vnd.dev.sigstore.bundle.v0.3+json");
+    const read = readSignedApproval(bundle, testTrust());
+    expect(read).toMatchObject({ ok: true, approval: doc.approval });
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, "base64").toString("utf8"));
+    const gateDigest = loadRun(runDir).run.gates.find((g) => g.gate_id === "write")?.digest ?? "";
+    expect(statement.subject).toEqual([
+      { name: "gate:write", digest: { sha256: gateDigest.slice("sha256:".length) } },
+      { name: "integration-head", digest: { gitCommit: git(repo.path, "rev-parse", "HEAD") } },
+    ]);
+    expect(doc.approval).toMatchObject({
+      key_id: testOperatorKey().keyId,
+      decided_by: "operator",
+      policy: null,
+    });
   });
 });

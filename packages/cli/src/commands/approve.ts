@@ -1,13 +1,15 @@
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { loadRun } from "@dwm/compiler";
-import { digest, isDwmError } from "@dwm/core";
+import { digest, digestBytes, isDwmError, renderArtifact } from "@dwm/core";
+import { attestCompletedPackets } from "@dwm/dispatcher";
 import {
   buildApproval,
   gateResolverErrors,
   gateView,
   loadGateReview,
   resolveGate,
+  signApproval,
   workerEnvironmentReason,
   writeApproval,
 } from "@dwm/gate-resolver";
@@ -16,6 +18,7 @@ import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
 import type { Approval, Approver, GateDecision, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { integrationHeadNow, operatorFor } from "../operator.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 /** Who decides: git's user.name (and email) in the repository, else the OS account. */
@@ -98,9 +101,11 @@ function openJournalUnlessLocked(runDir: string, ctx: CommandContext): ReturnTyp
 }
 
 /**
- * Decide a gate: validate, write approvals/<gate>/<n>.json, and journal it under the run
- * lock. When a running `dwm run` holds the lock, the checked approval is written and
- * left for that runner to journal (docs/security.md).
+ * Decide a gate: build the decision for the gate and the integration head as they are now,
+ * sign it with the operator's key (which the repository must trust), check it as the runner
+ * would, write approvals/<gate>/<n>.json, and journal it under the run lock. When a running
+ * `dwm run` holds the lock, the signed approval is written and left for that runner, which
+ * checks signature, gate and head again before it counts it (docs/security.md).
  */
 export async function decide(
   args: ParsedArgs,
@@ -111,6 +116,10 @@ export async function decide(
   const resolved = resolveRun({ ...args, positionals: runArg === undefined ? [] : [runArg] }, ctx);
   const loaded = loadRun(resolved.runDir);
   const approver = approverOf(ctx);
+  const repo = repoRoot(resolved.runDir);
+  const operator = operatorFor(ctx, repo);
+  const { key } = operator;
+  const integrationHead = await integrationHeadNow(ctx, repo, loaded.run);
 
   const prepare = (state: RunState) => {
     const approval = buildApproval(state, loaded, {
@@ -119,12 +128,19 @@ export async function decide(
       reason,
       packets,
       approver,
+      keyId: key.keyId,
+      integrationHead,
       clock: ctx.clock,
     });
     const view = gateView(state, loaded, gateId);
     const review = decision === "approve" ? loadGateReview(resolved.runDir, state, view.packets) : null;
     // Check the whole decision before anything is written: a refused one leaves no file behind.
-    resolveGate(state, approval, loaded, { approvalPath: `approvals/${gateId}/0.json`, review });
+    resolveGate(state, approval, loaded, {
+      approvalPath: `approvals/${gateId}/0.json`,
+      approvalDigest: digestBytes(renderArtifact(signApproval(approval, key))),
+      integrationHead,
+      review,
+    });
     return { approval, review };
   };
   const gateDecision = (approval: Approval, approvalPath: string, events: string[] | null): GateDecision => ({
@@ -145,18 +161,22 @@ export async function decide(
   if (journal === null) {
     const { events } = readJournal(resolved.runDir);
     const { approval } = prepare(foldJournal(events, loaded.run));
-    const stored = writeApproval(resolved.runDir, approval);
+    const stored = writeApproval(resolved.runDir, approval, key);
     doc = gateDecision(approval, stored.path, null);
   } else {
     try {
       const { approval, review } = prepare(journal.state);
-      const stored = writeApproval(resolved.runDir, approval);
+      const stored = writeApproval(resolved.runDir, approval, key);
       const { events, copies } = resolveGate(journal.state, approval, loaded, {
         approvalPath: stored.path,
+        approvalDigest: stored.digest,
+        integrationHead,
         review,
       });
       registerHandoffs(resolved.runDir, copies);
       journal.appendAll(events);
+      // A packet this decision completed (a human gate's) is attested at once, as the runner would.
+      attestCompletedPackets(resolved.runDir, loaded.run, journal, operator);
       doc = gateDecision(
         approval,
         stored.path,
@@ -174,7 +194,7 @@ function decisionText(doc: GateDecision, approver: Approver, ref: string): strin
   const verb = doc.decision === "approve" ? "Approved" : "Rejected";
   const lines = [
     `${verb} gate ${doc.gate_id} of run ${doc.run_id} as ${approver.name} (${approver.source}).`,
-    `approval: ${doc.approval_path}`,
+    `approval: ${doc.approval_path}, signed with ${doc.approval.key_id}, at integration head ${doc.approval.integration_head ?? "(none)"}`,
   ];
   if (doc.approval.packets.length) lines.push(`sent back for rework: ${doc.approval.packets.join(", ")}`);
   lines.push(

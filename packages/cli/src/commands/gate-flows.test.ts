@@ -8,6 +8,7 @@ import type { GatesReport, NextStep } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -31,6 +32,7 @@ function fanOut(edit: (plan: Plan) => void = () => {}): TempDir {
   cleanups.push(repo.cleanup);
   fs.cpSync(path.join(EXAMPLES, "fan-out"), repo.path, { recursive: true });
   editPlan(repo.path, edit);
+  trustOperator(repo.path);
   return repo;
 }
 
@@ -59,7 +61,7 @@ async function dwm(cwd: string, ...argv: string[]) {
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
     },

@@ -8,6 +8,7 @@ import type { NextStep, Review } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -24,7 +25,7 @@ async function dwm(cwd: string, ...argv: string[]) {
     { stdout: (s) => (stdout += s), stderr: () => {} },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
     },
@@ -50,6 +51,7 @@ describe("a json-list handoff at review", () => {
     );
     git(repo.path, "add", "-A");
     git(repo.path, "commit", "-q", "-m", "a list item without its path");
+    trustOperator(repo.path);
 
     const r = await dwm(repo.path, "run", "workflow.plan.json");
     expect(r.code).toBe(1);

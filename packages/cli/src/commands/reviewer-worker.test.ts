@@ -16,6 +16,7 @@ import {
 } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -35,6 +36,7 @@ function audit(): TempDir {
   fs.writeFileSync(file, JSON.stringify(b, null, 2));
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", "audit with a reviewer");
+  trustOperator(repo.path);
   return repo;
 }
 
@@ -53,6 +55,7 @@ async function dwm(cwd: string, scenario: FakeCliScenario, ...argv: string[]) {
         HOME: process.env.HOME,
         TMPDIR: wt.path,
         DWM_FAKE_CLI: JSON.stringify(scenario),
+        ...operatorEnv(),
       },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
@@ -185,6 +188,7 @@ describe("the refuting reviewer (fake Claude Code)", () => {
     fs.writeFileSync(bindingsFile, JSON.stringify(b, null, 2));
     git(repo.path, "add", "-A");
     git(repo.path, "commit", "-q", "-m", "grade has a reviewer");
+    trustOperator(repo.path);
 
     const r = await dwm(
       repo.path,

@@ -17,6 +17,7 @@ import {
   startDwm as start,
   waitForEvents,
 } from "../test-support/built-cli.js";
+import { trustOperator } from "../test-support/operator.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../../../examples/fan-out", import.meta.url));
 const N = Number(process.env.DWM_FANOUT_ITEMS ?? 8);
@@ -44,6 +45,7 @@ function fanoutRepo(n: number): TempDir {
   }
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", "fan-out example");
+  trustOperator(repo.path);
   return repo;
 }
 

@@ -7,6 +7,7 @@ import { FakeClock, git, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
 import { auditRepo, journalEvents } from "../test-support/built-cli.js";
+import { operatorEnv } from "../test-support/operator.js";
 import { infraPolicyOf } from "./run.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -41,7 +42,7 @@ async function dwm(cwd: string, argv: string[]) {
     { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
     },

@@ -3,9 +3,10 @@ import path from "node:path";
 import { digestBytes, writeFileAtomic } from "@dwm/core";
 import { openJournal } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
-import { FakeClock, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { FakeClock, makeTempDir, type TempDir, trustTestOperator } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { attestCompleted } from "../test-support/attest.js";
 import { writeRunStore } from "../test-support/run-store.js";
 
 let tmp: TempDir;
@@ -13,6 +14,8 @@ let store: string;
 beforeEach(() => {
   tmp = makeTempDir("dwm-cli-run-");
   fs.mkdirSync(path.join(tmp.path, ".git"));
+  // The runner's attestations are signed by the test operator; this "repository" trusts it.
+  trustTestOperator(tmp.path);
   store = path.join(tmp.path, ".dwm", "runs");
 });
 afterEach(() => tmp.cleanup());
@@ -58,6 +61,7 @@ function progress(runDir: string) {
     files: [rv],
   });
   j.append("packet.completed", { packet_id: "inventory", attempt: 1 });
+  attestCompleted(j, runDir);
   j.append("gate.opened", {
     gate_id: "write-gate",
     gate_digest: j.run.gates[0]?.digest ?? "",
@@ -103,7 +107,8 @@ describe("dwm status", () => {
     const doc = r.json();
     expect(r.code).toBe(0);
     expect(validateSchema("status-report", doc).problems).toEqual([]);
-    expect(doc.events).toBe(8);
+    // Eight events and the signed attestation of the completed packet.
+    expect(doc.events).toBe(9);
     expect(doc.waiting_gates).toEqual(["write-gate"]);
     expect(doc.stopped).toEqual({ reason: "gate", detail: "write-gate" });
     expect(doc.packets[0]).toEqual({
@@ -140,7 +145,8 @@ describe("dwm status", () => {
     fs.appendFileSync(path.join(runDir, "attempts/inventory/1/stdout"), "forged\n");
     const r = await dwm("status", "--json");
     expect(r.code).toBe(3);
-    expect(r.json().integrity.codes).toEqual(["ERR_VERIFY_FILE_DIGEST"]);
+    // The changed file, and the attestation that no longer holds over it.
+    expect(r.json().integrity.codes).toEqual(["ERR_VERIFY_FILE_DIGEST", "ERR_VERIFY_SIGNATURE"]);
     expect(r.json().next_action).toMatchObject({
       kind: "repair-integrity",
       command: "dwm verify demo-0123456789ab",
@@ -154,7 +160,7 @@ describe("dwm verify", () => {
     progress(runDir);
     const ok = await dwm("verify", "--json");
     expect(ok.code).toBe(0);
-    expect(ok.json()).toMatchObject({ ok: true, events: 8, problems: [] });
+    expect(ok.json()).toMatchObject({ ok: true, events: 9, problems: [] });
     const prompt = path.join(runDir, "prompts/review.md");
     fs.writeFileSync(prompt, "# review, edited\n");
     const bad = await dwm("verify", "demo-0123456789ab", "--json");
@@ -185,7 +191,7 @@ describe("dwm log", () => {
     expect(all.code).toBe(0);
     const doc = all.json();
     expect(validateSchema("journal-log", doc).problems).toEqual([]);
-    expect(doc.total).toBe(8);
+    expect(doc.total).toBe(9);
     expect(doc.events.map((e: { type: string }) => e.type)).toEqual([
       "run.opened",
       "lease.taken",
@@ -193,16 +199,18 @@ describe("dwm log", () => {
       "attempt.recorded",
       "packet.reviewed",
       "packet.completed",
+      "attestation.recorded",
       "gate.opened",
       "run.stopped",
     ]);
     const gate = await dwm("log", "--type", "gate", "--json");
-    expect(gate.json().events.map((e: { seq: number }) => e.seq)).toEqual([7]);
+    expect(gate.json().events.map((e: { seq: number }) => e.seq)).toEqual([8]);
     const impl = await dwm("log", "--packet", "implement", "--json");
-    expect(impl.json().events.map((e: { seq: number }) => e.seq)).toEqual([7]);
+    expect(impl.json().events.map((e: { seq: number }) => e.seq)).toEqual([8]);
     const text = await dwm("log");
     expect(text.stdout.split("\n")[4]).toBe(
-      "    4  2026-01-01T00:00:06.000Z  attempt.recorded   inventory attempt=1 outcome=ok files=1",
+      // The type column is as wide as the longest type shown (attestation.recorded).
+      "    4  2026-01-01T00:00:06.000Z  attempt.recorded      inventory attempt=1 outcome=ok files=1",
     );
   });
 

@@ -5,6 +5,7 @@ import { validateSchema } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -30,6 +31,7 @@ function example(name: string): TempDir {
   copyDir(path.join(EXAMPLES, name), repo.path);
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", name);
+  trustOperator(repo.path);
   return repo;
 }
 
@@ -42,7 +44,7 @@ async function dwm(cwd: string, argv: string[], env: Record<string, string | und
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wtRoot(), ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wtRoot(), ...operatorEnv(), ...env },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: (l) => lines.push(l),
       isTTY,

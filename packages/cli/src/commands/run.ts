@@ -1,7 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { type Digest, hostProcessRunner, nodeProcessRunner, type ProcessRunner } from "@dwm/core";
-import { type DispatcherPorts, dispatcherErrors, type ProgressEvent, runWorkflow } from "@dwm/dispatcher";
+import {
+  type DispatcherPorts,
+  dispatcherErrors,
+  newRunInstance,
+  type ProgressEvent,
+  runWorkflow,
+} from "@dwm/dispatcher";
 import {
   executorErrors,
   loadWorkerBindings,
@@ -31,9 +37,12 @@ import { cliErrors } from "../errors.js";
 import { attemptCost } from "../internal/prices.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
 import { didYouMean } from "../internal/suggest.js";
+import { tracedRun } from "../internal/tracing/traced-run.js";
+import { operatorFor } from "../operator.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
+import { queueTlsFiles } from "./queue-options.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
@@ -269,7 +278,8 @@ async function queueFor(
   if (q === null) return null;
   const { url, remote } = q;
   const bullmq = await import("@dwm/dispatcher/bullmq");
-  const parsed = bullmq.parseQueueUrl(url);
+  const tls = queueTlsFiles(args, ctx);
+  const parsed = bullmq.parseQueueUrl(url, tls);
   await bullmq.checkRedis(parsed);
   // A local path is resolved here; workers on other machines need the same path (or a URL).
   const remoteArg =
@@ -299,9 +309,11 @@ async function queueFor(
     kind: "note",
     message: `coordinator: attempts go to ${parsed.redacted}, work travels through ${remote}`,
   });
-  return () =>
+  return (_execute, _concurrency, run) =>
     bullmq.createRedisAttemptQueue({
       url,
+      tls,
+      run,
       remote: remoteArg,
       repo,
       runDir,
@@ -472,6 +484,8 @@ async function execute(
   const dirs = [...(planDir ? [planDir] : []), repo];
   const { bindings, digest } = bindingsFor(args, ctx, dirs);
   const policy = policyFor(dirs);
+  // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
+  const operator = operatorFor(ctx, repo);
 
   const printer = progress.onProgress;
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
@@ -489,32 +503,38 @@ async function execute(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    return await runWorkflow(
-      resolved.runDir,
-      {
-        clock: ctx.clock,
-        processRunner,
-        env: ctx.env,
-        signal: controller.signal,
-        onProgress: printer,
-        ...(queue ? { queue } : {}),
-      },
-      {
-        repo,
-        bindings,
-        bindingsDigest: digest,
-        concurrency: opts.concurrency,
-        maxAttempts: opts.maxAttempts,
-        tokenBudget: opts.tokenBudget,
-        ...(opts.usdBudget !== undefined
-          ? { usdBudget: opts.usdBudget, costOf: (a) => attemptCost(a, bindings).usd }
-          : {}),
-        until: opts.until,
-        approve:
-          opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
-        policy,
-        infraPolicy: infraPolicyOf(opts, bindings),
-      },
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, the run is traced from its progress events.
+    return await tracedRun(ctx, resolved, printer, (onProgress, env) =>
+      runWorkflow(
+        resolved.runDir,
+        {
+          clock: ctx.clock,
+          processRunner,
+          env,
+          signal: controller.signal,
+          onProgress,
+          // A coordinator draws the run instance its jobs and remote refs are namespaced by.
+          ...(queue ? { queue, runInstance: newRunInstance } : {}),
+        },
+        {
+          repo,
+          operator,
+          bindings,
+          bindingsDigest: digest,
+          concurrency: opts.concurrency,
+          maxAttempts: opts.maxAttempts,
+          tokenBudget: opts.tokenBudget,
+          ...(opts.usdBudget !== undefined
+            ? { usdBudget: opts.usdBudget, costOf: (a) => attemptCost(a, bindings).usd }
+            : {}),
+          until: opts.until,
+          approve:
+            opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
+          policy,
+          abandonQueued: args.values["abandon-queued"] === true,
+          infraPolicy: infraPolicyOf(opts, bindings),
+        },
+      ),
     );
   } finally {
     process.removeListener("SIGINT", onSignal);

@@ -8,6 +8,7 @@ import type { GatesReport, NextStep, StatusReport } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -40,6 +41,7 @@ function fanOut(edit: (plan: Plan, bindings: { bindings: Record<string, unknown>
   fs.writeFileSync(bindingsFile, `${JSON.stringify(bindings, null, 2)}\n`);
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", "plan");
+  trustOperator(repo.path);
   return repo;
 }
 
@@ -102,7 +104,7 @@ async function dwm(cwd: string, ...argv: string[]) {
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
     },

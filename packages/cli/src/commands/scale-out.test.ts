@@ -5,6 +5,7 @@
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { validateSchema, type WorkerList } from "@dwm/schemas";
 import {
   git,
   makeGitRepo,
@@ -26,6 +27,7 @@ import {
   exited,
   startDwm,
 } from "../test-support/built-cli.js";
+import { dwmRemoteRefs, jobsInRedis, ranCounts, until } from "../test-support/scale-out.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 const children: ChildProcess[] = [];
@@ -95,35 +97,6 @@ function worker(s: Setup, name: string, slowMs: number, concurrency = 2, lockMs 
     ],
     { ...s.env, DWM_EXAMPLE_SLOW_MS: String(slowMs) },
   );
-}
-
-async function until<T>(
-  what: string,
-  f: () => T | undefined | null | false,
-  child?: ChildProcess,
-): Promise<T> {
-  for (let i = 0; i < 3000; i++) {
-    const v = f();
-    if (v) return v;
-    if (child && child.exitCode !== null)
-      throw new Error(`exited (${child.exitCode}) while waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** The refs DWM keeps on the remote: evidence, base and attempt branches. */
-function dwmRemoteRefs(cwd: string, remote: string): string[] {
-  return git(cwd, "ls-remote", remote)
-    .split("\n")
-    .map((l) => l.split("\t")[1] ?? "")
-    .filter((r) => r.startsWith("refs/dwm/") || r.startsWith("refs/heads/dwm/"));
-}
-
-function ranCounts(log: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const l of fs.readFileSync(log, "utf8").trim().split("\n")) out[l] = (out[l] ?? 0) + 1;
-  return out;
 }
 
 describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", () => {
@@ -197,9 +170,13 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
       evs.some((e) => e.type === "packet.completed" && e.data.packet_id === lost && e.data.attempt === 2),
     ).toBe(true);
 
+    // Every job of the run so far left Redis once recorded (the lost one too).
+    expect(jobsInRedis(s.redis.port)).toEqual([]);
     // Workers left their evidence and attempt branches on the remote, the lost attempt's too.
     const leftOnRemote = dwmRemoteRefs(s.tmp.path, s.remote);
-    expect(leftOnRemote.filter((r) => r.startsWith("refs/dwm/evidence/")).length).toBeGreaterThanOrEqual(4);
+    expect(
+      leftOnRemote.filter((r) => /^refs\/dwm\/[^/]+\/[0-9a-f]{32}\/evidence\//.test(r)).length,
+    ).toBeGreaterThanOrEqual(4);
 
     // 5. Approve the gate, finish through the queue, verify.
     const runId = fs.readdirSync(path.join(s.repo.path, ".dwm", "runs"))[0] as string;
@@ -212,6 +189,7 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     // The completed run took its refs off the remote; the repository keeps the attempt branches.
     expect(dwmRemoteRefs(s.tmp.path, s.remote)).toEqual([]);
     expect(c3.out.join("\n")).toMatch(/removed \d+ ref\(s\) of run/);
+    expect(jobsInRedis(s.redis.port)).toEqual([]);
     expect(git(s.repo.path, "branch", "--list", "dwm/*")).toContain(`/${lost}/2`);
     const counts = ranCounts(s.log);
     expect(counts[lost]).toBe(2);
@@ -268,6 +246,199 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     w.kill("SIGTERM");
     expect(await exited(w)).toBe(0);
   }, 120_000);
+
+  it("with client certificates (tls-auth-clients yes): without one both refuse; with one from options (worker) or DWM_REDIS_TLS_* (coordinator), and the CA named the same way, the example runs to completion", async () => {
+    if (!opensslAvailable())
+      throw new Error("openssl is not installed (scripts/ci-setup.sh installs it: apt-get install openssl)");
+    const repo = auditRepo(cleanups);
+    const tmp = makeTempDir("dwm-scale-mtls-");
+    cleanups.push(tmp.cleanup);
+    const remote = path.join(tmp.path, "remote.git");
+    git(tmp.path, "init", "--quiet", "--bare", remote);
+    const files = makeTlsFiles(path.join(tmp.path, "tls"));
+    const redis = await startRedisServer({ tls: files, tlsAuthClients: true });
+    cleanups.push(() => redis.stop());
+    const env = { DWM_SIDE_EFFECT_LOG: path.join(tmp.path, "side-effects.log"), TMPDIR: tmp.path };
+    const run = ["run", "workflow.plan.json", "--queue", redis.url, "--remote", remote];
+    const workerArgs = ["worker", "--queue", redis.url, "--backends", "shell", "--tls-ca", files.caFile];
+
+    // The CA trusted, no client certificate: refused, and told why.
+    const anonymous = start(tmp.path, workerArgs, env);
+    expect(await exited(anonymous)).toBe(1);
+    expect(anonymous.out.join("\n")).toContain("ERR_QUEUE_UNREACHABLE");
+    expect(anonymous.out.join("\n")).toContain("--tls-cert and --tls-key");
+    const refused = start(repo.path, run, { ...env, DWM_REDIS_TLS_CA: files.caFile });
+    expect(await exited(refused)).toBe(1);
+    expect(refused.out.join("\n")).toContain("ERR_QUEUE_UNREACHABLE");
+    // A certificate without its key, or TLS files with a plain redis:// URL: a usage error.
+    const half = start(tmp.path, [...workerArgs, "--tls-cert", files.clientCertFile], env);
+    expect(await exited(half)).toBe(2);
+    expect(half.out.join("\n")).toContain("ERR_QUEUE_TLS_FILE");
+    const plain = start(
+      tmp.path,
+      [
+        "worker",
+        "--queue",
+        redis.url.replace("rediss:", "redis:"),
+        "--backends",
+        "shell",
+        "--tls-ca",
+        files.caFile,
+      ],
+      env,
+    );
+    expect(await exited(plain)).toBe(2);
+    expect(plain.out.join("\n")).toContain("ERR_QUEUE_TLS_FILE: TLS files");
+
+    // With the client certificate: the run goes through the queue to its gate, then to the end.
+    const w = start(
+      tmp.path,
+      [...workerArgs, "--tls-cert", files.clientCertFile, "--tls-key", files.clientKeyFile, "--name", "mtls"],
+      env,
+    );
+    await until("the worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
+    const withCert = {
+      ...env,
+      DWM_REDIS_TLS_CA: files.caFile,
+      DWM_REDIS_TLS_CERT: files.clientCertFile,
+      DWM_REDIS_TLS_KEY: files.clientKeyFile,
+    };
+    const c1 = start(repo.path, run, withCert);
+    expect(await exited(c1), c1.out.join("\n")).toBe(4);
+    const runId = fs.readdirSync(path.join(repo.path, ".dwm", "runs"))[0] as string;
+    expect((await dwm(repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    const c2 = start(repo.path, ["run", runId, "--queue", redis.url, "--remote", remote], withCert);
+    expect(await exited(c2), c2.out.join("\n")).toBe(0);
+    expect(w.out.filter((l) => l.startsWith("finished")).length).toBeGreaterThanOrEqual(4);
+    const verify = await dwm(repo.path, ["verify", runId]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const tlsCli = [
+      "--tls",
+      "--cacert",
+      files.caFile,
+      "--cert",
+      files.clientCertFile,
+      "--key",
+      files.clientKeyFile,
+    ];
+    expect(jobsInRedis(redis.port, "dwm", tlsCli)).toEqual([]);
+    w.kill("SIGTERM");
+    expect(await exited(w)).toBe(0);
+  }, 180_000);
+
+  it("dwm workers lists the live workers (host, pid, backends, concurrency, running jobs, heartbeat, lanes in BullMQ's registry); a killed worker leaves the registry at once, a stopped one the list", async () => {
+    const s = await setup();
+    const w1 = worker(s, "w1", 3000, 2);
+    const w2 = start(
+      s.tmp.path,
+      ["worker", "--queue", s.redis.url, "--backends", "shell,dry-run", "--concurrency", "3", "--name", "w2"],
+      s.env,
+    );
+    for (const w of [w1, w2])
+      await until("a worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
+    const list = async () => {
+      const r = await dwm(s.tmp.path, ["workers", "--queue", s.redis.url, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as WorkerList;
+    };
+    const both = await list();
+    expect(validateSchema("worker-list", both).ok).toBe(true);
+    expect(both.workers.map((w) => [w.name, w.pid, w.backends, w.concurrency, w.registered_lanes])).toEqual([
+      ["w1", w1.pid, ["shell"], 2, ["shell"]],
+      ["w2", w2.pid, ["dry-run", "shell"], 3, ["dry-run", "dry-run+shell", "shell"]],
+    ]);
+    // While a run goes, w1's running jobs are listed.
+    const c1 = start(
+      s.repo.path,
+      ["run", "workflow.plan.json", "--queue", s.redis.url, "--remote", s.remote],
+      s.env,
+    );
+    await until("w1 to start a job", () => w1.out.some((l) => l.startsWith("started ")), c1);
+    let running: string[] = [];
+    for (let i = 0; i < 100 && running.length === 0; i++) {
+      running = (await list()).workers.flatMap((w) => w.running.map((r) => `${w.name} ${r.lane}`));
+      if (running.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(running[0]).toMatch(/^w[12] shell$/);
+    const text = await dwm(s.tmp.path, ["workers", "--queue", s.redis.url]);
+    expect(text.stdout).toContain(`2 worker(s) on ${s.redis.url} (prefix dwm)`);
+    expect(text.stdout).toMatch(/running \S+ \(shell\) for \d+s/);
+    c1.kill("SIGKILL");
+    await exited(c1);
+    w1.kill("SIGKILL");
+    await exited(w1);
+    w2.kill("SIGTERM");
+    expect(await exited(w2)).toBe(0);
+    // w1 died: its connections are gone (its heartbeat expires later); w2 stopped: gone.
+    const after = await list();
+    expect(after.workers.map((w) => [w.name, w.registered_lanes])).toEqual([["w1", []]]);
+    const usage = await dwm(s.tmp.path, ["workers"]);
+    expect(usage.code).toBe(2);
+  }, 120_000);
+
+  it("a --queue run resumed without its queue is refused with the command (ERR_QUEUE_RESUME_MISMATCH); with it, the job is adopted; once that Redis is gone, --abandon-queued runs the attempt here", async () => {
+    const s = await setup();
+    const w = worker(s, "w", 1500, 1);
+    await until("the worker to be ready", () => w.out.some((l) => l.includes("takes")), w);
+    const queue = ["--queue", s.redis.url, "--remote", s.remote];
+    const c1 = start(s.repo.path, ["run", "workflow.plan.json", ...queue], s.env);
+    const first = await until(
+      "the first attempt to start",
+      () => w.out.find((l) => l.startsWith("started ")),
+      c1,
+    );
+    c1.kill("SIGKILL");
+    await exited(c1);
+    const runId = fs.readdirSync(path.join(s.repo.path, ".dwm", "runs"))[0] as string;
+    const inFlight = /\/([^/]+)\/1 \(/.exec(first)?.[1] as string;
+
+    // Without --queue, or with another prefix: refused before anything is abandoned.
+    for (const extra of [[], [...queue, "--queue-prefix", "other"]]) {
+      const refused = start(s.repo.path, ["run", runId, ...extra], s.env);
+      expect(await exited(refused)).toBe(2);
+      const said = refused.out.join("\n");
+      expect(said).toContain(`ERR_QUEUE_RESUME_MISMATCH: 1 attempt(s) of run ${runId} are in flight`);
+      expect(said).toContain(`${inFlight}/1`);
+      expect(said).toContain(`dwm run ${runId} --queue ${s.redis.url} --remote`);
+    }
+    expect(events(s.repo.path).some((e) => e.type === "packet.abandoned")).toBe(false);
+
+    // With it: the job is adopted and recorded, and the scans go out; the coordinator dies again
+    // while a scan runs, and so do the worker and Redis.
+    const c2 = start(s.repo.path, ["run", runId, ...queue], s.env);
+    await until("a scan to start", () => w.out.some((l) => /^started \S+\/scan_\w+\/1 /.test(l)), c2);
+    c2.kill("SIGKILL");
+    w.kill("SIGKILL");
+    await Promise.all([exited(c2), exited(w)]);
+    expect(c2.out.join("\n")).toContain(`kept 1 job(s) still in the queue: ${runId}/${inFlight}/1`);
+    await s.redis.stopServer();
+    const evs = events(s.repo.path);
+    expect(evs.some((e) => e.type === "attempt.recorded" && e.data.packet_id === inFlight)).toBe(true);
+    expect(evs.some((e) => e.type === "packet.abandoned")).toBe(false);
+    const scans = evs
+      .filter((e) => e.type === "packet.dispatched" && e.data.packet_id?.startsWith("scan_"))
+      .map((e) => e.data.packet_id as string)
+      .sort();
+    expect(scans).toEqual(["scan_docs", "scan_lib", "scan_src"]);
+
+    // That Redis is gone: still refused without a word; --abandon-queued runs the scans here.
+    const gone = start(s.repo.path, ["run", runId], s.env);
+    expect(await exited(gone)).toBe(2);
+    const c3 = start(s.repo.path, ["run", runId, "--abandon-queued"], s.env);
+    expect(await exited(c3), c3.out.join("\n")).toBe(4);
+    expect(c3.out.join("\n")).toMatch(
+      /--abandon-queued: .*scan_\w+\/1 \(redis:\/\/127\.0\.0\.1:\d+\).* run again/,
+    );
+    const abandoned = events(s.repo.path).filter((e) => e.type === "packet.abandoned");
+    expect(abandoned.map((e) => `${e.data.packet_id}/${e.data.attempt}`).sort()).toEqual(
+      scans.map((id) => `${id}/1`),
+    );
+    expect((await dwm(s.repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    const c4 = start(s.repo.path, ["run", runId], s.env);
+    expect(await exited(c4), c4.out.join("\n")).toBe(0);
+    const verify = await dwm(s.repo.path, ["verify", runId]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  }, 180_000);
 
   it("usage and connection errors are coded: bad URL, unreachable Redis, --queue without --remote, worker without --backends, bad --lock-ms/--stalled-ms", async () => {
     const repo = makeGitRepo({ "a.txt": "a\n" });

@@ -7,9 +7,10 @@ import { expandFanout, writeFanoutFiles } from "@dwm/ingester";
 import { openJournal } from "@dwm/runtime";
 import type { Packet } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
-import { FakeClock, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { FakeClock, makeTempDir, type TempDir, trustTestOperator } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
+import { attestCompleted } from "../test-support/attest.js";
 
 const PLAN = fileURLToPath(new URL("../../../../examples/fan-out/workflow.plan.json", import.meta.url));
 
@@ -17,6 +18,8 @@ let tmp: TempDir;
 beforeEach(() => {
   tmp = makeTempDir("dwm-cli-status-fan-");
   fs.mkdirSync(path.join(tmp.path, ".git"));
+  // The runner's attestations are signed by the test operator; this "repository" trusts it.
+  trustTestOperator(tmp.path);
 });
 afterEach(() => tmp.cleanup());
 
@@ -98,6 +101,7 @@ function fanoutRun(): { runId: string; ids: string[] } {
   });
   attempt(mb, "approved");
   j.append("packet.completed", { packet_id: mb, attempt: 1 });
+  attestCompleted(j, c.runDir);
   j.close();
   return { runId: c.runId, ids };
 }

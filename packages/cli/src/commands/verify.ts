@@ -1,6 +1,32 @@
 import { verifyRun } from "@dwm/runtime";
+import type { VerifyReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { resolveRun } from "../run-arg.js";
+
+/** Which key signed what: one line per trusted signer, then each refused or bad signed file. */
+function signedBy(report: VerifyReport): string[] {
+  const sigs = report.signatures ?? [];
+  if (sigs.length === 0) return [];
+  const bySigner = new Map<string, Map<string, number>>();
+  for (const s of sigs) {
+    if (s.status !== "good") continue;
+    const who = `${s.signer} (${s.key_id})`;
+    const kinds = bySigner.get(who) ?? new Map<string, number>();
+    kinds.set(s.kind, (kinds.get(s.kind) ?? 0) + 1);
+    bySigner.set(who, kinds);
+  }
+  const lines = ["signatures:"];
+  for (const [who, kinds] of bySigner)
+    lines.push(
+      `  signed by ${who}: ${[...kinds].map(([k, n]) => `${n} ${k}${n === 1 ? "" : "s"}`).join(", ")}`,
+    );
+  for (const s of sigs) {
+    if (s.status === "refused")
+      lines.push(`  refused, never counted: ${s.file} (signed by ${s.signer}): ${s.detail}`);
+    else if (s.status === "bad") lines.push(`  BAD: ${s.file} (key ${s.key_id ?? "none"}): ${s.detail}`);
+  }
+  return lines;
+}
 
 /** `dwm verify [run]`: every digest, the journal chain and the run store's files; exit 3 on any problem. */
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
@@ -8,7 +34,11 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const report = verifyRun(r.runDir);
   const head = `run ${report.run_id ?? r.runId}: ${report.events} journal events, ${report.files_checked} files checked`;
   const text = report.ok
-    ? `${head}\nintact: every digest matches and the journal chain is unbroken.`
+    ? [
+        `${head}`,
+        "intact: every digest matches, the journal chain is unbroken, every signature holds.",
+        ...signedBy(report),
+      ].join("\n")
     : [
         head,
         `${report.problems.length} problem(s):`,
@@ -20,6 +50,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
               : `\n      expected ${p.expected}\n      actual   ${p.actual ?? "-"}`) +
             (p.repairable ? `\n      repairable: \`dwm run ${r.ref}\` truncates the incomplete line` : ""),
         ),
+        ...signedBy(report),
       ].join("\n");
   return { exitCode: report.ok ? 0 : 3, output: report, text };
 }

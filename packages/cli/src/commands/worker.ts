@@ -4,6 +4,7 @@ import type { AttemptWorker, AttemptWorkerEvent } from "@dwm/dispatcher/bullmq";
 import type { BackendName, WorkerReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { queueTlsFiles } from "./queue-options.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
@@ -114,7 +115,8 @@ async function untilSignalled(
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const o = workerOptions(args);
   const bullmq = await import("@dwm/dispatcher/bullmq");
-  const url = bullmq.parseQueueUrl(o.queue);
+  const tls = queueTlsFiles(args, ctx);
+  const url = bullmq.parseQueueUrl(o.queue, tls);
   await bullmq.checkRedis(url);
 
   const ndjson = args.values.ndjson === true;
@@ -126,6 +128,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const processRunner = hostProcessRunner();
   const worker = await bullmq.startAttemptWorker({
     url: o.queue,
+    tls,
     backends: o.backends,
     concurrency: o.concurrency,
     name: o.name,

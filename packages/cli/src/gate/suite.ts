@@ -12,9 +12,12 @@ import {
   type FileTamper,
   type GateCase,
   type GateSuite,
+  git,
   makeGitRepo,
   scrubPaths,
   tamperFiles,
+  trustTestOperator,
+  writeTestOperatorConfig,
 } from "@dwm/test-utils";
 import { main } from "../index.js";
 import { comparable, filesOf, pick } from "./json-view.js";
@@ -41,7 +44,18 @@ async function dwm(argv: string[], ctx: CaseContext, cwd: string, clock: FakeClo
   const code = await main(
     argv,
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    { cwd, env: { PATH: process.env.PATH, HOME: ctx.tmp, LANG: "C.UTF-8" }, clock, isTTY: false },
+    {
+      cwd,
+      env: {
+        PATH: process.env.PATH,
+        HOME: ctx.tmp,
+        LANG: "C.UTF-8",
+        // The test operator's key signs approvals and attestations; the case's repository trusts it.
+        DWM_CONFIG_DIR: path.join(ctx.tmp, "dwm-config"),
+      },
+      clock,
+      isTTY: false,
+    },
   );
   let json: unknown = null;
   if (argv.includes("--json")) {
@@ -68,6 +82,10 @@ export const cliGate: GateSuite<CliCase> = {
   async runCase(c, ctx) {
     const repo = makeGitRepo({ ".gitignore": ".dwm/\n", ...filesOf(path.join(ctx.fixtures, c.repo)) });
     ctx.defer(repo.cleanup);
+    writeTestOperatorConfig(path.join(ctx.tmp, "dwm-config"));
+    trustTestOperator(repo.path);
+    git(repo.path, "add", "dwm.operators.json");
+    git(repo.path, "commit", "-q", "-m", "trust the test operator");
     const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
     const results: StepResult[] = [];
     let runId = "";

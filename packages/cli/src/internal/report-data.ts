@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { digestBytes, isDwmError, readArtifact } from "@dwm/core";
-import { verifyRun } from "@dwm/runtime";
+import { digestBytes, isDwmError } from "@dwm/core";
+import { readSignedApproval } from "@dwm/gate-resolver";
+import { trustFor, verifyRun } from "@dwm/runtime";
 import type { Approval, CostSummary, JournalEvent, PacketDetail, WorkerBindings } from "@dwm/schemas";
 import { findPlanFile, packetDetail } from "./packet-view.js";
 import { sumCost } from "./prices.js";
@@ -88,7 +89,7 @@ function decisionsOf(events: readonly JournalEvent[], runDir: string, gateId: st
   for (const e of events) {
     if ((e.type !== "gate.approved" && e.type !== "gate.rejected") || e.data.gate_id !== gateId) continue;
     for (const f of e.data.files) {
-      const a = readApproval(path.join(runDir, f.path), f.digest);
+      const a = readApproval(path.join(runDir, f.path), f.digest, runDir);
       rows.push({
         decision: e.type === "gate.approved" ? "approve" : "reject",
         approver: a?.approver.name ?? "(unreadable approval file)",
@@ -101,13 +102,19 @@ function decisionsOf(events: readonly JournalEvent[], runDir: string, gateId: st
   return rows;
 }
 
-/** An approval file as journaled: its bytes must still have the journaled digest (`dwm verify` says why not). */
-function readApproval(file: string, expectDigest: string): Approval | null {
+/**
+ * An approval file as journaled: its bytes must still have the journaled digest and its
+ * signature verify against the repository's trusted keys (`dwm verify` says why not).
+ */
+function readApproval(file: string, expectDigest: string, runDir: string): Approval | null {
   try {
-    if (digestBytes(fs.readFileSync(file)) !== expectDigest) return null;
-    return readArtifact<Approval>(file, "approval").value;
+    const bytes = fs.readFileSync(file);
+    if (digestBytes(bytes) !== expectDigest) return null;
+    const r = readSignedApproval(JSON.parse(bytes.toString("utf8")), trustFor(runDir));
+    return r.ok ? r.approval : null;
   } catch (e) {
-    if (isDwmError(e) || (e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    if (isDwmError(e) || e instanceof SyntaxError || (e as NodeJS.ErrnoException).code === "ENOENT")
+      return null;
     throw e;
   }
 }

@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
 import { main } from "../main.js";
+import { operatorEnv, trustOperator } from "./operator.js";
 
 export const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
 export const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
@@ -39,6 +40,7 @@ export function auditRepo(cleanups: (() => void | Promise<void>)[]): TempDir {
   fs.writeFileSync(file, JSON.stringify(b, null, 2));
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", "audit");
+  trustOperator(repo.path);
   return repo;
 }
 
@@ -69,7 +71,7 @@ export type DwmProcess = ChildProcess & { out: string[] };
 export function startDwm(cwd: string, args: string[], env: Record<string, string>): DwmProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...operatorEnv(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   }) as DwmProcess;
   child.out = [];
@@ -115,7 +117,12 @@ export async function dwmInProcess(cwd: string, argv: string[]) {
   const code = await main(
     argv,
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME }, clock: new FakeClock(), emit: () => {} },
+    {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...operatorEnv() },
+      clock: new FakeClock(),
+      emit: () => {},
+    },
   );
   return { code, stdout, stderr };
 }

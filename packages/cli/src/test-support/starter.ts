@@ -3,9 +3,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Clock } from "@dwm/core";
-import { FakeClock, git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
+import { FakeClock, git, makeGitRepo, makeTempDir, trustTestOperator } from "@dwm/test-utils";
 import { main } from "../main.js";
 import { EXAMPLES } from "./built-cli.js";
+import { operatorEnv } from "./operator.js";
 
 export type Cleanups = (() => void)[];
 
@@ -42,7 +43,13 @@ export async function dwm(
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmpFor(cleanups), ...options.env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TMPDIR: tmpFor(cleanups),
+        ...operatorEnv(),
+        ...options.env,
+      },
       clock: options.clock ?? new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: (l) => lines.push(l),
     },
@@ -71,6 +78,8 @@ export async function starterRepo(
     "src/b.ts": "\n",
   });
   cleanups.push(repo.cleanup);
+  // The test operator's key (operatorEnv) signs approvals and attestations; the repository trusts it.
+  trustTestOperator(repo.path);
   const init = await dwm(repo.path, ["init"], cleanups);
   if (init.code !== 0) throw new Error(`dwm init failed: ${init.stderr}`);
   if (edit) {
@@ -118,6 +127,7 @@ export function exampleRepo(
     edit(b);
     fs.writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
   }
+  trustTestOperator(repo.path);
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", name);
   return repo.path;

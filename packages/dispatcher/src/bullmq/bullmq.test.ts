@@ -19,10 +19,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleRepo } from "../test-support/example.js";
 import { checkRedis, parseQueueUrl } from "./connection.js";
 import { createRedisAttemptQueue } from "./coordinator.js";
+import { attemptJobData } from "./job-rules.js";
 import { laneOf, lanesFor } from "./names.js";
 import { startAttemptWorker } from "./worker.js";
 
 let redis: RedisServer;
+const INSTANCE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const cleanups: (() => void | Promise<void>)[] = [];
 
 beforeAll(async () => {
@@ -71,6 +73,41 @@ describe("parseQueueUrl", () => {
   });
 });
 
+describe("parseQueueUrl with TLS files", () => {
+  it("reads the CA, client certificate and key (PEM) into the connection; refuses what cannot be used with ERR_QUEUE_TLS_FILE", () => {
+    const tmp = makeTempDir("dwm-tls-files-");
+    cleanups.push(tmp.cleanup);
+    const pem = (name: string, body: string) => {
+      const f = path.join(tmp.path, name);
+      fs.writeFileSync(f, `-----BEGIN ${body}-----\nAAAA\n-----END ${body}-----\n`);
+      return f;
+    };
+    const caFile = pem("ca.pem", "CERTIFICATE");
+    const certFile = pem("client.pem", "CERTIFICATE");
+    const keyFile = pem("client.key", "PRIVATE KEY");
+    const u = parseQueueUrl("rediss://redis.example.com:6380", { caFile, certFile, keyFile });
+    expect(u.options.tls).toEqual({
+      servername: "redis.example.com",
+      ca: fs.readFileSync(caFile, "utf8"),
+      cert: fs.readFileSync(certFile, "utf8"),
+      key: fs.readFileSync(keyFile, "utf8"),
+    });
+    expect(parseQueueUrl("rediss://127.0.0.1:6380", { caFile }).options.tls).toEqual({
+      ca: fs.readFileSync(caFile, "utf8"),
+    });
+    const refused = (raw: string, files: Parameters<typeof parseQueueUrl>[1], message: string) =>
+      expect(() => parseQueueUrl(raw, files)).toThrow(
+        expect.objectContaining({ code: "ERR_QUEUE_TLS_FILE", message: expect.stringContaining(message) }),
+      );
+    refused("redis://127.0.0.1:6379", { caFile }, "need a rediss:// queue URL");
+    refused("rediss://127.0.0.1:6380", { certFile }, "given: certificate only");
+    refused("rediss://127.0.0.1:6380", { keyFile }, "given: key only");
+    refused("rediss://127.0.0.1:6380", { caFile: path.join(tmp.path, "missing.pem") }, "cannot be read");
+    fs.writeFileSync(path.join(tmp.path, "not.pem"), "hello\n");
+    refused("rediss://127.0.0.1:6380", { caFile: path.join(tmp.path, "not.pem") }, "is not a PEM file");
+  });
+});
+
 describe("lanes", () => {
   it("a worker serves every subset of its backends", () => {
     expect(lanesFor(["shell", "codex"])).toEqual(["codex", "codex+shell", "shell"]);
@@ -106,9 +143,11 @@ describe("BullMQ queue on a real Redis", () => {
     const prefix = "t2";
     const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
     const runDir = ex.compiled.runDir;
+    const run = { runId: ex.compiled.runId, instance: INSTANCE };
     const mk = () =>
       createRedisAttemptQueue({
         url: redis.url,
+        run,
         prefix,
         remote,
         repo: ex.repo.path,
@@ -142,6 +181,8 @@ describe("BullMQ queue on a real Redis", () => {
       limits: {},
     };
     const jobId = `${ex.compiled.runId}/${id}/1`;
+    // In Redis the job is this run instance's.
+    const rid = `${ex.compiled.runId}/${INSTANCE}/${id}/1`;
     c1.enqueue({ job_id: jobId, request });
     expect(() => c1.enqueue({ job_id: jobId, request })).toThrow(
       expect.objectContaining({ code: "ERR_DISPATCH_JOB_DUPLICATE" }),
@@ -160,7 +201,7 @@ describe("BullMQ queue on a real Redis", () => {
     const client = new Redis({ port: redis.port, maxRetriesPerRequest: null });
     const q = new Queue(`attempts.${laneOf(request)}`, { connection: client, prefix });
     cleanups.push(() => q.close().then(() => client.disconnect()));
-    for (let i = 0; i < 400 && (await q.getJobState(jobId)) !== "completed"; i++)
+    for (let i = 0; i < 400 && (await q.getJobState(rid)) !== "completed"; i++)
       await new Promise((r) => setTimeout(r, 25));
     await c1.dispose();
 
@@ -175,18 +216,19 @@ describe("BullMQ queue on a real Redis", () => {
     expect(fs.existsSync(path.join(runDir, "attempts", id, "1", "attempt.json"))).toBe(true);
     expect(await c2.next()).toBeNull();
     // Until the run loop acknowledges it (it recorded the result), the job stays in Redis.
-    expect(await q.getJobState(jobId)).toBe("completed");
+    expect(await q.getJobState(rid)).toBe("completed");
     c2.ack?.(jobId);
     await c2.dispose();
-    expect(await q.getJob(jobId)).toBeUndefined();
+    expect(await q.getJob(rid)).toBeUndefined();
 
     // Tampered evidence: the remote's evidence ref moved to another commit → refused, nothing written.
     const c3 = mk();
     cleanups.push(() => c3.dispose());
     c3.enqueue({ job_id: `${ex.compiled.runId}/${id}/2`, request: { ...request, attempt: 2 } });
-    for (let i = 0; i < 400 && (await q.getJobState(`${ex.compiled.runId}/${id}/2`)) !== "completed"; i++)
+    const rid2 = `${ex.compiled.runId}/${INSTANCE}/${id}/2`;
+    for (let i = 0; i < 400 && (await q.getJobState(rid2)) !== "completed"; i++)
       await new Promise((r) => setTimeout(r, 25));
-    const job = (await Job.fromId(q, `${ex.compiled.runId}/${id}/2`))!;
+    const job = (await Job.fromId(q, rid2))!;
     const result = job.returnvalue as AttemptJobResult;
     const evRef = result.evidence.ref;
     const other = git(
@@ -239,6 +281,7 @@ describe("BullMQ queue on a real Redis", () => {
     cleanups.push(() => Promise.all(workers.map((w) => w.close())).then(() => undefined));
     const q = createRedisAttemptQueue({
       url: redis.url,
+      run: { runId: ex.compiled.runId, instance: INSTANCE },
       prefix,
       remote,
       repo: ex.repo.path,
@@ -280,23 +323,13 @@ describe("BullMQ queue on a real Redis", () => {
     const raw = new Queue("attempts.dry-run", { connection: client, prefix });
     cleanups.push(() => raw.close().then(() => client.disconnect()));
     const p0 = packets[0] as (typeof packets)[number];
-    const request = { ...requestOf(p0, "codex"), attempt: 7, repo: remote };
-    const id = `${ex.compiled.runId}/${p0.packet_id}/7`;
-    const { digest, digestBytes } = await import("@dwm/core");
-    await raw.add(
-      "attempt",
-      {
-        kind: "attempt-job",
-        schema_version: "1",
-        job_id: id,
-        lane: "dry-run",
-        remote,
-        packet_digest: digest(p0),
-        prompt_digest: digestBytes(request.prompt),
-        request,
-      },
-      { jobId: id, attempts: 1 },
-    );
+    const run = { runId: ex.compiled.runId, instance: INSTANCE };
+    const lying = {
+      ...attemptJobData({ job_id: "x", request: { ...requestOf(p0, "codex"), attempt: 7 } }, remote, run),
+      lane: "dry-run",
+    };
+    const id = lying.job_id;
+    await raw.add("attempt", lying, { jobId: id, attempts: 1 });
     for (let i = 0; i < 400 && (await raw.getJobState(id)) !== "failed"; i++)
       await new Promise((r) => setTimeout(r, 25));
     expect(await raw.getJobState(id)).toBe("failed");

@@ -4,13 +4,18 @@ import type { Attempt, AttemptJobResult, AttemptRequest } from "@dwm/schemas";
 import { afterAll, describe, expect, it } from "vitest";
 import { exampleRepo, firstAttemptRequest } from "../test-support/example.js";
 import { checkResultIdentity, expectedEvidence, parseEvidenceTree } from "./collect-evidence.js";
-import { evidenceRef } from "./names.js";
+import { evidenceRef, jobIdOf, queuedAttemptBranch, workRef } from "./names.js";
 
 const ex = exampleRepo("repo-audit");
 afterAll(() => ex.repo.cleanup());
 
+const INSTANCE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const REQUEST_DIGEST = `sha256:${"b".repeat(64)}`;
+
 // checkResultIdentity compares fields; an attempt with just those fields is enough.
 function resultOf(request: AttemptRequest, change: Partial<Attempt> = {}): AttemptJobResult {
+  const run = { runId: request.run_id, instance: INSTANCE };
+  const { packet_id } = request.packet;
   const attempt = {
     run_id: request.run_id,
     packet_id: request.packet.packet_id,
@@ -18,33 +23,37 @@ function resultOf(request: AttemptRequest, change: Partial<Attempt> = {}): Attem
     packet_digest: digest(request.packet),
     base_commit: request.base_commit,
     prompt_digest: digestBytes(request.prompt),
-    branch: "dwm/r/p/1",
+    branch: queuedAttemptBranch(run, packet_id, request.attempt),
     head_commit: "c".repeat(40),
     ...change,
   } as unknown as Attempt;
   return {
     kind: "attempt-job-result",
     schema_version: "1",
-    job_id: `${request.run_id}/${request.packet.packet_id}/${request.attempt}`,
+    job_id: jobIdOf(run, packet_id, request.attempt),
+    request_digest: REQUEST_DIGEST,
     worker: "w1",
     attempt_digest: digest(attempt),
     attempt,
-    evidence: {
-      ref: evidenceRef(request.run_id, request.packet.packet_id, request.attempt),
-      commit: "e".repeat(40),
-    },
-    branch: { ref: "refs/heads/dwm/r/p/1", commit: "c".repeat(40) },
+    evidence: { ref: evidenceRef(run, packet_id, request.attempt), commit: "e".repeat(40) },
+    branch: { ref: workRef(run, packet_id, request.attempt), commit: "c".repeat(40) },
   } as AttemptJobResult;
 }
 
 describe("checkResultIdentity: a result belongs to its job before anything is fetched", () => {
   const request = firstAttemptRequest(ex);
+  const run = { runId: request.run_id, instance: INSTANCE };
+  const job = {
+    request,
+    run,
+    jobId: jobIdOf(run, request.packet.packet_id, 1),
+    packetDigest: digest(request.packet),
+    requestDigest: REQUEST_DIGEST,
+  };
   const ok = (change: Partial<Attempt> = {}) => resultOf(request, change);
 
-  it("a result of this job, attempt, packet, base and prompt passes and names the job", () => {
-    expect(checkResultIdentity(request, digest(request.packet), ok())).toBe(
-      `${request.run_id}/${request.packet.packet_id}/1`,
-    );
+  it("a result of this job, request, attempt, packet, base and prompt passes", () => {
+    expect(() => checkResultIdentity(job, ok())).not.toThrow();
   });
 
   it.each([
@@ -57,14 +66,17 @@ describe("checkResultIdentity: a result belongs to its job before anything is fe
     ["another base commit", { base_commit: "b".repeat(40) }, "the attempt started from another base commit"],
     ["another prompt", { prompt_digest: `sha256:${"0".repeat(64)}` }, "the attempt names another prompt"],
     [
-      "a branch that is not the pushed one",
+      "work that is not the pushed one",
       { head_commit: "d".repeat(40) },
-      "the pushed branch is not the attempt's branch",
+      "the pushed work is not the attempt's head commit",
+    ],
+    [
+      "a branch of another run instance",
+      { branch: queuedAttemptBranch({ ...run, instance: "f".repeat(32) }, request.packet.packet_id, 1) },
+      "not this run instance's",
     ],
   ])("%s is ERR_QUEUE_EVIDENCE_MISMATCH", (_what, change, message) => {
-    expect(() =>
-      checkResultIdentity(request, digest(request.packet), ok(change as Partial<Attempt>)),
-    ).toThrow(
+    expect(() => checkResultIdentity(job, ok(change as Partial<Attempt>))).toThrow(
       expect.objectContaining({
         code: "ERR_QUEUE_EVIDENCE_MISMATCH",
         message: expect.stringContaining(message),
@@ -72,15 +84,25 @@ describe("checkResultIdentity: a result belongs to its job before anything is fe
     );
   });
 
-  it("a result for another job, a digest that is not the attempt's, or another evidence ref is refused", () => {
+  it("a result for another job or request, a digest that is not the attempt's, or another run instance's refs is refused", () => {
     const r = ok();
-    const refused = (x: AttemptJobResult) =>
-      expect(() => checkResultIdentity(request, digest(request.packet), x)).toThrow(
-        expect.objectContaining({ code: "ERR_QUEUE_EVIDENCE_MISMATCH" }),
+    const refused = (x: AttemptJobResult, message: string) =>
+      expect(() => checkResultIdentity(job, x)).toThrow(
+        expect.objectContaining({
+          code: "ERR_QUEUE_EVIDENCE_MISMATCH",
+          message: expect.stringContaining(message),
+        }),
       );
-    refused({ ...r, job_id: "other/job/1" });
-    refused({ ...r, attempt_digest: `sha256:${"0".repeat(64)}` });
-    refused({ ...r, evidence: { ...r.evidence, ref: "refs/dwm/evidence/other/p/1" } });
+    const other = { ...run, instance: "f".repeat(32) };
+    const id = request.packet.packet_id;
+    refused({ ...r, job_id: jobIdOf(other, id, 1) }, "the result is for job");
+    refused({ ...r, request_digest: `sha256:${"0".repeat(64)}` }, "the result answers request");
+    refused({ ...r, attempt_digest: `sha256:${"0".repeat(64)}` }, "attempt_digest");
+    refused({ ...r, evidence: { ...r.evidence, ref: evidenceRef(other, id, 1) } }, "unexpected evidence ref");
+    refused(
+      { ...r, branch: { ref: workRef(other, id, 1), commit: "c".repeat(40) } },
+      "the pushed work is not",
+    );
   });
 });
 

@@ -13,8 +13,9 @@ import type { GitPort } from "@dwm/executor";
 import type { Attempt, AttemptJobResult, AttemptRequest } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
+import type { RunIdentity } from "../run-identity.js";
 import { gitLocal, gitRemote } from "./git-remote.js";
-import { attemptJobId, evidenceRef } from "./names.js";
+import { evidenceRef, queuedAttemptBranch, workRef } from "./names.js";
 
 export interface CollectEvidenceOptions {
   git: GitPort;
@@ -25,10 +26,19 @@ export interface CollectEvidenceOptions {
   remote: string;
   /** `<runDir>/attempts/<packet>/<n>`: written only after every digest matched. */
   attemptDir: string;
+  /** The request as the run loop made it. */
   request: AttemptRequest;
+  /** The run and instance the job was enqueued for, and its BullMQ id. */
+  run: RunIdentity;
+  jobId: string;
   packetDigest: string;
+  /** digest of the request as the job carried it. */
+  requestDigest: string;
   result: AttemptJobResult;
 }
+
+/** Where a result's evidence comes from and what it must match (all but where it goes). */
+export type EvidenceSource = Omit<CollectEvidenceOptions, "attemptDir">;
 
 function mismatch(jobId: string, why: string): Error {
   return dispatcherErrors.create("ERR_QUEUE_EVIDENCE_MISMATCH", `job ${jobId}: ${why}`, {
@@ -53,18 +63,20 @@ function parseBatch(buf: Buffer): Map<string, Buffer> {
 }
 
 /**
- * Check that a result belongs to its job before anything is fetched: the job id, the attempt's
- * run, packet and number, its packet digest, base commit and prompt, its digest, the evidence
- * ref, and the pushed branch. Any difference is ERR_QUEUE_EVIDENCE_MISMATCH. Returns the job id.
+ * Check that a result belongs to its job before anything is fetched: the job id and the request
+ * it answers (its digest covers the run instance), the attempt's run, packet and number, its
+ * packet digest, base commit, prompt and branch, its digest, the evidence ref, and the pushed
+ * work. Any difference is ERR_QUEUE_EVIDENCE_MISMATCH.
  */
 export function checkResultIdentity(
-  request: AttemptRequest,
-  packetDigest: string,
+  o: Pick<CollectEvidenceOptions, "request" | "run" | "jobId" | "packetDigest" | "requestDigest">,
   r: AttemptJobResult,
-): string {
+): void {
+  const { request, run, jobId, packetDigest } = o;
   const a = r.attempt;
-  const jobId = attemptJobId(request.run_id, request.packet.packet_id, request.attempt);
   if (r.job_id !== jobId) throw mismatch(jobId, `the result is for job ${r.job_id}`);
+  if (r.request_digest !== o.requestDigest)
+    throw mismatch(jobId, `the result answers request ${r.request_digest}, not ${o.requestDigest}`);
   if (
     a.run_id !== request.run_id ||
     a.packet_id !== request.packet.packet_id ||
@@ -79,20 +91,25 @@ export function checkResultIdentity(
     throw mismatch(jobId, "the attempt names another prompt");
   if (digest(a) !== r.attempt_digest)
     throw mismatch(jobId, "attempt_digest is not the digest of the attempt");
-  if (r.evidence.ref !== evidenceRef(a.run_id, a.packet_id, a.attempt))
+  if (a.branch !== null && a.branch !== queuedAttemptBranch(run, a.packet_id, a.attempt))
+    throw mismatch(jobId, `the attempt ran on branch ${a.branch}, not this run instance's`);
+  if (r.evidence.ref !== evidenceRef(run, a.packet_id, a.attempt))
     throw mismatch(jobId, "unexpected evidence ref");
-  const wantBranch = a.head_commit !== null && a.branch !== null ? `refs/heads/${a.branch}` : null;
-  if ((r.branch?.ref ?? null) !== wantBranch || (r.branch !== null && r.branch.commit !== a.head_commit)) {
-    throw mismatch(jobId, "the pushed branch is not the attempt's branch and head commit");
+  const wantWork = a.head_commit !== null && a.branch !== null ? workRef(run, a.packet_id, a.attempt) : null;
+  if ((r.branch?.ref ?? null) !== wantWork || (r.branch !== null && r.branch.commit !== a.head_commit)) {
+    throw mismatch(jobId, "the pushed work is not the attempt's head commit at its work ref");
   }
-  return jobId;
 }
 
-/** Fetch the evidence ref and the branch, and check each landed on the commit the result names. */
-async function fetchEvidence(o: CollectEvidenceOptions, jobId: string): Promise<void> {
+/**
+ * Fetch the evidence ref and the work into the repository (the work as the attempt's branch), and
+ * check each landed on the commit the result names.
+ */
+async function fetchEvidence(o: EvidenceSource, jobId: string): Promise<void> {
   const r = o.result;
   const refspecs = [`+${r.evidence.ref}:${r.evidence.ref}`];
-  if (r.branch !== null) refspecs.push(`+${r.branch.ref}:${r.branch.ref}`);
+  const branch = r.branch !== null ? `refs/heads/${r.attempt.branch}` : null;
+  if (r.branch !== null) refspecs.push(`+${r.branch.ref}:${branch}`);
   await gitRemote(
     o.git,
     o.env,
@@ -100,9 +117,7 @@ async function fetchEvidence(o: CollectEvidenceOptions, jobId: string): Promise<
     ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", o.remote, ...refspecs],
     `fetching the evidence of ${jobId}`,
   );
-  const refs = (
-    await gitLocal(o.git, o.repo, ["rev-parse", r.evidence.ref, ...(r.branch ? [r.branch.ref] : [])])
-  )
+  const refs = (await gitLocal(o.git, o.repo, ["rev-parse", r.evidence.ref, ...(branch ? [branch] : [])]))
     .trim()
     .split("\n");
   if (refs[0] !== r.evidence.commit)
@@ -148,7 +163,7 @@ export function expectedEvidence(
 
 /** The bytes of every blob of the tree, in one `git cat-file --batch`. */
 async function readBlobs(
-  o: CollectEvidenceOptions,
+  o: EvidenceSource,
   tree: ReadonlyMap<string, string>,
   jobId: string,
 ): Promise<(p: string) => Buffer> {
@@ -199,30 +214,59 @@ function checkEvidenceBytes(
     throw mismatch(jobId, "attempt.json in the evidence is not the attempt of the result");
 }
 
+/** Evidence that passed every check, held in memory until it is written into the run store. */
+export interface CheckedEvidence {
+  attempt: Attempt;
+  /** Every file attempt.json lists, by its path in the attempt directory. */
+  files: Map<string, Buffer>;
+}
+
 /**
- * Coordinator side: fetch the evidence commit and the attempt branch from the remote, check
- * that the result belongs to the job, that the evidence tree holds exactly attempt.json and the
- * files attempt.json lists, each with its raw-bytes digest, and that attempt.json is the
- * attempt of the result; only then write the files into the run store. Any difference is
- * ERR_QUEUE_EVIDENCE_MISMATCH and nothing is written.
+ * Coordinator side, first half: check that the result belongs to the job, fetch the evidence
+ * commit and the attempt's work from the remote, and check that the evidence tree holds exactly
+ * attempt.json and the files attempt.json lists, each with its raw-bytes digest, and that
+ * attempt.json is the attempt of the result. Writes nothing into the run store, so several can
+ * run at once (the coordinator checks results as their jobs finish). Any difference is
+ * ERR_QUEUE_EVIDENCE_MISMATCH.
  */
-export async function collectEvidence(o: CollectEvidenceOptions): Promise<Attempt> {
+export async function checkEvidence(o: EvidenceSource): Promise<CheckedEvidence> {
   const r = o.result;
-  const jobId = checkResultIdentity(o.request, o.packetDigest, r);
+  const jobId = o.jobId;
+  checkResultIdentity(o, r);
   await fetchEvidence(o, jobId);
   const listing = await gitLocal(o.git, o.repo, ["ls-tree", "-r", "-z", "--full-tree", r.evidence.commit]);
   const tree = parseEvidenceTree(listing, jobId);
   const expected = expectedEvidence(r.attempt, tree, jobId);
   const bytesOf = await readBlobs(o, tree, jobId);
   checkEvidenceBytes(expected, bytesOf, r.attempt_digest, jobId);
-  // Every check passed: the run store gets the files (the coordinator is its only writer).
+  return { attempt: r.attempt, files: new Map([...expected.keys()].map((p) => [p, bytesOf(p)])) };
+}
+
+/**
+ * Coordinator side, second half: the checked evidence goes into the run store
+ * (`attempts/<packet>/<n>/`, the coordinator being its only writer), and the local evidence ref,
+ * which only kept its objects while they were read, goes.
+ */
+export async function writeEvidence(
+  o: Pick<CollectEvidenceOptions, "git" | "repo" | "attemptDir" | "result">,
+  checked: CheckedEvidence,
+): Promise<Attempt> {
   fs.rmSync(o.attemptDir, { recursive: true, force: true });
   fs.mkdirSync(o.attemptDir, { recursive: true });
-  for (const p of expected.keys()) {
+  for (const [p, bytes] of checked.files) {
     const dest = resolveInside(o.attemptDir, p, "evidence file");
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.writeFileSync(dest, bytesOf(p));
+    fs.writeFileSync(dest, bytes);
   }
-  writeArtifact(path.join(o.attemptDir, "attempt.json"), "attempt", r.attempt);
-  return r.attempt;
+  writeArtifact(path.join(o.attemptDir, "attempt.json"), "attempt", checked.attempt);
+  await o.git.run(o.repo, ["update-ref", "-d", o.result.evidence.ref]);
+  return checked.attempt;
+}
+
+/**
+ * Coordinator side: checkEvidence, then writeEvidence. Any difference is
+ * ERR_QUEUE_EVIDENCE_MISMATCH and nothing is written.
+ */
+export async function collectEvidence(o: CollectEvidenceOptions): Promise<Attempt> {
+  return writeEvidence(o, await checkEvidence(o));
 }

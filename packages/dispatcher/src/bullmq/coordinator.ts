@@ -1,6 +1,6 @@
 import { type Clock, type ProcessRunner, resolveInside } from "@dwm/core";
 import { createGit, type GitPort } from "@dwm/executor";
-import type { AttemptRequest, BackendName, RateLimit } from "@dwm/schemas";
+import type { AttemptJobResult, AttemptRequest, BackendName, QueueOrigin, RateLimit } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
 import {
   type AttemptJob,
@@ -9,16 +9,22 @@ import {
   errorInfo,
   type Lease,
 } from "../queue.js";
-import { collectEvidence } from "./collect-evidence.js";
-import { parseQueueUrl } from "./connection.js";
+import type { RunIdentity } from "../run-identity.js";
+import { type CheckedEvidence, checkEvidence, writeEvidence } from "./collect-evidence.js";
+import { parseQueueUrl, type QueueTlsFiles } from "./connection.js";
 import { removeRunRefs } from "./git-remote.js";
 import { attemptJobData, finishedOutcome, type JobOutcome } from "./job-rules.js";
 import { DEFAULT_QUEUE_PREFIX } from "./names.js";
 import { RedisLanes } from "./redis-lanes.js";
+import { semaphore } from "./worker-job.js";
 
 export interface RedisQueueOptions {
   /** redis:// or rediss:// URL (AUTH from the URL). */
   url: string;
+  /** rediss:// only: PEM files of a CA to trust and a client certificate and key. */
+  tls?: QueueTlsFiles;
+  /** The run and its instance (ports.queue's third argument): job ids and remote refs are namespaced by both. */
+  run: RunIdentity;
   /** The run's git remote: a URL or a bare repository path every worker can reach. */
   remote: string;
   /** The coordinator's repository (the run's). */
@@ -46,10 +52,15 @@ export interface RedisAttemptQueue extends AttemptQueue {
 }
 
 interface Tracked {
+  /** The run loop's id of the job (`<run>/<packet>/<n>`). */
   job_id: string;
+  /** Its BullMQ id (`<run>/<instance>/<packet>/<n>`). */
+  rid: string;
   lane: string;
   request: AttemptRequest | null;
   packetDigest: string;
+  /** digest of the request as the job carries it: a result is accepted for this request only. */
+  requestDigest: string;
   /** adding: not in Redis yet; queued: waiting or active. */
   state: "adding" | "queued";
   lease?: Lease;
@@ -58,7 +69,12 @@ interface Tracked {
 interface Finished {
   t: Tracked;
   o: JobOutcome;
+  /** A done job's evidence, fetched and checked as soon as the job finished (written when the run loop takes it). */
+  checked?: Promise<CheckedEvidence>;
 }
+
+/** Results whose evidence is fetched and checked at once (each is a few git processes). */
+const CHECKS_AT_ONCE = 3;
 
 /**
  * The coordinator's side of scale-out: attempts go into BullMQ queues on Redis (one per lane,
@@ -78,11 +94,14 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
   private readonly log: (message: string) => void;
   private readonly redis: RedisLanes;
   private readonly tracked = new Map<string, Tracked>();
+  /** Where attempts go (journaled with each dispatch). */
+  readonly origin: QueueOrigin;
   private readonly settled: Finished[] = [];
   private readonly takers: ((s: Finished | null) => void)[] = [];
-  /** Lane of every job this queue handed to the run loop and may still have to remove. */
-  private readonly lanes = new Map<string, string>();
+  /** Lane and BullMQ id of every job this queue handed to the run loop and may still have to remove. */
+  private readonly handed = new Map<string, { lane: string; rid: string }>();
   private removals: Promise<void> = Promise.resolve();
+  private readonly checks = semaphore(CHECKS_AT_ONCE);
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private disposed = false;
@@ -91,12 +110,16 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly options: RedisQueueOptions) {
-    const url = parseQueueUrl(options.url);
+    const url = parseQueueUrl(options.url, options.tls);
+    const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
+    this.origin = { url: url.redacted, prefix };
     this.git = options.git ?? createGit(options.processRunner, options.env);
     this.log = options.log ?? (() => {});
+    const mine = `${options.run.runId}/${options.run.instance}/`;
     this.redis = new RedisLanes({
       url,
-      prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
+      run: options.run,
+      prefix,
       git: this.git,
       env: options.env,
       repo: options.repo,
@@ -104,8 +127,9 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
       clock: options.clock,
       rateLimits: options.rateLimits ?? {},
       log: this.log,
+      // Other coordinators' jobs finish in the same lanes: only this instance's wake the sweep.
       onFinish: (jobId) => {
-        if (this.tracked.has(jobId)) this.wake();
+        if (jobId.startsWith(mine)) this.wake();
       },
     });
     this.timer = setInterval(() => this.wake(), options.pollMs ?? 1000);
@@ -120,18 +144,20 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
         details: { job_id: job.job_id },
       });
     }
-    const data = attemptJobData(job, this.options.remote);
+    const data = attemptJobData(job, this.options.remote, this.options.run);
     const t: Tracked = {
       job_id: job.job_id,
+      rid: data.job_id,
       lane: data.lane,
       request: job.request,
       packetDigest: data.packet_digest,
+      requestDigest: data.request_digest,
       state: "adding",
     };
     this.tracked.set(job.job_id, t);
     // One push or add at a time, in dispatch order; BullMQ adds an existing job id once.
     this.chain = this.chain
-      .then(() => this.redis.add(job, data))
+      .then(() => this.redis.add(data))
       .then(
         () => {
           if (t.state === "adding") t.state = "queued";
@@ -158,10 +184,10 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
 
   /** The run loop recorded the job's settlement: it leaves Redis (one removal at a time, in order). */
   ack(jobId: string): void {
-    const lane = this.lanes.get(jobId);
-    this.lanes.delete(jobId);
-    if (lane === undefined) return;
-    this.removals = this.removals.then(() => this.redis.remove(lane, jobId));
+    const h = this.handed.get(jobId);
+    this.handed.delete(jobId);
+    if (h === undefined) return;
+    this.removals = this.removals.then(() => this.redis.remove(h.lane, h.rid));
   }
 
   leases(): Lease[] {
@@ -178,14 +204,20 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
   async adopt(jobIds: readonly string[]): Promise<Set<string>> {
     const adopted = new Set<string>();
     for (const id of jobIds) {
-      const found = await this.redis.find(id);
-      if (found === null) continue;
+      const rid = this.redisId(id);
+      const found = rid === null ? null : await this.redis.find(rid);
+      if (found === null || rid === null) continue;
       const { lane, data } = found;
+      // The job names the remote as its repository and this instance's branch: the loop gets its own request back.
+      const request: AttemptRequest = { ...data.request, repo: this.options.repo };
+      delete request.branch;
       this.tracked.set(id, {
         job_id: id,
+        rid,
         lane,
-        request: { ...data.request },
+        request,
         packetDigest: data.packet_digest,
+        requestDigest: data.request_digest,
         state: "queued",
       });
       adopted.add(id);
@@ -195,8 +227,9 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
   }
 
   async finish(runId: string): Promise<void> {
-    const { env, repo, remote } = this.options;
-    const removed = await removeRunRefs(this.git, env, repo, remote, runId);
+    const { env, repo, remote, run } = this.options;
+    if (runId !== run.runId) return;
+    const removed = await removeRunRefs(this.git, env, repo, remote, run);
     if (removed > 0) this.log(`removed ${removed} ref(s) of run ${runId} from ${remote}`);
   }
 
@@ -256,48 +289,80 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
 
   /** Read a queued job from Redis: a finished job's outcome, null while it waits or runs. */
   private async lookAt(t: Tracked): Promise<JobOutcome | null> {
-    const now = await this.redis.look(t.lane, t.job_id);
+    const now = await this.redis.look(t.lane, t.rid);
     if (now.kind === "gone") {
       this.tracked.delete(t.job_id);
-      this.settle(t, { status: "lost", reason: `the queue no longer holds job ${t.job_id} (Redis lost it)` });
+      this.settle(t, { status: "lost", reason: `the queue no longer holds job ${t.rid} (Redis lost it)` });
       return null;
     }
-    if (now.kind === "active") t.lease = now.lease;
-    if (now.kind === "completed") return finishedOutcome(t.job_id, { state: "done", result: now.result });
-    if (now.kind === "failed")
-      return finishedOutcome(t.job_id, { state: "failed", failedReason: now.reason });
+    if (now.kind === "active") t.lease = { ...now.lease, job_id: t.job_id };
+    if (now.kind === "completed") return finishedOutcome(t.rid, { state: "done", result: now.result });
+    if (now.kind === "failed") return finishedOutcome(t.rid, { state: "failed", failedReason: now.reason });
     return null;
+  }
+
+  /** The BullMQ id of a run loop job id (`<run>/<packet>/<n>` → `<run>/<instance>/<packet>/<n>`); null: not this run's. */
+  private redisId(jobId: string): string | null {
+    const { runId, instance } = this.options.run;
+    if (!jobId.startsWith(`${runId}/`)) return null;
+    return `${runId}/${instance}/${jobId.slice(runId.length + 1)}`;
   }
 
   private settle(t: Tracked, o: JobOutcome): void {
     if (t.request === null) return;
-    this.deliver({ t, o });
+    this.deliver({ t, o, ...(o.status === "done" ? { checked: this.check(t, o.result) } : {}) });
   }
 
-  /** The settlement the run loop gets; a finished job's evidence is collected right before it is recorded. */
-  private async settlementOf({ t, o }: Finished): Promise<AttemptSettlement> {
+  /** Fetch and check a finished job's evidence now, a few at a time, while the run loop records others. */
+  private check(t: Tracked, result: AttemptJobResult): Promise<CheckedEvidence> {
+    const { processRunner, env, repo, remote, run } = this.options;
+    const p = (async () => {
+      await this.checks.acquire();
+      try {
+        return await checkEvidence({
+          git: this.git,
+          processRunner,
+          env,
+          repo,
+          remote,
+          request: t.request as AttemptRequest,
+          run,
+          jobId: t.rid,
+          packetDigest: t.packetDigest,
+          requestDigest: t.requestDigest,
+          result,
+        });
+      } finally {
+        this.checks.release();
+      }
+    })();
+    // Taken by settlementOf; a settlement never taken (the coordinator closed) must not reject unseen.
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /** The settlement the run loop gets; a finished job's checked evidence is written right before it is recorded. */
+  private async settlementOf({ t, o, checked }: Finished): Promise<AttemptSettlement> {
     const request = t.request as AttemptRequest;
-    this.lanes.set(t.job_id, t.lane);
+    this.handed.set(t.job_id, { lane: t.lane, rid: t.rid });
     if (o.status === "lost") return { job_id: t.job_id, request, status: "lost", reason: o.reason };
     if (o.status === "error") return { job_id: t.job_id, request, status: "error", error: o.error };
-    const { processRunner, env, repo, remote, runDir } = this.options;
+    const { repo, runDir } = this.options;
     try {
-      const attempt = await collectEvidence({
-        git: this.git,
-        processRunner,
-        env,
-        repo,
-        remote,
-        attemptDir: resolveInside(
-          runDir,
-          `attempts/${request.packet.packet_id}/${request.attempt}`,
-          "attempt directory",
-        ),
-        request,
-        packetDigest: t.packetDigest,
-        result: o.result,
-      });
-      this.log(`job ${t.job_id} finished on ${o.result.worker}`);
+      const attempt = await writeEvidence(
+        {
+          git: this.git,
+          repo,
+          attemptDir: resolveInside(
+            runDir,
+            `attempts/${request.packet.packet_id}/${request.attempt}`,
+            "attempt directory",
+          ),
+          result: o.result,
+        },
+        await (checked as Promise<CheckedEvidence>),
+      );
+      this.log(`job ${t.rid} finished on ${o.result.worker}`);
       return { job_id: t.job_id, request, status: "done", attempt };
     } catch (e) {
       return { job_id: t.job_id, request, status: "error", error: errorInfo(e) };

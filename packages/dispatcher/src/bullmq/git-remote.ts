@@ -1,6 +1,8 @@
 import type { GitPort } from "@dwm/executor";
 import { dispatcherErrors } from "../errors.js";
+import type { RunIdentity } from "../run-identity.js";
 import { runRefsToRemove } from "./job-rules.js";
+import { runRefPrefix } from "./names.js";
 
 // Git between a coordinator or worker and the run's remote.
 
@@ -55,22 +57,22 @@ export async function gitLocal(
   return r.stdout;
 }
 
-/** Remove the refs a completed run left on the remote (runRefsToRemove), 100 per push; returns how many. */
+/** Remove the refs a completed run instance left on the remote (runRefsToRemove), 100 per push; returns how many. */
 export async function removeRunRefs(
   git: GitPort,
   env: Readonly<Record<string, string | undefined>>,
   repo: string,
   remote: string,
-  runId: string,
+  run: RunIdentity,
 ): Promise<number> {
   const listed = await gitRemote(
     git,
     env,
     repo,
-    ["ls-remote", remote, "refs/dwm/*", "refs/heads/dwm/*"],
+    ["ls-remote", remote, `${runRefPrefix(run)}*`],
     "listing the run's refs on the remote",
   );
-  const refs = runRefsToRemove(listed, runId);
+  const refs = runRefsToRemove(listed, run);
   for (let i = 0; i < refs.length; i += 100) {
     await gitRemote(
       git,

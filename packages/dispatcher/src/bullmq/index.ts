@@ -1,18 +1,23 @@
 export type { CollectEvidenceOptions } from "./collect-evidence.js";
 export { collectEvidence } from "./collect-evidence.js";
-export type { QueueUrl } from "./connection.js";
-export { checkRedis, connectRedis, parseQueueUrl } from "./connection.js";
+export type { QueueTlsFiles, QueueUrl } from "./connection.js";
+export { checkRedis, connectRedis, parseQueueUrl, tlsOptions } from "./connection.js";
 export type { RedisAttemptQueue, RedisQueueOptions } from "./coordinator.js";
 export { createRedisAttemptQueue } from "./coordinator.js";
+export type { ListWorkersOptions } from "./fleet.js";
+export { listWorkers } from "./fleet.js";
 export {
-  attemptJobId,
   backendsOf,
   baseRef,
   DEFAULT_QUEUE_PREFIX,
   evidenceRef,
+  jobIdOf,
   laneOf,
   laneQueueName,
   lanesFor,
+  queuedAttemptBranch,
+  runRefPrefix,
+  workRef,
 } from "./names.js";
 export type { PublishEvidenceOptions } from "./publish-evidence.js";
 export { publishEvidence } from "./publish-evidence.js";

@@ -7,6 +7,8 @@ import { attemptJobData, failureInfo, finishedOutcome, laneLimit, runRefsToRemov
 const ex = exampleRepo("repo-audit");
 afterAll(() => ex.repo.cleanup());
 
+const INSTANCE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
 describe("finishedOutcome: what a finished job settles as", () => {
   it("failed as stalled: its worker was lost (never a verdict)", () => {
     expect(
@@ -63,43 +65,61 @@ describe("laneLimit", () => {
 });
 
 describe("attemptJobData", () => {
-  it("the request with the remote as its repository, its lane, and the digests a worker checks", () => {
+  it("the request with the remote as its repository and this instance's branch, its id, lane, and the digests a worker checks", () => {
     const request = firstAttemptRequest(ex);
-    const data = attemptJobData({ job_id: "r/p/1", request }, "ssh://git@host/team/app.git");
+    const run = { runId: request.run_id, instance: INSTANCE };
+    const id = request.packet.packet_id;
+    const data = attemptJobData(
+      { job_id: `${run.runId}/${id}/1`, request },
+      "ssh://git@host/team/app.git",
+      run,
+    );
     expect(data.request.repo).toBe("ssh://git@host/team/app.git");
+    expect(data.request.branch).toBe(`dwm/${run.runId}/${INSTANCE}/${id}/1`);
     expect(data.remote).toBe("ssh://git@host/team/app.git");
     expect(data.lane).toBe("shell");
     expect(data.packet_digest).toBe(digest(request.packet));
     expect(data.prompt_digest).toBe(digestBytes(request.prompt));
-    expect(data.job_id).toBe("r/p/1");
+    expect(data.request_digest).toBe(digest(data.request));
+    expect(data.job_id).toBe(`${run.runId}/${INSTANCE}/${id}/1`);
+    expect(data.run_instance).toBe(INSTANCE);
+    // Two run instances of the same run: other ids, other requests.
+    const other = attemptJobData({ job_id: "x", request }, "ssh://git@host/team/app.git", {
+      ...run,
+      instance: "f".repeat(32),
+    });
+    expect(other.job_id).not.toBe(data.job_id);
+    expect(other.request_digest).not.toBe(data.request_digest);
   });
 
   it("a request that does not match the schema is ERR_QUEUE_JOB_INVALID", () => {
     const request = { ...firstAttemptRequest(ex), attempt: 0 };
-    expect(() => attemptJobData({ job_id: "r/p/0", request }, "/srv/remote.git")).toThrow(
+    const run = { runId: request.run_id, instance: INSTANCE };
+    expect(() => attemptJobData({ job_id: "r/p/0", request }, "/srv/remote.git", run)).toThrow(
       expect.objectContaining({ code: "ERR_QUEUE_JOB_INVALID" }),
     );
   });
 });
 
 describe("runRefsToRemove", () => {
-  it("the run's evidence refs, its base ref and its attempt branches; never its integration branch or another run's", () => {
+  it("every ref of the run instance (base, evidence, work); never another instance's, another run's or a branch", () => {
+    const other = "f".repeat(32);
     const ls = [
-      "a1\trefs/dwm/evidence/run-1/scan/1",
-      "a2\trefs/dwm/evidence/run-1/scan/item-x/2",
-      "a3\trefs/dwm/run-1/head",
-      "a4\trefs/heads/dwm/run-1/scan/1",
+      `a1\trefs/dwm/run-1/${INSTANCE}/evidence/scan/1`,
+      `a2\trefs/dwm/run-1/${INSTANCE}/evidence/scan/item-x/2`,
+      `a3\trefs/dwm/run-1/${INSTANCE}/head`,
+      `a4\trefs/dwm/run-1/${INSTANCE}/work/scan/1`,
       "a5\trefs/heads/dwm/run-1/integration",
-      "a6\trefs/dwm/evidence/run-10/scan/1",
-      "a7\trefs/heads/dwm/run-10/scan/1",
-      "a8\trefs/heads/dwm/run-1/scan/draft",
+      `a6\trefs/dwm/run-10/${INSTANCE}/evidence/scan/1`,
+      `a7\trefs/dwm/run-1/${other}/work/scan/1`,
+      `a8\trefs/heads/dwm/run-1/${INSTANCE}/scan/1`,
       "",
     ].join("\n");
-    expect(runRefsToRemove(ls, "run-1")).toEqual([
-      "refs/dwm/evidence/run-1/scan/1",
-      "refs/dwm/evidence/run-1/scan/item-x/2",
-      "refs/dwm/run-1/head",
-      "refs/heads/dwm/run-1/scan/1",
+    expect(runRefsToRemove(ls, { runId: "run-1", instance: INSTANCE })).toEqual([
+      `refs/dwm/run-1/${INSTANCE}/evidence/scan/1`,
+      `refs/dwm/run-1/${INSTANCE}/evidence/scan/item-x/2`,
+      `refs/dwm/run-1/${INSTANCE}/head`,
+      `refs/dwm/run-1/${INSTANCE}/work/scan/1`,
     ]);
   });
 });

@@ -9,9 +9,9 @@ import type {
 } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
-import { integrationBranch } from "../integration.js";
 import type { AttemptJob } from "../queue.js";
-import { baseRef, laneOf } from "./names.js";
+import type { RunIdentity } from "../run-identity.js";
+import { jobIdOf, laneOf, queuedAttemptBranch, runRefPrefix } from "./names.js";
 
 // The coordinator's decisions about jobs, apart from Redis: what goes into a job, what a
 // finished job settles as, which limit a lane gets, which refs a completed run removes.
@@ -77,45 +77,52 @@ export function laneLimit(lane: string, limits: Partial<Record<BackendName, Rate
 
 /**
  * The job for an attempt (schema attempt-job): the request with the run's remote as its
- * repository, its lane, and the digests a worker checks it by. ERR_QUEUE_JOB_INVALID when it
- * does not match the schema.
+ * repository and the attempt branch of this run instance, its id, lane, and the digests a
+ * worker checks it by (the request's digest covers the instance, through its branch).
+ * ERR_QUEUE_JOB_INVALID when it does not match the schema.
  */
-export function attemptJobData(job: AttemptJob, remote: string): AttemptJobArtifact {
-  const request: AttemptRequest = { ...job.request, repo: remote };
+export function attemptJobData(job: AttemptJob, remote: string, run: RunIdentity): AttemptJobArtifact {
+  const { packet, attempt } = job.request;
+  const request: AttemptRequest = {
+    ...job.request,
+    repo: remote,
+    branch: queuedAttemptBranch(run, packet.packet_id, attempt),
+  };
+  const jobId = jobIdOf(run, packet.packet_id, attempt);
   const data: AttemptJobArtifact = {
     kind: "attempt-job",
     schema_version: "1",
-    job_id: job.job_id,
+    job_id: jobId,
+    run_instance: run.instance,
     lane: laneOf(request),
     remote,
     packet_digest: digest(request.packet),
     prompt_digest: digestBytes(request.prompt),
+    request_digest: digest(request),
     request,
   };
   const v = validateSchema("attempt-job", data);
   if (!v.ok) {
     throw dispatcherErrors.create(
       "ERR_QUEUE_JOB_INVALID",
-      `job ${job.job_id} does not match the attempt-job schema`,
-      { details: { problems: v.problems.slice(0, 10) } },
+      `job ${jobId} does not match the attempt-job schema`,
+      {
+        details: { problems: v.problems.slice(0, 10) },
+      },
     );
   }
   return data;
 }
 
 /**
- * The refs a completed run leaves on the remote, from `git ls-remote` output: the evidence refs
- * workers pushed (also those of attempts whose worker died after pushing), the base ref, and the
- * attempt branches (`.../<n>`). A branch the user pushed there (integration) stays.
+ * The refs a completed run instance leaves on the remote, from `git ls-remote` output: every ref
+ * under `refs/dwm/<run>/<instance>/` (its base, the evidence and work refs workers pushed, also
+ * those of attempts whose worker died after pushing). Refs of other instances and branches stay.
  */
-export function runRefsToRemove(lsRemote: string, runId: string): string[] {
-  const branches = `refs/heads/${integrationBranch(runId).replace(/\/integration$/, "")}/`;
-  const evidence = `refs/dwm/evidence/${runId}/`;
+export function runRefsToRemove(lsRemote: string, run: RunIdentity): string[] {
+  const prefix = runRefPrefix(run);
   return lsRemote
     .split("\n")
     .map((l) => l.split("\t")[1] ?? "")
-    .filter(
-      (r) =>
-        r.startsWith(evidence) || r === baseRef(runId) || (r.startsWith(branches) && /\/[0-9]+$/.test(r)),
-    );
+    .filter((r) => r.startsWith(prefix));
 }

@@ -1,4 +1,6 @@
+import { attemptBranch } from "@dwm/executor";
 import type { AttemptRequest, BackendName } from "@dwm/schemas";
+import type { RunIdentity } from "../run-identity.js";
 
 /** Backend names in a fixed order (lanes list them sorted by name). */
 export const QUEUE_BACKENDS: readonly BackendName[] = ["claude", "codex", "command", "dry-run", "shell"];
@@ -38,14 +40,37 @@ export function laneQueueName(lane: string): string {
   return `attempts.${lane}`;
 }
 
-export { attemptJobId } from "../queue.js";
+/** The BullMQ job id of an attempt: `<run>/<instance>/<packet>/<n>` (two run instances never share one). */
+export function jobIdOf(run: RunIdentity, packetId: string, attempt: number): string {
+  return `${run.runId}/${run.instance}/${packetId}/${attempt}`;
+}
 
-/** Where a worker pushes the evidence commit of an attempt. */
-export function evidenceRef(runId: string, packetId: string, attempt: number): string {
-  return `refs/dwm/evidence/${runId}/${packetId}/${attempt}`;
+// Ref names spell run and packet ids as the executor's attempt branches do (ref-safe segments).
+const runSegment = (runId: string) => attemptBranch(runId, "x", 0).slice(0, -"/x/0".length);
+const attemptPath = (packetId: string, attempt: number) =>
+  attemptBranch("r", packetId, attempt).slice("dwm/r/".length);
+
+/** Where every ref a run instance puts on the remote lives: `refs/dwm/<run>/<instance>/`. */
+export function runRefPrefix(run: RunIdentity): string {
+  return `refs/${runSegment(run.runId)}/${run.instance}/`;
 }
 
 /** The ref the coordinator pushes attempt bases to (the integration head; earlier bases are its ancestors). */
-export function baseRef(runId: string): string {
-  return `refs/dwm/${runId}/head`;
+export function baseRef(run: RunIdentity): string {
+  return `${runRefPrefix(run)}head`;
+}
+
+/** Where a worker pushes the evidence commit of an attempt: `refs/dwm/<run>/<instance>/evidence/<packet>/<n>`. */
+export function evidenceRef(run: RunIdentity, packetId: string, attempt: number): string {
+  return `${runRefPrefix(run)}evidence/${attemptPath(packetId, attempt)}`;
+}
+
+/** Where a worker pushes the attempt's work (its branch head): `refs/dwm/<run>/<instance>/work/<packet>/<n>`. */
+export function workRef(run: RunIdentity, packetId: string, attempt: number): string {
+  return `${runRefPrefix(run)}work/${attemptPath(packetId, attempt)}`;
+}
+
+/** The attempt's branch, in a worker's clone and in the coordinator's repository: `dwm/<run>/<instance>/<packet>/<n>`. */
+export function queuedAttemptBranch(run: RunIdentity, packetId: string, attempt: number): string {
+  return `${runSegment(run.runId)}/${run.instance}/${attemptPath(packetId, attempt)}`;
 }

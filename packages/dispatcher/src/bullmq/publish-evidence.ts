@@ -5,8 +5,9 @@ import { digest, gitDate } from "@dwm/core";
 import { DWM_GIT_IDENTITY, type GitPort } from "@dwm/executor";
 import type { Attempt, AttemptJobResult } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
+import type { RunIdentity } from "../run-identity.js";
 import { gitLocal, gitRemote } from "./git-remote.js";
-import { attemptJobId, evidenceRef } from "./names.js";
+import { evidenceRef, jobIdOf, workRef } from "./names.js";
 
 function walk(root: string, rel = ""): string[] {
   const out: string[] = [];
@@ -30,14 +31,19 @@ export interface PublishEvidenceOptions {
   /** The worker's local clone of the remote (where runAttempt made the attempt branch). */
   repo: string;
   remote: string;
+  /** The run and instance of the job: the refs pushed are theirs. */
+  run: RunIdentity;
+  /** The job's request digest (named in the evidence commit). */
+  requestDigest: string;
   attemptDir: string;
   attempt: Attempt;
 }
 
 /**
  * Worker side: the attempt directory becomes one commit (its tree holds every file, raw bytes,
- * no filters), pushed to `refs/dwm/evidence/<run>/<packet>/<n>` together with the attempt
- * branch in one push. Returns the refs and commits for the job result.
+ * no filters), pushed to `refs/dwm/<run>/<instance>/evidence/<packet>/<n>` together with the
+ * attempt's work (`…/work/<packet>/<n>`) in one push; the local branch goes once pushed. Returns
+ * the refs and commits for the job result.
  */
 export async function publishEvidence(
   o: PublishEvidenceOptions,
@@ -76,7 +82,7 @@ export async function publishEvidence(
     }
     const tree = (await gitLocal(o.git, o.repo, ["write-tree"], indexEnv)).trim();
     const date = gitDate(a.finished_at);
-    const message = `dwm evidence: ${attemptJobId(a.run_id, a.packet_id, a.attempt)}\n\nattempt: ${digest(a)}\noutcome: ${a.outcome}\n`;
+    const message = `dwm evidence: ${jobIdOf(o.run, a.packet_id, a.attempt)}\n\nrequest: ${o.requestDigest}\nattempt: ${digest(a)}\noutcome: ${a.outcome}\n`;
     commit = (
       await gitLocal(o.git, o.repo, ["commit-tree", tree, "-m", message], {
         GIT_AUTHOR_NAME: DWM_GIT_IDENTITY.name,
@@ -90,11 +96,11 @@ export async function publishEvidence(
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  const ref = evidenceRef(a.run_id, a.packet_id, a.attempt);
+  const ref = evidenceRef(o.run, a.packet_id, a.attempt);
   const refspecs = [`+${commit}:${ref}`];
   let branch: AttemptJobResult["branch"] = null;
   if (a.head_commit !== null && a.branch !== null) {
-    branch = { ref: `refs/heads/${a.branch}`, commit: a.head_commit };
+    branch = { ref: workRef(o.run, a.packet_id, a.attempt), commit: a.head_commit };
     refspecs.push(`+${a.head_commit}:${branch.ref}`);
   }
   await gitRemote(
@@ -102,7 +108,9 @@ export async function publishEvidence(
     o.env,
     o.repo,
     ["push", "--quiet", "--no-verify", o.remote, ...refspecs],
-    "pushing the attempt branch and evidence",
+    "pushing the attempt's work and evidence",
   );
+  // The worker's clone keeps no branch per attempt: the remote has the work now.
+  if (a.branch !== null) await o.git.run(o.repo, ["update-ref", "-d", `refs/heads/${a.branch}`]);
   return { evidence: { ref, commit }, branch };
 }

@@ -4,7 +4,8 @@ import type { AttemptJob as AttemptJobArtifact, BackendName, RateLimit } from "@
 import { validateSchema } from "@dwm/schemas";
 import { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import type { AttemptJob, Lease } from "../queue.js";
+import type { Lease } from "../queue.js";
+import type { RunIdentity } from "../run-identity.js";
 import { connectRedis, type QueueUrl } from "./connection.js";
 import { gitRemote } from "./git-remote.js";
 import { laneLimit } from "./job-rules.js";
@@ -12,6 +13,8 @@ import { baseRef, laneQueueName, lanesFor, QUEUE_BACKENDS } from "./names.js";
 
 export interface RedisLanesOptions {
   url: QueueUrl;
+  /** The run and instance this coordinator works for (the base ref is theirs). */
+  run: RunIdentity;
   prefix: string;
   git: GitPort;
   env: Readonly<Record<string, string | undefined>>;
@@ -21,7 +24,7 @@ export interface RedisLanesOptions {
   clock: Clock;
   rateLimits: Partial<Record<BackendName, RateLimit>>;
   log: (message: string) => void;
-  /** Told when a job of any lane completes or fails. */
+  /** Told when a job of any lane completes or fails (its BullMQ id). */
   onFinish: (jobId: string) => void;
 }
 
@@ -70,28 +73,22 @@ export class RedisLanes {
   }
 
   /** Push the base (when it moved), prepare the lane on first use, then add the job. */
-  async add(job: AttemptJob, data: AttemptJobArtifact): Promise<void> {
-    const request = job.request;
+  async add(data: AttemptJobArtifact): Promise<void> {
+    const request = data.request;
     if (this.pushedBase !== request.base_commit) {
       await gitRemote(
         this.o.git,
         this.o.env,
         this.o.repo,
-        [
-          "push",
-          "--quiet",
-          "--no-verify",
-          this.o.remote,
-          `+${request.base_commit}:${baseRef(request.run_id)}`,
-        ],
-        `pushing base ${request.base_commit.slice(0, 12)} of ${job.job_id}`,
+        ["push", "--quiet", "--no-verify", this.o.remote, `+${request.base_commit}:${baseRef(this.o.run)}`],
+        `pushing base ${request.base_commit.slice(0, 12)} of ${data.job_id}`,
       );
       this.pushedBase = request.base_commit;
     }
     const q = this.queueOf(data.lane);
     if (!this.limited.has(data.lane)) await this.prepareLane(q, data.lane);
     await q.add("attempt", data, {
-      jobId: job.job_id,
+      jobId: data.job_id,
       attempts: 1,
       removeOnComplete: false,
       removeOnFail: false,

@@ -9,7 +9,7 @@ import type { Job } from "bullmq";
 import { dispatcherErrors } from "../errors.js";
 import { errorInfo } from "../queue.js";
 import { gitRemote } from "./git-remote.js";
-import { backendsOf, laneOf } from "./names.js";
+import { backendsOf, jobIdOf, laneOf, queuedAttemptBranch } from "./names.js";
 import { publishEvidence } from "./publish-evidence.js";
 
 /** What a worker reports as it goes. */
@@ -19,9 +19,10 @@ export type AttemptWorkerEvent =
   | { kind: "failed"; job_id: string; code: string; message: string };
 
 /**
- * Check a job before anything runs: it matches the attempt-job schema, its id and digests
- * match its content (ERR_QUEUE_JOB_INVALID), and this worker runs every backend it needs and
- * it sits in the lane those backends make (ERR_QUEUE_BACKEND_NOT_ALLOWED). Returns the job.
+ * Check a job before anything runs: it matches the attempt-job schema, its id, digests and
+ * branch match its content and run instance (ERR_QUEUE_JOB_INVALID), and this worker runs every
+ * backend it needs and it sits in the lane those backends make (ERR_QUEUE_BACKEND_NOT_ALLOWED).
+ * Returns the job.
  */
 export function checkJob(
   jobId: string | undefined,
@@ -40,8 +41,13 @@ export function checkJob(
   }
   const data = raw as AttemptJob;
   const request = data.request;
+  const run = { runId: request.run_id, instance: data.run_instance };
+  const { packet_id } = request.packet;
   if (
     data.job_id !== jobId ||
+    jobId !== jobIdOf(run, packet_id, request.attempt) ||
+    request.branch !== queuedAttemptBranch(run, packet_id, request.attempt) ||
+    digest(request) !== data.request_digest ||
     digest(request.packet) !== data.packet_digest ||
     digestBytes(request.prompt) !== data.prompt_digest
   ) {
@@ -84,6 +90,8 @@ export function semaphore(n: number) {
 
 export interface JobRunnerOptions {
   name: string;
+  /** Counts of jobs finished with a result and failed, kept up to date here. */
+  stats: { processed: number; failed: number };
   allowed: ReadonlySet<BackendName>;
   concurrency: number;
   /** Local clones of the remotes live here (one per remote). */
@@ -104,12 +112,13 @@ export interface JobRunnerOptions {
  */
 export class JobRunner {
   /** Jobs finished with a result, and jobs failed. */
-  readonly stats = { processed: 0, failed: 0 };
+  readonly stats: { processed: number; failed: number };
   private readonly gate: ReturnType<typeof semaphore>;
   private readonly clones = new Map<string, Promise<string>>();
 
   constructor(private readonly o: JobRunnerOptions) {
     this.gate = semaphore(o.concurrency);
+    this.stats = o.stats;
   }
 
   /** Every failure reaches the coordinator as ErrorInfo JSON in BullMQ's failedReason. */
@@ -210,6 +219,8 @@ export class JobRunner {
       env: this.o.env,
       repo,
       remote: data.remote,
+      run: { runId: data.request.run_id, instance: data.run_instance },
+      requestDigest: data.request_digest,
       attemptDir,
       attempt,
     });
@@ -217,6 +228,7 @@ export class JobRunner {
       kind: "attempt-job-result",
       schema_version: "1",
       job_id: data.job_id,
+      request_digest: data.request_digest,
       worker: this.o.name,
       attempt_digest: digest(attempt),
       attempt,

@@ -7,13 +7,16 @@ import type { BackendName } from "@dwm/schemas";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { dispatcherErrors } from "../errors.js";
-import { connectRedis, parseQueueUrl } from "./connection.js";
+import { connectRedis, parseQueueUrl, type QueueTlsFiles } from "./connection.js";
+import { WorkerHeartbeat } from "./heartbeat.js";
 import { DEFAULT_QUEUE_PREFIX, laneQueueName, lanesFor } from "./names.js";
 import { type AttemptWorkerEvent, JobRunner } from "./worker-job.js";
 
 export interface AttemptWorkerOptions {
   /** redis:// or rediss:// URL. */
   url: string;
+  /** rediss:// only: PEM files of a CA to trust and a client certificate and key. */
+  tls?: QueueTlsFiles;
   /** The backends this worker runs; it takes jobs only from lanes these cover. */
   backends: readonly BackendName[];
   /** Attempts at once in this process (across its lanes). */
@@ -35,6 +38,8 @@ export interface AttemptWorkerOptions {
   /** How often this worker looks for other workers' expired locks (default lockMs). */
   stalledIntervalMs?: number;
   onEvent?: (e: AttemptWorkerEvent) => void;
+  /** How often the worker refreshes its heartbeat for `dwm workers` (default 5000 ms; it expires after three times that). */
+  heartbeatMs?: number;
 }
 
 export type { AttemptWorkerEvent } from "./worker-job.js";
@@ -57,7 +62,7 @@ export interface AttemptWorker {
  * makes a job whose worker died fail as stalled, which the coordinator records as abandoned.
  */
 export async function startAttemptWorker(options: AttemptWorkerOptions): Promise<AttemptWorker> {
-  const url = parseQueueUrl(options.url);
+  const url = parseQueueUrl(options.url, options.tls);
   const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const name = options.name ?? `${os.hostname()}:${process.pid}`;
   const allowed = new Set(options.backends);
@@ -75,7 +80,21 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
     run: (req) =>
       options.processRunner.run(req.argv[0] === "git" || req.signal ? req : { ...req, signal: stop.signal }),
   };
+  const stats = { processed: 0, failed: 0 };
+  const beatClient = connectRedis(url);
+  const heartbeat = new WorkerHeartbeat({
+    redis: beatClient,
+    prefix,
+    clock: options.clock,
+    name,
+    backends: [...allowed],
+    concurrency: options.concurrency,
+    stats,
+    ...(options.heartbeatMs !== undefined ? { everyMs: options.heartbeatMs } : {}),
+  });
+  const emit = options.onEvent ?? (() => {});
   const jobs = new JobRunner({
+    stats,
     name,
     allowed,
     concurrency: options.concurrency,
@@ -85,7 +104,10 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
     env: options.env,
     clock: options.clock,
     git: options.git ?? createGit(processRunner, options.env),
-    emit: options.onEvent ?? (() => {}),
+    emit: (e) => {
+      heartbeat.note(e);
+      emit(e);
+    },
   });
   const clients = lanes.map(() => connectRedis(url));
   const workers = lanes.map((lane, i) => {
@@ -103,6 +125,7 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
     return w;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  await heartbeat.start();
 
   return {
     name,
@@ -111,7 +134,8 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
     async close(force = false) {
       if (force) stop.abort();
       await Promise.allSettled(workers.map((w) => w.close(force)));
-      for (const c of clients) c.disconnect();
+      await heartbeat.stop();
+      for (const c of [...clients, beatClient]) c.disconnect();
       if (ownCache) fs.rmSync(cacheDir, { recursive: true, force: true });
     },
   };

@@ -6,11 +6,10 @@
 // cover each outcome, the sequence of journal event types and the integration branch's tree.
 import fs from "node:fs";
 import path from "node:path";
-import { compilePlan, loadRun } from "@dwm/compiler";
+import { compilePlan } from "@dwm/compiler";
 import { digest, nodeProcessRunner } from "@dwm/core";
 import { parseWorkerBindings } from "@dwm/executor";
-import { buildApproval, writeApproval } from "@dwm/gate-resolver";
-import { foldJournal, openJournal, readJournal, verifyRun } from "@dwm/runtime";
+import { openJournal, readJournal, verifyRun } from "@dwm/runtime";
 import type { ApprovalPolicy, RunOutcome } from "@dwm/schemas";
 import {
   applyEdits,
@@ -27,6 +26,7 @@ import {
   tamperFiles,
 } from "@dwm/test-utils";
 import { type DispatcherPorts, integrationBranch, type RunWorkflowOptions, runWorkflow } from "../index.js";
+import { decideAsOperator, OPERATOR } from "../test-support/operator.js";
 
 /** A decision taken between two runs of the loop, as `dwm approve` / `dwm reject` would. */
 interface Decision {
@@ -89,6 +89,7 @@ function optionsOf(c: DispatcherCase, repo: string): RunWorkflowOptions {
   };
   return {
     repo,
+    operator: OPERATOR,
     bindings,
     bindingsDigest,
     concurrency: o.concurrency ?? 1,
@@ -117,18 +118,14 @@ function prepare(c: DispatcherCase, ctx: CaseContext): Prepared {
   return { repo: repo.path, runDir: compiled.runDir, options: optionsOf(c, repo.path) };
 }
 
-function decide(runDir: string, d: Decision): void {
-  const loaded = loadRun(runDir);
-  const state = foldJournal(readJournal(runDir).events, loaded.run);
-  const approval = buildApproval(state, loaded, {
-    gateId: d.gate,
+function decide(runDir: string, repo: string, d: Decision): void {
+  decideAsOperator(runDir, repo, {
+    gate: d.gate,
     decision: d.decision ?? "approve",
     reason: d.reason ?? "checked by the gate",
     packets: d.packets ?? [],
-    approver: { name: "Gate Operator", source: "os-user" },
     clock: new FakeClock("2026-01-01T06:00:00.000Z"),
   });
-  writeApproval(runDir, approval);
 }
 
 function portsOf(ctx: CaseContext): DispatcherPorts {
@@ -170,7 +167,11 @@ function storeView(p: Prepared, runId: string): { view: Record<string, unknown>;
     files = git(p.repo, "ls-tree", "-r", "--name-only", branch).split("\n").filter(Boolean);
   }
   return {
-    view: { types, verify: verifyRun(p.runDir).problems.map((x) => x.code), integrated: files },
+    view: {
+      types,
+      verify: verifyRun(p.runDir, { trust: OPERATOR.trust }).problems.map((x) => x.code),
+      integrated: files,
+    },
     tree,
   };
 }
@@ -197,7 +198,7 @@ export const dispatcherGate: GateSuite<DispatcherCase> = {
     const rounds = [[], ...(c.then ?? [])];
     let last: RunOutcome | undefined;
     for (const [i, decisions] of rounds.entries()) {
-      for (const d of decisions) decide(p.runDir, d);
+      for (const d of decisions) decide(p.runDir, p.repo, d);
       last = await ctx.outcome(() => runWorkflow(p.runDir, portsOf(ctx), p.options));
       if (last === undefined) return;
       outcomes.push(outcomeView(last));

@@ -1,10 +1,18 @@
 import { FakeClock } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
+import { OPERATOR } from "../test-support/operator.js";
 import { Budget } from "./budget.js";
 
 describe("Budget", () => {
   const setup = {
-    options: { repo: "/r", bindings: {}, bindingsDigest: "sha256:x", concurrency: 3, maxAttempts: 10 },
+    options: {
+      repo: "/r",
+      operator: OPERATOR,
+      bindings: {},
+      bindingsDigest: "sha256:x",
+      concurrency: 3,
+      maxAttempts: 10,
+    },
     limits: { concurrencyCap: 2, maxAgents: 4 },
   } as unknown as ConstructorParameters<typeof Budget>[0];
 

@@ -93,6 +93,7 @@ export class DispatchStep {
           packet_digest: packetDigest,
           base_commit: base,
           backend: dispatchedBackend(packet, binding),
+          ...(this.queue.origin ? { queue: this.queue.origin } : {}),
         },
       },
     ]);

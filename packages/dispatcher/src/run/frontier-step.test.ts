@@ -42,7 +42,7 @@ describe("frontierStep", () => {
         name: "p.json",
       },
     });
-    new ApprovalDesk(open.ctx).applyOperatorApprovals();
+    await new ApprovalDesk(open.ctx).applyOperatorApprovals();
     const f = frontierStep(open.ctx);
     expect(f.dispatch).toEqual([{ packet_id: "inventory", attempt: 1, kind: "first" }]);
   });

@@ -2,8 +2,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { compilePlan } from "@dwm/compiler";
 import { readJsonFile } from "@dwm/core";
+import { testOperatorKey } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { exampleRepo, realPorts } from "../test-support/example.js";
+import { OPERATOR } from "../test-support/operator.js";
 import { checkOptions, openRun } from "./open-run.js";
 
 const cleanups: (() => void)[] = [];
@@ -60,6 +62,7 @@ describe("openRun: refusals before anything is journaled", () => {
         repo: ex.repo.path,
         bindings: ex.bindings,
         bindingsDigest: ex.bindingsDigest,
+        operator: OPERATOR,
       }),
     ).rejects.toMatchObject({ code: "ERR_DISPATCH_NO_REPOSITORY" });
   });
@@ -75,6 +78,7 @@ describe("openRun: refusals before anything is journaled", () => {
         repo: other.repo.path,
         bindings: ex.bindings,
         bindingsDigest: ex.bindingsDigest,
+        operator: OPERATOR,
       }),
     ).rejects.toMatchObject({ code: "ERR_DISPATCH_BASE_MISSING" });
   });
@@ -88,6 +92,7 @@ describe("openRun: refusals before anything is journaled", () => {
         repo: ex.repo.path,
         bindings,
         bindingsDigest: ex.bindingsDigest,
+        operator: OPERATOR,
       }),
     ).rejects.toMatchObject({ code: "ERR_EXEC_NO_BINDING" });
     expect(fs.existsSync(path.join(ex.compiled.runDir, "journal.jsonl"))).toBe(false);
@@ -100,10 +105,25 @@ describe("openRun: refusals before anything is journaled", () => {
       repo: ex.repo.path,
       bindings: ex.bindings,
       bindingsDigest: ex.bindingsDigest,
+      operator: OPERATOR,
     });
     expect(setup.runId).toBe(ex.compiled.runId);
     expect(setup.dir).toBe(ex.compiled.runDir);
     expect(setup.baseCommit).toBe(ex.compiled.run.base_commit);
     expect([...setup.bindingOf.keys()]).toEqual(ex.compiled.packets.map((p) => p.packet_id));
+  });
+
+  it("an operator key the repository does not trust is ERR_KEY_UNTRUSTED, and the journal is never opened", async () => {
+    const ex = exampleRepo("repo-audit");
+    cleanups.push(ex.repo.cleanup);
+    await expect(
+      openRun(ex.compiled.runDir, realPorts(), {
+        repo: ex.repo.path,
+        bindings: ex.bindings,
+        bindingsDigest: ex.bindingsDigest,
+        operator: { key: testOperatorKey(5), trust: OPERATOR.trust },
+      }),
+    ).rejects.toMatchObject({ code: "ERR_KEY_UNTRUSTED", details: { key_id: testOperatorKey(5).keyId } });
+    expect(fs.existsSync(path.join(ex.compiled.runDir, "journal.jsonl"))).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { type LoadedRun, loadRun } from "@dwm/compiler";
-import { readJsonFile } from "@dwm/core";
+import { readJsonFile, signingErrors } from "@dwm/core";
 import { createGit, type GitPort, resolveBinding } from "@dwm/executor";
 import { planLimits } from "@dwm/scheduler";
 import type { ResolvedBinding } from "@dwm/schemas";
@@ -80,6 +80,14 @@ export async function openRun(
   options: RunWorkflowOptions,
 ): Promise<RunSetup> {
   checkOptions(options);
+  const { key, trust } = options.operator;
+  if (!trust.has(key.keyId)) {
+    throw signingErrors.create(
+      "ERR_KEY_UNTRUSTED",
+      `the operator key ${key.keyId} is not in the repository's dwm.operators.json: its approvals and attestations would not count`,
+      { details: { key_id: key.keyId } },
+    );
+  }
   const dir = path.resolve(runDir);
   const loaded = loadRun(dir);
   const runId = loaded.run.run_id;

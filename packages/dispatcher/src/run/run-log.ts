@@ -56,6 +56,7 @@ export class RunLog {
       ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
       ...(options.pid !== undefined ? { pid: options.pid } : {}),
       ...(options.host !== undefined ? { host: options.host } : {}),
+      ...(ports.runInstance ? { instance: ports.runInstance() } : {}),
     });
     this.tracker = new FrontierTracker({
       check: ports.env?.DWM_CHECK_FRONTIER === "1" || process.env.DWM_CHECK_FRONTIER === "1",

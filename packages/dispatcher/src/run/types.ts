@@ -1,4 +1,4 @@
-import type { Clock, Digest, ProcessRunner } from "@dwm/core";
+import type { Clock, Digest, ProcessRunner, SigningKey, TrustStore } from "@dwm/core";
 import type { GitPort } from "@dwm/executor";
 import type { InfraRetryPolicy } from "@dwm/ingester";
 import type {
@@ -12,6 +12,7 @@ import type {
   WorkerBindings,
 } from "@dwm/schemas";
 import type { AttemptQueue } from "../queue.js";
+import type { RunIdentity } from "../run-identity.js";
 
 /** What the loop reports as it goes: every journal event, plus notes that are not events. */
 export type ProgressEvent =
@@ -29,8 +30,21 @@ export interface DispatcherPorts {
   processRunner: ProcessRunner;
   /** DWM's own environment; workers get only allow-listed names from it. */
   env: Readonly<Record<string, string | undefined>>;
-  /** The queue between dispatch and execution; default: an in-process pool running runAttempt. */
-  queue?: (execute: (request: AttemptRequest) => Promise<Attempt>, concurrency: number) => AttemptQueue;
+  /**
+   * The queue between dispatch and execution; default: an in-process pool running runAttempt.
+   * `run` names the run and its instance (a distributed queue namespaces its jobs by both).
+   */
+  queue?: (
+    execute: (request: AttemptRequest) => Promise<Attempt>,
+    concurrency: number,
+    run: RunIdentity,
+  ) => AttemptQueue;
+  /**
+   * Draws the run instance identity journaled at run.opened when this runner opens a new journal
+   * (newRunInstance; `dwm run --queue` gives it). Without it, run.opened carries none and the
+   * identity is derived from the journal (runInstance).
+   */
+  runInstance?: () => string;
   /** Waits (infrastructure backoff, approvals with until=complete). Default: a timer. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Abort to stop cleanly (SIGINT/SIGTERM): running workers are killed, their packets abandoned. */
@@ -45,6 +59,12 @@ export interface DispatcherPorts {
 export interface RunWorkflowOptions {
   /** The git repository the run belongs to (attempts, integration branch). */
   repo: string;
+  /**
+   * The operator's key, which signs `--approve` and policy approvals and the run's attestations,
+   * and the keys the repository trusts (dwm.operators.json): only approvals signed by one count.
+   * The key must be trusted (ERR_KEY_UNTRUSTED).
+   */
+  operator: { key: SigningKey; trust: TrustStore };
   bindings: WorkerBindings;
   bindingsDigest: Digest;
   /** `--concurrency`: overrides the plan's parallelism.concurrency_cap. */
@@ -74,6 +94,12 @@ export interface RunWorkflowOptions {
   leaseMs?: number | undefined;
   /** How often to look for approvals while waiting at a gate (until=complete). Default 1000 ms. */
   pollMs?: number | undefined;
+  /**
+   * `--abandon-queued`: attempts in flight in a distributed queue this runner does not use are
+   * abandoned and run again (their jobs stay where they are). Without it that is refused
+   * (ERR_QUEUE_RESUME_MISMATCH).
+   */
+  abandonQueued?: boolean | undefined;
   /** For tests: the runner's identity in the lock. */
   pid?: number | undefined;
   host?: string | undefined;

@@ -83,7 +83,7 @@ export async function whenIdle(
     await stop.sleep(Math.max(1, wait));
   } else if (d.kind === "wait-decision") {
     const before = log.state.seq;
-    desk.absorb();
+    await desk.absorb();
     if (log.state.seq === before) {
       log.note(
         `waiting for a decision on ${frontier.waiting_gates.join(", ")} (dwm approve ${setup.runId} <gate>)`,

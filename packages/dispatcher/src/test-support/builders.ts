@@ -7,6 +7,7 @@ import { RunLog } from "../run/run-log.js";
 import { StopControl } from "../run/stop.js";
 import type { DispatcherPorts, ProgressEvent, RunWorkflowOptions } from "../run/types.js";
 import { type ExampleRepo, exampleRepo, realPorts } from "./example.js";
+import { OPERATOR } from "./operator.js";
 
 /** A packet's state: pending, nothing happened, unless told otherwise. */
 export function packetState(p: Partial<PacketState> = {}): PacketState {
@@ -122,6 +123,7 @@ export async function exampleContext(
     repo: ex.repo.path,
     bindings: ex.bindings,
     bindingsDigest: ex.bindingsDigest,
+    operator: OPERATOR,
     ...options,
   });
   const budget = new Budget(setup, allPorts.clock);

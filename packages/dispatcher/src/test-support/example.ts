@@ -6,7 +6,7 @@ import { type CompiledRun, compilePlan, loadRun } from "@dwm/compiler";
 import { nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { loadWorkerBindings } from "@dwm/executor";
 import type { AttemptRequest, WorkerBindings } from "@dwm/schemas";
-import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
+import { FakeClock, git, makeGitRepo, type TempDir, trustTestOperator } from "@dwm/test-utils";
 import type { DispatcherPorts, RunWorkflowOptions } from "../run/types.js";
 
 export const EXAMPLES_DIR = fileURLToPath(new URL("../../../../examples", import.meta.url));
@@ -50,6 +50,8 @@ export function exampleRepo(
     editPlan(p);
     fs.writeFileSync(file, `${JSON.stringify(p, null, 2)}\n`);
   }
+  // The test operator's key signs approvals and attestations; the repository trusts it.
+  trustTestOperator(repo.path);
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", `example ${name}`);
   const plan = readJsonFile(path.join(repo.path, "workflow.plan.json"));

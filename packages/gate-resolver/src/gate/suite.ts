@@ -15,8 +15,12 @@ import {
   type HistoryStep,
   type JsonEdit,
   readJson,
+  testOperatorKey,
 } from "@dwm/test-utils";
-import { type GateResolution, type RunView, resolveGate } from "../index.js";
+import { type GateResolution, type RunView, resolveGate, signApproval } from "../index.js";
+
+/** The integration head every case's approval was shown, and the head "now" (unless a case edits the approval's). */
+const HEAD = "1234567890abcdef1234567890abcdef12345678";
 
 interface GateResolverCase extends GateCase {
   /** A compiled run below fixtures/gate-resolver (run.json, packets/, gates/). */
@@ -24,7 +28,10 @@ interface GateResolverCase extends GateCase {
   history?: HistoryStep[];
   /** The gate decided. */
   gate: string;
-  /** An approval template: @run, @gate, @gate-digest (the gate's digest now) are filled in. */
+  /**
+   * An approval template: @run, @gate, @gate-digest (the gate's digest now), @head (the
+   * integration head now) and @key (the test operator's key id) are filled in; signed with that key.
+   */
   approval: string;
   approval_edits?: JsonEdit[];
   /** A review template for the held packet's last attempt: @run, @packet, @packet-digest. */
@@ -97,15 +104,34 @@ export const gateResolverGate: GateSuite<GateResolverCase> = {
     const history = player.events(c.history ?? []);
     const state = foldJournal(history as unknown as JournalEvent[], view.run);
     const gateDigest = state.gates[c.gate]?.gate_digest ?? player.gateDigest(c.gate);
-    const names = { "@run": view.run.run_id, "@gate-digest": gateDigest, "@gate": c.gate };
+    const key = testOperatorKey();
+    const names = {
+      "@run": view.run.run_id,
+      "@gate-digest": gateDigest,
+      "@gate": c.gate,
+      "@head": HEAD,
+      "@key": key.keyId,
+    };
     const approval = applyEdits(
       fill(readJson(path.join(ctx.fixtures, c.approval)), names) as Approval,
       c.approval_edits,
     );
     const approvalPath = `approvals/${c.gate}/1.json`;
+    // The file the journal names is the signed bundle; a template edited out of its schema is never signed.
+    let approvalDigest = digest("unsigned");
+    try {
+      approvalDigest = digestBytes(renderArtifact(signApproval(approval, key)));
+    } catch {
+      // resolveGate refuses it below, with the code the case expects.
+    }
     const review = reviewOf(c, ctx.fixtures, view, state);
     const result = await ctx.outcome(() =>
-      resolveGate(structuredClone(state), approval, view, { approvalPath, review }),
+      resolveGate(structuredClone(state), approval, view, {
+        approvalPath,
+        approvalDigest,
+        integrationHead: HEAD,
+        review,
+      }),
     );
     if (result === undefined) return;
     const after = foldAfter(history, result, view.run);
@@ -120,7 +146,7 @@ export const gateResolverGate: GateSuite<GateResolverCase> = {
       copies: result.copies.map((k) => `${k.from} -> ${k.to}`),
       packets_after: Object.entries(after.packets).map(([id, p]) => `${id}:${p?.state}`),
       gate_after: after.gates[c.gate]?.state,
-      approval_file: approvalFile?.files?.[0]?.digest === digestBytes(renderArtifact(approval)),
+      approval_file: approvalFile?.files?.[0]?.digest === approvalDigest,
     });
     ctx.golden("resolution", digest(result));
   },

@@ -2,10 +2,11 @@
 // suite needs thousands of calls. Both are the same command code; the child adds bin.ts and exit.
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "@dwm/cli";
-import { FakeClock } from "@dwm/test-utils";
+import { FakeClock, writeTestOperatorConfig } from "@dwm/test-utils";
 
 /** The built CLI (turbo builds it before `test`). */
 export const BIN = fileURLToPath(new URL("../../../cli/dist/bin.js", import.meta.url));
@@ -19,14 +20,26 @@ export interface Outcome {
   stderr: string;
 }
 
-/** A minimal environment: no variable of the test process leaks into dwm unless named. */
+let operatorDir: string | null = null;
+
+/** A DWM config directory holding the test operator's key (never the machine's ~/.config/dwm). */
+function operatorConfigDir(): string {
+  if (operatorDir === null || !fs.existsSync(operatorDir)) {
+    const dir = writeTestOperatorConfig(fs.mkdtempSync(path.join(os.tmpdir(), "dwm-reliability-operator-")));
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    operatorDir = dir;
+  }
+  return operatorDir;
+}
+
+/** A minimal environment: no variable of the test process leaks into dwm unless named; the test operator's key. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ["PATH", "HOME", "LANG"]) {
     const v = process.env[k];
     if (v !== undefined) env[k] = v;
   }
-  return { ...env, ...extra };
+  return { ...env, DWM_CONFIG_DIR: operatorConfigDir(), ...extra };
 }
 
 /** Start `dwm <args>` (the built CLI) in `cwd`. */

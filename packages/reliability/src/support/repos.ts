@@ -2,7 +2,7 @@
 // logged (packet id per line): that log, not the journal, is how re-runs are counted.
 import fs from "node:fs";
 import path from "node:path";
-import { git, makeGitRepo, type TempDir } from "@dwm/test-utils";
+import { git, makeGitRepo, type TempDir, trustTestOperator } from "@dwm/test-utils";
 import { EXAMPLES } from "./dwm.js";
 
 /** Logs `$DWM_PACKET_ID` to $DWM_RELIABILITY_LOG, waits for $DWM_RELIABILITY_HOLD, runs the wrapped argv. */
@@ -49,6 +49,8 @@ export function exampleRepo(
   }
   fs.writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
   options.edit?.(repo.path);
+  // The test operator (DWM_CONFIG_DIR of baseEnv) is trusted: its approvals count here.
+  trustTestOperator(repo.path);
   git(repo.path, "add", "-A");
   git(repo.path, "commit", "-q", "-m", `example ${name}`);
   return repo;

@@ -39,6 +39,9 @@ export function applyDispatched(state: RunState, ev: EventOf<"packet.dispatched"
     packet_digest: ev.data.packet_digest,
     seq: ev.seq,
   });
+  // Where the attempt went: a runner that resumes must use the same queue while it is in flight.
+  if (ev.data.queue !== undefined) p.queue = { ...ev.data.queue };
+  else delete p.queue;
 }
 
 /** attempt.recorded: the dispatched attempt's evidence is in. */

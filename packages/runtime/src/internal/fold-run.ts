@@ -9,6 +9,7 @@ export function applyRunOpened(state: RunState, ev: EventOf<"run.opened">): void
   state.run_digest = ev.data.run_digest;
   state.plan_digest = ev.data.plan_digest;
   state.revision = ev.data.revision;
+  if (ev.data.instance !== undefined) state.instance = ev.data.instance;
   state.packets = {};
   state.gates = {};
   for (const id of ev.data.packets) state.packets[id] = newPacket();

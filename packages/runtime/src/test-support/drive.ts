@@ -1,7 +1,8 @@
 import type { Journal } from "../journal.js";
 import type { TestRunStore } from "./run-store.js";
+import { attestPacket } from "./sign.js";
 
-/** Take one packet through dispatch → attempt (with evidence files) → approved review → completed. */
+/** Take one packet through dispatch → attempt (with evidence files) → approved review → completed → attested. */
 export function completePacket(j: Journal, store: TestRunStore, id: string): void {
   const p = j.state.packets[id];
   if (!p) throw new Error(`no packet ${id}`);
@@ -32,4 +33,5 @@ export function completePacket(j: Journal, store: TestRunStore, id: string): voi
     files: [review],
   });
   j.append("packet.completed", { packet_id: id, attempt: n });
+  attestPacket(j, store, id, n, [att, stdout, review]);
 }

@@ -9,19 +9,31 @@ export type Slug = string;
  */
 export type Digest = string;
 /**
+ * A git commit id (SHA-1 or SHA-256 object id).
+ */
+export type CommitId = string;
+/**
+ * The id of the operator key that signs the statement; it must be the signature's key.
+ */
+export type KeyId = string;
+/**
  * An observation time from the injected clock (RFC 3339, UTC).
  */
 export type Timestamp = string;
 
 /**
- * approvals/<gate_id>/<n>.json: an operator's decision on one gate, written only by `dwm approve` / `dwm reject` (or by the runner from the operator's policy file, recorded as such). It counts only once a gate.approved or gate.rejected event names it with its digest; any other file under approvals/ is unexpected and never counted.
+ * The predicate of an approval statement (predicate type https://dwm.dev/attestations/approval/v1): an operator's decision on one gate. approvals/<gate_id>/<n>.json holds it as a signed bundle (signed-bundle.schema.json) over an in-toto statement whose subjects are the gate (by its digest) and the integration head it was shown. Written only by `dwm approve` / `dwm reject`, or by the runner for `--approve` and the policy file, always signed with the operator's key. The runner counts it only when the signature verifies against a key of dwm.operators.json, `key_id` is that key, and run, gate, gate digest and integration head are the gate's as it stands now; anything else is refused and journaled as refused (approval.refused).
  */
 export interface Approval {
   kind: "approval";
-  schema_version: "1";
+  schema_version: "2";
   run_id: Slug;
   gate_id: Slug;
   gate_digest: Digest;
+  /**
+   * The integration branch head the operator was shown (the run's base commit while nothing is merged; null outside git). An approval whose head is no longer the branch's head is refused: someone committed after the decision.
+   */
+  integration_head: CommitId | null;
   decision: "approve" | "reject";
   /**
    * Why; required (non-empty) for a rejection.
@@ -32,6 +44,15 @@ export interface Approval {
    */
   packets: Slug[];
   approver: Approver;
+  key_id: KeyId;
+  /**
+   * operator: `dwm approve` / `dwm reject`, a person deciding on this gate. policy: a decision given in advance (`dwm run --approve CATEGORY` or the policy file), signed with the operator's key; risk gates only.
+   */
+  decided_by: "operator" | "policy";
+  /**
+   * With decided_by policy: which one (`dwm.policy.json`, `dwm run --approve write,network`); null otherwise.
+   */
+  policy: string | null;
   at: Timestamp;
 }
 export interface Approver {

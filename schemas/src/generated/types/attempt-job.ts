@@ -9,6 +9,10 @@ export type Digest = string;
  */
 export type Digest1 = string;
 /**
+ * digest(request): the worker refuses a job whose request does not match it, and names it in its result; the coordinator accepts a result only for the request it sent (the request's `branch` carries the run instance).
+ */
+export type Digest2 = string;
+/**
  * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
  */
 export type Slug = string;
@@ -45,23 +49,27 @@ export type Slug3 = string;
 /**
  * sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.
  */
-export type Digest2 = string;
+export type Digest3 = string;
 /**
  * sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.
  */
-export type Digest3 = string;
+export type Digest4 = string;
 export type BackendName = "dry-run" | "shell" | "codex" | "claude" | "command";
 
 /**
- * One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the deterministic job id `<run_id>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.
+ * One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the job id `<run_id>/<run_instance>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.
  */
 export interface AttemptJob {
   kind: "attempt-job";
   schema_version: "1";
   /**
-   * `<run_id>/<packet_id>/<attempt>`: enqueuing the same attempt twice adds it once.
+   * `<run_id>/<run_instance>/<packet_id>/<attempt>`: enqueuing the same attempt twice adds it once; two coordinators of runs with the same run id never share one.
    */
   job_id: string;
+  /**
+   * The run instance identity of the coordinator's run (journaled at run.opened): job ids and the refs the worker pushes (`refs/dwm/<run_id>/<run_instance>/…`) are namespaced by it.
+   */
+  run_instance: string;
   /**
    * The backends the attempt needs, sorted and joined with `+` (e.g. `shell`, `claude+codex`): the queue it waits in. A worker takes jobs only from lanes its --backends cover.
    */
@@ -72,6 +80,7 @@ export interface AttemptJob {
   remote: string;
   packet_digest: Digest;
   prompt_digest: Digest1;
+  request_digest: Digest2;
   request: AttemptRequest;
 }
 /**
@@ -305,7 +314,7 @@ export interface PacketFanoutTemplate {
 export interface PacketFanoutItem {
   role: "item";
   template: Slug3;
-  template_digest: Digest2;
+  template_digest: Digest3;
   first: Slug;
   /**
    * The item's key value, as text.
@@ -315,7 +324,7 @@ export interface PacketFanoutItem {
    * The item, as the source handoff listed it.
    */
   item: {};
-  item_digest: Digest3;
+  item_digest: Digest4;
   source_packet: Slug;
   reduce: Slug;
 }
@@ -323,7 +332,7 @@ export interface PacketFanoutItem {
  * The bindings resolved for this packet's workers, and the digest of the bindings file they came from.
  */
 export interface ResolvedBinding {
-  bindings_digest: Digest2;
+  bindings_digest: Digest3;
   workers: {
     [k: string]: WorkerBinding | undefined;
   };
@@ -412,7 +421,7 @@ export interface RateLimit {
 }
 export interface AttemptInput {
   artifact: RelativePath;
-  digest: Digest2;
+  digest: Digest3;
   content_base64: string;
 }
 export interface AttemptLimits {

@@ -41,6 +41,8 @@ export type JournalEvent = {
   | FanoutExpandedEvent
   | RunCompletedEvent
   | RunStoppedEvent
+  | ApprovalRefusedEvent
+  | AttestationRecordedEvent
 );
 /**
  * sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.
@@ -59,6 +61,10 @@ export type RelativePath = string;
 export type FileRefs = FileRef[];
 export type ReviewVerdict = "approved" | "changes-requested" | "needs-human" | "infra-failed";
 export type StopReason = "gate" | "budget" | "failed" | "interrupted";
+/**
+ * An Ed25519 public key's id: its OpenSSH SHA256 fingerprint (what `ssh-keygen -l` prints for the key in OpenSSH form).
+ */
+export type KeyId = string;
 
 /**
  * `dwm log --json`: the journal's events (optionally filtered).
@@ -90,6 +96,10 @@ export interface RunOpenedData {
   revision: number;
   packets: Slug[];
   gates: Slug[];
+  /**
+   * The run instance identity the runner that opened the journal drew, if it did (a coordinator with a distributed queue, dwm run --queue). Queue job ids and refs on a shared git remote are namespaced by it, so two coordinators of runs with the same run id never share one; a resumed coordinator reads it back. Absent: the identity is derived from the journal's first events (runInstance in @dwm/dispatcher).
+   */
+  instance?: string;
 }
 export interface RunRecompiledEvent {
   type: "run.recompiled";
@@ -178,6 +188,14 @@ export interface PacketDispatchedData {
   packet_digest: Digest;
   base_commit: string | null;
   backend?: string;
+  queue?: QueueOrigin;
+}
+/**
+ * The distributed queue the attempt was sent to; absent: the in-process pool ran it.
+ */
+export interface QueueOrigin {
+  url: string;
+  prefix: string;
 }
 export interface AttemptRecordedEvent {
   type: "attempt.recorded";
@@ -476,4 +494,41 @@ export interface RunStoppedEvent {
 export interface RunStoppedData {
   reason: StopReason;
   detail?: string;
+}
+export interface ApprovalRefusedEvent {
+  type: "approval.refused";
+  data: ApprovalRefusedData;
+}
+/**
+ * The runner refused an approval file and will never count it: unsigned, signed by a key the repository does not trust, a signature that does not verify, or fields that are not the gate's as it stands (another run, an earlier gate digest, an integration head no longer current, a gate that was not open). `files` names the refused file as it was.
+ */
+export interface ApprovalRefusedData {
+  path: RelativePath;
+  /**
+   * The gate the file's folder names.
+   */
+  gate_id: string;
+  code: string;
+  reason: string;
+  /**
+   * The key the file claims to be signed with; null when it names none.
+   */
+  key_id: KeyId | null;
+  files: FileRefs;
+}
+export interface AttestationRecordedEvent {
+  type: "attestation.recorded";
+  data: AttestationRecordedData;
+}
+/**
+ * The runner signed an in-toto attestation (docs/attestations.md): of a completed packet (`packet_id`, `attempt`) or of the run (`subject` run). `files` names the signed bundle; `statement_digest` is digest(statement).
+ */
+export interface AttestationRecordedData {
+  subject: "packet" | "run";
+  packet_id?: Slug;
+  attempt?: number;
+  assurance?: "claimed" | "checked" | "reviewed" | "approved";
+  statement_digest: Digest;
+  key_id: KeyId;
+  files: FileRefs;
 }

@@ -70,6 +70,10 @@ export interface RunState {
   fanouts?: {
     [k: string]: FanoutState | undefined;
   };
+  /**
+   * The run instance identity journaled at run.opened (absent when run.opened carries none).
+   */
+  instance?: string;
 }
 /**
  * Where one packet stands.
@@ -107,6 +111,14 @@ export interface PacketState {
    * Last event that changed this packet (0: none).
    */
   seq: number;
+  queue?: QueueOrigin;
+}
+/**
+ * The distributed queue the last attempt was dispatched to (absent: the in-process pool).
+ */
+export interface QueueOrigin {
+  url: string;
+  prefix: string;
 }
 /**
  * Where one gate stands. Compiled gates start `closed`.

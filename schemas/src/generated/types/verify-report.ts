@@ -12,6 +12,10 @@ export type Digest = string;
  * Run-store path relative to the run directory.
  */
 export type RelativePath = string;
+/**
+ * A POSIX path relative to a root; never absolute, never with `..`.
+ */
+export type RelativePath1 = string;
 
 /**
  * verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.
@@ -33,6 +37,10 @@ export interface VerifyReport {
    */
   state_cache: "fresh" | "stale" | "missing";
   problems: VerifyProblem[];
+  /**
+   * Every signed file the journal names (approvals, refused approvals, packet and run attestations): which key signed it, whose key that is, and whether it holds. A bad one is also a problem.
+   */
+  signatures?: SignatureCheck[];
 }
 /**
  * One integrity problem.
@@ -51,4 +59,21 @@ export interface VerifyProblem {
    * True only for a torn last journal line: resuming the run truncates it.
    */
   repairable: boolean;
+}
+export interface SignatureCheck {
+  file: RelativePath1;
+  kind: "approval" | "refused-approval" | "packet-attestation" | "run-attestation";
+  /**
+   * The key the file names; null when it names none.
+   */
+  key_id: string | null;
+  /**
+   * The trusted key's name in dwm.operators.json; null when the key is not trusted.
+   */
+  signer: string | null;
+  /**
+   * good: a trusted key's signature, matching what the journal recorded. refused: a good signature on an approval the runner refused (another run, an earlier gate, a moved head), never counted. bad: unsigned, untrusted, forged or changed (also a problem).
+   */
+  status: "good" | "refused" | "bad";
+  detail: string;
 }
