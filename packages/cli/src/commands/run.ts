@@ -40,6 +40,7 @@ import { didYouMean } from "../internal/suggest.js";
 import { tracedRun } from "../internal/tracing/traced-run.js";
 import { operatorFor } from "../operator.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
+import { workerSandbox } from "../worker-sandbox.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
 import { queueTlsFiles } from "./queue-options.js";
@@ -487,6 +488,8 @@ async function execute(
   // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
   const operator = operatorFor(ctx, repo);
 
+  const dryRun = Object.values(bindings.bindings).every((b) => b?.backend === "dry-run");
+  const sandbox = await workerSandbox(args, ctx, !dryRun);
   const printer = progress.onProgress;
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
   const processRunner = hostProcessRunner();
@@ -513,6 +516,7 @@ async function execute(
           env,
           signal: controller.signal,
           onProgress,
+          sandbox,
           // A coordinator draws the run instance its jobs and remote refs are namespaced by.
           ...(queue ? { queue, runInstance: newRunInstance } : {}),
         },

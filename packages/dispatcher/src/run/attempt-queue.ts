@@ -1,3 +1,4 @@
+import path from "node:path";
 import { type ExecutorPorts, runAttempt } from "@dwm/executor";
 import type { AttemptRequest } from "@dwm/schemas";
 import { type AttemptQueue, createWorkerPool } from "../queue.js";
@@ -33,13 +34,16 @@ export function openAttemptQueue(ctx: RunContext): AttemptQueue {
 
 /** The executor's ports for an attempt of this run (the candidates' and the reviewer's): workers get the stop signal. */
 export function executorPorts(ctx: RunContext, attemptDirectory: string): ExecutorPorts {
-  const { ports, git } = ctx.setup;
+  const { ports, git, dir } = ctx.setup;
   return {
     processRunner: ctx.stop.workerRunner(ports.processRunner),
     clock: ports.clock,
     attemptDir: attemptDirectory,
     env: ports.env,
     git,
+    ...(ports.sandbox ? { sandbox: ports.sandbox } : {}),
+    // The store this run lives in, wherever --store put it (`<repo>/.dwm` is hidden anyway).
+    hidden: [path.dirname(dir)],
     ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
   };
 }
