@@ -82,12 +82,14 @@ const entries = {
     effects: ["human"],
   },
   REVIEW_REPOSITORY_CHANGED: {
-    title: "The repository's refs, config or hooks changed while the attempt ran (the sandbox should have made that impossible).",
+    title:
+      "The repository's refs, config or hooks changed while the attempt ran (the sandbox should have made that impossible).",
     hint: "The work cannot be trusted: look at what changed (the finding names it) and decide by hand; it is never approved.",
     effects: ["human"],
   },
   REVIEW_OUTPUT_TRUNCATED: {
-    title: "A stream or a handed-back file of the attempt was cut at the output cap, so the evidence is incomplete.",
+    title:
+      "A stream or a handed-back file of the attempt was cut at the output cap, so the evidence is incomplete.",
     hint: "Have the worker say less (or raise max_output_bytes in its binding); the repair attempt is told.",
     effects: ["repair"],
   },

@@ -17,6 +17,7 @@ import { assuranceLine, unsandboxedAttempts } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
 import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
+import { recoverableByRun, recoverableText } from "../internal/recoverable.js";
 import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
@@ -87,7 +88,9 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     waiting_gates: waiting,
     next_action: nextAction(r.ref, verify, state, rows, waiting, liveHolder(r.runDir, ctx.clock.now())),
   };
-  return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
+  // Crash leftovers (all problems repairable) are not an integrity failure: `dwm run` recovers them.
+  const intact = verify.problems.every(recoverableByRun);
+  return { exitCode: intact ? 0 : 3, output: report, text: render(report) };
 }
 
 /** The bindings whose price table costs the attempts: --workers FILE, else dwm.workers.json at the root, else none. */
@@ -278,10 +281,11 @@ export function nextAction(
     };
   }
   if (!verify.ok) {
-    if (verify.problems.every((p) => p.repairable)) {
+    const recoverable = recoverableText(verify.problems);
+    if (recoverable !== null) {
       return {
         kind: "resume",
-        summary: "A crash left an incomplete last journal line; resuming the run truncates it and goes on.",
+        summary: `${recoverable[0]?.toUpperCase()}${recoverable.slice(1)}.`,
         command: `dwm run ${ref}`,
       };
     }

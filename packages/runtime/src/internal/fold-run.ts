@@ -65,7 +65,7 @@ export function applyLease(state: RunState, ev: EventOf<"lease.taken"> | EventOf
   };
 }
 
-/** Events that change nothing but the head (journal.truncated, run.stopped: see applyEvent). */
+/** Events that change nothing but the head (journal.truncated, store.recovered, run.stopped: see applyEvent). */
 export function applyNothing(): void {}
 
 /**
