@@ -175,6 +175,30 @@ describe.skipIf(cli === null)(
       expect(server.conversation().map((r) => r.answer)).toEqual(["error"]);
     });
 
+    it("401 with Claude Code's own retries left on → stopped at the first retry line as auth-failed, long before the timeout", async () => {
+      server.script([{ kind: "error", status: 401 }]);
+      const p = ports(store, "auth-retries");
+      const started = Date.now();
+      const a = await runAttempt(
+        request(repo.path, packet("auth-retries", worker("builder"), "Anything."), binding(), {
+          runId: uniqueRunId("claude"),
+          timeoutMs: 180_000,
+        }),
+        p,
+      );
+      // Claude Code alone would retry for minutes (10 retries, growing backoff) before its result line.
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(a.outcome).toBe("auth-failed");
+      expect(a.invocations[0]?.timed_out).toBe(false);
+      expect(a.invocations[0]?.detail).toMatch(
+        /^API Error: 401 from the model endpoint \(Claude Code retry 1 of \d+\)/,
+      );
+      expect(a.notes.some((n) => n.startsWith("builder: stopped early: API Error: 401"))).toBe(true);
+      expect(transcript(p, a).some((e) => e.type === "result")).toBe(false);
+      expect(a.changed_files).toEqual([]);
+      expect(server.conversation().length).toBeLessThan(4);
+    });
+
     it("429 with retry-after → rate-limited with the advertised delay; the infra-retry path waits at least that long and the retry succeeds", async () => {
       // One retry of its own: Claude Code waits the retry-after (1 s) and says so in a system/api_retry event.
       server.script([

@@ -270,7 +270,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--quiet|--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -311,6 +311,16 @@ export const COMMANDS: CommandSpec[] = [
       "token-budget": {
         type: "string",
         description: "Stop (exit 5) once attempts reported this many tokens.",
+      },
+      "infra-retries": {
+        type: "string",
+        description:
+          "Retries per packet after an infrastructure failure (timeout, crash, rate limit); default infra_retries of the bindings file, else 3.",
+      },
+      "infra-backoff": {
+        type: "string",
+        description:
+          "Delays before infrastructure retries 1, 2, … in ms (the last repeats), e.g. 5000,30000; default infra_backoff_ms of the bindings file, else 30000,120000,600000.",
       },
       "budget-usd": {
         type: "string",

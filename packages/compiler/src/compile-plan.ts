@@ -245,7 +245,7 @@ export function locateRun(
   const planId = (plan as { plan_id?: unknown } | null)?.plan_id;
   if (typeof planId !== "string" || planId === "") {
     throw compilerErrors.create("ERR_PLAN_INVALID", "the plan has no plan_id", {
-      details: { problems: [{ code: "ERR_PLAN_SCHEMA", pointer: "/plan_id", message: "missing" }] },
+      details: { problems: [{ code: "ERR_PLAN_MISSING_KEY", pointer: "/plan_id", message: "missing" }] },
     });
   }
   const repoRoot = path.resolve(options.repoRoot);

@@ -2,7 +2,13 @@ import { digest } from "@dwm/core";
 import type { JournalEvent } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
-import { assuranceOf, evidenceFiles, packetStatement, runStatement } from "./attestation.js";
+import {
+  assuranceOf,
+  evidenceFiles,
+  packetAttestationPath,
+  packetStatement,
+  runStatement,
+} from "./attestation.js";
 
 const pass = { passed: true };
 const fail = { passed: false };
@@ -136,5 +142,13 @@ describe("statements", () => {
     });
     expect(none.subject).toEqual([{ name: "run.json", digest: { sha256: digest("bytes").slice(7) } }]);
     expect(validateSchema("run-attestation", none.predicate).problems).toEqual([]);
+  });
+});
+
+describe("packetAttestationPath", () => {
+  it("one file per completion: a packet completing again with the same attempt gets the next one", () => {
+    expect(packetAttestationPath("build", 2)).toBe("attestations/packets/build/2.json");
+    expect(packetAttestationPath("accept", 0)).toBe("attestations/packets/accept/0.json");
+    expect(packetAttestationPath("accept", 0, 2)).toBe("attestations/packets/accept/0-2.json");
   });
 });

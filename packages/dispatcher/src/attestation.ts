@@ -15,9 +15,13 @@ export const PACKET_PREDICATE_TYPE = "https://dwm.dev/attestations/packet/v1";
 /** Predicate type of a run attestation. */
 export const RUN_PREDICATE_TYPE = "https://dwm.dev/attestations/run/v1";
 
-/** Where the attestation of a packet's completing attempt lies in the run store. */
-export function packetAttestationPath(packetId: string, attempt: number): string {
-  return `attestations/packets/${packetId}/${attempt}.json`;
+/**
+ * Where the attestation of a packet's completing attempt lies in the run store. A packet that
+ * completes again with the same attempt number (a gate phase without work, approved again after
+ * its gate was reopened) gets the k-th file, `<attempt>-<k>.json`, so no attestation is overwritten.
+ */
+export function packetAttestationPath(packetId: string, attempt: number, k = 1): string {
+  return `attestations/packets/${packetId}/${attempt}${k > 1 ? `-${k}` : ""}.json`;
 }
 
 /** Where the n-th run attestation lies (a run completed again after a recompile gets another). */

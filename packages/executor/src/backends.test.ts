@@ -227,6 +227,58 @@ describe("failure classes", () => {
   });
 });
 
+describe("decisive transcripts", () => {
+  it("claude retrying a 401 is stopped at once as auth-failed, long before its timeout, with the retry line as the reason", async () => {
+    const p = ports(store, scenario({ mode: "auth-retry", retryEveryMs: 200 }));
+    const started = Date.now();
+    const a = await runAttempt(
+      request(
+        repo.path,
+        packet({ outputs: [] }),
+        { builder: { ...claude, timeout_ms: 120_000 } },
+        { limits: { kill_grace_ms: 200 } },
+      ),
+      p,
+    );
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(a.outcome).toBe("auth-failed");
+    const inv = a.invocations[0];
+    expect(inv?.outcome).toBe("auth-failed");
+    expect(inv?.timed_out).toBe(false);
+    expect(inv?.detail).toBe(
+      "API Error: 401 from the model endpoint (Claude Code retry 1 of 10): authentication_failed",
+    );
+    expect(a.notes).toContain(
+      "builder: stopped early: API Error: 401 from the model endpoint (Claude Code retry 1 of 10): authentication_failed",
+    );
+    expect(a.changed_files).toEqual([]);
+  });
+
+  it("a 403 stops it the same way; a hang without a decisive line still runs to its timeout", async () => {
+    let p = ports(store, scenario({ mode: "auth-retry", status: 403 }));
+    let a = await runAttempt(
+      request(repo.path, packet({ outputs: [] }), { builder: { ...claude, timeout_ms: 120_000 } }),
+      p,
+    );
+    expect(a.outcome).toBe("auth-failed");
+    expect(a.invocations[0]?.detail).toMatch(/^API Error: 403 from the model endpoint/);
+
+    p = ports(store, scenario({ mode: "hang" }), 2);
+    a = await runAttempt(
+      request(
+        repo.path,
+        packet({ outputs: [] }),
+        { builder: { ...claude, timeout_ms: 1500 } },
+        { limits: { kill_grace_ms: 200 }, attempt: 2 },
+      ),
+      p,
+    );
+    expect(a.outcome).toBe("timeout");
+    expect(a.invocations[0]?.timed_out).toBe(true);
+    expect(a.notes.filter((n) => n.includes("stopped early"))).toEqual([]);
+  });
+});
+
 describe("environment and secrets", () => {
   const SECRET = "sk-planted-Secret-0123456789";
 

@@ -43,7 +43,9 @@ export function gateView(state: RunState, run: RunView, gateId: string): GateVie
   const packets = gs.packets.length > 0 ? [...gs.packets] : [...(artifact?.packets ?? [])];
   const completed = (id: string) => state.packets[id]?.state === "completed";
   const deps = new Map(run.run.packets.map((p) => [p.packet_id, p.depends_on]));
-  const holdsReadyWork = packets.some((id) => !completed(id) && (deps.get(id) ?? []).every(completed));
+  // A skipped packet is not waiting: the run went on without it (its gate's safe default is skip).
+  const settled = (id: string) => completed(id) || state.packets[id]?.state === "skipped";
+  const holdsReadyWork = packets.some((id) => !settled(id) && (deps.get(id) ?? []).every(completed));
   return {
     gate_id: gateId,
     artifact,

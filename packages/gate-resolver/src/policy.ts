@@ -43,8 +43,9 @@ export function readApprovalPolicy(file: string): ApprovalPolicy | null {
  * plan-risk-gate) whose category the policy lists and that is neither approved nor
  * rejected. Recorded as decided by the policy (`decided_by: policy`, approver source
  * `policy-file`), to be signed with the operator's key `keyId` at integration head
- * `integrationHead`. Never a human-gate phase or a gate opened at run time. Pure: the
- * caller signs, writes and journals them.
+ * `integrationHead`. Never a human-gate phase, a gate opened at run time, or a gate whose
+ * safe default is `ask` (the plan asks for the operator's own decision on it, `dwm approve`;
+ * `dwm run --approve` goes through here too). Pure: the caller signs, writes and journals them.
  */
 export function policyApprovals(
   state: RunState,
@@ -55,6 +56,7 @@ export function policyApprovals(
   const out: Approval[] = [];
   for (const [gateId, gate] of run.gates) {
     if (!(policy.approve as readonly string[]).includes(gate.category)) continue;
+    if (gate.default_action === "ask") continue;
     if (!state.gates[gateId]) continue;
     const view = gateView(state, run, gateId);
     if (!view.preapprovable || view.digest === null) continue;

@@ -24,6 +24,15 @@ function at(file: string) {
   return { approvalPath: file, approvalDigest: digest(`file ${file}`), integrationHead: HEAD };
 }
 
+const caught = (f: () => unknown): unknown => {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return null;
+};
+
 function setup() {
   const view = demoRun();
   return { view, d: new Driver(view) };
@@ -337,6 +346,26 @@ describe("policy approvals", () => {
   });
 });
 
+describe("safe default ask", () => {
+  it("a gate whose safe default is ask is never approved by a policy (nor by dwm run --approve); dwm approve still can", () => {
+    const view = demoRun();
+    const asking = { ...WRITE_GATE, default_action: "ask" as const };
+    const askView = { ...view, gates: new Map([...view.gates, ["write", asking]]) };
+    const d = new Driver(askView);
+    const policy = {
+      kind: "approval-policy" as const,
+      schema_version: "1" as const,
+      approve: ["write" as const],
+    };
+    const signing = { clock, keyId: key.keyId, integrationHead: HEAD };
+    expect(policyApprovals(d.state, askView, policy, signing)).toEqual([]);
+    expect(policyApprovals(d.state, view, policy, signing).map((a) => a.gate_id)).toEqual(["write"]);
+    const mine = decide(d, "write", "approve");
+    d.apply(...resolveGate(d.state, mine, askView, at(approvalPath("write", 1))).events);
+    expect(d.state.gates.write?.state).toBe("approved");
+  });
+});
+
 describe("approval files", () => {
   const trust = testTrust(key);
   const decisionEvent = (file: { path: string; digest: string }, a: Approval) =>
@@ -501,5 +530,66 @@ describe("workerEnvironmentReason", () => {
     } finally {
       tmp.cleanup();
     }
+  });
+});
+
+describe("resolveGate: a rejection upstream of an approved gate", () => {
+  it("reopens the human gate that judged the work it sends back, with a new digest; the old approval no longer counts", () => {
+    const s = atHumanGate();
+    const first = decide(s.d, "human-gate", "approve");
+    s.d.apply(
+      ...resolveGate(s.d.state, first, s.view, {
+        ...at(approvalPath("human-gate", 1)),
+        review: reviewOf("human_gate", 1),
+      }).events,
+    );
+    expect(s.d.state.packets.human_gate?.state).toBe("completed");
+    // A run-time gate on the summary is rejected, sending the inventory back: everything after it runs again.
+    s.d.openGate("needs-human/summary/9", ["summary"], digest("nh"));
+    const no = decide(s.d, "needs-human/summary/9", "reject", { reason: "recount", packets: ["inventory"] });
+    const r = resolveGate(s.d.state, no, s.view, at(approvalPath("needs-human/summary/9", 1)));
+    expect(
+      r.events.map((e) => [
+        e.type,
+        (e.data as { packet_id?: string; gate_id?: string }).packet_id ??
+          (e.data as { gate_id: string }).gate_id,
+      ]),
+    ).toEqual([
+      ["gate.rejected", "needs-human/summary/9"],
+      ["packet.reopened", "inventory"],
+      ["packet.reopened", "implement"],
+      ["packet.reopened", "summary"],
+      ["packet.reopened", "human_gate"],
+      // write permitted what implement does, which did not change; human-gate judged the work, which runs again.
+      ["gate.reopened", "human-gate"],
+    ]);
+    s.d.apply(...r.events);
+    expect(s.d.state.gates["human-gate"]).toMatchObject({ state: "closed", approval_digest: null });
+    expect(s.d.state.gates["human-gate"]?.gate_digest).not.toBe(first.gate_digest);
+    expect(s.d.state.gates.write?.state).toBe("approved");
+    // Replaying the first approval (the old digest) is refused.
+    const replay = { ...first, at: "2026-03-01T11:00:00.000Z" };
+    expect(
+      caught(() => resolveGate(s.d.state, replay, s.view, at(approvalPath("human-gate", 2)))),
+    ).toMatchObject({
+      code: "ERR_GATE_STALE_DIGEST",
+    });
+  });
+
+  it("a superseded gate cannot be decided", () => {
+    const s = atHumanGate();
+    s.d.openGate("needs-human/summary/9", ["summary"], digest("nh"));
+    const yes = decide(s.d, "needs-human/summary/9", "approve");
+    s.d.apply({
+      type: "gate.superseded",
+      data: { gate_id: "needs-human/summary/9", packets: ["summary"], reason: "revision 2 changed summary" },
+    });
+    expect(
+      caught(() => resolveGate(s.d.state, yes, s.view, at(approvalPath("needs-human/summary/9", 1)))),
+    ).toMatchObject({
+      code: "ERR_GATE_NOT_OPEN",
+      message:
+        "gate needs-human/summary/9 was superseded: revision 2 changed summary; nothing is asked any more",
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { type Clock, digest } from "@dwm/core";
-import type { EventDraft } from "@dwm/runtime";
+import { type CompiledGates, type EventDraft, gatesAfterReopen } from "@dwm/runtime";
 import type { Approval, Approver, Review, RunState } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { gateResolverErrors } from "./errors.js";
@@ -170,6 +170,13 @@ function checkApproval(
       { details: { gate_id: approval.gate_id } },
     );
   }
+  if (s === "superseded") {
+    throw gateResolverErrors.create(
+      "ERR_GATE_NOT_OPEN",
+      `gate ${approval.gate_id} was superseded: ${view.state.reason ?? "the packets it held run again"}; nothing is asked any more`,
+      { details: { gate_id: approval.gate_id } },
+    );
+  }
   if (s === "closed" && !view.preapprovable) {
     throw gateResolverErrors.create(
       "ERR_GATE_NOT_OPEN",
@@ -321,7 +328,7 @@ export function completionOnApproval(
   return reviewedCompletion(id, review);
 }
 
-/** Reject: gate.rejected naming the packets sent back, then packet.reopened for each. */
+/** Reject: gate.rejected naming the packets sent back, packet.reopened for each, then the other gates that judged them asked again (gatesAfterReopen). */
 function rejection(
   state: RunState,
   approval: Approval,
@@ -348,7 +355,19 @@ function rejection(
       data: { packet_id: id, reason: `gate ${approval.gate_id} rejected: ${approval.reason}` },
     });
   }
+  // Other gates that judged the work sent back (a human gate downstream) are asked again.
+  const cause = {
+    reason: `gate ${approval.gate_id} rejected`,
+    detail: { rejected: approval.gate_id, approval_digest: digest(approval) },
+    changed: [],
+  };
+  events.push(...gatesAfterReopen(state, compiledGates(run), reopen, cause, [approval.gate_id]));
   return { events, copies: [] };
+}
+
+/** The compiled gates of the run, as gatesAfterReopen reads them. */
+function compiledGates(run: RunView): CompiledGates {
+  return new Map([...run.gates].map(([id, g]) => [id, { packets: g.packets, source: g.source }]));
 }
 
 /** Approve: gate.approved, then (for a gate that completes its packets) each held packet's completion. */

@@ -146,7 +146,14 @@ describe("the events after packet.reviewed, by verdict", () => {
       events: [
         {
           type: "infra.retry-scheduled",
-          data: { packet_id: "build", attempt: 1, reason: "timeout: retry 1", retry: 1 },
+          data: {
+            packet_id: "build",
+            attempt: 1,
+            reason: "timeout: retry 1",
+            retry: 1,
+            delay_ms: 30_000,
+            max_retries: 3,
+          },
         },
       ],
       copies: [],

@@ -1,5 +1,5 @@
-import { digest, digestBytes, renderArtifact } from "@dwm/core";
-import type { EventDraft } from "@dwm/runtime";
+import { type Digest, digest, digestBytes, renderArtifact } from "@dwm/core";
+import { type EventDraft, gateAskDigest } from "@dwm/runtime";
 import type { Gate, Packet, PacketState, Review, Run, RunState } from "@dwm/schemas";
 import { ingesterErrors } from "./errors.js";
 import {
@@ -49,6 +49,8 @@ export interface IngestContext {
   now: string;
   /** The attempt's `retry_after_ms` (a rate-limited endpoint's advertised delay): the retry waits at least this. */
   retryAfterMs?: number | null | undefined;
+  /** More evidence of the review the run store holds (the reviewer worker's own attempt): named by packet.reviewed. */
+  evidenceFiles?: readonly { path: string; digest: string }[] | undefined;
 }
 
 /**
@@ -142,7 +144,12 @@ export function completionGateToOpen(
   const entry = run.gates.find((g) => g.gate_id === completionGate);
   const g = state.gates[completionGate];
   if (!entry || (g !== undefined && g.state !== "closed" && g.state !== "rejected")) return null;
-  return { gate_id: completionGate, digest: entry.digest };
+  // Asked again after a reopen or a rejection: a digest over what changed, never the old one.
+  const work = [packet.packet_id, ...packet.depends_on];
+  return {
+    gate_id: completionGate,
+    digest: gateAskDigest(state, completionGate, entry.digest as Digest, work),
+  };
 }
 
 /** Approved: the handoffs registered and packet.completed, or a human-gate phase's completion gate opened. */
@@ -249,6 +256,9 @@ export function afterInfraFailure(state: RunState, review: Review, context: Inge
       attempt: review.attempt,
       reason: `${review.outcome}: retry ${d.retry_number}`,
       retry: d.retry_number,
+      // The policy in force, as evidence: how long the run waits, and how many retries it allows.
+      delay_ms: d.delay_ms,
+      max_retries: policy.max_retries,
     },
   };
   return {
@@ -291,7 +301,10 @@ export function ingestReview(state: RunState, review: Review, context: IngestCon
       attempt: review.attempt,
       verdict: review.verdict,
       review_digest: digest(review),
-      files: [{ path: reviewPath(id, review.attempt), digest: digestBytes(renderArtifact(review)) }],
+      files: [
+        { path: reviewPath(id, review.attempt), digest: digestBytes(renderArtifact(review)) },
+        ...(context.evidenceFiles ?? []),
+      ],
     },
   };
   const after = afterReview(state, p, review, context);

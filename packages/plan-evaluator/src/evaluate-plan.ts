@@ -4,6 +4,7 @@ import { arr, isObj, type Obj, obj, ProblemList, pointer, strings } from "./inte
 import { isRepoBound, semanticRules } from "./internal/rules.js";
 import { schemaProblems } from "./internal/schema-problems.js";
 import { averageScore, scorePlan } from "./internal/scores.js";
+import { textFieldWarnings } from "./internal/text-fields.js";
 import { PLAN_LIMITS } from "./limits.js";
 import { EVALUATOR_VERSION } from "./version.js";
 
@@ -118,7 +119,9 @@ function scorecard(check: PlanCheck, problems: ProblemList, options: EvaluateOpt
   const valid = problems.items.length === 0;
   const activation = obj(root?.activation);
   const scores = valid && root ? scorePlan(root) : null;
-  return {
+  // Warnings only about a plan the schema could read; absent when none, so older scorecards stay byte-equal.
+  const warnings = check.known && root ? textFieldWarnings(root) : [];
+  const sc: Scorecard = {
     kind: "scorecard",
     schema_version: "1",
     evaluator_version: EVALUATOR_VERSION,
@@ -135,11 +138,15 @@ function scorecard(check: PlanCheck, problems: ProblemList, options: EvaluateOpt
     summary: root ? summarize(root) : null,
     capabilities: check.coverage,
   };
+  const [first, ...rest] = warnings;
+  if (first) sc.warnings = [first, ...rest];
+  return sc;
 }
 
 /**
  * Evaluate a workflow plan: every problem (code, JSON pointer, message, hint), the
- * activate/downgrade decision and seven quality scores. Never throws for any JSON
+ * warnings (what will likely fail at run time; never a problem), the activate/downgrade
+ * decision and seven quality scores. Never throws for any JSON
  * value; the result is a `scorecard` artifact (schemas/scorecard.schema.json).
  */
 export function evaluatePlan(plan: unknown, options: EvaluateOptions = {}): Scorecard {

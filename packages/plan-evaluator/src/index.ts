@@ -8,3 +8,5 @@ export { loadPlanFile, parsePlanBytes } from "./load-plan-file.js";
 export { renderBlueprint } from "./render-blueprint.js";
 export { safeDefaultProblem } from "./safe-default.js";
 export { EVALUATOR_VERSION } from "./version.js";
+export type { WarningDescriptor } from "./warnings.js";
+export { planEvaluatorWarnings } from "./warnings.js";

@@ -1,4 +1,6 @@
 export { reviewerErrors } from "./errors.js";
+export type { FindingDescriptor, ReviewFindingCode } from "./findings.js";
+export { reviewFindings } from "./findings.js";
 export type { ReworkRequest } from "./repair-prompt.js";
 export { renderRepairPrompt, renderReworkPrompt } from "./repair-prompt.js";
 export type {

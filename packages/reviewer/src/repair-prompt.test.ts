@@ -66,6 +66,33 @@ describe("renderRepairPrompt", () => {
     const review = await reviewAttempt(packet, attempt, { attemptDir: tmp.path, clock: new FakeClock() });
     expect(renderRepairPrompt("p", review, attempt)).toContain("````\n```\nnested\n```\n````");
   });
+  it("names each offending item of a json-list handoff and the field it lacks", async () => {
+    const packet = makePacket({
+      outputs: [{ artifact: "routes.json", format: "json-list", required_fields: ["route", "method"] }],
+    });
+    const b = new AttemptBuilder(tmp.path, packet);
+    b.file("diff.patch", "");
+    const list = '[{"route":"/a","method":"GET"},{"route":"/b"}]';
+    const attempt = b.build({
+      outputs: [b.output("routes.json", list)],
+      diff: "diff.patch",
+      changed_files: [],
+    });
+    const review = await reviewAttempt(packet, attempt, { attemptDir: tmp.path, clock: new FakeClock() });
+    expect(review.verdict).toBe("changes-requested");
+    expect(renderRepairPrompt("p", review, attempt).split("### Findings\n\n")[1]).toBe(
+      [
+        "1. `REVIEW_HANDOFF_FIELDS_MISSING` handoff routes.json lacks required field(s) method",
+        "   Evidence: outputs/routes.json",
+        "",
+        "```",
+        "item [1] lacks method:",
+        '{"route":"/b"}',
+        "```",
+        "",
+      ].join("\n"),
+    );
+  });
 });
 
 describe("renderReworkPrompt", () => {

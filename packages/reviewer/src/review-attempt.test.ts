@@ -454,6 +454,22 @@ describe("reviewAttempt: the reviewer worker", () => {
     expect(r.reviewer_worker?.verdict).toBe("unavailable");
   });
 
+  it("is shown the change itself: the attempt's diff.patch, fenced", async () => {
+    const packet = makePacket();
+    const prompts: string[] = [];
+    const attempt = new AttemptBuilder(tmp.path, packet).good();
+    await review(packet, attempt, {
+      runReviewerWorker: async (p) => {
+        prompts.push(p);
+        return { verdict: "approved", transcript: null };
+      },
+    });
+    expect(prompts[0]).toContain(
+      "## The change (diff.patch)\n\n```diff\ndiff --git a/src/thing.ts b/src/thing.ts\n",
+    );
+    expect(prompts[0]).toContain("+export const other = 2;\n```\n");
+  });
+
   it("is not asked when the deterministic checks already failed", async () => {
     const packet = makePacket();
     const b = new AttemptBuilder(tmp.path, packet);

@@ -125,9 +125,10 @@ export async function reviewAttempt(
   let worker: Review["reviewer_worker"] = null;
   if (options.runReviewerWorker && verdictOf(judged) === "approved") {
     const checks = judged.flatMap((j) => j.checks);
+    const patch = attempt.diff === null ? null : ev.read(attempt.diff).bytes.toString("utf8");
     const asked = await askReviewerWorker(
       options.runReviewerWorker,
-      renderReviewerPrompt(packet, attempt, { checks, diff: tests.diff }),
+      renderReviewerPrompt(packet, attempt, { checks, diff: tests.diff, patch }),
     );
     judged.push(asked);
     worker = asked.worker;

@@ -8,7 +8,7 @@ import type { Attempt, Packet, Review, ReviewCheck } from "@dwm/schemas";
 export function renderReviewerPrompt(
   packet: Packet,
   attempt: Attempt,
-  so_far: { checks: ReviewCheck[]; diff: Review["diff"] },
+  so_far: { checks: ReviewCheck[]; diff: Review["diff"]; patch?: string | null },
 ): string {
   const lines = [
     `# Review of ${packet.packet_id}, attempt ${attempt.attempt}`,
@@ -46,5 +46,19 @@ export function renderReviewerPrompt(
   lines.push("## Checks DWM ran", "");
   for (const c of so_far.checks) lines.push(`- [${c.status}] ${c.id}: ${c.detail}`);
   lines.push("");
+  if (so_far.patch) lines.push("## The change (diff.patch)", "", fencePatch(so_far.patch), "");
   return `${lines.join("\n")}`;
+}
+
+/** The longest part of the attempt's patch quoted in the reviewer's prompt; the commit holds all of it. */
+const PATCH_CHARS = 20_000;
+
+function fencePatch(patch: string): string {
+  const cut =
+    patch.length > PATCH_CHARS
+      ? `${patch.slice(0, PATCH_CHARS)}\n… (cut; the candidate commit holds the rest)`
+      : patch;
+  const longest = Math.max(2, ...[...cut.matchAll(/`+/g)].map((m) => m[0].length));
+  const f = "`".repeat(longest + 1);
+  return `${f}diff\n${cut.replace(/\n$/, "")}\n${f}`;
 }

@@ -2,6 +2,8 @@ export { runtimeErrors } from "./errors.js";
 export type { EventData, EventDraft, EventOf, EventType, JournalScan, TornTail } from "./events.js";
 export { JOURNAL_FILE, scanJournal } from "./events.js";
 export { applyEvent, foldJournal, initialState } from "./fold.js";
+export type { CompiledGates, ReopenCause } from "./gate-reopen.js";
+export { gateAskDigest, gatesAfterReopen, reopenedGateDigest } from "./gate-reopen.js";
 export type { Journal, OpenJournalOptions, ReadJournalResult } from "./journal.js";
 export {
   LOCK_FILE,

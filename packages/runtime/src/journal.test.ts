@@ -291,7 +291,12 @@ describe("applyRecompile", () => {
       ["run.recompiled", undefined],
       ["packet.reopened", "implement"],
       ["packet.reopened", "review"],
+      // write-gate permitted implement as it was compiled; implement changed, so it is asked again.
+      ["gate.reopened", undefined],
     ]);
+    expect(events[3]?.data).toMatchObject({ gate_id: "write-gate", packets: ["implement"] });
+    expect(j2.state.gates["write-gate"]).toMatchObject({ state: "closed", approval_digest: null });
+    expect(j2.state.gates["write-gate"]?.gate_digest).not.toBe(s.run.gates[0]?.digest);
     expect(j2.state.packets.inventory?.state).toBe("completed");
     expect(j2.state.packets.implement?.state).toBe("pending");
     expect(j2.state.packets.review?.state).toBe("pending");

@@ -7,6 +7,7 @@ import type {
   GateToOpen,
   Packet,
   PacketState,
+  PacketToSkip,
   Run,
   RunState,
 } from "@dwm/schemas";
@@ -20,6 +21,7 @@ import {
   type PacketLook,
   repairBudgetSpent,
   settled,
+  skippedUpstream,
   unapprovedGates,
   unfinishedDependencies,
   upstreamFailed,
@@ -114,7 +116,17 @@ export function concurrencyCap(policy: FrontierPolicy): number {
 
 /** What one packet is, for the frontier: the part of computeFrontier that looks at one packet. */
 export interface Classified {
-  kind: "completed" | "failed" | "in-flight" | "blocked" | "open-gate" | "expand" | "eligible";
+  kind:
+    | "completed"
+    | "failed"
+    | "in-flight"
+    | "blocked"
+    | "open-gate"
+    | "expand"
+    | "eligible"
+    | "skip"
+    | "skipped"
+    | "unskip";
   /** Attempts the packet used (summed into the attempt budget). */
   attempts: number;
   /** Cannot complete: it failed, or something upstream did. */
@@ -127,6 +139,8 @@ export interface Classified {
   blocked: BlockedPacket | null;
   /** The completion gate to open (open-gate). */
   openGate: GateToOpen | null;
+  /** Why the runner skips it now (skip): a skip gate not approved, or a skipped packet upstream. */
+  skip: PacketToSkip | null;
   /** Gates it adds to waiting_gates. */
   waits: readonly string[];
   /** Eligible: pending (or repairing, abandoned) with everything it needs done; dispatched unless backoff or the budget holds it. */
@@ -160,6 +174,7 @@ export function classifyPacket(id: string, ctx: ClassifyContext): Classified {
     upstreamFailed(look) ??
     awaitingDecision(look) ??
     // From here on: pending, repairing or abandoned.
+    skippedUpstream(look) ??
     unfinishedDependencies(look) ??
     fanoutTemplate(look) ??
     unapprovedGates(look) ??
@@ -265,6 +280,12 @@ export function freeSlots(
 export function frontierStatus(c: {
   packets: number;
   completed: number;
+  /** Packets the run went on without (packet.skipped): settled like completed ones. */
+  skipped: number;
+  /** Packets the runner skips now. */
+  skip: number;
+  /** Skipped packets the runner reopens now. */
+  unskip: number;
   unintegrated: number;
   mergeable: number;
   inFlight: number;
@@ -276,8 +297,16 @@ export function frontierStatus(c: {
   budgetBlocked: number;
   waitingGates: number;
 }): FrontierStatus {
-  if (c.packets > 0 && c.completed === c.packets && c.unintegrated === 0) return "complete";
-  if (c.inFlight > 0 || c.dispatch > 0 || c.openGates > 0 || c.expand > 0 || c.mergeable > 0)
+  if (c.packets > 0 && c.completed + c.skipped === c.packets && c.unintegrated === 0) return "complete";
+  if (
+    c.inFlight > 0 ||
+    c.dispatch > 0 ||
+    c.openGates > 0 ||
+    c.expand > 0 ||
+    c.mergeable > 0 ||
+    c.skip > 0 ||
+    c.unskip > 0
+  )
     return "running";
   if (c.backoff > 0) return "waiting";
   if (c.candidates > 0 || c.budgetBlocked > 0) return "budget";
@@ -367,6 +396,9 @@ interface FrontierTally {
   openGates: GateToOpen[];
   waitingGates: Set<string>;
   expand: string[];
+  skip: PacketToSkip[];
+  skipped: number;
+  unskip: string[];
   /** Packets that cannot complete because something upstream failed. */
   doomed: Set<string>;
   unintegrated: number;
@@ -385,6 +417,9 @@ function newTally(): FrontierTally {
     openGates: [],
     waitingGates: new Set(),
     expand: [],
+    skip: [],
+    skipped: 0,
+    unskip: [],
     doomed: new Set(),
     unintegrated: 0,
     mergeable: 0,
@@ -420,6 +455,15 @@ function record(t: FrontierTally, id: string, c: Classified, where: EligiblePlac
     case "blocked":
       t.blocked.push(c.blocked as BlockedPacket);
       break;
+    case "skip":
+      t.skip.push(c.skip as PacketToSkip);
+      break;
+    case "skipped":
+      t.skipped++;
+      break;
+    case "unskip":
+      t.unskip.push(id);
+      break;
     case "eligible":
       if (where?.kind === "candidate") t.candidates.push(where.dispatch);
       else if (where) {
@@ -445,6 +489,9 @@ function frontierOf(
   const status = frontierStatus({
     packets,
     completed: t.completed.length,
+    skipped: t.skipped,
+    skip: t.skip.length,
+    unskip: t.unskip.length,
     unintegrated: t.unintegrated,
     mergeable: t.mergeable,
     inFlight: t.inFlight.length,
@@ -466,6 +513,8 @@ function frontierOf(
     ready: t.candidates.map((c) => c.packet_id),
     open_gates: t.openGates,
     expand: t.expand,
+    ...(t.skip.length > 0 ? { skip: t.skip } : {}),
+    ...(t.unskip.length > 0 ? { unskip: t.unskip } : {}),
     in_flight: t.inFlight,
     blocked: t.blocked,
     waiting_gates: [...t.waitingGates].sort(),

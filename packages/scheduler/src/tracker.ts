@@ -1,5 +1,5 @@
 import { MinHeap } from "@dwm/core";
-import type { Dispatchable, Frontier, GateToOpen, JournalEvent, RunState } from "@dwm/schemas";
+import type { Dispatchable, Frontier, GateToOpen, JournalEvent, PacketToSkip, RunState } from "@dwm/schemas";
 import {
   type Classified,
   type ClassifyContext,
@@ -30,7 +30,7 @@ export type FrontierSummary = Pick<
   | "open_gates"
   | "waiting_gates"
   | "budget"
-> & { expand: string[] };
+> & { expand: string[]; skip?: PacketToSkip[]; unskip?: string[] };
 
 /** Events that change only the packet they name (and, through it, its dependents). */
 const PACKET_EVENTS = new Set<JournalEvent["type"]>([
@@ -43,6 +43,7 @@ const PACKET_EVENTS = new Set<JournalEvent["type"]>([
   "packet.failed",
   "packet.abandoned",
   "packet.reopened",
+  "packet.skipped",
   "integration.merged",
   "integration.conflict",
 ]);
@@ -86,6 +87,7 @@ export class FrontierTracker {
   private readonly sigs = new Map<string, string>();
 
   private completed = 0;
+  private skipped = 0;
   private unintegrated = 0;
   private mergeable = 0;
   private inFlight = 0;
@@ -96,6 +98,8 @@ export class FrontierTracker {
   private readonly eligibleHeap = new MinHeap();
   private readonly openGates = new Map<string, GateToOpen>();
   private readonly expand = new Set<string>();
+  private readonly skip = new Map<string, PacketToSkip>();
+  private readonly unskip = new Set<string>();
 
   /** Packets classified (again) so far: every packet on a full pass, the touched ones otherwise. */
   classifications = 0;
@@ -169,6 +173,7 @@ export class FrontierTracker {
     this.entries.clear();
     this.sigs.clear();
     this.completed = 0;
+    this.skipped = 0;
     this.unintegrated = 0;
     this.mergeable = 0;
     this.inFlight = 0;
@@ -179,6 +184,8 @@ export class FrontierTracker {
     this.eligibleHeap.clear();
     this.openGates.clear();
     this.expand.clear();
+    this.skip.clear();
+    this.unskip.clear();
     for (const id of order) this.classify(id, state);
   }
 
@@ -213,6 +220,7 @@ export class FrontierTracker {
     const p = state.packets[id];
     if (p?.state === "completed")
       return `c|${p.conflict_gate ?? ""}|${p.commit === null || p.merged_commit !== null}`;
+    if (p?.state === "skipped") return "s";
     return `${p?.state === "expanded" ? "x" : "-"}|${c.doomed}`;
   }
 
@@ -250,6 +258,17 @@ export class FrontierTracker {
       case "open-gate":
         if (sign > 0) this.openGates.set(id, c.openGate as GateToOpen);
         else this.openGates.delete(id);
+        break;
+      case "skip":
+        if (sign > 0) this.skip.set(id, c.skip as PacketToSkip);
+        else this.skip.delete(id);
+        break;
+      case "skipped":
+        this.skipped += sign;
+        break;
+      case "unskip":
+        if (sign > 0) this.unskip.add(id);
+        else this.unskip.delete(id);
         break;
       case "eligible":
         if (sign > 0) {
@@ -308,9 +327,14 @@ export class FrontierTracker {
       exhausted === null && slots > 0 && candidates > 0 ? this.firstEligible(policy, slots) : [];
     const openGates = this.inOrder(this.openGates.keys()).map((id) => this.openGates.get(id) as GateToOpen);
     const expand = this.inOrder(this.expand);
+    const skip = this.inOrder(this.skip.keys()).map((id) => this.skip.get(id) as PacketToSkip);
+    const unskip = this.inOrder(this.unskip);
     const status = frontierStatus({
       packets: this.order.length,
       completed: this.completed,
+      skipped: this.skipped,
+      skip: skip.length,
+      unskip: unskip.length,
       unintegrated: this.unintegrated,
       mergeable: this.mergeable,
       inFlight: this.inFlight,
@@ -331,6 +355,8 @@ export class FrontierTracker {
       dispatch,
       open_gates: openGates,
       expand,
+      ...(skip.length > 0 ? { skip } : {}),
+      ...(unskip.length > 0 ? { unskip } : {}),
       waiting_gates: [...this.waits.keys()].sort(),
       budget: {
         concurrency_cap: cap,
@@ -355,6 +381,8 @@ export class FrontierTracker {
       dispatch: full.dispatch,
       open_gates: full.open_gates,
       expand: full.expand ?? [],
+      ...(full.skip ? { skip: full.skip } : {}),
+      ...(full.unskip ? { unskip: full.unskip } : {}),
       waiting_gates: full.waiting_gates,
       budget: full.budget,
     };

@@ -104,6 +104,29 @@ describe("dwm evaluate", () => {
     ]);
   });
 
+  it("prints a valid plan's warnings with pointer, code and hint; still exit 0", async () => {
+    const plan = JSON.parse(fixture);
+    plan.handoffs[1].artifact_schema = {
+      format: "markdown",
+      required_fields: ["Findings", "one line per finding with its severity and file"],
+      validation_command: "test -s findings.json",
+    };
+    const r = await dwm("evaluate", write("warn.json", JSON.stringify(plan)));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("valid: activate");
+    expect(r.stdout).toContain(
+      [
+        "warnings: 1",
+        "  /handoffs/1/artifact_schema/required_fields/1  WARN_PLAN_TEXT_FIELD_PROSE",
+        '    required field "one line per finding with its severity and file" of markdown handoff "findings.json" reads as a description (it has 9 words); the review looks for it literally in the file',
+      ].join("\n"),
+    );
+    const j = await dwm("evaluate", "warn.json", "--json");
+    expect(JSON.parse(j.stdout).warnings.map((w: { code: string }) => w.code)).toEqual([
+      "WARN_PLAN_TEXT_FIELD_PROSE",
+    ]);
+  });
+
   it("--render prints the blueprint of a valid plan", async () => {
     const r = await dwm("evaluate", write("plan.json", fixture), "--render");
     expect(r.code).toBe(0);

@@ -22,6 +22,16 @@ function render06(plan: WorkflowPlan): string[] {
   return lines;
 }
 
+/** The plan's warnings, after its problems or scores: valid or not, they say what will likely fail at run time. */
+function renderWarnings(sc: Scorecard): string[] {
+  const ws = sc.warnings ?? [];
+  if (ws.length === 0) return [];
+  const lines = ["", `warnings: ${ws.length}`];
+  for (const w of ws)
+    lines.push(`  ${w.pointer || "/"}  ${w.code}`, `    ${w.message}`, `    hint: ${w.hint}`);
+  return lines;
+}
+
 function renderScorecard(sc: Scorecard, plan: unknown): string {
   const name = sc.plan_id ?? "(no plan_id)";
   // Which schema the plan was read as: 0.5 and 0.6 differ in meaning, so say it first.
@@ -34,7 +44,7 @@ function renderScorecard(sc: Scorecard, plan: unknown): string {
     for (const p of sc.problems) {
       lines.push(`  ${p.pointer || "/"}  ${p.code}`, `    ${p.message}`, `    hint: ${p.hint}`);
     }
-    return lines.join("\n");
+    return [...lines, ...renderWarnings(sc)].join("\n");
   }
   lines.push(
     sc.decision === "activate"
@@ -51,7 +61,7 @@ function renderScorecard(sc: Scorecard, plan: unknown): string {
     const w = Math.max(...Object.keys(sc.scores).map((k) => k.length));
     for (const [k, v] of Object.entries(sc.scores)) lines.push(`  ${k.padEnd(w)}  ${v.score}  ${v.reason}`);
   }
-  return lines.join("\n");
+  return [...lines, ...renderWarnings(sc)].join("\n");
 }
 
 /** `dwm evaluate <plan> [--json] [--render]`: validate and score a plan; exit 0 valid, 1 invalid. */

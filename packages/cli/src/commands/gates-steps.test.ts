@@ -69,6 +69,7 @@ describe("gateRow", () => {
         "dwm approve r write --store s",
         'dwm reject r write --store s --reason "..." [--packets <packet>,...]',
       ],
+      next: "asked when its packets are ready: dwm approve r write --store s",
     });
   });
 
@@ -89,5 +90,40 @@ describe("gateRow", () => {
     const fresh = runState({ packets: { a: packet("pending") } });
     const r = gateRow(view(gateState("approved"), true), null, fresh, new Set(), "r");
     expect([r.commands, r.evidence, r.can_preapprove]).toEqual([[], [], false]);
+  });
+
+  it("names the way forward from every state", () => {
+    const next = (g: GateState, pre: boolean, a: Gate | null = null, st = state) =>
+      gateRow(view(g, pre), a, st, new Set(), "r").next;
+    const human: Gate = { ...artifact, gate_id: "h", category: "human-review", source: "human-gate-phase" };
+    expect(next(gateState("open"), false)).toBe(
+      "waits for your decision: dwm approve r write, or reject it with a reason",
+    );
+    expect(next(gateState("approved"), true)).toBe("approved; nothing to decide");
+    expect(next(gateState("closed"), false, human)).toBe("asked when the run reaches it: dwm run r");
+    const reopened = {
+      ...gateState("closed", "revision 2 changed a"),
+      gate_digest: `sha256:${"3".repeat(64)}`,
+    } as GateState;
+    expect(next(reopened, false, human)).toBe(
+      "reopened (revision 2 changed a); asked when the run reaches it: dwm run r",
+    );
+    expect(next(reopened, true, artifact)).toBe(
+      "reopened (revision 2 changed a); asked when its packets are ready: dwm approve r write",
+    );
+    expect(next(gateState("rejected"), false, human)).toBe(
+      "rejected; the work it sent back runs again (dwm run r), then it is asked again",
+    );
+    // A rejected risk gate: asked again once a packet it holds is sent back (reopened after it), else a plan change.
+    expect(next(gateState("rejected"), true, artifact)).toBe(
+      "rejected and nothing was sent back: edit the plan so no packet needs write, then dwm compile and dwm run r",
+    );
+    const sentBack = runState({ packets: { a: packet("pending", { reopens: 1, seq: 5 }) } });
+    expect(next(gateState("rejected"), true, artifact, sentBack)).toBe(
+      "rejected; the work it sent back runs again (dwm run r), then it is asked again",
+    );
+    expect(next(gateState("superseded", "revision 2 changed a; a will run again"), false)).toBe(
+      "superseded (revision 2 changed a; a will run again); nothing to decide",
+    );
   });
 });

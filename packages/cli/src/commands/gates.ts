@@ -78,7 +78,43 @@ export function gateRow(
           `dwm reject ${ref.replace(/^(\S+)/, `$1 ${id}`)} --reason "..."${view.packets.length ? " [--packets <packet>,...]" : ""}`,
         ]
       : [],
+    next: wayForward(view, artifact, state, ref),
   };
+}
+
+/** Whether a rejected gate sent work back: a packet it holds was reopened after the rejection. */
+function sentWorkBack(view: GateView, state: RunState): boolean {
+  return view.packets.some((p) => {
+    const ps = state.packets[p];
+    return ps !== undefined && ps.reopens > 0 && ps.seq > view.state.seq;
+  });
+}
+
+/** The way forward from a gate's state, with the command that takes it. */
+export function wayForward(view: GateView, artifact: Gate | null, state: RunState, ref: string): string {
+  const g = view.state;
+  const decide = `dwm approve ${ref.replace(/^(\S+)/, `$1 ${view.gate_id}`)}`;
+  const run = `dwm run ${ref}`;
+  switch (g.state) {
+    case "open":
+      return `waits for your decision: ${decide}, or reject it with a reason`;
+    case "approved":
+      return "approved; nothing to decide";
+    case "superseded":
+      return `superseded (${g.reason ?? "the packets it held run again"}); nothing to decide`;
+    case "rejected":
+      if (sentWorkBack(view, state) || artifact?.source === "human-gate-phase")
+        return `rejected; the work it sent back runs again (${run}), then it is asked again`;
+      return `rejected and nothing was sent back: edit the plan so no packet needs ${artifact?.category ?? "it"}, then dwm compile and ${run}`;
+    case "closed": {
+      if (artifact?.default_action === "skip")
+        return `not approved, so the run goes on without what it holds (safe default skip); to do that work, ${decide} and ${run}`;
+      const again = g.gate_digest !== null ? `reopened (${g.reason ?? "its packets run again"}); ` : "";
+      if (view.preapprovable)
+        return `${again}${view.waiting ? "holds ready work" : "asked when its packets are ready"}: ${decide}`;
+      return `${again}asked when the run reaches it: ${run}`;
+    }
+  }
 }
 
 /** What the gate asks to review, then each held packet's last review, attempt and diff. */
@@ -121,6 +157,7 @@ function render(report: GatesReport): string {
         `    safe default: ${r.safe_default}`,
         ...(r.reason && r.reason !== r.trigger ? [`    last: ${r.reason}`] : []),
         ...(r.evidence.length ? [`    look at: ${r.evidence.join("; ")}`] : []),
+        ...(r.next ? [`    next: ${r.next}`] : []),
         ...r.commands.map((c) => `    $ ${c}`),
       ].join("\n"),
     ),

@@ -115,13 +115,9 @@ export function integrityDecision(verify: ReturnType<typeof verifyRun>, refArgs:
 export function frontierDecision(f: Frontier, state: RunState, runId: string, refArgs: string[]): Decision {
   const runArgv = ["dwm", "run", ...refArgs];
   const extra = { frontier_status: f.status };
-  if (f.status === "complete" || state.completed) {
-    return {
-      action: "complete",
-      reason: "every packet is completed and merged; nothing is left to do",
-      argv: null,
-      extra,
-    };
+  // A completed run has nothing left unless a skipped packet may come back (its skip gate approved since).
+  if (f.status === "complete" || (state.completed && f.status !== "running")) {
+    return { action: "complete", reason: completeReason(state), argv: null, extra };
   }
   if (f.status === "running" || f.status === "waiting")
     return { action: "run", reason: runReason(f), argv: runArgv, extra };
@@ -138,6 +134,15 @@ export function frontierDecision(f: Frontier, state: RunState, runId: string, re
   return failureDecision(f, state, refArgs);
 }
 
+/** A complete run: everything done, or done but the packets the plan let it skip. */
+export function completeReason(state: RunState): string {
+  const skipped = Object.entries(state.packets)
+    .filter(([, p]) => p?.state === "skipped")
+    .map(([id]) => id);
+  if (skipped.length === 0) return "every packet is completed and merged; nothing is left to do";
+  return `every packet is completed and merged, but ${skipped.join(", ")} ${skipped.length === 1 ? "was" : "were"} skipped (a gate whose safe default is skip was not approved): approve that gate (dwm gates shows it) and run again to do ${skipped.length === 1 ? "it" : "them"}`;
+}
+
 /** Why running is the next step: orphans to resume, ready packets, or gates to open. */
 function runReason(f: Frontier): string {
   if (f.in_flight.length > 0)
@@ -145,6 +150,12 @@ function runReason(f: Frontier): string {
   if (f.dispatch.length > 0) return `${f.ready.length} packet(s) are ready (${f.ready.join(", ")})`;
   if (f.open_gates.length > 0)
     return `the run reached ${f.open_gates.map((g) => g.gate_id).join(", ")}; running opens it for a decision`;
+  const back = f.unskip ?? [];
+  if (back.length > 0)
+    return `${back.join(", ")} ${back.length === 1 ? "was" : "were"} skipped, and nothing skips ${back.length === 1 ? "it" : "them"} any more; running does the work`;
+  const skip = f.skip ?? [];
+  if (skip.length > 0)
+    return `${skip.map((k) => k.packet_id).join(", ")} will be skipped (${skip[0]?.reason}); running records that and goes on`;
   return "work is left that the runner can do";
 }
 
@@ -181,11 +192,32 @@ function failureDecision(f: Frontier, state: RunState, refArgs: string[]): Decis
       extra: { ...fs_, packet_id: failed },
     };
   }
+  const rejected = rejectedGateDecision(f, state, refArgs);
+  if (rejected) return rejected;
   const b = f.blocked[0];
   return {
     action: "inspect-failure",
     reason: b ? `nothing can run: ${b.packet_id} ${b.detail}` : "nothing can run",
     argv: ["dwm", "status", ...refArgs],
     extra: { ...fs_, packet_id: b?.packet_id ?? null },
+  };
+}
+
+/**
+ * Work held only by a rejected gate that sent nothing back: the operator said no to what the
+ * packets need, so the way forward is a plan that does not need it (compiling it reopens or
+ * removes the gate), shown with the gate's own view.
+ */
+export function rejectedGateDecision(f: Frontier, state: RunState, refArgs: string[]): Decision | null {
+  const b = f.blocked.find(
+    (x) => x.reason === "gate" && x.waiting_on.some((g) => state.gates[g]?.state === "rejected"),
+  );
+  if (!b) return null;
+  const gate = b.waiting_on.find((g) => state.gates[g]?.state === "rejected") as string;
+  return {
+    action: "inspect-failure",
+    reason: `gate ${gate} was rejected and sent nothing back, so ${b.packet_id} cannot run: edit the plan so no packet needs it, then dwm compile and dwm run; dwm gates shows what it holds`,
+    argv: ["dwm", "gates", ...refArgs],
+    extra: { frontier_status: f.status, packet_id: b.packet_id, gate_id: gate },
   };
 }

@@ -50,7 +50,19 @@ describe("runOptions", () => {
     });
   });
 
+  it("takes --infra-retries and --infra-backoff", () => {
+    expect(runOptions(args({ "infra-retries": "0", "infra-backoff": "5000, 30000" }), ctx)).toMatchObject({
+      infraRetries: 0,
+      infraBackoffMs: [5000, 30000],
+    });
+  });
+
   it.each([
+    [args({ "infra-retries": "-1" }), 'ERR_CLI_USAGE: --infra-retries must be a whole number ≥ 0, not "-1"'],
+    [
+      args({ "infra-backoff": "5000,,1" }),
+      'ERR_CLI_USAGE: --infra-backoff takes delays in milliseconds separated by commas (e.g. 5000,30000), not "5000,,1"',
+    ],
     [args({ until: "done" }), 'ERR_CLI_USAGE: --until must be gate or complete, not "done"'],
     [args({ ndjson: true }, true), "ERR_CLI_USAGE: --json and --ndjson cannot be used together"],
     [args({ ndjson: true, quiet: true }), "ERR_CLI_USAGE: --quiet and --ndjson cannot be used together"],

@@ -21,6 +21,7 @@ import {
   readApprovalPolicy,
   workerEnvironmentReason,
 } from "@dwm/gate-resolver";
+import { DEFAULT_INFRA_RETRY_POLICY, type InfraRetryPolicy } from "@dwm/ingester";
 import { foldJournal, readJournal, readRun } from "@dwm/runtime";
 import {
   type ApprovalPolicy,
@@ -122,6 +123,34 @@ function policyFor(dirs: string[]): { policy: ApprovalPolicy; name: string } | n
     if (policy) return { policy, name: POLICY_FILE };
   }
   return null;
+}
+
+/** `--infra-backoff MS,MS,…`: one or more whole numbers of milliseconds. */
+function backoffList(v: unknown): number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = typeof v === "string" ? v.split(",").map((s) => s.trim()) : [];
+  if (parts.length === 0 || parts.some((s) => !/^[0-9]+$/.test(s))) {
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      `--infra-backoff takes delays in milliseconds separated by commas (e.g. 5000,30000), not ${JSON.stringify(v)}`,
+    );
+  }
+  return parts.map(Number);
+}
+
+/**
+ * The infrastructure retry policy of the run: `--infra-retries` and `--infra-backoff` over the
+ * bindings file's `infra_retries` and `infra_backoff_ms`, over the defaults.
+ */
+export function infraPolicyOf(
+  opts: Pick<RunOptions, "infraRetries" | "infraBackoffMs">,
+  bindings: Pick<WorkerBindings, "infra_retries" | "infra_backoff_ms">,
+): InfraRetryPolicy {
+  return {
+    ...DEFAULT_INFRA_RETRY_POLICY,
+    max_retries: opts.infraRetries ?? bindings.infra_retries ?? DEFAULT_INFRA_RETRY_POLICY.max_retries,
+    delays_ms: opts.infraBackoffMs ?? bindings.infra_backoff_ms ?? DEFAULT_INFRA_RETRY_POLICY.delays_ms,
+  };
 }
 
 function categories(v: ParsedArgs["values"][string]): string[] {
@@ -310,6 +339,10 @@ export interface RunOptions {
   usdBudget: number | undefined;
   /** Risk categories approved in advance (--approve). */
   approve: string[];
+  /** `--infra-retries N`: infrastructure retries per packet (over the bindings file's infra_retries). */
+  infraRetries?: number | undefined;
+  /** `--infra-backoff MS,…`: the delays before each infrastructure retry (over infra_backoff_ms). */
+  infraBackoffMs?: number[] | undefined;
   /** No progress lines, only the summary (--quiet). */
   quiet: boolean;
 }
@@ -330,6 +363,8 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const concurrency = wholeNumber("concurrency", args.values.concurrency, 1);
   const maxAttempts = wholeNumber("max-attempts", args.values["max-attempts"], 0);
   const tokenBudget = wholeNumber("token-budget", args.values["token-budget"], 0);
+  const infraRetries = wholeNumber("infra-retries", args.values["infra-retries"], 0);
+  const infraBackoffMs = backoffList(args.values["infra-backoff"]);
   const usdBudget = dollars("budget-usd", args.values["budget-usd"]);
   const approve = categories(args.values.approve);
   if (approve.length > 0) {
@@ -344,7 +379,18 @@ export function runOptions(args: ParsedArgs, ctx: CommandContext): RunOptions {
   const quiet = args.values.quiet === true;
   if (quiet && ndjson)
     throw cliErrors.create("ERR_CLI_USAGE", "--quiet and --ndjson cannot be used together");
-  return { until, ndjson, concurrency, maxAttempts, tokenBudget, usdBudget, approve, quiet };
+  return {
+    until,
+    ndjson,
+    concurrency,
+    maxAttempts,
+    tokenBudget,
+    usdBudget,
+    approve,
+    quiet,
+    infraRetries,
+    infraBackoffMs,
+  };
 }
 
 /** `--budget-usd N`: a number of dollars ≥ 0 (cents allowed), or undefined when absent. */
@@ -491,6 +537,7 @@ async function execute(
             opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
           policy,
           abandonQueued: args.values["abandon-queued"] === true,
+          infraPolicy: infraPolicyOf(opts, bindings),
         },
       ),
     );

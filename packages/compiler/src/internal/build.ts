@@ -65,7 +65,7 @@ export function topologicalOrder(phases: readonly PlanPhaseView[]): PlanPhaseVie
   if (order.length !== phases.length) {
     // The evaluator rejects cycles; reaching this means it and the compiler disagree.
     throw compilerErrors.create("ERR_PLAN_INVALID", "the phase graph has a cycle", {
-      details: { problems: [{ code: "ERR_PLAN_GRAPH_CYCLE", pointer: "/phases" }] },
+      details: { problems: [{ code: "ERR_PLAN_CYCLE", pointer: "/phases" }] },
     });
   }
   return order;
@@ -155,7 +155,7 @@ export function packetCommand(raw: unknown, phaseId: string): PacketCommand | un
     "ERR_PLAN_INVALID",
     `phase ${phaseId}: command must be an argv list or a script`,
     {
-      details: { problems: [{ code: "ERR_PLAN_SCHEMA", pointer: `/phases/${phaseId}/command` }] },
+      details: { problems: [{ code: "ERR_PLAN_TYPE", pointer: `/phases/${phaseId}/command` }] },
     },
   );
 }
@@ -208,9 +208,10 @@ function deriveInstruction(phase: PlanPhaseView): string {
   return `Carry out phase "${phase.name}" (${phase.id}): meet every exit criterion and produce every expected output listed in this packet.`;
 }
 
-function fanoutProblem(phase: string, message: string): Error {
+/** A fan-out the evaluator should have rejected, reported with the evaluator's code for the rule. */
+function fanoutProblem(phase: string, code: string, message: string): Error {
   return compilerErrors.create("ERR_PLAN_INVALID", `phase ${phase}: ${message}`, {
-    details: { problems: [{ code: "ERR_PLAN_FANOUT", pointer: `/phases/${phase}/fan_out`, message }] },
+    details: { problems: [{ code, pointer: `/phases/${phase}/fan_out`, message }] },
   });
 }
 
@@ -227,19 +228,41 @@ function markFanouts(plan: PlanView, packets: Packet[]): void {
     const fo = phase.fan_out;
     if (!fo) continue;
     const source = plan.handoffs.find((h) => h.to_phase === phase.id && h.artifact === fo.over);
-    if (!source) throw fanoutProblem(phase.id, `no handoff ${JSON.stringify(fo.over)} reaches this phase`);
+    if (!source)
+      throw fanoutProblem(
+        phase.id,
+        "ERR_PLAN_FANOUT_OVER_TARGET",
+        `no handoff ${JSON.stringify(fo.over)} reaches this phase`,
+      );
     const pipeline = [phase.id, ...fo.pipeline];
     if (new Set(pipeline).size !== pipeline.length)
-      throw fanoutProblem(phase.id, "a phase repeats in the pipeline");
+      throw fanoutProblem(phase.id, "ERR_PLAN_FANOUT_OVERLAP", "a phase repeats in the pipeline");
     if (!byId.has(fo.reduce) || pipeline.includes(fo.reduce))
-      throw fanoutProblem(phase.id, `reduce ${JSON.stringify(fo.reduce)} is not another phase`);
+      throw fanoutProblem(
+        phase.id,
+        "ERR_PLAN_FANOUT_REDUCE",
+        `reduce ${JSON.stringify(fo.reduce)} is not another phase`,
+      );
     pipeline.forEach((id, position) => {
       const p = byId.get(id);
-      if (!p) throw fanoutProblem(phase.id, `pipeline phase ${JSON.stringify(id)} does not exist`);
+      if (!p)
+        throw fanoutProblem(
+          phase.id,
+          "ERR_PLAN_UNKNOWN_PHASE",
+          `pipeline phase ${JSON.stringify(id)} does not exist`,
+        );
       if (p.fanout)
-        throw fanoutProblem(phase.id, `phase ${id} is already a per-item phase of another fan-out`);
+        throw fanoutProblem(
+          phase.id,
+          "ERR_PLAN_FANOUT_OVERLAP",
+          `phase ${id} is already a per-item phase of another fan-out`,
+        );
       if (p.human_gate)
-        throw fanoutProblem(phase.id, `phase ${id} is a gate phase; a per-item phase cannot be`);
+        throw fanoutProblem(
+          phase.id,
+          "ERR_PLAN_FANOUT_GATE",
+          `phase ${id} is a gate phase; a per-item phase cannot be`,
+        );
       p.fanout = {
         role: "template",
         over: fo.over,
@@ -396,6 +419,36 @@ function phaseWorkers(phase: PlanPhaseView, workers: ReadonlyMap<string, PlanWor
   });
 }
 
+/**
+ * The reviewer worker the plan names for a phase (its own `reviewer`, else the first of its
+ * workers' `reviewer`), as a packet worker that may only read: DWM runs it read-only, without
+ * a shell or the network, so it needs no gate of its own.
+ */
+export function phaseReviewer(
+  phase: PlanPhaseView,
+  workers: ReadonlyMap<string, PlanWorkerView>,
+): PacketWorker | undefined {
+  const id =
+    phase.reviewer ?? phase.worker_ids.map((w) => workers.get(w)?.reviewer).find((r) => r !== undefined);
+  const w = id === undefined ? undefined : workers.get(id);
+  if (id !== undefined && !w) {
+    throw compilerErrors.create("ERR_PLAN_INVALID", `phase ${phase.id} names unknown reviewer worker ${id}`, {
+      details: { problems: [{ code: "ERR_PLAN_UNKNOWN_WORKER", pointer: `/phases/${phase.id}/reviewer` }] },
+    });
+  }
+  if (!w) return undefined;
+  const r = packetWorker(w);
+  r.tool_permissions = {
+    read: true,
+    write: false,
+    shell: false,
+    network: false,
+    mcp_connectors: [],
+    requires_escalation_for: [],
+  };
+  return r;
+}
+
 type FirstSlice = PlanView["execution_path"]["first_slice"];
 
 /**
@@ -432,6 +485,7 @@ function makePacket(phase: PlanPhaseView, ctx: PacketContext): Packet {
   const pws = phaseWorkers(phase, ctx.workers);
   const first = phase.id === ctx.firstId ? plan.execution_path.first_slice : undefined;
   const command = packetCommand(phase.command, phase.id);
+  const reviewer = phaseReviewer(phase, ctx.workers);
   return {
     kind: "packet",
     schema_version: "1",
@@ -448,6 +502,7 @@ function makePacket(phase: PlanPhaseView, ctx: PacketContext): Packet {
     instruction: deriveInstruction(phase),
     depends_on: unique(phase.depends_on),
     workers: pws,
+    ...(reviewer ? { reviewer } : {}),
     inputs,
     outputs,
     verification: [],

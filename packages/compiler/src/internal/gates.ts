@@ -85,10 +85,18 @@ function safeDefaultText(raw: unknown, category: GateCategory): string {
   return DEFAULT_SAFE_DEFAULT[category];
 }
 
+/** Schema 0.6 structured safe default's action (stop, skip, ask); undefined for prose. */
+function defaultAction(raw: unknown): Gate["default_action"] {
+  const a = raw && typeof raw === "object" ? (raw as { action?: unknown }).action : undefined;
+  return a === "stop" || a === "skip" || a === "ask" ? a : undefined;
+}
+
 export interface GateDraft {
   category: GateCategory;
   trigger: string;
   safe_default: string;
+  /** What the run does while the gate is not approved (structured safe defaults only). */
+  default_action?: Gate["default_action"];
   source: Gate["source"];
   packets: string[];
   review: string[];
@@ -131,6 +139,7 @@ export function deriveGates(
       category,
       trigger: g.trigger,
       safe_default: safeDefaultText(g.safe_default, category),
+      default_action: defaultAction(g.safe_default),
       source: "plan-risk-gate",
       packets: held,
       review: [`plan risk_gates[${i}]: ${g.trigger}`, ...unique(list.map((n) => n.reason))],
@@ -202,6 +211,7 @@ export function gateIds(drafts: GateDraft[]): Gate[] {
       category: d.category,
       trigger: d.trigger,
       safe_default: d.safe_default,
+      ...(d.default_action === undefined ? {} : { default_action: d.default_action }),
       source: d.source,
       packets: d.packets,
       review: d.review,

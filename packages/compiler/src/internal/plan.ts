@@ -18,6 +18,8 @@ export interface PlanWorkerView {
   context_budget: { max_files: number; max_tokens: number; must_include: string[]; must_exclude: string[] };
   prompt_contract: { inputs: string[]; required_output_schema: string; stop_conditions: string[] };
   ownership: string[];
+  /** Schema 0.6: the worker that reviews this worker's results. */
+  reviewer?: string;
 }
 
 export interface PlanPhaseView {
@@ -40,6 +42,8 @@ export interface PlanPhaseView {
   review?: string[];
   /** Schema 0.6: this phase is the first per-item phase of a fan-out. */
   fan_out?: PlanFanOutView;
+  /** Schema 0.6: the worker that tries to refute this phase's result. */
+  reviewer?: string;
 }
 
 export interface PlanFanOutView {

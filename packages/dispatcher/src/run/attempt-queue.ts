@@ -1,5 +1,5 @@
 import path from "node:path";
-import { runAttempt } from "@dwm/executor";
+import { type ExecutorPorts, runAttempt } from "@dwm/executor";
 import type { AttemptRequest } from "@dwm/schemas";
 import { type AttemptQueue, createWorkerPool } from "../queue.js";
 import { checkQueueResume, runInstance } from "../run-identity.js";
@@ -13,21 +13,10 @@ import { attemptDir } from "./store.js";
  * in flight in a distributed queue this one is not is refused (checkQueueResume).
  */
 export function openAttemptQueue(ctx: RunContext): AttemptQueue {
-  const { setup, stop, log } = ctx;
-  const { ports, dir, git } = setup;
-  const processRunner = stop.workerRunner(ports.processRunner);
+  const { setup, log } = ctx;
+  const { ports, dir } = setup;
   const execute = (request: AttemptRequest) =>
-    runAttempt(request, {
-      processRunner,
-      clock: ports.clock,
-      attemptDir: attemptDir(dir, request.packet.packet_id, request.attempt),
-      env: ports.env,
-      git,
-      ...(ports.sandbox ? { sandbox: ports.sandbox } : {}),
-      // The store this run lives in, wherever --store put it (`<repo>/.dwm` is hidden anyway).
-      hidden: [path.dirname(dir)],
-      ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
-    });
+    runAttempt(request, executorPorts(ctx, attemptDir(dir, request.packet.packet_id, request.attempt)));
   const cap = log.fullFrontier().budget.concurrency_cap;
   const queue = ports.queue
     ? ports.queue(execute, cap, { runId: setup.runId, instance: runInstance(dir, log.state) })
@@ -41,4 +30,20 @@ export function openAttemptQueue(ctx: RunContext): AttemptQueue {
     throw e;
   }
   return queue;
+}
+
+/** The executor's ports for an attempt of this run (the candidates' and the reviewer's): workers get the stop signal. */
+export function executorPorts(ctx: RunContext, attemptDirectory: string): ExecutorPorts {
+  const { ports, git, dir } = ctx.setup;
+  return {
+    processRunner: ctx.stop.workerRunner(ports.processRunner),
+    clock: ports.clock,
+    attemptDir: attemptDirectory,
+    env: ports.env,
+    git,
+    ...(ports.sandbox ? { sandbox: ports.sandbox } : {}),
+    // The store this run lives in, wherever --store put it (`<repo>/.dwm` is hidden anyway).
+    hidden: [path.dirname(dir)],
+    ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
+  };
 }

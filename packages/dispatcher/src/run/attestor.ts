@@ -59,6 +59,8 @@ export class Attestor implements EventObserver {
     { packetId: string; attempt: number; commit: string | null; by: Decision | null }
   >();
   private runAttestations = 0;
+  // Attestations journaled per packet and attempt: a packet completing again with the same attempt gets a file of its own.
+  private readonly attestations = new Map<string, number>();
   // The gate.approved whose completions follow it in the same batch (a human gate completing its packet).
   private deciding: Decision | null = null;
 
@@ -110,7 +112,9 @@ export class Attestor implements EventObserver {
     const file = d.files[0];
     if (d.packet_id === undefined || !file) return;
     const attempt = d.attempt ?? 0;
-    this.due.delete(`${d.packet_id}#${attempt}`);
+    const key = `${d.packet_id}#${attempt}`;
+    this.due.delete(key);
+    this.attestations.set(key, (this.attestations.get(key) ?? 0) + 1);
     this.attested.set(d.packet_id, {
       attempt,
       file,
@@ -211,12 +215,16 @@ export class Attestor implements EventObserver {
     const statement = packetStatement(this.facts(packetId, attempt, commit, by));
     const assurance = (statement.predicate as PacketAttestation).assurance;
     this.host.append([
-      this.sign(statement, packetAttestationPath(packetId, attempt), {
-        subject: "packet",
-        packet_id: packetId,
-        attempt,
-        assurance,
-      }),
+      this.sign(
+        statement,
+        packetAttestationPath(packetId, attempt, (this.attestations.get(`${packetId}#${attempt}`) ?? 0) + 1),
+        {
+          subject: "packet",
+          packet_id: packetId,
+          attempt,
+          assurance,
+        },
+      ),
     ]);
   }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type ExampleContext, exampleContext } from "../test-support/builders.js";
 import { ApprovalDesk } from "./approval-desk.js";
-import { expansionNote, frontierStep } from "./frontier-step.js";
+import { expansionNote, frontierStep, oneAskPerGate } from "./frontier-step.js";
 
 describe("expansionNote", () => {
   it("an expansion says how many items and packets; a failure or wait says why; a limit gate says nothing (its event does)", () => {
@@ -45,5 +45,20 @@ describe("frontierStep", () => {
     await new ApprovalDesk(open.ctx).applyOperatorApprovals();
     const f = frontierStep(open.ctx);
     expect(f.dispatch).toEqual([{ packet_id: "inventory", attempt: 1, kind: "first" }]);
+  });
+});
+
+describe("oneAskPerGate", () => {
+  it("one ask per gate, holding every packet that asked for it, in the order they came", () => {
+    expect(
+      oneAskPerGate([
+        { gate_id: "write", packets: ["a"], reason: "a was sent back" },
+        { gate_id: "human-gate", packets: ["h"], reason: "h is a human gate" },
+        { gate_id: "write", packets: ["b", "a"], reason: "b was sent back" },
+      ]),
+    ).toEqual([
+      { gate_id: "write", packets: ["a", "b"], reason: "a was sent back" },
+      { gate_id: "human-gate", packets: ["h"], reason: "h is a human gate" },
+    ]);
   });
 });

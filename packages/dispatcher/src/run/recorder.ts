@@ -12,6 +12,7 @@ import { reviewAttempt } from "@dwm/reviewer";
 import type { Attempt, Packet, PacketState } from "@dwm/schemas";
 import type { AttemptQueue, AttemptSettlement } from "../queue.js";
 import type { RunContext } from "./context.js";
+import { type ReviewerEvidence, reviewerOf, reviewerPort } from "./reviewer-worker.js";
 import { attemptDir, attemptRel, totalTokens, usdOf } from "./store.js";
 
 /** What a settled attempt becomes in the journal. */
@@ -120,10 +121,14 @@ export class Recorder {
     const { dir, ports, options } = setup;
     const packet = setup.fan.packet(id) as Packet;
     const n = attempt.attempt;
+    // The refuting reviewer, when the plan or the bindings name one; it runs only after the checks pass.
+    const choice = reviewerOf(packet, options.bindings);
+    const evidence: ReviewerEvidence = { files: [] };
     const review = await reviewAttempt(packet, attempt, {
       attemptDir: attemptDir(dir, id, n),
       clock: ports.clock,
       unverifiable: options.unverifiable,
+      runReviewerWorker: choice ? reviewerPort(this.ctx, packet, attempt, choice, evidence) : undefined,
     });
     writeArtifact(resolveInside(dir, reviewPath(id, n), "review"), "review", review);
     const r = ingestReview(log.state, review, {
@@ -132,6 +137,7 @@ export class Recorder {
       now: ports.clock.now(),
       infraPolicy: options.infraPolicy ?? DEFAULT_INFRA_RETRY_POLICY,
       retryAfterMs: attempt.retry_after_ms,
+      evidenceFiles: evidence.files,
     });
     registerHandoffs(dir, r.copies);
     log.append(r.events);

@@ -10,15 +10,18 @@ export interface Classified {
 
 /**
  * The outcome of one invocation, in the order docs/backends.md gives: a program that could not
- * start, the timeout, death by a signal, then what the backend's transcript reports (auth failure,
+ * start, an auth failure DWM stopped the process for (`stopped`: the decisive transcript event),
+ * the timeout, death by a signal, then what the backend's transcript reports (auth failure,
  * rate limit, an error result), then the exit code.
  */
 export function classifyInvocation(
   program: string | undefined,
   r: Pick<ProcessResult, "spawnError" | "timedOut" | "signal" | "exitCode">,
   t: Pick<TranscriptInfo, "authError" | "rateLimit" | "resultError"> | null,
+  stopped: string | null = null,
 ): Classified {
   if (r.spawnError !== null) return { outcome: "backend-missing", detail: `${program}: ${r.spawnError}` };
+  if (stopped !== null) return { outcome: "auth-failed", detail: stopped };
   if (r.timedOut) return { outcome: "timeout", detail: null };
   if (r.signal !== null) return { outcome: "crashed", detail: `killed by ${r.signal}` };
   if (t?.authError) return { outcome: "auth-failed", detail: t.authError };

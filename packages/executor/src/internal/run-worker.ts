@@ -15,6 +15,7 @@ import type { Redactor } from "./env.js";
 import { capFile, DEFAULT_MAX_OUTPUT_BYTES, outputCapFindings, takeBack } from "./hand-over.js";
 import type { JobInvocation } from "./invocation.js";
 import type { TranscriptInfo } from "./json-lines.js";
+import { watchTranscript } from "./transcript-watch.js";
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 /** Between SIGTERM and SIGKILL of a process group that outlived its timeout. */
@@ -98,6 +99,7 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
   if (plan.outputDir) fs.mkdirSync(path.join(s.hostIoDir, "out"), { recursive: true });
   const stdoutFile = path.join(dir, "stdout");
   const stderrFile = path.join(dir, "stderr");
+  const watch = watchTranscript(stdoutFile, plan.decisive);
   const r = await launchWorker(s.runner, s.sandbox, {
     request: {
       argv: plan.argv,
@@ -108,16 +110,18 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
       stderrFile,
       timeoutMs: job.binding.timeout_ms ?? s.limits.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
+      signal: watch.signal,
     },
     view: s.view,
   });
+  const stopped = watch.stop();
   for (const f of [stdoutFile, stderrFile]) if (!fs.existsSync(f)) fs.writeFileSync(f, "");
   const cap = job.binding.max_output_bytes ?? s.limits.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const handedBack = takeBack(s.hostIoDir, dir, { outputDir: plan.outputDir, cap });
   const cut = [stdoutFile, stderrFile].filter((f) => capFile(f, cap));
   const findings = outputCapFindings(job.workerId, s.attemptDir, [...cut, ...handedBack.cut], cap);
   const t = keepTranscript(ji, stdoutFile, s.attemptDir);
-  const c = classifyInvocation(plan.argv[0], r, t.info);
+  const c = classifyInvocation(plan.argv[0], r, t.info, stopped);
   const invocation: Invocation = {
     worker_id: job.workerId,
     backend: job.binding.backend,
@@ -127,7 +131,8 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
     outcome: c.outcome,
     exit_code: r.exitCode,
     signal: r.signal,
-    timed_out: r.timedOut,
+    // Stopped by DWM for an auth failure its transcript proved: the runner's abort is no timeout.
+    timed_out: r.timedOut && stopped === null,
     duration_ms: Math.max(0, Math.round(r.durationMs)),
     prompt: `${job.dir}/prompt.md`,
     stdout: `${job.dir}/stdout`,
@@ -138,10 +143,11 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
     detail: c.detail === null ? null : s.redactor.redactText(c.detail).slice(0, 2000),
   };
   const retryAfterMs = c.outcome === "rate-limited" ? (t.info?.retryAfterMs ?? null) : null;
+  const stoppedNote = stopped === null ? [] : [`${job.workerId}: stopped early: ${stopped}`];
   return {
     invocation,
     outcome: c.outcome,
-    notes: [...t.notes, ...handedBack.notes],
+    notes: [...t.notes, ...handedBack.notes, ...stoppedNote],
     findings,
     retryAfterMs,
   };

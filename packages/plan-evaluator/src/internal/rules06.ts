@@ -393,10 +393,28 @@ function cycleRules(
   }
 }
 
+/** A phase's or a worker's `reviewer` names a worker of the plan. */
+export function reviewerRules(plan: Obj, out: ProblemList): void {
+  const workers = new Set(arr(plan.workers).map((w) => str(obj(w).id)));
+  const check = (list: "phases" | "workers", what: string) =>
+    arr(plan[list]).forEach((x, i) => {
+      const r = str(obj(x).reviewer);
+      if (r !== undefined && !workers.has(r))
+        out.add(
+          "ERR_PLAN_UNKNOWN_WORKER",
+          pointer(list, i, "reviewer"),
+          `${what} ${show(str(obj(x).id))} names unknown reviewer worker ${show(r)}`,
+        );
+    });
+  check("phases", "phase");
+  check("workers", "worker");
+}
+
 /** Every 0.6 rule. */
 export function rules06(plan: Obj, out: ProblemList): void {
   const phases = phaseTable(plan);
   phaseShapeRules(plan, out);
+  reviewerRules(plan, out);
   safeDefaultRules(plan, phases, out);
   fanOutRules(plan, phases, out);
 }

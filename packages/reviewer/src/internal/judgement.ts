@@ -22,6 +22,7 @@ export class Judge implements Judgement {
     return this;
   }
 
+  // A string, not ReviewFindingCode: tests judge made-up codes; the docs test checks every code in src is catalogued.
   find(code: string, message: string, effect: Effect, evidence: (ReviewEvidence | null)[] = []): this {
     this.findings.push({
       code,

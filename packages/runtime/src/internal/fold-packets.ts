@@ -155,6 +155,14 @@ export function applyReopened(state: RunState, ev: EventOf<"packet.reopened">): 
   state.completed = false;
 }
 
+/** packet.skipped: the run goes on without a packet a skip gate holds (or whose upstream was skipped). */
+export function applySkipped(state: RunState, ev: EventOf<"packet.skipped">): void {
+  const id = ev.data.packet_id;
+  const p = packetOf(state, ev, id);
+  expectState(ev, id, p, ["pending", "blocked"]);
+  Object.assign(p, { state: "skipped", reason: ev.data.reason, seq: ev.seq });
+}
+
 /** integration.merged / integration.conflict: a completed packet's work merged, or held by a conflict gate. */
 export function applyIntegration(
   state: RunState,

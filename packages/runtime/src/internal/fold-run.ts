@@ -68,6 +68,34 @@ export function applyLease(state: RunState, ev: EventOf<"lease.taken"> | EventOf
 /** Events that change nothing but the head (journal.truncated, store.recovered, run.stopped: see applyEvent). */
 export function applyNothing(): void {}
 
+/**
+ * gate.reopened: a compiled gate whose held packets were reopened goes back to closed with the
+ * new digest the event names (an approval of the old digest no longer counts); asked again
+ * when the run reaches it. Refused for a gate the run opened itself (those are superseded).
+ */
+export function applyGateReopened(state: RunState, ev: EventOf<"gate.reopened">): void {
+  const { gate_id: id } = ev.data;
+  const g = gateOf(state, ev, id);
+  if (g.state === "superseded") illegal(ev, `gate ${id} is superseded`, { gate_id: id });
+  if (g.gate_digest === ev.data.gate_digest)
+    illegal(ev, `gate ${id} is reopened with the digest it had`, { gate_id: id });
+  Object.assign(g, {
+    state: "closed",
+    gate_digest: ev.data.gate_digest,
+    reason: ev.data.reason,
+    approval_digest: null,
+    seq: ev.seq,
+  });
+}
+
+/** gate.superseded: an open gate the run opened itself asks nothing any more (its packets were reopened). */
+export function applyGateSuperseded(state: RunState, ev: EventOf<"gate.superseded">): void {
+  const { gate_id: id } = ev.data;
+  const g = gateOf(state, ev, id);
+  if (g.state !== "open") illegal(ev, `gate ${id} is ${g.state}, not open`, { gate_id: id });
+  Object.assign(g, { state: "superseded", reason: ev.data.reason, seq: ev.seq });
+}
+
 /** gate.opened: a closed or rejected gate (or one only the run knows) asks for a decision. */
 export function applyGateOpened(state: RunState, ev: EventOf<"gate.opened">): void {
   const { gate_id: id } = ev.data;
@@ -127,10 +155,10 @@ export function applyHandoff(state: RunState, ev: EventOf<"handoff.registered">)
   };
 }
 
-/** Packets that keep a run from completing: any neither completed nor an expanded fan-out template. */
+/** Packets that keep a run from completing: any not completed, skipped or an expanded fan-out template. */
 export function unfinishedPackets(state: RunState): string[] {
   return Object.entries(state.packets)
-    .filter(([, p]) => p?.state !== "completed" && p?.state !== "expanded")
+    .filter(([, p]) => p?.state !== "completed" && p?.state !== "expanded" && p?.state !== "skipped")
     .map(([id]) => id);
 }
 

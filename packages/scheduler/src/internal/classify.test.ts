@@ -239,6 +239,27 @@ describe("unapprovedGates", () => {
   });
 });
 
+describe("unapprovedGates: a rejected gate that sent the packet back", () => {
+  it("is asked again before the reworked packet runs; a rejection that sent nothing back is not", () => {
+    const { look, state } = world([packet("a", { gates: ["write"] })]);
+    openGate(state, "write", "rejected", ["a"]);
+    (state.gates.write as { seq: number }).seq = 4;
+    // Reopened before the rejection: nothing was sent back by it.
+    Object.assign(state.packets.a as PacketState, { reopens: 1, seq: 3 });
+    expect(unapprovedGates(look("a"))?.kind).toBe("blocked");
+    // Reopened after it (the rejection's --packets, or a recompile): the gate is opened again.
+    Object.assign(state.packets.a as PacketState, { seq: 5 });
+    const c = unapprovedGates(look("a"));
+    expect(c?.kind).toBe("open-gate");
+    expect(c?.openGate).toEqual({
+      gate_id: "write",
+      packets: ["a"],
+      reason: "a was sent back after write was rejected; the gate is asked again before it runs",
+    });
+    expect(c?.blocked?.waiting_on).toEqual(["write"]);
+  });
+});
+
 describe("humanGatePhase", () => {
   it("opens the completion gate of a human gate without work (closed or rejected), then waits on it", () => {
     const hg = packet("h", { human_gate: true, completion_gate: "human/h", workers: [] });

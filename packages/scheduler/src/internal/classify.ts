@@ -32,6 +32,7 @@ export function classified(
     mergeable: false,
     blocked: null,
     openGate: null,
+    skip: null,
     waits: NO_WAITS,
     dispatchKind: null,
     budget: false,
@@ -61,10 +62,13 @@ export function dispatchKind(p: PacketState): Dispatchable["kind"] {
 }
 
 /** Expanded, completed (merged, mergeable or held by a conflict gate), failed, in flight: nothing to wait for. */
-export function settled({ p, ctx }: PacketLook): Classified | null {
+export function settled(look: PacketLook): Classified | null {
+  const { p, ctx } = look;
   const n = p.attempts;
   // A fan-out template whose item packets exist: its work is theirs.
   if (p.state === "expanded") return classified("completed", n);
+  // The run went on without it (packet.skipped): settled, until nothing skips it any more.
+  if (p.state === "skipped") return classified(stillSkipped(look) ? "skipped" : "unskip", n);
   if (p.state === "completed") {
     if (p.conflict_gate !== null) {
       return classified("completed", n, {
@@ -117,6 +121,35 @@ export function awaitingDecision(look: PacketLook): Classified | null {
     reason: "gate",
     detail: `reviewed ${p.last_verdict ?? "?"}; waiting for its gate to open`,
     waiting_on: packet?.completion_gate ? [packet.completion_gate] : [],
+  });
+}
+
+/** The skipped packets `id` depends on: a skipped dependency, or a skipped item of an expanded fan-out. */
+function skippedDependencies(id: string, ctx: ClassifyContext): string[] {
+  const out: string[] = [];
+  for (const d of ctx.deps.get(id) ?? []) {
+    const members = ctx.state.packets[d]?.state === "expanded" ? (ctx.itemsOf.get(d) ?? []) : [d];
+    for (const m of members) if (ctx.state.packets[m]?.state === "skipped") out.push(m);
+  }
+  return out;
+}
+
+/** A skipped packet stays skipped while a skip gate holding it is not approved or a packet it depends on is skipped. */
+function stillSkipped({ id, packet, ctx }: PacketLook): boolean {
+  const skipGate = (packet?.gates ?? []).some(
+    (g) => ctx.run.gates.get(g)?.default_action === "skip" && gateState(ctx.state, g) !== "approved",
+  );
+  return skipGate || skippedDependencies(id, ctx).length > 0;
+}
+
+/** Pending, and a packet it depends on was skipped: it cannot run without that work, so it is skipped too. */
+export function skippedUpstream(look: PacketLook): Classified | null {
+  const { id, p, ctx } = look;
+  if (p.state !== "pending") return null;
+  const upstream = skippedDependencies(id, ctx);
+  if (upstream.length === 0) return null;
+  return classified("skip", p.attempts, {
+    skip: { packet_id: id, gates: [], upstream, reason: `it depends on skipped ${upstream.join(", ")}` },
   });
 }
 
@@ -231,11 +264,56 @@ export function fanoutTemplate(look: PacketLook): Classified | null {
   return classified("expand", p.attempts);
 }
 
+/**
+ * A rejected gate the packet was sent back past: the packet was reopened after the rejection (its
+ * rework, or a recompile), so the gate is asked again before the reworked packet runs.
+ */
+function reaskable(look: PacketLook, g: string): boolean {
+  const gs = look.ctx.state.gates[g];
+  return gs?.state === "rejected" && look.p.state === "pending" && look.p.reopens > 0 && look.p.seq > gs.seq;
+}
+
+/**
+ * Every gate still holding the packet says `skip` while it is not approved (a rejected one too:
+ * the operator's no is the case the plan provided for): the run goes on without the packet.
+ */
+function skipGates(look: PacketLook, unapproved: readonly string[]): Classified | null {
+  const { id, p, ctx } = look;
+  if (p.state !== "pending") return null;
+  if (!unapproved.every((g) => ctx.run.gates.get(g)?.default_action === "skip")) return null;
+  return classified("skip", p.attempts, {
+    skip: {
+      packet_id: id,
+      gates: [...unapproved],
+      upstream: [],
+      reason: `${unapproved.join(", ")} not approved, and the plan's safe default is to skip it`,
+    },
+  });
+}
+
 /** A gate of the packet not approved yet (a rejected one waits for a new plan or a reopen). */
 export function unapprovedGates(look: PacketLook): Classified | null {
-  const { packet, ctx } = look;
+  const { id, packet, ctx } = look;
   const unapproved = (packet?.gates ?? []).filter((g) => gateState(ctx.state, g) !== "approved");
   if (unapproved.length === 0) return null;
+  const again = unapproved.find((g) => reaskable(look, g));
+  if (again !== undefined) {
+    return classified("open-gate", look.p.attempts, {
+      blocked: {
+        packet_id: id,
+        reason: "gate",
+        detail: `waiting for approval of ${unapproved.join(", ")}`,
+        waiting_on: unapproved,
+      },
+      openGate: {
+        gate_id: again,
+        packets: [id],
+        reason: `${id} was sent back after ${again} was rejected; the gate is asked again before it runs`,
+      },
+    });
+  }
+  const skipping = skipGates(look, unapproved);
+  if (skipping !== null) return skipping;
   const rejected = unapproved.filter((g) => gateState(ctx.state, g) === "rejected");
   return block(
     look,

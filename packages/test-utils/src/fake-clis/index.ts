@@ -5,7 +5,10 @@ import { fileURLToPath } from "node:url";
 /** What a fake `codex` or `claude` does; JSON in $DWM_FAKE_CODEX, $DWM_FAKE_CLAUDE or $DWM_FAKE_CLI (or "@file"). */
 export interface FakeCliScenario {
   /** Default `succeed`. */
-  mode?: "succeed" | "fail" | "hang" | "crash" | "auth" | "rate-limit" | "garbage";
+  mode?: "succeed" | "fail" | "hang" | "crash" | "auth" | "auth-retry" | "rate-limit" | "garbage";
+  /** claude `auth-retry`: the HTTP status its api_retry lines carry (default 401) and how often they come (default 300 ms). */
+  status?: number;
+  retryEveryMs?: number;
   /** Files to write (relative to the working directory), only where the sandbox/permission mode allows it. */
   writes?: { path: string; content: string }[];
   /** Write even where the permissions forbid it (a tool that does not honour them). */

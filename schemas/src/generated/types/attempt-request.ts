@@ -105,6 +105,7 @@ export interface Packet {
    * The phase's workers, in plan order.
    */
   workers: PacketWorker[];
+  reviewer?: PacketWorker1;
   /**
    * Handoff artifacts this packet receives, in plan order.
    */
@@ -182,6 +183,24 @@ export interface PacketContextBudget {
   max_tokens: number;
   must_include: string[];
   must_exclude: string[];
+}
+/**
+ * Schema 0.6: the worker the plan names to try to refute this packet's result (the phase's reviewer, else the first of its workers' reviewers), as the other workers are given; DWM runs it read-only whatever its permissions say. Absent when the plan names none (the worker bindings may name one).
+ */
+export interface PacketWorker1 {
+  id: string;
+  role: string;
+  tool_permissions: PacketToolPermissions;
+  /**
+   * What this worker may change (paths or named areas).
+   */
+  ownership: string[];
+  /**
+   * Constraints to enforce: never reasons to gate.
+   */
+  forbidden_actions: string[];
+  prompt_contract: PacketPromptContract;
+  context_budget: PacketContextBudget;
 }
 export interface PacketInput {
   artifact: RelativePath;

@@ -42,6 +42,14 @@ export interface Frontier {
    */
   expand?: Slug[];
   /**
+   * Packets the runner skips now (journals packet.skipped): held only by unapproved gates whose default_action is skip, or depending on a skipped packet. Absent when none.
+   */
+  skip?: PacketToSkip[];
+  /**
+   * Skipped packets nothing skips any more (every skip gate holding them approved, nothing they depend on skipped): the runner reopens them (packet.reopened) and they run. Absent when none.
+   */
+  unskip?: Slug[];
+  /**
    * Packets dispatched or attempted and not yet reviewed.
    */
   in_flight: Slug[];
@@ -68,6 +76,12 @@ export interface Dispatchable {
 export interface GateToOpen {
   gate_id: Slug;
   packets: Slug[];
+  reason: string;
+}
+export interface PacketToSkip {
+  packet_id: Slug;
+  gates: Slug[];
+  upstream: Slug[];
   reason: string;
 }
 export interface BlockedPacket {

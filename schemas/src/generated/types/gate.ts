@@ -35,6 +35,10 @@ export interface Gate {
    * What DWM does while the gate is not approved.
    */
   safe_default: string;
+  /**
+   * A plan risk gate with a structured safe default (schema 0.6): what the run does while the gate is not approved. stop: the run stops at the gate (also when absent). skip: the packets it holds are skipped (packet.skipped) and the rest of the plan goes on without them. ask: only `dwm approve` of this gate counts; `dwm run --approve` and a policy file do not approve it in advance.
+   */
+  default_action?: "stop" | "skip" | "ask";
   source: "worker-permission" | "surface" | "plan-risk-gate" | "human-gate-phase" | "runtime";
   /**
    * Packets this gate holds.

@@ -24,7 +24,7 @@ export interface GatesReport {
 }
 export interface GatesReportRow {
   gate_id: Slug;
-  state: "closed" | "open" | "approved" | "rejected";
+  state: "closed" | "open" | "approved" | "rejected" | "superseded";
   /**
    * The gate holds work now: open, or a closed risk gate whose packets have every dependency completed.
    */
@@ -58,6 +58,10 @@ export interface GatesReportRow {
    * The exact commands to decide it.
    */
   commands: string[];
+  /**
+   * The way forward from the gate's state, in words with the command: decide it, run to reach it or to redo the work it sent back, edit the plan, or nothing to decide.
+   */
+  next?: string;
 }
 export interface GatesReportPacket {
   packet_id: Slug;

@@ -30,9 +30,12 @@ export type JournalEvent = {
   | PacketFailedEvent
   | PacketAbandonedEvent
   | PacketReopenedEvent
+  | PacketSkippedEvent
   | GateOpenedEvent
   | GateApprovedEvent
   | GateRejectedEvent
+  | GateReopenedEvent
+  | GateSupersededEvent
   | HandoffRegisteredEvent
   | IntegrationMergedEvent
   | IntegrationConflictEvent
@@ -295,6 +298,14 @@ export interface InfraRetryScheduledData {
   attempt: number;
   reason: string;
   retry: number;
+  /**
+   * How long the run waits before the retry (the policy's delay, or more when the endpoint advertised more).
+   */
+  delay_ms?: number;
+  /**
+   * The retry policy in force: retries a packet may have (dwm run --infra-retries, or infra_retries in the worker bindings).
+   */
+  max_retries?: number;
 }
 export interface PacketFailedEvent {
   type: "packet.failed";
@@ -328,6 +339,25 @@ export interface PacketReopenedEvent {
  */
 export interface PacketReopenedData {
   packet_id: Slug;
+  reason: string;
+}
+export interface PacketSkippedEvent {
+  type: "packet.skipped";
+  data: PacketSkippedData;
+}
+/**
+ * The run goes on without the packet: a gate whose safe default is `skip` holds it and is not approved (`gates`), or a packet it depends on was skipped (`upstream`). A skipped packet counts as settled; approving its gate and running again reopens it.
+ */
+export interface PacketSkippedData {
+  packet_id: Slug;
+  /**
+   * The unapproved skip gates holding the packet.
+   */
+  gates: Slug[];
+  /**
+   * The skipped packets it depends on.
+   */
+  upstream: Slug[];
   reason: string;
 }
 export interface GateOpenedEvent {
@@ -369,6 +399,31 @@ export interface GateRejectedData {
   approval_digest: Digest;
   packets: Slug[];
   files: FileRefs;
+}
+export interface GateReopenedEvent {
+  type: "gate.reopened";
+  data: GateReopenedData;
+}
+/**
+ * A compiled gate's decision (or its open question) no longer describes the work: packets it holds were reopened by a recompile or by a rejection upstream. The gate goes back to closed with a new digest over what changed; the run asks again when it reaches it (a risk gate may be approved again at once). `packets` are the held packets that were reopened.
+ */
+export interface GateReopenedData {
+  gate_id: Slug;
+  gate_digest: Digest;
+  packets: Slug[];
+  reason: string;
+}
+export interface GateSupersededEvent {
+  type: "gate.superseded";
+  data: GateSupersededData;
+}
+/**
+ * An open gate the run opened itself (needs-human, merge conflict, fan-out limit) no longer asks anything: packets it holds were reopened. It is never decided; the work it held is asked about again, under a new gate, if it comes to that.
+ */
+export interface GateSupersededData {
+  gate_id: Slug;
+  packets: Slug[];
+  reason: string;
 }
 export interface HandoffRegisteredEvent {
   type: "handoff.registered";

@@ -37,7 +37,8 @@ export interface PacketDetail {
     | "needs-human"
     | "failed"
     | "abandoned"
-    | "expanded";
+    | "expanded"
+    | "skipped";
   /**
    * Why the packet is failed, reopened or waiting, as the journal says.
    */
@@ -77,7 +78,7 @@ export interface PacketWorkerRow {
 }
 export interface PacketGateRow {
   gate_id: Slug;
-  state: "closed" | "open" | "approved" | "rejected";
+  state: "closed" | "open" | "approved" | "rejected" | "superseded";
 }
 export interface PacketAttemptDetail {
   attempt: number;

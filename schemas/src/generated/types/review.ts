@@ -126,4 +126,12 @@ export interface ReviewerWorkerRecord {
    */
   transcript: RelativePath | null;
   summary: string | null;
+  /**
+   * The reviewer worker's id (the plan's worker, or the bindings' reviewer key).
+   */
+  worker_id?: string;
+  /**
+   * The reviewer's own attempt record (attempt.json of its read-only attempt over the candidate commit), relative to the run directory.
+   */
+  attempt?: RelativePath | null;
 }

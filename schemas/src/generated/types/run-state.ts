@@ -13,7 +13,7 @@ export type Digest = string;
  */
 export type Digest1 = string;
 /**
- * `expanded` is a fan-out template whose items exist (it is never dispatched itself).
+ * `expanded` is a fan-out template whose items exist (it is never dispatched itself). `skipped`: the run went on without it (a skip gate held it, or it depends on a skipped packet); it counts as settled.
  */
 export type PacketLifecycleState =
   | "pending"
@@ -27,8 +27,12 @@ export type PacketLifecycleState =
   | "needs-human"
   | "failed"
   | "abandoned"
-  | "expanded";
-export type GateLifecycleState = "closed" | "open" | "approved" | "rejected";
+  | "expanded"
+  | "skipped";
+/**
+ * `superseded`: a gate the run opened itself whose held packets were reopened; it asks nothing any more.
+ */
+export type GateLifecycleState = "closed" | "open" | "approved" | "rejected" | "superseded";
 
 /**
  * state.json: foldJournal(journal, run). A cache: rebuilt when missing or stale (seq/head differ from the journal), never trusted. The fold never produces `ready` or `blocked`: those are views the scheduler computes from dependencies and gates; a packet nothing has happened to is `pending`.

@@ -27,6 +27,12 @@ export interface Scorecard {
   downgrade_target: "direct-codex" | "workflow-router" | "simple-plan" | null;
   problems: PlanProblem[];
   /**
+   * What will likely fail at run time though the plan is valid; never changes validity or scores. Absent when there are none, so a plan without warnings keeps the scorecard it had before warnings existed.
+   *
+   * @minItems 1
+   */
+  warnings?: [PlanWarning, ...PlanWarning[]];
+  /**
    * Null when the plan is invalid.
    */
   scores: ScorecardScores | null;
@@ -44,6 +50,15 @@ export interface PlanProblem {
   code: string;
   /**
    * RFC 6901 JSON pointer to the offending value ("" is the whole plan).
+   */
+  pointer: string;
+  message: string;
+  hint: string;
+}
+export interface PlanWarning {
+  code: string;
+  /**
+   * RFC 6901 JSON pointer to the value the warning is about.
    */
   pointer: string;
   message: string;

@@ -85,7 +85,8 @@ export interface StatusPacketRow {
     | "needs-human"
     | "failed"
     | "abandoned"
-    | "expanded";
+    | "expanded"
+    | "skipped";
   attempts: number;
   last_verdict: string | null;
   last_outcome: string | null;
@@ -135,7 +136,7 @@ export interface StatusFanoutFailure {
  */
 export interface StatusGateRow {
   gate_id: Slug;
-  state: "closed" | "open" | "approved" | "rejected";
+  state: "closed" | "open" | "approved" | "rejected" | "superseded";
   category: string | null;
   packets: Slug[];
 }

@@ -15,6 +15,20 @@ export interface WorkerBindings {
     [k: string]: WorkerBinding | undefined;
   };
   /**
+   * A key of `bindings` whose binding runs the reviewer worker for every packet whose plan names none: after DWM's own checks pass it tries to refute the result, in a read-only attempt over the candidate commit, and answers `VERDICT: approved | changes-requested | needs-human`.
+   */
+  reviewer?: string;
+  /**
+   * How many times `dwm run` retries a packet whose attempt failed for infrastructure reasons (timeout, crash, rate limit), per packet; never counted against budget.max_retries. Default 3. `dwm run --infra-retries N` overrides it.
+   */
+  infra_retries?: number;
+  /**
+   * The delay before infrastructure retry k is the k-th value (ms); the last value repeats. Default [30000, 120000, 600000]. `dwm run --infra-backoff MS,MS,…` overrides it.
+   *
+   * @minItems 1
+   */
+  infra_backoff_ms?: [number, ...number[]];
+  /**
    * The price table DWM uses for the cost of attempts (dwm show, status, report, --json) and for `dwm run --budget-usd`: USD per million tokens, per backend and model. DWM has no built-in prices (they change): an attempt whose backend and model have no entry here has no cost, unless its agent CLI reported one.
    */
   prices?: TokenPrice[];

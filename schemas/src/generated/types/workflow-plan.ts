@@ -45,6 +45,14 @@ export type PlanArtifactFormat = "json" | "markdown" | "patch" | "test-log" | "r
  */
 export type PlanPhaseKind = "work" | "gate";
 /**
+ * A non-blank string.
+ */
+export type PlanText1 = string;
+/**
+ * A non-blank string.
+ */
+export type PlanText2 = string;
+/**
  * 0.6 adds json-list (one JSON array of objects) and jsonl (one JSON object a line), the formats a fan-out can iterate.
  */
 export type PlanArtifactFormat06 =
@@ -135,6 +143,9 @@ export interface PlanHandoff {
   artifact: PlanText;
   artifact_schema: PlanArtifactSchema;
 }
+/**
+ * The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING).
+ */
 export interface PlanArtifactSchema {
   format: PlanArtifactFormat;
   required_fields: PlanNonEmptyTextList;
@@ -203,7 +214,7 @@ export interface WorkflowPlan06 {
   assumptions: PlanAssumption[];
   patterns: PlanPatternName[];
   phases: PlanPhase06[];
-  workers: PlanWorker[];
+  workers: PlanWorker06[];
   handoffs: PlanHandoff06[];
   parallelism: PlanParallelism;
   verification: PlanVerification[];
@@ -227,6 +238,7 @@ export interface PlanPhase06 {
   review?: PlanNonEmptyTextList;
   command?: PlanCommand;
   fan_out?: PlanFanOut;
+  reviewer?: PlanText1;
 }
 /**
  * A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's checkout (sandboxed); it may write the phase's outputs.
@@ -245,12 +257,28 @@ export interface PlanFanOut {
   pipeline: PlanTextList;
   reduce: PlanText;
 }
+/**
+ * A worker of a 0.6 plan: a 0.5 worker, and optionally the reviewer worker that tries to refute its results (a phase's own reviewer wins).
+ */
+export interface PlanWorker06 {
+  id: PlanText;
+  role: PlanText;
+  tool_permissions: PlanToolPermissions;
+  forbidden_actions: PlanNonEmptyTextList;
+  context_budget: PlanContextBudget;
+  prompt_contract: PlanPromptContract;
+  ownership: PlanNonEmptyTextList;
+  reviewer?: PlanText2;
+}
 export interface PlanHandoff06 {
   from_phase: PlanText;
   to_phase: PlanText;
   artifact: PlanText;
   artifact_schema: PlanArtifactSchema06;
 }
+/**
+ * The artifact the receiving phase relies on. The review checks required_fields in the file the producer hands over: json, an object with each field as a key (dotted paths reach nested keys) or an array whose every item has them; json-list and jsonl, every item an object with each field set (not null), as a fan-out reads it; markdown, each field as a heading, a `field:` label or `**field**`; any other format, each field literally in the text. So a text handoff's fields are markers the file will contain (`Summary`, `FAIL`), never descriptions of its content: `dwm evaluate` warns (WARN_PLAN_TEXT_FIELD_PROSE) where one reads as a description. A file or item that lacks a field sends the producer back to repair (REVIEW_HANDOFF_FIELDS_MISSING), naming the item.
+ */
 export interface PlanArtifactSchema06 {
   format: PlanArtifactFormat06;
   required_fields: PlanNonEmptyTextList;

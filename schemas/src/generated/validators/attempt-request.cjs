@@ -3,9 +3,9 @@
 exports.validate = validate20;
 const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1},"max_output_bytes":{"description":"Default cap of each output stream and handed-back file of one invocation or check, in bytes (a binding's `max_output_bytes` overrides it). Default 16 MiB.","type":"integer","minimum":1}}}}};
 const schema33 = {"title":"Slug","description":"A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.","type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"};
-const schema50 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
-const schema57 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"max_output_bytes":{"description":"Cap of each output stream (stdout, stderr) and of each file handed back (output folder, last message) of one invocation, in bytes; past it the rest is cut and the attempt gets an `output-truncated` finding. Default 16 MiB.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
-const schema37 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
+const schema51 = {"title":"Digest","description":"sha256 of canonical JSON (RFC 8785) for JSON artifacts, of raw bytes for other files.","type":"string","pattern":"^sha256:[0-9a-f]{64}$"};
+const schema58 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"max_output_bytes":{"description":"Cap of each output stream (stdout, stderr) and of each file handed back (output folder, last message) of one invocation, in bytes; past it the rest is cut and the attempt gets an `output-truncated` finding. Default 16 MiB.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
+const schema38 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const pattern4 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$", "u");
@@ -17,8 +17,9 @@ const pattern28 = new RegExp("^https?://[^\\s]+$", "u");
 const pattern29 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern30 = new RegExp("^[A-Za-z0-9_.\\-\"]+=.*$", "u");
 const pattern7 = new RegExp("(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000", "u");
-const schema34 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
-const schema39 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
+const schema34 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/packet.schema.json","title":"Packet","description":"packets/<packet_id>.json: one unit of work (one plan phase, or a fan-out item). Backend-agnostic: what the work is, never which program does it. Immutable and reproducible; its digest is digest(packet) and sits in run.json. It names no plan digest, so a plan edit elsewhere leaves it unchanged.","type":"object","required":["kind","schema_version","packet_id","plan_id","phase","objective","instruction","depends_on","workers","inputs","outputs","verification","gates","human_gate","budget","stop_conditions","completion_check"],"additionalProperties":false,"properties":{"kind":{"const":"packet"},"schema_version":{"const":"1"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string","minLength":1},"phase":{"title":"PacketPhase","description":"The plan phase this packet carries out.","type":"object","required":["id","name","entry_criteria","exit_criteria","outputs"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"name":{"type":"string"},"entry_criteria":{"type":"array","items":{"type":"string"}},"exit_criteria":{"type":"array","items":{"type":"string"}},"outputs":{"type":"array","items":{"type":"string"}}}},"objective":{"type":"string","description":"The plan's objective."},"instruction":{"type":"string","minLength":1,"description":"What the worker must do: the phase's own instruction when the plan gives one, otherwise a sentence derived from the phase. The first packet also carries the plan's first slice (first_slice), whose instruction the prompt shows."},"depends_on":{"description":"Packets that must be completed before this one is dispatched.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"workers":{"description":"The phase's workers, in plan order.","type":"array","items":{"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}}},"reviewer":{"description":"Schema 0.6: the worker the plan names to try to refute this packet's result (the phase's reviewer, else the first of its workers' reviewers), as the other workers are given; DWM runs it read-only whatever its permissions say. Absent when the plan names none (the worker bindings may name one).","$ref":"#/properties/workers/items"},"inputs":{"description":"Handoff artifacts this packet receives, in plan order.","type":"array","items":{"title":"PacketInput","type":"object","required":["artifact","from_packet","format","required_fields"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}}}}},"outputs":{"description":"What this packet must produce: the phase's declared outputs in plan order, then handoff artifacts not declared among them. A handoff artifact carries its schema (format, required_fields, validation_command); any other output carries only `artifact`.","type":"array","items":{"title":"PacketOutput","type":"object","required":["artifact"],"additionalProperties":false,"properties":{"artifact":{"type":"string","minLength":1},"format":{"$ref":"#/$defs/handoffFormat"},"required_fields":{"type":"array","items":{"type":"string"}},"validation_command":{"type":"string","minLength":1},"to_packets":{"description":"Packets that receive this artifact as a handoff.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"verification":{"description":"The plan's verification items that apply to this packet (verbatim, plan order).","type":"array","items":{"title":"PacketVerification","type":"object","required":["claim_or_output","falsifier","evidence_required"],"additionalProperties":false,"properties":{"claim_or_output":{"type":"string"},"falsifier":{"type":"string"},"evidence_required":{"type":"array","items":{"type":"string"}}}}},"gates":{"description":"Gate ids (gates/<gate_id>.json) that hold this packet before dispatch.","type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"human_gate":{"type":"boolean","description":"True for a human-gate phase: the packet completes only by approval."},"completion_gate":{"$ref":"common.schema.json#/$defs/slug","description":"On a human-gate packet: the gate (source human-gate-phase) whose approval completes it. It does not hold dispatch, so it is not in `gates`."},"budget":{"title":"PacketBudget","type":"object","required":["max_retries"],"additionalProperties":false,"properties":{"max_retries":{"type":"integer","minimum":0}}},"stop_conditions":{"description":"When the worker must stop and report instead of going on: its workers' stop conditions, unique, in order.","type":"array","items":{"type":"string"}},"completion_check":{"description":"The phase's own completion check when the plan states one (for a single-phase plan, the first slice's); null when the exit criteria and outputs are the whole check.","type":["string","null"]},"first_slice":{"title":"PacketFirstSlice","description":"The plan's execution_path.first_slice, on the first packet only.","type":"object","required":["instruction","inputs","expected_output","completion_check","forbidden_actions"],"additionalProperties":false,"properties":{"instruction":{"type":"string"},"inputs":{"type":"array","items":{"type":"string"}},"expected_output":{"type":"string"},"completion_check":{"type":"string"},"forbidden_actions":{"type":"array","items":{"type":"string"}}}},"command":{"title":"PacketCommand","description":"A deterministic step (schema 0.6 command phase): run this instead of an agent. `argv` runs without a shell; `script` runs with /bin/sh -c, only because the plan asked for a shell.","oneOf":[{"title":"PacketArgvCommand","type":"object","required":["argv"],"additionalProperties":false,"properties":{"argv":{"type":"array","minItems":1,"items":{"type":"string","minLength":1}},"timeout_ms":{"type":"integer","minimum":1}}},{"title":"PacketScriptCommand","type":"object","required":["script"],"additionalProperties":false,"properties":{"script":{"type":"string","minLength":1},"timeout_ms":{"type":"integer","minimum":1}}}]},"fanout":{"title":"PacketFanout","description":"Schema 0.6 fan-out. A `template` packet (a per-item phase, compiled) is never dispatched: when its source packet completes, the run expands it into one `item` packet per item of the source's handoff. Nothing about the items is known at compile time.","oneOf":[{"title":"PacketFanoutTemplate","type":"object","required":["role","over","key","max_items","source_packet","first","position","pipeline","reduce"],"additionalProperties":false,"properties":{"role":{"const":"template"},"over":{"$ref":"common.schema.json#/$defs/relativePath","description":"The source's handoff artifact whose items are expanded (json-list or jsonl)."},"key":{"type":"string","minLength":1,"description":"The item field that names an item (its slug is part of the item packet id)."},"max_items":{"type":"integer","minimum":1,"description":"More items than this stop the expansion at a gate naming the count."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The first per-item phase (the one carrying fan_out): the fan-out's name."},"position":{"type":"integer","minimum":0,"description":"Index of this phase in `pipeline`."},"pipeline":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Every per-item phase in order, `first` first."},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}},{"title":"PacketFanoutItem","type":"object","required":["role","template","template_digest","first","key","item","item_digest","source_packet","reduce"],"additionalProperties":false,"properties":{"role":{"const":"item"},"template":{"$ref":"common.schema.json#/$defs/slug","description":"The template packet (phase) this item packet was expanded from."},"template_digest":{"$ref":"common.schema.json#/$defs/digest"},"first":{"$ref":"common.schema.json#/$defs/slug"},"key":{"type":"string","description":"The item's key value, as text."},"item":{"type":"object","description":"The item, as the source handoff listed it."},"item_digest":{"$ref":"common.schema.json#/$defs/digest","description":"digest(item); its first 8 hex digits end the packet id."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"reduce":{"$ref":"common.schema.json#/$defs/slug"}}}]}},"$defs":{"handoffFormat":{"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]}}};
+const schema37 = {"title":"PacketWorker","type":"object","required":["id","role","tool_permissions","ownership","forbidden_actions","prompt_contract","context_budget"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":1},"role":{"type":"string"},"tool_permissions":{"title":"PacketToolPermissions","type":"object","required":["read","write","shell","network","mcp_connectors","requires_escalation_for"],"additionalProperties":false,"properties":{"read":{"type":"boolean"},"write":{"type":"boolean"},"shell":{"type":"boolean"},"network":{"type":"boolean"},"mcp_connectors":{"type":"array","items":{"type":"string"}},"requires_escalation_for":{"type":"array","items":{"type":"string"}}}},"ownership":{"description":"What this worker may change (paths or named areas).","type":"array","items":{"type":"string"}},"forbidden_actions":{"description":"Constraints to enforce: never reasons to gate.","type":"array","items":{"type":"string"}},"prompt_contract":{"title":"PacketPromptContract","type":"object","required":["inputs","required_output_schema","stop_conditions"],"additionalProperties":false,"properties":{"inputs":{"type":"array","items":{"type":"string"}},"required_output_schema":{"type":"string"},"stop_conditions":{"type":"array","items":{"type":"string"}}}},"context_budget":{"title":"PacketContextBudget","type":"object","required":["max_files","max_tokens","must_include","must_exclude"],"additionalProperties":false,"properties":{"max_files":{"type":"integer","minimum":0},"max_tokens":{"type":"integer","minimum":1},"must_include":{"type":"array","items":{"type":"string"}},"must_exclude":{"type":"array","items":{"type":"string"}}}}}};
+const schema40 = {"title":"HandoffFormat","enum":["json","markdown","patch","test-log","rendered-artifact","other","json-list","jsonl"]};
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/packet.schema.json" */;
@@ -1299,15 +1300,11 @@ vErrors.push(err106);
 errors++;
 }
 }
-if(data.inputs !== undefined){
-let data47 = data.inputs;
-if(Array.isArray(data47)){
-const len13 = data47.length;
-for(let i13=0; i13<len13; i13++){
-let data48 = data47[i13];
-if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(data48.artifact === undefined){
-const err107 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(data.reviewer !== undefined){
+let data47 = data.reviewer;
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+if(data47.id === undefined){
+const err107 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "id"},message:"must have required property '"+"id"+"'"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1316,8 +1313,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-if(data48.from_packet === undefined){
-const err108 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "from_packet"},message:"must have required property '"+"from_packet"+"'"};
+if(data47.role === undefined){
+const err108 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1326,8 +1323,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data48.format === undefined){
-const err109 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'"};
+if(data47.tool_permissions === undefined){
+const err109 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "tool_permissions"},message:"must have required property '"+"tool_permissions"+"'"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1336,8 +1333,8 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(data48.required_fields === undefined){
-const err110 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "required_fields"},message:"must have required property '"+"required_fields"+"'"};
+if(data47.ownership === undefined){
+const err110 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "ownership"},message:"must have required property '"+"ownership"+"'"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1346,9 +1343,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-for(const key6 in data48){
-if(!((((key6 === "artifact") || (key6 === "from_packet")) || (key6 === "format")) || (key6 === "required_fields"))){
-const err111 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data47.forbidden_actions === undefined){
+const err111 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "forbidden_actions"},message:"must have required property '"+"forbidden_actions"+"'"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1357,14 +1353,8 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-if(data48.artifact !== undefined){
-let data49 = data48.artifact;
-const _errs109 = errors;
-const _errs110 = errors;
-if(typeof data49 === "string"){
-if(!pattern7.test(data49)){
-const err112 = {};
+if(data47.prompt_contract === undefined){
+const err112 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "prompt_contract"},message:"must have required property '"+"prompt_contract"+"'"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1373,10 +1363,8 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-var valid38 = _errs110 === errors;
-if(valid38){
-const err113 = {instancePath:instancePath+"/inputs/" + i13+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(data47.context_budget === undefined){
+const err113 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/required",keyword:"required",params:{missingProperty: "context_budget"},message:"must have required property '"+"context_budget"+"'"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1385,20 +1373,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-else {
-errors = _errs109;
-if(vErrors !== null){
-if(_errs109){
-vErrors.length = _errs109;
-}
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data49 === "string"){
-if(func2(data49) < 1){
-const err114 = {instancePath:instancePath+"/inputs/" + i13+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key6 in data47){
+if(!(((((((key6 === "id") || (key6 === "role")) || (key6 === "tool_permissions")) || (key6 === "ownership")) || (key6 === "forbidden_actions")) || (key6 === "prompt_contract")) || (key6 === "context_budget"))){
+const err114 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1408,8 +1385,11 @@ vErrors.push(err114);
 errors++;
 }
 }
-else {
-const err115 = {instancePath:instancePath+"/inputs/" + i13+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data47.id !== undefined){
+let data48 = data47.id;
+if(typeof data48 === "string"){
+if(func2(data48) < 1){
+const err115 = {instancePath:instancePath+"/reviewer/id",schemaPath:"#/properties/workers/items/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1419,11 +1399,8 @@ vErrors.push(err115);
 errors++;
 }
 }
-if(data48.from_packet !== undefined){
-let data50 = data48.from_packet;
-if(typeof data50 === "string"){
-if(func2(data50) > 200){
-const err116 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+else {
+const err116 = {instancePath:instancePath+"/reviewer/id",schemaPath:"#/properties/workers/items/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1432,8 +1409,10 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(func2(data50) < 1){
-const err117 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data47.role !== undefined){
+if(typeof data47.role !== "string"){
+const err117 = {instancePath:instancePath+"/reviewer/role",schemaPath:"#/properties/workers/items/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1442,8 +1421,12 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(!pattern4.test(data50)){
-const err118 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data47.tool_permissions !== undefined){
+let data50 = data47.tool_permissions;
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+if(data50.read === undefined){
+const err118 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "read"},message:"must have required property '"+"read"+"'"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1452,9 +1435,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-else {
-const err119 = {instancePath:instancePath+"/inputs/" + i13+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.write === undefined){
+const err119 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "write"},message:"must have required property '"+"write"+"'"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1463,11 +1445,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-if(data48.format !== undefined){
-let data51 = data48.format;
-if(!((((((((data51 === "json") || (data51 === "markdown")) || (data51 === "patch")) || (data51 === "test-log")) || (data51 === "rendered-artifact")) || (data51 === "other")) || (data51 === "json-list")) || (data51 === "jsonl"))){
-const err120 = {instancePath:instancePath+"/inputs/" + i13+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema39.enum},message:"must be equal to one of the allowed values"};
+if(data50.shell === undefined){
+const err120 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "shell"},message:"must have required property '"+"shell"+"'"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1476,14 +1455,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-if(data48.required_fields !== undefined){
-let data52 = data48.required_fields;
-if(Array.isArray(data52)){
-const len14 = data52.length;
-for(let i14=0; i14<len14; i14++){
-if(typeof data52[i14] !== "string"){
-const err121 = {instancePath:instancePath+"/inputs/" + i13+"/required_fields/" + i14,schemaPath:"#/properties/inputs/items/properties/required_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.network === undefined){
+const err121 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "network"},message:"must have required property '"+"network"+"'"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1492,10 +1465,8 @@ vErrors.push(err121);
 }
 errors++;
 }
-}
-}
-else {
-const err122 = {instancePath:instancePath+"/inputs/" + i13+"/required_fields",schemaPath:"#/properties/inputs/items/properties/required_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data50.mcp_connectors === undefined){
+const err122 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "mcp_connectors"},message:"must have required property '"+"mcp_connectors"+"'"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1504,10 +1475,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-}
-else {
-const err123 = {instancePath:instancePath+"/inputs/" + i13,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data50.requires_escalation_for === undefined){
+const err123 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/required",keyword:"required",params:{missingProperty: "requires_escalation_for"},message:"must have required property '"+"requires_escalation_for"+"'"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1516,10 +1485,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-}
-else {
-const err124 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key7 in data50){
+if(!((((((key7 === "read") || (key7 === "write")) || (key7 === "shell")) || (key7 === "network")) || (key7 === "mcp_connectors")) || (key7 === "requires_escalation_for"))){
+const err124 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1529,15 +1497,9 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data.outputs !== undefined){
-let data54 = data.outputs;
-if(Array.isArray(data54)){
-const len15 = data54.length;
-for(let i15=0; i15<len15; i15++){
-let data55 = data54[i15];
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(data55.artifact === undefined){
-const err125 = {instancePath:instancePath+"/outputs/" + i15,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+if(data50.read !== undefined){
+if(typeof data50.read !== "boolean"){
+const err125 = {instancePath:instancePath+"/reviewer/tool_permissions/read",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/read/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1546,9 +1508,10 @@ vErrors.push(err125);
 }
 errors++;
 }
-for(const key7 in data55){
-if(!(((((key7 === "artifact") || (key7 === "format")) || (key7 === "required_fields")) || (key7 === "validation_command")) || (key7 === "to_packets"))){
-const err126 = {instancePath:instancePath+"/outputs/" + i15,schemaPath:"#/properties/outputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+}
+if(data50.write !== undefined){
+if(typeof data50.write !== "boolean"){
+const err126 = {instancePath:instancePath+"/reviewer/tool_permissions/write",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/write/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1558,11 +1521,9 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data55.artifact !== undefined){
-let data56 = data55.artifact;
-if(typeof data56 === "string"){
-if(func2(data56) < 1){
-const err127 = {instancePath:instancePath+"/outputs/" + i15+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data50.shell !== undefined){
+if(typeof data50.shell !== "boolean"){
+const err127 = {instancePath:instancePath+"/reviewer/tool_permissions/shell",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/shell/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1572,8 +1533,9 @@ vErrors.push(err127);
 errors++;
 }
 }
-else {
-const err128 = {instancePath:instancePath+"/outputs/" + i15+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data50.network !== undefined){
+if(typeof data50.network !== "boolean"){
+const err128 = {instancePath:instancePath+"/reviewer/tool_permissions/network",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/network/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1583,10 +1545,13 @@ vErrors.push(err128);
 errors++;
 }
 }
-if(data55.format !== undefined){
-let data57 = data55.format;
-if(!((((((((data57 === "json") || (data57 === "markdown")) || (data57 === "patch")) || (data57 === "test-log")) || (data57 === "rendered-artifact")) || (data57 === "other")) || (data57 === "json-list")) || (data57 === "jsonl"))){
-const err129 = {instancePath:instancePath+"/outputs/" + i15+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema39.enum},message:"must be equal to one of the allowed values"};
+if(data50.mcp_connectors !== undefined){
+let data55 = data50.mcp_connectors;
+if(Array.isArray(data55)){
+const len13 = data55.length;
+for(let i13=0; i13<len13; i13++){
+if(typeof data55[i13] !== "string"){
+const err129 = {instancePath:instancePath+"/reviewer/tool_permissions/mcp_connectors/" + i13,schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/mcp_connectors/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1596,13 +1561,9 @@ vErrors.push(err129);
 errors++;
 }
 }
-if(data55.required_fields !== undefined){
-let data58 = data55.required_fields;
-if(Array.isArray(data58)){
-const len16 = data58.length;
-for(let i16=0; i16<len16; i16++){
-if(typeof data58[i16] !== "string"){
-const err130 = {instancePath:instancePath+"/outputs/" + i15+"/required_fields/" + i16,schemaPath:"#/properties/outputs/items/properties/required_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err130 = {instancePath:instancePath+"/reviewer/tool_permissions/mcp_connectors",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/mcp_connectors/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1612,9 +1573,13 @@ vErrors.push(err130);
 errors++;
 }
 }
-}
-else {
-const err131 = {instancePath:instancePath+"/outputs/" + i15+"/required_fields",schemaPath:"#/properties/outputs/items/properties/required_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data50.requires_escalation_for !== undefined){
+let data57 = data50.requires_escalation_for;
+if(Array.isArray(data57)){
+const len14 = data57.length;
+for(let i14=0; i14<len14; i14++){
+if(typeof data57[i14] !== "string"){
+const err131 = {instancePath:instancePath+"/reviewer/tool_permissions/requires_escalation_for/" + i14,schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/requires_escalation_for/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1624,11 +1589,9 @@ vErrors.push(err131);
 errors++;
 }
 }
-if(data55.validation_command !== undefined){
-let data60 = data55.validation_command;
-if(typeof data60 === "string"){
-if(func2(data60) < 1){
-const err132 = {instancePath:instancePath+"/outputs/" + i15+"/validation_command",schemaPath:"#/properties/outputs/items/properties/validation_command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err132 = {instancePath:instancePath+"/reviewer/tool_permissions/requires_escalation_for",schemaPath:"#/properties/workers/items/properties/tool_permissions/properties/requires_escalation_for/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1638,8 +1601,9 @@ vErrors.push(err132);
 errors++;
 }
 }
+}
 else {
-const err133 = {instancePath:instancePath+"/outputs/" + i15+"/validation_command",schemaPath:"#/properties/outputs/items/properties/validation_command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err133 = {instancePath:instancePath+"/reviewer/tool_permissions",schemaPath:"#/properties/workers/items/properties/tool_permissions/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1649,15 +1613,13 @@ vErrors.push(err133);
 errors++;
 }
 }
-if(data55.to_packets !== undefined){
-let data61 = data55.to_packets;
-if(Array.isArray(data61)){
-const len17 = data61.length;
-for(let i17=0; i17<len17; i17++){
-let data62 = data61[i17];
-if(typeof data62 === "string"){
-if(func2(data62) > 200){
-const err134 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data47.ownership !== undefined){
+let data59 = data47.ownership;
+if(Array.isArray(data59)){
+const len15 = data59.length;
+for(let i15=0; i15<len15; i15++){
+if(typeof data59[i15] !== "string"){
+const err134 = {instancePath:instancePath+"/reviewer/ownership/" + i15,schemaPath:"#/properties/workers/items/properties/ownership/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1666,8 +1628,10 @@ vErrors.push(err134);
 }
 errors++;
 }
-if(func2(data62) < 1){
-const err135 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/reviewer/ownership",schemaPath:"#/properties/workers/items/properties/ownership/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1676,8 +1640,14 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(!pattern4.test(data62)){
-const err136 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data47.forbidden_actions !== undefined){
+let data61 = data47.forbidden_actions;
+if(Array.isArray(data61)){
+const len16 = data61.length;
+for(let i16=0; i16<len16; i16++){
+if(typeof data61[i16] !== "string"){
+const err136 = {instancePath:instancePath+"/reviewer/forbidden_actions/" + i16,schemaPath:"#/properties/workers/items/properties/forbidden_actions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1687,8 +1657,9 @@ vErrors.push(err136);
 errors++;
 }
 }
+}
 else {
-const err137 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets/" + i17,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err137 = {instancePath:instancePath+"/reviewer/forbidden_actions",schemaPath:"#/properties/workers/items/properties/forbidden_actions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1698,9 +1669,11 @@ vErrors.push(err137);
 errors++;
 }
 }
-}
-else {
-const err138 = {instancePath:instancePath+"/outputs/" + i15+"/to_packets",schemaPath:"#/properties/outputs/items/properties/to_packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data47.prompt_contract !== undefined){
+let data63 = data47.prompt_contract;
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.inputs === undefined){
+const err138 = {instancePath:instancePath+"/reviewer/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1709,10 +1682,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-}
-else {
-const err139 = {instancePath:instancePath+"/outputs/" + i15,schemaPath:"#/properties/outputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data63.required_output_schema === undefined){
+const err139 = {instancePath:instancePath+"/reviewer/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/required",keyword:"required",params:{missingProperty: "required_output_schema"},message:"must have required property '"+"required_output_schema"+"'"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1721,10 +1692,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data63.stop_conditions === undefined){
+const err140 = {instancePath:instancePath+"/reviewer/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/required",keyword:"required",params:{missingProperty: "stop_conditions"},message:"must have required property '"+"stop_conditions"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1733,16 +1702,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-if(data.verification !== undefined){
-let data63 = data.verification;
-if(Array.isArray(data63)){
-const len18 = data63.length;
-for(let i18=0; i18<len18; i18++){
-let data64 = data63[i18];
-if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
-if(data64.claim_or_output === undefined){
-const err141 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "claim_or_output"},message:"must have required property '"+"claim_or_output"+"'"};
+for(const key8 in data63){
+if(!(((key8 === "inputs") || (key8 === "required_output_schema")) || (key8 === "stop_conditions"))){
+const err141 = {instancePath:instancePath+"/reviewer/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1751,8 +1713,14 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(data64.falsifier === undefined){
-const err142 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "falsifier"},message:"must have required property '"+"falsifier"+"'"};
+}
+if(data63.inputs !== undefined){
+let data64 = data63.inputs;
+if(Array.isArray(data64)){
+const len17 = data64.length;
+for(let i17=0; i17<len17; i17++){
+if(typeof data64[i17] !== "string"){
+const err142 = {instancePath:instancePath+"/reviewer/prompt_contract/inputs/" + i17,schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/inputs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1761,8 +1729,10 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(data64.evidence_required === undefined){
-const err143 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "evidence_required"},message:"must have required property '"+"evidence_required"+"'"};
+}
+}
+else {
+const err143 = {instancePath:instancePath+"/reviewer/prompt_contract/inputs",schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1771,9 +1741,10 @@ vErrors.push(err143);
 }
 errors++;
 }
-for(const key8 in data64){
-if(!(((key8 === "claim_or_output") || (key8 === "falsifier")) || (key8 === "evidence_required"))){
-const err144 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+}
+if(data63.required_output_schema !== undefined){
+if(typeof data63.required_output_schema !== "string"){
+const err144 = {instancePath:instancePath+"/reviewer/prompt_contract/required_output_schema",schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/required_output_schema/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1783,9 +1754,13 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data64.claim_or_output !== undefined){
-if(typeof data64.claim_or_output !== "string"){
-const err145 = {instancePath:instancePath+"/verification/" + i18+"/claim_or_output",schemaPath:"#/properties/verification/items/properties/claim_or_output/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data63.stop_conditions !== undefined){
+let data67 = data63.stop_conditions;
+if(Array.isArray(data67)){
+const len18 = data67.length;
+for(let i18=0; i18<len18; i18++){
+if(typeof data67[i18] !== "string"){
+const err145 = {instancePath:instancePath+"/reviewer/prompt_contract/stop_conditions/" + i18,schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/stop_conditions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1795,9 +1770,9 @@ vErrors.push(err145);
 errors++;
 }
 }
-if(data64.falsifier !== undefined){
-if(typeof data64.falsifier !== "string"){
-const err146 = {instancePath:instancePath+"/verification/" + i18+"/falsifier",schemaPath:"#/properties/verification/items/properties/falsifier/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err146 = {instancePath:instancePath+"/reviewer/prompt_contract/stop_conditions",schemaPath:"#/properties/workers/items/properties/prompt_contract/properties/stop_conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1807,13 +1782,9 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data64.evidence_required !== undefined){
-let data67 = data64.evidence_required;
-if(Array.isArray(data67)){
-const len19 = data67.length;
-for(let i19=0; i19<len19; i19++){
-if(typeof data67[i19] !== "string"){
-const err147 = {instancePath:instancePath+"/verification/" + i18+"/evidence_required/" + i19,schemaPath:"#/properties/verification/items/properties/evidence_required/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err147 = {instancePath:instancePath+"/reviewer/prompt_contract",schemaPath:"#/properties/workers/items/properties/prompt_contract/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1823,9 +1794,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-}
-else {
-const err148 = {instancePath:instancePath+"/verification/" + i18+"/evidence_required",schemaPath:"#/properties/verification/items/properties/evidence_required/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data47.context_budget !== undefined){
+let data69 = data47.context_budget;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(data69.max_files === undefined){
+const err148 = {instancePath:instancePath+"/reviewer/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "max_files"},message:"must have required property '"+"max_files"+"'"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1834,10 +1807,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-}
-else {
-const err149 = {instancePath:instancePath+"/verification/" + i18,schemaPath:"#/properties/verification/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data69.max_tokens === undefined){
+const err149 = {instancePath:instancePath+"/reviewer/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "max_tokens"},message:"must have required property '"+"max_tokens"+"'"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1846,10 +1817,8 @@ vErrors.push(err149);
 }
 errors++;
 }
-}
-}
-else {
-const err150 = {instancePath:instancePath+"/verification",schemaPath:"#/properties/verification/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data69.must_include === undefined){
+const err150 = {instancePath:instancePath+"/reviewer/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "must_include"},message:"must have required property '"+"must_include"+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1858,16 +1827,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-}
-if(data.gates !== undefined){
-let data69 = data.gates;
-if(Array.isArray(data69)){
-const len20 = data69.length;
-for(let i20=0; i20<len20; i20++){
-let data70 = data69[i20];
-if(typeof data70 === "string"){
-if(func2(data70) > 200){
-const err151 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data69.must_exclude === undefined){
+const err151 = {instancePath:instancePath+"/reviewer/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/required",keyword:"required",params:{missingProperty: "must_exclude"},message:"must have required property '"+"must_exclude"+"'"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1876,8 +1837,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(func2(data70) < 1){
-const err152 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key9 in data69){
+if(!((((key9 === "max_files") || (key9 === "max_tokens")) || (key9 === "must_include")) || (key9 === "must_exclude"))){
+const err152 = {instancePath:instancePath+"/reviewer/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1886,8 +1848,11 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(!pattern4.test(data70)){
-const err153 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data69.max_files !== undefined){
+let data70 = data69.max_files;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err153 = {instancePath:instancePath+"/reviewer/context_budget/max_files",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_files/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1896,9 +1861,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-}
-else {
-const err154 = {instancePath:instancePath+"/gates/" + i20,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 < 0 || isNaN(data70)){
+const err154 = {instancePath:instancePath+"/reviewer/context_budget/max_files",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_files/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1909,8 +1874,10 @@ errors++;
 }
 }
 }
-else {
-const err155 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data69.max_tokens !== undefined){
+let data71 = data69.max_tokens;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err155 = {instancePath:instancePath+"/reviewer/context_budget/max_tokens",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1919,10 +1886,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-if(data.human_gate !== undefined){
-if(typeof data.human_gate !== "boolean"){
-const err156 = {instancePath:instancePath+"/human_gate",schemaPath:"#/properties/human_gate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 < 1 || isNaN(data71)){
+const err156 = {instancePath:instancePath+"/reviewer/context_budget/max_tokens",schemaPath:"#/properties/workers/items/properties/context_budget/properties/max_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1932,11 +1898,14 @@ vErrors.push(err156);
 errors++;
 }
 }
-if(data.completion_gate !== undefined){
-let data72 = data.completion_gate;
-if(typeof data72 === "string"){
-if(func2(data72) > 200){
-const err157 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+}
+if(data69.must_include !== undefined){
+let data72 = data69.must_include;
+if(Array.isArray(data72)){
+const len19 = data72.length;
+for(let i19=0; i19<len19; i19++){
+if(typeof data72[i19] !== "string"){
+const err157 = {instancePath:instancePath+"/reviewer/context_budget/must_include/" + i19,schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_include/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1945,8 +1914,10 @@ vErrors.push(err157);
 }
 errors++;
 }
-if(func2(data72) < 1){
-const err158 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/reviewer/context_budget/must_include",schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_include/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1955,8 +1926,14 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(!pattern4.test(data72)){
-const err159 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data69.must_exclude !== undefined){
+let data74 = data69.must_exclude;
+if(Array.isArray(data74)){
+const len20 = data74.length;
+for(let i20=0; i20<len20; i20++){
+if(typeof data74[i20] !== "string"){
+const err159 = {instancePath:instancePath+"/reviewer/context_budget/must_exclude/" + i20,schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_exclude/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -1966,8 +1943,9 @@ vErrors.push(err159);
 errors++;
 }
 }
+}
 else {
-const err160 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err160 = {instancePath:instancePath+"/reviewer/context_budget/must_exclude",schemaPath:"#/properties/workers/items/properties/context_budget/properties/must_exclude/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -1977,11 +1955,9 @@ vErrors.push(err160);
 errors++;
 }
 }
-if(data.budget !== undefined){
-let data73 = data.budget;
-if(data73 && typeof data73 == "object" && !Array.isArray(data73)){
-if(data73.max_retries === undefined){
-const err161 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "max_retries"},message:"must have required property '"+"max_retries"+"'"};
+}
+else {
+const err161 = {instancePath:instancePath+"/reviewer/context_budget",schemaPath:"#/properties/workers/items/properties/context_budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -1990,9 +1966,10 @@ vErrors.push(err161);
 }
 errors++;
 }
-for(const key9 in data73){
-if(!(key9 === "max_retries")){
-const err162 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+}
+else {
+const err162 = {instancePath:instancePath+"/reviewer",schemaPath:"#/properties/workers/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2002,10 +1979,15 @@ vErrors.push(err162);
 errors++;
 }
 }
-if(data73.max_retries !== undefined){
-let data74 = data73.max_retries;
-if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err163 = {instancePath:instancePath+"/budget/max_retries",schemaPath:"#/properties/budget/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.inputs !== undefined){
+let data76 = data.inputs;
+if(Array.isArray(data76)){
+const len21 = data76.length;
+for(let i21=0; i21<len21; i21++){
+let data77 = data76[i21];
+if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
+if(data77.artifact === undefined){
+const err163 = {instancePath:instancePath+"/inputs/" + i21,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2014,9 +1996,8 @@ vErrors.push(err163);
 }
 errors++;
 }
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 < 0 || isNaN(data74)){
-const err164 = {instancePath:instancePath+"/budget/max_retries",schemaPath:"#/properties/budget/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data77.from_packet === undefined){
+const err164 = {instancePath:instancePath+"/inputs/" + i21,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "from_packet"},message:"must have required property '"+"from_packet"+"'"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2025,11 +2006,8 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err165 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data77.format === undefined){
+const err165 = {instancePath:instancePath+"/inputs/" + i21,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "format"},message:"must have required property '"+"format"+"'"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2038,14 +2016,8 @@ vErrors.push(err165);
 }
 errors++;
 }
-}
-if(data.stop_conditions !== undefined){
-let data75 = data.stop_conditions;
-if(Array.isArray(data75)){
-const len21 = data75.length;
-for(let i21=0; i21<len21; i21++){
-if(typeof data75[i21] !== "string"){
-const err166 = {instancePath:instancePath+"/stop_conditions/" + i21,schemaPath:"#/properties/stop_conditions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.required_fields === undefined){
+const err166 = {instancePath:instancePath+"/inputs/" + i21,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "required_fields"},message:"must have required property '"+"required_fields"+"'"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2054,10 +2026,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-}
-else {
-const err167 = {instancePath:instancePath+"/stop_conditions",schemaPath:"#/properties/stop_conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+for(const key10 in data77){
+if(!((((key10 === "artifact") || (key10 === "from_packet")) || (key10 === "format")) || (key10 === "required_fields"))){
+const err167 = {instancePath:instancePath+"/inputs/" + i21,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2067,10 +2038,13 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data.completion_check !== undefined){
-let data77 = data.completion_check;
-if((typeof data77 !== "string") && (data77 !== null)){
-const err168 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema34.properties.completion_check.type},message:"must be string,null"};
+if(data77.artifact !== undefined){
+let data78 = data77.artifact;
+const _errs172 = errors;
+const _errs173 = errors;
+if(typeof data78 === "string"){
+if(!pattern7.test(data78)){
+const err168 = {};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2080,11 +2054,9 @@ vErrors.push(err168);
 errors++;
 }
 }
-if(data.first_slice !== undefined){
-let data78 = data.first_slice;
-if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
-if(data78.instruction === undefined){
-const err169 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "instruction"},message:"must have required property '"+"instruction"+"'"};
+var valid59 = _errs173 === errors;
+if(valid59){
+const err169 = {instancePath:instancePath+"/inputs/" + i21+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2093,8 +2065,20 @@ vErrors.push(err169);
 }
 errors++;
 }
-if(data78.inputs === undefined){
-const err170 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
+else {
+errors = _errs172;
+if(vErrors !== null){
+if(_errs172){
+vErrors.length = _errs172;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data78 === "string"){
+if(func2(data78) < 1){
+const err170 = {instancePath:instancePath+"/inputs/" + i21+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2103,8 +2087,9 @@ vErrors.push(err170);
 }
 errors++;
 }
-if(data78.expected_output === undefined){
-const err171 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "expected_output"},message:"must have required property '"+"expected_output"+"'"};
+}
+else {
+const err171 = {instancePath:instancePath+"/inputs/" + i21+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2113,8 +2098,12 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(data78.completion_check === undefined){
-const err172 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "completion_check"},message:"must have required property '"+"completion_check"+"'"};
+}
+if(data77.from_packet !== undefined){
+let data79 = data77.from_packet;
+if(typeof data79 === "string"){
+if(func2(data79) > 200){
+const err172 = {instancePath:instancePath+"/inputs/" + i21+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2123,8 +2112,8 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(data78.forbidden_actions === undefined){
-const err173 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "forbidden_actions"},message:"must have required property '"+"forbidden_actions"+"'"};
+if(func2(data79) < 1){
+const err173 = {instancePath:instancePath+"/inputs/" + i21+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2133,9 +2122,8 @@ vErrors.push(err173);
 }
 errors++;
 }
-for(const key10 in data78){
-if(!(((((key10 === "instruction") || (key10 === "inputs")) || (key10 === "expected_output")) || (key10 === "completion_check")) || (key10 === "forbidden_actions"))){
-const err174 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(!pattern4.test(data79)){
+const err174 = {instancePath:instancePath+"/inputs/" + i21+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2145,9 +2133,8 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data78.instruction !== undefined){
-if(typeof data78.instruction !== "string"){
-const err175 = {instancePath:instancePath+"/first_slice/instruction",schemaPath:"#/properties/first_slice/properties/instruction/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err175 = {instancePath:instancePath+"/inputs/" + i21+"/from_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2157,13 +2144,10 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data78.inputs !== undefined){
-let data80 = data78.inputs;
-if(Array.isArray(data80)){
-const len22 = data80.length;
-for(let i22=0; i22<len22; i22++){
-if(typeof data80[i22] !== "string"){
-const err176 = {instancePath:instancePath+"/first_slice/inputs/" + i22,schemaPath:"#/properties/first_slice/properties/inputs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data77.format !== undefined){
+let data80 = data77.format;
+if(!((((((((data80 === "json") || (data80 === "markdown")) || (data80 === "patch")) || (data80 === "test-log")) || (data80 === "rendered-artifact")) || (data80 === "other")) || (data80 === "json-list")) || (data80 === "jsonl"))){
+const err176 = {instancePath:instancePath+"/inputs/" + i21+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2173,9 +2157,13 @@ vErrors.push(err176);
 errors++;
 }
 }
-}
-else {
-const err177 = {instancePath:instancePath+"/first_slice/inputs",schemaPath:"#/properties/first_slice/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data77.required_fields !== undefined){
+let data81 = data77.required_fields;
+if(Array.isArray(data81)){
+const len22 = data81.length;
+for(let i22=0; i22<len22; i22++){
+if(typeof data81[i22] !== "string"){
+const err177 = {instancePath:instancePath+"/inputs/" + i21+"/required_fields/" + i22,schemaPath:"#/properties/inputs/items/properties/required_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2185,9 +2173,9 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data78.expected_output !== undefined){
-if(typeof data78.expected_output !== "string"){
-const err178 = {instancePath:instancePath+"/first_slice/expected_output",schemaPath:"#/properties/first_slice/properties/expected_output/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err178 = {instancePath:instancePath+"/inputs/" + i21+"/required_fields",schemaPath:"#/properties/inputs/items/properties/required_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2197,9 +2185,9 @@ vErrors.push(err178);
 errors++;
 }
 }
-if(data78.completion_check !== undefined){
-if(typeof data78.completion_check !== "string"){
-const err179 = {instancePath:instancePath+"/first_slice/completion_check",schemaPath:"#/properties/first_slice/properties/completion_check/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err179 = {instancePath:instancePath+"/inputs/" + i21,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2209,13 +2197,9 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data78.forbidden_actions !== undefined){
-let data84 = data78.forbidden_actions;
-if(Array.isArray(data84)){
-const len23 = data84.length;
-for(let i23=0; i23<len23; i23++){
-if(typeof data84[i23] !== "string"){
-const err180 = {instancePath:instancePath+"/first_slice/forbidden_actions/" + i23,schemaPath:"#/properties/first_slice/properties/forbidden_actions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err180 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2225,9 +2209,15 @@ vErrors.push(err180);
 errors++;
 }
 }
-}
-else {
-const err181 = {instancePath:instancePath+"/first_slice/forbidden_actions",schemaPath:"#/properties/first_slice/properties/forbidden_actions/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.outputs !== undefined){
+let data83 = data.outputs;
+if(Array.isArray(data83)){
+const len23 = data83.length;
+for(let i23=0; i23<len23; i23++){
+let data84 = data83[i23];
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+if(data84.artifact === undefined){
+const err181 = {instancePath:instancePath+"/outputs/" + i23,schemaPath:"#/properties/outputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2236,10 +2226,9 @@ vErrors.push(err181);
 }
 errors++;
 }
-}
-}
-else {
-const err182 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key11 in data84){
+if(!(((((key11 === "artifact") || (key11 === "format")) || (key11 === "required_fields")) || (key11 === "validation_command")) || (key11 === "to_packets"))){
+const err182 = {instancePath:instancePath+"/outputs/" + i23,schemaPath:"#/properties/outputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2249,15 +2238,11 @@ vErrors.push(err182);
 errors++;
 }
 }
-if(data.command !== undefined){
-let data86 = data.command;
-const _errs192 = errors;
-let valid69 = false;
-let passing0 = null;
-const _errs193 = errors;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(data86.argv === undefined){
-const err183 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
+if(data84.artifact !== undefined){
+let data85 = data84.artifact;
+if(typeof data85 === "string"){
+if(func2(data85) < 1){
+const err183 = {instancePath:instancePath+"/outputs/" + i23+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2266,9 +2251,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-for(const key11 in data86){
-if(!((key11 === "argv") || (key11 === "timeout_ms"))){
-const err184 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+}
+else {
+const err184 = {instancePath:instancePath+"/outputs/" + i23+"/artifact",schemaPath:"#/properties/outputs/items/properties/artifact/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2278,11 +2263,10 @@ vErrors.push(err184);
 errors++;
 }
 }
-if(data86.argv !== undefined){
-let data87 = data86.argv;
-if(Array.isArray(data87)){
-if(data87.length < 1){
-const err185 = {instancePath:instancePath+"/command/argv",schemaPath:"#/properties/command/oneOf/0/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data84.format !== undefined){
+let data86 = data84.format;
+if(!((((((((data86 === "json") || (data86 === "markdown")) || (data86 === "patch")) || (data86 === "test-log")) || (data86 === "rendered-artifact")) || (data86 === "other")) || (data86 === "json-list")) || (data86 === "jsonl"))){
+const err185 = {instancePath:instancePath+"/outputs/" + i23+"/format",schemaPath:"#/$defs/handoffFormat/enum",keyword:"enum",params:{allowedValues: schema40.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2291,12 +2275,14 @@ vErrors.push(err185);
 }
 errors++;
 }
+}
+if(data84.required_fields !== undefined){
+let data87 = data84.required_fields;
+if(Array.isArray(data87)){
 const len24 = data87.length;
 for(let i24=0; i24<len24; i24++){
-let data88 = data87[i24];
-if(typeof data88 === "string"){
-if(func2(data88) < 1){
-const err186 = {instancePath:instancePath+"/command/argv/" + i24,schemaPath:"#/properties/command/oneOf/0/properties/argv/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(typeof data87[i24] !== "string"){
+const err186 = {instancePath:instancePath+"/outputs/" + i23+"/required_fields/" + i24,schemaPath:"#/properties/outputs/items/properties/required_fields/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2306,8 +2292,9 @@ vErrors.push(err186);
 errors++;
 }
 }
+}
 else {
-const err187 = {instancePath:instancePath+"/command/argv/" + i24,schemaPath:"#/properties/command/oneOf/0/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err187 = {instancePath:instancePath+"/outputs/" + i23+"/required_fields",schemaPath:"#/properties/outputs/items/properties/required_fields/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2317,9 +2304,11 @@ vErrors.push(err187);
 errors++;
 }
 }
-}
-else {
-const err188 = {instancePath:instancePath+"/command/argv",schemaPath:"#/properties/command/oneOf/0/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data84.validation_command !== undefined){
+let data89 = data84.validation_command;
+if(typeof data89 === "string"){
+if(func2(data89) < 1){
+const err188 = {instancePath:instancePath+"/outputs/" + i23+"/validation_command",schemaPath:"#/properties/outputs/items/properties/validation_command/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2329,10 +2318,8 @@ vErrors.push(err188);
 errors++;
 }
 }
-if(data86.timeout_ms !== undefined){
-let data89 = data86.timeout_ms;
-if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
-const err189 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/0/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err189 = {instancePath:instancePath+"/outputs/" + i23+"/validation_command",schemaPath:"#/properties/outputs/items/properties/validation_command/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2341,9 +2328,16 @@ vErrors.push(err189);
 }
 errors++;
 }
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 < 1 || isNaN(data89)){
-const err190 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/0/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data84.to_packets !== undefined){
+let data90 = data84.to_packets;
+if(Array.isArray(data90)){
+const len25 = data90.length;
+for(let i25=0; i25<len25; i25++){
+let data91 = data90[i25];
+if(typeof data91 === "string"){
+if(func2(data91) > 200){
+const err190 = {instancePath:instancePath+"/outputs/" + i23+"/to_packets/" + i25,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2352,11 +2346,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err191 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(func2(data91) < 1){
+const err191 = {instancePath:instancePath+"/outputs/" + i23+"/to_packets/" + i25,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2365,16 +2356,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-var _valid0 = _errs193 === errors;
-if(_valid0){
-valid69 = true;
-passing0 = 0;
-var props0 = true;
-}
-const _errs202 = errors;
-if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
-if(data86.script === undefined){
-const err192 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/required",keyword:"required",params:{missingProperty: "script"},message:"must have required property '"+"script"+"'"};
+if(!pattern4.test(data91)){
+const err192 = {instancePath:instancePath+"/outputs/" + i23+"/to_packets/" + i25,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2383,9 +2366,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-for(const key12 in data86){
-if(!((key12 === "script") || (key12 === "timeout_ms"))){
-const err193 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
+}
+else {
+const err193 = {instancePath:instancePath+"/outputs/" + i23+"/to_packets/" + i25,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2395,11 +2378,9 @@ vErrors.push(err193);
 errors++;
 }
 }
-if(data86.script !== undefined){
-let data90 = data86.script;
-if(typeof data90 === "string"){
-if(func2(data90) < 1){
-const err194 = {instancePath:instancePath+"/command/script",schemaPath:"#/properties/command/oneOf/1/properties/script/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err194 = {instancePath:instancePath+"/outputs/" + i23+"/to_packets",schemaPath:"#/properties/outputs/items/properties/to_packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2409,8 +2390,9 @@ vErrors.push(err194);
 errors++;
 }
 }
+}
 else {
-const err195 = {instancePath:instancePath+"/command/script",schemaPath:"#/properties/command/oneOf/1/properties/script/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err195 = {instancePath:instancePath+"/outputs/" + i23,schemaPath:"#/properties/outputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2420,10 +2402,9 @@ vErrors.push(err195);
 errors++;
 }
 }
-if(data86.timeout_ms !== undefined){
-let data91 = data86.timeout_ms;
-if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
-const err196 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/1/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err196 = {instancePath:instancePath+"/outputs",schemaPath:"#/properties/outputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2432,9 +2413,16 @@ vErrors.push(err196);
 }
 errors++;
 }
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 < 1 || isNaN(data91)){
-const err197 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/1/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.verification !== undefined){
+let data92 = data.verification;
+if(Array.isArray(data92)){
+const len26 = data92.length;
+for(let i26=0; i26<len26; i26++){
+let data93 = data92[i26];
+if(data93 && typeof data93 == "object" && !Array.isArray(data93)){
+if(data93.claim_or_output === undefined){
+const err197 = {instancePath:instancePath+"/verification/" + i26,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "claim_or_output"},message:"must have required property '"+"claim_or_output"+"'"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2443,11 +2431,8 @@ vErrors.push(err197);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err198 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data93.falsifier === undefined){
+const err198 = {instancePath:instancePath+"/verification/" + i26,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "falsifier"},message:"must have required property '"+"falsifier"+"'"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2456,22 +2441,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-var _valid0 = _errs202 === errors;
-if(_valid0 && valid69){
-valid69 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid69 = true;
-passing0 = 1;
-if(props0 !== true){
-props0 = true;
-}
-}
-}
-if(!valid69){
-const err199 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(data93.evidence_required === undefined){
+const err199 = {instancePath:instancePath+"/verification/" + i26,schemaPath:"#/properties/verification/items/required",keyword:"required",params:{missingProperty: "evidence_required"},message:"must have required property '"+"evidence_required"+"'"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2480,27 +2451,9 @@ vErrors.push(err199);
 }
 errors++;
 }
-else {
-errors = _errs192;
-if(vErrors !== null){
-if(_errs192){
-vErrors.length = _errs192;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.fanout !== undefined){
-let data92 = data.fanout;
-const _errs210 = errors;
-let valid74 = false;
-let passing1 = null;
-const _errs211 = errors;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-if(data92.role === undefined){
-const err200 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+for(const key12 in data93){
+if(!(((key12 === "claim_or_output") || (key12 === "falsifier")) || (key12 === "evidence_required"))){
+const err200 = {instancePath:instancePath+"/verification/" + i26,schemaPath:"#/properties/verification/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2509,8 +2462,10 @@ vErrors.push(err200);
 }
 errors++;
 }
-if(data92.over === undefined){
-const err201 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "over"},message:"must have required property '"+"over"+"'"};
+}
+if(data93.claim_or_output !== undefined){
+if(typeof data93.claim_or_output !== "string"){
+const err201 = {instancePath:instancePath+"/verification/" + i26+"/claim_or_output",schemaPath:"#/properties/verification/items/properties/claim_or_output/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2519,8 +2474,10 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data92.key === undefined){
-const err202 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+}
+if(data93.falsifier !== undefined){
+if(typeof data93.falsifier !== "string"){
+const err202 = {instancePath:instancePath+"/verification/" + i26+"/falsifier",schemaPath:"#/properties/verification/items/properties/falsifier/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2529,8 +2486,14 @@ vErrors.push(err202);
 }
 errors++;
 }
-if(data92.max_items === undefined){
-const err203 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "max_items"},message:"must have required property '"+"max_items"+"'"};
+}
+if(data93.evidence_required !== undefined){
+let data96 = data93.evidence_required;
+if(Array.isArray(data96)){
+const len27 = data96.length;
+for(let i27=0; i27<len27; i27++){
+if(typeof data96[i27] !== "string"){
+const err203 = {instancePath:instancePath+"/verification/" + i26+"/evidence_required/" + i27,schemaPath:"#/properties/verification/items/properties/evidence_required/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2539,8 +2502,10 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data92.source_packet === undefined){
-const err204 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
+}
+}
+else {
+const err204 = {instancePath:instancePath+"/verification/" + i26+"/evidence_required",schemaPath:"#/properties/verification/items/properties/evidence_required/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2549,8 +2514,10 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(data92.first === undefined){
-const err205 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
+}
+}
+else {
+const err205 = {instancePath:instancePath+"/verification/" + i26,schemaPath:"#/properties/verification/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2559,8 +2526,10 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(data92.position === undefined){
-const err206 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'"};
+}
+}
+else {
+const err206 = {instancePath:instancePath+"/verification",schemaPath:"#/properties/verification/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2569,8 +2538,16 @@ vErrors.push(err206);
 }
 errors++;
 }
-if(data92.pipeline === undefined){
-const err207 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "pipeline"},message:"must have required property '"+"pipeline"+"'"};
+}
+if(data.gates !== undefined){
+let data98 = data.gates;
+if(Array.isArray(data98)){
+const len28 = data98.length;
+for(let i28=0; i28<len28; i28++){
+let data99 = data98[i28];
+if(typeof data99 === "string"){
+if(func2(data99) > 200){
+const err207 = {instancePath:instancePath+"/gates/" + i28,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2579,8 +2556,8 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data92.reduce === undefined){
-const err208 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "reduce"},message:"must have required property '"+"reduce"+"'"};
+if(func2(data99) < 1){
+const err208 = {instancePath:instancePath+"/gates/" + i28,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2589,9 +2566,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-for(const key13 in data92){
-if(!(func1.call(schema34.properties.fanout.oneOf[0].properties, key13))){
-const err209 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
+if(!pattern4.test(data99)){
+const err209 = {instancePath:instancePath+"/gates/" + i28,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2601,9 +2577,8 @@ vErrors.push(err209);
 errors++;
 }
 }
-if(data92.role !== undefined){
-if("template" !== data92.role){
-const err210 = {instancePath:instancePath+"/fanout/role",schemaPath:"#/properties/fanout/oneOf/0/properties/role/const",keyword:"const",params:{allowedValue: "template"},message:"must be equal to constant"};
+else {
+const err210 = {instancePath:instancePath+"/gates/" + i28,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2613,13 +2588,9 @@ vErrors.push(err210);
 errors++;
 }
 }
-if(data92.over !== undefined){
-let data94 = data92.over;
-const _errs218 = errors;
-const _errs219 = errors;
-if(typeof data94 === "string"){
-if(!pattern7.test(data94)){
-const err211 = {};
+}
+else {
+const err211 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2629,9 +2600,9 @@ vErrors.push(err211);
 errors++;
 }
 }
-var valid77 = _errs219 === errors;
-if(valid77){
-const err212 = {instancePath:instancePath+"/fanout/over",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+if(data.human_gate !== undefined){
+if(typeof data.human_gate !== "boolean"){
+const err212 = {instancePath:instancePath+"/human_gate",schemaPath:"#/properties/human_gate/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2640,20 +2611,12 @@ vErrors.push(err212);
 }
 errors++;
 }
-else {
-errors = _errs218;
-if(vErrors !== null){
-if(_errs218){
-vErrors.length = _errs218;
 }
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data94 === "string"){
-if(func2(data94) < 1){
-const err213 = {instancePath:instancePath+"/fanout/over",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data.completion_gate !== undefined){
+let data101 = data.completion_gate;
+if(typeof data101 === "string"){
+if(func2(data101) > 200){
+const err213 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2662,9 +2625,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-else {
-const err214 = {instancePath:instancePath+"/fanout/over",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data101) < 1){
+const err214 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2673,12 +2635,8 @@ vErrors.push(err214);
 }
 errors++;
 }
-}
-if(data92.key !== undefined){
-let data95 = data92.key;
-if(typeof data95 === "string"){
-if(func2(data95) < 1){
-const err215 = {instancePath:instancePath+"/fanout/key",schemaPath:"#/properties/fanout/oneOf/0/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern4.test(data101)){
+const err215 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2689,7 +2647,7 @@ errors++;
 }
 }
 else {
-const err216 = {instancePath:instancePath+"/fanout/key",schemaPath:"#/properties/fanout/oneOf/0/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err216 = {instancePath:instancePath+"/completion_gate",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2699,10 +2657,11 @@ vErrors.push(err216);
 errors++;
 }
 }
-if(data92.max_items !== undefined){
-let data96 = data92.max_items;
-if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
-const err217 = {instancePath:instancePath+"/fanout/max_items",schemaPath:"#/properties/fanout/oneOf/0/properties/max_items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.budget !== undefined){
+let data102 = data.budget;
+if(data102 && typeof data102 == "object" && !Array.isArray(data102)){
+if(data102.max_retries === undefined){
+const err217 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/required",keyword:"required",params:{missingProperty: "max_retries"},message:"must have required property '"+"max_retries"+"'"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2711,9 +2670,9 @@ vErrors.push(err217);
 }
 errors++;
 }
-if((typeof data96 == "number") && (isFinite(data96))){
-if(data96 < 1 || isNaN(data96)){
-const err218 = {instancePath:instancePath+"/fanout/max_items",schemaPath:"#/properties/fanout/oneOf/0/properties/max_items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key13 in data102){
+if(!(key13 === "max_retries")){
+const err218 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2723,12 +2682,10 @@ vErrors.push(err218);
 errors++;
 }
 }
-}
-if(data92.source_packet !== undefined){
-let data97 = data92.source_packet;
-if(typeof data97 === "string"){
-if(func2(data97) > 200){
-const err219 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data102.max_retries !== undefined){
+let data103 = data102.max_retries;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err219 = {instancePath:instancePath+"/budget/max_retries",schemaPath:"#/properties/budget/properties/max_retries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2737,8 +2694,9 @@ vErrors.push(err219);
 }
 errors++;
 }
-if(func2(data97) < 1){
-const err220 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if((typeof data103 == "number") && (isFinite(data103))){
+if(data103 < 0 || isNaN(data103)){
+const err220 = {instancePath:instancePath+"/budget/max_retries",schemaPath:"#/properties/budget/properties/max_retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2747,8 +2705,11 @@ vErrors.push(err220);
 }
 errors++;
 }
-if(!pattern4.test(data97)){
-const err221 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+}
+}
+else {
+const err221 = {instancePath:instancePath+"/budget",schemaPath:"#/properties/budget/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2758,8 +2719,13 @@ vErrors.push(err221);
 errors++;
 }
 }
-else {
-const err222 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.stop_conditions !== undefined){
+let data104 = data.stop_conditions;
+if(Array.isArray(data104)){
+const len29 = data104.length;
+for(let i29=0; i29<len29; i29++){
+if(typeof data104[i29] !== "string"){
+const err222 = {instancePath:instancePath+"/stop_conditions/" + i29,schemaPath:"#/properties/stop_conditions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2769,11 +2735,9 @@ vErrors.push(err222);
 errors++;
 }
 }
-if(data92.first !== undefined){
-let data98 = data92.first;
-if(typeof data98 === "string"){
-if(func2(data98) > 200){
-const err223 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+}
+else {
+const err223 = {instancePath:instancePath+"/stop_conditions",schemaPath:"#/properties/stop_conditions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2782,8 +2746,11 @@ vErrors.push(err223);
 }
 errors++;
 }
-if(func2(data98) < 1){
-const err224 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data.completion_check !== undefined){
+let data106 = data.completion_check;
+if((typeof data106 !== "string") && (data106 !== null)){
+const err224 = {instancePath:instancePath+"/completion_check",schemaPath:"#/properties/completion_check/type",keyword:"type",params:{type: schema34.properties.completion_check.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2792,8 +2759,12 @@ vErrors.push(err224);
 }
 errors++;
 }
-if(!pattern4.test(data98)){
-const err225 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data.first_slice !== undefined){
+let data107 = data.first_slice;
+if(data107 && typeof data107 == "object" && !Array.isArray(data107)){
+if(data107.instruction === undefined){
+const err225 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "instruction"},message:"must have required property '"+"instruction"+"'"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2802,9 +2773,8 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-else {
-const err226 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data107.inputs === undefined){
+const err226 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "inputs"},message:"must have required property '"+"inputs"+"'"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2813,11 +2783,8 @@ vErrors.push(err226);
 }
 errors++;
 }
-}
-if(data92.position !== undefined){
-let data99 = data92.position;
-if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
-const err227 = {instancePath:instancePath+"/fanout/position",schemaPath:"#/properties/fanout/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data107.expected_output === undefined){
+const err227 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "expected_output"},message:"must have required property '"+"expected_output"+"'"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2826,9 +2793,8 @@ vErrors.push(err227);
 }
 errors++;
 }
-if((typeof data99 == "number") && (isFinite(data99))){
-if(data99 < 0 || isNaN(data99)){
-const err228 = {instancePath:instancePath+"/fanout/position",schemaPath:"#/properties/fanout/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data107.completion_check === undefined){
+const err228 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "completion_check"},message:"must have required property '"+"completion_check"+"'"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2837,13 +2803,8 @@ vErrors.push(err228);
 }
 errors++;
 }
-}
-}
-if(data92.pipeline !== undefined){
-let data100 = data92.pipeline;
-if(Array.isArray(data100)){
-if(data100.length < 1){
-const err229 = {instancePath:instancePath+"/fanout/pipeline",schemaPath:"#/properties/fanout/oneOf/0/properties/pipeline/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(data107.forbidden_actions === undefined){
+const err229 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/required",keyword:"required",params:{missingProperty: "forbidden_actions"},message:"must have required property '"+"forbidden_actions"+"'"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2852,12 +2813,9 @@ vErrors.push(err229);
 }
 errors++;
 }
-const len25 = data100.length;
-for(let i25=0; i25<len25; i25++){
-let data101 = data100[i25];
-if(typeof data101 === "string"){
-if(func2(data101) > 200){
-const err230 = {instancePath:instancePath+"/fanout/pipeline/" + i25,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+for(const key14 in data107){
+if(!(((((key14 === "instruction") || (key14 === "inputs")) || (key14 === "expected_output")) || (key14 === "completion_check")) || (key14 === "forbidden_actions"))){
+const err230 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2866,8 +2824,10 @@ vErrors.push(err230);
 }
 errors++;
 }
-if(func2(data101) < 1){
-const err231 = {instancePath:instancePath+"/fanout/pipeline/" + i25,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data107.instruction !== undefined){
+if(typeof data107.instruction !== "string"){
+const err231 = {instancePath:instancePath+"/first_slice/instruction",schemaPath:"#/properties/first_slice/properties/instruction/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2876,8 +2836,14 @@ vErrors.push(err231);
 }
 errors++;
 }
-if(!pattern4.test(data101)){
-const err232 = {instancePath:instancePath+"/fanout/pipeline/" + i25,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data107.inputs !== undefined){
+let data109 = data107.inputs;
+if(Array.isArray(data109)){
+const len30 = data109.length;
+for(let i30=0; i30<len30; i30++){
+if(typeof data109[i30] !== "string"){
+const err232 = {instancePath:instancePath+"/first_slice/inputs/" + i30,schemaPath:"#/properties/first_slice/properties/inputs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2887,8 +2853,9 @@ vErrors.push(err232);
 errors++;
 }
 }
+}
 else {
-const err233 = {instancePath:instancePath+"/fanout/pipeline/" + i25,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err233 = {instancePath:instancePath+"/first_slice/inputs",schemaPath:"#/properties/first_slice/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2898,9 +2865,9 @@ vErrors.push(err233);
 errors++;
 }
 }
-}
-else {
-const err234 = {instancePath:instancePath+"/fanout/pipeline",schemaPath:"#/properties/fanout/oneOf/0/properties/pipeline/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data107.expected_output !== undefined){
+if(typeof data107.expected_output !== "string"){
+const err234 = {instancePath:instancePath+"/first_slice/expected_output",schemaPath:"#/properties/first_slice/properties/expected_output/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2910,11 +2877,9 @@ vErrors.push(err234);
 errors++;
 }
 }
-if(data92.reduce !== undefined){
-let data102 = data92.reduce;
-if(typeof data102 === "string"){
-if(func2(data102) > 200){
-const err235 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data107.completion_check !== undefined){
+if(typeof data107.completion_check !== "string"){
+const err235 = {instancePath:instancePath+"/first_slice/completion_check",schemaPath:"#/properties/first_slice/properties/completion_check/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2923,8 +2888,14 @@ vErrors.push(err235);
 }
 errors++;
 }
-if(func2(data102) < 1){
-const err236 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data107.forbidden_actions !== undefined){
+let data113 = data107.forbidden_actions;
+if(Array.isArray(data113)){
+const len31 = data113.length;
+for(let i31=0; i31<len31; i31++){
+if(typeof data113[i31] !== "string"){
+const err236 = {instancePath:instancePath+"/first_slice/forbidden_actions/" + i31,schemaPath:"#/properties/first_slice/properties/forbidden_actions/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2933,8 +2904,10 @@ vErrors.push(err236);
 }
 errors++;
 }
-if(!pattern4.test(data102)){
-const err237 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+}
+else {
+const err237 = {instancePath:instancePath+"/first_slice/forbidden_actions",schemaPath:"#/properties/first_slice/properties/forbidden_actions/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2944,8 +2917,9 @@ vErrors.push(err237);
 errors++;
 }
 }
+}
 else {
-const err238 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err238 = {instancePath:instancePath+"/first_slice",schemaPath:"#/properties/first_slice/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2955,9 +2929,15 @@ vErrors.push(err238);
 errors++;
 }
 }
-}
-else {
-const err239 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.command !== undefined){
+let data115 = data.command;
+const _errs255 = errors;
+let valid90 = false;
+let passing0 = null;
+const _errs256 = errors;
+if(data115 && typeof data115 == "object" && !Array.isArray(data115)){
+if(data115.argv === undefined){
+const err239 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/required",keyword:"required",params:{missingProperty: "argv"},message:"must have required property '"+"argv"+"'"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2966,16 +2946,9 @@ vErrors.push(err239);
 }
 errors++;
 }
-var _valid1 = _errs211 === errors;
-if(_valid1){
-valid74 = true;
-passing1 = 0;
-var props1 = true;
-}
-const _errs240 = errors;
-if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
-if(data92.role === undefined){
-const err240 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+for(const key15 in data115){
+if(!((key15 === "argv") || (key15 === "timeout_ms"))){
+const err240 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2984,8 +2957,12 @@ vErrors.push(err240);
 }
 errors++;
 }
-if(data92.template === undefined){
-const err241 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+}
+if(data115.argv !== undefined){
+let data116 = data115.argv;
+if(Array.isArray(data116)){
+if(data116.length < 1){
+const err241 = {instancePath:instancePath+"/command/argv",schemaPath:"#/properties/command/oneOf/0/properties/argv/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2994,8 +2971,12 @@ vErrors.push(err241);
 }
 errors++;
 }
-if(data92.template_digest === undefined){
-const err242 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "template_digest"},message:"must have required property '"+"template_digest"+"'"};
+const len32 = data116.length;
+for(let i32=0; i32<len32; i32++){
+let data117 = data116[i32];
+if(typeof data117 === "string"){
+if(func2(data117) < 1){
+const err242 = {instancePath:instancePath+"/command/argv/" + i32,schemaPath:"#/properties/command/oneOf/0/properties/argv/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -3004,8 +2985,9 @@ vErrors.push(err242);
 }
 errors++;
 }
-if(data92.first === undefined){
-const err243 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
+}
+else {
+const err243 = {instancePath:instancePath+"/command/argv/" + i32,schemaPath:"#/properties/command/oneOf/0/properties/argv/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3014,8 +2996,10 @@ vErrors.push(err243);
 }
 errors++;
 }
-if(data92.key === undefined){
-const err244 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+}
+}
+else {
+const err244 = {instancePath:instancePath+"/command/argv",schemaPath:"#/properties/command/oneOf/0/properties/argv/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3024,8 +3008,11 @@ vErrors.push(err244);
 }
 errors++;
 }
-if(data92.item === undefined){
-const err245 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "item"},message:"must have required property '"+"item"+"'"};
+}
+if(data115.timeout_ms !== undefined){
+let data118 = data115.timeout_ms;
+if(!(((typeof data118 == "number") && (!(data118 % 1) && !isNaN(data118))) && (isFinite(data118)))){
+const err245 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/0/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3034,8 +3021,9 @@ vErrors.push(err245);
 }
 errors++;
 }
-if(data92.item_digest === undefined){
-const err246 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "item_digest"},message:"must have required property '"+"item_digest"+"'"};
+if((typeof data118 == "number") && (isFinite(data118))){
+if(data118 < 1 || isNaN(data118)){
+const err246 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/0/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3044,8 +3032,11 @@ vErrors.push(err246);
 }
 errors++;
 }
-if(data92.source_packet === undefined){
-const err247 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
+}
+}
+}
+else {
+const err247 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3054,8 +3045,16 @@ vErrors.push(err247);
 }
 errors++;
 }
-if(data92.reduce === undefined){
-const err248 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "reduce"},message:"must have required property '"+"reduce"+"'"};
+var _valid0 = _errs256 === errors;
+if(_valid0){
+valid90 = true;
+passing0 = 0;
+var props0 = true;
+}
+const _errs265 = errors;
+if(data115 && typeof data115 == "object" && !Array.isArray(data115)){
+if(data115.script === undefined){
+const err248 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/required",keyword:"required",params:{missingProperty: "script"},message:"must have required property '"+"script"+"'"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3064,9 +3063,9 @@ vErrors.push(err248);
 }
 errors++;
 }
-for(const key14 in data92){
-if(!(func1.call(schema34.properties.fanout.oneOf[1].properties, key14))){
-const err249 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties"};
+for(const key16 in data115){
+if(!((key16 === "script") || (key16 === "timeout_ms"))){
+const err249 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3076,9 +3075,11 @@ vErrors.push(err249);
 errors++;
 }
 }
-if(data92.role !== undefined){
-if("item" !== data92.role){
-const err250 = {instancePath:instancePath+"/fanout/role",schemaPath:"#/properties/fanout/oneOf/1/properties/role/const",keyword:"const",params:{allowedValue: "item"},message:"must be equal to constant"};
+if(data115.script !== undefined){
+let data119 = data115.script;
+if(typeof data119 === "string"){
+if(func2(data119) < 1){
+const err250 = {instancePath:instancePath+"/command/script",schemaPath:"#/properties/command/oneOf/1/properties/script/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3088,11 +3089,8 @@ vErrors.push(err250);
 errors++;
 }
 }
-if(data92.template !== undefined){
-let data104 = data92.template;
-if(typeof data104 === "string"){
-if(func2(data104) > 200){
-const err251 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+else {
+const err251 = {instancePath:instancePath+"/command/script",schemaPath:"#/properties/command/oneOf/1/properties/script/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3101,8 +3099,11 @@ vErrors.push(err251);
 }
 errors++;
 }
-if(func2(data104) < 1){
-const err252 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data115.timeout_ms !== undefined){
+let data120 = data115.timeout_ms;
+if(!(((typeof data120 == "number") && (!(data120 % 1) && !isNaN(data120))) && (isFinite(data120)))){
+const err252 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/1/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3111,8 +3112,9 @@ vErrors.push(err252);
 }
 errors++;
 }
-if(!pattern4.test(data104)){
-const err253 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if((typeof data120 == "number") && (isFinite(data120))){
+if(data120 < 1 || isNaN(data120)){
+const err253 = {instancePath:instancePath+"/command/timeout_ms",schemaPath:"#/properties/command/oneOf/1/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3122,8 +3124,10 @@ vErrors.push(err253);
 errors++;
 }
 }
+}
+}
 else {
-const err254 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err254 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3132,12 +3136,22 @@ vErrors.push(err254);
 }
 errors++;
 }
+var _valid0 = _errs265 === errors;
+if(_valid0 && valid90){
+valid90 = false;
+passing0 = [passing0, 1];
 }
-if(data92.template_digest !== undefined){
-let data105 = data92.template_digest;
-if(typeof data105 === "string"){
-if(!pattern18.test(data105)){
-const err255 = {instancePath:instancePath+"/fanout/template_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+else {
+if(_valid0){
+valid90 = true;
+passing0 = 1;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+if(!valid90){
+const err255 = {instancePath:instancePath+"/command",schemaPath:"#/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3146,9 +3160,27 @@ vErrors.push(err255);
 }
 errors++;
 }
+else {
+errors = _errs255;
+if(vErrors !== null){
+if(_errs255){
+vErrors.length = _errs255;
 }
 else {
-const err256 = {instancePath:instancePath+"/fanout/template_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+vErrors = null;
+}
+}
+}
+}
+if(data.fanout !== undefined){
+let data121 = data.fanout;
+const _errs273 = errors;
+let valid95 = false;
+let passing1 = null;
+const _errs274 = errors;
+if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
+if(data121.role === undefined){
+const err256 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3157,12 +3189,8 @@ vErrors.push(err256);
 }
 errors++;
 }
-}
-if(data92.first !== undefined){
-let data106 = data92.first;
-if(typeof data106 === "string"){
-if(func2(data106) > 200){
-const err257 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data121.over === undefined){
+const err257 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "over"},message:"must have required property '"+"over"+"'"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3171,8 +3199,8 @@ vErrors.push(err257);
 }
 errors++;
 }
-if(func2(data106) < 1){
-const err258 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data121.key === undefined){
+const err258 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3181,8 +3209,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-if(!pattern4.test(data106)){
-const err259 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(data121.max_items === undefined){
+const err259 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "max_items"},message:"must have required property '"+"max_items"+"'"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3191,9 +3219,8 @@ vErrors.push(err259);
 }
 errors++;
 }
-}
-else {
-const err260 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data121.source_packet === undefined){
+const err260 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3202,10 +3229,8 @@ vErrors.push(err260);
 }
 errors++;
 }
-}
-if(data92.key !== undefined){
-if(typeof data92.key !== "string"){
-const err261 = {instancePath:instancePath+"/fanout/key",schemaPath:"#/properties/fanout/oneOf/1/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data121.first === undefined){
+const err261 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3214,11 +3239,8 @@ vErrors.push(err261);
 }
 errors++;
 }
-}
-if(data92.item !== undefined){
-let data108 = data92.item;
-if(!(data108 && typeof data108 == "object" && !Array.isArray(data108))){
-const err262 = {instancePath:instancePath+"/fanout/item",schemaPath:"#/properties/fanout/oneOf/1/properties/item/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data121.position === undefined){
+const err262 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "position"},message:"must have required property '"+"position"+"'"};
 if(vErrors === null){
 vErrors = [err262];
 }
@@ -3227,12 +3249,8 @@ vErrors.push(err262);
 }
 errors++;
 }
-}
-if(data92.item_digest !== undefined){
-let data109 = data92.item_digest;
-if(typeof data109 === "string"){
-if(!pattern18.test(data109)){
-const err263 = {instancePath:instancePath+"/fanout/item_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(data121.pipeline === undefined){
+const err263 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "pipeline"},message:"must have required property '"+"pipeline"+"'"};
 if(vErrors === null){
 vErrors = [err263];
 }
@@ -3241,9 +3259,8 @@ vErrors.push(err263);
 }
 errors++;
 }
-}
-else {
-const err264 = {instancePath:instancePath+"/fanout/item_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data121.reduce === undefined){
+const err264 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/required",keyword:"required",params:{missingProperty: "reduce"},message:"must have required property '"+"reduce"+"'"};
 if(vErrors === null){
 vErrors = [err264];
 }
@@ -3252,12 +3269,9 @@ vErrors.push(err264);
 }
 errors++;
 }
-}
-if(data92.source_packet !== undefined){
-let data110 = data92.source_packet;
-if(typeof data110 === "string"){
-if(func2(data110) > 200){
-const err265 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+for(const key17 in data121){
+if(!(func1.call(schema34.properties.fanout.oneOf[0].properties, key17))){
+const err265 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err265];
 }
@@ -3266,8 +3280,10 @@ vErrors.push(err265);
 }
 errors++;
 }
-if(func2(data110) < 1){
-const err266 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(data121.role !== undefined){
+if("template" !== data121.role){
+const err266 = {instancePath:instancePath+"/fanout/role",schemaPath:"#/properties/fanout/oneOf/0/properties/role/const",keyword:"const",params:{allowedValue: "template"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err266];
 }
@@ -3276,8 +3292,14 @@ vErrors.push(err266);
 }
 errors++;
 }
-if(!pattern4.test(data110)){
-const err267 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data121.over !== undefined){
+let data123 = data121.over;
+const _errs281 = errors;
+const _errs282 = errors;
+if(typeof data123 === "string"){
+if(!pattern7.test(data123)){
+const err267 = {};
 if(vErrors === null){
 vErrors = [err267];
 }
@@ -3287,8 +3309,9 @@ vErrors.push(err267);
 errors++;
 }
 }
-else {
-const err268 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid98 = _errs282 === errors;
+if(valid98){
+const err268 = {instancePath:instancePath+"/fanout/over",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err268];
 }
@@ -3297,12 +3320,20 @@ vErrors.push(err268);
 }
 errors++;
 }
+else {
+errors = _errs281;
+if(vErrors !== null){
+if(_errs281){
+vErrors.length = _errs281;
 }
-if(data92.reduce !== undefined){
-let data111 = data92.reduce;
-if(typeof data111 === "string"){
-if(func2(data111) > 200){
-const err269 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+else {
+vErrors = null;
+}
+}
+}
+if(typeof data123 === "string"){
+if(func2(data123) < 1){
+const err269 = {instancePath:instancePath+"/fanout/over",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err269];
 }
@@ -3311,8 +3342,9 @@ vErrors.push(err269);
 }
 errors++;
 }
-if(func2(data111) < 1){
-const err270 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err270 = {instancePath:instancePath+"/fanout/over",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err270];
 }
@@ -3321,8 +3353,12 @@ vErrors.push(err270);
 }
 errors++;
 }
-if(!pattern4.test(data111)){
-const err271 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data121.key !== undefined){
+let data124 = data121.key;
+if(typeof data124 === "string"){
+if(func2(data124) < 1){
+const err271 = {instancePath:instancePath+"/fanout/key",schemaPath:"#/properties/fanout/oneOf/0/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err271];
 }
@@ -3333,7 +3369,7 @@ errors++;
 }
 }
 else {
-const err272 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err272 = {instancePath:instancePath+"/fanout/key",schemaPath:"#/properties/fanout/oneOf/0/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err272];
 }
@@ -3343,9 +3379,10 @@ vErrors.push(err272);
 errors++;
 }
 }
-}
-else {
-const err273 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data121.max_items !== undefined){
+let data125 = data121.max_items;
+if(!(((typeof data125 == "number") && (!(data125 % 1) && !isNaN(data125))) && (isFinite(data125)))){
+const err273 = {instancePath:instancePath+"/fanout/max_items",schemaPath:"#/properties/fanout/oneOf/0/properties/max_items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err273];
 }
@@ -3354,22 +3391,9 @@ vErrors.push(err273);
 }
 errors++;
 }
-var _valid1 = _errs240 === errors;
-if(_valid1 && valid74){
-valid74 = false;
-passing1 = [passing1, 1];
-}
-else {
-if(_valid1){
-valid74 = true;
-passing1 = 1;
-if(props1 !== true){
-props1 = true;
-}
-}
-}
-if(!valid74){
-const err274 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if((typeof data125 == "number") && (isFinite(data125))){
+if(data125 < 1 || isNaN(data125)){
+const err274 = {instancePath:instancePath+"/fanout/max_items",schemaPath:"#/properties/fanout/oneOf/0/properties/max_items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err274];
 }
@@ -3378,11 +3402,667 @@ vErrors.push(err274);
 }
 errors++;
 }
+}
+}
+if(data121.source_packet !== undefined){
+let data126 = data121.source_packet;
+if(typeof data126 === "string"){
+if(func2(data126) > 200){
+const err275 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err275];
+}
 else {
-errors = _errs210;
+vErrors.push(err275);
+}
+errors++;
+}
+if(func2(data126) < 1){
+const err276 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err276];
+}
+else {
+vErrors.push(err276);
+}
+errors++;
+}
+if(!pattern4.test(data126)){
+const err277 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err277];
+}
+else {
+vErrors.push(err277);
+}
+errors++;
+}
+}
+else {
+const err278 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err278];
+}
+else {
+vErrors.push(err278);
+}
+errors++;
+}
+}
+if(data121.first !== undefined){
+let data127 = data121.first;
+if(typeof data127 === "string"){
+if(func2(data127) > 200){
+const err279 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err279];
+}
+else {
+vErrors.push(err279);
+}
+errors++;
+}
+if(func2(data127) < 1){
+const err280 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err280];
+}
+else {
+vErrors.push(err280);
+}
+errors++;
+}
+if(!pattern4.test(data127)){
+const err281 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err281];
+}
+else {
+vErrors.push(err281);
+}
+errors++;
+}
+}
+else {
+const err282 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err282];
+}
+else {
+vErrors.push(err282);
+}
+errors++;
+}
+}
+if(data121.position !== undefined){
+let data128 = data121.position;
+if(!(((typeof data128 == "number") && (!(data128 % 1) && !isNaN(data128))) && (isFinite(data128)))){
+const err283 = {instancePath:instancePath+"/fanout/position",schemaPath:"#/properties/fanout/oneOf/0/properties/position/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err283];
+}
+else {
+vErrors.push(err283);
+}
+errors++;
+}
+if((typeof data128 == "number") && (isFinite(data128))){
+if(data128 < 0 || isNaN(data128)){
+const err284 = {instancePath:instancePath+"/fanout/position",schemaPath:"#/properties/fanout/oneOf/0/properties/position/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err284];
+}
+else {
+vErrors.push(err284);
+}
+errors++;
+}
+}
+}
+if(data121.pipeline !== undefined){
+let data129 = data121.pipeline;
+if(Array.isArray(data129)){
+if(data129.length < 1){
+const err285 = {instancePath:instancePath+"/fanout/pipeline",schemaPath:"#/properties/fanout/oneOf/0/properties/pipeline/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err285];
+}
+else {
+vErrors.push(err285);
+}
+errors++;
+}
+const len33 = data129.length;
+for(let i33=0; i33<len33; i33++){
+let data130 = data129[i33];
+if(typeof data130 === "string"){
+if(func2(data130) > 200){
+const err286 = {instancePath:instancePath+"/fanout/pipeline/" + i33,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err286];
+}
+else {
+vErrors.push(err286);
+}
+errors++;
+}
+if(func2(data130) < 1){
+const err287 = {instancePath:instancePath+"/fanout/pipeline/" + i33,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err287];
+}
+else {
+vErrors.push(err287);
+}
+errors++;
+}
+if(!pattern4.test(data130)){
+const err288 = {instancePath:instancePath+"/fanout/pipeline/" + i33,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err288];
+}
+else {
+vErrors.push(err288);
+}
+errors++;
+}
+}
+else {
+const err289 = {instancePath:instancePath+"/fanout/pipeline/" + i33,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err289];
+}
+else {
+vErrors.push(err289);
+}
+errors++;
+}
+}
+}
+else {
+const err290 = {instancePath:instancePath+"/fanout/pipeline",schemaPath:"#/properties/fanout/oneOf/0/properties/pipeline/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err290];
+}
+else {
+vErrors.push(err290);
+}
+errors++;
+}
+}
+if(data121.reduce !== undefined){
+let data131 = data121.reduce;
+if(typeof data131 === "string"){
+if(func2(data131) > 200){
+const err291 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err291];
+}
+else {
+vErrors.push(err291);
+}
+errors++;
+}
+if(func2(data131) < 1){
+const err292 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err292];
+}
+else {
+vErrors.push(err292);
+}
+errors++;
+}
+if(!pattern4.test(data131)){
+const err293 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err293];
+}
+else {
+vErrors.push(err293);
+}
+errors++;
+}
+}
+else {
+const err294 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err294];
+}
+else {
+vErrors.push(err294);
+}
+errors++;
+}
+}
+}
+else {
+const err295 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err295];
+}
+else {
+vErrors.push(err295);
+}
+errors++;
+}
+var _valid1 = _errs274 === errors;
+if(_valid1){
+valid95 = true;
+passing1 = 0;
+var props1 = true;
+}
+const _errs303 = errors;
+if(data121 && typeof data121 == "object" && !Array.isArray(data121)){
+if(data121.role === undefined){
+const err296 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "role"},message:"must have required property '"+"role"+"'"};
+if(vErrors === null){
+vErrors = [err296];
+}
+else {
+vErrors.push(err296);
+}
+errors++;
+}
+if(data121.template === undefined){
+const err297 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'"};
+if(vErrors === null){
+vErrors = [err297];
+}
+else {
+vErrors.push(err297);
+}
+errors++;
+}
+if(data121.template_digest === undefined){
+const err298 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "template_digest"},message:"must have required property '"+"template_digest"+"'"};
+if(vErrors === null){
+vErrors = [err298];
+}
+else {
+vErrors.push(err298);
+}
+errors++;
+}
+if(data121.first === undefined){
+const err299 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
+if(vErrors === null){
+vErrors = [err299];
+}
+else {
+vErrors.push(err299);
+}
+errors++;
+}
+if(data121.key === undefined){
+const err300 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'"};
+if(vErrors === null){
+vErrors = [err300];
+}
+else {
+vErrors.push(err300);
+}
+errors++;
+}
+if(data121.item === undefined){
+const err301 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "item"},message:"must have required property '"+"item"+"'"};
+if(vErrors === null){
+vErrors = [err301];
+}
+else {
+vErrors.push(err301);
+}
+errors++;
+}
+if(data121.item_digest === undefined){
+const err302 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "item_digest"},message:"must have required property '"+"item_digest"+"'"};
+if(vErrors === null){
+vErrors = [err302];
+}
+else {
+vErrors.push(err302);
+}
+errors++;
+}
+if(data121.source_packet === undefined){
+const err303 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
+if(vErrors === null){
+vErrors = [err303];
+}
+else {
+vErrors.push(err303);
+}
+errors++;
+}
+if(data121.reduce === undefined){
+const err304 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/required",keyword:"required",params:{missingProperty: "reduce"},message:"must have required property '"+"reduce"+"'"};
+if(vErrors === null){
+vErrors = [err304];
+}
+else {
+vErrors.push(err304);
+}
+errors++;
+}
+for(const key18 in data121){
+if(!(func1.call(schema34.properties.fanout.oneOf[1].properties, key18))){
+const err305 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err305];
+}
+else {
+vErrors.push(err305);
+}
+errors++;
+}
+}
+if(data121.role !== undefined){
+if("item" !== data121.role){
+const err306 = {instancePath:instancePath+"/fanout/role",schemaPath:"#/properties/fanout/oneOf/1/properties/role/const",keyword:"const",params:{allowedValue: "item"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err306];
+}
+else {
+vErrors.push(err306);
+}
+errors++;
+}
+}
+if(data121.template !== undefined){
+let data133 = data121.template;
+if(typeof data133 === "string"){
+if(func2(data133) > 200){
+const err307 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err307];
+}
+else {
+vErrors.push(err307);
+}
+errors++;
+}
+if(func2(data133) < 1){
+const err308 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err308];
+}
+else {
+vErrors.push(err308);
+}
+errors++;
+}
+if(!pattern4.test(data133)){
+const err309 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err309];
+}
+else {
+vErrors.push(err309);
+}
+errors++;
+}
+}
+else {
+const err310 = {instancePath:instancePath+"/fanout/template",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err310];
+}
+else {
+vErrors.push(err310);
+}
+errors++;
+}
+}
+if(data121.template_digest !== undefined){
+let data134 = data121.template_digest;
+if(typeof data134 === "string"){
+if(!pattern18.test(data134)){
+const err311 = {instancePath:instancePath+"/fanout/template_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err311];
+}
+else {
+vErrors.push(err311);
+}
+errors++;
+}
+}
+else {
+const err312 = {instancePath:instancePath+"/fanout/template_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err312];
+}
+else {
+vErrors.push(err312);
+}
+errors++;
+}
+}
+if(data121.first !== undefined){
+let data135 = data121.first;
+if(typeof data135 === "string"){
+if(func2(data135) > 200){
+const err313 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err313];
+}
+else {
+vErrors.push(err313);
+}
+errors++;
+}
+if(func2(data135) < 1){
+const err314 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err314];
+}
+else {
+vErrors.push(err314);
+}
+errors++;
+}
+if(!pattern4.test(data135)){
+const err315 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err315];
+}
+else {
+vErrors.push(err315);
+}
+errors++;
+}
+}
+else {
+const err316 = {instancePath:instancePath+"/fanout/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err316];
+}
+else {
+vErrors.push(err316);
+}
+errors++;
+}
+}
+if(data121.key !== undefined){
+if(typeof data121.key !== "string"){
+const err317 = {instancePath:instancePath+"/fanout/key",schemaPath:"#/properties/fanout/oneOf/1/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err317];
+}
+else {
+vErrors.push(err317);
+}
+errors++;
+}
+}
+if(data121.item !== undefined){
+let data137 = data121.item;
+if(!(data137 && typeof data137 == "object" && !Array.isArray(data137))){
+const err318 = {instancePath:instancePath+"/fanout/item",schemaPath:"#/properties/fanout/oneOf/1/properties/item/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err318];
+}
+else {
+vErrors.push(err318);
+}
+errors++;
+}
+}
+if(data121.item_digest !== undefined){
+let data138 = data121.item_digest;
+if(typeof data138 === "string"){
+if(!pattern18.test(data138)){
+const err319 = {instancePath:instancePath+"/fanout/item_digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(vErrors === null){
+vErrors = [err319];
+}
+else {
+vErrors.push(err319);
+}
+errors++;
+}
+}
+else {
+const err320 = {instancePath:instancePath+"/fanout/item_digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err320];
+}
+else {
+vErrors.push(err320);
+}
+errors++;
+}
+}
+if(data121.source_packet !== undefined){
+let data139 = data121.source_packet;
+if(typeof data139 === "string"){
+if(func2(data139) > 200){
+const err321 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err321];
+}
+else {
+vErrors.push(err321);
+}
+errors++;
+}
+if(func2(data139) < 1){
+const err322 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err322];
+}
+else {
+vErrors.push(err322);
+}
+errors++;
+}
+if(!pattern4.test(data139)){
+const err323 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err323];
+}
+else {
+vErrors.push(err323);
+}
+errors++;
+}
+}
+else {
+const err324 = {instancePath:instancePath+"/fanout/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err324];
+}
+else {
+vErrors.push(err324);
+}
+errors++;
+}
+}
+if(data121.reduce !== undefined){
+let data140 = data121.reduce;
+if(typeof data140 === "string"){
+if(func2(data140) > 200){
+const err325 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(vErrors === null){
+vErrors = [err325];
+}
+else {
+vErrors.push(err325);
+}
+errors++;
+}
+if(func2(data140) < 1){
+const err326 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err326];
+}
+else {
+vErrors.push(err326);
+}
+errors++;
+}
+if(!pattern4.test(data140)){
+const err327 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+if(vErrors === null){
+vErrors = [err327];
+}
+else {
+vErrors.push(err327);
+}
+errors++;
+}
+}
+else {
+const err328 = {instancePath:instancePath+"/fanout/reduce",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err328];
+}
+else {
+vErrors.push(err328);
+}
+errors++;
+}
+}
+}
+else {
+const err329 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err329];
+}
+else {
+vErrors.push(err329);
+}
+errors++;
+}
+var _valid1 = _errs303 === errors;
+if(_valid1 && valid95){
+valid95 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid1){
+valid95 = true;
+passing1 = 1;
+if(props1 !== true){
+props1 = true;
+}
+}
+}
+if(!valid95){
+const err330 = {instancePath:instancePath+"/fanout",schemaPath:"#/properties/fanout/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err330];
+}
+else {
+vErrors.push(err330);
+}
+errors++;
+}
+else {
+errors = _errs273;
 if(vErrors !== null){
-if(_errs210){
-vErrors.length = _errs210;
+if(_errs273){
+vErrors.length = _errs273;
 }
 else {
 vErrors = null;
@@ -3392,12 +4072,12 @@ vErrors = null;
 }
 }
 else {
-const err275 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err331 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err275];
+vErrors = [err331];
 }
 else {
-vErrors.push(err275);
+vErrors.push(err331);
 }
 errors++;
 }
@@ -3826,7 +4506,7 @@ vErrors.push(err33);
 errors++;
 }
 for(const key3 in data11){
-if(!(func1.call(schema57.properties, key3))){
+if(!(func1.call(schema58.properties, key3))){
 const err34 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err34];
@@ -3840,7 +4520,7 @@ errors++;
 if(data11.backend !== undefined){
 let data12 = data11.backend;
 if(!(((((data12 === "dry-run") || (data12 === "shell")) || (data12 === "codex")) || (data12 === "claude")) || (data12 === "command"))){
-const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema57.properties.backend.enum},message:"must be equal to one of the allowed values"};
+const err35 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/backend",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/backend/enum",keyword:"enum",params:{allowedValues: schema58.properties.backend.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -3941,7 +4621,7 @@ errors++;
 if(data11.stdin !== undefined){
 let data17 = data11.stdin;
 if(!((data17 === "prompt") || (data17 === "none"))){
-const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema57.properties.stdin.enum},message:"must be equal to one of the allowed values"};
+const err43 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/stdin",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/stdin/enum",keyword:"enum",params:{allowedValues: schema58.properties.stdin.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3954,7 +4634,7 @@ errors++;
 if(data11.transcript !== undefined){
 let data18 = data11.transcript;
 if(!((data18 === "stdout") || (data18 === "none"))){
-const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema57.properties.transcript.enum},message:"must be equal to one of the allowed values"};
+const err44 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/transcript",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/transcript/enum",keyword:"enum",params:{allowedValues: schema58.properties.transcript.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -4042,7 +4722,7 @@ errors++;
 if(data11.sandbox !== undefined){
 let data22 = data11.sandbox;
 if(!(((data22 === "read-only") || (data22 === "workspace-write")) || (data22 === "danger-full-access"))){
-const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema57.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
+const err51 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/sandbox",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/sandbox/enum",keyword:"enum",params:{allowedValues: schema58.properties.sandbox.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -4055,7 +4735,7 @@ errors++;
 if(data11.permission_mode !== undefined){
 let data23 = data11.permission_mode;
 if(!(((((data23 === "default") || (data23 === "acceptEdits")) || (data23 === "plan")) || (data23 === "bypassPermissions")) || (data23 === "dontAsk"))){
-const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema57.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
+const err52 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/permission_mode",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/permission_mode/enum",keyword:"enum",params:{allowedValues: schema58.properties.permission_mode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err52];
 }

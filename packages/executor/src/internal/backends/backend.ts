@@ -29,6 +29,11 @@ export interface PlannedInvocation {
   stdin: "prompt" | "none";
   /** How stdout is read: the agent CLI's own JSON Lines reader, or null when stdout is no transcript. */
   readTranscript: TranscriptReader | null;
+  /**
+   * An auth failure that one transcript event proves (the endpoint refused the credentials), or
+   * null; read while the process runs, so the attempt stops at once instead of at its timeout.
+   */
+  decisive?: ((event: Record<string, unknown>) => string | null) | undefined;
   /** The worker gets a folder of its own in the evidence (`{output_dir}`, DWM_OUTPUT_DIR, `out/`). */
   outputDir: boolean;
 }

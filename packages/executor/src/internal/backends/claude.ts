@@ -28,7 +28,14 @@ function planClaude(
   if (allowed.length > 0) argv.push("--allowedTools", allowed.join(","));
   if (disallowed.length > 0) argv.push("--disallowedTools", disallowed.join(","));
   argv.push(...(binding.extra_args ?? []));
-  return { backend: "claude", argv, stdin: "prompt", readTranscript: parseClaude, outputDir: false };
+  return {
+    backend: "claude",
+    argv,
+    stdin: "prompt",
+    readTranscript: parseClaude,
+    decisive: claudeDecisive,
+    outputDir: false,
+  };
 }
 
 /** ANTHROPIC_BASE_URL from `base_url`, ANTHROPIC_API_KEY from the value of the `api_key_env` variable. */
@@ -57,6 +64,32 @@ function claudeRetryDelay(o: Record<string, unknown>): number | undefined {
   if (o.type !== "system" || o.subtype !== "api_retry" || o.error_status !== 429) return undefined;
   const d = o.retry_delay_ms;
   return typeof d === "number" && Number.isFinite(d) && d >= 0 ? Math.round(d) : undefined;
+}
+
+/**
+ * `system`/`api_retry` after a 401 or 403: the endpoint refused the credentials. Claude Code
+ * retries them like any failed request (for minutes by default) and its final `result` comes
+ * only after the last retry, so this line is where the failure shows first.
+ */
+function claudeRetryAuth(o: Record<string, unknown>): string | null {
+  if (o.type !== "system" || o.subtype !== "api_retry") return null;
+  const status = int(o.error_status);
+  if (status !== 401 && status !== 403) return null;
+  const attempt = int(o.attempt);
+  const max = int(o.max_retries);
+  const which =
+    attempt === undefined ? "" : ` (Claude Code retry ${attempt}${max === undefined ? "" : ` of ${max}`})`;
+  const error = str(o.error);
+  return `API Error: ${status} from the model endpoint${which}${error ? `: ${error}` : ""}`;
+}
+
+/** An auth failure one transcript line proves: a result refusing the credentials, or a retry of a 401/403. */
+export function claudeDecisive(o: Record<string, unknown>): string | null {
+  if (o.type === "result") {
+    const failure = claudeResultFailure(o);
+    return failure?.kind === "auth" ? failure.text : null;
+  }
+  return claudeRetryAuth(o);
 }
 
 /** The usage of a `result` line, or undefined when it has none. */
@@ -99,10 +132,16 @@ export function parseClaude(stdout: string): TranscriptInfo {
   let retryAfterMs: number | null = null;
   for (const o of objects) {
     retryAfterMs = claudeRetryDelay(o) ?? retryAfterMs;
+    // A retried 401/403 is the auth failure until a result line says it in its own words.
+    authError = claudeRetryAuth(o) ?? authError;
     if (o.type !== "result") continue;
     tokens = claudeResultTokens(o) ?? tokens;
     const failure = claudeResultFailure(o);
-    if (failure === null) continue;
+    if (failure === null) {
+      // A retry that got through in the end (a refreshed token) was no auth failure.
+      authError = null;
+      continue;
+    }
     resultError = failure.text;
     if (failure.kind === "auth") authError = failure.text;
     else if (failure.kind === "rate") rateLimit = failure.text;

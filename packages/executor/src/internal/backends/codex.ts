@@ -52,7 +52,14 @@ function planCodex(
   if (binding.base_url !== undefined) argv.push(...codexGatewayConfig(binding.base_url, binding.api_key_env));
   for (const c of binding.config ?? []) argv.push("--config", c);
   argv.push("--output-last-message", paths.lastMessageFile, ...(binding.extra_args ?? []), "-");
-  return { backend: "codex", argv, stdin: "prompt", readTranscript: parseCodex, outputDir: false };
+  return {
+    backend: "codex",
+    argv,
+    stdin: "prompt",
+    readTranscript: parseCodex,
+    decisive: codexDecisive,
+    outputDir: false,
+  };
 }
 
 // Codex reports HTTP failures of its model endpoint as "unexpected status 401 Unauthorized ..."
@@ -87,6 +94,12 @@ function codexErrorMessage(o: Record<string, unknown>): string | undefined {
   if (o.type === "error") return str(o.message);
   if (o.type === "turn.failed") return str(field(o.error, "message"));
   return undefined;
+}
+
+/** An auth failure one event proves: codex reconnects after a 401/403 before it gives up, to the same answer. */
+export function codexDecisive(o: Record<string, unknown>): string | null {
+  const m = codexErrorMessage(o);
+  return m !== undefined && CODEX_AUTH.test(m) ? m : null;
 }
 
 /** Parse `codex exec --json` output: thread/turn/item events, usage on turn.completed. */

@@ -114,3 +114,54 @@ describe("checkOutputs", () => {
     );
   });
 });
+
+describe("checkOutputs: list handoffs", () => {
+  const listPacket = (format: "json-list" | "jsonl") =>
+    makePacket({ outputs: [{ artifact: "routes.json", format, required_fields: ["route", "method"] }] });
+
+  it("a json-list whose items lack fields asks the producer for a repair, quoting each offending item", () => {
+    const packet = listPacket("json-list");
+    const b = new AttemptBuilder(tmp.path, packet);
+    const items = [
+      { route: "/a", method: "GET" },
+      ...Array.from({ length: 7 }, (_, i) => ({ route: `/r${i}` })),
+    ];
+    const attempt = b.build({ outputs: [b.output("routes.json", JSON.stringify(items))] });
+    const j = checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt));
+    expect(summary(j)).toEqual({
+      checks: ["output:routes.json=pass", "handoff:routes.json=fail"],
+      findings: ["REVIEW_HANDOFF_FIELDS_MISSING:repair"],
+      falsifiers: 1,
+      handoffs: [],
+    });
+    expect(j.checks[1]?.detail).toBe(
+      "missing required fields in 7 items: method (json-list: every item an object with every field)",
+    );
+    expect(j.findings[0]?.message).toBe("handoff routes.json lacks required field(s) method");
+    expect(j.findings[0]?.evidence.map((e) => e.excerpt)).toEqual([
+      'item [1] lacks method:\n{"route":"/r0"}',
+      'item [2] lacks method:\n{"route":"/r1"}',
+      'item [3] lacks method:\n{"route":"/r2"}',
+      'item [4] lacks method:\n{"route":"/r3"}',
+      'item [5] lacks method:\n{"route":"/r4"}\n(and 2 more items like it)',
+    ]);
+    expect(j.findings[0]?.evidence[0]?.path).toBe("outputs/routes.json");
+  });
+
+  it("a jsonl item that is not an object is a format finding naming its line; a good list registers", () => {
+    const packet = listPacket("jsonl");
+    let b = new AttemptBuilder(tmp.path, packet);
+    let attempt = b.build({ outputs: [b.output("routes.json", '{"route":"/a","method":"GET"}\n[1]\n')] });
+    let j = checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt));
+    expect(j.findings.map((f) => [f.code, f.message])).toEqual([
+      ["REVIEW_HANDOFF_FORMAT", "handoff routes.json is not valid jsonl: line 2 is not a JSON object"],
+    ]);
+    expect(j.findings[0]?.evidence.map((e) => e.excerpt)).toEqual(["line 2 is not a JSON object:\n[1]"]);
+
+    b = new AttemptBuilder(tmp.path, packet);
+    attempt = b.build({ outputs: [b.output("routes.json", '{"route":"/a","method":"GET"}\n')] });
+    j = checkOutputs(packet, attempt, new EvidenceReader(tmp.path, attempt));
+    expect(summary(j).findings).toEqual([]);
+    expect(j.handoffs.map((h) => h.artifact)).toEqual(["routes.json"]);
+  });
+});

@@ -1,8 +1,8 @@
 import { checkRelativePath, type Digest } from "@dwm/core";
-import type { Attempt, Packet, PacketOutput, ReviewHandoff } from "@dwm/schemas";
+import type { Attempt, Packet, PacketOutput, ReviewEvidence, ReviewHandoff } from "@dwm/schemas";
 import { reviewerErrors } from "../../errors.js";
 import { type EvidenceReader, tail } from "../evidence.js";
-import { checkHandoff } from "../handoff.js";
+import { checkHandoff, type ItemProblem } from "../handoff.js";
 import { Judge, type Judgement } from "../judgement.js";
 
 /** A declared output's file, read from the evidence and found non-empty. */
@@ -89,11 +89,28 @@ function presentOutput(out: PacketOutput, attempt: Attempt, ev: EvidenceReader, 
   return { path: rec.path, digest: file.digest, bytes: file.bytes, text };
 }
 
+/** How many offending items of a list a finding quotes; the rest are counted. */
+const ITEMS_QUOTED = 5;
+
+/** The evidence of a handoff finding: each offending item of a list (bounded), else the file's tail. */
+function handoffEvidence(file: OutputFile, items: readonly ItemProblem[]): ReviewEvidence[] {
+  if (items.length === 0)
+    return [{ path: file.path, digest: file.digest, excerpt: tail(file.text, 20, 1500) }];
+  const quoted = items.slice(0, ITEMS_QUOTED).map((p) => {
+    const what = p.notObject ? "is not a JSON object" : `lacks ${p.missing.join(", ")}`;
+    return { path: file.path, digest: file.digest, excerpt: `${p.at} ${what}:\n${p.excerpt}` };
+  });
+  const more = items.length - quoted.length;
+  const last = quoted[quoted.length - 1];
+  if (more > 0 && last) last.excerpt += `\n(and ${more} more item${more === 1 ? "" : "s"} like it)`;
+  return quoted;
+}
+
 /** A handoff in its format with its required fields; returns it for registration when it passes. */
 function checkHandoffFile(out: PacketOutput, file: OutputFile, j: Judge): ReviewHandoff | null {
   const hc = checkHandoff(out.format, file.text, out.required_fields ?? []);
   const hid = `handoff:${out.artifact}`;
-  const evidence = [{ path: file.path, digest: file.digest, excerpt: tail(file.text, 20, 1500) }];
+  const evidence = handoffEvidence(file, hc.items);
   if (hc.formatError) {
     j.check(hid, "handoff", "fail", hc.formatError);
     j.find(
@@ -105,7 +122,13 @@ function checkHandoffFile(out: PacketOutput, file: OutputFile, j: Judge): Review
     return null;
   }
   if (hc.missing.length > 0) {
-    j.check(hid, "handoff", "fail", `missing required fields: ${hc.missing.join(", ")} (${hc.method})`);
+    const where = hc.items.length > 0 ? ` in ${hc.items.length} item${hc.items.length === 1 ? "" : "s"}` : "";
+    j.check(
+      hid,
+      "handoff",
+      "fail",
+      `missing required fields${where}: ${hc.missing.join(", ")} (${hc.method})`,
+    );
     j.find(
       "REVIEW_HANDOFF_FIELDS_MISSING",
       `handoff ${out.artifact} lacks required field(s) ${hc.missing.join(", ")}`,

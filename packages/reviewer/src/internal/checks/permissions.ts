@@ -1,9 +1,10 @@
 import path from "node:path";
 import type { Attempt, Packet, ReviewFinding } from "@dwm/schemas";
+import type { ReviewFindingCode } from "../../findings.js";
 import { type Effect, Judge, type Judgement, lineExcerpt } from "../judgement.js";
 
 /** The executor's enforcement findings as review findings; any other is for a human. */
-const EXECUTOR_FINDINGS: Readonly<Record<string, [string, Effect]>> = {
+const EXECUTOR_FINDINGS: Readonly<Record<string, [ReviewFindingCode, Effect]>> = {
   "read-only-violation": ["REVIEW_READ_ONLY_VIOLATION", "repair"],
   "ownership-violation": ["REVIEW_OWNERSHIP_VIOLATION", "repair"],
   "output-missing": ["REVIEW_MISSING_OUTPUT", "repair"],

@@ -65,3 +65,24 @@ describe("askReviewerWorker", () => {
     expect(failed.falsifiers).toBe(1);
   });
 });
+
+describe("askReviewerWorker: which worker, and its attempt", () => {
+  it("records the worker's id and its own attempt record when the port says them", async () => {
+    const j = await askReviewerWorker(
+      answer({
+        verdict: "approved",
+        transcript: "reviews/a/1.reviewer/workers/1-r/transcript.jsonl",
+        worker_id: "r",
+        attempt: "reviews/a/1.reviewer/attempt.json",
+      }),
+      "p",
+    );
+    expect(j.worker).toEqual({
+      verdict: "approved",
+      transcript: "reviews/a/1.reviewer/workers/1-r/transcript.jsonl",
+      summary: null,
+      worker_id: "r",
+      attempt: "reviews/a/1.reviewer/attempt.json",
+    });
+  });
+});

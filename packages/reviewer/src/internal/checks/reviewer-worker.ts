@@ -1,5 +1,6 @@
 import { isDwmError } from "@dwm/core";
 import type { Review } from "@dwm/schemas";
+import type { ReviewFindingCode } from "../../findings.js";
 import { type Effect, Judge, type Judgement } from "../judgement.js";
 
 /** What the optional reviewer worker answers. */
@@ -9,6 +10,10 @@ export interface ReviewerWorkerResult {
   transcript: string | null;
   /** Its reasons in a few lines. */
   summary?: string | null;
+  /** Which worker it was (the plan's worker, or the bindings' reviewer). */
+  worker_id?: string;
+  /** Its own attempt record, relative to the run directory (the caller ran and stored it). */
+  attempt?: string | null;
 }
 
 /**
@@ -21,7 +26,10 @@ type WorkerRecord = NonNullable<Review["reviewer_worker"]>;
 
 /** What each answer of the reviewer worker means for the review. */
 const ANSWERS: Readonly<
-  Record<ReviewerWorkerResult["verdict"], { passed: boolean; detail: string; code?: string; effect?: Effect }>
+  Record<
+    ReviewerWorkerResult["verdict"],
+    { passed: boolean; detail: string; code?: ReviewFindingCode; effect?: Effect }
+  >
 > = {
   approved: { passed: true, detail: "the reviewer worker could not refute the result" },
   "changes-requested": {
@@ -59,7 +67,10 @@ export async function askReviewerWorker(
         { path: null, digest: null, excerpt: r.summary ?? null },
       ]);
     }
-    return j.done({ worker: { verdict: r.verdict, transcript: r.transcript, summary: r.summary ?? null } });
+    const worker: WorkerRecord = { verdict: r.verdict, transcript: r.transcript, summary: r.summary ?? null };
+    if (r.worker_id !== undefined) worker.worker_id = r.worker_id;
+    if (r.attempt !== undefined) worker.attempt = r.attempt;
+    return j.done({ worker });
   } catch (e) {
     const msg = isDwmError(e) ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
     j.check("reviewer-worker", "reviewer-worker", "fail", `unavailable: ${msg}`);

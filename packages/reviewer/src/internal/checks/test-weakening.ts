@@ -1,4 +1,5 @@
 import type { Attempt, Packet, Review, ReviewEvidence } from "@dwm/schemas";
+import type { ReviewFindingCode } from "../../findings.js";
 import { type DiffFile, findTestWeakening, parseDiff, scriptPathsOf } from "../diff.js";
 import type { EvidenceReader } from "../evidence.js";
 import { Judge, type Judgement, lineExcerpt } from "../judgement.js";
@@ -6,7 +7,7 @@ import { coverage, writableOwnership } from "../ownership.js";
 
 /** A change in the diff that may weaken what judges the work. */
 interface Suspicion {
-  code: string;
+  code: ReviewFindingCode;
   path: string;
   message: string;
   lines: string[];

@@ -341,6 +341,27 @@ function claude(sc) {
     );
     process.exit(1);
   }
+  if (mode === "auth-retry") {
+    // Claude Code retries a 401/403 like any failed request, for minutes by default; its result
+    // line comes only after the last retry (seen with 2.1.x: `error: "authentication_failed"`).
+    let attempt = 0;
+    const retry = () => {
+      attempt++;
+      emit({
+        type: "system",
+        subtype: "api_retry",
+        attempt,
+        max_retries: 10,
+        retry_delay_ms: 611.49,
+        error_status: sc.status ?? 401,
+        error: "authentication_failed",
+        session_id: session,
+      });
+    };
+    retry();
+    setInterval(retry, sc.retryEveryMs ?? 300);
+    return;
+  }
   if (mode === "hang") {
     emit({
       type: "system",
