@@ -11,7 +11,13 @@ import { bubblewrapArgs, bubblewrapSandbox } from "./bubblewrap-sandbox.js";
 import { isDwmError } from "./errors.js";
 import type { ProcessRequest } from "./ports.js";
 import { nodeProcessRunner } from "./process-runner.js";
-import { homeSecretPaths, noSandbox, type SandboxView } from "./sandbox.js";
+import { homeSecretPaths, noSandbox, type SandboxBind, type SandboxView } from "./sandbox.js";
+
+/** A read-only bind of this Node's folder when it lies under /tmp (else none). */
+function nodeUnderTmp(): SandboxBind[] {
+  const dir = path.dirname(fs.realpathSync(process.execPath));
+  return dir.startsWith("/tmp/") ? [{ source: dir, target: dir, writable: false }] : [];
+}
 
 const sandbox = bubblewrapSandbox();
 const leftOut = (process.env.DWM_TEST_SKIP ?? "").split(/[\s,]+/).includes("bubblewrap");
@@ -208,7 +214,9 @@ describe.skipIf(leftOut)("bubblewrapSandbox (real bwrap)", () => {
         env,
         timeoutMs: 30_000,
       },
-      { binds: [], hidden: [], network: "none" },
+      // This Node may live under the temp folder (CI's Node 22/24 passes in a clone in /tmp):
+      // the view's fresh /tmp would hide it, so its folder is bound back read-only.
+      { binds: nodeUnderTmp(), hidden: [], network: "none" },
     );
     try {
       const r = await nodeProcessRunner.run(prepared.request);

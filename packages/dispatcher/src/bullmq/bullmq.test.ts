@@ -252,6 +252,15 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     expect(bad?.status).toBe("error");
     expect(bad && bad.status === "error" && bad.error.code).toBe("ERR_QUEUE_EVIDENCE_MISMATCH");
     expect(fs.existsSync(path.join(runDir, "attempts", id, "2"))).toBe(false);
+
+    // A coordinator killed after its run loop recorded a job, before the job's removal: the next
+    // one, told that no job is in flight, removes the finished job nobody else would.
+    await c3.dispose();
+    expect(await q.getJobState(rid2)).toBe("completed");
+    const c4 = mk();
+    cleanups.push(() => c4.dispose());
+    expect(await c4.adopt([])).toEqual(new Set());
+    expect(await q.getJob(rid2)).toBeUndefined();
   }, 240_000);
 
   it("rate limit per lane holds across workers; a worker refuses a job whose backends it was not started with", async () => {

@@ -222,6 +222,12 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
       });
       adopted.add(id);
     }
+    // A job the journal does not name as in flight was recorded (or abandoned) by an earlier
+    // coordinator that was killed before it removed the job: nobody else would remove it.
+    const { runId, instance } = this.options.run;
+    const keep = new Set([...this.tracked.values()].map((t) => t.rid));
+    const removed = await this.redis.removeFinished(`${runId}/${instance}/`, keep);
+    if (removed > 0) this.log(`removed ${removed} finished job(s) of run ${runId} recorded before`);
     this.wake();
     return adopted;
   }

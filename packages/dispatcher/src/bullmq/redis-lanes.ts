@@ -139,6 +139,25 @@ export class RedisLanes {
   }
 
   /**
+   * Remove the finished jobs (completed or failed) whose ids start with `idPrefix`, but those in
+   * `keep`: jobs a coordinator recorded but had not removed yet when it was killed. Returns how many.
+   */
+  async removeFinished(idPrefix: string, keep: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    for (const lane of lanesFor(QUEUE_BACKENDS)) {
+      const base = `${this.o.prefix}:${laneQueueName(lane)}`;
+      for (const set of ["completed", "failed"]) {
+        const ids = await this.connection.zrange(`${base}:${set}`, "0", "-1");
+        for (const id of ids.filter((i) => i.startsWith(idPrefix) && !keep.has(i))) {
+          await this.remove(lane, id, 1);
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /**
    * Remove a job. A removal that fails (Redis restarting, the job still locked by a late worker) is
    * tried again for a while: a recorded job left in Redis would never be removed by anyone else.
    */
