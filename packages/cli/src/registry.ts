@@ -4,6 +4,8 @@ import { storeOption } from "./run-arg.js";
 
 /** The backends a binding may name (worker-bindings.schema.json). */
 const BACKEND_NAMES = ["dry-run", "shell", "codex", "claude", "command"] as const;
+/** The backends `--backend` binds every worker to: shell and command need an argv from a bindings file. */
+const FLAG_BACKEND_NAMES = ["dry-run", "codex", "claude"] as const;
 
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
@@ -78,8 +80,9 @@ export const COMMANDS: CommandSpec[] = [
     options: {
       backend: {
         type: "string",
-        description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
-        values: BACKEND_NAMES,
+        description:
+          "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
+        values: FLAG_BACKEND_NAMES,
       },
       workers: {
         type: "string",
@@ -276,8 +279,9 @@ export const COMMANDS: CommandSpec[] = [
       ...storeOption,
       backend: {
         type: "string",
-        description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
-        values: BACKEND_NAMES,
+        description:
+          "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
+        values: FLAG_BACKEND_NAMES,
       },
       workers: {
         type: "string",

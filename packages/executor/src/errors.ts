@@ -12,7 +12,7 @@ export const executorErrors = defineErrors({
   },
   ERR_EXEC_NO_BINDING: {
     title: "A worker of the packet has no backend binding.",
-    hint: 'Add the worker id, or "*", to the bindings file, or pass --backend.',
+    hint: 'Bind the worker id (or "*") in dwm.workers.json beside the plan or at the repository root (docs/backends.md), or run again with --backend dry-run, --backend codex or --backend claude.',
   },
   ERR_EXEC_BACKEND_UNAVAILABLE: {
     title:

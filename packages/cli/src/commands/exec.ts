@@ -1,25 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_STORE, loadRun } from "@dwm/compiler";
-import { type Digest, digestBytes, nodeProcessRunner, resolveInside } from "@dwm/core";
-import {
-  attemptBranch,
-  executorErrors,
-  isInfraOutcome,
-  loadWorkerBindings,
-  parseWorkerBindings,
-  resolveBinding,
-  runAttempt,
-  uniformBindings,
-  WORKER_BINDINGS_FILE,
-} from "@dwm/executor";
-import type { Attempt, AttemptInput, AttemptRequest, BackendName, WorkerBindings } from "@dwm/schemas";
+import { digestBytes, nodeProcessRunner, resolveInside } from "@dwm/core";
+import { attemptBranch, executorErrors, isInfraOutcome, resolveBinding, runAttempt } from "@dwm/executor";
+import type { Attempt, AttemptInput, AttemptRequest } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
-import { didYouMean } from "../internal/suggest.js";
+import { findBindings } from "../internal/bindings-source.js";
 import { isRunDir } from "../run-arg.js";
-
-const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
 function hostEnv(ctx: CommandContext): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -84,41 +72,6 @@ function nextAttempt(packetDir: string): number {
   return done.length === 0 ? 1 : Math.max(...done) + 1;
 }
 
-function bindingsFor(
-  ctx: CommandContext,
-  repo: string,
-  args: ParsedArgs,
-): { bindings: WorkerBindings; digest: Digest; source: string } {
-  const backend = args.values.backend;
-  if (typeof backend === "string") {
-    if (!BACKENDS.includes(backend as BackendName)) {
-      throw cliErrors.create(
-        "ERR_CLI_USAGE",
-        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, BACKENDS)}`,
-      );
-    }
-    const parsed = parseWorkerBindings(
-      uniformBindings({ backend: backend as BackendName }),
-      `--backend ${backend}`,
-    );
-    return { ...parsed, source: `--backend ${backend}` };
-  }
-  const file =
-    typeof args.values.workers === "string"
-      ? path.resolve(ctx.cwd, args.values.workers)
-      : path.join(repo, WORKER_BINDINGS_FILE);
-  if (typeof args.values.workers !== "string" && !fs.existsSync(file)) {
-    throw executorErrors.create(
-      "ERR_EXEC_NO_BINDING",
-      `no worker bindings: ${WORKER_BINDINGS_FILE} is not in ${repo}`,
-      {
-        hint: `Write ${WORKER_BINDINGS_FILE} (see docs/backends.md), pass --workers FILE, or pass --backend dry-run|codex|claude.`,
-      },
-    );
-  }
-  return { ...loadWorkerBindings(file), source: path.relative(ctx.cwd, file) || file };
-}
-
 /** Where the attempt's work is: its branch and head commit, or that it changed nothing. */
 function branchText(a: Attempt): string {
   if (a.head_commit && a.head_commit !== a.base_commit)
@@ -140,10 +93,10 @@ function outputText(o: Attempt["outputs"][number]): string {
   return `${o.artifact}: ${o.found ? "found" : "MISSING"}`;
 }
 
-function summary(a: Attempt, source: string, missingInputs: string[]): string {
+function summary(a: Attempt, source: string | null, missingInputs: string[]): string {
   const lines = [
     `attempt ${a.attempt} of ${a.packet_id} (run ${a.run_id}): ${a.outcome}${a.dry_run ? " (dry run)" : ""}`,
-    `  bindings   ${source} (${a.binding_digest.slice(0, 19)}…)`,
+    `  bindings   ${source ?? "none"} (${a.binding_digest.slice(0, 19)}…)`,
     `  branch     ${branchText(a)}`,
   ];
   for (const i of a.invocations) {
@@ -185,7 +138,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       },
     );
   }
-  const { bindings, digest: bindingsDigest, source } = bindingsFor(ctx, repo, args);
+  const { bindings, digest: bindingsDigest, source } = findBindings(args, ctx, [repo]);
   const binding = resolveBinding(bindings, bindingsDigest, packet);
 
   const inputs: AttemptInput[] = [];
