@@ -146,6 +146,32 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import("./commands/report.js"),
   },
   {
+    name: "land",
+    usage: "dwm land <run> [--into BRANCH] [--ff-only|--merge] [--store DIR] [--json]",
+    summary:
+      "Bring a completed, verified run's result (its integration branch) into a branch: the one the run started from, or --into BRANCH; refuses uncommitted changes there.",
+    positionals: { min: 1, max: 1 },
+    options: {
+      ...storeOption,
+      into: {
+        type: "string",
+        description:
+          "The branch to land into (default: the branch the run started from; made when it does not exist).",
+      },
+      "ff-only": {
+        type: "boolean",
+        description: "Only fast-forward: refuse when the branch moved on since the run started.",
+      },
+      merge: {
+        type: "boolean",
+        description:
+          "Always record a merge commit (by default a branch that did not move is fast-forwarded).",
+      },
+      ...json,
+    },
+    load: () => import("./commands/land.js"),
+  },
+  {
     name: "verify",
     usage: "dwm verify [run] [--store DIR] [--json]",
     summary:

@@ -93,6 +93,11 @@ export interface OpenJournalOptions {
    * and remote refs by it. Without it, run.opened carries none.
    */
   instance?: string;
+  /**
+   * The branch checked out in the repository, to journal in run.opened when the journal is new
+   * (ignored otherwise): where `dwm land` brings the run's result by default.
+   */
+  branch?: string;
 }
 
 /** The single writer of a run's journal. */
@@ -361,8 +366,9 @@ export function openingEvents(opening: {
   pid: number;
   host: string;
   instance?: string | undefined;
+  branch?: string | undefined;
 }): EventDraft[] {
-  const { run, torn, tookOver, pid, host, instance } = opening;
+  const { run, torn, tookOver, pid, host, instance, branch } = opening;
   const drafts: EventDraft[] = [];
   if (opening.fresh) {
     drafts.push({
@@ -374,6 +380,7 @@ export function openingEvents(opening: {
         packets: run.packets.map((p) => p.packet_id),
         gates: run.gates.map((g) => g.gate_id),
         ...(instance !== undefined ? { instance } : {}),
+        ...(branch !== undefined ? { branch } : {}),
       },
     });
   }
@@ -449,6 +456,7 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
         pid: me.pid,
         host: me.host,
         instance: options.instance,
+        branch: options.branch,
       }),
     );
     if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") journal.saveState();

@@ -24,6 +24,7 @@ export type { Invalidator } from "./types/invalidator.js";
 export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent, RunOpenedData, RunRecompiledEvent, RunRecompiledData, RecompileChanges, RecompileGateChanges, LeaseTakenEvent, LeaseTakenData, LeaseTakenOverEvent, LeaseTakenOverData, PreviousLease, JournalTruncatedEvent, JournalTruncatedData, PacketDispatchedEvent, PacketDispatchedData, QueueOrigin, AttemptRecordedEvent, AttemptRecordedData, FileRef, PacketReviewedEvent, PacketReviewedData, PacketCompletedEvent, PacketCompletedData, RepairScheduledEvent, RepairScheduledData, InfraRetryScheduledEvent, InfraRetryScheduledData, PacketFailedEvent, PacketFailedData, PacketAbandonedEvent, PacketAbandonedData, PacketReopenedEvent, PacketReopenedData, GateOpenedEvent, GateOpenedData, GateApprovedEvent, GateApprovedData, GateRejectedEvent, GateRejectedData, HandoffRegisteredEvent, HandoffRegisteredData, IntegrationMergedEvent, IntegrationMergedData, IntegrationConflictEvent, IntegrationConflictData, FanoutExpandedEvent, FanoutExpandedData, FanoutSource, FanoutPacket, RunCompletedEvent, RunCompletedData, RunStoppedEvent, RunStoppedData, ApprovalRefusedEvent, ApprovalRefusedData, AttestationRecordedEvent, AttestationRecordedData } from "./types/journal-event.js";
 export type { JournalLog } from "./types/journal-log.js";
 export type { KeysResult } from "./types/keys-result.js";
+export type { CommitId1, LandResult } from "./types/land-result.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
 export type { Operators } from "./types/operators.js";
@@ -47,7 +48,7 @@ export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","init-result","invalidator","journal-event","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet-detail","packet","report-result","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","init-result","invalidator","journal-event","journal-log","keys-result","land-result","manifest-summary","next-action","operators","packet-attestation","packet-detail","packet","report-result","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** Ahead-of-time compiled validator of each schema. */
@@ -76,6 +77,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = {
   "journal-event": v.validateJournalEvent as ValidateFunction,
   "journal-log": v.validateJournalLog as ValidateFunction,
   "keys-result": v.validateKeysResult as ValidateFunction,
+  "land-result": v.validateLandResult as ValidateFunction,
   "manifest-summary": v.validateManifestSummary as ValidateFunction,
   "next-action": v.validateNextAction as ValidateFunction,
   "operators": v.validateOperators as ValidateFunction,
@@ -126,6 +128,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "journal-event": "https://schemas.dwm.dev/v1/journal-event.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
   "keys-result": "https://schemas.dwm.dev/v1/keys-result.schema.json",
+  "land-result": "https://schemas.dwm.dev/v1/land-result.schema.json",
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "next-action": "https://schemas.dwm.dev/v1/next-action.schema.json",
   "operators": "https://schemas.dwm.dev/v1/operators.schema.json",

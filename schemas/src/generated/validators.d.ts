@@ -25,6 +25,7 @@ export declare const validateInvalidator: ValidateFunction;
 export declare const validateJournalEvent: ValidateFunction;
 export declare const validateJournalLog: ValidateFunction;
 export declare const validateKeysResult: ValidateFunction;
+export declare const validateLandResult: ValidateFunction;
 export declare const validateManifestSummary: ValidateFunction;
 export declare const validateNextAction: ValidateFunction;
 export declare const validateOperators: ValidateFunction;

@@ -4,55 +4,21 @@
 // commands that work when followed.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { git, makeGitRepo, type TempDir } from "@dwm/test-utils";
+import type { TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { dwmInProcess as dwm, journalEvents } from "../test-support/built-cli.js";
-import { trustOperator } from "../test-support/operator.js";
+import { commandsOnly, fanoutRepoWith } from "../test-support/commands-repo.js";
 
-const EXAMPLE = fileURLToPath(new URL("../../../../examples/fan-out", import.meta.url));
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-interface Phase {
-  id: string;
-  worker_ids: string[];
-  command?: { run: string[] };
-}
-
-/** examples/fan-out over 3 documents, its plan edited by `edit`, without dwm.workers.json. */
-function repoWith(edit: (plan: { phases: Phase[]; workers: unknown[] }) => void): TempDir {
-  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
+function repoWith(edit: Parameters<typeof fanoutRepoWith>[0]): TempDir {
+  const repo = fanoutRepoWith(edit);
   cleanups.push(repo.cleanup);
-  fs.cpSync(EXAMPLE, repo.path, { recursive: true });
-  fs.rmSync(path.join(repo.path, "dwm.workers.json"));
-  fs.rmSync(path.join(repo.path, "docs"), { recursive: true });
-  fs.mkdirSync(path.join(repo.path, "docs"));
-  for (const [id, words] of [
-    ["alpha", 50],
-    ["beta", 20],
-    ["gamma", 3],
-  ] as const)
-    fs.writeFileSync(path.join(repo.path, "docs", `${id}.md`), `# ${id}\n\n${"word ".repeat(words)}\n`);
-  const file = path.join(repo.path, "workflow.plan.json");
-  const plan = JSON.parse(fs.readFileSync(file, "utf8"));
-  edit(plan);
-  fs.writeFileSync(file, `${JSON.stringify(plan, null, 2)}\n`);
-  git(repo.path, "add", "-A");
-  git(repo.path, "commit", "-q", "-m", "fan-out of commands");
-  trustOperator(repo.path);
   return repo;
 }
-
-/** The grade step as a command phase; the grade-worker kept (unused) when `keepWorker`. */
-const commandsOnly = (keepWorker: boolean) => (plan: { phases: Phase[]; workers: unknown[] }) => {
-  const grade = plan.phases.find((p) => p.id === "grade") as Phase;
-  grade.worker_ids = [];
-  grade.command = { run: ["node", "scripts/grade.mjs"] };
-  if (!keepWorker) plan.workers = [];
-};
 
 const errorOf = (r: { stdout: string }) =>
   (JSON.parse(r.stdout) as { error: { code: string; hint: string } }).error;

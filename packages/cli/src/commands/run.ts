@@ -160,7 +160,21 @@ export function nextLines(o: RunOutcome, ref: string): string[] {
       `  $ dwm show ${withArg(ref, failed.packet_id)}`,
     ];
   }
-  if (o.status === "complete") return ["", "Next: the run's report:", `  $ dwm report ${ref}`];
+  if (o.status === "complete") {
+    // dwm land brings the result into the branch the run started from; without one, --into names it.
+    if (o.next?.[1] === "land")
+      return [
+        "",
+        "Next: bring the result into the branch the run started from; read the report:",
+        `  $ dwm land ${ref}`,
+        `  $ dwm report ${ref}`,
+      ];
+    return [
+      "",
+      `Next: the run's report; the run recorded no branch it started from, so name one to land its result (dwm land ${withArg(ref, "--into BRANCH")}):`,
+      `  $ dwm report ${ref}`,
+    ];
+  }
   if (o.status === "failed") return ["", "Next: see what holds the run:", `  $ dwm status ${ref}`];
   return ["", "Next: run again (it resumes where this one stopped):", `  $ dwm run ${ref}`];
 }
