@@ -28,17 +28,19 @@ const MAXRSS_PRELOAD = path.join(benchDir, "maxrss-preload.cjs");
  * (MiB) of one more run. argv[0] must be node: that extra run preloads a hook that reports the
  * process's own maxRSS when it exits, so the timed runs carry no hook.
  */
-export function timeProcess(argv, { runs = 9, cwd = repoRoot, env = process.env } = {}) {
+export function timeProcess(argv, { runs = 9, cwd = repoRoot, env = process.env, input, check } = {}) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const r = spawnSync(argv[0], argv.slice(1), { cwd, env, encoding: "utf8", maxBuffer: 1 << 28 });
+    const r = spawnSync(argv[0], argv.slice(1), { cwd, env, input, encoding: "utf8", maxBuffer: 1 << 28 });
     times.push(performance.now() - t0);
     if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+    check?.(r.stdout);
   }
   const rssFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-rss-")), "rss");
   const r = spawnSync(argv[0], ["--require", MAXRSS_PRELOAD, ...argv.slice(1)], {
     cwd,
+    input,
     env: { ...env, DWM_BENCH_MAXRSS_FILE: rssFile },
     encoding: "utf8",
     maxBuffer: 1 << 28,

@@ -5,6 +5,8 @@
 //   --large  also the largest sizes (run loop at 100,000 packets, the side by side at 1,000 agents)
 //   --sizes=A,B  the scenarios with a size ladder (runloop, claude-workflows) run exactly these sizes
 //   --runs=N     those scenarios repeat each size N times (the median is reported)
+//   --nodes=24,22  startup also times these Node.js major versions beside this one, in the same run
+//                  (each installed from the npm registry by scripts/ci-node.sh)
 import { fork } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -20,8 +22,13 @@ const sizes = flagValue("--sizes")
   ?.split(",")
   .map((x) => Number(x.replace(/_/g, "")));
 const runs = flagValue("--runs") === undefined ? undefined : Number(flagValue("--runs"));
+const nodes = flagValue("--nodes")?.split(",").filter(Boolean);
 if (sizes?.some((n) => !Number.isInteger(n) || n < 1) || (runs !== undefined && !(runs >= 1))) {
   console.error("--sizes takes whole numbers (--sizes=20,200), --runs one (--runs=3)");
+  process.exit(2);
+}
+if (nodes?.some((m) => !/^\d+$/.test(m))) {
+  console.error("--nodes takes Node.js major versions (--nodes=24,22)");
   process.exit(2);
 }
 
@@ -29,7 +36,7 @@ if (childOf !== -1) {
   // One scenario in this process; its rows go back to the parent.
   const name = args[childOf + 1];
   const mod = await import(pathToFileURL(path.join(benchDir, "scenarios", `${name}.mjs`)).href);
-  const rows = await mod.run({ quick, large, sizes, runs });
+  const rows = await mod.run({ quick, large, sizes, runs, nodes });
   process.send?.({ rows: rows ?? [] });
   process.exit(0);
 }

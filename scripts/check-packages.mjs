@@ -115,6 +115,10 @@ function checkContents(pkg, root, files) {
       allowed.add(f).add(`dist/generated/types/${name}.js`).add(`dist/generated/types/${name}.d.ts`);
     }
   }
+  if (pkg.name === "@dwm/cli") {
+    // The agent skill, served by `dwm mcp` as resources (read at run time from dist/skill/).
+    for (const f of files.filter((f) => /^dist\/skill\/.+\.md$/.test(f))) allowed.add(f);
+  }
   const stray = files.filter((f) => !allowed.has(f) && !(f.endsWith(".map") && allowed.has(f.slice(0, -4))));
   if (stray.length) problems.push(`files nothing at run time reaches: ${stray.join(", ")}`);
   const tests = files.filter((f) => /\.test\.|(^|\/)(fixtures|test-support|__tests__)\//.test(f));

@@ -61,7 +61,7 @@ const READS = {
     "@dwm/compiler#gate",
   ],
   "fixtures/plan-evaluator/plans/activate-pipeline-audit.json": ["@dwm/cli#test", "@dwm/plan-evaluator#test"],
-  "skill/SKILL.md": ["@dwm/plan-evaluator#test"],
+  "skill/SKILL.md": ["@dwm/plan-evaluator#test", "@dwm/cli#test"],
   "schemas/examples/packet/valid/inventory.json": ["@dwm/scheduler#test", "@dwm/runtime#test"],
   "schemas/run.schema.json": ["@dwm/runtime#test", "@dwm/runtime#gate", "@dwm/cli#gate"],
   "vitest.shared.js": ["@dwm/core#test", "@dwm/executor#test", "@dwm/reviewer#test"],

@@ -68,7 +68,8 @@ for (const file of reports.sort()) {
   }
   // A test file that fails to load counts as a failed suite with no failed tests.
   const broken = (r.testResults ?? []).filter(
-    (t) => t.status === "failed" && (t.assertionResults ?? []).length === 0,
+    // (or whose beforeAll failed: vitest reports its tests as skipped, none as failed)
+    (t) => t.status === "failed" && !(t.assertionResults ?? []).some((a) => a.status === "failed"),
   ).length;
   passed += r.numPassedTests ?? 0;
   failed += (r.numFailedTests ?? 0) + broken;

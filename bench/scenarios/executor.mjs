@@ -1,6 +1,8 @@
-// Per-attempt overhead of the executor (worktree, evidence, DWM's commit, attempt.json) against
+// Per-attempt overhead of the executor (checkout, evidence, DWM's commit, attempt.json) against
 // two floors measured in the same run: spawning the same no-op command directly, and the bare
-// git work every attempt needs (worktree add, the no-op in it, status, diff, worktree remove).
+// git work every attempt needs (a checkout by git init + alternates + read-tree, the no-op in
+// it, status, removal). And the OS sandbox's cost, measured in the same run: the no-op spawned
+// in bubblewrap against the bare spawn, and runAttempt with bubblewrap against runAttempt without.
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -80,18 +82,33 @@ export async function run({ quick }) {
   };
   try {
     const direct = await time(() => core.nodeProcessRunner.run({ argv: ["true"], cwd: repo.dir, env }));
+    const sandbox = core.bubblewrapSandbox();
+    const probe = await sandbox.probe();
+    const view = { binds: [{ source: repo.dir, writable: true }], hidden: [], network: "none" };
+    const inSandbox = probe.ok
+      ? await time(async () => {
+          const prepared = await sandbox.prepare({ argv: ["true"], cwd: repo.dir, env }, view);
+          await core.nodeProcessRunner.run(prepared.request);
+          await prepared.dispose();
+        })
+      : null;
+    const objects = path.join(repo.dir, ".git", "objects");
     const bareGit = await time((i) => {
       const wt = path.join(work, `bare-${i + 1}`);
       const g = (cwd, ...a) => spawnSync("git", a, { cwd, env });
-      g(repo.dir, "worktree", "add", "-q", "--detach", wt, repo.head);
+      fs.mkdirSync(wt);
+      g(wt, "init", "-q", "--template=", ".");
+      fs.mkdirSync(path.join(wt, ".git", "objects", "info"), { recursive: true });
+      fs.writeFileSync(path.join(wt, ".git", "objects", "info", "alternates"), `${objects}\n`);
+      g(wt, "read-tree", "--reset", "-u", repo.head);
       spawnSync("true", [], { cwd: wt, env });
       g(wt, "status", "--porcelain");
-      g(wt, "diff", "HEAD");
-      g(repo.dir, "worktree", "remove", "--force", wt);
+      fs.rmSync(wt, { recursive: true, force: true });
     });
     const p = packet();
     const binding = { backend: "shell", argv: ["true"] };
-    const executor = await time((i) =>
+    let n = 1;
+    const attempt = (withSandbox) =>
       runAttempt(
         {
           kind: "attempt-request",
@@ -99,7 +116,7 @@ export async function run({ quick }) {
           run_id: "bench",
           packet: p,
           prompt: "Do nothing.\n",
-          attempt: i + 2,
+          attempt: ++n,
           base_commit: repo.head,
           binding: { bindings_digest: core.digest({ "*": binding }), workers: { w: binding } },
           inputs: [],
@@ -110,30 +127,47 @@ export async function run({ quick }) {
         {
           processRunner: core.nodeProcessRunner,
           clock: core.systemClock,
-          attemptDir: path.join(work, "attempts", String(i + 2)),
+          attemptDir: path.join(work, "attempts", String(n)),
           env,
           worktreeRoot: work,
+          ...(withSandbox ? { sandbox } : {}),
         },
-      ),
-    );
+      );
+    const executor = await time(() => attempt(false));
+    const sandboxed = probe.ok ? await time(() => attempt(true)) : null;
     const rows = [
       { case: "spawn `true` directly (floor)", median_ms: direct.toFixed(1), ratio: "1.00" },
       {
-        case: "bare git: worktree add/status/diff/remove + `true`",
+        case: "spawn `true` in bubblewrap",
+        median_ms: inSandbox === null ? `n/a (${probe.reason})` : inSandbox.toFixed(1),
+        ratio: inSandbox === null ? "" : (inSandbox / direct).toFixed(2),
+      },
+      {
+        case: "bare git: checkout (init + alternates + read-tree)/status/remove + `true`",
         median_ms: bareGit.toFixed(1),
         ratio: (bareGit / direct).toFixed(2),
       },
       {
-        case: "runAttempt (shell `true`)",
+        case: "runAttempt (shell `true`), no sandbox",
         median_ms: executor.toFixed(1),
         ratio: (executor / direct).toFixed(2),
+      },
+      {
+        case: "runAttempt (shell `true`), bubblewrap",
+        median_ms: sandboxed === null ? "n/a" : sandboxed.toFixed(1),
+        ratio: sandboxed === null ? "" : (sandboxed / direct).toFixed(2),
+      },
+      {
+        case: "sandbox cost per attempt (bubblewrap - none)",
+        median_ms: sandboxed === null ? "n/a" : (sandboxed - executor).toFixed(1),
+        ratio: "",
       },
       { case: "runAttempt / bare git", median_ms: "", ratio: (executor / bareGit).toFixed(2) },
     ];
     writeResult("executor", {
       runs,
       rows,
-      note: "50-file repository; runAttempt adds DWM's commit, diff.patch, evidence digests and attempt.json to the bare git work",
+      note: "50-file repository; runAttempt adds repository snapshots, DWM's staging and commit, the fetch of the branch, diff.patch, evidence digests and attempt.json to the bare git work; the sandbox rows spawn the same no-op through bubblewrapSandbox (pids limit included)",
     });
     return rows;
   } finally {

@@ -4,9 +4,15 @@
 // shell backend, the other 999 with the dry-run backend (no worktrees), whose reviews always ask
 // for a human, so the journal holds every packet's dispatch, attempt and review and the run waits
 // at 999 needs-human gates, which `dwm status` folds and lists.
+// With --nodes=24,… the same cases are timed with those Node.js versions too (scripts/ci-node.sh
+// installs them), each against its own floor. Where Node has module.enableCompileCache (22.1+),
+// which the dwm bin turns on, each dwm case is timed with the cache (in a fresh folder, written by
+// one untimed run first) and without it (NODE_DISABLE_COMPILE_CACHE=1).
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { dwmBin, timeProcess, writeResult } from "../lib.mjs";
+import { dwmBin, median, repoRoot, timeProcess, writeResult } from "../lib.mjs";
 import { preparedNoopRun } from "../plans.mjs";
 
 /** A repository holding a run of `n` packets, every packet attempted; the repo, the run's id and journal size. */
@@ -21,39 +27,132 @@ async function finishedRun(n) {
   return { dir: run.dir, runId: run.runId, events };
 }
 
-export async function run({ quick }) {
+/** What an MCP client sends first: initialize, initialized, tools/list (then it waits for the answers). */
+const MCP_HANDSHAKE = `${[
+  {
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+  },
+  { jsonrpc: "2.0", method: "notifications/initialized" },
+  { jsonrpc: "2.0", id: 2, method: "tools/list" },
+]
+  .map((m) => JSON.stringify(m))
+  .join("\n")}\n`;
+
+/** `dwm mcp` must have answered both requests (initialize, tools/list), else its time means nothing. */
+function checkMcp(stdout) {
+  const ids = stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).id);
+  if (ids.join() !== "1,2") throw new Error(`dwm mcp answered ${stdout.slice(0, 300)}`);
+}
+
+/** The Node binaries to time: this one, then one per requested major version. */
+function nodeBinaries(majors = []) {
+  const list = [process.execPath];
+  for (const major of majors) {
+    const r = spawnSync("bash", [path.join(repoRoot, "scripts/ci-node.sh"), major], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    if (r.status !== 0) throw new Error(`scripts/ci-node.sh ${major} failed`);
+    list.push(r.stdout.trim());
+  }
+  return list;
+}
+
+function nodeVersion(bin) {
+  return spawnSync(bin, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
+}
+
+/**
+ * Times every case once per round, round after round, so that load changing during the run falls
+ * on all cases alike (the machine is often shared); the median of each, and its peak RSS from one
+ * more run.
+ */
+function roundRobin(cases, runs) {
+  const times = cases.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    cases.forEach((c, k) => {
+      const t0 = performance.now();
+      const r = c.input
+        ? spawnSync(c.argv[0], c.argv.slice(1), { cwd: c.cwd, env: c.env, input: c.input, encoding: "utf8" })
+        : spawnSync(c.argv[0], c.argv.slice(1), { cwd: c.cwd, env: c.env, stdio: "ignore" });
+      times[k].push(performance.now() - t0);
+      if (r.status !== 0) throw new Error(`${c.argv.join(" ")} exited ${r.status}`);
+      c.check?.(r.stdout);
+    });
+  }
+  return cases.map((c, k) => ({
+    median: median(times[k]),
+    peakRssMiB: timeProcess(c.argv, {
+      runs: 1,
+      cwd: c.cwd,
+      env: c.env,
+      ...(c.input ? { input: c.input, check: c.check } : {}),
+    }).peakRssMiB,
+  }));
+}
+
+export async function run({ quick, nodes }) {
   const runs = quick ? 3 : 15;
   const packets = quick ? 40 : 1_000;
+  const binaries = nodeBinaries(nodes);
   const { dir, runId, events } = await finishedRun(packets);
+  const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-bench-compile-cache-"));
   try {
-    const env = { ...process.env, NO_COLOR: "1" };
-    const floor = timeProcess([process.execPath, "-e", "0"], { runs, env });
-    const version = timeProcess([process.execPath, dwmBin, "--version"], { runs, env });
-    const status = timeProcess([process.execPath, dwmBin, "status", runId, "--json"], {
-      runs,
-      cwd: dir,
-      env,
-    });
-    const row = (what, t) => ({
-      case: what,
-      median_ms: t.median.toFixed(1),
-      ratio: (t.median / floor.median).toFixed(2),
-      peak_rss_mib: t.peakRssMiB.toFixed(0),
-    });
-    const rows = [
-      row("node -e 0 (floor)", floor),
-      row("dwm --version", version),
-      row(`dwm status --json (${packets} packets, ${events} events)`, status),
+    const base = { ...process.env, NO_COLOR: "1" };
+    delete base.NODE_COMPILE_CACHE;
+    delete base.NODE_DISABLE_COMPILE_CACHE;
+    const commands = [
+      ["dwm --version", [dwmBin, "--version"]],
+      ["dwm mcp (initialize, tools/list)", [dwmBin, "mcp"], { input: MCP_HANDSHAKE, check: checkMcp }],
+      [`dwm status --json (${packets} packets, ${events} events)`, [dwmBin, "status", runId, "--json"]],
     ];
+    const cases = [];
+    for (const bin of binaries) {
+      const node = nodeVersion(bin);
+      const floor = cases.length;
+      cases.push({ what: "node -e 0 (floor)", node, floor, argv: [bin, "-e", "0"], cwd: dir, env: base });
+      const hasCache =
+        spawnSync(bin, ["-p", "typeof require('node:module').enableCompileCache"], {
+          encoding: "utf8",
+        }).stdout.trim() === "function";
+      for (const [what, args, io = {}] of commands) {
+        const argv = [bin, ...args];
+        if (!hasCache) {
+          cases.push({ what, node, floor, argv, cwd: dir, env: base, ...io });
+          continue;
+        }
+        const env = { ...base, NODE_COMPILE_CACHE: fs.mkdtempSync(path.join(cacheRoot, "c-")) };
+        spawnSync(bin, args, { cwd: dir, env, input: io.input ?? "" }); // writes the cache
+        cases.push({ what: `${what}, compile cache`, node, floor, argv, cwd: dir, env, ...io });
+        const off = { ...base, NODE_DISABLE_COMPILE_CACHE: "1" };
+        cases.push({ what: `${what}, no compile cache`, node, floor, argv, cwd: dir, env: off, ...io });
+      }
+    }
+    const timed = roundRobin(cases, runs);
+    const rows = cases.map((c, k) => ({
+      case: c.what,
+      node: c.node,
+      median_ms: timed[k].median.toFixed(1),
+      ratio: (timed[k].median / timed[c.floor].median).toFixed(2),
+      peak_rss_mib: timed[k].peakRssMiB.toFixed(0),
+    }));
     writeResult("startup", {
       runs,
       packets,
       journal_events: events,
+      nodes: binaries.map(nodeVersion),
       rows,
-      note: "median wall time of each command over the runs; every packet of the run was attempted (seed with shell, the rest dry-run, waiting at needs-human gates), so status reads every packet and folds the whole journal",
+      note: "median wall time of each command over the runs, the commands taking turns round by round; each Node against its own floor; every packet of the run was attempted (seed with shell, the rest dry-run, waiting at needs-human gates), so status reads every packet and folds the whole journal. Where Node has a compile cache (22.1+), dwm turns it on: timed warm (one untimed run wrote it) and off (NODE_DISABLE_COMPILE_CACHE=1)",
     });
     return rows;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(cacheRoot, { recursive: true, force: true });
   }
 }

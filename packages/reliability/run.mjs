@@ -2,7 +2,7 @@
 // pnpm test:reliability [--full] [--seed N] [--no-build] [suite ...]
 // Builds what the suites drive (turbo, the packages @dwm/reliability depends on), then runs the
 // suites with vitest: quick sizes by default (what CI runs in `pnpm test`), full sizes with --full.
-// Suites: crash, tamper, plan-fuzz, escapes, gates, secrets, concurrency (default: all).
+// Suites: crash, tamper, plan-fuzz, escapes, gates, secrets, concurrency, attacks (default: all).
 // Each prints its counts and writes results/<suite>.json; a summary table ends the run.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
-const SUITES = ["crash", "tamper", "plan-fuzz", "escapes", "gates", "secrets", "concurrency"];
+const SUITES = ["crash", "tamper", "plan-fuzz", "escapes", "gates", "secrets", "concurrency", "attacks"];
 
 const args = process.argv.slice(2);
 const env = { ...process.env };

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { compilePlan, loadRun } from "@dwm/compiler";
-import { nodeProcessRunner, readJsonFile } from "@dwm/core";
+import { bubblewrapSandbox, nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { integrationBranch, runWorkflow } from "@dwm/dispatcher";
 import { loadWorkerBindings } from "@dwm/executor";
 import { buildApproval, readApprovalPolicy, writeApproval } from "@dwm/gate-resolver";
@@ -146,11 +146,13 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
       bindingsDigest: bindings.digest,
       policy: policy && { policy, name: "dwm.policy.json" },
     };
+    // The OS sandbox on, as `dwm run` runs the workers.
     const ports = () => ({
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       processRunner: nodeProcessRunner,
       env: dwmEnv(path.join(store.path, "home"), { [KEY_ENV]: KEY_VALUE }),
       worktreeRoot: store.path,
+      sandbox: bubblewrapSandbox(),
     });
 
     const first = await runWorkflow(compiled.runDir, ports(), options);
@@ -189,6 +191,11 @@ describe.skipIf(skip)("examples/agent-pair with the real Claude Code and Codex C
     expect(second.status).toBe("complete");
     expect(second.this_run.attempts).toBe(0);
     expect(verifyRun(compiled.runDir, { trust: testTrust() }).problems).toEqual([]);
+    expect(
+      readJournal(compiled.runDir)
+        .events.filter((e) => e.type === "attempt.recorded")
+        .map((e) => e.data.sandbox),
+    ).toEqual(["bubblewrap", "bubblewrap", "bubblewrap"]);
 
     const branch = integrationBranch(compiled.runId);
     expect(git(repo.path, "show", `${branch}:notes/plan.md`)).toBe(PLAN_MD.trimEnd());

@@ -64,3 +64,5 @@ export const cliErrors = defineErrors({
     exitCode: EXIT.failure,
   },
 });
+
+export { mcpErrors } from "./internal/mcp/errors.js";

@@ -1,6 +1,7 @@
 import { RISK_CATEGORIES } from "@dwm/schemas";
 import type { CommandSpec, OptionSpec } from "./command.js";
 import { storeOption } from "./run-arg.js";
+import { sandboxOption } from "./worker-sandbox.js";
 
 /** The backends a binding may name (worker-bindings.schema.json). */
 const BACKEND_NAMES = ["dry-run", "shell", "codex", "claude", "command"] as const;
@@ -73,7 +74,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "exec",
     usage:
-      "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--json]",
+      "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--no-sandbox] [--json]",
     summary:
       "Run one attempt of one packet by hand (evidence in .dwm/exec/, branch …/exec-<n>) and print its summary.",
     positionals: { min: 2, max: 2 },
@@ -96,6 +97,7 @@ export const COMMANDS: CommandSpec[] = [
       },
       attempt: { type: "string", description: "Attempt number (default: the next one)." },
       timeout: { type: "string", description: "Timeout of each worker invocation, in milliseconds." },
+      ...sandboxOption,
       ...json,
     },
     load: () => import("./commands/exec.js"),
@@ -297,12 +299,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--quiet|--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
     options: {
       ...storeOption,
+      ...sandboxOption,
       backend: {
         type: "string",
         description:
@@ -374,7 +377,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "worker",
     usage:
-      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F] [--json|--ndjson]",
+      "dwm worker --queue URL --backends B,... [--concurrency N] [--name NAME] [--cache-dir DIR] [--lock-ms MS] [--stalled-ms MS] [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F] [--no-sandbox] [--json|--ndjson]",
     summary:
       "Execute attempts for coordinators (dwm run --queue) on this machine until SIGINT/SIGTERM; runs only the backends given; never writes a run store.",
     positionals: { min: 0, max: 0 },
@@ -391,6 +394,7 @@ export const COMMANDS: CommandSpec[] = [
           "Backends this worker may run (dry-run, shell, codex, claude, command); it takes no other jobs.",
       },
       concurrency: { type: "string", description: "Attempts at once on this worker (default 1)." },
+      ...sandboxOption,
       name: { type: "string", description: "Name shown in results and logs (default host:pid)." },
       "cache-dir": {
         type: "string",
@@ -445,6 +449,15 @@ export const COMMANDS: CommandSpec[] = [
     positionals: { min: 0, max: 1 },
     options: { ...storeOption, ...json },
     load: () => import("./commands/next.js"),
+  },
+  {
+    name: "mcp",
+    usage: "dwm mcp",
+    summary:
+      "Serve DWM to agents over the Model Context Protocol on stdin/stdout: evaluate, compile, run, status, next, show, gates, log, verify, report; the skill and schemas as resources. Never approves or rejects a gate.",
+    positionals: { min: 0, max: 0 },
+    options: {},
+    load: () => import("./commands/mcp.js"),
   },
   {
     name: "completion",

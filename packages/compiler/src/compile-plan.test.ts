@@ -2,16 +2,19 @@ import fs from "node:fs";
 import path from "node:path";
 import { digest, EXIT } from "@dwm/core";
 import { validateSchema } from "@dwm/schemas";
-import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
+import {
+  git,
+  leftOut,
+  makeGitRepo,
+  makeTempDir,
+  referencePlansDir,
+  requirePart,
+  type TempDir,
+} from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { compilePlan } from "./compile-plan.js";
 import { loadRun } from "./load-run.js";
-import {
-  activatedReferencePlans,
-  fixturePlan,
-  REFERENCE_PLANS,
-  snapshotTree,
-} from "./test-support/helpers.js";
+import { activatedReferencePlans, fixturePlan, snapshotTree } from "./test-support/helpers.js";
 import { COMPILER_VERSION } from "./version.js";
 
 let repo: TempDir;
@@ -137,11 +140,12 @@ describe("compilePlan", () => {
     expect(fs.existsSync(path.join(repo.path, ".dwm"))).toBe(false);
   });
 
-  it.skipIf(!fs.existsSync(REFERENCE_PLANS))(
+  it.skipIf(leftOut("reference-plans"))(
     "refuses a downgrade plan with ERR_PLAN_DOWNGRADE naming the target",
     () => {
+      requirePart("reference-plans");
       const plan = JSON.parse(
-        fs.readFileSync(path.join(REFERENCE_PLANS, "downgrade.workflow.plan.json"), "utf8"),
+        fs.readFileSync(path.join(referencePlansDir() ?? "", "downgrade.workflow.plan.json"), "utf8"),
       );
       expect(() => compilePlan(plan, opts())).toThrow(
         expect.objectContaining({
@@ -316,7 +320,12 @@ describe("compilePlan", () => {
     });
   });
 
-  describe.skipIf(activatedReferencePlans().length === 0)("reference plans", () => {
+  describe.skipIf(leftOut("reference-plans"))("reference plans", () => {
+    it("are there, several of them activating", () => {
+      requirePart("reference-plans");
+      expect(activatedReferencePlans().length).toBeGreaterThan(0);
+    });
+
     it.each(activatedReferencePlans())("%s compiles, twice, to identical bytes", (_name, plan) => {
       const a = compilePlan(plan, opts());
       const first = snapshotTree(a.runDir);

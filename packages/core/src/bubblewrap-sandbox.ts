@@ -8,6 +8,7 @@ import { isInside } from "./paths.js";
 import type { ProcessRequest, ProcessRunner } from "./ports.js";
 import { nodeProcessRunner } from "./process-runner.js";
 import type { PreparedSpawn, Sandbox, SandboxEndpoint, SandboxProbe, SandboxView } from "./sandbox.js";
+import { limitPids } from "./sandbox-pids.js";
 
 /** Options of `bubblewrapSandbox`. */
 export interface BubblewrapOptions {
@@ -19,7 +20,14 @@ export interface BubblewrapOptions {
   path?: string | undefined;
   /** Where endpoint relays make their sockets (a private folder each). Default: the system temp folder. */
   relayRoot?: string;
+  /**
+   * At most this many processes inside one sandbox (a fork bomb stays bounded): a pids cgroup
+   * where one can be made, else RLIMIT_NPROC (see `limitPids`). Default 1024; 0: no limit.
+   */
+  maxProcesses?: number;
 }
+
+const DEFAULT_MAX_PROCESSES = 1024;
 
 // Sockets of system services live here (D-Bus, systemd, docker, ssh and gpg agents of
 // /run/user/<uid>): a process that can connect to one can often act with the service's powers,
@@ -107,7 +115,9 @@ export function bubblewrapArgs(view: SandboxView, cwd: string, extraBinds: reado
   const hidden = [...SYSTEM_HIDDEN, ...view.hidden]
     .map(real)
     .filter((p): p is string => p !== null && (underBind(p) || !isInside("/tmp", p)));
-  const unique = [...new Set(hidden)];
+  // A path inside another hidden one is gone with it (and could not be mounted over: its parent
+  // is an empty read-only folder by then).
+  const unique = [...new Set(hidden)].filter((p, _, all) => !all.some((q) => q !== p && isInside(q, p)));
   args.push(...hiddenArgs(unique.filter((p) => !underBind(p))));
   for (const b of binds) args.push(b.writable ? "--bind" : "--ro-bind", b.source, b.target);
   args.push(...extraBinds);
@@ -162,6 +172,39 @@ async function startRelay(endpoints: readonly SandboxEndpoint[], root: string): 
     throw e;
   }
   return { dir, spec, close };
+}
+
+/**
+ * The argv up to the command for a view with endpoints: the relay started on the host, its
+ * socket folder and script bound in (`prefix` gets those binds), and the relay inside starting
+ * the command after a final `--`. `close` stops the relay.
+ */
+async function relayedArgv(
+  endpoints: readonly SandboxEndpoint[],
+  root: string,
+  prefix: (extraBinds: string[]) => string[],
+): Promise<{ argv: string[]; close: () => Promise<void> }> {
+  const relay = await startRelay(endpoints, root);
+  try {
+    const extra = [
+      "--ro-bind",
+      relay.dir,
+      RELAY_INSIDE,
+      "--ro-bind",
+      relayScript(),
+      `${RELAY_INSIDE}-bin/relay.js`,
+    ];
+    let node = real(process.execPath) ?? process.execPath;
+    if (isInside("/tmp", node)) {
+      extra.push("--ro-bind", node, `${RELAY_INSIDE}-bin/node`);
+      node = `${RELAY_INSIDE}-bin/node`;
+    }
+    const argv = [...prefix(extra), node, `${RELAY_INSIDE}-bin/relay.js`, JSON.stringify(relay.spec)];
+    return { argv, close: relay.close };
+  } catch (e) {
+    await relay.close();
+    throw e;
+  }
 }
 
 async function probeBwrap(
@@ -222,6 +265,7 @@ export function bubblewrapSandbox(options: BubblewrapOptions = {}): Sandbox {
   const runner = options.runner ?? nodeProcessRunner;
   return {
     name: "bubblewrap",
+    isolates: true,
     probe: () => probeBwrap(bwrap, runner, options.path),
     async prepare(request: ProcessRequest, view: SandboxView): Promise<PreparedSpawn> {
       const endpoints = typeof view.network === "object" ? view.network.endpoints : [];
@@ -235,39 +279,40 @@ export function bubblewrapSandbox(options: BubblewrapOptions = {}): Sandbox {
       }
       // The private /tmp hides TMPDIR when it points elsewhere.
       const env = request.env.TMPDIR === undefined ? request.env : { ...request.env, TMPDIR: "/tmp" };
+      const max = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+      const pids = max > 0 ? limitPids(max) : null;
+      const outside = pids?.outside ?? [];
+      const inside = pids?.inside ?? [];
+      const releasePids = async () => pids?.release();
       if (endpoints.length === 0) {
-        const argv = [bwrap, ...bubblewrapArgs(view, request.cwd), "--", ...request.argv];
-        return { request: { ...request, argv, env }, dispose: async () => undefined };
-      }
-      const relay = await startRelay(endpoints, options.relayRoot ?? os.tmpdir());
-      try {
-        const script = relayScript();
-        const extra = [
-          "--ro-bind",
-          relay.dir,
-          RELAY_INSIDE,
-          "--ro-bind",
-          script,
-          `${RELAY_INSIDE}-bin/relay.js`,
-        ];
-        let node = real(process.execPath) ?? process.execPath;
-        if (isInside("/tmp", node)) {
-          extra.push("--ro-bind", node, `${RELAY_INSIDE}-bin/node`);
-          node = `${RELAY_INSIDE}-bin/node`;
-        }
         const argv = [
+          ...outside,
+          bwrap,
+          ...bubblewrapArgs(view, request.cwd),
+          "--",
+          ...inside,
+          ...request.argv,
+        ];
+        return { request: { ...request, argv, env }, dispose: releasePids };
+      }
+      try {
+        const relayed = await relayedArgv(endpoints, options.relayRoot ?? os.tmpdir(), (extra) => [
+          ...outside,
           bwrap,
           ...bubblewrapArgs(view, request.cwd, extra),
           "--",
-          node,
-          `${RELAY_INSIDE}-bin/relay.js`,
-          JSON.stringify(relay.spec),
-          "--",
-          ...request.argv,
-        ];
-        return { request: { ...request, argv, env }, dispose: relay.close };
+          ...inside,
+        ]);
+        const argv = [...relayed.argv, "--", ...request.argv];
+        return {
+          request: { ...request, argv, env },
+          dispose: async () => {
+            await relayed.close();
+            await releasePids();
+          },
+        };
       } catch (e) {
-        await relay.close();
+        await releasePids();
         throw e;
       }
     },

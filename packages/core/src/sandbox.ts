@@ -61,6 +61,12 @@ export interface SandboxProbe {
 export interface Sandbox {
   /** `bubblewrap`, or `none` for `noSandbox` (the operator's `--no-sandbox`). */
   readonly name: string;
+  /**
+   * Whether the process really runs inside the view: binds appear at their targets, hidden
+   * paths are hidden. False for `noSandbox` and for test doubles, where the process sees the
+   * host's paths (so paths handed to it must be host paths).
+   */
+  readonly isolates: boolean;
   /** Whether this sandbox works here (it runs a tiny process in a view once). */
   probe(): Promise<SandboxProbe>;
   /** `request` rewritten to run inside `view` (argv, env; the cwd must lie in the view). */
@@ -70,6 +76,7 @@ export interface Sandbox {
 /** No sandbox at all: the process runs as the operator, with everything the operator can reach. */
 export const noSandbox: Sandbox = {
   name: "none",
+  isolates: false,
   probe: async () => ({ ok: true, name: "none", version: null, reason: null }),
   prepare: async (request) => ({ request, dispose: async () => undefined }),
 };

@@ -17,6 +17,11 @@ export const dispatcherErrors = defineErrors({
     hint: "Something else updated dwm/<run>/integration; stop it and run again.",
     exitCode: EXIT.integrity,
   },
+  ERR_DISPATCH_INTEGRATION_REWOUND: {
+    title: "The run's integration branch no longer holds work this run merged into it.",
+    hint: "Something moved dwm/<run>/integration back or elsewhere; details.missing names the merged commits. Point the branch back at a commit that holds them (git update-ref), or find what moved it, then run again.",
+    exitCode: EXIT.integrity,
+  },
   ERR_DISPATCH_EVIDENCE_MISSING: {
     title: "An attempt or review the journal names cannot be read back.",
     hint: "Run dwm verify on the run: the run store was changed outside DWM.",

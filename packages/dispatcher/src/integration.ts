@@ -88,6 +88,34 @@ export async function approvalHead(
   return (await integrationHead(ports, runId)) ?? baseCommit;
 }
 
+/**
+ * Refuse to build on an integration branch that lost work this run merged: each of `merged`
+ * (the commits the journal recorded as merged) must be in `head`'s history. Someone moved the
+ * branch back or elsewhere (a worker whose sandbox did not hold, a hand reset); merging on top
+ * would silently drop reviewed work. Throws ERR_DISPATCH_INTEGRATION_REWOUND.
+ */
+export async function assertIntegrationKeeps(
+  ports: IntegrationPorts,
+  runId: string,
+  head: string | null,
+  merged: readonly string[],
+): Promise<void> {
+  if (merged.length === 0) return;
+  const ref = `refs/heads/${integrationBranch(runId)}`;
+  const lost = (missing: string[]) =>
+    dispatcherErrors.create(
+      "ERR_DISPATCH_INTEGRATION_REWOUND",
+      `${ref} no longer holds ${missing.length} merged commit(s) of this run: ${missing.slice(0, 5).join(", ")}`,
+      { details: { ref, head, missing: missing.slice(0, 50) } },
+    );
+  if (head === null) throw lost([...merged]);
+  // One git call for any number of merges: what the merged commits reach that the head does not.
+  const r = await ports.git.run(ports.repo, ["rev-list", "--no-walk=unsorted", ...merged, `^${head}`]);
+  if (r.exitCode !== 0) throw lost([...merged]);
+  const missing = r.stdout.split("\n").filter((l) => OID.test(l));
+  if (missing.length > 0) throw lost(missing);
+}
+
 /** The integration branch head, or null when nothing was merged yet. */
 export async function integrationHead(ports: IntegrationPorts, runId: string): Promise<string | null> {
   return rev(ports, `refs/heads/${integrationBranch(runId)}`);

@@ -41,8 +41,9 @@ export const executorErrors = defineErrors({
     hint: "Choose a worktree root outside the repository (the default is the system temp directory).",
   },
   ERR_EXEC_GIT_FAILED: {
-    title: "A git command of the executor failed (worktree add/remove, commit, diff).",
-    hint: "Read the git message in the details; `git worktree prune` clears stale worktree records.",
+    title:
+      "A git command of the executor failed (checkout, staging, commit, fetch of the attempt branch, diff).",
+    hint: "Read the git message in the details (a refused fetch names the object git's fsck rejected); the attempt's folder is removed and a retry starts afresh.",
   },
   ERR_EXEC_RUN_NOT_FOUND: {
     title: "No run with that id or path.",

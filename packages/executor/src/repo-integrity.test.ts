@@ -97,3 +97,30 @@ describe("snapshotRepository", () => {
     }
   });
 });
+
+describe("snapshotRepository with refs left to their writers", () => {
+  it("lists every ref but those under the skipped namespaces, whatever git's version", async () => {
+    const repo = makeGitRepo({ "a.txt": "a\n" });
+    try {
+      const head = git(repo.path, "rev-parse", "HEAD");
+      git(repo.path, "update-ref", "refs/heads/dwm/r/p/1", head);
+      git(repo.path, "update-ref", "refs/dwm/evidence/x", head);
+      git(repo.path, "update-ref", "refs/tags/v1", head);
+      const g = createGit(nodeProcessRunner, process.env);
+      const all = await snapshotRepository(g, repo.path);
+      expect(Object.keys(all.refs).sort()).toEqual([
+        "HEAD",
+        "refs/dwm/evidence/x",
+        "refs/heads/dwm/r/p/1",
+        "refs/heads/main",
+        "refs/tags/v1",
+      ]);
+      for (let i = 0; i < 2; i++) {
+        const some = await snapshotRepository(g, repo.path, ["refs/heads/dwm/", "refs/dwm/"]);
+        expect(Object.keys(some.refs).sort()).toEqual(["HEAD", "refs/heads/main", "refs/tags/v1"]);
+      }
+    } finally {
+      repo.cleanup();
+    }
+  });
+});

@@ -1,16 +1,39 @@
+import fs from "node:fs";
 import path from "node:path";
-import { type Clock, digest, type ProcessRunner, writeArtifact, writeFileAtomic } from "@dwm/core";
+import {
+  type Clock,
+  digest,
+  dwmConfigDir,
+  noSandbox,
+  type ProcessRunner,
+  type Sandbox,
+  writeArtifact,
+  writeFileAtomic,
+} from "@dwm/core";
 import type { Attempt, AttemptRequest } from "@dwm/schemas";
 import { type AttemptRecord, assembleAttempt, emptyRecord } from "./internal/attempt-record.js";
+import {
+  type AttemptSpace,
+  commitWork,
+  importWork,
+  inspectWorkerGit,
+  jobIoDir,
+  openSpace,
+  removeSpace,
+  reserveSpace,
+  stageWork,
+} from "./internal/attempt-space.js";
 import { type Attribution, attribute, recordChanges } from "./internal/changes.js";
+import { createCheckout } from "./internal/checkout.js";
 import { planChecks, runChecks } from "./internal/checks.js";
 import { enforcePermissions } from "./internal/enforce.js";
 import { BASE_ENV_NAMES, buildEnv, type Redactor } from "./internal/env.js";
 import { attemptBranch, createGit, type GitPort } from "./internal/git.js";
-import { copyInputs } from "./internal/inputs.js";
+import { copyInputs, INPUTS_DIR } from "./internal/inputs.js";
 import {
   type JobInvocation,
   missingProgram,
+  NO_IO_DIR,
   NO_WORKTREE,
   notRun,
   planJobInvocation,
@@ -18,21 +41,24 @@ import {
 } from "./internal/invocation.js";
 import { type Job, promptFor } from "./internal/jobs.js";
 import { collectOutputs } from "./internal/outputs.js";
+import { looksLikePath } from "./internal/ownership.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
-import { sealEvidence } from "./internal/seal.js";
-import {
-  addWorktree,
-  type Checkout,
-  commitWork,
-  removeCheckout,
-  reserveCheckout,
-  stageChanges,
-} from "./internal/worktree.js";
+import { redactStrings, sealEvidence } from "./internal/seal.js";
+import { checkView, hiddenPaths, jobView, pathBinds, type ViewBase } from "./internal/views.js";
+import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
+import { WORKER_IO_DIR } from "./worker-view.js";
 
 export { isInfraOutcome } from "@dwm/core";
+export { DWM_GIT_IDENTITY } from "./internal/attempt-space.js";
 export { INPUTS_DIR } from "./internal/inputs.js";
-export { DWM_GIT_IDENTITY } from "./internal/worktree.js";
+
+/**
+ * Refs DWM itself writes while attempts run (other attempts' branches, the integration branch,
+ * other runs on the same repository): the repository check leaves them to their writers (the
+ * run loop checks its integration branch against the head it recorded).
+ */
+export const DWM_REF_NAMESPACES = ["refs/heads/dwm/", "refs/dwm/"] as const;
 
 /** Side effects of an attempt, passed in. */
 export interface ExecutorPorts {
@@ -42,9 +68,16 @@ export interface ExecutorPorts {
   attemptDir: string;
   /** DWM's own environment; workers get only allow-listed names from it. */
   env: Readonly<Record<string, string | undefined>>;
-  /** Default: git over `processRunner`, worktree admin queued per repository. */
+  /**
+   * The OS sandbox every worker and check runs in (`bubblewrapSandbox`). Default `noSandbox`:
+   * workers run as the operator; the attempt records `sandbox: "none"`.
+   */
+  sandbox?: Sandbox;
+  /** More paths no worker may see, besides `<repo>/.dwm` and the attempt's evidence: a `--store` root, key folders. */
+  hidden?: readonly string[];
+  /** Default: git over `processRunner`. */
   git?: GitPort;
-  /** Where worktrees are made; must be outside the repository. Default: os.tmpdir(). */
+  /** Where attempt folders (checkout, hand-over) are made; must be outside the repository. Default: os.tmpdir(). */
   worktreeRoot?: string;
 }
 
@@ -54,18 +87,28 @@ interface AttemptContext {
   prep: PreparedAttempt;
   ports: ExecutorPorts;
   git: GitPort;
+  sandbox: Sandbox;
   branch: string;
   redactor: Redactor;
 }
 
-/** Plan every job's invocation in `worktree`, and write its prompt. */
-function planJob(ctx: AttemptContext, job: Job, worktree: string): JobInvocation {
+/** Where a job's worker finds what DWM hands it: `/tmp/dwm` in a sandbox, the host folder without one. */
+function placeOf(ctx: AttemptContext, worktree: string, hostIoDir: string | null) {
+  const isolates = ctx.sandbox.isolates;
+  return {
+    worktree,
+    ioDir: isolates ? WORKER_IO_DIR : (hostIoDir ?? NO_IO_DIR),
+    sandboxed: isolates,
+  };
+}
+
+/** Plan a job's invocation and write its prompt into the evidence (and the hand-over folder, when there is one). */
+function planJob(ctx: AttemptContext, job: Job, worktree: string, hostIoDir: string | null): JobInvocation {
   const { request, prep } = ctx;
-  writeFileAtomic(
-    path.join(prep.attemptDir, job.dir, "prompt.md"),
-    promptFor(request, job, prep.jobs.length),
-  );
-  return planJobInvocation(request, job, prep.attemptDir, worktree, ctx.ports.env);
+  const prompt = promptFor(request, job, prep.jobs.length);
+  writeFileAtomic(path.join(prep.attemptDir, job.dir, "prompt.md"), prompt);
+  if (hostIoDir !== null) fs.writeFileSync(path.join(hostIoDir, "prompt.md"), prompt);
+  return planJobInvocation(request, job, placeOf(ctx, worktree, hostIoDir), ctx.ports.env);
 }
 
 /** Why a job is not started: a dry run never is; otherwise `stopped` says why the attempt stopped before it. */
@@ -73,10 +116,10 @@ function whyNotStarted(job: Job, stopped: string): string {
   return job.binding.backend === "dry-run" ? "dry run: nothing was started" : stopped;
 }
 
-/** No worktree is needed (every worker is dry-run) or can be had (a program is missing): record what would have run. */
+/** No checkout is needed (every worker is dry-run) or can be had (a program is missing): record what would have run. */
 function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: Job | undefined): void {
   for (const job of ctx.prep.jobs) {
-    const ji = planJob(ctx, job, NO_WORKTREE);
+    const ji = planJob(ctx, job, NO_WORKTREE, null);
     if (job === missing) {
       record.outcome = "backend-missing";
       const why = `${ji.plan.argv[0]} is not on PATH`;
@@ -91,20 +134,24 @@ function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: J
 }
 
 /**
- * Run the jobs in order in the worktree, each staged after it ran so its changed paths are
- * attributed to it. The first invocation that does not end ok decides the outcome; the later
- * ones are not started. Returns the staged tree and who changed what.
+ * Run the jobs in order in the checkout, each in its sandbox view and staged after it ran (with
+ * DWM's own git folder) so its changed paths are attributed to it. The first invocation that
+ * does not end ok decides the outcome; the later ones are not started. Returns the staged tree
+ * and who changed what.
  */
 async function runJobs(
   ctx: AttemptContext,
-  wt: string,
+  space: AttemptSpace,
+  viewBase: ViewBase,
   record: AttemptRecord,
 ): Promise<{ tree: string; touchedBy: Attribution }> {
   const { request, prep } = ctx;
+  const wt = space.checkout.dir;
   let tree = prep.baseTree;
   const touchedBy: Attribution = new Map();
   for (const job of prep.jobs) {
-    const ji = planJob(ctx, job, wt);
+    const hostIo = jobIoDir(space, job.index);
+    const ji = planJob(ctx, job, wt, hostIo);
     if (record.outcome !== "ok" || job.binding.backend === "dry-run") {
       record.invocations.push(
         notRun(ji, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
@@ -112,8 +159,14 @@ async function runJobs(
       continue;
     }
     for (const n of ji.envNames) record.envNames.add(n);
+    const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
+    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env, declaresOutputs);
+    if (note !== null) record.notes.push(note);
     const ran = await runInvocation(ji, {
       runner: ctx.ports.processRunner,
+      sandbox: ctx.sandbox,
+      view,
+      hostIoDir: hostIo,
       attemptDir: prep.attemptDir,
       worktree: wt,
       prompt: promptFor(request, job, prep.jobs.length),
@@ -122,11 +175,11 @@ async function runJobs(
     });
     record.invocations.push(ran.invocation);
     record.notes.push(...ran.notes);
+    record.findings.push(...ran.findings);
     record.lastRun = ran.invocation;
     if (ran.outcome !== "ok") record.outcome = ran.outcome;
     if (ran.outcome === "rate-limited") record.retryAfterMs = ran.retryAfterMs;
-    const staged = await stageChanges(ctx.git, wt, prep.repo, tree);
-    record.notes.push(...staged.notes);
+    const staged = await stageWork(ctx.git, space, tree);
     attribute(touchedBy, job.workerId, staged.paths);
     tree = staged.tree;
   }
@@ -143,7 +196,8 @@ async function collectEvidence(
 ): Promise<void> {
   const { request, prep } = ctx;
   const range = { base: request.base_commit, head };
-  const changes = await recordChanges(ctx.git, wt, prep.attemptDir, range, touchedBy);
+  // Both commits are in the repository now: git reads them there, never with the worker's git folder.
+  const changes = await recordChanges(ctx.git, prep.repo, prep.attemptDir, range, touchedBy);
   record.diff = changes.diff;
   record.changed = changes.changed;
   const out = collectOutputs(request.packet.outputs, wt, prep.attemptDir);
@@ -156,42 +210,99 @@ async function collectEvidence(
   record.notes.push(...enforced.notes);
 }
 
-/** DWM's own checks, after the work is committed, only on work that ended ok. */
-async function checkTheWork(ctx: AttemptContext, wt: string, record: AttemptRecord): Promise<void> {
+/**
+ * DWM's own checks, only on work that ended ok: in a clean checkout of the attempt's commit (what
+ * will be merged), inside the sandbox, with the inputs read-only and no network.
+ */
+async function checkTheWork(
+  ctx: AttemptContext,
+  space: AttemptSpace,
+  viewBase: ViewBase,
+  head: string,
+  record: AttemptRecord,
+): Promise<void> {
   const planned = planChecks(ctx.request.packet);
   if (record.outcome !== "ok") {
     if (planned.length > 0) record.notes.push(`${planned.length} check(s) not run: the work did not end ok`);
     return;
   }
-  record.checks = await runChecks(planned, {
+  if (planned.length === 0) return;
+  const { prep } = ctx;
+  const clean = await createCheckout(ctx.git, prep.repo, head, path.join(space.root, "check"));
+  if (prep.inputs.length > 0) {
+    if (ctx.sandbox.isolates) fs.mkdirSync(path.join(clean.dir, INPUTS_DIR));
+    else copyInputs(clean.dir, prep.inputs);
+  }
+  const ioDir = path.join(space.root, "io", "check");
+  fs.mkdirSync(ioDir, { recursive: true });
+  const r = await runChecks(planned, {
     runner: ctx.ports.processRunner,
-    worktree: wt,
-    attemptDir: ctx.prep.attemptDir,
+    sandbox: ctx.sandbox,
+    view: checkView(viewBase, clean, ioDir),
+    checkout: clean.dir,
+    attemptDir: prep.attemptDir,
     env: buildEnv(ctx.ports.env, BASE_ENV_NAMES).env,
     limits: ctx.request.limits,
   });
-}
-
-/** In the attempt's own worktree: the inputs copied in, the jobs run, DWM's commit, the evidence, the checks. */
-async function workInCheckout(ctx: AttemptContext, wt: string, record: AttemptRecord): Promise<void> {
-  const { request, prep } = ctx;
-  await addWorktree(ctx.git, prep.repo, wt, ctx.branch, request.base_commit);
-  copyInputs(wt, prep.inputs);
-  const { tree, touchedBy } = await runJobs(ctx, wt, record);
-  const packet = request.packet;
-  const message = `dwm: ${packet.packet_id} attempt ${request.attempt}\n\nrun: ${request.run_id}\npacket: ${digest(packet)}\noutcome: ${record.outcome}\n`;
-  const head = await commitWork(ctx.git, wt, { tree, branch: ctx.branch, message, clock: ctx.ports.clock });
-  record.headCommit = head;
-  await collectEvidence(ctx, wt, head, touchedBy, record);
-  await checkTheWork(ctx, wt, record);
+  record.checks = r.checks;
+  record.findings.push(...r.findings);
 }
 
 /**
- * Run one attempt of one packet: a git worktree on branch `dwm/<run>/<packet>/<n>` from the
- * base commit, each worker in order through its backend, DWM's commit of the work, the diff,
- * the declared outputs, DWM's own checks, enforcement findings; then the worktree is removed
- * (the branch keeps the work). Every evidence file is written before attempt.json, which lists
- * them all with their digests. Returns the attempt (also written to `ports.attemptDir`).
+ * In the attempt's own folder: the checkout and inputs, the jobs run in the sandbox, DWM's commit
+ * brought into the repository as the attempt branch, the evidence, the checks; around it all, the
+ * repository compared with its snapshot from before (refs, config, hooks, index flags).
+ */
+async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRecord): Promise<void> {
+  const { request, prep, git } = ctx;
+  const before: RepositorySnapshot = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
+  const space = await openSpace(git, prep.repo, request.base_commit, root, prep.inputs, ctx.sandbox.isolates);
+  const viewBase: ViewBase = {
+    objectDirs: space.checkout.objectDirs,
+    inputsDir: space.inputsDir,
+    // DWM's config folder (the operator's key) wherever DWM_CONFIG_DIR or XDG_CONFIG_HOME put it.
+    hidden: hiddenPaths(prep.repo, prep.attemptDir, [
+      dwmConfigDir(ctx.ports.env),
+      ...(ctx.ports.hidden ?? []),
+    ]),
+    home: ctx.ports.env.HOME,
+    programs: pathBinds(buildEnv(ctx.ports.env, BASE_ENV_NAMES).env.PATH),
+  };
+  const { tree, touchedBy } = await runJobs(ctx, space, viewBase, record);
+  const soleWorker = prep.jobs.length === 1 ? (prep.jobs[0]?.workerId ?? null) : null;
+  const inspected = await inspectWorkerGit(git, space, request.base_commit, soleWorker);
+  record.findings.push(...inspected.findings);
+  record.notes.push(...inspected.notes);
+  const packet = request.packet;
+  const message = `dwm: ${packet.packet_id} attempt ${request.attempt}\n\nrun: ${request.run_id}\npacket: ${digest(packet)}\noutcome: ${record.outcome}\n`;
+  const head = await commitWork(git, space, {
+    tree,
+    base: request.base_commit,
+    baseTree: prep.baseTree,
+    message,
+    clock: ctx.ports.clock,
+  });
+  await importWork(git, prep.repo, space, head, ctx.branch);
+  record.headCommit = head;
+  await collectEvidence(ctx, space.checkout.dir, head, touchedBy, record);
+  await checkTheWork(ctx, space, viewBase, head, record);
+  const after = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
+  record.findings.push(
+    ...compareRepositorySnapshots(before, after, {
+      own: [`refs/heads/${ctx.branch}`],
+      ignorePrefixes: DWM_REF_NAMESPACES,
+    }),
+  );
+}
+
+/**
+ * Run one attempt of one packet: a checkout of the base commit of its own (outside the
+ * repository), each worker in order through its backend inside the OS sandbox, DWM's commit of
+ * the work fetched into the repository as branch `dwm/<run>/<packet>/<n>`, the diff, the declared
+ * outputs, DWM's own checks in a clean checkout of that commit, enforcement and repository
+ * findings; then the attempt's folder is removed (the branch keeps the work). Every evidence
+ * file is written before attempt.json, which lists them all with their digests. Returns the
+ * attempt (also written to `ports.attemptDir`).
  */
 export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts): Promise<Attempt> {
   const git = ports.git ?? createGit(ports.processRunner, ports.env);
@@ -199,29 +310,39 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   const startedAt = ports.clock.now();
   const t0 = ports.clock.monotonicMs();
   const branch = request.branch ?? attemptBranch(request.run_id, request.packet.packet_id, request.attempt);
-  const planned = prep.jobs.map((job) =>
-    planJobInvocation(request, job, prep.attemptDir, NO_WORKTREE, ports.env),
-  );
+  const sandbox = ports.sandbox ?? noSandbox;
+  const place = {
+    worktree: NO_WORKTREE,
+    ioDir: sandbox.isolates ? WORKER_IO_DIR : NO_IO_DIR,
+    sandboxed: sandbox.isolates,
+  };
+  const planned = prep.jobs.map((job) => planJobInvocation(request, job, place, ports.env));
   const ctx: AttemptContext = {
     request,
     prep,
     ports,
     git,
+    sandbox,
     branch,
     redactor: redactorFor(planned, ports.env),
   };
   const missing = missingProgram(planned)?.job;
   const record = emptyRecord();
-  let checkout: Checkout | null = null;
+  let root: string | null = null;
   try {
     if (missing !== undefined || prep.jobs.every((j) => j.binding.backend === "dry-run")) {
       recordNothingRun(ctx, record, missing);
     } else {
-      checkout = reserveCheckout(prep.worktreeRoot);
-      await workInCheckout(ctx, checkout.worktree, record);
+      root = reserveSpace(prep.worktreeRoot);
+      if (!sandbox.isolates) {
+        record.notes.push(
+          `no OS sandbox (${sandbox.name}): the workers and checks ran as the operator, with the operator's files, keys and git refs (lower assurance)`,
+        );
+      }
+      await workInSpace(ctx, root, record);
     }
   } finally {
-    await removeCheckout(git, prep.repo, checkout);
+    removeSpace(root);
   }
   const sealed = sealEvidence(prep.attemptDir, ctx.redactor, record.copiedOutputs);
   record.notes.push(...sealed.notes);
@@ -229,8 +350,12 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   const finishedAt = ports.clock.now();
   const durationMs = Math.max(0, Math.round(ports.clock.monotonicMs() - t0));
   const dryRun = prep.jobs.length > 0 && prep.jobs.every((j) => j.binding.backend === "dry-run");
-  const where = { attemptDir: prep.attemptDir, branch, dryRun };
-  const attempt = assembleAttempt(request, prep.inputs, where, record, { startedAt, finishedAt, durationMs });
+  const where = { attemptDir: prep.attemptDir, branch, dryRun, sandbox: sandbox.name };
+  // File names, findings, notes and messages come from the worker too: no secret value in any of them.
+  const attempt = redactStrings(
+    assembleAttempt(request, prep.inputs, where, record, { startedAt, finishedAt, durationMs }),
+    ctx.redactor,
+  );
   writeArtifact(path.join(prep.attemptDir, "attempt.json"), "attempt", attempt);
   return attempt;
 }

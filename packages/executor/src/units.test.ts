@@ -180,7 +180,7 @@ describe("gateway options (base_url, api_key_env)", () => {
     promptFile: "/a/prompt.md",
     outputDir: "/a/out",
     lastMessageFile: "/a/last.md",
-    attemptDir: "/a",
+    ioDir: "/a",
   };
   const perms = { write: true, shell: true, network: false };
 

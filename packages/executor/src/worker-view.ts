@@ -33,6 +33,8 @@ export interface WorkerLayout {
   /** Folders an agent CLI keeps its own state in (its config home): read-write. */
   agentHomes?: readonly string[];
   network: SandboxView["network"];
+  /** Folders of programs the worker runs that the private /tmp would hide (PATH entries there): read-only. */
+  programs?: readonly string[];
 }
 
 /** Folder in a checkout where handoff inputs appear (read-only). */
@@ -44,6 +46,7 @@ export function workerView(layout: WorkerLayout): SandboxView {
     // The home folder read-only at its own place (one under /tmp is otherwise hidden by the
     // private /tmp); its credential places are hidden below, agent homes bound writable after it.
     ...(layout.home === undefined ? [] : [{ source: layout.home, writable: false }]),
+    ...(layout.programs ?? []).map((d) => ({ source: d, writable: false })),
     // Object folders next: a repository kept under /tmp is otherwise hidden by the private /tmp.
     ...layout.objectDirs.map((d) => ({ source: d, writable: false })),
     { source: layout.checkout, writable: layout.checkoutWritable },

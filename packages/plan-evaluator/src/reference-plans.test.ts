@@ -4,26 +4,20 @@
 // were written; each entry carries the plan's digest, so a changed plan is reported as
 // such rather than as a changed evaluation.
 import fs from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { leftOut, referencePlansDir, requirePart } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { evaluatePlan } from "./index.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
-// Beside the checkout (../shared), or where this machine keeps them (a fresh clone for CI
-// lives elsewhere); DWM_REFERENCE_PLANS overrides both, as for the compiler's gate.
-const referenceDir =
-  [
-    process.env.DWM_REFERENCE_PLANS,
-    fileURLToPath(new URL("../../../../shared/reference-plans/", import.meta.url)),
-    "/work/shared/reference-plans/",
-  ]
-    .filter((d): d is string => d !== undefined && fs.existsSync(d))
-    .map((d) => (d.endsWith("/") ? d : `${d}/`))[0] ?? "";
+// Beside the checkout (../shared), where this machine keeps them, or DWM_REFERENCE_PLANS
+// (@dwm/test-utils' referencePlansDir); skipped only when the user left them out (DWM_TEST_SKIP).
+const referenceDir = referencePlansDir();
 const goldenFile = `${root}fixtures/plan-evaluator/reference-scorecards.json`;
-const hasReferences = referenceDir !== "";
 
 function comparable(file: string) {
-  const sc = evaluatePlan(JSON.parse(fs.readFileSync(referenceDir + file, "utf8")));
+  const sc = evaluatePlan(JSON.parse(fs.readFileSync(path.join(referenceDir ?? "", file), "utf8")));
   return {
     plan_schema_version: sc.plan_schema_version,
     plan_digest: sc.plan_digest,
@@ -38,8 +32,8 @@ function comparable(file: string) {
   };
 }
 
-describe.skipIf(!hasReferences)("0.5 reference plans evaluate as before 0.6", () => {
-  const files = hasReferences
+describe.skipIf(leftOut("reference-plans"))("0.5 reference plans evaluate as before 0.6", () => {
+  const files = referenceDir
     ? fs
         .readdirSync(referenceDir)
         .filter((f) => f.endsWith(".json"))
@@ -55,6 +49,7 @@ describe.skipIf(!hasReferences)("0.5 reference plans evaluate as before 0.6", ()
   >;
 
   it("the recording covers every reference plan", () => {
+    requirePart("reference-plans");
     expect(Object.keys(golden).sort()).toEqual(files);
   });
 

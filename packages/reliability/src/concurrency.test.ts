@@ -9,12 +9,12 @@ import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  BIN,
   baseEnv,
   dwmInProcess,
   finished,
   journal,
   type Outcome,
+  requireBuiltCli,
   runDir,
   startDwm,
 } from "./support/dwm.js";
@@ -37,7 +37,9 @@ interface Trial {
 const trials: Trial[] = [];
 const startedAt = Date.now();
 
-describe.skipIf(!fs.existsSync(BIN))(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
   afterAll(() => {
     report(
       {
@@ -73,10 +75,11 @@ describe.skipIf(!fs.existsSync(BIN))(`two runners on one run (${TRIALS} trials, 
         const c = await dwmInProcess(repo.path, ["compile", "workflow.plan.json", "--run", runId]);
         expect(c.code, c.stderr).toBe(0);
         const offset = rng.int(251);
-        const a = startDwm(repo.path, ["run", runId], env);
+        // --no-sandbox: the workers read a hold file and append to a start log outside their checkout.
+        const a = startDwm(repo.path, ["run", runId, "--no-sandbox"], env);
         const aOut = finished(a);
         if (offset > 0) await new Promise((r) => setTimeout(r, offset));
-        const b = startDwm(repo.path, ["run", runId], env);
+        const b = startDwm(repo.path, ["run", runId, "--no-sandbox"], env);
         const bOut = finished(b);
         // Wait until one runner has exited, or both have started a worker (which must not happen).
         let bothDispatched = false;

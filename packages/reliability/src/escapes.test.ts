@@ -9,7 +9,7 @@ import path from "node:path";
 import { registerHandoffs } from "@dwm/ingester";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, dwmInProcess, EXAMPLES, filesUnder, runIds } from "./support/dwm.js";
+import { baseEnv, dwmInProcess, EXAMPLES, filesUnder, requireBuiltCli, runIds } from "./support/dwm.js";
 import { exampleRepo } from "./support/repos.js";
 import { FULL, modeOf, report, SEED } from "./support/suite.js";
 
@@ -57,7 +57,9 @@ const some = <T>(xs: T[]): T[] => (FULL ? xs : xs.slice(0, 2));
 
 const codeOf = (stderr: string) => /ERR_[A-Z0-9_]+/.exec(stderr)?.[0] ?? "";
 
-describe.skipIf(!fs.existsSync(BIN))(`escapes (seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`escapes (seed ${SEED})`, () => {
   beforeAll(() => {
     outside = makeTempDir("dwm-rel-outside-");
     tmp = makeTempDir("dwm-rel-escapes-");
@@ -282,7 +284,9 @@ fs.symlinkSync(${JSON.stringify(target)}, "audit/linked.json");
       const [runId] = runIds(r.path);
       const o = await dwmInProcess(
         r.path,
-        ["exec", runId as string, "inventory", "--workers", bindings, "--json"],
+        // --no-sandbox: the worker script lives in the test's temp folder, which the sandbox's
+        // private /tmp hides; what is tested here is what DWM does with the paths a worker leaves.
+        ["exec", runId as string, "inventory", "--workers", bindings, "--no-sandbox", "--json"],
         baseEnv({ TMPDIR: tmp.path }),
       );
       const attempt = JSON.parse(o.stdout) as {

@@ -6,6 +6,9 @@
 // head with correct digests. (3) A shell worker runs `dwm approve` itself. The run must not count
 // any of them: the human gate stays unapproved until the operator approves it (also across a
 // resume), and `dwm verify` must flag what the worker left (exit 3, the file named).
+// These rounds run without the OS sandbox (`--no-sandbox`): they test the defences behind it
+// (resolveGate, the journal chain, verify), which must hold where a worker can write the run
+// store. The attacks suite shows the sandbox itself refusing these writes.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -14,7 +17,7 @@ import { signApproval } from "@dwm/gate-resolver";
 import { validateSchema } from "@dwm/schemas";
 import { git, makeTempDir, pathWithFakeClis, testOperatorKey } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, dwmChild, journal, runDir } from "./support/dwm.js";
+import { BIN, baseEnv, dwmChild, journal, requireBuiltCli, runDir } from "./support/dwm.js";
 import { exampleRepo } from "./support/repos.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 
@@ -154,8 +157,8 @@ async function round(kind: Case, forger: "report" | "human_gate", n: number): Pr
       DWM_RELIABILITY_BIN: BIN,
       DWM_RELIABILITY_REPO: repo.path,
     };
-    const first = await dwmChild(repo.path, ["run", runId], env);
-    const resume = await dwmChild(repo.path, ["run", runId], env);
+    const first = await dwmChild(repo.path, ["run", runId, "--no-sandbox"], env);
+    const resume = await dwmChild(repo.path, ["run", runId, "--no-sandbox"], env);
     const evs = journal(dir);
     // Counted: the run moved past the gate (the forged journal line itself is the worker's, not the run's).
     const approvedLines = evs.filter((e) => e.type === "gate.approved" && e.data.gate_id === GATE).length;
@@ -179,7 +182,7 @@ async function round(kind: Case, forger: "report" | "human_gate", n: number): Pr
     let operatorCompletes = false;
     if (kind === "approval-file") {
       const a = await dwmChild(repo.path, ["approve", runId, GATE], env);
-      const last = await dwmChild(repo.path, ["run", runId], env);
+      const last = await dwmChild(repo.path, ["run", runId, "--no-sandbox"], env);
       operatorCompletes = a.code === 0 && last.code === 0;
     }
     return {
@@ -200,7 +203,9 @@ async function round(kind: Case, forger: "report" | "human_gate", n: number): Pr
   }
 }
 
-describe.skipIf(!fs.existsSync(BIN))(`gates (${ROUNDS} round(s) of 3 forgeries, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`gates (${ROUNDS} round(s) of 3 forgeries, seed ${SEED})`, () => {
   afterAll(() => {
     report(
       {

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { makeTempDir, pathWithFakeClis } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
-import { BIN, baseEnv, dwmChild, filesUnder, runIds } from "./support/dwm.js";
+import { baseEnv, dwmChild, filesUnder, requireBuiltCli, runIds } from "./support/dwm.js";
 import { exampleRepo } from "./support/repos.js";
 import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
 
@@ -164,7 +164,9 @@ async function oneRun(n: number): Promise<void> {
   }
 }
 
-describe.skipIf(!fs.existsSync(BIN))(`secrets (${RUNS} run(s), seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`secrets (${RUNS} run(s), seed ${SEED})`, () => {
   afterAll(() => {
     report(
       { suite: "secrets", mode: modeOf("secrets"), seed: SEED, counts: stats, detail: { leaks } },

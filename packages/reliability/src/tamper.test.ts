@@ -8,12 +8,12 @@ import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  BIN,
   baseEnv,
   dwmChild,
   dwmInProcess,
   filesUnder,
   type Outcome,
+  requireBuiltCli,
   runDir,
   runToCompletion,
 } from "./support/dwm.js";
@@ -54,7 +54,9 @@ function parseReport(o: Outcome): VerifyJson {
   return JSON.parse(o.stdout) as VerifyJson;
 }
 
-describe.skipIf(!fs.existsSync(BIN))(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
+requireBuiltCli();
+
+describe(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
   beforeAll(async () => {
     repo = exampleRepo("repo-audit");
     tmp = makeTempDir("dwm-rel-tamper-");

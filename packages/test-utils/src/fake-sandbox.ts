@@ -14,6 +14,8 @@ export interface FakeSandboxCall {
  */
 export class FakeSandbox implements Sandbox {
   readonly name = "fake";
+  /** The process runs on the host: paths handed to it are host paths. */
+  readonly isolates = false;
   readonly calls: FakeSandboxCall[] = [];
   constructor(private readonly options: { prefix?: readonly string[]; probe?: Partial<SandboxProbe> } = {}) {}
 

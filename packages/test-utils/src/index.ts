@@ -48,3 +48,13 @@ export type { RedisServer, RedisServerOptions, TlsFiles } from "./redis-server.j
 export { makeTlsFiles, opensslAvailable, redisServerAvailable, startRedisServer } from "./redis-server.js";
 export type { TempDir } from "./temp.js";
 export { git, makeGitRepo, makeTempDir } from "./temp.js";
+export type { TestPart } from "./test-parts.js";
+export {
+  hasPart,
+  leftOut,
+  missingPartMessage,
+  referencePlansDir,
+  requirePart,
+  skippedParts,
+  TEST_PARTS,
+} from "./test-parts.js";

@@ -1027,7 +1027,7 @@ validate23.evaluated = {"props":{"kind":true,"schema_version":true},"dynamicProp
 export const validateAttemptJobResult = validate24;
 const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-job-result.schema.json","title":"AttemptJobResult","description":"What a worker returns for an attempt job (the BullMQ job's return value). The evidence files are not in it: they travel as the commit `evidence.commit` (its tree is the attempt directory), pushed to `evidence.ref` on the run's remote with the attempt branch. The coordinator fetches both, checks attempt.json and every file against the digests here, and only then writes them into the run store.","type":"object","required":["kind","schema_version","job_id","request_digest","worker","attempt_digest","attempt","evidence","branch"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-job-result"},"schema_version":{"const":"1"},"job_id":{"type":"string","minLength":1},"request_digest":{"description":"The job's request_digest: the request this result answers. The coordinator refuses a result for any other request (ERR_QUEUE_EVIDENCE_MISMATCH).","$ref":"common.schema.json#/$defs/digest"},"worker":{"description":"The worker's name (dwm worker --name; default host and pid). For the log only: never hashed into the run store.","type":"string","minLength":1},"attempt_digest":{"description":"digest(attempt).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"$ref":"attempt.schema.json"},"evidence":{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"description":"`refs/dwm/<run_id>/<run_instance>/evidence/<packet_id>/<attempt>`.","type":"string","pattern":"^refs/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"branch":{"description":"The attempt branch's head as pushed, to `refs/dwm/<run_id>/<run_instance>/work/<packet_id>/<attempt>` (null when the attempt made no commit). The coordinator fetches it into its repository as the attempt's branch.","oneOf":[{"type":"null"},{"type":"object","required":["ref","commit"],"additionalProperties":false,"properties":{"ref":{"type":"string","pattern":"^refs/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}}]}}};
 const pattern35 = new RegExp("^refs/dwm/[A-Za-z0-9_][A-Za-z0-9_./-]*$", "u");
-const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
+const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt.schema.json","title":"Attempt","description":"attempts/<packet_id>/<n>/attempt.json: the evidence of one attempt of one packet. Written last; `files` lists every other file of the attempt directory with its raw-bytes digest. No absolute path inside.","type":"object","required":["kind","schema_version","executor_version","run_id","packet_id","packet_digest","prompt_digest","attempt","binding_digest","base_commit","branch","head_commit","started_at","finished_at","duration_ms","outcome","exit_code","signal","dry_run","repair_context_digest","env_names","inputs","invocations","changed_files","diff","outputs","checks","findings","notes","tokens","files"],"additionalProperties":false,"properties":{"kind":{"const":"attempt"},"schema_version":{"const":"1"},"executor_version":{"type":"string"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"prompt_digest":{"description":"Digest of the packet prompt as given (before repair context).","$ref":"common.schema.json#/$defs/digest"},"attempt":{"type":"integer","minimum":1},"binding_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"branch":{"description":"dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).","type":["string","null"]},"head_commit":{"description":"Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.","type":["string","null"],"pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"started_at":{"$ref":"common.schema.json#/$defs/timestamp"},"finished_at":{"$ref":"common.schema.json#/$defs/timestamp"},"duration_ms":{"type":"integer","minimum":0},"outcome":{"$ref":"#/$defs/outcome"},"exit_code":{"description":"Of the invocation that decided the outcome (the last one run).","type":["integer","null"]},"signal":{"type":["string","null"]},"dry_run":{"description":"True when no worker ran (every worker bound to dry-run).","type":"boolean"},"repair_context_digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"env_names":{"description":"Names (never values) of the variables any worker received.","type":"array","items":{"type":"string"}},"inputs":{"type":"array","items":{"title":"AttemptInputRecord","type":"object","required":["artifact","digest","path"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"path":{"description":"Where workers found it, relative to the worktree (.dwm-inputs/…).","$ref":"common.schema.json#/$defs/relativePath"}}}},"invocations":{"type":"array","items":{"$ref":"#/$defs/invocation"}},"changed_files":{"description":"Files changed against the base commit (.dwm-inputs/ excluded), sorted by path.","type":"array","items":{"title":"ChangedFile","type":"object","required":["path","status","workers"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"status":{"enum":["added","modified","deleted","type-changed"]},"workers":{"description":"The workers whose invocation changed it.","type":"array","items":{"type":"string"}}}}},"diff":{"description":"diff.patch: full binary-safe patch from base_commit to head_commit, untracked files included; null without a worktree.","type":["string","null"]},"outputs":{"type":"array","items":{"title":"OutputRecord","type":"object","required":["artifact","checked","found","path","digest","bytes"],"additionalProperties":false,"properties":{"artifact":{"type":"string"},"checked":{"description":"False when the declared output is prose, not a path (0.5 plans), so it cannot be looked for.","type":"boolean"},"found":{"type":"boolean"},"path":{"description":"Copy in the attempt directory (outputs/…).","type":["string","null"]},"digest":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"bytes":{"type":["integer","null"],"minimum":0}}}},"checks":{"type":"array","items":{"$ref":"#/$defs/check"}},"findings":{"description":"What the executor enforced, for the reviewer.","type":"array","items":{"title":"AttemptFinding","type":"object","required":["code","message","worker_id","paths"],"additionalProperties":false,"properties":{"code":{"enum":["read-only-violation","ownership-violation","output-missing","secret-in-work","repository-changed","output-truncated"]},"message":{"type":"string"},"worker_id":{"type":["string","null"]},"paths":{"type":"array","items":{"type":"string"}}}}},"notes":{"description":"Facts worth knowing that are not findings.","type":"array","items":{"type":"string"}},"sandbox":{"description":"The OS sandbox every worker and check of this attempt ran in: `bubblewrap`, or `none` when the operator ran without one (`--no-sandbox`: lower assurance, the workers had the operator's powers). Absent in attempts of executors before 0.3, which ran none.","type":"string","minLength":1},"retry_after_ms":{"description":"rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.","type":["integer","null"],"minimum":0},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"files":{"description":"Every file of the attempt directory but attempt.json, sorted by path.","type":"array","items":{"title":"EvidenceFile","type":"object","required":["path","digest","bytes"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"bytes":{"type":"integer","minimum":0}}}}},"$defs":{"outcome":{"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"tokens":{"title":"TokenUsage","type":"object","additionalProperties":false,"properties":{"input_tokens":{"type":"integer","minimum":0},"cached_input_tokens":{"type":"integer","minimum":0},"output_tokens":{"type":"integer","minimum":0},"reasoning_output_tokens":{"type":"integer","minimum":0},"total_tokens":{"type":"integer","minimum":0},"cost_usd":{"type":"number","minimum":0}}},"invocation":{"title":"Invocation","type":"object","required":["worker_id","backend","argv","stdin","env_names","outcome","exit_code","signal","timed_out","duration_ms","prompt","stdout","stderr","transcript","output_dir","tokens","detail"],"additionalProperties":false,"properties":{"worker_id":{"type":"string"},"backend":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding/properties/backend"},"argv":{"description":"As run, with local paths written as {worktree}, {prompt_file}, {output_dir}.","type":"array","items":{"type":"string"}},"stdin":{"enum":["prompt","none"]},"env_names":{"type":"array","items":{"type":"string"}},"outcome":{"title":"InvocationOutcome","description":"An attempt outcome, or not-run (dry run, or an earlier invocation of the attempt did not end ok).","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited","not-run"]},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"prompt":{"description":"The prompt file given to this invocation, relative to the attempt directory.","type":"string"},"stdout":{"type":["string","null"]},"stderr":{"type":["string","null"]},"transcript":{"type":["string","null"]},"output_dir":{"description":"command backend: the {output_dir} folder.","type":["string","null"]},"tokens":{"oneOf":[{"$ref":"#/$defs/tokens"},{"type":"null"}]},"detail":{"description":"Why the outcome was chosen, when not plain (e.g. the backend's auth error message).","type":["string","null"]}}},"check":{"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}}}};
 const schema53 = {"title":"AttemptOutcome","description":"ok and task-failed judge the work; the others are infrastructure classes, never a verdict on it.","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]};
 const schema55 = {"title":"RelativePath","description":"A POSIX path relative to a root; never absolute, never with `..`.","type":"string","minLength":1,"not":{"pattern":"(^/)|(^|/)\\.\\.(/|$)|\\\\|\u0000"}};
 const schema67 = {"title":"CheckResult","description":"A check DWM ran itself in the worktree after the work was committed.","type":"object","required":["id","kind","source","command","argv","exit_code","signal","timed_out","duration_ms","stdout","stderr","passed"],"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["validation","verification"]},"source":{"description":"The output artifact (validation) or verification claim it checks.","type":"string"},"command":{"type":"string"},"argv":{"type":"array","items":{"type":"string"}},"exit_code":{"type":["integer","null"]},"signal":{"type":["string","null"]},"timed_out":{"type":"boolean"},"duration_ms":{"type":"integer","minimum":0},"stdout":{"type":"string"},"stderr":{"type":"string"},"passed":{"type":"boolean"}}};
@@ -3660,7 +3660,7 @@ errors++;
 }
 if(data60.code !== undefined){
 let data61 = data60.code;
-if(!((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work"))){
+if(!((((((data61 === "read-only-violation") || (data61 === "ownership-violation")) || (data61 === "output-missing")) || (data61 === "secret-in-work")) || (data61 === "repository-changed")) || (data61 === "output-truncated"))){
 const err156 = {instancePath:instancePath+"/findings/" + i8+"/code",schemaPath:"#/properties/findings/items/properties/code/enum",keyword:"enum",params:{allowedValues: schema45.properties.findings.items.properties.code.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err156];
@@ -3776,10 +3776,11 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data.retry_after_ms !== undefined){
-let data68 = data.retry_after_ms;
-if((!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))) && (data68 !== null)){
-const err165 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema45.properties.retry_after_ms.type},message:"must be integer,null"};
+if(data.sandbox !== undefined){
+let data68 = data.sandbox;
+if(typeof data68 === "string"){
+if(func2(data68) < 1){
+const err165 = {instancePath:instancePath+"/sandbox",schemaPath:"#/properties/sandbox/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -3788,9 +3789,9 @@ vErrors.push(err165);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 < 0 || isNaN(data68)){
-const err166 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err166 = {instancePath:instancePath+"/sandbox",schemaPath:"#/properties/sandbox/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -3800,17 +3801,10 @@ vErrors.push(err166);
 errors++;
 }
 }
-}
-if(data.tokens !== undefined){
-let data69 = data.tokens;
-const _errs168 = errors;
-let valid48 = false;
-let passing2 = null;
-const _errs169 = errors;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-for(const key6 in data69){
-if(!((((((key6 === "input_tokens") || (key6 === "cached_input_tokens")) || (key6 === "output_tokens")) || (key6 === "reasoning_output_tokens")) || (key6 === "total_tokens")) || (key6 === "cost_usd"))){
-const err167 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data.retry_after_ms !== undefined){
+let data69 = data.retry_after_ms;
+if((!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))) && (data69 !== null)){
+const err167 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/type",keyword:"type",params:{type: schema45.properties.retry_after_ms.type},message:"must be integer,null"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -3819,11 +3813,9 @@ vErrors.push(err167);
 }
 errors++;
 }
-}
-if(data69.input_tokens !== undefined){
-let data70 = data69.input_tokens;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err168 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 0 || isNaN(data69)){
+const err168 = {instancePath:instancePath+"/retry_after_ms",schemaPath:"#/properties/retry_after_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -3832,9 +3824,18 @@ vErrors.push(err168);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 < 0 || isNaN(data70)){
-const err169 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data.tokens !== undefined){
+let data70 = data.tokens;
+const _errs170 = errors;
+let valid48 = false;
+let passing2 = null;
+const _errs171 = errors;
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+for(const key6 in data70){
+if(!((((((key6 === "input_tokens") || (key6 === "cached_input_tokens")) || (key6 === "output_tokens")) || (key6 === "reasoning_output_tokens")) || (key6 === "total_tokens")) || (key6 === "cost_usd"))){
+const err169 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -3844,11 +3845,10 @@ vErrors.push(err169);
 errors++;
 }
 }
-}
-if(data69.cached_input_tokens !== undefined){
-let data71 = data69.cached_input_tokens;
+if(data70.input_tokens !== undefined){
+let data71 = data70.input_tokens;
 if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err170 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err170 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -3859,7 +3859,7 @@ errors++;
 }
 if((typeof data71 == "number") && (isFinite(data71))){
 if(data71 < 0 || isNaN(data71)){
-const err171 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err171 = {instancePath:instancePath+"/tokens/input_tokens",schemaPath:"#/$defs/tokens/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -3870,10 +3870,10 @@ errors++;
 }
 }
 }
-if(data69.output_tokens !== undefined){
-let data72 = data69.output_tokens;
+if(data70.cached_input_tokens !== undefined){
+let data72 = data70.cached_input_tokens;
 if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err172 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err172 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -3884,7 +3884,7 @@ errors++;
 }
 if((typeof data72 == "number") && (isFinite(data72))){
 if(data72 < 0 || isNaN(data72)){
-const err173 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err173 = {instancePath:instancePath+"/tokens/cached_input_tokens",schemaPath:"#/$defs/tokens/properties/cached_input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -3895,10 +3895,10 @@ errors++;
 }
 }
 }
-if(data69.reasoning_output_tokens !== undefined){
-let data73 = data69.reasoning_output_tokens;
+if(data70.output_tokens !== undefined){
+let data73 = data70.output_tokens;
 if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err174 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err174 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -3909,7 +3909,7 @@ errors++;
 }
 if((typeof data73 == "number") && (isFinite(data73))){
 if(data73 < 0 || isNaN(data73)){
-const err175 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err175 = {instancePath:instancePath+"/tokens/output_tokens",schemaPath:"#/$defs/tokens/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -3920,10 +3920,10 @@ errors++;
 }
 }
 }
-if(data69.total_tokens !== undefined){
-let data74 = data69.total_tokens;
+if(data70.reasoning_output_tokens !== undefined){
+let data74 = data70.reasoning_output_tokens;
 if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err176 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err176 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -3934,7 +3934,7 @@ errors++;
 }
 if((typeof data74 == "number") && (isFinite(data74))){
 if(data74 < 0 || isNaN(data74)){
-const err177 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err177 = {instancePath:instancePath+"/tokens/reasoning_output_tokens",schemaPath:"#/$defs/tokens/properties/reasoning_output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -3945,11 +3945,10 @@ errors++;
 }
 }
 }
-if(data69.cost_usd !== undefined){
-let data75 = data69.cost_usd;
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 < 0 || isNaN(data75)){
-const err178 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data70.total_tokens !== undefined){
+let data75 = data70.total_tokens;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err178 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -3958,9 +3957,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-else {
-const err179 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 < 0 || isNaN(data75)){
+const err179 = {instancePath:instancePath+"/tokens/total_tokens",schemaPath:"#/$defs/tokens/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -3971,8 +3970,11 @@ errors++;
 }
 }
 }
-else {
-const err180 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data70.cost_usd !== undefined){
+let data76 = data70.cost_usd;
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 < 0 || isNaN(data76)){
+const err180 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -3981,14 +3983,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-var _valid2 = _errs169 === errors;
-if(_valid2){
-valid48 = true;
-passing2 = 0;
 }
-const _errs185 = errors;
-if(data69 !== null){
-const err181 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+else {
+const err181 = {instancePath:instancePath+"/tokens/cost_usd",schemaPath:"#/$defs/tokens/properties/cost_usd/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -3997,7 +3994,35 @@ vErrors.push(err181);
 }
 errors++;
 }
-var _valid2 = _errs185 === errors;
+}
+}
+else {
+const err182 = {instancePath:instancePath+"/tokens",schemaPath:"#/$defs/tokens/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+var _valid2 = _errs171 === errors;
+if(_valid2){
+valid48 = true;
+passing2 = 0;
+}
+const _errs187 = errors;
+if(data70 !== null){
+const err183 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+var _valid2 = _errs187 === errors;
 if(_valid2 && valid48){
 valid48 = false;
 passing2 = [passing2, 1];
@@ -4009,46 +4034,7 @@ passing2 = 1;
 }
 }
 if(!valid48){
-const err182 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err182];
-}
-else {
-vErrors.push(err182);
-}
-errors++;
-}
-else {
-errors = _errs168;
-if(vErrors !== null){
-if(_errs168){
-vErrors.length = _errs168;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.files !== undefined){
-let data76 = data.files;
-if(Array.isArray(data76)){
-const len11 = data76.length;
-for(let i11=0; i11<len11; i11++){
-let data77 = data76[i11];
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-if(data77.path === undefined){
-const err183 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
-if(vErrors === null){
-vErrors = [err183];
-}
-else {
-vErrors.push(err183);
-}
-errors++;
-}
-if(data77.digest === undefined){
-const err184 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+const err184 = {instancePath:instancePath+"/tokens",schemaPath:"#/properties/tokens/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -4057,8 +4043,27 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data77.bytes === undefined){
-const err185 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
+else {
+errors = _errs170;
+if(vErrors !== null){
+if(_errs170){
+vErrors.length = _errs170;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.files !== undefined){
+let data77 = data.files;
+if(Array.isArray(data77)){
+const len11 = data77.length;
+for(let i11=0; i11<len11; i11++){
+let data78 = data77[i11];
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+if(data78.path === undefined){
+const err185 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -4067,9 +4072,8 @@ vErrors.push(err185);
 }
 errors++;
 }
-for(const key7 in data77){
-if(!(((key7 === "path") || (key7 === "digest")) || (key7 === "bytes"))){
-const err186 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(data78.digest === undefined){
+const err186 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -4078,14 +4082,8 @@ vErrors.push(err186);
 }
 errors++;
 }
-}
-if(data77.path !== undefined){
-let data78 = data77.path;
-const _errs195 = errors;
-const _errs196 = errors;
-if(typeof data78 === "string"){
-if(!pattern22.test(data78)){
-const err187 = {};
+if(data78.bytes === undefined){
+const err187 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/required",keyword:"required",params:{missingProperty: "bytes"},message:"must have required property '"+"bytes"+"'"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -4094,10 +4092,9 @@ vErrors.push(err187);
 }
 errors++;
 }
-}
-var valid55 = _errs196 === errors;
-if(valid55){
-const err188 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+for(const key7 in data78){
+if(!(((key7 === "path") || (key7 === "digest")) || (key7 === "bytes"))){
+const err188 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -4106,20 +4103,14 @@ vErrors.push(err188);
 }
 errors++;
 }
-else {
-errors = _errs195;
-if(vErrors !== null){
-if(_errs195){
-vErrors.length = _errs195;
 }
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data78 === "string"){
-if(func2(data78) < 1){
-const err189 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data78.path !== undefined){
+let data79 = data78.path;
+const _errs197 = errors;
+const _errs198 = errors;
+if(typeof data79 === "string"){
+if(!pattern22.test(data79)){
+const err189 = {};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -4129,8 +4120,9 @@ vErrors.push(err189);
 errors++;
 }
 }
-else {
-const err190 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid55 = _errs198 === errors;
+if(valid55){
+const err190 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -4139,12 +4131,20 @@ vErrors.push(err190);
 }
 errors++;
 }
+else {
+errors = _errs197;
+if(vErrors !== null){
+if(_errs197){
+vErrors.length = _errs197;
 }
-if(data77.digest !== undefined){
-let data79 = data77.digest;
+else {
+vErrors = null;
+}
+}
+}
 if(typeof data79 === "string"){
-if(!pattern6.test(data79)){
-const err191 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(func2(data79) < 1){
+const err191 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -4155,7 +4155,7 @@ errors++;
 }
 }
 else {
-const err192 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err192 = {instancePath:instancePath+"/files/" + i11+"/path",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -4165,10 +4165,11 @@ vErrors.push(err192);
 errors++;
 }
 }
-if(data77.bytes !== undefined){
-let data80 = data77.bytes;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err193 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data78.digest !== undefined){
+let data80 = data78.digest;
+if(typeof data80 === "string"){
+if(!pattern6.test(data80)){
+const err193 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -4177,9 +4178,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 0 || isNaN(data80)){
-const err194 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err194 = {instancePath:instancePath+"/files/" + i11+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -4189,10 +4190,10 @@ vErrors.push(err194);
 errors++;
 }
 }
-}
-}
-else {
-const err195 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data78.bytes !== undefined){
+let data81 = data78.bytes;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err195 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -4201,10 +4202,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-}
-}
-else {
-const err196 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 < 0 || isNaN(data81)){
+const err196 = {instancePath:instancePath+"/files/" + i11+"/bytes",schemaPath:"#/properties/files/items/properties/bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -4215,13 +4215,38 @@ errors++;
 }
 }
 }
+}
 else {
-const err197 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err197 = {instancePath:instancePath+"/files/" + i11,schemaPath:"#/properties/files/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err197];
 }
 else {
 vErrors.push(err197);
+}
+errors++;
+}
+}
+}
+else {
+const err198 = {instancePath:instancePath+"/files",schemaPath:"#/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+}
+else {
+const err199 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
 }
 errors++;
 }
@@ -4742,8 +4767,8 @@ const schema71 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id"
 const schema72 = {"description":"A run instance identity: 128 random bits as hex.","type":"string","pattern":"^[0-9a-f]{32}$"};
 const pattern39 = new RegExp("^[0-9a-f]{32}$", "u");
 const pattern40 = new RegExp("^(dry-run|shell|codex|claude|command)(\\+(dry-run|shell|codex|claude|command))*$", "u");
-const schema76 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1}}}}};
-const schema60 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
+const schema76 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/attempt-request.schema.json","title":"AttemptRequest","description":"Everything one attempt of one packet needs, as content (it can travel through a queue): the packet, its prompt, the resolved bindings, the handoff inputs.","type":"object","required":["kind","schema_version","run_id","packet","prompt","attempt","base_commit","binding","inputs","repair_context","repo","limits"],"additionalProperties":false,"properties":{"kind":{"const":"attempt-request"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"packet":{"description":"The packet artifact itself (kind `packet`).","$ref":"packet.schema.json"},"prompt":{"description":"The rendered prompt of the packet (prompts/<id>.md).","type":"string"},"attempt":{"type":"integer","minimum":1},"branch":{"description":"The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.","type":"string","pattern":"^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$","not":{"pattern":"\\.\\.|\\.lock(/|$)|/$|//|\\.$"}},"base_commit":{"description":"The commit the attempt's worktree starts from.","type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"},"binding":{"title":"ResolvedBinding","description":"The bindings resolved for this packet's workers, and the digest of the bindings file they came from.","type":"object","required":["bindings_digest","workers"],"additionalProperties":false,"properties":{"bindings_digest":{"$ref":"common.schema.json#/$defs/digest"},"workers":{"type":"object","additionalProperties":{"$ref":"worker-bindings.schema.json#/$defs/workerBinding"}}}},"inputs":{"description":"Handoff inputs, copied into the worktree under `.dwm-inputs/<artifact>`.","type":"array","items":{"title":"AttemptInput","type":"object","required":["artifact","digest","content_base64"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"content_base64":{"type":"string"}}}},"repair_context":{"description":"Text appended to the prompt for a repair attempt (built by the reviewer), or null.","type":["string","null"]},"repo":{"description":"The git repository: a local path; in a queue job (attempt-job), the run's git remote (a URL or a bare repository path), which the worker fetches from and pushes to.","type":"string","minLength":1},"limits":{"title":"AttemptLimits","type":"object","additionalProperties":false,"properties":{"timeout_ms":{"description":"Default timeout of one worker invocation.","type":"integer","minimum":1},"kill_grace_ms":{"description":"Between SIGTERM and SIGKILL of a timed-out process group.","type":"integer","minimum":0},"check_timeout_ms":{"description":"Timeout of one validation or verification command.","type":"integer","minimum":1},"max_output_bytes":{"description":"Default cap of each output stream and handed-back file of one invocation or check, in bytes (a binding's `max_output_bytes` overrides it). Default 16 MiB.","type":"integer","minimum":1}}}}};
+const schema60 = {"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"max_output_bytes":{"description":"Cap of each output stream (stdout, stderr) and of each file handed back (output folder, last message) of one invocation, in bytes; past it the rest is cut and the attempt gets an `output-truncated` finding. Default 16 MiB.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}};
 const pattern63 = new RegExp("\\.\\.|\\.lock(/|$)|/$|//|\\.$", "u");
 const pattern64 = new RegExp("^dwm/[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
 const pattern26 = new RegExp("^https?://[^\\s]+$", "u");
@@ -9026,11 +9051,10 @@ errors++;
 }
 }
 }
-if(data11.rate_limit !== undefined){
-let data35 = data11.rate_limit;
-if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
-if(data35.max === undefined){
-const err70 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
+if(data11.max_output_bytes !== undefined){
+let data35 = data11.max_output_bytes;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err70 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_output_bytes",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/max_output_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -9039,8 +9063,9 @@ vErrors.push(err70);
 }
 errors++;
 }
-if(data35.duration_ms === undefined){
-const err71 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 < 1 || isNaN(data35)){
+const err71 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_output_bytes",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/max_output_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -9049,9 +9074,13 @@ vErrors.push(err71);
 }
 errors++;
 }
-for(const key6 in data35){
-if(!((key6 === "max") || (key6 === "duration_ms"))){
-const err72 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+}
+if(data11.rate_limit !== undefined){
+let data36 = data11.rate_limit;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+if(data36.max === undefined){
+const err72 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9060,11 +9089,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(data35.max !== undefined){
-let data36 = data35.max;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err73 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data36.duration_ms === undefined){
+const err73 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -9073,9 +9099,9 @@ vErrors.push(err73);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 1 || isNaN(data36)){
-const err74 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key6 in data36){
+if(!((key6 === "max") || (key6 === "duration_ms"))){
+const err74 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -9085,11 +9111,10 @@ vErrors.push(err74);
 errors++;
 }
 }
-}
-if(data35.duration_ms !== undefined){
-let data37 = data35.duration_ms;
+if(data36.max !== undefined){
+let data37 = data36.max;
 if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
-const err75 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err75 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -9100,7 +9125,7 @@ errors++;
 }
 if((typeof data37 == "number") && (isFinite(data37))){
 if(data37 < 1 || isNaN(data37)){
-const err76 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err76 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -9111,9 +9136,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err77 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data36.duration_ms !== undefined){
+let data38 = data36.duration_ms;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err77 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -9122,10 +9148,9 @@ vErrors.push(err77);
 }
 errors++;
 }
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 1 || isNaN(data38)){
+const err78 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -9136,8 +9161,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err79 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err79 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -9149,7 +9175,7 @@ errors++;
 }
 }
 else {
-const err80 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err80 = {instancePath:instancePath+"/binding/workers/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"worker-bindings.schema.json#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -9159,15 +9185,9 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data.inputs !== undefined){
-let data38 = data.inputs;
-if(Array.isArray(data38)){
-const len5 = data38.length;
-for(let i5=0; i5<len5; i5++){
-let data39 = data38[i5];
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-if(data39.artifact === undefined){
-const err81 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
+}
+else {
+const err81 = {instancePath:instancePath+"/binding/workers",schemaPath:"#/properties/binding/properties/workers/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -9176,8 +9196,10 @@ vErrors.push(err81);
 }
 errors++;
 }
-if(data39.digest === undefined){
-const err82 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/binding",schemaPath:"#/properties/binding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -9186,8 +9208,16 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(data39.content_base64 === undefined){
-const err83 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
+}
+if(data.inputs !== undefined){
+let data39 = data.inputs;
+if(Array.isArray(data39)){
+const len5 = data39.length;
+for(let i5=0; i5<len5; i5++){
+let data40 = data39[i5];
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+if(data40.artifact === undefined){
+const err83 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "artifact"},message:"must have required property '"+"artifact"+"'"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -9196,9 +9226,8 @@ vErrors.push(err83);
 }
 errors++;
 }
-for(const key7 in data39){
-if(!(((key7 === "artifact") || (key7 === "digest")) || (key7 === "content_base64"))){
-const err84 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(data40.digest === undefined){
+const err84 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "digest"},message:"must have required property '"+"digest"+"'"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -9207,14 +9236,8 @@ vErrors.push(err84);
 }
 errors++;
 }
-}
-if(data39.artifact !== undefined){
-let data40 = data39.artifact;
-const _errs89 = errors;
-const _errs90 = errors;
-if(typeof data40 === "string"){
-if(!pattern22.test(data40)){
-const err85 = {};
+if(data40.content_base64 === undefined){
+const err85 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/required",keyword:"required",params:{missingProperty: "content_base64"},message:"must have required property '"+"content_base64"+"'"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -9223,10 +9246,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-var valid25 = _errs90 === errors;
-if(valid25){
-const err86 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
+for(const key7 in data40){
+if(!(((key7 === "artifact") || (key7 === "digest")) || (key7 === "content_base64"))){
+const err86 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -9235,20 +9257,14 @@ vErrors.push(err86);
 }
 errors++;
 }
-else {
-errors = _errs89;
-if(vErrors !== null){
-if(_errs89){
-vErrors.length = _errs89;
 }
-else {
-vErrors = null;
-}
-}
-}
-if(typeof data40 === "string"){
-if(func2(data40) < 1){
-const err87 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(data40.artifact !== undefined){
+let data41 = data40.artifact;
+const _errs91 = errors;
+const _errs92 = errors;
+if(typeof data41 === "string"){
+if(!pattern22.test(data41)){
+const err87 = {};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -9258,8 +9274,9 @@ vErrors.push(err87);
 errors++;
 }
 }
-else {
-const err88 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
+var valid25 = _errs92 === errors;
+if(valid25){
+const err88 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/not",keyword:"not",params:{},message:"must NOT be valid"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -9268,12 +9285,20 @@ vErrors.push(err88);
 }
 errors++;
 }
+else {
+errors = _errs91;
+if(vErrors !== null){
+if(_errs91){
+vErrors.length = _errs91;
 }
-if(data39.digest !== undefined){
-let data41 = data39.digest;
+else {
+vErrors = null;
+}
+}
+}
 if(typeof data41 === "string"){
-if(!pattern6.test(data41)){
-const err89 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(func2(data41) < 1){
+const err89 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -9284,7 +9309,7 @@ errors++;
 }
 }
 else {
-const err90 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err90 = {instancePath:instancePath+"/inputs/" + i5+"/artifact",schemaPath:"common.schema.json#/$defs/relativePath/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -9294,9 +9319,11 @@ vErrors.push(err90);
 errors++;
 }
 }
-if(data39.content_base64 !== undefined){
-if(typeof data39.content_base64 !== "string"){
-const err91 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data40.digest !== undefined){
+let data42 = data40.digest;
+if(typeof data42 === "string"){
+if(!pattern6.test(data42)){
+const err91 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -9306,9 +9333,8 @@ vErrors.push(err91);
 errors++;
 }
 }
-}
 else {
-const err92 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err92 = {instancePath:instancePath+"/inputs/" + i5+"/digest",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -9318,9 +9344,9 @@ vErrors.push(err92);
 errors++;
 }
 }
-}
-else {
-const err93 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data40.content_base64 !== undefined){
+if(typeof data40.content_base64 !== "string"){
+const err93 = {instancePath:instancePath+"/inputs/" + i5+"/content_base64",schemaPath:"#/properties/inputs/items/properties/content_base64/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -9330,10 +9356,9 @@ vErrors.push(err93);
 errors++;
 }
 }
-if(data.repair_context !== undefined){
-let data43 = data.repair_context;
-if((typeof data43 !== "string") && (data43 !== null)){
-const err94 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema76.properties.repair_context.type},message:"must be string,null"};
+}
+else {
+const err94 = {instancePath:instancePath+"/inputs/" + i5,schemaPath:"#/properties/inputs/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -9343,11 +9368,9 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data.repo !== undefined){
-let data44 = data.repo;
-if(typeof data44 === "string"){
-if(func2(data44) < 1){
-const err95 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err95 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -9357,8 +9380,10 @@ vErrors.push(err95);
 errors++;
 }
 }
-else {
-const err96 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.repair_context !== undefined){
+let data44 = data.repair_context;
+if((typeof data44 !== "string") && (data44 !== null)){
+const err96 = {instancePath:instancePath+"/repair_context",schemaPath:"#/properties/repair_context/type",keyword:"type",params:{type: schema76.properties.repair_context.type},message:"must be string,null"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -9368,12 +9393,11 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data.limits !== undefined){
-let data45 = data.limits;
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-for(const key8 in data45){
-if(!(((key8 === "timeout_ms") || (key8 === "kill_grace_ms")) || (key8 === "check_timeout_ms"))){
-const err97 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data.repo !== undefined){
+let data45 = data.repo;
+if(typeof data45 === "string"){
+if(func2(data45) < 1){
+const err97 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -9383,10 +9407,8 @@ vErrors.push(err97);
 errors++;
 }
 }
-if(data45.timeout_ms !== undefined){
-let data46 = data45.timeout_ms;
-if(!(((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46))) && (isFinite(data46)))){
-const err98 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err98 = {instancePath:instancePath+"/repo",schemaPath:"#/properties/repo/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -9395,9 +9417,13 @@ vErrors.push(err98);
 }
 errors++;
 }
-if((typeof data46 == "number") && (isFinite(data46))){
-if(data46 < 1 || isNaN(data46)){
-const err99 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data.limits !== undefined){
+let data46 = data.limits;
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+for(const key8 in data46){
+if(!((((key8 === "timeout_ms") || (key8 === "kill_grace_ms")) || (key8 === "check_timeout_ms")) || (key8 === "max_output_bytes"))){
+const err99 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -9407,11 +9433,10 @@ vErrors.push(err99);
 errors++;
 }
 }
-}
-if(data45.kill_grace_ms !== undefined){
-let data47 = data45.kill_grace_ms;
+if(data46.timeout_ms !== undefined){
+let data47 = data46.timeout_ms;
 if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err100 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err100 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -9421,8 +9446,8 @@ vErrors.push(err100);
 errors++;
 }
 if((typeof data47 == "number") && (isFinite(data47))){
-if(data47 < 0 || isNaN(data47)){
-const err101 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data47 < 1 || isNaN(data47)){
+const err101 = {instancePath:instancePath+"/limits/timeout_ms",schemaPath:"#/properties/limits/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -9433,10 +9458,10 @@ errors++;
 }
 }
 }
-if(data45.check_timeout_ms !== undefined){
-let data48 = data45.check_timeout_ms;
+if(data46.kill_grace_ms !== undefined){
+let data48 = data46.kill_grace_ms;
 if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
-const err102 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err102 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -9446,8 +9471,8 @@ vErrors.push(err102);
 errors++;
 }
 if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 1 || isNaN(data48)){
-const err103 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data48 < 0 || isNaN(data48)){
+const err103 = {instancePath:instancePath+"/limits/kill_grace_ms",schemaPath:"#/properties/limits/properties/kill_grace_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -9458,9 +9483,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err104 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data46.check_timeout_ms !== undefined){
+let data49 = data46.check_timeout_ms;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err104 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -9469,15 +9495,64 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-}
-else {
-const err105 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 < 1 || isNaN(data49)){
+const err105 = {instancePath:instancePath+"/limits/check_timeout_ms",schemaPath:"#/properties/limits/properties/check_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err105];
 }
 else {
 vErrors.push(err105);
+}
+errors++;
+}
+}
+}
+if(data46.max_output_bytes !== undefined){
+let data50 = data46.max_output_bytes;
+if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
+const err106 = {instancePath:instancePath+"/limits/max_output_bytes",schemaPath:"#/properties/limits/properties/max_output_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if((typeof data50 == "number") && (isFinite(data50))){
+if(data50 < 1 || isNaN(data50)){
+const err107 = {instancePath:instancePath+"/limits/max_output_bytes",schemaPath:"#/properties/limits/properties/max_output_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/limits",schemaPath:"#/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+}
+else {
+const err109 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
 }
 errors++;
 }
@@ -17217,7 +17292,7 @@ return errors === 0;
 validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateJournalEvent = validate60;
-const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"},{"$ref":"#/$defs/ApprovalRefusedEvent"},{"$ref":"#/$defs/AttestationRecordedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"instance":{"description":"The run instance identity the runner that opened the journal drew, if it did (a coordinator with a distributed queue, dwm run --queue). Queue job ids and refs on a shared git remote are namespaced by it, so two coordinators of runs with the same run id never share one; a resumed coordinator reads it back. Absent: the identity is derived from the journal's first events (runInstance in @dwm/dispatcher).","$ref":"common.schema.json#/$defs/runInstance"},"branch":{"description":"The branch checked out in the repository when the journal was opened (without refs/heads/): where `dwm land` brings the run's result by default. Absent on a detached HEAD, and in journals of earlier versions.","$ref":"common.schema.json#/$defs/branchName"}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1},"queue":{"description":"The distributed queue the attempt was sent to; absent: the in-process pool ran it.","$ref":"common.schema.json#/$defs/queueOrigin"}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}},"ApprovalRefusedData":{"title":"ApprovalRefusedData","description":"The runner refused an approval file and will never count it: unsigned, signed by a key the repository does not trust, a signature that does not verify, or fields that are not the gate's as it stands (another run, an earlier gate digest, an integration head no longer current, a gate that was not open). `files` names the refused file as it was.","type":"object","required":["path","gate_id","code","reason","key_id","files"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"gate_id":{"description":"The gate the file's folder names.","type":"string"},"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"reason":{"type":"string"},"key_id":{"description":"The key the file claims to be signed with; null when it names none.","anyOf":[{"$ref":"common.schema.json#/$defs/keyId"},{"type":"null"}]},"files":{"$ref":"#/$defs/FileRefs"}}},"ApprovalRefusedEvent":{"title":"ApprovalRefusedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"approval.refused"},"data":{"$ref":"#/$defs/ApprovalRefusedData"}}},"AttestationRecordedData":{"title":"AttestationRecordedData","description":"The runner signed an in-toto attestation (docs/attestations.md): of a completed packet (`packet_id`, `attempt`) or of the run (`subject` run). `files` names the signed bundle; `statement_digest` is digest(statement).","type":"object","required":["subject","statement_digest","key_id","files"],"additionalProperties":false,"properties":{"subject":{"enum":["packet","run"]},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"assurance":{"enum":["claimed","checked","reviewed","approved"]},"statement_digest":{"$ref":"common.schema.json#/$defs/digest"},"key_id":{"$ref":"common.schema.json#/$defs/keyId"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttestationRecordedEvent":{"title":"AttestationRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attestation.recorded"},"data":{"$ref":"#/$defs/AttestationRecordedData"}}}}};
+const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/journal-event.schema.json","title":"JournalEvent","description":"One line of journal.jsonl. `digest` is sha256 of the canonical JSON of {seq, prev, type, at, data}; `prev` is the previous event's digest (for seq 1: the digest of run.json when the journal started). To add an event type, add its data and event definitions and a oneOf branch.","type":"object","required":["seq","prev","type","at","data","digest"],"additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":1},"prev":{"$ref":"common.schema.json#/$defs/digest"},"type":{"type":"string"},"at":{"$ref":"common.schema.json#/$defs/timestamp"},"data":{"type":"object"},"digest":{"$ref":"common.schema.json#/$defs/digest"}},"discriminator":{"propertyName":"type"},"oneOf":[{"$ref":"#/$defs/RunOpenedEvent"},{"$ref":"#/$defs/RunRecompiledEvent"},{"$ref":"#/$defs/LeaseTakenEvent"},{"$ref":"#/$defs/LeaseTakenOverEvent"},{"$ref":"#/$defs/JournalTruncatedEvent"},{"$ref":"#/$defs/PacketDispatchedEvent"},{"$ref":"#/$defs/AttemptRecordedEvent"},{"$ref":"#/$defs/PacketReviewedEvent"},{"$ref":"#/$defs/PacketCompletedEvent"},{"$ref":"#/$defs/RepairScheduledEvent"},{"$ref":"#/$defs/InfraRetryScheduledEvent"},{"$ref":"#/$defs/PacketFailedEvent"},{"$ref":"#/$defs/PacketAbandonedEvent"},{"$ref":"#/$defs/PacketReopenedEvent"},{"$ref":"#/$defs/GateOpenedEvent"},{"$ref":"#/$defs/GateApprovedEvent"},{"$ref":"#/$defs/GateRejectedEvent"},{"$ref":"#/$defs/HandoffRegisteredEvent"},{"$ref":"#/$defs/IntegrationMergedEvent"},{"$ref":"#/$defs/IntegrationConflictEvent"},{"$ref":"#/$defs/FanoutExpandedEvent"},{"$ref":"#/$defs/RunCompletedEvent"},{"$ref":"#/$defs/RunStoppedEvent"},{"$ref":"#/$defs/ApprovalRefusedEvent"},{"$ref":"#/$defs/AttestationRecordedEvent"}],"$defs":{"FileRef":{"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}},"FileRefs":{"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}},"RunOpenedData":{"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"instance":{"description":"The run instance identity the runner that opened the journal drew, if it did (a coordinator with a distributed queue, dwm run --queue). Queue job ids and refs on a shared git remote are namespaced by it, so two coordinators of runs with the same run id never share one; a resumed coordinator reads it back. Absent: the identity is derived from the journal's first events (runInstance in @dwm/dispatcher).","$ref":"common.schema.json#/$defs/runInstance"},"branch":{"description":"The branch checked out in the repository when the journal was opened (without refs/heads/): where `dwm land` brings the run's result by default. Absent on a detached HEAD, and in journals of earlier versions.","$ref":"common.schema.json#/$defs/branchName"}}},"RunOpenedEvent":{"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}},"RunRecompiledData":{"title":"RunRecompiledData","description":"An edited plan was compiled into this run; run.json now has this digest.","type":"object","required":["run_digest","plan_digest","revision","changes"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":2},"changes":{"title":"RecompileChanges","description":"Packet and gate ids by how the recompile changed them. `downstream`: unchanged packets that depend on a changed one.","type":"object","required":["added","changed","removed","downstream"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"downstream":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"title":"RecompileGateChanges","description":"Gates added, changed (new digest: earlier approvals no longer hold) or removed.","type":"object","required":["added","changed","removed"],"additionalProperties":false,"properties":{"added":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"changed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"removed":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}}}}},"RunRecompiledEvent":{"title":"RunRecompiledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.recompiled"},"data":{"$ref":"#/$defs/RunRecompiledData"}}},"LeaseTakenData":{"title":"LeaseTakenData","description":"A runner took the run lock (no earlier holder).","type":"object","required":["pid","host"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"}}},"LeaseTakenEvent":{"title":"LeaseTakenEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken"},"data":{"$ref":"#/$defs/LeaseTakenData"}}},"LeaseTakenOverData":{"title":"LeaseTakenOverData","description":"A runner took over the lock of a holder whose lease expired.","type":"object","required":["pid","host","previous"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"previous":{"title":"PreviousLease","description":"The lease that was taken over (pid -1: the lock file was unreadable).","type":"object","required":["pid","host","expires_at"],"additionalProperties":false,"properties":{"pid":{"type":"integer"},"host":{"type":"string"},"expires_at":{"type":"string"}}}}},"LeaseTakenOverEvent":{"title":"LeaseTakenOverEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"lease.taken-over"},"data":{"$ref":"#/$defs/LeaseTakenOverData"}}},"JournalTruncatedData":{"title":"JournalTruncatedData","description":"On open, an incomplete last line left by a crash was cut off; this records what was removed.","type":"object","required":["offset","bytes","tail_digest"],"additionalProperties":false,"properties":{"offset":{"type":"integer","minimum":0},"bytes":{"type":"integer","minimum":1},"tail_digest":{"$ref":"common.schema.json#/$defs/digest"}}},"JournalTruncatedEvent":{"title":"JournalTruncatedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"journal.truncated"},"data":{"$ref":"#/$defs/JournalTruncatedData"}}},"PacketDispatchedData":{"title":"PacketDispatchedData","description":"An attempt of a packet was handed to a worker. `attempt` is one more than the packet's previous attempt.","type":"object","required":["packet_id","attempt","packet_digest","base_commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"packet_digest":{"$ref":"common.schema.json#/$defs/digest"},"base_commit":{"type":["string","null"]},"backend":{"type":"string","minLength":1},"queue":{"description":"The distributed queue the attempt was sent to; absent: the in-process pool ran it.","$ref":"common.schema.json#/$defs/queueOrigin"}}},"PacketDispatchedEvent":{"title":"PacketDispatchedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.dispatched"},"data":{"$ref":"#/$defs/PacketDispatchedData"}}},"AttemptRecordedData":{"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"},"sandbox":{"description":"The OS sandbox the attempt's workers and checks ran in (the attempt's `sandbox`): `none` when the runner was given --no-sandbox (lower assurance: the workers had the operator's powers). Absent in journals of runners before 0.3.","type":"string","minLength":1}}},"AttemptRecordedEvent":{"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}},"PacketReviewedData":{"title":"PacketReviewedData","description":"The attempt's evidence was reviewed.","type":"object","required":["packet_id","attempt","verdict","review_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"verdict":{"title":"ReviewVerdict","enum":["approved","changes-requested","needs-human","infra-failed"]},"review_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"PacketReviewedEvent":{"title":"PacketReviewedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reviewed"},"data":{"$ref":"#/$defs/PacketReviewedData"}}},"PacketCompletedData":{"title":"PacketCompletedData","description":"The packet is done: an approved review of `attempt`, or (attempt 0 or a needs-human attempt) an approved gate that holds it.","type":"object","required":["packet_id","attempt"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"branch":{"type":"string","minLength":1},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"PacketCompletedEvent":{"title":"PacketCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.completed"},"data":{"$ref":"#/$defs/PacketCompletedData"}}},"RepairScheduledData":{"title":"RepairScheduledData","description":"Changes were requested (or the work was rejected): attempt `next_attempt` will repair it.","type":"object","required":["packet_id","next_attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"next_attempt":{"type":"integer","minimum":2},"reason":{"type":"string","minLength":1}}},"RepairScheduledEvent":{"title":"RepairScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"repair.scheduled"},"data":{"$ref":"#/$defs/RepairScheduledData"}}},"InfraRetryScheduledData":{"title":"InfraRetryScheduledData","description":"An infrastructure failure (timeout, crash, rate limit, auth, lost runner): the packet goes back to pending. `retry` counts these for the packet.","type":"object","required":["packet_id","attempt","reason","retry"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1},"retry":{"type":"integer","minimum":1}}},"InfraRetryScheduledEvent":{"title":"InfraRetryScheduledEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"infra.retry-scheduled"},"data":{"$ref":"#/$defs/InfraRetryScheduledData"}}},"PacketFailedData":{"title":"PacketFailedData","description":"The packet cannot go on (retries spent, or a failure no retry fixes).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketFailedEvent":{"title":"PacketFailedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.failed"},"data":{"$ref":"#/$defs/PacketFailedData"}}},"PacketAbandonedData":{"title":"PacketAbandonedData","description":"An attempt was in flight when its runner died; it is never counted as a verdict.","type":"object","required":["packet_id","attempt","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"reason":{"type":"string","minLength":1}}},"PacketAbandonedEvent":{"title":"PacketAbandonedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.abandoned"},"data":{"$ref":"#/$defs/PacketAbandonedData"}}},"PacketReopenedData":{"title":"PacketReopenedData","description":"The packet goes back to pending (plan changed, gate rejected, upstream changed).","type":"object","required":["packet_id","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"reason":{"type":"string","minLength":1}}},"PacketReopenedEvent":{"title":"PacketReopenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"packet.reopened"},"data":{"$ref":"#/$defs/PacketReopenedData"}}},"GateOpenedData":{"title":"GateOpenedData","description":"A gate asks the operator; `packets` are the packets it holds.","type":"object","required":["gate_id","gate_digest","packets","reason"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"reason":{"type":"string","minLength":1}}},"GateOpenedEvent":{"title":"GateOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.opened"},"data":{"$ref":"#/$defs/GateOpenedData"}}},"GateApprovedData":{"title":"GateApprovedData","description":"The operator approved the gate (approval artifact in `files`).","type":"object","required":["gate_id","gate_digest","approval_digest","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"GateApprovedEvent":{"title":"GateApprovedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.approved"},"data":{"$ref":"#/$defs/GateApprovedData"}}},"GateRejectedData":{"title":"GateRejectedData","description":"The operator rejected the gate; `packets` go back for rework.","type":"object","required":["gate_id","gate_digest","approval_digest","packets","files"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"gate_digest":{"$ref":"common.schema.json#/$defs/digest"},"approval_digest":{"$ref":"common.schema.json#/$defs/digest"},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"files":{"$ref":"#/$defs/FileRefs"}}},"GateRejectedEvent":{"title":"GateRejectedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"gate.rejected"},"data":{"$ref":"#/$defs/GateRejectedData"}}},"HandoffRegisteredData":{"title":"HandoffRegisteredData","description":"A packet's handoff artifact was stored under handoffs/.","type":"object","required":["artifact","from_packet","digest","files"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}},"HandoffRegisteredEvent":{"title":"HandoffRegisteredEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"handoff.registered"},"data":{"$ref":"#/$defs/HandoffRegisteredData"}}},"IntegrationMergedData":{"title":"IntegrationMergedData","description":"The packet's work was merged into the run's integration branch.","type":"object","required":["packet_id","commit"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"commit":{"type":"string","pattern":"^[0-9a-f]{40}([0-9a-f]{24})?$"}}},"IntegrationMergedEvent":{"title":"IntegrationMergedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.merged"},"data":{"$ref":"#/$defs/IntegrationMergedData"}}},"IntegrationConflictData":{"title":"IntegrationConflictData","description":"Merging the packet's work conflicted; `paths` are the conflicting repository paths, `gate_id` the gate opened for it.","type":"object","required":["packet_id","paths","gate_id"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"paths":{"type":"array","items":{"$ref":"common.schema.json#/$defs/relativePath"}},"gate_id":{"$ref":"common.schema.json#/$defs/slug"}}},"IntegrationConflictEvent":{"title":"IntegrationConflictEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"integration.conflict"},"data":{"$ref":"#/$defs/IntegrationConflictData"}}},"FanoutExpandedData":{"title":"FanoutExpandedData","description":"A fan-out was expanded (or expanded again after its source handoff changed): `first` names the fan-out (its first per-item phase), `templates` every per-item phase it expands, `packets` every current item packet (new, kept and changed ones) with its digest, `dropped` the item packets of an earlier expansion whose items are gone. `files` are the item packet files. Open for more fields.","type":"object","required":["from_packet","first","templates","handoff","packets","dropped","files"],"additionalProperties":true,"properties":{"from_packet":{"$ref":"common.schema.json#/$defs/slug"},"first":{"$ref":"common.schema.json#/$defs/slug"},"templates":{"type":"array","minItems":1,"items":{"$ref":"common.schema.json#/$defs/slug"}},"handoff":{"title":"FanoutSource","description":"The source handoff the items came from.","type":"object","required":["artifact","digest","items"],"additionalProperties":false,"properties":{"artifact":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"items":{"type":"integer","minimum":0}}},"packets":{"type":"array","items":{"title":"FanoutPacket","description":"One item packet.","type":"object","required":["packet_id","template","digest","depends_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"template":{"$ref":"common.schema.json#/$defs/slug"},"digest":{"$ref":"common.schema.json#/$defs/digest"},"depends_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"dropped":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Item packets of the previous expansion that are not in this one (their item left the source); they leave the state."},"limit_gate":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}],"description":"The approved gate that let more than max_items items through, or null."},"files":{"$ref":"#/$defs/FileRefs"}}},"FanoutExpandedEvent":{"title":"FanoutExpandedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"fanout.expanded"},"data":{"$ref":"#/$defs/FanoutExpandedData"}}},"RunCompletedData":{"title":"RunCompletedData","description":"Every packet is completed.","type":"object","required":[],"additionalProperties":false,"properties":{}},"RunCompletedEvent":{"title":"RunCompletedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.completed"},"data":{"$ref":"#/$defs/RunCompletedData"}}},"RunStoppedData":{"title":"RunStoppedData","description":"The runner stopped before completion.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"title":"StopReason","enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},"RunStoppedEvent":{"title":"RunStoppedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.stopped"},"data":{"$ref":"#/$defs/RunStoppedData"}}},"ApprovalRefusedData":{"title":"ApprovalRefusedData","description":"The runner refused an approval file and will never count it: unsigned, signed by a key the repository does not trust, a signature that does not verify, or fields that are not the gate's as it stands (another run, an earlier gate digest, an integration head no longer current, a gate that was not open). `files` names the refused file as it was.","type":"object","required":["path","gate_id","code","reason","key_id","files"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"gate_id":{"description":"The gate the file's folder names.","type":"string"},"code":{"type":"string","pattern":"^ERR_[A-Z0-9_]+$"},"reason":{"type":"string"},"key_id":{"description":"The key the file claims to be signed with; null when it names none.","anyOf":[{"$ref":"common.schema.json#/$defs/keyId"},{"type":"null"}]},"files":{"$ref":"#/$defs/FileRefs"}}},"ApprovalRefusedEvent":{"title":"ApprovalRefusedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"approval.refused"},"data":{"$ref":"#/$defs/ApprovalRefusedData"}}},"AttestationRecordedData":{"title":"AttestationRecordedData","description":"The runner signed an in-toto attestation (docs/attestations.md): of a completed packet (`packet_id`, `attempt`) or of the run (`subject` run). `files` names the signed bundle; `statement_digest` is digest(statement).","type":"object","required":["subject","statement_digest","key_id","files"],"additionalProperties":false,"properties":{"subject":{"enum":["packet","run"]},"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":0},"assurance":{"enum":["claimed","checked","reviewed","approved"]},"statement_digest":{"$ref":"common.schema.json#/$defs/digest"},"key_id":{"$ref":"common.schema.json#/$defs/keyId"},"files":{"$ref":"#/$defs/FileRefs"}}},"AttestationRecordedEvent":{"title":"AttestationRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attestation.recorded"},"data":{"$ref":"#/$defs/AttestationRecordedData"}}}}};
 const schema173 = {"title":"RunOpenedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"run.opened"},"data":{"$ref":"#/$defs/RunOpenedData"}}};
 const schema174 = {"title":"RunOpenedData","description":"The journal starts: run.json as it was then (its digest is also `prev` of this event) and every packet and gate id it names.","type":"object","required":["run_digest","plan_digest","revision","packets","gates"],"additionalProperties":false,"properties":{"run_digest":{"$ref":"common.schema.json#/$defs/digest"},"plan_digest":{"$ref":"common.schema.json#/$defs/digest"},"revision":{"type":"integer","minimum":1},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}},"instance":{"description":"The run instance identity the runner that opened the journal drew, if it did (a coordinator with a distributed queue, dwm run --queue). Queue job ids and refs on a shared git remote are namespaced by it, so two coordinators of runs with the same run id never share one; a resumed coordinator reads it back. Absent: the identity is derived from the journal's first events (runInstance in @dwm/dispatcher).","$ref":"common.schema.json#/$defs/runInstance"},"branch":{"description":"The branch checked out in the repository when the journal was opened (without refs/heads/): where `dwm land` brings the run's result by default. Absent on a detached HEAD, and in journals of earlier versions.","$ref":"common.schema.json#/$defs/branchName"}}};
 const schema180 = {"description":"A git branch name without refs/heads/ (git check-ref-format --branch).","type":"string","minLength":1,"maxLength":255,"pattern":"^[^\\u0000-\\u0020~^:?*\\[\\\\]+$","not":{"pattern":"\\.\\.|@\\{|//|^/|/$|\\.lock(/|$)|^-|(^|/)\\.|\\.$"}};
@@ -19421,7 +19496,7 @@ return errors === 0;
 validate72.evaluated = {"props":{"type":true,"data":true},"dynamicProps":false,"dynamicItems":false};
 
 const schema204 = {"title":"AttemptRecordedEvent","type":"object","required":["type","data"],"properties":{"type":{"const":"attempt.recorded"},"data":{"$ref":"#/$defs/AttemptRecordedData"}}};
-const schema205 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"}}};
+const schema205 = {"title":"AttemptRecordedData","description":"The attempt's evidence is in the run store.","type":"object","required":["packet_id","attempt","outcome","attempt_digest","files"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"attempt":{"type":"integer","minimum":1},"outcome":{"title":"AttemptOutcome","enum":["ok","task-failed","timeout","crashed","auth-failed","backend-missing","rate-limited"]},"attempt_digest":{"$ref":"common.schema.json#/$defs/digest"},"files":{"$ref":"#/$defs/FileRefs"},"sandbox":{"description":"The OS sandbox the attempt's workers and checks ran in (the attempt's `sandbox`): `none` when the runner was given --no-sandbox (lower assurance: the workers had the operator's powers). Absent in journals of runners before 0.3.","type":"string","minLength":1}}};
 const schema208 = {"title":"FileRefs","type":"array","items":{"$ref":"#/$defs/FileRef"}};
 const schema209 = {"title":"FileRef","description":"A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).","type":"object","required":["path","digest"],"additionalProperties":false,"properties":{"path":{"$ref":"common.schema.json#/$defs/relativePath"},"digest":{"$ref":"common.schema.json#/$defs/digest"}}};
 
@@ -19668,7 +19743,7 @@ vErrors.push(err4);
 errors++;
 }
 for(const key0 in data){
-if(!(((((key0 === "packet_id") || (key0 === "attempt")) || (key0 === "outcome")) || (key0 === "attempt_digest")) || (key0 === "files"))){
+if(!((((((key0 === "packet_id") || (key0 === "attempt")) || (key0 === "outcome")) || (key0 === "attempt_digest")) || (key0 === "files")) || (key0 === "sandbox"))){
 const err5 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err5];
@@ -19793,14 +19868,39 @@ vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.error
 errors = vErrors.length;
 }
 }
-}
-else {
-const err15 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.sandbox !== undefined){
+let data5 = data.sandbox;
+if(typeof data5 === "string"){
+if(func2(data5) < 1){
+const err15 = {instancePath:instancePath+"/sandbox",schemaPath:"#/properties/sandbox/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err15];
 }
 else {
 vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/sandbox",schemaPath:"#/properties/sandbox/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }
@@ -43984,7 +44084,7 @@ return errors === 0;
 validate194.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateStatusReport = validate172;
-const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."},"tokens":{"type":"integer","minimum":0,"description":"Tokens the packet's attempts reported (all attempts)."},"cost_usd":{"type":["number","null"],"minimum":0,"description":"Cost of the packet's priced attempts (common.schema.json CostSummary); null when none is priced."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"cost":{"description":"Tokens and cost of every attempt of the run, priced with the bindings file's price table.","$ref":"common.schema.json#/$defs/costSummary"},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait","land"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here. land: the run is complete and its result is not in the branch it started from yet (dwm land)."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
+const schema317 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/status-report.schema.json","title":"StatusReport","description":"`dwm status --json`: where every packet and gate stands, whether the run store is intact, and what to do next.","type":"object","required":["kind","schema_version","run_id","plan_id","revision","events","integrity","completed","stopped","counts","packets","gates","waiting_gates","next_action"],"additionalProperties":false,"properties":{"kind":{"const":"status-report"},"schema_version":{"const":"1"},"run_id":{"$ref":"common.schema.json#/$defs/slug"},"plan_id":{"type":"string"},"revision":{"type":"integer","minimum":1},"events":{"type":"integer","minimum":0},"unsandboxed_attempts":{"description":"Attempts the journal records as run without an OS sandbox (`dwm run --no-sandbox`): their workers had the operator's powers, so the run's evidence carries lower assurance. Absent when there are none.","type":"integer","minimum":1},"integrity":{"title":"StatusIntegrity","description":"Summary of verifyRun.","type":"object","required":["ok","problems","torn","codes"],"additionalProperties":false,"properties":{"ok":{"type":"boolean"},"problems":{"type":"integer","minimum":0},"torn":{"type":"boolean"},"codes":{"type":"array","items":{"type":"string"}}}},"completed":{"type":"boolean"},"stopped":{"oneOf":[{"title":"StatusStop","description":"Why the last runner stopped.","type":"object","required":["reason"],"additionalProperties":false,"properties":{"reason":{"enum":["gate","budget","failed","interrupted"]},"detail":{"type":"string"}}},{"type":"null"}]},"counts":{"type":"object","propertyNames":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"]},"additionalProperties":{"type":"integer","minimum":0},"description":"Packets per shown state (`ready`/`blocked` are derived for pending packets)."},"packets":{"type":"array","items":{"title":"StatusPacketRow","description":"One packet.","type":"object","required":["packet_id","state","attempts","last_verdict","last_outcome","gates","waiting_on"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["pending","ready","dispatched","attempted","reviewed","completed","blocked","repairing","needs-human","failed","abandoned","expanded"],"description":"The folded state; a pending packet is shown as `ready` (dependencies completed, gates approved) or `blocked`. `expanded`: a fan-out template whose item packets exist."},"attempts":{"type":"integer","minimum":0},"last_verdict":{"oneOf":[{"type":"string"},{"type":"null"}]},"last_outcome":{"oneOf":[{"type":"string"},{"type":"null"}]},"gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Gates holding this packet that are not approved."},"waiting_on":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Dependencies not completed yet."},"tokens":{"type":"integer","minimum":0,"description":"Tokens the packet's attempts reported (all attempts)."},"cost_usd":{"type":["number","null"],"minimum":0,"description":"Cost of the packet's priced attempts (common.schema.json CostSummary); null when none is priced."}}}},"fanouts":{"description":"Item packets grouped under their fan-out phase (schema 0.6), one entry per per-item phase that was expanded. The item packets are also rows of `packets`.","type":"array","items":{"title":"StatusFanoutRow","type":"object","required":["phase","first","source_packet","items","counts","failing"],"additionalProperties":false,"properties":{"phase":{"$ref":"common.schema.json#/$defs/slug","description":"The per-item phase (its template packet)."},"first":{"$ref":"common.schema.json#/$defs/slug","description":"The fan-out (its first per-item phase)."},"source_packet":{"$ref":"common.schema.json#/$defs/slug"},"items":{"type":"integer","minimum":0,"description":"Item packets of this phase."},"counts":{"type":"object","additionalProperties":{"type":"integer","minimum":0},"description":"Item packets per shown state."},"failing":{"type":"array","description":"Item packets that failed or wait for a human, with why.","items":{"title":"StatusFanoutFailure","type":"object","required":["packet_id","state","reason"],"additionalProperties":false,"properties":{"packet_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"type":"string"},"reason":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}}}},"gates":{"type":"array","items":{"title":"StatusGateRow","description":"One gate.","type":"object","required":["gate_id","state","category","packets"],"additionalProperties":false,"properties":{"gate_id":{"$ref":"common.schema.json#/$defs/slug"},"state":{"enum":["closed","open","approved","rejected"]},"category":{"oneOf":[{"type":"string"},{"type":"null"}]},"packets":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"}}}}},"cost":{"description":"Tokens and cost of every attempt of the run, priced with the bindings file's price table.","$ref":"common.schema.json#/$defs/costSummary"},"waiting_gates":{"type":"array","items":{"$ref":"common.schema.json#/$defs/slug"},"description":"Open gates: the run waits for `dwm approve` or `dwm reject`."},"next_action":{"title":"NextAction","description":"The next action, in words and as a command.","type":"object","required":["kind","summary","command"],"additionalProperties":false,"properties":{"kind":{"enum":["repair-integrity","complete","approve","run","inspect-failed","budget","resume","wait","land"],"description":"wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here. land: the run is complete and its result is not in the branch it started from yet (dwm land)."},"summary":{"type":"string"},"command":{"oneOf":[{"type":"string"},{"type":"null"}]}}}}};
 
 function validate172(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://schemas.dwm.dev/v1/status-report.schema.json" */;
@@ -44281,11 +44381,10 @@ errors++;
 }
 }
 }
-if(data.integrity !== undefined){
-let data6 = data.integrity;
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-if(data6.ok === undefined){
-const err26 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "ok"},message:"must have required property '"+"ok"+"'"};
+if(data.unsandboxed_attempts !== undefined){
+let data6 = data.unsandboxed_attempts;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err26 = {instancePath:instancePath+"/unsandboxed_attempts",schemaPath:"#/properties/unsandboxed_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -44294,8 +44393,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(data6.problems === undefined){
-const err27 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "problems"},message:"must have required property '"+"problems"+"'"};
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err27 = {instancePath:instancePath+"/unsandboxed_attempts",schemaPath:"#/properties/unsandboxed_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -44304,8 +44404,13 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data6.torn === undefined){
-const err28 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "torn"},message:"must have required property '"+"torn"+"'"};
+}
+}
+if(data.integrity !== undefined){
+let data7 = data.integrity;
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+if(data7.ok === undefined){
+const err28 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "ok"},message:"must have required property '"+"ok"+"'"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -44314,8 +44419,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data6.codes === undefined){
-const err29 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "codes"},message:"must have required property '"+"codes"+"'"};
+if(data7.problems === undefined){
+const err29 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "problems"},message:"must have required property '"+"problems"+"'"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -44324,9 +44429,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-for(const key1 in data6){
-if(!((((key1 === "ok") || (key1 === "problems")) || (key1 === "torn")) || (key1 === "codes"))){
-const err30 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data7.torn === undefined){
+const err30 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "torn"},message:"must have required property '"+"torn"+"'"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -44335,10 +44439,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-if(data6.ok !== undefined){
-if(typeof data6.ok !== "boolean"){
-const err31 = {instancePath:instancePath+"/integrity/ok",schemaPath:"#/properties/integrity/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data7.codes === undefined){
+const err31 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/required",keyword:"required",params:{missingProperty: "codes"},message:"must have required property '"+"codes"+"'"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -44347,11 +44449,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-if(data6.problems !== undefined){
-let data8 = data6.problems;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err32 = {instancePath:instancePath+"/integrity/problems",schemaPath:"#/properties/integrity/properties/problems/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key1 in data7){
+if(!((((key1 === "ok") || (key1 === "problems")) || (key1 === "torn")) || (key1 === "codes"))){
+const err32 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -44360,9 +44460,10 @@ vErrors.push(err32);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 < 0 || isNaN(data8)){
-const err33 = {instancePath:instancePath+"/integrity/problems",schemaPath:"#/properties/integrity/properties/problems/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data7.ok !== undefined){
+if(typeof data7.ok !== "boolean"){
+const err33 = {instancePath:instancePath+"/integrity/ok",schemaPath:"#/properties/integrity/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -44372,10 +44473,10 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
-if(data6.torn !== undefined){
-if(typeof data6.torn !== "boolean"){
-const err34 = {instancePath:instancePath+"/integrity/torn",schemaPath:"#/properties/integrity/properties/torn/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data7.problems !== undefined){
+let data9 = data7.problems;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err34 = {instancePath:instancePath+"/integrity/problems",schemaPath:"#/properties/integrity/properties/problems/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -44384,14 +44485,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-if(data6.codes !== undefined){
-let data10 = data6.codes;
-if(Array.isArray(data10)){
-const len0 = data10.length;
-for(let i0=0; i0<len0; i0++){
-if(typeof data10[i0] !== "string"){
-const err35 = {instancePath:instancePath+"/integrity/codes/" + i0,schemaPath:"#/properties/integrity/properties/codes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 < 0 || isNaN(data9)){
+const err35 = {instancePath:instancePath+"/integrity/problems",schemaPath:"#/properties/integrity/properties/problems/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -44402,8 +44498,9 @@ errors++;
 }
 }
 }
-else {
-const err36 = {instancePath:instancePath+"/integrity/codes",schemaPath:"#/properties/integrity/properties/codes/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data7.torn !== undefined){
+if(typeof data7.torn !== "boolean"){
+const err36 = {instancePath:instancePath+"/integrity/torn",schemaPath:"#/properties/integrity/properties/torn/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -44413,9 +44510,13 @@ vErrors.push(err36);
 errors++;
 }
 }
-}
-else {
-const err37 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data7.codes !== undefined){
+let data11 = data7.codes;
+if(Array.isArray(data11)){
+const len0 = data11.length;
+for(let i0=0; i0<len0; i0++){
+if(typeof data11[i0] !== "string"){
+const err37 = {instancePath:instancePath+"/integrity/codes/" + i0,schemaPath:"#/properties/integrity/properties/codes/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -44425,9 +44526,9 @@ vErrors.push(err37);
 errors++;
 }
 }
-if(data.completed !== undefined){
-if(typeof data.completed !== "boolean"){
-const err38 = {instancePath:instancePath+"/completed",schemaPath:"#/properties/completed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+else {
+const err38 = {instancePath:instancePath+"/integrity/codes",schemaPath:"#/properties/integrity/properties/codes/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -44437,15 +44538,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data.stopped !== undefined){
-let data13 = data.stopped;
-const _errs29 = errors;
-let valid5 = false;
-let passing0 = null;
-const _errs30 = errors;
-if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
-if(data13.reason === undefined){
-const err39 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/0/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+}
+else {
+const err39 = {instancePath:instancePath+"/integrity",schemaPath:"#/properties/integrity/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -44454,9 +44549,10 @@ vErrors.push(err39);
 }
 errors++;
 }
-for(const key2 in data13){
-if(!((key2 === "reason") || (key2 === "detail"))){
-const err40 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+}
+if(data.completed !== undefined){
+if(typeof data.completed !== "boolean"){
+const err40 = {instancePath:instancePath+"/completed",schemaPath:"#/properties/completed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -44466,10 +44562,15 @@ vErrors.push(err40);
 errors++;
 }
 }
-if(data13.reason !== undefined){
-let data14 = data13.reason;
-if(!((((data14 === "gate") || (data14 === "budget")) || (data14 === "failed")) || (data14 === "interrupted"))){
-const err41 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema317.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
+if(data.stopped !== undefined){
+let data14 = data.stopped;
+const _errs31 = errors;
+let valid5 = false;
+let passing0 = null;
+const _errs32 = errors;
+if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
+if(data14.reason === undefined){
+const err41 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/0/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -44478,10 +44579,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-if(data13.detail !== undefined){
-if(typeof data13.detail !== "string"){
-const err42 = {instancePath:instancePath+"/stopped/detail",schemaPath:"#/properties/stopped/oneOf/0/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key2 in data14){
+if(!((key2 === "reason") || (key2 === "detail"))){
+const err42 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -44491,9 +44591,10 @@ vErrors.push(err42);
 errors++;
 }
 }
-}
-else {
-const err43 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data14.reason !== undefined){
+let data15 = data14.reason;
+if(!((((data15 === "gate") || (data15 === "budget")) || (data15 === "failed")) || (data15 === "interrupted"))){
+const err43 = {instancePath:instancePath+"/stopped/reason",schemaPath:"#/properties/stopped/oneOf/0/properties/reason/enum",keyword:"enum",params:{allowedValues: schema317.properties.stopped.oneOf[0].properties.reason.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -44502,14 +44603,10 @@ vErrors.push(err43);
 }
 errors++;
 }
-var _valid0 = _errs30 === errors;
-if(_valid0){
-valid5 = true;
-passing0 = 0;
 }
-const _errs36 = errors;
-if(data13 !== null){
-const err44 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data14.detail !== undefined){
+if(typeof data14.detail !== "string"){
+const err44 = {instancePath:instancePath+"/stopped/detail",schemaPath:"#/properties/stopped/oneOf/0/properties/detail/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -44518,7 +44615,35 @@ vErrors.push(err44);
 }
 errors++;
 }
-var _valid0 = _errs36 === errors;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+var _valid0 = _errs32 === errors;
+if(_valid0){
+valid5 = true;
+passing0 = 0;
+}
+const _errs38 = errors;
+if(data14 !== null){
+const err46 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+var _valid0 = _errs38 === errors;
 if(_valid0 && valid5){
 valid5 = false;
 passing0 = [passing0, 1];
@@ -44530,45 +44655,7 @@ passing0 = 1;
 }
 }
 if(!valid5){
-const err45 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-else {
-errors = _errs29;
-if(vErrors !== null){
-if(_errs29){
-vErrors.length = _errs29;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.counts !== undefined){
-let data16 = data.counts;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-for(const key3 in data16){
-const _errs40 = errors;
-if(!((((((((((((key3 === "pending") || (key3 === "ready")) || (key3 === "dispatched")) || (key3 === "attempted")) || (key3 === "reviewed")) || (key3 === "completed")) || (key3 === "blocked")) || (key3 === "repairing")) || (key3 === "needs-human")) || (key3 === "failed")) || (key3 === "abandoned")) || (key3 === "expanded"))){
-const err46 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema317.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-var valid7 = _errs40 === errors;
-if(!valid7){
-const err47 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid"};
+const err47 = {instancePath:instancePath+"/stopped",schemaPath:"#/properties/stopped/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -44577,11 +44664,25 @@ vErrors.push(err47);
 }
 errors++;
 }
+else {
+errors = _errs31;
+if(vErrors !== null){
+if(_errs31){
+vErrors.length = _errs31;
 }
-for(const key4 in data16){
-let data17 = data16[key4];
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err48 = {instancePath:instancePath+"/counts/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.counts !== undefined){
+let data17 = data.counts;
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+for(const key3 in data17){
+const _errs42 = errors;
+if(!((((((((((((key3 === "pending") || (key3 === "ready")) || (key3 === "dispatched")) || (key3 === "attempted")) || (key3 === "reviewed")) || (key3 === "completed")) || (key3 === "blocked")) || (key3 === "repairing")) || (key3 === "needs-human")) || (key3 === "failed")) || (key3 === "abandoned")) || (key3 === "expanded"))){
+const err48 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames/enum",keyword:"enum",params:{allowedValues: schema317.properties.counts.propertyNames.enum},message:"must be equal to one of the allowed values",propertyName:key3};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -44590,9 +44691,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 0 || isNaN(data17)){
-const err49 = {instancePath:instancePath+"/counts/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+var valid7 = _errs42 === errors;
+if(!valid7){
+const err49 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -44602,10 +44703,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-}
-}
-else {
-const err50 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key4 in data17){
+let data18 = data17[key4];
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+const err50 = {instancePath:instancePath+"/counts/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -44614,16 +44715,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-if(data.packets !== undefined){
-let data18 = data.packets;
-if(Array.isArray(data18)){
-const len1 = data18.length;
-for(let i1=0; i1<len1; i1++){
-let data19 = data18[i1];
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.packet_id === undefined){
-const err51 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 < 0 || isNaN(data18)){
+const err51 = {instancePath:instancePath+"/counts/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -44632,8 +44726,11 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(data19.state === undefined){
-const err52 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+}
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -44642,8 +44739,16 @@ vErrors.push(err52);
 }
 errors++;
 }
-if(data19.attempts === undefined){
-const err53 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
+}
+if(data.packets !== undefined){
+let data19 = data.packets;
+if(Array.isArray(data19)){
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+let data20 = data19[i1];
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+if(data20.packet_id === undefined){
+const err53 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -44652,8 +44757,8 @@ vErrors.push(err53);
 }
 errors++;
 }
-if(data19.last_verdict === undefined){
-const err54 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "last_verdict"},message:"must have required property '"+"last_verdict"+"'"};
+if(data20.state === undefined){
+const err54 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -44662,8 +44767,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(data19.last_outcome === undefined){
-const err55 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "last_outcome"},message:"must have required property '"+"last_outcome"+"'"};
+if(data20.attempts === undefined){
+const err55 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -44672,8 +44777,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(data19.gates === undefined){
-const err56 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "gates"},message:"must have required property '"+"gates"+"'"};
+if(data20.last_verdict === undefined){
+const err56 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "last_verdict"},message:"must have required property '"+"last_verdict"+"'"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -44682,8 +44787,8 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data19.waiting_on === undefined){
-const err57 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "waiting_on"},message:"must have required property '"+"waiting_on"+"'"};
+if(data20.last_outcome === undefined){
+const err57 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "last_outcome"},message:"must have required property '"+"last_outcome"+"'"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -44692,9 +44797,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-for(const key5 in data19){
-if(!(func3.call(schema317.properties.packets.items.properties, key5))){
-const err58 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(data20.gates === undefined){
+const err58 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "gates"},message:"must have required property '"+"gates"+"'"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -44703,12 +44807,8 @@ vErrors.push(err58);
 }
 errors++;
 }
-}
-if(data19.packet_id !== undefined){
-let data20 = data19.packet_id;
-if(typeof data20 === "string"){
-if(func2(data20) > 200){
-const err59 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data20.waiting_on === undefined){
+const err59 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/required",keyword:"required",params:{missingProperty: "waiting_on"},message:"must have required property '"+"waiting_on"+"'"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -44717,8 +44817,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(func2(data20) < 1){
-const err60 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key5 in data20){
+if(!(func3.call(schema317.properties.packets.items.properties, key5))){
+const err60 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -44727,8 +44828,12 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(!pattern4.test(data20)){
-const err61 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data20.packet_id !== undefined){
+let data21 = data20.packet_id;
+if(typeof data21 === "string"){
+if(func2(data21) > 200){
+const err61 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -44737,9 +44842,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-else {
-const err62 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data21) < 1){
+const err62 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -44748,11 +44852,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-}
-if(data19.state !== undefined){
-let data21 = data19.state;
-if(!((((((((((((data21 === "pending") || (data21 === "ready")) || (data21 === "dispatched")) || (data21 === "attempted")) || (data21 === "reviewed")) || (data21 === "completed")) || (data21 === "blocked")) || (data21 === "repairing")) || (data21 === "needs-human")) || (data21 === "failed")) || (data21 === "abandoned")) || (data21 === "expanded"))){
-const err63 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema317.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+if(!pattern4.test(data21)){
+const err63 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -44762,10 +44863,8 @@ vErrors.push(err63);
 errors++;
 }
 }
-if(data19.attempts !== undefined){
-let data22 = data19.attempts;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err64 = {instancePath:instancePath+"/packets/" + i1+"/attempts",schemaPath:"#/properties/packets/items/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err64 = {instancePath:instancePath+"/packets/" + i1+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -44774,9 +44873,11 @@ vErrors.push(err64);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 0 || isNaN(data22)){
-const err65 = {instancePath:instancePath+"/packets/" + i1+"/attempts",schemaPath:"#/properties/packets/items/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data20.state !== undefined){
+let data22 = data20.state;
+if(!((((((((((((data22 === "pending") || (data22 === "ready")) || (data22 === "dispatched")) || (data22 === "attempted")) || (data22 === "reviewed")) || (data22 === "completed")) || (data22 === "blocked")) || (data22 === "repairing")) || (data22 === "needs-human")) || (data22 === "failed")) || (data22 === "abandoned")) || (data22 === "expanded"))){
+const err65 = {instancePath:instancePath+"/packets/" + i1+"/state",schemaPath:"#/properties/packets/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema317.properties.packets.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -44786,15 +44887,10 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
-if(data19.last_verdict !== undefined){
-let data23 = data19.last_verdict;
-const _errs56 = errors;
-let valid13 = false;
-let passing1 = null;
-const _errs57 = errors;
-if(typeof data23 !== "string"){
-const err66 = {instancePath:instancePath+"/packets/" + i1+"/last_verdict",schemaPath:"#/properties/packets/items/properties/last_verdict/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data20.attempts !== undefined){
+let data23 = data20.attempts;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err66 = {instancePath:instancePath+"/packets/" + i1+"/attempts",schemaPath:"#/properties/packets/items/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -44803,14 +44899,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-var _valid1 = _errs57 === errors;
-if(_valid1){
-valid13 = true;
-passing1 = 0;
-}
-const _errs59 = errors;
-if(data23 !== null){
-const err67 = {instancePath:instancePath+"/packets/" + i1+"/last_verdict",schemaPath:"#/properties/packets/items/properties/last_verdict/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 0 || isNaN(data23)){
+const err67 = {instancePath:instancePath+"/packets/" + i1+"/attempts",schemaPath:"#/properties/packets/items/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -44819,7 +44910,41 @@ vErrors.push(err67);
 }
 errors++;
 }
+}
+}
+if(data20.last_verdict !== undefined){
+let data24 = data20.last_verdict;
+const _errs58 = errors;
+let valid13 = false;
+let passing1 = null;
+const _errs59 = errors;
+if(typeof data24 !== "string"){
+const err68 = {instancePath:instancePath+"/packets/" + i1+"/last_verdict",schemaPath:"#/properties/packets/items/properties/last_verdict/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
 var _valid1 = _errs59 === errors;
+if(_valid1){
+valid13 = true;
+passing1 = 0;
+}
+const _errs61 = errors;
+if(data24 !== null){
+const err69 = {instancePath:instancePath+"/packets/" + i1+"/last_verdict",schemaPath:"#/properties/packets/items/properties/last_verdict/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+var _valid1 = _errs61 === errors;
 if(_valid1 && valid13){
 valid13 = false;
 passing1 = [passing1, 1];
@@ -44831,51 +44956,7 @@ passing1 = 1;
 }
 }
 if(!valid13){
-const err68 = {instancePath:instancePath+"/packets/" + i1+"/last_verdict",schemaPath:"#/properties/packets/items/properties/last_verdict/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-else {
-errors = _errs56;
-if(vErrors !== null){
-if(_errs56){
-vErrors.length = _errs56;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data19.last_outcome !== undefined){
-let data24 = data19.last_outcome;
-const _errs62 = errors;
-let valid14 = false;
-let passing2 = null;
-const _errs63 = errors;
-if(typeof data24 !== "string"){
-const err69 = {instancePath:instancePath+"/packets/" + i1+"/last_outcome",schemaPath:"#/properties/packets/items/properties/last_outcome/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-var _valid2 = _errs63 === errors;
-if(_valid2){
-valid14 = true;
-passing2 = 0;
-}
-const _errs65 = errors;
-if(data24 !== null){
-const err70 = {instancePath:instancePath+"/packets/" + i1+"/last_outcome",schemaPath:"#/properties/packets/items/properties/last_outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err70 = {instancePath:instancePath+"/packets/" + i1+"/last_verdict",schemaPath:"#/properties/packets/items/properties/last_verdict/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -44884,7 +44965,51 @@ vErrors.push(err70);
 }
 errors++;
 }
+else {
+errors = _errs58;
+if(vErrors !== null){
+if(_errs58){
+vErrors.length = _errs58;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data20.last_outcome !== undefined){
+let data25 = data20.last_outcome;
+const _errs64 = errors;
+let valid14 = false;
+let passing2 = null;
+const _errs65 = errors;
+if(typeof data25 !== "string"){
+const err71 = {instancePath:instancePath+"/packets/" + i1+"/last_outcome",schemaPath:"#/properties/packets/items/properties/last_outcome/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
 var _valid2 = _errs65 === errors;
+if(_valid2){
+valid14 = true;
+passing2 = 0;
+}
+const _errs67 = errors;
+if(data25 !== null){
+const err72 = {instancePath:instancePath+"/packets/" + i1+"/last_outcome",schemaPath:"#/properties/packets/items/properties/last_outcome/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+var _valid2 = _errs67 === errors;
 if(_valid2 && valid14){
 valid14 = false;
 passing2 = [passing2, 1];
@@ -44896,46 +45021,7 @@ passing2 = 1;
 }
 }
 if(!valid14){
-const err71 = {instancePath:instancePath+"/packets/" + i1+"/last_outcome",schemaPath:"#/properties/packets/items/properties/last_outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-else {
-errors = _errs62;
-if(vErrors !== null){
-if(_errs62){
-vErrors.length = _errs62;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data19.gates !== undefined){
-let data25 = data19.gates;
-if(Array.isArray(data25)){
-const len2 = data25.length;
-for(let i2=0; i2<len2; i2++){
-let data26 = data25[i2];
-if(typeof data26 === "string"){
-if(func2(data26) > 200){
-const err72 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-if(func2(data26) < 1){
-const err73 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err73 = {instancePath:instancePath+"/packets/" + i1+"/last_outcome",schemaPath:"#/properties/packets/items/properties/last_outcome/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -44944,8 +45030,27 @@ vErrors.push(err73);
 }
 errors++;
 }
-if(!pattern4.test(data26)){
-const err74 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+else {
+errors = _errs64;
+if(vErrors !== null){
+if(_errs64){
+vErrors.length = _errs64;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data20.gates !== undefined){
+let data26 = data20.gates;
+if(Array.isArray(data26)){
+const len2 = data26.length;
+for(let i2=0; i2<len2; i2++){
+let data27 = data26[i2];
+if(typeof data27 === "string"){
+if(func2(data27) > 200){
+const err74 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -44954,9 +45059,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-else {
-const err75 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data27) < 1){
+const err75 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -44965,10 +45069,8 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-}
-else {
-const err76 = {instancePath:instancePath+"/packets/" + i1+"/gates",schemaPath:"#/properties/packets/items/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!pattern4.test(data27)){
+const err76 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -44978,15 +45080,8 @@ vErrors.push(err76);
 errors++;
 }
 }
-if(data19.waiting_on !== undefined){
-let data27 = data19.waiting_on;
-if(Array.isArray(data27)){
-const len3 = data27.length;
-for(let i3=0; i3<len3; i3++){
-let data28 = data27[i3];
-if(typeof data28 === "string"){
-if(func2(data28) > 200){
-const err77 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+else {
+const err77 = {instancePath:instancePath+"/packets/" + i1+"/gates/" + i2,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -44995,8 +45090,10 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(func2(data28) < 1){
-const err78 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/packets/" + i1+"/gates",schemaPath:"#/properties/packets/items/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -45005,8 +45102,16 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(!pattern4.test(data28)){
-const err79 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data20.waiting_on !== undefined){
+let data28 = data20.waiting_on;
+if(Array.isArray(data28)){
+const len3 = data28.length;
+for(let i3=0; i3<len3; i3++){
+let data29 = data28[i3];
+if(typeof data29 === "string"){
+if(func2(data29) > 200){
+const err79 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -45015,9 +45120,8 @@ vErrors.push(err79);
 }
 errors++;
 }
-}
-else {
-const err80 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data29) < 1){
+const err80 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -45026,10 +45130,8 @@ vErrors.push(err80);
 }
 errors++;
 }
-}
-}
-else {
-const err81 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on",schemaPath:"#/properties/packets/items/properties/waiting_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!pattern4.test(data29)){
+const err81 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -45039,10 +45141,8 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data19.tokens !== undefined){
-let data29 = data19.tokens;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err82 = {instancePath:instancePath+"/packets/" + i1+"/tokens",schemaPath:"#/properties/packets/items/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+else {
+const err82 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on/" + i3,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -45051,9 +45151,10 @@ vErrors.push(err82);
 }
 errors++;
 }
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 < 0 || isNaN(data29)){
-const err83 = {instancePath:instancePath+"/packets/" + i1+"/tokens",schemaPath:"#/properties/packets/items/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+else {
+const err83 = {instancePath:instancePath+"/packets/" + i1+"/waiting_on",schemaPath:"#/properties/packets/items/properties/waiting_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -45063,11 +45164,10 @@ vErrors.push(err83);
 errors++;
 }
 }
-}
-if(data19.cost_usd !== undefined){
-let data30 = data19.cost_usd;
-if((!((typeof data30 == "number") && (isFinite(data30)))) && (data30 !== null)){
-const err84 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/type",keyword:"type",params:{type: schema317.properties.packets.items.properties.cost_usd.type},message:"must be number,null"};
+if(data20.tokens !== undefined){
+let data30 = data20.tokens;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err84 = {instancePath:instancePath+"/packets/" + i1+"/tokens",schemaPath:"#/properties/packets/items/properties/tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -45078,7 +45178,7 @@ errors++;
 }
 if((typeof data30 == "number") && (isFinite(data30))){
 if(data30 < 0 || isNaN(data30)){
-const err85 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err85 = {instancePath:instancePath+"/packets/" + i1+"/tokens",schemaPath:"#/properties/packets/items/properties/tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -45089,9 +45189,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err86 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data20.cost_usd !== undefined){
+let data31 = data20.cost_usd;
+if((!((typeof data31 == "number") && (isFinite(data31)))) && (data31 !== null)){
+const err86 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/type",keyword:"type",params:{type: schema317.properties.packets.items.properties.cost_usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -45100,10 +45201,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-}
-}
-else {
-const err87 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 < 0 || isNaN(data31)){
+const err87 = {instancePath:instancePath+"/packets/" + i1+"/cost_usd",schemaPath:"#/properties/packets/items/properties/cost_usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -45113,15 +45213,10 @@ vErrors.push(err87);
 errors++;
 }
 }
-if(data.fanouts !== undefined){
-let data31 = data.fanouts;
-if(Array.isArray(data31)){
-const len4 = data31.length;
-for(let i4=0; i4<len4; i4++){
-let data32 = data31[i4];
-if(data32 && typeof data32 == "object" && !Array.isArray(data32)){
-if(data32.phase === undefined){
-const err88 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
+}
+}
+else {
+const err88 = {instancePath:instancePath+"/packets/" + i1,schemaPath:"#/properties/packets/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -45130,8 +45225,10 @@ vErrors.push(err88);
 }
 errors++;
 }
-if(data32.first === undefined){
-const err89 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
+}
+}
+else {
+const err89 = {instancePath:instancePath+"/packets",schemaPath:"#/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -45140,8 +45237,16 @@ vErrors.push(err89);
 }
 errors++;
 }
-if(data32.source_packet === undefined){
-const err90 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
+}
+if(data.fanouts !== undefined){
+let data32 = data.fanouts;
+if(Array.isArray(data32)){
+const len4 = data32.length;
+for(let i4=0; i4<len4; i4++){
+let data33 = data32[i4];
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+if(data33.phase === undefined){
+const err90 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "phase"},message:"must have required property '"+"phase"+"'"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -45150,8 +45255,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-if(data32.items === undefined){
-const err91 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "items"},message:"must have required property '"+"items"+"'"};
+if(data33.first === undefined){
+const err91 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "first"},message:"must have required property '"+"first"+"'"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -45160,8 +45265,8 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(data32.counts === undefined){
-const err92 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'"};
+if(data33.source_packet === undefined){
+const err92 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "source_packet"},message:"must have required property '"+"source_packet"+"'"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -45170,8 +45275,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(data32.failing === undefined){
-const err93 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "failing"},message:"must have required property '"+"failing"+"'"};
+if(data33.items === undefined){
+const err93 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "items"},message:"must have required property '"+"items"+"'"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -45180,9 +45285,8 @@ vErrors.push(err93);
 }
 errors++;
 }
-for(const key6 in data32){
-if(!((((((key6 === "phase") || (key6 === "first")) || (key6 === "source_packet")) || (key6 === "items")) || (key6 === "counts")) || (key6 === "failing"))){
-const err94 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data33.counts === undefined){
+const err94 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "counts"},message:"must have required property '"+"counts"+"'"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -45191,12 +45295,8 @@ vErrors.push(err94);
 }
 errors++;
 }
-}
-if(data32.phase !== undefined){
-let data33 = data32.phase;
-if(typeof data33 === "string"){
-if(func2(data33) > 200){
-const err95 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data33.failing === undefined){
+const err95 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/required",keyword:"required",params:{missingProperty: "failing"},message:"must have required property '"+"failing"+"'"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -45205,8 +45305,9 @@ vErrors.push(err95);
 }
 errors++;
 }
-if(func2(data33) < 1){
-const err96 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key6 in data33){
+if(!((((((key6 === "phase") || (key6 === "first")) || (key6 === "source_packet")) || (key6 === "items")) || (key6 === "counts")) || (key6 === "failing"))){
+const err96 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -45215,8 +45316,12 @@ vErrors.push(err96);
 }
 errors++;
 }
-if(!pattern4.test(data33)){
-const err97 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data33.phase !== undefined){
+let data34 = data33.phase;
+if(typeof data34 === "string"){
+if(func2(data34) > 200){
+const err97 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -45225,9 +45330,8 @@ vErrors.push(err97);
 }
 errors++;
 }
-}
-else {
-const err98 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data34) < 1){
+const err98 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -45236,12 +45340,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-if(data32.first !== undefined){
-let data34 = data32.first;
-if(typeof data34 === "string"){
-if(func2(data34) > 200){
-const err99 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(!pattern4.test(data34)){
+const err99 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -45250,8 +45350,9 @@ vErrors.push(err99);
 }
 errors++;
 }
-if(func2(data34) < 1){
-const err100 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err100 = {instancePath:instancePath+"/fanouts/" + i4+"/phase",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -45260,8 +45361,12 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(!pattern4.test(data34)){
-const err101 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data33.first !== undefined){
+let data35 = data33.first;
+if(typeof data35 === "string"){
+if(func2(data35) > 200){
+const err101 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -45270,9 +45375,8 @@ vErrors.push(err101);
 }
 errors++;
 }
-}
-else {
-const err102 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data35) < 1){
+const err102 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -45281,12 +45385,8 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-if(data32.source_packet !== undefined){
-let data35 = data32.source_packet;
-if(typeof data35 === "string"){
-if(func2(data35) > 200){
-const err103 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(!pattern4.test(data35)){
+const err103 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -45295,8 +45395,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-if(func2(data35) < 1){
-const err104 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+else {
+const err104 = {instancePath:instancePath+"/fanouts/" + i4+"/first",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -45305,8 +45406,12 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(!pattern4.test(data35)){
-const err105 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data33.source_packet !== undefined){
+let data36 = data33.source_packet;
+if(typeof data36 === "string"){
+if(func2(data36) > 200){
+const err105 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -45315,9 +45420,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-else {
-const err106 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data36) < 1){
+const err106 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -45326,11 +45430,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-if(data32.items !== undefined){
-let data36 = data32.items;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err107 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!pattern4.test(data36)){
+const err107 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -45339,9 +45440,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 0 || isNaN(data36)){
-const err108 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err108 = {instancePath:instancePath+"/fanouts/" + i4+"/source_packet",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -45351,14 +45452,10 @@ vErrors.push(err108);
 errors++;
 }
 }
-}
-if(data32.counts !== undefined){
-let data37 = data32.counts;
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-for(const key7 in data37){
-let data38 = data37[key7];
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err109 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data33.items !== undefined){
+let data37 = data33.items;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err109 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -45367,9 +45464,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 0 || isNaN(data38)){
-const err110 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 0 || isNaN(data37)){
+const err110 = {instancePath:instancePath+"/fanouts/" + i4+"/items",schemaPath:"#/properties/fanouts/items/properties/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -45380,9 +45477,13 @@ errors++;
 }
 }
 }
-}
-else {
-const err111 = {instancePath:instancePath+"/fanouts/" + i4+"/counts",schemaPath:"#/properties/fanouts/items/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data33.counts !== undefined){
+let data38 = data33.counts;
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+for(const key7 in data38){
+let data39 = data38[key7];
+if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
+const err111 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -45391,16 +45492,9 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-if(data32.failing !== undefined){
-let data39 = data32.failing;
-if(Array.isArray(data39)){
-const len5 = data39.length;
-for(let i5=0; i5<len5; i5++){
-let data40 = data39[i5];
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.packet_id === undefined){
-const err112 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 < 0 || isNaN(data39)){
+const err112 = {instancePath:instancePath+"/fanouts/" + i4+"/counts/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/fanouts/items/properties/counts/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -45409,8 +45503,11 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(data40.state === undefined){
-const err113 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+}
+}
+}
+else {
+const err113 = {instancePath:instancePath+"/fanouts/" + i4+"/counts",schemaPath:"#/properties/fanouts/items/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -45419,8 +45516,16 @@ vErrors.push(err113);
 }
 errors++;
 }
-if(data40.reason === undefined){
-const err114 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
+}
+if(data33.failing !== undefined){
+let data40 = data33.failing;
+if(Array.isArray(data40)){
+const len5 = data40.length;
+for(let i5=0; i5<len5; i5++){
+let data41 = data40[i5];
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.packet_id === undefined){
+const err114 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "packet_id"},message:"must have required property '"+"packet_id"+"'"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -45429,9 +45534,8 @@ vErrors.push(err114);
 }
 errors++;
 }
-for(const key8 in data40){
-if(!(((key8 === "packet_id") || (key8 === "state")) || (key8 === "reason"))){
-const err115 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+if(data41.state === undefined){
+const err115 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -45440,12 +45544,8 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-if(data40.packet_id !== undefined){
-let data41 = data40.packet_id;
-if(typeof data41 === "string"){
-if(func2(data41) > 200){
-const err116 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data41.reason === undefined){
+const err116 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/required",keyword:"required",params:{missingProperty: "reason"},message:"must have required property '"+"reason"+"'"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -45454,8 +45554,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(func2(data41) < 1){
-const err117 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key8 in data41){
+if(!(((key8 === "packet_id") || (key8 === "state")) || (key8 === "reason"))){
+const err117 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -45464,8 +45565,12 @@ vErrors.push(err117);
 }
 errors++;
 }
-if(!pattern4.test(data41)){
-const err118 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data41.packet_id !== undefined){
+let data42 = data41.packet_id;
+if(typeof data42 === "string"){
+if(func2(data42) > 200){
+const err118 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -45474,9 +45579,8 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-else {
-const err119 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data42) < 1){
+const err119 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -45485,10 +45589,8 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-if(data40.state !== undefined){
-if(typeof data40.state !== "string"){
-const err120 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/state",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(!pattern4.test(data42)){
+const err120 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -45498,14 +45600,8 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data40.reason !== undefined){
-let data43 = data40.reason;
-const _errs113 = errors;
-let valid32 = false;
-let passing3 = null;
-const _errs114 = errors;
-if(typeof data43 !== "string"){
-const err121 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err121 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/packet_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -45514,14 +45610,10 @@ vErrors.push(err121);
 }
 errors++;
 }
-var _valid3 = _errs114 === errors;
-if(_valid3){
-valid32 = true;
-passing3 = 0;
 }
-const _errs116 = errors;
-if(data43 !== null){
-const err122 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data41.state !== undefined){
+if(typeof data41.state !== "string"){
+const err122 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/state",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -45530,7 +45622,40 @@ vErrors.push(err122);
 }
 errors++;
 }
+}
+if(data41.reason !== undefined){
+let data44 = data41.reason;
+const _errs115 = errors;
+let valid32 = false;
+let passing3 = null;
+const _errs116 = errors;
+if(typeof data44 !== "string"){
+const err123 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
 var _valid3 = _errs116 === errors;
+if(_valid3){
+valid32 = true;
+passing3 = 0;
+}
+const _errs118 = errors;
+if(data44 !== null){
+const err124 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+var _valid3 = _errs118 === errors;
 if(_valid3 && valid32){
 valid32 = false;
 passing3 = [passing3, 1];
@@ -45542,20 +45667,20 @@ passing3 = 1;
 }
 }
 if(!valid32){
-const err123 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf",keyword:"oneOf",params:{passingSchemas: passing3},message:"must match exactly one schema in oneOf"};
+const err125 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5+"/reason",schemaPath:"#/properties/fanouts/items/properties/failing/items/properties/reason/oneOf",keyword:"oneOf",params:{passingSchemas: passing3},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err123];
+vErrors = [err125];
 }
 else {
-vErrors.push(err123);
+vErrors.push(err125);
 }
 errors++;
 }
 else {
-errors = _errs113;
+errors = _errs115;
 if(vErrors !== null){
-if(_errs113){
-vErrors.length = _errs113;
+if(_errs115){
+vErrors.length = _errs115;
 }
 else {
 vErrors = null;
@@ -45565,31 +45690,7 @@ vErrors = null;
 }
 }
 else {
-const err124 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-}
-}
-else {
-const err125 = {instancePath:instancePath+"/fanouts/" + i4+"/failing",schemaPath:"#/properties/fanouts/items/properties/failing/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err125];
-}
-else {
-vErrors.push(err125);
-}
-errors++;
-}
-}
-}
-else {
-const err126 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err126 = {instancePath:instancePath+"/fanouts/" + i4+"/failing/" + i5,schemaPath:"#/properties/fanouts/items/properties/failing/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -45601,7 +45702,7 @@ errors++;
 }
 }
 else {
-const err127 = {instancePath:instancePath+"/fanouts",schemaPath:"#/properties/fanouts/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err127 = {instancePath:instancePath+"/fanouts/" + i4+"/failing",schemaPath:"#/properties/fanouts/items/properties/failing/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -45611,15 +45712,9 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data.gates !== undefined){
-let data44 = data.gates;
-if(Array.isArray(data44)){
-const len6 = data44.length;
-for(let i6=0; i6<len6; i6++){
-let data45 = data44[i6];
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-if(data45.gate_id === undefined){
-const err128 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "gate_id"},message:"must have required property '"+"gate_id"+"'"};
+}
+else {
+const err128 = {instancePath:instancePath+"/fanouts/" + i4,schemaPath:"#/properties/fanouts/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -45628,8 +45723,10 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(data45.state === undefined){
-const err129 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/fanouts",schemaPath:"#/properties/fanouts/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -45638,8 +45735,16 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data45.category === undefined){
-const err130 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "category"},message:"must have required property '"+"category"+"'"};
+}
+if(data.gates !== undefined){
+let data45 = data.gates;
+if(Array.isArray(data45)){
+const len6 = data45.length;
+for(let i6=0; i6<len6; i6++){
+let data46 = data45[i6];
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+if(data46.gate_id === undefined){
+const err130 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "gate_id"},message:"must have required property '"+"gate_id"+"'"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -45648,8 +45753,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data45.packets === undefined){
-const err131 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
+if(data46.state === undefined){
+const err131 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "state"},message:"must have required property '"+"state"+"'"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -45658,9 +45763,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-for(const key9 in data45){
-if(!((((key9 === "gate_id") || (key9 === "state")) || (key9 === "category")) || (key9 === "packets"))){
-const err132 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+if(data46.category === undefined){
+const err132 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "category"},message:"must have required property '"+"category"+"'"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -45669,12 +45773,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-if(data45.gate_id !== undefined){
-let data46 = data45.gate_id;
-if(typeof data46 === "string"){
-if(func2(data46) > 200){
-const err133 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if(data46.packets === undefined){
+const err133 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/required",keyword:"required",params:{missingProperty: "packets"},message:"must have required property '"+"packets"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -45683,8 +45783,9 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(func2(data46) < 1){
-const err134 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key9 in data46){
+if(!((((key9 === "gate_id") || (key9 === "state")) || (key9 === "category")) || (key9 === "packets"))){
+const err134 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -45693,8 +45794,12 @@ vErrors.push(err134);
 }
 errors++;
 }
-if(!pattern4.test(data46)){
-const err135 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data46.gate_id !== undefined){
+let data47 = data46.gate_id;
+if(typeof data47 === "string"){
+if(func2(data47) > 200){
+const err135 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -45703,9 +45808,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data47) < 1){
+const err136 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -45714,11 +45818,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-if(data45.state !== undefined){
-let data47 = data45.state;
-if(!((((data47 === "closed") || (data47 === "open")) || (data47 === "approved")) || (data47 === "rejected"))){
-const err137 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema317.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
+if(!pattern4.test(data47)){
+const err137 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -45728,14 +45829,8 @@ vErrors.push(err137);
 errors++;
 }
 }
-if(data45.category !== undefined){
-let data48 = data45.category;
-const _errs128 = errors;
-let valid37 = false;
-let passing4 = null;
-const _errs129 = errors;
-if(typeof data48 !== "string"){
-const err138 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err138 = {instancePath:instancePath+"/gates/" + i6+"/gate_id",schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -45744,14 +45839,11 @@ vErrors.push(err138);
 }
 errors++;
 }
-var _valid4 = _errs129 === errors;
-if(_valid4){
-valid37 = true;
-passing4 = 0;
 }
-const _errs131 = errors;
-if(data48 !== null){
-const err139 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data46.state !== undefined){
+let data48 = data46.state;
+if(!((((data48 === "closed") || (data48 === "open")) || (data48 === "approved")) || (data48 === "rejected"))){
+const err139 = {instancePath:instancePath+"/gates/" + i6+"/state",schemaPath:"#/properties/gates/items/properties/state/enum",keyword:"enum",params:{allowedValues: schema317.properties.gates.items.properties.state.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -45760,7 +45852,40 @@ vErrors.push(err139);
 }
 errors++;
 }
+}
+if(data46.category !== undefined){
+let data49 = data46.category;
+const _errs130 = errors;
+let valid37 = false;
+let passing4 = null;
+const _errs131 = errors;
+if(typeof data49 !== "string"){
+const err140 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
 var _valid4 = _errs131 === errors;
+if(_valid4){
+valid37 = true;
+passing4 = 0;
+}
+const _errs133 = errors;
+if(data49 !== null){
+const err141 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+var _valid4 = _errs133 === errors;
 if(_valid4 && valid37){
 valid37 = false;
 passing4 = [passing4, 1];
@@ -45772,46 +45897,7 @@ passing4 = 1;
 }
 }
 if(!valid37){
-const err140 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf",keyword:"oneOf",params:{passingSchemas: passing4},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err140];
-}
-else {
-vErrors.push(err140);
-}
-errors++;
-}
-else {
-errors = _errs128;
-if(vErrors !== null){
-if(_errs128){
-vErrors.length = _errs128;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data45.packets !== undefined){
-let data49 = data45.packets;
-if(Array.isArray(data49)){
-const len7 = data49.length;
-for(let i7=0; i7<len7; i7++){
-let data50 = data49[i7];
-if(typeof data50 === "string"){
-if(func2(data50) > 200){
-const err141 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
-if(vErrors === null){
-vErrors = [err141];
-}
-else {
-vErrors.push(err141);
-}
-errors++;
-}
-if(func2(data50) < 1){
-const err142 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+const err142 = {instancePath:instancePath+"/gates/" + i6+"/category",schemaPath:"#/properties/gates/items/properties/category/oneOf",keyword:"oneOf",params:{passingSchemas: passing4},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -45820,8 +45906,27 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(!pattern4.test(data50)){
-const err143 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+else {
+errors = _errs130;
+if(vErrors !== null){
+if(_errs130){
+vErrors.length = _errs130;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data46.packets !== undefined){
+let data50 = data46.packets;
+if(Array.isArray(data50)){
+const len7 = data50.length;
+for(let i7=0; i7<len7; i7++){
+let data51 = data50[i7];
+if(typeof data51 === "string"){
+if(func2(data51) > 200){
+const err143 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -45830,9 +45935,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-else {
-const err144 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data51) < 1){
+const err144 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -45841,10 +45945,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-}
-else {
-const err145 = {instancePath:instancePath+"/gates/" + i6+"/packets",schemaPath:"#/properties/gates/items/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!pattern4.test(data51)){
+const err145 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -45854,9 +45956,8 @@ vErrors.push(err145);
 errors++;
 }
 }
-}
 else {
-const err146 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err146 = {instancePath:instancePath+"/gates/" + i6+"/packets/" + i7,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -45868,7 +45969,7 @@ errors++;
 }
 }
 else {
-const err147 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err147 = {instancePath:instancePath+"/gates/" + i6+"/packets",schemaPath:"#/properties/gates/items/properties/packets/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -45878,11 +45979,9 @@ vErrors.push(err147);
 errors++;
 }
 }
-if(data.cost !== undefined){
-let data51 = data.cost;
-if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
-if(data51.attempts === undefined){
-const err148 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
+}
+else {
+const err148 = {instancePath:instancePath+"/gates/" + i6,schemaPath:"#/properties/gates/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -45891,8 +45990,10 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(data51.input_tokens === undefined){
-const err149 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "input_tokens"},message:"must have required property '"+"input_tokens"+"'"};
+}
+}
+else {
+const err149 = {instancePath:instancePath+"/gates",schemaPath:"#/properties/gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -45901,8 +46002,12 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(data51.output_tokens === undefined){
-const err150 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "output_tokens"},message:"must have required property '"+"output_tokens"+"'"};
+}
+if(data.cost !== undefined){
+let data52 = data.cost;
+if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
+if(data52.attempts === undefined){
+const err150 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "attempts"},message:"must have required property '"+"attempts"+"'"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -45911,8 +46016,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-if(data51.total_tokens === undefined){
-const err151 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "total_tokens"},message:"must have required property '"+"total_tokens"+"'"};
+if(data52.input_tokens === undefined){
+const err151 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "input_tokens"},message:"must have required property '"+"input_tokens"+"'"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -45921,8 +46026,8 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(data51.usd === undefined){
-const err152 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
+if(data52.output_tokens === undefined){
+const err152 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "output_tokens"},message:"must have required property '"+"output_tokens"+"'"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -45931,8 +46036,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(data51.priced === undefined){
-const err153 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "priced"},message:"must have required property '"+"priced"+"'"};
+if(data52.total_tokens === undefined){
+const err153 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "total_tokens"},message:"must have required property '"+"total_tokens"+"'"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -45941,8 +46046,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(data51.unpriced === undefined){
-const err154 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "unpriced"},message:"must have required property '"+"unpriced"+"'"};
+if(data52.usd === undefined){
+const err154 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "usd"},message:"must have required property '"+"usd"+"'"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -45951,9 +46056,8 @@ vErrors.push(err154);
 }
 errors++;
 }
-for(const key10 in data51){
-if(!(((((((key10 === "attempts") || (key10 === "input_tokens")) || (key10 === "output_tokens")) || (key10 === "total_tokens")) || (key10 === "usd")) || (key10 === "priced")) || (key10 === "unpriced"))){
-const err155 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
+if(data52.priced === undefined){
+const err155 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "priced"},message:"must have required property '"+"priced"+"'"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -45962,11 +46066,8 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-if(data51.attempts !== undefined){
-let data52 = data51.attempts;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err156 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data52.unpriced === undefined){
+const err156 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/required",keyword:"required",params:{missingProperty: "unpriced"},message:"must have required property '"+"unpriced"+"'"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -45975,9 +46076,9 @@ vErrors.push(err156);
 }
 errors++;
 }
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 < 0 || isNaN(data52)){
-const err157 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+for(const key10 in data52){
+if(!(((((((key10 === "attempts") || (key10 === "input_tokens")) || (key10 === "output_tokens")) || (key10 === "total_tokens")) || (key10 === "usd")) || (key10 === "priced")) || (key10 === "unpriced"))){
+const err157 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -45987,11 +46088,10 @@ vErrors.push(err157);
 errors++;
 }
 }
-}
-if(data51.input_tokens !== undefined){
-let data53 = data51.input_tokens;
+if(data52.attempts !== undefined){
+let data53 = data52.attempts;
 if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err158 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err158 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -46002,7 +46102,7 @@ errors++;
 }
 if((typeof data53 == "number") && (isFinite(data53))){
 if(data53 < 0 || isNaN(data53)){
-const err159 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err159 = {instancePath:instancePath+"/cost/attempts",schemaPath:"common.schema.json#/$defs/costSummary/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -46013,10 +46113,10 @@ errors++;
 }
 }
 }
-if(data51.output_tokens !== undefined){
-let data54 = data51.output_tokens;
+if(data52.input_tokens !== undefined){
+let data54 = data52.input_tokens;
 if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
-const err160 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err160 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -46027,7 +46127,7 @@ errors++;
 }
 if((typeof data54 == "number") && (isFinite(data54))){
 if(data54 < 0 || isNaN(data54)){
-const err161 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err161 = {instancePath:instancePath+"/cost/input_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/input_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -46038,10 +46138,10 @@ errors++;
 }
 }
 }
-if(data51.total_tokens !== undefined){
-let data55 = data51.total_tokens;
+if(data52.output_tokens !== undefined){
+let data55 = data52.output_tokens;
 if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err162 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err162 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -46052,7 +46152,7 @@ errors++;
 }
 if((typeof data55 == "number") && (isFinite(data55))){
 if(data55 < 0 || isNaN(data55)){
-const err163 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err163 = {instancePath:instancePath+"/cost/output_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/output_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -46063,10 +46163,10 @@ errors++;
 }
 }
 }
-if(data51.usd !== undefined){
-let data56 = data51.usd;
-if((!((typeof data56 == "number") && (isFinite(data56)))) && (data56 !== null)){
-const err164 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema328.properties.usd.type},message:"must be number,null"};
+if(data52.total_tokens !== undefined){
+let data56 = data52.total_tokens;
+if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
+const err164 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -46077,7 +46177,7 @@ errors++;
 }
 if((typeof data56 == "number") && (isFinite(data56))){
 if(data56 < 0 || isNaN(data56)){
-const err165 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err165 = {instancePath:instancePath+"/cost/total_tokens",schemaPath:"common.schema.json#/$defs/costSummary/properties/total_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -46088,10 +46188,10 @@ errors++;
 }
 }
 }
-if(data51.priced !== undefined){
-let data57 = data51.priced;
-if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err166 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data52.usd !== undefined){
+let data57 = data52.usd;
+if((!((typeof data57 == "number") && (isFinite(data57)))) && (data57 !== null)){
+const err166 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/type",keyword:"type",params:{type: schema328.properties.usd.type},message:"must be number,null"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -46102,7 +46202,7 @@ errors++;
 }
 if((typeof data57 == "number") && (isFinite(data57))){
 if(data57 < 0 || isNaN(data57)){
-const err167 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err167 = {instancePath:instancePath+"/cost/usd",schemaPath:"common.schema.json#/$defs/costSummary/properties/usd/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -46113,10 +46213,10 @@ errors++;
 }
 }
 }
-if(data51.unpriced !== undefined){
-let data58 = data51.unpriced;
+if(data52.priced !== undefined){
+let data58 = data52.priced;
 if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err168 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err168 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -46127,7 +46227,7 @@ errors++;
 }
 if((typeof data58 == "number") && (isFinite(data58))){
 if(data58 < 0 || isNaN(data58)){
-const err169 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err169 = {instancePath:instancePath+"/cost/priced",schemaPath:"common.schema.json#/$defs/costSummary/properties/priced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -46138,9 +46238,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err170 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data52.unpriced !== undefined){
+let data59 = data52.unpriced;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err170 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -46149,16 +46250,9 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-if(data.waiting_gates !== undefined){
-let data59 = data.waiting_gates;
-if(Array.isArray(data59)){
-const len8 = data59.length;
-for(let i8=0; i8<len8; i8++){
-let data60 = data59[i8];
-if(typeof data60 === "string"){
-if(func2(data60) > 200){
-const err171 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 0 || isNaN(data59)){
+const err171 = {instancePath:instancePath+"/cost/unpriced",schemaPath:"common.schema.json#/$defs/costSummary/properties/unpriced/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -46167,8 +46261,11 @@ vErrors.push(err171);
 }
 errors++;
 }
-if(func2(data60) < 1){
-const err172 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+}
+}
+else {
+const err172 = {instancePath:instancePath+"/cost",schemaPath:"common.schema.json#/$defs/costSummary/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -46177,8 +46274,16 @@ vErrors.push(err172);
 }
 errors++;
 }
-if(!pattern4.test(data60)){
-const err173 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
+}
+if(data.waiting_gates !== undefined){
+let data60 = data.waiting_gates;
+if(Array.isArray(data60)){
+const len8 = data60.length;
+for(let i8=0; i8<len8; i8++){
+let data61 = data60[i8];
+if(typeof data61 === "string"){
+if(func2(data61) > 200){
+const err173 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -46187,9 +46292,8 @@ vErrors.push(err173);
 }
 errors++;
 }
-}
-else {
-const err174 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(func2(data61) < 1){
+const err174 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -46198,10 +46302,8 @@ vErrors.push(err174);
 }
 errors++;
 }
-}
-}
-else {
-const err175 = {instancePath:instancePath+"/waiting_gates",schemaPath:"#/properties/waiting_gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!pattern4.test(data61)){
+const err175 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"+"\""};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -46211,11 +46313,8 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data.next_action !== undefined){
-let data61 = data.next_action;
-if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
-if(data61.kind === undefined){
-const err176 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
+else {
+const err176 = {instancePath:instancePath+"/waiting_gates/" + i8,schemaPath:"common.schema.json#/$defs/slug/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -46224,8 +46323,10 @@ vErrors.push(err176);
 }
 errors++;
 }
-if(data61.summary === undefined){
-const err177 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "summary"},message:"must have required property '"+"summary"+"'"};
+}
+}
+else {
+const err177 = {instancePath:instancePath+"/waiting_gates",schemaPath:"#/properties/waiting_gates/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -46234,8 +46335,12 @@ vErrors.push(err177);
 }
 errors++;
 }
-if(data61.command === undefined){
-const err178 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+}
+if(data.next_action !== undefined){
+let data62 = data.next_action;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.kind === undefined){
+const err178 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -46244,9 +46349,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-for(const key11 in data61){
-if(!(((key11 === "kind") || (key11 === "summary")) || (key11 === "command"))){
-const err179 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
+if(data62.summary === undefined){
+const err179 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "summary"},message:"must have required property '"+"summary"+"'"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -46255,11 +46359,8 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-if(data61.kind !== undefined){
-let data62 = data61.kind;
-if(!(((((((((data62 === "repair-integrity") || (data62 === "complete")) || (data62 === "approve")) || (data62 === "run")) || (data62 === "inspect-failed")) || (data62 === "budget")) || (data62 === "resume")) || (data62 === "wait")) || (data62 === "land"))){
-const err180 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema317.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
+if(data62.command === undefined){
+const err180 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -46268,10 +46369,9 @@ vErrors.push(err180);
 }
 errors++;
 }
-}
-if(data61.summary !== undefined){
-if(typeof data61.summary !== "string"){
-const err181 = {instancePath:instancePath+"/next_action/summary",schemaPath:"#/properties/next_action/properties/summary/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key11 in data62){
+if(!(((key11 === "kind") || (key11 === "summary")) || (key11 === "command"))){
+const err181 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -46281,14 +46381,10 @@ vErrors.push(err181);
 errors++;
 }
 }
-if(data61.command !== undefined){
-let data64 = data61.command;
-const _errs168 = errors;
-let valid47 = false;
-let passing5 = null;
-const _errs169 = errors;
-if(typeof data64 !== "string"){
-const err182 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data62.kind !== undefined){
+let data63 = data62.kind;
+if(!(((((((((data63 === "repair-integrity") || (data63 === "complete")) || (data63 === "approve")) || (data63 === "run")) || (data63 === "inspect-failed")) || (data63 === "budget")) || (data63 === "resume")) || (data63 === "wait")) || (data63 === "land"))){
+const err182 = {instancePath:instancePath+"/next_action/kind",schemaPath:"#/properties/next_action/properties/kind/enum",keyword:"enum",params:{allowedValues: schema317.properties.next_action.properties.kind.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -46297,14 +46393,10 @@ vErrors.push(err182);
 }
 errors++;
 }
-var _valid5 = _errs169 === errors;
-if(_valid5){
-valid47 = true;
-passing5 = 0;
 }
-const _errs171 = errors;
-if(data64 !== null){
-const err183 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(data62.summary !== undefined){
+if(typeof data62.summary !== "string"){
+const err183 = {instancePath:instancePath+"/next_action/summary",schemaPath:"#/properties/next_action/properties/summary/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -46313,7 +46405,40 @@ vErrors.push(err183);
 }
 errors++;
 }
+}
+if(data62.command !== undefined){
+let data65 = data62.command;
+const _errs170 = errors;
+let valid47 = false;
+let passing5 = null;
+const _errs171 = errors;
+if(typeof data65 !== "string"){
+const err184 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
 var _valid5 = _errs171 === errors;
+if(_valid5){
+valid47 = true;
+passing5 = 0;
+}
+const _errs173 = errors;
+if(data65 !== null){
+const err185 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+var _valid5 = _errs173 === errors;
 if(_valid5 && valid47){
 valid47 = false;
 passing5 = [passing5, 1];
@@ -46325,20 +46450,20 @@ passing5 = 1;
 }
 }
 if(!valid47){
-const err184 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing5},message:"must match exactly one schema in oneOf"};
+const err186 = {instancePath:instancePath+"/next_action/command",schemaPath:"#/properties/next_action/properties/command/oneOf",keyword:"oneOf",params:{passingSchemas: passing5},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err184];
+vErrors = [err186];
 }
 else {
-vErrors.push(err184);
+vErrors.push(err186);
 }
 errors++;
 }
 else {
-errors = _errs168;
+errors = _errs170;
 if(vErrors !== null){
-if(_errs168){
-vErrors.length = _errs168;
+if(_errs170){
+vErrors.length = _errs170;
 }
 else {
 vErrors = null;
@@ -46348,24 +46473,24 @@ vErrors = null;
 }
 }
 else {
-const err185 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err187 = {instancePath:instancePath+"/next_action",schemaPath:"#/properties/next_action/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err185];
+vErrors = [err187];
 }
 else {
-vErrors.push(err185);
+vErrors.push(err187);
 }
 errors++;
 }
 }
 }
 else {
-const err186 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err188 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
-vErrors = [err186];
+vErrors = [err188];
 }
 else {
-vErrors.push(err186);
+vErrors.push(err188);
 }
 errors++;
 }
@@ -46375,7 +46500,7 @@ return errors === 0;
 validate172.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateVerifyReport = validate195;
-const schema442 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}},"signatures":{"description":"Every signed file the journal names (approvals, refused approvals, packet and run attestations): which key signed it, whose key that is, and whether it holds. A bad one is also a problem.","type":"array","items":{"$ref":"#/$defs/SignatureCheck"}}},"$defs":{"SignatureCheck":{"title":"SignatureCheck","type":"object","required":["file","kind","key_id","signer","status","detail"],"additionalProperties":false,"properties":{"file":{"$ref":"common.schema.json#/$defs/relativePath"},"kind":{"enum":["approval","refused-approval","packet-attestation","run-attestation"]},"key_id":{"description":"The key the file names; null when it names none.","type":["string","null"]},"signer":{"description":"The trusted key's name in dwm.operators.json; null when the key is not trusted.","type":["string","null"]},"status":{"description":"good: a trusted key's signature, matching what the journal recorded. refused: a good signature on an approval the runner refused (another run, an earlier gate, a moved head), never counted. bad: unsigned, untrusted, forged or changed (also a problem).","enum":["good","refused","bad"]},"detail":{"type":"string"}}},"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
+const schema442 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/verify-report.schema.json","title":"VerifyReport","description":"verifyRun(runDir) and `dwm verify --json`: every problem found in a run store. Read-only; `ok` iff no problems.","type":"object","required":["kind","schema_version","run_id","ok","events","head","torn","files_checked","state_cache","problems"],"additionalProperties":false,"properties":{"kind":{"const":"verify-report"},"schema_version":{"const":"1"},"run_id":{"oneOf":[{"$ref":"common.schema.json#/$defs/slug"},{"type":"null"}]},"ok":{"type":"boolean"},"events":{"type":"integer","minimum":0,"description":"Complete journal lines read."},"unsandboxed_attempts":{"description":"Attempts the journal records as run without an OS sandbox (`dwm run --no-sandbox`): their workers had the operator's powers, so the run's evidence carries lower assurance. Absent when there are none.","type":"integer","minimum":1},"head":{"oneOf":[{"$ref":"common.schema.json#/$defs/digest"},{"type":"null"}]},"torn":{"type":"boolean"},"files_checked":{"type":"integer","minimum":0},"state_cache":{"enum":["fresh","stale","missing"],"description":"state.json is a cache and never a problem; this says whether it matches the journal."},"problems":{"type":"array","items":{"$ref":"#/$defs/VerifyProblem"}},"signatures":{"description":"Every signed file the journal names (approvals, refused approvals, packet and run attestations): which key signed it, whose key that is, and whether it holds. A bad one is also a problem.","type":"array","items":{"$ref":"#/$defs/SignatureCheck"}}},"$defs":{"SignatureCheck":{"title":"SignatureCheck","type":"object","required":["file","kind","key_id","signer","status","detail"],"additionalProperties":false,"properties":{"file":{"$ref":"common.schema.json#/$defs/relativePath"},"kind":{"enum":["approval","refused-approval","packet-attestation","run-attestation"]},"key_id":{"description":"The key the file names; null when it names none.","type":["string","null"]},"signer":{"description":"The trusted key's name in dwm.operators.json; null when the key is not trusted.","type":["string","null"]},"status":{"description":"good: a trusted key's signature, matching what the journal recorded. refused: a good signature on an approval the runner refused (another run, an earlier gate, a moved head), never counted. bad: unsigned, untrusted, forged or changed (also a problem).","enum":["good","refused","bad"]},"detail":{"type":"string"}}},"VerifyProblem":{"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}}}};
 const schema445 = {"title":"VerifyProblem","description":"One integrity problem.","type":"object","required":["code","file","message","repairable"],"additionalProperties":false,"properties":{"code":{"type":"string","pattern":"^ERR_VERIFY_[A-Z0-9_]+$"},"file":{"$ref":"common.schema.json#/$defs/relativePath","description":"Run-store path relative to the run directory."},"message":{"type":"string"},"expected":{"type":"string"},"actual":{"type":"string"},"seq":{"type":"integer","minimum":1,"description":"Journal line (seq) the problem is about or comes from."},"repairable":{"type":"boolean","description":"True only for a torn last journal line: resuming the run truncates it."}}};
 const pattern316 = new RegExp("^ERR_VERIFY_[A-Z0-9_]+$", "u");
 
@@ -47126,15 +47251,10 @@ errors++;
 }
 }
 }
-if(data.head !== undefined){
-let data5 = data.head;
-const _errs16 = errors;
-let valid3 = false;
-let passing1 = null;
-const _errs17 = errors;
-if(typeof data5 === "string"){
-if(!pattern6.test(data5)){
-const err22 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
+if(data.unsandboxed_attempts !== undefined){
+let data5 = data.unsandboxed_attempts;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+const err22 = {instancePath:instancePath+"/unsandboxed_attempts",schemaPath:"#/properties/unsandboxed_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -47143,9 +47263,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-else {
-const err23 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 1 || isNaN(data5)){
+const err23 = {instancePath:instancePath+"/unsandboxed_attempts",schemaPath:"#/properties/unsandboxed_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -47154,14 +47274,17 @@ vErrors.push(err23);
 }
 errors++;
 }
-var _valid1 = _errs17 === errors;
-if(_valid1){
-valid3 = true;
-passing1 = 0;
 }
-const _errs20 = errors;
-if(data5 !== null){
-const err24 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+}
+if(data.head !== undefined){
+let data6 = data.head;
+const _errs18 = errors;
+let valid3 = false;
+let passing1 = null;
+const _errs19 = errors;
+if(typeof data6 === "string"){
+if(!pattern6.test(data6)){
+const err24 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/pattern",keyword:"pattern",params:{pattern: "^sha256:[0-9a-f]{64}$"},message:"must match pattern \""+"^sha256:[0-9a-f]{64}$"+"\""};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -47170,7 +47293,34 @@ vErrors.push(err24);
 }
 errors++;
 }
-var _valid1 = _errs20 === errors;
+}
+else {
+const err25 = {instancePath:instancePath+"/head",schemaPath:"common.schema.json#/$defs/digest/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+var _valid1 = _errs19 === errors;
+if(_valid1){
+valid3 = true;
+passing1 = 0;
+}
+const _errs22 = errors;
+if(data6 !== null){
+const err26 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+var _valid1 = _errs22 === errors;
 if(_valid1 && valid3){
 valid3 = false;
 passing1 = [passing1, 1];
@@ -47182,20 +47332,20 @@ passing1 = 1;
 }
 }
 if(!valid3){
-const err25 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const err27 = {instancePath:instancePath+"/head",schemaPath:"#/properties/head/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err27];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err27);
 }
 errors++;
 }
 else {
-errors = _errs16;
+errors = _errs18;
 if(vErrors !== null){
-if(_errs16){
-vErrors.length = _errs16;
+if(_errs18){
+vErrors.length = _errs18;
 }
 else {
 vErrors = null;
@@ -47205,31 +47355,7 @@ vErrors = null;
 }
 if(data.torn !== undefined){
 if(typeof data.torn !== "boolean"){
-const err26 = {instancePath:instancePath+"/torn",schemaPath:"#/properties/torn/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-}
-if(data.files_checked !== undefined){
-let data7 = data.files_checked;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err27 = {instancePath:instancePath+"/files_checked",schemaPath:"#/properties/files_checked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 0 || isNaN(data7)){
-const err28 = {instancePath:instancePath+"/files_checked",schemaPath:"#/properties/files_checked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err28 = {instancePath:instancePath+"/torn",schemaPath:"#/properties/torn/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -47239,11 +47365,10 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-if(data.state_cache !== undefined){
-let data8 = data.state_cache;
-if(!(((data8 === "fresh") || (data8 === "stale")) || (data8 === "missing"))){
-const err29 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema442.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
+if(data.files_checked !== undefined){
+let data8 = data.files_checked;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err29 = {instancePath:instancePath+"/files_checked",schemaPath:"#/properties/files_checked/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -47252,20 +47377,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-if(data.problems !== undefined){
-let data9 = data.problems;
-if(Array.isArray(data9)){
-const len0 = data9.length;
-for(let i0=0; i0<len0; i0++){
-if(!(validate196(data9[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data9,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err30 = {instancePath:instancePath+"/problems",schemaPath:"#/properties/problems/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err30 = {instancePath:instancePath+"/files_checked",schemaPath:"#/properties/files_checked/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -47275,19 +47389,11 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.signatures !== undefined){
-let data11 = data.signatures;
-if(Array.isArray(data11)){
-const len1 = data11.length;
-for(let i1=0; i1<len1; i1++){
-if(!(validate198(data11[i1], {instancePath:instancePath+"/signatures/" + i1,parentData:data11,parentDataProperty:i1,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
-errors = vErrors.length;
 }
-}
-}
-else {
-const err31 = {instancePath:instancePath+"/signatures",schemaPath:"#/properties/signatures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.state_cache !== undefined){
+let data9 = data.state_cache;
+if(!(((data9 === "fresh") || (data9 === "stale")) || (data9 === "missing"))){
+const err31 = {instancePath:instancePath+"/state_cache",schemaPath:"#/properties/state_cache/enum",keyword:"enum",params:{allowedValues: schema442.properties.state_cache.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -47297,14 +47403,58 @@ vErrors.push(err31);
 errors++;
 }
 }
+if(data.problems !== undefined){
+let data10 = data.problems;
+if(Array.isArray(data10)){
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+if(!(validate196(data10[i0], {instancePath:instancePath+"/problems/" + i0,parentData:data10,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate196.errors : vErrors.concat(validate196.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err32 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err32 = {instancePath:instancePath+"/problems",schemaPath:"#/properties/problems/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+}
+if(data.signatures !== undefined){
+let data12 = data.signatures;
+if(Array.isArray(data12)){
+const len1 = data12.length;
+for(let i1=0; i1<len1; i1++){
+if(!(validate198(data12[i1], {instancePath:instancePath+"/signatures/" + i1,parentData:data12,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate198.errors : vErrors.concat(validate198.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/signatures",schemaPath:"#/properties/signatures/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+else {
+const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
 }
 errors++;
 }
@@ -47314,7 +47464,7 @@ return errors === 0;
 validate195.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validateWorkerBindings = validate27;
-const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}},"prices":{"description":"The price table DWM uses for the cost of attempts (dwm show, status, report, --json) and for `dwm run --budget-usd`: USD per million tokens, per backend and model. DWM has no built-in prices (they change): an attempt whose backend and model have no entry here has no cost, unless its agent CLI reported one.","type":"array","items":{"$ref":"#/$defs/tokenPrice"}}},"$defs":{"tokenPrice":{"title":"TokenPrice","description":"The price of one backend's tokens, for one model (the binding's `model`) or, without `model`, for every model of the backend that has no entry of its own.","type":"object","required":["backend","input_usd_per_mtok","output_usd_per_mtok"],"additionalProperties":false,"properties":{"backend":{"$ref":"#/$defs/workerBinding/properties/backend"},"model":{"type":"string","minLength":1},"input_usd_per_mtok":{"description":"USD per million input tokens.","type":"number","minimum":0},"cached_input_usd_per_mtok":{"description":"USD per million cached input tokens (default: the input price).","type":"number","minimum":0},"output_usd_per_mtok":{"description":"USD per million output tokens (reasoning tokens included).","type":"number","minimum":0}}},"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}}}};
+const schema59 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://schemas.dwm.dev/v1/worker-bindings.schema.json","title":"WorkerBindings","description":"dwm.workers.json: which backend runs each worker of a plan. A worker id wins over `*`. Packets stay backend-agnostic; the digest of this file is recorded with every attempt.","type":"object","required":["kind","schema_version","bindings"],"additionalProperties":false,"properties":{"kind":{"const":"worker-bindings"},"schema_version":{"const":"1"},"bindings":{"description":"Worker id (or `*` for every other worker) → binding.","type":"object","propertyNames":{"pattern":"^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"},"additionalProperties":{"$ref":"#/$defs/workerBinding"}},"prices":{"description":"The price table DWM uses for the cost of attempts (dwm show, status, report, --json) and for `dwm run --budget-usd`: USD per million tokens, per backend and model. DWM has no built-in prices (they change): an attempt whose backend and model have no entry here has no cost, unless its agent CLI reported one.","type":"array","items":{"$ref":"#/$defs/tokenPrice"}}},"$defs":{"tokenPrice":{"title":"TokenPrice","description":"The price of one backend's tokens, for one model (the binding's `model`) or, without `model`, for every model of the backend that has no entry of its own.","type":"object","required":["backend","input_usd_per_mtok","output_usd_per_mtok"],"additionalProperties":false,"properties":{"backend":{"$ref":"#/$defs/workerBinding/properties/backend"},"model":{"type":"string","minLength":1},"input_usd_per_mtok":{"description":"USD per million input tokens.","type":"number","minimum":0},"cached_input_usd_per_mtok":{"description":"USD per million cached input tokens (default: the input price).","type":"number","minimum":0},"output_usd_per_mtok":{"description":"USD per million output tokens (reasoning tokens included).","type":"number","minimum":0}}},"workerBinding":{"title":"WorkerBinding","description":"One backend and its options. docs/backends.md gives the exact argv and environment of each backend.","type":"object","required":["backend"],"additionalProperties":false,"properties":{"backend":{"title":"BackendName","enum":["dry-run","shell","codex","claude","command"]},"argv":{"description":"shell: the program and its arguments (no shell involved). command: a template; `{prompt_file}`, `{worktree}` and `{output_dir}` are replaced.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"shell":{"description":"shell backend only: run `command` with `sh -c` (must be asked for explicitly).","type":"boolean"},"command":{"description":"shell backend with `shell: true`: the shell command line.","type":"string","minLength":1},"stdin":{"description":"command backend: feed the prompt on stdin (`prompt`) or nothing (`none`, default).","enum":["prompt","none"]},"transcript":{"description":"command backend: `stdout` records the JSON lines of stdout as the transcript.","enum":["stdout","none"]},"model":{"description":"codex, claude: the model name (`-m` / `--model`).","type":"string","minLength":1},"base_url":{"description":"codex, claude: the model endpoint (a gateway or proxy). codex: a model provider with this base_url and the Responses API (`http://host:port/v1`); claude: ANTHROPIC_BASE_URL (`http://host:port`). docs/backends.md, Gateways.","type":"string","pattern":"^https?://[^\\s]+$"},"api_key_env":{"description":"codex, claude: the name of the variable in DWM's environment that holds the endpoint's key. codex: the provider's env_key (passed through); claude: its value becomes ANTHROPIC_API_KEY. Its value is redacted from all evidence.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"sandbox":{"description":"codex: override the sandbox derived from the worker's permissions.","enum":["read-only","workspace-write","danger-full-access"]},"permission_mode":{"description":"claude: override the permission mode derived from the worker's permissions.","enum":["default","acceptEdits","plan","bypassPermissions","dontAsk"]},"allowed_tools":{"description":"claude: extra `--allowedTools` entries, e.g. `Bash(npm test:*)`.","type":"array","items":{"type":"string","minLength":1}},"config":{"description":"codex: `-c key=value` overrides, e.g. a custom model provider.","type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.\\-\"]+=.*$"}},"extra_args":{"description":"codex, claude: arguments appended before the prompt marker.","type":"array","items":{"type":"string"}},"pass_env":{"description":"Names of extra environment variables passed through from DWM's environment.","type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"env":{"description":"Literal environment variables for the worker (part of the bindings digest: no secrets here, use pass_env).","type":"object","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}},"timeout_ms":{"description":"Timeout of one invocation.","type":"integer","minimum":1},"max_output_bytes":{"description":"Cap of each output stream (stdout, stderr) and of each file handed back (output folder, last message) of one invocation, in bytes; past it the rest is cut and the attempt gets an `output-truncated` finding. Default 16 MiB.","type":"integer","minimum":1},"rate_limit":{"title":"RateLimit","description":"Scale-out only (dwm run --queue): at most `max` attempts of this backend start per `duration_ms` across every worker (BullMQ's limiter on the backend's queue; the strictest limit among the bindings of one backend applies). The in-process pool ignores it.","type":"object","required":["max","duration_ms"],"additionalProperties":false,"properties":{"max":{"type":"integer","minimum":1},"duration_ms":{"type":"integer","minimum":1}}}}}}};
 const pattern25 = new RegExp("^(\\*|[A-Za-z0-9][A-Za-z0-9._-]*)$", "u");
 const schema61 = {"title":"TokenPrice","description":"The price of one backend's tokens, for one model (the binding's `model`) or, without `model`, for every model of the backend that has no entry of its own.","type":"object","required":["backend","input_usd_per_mtok","output_usd_per_mtok"],"additionalProperties":false,"properties":{"backend":{"$ref":"#/$defs/workerBinding/properties/backend"},"model":{"type":"string","minLength":1},"input_usd_per_mtok":{"description":"USD per million input tokens.","type":"number","minimum":0},"cached_input_usd_per_mtok":{"description":"USD per million cached input tokens (default: the input price).","type":"number","minimum":0},"output_usd_per_mtok":{"description":"USD per million output tokens (reasoning tokens included).","type":"number","minimum":0}}};
 
@@ -48090,11 +48240,10 @@ errors++;
 }
 }
 }
-if(data3.rate_limit !== undefined){
-let data27 = data3.rate_limit;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-if(data27.max === undefined){
-const err45 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
+if(data3.max_output_bytes !== undefined){
+let data27 = data3.max_output_bytes;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err45 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_output_bytes",schemaPath:"#/$defs/workerBinding/properties/max_output_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -48103,8 +48252,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-if(data27.duration_ms === undefined){
-const err46 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 < 1 || isNaN(data27)){
+const err46 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_output_bytes",schemaPath:"#/$defs/workerBinding/properties/max_output_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -48113,9 +48263,13 @@ vErrors.push(err46);
 }
 errors++;
 }
-for(const key6 in data27){
-if(!((key6 === "max") || (key6 === "duration_ms"))){
-const err47 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+}
+}
+if(data3.rate_limit !== undefined){
+let data28 = data3.rate_limit;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+if(data28.max === undefined){
+const err47 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "max"},message:"must have required property '"+"max"+"'"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -48124,11 +48278,8 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-if(data27.max !== undefined){
-let data28 = data27.max;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err48 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data28.duration_ms === undefined){
+const err48 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/required",keyword:"required",params:{missingProperty: "duration_ms"},message:"must have required property '"+"duration_ms"+"'"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -48137,9 +48288,9 @@ vErrors.push(err48);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err49 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+for(const key6 in data28){
+if(!((key6 === "max") || (key6 === "duration_ms"))){
+const err49 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -48149,11 +48300,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-}
-if(data27.duration_ms !== undefined){
-let data29 = data27.duration_ms;
+if(data28.max !== undefined){
+let data29 = data28.max;
 if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err50 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err50 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -48164,7 +48314,7 @@ errors++;
 }
 if((typeof data29 == "number") && (isFinite(data29))){
 if(data29 < 1 || isNaN(data29)){
-const err51 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err51 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/max",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -48175,9 +48325,10 @@ errors++;
 }
 }
 }
-}
-else {
-const err52 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data28.duration_ms !== undefined){
+let data30 = data28.duration_ms;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err52 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -48186,10 +48337,9 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-}
-else {
-const err53 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 < 1 || isNaN(data30)){
+const err53 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit/duration_ms",schemaPath:"#/$defs/workerBinding/properties/rate_limit/properties/duration_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -48200,8 +48350,9 @@ errors++;
 }
 }
 }
+}
 else {
-const err54 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err54 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/rate_limit",schemaPath:"#/$defs/workerBinding/properties/rate_limit/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -48211,19 +48362,9 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data.prices !== undefined){
-let data30 = data.prices;
-if(Array.isArray(data30)){
-const len5 = data30.length;
-for(let i5=0; i5<len5; i5++){
-if(!(validate28(data30[i5], {instancePath:instancePath+"/prices/" + i5,parentData:data30,parentDataProperty:i5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err55 = {instancePath:instancePath+"/prices",schemaPath:"#/properties/prices/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err55 = {instancePath:instancePath+"/bindings/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/workerBinding/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -48235,12 +48376,46 @@ errors++;
 }
 }
 else {
-const err56 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err56 = {instancePath:instancePath+"/bindings",schemaPath:"#/properties/bindings/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err56];
 }
 else {
 vErrors.push(err56);
+}
+errors++;
+}
+}
+if(data.prices !== undefined){
+let data31 = data.prices;
+if(Array.isArray(data31)){
+const len5 = data31.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate28(data31[i5], {instancePath:instancePath+"/prices/" + i5,parentData:data31,parentDataProperty:i5,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate28.errors : vErrors.concat(validate28.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/prices",schemaPath:"#/properties/prices/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
 }
 errors++;
 }

@@ -75,7 +75,7 @@ describe("dwm doctor: agent CLIs", () => {
 });
 
 describe("dwm doctor: worker sandbox", () => {
-  it("says the sandbox works where bwrap runs, and why not where it is missing", async () => {
+  it("says the sandbox works where bwrap runs, and fails saying why where it is missing", async () => {
     const bwrap = ["/usr/local/bin", "/usr/bin", "/bin"].some((d) => fs.existsSync(path.join(d, "bwrap")));
     if (bwrap || process.env.CI) {
       expect(await checkOf(clis({}), "sandbox")).toMatchObject({
@@ -91,10 +91,11 @@ describe("dwm doctor: worker sandbox", () => {
     );
     expect((r.output as { checks: { id: string }[] }).checks.find((c) => c.id === "sandbox")).toEqual({
       id: "sandbox",
-      status: "warn",
+      status: "fail",
       message:
         "no worker sandbox: bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)",
-      hint: "Install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces enabled; docs/security.md says what a worker can do without it.",
+      hint: "Install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces enabled. Until then dwm run and dwm exec refuse to start workers unless given --no-sandbox (workers then run as you: docs/security.md says what they can do).",
     });
+    expect(r.exitCode).toBe(1);
   });
 });

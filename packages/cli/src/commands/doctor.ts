@@ -151,11 +151,11 @@ async function sandboxCheck(pathVar: string | undefined): Promise<DoctorCheck> {
       message: `bubblewrap ${p.version ?? "(version unknown)"} isolates workers`,
       ...(p.version ? { version: p.version } : {}),
     };
-  // A warning until every attempt runs in the sandbox; then a machine without one must pass --no-sandbox.
+  // Required: without it `dwm run`/`dwm exec` refuse to start workers unless given --no-sandbox.
   return {
     id: "sandbox",
-    status: "warn",
+    status: "fail",
     message: `no worker sandbox: ${p.reason ?? "bubblewrap failed"}`,
-    hint: "Install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces enabled; docs/security.md says what a worker can do without it.",
+    hint: "Install bubblewrap (apt-get install bubblewrap) on Linux with user namespaces enabled. Until then dwm run and dwm exec refuse to start workers unless given --no-sandbox (workers then run as you: docs/security.md says what they can do).",
   };
 }

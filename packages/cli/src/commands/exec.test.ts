@@ -123,6 +123,8 @@ describe("dwm exec", () => {
     expect(r.code).toBe(0);
     const a = JSON.parse(r.stdout) as Attempt;
     expect(validateSchema("attempt", a).problems).toEqual([]);
+    // bubblewrap is on this machine (CI installs it): the worker ran in it.
+    expect(a.sandbox).toBe("bubblewrap");
     expect(a.packet_id).toBe("survey");
     expect(a.attempt).toBe(1);
     expect(a.invocations.map((i) => [i.worker_id, i.backend, i.outcome])).toEqual([
@@ -154,6 +156,41 @@ describe("dwm exec", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("survey-worker: shell task-failed exit 7");
     expect(r.stdout).toContain("output     survey.json: MISSING");
+  });
+
+  it("refuses to start workers where no sandbox works, unless --no-sandbox, which the attempt records; a dry run needs none", async () => {
+    // A PATH with the programs the attempt needs, but no bwrap.
+    const bin = fs.mkdtempSync(path.join(repo.path, "..", "dwm-no-bwrap-"));
+    try {
+      for (const p of ["git", "sh", "test"]) {
+        const found = ["/usr/local/bin", "/usr/bin", "/bin"]
+          .map((d) => path.join(d, p))
+          .find((f) => fs.existsSync(f));
+        if (found) fs.symlinkSync(found, path.join(bin, p));
+      }
+      fs.writeFileSync(
+        path.join(repo.path, "dwm.workers.json"),
+        JSON.stringify({
+          kind: "worker-bindings",
+          schema_version: "1",
+          bindings: { "*": { backend: "shell", shell: true, command: "echo '{}' > survey.json" } },
+        }),
+      );
+      const env = { PATH: bin };
+      const refused = await dwm(env, "exec", runId, "survey");
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("ERR_SANDBOX_UNAVAILABLE");
+      expect(refused.stderr).toContain("--no-sandbox");
+      expect(fs.existsSync(path.join(repo.path, ".dwm/exec", runId, "survey/1"))).toBe(false);
+      const ran = await dwm(env, "exec", runId, "survey", "--no-sandbox", "--json");
+      expect(ran.code).toBe(0);
+      const a = JSON.parse(ran.stdout) as Attempt;
+      expect([a.outcome, a.sandbox]).toEqual(["ok", "none"]);
+      const dry = await dwm(env, "exec", runId, "survey", "--backend", "dry-run", "--json");
+      expect([dry.code, (JSON.parse(dry.stdout) as Attempt).sandbox]).toEqual([0, "none"]);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it("has coded errors for an unknown run, an unknown packet, no bindings and a bad backend", async () => {

@@ -8,6 +8,7 @@ import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 import { findBindings } from "../internal/bindings-source.js";
 import { isRunDir } from "../run-arg.js";
+import { workerSandbox } from "../worker-sandbox.js";
 
 function hostEnv(ctx: CommandContext): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -188,11 +189,15 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     repo,
     limits,
   };
+  const dryRun = Object.values(binding.workers).every((b) => b?.backend === "dry-run");
+  const sandbox = await workerSandbox(args, ctx, !dryRun || packet.command !== undefined);
   const attempt = await runAttempt(request, {
     processRunner: nodeProcessRunner,
     clock: ctx.clock,
     attemptDir: path.join(packetDir, String(attemptNo)),
     env: ctx.env,
+    sandbox,
+    hidden: [path.dirname(runDir)],
   });
   return {
     exitCode: attempt.outcome === "ok" ? 0 : 1,

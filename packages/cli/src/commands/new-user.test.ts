@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN } from "../test-support/built-cli.js";
+import { requireBuiltCli } from "../test-support/built-cli.js";
 import { CHROMIUM, openBrowser, screenshot } from "../test-support/chromium.js";
 
 const CLI_DIR = fileURLToPath(new URL("../..", import.meta.url));
@@ -50,7 +50,11 @@ function suggested(out: string): string[] {
     .filter((l): l is string => l !== undefined);
 }
 
-describe.skipIf(!fs.existsSync(BIN) || !hasPnpm())("a new user's first run (README Quick start)", () => {
+// Never skipped: `pnpm test` builds the CLI first and runs with pnpm.
+requireBuiltCli();
+if (!hasPnpm()) throw new Error("pnpm is not on PATH: the README's Quick start needs it (npm i -g pnpm@10)");
+
+describe("a new user's first run (README Quick start)", () => {
   it("dwm on PATH from the clone; init, evaluate, run, report --open; git sees nothing of .dwm/", async () => {
     const home = makeTempDir("dwm-pnpm-home-");
     cleanups.push(home.cleanup);

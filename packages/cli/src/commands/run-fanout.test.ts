@@ -8,11 +8,11 @@ import { fileURLToPath } from "node:url";
 import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  BIN,
   dwmInProcess as dwm,
   type JournalEvent as Ev,
   journalEvents as events,
   exited,
+  requireBuiltCli,
   runDir,
   startDwm as start,
   waitForEvents,
@@ -56,7 +56,9 @@ const isItem = (id: string | undefined) => id?.startsWith("measure/") || id?.sta
 const dispatchedIds = (evs: Ev[]) =>
   evs.filter((e) => e.type === "packet.dispatched").map((e) => e.data.packet_id as string);
 
-describe.skipIf(!fs.existsSync(BIN))(`dwm run: a fan-out over ${N} items (built CLI)`, () => {
+requireBuiltCli();
+
+describe(`dwm run: a fan-out over ${N} items (built CLI)`, () => {
   it(
     "killed halfway resumes without re-running a completed item; 3 changed items re-run alone",
     async () => {

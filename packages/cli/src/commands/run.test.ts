@@ -102,6 +102,14 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     // Not a TTY: one line per event.
     expect(last.lines.some((l) => /#\d+ run\.completed$/.test(l))).toBe(true);
     expect((await dwm(repo.path, ["verify", runId])).code).toBe(0);
+    // bubblewrap works here (CI installs it): every attempt ran in it, nothing to flag.
+    const journal = fs.readFileSync(path.join(repo.path, ".dwm/runs", runId, "journal.jsonl"), "utf8");
+    const recorded = journal.split("\n").filter((l) => l.includes('"attempt.recorded"'));
+    expect(recorded.length).toBeGreaterThan(0);
+    for (const l of recorded) expect(JSON.parse(l).data.sandbox).toBe("bubblewrap");
+    expect(
+      JSON.parse((await dwm(repo.path, ["status", runId, "--json"])).stdout).unsandboxed_attempts,
+    ).toBeUndefined();
     const done = JSON.parse((await dwm(repo.path, ["next", runId, "--json"])).stdout);
     // Complete: its result lands into the branch the run started from; then nothing is left.
     expect(done).toMatchObject({ action: "land", argv: ["dwm", "land", runId] });
@@ -109,6 +117,27 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     expect((await dwm(repo.path, ["land", runId])).code).toBe(0);
     const landed = JSON.parse((await dwm(repo.path, ["next", runId, "--json"])).stdout);
     expect(landed).toMatchObject({ action: "complete", argv: null });
+  }, 240_000);
+
+  it("--no-sandbox is journaled with each attempt; status and verify show the run's lower assurance", async () => {
+    const repo = example("repo-audit");
+    const first = await dwm(repo.path, ["run", "workflow.plan.json", "--no-sandbox", "--json"]);
+    expect(first.code).toBe(4);
+    const runId: string = JSON.parse(first.stdout).run_id;
+    const journal = fs.readFileSync(path.join(repo.path, ".dwm/runs", runId, "journal.jsonl"), "utf8");
+    const recorded = journal.split("\n").filter((l) => l.includes('"attempt.recorded"'));
+    expect(recorded.map((l) => JSON.parse(l).data.sandbox)).toEqual(recorded.map(() => "none"));
+    const status = await dwm(repo.path, ["status", runId, "--json"]);
+    const report = JSON.parse(status.stdout);
+    expect(validateSchema("status-report", report).ok).toBe(true);
+    expect(report.unsandboxed_attempts).toBe(recorded.length);
+    expect((await dwm(repo.path, ["status", runId])).stdout).toContain(
+      `assurance lower: ${recorded.length} attempt(s) ran without an OS sandbox (--no-sandbox)`,
+    );
+    const verify = await dwm(repo.path, ["verify", runId, "--json"]);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout).unsandboxed_attempts).toBe(recorded.length);
+    expect((await dwm(repo.path, ["verify", runId])).stdout).toContain("assurance lower:");
   }, 240_000);
 
   it("on a terminal, a live block under the event lines counts done/total and is erased at the end", async () => {

@@ -31,8 +31,10 @@ import { findBindings } from "../internal/bindings-source.js";
 import { attemptCost } from "../internal/prices.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
 import { didYouMean } from "../internal/suggest.js";
+import { tracedRun } from "../internal/tracing/traced-run.js";
 import { operatorFor } from "../operator.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
+import { workerSandbox } from "../worker-sandbox.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
 import { queueTlsFiles } from "./queue-options.js";
@@ -410,6 +412,8 @@ async function execute(
   // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
   const operator = operatorFor(ctx, repo);
 
+  const dryRun = Object.values(bindings.bindings).every((b) => b?.backend === "dry-run");
+  const sandbox = await workerSandbox(args, ctx, !dryRun);
   const printer = progress.onProgress;
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
   const processRunner = hostProcessRunner();
@@ -426,34 +430,38 @@ async function execute(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    return await runWorkflow(
-      resolved.runDir,
-      {
-        clock: ctx.clock,
-        processRunner,
-        env: ctx.env,
-        signal: controller.signal,
-        onProgress: printer,
-        // A coordinator draws the run instance its jobs and remote refs are namespaced by.
-        ...(queue ? { queue, runInstance: newRunInstance } : {}),
-      },
-      {
-        repo,
-        operator,
-        bindings,
-        bindingsDigest: digest,
-        concurrency: opts.concurrency,
-        maxAttempts: opts.maxAttempts,
-        tokenBudget: opts.tokenBudget,
-        ...(opts.usdBudget !== undefined
-          ? { usdBudget: opts.usdBudget, costOf: (a) => attemptCost(a, bindings).usd }
-          : {}),
-        until: opts.until,
-        approve:
-          opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
-        policy,
-        abandonQueued: args.values["abandon-queued"] === true,
-      },
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, the run is traced from its progress events.
+    return await tracedRun(ctx, resolved, printer, (onProgress, env) =>
+      runWorkflow(
+        resolved.runDir,
+        {
+          clock: ctx.clock,
+          processRunner,
+          env,
+          signal: controller.signal,
+          onProgress,
+          sandbox,
+          // A coordinator draws the run instance its jobs and remote refs are namespaced by.
+          ...(queue ? { queue, runInstance: newRunInstance } : {}),
+        },
+        {
+          repo,
+          operator,
+          bindings,
+          bindingsDigest: digest,
+          concurrency: opts.concurrency,
+          maxAttempts: opts.maxAttempts,
+          tokenBudget: opts.tokenBudget,
+          ...(opts.usdBudget !== undefined
+            ? { usdBudget: opts.usdBudget, costOf: (a) => attemptCost(a, bindings).usd }
+            : {}),
+          until: opts.until,
+          approve:
+            opts.approve.length > 0 ? { categories: opts.approve, approver: approverOf(ctx) } : undefined,
+          policy,
+          abandonQueued: args.values["abandon-queued"] === true,
+        },
+      ),
     );
   } finally {
     process.removeListener("SIGINT", onSignal);

@@ -14,6 +14,7 @@ import type {
   StatusReport,
   WorkerBindings,
 } from "@dwm/schemas";
+import { assuranceLine, unsandboxedAttempts } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
@@ -22,6 +23,12 @@ import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 type Shown = StatusPacketRow["state"];
+
+/** `unsandboxed_attempts` when the journal records any attempt run without a sandbox. */
+function unsandboxedField(events: readonly JournalEvent[]): { unsandboxed_attempts?: number } {
+  const n = unsandboxedAttempts(events);
+  return n > 0 ? { unsandboxed_attempts: n } : {};
+}
 
 /** `dwm status [run]`: every packet and gate, whether the store is intact, and the next action. */
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
@@ -65,6 +72,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     plan_id: runDoc.plan_id,
     revision: runDoc.revision,
     events: events.length,
+    ...unsandboxedField(events),
     integrity: {
       ok: verify.ok,
       problems: verify.problems.length,
@@ -388,6 +396,7 @@ function render(s: StatusReport): string {
   const w = Math.max(6, ...shown.map((p) => p.packet_id.length));
   const lines = [
     `run ${s.run_id} (plan ${s.plan_id}, revision ${s.revision}): ${s.events} events, integrity ${s.integrity.ok ? "ok" : `FAILED (${s.integrity.codes.join(", ")})`}`,
+    ...(s.unsandboxed_attempts === undefined ? [] : [assuranceLine(s.unsandboxed_attempts)]),
     "",
     `${"PACKET".padEnd(w)}  ${"STATE".padEnd(11)}  ATTEMPTS  ${"VERDICT".padEnd(17)}  WAITING FOR`,
     ...shown.map((p) =>

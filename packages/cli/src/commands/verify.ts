@@ -1,5 +1,6 @@
 import { verifyRun } from "@dwm/runtime";
 import type { VerifyReport } from "@dwm/schemas";
+import { assuranceLine, unsandboxedAttemptsOf } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { resolveRun } from "../run-arg.js";
 
@@ -31,8 +32,12 @@ function signedBy(report: VerifyReport): string[] {
 /** `dwm verify [run]`: every digest, the journal chain and the run store's files; exit 3 on any problem. */
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const r = resolveRun(args, ctx);
-  const report = verifyRun(r.runDir);
-  const head = `run ${report.run_id ?? r.runId}: ${report.events} journal events, ${report.files_checked} files checked`;
+  const verified = verifyRun(r.runDir);
+  const unsandboxed = unsandboxedAttemptsOf(r.runDir);
+  const report = unsandboxed > 0 ? { ...verified, unsandboxed_attempts: unsandboxed } : verified;
+  const head =
+    `run ${report.run_id ?? r.runId}: ${report.events} journal events, ${report.files_checked} files checked` +
+    (unsandboxed > 0 ? `\n${assuranceLine(unsandboxed)}` : "");
   const text = report.ok
     ? [
         `${head}`,

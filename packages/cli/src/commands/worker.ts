@@ -4,6 +4,7 @@ import type { AttemptWorker, AttemptWorkerEvent } from "@dwm/dispatcher/bullmq";
 import type { BackendName, WorkerReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { workerSandbox } from "../worker-sandbox.js";
 import { queueTlsFiles } from "./queue-options.js";
 
 const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
@@ -125,8 +126,14 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     ctx.emit(ndjson && event ? JSON.stringify(event) : line);
   };
   // Attempts and git are spawned from a small helper process (forking from this one costs more as it grows).
+  const sandbox = await workerSandbox(
+    args,
+    ctx,
+    o.backends.some((b) => b !== "dry-run"),
+  );
   const processRunner = hostProcessRunner();
   const worker = await bullmq.startAttemptWorker({
+    sandbox,
     url: o.queue,
     tls,
     backends: o.backends,

@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { makeTempDir } from "@dwm/test-utils";
+import { leftOut, makeTempDir, requirePart } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { COMMANDS } from "../registry.js";
 import { bashScript, fishScript, positionalKind, zshScript } from "./completion.js";
@@ -25,15 +25,6 @@ function setup(): string {
   fs.writeFileSync(path.join(dir.path, "_dwm"), zshScript(COMMANDS));
   return dir.path;
 }
-
-const has = (program: string) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("dwm completion", () => {
   it("bash completes commands, options, values from the registry and the store's run ids", () => {
@@ -56,7 +47,9 @@ describe("dwm completion", () => {
     expect(complete(["dwm", "show", ""])).toEqual(["demo-0123456789ab"]);
   });
 
-  it.skipIf(!has("fish"))("fish completes the same", () => {
+  // fish and zsh come with scripts/ci-setup.sh; skipped only with DWM_TEST_SKIP=fish / zsh.
+  it.skipIf(leftOut("fish"))("fish completes the same", () => {
+    requirePart("fish");
     const dir = setup();
     const complete = (line: string) =>
       execFileSync("fish", ["-c", `source ./dwm.fish; complete -C '${line}'`], { cwd: dir, encoding: "utf8" })
@@ -68,7 +61,8 @@ describe("dwm completion", () => {
     expect(complete("dwm gates ")).toEqual(["demo-0123456789ab"]);
   });
 
-  it.skipIf(!has("zsh"))("zsh parses the script and defines its functions", () => {
+  it.skipIf(leftOut("zsh"))("zsh parses the script and defines its functions", () => {
+    requirePart("zsh");
     const dir = setup();
     execFileSync("zsh", ["-n", "_dwm"], { cwd: dir });
     const out = execFileSync(

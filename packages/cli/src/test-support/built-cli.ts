@@ -10,6 +10,11 @@ import { main } from "../main.js";
 import { operatorEnv, trustOperator } from "./operator.js";
 
 export const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+
+/** Fails the suite that drives the built CLI when it is not built (never a silent skip). */
+export function requireBuiltCli(): void {
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: build the CLI first (pnpm build)`);
+}
 export const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 
 /** One journal line, with the fields the process tests read. */

@@ -2,9 +2,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { referencePlansDir } from "@dwm/test-utils";
 
 export const FIXTURES_DIR = fileURLToPath(new URL("../../../../fixtures/compiler", import.meta.url));
-export const REFERENCE_PLANS = "/work/shared/reference-plans";
 
 /** A fixture plan (fixtures/compiler/plans/<name>.workflow.plan.json), parsed fresh each call. */
 export function fixturePlan(name: string): Record<string, unknown> & {
@@ -31,13 +31,17 @@ export function snapshotTree(dir: string): Record<string, string> {
   return out;
 }
 
-/** Reference plans that activate (skipped by callers when the folder is absent). */
+/**
+ * Reference plans that activate ([] when the user left them out with DWM_TEST_SKIP, or they are
+ * missing: callers skip on `leftOut("reference-plans")` and fail on `requirePart`).
+ */
 export function activatedReferencePlans(): [string, unknown][] {
-  if (!fs.existsSync(REFERENCE_PLANS)) return [];
+  const dir = referencePlansDir();
+  if (dir === null) return [];
   return fs
-    .readdirSync(REFERENCE_PLANS)
+    .readdirSync(dir)
     .filter((f) => f.endsWith(".workflow.plan.json"))
     .sort()
-    .map((f) => [f, JSON.parse(fs.readFileSync(path.join(REFERENCE_PLANS, f), "utf8"))] as [string, unknown])
+    .map((f) => [f, JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"))] as [string, unknown])
     .filter(([, p]) => (p as { activation?: { decision?: string } }).activation?.decision === "activate");
 }

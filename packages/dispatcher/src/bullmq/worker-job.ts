@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type Clock, digest, digestBytes, type ProcessRunner } from "@dwm/core";
+import { type Clock, digest, digestBytes, type ProcessRunner, type Sandbox } from "@dwm/core";
 import { type GitPort, runAttempt } from "@dwm/executor";
 import type { Attempt, AttemptJob, AttemptJobResult, BackendName } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
@@ -97,6 +97,8 @@ export interface JobRunnerOptions {
   /** Local clones of the remotes live here (one per remote). */
   cacheDir: string;
   worktreeRoot?: string | undefined;
+  /** The OS sandbox every worker and check runs in; default none, recorded in each attempt. */
+  sandbox?: Sandbox | undefined;
   /** Attempts' processes: they get the worker's stop signal. */
   processRunner: ProcessRunner;
   env: Readonly<Record<string, string | undefined>>;
@@ -151,6 +153,7 @@ export class JobRunner {
           attemptDir,
           env: this.o.env,
           git: this.o.git,
+          ...(this.o.sandbox ? { sandbox: this.o.sandbox } : {}),
           ...(this.o.worktreeRoot ? { worktreeRoot: this.o.worktreeRoot } : {}),
         },
       );

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Clock, ProcessRunner } from "@dwm/core";
+import type { Clock, ProcessRunner, Sandbox } from "@dwm/core";
 import { createGit, type GitPort } from "@dwm/executor";
 import type { BackendName } from "@dwm/schemas";
 import { type Job, Worker } from "bullmq";
@@ -27,6 +27,8 @@ export interface AttemptWorkerOptions {
   cacheDir?: string;
   /** Where attempt worktrees are made (default os.tmpdir()). */
   worktreeRoot?: string;
+  /** The OS sandbox every worker and check runs in; default none, recorded in each attempt. */
+  sandbox?: Sandbox;
   processRunner: ProcessRunner;
   /** The worker's environment: attempts get only allow-listed names from it (as with dwm run). */
   env: Readonly<Record<string, string | undefined>>;
@@ -100,6 +102,7 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
     concurrency: options.concurrency,
     cacheDir,
     worktreeRoot: options.worktreeRoot,
+    sandbox: options.sandbox,
     processRunner,
     env: options.env,
     clock: options.clock,

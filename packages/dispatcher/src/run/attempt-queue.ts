@@ -1,3 +1,4 @@
+import path from "node:path";
 import { runAttempt } from "@dwm/executor";
 import type { AttemptRequest } from "@dwm/schemas";
 import { type AttemptQueue, createWorkerPool } from "../queue.js";
@@ -22,6 +23,9 @@ export function openAttemptQueue(ctx: RunContext): AttemptQueue {
       attemptDir: attemptDir(dir, request.packet.packet_id, request.attempt),
       env: ports.env,
       git,
+      ...(ports.sandbox ? { sandbox: ports.sandbox } : {}),
+      // The store this run lives in, wherever --store put it (`<repo>/.dwm` is hidden anyway).
+      hidden: [path.dirname(dir)],
       ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
     });
   const cap = log.fullFrontier().budget.concurrency_cap;

@@ -6,7 +6,7 @@ import type { EventDraft } from "@dwm/runtime";
 import type { RunState } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { integrationBranch } from "../integration.js";
+import { assertIntegrationKeeps, integrationBranch } from "../integration.js";
 import { gateState, packetState, runState } from "../test-support/builders.js";
 import type { RunContext } from "./context.js";
 import { Integrator, nextConflictGateId, readyToMerge } from "./integrator.js";
@@ -149,7 +149,7 @@ describe("Integrator", () => {
     expect(integrator.base).toBe(commits.a);
   });
 
-  it("the branch moved by someone else: the merge goes on top of where it is (compare-and-swap refused once)", async () => {
+  it("the branch moved on by someone else: the merge goes on top of where it is (compare-and-swap refused once)", async () => {
     const { repo, base, commits } = repoWith({ a: ["a.txt", "a\n"], b: ["b.txt", "b\n"] });
     const state = runState({ a: packetState({ state: "completed", attempts: 1, commit: commits.a }) });
     const { ctx, appended } = contextOf(repo.path, base, state);
@@ -157,14 +157,74 @@ describe("Integrator", () => {
     await integrator.start();
     await integrator.integrateCompleted();
     const branch = integrationBranch("run-1");
-    git(repo.path, "update-ref", `refs/heads/${branch}`, commits.b, commits.a); // not a descendant: a real move
+    // An outside commit on top of the merged work: the branch moved on, nothing of the run is lost.
+    const outside = git(
+      repo.path,
+      "-c",
+      "user.name=o",
+      "-c",
+      "user.email=o@o",
+      "commit-tree",
+      `${commits.a}^{tree}`,
+      "-p",
+      commits.a,
+      "-m",
+      "outside",
+    );
+    git(repo.path, "update-ref", `refs/heads/${branch}`, outside, commits.a);
     state.packets.c = packetState({ state: "completed", attempts: 1, commit: commits.b });
     integrator.noteEvent({ type: "packet.completed", data: { packet_id: "c", attempt: 1 } } as never);
     await integrator.integrateCompleted();
-    expect(appended.at(-1)).toEqual({
-      type: "integration.merged",
-      data: { packet_id: "c", commit: commits.b },
+    const head = git(repo.path, "rev-parse", branch);
+    expect(appended.at(-1)).toEqual({ type: "integration.merged", data: { packet_id: "c", commit: head } });
+    expect(git(repo.path, "rev-list", "--parents", "-n", "1", head).split(" ").slice(1)).toEqual([
+      outside,
+      commits.b,
+    ]);
+  });
+
+  it("the branch moved back or elsewhere (work this run merged is gone): the run stops, nothing is merged on top of the loss", async () => {
+    const { repo, base, commits } = repoWith({ a: ["a.txt", "a\n"], b: ["b.txt", "b\n"] });
+    const state = runState({ a: packetState({ state: "completed", attempts: 1, commit: commits.a }) });
+    const { ctx, appended } = contextOf(repo.path, base, state);
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    await integrator.integrateCompleted();
+    const branch = integrationBranch("run-1");
+    git(repo.path, "update-ref", `refs/heads/${branch}`, commits.b, commits.a); // not a descendant: a's merge is gone
+    state.packets.c = packetState({ state: "completed", attempts: 1, commit: commits.b });
+    integrator.noteEvent({ type: "packet.completed", data: { packet_id: "c", attempt: 1 } } as never);
+    await expect(integrator.integrateCompleted()).rejects.toMatchObject({
+      code: "ERR_DISPATCH_INTEGRATION_REWOUND",
+      details: { missing: [commits.a] },
     });
+    expect(appended.map((d) => d.type)).toEqual(["integration.merged"]);
     expect(git(repo.path, "rev-parse", branch)).toBe(commits.b);
+    // A new runner refuses the branch from the start too.
+    await expect(new Integrator(ctx).start()).rejects.toMatchObject({
+      code: "ERR_DISPATCH_INTEGRATION_REWOUND",
+    });
+  });
+});
+
+describe("assertIntegrationKeeps: the integration branch must still hold what this run merged", () => {
+  it("accepts a branch moved on, refuses one moved back (ERR_DISPATCH_INTEGRATION_REWOUND, naming the lost merges) or gone", async () => {
+    const repo = makeGitRepo({ "a.txt": "a\n" });
+    cleanups.push(repo.cleanup);
+    const ports = { git: createGit(nodeProcessRunner, process.env), clock: new FakeClock(), repo: repo.path };
+    const c1 = git(repo.path, "rev-parse", "HEAD");
+    fs.writeFileSync(path.join(repo.path, "b.txt"), "b\n");
+    git(repo.path, "add", "b.txt");
+    git(repo.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "b");
+    const c2 = git(repo.path, "rev-parse", "HEAD");
+    await expect(assertIntegrationKeeps(ports, "r", c2, [c1, c2])).resolves.toBeUndefined();
+    await expect(assertIntegrationKeeps(ports, "r", c1, [])).resolves.toBeUndefined();
+    await expect(assertIntegrationKeeps(ports, "r", c1, [c1, c2])).rejects.toMatchObject({
+      code: "ERR_DISPATCH_INTEGRATION_REWOUND",
+      details: { missing: [c2] },
+    });
+    await expect(assertIntegrationKeeps(ports, "r", null, [c1])).rejects.toMatchObject({
+      code: "ERR_DISPATCH_INTEGRATION_REWOUND",
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { isDwmError } from "@dwm/core";
 import type { JournalEvent, PacketState, RunState } from "@dwm/schemas";
 import {
+  assertIntegrationKeeps,
   conflictDrafts,
   integrationHead,
   type MergeResult,
@@ -53,7 +54,10 @@ export function mergedPacketsTouching(
  * The integrator: the one place completed work is merged, into `dwm/<run>/integration`, in run
  * order. A merge journals integration.merged; a conflict changes nothing in git and opens a
  * merge-conflict gate naming the files and the merged packets that touched them. It holds the
- * branch head new attempts start from, and reads it again when someone else may have moved it.
+ * branch head new attempts start from, and reads it again when someone else may have moved it:
+ * moved on (an outside commit on top) is fine; moved back or elsewhere, so that work this run
+ * merged is gone, stops the run (ERR_DISPATCH_INTEGRATION_REWOUND, exit 3) rather than merge on
+ * top of the loss. The executor leaves DWM's ref namespace to this check.
  */
 export class Integrator implements EventObserver {
   // Where new attempts start: the integration branch head (null until the first merge).
@@ -75,10 +79,21 @@ export class Integrator implements EventObserver {
     if (e.type === "gate.approved" || e.type === "gate.rejected") this.headStale = true;
   }
 
-  /** Read the branch head (null: nothing merged yet). */
+  /** Read the branch head (null: nothing merged yet); it must still hold every merge the journal recorded. */
   async start(): Promise<void> {
-    this.head = await integrationHead(this.ctx.setup.gitPorts, this.ctx.setup.runId);
+    this.head = await this.readHead();
+  }
+
+  /** The branch head as git has it now, checked to hold every commit this run merged. */
+  private async readHead(): Promise<string | null> {
+    const { setup, log } = this.ctx;
+    const head = await integrationHead(setup.gitPorts, setup.runId);
+    const merged = Object.values(log.state.packets)
+      .map((p) => p?.merged_commit ?? null)
+      .filter((c): c is string => c !== null);
+    await assertIntegrationKeeps(setup.gitPorts, setup.runId, head, merged);
     this.headStale = false;
+    return head;
   }
 
   /** The commit the next attempt starts from: the integration head, else the run's base commit. */
@@ -100,10 +115,7 @@ export class Integrator implements EventObserver {
 
   private async integrate(id: string, p: PacketState): Promise<void> {
     const { setup, log } = this.ctx;
-    if (this.headStale || p.conflict_gate !== null) {
-      this.head = await integrationHead(setup.gitPorts, setup.runId);
-      this.headStale = false;
-    }
+    if (this.headStale || p.conflict_gate !== null) this.head = await this.readHead();
     const r = await this.mergeOnTop(id, p);
     if (r.kind === "merged") {
       this.head = r.commit;
@@ -137,7 +149,7 @@ export class Integrator implements EventObserver {
       return await merge(this.head);
     } catch (e) {
       if (!isDwmError(e) || e.code !== "ERR_DISPATCH_INTEGRATION_MOVED") throw e;
-      this.head = await integrationHead(setup.gitPorts, setup.runId);
+      this.head = await this.readHead();
       return await merge(this.head);
     }
   }

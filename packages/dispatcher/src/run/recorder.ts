@@ -96,6 +96,8 @@ export class Recorder {
             outcome: plan.attempt.outcome,
             attempt_digest: digest(plan.attempt),
             files: attemptFiles(plan.attempt, attemptRel(id, n)),
+            // Journaled so status and verify can say the run's assurance without reading every attempt.
+            ...(plan.attempt.sandbox === undefined ? {} : { sandbox: plan.attempt.sandbox }),
           },
         },
       ]);

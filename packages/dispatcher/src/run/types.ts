@@ -1,4 +1,4 @@
-import type { Clock, Digest, ProcessRunner, SigningKey, TrustStore } from "@dwm/core";
+import type { Clock, Digest, ProcessRunner, Sandbox, SigningKey, TrustStore } from "@dwm/core";
 import type { GitPort } from "@dwm/executor";
 import type { InfraRetryPolicy } from "@dwm/ingester";
 import type {
@@ -54,6 +54,8 @@ export interface DispatcherPorts {
   /** Where attempt worktrees are made (outside the repository). Default: os.tmpdir(). */
   worktreeRoot?: string;
   git?: GitPort;
+  /** The OS sandbox every worker and check runs in (executor's `sandbox`); default none, recorded in each attempt. */
+  sandbox?: Sandbox;
 }
 
 export interface RunWorkflowOptions {

@@ -66,7 +66,7 @@ export interface AttemptTimes {
 export function assembleAttempt(
   request: AttemptRequest,
   inputs: readonly DecodedInput[],
-  where: { attemptDir: string; branch: string; dryRun: boolean },
+  where: { attemptDir: string; branch: string; dryRun: boolean; sandbox: string },
   record: AttemptRecord,
   times: AttemptTimes,
 ): Attempt {
@@ -91,6 +91,7 @@ export function assembleAttempt(
     exit_code: r.lastRun?.exit_code ?? null,
     signal: r.lastRun?.signal ?? null,
     dry_run: where.dryRun,
+    sandbox: where.sandbox,
     repair_context_digest: request.repair_context === null ? null : digestBytes(request.repair_context),
     env_names: [...r.envNames].sort(),
     inputs: inputs.map((i) => ({

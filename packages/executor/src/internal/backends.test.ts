@@ -10,7 +10,7 @@ const paths = {
   promptFile: "/a/workers/1-w/prompt.md",
   outputDir: "/a/workers/1-w/out",
   lastMessageFile: "/a/workers/1-w/last-message.md",
-  attemptDir: "/a",
+  ioDir: "/a",
 };
 const reader = { write: false, shell: false, network: false };
 const writer = { write: true, shell: true, network: true };
@@ -122,7 +122,7 @@ describe("planInvocation", () => {
       "{worktree}",
       "{prompt_file}",
       "{last_message_file}",
-      "{attempt_dir}/other",
+      "{io_dir}/other",
     ]);
   });
 });

@@ -5,6 +5,7 @@ import type {
   GatewayEnv,
   InvocationPaths,
   Permissions,
+  PlanContext,
   PlannedInvocation,
 } from "./backends/backend.js";
 import { claudeBackend } from "./backends/claude.js";
@@ -17,6 +18,7 @@ export type {
   GatewayEnv,
   InvocationPaths,
   Permissions,
+  PlanContext,
   PlannedInvocation,
 } from "./backends/backend.js";
 export { claudePermissionMode } from "./backends/claude.js";
@@ -73,8 +75,9 @@ export function planInvocation(
   binding: WorkerBinding,
   permissions: Permissions,
   paths: InvocationPaths,
+  context: PlanContext = { sandboxed: false },
 ): PlannedInvocation {
-  return BACKENDS[binding.backend].plan(binding, permissions, paths);
+  return BACKENDS[binding.backend].plan(binding, permissions, paths, context);
 }
 
 /** argv as recorded: local paths replaced by their placeholders, so no absolute path enters the attempt. */
@@ -84,7 +87,7 @@ export function recordArgv(argv: readonly string[], paths: InvocationPaths): str
       [paths.promptFile, "{prompt_file}"],
       [paths.lastMessageFile, "{last_message_file}"],
       [paths.outputDir, "{output_dir}"],
-      [paths.attemptDir, "{attempt_dir}"],
+      [paths.ioDir, "{io_dir}"],
       [paths.worktree, "{worktree}"],
     ] as [string, string][]
   ).sort((a, b) => b[0].length - a[0].length);

@@ -101,7 +101,8 @@ function isInsideDir(dir: string, file: string): boolean {
 
 /**
  * Environment for DWM's own git commands on a worker's checkout: a git folder DWM made
- * (`privateGitDir`, with the repository's and the worker's objects as alternates), the checkout
+ * (`privateGitDir`, with the repository's objects as alternates, the worker's too with
+ * `workerObjects`), the checkout
  * as work tree and a fresh index, so neither the worker's config nor its index (skip-worktree,
  * assume-unchanged flags) has any say in what DWM stages.
  */
@@ -109,13 +110,19 @@ export async function trustedGitEnv(
   git: GitPort,
   checkout: WorkerCheckout,
   privateGitDir: string,
+  options: { workerObjects?: boolean } = {},
 ): Promise<Record<string, string>> {
   fs.mkdirSync(privateGitDir, { recursive: true });
   await gitOk(git, privateGitDir, ["init", "--quiet", "--bare", "--template=", "."]);
   const info = path.join(privateGitDir, "objects", "info");
   fs.mkdirSync(info, { recursive: true });
-  const workerObjects = path.join(checkout.dir, ".git", "objects");
-  fs.writeFileSync(path.join(info, "alternates"), `${[...checkout.objectDirs, workerObjects].join("\n")}\n`);
+  // The worker's objects only on request (to read its commits): an object file planted there
+  // under another object's name would otherwise stand in for a blob DWM stages.
+  const workerObjects = options.workerObjects ? [path.join(checkout.dir, ".git", "objects")] : [];
+  fs.writeFileSync(
+    path.join(info, "alternates"),
+    `${[...checkout.objectDirs, ...workerObjects].join("\n")}\n`,
+  );
   return {
     GIT_DIR: privateGitDir,
     GIT_COMMON_DIR: privateGitDir,

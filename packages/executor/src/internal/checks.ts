@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { ProcessRunner } from "@dwm/core";
-import type { AttemptLimits, CheckResult, Packet } from "@dwm/schemas";
-import { DEFAULT_KILL_GRACE_MS } from "./run-worker.js";
+import type { ProcessRunner, Sandbox, SandboxView } from "@dwm/core";
+import type { AttemptFinding, AttemptLimits, CheckResult, Packet } from "@dwm/schemas";
+import { capFile, DEFAULT_MAX_OUTPUT_BYTES, outputCapFindings } from "./hand-over.js";
+import { DEFAULT_KILL_GRACE_MS, launchWorker } from "./run-worker.js";
 
 export interface PlannedCheck {
   id: string;
@@ -81,34 +82,52 @@ export function planChecks(packet: Packet): PlannedCheck[] {
 
 const DEFAULT_CHECK_TIMEOUT_MS = 10 * 60_000;
 
-/** Where and how DWM's own checks run: in the attempt's worktree, with the base environment only. */
+/**
+ * Where and how DWM's own checks run: in a clean checkout of the attempt's commit (what will be
+ * merged, not what the worker left), inside the sandbox like a worker (a check is plan content),
+ * with the base environment only.
+ */
 export interface CheckSettings {
   runner: ProcessRunner;
-  worktree: string;
+  sandbox: Sandbox;
+  view: SandboxView;
+  /** The clean checkout. */
+  checkout: string;
   attemptDir: string;
   env: Readonly<Record<string, string>>;
   limits: AttemptLimits;
 }
 
-/** Run each planned check with `sh -c` in the worktree; its stdout and stderr go to `checks/<id>.*`. */
-export async function runChecks(planned: readonly PlannedCheck[], s: CheckSettings): Promise<CheckResult[]> {
+/** Run each planned check with `sh -c` in the clean checkout; its stdout and stderr go to `checks/<id>.*`, cut at the cap. */
+export async function runChecks(
+  planned: readonly PlannedCheck[],
+  s: CheckSettings,
+): Promise<{ checks: CheckResult[]; findings: AttemptFinding[] }> {
   const results: CheckResult[] = [];
+  const cap = s.limits.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const cut: string[] = [];
   for (const c of planned) {
     const out = `checks/${c.id}.stdout`;
     const err = `checks/${c.id}.stderr`;
     fs.mkdirSync(path.join(s.attemptDir, "checks"), { recursive: true });
     const argv = ["sh", "-c", c.command];
-    const r = await s.runner.run({
-      argv,
-      cwd: s.worktree,
-      env: s.env,
-      stdoutFile: path.join(s.attemptDir, out),
-      stderrFile: path.join(s.attemptDir, err),
-      timeoutMs: s.limits.check_timeout_ms ?? DEFAULT_CHECK_TIMEOUT_MS,
-      killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
+    const r = await launchWorker(s.runner, s.sandbox, {
+      request: {
+        argv,
+        cwd: s.checkout,
+        env: s.env,
+        stdoutFile: path.join(s.attemptDir, out),
+        stderrFile: path.join(s.attemptDir, err),
+        timeoutMs: s.limits.check_timeout_ms ?? DEFAULT_CHECK_TIMEOUT_MS,
+        killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
+      },
+      view: s.view,
     });
-    for (const f of [out, err])
-      if (!fs.existsSync(path.join(s.attemptDir, f))) fs.writeFileSync(path.join(s.attemptDir, f), "");
+    for (const f of [out, err]) {
+      const file = path.join(s.attemptDir, f);
+      if (!fs.existsSync(file)) fs.writeFileSync(file, "");
+      if (capFile(file, cap)) cut.push(file);
+    }
     results.push({
       id: c.id,
       kind: c.kind,
@@ -124,5 +143,5 @@ export async function runChecks(planned: readonly PlannedCheck[], s: CheckSettin
       passed: r.exitCode === 0 && !r.timedOut && r.spawnError === null,
     });
   }
-  return results;
+  return { checks: results, findings: outputCapFindings(null, s.attemptDir, cut, cap) };
 }

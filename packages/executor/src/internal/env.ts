@@ -1,7 +1,20 @@
 import type { BackendName } from "@dwm/schemas";
 
-/** Every worker and check gets these, when DWM's own environment has them. */
-export const BASE_ENV_NAMES = ["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR"] as const;
+/**
+ * Every worker and check gets these, when DWM's own environment has them. TRACEPARENT and
+ * TRACESTATE (W3C trace context) are set by a traced `dwm run`, so an instrumented agent's spans
+ * join the run's trace.
+ */
+export const BASE_ENV_NAMES = [
+  "PATH",
+  "HOME",
+  "LANG",
+  "LC_ALL",
+  "TERM",
+  "TMPDIR",
+  "TRACEPARENT",
+  "TRACESTATE",
+] as const;
 
 /** Variables each backend documents for itself (auth, endpoint, config home). */
 export const BACKEND_ENV_NAMES: Readonly<Record<BackendName, readonly string[]>> = {

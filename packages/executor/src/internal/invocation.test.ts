@@ -42,8 +42,10 @@ const req: AttemptRequest = {
   repo: "/repo",
   limits: {},
 };
+// Inside the sandbox the worker's hand-over folder is /tmp/dwm: no run-store path reaches it.
+const PLACE = { worktree: NO_WORKTREE, ioDir: "/tmp/dwm", sandboxed: true };
 const plan = (j: Job, env: Record<string, string> = {}) =>
-  planJobInvocation(req, j, "/attempt", NO_WORKTREE, { PATH: bin.path, ...env });
+  planJobInvocation(req, j, PLACE, { PATH: bin.path, ...env });
 
 describe("planJobInvocation", () => {
   it("gives a worker the allow-listed environment and DWM's variables; an output folder only to the command backend", () => {
@@ -57,14 +59,14 @@ describe("planJobInvocation", () => {
       DWM_PACKET_ID: "build",
       DWM_ATTEMPT: "1",
       DWM_WORKER_ID: "w",
-      DWM_PROMPT_FILE: "/attempt/workers/1-w/prompt.md",
+      DWM_PROMPT_FILE: "/tmp/dwm/prompt.md",
       DWM_WORKTREE: NO_WORKTREE,
       DWM_INPUTS_DIR: `${NO_WORKTREE}/.dwm-inputs`,
     });
     expect(shell.envNames).toEqual(Object.keys(shell.env).sort());
     const command = plan(job("c", { backend: "command", argv: ["tool", "{output_dir}"] }));
-    expect(command.env.DWM_OUTPUT_DIR).toBe("/attempt/workers/1-c/out");
-    expect(command.plan.argv).toEqual(["tool", "/attempt/workers/1-c/out"]);
+    expect(command.env.DWM_OUTPUT_DIR).toBe("/tmp/dwm/out");
+    expect(command.plan.argv).toEqual(["tool", "/tmp/dwm/out"]);
   });
 });
 
@@ -98,7 +100,7 @@ describe("redactorFor", () => {
       OTHER: "visible",
     };
     const r = redactorFor(
-      jobs.map((j) => planJobInvocation(req, j, "/attempt", NO_WORKTREE, source)),
+      jobs.map((j) => planJobInvocation(req, j, PLACE, source)),
       source,
     );
     expect(r.redactText("literal-pass gateway-key-1 dwm-token-1 visible")).toBe(

@@ -25,17 +25,26 @@ export interface JobInvocation {
 
 /** Stands in for the worktree before there is one: redaction, the PATH lookup, records of what did not run. */
 export const NO_WORKTREE = "/nonexistent";
+/** Stands in for the hand-over folder before there is one. */
+export const NO_IO_DIR = "/nonexistent-io";
 
 // A packet's own command has no worker permissions; its backend (shell) reads none.
 const NO_PERMISSIONS: Permissions = { write: false, shell: false, network: false };
 
-function invocationPaths(attemptDir: string, job: Job, worktree: string): InvocationPaths {
+/** Where a worker finds what DWM hands it, as the worker sees it: its checkout and its hand-over folder. */
+export interface WorkerPlace {
+  worktree: string;
+  /** The hand-over folder: `/tmp/dwm` inside a sandbox, a host folder outside the run store without one. */
+  ioDir: string;
+}
+
+function invocationPaths(place: WorkerPlace): InvocationPaths {
   return {
-    worktree,
-    promptFile: path.join(attemptDir, job.dir, "prompt.md"),
-    outputDir: path.join(attemptDir, job.dir, "out"),
-    lastMessageFile: path.join(attemptDir, job.dir, "last-message.md"),
-    attemptDir,
+    worktree: place.worktree,
+    promptFile: path.posix.join(place.ioDir, "prompt.md"),
+    outputDir: path.posix.join(place.ioDir, "out"),
+    lastMessageFile: path.posix.join(place.ioDir, "last-message.md"),
+    ioDir: place.ioDir,
   };
 }
 
@@ -73,16 +82,17 @@ function workerEnv(
   return buildEnv(source, names, literal, dwm);
 }
 
-/** Plan one job's invocation in `worktree`: paths, argv from its backend, environment. */
+/** Plan one job's invocation at `place`: paths, argv from its backend, environment. */
 export function planJobInvocation(
   request: AttemptRequest,
   job: Job,
-  attemptDir: string,
-  worktree: string,
+  place: WorkerPlace & { sandboxed: boolean },
   source: Readonly<Record<string, string | undefined>>,
 ): JobInvocation {
-  const paths = invocationPaths(attemptDir, job, worktree);
-  const plan = planInvocation(job.binding, job.permissions ?? NO_PERMISSIONS, paths);
+  const paths = invocationPaths(place);
+  const plan = planInvocation(job.binding, job.permissions ?? NO_PERMISSIONS, paths, {
+    sandboxed: place.sandboxed,
+  });
   const { env, names } = workerEnv(request, job, paths, plan, source);
   return { job, paths, plan, env, envNames: names };
 }

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { ProcessRequest } from "@dwm/core";
-import { FakeProcessRunner, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { noSandbox, type ProcessRequest, type SandboxView } from "@dwm/core";
+import { FakeProcessRunner, FakeSandbox, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { planInvocation } from "./backends.js";
 import { Redactor } from "./env.js";
@@ -25,12 +25,14 @@ function invocation(binding: Job["binding"]): JobInvocation {
     ownership: [],
     dir: "workers/1-w",
   };
+  // Without a sandbox that isolates, the worker is handed the host hand-over folder's paths.
+  const io = path.join(dir.path, "io");
   const paths = {
     worktree: "/wt",
-    promptFile: path.join(dir.path, "workers/1-w/prompt.md"),
-    outputDir: path.join(dir.path, "workers/1-w/out"),
-    lastMessageFile: path.join(dir.path, "workers/1-w/last-message.md"),
-    attemptDir: dir.path,
+    promptFile: path.join(io, "prompt.md"),
+    outputDir: path.join(io, "out"),
+    lastMessageFile: path.join(io, "last-message.md"),
+    ioDir: io,
   };
   // The attempt writes the job's prompt into its folder before it runs the job.
   fs.mkdirSync(path.join(dir.path, job.dir), { recursive: true });
@@ -42,9 +44,14 @@ function invocation(binding: Job["binding"]): JobInvocation {
   return { job, paths, plan, env: { PATH: "/bin", API_KEY: "sk-secret-1" }, envNames: ["API_KEY", "PATH"] };
 }
 
+const EMPTY_VIEW: SandboxView = { binds: [], hidden: [], network: "none" };
+
 function settings(runner: FakeProcessRunner, redactor = new Redactor()): RunSettings {
   return {
     runner,
+    sandbox: noSandbox,
+    view: EMPTY_VIEW,
+    hostIoDir: path.join(dir.path, "io"),
     attemptDir: dir.path,
     worktree: "/wt",
     prompt: "do it\n",
@@ -62,9 +69,8 @@ function answering(stdout: string, result: Partial<Awaited<ReturnType<FakeProces
 }
 
 describe("launchWorker", () => {
-  it("starts exactly the worker's process request: argv, checkout, environment, stdin, files and limits", async () => {
+  it("starts exactly the worker's process request, as the sandbox prepared it in the worker's view, and disposes of it", async () => {
     const runner = new FakeProcessRunner();
-    const ji = invocation({ backend: "shell", argv: ["make"] });
     const request = {
       argv: ["make", "all"],
       cwd: "/wt",
@@ -75,14 +81,15 @@ describe("launchWorker", () => {
       timeoutMs: 1000,
       killGraceMs: 50,
     };
-    const worker = {
-      backend: "shell" as const,
-      permissions: ji.job.permissions,
-      baseUrl: undefined,
-      paths: ji.paths,
+    const sandbox = new FakeSandbox({ prefix: ["jail", "--"] });
+    const view: SandboxView = {
+      binds: [{ source: "/wt", writable: true }],
+      hidden: ["/secret"],
+      network: "none",
     };
-    await launchWorker(runner, { request, worker });
-    expect(runner.calls).toEqual([request]);
+    await launchWorker(runner, sandbox, { request, view });
+    expect(sandbox.calls).toEqual([{ request, view, disposed: true }]);
+    expect(runner.calls).toEqual([{ ...request, argv: ["jail", "--", "make", "all"] }]);
   });
 });
 

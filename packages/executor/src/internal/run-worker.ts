@@ -1,10 +1,18 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type ProcessRequest, type ProcessResult, type ProcessRunner, writeFileAtomic } from "@dwm/core";
-import type { AttemptLimits, AttemptOutcome, BackendName, Invocation } from "@dwm/schemas";
-import { type InvocationPaths, type Permissions, recordArgv } from "./backends.js";
+import {
+  type ProcessRequest,
+  type ProcessResult,
+  type ProcessRunner,
+  type Sandbox,
+  type SandboxView,
+  writeFileAtomic,
+} from "@dwm/core";
+import type { AttemptFinding, AttemptLimits, AttemptOutcome, Invocation } from "@dwm/schemas";
+import { recordArgv } from "./backends.js";
 import { classifyInvocation } from "./classify.js";
 import type { Redactor } from "./env.js";
+import { capFile, DEFAULT_MAX_OUTPUT_BYTES, outputCapFindings, takeBack } from "./hand-over.js";
 import type { JobInvocation } from "./invocation.js";
 import type { TranscriptInfo } from "./json-lines.js";
 
@@ -12,30 +20,30 @@ const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 /** Between SIGTERM and SIGKILL of a process group that outlived its timeout. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
 
-/** What a sandbox around a worker's process needs to know of the worker, besides the process itself. */
-export interface WorkerFacts {
-  backend: BackendName;
-  /** Its tool permissions (write: a writable checkout; network); null for a packet's own command. */
-  permissions: Permissions | null;
-  /** An agent CLI's model endpoint (the binding's `base_url`), which it must reach whatever its permissions. */
-  baseUrl: string | undefined;
-  /** The host paths it is handed: prompt file, output folder, codex's last-message file. */
-  paths: InvocationPaths;
-}
-
-/** One worker's process as it is started, and the facts a sandbox around it would need. */
+/** One worker's process as it is started, and the view of the machine it gets. */
 export interface WorkerLaunch {
   /** argv, cwd (the checkout), the complete allow-listed environment, stdin, output files, timeout, kill grace. */
   request: ProcessRequest;
-  worker: WorkerFacts;
+  /** What it sees read-write, read-only and not at all, and its network. */
+  view: SandboxView;
 }
 
 /**
- * Start one worker's process and wait for it: the only place the executor runs a worker, so an
- * OS sandbox wraps `launch.request` here. The runner kills the whole process group at the timeout.
+ * Start one worker's process inside `sandbox` and wait for it: the only place the executor runs
+ * a worker. The sandbox rewrites the request (`prepare`), and what it set up for the spawn is
+ * released once the process ended. The runner kills the whole process group at the timeout.
  */
-export function launchWorker(runner: ProcessRunner, launch: WorkerLaunch): Promise<ProcessResult> {
-  return runner.run(launch.request);
+export async function launchWorker(
+  runner: ProcessRunner,
+  sandbox: Sandbox,
+  launch: WorkerLaunch,
+): Promise<ProcessResult> {
+  const prepared = await sandbox.prepare(launch.request, launch.view);
+  try {
+    return await runner.run(prepared.request);
+  } finally {
+    await prepared.dispose();
+  }
 }
 
 /** What running one invocation adds to the attempt. */
@@ -44,6 +52,8 @@ export interface RanInvocation {
   /** How it ended (the invocation's outcome, never `not-run`). */
   outcome: AttemptOutcome;
   notes: string[];
+  /** Output cut at its cap. */
+  findings: AttemptFinding[];
   /** The delay a rate-limited endpoint advertised, when this invocation was rate-limited. */
   retryAfterMs: number | null;
 }
@@ -51,6 +61,11 @@ export interface RanInvocation {
 /** What an invocation runs with besides its plan. */
 export interface RunSettings {
   runner: ProcessRunner;
+  sandbox: Sandbox;
+  /** The worker's view (its checkout, the hand-over folder, inputs; what is hidden; its network). */
+  view: SandboxView;
+  /** The hand-over folder on the host (the worker sees it at its plan's `ioDir`); holds the prompt already. */
+  hostIoDir: string;
   attemptDir: string;
   worktree: string;
   /** The prompt, for a backend that reads it on stdin. */
@@ -80,10 +95,10 @@ function keepTranscript(
 export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<RanInvocation> {
   const { job, plan, paths } = ji;
   const dir = path.join(s.attemptDir, job.dir);
-  if (plan.outputDir) fs.mkdirSync(paths.outputDir, { recursive: true });
+  if (plan.outputDir) fs.mkdirSync(path.join(s.hostIoDir, "out"), { recursive: true });
   const stdoutFile = path.join(dir, "stdout");
   const stderrFile = path.join(dir, "stderr");
-  const r = await launchWorker(s.runner, {
+  const r = await launchWorker(s.runner, s.sandbox, {
     request: {
       argv: plan.argv,
       cwd: s.worktree,
@@ -94,14 +109,13 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
       timeoutMs: job.binding.timeout_ms ?? s.limits.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
     },
-    worker: {
-      backend: job.binding.backend,
-      permissions: job.permissions,
-      baseUrl: job.binding.base_url,
-      paths,
-    },
+    view: s.view,
   });
   for (const f of [stdoutFile, stderrFile]) if (!fs.existsSync(f)) fs.writeFileSync(f, "");
+  const cap = job.binding.max_output_bytes ?? s.limits.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const handedBack = takeBack(s.hostIoDir, dir, { outputDir: plan.outputDir, cap });
+  const cut = [stdoutFile, stderrFile].filter((f) => capFile(f, cap));
+  const findings = outputCapFindings(job.workerId, s.attemptDir, [...cut, ...handedBack.cut], cap);
   const t = keepTranscript(ji, stdoutFile, s.attemptDir);
   const c = classifyInvocation(plan.argv[0], r, t.info);
   const invocation: Invocation = {
@@ -124,5 +138,11 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
     detail: c.detail === null ? null : s.redactor.redactText(c.detail).slice(0, 2000),
   };
   const retryAfterMs = c.outcome === "rate-limited" ? (t.info?.retryAfterMs ?? null) : null;
-  return { invocation, outcome: c.outcome, notes: t.notes, retryAfterMs };
+  return {
+    invocation,
+    outcome: c.outcome,
+    notes: [...t.notes, ...handedBack.notes],
+    findings,
+    retryAfterMs,
+  };
 }

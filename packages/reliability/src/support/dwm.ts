@@ -10,6 +10,11 @@ import { FakeClock, writeTestOperatorConfig } from "@dwm/test-utils";
 
 /** The built CLI (turbo builds it before `test`). */
 export const BIN = fileURLToPath(new URL("../../../cli/dist/bin.js", import.meta.url));
+
+/** Fails the suite that drives the built CLI when it is not built (never a silent skip). */
+export function requireBuiltCli(): void {
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: build the CLI first (pnpm build)`);
+}
 export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 export const EXAMPLES = path.join(REPO_ROOT, "examples");
 

@@ -2,7 +2,9 @@
 // "open write", "record implement timeout" instead of spelling out journal events with
 // digests. It expands to event drafts ({type, data}) that the runtime's journal or fold
 // takes; it knows the event shapes of journal-event.schema.json, not the runtime's rules.
-import { digest } from "@dwm/core";
+import { digest, renderArtifact, signStatement } from "@dwm/core";
+import type { Approval, InTotoStatement } from "@dwm/schemas";
+import { testOperatorKey } from "../operator.js";
 
 /** A step: "verb args…", or a raw draft whose strings may use @packet:ID, @gate:ID, @digest:TEXT. */
 export type HistoryStep = string | { type: string; data: Record<string, unknown> };
@@ -23,6 +25,8 @@ export interface HistoryEvent extends HistoryDraft {
 
 /** What expanding steps needs of the run (run.json's shape). */
 export interface HistoryRun {
+  /** The run's id (approvals name it); default "run". */
+  run_id?: string;
   packets: readonly { packet_id: string; digest: string }[];
   gates: readonly { gate_id: string; digest: string }[];
 }
@@ -30,9 +34,16 @@ export interface HistoryRun {
 export interface HistoryOptions {
   /** The packets a gate holds (for gate.opened); default none. */
   gatePackets?: (gateId: string) => readonly string[];
-  /** Write an evidence file into the run store and return its reference (runtime cases); default: no files. */
+  /**
+   * Write an evidence file into the run store and return its reference (runtime cases); default:
+   * no files. With it, approvals are bundles signed by the test operator (testOperatorKey) and a
+   * completed packet, and a completed run, get a signed attestation, as DWM writes them.
+   */
   putFile?: (rel: string, content: string) => { path: string; digest: string };
 }
+
+type FileRef = { path: string; digest: string };
+const hex = (d: string) => d.slice("sha256:".length);
 
 const COMMIT = "c".repeat(40);
 
@@ -41,6 +52,9 @@ export class HistoryPlayer {
   private readonly attempts = new Map<string, number>();
   private readonly retries = new Map<string, number>();
   private readonly decisions = new Map<string, number>();
+  /** Evidence files written per packet attempt ("id/n"): the subjects of its attestation. */
+  private readonly evidence = new Map<string, FileRef[]>();
+  private readonly key = testOperatorKey();
   constructor(
     private readonly run: HistoryRun,
     private readonly options: HistoryOptions = {},
@@ -54,8 +68,70 @@ export class HistoryPlayer {
     return this.run.gates.find((g) => g.gate_id === id)?.digest ?? digest(`gate ${id}`);
   }
 
-  private files(rel: string, content: string): { path: string; digest: string }[] {
+  private files(rel: string, content: string): FileRef[] {
     return this.options.putFile ? [this.options.putFile(rel, content)] : [];
+  }
+
+  /** Files written as evidence of packet `id`'s attempt `n` (kept as its attestation's subjects). */
+  private evidenceFiles(id: string, n: number, rel: string, content: string): FileRef[] {
+    const refs = this.files(rel, content);
+    const k = `${id}/${n}`;
+    this.evidence.set(k, [...(this.evidence.get(k) ?? []), ...refs]);
+    return refs;
+  }
+
+  /** A statement signed with the test operator's key, written at `rel`. */
+  private signed(rel: string, statement: InTotoStatement): FileRef[] {
+    return this.files(rel, renderArtifact(signStatement(statement, this.key)));
+  }
+
+  /** attestation.recorded of packet `id`'s attempt `n` (only when files are written), as the runner's attestor journals it. */
+  private attestPacket(id: string, n: number): HistoryDraft[] {
+    const evidence = this.evidence.get(`${id}/${n}`) ?? [];
+    // Nothing to vouch for (a completion the journal will refuse: no attempt or review written).
+    if (!this.options.putFile || evidence.length === 0) return [];
+    const statement: InTotoStatement = {
+      _type: "https://in-toto.io/Statement/v1",
+      subject: evidence.map((f) => ({
+        name: f.path,
+        digest: { sha256: hex(f.digest) },
+      })) as InTotoStatement["subject"],
+      predicateType: "https://dwm.dev/attestations/packet/v1",
+      predicate: { kind: "packet-attestation", packet_id: id, attempt: n, assurance: "claimed" },
+    };
+    const files = this.signed(`attestations/packets/${id}/${n}.json`, statement);
+    return [
+      {
+        type: "attestation.recorded",
+        data: {
+          subject: "packet",
+          packet_id: id,
+          attempt: n,
+          assurance: "claimed",
+          statement_digest: digest(statement),
+          key_id: this.key.keyId,
+          files,
+        },
+      },
+    ];
+  }
+
+  /** attestation.recorded of the run (only when files are written), journaled before run.completed. */
+  private attestRun(): HistoryDraft[] {
+    if (!this.options.putFile) return [];
+    const statement: InTotoStatement = {
+      _type: "https://in-toto.io/Statement/v1",
+      subject: [{ name: `run:${this.run.run_id ?? "run"}`, digest: { sha256: hex(digest("run")) } }],
+      predicateType: "https://dwm.dev/attestations/run/v1",
+      predicate: { kind: "run-attestation", run_id: this.run.run_id ?? "run" },
+    };
+    const files = this.signed("attestations/run/1.json", statement);
+    return [
+      {
+        type: "attestation.recorded",
+        data: { subject: "run", statement_digest: digest(statement), key_id: this.key.keyId, files },
+      },
+    ];
   }
 
   private resolve(v: unknown): unknown {
@@ -132,7 +208,7 @@ export class HistoryPlayer {
               attempt: n,
               outcome,
               attempt_digest: digest(`attempt ${id} ${n}`),
-              files: this.files(`attempts/${id}/${n}/attempt.json`, body),
+              files: this.evidenceFiles(id, n, `attempts/${id}/${n}/attempt.json`, body),
             },
           },
         ];
@@ -148,13 +224,16 @@ export class HistoryPlayer {
               attempt: n,
               verdict,
               review_digest: digest(`review ${id} ${n}`),
-              files: this.files(`reviews/${id}/${n}.json`, body),
+              files: this.evidenceFiles(id, n, `reviews/${id}/${n}.json`, body),
             },
           },
         ];
       }
       case "complete":
-        return [{ type: "packet.completed", data: { packet_id: id, attempt: n } }];
+        return [
+          { type: "packet.completed", data: { packet_id: id, attempt: n } },
+          ...this.attestPacket(id, n),
+        ];
       case "repair":
         return [
           {
@@ -205,7 +284,7 @@ export class HistoryPlayer {
       case "stop":
         return [{ type: "run.stopped", data: { reason: id || "interrupted" } }];
       case "complete-run":
-        return [{ type: "run.completed", data: {} }];
+        return [...this.attestRun(), { type: "run.completed", data: {} }];
       default:
         throw new Error(`unknown history step ${JSON.stringify(line)}`);
     }
@@ -215,12 +294,33 @@ export class HistoryPlayer {
     const k = (this.decisions.get(id) ?? 0) + 1;
     this.decisions.set(id, k);
     const decision = verb === "approve" ? "approve" : "reject";
-    const body = `${JSON.stringify({ gate_id: id, decision, n: k })}\n`;
+    const gateDigest = this.gateDigest(id);
+    const approval: Approval = {
+      kind: "approval",
+      schema_version: "2",
+      run_id: this.run.run_id ?? "run",
+      gate_id: id,
+      gate_digest: gateDigest,
+      integration_head: null,
+      decision,
+      reason: verb === "reject" ? "rejected in the history" : "",
+      packets: verb === "reject" ? packets : [],
+      approver: { name: "Test Operator", source: "os-user" },
+      key_id: this.key.keyId,
+      decided_by: "operator",
+      policy: null,
+      at: "2026-01-01T00:00:00.000Z",
+    };
     const data: Record<string, unknown> = {
       gate_id: id,
-      gate_digest: this.gateDigest(id),
-      approval_digest: digest(`approval ${id} ${k}`),
-      files: this.files(`approvals/${id}/${k}.json`, body),
+      gate_digest: gateDigest,
+      approval_digest: this.options.putFile ? digest(approval) : digest(`approval ${id} ${k}`),
+      files: this.signed(`approvals/${id}/${k}.json`, {
+        _type: "https://in-toto.io/Statement/v1",
+        subject: [{ name: `gate:${id}`, digest: { sha256: hex(gateDigest) } }],
+        predicateType: "https://dwm.dev/attestations/approval/v1",
+        predicate: approval as unknown as InTotoStatement["predicate"],
+      }),
     };
     if (verb === "reject") data.packets = packets;
     return { type: verb === "approve" ? "gate.approved" : "gate.rejected", data };

@@ -223,9 +223,22 @@ describe("HistoryPlayer", () => {
       },
     });
     const events = p.events(["done a", "approve g"]);
-    expect(written).toEqual(["attempts/a/1/attempt.json", "reviews/a/1.json", "approvals/g/1.json"]);
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
-    expect(events[4]?.prev).toBe(digest("event 4"));
+    // With files written, a completed packet is attested and the approval is a signed bundle, as DWM writes them.
+    expect(written).toEqual([
+      "attempts/a/1/attempt.json",
+      "reviews/a/1.json",
+      "attestations/packets/a/1.json",
+      "approvals/g/1.json",
+    ]);
+    expect(events.map((e) => e.type)).toEqual([
+      "packet.dispatched",
+      "attempt.recorded",
+      "packet.reviewed",
+      "packet.completed",
+      "attestation.recorded",
+      "gate.approved",
+    ]);
+    expect(events[5]?.prev).toBe(digest("event 5"));
   });
 });
 

@@ -352,6 +352,10 @@ export interface WorkerBinding {
    * Timeout of one invocation.
    */
   timeout_ms?: number;
+  /**
+   * Cap of each output stream (stdout, stderr) and of each file handed back (output folder, last message) of one invocation, in bytes; past it the rest is cut and the attempt gets an `output-truncated` finding. Default 16 MiB.
+   */
+  max_output_bytes?: number;
   rate_limit?: RateLimit;
 }
 /**
@@ -379,4 +383,8 @@ export interface AttemptLimits {
    * Timeout of one validation or verification command.
    */
   check_timeout_ms?: number;
+  /**
+   * Default cap of each output stream and handed-back file of one invocation or check, in bytes (a binding's `max_output_bytes` overrides it). Default 16 MiB.
+   */
+  max_output_bytes?: number;
 }

@@ -104,6 +104,10 @@ export interface Attempt {
    */
   notes: string[];
   /**
+   * The OS sandbox every worker and check of this attempt ran in: `bubblewrap`, or `none` when the operator ran without one (`--no-sandbox`: lower assurance, the workers had the operator's powers). Absent in attempts of executors before 0.3, which ran none.
+   */
+  sandbox?: string;
+  /**
    * rate-limited attempts: the delay the model endpoint advertised (retry-after), as the agent CLI reported it in a structured event; absent or null when it reported none. The infra-retry path waits at least this long.
    */
   retry_after_ms?: number | null;
@@ -200,7 +204,13 @@ export interface CheckResult {
   passed: boolean;
 }
 export interface AttemptFinding {
-  code: "read-only-violation" | "ownership-violation" | "output-missing" | "secret-in-work";
+  code:
+    | "read-only-violation"
+    | "ownership-violation"
+    | "output-missing"
+    | "secret-in-work"
+    | "repository-changed"
+    | "output-truncated";
   message: string;
   worker_id: string | null;
   paths: string[];

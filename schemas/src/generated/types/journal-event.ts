@@ -194,6 +194,10 @@ export interface AttemptRecordedData {
   outcome: AttemptOutcome;
   attempt_digest: Digest;
   files: FileRefs;
+  /**
+   * The OS sandbox the attempt's workers and checks ran in (the attempt's `sandbox`): `none` when the runner was given --no-sandbox (lower assurance: the workers had the operator's powers). Absent in journals of runners before 0.3.
+   */
+  sandbox?: string;
 }
 /**
  * A run-store file an event names: `dwm verify` requires it to exist with exactly this digest (sha256 of its raw bytes).

@@ -23,6 +23,10 @@ export interface StatusReport {
   plan_id: string;
   revision: number;
   events: number;
+  /**
+   * Attempts the journal records as run without an OS sandbox (`dwm run --no-sandbox`): their workers had the operator's powers, so the run's evidence carries lower assurance. Absent when there are none.
+   */
+  unsandboxed_attempts?: number;
   integrity: StatusIntegrity;
   completed: boolean;
   stopped: StatusStop | null;

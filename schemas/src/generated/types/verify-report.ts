@@ -29,6 +29,10 @@ export interface VerifyReport {
    * Complete journal lines read.
    */
   events: number;
+  /**
+   * Attempts the journal records as run without an OS sandbox (`dwm run --no-sandbox`): their workers had the operator's powers, so the run's evidence carries lower assurance. Absent when there are none.
+   */
+  unsandboxed_attempts?: number;
   head: Digest | null;
   torn: boolean;
   files_checked: number;

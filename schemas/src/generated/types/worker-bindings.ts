@@ -92,6 +92,10 @@ export interface WorkerBinding {
    * Timeout of one invocation.
    */
   timeout_ms?: number;
+  /**
+   * Cap of each output stream (stdout, stderr) and of each file handed back (output folder, last message) of one invocation, in bytes; past it the rest is cut and the attempt gets an `output-truncated` finding. Default 16 MiB.
+   */
+  max_output_bytes?: number;
   rate_limit?: RateLimit;
 }
 /**

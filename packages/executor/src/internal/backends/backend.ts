@@ -1,15 +1,26 @@
 import type { BackendName, PacketWorker, WorkerBinding } from "@dwm/schemas";
 import type { TranscriptReader } from "../json-lines.js";
 
-/** Local paths of one invocation; never recorded as such (argv shows them as placeholders). */
+/**
+ * Paths of one invocation as the worker sees them (inside its sandbox); never recorded as such
+ * (argv shows them as placeholders). None of them lies in a run store.
+ */
 export interface InvocationPaths {
   worktree: string;
+  /** In the hand-over folder. */
   promptFile: string;
-  /** command backend: `{output_dir}`; a folder of the attempt directory. */
+  /** command backend: `{output_dir}`, in the hand-over folder; DWM copies it into the evidence. */
   outputDir: string;
-  /** codex: where `--output-last-message` writes. */
+  /** codex: where `--output-last-message` writes, in the hand-over folder. */
   lastMessageFile: string;
-  attemptDir: string;
+  /** The hand-over folder. */
+  ioDir: string;
+}
+
+/** What the invocation runs inside, besides its paths. */
+export interface PlanContext {
+  /** Inside DWM's OS sandbox: an agent CLI's own sandbox stays off (they would fight). */
+  sandboxed: boolean;
 }
 
 export interface PlannedInvocation {
@@ -38,7 +49,12 @@ export interface Backend {
   /** Why `binding` cannot drive this backend, or null (checked before anything runs). */
   bindingProblem(binding: WorkerBinding): string | null;
   /** The argv and stdin of one invocation, as the tool documents non-interactive use. */
-  plan(binding: WorkerBinding, permissions: Permissions, paths: InvocationPaths): PlannedInvocation;
+  plan(
+    binding: WorkerBinding,
+    permissions: Permissions,
+    paths: InvocationPaths,
+    context: PlanContext,
+  ): PlannedInvocation;
   /** Environment the binding's gateway options (`base_url`, `api_key_env`) call for. */
   gatewayEnv(binding: WorkerBinding, source: Readonly<Record<string, string | undefined>>): GatewayEnv;
 }

@@ -1,9 +1,19 @@
 import type { TokenUsage, WorkerBinding } from "@dwm/schemas";
 import { field, int, splitJsonLines, str, type TranscriptInfo } from "../json-lines.js";
-import type { Backend, InvocationPaths, Permissions, PlannedInvocation } from "./backend.js";
+import type { Backend, InvocationPaths, Permissions, PlanContext, PlannedInvocation } from "./backend.js";
 
-/** Codex sandbox for a worker: read-only unless it may write; full access only when the binding asks. */
-export function codexSandbox(p: Permissions, binding: WorkerBinding): NonNullable<WorkerBinding["sandbox"]> {
+/**
+ * Codex sandbox for a worker. Inside DWM's OS sandbox: `danger-full-access`, as Codex documents
+ * for running inside an external sandbox (its own bubblewrap cannot nest in DWM's and then runs
+ * no command); DWM's view keeps a read-only worker's checkout read-only and the network off.
+ * Without DWM's sandbox: read-only unless it may write; full access only when the binding asks.
+ */
+export function codexSandbox(
+  p: Permissions,
+  binding: WorkerBinding,
+  context: PlanContext = { sandboxed: false },
+): NonNullable<WorkerBinding["sandbox"]> {
+  if (context.sandboxed) return "danger-full-access";
   return binding.sandbox ?? (p.write ? "workspace-write" : "read-only");
 }
 
@@ -31,8 +41,9 @@ function planCodex(
   binding: WorkerBinding,
   permissions: Permissions,
   paths: InvocationPaths,
+  context: PlanContext,
 ): PlannedInvocation {
-  const sandbox = codexSandbox(permissions, binding);
+  const sandbox = codexSandbox(permissions, binding, context);
   const argv = ["codex", "exec", "--json", "--skip-git-repo-check", "--sandbox", sandbox];
   if (binding.model !== undefined) argv.push("--model", binding.model);
   if (permissions.network && sandbox === "workspace-write") {

@@ -2,6 +2,7 @@ import type { AttemptFinding, ReviewFinding } from "@dwm/schemas";
 import { makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AttemptBuilder, makePacket, worker } from "../../test-support/builders.js";
+import { verdictOf } from "../judgement.js";
 import { checkPermissions } from "./permissions.js";
 
 let tmp: TempDir;
@@ -53,6 +54,22 @@ describe("checkPermissions", () => {
     expect(checkPermissions(packet, attempt, []).findings.map((f) => f.code)).toContain(
       "REVIEW_MISSING_OUTPUT",
     );
+  });
+
+  it("refuses an attempt that changed the repository (never approved), and asks a repair of cut output", () => {
+    const packet = makePacket();
+    const attempt = new AttemptBuilder(tmp.path, packet).build({
+      findings: [
+        executor("repository-changed", ["refs/heads/main"]),
+        executor("output-truncated", ["workers/1-w/stdout"]),
+      ],
+    });
+    const j = checkPermissions(packet, attempt, []);
+    expect(j.findings.map((f) => [f.code, f.effect])).toEqual([
+      ["REVIEW_REPOSITORY_CHANGED", "human"],
+      ["REVIEW_OUTPUT_TRUNCATED", "repair"],
+    ]);
+    expect(verdictOf([j])).toBe("needs-human");
   });
 
   it("two executor findings of a missing output make one review finding", () => {

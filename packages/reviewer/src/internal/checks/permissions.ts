@@ -8,6 +8,11 @@ const EXECUTOR_FINDINGS: Readonly<Record<string, [string, Effect]>> = {
   "ownership-violation": ["REVIEW_OWNERSHIP_VIOLATION", "repair"],
   "output-missing": ["REVIEW_MISSING_OUTPUT", "repair"],
   "secret-in-work": ["REVIEW_SECRET_IN_WORK", "human"],
+  // The sandbox should have made it impossible: the work cannot be trusted, and a repair would
+  // hand the same worker the same chance. Never approved; a human looks.
+  "repository-changed": ["REVIEW_REPOSITORY_CHANGED", "human"],
+  // The evidence is incomplete; the worker can be asked to say less.
+  "output-truncated": ["REVIEW_OUTPUT_TRUNCATED", "repair"],
 };
 
 /**
