@@ -76,7 +76,7 @@ export const COMMANDS: CommandSpec[] = [
     usage:
       "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--no-sandbox] [--json]",
     summary:
-      "Run one attempt of one packet by hand (evidence in .dwm/exec/, branch …/exec-<n>) and print its summary.",
+      "Run one attempt of one packet by hand (evidence in .dwm/exec/, its work at refs/dwm/<run>/attempts/<packet>/exec-<n>) and print its summary.",
     positionals: { min: 2, max: 2 },
     options: {
       backend: {

@@ -133,9 +133,9 @@ describe("dwm exec", () => {
     // The evidence is in the run store and reads back verified.
     const file = path.join(repo.path, ".dwm/exec", runId, "survey/1/attempt.json");
     expect(readArtifact<Attempt>(file, "attempt").value).toEqual(a);
-    // Outside the run store, on a branch of its own.
+    // Outside the run store, on a ref of its own (not a branch).
     expect(fs.existsSync(path.join(repo.path, ".dwm/runs", runId, "attempts"))).toBe(false);
-    expect(a.branch).toBe(`dwm/${runId}/survey/exec-1`);
+    expect(a.branch).toBe(`refs/dwm/${runId}/attempts/survey/exec-1`);
     // The next exec is attempt 2.
     const again = await dwm({}, "exec", runId, "survey", "--backend", "dry-run");
     expect(again.code).toBe(0);

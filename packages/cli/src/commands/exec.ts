@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_STORE, loadRun } from "@dwm/compiler";
 import { digestBytes, nodeProcessRunner, resolveInside } from "@dwm/core";
-import { attemptBranch, executorErrors, isInfraOutcome, resolveBinding, runAttempt } from "@dwm/executor";
+import { attemptRef, executorErrors, isInfraOutcome, resolveBinding, runAttempt } from "@dwm/executor";
 import type { Attempt, AttemptInput, AttemptRequest } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
@@ -159,7 +159,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   }
 
   // Hand-run attempts live outside the run store (verify flags files no journal event names)
-  // and on their own branches (…/exec-<n>), so they never touch the dispatcher's attempts.
+  // and on refs of their own (refs/dwm/<run>/attempts/<packet>/exec-<n>), so they never touch
+  // the dispatcher's attempts.
   const packetDir = resolveInside(repo, `.dwm/exec/${loaded.run.run_id}/${packetId}`, "attempt directory");
   let attemptNo = nextAttempt(packetDir);
   if (typeof args.values.attempt === "string") {
@@ -181,7 +182,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     packet,
     prompt,
     attempt: attemptNo,
-    branch: attemptBranch(loaded.run.run_id, packetId, attemptNo).replace(/[0-9]+$/, `exec-${attemptNo}`),
+    branch: attemptRef(loaded.run.run_id, packetId, `exec-${attemptNo}`),
     base_commit: loaded.run.base_commit ?? (await headCommit(ctx, repo)),
     binding,
     inputs,

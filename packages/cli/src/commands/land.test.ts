@@ -41,6 +41,26 @@ beforeEach(() => {
 });
 
 describe("dwm land", () => {
+  it("the fan-out left no branch per item: its attempts' work is under refs/dwm/<run>/attempts/", () => {
+    expect(git(repo.path, "branch", "--format=%(refname:short)").split("\n")).toEqual([
+      `dwm/${runId}/integration`,
+      "main",
+    ]);
+    const attempts = git(repo.path, "for-each-ref", "--format=%(refname)", `refs/dwm/${runId}/attempts/`)
+      .split("\n")
+      .map((r) => r.slice(`refs/dwm/${runId}/attempts/`.length).replace(/-[0-9a-f]+\//, "-<digest>/"));
+    expect(attempts.sort()).toEqual([
+      "grade/alpha-<digest>/1",
+      "grade/beta-<digest>/1",
+      "grade/gamma-<digest>/1",
+      "list/1",
+      "measure/alpha-<digest>/1",
+      "measure/beta-<digest>/1",
+      "measure/gamma-<digest>/1",
+      "report/1",
+    ]);
+  });
+
   it("the run recorded the branch it started from; status and next name dwm land until it is landed", async () => {
     expect(journalEvents(repo.path)[0]?.data).toMatchObject({ branch: "main" });
     const st = json(await dwm(repo.path, ["status", runId, "--json"]));
