@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(benchDir, "..");
-export const dwmBin = path.join(repoRoot, "packages/cli/dist/bin.js");
+export const dwmBin = path.join(repoRoot, "packages/cli/dist/dwm.cjs");
 /** Where result files go: $DWM_BENCH_RESULTS (the smoke test points it at a temporary folder), else bench/results. */
 export const resultsDir = () => process.env.DWM_BENCH_RESULTS || path.join(benchDir, "results");
 

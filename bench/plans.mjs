@@ -150,16 +150,24 @@ export function noopPlan(n, { verify = null } = {}) {
  * (the default would ask a human). `{ dir, runDir, runId, start }`.
  */
 export async function preparedRun(plan, bindingsDoc, { prefix, categories = ["write"] } = {}) {
-  const [{ compilePlan }, { runWorkflow }, core, { parseWorkerBindings }, { testOperatorKey, testTrust }] =
-    await Promise.all([
-      load("compiler"),
-      load("dispatcher"),
-      load("core"),
-      load("executor"),
-      load("test-utils"),
-    ]);
+  const [
+    { compilePlan },
+    { runWorkflow },
+    core,
+    { parseWorkerBindings },
+    { testOperatorKey, testTrust, trustTestOperator },
+  ] = await Promise.all([
+    load("compiler"),
+    load("dispatcher"),
+    load("core"),
+    load("executor"),
+    load("test-utils"),
+  ]);
   const { dir, head } = makeRepo(prefix);
   const compiled = compilePlan(plan, { repoRoot: dir, baseCommit: head });
+  // The repository trusts the operator key the runner signs with, so `dwm status` and `dwm
+  // verify` on the run find its approvals and attestations intact (dwm.operators.json).
+  trustTestOperator(dir);
   const { bindings, digest } = parseWorkerBindings(bindingsDoc);
   const start = (ports = {}) =>
     runWorkflow(

@@ -49,7 +49,8 @@ function exportTargets(exp) {
   return [];
 }
 
-const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"']+)["']/g;
+// `require("./…")` too: @dwm/schemas loads each validator (a CommonJS module) on first use.
+const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire[$\d]*\(\s*)["'](\.{1,2}\/[^"']+)["']/g;
 // Scripts a module starts by path, e.g. `new URL("./process-host.js", …)` (@dwm/core forks it).
 const SCRIPT_URL = /\bnew URL\(\s*["'](\.{1,2}\/[^"']+\.js)["']/g;
 
@@ -94,7 +95,7 @@ function checkContents(pkg, root, files) {
   const missing = new Set();
   const js = reachable(
     root,
-    targets.filter((t) => t.endsWith(".js")),
+    targets.filter((t) => /\.c?js$/.test(t)),
     (f) => f,
     missing,
   );

@@ -97,6 +97,9 @@ export async function run({ quick }) {
   const bigFloor = rate(big, quick ? 2 : 5, floor);
   const bigHashed = rate(big, quick ? 2 : 5, hashed);
   const bigFull = rate(big, quick ? 2 : 5, full);
+  // The issue's row: evaluatePlan alone on a plan already parsed (what compilePlan does).
+  const bigParsed = JSON.parse(big[0]);
+  const bigAlone = rate(big, quick ? 2 : 5, () => evaluatePlan(bigParsed));
   const rows = [
     {
       case: `${plans.length} ${fromReferences ? "reference" : "fixture"} plans: parse + ajv (floor)`,
@@ -128,7 +131,13 @@ export async function run({ quick }) {
       plans_per_s: bigFull.toFixed(1),
       ratio: (bigFloor / bigFull).toFixed(2),
     },
+    {
+      case: "  evaluatePlan alone (plan parsed beforehand)",
+      plans_per_s: bigAlone.toFixed(1),
+      ratio: (bigFloor / bigAlone).toFixed(2),
+    },
   ];
+  for (const row of rows) row.ms_per_plan = (1000 / Number(row.plans_per_s)).toFixed(2);
   writeResult("evaluate", {
     rounds,
     rows,

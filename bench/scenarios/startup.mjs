@@ -1,5 +1,6 @@
 // Start-up cost of the dwm binary against the floor of starting Node at all: `dwm status --json`
-// on a 1,000-packet run, `dwm --version`, and `node -e 0`, timed in the same run; peak RSS of each
+// on a 1,000-packet run, `dwm --version`, `dwm evaluate` of a reference plan and of a 1,000-phase
+// plan, and `node -e 0`, timed in the same run; peak RSS of each
 // from one extra run. The run is compiled and run once before timing: its seed packet with the
 // shell backend, the other 999 with the dry-run backend (no worktrees), whose reviews always ask
 // for a human, so the journal holds every packet's dispatch, attempt and review and the run waits
@@ -14,6 +15,53 @@ import os from "node:os";
 import path from "node:path";
 import { dwmBin, median, repoRoot, timeProcess, writeResult } from "../lib.mjs";
 import { preparedNoopRun } from "../plans.mjs";
+
+/** The plan `dwm evaluate` is timed on: a reference plan (../shared/reference-plans), else a fixture plan. */
+function referencePlan() {
+  const dir = path.resolve(repoRoot, "../shared/reference-plans");
+  const name = "v7-controlled-frontier-result.workflow.plan.json";
+  if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+  return path.join(repoRoot, "fixtures/plan-evaluator/plans/activate-pipeline-audit.json");
+}
+
+/** A valid `n`-phase plan (chains of 50, a handoff along every edge), written to `file`. */
+function writeLargePlan(file, n) {
+  const plan = JSON.parse(
+    fs.readFileSync(
+      path.join(repoRoot, "fixtures/plan-evaluator/plans/activate-pipeline-audit.json"),
+      "utf8",
+    ),
+  );
+  const phases = [];
+  const handoffs = [];
+  for (let i = 0; i < n; i++) {
+    const id = `p${i}`;
+    const deps = i === 0 ? [] : i % 50 === 0 ? [`p${i - 1}`, `p${i - 50}`] : [`p${i - 1}`];
+    phases.push({
+      id,
+      name: `Phase ${i}`,
+      entry_criteria: ["inputs present"],
+      exit_criteria: [`${id}.json written`],
+      depends_on: deps,
+      worker_ids: ["audit-worker"],
+      outputs: [`${id}.json`],
+    });
+    for (const d of deps) {
+      const artifact_schema = {
+        format: "json",
+        required_fields: ["findings"],
+        validation_command: `test -s ${d}.json`,
+      };
+      handoffs.push({ from_phase: d, to_phase: id, artifact: `${d}.json`, artifact_schema });
+    }
+  }
+  Object.assign(plan, { phases, handoffs });
+  plan.resume.cacheable_outputs = ["p0.json"];
+  plan.resume.restart_points = phases.map((p) => p.id);
+  plan.verification[0].evidence_required = ["p0.json"];
+  plan.verification[1].evidence_required = [`p${n - 1}.json`];
+  fs.writeFileSync(file, JSON.stringify(plan, null, 2));
+}
 
 /** A repository holding a run of `n` packets, every packet attempted; the repo, the run's id and journal size. */
 async function finishedRun(n) {
@@ -107,10 +155,16 @@ export async function run({ quick, nodes }) {
     const base = { ...process.env, NO_COLOR: "1" };
     delete base.NODE_COMPILE_CACHE;
     delete base.NODE_DISABLE_COMPILE_CACHE;
+    const reference = referencePlan();
+    const largePlan = path.join(dir, "large.workflow.plan.json");
+    const largePhases = quick ? 200 : 1_000;
+    writeLargePlan(largePlan, largePhases);
     const commands = [
       ["dwm --version", [dwmBin, "--version"]],
       ["dwm mcp (initialize, tools/list)", [dwmBin, "mcp"], { input: MCP_HANDSHAKE, check: checkMcp }],
       [`dwm status --json (${packets} packets, ${events} events)`, [dwmBin, "status", runId, "--json"]],
+      [`dwm evaluate ${path.basename(reference)}`, [dwmBin, "evaluate", reference]],
+      [`dwm evaluate, ${largePhases}-phase plan`, [dwmBin, "evaluate", largePlan]],
     ];
     const cases = [];
     for (const bin of binaries) {

@@ -1,7 +1,7 @@
 // tsc does not copy the generated plain-JS validators; put them beside the compiled index.
 import fs from "node:fs";
 
-for (const f of ["validators.js", "validators.d.ts"]) {
-  fs.mkdirSync("dist/generated", { recursive: true });
-  fs.copyFileSync(`src/generated/${f}`, `dist/generated/${f}`);
-}
+fs.rmSync("dist/generated/validators", { recursive: true, force: true });
+fs.rmSync("dist/generated/validators.js", { force: true });
+fs.rmSync("dist/generated/validators.d.ts", { force: true });
+fs.cpSync("src/generated/validators", "dist/generated/validators", { recursive: true });

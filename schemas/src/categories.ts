@@ -1,17 +1,10 @@
-import type { GateCategory } from "./generated/index.js";
-import { loadSchema } from "./validate.js";
-
-interface EnumAt {
-  properties: { category: { enum: GateCategory[] } };
-}
+import { GATE_CATEGORY_ENUM, type GateCategory } from "./generated/index.js";
 
 /**
- * Every gate category, read from gate.schema.json (its enum, in its order: the risk
- * categories, then `human-review`), so code and schema cannot drift apart.
+ * Every gate category: gate.schema.json's enum in its order (the risk categories, then
+ * `human-review`), copied by the generator, whose staleness test keeps code and schema equal.
  */
-export const GATE_CATEGORIES: readonly GateCategory[] = Object.freeze([
-  ...(loadSchema("gate") as unknown as EnumAt).properties.category.enum,
-]);
+export const GATE_CATEGORIES: readonly GateCategory[] = Object.freeze([...GATE_CATEGORY_ENUM]);
 
 /** A category a risk gate of a plan can name: every gate category but `human-review`. */
 export type RiskCategory = Exclude<GateCategory, "human-review">;

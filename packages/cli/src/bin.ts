@@ -8,18 +8,22 @@ import module from "node:module";
 
 const argv = process.argv.slice(2);
 
+// No top-level await: the published `dwm` is this file bundled as CommonJS (scripts/bundle.mjs),
+// which starts faster than an ES module entry, and each command's code loads only when it runs.
 // `dwm mcp` skips loading the command line's modules: an MCP client waits for the server to start.
-if (argv.length === 1 && argv[0] === "mcp") {
-  const { serveFromBin } = await import("./commands/mcp.js");
-  process.exitCode = await serveFromBin();
-} else {
-  const { main } = await import("./main.js");
-  process.exitCode = await main(
-    argv,
-    {
-      stdout: (s) => process.stdout.write(s),
-      stderr: (s) => process.stderr.write(s),
-    },
-    { isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
-  );
-}
+const exitCode: Promise<number> =
+  argv.length === 1 && argv[0] === "mcp"
+    ? import("./commands/mcp.js").then(({ serveFromBin }) => serveFromBin())
+    : import("./main.js").then(({ main }) =>
+        main(
+          argv,
+          {
+            stdout: (s) => process.stdout.write(s),
+            stderr: (s) => process.stderr.write(s),
+          },
+          { isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
+        ),
+      );
+exitCode.then((code) => {
+  process.exitCode = code;
+});

@@ -36,6 +36,8 @@ export interface CommandResult {
   output: unknown;
   /** Text for a person, when `output` is the JSON form. */
   text?: string;
+  /** What failed after the command's effect was journaled: printed to stderr; the command still succeeded. */
+  warnings?: readonly string[];
 }
 
 export interface CommandModule {

@@ -20,6 +20,16 @@ export const cliErrors = defineErrors({
     title: "No run of that id or path.",
     hint: "Give a run id from the store (see details.available) or the path of a run directory.",
   },
+  ERR_CLI_STORE_DAMAGED: {
+    title: "The run store failed its check; a command that changes a run refuses to build on it.",
+    hint: "Run `dwm verify <run>` for the full report and restore the named files from a backup.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_CLI_RUN_DAMAGED: {
+    title: "A run directory of the store has lost its run.json, but holds a run's files.",
+    hint: "Restore run.json from a backup; a run without its manifest cannot be checked or continued.",
+    exitCode: EXIT.integrity,
+  },
   ERR_CLI_PACKET_NOT_FOUND: {
     title: "The run has no packet of that id.",
     hint: "Run `dwm status <run>` for its packets (details.available lists some).",
@@ -30,7 +40,7 @@ export const cliErrors = defineErrors({
   },
   ERR_LAND_NOT_VERIFIED: {
     title:
-      "dwm land: the run store fails verification, or its integration branch is not the commit the journal recorded.",
+      "dwm land: the run store has a problem the check before a change lets pass (a crash leftover, an unattested packet), or its integration branch is not the commit the journal recorded.",
     hint: "Run `dwm verify <run>` for the problems; a run whose store or integration branch changed is never landed.",
     exitCode: EXIT.integrity,
   },

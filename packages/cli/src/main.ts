@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { EXIT, isDwmError, systemClock } from "@dwm/core";
+import { EXIT, fsErrorOf, isDwmError, systemClock } from "@dwm/core";
 import type { ErrorOutput } from "@dwm/schemas";
 import type { CommandContext, CommandResult, CommandSpec, OptionSpec, ParsedArgs } from "./command.js";
 import { cliErrors } from "./errors.js";
@@ -58,9 +58,12 @@ function printResult(io: Io, result: CommandResult, json: boolean): void {
 
 function printError(io: Io, e: unknown, json: boolean, env: CommandContext["env"]): number {
   const debug = env.DWM_DEBUG === "1";
+  // A file-system failure a user can meet (disk full, wrong file kind, permissions) has its own
+  // code; ERR_CLI_INTERNAL is left for bugs.
   const err = isDwmError(e)
     ? e
-    : cliErrors.create("ERR_CLI_INTERNAL", e instanceof Error ? e.message : String(e), { cause: e });
+    : (fsErrorOf(e) ??
+      cliErrors.create("ERR_CLI_INTERNAL", e instanceof Error ? e.message : String(e), { cause: e }));
   const code = err.exitCode;
   if (json) {
     const doc: ErrorOutput = {
@@ -220,6 +223,7 @@ export async function main(argv: string[], io: Io, partial: Partial<CommandConte
     const mod = await spec.load();
     const result = await mod.run({ ...parsed, json }, ctx);
     printResult(io, result, json);
+    for (const w of result.warnings ?? []) io.stderr(`warning: ${w}\n`);
     return result.exitCode;
   } catch (e) {
     return printError(io, e, json, ctx.env);

@@ -51,6 +51,31 @@ export function listRuns(storeDir: string): string[] {
   return names.filter((n) => isRunDir(path.join(storeDir, n))).sort();
 }
 
+/** What only a run directory holds besides run.json: a folder with one of these and no run.json lost it. */
+const RUN_TRACES = [".dwm-run", "journal.jsonl", "journal.head", "packets"];
+
+/** Run directories of a store that lost their run.json (tampering, never a state DWM leaves). */
+export function damagedRuns(storeDir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(storeDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => !n.startsWith(".") && !isRunDir(path.join(storeDir, n)))
+    .filter((n) => RUN_TRACES.some((t) => fs.existsSync(path.join(storeDir, n, t))))
+    .sort();
+}
+
+function damagedRun(storeDir: string, runs: string[]): never {
+  throw cliErrors.create(
+    "ERR_CLI_RUN_DAMAGED",
+    `run ${runs.join(", ")} in ${storeDir} has no run.json, but holds a run's files`,
+    { details: { store: storeDir, runs, missing: "run.json" } },
+  );
+}
+
 function lastActivity(runDir: string): number {
   for (const f of ["journal.jsonl", "run.json"]) {
     try {
@@ -84,11 +109,14 @@ export function resolveRun(args: ParsedArgs, ctx: CommandContext): ResolvedRun {
     if (isRunDir(asPath)) {
       return { runDir: asPath, runId: path.basename(asPath), storeDir: path.dirname(asPath), ref: given };
     }
+    if (!given.includes("/") && damagedRuns(storeDir).includes(given)) damagedRun(storeDir, [given]);
     throw cliErrors.create("ERR_CLI_RUN_NOT_FOUND", `no run ${JSON.stringify(given)} in ${storeDir}`, {
       details: { run: given, store: storeDir, available },
     });
   }
   if (available.length === 0) {
+    const damaged = damagedRuns(storeDir);
+    if (damaged.length > 0) damagedRun(storeDir, damaged);
     throw cliErrors.create("ERR_CLI_NO_RUNS", `no run in ${storeDir}`, { details: { store: storeDir } });
   }
   const runId =

@@ -84,15 +84,16 @@ function rebuildPlan(
 
 /** Digest and in-memory build of a plan value; a plan that no longer compiles keeps its reason. */
 function buildPlan(plan: unknown): PlanRebuild {
-  let d: PlanRebuild["digest"] = null;
   try {
-    d = digest(plan);
-  } catch {
-    // A value canonical JSON cannot represent has no digest; the plan then counts as changed.
-  }
-  try {
-    return { digest: d, built: buildCompiled(plan).built, problem: null };
+    const compiled = buildCompiled(plan);
+    return { digest: compiled.planDigest, built: compiled.built, problem: null };
   } catch (e) {
+    let d: PlanRebuild["digest"] = null;
+    try {
+      d = digest(plan);
+    } catch {
+      // A value canonical JSON cannot represent has no digest; the plan then counts as changed.
+    }
     return { digest: d, built: null, problem: isDwmError(e) ? `${e.code}: ${e.message}` : String(e) };
   }
 }

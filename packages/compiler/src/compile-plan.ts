@@ -1,6 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, digest, readArtifact, renderArtifact, resolveInside } from "@dwm/core";
+import {
+  canonicalArtifact,
+  type Digest,
+  digest,
+  readArtifact,
+  renderArtifact,
+  resolveInside,
+} from "@dwm/core";
 import { evaluatePlan } from "@dwm/plan-evaluator";
 import {
   type ChangeReport,
@@ -41,9 +48,18 @@ export interface CompileOptions {
   /**
    * Called once the run directory is chosen and its ownership checked, before any
    * file is written (the CLI opens the run's journal here to hold its lock during
-   * a recompile). Throwing aborts the compile with nothing written.
+   * a recompile). Throwing aborts the compile with nothing written. `files`: every
+   * file the compile is about to write, by run-relative path (the CLI tells a file a
+   * crashed compile of this same plan already wrote from a damaged one).
    */
-  beforeWrite?: ((target: { runId: string; runDir: string; created: boolean }) => void) | undefined;
+  beforeWrite?:
+    | ((target: {
+        runId: string;
+        runDir: string;
+        created: boolean;
+        files: ReadonlyMap<string, string>;
+      }) => void)
+    | undefined;
 }
 
 /** A compiled run as plain data: what was written, and what changed. */
@@ -98,7 +114,8 @@ export function buildCompiled(plan: unknown): {
   const view: PlanView = plan as WorkflowPlan;
   return {
     scorecard,
-    planDigest: digest(plan),
+    // A valid scorecard carries the plan's digest: the plan is canonicalised once, by the evaluator.
+    planDigest: scorecard.plan_digest as Digest,
     built: buildRun(view, { gateCategories: coverageCategories(scorecard.capabilities) }),
     view,
   };
@@ -139,29 +156,61 @@ export function makeRun(
   };
 }
 
-function checked(schema: Parameters<typeof validateSchema>[0], value: unknown, what: string): string {
+/** `text`, the artifact's rendering, once `value` passes its schema (a compiler bug otherwise). */
+function checked(
+  schema: Parameters<typeof validateSchema>[0],
+  value: unknown,
+  what: string,
+  text: string = renderArtifact(value),
+): string {
   const r = validateSchema(schema, value);
   if (!r.ok) {
     // The compiler produced something its own schema refuses: a bug, reported with its problems.
     throw new Error(`compiler produced an invalid ${what}: ${JSON.stringify(r.problems.slice(0, 5))}`);
   }
-  return renderArtifact(value);
+  return text;
+}
+
+/** An artifact of a compile with its digest and file, made in one pass. */
+interface Rendered<T> {
+  value: T;
+  digest: Digest;
+  text: string;
+}
+
+function rendered<T>(value: T): Rendered<T> {
+  const a = canonicalArtifact(value);
+  return { value, digest: a.digest, text: a.rendered };
 }
 
 /** Every file of a run, with its exact bytes. */
-export function runFiles(run: Run, plan: unknown, scorecard: Scorecard, built: BuiltRun): RunFile[] {
+export function runFiles(
+  run: Rendered<Run>,
+  plan: unknown,
+  scorecard: Rendered<Scorecard>,
+  built: BuiltRun,
+): RunFile[] {
   const files: RunFile[] = [];
   for (const p of built.packets) {
-    files.push({ rel: `packets/${p.packet_id}.json`, text: checked("packet", p, `packet ${p.packet_id}`) });
+    const text = built.packetFiles.get(p.packet_id);
+    files.push({
+      rel: `packets/${p.packet_id}.json`,
+      text: checked("packet", p, `packet ${p.packet_id}`, text),
+    });
     files.push({ rel: `prompts/${p.packet_id}.md`, text: built.prompts.get(p.packet_id) as string });
   }
-  for (const g of built.gates)
-    files.push({ rel: `gates/${g.gate_id}.json`, text: checked("gate", g, `gate ${g.gate_id}`) });
+  for (const g of built.gates) {
+    const text = built.gateFiles.get(g.gate_id);
+    files.push({ rel: `gates/${g.gate_id}.json`, text: checked("gate", g, `gate ${g.gate_id}`, text) });
+  }
   files.push({ rel: "plan.json", text: checked("workflow-plan", plan, "plan snapshot") });
-  files.push({ rel: "scorecard.json", text: checked("scorecard", scorecard, "scorecard") });
-  const marker: RunMarker = { kind: "run-marker", schema_version: "1", run_id: run.run_id };
+  files.push({
+    rel: "scorecard.json",
+    text: checked("scorecard", scorecard.value, "scorecard", scorecard.text),
+  });
+  const marker: RunMarker = { kind: "run-marker", schema_version: "1", run_id: run.value.run_id };
   files.push({ rel: MARKER_FILE, text: checked("run-marker", marker, "run marker") });
-  files.push({ rel: "run.json", text: checked("run", run, "run.json") });
+  files.push({ rel: "run.json", text: checked("run", run.value, "run.json", run.text) });
   return files;
 }
 
@@ -271,12 +320,18 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
     );
   }
   const runDir = resolveInside(repoRoot, runDirRel, "run directory");
-  const scorecardDigest = digest(scorecard);
+  const card = rendered(scorecard);
 
   if (!fs.existsSync(runDir)) {
-    const run = makeRun(runId, view, planDigest, scorecardDigest, built, options.baseCommit, 1);
-    options.beforeWrite?.({ runId, runDir, created: true });
-    publishNewRun(store.abs, runDir, runFiles(run, plan, scorecard, built));
+    const run = rendered(makeRun(runId, view, planDigest, card.digest, built, options.baseCommit, 1));
+    const files = runFiles(run, plan, card, built);
+    options.beforeWrite?.({
+      runId,
+      runDir,
+      created: true,
+      files: new Map(files.map((f) => [f.rel, f.text])),
+    });
+    publishNewRun(store.abs, runDir, files);
     return result(run, true, null);
   }
 
@@ -290,9 +345,9 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
     );
   }
   const base = prev.value.base_commit;
-  let run = makeRun(runId, view, planDigest, scorecardDigest, built, base, prev.value.revision);
-  if (digest(run) !== prev.digest) {
-    run = { ...run, revision: prev.value.revision + 1 };
+  let run = rendered(makeRun(runId, view, planDigest, card.digest, built, base, prev.value.revision));
+  if (run.digest !== prev.digest) {
+    run = rendered({ ...run.value, revision: prev.value.revision + 1 });
   }
   const keep = new Set(built.packets.map((p) => p.packet_id));
   const keepGates = new Set(built.gates.map((g) => g.gate_id));
@@ -302,17 +357,18 @@ export function compilePlan(plan: unknown, options: CompileOptions): CompiledRun
       .flatMap((p) => [`packets/${p.packet_id}.json`, `prompts/${p.packet_id}.md`]),
     ...prev.value.gates.filter((g) => !keepGates.has(g.gate_id)).map((g) => `gates/${g.gate_id}.json`),
   ];
-  options.beforeWrite?.({ runId, runDir, created: false });
-  updateRun(runDir, runFiles(run, plan, scorecard, built), remove);
-  return result(run, false, changeReport(prev.value, run));
+  const files = runFiles(run, plan, card, built);
+  options.beforeWrite?.({ runId, runDir, created: false, files: new Map(files.map((f) => [f.rel, f.text])) });
+  updateRun(runDir, files, remove);
+  return result(run, false, changeReport(prev.value, run.value));
 
-  function result(r: Run, created: boolean, changes: ChangeReport | null): CompiledRun {
+  function result(r: Rendered<Run>, created: boolean, changes: ChangeReport | null): CompiledRun {
     return {
       runId,
       runDir,
       runDirRel,
-      run: r,
-      runDigest: digest(r),
+      run: r.value,
+      runDigest: r.digest,
       packets: built.packets,
       gates: built.gates,
       prompts: built.prompts,

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { type SchemaName, type SchemaProblem, validateSchema } from "@dwm/schemas";
-import { type Digest, digest, digestBytes, renderArtifact } from "./canonical.js";
+import { canonicalArtifact, type Digest, digest, digestBytes, renderArtifact } from "./canonical.js";
 import { isDwmError } from "./errors.js";
 import { resolveInside } from "./paths.js";
 
@@ -194,13 +194,14 @@ export function checkArtifactContent<T>(
   const parsed = parseArtifact(bytes, file);
   if ("problem" in parsed) return failed<T>(digestBytes(bytes), parsed.problem);
   const value = parsed.value;
-  const canonical = canonicalDigest(value, file);
+  const wantRendering = options.requireCanonical !== false;
+  const canonical = canonicalDigest(value, file, wantRendering);
   const invalid = schema === null ? null : schemaProblem(value, schema, file);
   if (invalid) return failed<T>(canonical.digest ?? digestBytes(bytes), invalid);
   if (canonical.digest === null) return failed<T>(digestBytes(bytes), canonical.problem);
   const problems = [
     digestProblem(canonical.digest, options.expectDigest ?? null, file),
-    options.requireCanonical === false ? null : renderingProblem(value, bytes, file),
+    wantRendering ? renderedProblem(canonical.rendered, bytes, file) : null,
   ].filter((p): p is ArtifactProblem => p !== null);
   const [first, ...rest] = problems;
   if (first) return { ok: false, value: value as T, digest: canonical.digest, problems: [first, ...rest] };
@@ -265,12 +266,16 @@ export function schemaProblem(value: unknown, schema: SchemaName, file: string):
   );
 }
 
+/** The value's digest and (when asked) its rendering, from one walk; a problem when it cannot be canonicalised. */
 function canonicalDigest(
   value: unknown,
   file: string,
-): { digest: Digest; problem?: undefined } | { digest: null; problem: ArtifactProblem } {
+  withRendering: boolean,
+): { digest: Digest; rendered: string; problem?: undefined } | { digest: null; problem: ArtifactProblem } {
   try {
-    return { digest: digest(value) };
+    if (!withRendering) return { digest: digest(value), rendered: "" };
+    const forms = canonicalArtifact(value);
+    return { digest: forms.digest, rendered: forms.rendered };
   } catch (e) {
     const reason = (e as Error).message;
     return {
@@ -288,6 +293,11 @@ export function digestProblem(actual: Digest, expected: string | null, file: str
 
 /** A rendering problem unless the bytes are exactly the canonical rendering of the value. */
 export function renderingProblem(value: unknown, bytes: Buffer, file: string): ArtifactProblem | null {
-  if (Buffer.from(renderArtifact(value), "utf8").equals(bytes)) return null;
+  return renderedProblem(renderArtifact(value), bytes, file);
+}
+
+function renderedProblem(rendered: string, bytes: Buffer, file: string): ArtifactProblem | null {
+  if (Buffer.byteLength(rendered) === bytes.length && Buffer.from(rendered, "utf8").equals(bytes))
+    return null;
   return problem("not-canonical", file, `${file} is not in canonical rendering`);
 }

@@ -1,7 +1,7 @@
 import { type SchemaName, validateSchema } from "@dwm/schemas";
 import { type ArtifactProblem, type ArtifactProblemKind, checkArtifact } from "./artifact-check.js";
 import { writeFileAtomic } from "./atomic-fs.js";
-import { type Digest, digest, renderArtifact } from "./canonical.js";
+import { canonicalArtifact, type Digest, renderArtifact } from "./canonical.js";
 import { coreErrors, type DwmError } from "./errors.js";
 
 export { renderArtifact };
@@ -24,9 +24,9 @@ export function writeArtifact(file: string, schema: SchemaName, value: unknown):
       },
     );
   }
-  const text = renderArtifact(value);
-  writeFileAtomic(file, text);
-  return { digest: digest(value), bytes: Buffer.byteLength(text) };
+  const { digest, rendered } = canonicalArtifact(value);
+  writeFileAtomic(file, rendered);
+  return { digest, bytes: Buffer.byteLength(rendered) };
 }
 
 export interface ReadArtifactOptions {

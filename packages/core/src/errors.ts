@@ -172,4 +172,25 @@ export const coreErrors = defineErrors({
     title: "The input is larger than DWM accepts.",
     hint: "Split the input or raise the limit.",
   },
+  ERR_FS_NO_SPACE: {
+    title: "The disk (or the user's quota) is full: a file could not be written.",
+    hint: "Free space on the file system named in details.path, then run the command again; what was journaled before stays valid.",
+  },
+  ERR_FS_WRONG_KIND: {
+    title:
+      "A path is the wrong kind of file: a directory where a file should be, or a file where a directory should be.",
+    hint: "Look at details.path (e.g. a folder named dwm.workers.json, or a file named .dwm) and move it out of the way.",
+  },
+  ERR_FS_PERMISSION: {
+    title: "The operating system refused access to a file (permissions, ownership, or an immutable file).",
+    hint: "Check details.path with ls -l and lsattr (chattr +i makes a file immutable); DWM needs to read and write its run store.",
+  },
+  ERR_FS_READ_ONLY: {
+    title: "The file system is mounted read-only.",
+    hint: "Remount it read-write, or point DWM at a writable store with --store.",
+  },
+  ERR_FS_IO: {
+    title: "The file system reported an input/output error or ran out of file handles.",
+    hint: "Check the disk (dmesg) and the open-file limit (ulimit -n), then run again; what was journaled before stays valid.",
+  },
 });

@@ -23,6 +23,7 @@ export { readFileBounded } from "./bounded-read.js";
 export { type BubblewrapOptions, bubblewrapArgs, bubblewrapSandbox } from "./bubblewrap-sandbox.js";
 export type { Digest } from "./canonical.js";
 export {
+  canonicalArtifact,
   canonicalJson,
   DIGEST_PATTERN,
   digest,
@@ -33,6 +34,7 @@ export {
 } from "./canonical.js";
 export type { DwmErrorJSON, ErrorCatalogue, ErrorDescriptor, ExitCode } from "./errors.js";
 export { coreErrors, DwmError, defineErrors, EXIT, isDwmError } from "./errors.js";
+export { fsErrorOf } from "./fs-errors.js";
 export { gitDate } from "./git-date.js";
 export { type HostProcessRunner, hostProcessRunner } from "./host-process-runner.js";
 export type { ReadJsonOptions } from "./json-input.js";

@@ -16,8 +16,9 @@ const EXPIRED = "2026-01-01T00:00:10.000Z";
 describe("isStaleLock: when a holder's lock may be taken over", () => {
   const me = (alive: boolean) => ({ pid: 2, host: "h", isAlive: () => alive });
 
-  it("a garbled lock file always", () => {
-    expect(isStaleLock(lease(-1, "", LIVE), me(true), NOW)).toBe(true);
+  it("an empty or garbled lock file (pid -1) only once it is older than a lease: younger, it is being written", () => {
+    expect(isStaleLock(lease(-1, "", LIVE), me(false), NOW)).toBe(false);
+    expect(isStaleLock(lease(-1, "", EXPIRED), me(true), NOW)).toBe(true);
   });
 
   it("on this host: exactly when the holder's process is gone, whatever its lease says", () => {

@@ -69,9 +69,27 @@ describe("acquireLock", () => {
     expect(fs.existsSync(file)).toBe(false);
   });
 
-  it("treats a garbled lock file as stale", () => {
+  it("treats a garbled lock file as stale once it is older than the lease", () => {
     const file = path.join(dir, "lock");
     fs.writeFileSync(file, "{torn");
+    const old = new Date(t - 31_000);
+    fs.utimesSync(file, old, old);
     expect(acquireLock(file, { clock, pid: 1, host: "h" }).tookOver?.pid).toBe(-1);
+  });
+
+  it("holds an empty or partial lock file younger than the lease: another contender is writing it", () => {
+    const file = path.join(dir, "lock");
+    for (const partial of ["", '{"pid":12']) {
+      fs.writeFileSync(file, partial);
+      const now = new Date(t - 1000);
+      fs.utimesSync(file, now, now);
+      expect(code(() => acquireLock(file, { clock, pid: 1, host: "h", leaseMs: 30_000 }))).toBe(
+        "ERR_LOCK_HELD",
+      );
+      expect(fs.readFileSync(file, "utf8")).toBe(partial);
+      t += 30_000;
+      expect(acquireLock(file, { clock, pid: 1, host: "h", leaseMs: 30_000 }).tookOver?.pid).toBe(-1);
+      fs.rmSync(file);
+    }
   });
 });

@@ -48,21 +48,35 @@ function defaultIsAlive(pid: number): boolean {
   }
 }
 
-function readLock(file: string): LockInfo | null {
+/**
+ * The lock file's lease, or null when there is none. An empty or partial file is what a
+ * contender sees in the instant between another's create and write: it is held (identity
+ * unknown, pid -1) until it is older than a lease, and only then stale.
+ */
+function readLock(file: string, leaseMs: number): LockInfo | null {
+  let text: string;
+  let mtimeMs: number;
   try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as LockInfo;
+    text = fs.readFileSync(file, "utf8");
+    mtimeMs = fs.statSync(file).mtimeMs;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    // A torn or garbled lock file: treat as stale, identity unknown.
-    return {
-      pid: -1,
-      host: "",
-      token: "",
-      acquired_at: "",
-      expires_at: "1970-01-01T00:00:00.000Z",
-      purpose: "",
-    };
+    throw e;
   }
+  try {
+    const info = JSON.parse(text) as LockInfo;
+    if (typeof info === "object" && info !== null && typeof info.pid === "number") return info;
+  } catch {
+    // torn or garbled: below
+  }
+  return {
+    pid: -1,
+    host: "",
+    token: "",
+    acquired_at: new Date(mtimeMs).toISOString(),
+    expires_at: new Date(mtimeMs + leaseMs).toISOString(),
+    purpose: "",
+  };
 }
 
 /** Who is asking for the lock, and how it tells a live holder from a dead one. */
@@ -73,14 +87,16 @@ interface Contender {
 }
 
 /**
- * Whether a holder's lock may be taken over: a garbled lock file; a holder on this
- * host whose process is gone; or a holder on another host whose lease ran out (its
- * process cannot be checked from here, so only the lease tells).
+ * Whether a holder's lock may be taken over: an empty or garbled lock file older than a
+ * lease (a younger one is being written); a holder on this host whose process is gone; or
+ * a holder on another host whose lease ran out (its process cannot be checked from here,
+ * so only the lease tells).
  */
 export function isStaleLock(holder: LockInfo, me: Contender, now: string): boolean {
   const expired = Date.parse(holder.expires_at) <= Date.parse(now);
+  if (holder.pid === -1) return expired;
   const deadHere = holder.host === me.host && holder.pid !== me.pid && !me.isAlive(holder.pid);
-  return holder.pid === -1 || deadHere || (expired && holder.host !== me.host);
+  return deadHere || (expired && holder.host !== me.host);
 }
 
 /** Create the lock file with our lease, or false when it already exists. */
@@ -95,9 +111,13 @@ function tryCreate(file: string, info: LockInfo): boolean {
   try {
     fs.writeFileSync(fd, `${JSON.stringify(info)}\n`);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A lock we could not write (a full disk) must not stay behind: it would hold the run for a lease.
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw e;
   }
+  fs.closeSync(fd);
   return true;
 }
 
@@ -105,14 +125,14 @@ function tryCreate(file: string, info: LockInfo): boolean {
  * Move a stale holder's lock aside; of several contenders exactly one rename succeeds.
  * True when the lock moved was that holder's; a fresh lock moved by mistake is put back.
  */
-function moveAside(file: string, holder: LockInfo): boolean {
+function moveAside(file: string, holder: LockInfo, leaseMs: number): boolean {
   const aside = `${file}.stale.${randomBytes(4).toString("hex")}`;
   try {
     fs.renameSync(file, aside);
   } catch {
     return false;
   }
-  const moved = readLock(aside);
+  const moved = readLock(aside, leaseMs);
   const ours = !(moved && moved.token !== holder.token);
   if (!ours) {
     // We moved a fresh lock someone else just created: put it back (link fails if taken again).
@@ -154,16 +174,18 @@ export function acquireLock(file: string, options: AcquireLockOptions): LockHand
   for (let attempt = 0; attempt < 5; attempt++) {
     const info = make();
     if (tryCreate(file, info)) return handle(file, info, tookOver, options.clock, leaseMs);
-    const holder = readLock(file);
+    const holder = readLock(file, leaseMs);
     if (holder === null) continue;
     if (!isStaleLock(holder, me, options.clock.now())) {
       throw coreErrors.create(
         "ERR_LOCK_HELD",
-        `${file} is held by pid ${holder.pid} on ${holder.host} until ${holder.expires_at}`,
+        holder.pid === -1
+          ? `${file} is being written by another process (an empty or partial lock file); it counts as held until ${holder.expires_at}`
+          : `${file} is held by pid ${holder.pid} on ${holder.host} until ${holder.expires_at}`,
         { details: { file, pid: holder.pid, host: holder.host, expires_at: holder.expires_at } },
       );
     }
-    if (moveAside(file, holder)) tookOver = holder;
+    if (moveAside(file, holder, leaseMs)) tookOver = holder;
   }
   throw coreErrors.create("ERR_LOCK_HELD", `could not acquire ${file}: too much contention`, {
     details: { file },
@@ -184,7 +206,7 @@ function handle(
     },
     tookOver,
     renew() {
-      const onDisk = readLock(file);
+      const onDisk = readLock(file, leaseMs);
       if (!onDisk || onDisk.token !== current.token) {
         throw coreErrors.create("ERR_LOCK_LOST", `${file} is no longer held by this process`, {
           details: { file, holder: onDisk },
@@ -194,7 +216,7 @@ function handle(
       writeFileAtomic(file, `${JSON.stringify(current)}\n`);
     },
     release() {
-      const onDisk = readLock(file);
+      const onDisk = readLock(file, leaseMs);
       if (onDisk && onDisk.token === current.token) fs.rmSync(file, { force: true });
     },
   };

@@ -12,31 +12,48 @@ export interface EvaluateOptions {
   source?: string;
 }
 
-interface Frame {
-  value: unknown;
-  depth: number;
-  parent: Frame | null;
-  key: string | number;
+/**
+ * Pointer of the first value nested deeper than the limit, or null. The walk goes no deeper
+ * than the limit, so any value is safe; children are visited last to first (the order of the
+ * stack-based walk this replaced, so the same pointer is reported), and nothing is allocated
+ * but the path.
+ */
+function tooDeep(value: unknown, limit: number): string | null {
+  if (depthBelow(value, limit)) return null;
+  const keys: (string | number)[] = [];
+  const walk = (v: unknown, depth: number): boolean => {
+    if (v === null || typeof v !== "object") return false;
+    if (depth >= limit) return true;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) {
+        keys.push(i);
+        if (walk(v[i], depth + 1)) return true;
+        keys.pop();
+      }
+      return false;
+    }
+    const names = Object.keys(v);
+    for (let i = names.length - 1; i >= 0; i--) {
+      const k = names[i] as string;
+      keys.push(k);
+      if (walk((v as Record<string, unknown>)[k], depth + 1)) return true;
+      keys.pop();
+    }
+    return false;
+  };
+  return walk(value, 0) ? pointer(...keys) : null;
 }
 
-/** Pointer of the first value nested deeper than the limit, or null. Iterative, so any value is safe. */
-function tooDeep(value: unknown, limit: number): string | null {
-  const stack: Frame[] = [{ value, depth: 0, parent: null, key: "" }];
-  while (stack.length > 0) {
-    const f = stack.pop() as Frame;
-    const v = f.value;
-    if (v === null || typeof v !== "object") continue;
-    if (f.depth >= limit) {
-      const keys: (string | number)[] = [];
-      for (let g: Frame | null = f; g?.parent; g = g.parent) keys.unshift(g.key);
-      return pointer(...keys);
-    }
-    const entries: [string | number, unknown][] = Array.isArray(v)
-      ? v.map((x, i) => [i, x])
-      : Object.entries(v);
-    for (const [key, x] of entries) stack.push({ value: x, depth: f.depth + 1, parent: f, key });
+/** True when nothing in `v` is nested `limit` levels deep: the common case, checked without a path. */
+function depthBelow(v: unknown, limit: number): boolean {
+  if (v === null || typeof v !== "object") return true;
+  if (limit <= 0) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!depthBelow(x, limit - 1)) return false;
+    return true;
   }
-  return null;
+  for (const k in v) if (!depthBelow((v as Record<string, unknown>)[k], limit - 1)) return false;
+  return true;
 }
 
 function summarize(plan: Obj): ScorecardSummary {

@@ -30,6 +30,16 @@ describe("loadPlanFile", () => {
     expect(r.digest).toBe(digest({ a: [true, null], b: 1 }));
   });
 
+  it("gives the digest of the plan as loaded, however the value changes after; a number out of range is ERR_PLAN_NOT_JSON at once", () => {
+    const file = path.join(tmp.path, "p.json");
+    fs.writeFileSync(file, '{"b": 1, "a": [true, null]}');
+    const r = loadPlanFile(file);
+    (r.plan as { b: number }).b = 2;
+    expect(r.digest).toBe(digest({ a: [true, null], b: 1 }));
+    fs.writeFileSync(file, '{"a": {"b": [1, 1e999]}}');
+    expect(codeOf(() => loadPlanFile(file))).toBe("ERR_PLAN_NOT_JSON");
+  });
+
   it("accepts a file of exactly the limit and refuses one byte more, before parsing", () => {
     const file = path.join(tmp.path, "p.json");
     fs.writeFileSync(file, `[${" ".repeat(98)}]`);

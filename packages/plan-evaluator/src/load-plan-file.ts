@@ -5,8 +5,8 @@ import { PLAN_LIMITS } from "./limits.js";
 export interface LoadedPlan {
   /** The parsed plan (any JSON value: evaluatePlan decides whether it is a plan). */
   plan: unknown;
-  /** digest(plan): sha256 of its canonical JSON. */
-  digest: Digest;
+  /** digest(plan) as loaded: sha256 of its canonical JSON (made when first read). */
+  readonly digest: Digest;
 }
 
 export interface LoadPlanOptions {
@@ -90,15 +90,38 @@ export function parsePlanBytes(
       cause: e,
     });
   }
-  let d: Digest;
-  try {
-    d = digest(plan);
-  } catch (e) {
-    throw planEvaluatorErrors.create(
-      "ERR_PLAN_NOT_JSON",
-      `plan ${source} holds a value canonical JSON cannot represent: ${(e as Error).message}`,
-      { details: { source }, cause: e },
-    );
+  // JSON text parses to a value canonical JSON can represent except for a number out of range
+  // (1e999 parses to Infinity): checked now, by a walk; the digest itself is made when first read
+  // (evaluatePlan and compilePlan make the plan's own), from the text, so it is the plan's as loaded.
+  if (!allFinite(plan, 0)) {
+    try {
+      digest(plan);
+    } catch (e) {
+      throw planEvaluatorErrors.create(
+        "ERR_PLAN_NOT_JSON",
+        `plan ${source} holds a value canonical JSON cannot represent: ${(e as Error).message}`,
+        { details: { source }, cause: e },
+      );
+    }
   }
-  return { plan, digest: d };
+  let d: Digest | undefined;
+  return {
+    plan,
+    get digest(): Digest {
+      d ??= digest(JSON.parse(text));
+      return d;
+    },
+  };
+}
+
+/** No number in `v` is Infinity or NaN (the parse checked the depth, so the recursion is bounded). */
+function allFinite(v: unknown, depth: number): boolean {
+  if (typeof v === "number") return Number.isFinite(v);
+  if (v === null || typeof v !== "object" || depth > 1000) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!allFinite(x, depth + 1)) return false;
+    return true;
+  }
+  for (const k in v) if (!allFinite((v as Record<string, unknown>)[k], depth + 1)) return false;
+  return true;
 }

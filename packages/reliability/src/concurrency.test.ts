@@ -4,6 +4,8 @@
 // the winner stays inside the run until the trial ends it; nothing depends on timing. Exactly one
 // runner may run the run: the other must be refused (exit 1, ERR_RUN_LOCKED) without writing to the
 // journal. The winner is then interrupted (SIGTERM) and the store must pass `dwm verify`.
+// A last case is the instant between a contender's create and write of the lock file: an empty
+// lock (`: > lock; dwm run <id>`) is held, never taken over, until it is older than a lease.
 import fs from "node:fs";
 import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
@@ -35,6 +37,7 @@ interface Trial {
 }
 
 const trials: Trial[] = [];
+const emptyLock: { held: boolean; taken_over_after_lease: boolean }[] = [];
 const startedAt = Date.now();
 
 requireBuiltCli();
@@ -54,8 +57,10 @@ describe(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
           verify_failures: trials.filter((t) => t.verify_exit !== 0).length,
           won_by_first_started: trials.filter((t) => t.winner === "first").length,
           won_by_second_started: trials.filter((t) => t.winner === "second").length,
+          empty_lock_held: emptyLock.filter((e) => e.held).length,
+          empty_lock_taken_over_after_lease: emptyLock.filter((e) => e.taken_over_after_lease).length,
         },
-        detail: { trials },
+        detail: { trials, empty_lock: emptyLock },
       },
       startedAt,
     );
@@ -120,6 +125,38 @@ describe(`two runners on one run (${TRIALS} trials, seed ${SEED})`, () => {
           verify_exit: 0,
         });
       }
+    } finally {
+      repo.cleanup();
+      tmp.cleanup();
+    }
+  });
+
+  it("an empty lock file is being written: dwm run does not take over until it is older than the lease", async () => {
+    const repo = exampleRepo("repo-audit");
+    const tmp = makeTempDir("dwm-rel-conc-empty-");
+    try {
+      const env = baseEnv({ TMPDIR: tmp.path });
+      const runId = "repo-audit-empty-lock";
+      expect((await dwmInProcess(repo.path, ["compile", "workflow.plan.json", "--run", runId])).code).toBe(0);
+      const lock = path.join(runDir(repo.path, runId), "lock");
+      fs.writeFileSync(lock, "");
+      const r = await finished(startDwm(repo.path, ["run", runId], env));
+      const held =
+        r.code === 1 &&
+        r.stderr.includes("ERR_RUN_LOCKED") &&
+        fs.readFileSync(lock, "utf8") === "" &&
+        journal(runDir(repo.path, runId)).length === 0;
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(lock, old, old);
+      const later = await finished(startDwm(repo.path, ["run", runId], env));
+      const over = journal(runDir(repo.path, runId)).find((e) => e.type === "lease.taken-over");
+      const taken_over_after_lease =
+        later.code === 4 && (over?.data.previous as { pid?: number })?.pid === -1;
+      emptyLock.push({ held, taken_over_after_lease });
+      expect({ held, taken_over_after_lease }, r.stderr + later.stderr).toEqual({
+        held: true,
+        taken_over_after_lease: true,
+      });
     } finally {
       repo.cleanup();
       tmp.cleanup();

@@ -2,6 +2,11 @@
 // random number of journal events, plus a random delay), once or twice per run, then resumed until
 // the run completes. Every run must complete; no packet completed before a kill may start again;
 // every journal must pass `dwm verify`.
+// Each `pnpm test:reliability` draws a fresh seed (printed; `--seed N` replays it) and also replays
+// REPLAY_SEEDS, seeds that once failed. A last case kills a runner, plants the stale git lock a killed
+// runner can leave on the run's integration branch, and resumes: dwm run must recover it (journaled).
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
 import { afterAll, describe, expect, it } from "vitest";
@@ -17,7 +22,16 @@ import {
   startDwm,
 } from "./support/dwm.js";
 import { exampleRepo, starts } from "./support/repos.js";
-import { modeOf, report, SEED, size, suiteRng } from "./support/suite.js";
+import type { Rng } from "./support/rng.js";
+import { modeOf, report, SEED, seededRng, size, suiteRng } from "./support/suite.js";
+
+/**
+ * Seeds that once failed, replayed on every run (quick sizes), the oldest first:
+ * 3020904704 — a killed runner's stale ref lock on the integration branch (issue 22).
+ */
+export const REPLAY_SEEDS = [3020904704];
+/** Runs replayed per seed: the quick size, where each of these failed. */
+const REPLAY_RUNS = 2;
 
 const RUNS = size("crash", 2, 200);
 // One uninterrupted repo-audit run (to the gate, approval, to completion) journals 45 events; kill
@@ -27,6 +41,8 @@ const PACKETS = ["inventory", "scan_src", "scan_docs", "scan_lib", "report", "hu
 
 interface RunRecord {
   run: number;
+  /** The process seed this run's generator came from (SEED, or a replayed one). */
+  seed: number;
   kills: { after_events: number; delay_ms: number; at_event: string; completed: string[] }[];
   invocations: number;
   completed: boolean;
@@ -41,8 +57,8 @@ interface RunRecord {
 const records: RunRecord[] = [];
 const startedAt = Date.now();
 
-async function oneRun(n: number): Promise<RunRecord> {
-  const rng = suiteRng("crash").fork(n);
+async function oneRun(n: number, seed = SEED, base: Rng = suiteRng("crash")): Promise<RunRecord> {
+  const rng = base.fork(n);
   const repo = exampleRepo("repo-audit");
   const tmp = makeTempDir("dwm-rel-crash-");
   const log = path.join(tmp.path, "starts.log");
@@ -58,6 +74,7 @@ async function oneRun(n: number): Promise<RunRecord> {
   })).sort((a, b) => a.after - b.after);
   const rec: RunRecord = {
     run: n,
+    seed,
     kills: [],
     invocations: 0,
     completed: false,
@@ -173,6 +190,8 @@ describe(`crash injection (${RUNS} runs, seed ${SEED})`, () => {
         seed: SEED,
         counts: {
           runs: records.length,
+          replayed_runs: records.filter((r) => r.seed !== SEED).length,
+          stale_ref_locks_recovered: refLockCases.filter((c) => c.recovered).length,
           kills: sum((r) => r.kills.length),
           resumed_to_completion: sum((r) => (r.completed ? 1 : 0)),
           completed_packets_rerun: sum((r) => r.reran.length),
@@ -181,7 +200,12 @@ describe(`crash injection (${RUNS} runs, seed ${SEED})`, () => {
           lease_takeovers: sum((r) => r.takeovers),
           dwm_run_invocations: sum((r) => r.invocations),
         },
-        detail: { last_event_at_kill: atEvent, runs: records },
+        detail: {
+          last_event_at_kill: atEvent,
+          replay_seeds: REPLAY_SEEDS,
+          runs: records,
+          ref_locks: refLockCases,
+        },
       },
       startedAt,
     );
@@ -197,4 +221,83 @@ describe(`crash injection (${RUNS} runs, seed ${SEED})`, () => {
     }
     expect(records.reduce((k, r) => k + r.kills.length, 0)).toBeGreaterThanOrEqual(1);
   });
+
+  it.each(REPLAY_SEEDS)("replays seed %i, which once failed", async (seed) => {
+    for (let n = 0; n < REPLAY_RUNS; n++) {
+      const rec = await oneRun(n, seed, seededRng("crash", seed));
+      records.push(rec);
+      writeResult();
+      expect(rec, `replayed run ${n} (seed ${seed})`).toMatchObject({
+        completed: true,
+        reran: [],
+        verify_ok: true,
+      });
+    }
+  });
+
+  it("a killed runner's stale git lock on the integration branch is recovered (and journaled) by the next run", async () => {
+    const c = await staleRefLockCase();
+    refLockCases.push(c);
+    writeResult();
+    expect(c).toMatchObject({
+      planted: true,
+      status_exit: 0,
+      resumed_exit: 0,
+      recovered: true,
+      verify_exit: 0,
+    });
+  });
 });
+
+interface RefLockCase {
+  planted: boolean;
+  status_exit: number | null;
+  resumed_exit: number | null;
+  recovered: boolean;
+  verify_exit: number | null;
+}
+const refLockCases: RefLockCase[] = [];
+
+/** Run to the gate, SIGKILL a resumed runner, plant `<integration>.lock` as git leaves it, resume. */
+async function staleRefLockCase(): Promise<RefLockCase> {
+  const repo = exampleRepo("repo-audit");
+  const tmp = makeTempDir("dwm-rel-reflock-");
+  const env = baseEnv({ TMPDIR: tmp.path, DWM_RELIABILITY_LOG: path.join(tmp.path, "starts.log") });
+  try {
+    const first = await dwmChild(repo.path, ["run", "workflow.plan.json"], env);
+    if (first.code !== 4) throw new Error(`dwm run exited ${first.code}: ${first.stderr.slice(0, 1000)}`);
+    const [rid] = runIds(repo.path);
+    const id = rid as string;
+    // A runner SIGKILLed while git held the branch's lock: its lease (a dead pid) and the lock stay.
+    const dead = startDwm(repo.path, ["--version"], env);
+    await finished(dead);
+    const lease = {
+      pid: dead.pid,
+      host: os.hostname(),
+      token: "killed",
+      acquired_at: new Date().toISOString(),
+      expires_at: new Date(Date.now() + 30_000).toISOString(),
+      purpose: "run",
+    };
+    fs.writeFileSync(path.join(runDir(repo.path, id), "lock"), `${JSON.stringify(lease)}\n`);
+    const refs = path.join(repo.path, ".git", "refs", "heads", "dwm", id);
+    const planted = fs.existsSync(path.join(refs, "integration"));
+    if (planted) fs.writeFileSync(path.join(refs, "integration.lock"), `${"0".repeat(40)}\n`);
+    const status = await dwmChild(repo.path, ["status", id], env);
+    const a = await dwmChild(repo.path, ["approve", id, "human-gate", "--reason", "crash suite"], env);
+    if (a.code !== 0) throw new Error(`dwm approve exited ${a.code}: ${a.stderr.slice(0, 1000)}`);
+    const resumed = await dwmChild(repo.path, ["run", id], env);
+    const recovered =
+      !fs.existsSync(path.join(refs, "integration.lock")) &&
+      journal(runDir(repo.path, id)).some(
+        (e) =>
+          e.type === "store.recovered" &&
+          (e.data.leftovers as { kind: string }[]).some((l) => l.kind === "ref-lock"),
+      );
+    const v = await dwmChild(repo.path, ["verify", id], env);
+    return { planted, status_exit: status.code, resumed_exit: resumed.code, recovered, verify_exit: v.code };
+  } finally {
+    repo.cleanup();
+    tmp.cleanup();
+  }
+}

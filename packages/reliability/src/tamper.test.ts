@@ -3,6 +3,10 @@
 // the byte back. Every change must give exit 3 with the changed file named in the report.
 // state.json (a cache of the fold, never trusted) and lock (the lease) are not evidence and are
 // left out. Most trials call the CLI's `main` in-process; a sample runs the built binary.
+// A share of the trials damage the store as a whole instead (issue 22): the journal's last 1-5
+// complete lines cut off, the journal deleted, or one evidence file (attempts/, reviews/,
+// approvals/, handoffs/) deleted. Each must give exit 3 naming the file, and `dwm approve` must
+// refuse to build on it (exit 3).
 import fs from "node:fs";
 import path from "node:path";
 import { makeTempDir } from "@dwm/test-utils";
@@ -24,9 +28,15 @@ const TRIALS = size("tamper", 100, 1000);
 // Trials through the built binary (a child process each, ~0.5 s); the rest in-process.
 const CHILD_TRIALS = Math.min(TRIALS, size("tamper-child", 5, 1000));
 const NOT_EVIDENCE = new Set(["state.json", "lock"]);
+const EVIDENCE = /^(attempts|reviews|approvals|handoffs)\//;
+
+type Kind = "byte" | "tail-truncation" | "journal-deletion" | "evidence-deletion";
 
 interface Trial {
   trial: number;
+  kind: Kind;
+  /** Whole-store damage: `dwm approve` refused it with exit 3 (null for byte trials). */
+  approve_exit: number | null;
   file: string;
   line: number | null;
   offset: number;
@@ -68,7 +78,8 @@ describe(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
     const byKind: Record<string, number> = {};
     for (const t of trials) {
       for (const c of new Set(t.codes)) byCode[c] = (byCode[c] ?? 0) + 1;
-      const kind = t.line !== null ? "journal line" : (t.file.split("/")[0] as string);
+      const kind =
+        t.kind !== "byte" ? t.kind : t.line !== null ? "journal line" : (t.file.split("/")[0] as string);
       byKind[kind] = (byKind[kind] ?? 0) + 1;
     }
     report(
@@ -78,8 +89,12 @@ describe(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
         seed: SEED,
         counts: {
           trials: trials.length,
-          journal_line_trials: trials.filter((t) => t.line !== null).length,
-          artifact_trials: trials.filter((t) => t.line === null).length,
+          journal_line_trials: trials.filter((t) => t.kind === "byte" && t.line !== null).length,
+          artifact_trials: trials.filter((t) => t.kind === "byte" && t.line === null).length,
+          tail_truncation_trials: trials.filter((t) => t.kind === "tail-truncation").length,
+          journal_deletion_trials: trials.filter((t) => t.kind === "journal-deletion").length,
+          evidence_deletion_trials: trials.filter((t) => t.kind === "evidence-deletion").length,
+          refused_by_approve: trials.filter((t) => t.approve_exit === 3).length,
           via_binary: trials.filter((t) => t.via === "binary").length,
           detected_exit_3_and_named: trials.filter((t) => t.exit === 3 && t.named).length,
           missed: trials.filter((t) => !(t.exit === 3 && t.named)).length,
@@ -111,7 +126,21 @@ describe(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
     );
     expect(files.length).toBeGreaterThan(40);
     for (let n = 0; n < TRIALS; n++) {
-      // Half the trials hit a journal line, half any other file of the store.
+      // Three in ten trials damage the store as a whole; the rest change one byte.
+      const roll = rng.int(10);
+      if (roll < 3) {
+        const kind = (["tail-truncation", "journal-deletion", "evidence-deletion"] as const)[roll] as Kind;
+        const t = await wholeStoreTrial(
+          n,
+          kind,
+          rng.pick(files.filter((f) => EVIDENCE.test(f))),
+          rng.range(1, 5),
+        );
+        trials.push(t);
+        expect(t, `trial ${n} (seed ${SEED})`).toMatchObject({ exit: 3, named: true, approve_exit: 3 });
+        continue;
+      }
+      // Half the byte trials hit a journal line, half any other file of the store.
       const onJournal = rng.chance(0.5);
       const rel = onJournal ? "journal.jsonl" : rng.pick(files.filter((f) => f !== "journal.jsonl"));
       const full = path.join(dir, rel);
@@ -146,6 +175,8 @@ describe(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
       const problems = o.code === 3 ? parseReport(o).problems : [];
       const t: Trial = {
         trial: n,
+        kind: "byte",
+        approve_exit: null,
         file: rel,
         line: line === null ? null : line + 1,
         offset,
@@ -163,3 +194,40 @@ describe(`tamper detection (${TRIALS} trials, seed ${SEED})`, () => {
     expect((await dwmInProcess(repo.path, ["verify", runId])).code).toBe(0);
   });
 });
+
+/** Damage the whole store one way, verify it (and ask `dwm approve` to build on it), put it back. */
+async function wholeStoreTrial(n: number, kind: Kind, evidence: string, cut: number): Promise<Trial> {
+  const journalFile = path.join(dir, "journal.jsonl");
+  const rel = kind === "evidence-deletion" ? evidence : "journal.jsonl";
+  const full = path.join(dir, rel);
+  const bytes = fs.readFileSync(full);
+  if (kind === "tail-truncation") {
+    const lines = bytes.toString("utf8").split("\n").slice(0, -1);
+    fs.writeFileSync(journalFile, `${lines.slice(0, -cut).join("\n")}\n`);
+  } else {
+    fs.rmSync(full);
+  }
+  let o: Outcome;
+  let a: Outcome;
+  try {
+    o = await dwmInProcess(repo.path, ["verify", runId, "--json"]);
+    a = await dwmInProcess(repo.path, ["approve", runId, "human-gate", "--reason", "tamper suite"]);
+  } finally {
+    fs.writeFileSync(full, bytes);
+  }
+  const problems = o.code === 3 ? parseReport(o).problems : [];
+  return {
+    trial: n,
+    kind,
+    approve_exit: a.code,
+    file: rel,
+    line: kind === "tail-truncation" ? cut : null,
+    offset: 0,
+    from: 0,
+    to: 0,
+    via: "in-process",
+    exit: o.code,
+    named: problems.some((p) => p.file === rel),
+    codes: problems.filter((p) => p.file === rel).map((p) => p.code),
+  };
+}

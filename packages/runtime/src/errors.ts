@@ -124,6 +124,44 @@ export const runtimeErrors = defineErrors({
     hint: "The journal was changed consistently or written by a faulty stage; see the event named.",
     exitCode: EXIT.integrity,
   },
+  ERR_VERIFY_JOURNAL_TRUNCATED: {
+    title: "The journal ends before the head recorded in journal.head: complete events were removed.",
+    hint: "Restore journal.jsonl from a backup; DWM never rebuilds a history over recorded evidence.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_VERIFY_JOURNAL_HEAD: {
+    title:
+      "The journal's event at the head recorded in journal.head is not the event recorded there (the journal was replaced), or journal.head is damaged.",
+    hint: "Restore journal.jsonl and journal.head from a backup; a journal is never replaced.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_VERIFY_JOURNAL_MISSING: {
+    title:
+      "The journal is missing or empty, but the run store holds its head or evidence (attempts, reviews, approvals, handoffs).",
+    hint: "Restore journal.jsonl from a backup; a run never starts a new history over existing evidence.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_VERIFY_LEFTOVER_TEMP: {
+    title: "A temporary file of an atomic write that a crashed process left behind.",
+    hint: "Not tampering: `dwm run` removes it and journals that it did.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_VERIFY_LEFTOVER_ATTEMPT: {
+    title: "Files of an attempt that was in flight when its runner died, not yet recorded in the journal.",
+    hint: "Not tampering: `dwm run` abandons the attempt (journaled) and runs the packet again.",
+    exitCode: EXIT.integrity,
+  },
+  ERR_VERIFY_PENDING_APPROVAL: {
+    title:
+      "An approval of a gate that waits for a decision, written but not journaled yet (a runner held the lock, or the approve stopped before journaling).",
+    hint: "Not tampering: `dwm run` checks it again and journals it (or says why it refuses it).",
+    exitCode: EXIT.integrity,
+  },
+  ERR_VERIFY_LEFTOVER_REF_LOCK: {
+    title: "A git lock file of a ref DWM owns for this run, left by a runner that died.",
+    hint: "Not tampering: `dwm run` removes it and journals that it did.",
+    exitCode: EXIT.integrity,
+  },
 });
 
 export type RuntimeErrorCode = Exclude<keyof typeof runtimeErrors, "create" | "list">;

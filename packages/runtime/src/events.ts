@@ -13,9 +13,12 @@ export type EventOf<T extends EventType> = Extract<JournalEvent, { type: T }>;
 
 export const JOURNAL_FILE = "journal.jsonl";
 
-/** The fields an event's digest covers. */
+/**
+ * The fields an event's digest covers, in canonical key order: the canonicaliser then writes a
+ * body parsed from a journal line as it is, without rebuilding it.
+ */
 export function eventBody(e: Pick<JournalEvent, "seq" | "prev" | "type" | "at" | "data">) {
-  return { seq: e.seq, prev: e.prev, type: e.type, at: e.at, data: e.data };
+  return { at: e.at, data: e.data, prev: e.prev, seq: e.seq, type: e.type };
 }
 
 /**
@@ -34,6 +37,19 @@ export function encodeEvent(body: ReturnType<typeof eventBody>): { digest: Diges
 export function spliceDigest(bodyJson: string, d: string): string {
   const i = bodyJson.lastIndexOf(',"prev":');
   return `${bodyJson.slice(0, i)},"digest":${JSON.stringify(d)}${bodyJson.slice(i)}`;
+}
+
+/** `line === spliceDigest(bodyJson, d)`, compared in place (no third copy of every line). */
+function isSpliced(line: string, bodyJson: string, d: string): boolean {
+  const i = bodyJson.lastIndexOf(',"prev":');
+  const field = `,"digest":${JSON.stringify(d)}`;
+  return (
+    i >= 0 &&
+    line.length === bodyJson.length + field.length &&
+    line.startsWith(field, i) &&
+    line.startsWith(bodyJson.slice(0, i)) &&
+    line.endsWith(bodyJson.slice(i))
+  );
 }
 
 /** An incomplete last line: bytes after the last newline. */
@@ -118,7 +134,7 @@ function encodingProblems(line: string, ev: JournalEvent, seq: number): VerifyPr
   const out: VerifyProblem[] = [];
   const bodyJson = canonicalJson(eventBody(ev));
   const computed = digestBytes(bodyJson);
-  if (line !== spliceDigest(bodyJson, ev.digest)) {
+  if (!isSpliced(line, bodyJson, ev.digest)) {
     out.push(
       problem(
         "ERR_VERIFY_EVENT_NOT_CANONICAL",
@@ -194,20 +210,34 @@ function scanLine(line: string, seq: number, expectPrev: string | null): Scanned
   };
 }
 
+/** The events of a prefix verified before: parsed, not checked again. */
+function parseTrusted(text: string): JournalEvent[] {
+  const out: JournalEvent[] = [];
+  for (let at = 0; at < text.length; ) {
+    const nl = text.indexOf("\n", at);
+    out.push(JSON.parse(text.slice(at, nl)) as JournalEvent);
+    at = nl + 1;
+  }
+  return out;
+}
+
 /**
  * Check every complete line of a journal: JSON, schema, canonical form, digest,
  * sequence and chain. The first event must be run.opened and link (`prev`) to the
  * run.json digest it records. Pure; reports problems instead of throwing.
+ * `trustedBytes` (a line boundary): a prefix the caller has verified before, byte for byte
+ * (the store check's cache); its lines are only parsed.
  */
-export function scanJournal(buf: Uint8Array): JournalScan {
+export function scanJournal(buf: Uint8Array, trustedBytes = 0): JournalScan {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const torn = tornTail(b);
   const problems: VerifyProblem[] = torn ? [tornProblem(torn)] : [];
-  const events: JournalEvent[] = [];
   const text = b.toString("utf8", 0, torn ? torn.offset : b.length);
-  let lines = 0;
-  let expectPrev: string | null = null;
-  for (let pos = 0; pos < text.length; ) {
+  const trustedText = trustedBytes > 0 ? b.toString("utf8", 0, trustedBytes) : "";
+  const events = parseTrusted(trustedText);
+  let lines = events.length;
+  let expectPrev: string | null = events.at(-1)?.digest ?? null;
+  for (let pos = trustedText.length; pos < text.length; ) {
     const nl = text.indexOf("\n", pos);
     const r = scanLine(text.slice(pos, nl), ++lines, expectPrev);
     pos = nl + 1;

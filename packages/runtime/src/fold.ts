@@ -59,6 +59,7 @@ const HANDLERS: { readonly [T in EventType]: Handler<T> } = {
   "lease.taken": applyLease,
   "lease.taken-over": applyLease,
   "journal.truncated": applyNothing,
+  "store.recovered": applyNothing,
   "packet.dispatched": applyDispatched,
   "attempt.recorded": applyAttemptRecorded,
   "packet.reviewed": applyReviewed,

@@ -12,7 +12,24 @@ export {
   STATE_FILE,
   stateCacheStatus,
 } from "./journal.js";
+export {
+  EVIDENCE_DIRS,
+  evidenceFolders,
+  HEAD_FILE,
+  headProblems,
+  readJournalHead,
+  writeJournalHead,
+} from "./journal-head.js";
+export type { Leftover } from "./leftovers.js";
+export {
+  leftoverLive,
+  leftoverProblem,
+  refLockLeftovers,
+  runLockHeld,
+  storeLeftovers,
+  tempFileOf,
+} from "./leftovers.js";
 export { applyRecompile } from "./recompile.js";
-export { verifyRun } from "./verify.js";
+export { checkStore, verifyCacheFile, verifyRun } from "./verify.js";
 export type { SignatureReport } from "./verify-signatures.js";
 export { trustFor, verifySignatures } from "./verify-signatures.js";

@@ -25,6 +25,8 @@ import {
   type TornTail,
 } from "./events.js";
 import { applyEvent, foldJournal } from "./fold.js";
+import { cachedSeq, evidenceFolders, HeadAnchor, headProblems, readJournalHead } from "./journal-head.js";
+import { type Leftover, leftoverLive, refLockLeftovers, storeLeftovers } from "./leftovers.js";
 
 export const RUN_FILE = "run.json";
 export const STATE_FILE = "state.json";
@@ -111,6 +113,13 @@ export interface Journal {
   readonly head: Digest;
   /** The incomplete last line openJournal cut off, if any (also journaled as journal.truncated). */
   readonly repaired: TornTail | null;
+  /** Crash leftovers openJournal removed (also journaled as store.recovered). */
+  readonly recovered: readonly Leftover[];
+  /**
+   * What failed after an effect was journaled (journal.head, state.json, the lock's release):
+   * the command still succeeded; it reports these as warnings.
+   */
+  readonly warnings: string[];
   /** Append one event (validated, checked against the state, fsynced) and return it. */
   append<T extends EventType>(type: T, data: EventData<T>): JournalEvent;
   /** Append several events with one fsync; all are checked before any is written. */
@@ -130,6 +139,11 @@ class RunJournal implements Journal {
   run: Run;
   state: RunState;
   readonly repaired: TornTail | null;
+  recovered: readonly Leftover[] = [];
+  readonly warnings: string[] = [];
+  /** Size of the journal file: the end of the last complete line. */
+  private bytes: number;
+  private readonly anchor: HeadAnchor;
   private fd: number | null;
   private readonly clock: Clock;
   private readonly lock: LockHandle;
@@ -144,6 +158,7 @@ class RunJournal implements Journal {
     lock: LockHandle;
     leaseMs: number;
     repaired: TornTail | null;
+    bytes: number;
   }) {
     this.runDir = init.runDir;
     this.run = init.run;
@@ -153,6 +168,8 @@ class RunJournal implements Journal {
     this.lock = init.lock;
     this.leaseMs = init.leaseMs;
     this.repaired = init.repaired;
+    this.bytes = init.bytes;
+    this.anchor = new HeadAnchor(init.runDir);
   }
 
   get seq(): number {
@@ -215,7 +232,21 @@ class RunJournal implements Journal {
       this.abandon();
       throw e;
     }
+    this.bytes += Buffer.byteLength(text);
+    this.anchorHead();
     return events;
+  }
+
+  /**
+   * Rewrite journal.head after an append. The events are durable already: a failure here
+   * leaves the head behind the journal (allowed: it is a lower bound) and is a warning.
+   */
+  private anchorHead(): void {
+    try {
+      this.anchor.update({ seq: this.state.seq, digest: this.head, bytes: this.bytes });
+    } catch (e) {
+      this.warnings.push(`journal.head was not updated after event ${this.state.seq}: ${errText(e)}`);
+    }
   }
 
   private abandon(): void {
@@ -227,6 +258,11 @@ class RunJournal implements Journal {
       }
     }
     this.fd = null;
+    try {
+      this.anchor.close();
+    } catch {
+      // the journal failed first; that error is the one thrown
+    }
     this.lock.release();
   }
 
@@ -260,15 +296,36 @@ class RunJournal implements Journal {
 
   close(): void {
     if (this.fd === null) return;
+    // Everything journaled is durable by now: what fails from here on is a warning, never
+    // the command's failure (state.json is a cache; a lock left behind is taken over).
     try {
       fs.closeSync(this.fd);
-      this.fd = null;
+    } catch (e) {
+      this.warnings.push(`closing the journal failed: ${errText(e)}`);
+    }
+    this.fd = null;
+    try {
+      this.anchor.close();
+    } catch (e) {
+      this.warnings.push(`journal.head was not synced: ${errText(e)}`);
+    }
+    try {
       this.saveState();
-    } finally {
-      this.fd = null;
+    } catch (e) {
+      this.warnings.push(`state.json (a cache of the journal) was not saved: ${errText(e)}`);
+    }
+    try {
       this.lock.release();
+    } catch (e) {
+      this.warnings.push(`the run lock was not released: ${errText(e)}`);
     }
   }
+}
+
+function errText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  return code && !msg.includes(code) ? `${code} ${msg}` : msg;
 }
 
 /** Is state.json missing, stale (seq/head differ) or unreadable? */
@@ -277,7 +334,12 @@ export function stateCacheStatus(
   seq: number,
   head: string | null,
 ): "fresh" | "stale" | "missing" {
-  const buf = readBytes(path.join(runDir, STATE_FILE));
+  let buf: Buffer | null;
+  try {
+    buf = readBytes(path.join(runDir, STATE_FILE));
+  } catch {
+    return "stale"; // a cache that cannot be read (a directory in its place) is rebuilt
+  }
   if (buf === null) return "missing";
   try {
     const v = JSON.parse(buf.toString("utf8")) as Partial<RunState>;
@@ -308,9 +370,13 @@ function takeRunLock(dir: string, run: Run, options: OpenJournalOptions, me: Run
   } catch (e) {
     if (isDwmError(e) && e.code === "ERR_LOCK_HELD") {
       const d = e.details ?? {};
+      const who =
+        d.pid === -1
+          ? "another process that is writing its lock file now"
+          : `pid ${String(d.pid)} on ${String(d.host)}`;
       throw runtimeErrors.create(
         "ERR_RUN_LOCKED",
-        `run ${run.run_id} is locked by pid ${String(d.pid)} on ${String(d.host)} (lease until ${String(d.expires_at)})`,
+        `run ${run.run_id} is locked by ${who} (lease until ${String(d.expires_at)})`,
         { details: { run_id: run.run_id, pid: d.pid, host: d.host, expires_at: d.expires_at }, cause: e },
       );
     }
@@ -331,6 +397,47 @@ function foldChecked(file: string, events: readonly JournalEvent[], run: Run): R
     }
     throw e;
   }
+}
+
+/**
+ * The journal against what anchors it outside itself (journal.head, evidence folders,
+ * state.json): a missing, shortened or replaced journal is refused with its ERR_VERIFY_* code
+ * (exit 3) before anything is cut or appended. The torn-tail repair comes after this, so it
+ * only ever cuts an incomplete line past the anchored head.
+ */
+function checkAnchors(dir: string, file: string, buf: Buffer, scan: ReturnType<typeof scanJournal>): void {
+  const { head, problem } = readJournalHead(dir);
+  const problems = problem
+    ? [problem]
+    : headProblems(scan, {
+        head,
+        evidence: evidenceFolders(dir),
+        stateSeq: cachedSeq(dir, STATE_FILE),
+        journal: buf,
+      });
+  throwFirst(problems, file);
+}
+
+/**
+ * Remove the crash leftovers nothing names and no live process writes: temp files of atomic
+ * writes (their pid is gone) and git locks of this run's refs (this opener holds the run lock,
+ * so the runner that held them is gone). Attempt folders are the run loop's (it abandons them).
+ */
+function removeLeftovers(dir: string, run: Run): Leftover[] {
+  const found = [
+    ...storeLeftovers(dir, null).filter((l) => l.kind === "temp-file" && !leftoverLive(l, false)),
+    ...refLockLeftovers(dir, run.run_id),
+  ];
+  const removed: Leftover[] = [];
+  for (const l of found) {
+    try {
+      fs.rmSync(l.file, { force: true });
+      removed.push(l);
+    } catch {
+      // left for verify to report and the next opener to try again
+    }
+  }
+  return removed;
 }
 
 /** Cut off the incomplete line only; everything before it was checked. */
@@ -365,6 +472,8 @@ export function openingEvents(opening: {
   tookOver: LockInfo | null;
   pid: number;
   host: string;
+  /** Crash leftovers removed before the lease event. */
+  recovered?: readonly Leftover[];
   instance?: string | undefined;
   branch?: string | undefined;
 }): EventDraft[] {
@@ -388,6 +497,21 @@ export function openingEvents(opening: {
     drafts.push({
       type: "journal.truncated",
       data: { offset: torn.offset, bytes: torn.bytes, tail_digest: torn.digest },
+    });
+  }
+  const [firstLeftover] = opening.recovered ?? [];
+  if (opening.recovered && firstLeftover) {
+    const describe = (l: Leftover) => ({
+      kind: l.kind === "ref-lock" ? ("ref-lock" as const) : ("temp-file" as const),
+      path: l.path,
+      reason:
+        l.kind === "ref-lock"
+          ? "git's lock of a ref of this run, left by a runner that is gone"
+          : `temporary file of an atomic write${l.pid === null ? "" : ` by pid ${l.pid}`}, whose writer is gone`,
+    });
+    drafts.push({
+      type: "store.recovered",
+      data: { leftovers: [describe(firstLeftover), ...opening.recovered.slice(1).map(describe)] },
     });
   }
   drafts.push(
@@ -426,6 +550,7 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
     const buf = readBytes(file) ?? Buffer.alloc(0);
     const scan = scanJournal(buf);
     throwFirst(scan.problems, file);
+    checkAnchors(dir, file, buf, scan);
     const state = foldChecked(file, scan.events, run);
     if (scan.events.length > 0 && state.run_digest !== runDigest && !options.recompile) {
       throw runtimeErrors.create(
@@ -445,7 +570,9 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
       lock,
       leaseMs: me.leaseMs,
       repaired: scan.torn,
+      bytes: scan.torn ? scan.torn.offset : buf.length,
     });
+    journal.recovered = removeLeftovers(dir, run);
     journal.appendAll(
       openingEvents({
         run,
@@ -455,11 +582,18 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
         tookOver: lock.tookOver,
         pid: me.pid,
         host: me.host,
+        recovered: journal.recovered,
         instance: options.instance,
         branch: options.branch,
       }),
     );
-    if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") journal.saveState();
+    if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") {
+      try {
+        journal.saveState();
+      } catch (e) {
+        journal.warnings.push(`state.json (a cache of the journal) was not saved: ${errText(e)}`);
+      }
+    }
     return journal;
   } catch (e) {
     lock.release();

@@ -178,6 +178,8 @@ describe("verifyRun reports each kind of problem", () => {
         ["ERR_VERIFY_SEQ", 5],
         ["ERR_VERIFY_CHAIN", 5],
         ...[6, 7, 8, 9, 10, 11, 12, 13, 14].map((n) => ["ERR_VERIFY_SEQ", n]),
+        // journal.head and state.json record event 15: a complete event was removed.
+        ["ERR_VERIFY_JOURNAL_TRUNCATED", 15],
         // The review that event named is now named by nothing.
         ["ERR_VERIFY_UNEXPECTED_FILE", "reviews/inventory/1.json"],
       ]);
@@ -202,6 +204,7 @@ describe("verifyRun reports each kind of problem", () => {
       const file = path.join(s.runDir, "journal.jsonl");
       fs.rmSync(file);
       fs.rmSync(path.join(s.runDir, "state.json"));
+      fs.rmSync(path.join(s.runDir, "journal.head"));
       for (const d of ["attempts", "reviews", "handoffs", "approvals", "attestations"])
         fs.rmSync(path.join(s.runDir, d), { recursive: true });
       const j = openJournal(s.runDir, { clock: new FakeClock(), pid: 1, host: "h" });

@@ -1,20 +1,45 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import {
   type ArtifactProblem,
   checkArtifact,
   checkArtifactBytes,
   digest,
+  digestBytes,
   isDwmError,
   isReadProblem,
   readArtifactFile,
   type TrustStore,
 } from "@dwm/core";
-import type { JournalEvent, Run, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
+import type { JournalEvent, Run, RunState, SchemaName, VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { JOURNAL_FILE, type JournalScan, scanJournal } from "./events.js";
 import { foldJournal } from "./fold.js";
+import { StatCache } from "./internal/stat-cache.js";
 import { LOCK_FILE, RUN_FILE, STATE_FILE, stateCacheStatus } from "./journal.js";
+import { cachedSeq, evidenceFolders, HEAD_FILE, headProblems, readJournalHead } from "./journal-head.js";
+import {
+  gitCommonDir,
+  type Leftover,
+  leftoverProblem,
+  refLockLeftovers,
+  runLockHeld,
+  storeLeftovers,
+} from "./leftovers.js";
 import { trustFor, verifySignatures } from "./verify-signatures.js";
+
+/**
+ * Where the stat cache of the store check (see verify-cache.schema.json) of a run lives: in the
+ * repository's git directory (`dwm/verify-cache/`), like git's own index: no part of the run,
+ * never tracked, read-only to workers. Null outside a git repository (no cache: every check is full).
+ */
+export function verifyCacheFile(runDir: string): string | null {
+  const dir = path.resolve(runDir);
+  const common = gitCommonDir(dir);
+  if (common === null) return null;
+  const key = digestBytes(dir).slice("sha256:".length, "sha256:".length + 12);
+  return path.join(common, "dwm", "verify-cache", `${path.basename(dir)}-${key}.json`);
+}
 
 /** Files every run store may hold that nothing else names. */
 const EXEMPT = new Set([
@@ -22,6 +47,7 @@ const EXEMPT = new Set([
   JOURNAL_FILE,
   STATE_FILE,
   LOCK_FILE,
+  HEAD_FILE,
   ".dwm-run",
   "plan.json",
   "scorecard.json",
@@ -63,7 +89,18 @@ export function verifyProblemOf(p: ArtifactProblem, seq?: number): VerifyProblem
 class StoreChecker {
   readonly problems: VerifyProblem[] = [];
   filesChecked = 0;
-  constructor(readonly runDir: string) {}
+  constructor(
+    readonly runDir: string,
+    readonly cache: StatCache | null = null,
+  ) {}
+
+  /** A file the cache says is unchanged since it had `expected`: counted, not read. */
+  private cached(rel: string, expected: string | null): boolean {
+    if (expected === null || this.cache === null || !this.cache.fresh(rel, expected)) return false;
+    this.filesChecked++;
+    this.cache.verified(rel, expected);
+    return true;
+  }
 
   add(code: string, file: string, message: string, extra: Partial<VerifyProblem> = {}): void {
     this.problems.push({ code, file, message, repairable: false, ...extra });
@@ -86,14 +123,19 @@ class StoreChecker {
 
   /** A raw file whose bytes must have `expected` digest. */
   bytes(rel: string, expected: string, seq?: number): void {
+    if (this.cached(rel, expected)) return;
     const c = checkArtifactBytes(rel, this.options(expected));
     this.record(c, seq);
+    if (c.ok) this.cache?.verified(rel, expected);
   }
 
   /** A JSON artifact: parses, matches its schema, has the digest, is canonically rendered. */
   json(rel: string, schema: SchemaName | null, expected: string | null): unknown {
+    // Only a file checked against a digest is cached; its value is not needed then.
+    if (this.cached(rel, expected)) return undefined;
     const c = checkArtifact(rel, schema, this.options(expected));
     this.record(c, undefined);
+    if (c.ok && expected !== null) this.cache?.verified(rel, expected);
     return c.value;
   }
 
@@ -159,18 +201,36 @@ export function journalIntact(scan: JournalScan): boolean {
   return scan.problems.every((p) => p.repairable) && scan.lines === scan.events.length;
 }
 
-/** The journal: its lines, run.json against the digest it last recorded, and its history. */
-function checkJournal(c: StoreChecker, run: Run | undefined): { scan: JournalScan; intact: boolean } {
+/** The journal: its lines, its anchors (journal.head, evidence, state.json), run.json against the digest it last recorded, and its history. */
+function checkJournal(
+  c: StoreChecker,
+  run: Run | undefined,
+): { scan: JournalScan; intact: boolean; state: RunState | null; bytes: Buffer } {
+  // The anchors first: a live runner only moves them forward after its appends, so read before
+  // the journal they can never be ahead of it.
+  const { head, problem } = readJournalHead(c.runDir);
+  const evidence = evidenceFolders(c.runDir);
+  const stateSeq = cachedSeq(c.runDir, STATE_FILE);
   const exists = fs.existsSync(path.join(c.runDir, JOURNAL_FILE));
-  const scan = scanJournal((exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0));
+  const bytes = (exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0);
+  const scan = scanJournal(bytes, c.cache?.journalPrefix(bytes) ?? 0);
   c.problems.push(...scan.problems);
-  const intact = journalIntact(scan);
-  if (run === undefined) return { scan, intact };
+  if (problem) c.problems.push(problem);
+  const anchored = headProblems(scan, { head, evidence, stateSeq, journal: bytes });
+  c.problems.push(...anchored);
+  const intact = journalIntact(scan) && anchored.length === 0;
+  if (run === undefined) return { scan, intact, state: null, bytes };
   const stale = runDigestProblem(digest(run), scan.events);
   if (stale) c.problems.push(stale);
-  const unfoldable = intact ? foldProblem(scan.events, run) : null;
-  if (unfoldable) c.problems.push(unfoldable);
-  return { scan, intact };
+  // A journal that fails its anchors tells no trustworthy state: no file passes for a leftover of it.
+  if (!intact) return { scan, intact, state: null, bytes };
+  try {
+    return { scan, intact, state: foldJournal(scan.events, run), bytes };
+  } catch {
+    const unfoldable = foldProblem(scan.events, run);
+    if (unfoldable) c.problems.push(unfoldable);
+    return { scan, intact, state: null, bytes };
+  }
 }
 
 /** The marker, snapshots and everything run.json indexes; returns what each indexed file must be. */
@@ -225,11 +285,19 @@ function walk(dir: string, rel = ""): { path: string; symlink: boolean }[] {
   return out;
 }
 
-/** A symlink anywhere, or a file that neither run.json, the journal nor the exempt list names. */
+/**
+ * A symlink anywhere, or a file that neither run.json, the journal nor the exempt list names:
+ * a crash leftover (`leftovers`, by run-relative path: repairable) or an unexpected file.
+ */
 export function strayFileProblems(
   entries: readonly { path: string; symlink: boolean }[],
   expected: ReadonlyMap<string, Expected>,
+  leftovers: readonly Leftover[] = [],
+  runnerAlive = false,
 ): VerifyProblem[] {
+  const leftoverOf = (p: string) =>
+    leftovers.find((l) => l.kind !== "ref-lock" && (l.path === p || p.startsWith(`${l.path}/`)));
+  const reported = new Set<Leftover>();
   return entries.flatMap((entry): VerifyProblem[] => {
     if (entry.symlink)
       return [
@@ -241,6 +309,12 @@ export function strayFileProblems(
         },
       ];
     if (EXEMPT.has(entry.path) || expected.has(entry.path)) return [];
+    const l = leftoverOf(entry.path);
+    if (l) {
+      if (reported.has(l)) return [];
+      reported.add(l);
+      return [leftoverProblem(l, runnerAlive)];
+    }
     return [
       {
         code: "ERR_VERIFY_UNEXPECTED_FILE",
@@ -279,21 +353,59 @@ function signaturesOf(dir: string, events: readonly JournalEvent[], trust: Trust
  * reported, not just the first.
  */
 export function verifyRun(runDir: string, options: { trust?: TrustStore } = {}): VerifyReport {
+  return verifyWith(path.resolve(runDir), null, options.trust).report;
+}
+
+/**
+ * The check every command that changes a run makes first: `verifyRun`'s checks, but a file
+ * whose stat is unchanged since it last matched the same expected digest is not hashed again
+ * (verify-cache.json, like git's index), nor is the journal prefix verified before. The
+ * cache is rewritten when nothing but repairable problems were found. Same report as verifyRun.
+ * `nowMs` (tests): when the check runs; a file changed within 2 s of it is not cached.
+ */
+export function checkStore(
+  runDir: string,
+  options: { nowMs?: number; trust?: TrustStore } = {},
+): VerifyReport {
   const dir = path.resolve(runDir);
-  const c = new StoreChecker(dir);
+  const file = verifyCacheFile(dir);
+  const cache = StatCache.load(dir, file, options.nowMs);
+  const { report, journal } = verifyWith(dir, cache, options.trust);
+  if (file !== null && report.problems.every((p) => p.repairable) && journal !== null) {
+    try {
+      cache.save(file, journal);
+    } catch {
+      // A cache that cannot be written only costs the next check its speed.
+    }
+  }
+  return report;
+}
+
+function verifyWith(
+  dir: string,
+  cache: StatCache | null,
+  trust?: TrustStore,
+): { report: VerifyReport; journal: { seq: number; bytes: Uint8Array } | null } {
+  const c = new StoreChecker(dir, cache);
   const run = c.json(RUN_FILE, "run", null) as Run | undefined;
-  const { scan, intact } = checkJournal(c, run);
+  const { scan, intact, state, bytes: journalBytes } = checkJournal(c, run);
   const expected = run === undefined ? new Map<string, Expected>() : checkCompiledFiles(c, run);
   for (const [rel, e] of filesNamedByJournal(scan.events)) {
     c.bytes(rel, e.digest, e.seq);
     expected.set(rel, e);
   }
-  c.problems.push(...strayFileProblems(walk(dir), expected));
-  const signed = signaturesOf(dir, scan.events, options.trust);
+  const runnerAlive = runLockHeld(path.join(dir, LOCK_FILE), new Date().toISOString(), os.hostname());
+  const entries = walk(dir);
+  const listed = entries.filter((e) => !e.symlink).map((e) => e.path);
+  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed);
+  c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
+  if (run !== undefined)
+    c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
+  const signed = signaturesOf(dir, scan.events, trust);
   c.problems.push(...signed.problems);
 
   const last = scan.events.at(-1);
-  return {
+  const report: VerifyReport = {
     kind: "verify-report",
     schema_version: "1",
     run_id: run?.run_id ?? null,
@@ -306,4 +418,6 @@ export function verifyRun(runDir: string, options: { trust?: TrustStore } = {}):
     problems: c.problems,
     signatures: signed.signatures,
   };
+  const complete = journalBytes.subarray(0, scan.torn ? scan.torn.offset : journalBytes.length);
+  return { report, journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null };
 }

@@ -51,6 +51,7 @@ const NEUTRAL_EVENTS = new Set<JournalEvent["type"]>([
   "lease.taken",
   "lease.taken-over",
   "journal.truncated",
+  "store.recovered",
   "handoff.registered",
   "run.stopped",
   "run.completed",

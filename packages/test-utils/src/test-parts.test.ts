@@ -27,7 +27,7 @@ describe("test parts", () => {
   it("an unknown name in DWM_TEST_SKIP is an error naming the parts, not a silent no-op", () => {
     vi.stubEnv("DWM_TEST_SKIP", "redis");
     expect(() => leftOut("redis-server")).toThrow(
-      'DWM_TEST_SKIP names an unknown part "redis"; the parts are redis-server, openssl, bubblewrap, chromium, zsh, fish, agent-clis, reference-plans',
+      'DWM_TEST_SKIP names an unknown part "redis"; the parts are redis-server, openssl, bubblewrap, chromium, zsh, fish, iproute2, util-linux, agent-clis, reference-plans',
     );
   });
 

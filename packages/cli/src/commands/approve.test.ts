@@ -269,13 +269,16 @@ describe("dwm approve / reject", () => {
         approval_path: "approvals/write/1.json",
       });
       expect(runner.state.gates.write?.state).toBe("closed");
-      // Until journaled it is an unexpected file for verify, and counts for nothing.
+      // Until journaled it is a pending approval for verify (repairable: the runner journals it
+      // or refuses it), and counts for nothing.
       if (canVerify) {
         const v = await dwm(["verify", runId, "--json"]);
         expect(v.code).toBe(3);
         expect(
-          JSON.parse(v.stdout).problems.map((p: { code: string; file: string }) => `${p.code} ${p.file}`),
-        ).toEqual(["ERR_VERIFY_UNEXPECTED_FILE approvals/write/1.json"]);
+          JSON.parse(v.stdout).problems.map(
+            (p: { code: string; file: string; repairable: boolean }) => `${p.code} ${p.file} ${p.repairable}`,
+          ),
+        ).toEqual(["ERR_VERIFY_PENDING_APPROVAL approvals/write/1.json true"]);
       }
       // The runner picks it up: checks it again and journals it.
       const trust = testTrust();

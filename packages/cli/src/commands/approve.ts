@@ -18,6 +18,7 @@ import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
 import type { Approval, Approver, GateDecision, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { checkBeforeChange } from "../internal/preflight.js";
 import { integrationHeadNow, operatorFor } from "../operator.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
@@ -114,6 +115,7 @@ export async function decide(
 ): Promise<CommandResult> {
   const { runArg, gateId, reason, packets } = decisionArgs(args, ctx, decision);
   const resolved = resolveRun({ ...args, positionals: runArg === undefined ? [] : [runArg] }, ctx);
+  checkBeforeChange(resolved.runDir, decision, resolved.ref);
   const loaded = loadRun(resolved.runDir);
   const approver = approverOf(ctx);
   const repo = repoRoot(resolved.runDir);
@@ -158,6 +160,7 @@ export async function decide(
 
   const journal = openJournalUnlessLocked(resolved.runDir, ctx);
   let doc: GateDecision;
+  let warnings: readonly string[] = [];
   if (journal === null) {
     const { events } = readJournal(resolved.runDir);
     const { approval } = prepare(foldJournal(events, loaded.run));
@@ -184,9 +187,10 @@ export async function decide(
       );
     } finally {
       journal.close();
+      warnings = journal.warnings;
     }
   }
-  return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref) };
+  return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref), warnings };
 }
 
 /** What was decided, by whom, where the approval is, and whether it counts yet. */

@@ -7,6 +7,7 @@ import { applyRecompile, JOURNAL_FILE, type Journal, LOCK_FILE, openJournal } fr
 import type { ChangeReport, CompileResult, RunCheck } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { checkBeforeChange } from "../internal/preflight.js";
 import { ensureStoreIgnored, ignoredDirOf } from "../internal/store-ignore.js";
 
 async function git(ctx: CommandContext, cwd: string, args: string[]): Promise<string | null> {
@@ -140,6 +141,27 @@ function render(r: CompileResult): string {
 }
 
 /**
+ * A problem of a compiled file whose bytes are already what this compile writes: an earlier
+ * compile of this same plan died part-way through (it writes run.json last). This compile
+ * finishes that write and journals it (run.recompiled); any other change of a compiled file
+ * is damage, and the compile refuses it.
+ */
+export function writtenAlready(
+  runDir: string,
+  files: ReadonlyMap<string, string>,
+  p: { code: string; file: string },
+): boolean {
+  const text = files.get(p.file);
+  if (text === undefined || !["ERR_VERIFY_FILE_DIGEST", "ERR_VERIFY_RUN_DIGEST"].includes(p.code))
+    return false;
+  try {
+    return fs.readFileSync(path.join(runDir, p.file), "utf8") === text;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The change report as the journal must see it. Normally the compiler's report
  * (old run.json → new). When an earlier compile wrote run.json but died before
  * journaling it, the on-disk run.json is already new and the compiler's report is
@@ -231,8 +253,9 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       baseCommit: repo.head,
       runId: typeof args.values.run === "string" ? args.values.run : undefined,
       newRun: args.values.new === true,
-      beforeWrite: ({ runDir, created }) => {
+      beforeWrite: ({ runId: id, runDir, created, files }) => {
         if (created) return; // a new run is published with one rename
+        checkBeforeChange(runDir, "recompile", id, { repairs: (p) => writtenAlready(runDir, files, p) });
         if (fs.existsSync(path.join(runDir, JOURNAL_FILE))) {
           journal = openJournal(runDir, { clock: ctx.clock, recompile: true });
         } else {
@@ -254,5 +277,6 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   }
   ensureStoreIgnored(repo.root, ignoredDirOf(storeDir));
   const output = toCompileResult(compiled);
-  return { exitCode: 0, output, text: render(output) };
+  const warnings = (journal as Journal | null)?.warnings ?? [];
+  return { exitCode: 0, output, text: render(output), warnings };
 }

@@ -1,13 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { renderPrompt } from "@dwm/compiler";
-import { digest, digestBytes, readArtifact, writeArtifact, writeFileAtomic } from "@dwm/core";
+import { digest, digestBytes, readArtifact, renderArtifact, writeArtifact, writeFileAtomic } from "@dwm/core";
 import { type Attempt, type Packet, type Run, validateSchema } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, pathWithFakeClis, type TempDir } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../main.js";
 
 const runId = "demo-0123456789ab";
+const SCORECARD = fileURLToPath(
+  new URL("../../../../schemas/examples/scorecard/valid/activated.json", import.meta.url),
+);
 
 function survey(): Packet {
   return {
@@ -73,14 +77,19 @@ function writeRun(repoDir: string): void {
     schema_version: "1",
     run_id: runId,
   });
+  // plan.json and scorecard.json too: exec refuses a store that fails its check.
+  const plan = { schema_version: "0.5", plan_id: "demo", phases: [{ id: "survey" }] };
+  writeFileAtomic(path.join(dir, "plan.json"), renderArtifact(plan));
+  const scorecard = JSON.parse(fs.readFileSync(SCORECARD, "utf8"));
+  writeArtifact(path.join(dir, "scorecard.json"), "scorecard", scorecard);
   const run: Run = {
     kind: "run",
     schema_version: "1",
     run_id: runId,
     plan_id: "demo",
     plan_schema_version: "0.5",
-    plan_digest: digestBytes("plan"),
-    scorecard_digest: digestBytes("scorecard"),
+    plan_digest: digest(plan),
+    scorecard_digest: digest(scorecard),
     compiler_version: "0.1.0",
     revision: 1,
     base_commit: git(repoDir, "rev-parse", "HEAD"),

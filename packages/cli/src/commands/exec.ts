@@ -7,6 +7,7 @@ import type { Attempt, AttemptInput, AttemptRequest } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 import { findBindings } from "../internal/bindings-source.js";
+import { checkBeforeChange } from "../internal/preflight.js";
 import { isRunDir } from "../run-arg.js";
 import { workerSandbox } from "../worker-sandbox.js";
 
@@ -127,6 +128,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const repo = await repoRoot(ctx);
   const store = typeof args.values.store === "string" ? args.values.store : undefined;
   const runDir = runDirOf(ctx, repo, runArg, store);
+  checkBeforeChange(runDir, "exec", runArg);
   const loaded = loadRun(runDir);
   const packet = loaded.packets.get(packetId);
   const prompt = loaded.prompts.get(packetId);

@@ -1,6 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
-import { nodeProcessRunner, writeFileAtomic } from "@dwm/core";
+import {
+  dwmConfigDir,
+  loadOperatorKey,
+  nodeProcessRunner,
+  OPERATORS_FILE,
+  readOperators,
+  writeFileAtomic,
+} from "@dwm/core";
 import { executorErrors, WORKER_BINDINGS_FILE } from "@dwm/executor";
 import type { InitResult } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
@@ -16,6 +23,32 @@ export const INIT_NEXT: InitResult["next"] = [
   ["dwm", "run", PLAN_FILE, "--approve", "write"],
   ["dwm", "report", "--open"],
 ];
+
+/**
+ * The key steps a first run needs before INIT_NEXT: `dwm keys init` without an operator key,
+ * `dwm keys trust` while the repository does not trust it (every run signs its approvals).
+ */
+export function keySteps(
+  root: string,
+  env: Readonly<Record<string, string | undefined>>,
+): InitResult["next"] {
+  let keyId: string;
+  try {
+    keyId = loadOperatorKey(dwmConfigDir(env)).keyId;
+  } catch {
+    return [
+      ["dwm", "keys", "init"],
+      ["dwm", "keys", "trust"],
+    ];
+  }
+  let trusted = false;
+  try {
+    trusted = readOperators(path.join(root, OPERATORS_FILE)).keys.some((k) => k.key_id === keyId);
+  } catch {
+    // an unreadable dwm.operators.json: `dwm keys trust` says what is wrong with it
+  }
+  return trusted ? [] : [["dwm", "keys", "trust"]];
+}
 
 /** The repository around `cwd` (its top level), or ERR_EXEC_NOT_A_REPO. */
 async function repositoryOf(ctx: CommandContext): Promise<string> {
@@ -65,7 +98,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     repo: root,
     written: [],
     kept: [],
-    next: INIT_NEXT,
+    next: [...keySteps(root, ctx.env), ...INIT_NEXT],
   };
   writeUnlessThere(root, PLAN_FILE, starterPlan(planIdFor(root)), force, out);
   writeUnlessThere(root, WORKER_BINDINGS_FILE, starterBindings(), force, out);
@@ -73,6 +106,14 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   if (ignore) out.written.push(ignore);
   return { exitCode: 0, output: out, text: render(out) };
 }
+
+const WHY: Record<string, string> = {
+  "dwm keys init": "once: your operator key (it signs your approvals), outside every repository",
+  "dwm keys trust": "this repository trusts your key (commit dwm.operators.json)",
+  [(INIT_NEXT[0] ?? []).join(" ")]: "check the plan",
+  [(INIT_NEXT[1] ?? []).join(" ")]: "run it, approving its write gate as you",
+  [(INIT_NEXT[2] ?? []).join(" ")]: "the run's report, in your browser",
+};
 
 function render(r: InitResult): string {
   const rel = (cmd: readonly string[] | undefined) => (cmd ?? []).join(" ");
@@ -82,8 +123,6 @@ function render(r: InitResult): string {
     ...r.kept.map((f) => `  kept ${f} (it exists; --force replaces it)`),
     "",
     `The starter plan lists the repository's tracked files, then summarises them by extension, in ${STARTER_OUT}/ of the run's integration branch (your checkout is not touched). Next:`,
-    `  $ ${rel(r.next[0])}   # check the plan`,
-    `  $ ${rel(r.next[1])}   # run it, approving its write gate as you`,
-    `  $ ${rel(r.next[2])}   # the run's report, in your browser`,
+    ...r.next.map((cmd) => `  $ ${rel(cmd)}   # ${WHY[rel(cmd)] ?? ""}`.trimEnd()),
   ].join("\n");
 }

@@ -189,13 +189,14 @@ describe("dwm land", () => {
     }
   });
 
-  it("refuses a run store that fails verification (exit 3)", async () => {
+  it("refuses a run store that fails verification (exit 3), like every command that changes something", async () => {
     const journal = path.join(runDir(repo.path), "journal.jsonl");
     const bytes = fs.readFileSync(journal);
     fs.writeFileSync(journal, bytes.toString("utf8").replace('"revision":1', '"revision":7'));
     try {
       const r = await dwm(repo.path, ["land", runId, "--json"]);
-      expect([r.code, codeOf(r)]).toEqual([3, "ERR_LAND_NOT_VERIFIED"]);
+      expect([r.code, codeOf(r)]).toEqual([3, "ERR_CLI_STORE_DAMAGED"]);
+      expect(git(repo.path, "rev-parse", "HEAD")).toBe(start);
     } finally {
       fs.writeFileSync(journal, bytes);
     }

@@ -2,11 +2,12 @@ import fs from "node:fs";
 import { nodeProcessRunner } from "@dwm/core";
 import { integrationBranch } from "@dwm/dispatcher";
 import { createGit, type GitPort } from "@dwm/executor";
-import { foldJournal, readJournal, readRun, verifyRun } from "@dwm/runtime";
+import { foldJournal, readJournal, readRun } from "@dwm/runtime";
 import type { LandResult } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 import { commitOf, currentBranch, integrationCommitOf, isAncestor } from "../internal/landing.js";
+import { checkBeforeChange } from "../internal/preflight.js";
 import { type ResolvedRun, repoRoot, resolveRun } from "../run-arg.js";
 
 type Mode = "default" | "ff-only" | "merge";
@@ -48,9 +49,14 @@ async function gitOut(git: GitPort, repo: string, argv: string[]): Promise<strin
   return r.stdout;
 }
 
-/** A run that may be landed: its store verifies, it is complete, its integration branch holds what the journal recorded. */
+/**
+ * A run that may be landed: its store passes the check every changing command makes (else
+ * ERR_CLI_STORE_DAMAGED, exit 3), and then verifies whole (landing repairs nothing, so what that
+ * check lets a runner continue past, crash leftovers or an unattested packet, also refuses), it
+ * is complete, and its integration branch holds what the journal recorded.
+ */
 async function landable(r: ResolvedRun, git: GitPort, repo: string): Promise<Source> {
-  const verify = verifyRun(r.runDir);
+  const verify = checkBeforeChange(r.runDir, "land", r.ref);
   if (!verify.ok) {
     throw cliErrors.create(
       "ERR_LAND_NOT_VERIFIED",

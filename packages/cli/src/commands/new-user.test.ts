@@ -58,8 +58,12 @@ describe("a new user's first run (README Quick start)", () => {
   it("dwm on PATH from the clone; init, evaluate, run, report --open; git sees nothing of .dwm/", async () => {
     const home = makeTempDir("dwm-pnpm-home-");
     cleanups.push(home.cleanup);
+    // A new user has no operator key yet: their config folder is a fresh one.
+    const config = makeTempDir("dwm-new-user-config-");
+    cleanups.push(config.cleanup);
     const env: NodeJS.ProcessEnv = {
       HOME: process.env.HOME,
+      DWM_CONFIG_DIR: config.path,
       PNPM_HOME: home.path,
       PATH: `${home.path}${path.delimiter}${process.env.PATH}`,
     };
@@ -79,15 +83,19 @@ describe("a new user's first run (README Quick start)", () => {
     expect(init.code, init.out).toBe(0);
     const next = suggested(init.out);
     expect(next).toEqual([
+      "dwm keys init",
+      "dwm keys trust",
       "dwm evaluate workflow.plan.json",
       "dwm run workflow.plan.json --approve write",
       "dwm report --open",
     ]);
 
-    // The three commands init printed, as printed.
+    // The commands init printed, as printed.
     const results = [];
     for (const line of next) results.push(await sh(repo.path, line.split(" "), userEnv));
-    const [evaluate, run, report] = results as { code: number | null; out: string }[];
+    const [keysInit, keysTrust, evaluate, run, report] = results as { code: number | null; out: string }[];
+    expect(keysInit?.code, keysInit?.out).toBe(0);
+    expect(keysTrust?.code, keysTrust?.out).toBe(0);
     expect(evaluate?.code, evaluate?.out).toBe(0);
     expect(evaluate?.out).toContain("valid: activate");
     expect(run?.code, run?.out).toBe(0);
@@ -118,7 +126,14 @@ describe("a new user's first run (README Quick start)", () => {
       "# Files by extension",
     );
     expect(git(repo.path, "status", "--porcelain", "--ignored=no")).toBe(
-      "?? dwm.workers.json\n?? workflow.plan.json",
+      "?? dwm.operators.json\n?? dwm.workers.json\n?? workflow.plan.json",
     );
+    // Once the key exists and is trusted, init suggests only the run's own steps.
+    const again = await sh(repo.path, ["dwm", "init"], userEnv);
+    expect(suggested(again.out)).toEqual([
+      "dwm evaluate workflow.plan.json",
+      "dwm run workflow.plan.json --approve write",
+      "dwm report --open",
+    ]);
   }, 240_000);
 });

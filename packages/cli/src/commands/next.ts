@@ -8,6 +8,7 @@ import { computeFrontier, planLimits } from "@dwm/scheduler";
 import type { Frontier, JournalEvent, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
+import { recoverableText } from "../internal/recoverable.js";
 import { liveHolder } from "../internal/run-model.js";
 import { type ResolvedRun, repoRoot, resolveRun } from "../run-arg.js";
 
@@ -114,13 +115,8 @@ function readRunView(r: ResolvedRun): RunView {
 /** A store that fails verification: run to cut off a torn last line, else repair first; null when intact. */
 export function integrityDecision(verify: ReturnType<typeof verifyRun>, refArgs: string[]): Decision | null {
   if (verify.ok) return null;
-  if (verify.problems.every((p) => p.repairable)) {
-    return {
-      action: "run",
-      reason: "a crash left an incomplete last journal line; running the workflow cuts it off and goes on",
-      argv: ["dwm", "run", ...refArgs],
-    };
-  }
+  const recoverable = recoverableText(verify.problems);
+  if (recoverable !== null) return { action: "run", reason: recoverable, argv: ["dwm", "run", ...refArgs] };
   const first = verify.problems[0];
   return {
     action: "repair-store",

@@ -1,4 +1,4 @@
-// The built CLI (packages/cli/dist/bin.js; turbo builds before tests) killed with SIGKILL at
+// The built CLI (packages/cli/dist/dwm.cjs; turbo builds before tests) killed with SIGKILL at
 // several points of a run, then run again: completed packets never run twice, verify passes.
 import fs from "node:fs";
 import path from "node:path";
@@ -64,6 +64,14 @@ describe("dwm run survives SIGKILL (built CLI)", () => {
           .map((e) => e.data.packet_id as string),
       );
       expect(atKill.length).toBeGreaterThan(0);
+      // What the dead runner left (its in-flight attempt's folder, temp files) is recoverable, not
+      // a failed verification: status and next send the operator to dwm run.
+      const killedRun = fs.readdirSync(path.join(repo.path, ".dwm", "runs"))[0] as string;
+      const st = await dwm(repo.path, ["status", killedRun, "--json"]);
+      expect(st.code, st.stdout).toBe(0);
+      expect(JSON.parse(st.stdout).next_action.kind).not.toBe("repair-integrity");
+      const nx = JSON.parse((await dwm(repo.path, ["next", killedRun, "--json"])).stdout);
+      expect(nx).toMatchObject({ action: "run", argv: ["dwm", "run", killedRun] });
 
       const again = start(repo.path, ["run", "--no-sandbox"], env);
       expect(await exited(again)).toBe(4);

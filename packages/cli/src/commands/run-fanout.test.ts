@@ -1,4 +1,4 @@
-// examples/fan-out through the built CLI (packages/cli/dist/bin.js): a fan-out over N documents
+// examples/fan-out through the built CLI (packages/cli/dist/dwm.cjs): a fan-out over N documents
 // (DWM_FANOUT_ITEMS, default 8; the figure is 200) killed with SIGKILL halfway through
 // its items, resumed (no completed item runs again), then its source changed for 3 items and run
 // again: exactly those 3 items (both per-item phases), the source and the reduce run.

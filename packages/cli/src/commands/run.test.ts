@@ -151,9 +151,9 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
     // Six packets: five completed, the human gate's waiting for its review.
     expect(heads.at(-1)).toMatch(/^\[00:00\] 5\/6 done · 0 running · attempts 6 · ETA ~00:00$/);
     // Every event line is printed once, above the block; the block is erased when the run stops.
-    expect(r.lines.filter((l) => /#\d+ /.test(plain(l)))).toHaveLength(38);
+    expect(r.lines.filter((l) => /#\d+ /.test(plain(l)))).toHaveLength(43);
     expect(r.lines.at(-1)).toMatch(/^\x1b\[\d+A\x1b\[0J\x1b\[1A$/);
-    expect(r.stdout).toContain("38 event(s)");
+    expect(r.stdout).toContain("43 event(s)");
   });
 
   it("--ndjson streams the journal events, then the outcome; --until is checked", async () => {

@@ -28,6 +28,7 @@ import {
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
 import { findBindings } from "../internal/bindings-source.js";
+import { checkBeforeChange } from "../internal/preflight.js";
 import { attemptCost } from "../internal/prices.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
 import { didYouMean } from "../internal/suggest.js";
@@ -474,6 +475,7 @@ async function execute(
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const opts = runOptions(args, ctx);
   const target = await targetOf(args, ctx);
+  checkBeforeChange(target.resolved.runDir, "run", target.resolved.ref, { needsLock: true });
   const progress = createProgress(
     ctx,
     printerMode(opts.ndjson, args.json, ctx.isTTY, opts.quiet),

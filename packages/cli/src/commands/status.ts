@@ -19,6 +19,7 @@ import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
 import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
+import { recoverableByRun, recoverableText } from "../internal/recoverable.js";
 import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
@@ -97,7 +98,9 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       state.completed && verify.ok ? await landingHere(ctx, state, events, runDoc) : null,
     ),
   };
-  return { exitCode: verify.ok ? 0 : 3, output: report, text: render(report) };
+  // Crash leftovers (all problems repairable) are not an integrity failure: `dwm run` recovers them.
+  const intact = verify.problems.every(recoverableByRun);
+  return { exitCode: intact ? 0 : 3, output: report, text: render(report) };
 }
 
 /** Where the completed run's result stands in the repository of the working directory. */
@@ -321,10 +324,11 @@ export function nextAction(
     };
   }
   if (!verify.ok) {
-    if (verify.problems.every((p) => p.repairable)) {
+    const recoverable = recoverableText(verify.problems);
+    if (recoverable !== null) {
       return {
         kind: "resume",
-        summary: "A crash left an incomplete last journal line; resuming the run truncates it and goes on.",
+        summary: `${recoverable[0]?.toUpperCase()}${recoverable.slice(1)}.`,
         command: `dwm run ${ref}`,
       };
     }

@@ -1,4 +1,4 @@
-// Helpers for the tests that drive the built CLI (packages/cli/dist/bin.js; turbo builds before
+// Helpers for the tests that drive the built CLI (packages/cli/dist/dwm.cjs; turbo builds before
 // tests) as a separate process: start it, wait for journal events, kill it, and run `dwm` in-process
 // for the checks afterwards (status, verify) with a fake clock.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -9,7 +9,7 @@ import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
 import { main } from "../main.js";
 import { operatorEnv, trustOperator } from "./operator.js";
 
-export const BIN = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+export const BIN = fileURLToPath(new URL("../../dist/dwm.cjs", import.meta.url));
 
 /** Fails the suite that drives the built CLI when it is not built (never a silent skip). */
 export function requireBuiltCli(): void {

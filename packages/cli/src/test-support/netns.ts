@@ -8,7 +8,11 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import net from "node:net";
 import os from "node:os";
+import path from "node:path";
 import { BIN, type DwmProcess } from "./built-cli.js";
+
+// The repository this test runs from (packages/cli/dist/bin.js is three levels down).
+const CHECKOUT = path.resolve(path.dirname(BIN), "../../..");
 
 /** Why namespaces cannot be made here (not root, no unshare or ip), or null when they can. */
 export function netnsUnavailable(): string | null {
@@ -90,6 +94,7 @@ export class NetLab {
     const outside = `dwm${this.tag}h${i}`;
     const inside = `dwm${this.tag}w${i}`;
     const tmp = os.tmpdir();
+    const underTmp = [tmp, "/tmp"].some((t) => CHECKOUT === t || CHECKOUT.startsWith(`${t}/`));
     const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
     const script = [
       "set -e",
@@ -100,8 +105,12 @@ export class NetLab {
       `ip link set ${inside} up`,
       `ip route add default via ${host}`,
       "mount -o remount,bind,ro /",
+      // A checkout under the temp folder (a CI clone in /tmp) is the worker's program: kept aside on
+      // /mnt while the fresh tmpfs goes over the temp folder, then bound back at its own path.
+      ...(underTmp ? [`mount --bind ${q(CHECKOUT)} /mnt`] : []),
       `mount -t tmpfs -o mode=1777,size=512m tmpfs ${q(tmp)}`,
       ...(tmp === "/tmp" ? [] : ["mount -t tmpfs -o mode=1777,size=512m tmpfs /tmp"]),
+      ...(underTmp ? [`mkdir -p ${q(CHECKOUT)}`, `mount --bind /mnt ${q(CHECKOUT)}`, "umount /mnt"] : []),
       `mkdir -p ${q(`${tmp}/home`)}`,
       `echo "ns-addresses $(ip -o -4 addr show | awk '{print $4}' | tr '\\n' ' ')"`,
       `if ${hide.map((h) => `[ ! -e ${q(h)} ]`).join(" && ") || "true"}; then echo ns-hidden yes; else echo ns-hidden no; fi`,

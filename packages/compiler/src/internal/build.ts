@@ -1,4 +1,4 @@
-import { checkRelativePath, type Digest, digest, digestBytes, MinHeap } from "@dwm/core";
+import { canonicalArtifact, checkRelativePath, type Digest, digestBytes, MinHeap } from "@dwm/core";
 import type {
   Gate,
   GateCategory,
@@ -20,10 +20,14 @@ export interface BuiltRun {
   /** Packets in run order: topological, ties in plan order. */
   packets: Packet[];
   packetDigests: Map<string, Digest>;
+  /** Each packet's file (its canonical rendering), made with its digest in one pass. */
+  packetFiles: Map<string, string>;
   prompts: Map<string, string>;
   promptDigests: Map<string, Digest>;
   gates: Gate[];
   gateDigests: Map<string, Digest>;
+  /** Each gate's file (its canonical rendering). */
+  gateFiles: Map<string, string>;
   handoffs: RunHandoffEntry[];
 }
 
@@ -457,23 +461,34 @@ function makePacket(phase: PlanPhaseView, ctx: PacketContext): Packet {
   };
 }
 
-/** Digests of packets, prompts (rendered from each packet and its digest) and gates. */
+/** Digests and files of packets, prompts (rendered from each packet and its digest) and gates. */
 function digestsOf(
   packets: readonly Packet[],
   gates: readonly Gate[],
-): Pick<BuiltRun, "packetDigests" | "prompts" | "promptDigests" | "gateDigests"> {
+): Pick<
+  BuiltRun,
+  "packetDigests" | "packetFiles" | "prompts" | "promptDigests" | "gateDigests" | "gateFiles"
+> {
   const packetDigests = new Map<string, Digest>();
+  const packetFiles = new Map<string, string>();
   const prompts = new Map<string, string>();
   const promptDigests = new Map<string, Digest>();
   for (const p of packets) {
-    const d = digest(p);
+    const { digest: d, rendered } = canonicalArtifact(p);
     packetDigests.set(p.packet_id, d);
+    packetFiles.set(p.packet_id, rendered);
     const text = renderPrompt(p, d);
     prompts.set(p.packet_id, text);
     promptDigests.set(p.packet_id, digestBytes(text));
   }
-  const gateDigests = new Map(gates.map((g) => [g.gate_id, digest(g)]));
-  return { packetDigests, prompts, promptDigests, gateDigests };
+  const gateDigests = new Map<string, Digest>();
+  const gateFiles = new Map<string, string>();
+  for (const g of gates) {
+    const { digest: d, rendered } = canonicalArtifact(g);
+    gateDigests.set(g.gate_id, d);
+    gateFiles.set(g.gate_id, rendered);
+  }
+  return { packetDigests, packetFiles, prompts, promptDigests, gateDigests, gateFiles };
 }
 
 /** Compile a validated plan into packets, prompts and gates, in memory: pure, and the same on every machine. */

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -119,7 +120,12 @@ export interface RunFile {
   text: string;
 }
 
-/** Write files into a fresh staging directory and publish it as `runDir` with one rename. */
+/**
+ * Write files into a fresh staging directory and publish it as `runDir` with one rename.
+ * Durability comes from one sync of the file system before that rename (as git batches its
+ * object fsyncs), not from an fsync per file: a crash before the rename leaves only the
+ * staging directory (a dot name no reader takes for a run), and after it the whole run.
+ */
 export function publishNewRun(storeAbs: string, runDir: string, files: RunFile[]): void {
   fs.mkdirSync(storeAbs, { recursive: true });
   const staging = path.join(
@@ -128,47 +134,74 @@ export function publishNewRun(storeAbs: string, runDir: string, files: RunFile[]
   );
   fs.mkdirSync(staging);
   try {
-    const dirs = new Set<string>([staging]);
-    for (const f of files) {
-      const target = path.join(staging, f.rel);
-      const dir = path.dirname(target);
-      if (!dirs.has(dir)) {
-        fs.mkdirSync(dir, { recursive: true });
-        dirs.add(dir);
-      }
-      const fd = fs.openSync(target, "wx", 0o644);
-      try {
-        fs.writeFileSync(fd, f.text);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
-    for (const d of dirs) fsyncDir(d);
+    const written = writeStaged(staging, files);
+    makeDurable(staging, written);
     if (fs.existsSync(runDir)) {
       throw compilerErrors.create("ERR_OUT_PATH_NOT_OWNED", `${runDir} appeared while the run was compiled`, {
         details: { path: path.basename(runDir) },
       });
     }
-    try {
-      fs.renameSync(staging, runDir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
-        throw compilerErrors.create(
-          "ERR_OUT_PATH_NOT_OWNED",
-          `${path.basename(runDir)} appeared while the run was compiled`,
-          {
-            details: { path: path.basename(runDir) },
-            cause: e,
-          },
-        );
-      }
-      throw e;
-    }
+    renameInto(staging, runDir);
     fsyncDir(storeAbs);
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Every file and directory written under `staging`, without syncing any. */
+function writeStaged(staging: string, files: RunFile[]): { files: string[]; dirs: Set<string> } {
+  const dirs = new Set<string>([staging]);
+  const written: string[] = [];
+  for (const f of files) {
+    const target = path.join(staging, f.rel);
+    const dir = path.dirname(target);
+    if (!dirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      for (let d = dir; d !== staging && !dirs.has(d); d = path.dirname(d)) dirs.add(d);
+      dirs.add(dir);
+    }
+    fs.writeFileSync(target, f.text, { flag: "wx", mode: 0o644 });
+    written.push(target);
+  }
+  return { files: written, dirs };
+}
+
+/**
+ * Make what `writeStaged` wrote durable: one syncfs(2) of the file system holding it
+ * (`sync -f`, Linux); where that is not to be had, an fsync of every file and directory.
+ */
+function makeDurable(staging: string, written: { files: string[]; dirs: Set<string> }): void {
+  if (process.platform === "linux") {
+    const r = spawnSync("sync", ["-f", staging], { stdio: "ignore" });
+    if (r.status === 0) return;
+  }
+  for (const file of written.files) {
+    const fd = fs.openSync(file, "r+");
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  for (const d of written.dirs) fsyncDir(d);
+}
+
+function renameInto(staging: string, runDir: string): void {
+  try {
+    fs.renameSync(staging, runDir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
+      throw compilerErrors.create(
+        "ERR_OUT_PATH_NOT_OWNED",
+        `${path.basename(runDir)} appeared while the run was compiled`,
+        {
+          details: { path: path.basename(runDir) },
+          cause: e,
+        },
+      );
+    }
     throw e;
   }
 }

@@ -223,12 +223,15 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     expect(await q.getJob(rid)).toBeUndefined();
 
     // Tampered evidence: the remote's evidence ref moved to another commit → refused, nothing written.
-    const c3 = mk();
-    cleanups.push(() => c3.dispose());
-    c3.enqueue({ job_id: `${ex.compiled.runId}/${id}/2`, request: { ...request, attempt: 2 } });
+    // The job is enqueued by a coordinator that stops before taking it (it may have checked the
+    // evidence already), then the ref moves, then a fresh coordinator adopts the job.
+    const jobId2 = `${ex.compiled.runId}/${id}/2`;
+    const enqueuer = mk();
+    enqueuer.enqueue({ job_id: jobId2, request: { ...request, attempt: 2 } });
     const rid2 = `${ex.compiled.runId}/${INSTANCE}/${id}/2`;
     for (let i = 0; i < 400 && (await q.getJobState(rid2)) !== "completed"; i++)
       await new Promise((r) => setTimeout(r, 25));
+    await enqueuer.dispose();
     const job = (await Job.fromId(q, rid2))!;
     const result = job.returnvalue as AttemptJobResult;
     const evRef = result.evidence.ref;
@@ -242,6 +245,9 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       "x",
     );
     git(remote, "update-ref", evRef, other);
+    const c3 = mk();
+    cleanups.push(() => c3.dispose());
+    expect(await c3.adopt([jobId2])).toEqual(new Set([jobId2]));
     const bad = await c3.next();
     expect(bad?.status).toBe("error");
     expect(bad && bad.status === "error" && bad.error.code).toBe("ERR_QUEUE_EVIDENCE_MISMATCH");

@@ -11,6 +11,9 @@ import { gitRemote } from "./git-remote.js";
 import { laneLimit } from "./job-rules.js";
 import { baseRef, laneQueueName, lanesFor, QUEUE_BACKENDS } from "./names.js";
 
+/** How many times a job removal is tried (about 15 s in all) before the job is left in Redis. */
+const REMOVE_TRIES = 10;
+
 export interface RedisLanesOptions {
   url: QueueUrl;
   /** The run and instance this coordinator works for (the base ref is theirs). */
@@ -135,13 +138,21 @@ export class RedisLanes {
     return null;
   }
 
-  /** Remove a job (one still locked by a late worker stays; it is ignored when it finishes). */
-  async remove(lane: string, jobId: string): Promise<void> {
-    try {
-      const job = await Job.fromId(this.queueOf(lane), jobId);
-      await job?.remove();
-    } catch {
-      // still locked
+  /**
+   * Remove a job. A removal that fails (Redis restarting, the job still locked by a late worker) is
+   * tried again for a while: a recorded job left in Redis would never be removed by anyone else.
+   */
+  async remove(lane: string, jobId: string, tries = REMOVE_TRIES): Promise<void> {
+    for (let i = 1; ; i++) {
+      try {
+        const job = await Job.fromId(this.queueOf(lane), jobId);
+        await job?.remove();
+        return;
+      } catch {
+        // Redis is away or the job is locked: once more after a pause, then give up (it stays).
+        if (i >= tries) return;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** i)));
+      }
     }
   }
 

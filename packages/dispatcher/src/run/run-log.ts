@@ -11,8 +11,8 @@ export interface EventObserver {
   noteEvent(event: JournalEvent): void;
 }
 
-/** Events openJournal itself appends before the loop runs (a new journal, a repaired tail). */
-const OPENING_EVENTS = new Set(["run.opened", "journal.truncated"]);
+/** Events openJournal itself appends before the loop runs (a new journal, a repaired tail, recovered leftovers). */
+const OPENING_EVENTS = new Set(["run.opened", "journal.truncated", "store.recovered"]);
 
 /** The events of a journal the caller has not seen: those openJournal appended (the last one, the lease, and its opening events). */
 export function eventsOpenJournalAppended(history: readonly JournalEvent[]): JournalEvent[] {
@@ -143,9 +143,10 @@ export class RunLog {
     this.renewTimer = null;
   }
 
-  /** Save state.json and release the lock. */
+  /** Save state.json and release the lock; what failed after the last append is a note, not a failure. */
   close(): void {
     this.stopLease();
     this.journal.close();
+    for (const w of this.journal.warnings) this.note(`warning: ${w}`);
   }
 }

@@ -16,7 +16,11 @@ function fraction(ok: number, n: number): Score {
 }
 
 function mentions(text: string, names: Iterable<string>): boolean {
-  const t = text.toLowerCase();
+  return mentionsLower(text.toLowerCase(), names);
+}
+
+/** `mentions` for a text already lower-cased (a worker's contract, read once for every phase). */
+function mentionsLower(t: string, names: Iterable<string>): boolean {
   for (const n of names) if (n.trim() !== "" && t.includes(n.toLowerCase())) return true;
   return false;
 }
@@ -109,7 +113,12 @@ function activationDiscipline(plan: Obj, activated: boolean): MetricScore {
 
 function executableArtifact(plan: Obj, activated: boolean): MetricScore {
   if (!activated) return m(2, "the first slice routes the request to the downgrade target");
-  const workers = new Map(arr(plan.workers).map((w) => [str(obj(w).id), obj(w)]));
+  const contractOf = new Map(
+    arr(plan.workers).map((w) => [
+      str(obj(w).id),
+      (str(obj(obj(w).prompt_contract).required_output_schema) ?? "").toLowerCase(),
+    ]),
+  );
   const phases = arr(plan.phases);
   let ok = 0;
   const produced = new Set<string>();
@@ -125,10 +134,8 @@ function executableArtifact(plan: Obj, activated: boolean): MetricScore {
       continue;
     }
     const outputs = strings(obj(ph).outputs).map(([o]) => o);
-    const contracts = strings(obj(ph).worker_ids).map(
-      ([w]) => str(obj(workers.get(w)?.prompt_contract).required_output_schema) ?? "",
-    );
-    if (contracts.some((c) => mentions(c, outputs))) ok++;
+    const contracts = strings(obj(ph).worker_ids).map(([w]) => contractOf.get(w) ?? "");
+    if (contracts.some((c) => mentionsLower(c, outputs))) ok++;
   }
   return m(
     fraction(ok, phases.length),

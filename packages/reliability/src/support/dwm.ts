@@ -9,7 +9,7 @@ import { main } from "@dwm/cli";
 import { FakeClock, writeTestOperatorConfig } from "@dwm/test-utils";
 
 /** The built CLI (turbo builds it before `test`). */
-export const BIN = fileURLToPath(new URL("../../../cli/dist/bin.js", import.meta.url));
+export const BIN = fileURLToPath(new URL("../../../cli/dist/dwm.cjs", import.meta.url));
 
 /** Fails the suite that drives the built CLI when it is not built (never a silent skip). */
 export function requireBuiltCli(): void {

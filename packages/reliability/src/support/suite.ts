@@ -26,7 +26,12 @@ export const SEED = seedFromEnv();
 
 /** The generator of one suite (independent of which other suites run). */
 export function suiteRng(suite: string): Rng {
-  let h = SEED;
+  return seededRng(suite, SEED);
+}
+
+/** The generator `suiteRng(suite)` is when the process seed is `seed` (replays a seed that once failed). */
+export function seededRng(suite: string, seed: number): Rng {
+  let h = seed;
   for (const ch of suite) h = (Math.imul(h ^ ch.charCodeAt(0), 0x01000193) + 0x9e37) >>> 0;
   return new Rng(h);
 }

@@ -66,7 +66,7 @@ export function applyLease(state: RunState, ev: EventOf<"lease.taken"> | EventOf
   };
 }
 
-/** Events that change nothing but the head (journal.truncated, run.stopped: see applyEvent). */
+/** Events that change nothing but the head (journal.truncated, store.recovered, run.stopped: see applyEvent). */
 export function applyNothing(): void {}
 
 /** gate.opened: a closed or rejected gate (or one only the run knows) asks for a decision. */

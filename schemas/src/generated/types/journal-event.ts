@@ -16,6 +16,7 @@ export type JournalEvent = {
   | LeaseTakenEvent
   | LeaseTakenOverEvent
   | JournalTruncatedEvent
+  | StoreRecoveredEvent
   | PacketDispatchedEvent
   | AttemptRecordedEvent
   | PacketReviewedEvent
@@ -49,12 +50,12 @@ export type Timestamp = string;
  * A stable identifier: letters, digits, dot, dash, underscore, slash-separated segments.
  */
 export type Slug = string;
-export type AttemptOutcome =
-  "ok" | "task-failed" | "timeout" | "crashed" | "auth-failed" | "backend-missing" | "rate-limited";
 /**
  * A POSIX path relative to a root; never absolute, never with `..`.
  */
 export type RelativePath = string;
+export type AttemptOutcome =
+  "ok" | "task-failed" | "timeout" | "crashed" | "auth-failed" | "backend-missing" | "rate-limited";
 export type FileRefs = FileRef[];
 export type ReviewVerdict = "approved" | "changes-requested" | "needs-human" | "infra-failed";
 export type StopReason = "gate" | "budget" | "failed" | "interrupted";
@@ -158,6 +159,30 @@ export interface JournalTruncatedData {
   offset: number;
   bytes: number;
   tail_digest: Digest;
+}
+export interface StoreRecoveredEvent {
+  type: "store.recovered";
+  data: StoreRecoveredData;
+}
+/**
+ * On open, the writer removed what a crashed process left behind and nothing names: temporary files of atomic writes whose writer is gone (`path` relative to the run directory) and lock files of refs DWM owns for this run whose runner is dead (`path` is the ref, e.g. refs/heads/dwm/<run>/integration). Never a file an event names.
+ */
+export interface StoreRecoveredData {
+  /**
+   * @minItems 1
+   */
+  leftovers: [
+    {
+      kind: "temp-file" | "ref-lock";
+      path: RelativePath;
+      reason: string;
+    },
+    ...{
+      kind: "temp-file" | "ref-lock";
+      path: RelativePath;
+      reason: string;
+    }[]
+  ];
 }
 export interface PacketDispatchedEvent {
   type: "packet.dispatched";

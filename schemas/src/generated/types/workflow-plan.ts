@@ -229,7 +229,7 @@ export interface PlanPhase06 {
   fan_out?: PlanFanOut;
 }
 /**
- * A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's worktree; it may write the phase's outputs.
+ * A deterministic step that needs no agent: run is an argv (run without a shell), or a shell string with shell: true. The shell backend runs it in the phase's checkout (sandboxed); it may write the phase's outputs.
  */
 export interface PlanCommand {
   run: PlanNonEmptyTextList | PlanText;

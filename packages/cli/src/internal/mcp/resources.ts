@@ -41,9 +41,12 @@ export const RESOURCE_TEMPLATES = Object.entries(RUN_FILES).map(([file, f]) => (
   mimeType: f.mimeType,
 }));
 
-/** The skill's folder: dist/skill (the build copies it there), else the repository's skill/ (running from src/). */
+/**
+ * The skill's folder: dist/skill (the build copies it there; beside the bundled `dwm` chunks, or
+ * two levels up from dist/internal/mcp), else the repository's skill/ (running from src/).
+ */
 export function skillDir(): string | null {
-  for (const rel of ["../../skill", "../../../../../skill"]) {
+  for (const rel of ["./skill", "../../skill", "../../../../../skill"]) {
     const d = fileURLToPath(new URL(rel, import.meta.url));
     if (fs.existsSync(path.join(d, "SKILL.md"))) return d;
   }

@@ -35,9 +35,18 @@ export interface LauncherOptions {
   pollMs?: number;
 }
 
-/** The built `dwm` bin: beside this module in dist/, or the package's dist/ when running from src/ (tests). */
+/**
+ * The built `dwm` bin: the bundle beside this module (when it runs bundled) or in dist/ two levels
+ * up (dist/internal/mcp), else the package's dist/ when running from src/ (tests).
+ */
 export function dwmBin(): string {
-  for (const rel of ["../../bin.js", "../../../dist/bin.js"]) {
+  for (const rel of [
+    "./dwm.cjs",
+    "../../dwm.cjs",
+    "../../../dist/dwm.cjs",
+    "../../bin.js",
+    "../../../dist/bin.js",
+  ]) {
     const f = fileURLToPath(new URL(rel, import.meta.url));
     if (fs.existsSync(f)) return f;
   }

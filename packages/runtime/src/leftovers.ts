@@ -1,0 +1,223 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { RunState, VerifyProblem } from "@dwm/schemas";
+
+/**
+ * What a crashed process leaves that nothing names, and that is not tampering:
+ * - `temp-file`: the temporary file of an atomic write (`.<name>.<pid>.<hex>.tmp`, core's
+ *   writeFileAtomic) or a lock moved aside (`lock.stale.<hex>`, core's acquireLock);
+ * - `attempt`: files of the attempt a packet was dispatched for and that the journal has not
+ *   recorded yet (attempts/<p>/<n>/…, and reviews/<p>/<n>.json of an attempt not reviewed yet);
+ * - `approval`: an approval of a gate not decided yet, written while a runner held
+ *   the lock (or by an approve that failed before journaling it); the runner checks it again
+ *   and journals it, or refuses it;
+ * - `ref-lock`: git's `<ref>.lock` of a ref DWM owns for this run (its integration branch under
+ *   refs/heads/dwm/<run>/, its attempts' refs under refs/dwm/<run>/).
+ * While a runner holds the run lock these are its work in progress; once it is dead they are
+ * leftovers that `dwm run` recovers.
+ */
+export interface Leftover {
+  kind: "temp-file" | "attempt" | "approval" | "ref-lock";
+  /** Run-relative path (temp-file, attempt); the ref (ref-lock). */
+  path: string;
+  /** Absolute path of the file (temp-file, ref-lock) or folder (attempt). */
+  file: string;
+  /** The writer's pid, where the file's name tells it. */
+  pid: number | null;
+}
+
+const TEMP = /^\..+\.([0-9]+)\.[0-9a-f]{8}\.tmp$/;
+const LOCK_ASIDE = /^lock\.stale\.[0-9a-f]{8}$/;
+
+/** Is `name` the name of a temp file or moved-aside lock; its writer's pid when the name has one. */
+export function tempFileOf(name: string): { pid: number | null } | null {
+  const m = TEMP.exec(name);
+  if (m) return { pid: Number(m[1]) };
+  return LOCK_ASIDE.test(name) ? { pid: null } : null;
+}
+
+/** Every regular file under `dir`, relative POSIX paths (symlinks are left to verify). */
+function files(dir: string, rel = ""): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) return files(dir, r);
+    return e.isFile() ? [r] : [];
+  });
+}
+
+/**
+ * What the state says is being written and not recorded yet: the folder of each dispatched
+ * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json).
+ * Packet ids may hold `/` (fan-out items), so these are matched as prefixes.
+ */
+function inFlight(state: RunState): string[] {
+  return Object.entries(state.packets).flatMap(([id, p]) => {
+    if (p?.state === "dispatched") return [`attempts/${id}/${p.attempts}`];
+    if (p?.state === "attempted") return [`reviews/${id}/${p.attempts}.json`];
+    return [];
+  });
+}
+
+/** An approval file (approvals/<gate>/<n>.json) of a gate not decided yet (closed or open). */
+function pendingApproval(rel: string, state: RunState): boolean {
+  const m = /^approvals\/(.+)\/[1-9][0-9]*\.json$/.exec(rel);
+  const g = m === null ? undefined : state.gates[m[1] as string]?.state;
+  return g === "open" || g === "closed";
+}
+
+/** Temp files anywhere in the store, and files of attempts the state says are in flight (named: files the journal names). */
+export function storeLeftovers(
+  runDir: string,
+  state: RunState | null,
+  named: ReadonlySet<string> = new Set(),
+  /** The store's files when the caller listed them already (else they are listed here). */
+  listed?: readonly string[],
+): Leftover[] {
+  const out = new Map<string, Leftover>();
+  const flying = state ? inFlight(state) : [];
+  for (const rel of listed ?? files(runDir)) {
+    if (named.has(rel)) continue;
+    const temp = tempFileOf(path.posix.basename(rel));
+    if (temp) {
+      out.set(rel, { kind: "temp-file", path: rel, file: path.join(runDir, rel), pid: temp.pid });
+      continue;
+    }
+    if (state && pendingApproval(rel, state)) {
+      out.set(rel, { kind: "approval", path: rel, file: path.join(runDir, rel), pid: null });
+      continue;
+    }
+    const attempt = flying.find((f) => rel === f || rel.startsWith(`${f}/`));
+    if (attempt && !out.has(attempt))
+      out.set(attempt, { kind: "attempt", path: attempt, file: path.join(runDir, attempt), pid: null });
+  }
+  return [...out.values()];
+}
+
+/** The git common directory of the repository around `from` (a worktree's `.git` file is followed). */
+export function gitCommonDir(from: string): string | null {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const dotGit = path.join(dir, ".git");
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(dotGit);
+    } catch {
+      // not here
+    }
+    if (st?.isDirectory()) return dotGit;
+    if (st?.isFile()) return commonDirOfWorktree(dir, dotGit);
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+function commonDirOfWorktree(dir: string, dotGit: string): string | null {
+  const m = /^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, "utf8"));
+  if (!m) return null;
+  const gitDir = path.resolve(dir, (m[1] as string).trim());
+  try {
+    return path.resolve(gitDir, fs.readFileSync(path.join(gitDir, "commondir"), "utf8").trim());
+  } catch {
+    return gitDir;
+  }
+}
+
+/** The executor's ref-safe rendering of a run id (executor's refSegment: refs may not hold `..` or end in `.lock` or `.`). */
+function refSegment(s: string): string {
+  let out = s.replace(/\.{2,}/g, ".");
+  if (out.endsWith(".lock")) out = `${out.slice(0, -5)}-lock`;
+  if (out.endsWith(".")) out = `${out.slice(0, -1)}-`;
+  return out;
+}
+
+/**
+ * git lock files of the refs DWM owns for run `runId` in the repository around `runDir`: its
+ * integration branch (refs/heads/dwm/<run>/…) and its attempts' refs (refs/dwm/<run>/…, the
+ * executor's runRefPrefix).
+ */
+export function refLockLeftovers(runDir: string, runId: string): Leftover[] {
+  const common = gitCommonDir(runDir);
+  if (common === null) return [];
+  const segment = refSegment(runId);
+  return [`refs/heads/dwm/${segment}`, `refs/dwm/${segment}`].flatMap((base) => {
+    const root = path.join(common, ...base.split("/"));
+    const locks = files(root).filter((r) => r.endsWith(".lock"));
+    return locks.map((r) => ({
+      kind: "ref-lock" as const,
+      path: `${base}/${r.slice(0, -".lock".length)}`,
+      file: path.join(root, r),
+      pid: null,
+    }));
+  });
+}
+
+/** Is process `pid` alive on this host? */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Does a live process hold the run lock at `lockFile`? A holder on this host is alive while its
+ * process is; one on another host while its lease runs; an empty or partial lock file is being
+ * written (held) until it is older than a lease. No lock file: nobody.
+ */
+export function runLockHeld(lockFile: string, now: string, host: string, leaseMs = 30_000): boolean {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    text = fs.readFileSync(lockFile, "utf8");
+    mtimeMs = fs.statSync(lockFile).mtimeMs;
+  } catch {
+    return false;
+  }
+  // Being written (core acquireLock's rule): held until it is older than a lease.
+  const beingWritten = mtimeMs + leaseMs > Date.parse(now);
+  try {
+    const info = JSON.parse(text) as { pid?: unknown; host?: unknown; expires_at?: unknown };
+    if (typeof info.pid !== "number") return beingWritten;
+    if (info.host === host) return pidAlive(info.pid);
+    return typeof info.expires_at === "string" && Date.parse(info.expires_at) > Date.parse(now);
+  } catch {
+    return beingWritten;
+  }
+}
+
+/** Is the writer of a leftover still at work: a temp file's own pid, else the run lock's holder. */
+export function leftoverLive(l: Leftover, runnerAlive: boolean): boolean {
+  if (l.kind === "temp-file") return l.pid !== null && l.pid !== process.pid && pidAlive(l.pid);
+  return runnerAlive;
+}
+
+/** The verify problem of a leftover (repairable: `dwm run` recovers it). */
+export function leftoverProblem(l: Leftover, runnerAlive: boolean): VerifyProblem {
+  const code = {
+    "temp-file": "ERR_VERIFY_LEFTOVER_TEMP",
+    attempt: "ERR_VERIFY_LEFTOVER_ATTEMPT",
+    approval: "ERR_VERIFY_PENDING_APPROVAL",
+    "ref-lock": "ERR_VERIFY_LEFTOVER_REF_LOCK",
+  }[l.kind];
+  const what = {
+    "temp-file": `${l.path} is the temporary file of an atomic write${l.pid === null ? "" : ` by pid ${l.pid}`}`,
+    attempt: `${l.path} holds an attempt the journal has not recorded yet`,
+    approval: `${l.path} is an approval the journal has not recorded yet`,
+    "ref-lock": `git's lock of ${l.path} is held`,
+  }[l.kind];
+  const then = leftoverLive(l, runnerAlive)
+    ? "its writer is still at work"
+    : "a crash left it; `dwm run` recovers it";
+  return {
+    code,
+    file: l.kind === "ref-lock" ? `${l.path}.lock` : l.path,
+    message: `${what}: ${then}`,
+    repairable: true,
+  };
+}
