@@ -5,6 +5,8 @@ import { sandboxOption } from "./worker-sandbox.js";
 
 /** The backends a binding may name (worker-bindings.schema.json). */
 const BACKEND_NAMES = ["dry-run", "shell", "codex", "claude", "command"] as const;
+/** The backends `--backend` binds every worker to: shell and command need an argv from a bindings file. */
+const FLAG_BACKEND_NAMES = ["dry-run", "codex", "claude"] as const;
 
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
@@ -74,13 +76,14 @@ export const COMMANDS: CommandSpec[] = [
     usage:
       "dwm exec <run> <packet> [--backend NAME] [--workers FILE] [--store DIR] [--attempt N] [--timeout MS] [--no-sandbox] [--json]",
     summary:
-      "Run one attempt of one packet by hand (evidence in .dwm/exec/, branch …/exec-<n>) and print its summary.",
+      "Run one attempt of one packet by hand (evidence in .dwm/exec/, its work at refs/dwm/<run>/attempts/<packet>/exec-<n>) and print its summary.",
     positionals: { min: 2, max: 2 },
     options: {
       backend: {
         type: "string",
-        description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
-        values: BACKEND_NAMES,
+        description:
+          "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
+        values: FLAG_BACKEND_NAMES,
       },
       workers: {
         type: "string",
@@ -143,6 +146,32 @@ export const COMMANDS: CommandSpec[] = [
       ...json,
     },
     load: () => import("./commands/report.js"),
+  },
+  {
+    name: "land",
+    usage: "dwm land <run> [--into BRANCH] [--ff-only|--merge] [--store DIR] [--json]",
+    summary:
+      "Bring a completed, verified run's result (its integration branch) into a branch: the one the run started from, or --into BRANCH; refuses uncommitted changes there.",
+    positionals: { min: 1, max: 1 },
+    options: {
+      ...storeOption,
+      into: {
+        type: "string",
+        description:
+          "The branch to land into (default: the branch the run started from; made when it does not exist).",
+      },
+      "ff-only": {
+        type: "boolean",
+        description: "Only fast-forward: refuse when the branch moved on since the run started.",
+      },
+      merge: {
+        type: "boolean",
+        description:
+          "Always record a merge commit (by default a branch that did not move is fast-forwarded).",
+      },
+      ...json,
+    },
+    load: () => import("./commands/land.js"),
   },
   {
     name: "verify",
@@ -279,8 +308,9 @@ export const COMMANDS: CommandSpec[] = [
       ...sandboxOption,
       backend: {
         type: "string",
-        description: "Run every worker with this backend: dry-run, shell, codex, claude, command.",
-        values: BACKEND_NAMES,
+        description:
+          "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
+        values: FLAG_BACKEND_NAMES,
       },
       workers: {
         type: "string",

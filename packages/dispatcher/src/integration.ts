@@ -1,17 +1,13 @@
 import type { Clock } from "@dwm/core";
 import { digest, gitDate } from "@dwm/core";
-import { attemptBranch, DWM_GIT_IDENTITY, type GitPort } from "@dwm/executor";
+import { DWM_GIT_IDENTITY, type GitPort, integrationBranch } from "@dwm/executor";
 import type { EventDraft } from "@dwm/runtime";
 import type { Gate } from "@dwm/schemas";
 import { dispatcherErrors } from "./errors.js";
 
 const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
-/** `dwm/<run_id>/integration`: the branch completed packets are merged into. */
-export function integrationBranch(runId: string): string {
-  // The executor's ref-safe rendering of the run id, without a packet segment.
-  return attemptBranch(runId, "integration", 0).replace(/\/0$/, "");
-}
+export { integrationBranch };
 
 /** Id of the gate a merge conflict of a packet's attempt opens (`-<k>` when asked again). */
 export function mergeConflictGateId(packetId: string, attempt: number, k = 1): string {

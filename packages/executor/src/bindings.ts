@@ -72,7 +72,7 @@ export function resolveBinding(
       if (b === undefined) {
         throw executorErrors.create(
           "ERR_EXEC_NO_BINDING",
-          `no backend is bound to worker ${JSON.stringify(w.id)}`,
+          `no backend is bound to worker ${JSON.stringify(w.id)}, which ${packet.packet_id} needs`,
           {
             details: { worker_id: w.id, packet_id: packet.packet_id },
           },

@@ -12,7 +12,7 @@ export const executorErrors = defineErrors({
   },
   ERR_EXEC_NO_BINDING: {
     title: "A worker of the packet has no backend binding.",
-    hint: 'Add the worker id, or "*", to the bindings file, or pass --backend.',
+    hint: 'Bind the worker id (or "*") in dwm.workers.json beside the plan or at the repository root (docs/backends.md), or run again with --backend dry-run, --backend codex or --backend claude.',
   },
   ERR_EXEC_BACKEND_UNAVAILABLE: {
     title:
@@ -42,7 +42,7 @@ export const executorErrors = defineErrors({
   },
   ERR_EXEC_GIT_FAILED: {
     title:
-      "A git command of the executor failed (checkout, staging, commit, fetch of the attempt branch, diff).",
+      "A git command of the executor failed (checkout, staging, commit, fetch of the attempt's ref, diff).",
     hint: "Read the git message in the details (a refused fetch names the object git's fsck rejected); the attempt's folder is removed and a retry starts afresh.",
   },
   ERR_EXEC_RUN_NOT_FOUND: {

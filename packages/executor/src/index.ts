@@ -13,9 +13,10 @@ export { CODEX_GATEWAY_PROVIDER, codexSandbox } from "./internal/backends/codex.
 export { isVerificationCommand } from "./internal/checks.js";
 export { BACKEND_ENV_NAMES, BASE_ENV_NAMES, isSecretName } from "./internal/env.js";
 export type { GitPort, GitResult, GitRunOptions } from "./internal/git.js";
-export { attemptBranch, createGit } from "./internal/git.js";
+export { createGit } from "./internal/git.js";
 export { looksLikePath } from "./internal/ownership.js";
 export { pruneWorktrees } from "./prune-worktrees.js";
+export { attemptRef, integrationBranch, qualifiedRef, refSegment, runRefPrefix } from "./refs.js";
 export type { RepositoryAllowance, RepositoryFinding, RepositorySnapshot } from "./repo-integrity.js";
 export {
   checkoutFlagFindings,

@@ -43,7 +43,10 @@ describe("runAttempt with the shell backend", () => {
 
     expect(a.outcome).toBe("ok");
     expect(a.exit_code).toBe(0);
-    expect(a.branch).toBe("dwm/demo-0123456789ab/build/1");
+    expect(a.branch).toBe("refs/dwm/demo-0123456789ab/attempts/build/1");
+    // The work is kept under refs/dwm/, never as a branch.
+    expect(git(repo.path, "rev-parse", "refs/dwm/demo-0123456789ab/attempts/build/1")).toBe(a.head_commit);
+    expect(git(repo.path, "for-each-ref", "--format=%(refname)", "refs/heads/")).toBe("refs/heads/main");
     expect(a.started_at).toBe("2026-03-01T12:00:00.000Z");
     expect(a.invocations).toHaveLength(1);
     const inv = a.invocations[0];
@@ -83,8 +86,8 @@ describe("runAttempt with the shell backend", () => {
     ]);
     expect(a.findings).toEqual([]);
 
-    // The branch holds DWM's commit of the work, with DWM's identity and the clock's date.
-    expect(a.head_commit).toBe(git(repo.path, "rev-parse", "refs/heads/dwm/demo-0123456789ab/build/1"));
+    // The attempt's ref holds DWM's commit of the work, with DWM's identity and the clock's date.
+    expect(a.head_commit).toBe(git(repo.path, "rev-parse", "refs/dwm/demo-0123456789ab/attempts/build/1"));
     expect(git(repo.path, "log", "-1", "--format=%an <%ae> %at %P", a.head_commit ?? "")).toBe(
       `DWM <dwm@dwm.invalid> ${Date.parse("2026-03-01T12:00:00.000Z") / 1000} ${a.base_commit}`,
     );
@@ -211,7 +214,7 @@ describe("runAttempt with the shell backend", () => {
     expect(a.branch).toBeNull();
     expect(a.head_commit).toBeNull();
     expect(a.invocations[0]?.outcome).toBe("backend-missing");
-    expect(git(repo.path, "branch", "--list", "dwm/*")).toBe("");
+    expect(git(repo.path, "for-each-ref", "refs/dwm/", "refs/heads/dwm/")).toBe("");
     expect(worktrees()).toHaveLength(1);
   });
 
@@ -231,7 +234,7 @@ describe("runAttempt with the shell backend", () => {
       }),
     ]);
     expect(a.files.map((f) => f.path)).toEqual(["workers/1-builder/prompt.md"]);
-    expect(git(repo.path, "branch", "--list", "dwm/*")).toBe("");
+    expect(git(repo.path, "for-each-ref", "refs/dwm/", "refs/heads/dwm/")).toBe("");
   });
 
   it("uses the request's branch when it names one", async () => {
@@ -241,14 +244,16 @@ describe("runAttempt with the shell backend", () => {
         packet({ outputs: [] }),
         { builder: { backend: "shell", shell: true, command: "echo x > src/x.txt" } },
         {
-          branch: "dwm/demo-0123456789ab/build/exec-1",
+          branch: "refs/dwm/demo-0123456789ab/attempts/build/exec-1",
         },
       ),
       ports(store),
     );
-    expect(a.branch).toBe("dwm/demo-0123456789ab/build/exec-1");
-    expect(git(repo.path, "rev-parse", "dwm/demo-0123456789ab/build/exec-1")).toBe(a.head_commit);
-    expect(git(repo.path, "branch", "--list", "dwm/demo-0123456789ab/build/1")).toBe("");
+    expect(a.branch).toBe("refs/dwm/demo-0123456789ab/attempts/build/exec-1");
+    expect(git(repo.path, "rev-parse", "refs/dwm/demo-0123456789ab/attempts/build/exec-1")).toBe(
+      a.head_commit,
+    );
+    expect(git(repo.path, "for-each-ref", "refs/dwm/demo-0123456789ab/attempts/build/1")).toBe("");
   });
 
   it("a packet command runs as the work (0.6 command phases)", async () => {

@@ -28,7 +28,7 @@ import { createCheckout } from "./internal/checkout.js";
 import { planChecks, runChecks } from "./internal/checks.js";
 import { enforcePermissions } from "./internal/enforce.js";
 import { BASE_ENV_NAMES, buildEnv, type Redactor } from "./internal/env.js";
-import { attemptBranch, createGit, type GitPort } from "./internal/git.js";
+import { createGit, type GitPort } from "./internal/git.js";
 import { copyInputs, INPUTS_DIR } from "./internal/inputs.js";
 import {
   type JobInvocation,
@@ -46,6 +46,7 @@ import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
 import { redactStrings, sealEvidence } from "./internal/seal.js";
 import { checkView, hiddenPaths, jobView, pathBinds, type ViewBase } from "./internal/views.js";
+import { attemptRef, qualifiedRef } from "./refs.js";
 import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
 
@@ -54,9 +55,10 @@ export { DWM_GIT_IDENTITY } from "./internal/attempt-space.js";
 export { INPUTS_DIR } from "./internal/inputs.js";
 
 /**
- * Refs DWM itself writes while attempts run (other attempts' branches, the integration branch,
- * other runs on the same repository): the repository check leaves them to their writers (the
- * run loop checks its integration branch against the head it recorded).
+ * Refs DWM itself writes while attempts run (other attempts' refs under `refs/dwm/`, the
+ * integration branch, attempt branches of earlier versions, other runs on the same repository):
+ * the repository check leaves them to their writers (the run loop checks its integration
+ * branch against the head it recorded).
  */
 export const DWM_REF_NAMESPACES = ["refs/heads/dwm/", "refs/dwm/"] as const;
 
@@ -250,7 +252,7 @@ async function checkTheWork(
 
 /**
  * In the attempt's own folder: the checkout and inputs, the jobs run in the sandbox, DWM's commit
- * brought into the repository as the attempt branch, the evidence, the checks; around it all, the
+ * brought into the repository as the attempt's ref, the evidence, the checks; around it all, the
  * repository compared with its snapshot from before (refs, config, hooks, index flags).
  */
 async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRecord): Promise<void> {
@@ -289,7 +291,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
   const after = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   record.findings.push(
     ...compareRepositorySnapshots(before, after, {
-      own: [`refs/heads/${ctx.branch}`],
+      own: [qualifiedRef(ctx.branch)],
       ignorePrefixes: DWM_REF_NAMESPACES,
     }),
   );
@@ -298,9 +300,9 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
 /**
  * Run one attempt of one packet: a checkout of the base commit of its own (outside the
  * repository), each worker in order through its backend inside the OS sandbox, DWM's commit of
- * the work fetched into the repository as branch `dwm/<run>/<packet>/<n>`, the diff, the declared
+ * the work fetched into the repository as `refs/dwm/<run>/attempts/<packet>/<n>`, the diff, the declared
  * outputs, DWM's own checks in a clean checkout of that commit, enforcement and repository
- * findings; then the attempt's folder is removed (the branch keeps the work). Every evidence
+ * findings; then the attempt's folder is removed (the ref keeps the work). Every evidence
  * file is written before attempt.json, which lists them all with their digests. Returns the
  * attempt (also written to `ports.attemptDir`).
  */
@@ -309,7 +311,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
   const prep = await prepareAttempt(request, git, ports);
   const startedAt = ports.clock.now();
   const t0 = ports.clock.monotonicMs();
-  const branch = request.branch ?? attemptBranch(request.run_id, request.packet.packet_id, request.attempt);
+  const branch = request.branch ?? attemptRef(request.run_id, request.packet.packet_id, request.attempt);
   const sandbox = ports.sandbox ?? noSandbox;
   const place = {
     worktree: NO_WORKTREE,

@@ -7,10 +7,11 @@ import { loadWorkerBindings, parseWorkerBindings, resolveBinding } from "./bindi
 import { gatewayEnv, planInvocation } from "./internal/backends.js";
 import { isVerificationCommand, planChecks } from "./internal/checks.js";
 import { Redactor } from "./internal/env.js";
-import { attemptBranch, createGit, serializePerRepo } from "./internal/git.js";
+import { createGit, serializePerRepo } from "./internal/git.js";
 import { looksLikePath, ownershipRule } from "./internal/ownership.js";
 import { parseClaude, parseCodex, sumTokens } from "./internal/transcripts.js";
 import { pruneWorktrees } from "./prune-worktrees.js";
+import { attemptRef, integrationBranch, qualifiedRef } from "./refs.js";
 import { isInfraOutcome } from "./run-attempt.js";
 import { bindingsOf, packet, worker } from "./test-support/builders.js";
 
@@ -272,13 +273,27 @@ describe("bindings", () => {
 });
 
 describe("git", () => {
-  it("makes a valid branch name from any slug", () => {
-    expect(attemptBranch("plan-0123", "fan/item-a..b.lock", 3)).toBe("dwm/plan-0123/fan/item-a.b-lock/3");
-    const repo = makeGitRepo();
-    expect(git(repo.path, "check-ref-format", "--branch", attemptBranch("r.", "p..q/x.lock", 1))).toBe(
-      "dwm/r-/p.q/x-lock/1",
+  it("makes a valid ref name under refs/dwm/<run>/ from any slug", () => {
+    expect(attemptRef("plan-0123", "fan/item-a..b.lock", 3)).toBe(
+      "refs/dwm/plan-0123/attempts/fan/item-a.b-lock/3",
     );
+    const repo = makeGitRepo();
+    for (const ref of [
+      attemptRef("r.", "p..q/x.lock", 1),
+      attemptRef("r.", "p", "exec-2"),
+      attemptRef("r", "p", 1, "0f".repeat(16)),
+      `refs/heads/${integrationBranch("r..x.lock")}`,
+    ])
+      expect(git(repo.path, "check-ref-format", "--normalize", ref)).toBe(ref);
+    expect(attemptRef("r.", "p..q/x.lock", 1)).toBe("refs/dwm/r-/attempts/p.q/x-lock/1");
+    expect(attemptRef("r", "p", 1, "0f".repeat(16))).toBe(`refs/dwm/r/attempts/${"0f".repeat(16)}/p/1`);
+    expect(integrationBranch("r..x.lock")).toBe("dwm/r.x-lock/integration");
     repo.cleanup();
+  });
+
+  it("an attempt's ref as recorded: refs/… as it is, a bare name (earlier versions) a branch", () => {
+    expect(qualifiedRef("refs/dwm/r/attempts/p/1")).toBe("refs/dwm/r/attempts/p/1");
+    expect(qualifiedRef("dwm/r/p/1")).toBe("refs/heads/dwm/r/p/1");
   });
 
   it("serializes admin operations per repository", async () => {

@@ -80,7 +80,7 @@ export const planEvaluatorErrors = defineErrors({
   },
   ERR_PLAN_ACTIVATION_INCOMPLETE: {
     title: "An activated plan leaves a required part empty.",
-    hint: "An activated plan needs assumptions, patterns, phases, workers, handoffs, verification, risk gates, cacheable outputs, invalidators and restart points.",
+    hint: "An activated plan needs assumptions, patterns, phases, workers (unless every phase is a command or a gate), handoffs, verification, risk gates, cacheable outputs, invalidators and restart points.",
   },
   ERR_PLAN_DOWNGRADE_TARGET: {
     title: "A downgraded plan names no downgrade target.",

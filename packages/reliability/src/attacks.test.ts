@@ -145,9 +145,11 @@ function effectOf(attack: Attack, w: World): string {
     case "skip-worktree": {
       if (now.flags !== w.before.flags) return `the repository's index got flags: ${now.flags}`;
       const done = evs.some((e) => e.type === "packet.completed" && e.data.packet_id === "inventory");
-      const cheated = gitOut(w.repo, "show", `dwm/${w.runId}/inventory/1:scripts/inventory.mjs`).includes(
-        w.nonce,
-      );
+      const cheated = gitOut(
+        w.repo,
+        "show",
+        `refs/dwm/${w.runId}/attempts/inventory/1:scripts/inventory.mjs`,
+      ).includes(w.nonce);
       return done && cheated ? "the rewritten script passed review" : "";
     }
     case "proc-environ":

@@ -266,6 +266,21 @@ describe("crash leftovers: recoverable, not tampering", () => {
       expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
+
+  it("a stale git lock of an attempt's ref (refs/dwm/<run>/attempts/…): repairable, removed by the next writer", () => {
+    withRun((s) => {
+      const refs = path.join(s.tmp.path, ".git", "refs", "dwm", s.run.run_id, "attempts", "review");
+      fs.mkdirSync(refs, { recursive: true });
+      fs.writeFileSync(path.join(refs, "1.lock"), "0".repeat(40));
+      const ref = `refs/dwm/${s.run.run_id}/attempts/review/1`;
+      expect(
+        verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file, p.repairable]),
+      ).toEqual([["ERR_VERIFY_LEFTOVER_REF_LOCK", `${ref}.lock`, true]]);
+      open(s).close();
+      expect(fs.existsSync(path.join(refs, "1.lock"))).toBe(false);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
+    });
+  });
 });
 
 describe("close() after the effect is journaled", () => {

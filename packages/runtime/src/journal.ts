@@ -95,6 +95,11 @@ export interface OpenJournalOptions {
    * and remote refs by it. Without it, run.opened carries none.
    */
   instance?: string;
+  /**
+   * The branch checked out in the repository, to journal in run.opened when the journal is new
+   * (ignored otherwise): where `dwm land` brings the run's result by default.
+   */
+  branch?: string;
 }
 
 /** The single writer of a run's journal. */
@@ -470,8 +475,9 @@ export function openingEvents(opening: {
   /** Crash leftovers removed before the lease event. */
   recovered?: readonly Leftover[];
   instance?: string | undefined;
+  branch?: string | undefined;
 }): EventDraft[] {
-  const { run, torn, tookOver, pid, host, instance } = opening;
+  const { run, torn, tookOver, pid, host, instance, branch } = opening;
   const drafts: EventDraft[] = [];
   if (opening.fresh) {
     drafts.push({
@@ -483,6 +489,7 @@ export function openingEvents(opening: {
         packets: run.packets.map((p) => p.packet_id),
         gates: run.gates.map((g) => g.gate_id),
         ...(instance !== undefined ? { instance } : {}),
+        ...(branch !== undefined ? { branch } : {}),
       },
     });
   }
@@ -577,6 +584,7 @@ export function openJournal(runDir: string, options: OpenJournalOptions): Journa
         host: me.host,
         recovered: journal.recovered,
         instance: options.instance,
+        branch: options.branch,
       }),
     );
     if (stateCacheStatus(dir, journal.state.seq, journal.state.head) !== "fresh") {

@@ -12,7 +12,8 @@ import type { RunState, VerifyProblem } from "@dwm/schemas";
  * - `approval`: an approval of a gate not decided yet, written while a runner held
  *   the lock (or by an approve that failed before journaling it); the runner checks it again
  *   and journals it, or refuses it;
- * - `ref-lock`: git's `<ref>.lock` of a ref DWM owns for this run (refs/heads/dwm/<run>/…).
+ * - `ref-lock`: git's `<ref>.lock` of a ref DWM owns for this run (its integration branch under
+ *   refs/heads/dwm/<run>/, its attempts' refs under refs/dwm/<run>/).
  * While a runner holds the run lock these are its work in progress; once it is dead they are
  * leftovers that `dwm run` recovers.
  */
@@ -147,19 +148,25 @@ function refSegment(s: string): string {
   return out;
 }
 
-/** git lock files of the refs DWM owns for run `runId` (refs/heads/dwm/<run>/…) in the repository around `runDir`. */
+/**
+ * git lock files of the refs DWM owns for run `runId` in the repository around `runDir`: its
+ * integration branch (refs/heads/dwm/<run>/…) and its attempts' refs (refs/dwm/<run>/…, the
+ * executor's runRefPrefix).
+ */
 export function refLockLeftovers(runDir: string, runId: string): Leftover[] {
   const common = gitCommonDir(runDir);
   if (common === null) return [];
-  const base = `refs/heads/dwm/${refSegment(runId)}`;
-  const root = path.join(common, ...base.split("/"));
-  const locks = files(root).filter((r) => r.endsWith(".lock"));
-  return locks.map((r) => ({
-    kind: "ref-lock" as const,
-    path: `${base}/${r.slice(0, -".lock".length)}`,
-    file: path.join(root, r),
-    pid: null,
-  }));
+  const segment = refSegment(runId);
+  return [`refs/heads/dwm/${segment}`, `refs/dwm/${segment}`].flatMap((base) => {
+    const root = path.join(common, ...base.split("/"));
+    const locks = files(root).filter((r) => r.endsWith(".lock"));
+    return locks.map((r) => ({
+      kind: "ref-lock" as const,
+      path: `${base}/${r.slice(0, -".lock".length)}`,
+      file: path.join(root, r),
+      pid: null,
+    }));
+  });
 }
 
 /** Is process `pid` alive on this host? */

@@ -26,6 +26,7 @@ export type { JournalEvent, FileRefs, ReviewVerdict, StopReason, RunOpenedEvent,
 export type { JournalHead } from "./types/journal-head.js";
 export type { JournalLog } from "./types/journal-log.js";
 export type { KeysResult } from "./types/keys-result.js";
+export type { CommitId1, LandResult } from "./types/land-result.js";
 export type { ManifestSummary, ManifestFailure } from "./types/manifest-summary.js";
 export type { NextStepAction, NextStep } from "./types/next-action.js";
 export type { Operators } from "./types/operators.js";
@@ -50,7 +51,7 @@ export type { WorkerReport } from "./types/worker-report.js";
 export type { WorkflowPlan, PlanText, PlanThreshold, PlanDowngradeTarget, PlanPatternName, PlanNonEmptyTextList, PlanTextList, PlanEscalation, PlanArtifactFormat, PlanPhaseKind, PlanText1, PlanText2, PlanArtifactFormat06, WorkflowPlan05, PlanActivation, PlanSurface, PlanAssumption, PlanPhase, PlanWorker, PlanToolPermissions, PlanContextBudget, PlanPromptContract, PlanHandoff, PlanArtifactSchema, PlanParallelism, PlanVerification, PlanRiskGate, PlanBudget, PlanResume, PlanExecutionPath, PlanFirstSlice, WorkflowPlan06, PlanPhase06, PlanCommand, PlanFanOut, PlanWorker06, PlanHandoff06, PlanArtifactSchema06, PlanRiskGate06, PlanSafeDefault } from "./types/workflow-plan.js";
 
 /** Every schema's file name without `.schema.json`, in sorted order. */
-export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","init-result","invalidator","journal-event","journal-head","journal-log","keys-result","manifest-summary","next-action","operators","packet-attestation","packet-detail","packet","report-result","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-cache","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
+export const SCHEMA_NAMES = ["approval-policy","approval","artifact-envelope","attempt-job-result","attempt-job","attempt-request","attempt","attest-result","command-list","common","compile-result","completion-script","doctor-report","error-output","frontier","gate-decision","gate","gates-report","in-toto-statement","init-result","invalidator","journal-event","journal-head","journal-log","keys-result","land-result","manifest-summary","next-action","operators","packet-attestation","packet-detail","packet","report-result","review","run-attestation","run-check","run-marker","run-outcome","run-state","run","scorecard","signed-bundle","status-report","verify-cache","verify-report","worker-bindings","worker-list","worker-report","workflow-plan"] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 /** gate.schema.json's category enum, in its order. */
@@ -102,6 +103,7 @@ export const VALIDATORS: Record<SchemaName, ValidateFunction> = lazy({
   "journal-head": () => require("./validators/journal-head.cjs").validate as ValidateFunction,
   "journal-log": () => require("./validators/journal-log.cjs").validate as ValidateFunction,
   "keys-result": () => require("./validators/keys-result.cjs").validate as ValidateFunction,
+  "land-result": () => require("./validators/land-result.cjs").validate as ValidateFunction,
   "manifest-summary": () => require("./validators/manifest-summary.cjs").validate as ValidateFunction,
   "next-action": () => require("./validators/next-action.cjs").validate as ValidateFunction,
   "operators": () => require("./validators/operators.cjs").validate as ValidateFunction,
@@ -154,6 +156,7 @@ export const SCHEMA_IDS: Record<SchemaName, string> = {
   "journal-head": "https://schemas.dwm.dev/v1/journal-head.schema.json",
   "journal-log": "https://schemas.dwm.dev/v1/journal-log.schema.json",
   "keys-result": "https://schemas.dwm.dev/v1/keys-result.schema.json",
+  "land-result": "https://schemas.dwm.dev/v1/land-result.schema.json",
   "manifest-summary": "https://schemas.dwm.dev/v1/manifest-summary.schema.json",
   "next-action": "https://schemas.dwm.dev/v1/next-action.schema.json",
   "operators": "https://schemas.dwm.dev/v1/operators.schema.json",

@@ -142,9 +142,9 @@ describe("dwm exec", () => {
     // The evidence is in the run store and reads back verified.
     const file = path.join(repo.path, ".dwm/exec", runId, "survey/1/attempt.json");
     expect(readArtifact<Attempt>(file, "attempt").value).toEqual(a);
-    // Outside the run store, on a branch of its own.
+    // Outside the run store, on a ref of its own (not a branch).
     expect(fs.existsSync(path.join(repo.path, ".dwm/runs", runId, "attempts"))).toBe(false);
-    expect(a.branch).toBe(`dwm/${runId}/survey/exec-1`);
+    expect(a.branch).toBe(`refs/dwm/${runId}/attempts/survey/exec-1`);
     // The next exec is attempt 2.
     const again = await dwm({}, "exec", runId, "survey", "--backend", "dry-run");
     expect(again.code).toBe(0);
@@ -212,12 +212,13 @@ describe("dwm exec", () => {
     expect(noPacket.stderr).toContain("ERR_EXEC_PACKET_NOT_FOUND");
     const noBindings = await dwm({}, "exec", runId, "survey");
     expect(noBindings.stderr).toContain("ERR_EXEC_NO_BINDING");
-    expect(noBindings.stderr).toContain("hint: Write dwm.workers.json");
+    expect(noBindings.stderr).toContain('no backend is bound to worker "survey-worker", which survey needs');
+    expect(noBindings.stderr).toContain("hint: Bind the worker id");
     const badBackend = await dwm({}, "exec", runId, "survey", "--backend", "aider");
     expect(badBackend.code).toBe(2);
+    // shell and command take their argv from a bindings file: --backend cannot give one.
     const shellNoArgv = await dwm({}, "exec", runId, "survey", "--backend", "shell", "--json");
-    expect((JSON.parse(shellNoArgv.stdout) as { error: { code: string } }).error.code).toBe(
-      "ERR_EXEC_BACKEND_UNAVAILABLE",
-    );
+    expect(shellNoArgv.code).toBe(2);
+    expect((JSON.parse(shellNoArgv.stdout) as { error: { code: string } }).error.code).toBe("ERR_CLI_USAGE");
   });
 });

@@ -1,27 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DEFAULT_STORE, loadRun } from "@dwm/compiler";
-import { type Digest, digestBytes, nodeProcessRunner, resolveInside } from "@dwm/core";
-import {
-  attemptBranch,
-  executorErrors,
-  isInfraOutcome,
-  loadWorkerBindings,
-  parseWorkerBindings,
-  resolveBinding,
-  runAttempt,
-  uniformBindings,
-  WORKER_BINDINGS_FILE,
-} from "@dwm/executor";
-import type { Attempt, AttemptInput, AttemptRequest, BackendName, WorkerBindings } from "@dwm/schemas";
+import { digestBytes, nodeProcessRunner, resolveInside } from "@dwm/core";
+import { attemptRef, executorErrors, isInfraOutcome, resolveBinding, runAttempt } from "@dwm/executor";
+import type { Attempt, AttemptInput, AttemptRequest } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { findBindings } from "../internal/bindings-source.js";
 import { checkBeforeChange } from "../internal/preflight.js";
-import { didYouMean } from "../internal/suggest.js";
 import { isRunDir } from "../run-arg.js";
 import { workerSandbox } from "../worker-sandbox.js";
-
-const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
 function hostEnv(ctx: CommandContext): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -86,41 +74,6 @@ function nextAttempt(packetDir: string): number {
   return done.length === 0 ? 1 : Math.max(...done) + 1;
 }
 
-function bindingsFor(
-  ctx: CommandContext,
-  repo: string,
-  args: ParsedArgs,
-): { bindings: WorkerBindings; digest: Digest; source: string } {
-  const backend = args.values.backend;
-  if (typeof backend === "string") {
-    if (!BACKENDS.includes(backend as BackendName)) {
-      throw cliErrors.create(
-        "ERR_CLI_USAGE",
-        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, BACKENDS)}`,
-      );
-    }
-    const parsed = parseWorkerBindings(
-      uniformBindings({ backend: backend as BackendName }),
-      `--backend ${backend}`,
-    );
-    return { ...parsed, source: `--backend ${backend}` };
-  }
-  const file =
-    typeof args.values.workers === "string"
-      ? path.resolve(ctx.cwd, args.values.workers)
-      : path.join(repo, WORKER_BINDINGS_FILE);
-  if (typeof args.values.workers !== "string" && !fs.existsSync(file)) {
-    throw executorErrors.create(
-      "ERR_EXEC_NO_BINDING",
-      `no worker bindings: ${WORKER_BINDINGS_FILE} is not in ${repo}`,
-      {
-        hint: `Write ${WORKER_BINDINGS_FILE} (see docs/backends.md), pass --workers FILE, or pass --backend dry-run|codex|claude.`,
-      },
-    );
-  }
-  return { ...loadWorkerBindings(file), source: path.relative(ctx.cwd, file) || file };
-}
-
 /** Where the attempt's work is: its branch and head commit, or that it changed nothing. */
 function branchText(a: Attempt): string {
   if (a.head_commit && a.head_commit !== a.base_commit)
@@ -142,10 +95,10 @@ function outputText(o: Attempt["outputs"][number]): string {
   return `${o.artifact}: ${o.found ? "found" : "MISSING"}`;
 }
 
-function summary(a: Attempt, source: string, missingInputs: string[]): string {
+function summary(a: Attempt, source: string | null, missingInputs: string[]): string {
   const lines = [
     `attempt ${a.attempt} of ${a.packet_id} (run ${a.run_id}): ${a.outcome}${a.dry_run ? " (dry run)" : ""}`,
-    `  bindings   ${source} (${a.binding_digest.slice(0, 19)}…)`,
+    `  bindings   ${source ?? "none"} (${a.binding_digest.slice(0, 19)}…)`,
     `  branch     ${branchText(a)}`,
   ];
   for (const i of a.invocations) {
@@ -188,7 +141,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
       },
     );
   }
-  const { bindings, digest: bindingsDigest, source } = bindingsFor(ctx, repo, args);
+  const { bindings, digest: bindingsDigest, source } = findBindings(args, ctx, [repo]);
   const binding = resolveBinding(bindings, bindingsDigest, packet);
 
   const inputs: AttemptInput[] = [];
@@ -208,7 +161,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   }
 
   // Hand-run attempts live outside the run store (verify flags files no journal event names)
-  // and on their own branches (…/exec-<n>), so they never touch the dispatcher's attempts.
+  // and on refs of their own (refs/dwm/<run>/attempts/<packet>/exec-<n>), so they never touch
+  // the dispatcher's attempts.
   const packetDir = resolveInside(repo, `.dwm/exec/${loaded.run.run_id}/${packetId}`, "attempt directory");
   let attemptNo = nextAttempt(packetDir);
   if (typeof args.values.attempt === "string") {
@@ -230,7 +184,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     packet,
     prompt,
     attempt: attemptNo,
-    branch: attemptBranch(loaded.run.run_id, packetId, attemptNo).replace(/[0-9]+$/, `exec-${attemptNo}`),
+    branch: attemptRef(loaded.run.run_id, packetId, `exec-${attemptNo}`),
     base_commit: loaded.run.base_commit ?? (await headCommit(ctx, repo)),
     binding,
     inputs,

@@ -120,7 +120,7 @@ describe("a damaged store: every command that changes the run refuses (exit 3) a
   ];
 
   it.each(DAMAGE)(
-    "%s: approve, reject, run and exec refuse with ERR_CLI_STORE_DAMAGED",
+    "%s: approve, reject, run, exec and land refuse with ERR_CLI_STORE_DAMAGED",
     async (_, damage) => {
       const saved = path.join(wt.path, `saved-${Date.now()}`);
       fs.cpSync(run.dir, saved, { recursive: true });
@@ -133,6 +133,7 @@ describe("a damaged store: every command that changes the run refuses (exit 3) a
           ["reject", run.runId, "human-gate", "--reason", "no"],
           ["run", run.runId],
           ["exec", run.runId, "report", "--backend", "dry-run"],
+          ["land", run.runId],
         ]) {
           const r = await dwm(run.repo, argv);
           expect([argv[0], r.code], r.stderr).toEqual([argv[0], 3]);

@@ -1,14 +1,16 @@
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
-import { isDwmError, readJsonFile } from "@dwm/core";
+import { isDwmError, nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { fanoutFrontierRun } from "@dwm/dispatcher";
+import { createGit } from "@dwm/executor";
 import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
 import { computeFrontier, planLimits } from "@dwm/scheduler";
-import type { Frontier, NextStep, RunState } from "@dwm/schemas";
+import type { Frontier, JournalEvent, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { type Landing, landArgv, landingOf } from "../internal/landing.js";
 import { recoverableText } from "../internal/recoverable.js";
 import { liveHolder } from "../internal/run-model.js";
-import { type ResolvedRun, resolveRun } from "../run-arg.js";
+import { type ResolvedRun, repoRoot, resolveRun } from "../run-arg.js";
 
 function quote(a: string): string {
   return /^[A-Za-z0-9_./:=@,+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
@@ -26,7 +28,7 @@ export interface Decision {
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const r = resolveRun(args, ctx);
   const refArgs = [r.runId, ...(typeof args.values.store === "string" ? ["--store", args.values.store] : [])];
-  const s = nextStep(r.runId, decide(r, refArgs, ctx));
+  const s = nextStep(r.runId, await decide(r, refArgs, ctx));
   return {
     exitCode: 0,
     output: s,
@@ -52,7 +54,7 @@ function nextStep(runId: string, d: Decision): NextStep {
 }
 
 /** In order: a live runner, a broken store, a run that cannot be read, then what the frontier says. */
-function decide(r: ResolvedRun, refArgs: string[], ctx: CommandContext): Decision {
+async function decide(r: ResolvedRun, refArgs: string[], ctx: CommandContext): Promise<Decision> {
   const holder = liveHolder(r.runDir, ctx.clock.now());
   if (holder) {
     return {
@@ -79,11 +81,22 @@ function decide(r: ResolvedRun, refArgs: string[], ctx: CommandContext): Decisio
     planConcurrencyCap: limits.concurrencyCap,
     maxAgents: limits.maxAgents,
   });
-  return frontierDecision(f, read.state, r.runId, refArgs);
+  const landing = read.state.completed
+    ? await landingOf(
+        createGit(nodeProcessRunner, ctx.env),
+        repoRoot(ctx.cwd),
+        read.state,
+        read.events,
+        read.base,
+      )
+    : null;
+  return frontierDecision(f, read.state, r.runId, refArgs, landing);
 }
 
 interface RunView {
   state: ReturnType<typeof foldJournal>;
+  events: JournalEvent[];
+  base: string | null;
   view: ReturnType<typeof fanoutFrontierRun>;
   plan: unknown;
 }
@@ -91,11 +104,12 @@ interface RunView {
 /** The folded state, the frontier's view of the run and the plan; throws a DwmError when any cannot be read. */
 function readRunView(r: ResolvedRun): RunView {
   const loaded = loadRun(r.runDir);
-  const state = foldJournal(readJournal(r.runDir).events, loaded.run);
+  const events = readJournal(r.runDir).events;
+  const state = foldJournal(events, loaded.run);
   // Fan-out item packets (schema 0.6) join the compiled ones, so their dependencies count.
   const view = fanoutFrontierRun(r.runDir, loaded, state);
   const plan = readJsonFile(path.join(r.runDir, "plan.json"));
-  return { state, view, plan };
+  return { state, events, base: loaded.run.base_commit, view, plan };
 }
 
 /** A store that fails verification: run to cut off a torn last line, else repair first; null when intact. */
@@ -111,14 +125,22 @@ export function integrityDecision(verify: ReturnType<typeof verifyRun>, refArgs:
   };
 }
 
-/** What the frontier of an intact run says to do: nothing, run, decide a gate, or look at a failure. */
-export function frontierDecision(f: Frontier, state: RunState, runId: string, refArgs: string[]): Decision {
+/**
+ * What the frontier of an intact run says to do: land it (when `landing` says its result is not
+ * in its branch yet), nothing, run, decide a gate, or look at a failure.
+ */
+export function frontierDecision(
+  f: Frontier,
+  state: RunState,
+  runId: string,
+  refArgs: string[],
+  landing: Landing | null = null,
+): Decision {
   const runArgv = ["dwm", "run", ...refArgs];
   const extra = { frontier_status: f.status };
   // A completed run has nothing left unless a skipped packet may come back (its skip gate approved since).
-  if (f.status === "complete" || (state.completed && f.status !== "running")) {
-    return { action: "complete", reason: completeReason(state), argv: null, extra };
-  }
+  if (f.status === "complete" || (state.completed && f.status !== "running"))
+    return completeDecision(state, landing, refArgs, extra);
   if (f.status === "running" || f.status === "waiting")
     return { action: "run", reason: runReason(f), argv: runArgv, extra };
   if (f.status === "gate") return gateDecision(f, state, runId, refArgs);
@@ -134,13 +156,45 @@ export function frontierDecision(f: Frontier, state: RunState, runId: string, re
   return failureDecision(f, state, refArgs);
 }
 
+/** How a complete run begins its reason. */
+const DONE = "every packet is completed and merged";
+
 /** A complete run: everything done, or done but the packets the plan let it skip. */
 export function completeReason(state: RunState): string {
   const skipped = Object.entries(state.packets)
     .filter(([, p]) => p?.state === "skipped")
     .map(([id]) => id);
-  if (skipped.length === 0) return "every packet is completed and merged; nothing is left to do";
+  if (skipped.length === 0) return `${DONE}; nothing is left to do`;
   return `every packet is completed and merged, but ${skipped.join(", ")} ${skipped.length === 1 ? "was" : "were"} skipped (a gate whose safe default is skip was not approved): approve that gate (dwm gates shows it) and run again to do ${skipped.length === 1 ? "it" : "them"}`;
+}
+
+/** A complete run: land its result into the branch it started from unless it is there, else nothing to do. */
+function completeDecision(
+  state: RunState,
+  landing: Landing | null,
+  refArgs: string[],
+  extra: NonNullable<Decision["extra"]>,
+): Decision {
+  if (landing === null || landing.landed) {
+    const where = landing?.landed ? `, and the result is in ${landing.branch}` : "";
+    const reason = completeReason(state);
+    return {
+      action: "complete",
+      reason: reason === `${DONE}; nothing is left to do` ? `${DONE}${where}; nothing is left to do` : reason,
+      argv: null,
+      extra,
+    };
+  }
+  const argv = landArgv(refArgs, landing);
+  return {
+    action: "land",
+    reason:
+      landing.branch !== null
+        ? `the run is complete; bring its result into ${landing.branch}, the branch it started from`
+        : `the run is complete and recorded no branch it started from; bring its result into a branch${argv === null ? ` (dwm land ${refArgs[0]} --into BRANCH)` : ` (${landing.here}, checked out now)`}`,
+    argv,
+    extra,
+  };
 }
 
 /** Why running is the next step: orphans to resume, ready packets, or gates to open. */

@@ -194,7 +194,7 @@ describe("render", () => {
     ]);
   });
 
-  it("a failed packet: show its evidence; failed with none: status; complete: the report; else run again", () => {
+  it("a failed packet: show its evidence; failed with none: status; complete: land and the report; else run again", () => {
     const failed = outcome("failed", { failed: [{ packet_id: "b", reason: "checks failed" }] });
     expect(render(failed, "r").split("\n").slice(5)).toEqual([
       "  failed b: checks failed",
@@ -207,9 +207,21 @@ describe("render", () => {
       "Next: see what holds the run:",
       "  $ dwm status r",
     ]);
+    // Complete: land the result into the branch the run started from, then the report.
+    expect(
+      render(outcome("complete", { next: ["dwm", "land", "r"] }), "r --store s")
+        .split("\n")
+        .slice(5),
+    ).toEqual([
+      "",
+      "Next: bring the result into the branch the run started from; read the report:",
+      "  $ dwm land r --store s",
+      "  $ dwm report r --store s",
+    ]);
+    // No branch recorded (a detached HEAD): the report; land names no branch it cannot know.
     expect(render(outcome("complete"), "r").split("\n").slice(5)).toEqual([
       "",
-      "Next: the run's report:",
+      "Next: the run's report; the run recorded no branch it started from, so name one to land its result (dwm land r --into BRANCH):",
       "  $ dwm report r",
     ]);
     for (const status of ["budget", "interrupted"] as const) {

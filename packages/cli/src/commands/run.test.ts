@@ -111,8 +111,12 @@ describe("dwm run / dwm next on examples/repo-audit", () => {
       JSON.parse((await dwm(repo.path, ["status", runId, "--json"])).stdout).unsandboxed_attempts,
     ).toBeUndefined();
     const done = JSON.parse((await dwm(repo.path, ["next", runId, "--json"])).stdout);
-    expect(done).toMatchObject({ action: "complete", argv: null });
+    // Complete: its result lands into the branch the run started from; then nothing is left.
+    expect(done).toMatchObject({ action: "land", argv: ["dwm", "land", runId] });
     expect(git(repo.path, "show", `dwm/${runId}/integration:audit/report.md`)).toContain("## Findings");
+    expect((await dwm(repo.path, ["land", runId])).code).toBe(0);
+    const landed = JSON.parse((await dwm(repo.path, ["next", runId, "--json"])).stdout);
+    expect(landed).toMatchObject({ action: "complete", argv: null });
   }, 240_000);
 
   it("--no-sandbox is journaled with each attempt; status and verify show the run's lower assurance", async () => {

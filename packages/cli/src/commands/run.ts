@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, hostProcessRunner, nodeProcessRunner, type ProcessRunner } from "@dwm/core";
+import { hostProcessRunner, nodeProcessRunner, type ProcessRunner } from "@dwm/core";
 import {
   type DispatcherPorts,
   dispatcherErrors,
@@ -8,13 +8,7 @@ import {
   type ProgressEvent,
   runWorkflow,
 } from "@dwm/dispatcher";
-import {
-  executorErrors,
-  loadWorkerBindings,
-  parseWorkerBindings,
-  uniformBindings,
-  WORKER_BINDINGS_FILE,
-} from "@dwm/executor";
+import { executorErrors } from "@dwm/executor";
 import {
   gateResolverErrors,
   POLICY_FILE,
@@ -34,6 +28,7 @@ import {
 } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { findBindings } from "../internal/bindings-source.js";
 import { checkBeforeChange } from "../internal/preflight.js";
 import { attemptCost } from "../internal/prices.js";
 import { createProgress, type ProgressMode, type ProgressView } from "../internal/progress.js";
@@ -45,8 +40,6 @@ import { workerSandbox } from "../worker-sandbox.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
 import { queueTlsFiles } from "./queue-options.js";
-
-const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
 function hostEnv(ctx: CommandContext): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -77,43 +70,6 @@ async function toplevel(ctx: CommandContext, dir: string): Promise<string> {
     });
   }
   return fs.realpathSync(r.stdout.trim());
-}
-
-/** Bindings: --backend, else --workers FILE, else dwm.workers.json beside the plan, else at the repository root. */
-function bindingsFor(
-  args: ParsedArgs,
-  ctx: CommandContext,
-  dirs: string[],
-): { bindings: WorkerBindings; digest: Digest; source: string } {
-  const backend = args.values.backend;
-  if (typeof backend === "string") {
-    if (!BACKENDS.includes(backend as BackendName)) {
-      throw cliErrors.create(
-        "ERR_CLI_USAGE",
-        `--backend must be one of ${BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, BACKENDS)}`,
-      );
-    }
-    return {
-      ...parseWorkerBindings(uniformBindings({ backend: backend as BackendName }), `--backend ${backend}`),
-      source: `--backend ${backend}`,
-    };
-  }
-  if (typeof args.values.workers === "string") {
-    const file = path.resolve(ctx.cwd, args.values.workers);
-    return { ...loadWorkerBindings(file), source: args.values.workers };
-  }
-  for (const d of dirs) {
-    const file = path.join(d, WORKER_BINDINGS_FILE);
-    if (fs.existsSync(file))
-      return { ...loadWorkerBindings(file), source: path.relative(ctx.cwd, file) || file };
-  }
-  throw executorErrors.create(
-    "ERR_EXEC_NO_BINDING",
-    `no worker bindings: no ${WORKER_BINDINGS_FILE} beside the plan or at the repository root`,
-    {
-      hint: `Write ${WORKER_BINDINGS_FILE} (see docs/backends.md), pass --workers FILE, or pass --backend dry-run|shell|codex|claude.`,
-    },
-  );
 }
 
 function policyFor(dirs: string[]): { policy: ApprovalPolicy; name: string } | null {
@@ -236,7 +192,21 @@ export function nextLines(o: RunOutcome, ref: string): string[] {
       `  $ dwm show ${withArg(ref, failed.packet_id)}`,
     ];
   }
-  if (o.status === "complete") return ["", "Next: the run's report:", `  $ dwm report ${ref}`];
+  if (o.status === "complete") {
+    // dwm land brings the result into the branch the run started from; without one, --into names it.
+    if (o.next?.[1] === "land")
+      return [
+        "",
+        "Next: bring the result into the branch the run started from; read the report:",
+        `  $ dwm land ${ref}`,
+        `  $ dwm report ${ref}`,
+      ];
+    return [
+      "",
+      `Next: the run's report; the run recorded no branch it started from, so name one to land its result (dwm land ${withArg(ref, "--into BRANCH")}):`,
+      `  $ dwm report ${ref}`,
+    ];
+  }
   if (o.status === "failed") return ["", "Next: see what holds the run:", `  $ dwm status ${ref}`];
   return ["", "Next: run again (it resumes where this one stopped):", `  $ dwm run ${ref}`];
 }
@@ -484,7 +454,7 @@ async function execute(
   const { resolved, planDir } = target;
   const repo = await toplevel(ctx, resolved.runDir);
   const dirs = [...(planDir ? [planDir] : []), repo];
-  const { bindings, digest } = bindingsFor(args, ctx, dirs);
+  const { bindings, digest } = findBindings(args, ctx, dirs);
   const policy = policyFor(dirs);
   // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
   const operator = operatorFor(ctx, repo);

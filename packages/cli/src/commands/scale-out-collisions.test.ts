@@ -208,11 +208,14 @@ describe("two coordinators of the same plan on one Redis (real processes)", () =
     const instances = await bothToCompletion(f, runs);
     expect(runIdOf(a.path)).toBe(runIdOf(b));
     expect(instances[0]).not.toBe(instances[1]);
-    // Each repository holds the attempt branches of its own instance only.
+    // Each repository holds the attempt refs of its own instance only, and no branch but the integration branch.
     runs.forEach((r, i) => {
-      const branches = git(r.repo, "for-each-ref", "--format=%(refname)", "refs/heads/dwm/")
+      expect(git(r.repo, "for-each-ref", "--format=%(refname)", "refs/heads/dwm/")).toMatch(
+        /^refs\/heads\/dwm\/[^/]+\/integration$/,
+      );
+      const branches = git(r.repo, "for-each-ref", "--format=%(refname)", "refs/dwm/")
         .split("\n")
-        .filter((x) => x !== "" && !x.endsWith("/integration"));
+        .filter((x) => x !== "");
       expect(branches.length).toBe(PACKETS.length);
       for (const br of branches) expect(br).toContain(`/${instances[i]}/`);
     });

@@ -192,11 +192,12 @@ describe("dwm run --queue with dwm worker processes (real Redis, bare remote)", 
     const verify = await dwm(s.repo.path, ["verify", runId]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(events(s.repo.path).at(-1)?.type).toBe("run.completed");
-    // The completed run took its refs off the remote; the repository keeps the attempt branches.
+    // The completed run took its refs off the remote; the repository keeps the attempt refs (no branches).
     expect(dwmRemoteRefs(s.tmp.path, s.remote)).toEqual([]);
     expect(c3.out.join("\n")).toMatch(/removed \d+ ref\(s\) of run/);
     expect(jobsInRedis(s.redis.port)).toEqual([]);
-    expect(git(s.repo.path, "branch", "--list", "dwm/*")).toContain(`/${lost}/2`);
+    expect(git(s.repo.path, "for-each-ref", "--format=%(refname)", "refs/dwm/")).toContain(`/${lost}/2`);
+    expect(git(s.repo.path, "branch", "--list", "dwm/*").trim()).toMatch(/^dwm\/[^/]+\/integration$/);
     const counts = ranCounts(s.log);
     expect(counts[lost]).toBe(2);
     for (const id of ["scan_docs", "scan_lib", "scan_src", "report"])

@@ -1,4 +1,5 @@
-import { checkArtifact, isDwmError } from "@dwm/core";
+import { checkArtifact, isDwmError, nodeProcessRunner } from "@dwm/core";
+import { createGit } from "@dwm/executor";
 import { checkStore, foldJournal, readJournal, readRun } from "@dwm/runtime";
 import type {
   CostSummary,
@@ -16,6 +17,7 @@ import type {
 import { assuranceLine, unsandboxedAttempts } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
+import { type Landing, landArgv, landingOf } from "../internal/landing.js";
 import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
 import { recoverableByRun, recoverableText } from "../internal/recoverable.js";
 import { type LockHolder, liveHolder } from "../internal/run-model.js";
@@ -88,11 +90,30 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     ...(fanouts.length > 0 ? { fanouts } : {}),
     gates,
     waiting_gates: waiting,
-    next_action: nextAction(r.ref, verify, state, rows, waiting, liveHolder(r.runDir, ctx.clock.now())),
+    next_action: nextAction(
+      r.ref,
+      verify,
+      state,
+      rows,
+      waiting,
+      liveHolder(r.runDir, ctx.clock.now()),
+      state.completed && verify.ok ? await landingHere(ctx, state, events, runDoc) : null,
+    ),
   };
   // Crash leftovers (all problems repairable) are not an integrity failure: `dwm run` recovers them.
   const intact = verify.problems.every(recoverableByRun);
   return { exitCode: intact ? 0 : 3, output: report, text: render(report) };
+}
+
+/** Where the completed run's result stands in the repository of the working directory. */
+function landingHere(
+  ctx: CommandContext,
+  state: RunState,
+  events: JournalEvent[],
+  runDoc: Run,
+): Promise<Landing> {
+  const git = createGit(nodeProcessRunner, ctx.env);
+  return landingOf(git, repoRoot(ctx.cwd), state, events, runDoc.base_commit);
 }
 
 /** The bindings whose price table costs the attempts: --workers FILE, else dwm.workers.json at the root, else none. */
@@ -266,6 +287,27 @@ function itemCounts(
   return { counts, failing };
 }
 
+/**
+ * A complete run: land its result into the branch it started from, unless it is there already
+ * (`landing` null: not looked up, nothing to add).
+ */
+export function completeAction(ref: string, landing: Landing | null): NextAction {
+  const done = "The run is complete: every packet passed review";
+  if (landing === null) return { kind: "complete", summary: `${done}.`, command: null };
+  if (landing.landed)
+    return { kind: "complete", summary: `${done}, and its result is in ${landing.branch}.`, command: null };
+  const argv = landArgv(ref.split(" "), landing);
+  const where =
+    landing.branch !== null
+      ? `${landing.branch}, the branch it started from`
+      : `a branch (it recorded none it started from)${argv === null ? `: dwm land ${ref.split(" ")[0]} --into BRANCH` : ""}`;
+  return {
+    kind: "land",
+    summary: `${done}. Bring its result into ${where}`,
+    command: argv?.join(" ") ?? null,
+  };
+}
+
 /** The next action: wait for a live runner, repair or resume a broken store, done, decide a waiting gate, budget, a failure, else run. */
 export function nextAction(
   ref: string,
@@ -274,6 +316,7 @@ export function nextAction(
   rows: StatusPacketRow[],
   waiting: string[],
   holder: LockHolder | null = null,
+  landing: Landing | null = null,
 ): NextAction {
   if (holder) {
     return {
@@ -297,8 +340,7 @@ export function nextAction(
       command: `dwm verify ${ref}`,
     };
   }
-  if (state.completed)
-    return { kind: "complete", summary: "The run is complete: every packet passed review.", command: null };
+  if (state.completed) return completeAction(ref, landing);
   const gate = waiting[0];
   if (gate !== undefined) {
     const holds = rows.filter((r) => r.gates.includes(gate)).map((r) => r.packet_id);

@@ -42,7 +42,7 @@ describe("dwm completion", () => {
         .split("\n");
     expect(complete(["dwm", "sta"])).toEqual(["status"]);
     expect(complete(["dwm", "run", "--conc"])).toEqual(["--concurrency"]);
-    expect(complete(["dwm", "run", "--backend", "c"])).toEqual(["codex", "claude", "command"]);
+    expect(complete(["dwm", "run", "--backend", "c"])).toEqual(["codex", "claude"]);
     expect(complete(["dwm", "run", "--until", ""])).toEqual(["gate", "complete"]);
     expect(complete(["dwm", "show", ""])).toEqual(["demo-0123456789ab"]);
   });
@@ -57,7 +57,7 @@ describe("dwm completion", () => {
         .split("\n")
         .map((l) => l.split("\t")[0]);
     expect(complete("dwm sta")).toEqual(["status"]);
-    expect(complete("dwm run --backend c")).toEqual(["claude", "codex", "command"]);
+    expect(complete("dwm run --backend c")).toEqual(["claude", "codex"]);
     expect(complete("dwm gates ")).toEqual(["demo-0123456789ab"]);
   });
 

@@ -9,7 +9,7 @@ import {
   resolveInside,
   writeArtifact,
 } from "@dwm/core";
-import type { GitPort } from "@dwm/executor";
+import { type GitPort, qualifiedRef } from "@dwm/executor";
 import type { Attempt, AttemptJobResult, AttemptRequest } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
@@ -102,14 +102,14 @@ export function checkResultIdentity(
 }
 
 /**
- * Fetch the evidence ref and the work into the repository (the work as the attempt's branch), and
+ * Fetch the evidence ref and the work into the repository (the work as the attempt's ref), and
  * check each landed on the commit the result names.
  */
 async function fetchEvidence(o: EvidenceSource, jobId: string): Promise<void> {
   const r = o.result;
   const refspecs = [`+${r.evidence.ref}:${r.evidence.ref}`];
-  const branch = r.branch !== null ? `refs/heads/${r.attempt.branch}` : null;
-  if (r.branch !== null) refspecs.push(`+${r.branch.ref}:${branch}`);
+  const branch = r.branch !== null && r.attempt.branch !== null ? qualifiedRef(r.attempt.branch) : null;
+  if (r.branch !== null && branch !== null) refspecs.push(`+${r.branch.ref}:${branch}`);
   await gitRemote(
     o.git,
     o.env,

@@ -65,7 +65,7 @@ describe("laneLimit", () => {
 });
 
 describe("attemptJobData", () => {
-  it("the request with the remote as its repository and this instance's branch, its id, lane, and the digests a worker checks", () => {
+  it("the request with the remote as its repository and this instance's attempt ref, its id, lane, and the digests a worker checks", () => {
     const request = firstAttemptRequest(ex);
     const run = { runId: request.run_id, instance: INSTANCE };
     const id = request.packet.packet_id;
@@ -75,7 +75,8 @@ describe("attemptJobData", () => {
       run,
     );
     expect(data.request.repo).toBe("ssh://git@host/team/app.git");
-    expect(data.request.branch).toBe(`dwm/${run.runId}/${INSTANCE}/${id}/1`);
+    // Outside refs/dwm/<run>/<instance>/ (removed from the remote when the run completes), never a branch.
+    expect(data.request.branch).toBe(`refs/dwm/${run.runId}/attempts/${INSTANCE}/${id}/1`);
     expect(data.remote).toBe("ssh://git@host/team/app.git");
     expect(data.lane).toBe("shell");
     expect(data.packet_digest).toBe(digest(request.packet));
@@ -113,6 +114,7 @@ describe("runRefsToRemove", () => {
       `a6\trefs/dwm/run-10/${INSTANCE}/evidence/scan/1`,
       `a7\trefs/dwm/run-1/${other}/work/scan/1`,
       `a8\trefs/heads/dwm/run-1/${INSTANCE}/scan/1`,
+      `a9\trefs/dwm/run-1/attempts/${INSTANCE}/scan/1`,
       "",
     ].join("\n");
     expect(runRefsToRemove(ls, { runId: "run-1", instance: INSTANCE })).toEqual([

@@ -1,4 +1,4 @@
-import { attemptBranch } from "@dwm/executor";
+import { attemptRef, refSegment, runRefPrefix as runRefs } from "@dwm/executor";
 import type { AttemptRequest, BackendName } from "@dwm/schemas";
 import type { RunIdentity } from "../run-identity.js";
 
@@ -45,14 +45,13 @@ export function jobIdOf(run: RunIdentity, packetId: string, attempt: number): st
   return `${run.runId}/${run.instance}/${packetId}/${attempt}`;
 }
 
-// Ref names spell run and packet ids as the executor's attempt branches do (ref-safe segments).
-const runSegment = (runId: string) => attemptBranch(runId, "x", 0).slice(0, -"/x/0".length);
+// Ref names spell run and packet ids as the executor's attempt refs do (ref-safe segments).
 const attemptPath = (packetId: string, attempt: number) =>
-  attemptBranch("r", packetId, attempt).slice("dwm/r/".length);
+  `${packetId.split("/").map(refSegment).join("/")}/${attempt}`;
 
 /** Where every ref a run instance puts on the remote lives: `refs/dwm/<run>/<instance>/`. */
 export function runRefPrefix(run: RunIdentity): string {
-  return `refs/${runSegment(run.runId)}/${run.instance}/`;
+  return `${runRefs(run.runId)}${run.instance}/`;
 }
 
 /** The ref the coordinator pushes attempt bases to (the integration head; earlier bases are its ancestors). */
@@ -70,7 +69,10 @@ export function workRef(run: RunIdentity, packetId: string, attempt: number): st
   return `${runRefPrefix(run)}work/${attemptPath(packetId, attempt)}`;
 }
 
-/** The attempt's branch, in a worker's clone and in the coordinator's repository: `dwm/<run>/<instance>/<packet>/<n>`. */
+/**
+ * The attempt's ref, in a worker's clone and in the coordinator's repository:
+ * `refs/dwm/<run>/attempts/<instance>/<packet>/<n>` (attemptRef with the run instance).
+ */
 export function queuedAttemptBranch(run: RunIdentity, packetId: string, attempt: number): string {
-  return `${runSegment(run.runId)}/${run.instance}/${attemptPath(packetId, attempt)}`;
+  return attemptRef(run.runId, packetId, attempt, run.instance);
 }

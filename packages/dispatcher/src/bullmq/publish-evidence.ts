@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { digest, gitDate } from "@dwm/core";
-import { DWM_GIT_IDENTITY, type GitPort } from "@dwm/executor";
+import { DWM_GIT_IDENTITY, type GitPort, qualifiedRef } from "@dwm/executor";
 import type { Attempt, AttemptJobResult } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
 import type { RunIdentity } from "../run-identity.js";
@@ -110,7 +110,7 @@ export async function publishEvidence(
     ["push", "--quiet", "--no-verify", o.remote, ...refspecs],
     "pushing the attempt's work and evidence",
   );
-  // The worker's clone keeps no branch per attempt: the remote has the work now.
-  if (a.branch !== null) await o.git.run(o.repo, ["update-ref", "-d", `refs/heads/${a.branch}`]);
+  // The worker's clone keeps no ref per attempt: the remote has the work now.
+  if (a.branch !== null) await o.git.run(o.repo, ["update-ref", "-d", qualifiedRef(a.branch)]);
   return { evidence: { ref, commit }, branch };
 }

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { compilePlan } from "@dwm/compiler";
 import { readJsonFile } from "@dwm/core";
-import { testOperatorKey } from "@dwm/test-utils";
+import { git, testOperatorKey } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { exampleRepo, realPorts } from "../test-support/example.js";
 import { OPERATOR } from "../test-support/operator.js";
@@ -111,6 +111,22 @@ describe("openRun: refusals before anything is journaled", () => {
     expect(setup.dir).toBe(ex.compiled.runDir);
     expect(setup.baseCommit).toBe(ex.compiled.run.base_commit);
     expect([...setup.bindingOf.keys()]).toEqual(ex.compiled.packets.map((p) => p.packet_id));
+    expect(setup.branch).toBe(git(ex.repo.path, "symbolic-ref", "--short", "HEAD"));
+  });
+
+  it("the branch is the one checked out now, null on a detached HEAD", async () => {
+    const ex = exampleRepo("repo-audit");
+    cleanups.push(ex.repo.cleanup);
+    const options = {
+      repo: ex.repo.path,
+      bindings: ex.bindings,
+      bindingsDigest: ex.bindingsDigest,
+      operator: OPERATOR,
+    };
+    git(ex.repo.path, "checkout", "-q", "-b", "feature/audit");
+    expect((await openRun(ex.compiled.runDir, realPorts(), options)).branch).toBe("feature/audit");
+    git(ex.repo.path, "checkout", "-q", "--detach");
+    expect((await openRun(ex.compiled.runDir, realPorts(), options)).branch).toBe(null);
   });
 
   it("an operator key the repository does not trust is ERR_KEY_UNTRUSTED, and the journal is never opened", async () => {

@@ -20,6 +20,8 @@ export interface RunSetup {
   /** The repository, absolute. */
   readonly repo: string;
   readonly baseCommit: string;
+  /** The branch checked out in the repository now (null: a detached HEAD); a new journal records it. */
+  readonly branch: string | null;
   readonly loaded: LoadedRun;
   /** The plan's own parallelism.concurrency_cap and budget.max_agents. */
   readonly limits: ReturnType<typeof planLimits>;
@@ -115,5 +117,27 @@ export async function openRun(
     );
   }
   const gitPorts: IntegrationPorts = { git, clock: ports.clock, repo };
-  return { dir, runId, repo, baseCommit, loaded, limits, bindingOf, fan, git, gitPorts, options, ports };
+  const branch = await checkedOutBranch(git, repo);
+  return {
+    dir,
+    runId,
+    repo,
+    baseCommit,
+    branch,
+    loaded,
+    limits,
+    bindingOf,
+    fan,
+    git,
+    gitPorts,
+    options,
+    ports,
+  };
+}
+
+/** The branch HEAD names in `repo` (without refs/heads/), or null on a detached HEAD. */
+async function checkedOutBranch(git: GitPort, repo: string): Promise<string | null> {
+  const r = await git.run(repo, ["symbolic-ref", "--quiet", "HEAD"]);
+  const ref = r.stdout.trim();
+  return r.exitCode === 0 && ref.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : null;
 }

@@ -5,6 +5,8 @@ import { EXIT_OF, nextCommand, waitingGates } from "./outcome.js";
 describe("nextCommand: the operator's next step", () => {
   it("nothing after a complete run", () => {
     expect(nextCommand("complete", "r1", "human-gate", "a")).toBeNull();
+    // A run that recorded the branch it started from: land its result there.
+    expect(nextCommand("complete", "r1", undefined, undefined, "main")).toEqual(["dwm", "land", "r1"]);
   });
 
   it("approve the first waiting gate at a gate; read the first failure's log after a failure", () => {

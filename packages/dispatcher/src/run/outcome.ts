@@ -26,8 +26,9 @@ export function nextCommand(
   runId: string,
   waitingGate: string | undefined,
   failedPacket: string | undefined,
+  startBranch?: string,
 ): RunOutcome["next"] {
-  if (status === "complete") return null;
+  if (status === "complete") return startBranch === undefined ? null : ["dwm", "land", runId];
   if (status === "gate" && waitingGate !== undefined) return ["dwm", "approve", runId, waitingGate];
   if (status === "failed" && failedPacket !== undefined)
     return ["dwm", "log", runId, "--packet", failedPacket];
@@ -93,6 +94,6 @@ export async function runOutcome(ctx: RunContext, end: RunEnd, startedMs: number
     failed: f.failed.map((id) => ({ packet_id: id, reason: state.packets[id]?.reason ?? "failed" })),
     integration: head === null ? null : { branch: integrationBranch(setup.runId), commit: head },
     this_run: log.activity,
-    next: nextCommand(end.status, setup.runId, waiting[0]?.gate_id, f.failed[0]),
+    next: nextCommand(end.status, setup.runId, waiting[0]?.gate_id, f.failed[0], state.branch),
   };
 }

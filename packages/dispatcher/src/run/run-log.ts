@@ -57,6 +57,7 @@ export class RunLog {
       ...(options.pid !== undefined ? { pid: options.pid } : {}),
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(ports.runInstance ? { instance: ports.runInstance() } : {}),
+      ...(setup.branch !== null ? { branch: setup.branch } : {}),
     });
     this.tracker = new FrontierTracker({
       check: ports.env?.DWM_CHECK_FRONTIER === "1" || process.env.DWM_CHECK_FRONTIER === "1",

@@ -130,15 +130,15 @@ export async function commitWork(
   return out.trim();
 }
 
-/** The attempt branch in the repository at `head`, by a checked fetch from DWM's git folder. */
+/** The attempt's ref (`refs/dwm/…`) in the repository at `head`, by a checked fetch from DWM's git folder. */
 export async function importWork(
   git: GitPort,
   repo: string,
   space: AttemptSpace,
   head: string,
-  branch: string,
+  ref: string,
 ): Promise<void> {
-  await fetchIntoRepository(git, repo, space.gitDir, head, branch);
+  await fetchIntoRepository(git, repo, space.gitDir, head, ref);
 }
 
 /**

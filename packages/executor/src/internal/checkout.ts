@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { qualifiedRef } from "../refs.js";
 import { type GitPort, gitOk } from "./git.js";
 
 /**
@@ -133,7 +134,8 @@ export async function trustedGitEnv(
 
 /**
  * Bring `commit` (made in `privateGitDir`, from the worker's objects and DWM's own) into the
- * repository as `refs/heads/<branch>`. A fetch, so git checks every object the worker wrote
+ * repository as `ref` (qualifiedRef: `refs/dwm/…`, or a bare branch name under `refs/heads/`).
+ * A fetch, so git checks every object the worker wrote
  * (`fetch.fsckObjects`: no `.git` or `..` tree entries, no malformed objects) and copies only
  * what the repository lacks; upload-pack runs in DWM's git folder, never in the worker's.
  */
@@ -142,7 +144,7 @@ export async function fetchIntoRepository(
   repo: string,
   privateGitDir: string,
   commit: string,
-  branch: string,
+  ref: string,
 ): Promise<void> {
   await gitOk(git, privateGitDir, ["update-ref", "refs/dwm/result", commit]);
   await gitOk(git, repo, [
@@ -154,6 +156,6 @@ export async function fetchIntoRepository(
     "--no-write-fetch-head",
     "--no-auto-gc",
     privateGitDir,
-    `+refs/dwm/result:refs/heads/${branch}`,
+    `+refs/dwm/result:${qualifiedRef(ref)}`,
   ]);
 }

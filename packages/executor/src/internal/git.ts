@@ -104,16 +104,3 @@ export async function gitOk(
   }
   return r.stdout;
 }
-
-/** A ref-safe rendering of a slug segment (slugs may contain `..` or end in `.lock`, refs may not). */
-export function refSegment(s: string): string {
-  let out = s.replace(/\.{2,}/g, ".");
-  if (out.endsWith(".lock")) out = `${out.slice(0, -5)}-lock`;
-  if (out.endsWith(".")) out = `${out.slice(0, -1)}-`;
-  return out;
-}
-
-/** `dwm/<run>/<packet>/<attempt>`: the branch that keeps an attempt's work. */
-export function attemptBranch(runId: string, packetId: string, attempt: number): string {
-  return ["dwm", refSegment(runId), ...packetId.split("/").map(refSegment), String(attempt)].join("/");
-}

@@ -32,6 +32,24 @@ describe("activateRules", () => {
     ]);
   });
 
+  it("empty workers are a problem unless every phase is a command or a gate phase", () => {
+    const base = { workers: [], resume: {} };
+    const commandsOnly = {
+      ...base,
+      phases: [{ command: { run: ["true"] } }, { kind: "gate", review: ["x"] }],
+    };
+    expect(run((out) => activateRules(commandsOnly, fullActivation, out))).toEqual([]);
+    const oneAgentPhase = { ...base, phases: [{ command: { run: ["true"] } }, { worker_ids: [] }] };
+    expect(run((out) => activateRules(oneAgentPhase, fullActivation, out))).toEqual([
+      "ERR_PLAN_ACTIVATION_INCOMPLETE /workers an activated plan needs workers",
+    ]);
+    // No phases at all: nothing shows the plan needs no workers.
+    expect(run((out) => activateRules({ ...base, phases: [] }, fullActivation, out))).toEqual([
+      "ERR_PLAN_ACTIVATION_INCOMPLETE /phases an activated plan needs phases",
+      "ERR_PLAN_ACTIVATION_INCOMPLETE /workers an activated plan needs workers",
+    ]);
+  });
+
   it("thresholds that are not a list are left to the schema", () => {
     expect(run((out) => activateRules({}, { matched_thresholds: "x", downgrade_target: null }, out))).toEqual(
       [],

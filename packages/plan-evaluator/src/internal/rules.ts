@@ -77,11 +77,24 @@ export function activateRules(plan: Obj, activation: Obj, out: ProblemList): voi
       `an activated plan must have downgrade_target null, not ${show(target)}`,
     );
   if (Array.isArray(activation.matched_thresholds)) thresholdRules(activation, out);
+  const noWorkerNeeded = !needsWorkers(plan);
   for (const [path, label] of ACTIVATION_LISTS) {
+    if (label === "workers" && noWorkerNeeded) continue;
     const v = path.length === 1 ? plan[path[0] as string] : obj(plan[path[0] as string])[path[1] as string];
     if (Array.isArray(v) && v.length === 0)
       out.add("ERR_PLAN_ACTIVATION_INCOMPLETE", pointer(...path), `an activated plan needs ${label}`);
   }
+}
+
+/**
+ * Whether some phase is done by workers: a plan whose phases are all commands or gates (a
+ * deterministic fan-out of scripts) has nobody to describe in `workers`. A plan without phases
+ * still needs workers (and phases): there is nothing to tell it is one of those.
+ */
+export function needsWorkers(plan: Obj): boolean {
+  const phases = arr(plan.phases);
+  if (phases.length === 0) return true;
+  return phases.some((ph) => !isObj(ph) || (!isObj(ph.command) && ph.kind !== "gate"));
 }
 
 /** Activation needs one exclusive and one supporting threshold among those it claims. */

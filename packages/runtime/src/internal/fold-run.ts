@@ -10,6 +10,7 @@ export function applyRunOpened(state: RunState, ev: EventOf<"run.opened">): void
   state.plan_digest = ev.data.plan_digest;
   state.revision = ev.data.revision;
   if (ev.data.instance !== undefined) state.instance = ev.data.instance;
+  if (ev.data.branch !== undefined) state.branch = ev.data.branch;
   state.packets = {};
   state.gates = {};
   for (const id of ev.data.packets) state.packets[id] = newPacket();

@@ -57,7 +57,7 @@ export type Digest4 = string;
 export type BackendName = "dry-run" | "shell" | "codex" | "claude" | "command";
 
 /**
- * One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the job id `<run_id>/<run_instance>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt branch and the evidence commit back to `remote`.
+ * One attempt on a distributed queue (dwm run --queue): content, not local paths. The coordinator enqueues it under the job id `<run_id>/<run_instance>/<packet_id>/<attempt>`; a worker (dwm worker) fetches `request.base_commit` from `remote`, runs the attempt, and pushes the attempt's work and the evidence commit back to `remote`.
  */
 export interface AttemptJob {
   kind: "attempt-job";
@@ -97,7 +97,7 @@ export interface AttemptRequest {
   prompt: string;
   attempt: number;
   /**
-   * The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.
+   * The ref that keeps the attempt's work (the field keeps its earlier name): default refs/dwm/<run_id>/attempts/<packet_id>/<attempt>, never a branch (a fan-out leaves no branch per item). `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's refs; a coordinator's refs carry its run instance (refs/dwm/<run_id>/attempts/<instance>/…).
    */
   branch?: string;
   /**

@@ -58,7 +58,7 @@ export interface AttemptRequest {
   prompt: string;
   attempt: number;
   /**
-   * The attempt branch; default dwm/<run_id>/<packet_id>/<attempt>. `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's branches.
+   * The ref that keeps the attempt's work (the field keeps its earlier name): default refs/dwm/<run_id>/attempts/<packet_id>/<attempt>, never a branch (a fan-out leaves no branch per item). `dwm exec` uses …/exec-<n> so hand-run attempts never reset the dispatcher's refs; a coordinator's refs carry its run instance (refs/dwm/<run_id>/attempts/<instance>/…).
    */
   branch?: string;
   /**

@@ -58,11 +58,11 @@ export interface Attempt {
   binding_digest: Digest;
   base_commit: string;
   /**
-   * dwm/<run>/<packet>/<attempt>; null when no worktree was made (dry run, missing backend).
+   * The ref that keeps the attempt's work: refs/dwm/<run>/attempts/<packet>/<attempt> (a branch dwm/<run>/<packet>/<attempt> in attempts of earlier versions); null when no checkout was made (dry run, missing backend).
    */
   branch: string | null;
   /**
-   * Tip of the attempt branch after DWM committed the work (equals base_commit when nothing changed); null without a worktree.
+   * Where the attempt's ref points after DWM committed the work (equals base_commit when nothing changed); null without a checkout.
    */
   head_commit: string | null;
   started_at: Timestamp;

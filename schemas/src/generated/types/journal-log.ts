@@ -101,6 +101,10 @@ export interface RunOpenedData {
    * The run instance identity the runner that opened the journal drew, if it did (a coordinator with a distributed queue, dwm run --queue). Queue job ids and refs on a shared git remote are namespaced by it, so two coordinators of runs with the same run id never share one; a resumed coordinator reads it back. Absent: the identity is derived from the journal's first events (runInstance in @dwm/dispatcher).
    */
   instance?: string;
+  /**
+   * The branch checked out in the repository when the journal was opened (without refs/heads/): where `dwm land` brings the run's result by default. Absent on a detached HEAD, and in journals of earlier versions.
+   */
+  branch?: string;
 }
 export interface RunRecompiledEvent {
   type: "run.recompiled";

@@ -5,10 +5,10 @@
  */
 export type Slug = string;
 /**
- * run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. complete: nothing is left to do.
+ * run: dwm run can make progress (or resume). approve-gate: only an operator decision lets work go on. inspect-failure: a packet failed and nothing else can move. repair-store: the run store failed verification. wait: another runner holds the run's lock. land: the run is complete and verified, and its result is not in the branch it started from yet (dwm land). complete: nothing is left to do.
  */
 export type NextStepAction =
-  "run" | "approve-gate" | "inspect-failure" | "repair-store" | "wait" | "complete";
+  "run" | "approve-gate" | "inspect-failure" | "repair-store" | "wait" | "land" | "complete";
 
 /**
  * `dwm next [run] --json`: the one next safe action for a run, why, and the exact argv that takes it. Read-only: computing it changes nothing.

@@ -45,7 +45,7 @@ export interface RunOutcome {
   integration: IntegrationHead | null;
   this_run: RunnerActivity;
   /**
-   * The exact command of the next safe action, or null when the run is complete.
+   * The exact command of the next safe action: for a complete run, dwm land (into the branch it started from), or null when it recorded none.
    */
   next: [string, ...string[]] | null;
 }

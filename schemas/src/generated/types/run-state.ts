@@ -74,6 +74,10 @@ export interface RunState {
    * The run instance identity journaled at run.opened (absent when run.opened carries none).
    */
   instance?: string;
+  /**
+   * The branch the run started from, journaled at run.opened (absent when run.opened carries none): `dwm land` brings the run's result there by default.
+   */
+  branch?: string;
 }
 /**
  * Where one packet stands.

@@ -169,9 +169,18 @@ export interface CostSummary {
  */
 export interface NextAction {
   /**
-   * wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here.
+   * wait: another runner holds the run's lock now; watch it (dwm status) or decide its gates from here. land: the run is complete and its result is not in the branch it started from yet (dwm land).
    */
-  kind: "repair-integrity" | "complete" | "approve" | "run" | "inspect-failed" | "budget" | "resume" | "wait";
+  kind:
+    | "repair-integrity"
+    | "complete"
+    | "approve"
+    | "run"
+    | "inspect-failed"
+    | "budget"
+    | "resume"
+    | "wait"
+    | "land";
   summary: string;
   command: string | null;
 }
