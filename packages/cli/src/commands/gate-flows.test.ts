@@ -118,7 +118,8 @@ describe("the fan-out example's --revise flow", () => {
     });
     expect((await dwm(repo.path, "approve", runId, "human-gate-accept")).code).toBe(0);
     await runTo(repo.path, 0, runId);
-    expect(await next(repo.path)).toMatchObject({ action: "complete" });
+    // Complete: what is left is to land the result in the branch the run started from.
+    expect(await next(repo.path)).toMatchObject({ action: "land" });
     expect((await dwm(repo.path, "verify", runId)).code).toBe(0);
   }, 300_000);
 });
@@ -234,7 +235,10 @@ describe("every gate transition has a way forward", () => {
     expect(g["human-gate-accept"]?.digest).not.toBe(acceptAsked);
     expect((await dwm(repo.path, "approve", runId, "human-gate-accept")).code).toBe(0);
     await runTo(repo.path, 0, runId);
-    expect(await next(repo.path)).toMatchObject({ action: "complete", argv: null });
+    expect(await next(repo.path)).toMatchObject({
+      action: "land",
+      argv: expect.arrayContaining(["dwm", "land"]),
+    });
 
     // Reopened by a recompile after completion: both human gates judged work that runs again.
     const before = await gates(repo.path);
@@ -257,7 +261,8 @@ describe("every gate transition has a way forward", () => {
     await runTo(repo.path, 4, runId);
     expect((await dwm(repo.path, "approve", runId, "human-gate-accept")).code).toBe(0);
     await runTo(repo.path, 0, runId);
-    expect(await next(repo.path)).toMatchObject({ action: "complete" });
+    // Complete: what is left is to land the result in the branch the run started from.
+    expect(await next(repo.path)).toMatchObject({ action: "land" });
     expect((await dwm(repo.path, "verify", runId)).code).toBe(0);
   }, 600_000);
 });

@@ -175,15 +175,12 @@ function completeDecision(
   refArgs: string[],
   extra: NonNullable<Decision["extra"]>,
 ): Decision {
+  const reason = completeReason(state);
+  // Skipped work comes first: landing now would land a result without it.
+  if (reason !== `${DONE}; nothing is left to do`) return { action: "complete", reason, argv: null, extra };
   if (landing === null || landing.landed) {
     const where = landing?.landed ? `, and the result is in ${landing.branch}` : "";
-    const reason = completeReason(state);
-    return {
-      action: "complete",
-      reason: reason === `${DONE}; nothing is left to do` ? `${DONE}${where}; nothing is left to do` : reason,
-      argv: null,
-      extra,
-    };
+    return { action: "complete", reason: `${DONE}${where}; nothing is left to do`, argv: null, extra };
   }
   const argv = landArgv(refArgs, landing);
   return {
