@@ -80,7 +80,7 @@ export function fanoutPlan(n) {
       ...base.risk_gates,
       {
         requires_user_approval: true,
-        safe_default: { action: "ask", before: "shell-process" },
+        safe_default: { action: "stop", before: "shell-process" },
         trigger: "shell command execution",
       },
     ],

@@ -151,6 +151,12 @@ export const runtimeErrors = defineErrors({
     hint: "Not tampering: `dwm run` abandons the attempt (journaled) and runs the packet again.",
     exitCode: EXIT.integrity,
   },
+  ERR_VERIFY_LEFTOVER_ATTESTATION: {
+    title:
+      "A signed attestation of a completed packet or run, written but not journaled yet (its runner died in between).",
+    hint: "Not tampering: `dwm run` attests the packet (or run) again and journals it.",
+    exitCode: EXIT.integrity,
+  },
   ERR_VERIFY_PENDING_APPROVAL: {
     title:
       "An approval of a gate that waits for a decision, written but not journaled yet (a runner held the lock, or the approve stopped before journaling).",

@@ -250,6 +250,17 @@ describe("crash leftovers: recoverable, not tampering", () => {
     });
   });
 
+  it("an attestation of a completed packet the journal does not name yet is a repairable leftover; of another packet, a stray", () => {
+    withRun((s) => {
+      s.putFile("attestations/packets/inventory/2.json", "{}\n");
+      s.putFile("attestations/packets/review/1.json", "{}\n");
+      expect(codes(s)).toEqual([
+        ["ERR_VERIFY_LEFTOVER_ATTESTATION", "attestations/packets/inventory/2.json"],
+        ["ERR_VERIFY_UNEXPECTED_FILE", "attestations/packets/review/1.json"],
+      ]);
+    });
+  });
+
   it("a stale git lock of a ref DWM owns for the run: repairable, removed and journaled by the next writer", () => {
     withRun((s) => {
       const refs = path.join(s.tmp.path, ".git", "refs", "heads", "dwm", s.run.run_id);

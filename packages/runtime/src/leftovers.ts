@@ -12,13 +12,15 @@ import type { RunState, VerifyProblem } from "@dwm/schemas";
  * - `approval`: an approval of a gate not decided yet, written while a runner held
  *   the lock (or by an approve that failed before journaling it); the runner checks it again
  *   and journals it, or refuses it;
+ * - `attestation`: the signed attestation of a completed packet (or of the completed run),
+ *   written just before the `attestation.recorded` event that names it;
  * - `ref-lock`: git's `<ref>.lock` of a ref DWM owns for this run (its integration branch under
  *   refs/heads/dwm/<run>/, its attempts' refs under refs/dwm/<run>/).
  * While a runner holds the run lock these are its work in progress; once it is dead they are
  * leftovers that `dwm run` recovers.
  */
 export interface Leftover {
-  kind: "temp-file" | "attempt" | "approval" | "ref-lock";
+  kind: "temp-file" | "attempt" | "approval" | "attestation" | "ref-lock";
   /** Run-relative path (temp-file, attempt); the ref (ref-lock). */
   path: string;
   /** Absolute path of the file (temp-file, ref-lock) or folder (attempt). */
@@ -74,6 +76,13 @@ function copyingHandoffs(state: RunState): boolean {
   return Object.values(state.packets).some((p) => p?.state === "attempted" || p?.state === "reviewed");
 }
 
+/** An attestation file of a completed packet (attestations/packets/<p>/<n>[-k].json) or of a completed run (attestations/run/<n>.json). */
+function attesting(rel: string, state: RunState): boolean {
+  const m = /^attestations\/packets\/(.+)\/[1-9][0-9]*(-[0-9]+)?\.json$/.exec(rel);
+  if (m) return state.packets[m[1] as string]?.state === "completed";
+  return /^attestations\/run\/[0-9]+\.json$/.test(rel) && state.completed === true;
+}
+
 /** An approval file (approvals/<gate>/<n>.json) of a gate not decided yet (closed or open). */
 function pendingApproval(rel: string, state: RunState): boolean {
   const m = /^approvals\/(.+)\/[1-9][0-9]*\.json$/.exec(rel);
@@ -100,6 +109,10 @@ export function storeLeftovers(
     }
     if (state && pendingApproval(rel, state)) {
       out.set(rel, { kind: "approval", path: rel, file: path.join(runDir, rel), pid: null });
+      continue;
+    }
+    if (state && attesting(rel, state)) {
+      out.set(rel, { kind: "attestation", path: rel, file: path.join(runDir, rel), pid: null });
       continue;
     }
     if (state && rel.startsWith("handoffs/") && copyingHandoffs(state)) {
@@ -217,12 +230,14 @@ export function leftoverProblem(l: Leftover, runnerAlive: boolean): VerifyProble
     "temp-file": "ERR_VERIFY_LEFTOVER_TEMP",
     attempt: "ERR_VERIFY_LEFTOVER_ATTEMPT",
     approval: "ERR_VERIFY_PENDING_APPROVAL",
+    attestation: "ERR_VERIFY_LEFTOVER_ATTESTATION",
     "ref-lock": "ERR_VERIFY_LEFTOVER_REF_LOCK",
   }[l.kind];
   const what = {
     "temp-file": `${l.path} is the temporary file of an atomic write${l.pid === null ? "" : ` by pid ${l.pid}`}`,
     attempt: `${l.path} holds an attempt the journal has not recorded yet`,
     approval: `${l.path} is an approval the journal has not recorded yet`,
+    attestation: `${l.path} is an attestation the journal has not recorded yet`,
     "ref-lock": `git's lock of ${l.path} is held`,
   }[l.kind];
   const then = leftoverLive(l, runnerAlive)

@@ -7,6 +7,7 @@ const WHAT: Record<string, string> = {
   ERR_VERIFY_LEFTOVER_ATTEMPT: "unrecorded files of attempt(s) in flight",
   ERR_VERIFY_LEFTOVER_REF_LOCK: "git lock(s) of refs of this run",
   ERR_VERIFY_PENDING_APPROVAL: "approval(s) not journaled yet",
+  ERR_VERIFY_LEFTOVER_ATTESTATION: "attestation(s) not journaled yet",
   ERR_VERIFY_UNATTESTED: "completed packet(s) not attested yet",
 };
 
