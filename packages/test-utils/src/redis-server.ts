@@ -206,11 +206,12 @@ function ping(port: number, overTls: TlsFiles | undefined): Promise<boolean> {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const program = options.program ?? "redis-server";
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-redis-"));
-  const port = await freePort();
+  let port = await freePort();
   let child: ChildProcess | null = null;
 
   const t = options.tls;
-  const args = [
+  const logFile = path.join(dir, "redis.log");
+  const argsFor = (port: number) => [
     ...(t
       ? [
           "--port",
@@ -241,12 +242,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     ...(options.appendOnly ? ["--appendfsync", "always"] : []),
     ...(options.password ? ["--requirepass", options.password] : []),
     "--logfile",
-    path.join(dir, "redis.log"),
+    logFile,
   ];
+  const logSize = () => (fs.existsSync(logFile) ? fs.statSync(logFile).size : 0);
+  // Ready means our server said so in its own log: a PING alone may be answered by another
+  // test's server that took the port first (ours then fails to bind and exits).
+  const readySince = (offset: number) => {
+    if (!fs.existsSync(logFile)) return false;
+    return fs.readFileSync(logFile).subarray(offset).toString().includes("Ready to accept connections");
+  };
 
   const startServer = async (): Promise<void> => {
     if (child !== null) return;
-    const c = spawn(program, args, { stdio: "ignore" });
+    const offset = logSize();
+    const c = spawn(program, argsFor(port), { stdio: "ignore" });
     child = c;
     let exited = false;
     // A test process that ends without stopping its server (a hook timed out) takes it along.
@@ -259,12 +268,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     });
     for (let i = 0; i < 200; i++) {
       if (exited) break;
-      if (await ping(port, t)) return;
+      if ((await ping(port, t)) && readySince(offset)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
-    const log = fs.existsSync(path.join(dir, "redis.log"))
-      ? fs.readFileSync(path.join(dir, "redis.log"), "utf8").slice(-2000)
-      : "";
+    const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").slice(-2000) : "";
     c.kill("SIGKILL");
     throw new Error(`redis-server did not start on 127.0.0.1:${port}\n${log}`);
   };
@@ -283,7 +290,16 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     child = null;
   };
 
-  await startServer();
+  // The port may be taken between choosing it and binding it: the first start tries a few.
+  for (let tries = 1; ; tries++) {
+    try {
+      await startServer();
+      break;
+    } catch (e) {
+      if (tries >= 5) throw e;
+      port = await freePort();
+    }
+  }
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {
     port,
