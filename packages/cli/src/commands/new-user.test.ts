@@ -128,6 +128,13 @@ describe("a new user's first run (README Quick start)", () => {
     expect(git(repo.path, "status", "--porcelain", "--ignored=no")).toBe(
       "?? dwm.operators.json\n?? dwm.workers.json\n?? workflow.plan.json",
     );
+    // The README's last step: the result lands in the branch the run started from.
+    const land = await sh(repo.path, ["dwm", "land", runId], userEnv);
+    expect(land.code, land.out).toBe(0);
+    expect(fs.readFileSync(path.join(repo.path, "dwm-out", "summary.md"), "utf8")).toContain(
+      "# Files by extension",
+    );
+
     // Once the key exists and is trusted, init suggests only the run's own steps.
     const again = await sh(repo.path, ["dwm", "init"], userEnv);
     expect(suggested(again.out)).toEqual([
