@@ -18,6 +18,9 @@ import { DEFAULT_QUEUE_PREFIX } from "./names.js";
 import { RedisLanes } from "./redis-lanes.js";
 import { semaphore } from "./worker-job.js";
 
+/** How long closing waits for the removal of jobs recorded before (Redis may be away). */
+const SWEEP_LIMIT_MS = 5000;
+
 export interface RedisQueueOptions {
   /** redis:// or rediss:// URL (AUTH from the URL). */
   url: string;
@@ -222,12 +225,6 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
       });
       adopted.add(id);
     }
-    // A job the journal does not name as in flight was recorded (or abandoned) by an earlier
-    // coordinator that was killed before it removed the job: nobody else would remove it.
-    const { runId, instance } = this.options.run;
-    const keep = new Set([...this.tracked.values()].map((t) => t.rid));
-    const removed = await this.redis.removeFinished(`${runId}/${instance}/`, keep);
-    if (removed > 0) this.log(`removed ${removed} finished job(s) of run ${runId} recorded before`);
     this.wake();
     return adopted;
   }
@@ -248,7 +245,33 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
     await this.sweeping?.catch(() => undefined);
     // Jobs handed over but never acknowledged stay in Redis: the next coordinator adopts them.
     await this.removals;
+    await this.removeRecordedBefore();
     await this.redis.close();
+  }
+
+  /**
+   * Remove the finished jobs of this run instance that this coordinator neither tracks, holds
+   * settled for the run loop, nor handed over unacknowledged: recorded (or abandoned) by an earlier coordinator that was killed before it
+   * removed them. Nobody else would remove them.
+   */
+  private async removeRecordedBefore(): Promise<void> {
+    const { runId, instance } = this.options.run;
+    const keep = new Set(
+      [...this.tracked.values(), ...this.settled.map((s) => s.t), ...this.handed.values()].map((t) => t.rid),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    // Redis away (a command would wait for it): give up after a while, the next coordinator tries again.
+    const giveUp = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(0), SWEEP_LIMIT_MS);
+    });
+    try {
+      const removed = await Promise.race([this.redis.removeFinished(`${runId}/${instance}/`, keep), giveUp]);
+      if (removed > 0) this.log(`removed ${removed} finished job(s) of run ${runId} recorded before`);
+    } catch {
+      // Redis refused: the next coordinator of this run tries again.
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private deliver(s: Finished): void {

@@ -96,8 +96,7 @@ export async function recover(ctx: RunContext, queue: AttemptQueue, recorder: Re
   const { setup, log } = ctx;
   await removeCrashLeftovers(ctx);
   const inFlight = inFlightJobIds(log.state, setup.runId);
-  // adopt() is also told of an empty list: a durable queue forgets jobs recorded before.
-  const adopted = queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
+  const adopted = inFlight.length > 0 && queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
   if (adopted.size > 0)
     log.note(`kept ${adopted.size} job(s) still in the queue: ${[...adopted].join(", ")}`);
   for (const [id, p] of Object.entries(log.state.packets)) {
