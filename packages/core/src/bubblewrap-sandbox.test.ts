@@ -204,7 +204,7 @@ describe.skipIf(leftOut)("bubblewrapSandbox (real bwrap)", () => {
           `const { spawn } = require("node:child_process");
            let ok = 0, failed = 0, pending = 200;
            for (let i = 0; i < 200; i++) {
-             const c = spawn("sleep", ["5"], { stdio: "ignore" });
+             const c = spawn("sleep", ["5.25"], { stdio: "ignore" });
              c.once("spawn", () => { ok++; if (--pending === 0) done(); });
              c.once("error", () => { failed++; if (--pending === 0) done(); });
            }
@@ -227,7 +227,8 @@ describe.skipIf(leftOut)("bubblewrapSandbox (real bwrap)", () => {
     } finally {
       await prepared.dispose();
     }
-    expect(processesWith("sleep 5")).toEqual([]);
+    // An odd duration: a plain "sleep 5…" of anything else on the machine must not match.
+    expect(processesWith("sleep 5.25")).toEqual([]);
   });
 
   it("cannot see or signal the runner's processes", async () => {
