@@ -158,7 +158,8 @@ describe.skipIf(cli === null)(`codex backend, real Codex CLI${skipReason ? ` (${
     );
     expect(a.outcome).toBe("auth-failed");
     expect(a.invocations[0]?.detail).toMatch(/401 Unauthorized/);
-    expect(a.exit_code).toBe(1);
+    // Decided from the transcript's first 401: Codex may be stopped before it exits by itself.
+    expect([1, null]).toContain(a.exit_code);
     expect(a.changed_files).toEqual([]);
     expect(server.conversation().map((r) => r.answer)).toEqual(["error"]);
   });
