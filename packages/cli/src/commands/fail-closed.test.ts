@@ -149,6 +149,27 @@ describe("a damaged store: every command that changes the run refuses (exit 3) a
     },
   );
 
+  it("a zeroed approval (the gate approved, the run not resumed yet): run and exec refuse with ERR_CLI_STORE_DAMAGED", async () => {
+    const own = await atGate();
+    expect((await dwm(own.repo, ["approve", own.runId, "human-gate"])).code).toBe(0);
+    const approvals = path.join(own.dir, "approvals", "human-gate");
+    const [file] = fs.readdirSync(approvals).filter((f) => /^[1-9][0-9]*\.json$/.test(f));
+    if (file === undefined) throw new Error("no approval file");
+    fs.writeFileSync(path.join(approvals, file), "");
+    const before = journalOf(own.dir);
+    for (const argv of [
+      ["run", own.runId],
+      ["exec", own.runId, "report", "--backend", "dry-run"],
+    ]) {
+      const r = await dwm(own.repo, argv);
+      expect([argv[0], r.code], r.stderr).toEqual([argv[0], 3]);
+      expect(r.stderr).toContain("ERR_CLI_STORE_DAMAGED");
+      expect(r.stderr).toContain(`approvals/human-gate/${file}`);
+    }
+    expect(journalOf(own.dir).equals(before)).toBe(true);
+    expect((await dwm(own.repo, ["status", own.runId])).code).toBe(3);
+  }, 240_000);
+
   it("compile over a tampered prompt refuses (exit 3) and rewrites nothing", async () => {
     const prompt = path.join(run.dir, "prompts", "report.md");
     const orig = fs.readFileSync(prompt);
