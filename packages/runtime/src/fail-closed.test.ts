@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { FakeClock } from "@dwm/test-utils";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { encodeEvent, eventBody, JOURNAL_FILE } from "./events.js";
 import { openJournal, readJournal } from "./journal.js";
 import { HEAD_FILE, readJournalHead, writeJournalHead } from "./journal-head.js";
@@ -267,6 +267,41 @@ describe("close() after the effect is journaled", () => {
       ]);
       expect(readJournal(s.runDir).events.at(-1)?.type).toBe("run.stopped");
       expect(fs.existsSync(path.join(s.runDir, "lock"))).toBe(false);
+    });
+  });
+});
+
+describe("an append the disk refuses part-way", () => {
+  it("leaves none of its batch in the journal: a complete line of it would count on the next open", () => {
+    withRun((s) => {
+      const j = open(s);
+      const opened = fs.readFileSync(journalFile(s));
+      const real = fs.writeFileSync.bind(fs);
+      // A full disk: the first line of the batch is written, the rest refused (ENOSPC).
+      const spy = vi.spyOn(fs, "writeFileSync").mockImplementation((file, data, ...rest) => {
+        if (typeof file === "number" && String(data).includes('"detail":"first"')) {
+          const text = String(data);
+          fs.writeSync(file, text.slice(0, text.indexOf("\n") + 1));
+          throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+        }
+        return real(file, data, ...rest);
+      });
+      try {
+        expect(() =>
+          j.appendAll([
+            { type: "run.stopped", data: { reason: "interrupted", detail: "first" } },
+            { type: "run.stopped", data: { reason: "interrupted", detail: "second" } },
+          ]),
+        ).toThrow("ENOSPC");
+      } finally {
+        spy.mockRestore();
+      }
+      j.close();
+      expect(fs.readFileSync(journalFile(s)).equals(opened)).toBe(true);
+      const again = open(s);
+      again.close();
+      expect(readJournal(s.runDir).events.filter((e) => e.type === "run.stopped")).toEqual([]);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 });

@@ -367,6 +367,32 @@ describe("errors a user can meet on the file system have a code and a hint, neve
       }
     }, 240_000);
 
+    it("the packet's attestation cannot be written after the approval is journaled: approve succeeds with a warning, run attests it", async () => {
+      const run = await atGate();
+      const packets = path.join(run.dir, "attestations", "packets");
+      if (spawnSync("chattr", ["+i", packets]).status !== 0) return; // a file system without attributes
+      let r: Awaited<ReturnType<typeof dwm>>;
+      try {
+        r = await dwm(run.repo, ["approve", run.runId, "human-gate"]);
+      } finally {
+        spawnSync("chattr", ["-i", packets]);
+      }
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(
+        "warning: the decision is journaled, but the packets it completed were not attested",
+      );
+      const evs = events(run.dir);
+      expect(evs.some((e) => e.type === "gate.approved" && e.data.gate_id === "human-gate")).toBe(true);
+      expect(evs.some((e) => e.type === "packet.completed" && e.data.packet_id === "human_gate")).toBe(true);
+      const done = await dwm(run.repo, ["run", run.runId]);
+      expect(done.code, done.stderr).toBe(0);
+      const attested = events(run.dir).filter(
+        (e) => e.type === "attestation.recorded" && e.data.packet_id === "human_gate",
+      );
+      expect(attested).toHaveLength(1);
+      expect((await dwm(run.repo, ["verify", run.runId])).code).toBe(0);
+    }, 240_000);
+
     it("a full disk (a small tmpfs): ERR_FS_NO_SPACE, nothing half-journaled; once space is freed approve works", async () => {
       const mnt = fs.mkdtempSync(path.join(wt.path, "mnt-"));
       if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt]).status !== 0) return;
@@ -384,6 +410,11 @@ describe("errors a user can meet on the file system have a code and a hint, neve
           expect(r.code).toBe(1);
           expect(r.stderr).toContain("ERR_FS_NO_SPACE");
           expect(journalOf(run.dir).subarray(0, before.length).equals(before)).toBe(true);
+          // Issue 22 met an approve that journaled the approval and still exited 1.
+          const approved = events(run.dir).filter(
+            (e) => e.type === "gate.approved" && e.data.gate_id === "human-gate",
+          );
+          expect(approved, r.stderr).toEqual([]);
         }
         fs.rmSync(filler);
         const again = await dwm(run.repo, ["run", run.runId]);
