@@ -6,10 +6,10 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../main.js";
-import { operatorEnv, trustOperator } from "../test-support/operator.js";
+import { dwmInProcess, journalEvents } from "../test-support/in-process.js";
+import { trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -43,21 +43,7 @@ beforeAll(() => {
 });
 afterAll(() => wt.cleanup());
 
-async function dwm(cwd: string, argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(
-    argv,
-    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
-      clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-      emit: () => {},
-    },
-  );
-  return { code, stdout, stderr };
-}
+const dwm = (cwd: string, argv: string[]) => dwmInProcess(cwd, argv, wt.path);
 
 /** repo-audit run to its human gate: the repository, the run id and its folder. */
 async function atGate(parent?: string, until: (() => void)[] = cleanups) {
@@ -69,12 +55,7 @@ async function atGate(parent?: string, until: (() => void)[] = cleanups) {
 }
 
 const journalOf = (dir: string) => fs.readFileSync(path.join(dir, "journal.jsonl"));
-const events = (dir: string) =>
-  journalOf(dir)
-    .toString("utf8")
-    .split("\n")
-    .filter((l) => l.endsWith("}"))
-    .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+const events = journalEvents;
 
 /** A pid no process has now. */
 function deadPid(): number {

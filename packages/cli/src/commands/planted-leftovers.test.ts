@@ -5,14 +5,11 @@
 // is written over anything planted at its path.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { digestBytes } from "@dwm/core";
-import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../main.js";
-import { operatorEnv, trustOperator } from "../test-support/operator.js";
+import { dwmInProcess, editJson, exampleRepo, journalEvents } from "../test-support/in-process.js";
 
-const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
@@ -43,46 +40,21 @@ type Planted = [rel: string, what: { text: string } | { copy: string }];
 
 /** examples/repo-audit whose workers of `plants` (binding → files) plant files into the run store. */
 function plantingRepo(plants: Record<string, Planted[]>): string {
-  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
-  cleanups.push(repo.cleanup);
-  fs.cpSync(path.join(EXAMPLES, "repo-audit"), repo.path, { recursive: true });
-  fs.writeFileSync(path.join(repo.path, "plant.mjs"), PLANT);
-  const file = path.join(repo.path, "dwm.workers.json");
-  const workers = JSON.parse(fs.readFileSync(file, "utf8"));
-  for (const [binding, planted] of Object.entries(plants)) {
-    const b = workers.bindings[binding];
-    b.argv = ["node", path.join(repo.path, "plant.mjs"), repo.path, JSON.stringify(planted), "--", ...b.argv];
-  }
-  fs.writeFileSync(file, `${JSON.stringify(workers, null, 2)}\n`);
-  git(repo.path, "add", "-A");
-  git(repo.path, "commit", "-q", "-m", "audit");
-  trustOperator(repo.path);
-  return repo.path;
+  return exampleRepo("repo-audit", cleanups, (dir) => {
+    fs.writeFileSync(path.join(dir, "plant.mjs"), PLANT);
+    editJson<{ bindings: Record<string, { argv: string[] }> }>(dir, "dwm.workers.json", (workers) => {
+      for (const [binding, planted] of Object.entries(plants)) {
+        const b = workers.bindings[binding] as { argv: string[] };
+        b.argv = ["node", path.join(dir, "plant.mjs"), dir, JSON.stringify(planted), "--", ...b.argv];
+      }
+    });
+  }).path;
 }
 
-async function dwm(cwd: string, argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(
-    argv,
-    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
-      clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-      emit: () => {},
-    },
-  );
-  return { code, stdout, stderr };
-}
+const dwm = (cwd: string, argv: string[]) => dwmInProcess(cwd, argv, wt.path);
 
 const journalOf = (dir: string) => fs.readFileSync(path.join(dir, "journal.jsonl"));
-const events = (dir: string) =>
-  journalOf(dir)
-    .toString("utf8")
-    .split("\n")
-    .filter((l) => l.endsWith("}"))
-    .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+const events = journalEvents;
 
 describe("files a worker out of its sandbox plants as crash leftovers", () => {
   it("handoffs no packet in review declares, a copy of a plain output, an attestation at a wrong path: tampering, every change refused; a handoff at the path its packet's copy takes: written over and journaled", async () => {
