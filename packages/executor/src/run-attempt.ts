@@ -45,7 +45,15 @@ import { looksLikePath } from "./internal/ownership.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
 import { redactStrings, sealEvidence } from "./internal/seal.js";
-import { checkView, hiddenPaths, jobView, pathBinds, type ViewBase } from "./internal/views.js";
+import {
+  checkView,
+  hiddenPaths,
+  jobView,
+  makeAgentHome,
+  operatorAgentState,
+  pathBinds,
+  type ViewBase,
+} from "./internal/views.js";
 import { attemptRef, qualifiedRef } from "./refs.js";
 import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
@@ -135,6 +143,18 @@ function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: J
   if (missing !== undefined) record.notes.push("no worktree was made: a backend program is missing");
 }
 
+/** An agent worker's invocation pointed at its private agent home in the attempt's folder (see makeAgentHome). */
+function withAgentHome(
+  ji: JobInvocation,
+  space: AttemptSpace,
+  source: Readonly<Record<string, string | undefined>>,
+): { ji: JobInvocation; agentHome: string | null } {
+  const home = makeAgentHome(ji.job, source, path.join(space.root, "agent-home", String(ji.job.index)));
+  if (home === null) return { ji, agentHome: null };
+  const env = { ...ji.env, ...home.env };
+  return { ji: { ...ji, env, envNames: Object.keys(env).sort() }, agentHome: home.dir };
+}
+
 /**
  * Run the jobs in order in the checkout, each in its sandbox view and staged after it ran (with
  * DWM's own git folder) so its changed paths are attributed to it. The first invocation that
@@ -153,16 +173,17 @@ async function runJobs(
   const touchedBy: Attribution = new Map();
   for (const job of prep.jobs) {
     const hostIo = jobIoDir(space, job.index);
-    const ji = planJob(ctx, job, wt, hostIo);
+    const planned = planJob(ctx, job, wt, hostIo);
     if (record.outcome !== "ok" || job.binding.backend === "dry-run") {
       record.invocations.push(
-        notRun(ji, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
+        notRun(planned, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
       );
       continue;
     }
+    const { ji, agentHome } = withAgentHome(planned, space, ctx.ports.env);
     for (const n of ji.envNames) record.envNames.add(n);
     const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
-    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env, declaresOutputs);
+    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env, declaresOutputs, agentHome);
     if (note !== null) record.notes.push(note);
     const ran = await runInvocation(ji, {
       runner: ctx.ports.processRunner,
@@ -265,6 +286,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     // DWM's config folder (the operator's key) wherever DWM_CONFIG_DIR or XDG_CONFIG_HOME put it.
     hidden: hiddenPaths(prep.repo, prep.attemptDir, [
       dwmConfigDir(ctx.ports.env),
+      ...operatorAgentState(ctx.ports.env),
       ...(ctx.ports.hidden ?? []),
     ]),
     home: ctx.ports.env.HOME,
