@@ -143,13 +143,19 @@ function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: J
   if (missing !== undefined) record.notes.push("no worktree was made: a backend program is missing");
 }
 
-/** An agent worker's invocation pointed at its private agent home in the attempt's folder (see makeAgentHome). */
+/**
+ * An agent worker's invocation pointed at its private agent home in the attempt's folder, seeded
+ * from the home its environment names (the operator's, or its binding's own): see makeAgentHome.
+ * Only inside a sandbox that isolates: without one the worker has the operator's powers anyway,
+ * and Codex's own sandbox does not start its commands with a home under the temp folder.
+ */
 function withAgentHome(
   ji: JobInvocation,
   space: AttemptSpace,
-  source: Readonly<Record<string, string | undefined>>,
+  isolates: boolean,
 ): { ji: JobInvocation; agentHome: string | null } {
-  const home = makeAgentHome(ji.job, source, path.join(space.root, "agent-home", String(ji.job.index)));
+  if (!isolates) return { ji, agentHome: null };
+  const home = makeAgentHome(ji.job, ji.env, path.join(space.root, "agent-home", String(ji.job.index)));
   if (home === null) return { ji, agentHome: null };
   const env = { ...ji.env, ...home.env };
   return { ji: { ...ji, env, envNames: Object.keys(env).sort() }, agentHome: home.dir };
@@ -180,10 +186,12 @@ async function runJobs(
       );
       continue;
     }
-    const { ji, agentHome } = withAgentHome(planned, space, ctx.ports.env);
+    const { ji, agentHome } = withAgentHome(planned, space, ctx.sandbox.isolates);
     for (const n of ji.envNames) record.envNames.add(n);
     const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
-    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env, declaresOutputs, agentHome);
+    // A binding's own CODEX_HOME or CLAUDE_CONFIG_DIR is hidden like the operator's.
+    const base = { ...viewBase, hidden: [...viewBase.hidden, ...operatorAgentState(planned.env)] };
+    const { view, note } = jobView(base, space.checkout, job, hostIo, ji.env, declaresOutputs, agentHome);
     if (note !== null) record.notes.push(note);
     const ran = await runInvocation(ji, {
       runner: ctx.ports.processRunner,
