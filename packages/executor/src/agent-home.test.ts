@@ -11,7 +11,7 @@ import type { WorkerBinding } from "@dwm/schemas";
 import { git, makeGitRepo, makeTempDir, pathWithFakeClis, type TempDir } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runAttempt } from "./run-attempt.js";
-import { packet, ports, request } from "./test-support/builders.js";
+import { allText, packet, ports, request } from "./test-support/builders.js";
 
 const sandbox = bubblewrapSandbox();
 const probe = await sandbox.probe();
@@ -105,6 +105,7 @@ describe.runIf(probe.ok)("agent homes in the bubblewrap sandbox", () => {
         `echo 'notify = ["sh", "-c", "touch /tmp/pwned"]' >> "$CODEX_HOME/config.toml"`,
         'ls -A "$CODEX_HOME" > private-home.txt',
         'cat "$CODEX_HOME/auth.json" > own-login.txt',
+        'cat "$CODEX_HOME/auth.json"',
         `cat ${home}/.claude/.credentials.json > other-login.txt 2>&1`,
         `cat ${home}/.ssh/id_ed25519 > ssh.txt 2>&1`,
       ].join("\n"),
@@ -117,6 +118,18 @@ describe.runIf(probe.ok)("agent homes in the bubblewrap sandbox", () => {
     // Its settings and its login were handed over; nothing else of the operator's home.
     expect(show("private-home.txt").split("\n")).toEqual(["auth.json", "config.toml"]);
     expect(show("own-login.txt")).toBe(`{"OPENAI_API_KEY":"${CODEX_TOKEN}"}`);
+    // The redactor knows the login it was handed: it is out of the evidence, and in the work it is a finding.
+    expect(allText(p.attemptDir)).not.toContain(CODEX_TOKEN);
+    expect(fs.readFileSync(path.join(p.attemptDir, "workers/1-builder/stdout"), "utf8")).toBe(
+      '{"OPENAI_API_KEY":"[REDACTED:agent home auth.json.OPENAI_API_KEY]"}\n',
+    );
+    const leaks = a.findings.filter((f) => f.code === "secret-in-work");
+    expect(leaks.map((f) => [f.message, f.paths])).toEqual([
+      [
+        "the value of agent home auth.json.OPENAI_API_KEY appears in the work (redacted from the evidence; the attempt branch holds it as written)",
+        ["diff.patch"],
+      ],
+    ]);
     expect(show("other-login.txt")).toMatch(/No such file or directory$/);
     expect(show("ssh.txt")).toMatch(/No such file or directory$/);
     expect(a.invocations[0]?.env_names).toContain("CODEX_HOME");

@@ -147,16 +147,18 @@ function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: J
  * An agent worker's invocation pointed at its private agent home in the attempt's folder, seeded
  * from the home its environment names (the operator's, or its binding's own): see makeAgentHome.
  * Only inside a sandbox that isolates: without one the worker has the operator's powers anyway,
- * and Codex's own sandbox does not start its commands with a home under the temp folder.
+ * and Codex's own sandbox does not start its commands with a home under the temp folder. The
+ * redactor learns the tokens seeded into it.
  */
 function withAgentHome(
+  ctx: AttemptContext,
   ji: JobInvocation,
   space: AttemptSpace,
-  isolates: boolean,
 ): { ji: JobInvocation; agentHome: string | null } {
-  if (!isolates) return { ji, agentHome: null };
+  if (!ctx.sandbox.isolates) return { ji, agentHome: null };
   const home = makeAgentHome(ji.job, ji.env, path.join(space.root, "agent-home", String(ji.job.index)));
   if (home === null) return { ji, agentHome: null };
+  ctx.redactor.add(home.secrets, Object.keys(home.secrets));
   const env = { ...ji.env, ...home.env };
   return { ji: { ...ji, env, envNames: Object.keys(env).sort() }, agentHome: home.dir };
 }
@@ -186,7 +188,7 @@ async function runJobs(
       );
       continue;
     }
-    const { ji, agentHome } = withAgentHome(planned, space, ctx.sandbox.isolates);
+    const { ji, agentHome } = withAgentHome(ctx, planned, space);
     for (const n of ji.envNames) record.envNames.add(n);
     const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
     // A binding's own CODEX_HOME or CLAUDE_CONFIG_DIR is hidden like the operator's.

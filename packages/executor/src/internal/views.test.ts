@@ -34,6 +34,7 @@ describe("makeAgentHome", () => {
     expect(makeAgentHome(job({ backend: "codex" }), { HOME: home }, dir)).toEqual({
       dir,
       env: { CODEX_HOME: dir },
+      secrets: {},
     });
     expect(listing(dir)).toEqual(["auth.json", "config.toml"]);
     expect(fs.readFileSync(path.join(dir, "auth.json"), "utf8")).toBe("auth.json\n");
@@ -56,9 +57,12 @@ describe("makeAgentHome", () => {
     expect(fs.readFileSync(path.join(dir, "config.toml"), "utf8")).toBe("own\n");
   });
 
-  it("claude: settings.json, .credentials.json, and of ~/.claude.json who is logged in only", () => {
-    plant(".claude/settings.json", "{}\n");
-    plant(".claude/.credentials.json", "{}\n");
+  it("claude: settings.json, .credentials.json, and of ~/.claude.json who is logged in only; the tokens in them are its secrets", () => {
+    plant(".claude/settings.json", '{"env":{"ANTHROPIC_AUTH_TOKEN":"tok-settings"},"model":"m"}\n');
+    plant(
+      ".claude/.credentials.json",
+      '{"claudeAiOauth":{"accessToken":"at-1","refreshToken":"rt-1","expiresAt":1}}\n',
+    );
     plant(".claude/CLAUDE.md", "memory\n");
     plant(".claude/agents/a.md", "agent\n");
     plant(
@@ -73,8 +77,13 @@ describe("makeAgentHome", () => {
       }),
     );
     const dir = path.join(tmp.path, "agent-home", "2");
-    expect(makeAgentHome(job({ backend: "claude" }), { HOME: home }, dir)?.env).toEqual({
-      CLAUDE_CONFIG_DIR: dir,
+    const made = makeAgentHome(job({ backend: "claude" }), { HOME: home }, dir);
+    expect(made?.env).toEqual({ CLAUDE_CONFIG_DIR: dir });
+    expect(made?.secrets).toEqual({
+      "agent home .claude.json.primaryApiKey": "sk-ant-x",
+      "agent home .credentials.json.claudeAiOauth.accessToken": "at-1",
+      "agent home .credentials.json.claudeAiOauth.refreshToken": "rt-1",
+      "agent home settings.json.env.ANTHROPIC_AUTH_TOKEN": "tok-settings",
     });
     expect(listing(dir)).toEqual([".claude.json", ".credentials.json", "settings.json"]);
     expect(JSON.parse(fs.readFileSync(path.join(dir, ".claude.json"), "utf8"))).toEqual({

@@ -115,11 +115,7 @@ function copyClaudeGlobal(from: string, to: string, keys: readonly string[]): vo
  * and the operator's vendor login is not handed to another endpoint). Returns it with the
  * variable that points the CLI at it; null for a backend that has none.
  */
-export function makeAgentHome(
-  job: Job,
-  env: SourceEnv,
-  dir: string,
-): { dir: string; env: Record<string, string> } | null {
+export function makeAgentHome(job: Job, env: SourceEnv, dir: string): AgentHome | null {
   const backend = job.binding.backend;
   if (backend !== "codex" && backend !== "claude") return null;
   const login = job.binding.base_url === undefined;
@@ -131,11 +127,46 @@ export function makeAgentHome(
   const own = backend === "codex" ? codexHomeOf(env) : claudeDirOf(env);
   if (own !== undefined)
     for (const n of pick(SEED[backend])) copyIfFile(path.join(own, n), path.join(dir, n));
-  if (backend === "codex") return { dir, env: { CODEX_HOME: dir } };
-  const global = claudeGlobalOf(env);
-  if (global !== undefined)
-    copyClaudeGlobal(global, path.join(dir, ".claude.json"), pick(CLAUDE_GLOBAL_KEYS));
-  return { dir, env: { CLAUDE_CONFIG_DIR: dir } };
+  if (backend === "claude") {
+    const global = claudeGlobalOf(env);
+    if (global !== undefined)
+      copyClaudeGlobal(global, path.join(dir, ".claude.json"), pick(CLAUDE_GLOBAL_KEYS));
+  }
+  const variable = backend === "codex" ? "CODEX_HOME" : "CLAUDE_CONFIG_DIR";
+  return { dir, env: { [variable]: dir }, secrets: seededSecrets(dir) };
+}
+
+/** A private agent home: where it is, the variable that points its CLI at it, and the secrets seeded into it. */
+export interface AgentHome {
+  dir: string;
+  env: Record<string, string>;
+  /** Token and key values of its JSON files, by a name saying where each is (for the redactor). */
+  secrets: Record<string, string>;
+}
+
+const SECRET_KEY = /token|key|secret|password/i;
+
+/**
+ * The values under token- or key-like names in the JSON files of an agent home (`auth.json`,
+ * `.credentials.json`, `primaryApiKey`, a token in `settings.json`'s `env`): DWM did not hand
+ * them over by variable, so the redactor learns them here, and a worker that prints or commits
+ * one has it redacted from the evidence (a `secret-in-work` finding when it is in the work).
+ */
+function seededSecrets(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (v: unknown, where: string, key: string) => {
+    if (typeof v === "string" && SECRET_KEY.test(key)) out[where] = v;
+    else if (typeof v === "object" && v !== null)
+      for (const [k, x] of Object.entries(v)) visit(x, `${where}.${k}`, k);
+  };
+  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith(".json"))) {
+    try {
+      visit(JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")), `agent home ${f}`, "");
+    } catch {
+      // not JSON: nothing to learn
+    }
+  }
+  return out;
 }
 
 /** The model endpoint an agent CLI talks to: its binding's base_url, else the one its environment names. */
