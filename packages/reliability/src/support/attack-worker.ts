@@ -20,6 +20,7 @@ export const ATTACKS = [
   "write-journal",
   "other-evidence",
   "read-ssh",
+  "read-agent-login",
   "loopback",
   "kill-runner",
   "fork-bomb",
@@ -187,6 +188,13 @@ const NOW = {
       fs.mkdirSync("audit", { recursive: true });
       fs.writeFileSync(path.join("audit", "key.txt"), key);
       console.log(key);
+    }),
+  "read-agent-login": () =>
+    attempt("read ~/.codex/auth.json", () => {
+      const login = fs.readFileSync(path.join(process.env.HOME, ".codex", "auth.json"), "utf8");
+      fs.mkdirSync("audit", { recursive: true });
+      fs.writeFileSync(path.join("audit", "login.txt"), login);
+      console.log(login);
     }),
   "loopback": () => {
     const r = spawnSync(process.execPath, ["-e", "const s=require('net').connect(" + Number(process.env.ATTACK_PORT) + ",'127.0.0.1',()=>{s.end('" + nonce + "');console.log('connected')});s.on('error',e=>{console.log(e.code);process.exit(1)});s.on('close',()=>process.exit(0))"], { encoding: "utf8", timeout: 10000 });
