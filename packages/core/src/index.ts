@@ -61,6 +61,7 @@ export { checkRelativePath, isInside, resolveInside } from "./paths.js";
 export type { Clock, ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 export { systemClock } from "./ports.js";
 export { execaProcessRunner, MAX_CAPTURED_OUTPUT, nodeProcessRunner } from "./process-runner.js";
+export { packetRefPath, refSegment } from "./ref-names.js";
 export type {
   PreparedSpawn,
   Sandbox,

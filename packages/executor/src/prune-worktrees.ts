@@ -1,8 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { nodeProcessRunner, type ProcessRunner } from "@dwm/core";
+import { nodeProcessRunner, type ProcessRunner, refSegment } from "@dwm/core";
 import { createGit, type GitPort, gitOk } from "./internal/git.js";
-import { refSegment } from "./refs.js";
 
 /**
  * Remove every worktree of a run that is still registered in the repository (left by a

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { refSegment } from "@dwm/core";
 import type { RunState, VerifyProblem } from "@dwm/schemas";
 
 /**
@@ -151,14 +152,6 @@ function commonDirOfWorktree(dir: string, dotGit: string): string | null {
   } catch {
     return gitDir;
   }
-}
-
-/** The executor's ref-safe rendering of a run id (executor's refSegment: refs may not hold `..` or end in `.lock` or `.`). */
-function refSegment(s: string): string {
-  let out = s.replace(/\.{2,}/g, ".");
-  if (out.endsWith(".lock")) out = `${out.slice(0, -5)}-lock`;
-  if (out.endsWith(".")) out = `${out.slice(0, -1)}-`;
-  return out;
 }
 
 /**
