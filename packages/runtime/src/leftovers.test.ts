@@ -1,8 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
-import { makeTempDir } from "@dwm/test-utils";
+import { FakeClock, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
+import { openJournal } from "./journal.js";
 import { storeLeftovers } from "./leftovers.js";
+import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
+import { TRUST } from "./test-support/sign.js";
+import { verifyRun } from "./verify.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -34,6 +38,57 @@ describe("temp files of atomic writes", () => {
       ["temp-file", ".state.json.4242.0123abcd.tmp", 4242],
       ["temp-file", "approvals/human-gate/.1.json.12.0123abcd.tmp", 12],
       ["temp-file", "reviews/scan/.1.json.77.deadbeef.tmp", 77],
+    ]);
+  });
+});
+
+const open = (s: TestRunStore) =>
+  openJournal(s.runDir, { clock: new FakeClock("2026-01-01T00:00:00.000Z", 1000), pid: 1, host: "h" });
+const problems = (s: TestRunStore) =>
+  verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file, p.repairable]);
+
+/** A store whose packet `review` has attempt 1 recorded, not reviewed yet (state `attempted`). */
+function attempted(): TestRunStore {
+  const s = makeRunStore();
+  cleanups.push(s.cleanup);
+  const j = open(s);
+  j.append("packet.dispatched", {
+    packet_id: "review",
+    attempt: 1,
+    packet_digest: s.run.packets.find((p) => p.packet_id === "review")?.digest ?? "",
+    base_commit: null,
+    backend: "shell",
+  });
+  const att = s.putFile("attempts/review/1/attempt.json", '{"packet_id":"review","attempt":1}\n');
+  j.append("attempt.recorded", {
+    packet_id: "review",
+    attempt: 1,
+    outcome: "ok",
+    attempt_digest: att.digest,
+    files: [att],
+  });
+  expect(j.state.packets.review?.state).toBe("attempted");
+  j.close();
+  return s;
+}
+
+describe("the refuting reviewer's attempt of a packet in review (issue 22)", () => {
+  it("reviews/<p>/<n>.reviewer/… of an attempted packet is one repairable leftover, not unexpected files", () => {
+    const s = attempted();
+    s.putFile("reviews/review/1.reviewer/workers/1-refuter/prompt.md", "refute this");
+    s.putFile("reviews/review/1.reviewer/workers/1-refuter/stdout", "half");
+    expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "reviews/review/1.reviewer", true]]);
+  });
+
+  it("the reviewer's folder of another attempt, or of a packet not in review, is unexpected", () => {
+    const s = attempted();
+    s.putFile("reviews/review/2.reviewer/attempt.json", "{}");
+    s.putFile("reviews/inventory/1.reviewer/attempt.json", "{}");
+    s.putFile("reviews/review/1.reviewers", "{}");
+    expect(problems(s)).toEqual([
+      ["ERR_VERIFY_UNEXPECTED_FILE", "reviews/inventory/1.reviewer/attempt.json", false],
+      ["ERR_VERIFY_UNEXPECTED_FILE", "reviews/review/1.reviewers", false],
+      ["ERR_VERIFY_UNEXPECTED_FILE", "reviews/review/2.reviewer/attempt.json", false],
     ]);
   });
 });

@@ -8,8 +8,8 @@ import type { RunState, VerifyProblem } from "@dwm/schemas";
  * - `temp-file`: the temporary file of an atomic write (`.<name>.<pid>.<hex>.tmp`, core's
  *   writeFileAtomic) or a lock moved aside (`lock.stale.<hex>`, core's acquireLock);
  * - `attempt`: files of the attempt a packet was dispatched for and that the journal has not
- *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json of an attempt not reviewed yet, and
- *   handoffs/… copied for a packet reviewed but not completed yet);
+ *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json and the reviewer's reviews/<p>/<n>.reviewer/…
+ *   of an attempt not reviewed yet, and handoffs/… copied for a packet reviewed but not completed yet);
  * - `approval`: an approval of a gate not decided yet, written while a runner held
  *   the lock (or by an approve that failed before journaling it); the runner checks it again
  *   and journals it, or refuses it;
@@ -57,13 +57,16 @@ function files(dir: string, rel = ""): string[] {
 
 /**
  * What the state says is being written and not recorded yet: the folder of each dispatched
- * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json).
+ * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json) and its
+ * refuting reviewer's own attempt (reviews/<p>/<n>.reviewer/, which packet.reviewed names; a
+ * resumed review starts it again from an empty folder).
  * Packet ids may hold `/` (fan-out items), so these are matched as prefixes.
  */
 function inFlight(state: RunState): string[] {
   return Object.entries(state.packets).flatMap(([id, p]) => {
     if (p?.state === "dispatched") return [`attempts/${id}/${p.attempts}`];
-    if (p?.state === "attempted") return [`reviews/${id}/${p.attempts}.json`];
+    if (p?.state === "attempted")
+      return [`reviews/${id}/${p.attempts}.json`, `reviews/${id}/${p.attempts}.reviewer`];
     return [];
   });
 }

@@ -1,0 +1,165 @@
+// Issue 22, crash leftovers met through the real CLI: what a killed or failing runner leaves must
+// never stop the run for good (every later command refusing it as a damaged store).
+import fs from "node:fs";
+import path from "node:path";
+import {
+  type FakeCliScenario,
+  git,
+  makeGitRepo,
+  makeTempDir,
+  pathWithFakeClis,
+  type TempDir,
+} from "@dwm/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  dwmInProcess as dwm,
+  EXAMPLES,
+  exited,
+  journalEvents,
+  requireBuiltCli,
+  runDir,
+  startDwm,
+} from "../test-support/built-cli.js";
+import { trustOperator } from "../test-support/operator.js";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+requireBuiltCli();
+
+/** examples/repo-audit whose bindings name `refuter` (the fake claude) as the refuting reviewer. */
+function auditWithReviewer(): TempDir {
+  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
+  cleanups.push(repo.cleanup);
+  fs.cpSync(path.join(EXAMPLES, "repo-audit"), repo.path, { recursive: true });
+  const file = path.join(repo.path, "dwm.workers.json");
+  const b = JSON.parse(fs.readFileSync(file, "utf8"));
+  b.bindings.refuter = { backend: "claude", pass_env: ["DWM_FAKE_CLI"] };
+  b.reviewer = "refuter";
+  fs.writeFileSync(file, JSON.stringify(b, null, 2));
+  git(repo.path, "add", "-A");
+  git(repo.path, "commit", "-q", "-m", "audit with a reviewer");
+  trustOperator(repo.path);
+  return repo;
+}
+
+function envFor(scenario: FakeCliScenario): Record<string, string> {
+  const tmp = makeTempDir("dwm-leftovers-tmp-");
+  cleanups.push(tmp.cleanup);
+  return {
+    PATH: pathWithFakeClis(process.env.PATH),
+    TMPDIR: tmp.path,
+    DWM_FAKE_CLI: JSON.stringify(scenario),
+  };
+}
+
+/** The process group of `pid` (from /proc), or null when it is gone. */
+function pgidOf(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  } catch {
+    return null;
+  }
+}
+
+async function until(what: string, f: () => boolean, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("the refuting reviewer's attempt (reviews/<p>/<n>.reviewer/)", () => {
+  it("a runner killed while the reviewer runs: commands are not refused meanwhile, and `dwm run` resumes", async () => {
+    const repo = auditWithReviewer();
+    const gcFile = path.join(makeTempDir("dwm-leftovers-gc-").path, "gc.pid");
+    const hang = envFor({ mode: "hang", grandchildPidFile: gcFile });
+    const child = startDwm(repo.path, ["run", "workflow.plan.json", "--no-sandbox"], hang);
+    cleanups.push(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    // The reviewer of `inventory` is running (its grandchild is up): its prompt is in the store.
+    await until(
+      "the reviewer to start",
+      () => fs.existsSync(gcFile) && fs.readFileSync(gcFile, "utf8").trim() !== "",
+    );
+    const gc = Number(fs.readFileSync(gcFile, "utf8").trim());
+    const group = pgidOf(gc);
+    // Only the reviewer's own group (DWM starts each worker in one), never this test's.
+    if (group !== null && group !== pgidOf(process.pid)) cleanups.push(() => killGroup(group));
+    const runId = path.basename(runDir(repo.path));
+    expect(
+      fs.readdirSync(path.join(runDir(repo.path), "reviews/inventory/1.reviewer")).length,
+    ).toBeGreaterThan(0);
+
+    // While the runner lives, its reviewer's files are its work in progress, not damage.
+    const approve = await dwm(repo.path, ["approve", runId, "human-gate"]);
+    expect(approve.stderr).not.toContain("ERR_CLI_STORE_DAMAGED");
+    expect(approve.stderr).toContain("ERR_GATE_NOT_OPEN");
+
+    child.kill("SIGKILL");
+    await exited(child);
+    if (group !== null && group !== pgidOf(process.pid)) killGroup(group);
+    const reviewed = (e: { type: string; data: { packet_id?: string } }) =>
+      e.type === "packet.reviewed" && e.data.packet_id === "inventory";
+    expect(journalEvents(repo.path).some(reviewed)).toBe(false);
+
+    const st = await dwm(repo.path, ["status", runId, "--json"]);
+    expect(st.code, st.stdout).toBe(0);
+    const verify = JSON.parse((await dwm(repo.path, ["verify", runId, "--json"])).stdout);
+    expect(
+      verify.problems
+        .filter((p: { file: string }) => p.file.startsWith("reviews/"))
+        .map((p: { code: string; file: string; repairable: boolean }) => [p.code, p.file, p.repairable]),
+    ).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "reviews/inventory/1.reviewer", true]]);
+
+    const again = startDwm(
+      repo.path,
+      ["run", runId, "--no-sandbox"],
+      envFor({ message: "VERDICT: approved\nFine." }),
+    );
+    expect(await exited(again), again.out.join("\n")).toBe(4);
+    const evs = journalEvents(repo.path);
+    expect(evs.filter(reviewed).map((e) => e.data.attempt)).toEqual([1]);
+    expect((await dwm(repo.path, ["verify", runId])).code).toBe(0);
+  }, 300_000);
+
+  it("a reviewer whose attempt throws after writing its prompt: the review is left to a human and the store verifies", async () => {
+    const repo = auditWithReviewer();
+    expect((await dwm(repo.path, ["compile", "workflow.plan.json"])).code).toBe(0);
+    const runId = path.basename(runDir(repo.path));
+    // The reviewer (run without the sandbox, not honouring its read-only mode) puts a folder where
+    // its attempt.json goes: the attempt throws after its prompt and output were written.
+    const blocker = path.join(runDir(repo.path), "reviews/inventory/1.reviewer/attempt.json/blocker");
+    const env = envFor({
+      message: "VERDICT: approved",
+      writes: [{ path: blocker, content: "x" }],
+      ignorePermissions: true,
+    });
+    const child = startDwm(repo.path, ["run", runId, "--no-sandbox"], env);
+    const code = await exited(child);
+    const evs = journalEvents(repo.path);
+    const rv = evs.find((e) => e.type === "packet.reviewed" && e.data.packet_id === "inventory");
+    expect(rv, child.out.join("\n")).toBeDefined();
+    const review = JSON.parse(
+      fs.readFileSync(path.join(runDir(repo.path), "reviews/inventory/1.json"), "utf8"),
+    );
+    expect(review.verdict).toBe("needs-human");
+    expect(review.findings.map((f: { code: string }) => f.code)).toContain("REVIEW_WORKER_UNAVAILABLE");
+    expect(fs.existsSync(path.join(runDir(repo.path), "reviews/inventory/1.reviewer"))).toBe(false);
+    const v = await dwm(repo.path, ["verify", runId]);
+    expect(v.code, `${code} ${v.stdout}`).toBe(0);
+  }, 300_000);
+});
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch {
+    // gone already
+  }
+}
