@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { RunState } from "@dwm/schemas";
 import { FakeClock, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { openJournal } from "./journal.js";
@@ -90,5 +91,50 @@ describe("the refuting reviewer's attempt of a packet in review (issue 22)", () 
       ["ERR_VERIFY_UNEXPECTED_FILE", "reviews/review/1.reviewers", false],
       ["ERR_VERIFY_UNEXPECTED_FILE", "reviews/review/2.reviewer/attempt.json", false],
     ]);
+  });
+});
+
+describe("approval files the next runner decides (issue 22)", () => {
+  const gate = (state: string) => ({ state }) as NonNullable<RunState["gates"][string]>;
+  const state = {
+    packets: {},
+    gates: {
+      "write-gate": gate("closed"),
+      "human-gate": gate("open"),
+      "fanout-limit/measure/1": gate("superseded"),
+      accept: gate("rejected"),
+      check: gate("approved"),
+    },
+  } as unknown as RunState;
+
+  it("of any gate of the run are pending approvals (counted, or journaled as refused), never unexpected", () => {
+    const { dir, put } = tempStore();
+    for (const rel of [
+      "approvals/write-gate/1.json",
+      "approvals/human-gate/2.json",
+      "approvals/fanout-limit/measure/1/1.json",
+      "approvals/accept/2.json",
+      "approvals/check/3.json",
+    ])
+      put(rel);
+    expect(
+      storeLeftovers(dir, state)
+        .map((l) => [l.kind, l.path])
+        .sort(),
+    ).toEqual([
+      ["approval", "approvals/accept/2.json"],
+      ["approval", "approvals/check/3.json"],
+      ["approval", "approvals/fanout-limit/measure/1/1.json"],
+      ["approval", "approvals/human-gate/2.json"],
+      ["approval", "approvals/write-gate/1.json"],
+    ]);
+  });
+
+  it("of a gate the run does not have, or by another name, are not", () => {
+    const { dir, put } = tempStore();
+    put("approvals/nope/1.json");
+    put("approvals/accept/0.json");
+    put("approvals/accept/1.json.refused-3");
+    expect(storeLeftovers(dir, state)).toEqual([]);
   });
 });

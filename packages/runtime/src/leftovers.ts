@@ -87,11 +87,16 @@ function attesting(rel: string, state: RunState): boolean {
   return /^attestations\/run\/[0-9]+\.json$/.test(rel) && state.completed === true;
 }
 
-/** An approval file (approvals/<gate>/<n>.json) of a gate not decided yet (closed or open). */
+/**
+ * An approval file (approvals/<gate>/<n>.json) of a gate of the run, which the next runner
+ * decides: it counts it (a gate not decided yet: closed or open) or journals it as refused
+ * (approval.refused: a gate approved, rejected or superseded since the file was written, which
+ * it can never count). Two decisions `dwm approve`/`reject` wrote while a runner held the lock,
+ * or a rejection that superseded a gate, leave such files; they are never unexpected files.
+ */
 function pendingApproval(rel: string, state: RunState): boolean {
   const m = /^approvals\/(.+)\/[1-9][0-9]*\.json$/.exec(rel);
-  const g = m === null ? undefined : state.gates[m[1] as string]?.state;
-  return g === "open" || g === "closed";
+  return m !== null && state.gates[m[1] as string] !== undefined;
 }
 
 /** Temp files anywhere in the store, and files of attempts the state says are in flight (named: files the journal names). */

@@ -2,8 +2,10 @@
 // never stop the run for good (every later command refusing it as a damaged store).
 import fs from "node:fs";
 import path from "node:path";
+import { openJournal } from "@dwm/runtime";
 import {
   type FakeCliScenario,
+  FakeClock,
   git,
   makeGitRepo,
   makeTempDir,
@@ -12,6 +14,7 @@ import {
 } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  auditRepo,
   dwmInProcess as dwm,
   EXAMPLES,
   exited,
@@ -19,6 +22,7 @@ import {
   requireBuiltCli,
   runDir,
   startDwm,
+  waitForEvents,
 } from "../test-support/built-cli.js";
 import { trustOperator } from "../test-support/operator.js";
 
@@ -153,6 +157,104 @@ describe("the refuting reviewer's attempt (reviews/<p>/<n>.reviewer/)", () => {
     expect(fs.existsSync(path.join(runDir(repo.path), "reviews/inventory/1.reviewer"))).toBe(false);
     const v = await dwm(repo.path, ["verify", runId]);
     expect(v.code, `${code} ${v.stdout}`).toBe(0);
+  }, 300_000);
+});
+
+/** Run `f` while this process holds the run lock, as a live runner would: decisions are written, not journaled. */
+async function whileLocked(repo: string, f: () => Promise<void>): Promise<void> {
+  const held = openJournal(runDir(repo), { clock: new FakeClock() });
+  try {
+    await f();
+  } finally {
+    held.close();
+  }
+}
+
+type Refusal = { type: string; data: { path?: string; code?: string } };
+const refusals = (repo: string) =>
+  (journalEvents(repo) as Refusal[])
+    .filter((e) => e.type === "approval.refused")
+    .map((e) => [e.data.path, e.data.code]);
+
+describe("approvals that can never count are journaled as refused, never left to block the run", () => {
+  it("reject (1.json) and approve (2.json) of one gate while a runner held the lock: the approval is refused, a runner killed after the rejection resumes", async () => {
+    const repo = auditRepo(cleanups);
+    const env = envFor({});
+    const first = startDwm(repo.path, ["run", "workflow.plan.json", "--no-sandbox"], env);
+    expect(await exited(first), first.out.join("\n")).toBe(4);
+    const runId = path.basename(runDir(repo.path));
+    await whileLocked(repo.path, async () => {
+      expect((await dwm(repo.path, ["reject", runId, "human-gate", "--reason", "not yet"])).code).toBe(0);
+      expect((await dwm(repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    });
+    const dir = path.join(runDir(repo.path), "approvals", "human-gate");
+    expect(fs.readdirSync(dir).sort()).toEqual(["1.json", "2.json"]);
+
+    // The next runner counts the rejection, then is killed while the rework runs.
+    const again = startDwm(repo.path, ["run", runId, "--no-sandbox"], { ...env, DWM_EXAMPLE_SLOW_MS: "400" });
+    cleanups.push(() => {
+      if (again.exitCode === null) again.kill("SIGKILL");
+    });
+    const atKill = await waitForEvents(repo.path, again, (evs) =>
+      evs.some((e) => e.type === "gate.rejected"),
+    );
+    again.kill("SIGKILL");
+    await exited(again);
+    expect(atKill.filter((e) => e.type === "gate.opened")).toHaveLength(1);
+
+    const st = await dwm(repo.path, ["status", runId, "--json"]);
+    expect(st.code, st.stdout).toBe(0);
+    const resumed = startDwm(repo.path, ["run", runId, "--no-sandbox"], env);
+    expect(await exited(resumed), resumed.out.join("\n")).toBe(4);
+    expect(refusals(repo.path)).toEqual([["approvals/human-gate/2.json", "ERR_GATE_NOT_OPEN"]]);
+    expect((await dwm(repo.path, ["approve", runId, "human-gate"])).code).toBe(0);
+    const last = startDwm(repo.path, ["run", runId, "--no-sandbox"], env);
+    expect(await exited(last), last.out.join("\n")).toBe(0);
+    expect((await dwm(repo.path, ["verify", runId])).code).toBe(0);
+  }, 300_000);
+
+  it("an approval written while a runner held the lock, of a gate a recompile then superseded: refused, and the run goes on", async () => {
+    // examples/fan-out limited to 3 items: the run opens the fan-out limit gate (a run-time gate).
+    const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
+    cleanups.push(repo.cleanup);
+    fs.cpSync(path.join(EXAMPLES, "fan-out"), repo.path, { recursive: true });
+    const planFile = path.join(repo.path, "workflow.plan.json");
+    const edit = (f: (plan: { phases: { id: string; [k: string]: unknown }[] }) => void) => {
+      const plan = JSON.parse(fs.readFileSync(planFile, "utf8"));
+      f(plan);
+      fs.writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
+      git(repo.path, "add", "-A");
+      git(repo.path, "commit", "-q", "-m", "plan");
+    };
+    const phase = (plan: { phases: { id: string; [k: string]: unknown }[] }, id: string) =>
+      plan.phases.find((p) => p.id === id) as { [k: string]: unknown };
+    edit((plan) => {
+      (phase(plan, "measure").fan_out as { max_items: number }).max_items = 3;
+    });
+    trustOperator(repo.path);
+    const env = envFor({});
+    const first = startDwm(repo.path, ["run", "workflow.plan.json"], env);
+    expect(await exited(first), first.out.join("\n")).toBe(4);
+    const runId = path.basename(runDir(repo.path));
+    const limit = "fanout-limit/measure/1";
+    await whileLocked(repo.path, async () => {
+      expect((await dwm(repo.path, ["approve", runId, limit])).code).toBe(0);
+    });
+    // The plan changes the list and allows ten items: the limit gate asks nothing any more.
+    edit((plan) => {
+      phase(plan, "list").command = { run: ["node", "scripts/list.mjs", "--revise", "architecture"] };
+      (phase(plan, "measure").fan_out as { max_items: number }).max_items = 10;
+    });
+    expect((await dwm(repo.path, ["compile", "workflow.plan.json"])).code).toBe(0);
+    const gates = JSON.parse((await dwm(repo.path, ["gates", runId, "--json"])).stdout);
+    expect(gates.gates.find((g: { gate_id: string }) => g.gate_id === limit)?.state).toBe("superseded");
+
+    const st = await dwm(repo.path, ["status", runId, "--json"]);
+    expect(st.code, st.stdout).toBe(0);
+    const again = startDwm(repo.path, ["run", "workflow.plan.json"], env);
+    expect(await exited(again), again.out.join("\n")).toBe(4);
+    expect(refusals(repo.path)).toEqual([[`approvals/${limit}/1.json`, "ERR_GATE_NOT_OPEN"]]);
+    expect((await dwm(repo.path, ["verify", runId])).code).toBe(0);
   }, 300_000);
 });
 
