@@ -3,7 +3,7 @@ import path from "node:path";
 import type { RunState } from "@dwm/schemas";
 import { FakeClock, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { openJournal } from "./journal.js";
+import { openJournal, readJournal } from "./journal.js";
 import { storeLeftovers } from "./leftovers.js";
 import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
 import { TRUST } from "./test-support/sign.js";
@@ -136,5 +136,53 @@ describe("approval files the next runner decides (issue 22)", () => {
     put("approvals/accept/0.json");
     put("approvals/accept/1.json.refused-3");
     expect(storeLeftovers(dir, state)).toEqual([]);
+  });
+});
+
+describe("git locks of the run's refs a writer holds without the run lock (issue 22)", () => {
+  it("`dwm exec`'s and a queue worker's are kept while younger than a lease, the runner's own removed at once", () => {
+    const s = makeRunStore();
+    cleanups.push(s.cleanup);
+    const refs = path.join(s.tmp.path, ".git", "refs", "dwm", s.run.run_id);
+    const lock = (rel: string) => {
+      const f = path.join(refs, `${rel}.lock`);
+      fs.mkdirSync(path.dirname(f), { recursive: true });
+      fs.writeFileSync(f, "0".repeat(40));
+      return f;
+    };
+    const exec = lock("attempts/review/exec-1");
+    const worker = lock(`${"0f".repeat(16)}/evidence/review/1`);
+    const own = lock("attempts/review/1");
+    // A live `dwm exec` is fetching its attempt's ref while the next runner opens the journal.
+    open(s).close();
+    expect([fs.existsSync(exec), fs.existsSync(worker), fs.existsSync(own)]).toEqual([true, true, false]);
+    const recovered = readJournal(s.runDir).events.filter((e) => e.type === "store.recovered");
+    expect(
+      recovered.map((e) => (e.data as { leftovers: { path: string }[] }).leftovers.map((l) => l.path)),
+    ).toEqual([[`refs/dwm/${s.run.run_id}/attempts/review/1`]]);
+    const report = verifyRun(s.runDir, { trust: TRUST });
+    expect(
+      report.problems.map((p) => [
+        p.code,
+        p.file,
+        p.repairable,
+        p.message.endsWith("its writer is still at work"),
+      ]),
+    ).toEqual([
+      [
+        "ERR_VERIFY_LEFTOVER_REF_LOCK",
+        `refs/dwm/${s.run.run_id}/${"0f".repeat(16)}/evidence/review/1.lock`,
+        true,
+        true,
+      ],
+      ["ERR_VERIFY_LEFTOVER_REF_LOCK", `refs/dwm/${s.run.run_id}/attempts/review/exec-1.lock`, true, true],
+    ]);
+    // Older than a lease: no git process holds a ref lock that long; a crash left it.
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(exec, old, old);
+    fs.utimesSync(worker, old, old);
+    open(s).close();
+    expect([fs.existsSync(exec), fs.existsSync(worker)]).toEqual([false, false]);
+    expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
   });
 });

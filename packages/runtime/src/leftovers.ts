@@ -162,6 +162,19 @@ function commonDirOfWorktree(dir: string, dotGit: string): string | null {
   }
 }
 
+/** How long git's lock of a ref the runner does not write alone may be another process's live one. */
+const REF_LOCK_LEASE_MS = 30_000;
+
+/**
+ * Refs of the run only the run lock's holder writes: its integration branch and its own
+ * attempts' refs (refs/dwm/<run>/attempts/…/<n>). `dwm exec` (…/exec-<n>) and a queue's workers
+ * (refs/dwm/<run>/<instance>/…) write the others without the run lock.
+ */
+function writtenUnderRunLock(ref: string): boolean {
+  if (ref.startsWith("refs/heads/dwm/")) return true;
+  return /^refs\/dwm\/[^/]+\/attempts\/.+\/[1-9][0-9]*$/.test(ref);
+}
+
 /**
  * git lock files of the refs DWM owns for run `runId` in the repository around `runDir`: its
  * integration branch (refs/heads/dwm/<run>/…) and its attempts' refs (refs/dwm/<run>/…, the
@@ -219,9 +232,20 @@ export function runLockHeld(lockFile: string, now: string, host: string, leaseMs
   }
 }
 
-/** Is the writer of a leftover still at work: a temp file's own pid, else the run lock's holder. */
+/**
+ * Is the writer of a leftover still at work: a temp file's own pid; git's lock of a ref written
+ * without the run lock (`dwm exec`'s, a queue worker's) while it is younger than a lease (git
+ * holds one for an instant); else the run lock's holder.
+ */
 export function leftoverLive(l: Leftover, runnerAlive: boolean): boolean {
   if (l.kind === "temp-file") return l.pid !== null && l.pid !== process.pid && pidAlive(l.pid);
+  if (l.kind === "ref-lock" && !writtenUnderRunLock(l.path) && !runnerAlive) {
+    try {
+      return Date.now() - fs.statSync(l.file).mtimeMs < REF_LOCK_LEASE_MS;
+    } catch {
+      return false;
+    }
+  }
   return runnerAlive;
 }
 
