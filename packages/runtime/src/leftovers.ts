@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { refSegment } from "@dwm/core";
+import { pidAlive, refSegment } from "@dwm/core";
 import type { RunState, VerifyProblem } from "@dwm/schemas";
 
 /**
@@ -194,16 +194,6 @@ export function refLockLeftovers(runDir: string, runId: string): Leftover[] {
       pid: null,
     }));
   });
-}
-
-/** Is process `pid` alive on this host? */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

@@ -108,6 +108,9 @@ describe("the refuting reviewer's attempt (reviews/<p>/<n>.reviewer/)", () => {
     child.kill("SIGKILL");
     await exited(child);
     if (group !== null && group !== pgidOf(process.pid)) killGroup(group);
+    // The dead runner's attempt folder (the reviewer's checkout and prompt) is left in the temp folder.
+    const spaces = () => fs.readdirSync(hang.TMPDIR as string).filter((n) => n.startsWith("dwm-wt-"));
+    expect(spaces().length).toBeGreaterThan(0);
     const reviewed = (e: { type: string; data: { packet_id?: string } }) =>
       e.type === "packet.reviewed" && e.data.packet_id === "inventory";
     expect(journalEvents(repo.path).some(reviewed)).toBe(false);
@@ -121,15 +124,17 @@ describe("the refuting reviewer's attempt (reviews/<p>/<n>.reviewer/)", () => {
         .map((p: { code: string; file: string; repairable: boolean }) => [p.code, p.file, p.repairable]),
     ).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "reviews/inventory/1.reviewer", true]]);
 
-    const again = startDwm(
-      repo.path,
-      ["run", runId, "--no-sandbox"],
-      envFor({ message: "VERDICT: approved\nFine." }),
-    );
+    // The same temp folder (the worktree root), as a resumed run on this machine has.
+    const again = startDwm(repo.path, ["run", runId, "--no-sandbox"], {
+      ...envFor({ message: "VERDICT: approved\nFine." }),
+      TMPDIR: hang.TMPDIR as string,
+    });
     expect(await exited(again), again.out.join("\n")).toBe(4);
     const evs = journalEvents(repo.path);
     expect(evs.filter(reviewed).map((e) => e.data.attempt)).toEqual([1]);
     expect((await dwm(repo.path, ["verify", runId])).code).toBe(0);
+    // Recovery removed the dead runner's attempt folder (its owner is gone); the new attempts removed theirs.
+    expect(spaces()).toEqual([]);
   }, 300_000);
 
   it("a reviewer whose attempt throws after writing its prompt: the review is left to a human and the store verifies", async () => {

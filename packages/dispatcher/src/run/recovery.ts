@@ -1,4 +1,4 @@
-import { pruneWorktrees } from "@dwm/executor";
+import { removeDeadAttemptSpaces } from "@dwm/executor";
 import type { EventDraft } from "@dwm/runtime";
 import type { PacketState, RunState } from "@dwm/schemas";
 import { type AttemptQueue, attemptJobId } from "../queue.js";
@@ -55,26 +55,23 @@ export function inFlightJobIds(state: RunState, runId: string): string[] {
     .map(([id, p]) => attemptJobId(runId, id, p?.attempts ?? 0));
 }
 
-async function removeCrashLeftovers(ctx: RunContext): Promise<void> {
+function removeCrashLeftovers(ctx: RunContext): void {
   // Temp files of atomic writes and stale ref locks were removed (and journaled as
-  // store.recovered) when this runner opened the journal: runtime's removeLeftovers.
+  // store.recovered) when this runner opened the journal: runtime's removeLeftovers. The attempt
+  // folders (checkouts, prompts) a dead runner of this run left under the worktree root go here.
   const { setup, log } = ctx;
-  const removed = await pruneWorktrees(setup.repo, setup.runId, {
-    processRunner: setup.ports.processRunner,
-    env: setup.ports.env,
-    git: setup.git,
-  });
-  if (removed.length > 0) log.note(`removed worktrees a crash left: ${removed.join(", ")}`);
+  const removed = removeDeadAttemptSpaces(setup.ports.worktreeRoot, { runId: setup.runId });
+  if (removed.length > 0) log.note(`removed attempt folders a crash left: ${removed.join(", ")}`);
 }
 
 /**
- * Recovery on resume: crash leftovers go (worktrees; temp files went when the journal was opened); attempts a dead runner left in
+ * Recovery on resume: crash leftovers go (attempt folders; temp files went when the journal was opened); attempts a dead runner left in
  * flight are kept when the queue still holds them (Redis), else abandoned and run again;
  * recorded attempts are reviewed; an infrastructure stop is retried. Every step is journaled.
  */
 export async function recover(ctx: RunContext, queue: AttemptQueue, recorder: Recorder): Promise<void> {
   const { setup, log } = ctx;
-  await removeCrashLeftovers(ctx);
+  removeCrashLeftovers(ctx);
   const inFlight = inFlightJobIds(log.state, setup.runId);
   const adopted = inFlight.length > 0 && queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
   if (adopted.size > 0)
