@@ -5,6 +5,7 @@ import { FakeClock, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { openJournal, readJournal } from "./journal.js";
 import { storeLeftovers } from "./leftovers.js";
+import { dispatchPacket } from "./test-support/drive.js";
 import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
 import { TRUST } from "./test-support/sign.js";
 import { verifyRun } from "./verify.js";
@@ -53,13 +54,7 @@ function attempted(): TestRunStore {
   const s = makeRunStore();
   cleanups.push(s.cleanup);
   const j = open(s);
-  j.append("packet.dispatched", {
-    packet_id: "review",
-    attempt: 1,
-    packet_digest: s.run.packets.find((p) => p.packet_id === "review")?.digest ?? "",
-    base_commit: null,
-    backend: "shell",
-  });
+  dispatchPacket(j, "review");
   const att = s.putFile("attempts/review/1/attempt.json", '{"packet_id":"review","attempt":1}\n');
   j.append("attempt.recorded", {
     packet_id: "review",

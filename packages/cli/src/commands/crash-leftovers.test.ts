@@ -7,7 +7,6 @@ import {
   type FakeCliScenario,
   FakeClock,
   git,
-  makeGitRepo,
   makeTempDir,
   pathWithFakeClis,
   type TempDir,
@@ -16,7 +15,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   auditRepo,
   dwmInProcess as dwm,
-  EXAMPLES,
   exited,
   journalEvents,
   requireBuiltCli,
@@ -24,7 +22,7 @@ import {
   startDwm,
   waitForEvents,
 } from "../test-support/built-cli.js";
-import { trustOperator } from "../test-support/operator.js";
+import { editJson, exampleRepo } from "../test-support/in-process.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -35,18 +33,12 @@ requireBuiltCli();
 
 /** examples/repo-audit whose bindings name `refuter` (the fake claude) as the refuting reviewer. */
 function auditWithReviewer(): TempDir {
-  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
-  cleanups.push(repo.cleanup);
-  fs.cpSync(path.join(EXAMPLES, "repo-audit"), repo.path, { recursive: true });
-  const file = path.join(repo.path, "dwm.workers.json");
-  const b = JSON.parse(fs.readFileSync(file, "utf8"));
-  b.bindings.refuter = { backend: "claude", pass_env: ["DWM_FAKE_CLI"] };
-  b.reviewer = "refuter";
-  fs.writeFileSync(file, JSON.stringify(b, null, 2));
-  git(repo.path, "add", "-A");
-  git(repo.path, "commit", "-q", "-m", "audit with a reviewer");
-  trustOperator(repo.path);
-  return repo;
+  return exampleRepo("repo-audit", cleanups, (dir) =>
+    editJson<{ bindings: Record<string, unknown>; reviewer?: string }>(dir, "dwm.workers.json", (b) => {
+      b.bindings.refuter = { backend: "claude", pass_env: ["DWM_FAKE_CLI"] };
+      b.reviewer = "refuter";
+    }),
+  );
 }
 
 function envFor(scenario: FakeCliScenario): Record<string, string> {
@@ -220,23 +212,13 @@ describe("approvals that can never count are journaled as refused, never left to
 
   it("an approval written while a runner held the lock, of a gate a recompile then superseded: refused, and the run goes on", async () => {
     // examples/fan-out limited to 3 items: the run opens the fan-out limit gate (a run-time gate).
-    const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
-    cleanups.push(repo.cleanup);
-    fs.cpSync(path.join(EXAMPLES, "fan-out"), repo.path, { recursive: true });
-    const planFile = path.join(repo.path, "workflow.plan.json");
-    const edit = (f: (plan: { phases: { id: string; [k: string]: unknown }[] }) => void) => {
-      const plan = JSON.parse(fs.readFileSync(planFile, "utf8"));
-      f(plan);
-      fs.writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-      git(repo.path, "add", "-A");
-      git(repo.path, "commit", "-q", "-m", "plan");
-    };
-    const phase = (plan: { phases: { id: string; [k: string]: unknown }[] }, id: string) =>
-      plan.phases.find((p) => p.id === id) as { [k: string]: unknown };
-    edit((plan) => {
-      (phase(plan, "measure").fan_out as { max_items: number }).max_items = 3;
-    });
-    trustOperator(repo.path);
+    type Plan = { phases: { id: string; command?: unknown; fan_out?: { max_items: number } }[] };
+    const phase = (plan: Plan, id: string) => plan.phases.find((p) => p.id === id) as Plan["phases"][number];
+    const repo = exampleRepo("fan-out", cleanups, (dir) =>
+      editJson<Plan>(dir, "workflow.plan.json", (plan) => {
+        (phase(plan, "measure").fan_out as { max_items: number }).max_items = 3;
+      }),
+    );
     const env = envFor({});
     const first = startDwm(repo.path, ["run", "workflow.plan.json"], env);
     expect(await exited(first), first.out.join("\n")).toBe(4);
@@ -246,10 +228,11 @@ describe("approvals that can never count are journaled as refused, never left to
       expect((await dwm(repo.path, ["approve", runId, limit])).code).toBe(0);
     });
     // The plan changes the list and allows ten items: the limit gate asks nothing any more.
-    edit((plan) => {
+    editJson<Plan>(repo.path, "workflow.plan.json", (plan) => {
       phase(plan, "list").command = { run: ["node", "scripts/list.mjs", "--revise", "architecture"] };
       (phase(plan, "measure").fan_out as { max_items: number }).max_items = 10;
     });
+    git(repo.path, "commit", "-qam", "revised plan");
     expect((await dwm(repo.path, ["compile", "workflow.plan.json"])).code).toBe(0);
     const gates = JSON.parse((await dwm(repo.path, ["gates", runId, "--json"])).stdout);
     expect(gates.gates.find((g: { gate_id: string }) => g.gate_id === limit)?.state).toBe("superseded");
