@@ -45,6 +45,7 @@ import { looksLikePath } from "./internal/ownership.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
 import { redactStrings, sealEvidence } from "./internal/seal.js";
+import { spaceOwner } from "./internal/space-owner.js";
 import {
   checkView,
   hiddenPaths,
@@ -367,7 +368,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
     if (missing !== undefined || prep.jobs.every((j) => j.binding.backend === "dry-run")) {
       recordNothingRun(ctx, record, missing);
     } else {
-      root = reserveSpace(prep.worktreeRoot);
+      root = reserveSpace(prep.worktreeRoot, spaceOwner(request.run_id));
       if (!sandbox.isolates) {
         record.notes.push(
           `no OS sandbox (${sandbox.name}): the workers and checks ran as the operator, with the operator's files, keys and git refs (lower assurance)`,
