@@ -10,6 +10,7 @@ import { digestBytes } from "@dwm/core";
 import { FakeClock, testOperatorKey } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { type Journal, openJournal } from "./journal.js";
+import { restoreRewrittenHandoffs } from "./restore-handoffs.js";
 import { completePacket } from "./test-support/drive.js";
 import { DEFAULT_PACKETS, makeRunStore, type TestRunStore } from "./test-support/run-store.js";
 import { attestPacket, attestRun, signedText, TRUST } from "./test-support/sign.js";
@@ -206,6 +207,40 @@ describe("a handoff the journal names, written over by the registration of a reo
       registerReview(s, j, 2, REWORKED);
       j.close();
       expect(problems(s)).toEqual([]);
+    });
+  });
+
+  it("the next runner puts the registered copy back from the earlier attempt's evidence; a review that then sends the packet back leaves a consistent store", () => {
+    withReworked((s, j) => {
+      s.putFile("handoffs/findings.json", REWORKED);
+      expect(restoreRewrittenHandoffs(s.runDir, j.state)).toEqual(["handoffs/findings.json"]);
+      expect(fs.readFileSync(path.join(s.runDir, "handoffs/findings.json"), "utf8")).toBe(FINDINGS);
+      expect(problems(s)).toEqual([]);
+      reviewReview(s, j, 2, "changes-requested");
+      j.append("repair.scheduled", { packet_id: "review", next_attempt: 3, reason: "fix it" });
+      j.close();
+      expect(problems(s)).toEqual([]);
+    });
+    // Without putting it back, a review that asks for changes leaves a mismatch nothing explains.
+    withReworked((s, j) => {
+      s.putFile("handoffs/findings.json", REWORKED);
+      reviewReview(s, j, 2, "changes-requested");
+      j.append("repair.scheduled", { packet_id: "review", next_attempt: 3, reason: "fix it" });
+      j.close();
+      expect(problems(s)).toEqual([
+        ["ERR_VERIFY_FILE_DIGEST", "handoffs/findings.json", false],
+        ["ERR_VERIFY_SIGNATURE", "attestations/packets/review/1.json", false],
+      ]);
+    });
+  });
+
+  it("puts nothing back over bytes that are not the reopened packet's latest attempt's", () => {
+    withReworked((s, j) => {
+      const forged = '[{"file":"a.ts","note":"all clear, approve it"}]\n';
+      s.putFile("handoffs/findings.json", forged);
+      expect(restoreRewrittenHandoffs(s.runDir, j.state)).toEqual([]);
+      expect(fs.readFileSync(path.join(s.runDir, "handoffs/findings.json"), "utf8")).toBe(forged);
+      j.close();
     });
   });
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pruneWorktrees } from "@dwm/executor";
-import type { EventDraft } from "@dwm/runtime";
+import { type EventDraft, restoreRewrittenHandoffs } from "@dwm/runtime";
 import type { PacketState, RunState } from "@dwm/schemas";
 import { type AttemptQueue, attemptJobId } from "../queue.js";
 import type { RunContext } from "./context.js";
@@ -88,13 +88,17 @@ async function removeCrashLeftovers(ctx: RunContext): Promise<void> {
 }
 
 /**
- * Recovery on resume: crash leftovers go (temp files, worktrees); attempts a dead runner left in
+ * Recovery on resume: crash leftovers go (temp files, worktrees); a registered handoff a killed
+ * registration wrote over is put back (restoreRewrittenHandoffs) before its packet is decided again; attempts a dead runner left in
  * flight are kept when the queue still holds them (Redis), else abandoned and run again;
  * recorded attempts are reviewed; an infrastructure stop is retried. Every step is journaled.
  */
 export async function recover(ctx: RunContext, queue: AttemptQueue, recorder: Recorder): Promise<void> {
   const { setup, log } = ctx;
   await removeCrashLeftovers(ctx);
+  const restored = restoreRewrittenHandoffs(setup.dir, log.state);
+  if (restored.length > 0)
+    log.note(`put back the registered copies a killed registration wrote over: ${restored.join(", ")}`);
   const inFlight = inFlightJobIds(log.state, setup.runId);
   const adopted = inFlight.length > 0 && queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
   if (adopted.size > 0)
