@@ -160,12 +160,13 @@ export const runtimeErrors = defineErrors({
   },
   ERR_VERIFY_PENDING_APPROVAL: {
     title:
-      "An approval of a gate that waits for a decision, written but not journaled yet (a runner held the lock, or the approve stopped before journaling).",
-    hint: "Not tampering: `dwm run` checks it again and journals it (or says why it refuses it).",
+      "An approval of a gate of this run, written but not journaled yet (a runner held the lock, or the approve stopped before journaling).",
+    hint: "Not tampering: `dwm run` checks it again and journals it, or journals why it refuses it (a gate decided, rejected or superseded since).",
     exitCode: EXIT.integrity,
   },
   ERR_VERIFY_LEFTOVER_REF_LOCK: {
-    title: "A git lock file of a ref DWM owns for this run, left by a runner that died.",
+    title:
+      "A git lock file of a ref DWM owns for this run, left by a runner that died (or, for `dwm exec`'s and a queue worker's refs, younger than a lease: its writer may still hold it).",
     hint: "Not tampering: `dwm run` removes it and journals that it did.",
     exitCode: EXIT.integrity,
   },

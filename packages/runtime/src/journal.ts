@@ -434,13 +434,15 @@ function checkAnchors(dir: string, file: string, buf: Buffer, scan: ReturnType<t
 /**
  * Remove the crash leftovers nothing names and no live process writes: temp files of atomic
  * writes (their pid is gone) and git locks of this run's refs (this opener holds the run lock,
- * so the runner that held them is gone). Attempt folders are the run loop's (it abandons them).
+ * so the runner that held them is gone; a lock of a ref `dwm exec` or a queue worker writes
+ * without the run lock only once older than a lease). Attempt folders are the run loop's (it
+ * abandons them).
  */
 function removeLeftovers(dir: string, run: Run): Leftover[] {
   const found = [
-    ...storeLeftovers(dir, null).filter((l) => l.kind === "temp-file" && !leftoverLive(l, false)),
+    ...storeLeftovers(dir, null).filter((l) => l.kind === "temp-file"),
     ...refLockLeftovers(dir, run.run_id),
-  ];
+  ].filter((l) => !leftoverLive(l, false));
   const removed: Leftover[] = [];
   for (const l of found) {
     try {

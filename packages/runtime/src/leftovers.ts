@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { digestBytes, openStatement, type TrustStore } from "@dwm/core";
+import { digestBytes, openStatement, pidAlive, refSegment, type TrustStore } from "@dwm/core";
 import type { JournalEvent, RunState, VerifyProblem } from "@dwm/schemas";
 import { unfinishedPackets } from "./internal/fold-run.js";
 
@@ -9,10 +9,11 @@ import { unfinishedPackets } from "./internal/fold-run.js";
  * - `temp-file`: the temporary file of an atomic write (`.<name>.<pid>.<hex>.tmp`, core's
  *   writeFileAtomic) or a lock moved aside (`lock.stale.<hex>`, core's acquireLock);
  * - `attempt`: files of the attempt a packet was dispatched for and that the journal has not
- *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json of an attempt not reviewed yet, and
- *   handoffs/<artifact> copied for a packet reviewed but not completed yet: only an artifact that
- *   packet declares as a handoff, byte for byte the output its latest attempt recorded, whether
- *   the copy is new or written over one the journal named for an earlier completion);
+ *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json and the reviewer's reviews/<p>/<n>.reviewer/…
+ *   of an attempt not reviewed yet, and handoffs/<artifact> copied for a packet reviewed but not
+ *   completed yet: only an artifact that packet declares as a handoff, byte for byte the output
+ *   its latest attempt recorded, whether the copy is new or written over one the journal named
+ *   for an earlier completion);
  * - `approval`: an approval of a gate not decided yet, written while a runner held
  *   the lock (or by an approve that failed before journaling it); the runner checks it again
  *   and journals it, or refuses it;
@@ -62,13 +63,16 @@ function files(dir: string, rel = ""): string[] {
 
 /**
  * What the state says is being written and not recorded yet: the folder of each dispatched
- * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json).
+ * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json) and its
+ * refuting reviewer's own attempt (reviews/<p>/<n>.reviewer/, which packet.reviewed names; a
+ * resumed review starts it again from an empty folder).
  * Packet ids may hold `/` (fan-out items), so these are matched as prefixes.
  */
 function inFlight(state: RunState): string[] {
   return Object.entries(state.packets).flatMap(([id, p]) => {
     if (p?.state === "dispatched") return [`attempts/${id}/${p.attempts}`];
-    if (p?.state === "attempted") return [`reviews/${id}/${p.attempts}.json`];
+    if (p?.state === "attempted")
+      return [`reviews/${id}/${p.attempts}.json`, `reviews/${id}/${p.attempts}.reviewer`];
     return [];
   });
 }
@@ -235,11 +239,16 @@ function pendingAttestation(runDir: string, rel: string, state: RunState, ev: Le
   });
 }
 
-/** An approval file (approvals/<gate>/<n>.json) of a gate not decided yet (closed or open). */
+/**
+ * An approval file (approvals/<gate>/<n>.json) of a gate of the run, which the next runner
+ * decides: it counts it (a gate not decided yet: closed or open) or journals it as refused
+ * (approval.refused: a gate approved, rejected or superseded since the file was written, which
+ * it can never count). Two decisions `dwm approve`/`reject` wrote while a runner held the lock,
+ * or a rejection that superseded a gate, leave such files; they are never unexpected files.
+ */
 function pendingApproval(rel: string, state: RunState): boolean {
   const m = /^approvals\/(.+)\/[1-9][0-9]*\.json$/.exec(rel);
-  const g = m === null ? undefined : state.gates[m[1] as string]?.state;
-  return g === "open" || g === "closed";
+  return m !== null && state.gates[m[1] as string] !== undefined;
 }
 
 /**
@@ -310,12 +319,17 @@ function commonDirOfWorktree(dir: string, dotGit: string): string | null {
   }
 }
 
-/** The executor's ref-safe rendering of a run id (executor's refSegment: refs may not hold `..` or end in `.lock` or `.`). */
-function refSegment(s: string): string {
-  let out = s.replace(/\.{2,}/g, ".");
-  if (out.endsWith(".lock")) out = `${out.slice(0, -5)}-lock`;
-  if (out.endsWith(".")) out = `${out.slice(0, -1)}-`;
-  return out;
+/** How long git's lock of a ref the runner does not write alone may be another process's live one. */
+const REF_LOCK_LEASE_MS = 30_000;
+
+/**
+ * Refs of the run only the run lock's holder writes: its integration branch and its own
+ * attempts' refs (refs/dwm/<run>/attempts/…/<n>). `dwm exec` (…/exec-<n>) and a queue's workers
+ * (refs/dwm/<run>/<instance>/…) write the others without the run lock.
+ */
+function writtenUnderRunLock(ref: string): boolean {
+  if (ref.startsWith("refs/heads/dwm/")) return true;
+  return /^refs\/dwm\/[^/]+\/attempts\/.+\/[1-9][0-9]*$/.test(ref);
 }
 
 /**
@@ -337,16 +351,6 @@ export function refLockLeftovers(runDir: string, runId: string): Leftover[] {
       pid: null,
     }));
   });
-}
-
-/** Is process `pid` alive on this host? */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**
@@ -375,9 +379,20 @@ export function runLockHeld(lockFile: string, now: string, host: string, leaseMs
   }
 }
 
-/** Is the writer of a leftover still at work: a temp file's own pid, else the run lock's holder. */
+/**
+ * Is the writer of a leftover still at work: a temp file's own pid; git's lock of a ref written
+ * without the run lock (`dwm exec`'s, a queue worker's) while it is younger than a lease (git
+ * holds one for an instant); else the run lock's holder.
+ */
 export function leftoverLive(l: Leftover, runnerAlive: boolean): boolean {
   if (l.kind === "temp-file") return l.pid !== null && l.pid !== process.pid && pidAlive(l.pid);
+  if (l.kind === "ref-lock" && !writtenUnderRunLock(l.path) && !runnerAlive) {
+    try {
+      return Date.now() - fs.statSync(l.file).mtimeMs < REF_LOCK_LEASE_MS;
+    } catch {
+      return false;
+    }
+  }
   return runnerAlive;
 }
 

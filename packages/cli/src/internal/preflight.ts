@@ -14,10 +14,8 @@ const key = (p: VerifyProblem) => `${p.code} ${p.file}`;
 
 /**
  * What verify keeps flagging but does not stop a change, the recorded history being whole: an
- * approval the runner itself set aside (`<n>.json.refused-<seq>`: there before its gate opened,
- * so not written by `dwm approve`), an approval with a bad signature the runner journaled as
- * refused, and a completed packet a killed runner had not attested yet
- * (the next `dwm run` attests it).
+ * approval with a bad signature the runner journaled as refused, and a completed packet a
+ * killed runner had not attested yet (the next `dwm run` attests it).
  */
 function setAside(p: VerifyProblem, report: VerifyReport): boolean {
   // A completed packet without a signed attestation (a run made before attestations, or by hand)
@@ -25,14 +23,9 @@ function setAside(p: VerifyProblem, report: VerifyReport): boolean {
   if (p.code === "ERR_VERIFY_UNATTESTED") return true;
   // An approval with a bad signature that the runner journaled as refused (approval.refused):
   // verify keeps naming the forgery, but nothing counts it, so the operator can go on.
-  if (
+  return (
     p.code === "ERR_VERIFY_SIGNATURE" &&
     (report.signatures ?? []).some((s) => s.file === p.file && s.kind === "refused-approval")
-  )
-    return true;
-  return (
-    p.code === "ERR_VERIFY_UNEXPECTED_FILE" &&
-    /^approvals\/.+\/[1-9][0-9]*\.json\.refused-[0-9]+$/.test(p.file)
   );
 }
 
