@@ -12,7 +12,8 @@ import { unfinishedPackets } from "./internal/fold-run.js";
  *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json and the reviewer's reviews/<p>/<n>.reviewer/…
  *   of an attempt not reviewed yet, and handoffs/<artifact> copied for a packet reviewed but not
  *   completed yet: only an artifact that packet declares as a handoff, byte for byte the output
- *   its latest attempt recorded);
+ *   its latest attempt recorded, whether the copy is new or written over one the journal named
+ *   for an earlier completion);
  * - `approval`: an approval of a gate not decided yet, written while a runner held
  *   the lock (or by an approve that failed before journaling it); the runner checks it again
  *   and journals it, or refuses it;
@@ -147,6 +148,23 @@ function copiedHandoff(runDir: string, rel: string, state: RunState, named: Read
     if (actual === expected) return true;
   }
   return false;
+}
+
+/**
+ * Is the journal-named `rel` (handoffs/<artifact>), whose bytes no longer have the digest the
+ * journal recorded, the copy a reopened packet's registration writes over the old one just before
+ * its new handoff.registered: the same rule as an unnamed copy (`copiedHandoff`: a packet
+ * attempted or reviewed again declares it, and these are exactly the bytes its latest attempt
+ * recorded). The old bytes stay in the earlier attempt's evidence. Anything else is tampering.
+ */
+export function rewrittenHandoff(
+  runDir: string,
+  rel: string,
+  state: RunState,
+  named: ReadonlySet<string>,
+): Leftover | null {
+  if (!copiedHandoff(runDir, rel, state, named)) return null;
+  return { kind: "attempt", path: rel, file: path.join(runDir, rel), pid: null };
 }
 
 /**

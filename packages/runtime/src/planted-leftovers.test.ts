@@ -10,6 +10,7 @@ import { digestBytes } from "@dwm/core";
 import { FakeClock, testOperatorKey } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { type Journal, openJournal } from "./journal.js";
+import { restoreRewrittenHandoffs } from "./restore-handoffs.js";
 import { completePacket } from "./test-support/drive.js";
 import { DEFAULT_PACKETS, makeRunStore, type TestRunStore } from "./test-support/run-store.js";
 import { attestPacket, attestRun, signedText, TRUST } from "./test-support/sign.js";
@@ -156,6 +157,135 @@ describe("a planted handoff is tampering unless it is exactly the copy a crash l
       expect(problems(s)).toEqual([["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/findings.json", false]]);
       s.putFile("handoffs/findings.json", "[]\n");
       expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "handoffs/findings.json", true]]);
+    });
+  });
+});
+
+const REWORKED = '[{"file":"a.ts","note":"fixed"}]\n';
+
+/** review's attempt `n` approved, its findings.json copied into handoffs/, registered, completed and attested. */
+function registerReview(s: TestRunStore, j: Journal, n: number, findings: string): void {
+  reviewReview(s, j, n, "approved");
+  const h = s.putFile("handoffs/findings.json", findings);
+  j.append("handoff.registered", {
+    artifact: "findings.json",
+    from_packet: "review",
+    digest: h.digest,
+    files: [h],
+  });
+  j.append("packet.completed", { packet_id: "review", attempt: n });
+  // The attestation names the handoff copy too, as the runner's does.
+  const rel = `attempts/review/${n}/attempt.json`;
+  attestPacket(j, s, "review", n, [
+    { path: rel, digest: digestBytes(fs.readFileSync(path.join(s.runDir, rel))) },
+    h,
+  ]);
+}
+
+/** review completed once (attempt 1 registered FINDINGS), reopened, and its attempt 2 recorded with REWORKED. */
+function withReworked(f: (s: TestRunStore, j: Journal) => void): void {
+  withStore((s, j) => {
+    recordReview(s, j, 1);
+    registerReview(s, j, 1, FINDINGS);
+    j.append("packet.reopened", { packet_id: "review", reason: "gate human-gate rejected: again" });
+    recordReview(s, j, 2, REWORKED);
+    f(s, j);
+  });
+}
+
+describe("a handoff the journal names, written over by the registration of a reopened packet", () => {
+  it("with the bytes the reopened packet's latest attempt recorded, before its handoff.registered: a leftover, then journaled", () => {
+    withReworked((s, j) => {
+      expect(problems(s)).toEqual([]);
+      // The crash window: the registration wrote attempt 2's copy, the runner died before the event.
+      s.putFile("handoffs/findings.json", REWORKED);
+      expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "handoffs/findings.json", true]]);
+      // The old bytes are not lost: attempt 1's own output keeps them, named by the journal.
+      const old = fs.readFileSync(path.join(s.runDir, "attempts/review/1/outputs/findings.json"));
+      expect(digestBytes(old)).toBe(digestBytes(FINDINGS));
+      // The next runner registers the same bytes again and journals them.
+      registerReview(s, j, 2, REWORKED);
+      j.close();
+      expect(problems(s)).toEqual([]);
+    });
+  });
+
+  it("the next runner puts the registered copy back from the earlier attempt's evidence; a review that then sends the packet back leaves a consistent store", () => {
+    withReworked((s, j) => {
+      s.putFile("handoffs/findings.json", REWORKED);
+      expect(restoreRewrittenHandoffs(s.runDir, j.state)).toEqual(["handoffs/findings.json"]);
+      expect(fs.readFileSync(path.join(s.runDir, "handoffs/findings.json"), "utf8")).toBe(FINDINGS);
+      expect(problems(s)).toEqual([]);
+      reviewReview(s, j, 2, "changes-requested");
+      j.append("repair.scheduled", { packet_id: "review", next_attempt: 3, reason: "fix it" });
+      j.close();
+      expect(problems(s)).toEqual([]);
+    });
+    // Without putting it back, a review that asks for changes leaves a mismatch nothing explains.
+    withReworked((s, j) => {
+      s.putFile("handoffs/findings.json", REWORKED);
+      reviewReview(s, j, 2, "changes-requested");
+      j.append("repair.scheduled", { packet_id: "review", next_attempt: 3, reason: "fix it" });
+      j.close();
+      expect(problems(s)).toEqual([
+        ["ERR_VERIFY_FILE_DIGEST", "handoffs/findings.json", false],
+        ["ERR_VERIFY_SIGNATURE", "attestations/packets/review/1.json", false],
+      ]);
+    });
+  });
+
+  it("puts nothing back over bytes that are not the reopened packet's latest attempt's", () => {
+    withReworked((s, j) => {
+      const forged = '[{"file":"a.ts","note":"all clear, approve it"}]\n';
+      s.putFile("handoffs/findings.json", forged);
+      expect(restoreRewrittenHandoffs(s.runDir, j.state)).toEqual([]);
+      expect(fs.readFileSync(path.join(s.runDir, "handoffs/findings.json"), "utf8")).toBe(forged);
+      j.close();
+    });
+  });
+
+  it("reviewed and waiting for its completion gate: the same leftover", () => {
+    withReworked((s, j) => {
+      reviewReview(s, j, 2, "approved");
+      j.close();
+      s.putFile("handoffs/findings.json", REWORKED);
+      expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "handoffs/findings.json", true]]);
+    });
+  });
+
+  it("other bytes than the latest attempt recorded, or no reopened packet in review: tampering (not repairable)", () => {
+    // The handoff's digest problem, and nothing called repairable (the attestation naming the old
+    // copy fails too).
+    const tampered = (s: TestRunStore, text: string) => {
+      const found = verifyRun(s.runDir, { trust: TRUST }).problems;
+      expect(found.filter((p) => p.file === "handoffs/findings.json").map((p) => [p.code, p.actual])).toEqual(
+        [["ERR_VERIFY_FILE_DIGEST", digestBytes(text)]],
+      );
+      expect(found.filter((p) => p.repairable)).toEqual([]);
+    };
+    withReworked((s, j) => {
+      j.close();
+      const forged = '[{"file":"a.ts","note":"all clear, approve it"}]\n';
+      s.putFile("handoffs/findings.json", forged);
+      tampered(s, forged);
+    });
+    // Reopened but its new attempt still in flight: no copy is made then.
+    withStore((s, j) => {
+      recordReview(s, j, 1);
+      registerReview(s, j, 1, FINDINGS);
+      j.append("packet.reopened", { packet_id: "review", reason: "plan changed" });
+      dispatchReview(s, j, 2);
+      j.close();
+      s.putFile("handoffs/findings.json", REWORKED);
+      tampered(s, REWORKED);
+    });
+    // Completed, never reopened: other bytes are tampering.
+    withStore((s, j) => {
+      recordReview(s, j, 1);
+      registerReview(s, j, 1, FINDINGS);
+      j.close();
+      s.putFile("handoffs/findings.json", REWORKED);
+      tampered(s, REWORKED);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { removeDeadAttemptSpaces } from "@dwm/executor";
-import type { EventDraft } from "@dwm/runtime";
+import { type EventDraft, restoreRewrittenHandoffs } from "@dwm/runtime";
 import type { PacketState, RunState } from "@dwm/schemas";
 import { type AttemptQueue, attemptJobId } from "../queue.js";
 import type { RunContext } from "./context.js";
@@ -65,13 +65,18 @@ function removeCrashLeftovers(ctx: RunContext): void {
 }
 
 /**
- * Recovery on resume: crash leftovers go (attempt folders; temp files went when the journal was opened); attempts a dead runner left in
+ * Recovery on resume: crash leftovers go (attempt folders; temp files went when the journal was
+ * opened); a registered handoff a killed registration wrote over is put back
+ * (restoreRewrittenHandoffs) before its packet is decided again; attempts a dead runner left in
  * flight are kept when the queue still holds them (Redis), else abandoned and run again;
  * recorded attempts are reviewed; an infrastructure stop is retried. Every step is journaled.
  */
 export async function recover(ctx: RunContext, queue: AttemptQueue, recorder: Recorder): Promise<void> {
   const { setup, log } = ctx;
   removeCrashLeftovers(ctx);
+  const restored = restoreRewrittenHandoffs(setup.dir, log.state);
+  if (restored.length > 0)
+    log.note(`put back the registered copies a killed registration wrote over: ${restored.join(", ")}`);
   const inFlight = inFlightJobIds(log.state, setup.runId);
   const adopted = inFlight.length > 0 && queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
   if (adopted.size > 0)
