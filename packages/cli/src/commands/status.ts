@@ -1,6 +1,6 @@
 import { checkArtifact, isDwmError, nodeProcessRunner } from "@dwm/core";
 import { createGit } from "@dwm/executor";
-import { checkStore, foldJournal, readJournal, readRun } from "@dwm/runtime";
+import { type checkStore, checkStoreFolded, foldJournal, readJournal, readRun } from "@dwm/runtime";
 import type {
   CostSummary,
   Gate,
@@ -36,9 +36,12 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const r = resolveRun(args, ctx);
   // verify's checks through the stat cache of verified files (as git status refreshes its index):
   // a file unchanged since it last matched is not hashed again; `dwm verify` still reads every byte.
-  const verify = checkStore(r.runDir);
+  const checked = checkStoreFolded(r.runDir);
+  const verify = checked.report;
   const { run: runDoc } = readRun(r.runDir);
-  const { events, state } = foldedState(r.runDir, runDoc);
+  // The check read and folded the journal already; only a journal it could not fold is read again.
+  const { events, state } =
+    checked.state !== null ? { events: checked.events, state: checked.state } : foldedState(r.runDir, runDoc);
 
   // Which gates hold which packets: compiled gate files, then gates opened at run time.
   const gateInfo = new Map<string, GateInfo>();
@@ -210,11 +213,10 @@ export function packetRows(
       return (itemsOf.get(d) ?? []).every((i) => state.packets[i]?.state === "completed");
     return st === "completed";
   };
+  const holding = gatesHolding(state, gateInfo);
   return Object.entries(state.packets).flatMap(([id, p]) => {
     if (!p) return [];
-    const gates = [...gateInfo]
-      .filter(([g, i]) => i.packets.includes(id) && gateStateOf(state, g) !== "approved")
-      .map(([g]) => g);
+    const gates = holding.get(id) ?? [];
     const waiting_on = (deps.get(id) ?? []).filter((d) => !done(d));
     return [
       {
@@ -228,6 +230,20 @@ export function packetRows(
       },
     ];
   });
+}
+
+/** Each packet's gates that are not approved, in gate order (one map: a run has a gate per packet or more). */
+function gatesHolding(state: RunState, gateInfo: ReadonlyMap<string, GateInfo>): Map<string, string[]> {
+  const holding = new Map<string, string[]>();
+  for (const [g, i] of gateInfo) {
+    if (gateStateOf(state, g) === "approved") continue;
+    for (const id of i.packets) {
+      const list = holding.get(id);
+      if (list === undefined) holding.set(id, [g]);
+      else if (list.at(-1) !== g) list.push(g);
+    }
+  }
+  return holding;
 }
 
 /** A pending packet is shown as ready (nothing holds it) or blocked; any other state as folded. */
