@@ -11,7 +11,7 @@
 // (scripts/bundle-mcp-sdk.mjs), the skill's files stay in dist/skill. The per-package dist (dist/index.js and the rest) stays as tsc wrote it, for API users.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "rolldown";
 
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -43,6 +43,25 @@ const packageVersions = {
   },
 };
 
+/**
+ * The tools/list answer of `dwm mcp`, computed now from the built server (the same toolList() the
+ * per-package dist runs) and put into the bundle as JSON text: a server start spares folding
+ * every output schema with the files it refers to.
+ */
+async function prebuiltToolList() {
+  const server = await import(pathToFileURL(path.join(dist, "internal/mcp/server.js")).href);
+  const text = JSON.stringify(server.toolList());
+  return {
+    name: "dwm-prebuilt-tool-list",
+    transform(code, id) {
+      if (!/[\\/]dist[\\/]internal[\\/]mcp[\\/]prebuilt-tools\.js$/.test(id)) return null;
+      const pattern = /export const PREBUILT_TOOL_LIST = null;/;
+      if (!pattern.test(code)) throw new Error(`bundle: ${id} no longer declares PREBUILT_TOOL_LIST = null`);
+      return code.replace(pattern, `export const PREBUILT_TOOL_LIST = ${JSON.stringify(text)};`);
+    },
+  };
+}
+
 /** Fails the build on any warning: a bundle that resolves something differently is not shipped. */
 function onLog(level, log) {
   if (level === "warn") throw new Error(`bundle: ${log.code}: ${log.message}`);
@@ -54,7 +73,7 @@ async function bundleCli() {
     input: { dwm: path.join(dist, "bin.js") },
     platform: "node",
     external,
-    plugins: [packageVersions],
+    plugins: [packageVersions, await prebuiltToolList()],
     onLog,
     output: {
       dir: dist,

@@ -2,6 +2,7 @@
 import "./zod-jitless.js";
 import type { CommandContext } from "../../command.js";
 import { dwmVersion } from "../../version.js";
+import { PREBUILT_TOOL_LIST } from "./prebuilt-tools.js";
 import type { LauncherOptions } from "./run-launcher.js";
 import { bundledSchema, embeddedSchemas } from "./schemas.js";
 import {
@@ -82,7 +83,9 @@ export function createMcpServer(ctx: CommandContext, launcher: LauncherOptions =
     },
   };
   const resources = () => import("./resources.js");
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: toolList() }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: PREBUILT_TOOL_LIST === null ? toolList() : (JSON.parse(PREBUILT_TOOL_LIST) as Tool[]),
+  }));
   server.setRequestHandler(CallToolRequestSchema, async (req) =>
     (await import("./call-tool.js")).callTool(req.params.name, req.params.arguments, env),
   );
