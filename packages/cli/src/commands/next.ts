@@ -8,8 +8,8 @@ import { computeFrontier, planLimits } from "@dwm/scheduler";
 import type { Frontier, JournalEvent, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
+import { liveHolder } from "../internal/lock-holder.js";
 import { recoverableText } from "../internal/recoverable.js";
-import { liveHolder } from "../internal/run-model.js";
 import { type ResolvedRun, repoRoot, resolveRun } from "../run-arg.js";
 
 function quote(a: string): string {

@@ -1,5 +1,4 @@
 import { checkArtifact, isDwmError, nodeProcessRunner } from "@dwm/core";
-import { createGit } from "@dwm/executor";
 import { type checkStore, checkStoreFolded, foldJournal, readJournal, readRun } from "@dwm/runtime";
 import type {
   CostSummary,
@@ -18,9 +17,9 @@ import { assuranceLine, unsandboxedAttempts } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
+import { type LockHolder, liveHolder } from "../internal/lock-holder.js";
 import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
 import { recoverableByRun, recoverableText } from "../internal/recoverable.js";
-import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 type Shown = StatusPacketRow["state"];
@@ -69,7 +68,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     packets: i.packets,
   }));
   const waiting = gates.filter((g) => g.state === "open").map((g) => g.gate_id);
-  const cost = addCosts(rows, r.runDir, statusBindings(args, ctx), journaledAttemptFiles(events));
+  const cost = addCosts(rows, r.runDir, await statusBindings(args, ctx), journaledAttemptFiles(events));
 
   const report: StatusReport = {
     kind: "status-report",
@@ -109,18 +108,20 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
 }
 
 /** Where the completed run's result stands in the repository of the working directory. */
-function landingHere(
+async function landingHere(
   ctx: CommandContext,
   state: RunState,
   events: JournalEvent[],
   runDoc: Run,
 ): Promise<Landing> {
+  // The executor (its git helpers) loads only for a completed run: status starts without it.
+  const { createGit } = await import("@dwm/executor");
   const git = createGit(nodeProcessRunner, ctx.env);
   return landingOf(git, repoRoot(ctx.cwd), state, events, runDoc.base_commit);
 }
 
 /** The bindings whose price table costs the attempts: --workers FILE, else dwm.workers.json at the root, else none. */
-function statusBindings(args: ParsedArgs, ctx: CommandContext): WorkerBindings | null {
+function statusBindings(args: ParsedArgs, ctx: CommandContext): Promise<WorkerBindings | null> {
   const workers = typeof args.values.workers === "string" ? args.values.workers : undefined;
   return viewBindings(workers, ctx.cwd, repoRoot(ctx.cwd));
 }
