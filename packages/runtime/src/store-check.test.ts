@@ -57,6 +57,42 @@ describe("checkStoreFolded", () => {
   });
 });
 
+describe("the store check's run.json", () => {
+  it("is checked once per change: unchanged, it is parsed only; changed, every check runs again", () => {
+    withRun((s) => {
+      const run = readRun(s.runDir).run;
+      const cold = checkStoreFolded(s.runDir, { nowMs: later(), trust: TRUST });
+      expect(cold.run).toEqual(run);
+      const cache = JSON.parse(fs.readFileSync(verifyCacheFile(s.runDir) as string, "utf8"));
+      expect(cache.files["run.json"].digest).toBe(readRun(s.runDir).digest);
+      const warm = checkStoreFolded(s.runDir, { nowMs: later(), trust: TRUST });
+      expect(warm.run).toEqual(run);
+      expect(warm.report).toEqual(verifyRun(s.runDir, { trust: TRUST }));
+      // Not canonically rendered any more (same value): verify's problem, and no run from the check.
+      const file = path.join(s.runDir, "run.json");
+      fs.writeFileSync(file, JSON.stringify(run, null, 2));
+      const changed = checkStoreFolded(s.runDir, { nowMs: later(), trust: TRUST });
+      expect(changed.report.problems).toEqual(verifyRun(s.runDir, { trust: TRUST }).problems);
+      expect(changed.report.problems.map((p) => p.file)).toContain("run.json");
+      expect(changed.run).toBeNull();
+    });
+  });
+
+  it("a different run.json than the journal recorded is found through the cache too", () => {
+    withRun((s) => {
+      checkStore(s.runDir, { nowMs: later(), trust: TRUST });
+      const run = readRun(s.runDir).run;
+      fs.writeFileSync(
+        path.join(s.runDir, "run.json"),
+        `${JSON.stringify({ ...run, revision: run.revision + 1 })}`,
+      );
+      const codes = checkStore(s.runDir, { nowMs: later(), trust: TRUST }).problems.map((p) => p.code);
+      expect(codes).toEqual(verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => p.code));
+      expect(codes).toContain("ERR_VERIFY_RUN_DIGEST");
+    });
+  });
+});
+
 describe("the store check's state.json", () => {
   it("is schema-checked once per change: the cache records it, a changed state.json is checked again", () => {
     withRun((s) => {

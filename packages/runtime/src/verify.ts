@@ -140,6 +140,29 @@ class StoreChecker {
     return c.value;
   }
 
+  /**
+   * run.json, which no digest names before the journal is read: its checks (schema, canonical
+   * rendering) are skipped when the cache says it is unchanged since it last passed them, with
+   * the digest it had then. Its value (undefined when unreadable), its digest, and whether it passed.
+   */
+  runFile(): { run: Run | undefined; digest: string | null; passed: boolean } {
+    const known = this.cache?.recorded(RUN_FILE);
+    if (known !== undefined && this.cache?.fresh(RUN_FILE, known)) {
+      const r = readArtifactFile(RUN_FILE, this.options(null));
+      if (r.ok) {
+        this.filesChecked++;
+        this.cache.verified(RUN_FILE, known);
+        return { run: JSON.parse(r.bytes.toString("utf8")) as Run, digest: known, passed: true };
+      }
+    }
+    const c = checkArtifact(RUN_FILE, "run", this.options(null));
+    this.record(c, undefined);
+    const run = c.value as Run | undefined;
+    const d = run === undefined ? null : digest(run);
+    if (c.ok && d !== null) this.cache?.verified(RUN_FILE, d);
+    return { run, digest: d, passed: c.ok };
+  }
+
   private record(c: { ok: boolean; problems: ArtifactProblem[] }, seq: number | undefined): void {
     const first = c.problems[0];
     if (c.ok || (first && !isReadProblem(first.kind))) this.filesChecked++;
@@ -206,6 +229,7 @@ export function journalIntact(scan: JournalScan): boolean {
 function checkJournal(
   c: StoreChecker,
   run: Run | undefined,
+  runDigest: string | null,
 ): { scan: JournalScan; intact: boolean; state: RunState | null; bytes: Buffer; stateCache: StateCacheRead } {
   // The anchors first: a live runner only moves them forward after its appends, so read before
   // the journal they can never be ahead of it.
@@ -222,7 +246,7 @@ function checkJournal(
   c.problems.push(...anchored);
   const intact = journalIntact(scan) && anchored.length === 0;
   if (run === undefined) return { scan, intact, state: null, bytes, stateCache };
-  const stale = runDigestProblem(digest(run), scan.events);
+  const stale = runDigestProblem(runDigest ?? digest(run), scan.events);
   if (stale) c.problems.push(stale);
   // A journal that fails its anchors tells no trustworthy state: no file passes for a leftover of it.
   if (!intact) return { scan, intact, state: null, bytes, stateCache };
@@ -375,6 +399,8 @@ export function checkStore(
 /** The store check's report, with the journal it read and its fold (null when the journal is not intact or does not fold). */
 export interface StoreCheck {
   report: VerifyReport;
+  /** run.json, when it passed its checks (null otherwise: readRun says why). */
+  run: Run | null;
   events: JournalEvent[];
   state: RunState | null;
 }
@@ -390,7 +416,7 @@ export function checkStoreFolded(
   const dir = path.resolve(runDir);
   const file = verifyCacheFile(dir);
   const cache = StatCache.load(dir, file, options.nowMs);
-  const { report, journal, events, state } = verifyWith(dir, cache, options.trust);
+  const { report, journal, run, events, state } = verifyWith(dir, cache, options.trust);
   if (file !== null && report.problems.every((p) => p.repairable) && journal !== null) {
     try {
       cache.save(file, journal);
@@ -398,7 +424,7 @@ export function checkStoreFolded(
       // A cache that cannot be written only costs the next check its speed.
     }
   }
-  return { report, events, state };
+  return { report, run, events, state };
 }
 
 function verifyWith(
@@ -408,12 +434,13 @@ function verifyWith(
 ): {
   report: VerifyReport;
   journal: { seq: number; bytes: Uint8Array } | null;
+  run: Run | null;
   events: JournalEvent[];
   state: RunState | null;
 } {
   const c = new StoreChecker(dir, cache);
-  const run = c.json(RUN_FILE, "run", null) as Run | undefined;
-  const { scan, intact, state, bytes: journalBytes, stateCache } = checkJournal(c, run);
+  const { run, digest: runDigest, passed } = c.runFile();
+  const { scan, intact, state, bytes: journalBytes, stateCache } = checkJournal(c, run, runDigest);
   const expected = run === undefined ? new Map<string, Expected>() : checkCompiledFiles(c, run);
   for (const [rel, e] of filesNamedByJournal(scan.events)) {
     c.bytes(rel, e.digest, e.seq);
@@ -447,6 +474,7 @@ function verifyWith(
   return {
     report,
     journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null,
+    run: passed && run !== undefined ? run : null,
     events: scan.events,
     state,
   };

@@ -37,7 +37,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   // a file unchanged since it last matched is not hashed again; `dwm verify` still reads every byte.
   const checked = checkStoreFolded(r.runDir);
   const verify = checked.report;
-  const { run: runDoc } = readRun(r.runDir);
+  // run.json as the check read it when it passed; else read here, to fail as before.
+  const runDoc = checked.run ?? readRun(r.runDir).run;
   // The check read and folded the journal already; only a journal it could not fold is read again.
   const { events, state } =
     checked.state !== null ? { events: checked.events, state: checked.state } : foldedState(r.runDir, runDoc);
