@@ -206,7 +206,7 @@ describe("computeFrontier", () => {
   });
 
   it("a packet held by several open gates waits on each once, in the order of the state's gates", () => {
-    const gates = ["g2", "g1", "g3"].map((gate_id) => ({ gate_id, category: "human-review" }));
+    const gates = ["g2", "g1", "g3"].map((gate_id) => ({ gate_id, category: "human-review" as const }));
     const run = makeRun([{ id: "a" }, { id: "b" }], gates);
     const state = initialState(run.run);
     set(state, "a", { state: "needs-human", attempts: 1, last_verdict: "needs-human" });
