@@ -4,7 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
 import { nodeProcessRunner } from "@dwm/core";
-import type { AttemptJobResult } from "@dwm/schemas";
+import { createGit } from "@dwm/executor";
+import type { AttemptJobResult, AttemptRequest, Packet } from "@dwm/schemas";
 import {
   FakeClock,
   git,
@@ -28,6 +29,27 @@ import { startAttemptWorker } from "./worker.js";
 let redis: RedisServer;
 const INSTANCE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const cleanups: (() => void | Promise<void>)[] = [];
+
+type Example = ReturnType<typeof exampleRepo>;
+type Loaded = ReturnType<typeof loadRun>;
+
+/** Attempt 1 of a packet of the example, on the run's base, with every worker on one backend. */
+function firstRequest(ex: Example, loaded: Loaded, p: Packet, backend: "dry-run" | "codex"): AttemptRequest {
+  return {
+    kind: "attempt-request",
+    schema_version: "1",
+    run_id: ex.compiled.runId,
+    packet: p,
+    prompt: loaded.prompts.get(p.packet_id) as string,
+    attempt: 1,
+    base_commit: loaded.run.base_commit as string,
+    binding: { bindings_digest: ex.bindingsDigest, workers: { "*": { backend } } },
+    inputs: [],
+    repair_context: null,
+    repo: ex.repo.path,
+    limits: {},
+  };
+}
 
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -309,20 +331,8 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     cleanups.push(() => q.dispose());
     const loaded = loadRun(runDir);
     const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, 3);
-    const requestOf = (p: (typeof packets)[number], backend: "dry-run" | "codex") => ({
-      kind: "attempt-request" as const,
-      schema_version: "1" as const,
-      run_id: ex.compiled.runId,
-      packet: p,
-      prompt: loaded.prompts.get(p.packet_id) as string,
-      attempt: 1,
-      base_commit: loaded.run.base_commit as string,
-      binding: { bindings_digest: ex.bindingsDigest, workers: { "*": { backend } } },
-      inputs: [],
-      repair_context: null,
-      repo: ex.repo.path,
-      limits: {},
-    });
+    const requestOf = (p: (typeof packets)[number], backend: "dry-run" | "codex") =>
+      firstRequest(ex, loaded, p, backend);
     for (const p of packets)
       q.enqueue({ job_id: `${ex.compiled.runId}/${p.packet_id}/1`, request: requestOf(p, "dry-run") });
     const outcomes: string[] = [];
@@ -351,5 +361,67 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       "ERR_QUEUE_BACKEND_NOT_ALLOWED",
     );
     expect(failures).toEqual(["ERR_QUEUE_BACKEND_NOT_ALLOWED"]);
+  }, 240_000);
+
+  it("a worker asks git for a base once: later attempts on the same base neither look for it nor fetch it", async () => {
+    const ex = exampleRepo("repo-audit");
+    const tmp = makeTempDir("dwm-bullmq-");
+    cleanups.push(ex.repo.cleanup, tmp.cleanup);
+    const remote = path.join(tmp.path, "remote.git");
+    git(tmp.path, "init", "--quiet", "--bare", remote);
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const prefix = "t4";
+    const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+    const loaded = loadRun(ex.compiled.runDir);
+    const base = loaded.run.base_commit as string;
+    const gitCalls: string[][] = [];
+    const real = createGit(nodeProcessRunner, env);
+    const worker = await startAttemptWorker({
+      url: redis.url,
+      prefix,
+      name: "once",
+      backends: ["dry-run"],
+      concurrency: 1,
+      processRunner: nodeProcessRunner,
+      env,
+      clock,
+      worktreeRoot: tmp.path,
+      git: {
+        run: (cwd, args, options) => {
+          gitCalls.push([...args]);
+          return real.run(cwd, args, options);
+        },
+        admin: real.admin,
+      },
+    });
+    cleanups.push(() => worker.close());
+    const q = createRedisAttemptQueue({
+      url: redis.url,
+      run: { runId: ex.compiled.runId, instance: INSTANCE },
+      prefix,
+      remote,
+      repo: ex.repo.path,
+      runDir: ex.compiled.runDir,
+      processRunner: nodeProcessRunner,
+      env,
+      clock,
+      pollMs: 100,
+    });
+    cleanups.push(() => q.dispose());
+    const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, 3);
+    expect(packets).toHaveLength(3);
+    for (const p of packets)
+      q.enqueue({
+        job_id: `${ex.compiled.runId}/${p.packet_id}/1`,
+        request: firstRequest(ex, loaded, p, "dry-run"),
+      });
+    const outcomes: string[] = [];
+    for (let s = await q.next(); s !== null; s = await q.next()) outcomes.push(s.status);
+    expect(outcomes).toEqual(["done", "done", "done"]);
+    // The first job finds the fresh clone without the base and fetches it; the other two ask nothing.
+    expect(gitCalls.filter((a) => a[0] === "cat-file" && a[2] === `${base}^{commit}`)).toHaveLength(1);
+    expect(
+      gitCalls.filter((a) => a[0] === "fetch" && a.includes(`+${base}:refs/dwm/bases/${base}`)),
+    ).toHaveLength(1);
   }, 240_000);
 });
