@@ -21,7 +21,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { exampleRepo } from "../test-support/example.js";
 import { checkRedis, parseQueueUrl } from "./connection.js";
-import { createRedisAttemptQueue } from "./coordinator.js";
+import { createRedisAttemptQueue, type RedisQueueOptions } from "./coordinator.js";
 import { attemptJobData } from "./job-rules.js";
 import { laneOf, lanesFor } from "./names.js";
 import { startAttemptWorker } from "./worker.js";
@@ -49,6 +49,35 @@ function firstRequest(ex: Example, loaded: Loaded, p: Packet, backend: "dry-run"
     repo: ex.repo.path,
     limits: {},
   };
+}
+
+/** An example run, a bare remote, the ports the tests below share, and a coordinator's queue on them. */
+function queueSetup(prefix: string) {
+  const ex = exampleRepo("repo-audit");
+  const tmp = makeTempDir("dwm-bullmq-");
+  cleanups.push(ex.repo.cleanup, tmp.cleanup);
+  const remote = path.join(tmp.path, "remote.git");
+  git(tmp.path, "init", "--quiet", "--bare", remote);
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+  const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+  const coordinator = (rateLimits: RedisQueueOptions["rateLimits"] = {}) => {
+    const q = createRedisAttemptQueue({
+      url: redis.url,
+      run: { runId: ex.compiled.runId, instance: INSTANCE },
+      prefix,
+      remote,
+      repo: ex.repo.path,
+      runDir: ex.compiled.runDir,
+      processRunner: nodeProcessRunner,
+      env,
+      clock,
+      pollMs: 100,
+      rateLimits,
+    });
+    cleanups.push(() => q.dispose());
+    return q;
+  };
+  return { ex, tmp, remote, env, clock, coordinator };
 }
 
 afterAll(async () => {
@@ -284,14 +313,8 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
   }, 240_000);
 
   it("rate limit per lane holds across workers; a worker refuses a job whose backends it was not started with", async () => {
-    const ex = exampleRepo("repo-audit");
-    const tmp = makeTempDir("dwm-bullmq-");
-    cleanups.push(ex.repo.cleanup, tmp.cleanup);
-    const remote = path.join(tmp.path, "remote.git");
-    git(tmp.path, "init", "--quiet", "--bare", remote);
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
     const prefix = "t3";
-    const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+    const { ex, tmp, remote, env, clock, coordinator } = queueSetup(prefix);
     const runDir = ex.compiled.runDir;
     const starts: number[] = [];
     const failures: string[] = [];
@@ -315,20 +338,7 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       ),
     );
     cleanups.push(() => Promise.all(workers.map((w) => w.close())).then(() => undefined));
-    const q = createRedisAttemptQueue({
-      url: redis.url,
-      run: { runId: ex.compiled.runId, instance: INSTANCE },
-      prefix,
-      remote,
-      repo: ex.repo.path,
-      runDir,
-      processRunner: nodeProcessRunner,
-      env,
-      clock,
-      pollMs: 100,
-      rateLimits: { "dry-run": { max: 1, duration_ms: 600 } },
-    });
-    cleanups.push(() => q.dispose());
+    const q = coordinator({ "dry-run": { max: 1, duration_ms: 600 } });
     const loaded = loadRun(runDir);
     const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, 3);
     const requestOf = (p: (typeof packets)[number], backend: "dry-run" | "codex") =>
@@ -364,14 +374,8 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
   }, 240_000);
 
   it("a worker asks git for a base once: later attempts on the same base neither look for it nor fetch it", async () => {
-    const ex = exampleRepo("repo-audit");
-    const tmp = makeTempDir("dwm-bullmq-");
-    cleanups.push(ex.repo.cleanup, tmp.cleanup);
-    const remote = path.join(tmp.path, "remote.git");
-    git(tmp.path, "init", "--quiet", "--bare", remote);
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
     const prefix = "t4";
-    const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+    const { ex, tmp, env, clock, coordinator } = queueSetup(prefix);
     const loaded = loadRun(ex.compiled.runDir);
     const base = loaded.run.base_commit as string;
     const gitCalls: string[][] = [];
@@ -395,19 +399,7 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       },
     });
     cleanups.push(() => worker.close());
-    const q = createRedisAttemptQueue({
-      url: redis.url,
-      run: { runId: ex.compiled.runId, instance: INSTANCE },
-      prefix,
-      remote,
-      repo: ex.repo.path,
-      runDir: ex.compiled.runDir,
-      processRunner: nodeProcessRunner,
-      env,
-      clock,
-      pollMs: 100,
-    });
-    cleanups.push(() => q.dispose());
+    const q = coordinator();
     const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, 3);
     expect(packets).toHaveLength(3);
     for (const p of packets)
