@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
-import { nodeProcessRunner } from "@dwm/core";
+import { digest, nodeProcessRunner } from "@dwm/core";
 import { createGit } from "@dwm/executor";
 import type { AttemptJobResult, AttemptRequest, Packet } from "@dwm/schemas";
 import {
@@ -373,11 +373,20 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     expect(failures).toEqual(["ERR_QUEUE_BACKEND_NOT_ALLOWED"]);
   }, 240_000);
 
-  it("a worker asks git for a base once: later attempts on the same base neither look for it nor fetch it", async () => {
-    const prefix = "t4";
-    const { ex, tmp, env, clock, coordinator } = queueSetup(prefix);
+  /**
+   * One worker of concurrency 1 whose git calls are recorded runs `n` packets of the example on
+   * the run's base; returns the base, what git was asked for it, and the worker's cache folder.
+   */
+  async function runOnOneBase(
+    prefix: string,
+    n: number,
+    before?: (cacheDir: string, remote: string, repo: string, base: string) => void,
+  ) {
+    const { ex, tmp, remote, env, clock, coordinator } = queueSetup(prefix);
     const loaded = loadRun(ex.compiled.runDir);
     const base = loaded.run.base_commit as string;
+    const cacheDir = path.join(tmp.path, "cache");
+    before?.(cacheDir, remote, ex.repo.path, base);
     const gitCalls: string[][] = [];
     const real = createGit(nodeProcessRunner, env);
     const worker = await startAttemptWorker({
@@ -386,6 +395,7 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       name: "once",
       backends: ["dry-run"],
       concurrency: 1,
+      cacheDir,
       processRunner: nodeProcessRunner,
       env,
       clock,
@@ -400,8 +410,8 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     });
     cleanups.push(() => worker.close());
     const q = coordinator();
-    const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, 3);
-    expect(packets).toHaveLength(3);
+    const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, n);
+    expect(packets).toHaveLength(n);
     for (const p of packets)
       q.enqueue({
         job_id: `${ex.compiled.runId}/${p.packet_id}/1`,
@@ -409,11 +419,33 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       });
     const outcomes: string[] = [];
     for (let s = await q.next(); s !== null; s = await q.next()) outcomes.push(s.status);
-    expect(outcomes).toEqual(["done", "done", "done"]);
+    expect(outcomes).toEqual(packets.map(() => "done"));
+    return {
+      base,
+      cacheDir,
+      lookups: gitCalls.filter((a) => a[0] === "cat-file" && a[2] === `${base}^{commit}`).length,
+      fetches: gitCalls.filter((a) => a[0] === "fetch" && a.includes(`+${base}:refs/dwm/bases/${base}`))
+        .length,
+    };
+  }
+
+  it("a worker asks git for a base once: later attempts on the same base neither look for it nor fetch it", async () => {
+    const r = await runOnOneBase("t4", 3);
     // The first job finds the fresh clone without the base and fetches it; the other two ask nothing.
-    expect(gitCalls.filter((a) => a[0] === "cat-file" && a[2] === `${base}^{commit}`)).toHaveLength(1);
-    expect(
-      gitCalls.filter((a) => a[0] === "fetch" && a.includes(`+${base}:refs/dwm/bases/${base}`)),
-    ).toHaveLength(1);
+    expect([r.lookups, r.fetches]).toEqual([1, 1]);
+  }, 240_000);
+
+  it("a base the worker's clone already holds without a ref is not fetched, and a ref keeps it from now on", async () => {
+    let clone = "";
+    const r = await runOnOneBase("t5", 2, (cacheDir, remote, repo, base) => {
+      // The worker's clone of this remote (its folder name) holding the base's objects and no ref to them.
+      clone = path.join(cacheDir, digest(remote).slice(7, 23));
+      fs.mkdirSync(clone, { recursive: true });
+      git(clone, "init", "--quiet");
+      git(clone, "fetch", "--quiet", "--no-write-fetch-head", repo, base);
+      expect(git(clone, "for-each-ref").trim()).toBe("");
+    });
+    expect([r.lookups, r.fetches]).toEqual([1, 0]);
+    expect(git(clone, "rev-parse", `refs/dwm/bases/${r.base}`).trim()).toBe(r.base);
   }, 240_000);
 });

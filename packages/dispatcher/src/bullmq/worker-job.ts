@@ -8,7 +8,7 @@ import { validateSchema } from "@dwm/schemas";
 import type { Job } from "bullmq";
 import { dispatcherErrors } from "../errors.js";
 import { errorInfo } from "../queue.js";
-import { gitRemote } from "./git-remote.js";
+import { gitLocal, gitRemote } from "./git-remote.js";
 import { backendsOf, jobIdOf, laneOf, queuedAttemptBranch } from "./names.js";
 import { publishEvidence } from "./publish-evidence.js";
 
@@ -117,7 +117,7 @@ export class JobRunner {
   readonly stats: { processed: number; failed: number };
   private readonly gate: ReturnType<typeof semaphore>;
   private readonly clones = new Map<string, Promise<string>>();
-  /** Bases this process fetched or found in a clone: a ref (refs/dwm/bases/<id>) keeps each there. */
+  /** Bases this process fetched or found in a clone; a ref (refs/dwm/bases/<id>) keeps each there. */
   private readonly bases = new Set<string>();
 
   constructor(private readonly o: JobRunnerOptions) {
@@ -200,6 +200,8 @@ export class JobRunner {
     await this.o.git.admin(repo, async () => {
       const have = await this.o.git.run(repo, ["cat-file", "-e", `${base}^{commit}`]);
       if (have.exitCode === 0) {
+        // Found (an attempt of this clone made it): a ref keeps it from git gc while it is remembered.
+        await gitLocal(this.o.git, repo, ["update-ref", `refs/dwm/bases/${base}`, base]);
         this.bases.add(key);
         return;
       }
