@@ -72,8 +72,15 @@ function item(script: string, id = ITEM, overrides: Partial<Packet> = {}): Packe
 }
 
 function run(p: Packet, n: number, extra: { views?: SharedViews; sandbox?: typeof sandbox } = {}) {
-  const pp = { ...ports(store, {}, n), sandbox: extra.sandbox ?? sandbox, ...(extra.views ? { views: extra.views } : {}) };
-  return runAttempt(request(repo.path, p, {}, { attempt: n, inputs: [input("fanout-item.json", '{"file":"a"}\n')] }), pp);
+  const pp = {
+    ...ports(store, {}, n),
+    sandbox: extra.sandbox ?? sandbox,
+    ...(extra.views ? { views: extra.views } : {}),
+  };
+  return runAttempt(
+    request(repo.path, p, {}, { attempt: n, inputs: [input("fanout-item.json", '{"file":"a"}\n')] }),
+    pp,
+  );
 }
 
 /** The view's files equal the base commit's tree, nothing more (git's own check, with the view's git folder). */
@@ -85,7 +92,10 @@ function viewMatchesBase(base: string): void {
 }
 
 function comparable(a: Attempt): unknown {
-  const { started_at, finished_at, duration_ms, attempt_dir, ...rest } = a as unknown as Record<string, unknown>;
+  const { started_at, finished_at, duration_ms, attempt_dir, ...rest } = a as unknown as Record<
+    string,
+    unknown
+  >;
   // Wall-clock durations differ run to run; the view's note is the one intended difference.
   const text = JSON.stringify(rest, (k, v) => (k === "duration_ms" ? 0 : v));
   return JSON.parse(text.replaceAll(/"ran in the shared read-only view[^"]*",?/g, ""));
@@ -110,13 +120,159 @@ describe.runIf(probe.ok)("attempts in the shared read-only view", () => {
     const a = comparable(inView) as Record<string, unknown>;
     const b = comparable(inCheckout) as Record<string, unknown>;
     // Attempt numbers, refs and commit messages name the attempt; nothing else may differ.
-    expect({ ...a, attempt: 0, branch: "", head_commit: "" }).toEqual({ ...b, attempt: 0, branch: "", head_commit: "" });
+    expect({ ...a, attempt: 0, branch: "", head_commit: "" }).toEqual({
+      ...b,
+      attempt: 0,
+      branch: "",
+      head_commit: "",
+    });
     const dirOf = (n: number) => path.join(store.path, "attempts", "build", String(n));
     for (const f of ["diff.patch", `outputs/${ITEM}/out.json`, "checks/validation-1/stdout"]) {
       if (!fs.existsSync(path.join(dirOf(2), f))) continue;
-      expect(fs.readFileSync(path.join(dirOf(1), f), "utf8")).toBe(fs.readFileSync(path.join(dirOf(2), f), "utf8"));
+      expect(fs.readFileSync(path.join(dirOf(1), f), "utf8")).toBe(
+        fs.readFileSync(path.join(dirOf(2), f), "utf8"),
+      );
     }
     expect(inView.checks.map((c) => [c.id, c.passed])).toEqual([["validation-1", true]]);
     viewMatchesBase(inView.base_commit);
+  });
+});
+
+describe.runIf(probe.ok)("a hostile worker in the shared view", () => {
+  /** Run `steps` in the item's folder-less view, each step's exit status and stderr kept in the folder. */
+  function hostile(steps: string[]): string {
+    const lines = steps.map((s, i) => `( ${s} ) 2>"$F/err${i}.txt"; echo "$?" >"$F/rc${i}.txt"`);
+    return [`F="$DWM_PACKET_ID"`, 'mkdir -p "$F"', ...lines, `printf '{}\\n' > "$F/out.json"`].join("\n");
+  }
+  const rc = (a: Attempt, i: number) => git(repo.path, "show", `${a.head_commit}:${ITEM}/rc${i}.txt`).trim();
+  const err = (a: Attempt, i: number) => git(repo.path, "show", `${a.head_commit}:${ITEM}/err${i}.txt`);
+  const outsideFolder = (a: Attempt) =>
+    git(repo.path, "diff", "--name-only", a.base_commit, a.head_commit ?? "")
+      .split("\n")
+      .filter((p) => p !== "" && !p.startsWith(`${ITEM}/`));
+
+  it("cannot write the view, its git folder or another item's folder; /tmp vanishes; the view stays the base", async () => {
+    const a = await run(
+      item(
+        hostile([
+          "echo x > README.md",
+          "echo x > src/new.txt",
+          "mkdir -p check/b-99999999 && echo x > check/b-99999999/out.json",
+          "echo x > .git/HEAD",
+          "git config user.name attacker",
+          "rm -rf .git",
+          "echo x > /tmp/leak.txt && test -s /tmp/leak.txt",
+          "echo x > .dwm-inputs/fanout-item.json",
+        ]),
+      ),
+      1,
+      { views },
+    );
+    expect(a.outcome).toBe("ok");
+    for (const i of [0, 1, 2, 3, 4, 5, 7]) expect(rc(a, i)).not.toBe("0");
+    expect(err(a, 0)).toMatch(/Read-only file system/);
+    expect(err(a, 2)).toMatch(/Read-only file system/);
+    expect(err(a, 3)).toMatch(/Read-only file system/);
+    expect(rc(a, 6)).toBe("0");
+    expect(outsideFolder(a)).toEqual([]);
+    expect(a.changed_files.map((c) => c.path).every((p) => p.startsWith(`${ITEM}/`))).toBe(true);
+    viewMatchesBase(a.base_commit);
+    // The next attempt in the same view sees the base as it was.
+    const next = await run(
+      item(
+        `mkdir -p "$DWM_PACKET_ID" && cat README.md > "$DWM_PACKET_ID/out.json" && ls -a .git > "$DWM_PACKET_ID/git.txt"`,
+      ),
+      2,
+      { views },
+    );
+    expect(git(repo.path, "show", `${next.head_commit}:${ITEM}/out.json`)).toBe("# demo");
+    expect(views.bases()).toEqual([a.base_commit]);
+  });
+
+  it("gets no symbolic link, hard link, FIFO or oversized file recorded, and a finding for each", async () => {
+    const secret = path.join(repo.path, ".dwm", "runs", "r", "secret.txt");
+    const b = await runAttempt(
+      request(
+        repo.path,
+        item(
+          hostile([
+            'ln -s ../../README.md "$F/to-view"',
+            `ln -s ${secret} "$F/to-store"`,
+            'ln README.md "$F/hard-view"',
+            'echo mine > "$F/x" && ln "$F/x" "$F/y"',
+            'mkfifo "$F/fifo"',
+            'head -c 3000 /dev/zero > "$F/big.bin"',
+          ]),
+        ),
+        {},
+        {
+          attempt: 2,
+          inputs: [input("fanout-item.json", '{"file":"a"}\n')],
+          limits: { timeout_ms: 20_000, kill_grace_ms: 200, max_output_bytes: 2048 },
+        },
+      ),
+      { ...ports(store, {}, 2), sandbox, views },
+    );
+    expect(rc(b, 2)).not.toBe("0"); // a hard link out of the folder cannot be made (read-only, another mount)
+    const tree = git(repo.path, "ls-tree", "-r", "--name-only", b.head_commit ?? "", "--", ITEM).split("\n");
+    for (const gone of ["to-view", "to-store", "x", "y", "fifo", "big.bin"])
+      expect(tree).not.toContain(`${ITEM}/${gone}`);
+    expect(tree).toContain(`${ITEM}/out.json`);
+    const own = b.findings.find((f) => f.code === "ownership-violation");
+    expect(own?.paths).toEqual([
+      `${ITEM}/fifo`,
+      `${ITEM}/to-store`,
+      `${ITEM}/to-view`,
+      `${ITEM}/x`,
+      `${ITEM}/y`,
+    ]);
+    expect(own?.worker_id).toBe("command");
+    expect(
+      b.findings.find((f) => f.code === "output-truncated" && f.paths.includes(`${ITEM}/big.bin`)),
+    ).toBeDefined();
+    expect(JSON.stringify(b)).not.toContain("RUN STORE");
+    viewMatchesBase(b.base_commit);
+  });
+
+  it("lets one item neither see nor write another's outputs while both run", async () => {
+    const script = (tag: string) =>
+      `mkdir -p "$DWM_PACKET_ID" && echo ${tag} > "$DWM_PACKET_ID/mine.txt" && sleep 0.5 && (find check -type f | sort) > /tmp/seen.txt && mv /tmp/seen.txt "$DWM_PACKET_ID/seen.txt" && printf '{}\\n' > "$DWM_PACKET_ID/out.json"`;
+    const b = "check/b-99999999";
+    const [ra, rb] = await Promise.all([
+      run(item(script("A")), 1, { views }),
+      runAttempt(
+        request(
+          repo.path,
+          item(script("B"), b),
+          {},
+          { inputs: [input("fanout-item.json", '{"file":"b"}\n')] },
+        ),
+        { ...ports(store, {}, 2), sandbox, views },
+      ),
+    ]);
+    expect(git(repo.path, "show", `${ra.head_commit}:${ITEM}/seen.txt`)).toBe(
+      `check/a-1234abcd/mine.txt\ncheck/existing.txt`,
+    );
+    expect(git(repo.path, "show", `${rb.head_commit}:${b}/seen.txt`)).toBe(
+      `check/b-99999999/mine.txt\ncheck/existing.txt`,
+    );
+    expect(fs.readdirSync(viewRoot).filter((n) => !n.startsWith("."))).toEqual([ra.base_commit]);
+    expect(fs.readdirSync(viewRoot).filter((n) => n.startsWith(".build-"))).toEqual([]);
+  });
+
+  it("keeps a checkout of its own without a sandbox (nothing could hold the view read-only)", async () => {
+    const a = await run(
+      item(`mkdir -p "$DWM_PACKET_ID" && printf '{}\\n' > "$DWM_PACKET_ID/out.json" && echo x > README.md`),
+      1,
+      {
+        views,
+        sandbox: noSandbox,
+      },
+    );
+    expect(a.sandbox).toBe("none");
+    expect(a.notes.some((n) => n.includes("shared read-only view"))).toBe(false);
+    expect(views.bases()).toEqual([]);
+    // In its own checkout the write outside the folder happened and was committed, as before.
+    expect(outsideFolder(a)).toEqual(["README.md"]);
   });
 });

@@ -165,19 +165,16 @@ export function screenOutputs(space: ViewSpace, workerId: string | null, cap: nu
   const links: string[] = [];
   const big: string[] = [];
   const why: string[] = [];
+  // Every entry is judged before any is removed: removing one name of a hard link would make the other look plain.
+  const refused: string[] = [];
   const visit = (rel: string) => {
-    const dir = path.join(space.outRoot, rel);
-    for (const name of fs.readdirSync(dir)) {
+    for (const name of fs.readdirSync(path.join(space.outRoot, rel))) {
       const r = `${rel}/${name}`;
-      const abs = path.join(space.outRoot, r);
-      const st = fs.lstatSync(abs);
-      if (st.isDirectory()) {
-        visit(r);
-        continue;
-      }
+      const st = fs.lstatSync(path.join(space.outRoot, r));
+      if (st.isDirectory()) visit(r);
       const no = refusal(st, cap);
       if (no === null) continue;
-      fs.rmSync(abs, { force: true });
+      refused.push(r);
       (st.isFile() && st.nlink === 1 ? big : links).push(r);
       why.push(`${r}: ${no}`);
     }
@@ -185,6 +182,7 @@ export function screenOutputs(space: ViewSpace, workerId: string | null, cap: nu
   if (fs.lstatSync(path.join(space.outRoot, space.folder), { throwIfNoEntry: false })?.isDirectory()) {
     visit(space.folder);
   }
+  for (const r of refused) fs.rmSync(path.join(space.outRoot, r), { force: true });
   const findings: AttemptFinding[] = [];
   if (links.length > 0) {
     findings.push({
