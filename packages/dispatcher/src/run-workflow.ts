@@ -99,6 +99,8 @@ export async function runWorkflow(
     stop.dispose();
     queue.close();
     await queue.dispose?.();
+    // No attempt of this run is left to use a shared view (one still running is removed when it ends).
+    setup.views?.close();
     log.close();
   }
 }

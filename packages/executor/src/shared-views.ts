@@ -72,6 +72,8 @@ export function createSharedViews(root: string): SharedViews {
     if (e.holders > 0 || !e.retired) return;
     entries.delete(base);
     removeView(path.join(root, base));
+    // The run's folder goes with its last view once the run is done with them.
+    if (closed && entries.size === 0) fs.rmSync(root, { recursive: true, force: true });
   };
   return {
     async acquire(git, repo, base) {
@@ -118,6 +120,7 @@ export function createSharedViews(root: string): SharedViews {
         e.retired = true;
         drop(b, e);
       }
+      if (entries.size === 0) fs.rmSync(root, { recursive: true, force: true });
     },
     bases() {
       return [...entries.keys()].filter((b) => fs.existsSync(path.join(root, b)));

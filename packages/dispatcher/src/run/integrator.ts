@@ -1,5 +1,6 @@
 import { isDwmError } from "@dwm/core";
-import type { JournalEvent, PacketState, RunState } from "@dwm/schemas";
+import { viewEligibility } from "@dwm/executor";
+import type { JournalEvent, Packet, PacketState, RunState } from "@dwm/schemas";
 import {
   assertIntegrationKeeps,
   conflictDrafts,
@@ -68,6 +69,10 @@ export class Integrator implements EventObserver {
   // Packets completed since the last pass (all of them when a decision or expansion may matter).
   private readonly completed = new Set<string>();
   private all = true;
+  // Where packets that run in a shared view start (baseFor); null: the next one takes the head.
+  private viewBase: string | null = null;
+  // Packets merged since viewBase was taken: a packet that depends on one of them needs a newer base.
+  private readonly mergedSinceViewBase = new Set<string>();
 
   constructor(private readonly ctx: RunContext) {}
 
@@ -93,12 +98,31 @@ export class Integrator implements EventObserver {
       .filter((c): c is string => c !== null);
     await assertIntegrationKeeps(setup.gitPorts, setup.runId, head, merged);
     this.headStale = false;
+    // Read again after a decision or a moved branch: the next view base is the head as it is.
+    this.viewBase = null;
     return head;
   }
 
   /** The commit the next attempt starts from: the integration head, else the run's base commit. */
   get base(): string {
     return this.head ?? this.ctx.setup.baseCommit;
+  }
+
+  /**
+   * The commit `packet`'s attempt starts from. A packet that runs in a shared view (its writes
+   * confined to its output folder, a sandbox, views on) starts where the view packets before it
+   * started, so one view serves a whole fan-out; it gets the head instead when one of its
+   * dependencies merged since (it must see their work, and through them everything they built
+   * on). Other merges since are of packets it does not depend on: whether it saw them was a
+   * matter of timing in a checkout too.
+   */
+  baseFor(packet: Packet): string {
+    if (this.ctx.setup.views === undefined || !viewEligibility(packet).eligible) return this.base;
+    if (this.viewBase === null || packet.depends_on.some((d) => this.mergedSinceViewBase.has(d))) {
+      this.viewBase = this.base;
+      this.mergedSinceViewBase.clear();
+    }
+    return this.viewBase;
   }
 
   /** Merge the packets completed since the last pass (every packet, in run order, when more than one may be). */
@@ -119,6 +143,7 @@ export class Integrator implements EventObserver {
     const r = await this.mergeOnTop(id, p);
     if (r.kind === "merged") {
       this.head = r.commit;
+      if (this.viewBase !== null) this.mergedSinceViewBase.add(id);
       log.append([{ type: "integration.merged", data: { packet_id: id, commit: r.commit } }]);
       return;
     }

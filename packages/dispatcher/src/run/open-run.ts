@@ -1,7 +1,10 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { type LoadedRun, loadRun } from "@dwm/compiler";
 import { readJsonFile, signingErrors } from "@dwm/core";
-import { createGit, type GitPort, resolveBinding } from "@dwm/executor";
+import { createGit, createSharedViews, type GitPort, resolveBinding, type SharedViews } from "@dwm/executor";
 import { planLimits } from "@dwm/scheduler";
 import type { ResolvedBinding } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
@@ -33,6 +36,8 @@ export interface RunSetup {
   readonly gitPorts: IntegrationPorts;
   readonly options: RunWorkflowOptions;
   readonly ports: DispatcherPorts;
+  /** The run's shared read-only views (only with a sandbox that isolates): closed at run end. */
+  readonly views?: SharedViews;
 }
 
 function invalidNumber(name: string, v: unknown, min: number) {
@@ -132,7 +137,14 @@ export async function openRun(
     gitPorts,
     options,
     ports,
+    ...(ports.sandbox?.isolates ? { views: runViews(ports.worktreeRoot, runId) } : {}),
   };
+}
+
+/** The shared views of one run of this process: a folder of their own in the worktree root, made on first use. */
+function runViews(worktreeRoot: string | undefined, runId: string): SharedViews {
+  const root = fs.realpathSync(worktreeRoot ?? os.tmpdir());
+  return createSharedViews(path.join(root, `dwm-views-${runId}-${randomBytes(4).toString("hex")}`));
 }
 
 /** The branch HEAD names in `repo` (without refs/heads/), or null on a detached HEAD. */
