@@ -138,6 +138,30 @@ describe.runIf(probe.ok)("attempts in the shared read-only view", () => {
   });
 });
 
+describe.runIf(probe.ok)("an item whose folder the base already has", () => {
+  it("sees and changes the folder's files as in a checkout, and records the same commit", async () => {
+    fs.mkdirSync(path.join(repo.path, ITEM), { recursive: true });
+    fs.writeFileSync(path.join(repo.path, ITEM, "old.txt"), "old\n");
+    fs.writeFileSync(path.join(repo.path, ITEM, "gone.txt"), "gone\n");
+    git(repo.path, "add", "-A");
+    git(repo.path, "commit", "-qm", "earlier work");
+    const script = `cat "$DWM_PACKET_ID/old.txt" > "$DWM_PACKET_ID/out.json" && echo new >> "$DWM_PACKET_ID/old.txt" && rm "$DWM_PACKET_ID/gone.txt"`;
+    const inView = await run(item(script), 1, { views });
+    const inCheckout = await run(item(script), 2);
+    expect(inView.notes[0]).toMatch(/^ran in the shared read-only view/);
+    expect(git(repo.path, "rev-parse", `${inView.head_commit}^{tree}`)).toBe(
+      git(repo.path, "rev-parse", `${inCheckout.head_commit}^{tree}`),
+    );
+    expect(inView.changed_files.map((c) => [c.path, c.status])).toEqual([
+      [`${ITEM}/gone.txt`, "deleted"],
+      [`${ITEM}/old.txt`, "modified"],
+      [`${ITEM}/out.json`, "added"],
+    ]);
+    expect(inView.changed_files).toEqual(inCheckout.changed_files);
+    viewMatchesBase(inView.base_commit);
+  });
+});
+
 describe.runIf(probe.ok)("a hostile worker in the shared view", () => {
   /** Run `steps` in the item's folder-less view, each step's exit status and stderr kept in the folder. */
   function hostile(steps: string[]): string {

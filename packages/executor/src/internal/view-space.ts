@@ -112,7 +112,6 @@ export interface ViewSpace extends AttemptSpace {
 export async function openViewSpace(
   git: GitPort,
   view: WorkerCheckout,
-  base: string,
   root: string,
   folder: string,
   inputs: readonly { artifact: string; content: Buffer }[],
@@ -136,11 +135,15 @@ export async function openViewSpace(
   if (binds === null) return null;
   const gitDir = path.join(root, "dwm.git");
   const env = await trustedGitEnv(git, { dir: outRoot, objectDirs: view.objectDirs }, gitDir);
-  await gitOk(git, outRoot, ["read-tree", base], { env });
+  // DWM's index starts as the view's (DWM wrote it; the worker sees it read-only): the base tree
+  // without a `read-tree` of the whole repository per attempt. Only the folder is staged from it.
+  fs.copyFileSync(path.join(view.dir, ".git", "index"), env.GIT_INDEX_FILE as string);
   // The base's own files of the folder (a repair on top of earlier work, say) are the worker's to change.
-  const listed = await gitOk(git, outRoot, ["ls-files", "-z", "--", folder], { env });
-  if (listed !== "") {
-    await gitOk(git, outRoot, ["checkout-index", "-f", "-z", "--stdin"], { env, stdin: listed });
+  if (fs.existsSync(path.join(view.dir, folder))) {
+    const listed = await gitOk(git, outRoot, ["ls-files", "-z", "--", folder], { env });
+    if (listed !== "") {
+      await gitOk(git, outRoot, ["checkout-index", "-f", "-z", "--stdin"], { env, stdin: listed });
+    }
   }
   return { root, checkout, inputsDir, gitDir, gitEnv: env, view, folder, outRoot, binds };
 }
