@@ -1,6 +1,6 @@
 import { isDwmError } from "@dwm/core";
 import { viewEligibility } from "@dwm/executor";
-import type { JournalEvent, Packet, PacketState, RunState } from "@dwm/schemas";
+import type { Attempt, JournalEvent, Packet, PacketState, RunState } from "@dwm/schemas";
 import {
   assertIntegrationKeeps,
   conflictDrafts,
@@ -10,6 +10,7 @@ import {
   mergeConflictGateId,
   mergeIntoIntegration,
 } from "../integration.js";
+import { type FolderWork, mergeFolderBatch } from "../integration-batch.js";
 import type { RunContext } from "./context.js";
 import type { EventObserver } from "./run-log.js";
 import { readAttemptFile } from "./store.js";
@@ -125,16 +126,75 @@ export class Integrator implements EventObserver {
     return this.viewBase;
   }
 
-  /** Merge the packets completed since the last pass (every packet, in run order, when more than one may be). */
+  /**
+   * Merge the packets completed since the last pass (every packet, in run order, when more than
+   * one may be): those whose commits change only their own output folder together in one merge
+   * (mergeFolderBatch), the others (and any the batch leaves) one by one.
+   */
   async integrateCompleted(): Promise<void> {
     const { log } = this.ctx;
     const ids = this.all || this.completed.size > 1 ? Object.keys(log.state.packets) : [...this.completed];
     this.all = false;
     this.completed.clear();
-    for (const id of ids) {
+    const ready = ids.filter((id) => readyToMerge(log.state.packets[id], log.state));
+    const batched = new Set(await this.integrateBatch(ready));
+    for (const id of ready) {
       const p = log.state.packets[id];
-      if (readyToMerge(p, log.state)) await this.integrate(id, p);
+      if (!batched.has(id) && readyToMerge(p, log.state)) await this.integrate(id, p);
     }
+  }
+
+  /** The ready packets whose commit changes only their output folder, on the base their attempt started from. */
+  private folderWork(ready: readonly string[]): FolderWork[] {
+    const { setup, log } = this.ctx;
+    const out: FolderWork[] = [];
+    for (const id of ready) {
+      const p = log.state.packets[id];
+      const packet = setup.fan.packet(id);
+      if (!p || p.commit === null || p.conflict_gate !== null || !packet || !viewEligibility(packet).eligible)
+        continue;
+      let a: Attempt;
+      try {
+        a = readAttemptFile(setup.dir, id, p.attempts);
+      } catch {
+        continue;
+      }
+      const own = a.changed_files.length > 0 && a.changed_files.every((c) => c.path.startsWith(`${id}/`));
+      if (own && a.head_commit === p.commit && a.base_commit !== p.commit) {
+        out.push({ packetId: id, attempt: p.attempts, folder: id, base: a.base_commit, commit: p.commit });
+      }
+    }
+    return out;
+  }
+
+  /** Merge two or more output-folder packets in one pass; returns the ids merged (journaled each as before). */
+  private async integrateBatch(ready: readonly string[]): Promise<string[]> {
+    const { setup, log } = this.ctx;
+    // Only runs that share views make output-folder commits on a common base worth batching.
+    if (setup.views === undefined || ready.length < 2) return [];
+    const work = this.folderWork(ready);
+    if (work.length < 2) return [];
+    if (this.headStale) this.head = await this.readHead();
+    if (this.head === null) return [];
+    let r: Awaited<ReturnType<typeof mergeFolderBatch>>;
+    try {
+      r = await mergeFolderBatch(setup.gitPorts, { runId: setup.runId, head: this.head, work });
+    } catch (e) {
+      if (!isDwmError(e) || e.code !== "ERR_DISPATCH_INTEGRATION_MOVED") throw e;
+      // Someone moved the branch: read it again; the packets merge one by one on top of it.
+      this.head = await this.readHead();
+      return [];
+    }
+    if (r.commit === null) return [];
+    this.head = r.commit;
+    for (const id of r.merged) if (this.viewBase !== null) this.mergedSinceViewBase.add(id);
+    log.append(
+      r.merged.map((id) => ({
+        type: "integration.merged",
+        data: { packet_id: id, commit: r.commit as string },
+      })),
+    );
+    return r.merged;
   }
 
   private async integrate(id: string, p: PacketState): Promise<void> {
