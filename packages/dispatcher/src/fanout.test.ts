@@ -121,6 +121,14 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
         expect(a.changed_files.every((c) => c.path.startsWith(`${id}/`))).toBe(true);
         expect(a.checks.map((c) => c.passed)).toEqual([true]);
       }
+      // Measure items that completed while others ran were merged together: fewer merge commits than items.
+      const mergedBy = new Map<string, string>();
+      for (const e of events) {
+        if (e.type === "integration.merged") mergedBy.set(e.data.packet_id, e.data.commit);
+      }
+      const merges = new Set(measures.map((id) => mergedBy.get(id)));
+      expect(merges.has(undefined)).toBe(false);
+      expect(merges.size).toBeLessThan(measures.length);
       // The grade items (their worker owns all of grade/) and the reduce keep checkouts of their own.
       const grade = [...bases.keys()].find((id) => id.startsWith("grade/")) ?? "";
       expect(readAttemptFile(runDir, grade, 1).notes.some((n) => n.includes("shared read-only view"))).toBe(

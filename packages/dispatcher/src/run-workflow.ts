@@ -77,7 +77,7 @@ export async function runWorkflow(
     while (end === null && !stop.aborted) {
       await desk.absorbIfDue();
       attestor.attestCompleted();
-      await integrator.integrateCompleted();
+      await integrator.integrateCompleted(queue.pending);
       const frontier = frontierStep(ctx);
       if (stop.failure === null) dispatch.dispatchAll(frontier.dispatch);
       if (queue.pending > 0) {

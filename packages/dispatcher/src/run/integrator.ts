@@ -74,6 +74,8 @@ export class Integrator implements EventObserver {
   private viewBase: string | null = null;
   // Packets merged since viewBase was taken: a packet that depends on one of them needs a newer base.
   private readonly mergedSinceViewBase = new Set<string>();
+  // Output-folder work completed and held back for the next batch merge (integrateCompleted).
+  private readonly deferred = new Set<string>();
 
   constructor(private readonly ctx: RunContext) {}
 
@@ -131,13 +133,25 @@ export class Integrator implements EventObserver {
    * one may be): those whose commits change only their own output folder together in one merge
    * (mergeFolderBatch), the others (and any the batch leaves) one by one.
    */
-  async integrateCompleted(): Promise<void> {
+  async integrateCompleted(inFlight = 0): Promise<void> {
     const { log } = this.ctx;
-    const ids = this.all || this.completed.size > 1 ? Object.keys(log.state.packets) : [...this.completed];
+    const ids =
+      this.all || this.completed.size + this.deferred.size > 1
+        ? Object.keys(log.state.packets)
+        : [...this.completed];
     this.all = false;
     this.completed.clear();
     const ready = ids.filter((id) => readyToMerge(log.state.packets[id], log.state));
-    const batched = new Set(await this.integrateBatch(ready));
+    const work = this.folderWork(ready);
+    this.deferred.clear();
+    // While attempts are in flight, output-folder work waits (up to as many as are in flight) to be
+    // merged with the next ones: nothing else needs it yet (the scheduler holds a dependent
+    // until its dependencies are merged), and one merge of many costs what one of one does.
+    if (inFlight > 0 && work.length < Math.max(2, inFlight)) {
+      for (const w of work) this.deferred.add(w.packetId);
+    }
+    const batched = new Set(this.deferred.size > 0 ? [] : await this.integrateBatch(work));
+    for (const id of this.deferred) batched.add(id);
     for (const id of ready) {
       const p = log.state.packets[id];
       if (!batched.has(id) && readyToMerge(p, log.state)) await this.integrate(id, p);
@@ -148,6 +162,8 @@ export class Integrator implements EventObserver {
   private folderWork(ready: readonly string[]): FolderWork[] {
     const { setup, log } = this.ctx;
     const out: FolderWork[] = [];
+    // Only runs that share views make output-folder commits on a common base worth batching.
+    if (setup.views === undefined) return out;
     for (const id of ready) {
       const p = log.state.packets[id];
       const packet = setup.fan.packet(id);
@@ -168,11 +184,8 @@ export class Integrator implements EventObserver {
   }
 
   /** Merge two or more output-folder packets in one pass; returns the ids merged (journaled each as before). */
-  private async integrateBatch(ready: readonly string[]): Promise<string[]> {
+  private async integrateBatch(work: readonly FolderWork[]): Promise<string[]> {
     const { setup, log } = this.ctx;
-    // Only runs that share views make output-folder commits on a common base worth batching.
-    if (setup.views === undefined || ready.length < 2) return [];
-    const work = this.folderWork(ready);
     if (work.length < 2) return [];
     if (this.headStale) this.head = await this.readHead();
     if (this.head === null) return [];
