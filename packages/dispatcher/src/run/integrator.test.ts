@@ -3,7 +3,7 @@ import path from "node:path";
 import { nodeProcessRunner } from "@dwm/core";
 import { createGit } from "@dwm/executor";
 import type { EventDraft } from "@dwm/runtime";
-import type { RunState } from "@dwm/schemas";
+import type { Packet, RunState } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { assertIntegrationKeeps, integrationBranch } from "../integration.js";
@@ -226,5 +226,50 @@ describe("assertIntegrationKeeps: the integration branch must still hold what th
     await expect(assertIntegrationKeeps(ports, "r", null, [c1])).rejects.toMatchObject({
       code: "ERR_DISPATCH_INTEGRATION_REWOUND",
     });
+  });
+});
+
+describe("Integrator.baseFor: where a packet's attempt starts", () => {
+  const item = (id: string, depends_on: string[] = []) =>
+    ({
+      packet_id: id,
+      depends_on,
+      workers: [],
+      outputs: [{ artifact: `${id}/out.json` }],
+      command: { script: "true" },
+      fanout: { role: "item" },
+    }) as unknown as Packet;
+  const editor = { ...item("edit"), fanout: undefined } as unknown as Packet;
+
+  it("output-folder packets keep the base the first of them took until a dependency of theirs merges; others take the head", async () => {
+    const { repo, base, commits } = repoWith({ x: ["x.txt", "x\n"], y: ["y.txt", "y\n"] });
+    const state = runState({ x: packetState({ state: "completed", attempts: 1, commit: commits.x }) });
+    const { ctx } = contextOf(repo.path, base, state);
+    const setup = { ...ctx.setup, views: {}, fan: { packet: () => undefined } };
+    const withViews = { ...ctx, setup } as unknown as RunContext;
+    const integrator = new Integrator(withViews);
+    await integrator.start();
+    expect(integrator.baseFor(item("check/a-1"))).toBe(base);
+    await integrator.integrateCompleted();
+    const afterX = git(repo.path, "rev-parse", integrationBranch("run-1"));
+    expect(afterX).toBe(commits.x);
+    // x merged, but check/b-2 does not depend on it: the view of the base serves it too.
+    expect(integrator.baseFor(item("check/b-2"))).toBe(base);
+    // A packet that edits the repository starts from the head, as before.
+    expect(integrator.baseFor(editor)).toBe(afterX);
+    // One that depends on x must see x: it takes the head, and the next ones start there.
+    expect(integrator.baseFor(item("check/c-3", ["x"]))).toBe(afterX);
+    expect(integrator.baseFor(item("check/d-4"))).toBe(afterX);
+  });
+
+  it("without shared views every packet starts from the head", async () => {
+    const { repo, base, commits } = repoWith({ x: ["x.txt", "x\n"] });
+    const state = runState({ x: packetState({ state: "completed", attempts: 1, commit: commits.x }) });
+    const { ctx } = contextOf(repo.path, base, state);
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    expect(integrator.baseFor(item("check/a-1"))).toBe(base);
+    await integrator.integrateCompleted();
+    expect(integrator.baseFor(item("check/b-2"))).toBe(commits.x);
   });
 });
