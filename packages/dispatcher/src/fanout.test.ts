@@ -105,7 +105,7 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
       expect(first.counts).toEqual({ completed: 14, expanded: 2, pending: 1 });
       expect(verifyRun(runDir).problems).toEqual([]);
       const events = readJournal(runDir).events;
-      const bases = new Map<string, string>();
+      const bases = new Map<string, string | null>();
       for (const e of events) {
         if (e.type === "packet.dispatched") bases.set(e.data.packet_id, e.data.base_commit);
       }

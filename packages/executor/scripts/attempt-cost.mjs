@@ -40,7 +40,10 @@ const timedGit = {
     try {
       return await inner.run(cwd, args, o);
     } finally {
-      add(`git ${args.find((a) => !a.startsWith("-") && !a.includes("=")) ?? args[0]}`, performance.now() - t);
+      add(
+        `git ${args.find((a) => !a.startsWith("-") && !a.includes("=")) ?? args[0]}`,
+        performance.now() - t,
+      );
     }
   },
   admin: inner.admin,
@@ -51,7 +54,8 @@ const runner = {
     try {
       return await nodeProcessRunner.run(req);
     } finally {
-      if (!req.argv.includes("git") || req.argv[0] !== "git") add("worker + checks (sandboxed)", performance.now() - t);
+      if (!req.argv.includes("git") || req.argv[0] !== "git")
+        add("worker + checks (sandboxed)", performance.now() - t);
     }
   },
 };
@@ -128,7 +132,8 @@ async function measure(label, views, offset) {
         worktreeRoot: tmp,
         ...(views ? { views } : {}),
       });
-      if (a.outcome !== "ok" || a.changed_files.length !== 1) throw new Error(`${label} item ${n}: ${a.outcome}`);
+      if (a.outcome !== "ok" || a.changed_files.length !== 1)
+        throw new Error(`${label} item ${n}: ${a.outcome}`);
       each.push(performance.now() - t);
     }
   };

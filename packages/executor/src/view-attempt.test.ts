@@ -2,7 +2,6 @@
 // folder), with the real bubblewrap sandbox: the same item run both ways gives the same record,
 // and a worker that attacks the view, the store or another item's folder gets nothing recorded.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { bubblewrapSandbox, noSandbox } from "@dwm/core";
 import type { Attempt, Packet } from "@dwm/schemas";
