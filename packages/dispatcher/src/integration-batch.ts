@@ -1,7 +1,5 @@
-import { gitDate } from "@dwm/core";
-import { DWM_GIT_IDENTITY, integrationBranch } from "@dwm/executor";
 import { dispatcherErrors } from "./errors.js";
-import type { IntegrationPorts } from "./integration.js";
+import { dwmCommitEnv, type IntegrationPorts, updateRef } from "./integration.js";
 
 const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
@@ -134,45 +132,20 @@ export async function mergeFolderBatch(
   }
   if (merged.length === 0) return { commit: null, merged: [], rest };
   const tree = await replaceFolders(ports, head, set);
-  const when = gitDate(ports.clock.now());
   const ids = merged.map((w) => `${w.packetId} (attempt ${w.attempt})`);
-  const commit = (
-    await ports.git.run(
-      ports.repo,
-      [
-        "commit-tree",
-        tree,
-        "-p",
-        head,
-        ...merged.flatMap((w) => ["-p", w.commit]),
-        "-m",
-        `dwm: merge ${merged.length} packets\n\n${ids.join("\n")}\n\nrun ${input.runId}`,
-      ],
-      {
-        env: {
-          GIT_AUTHOR_NAME: DWM_GIT_IDENTITY.name,
-          GIT_AUTHOR_EMAIL: DWM_GIT_IDENTITY.email,
-          GIT_COMMITTER_NAME: DWM_GIT_IDENTITY.name,
-          GIT_COMMITTER_EMAIL: DWM_GIT_IDENTITY.email,
-          GIT_AUTHOR_DATE: when,
-          GIT_COMMITTER_DATE: when,
-        },
-      },
-    )
-  ).stdout.trim();
-  if (!OID.test(commit)) {
-    throw dispatcherErrors.create("ERR_DISPATCH_BASE_MISSING", "git commit-tree of a batch merge failed", {
-      details: { packets: merged.map((w) => w.packetId) },
-    });
-  }
-  const ref = `refs/heads/${integrationBranch(input.runId)}`;
-  const moved = await ports.git.run(ports.repo, ["update-ref", "-m", "dwm integration", ref, commit, head]);
-  if (moved.exitCode !== 0) {
+  const args = ["commit-tree", tree, "-p", head, ...merged.flatMap((w) => ["-p", w.commit])];
+  const message = `dwm: merge ${merged.length} packets\n\n${ids.join("\n")}\n\nrun ${input.runId}`;
+  const made = await ports.git.run(ports.repo, [...args, "-m", message], { env: dwmCommitEnv(ports.clock) });
+  const commit = made.stdout.trim();
+  if (made.exitCode !== 0 || !OID.test(commit)) {
     throw dispatcherErrors.create(
-      "ERR_DISPATCH_INTEGRATION_MOVED",
-      `${ref} could not be moved to ${commit}: ${moved.stderr.trim().split("\n").at(-1) ?? ""}`,
-      { details: { ref, next: commit, prev: head } },
+      "ERR_DISPATCH_BASE_MISSING",
+      `git commit-tree of a batch merge failed: ${made.stderr.trim()}`,
+      {
+        details: { packets: merged.map((w) => w.packetId) },
+      },
     );
   }
+  await updateRef(ports, input.runId, commit, head);
   return { commit, merged: merged.map((w) => w.packetId), rest };
 }

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { resolveInside, type SandboxBind } from "@dwm/core";
+import type { SandboxBind } from "@dwm/core";
 import type { AttemptFinding } from "@dwm/schemas";
-import type { AttemptSpace } from "./attempt-space.js";
+import { type AttemptSpace, stagePaths, writeInputs } from "./attempt-space.js";
 import { trustedGitEnv, type WorkerCheckout } from "./checkout.js";
 import { type GitPort, gitOk } from "./git.js";
 import { INPUTS_DIR } from "./inputs.js";
@@ -116,15 +116,7 @@ export async function openViewSpace(
   folder: string,
   inputs: readonly { artifact: string; content: Buffer }[],
 ): Promise<ViewSpace | null> {
-  let inputsDir: string | null = null;
-  if (inputs.length > 0) {
-    inputsDir = path.join(root, "inputs");
-    for (const input of inputs) {
-      const dest = resolveInside(inputsDir, input.artifact, "handoff input");
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.writeFileSync(dest, input.content);
-    }
-  }
+  const inputsDir = writeInputs(root, inputs);
   const outRoot = path.join(root, "out");
   const outDir = path.join(outRoot, folder);
   fs.mkdirSync(outDir, { recursive: true });
@@ -207,20 +199,10 @@ export function screenOutputs(space: ViewSpace, workerId: string | null, cap: nu
 }
 
 /** Stage the output folder with DWM's git folder and index (as stageWork does for a checkout); returns the tree and the paths changed since `prevTree`. */
-export async function stageOutputs(
+export function stageOutputs(
   git: GitPort,
   space: ViewSpace,
   prevTree: string,
 ): Promise<{ tree: string; paths: string[] }> {
-  const opts = { env: space.gitEnv };
-  await gitOk(git, space.outRoot, ["add", "-A", "--", space.folder], opts);
-  const tree = (await gitOk(git, space.outRoot, ["write-tree"], opts)).trim();
-  if (tree === prevTree) return { tree, paths: [] };
-  const out = await gitOk(
-    git,
-    space.outRoot,
-    ["diff-tree", "-r", "-z", "--no-renames", "--name-only", prevTree, tree],
-    opts,
-  );
-  return { tree, paths: out.split("\0").filter((s) => s !== "") };
+  return stagePaths(git, space.outRoot, space.gitEnv, [space.folder], prevTree);
 }
