@@ -135,10 +135,9 @@ export class Integrator implements EventObserver {
    */
   async integrateCompleted(inFlight = 0): Promise<void> {
     const { log } = this.ctx;
-    const ids =
-      this.all || this.completed.size + this.deferred.size > 1
-        ? Object.keys(log.state.packets)
-        : [...this.completed];
+    // Work held back by the last pass is looked at again, with what completed since.
+    const since = new Set([...this.completed, ...this.deferred]);
+    const ids = this.all || since.size > 1 ? Object.keys(log.state.packets) : [...since];
     this.all = false;
     this.completed.clear();
     const ready = ids.filter((id) => readyToMerge(log.state.packets[id], log.state));
