@@ -55,7 +55,15 @@ import {
   stageOutputs,
   type ViewSpace,
 } from "./internal/view-space.js";
-import { checkView, hiddenPaths, jobView, pathBinds, type ViewBase } from "./internal/views.js";
+import {
+  checkView,
+  hiddenPaths,
+  jobView,
+  makeAgentHome,
+  operatorAgentState,
+  pathBinds,
+  type ViewBase,
+} from "./internal/views.js";
 import { attemptRef, qualifiedRef } from "./refs.js";
 import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
 import type { SharedViews, ViewLease } from "./shared-views.js";
@@ -156,6 +164,26 @@ function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: J
 }
 
 /**
+ * An agent worker's invocation pointed at its private agent home in the attempt's folder, seeded
+ * from the home its environment names (the operator's, or its binding's own): see makeAgentHome.
+ * Only inside a sandbox that isolates: without one the worker has the operator's powers anyway,
+ * and Codex's own sandbox does not start its commands with a home under the temp folder. The
+ * redactor learns the tokens seeded into it.
+ */
+function withAgentHome(
+  ctx: AttemptContext,
+  ji: JobInvocation,
+  space: AttemptSpace,
+): { ji: JobInvocation; agentHome: string | null } {
+  if (!ctx.sandbox.isolates) return { ji, agentHome: null };
+  const home = makeAgentHome(ji.job, ji.env, path.join(space.root, "agent-home", String(ji.job.index)));
+  if (home === null) return { ji, agentHome: null };
+  ctx.redactor.add(home.secrets, Object.keys(home.secrets));
+  const env = { ...ji.env, ...home.env };
+  return { ji: { ...ji, env, envNames: Object.keys(env).sort() }, agentHome: home.dir };
+}
+
+/**
  * Run the jobs in order in the checkout, each in its sandbox view and staged after it ran (with
  * DWM's own git folder) so its changed paths are attributed to it. The first invocation that
  * does not end ok decides the outcome; the later ones are not started. Returns the staged tree
@@ -174,17 +202,29 @@ async function runJobs(
   const touchedBy: Attribution = new Map();
   for (const job of prep.jobs) {
     const hostIo = jobIoDir(space, job.index);
-    const ji = planJob(ctx, job, wt, hostIo);
+    const planned = planJob(ctx, job, wt, hostIo);
     if (record.outcome !== "ok" || job.binding.backend === "dry-run") {
       record.invocations.push(
-        notRun(ji, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
+        notRun(planned, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
       );
       continue;
     }
+    const { ji, agentHome } = withAgentHome(ctx, planned, space);
     for (const n of ji.envNames) record.envNames.add(n);
     const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
+    // A binding's own CODEX_HOME or CLAUDE_CONFIG_DIR is hidden like the operator's.
+    const base = { ...viewBase, hidden: [...viewBase.hidden, ...operatorAgentState(planned.env)] };
     const binds = inView?.binds ?? null;
-    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env, declaresOutputs, binds);
+    const { view, note } = jobView(
+      base,
+      space.checkout,
+      job,
+      hostIo,
+      ji.env,
+      declaresOutputs,
+      agentHome,
+      binds,
+    );
     if (note !== null) record.notes.push(note);
     const ran = await runInvocation(ji, {
       runner: ctx.ports.processRunner,
@@ -359,6 +399,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     // DWM's config folder (the operator's key) wherever DWM_CONFIG_DIR or XDG_CONFIG_HOME put it.
     hidden: hiddenPaths(prep.repo, prep.attemptDir, [
       dwmConfigDir(ctx.ports.env),
+      ...operatorAgentState(ctx.ports.env),
       ...(ctx.ports.hidden ?? []),
     ]),
     home: ctx.ports.env.HOME,

@@ -147,13 +147,14 @@ export const runtimeErrors = defineErrors({
     exitCode: EXIT.integrity,
   },
   ERR_VERIFY_LEFTOVER_ATTEMPT: {
-    title: "Files of an attempt that was in flight when its runner died, not yet recorded in the journal.",
+    title:
+      "Files of an attempt that was in flight when its runner died, not yet recorded in the journal (or the copy of a handoff its packet declares, with the bytes its attempt recorded, made before the event naming it).",
     hint: "Not tampering: `dwm run` abandons the attempt (journaled) and runs the packet again.",
     exitCode: EXIT.integrity,
   },
   ERR_VERIFY_LEFTOVER_ATTESTATION: {
     title:
-      "A signed attestation of a completed packet or run, written but not journaled yet (its runner died in between).",
+      "A signed attestation of a completed packet or run, written but not journaled yet (its runner died in between): at the path of the next attestation, signed by a trusted key over that packet, attempt and run.",
     hint: "Not tampering: `dwm run` attests the packet (or run) again and journals it.",
     exitCode: EXIT.integrity,
   },

@@ -22,7 +22,7 @@ export {
   readJournalHead,
   writeJournalHead,
 } from "./journal-head.js";
-export type { Leftover } from "./leftovers.js";
+export type { Leftover, LeftoverEvidence } from "./leftovers.js";
 export {
   leftoverLive,
   leftoverProblem,

@@ -326,6 +326,15 @@ export function strayFileProblems(
   });
 }
 
+/** The keys an unjournaled attestation must be signed with to pass for a leftover (none when they cannot be read). */
+function leftoverTrust(dir: string, trust: TrustStore | undefined): TrustStore {
+  try {
+    return trustFor(dir, trust);
+  } catch {
+    return new Map();
+  }
+}
+
 /** The signatures' report, or a problem saying the trusted keys could not be read. */
 function signaturesOf(dir: string, events: readonly JournalEvent[], trust: TrustStore | undefined) {
   try {
@@ -397,7 +406,11 @@ function verifyWith(
   const runnerAlive = runLockHeld(path.join(dir, LOCK_FILE), new Date().toISOString(), os.hostname());
   const entries = walk(dir);
   const listed = entries.filter((e) => !e.symlink).map((e) => e.path);
-  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed);
+  const evidence =
+    run === undefined
+      ? undefined
+      : { events: scan.events, trust: leftoverTrust(dir, trust), runId: run.run_id };
+  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed, evidence);
   c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
   if (run !== undefined)
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));

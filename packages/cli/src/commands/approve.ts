@@ -161,6 +161,7 @@ export async function decide(
   const journal = openJournalUnlessLocked(resolved.runDir, ctx);
   let doc: GateDecision;
   let warnings: readonly string[] = [];
+  let late: string[] = [];
   if (journal === null) {
     const { events } = readJournal(resolved.runDir);
     const { approval } = prepare(foldJournal(events, loaded.run));
@@ -178,8 +179,7 @@ export async function decide(
       });
       registerHandoffs(resolved.runDir, copies);
       journal.appendAll(events);
-      // A packet this decision completed (a human gate's) is attested at once, as the runner would.
-      attestCompletedPackets(resolved.runDir, loaded.run, journal, operator);
+      late = attestAfterDecision(resolved.ref, resolved.runDir, loaded.run, journal, operator);
       doc = gateDecision(
         approval,
         stored.path,
@@ -187,10 +187,27 @@ export async function decide(
       );
     } finally {
       journal.close();
-      warnings = journal.warnings;
+      warnings = [...journal.warnings, ...late];
     }
   }
   return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref), warnings };
+}
+
+/**
+ * Attest at once, as the runner would, a packet a journaled decision completed (a human gate's).
+ * The decision stands once journaled: a failure here (a full disk) is a warning, and the next
+ * `dwm run` attests the packet.
+ */
+function attestAfterDecision(ref: string, ...args: Parameters<typeof attestCompletedPackets>): string[] {
+  try {
+    attestCompletedPackets(...args);
+    return [];
+  } catch (e) {
+    const why = isDwmError(e) ? `${e.code}: ${e.message}` : String(e);
+    return [
+      `the decision is journaled, but the packets it completed were not attested (${why}); \`dwm run ${ref}\` attests them`,
+    ];
+  }
 }
 
 /** What was decided, by whom, where the approval is, and whether it counts yet. */

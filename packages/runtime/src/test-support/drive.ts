@@ -3,7 +3,13 @@ import type { TestRunStore } from "./run-store.js";
 import { attestPacket } from "./sign.js";
 
 /** Take one packet through dispatch → attempt (with evidence files) → approved review → completed → attested. */
-export function completePacket(j: Journal, store: TestRunStore, id: string): void {
+export function completePacket(
+  j: Journal,
+  store: TestRunStore,
+  id: string,
+  /** attest: false stops after packet.completed (a runner killed before its attestor ran). */
+  options: { attest?: boolean } = {},
+): void {
   const p = j.state.packets[id];
   if (!p) throw new Error(`no packet ${id}`);
   const n = p.attempts + 1;
@@ -33,5 +39,5 @@ export function completePacket(j: Journal, store: TestRunStore, id: string): voi
     files: [review],
   });
   j.append("packet.completed", { packet_id: id, attempt: n });
-  attestPacket(j, store, id, n, [att, stdout, review]);
+  if (options.attest !== false) attestPacket(j, store, id, n, [att, stdout, review]);
 }

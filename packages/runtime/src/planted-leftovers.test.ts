@@ -1,0 +1,272 @@
+// A worker let out of its sandbox (--no-sandbox, or a DWM bug) can write into the run store. It
+// must not pass a file off as a crash leftover, which status and run treat as harmless: a handoff
+// copy is a leftover only under a name the packet in review declares as a handoff, with the bytes
+// its latest attempt recorded, while the journal shows it reviewed and not completed; an
+// attestation only at the path the next attestation of an unattested completion takes, signed by
+// a trusted key over that packet, attempt and run. Anything else is tampering (not repairable).
+import fs from "node:fs";
+import path from "node:path";
+import { digestBytes } from "@dwm/core";
+import { FakeClock, testOperatorKey } from "@dwm/test-utils";
+import { describe, expect, it } from "vitest";
+import { type Journal, openJournal } from "./journal.js";
+import { completePacket } from "./test-support/drive.js";
+import { DEFAULT_PACKETS, makeRunStore, type TestRunStore } from "./test-support/run-store.js";
+import { attestPacket, attestRun, signedText, TRUST } from "./test-support/sign.js";
+import { verifyRun } from "./verify.js";
+
+const clock = () => new FakeClock("2026-01-01T00:00:00.000Z", 1000);
+const open = (s: TestRunStore) => openJournal(s.runDir, { clock: clock(), pid: 1, host: "h" });
+const problems = (s: TestRunStore) =>
+  verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file, p.repairable]);
+
+const FINDINGS = '[{"file":"a.ts","note":"todo"}]\n';
+const NOTES = "notes of the review\n";
+/** `review` declares findings.json as a handoff (a format) and notes.txt as a plain output. */
+const PACKETS = DEFAULT_PACKETS.map((p) =>
+  p.id === "review"
+    ? { ...p, outputs: [{ artifact: "findings.json", format: "json" }, { artifact: "notes.txt" }] }
+    : p,
+);
+
+function withStore(f: (s: TestRunStore, j: Journal) => void): void {
+  const s = makeRunStore(PACKETS);
+  try {
+    const j = open(s);
+    completePacket(j, s, "inventory");
+    completePacket(j, s, "implement");
+    f(s, j);
+  } finally {
+    s.cleanup();
+  }
+}
+
+function dispatchReview(s: TestRunStore, j: Journal, n: number): void {
+  j.append("packet.dispatched", {
+    packet_id: "review",
+    attempt: n,
+    packet_digest: s.run.packets.find((p) => p.packet_id === "review")?.digest ?? "",
+    base_commit: null,
+    backend: "shell",
+  });
+}
+
+/** review's attempt `n` dispatched and recorded: its outputs findings.json and notes.txt, in its attempt record. */
+function recordReview(s: TestRunStore, j: Journal, n: number, findings = FINDINGS): void {
+  dispatchReview(s, j, n);
+  const out = (artifact: string, text: string) => ({
+    artifact,
+    checked: true,
+    found: true,
+    path: `outputs/${artifact}`,
+    digest: digestBytes(text),
+    bytes: Buffer.byteLength(text),
+  });
+  const f = s.putFile(`attempts/review/${n}/outputs/findings.json`, findings);
+  const t = s.putFile(`attempts/review/${n}/outputs/notes.txt`, NOTES);
+  const record = {
+    packet_id: "review",
+    attempt: n,
+    outputs: [out("findings.json", findings), out("notes.txt", NOTES)],
+  };
+  const att = s.putFile(`attempts/review/${n}/attempt.json`, `${JSON.stringify(record)}\n`);
+  j.append("attempt.recorded", {
+    packet_id: "review",
+    attempt: n,
+    outcome: "ok",
+    attempt_digest: att.digest,
+    files: [att, f, t],
+  });
+}
+
+function reviewReview(
+  s: TestRunStore,
+  j: Journal,
+  n: number,
+  verdict: "approved" | "changes-requested",
+): void {
+  const review = s.putFile(`reviews/review/${n}.json`, `{"verdict":"${verdict}","attempt":${n}}\n`);
+  j.append("packet.reviewed", {
+    packet_id: "review",
+    attempt: n,
+    verdict,
+    review_digest: review.digest,
+    files: [review],
+  });
+}
+
+describe("a planted handoff is tampering unless it is exactly the copy a crash leaves", () => {
+  it("the copy of the declared handoff, byte for byte, of a packet attempted or reviewed: a leftover", () => {
+    withStore((s, j) => {
+      recordReview(s, j, 1);
+      s.putFile("handoffs/findings.json", FINDINGS);
+      expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "handoffs/findings.json", true]]);
+      reviewReview(s, j, 1, "approved");
+      expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "handoffs/findings.json", true]]);
+      j.close();
+    });
+  });
+
+  it("under a name the packet in review does not declare: unexpected (not repairable)", () => {
+    withStore((s, j) => {
+      recordReview(s, j, 1);
+      j.close();
+      s.putFile("handoffs/report.json", FINDINGS);
+      s.putFile("handoffs/audit/findings.json", FINDINGS);
+      expect(problems(s)).toEqual([
+        ["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/audit/findings.json", false],
+        ["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/report.json", false],
+      ]);
+    });
+  });
+
+  it("with other bytes than the attempt recorded: unexpected", () => {
+    withStore((s, j) => {
+      recordReview(s, j, 1);
+      j.close();
+      s.putFile("handoffs/findings.json", '[{"file":"a.ts","note":"all clear, approve it"}]\n');
+      expect(problems(s)).toEqual([["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/findings.json", false]]);
+    });
+  });
+
+  it("an output the packet declares but not as a handoff (no format): unexpected, even with the recorded bytes", () => {
+    withStore((s, j) => {
+      recordReview(s, j, 1);
+      j.close();
+      s.putFile("handoffs/notes.txt", NOTES);
+      expect(problems(s)).toEqual([["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/notes.txt", false]]);
+    });
+  });
+
+  it("at a moment no copy is made (attempt in flight), or an earlier attempt's bytes: unexpected", () => {
+    withStore((s, j) => {
+      dispatchReview(s, j, 1);
+      s.putFile("handoffs/findings.json", FINDINGS);
+      expect(problems(s)).toContainEqual(["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/findings.json", false]);
+      j.close();
+    });
+    withStore((s, j) => {
+      recordReview(s, j, 1);
+      reviewReview(s, j, 1, "changes-requested");
+      j.append("repair.scheduled", { packet_id: "review", next_attempt: 2, reason: "fix it" });
+      recordReview(s, j, 2, "[]\n");
+      j.close();
+      // attempt 1's bytes while attempt 2 is in review: attempt 2 copies its own, no crash leaves these.
+      s.putFile("handoffs/findings.json", FINDINGS);
+      expect(problems(s)).toEqual([["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/findings.json", false]]);
+      s.putFile("handoffs/findings.json", "[]\n");
+      expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "handoffs/findings.json", true]]);
+    });
+  });
+});
+
+const PACKET_TYPE = "https://dwm.dev/attestations/packet/v1";
+const RUN_TYPE = "https://dwm.dev/attestations/run/v1";
+const packetPredicate = (s: TestRunStore, id: string, attempt: number) => ({
+  kind: "packet-attestation",
+  run_id: s.run.run_id,
+  packet_id: id,
+  attempt,
+  assurance: "claimed",
+});
+
+/** inventory and implement completed and attested; review completed, its runner killed before attesting it. */
+function withUnattested(f: (s: TestRunStore, j: Journal) => void): void {
+  withStore((s, j) => {
+    completePacket(j, s, "review", { attest: false });
+    f(s, j);
+  });
+}
+
+describe("a planted attestation is tampering unless it is exactly the one a crash leaves", () => {
+  it("signed over the unattested completion, at its next path: a leftover, overwritten and journaled by the attestor", () => {
+    withUnattested((s, j) => {
+      s.putFile(
+        "attestations/packets/review/1.json",
+        signedText(PACKET_TYPE, packetPredicate(s, "review", 1)),
+      );
+      expect(problems(s)).toEqual([
+        ["ERR_VERIFY_LEFTOVER_ATTESTATION", "attestations/packets/review/1.json", true],
+        ["ERR_VERIFY_UNATTESTED", "attestations/packets/review/1.json", false],
+      ]);
+      // The next runner's attestor signs its own statement and writes it over the leftover.
+      const rel = "attempts/review/1/attempt.json";
+      attestPacket(j, s, "review", 1, [
+        { path: rel, digest: digestBytes(fs.readFileSync(path.join(s.runDir, rel))) },
+      ]);
+      j.close();
+      expect(problems(s)).toEqual([]);
+    });
+  });
+
+  it("at another path than the next one (another attempt, another k, an attested packet): unexpected", () => {
+    withUnattested((s, j) => {
+      j.close();
+      const planted = {
+        "attestations/packets/review/2.json": packetPredicate(s, "review", 2),
+        "attestations/packets/review/1-2.json": packetPredicate(s, "review", 1),
+        "attestations/packets/inventory/2.json": packetPredicate(s, "inventory", 2),
+        "attestations/packets/inventory/1-2.json": packetPredicate(s, "inventory", 1),
+      };
+      for (const [rel, predicate] of Object.entries(planted))
+        s.putFile(rel, signedText(PACKET_TYPE, predicate));
+      expect(problems(s).filter(([code]) => code !== "ERR_VERIFY_UNATTESTED")).toEqual(
+        Object.keys(planted)
+          .sort()
+          .map((rel) => ["ERR_VERIFY_UNEXPECTED_FILE", rel, false]),
+      );
+    });
+  });
+
+  it("at the next path but not a trusted signature over that packet, attempt and run: unexpected", () => {
+    const forgeries: [string, (s: TestRunStore) => string][] = [
+      ["not signed", () => "{}\n"],
+      [
+        "signed by a key not trusted",
+        (s) => signedText(PACKET_TYPE, packetPredicate(s, "review", 1), testOperatorKey(7)),
+      ],
+      [
+        "another run's",
+        (s) => signedText(PACKET_TYPE, { ...packetPredicate(s, "review", 1), run_id: "other-0123456789ab" }),
+      ],
+      ["another packet's", (s) => signedText(PACKET_TYPE, packetPredicate(s, "inventory", 1))],
+      ["another attempt's", (s) => signedText(PACKET_TYPE, packetPredicate(s, "review", 2))],
+      ["a run attestation", (s) => signedText(RUN_TYPE, { kind: "run-attestation", run_id: s.run.run_id })],
+    ];
+    for (const [what, text] of forgeries) {
+      withUnattested((s, j) => {
+        j.close();
+        s.putFile("attestations/packets/review/1.json", text(s));
+        expect(problems(s), what).toEqual([
+          ["ERR_VERIFY_UNEXPECTED_FILE", "attestations/packets/review/1.json", false],
+          ["ERR_VERIFY_UNATTESTED", "attestations/packets/review/1.json", false],
+        ]);
+      });
+    }
+  });
+
+  it("a run attestation: a leftover only once every packet is done and before run.completed, at the next number", () => {
+    withStore((s, j) => {
+      const text = signedText(RUN_TYPE, { kind: "run-attestation", run_id: s.run.run_id });
+      // review not done yet: no run attestation is written then.
+      s.putFile("attestations/run/1.json", text);
+      expect(problems(s)).toEqual([["ERR_VERIFY_UNEXPECTED_FILE", "attestations/run/1.json", false]]);
+      completePacket(j, s, "review");
+      expect(problems(s)).toEqual([["ERR_VERIFY_LEFTOVER_ATTESTATION", "attestations/run/1.json", true]]);
+      s.putFile("attestations/run/2.json", text);
+      s.putFile(
+        "attestations/run/1.json",
+        signedText(RUN_TYPE, { kind: "run-attestation", run_id: "other-0123456789ab" }),
+      );
+      expect(problems(s)).toEqual([
+        ["ERR_VERIFY_UNEXPECTED_FILE", "attestations/run/1.json", false],
+        ["ERR_VERIFY_UNEXPECTED_FILE", "attestations/run/2.json", false],
+      ]);
+      // The runner writes its own over the leftover, journals it, then run.completed.
+      attestRun(j, s, 1);
+      j.append("run.completed", {});
+      j.close();
+      expect(problems(s)).toEqual([["ERR_VERIFY_UNEXPECTED_FILE", "attestations/run/2.json", false]]);
+    });
+  });
+});
