@@ -162,7 +162,10 @@ export function reviewerPort(
       repo: setup.repo,
       limits: setup.options.limits ?? {},
     };
-    const reviewed = await runAttempt(request, executorPorts(ctx, dir));
+    // A reviewer starts from the reviewed attempt's own head: no other attempt would share a
+    // view of it, so it gets a checkout of its own rather than a view made for it alone.
+    const { views: _views, ...ports } = executorPorts(ctx, dir);
+    const reviewed = await runAttempt(request, ports);
     evidence.files.push(...attemptFiles(reviewed, rel));
     const answer = answerOf(dir, reviewed);
     const transcript = answer.transcript === null ? null : `${rel}/${answer.transcript}`;
