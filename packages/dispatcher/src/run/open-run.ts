@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type LoadedRun, loadRun } from "@dwm/compiler";
@@ -143,7 +142,8 @@ export async function openRun(
 
 /** The shared views of one run of this process: a folder of their own in the worktree root, made on first use. */
 function runViews(worktreeRoot: string | undefined, runId: string): SharedViews {
-  const root = fs.realpathSync(worktreeRoot ?? os.tmpdir());
+  // Made on first use: a worktree root that is not usable is refused by the attempt (ERR_EXEC_WORKTREE_ROOT).
+  const root = path.resolve(worktreeRoot ?? os.tmpdir());
   return createSharedViews(path.join(root, `dwm-views-${runId}-${randomBytes(4).toString("hex")}`));
 }
 
