@@ -1,11 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
+import { bubblewrapSandbox } from "@dwm/core";
 import { readApprovalPolicy } from "@dwm/gate-resolver";
 import { readJournal, verifyRun } from "@dwm/runtime";
 import { validateSchema } from "@dwm/schemas";
 import { git, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { integrationBranch } from "./integration.js";
+import { readAttemptFile } from "./run/store.js";
 import { runWorkflow } from "./run-workflow.js";
 import { type ExampleRepo, exampleRepo, realPorts } from "./test-support/example.js";
 import { decideAsOperator, OPERATOR } from "./test-support/operator.js";
@@ -34,6 +36,11 @@ function setup(ex: ExampleRepo) {
   };
   return { wt, runDir: ex.compiled.runDir, options };
 }
+
+const sandbox = bubblewrapSandbox();
+const sandboxProbe = await sandbox.probe();
+if (!sandboxProbe.ok && process.env.CI)
+  throw new Error(`CI must have a working bubblewrap: ${sandboxProbe.reason}`);
 
 function dispatched(runDir: string): string[] {
   return readJournal(runDir)
@@ -87,6 +94,56 @@ describe("runWorkflow: fan-out (examples/fan-out)", () => {
     fs.writeFileSync(path.join(runDir, "packets", "measure", "extra.json"), "{}\n");
     expect(verifyRun(runDir).problems.map((p) => p.code)).toContain("ERR_VERIFY_UNEXPECTED_FILE");
   }, 180_000);
+
+  it.runIf(sandboxProbe.ok)(
+    "in the sandbox, runs the command items in one shared read-only view of the commit after the list, and removes it at run end",
+    async () => {
+      const ex = exampleRepo("fan-out");
+      const { wt, runDir, options } = setup(ex);
+      const first = await runWorkflow(runDir, { ...realPorts({}, wt.path), sandbox }, options);
+      expect(first.detail).toBe("waiting for a decision on human-gate-accept");
+      expect(first.counts).toEqual({ completed: 14, expanded: 2, pending: 1 });
+      expect(verifyRun(runDir).problems).toEqual([]);
+      const events = readJournal(runDir).events;
+      const bases = new Map<string, string | null>();
+      for (const e of events) {
+        if (e.type === "packet.dispatched") bases.set(e.data.packet_id, e.data.base_commit);
+      }
+      const measures = [...bases.keys()].filter((id) => id.startsWith("measure/"));
+      expect(measures).toHaveLength(6);
+      // Every measure item starts from one commit (the list merged): one view for all of them.
+      expect(new Set(measures.map((id) => bases.get(id))).size).toBe(1);
+      for (const id of measures) {
+        const a = readAttemptFile(runDir, id, 1);
+        expect(a.notes[0]).toMatch(
+          /^ran in the shared read-only view of [0-9a-f]{40}: only the output folder /,
+        );
+        expect(a.changed_files.every((c) => c.path.startsWith(`${id}/`))).toBe(true);
+        expect(a.checks.map((c) => c.passed)).toEqual([true]);
+      }
+      // Measure items that completed while others ran were merged together: fewer merge commits than items.
+      const mergedBy = new Map<string, string>();
+      for (const e of events) {
+        if (e.type === "integration.merged") mergedBy.set(e.data.packet_id, e.data.commit);
+      }
+      const merges = new Set(measures.map((id) => mergedBy.get(id)));
+      expect(merges.has(undefined)).toBe(false);
+      expect(merges.size).toBeLessThan(measures.length);
+      // The grade items (their worker owns all of grade/) and the reduce keep checkouts of their own.
+      const grade = [...bases.keys()].find((id) => id.startsWith("grade/")) ?? "";
+      expect(readAttemptFile(runDir, grade, 1).notes.some((n) => n.includes("shared read-only view"))).toBe(
+        false,
+      );
+      const branch = integrationBranch(ex.compiled.runId);
+      expect(git(ex.repo.path, "ls-tree", "-r", "--name-only", branch, "measure/").split("\n")).toHaveLength(
+        6,
+      );
+      expect(git(ex.repo.path, "show", `${branch}:reports/summary.md`)).toContain("6 documents graded.");
+      // The run's views are gone with the run.
+      expect(fs.readdirSync(wt.path).filter((n) => n.startsWith("dwm-views-"))).toEqual([]);
+    },
+    180_000,
+  );
 
   it("stops at a gate naming the count when the list exceeds max_items; approval expands every item", async () => {
     const ex = exampleRepo("fan-out", [], (plan) => {

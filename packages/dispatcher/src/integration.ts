@@ -117,7 +117,21 @@ export async function integrationHead(ports: IntegrationPorts, runId: string): P
   return rev(ports, `refs/heads/${integrationBranch(runId)}`);
 }
 
-async function updateRef(ports: IntegrationPorts, runId: string, next: string, prev: string | null) {
+/** DWM's identity and the clock's time, for a commit DWM makes on the integration branch. */
+export function dwmCommitEnv(clock: Clock): Record<string, string> {
+  const when = gitDate(clock.now());
+  return {
+    GIT_AUTHOR_NAME: DWM_GIT_IDENTITY.name,
+    GIT_AUTHOR_EMAIL: DWM_GIT_IDENTITY.email,
+    GIT_COMMITTER_NAME: DWM_GIT_IDENTITY.name,
+    GIT_COMMITTER_EMAIL: DWM_GIT_IDENTITY.email,
+    GIT_AUTHOR_DATE: when,
+    GIT_COMMITTER_DATE: when,
+  };
+}
+
+/** Move the integration branch from `prev` (null: create it) to `next`, or throw ERR_DISPATCH_INTEGRATION_MOVED. */
+export async function updateRef(ports: IntegrationPorts, runId: string, next: string, prev: string | null) {
   const ref = `refs/heads/${integrationBranch(runId)}`;
   // Compare-and-swap: the ref moves only from the value the merge was computed against.
   const args = ["update-ref", "-m", "dwm integration", ref, next, prev ?? "0".repeat(next.length)];
@@ -199,7 +213,6 @@ export async function mergeIntoIntegration(
       { details: { packet_id: input.packetId } },
     );
   }
-  const when = gitDate(ports.clock.now());
   const ct = await ports.git.run(
     ports.repo,
     [
@@ -212,16 +225,7 @@ export async function mergeIntoIntegration(
       "-m",
       `dwm: merge ${input.packetId} (attempt ${input.attempt})\n\nrun ${input.runId}`,
     ],
-    {
-      env: {
-        GIT_AUTHOR_NAME: DWM_GIT_IDENTITY.name,
-        GIT_AUTHOR_EMAIL: DWM_GIT_IDENTITY.email,
-        GIT_COMMITTER_NAME: DWM_GIT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: DWM_GIT_IDENTITY.email,
-        GIT_AUTHOR_DATE: when,
-        GIT_COMMITTER_DATE: when,
-      },
-    },
+    { env: dwmCommitEnv(ports.clock) },
   );
   const commit = ct.stdout.trim();
   if (ct.exitCode !== 0 || !OID.test(commit)) {

@@ -77,7 +77,7 @@ export async function runWorkflow(
     while (end === null && !stop.aborted) {
       await desk.absorbIfDue();
       attestor.attestCompleted();
-      await integrator.integrateCompleted();
+      await integrator.integrateCompleted(queue.pending);
       const frontier = frontierStep(ctx);
       if (stop.failure === null) dispatch.dispatchAll(frontier.dispatch);
       if (queue.pending > 0) {
@@ -99,6 +99,8 @@ export async function runWorkflow(
     stop.dispose();
     queue.close();
     await queue.dispose?.();
+    // No attempt of this run is left to use a shared view (one still running is removed when it ends).
+    setup.views?.close();
     log.close();
   }
 }

@@ -27,6 +27,10 @@ export {
 } from "./repo-integrity.js";
 export type { ExecutorPorts } from "./run-attempt.js";
 export { DWM_GIT_IDENTITY, INPUTS_DIR, isInfraOutcome, runAttempt } from "./run-attempt.js";
+export type { SharedViews, ViewLease } from "./shared-views.js";
+export { createSharedViews } from "./shared-views.js";
 export { executorVersion } from "./version.js";
+export type { ViewEligibility } from "./view-eligibility.js";
+export { viewEligibility } from "./view-eligibility.js";
 export type { WorkerLayout } from "./worker-view.js";
 export { loopbackEndpoint, WORKER_IO, WORKER_IO_DIR, workerNetwork, workerView } from "./worker-view.js";

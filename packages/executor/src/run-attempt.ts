@@ -7,6 +7,7 @@ import {
   noSandbox,
   type ProcessRunner,
   type Sandbox,
+  type SandboxBind,
   writeArtifact,
   writeFileAtomic,
 } from "@dwm/core";
@@ -24,11 +25,12 @@ import {
   stageWork,
 } from "./internal/attempt-space.js";
 import { type Attribution, attribute, recordChanges } from "./internal/changes.js";
-import { createCheckout } from "./internal/checkout.js";
+import { createCheckout, type WorkerCheckout } from "./internal/checkout.js";
 import { planChecks, runChecks } from "./internal/checks.js";
 import { enforcePermissions } from "./internal/enforce.js";
 import { BASE_ENV_NAMES, buildEnv, type Redactor } from "./internal/env.js";
-import { createGit, type GitPort } from "./internal/git.js";
+import { createGit, type GitPort, gitOk } from "./internal/git.js";
+import { DEFAULT_MAX_OUTPUT_BYTES } from "./internal/hand-over.js";
 import { copyInputs, INPUTS_DIR } from "./internal/inputs.js";
 import {
   type JobInvocation,
@@ -47,6 +49,14 @@ import { runInvocation } from "./internal/run-worker.js";
 import { redactStrings, sealEvidence } from "./internal/seal.js";
 import { spaceOwner } from "./internal/space-owner.js";
 import {
+  openViewSpace,
+  type PrivatePath,
+  screenOutputs,
+  skeletonBinds,
+  stageOutputs,
+  type ViewSpace,
+} from "./internal/view-space.js";
+import {
   checkView,
   hiddenPaths,
   jobView,
@@ -57,6 +67,8 @@ import {
 } from "./internal/views.js";
 import { attemptRef, qualifiedRef } from "./refs.js";
 import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
+import type { SharedViews, ViewLease } from "./shared-views.js";
+import { viewEligibility } from "./view-eligibility.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
 
 export { isInfraOutcome } from "@dwm/core";
@@ -90,6 +102,12 @@ export interface ExecutorPorts {
   git?: GitPort;
   /** Where attempt folders (checkout, hand-over) are made; must be outside the repository. Default: os.tmpdir(). */
   worktreeRoot?: string;
+  /**
+   * Shared read-only views of base commits (`createSharedViews`, one per run). Given, and with a
+   * sandbox that isolates, a packet whose writes are confined to its output folder
+   * (viewEligibility) runs in the view of its base commit instead of a checkout of its own.
+   */
+  views?: SharedViews;
 }
 
 /** What every step of one attempt reads; what they find goes into the AttemptRecord. */
@@ -101,6 +119,8 @@ interface AttemptContext {
   sandbox: Sandbox;
   branch: string;
   redactor: Redactor;
+  /** The shared view the attempt runs in, held until its folder is removed. */
+  lease?: ViewLease;
 }
 
 /** Where a job's worker finds what DWM hands it: `/tmp/dwm` in a sandbox, the host folder without one. */
@@ -178,6 +198,7 @@ async function runJobs(
 ): Promise<{ tree: string; touchedBy: Attribution }> {
   const { request, prep } = ctx;
   const wt = space.checkout.dir;
+  const inView = isViewSpace(space) ? space : null;
   let tree = prep.baseTree;
   const touchedBy: Attribution = new Map();
   for (const job of prep.jobs) {
@@ -194,7 +215,17 @@ async function runJobs(
     const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
     // A binding's own CODEX_HOME or CLAUDE_CONFIG_DIR is hidden like the operator's.
     const base = { ...viewBase, hidden: [...viewBase.hidden, ...operatorAgentState(planned.env)] };
-    const { view, note } = jobView(base, space.checkout, job, hostIo, ji.env, declaresOutputs, agentHome);
+    const binds = inView?.binds ?? null;
+    const { view, note } = jobView(
+      base,
+      space.checkout,
+      job,
+      hostIo,
+      ji.env,
+      declaresOutputs,
+      agentHome,
+      binds,
+    );
     if (note !== null) record.notes.push(note);
     const ran = await runInvocation(ji, {
       runner: ctx.ports.processRunner,
@@ -213,7 +244,9 @@ async function runJobs(
     record.lastRun = ran.invocation;
     if (ran.outcome !== "ok") record.outcome = ran.outcome;
     if (ran.outcome === "rate-limited") record.retryAfterMs = ran.retryAfterMs;
-    const staged = await stageWork(ctx.git, space, tree);
+    if (inView !== null) record.findings.push(...screenOutputs(inView, job.workerId, outputCap(request)));
+    const staged =
+      inView === null ? await stageWork(ctx.git, space, tree) : await stageOutputs(ctx.git, inView, tree);
     attribute(touchedBy, job.workerId, staged.paths);
     tree = staged.tree;
   }
@@ -244,6 +277,41 @@ async function collectEvidence(
   record.notes.push(...enforced.notes);
 }
 
+function isViewSpace(space: AttemptSpace): space is ViewSpace {
+  return "binds" in space;
+}
+
+/** The cap of one recorded file of an output folder: the attempt's output cap. */
+function outputCap(request: AttemptRequest): number {
+  return request.limits.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+}
+
+/**
+ * Where the checks of an attempt in the shared view run: the view again, with a fresh copy of
+ * the output folder as committed (from DWM's index, so what the checks see is what is merged).
+ */
+async function checkSkeleton(
+  ctx: AttemptContext,
+  space: ViewSpace,
+): Promise<{ clean: WorkerCheckout; binds: SandboxBind[] | null }> {
+  const outRoot = path.join(space.root, "check-out");
+  fs.mkdirSync(path.join(outRoot, space.folder), { recursive: true });
+  const opts = { env: space.gitEnv };
+  const listed = await gitOk(ctx.git, space.outRoot, ["ls-files", "-z", "--", space.folder], opts);
+  if (listed !== "") {
+    await gitOk(ctx.git, space.outRoot, ["checkout-index", "-f", "-z", "--stdin", `--prefix=${outRoot}/`], {
+      ...opts,
+      stdin: listed,
+    });
+  }
+  const clean: WorkerCheckout = { dir: path.join(space.root, "check"), objectDirs: space.view.objectDirs };
+  const privates: PrivatePath[] = [
+    { rel: space.folder, source: path.join(outRoot, space.folder), writable: true },
+  ];
+  if (space.inputsDir !== null) privates.push({ rel: INPUTS_DIR, source: null, writable: false });
+  return { clean, binds: skeletonBinds(space.view.dir, clean.dir, privates) };
+}
+
 /**
  * DWM's own checks, only on work that ended ok: in a clean checkout of the attempt's commit (what
  * will be merged), inside the sandbox, with the inputs read-only and no network.
@@ -262,8 +330,10 @@ async function checkTheWork(
   }
   if (planned.length === 0) return;
   const { prep } = ctx;
-  const clean = await createCheckout(ctx.git, prep.repo, head, path.join(space.root, "check"));
-  if (prep.inputs.length > 0) {
+  const { clean, binds } = isViewSpace(space)
+    ? await checkSkeleton(ctx, space)
+    : { clean: await createCheckout(ctx.git, prep.repo, head, path.join(space.root, "check")), binds: null };
+  if (prep.inputs.length > 0 && binds === null) {
     if (ctx.sandbox.isolates) fs.mkdirSync(path.join(clean.dir, INPUTS_DIR));
     else copyInputs(clean.dir, prep.inputs);
   }
@@ -272,7 +342,7 @@ async function checkTheWork(
   const r = await runChecks(planned, {
     runner: ctx.ports.processRunner,
     sandbox: ctx.sandbox,
-    view: checkView(viewBase, clean, ioDir),
+    view: checkView(viewBase, clean, ioDir, binds),
     checkout: clean.dir,
     attemptDir: prep.attemptDir,
     env: buildEnv(ctx.ports.env, BASE_ENV_NAMES).env,
@@ -283,6 +353,37 @@ async function checkTheWork(
 }
 
 /**
+ * The attempt's space on the shared view of its base commit, when the packet's writes are
+ * confined to its output folder, the sandbox holds the view read-only and the run shares views;
+ * null: the attempt gets a checkout of its own. The lease is kept in the context until the
+ * attempt's folder is removed.
+ */
+async function openInView(
+  ctx: AttemptContext,
+  root: string,
+  record: AttemptRecord,
+): Promise<ViewSpace | null> {
+  const { request, prep, git } = ctx;
+  const views = ctx.ports.views;
+  if (views === undefined || !ctx.sandbox.isolates) return null;
+  const eligible = viewEligibility(request.packet);
+  if (!eligible.eligible) return null;
+  const lease = await views.acquire(git, prep.repo, request.base_commit);
+  ctx.lease = lease;
+  const space = await openViewSpace(git, lease.checkout, root, eligible.folder, prep.inputs);
+  if (space === null) {
+    record.notes.push(
+      `the output folder ${eligible.folder}/ cannot be placed in the shared view (a file of the base commit is in the way): the attempt got a checkout of its own`,
+    );
+    return null;
+  }
+  record.notes.push(
+    `ran in the shared read-only view of ${request.base_commit}: only the output folder ${eligible.folder}/ was writable`,
+  );
+  return space;
+}
+
+/**
  * In the attempt's own folder: the checkout and inputs, the jobs run in the sandbox, DWM's commit
  * brought into the repository as the attempt's ref, the evidence, the checks; around it all, the
  * repository compared with its snapshot from before (refs, config, hooks, index flags).
@@ -290,7 +391,9 @@ async function checkTheWork(
 async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRecord): Promise<void> {
   const { request, prep, git } = ctx;
   const before: RepositorySnapshot = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
-  const space = await openSpace(git, prep.repo, request.base_commit, root, prep.inputs, ctx.sandbox.isolates);
+  const space =
+    (await openInView(ctx, root, record)) ??
+    (await openSpace(git, prep.repo, request.base_commit, root, prep.inputs, ctx.sandbox.isolates));
   const viewBase: ViewBase = {
     objectDirs: space.checkout.objectDirs,
     inputsDir: space.inputsDir,
@@ -304,10 +407,13 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     programs: pathBinds(buildEnv(ctx.ports.env, BASE_ENV_NAMES).env.PATH),
   };
   const { tree, touchedBy } = await runJobs(ctx, space, viewBase, record);
-  const soleWorker = prep.jobs.length === 1 ? (prep.jobs[0]?.workerId ?? null) : null;
-  const inspected = await inspectWorkerGit(git, space, request.base_commit, soleWorker);
-  record.findings.push(...inspected.findings);
-  record.notes.push(...inspected.notes);
+  if (!isViewSpace(space)) {
+    // A view's git folder is read-only to the worker: nothing of it to inspect.
+    const soleWorker = prep.jobs.length === 1 ? (prep.jobs[0]?.workerId ?? null) : null;
+    const inspected = await inspectWorkerGit(git, space, request.base_commit, soleWorker);
+    record.findings.push(...inspected.findings);
+    record.notes.push(...inspected.notes);
+  }
   const packet = request.packet;
   const message = `dwm: ${packet.packet_id} attempt ${request.attempt}\n\nrun: ${request.run_id}\npacket: ${digest(packet)}\noutcome: ${record.outcome}\n`;
   const head = await commitWork(git, space, {
@@ -319,7 +425,13 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
   });
   await importWork(git, prep.repo, space, head, ctx.branch);
   record.headCommit = head;
-  await collectEvidence(ctx, space.checkout.dir, head, touchedBy, record);
+  await collectEvidence(
+    ctx,
+    isViewSpace(space) ? space.outRoot : space.checkout.dir,
+    head,
+    touchedBy,
+    record,
+  );
   await checkTheWork(ctx, space, viewBase, head, record);
   const after = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   record.findings.push(
@@ -378,6 +490,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
     }
   } finally {
     removeSpace(root);
+    ctx.lease?.release();
   }
   const sealed = sealEvidence(prep.attemptDir, ctx.redactor, record.copiedOutputs);
   record.notes.push(...sealed.notes);

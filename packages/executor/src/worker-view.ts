@@ -18,6 +18,8 @@ export interface WorkerLayout {
   checkout: string;
   /** Read-write for a worker that may write; read-only otherwise (it can then change nothing). */
   checkoutWritable: boolean;
+  /** Binds inside the checkout, made after it: the shared view's entries and the private output folder (view-space.ts). */
+  checkoutBinds?: readonly SandboxBind[];
   /** The repository's object folders (and their alternates): read-only, so history cannot be deleted. */
   objectDirs: readonly string[];
   /** A host folder shown read-write at WORKER_IO_DIR: DWM puts the prompt in, copies `out/` back. */
@@ -53,6 +55,7 @@ export function workerView(layout: WorkerLayout): SandboxView {
     // Object folders next: a repository kept under /tmp is otherwise hidden by the private /tmp.
     ...layout.objectDirs.map((d) => ({ source: d, writable: false })),
     { source: layout.checkout, writable: layout.checkoutWritable },
+    ...(layout.checkoutBinds ?? []),
     { source: layout.ioDir, target: WORKER_IO_DIR, writable: true },
     ...(layout.agentHomes ?? []).map((d) => ({ source: d, writable: true })),
   ];

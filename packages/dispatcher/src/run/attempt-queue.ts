@@ -45,5 +45,6 @@ export function executorPorts(ctx: RunContext, attemptDirectory: string): Execut
     // The store this run lives in, wherever --store put it (`<repo>/.dwm` is hidden anyway).
     hidden: [path.dirname(dir)],
     ...(ports.worktreeRoot ? { worktreeRoot: ports.worktreeRoot } : {}),
+    ...(ctx.setup.views ? { views: ctx.setup.views } : {}),
   };
 }

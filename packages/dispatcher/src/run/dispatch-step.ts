@@ -69,7 +69,7 @@ export class DispatchStep {
     const binding = setup.bindingOf.get(id) ?? fan.binding(id);
     const packetDigest = fan.digest(id);
     if (!packet || prompt === undefined || !binding || !packetDigest) return;
-    const base = this.integrator.base;
+    const base = this.integrator.baseFor(packet);
     const request: AttemptRequest = {
       kind: "attempt-request",
       schema_version: "1",

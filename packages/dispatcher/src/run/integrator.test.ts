@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
-import { nodeProcessRunner } from "@dwm/core";
+import { nodeProcessRunner, writeArtifact } from "@dwm/core";
 import { createGit } from "@dwm/executor";
 import type { EventDraft } from "@dwm/runtime";
-import type { RunState } from "@dwm/schemas";
-import { FakeClock, git, makeGitRepo, type TempDir } from "@dwm/test-utils";
+import type { JournalEvent, Packet, RunState } from "@dwm/schemas";
+import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { assertIntegrationKeeps, integrationBranch } from "../integration.js";
 import { gateState, packetState, runState } from "../test-support/builders.js";
@@ -228,3 +228,162 @@ describe("assertIntegrationKeeps: the integration branch must still hold what th
     });
   });
 });
+
+describe("Integrator.baseFor: where a packet's attempt starts", () => {
+  const item = (id: string, depends_on: string[] = []) =>
+    ({
+      packet_id: id,
+      depends_on,
+      workers: [],
+      outputs: [{ artifact: `${id}/out.json` }],
+      command: { script: "true" },
+      fanout: { role: "item" },
+    }) as unknown as Packet;
+  const editor = { ...item("edit"), fanout: undefined } as unknown as Packet;
+
+  it("output-folder packets keep the base the first of them took until a dependency of theirs merges; others take the head", async () => {
+    const { repo, base, commits } = repoWith({ x: ["x.txt", "x\n"], y: ["y.txt", "y\n"] });
+    const state = runState({ x: packetState({ state: "completed", attempts: 1, commit: commits.x }) });
+    const { ctx } = contextOf(repo.path, base, state);
+    const setup = { ...ctx.setup, views: {}, fan: { packet: () => undefined } };
+    const withViews = { ...ctx, setup } as unknown as RunContext;
+    const integrator = new Integrator(withViews);
+    await integrator.start();
+    expect(integrator.baseFor(item("check/a-1"))).toBe(base);
+    await integrator.integrateCompleted();
+    const afterX = git(repo.path, "rev-parse", integrationBranch("run-1"));
+    expect(afterX).toBe(commits.x);
+    // x merged, but check/b-2 does not depend on it: the view of the base serves it too.
+    expect(integrator.baseFor(item("check/b-2"))).toBe(base);
+    // A packet that edits the repository starts from the head, as before.
+    expect(integrator.baseFor(editor)).toBe(afterX);
+    // One that depends on x must see x: it takes the head, and the next ones start there.
+    expect(integrator.baseFor(item("check/c-3", ["x"]))).toBe(afterX);
+    expect(integrator.baseFor(item("check/d-4"))).toBe(afterX);
+  });
+
+  it("without shared views every packet starts from the head", async () => {
+    const { repo, base, commits } = repoWith({ x: ["x.txt", "x\n"] });
+    const state = runState({ x: packetState({ state: "completed", attempts: 1, commit: commits.x }) });
+    const { ctx } = contextOf(repo.path, base, state);
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    expect(integrator.baseFor(item("check/a-1"))).toBe(base);
+    await integrator.integrateCompleted();
+    expect(integrator.baseFor(item("check/b-2"))).toBe(commits.x);
+  });
+});
+
+describe("Integrator: output-folder work merged in batches", () => {
+  const item = (id: string) =>
+    ({
+      packet_id: id,
+      depends_on: [],
+      workers: [],
+      outputs: [{ artifact: `${id}/out.json` }],
+      command: { script: "true" },
+      fanout: { role: "item" },
+    }) as unknown as Packet;
+
+  /** Two item packets whose commits (on the base) each add `<id>/out.json`, their attempt files in a run dir. */
+  function itemsRun() {
+    const { repo, base, commits } = repoWith({
+      "check/a-1": ["check-a.txt", "a\n"],
+      "check/b-2": ["check-b.txt", "b\n"],
+    });
+    const made: Record<string, string> = {};
+    const runDir = makeTempDir("dwm-batch-run-");
+    cleanups.push(runDir.cleanup);
+    const example = JSON.parse(
+      fs.readFileSync(
+        path.resolve(import.meta.dirname, "../../../../schemas/examples/attempt/valid/codex-ok.json"),
+        "utf8",
+      ),
+    );
+    for (const id of Object.keys(commits) as (keyof typeof commits)[]) {
+      git(repo.path, "checkout", "-q", "--detach", base);
+      fs.mkdirSync(path.join(repo.path, id), { recursive: true });
+      fs.writeFileSync(path.join(repo.path, id, "out.json"), `{"id":"${id}"}\n`);
+      git(repo.path, "add", "-A", id);
+      git(repo.path, "commit", "-q", "-m", id);
+      made[id] = git(repo.path, "rev-parse", "HEAD");
+      git(repo.path, "checkout", "-q", "main");
+      const attempt = {
+        ...example,
+        packet_id: id,
+        attempt: 1,
+        base_commit: base,
+        head_commit: made[id],
+        changed_files: [{ path: `${id}/out.json`, status: "added", workers: ["command"] }],
+      };
+      writeArtifact(path.join(runDir.path, "attempts", id, "1", "attempt.json"), "attempt", attempt);
+    }
+    const state = runState({
+      "check/a-1": packetState({ state: "completed", attempts: 1, commit: made["check/a-1"] as string }),
+      "check/b-2": packetState({ state: "dispatched", attempts: 1 }),
+    });
+    const { ctx, appended } = contextOf(repo.path, base, state);
+    const setup = { ...ctx.setup, dir: runDir.path, views: {}, fan: { packet: item } };
+    return { repo, base, made, state, appended, ctx: { ...ctx, setup } as unknown as RunContext };
+  }
+  const completed = (id: string) =>
+    ({ type: "packet.completed", data: { packet_id: id } }) as unknown as JournalEvent;
+
+  it("holds a lone item's work while others run, and merges it once nothing is in flight", async () => {
+    const { repo, made, appended, ctx } = itemsRun();
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    await integrator.integrateCompleted(1);
+    expect(appended).toEqual([]);
+    // Nothing completed since, nothing in flight: the held work is merged now (not forgotten).
+    await integrator.integrateCompleted(0);
+    const head = git(repo.path, "rev-parse", integrationBranch("run-1"));
+    expect(appended).toEqual([
+      { type: "integration.merged", data: { packet_id: "check/a-1", commit: head } },
+    ]);
+    expect(git(repo.path, "show", `${head}:check/a-1/out.json`)).toBe('{"id":"check/a-1"}');
+    expect(head).toBe(made["check/a-1"]);
+  });
+
+  it("merges the items that completed together in one commit, each journaled as merged by it", async () => {
+    const { repo, base, made, state, appended, ctx } = itemsRun();
+    const integrator = new Integrator(ctx);
+    await integrator.start();
+    // An earlier merge on the branch, so that the batch is a real merge.
+    const other = repoCommit(repo.path, base, "outside.txt");
+    git(repo.path, "update-ref", `refs/heads/${integrationBranch("run-1")}`, other);
+    await integrator.start();
+    state.packets["check/b-2"] = packetState({
+      state: "completed",
+      attempts: 1,
+      commit: made["check/b-2"] as string,
+    });
+    integrator.noteEvent(completed("check/a-1"));
+    integrator.noteEvent(completed("check/b-2"));
+    await integrator.integrateCompleted(0);
+    const head = git(repo.path, "rev-parse", integrationBranch("run-1"));
+    expect(appended).toEqual([
+      { type: "integration.merged", data: { packet_id: "check/a-1", commit: head } },
+      { type: "integration.merged", data: { packet_id: "check/b-2", commit: head } },
+    ]);
+    expect(git(repo.path, "rev-list", "--parents", "-n", "1", head).split(" ").slice(1)).toEqual([
+      other,
+      made["check/a-1"],
+      made["check/b-2"],
+    ]);
+    expect(git(repo.path, "ls-tree", "-r", "--name-only", head)).toBe(
+      "check/a-1/out.json\ncheck/b-2/out.json\noutside.txt\nshared.txt",
+    );
+  });
+});
+
+/** A commit on `from` adding `file`, outside any branch. */
+function repoCommit(repo: string, from: string, file: string): string {
+  git(repo, "checkout", "-q", "--detach", from);
+  fs.writeFileSync(path.join(repo, file), `${file}\n`);
+  git(repo, "add", "-A");
+  git(repo, "commit", "-q", "-m", file);
+  const c = git(repo, "rev-parse", "HEAD");
+  git(repo, "checkout", "-q", "main");
+  return c;
+}

@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
+import os from "node:os";
 import path from "node:path";
 import { type LoadedRun, loadRun } from "@dwm/compiler";
 import { readJsonFile, signingErrors } from "@dwm/core";
-import { createGit, type GitPort, resolveBinding } from "@dwm/executor";
+import { createGit, createSharedViews, type GitPort, resolveBinding, type SharedViews } from "@dwm/executor";
 import { planLimits } from "@dwm/scheduler";
 import type { ResolvedBinding } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
@@ -33,6 +35,8 @@ export interface RunSetup {
   readonly gitPorts: IntegrationPorts;
   readonly options: RunWorkflowOptions;
   readonly ports: DispatcherPorts;
+  /** The run's shared read-only views (only with a sandbox that isolates): closed at run end. */
+  readonly views?: SharedViews;
 }
 
 function invalidNumber(name: string, v: unknown, min: number) {
@@ -132,7 +136,15 @@ export async function openRun(
     gitPorts,
     options,
     ports,
+    ...(ports.sandbox?.isolates ? { views: runViews(ports.worktreeRoot, runId) } : {}),
   };
+}
+
+/** The shared views of one run of this process: a folder of their own in the worktree root, made on first use. */
+function runViews(worktreeRoot: string | undefined, runId: string): SharedViews {
+  // Made on first use: a worktree root that is not usable is refused by the attempt (ERR_EXEC_WORKTREE_ROOT).
+  const root = path.resolve(worktreeRoot ?? os.tmpdir());
+  return createSharedViews(path.join(root, `dwm-views-${runId}-${randomBytes(4).toString("hex")}`));
 }
 
 /** The branch HEAD names in `repo` (without refs/heads/), or null on a detached HEAD. */

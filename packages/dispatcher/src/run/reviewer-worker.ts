@@ -162,9 +162,12 @@ export function reviewerPort(
       repo: setup.repo,
       limits: setup.options.limits ?? {},
     };
+    // A reviewer starts from the reviewed attempt's own head: no other attempt would share a
+    // view of it, so it gets a checkout of its own rather than a view made for it alone.
+    const { views: _views, ...ports } = executorPorts(ctx, dir);
     let reviewed: Attempt;
     try {
-      reviewed = await runAttempt(request, executorPorts(ctx, dir));
+      reviewed = await runAttempt(request, ports);
     } catch (e) {
       // What it wrote before it threw (its prompt) has no attempt.json to list it, so no event
       // would name it: gone, the review goes on without the reviewer (the error says why).

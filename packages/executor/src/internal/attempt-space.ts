@@ -57,14 +57,8 @@ export async function openSpace(
   sandboxed: boolean,
 ): Promise<AttemptSpace> {
   const checkout = await createCheckout(git, repo, base, path.join(root, "wt"));
-  let inputsDir: string | null = null;
-  if (inputs.length > 0) {
-    inputsDir = path.join(root, "inputs");
-    for (const input of inputs) {
-      const dest = resolveInside(inputsDir, input.artifact, "handoff input");
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.writeFileSync(dest, input.content);
-    }
+  const inputsDir = writeInputs(root, inputs);
+  if (inputsDir !== null) {
     if (sandboxed) fs.mkdirSync(path.join(checkout.dir, INPUTS_DIR));
     else copyInputs(checkout.dir, inputs);
   }
@@ -82,27 +76,55 @@ export function jobIoDir(space: AttemptSpace, index: number): string {
 }
 
 /**
- * Stage everything in the checkout (inputs excluded) with DWM's git folder and index: the
- * worker's git config, hooks and index flags have no say. Returns the tree and the paths
- * changed since `prevTree`.
+ * Stage `pathspec` of the work tree `cwd` with DWM's git environment `env` (its own git folder
+ * and index); returns the tree and the paths changed since `prevTree`.
  */
-export async function stageWork(
+export async function stagePaths(
   git: GitPort,
-  space: AttemptSpace,
+  cwd: string,
+  env: Record<string, string>,
+  pathspec: readonly string[],
   prevTree: string,
 ): Promise<{ tree: string; paths: string[] }> {
-  const opts = { env: space.gitEnv };
-  const wt = space.checkout.dir;
-  await gitOk(git, wt, ["add", "-A", "--", ".", EXCLUDE_INPUTS], opts);
-  const tree = (await gitOk(git, wt, ["write-tree"], opts)).trim();
+  const opts = { env };
+  await gitOk(git, cwd, ["add", "-A", "--", ...pathspec], opts);
+  const tree = (await gitOk(git, cwd, ["write-tree"], opts)).trim();
   if (tree === prevTree) return { tree, paths: [] };
   const out = await gitOk(
     git,
-    wt,
+    cwd,
     ["diff-tree", "-r", "-z", "--no-renames", "--name-only", prevTree, tree],
     opts,
   );
   return { tree, paths: out.split("\0").filter((s) => s !== "") };
+}
+
+/**
+ * Stage everything in the checkout (inputs excluded) with DWM's git folder and index: the
+ * worker's git config, hooks and index flags have no say. Returns the tree and the paths
+ * changed since `prevTree`.
+ */
+export function stageWork(
+  git: GitPort,
+  space: AttemptSpace,
+  prevTree: string,
+): Promise<{ tree: string; paths: string[] }> {
+  return stagePaths(git, space.checkout.dir, space.gitEnv, [".", EXCLUDE_INPUTS], prevTree);
+}
+
+/** Write the handoff inputs into `<root>/inputs` (their host folder); null when there are none. */
+export function writeInputs(
+  root: string,
+  inputs: readonly { artifact: string; content: Buffer }[],
+): string | null {
+  if (inputs.length === 0) return null;
+  const inputsDir = path.join(root, "inputs");
+  for (const input of inputs) {
+    const dest = resolveInside(inputsDir, input.artifact, "handoff input");
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, input.content);
+  }
+  return inputsDir;
 }
 
 /**

@@ -14,6 +14,8 @@ export interface GitRunOptions {
   env?: Record<string, string>;
   /** Write stdout to this file instead of returning it (large diffs). */
   stdoutFile?: string;
+  /** Text written to git's stdin (`--stdin` lists). */
+  stdin?: string;
 }
 
 /**
@@ -74,6 +76,7 @@ export function createGit(
         cwd,
         env: { ...base, ...(options.env ?? {}) },
         stdoutFile: options.stdoutFile,
+        stdin: options.stdin,
         timeoutMs: 600_000,
       });
       if (r.spawnError !== null) {

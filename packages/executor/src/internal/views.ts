@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { isInside, type SandboxView } from "@dwm/core";
+import { isInside, type SandboxBind, type SandboxView } from "@dwm/core";
 import { WORKER_IO_DIR, workerNetwork, workerView } from "../worker-view.js";
 import type { WorkerCheckout } from "./checkout.js";
 import type { Job } from "./jobs.js";
@@ -192,6 +192,7 @@ export function jobView(
   env: Readonly<Record<string, string>>,
   declaresOutputs: boolean,
   agentHome: string | null = null,
+  inView: readonly SandboxBind[] | null = null,
 ): { view: SandboxView; note: string | null } {
   const net = workerNetwork(job.binding.backend, job.permissions?.network ?? false, modelEndpoint(job, env));
   const view = workerView({
@@ -200,7 +201,9 @@ export function jobView(
     // A read-only worker still writes its packet's declared outputs (files in the checkout, which
     // a bind cannot single out before they exist): its checkout is writable then, and any other
     // change it makes is a read-only-violation finding (enforce.ts).
-    checkoutWritable: (job.permissions?.write ?? true) || declaresOutputs,
+    // In the shared view (inView: its binds) only the output folder is writable.
+    checkoutWritable: inView === null && ((job.permissions?.write ?? true) || declaresOutputs),
+    ...(inView === null ? {} : { checkoutBinds: inView }),
     objectDirs: base.objectDirs,
     ioDir: hostIoDir,
     inputsDir: base.inputsDir,
@@ -212,12 +215,21 @@ export function jobView(
   return { view, note: net.note === null ? null : `${job.workerId}: ${net.note}` };
 }
 
-/** The view of DWM's checks: a clean checkout of the attempt's commit, writable; no network. */
-export function checkView(base: ViewBase, checkout: WorkerCheckout, hostIoDir: string): SandboxView {
+/**
+ * The view of DWM's checks: a clean checkout of the attempt's commit, writable (on the shared
+ * view, `inView`: the view read-only and a fresh copy of the output folder writable); no network.
+ */
+export function checkView(
+  base: ViewBase,
+  checkout: WorkerCheckout,
+  hostIoDir: string,
+  inView: readonly SandboxBind[] | null = null,
+): SandboxView {
   return workerView({
     programs: base.programs,
     checkout: checkout.dir,
-    checkoutWritable: true,
+    checkoutWritable: inView === null,
+    ...(inView === null ? {} : { checkoutBinds: inView }),
     objectDirs: base.objectDirs,
     ioDir: hostIoDir,
     inputsDir: base.inputsDir,

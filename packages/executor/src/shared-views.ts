@@ -1,0 +1,129 @@
+import fs from "node:fs";
+import path from "node:path";
+import { createCheckout, repositoryObjectDirs, type WorkerCheckout } from "./internal/checkout.js";
+import type { GitPort } from "./internal/git.js";
+
+/** One shared view in use by one attempt: give it back with `release` once the attempt is done with it. */
+export interface ViewLease {
+  checkout: WorkerCheckout;
+  release(): void;
+}
+
+/**
+ * Read-only checkouts shared by the attempts that need no checkout of their own (see
+ * viewEligibility): one per base commit, made once, removed once no attempt holds it and a newer
+ * one is in use, or at `close` (run end).
+ */
+export interface SharedViews {
+  /** The view of `base` (made when no attempt holds one yet); concurrent calls for one base share one build. */
+  acquire(git: GitPort, repo: string, base: string): Promise<ViewLease>;
+  /** Remove every view no attempt holds; a view still held is removed when its last lease is released. */
+  close(): void;
+  /** Bases with a view on disk now (tests, diagnostics). */
+  bases(): string[];
+}
+
+interface Entry {
+  built: Promise<WorkerCheckout>;
+  holders: number;
+  retired: boolean;
+}
+
+const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+/** Remove a view folder (DWM made every file of it; nothing a worker wrote is in it). */
+function removeView(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Build `<root>/<base>` as a checkout of `base`: made under a temporary name and renamed into
+ * place, so no attempt (of this process or another sharing `root`) ever sees it half made; a
+ * view another builder renamed into place first is used as it is.
+ */
+async function buildView(git: GitPort, repo: string, base: string, root: string): Promise<WorkerCheckout> {
+  const dir = path.join(root, base);
+  if (fs.existsSync(path.join(dir, ".git"))) {
+    return { dir, objectDirs: await repositoryObjectDirs(git, repo) };
+  }
+  const tmp = fs.mkdtempSync(path.join(root, `.build-${base.slice(0, 12)}-`));
+  try {
+    const made = await createCheckout(git, repo, base, path.join(tmp, "v"));
+    try {
+      fs.renameSync(made.dir, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+    }
+    return { dir, objectDirs: made.objectDirs };
+  } finally {
+    removeView(tmp);
+  }
+}
+
+/**
+ * Shared views under `root` (a folder of their own, outside the repository and every run store,
+ * made if missing). The dispatcher makes one per run and closes it at run end.
+ */
+export function createSharedViews(root: string): SharedViews {
+  const entries = new Map<string, Entry>();
+  let closed = false;
+  const drop = (base: string, e: Entry) => {
+    if (e.holders > 0 || !e.retired) return;
+    entries.delete(base);
+    removeView(path.join(root, base));
+    // The run's folder goes with its last view once the run is done with them.
+    if (closed && entries.size === 0) fs.rmSync(root, { recursive: true, force: true });
+  };
+  return {
+    async acquire(git, repo, base) {
+      if (!OID.test(base)) throw new Error(`shared view: ${base} is not a commit id`);
+      if (closed) throw new Error("shared views are closed");
+      fs.mkdirSync(root, { recursive: true });
+      let e = entries.get(base);
+      if (e === undefined) {
+        // A newer base: the views of older ones go once their last attempt is done.
+        for (const [b, other] of entries) {
+          other.retired = true;
+          drop(b, other);
+        }
+        const built = buildView(git, repo, base, root);
+        e = { built, holders: 0, retired: false };
+        entries.set(base, e);
+        built.catch(() => {
+          if (entries.get(base) === e) entries.delete(base);
+        });
+      }
+      e.holders++;
+      const entry = e;
+      let checkout: WorkerCheckout;
+      try {
+        checkout = await entry.built;
+      } catch (err) {
+        entry.holders--;
+        throw err;
+      }
+      let released = false;
+      return {
+        checkout,
+        release() {
+          if (released) return;
+          released = true;
+          entry.holders--;
+          drop(base, entry);
+        },
+      };
+    },
+    close() {
+      closed = true;
+      for (const [b, e] of entries) {
+        e.retired = true;
+        drop(b, e);
+      }
+      if (entries.size === 0) fs.rmSync(root, { recursive: true, force: true });
+    },
+    bases() {
+      return [...entries.keys()].filter((b) => fs.existsSync(path.join(root, b)));
+    },
+  };
+}
