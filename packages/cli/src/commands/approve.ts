@@ -18,6 +18,7 @@ import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
 import type { Approval, Approver, GateDecision, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { codedErrorOf } from "../internal/error-of.js";
 import { checkBeforeChange } from "../internal/preflight.js";
 import { integrationHeadNow, operatorFor } from "../operator.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
@@ -161,6 +162,7 @@ export async function decide(
   const journal = openJournalUnlessLocked(resolved.runDir, ctx);
   let doc: GateDecision;
   let warnings: readonly string[] = [];
+  const attestWarnings: string[] = [];
   if (journal === null) {
     const { events } = readJournal(resolved.runDir);
     const { approval } = prepare(foldJournal(events, loaded.run));
@@ -178,8 +180,7 @@ export async function decide(
       });
       registerHandoffs(resolved.runDir, copies);
       journal.appendAll(events);
-      // A packet this decision completed (a human gate's) is attested at once, as the runner would.
-      attestCompletedPackets(resolved.runDir, loaded.run, journal, operator);
+      attestAfterDecision(resolved.runDir, loaded.run, journal, operator, resolved.ref, attestWarnings);
       doc = gateDecision(
         approval,
         stored.path,
@@ -187,10 +188,34 @@ export async function decide(
       );
     } finally {
       journal.close();
-      warnings = journal.warnings;
+      warnings = [...journal.warnings, ...attestWarnings];
     }
   }
   return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref), warnings };
+}
+
+/**
+ * A packet the journaled decision completed (a human gate's) is attested at once, as the runner
+ * would. The decision is journaled already, so a failure here (disk full, permissions) is a
+ * warning, not a failed command: the next `dwm run` attests what is left (ERR_VERIFY_UNATTESTED
+ * is recoverable until then).
+ */
+function attestAfterDecision(
+  runDir: string,
+  run: Parameters<typeof attestCompletedPackets>[1],
+  journal: Parameters<typeof attestCompletedPackets>[2],
+  operator: Parameters<typeof attestCompletedPackets>[3],
+  ref: string,
+  warnings: string[],
+): void {
+  try {
+    attestCompletedPackets(runDir, run, journal, operator);
+  } catch (e) {
+    const err = codedErrorOf(e);
+    warnings.push(
+      `the decision is journaled, but its completed packet(s) are not attested yet (${err.code}: ${err.message}); \`dwm run ${ref}\` attests them`,
+    );
+  }
 }
 
 /** What was decided, by whom, where the approval is, and whether it counts yet. */
