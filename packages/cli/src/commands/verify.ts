@@ -22,7 +22,13 @@ function signedBy(report: VerifyReport): string[] {
       `  signed by ${who}: ${[...kinds].map(([k, n]) => `${n} ${k}${n === 1 ? "" : "s"}`).join(", ")}`,
     );
   for (const s of sigs) {
-    if (s.status === "refused")
+    // A refused approval whose signature does not hold is a forgery on record: no damage (the
+    // journal pins it and nothing counts it), but someone wrote into the run store.
+    if (s.status === "refused" && s.signer === null)
+      lines.push(
+        `  warning: ${s.file} is a forged approval the runner refused, never counted: ${s.detail}; something other than \`dwm approve\` wrote into the run store`,
+      );
+    else if (s.status === "refused")
       lines.push(`  refused, never counted: ${s.file} (signed by ${s.signer}): ${s.detail}`);
     else if (s.status === "bad") lines.push(`  BAD: ${s.file} (key ${s.key_id ?? "none"}): ${s.detail}`);
   }

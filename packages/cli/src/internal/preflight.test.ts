@@ -50,18 +50,25 @@ describe("checkBeforeChange", () => {
     expect(checkBeforeChange(dir, "run", "r").problems.map((p) => p.code)).toEqual([
       "ERR_VERIFY_LEFTOVER_TEMP",
     ]);
-    // An approval the runner set aside (there before its gate opened) stays flagged by verify only.
+    // (opening the journal removes the dead writer's temp file)
     openJournal(dir, { clock: new FakeClock() }).close();
-    fs.mkdirSync(path.join(dir, "approvals", "write-gate"), { recursive: true });
-    fs.writeFileSync(path.join(dir, "approvals", "write-gate", "1.json.refused-7"), "{}");
-    // (opening the journal removed the dead writer's temp file)
-    expect(checkBeforeChange(dir, "run", "r").problems.map((p) => [p.code, p.file])).toEqual([
-      ["ERR_VERIFY_UNEXPECTED_FILE", "approvals/write-gate/1.json.refused-7"],
-    ]);
+    expect(checkBeforeChange(dir, "run", "r").problems).toEqual([]);
     fs.appendFileSync(path.join(dir, "prompts", "inventory.md"), "x");
     expect(() =>
       checkBeforeChange(dir, "recompile", "r", { repairs: (p) => p.file === "prompts/inventory.md" }),
     ).not.toThrow();
+  });
+
+  it("a planted `<n>.json.refused-<seq>` under approvals/ refuses the command (nothing writes that name any more)", () => {
+    const dir = store();
+    openJournal(dir, { clock: new FakeClock() }).close();
+    fs.mkdirSync(path.join(dir, "approvals", "write-gate"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "approvals", "write-gate", "1.json.refused-7"), "{}");
+    const e = refusal(() => checkBeforeChange(dir, "run", "r"));
+    expect(e.code).toBe("ERR_CLI_STORE_DAMAGED");
+    expect(e.details?.problems?.map((p) => [p.code, p.file])).toEqual([
+      ["ERR_VERIFY_UNEXPECTED_FILE", "approvals/write-gate/1.json.refused-7"],
+    ]);
   });
 
   it("while a live runner holds the run, a file it journals a moment later does not refuse the command", () => {

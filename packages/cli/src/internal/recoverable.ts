@@ -13,7 +13,10 @@ const WHAT: Record<string, string> = {
 
 /**
  * A problem `dwm run` takes care of: verify's repairable ones, and a completed packet whose
- * signed attestation a killed runner had not written yet (the next runner attests it).
+ * signed attestation a killed runner had not written yet (the next runner attests it). The one
+ * rule of what blocks a change: every other problem is damage, for the check before a change
+ * (preflight), status's exit 3 and next's repair-store alike. (A forged approval the runner
+ * refused and journaled is no problem at all: verify names it as a refused forgery on record.)
  */
 export function recoverableByRun(p: VerifyProblem): boolean {
   return p.repairable || p.code === "ERR_VERIFY_UNATTESTED";
