@@ -299,7 +299,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--quiet|--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--no-policy] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -333,6 +333,11 @@ export const COMMANDS: CommandSpec[] = [
         values: RISK_CATEGORIES,
         description:
           "Approve these risk gate categories as the operator (e.g. write,shell-process); recorded.",
+      },
+      "no-policy": {
+        type: "boolean",
+        description:
+          "Ignore approval policy files (dwm.policy.json): only dwm approve and --approve decide gates. MCP-started runs always pass it.",
       },
       "max-attempts": {
         type: "string",

@@ -1,6 +1,7 @@
 // `dwm mcp` driven by the MCP SDK's own client over stdio (the built bin, as an agent starts it):
 // every tool, bad arguments, resources, and a run started and followed to its gate. The client
 // checks every structured result against the tool's output schema.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -171,6 +172,13 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
       await client.callTool({ name: "compile", arguments: { plan: "workflow.plan.json", check: true } }),
     );
     expect(check).toMatchObject({ kind: "run-check", ok: true, run_id: runId });
+    // The operator, not a tool, decides the write gate: an MCP-started run honours no policy file.
+    const decided = spawnSync(process.execPath, [BIN, "approve", runId, "write"], {
+      cwd: repo,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...operatorEnv() },
+      encoding: "utf8",
+    });
+    expect(decided.status, decided.stderr).toBe(0);
 
     const t0 = Date.now();
     const started = ok(await client.callTool({ name: "run", arguments: { target: "workflow.plan.json" } }));
@@ -252,14 +260,16 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(ok(verify)).toMatchObject({ ok: true, problems: [] });
     expect(verify._meta?.["dwm/exit_code"]).toBe(0);
 
-    // No tool writes an approval: what approvals/ holds came from the operator's policy file, through the runner.
+    // No tool writes an approval: what approvals/ holds is the operator's `dwm approve`, and no
+    // policy file (the repository has one) was honoured.
     const approvals = path.join(repo, ".dwm", "runs", runId, "approvals");
     const before = snapshot(approvals);
+    expect(Object.keys(before)).toEqual([path.join("write", "1.json")]);
     for (const a of Object.values(before)) {
       // An approval is a Sigstore bundle: its DSSE payload is the in-toto statement, the approval its predicate.
       const payload = JSON.parse(a).dsseEnvelope.payload as string;
       const statement = JSON.parse(Buffer.from(payload, "base64").toString("utf8"));
-      expect(statement.predicate.approver.source).toBe("policy-file");
+      expect(statement.predicate.decided_by).toBe("operator");
     }
     const report = ok<{ run_id: string; file: string; opened: unknown }>(
       await client.callTool({ name: "report", arguments: { run: runId } }),
@@ -285,6 +295,39 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(snapshot(approvals)).toEqual(before);
     const humanGate = path.join(approvals, "human-gate");
     expect(fs.existsSync(humanGate)).toBe(false);
+  });
+
+  it("a run it starts honours no approval policy, not even one beside the agent's plan", async () => {
+    const agentRepo = auditRepo(cleanups).path;
+    fs.rmSync(path.join(agentRepo, "dwm.policy.json"));
+    fs.mkdirSync(path.join(agentRepo, "agent"));
+    fs.copyFileSync(
+      path.join(agentRepo, "workflow.plan.json"),
+      path.join(agentRepo, "agent", "workflow.plan.json"),
+    );
+    fs.writeFileSync(
+      path.join(agentRepo, "agent", "dwm.policy.json"),
+      JSON.stringify({ kind: "approval-policy", schema_version: "1", approve: ["write", "shell-process"] }),
+    );
+    const agent = await connect(agentRepo);
+    cleanups.push(() => agent.close());
+    const started = ok(
+      await agent.callTool({ name: "run", arguments: { target: "agent/workflow.plan.json" } }),
+    );
+    const outcome = await until("the runner's outcome", async () => {
+      const last = fs
+        .readFileSync(path.join(agentRepo, started.log as string), "utf8")
+        .trim()
+        .split("\n")
+        .at(-1);
+      const doc = last ? (JSON.parse(last) as { kind?: string }) : null;
+      return doc?.kind === "run-outcome" ? doc : null;
+    });
+    // It stops at the write gate, which only the operator can decide; nothing was approved.
+    expect(outcome).toMatchObject({ status: "gate", exit_code: 4, waiting_gates: [{ gate_id: "write" }] });
+    const runDir = path.join(agentRepo, ".dwm", "runs", started.run_id as string);
+    expect(fs.existsSync(path.join(runDir, "approvals"))).toBe(false);
+    expect(fs.readFileSync(path.join(runDir, "journal.jsonl"), "utf8")).not.toContain('"gate.approved"');
   });
 
   it("serves the skill, the schema files and each run's plan and scorecard as resources", async () => {

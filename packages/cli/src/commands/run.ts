@@ -456,7 +456,9 @@ async function execute(
   const repo = await toplevel(ctx, resolved.runDir);
   const dirs = [...(planDir ? [planDir] : []), repo];
   const { bindings, digest } = findBindings(args, ctx, dirs);
-  const policy = policyFor(dirs);
+  // An MCP-started run passes --no-policy: an agent that can write a policy file beside its plan
+  // (or anywhere in the repository) must not get gates approved with the operator's key.
+  const policy = args.values["no-policy"] === true ? null : policyFor(dirs);
   // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
   const operator = operatorFor(ctx, repo);
 

@@ -104,9 +104,13 @@ async function targetOf(args: Record<string, unknown>, ctx: CommandContext): Pro
   return { runId: r.runId, runDir: r.runDir, root: repoRoot(r.runDir), positional: r.runId, leases: 1 };
 }
 
-/** `dwm run`'s options from the tool's arguments (never --approve: gates are a person's to decide). */
+/**
+ * `dwm run`'s options from the tool's arguments. Gates are a person's to decide: never --approve,
+ * and always --no-policy (a policy file is one an agent could have written, beside its plan or
+ * anywhere in the repository).
+ */
 export function runArgv(args: Record<string, unknown>, positional: string | null): string[] {
-  const argv = ["run", ...(positional === null ? [] : [positional]), "--ndjson"];
+  const argv = ["run", ...(positional === null ? [] : [positional]), "--ndjson", "--no-policy"];
   const opt = (flag: string, v: unknown) => {
     if (v !== undefined) argv.push(`--${flag}`, String(v));
   };
