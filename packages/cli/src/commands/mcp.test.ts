@@ -160,6 +160,22 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(badPlan.code).toBe("ERR_MCP_ARGUMENTS");
   });
 
+  it("codes a file-system failure as the command line does (ERR_FS_WRONG_KIND), not ERR_CLI_INTERNAL", async () => {
+    fs.writeFileSync(path.join(repo, "a.txt"), "a file, not a folder\n");
+    try {
+      const e = errorOf(
+        await client.callTool({
+          name: "compile",
+          arguments: { plan: "workflow.plan.json", store: "a.txt/s" },
+        }),
+      );
+      expect(e.code).toBe("ERR_FS_WRONG_KIND");
+      expect(e.hint).toBeDefined();
+    } finally {
+      fs.rmSync(path.join(repo, "a.txt"));
+    }
+  });
+
   it("compiles, starts the run detached, says so when called again while it runs, and follows it to its gate", async () => {
     // The client checks a result against its tool's output schema once it has listed the tools.
     await client.listTools();
