@@ -44,7 +44,7 @@ beforeAll(() => {
 });
 afterAll(() => wt.cleanup());
 
-async function dwm(cwd: string, argv: string[]) {
+async function dwm(cwd: string, argv: string[], env: Record<string, string> = {}) {
   let stdout = "";
   let stderr = "";
   const code = await main(
@@ -52,7 +52,7 @@ async function dwm(cwd: string, argv: string[]) {
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv(), ...env },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
     },
@@ -377,6 +377,33 @@ describe("errors a user can meet on the file system have a code and a hint, neve
     expect(r.stderr).toMatch(/error ERR_[A-Z_]+: /);
     expect(r.stderr).toContain("hint: ");
   }, 120_000);
+
+  it("a file where a folder is to be made (EEXIST): ERR_FS_WRONG_KIND for init, keys init and report --out", async () => {
+    const repo = auditRepo();
+    fs.writeFileSync(path.join(repo.path, ".dwm"), "not a folder\n");
+    const init = await dwm(repo.path, ["init"]);
+    expect([init.code, init.stderr.split("\n")[0]]).toEqual([
+      1,
+      expect.stringMatching(/^error ERR_FS_WRONG_KIND: mkdir .*\.dwm/),
+    ]);
+    expect(init.stderr).toContain("hint: ");
+    const notAFolder = path.join(wt.path, `config-file-${process.pid}`);
+    fs.writeFileSync(notAFolder, "not a folder\n");
+    const keys = await dwm(repo.path, ["keys", "init"], { DWM_CONFIG_DIR: notAFolder });
+    expect([keys.code, keys.stderr.split("\n")[0]]).toEqual([
+      1,
+      expect.stringMatching(/^error ERR_FS_WRONG_KIND: /),
+    ]);
+    fs.rmSync(notAFolder);
+    fs.rmSync(path.join(repo.path, ".dwm"));
+    const run = await atGate();
+    fs.writeFileSync(path.join(run.repo, "a.txt"), "a file\n");
+    const report = await dwm(run.repo, ["report", run.runId, "--out", "a.txt/x.html"]);
+    expect([report.code, report.stderr.split("\n")[0]]).toEqual([
+      1,
+      expect.stringMatching(/^error ERR_FS_WRONG_KIND: .*a\.txt/),
+    ]);
+  }, 240_000);
 
   it("state.json cannot be saved after the approval is journaled: approve succeeds with a warning", async () => {
     const run = await atGate();
