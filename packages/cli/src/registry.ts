@@ -1,12 +1,8 @@
 import { RISK_CATEGORIES } from "@dwm/schemas";
 import type { CommandSpec, OptionSpec } from "./command.js";
+import { BACKEND_NAMES, FLAG_BACKENDS } from "./internal/backend-names.js";
 import { storeOption } from "./run-arg.js";
 import { sandboxOption } from "./worker-sandbox.js";
-
-/** The backends a binding may name (worker-bindings.schema.json). */
-const BACKEND_NAMES = ["dry-run", "shell", "codex", "claude", "command"] as const;
-/** The backends `--backend` binds every worker to: shell and command need an argv from a bindings file. */
-const FLAG_BACKEND_NAMES = ["dry-run", "codex", "claude"] as const;
 
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
@@ -83,7 +79,7 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description:
           "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
-        values: FLAG_BACKEND_NAMES,
+        values: FLAG_BACKENDS,
       },
       workers: {
         type: "string",
@@ -310,7 +306,7 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description:
           "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
-        values: FLAG_BACKEND_NAMES,
+        values: FLAG_BACKENDS,
       },
       workers: {
         type: "string",

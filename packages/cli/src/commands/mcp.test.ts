@@ -139,6 +139,9 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
       ["evaluate", { plan: 3 }, "/plan must match exactly one of its forms"],
       ["run", { concurrency: 0 }, "/concurrency must be ≥ 1"],
       ["run", { backend: "rm -rf" }, "/backend must be one of"],
+      // As `dwm run --backend`: shell and command take their argv from a bindings file.
+      ["run", { backend: "shell" }, "/backend must be one of"],
+      ["run", { backend: "command" }, "/backend must be one of"],
       ["run", { approve: ["write"] }, "/approve is not an argument of this tool"],
       ["log", { after_seq: "3" }, "/after_seq must be integer"],
       ["show", { run: "x" }, "/packet is required"],

@@ -127,7 +127,7 @@ describe("the run tool's runner", () => {
   it("passes the tool's options to dwm run, streaming NDJSON, and never an approval or a policy", () => {
     expect(
       runArgv(
-        { store: "s", backend: "shell", concurrency: 2, until: "complete", max_attempts: 0, token_budget: 9 },
+        { store: "s", backend: "codex", concurrency: 2, until: "complete", max_attempts: 0, token_budget: 9 },
         "/r/plan.json",
       ),
     ).toEqual([
@@ -138,7 +138,7 @@ describe("the run tool's runner", () => {
       "--store",
       "s",
       "--backend",
-      "shell",
+      "codex",
       "--concurrency",
       "2",
       "--until",

@@ -1,3 +1,5 @@
+import { FLAG_BACKENDS } from "../backend-names.js";
+
 type JsonObject = Record<string, unknown>;
 
 /**
@@ -146,8 +148,9 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
       },
       store: storeProp,
       backend: {
-        enum: ["dry-run", "shell", "codex", "claude", "command"],
-        description: "Run every worker with this backend instead of the worker bindings.",
+        enum: [...FLAG_BACKENDS],
+        description:
+          "Run every worker with this backend instead of the worker bindings (shell and command take their argv from a bindings file).",
       },
       workers: {
         type: "string",
