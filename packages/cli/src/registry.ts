@@ -281,13 +281,17 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "attest",
-    usage: "dwm attest [run] [--out FILE] [--store DIR] [--json]",
+    usage: "dwm attest [run] [--out FILE [--json]] [--store DIR]",
     summary:
       "Export every signed approval and attestation of a verified run as one bundle file (JSON lines of Sigstore bundles); stdout without --out.",
     positionals: { min: 0, max: 1 },
     options: {
       ...storeOption,
-      out: { type: "string", description: "Write the bundle to FILE (JSON lines)." },
+      out: {
+        type: "string",
+        description:
+          "Write the bundle to FILE (JSON lines); --json then prints the document naming it (needs --out).",
+      },
       ...json,
     },
     load: () => import("./commands/attest.js"),
