@@ -263,6 +263,12 @@ describe("crash leftovers are recoverable, and dwm run recovers them and journal
       command: `dwm run ${run.runId}`,
     });
     expect(JSON.parse(st.stdout).next_action.summary).toContain("temporary file");
+    // verify says what `dwm run` does about it: not the torn-line text every repairable problem got.
+    const v = await dwm(run.repo, ["verify", run.runId]);
+    expect(v.stdout).toContain(
+      `repairable: \`dwm run ${run.runId}\` recovers it (temporary file(s) of atomic writes) and journals what it did`,
+    );
+    expect(v.stdout).not.toContain("truncates");
     const next = JSON.parse((await dwm(run.repo, ["next", run.runId, "--json"])).stdout);
     expect(next).toMatchObject({ action: "run", argv: ["dwm", "run", run.runId] });
     expect((await dwm(run.repo, ["approve", run.runId, "human-gate"])).code).toBe(0);

@@ -2,6 +2,7 @@ import { verifyRun } from "@dwm/runtime";
 import type { VerifyReport } from "@dwm/schemas";
 import { assuranceLine, unsandboxedAttemptsOf } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { recoverableByRun, recoveryOf } from "../internal/recoverable.js";
 import { resolveRun } from "../run-arg.js";
 
 /** Which key signed what: one line per trusted signer, then each refused or bad signed file. */
@@ -59,7 +60,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
             (p.expected === undefined
               ? ""
               : `\n      expected ${p.expected}\n      actual   ${p.actual ?? "-"}`) +
-            (p.repairable ? `\n      repairable: \`dwm run ${r.ref}\` truncates the incomplete line` : ""),
+            (recoverableByRun(p) ? `\n      repairable: \`dwm run ${r.ref}\` ${recoveryOf(p)}` : ""),
         ),
         ...signedBy(report),
       ].join("\n");

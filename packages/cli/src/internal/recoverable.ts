@@ -36,3 +36,10 @@ export function recoverableText(problems: readonly VerifyProblem[]): string | nu
   });
   return `a crash left ${parts.join(", ")}; not tampering: running the workflow recovers ${problems.length === 1 ? "it" : "them"} and journals what it did`;
 }
+
+/** What `dwm run` does about one problem it takes care of, in words (dwm verify's line under it). */
+export function recoveryOf(p: VerifyProblem): string {
+  if (p.code === "ERR_VERIFY_TORN_TAIL") return "truncates the incomplete last line";
+  if (p.code === "ERR_VERIFY_UNATTESTED") return "attests it (a completed packet not attested yet)";
+  return `recovers it (${WHAT[p.code] ?? "a crash leftover"}) and journals what it did`;
+}
