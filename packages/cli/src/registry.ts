@@ -299,7 +299,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--no-policy] [--quiet|--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--no-policy] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -460,7 +460,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "next",
     usage: "dwm next [run] [--store DIR] [--json]",
     summary:
-      "The one next safe action for a run (run, approve-gate, inspect-failure, repair-store, wait, complete) and its exact command.",
+      "The one next safe action for a run (run, approve-gate, inspect-failure, repair-store, wait, land, complete) and its exact command.",
     positionals: { min: 0, max: 1 },
     options: { ...storeOption, ...json },
     load: () => import("./commands/next.js"),
