@@ -349,6 +349,27 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(fs.readFileSync(path.join(runDir, "journal.jsonl"), "utf8")).not.toContain('"gate.approved"');
   });
 
+  it("a lock being written (partial) is a live runner's: the run tool starts none and leaves its log alone", async () => {
+    const lockedRepo = auditRepo(cleanups).path;
+    const compiled = spawnSync(process.execPath, [BIN, "compile", "workflow.plan.json", "--json"], {
+      cwd: lockedRepo,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...operatorEnv() },
+      encoding: "utf8",
+    });
+    expect(compiled.status, compiled.stderr).toBe(0);
+    const runId = JSON.parse(compiled.stdout).run_id as string;
+    // The instant between a runner's create and write of its lease; its log is being written too.
+    fs.writeFileSync(path.join(lockedRepo, ".dwm", "runs", runId, "lock"), '{"pid":');
+    const log = path.join(lockedRepo, ".dwm", "mcp", `${runId}.log`);
+    fs.mkdirSync(path.dirname(log), { recursive: true });
+    fs.writeFileSync(log, '{"seq":1}\n');
+    const locked = await connect(lockedRepo);
+    cleanups.push(() => locked.close());
+    const r = ok(await locked.callTool({ name: "run", arguments: { target: runId } }));
+    expect(r).toMatchObject({ state: "already-running", log: null, holder: { pid: -1, host: "" } });
+    expect(fs.readFileSync(log, "utf8")).toBe('{"seq":1}\n');
+  });
+
   it("serves the skill, the schema files and each run's plan and scorecard as resources", async () => {
     const { resources } = await client.listResources();
     const uris = resources.map((r) => r.uri);

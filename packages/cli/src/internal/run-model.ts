@@ -1,9 +1,6 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { type LoadedRun, loadRun } from "@dwm/compiler";
 import { fanoutFrontierRun } from "@dwm/dispatcher";
-import { foldJournal, LOCK_FILE, readJournal } from "@dwm/runtime";
+import { foldJournal, readJournal } from "@dwm/runtime";
 import type { JournalEvent, Packet, RunState } from "@dwm/schemas";
 
 /** A run read for the operator's views: the verified compile, the journal, its fold, every packet (fan-out items too). */
@@ -35,37 +32,9 @@ export function dependencyMap(model: RunModel): Map<string, string[]> {
   return deps;
 }
 
-/** A runner's lease on the run lock. */
-export interface LockHolder {
-  pid: number;
-  host: string;
-  expires_at: string;
-}
-
 /**
- * A live runner's lease, if one holds the run's lock now: what `dwm run` would be refused for
- * (the rule of @dwm/core's acquireLock: a lease is stale when its process is dead on this
- * host, or it expired on another host).
+ * The live holder of the run's lock now, or null: the rule of the check before a change
+ * (runtime's runLockHeld), so status, next and show never call free a run `dwm run` would be
+ * refused for (a partly written lock included).
  */
-export function liveHolder(runDir: string, now: string): LockHolder | null {
-  let info: LockHolder;
-  try {
-    info = JSON.parse(fs.readFileSync(path.join(runDir, LOCK_FILE), "utf8")) as LockHolder;
-  } catch {
-    return null;
-  }
-  if (typeof info.pid !== "number" || info.pid === -1) return null;
-  const here = info.host === os.hostname();
-  const expired = !(Date.parse(info.expires_at) > Date.parse(now));
-  if (here ? !alive(info.pid) : expired) return null;
-  return info;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { type LockHolder, runLockHolder as liveHolder } from "./run-lock.js";

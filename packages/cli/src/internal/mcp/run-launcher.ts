@@ -4,14 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandContext, ParsedArgs } from "../../command.js";
 import { isRunDir, repoRoot, resolveRun } from "../../run-arg.js";
+import { runLockHolder } from "../run-lock.js";
 import { mcpErrors } from "./errors.js";
-
-/** A live lease on a run: who holds it and until when. */
-export interface Holder {
-  pid: number;
-  host: string;
-  expires_at: string;
-}
 
 /** The run the run tool works on: where it is, and what to pass `dwm run` for it. */
 interface LaunchTarget {
@@ -51,23 +45,6 @@ export function dwmBin(): string {
     if (fs.existsSync(f)) return f;
   }
   throw new Error("the dwm bin is not built (pnpm build)");
-}
-
-/** The live holder of a run's lock (its lease not expired, its process alive), or null. */
-export function liveHolder(runDir: string, now: string): Holder | null {
-  let info: Holder;
-  try {
-    info = JSON.parse(fs.readFileSync(path.join(runDir, "lock"), "utf8")) as Holder;
-  } catch {
-    return null;
-  }
-  if (!(Date.parse(info.expires_at) > Date.parse(now))) return null;
-  try {
-    process.kill(info.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ESRCH") return null;
-  }
-  return { pid: info.pid, host: info.host, expires_at: info.expires_at };
 }
 
 /** Resolve the run tool's target as `dwm run` would: a plan file (its run located without compiling), a run directory, or a run in the store. */
@@ -154,7 +131,7 @@ export function createRunLauncher(options: LauncherOptions = {}) {
     };
     const follow = `status, next and log (after_seq) follow the run; gates lists what waits for a person`;
     // The lease is another process's, written with the real clock.
-    const holder = liveHolder(t.runDir, new Date().toISOString());
+    const holder = runLockHolder(t.runDir, new Date().toISOString());
     const mine = started.get(t.runId);
     if (holder || (mine && mine.exitCode === null && mine.signalCode === null)) {
       return {
@@ -253,7 +230,7 @@ async function settle(
   while (Date.now() < deadline) {
     if (code !== null) return { exitCode: code };
     const pid = child.pid ?? -1;
-    if (liveHolder(t.runDir, new Date().toISOString())?.pid === pid && leasesOf(t.runDir, pid) >= t.leases)
+    if (runLockHolder(t.runDir, new Date().toISOString())?.pid === pid && leasesOf(t.runDir, pid) >= t.leases)
       return { exitCode: null };
     await sleep(pollMs);
   }
