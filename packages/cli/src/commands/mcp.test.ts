@@ -80,6 +80,15 @@ async function until<T>(what: string, f: () => Promise<T | null>, timeoutMs = 90
   }
 }
 
+/** The outcome a detached runner printed last in its log (`.dwm/mcp/<run>.log`), once it has. */
+function runnerOutcome(log: string): Promise<{ kind: string; status?: string }> {
+  return until(`the runner's outcome in ${log}`, async () => {
+    const last = fs.readFileSync(log, "utf8").trim().split("\n").at(-1);
+    const doc = last ? (JSON.parse(last) as { kind: string; status?: string }) : null;
+    return doc?.kind === "run-outcome" ? doc : null;
+  });
+}
+
 describe("dwm mcp over stdio, with the SDK's client", () => {
   const cleanups: (() => void | Promise<void>)[] = [];
   let repo: string;
@@ -298,15 +307,7 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     const rerun = ok(await client.callTool({ name: "run", arguments: { target: runId } }));
     // A runner again, which finds nothing to do but the gate and stops there (exit 4) on its own.
     expect(["started", "finished"]).toContain(rerun.state);
-    const outcome = await until("the second runner's outcome", async () => {
-      const last = fs
-        .readFileSync(path.join(repo, rerun.log as string), "utf8")
-        .trim()
-        .split("\n")
-        .at(-1);
-      const doc = last ? (JSON.parse(last) as { kind?: string; status?: string }) : null;
-      return doc?.kind === "run-outcome" ? doc : null;
-    });
+    const outcome = await runnerOutcome(path.join(repo, rerun.log as string));
     expect(outcome).toMatchObject({ status: "gate", exit_code: 4 });
     for (const name of ["status", "next", "gates", "verify", "log"]) {
       ok(await client.callTool({ name, arguments: { run: runId } }));
@@ -333,15 +334,7 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     const started = ok(
       await agent.callTool({ name: "run", arguments: { target: "agent/workflow.plan.json" } }),
     );
-    const outcome = await until("the runner's outcome", async () => {
-      const last = fs
-        .readFileSync(path.join(agentRepo, started.log as string), "utf8")
-        .trim()
-        .split("\n")
-        .at(-1);
-      const doc = last ? (JSON.parse(last) as { kind?: string }) : null;
-      return doc?.kind === "run-outcome" ? doc : null;
-    });
+    const outcome = await runnerOutcome(path.join(agentRepo, started.log as string));
     // It stops at the write gate, which only the operator can decide; nothing was approved.
     expect(outcome).toMatchObject({ status: "gate", exit_code: 4, waiting_gates: [{ gate_id: "write" }] });
     const runDir = path.join(agentRepo, ".dwm", "runs", started.run_id as string);
