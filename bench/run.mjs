@@ -7,6 +7,8 @@
 //   --runs=N     those scenarios repeat each size N times (the median is reported)
 //   --nodes=24,22  startup also times these Node.js major versions beside this one, in the same run
 //                  (each installed from the npm registry by scripts/ci-node.sh)
+//   --items=N    fanout: at most N items in the side by side with xargs (all 1,200 files otherwise)
+//   --parts=A,B  fanout: only these rows (expansion, runloop, xargs)
 import { fork } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -23,6 +25,16 @@ const sizes = flagValue("--sizes")
   .map((x) => Number(x.replace(/_/g, "")));
 const runs = flagValue("--runs") === undefined ? undefined : Number(flagValue("--runs"));
 const nodes = flagValue("--nodes")?.split(",").filter(Boolean);
+const items = flagValue("--items") === undefined ? undefined : Number(flagValue("--items"));
+const parts = flagValue("--parts")?.split(",").filter(Boolean);
+if (items !== undefined && !(Number.isInteger(items) && items >= 1)) {
+  console.error("--items takes a whole number (--items=1000)");
+  process.exit(2);
+}
+if (parts?.some((p) => !["expansion", "runloop", "xargs"].includes(p))) {
+  console.error("--parts takes expansion, runloop or xargs (--parts=xargs)");
+  process.exit(2);
+}
 if (sizes?.some((n) => !Number.isInteger(n) || n < 1) || (runs !== undefined && !(runs >= 1))) {
   console.error("--sizes takes whole numbers (--sizes=20,200), --runs one (--runs=3)");
   process.exit(2);
@@ -36,7 +48,7 @@ if (childOf !== -1) {
   // One scenario in this process; its rows go back to the parent.
   const name = args[childOf + 1];
   const mod = await import(pathToFileURL(path.join(benchDir, "scenarios", `${name}.mjs`)).href);
-  const rows = await mod.run({ quick, large, sizes, runs, nodes });
+  const rows = await mod.run({ quick, large, sizes, runs, nodes, items, parts });
   process.send?.({ rows: rows ?? [] });
   process.exit(0);
 }

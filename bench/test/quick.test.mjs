@@ -58,4 +58,22 @@ describe("pnpm bench --quick", () => {
     expect(ratios.length, "no ratio column").toBeGreaterThan(0);
     for (const [, v] of ratios) expect(Number.isFinite(Number(v)), `ratio ${v}`).toBe(true);
   });
+
+  it("fanout ran the side by side with xargs on the quick repository, results equal", () => {
+    const doc = JSON.parse(fs.readFileSync(path.join(out, "fanout.json"), "utf8"));
+    const row = doc.rows.find((r) => r.measure === "vs xargs");
+    expect(row, "no vs xargs row").toBeDefined();
+    // The scenario fails before writing its result when the sides differ; the row says they did not.
+    expect(row.equal).toBe(true);
+    expect(row.items).toBe(20);
+    expect(row.files).toBe(25);
+    expect(row.concurrency).toBe(8);
+    expect(row.sandbox).toMatch(/^(bubblewrap \(.+\)|none: bubblewrap missing, --no-sandbox)$/);
+    for (const k of ["xargs_ms", "dwm_ms", "ratio", "overhead_per_item_ms"])
+      expect(Number.isFinite(Number(row[k])), `${k} ${row[k]}`).toBe(true);
+    expect(Number(row.dwm_ms)).toBeGreaterThan(0);
+    expect(Number(row.xargs_ms)).toBeGreaterThan(0);
+    // The main branch and the run's integration branch, no per-item branches.
+    expect(row.branches_left).toBe(2);
+  });
 });

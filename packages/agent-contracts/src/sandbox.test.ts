@@ -66,8 +66,12 @@ describe.skipIf(leftOut("bubblewrap"))("real agent CLIs inside the worker sandbo
       { kind: "text", text: "done" },
     ]);
 
-  async function runCli(argv: string[], backend: "codex" | "claude", agentHome: string) {
+  async function runCli(argv: string[], backend: "codex" | "claude") {
+    // A private agent home in the attempt's folder, as runAttempt makes one (makeAgentHome).
+    const agentHome = path.join(attempt.path, "agent-home");
+    fs.mkdirSync(agentHome, { recursive: true });
     const env = dwmEnv(home.path, { [KEY_ENV]: KEY_VALUE, TMPDIR: "/tmp", ...CLAUDE_OFFLINE_ENV });
+    Object.assign(env, backend === "codex" ? { CODEX_HOME: agentHome } : { CLAUDE_CONFIG_DIR: agentHome });
     if (backend === "claude")
       Object.assign(env, { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: KEY_VALUE });
     const net = workerNetwork(backend, false, backend === "codex" ? server.openaiBaseUrl : server.url);
@@ -79,6 +83,8 @@ describe.skipIf(leftOut("bubblewrap"))("real agent CLIs inside the worker sandbo
       inputsDir: null,
       stores: [path.join(repo.path, ".dwm")],
       home: home.path,
+      // The operator's own agent homes are hidden, as runAttempt hides them (operatorAgentState).
+      hidden: [".codex", ".claude"].map((d) => path.join(home.path, d)),
       agentHomes: [agentHome],
       network: net.network,
     });
@@ -129,7 +135,6 @@ describe.skipIf(leftOut("bubblewrap"))("real agent CLIs inside the worker sandbo
           "-",
         ],
         "codex",
-        path.join(home.path, ".codex"),
       );
       expect(r.exitCode, r.stderr).toBe(0);
       const done = r.stdout
@@ -161,7 +166,6 @@ describe.skipIf(leftOut("bubblewrap"))("real agent CLIs inside the worker sandbo
         "Bash",
       ],
       "claude",
-      path.join(home.path, ".claude"),
     );
     expect(r.exitCode, r.stderr).toBe(0);
     const results = r.stdout

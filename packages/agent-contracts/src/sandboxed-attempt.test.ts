@@ -1,7 +1,8 @@
 // The real Codex CLI and Claude Code through runAttempt with DWM's OS sandbox on (bubblewrap), as
 // `dwm run` starts them: the scripted model on 127.0.0.1 reached through the endpoint relay with
 // the network off, the CLI's edit and shell command landing in the checkout and the attempt
-// branch, and its shell tool unable to read a file outside its view (~/.ssh).
+// branch, its shell tool unable to read a file outside its view (~/.ssh), and the CLI's state
+// and a setting its shell tries to plant kept in its private agent home, not the operator's.
 import fs from "node:fs";
 import path from "node:path";
 import { bubblewrapSandbox } from "@dwm/core";
@@ -66,19 +67,26 @@ describe.runIf(probe.ok)("real agent CLIs through runAttempt in DWM's sandbox", 
     return home;
   }
 
-  function scriptReadingOutside(home: string) {
+  /** The CLI's shell also tries to plant a setting in the operator's own agent home (`settings`), silently. */
+  function scriptReadingOutside(home: string, settings: string) {
+    const plantSetting = `{ echo '{"hooks":{}}' >> ${home}/${settings}; } 2>/dev/null`;
     server.script([
       { kind: "write", path: "src/hello.txt", content: "hello\n" },
-      { kind: "shell", command: `cat ${home}/.ssh/id_ed25519; echo made > src/made.txt` },
+      { kind: "shell", command: `${plantSetting}; cat ${home}/.ssh/id_ed25519; echo made > src/made.txt` },
       { kind: "text", text: "done" },
     ]);
+  }
+
+  /** The operator's agent homes (`dwmEnv` makes them empty) after the attempt: the CLI ran in a private one. */
+  function operatorAgentHomes(home: string): string[][] {
+    return [".codex", ".claude"].map((d) => fs.readdirSync(path.join(home, d)));
   }
 
   it.runIf(codex !== null)(
     "codex: runs with --sandbox danger-full-access inside DWM's, edits and runs its shell in the checkout, cannot read ~/.ssh",
     async () => {
       const home = plantKey();
-      scriptReadingOutside(home);
+      scriptReadingOutside(home, ".codex/config.toml");
       const binding: WorkerBinding = {
         backend: "codex",
         model: "gpt-5.5",
@@ -120,6 +128,8 @@ describe.runIf(probe.ok)("real agent CLIs through runAttempt in DWM's sandbox", 
       expect(fs.readFileSync(path.join(p.attemptDir, "workers/1-builder/last-message.md"), "utf8")).toBe(
         "done",
       );
+      // Its sessions, state and the planted setting stayed in its private home, gone with the attempt.
+      expect(operatorAgentHomes(home)).toEqual([[], []]);
     },
     180_000,
   );
@@ -128,7 +138,7 @@ describe.runIf(probe.ok)("real agent CLIs through runAttempt in DWM's sandbox", 
     "claude: its edit and Bash land in the checkout, its Bash cannot read ~/.ssh",
     async () => {
       const home = plantKey();
-      scriptReadingOutside(home);
+      scriptReadingOutside(home, ".claude/settings.json");
       const binding: WorkerBinding = {
         backend: "claude",
         model: "claude-sonnet-4-5",
@@ -153,6 +163,7 @@ describe.runIf(probe.ok)("real agent CLIs through runAttempt in DWM's sandbox", 
         .filter((s) => s !== undefined);
       expect(results).toEqual([`cat: ${home}/.ssh/id_ed25519: No such file or directory`]);
       expect(allText(p.attemptDir)).not.toContain(SECRET);
+      expect(operatorAgentHomes(home)).toEqual([[], []]);
     },
     180_000,
   );

@@ -64,6 +64,11 @@ export const cliErrors = defineErrors({
     title: "dwm land: the run's result conflicts with the branch.",
     hint: "Merge the run's integration branch by hand (`git merge dwm/<run>/integration`), resolve the conflicts and commit.",
   },
+  ERR_LAND_CONTROL_FILES: {
+    title:
+      "dwm land: the run's result changes DWM's control files (dwm.operators.json, dwm.policy.json, dwm.workers.json, .dwm/, workflow.plan.json): the keys trusted, what a policy approves, what workers run.",
+    hint: "Read the change (`git diff <base> dwm/<run>/integration -- <file>`); land it only if you mean it: `dwm land <run> --allow-control-files`.",
+  },
   ERR_LAND_GIT_FAILED: {
     title: "dwm land: a git command failed.",
     hint: "Read git's message in the details (a merge commit needs your git identity: `git config user.name` and `user.email`).",

@@ -145,7 +145,8 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "land",
-    usage: "dwm land <run> [--into BRANCH] [--ff-only|--merge] [--store DIR] [--json]",
+    usage:
+      "dwm land <run> [--into BRANCH] [--ff-only|--merge] [--allow-control-files] [--store DIR] [--json]",
     summary:
       "Bring a completed, verified run's result (its integration branch) into a branch: the one the run started from, or --into BRANCH; refuses uncommitted changes there.",
     positionals: { min: 1, max: 1 },
@@ -164,6 +165,11 @@ export const COMMANDS: CommandSpec[] = [
         type: "boolean",
         description:
           "Always record a merge commit (by default a branch that did not move is fast-forwarded).",
+      },
+      "allow-control-files": {
+        type: "boolean",
+        description:
+          "Land a result that changes DWM's control files (dwm.operators.json, dwm.policy.json, dwm.workers.json, .dwm/, workflow.plan.json); refused without it.",
       },
       ...json,
     },

@@ -40,7 +40,7 @@ export { type HostProcessRunner, hostProcessRunner } from "./host-process-runner
 export type { ReadJsonOptions } from "./json-input.js";
 export { JSON_INPUT_LIMITS, parseJsonText, readJsonFile } from "./json-input.js";
 export type { AcquireLockOptions, LockHandle, LockInfo } from "./lock.js";
-export { acquireLock } from "./lock.js";
+export { acquireLock, pidAlive } from "./lock.js";
 export { MinHeap } from "./min-heap.js";
 export {
   createOperatorKey,
@@ -61,6 +61,7 @@ export { checkRelativePath, isInside, resolveInside } from "./paths.js";
 export type { Clock, ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 export { systemClock } from "./ports.js";
 export { execaProcessRunner, MAX_CAPTURED_OUTPUT, nodeProcessRunner } from "./process-runner.js";
+export { packetRefPath, refSegment } from "./ref-names.js";
 export type {
   PreparedSpawn,
   Sandbox,

@@ -39,7 +39,8 @@ export interface AcquireLockOptions {
   isAlive?: (pid: number) => boolean;
 }
 
-function defaultIsAlive(pid: number): boolean {
+/** Is process `pid` alive on this host (EPERM: alive, another user's)? */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -156,7 +157,7 @@ export function acquireLock(file: string, options: AcquireLockOptions): LockHand
   const me: Contender = {
     pid: options.pid ?? process.pid,
     host: options.host ?? os.hostname(),
-    isAlive: options.isAlive ?? defaultIsAlive,
+    isAlive: options.isAlive ?? pidAlive,
   };
   const make = (): LockInfo => {
     const now = options.clock.now();

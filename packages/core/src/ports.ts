@@ -29,6 +29,11 @@ export interface ProcessRequest {
   killGraceMs?: number | undefined;
   /** Abort from outside (e.g. the run stops); treated like a timeout. */
   signal?: AbortSignal | undefined;
+  /**
+   * At most this many bytes go to each of `stdoutFile` and `stderrFile` while the process runs:
+   * past it, the process group is killed and `outputCapped` names the stream. Unset: no cap.
+   */
+  maxOutputBytes?: number | undefined;
 }
 
 export interface ProcessResult {
@@ -43,6 +48,8 @@ export interface ProcessResult {
   stdout: string;
   stderr: string;
   pid: number | null;
+  /** The output file that reached `maxOutputBytes` first (the group was killed then); absent or null otherwise. */
+  outputCapped?: "stdout" | "stderr" | null;
 }
 
 /** Runs processes. The real adapter is `nodeProcessRunner`; tests use `FakeProcessRunner`. */

@@ -93,6 +93,46 @@ describe.each([
     expect(fs.readFileSync(path.join(dir, "e"), "utf8")).toBe("err\n");
   });
 
+  it("maxOutputBytes: output under the cap is kept whole, and nothing is capped", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
+    const r = await runner.run({
+      argv: ["sh", "-c", "echo out; echo err >&2"],
+      cwd: dir,
+      env,
+      stdoutFile: path.join(dir, "o"),
+      stderrFile: path.join(dir, "e"),
+      maxOutputBytes: 4,
+    });
+    expect([r.exitCode, r.outputCapped]).toEqual([0, null]);
+    expect(fs.readFileSync(path.join(dir, "o"), "utf8")).toBe("out\n");
+    expect(fs.readFileSync(path.join(dir, "e"), "utf8")).toBe("err\n");
+  });
+
+  it.each([
+    ["stdout", "yes 0123456789abcdef"],
+    ["stderr", "yes 0123456789abcdef >&2"],
+  ])(
+    "maxOutputBytes: a process printing to %s without end is killed at the cap while it runs; the file holds the cap",
+    async (stream, command) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
+      const cap = 100_000;
+      const r = await runner.run({
+        argv: ["sh", "-c", `${command}; echo never`],
+        cwd: dir,
+        env,
+        stdoutFile: path.join(dir, "stdout"),
+        stderrFile: path.join(dir, "stderr"),
+        maxOutputBytes: cap,
+        timeoutMs: 60_000,
+      });
+      expect([r.outputCapped, r.signal, r.timedOut]).toEqual([stream, "SIGKILL", false]);
+      const kept = fs.readFileSync(path.join(dir, stream), "utf8");
+      expect(kept.length).toBe(cap);
+      expect(kept.startsWith("0123456789abcdef\n0123456789abcdef\n")).toBe(true);
+      expect(kept).not.toContain("never");
+    },
+  );
+
   it("a timeout kills the whole process tree, grandchildren included", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dwm-pr-"));
     const pidFile = path.join(dir, "gc.pid");

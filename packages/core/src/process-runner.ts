@@ -46,6 +46,92 @@ function collect(stream: NodeJS.ReadableStream | null, over: () => void): () => 
 }
 
 /**
+ * Copies a child's output stream into the open file `fd`, at most `cap` bytes (written as it
+ * comes, so memory stays bounded); past it `over` is called once and the rest is dropped. The
+ * file is closed when the stream closes.
+ */
+function pumpCapped(stream: NodeJS.ReadableStream | null, fd: number, cap: number, over: () => void): void {
+  let size = 0;
+  let full = false;
+  const close = () => fs.closeSync(fd);
+  if (stream === null) {
+    close();
+    return;
+  }
+  stream.on("data", (b: Buffer) => {
+    if (full) return;
+    const n = Math.min(b.length, cap - size);
+    let done = 0;
+    while (done < n) done += fs.writeSync(fd, b, done, n - done);
+    size += n;
+    if (n < b.length) {
+      full = true;
+      over();
+    }
+  });
+  stream.once("close", close);
+}
+
+/**
+ * The output files of one request, opened before the spawn. Without a cap the child writes them
+ * itself (`stdio` holds their descriptors); with `maxOutputBytes` its output comes through pipes
+ * and `pump` writes it, capped. A stream without a file is a pipe read into memory (`collect`).
+ */
+class OutputFiles {
+  readonly stdio: [number | "pipe", number | "pipe"] = ["pipe", "pipe"];
+  private readonly pumpTo: [number | null, number | null] = [null, null];
+  private readonly cap: number | undefined;
+  capped: "stdout" | "stderr" | null = null;
+
+  constructor(req: ProcessRequest) {
+    this.cap = req.maxOutputBytes;
+    try {
+      for (const [i, f] of [req.stdoutFile, req.stderrFile].entries()) {
+        if (f === undefined) continue;
+        const fd = fs.openSync(f, "w");
+        if (this.cap === undefined) this.stdio[i] = fd;
+        else this.pumpTo[i] = fd;
+      }
+    } catch (e) {
+      this.closeAll();
+      throw e;
+    }
+  }
+
+  get piped(): boolean {
+    return this.cap !== undefined;
+  }
+
+  /** After the spawn: the child holds its own copies of the files it writes itself. */
+  closeChildFiles(): void {
+    for (const fd of this.stdio) if (fd !== "pipe") fs.closeSync(fd);
+    this.stdio[0] = this.stdio[1] = "pipe";
+  }
+
+  closeAll(): void {
+    this.closeChildFiles();
+    for (const fd of this.pumpTo) if (fd !== null) fs.closeSync(fd);
+  }
+
+  /** Start copying the child's streams into the capped files; `over` runs at the first stream past the cap. Returns the streams left to `collect`. */
+  pump(
+    streams: [NodeJS.ReadableStream | null, NodeJS.ReadableStream | null],
+    over: () => void,
+  ): [NodeJS.ReadableStream | null, NodeJS.ReadableStream | null] {
+    const names = ["stdout", "stderr"] as const;
+    return streams.map((stream, i) => {
+      const fd = this.pumpTo[i];
+      if (fd === null || fd === undefined) return stream;
+      pumpCapped(stream, fd, this.cap ?? 0, () => {
+        this.capped ??= names[i] ?? "stdout";
+        over();
+      });
+      return null;
+    }) as [NodeJS.ReadableStream | null, NodeJS.ReadableStream | null];
+  }
+}
+
+/**
  * The real ProcessRunner, on `node:child_process` directly (no wrapper: a run loop spawns
  * several processes per packet, and each layer's per-spawn cost is paid on the main thread).
  *
@@ -53,7 +139,9 @@ function collect(stream: NodeJS.ReadableStream | null, over: () => void): () => 
  * grandchildren alike (SIGTERM, then SIGKILL after a grace period), and whatever the child left
  * behind in its group is killed when it exits — before its output is awaited, so a background
  * process holding stdout open cannot hold the result up. Output past MAX_CAPTURED_OUTPUT (per
- * stream, in memory) kills the group; the result then says so on stderr.
+ * stream, in memory) kills the group; the result then says so on stderr. With `maxOutputBytes`,
+ * the output files are written through pipes and capped while the process runs: a process
+ * printing without end cannot fill the disk, its group is killed at the cap (`outputCapped`).
  */
 export const nodeProcessRunner: ProcessRunner = {
   run(req: ProcessRequest): Promise<ProcessResult> {
@@ -72,36 +160,26 @@ export const nodeProcessRunner: ProcessRunner = {
       ...r,
     });
 
-    const fds: number[] = [];
-    const openOut = (f: string | undefined): number | "pipe" => {
-      if (f === undefined) return "pipe";
-      const fd = fs.openSync(f, "w");
-      fds.push(fd);
-      return fd;
-    };
-    const closeFds = () => {
-      for (const fd of fds.splice(0)) fs.closeSync(fd);
-    };
-
+    let files: OutputFiles;
     let child: ReturnType<typeof spawn>;
+    try {
+      files = new OutputFiles(req);
+    } catch (e) {
+      return Promise.resolve(done({ spawnError: errorCode(e) }));
+    }
     try {
       child = spawn(file, args, {
         cwd: req.cwd,
         env: { ...req.env },
         detached: true,
-        stdio: [
-          req.stdin === undefined ? "ignore" : "pipe",
-          openOut(req.stdoutFile),
-          openOut(req.stderrFile),
-        ],
+        stdio: [req.stdin === undefined ? "ignore" : "pipe", ...files.stdio],
       });
     } catch (e) {
-      // Raised before any process existed: an output file that cannot be opened, a NUL in argv.
-      closeFds();
+      // Raised before any process existed: a NUL in argv.
+      files.closeAll();
       return Promise.resolve(done({ spawnError: errorCode(e) }));
     }
-    // The child holds its own copies of the output files.
-    closeFds();
+    files.closeChildFiles();
 
     return new Promise<ProcessResult>((resolve) => {
       const pid = child.pid ?? null;
@@ -119,8 +197,11 @@ export const nodeProcessRunner: ProcessRunner = {
         overflow = true;
         if (pid !== null) killGroup(pid, "SIGKILL");
       };
-      const stdout = collect(child.stdout, tooMuch);
-      const stderr = collect(child.stderr, tooMuch);
+      const [outStream, errStream] = files.pump([child.stdout, child.stderr], () => {
+        if (pid !== null) killGroup(pid, "SIGKILL");
+      });
+      const stdout = collect(outStream, tooMuch);
+      const stderr = collect(errStream, tooMuch);
       // A run's stop signal outlives thousands of children: each one's listener goes when it ends.
       const finish = (r: Partial<ProcessResult>) => {
         req.signal?.removeEventListener("abort", stop);
@@ -136,6 +217,13 @@ export const nodeProcessRunner: ProcessRunner = {
       // Anything the child left running in its group (daemons, background jobs) goes at its exit.
       child.once("exit", () => {
         if (pid !== null) killGroup(pid, "SIGKILL");
+        // A process that left the group (setsid) could hold a pipe open for ever: stop reading after the grace.
+        if (files.piped) {
+          setTimeout(() => {
+            child.stdout?.destroy();
+            child.stderr?.destroy();
+          }, req.killGraceMs ?? 2000).unref();
+        }
       });
       child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
         if (pid === null) return;
@@ -143,7 +231,14 @@ export const nodeProcessRunner: ProcessRunner = {
         if (overflow) {
           err += `${err === "" || err.endsWith("\n") ? "" : "\n"}[dwm: output over ${MAX_CAPTURED_OUTPUT} bytes; the process group was killed]\n`;
         }
-        finish({ exitCode: code, signal, timedOut, stdout: stdout(), stderr: err });
+        finish({
+          exitCode: code,
+          signal,
+          timedOut,
+          stdout: stdout(),
+          stderr: err,
+          ...(files.piped ? { outputCapped: files.capped } : {}),
+        });
       });
 
       if (pid === null) return;

@@ -1,5 +1,7 @@
+export { refSegment } from "@dwm/core";
 export { COVERED_AGENT_CLI_VERSIONS } from "./agent-cli-versions.js";
 export { attemptFiles } from "./attempt-files.js";
+export { removeDeadAttemptSpaces } from "./attempt-spaces.js";
 export {
   loadWorkerBindings,
   parseWorkerBindings,
@@ -15,8 +17,7 @@ export { BACKEND_ENV_NAMES, BASE_ENV_NAMES, isSecretName } from "./internal/env.
 export type { GitPort, GitResult, GitRunOptions } from "./internal/git.js";
 export { createGit } from "./internal/git.js";
 export { looksLikePath } from "./internal/ownership.js";
-export { pruneWorktrees } from "./prune-worktrees.js";
-export { attemptRef, integrationBranch, qualifiedRef, refSegment, runRefPrefix } from "./refs.js";
+export { attemptRef, integrationBranch, qualifiedRef, runRefPrefix } from "./refs.js";
 export type { RepositoryAllowance, RepositoryFinding, RepositorySnapshot } from "./repo-integrity.js";
 export {
   checkoutFlagFindings,

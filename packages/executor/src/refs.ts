@@ -4,15 +4,7 @@
 // a fan-out of thousands of items leaves no branch per item in the user's repository, only
 // the run's integration branch, which is where the user looks for the result.
 
-/** A ref-safe rendering of a slug segment (slugs may contain `..` or end in `.lock`, refs may not). */
-export function refSegment(s: string): string {
-  let out = s.replace(/\.{2,}/g, ".");
-  if (out.endsWith(".lock")) out = `${out.slice(0, -5)}-lock`;
-  if (out.endsWith(".")) out = `${out.slice(0, -1)}-`;
-  return out;
-}
-
-const packetPath = (packetId: string) => packetId.split("/").map(refSegment).join("/");
+import { packetRefPath, refSegment } from "@dwm/core";
 
 /** `refs/dwm/<run>/`: where every ref DWM makes for a run's attempts lives (the integration branch aside). */
 export function runRefPrefix(runId: string): string {
@@ -33,7 +25,7 @@ export function attemptRef(
   instance?: string,
 ): string {
   const scope = instance === undefined ? "" : `${instance}/`;
-  return `${runRefPrefix(runId)}attempts/${scope}${packetPath(packetId)}/${attempt}`;
+  return `${runRefPrefix(runId)}attempts/${scope}${packetRefPath(packetId)}/${attempt}`;
 }
 
 /** `dwm/<run>/integration`: the branch completed packets are merged into, the one a run leaves among the user's branches. */

@@ -45,7 +45,16 @@ import { looksLikePath } from "./internal/ownership.js";
 import { type PreparedAttempt, prepareAttempt } from "./internal/prepare.js";
 import { runInvocation } from "./internal/run-worker.js";
 import { redactStrings, sealEvidence } from "./internal/seal.js";
-import { checkView, hiddenPaths, jobView, pathBinds, type ViewBase } from "./internal/views.js";
+import { spaceOwner } from "./internal/space-owner.js";
+import {
+  checkView,
+  hiddenPaths,
+  jobView,
+  makeAgentHome,
+  operatorAgentState,
+  pathBinds,
+  type ViewBase,
+} from "./internal/views.js";
 import { attemptRef, qualifiedRef } from "./refs.js";
 import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
@@ -136,6 +145,26 @@ function recordNothingRun(ctx: AttemptContext, record: AttemptRecord, missing: J
 }
 
 /**
+ * An agent worker's invocation pointed at its private agent home in the attempt's folder, seeded
+ * from the home its environment names (the operator's, or its binding's own): see makeAgentHome.
+ * Only inside a sandbox that isolates: without one the worker has the operator's powers anyway,
+ * and Codex's own sandbox does not start its commands with a home under the temp folder. The
+ * redactor learns the tokens seeded into it.
+ */
+function withAgentHome(
+  ctx: AttemptContext,
+  ji: JobInvocation,
+  space: AttemptSpace,
+): { ji: JobInvocation; agentHome: string | null } {
+  if (!ctx.sandbox.isolates) return { ji, agentHome: null };
+  const home = makeAgentHome(ji.job, ji.env, path.join(space.root, "agent-home", String(ji.job.index)));
+  if (home === null) return { ji, agentHome: null };
+  ctx.redactor.add(home.secrets, Object.keys(home.secrets));
+  const env = { ...ji.env, ...home.env };
+  return { ji: { ...ji, env, envNames: Object.keys(env).sort() }, agentHome: home.dir };
+}
+
+/**
  * Run the jobs in order in the checkout, each in its sandbox view and staged after it ran (with
  * DWM's own git folder) so its changed paths are attributed to it. The first invocation that
  * does not end ok decides the outcome; the later ones are not started. Returns the staged tree
@@ -153,16 +182,19 @@ async function runJobs(
   const touchedBy: Attribution = new Map();
   for (const job of prep.jobs) {
     const hostIo = jobIoDir(space, job.index);
-    const ji = planJob(ctx, job, wt, hostIo);
+    const planned = planJob(ctx, job, wt, hostIo);
     if (record.outcome !== "ok" || job.binding.backend === "dry-run") {
       record.invocations.push(
-        notRun(ji, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
+        notRun(planned, whyNotStarted(job, "an earlier invocation did not end ok"), ctx.redactor),
       );
       continue;
     }
+    const { ji, agentHome } = withAgentHome(ctx, planned, space);
     for (const n of ji.envNames) record.envNames.add(n);
     const declaresOutputs = request.packet.outputs.some((o) => looksLikePath(o.artifact));
-    const { view, note } = jobView(viewBase, space.checkout, job, hostIo, ji.env, declaresOutputs);
+    // A binding's own CODEX_HOME or CLAUDE_CONFIG_DIR is hidden like the operator's.
+    const base = { ...viewBase, hidden: [...viewBase.hidden, ...operatorAgentState(planned.env)] };
+    const { view, note } = jobView(base, space.checkout, job, hostIo, ji.env, declaresOutputs, agentHome);
     if (note !== null) record.notes.push(note);
     const ran = await runInvocation(ji, {
       runner: ctx.ports.processRunner,
@@ -265,6 +297,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     // DWM's config folder (the operator's key) wherever DWM_CONFIG_DIR or XDG_CONFIG_HOME put it.
     hidden: hiddenPaths(prep.repo, prep.attemptDir, [
       dwmConfigDir(ctx.ports.env),
+      ...operatorAgentState(ctx.ports.env),
       ...(ctx.ports.hidden ?? []),
     ]),
     home: ctx.ports.env.HOME,
@@ -335,7 +368,7 @@ export async function runAttempt(request: AttemptRequest, ports: ExecutorPorts):
     if (missing !== undefined || prep.jobs.every((j) => j.binding.backend === "dry-run")) {
       recordNothingRun(ctx, record, missing);
     } else {
-      root = reserveSpace(prep.worktreeRoot);
+      root = reserveSpace(prep.worktreeRoot, spaceOwner(request.run_id));
       if (!sandbox.isolates) {
         record.notes.push(
           `no OS sandbox (${sandbox.name}): the workers and checks ran as the operator, with the operator's files, keys and git refs (lower assurance)`,

@@ -269,7 +269,7 @@ describe("what DWM notices when the sandbox did not hold (run without one)", () 
     );
   });
 
-  it("output past the binding's cap is cut, with a finding", async () => {
+  it("output past the binding's cap stops the worker there, with a finding", async () => {
     const a = await runAttempt(
       request(repo.path, packet({ outputs: [] }), {
         builder: {
@@ -282,10 +282,12 @@ describe("what DWM notices when the sandbox did not hold (run without one)", () 
       { ...ports(store), sandbox: noSandbox },
     );
     expect(fs.statSync(path.join(ports(store).attemptDir, "workers/1-builder/stdout")).size).toBe(1000);
+    expect(a.outcome).toBe("task-failed");
     expect(a.findings).toEqual([
       {
         code: "output-truncated",
-        message: "worker builder wrote more than 1000 bytes to 1 output(s): each was cut there",
+        message:
+          "worker builder wrote more than 1000 bytes to 1 output(s): stopped at the cap (its process group killed); each was cut there",
         worker_id: "builder",
         paths: ["workers/1-builder/stdout"],
       },

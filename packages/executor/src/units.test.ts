@@ -1,16 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
-import { digest, nodeProcessRunner } from "@dwm/core";
+import { digest } from "@dwm/core";
 import { git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
 import { describe, expect, it } from "vitest";
 import { loadWorkerBindings, parseWorkerBindings, resolveBinding } from "./bindings.js";
 import { gatewayEnv, planInvocation } from "./internal/backends.js";
 import { isVerificationCommand, planChecks } from "./internal/checks.js";
 import { Redactor } from "./internal/env.js";
-import { createGit, serializePerRepo } from "./internal/git.js";
+import { serializePerRepo } from "./internal/git.js";
 import { looksLikePath, ownershipRule } from "./internal/ownership.js";
 import { parseClaude, parseCodex, sumTokens } from "./internal/transcripts.js";
-import { pruneWorktrees } from "./prune-worktrees.js";
 import { attemptRef, integrationBranch, qualifiedRef } from "./refs.js";
 import { isInfraOutcome } from "./run-attempt.js";
 import { bindingsOf, packet, worker } from "./test-support/builders.js";
@@ -305,29 +304,6 @@ describe("git", () => {
     };
     await Promise.all([serializePerRepo("/tmp/x", op("a", 20)), serializePerRepo("/tmp/x", op("b", 1))]);
     expect(order).toEqual(["start a", "end a", "start b", "end b"]);
-  });
-
-  it("pruneWorktrees removes the worktrees a crashed run left, keeps branches and other runs", async () => {
-    const repo = makeGitRepo();
-    const tmp = makeTempDir();
-    const a = path.join(tmp.path, "dwm-wt-a", "wt");
-    const b = path.join(tmp.path, "dwm-wt-b", "wt");
-    fs.mkdirSync(path.dirname(a));
-    fs.mkdirSync(path.dirname(b));
-    git(repo.path, "worktree", "add", "-q", "-b", "dwm/run-1/p/1", a);
-    git(repo.path, "worktree", "add", "-q", "-b", "dwm/run-2/p/1", b);
-    const removed = await pruneWorktrees(repo.path, "run-1", {
-      processRunner: nodeProcessRunner,
-      env: process.env,
-    });
-    expect(removed).toEqual(["dwm/run-1/p/1"]);
-    expect(fs.existsSync(path.dirname(a))).toBe(false);
-    expect(fs.existsSync(b)).toBe(true);
-    expect(git(repo.path, "branch", "--list", "dwm/run-1/*")).toContain("dwm/run-1/p/1");
-    const git2 = createGit(nodeProcessRunner, process.env);
-    expect((await git2.run(repo.path, ["worktree", "list", "--porcelain"])).stdout).not.toContain("dwm-wt-a");
-    repo.cleanup();
-    tmp.cleanup();
   });
 });
 

@@ -30,7 +30,10 @@ export interface WorkerLayout {
   home: string | undefined;
   /** More paths to hide (DWM's config and key folders when they live elsewhere). */
   hidden?: readonly string[];
-  /** Folders an agent CLI keeps its own state in (its config home): read-write. */
+  /**
+   * The worker's private agent home (its CLI's config home, made for this attempt and removed
+   * with it): read-write. Never the operator's `~/.codex` or `~/.claude`: those are hidden.
+   */
   agentHomes?: readonly string[];
   network: SandboxView["network"];
   /** Folders of programs the worker runs that the private /tmp would hide (PATH entries there): read-only. */

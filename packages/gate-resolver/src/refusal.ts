@@ -7,8 +7,19 @@ import type { EventDraft } from "@dwm/runtime";
  */
 const TRANSIENT = new Set(["ERR_GATE_NOT_OPEN", "ERR_GATE_PACKET_IN_FLIGHT", "ERR_GATE_REVIEW_REQUIRED"]);
 
-/** Whether an approval refused with `code` can never count (journal it as approval.refused). */
-export function isFinalRefusal(code: string): boolean {
+/**
+ * Gate states in which ERR_GATE_NOT_OPEN is for good: a rejected gate is asked again with the
+ * reworked packets' new digest (an approval written before never matches it, and was not shown
+ * that work), a superseded one never again. Left pending, such an approval would wait for ever.
+ */
+const NEVER_OPEN_FOR_IT = new Set(["rejected", "superseded"]);
+
+/**
+ * Whether an approval refused with `code` can never count (journal it as approval.refused);
+ * `details` is the refusal's (ERR_GATE_NOT_OPEN names the gate's state in `gate_state`).
+ */
+export function isFinalRefusal(code: string, details?: Readonly<Record<string, unknown>>): boolean {
+  if (code === "ERR_GATE_NOT_OPEN") return NEVER_OPEN_FOR_IT.has(String(details?.gate_state));
   return !TRANSIENT.has(code);
 }
 

@@ -167,21 +167,21 @@ function checkApproval(
     throw gateResolverErrors.create(
       "ERR_GATE_NOT_OPEN",
       `gate ${approval.gate_id} was rejected; it is asked again once the reworked packets have completed again`,
-      { details: { gate_id: approval.gate_id } },
+      { details: { gate_id: approval.gate_id, gate_state: s } },
     );
   }
   if (s === "superseded") {
     throw gateResolverErrors.create(
       "ERR_GATE_NOT_OPEN",
       `gate ${approval.gate_id} was superseded: ${view.state.reason ?? "the packets it held run again"}; nothing is asked any more`,
-      { details: { gate_id: approval.gate_id } },
+      { details: { gate_id: approval.gate_id, gate_state: s } },
     );
   }
   if (s === "closed" && !view.preapprovable) {
     throw gateResolverErrors.create(
       "ERR_GATE_NOT_OPEN",
       `gate ${approval.gate_id} (${view.artifact?.source ?? "runtime"}) is not open yet; human gates are decided once the run reaches them`,
-      { details: { gate_id: approval.gate_id } },
+      { details: { gate_id: approval.gate_id, gate_state: s } },
     );
   }
   for (const id of approval.packets) {

@@ -87,6 +87,12 @@ const entries = {
     hint: "The work cannot be trusted: look at what changed (the finding names it) and decide by hand; it is never approved.",
     effects: ["human"],
   },
+  REVIEW_CONTROL_FILE_CHANGED: {
+    title:
+      "The attempt changed DWM's own control files (dwm.operators.json, dwm.policy.json, dwm.workers.json, .dwm/, the run's plan file).",
+    hint: "Whatever the packet's ownership says, only a human passes this: read the change (a trusted key, a policy, a binding) and decide with `dwm approve` or `dwm reject`; `dwm land` refuses it without --allow-control-files.",
+    effects: ["human"],
+  },
   REVIEW_OUTPUT_TRUNCATED: {
     title:
       "A stream or a handed-back file of the attempt was cut at the output cap, so the evidence is incomplete.",

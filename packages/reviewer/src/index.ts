@@ -1,6 +1,7 @@
 export { reviewerErrors } from "./errors.js";
 export type { FindingDescriptor, ReviewFindingCode } from "./findings.js";
 export { reviewFindings } from "./findings.js";
+export { CONTROL_FILE_NAMES, isControlFile } from "./internal/checks/control-files.js";
 export type { ReworkRequest } from "./repair-prompt.js";
 export { renderRepairPrompt, renderReworkPrompt } from "./repair-prompt.js";
 export type {

@@ -410,6 +410,57 @@ describe("reviewAttempt: checks against agent cheats", () => {
   });
 });
 
+describe("reviewAttempt: DWM's control files", () => {
+  const changed = (...paths: string[]) =>
+    paths.map((p) => ({ path: p, status: "modified" as const, workers: ["builder"] }));
+
+  it("a change to one needs a human, even when the packet owns everything, and the reviewer worker is not asked", async () => {
+    const owner = makePacket({ workers: [worker({ ownership: ["**"] })] });
+    for (const file of [
+      "dwm.operators.json",
+      "dwm.policy.json",
+      "dwm.workers.json",
+      "sub/dwm.workers.json",
+      ".dwm/runs/r/approvals/g/1.json",
+      "workflow.plan.json",
+      "plans/release.json",
+    ]) {
+      const b = new AttemptBuilder(tmp.path, owner);
+      let asked = 0;
+      const r = await review(owner, b.good({ changed_files: changed("src/thing.ts", file) }), {
+        controlFiles: ["plans/release.json"],
+        runReviewerWorker: async () => {
+          asked++;
+          return { verdict: "approved", summary: "fine", transcript: null };
+        },
+      });
+      expect([file, r.verdict], file).toEqual([file, "needs-human"]);
+      expect(r.findings.map((f) => [f.code, f.effect, f.message])).toEqual([
+        [
+          "REVIEW_CONTROL_FILE_CHANGED",
+          "human",
+          `the attempt changed DWM's own control files: ${file} (modified)`,
+        ],
+      ]);
+      expect(r.checks.find((c) => c.id === "permissions:control-files")?.status).toBe("fail");
+      expect(asked).toBe(0);
+    }
+  });
+
+  it("files that only look alike are not control files", async () => {
+    const owner = makePacket({ workers: [worker({ ownership: ["**"] })] });
+    const b = new AttemptBuilder(tmp.path, owner);
+    const r = await review(
+      owner,
+      b.good({
+        changed_files: changed("src/dwm.operators.json.md", "docs/dwm-policy.json", "plans/release.json"),
+      }),
+    );
+    expect(codes(r)).toEqual([]);
+    expect(r.verdict).toBe("approved");
+  });
+});
+
 describe("reviewAttempt: the reviewer worker", () => {
   it("is asked to refute a result the checks passed; its verdict and transcript are evidence", async () => {
     const packet = makePacket();

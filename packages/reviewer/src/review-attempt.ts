@@ -1,6 +1,7 @@
 import { type Clock, digest } from "@dwm/core";
 import { type Attempt, type Packet, type Review, validateSchema } from "@dwm/schemas";
 import { reviewerErrors } from "./errors.js";
+import { checkControlFiles } from "./internal/checks/control-files.js";
 import { checkFalsifiable } from "./internal/checks/falsifiable.js";
 import { checkOutcome } from "./internal/checks/outcome.js";
 import { checkOutputs } from "./internal/checks/outputs.js";
@@ -28,6 +29,11 @@ export interface ReviewOptions {
    * phase, no reviewer worker): `needs-human` (default) or `approve`.
    */
   unverifiable?: "needs-human" | "approve" | undefined;
+  /**
+   * Repository paths of control files beyond the built-in ones (the plan file the run was
+   * compiled from): a change to any of them needs a human (REVIEW_CONTROL_FILE_CHANGED).
+   */
+  controlFiles?: readonly string[] | undefined;
 }
 
 function assertInput(packet: Packet, attempt: Attempt): void {
@@ -97,7 +103,8 @@ function reviewOf(
  * Review one attempt of one packet from its recorded evidence: deterministic checks
  * first (outcome, declared outputs, handoff formats and required fields, validation
  * and verification results DWM recorded, permissions, test-weakening in the diff),
- * then, only when they all pass, the optional reviewer worker. Reads the attempt
+ * then, only when they all pass, the optional reviewer worker. A change to DWM's control files
+ * (checkControlFiles) always needs a human, whatever the packet's ownership. Reads the attempt
  * directory (every file digest-checked against attempt.json); writes nothing.
  */
 export async function reviewAttempt(
@@ -120,8 +127,9 @@ export async function reviewAttempt(
   const recorded = checkRecordedChecks(attempt, ev);
   const earlier = [outcome, outputs, recorded].flatMap((j) => j.findings);
   const permissions = checkPermissions(packet, attempt, earlier);
+  const control = checkControlFiles(attempt, options.controlFiles);
   const tests = checkTestWeakening(packet, attempt, ev);
-  const judged: Judgement[] = [outcome, outputs, recorded, permissions, tests];
+  const judged: Judgement[] = [outcome, outputs, recorded, permissions, control, tests];
   let worker: Review["reviewer_worker"] = null;
   if (options.runReviewerWorker && verdictOf(judged) === "approved") {
     const checks = judged.flatMap((j) => j.checks);

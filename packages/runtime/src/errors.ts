@@ -147,24 +147,26 @@ export const runtimeErrors = defineErrors({
     exitCode: EXIT.integrity,
   },
   ERR_VERIFY_LEFTOVER_ATTEMPT: {
-    title: "Files of an attempt that was in flight when its runner died, not yet recorded in the journal.",
+    title:
+      "Files of an attempt that was in flight when its runner died, not yet recorded in the journal (or the copy of a handoff its packet declares, with the bytes its attempt recorded, made before the event naming it).",
     hint: "Not tampering: `dwm run` abandons the attempt (journaled) and runs the packet again.",
     exitCode: EXIT.integrity,
   },
   ERR_VERIFY_LEFTOVER_ATTESTATION: {
     title:
-      "A signed attestation of a completed packet or run, written but not journaled yet (its runner died in between).",
+      "A signed attestation of a completed packet or run, written but not journaled yet (its runner died in between): at the path of the next attestation, signed by a trusted key over that packet, attempt and run.",
     hint: "Not tampering: `dwm run` attests the packet (or run) again and journals it.",
     exitCode: EXIT.integrity,
   },
   ERR_VERIFY_PENDING_APPROVAL: {
     title:
-      "An approval of a gate that waits for a decision, written but not journaled yet (a runner held the lock, or the approve stopped before journaling).",
-    hint: "Not tampering: `dwm run` checks it again and journals it (or says why it refuses it).",
+      "An approval of a gate of this run, written but not journaled yet (a runner held the lock, or the approve stopped before journaling).",
+    hint: "Not tampering: `dwm run` checks it again and journals it, or journals why it refuses it (a gate decided, rejected or superseded since).",
     exitCode: EXIT.integrity,
   },
   ERR_VERIFY_LEFTOVER_REF_LOCK: {
-    title: "A git lock file of a ref DWM owns for this run, left by a runner that died.",
+    title:
+      "A git lock file of a ref DWM owns for this run, left by a runner that died (or, for `dwm exec`'s and a queue worker's refs, younger than a lease: its writer may still hold it).",
     hint: "Not tampering: `dwm run` removes it and journals that it did.",
     exitCode: EXIT.integrity,
   },

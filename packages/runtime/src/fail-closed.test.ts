@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { FakeClock } from "@dwm/test-utils";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { encodeEvent, eventBody, JOURNAL_FILE } from "./events.js";
 import { openJournal, readJournal } from "./journal.js";
 import { HEAD_FILE, readJournalHead, writeJournalHead } from "./journal-head.js";
@@ -218,48 +218,8 @@ describe("crash leftovers: recoverable, not tampering", () => {
     });
   });
 
-  it("a handoff copied for a packet reviewed but not completed is a repairable leftover; once nothing is in review, a stray", () => {
-    withRun((s) => {
-      const j = open(s);
-      const digest = s.run.packets.find((p) => p.packet_id === "review")?.digest ?? "";
-      j.append("packet.dispatched", {
-        packet_id: "review",
-        attempt: 1,
-        packet_digest: digest,
-        base_commit: null,
-        backend: "shell",
-      });
-      const att = s.putFile("attempts/review/1/attempt.json", '{"packet_id":"review","attempt":1}\n');
-      j.append("attempt.recorded", {
-        packet_id: "review",
-        attempt: 1,
-        outcome: "ok",
-        attempt_digest: att.digest,
-        files: [att],
-      });
-      j.close();
-      // The crash came after the handoff's copy and before the event naming it.
-      s.putFile("handoffs/findings.json", "[]\n");
-      expect(
-        verifyRun(s.runDir, { trust: TRUST }).problems.map((p) => [p.code, p.file, p.repairable]),
-      ).toEqual([["ERR_VERIFY_LEFTOVER_ATTEMPT", "handoffs/findings.json", true]]);
-    });
-    withRun((s) => {
-      s.putFile("handoffs/findings.json", "[]\n");
-      expect(codes(s)).toContainEqual(["ERR_VERIFY_UNEXPECTED_FILE", "handoffs/findings.json"]);
-    });
-  });
-
-  it("an attestation of a completed packet the journal does not name yet is a repairable leftover; of another packet, a stray", () => {
-    withRun((s) => {
-      s.putFile("attestations/packets/inventory/2.json", "{}\n");
-      s.putFile("attestations/packets/review/1.json", "{}\n");
-      expect(codes(s)).toEqual([
-        ["ERR_VERIFY_LEFTOVER_ATTESTATION", "attestations/packets/inventory/2.json"],
-        ["ERR_VERIFY_UNEXPECTED_FILE", "attestations/packets/review/1.json"],
-      ]);
-    });
-  });
+  // A handoff copied and an attestation written before the event naming them: planted-leftovers.test.ts
+  // (a leftover only with the name, content and moment a crash leaves; otherwise tampering).
 
   it("a stale git lock of a ref DWM owns for the run: repairable, removed and journaled by the next writer", () => {
     withRun((s) => {
@@ -307,6 +267,41 @@ describe("close() after the effect is journaled", () => {
       ]);
       expect(readJournal(s.runDir).events.at(-1)?.type).toBe("run.stopped");
       expect(fs.existsSync(path.join(s.runDir, "lock"))).toBe(false);
+    });
+  });
+});
+
+describe("an append the disk refuses part-way", () => {
+  it("leaves none of its batch in the journal: a complete line of it would count on the next open", () => {
+    withRun((s) => {
+      const j = open(s);
+      const opened = fs.readFileSync(journalFile(s));
+      const real = fs.writeFileSync.bind(fs);
+      // A full disk: the first line of the batch is written, the rest refused (ENOSPC).
+      const spy = vi.spyOn(fs, "writeFileSync").mockImplementation((file, data, ...rest) => {
+        if (typeof file === "number" && String(data).includes('"detail":"first"')) {
+          const text = String(data);
+          fs.writeSync(file, text.slice(0, text.indexOf("\n") + 1));
+          throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+        }
+        return real(file, data, ...rest);
+      });
+      try {
+        expect(() =>
+          j.appendAll([
+            { type: "run.stopped", data: { reason: "interrupted", detail: "first" } },
+            { type: "run.stopped", data: { reason: "interrupted", detail: "second" } },
+          ]),
+        ).toThrow("ENOSPC");
+      } finally {
+        spy.mockRestore();
+      }
+      j.close();
+      expect(fs.readFileSync(journalFile(s)).equals(opened)).toBe(true);
+      const again = open(s);
+      again.close();
+      expect(readJournal(s.runDir).events.filter((e) => e.type === "run.stopped")).toEqual([]);
+      expect(verifyRun(s.runDir, { trust: TRUST }).ok).toBe(true);
     });
   });
 });

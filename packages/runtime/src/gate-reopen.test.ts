@@ -1,33 +1,16 @@
-import type { Digest } from "@dwm/core";
-import type { GateState, JournalEvent, Run, RunState } from "@dwm/schemas";
+import type { GateState, JournalEvent, RunState } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
-import { applyEvent, initialState } from "./fold.js";
+import { applyEvent } from "./fold.js";
 import { gateAskDigest, gatesAfterReopen, reopenedGateDigest } from "./gate-reopen.js";
 import { newGate, newPacket } from "./internal/fold-base.js";
+import { D, stateWith } from "./test-support/runs.js";
 
-const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
-
-function stateOf(gates: Record<string, Partial<GateState>>): RunState {
-  const run = {
-    kind: "run",
-    schema_version: "1",
-    run_id: "demo-0123456789ab",
-    plan_id: "demo",
-    plan_schema_version: "0.6",
-    plan_digest: D(1),
-    scorecard_digest: D(2),
-    compiler_version: "0.1.0",
-    revision: 1,
-    base_commit: null,
-    packets: [],
-    gates: [],
-    handoffs: [],
-  } as Run;
-  const s = initialState(run);
-  for (const id of ["build", "report", "accept"]) s.packets[id] = { ...newPacket(), state: "completed" };
-  for (const [id, g] of Object.entries(gates)) s.gates[id] = { ...newGate(), ...g };
-  return s;
-}
+/** build, report and accept completed; these gates. */
+const stateOf = (gates: Record<string, Partial<GateState>>): RunState =>
+  stateWith(
+    { build: { state: "completed" }, report: { state: "completed" }, accept: { state: "completed" } },
+    gates,
+  );
 
 const compiled = new Map([
   ["write", { packets: ["build"], source: "worker-permission" }],

@@ -22,7 +22,7 @@ export {
   readJournalHead,
   writeJournalHead,
 } from "./journal-head.js";
-export type { Leftover } from "./leftovers.js";
+export type { Leftover, LeftoverEvidence } from "./leftovers.js";
 export {
   leftoverLive,
   leftoverProblem,
@@ -32,6 +32,7 @@ export {
   tempFileOf,
 } from "./leftovers.js";
 export { applyRecompile } from "./recompile.js";
+export { restoreRewrittenHandoffs } from "./restore-handoffs.js";
 export { checkStore, verifyCacheFile, verifyRun } from "./verify.js";
 export type { SignatureReport } from "./verify-signatures.js";
 export { trustFor, verifySignatures } from "./verify-signatures.js";

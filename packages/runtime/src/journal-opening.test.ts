@@ -1,30 +1,11 @@
-import type { Digest } from "@dwm/core";
-import type { Run } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import { openingEvents } from "./journal.js";
-
-const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
+import { D, packetEntries, testRun } from "./test-support/runs.js";
 
 const run = {
-  kind: "run",
-  schema_version: "1",
-  run_id: "demo-0123456789ab",
-  plan_id: "demo",
-  plan_schema_version: "0.6",
-  plan_digest: D(1),
-  scorecard_digest: D(2),
-  compiler_version: "0.1.0",
+  ...testRun({ packets: packetEntries(["a", "b"]), gates: [{ gate_id: "g", digest: D(30) }] }),
   revision: 3,
-  base_commit: null,
-  packets: ["a", "b"].map((id, i) => ({
-    packet_id: id,
-    digest: D(10 + i),
-    prompt_digest: D(20 + i),
-    depends_on: [],
-  })),
-  gates: [{ gate_id: "g", digest: D(30) }],
-  handoffs: [],
-} as Run;
+};
 
 const base = { run, runDigest: D(99), fresh: false, torn: null, tookOver: null, pid: 42, host: "box" };
 

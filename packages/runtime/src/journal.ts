@@ -227,8 +227,10 @@ class RunJournal implements Journal {
       fs.writeFileSync(this.fd, text);
       fs.fsyncSync(this.fd);
     } catch (e) {
-      // The file may now end in a torn line and the state is ahead of it: refuse
-      // further appends; openJournal again repairs the tail and refolds.
+      // Part of the batch may be on disk (a full disk takes the first lines and refuses the
+      // rest): cut it back so the batch is all or none there too; a complete line left would
+      // count on the next open though this append failed. Refuse further appends either way.
+      this.cutBack();
       this.abandon();
       throw e;
     }
@@ -246,6 +248,17 @@ class RunJournal implements Journal {
       this.anchor.update({ seq: this.state.seq, digest: this.head, bytes: this.bytes });
     } catch (e) {
       this.warnings.push(`journal.head was not updated after event ${this.state.seq}: ${errText(e)}`);
+    }
+  }
+
+  /** Truncate the journal to the end of its last appended batch (best effort: else the next open repairs a torn tail). */
+  private cutBack(): void {
+    if (this.fd === null) return;
+    try {
+      fs.ftruncateSync(this.fd, this.bytes);
+      fs.fsyncSync(this.fd);
+    } catch {
+      // left for the next opener's torn-tail repair
     }
   }
 
@@ -421,13 +434,15 @@ function checkAnchors(dir: string, file: string, buf: Buffer, scan: ReturnType<t
 /**
  * Remove the crash leftovers nothing names and no live process writes: temp files of atomic
  * writes (their pid is gone) and git locks of this run's refs (this opener holds the run lock,
- * so the runner that held them is gone). Attempt folders are the run loop's (it abandons them).
+ * so the runner that held them is gone; a lock of a ref `dwm exec` or a queue worker writes
+ * without the run lock only once older than a lease). Attempt folders are the run loop's (it
+ * abandons them).
  */
 function removeLeftovers(dir: string, run: Run): Leftover[] {
   const found = [
-    ...storeLeftovers(dir, null).filter((l) => l.kind === "temp-file" && !leftoverLive(l, false)),
+    ...storeLeftovers(dir, null).filter((l) => l.kind === "temp-file"),
     ...refLockLeftovers(dir, run.run_id),
-  ];
+  ].filter((l) => !leftoverLive(l, false));
   const removed: Leftover[] = [];
   for (const l of found) {
     try {

@@ -1,19 +1,26 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { RunState, VerifyProblem } from "@dwm/schemas";
+import { digestBytes, openStatement, pidAlive, refSegment, type TrustStore } from "@dwm/core";
+import type { JournalEvent, RunState, VerifyProblem } from "@dwm/schemas";
+import { unfinishedPackets } from "./internal/fold-run.js";
 
 /**
  * What a crashed process leaves that nothing names, and that is not tampering:
  * - `temp-file`: the temporary file of an atomic write (`.<name>.<pid>.<hex>.tmp`, core's
  *   writeFileAtomic) or a lock moved aside (`lock.stale.<hex>`, core's acquireLock);
  * - `attempt`: files of the attempt a packet was dispatched for and that the journal has not
- *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json of an attempt not reviewed yet, and
- *   handoffs/… copied for a packet reviewed but not completed yet);
+ *   recorded yet (attempts/<p>/<n>/…, reviews/<p>/<n>.json and the reviewer's reviews/<p>/<n>.reviewer/…
+ *   of an attempt not reviewed yet, and handoffs/<artifact> copied for a packet reviewed but not
+ *   completed yet: only an artifact that packet declares as a handoff, byte for byte the output
+ *   its latest attempt recorded, whether the copy is new or written over one the journal named
+ *   for an earlier completion);
  * - `approval`: an approval of a gate not decided yet, written while a runner held
  *   the lock (or by an approve that failed before journaling it); the runner checks it again
  *   and journals it, or refuses it;
- * - `attestation`: the signed attestation of a completed packet (or of the completed run),
- *   written just before the `attestation.recorded` event that names it;
+ * - `attestation`: the signed attestation of a completed packet (or of the run about to
+ *   complete), written just before the `attestation.recorded` event that names it: only at the
+ *   path the next attestation of a completion not attested yet takes, signed by a trusted key
+ *   over a statement of that packet, attempt and run;
  * - `ref-lock`: git's `<ref>.lock` of a ref DWM owns for this run (its integration branch under
  *   refs/heads/dwm/<run>/, its attempts' refs under refs/dwm/<run>/).
  * While a runner holds the run lock these are its work in progress; once it is dead they are
@@ -56,47 +63,206 @@ function files(dir: string, rel = ""): string[] {
 
 /**
  * What the state says is being written and not recorded yet: the folder of each dispatched
- * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json).
+ * attempt (attempts/<p>/<n>), the review of each attempted one (reviews/<p>/<n>.json) and its
+ * refuting reviewer's own attempt (reviews/<p>/<n>.reviewer/, which packet.reviewed names; a
+ * resumed review starts it again from an empty folder).
  * Packet ids may hold `/` (fan-out items), so these are matched as prefixes.
  */
 function inFlight(state: RunState): string[] {
   return Object.entries(state.packets).flatMap(([id, p]) => {
     if (p?.state === "dispatched") return [`attempts/${id}/${p.attempts}`];
-    if (p?.state === "attempted") return [`reviews/${id}/${p.attempts}.json`];
+    if (p?.state === "attempted")
+      return [`reviews/${id}/${p.attempts}.json`, `reviews/${id}/${p.attempts}.reviewer`];
     return [];
   });
 }
 
+/** What a leftover's content is checked against: the (intact) journal's events, the trusted keys, the run. */
+export interface LeftoverEvidence {
+  events: readonly JournalEvent[];
+  trust: TrustStore;
+  runId: string;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+function fileDigest(file: string): string | null {
+  try {
+    return digestBytes(fs.readFileSync(file));
+  } catch {
+    return null;
+  }
+}
+
+type Output = { artifact?: unknown; format?: unknown; required_fields?: unknown[] };
+
 /**
- * Is a packet between its review and its completion: its handoffs are copied into handoffs/
- * before the event that names them (ingest-review for an attempted packet, the gate
- * resolver for a reviewed one), so a crash there leaves a handoff nothing names yet.
+ * The digest handoff `artifact` of packet `id` must have when attempt `n` copies it: the packet
+ * (named, so digest-checked) declares it as a handoff, and the attempt's record (named by
+ * attempt.recorded) holds the output found for it. Null when that attempt copies no such handoff.
  */
-function copyingHandoffs(state: RunState): boolean {
-  return Object.values(state.packets).some((p) => p?.state === "attempted" || p?.state === "reviewed");
+function recordedHandoff(
+  runDir: string,
+  id: string,
+  n: number,
+  artifact: string,
+  named: ReadonlySet<string>,
+): string | null {
+  const packetRel = `packets/${id}.json`;
+  const recordRel = `attempts/${id}/${n}/attempt.json`;
+  if (!named.has(packetRel) || !named.has(recordRel)) return null;
+  const packet = readJson(path.join(runDir, packetRel)) as { outputs?: Output[] } | null;
+  const declared = (packet?.outputs ?? []).some(
+    (o) => o.artifact === artifact && (o.format !== undefined || (o.required_fields?.length ?? 0) > 0),
+  );
+  if (!declared) return null;
+  const record = readJson(path.join(runDir, recordRel)) as {
+    outputs?: { artifact?: unknown; found?: unknown; digest?: unknown }[];
+  } | null;
+  const out = (record?.outputs ?? []).find((o) => o.artifact === artifact && o.found === true);
+  return typeof out?.digest === "string" ? out.digest : null;
 }
 
-/** An attestation file of a completed packet (attestations/packets/<p>/<n>[-k].json) or of a completed run (attestations/run/<n>.json). */
-function attesting(rel: string, state: RunState): boolean {
-  const m = /^attestations\/packets\/(.+)\/[1-9][0-9]*(-[0-9]+)?\.json$/.exec(rel);
-  if (m) return state.packets[m[1] as string]?.state === "completed";
-  return /^attestations\/run\/[0-9]+\.json$/.test(rel) && state.completed === true;
+/**
+ * Is `rel` (handoffs/<artifact>) the copy a packet between its review and its completion makes
+ * before the events naming it (ingest-review for an attempted packet, the gate resolver for a
+ * reviewed one): an artifact that packet declares as a handoff, with exactly the bytes its latest
+ * attempt recorded for it. A file under handoffs/ of any other name, content or moment is no
+ * crash's: a worker let out of its sandbox could plant one for a later reader.
+ */
+function copiedHandoff(runDir: string, rel: string, state: RunState, named: ReadonlySet<string>): boolean {
+  if (!rel.startsWith("handoffs/")) return false;
+  const artifact = rel.slice("handoffs/".length);
+  let actual: string | null | undefined;
+  for (const [id, p] of Object.entries(state.packets)) {
+    if (p?.state !== "attempted" && p?.state !== "reviewed") continue;
+    const expected = recordedHandoff(runDir, id, p.attempts, artifact, named);
+    if (expected === null) continue;
+    actual ??= fileDigest(path.join(runDir, rel));
+    if (actual === expected) return true;
+  }
+  return false;
 }
 
-/** An approval file (approvals/<gate>/<n>.json) of a gate not decided yet (closed or open). */
+/**
+ * Is the journal-named `rel` (handoffs/<artifact>), whose bytes no longer have the digest the
+ * journal recorded, the copy a reopened packet's registration writes over the old one just before
+ * its new handoff.registered: the same rule as an unnamed copy (`copiedHandoff`: a packet
+ * attempted or reviewed again declares it, and these are exactly the bytes its latest attempt
+ * recorded). The old bytes stay in the earlier attempt's evidence. Anything else is tampering.
+ */
+export function rewrittenHandoff(
+  runDir: string,
+  rel: string,
+  state: RunState,
+  named: ReadonlySet<string>,
+): Leftover | null {
+  if (!copiedHandoff(runDir, rel, state, named)) return null;
+  return { kind: "attempt", path: rel, file: path.join(runDir, rel), pid: null };
+}
+
+/**
+ * The k of the attestation the attestor writes next for packet `id`'s attempt `n`
+ * (attestations/packets/<id>/<n>[-k].json), or null when no completion of it waits for one.
+ */
+function nextPacketAttestation(events: readonly JournalEvent[], id: string, n: number): number | null {
+  let due = false;
+  let attested = 0;
+  for (const e of events) {
+    if (e.type === "packet.completed" && e.data.packet_id === id && e.data.attempt === n) due = true;
+    else if (
+      e.type === "attestation.recorded" &&
+      e.data.subject === "packet" &&
+      e.data.packet_id === id &&
+      (e.data.attempt ?? 0) === n
+    ) {
+      due = false;
+      attested++;
+    }
+  }
+  return due ? attested + 1 : null;
+}
+
+/** A signed bundle at `file` that opens with a trusted key, of `predicateType`, whose predicate has `fields`. */
+function signedBy(
+  file: string,
+  trust: TrustStore,
+  predicateType: string,
+  fields: Record<string, unknown>,
+): boolean {
+  const value = readJson(file);
+  if (value === null) return false;
+  const r = openStatement(value, trust);
+  if (!r.ok || r.value.statement.predicateType !== predicateType) return false;
+  const predicate = r.value.statement.predicate as Record<string, unknown>;
+  return Object.entries(fields).every(([k, v]) => predicate[k] === v);
+}
+
+const PACKET_ATTESTATION = /^attestations\/packets\/(.+)\/([1-9][0-9]*)(?:-([0-9]+))?\.json$/;
+const RUN_ATTESTATION = /^attestations\/run\/([1-9][0-9]*)\.json$/;
+
+/**
+ * Is `rel` the attestation a runner signed and wrote just before journaling it: at the very path
+ * the next attestation of a completion not attested yet takes (a packet's next k, or the run's
+ * next number while every packet is done and run.completed is not journaled yet), signed by a
+ * trusted key over a statement naming that packet, attempt and run. The next runner signs its
+ * own and writes it over this one.
+ */
+function pendingAttestation(runDir: string, rel: string, state: RunState, ev: LeftoverEvidence): boolean {
+  const file = path.join(runDir, rel);
+  const m = PACKET_ATTESTATION.exec(rel);
+  if (m) {
+    const id = m[1] as string;
+    const n = Number(m[2]);
+    const k = nextPacketAttestation(ev.events, id, n);
+    if (k === null || rel !== `attestations/packets/${id}/${n}${k > 1 ? `-${k}` : ""}.json`) return false;
+    return signedBy(file, ev.trust, "https://dwm.dev/attestations/packet/v1", {
+      kind: "packet-attestation",
+      run_id: ev.runId,
+      packet_id: id,
+      attempt: n,
+    });
+  }
+  const r = RUN_ATTESTATION.exec(rel);
+  if (!r || state.completed || unfinishedPackets(state).length > 0) return false;
+  const runs = ev.events.filter((e) => e.type === "attestation.recorded" && e.data.subject === "run").length;
+  if (Number(r[1]) !== runs + 1) return false;
+  return signedBy(file, ev.trust, "https://dwm.dev/attestations/run/v1", {
+    kind: "run-attestation",
+    run_id: ev.runId,
+  });
+}
+
+/**
+ * An approval file (approvals/<gate>/<n>.json) of a gate of the run, which the next runner
+ * decides: it counts it (a gate not decided yet: closed or open) or journals it as refused
+ * (approval.refused: a gate approved, rejected or superseded since the file was written, which
+ * it can never count). Two decisions `dwm approve`/`reject` wrote while a runner held the lock,
+ * or a rejection that superseded a gate, leave such files; they are never unexpected files.
+ */
 function pendingApproval(rel: string, state: RunState): boolean {
   const m = /^approvals\/(.+)\/[1-9][0-9]*\.json$/.exec(rel);
-  const g = m === null ? undefined : state.gates[m[1] as string]?.state;
-  return g === "open" || g === "closed";
+  return m !== null && state.gates[m[1] as string] !== undefined;
 }
 
-/** Temp files anywhere in the store, and files of attempts the state says are in flight (named: files the journal names). */
+/**
+ * Temp files anywhere in the store, and files of attempts the state says are in flight (named:
+ * files run.json and the journal name; a handoff copy is checked against the attempt record they
+ * name). An attestation passes for a leftover only with `evidence` to check it against.
+ */
 export function storeLeftovers(
   runDir: string,
   state: RunState | null,
   named: ReadonlySet<string> = new Set(),
   /** The store's files when the caller listed them already (else they are listed here). */
   listed?: readonly string[],
+  evidence?: LeftoverEvidence,
 ): Leftover[] {
   const out = new Map<string, Leftover>();
   const flying = state ? inFlight(state) : [];
@@ -111,11 +277,11 @@ export function storeLeftovers(
       out.set(rel, { kind: "approval", path: rel, file: path.join(runDir, rel), pid: null });
       continue;
     }
-    if (state && attesting(rel, state)) {
+    if (state && evidence && pendingAttestation(runDir, rel, state, evidence)) {
       out.set(rel, { kind: "attestation", path: rel, file: path.join(runDir, rel), pid: null });
       continue;
     }
-    if (state && rel.startsWith("handoffs/") && copyingHandoffs(state)) {
+    if (state && copiedHandoff(runDir, rel, state, named)) {
       out.set(rel, { kind: "attempt", path: rel, file: path.join(runDir, rel), pid: null });
       continue;
     }
@@ -153,12 +319,17 @@ function commonDirOfWorktree(dir: string, dotGit: string): string | null {
   }
 }
 
-/** The executor's ref-safe rendering of a run id (executor's refSegment: refs may not hold `..` or end in `.lock` or `.`). */
-function refSegment(s: string): string {
-  let out = s.replace(/\.{2,}/g, ".");
-  if (out.endsWith(".lock")) out = `${out.slice(0, -5)}-lock`;
-  if (out.endsWith(".")) out = `${out.slice(0, -1)}-`;
-  return out;
+/** How long git's lock of a ref the runner does not write alone may be another process's live one. */
+const REF_LOCK_LEASE_MS = 30_000;
+
+/**
+ * Refs of the run only the run lock's holder writes: its integration branch and its own
+ * attempts' refs (refs/dwm/<run>/attempts/…/<n>). `dwm exec` (…/exec-<n>) and a queue's workers
+ * (refs/dwm/<run>/<instance>/…) write the others without the run lock.
+ */
+function writtenUnderRunLock(ref: string): boolean {
+  if (ref.startsWith("refs/heads/dwm/")) return true;
+  return /^refs\/dwm\/[^/]+\/attempts\/.+\/[1-9][0-9]*$/.test(ref);
 }
 
 /**
@@ -180,16 +351,6 @@ export function refLockLeftovers(runDir: string, runId: string): Leftover[] {
       pid: null,
     }));
   });
-}
-
-/** Is process `pid` alive on this host? */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**
@@ -218,9 +379,20 @@ export function runLockHeld(lockFile: string, now: string, host: string, leaseMs
   }
 }
 
-/** Is the writer of a leftover still at work: a temp file's own pid, else the run lock's holder. */
+/**
+ * Is the writer of a leftover still at work: a temp file's own pid; git's lock of a ref written
+ * without the run lock (`dwm exec`'s, a queue worker's) while it is younger than a lease (git
+ * holds one for an instant); else the run lock's holder.
+ */
 export function leftoverLive(l: Leftover, runnerAlive: boolean): boolean {
   if (l.kind === "temp-file") return l.pid !== null && l.pid !== process.pid && pidAlive(l.pid);
+  if (l.kind === "ref-lock" && !writtenUnderRunLock(l.path) && !runnerAlive) {
+    try {
+      return Date.now() - fs.statSync(l.file).mtimeMs < REF_LOCK_LEASE_MS;
+    } catch {
+      return false;
+    }
+  }
   return runnerAlive;
 }
 

@@ -1,43 +1,16 @@
 // The branch a run started from (run.opened.branch): journaled when the journal is new, folded
 // into the state, absent otherwise; `dwm land` brings the run's result there by default.
-import { type Digest, digest } from "@dwm/core";
-import type { Run } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import type { EventDraft } from "./events.js";
 import { foldJournal } from "./fold.js";
 import { openingEvents } from "./journal.js";
 import { chainEvents } from "./test-support/chain.js";
+import { D, packetEntries, runOpened, testRun } from "./test-support/runs.js";
 
-const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
+const run = testRun({ packets: packetEntries(["a"]) });
 
-const run: Run = {
-  kind: "run",
-  schema_version: "1",
-  run_id: "demo-0123456789ab",
-  plan_id: "demo",
-  plan_schema_version: "0.6",
-  plan_digest: D(1),
-  scorecard_digest: D(2),
-  compiler_version: "0.1.0",
-  revision: 1,
-  base_commit: null,
-  packets: [{ packet_id: "a", digest: D(10), prompt_digest: D(20), depends_on: [] }],
-  gates: [],
-  handoffs: [],
-};
-
-const opened = (branch?: string): EventDraft => ({
-  type: "run.opened",
-  data: {
-    run_digest: digest(run),
-    plan_digest: D(1),
-    revision: 1,
-    packets: ["a"],
-    gates: [],
-    ...(branch !== undefined ? { branch } : {}),
-  },
-});
+const opened = (branch?: string): EventDraft => runOpened(run, branch !== undefined ? { branch } : {});
 
 describe("the branch a run started from", () => {
   it("openingEvents puts it into run.opened of a new journal only", () => {

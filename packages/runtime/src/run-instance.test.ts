@@ -2,8 +2,7 @@
 // (packet.dispatched.queue): journaled when given, folded into the state, absent otherwise.
 import fs from "node:fs";
 import path from "node:path";
-import { type Digest, digest, writeArtifact } from "@dwm/core";
-import type { Run } from "@dwm/schemas";
+import { writeArtifact } from "@dwm/core";
 import { validateSchema } from "@dwm/schemas";
 import { FakeClock, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,37 +10,13 @@ import type { EventDraft } from "./events.js";
 import { foldJournal } from "./fold.js";
 import { openingEvents, openJournal, readJournal } from "./journal.js";
 import { chainEvents } from "./test-support/chain.js";
+import { D, packetEntries, runOpened, testRun } from "./test-support/runs.js";
 
-const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
 const INSTANCE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
-const run: Run = {
-  kind: "run",
-  schema_version: "1",
-  run_id: "demo-0123456789ab",
-  plan_id: "demo",
-  plan_schema_version: "0.6",
-  plan_digest: D(1),
-  scorecard_digest: D(2),
-  compiler_version: "0.1.0",
-  revision: 1,
-  base_commit: null,
-  packets: [{ packet_id: "a", digest: D(10), prompt_digest: D(20), depends_on: [] }],
-  gates: [],
-  handoffs: [],
-};
+const run = testRun({ packets: packetEntries(["a"]) });
 
-const opened = (instance?: string): EventDraft => ({
-  type: "run.opened",
-  data: {
-    run_digest: digest(run),
-    plan_digest: D(1),
-    revision: 1,
-    packets: ["a"],
-    gates: [],
-    ...(instance ? { instance } : {}),
-  },
-});
+const opened = (instance?: string): EventDraft => runOpened(run, instance ? { instance } : {});
 
 const dispatched = (attempt: number, queue?: { url: string; prefix: string }): EventDraft => ({
   type: "packet.dispatched",

@@ -285,8 +285,13 @@ export function verifySignatures(
   runDir: string,
   events: readonly JournalEvent[],
   trust: TrustStore,
+  /** Files a crash leftover wrote again after the journal last named them (a reworked handoff not registered yet). */
+  rewritten: ReadonlySet<string> = new Set(),
 ): SignatureReport {
-  const c = new SignatureChecker(path.resolve(runDir), trust, lastWritten(events));
+  const written = lastWritten(events);
+  // Every attestation of such a file names the bytes before it: a later event will name the new ones.
+  for (const f of rewritten) written.set(f, Number.POSITIVE_INFINITY);
+  const c = new SignatureChecker(path.resolve(runDir), trust, written);
   for (const e of events) {
     if (e.type === "gate.approved" || e.type === "gate.rejected") c.decision(e);
     else if (e.type === "approval.refused") c.refused(e);

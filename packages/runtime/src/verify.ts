@@ -23,6 +23,7 @@ import {
   type Leftover,
   leftoverProblem,
   refLockLeftovers,
+  rewrittenHandoff,
   runLockHeld,
   storeLeftovers,
 } from "./leftovers.js";
@@ -326,10 +327,48 @@ export function strayFileProblems(
   });
 }
 
-/** The signatures' report, or a problem saying the trusted keys could not be read. */
-function signaturesOf(dir: string, events: readonly JournalEvent[], trust: TrustStore | undefined) {
+/**
+ * A digest mismatch of a journal-named handoffs/<artifact> that is the copy a reopened packet's
+ * registration made before its handoff.registered (`rewrittenHandoff`) is that crash's leftover,
+ * repairable: the runner registers the same bytes again and journals them. Replaced in place;
+ * returns their paths.
+ */
+function reworkedHandoffs(
+  problems: VerifyProblem[],
+  dir: string,
+  state: RunState,
+  named: ReadonlySet<string>,
+  runnerAlive: boolean,
+): Set<string> {
+  const rewritten = new Set<string>();
+  problems.forEach((p, i) => {
+    if (p.code !== "ERR_VERIFY_FILE_DIGEST" || !p.file.startsWith("handoffs/")) return;
+    const l = rewrittenHandoff(dir, p.file, state, named);
+    if (l === null) return;
+    problems[i] = leftoverProblem(l, runnerAlive);
+    rewritten.add(p.file);
+  });
+  return rewritten;
+}
+
+/** The keys an unjournaled attestation must be signed with to pass for a leftover (none when they cannot be read). */
+function leftoverTrust(dir: string, trust: TrustStore | undefined): TrustStore {
   try {
-    return verifySignatures(dir, events, trustFor(dir, trust));
+    return trustFor(dir, trust);
+  } catch {
+    return new Map();
+  }
+}
+
+/** The signatures' report, or a problem saying the trusted keys could not be read. */
+function signaturesOf(
+  dir: string,
+  events: readonly JournalEvent[],
+  trust: TrustStore | undefined,
+  rewritten: ReadonlySet<string>,
+) {
+  try {
+    return verifySignatures(dir, events, trustFor(dir, trust), rewritten);
   } catch (e) {
     if (!isDwmError(e)) throw e;
     const problem: VerifyProblem = {
@@ -395,13 +434,21 @@ function verifyWith(
     expected.set(rel, e);
   }
   const runnerAlive = runLockHeld(path.join(dir, LOCK_FILE), new Date().toISOString(), os.hostname());
+  const rewritten =
+    state === null
+      ? new Set<string>()
+      : reworkedHandoffs(c.problems, dir, state, new Set(expected.keys()), runnerAlive);
   const entries = walk(dir);
   const listed = entries.filter((e) => !e.symlink).map((e) => e.path);
-  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed);
+  const evidence =
+    run === undefined
+      ? undefined
+      : { events: scan.events, trust: leftoverTrust(dir, trust), runId: run.run_id };
+  const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed, evidence);
   c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
   if (run !== undefined)
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
-  const signed = signaturesOf(dir, scan.events, trust);
+  const signed = signaturesOf(dir, scan.events, trust, rewritten);
   c.problems.push(...signed.problems);
 
   const last = scan.events.at(-1);

@@ -162,7 +162,7 @@ export async function decide(
   const journal = openJournalUnlessLocked(resolved.runDir, ctx);
   let doc: GateDecision;
   let warnings: readonly string[] = [];
-  const attestWarnings: string[] = [];
+  let late: string[] = [];
   if (journal === null) {
     const { events } = readJournal(resolved.runDir);
     const { approval } = prepare(foldJournal(events, loaded.run));
@@ -180,7 +180,7 @@ export async function decide(
       });
       registerHandoffs(resolved.runDir, copies);
       journal.appendAll(events);
-      attestAfterDecision(resolved.runDir, loaded.run, journal, operator, resolved.ref, attestWarnings);
+      late = attestAfterDecision(resolved.ref, resolved.runDir, loaded.run, journal, operator);
       doc = gateDecision(
         approval,
         stored.path,
@@ -188,33 +188,27 @@ export async function decide(
       );
     } finally {
       journal.close();
-      warnings = [...journal.warnings, ...attestWarnings];
+      warnings = [...journal.warnings, ...late];
     }
   }
   return { exitCode: 0, output: doc, text: decisionText(doc, approver, resolved.ref), warnings };
 }
 
 /**
- * A packet the journaled decision completed (a human gate's) is attested at once, as the runner
- * would. The decision is journaled already, so a failure here (disk full, permissions) is a
- * warning, not a failed command: the next `dwm run` attests what is left (ERR_VERIFY_UNATTESTED
- * is recoverable until then).
+ * Attest at once, as the runner would, a packet a journaled decision completed (a human gate's).
+ * The decision stands once journaled: a failure here (a full disk) is a warning, and the next
+ * `dwm run` attests the packet.
  */
-function attestAfterDecision(
-  runDir: string,
-  run: Parameters<typeof attestCompletedPackets>[1],
-  journal: Parameters<typeof attestCompletedPackets>[2],
-  operator: Parameters<typeof attestCompletedPackets>[3],
-  ref: string,
-  warnings: string[],
-): void {
+function attestAfterDecision(ref: string, ...args: Parameters<typeof attestCompletedPackets>): string[] {
   try {
-    attestCompletedPackets(runDir, run, journal, operator);
+    attestCompletedPackets(...args);
+    return [];
   } catch (e) {
     const err = codedErrorOf(e);
-    warnings.push(
-      `the decision is journaled, but its completed packet(s) are not attested yet (${err.code}: ${err.message}); \`dwm run ${ref}\` attests them`,
-    );
+    const why = `${err.code}: ${err.message}`;
+    return [
+      `the decision is journaled, but the packets it completed were not attested (${why}); \`dwm run ${ref}\` attests them`,
+    ];
   }
 }
 

@@ -7,10 +7,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../main.js";
-import { operatorEnv, trustOperator } from "../test-support/operator.js";
+import { dwmInProcess, journalEvents } from "../test-support/in-process.js";
+import { trustOperator } from "../test-support/operator.js";
 
 const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -44,21 +44,8 @@ beforeAll(() => {
 });
 afterAll(() => wt.cleanup());
 
-async function dwm(cwd: string, argv: string[], env: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(
-    argv,
-    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv(), ...env },
-      clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-      emit: () => {},
-    },
-  );
-  return { code, stdout, stderr };
-}
+const dwm = (cwd: string, argv: string[], env: Record<string, string> = {}) =>
+  dwmInProcess(cwd, argv, wt.path, env);
 
 /** repo-audit run to its human gate: the repository, the run id and its folder. */
 async function atGate(parent?: string, until: (() => void)[] = cleanups) {
@@ -70,12 +57,7 @@ async function atGate(parent?: string, until: (() => void)[] = cleanups) {
 }
 
 const journalOf = (dir: string) => fs.readFileSync(path.join(dir, "journal.jsonl"));
-const events = (dir: string) =>
-  journalOf(dir)
-    .toString("utf8")
-    .split("\n")
-    .filter((l) => l.endsWith("}"))
-    .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+const events = journalEvents;
 
 /** A pid no process has now. */
 function deadPid(): number {
@@ -149,6 +131,27 @@ describe("a damaged store: every command that changes the run refuses (exit 3) a
       }
     },
   );
+
+  it("a zeroed approval (the gate approved, the run not resumed yet): run and exec refuse with ERR_CLI_STORE_DAMAGED", async () => {
+    const own = await atGate();
+    expect((await dwm(own.repo, ["approve", own.runId, "human-gate"])).code).toBe(0);
+    const approvals = path.join(own.dir, "approvals", "human-gate");
+    const [file] = fs.readdirSync(approvals).filter((f) => /^[1-9][0-9]*\.json$/.test(f));
+    if (file === undefined) throw new Error("no approval file");
+    fs.writeFileSync(path.join(approvals, file), "");
+    const before = journalOf(own.dir);
+    for (const argv of [
+      ["run", own.runId],
+      ["exec", own.runId, "report", "--backend", "dry-run"],
+    ]) {
+      const r = await dwm(own.repo, argv);
+      expect([argv[0], r.code], r.stderr).toEqual([argv[0], 3]);
+      expect(r.stderr).toContain("ERR_CLI_STORE_DAMAGED");
+      expect(r.stderr).toContain(`approvals/human-gate/${file}`);
+    }
+    expect(journalOf(own.dir).equals(before)).toBe(true);
+    expect((await dwm(own.repo, ["status", own.runId])).code).toBe(3);
+  }, 240_000);
 
   it("compile over a tampered prompt refuses (exit 3) and rewrites nothing", async () => {
     const prompt = path.join(run.dir, "prompts", "report.md");
@@ -438,6 +441,32 @@ describe("errors a user can meet on the file system have a code and a hint, neve
       }
     }, 240_000);
 
+    it("the packet's attestation cannot be written after the approval is journaled: approve succeeds with a warning, run attests it", async () => {
+      const run = await atGate();
+      const packets = path.join(run.dir, "attestations", "packets");
+      if (spawnSync("chattr", ["+i", packets]).status !== 0) return; // a file system without attributes
+      let r: Awaited<ReturnType<typeof dwm>>;
+      try {
+        r = await dwm(run.repo, ["approve", run.runId, "human-gate"]);
+      } finally {
+        spawnSync("chattr", ["-i", packets]);
+      }
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(
+        "warning: the decision is journaled, but the packets it completed were not attested",
+      );
+      const evs = events(run.dir);
+      expect(evs.some((e) => e.type === "gate.approved" && e.data.gate_id === "human-gate")).toBe(true);
+      expect(evs.some((e) => e.type === "packet.completed" && e.data.packet_id === "human_gate")).toBe(true);
+      const done = await dwm(run.repo, ["run", run.runId]);
+      expect(done.code, done.stderr).toBe(0);
+      const attested = events(run.dir).filter(
+        (e) => e.type === "attestation.recorded" && e.data.packet_id === "human_gate",
+      );
+      expect(attested).toHaveLength(1);
+      expect((await dwm(run.repo, ["verify", run.runId])).code).toBe(0);
+    }, 240_000);
+
     it("a full disk (a small tmpfs): ERR_FS_NO_SPACE, nothing half-journaled; once space is freed approve works", async () => {
       const mnt = fs.mkdtempSync(path.join(wt.path, "mnt-"));
       if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt]).status !== 0) return;
@@ -455,6 +484,11 @@ describe("errors a user can meet on the file system have a code and a hint, neve
           expect(r.code).toBe(1);
           expect(r.stderr).toContain("ERR_FS_NO_SPACE");
           expect(journalOf(run.dir).subarray(0, before.length).equals(before)).toBe(true);
+          // Issue 22 met an approve that journaled the approval and still exited 1.
+          const approved = events(run.dir).filter(
+            (e) => e.type === "gate.approved" && e.data.gate_id === "human-gate",
+          );
+          expect(approved, r.stderr).toEqual([]);
         }
         fs.rmSync(filler);
         const again = await dwm(run.repo, ["run", run.runId]);

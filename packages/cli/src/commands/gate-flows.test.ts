@@ -1,16 +1,11 @@
 // Every state a gate can be in has a way forward, and `dwm next` and `dwm gates` name it: opened,
 // approved, rejected, reopened by a recompile, reopened by the rejection of work upstream, and
 // superseded. Driven through the CLI on examples/fan-out (schema 0.6).
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { GatesReport, NextStep } from "@dwm/schemas";
-import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { git, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { main } from "../main.js";
-import { operatorEnv, trustOperator } from "../test-support/operator.js";
+import { dwmInProcess, editJson, exampleRepo } from "../test-support/in-process.js";
 
-const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
@@ -28,19 +23,11 @@ type Plan = { phases: Phase[] };
 
 /** examples/fan-out in a fresh repository, its plan changed by `edit`. */
 function fanOut(edit: (plan: Plan) => void = () => {}): TempDir {
-  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
-  cleanups.push(repo.cleanup);
-  fs.cpSync(path.join(EXAMPLES, "fan-out"), repo.path, { recursive: true });
-  editPlan(repo.path, edit);
-  trustOperator(repo.path);
-  return repo;
+  return exampleRepo("fan-out", cleanups, (dir) => editJson(dir, "workflow.plan.json", edit));
 }
 
 function editPlan(dir: string, edit: (plan: Plan) => void): void {
-  const file = path.join(dir, "workflow.plan.json");
-  const plan = JSON.parse(fs.readFileSync(file, "utf8")) as Plan;
-  edit(plan);
-  fs.writeFileSync(file, `${JSON.stringify(plan, null, 2)}\n`);
+  editJson(dir, "workflow.plan.json", edit);
   git(dir, "add", "-A");
   git(dir, "commit", "-q", "-m", "plan");
 }
@@ -54,19 +41,7 @@ const revise = (ids: string) => (plan: Plan) => {
 async function dwm(cwd: string, ...argv: string[]) {
   const wt = makeTempDir("dwm-gate-flows-wt-");
   cleanups.push(wt.cleanup);
-  let stdout = "";
-  let stderr = "";
-  const code = await main(
-    argv,
-    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
-      clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-      emit: () => {},
-    },
-  );
-  return { code, stdout, stderr };
+  return dwmInProcess(cwd, argv, wt.path);
 }
 
 async function next(cwd: string): Promise<NextStep> {

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { nodeProcessRunner } from "@dwm/core";
 import { integrationBranch } from "@dwm/dispatcher";
 import { createGit, type GitPort } from "@dwm/executor";
+import { isControlFile } from "@dwm/reviewer";
 import { foldJournal, readJournal, readRun } from "@dwm/runtime";
 import type { LandResult } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
@@ -21,6 +22,8 @@ interface Source {
   commit: string;
   /** The branch the run started from (run.opened), else null. */
   startBranch: string | null;
+  /** The commit the run started from (what its workers changed is the diff from here), else null. */
+  base: string | null;
 }
 
 /** Where it is landed: the branch, its commit now, and whether it is checked out here. */
@@ -82,7 +85,14 @@ async function landable(r: ResolvedRun, git: GitPort, repo: string): Promise<Sou
       { details: { branch, held, journaled: commit } },
     );
   }
-  return { runId: r.runId, ref: r.ref, branch, commit, startBranch: state.branch ?? null };
+  return {
+    runId: r.runId,
+    ref: r.ref,
+    branch,
+    commit,
+    startBranch: state.branch ?? null,
+    base: run.base_commit,
+  };
 }
 
 /** The branch to land into, checked: not checked out in another worktree; here, with a clean working tree. */
@@ -178,6 +188,34 @@ async function mergeCommit(
   return (await gitOut(git, repo, ["commit-tree", tree, "-p", tip, "-p", src.commit, "-m", message])).trim();
 }
 
+/**
+ * DWM's control files the run's result changes (from the commit it started from): a worker that
+ * adds a trusted key, a policy or a binding would have them trusted by every later run once landed.
+ * Every review already stopped such a change for a human; landing it is a second, explicit decision:
+ * refused without --allow-control-files (ERR_LAND_CONTROL_FILES), a warning with it.
+ */
+async function controlFileChanges(git: GitPort, repo: string, src: Source): Promise<string[]> {
+  // A run without a base commit started from nothing: every file of its result is its change.
+  const from = src.base ?? (await gitOut(git, repo, ["hash-object", "-t", "tree", "/dev/null"])).trim();
+  const out = await gitOut(git, repo, ["diff", "--name-only", "--no-renames", "-z", from, src.commit]);
+  return out.split("\0").filter((f) => f !== "" && isControlFile(f));
+}
+
+function controlFilesWarning(args: ParsedArgs, src: Source, files: readonly string[]): string[] {
+  if (files.length === 0) return [];
+  if (args.values["allow-control-files"] !== true) {
+    throw cliErrors.create(
+      "ERR_LAND_CONTROL_FILES",
+      `run ${src.runId}'s result changes DWM's control files: ${files.join(", ")}; nothing of it is landed`,
+      {
+        hint: `Read the change (git diff ${src.base?.slice(0, 12) ?? "4b825dc"} ${src.branch} -- ${files.join(" ")}); land it only if you mean it: dwm land ${src.ref} --allow-control-files`,
+        details: { files },
+      },
+    );
+  }
+  return [`warning: landed changes to DWM's control files (--allow-control-files): ${files.join(", ")}`];
+}
+
 /** Move the branch: through a fast-forward merge when it is checked out (the working tree follows), else as a ref. */
 async function apply(git: GitPort, repo: string, src: Source, t: Target, after: string): Promise<void> {
   if (t.checkedOut) {
@@ -204,6 +242,8 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const src = await landable(r, git, repo);
   const target = await targetOf(args, src, git, repo);
   const { how, after } = await stepOf(git, repo, src, target, mode);
+  const warnings =
+    how === "already" ? [] : controlFilesWarning(args, src, await controlFileChanges(git, repo, src));
   if (how !== "already") await apply(git, repo, src, target, after);
   const result: LandResult = {
     kind: "land-result",
@@ -221,5 +261,5 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     `  ${target.tip?.slice(0, 12) ?? "(none)"} -> ${after.slice(0, 12)}${target.checkedOut && how !== "already" ? " (checked out here: the working tree is updated)" : ""}`,
     `  from ${src.branch} @ ${src.commit.slice(0, 12)}`,
   ].join("\n");
-  return { exitCode: 0, output: result, text };
+  return { exitCode: 0, output: result, text, ...(warnings.length > 0 ? { warnings } : {}) };
 }

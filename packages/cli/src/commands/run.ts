@@ -380,6 +380,8 @@ export function dollars(name: string, v: unknown): number | undefined {
 interface Target {
   resolved: ResolvedRun;
   planDir: string | null;
+  /** The plan file `dwm run` was given (a control file of the run when it is in the repository). */
+  planFile?: string | null;
 }
 
 /** A plan file is compiled first (recompiling its run when it exists); a run directory is taken as is; anything else names a run in the store. */
@@ -425,7 +427,27 @@ async function compiledTarget(
       ref: `${out.run_id}${store === undefined ? "" : ` --store ${store}`}`,
     },
     planDir,
+    planFile,
   };
+}
+
+/**
+ * Repository paths of the files this run is controlled by beyond the ones every review knows
+ * (dwm.*.json, .dwm/, workflow.plan.json): the plan file and a `--workers` file, when they are in
+ * the repository. A worker's change to one needs a human (REVIEW_CONTROL_FILE_CHANGED).
+ */
+function controlFilesOf(repo: string, files: readonly (string | null | undefined)[]): string[] {
+  return files.flatMap((f) => {
+    if (typeof f !== "string") return [];
+    let real: string;
+    try {
+      real = fs.realpathSync(f);
+    } catch {
+      return [];
+    }
+    const rel = path.relative(repo, real);
+    return rel === "" || rel.startsWith("..") || path.isAbsolute(rel) ? [] : [rel.split(path.sep).join("/")];
+  });
 }
 
 /** How progress is shown: NDJSON when asked, nothing under --json or --quiet, a live block on a terminal, else lines. */
@@ -515,6 +537,10 @@ async function execute(
           policy,
           abandonQueued: args.values["abandon-queued"] === true,
           infraPolicy: infraPolicyOf(opts, bindings),
+          controlFiles: controlFilesOf(repo, [
+            target.planFile,
+            typeof args.values.workers === "string" ? path.resolve(ctx.cwd, args.values.workers) : null,
+          ]),
         },
       ),
     );

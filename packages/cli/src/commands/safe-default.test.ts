@@ -3,14 +3,11 @@
 // for the operator's own decision even under --approve or a policy file; `stop` stops.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { GatesReport, NextStep, StatusReport } from "@dwm/schemas";
-import { FakeClock, git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
+import { git, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { main } from "../main.js";
-import { operatorEnv, trustOperator } from "../test-support/operator.js";
+import { dwmInProcess, editJson, exampleRepo } from "../test-support/in-process.js";
 
-const EXAMPLES = fileURLToPath(new URL("../../../../examples", import.meta.url));
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
@@ -29,20 +26,11 @@ interface Plan {
 
 /** examples/fan-out in a fresh repository, plan and bindings changed by `edit`. */
 function fanOut(edit: (plan: Plan, bindings: { bindings: Record<string, unknown> }) => void): TempDir {
-  const repo = makeGitRepo({ ".gitignore": ".dwm/\n" });
-  cleanups.push(repo.cleanup);
-  fs.cpSync(path.join(EXAMPLES, "fan-out"), repo.path, { recursive: true });
-  const planFile = path.join(repo.path, "workflow.plan.json");
-  const bindingsFile = path.join(repo.path, "dwm.workers.json");
-  const plan = JSON.parse(fs.readFileSync(planFile, "utf8")) as Plan;
-  const bindings = JSON.parse(fs.readFileSync(bindingsFile, "utf8"));
-  edit(plan, bindings);
-  fs.writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
-  fs.writeFileSync(bindingsFile, `${JSON.stringify(bindings, null, 2)}\n`);
-  git(repo.path, "add", "-A");
-  git(repo.path, "commit", "-q", "-m", "plan");
-  trustOperator(repo.path);
-  return repo;
+  return exampleRepo("fan-out", cleanups, (dir) =>
+    editJson<{ bindings: Record<string, unknown> }>(dir, "dwm.workers.json", (bindings) =>
+      editJson<Plan>(dir, "workflow.plan.json", (plan) => edit(plan, bindings)),
+    ),
+  );
 }
 
 /** A side phase `notify` after the report (nothing depends on it) whose worker needs the network. */
@@ -97,19 +85,7 @@ function withNotify(action: string) {
 async function dwm(cwd: string, ...argv: string[]) {
   const wt = makeTempDir("dwm-safe-default-wt-");
   cleanups.push(wt.cleanup);
-  let stdout = "";
-  let stderr = "";
-  const code = await main(
-    argv,
-    { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
-    {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: wt.path, ...operatorEnv() },
-      clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
-      emit: () => {},
-    },
-  );
-  return { code, stdout, stderr };
+  return dwmInProcess(cwd, argv, wt.path);
 }
 const json = async <T>(cwd: string, ...argv: string[]) =>
   JSON.parse((await dwm(cwd, ...argv, "--json")).stdout) as T;

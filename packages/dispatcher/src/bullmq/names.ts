@@ -1,4 +1,5 @@
-import { attemptRef, refSegment, runRefPrefix as runRefs } from "@dwm/executor";
+import { packetRefPath } from "@dwm/core";
+import { attemptRef, runRefPrefix as runRefs } from "@dwm/executor";
 import type { AttemptRequest, BackendName } from "@dwm/schemas";
 import type { RunIdentity } from "../run-identity.js";
 
@@ -45,9 +46,8 @@ export function jobIdOf(run: RunIdentity, packetId: string, attempt: number): st
   return `${run.runId}/${run.instance}/${packetId}/${attempt}`;
 }
 
-// Ref names spell run and packet ids as the executor's attempt refs do (ref-safe segments).
-const attemptPath = (packetId: string, attempt: number) =>
-  `${packetId.split("/").map(refSegment).join("/")}/${attempt}`;
+// Ref names spell run and packet ids as the executor's attempt refs do (core's packetRefPath).
+const attemptPath = (packetId: string, attempt: number) => `${packetRefPath(packetId)}/${attempt}`;
 
 /** Where every ref a run instance puts on the remote lives: `refs/dwm/<run>/<instance>/`. */
 export function runRefPrefix(run: RunIdentity): string {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Clock, ProcessRunner, Sandbox } from "@dwm/core";
-import { createGit, type GitPort } from "@dwm/executor";
+import { createGit, type GitPort, removeDeadAttemptSpaces } from "@dwm/executor";
 import type { BackendName } from "@dwm/schemas";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
@@ -76,6 +76,8 @@ export async function startAttemptWorker(options: AttemptWorkerOptions): Promise
   const ownCache = options.cacheDir === undefined;
   const cacheDir = options.cacheDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "dwm-worker-"));
   fs.mkdirSync(cacheDir, { recursive: true });
+  // Attempt folders (checkouts, prompts) a worker or runner of this host left when it died.
+  removeDeadAttemptSpaces(options.worktreeRoot);
   const stop = new AbortController();
   // Attempts' processes get the stop signal (force close); git commands finish.
   const processRunner: ProcessRunner = {

@@ -156,7 +156,7 @@ export class ApprovalDesk implements EventObserver {
       this.count(p.approval, p, head);
     } catch (e) {
       if (!isDwmError(e)) throw e;
-      if (isFinalRefusal(e.code))
+      if (isFinalRefusal(e.code, e.details))
         this.refuse(p, { code: e.code, message: e.message, keyId: p.approval.key_id });
       else this.ctx.log.note(`approval ${p.path} not used yet: ${e.code} ${e.message}`);
     }

@@ -128,6 +128,7 @@ export class Recorder {
       attemptDir: attemptDir(dir, id, n),
       clock: ports.clock,
       unverifiable: options.unverifiable,
+      controlFiles: options.controlFiles,
       runReviewerWorker: choice ? reviewerPort(this.ctx, packet, attempt, choice, evidence) : undefined,
     });
     writeArtifact(resolveInside(dir, reviewPath(id, n), "review"), "review", review);

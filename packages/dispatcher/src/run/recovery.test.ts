@@ -1,14 +1,6 @@
-import fs from "node:fs";
-import path from "node:path";
-import { makeTempDir } from "@dwm/test-utils";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { packetState, runState } from "../test-support/builders.js";
-import { crashTempFiles, inFlightJobIds, recoveryAction } from "./recovery.js";
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+import { inFlightJobIds, recoveryAction } from "./recovery.js";
 
 describe("recoveryAction: what resuming does with a packet a dead runner left", () => {
   const none = new Set<string>();
@@ -79,26 +71,5 @@ describe("inFlightJobIds", () => {
       c: packetState({ state: "dispatched", attempts: 4 }),
     });
     expect(inFlightJobIds(state, "run-1")).toEqual(["run-1/a/1", "run-1/c/4"]);
-  });
-});
-
-describe("crashTempFiles", () => {
-  it("finds the temp files of atomic writes anywhere in the run, except under approvals/", () => {
-    const dir = makeTempDir("dwm-recovery-");
-    cleanups.push(dir.cleanup);
-    const put = (rel: string) => {
-      fs.mkdirSync(path.dirname(path.join(dir.path, rel)), { recursive: true });
-      fs.writeFileSync(path.join(dir.path, rel), "x");
-    };
-    put(".state.json.4242.0123abcd.tmp");
-    put("reviews/scan/.1.json.77.deadbeef.tmp");
-    put("approvals/human-gate/.1.json.12.0123abcd.tmp"); // dwm approve may be writing it
-    put("reviews/scan/1.json");
-    put("reviews/scan/.1.json.tmp"); // not the atomic-write pattern
-    put("attempts/scan/1/.x.12.ABCDEF01.tmp"); // upper-case hex: not ours
-    expect(crashTempFiles(dir.path).sort()).toEqual([
-      ".state.json.4242.0123abcd.tmp",
-      "reviews/scan/.1.json.77.deadbeef.tmp",
-    ]);
   });
 });

@@ -1,7 +1,5 @@
-import fs from "node:fs";
-import path from "node:path";
-import { pruneWorktrees } from "@dwm/executor";
-import type { EventDraft } from "@dwm/runtime";
+import { removeDeadAttemptSpaces } from "@dwm/executor";
+import { type EventDraft, restoreRewrittenHandoffs } from "@dwm/runtime";
 import type { PacketState, RunState } from "@dwm/schemas";
 import { type AttemptQueue, attemptJobId } from "../queue.js";
 import type { RunContext } from "./context.js";
@@ -20,9 +18,6 @@ export type RecoveryAction =
   | { kind: "review"; attempt: number }
   /** An earlier runner stopped on an infrastructure failure: running again is the operator's retry. */
   | { kind: "retry"; draft: EventDraft };
-
-/** Atomic-write temp files (`.<name>.<pid>.<hex>.tmp`). */
-const TEMP_FILE = /^\..+\.[0-9]+\.[0-9a-f]{8}\.tmp$/;
 
 /** Decide what resuming does with one packet (`adopted`: job ids the queue still holds). */
 export function recoveryAction(
@@ -60,41 +55,28 @@ export function inFlightJobIds(state: RunState, runId: string): string[] {
     .map(([id, p]) => attemptJobId(runId, id, p?.attempts ?? 0));
 }
 
-/**
- * Temp files of atomic writes a killed runner left, relative to the run directory: nothing names
- * them, and this runner holds the lock. approvals/ is left alone (`dwm approve` may be writing).
- */
-export function crashTempFiles(dir: string, rel = ""): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory() && r !== "approvals") out.push(...crashTempFiles(dir, r));
-    else if (e.isFile() && TEMP_FILE.test(e.name)) out.push(r);
-  }
-  return out;
-}
-
-async function removeCrashLeftovers(ctx: RunContext): Promise<void> {
+function removeCrashLeftovers(ctx: RunContext): void {
+  // Temp files of atomic writes and stale ref locks were removed (and journaled as
+  // store.recovered) when this runner opened the journal: runtime's removeLeftovers. The attempt
+  // folders (checkouts, prompts) a dead runner of this run left under the worktree root go here.
   const { setup, log } = ctx;
-  const temps = crashTempFiles(setup.dir);
-  for (const r of temps) fs.rmSync(path.join(setup.dir, r), { force: true });
-  if (temps.length > 0) log.note(`removed temporary files a crash left: ${temps.join(", ")}`);
-  const removed = await pruneWorktrees(setup.repo, setup.runId, {
-    processRunner: setup.ports.processRunner,
-    env: setup.ports.env,
-    git: setup.git,
-  });
-  if (removed.length > 0) log.note(`removed worktrees a crash left: ${removed.join(", ")}`);
+  const removed = removeDeadAttemptSpaces(setup.ports.worktreeRoot, { runId: setup.runId });
+  if (removed.length > 0) log.note(`removed attempt folders a crash left: ${removed.join(", ")}`);
 }
 
 /**
- * Recovery on resume: crash leftovers go (temp files, worktrees); attempts a dead runner left in
+ * Recovery on resume: crash leftovers go (attempt folders; temp files went when the journal was
+ * opened); a registered handoff a killed registration wrote over is put back
+ * (restoreRewrittenHandoffs) before its packet is decided again; attempts a dead runner left in
  * flight are kept when the queue still holds them (Redis), else abandoned and run again;
  * recorded attempts are reviewed; an infrastructure stop is retried. Every step is journaled.
  */
 export async function recover(ctx: RunContext, queue: AttemptQueue, recorder: Recorder): Promise<void> {
   const { setup, log } = ctx;
-  await removeCrashLeftovers(ctx);
+  removeCrashLeftovers(ctx);
+  const restored = restoreRewrittenHandoffs(setup.dir, log.state);
+  if (restored.length > 0)
+    log.note(`put back the registered copies a killed registration wrote over: ${restored.join(", ")}`);
   const inFlight = inFlightJobIds(log.state, setup.runId);
   const adopted = inFlight.length > 0 && queue.adopt ? await queue.adopt(inFlight) : new Set<string>();
   if (adopted.size > 0)

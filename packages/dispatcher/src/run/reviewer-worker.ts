@@ -162,7 +162,15 @@ export function reviewerPort(
       repo: setup.repo,
       limits: setup.options.limits ?? {},
     };
-    const reviewed = await runAttempt(request, executorPorts(ctx, dir));
+    let reviewed: Attempt;
+    try {
+      reviewed = await runAttempt(request, executorPorts(ctx, dir));
+    } catch (e) {
+      // What it wrote before it threw (its prompt) has no attempt.json to list it, so no event
+      // would name it: gone, the review goes on without the reviewer (the error says why).
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
     evidence.files.push(...attemptFiles(reviewed, rel));
     const answer = answerOf(dir, reviewed);
     const transcript = answer.transcript === null ? null : `${rel}/${answer.transcript}`;

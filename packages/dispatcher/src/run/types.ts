@@ -92,6 +92,11 @@ export interface RunWorkflowOptions {
   infraPolicy?: InfraRetryPolicy | undefined;
   /** Review of a result nothing could falsify: needs-human (default) or approve. */
   unverifiable?: "needs-human" | "approve" | undefined;
+  /**
+   * Repository paths of control files beyond the ones every review knows (the plan file the run
+   * was compiled from): a worker's change to one needs a human (REVIEW_CONTROL_FILE_CHANGED).
+   */
+  controlFiles?: readonly string[] | undefined;
   /** Run-lock lease (default 30 s), renewed every third of it while the runner lives. */
   leaseMs?: number | undefined;
   /** How often to look for approvals while waiting at a gate (until=complete). Default 1000 ms. */

@@ -11,6 +11,7 @@ import {
 } from "./checkout.js";
 import { type GitPort, gitOk } from "./git.js";
 import { copyInputs, EXCLUDE_INPUTS, INPUTS_DIR } from "./inputs.js";
+import { SPACE_OWNER_FILE, type SpaceOwner } from "./space-owner.js";
 
 /** Identity of the commit DWM makes on the attempt branch. */
 export const DWM_GIT_IDENTITY = { name: "DWM", email: "dwm@dwm.invalid" } as const;
@@ -32,9 +33,14 @@ export interface AttemptSpace {
   gitEnv: Record<string, string>;
 }
 
-/** A fresh folder for one attempt under `root`; nothing is in it yet. */
-export function reserveSpace(root: string): string {
-  return fs.mkdtempSync(path.join(root, "dwm-wt-"));
+/**
+ * A fresh folder for one attempt under `root`, holding only its owner marker (so a crash's
+ * leftover can be told from a live attempt's folder: removeDeadAttemptSpaces).
+ */
+export function reserveSpace(root: string, owner: SpaceOwner): string {
+  const dir = fs.mkdtempSync(path.join(root, "dwm-wt-"));
+  fs.writeFileSync(path.join(dir, SPACE_OWNER_FILE), JSON.stringify(owner));
+  return dir;
 }
 
 /**

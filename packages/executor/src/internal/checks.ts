@@ -2,8 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ProcessRunner, Sandbox, SandboxView } from "@dwm/core";
 import type { AttemptFinding, AttemptLimits, CheckResult, Packet } from "@dwm/schemas";
-import { capFile, DEFAULT_MAX_OUTPUT_BYTES, outputCapFindings } from "./hand-over.js";
-import { DEFAULT_KILL_GRACE_MS, launchWorker } from "./run-worker.js";
+import { DEFAULT_MAX_OUTPUT_BYTES, outputCapFindings } from "./hand-over.js";
+import { cappedFiles, DEFAULT_KILL_GRACE_MS, launchWorker } from "./run-worker.js";
 
 export interface PlannedCheck {
   id: string;
@@ -98,7 +98,10 @@ export interface CheckSettings {
   limits: AttemptLimits;
 }
 
-/** Run each planned check with `sh -c` in the clean checkout; its stdout and stderr go to `checks/<id>.*`, cut at the cap. */
+/**
+ * Run each planned check with `sh -c` in the clean checkout; its stdout and stderr go to
+ * `checks/<id>.*`, capped while it runs (a check past the cap is killed, and fails).
+ */
 export async function runChecks(
   planned: readonly PlannedCheck[],
   s: CheckSettings,
@@ -106,6 +109,7 @@ export async function runChecks(
   const results: CheckResult[] = [];
   const cap = s.limits.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const cut: string[] = [];
+  let killed = false;
   for (const c of planned) {
     const out = `checks/${c.id}.stdout`;
     const err = `checks/${c.id}.stderr`;
@@ -120,14 +124,15 @@ export async function runChecks(
         stderrFile: path.join(s.attemptDir, err),
         timeoutMs: s.limits.check_timeout_ms ?? DEFAULT_CHECK_TIMEOUT_MS,
         killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
+        maxOutputBytes: cap,
       },
       view: s.view,
     });
-    for (const f of [out, err]) {
-      const file = path.join(s.attemptDir, f);
-      if (!fs.existsSync(file)) fs.writeFileSync(file, "");
-      if (capFile(file, cap)) cut.push(file);
-    }
+    const files = [out, err].map((f) => path.join(s.attemptDir, f));
+    for (const file of files) if (!fs.existsSync(file)) fs.writeFileSync(file, "");
+    const capped = cappedFiles(r, files[0] ?? "", files[1] ?? "", cap);
+    cut.push(...capped.files);
+    killed ||= capped.killed;
     results.push({
       id: c.id,
       kind: c.kind,
@@ -143,5 +148,5 @@ export async function runChecks(
       passed: r.exitCode === 0 && !r.timedOut && r.spawnError === null,
     });
   }
-  return { checks: results, findings: outputCapFindings(null, s.attemptDir, cut, cap) };
+  return { checks: results, findings: outputCapFindings(null, s.attemptDir, cut, cap, killed) };
 }

@@ -90,19 +90,26 @@ export function capFile(file: string, cap: number): boolean {
   return true;
 }
 
-/** One `output-truncated` finding for the evidence files of one worker (or check) cut at the cap. */
+/**
+ * One `output-truncated` finding for the evidence files of one worker (or check) cut at the cap;
+ * `stopped`: its processes were killed when an output stream reached the cap.
+ */
 export function outputCapFindings(
   workerId: string | null,
   attemptDir: string,
   cut: readonly string[],
   cap: number,
+  stopped = false,
 ): AttemptFinding[] {
   if (cut.length === 0) return [];
-  const paths = cut.map((f) => path.relative(attemptDir, f).split(path.sep).join("/")).sort();
+  const paths = [...new Set(cut.map((f) => path.relative(attemptDir, f).split(path.sep).join("/")))].sort();
+  const how = stopped
+    ? "stopped at the cap (its process group killed); each was cut there"
+    : "each was cut there";
   return [
     {
       code: "output-truncated",
-      message: `${workerId === null ? "DWM's checks" : `worker ${workerId}`} wrote more than ${cap} bytes to ${paths.length} output(s): each was cut there`,
+      message: `${workerId === null ? "DWM's checks" : `worker ${workerId}`} wrote more than ${cap} bytes to ${paths.length} output(s): ${how}`,
       worker_id: workerId,
       paths,
     },

@@ -92,6 +92,22 @@ function keepTranscript(
   return { info, rel, notes };
 }
 
+/**
+ * The output files of a finished process that reached the cap: the one whose cap killed it (the
+ * runner kept exactly the cap), and any longer than the cap (a runner that does not cap while
+ * the process runs: cut now).
+ */
+export function cappedFiles(
+  r: Pick<ProcessResult, "outputCapped">,
+  stdoutFile: string,
+  stderrFile: string,
+  cap: number,
+): { files: string[]; killed: boolean } {
+  const files = [stdoutFile, stderrFile].filter((f) => capFile(f, cap));
+  if (r.outputCapped == null) return { files, killed: false };
+  return { files: [...files, r.outputCapped === "stdout" ? stdoutFile : stderrFile], killed: true };
+}
+
 /** Run one planned invocation in the worktree, keep its output, and classify how it ended. */
 export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<RanInvocation> {
   const { job, plan, paths } = ji;
@@ -99,6 +115,7 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
   if (plan.outputDir) fs.mkdirSync(path.join(s.hostIoDir, "out"), { recursive: true });
   const stdoutFile = path.join(dir, "stdout");
   const stderrFile = path.join(dir, "stderr");
+  const cap = job.binding.max_output_bytes ?? s.limits.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const watch = watchTranscript(stdoutFile, plan.decisive);
   const r = await launchWorker(s.runner, s.sandbox, {
     request: {
@@ -111,17 +128,29 @@ export async function runInvocation(ji: JobInvocation, s: RunSettings): Promise<
       timeoutMs: job.binding.timeout_ms ?? s.limits.timeout_ms ?? DEFAULT_TIMEOUT_MS,
       killGraceMs: s.limits.kill_grace_ms ?? DEFAULT_KILL_GRACE_MS,
       signal: watch.signal,
+      // Capped while it runs, so a worker printing without end cannot fill the run store's disk.
+      maxOutputBytes: cap,
     },
     view: s.view,
   });
   const stopped = watch.stop();
   for (const f of [stdoutFile, stderrFile]) if (!fs.existsSync(f)) fs.writeFileSync(f, "");
-  const cap = job.binding.max_output_bytes ?? s.limits.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const handedBack = takeBack(s.hostIoDir, dir, { outputDir: plan.outputDir, cap });
-  const cut = [stdoutFile, stderrFile].filter((f) => capFile(f, cap));
-  const findings = outputCapFindings(job.workerId, s.attemptDir, [...cut, ...handedBack.cut], cap);
+  const capped = cappedFiles(r, stdoutFile, stderrFile, cap);
+  const findings = outputCapFindings(
+    job.workerId,
+    s.attemptDir,
+    [...capped.files, ...handedBack.cut],
+    cap,
+    capped.killed,
+  );
   const t = keepTranscript(ji, stdoutFile, s.attemptDir);
-  const c = classifyInvocation(plan.argv[0], r, t.info, stopped);
+  const c = capped.killed
+    ? {
+        outcome: "task-failed" as const,
+        detail: `${r.outputCapped} reached its cap of ${cap} bytes: DWM killed the worker's processes`,
+      }
+    : classifyInvocation(plan.argv[0], r, t.info, stopped);
   const invocation: Invocation = {
     worker_id: job.workerId,
     backend: job.binding.backend,

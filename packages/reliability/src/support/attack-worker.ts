@@ -20,6 +20,7 @@ export const ATTACKS = [
   "write-journal",
   "other-evidence",
   "read-ssh",
+  "read-agent-login",
   "loopback",
   "kill-runner",
   "fork-bomb",
@@ -129,6 +130,14 @@ const LATER = {
   "setsid-survivor": () => sleep(300000),
 };
 
+// Reads a file of the home folder into the worker's output (audit/<out>) and its stdout.
+const steal = (rel, out) => () => {
+  const text = fs.readFileSync(path.join(process.env.HOME, rel), "utf8");
+  fs.mkdirSync("audit", { recursive: true });
+  fs.writeFileSync(path.join("audit", out), text);
+  console.log(text);
+};
+
 const NOW = {
   "dwm-approve": () => {
     attempt("dwm approve now", () => execFileSync(process.execPath, [process.env.ATTACK_BIN, "approve", run, "human-gate"], { cwd: repo, env: bareEnv, stdio: "pipe" }));
@@ -181,13 +190,8 @@ const NOW = {
     });
     later();
   },
-  "read-ssh": () =>
-    attempt("read ~/.ssh/id_ed25519", () => {
-      const key = fs.readFileSync(path.join(process.env.HOME, ".ssh", "id_ed25519"), "utf8");
-      fs.mkdirSync("audit", { recursive: true });
-      fs.writeFileSync(path.join("audit", "key.txt"), key);
-      console.log(key);
-    }),
+  "read-ssh": () => attempt("read ~/.ssh/id_ed25519", steal(".ssh/id_ed25519", "key.txt")),
+  "read-agent-login": () => attempt("read ~/.codex/auth.json", steal(".codex/auth.json", "login.txt")),
   "loopback": () => {
     const r = spawnSync(process.execPath, ["-e", "const s=require('net').connect(" + Number(process.env.ATTACK_PORT) + ",'127.0.0.1',()=>{s.end('" + nonce + "');console.log('connected')});s.on('error',e=>{console.log(e.code);process.exit(1)});s.on('close',()=>process.exit(0))"], { encoding: "utf8", timeout: 10000 });
     log("connect to 127.0.0.1:" + process.env.ATTACK_PORT + ": " + (r.status === 0 ? "done" : "refused (" + r.stdout.trim() + ")"));

@@ -1,35 +1,15 @@
 import type { Digest } from "@dwm/core";
-import type { JournalEvent, PacketState, Run, RunState } from "@dwm/schemas";
+import type { JournalEvent, PacketState, RunState } from "@dwm/schemas";
 import { describe, expect, it } from "vitest";
 import type { EventOf } from "../events.js";
-import { applyEvent, initialState } from "../fold.js";
+import { applyEvent } from "../fold.js";
+import { D, stateWith } from "../test-support/runs.js";
 import { newGate, newPacket } from "./fold-base.js";
 import { droppedItems, itemChange } from "./fold-fanout.js";
 import { completionBasis } from "./fold-packets.js";
 import { checkGateDecision, fanoutsLeaving, unfinishedPackets } from "./fold-run.js";
 
-const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
-
-function stateOf(packets: Record<string, Partial<PacketState>>): RunState {
-  const run = {
-    kind: "run",
-    schema_version: "1",
-    run_id: "demo-0123456789ab",
-    plan_id: "demo",
-    plan_schema_version: "0.6",
-    plan_digest: D(1),
-    scorecard_digest: D(2),
-    compiler_version: "0.1.0",
-    revision: 1,
-    base_commit: null,
-    packets: [],
-    gates: [],
-    handoffs: [],
-  } as Run;
-  const s = initialState(run);
-  for (const [id, p] of Object.entries(packets)) s.packets[id] = { ...newPacket(), ...p };
-  return s;
-}
+const stateOf = (packets: Record<string, Partial<PacketState>>): RunState => stateWith(packets);
 
 const caught = (f: () => void): unknown => {
   try {

@@ -2,8 +2,8 @@ import type { Journal } from "../journal.js";
 import type { TestRunStore } from "./run-store.js";
 import { attestPacket } from "./sign.js";
 
-/** Take one packet through dispatch → attempt (with evidence files) → approved review → completed → attested. */
-export function completePacket(j: Journal, store: TestRunStore, id: string): void {
+/** Dispatch the next attempt of packet `id` (shell backend, no base commit); its number. */
+export function dispatchPacket(j: Journal, id: string): number {
   const p = j.state.packets[id];
   if (!p) throw new Error(`no packet ${id}`);
   const n = p.attempts + 1;
@@ -15,6 +15,18 @@ export function completePacket(j: Journal, store: TestRunStore, id: string): voi
     base_commit: null,
     backend: "shell",
   });
+  return n;
+}
+
+/** Take one packet through dispatch → attempt (with evidence files) → approved review → completed → attested. */
+export function completePacket(
+  j: Journal,
+  store: TestRunStore,
+  id: string,
+  /** attest: false stops after packet.completed (a runner killed before its attestor ran). */
+  options: { attest?: boolean } = {},
+): void {
+  const n = dispatchPacket(j, id);
   const stdout = store.putFile(`attempts/${id}/${n}/stdout`, `work of ${id} attempt ${n}\n`);
   const att = store.putFile(`attempts/${id}/${n}/attempt.json`, `{"packet_id":"${id}","attempt":${n}}\n`);
   j.append("attempt.recorded", {
@@ -33,5 +45,5 @@ export function completePacket(j: Journal, store: TestRunStore, id: string): voi
     files: [review],
   });
   j.append("packet.completed", { packet_id: id, attempt: n });
-  attestPacket(j, store, id, n, [att, stdout, review]);
+  if (options.attest !== false) attestPacket(j, store, id, n, [att, stdout, review]);
 }

@@ -22,6 +22,8 @@ export interface PacketSpec {
   id: string;
   deps?: string[];
   gates?: string[];
+  /** The packet's declared outputs (handoffs carry a format); none by default. */
+  outputs?: Record<string, unknown>[];
 }
 
 export interface TestRunStore {
@@ -45,7 +47,8 @@ export const DEFAULT_PACKETS: PacketSpec[] = [
 
 function packetDoc(spec: PacketSpec): Record<string, unknown> {
   const p = exampleOf("packet", {});
-  return { ...p, packet_id: spec.id, depends_on: spec.deps ?? [], gates: spec.gates ?? [] };
+  const doc = { ...p, packet_id: spec.id, depends_on: spec.deps ?? [], gates: spec.gates ?? [] };
+  return spec.outputs ? { ...doc, outputs: spec.outputs } : doc;
 }
 
 function gateDoc(id: string, packets: string[]): Gate {

@@ -41,6 +41,17 @@ export function putSignedApproval(store: TestRunStore, rel: string, gateId: stri
   return { file, approvalDigest: digest(approval) };
 }
 
+/** A signed bundle of `predicate` (of `predicateType`) by `key` (default: the trusted test operator), rendered as the attestor writes it. */
+export function signedText(predicateType: string, predicate: Record<string, unknown>, key = KEY): string {
+  const statement: InTotoStatement = {
+    _type: "https://in-toto.io/Statement/v1",
+    subject: [{ name: "run.json", digest: { sha256: "0".repeat(64) } }],
+    predicateType,
+    predicate,
+  };
+  return renderArtifact(signStatement(statement, key));
+}
+
 /** Journal a signed attestation of packet `id`'s attempt `n` over `evidence` (as the runner's attestor does). */
 export function attestPacket(
   j: Journal,
