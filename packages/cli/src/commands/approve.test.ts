@@ -232,7 +232,9 @@ describe("dwm approve / reject", () => {
       journaled: true,
       events: ["gate.approved", "packet.completed"],
     });
-    expect(r.stderr).toMatch(/^warning: the decision is journaled, but .*not attested \(ERR_FS_WRONG_KIND: /m);
+    expect(r.stderr).toMatch(
+      /^warning: the decision is journaled, but .*not attested \(ERR_FS_WRONG_KIND: /m,
+    );
     expect(state().packets.human_gate?.state).toBe("completed");
     fs.rmdirSync(inTheWay);
   });
