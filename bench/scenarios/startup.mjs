@@ -1,5 +1,5 @@
 // Start-up cost of the dwm binary against the floor of starting Node at all: `dwm status --json`
-// on a 1,000-packet run, `dwm --version`, `dwm evaluate` of a reference plan and of a 1,000-phase
+// and `dwm next --json` on a 1,000-packet run, `dwm --version`, `dwm evaluate` of a reference plan and of a 1,000-phase
 // plan, and `node -e 0`, timed in the same run; peak RSS of each
 // from one extra run. The run is compiled and run once before timing: its seed packet with the
 // shell backend, the other 999 with the dry-run backend (no worktrees), whose reviews always ask
@@ -163,6 +163,7 @@ export async function run({ quick, nodes }) {
       ["dwm --version", [dwmBin, "--version"]],
       ["dwm mcp (initialize, tools/list)", [dwmBin, "mcp"], { input: MCP_HANDSHAKE, check: checkMcp }],
       [`dwm status --json (${packets} packets, ${events} events)`, [dwmBin, "status", runId, "--json"]],
+      [`dwm next --json (${packets} packets)`, [dwmBin, "next", runId, "--json"]],
       [`dwm evaluate ${path.basename(reference)}`, [dwmBin, "evaluate", reference]],
       [`dwm evaluate, ${largePhases}-phase plan`, [dwmBin, "evaluate", largePlan]],
     ];

@@ -7,11 +7,12 @@
 //   dist/process-host.js,        the scripts @dwm/core starts as processes of their own, looked
 //   dist/sandbox-relay.js        for beside the module that starts them (ES modules, self-contained).
 // bullmq and ioredis (they read their own files at run time) and OpenTelemetry (loaded only when
-// tracing is on) stay outside: dependencies of this package. The MCP SDK comes in already bundled
+// tracing is on) stay outside: dependencies of this package. `dwm mcp`'s handshake answers are
+// computed now and put in (prebuiltHandshake). The MCP SDK comes in already bundled
 // (scripts/bundle-mcp-sdk.mjs), the skill's files stay in dist/skill. The per-package dist (dist/index.js and the rest) stays as tsc wrote it, for API users.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "rolldown";
 
 const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -43,6 +44,31 @@ const packageVersions = {
   },
 };
 
+/**
+ * What `dwm mcp` answers a client's handshake from (src/internal/mcp/prebuilt-tools.ts), computed
+ * now from the built server and SDK (the same toolList() the per-package dist runs) and put into
+ * the bundle: a server start then neither loads the SDK nor folds every output schema.
+ */
+async function prebuiltHandshake() {
+  const mcp = path.join(dist, "internal/mcp");
+  const server = await import(pathToFileURL(path.join(mcp, "server.js")).href);
+  const sdk = await import(pathToFileURL(path.join(mcp, "sdk.js")).href);
+  const prebuilt = {
+    toolList: JSON.stringify(server.toolList()),
+    protocolVersions: sdk.SUPPORTED_PROTOCOL_VERSIONS,
+    latestProtocolVersion: sdk.LATEST_PROTOCOL_VERSION,
+  };
+  return {
+    name: "dwm-prebuilt-handshake",
+    transform(code, id) {
+      if (!/[\\/]dist[\\/]internal[\\/]mcp[\\/]prebuilt-tools\.js$/.test(id)) return null;
+      const pattern = /export const PREBUILT = null;/;
+      if (!pattern.test(code)) throw new Error(`bundle: ${id} no longer declares PREBUILT = null`);
+      return code.replace(pattern, `export const PREBUILT = ${JSON.stringify(prebuilt)};`);
+    },
+  };
+}
+
 /** Fails the build on any warning: a bundle that resolves something differently is not shipped. */
 function onLog(level, log) {
   if (level === "warn") throw new Error(`bundle: ${log.code}: ${log.message}`);
@@ -54,7 +80,7 @@ async function bundleCli() {
     input: { dwm: path.join(dist, "bin.js") },
     platform: "node",
     external,
-    plugins: [packageVersions],
+    plugins: [packageVersions, await prebuiltHandshake()],
     onLog,
     output: {
       dir: dist,

@@ -33,6 +33,7 @@ export {
 } from "./leftovers.js";
 export { applyRecompile } from "./recompile.js";
 export { restoreRewrittenHandoffs } from "./restore-handoffs.js";
-export { checkStore, verifyCacheFile, verifyRun } from "./verify.js";
+export type { StoreCheck } from "./verify.js";
+export { checkStore, checkStoreFolded, verifyCacheFile, verifyRun } from "./verify.js";
 export type { SignatureReport } from "./verify-signatures.js";
 export { trustFor, verifySignatures } from "./verify-signatures.js";

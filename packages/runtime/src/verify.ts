@@ -16,8 +16,9 @@ import type { JournalEvent, Run, RunState, SchemaName, VerifyProblem, VerifyRepo
 import { JOURNAL_FILE, type JournalScan, scanJournal } from "./events.js";
 import { foldJournal } from "./fold.js";
 import { StatCache } from "./internal/stat-cache.js";
-import { LOCK_FILE, RUN_FILE, STATE_FILE, stateCacheStatus } from "./journal.js";
-import { cachedSeq, evidenceFolders, HEAD_FILE, headProblems, readJournalHead } from "./journal-head.js";
+import { readStateCache, type StateCacheRead, stateCacheStatusOf } from "./internal/state-cache.js";
+import { LOCK_FILE, RUN_FILE, STATE_FILE } from "./journal.js";
+import { evidenceFolders, HEAD_FILE, headProblems, readJournalHead } from "./journal-head.js";
 import {
   gitCommonDir,
   type Leftover,
@@ -140,6 +141,29 @@ class StoreChecker {
     return c.value;
   }
 
+  /**
+   * run.json, which no digest names before the journal is read: its checks (schema, canonical
+   * rendering) are skipped when the cache says it is unchanged since it last passed them, with
+   * the digest it had then. Its value (undefined when unreadable), its digest, and whether it passed.
+   */
+  runFile(): { run: Run | undefined; digest: string | null; passed: boolean } {
+    const known = this.cache?.recorded(RUN_FILE);
+    if (known !== undefined && this.cache?.fresh(RUN_FILE, known)) {
+      const r = readArtifactFile(RUN_FILE, this.options(null));
+      if (r.ok) {
+        this.filesChecked++;
+        this.cache.verified(RUN_FILE, known);
+        return { run: JSON.parse(r.bytes.toString("utf8")) as Run, digest: known, passed: true };
+      }
+    }
+    const c = checkArtifact(RUN_FILE, "run", this.options(null));
+    this.record(c, undefined);
+    const run = c.value as Run | undefined;
+    const d = run === undefined ? null : digest(run);
+    if (c.ok && d !== null) this.cache?.verified(RUN_FILE, d);
+    return { run, digest: d, passed: c.ok };
+  }
+
   private record(c: { ok: boolean; problems: ArtifactProblem[] }, seq: number | undefined): void {
     const first = c.problems[0];
     if (c.ok || (first && !isReadProblem(first.kind))) this.filesChecked++;
@@ -206,12 +230,14 @@ export function journalIntact(scan: JournalScan): boolean {
 function checkJournal(
   c: StoreChecker,
   run: Run | undefined,
-): { scan: JournalScan; intact: boolean; state: RunState | null; bytes: Buffer } {
+  runDigest: string | null,
+): { scan: JournalScan; intact: boolean; state: RunState | null; bytes: Buffer; stateCache: StateCacheRead } {
   // The anchors first: a live runner only moves them forward after its appends, so read before
   // the journal they can never be ahead of it.
   const { head, problem } = readJournalHead(c.runDir);
   const evidence = evidenceFolders(c.runDir);
-  const stateSeq = cachedSeq(c.runDir, STATE_FILE);
+  const stateCache = readStateCache(c.runDir, STATE_FILE, c.cache);
+  const stateSeq = stateCache.kind === "state" ? stateCache.seq : null;
   const exists = fs.existsSync(path.join(c.runDir, JOURNAL_FILE));
   const bytes = (exists ? c.read(JOURNAL_FILE) : null) ?? Buffer.alloc(0);
   const scan = scanJournal(bytes, c.cache?.journalPrefix(bytes) ?? 0);
@@ -220,17 +246,17 @@ function checkJournal(
   const anchored = headProblems(scan, { head, evidence, stateSeq, journal: bytes });
   c.problems.push(...anchored);
   const intact = journalIntact(scan) && anchored.length === 0;
-  if (run === undefined) return { scan, intact, state: null, bytes };
-  const stale = runDigestProblem(digest(run), scan.events);
+  if (run === undefined) return { scan, intact, state: null, bytes, stateCache };
+  const stale = runDigestProblem(runDigest ?? digest(run), scan.events);
   if (stale) c.problems.push(stale);
   // A journal that fails its anchors tells no trustworthy state: no file passes for a leftover of it.
-  if (!intact) return { scan, intact, state: null, bytes };
+  if (!intact) return { scan, intact, state: null, bytes, stateCache };
   try {
-    return { scan, intact, state: foldJournal(scan.events, run), bytes };
+    return { scan, intact, state: foldJournal(scan.events, run), bytes, stateCache };
   } catch {
     const unfoldable = foldProblem(scan.events, run);
     if (unfoldable) c.problems.push(unfoldable);
-    return { scan, intact, state: null, bytes };
+    return { scan, intact, state: null, bytes, stateCache };
   }
 }
 
@@ -406,10 +432,30 @@ export function checkStore(
   runDir: string,
   options: { nowMs?: number; trust?: TrustStore } = {},
 ): VerifyReport {
+  return checkStoreFolded(runDir, options).report;
+}
+
+/** The store check's report, with the journal it read and its fold (null when the journal is not intact or does not fold). */
+export interface StoreCheck {
+  report: VerifyReport;
+  /** run.json, when it passed its checks (null otherwise: readRun says why). */
+  run: Run | null;
+  events: JournalEvent[];
+  state: RunState | null;
+}
+
+/**
+ * `checkStore`, also returning the events it read and the state they fold to: a command that
+ * shows the run (status, next) needs not read and fold the journal a second time.
+ */
+export function checkStoreFolded(
+  runDir: string,
+  options: { nowMs?: number; trust?: TrustStore } = {},
+): StoreCheck {
   const dir = path.resolve(runDir);
   const file = verifyCacheFile(dir);
   const cache = StatCache.load(dir, file, options.nowMs);
-  const { report, journal } = verifyWith(dir, cache, options.trust);
+  const { report, journal, run, events, state } = verifyWith(dir, cache, options.trust);
   if (file !== null && report.problems.every((p) => p.repairable) && journal !== null) {
     try {
       cache.save(file, journal);
@@ -417,17 +463,23 @@ export function checkStore(
       // A cache that cannot be written only costs the next check its speed.
     }
   }
-  return report;
+  return { report, run, events, state };
 }
 
 function verifyWith(
   dir: string,
   cache: StatCache | null,
   trust?: TrustStore,
-): { report: VerifyReport; journal: { seq: number; bytes: Uint8Array } | null } {
+): {
+  report: VerifyReport;
+  journal: { seq: number; bytes: Uint8Array } | null;
+  run: Run | null;
+  events: JournalEvent[];
+  state: RunState | null;
+} {
   const c = new StoreChecker(dir, cache);
-  const run = c.json(RUN_FILE, "run", null) as Run | undefined;
-  const { scan, intact, state, bytes: journalBytes } = checkJournal(c, run);
+  const { run, digest: runDigest, passed } = c.runFile();
+  const { scan, intact, state, bytes: journalBytes, stateCache } = checkJournal(c, run, runDigest);
   const expected = run === undefined ? new Map<string, Expected>() : checkCompiledFiles(c, run);
   for (const [rel, e] of filesNamedByJournal(scan.events)) {
     c.bytes(rel, e.digest, e.seq);
@@ -461,10 +513,16 @@ function verifyWith(
     head: intact && last ? last.digest : null,
     torn: scan.torn !== null,
     files_checked: c.filesChecked,
-    state_cache: stateCacheStatus(dir, last?.seq ?? 0, last?.digest ?? null),
+    state_cache: stateCacheStatusOf(stateCache, last?.seq ?? 0, last?.digest ?? null),
     problems: c.problems,
     signatures: signed.signatures,
   };
   const complete = journalBytes.subarray(0, scan.torn ? scan.torn.offset : journalBytes.length);
-  return { report, journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null };
+  return {
+    report,
+    journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null,
+    run: passed && run !== undefined ? run : null,
+    events: scan.events,
+    state,
+  };
 }

@@ -205,6 +205,34 @@ describe("computeFrontier", () => {
     ]);
   });
 
+  it("a packet held by several open gates waits on each once, in the order of the state's gates", () => {
+    const gates = ["g2", "g1", "g3"].map((gate_id) => ({ gate_id, category: "human-review" as const }));
+    const run = makeRun([{ id: "a" }, { id: "b" }], gates);
+    const state = initialState(run.run);
+    set(state, "a", { state: "needs-human", attempts: 1, last_verdict: "needs-human" });
+    set(state, "b", { state: "needs-human", attempts: 1, last_verdict: "needs-human" });
+    const gate = (gateState: "open" | "approved", packets: string[], seq: number) => ({
+      state: gateState,
+      gate_digest: digest(`g${seq}`),
+      packets,
+      reason: "r",
+      approval_digest: null,
+      seq,
+    });
+    state.gates.g2 = gate("open", ["a", "a", "b"], 7);
+    state.gates.g1 = gate("open", ["a"], 8);
+    state.gates.g3 = gate("approved", ["a", "b"], 9);
+    expect(computeFrontier(state, run).blocked).toEqual([
+      {
+        packet_id: "a",
+        reason: "gate",
+        detail: "waiting for a decision on g2, g1",
+        waiting_on: ["g2", "g1"],
+      },
+      { packet_id: "b", reason: "gate", detail: "waiting for a decision on g2", waiting_on: ["g2"] },
+    ]);
+  });
+
   it("counts attempts against max_attempts and tokens against the token budget", () => {
     const run = makeRun([{ id: "a" }, { id: "b" }, { id: "c" }]);
     const state = initialState(run.run);

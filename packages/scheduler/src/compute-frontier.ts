@@ -158,6 +158,26 @@ export interface ClassifyContext {
   itemsOf: ReadonlyMap<string, readonly string[]>;
   /** Is `dep` (a dependency of `id`) known to be doomed? */
   isDoomed: (dep: string, id: string) => boolean;
+  /**
+   * The open gates holding each packet, in the order of `state.gates`, when the state cannot
+   * change while the context is used (computeFrontier): one pass over the gates instead of one
+   * per packet, which a run with a gate per packet cannot afford. Absent: each packet looks.
+   */
+  openGates?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Each packet's open gates, in the order of `state.gates` (see ClassifyContext.openGates). */
+function openGatesByPacket(state: RunState): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [g, gate] of Object.entries(state.gates)) {
+    if (gate?.state !== "open") continue;
+    for (const id of gate.packets) {
+      const list = out.get(id);
+      if (list === undefined) out.set(id, [g]);
+      else if (list.at(-1) !== g) list.push(g);
+    }
+  }
+  return out;
 }
 
 /**
@@ -554,7 +574,14 @@ export function computeFrontier(state: RunState, run: FrontierRun, policy: Front
   const { order, deps, itemsOf } = frontierOrder(state, run);
   const use = budgetUse(state, order, policy);
   const t = newTally();
-  const ctx: ClassifyContext = { state, run, deps, itemsOf, isDoomed: (d) => t.doomed.has(d) };
+  const ctx: ClassifyContext = {
+    state,
+    run,
+    deps,
+    itemsOf,
+    isDoomed: (d) => t.doomed.has(d),
+    openGates: openGatesByPacket(state),
+  };
   for (const id of order) {
     const c = classifyPacket(id, ctx);
     const where =

@@ -5,9 +5,9 @@ import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
  * call the other commands' modules; none approves, rejects or changes an approval policy.
  */
 export async function run(_args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
-  const { serveStdio } = await import("../internal/mcp/server.js");
+  const { serveStdioFront } = await import("../internal/mcp/stdio-front.js");
   // stdout is the protocol's: nothing else may be written there.
-  await serveStdio({ ...ctx, isTTY: false, emit: () => {} });
+  await serveStdioFront({ ...ctx, isTTY: false, emit: () => {} });
   return { exitCode: 0, output: "" };
 }
 
@@ -17,8 +17,8 @@ export async function run(_args: ParsedArgs, ctx: CommandContext): Promise<Comma
  */
 export async function serveFromBin(): Promise<number> {
   try {
-    const { serveStdio } = await import("../internal/mcp/server.js");
-    await serveStdio({
+    const { serveStdioFront } = await import("../internal/mcp/stdio-front.js");
+    await serveStdioFront({
       cwd: process.cwd(),
       env: process.env,
       clock: { now: () => new Date().toISOString(), monotonicMs: () => performance.now() },

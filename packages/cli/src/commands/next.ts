@@ -3,13 +3,13 @@ import { loadRun } from "@dwm/compiler";
 import { isDwmError, nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { fanoutFrontierRun } from "@dwm/dispatcher";
 import { createGit } from "@dwm/executor";
-import { foldJournal, readJournal, verifyRun } from "@dwm/runtime";
+import { checkStoreFolded, foldJournal, readJournal, type StoreCheck, type verifyRun } from "@dwm/runtime";
 import { computeFrontier, planLimits } from "@dwm/scheduler";
 import type { Frontier, JournalEvent, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
+import { liveHolder } from "../internal/lock-holder.js";
 import { recoverableText } from "../internal/recoverable.js";
-import { liveHolder } from "../internal/run-model.js";
 import { type ResolvedRun, repoRoot, resolveRun } from "../run-arg.js";
 
 function quote(a: string): string {
@@ -63,11 +63,14 @@ async function decide(r: ResolvedRun, refArgs: string[], ctx: CommandContext): P
       argv: ["dwm", "status", ...refArgs],
     };
   }
-  const broken = integrityDecision(verifyRun(r.runDir), refArgs);
+  // verify's checks through the stat cache of verified files, as status makes them; `dwm verify`
+  // still reads every byte.
+  const checked = checkStoreFolded(r.runDir);
+  const broken = integrityDecision(checked.report, refArgs);
   if (broken) return broken;
   let read: RunView;
   try {
-    read = readRunView(r);
+    read = readRunView(r, checked);
   } catch (e) {
     if (!isDwmError(e)) throw e;
     return {
@@ -102,10 +105,11 @@ interface RunView {
 }
 
 /** The folded state, the frontier's view of the run and the plan; throws a DwmError when any cannot be read. */
-function readRunView(r: ResolvedRun): RunView {
+function readRunView(r: ResolvedRun, checked: StoreCheck): RunView {
   const loaded = loadRun(r.runDir);
-  const events = readJournal(r.runDir).events;
-  const state = foldJournal(events, loaded.run);
+  // The check read and folded the journal already; only one it could not fold is read again.
+  const events = checked.state !== null ? checked.events : readJournal(r.runDir).events;
+  const state = checked.state ?? foldJournal(events, loaded.run);
   // Fan-out item packets (schema 0.6) join the compiled ones, so their dependencies count.
   const view = fanoutFrontierRun(r.runDir, loaded, state);
   const plan = readJsonFile(path.join(r.runDir, "plan.json"));

@@ -17,7 +17,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const root = repoRoot(ctx.cwd);
   const workers = typeof args.values.workers === "string" ? args.values.workers : undefined;
   const model = readRunModel(r.runDir);
-  const data = reportData(model, r.runDir, viewBindings(workers, ctx.cwd, root), {
+  const data = reportData(model, r.runDir, await viewBindings(workers, ctx.cwd, root), {
     ref: r.ref,
     cwd: ctx.cwd,
     root,

@@ -1,9 +1,10 @@
 import type { FailingCheck, PacketAttemptDetail, PacketDetail } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { liveHolder } from "../internal/lock-holder.js";
 import { findPlanFile, packetDetail } from "../internal/packet-view.js";
 import { formatUsd, viewBindings } from "../internal/prices.js";
-import { liveHolder, readRunModel } from "../internal/run-model.js";
+import { readRunModel } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 /** `dwm show <run> <packet>`: the packet, each attempt with its failing checks, findings, diff stat and cost, and the next step. */
@@ -28,7 +29,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     model,
     r.runDir,
     packet,
-    viewBindings(workers, ctx.cwd, root),
+    await viewBindings(workers, ctx.cwd, root),
     {
       ref: r.ref,
       holder: liveHolder(r.runDir, ctx.clock.now()),

@@ -1,6 +1,5 @@
 import { checkArtifact, isDwmError, nodeProcessRunner } from "@dwm/core";
-import { createGit } from "@dwm/executor";
-import { checkStore, foldJournal, readJournal, readRun } from "@dwm/runtime";
+import { type checkStore, checkStoreFolded, foldJournal, readJournal, readRun } from "@dwm/runtime";
 import type {
   CostSummary,
   Gate,
@@ -18,9 +17,9 @@ import { assuranceLine, unsandboxedAttempts } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { journaledAttemptFiles, packetCosts } from "../internal/evidence.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
+import { type LockHolder, liveHolder } from "../internal/lock-holder.js";
 import { formatUsd, sumCost, viewBindings } from "../internal/prices.js";
 import { recoverableByRun, recoverableText } from "../internal/recoverable.js";
-import { type LockHolder, liveHolder } from "../internal/run-model.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 type Shown = StatusPacketRow["state"];
@@ -36,9 +35,13 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const r = resolveRun(args, ctx);
   // verify's checks through the stat cache of verified files (as git status refreshes its index):
   // a file unchanged since it last matched is not hashed again; `dwm verify` still reads every byte.
-  const verify = checkStore(r.runDir);
-  const { run: runDoc } = readRun(r.runDir);
-  const { events, state } = foldedState(r.runDir, runDoc);
+  const checked = checkStoreFolded(r.runDir);
+  const verify = checked.report;
+  // run.json as the check read it when it passed; else read here, to fail as before.
+  const runDoc = checked.run ?? readRun(r.runDir).run;
+  // The check read and folded the journal already; only a journal it could not fold is read again.
+  const { events, state } =
+    checked.state !== null ? { events: checked.events, state: checked.state } : foldedState(r.runDir, runDoc);
 
   // Which gates hold which packets: compiled gate files, then gates opened at run time.
   const gateInfo = new Map<string, GateInfo>();
@@ -66,7 +69,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     packets: i.packets,
   }));
   const waiting = gates.filter((g) => g.state === "open").map((g) => g.gate_id);
-  const cost = addCosts(rows, r.runDir, statusBindings(args, ctx), journaledAttemptFiles(events));
+  const cost = addCosts(rows, r.runDir, await statusBindings(args, ctx), journaledAttemptFiles(events));
 
   const report: StatusReport = {
     kind: "status-report",
@@ -106,18 +109,20 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
 }
 
 /** Where the completed run's result stands in the repository of the working directory. */
-function landingHere(
+async function landingHere(
   ctx: CommandContext,
   state: RunState,
   events: JournalEvent[],
   runDoc: Run,
 ): Promise<Landing> {
+  // The executor (its git helpers) loads only for a completed run: status starts without it.
+  const { createGit } = await import("@dwm/executor");
   const git = createGit(nodeProcessRunner, ctx.env);
   return landingOf(git, repoRoot(ctx.cwd), state, events, runDoc.base_commit);
 }
 
 /** The bindings whose price table costs the attempts: --workers FILE, else dwm.workers.json at the root, else none. */
-function statusBindings(args: ParsedArgs, ctx: CommandContext): WorkerBindings | null {
+function statusBindings(args: ParsedArgs, ctx: CommandContext): Promise<WorkerBindings | null> {
   const workers = typeof args.values.workers === "string" ? args.values.workers : undefined;
   return viewBindings(workers, ctx.cwd, repoRoot(ctx.cwd));
 }
@@ -210,11 +215,10 @@ export function packetRows(
       return (itemsOf.get(d) ?? []).every((i) => state.packets[i]?.state === "completed");
     return st === "completed";
   };
+  const holding = gatesHolding(state, gateInfo);
   return Object.entries(state.packets).flatMap(([id, p]) => {
     if (!p) return [];
-    const gates = [...gateInfo]
-      .filter(([g, i]) => i.packets.includes(id) && gateStateOf(state, g) !== "approved")
-      .map(([g]) => g);
+    const gates = holding.get(id) ?? [];
     const waiting_on = (deps.get(id) ?? []).filter((d) => !done(d));
     return [
       {
@@ -228,6 +232,20 @@ export function packetRows(
       },
     ];
   });
+}
+
+/** Each packet's gates that are not approved, in gate order (one map: a run has a gate per packet or more). */
+function gatesHolding(state: RunState, gateInfo: ReadonlyMap<string, GateInfo>): Map<string, string[]> {
+  const holding = new Map<string, string[]>();
+  for (const [g, i] of gateInfo) {
+    if (gateStateOf(state, g) === "approved") continue;
+    for (const id of i.packets) {
+      const list = holding.get(id);
+      if (list === undefined) holding.set(id, [g]);
+      else if (list.at(-1) !== g) list.push(g);
+    }
+  }
+  return holding;
 }
 
 /** A pending packet is shown as ready (nothing holds it) or blocked; any other state as folded. */

@@ -10,8 +10,9 @@ import type {
   WorkerBindings,
 } from "@dwm/schemas";
 import { attemptDetail, journaledAttempts } from "./evidence.js";
+import type { LockHolder } from "./lock-holder.js";
 import { bindingOf, sumCost } from "./prices.js";
-import { dependencyMap, type LockHolder, type RunModel } from "./run-model.js";
+import { dependencyMap, type RunModel } from "./run-model.js";
 
 /** How a packet is named in the views: its state as `dwm status` shows it. */
 type Shown = PacketDetail["state"];

@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { isDwmError } from "@dwm/core";
-import { loadWorkerBindings, WORKER_BINDINGS_FILE } from "@dwm/executor";
 import type {
   Attempt,
   AttemptCost,
@@ -12,15 +11,24 @@ import type {
   WorkerBindings,
 } from "@dwm/schemas";
 
+/** The executor's WORKER_BINDINGS_FILE, known here without loading the executor (prices.test.ts checks they agree). */
+export const VIEW_BINDINGS_FILE = "dwm.workers.json";
+
 /**
  * The bindings file of a read-only view: `--workers FILE` (an error when it cannot be read),
  * else dwm.workers.json at the repository root; null when there is none or it is broken (a
- * view still shows the run; `dwm run` reports the broken file).
+ * view still shows the run; `dwm run` reports the broken file). The executor, which reads it,
+ * loads only when there is one: `dwm status` starts without it.
  */
-export function viewBindings(workers: string | undefined, cwd: string, root: string): WorkerBindings | null {
-  if (workers !== undefined) return loadWorkerBindings(path.resolve(cwd, workers)).bindings;
-  const file = path.join(root, WORKER_BINDINGS_FILE);
-  if (!fs.existsSync(file)) return null;
+export async function viewBindings(
+  workers: string | undefined,
+  cwd: string,
+  root: string,
+): Promise<WorkerBindings | null> {
+  const file = workers !== undefined ? path.resolve(cwd, workers) : path.join(root, VIEW_BINDINGS_FILE);
+  if (workers === undefined && !fs.existsSync(file)) return null;
+  const { loadWorkerBindings } = await import("@dwm/executor");
+  if (workers !== undefined) return loadWorkerBindings(file).bindings;
   try {
     return loadWorkerBindings(file).bindings;
   } catch (e) {

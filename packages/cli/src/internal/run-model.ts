@@ -31,10 +31,3 @@ export function dependencyMap(model: RunModel): Map<string, string[]> {
   }
   return deps;
 }
-
-/**
- * The live holder of the run's lock now, or null: the rule of the check before a change
- * (runtime's runLockHeld), so status, next and show never call free a run `dwm run` would be
- * refused for (a partly written lock included).
- */
-export { type LockHolder, runLockHolder as liveHolder } from "./run-lock.js";

@@ -3,8 +3,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
-import { nodeProcessRunner } from "@dwm/core";
-import type { AttemptJobResult } from "@dwm/schemas";
+import { digest, nodeProcessRunner } from "@dwm/core";
+import { createGit } from "@dwm/executor";
+import type { AttemptJobResult, AttemptRequest, Packet } from "@dwm/schemas";
 import {
   FakeClock,
   git,
@@ -20,7 +21,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { exampleRepo } from "../test-support/example.js";
 import { checkRedis, parseQueueUrl } from "./connection.js";
-import { createRedisAttemptQueue } from "./coordinator.js";
+import { createRedisAttemptQueue, type RedisQueueOptions } from "./coordinator.js";
 import { attemptJobData } from "./job-rules.js";
 import { laneOf, lanesFor } from "./names.js";
 import { startAttemptWorker } from "./worker.js";
@@ -28,6 +29,56 @@ import { startAttemptWorker } from "./worker.js";
 let redis: RedisServer;
 const INSTANCE = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const cleanups: (() => void | Promise<void>)[] = [];
+
+type Example = ReturnType<typeof exampleRepo>;
+type Loaded = ReturnType<typeof loadRun>;
+
+/** Attempt 1 of a packet of the example, on the run's base, with every worker on one backend. */
+function firstRequest(ex: Example, loaded: Loaded, p: Packet, backend: "dry-run" | "codex"): AttemptRequest {
+  return {
+    kind: "attempt-request",
+    schema_version: "1",
+    run_id: ex.compiled.runId,
+    packet: p,
+    prompt: loaded.prompts.get(p.packet_id) as string,
+    attempt: 1,
+    base_commit: loaded.run.base_commit as string,
+    binding: { bindings_digest: ex.bindingsDigest, workers: { "*": { backend } } },
+    inputs: [],
+    repair_context: null,
+    repo: ex.repo.path,
+    limits: {},
+  };
+}
+
+/** An example run, a bare remote, the ports the tests below share, and a coordinator's queue on them. */
+function queueSetup(prefix: string) {
+  const ex = exampleRepo("repo-audit");
+  const tmp = makeTempDir("dwm-bullmq-");
+  cleanups.push(ex.repo.cleanup, tmp.cleanup);
+  const remote = path.join(tmp.path, "remote.git");
+  git(tmp.path, "init", "--quiet", "--bare", remote);
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+  const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+  const coordinator = (rateLimits: RedisQueueOptions["rateLimits"] = {}) => {
+    const q = createRedisAttemptQueue({
+      url: redis.url,
+      run: { runId: ex.compiled.runId, instance: INSTANCE },
+      prefix,
+      remote,
+      repo: ex.repo.path,
+      runDir: ex.compiled.runDir,
+      processRunner: nodeProcessRunner,
+      env,
+      clock,
+      pollMs: 100,
+      rateLimits,
+    });
+    cleanups.push(() => q.dispose());
+    return q;
+  };
+  return { ex, tmp, remote, env, clock, coordinator };
+}
 
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -262,14 +313,8 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
   }, 240_000);
 
   it("rate limit per lane holds across workers; a worker refuses a job whose backends it was not started with", async () => {
-    const ex = exampleRepo("repo-audit");
-    const tmp = makeTempDir("dwm-bullmq-");
-    cleanups.push(ex.repo.cleanup, tmp.cleanup);
-    const remote = path.join(tmp.path, "remote.git");
-    git(tmp.path, "init", "--quiet", "--bare", remote);
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
     const prefix = "t3";
-    const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+    const { ex, tmp, remote, env, clock, coordinator } = queueSetup(prefix);
     const runDir = ex.compiled.runDir;
     const starts: number[] = [];
     const failures: string[] = [];
@@ -293,36 +338,11 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       ),
     );
     cleanups.push(() => Promise.all(workers.map((w) => w.close())).then(() => undefined));
-    const q = createRedisAttemptQueue({
-      url: redis.url,
-      run: { runId: ex.compiled.runId, instance: INSTANCE },
-      prefix,
-      remote,
-      repo: ex.repo.path,
-      runDir,
-      processRunner: nodeProcessRunner,
-      env,
-      clock,
-      pollMs: 100,
-      rateLimits: { "dry-run": { max: 1, duration_ms: 600 } },
-    });
-    cleanups.push(() => q.dispose());
+    const q = coordinator({ "dry-run": { max: 1, duration_ms: 600 } });
     const loaded = loadRun(runDir);
     const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, 3);
-    const requestOf = (p: (typeof packets)[number], backend: "dry-run" | "codex") => ({
-      kind: "attempt-request" as const,
-      schema_version: "1" as const,
-      run_id: ex.compiled.runId,
-      packet: p,
-      prompt: loaded.prompts.get(p.packet_id) as string,
-      attempt: 1,
-      base_commit: loaded.run.base_commit as string,
-      binding: { bindings_digest: ex.bindingsDigest, workers: { "*": { backend } } },
-      inputs: [],
-      repair_context: null,
-      repo: ex.repo.path,
-      limits: {},
-    });
+    const requestOf = (p: (typeof packets)[number], backend: "dry-run" | "codex") =>
+      firstRequest(ex, loaded, p, backend);
     for (const p of packets)
       q.enqueue({ job_id: `${ex.compiled.runId}/${p.packet_id}/1`, request: requestOf(p, "dry-run") });
     const outcomes: string[] = [];
@@ -351,5 +371,81 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       "ERR_QUEUE_BACKEND_NOT_ALLOWED",
     );
     expect(failures).toEqual(["ERR_QUEUE_BACKEND_NOT_ALLOWED"]);
+  }, 240_000);
+
+  /**
+   * One worker of concurrency 1 whose git calls are recorded runs `n` packets of the example on
+   * the run's base; returns the base, what git was asked for it, and the worker's cache folder.
+   */
+  async function runOnOneBase(
+    prefix: string,
+    n: number,
+    before?: (cacheDir: string, remote: string, repo: string, base: string) => void,
+  ) {
+    const { ex, tmp, remote, env, clock, coordinator } = queueSetup(prefix);
+    const loaded = loadRun(ex.compiled.runDir);
+    const base = loaded.run.base_commit as string;
+    const cacheDir = path.join(tmp.path, "cache");
+    before?.(cacheDir, remote, ex.repo.path, base);
+    const gitCalls: string[][] = [];
+    const real = createGit(nodeProcessRunner, env);
+    const worker = await startAttemptWorker({
+      url: redis.url,
+      prefix,
+      name: "once",
+      backends: ["dry-run"],
+      concurrency: 1,
+      cacheDir,
+      processRunner: nodeProcessRunner,
+      env,
+      clock,
+      worktreeRoot: tmp.path,
+      git: {
+        run: (cwd, args, options) => {
+          gitCalls.push([...args]);
+          return real.run(cwd, args, options);
+        },
+        admin: real.admin,
+      },
+    });
+    cleanups.push(() => worker.close());
+    const q = coordinator();
+    const packets = [...loaded.packets.values()].filter((p) => p.command === undefined).slice(0, n);
+    expect(packets).toHaveLength(n);
+    for (const p of packets)
+      q.enqueue({
+        job_id: `${ex.compiled.runId}/${p.packet_id}/1`,
+        request: firstRequest(ex, loaded, p, "dry-run"),
+      });
+    const outcomes: string[] = [];
+    for (let s = await q.next(); s !== null; s = await q.next()) outcomes.push(s.status);
+    expect(outcomes).toEqual(packets.map(() => "done"));
+    return {
+      base,
+      cacheDir,
+      lookups: gitCalls.filter((a) => a[0] === "cat-file" && a[2] === `${base}^{commit}`).length,
+      fetches: gitCalls.filter((a) => a[0] === "fetch" && a.includes(`+${base}:refs/dwm/bases/${base}`))
+        .length,
+    };
+  }
+
+  it("a worker asks git for a base once: later attempts on the same base neither look for it nor fetch it", async () => {
+    const r = await runOnOneBase("t4", 3);
+    // The first job finds the fresh clone without the base and fetches it; the other two ask nothing.
+    expect([r.lookups, r.fetches]).toEqual([1, 1]);
+  }, 240_000);
+
+  it("a base the worker's clone already holds without a ref is not fetched, and a ref keeps it from now on", async () => {
+    let clone = "";
+    const r = await runOnOneBase("t5", 2, (cacheDir, remote, repo, base) => {
+      // The worker's clone of this remote (its folder name) holding the base's objects and no ref to them.
+      clone = path.join(cacheDir, digest(remote).slice(7, 23));
+      fs.mkdirSync(clone, { recursive: true });
+      git(clone, "init", "--quiet");
+      git(clone, "fetch", "--quiet", "--no-write-fetch-head", repo, base);
+      expect(git(clone, "for-each-ref").trim()).toBe("");
+    });
+    expect([r.lookups, r.fetches]).toEqual([1, 0]);
+    expect(git(clone, "rev-parse", `refs/dwm/bases/${r.base}`).trim()).toBe(r.base);
   }, 240_000);
 });

@@ -8,7 +8,7 @@ import { validateSchema } from "@dwm/schemas";
 import type { Job } from "bullmq";
 import { dispatcherErrors } from "../errors.js";
 import { errorInfo } from "../queue.js";
-import { gitRemote } from "./git-remote.js";
+import { gitLocal, gitRemote } from "./git-remote.js";
 import { backendsOf, jobIdOf, laneOf, queuedAttemptBranch } from "./names.js";
 import { publishEvidence } from "./publish-evidence.js";
 
@@ -117,6 +117,8 @@ export class JobRunner {
   readonly stats: { processed: number; failed: number };
   private readonly gate: ReturnType<typeof semaphore>;
   private readonly clones = new Map<string, Promise<string>>();
+  /** Bases this process fetched or found in a clone; a ref (refs/dwm/bases/<id>) keeps each there. */
+  private readonly bases = new Set<string>();
 
   constructor(private readonly o: JobRunnerOptions) {
     this.gate = semaphore(o.concurrency);
@@ -187,12 +189,22 @@ export class JobRunner {
     return p;
   }
 
-  /** The base is fetched once per clone (the attempts of a run share few bases). */
+  /**
+   * The base is fetched once per clone (the attempts of a run share few bases); once this process
+   * knows a clone has it, later attempts on that base start without a git process.
+   */
   private async fetchBase(repo: string, data: AttemptJob): Promise<void> {
     const base = data.request.base_commit;
+    const key = `${repo}\0${base}`;
+    if (this.bases.has(key)) return;
     await this.o.git.admin(repo, async () => {
       const have = await this.o.git.run(repo, ["cat-file", "-e", `${base}^{commit}`]);
-      if (have.exitCode === 0) return;
+      if (have.exitCode === 0) {
+        // Found (an attempt of this clone made it): a ref keeps it from git gc while it is remembered.
+        await gitLocal(this.o.git, repo, ["update-ref", `refs/dwm/bases/${base}`, base]);
+        this.bases.add(key);
+        return;
+      }
       await gitRemote(
         this.o.git,
         this.o.env,
@@ -207,6 +219,7 @@ export class JobRunner {
         ],
         `fetching base ${base.slice(0, 12)} of job ${data.job_id}`,
       );
+      this.bases.add(key);
     });
   }
 

@@ -58,6 +58,11 @@ export class StatCache {
     return new StatCache(runDir, old, BigInt(Math.floor(nowMs)) * 1_000_000n);
   }
 
+  /** The digest `rel` had when it was last verified, if the cache records it. */
+  recorded(rel: string): string | undefined {
+    return this.old?.files[rel]?.digest;
+  }
+
   /** Is `rel` unchanged since its bytes were found to have `expected`? */
   fresh(rel: string, expected: string): boolean {
     const e: Entry | undefined = this.old?.files[rel];

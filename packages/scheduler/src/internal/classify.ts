@@ -100,9 +100,12 @@ export function upstreamFailed(look: PacketLook): Classified | null {
 export function awaitingDecision(look: PacketLook): Classified | null {
   const { id, p, packet, ctx } = look;
   if (p.state !== "needs-human" && p.state !== "reviewed") return null;
-  const holding = Object.entries(ctx.state.gates)
-    .filter(([, g]) => g?.state === "open" && g.packets.includes(id))
-    .map(([g]) => g);
+  const holding =
+    ctx.openGates !== undefined
+      ? [...(ctx.openGates.get(id) ?? [])]
+      : Object.entries(ctx.state.gates)
+          .filter(([, g]) => g?.state === "open" && g.packets.includes(id))
+          .map(([g]) => g);
   if (holding.length > 0) {
     return block(
       look,

@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandContext, ParsedArgs } from "../../command.js";
 import { isRunDir, repoRoot, resolveRun } from "../../run-arg.js";
-import { runLockHolder } from "../run-lock.js";
+import { liveHolder } from "../lock-holder.js";
 import { mcpErrors } from "./errors.js";
 
 /** The run the run tool works on: where it is, and what to pass `dwm run` for it. */
@@ -131,7 +131,7 @@ export function createRunLauncher(options: LauncherOptions = {}) {
     };
     const follow = `status, next and log (after_seq) follow the run; gates lists what waits for a person`;
     // The lease is another process's, written with the real clock.
-    const holder = runLockHolder(t.runDir, new Date().toISOString());
+    const holder = liveHolder(t.runDir, new Date().toISOString());
     const mine = started.get(t.runId);
     if (holder || (mine && mine.exitCode === null && mine.signalCode === null)) {
       return {
@@ -230,7 +230,7 @@ async function settle(
   while (Date.now() < deadline) {
     if (code !== null) return { exitCode: code };
     const pid = child.pid ?? -1;
-    if (runLockHolder(t.runDir, new Date().toISOString())?.pid === pid && leasesOf(t.runDir, pid) >= t.leases)
+    if (liveHolder(t.runDir, new Date().toISOString())?.pid === pid && leasesOf(t.runDir, pid) >= t.leases)
       return { exitCode: null };
     await sleep(pollMs);
   }

@@ -8,9 +8,11 @@ export type { CallToolResult, JSONRPCMessage, Tool } from "@modelcontextprotocol
 export {
   CallToolRequestSchema,
   ErrorCode,
+  LATEST_PROTOCOL_VERSION,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";

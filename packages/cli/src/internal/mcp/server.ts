@@ -1,7 +1,9 @@
 // First: settings the SDK's zod reads when it loads.
 import "./zod-jitless.js";
+import type { Readable } from "node:stream";
 import type { CommandContext } from "../../command.js";
-import { dwmVersion } from "../../version.js";
+import { CAPABILITIES, INSTRUCTIONS, serverInfo } from "./handshake.js";
+import { PREBUILT } from "./prebuilt-tools.js";
 import type { LauncherOptions } from "./run-launcher.js";
 import { bundledSchema, embeddedSchemas } from "./schemas.js";
 import {
@@ -21,12 +23,6 @@ import type { ToolEnv } from "./tools.js";
 
 // Only what tools/list needs is imported above: a client waits for the handshake and the tool
 // list before its session starts, so DWM's stages load at the first call that needs them.
-
-const INSTRUCTIONS = [
-  "DWM (the Deterministic Workflow Machine) runs large agent work as a plan of content-hashed packets with recorded evidence, reviews and human gates.",
-  "Design a plan with the skill (resource dwm://skill/SKILL.md), check it with evaluate, start it with run, follow it with status, next and log, look at a packet with show and at gates with gates.",
-  "Gates are decided by a person (dwm approve / dwm reject on their terminal): no tool here approves, rejects or changes an approval policy.",
-].join(" ");
 
 /** The schema a tool's structured result follows, standalone (every $ref inside it). */
 export function outputSchemaOf(spec: ToolSpec): Tool["outputSchema"] {
@@ -60,19 +56,16 @@ export function toolList(): Tool[] {
 
 /** DWM's MCP server (not connected): its tools, resources and resource templates. */
 export function createMcpServer(ctx: CommandContext, launcher: LauncherOptions = {}): Server {
-  const server = new Server(
-    { name: "dwm", title: "DWM", version: dwmVersion() },
-    {
-      capabilities: { tools: {}, resources: {} },
-      instructions: INSTRUCTIONS,
-      // The SDK validates only elicitation answers with it, and DWM never elicits: no ajv to load.
-      jsonSchemaValidator: {
-        getValidator: () => {
-          throw new Error("dwm mcp asks its client for nothing");
-        },
+  const server = new Server(serverInfo(), {
+    capabilities: CAPABILITIES,
+    instructions: INSTRUCTIONS,
+    // The SDK validates only elicitation answers with it, and DWM never elicits: no ajv to load.
+    jsonSchemaValidator: {
+      getValidator: () => {
+        throw new Error("dwm mcp asks its client for nothing");
       },
     },
-  );
+  });
   let launch: ToolEnv["launch"] | null = null;
   const env: ToolEnv = {
     ctx,
@@ -82,7 +75,9 @@ export function createMcpServer(ctx: CommandContext, launcher: LauncherOptions =
     },
   };
   const resources = () => import("./resources.js");
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: toolList() }));
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: PREBUILT === null ? toolList() : (JSON.parse(PREBUILT.toolList) as Tool[]),
+  }));
   server.setRequestHandler(CallToolRequestSchema, async (req) =>
     (await import("./call-tool.js")).callTool(req.params.name, req.params.arguments, env),
   );
@@ -103,13 +98,25 @@ export function createMcpServer(ctx: CommandContext, launcher: LauncherOptions =
   return server;
 }
 
+/** Where serveStdio reads, and the ids of requests in it that were answered before it started. */
+export interface StdioInput {
+  input: Readable;
+  /** Each id's first answer is not sent again (stdio-front.ts answered the handshake). */
+  answered: (string | number)[];
+}
+
 /**
- * Serve on stdin/stdout until stdin ends. Requests still being answered when it ends are
- * answered first (a client may write its requests and close at once).
+ * Serve on stdin (or `from.input`) and stdout until the input ends. Requests still being
+ * answered when it ends are answered first (a client may write its requests and close at once).
  */
-export async function serveStdio(ctx: CommandContext, launcher: LauncherOptions = {}): Promise<void> {
+export async function serveStdio(
+  ctx: CommandContext,
+  launcher: LauncherOptions = {},
+  from: StdioInput = { input: process.stdin, answered: [] },
+): Promise<void> {
   const server = createMcpServer(ctx, launcher);
-  const transport = new StdioServerTransport();
+  const transport = new StdioServerTransport(from.input);
+  const answered = [...from.answered];
   let inFlight = 0;
   let ended = false;
   let finish: () => void = () => {};
@@ -128,8 +135,11 @@ export async function serveStdio(ctx: CommandContext, launcher: LauncherOptions 
   };
   const send = transport.send.bind(transport);
   transport.send = async (message: JSONRPCMessage) => {
-    await send(message);
-    if ("id" in message && !("method" in message)) {
+    const isAnswer = "id" in message && !("method" in message);
+    const again = isAnswer && message.id !== undefined ? answered.indexOf(message.id) : -1;
+    if (again >= 0) answered.splice(again, 1);
+    else await send(message);
+    if (isAnswer) {
       inFlight = Math.max(0, inFlight - 1);
       maybeClose();
     }
@@ -139,7 +149,7 @@ export async function serveStdio(ctx: CommandContext, launcher: LauncherOptions 
     closed?.();
     finish();
   };
-  process.stdin.once("end", () => {
+  from.input.once("end", () => {
     ended = true;
     maybeClose();
   });

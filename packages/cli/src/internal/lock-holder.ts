@@ -1,3 +1,5 @@
+// The run lock's live holder, apart from run-model.ts: `dwm status` asks for it, and importing
+// run-model.ts loads the compiler and the dispatcher, which status does not need.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,7 +21,7 @@ const LEASE_MS = 30_000;
  * runs, and an empty or partial lock file (a contender between create and write) until it is
  * older than a lease: then pid -1 and no host, as @dwm/core's acquireLock reports it. Null: free.
  */
-export function runLockHolder(runDir: string, now: string): LockHolder | null {
+export function liveHolder(runDir: string, now: string): LockHolder | null {
   const file = path.join(runDir, LOCK_FILE);
   if (!runLockHeld(file, now, os.hostname(), LEASE_MS)) return null;
   let text = "";
