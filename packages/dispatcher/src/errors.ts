@@ -68,8 +68,8 @@ export const dispatcherErrors = defineErrors({
   },
   ERR_QUEUE_JOB_FOREIGN: {
     title:
-      "A job in Redis under an attempt's id is not the attempt the journal dispatched (another packet, base commit, prompt, binding or run instance, or digests that are not of its request).",
-    hint: "It was not adopted and was removed from Redis; its attempt is abandoned and dispatched again from the journal. Something else writes to this Redis: protect it (password, TLS, a network of its own) and give each trust domain its own --queue-prefix.",
+      "A job in Redis under an attempt's id is not the attempt the journal dispatched (another packet, base commit, prompt, binding, inputs or run instance, or digests that are not of its request).",
+    hint: "It was not adopted and was removed from Redis (a job a worker is running, once it finished); its result is never recorded; its attempt is abandoned and dispatched again from the journal. Something else writes to this Redis: protect it (password, TLS, a network of its own) and give each trust domain its own --queue-prefix.",
   },
   ERR_QUEUE_RESUME_MISMATCH: {
     title:

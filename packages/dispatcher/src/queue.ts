@@ -37,6 +37,8 @@ export interface InFlightAttempt {
   prompt_digest: string;
   /** digest of the binding a dispatch of the packet gets. */
   binding_digest: string;
+  /** digest of the handoff inputs a dispatch of the packet gets (registered handoffs, checked against their digests). */
+  inputs_digest: string;
 }
 
 /** What adopt did: the jobs it holds now, and those it refused (the job is not the journal's attempt). */

@@ -155,6 +155,21 @@ describe("adoptionProblems: a job found in Redis is adopted only as the attempt 
     ]);
   });
 
+  it("other handoff inputs, with digests recomputed: named", () => {
+    const inputs = [
+      {
+        artifact: "notes.md",
+        digest: digestBytes("all clear\n"),
+        content_base64: Buffer.from("all clear\n").toString("base64"),
+      },
+    ];
+    expect(
+      problems((d) => {
+        d.request.inputs = inputs;
+      }),
+    ).toEqual([`the inputs digest is ${digest(inputs)}, not ${want.inputs_digest}`]);
+  });
+
   it("a job of another run instance under this instance's id: its id, instance and branch named", () => {
     const other = { ...run, instance: "f".repeat(32) };
     const otherJob = attemptJobData({ job_id: want.job_id, request }, remote, other);

@@ -118,8 +118,8 @@ export function attemptJobData(job: AttemptJob, remote: string, run: RunIdentity
  * What a job found in Redis claims that the journal and the run store do not say (empty: it is
  * the attempt they dispatched). Redis is not trusted with what an attempt is: the job id must be
  * the one this coordinator derives for the attempt and its run instance, the request must be the
- * journal's packet (packet.dispatched's digest), base commit and attempt, the run store's prompt
- * and the binding a dispatch gets, addressed to this remote and the instance's branch, and every
+ * journal's packet (packet.dispatched's digest), base commit and attempt, the run store's prompt,
+ * and the binding and handoff inputs a dispatch gets, addressed to this remote and the instance's branch, and every
  * digest the job carries must be recomputed from the request it carries.
  */
 export function adoptionProblems(
@@ -143,6 +143,7 @@ export function adoptionProblems(
   differ("the base commit", r.base_commit, want.base_commit);
   differ("the prompt digest", digestBytes(r.prompt), want.prompt_digest);
   differ("the binding digest", digest(r.binding), want.binding_digest);
+  differ("the inputs digest", digest(r.inputs), want.inputs_digest);
   differ("the remote", data.remote, remote);
   differ("the request's repository", r.repo, remote);
   differ("the branch", r.branch, queuedAttemptBranch(run, want.packet_id, want.attempt));

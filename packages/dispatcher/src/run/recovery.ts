@@ -62,39 +62,63 @@ export function inFlightJobIds(state: RunState, runId: string): string[] {
     .map(([id, p]) => attemptJobId(runId, id, p?.attempts ?? 0));
 }
 
-/**
- * The attempts the journal has in flight, as the journal and the run store say they are: the
- * packet digest and base commit packet.dispatched journaled, the run store's prompt and the
- * binding a dispatch gets. A queue adopts a job only when it is exactly one of these. An attempt
- * whose packet in the run store is not the one journaled is left out (abandoned, dispatched again).
- */
-export function inFlightAttempts(ctx: RunContext): InFlightAttempt[] {
-  const { setup, log } = ctx;
-  const inFlight = Object.entries(log.state.packets).filter(([, p]) => p?.state === "dispatched");
-  if (inFlight.length === 0) return [];
+/** packet.dispatched's base commit of every attempt, by `<packet>/<n>`. */
+function dispatchedBases(dir: string): Map<string, string | null> {
   const bases = new Map<string, string | null>();
-  for (const e of readJournal(setup.dir).events)
+  for (const e of readJournal(dir).events)
     if (e.type === "packet.dispatched")
       bases.set(`${e.data.packet_id}/${e.data.attempt}`, e.data.base_commit);
+  return bases;
+}
+
+/** What the journal and the run store say of one attempt in flight; null when they cannot say it. */
+function inFlightAttempt(
+  ctx: RunContext,
+  id: string,
+  n: number,
+  base: string | null | undefined,
+): InFlightAttempt | null {
+  const { setup, log } = ctx;
+  const packet = setup.fan.packet(id);
+  const packetDigest = log.state.packets[id]?.packet_digest;
+  const prompt = setup.fan.prompt(id);
+  const binding = setup.bindingOf.get(id) ?? setup.fan.binding(id);
+  if (base == null || !packet || prompt === undefined || !binding || !packetDigest) return null;
+  if (packetDigest !== setup.fan.digest(id)) return null;
+  let inputs: ReturnType<typeof setup.fan.inputs>;
+  try {
+    inputs = setup.fan.inputs(packet, log.state);
+  } catch {
+    // A handoff that no longer matches its registration: the attempt is abandoned, and its dispatch says why.
+    return null;
+  }
+  return {
+    job_id: attemptJobId(setup.runId, id, n),
+    packet_id: id,
+    attempt: n,
+    packet_digest: packetDigest,
+    base_commit: base,
+    prompt_digest: digestBytes(prompt),
+    binding_digest: digest(binding),
+    inputs_digest: digest(inputs),
+  };
+}
+
+/**
+ * The attempts the journal has in flight, as the journal and the run store say they are: the
+ * packet digest and base commit packet.dispatched journaled, the run store's prompt, and the
+ * binding and handoff inputs a dispatch gets. A queue adopts a job only when it is exactly one of
+ * these. An attempt they cannot say (its packet in the run store is not the one journaled, a
+ * handoff no longer matches) is left out: abandoned, and dispatched again.
+ */
+export function inFlightAttempts(ctx: RunContext): InFlightAttempt[] {
+  const inFlight = Object.entries(ctx.log.state.packets).filter(([, p]) => p?.state === "dispatched");
+  if (inFlight.length === 0) return [];
+  const bases = dispatchedBases(ctx.setup.dir);
   return inFlight.flatMap(([id, p]) => {
     const n = p?.attempts ?? 0;
-    const base = bases.get(`${id}/${n}`);
-    const prompt = setup.fan.prompt(id);
-    const binding = setup.bindingOf.get(id) ?? setup.fan.binding(id);
-    const packetDigest = p?.packet_digest;
-    if (base == null || prompt === undefined || !binding || !packetDigest) return [];
-    if (packetDigest !== setup.fan.digest(id)) return [];
-    return [
-      {
-        job_id: attemptJobId(setup.runId, id, n),
-        packet_id: id,
-        attempt: n,
-        packet_digest: packetDigest,
-        base_commit: base,
-        prompt_digest: digestBytes(prompt),
-        binding_digest: digest(binding),
-      },
-    ];
+    const a = inFlightAttempt(ctx, id, n, bases.get(`${id}/${n}`));
+    return a ? [a] : [];
   });
 }
 

@@ -112,5 +112,6 @@ export function inFlightOf(request: AttemptRequest): InFlightAttempt {
     base_commit: request.base_commit,
     prompt_digest: digestBytes(request.prompt),
     binding_digest: digest(request.binding),
+    inputs_digest: digest(request.inputs),
   };
 }
