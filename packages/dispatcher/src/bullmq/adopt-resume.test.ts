@@ -95,7 +95,7 @@ describe.skipIf(leftOut("redis-server"))("resuming a run whose job was rewritten
       packet_digest: digest(packet),
       base_commit: base,
       backend: "shell",
-      queue: c1.origin,
+      queue: c1.origin!,
     });
     journal.close();
     c1.enqueue({ job_id: `${run.runId}/${packet.packet_id}/1`, request });
