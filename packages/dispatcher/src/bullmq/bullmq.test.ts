@@ -364,7 +364,7 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     expect(await q.getJob(rid2)).toBeUndefined();
   }, 240_000);
 
-  it("adopt refuses jobs rewritten in Redis while the coordinator was down (packet and prompt, base commit, another run instance's id): none is recorded, each leaves Redis", async () => {
+  it("adopt refuses jobs rewritten in Redis while the coordinator was down (packet and prompt, base commit, another run instance's id, not a job at all): none is recorded, each leaves Redis", async () => {
     const prefix = "t6";
     const { ex, tmp, env, clock, coordinator } = queueSetup(prefix);
     const loaded = loadRun(ex.compiled.runDir);
@@ -374,11 +374,11 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     const rid = (n: number) => jobIdOf(run, p.packet_id, n);
     const q = laneQueue(prefix, laneOf(request(1)));
 
-    // Coordinator 1 enqueues attempts 1-3 (no worker yet), then dies.
+    // Coordinator 1 enqueues attempts 1-4 (no worker yet), then dies.
     const c1 = coordinator();
-    for (const n of [1, 2, 3])
-      c1.enqueue({ job_id: `${run.runId}/${p.packet_id}/${n}`, request: request(n) });
-    await untilState(q, rid(3), "waiting");
+    const all = [1, 2, 3, 4];
+    for (const n of all) c1.enqueue({ job_id: `${run.runId}/${p.packet_id}/${n}`, request: request(n) });
+    await untilState(q, rid(4), "waiting");
     await c1.dispose();
 
     // While it is down, someone who can write Redis rewrites each job, recomputing every digest.
@@ -403,13 +403,14 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       d.run_instance = other.instance;
       d.request.branch = queuedAttemptBranch(other, p.packet_id, 3);
     });
+    await (await Job.fromId(q, rid(4)))!.updateData({ kind: "attempt-job", job_id: rid(4) });
 
-    // Coordinator 2 resumes with what the journal says of attempts 1-3: it adopts none of them.
+    // Coordinator 2 resumes with what the journal says of attempts 1-4: it adopts none of them.
     const c2 = coordinator();
-    const { adopted, refused } = await c2.adopt([1, 2, 3].map((n) => inFlightOf(request(n))));
+    const { adopted, refused } = await c2.adopt(all.map((n) => inFlightOf(request(n))));
     expect(adopted).toEqual(new Set());
-    expect([...refused.keys()]).toEqual([1, 2, 3].map((n) => `${run.runId}/${p.packet_id}/${n}`));
-    expect([...refused.values()].map((e) => e.code)).toEqual(Array(3).fill("ERR_QUEUE_JOB_FOREIGN"));
+    expect([...refused.keys()]).toEqual(all.map((n) => `${run.runId}/${p.packet_id}/${n}`));
+    expect([...refused.values()].map((e) => e.code)).toEqual(Array(4).fill("ERR_QUEUE_JOB_FOREIGN"));
     const problems = [...refused.values()].map((e) => (e.details as { problems: string[] }).problems);
     expect(problems[0]).toEqual([
       `the packet digest is ${digest({ ...p, verification: [] })}, not ${digest(p)}`,
@@ -421,8 +422,9 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       `the run instance is ${other.instance}, not ${INSTANCE}`,
       `the branch is ${queuedAttemptBranch(other, p.packet_id, 3)}, not ${queuedAttemptBranch(run, p.packet_id, 3)}`,
     ]);
+    expect(problems[3]).toEqual(["it does not match the attempt-job schema"]);
     // Refused jobs leave Redis before any worker takes them; a worker started now finds nothing to run.
-    for (const n of [1, 2, 3]) expect(await q.getJob(rid(n))).toBeUndefined();
+    for (const n of all) expect(await q.getJob(rid(n))).toBeUndefined();
     const started: string[] = [];
     const worker = await laneWorker({ prefix, env, clock, tmp }, "dry-run", "w", (e) => {
       if (e.kind === "started") started.push(e.kind);

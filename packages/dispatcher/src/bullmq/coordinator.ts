@@ -221,21 +221,25 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
       const rid = this.redisId(want);
       const found = rid === null ? null : await this.redis.find(rid);
       if (found === null || rid === null) continue;
-      const problems = adoptionProblems(found, want, this.options.run, this.options.remote);
-      if (problems.length > 0) {
-        refused.set(want.job_id, await this.refuse(found.lane, rid, problems));
+      const { lane, data } = found;
+      const problems =
+        data === null
+          ? ["it does not match the attempt-job schema"]
+          : adoptionProblems({ lane, data }, want, this.options.run, this.options.remote);
+      if (data === null || problems.length > 0) {
+        refused.set(want.job_id, await this.refuse(lane, rid, problems));
         continue;
       }
       // The job names the remote as its repository and this instance's branch: the loop gets its own request back.
-      const request: AttemptRequest = { ...found.data.request, repo: this.options.repo };
+      const request: AttemptRequest = { ...data.request, repo: this.options.repo };
       delete request.branch;
       this.tracked.set(want.job_id, {
         job_id: want.job_id,
         rid,
-        lane: found.lane,
+        lane,
         request,
-        packetDigest: found.data.packet_digest,
-        requestDigest: found.data.request_digest,
+        packetDigest: data.packet_digest,
+        requestDigest: data.request_digest,
         state: "queued",
       });
       adopted.add(want.job_id);
