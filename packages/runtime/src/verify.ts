@@ -5,6 +5,7 @@ import {
   type ArtifactProblem,
   checkArtifact,
   checkArtifactBytes,
+  type DwmError,
   digest,
   digestBytes,
   isDwmError,
@@ -294,19 +295,23 @@ function checkCompiledFiles(c: StoreChecker, run: Run): Map<string, Expected> {
 }
 
 /** Every file and symlink under `dir`, as sorted POSIX paths relative to it. */
-function walk(dir: string, rel = ""): { path: string; symlink: boolean }[] {
-  const out: { path: string; symlink: boolean }[] = [];
+function walk(
+  dir: string,
+  rel = "",
+  out: { path: string; symlink: boolean }[] = [],
+): { path: string; symlink: boolean }[] {
   let entries: fs.Dirent[];
   try {
-    entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+    entries = fs.readdirSync(rel ? `${dir}/${rel}` : dir, { withFileTypes: true });
   } catch {
     return out;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // One array for the whole tree: copying each folder's list into its parent's cost more than the reads.
   for (const e of entries) {
     const p = rel ? `${rel}/${e.name}` : e.name;
     if (e.isSymbolicLink()) out.push({ path: p, symlink: true });
-    else if (e.isDirectory()) out.push(...walk(dir, p));
+    else if (e.isDirectory()) walk(dir, p, out);
     else out.push({ path: p, symlink: false });
   }
   return out;
@@ -377,12 +382,13 @@ function reworkedHandoffs(
   return rewritten;
 }
 
-/** The keys an unjournaled attestation must be signed with to pass for a leftover (none when they cannot be read). */
-function leftoverTrust(dir: string, trust: TrustStore | undefined): TrustStore {
+/** The trusted keys, read once per check (the leftovers and the signatures both need them), or why they cannot be read. */
+function trustOf(dir: string, trust: TrustStore | undefined): TrustStore | DwmError {
   try {
     return trustFor(dir, trust);
-  } catch {
-    return new Map();
+  } catch (e) {
+    if (!isDwmError(e)) throw e;
+    return e;
   }
 }
 
@@ -390,21 +396,17 @@ function leftoverTrust(dir: string, trust: TrustStore | undefined): TrustStore {
 function signaturesOf(
   dir: string,
   events: readonly JournalEvent[],
-  trust: TrustStore | undefined,
+  keys: TrustStore | DwmError,
   rewritten: ReadonlySet<string>,
 ) {
-  try {
-    return verifySignatures(dir, events, trustFor(dir, trust), rewritten);
-  } catch (e) {
-    if (!isDwmError(e)) throw e;
-    const problem: VerifyProblem = {
-      code: "ERR_VERIFY_SIGNATURE",
-      file: RUN_FILE,
-      message: `the trusted keys cannot be read: ${e.message}`,
-      repairable: false,
-    };
-    return { problems: [problem], signatures: [] };
-  }
+  if (!isDwmError(keys)) return verifySignatures(dir, events, keys, rewritten);
+  const problem: VerifyProblem = {
+    code: "ERR_VERIFY_SIGNATURE",
+    file: RUN_FILE,
+    message: `the trusted keys cannot be read: ${keys.message}`,
+    repairable: false,
+  };
+  return { problems: [problem], signatures: [] };
 }
 
 /**
@@ -492,15 +494,16 @@ function verifyWith(
       : reworkedHandoffs(c.problems, dir, state, new Set(expected.keys()), runnerAlive);
   const entries = walk(dir);
   const listed = entries.filter((e) => !e.symlink).map((e) => e.path);
+  const keys = trustOf(dir, trust);
   const evidence =
     run === undefined
       ? undefined
-      : { events: scan.events, trust: leftoverTrust(dir, trust), runId: run.run_id };
+      : { events: scan.events, trust: isDwmError(keys) ? new Map() : keys, runId: run.run_id };
   const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed, evidence);
   c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
   if (run !== undefined)
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
-  const signed = signaturesOf(dir, scan.events, trust, rewritten);
+  const signed = signaturesOf(dir, scan.events, keys, rewritten);
   c.problems.push(...signed.problems);
 
   const last = scan.events.at(-1);
