@@ -442,6 +442,8 @@ export interface StoreCheck {
   report: VerifyReport;
   /** run.json, when it passed its checks (null otherwise: readRun says why). */
   run: Run | null;
+  /** digest(run.json), with `run`. */
+  runDigest: string | null;
   events: JournalEvent[];
   state: RunState | null;
 }
@@ -457,7 +459,7 @@ export function checkStoreFolded(
   const dir = path.resolve(runDir);
   const file = verifyCacheFile(dir);
   const cache = StatCache.load(dir, file, options.nowMs);
-  const { report, journal, run, events, state } = verifyWith(dir, cache, options.trust);
+  const { report, journal, run, runDigest, events, state } = verifyWith(dir, cache, options.trust);
   if (file !== null && report.problems.every((p) => p.repairable) && journal !== null) {
     try {
       cache.save(file, journal);
@@ -465,7 +467,7 @@ export function checkStoreFolded(
       // A cache that cannot be written only costs the next check its speed.
     }
   }
-  return { report, run, events, state };
+  return { report, run, runDigest, events, state };
 }
 
 function verifyWith(
@@ -476,6 +478,7 @@ function verifyWith(
   report: VerifyReport;
   journal: { seq: number; bytes: Uint8Array } | null;
   run: Run | null;
+  runDigest: string | null;
   events: JournalEvent[];
   state: RunState | null;
 } {
@@ -525,6 +528,7 @@ function verifyWith(
     report,
     journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null,
     run: passed && run !== undefined ? run : null,
+    runDigest: passed ? runDigest : null,
     events: scan.events,
     state,
   };

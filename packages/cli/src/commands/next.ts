@@ -1,6 +1,6 @@
 import path from "node:path";
-import { loadRun } from "@dwm/compiler";
-import { isDwmError, nodeProcessRunner, readJsonFile } from "@dwm/core";
+import { loadCheckedRun, loadRun } from "@dwm/compiler";
+import { type Digest, isDwmError, nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { fanoutFrontierRun } from "@dwm/dispatcher";
 import { createGit } from "@dwm/executor";
 import { checkStoreFolded, foldJournal, readJournal, type StoreCheck, type verifyRun } from "@dwm/runtime";
@@ -106,7 +106,12 @@ interface RunView {
 
 /** The folded state, the frontier's view of the run and the plan; throws a DwmError when any cannot be read. */
 function readRunView(r: ResolvedRun, checked: StoreCheck): RunView {
-  const loaded = loadRun(r.runDir);
+  // A run the check passed is taken as it vouched for it (each file against run.json's digest);
+  // loadRun checks every schema and re-renders every prompt, which next does not use.
+  const loaded =
+    checked.report.ok && checked.run !== null && checked.runDigest !== null
+      ? loadCheckedRun(r.runDir, checked.run, checked.runDigest as Digest)
+      : loadRun(r.runDir);
   // The check read and folded the journal already; only one it could not fold is read again.
   const events = checked.state !== null ? checked.events : readJournal(r.runDir).events;
   const state = checked.state ?? foldJournal(events, loaded.run);
