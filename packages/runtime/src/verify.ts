@@ -92,6 +92,8 @@ export function verifyProblemOf(p: ArtifactProblem, seq?: number): VerifyProblem
 class StoreChecker {
   readonly problems: VerifyProblem[] = [];
   filesChecked = 0;
+  /** Raw files found in this check to have the digest the journal names (sha256 of their bytes), by run-store path. */
+  readonly found = new Map<string, string>();
   constructor(
     readonly runDir: string,
     readonly cache: StatCache | null = null,
@@ -126,10 +128,15 @@ class StoreChecker {
 
   /** A raw file whose bytes must have `expected` digest. */
   bytes(rel: string, expected: string, seq?: number): void {
-    if (this.cached(rel, expected)) return;
+    if (this.cached(rel, expected)) {
+      this.found.set(rel, expected);
+      return;
+    }
     const c = checkArtifactBytes(rel, this.options(expected));
     this.record(c, seq);
-    if (c.ok) this.cache?.verified(rel, expected);
+    if (!c.ok) return;
+    this.found.set(rel, expected);
+    this.cache?.verified(rel, expected);
   }
 
   /** A JSON artifact: parses, matches its schema, has the digest, is canonically rendered. */
@@ -398,8 +405,9 @@ function signaturesOf(
   events: readonly JournalEvent[],
   keys: TrustStore | DwmError,
   rewritten: ReadonlySet<string>,
+  found: ReadonlyMap<string, string>,
 ) {
-  if (!isDwmError(keys)) return verifySignatures(dir, events, keys, rewritten);
+  if (!isDwmError(keys)) return verifySignatures(dir, events, keys, rewritten, found);
   const problem: VerifyProblem = {
     code: "ERR_VERIFY_SIGNATURE",
     file: RUN_FILE,
@@ -506,7 +514,7 @@ function verifyWith(
   c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
   if (run !== undefined)
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
-  const signed = signaturesOf(dir, scan.events, keys, rewritten);
+  const signed = signaturesOf(dir, scan.events, keys, rewritten, c.found);
   c.problems.push(...signed.problems);
 
   const last = scan.events.at(-1);
