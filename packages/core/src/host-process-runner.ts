@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
@@ -126,8 +126,7 @@ class ProcessHostClient implements HostProcessRunner {
   }
 
   private start(): ChildProcess {
-    // Loaded here, not at import: a command that starts no process does not load node:child_process.
-    const child = process.getBuiltinModule("node:child_process").fork(hostScript(), [], {
+    const child = fork(hostScript(), [], {
       stdio: ["ignore", "ignore", "inherit", "ipc"],
       serialization: "advanced",
       execArgv: [],

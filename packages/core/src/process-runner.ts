@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import type { ProcessRequest, ProcessResult, ProcessRunner } from "./ports.js";
 
@@ -161,16 +161,14 @@ export const nodeProcessRunner: ProcessRunner = {
     });
 
     let files: OutputFiles;
-    let child: ChildProcess;
+    let child: ReturnType<typeof spawn>;
     try {
       files = new OutputFiles(req);
     } catch (e) {
       return Promise.resolve(done({ spawnError: errorCode(e) }));
     }
     try {
-      // node:child_process loads on first use (process.getBuiltinModule): a command that starts no
-      // process does not pay for loading it (about 5 ms of CPU of every start).
-      child = process.getBuiltinModule("node:child_process").spawn(file, args, {
+      child = spawn(file, args, {
         cwd: req.cwd,
         env: { ...req.env },
         detached: true,

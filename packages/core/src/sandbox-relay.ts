@@ -3,6 +3,7 @@
 // listens on each endpoint's loopback address and port inside the sandbox, pipes every
 // connection to the Unix socket the host side bound in, then runs argv and ends as it ends.
 // Nothing else of the host's network is reachable: only what the host side's sockets lead to.
+import { spawn } from "node:child_process";
 import net from "node:net";
 
 interface Endpoint {
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   for (const s of servers) s.unref();
 
   const [file = "", ...args] = argv;
-  const child = process.getBuiltinModule("node:child_process").spawn(file, args, { stdio: "inherit" });
+  const child = spawn(file, args, { stdio: "inherit" });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(s, forward(s));
   child.once("error", (e: NodeJS.ErrnoException) => {

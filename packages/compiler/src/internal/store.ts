@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -172,10 +173,7 @@ function writeStaged(staging: string, files: RunFile[]): { files: string[]; dirs
  */
 function makeDurable(staging: string, written: { files: string[]; dirs: Set<string> }): void {
   if (process.platform === "linux") {
-    // node:child_process loads only here: reading a run (dwm next) does not load it.
-    const r = process
-      .getBuiltinModule("node:child_process")
-      .spawnSync("sync", ["-f", staging], { stdio: "ignore" });
+    const r = spawnSync("sync", ["-f", staging], { stdio: "ignore" });
     if (r.status === 0) return;
   }
   for (const file of written.files) {
