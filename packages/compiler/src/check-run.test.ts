@@ -5,7 +5,7 @@ import { makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkRun } from "./check-run.js";
 import { type CompiledRun, compilePlan } from "./compile-plan.js";
-import { loadRun } from "./load-run.js";
+import { loadCheckedRun, loadRun } from "./load-run.js";
 import { fixturePlan, snapshotTree } from "./test-support/helpers.js";
 import { COMPILER_VERSION } from "./version.js";
 
@@ -224,6 +224,58 @@ describe("loadRun", () => {
     });
     expect(() => loadRun(c.runDir)).toThrow(
       expect.objectContaining({ code: "ERR_PROMPT_PACKET_DRIFT", exitCode: 3 }),
+    );
+  });
+});
+
+describe("loadCheckedRun (a run the store check passed)", () => {
+  const checked = () => loadCheckedRun(c.runDir, c.run, c.runDigest);
+
+  it("returns the packets and gates loadRun returns, in run order", () => {
+    const l = checked();
+    const full = loadRun(c.runDir);
+    expect(l.runDigest).toBe(c.runDigest);
+    expect([...l.packets]).toEqual([...full.packets]);
+    expect([...l.gates]).toEqual([...full.gates]);
+  });
+
+  it("a packet changed after the check, even to the same size, is stale", () => {
+    edit("packets/implement.json", (s) => s.replace("Implement the change", "Implement the chango"));
+    expect(() => checked()).toThrow(
+      expect.objectContaining({ code: "ERR_RESUME_STALE_PACKET", exitCode: 3 }),
+    );
+  });
+
+  it("a gate changed after the check is stale; a missing packet is missing", () => {
+    const gate = `gates/${c.run.gates[0]?.gate_id}.json`;
+    editJson(gate, (v) => {
+      v.reason = "changed";
+    });
+    expect(() => checked()).toThrow(expect.objectContaining({ code: "ERR_RESUME_STALE_GATE" }));
+    fs.rmSync(file("packets/survey.json"));
+    expect(() => checked()).toThrow(expect.objectContaining({ code: "ERR_RESUME_MISSING_ARTIFACT" }));
+  });
+
+  it("a packet file holding another packet (its digest forged into run.json) names the wrong id", () => {
+    fs.copyFileSync(file("packets/survey.json"), file("packets/implement.json"));
+    const run = structuredClone(c.run);
+    const survey = run.packets.find((p) => p.packet_id === "survey");
+    const implement = run.packets.find((p) => p.packet_id === "implement");
+    if (!survey || !implement) throw new Error("fixture");
+    implement.digest = survey.digest;
+    expect(() => loadCheckedRun(c.runDir, run, c.runDigest)).toThrow(
+      expect.objectContaining({
+        code: "ERR_RESUME_STALE_PACKET",
+        message: "packets/implement.json names packet survey",
+      }),
+    );
+  });
+
+  it("a symlinked run directory is refused", () => {
+    const link = path.join(repo.path, "linked-run");
+    fs.symlinkSync(c.runDir, link);
+    expect(() => loadCheckedRun(link, c.run, c.runDigest)).toThrow(
+      expect.objectContaining({ code: "ERR_RESUME_MISSING_ARTIFACT" }),
     );
   });
 });

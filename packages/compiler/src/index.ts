@@ -5,6 +5,6 @@ export { compilerErrors } from "./errors.js";
 export { FANOUT_ITEM_INPUT, renderPrompt } from "./internal/prompt.js";
 export { categoryFromText, GATE_CATEGORIES, RISK_CATEGORIES, TRIGGER_KEYWORDS } from "./internal/risk.js";
 export { DEFAULT_STORE, makeRunId } from "./internal/store.js";
-export type { LoadedRun } from "./load-run.js";
-export { loadRun } from "./load-run.js";
+export type { CheckedRun, LoadedRun } from "./load-run.js";
+export { loadCheckedRun, loadRun } from "./load-run.js";
 export { COMPILER_VERSION } from "./version.js";

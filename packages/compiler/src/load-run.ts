@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Digest } from "@dwm/core";
+import { type Digest, digest, readArtifactFile } from "@dwm/core";
 import type { Gate, Packet, Run, RunGateEntry, RunPacketEntry } from "@dwm/schemas";
 import { compilerErrors } from "./errors.js";
 import { renderPrompt } from "./internal/prompt.js";
@@ -39,6 +39,49 @@ export function loadRun(runDir: string): LoadedRun {
   const gates = new Map<string, Gate>();
   for (const entry of run.gates) gates.set(entry.gate_id, loadGate(dir, entry));
   return { runDir: dir, run, runDigest, packets, gates, prompts };
+}
+
+/** A run's packets and gates, without its prompts: what the scheduler's view of the run needs. */
+export type CheckedRun = Omit<LoadedRun, "prompts">;
+
+/**
+ * The packets and gates of a run whose store check (@dwm/runtime checkStore) has just passed,
+ * `run` and `runDigest` being the run.json it read: each file read and taken only when its value
+ * has the digest run.json records and names its own id. The check found each file with that
+ * digest to match its schema, so neither the schema nor the canonical rendering is checked again
+ * (loadRun does both, and the rendering of every prompt: read-only views that use no prompt need
+ * neither). Any other file throws as loadRun would: ERR_RESUME_MISSING_ARTIFACT, _STALE_PACKET, _GATE.
+ */
+export function loadCheckedRun(runDir: string, run: Run, runDigest: Digest): CheckedRun {
+  const dir = path.resolve(runDir);
+  const dirProblem = runDirProblem(dir);
+  if (dirProblem) throw missing(dir, ".", dirProblem);
+  const packets = new Map<string, Packet>();
+  for (const entry of run.packets) packets.set(entry.packet_id, loadPacket(dir, entry, true));
+  const gates = new Map<string, Gate>();
+  for (const entry of run.gates) gates.set(entry.gate_id, loadGate(dir, entry, true));
+  return { runDir: dir, run, runDigest, packets, gates };
+}
+
+/** A JSON file run.json names, taken when its value has `expected` digest (its schema checked by the store check that vouched for that digest). */
+function readChecked<T>(dir: string, rel: string, expected: string): RunFileCheck<T> {
+  const r = readArtifactFile(rel, { root: dir, label: "run file" });
+  if (!r.ok) return { ok: false, stage: "read", message: r.problem.message, digest: null };
+  let value: T;
+  try {
+    value = JSON.parse(r.bytes.toString("utf8")) as T;
+  } catch {
+    return { ok: false, stage: "content", message: `${rel} is not valid JSON`, digest: null };
+  }
+  const d = digest(value);
+  if (d !== expected)
+    return {
+      ok: false,
+      stage: "content",
+      message: `${rel} has changed since the run was compiled`,
+      digest: d,
+    };
+  return { ok: true, value, digest: d };
 }
 
 function missing(dir: string, rel: string, reason: string): Error {
@@ -86,9 +129,11 @@ function loadNamed<T>(
   });
 }
 
-function loadPacket(dir: string, entry: RunPacketEntry): Packet {
+function loadPacket(dir: string, entry: RunPacketEntry, checked = false): Packet {
   const rel = `packets/${entry.packet_id}.json`;
-  const c = checkRunJson<Packet>(dir, rel, "packet", entry.digest);
+  const c = checked
+    ? readChecked<Packet>(dir, rel, entry.digest)
+    : checkRunJson<Packet>(dir, rel, "packet", entry.digest);
   const what = {
     code: "ERR_RESUME_STALE_PACKET",
     noun: "packet",
@@ -98,9 +143,11 @@ function loadPacket(dir: string, entry: RunPacketEntry): Packet {
   return loadNamed(dir, rel, c, what, (p) => p.packet_id);
 }
 
-function loadGate(dir: string, entry: RunGateEntry): Gate {
+function loadGate(dir: string, entry: RunGateEntry, checked = false): Gate {
   const rel = `gates/${entry.gate_id}.json`;
-  const c = checkRunJson<Gate>(dir, rel, "gate", entry.digest);
+  const c = checked
+    ? readChecked<Gate>(dir, rel, entry.digest)
+    : checkRunJson<Gate>(dir, rel, "gate", entry.digest);
   const what = {
     code: "ERR_RESUME_STALE_GATE",
     noun: "gate",

@@ -27,7 +27,11 @@ function readItemPacket(dir: string, item: { packet_id: string; digest: string }
  * read from its file and checked against the digest the journal holds: what the scheduler
  * needs to place item packets (their dependencies) outside the run loop (`dwm next`).
  */
-export function fanoutFrontierRun(dir: string, loaded: LoadedRun, state: RunState): FrontierRun {
+export function fanoutFrontierRun(
+  dir: string,
+  loaded: Pick<LoadedRun, "run" | "packets" | "gates">,
+  state: RunState,
+): FrontierRun {
   const packets = new Map(loaded.packets);
   for (const item of currentItems(state)) {
     if (!packets.has(item.packet_id)) packets.set(item.packet_id, readItemPacket(dir, item));

@@ -110,8 +110,10 @@ export interface HeadEvidence {
 /** The size of the first `lines` complete lines of `b`, or null when it has fewer. */
 function endOfLine(b: Uint8Array, lines: number): number | null {
   let at = -1;
+  // The typed array's own indexOf: Buffer's costs a binding call per line (4 of 8 ms on 4,000 lines).
+  const indexOf = Uint8Array.prototype.indexOf;
   for (let n = 0; n < lines; n++) {
-    at = b.indexOf(0x0a, at + 1);
+    at = indexOf.call(b, 0x0a, at + 1);
     if (at === -1) return null;
   }
   return at + 1;

@@ -9,6 +9,7 @@ import { completePacket } from "./test-support/drive.js";
 import { makeRunStore, type TestRunStore } from "./test-support/run-store.js";
 import { TRUST } from "./test-support/sign.js";
 import { checkStore, checkStoreFolded, verifyCacheFile, verifyRun } from "./verify.js";
+import { verifySignatures } from "./verify-signatures.js";
 
 const clock = () => new FakeClock("2026-01-01T00:00:00.000Z", 1000);
 const later = () => Date.now() + 60_000;
@@ -53,6 +54,40 @@ describe("checkStoreFolded", () => {
       const checked = checkStoreFolded(s.runDir, { nowMs: later(), trust: TRUST });
       expect(checked.report.ok).toBe(false);
       expect(checked.state).toBeNull();
+    });
+  });
+});
+
+describe("the store check's attested files", () => {
+  it("are hashed once: the signature check takes the digests the file check found", () => {
+    withRun((s) => {
+      const events = readJournal(s.runDir).events;
+      const wrong = `sha256:${"0".repeat(64)}`;
+      const found = new Map([["attempts/implement/1/stdout", wrong]]);
+      const r = verifySignatures(s.runDir, events, TRUST, new Set(), found);
+      expect(r.problems.map((p) => [p.code, p.file])).toEqual([
+        ["ERR_VERIFY_SIGNATURE", "attestations/packets/implement/1.json"],
+      ]);
+      expect(r.problems[0]?.message).toContain(`now ${"0".repeat(64)}`);
+    });
+  });
+
+  it("changed after caching (same size, mtime put back), fail their file and signature checks through the cache as in verify", () => {
+    withRun((s) => {
+      for (let i = 0; i < 2; i++)
+        expect(checkStore(s.runDir, { nowMs: later(), trust: TRUST }).ok).toBe(true);
+      const file = path.join(s.runDir, "attempts/implement/1/stdout");
+      const before = fs.statSync(file);
+      const text = fs.readFileSync(file, "utf8");
+      fs.writeFileSync(file, text.replace("work", "WORK"));
+      fs.utimesSync(file, before.atime, before.mtime);
+      expect(fs.statSync(file).size).toBe(before.size);
+      const cached = checkStore(s.runDir, { nowMs: later(), trust: TRUST });
+      expect(cached).toEqual(verifyRun(s.runDir, { trust: TRUST }));
+      expect(cached.problems.map((p) => [p.code, p.file])).toEqual([
+        ["ERR_VERIFY_FILE_DIGEST", "attempts/implement/1/stdout"],
+        ["ERR_VERIFY_SIGNATURE", "attestations/packets/implement/1.json"],
+      ]);
     });
   });
 });

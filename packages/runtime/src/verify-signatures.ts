@@ -58,6 +58,7 @@ class SignatureChecker {
     private readonly runDir: string,
     private readonly trust: TrustStore,
     private readonly written: ReadonlyMap<string, number>,
+    private readonly found: ReadonlyMap<string, string>,
   ) {}
 
   private bad(
@@ -229,6 +230,9 @@ class SignatureChecker {
   }
 
   private sha256Of(rel: string): string | null {
+    // The store check has just read (or found unchanged through its stat cache) these bytes.
+    const known = this.found.get(rel);
+    if (known !== undefined) return known.slice("sha256:".length);
     try {
       return digestBytes(fs.readFileSync(resolveInside(this.runDir, rel, "attested file"))).slice(
         "sha256:".length,
@@ -287,11 +291,16 @@ export function verifySignatures(
   trust: TrustStore,
   /** Files a crash leftover wrote again after the journal last named them (a reworked handoff not registered yet). */
   rewritten: ReadonlySet<string> = new Set(),
+  /**
+   * Files the caller found to have these digests (`sha256:…` of their bytes) just now: an attested
+   * file among them is not read again (the store check passes the journal-named files it verified).
+   */
+  found: ReadonlyMap<string, string> = new Map(),
 ): SignatureReport {
   const written = lastWritten(events);
   // Every attestation of such a file names the bytes before it: a later event will name the new ones.
   for (const f of rewritten) written.set(f, Number.POSITIVE_INFINITY);
-  const c = new SignatureChecker(path.resolve(runDir), trust, written);
+  const c = new SignatureChecker(path.resolve(runDir), trust, written, found);
   for (const e of events) {
     if (e.type === "gate.approved" || e.type === "gate.rejected") c.decision(e);
     else if (e.type === "approval.refused") c.refused(e);

@@ -5,6 +5,7 @@ import {
   type ArtifactProblem,
   checkArtifact,
   checkArtifactBytes,
+  type DwmError,
   digest,
   digestBytes,
   isDwmError,
@@ -91,6 +92,8 @@ export function verifyProblemOf(p: ArtifactProblem, seq?: number): VerifyProblem
 class StoreChecker {
   readonly problems: VerifyProblem[] = [];
   filesChecked = 0;
+  /** Raw files found in this check to have the digest the journal names (sha256 of their bytes), by run-store path. */
+  readonly found = new Map<string, string>();
   constructor(
     readonly runDir: string,
     readonly cache: StatCache | null = null,
@@ -125,10 +128,15 @@ class StoreChecker {
 
   /** A raw file whose bytes must have `expected` digest. */
   bytes(rel: string, expected: string, seq?: number): void {
-    if (this.cached(rel, expected)) return;
+    if (this.cached(rel, expected)) {
+      this.found.set(rel, expected);
+      return;
+    }
     const c = checkArtifactBytes(rel, this.options(expected));
     this.record(c, seq);
-    if (c.ok) this.cache?.verified(rel, expected);
+    if (!c.ok) return;
+    this.found.set(rel, expected);
+    this.cache?.verified(rel, expected);
   }
 
   /** A JSON artifact: parses, matches its schema, has the digest, is canonically rendered. */
@@ -294,19 +302,23 @@ function checkCompiledFiles(c: StoreChecker, run: Run): Map<string, Expected> {
 }
 
 /** Every file and symlink under `dir`, as sorted POSIX paths relative to it. */
-function walk(dir: string, rel = ""): { path: string; symlink: boolean }[] {
-  const out: { path: string; symlink: boolean }[] = [];
+function walk(
+  dir: string,
+  rel = "",
+  out: { path: string; symlink: boolean }[] = [],
+): { path: string; symlink: boolean }[] {
   let entries: fs.Dirent[];
   try {
-    entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+    entries = fs.readdirSync(rel ? `${dir}/${rel}` : dir, { withFileTypes: true });
   } catch {
     return out;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // One array for the whole tree: copying each folder's list into its parent's cost more than the reads.
   for (const e of entries) {
     const p = rel ? `${rel}/${e.name}` : e.name;
     if (e.isSymbolicLink()) out.push({ path: p, symlink: true });
-    else if (e.isDirectory()) out.push(...walk(dir, p));
+    else if (e.isDirectory()) walk(dir, p, out);
     else out.push({ path: p, symlink: false });
   }
   return out;
@@ -377,12 +389,13 @@ function reworkedHandoffs(
   return rewritten;
 }
 
-/** The keys an unjournaled attestation must be signed with to pass for a leftover (none when they cannot be read). */
-function leftoverTrust(dir: string, trust: TrustStore | undefined): TrustStore {
+/** The trusted keys, read once per check (the leftovers and the signatures both need them), or why they cannot be read. */
+function trustOf(dir: string, trust: TrustStore | undefined): TrustStore | DwmError {
   try {
     return trustFor(dir, trust);
-  } catch {
-    return new Map();
+  } catch (e) {
+    if (!isDwmError(e)) throw e;
+    return e;
   }
 }
 
@@ -390,21 +403,18 @@ function leftoverTrust(dir: string, trust: TrustStore | undefined): TrustStore {
 function signaturesOf(
   dir: string,
   events: readonly JournalEvent[],
-  trust: TrustStore | undefined,
+  keys: TrustStore | DwmError,
   rewritten: ReadonlySet<string>,
+  found: ReadonlyMap<string, string>,
 ) {
-  try {
-    return verifySignatures(dir, events, trustFor(dir, trust), rewritten);
-  } catch (e) {
-    if (!isDwmError(e)) throw e;
-    const problem: VerifyProblem = {
-      code: "ERR_VERIFY_SIGNATURE",
-      file: RUN_FILE,
-      message: `the trusted keys cannot be read: ${e.message}`,
-      repairable: false,
-    };
-    return { problems: [problem], signatures: [] };
-  }
+  if (!isDwmError(keys)) return verifySignatures(dir, events, keys, rewritten, found);
+  const problem: VerifyProblem = {
+    code: "ERR_VERIFY_SIGNATURE",
+    file: RUN_FILE,
+    message: `the trusted keys cannot be read: ${keys.message}`,
+    repairable: false,
+  };
+  return { problems: [problem], signatures: [] };
 }
 
 /**
@@ -440,6 +450,8 @@ export interface StoreCheck {
   report: VerifyReport;
   /** run.json, when it passed its checks (null otherwise: readRun says why). */
   run: Run | null;
+  /** digest(run.json), with `run`. */
+  runDigest: string | null;
   events: JournalEvent[];
   state: RunState | null;
 }
@@ -455,7 +467,7 @@ export function checkStoreFolded(
   const dir = path.resolve(runDir);
   const file = verifyCacheFile(dir);
   const cache = StatCache.load(dir, file, options.nowMs);
-  const { report, journal, run, events, state } = verifyWith(dir, cache, options.trust);
+  const { report, journal, run, runDigest, events, state } = verifyWith(dir, cache, options.trust);
   if (file !== null && report.problems.every((p) => p.repairable) && journal !== null) {
     try {
       cache.save(file, journal);
@@ -463,7 +475,7 @@ export function checkStoreFolded(
       // A cache that cannot be written only costs the next check its speed.
     }
   }
-  return { report, run, events, state };
+  return { report, run, runDigest, events, state };
 }
 
 function verifyWith(
@@ -474,6 +486,7 @@ function verifyWith(
   report: VerifyReport;
   journal: { seq: number; bytes: Uint8Array } | null;
   run: Run | null;
+  runDigest: string | null;
   events: JournalEvent[];
   state: RunState | null;
 } {
@@ -492,15 +505,16 @@ function verifyWith(
       : reworkedHandoffs(c.problems, dir, state, new Set(expected.keys()), runnerAlive);
   const entries = walk(dir);
   const listed = entries.filter((e) => !e.symlink).map((e) => e.path);
+  const keys = trustOf(dir, trust);
   const evidence =
     run === undefined
       ? undefined
-      : { events: scan.events, trust: leftoverTrust(dir, trust), runId: run.run_id };
+      : { events: scan.events, trust: isDwmError(keys) ? new Map() : keys, runId: run.run_id };
   const leftovers = storeLeftovers(dir, state, new Set(expected.keys()), listed, evidence);
   c.problems.push(...strayFileProblems(entries, expected, leftovers, runnerAlive));
   if (run !== undefined)
     c.problems.push(...refLockLeftovers(dir, run.run_id).map((l) => leftoverProblem(l, runnerAlive)));
-  const signed = signaturesOf(dir, scan.events, trust, rewritten);
+  const signed = signaturesOf(dir, scan.events, keys, rewritten, c.found);
   c.problems.push(...signed.problems);
 
   const last = scan.events.at(-1);
@@ -522,6 +536,7 @@ function verifyWith(
     report,
     journal: intact ? { seq: last?.seq ?? 0, bytes: complete } : null,
     run: passed && run !== undefined ? run : null,
+    runDigest: passed ? runDigest : null,
     events: scan.events,
     state,
   };

@@ -1,10 +1,8 @@
 import path from "node:path";
-import { loadRun } from "@dwm/compiler";
-import { isDwmError, nodeProcessRunner, readJsonFile } from "@dwm/core";
-import { fanoutFrontierRun } from "@dwm/dispatcher";
-import { createGit } from "@dwm/executor";
+import { type CheckedRun, loadCheckedRun, loadRun } from "@dwm/compiler";
+import { type Digest, isDwmError, nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { checkStoreFolded, foldJournal, readJournal, type StoreCheck, type verifyRun } from "@dwm/runtime";
-import { computeFrontier, planLimits } from "@dwm/scheduler";
+import { computeFrontier, type FrontierRun, planLimits } from "@dwm/scheduler";
 import type { Frontier, JournalEvent, NextStep, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { type Landing, landArgv, landingOf } from "../internal/landing.js";
@@ -70,7 +68,7 @@ async function decide(r: ResolvedRun, refArgs: string[], ctx: CommandContext): P
   if (broken) return broken;
   let read: RunView;
   try {
-    read = readRunView(r, checked);
+    read = await readRunView(r, checked);
   } catch (e) {
     if (!isDwmError(e)) throw e;
     return {
@@ -84,34 +82,49 @@ async function decide(r: ResolvedRun, refArgs: string[], ctx: CommandContext): P
     planConcurrencyCap: limits.concurrencyCap,
     maxAgents: limits.maxAgents,
   });
-  const landing = read.state.completed
-    ? await landingOf(
-        createGit(nodeProcessRunner, ctx.env),
-        repoRoot(ctx.cwd),
-        read.state,
-        read.events,
-        read.base,
-      )
-    : null;
+  const landing = read.state.completed ? await landingHere(ctx, read) : null;
   return frontierDecision(f, read.state, r.runId, refArgs, landing);
+}
+
+/** Where the completed run's result stands; the executor (its git helpers) loads only for a completed run. */
+async function landingHere(ctx: CommandContext, read: RunView): Promise<Landing> {
+  const { createGit } = await import("@dwm/executor");
+  const git = createGit(nodeProcessRunner, ctx.env);
+  return landingOf(git, repoRoot(ctx.cwd), read.state, read.events, read.base);
 }
 
 interface RunView {
   state: ReturnType<typeof foldJournal>;
   events: JournalEvent[];
   base: string | null;
-  view: ReturnType<typeof fanoutFrontierRun>;
+  view: FrontierRun;
   plan: unknown;
 }
 
+/**
+ * The scheduler's view of the run: the compiled packets, and fan-out item packets (schema 0.6)
+ * so their dependencies count. The dispatcher, which reads the items, loads only when there are
+ * any (it brings the executor and most of DWM with it).
+ */
+async function frontierRun(dir: string, loaded: CheckedRun, state: RunState): Promise<FrontierRun> {
+  const hasItems = Object.values(state.fanouts ?? {}).some((f) => (f?.packets.length ?? 0) > 0);
+  if (!hasItems) return { run: loaded.run, packets: new Map(loaded.packets), gates: loaded.gates };
+  const { fanoutFrontierRun } = await import("@dwm/dispatcher");
+  return fanoutFrontierRun(dir, loaded, state);
+}
+
 /** The folded state, the frontier's view of the run and the plan; throws a DwmError when any cannot be read. */
-function readRunView(r: ResolvedRun, checked: StoreCheck): RunView {
-  const loaded = loadRun(r.runDir);
+async function readRunView(r: ResolvedRun, checked: StoreCheck): Promise<RunView> {
+  // A run the check passed is taken as it vouched for it (each file against run.json's digest);
+  // loadRun checks every schema and re-renders every prompt, which next does not use.
+  const loaded =
+    checked.report.ok && checked.run !== null && checked.runDigest !== null
+      ? loadCheckedRun(r.runDir, checked.run, checked.runDigest as Digest)
+      : loadRun(r.runDir);
   // The check read and folded the journal already; only one it could not fold is read again.
   const events = checked.state !== null ? checked.events : readJournal(r.runDir).events;
   const state = checked.state ?? foldJournal(events, loaded.run);
-  // Fan-out item packets (schema 0.6) join the compiled ones, so their dependencies count.
-  const view = fanoutFrontierRun(r.runDir, loaded, state);
+  const view = await frontierRun(r.runDir, loaded, state);
   const plan = readJsonFile(path.join(r.runDir, "plan.json"));
   return { state, events, base: loaded.run.base_commit, view, plan };
 }

@@ -58,6 +58,11 @@ export class StatCache {
     return new StatCache(runDir, old, BigInt(Math.floor(nowMs)) * 1_000_000n);
   }
 
+  /** `rel` under the run directory: run-store paths are checked relative POSIX paths, so no join is needed (one per file adds up). */
+  private pathOf(rel: string): string {
+    return this.runDir.endsWith(path.sep) ? this.runDir + rel : `${this.runDir}${path.sep}${rel}`;
+  }
+
   /** The digest `rel` had when it was last verified, if the cache records it. */
   recorded(rel: string): string | undefined {
     return this.old?.files[rel]?.digest;
@@ -67,7 +72,7 @@ export class StatCache {
   fresh(rel: string, expected: string): boolean {
     const e: Entry | undefined = this.old?.files[rel];
     if (e === undefined || e.digest !== expected) return false;
-    const st = statOf(path.join(this.runDir, rel));
+    const st = statOf(this.pathOf(rel));
     const same =
       st !== null &&
       String(st.size) === String(e.size) &&
@@ -92,7 +97,7 @@ export class StatCache {
 
   /** A new entry for a file hashed now, unless it changed too recently to trust its stat. */
   private entryOf(rel: string, digest: Digest): Entry | null {
-    const st = statOf(path.join(this.runDir, rel));
+    const st = statOf(this.pathOf(rel));
     const racy = this.startedNs - RACY_NS;
     if (st === null || st.mtimeNs >= racy || st.ctimeNs >= racy) return null;
     return {
@@ -109,22 +114,20 @@ export class StatCache {
    * the entries found unchanged, and every file hashed now but those changed too recently.
    */
   save(file: string, journal: { seq: number; bytes: Uint8Array }): void {
-    const files: VerifyCache["files"] = Object.fromEntries(this.kept);
-    let added = 0;
+    const added = new Map<string, Entry>();
     for (const [rel, digest] of this.hashed) {
       const e = this.entryOf(rel, digest);
-      if (e !== null) {
-        files[rel] = e;
-        added++;
-      }
+      if (e !== null) added.set(rel, e);
     }
     const old = this.old;
     const unchanged =
       old !== null &&
-      added === 0 &&
+      added.size === 0 &&
       this.kept.size === Object.keys(old.files).length &&
       old.journal.bytes === journal.bytes.length;
     if (unchanged) return;
+    const files: VerifyCache["files"] = Object.fromEntries(this.kept);
+    for (const [rel, e] of added) files[rel] = e;
     const doc: VerifyCache = {
       kind: "verify-cache",
       schema_version: "1",
