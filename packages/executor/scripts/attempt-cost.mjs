@@ -1,7 +1,7 @@
 // The cost of one fan-out command item's attempt, in a checkout of its own and in the shared
 // read-only view, on a generated repository (default 2,000 files, 20 MB), with the bubblewrap
-// sandbox: `node packages/executor/scripts/attempt-cost.mjs [items] [files] [concurrency]` after
-// `pnpm build`. Prints ms per item both ways and where the time of one attempt goes (git commands
+// sandbox: `node packages/executor/scripts/attempt-cost.mjs [items] [files] [concurrency] [view]`
+// after `pnpm build` (`view`: the shared view only, without the slow checkout side). Prints ms per item both ways and where the time of one attempt goes (git commands
 // by subcommand, the sandboxed command, the rest). Not a bench row (bench/ has `pnpm bench
 // fanout`); a measurement to see what the view saves.
 import { execFileSync } from "node:child_process";
@@ -14,6 +14,7 @@ import { createGit, createSharedViews, runAttempt } from "@dwm/executor";
 const items = Number(process.argv[2] ?? 40);
 const files = Number(process.argv[3] ?? 2000);
 const concurrency = Number(process.argv[4] ?? 1);
+const viewOnly = process.argv[5] === "view";
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "dwm-attempt-cost-")));
 const repo = path.join(tmp, "repo");
 const git = (...args) => execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim();
@@ -149,7 +150,7 @@ async function measure(label, views, offset) {
 
 const size = execFileSync("du", ["-sm", "--exclude=.git", repo], { encoding: "utf8" }).split("\t")[0];
 console.log(`repository: ${files} files, ${size} MB; bubblewrap sandbox; node ${process.version}`);
-await measure("checkout", null, 0);
+if (!viewOnly) await measure("checkout", null, 0);
 const views = createSharedViews(path.join(tmp, "views"));
 await measure("view", views, 100000);
 views.close();
