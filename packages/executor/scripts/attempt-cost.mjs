@@ -9,7 +9,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bubblewrapSandbox, digest, nodeProcessRunner } from "@dwm/core";
-import { createGit, createSharedViews, runAttempt } from "@dwm/executor";
+
+// DWM_COST_EXECUTOR: another build's dist/index.js (main's, say) to compare with in the same sitting.
+const { createGit, createSharedViews, runAttempt } = await import(
+  process.env.DWM_COST_EXECUTOR ? path.resolve(process.env.DWM_COST_EXECUTOR) : "@dwm/executor"
+);
 
 const items = Number(process.argv[2] ?? 40);
 const files = Number(process.argv[3] ?? 2000);
@@ -33,10 +37,12 @@ const base = git("rev-parse", "HEAD");
 
 /** Time spent per git subcommand and in the worker's sandbox, summed over every attempt. */
 const spent = new Map();
+let gitProcesses = 0;
 const add = (k, ms) => spent.set(k, (spent.get(k) ?? 0) + ms);
 const inner = createGit(nodeProcessRunner, process.env);
 const timedGit = {
   async run(cwd, args, o) {
+    gitProcesses++;
     const t = performance.now();
     try {
       return await inner.run(cwd, args, o);
@@ -115,6 +121,7 @@ function request(n) {
 
 async function measure(label, views, offset) {
   spent.clear();
+  gitProcesses = 0;
   const store = path.join(tmp, `store-${label}`);
   const t0 = performance.now();
   const each = [];
@@ -145,6 +152,7 @@ async function measure(label, views, offset) {
   console.log(
     `${label}: ${items} items, concurrency ${concurrency}: ${(wall / items).toFixed(1)} ms/item wall, attempt median ${each[Math.floor(each.length / 2)].toFixed(1)} ms`,
   );
+  console.log(`  git commands DWM started per item: ${(gitProcesses / items).toFixed(1)}`);
   console.log(`  per item (ms, summed over lanes): ${per.join(", ")}`);
 }
 

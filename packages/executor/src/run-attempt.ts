@@ -66,7 +66,7 @@ import {
   type ViewBase,
 } from "./internal/views.js";
 import { attemptRef, qualifiedRef } from "./refs.js";
-import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
+import { compareRepositorySnapshots, snapshotRepository } from "./repo-integrity.js";
 import type { SharedViews, ViewLease } from "./shared-views.js";
 import { viewEligibility } from "./view-eligibility.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
@@ -384,16 +384,39 @@ async function openInView(
 }
 
 /**
+ * Whether no process of the attempt can write the repository, so the snapshots before and after
+ * (8 git processes) are left out: an attempt in the shared view (only with a sandbox that
+ * isolates: openInView) whose every writable bind is inside its own folder. Inside bubblewrap the
+ * host is bound read-only (`--ro-bind / /`); what a worker or check can write is its binds marked
+ * writable (the output folder here; the hand-over folder and agent home, which jobIoDir and
+ * withAgentHome also make under `root`) and the sandbox's private /tmp. `root` is a folder
+ * mkdtemp just made in the worktree root, which prepareAttempt checked is outside the
+ * repository, so no git folder of the repository (refs, config, hooks, index) is in it.
+ * An attempt with a checkout of its own keeps the check: its checkout is writable and the check
+ * is what tells a sandbox that held from one that did not (sandboxed-attempt.test.ts).
+ */
+function outOfReach(space: AttemptSpace): boolean {
+  if (!isViewSpace(space)) return false;
+  const inRoot = (p: string) => {
+    const r = path.relative(space.root, p);
+    return r !== "" && !r.startsWith("..") && !path.isAbsolute(r);
+  };
+  return space.binds.every((b) => !b.writable || inRoot(b.source));
+}
+
+/**
  * In the attempt's own folder: the checkout and inputs, the jobs run in the sandbox, DWM's commit
  * brought into the repository as the attempt's ref, the evidence, the checks; around it all, the
- * repository compared with its snapshot from before (refs, config, hooks, index flags).
+ * repository compared with its snapshot from before (refs, config, hooks, index flags) unless
+ * nothing of the attempt can write it (outOfReach).
  */
 async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRecord): Promise<void> {
   const { request, prep, git } = ctx;
-  const before: RepositorySnapshot = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   const space =
     (await openInView(ctx, root, record)) ??
     (await openSpace(git, prep.repo, request.base_commit, root, prep.inputs, ctx.sandbox.isolates));
+  // Opening a space writes nothing in the repository (its checkout and git folder are under `root`).
+  const before = outOfReach(space) ? null : await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   const viewBase: ViewBase = {
     objectDirs: space.checkout.objectDirs,
     inputsDir: space.inputsDir,
@@ -433,6 +456,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     record,
   );
   await checkTheWork(ctx, space, viewBase, head, record);
+  if (before === null) return;
   const after = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   record.findings.push(
     ...compareRepositorySnapshots(before, after, {
