@@ -446,7 +446,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     message,
     clock: ctx.ports.clock,
   });
-  await importWork(git, prep.repo, space, head, ctx.branch);
+  await importWork(git, prep.repo, space, { base: request.base_commit, head }, ctx.branch);
   record.headCommit = head;
   await collectEvidence(
     ctx,

@@ -4,7 +4,7 @@ import { type Clock, gitDate, resolveInside } from "@dwm/core";
 import { checkoutFlagFindings, type RepositoryFinding } from "../repo-integrity.js";
 import {
   createCheckout,
-  fetchIntoRepository,
+  importIntoRepository,
   readWorkerHead,
   trustedGitEnv,
   type WorkerCheckout,
@@ -158,15 +158,15 @@ export async function commitWork(
   return out.trim();
 }
 
-/** The attempt's ref (`refs/dwm/…`) in the repository at `head`, by a checked fetch from DWM's git folder. */
+/** The attempt's ref (`refs/dwm/…`) in the repository at `head` (on `base`), its objects checked on the way in (importIntoRepository). */
 export async function importWork(
   git: GitPort,
   repo: string,
   space: AttemptSpace,
-  head: string,
+  range: { base: string; head: string },
   ref: string,
 ): Promise<void> {
-  await fetchIntoRepository(git, repo, space.gitDir, head, ref);
+  await importIntoRepository(git, repo, space.gitDir, { base: range.base, commit: range.head }, ref);
 }
 
 /**
