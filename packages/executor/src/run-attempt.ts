@@ -370,7 +370,7 @@ async function openInView(
   if (!eligible.eligible) return null;
   const lease = await views.acquire(git, prep.repo, request.base_commit);
   ctx.lease = lease;
-  const space = await openViewSpace(git, lease.checkout, root, eligible.folder, prep.inputs);
+  const space = await openViewSpace(git, lease, root, eligible.folder, prep.inputs);
   if (space === null) {
     record.notes.push(
       `the output folder ${eligible.folder}/ cannot be placed in the shared view (a file of the base commit is in the way): the attempt got a checkout of its own`,

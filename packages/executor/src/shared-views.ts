@@ -1,12 +1,19 @@
 import fs from "node:fs";
 import path from "node:path";
-import { createCheckout, repositoryObjectDirs, type WorkerCheckout } from "./internal/checkout.js";
+import {
+  createCheckout,
+  emptyGitFolder,
+  repositoryObjectDirs,
+  type WorkerCheckout,
+} from "./internal/checkout.js";
 import type { GitPort } from "./internal/git.js";
 import { SPACE_OWNER_FILE, spaceOwner } from "./internal/space-owner.js";
 
 /** One shared view in use by one attempt: give it back with `release` once the attempt is done with it. */
 export interface ViewLease {
   checkout: WorkerCheckout;
+  /** An empty git folder (`git init --bare`) an attempt copies as DWM's own: made on first call, once per run's views. */
+  gitTemplate(): Promise<string>;
   release(): void;
 }
 
@@ -80,6 +87,7 @@ function makeRoot(root: string, runId: string | undefined): void {
 export function createSharedViews(root: string, options: { runId?: string } = {}): SharedViews {
   const entries = new Map<string, Entry>();
   let closed = false;
+  let template: Promise<string> | null = null;
   const drop = (base: string, e: Entry) => {
     if (e.holders > 0 || !e.retired) return;
     entries.delete(base);
@@ -118,6 +126,14 @@ export function createSharedViews(root: string, options: { runId?: string } = {}
       let released = false;
       return {
         checkout,
+        gitTemplate() {
+          // Beside the views (not a commit id, so never taken for one), gone with their folder.
+          template ??= emptyGitFolder(git, path.join(root, ".dwm-git-template")).catch((err) => {
+            template = null;
+            throw err;
+          });
+          return template;
+        },
         release() {
           if (released) return;
           released = true;

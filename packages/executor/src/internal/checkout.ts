@@ -111,10 +111,15 @@ export async function trustedGitEnv(
   git: GitPort,
   checkout: WorkerCheckout,
   privateGitDir: string,
-  options: { workerObjects?: boolean } = {},
+  options: { workerObjects?: boolean; template?: string } = {},
 ): Promise<Record<string, string>> {
-  fs.mkdirSync(privateGitDir, { recursive: true });
-  await gitOk(git, privateGitDir, ["init", "--quiet", "--bare", "--template=", "."]);
+  if (options.template !== undefined) {
+    // A copy of an empty git folder DWM made the same way (emptyGitFolder): no `git init` per attempt.
+    fs.cpSync(options.template, privateGitDir, { recursive: true, errorOnExist: true, force: false });
+  } else {
+    fs.mkdirSync(privateGitDir, { recursive: true });
+    await gitOk(git, privateGitDir, ["init", "--quiet", "--bare", "--template=", "."]);
+  }
   const info = path.join(privateGitDir, "objects", "info");
   fs.mkdirSync(info, { recursive: true });
   // The worker's objects only on request (to read its commits): an object file planted there
@@ -130,6 +135,28 @@ export async function trustedGitEnv(
     GIT_WORK_TREE: checkout.dir,
     GIT_INDEX_FILE: path.join(privateGitDir, "index"),
   };
+}
+
+/**
+ * An empty git folder made as trustedGitEnv makes one (`git init --bare`, no template) at `dir`,
+ * under a temporary name renamed into place, to be copied for each attempt (`template`).
+ * Returns `dir`; one made there already is used as it is.
+ */
+export async function emptyGitFolder(git: GitPort, dir: string): Promise<string> {
+  if (fs.existsSync(path.join(dir, "HEAD"))) return dir;
+  const tmp = fs.mkdtempSync(`${dir}.tmp-`);
+  try {
+    await gitOk(git, tmp, ["init", "--quiet", "--bare", "--template=", "."]);
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
 }
 
 /**

@@ -111,11 +111,12 @@ export interface ViewSpace extends AttemptSpace {
  */
 export async function openViewSpace(
   git: GitPort,
-  view: WorkerCheckout,
+  lease: { checkout: WorkerCheckout; gitTemplate?: () => Promise<string> },
   root: string,
   folder: string,
   inputs: readonly { artifact: string; content: Buffer }[],
 ): Promise<ViewSpace | null> {
+  const view = lease.checkout;
   const inputsDir = writeInputs(root, inputs);
   const outRoot = path.join(root, "out");
   const outDir = path.join(outRoot, folder);
@@ -126,7 +127,8 @@ export async function openViewSpace(
   const binds = skeletonBinds(view.dir, checkout.dir, privates);
   if (binds === null) return null;
   const gitDir = path.join(root, "dwm.git");
-  const env = await trustedGitEnv(git, { dir: outRoot, objectDirs: view.objectDirs }, gitDir);
+  const template = lease.gitTemplate === undefined ? {} : { template: await lease.gitTemplate() };
+  const env = await trustedGitEnv(git, { dir: outRoot, objectDirs: view.objectDirs }, gitDir, template);
   // DWM's index starts as the view's (DWM wrote it; the worker sees it read-only): the base tree
   // without a `read-tree` of the whole repository per attempt. Only the folder is staged from it.
   fs.copyFileSync(path.join(view.dir, ".git", "index"), env.GIT_INDEX_FILE as string);
