@@ -195,12 +195,13 @@ async function runJobs(
   space: AttemptSpace,
   viewBase: ViewBase,
   record: AttemptRecord,
-): Promise<{ tree: string; touchedBy: Attribution }> {
+): Promise<{ tree: string; touchedBy: Attribution; nameStatus: string[] | null }> {
   const { request, prep } = ctx;
   const wt = space.checkout.dir;
   const inView = isViewSpace(space) ? space : null;
   let tree = prep.baseTree;
   const touchedBy: Attribution = new Map();
+  const stagings: string[][] = [];
   for (const job of prep.jobs) {
     const hostIo = jobIoDir(space, job.index);
     const planned = planJob(ctx, job, wt, hostIo);
@@ -248,9 +249,11 @@ async function runJobs(
     const staged =
       inView === null ? await stageWork(ctx.git, space, tree) : await stageOutputs(ctx.git, inView, tree);
     attribute(touchedBy, job.workerId, staged.paths);
+    stagings.push(staged.nameStatus);
     tree = staged.tree;
   }
-  return { tree, touchedBy };
+  // One staging from the base tree is the whole diff base → head: the evidence needs no second diff.
+  return { tree, touchedBy, nameStatus: stagings.length === 1 ? (stagings[0] ?? null) : null };
 }
 
 /** The evidence of the committed work: diff and changed files, declared outputs, enforcement findings. */
@@ -258,13 +261,20 @@ async function collectEvidence(
   ctx: AttemptContext,
   wt: string,
   head: string,
-  touchedBy: Attribution,
+  staged: { touchedBy: Attribution; nameStatus: string[] | null },
   record: AttemptRecord,
 ): Promise<void> {
   const { request, prep } = ctx;
   const range = { base: request.base_commit, head };
   // Both commits are in the repository now: git reads them there, never with the worker's git folder.
-  const changes = await recordChanges(ctx.git, prep.repo, prep.attemptDir, range, touchedBy);
+  const changes = await recordChanges(
+    ctx.git,
+    prep.repo,
+    prep.attemptDir,
+    range,
+    staged.touchedBy,
+    staged.nameStatus,
+  );
   record.diff = changes.diff;
   record.changed = changes.changed;
   const out = collectOutputs(request.packet.outputs, wt, prep.attemptDir);
@@ -429,7 +439,8 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     home: ctx.ports.env.HOME,
     programs: pathBinds(buildEnv(ctx.ports.env, BASE_ENV_NAMES).env.PATH),
   };
-  const { tree, touchedBy } = await runJobs(ctx, space, viewBase, record);
+  const staged = await runJobs(ctx, space, viewBase, record);
+  const { tree } = staged;
   if (!isViewSpace(space)) {
     // A view's git folder is read-only to the worker: nothing of it to inspect.
     const soleWorker = prep.jobs.length === 1 ? (prep.jobs[0]?.workerId ?? null) : null;
@@ -448,13 +459,7 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
   });
   await importWork(git, prep.repo, space, { base: request.base_commit, head }, ctx.branch);
   record.headCommit = head;
-  await collectEvidence(
-    ctx,
-    isViewSpace(space) ? space.outRoot : space.checkout.dir,
-    head,
-    touchedBy,
-    record,
-  );
+  await collectEvidence(ctx, isViewSpace(space) ? space.outRoot : space.checkout.dir, head, staged, record);
   await checkTheWork(ctx, space, viewBase, head, record);
   if (before === null) return;
   const after = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { SandboxBind } from "@dwm/core";
 import type { AttemptFinding } from "@dwm/schemas";
-import { type AttemptSpace, stagePaths, writeInputs } from "./attempt-space.js";
+import { type AttemptSpace, type Staged, stagePaths, writeInputs } from "./attempt-space.js";
 import { trustedGitEnv, type WorkerCheckout } from "./checkout.js";
 import { type GitPort, gitOk } from "./git.js";
 import { INPUTS_DIR } from "./inputs.js";
@@ -201,10 +201,6 @@ export function screenOutputs(space: ViewSpace, workerId: string | null, cap: nu
 }
 
 /** Stage the output folder with DWM's git folder and index (as stageWork does for a checkout); returns the tree and the paths changed since `prevTree`. */
-export function stageOutputs(
-  git: GitPort,
-  space: ViewSpace,
-  prevTree: string,
-): Promise<{ tree: string; paths: string[] }> {
+export function stageOutputs(git: GitPort, space: ViewSpace, prevTree: string): Promise<Staged> {
   return stagePaths(git, space.outRoot, space.gitEnv, [space.folder], prevTree);
 }
