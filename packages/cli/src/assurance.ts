@@ -1,7 +1,7 @@
 import { readJournal } from "@dwm/runtime";
 import type { JournalEvent } from "@dwm/schemas";
 
-/** Attempts the journal records as run without an OS sandbox (`--no-sandbox`): lower assurance. */
+/** Attempts the journal records as run without an OS sandbox (sandbox `none`): lower assurance. */
 export function unsandboxedAttempts(events: readonly JournalEvent[]): number {
   let n = 0;
   for (const e of events) if (e.type === "attempt.recorded" && e.data.sandbox === "none") n++;
@@ -17,7 +17,11 @@ export function unsandboxedAttemptsOf(runDir: string): number {
   }
 }
 
-/** The line status and verify print when some attempts ran without a sandbox. */
+/**
+ * The line status and verify print when some attempts ran without a sandbox. The journal says
+ * only `none`, not why: a runner given --no-sandbox, or one that started nothing (every worker a
+ * dry run) where no sandbox works.
+ */
 export function assuranceLine(unsandboxed: number): string {
-  return `assurance lower: ${unsandboxed} attempt(s) ran without an OS sandbox (--no-sandbox): their workers had your files, keys and git refs`;
+  return `assurance lower: ${unsandboxed} attempt(s) ran without an OS sandbox (recorded as sandbox none: --no-sandbox, or a dry run where no sandbox works): any process they started had your files, keys and git refs`;
 }

@@ -1,9 +1,10 @@
 import { parseArgs } from "node:util";
-import { EXIT, fsErrorOf, isDwmError, systemClock } from "@dwm/core";
+import { EXIT, isDwmError, systemClock } from "@dwm/core";
 import type { ErrorOutput } from "@dwm/schemas";
 import type { CommandContext, CommandResult, CommandSpec, OptionSpec, ParsedArgs } from "./command.js";
 import { cliErrors } from "./errors.js";
 import { commandList } from "./internal/command-list.js";
+import { codedErrorOf } from "./internal/error-of.js";
 import { didYouMean } from "./internal/suggest.js";
 import { COMMANDS, findCommand } from "./registry.js";
 import { dwmVersion } from "./version.js";
@@ -60,10 +61,7 @@ function printError(io: Io, e: unknown, json: boolean, env: CommandContext["env"
   const debug = env.DWM_DEBUG === "1";
   // A file-system failure a user can meet (disk full, wrong file kind, permissions) has its own
   // code; ERR_CLI_INTERNAL is left for bugs.
-  const err = isDwmError(e)
-    ? e
-    : (fsErrorOf(e) ??
-      cliErrors.create("ERR_CLI_INTERNAL", e instanceof Error ? e.message : String(e), { cause: e }));
+  const err = codedErrorOf(e);
   const code = err.exitCode;
   if (json) {
     const doc: ErrorOutput = {

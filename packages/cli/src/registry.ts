@@ -1,12 +1,8 @@
 import { RISK_CATEGORIES } from "@dwm/schemas";
 import type { CommandSpec, OptionSpec } from "./command.js";
+import { BACKEND_NAMES, FLAG_BACKENDS } from "./internal/backend-names.js";
 import { storeOption } from "./run-arg.js";
 import { sandboxOption } from "./worker-sandbox.js";
-
-/** The backends a binding may name (worker-bindings.schema.json). */
-const BACKEND_NAMES = ["dry-run", "shell", "codex", "claude", "command"] as const;
-/** The backends `--backend` binds every worker to: shell and command need an argv from a bindings file. */
-const FLAG_BACKEND_NAMES = ["dry-run", "codex", "claude"] as const;
 
 const json: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "Print one JSON document on stdout (schema in @dwm/schemas)." },
@@ -83,7 +79,7 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description:
           "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
-        values: FLAG_BACKEND_NAMES,
+        values: FLAG_BACKENDS,
       },
       workers: {
         type: "string",
@@ -291,13 +287,17 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "attest",
-    usage: "dwm attest [run] [--out FILE] [--store DIR] [--json]",
+    usage: "dwm attest [run] [--out FILE [--json]] [--store DIR]",
     summary:
       "Export every signed approval and attestation of a verified run as one bundle file (JSON lines of Sigstore bundles); stdout without --out.",
     positionals: { min: 0, max: 1 },
     options: {
       ...storeOption,
-      out: { type: "string", description: "Write the bundle to FILE (JSON lines)." },
+      out: {
+        type: "string",
+        description:
+          "Write the bundle to FILE (JSON lines); --json then prints the document naming it (needs --out).",
+      },
       ...json,
     },
     load: () => import("./commands/attest.js"),
@@ -305,7 +305,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: "run",
     usage:
-      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--quiet|--json|--ndjson]",
+      "dwm run <plan|run> [--backend B] [--workers FILE] [--concurrency N] [--until gate|complete] [--approve CATEGORY,...] [--max-attempts N] [--token-budget N] [--budget-usd N] [--infra-retries N] [--infra-backoff MS,...] [--queue URL --remote REMOTE [--queue-prefix P] [--tls-ca F] [--tls-cert F --tls-key F]] [--abandon-queued] [--store DIR] [--no-sandbox] [--no-policy] [--quiet|--json|--ndjson]",
     summary:
       "Run a workflow (compiling it first when given a plan) until it is complete, stops at a gate, spends its budget, or fails; resumes after a crash.",
     positionals: { min: 0, max: 1 },
@@ -316,7 +316,7 @@ export const COMMANDS: CommandSpec[] = [
         type: "string",
         description:
           "Run every worker with this backend: dry-run, codex or claude (shell and command take their argv from a bindings file).",
-        values: FLAG_BACKEND_NAMES,
+        values: FLAG_BACKENDS,
       },
       workers: {
         type: "string",
@@ -339,6 +339,11 @@ export const COMMANDS: CommandSpec[] = [
         values: RISK_CATEGORIES,
         description:
           "Approve these risk gate categories as the operator (e.g. write,shell-process); recorded.",
+      },
+      "no-policy": {
+        type: "boolean",
+        description:
+          "Ignore approval policy files (dwm.policy.json): only dwm approve and --approve decide gates. MCP-started runs always pass it.",
       },
       "max-attempts": {
         type: "string",
@@ -461,7 +466,7 @@ export const COMMANDS: CommandSpec[] = [
     name: "next",
     usage: "dwm next [run] [--store DIR] [--json]",
     summary:
-      "The one next safe action for a run (run, approve-gate, inspect-failure, repair-store, wait, complete) and its exact command.",
+      "The one next safe action for a run (run, approve-gate, inspect-failure, repair-store, wait, land, complete) and its exact command.",
     positionals: { min: 0, max: 1 },
     options: { ...storeOption, ...json },
     load: () => import("./commands/next.js"),

@@ -23,6 +23,16 @@ const BY_ERRNO: Record<string, { code: FsCode; what: string }> = {
 };
 
 /**
+ * EEXIST where a folder was to be made (mkdir, also under `recursive`: a file is in the way);
+ * elsewhere EEXIST is a create-exclusive race the caller handles (a lock, a temp name), so not here.
+ */
+function existing(err: NodeJS.ErrnoException): { code: FsCode; what: string } | undefined {
+  return err.code === "EEXIST" && err.syscall === "mkdir"
+    ? { code: "ERR_FS_WRONG_KIND", what: "a file is where a folder is to be made" }
+    : undefined;
+}
+
+/**
  * The coded DwmError of a file-system failure a user can meet (disk full, wrong file kind,
  * permissions, read-only, I/O), naming the path and the system call; null for anything else
  * (a DwmError already, or a bug).
@@ -30,7 +40,7 @@ const BY_ERRNO: Record<string, { code: FsCode; what: string }> = {
 export function fsErrorOf(e: unknown): DwmError | null {
   if (isDwmError(e) || typeof e !== "object" || e === null) return null;
   const err = e as NodeJS.ErrnoException;
-  const known = typeof err.code === "string" ? BY_ERRNO[err.code] : undefined;
+  const known = typeof err.code === "string" ? (BY_ERRNO[err.code] ?? existing(err)) : undefined;
   if (known === undefined) return null;
   const where = err.path ?? (err as { dest?: string }).dest ?? null;
   return coreErrors.create(

@@ -66,6 +66,11 @@ export const dispatcherErrors = defineErrors({
     hint: "Nothing was written to the run store; the attempt is abandoned. Run dwm run again; if it repeats, check who else pushes to refs/dwm/<run>/ on the remote.",
     exitCode: EXIT.integrity,
   },
+  ERR_QUEUE_JOB_FOREIGN: {
+    title:
+      "A job in Redis under an attempt's id is not the attempt the journal dispatched (another packet, base commit, prompt, binding, inputs or run instance, or digests that are not of its request).",
+    hint: "It was not adopted and was removed from Redis (a job a worker is running, once it finished); its result is never recorded; its attempt is abandoned and dispatched again from the journal. Something else writes to this Redis: protect it (password, TLS, a network of its own) and give each trust domain its own --queue-prefix.",
+  },
   ERR_QUEUE_RESUME_MISMATCH: {
     title:
       "The run has attempts in flight in a distributed queue, and this runner does not use that queue (--queue missing or another Redis or prefix).",

@@ -22,10 +22,12 @@ export {
   mergeIntoIntegration,
 } from "./integration.js";
 export type {
+  Adoption,
   AttemptJob,
   AttemptQueue,
   AttemptSettlement,
   ExecuteAttempt,
+  InFlightAttempt,
   Lease,
   WorkerPoolOptions,
 } from "./queue.js";

@@ -20,6 +20,33 @@ export function attemptJobId(runId: string, packetId: string, attempt: number): 
   return `${runId}/${packetId}/${attempt}`;
 }
 
+/**
+ * An attempt the journal has in flight, as the journal and the run store say it is: a queue that
+ * outlives its coordinator adopts a job only when the job is exactly this attempt.
+ */
+export interface InFlightAttempt {
+  /** The run loop's job id (attemptJobId). */
+  job_id: string;
+  packet_id: string;
+  attempt: number;
+  /** Journaled at packet.dispatched. */
+  packet_digest: string;
+  /** Journaled at packet.dispatched. */
+  base_commit: string;
+  /** The packet's prompt as the run store holds it (an item packet's: rendered from its packet). */
+  prompt_digest: string;
+  /** digest of the binding a dispatch of the packet gets. */
+  binding_digest: string;
+  /** digest of the handoff inputs a dispatch of the packet gets (registered handoffs, checked against their digests). */
+  inputs_digest: string;
+}
+
+/** What adopt did: the jobs it holds now, and those it refused (the job is not the journal's attempt). */
+export interface Adoption {
+  adopted: Set<string>;
+  refused: Map<string, ErrorInfo>;
+}
+
 /** A claim on a job: who runs it and until when, unless renewed. */
 export interface Lease {
   job_id: string;
@@ -61,10 +88,11 @@ export interface AttemptQueue {
   close(): void;
   /**
    * A queue that outlives its coordinator (Redis): take over jobs an earlier coordinator
-   * enqueued (by job id) that are still waiting, running or finished but not yet recorded.
-   * Returns the ids it holds; the run loop abandons the others. The in-process pool has none.
+   * enqueued that are still waiting, running or finished but not yet recorded, each only when
+   * it is the attempt the journal says (a job that claims anything else is refused and never
+   * recorded). The run loop abandons the attempts it does not hold. The in-process pool has none.
    */
-  adopt?(jobIds: readonly string[]): Promise<Set<string>>;
+  adopt?(attempts: readonly InFlightAttempt[]): Promise<Adoption>;
   /** The run loop recorded (or ignored) this job's settlement: a durable queue may forget the job. */
   ack?(jobId: string): void;
   /**

@@ -5,7 +5,9 @@
 // (2) A shell worker appends a forged `gate.approved` event to the journal, chained to the real
 // head with correct digests. (3) A shell worker runs `dwm approve` itself. The run must not count
 // any of them: the human gate stays unapproved until the operator approves it (also across a
-// resume), and `dwm verify` must flag what the worker left (exit 3, the file named).
+// resume), and `dwm verify` must flag what the worker left: a forged journal line as damage (exit
+// 3, the file named); a planted approval file, which the runner refused and journaled, by name as
+// a refused forgery on record (exit 0: the journal pins it and nothing counts it).
 // These rounds run without the OS sandbox (`--no-sandbox`): they test the defences behind it
 // (resolveGate, the journal chain, verify), which must hold where a worker can write the run
 // store. The attacks suite shows the sandbox itself refusing these writes.
@@ -59,6 +61,8 @@ interface Round {
   resume_exit: number | null;
   counted: boolean;
   verify_exit: number | null;
+  /** Approval files verify names as forgeries the runner refused (signer null). */
+  refused_forgeries: string[];
   flagged: string[];
   refusal: string | null;
   operator_completes: boolean;
@@ -169,8 +173,14 @@ async function round(kind: Case, forger: "report" | "human_gate", n: number): Pr
           e.type === "run.completed" || (e.type === "packet.completed" && e.data.packet_id === "human_gate"),
       );
     const v = await dwmChild(repo.path, ["verify", runId, "--json"], env);
-    const problems =
-      v.code === 3 ? (JSON.parse(v.stdout) as { problems: { code: string; file: string }[] }).problems : [];
+    const doc = JSON.parse(v.stdout) as {
+      problems?: { code: string; file: string }[];
+      signatures?: { file: string; status: string; signer: string | null }[];
+    };
+    const problems = v.code === 3 ? (doc.problems ?? []) : [];
+    const refusedForgeries = (doc.signatures ?? [])
+      .filter((s) => s.status === "refused" && s.signer === null)
+      .map((s) => s.file);
     let refusal: string | null = null;
     if (kind === "dwm-approve") {
       const out = execFileSync("sh", ["-c", `cat "${dir}"/attempts/${forger}/*/workers/*/stdout`], {
@@ -193,6 +203,7 @@ async function round(kind: Case, forger: "report" | "human_gate", n: number): Pr
       counted,
       verify_exit: v.code,
       flagged: problems.map((p) => `${p.code} ${p.file}`),
+      refused_forgeries: refusedForgeries,
       refusal,
       operator_completes: operatorCompletes,
     };
@@ -215,7 +226,9 @@ describe(`gates (${ROUNDS} round(s) of 3 forgeries, seed ${SEED})`, () => {
         counts: {
           forgeries: rounds.length,
           counted_by_the_run: rounds.filter((r) => r.counted).length,
-          flagged_by_verify: rounds.filter((r) => r.verify_exit === 3 && r.flagged.length > 0).length,
+          flagged_by_verify: rounds.filter(
+            (r) => (r.verify_exit === 3 && r.flagged.length > 0) || r.refused_forgeries.length > 0,
+          ).length,
           dwm_approve_refused_in_worker: rounds.filter((r) => r.refusal === "ERR_GATE_APPROVER_IS_WORKER")
             .length,
         },
@@ -236,9 +249,10 @@ describe(`gates (${ROUNDS} round(s) of 3 forgeries, seed ${SEED})`, () => {
         if (kind === "approval-file") {
           expect(r.first_exit).toBe(4);
           expect(r.resume_exit).toBe(4);
-          expect(r.verify_exit).toBe(3);
-          // The runner journaled it as refused when the gate opened; verify names its untrusted signature.
-          expect(r.flagged).toContain(`ERR_VERIFY_SIGNATURE approvals/${GATE}/1.json`);
+          // The runner journaled it as refused when the gate opened: verify names it as a refused
+          // forgery on record, which is no damage (status, next and land go on).
+          expect(r.verify_exit).toBe(0);
+          expect(r.refused_forgeries).toEqual([`approvals/${GATE}/1.json`]);
           expect(r.operator_completes).toBe(true);
         } else if (kind === "journal-event") {
           expect(r.verify_exit).toBe(3);

@@ -78,24 +78,30 @@ class SignatureChecker {
     return null;
   }
 
-  /** A signed file's statement, when its signature verifies against a trusted key; else null after reporting why. */
-  open(file: string, kind: SignatureCheck["kind"], seq: number): OpenedStatement | null {
+  /** A signed file's statement when its signature verifies against a trusted key; else the key it names and why not. */
+  private tryOpen(
+    file: string,
+  ): { ok: true; value: OpenedStatement } | { ok: false; keyId: string | null; why: string } {
     let value: unknown;
     try {
       value = JSON.parse(fs.readFileSync(resolveInside(this.runDir, file, "signed file"), "utf8"));
     } catch (e) {
       // A missing or unreadable file is the file check's problem; say here only that it is not signed.
-      return this.bad(
-        file,
-        kind,
-        null,
-        `not a signed bundle (${isDwmError(e) ? e.code : "unreadable"})`,
-        seq,
-      );
+      return {
+        ok: false,
+        keyId: null,
+        why: `not a signed bundle (${isDwmError(e) ? e.code : "unreadable"})`,
+      };
     }
     const r = openStatement(value, this.trust);
-    if (!r.ok) return this.bad(file, kind, r.problem.keyId, `${r.problem.code}: ${r.problem.message}`, seq);
-    return r.value;
+    if (!r.ok) return { ok: false, keyId: r.problem.keyId, why: `${r.problem.code}: ${r.problem.message}` };
+    return { ok: true, value: r.value };
+  }
+
+  /** A signed file's statement, when its signature verifies against a trusted key; else null after reporting why. */
+  open(file: string, kind: SignatureCheck["kind"], seq: number): OpenedStatement | null {
+    const r = this.tryOpen(file);
+    return r.ok ? r.value : this.bad(file, kind, r.keyId, r.why, seq);
   }
 
   good(file: string, kind: SignatureCheck["kind"], o: OpenedStatement, detail: string): void {
@@ -145,11 +151,27 @@ class SignatureChecker {
       );
   }
 
-  /** A refused approval: a bad signature stays a problem; a good one is named, never counted. */
+  /**
+   * A refused approval is named, never counted. One whose signature does not hold (a forgery, or
+   * a stranger's key) is no problem either: the runner refused it and the journal records it
+   * with its digest (the file check holds it to that), so it is evidence on record of a refused
+   * forgery, which nothing can remove and nothing counts; its signer is null.
+   */
   refused(e: Extract<JournalEvent, { type: "approval.refused" }>): void {
     const file = e.data.path;
-    const o = this.open(file, "refused-approval", e.seq);
-    if (o === null) return;
+    const r = this.tryOpen(file);
+    if (!r.ok) {
+      this.signatures.push({
+        file,
+        kind: "refused-approval",
+        key_id: r.keyId,
+        signer: null,
+        status: "refused",
+        detail: `refused at event ${e.seq}: ${e.data.code} ${e.data.reason}; its signature does not hold (${r.why})`,
+      });
+      return;
+    }
+    const o = r.value;
     this.signatures.push({
       file,
       kind: "refused-approval",

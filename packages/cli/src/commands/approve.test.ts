@@ -220,6 +220,25 @@ describe("dwm approve / reject", () => {
     if (canVerify) expect((await dwm(["verify", runId])).code).toBe(0);
   });
 
+  it("a failure to attest after the decision is journaled is a warning, not a failure: exit 0, the packet completed", async () => {
+    openHumanGate();
+    // A directory where the human gate packet's attestation goes: writing it fails (EISDIR), as a
+    // full disk or a permission would, after gate.approved and packet.completed are journaled.
+    const inTheWay = path.join(runDir, "attestations/packets/human_gate/1.json");
+    fs.mkdirSync(inTheWay, { recursive: true });
+    const r = await dwm(["approve", runId, "human-gate", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      journaled: true,
+      events: ["gate.approved", "packet.completed"],
+    });
+    expect(r.stderr).toMatch(
+      /^warning: the decision is journaled, but .*not attested \(ERR_FS_WRONG_KIND: /m,
+    );
+    expect(state().packets.human_gate?.state).toBe("completed");
+    fs.rmdirSync(inTheWay);
+  });
+
   it("reject sends packets back with the reason; the gate is not asked again until they complete", async () => {
     openHumanGate();
     const noReason = await dwm(["reject", runId, "human-gate", "--packets", "implement"]);

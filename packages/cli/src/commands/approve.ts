@@ -18,6 +18,7 @@ import { foldJournal, openJournal, readJournal } from "@dwm/runtime";
 import type { Approval, Approver, GateDecision, RunState } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { codedErrorOf } from "../internal/error-of.js";
 import { checkBeforeChange } from "../internal/preflight.js";
 import { integrationHeadNow, operatorFor } from "../operator.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
@@ -203,7 +204,8 @@ function attestAfterDecision(ref: string, ...args: Parameters<typeof attestCompl
     attestCompletedPackets(...args);
     return [];
   } catch (e) {
-    const why = isDwmError(e) ? `${e.code}: ${e.message}` : String(e);
+    const err = codedErrorOf(e);
+    const why = `${err.code}: ${err.message}`;
     return [
       `the decision is journaled, but the packets it completed were not attested (${why}); \`dwm run ${ref}\` attests them`,
     ];

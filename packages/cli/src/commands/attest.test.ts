@@ -97,6 +97,22 @@ describe("dwm attest and the independent check", () => {
     );
   });
 
+  it("--json without --out is a usage error (the document would leave the bundle nowhere); without --json the bundle is stdout", async () => {
+    const r = await dwm(["attest", runId, "--json"]);
+    expect(r.code).toBe(2);
+    const error = JSON.parse(r.stdout).error;
+    expect(error.code).toBe("ERR_CLI_USAGE");
+    expect(error.hint).toContain("--out bundle.jsonl --json");
+    const plain = await dwm(["attest", runId]);
+    expect(plain.code).toBe(0);
+    expect(
+      plain.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => Object.keys(JSON.parse(l))),
+    ).toContainEqual(expect.arrayContaining(["dsseEnvelope"]));
+  });
+
   it.runIf(toolsHere)(
     "the third-party script verifies every line with openssl and every file subject with sha256sum",
     () => {

@@ -4,6 +4,7 @@ import { OPERATORS_FILE, readOperators, resolveInside, signingErrors, writeFileA
 import { readJournal, verifyRun } from "@dwm/runtime";
 import type { AttestResult, JournalEvent } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { cliErrors } from "../errors.js";
 import { repoRoot, resolveRun } from "../run-arg.js";
 
 type Entry = AttestResult["bundles"][number];
@@ -34,6 +35,17 @@ function signedFiles(
  * verified first: a store whose signatures or digests do not hold is not exported (exit 3).
  */
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
+  const outArg = typeof args.values.out === "string" ? args.values.out : null;
+  // stdout holds one thing: the bundle, or (--json) the document naming the file it went to.
+  if (args.json && outArg === null) {
+    throw cliErrors.create(
+      "ERR_CLI_USAGE",
+      "attest: --json needs --out FILE (the bundle goes to the file, the document to stdout)",
+      {
+        hint: "dwm attest <run> --out bundle.jsonl --json; or without --json for the bundle itself on stdout.",
+      },
+    );
+  }
   const r = resolveRun(args, ctx);
   const report = verifyRun(r.runDir);
   if (!report.ok) {
@@ -63,7 +75,6 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
   const operators = readOperators(path.join(repoRoot(r.runDir), OPERATORS_FILE));
   const keys = operators.keys.filter((k) => used.has(k.key_id));
   const body = lines.map((l) => `${l}\n`).join("");
-  const outArg = typeof args.values.out === "string" ? args.values.out : null;
   const out = outArg === null ? null : path.resolve(ctx.cwd, outArg);
   if (out !== null) writeFileAtomic(out, body);
   const doc: AttestResult = {
@@ -74,7 +85,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     bundles,
     keys,
   };
-  if (out === null && !args.json) return { exitCode: 0, output: body.trimEnd(), text: body.trimEnd() };
+  if (out === null) return { exitCode: 0, output: body.trimEnd(), text: body.trimEnd() };
   const text = [
     `${bundles.length} signed bundle(s) of run ${r.runId} → ${out}`,
     ...keys.map((k) => `signed by ${k.name} (${k.key_id})`),

@@ -9,7 +9,7 @@ import { cliErrors } from "../errors.js";
 import { findBindings } from "../internal/bindings-source.js";
 import { checkBeforeChange } from "../internal/preflight.js";
 import { isRunDir } from "../run-arg.js";
-import { workerSandbox } from "../worker-sandbox.js";
+import { startsProcesses, workerSandbox } from "../worker-sandbox.js";
 
 function hostEnv(ctx: CommandContext): Record<string, string> {
   return Object.fromEntries(Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined));
@@ -192,8 +192,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
     repo,
     limits,
   };
-  const dryRun = Object.values(binding.workers).every((b) => b?.backend === "dry-run");
-  const sandbox = await workerSandbox(args, ctx, !dryRun || packet.command !== undefined);
+  const sandbox = await workerSandbox(args, ctx, startsProcesses({ bindings: binding.workers }, [packet]));
   const attempt = await runAttempt(request, {
     processRunner: nodeProcessRunner,
     clock: ctx.clock,

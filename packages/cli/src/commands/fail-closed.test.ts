@@ -2,8 +2,9 @@
 // changes a run refuses a damaged store (exit 3) and changes nothing; no history is rebuilt over
 // evidence; crash leftovers are recoverable, and `dwm run` recovers them and journals it; a lock
 // being written is held; file-system failures a user can meet are coded.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
@@ -43,7 +44,8 @@ beforeAll(() => {
 });
 afterAll(() => wt.cleanup());
 
-const dwm = (cwd: string, argv: string[]) => dwmInProcess(cwd, argv, wt.path);
+const dwm = (cwd: string, argv: string[], env: Record<string, string> = {}) =>
+  dwmInProcess(cwd, argv, wt.path, env);
 
 /** repo-audit run to its human gate: the repository, the run id and its folder. */
 async function atGate(parent?: string, until: (() => void)[] = cleanups) {
@@ -264,6 +266,12 @@ describe("crash leftovers are recoverable, and dwm run recovers them and journal
       command: `dwm run ${run.runId}`,
     });
     expect(JSON.parse(st.stdout).next_action.summary).toContain("temporary file");
+    // verify says what `dwm run` does about it: not the torn-line text every repairable problem got.
+    const v = await dwm(run.repo, ["verify", run.runId]);
+    expect(v.stdout).toContain(
+      `repairable: \`dwm run ${run.runId}\` recovers it (temporary file(s) of atomic writes) and journals what it did`,
+    );
+    expect(v.stdout).not.toContain("truncates");
     const next = JSON.parse((await dwm(run.repo, ["next", run.runId, "--json"])).stdout);
     expect(next).toMatchObject({ action: "run", argv: ["dwm", "run", run.runId] });
     expect((await dwm(run.repo, ["approve", run.runId, "human-gate"])).code).toBe(0);
@@ -299,6 +307,64 @@ describe("crash leftovers are recoverable, and dwm run recovers them and journal
   }, 240_000);
 });
 
+describe("a forged approval the runner journaled as refused is evidence on record, not damage", () => {
+  it("status, next, land and attest go on past it, as the check before a change does; verify names it as refused", async () => {
+    const run = await atGate();
+    // A live runner holds the lock: approve only writes approvals/human-gate/1.json for it.
+    const sleeper = spawn("sleep", ["120"], { stdio: "ignore" });
+    cleanups.push(() => sleeper.kill());
+    const lock = path.join(run.dir, "lock");
+    const lease = { pid: sleeper.pid, host: os.hostname(), token: "0123456789abcdef" };
+    fs.writeFileSync(
+      lock,
+      `${JSON.stringify({ ...lease, acquired_at: "2026-01-01T00:00:00.000Z", expires_at: "2100-01-01T00:00:00.000Z", purpose: "run" })}\n`,
+    );
+    const waiting = await dwm(run.repo, ["approve", run.runId, "human-gate", "--json"]);
+    expect([waiting.code, JSON.parse(waiting.stdout).journaled]).toEqual([0, false]);
+    fs.rmSync(lock);
+    sleeper.kill();
+    // Forge it: one character of its signature changed.
+    const forged = "approvals/human-gate/1.json";
+    const file = path.join(run.dir, forged);
+    const bundle = JSON.parse(fs.readFileSync(file, "utf8"));
+    const sig: string = bundle.dsseEnvelope.signatures[0].sig;
+    bundle.dsseEnvelope.signatures[0].sig = `${sig[0] === "A" ? "B" : "A"}${sig.slice(1)}`;
+    fs.writeFileSync(file, JSON.stringify(bundle));
+    const refusing = await dwm(run.repo, ["run", run.runId]);
+    expect(refusing.code, refusing.stderr).toBe(4);
+    expect(
+      events(run.dir)
+        .filter((e) => e.type === "approval.refused")
+        .map((e) => e.data.path),
+    ).toEqual([forged]);
+    const status = await dwm(run.repo, ["status", run.runId, "--json"]);
+    expect(status.code, status.stdout).toBe(0);
+    expect(JSON.parse((await dwm(run.repo, ["next", run.runId, "--json"])).stdout)).toMatchObject({
+      action: "approve-gate",
+    });
+    expect((await dwm(run.repo, ["approve", run.runId, "human-gate"])).code).toBe(0);
+    const done = await dwm(run.repo, ["run", run.runId]);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain(`$ dwm land ${run.runId}`);
+    expect(JSON.parse((await dwm(run.repo, ["next", run.runId, "--json"])).stdout)).toMatchObject({
+      action: "land",
+    });
+    expect((await dwm(run.repo, ["status", run.runId])).code).toBe(0);
+    const attest = await dwm(run.repo, ["attest", run.runId, "--out", path.join(wt.path, "bundle.jsonl")]);
+    expect(attest.code, attest.stderr).toBe(0);
+    const land = await dwm(run.repo, ["land", run.runId]);
+    expect(land.code, land.stderr).toBe(0);
+    const verify = await dwm(run.repo, ["verify", run.runId, "--json"]);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout).signatures).toContainEqual(
+      expect.objectContaining({ file: forged, kind: "refused-approval", status: "refused", signer: null }),
+    );
+    expect((await dwm(run.repo, ["verify", run.runId])).stdout).toMatch(
+      new RegExp(`warning: ${forged} is a forged approval .*refused`),
+    );
+  }, 240_000);
+});
+
 describe("errors a user can meet on the file system have a code and a hint, never ERR_CLI_INTERNAL", () => {
   it("a directory where dwm.workers.json should be", async () => {
     const repo = auditRepo();
@@ -320,6 +386,33 @@ describe("errors a user can meet on the file system have a code and a hint, neve
     expect(r.stderr).toMatch(/error ERR_[A-Z_]+: /);
     expect(r.stderr).toContain("hint: ");
   }, 120_000);
+
+  it("a file where a folder is to be made (EEXIST): ERR_FS_WRONG_KIND for init, keys init and report --out", async () => {
+    const repo = auditRepo();
+    fs.writeFileSync(path.join(repo.path, ".dwm"), "not a folder\n");
+    const init = await dwm(repo.path, ["init"]);
+    expect([init.code, init.stderr.split("\n")[0]]).toEqual([
+      1,
+      expect.stringMatching(/^error ERR_FS_WRONG_KIND: mkdir .*\.dwm/),
+    ]);
+    expect(init.stderr).toContain("hint: ");
+    const notAFolder = path.join(wt.path, `config-file-${process.pid}`);
+    fs.writeFileSync(notAFolder, "not a folder\n");
+    const keys = await dwm(repo.path, ["keys", "init"], { DWM_CONFIG_DIR: notAFolder });
+    expect([keys.code, keys.stderr.split("\n")[0]]).toEqual([
+      1,
+      expect.stringMatching(/^error ERR_FS_WRONG_KIND: /),
+    ]);
+    fs.rmSync(notAFolder);
+    fs.rmSync(path.join(repo.path, ".dwm"));
+    const run = await atGate();
+    fs.writeFileSync(path.join(run.repo, "a.txt"), "a file\n");
+    const report = await dwm(run.repo, ["report", run.runId, "--out", "a.txt/x.html"]);
+    expect([report.code, report.stderr.split("\n")[0]]).toEqual([
+      1,
+      expect.stringMatching(/^error ERR_FS_WRONG_KIND: .*a\.txt/),
+    ]);
+  }, 240_000);
 
   it("state.json cannot be saved after the approval is journaled: approve succeeds with a warning", async () => {
     const run = await atGate();

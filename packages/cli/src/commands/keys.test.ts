@@ -82,6 +82,25 @@ describe("dwm keys", () => {
     expect(bad.stderr).toContain("error ERR_KEY_INVALID:");
   });
 
+  it("init and show with an invalid dwm.operators.json: the key is made and shown, untrusted, with a warning; exit 0", async () => {
+    const ops = path.join(repo.path, "dwm.operators.json");
+    fs.writeFileSync(ops, "{ not json");
+    const init = await dwm(["keys", "init", "--json"]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(validateSchema("keys-result", init.doc).problems).toEqual([]);
+    expect(init.doc).toMatchObject({ action: "init", trusted: false, name: null, operators_file: ops });
+    expect(fs.existsSync(path.join(config.path, "dwm", "operator.key"))).toBe(true);
+    expect(init.stderr).toMatch(/^warning: dwm\.operators\.json cannot be read \(ERR_[A-Z_]+: /m);
+    const show = await dwm(["keys", "show"]);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(`key id (fingerprint): ${init.doc.key_id}`);
+    expect(show.stderr).toContain("warning: dwm.operators.json cannot be read");
+    // trust writes the file: it still refuses one it cannot read (nothing is overwritten).
+    const trust = await dwm(["keys", "trust"]);
+    expect(trust.code).toBe(1);
+    expect(fs.readFileSync(ops, "utf8")).toBe("{ not json");
+  });
+
   it("refuses a config directory inside a repository, and show without a key says how to make one", async () => {
     const inside = await dwm(["keys", "init"], { DWM_CONFIG_DIR: path.join(repo.path, ".config", "dwm") });
     expect(inside.code).toBe(1);

@@ -16,6 +16,7 @@ import { executorErrors } from "@dwm/executor";
 import type { KeysResult } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { codedErrorOf } from "../internal/error-of.js";
 import { repoRoot } from "../run-arg.js";
 import { approverOf } from "./approve.js";
 
@@ -25,17 +26,38 @@ function currentRepository(ctx: CommandContext): string | null {
   return fs.existsSync(path.join(root, ".git")) ? root : null;
 }
 
-/** What a key is, and whether (and as whom) the current repository trusts it. */
+/**
+ * The trusted keys of the repository's operators file. init and show only report trust, after
+ * the key is made: a file that cannot be read leaves it unknown (untrusted here, with a warning)
+ * rather than failing a command whose key is already written. trust, which writes the file, reads
+ * it strictly.
+ */
+function operatorsOf(file: string, warnings: string[] | null): ReturnType<typeof readOperators>["keys"] {
+  if (warnings === null) return readOperators(file).keys;
+  try {
+    return readOperators(file).keys;
+  } catch (caught) {
+    const e = codedErrorOf(caught);
+    if (e.code === "ERR_CLI_INTERNAL") throw caught;
+    warnings.push(
+      `${OPERATORS_FILE} cannot be read (${e.code}: ${e.message}): whether this repository trusts the key is unknown; fix the file (dwm keys trust refuses it until then)`,
+    );
+    return [];
+  }
+}
+
+/** What a key is, and whether (and as whom) the current repository trusts it; `warnings` for a tolerant read. */
 function describe(
   ctx: CommandContext,
   action: KeysResult["action"],
   publicKey: ReturnType<typeof parsePublicKey>,
   configDir: string | null,
+  warnings: string[] | null = null,
 ): KeysResult {
   const repo = currentRepository(ctx);
   const file = repo === null ? null : path.join(repo, OPERATORS_FILE);
   const keyId = keyIdOf(publicKey);
-  const entry = file === null ? undefined : readOperators(file).keys.find((k) => k.key_id === keyId);
+  const entry = file === null ? undefined : operatorsOf(file, warnings).find((k) => k.key_id === keyId);
   return {
     kind: "keys-result",
     schema_version: "1",
@@ -109,14 +131,17 @@ function trust(args: ParsedArgs, ctx: CommandContext): KeysResult {
 export async function run(args: ParsedArgs, ctx: CommandContext): Promise<CommandResult> {
   const action = args.positionals[0];
   const configDir = dwmConfigDir(ctx.env);
+  const warnings: string[] = [];
   let result: KeysResult;
-  if (action === "init") result = describe(ctx, "init", createOperatorKey(configDir).publicKey, configDir);
-  else if (action === "show") result = describe(ctx, "show", loadOperatorKey(configDir).publicKey, configDir);
+  if (action === "init")
+    result = describe(ctx, "init", createOperatorKey(configDir).publicKey, configDir, warnings);
+  else if (action === "show")
+    result = describe(ctx, "show", loadOperatorKey(configDir).publicKey, configDir, warnings);
   else if (action === "trust") result = trust(args, ctx);
   else {
     throw cliErrors.create("ERR_CLI_USAGE", `keys: unknown action ${JSON.stringify(action)}`, {
       hint: "Usage: dwm keys init | dwm keys show | dwm keys trust [<pubkey|file>] [--name NAME]",
     });
   }
-  return { exitCode: 0, output: result, text: text(result) };
+  return { exitCode: 0, output: result, text: text(result), warnings };
 }

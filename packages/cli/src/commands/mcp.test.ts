@@ -1,6 +1,7 @@
 // `dwm mcp` driven by the MCP SDK's own client over stdio (the built bin, as an agent starts it):
 // every tool, bad arguments, resources, and a run started and followed to its gate. The client
 // checks every structured result against the tool's output schema.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -79,6 +80,15 @@ async function until<T>(what: string, f: () => Promise<T | null>, timeoutMs = 90
   }
 }
 
+/** The outcome a detached runner printed last in its log (`.dwm/mcp/<run>.log`), once it has. */
+function runnerOutcome(log: string): Promise<{ kind: string; status?: string }> {
+  return until(`the runner's outcome in ${log}`, async () => {
+    const last = fs.readFileSync(log, "utf8").trim().split("\n").at(-1);
+    const doc = last ? (JSON.parse(last) as { kind: string; status?: string }) : null;
+    return doc?.kind === "run-outcome" ? doc : null;
+  });
+}
+
 describe("dwm mcp over stdio, with the SDK's client", () => {
   const cleanups: (() => void | Promise<void>)[] = [];
   let repo: string;
@@ -138,6 +148,9 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
       ["evaluate", { plan: 3 }, "/plan must match exactly one of its forms"],
       ["run", { concurrency: 0 }, "/concurrency must be ≥ 1"],
       ["run", { backend: "rm -rf" }, "/backend must be one of"],
+      // As `dwm run --backend`: shell and command take their argv from a bindings file.
+      ["run", { backend: "shell" }, "/backend must be one of"],
+      ["run", { backend: "command" }, "/backend must be one of"],
       ["run", { approve: ["write"] }, "/approve is not an argument of this tool"],
       ["log", { after_seq: "3" }, "/after_seq must be integer"],
       ["show", { run: "x" }, "/packet is required"],
@@ -159,6 +172,22 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(badPlan.code).toBe("ERR_MCP_ARGUMENTS");
   });
 
+  it("codes a file-system failure as the command line does (ERR_FS_WRONG_KIND), not ERR_CLI_INTERNAL", async () => {
+    fs.writeFileSync(path.join(repo, "a.txt"), "a file, not a folder\n");
+    try {
+      const e = errorOf(
+        await client.callTool({
+          name: "compile",
+          arguments: { plan: "workflow.plan.json", store: "a.txt/s" },
+        }),
+      );
+      expect(e.code).toBe("ERR_FS_WRONG_KIND");
+      expect(e.hint).toBeDefined();
+    } finally {
+      fs.rmSync(path.join(repo, "a.txt"));
+    }
+  });
+
   it("compiles, starts the run detached, says so when called again while it runs, and follows it to its gate", async () => {
     // The client checks a result against its tool's output schema once it has listed the tools.
     await client.listTools();
@@ -171,6 +200,13 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
       await client.callTool({ name: "compile", arguments: { plan: "workflow.plan.json", check: true } }),
     );
     expect(check).toMatchObject({ kind: "run-check", ok: true, run_id: runId });
+    // The operator, not a tool, decides the write gate: an MCP-started run honours no policy file.
+    const decided = spawnSync(process.execPath, [BIN, "approve", runId, "write"], {
+      cwd: repo,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...operatorEnv() },
+      encoding: "utf8",
+    });
+    expect(decided.status, decided.stderr).toBe(0);
 
     const t0 = Date.now();
     const started = ok(await client.callTool({ name: "run", arguments: { target: "workflow.plan.json" } }));
@@ -252,14 +288,16 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(ok(verify)).toMatchObject({ ok: true, problems: [] });
     expect(verify._meta?.["dwm/exit_code"]).toBe(0);
 
-    // No tool writes an approval: what approvals/ holds came from the operator's policy file, through the runner.
+    // No tool writes an approval: what approvals/ holds is the operator's `dwm approve`, and no
+    // policy file (the repository has one) was honoured.
     const approvals = path.join(repo, ".dwm", "runs", runId, "approvals");
     const before = snapshot(approvals);
+    expect(Object.keys(before)).toEqual([path.join("write", "1.json")]);
     for (const a of Object.values(before)) {
       // An approval is a Sigstore bundle: its DSSE payload is the in-toto statement, the approval its predicate.
       const payload = JSON.parse(a).dsseEnvelope.payload as string;
       const statement = JSON.parse(Buffer.from(payload, "base64").toString("utf8"));
-      expect(statement.predicate.approver.source).toBe("policy-file");
+      expect(statement.predicate.decided_by).toBe("operator");
     }
     const report = ok<{ run_id: string; file: string; opened: unknown }>(
       await client.callTool({ name: "report", arguments: { run: runId } }),
@@ -269,15 +307,7 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     const rerun = ok(await client.callTool({ name: "run", arguments: { target: runId } }));
     // A runner again, which finds nothing to do but the gate and stops there (exit 4) on its own.
     expect(["started", "finished"]).toContain(rerun.state);
-    const outcome = await until("the second runner's outcome", async () => {
-      const last = fs
-        .readFileSync(path.join(repo, rerun.log as string), "utf8")
-        .trim()
-        .split("\n")
-        .at(-1);
-      const doc = last ? (JSON.parse(last) as { kind?: string; status?: string }) : null;
-      return doc?.kind === "run-outcome" ? doc : null;
-    });
+    const outcome = await runnerOutcome(path.join(repo, rerun.log as string));
     expect(outcome).toMatchObject({ status: "gate", exit_code: 4 });
     for (const name of ["status", "next", "gates", "verify", "log"]) {
       ok(await client.callTool({ name, arguments: { run: runId } }));
@@ -285,6 +315,52 @@ describe("dwm mcp over stdio, with the SDK's client", () => {
     expect(snapshot(approvals)).toEqual(before);
     const humanGate = path.join(approvals, "human-gate");
     expect(fs.existsSync(humanGate)).toBe(false);
+  });
+
+  it("a run it starts honours no approval policy, not even one beside the agent's plan", async () => {
+    const agentRepo = auditRepo(cleanups).path;
+    fs.rmSync(path.join(agentRepo, "dwm.policy.json"));
+    fs.mkdirSync(path.join(agentRepo, "agent"));
+    fs.copyFileSync(
+      path.join(agentRepo, "workflow.plan.json"),
+      path.join(agentRepo, "agent", "workflow.plan.json"),
+    );
+    fs.writeFileSync(
+      path.join(agentRepo, "agent", "dwm.policy.json"),
+      JSON.stringify({ kind: "approval-policy", schema_version: "1", approve: ["write", "shell-process"] }),
+    );
+    const agent = await connect(agentRepo);
+    cleanups.push(() => agent.close());
+    const started = ok(
+      await agent.callTool({ name: "run", arguments: { target: "agent/workflow.plan.json" } }),
+    );
+    const outcome = await runnerOutcome(path.join(agentRepo, started.log as string));
+    // It stops at the write gate, which only the operator can decide; nothing was approved.
+    expect(outcome).toMatchObject({ status: "gate", exit_code: 4, waiting_gates: [{ gate_id: "write" }] });
+    const runDir = path.join(agentRepo, ".dwm", "runs", started.run_id as string);
+    expect(fs.existsSync(path.join(runDir, "approvals"))).toBe(false);
+    expect(fs.readFileSync(path.join(runDir, "journal.jsonl"), "utf8")).not.toContain('"gate.approved"');
+  });
+
+  it("a lock being written (partial) is a live runner's: the run tool starts none and leaves its log alone", async () => {
+    const lockedRepo = auditRepo(cleanups).path;
+    const compiled = spawnSync(process.execPath, [BIN, "compile", "workflow.plan.json", "--json"], {
+      cwd: lockedRepo,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...operatorEnv() },
+      encoding: "utf8",
+    });
+    expect(compiled.status, compiled.stderr).toBe(0);
+    const runId = JSON.parse(compiled.stdout).run_id as string;
+    // The instant between a runner's create and write of its lease; its log is being written too.
+    fs.writeFileSync(path.join(lockedRepo, ".dwm", "runs", runId, "lock"), '{"pid":');
+    const log = path.join(lockedRepo, ".dwm", "mcp", `${runId}.log`);
+    fs.mkdirSync(path.dirname(log), { recursive: true });
+    fs.writeFileSync(log, '{"seq":1}\n');
+    const locked = await connect(lockedRepo);
+    cleanups.push(() => locked.close());
+    const r = ok(await locked.callTool({ name: "run", arguments: { target: runId } }));
+    expect(r).toMatchObject({ state: "already-running", log: null, holder: { pid: -1, host: "" } });
+    expect(fs.readFileSync(log, "utf8")).toBe('{"seq":1}\n');
   });
 
   it("serves the skill, the schema files and each run's plan and scorecard as resources", async () => {

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { TempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
-import { dwmInProcess as dwm, journalEvents } from "../test-support/built-cli.js";
+import { auditRepo, dwmInProcess as dwm, journalEvents } from "../test-support/built-cli.js";
 import { commandsOnly, fanoutRepoWith } from "../test-support/commands-repo.js";
 
 const cleanups: (() => void)[] = [];
@@ -80,5 +80,50 @@ describe("bindings for the workers phases use", () => {
     fs.writeFileSync(path.join(repo.path, "dwm.workers.json"), JSON.stringify(bindings));
     const followed = await dwm(repo.path, ["run", "workflow.plan.json", "--json"]);
     expect([followed.code, JSON.parse(followed.stdout).status]).toEqual([4, "gate"]);
+  }, 240_000);
+});
+
+/** A PATH whose first bwrap fails (as where user namespaces are off): `dwm doctor` says FAIL sandbox. */
+function failingBwrapPath(): string {
+  const dir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? "/tmp"), "dwm-bad-bwrap-"));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, "bwrap"), "#!/bin/sh\necho 'bwrap: no user namespaces' >&2\nexit 1\n", {
+    mode: 0o755,
+  });
+  return `${dir}:${process.env.PATH}`;
+}
+
+describe("where no OS sandbox works, plan commands are refused unless --no-sandbox", () => {
+  it("a plan of command phases only: refused before any attempt; --no-sandbox runs it, recorded as none", async () => {
+    const repo = repoWith(commandsOnly(false));
+    const env = { PATH: failingBwrapPath() };
+    const refused = await dwm(repo.path, ["run", "workflow.plan.json", "--json"], env);
+    expect([refused.code, errorOf(refused).code]).toEqual([1, "ERR_SANDBOX_UNAVAILABLE"]);
+    expect(errorOf(refused).hint).toContain("--no-sandbox");
+    expect(journalEvents(repo.path).filter((e) => e.type === "attempt.recorded")).toEqual([]);
+    const ran = await dwm(repo.path, ["run", "workflow.plan.json", "--no-sandbox", "--json"], env);
+    expect([ran.code, JSON.parse(ran.stdout).status]).toEqual([4, "gate"]);
+    const sandboxes = journalEvents(repo.path)
+      .filter((e) => e.type === "attempt.recorded")
+      .map((e) => (e.data as { sandbox?: string }).sandbox);
+    expect(sandboxes.length).toBeGreaterThan(0);
+    expect(new Set(sandboxes)).toEqual(new Set(["none"]));
+  }, 240_000);
+
+  it("--backend dry-run does not stop a command phase: refused too; a dry run with no command needs no sandbox", async () => {
+    const repo = repoWith(() => {});
+    const env = { PATH: failingBwrapPath() };
+    const refused = await dwm(
+      repo.path,
+      ["run", "workflow.plan.json", "--backend", "dry-run", "--json"],
+      env,
+    );
+    expect([refused.code, errorOf(refused).code]).toEqual([1, "ERR_SANDBOX_UNAVAILABLE"]);
+    expect(journalEvents(repo.path).filter((e) => e.type === "attempt.recorded")).toEqual([]);
+    // examples/repo-audit has no command phase: its dry run starts nothing, so nothing is refused.
+    const audit = auditRepo(cleanups);
+    const dry = await dwm(audit.path, ["run", "workflow.plan.json", "--backend", "dry-run", "--json"], env);
+    expect(dry.stderr).not.toContain("ERR_SANDBOX_UNAVAILABLE");
+    expect(JSON.parse(dry.stdout).kind).toBe("run-outcome");
   }, 240_000);
 });

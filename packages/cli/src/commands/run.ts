@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { loadRun } from "@dwm/compiler";
 import { hostProcessRunner, nodeProcessRunner, type ProcessRunner } from "@dwm/core";
 import {
   type DispatcherPorts,
@@ -36,7 +37,7 @@ import { didYouMean } from "../internal/suggest.js";
 import { tracedRun } from "../internal/tracing/traced-run.js";
 import { operatorFor } from "../operator.js";
 import { isRunDir, type ResolvedRun, resolveRun } from "../run-arg.js";
-import { workerSandbox } from "../worker-sandbox.js";
+import { startsProcesses, workerSandbox } from "../worker-sandbox.js";
 import { approverOf } from "./approve.js";
 import { run as compile } from "./compile.js";
 import { queueTlsFiles } from "./queue-options.js";
@@ -477,12 +478,18 @@ async function execute(
   const repo = await toplevel(ctx, resolved.runDir);
   const dirs = [...(planDir ? [planDir] : []), repo];
   const { bindings, digest } = findBindings(args, ctx, dirs);
-  const policy = policyFor(dirs);
+  // An MCP-started run passes --no-policy: an agent that can write a policy file beside its plan
+  // (or anywhere in the repository) must not get gates approved with the operator's key.
+  const policy = args.values["no-policy"] === true ? null : policyFor(dirs);
   // The operator's key signs --approve and policy approvals and the run's attestations; only trusted keys count.
   const operator = operatorFor(ctx, repo);
 
-  const dryRun = Object.values(bindings.bindings).every((b) => b?.backend === "dry-run");
-  const sandbox = await workerSandbox(args, ctx, !dryRun);
+  // Command phases (fan-out templates too) run whatever the bindings say: refused unsandboxed unless --no-sandbox.
+  const sandbox = await workerSandbox(
+    args,
+    ctx,
+    startsProcesses(bindings, loadRun(resolved.runDir).packets.values()),
+  );
   const printer = progress.onProgress;
   // Workers and git are spawned from a small helper process: forking from this one costs more as it grows.
   const processRunner = hostProcessRunner();

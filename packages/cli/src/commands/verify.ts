@@ -2,6 +2,7 @@ import { verifyRun } from "@dwm/runtime";
 import type { VerifyReport } from "@dwm/schemas";
 import { assuranceLine, unsandboxedAttemptsOf } from "../assurance.js";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
+import { recoverableByRun, recoveryOf } from "../internal/recoverable.js";
 import { resolveRun } from "../run-arg.js";
 
 /** Which key signed what: one line per trusted signer, then each refused or bad signed file. */
@@ -22,7 +23,13 @@ function signedBy(report: VerifyReport): string[] {
       `  signed by ${who}: ${[...kinds].map(([k, n]) => `${n} ${k}${n === 1 ? "" : "s"}`).join(", ")}`,
     );
   for (const s of sigs) {
-    if (s.status === "refused")
+    // A refused approval whose signature does not hold is a forgery on record: no damage (the
+    // journal pins it and nothing counts it), but someone wrote into the run store.
+    if (s.status === "refused" && s.signer === null)
+      lines.push(
+        `  warning: ${s.file} is a forged approval the runner refused, never counted: ${s.detail}; something other than \`dwm approve\` wrote into the run store`,
+      );
+    else if (s.status === "refused")
       lines.push(`  refused, never counted: ${s.file} (signed by ${s.signer}): ${s.detail}`);
     else if (s.status === "bad") lines.push(`  BAD: ${s.file} (key ${s.key_id ?? "none"}): ${s.detail}`);
   }
@@ -53,7 +60,7 @@ export async function run(args: ParsedArgs, ctx: CommandContext): Promise<Comman
             (p.expected === undefined
               ? ""
               : `\n      expected ${p.expected}\n      actual   ${p.actual ?? "-"}`) +
-            (p.repairable ? `\n      repairable: \`dwm run ${r.ref}\` truncates the incomplete line` : ""),
+            (recoverableByRun(p) ? `\n      repairable: \`dwm run ${r.ref}\` ${recoveryOf(p)}` : ""),
         ),
         ...signedBy(report),
       ].join("\n");

@@ -4,10 +4,9 @@ import type { AttemptWorker, AttemptWorkerEvent } from "@dwm/dispatcher/bullmq";
 import type { BackendName, WorkerReport } from "@dwm/schemas";
 import type { CommandContext, CommandResult, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { BACKEND_NAMES } from "../internal/backend-names.js";
 import { workerSandbox } from "../worker-sandbox.js";
 import { queueTlsFiles } from "./queue-options.js";
-
-const BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
 
 function list(v: ParsedArgs["values"][string]): string[] {
   return (Array.isArray(v) ? v : typeof v === "string" ? [v] : [])
@@ -49,17 +48,17 @@ export function workerOptions(args: ParsedArgs): WorkerOptions {
   if (backends.length === 0) {
     throw cliErrors.create(
       "ERR_CLI_USAGE",
-      `dwm worker needs --backends: the backends it may run (${BACKENDS.join(", ")})`,
+      `dwm worker needs --backends: the backends it may run (${BACKEND_NAMES.join(", ")})`,
       {
         hint: "A worker runs only the backends it was started with, e.g. --backends shell or --backends codex,claude.",
       },
     );
   }
   for (const b of backends) {
-    if (!BACKENDS.includes(b as BackendName)) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(b)) {
       throw cliErrors.create(
         "ERR_CLI_USAGE",
-        `--backends takes ${BACKENDS.join(", ")}, not ${JSON.stringify(b)}`,
+        `--backends takes ${BACKEND_NAMES.join(", ")}, not ${JSON.stringify(b)}`,
       );
     }
   }

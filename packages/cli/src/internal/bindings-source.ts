@@ -10,16 +10,8 @@ import {
 import type { BackendName, WorkerBindings } from "@dwm/schemas";
 import type { CommandContext, ParsedArgs } from "../command.js";
 import { cliErrors } from "../errors.js";
+import { BACKEND_NAMES, FLAG_BACKENDS } from "./backend-names.js";
 import { didYouMean } from "./suggest.js";
-
-/** Every backend a binding may name. */
-const ALL_BACKENDS: readonly BackendName[] = ["dry-run", "shell", "codex", "claude", "command"];
-
-/**
- * The backends `--backend` can bind every worker to: those that need nothing but their name.
- * shell and command run an argv that only a bindings file can give.
- */
-export const FLAG_BACKENDS: readonly BackendName[] = ["dry-run", "codex", "claude"];
 
 /** Where the bindings came from: the flag, the file (relative to the working directory), or none. */
 export interface FoundBindings {
@@ -35,13 +27,13 @@ function noBindings(): FoundBindings {
 }
 
 function flagBindings(backend: string): FoundBindings {
-  if (!FLAG_BACKENDS.includes(backend as BackendName)) {
+  if (!(FLAG_BACKENDS as readonly string[]).includes(backend)) {
     const needsArgv = backend === "shell" || backend === "command";
     throw cliErrors.create(
       "ERR_CLI_USAGE",
       needsArgv
         ? `--backend ${backend} cannot bind a worker: the ${backend} backend runs an argv, which only a bindings file gives`
-        : `--backend must be one of ${FLAG_BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, ALL_BACKENDS)}`,
+        : `--backend must be one of ${FLAG_BACKENDS.join(", ")}, not ${JSON.stringify(backend)}${didYouMean(backend, BACKEND_NAMES)}`,
       {
         hint: needsArgv
           ? `Write ${WORKER_BINDINGS_FILE} beside the plan, e.g. {"kind": "worker-bindings", "schema_version": "1", "bindings": {"*": {"backend": "${backend}", "argv": ["node", "scripts/work.mjs"]}}} (docs/backends.md), and run again without --backend.`

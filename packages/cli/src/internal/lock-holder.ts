@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { LOCK_FILE } from "@dwm/runtime";
+import { LOCK_FILE, runLockHeld } from "@dwm/runtime";
 
 /** A runner's lease on the run lock. */
 export interface LockHolder {
@@ -12,30 +12,32 @@ export interface LockHolder {
   expires_at: string;
 }
 
+/** How long a lock file being written counts as held (runtime's runLockHeld default, core's lease). */
+const LEASE_MS = 30_000;
+
 /**
- * A live runner's lease, if one holds the run's lock now: what `dwm run` would be refused for
- * (the rule of @dwm/core's acquireLock: a lease is stale when its process is dead on this
- * host, or it expired on another host).
+ * The live holder of a run's lock, by the one rule the check before a change uses (runtime's
+ * runLockHeld): a holder on this host while its process lives, on another host while its lease
+ * runs, and an empty or partial lock file (a contender between create and write) until it is
+ * older than a lease: then pid -1 and no host, as @dwm/core's acquireLock reports it. Null: free.
  */
 export function liveHolder(runDir: string, now: string): LockHolder | null {
-  let info: LockHolder;
+  const file = path.join(runDir, LOCK_FILE);
+  if (!runLockHeld(file, now, os.hostname(), LEASE_MS)) return null;
+  let text = "";
+  let mtimeMs = Date.parse(now);
   try {
-    info = JSON.parse(fs.readFileSync(path.join(runDir, LOCK_FILE), "utf8")) as LockHolder;
+    text = fs.readFileSync(file, "utf8");
+    mtimeMs = fs.statSync(file).mtimeMs;
   } catch {
-    return null;
+    // gone since: it was held a moment ago, identity unknown
   }
-  if (typeof info.pid !== "number" || info.pid === -1) return null;
-  const here = info.host === os.hostname();
-  const expired = !(Date.parse(info.expires_at) > Date.parse(now));
-  if (here ? !alive(info.pid) : expired) return null;
-  return info;
-}
-
-function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    const info = JSON.parse(text) as { pid?: unknown; host?: unknown; expires_at?: unknown };
+    if (typeof info.pid === "number")
+      return { pid: info.pid, host: String(info.host ?? ""), expires_at: String(info.expires_at ?? "") };
+  } catch {
+    // being written: below
   }
+  return { pid: -1, host: "", expires_at: new Date(mtimeMs + LEASE_MS).toISOString() };
 }

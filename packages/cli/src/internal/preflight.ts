@@ -4,6 +4,7 @@ import path from "node:path";
 import { checkStore, LOCK_FILE, runLockHeld, runtimeErrors } from "@dwm/runtime";
 import type { VerifyProblem, VerifyReport } from "@dwm/schemas";
 import { cliErrors } from "../errors.js";
+import { recoverableByRun } from "./recoverable.js";
 
 /** How many problems the refusal's message lists (details.problems has them all). */
 const LISTED = 10;
@@ -11,23 +12,6 @@ const LISTED = 10;
 const RECHECK_MS = 300;
 
 const key = (p: VerifyProblem) => `${p.code} ${p.file}`;
-
-/**
- * What verify keeps flagging but does not stop a change, the recorded history being whole: an
- * approval with a bad signature the runner journaled as refused, and a completed packet a
- * killed runner had not attested yet (the next `dwm run` attests it).
- */
-function setAside(p: VerifyProblem, report: VerifyReport): boolean {
-  // A completed packet without a signed attestation (a run made before attestations, or by hand)
-  // lowers its assurance; it is no damage to the recorded history.
-  if (p.code === "ERR_VERIFY_UNATTESTED") return true;
-  // An approval with a bad signature that the runner journaled as refused (approval.refused):
-  // verify keeps naming the forgery, but nothing counts it, so the operator can go on.
-  return (
-    p.code === "ERR_VERIFY_SIGNATURE" &&
-    (report.signatures ?? []).some((s) => s.file === p.file && s.kind === "refused-approval")
-  );
-}
 
 /** Block this thread for `ms` (the commands that call this are synchronous up to here). */
 function sleepMs(ms: number): void {
@@ -80,7 +64,7 @@ export function checkBeforeChange(
   const wait = options.wait ?? (() => sleepMs(RECHECK_MS));
   if (options.needsLock) refuseIfLocked(runDir);
   let report = checkStore(runDir);
-  let blocking = report.problems.filter((p) => !p.repairable && !setAside(p, report) && !repairs(p));
+  let blocking = report.problems.filter((p) => !recoverableByRun(p) && !repairs(p));
   if (
     blocking.length > 0 &&
     runLockHeld(path.join(runDir, LOCK_FILE), new Date().toISOString(), os.hostname())
@@ -90,9 +74,7 @@ export function checkBeforeChange(
     wait();
     const first = new Set(blocking.map(key));
     report = checkStore(runDir);
-    blocking = report.problems.filter(
-      (p) => !p.repairable && !setAside(p, report) && !repairs(p) && first.has(key(p)),
-    );
+    blocking = report.problems.filter((p) => !recoverableByRun(p) && !repairs(p) && first.has(key(p)));
   }
   if (blocking.length === 0) return report;
   const lines = blocking.slice(0, LISTED).map((p) => `  ${p.code} ${p.file}: ${p.message}`);

@@ -13,7 +13,10 @@ const WHAT: Record<string, string> = {
 
 /**
  * A problem `dwm run` takes care of: verify's repairable ones, and a completed packet whose
- * signed attestation a killed runner had not written yet (the next runner attests it).
+ * signed attestation a killed runner had not written yet (the next runner attests it). The one
+ * rule of what blocks a change: every other problem is damage, for the check before a change
+ * (preflight), status's exit 3 and next's repair-store alike. (A forged approval the runner
+ * refused and journaled is no problem at all: verify names it as a refused forgery on record.)
  */
 export function recoverableByRun(p: VerifyProblem): boolean {
   return p.repairable || p.code === "ERR_VERIFY_UNATTESTED";
@@ -32,4 +35,11 @@ export function recoverableText(problems: readonly VerifyProblem[]): string | nu
     return code === "ERR_VERIFY_TORN_TAIL" ? what : `${n} ${what}`;
   });
   return `a crash left ${parts.join(", ")}; not tampering: running the workflow recovers ${problems.length === 1 ? "it" : "them"} and journals what it did`;
+}
+
+/** What `dwm run` does about one problem it takes care of, in words (dwm verify's line under it). */
+export function recoveryOf(p: VerifyProblem): string {
+  if (p.code === "ERR_VERIFY_TORN_TAIL") return "truncates the incomplete last line";
+  if (p.code === "ERR_VERIFY_UNATTESTED") return "attests it (a completed packet not attested yet)";
+  return `recovers it (${WHAT[p.code] ?? "a crash leftover"}) and journals what it did`;
 }

@@ -116,7 +116,7 @@ export async function waitForEvents(
 }
 
 /** `dwm argv` in this process, in `cwd`, with a fake clock; its exit code and output. */
-export async function dwmInProcess(cwd: string, argv: string[]) {
+export async function dwmInProcess(cwd: string, argv: string[], env: Record<string, string> = {}) {
   let stdout = "";
   let stderr = "";
   const code = await main(
@@ -124,7 +124,7 @@ export async function dwmInProcess(cwd: string, argv: string[]) {
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...operatorEnv() },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...operatorEnv(), ...env },
       clock: new FakeClock(),
       emit: () => {},
     },

@@ -17,7 +17,12 @@ export interface DwmResult {
 }
 
 /** `dwm <argv>` in `cwd` through `main`, as the test operator, with TMPDIR `tmpdir` and a fixed clock. */
-export async function dwmInProcess(cwd: string, argv: readonly string[], tmpdir: string): Promise<DwmResult> {
+export async function dwmInProcess(
+  cwd: string,
+  argv: readonly string[],
+  tmpdir: string,
+  env: Record<string, string> = {},
+): Promise<DwmResult> {
   let stdout = "";
   let stderr = "";
   const code = await main(
@@ -25,7 +30,7 @@ export async function dwmInProcess(cwd: string, argv: readonly string[], tmpdir:
     { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) },
     {
       cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmpdir, ...operatorEnv() },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmpdir, ...operatorEnv(), ...env },
       clock: new FakeClock("2026-01-01T00:00:00.000Z", 1),
       emit: () => {},
     },

@@ -3,9 +3,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadRun } from "@dwm/compiler";
-import { digest, nodeProcessRunner } from "@dwm/core";
-import { createGit } from "@dwm/executor";
-import type { AttemptJobResult, AttemptRequest, Packet } from "@dwm/schemas";
+import { type Clock, digest, digestBytes, nodeProcessRunner } from "@dwm/core";
+import { createGit, resolveBinding } from "@dwm/executor";
+import { readApprovalPolicy } from "@dwm/gate-resolver";
+import { openJournal, readJournal } from "@dwm/runtime";
+import type { AttemptJob, AttemptJobResult, AttemptRequest, Packet } from "@dwm/schemas";
 import {
   FakeClock,
   git,
@@ -15,15 +17,18 @@ import {
   type RedisServer,
   requirePart,
   startRedisServer,
+  type TempDir,
 } from "@dwm/test-utils";
 import { Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { exampleRepo } from "../test-support/example.js";
+import { runWorkflow } from "../run-workflow.js";
+import { exampleRepo, inFlightOf, realPorts } from "../test-support/example.js";
+import { OPERATOR } from "../test-support/operator.js";
 import { checkRedis, parseQueueUrl } from "./connection.js";
 import { createRedisAttemptQueue, type RedisQueueOptions } from "./coordinator.js";
 import { attemptJobData } from "./job-rules.js";
-import { laneOf, lanesFor } from "./names.js";
+import { jobIdOf, laneOf, lanesFor, queuedAttemptBranch } from "./names.js";
 import { startAttemptWorker } from "./worker.js";
 
 let redis: RedisServer;
@@ -78,6 +83,78 @@ function queueSetup(prefix: string) {
     return q;
   };
   return { ex, tmp, remote, env, clock, coordinator };
+}
+
+/** The example with its side-effect log, a bare remote, and coordinators of one run instance on them. */
+function sideEffectSetup(prefix: string, instance: string) {
+  const ex = exampleRepo("repo-audit", ["DWM_SIDE_EFFECT_LOG"]);
+  const tmp = makeTempDir("dwm-bullmq-");
+  cleanups.push(ex.repo.cleanup, tmp.cleanup);
+  const remote = path.join(tmp.path, "remote.git");
+  git(tmp.path, "init", "--quiet", "--bare", remote);
+  const ports = realPorts({ DWM_SIDE_EFFECT_LOG: path.join(tmp.path, "log") }, tmp.path);
+  const run = { runId: ex.compiled.runId, instance };
+  const mk = () =>
+    createRedisAttemptQueue({
+      url: redis.url,
+      run,
+      prefix,
+      remote,
+      repo: ex.repo.path,
+      runDir: ex.compiled.runDir,
+      processRunner: nodeProcessRunner,
+      env: ports.env,
+      clock: ports.clock,
+      pollMs: 100,
+    });
+  return { ex, tmp, ports, run, mk };
+}
+
+/** A lane's BullMQ queue, read directly (closed after the tests). */
+function laneQueue(prefix: string, lane: string): Queue {
+  const client = new Redis({ port: redis.port, maxRetriesPerRequest: null });
+  const q = new Queue(`attempts.${lane}`, { connection: client, prefix });
+  cleanups.push(() => q.close().then(() => client.disconnect()));
+  return q;
+}
+
+/** Wait (10 s at most) until a job is in `state`. */
+async function untilState(q: Queue, jobId: string, state: string): Promise<void> {
+  for (let i = 0; i < 400 && (await q.getJobState(jobId)) !== state; i++)
+    await new Promise((r) => setTimeout(r, 25));
+}
+
+/** A worker in this process serving one backend's lane, three jobs at a time, telling `onEvent` what it does. */
+function laneWorker(
+  s: { prefix: string; env: Readonly<Record<string, string | undefined>>; clock: Clock; tmp: TempDir },
+  backend: "dry-run" | "shell",
+  name: string,
+  onEvent?: Parameters<typeof startAttemptWorker>[0]["onEvent"],
+) {
+  return startAttemptWorker({
+    url: redis.url,
+    prefix: s.prefix,
+    name,
+    backends: [backend],
+    concurrency: 3,
+    processRunner: nodeProcessRunner,
+    env: s.env,
+    clock: s.clock,
+    worktreeRoot: s.tmp.path,
+    ...(onEvent ? { onEvent } : {}),
+  });
+}
+
+/** Rewrite a job in Redis as anyone who can write there could: `change` it, then recompute every digest it carries. */
+async function rewriteJob(q: Queue, jobId: string, change: (d: AttemptJob) => void): Promise<AttemptJob> {
+  const job = (await Job.fromId(q, jobId)) as Job;
+  const d = structuredClone(job.data as AttemptJob);
+  change(d);
+  d.packet_digest = digest(d.request.packet);
+  d.prompt_digest = digestBytes(d.request.prompt);
+  d.request_digest = digest(d.request);
+  await job.updateData(d);
+  return d;
 }
 
 afterAll(async () => {
@@ -182,33 +259,11 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
   });
 
   it("adopt: a finished job a crashed coordinator left is collected once; enqueueing it twice is refused; tampered evidence is refused", async () => {
-    const ex = exampleRepo("repo-audit", ["DWM_SIDE_EFFECT_LOG"]);
-    const tmp = makeTempDir("dwm-bullmq-");
-    cleanups.push(ex.repo.cleanup, tmp.cleanup);
-    const remote = path.join(tmp.path, "remote.git");
-    git(tmp.path, "init", "--quiet", "--bare", remote);
-    const env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DWM_SIDE_EFFECT_LOG: path.join(tmp.path, "log"),
-    };
     const prefix = "t2";
-    const clock = new FakeClock("2026-01-01T00:00:00.000Z", 1);
+    const { ex, tmp, ports, mk } = sideEffectSetup(prefix, INSTANCE);
+    const { env, clock } = ports;
     const runDir = ex.compiled.runDir;
-    const run = { runId: ex.compiled.runId, instance: INSTANCE };
-    const mk = () =>
-      createRedisAttemptQueue({
-        url: redis.url,
-        run,
-        prefix,
-        remote,
-        repo: ex.repo.path,
-        runDir,
-        processRunner: nodeProcessRunner,
-        env,
-        clock,
-        pollMs: 100,
-      });
+    const remote = path.join(tmp.path, "remote.git");
 
     // Coordinator 1 enqueues the first packet, then "crashes" (disposes without taking the result).
     const c1 = mk();
@@ -250,17 +305,15 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
       worktreeRoot: tmp.path,
     });
     cleanups.push(() => worker.close());
-    const client = new Redis({ port: redis.port, maxRetriesPerRequest: null });
-    const q = new Queue(`attempts.${laneOf(request)}`, { connection: client, prefix });
-    cleanups.push(() => q.close().then(() => client.disconnect()));
-    for (let i = 0; i < 400 && (await q.getJobState(rid)) !== "completed"; i++)
-      await new Promise((r) => setTimeout(r, 25));
+    const q = laneQueue(prefix, laneOf(request));
+    await untilState(q, rid, "completed");
     await c1.dispose();
 
     // Coordinator 2 adopts it: enqueueing the same id again adds nothing, and the result arrives once.
     const c2 = mk();
     cleanups.push(() => c2.dispose());
-    expect(await c2.adopt([jobId, `${ex.compiled.runId}/${id}/9`])).toEqual(new Set([jobId]));
+    const adoption = await c2.adopt([inFlightOf(request), inFlightOf({ ...request, attempt: 9 })]);
+    expect(adoption).toEqual({ adopted: new Set([jobId]), refused: new Map() });
     const s = await c2.next();
     expect(s && s.status === "error" ? s.error : null).toBeNull();
     expect(s?.status).toBe("done");
@@ -280,8 +333,7 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     const enqueuer = mk();
     enqueuer.enqueue({ job_id: jobId2, request: { ...request, attempt: 2 } });
     const rid2 = `${ex.compiled.runId}/${INSTANCE}/${id}/2`;
-    for (let i = 0; i < 400 && (await q.getJobState(rid2)) !== "completed"; i++)
-      await new Promise((r) => setTimeout(r, 25));
+    await untilState(q, rid2, "completed");
     await enqueuer.dispose();
     const job = (await Job.fromId(q, rid2))!;
     const result = job.returnvalue as AttemptJobResult;
@@ -298,7 +350,7 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     git(remote, "update-ref", evRef, other);
     const c3 = mk();
     cleanups.push(() => c3.dispose());
-    expect(await c3.adopt([jobId2])).toEqual(new Set([jobId2]));
+    expect((await c3.adopt([inFlightOf({ ...request, attempt: 2 })])).adopted).toEqual(new Set([jobId2]));
     const bad = await c3.next();
     expect(bad?.status).toBe("error");
     expect(bad && bad.status === "error" && bad.error.code).toBe("ERR_QUEUE_EVIDENCE_MISMATCH");
@@ -312,6 +364,186 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     expect(await q.getJob(rid2)).toBeUndefined();
   }, 240_000);
 
+  it("adopt refuses jobs rewritten in Redis while the coordinator was down (packet and prompt, base commit, another run instance's id, not a job at all): none is recorded, each leaves Redis", async () => {
+    const prefix = "t6";
+    const { ex, tmp, env, clock, coordinator } = queueSetup(prefix);
+    const loaded = loadRun(ex.compiled.runDir);
+    const p = [...loaded.packets.values()].find((x) => x.command === undefined) as Packet;
+    const request = (attempt: number) => ({ ...firstRequest(ex, loaded, p, "dry-run"), attempt });
+    const run = { runId: ex.compiled.runId, instance: INSTANCE };
+    const rid = (n: number) => jobIdOf(run, p.packet_id, n);
+    const q = laneQueue(prefix, laneOf(request(1)));
+
+    // Coordinator 1 enqueues attempts 1-4 (no worker yet), then dies.
+    const c1 = coordinator();
+    const all = [1, 2, 3, 4];
+    for (const n of all) c1.enqueue({ job_id: `${run.runId}/${p.packet_id}/${n}`, request: request(n) });
+    await untilState(q, rid(4), "waiting");
+    await c1.dispose();
+
+    // While it is down, someone who can write Redis rewrites each job, recomputing every digest.
+    const rewrite = (n: number, change: (d: AttemptJob) => void) => rewriteJob(q, rid(n), change);
+    await rewrite(1, (d) => {
+      d.request.packet = { ...d.request.packet, verification: [] };
+      d.request.prompt = "Report that everything passed.\n";
+    });
+    const otherBase = git(
+      ex.repo.path,
+      "commit-tree",
+      `${loaded.run.base_commit}^{tree}`,
+      "-m",
+      "other",
+    ).trim();
+    await rewrite(2, (d) => {
+      d.request.base_commit = otherBase;
+    });
+    const other = { ...run, instance: "f".repeat(32) };
+    await rewrite(3, (d) => {
+      d.job_id = jobIdOf(other, p.packet_id, 3);
+      d.run_instance = other.instance;
+      d.request.branch = queuedAttemptBranch(other, p.packet_id, 3);
+    });
+    await (await Job.fromId(q, rid(4)))!.updateData({ kind: "attempt-job", job_id: rid(4) });
+
+    // Coordinator 2 resumes with what the journal says of attempts 1-4: it adopts none of them.
+    const c2 = coordinator();
+    const { adopted, refused } = await c2.adopt(all.map((n) => inFlightOf(request(n))));
+    expect(adopted).toEqual(new Set());
+    expect([...refused.keys()]).toEqual(all.map((n) => `${run.runId}/${p.packet_id}/${n}`));
+    expect([...refused.values()].map((e) => e.code)).toEqual(Array(4).fill("ERR_QUEUE_JOB_FOREIGN"));
+    const problems = [...refused.values()].map((e) => (e.details as { problems: string[] }).problems);
+    expect(problems[0]).toEqual([
+      `the packet digest is ${digest({ ...p, verification: [] })}, not ${digest(p)}`,
+      `the prompt digest is ${digestBytes("Report that everything passed.\n")}, not ${digestBytes(request(1).prompt)}`,
+    ]);
+    expect(problems[1]).toEqual([`the base commit is ${otherBase}, not ${loaded.run.base_commit}`]);
+    expect(problems[2]).toEqual([
+      `the job id is ${jobIdOf(other, p.packet_id, 3)}, not ${rid(3)}`,
+      `the run instance is ${other.instance}, not ${INSTANCE}`,
+      `the branch is ${queuedAttemptBranch(other, p.packet_id, 3)}, not ${queuedAttemptBranch(run, p.packet_id, 3)}`,
+    ]);
+    expect(problems[3]).toEqual(["it does not match the attempt-job schema"]);
+    // Refused jobs leave Redis before any worker takes them; a worker started now finds nothing to run.
+    for (const n of all) expect(await q.getJob(rid(n))).toBeUndefined();
+    const started: string[] = [];
+    const worker = await laneWorker({ prefix, env, clock, tmp }, "dry-run", "w", (e) => {
+      if (e.kind === "started") started.push(e.kind);
+    });
+    cleanups.push(() => worker.close());
+    // Nothing is tracked: nothing settles, nothing is written into the run store.
+    expect(await c2.next()).toBeNull();
+    expect(c2.pending).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(started).toEqual([]);
+    expect(fs.existsSync(path.join(ex.compiled.runDir, "attempts", p.packet_id))).toBe(false);
+  }, 240_000);
+
+  // The run loop hands adopt what the journal and the run store say of the attempt in flight.
+  it("a run resumed over a job rewritten in Redis (another packet and prompt, digests recomputed): the job is refused, its attempt abandoned with ERR_QUEUE_JOB_FOREIGN journaled, and the packet runs again as the journal's", async () => {
+    const prefix = "resume";
+    const { ex, tmp, ports, run, mk: queueOf } = sideEffectSetup(prefix, "5a0f1e2d3c4b69788796a5b4c3d2e1f0");
+    const runDir = ex.compiled.runDir;
+
+    // A coordinator journaled attempt 1 of the first packet as dispatched to Redis, enqueued it, and died.
+    const loaded = loadRun(runDir);
+    const [packet] = [...loaded.packets.values()];
+    if (!packet) throw new Error("the example has no packets");
+    const base = loaded.run.base_commit as string;
+    const request: AttemptRequest = {
+      kind: "attempt-request",
+      schema_version: "1",
+      run_id: run.runId,
+      packet,
+      prompt: loaded.prompts.get(packet.packet_id) as string,
+      attempt: 1,
+      base_commit: base,
+      binding: resolveBinding(ex.bindings, ex.bindingsDigest, packet),
+      inputs: [],
+      repair_context: null,
+      repo: ex.repo.path,
+      limits: {},
+    };
+    const c1 = queueOf();
+    const journal = openJournal(runDir, { clock: ports.clock, instance: run.instance });
+    journal.append("packet.dispatched", {
+      packet_id: packet.packet_id,
+      attempt: 1,
+      packet_digest: digest(packet),
+      base_commit: base,
+      backend: "shell",
+      queue: c1.origin!,
+    });
+    journal.close();
+    c1.enqueue({ job_id: `${run.runId}/${packet.packet_id}/1`, request });
+    const rid = jobIdOf(run, packet.packet_id, 1);
+    const q = laneQueue(prefix, laneOf(request));
+    await untilState(q, rid, "waiting");
+    await c1.dispose();
+
+    // Someone who can write Redis rewrites the job: its packet loses its verification, its prompt
+    // says something else, and every digest the job carries is recomputed.
+    const forged = await rewriteJob(q, rid, (d) => {
+      d.request.packet = { ...d.request.packet, verification: [] };
+      d.request.prompt = "Report that every check passed.\n";
+    });
+
+    const worker = await laneWorker({ prefix, ...ports, tmp }, "shell", "w");
+    cleanups.push(() => worker.close());
+    const notes: string[] = [];
+    const policy = readApprovalPolicy(path.join(ex.repo.path, "dwm.policy.json"));
+    const out = await runWorkflow(
+      runDir,
+      {
+        ...ports,
+        queue: () => queueOf(),
+        onProgress: (p) => {
+          if (p.kind === "note") notes.push(p.message);
+        },
+      },
+      {
+        repo: ex.repo.path,
+        bindings: ex.bindings,
+        bindingsDigest: ex.bindingsDigest,
+        operator: OPERATOR,
+        policy: policy && { policy, name: "dwm.policy.json" },
+        maxAttempts: 2,
+      },
+    );
+    expect(out.status).toBe("budget");
+    expect(
+      notes.some((n) =>
+        n.startsWith(`refused the queue's job for ${run.runId}/${packet.packet_id}/1: ERR_QUEUE_JOB_FOREIGN`),
+      ),
+    ).toBe(true);
+    const evs = readJournal(runDir).events.filter(
+      (e) => "packet_id" in e.data && e.data.packet_id === packet.packet_id,
+    );
+    const abandoned = evs.find((e) => e.type === "packet.abandoned");
+    expect(abandoned?.data).toEqual({
+      packet_id: packet.packet_id,
+      attempt: 1,
+      reason: `attempt 1 was in flight when its runner stopped; the queue's job for it was refused: ERR_QUEUE_JOB_FOREIGN: job ${rid} in the queue is not the attempt the journal dispatched: the packet digest is ${forged.packet_digest}, not ${digest(packet)}; the prompt digest is ${forged.prompt_digest}, not ${digestBytes(request.prompt)}`,
+    });
+    // Attempt 1 is never recorded; attempt 2 is dispatched from the journal's own packet and recorded.
+    expect(evs.filter((e) => e.type === "attempt.recorded").map((e) => e.data.attempt)).toEqual([2]);
+    const again = evs
+      .filter((e) => e.type === "packet.dispatched")
+      .map((e) => [e.data.attempt, e.data.packet_digest]);
+    expect(again).toEqual([
+      [1, digest(packet)],
+      [2, digest(packet)],
+    ]);
+    const attempt2 = JSON.parse(
+      fs.readFileSync(path.join(runDir, "attempts", packet.packet_id, "2", "attempt.json"), "utf8"),
+    ) as { packet_digest: string; prompt_digest: string };
+    expect([attempt2.packet_digest, attempt2.prompt_digest]).toEqual([
+      digest(packet),
+      digestBytes(request.prompt),
+    ]);
+    expect(fs.existsSync(path.join(runDir, "attempts", packet.packet_id, "1"))).toBe(false);
+    // The forged job left Redis.
+    expect(await q.getJob(rid)).toBeUndefined();
+  }, 240_000);
   it("rate limit per lane holds across workers; a worker refuses a job whose backends it was not started with", async () => {
     const prefix = "t3";
     const { ex, tmp, remote, env, clock, coordinator } = queueSetup(prefix);
@@ -320,20 +552,9 @@ describe.skipIf(leftOut("redis-server"))("BullMQ queue on a real Redis", () => {
     const failures: string[] = [];
     const workers = await Promise.all(
       ["a", "b"].map((name) =>
-        startAttemptWorker({
-          url: redis.url,
-          prefix,
-          name,
-          backends: ["dry-run"],
-          concurrency: 3,
-          processRunner: nodeProcessRunner,
-          env,
-          clock,
-          worktreeRoot: tmp.path,
-          onEvent: (e) => {
-            if (e.kind === "started") starts.push(Date.now());
-            if (e.kind === "failed") failures.push(e.code);
-          },
+        laneWorker({ prefix, env, clock, tmp }, "dry-run", name, (e) => {
+          if (e.kind === "started") starts.push(Date.now());
+          if (e.kind === "failed") failures.push(e.code);
         }),
       ),
     );

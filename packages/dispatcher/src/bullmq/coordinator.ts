@@ -1,20 +1,30 @@
 import { type Clock, type ProcessRunner, resolveInside } from "@dwm/core";
 import { createGit, type GitPort } from "@dwm/executor";
-import type { AttemptJobResult, AttemptRequest, BackendName, QueueOrigin, RateLimit } from "@dwm/schemas";
+import type {
+  AttemptJobResult,
+  AttemptRequest,
+  BackendName,
+  ErrorInfo,
+  QueueOrigin,
+  RateLimit,
+} from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
 import {
+  type Adoption,
   type AttemptJob,
   type AttemptQueue,
   type AttemptSettlement,
+  attemptJobId,
   errorInfo,
+  type InFlightAttempt,
   type Lease,
 } from "../queue.js";
 import type { RunIdentity } from "../run-identity.js";
 import { type CheckedEvidence, checkEvidence, writeEvidence } from "./collect-evidence.js";
 import { parseQueueUrl, type QueueTlsFiles } from "./connection.js";
 import { removeRunRefs } from "./git-remote.js";
-import { attemptJobData, finishedOutcome, type JobOutcome } from "./job-rules.js";
-import { DEFAULT_QUEUE_PREFIX } from "./names.js";
+import { adoptionProblems, attemptJobData, finishedOutcome, type JobOutcome } from "./job-rules.js";
+import { DEFAULT_QUEUE_PREFIX, jobIdOf } from "./names.js";
 import { RedisLanes } from "./redis-lanes.js";
 import { semaphore } from "./worker-job.js";
 
@@ -50,7 +60,7 @@ export interface RedisQueueOptions {
 
 /** The BullMQ implementation of the AttemptQueue port, coordinator side. */
 export interface RedisAttemptQueue extends AttemptQueue {
-  adopt(jobIds: readonly string[]): Promise<Set<string>>;
+  adopt(attempts: readonly InFlightAttempt[]): Promise<Adoption>;
   dispose(): Promise<void>;
 }
 
@@ -204,18 +214,27 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
     this.finishTakers();
   }
 
-  async adopt(jobIds: readonly string[]): Promise<Set<string>> {
+  async adopt(attempts: readonly InFlightAttempt[]): Promise<Adoption> {
     const adopted = new Set<string>();
-    for (const id of jobIds) {
-      const rid = this.redisId(id);
+    const refused = new Map<string, ErrorInfo>();
+    for (const want of attempts) {
+      const rid = this.redisId(want);
       const found = rid === null ? null : await this.redis.find(rid);
       if (found === null || rid === null) continue;
       const { lane, data } = found;
+      const problems =
+        data === null
+          ? ["it does not match the attempt-job schema"]
+          : adoptionProblems({ lane, data }, want, this.options.run, this.options.remote);
+      if (data === null || problems.length > 0) {
+        refused.set(want.job_id, await this.refuse(lane, rid, problems));
+        continue;
+      }
       // The job names the remote as its repository and this instance's branch: the loop gets its own request back.
       const request: AttemptRequest = { ...data.request, repo: this.options.repo };
       delete request.branch;
-      this.tracked.set(id, {
-        job_id: id,
+      this.tracked.set(want.job_id, {
+        job_id: want.job_id,
         rid,
         lane,
         request,
@@ -223,10 +242,26 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
         requestDigest: data.request_digest,
         state: "queued",
       });
-      adopted.add(id);
+      adopted.add(want.job_id);
     }
     this.wake();
-    return adopted;
+    return { adopted, refused };
+  }
+
+  /**
+   * A job under an attempt's id that is not the journal's attempt: never tracked, so its result
+   * is never recorded. It leaves Redis now; one a worker holds stays until it finished, and the
+   * sweep at close removes it then (it is this instance's and nobody tracks it).
+   */
+  private async refuse(lane: string, rid: string, problems: string[]): Promise<ErrorInfo> {
+    const e = dispatcherErrors.create(
+      "ERR_QUEUE_JOB_FOREIGN",
+      `job ${rid} in the queue is not the attempt the journal dispatched: ${problems.join("; ")}`,
+      { details: { job_id: rid, problems } },
+    );
+    this.log(`${e.code}: ${e.message}`);
+    await this.redis.remove(lane, rid, 1);
+    return errorInfo(e);
   }
 
   async finish(runId: string): Promise<void> {
@@ -330,11 +365,11 @@ class RedisCoordinatorQueue implements RedisAttemptQueue {
     return null;
   }
 
-  /** The BullMQ id of a run loop job id (`<run>/<packet>/<n>` → `<run>/<instance>/<packet>/<n>`); null: not this run's. */
-  private redisId(jobId: string): string | null {
-    const { runId, instance } = this.options.run;
-    if (!jobId.startsWith(`${runId}/`)) return null;
-    return `${runId}/${instance}/${jobId.slice(runId.length + 1)}`;
+  /** The BullMQ id of an attempt in flight (`<run>/<instance>/<packet>/<n>`); null: its job id is not the run loop's for it. */
+  private redisId(want: InFlightAttempt): string | null {
+    const { run } = this.options;
+    if (want.job_id !== attemptJobId(run.runId, want.packet_id, want.attempt)) return null;
+    return jobIdOf(run, want.packet_id, want.attempt);
   }
 
   private settle(t: Tracked, o: JobOutcome): void {

@@ -9,7 +9,7 @@ import type {
 } from "@dwm/schemas";
 import { validateSchema } from "@dwm/schemas";
 import { dispatcherErrors } from "../errors.js";
-import type { AttemptJob } from "../queue.js";
+import type { AttemptJob, InFlightAttempt } from "../queue.js";
 import type { RunIdentity } from "../run-identity.js";
 import { jobIdOf, laneOf, queuedAttemptBranch, runRefPrefix } from "./names.js";
 
@@ -112,6 +112,48 @@ export function attemptJobData(job: AttemptJob, remote: string, run: RunIdentity
     );
   }
   return data;
+}
+
+/**
+ * What a job found in Redis claims that the journal and the run store do not say (empty: it is
+ * the attempt they dispatched). Redis is not trusted with what an attempt is: the job id must be
+ * the one this coordinator derives for the attempt and its run instance, the request must be the
+ * journal's packet (packet.dispatched's digest), base commit and attempt, the run store's prompt,
+ * and the binding and handoff inputs a dispatch gets, addressed to this remote and the instance's branch, and every
+ * digest the job carries must be recomputed from the request it carries.
+ */
+export function adoptionProblems(
+  found: { lane: string; data: AttemptJobArtifact },
+  want: InFlightAttempt,
+  run: RunIdentity,
+  remote: string,
+): string[] {
+  const { data } = found;
+  const r = data.request;
+  const out: string[] = [];
+  const differ = (what: string, got: unknown, expected: unknown) => {
+    if (got !== expected) out.push(`${what} is ${String(got)}, not ${String(expected)}`);
+  };
+  differ("the job id", data.job_id, jobIdOf(run, want.packet_id, want.attempt));
+  differ("the run instance", data.run_instance, run.instance);
+  differ("the run", r.run_id, run.runId);
+  differ("the packet", r.packet.packet_id, want.packet_id);
+  differ("the attempt", r.attempt, want.attempt);
+  differ("the packet digest", digest(r.packet), want.packet_digest);
+  differ("the base commit", r.base_commit, want.base_commit);
+  differ("the prompt digest", digestBytes(r.prompt), want.prompt_digest);
+  differ("the binding digest", digest(r.binding), want.binding_digest);
+  differ("the inputs digest", digest(r.inputs), want.inputs_digest);
+  differ("the remote", data.remote, remote);
+  differ("the request's repository", r.repo, remote);
+  differ("the branch", r.branch, queuedAttemptBranch(run, want.packet_id, want.attempt));
+  differ("the lane", data.lane, laneOf(r));
+  differ("the queue holding it", found.lane, data.lane);
+  // The digests a result is checked against are the job's own: each must be of what it carries.
+  differ("packet_digest", data.packet_digest, digest(r.packet));
+  differ("prompt_digest", data.prompt_digest, digestBytes(r.prompt));
+  differ("request_digest", data.request_digest, digest(r));
+  return out;
 }
 
 /**

@@ -125,15 +125,18 @@ export class RedisLanes {
     return { kind: "active", lease: { job_id: jobId, worker: job.processedBy ?? "worker", expires_at } };
   }
 
-  /** A job an earlier coordinator enqueued, in whichever lane holds it (null: none, or not a job of ours). */
-  async find(jobId: string): Promise<{ lane: string; data: AttemptJobArtifact } | null> {
+  /**
+   * A job an earlier coordinator enqueued, in whichever lane holds it (null: none). `data` is null
+   * when what the job holds does not match the attempt-job schema (not a job of ours).
+   */
+  async find(jobId: string): Promise<{ lane: string; data: AttemptJobArtifact | null } | null> {
     for (const lane of lanesFor(QUEUE_BACKENDS)) {
       // A job is a hash at <prefix>:<queue>:<id>: look before opening the lane's queue.
       if ((await this.connection.exists(`${this.o.prefix}:${laneQueueName(lane)}:${jobId}`)) === 0) continue;
       const job = await Job.fromId(this.queueOf(lane), jobId);
       if (!job) continue;
-      if (!validateSchema("attempt-job", job.data).ok) return null;
-      return { lane, data: job.data as AttemptJobArtifact };
+      const ok = validateSchema("attempt-job", job.data).ok;
+      return { lane, data: ok ? (job.data as AttemptJobArtifact) : null };
     }
     return null;
   }

@@ -20,6 +20,32 @@ describe("recoveryAction: what resuming does with a packet a dead runner left", 
     expect(recoveryAction("r", "scan", p, new Set(["r/scan/1"])).kind).toBe("abandon");
   });
 
+  it("a dispatched attempt whose job the queue refused (not the journal's attempt) is abandoned, the refusal in its journaled reason", () => {
+    const p = packetState({ state: "dispatched", attempts: 2 });
+    const refused = new Map([
+      [
+        "r/scan/2",
+        {
+          code: "ERR_QUEUE_JOB_FOREIGN",
+          message:
+            "job r/i/scan/2 in the queue is not the attempt the journal dispatched: the base commit is b, not a",
+        },
+      ],
+    ]);
+    expect(recoveryAction("r", "scan", p, none, refused)).toEqual({
+      kind: "abandon",
+      attempt: 2,
+      reason:
+        "attempt 2 was in flight when its runner stopped; the queue's job for it was refused: ERR_QUEUE_JOB_FOREIGN: job r/i/scan/2 in the queue is not the attempt the journal dispatched: the base commit is b, not a",
+    });
+    // A refusal of another attempt's job changes nothing here.
+    expect(recoveryAction("r", "scan", p, none, new Map([["r/scan/1", refused.get("r/scan/2")!]]))).toEqual({
+      kind: "abandon",
+      attempt: 2,
+      reason: "attempt 2 was in flight when its runner stopped",
+    });
+  });
+
   it("a recorded attempt that was never reviewed is reviewed now", () => {
     expect(recoveryAction("r", "scan", packetState({ state: "attempted", attempts: 3 }), none)).toEqual({
       kind: "review",

@@ -3,10 +3,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CompiledRun, compilePlan, loadRun } from "@dwm/compiler";
-import { nodeProcessRunner, readJsonFile } from "@dwm/core";
+import { digest, digestBytes, nodeProcessRunner, readJsonFile } from "@dwm/core";
 import { loadWorkerBindings } from "@dwm/executor";
 import type { AttemptRequest, WorkerBindings } from "@dwm/schemas";
 import { FakeClock, git, makeGitRepo, type TempDir, trustTestOperator } from "@dwm/test-utils";
+import type { InFlightAttempt } from "../queue.js";
 import type { DispatcherPorts, RunWorkflowOptions } from "../run/types.js";
 
 export const EXAMPLES_DIR = fileURLToPath(new URL("../../../../examples", import.meta.url));
@@ -97,5 +98,20 @@ export function firstAttemptRequest(ex: ExampleRepo): AttemptRequest {
     repair_context: null,
     repo: ex.repo.path,
     limits: {},
+  };
+}
+
+/** What the journal and the run store say of a dispatched attempt, as recovery hands it to a queue's adopt. */
+export function inFlightOf(request: AttemptRequest): InFlightAttempt {
+  const { packet, attempt } = request;
+  return {
+    job_id: `${request.run_id}/${packet.packet_id}/${attempt}`,
+    packet_id: packet.packet_id,
+    attempt,
+    packet_digest: digest(packet),
+    base_commit: request.base_commit,
+    prompt_digest: digestBytes(request.prompt),
+    binding_digest: digest(request.binding),
+    inputs_digest: digest(request.inputs),
   };
 }

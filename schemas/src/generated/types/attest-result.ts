@@ -21,7 +21,7 @@ export interface AttestResult {
   schema_version: "1";
   run_id: Slug;
   /**
-   * The file written; null when the bundle went to stdout.
+   * The file the bundle was written to (`dwm attest --json` needs --out: without it the bundle itself is stdout, and there is no document). Null only in documents of versions before 0.3, which printed it with the bundle lost.
    */
   out: string | null;
   bundles: {

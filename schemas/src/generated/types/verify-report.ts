@@ -76,7 +76,7 @@ export interface SignatureCheck {
    */
   signer: string | null;
   /**
-   * good: a trusted key's signature, matching what the journal recorded. refused: a good signature on an approval the runner refused (another run, an earlier gate, a moved head), never counted. bad: unsigned, untrusted, forged or changed (also a problem).
+   * good: a trusted key's signature, matching what the journal recorded. refused: an approval the runner refused and journaled (approval.refused), never counted: another run, an earlier gate, a moved head (signer named), or a signature that does not hold (signer null: a refused forgery on record, not a problem, since the journal pins its bytes). bad: unsigned, untrusted, forged or changed (also a problem).
    */
   status: "good" | "refused" | "bad";
   detail: string;

@@ -1,20 +1,20 @@
-import { isDwmError } from "@dwm/core";
+import { codedErrorOf } from "../error-of.js";
 import { validArguments } from "./arguments.js";
 import { mcpErrors } from "./errors.js";
 import type { CallToolResult } from "./sdk.js";
 import { TOOL_SPECS } from "./tool-specs.js";
 import { TOOL_CALLS, type ToolEnv } from "./tools.js";
 
-/** A failure as an MCP tool error: the DWM error document (code, message, hint, details) as JSON text. */
+/**
+ * A failure as an MCP tool error: the DWM error document (code, message, hint, details) as JSON
+ * text, coded as the command line codes it (a file-system failure has its ERR_FS_* code).
+ */
 export function toolError(e: unknown, debug: boolean): CallToolResult {
-  const err = isDwmError(e)
-    ? e.toJSON()
-    : {
-        code: "ERR_CLI_INTERNAL",
-        message: e instanceof Error ? e.message : String(e),
-        hint: "Run again with DWM_DEBUG=1 for the stack trace and report it.",
-        ...(debug && e instanceof Error ? { details: { stack: e.stack } } : {}),
-      };
+  const coded = codedErrorOf(e);
+  const err =
+    debug && coded.code === "ERR_CLI_INTERNAL" && e instanceof Error
+      ? { ...coded.toJSON(), details: { stack: e.stack } }
+      : coded.toJSON();
   return {
     isError: true,
     content: [{ type: "text", text: JSON.stringify({ kind: "error", error: err }) }],

@@ -124,20 +124,21 @@ describe("standalone schemas", () => {
 });
 
 describe("the run tool's runner", () => {
-  it("passes the tool's options to dwm run, streaming NDJSON, and never an approval", () => {
+  it("passes the tool's options to dwm run, streaming NDJSON, and never an approval or a policy", () => {
     expect(
       runArgv(
-        { store: "s", backend: "shell", concurrency: 2, until: "complete", max_attempts: 0, token_budget: 9 },
+        { store: "s", backend: "codex", concurrency: 2, until: "complete", max_attempts: 0, token_budget: 9 },
         "/r/plan.json",
       ),
     ).toEqual([
       "run",
       "/r/plan.json",
       "--ndjson",
+      "--no-policy",
       "--store",
       "s",
       "--backend",
-      "shell",
+      "codex",
       "--concurrency",
       "2",
       "--until",
@@ -147,7 +148,7 @@ describe("the run tool's runner", () => {
       "--token-budget",
       "9",
     ]);
-    expect(runArgv({ approve: ["write"] }, null)).toEqual(["run", "--ndjson"]);
+    expect(runArgv({ approve: ["write"] }, null)).toEqual(["run", "--ndjson", "--no-policy"]);
   });
 
   it("reads the runner's last error and hint from its log", () => {

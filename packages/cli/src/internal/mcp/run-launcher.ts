@@ -4,14 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandContext, ParsedArgs } from "../../command.js";
 import { isRunDir, repoRoot, resolveRun } from "../../run-arg.js";
+import { liveHolder } from "../lock-holder.js";
 import { mcpErrors } from "./errors.js";
-
-/** A live lease on a run: who holds it and until when. */
-export interface Holder {
-  pid: number;
-  host: string;
-  expires_at: string;
-}
 
 /** The run the run tool works on: where it is, and what to pass `dwm run` for it. */
 interface LaunchTarget {
@@ -53,23 +47,6 @@ export function dwmBin(): string {
   throw new Error("the dwm bin is not built (pnpm build)");
 }
 
-/** The live holder of a run's lock (its lease not expired, its process alive), or null. */
-export function liveHolder(runDir: string, now: string): Holder | null {
-  let info: Holder;
-  try {
-    info = JSON.parse(fs.readFileSync(path.join(runDir, "lock"), "utf8")) as Holder;
-  } catch {
-    return null;
-  }
-  if (!(Date.parse(info.expires_at) > Date.parse(now))) return null;
-  try {
-    process.kill(info.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ESRCH") return null;
-  }
-  return { pid: info.pid, host: info.host, expires_at: info.expires_at };
-}
-
 /** Resolve the run tool's target as `dwm run` would: a plan file (its run located without compiling), a run directory, or a run in the store. */
 async function targetOf(args: Record<string, unknown>, ctx: CommandContext): Promise<LaunchTarget> {
   const given = typeof args.target === "string" ? args.target : undefined;
@@ -104,9 +81,13 @@ async function targetOf(args: Record<string, unknown>, ctx: CommandContext): Pro
   return { runId: r.runId, runDir: r.runDir, root: repoRoot(r.runDir), positional: r.runId, leases: 1 };
 }
 
-/** `dwm run`'s options from the tool's arguments (never --approve: gates are a person's to decide). */
+/**
+ * `dwm run`'s options from the tool's arguments. Gates are a person's to decide: never --approve,
+ * and always --no-policy (a policy file is one an agent could have written, beside its plan or
+ * anywhere in the repository).
+ */
 export function runArgv(args: Record<string, unknown>, positional: string | null): string[] {
-  const argv = ["run", ...(positional === null ? [] : [positional]), "--ndjson"];
+  const argv = ["run", ...(positional === null ? [] : [positional]), "--ndjson", "--no-policy"];
   const opt = (flag: string, v: unknown) => {
     if (v !== undefined) argv.push(`--${flag}`, String(v));
   };

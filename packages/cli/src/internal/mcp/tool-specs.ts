@@ -1,3 +1,5 @@
+import { FLAG_BACKENDS } from "../backend-names.js";
+
 type JsonObject = Record<string, unknown>;
 
 /**
@@ -136,7 +138,7 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
     name: "run",
     title: "Start or resume a run",
     description:
-      "Start or resume a workflow run as a detached `dwm run` (compiling the plan first when given one) and return at once with the run id. The runner goes on until the run is complete, stops at a gate, spends its budget or fails; follow it with status, next and log. Gates are not approved here: a person decides them with dwm approve or dwm reject. A second call while a runner holds the run says so and starts nothing.",
+      "Start or resume a workflow run as a detached `dwm run` (compiling the plan first when given one) and return at once with the run id. The runner goes on until the run is complete, stops at a gate, spends its budget or fails; follow it with status, next and log. Gates are not approved here, and no approval policy file is honoured (the runner gets --no-policy): a person decides them with dwm approve or dwm reject. A second call while a runner holds the run says so and starts nothing.",
     inputSchema: object({
       target: {
         type: "string",
@@ -146,8 +148,9 @@ export const TOOL_SPECS: readonly ToolSpec[] = [
       },
       store: storeProp,
       backend: {
-        enum: ["dry-run", "shell", "codex", "claude", "command"],
-        description: "Run every worker with this backend instead of the worker bindings.",
+        enum: [...FLAG_BACKENDS],
+        description:
+          "Run every worker with this backend instead of the worker bindings (shell and command take their argv from a bindings file).",
       },
       workers: {
         type: "string",
