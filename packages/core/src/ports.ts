@@ -17,8 +17,8 @@ export interface ProcessRequest {
   cwd: string;
   /** The complete environment of the child (nothing is inherited). */
   env: Readonly<Record<string, string>>;
-  /** Text written to stdin, then stdin is closed. Omitted: stdin is empty. */
-  stdin?: string | undefined;
+  /** Text (or bytes: a pack) written to stdin, then stdin is closed. Omitted: stdin is empty. */
+  stdin?: string | Uint8Array | undefined;
   /** Capture stdout into this file instead of memory. */
   stdoutFile?: string | undefined;
   /** Capture stderr into this file instead of memory. */

@@ -1,7 +1,7 @@
 // The cost of one fan-out command item's attempt, in a checkout of its own and in the shared
 // read-only view, on a generated repository (default 2,000 files, 20 MB), with the bubblewrap
-// sandbox: `node packages/executor/scripts/attempt-cost.mjs [items] [files] [concurrency]` after
-// `pnpm build`. Prints ms per item both ways and where the time of one attempt goes (git commands
+// sandbox: `node packages/executor/scripts/attempt-cost.mjs [items] [files] [concurrency] [view]`
+// after `pnpm build` (`view`: the shared view only, without the slow checkout side). Prints ms per item both ways and where the time of one attempt goes (git commands
 // by subcommand, the sandboxed command, the rest). Not a bench row (bench/ has `pnpm bench
 // fanout`); a measurement to see what the view saves.
 import { execFileSync } from "node:child_process";
@@ -9,11 +9,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bubblewrapSandbox, digest, nodeProcessRunner } from "@dwm/core";
-import { createGit, createSharedViews, runAttempt } from "@dwm/executor";
+
+// DWM_COST_EXECUTOR: another build's dist/index.js (main's, say) to compare with in the same sitting.
+const { createGit, createSharedViews, runAttempt } = await import(
+  process.env.DWM_COST_EXECUTOR ? path.resolve(process.env.DWM_COST_EXECUTOR) : "@dwm/executor"
+);
 
 const items = Number(process.argv[2] ?? 40);
 const files = Number(process.argv[3] ?? 2000);
 const concurrency = Number(process.argv[4] ?? 1);
+const viewOnly = process.argv[5] === "view";
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "dwm-attempt-cost-")));
 const repo = path.join(tmp, "repo");
 const git = (...args) => execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim();
@@ -32,10 +37,12 @@ const base = git("rev-parse", "HEAD");
 
 /** Time spent per git subcommand and in the worker's sandbox, summed over every attempt. */
 const spent = new Map();
+let gitProcesses = 0;
 const add = (k, ms) => spent.set(k, (spent.get(k) ?? 0) + ms);
 const inner = createGit(nodeProcessRunner, process.env);
 const timedGit = {
   async run(cwd, args, o) {
+    gitProcesses++;
     const t = performance.now();
     try {
       return await inner.run(cwd, args, o);
@@ -114,6 +121,7 @@ function request(n) {
 
 async function measure(label, views, offset) {
   spent.clear();
+  gitProcesses = 0;
   const store = path.join(tmp, `store-${label}`);
   const t0 = performance.now();
   const each = [];
@@ -144,12 +152,13 @@ async function measure(label, views, offset) {
   console.log(
     `${label}: ${items} items, concurrency ${concurrency}: ${(wall / items).toFixed(1)} ms/item wall, attempt median ${each[Math.floor(each.length / 2)].toFixed(1)} ms`,
   );
+  console.log(`  git commands DWM started per item: ${(gitProcesses / items).toFixed(1)}`);
   console.log(`  per item (ms, summed over lanes): ${per.join(", ")}`);
 }
 
 const size = execFileSync("du", ["-sm", "--exclude=.git", repo], { encoding: "utf8" }).split("\t")[0];
 console.log(`repository: ${files} files, ${size} MB; bubblewrap sandbox; node ${process.version}`);
-await measure("checkout", null, 0);
+if (!viewOnly) await measure("checkout", null, 0);
 const views = createSharedViews(path.join(tmp, "views"));
 await measure("view", views, 100000);
 views.close();

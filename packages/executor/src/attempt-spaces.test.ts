@@ -2,11 +2,14 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { makeTempDir } from "@dwm/test-utils";
+import { nodeProcessRunner } from "@dwm/core";
+import { git, makeGitRepo, makeTempDir } from "@dwm/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { removeDeadAttemptSpaces } from "./attempt-spaces.js";
 import { reserveSpace } from "./internal/attempt-space.js";
+import { createGit } from "./internal/git.js";
 import { SPACE_OWNER_FILE, spaceOwner } from "./internal/space-owner.js";
+import { createSharedViews } from "./shared-views.js";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -60,5 +63,31 @@ describe("attempt folders: owner marker and the sweep of a crash's leftovers", (
     // Without a run (a `dwm worker` starting): every dead owner's folder of this host.
     expect(removeDeadAttemptSpaces(root.path)).toEqual([real(otherRun)]);
     expect(removeDeadAttemptSpaces(path.join(root.path, "missing"))).toEqual([]);
+  });
+
+  it("sweeps a crashed run's shared views (dwm-views-*) by the same marker, never a live runner's", async () => {
+    const root = makeTempDir("dwm-spaces-");
+    const repo = makeGitRepo({ "a.txt": "a\n" });
+    cleanups.push(root.cleanup, repo.cleanup);
+    const base = git(repo.path, "rev-parse", "HEAD");
+    const g = createGit(nodeProcessRunner, process.env);
+    const open = async (name: string) => {
+      const views = createSharedViews(path.join(root.path, name), { runId: "run-1" });
+      (await views.acquire(g, repo.path, base)).release();
+      return path.join(root.path, name);
+    };
+    const crashed = await open("dwm-views-run-1-aaaa");
+    const live = await open("dwm-views-run-1-bbbb");
+    expect(JSON.parse(fs.readFileSync(path.join(live, SPACE_OWNER_FILE), "utf8"))).toEqual(
+      spaceOwner("run-1"),
+    );
+    expect(fs.existsSync(path.join(crashed, base, "a.txt"))).toBe(true);
+    // The runner that made `crashed` was killed: its marker names a pid no process has now.
+    const marker = path.join(crashed, SPACE_OWNER_FILE);
+    fs.writeFileSync(marker, JSON.stringify({ ...spaceOwner("run-1"), pid: deadPid() }));
+    const real = (dir: string) => path.join(fs.realpathSync(root.path), path.basename(dir));
+    expect(removeDeadAttemptSpaces(root.path, { runId: "run-1" })).toEqual([real(crashed)]);
+    expect(fs.existsSync(crashed)).toBe(false);
+    expect(fs.existsSync(path.join(live, base, "a.txt"))).toBe(true);
   });
 });

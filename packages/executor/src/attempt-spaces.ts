@@ -5,6 +5,9 @@ import { pidAlive } from "@dwm/core";
 import { removeSpace } from "./internal/attempt-space.js";
 import { SPACE_OWNER_FILE, type SpaceOwner } from "./internal/space-owner.js";
 
+// Attempt folders (reserveSpace) and a run's shared views (createSharedViews with a run id).
+const SWEPT_PREFIXES = ["dwm-wt-", "dwm-views-"];
+
 function readOwner(dir: string): SpaceOwner | null {
   try {
     const o = JSON.parse(fs.readFileSync(path.join(dir, SPACE_OWNER_FILE), "utf8")) as Partial<SpaceOwner>;
@@ -17,7 +20,8 @@ function readOwner(dir: string): SpaceOwner | null {
 
 /**
  * Remove the attempt folders a crash left under the worktree root (default: the OS temp folder):
- * `dwm-wt-*` folders whose owner marker names a process of this host that is gone, and, with
+ * `dwm-wt-*` folders, and `dwm-views-*` folders of a run's shared views, whose owner marker names
+ * a process of this host that is gone, and, with
  * `runId`, this run. A folder without a marker, another host's, or a live process's (this one's
  * included) is left alone. Returns the folders removed.
  */
@@ -26,7 +30,7 @@ export function removeDeadAttemptSpaces(root: string | undefined, scope: { runId
   let names: string[];
   try {
     dir = fs.realpathSync(root ?? os.tmpdir());
-    names = fs.readdirSync(dir).filter((n) => n.startsWith("dwm-wt-"));
+    names = fs.readdirSync(dir).filter((n) => SWEPT_PREFIXES.some((p) => n.startsWith(p)));
   } catch {
     return [];
   }

@@ -93,8 +93,16 @@ export async function snapshotRepository(
   repo: string,
   skipRefs: readonly string[] = [],
 ): Promise<RepositorySnapshot> {
-  const [gitDirRel = "", commonRel = "", hooksRel = ""] = (
-    await gitOk(git, repo, ["rev-parse", "--git-dir", "--git-common-dir", "--git-path", "hooks"])
+  // One process for the layout and whether the repository is bare (each git process costs a start).
+  const [gitDirRel = "", commonRel = "", hooksRel = "", isBare = ""] = (
+    await gitOk(git, repo, [
+      "rev-parse",
+      "--git-dir",
+      "--git-common-dir",
+      "--git-path",
+      "hooks",
+      "--is-bare-repository",
+    ])
   )
     .trim()
     .split("\n");
@@ -123,7 +131,7 @@ export async function snapshotRepository(
       if (d !== null) files[`${label}/${name}`] = d;
     }
   }
-  const bare = (await gitOk(git, repo, ["rev-parse", "--is-bare-repository"])).trim() === "true";
+  const bare = isBare === "true";
   const flagged = bare ? [] : flaggedPaths(await gitOk(git, repo, ["ls-files", "-z", "-t", "-v"]));
   return { refs, files, flagged };
 }

@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
-import { digestBytes, readArtifact } from "@dwm/core";
+import { digestBytes, nodeProcessRunner, readArtifact } from "@dwm/core";
 import type { Attempt } from "@dwm/schemas";
 import { git, makeGitRepo, makeTempDir, type TempDir } from "@dwm/test-utils";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { attemptFiles } from "./attempt-files.js";
+import { createGit, type GitPort } from "./internal/git.js";
 import { runAttempt } from "./run-attempt.js";
 import { packet, ports, request, snapshot, worker } from "./test-support/builders.js";
 
@@ -160,6 +161,53 @@ describe("runAttempt with the shell backend", () => {
     expect(fs.readFileSync(path.join(p2.attemptDir, "workers/1-builder/prompt.md"), "utf8")).toBe(
       `${seen}\n`,
     );
+  });
+
+  it("takes the changed files from its one staging (no second diff) and they equal git's diff of base and head", async () => {
+    const inner = createGit(nodeProcessRunner, process.env);
+    const calls: string[][] = [];
+    const counting: GitPort = {
+      run(cwd, args, options) {
+        calls.push([...args]);
+        return inner.run(cwd, args, options);
+      },
+      admin: inner.admin,
+    };
+    const nameStatus = (a: Attempt) =>
+      git(repo.path, "diff", "--name-status", "--no-renames", a.base_commit, a.head_commit ?? "")
+        .split("\n")
+        .map((l) => l.split("\t"))
+        .map(([s, p]) => [p, { A: "added", M: "modified", D: "deleted", T: "type-changed" }[s ?? ""]]);
+    const script =
+      "echo new > src/new.txt; echo changed > src/main.txt; rm docs/guide.md; rm README.md; ln -s src/main.txt README.md";
+    const one = await runAttempt(
+      request(repo.path, packet({ outputs: [] }), {
+        builder: { backend: "shell", shell: true, command: script },
+      }),
+      { ...ports(store), git: counting },
+    );
+    expect(one.changed_files.map((c) => [c.path, c.status])).toEqual(nameStatus(one));
+    expect(one.changed_files.map((c) => c.status).sort()).toEqual([
+      "added",
+      "deleted",
+      "modified",
+      "type-changed",
+    ]);
+    expect(calls.filter((c) => c[0] === "diff" && c.includes("--name-status"))).toEqual([]);
+    // Two workers: the second staging starts from the first's tree, so git is asked for base → head.
+    calls.length = 0;
+    const pk = packet({ outputs: [], workers: [worker("first"), worker("second")] });
+    const two = await runAttempt(
+      request(repo.path, pk, {
+        first: { backend: "shell", shell: true, command: "echo a > src/a.txt; echo b > src/b.txt" },
+        second: { backend: "shell", shell: true, command: "rm src/a.txt; echo m > src/main.txt" },
+      }),
+      ports(store, {}, 2),
+    );
+    expect(two.changed_files.map((c) => [c.path, c.status, c.workers])).toEqual([
+      ["src/b.txt", "added", ["first"]],
+      ["src/main.txt", "modified", ["second"]],
+    ]);
   });
 
   it("a non-zero exit is task-failed, later workers do not run, and checks are skipped", async () => {

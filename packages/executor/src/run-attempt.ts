@@ -66,7 +66,7 @@ import {
   type ViewBase,
 } from "./internal/views.js";
 import { attemptRef, qualifiedRef } from "./refs.js";
-import { compareRepositorySnapshots, type RepositorySnapshot, snapshotRepository } from "./repo-integrity.js";
+import { compareRepositorySnapshots, snapshotRepository } from "./repo-integrity.js";
 import type { SharedViews, ViewLease } from "./shared-views.js";
 import { viewEligibility } from "./view-eligibility.js";
 import { WORKER_IO_DIR } from "./worker-view.js";
@@ -195,12 +195,13 @@ async function runJobs(
   space: AttemptSpace,
   viewBase: ViewBase,
   record: AttemptRecord,
-): Promise<{ tree: string; touchedBy: Attribution }> {
+): Promise<{ tree: string; touchedBy: Attribution; nameStatus: string[] | null }> {
   const { request, prep } = ctx;
   const wt = space.checkout.dir;
   const inView = isViewSpace(space) ? space : null;
   let tree = prep.baseTree;
   const touchedBy: Attribution = new Map();
+  const stagings: string[][] = [];
   for (const job of prep.jobs) {
     const hostIo = jobIoDir(space, job.index);
     const planned = planJob(ctx, job, wt, hostIo);
@@ -248,9 +249,11 @@ async function runJobs(
     const staged =
       inView === null ? await stageWork(ctx.git, space, tree) : await stageOutputs(ctx.git, inView, tree);
     attribute(touchedBy, job.workerId, staged.paths);
+    stagings.push(staged.nameStatus);
     tree = staged.tree;
   }
-  return { tree, touchedBy };
+  // One staging from the base tree is the whole diff base → head: the evidence needs no second diff.
+  return { tree, touchedBy, nameStatus: stagings.length === 1 ? (stagings[0] ?? null) : null };
 }
 
 /** The evidence of the committed work: diff and changed files, declared outputs, enforcement findings. */
@@ -258,13 +261,20 @@ async function collectEvidence(
   ctx: AttemptContext,
   wt: string,
   head: string,
-  touchedBy: Attribution,
+  staged: { touchedBy: Attribution; nameStatus: string[] | null },
   record: AttemptRecord,
 ): Promise<void> {
   const { request, prep } = ctx;
   const range = { base: request.base_commit, head };
   // Both commits are in the repository now: git reads them there, never with the worker's git folder.
-  const changes = await recordChanges(ctx.git, prep.repo, prep.attemptDir, range, touchedBy);
+  const changes = await recordChanges(
+    ctx.git,
+    prep.repo,
+    prep.attemptDir,
+    range,
+    staged.touchedBy,
+    staged.nameStatus,
+  );
   record.diff = changes.diff;
   record.changed = changes.changed;
   const out = collectOutputs(request.packet.outputs, wt, prep.attemptDir);
@@ -370,7 +380,7 @@ async function openInView(
   if (!eligible.eligible) return null;
   const lease = await views.acquire(git, prep.repo, request.base_commit);
   ctx.lease = lease;
-  const space = await openViewSpace(git, lease.checkout, root, eligible.folder, prep.inputs);
+  const space = await openViewSpace(git, lease, root, eligible.folder, prep.inputs);
   if (space === null) {
     record.notes.push(
       `the output folder ${eligible.folder}/ cannot be placed in the shared view (a file of the base commit is in the way): the attempt got a checkout of its own`,
@@ -384,16 +394,39 @@ async function openInView(
 }
 
 /**
+ * Whether no process of the attempt can write the repository, so the snapshots before and after
+ * (8 git processes) are left out: an attempt in the shared view (only with a sandbox that
+ * isolates: openInView) whose every writable bind is inside its own folder. Inside bubblewrap the
+ * host is bound read-only (`--ro-bind / /`); what a worker or check can write is its binds marked
+ * writable (the output folder here; the hand-over folder and agent home, which jobIoDir and
+ * withAgentHome also make under `root`) and the sandbox's private /tmp. `root` is a folder
+ * mkdtemp just made in the worktree root, which prepareAttempt checked is outside the
+ * repository, so no git folder of the repository (refs, config, hooks, index) is in it.
+ * An attempt with a checkout of its own keeps the check: its checkout is writable and the check
+ * is what tells a sandbox that held from one that did not (sandboxed-attempt.test.ts).
+ */
+function outOfReach(space: AttemptSpace): boolean {
+  if (!isViewSpace(space)) return false;
+  const inRoot = (p: string) => {
+    const r = path.relative(space.root, p);
+    return r !== "" && !r.startsWith("..") && !path.isAbsolute(r);
+  };
+  return space.binds.every((b) => !b.writable || inRoot(b.source));
+}
+
+/**
  * In the attempt's own folder: the checkout and inputs, the jobs run in the sandbox, DWM's commit
  * brought into the repository as the attempt's ref, the evidence, the checks; around it all, the
- * repository compared with its snapshot from before (refs, config, hooks, index flags).
+ * repository compared with its snapshot from before (refs, config, hooks, index flags) unless
+ * nothing of the attempt can write it (outOfReach).
  */
 async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRecord): Promise<void> {
   const { request, prep, git } = ctx;
-  const before: RepositorySnapshot = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   const space =
     (await openInView(ctx, root, record)) ??
     (await openSpace(git, prep.repo, request.base_commit, root, prep.inputs, ctx.sandbox.isolates));
+  // Opening a space writes nothing in the repository (its checkout and git folder are under `root`).
+  const before = outOfReach(space) ? null : await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   const viewBase: ViewBase = {
     objectDirs: space.checkout.objectDirs,
     inputsDir: space.inputsDir,
@@ -406,7 +439,8 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     home: ctx.ports.env.HOME,
     programs: pathBinds(buildEnv(ctx.ports.env, BASE_ENV_NAMES).env.PATH),
   };
-  const { tree, touchedBy } = await runJobs(ctx, space, viewBase, record);
+  const staged = await runJobs(ctx, space, viewBase, record);
+  const { tree } = staged;
   if (!isViewSpace(space)) {
     // A view's git folder is read-only to the worker: nothing of it to inspect.
     const soleWorker = prep.jobs.length === 1 ? (prep.jobs[0]?.workerId ?? null) : null;
@@ -423,16 +457,11 @@ async function workInSpace(ctx: AttemptContext, root: string, record: AttemptRec
     message,
     clock: ctx.ports.clock,
   });
-  await importWork(git, prep.repo, space, head, ctx.branch);
+  await importWork(git, prep.repo, space, { base: request.base_commit, head }, ctx.branch);
   record.headCommit = head;
-  await collectEvidence(
-    ctx,
-    isViewSpace(space) ? space.outRoot : space.checkout.dir,
-    head,
-    touchedBy,
-    record,
-  );
+  await collectEvidence(ctx, isViewSpace(space) ? space.outRoot : space.checkout.dir, head, staged, record);
   await checkTheWork(ctx, space, viewBase, head, record);
+  if (before === null) return;
   const after = await snapshotRepository(git, prep.repo, DWM_REF_NAMESPACES);
   record.findings.push(
     ...compareRepositorySnapshots(before, after, {

@@ -104,4 +104,31 @@ describe("createSharedViews", () => {
     views.close();
     expect(fs.existsSync(path.join(root.path, "v"))).toBe(false);
   });
+
+  it("makes DWM's empty git folder once for every attempt to copy (one `git init` per run's views, not per attempt)", async () => {
+    const inner = createGit(nodeProcessRunner, process.env);
+    let inits = 0;
+    const counting: GitPort = {
+      run(cwd, args, options) {
+        if (args[0] === "init" && args.includes("--bare")) inits++;
+        return inner.run(cwd, args, options);
+      },
+      admin: inner.admin,
+    };
+    const views = createSharedViews(path.join(root.path, "v"));
+    const leases = await Promise.all(
+      Array.from({ length: 4 }, () => views.acquire(counting, repo.path, base)),
+    );
+    const made = await Promise.all(leases.map((l) => l.gitTemplate()));
+    expect(new Set(made)).toEqual(new Set([path.join(root.path, "v", ".dwm-git-template")]));
+    expect(inits).toBe(1);
+    const t = made[0] ?? "";
+    expect(fs.readdirSync(t).sort()).toEqual(["HEAD", "config", "objects", "refs"]);
+    expect(git(t, "rev-parse", "--is-bare-repository")).toBe("true");
+    expect(git(t, "for-each-ref")).toBe("");
+    expect(views.bases()).toEqual([base]);
+    for (const l of leases) l.release();
+    views.close();
+    expect(fs.existsSync(path.join(root.path, "v"))).toBe(false);
+  });
 });

@@ -1,11 +1,19 @@
 import fs from "node:fs";
 import path from "node:path";
-import { createCheckout, repositoryObjectDirs, type WorkerCheckout } from "./internal/checkout.js";
+import {
+  createCheckout,
+  emptyGitFolder,
+  repositoryObjectDirs,
+  type WorkerCheckout,
+} from "./internal/checkout.js";
 import type { GitPort } from "./internal/git.js";
+import { SPACE_OWNER_FILE, spaceOwner } from "./internal/space-owner.js";
 
 /** One shared view in use by one attempt: give it back with `release` once the attempt is done with it. */
 export interface ViewLease {
   checkout: WorkerCheckout;
+  /** An empty git folder (`git init --bare`) an attempt copies as DWM's own: made on first call, once per run's views. */
+  gitTemplate(): Promise<string>;
   release(): void;
 }
 
@@ -61,13 +69,25 @@ async function buildView(git: GitPort, repo: string, base: string, root: string)
   }
 }
 
+/** Make the views' folder, with its owner marker when the run is named (once: the marker is never rewritten). */
+function makeRoot(root: string, runId: string | undefined): void {
+  if (fs.existsSync(root)) return;
+  fs.mkdirSync(root, { recursive: true });
+  // The same marker as an attempt folder's: a crash's leftover views go with removeDeadAttemptSpaces.
+  if (runId !== undefined)
+    fs.writeFileSync(path.join(root, SPACE_OWNER_FILE), JSON.stringify(spaceOwner(runId)));
+}
+
 /**
  * Shared views under `root` (a folder of their own, outside the repository and every run store,
- * made if missing). The dispatcher makes one per run and closes it at run end.
+ * made if missing, named `dwm-views-…` by the dispatcher). With `runId` the folder carries the
+ * owner marker of attempt folders (run, pid, host), so a crash's leftover is swept like theirs.
+ * The dispatcher makes one per run and closes it at run end.
  */
-export function createSharedViews(root: string): SharedViews {
+export function createSharedViews(root: string, options: { runId?: string } = {}): SharedViews {
   const entries = new Map<string, Entry>();
   let closed = false;
+  let template: Promise<string> | null = null;
   const drop = (base: string, e: Entry) => {
     if (e.holders > 0 || !e.retired) return;
     entries.delete(base);
@@ -79,7 +99,7 @@ export function createSharedViews(root: string): SharedViews {
     async acquire(git, repo, base) {
       if (!OID.test(base)) throw new Error(`shared view: ${base} is not a commit id`);
       if (closed) throw new Error("shared views are closed");
-      fs.mkdirSync(root, { recursive: true });
+      makeRoot(root, options.runId);
       let e = entries.get(base);
       if (e === undefined) {
         // A newer base: the views of older ones go once their last attempt is done.
@@ -106,6 +126,14 @@ export function createSharedViews(root: string): SharedViews {
       let released = false;
       return {
         checkout,
+        gitTemplate() {
+          // Beside the views (not a commit id, so never taken for one), gone with their folder.
+          template ??= emptyGitFolder(git, path.join(root, ".dwm-git-template")).catch((err) => {
+            template = null;
+            throw err;
+          });
+          return template;
+        },
         release() {
           if (released) return;
           released = true;

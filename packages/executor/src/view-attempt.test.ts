@@ -283,6 +283,56 @@ describe.runIf(probe.ok)("a hostile worker in the shared view", () => {
     expect(fs.readdirSync(viewRoot).filter((n) => n.startsWith(".build-"))).toEqual([]);
   });
 
+  it("cannot change the repository's refs, config or hooks (why a view attempt needs no repository snapshot)", async () => {
+    const refs = () => git(repo.path, "for-each-ref", "--format=%(refname) %(objectname)");
+    const config = () => fs.readFileSync(path.join(repo.path, ".git", "config"), "utf8");
+    const before = {
+      refs: refs(),
+      config: config(),
+      hooks: fs.readdirSync(path.join(repo.path, ".git", "hooks")),
+    };
+    const r = repo.path;
+    const a = await run(
+      item(
+        hostile([
+          `git -C ${r} update-ref refs/heads/forged HEAD`,
+          `git -C ${r} config core.hooksPath /x`,
+          `echo x > ${r}/.git/hooks/post-merge && test -s ${r}/.git/hooks/post-merge && test -d ${r}/.git/refs/heads && echo x > ${r}/.git/refs/heads/main`,
+        ]),
+      ),
+      1,
+      { views },
+    );
+    expect(a.outcome).toBe("ok");
+    expect(a.notes.some((n) => n.includes("shared read-only view"))).toBe(true);
+    for (const i of [0, 1, 2]) expect(rc(a, i)).not.toBe("0");
+    expect(a.findings.filter((f) => f.code === "repository-changed")).toEqual([]);
+    const own = `refs/dwm/${a.run_id}/attempts/${ITEM}/1 ${a.head_commit}`;
+    expect(refs().split("\n").sort()).toEqual([...before.refs.split("\n"), own].sort());
+    expect({ config: config(), hooks: fs.readdirSync(path.join(repo.path, ".git", "hooks")) }).toEqual({
+      config: before.config,
+      hooks: before.hooks,
+    });
+  });
+
+  it("without a sandbox, keeps its checkout and the repository check: a forged ref is a repository-changed finding", async () => {
+    const a = await run(
+      item(
+        `mkdir -p "$DWM_PACKET_ID" && printf '{}\\n' > "$DWM_PACKET_ID/out.json" && git -C ${repo.path} update-ref refs/heads/forged HEAD`,
+      ),
+      1,
+      { views, sandbox: noSandbox },
+    );
+    expect(a.findings.filter((f) => f.code === "repository-changed")).toEqual([
+      {
+        code: "repository-changed",
+        message: "the attempt changed 1 ref(s) of the repository besides its own branch: refs/heads/forged",
+        worker_id: null,
+        paths: ["refs/heads/forged"],
+      },
+    ]);
+  });
+
   it("keeps a checkout of its own without a sandbox (nothing could hold the view read-only)", async () => {
     const a = await run(
       item(`mkdir -p "$DWM_PACKET_ID" && printf '{}\\n' > "$DWM_PACKET_ID/out.json" && echo x > README.md`),

@@ -144,7 +144,10 @@ export async function openRun(
 function runViews(worktreeRoot: string | undefined, runId: string): SharedViews {
   // Made on first use: a worktree root that is not usable is refused by the attempt (ERR_EXEC_WORKTREE_ROOT).
   const root = path.resolve(worktreeRoot ?? os.tmpdir());
-  return createSharedViews(path.join(root, `dwm-views-${runId}-${randomBytes(4).toString("hex")}`));
+  // Its owner marker lets the next runner of this run sweep what a crash left (run/recovery.ts).
+  return createSharedViews(path.join(root, `dwm-views-${runId}-${randomBytes(4).toString("hex")}`), {
+    runId,
+  });
 }
 
 /** The branch HEAD names in `repo` (without refs/heads/), or null on a detached HEAD. */

@@ -125,7 +125,8 @@ export function inFlightAttempts(ctx: RunContext): InFlightAttempt[] {
 function removeCrashLeftovers(ctx: RunContext): void {
   // Temp files of atomic writes and stale ref locks were removed (and journaled as
   // store.recovered) when this runner opened the journal: runtime's removeLeftovers. The attempt
-  // folders (checkouts, prompts) a dead runner of this run left under the worktree root go here.
+  // folders (checkouts, prompts) and shared views (`dwm-views-*`) a dead runner of this run left
+  // under the worktree root go here.
   const { setup, log } = ctx;
   const removed = removeDeadAttemptSpaces(setup.ports.worktreeRoot, { runId: setup.runId });
   if (removed.length > 0) log.note(`removed attempt folders a crash left: ${removed.join(", ")}`);

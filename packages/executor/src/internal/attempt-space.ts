@@ -4,7 +4,7 @@ import { type Clock, gitDate, resolveInside } from "@dwm/core";
 import { checkoutFlagFindings, type RepositoryFinding } from "../repo-integrity.js";
 import {
   createCheckout,
-  fetchIntoRepository,
+  importIntoRepository,
   readWorkerHead,
   trustedGitEnv,
   type WorkerCheckout,
@@ -75,9 +75,17 @@ export function jobIoDir(space: AttemptSpace, index: number): string {
   return dir;
 }
 
+/** What staging found: the tree, the paths changed since the tree before, and their `--name-status -z` fields. */
+export interface Staged {
+  tree: string;
+  paths: string[];
+  /** `git diff-tree -r -z --no-renames --name-status` of the tree before and `tree`, split on NUL. */
+  nameStatus: string[];
+}
+
 /**
  * Stage `pathspec` of the work tree `cwd` with DWM's git environment `env` (its own git folder
- * and index); returns the tree and the paths changed since `prevTree`.
+ * and index); returns the tree and the paths changed since `prevTree`, with their status.
  */
 export async function stagePaths(
   git: GitPort,
@@ -85,18 +93,24 @@ export async function stagePaths(
   env: Record<string, string>,
   pathspec: readonly string[],
   prevTree: string,
-): Promise<{ tree: string; paths: string[] }> {
+): Promise<Staged> {
   const opts = { env };
   await gitOk(git, cwd, ["add", "-A", "--", ...pathspec], opts);
   const tree = (await gitOk(git, cwd, ["write-tree"], opts)).trim();
-  if (tree === prevTree) return { tree, paths: [] };
+  if (tree === prevTree) return { tree, paths: [], nameStatus: [] };
   const out = await gitOk(
     git,
     cwd,
-    ["diff-tree", "-r", "-z", "--no-renames", "--name-only", prevTree, tree],
+    ["diff-tree", "-r", "-z", "--no-renames", "--name-status", prevTree, tree],
     opts,
   );
-  return { tree, paths: out.split("\0").filter((s) => s !== "") };
+  const nameStatus = out.split("\0");
+  const paths: string[] = [];
+  for (let i = 0; i + 1 < nameStatus.length; i += 2) {
+    const p = nameStatus[i + 1] ?? "";
+    if (p !== "") paths.push(p);
+  }
+  return { tree, paths, nameStatus };
 }
 
 /**
@@ -104,11 +118,7 @@ export async function stagePaths(
  * worker's git config, hooks and index flags have no say. Returns the tree and the paths
  * changed since `prevTree`.
  */
-export function stageWork(
-  git: GitPort,
-  space: AttemptSpace,
-  prevTree: string,
-): Promise<{ tree: string; paths: string[] }> {
+export function stageWork(git: GitPort, space: AttemptSpace, prevTree: string): Promise<Staged> {
   return stagePaths(git, space.checkout.dir, space.gitEnv, [".", EXCLUDE_INPUTS], prevTree);
 }
 
@@ -158,15 +168,15 @@ export async function commitWork(
   return out.trim();
 }
 
-/** The attempt's ref (`refs/dwm/…`) in the repository at `head`, by a checked fetch from DWM's git folder. */
+/** The attempt's ref (`refs/dwm/…`) in the repository at `head` (on `base`), its objects checked on the way in (importIntoRepository). */
 export async function importWork(
   git: GitPort,
   repo: string,
   space: AttemptSpace,
-  head: string,
+  range: { base: string; head: string },
   ref: string,
 ): Promise<void> {
-  await fetchIntoRepository(git, repo, space.gitDir, head, ref);
+  await importIntoRepository(git, repo, space.gitDir, { base: range.base, commit: range.head }, ref);
 }
 
 /**

@@ -42,6 +42,8 @@ export function changedFiles(nameStatus: readonly string[], touchedBy: Attributi
 /**
  * `diff.patch` (full binary patch base → head, inputs excluded) and the changed files. Nothing
  * committed on top of the base (a no-op or read-only attempt): an empty diff, and git is not asked.
+ * `nameStatus`: the `--name-status -z` fields of base → head already known (DWM staged the head's
+ * tree in one step from the base's: the same diff), so git is not asked for them again.
  */
 export async function recordChanges(
   git: GitPort,
@@ -49,6 +51,7 @@ export async function recordChanges(
   attemptDir: string,
   range: { base: string; head: string },
   touchedBy: Attribution,
+  nameStatus: readonly string[] | null = null,
 ): Promise<{ diff: string; changed: ChangedFile[] }> {
   const diff = "diff.patch";
   if (range.head === range.base) {
@@ -72,6 +75,7 @@ export async function recordChanges(
     ],
     { stdoutFile: path.join(attemptDir, diff) },
   );
+  if (nameStatus !== null) return { diff, changed: changedFiles(nameStatus, touchedBy) };
   const ns = await gitOk(git, wt, [
     "diff",
     "--name-status",

@@ -111,10 +111,15 @@ export async function trustedGitEnv(
   git: GitPort,
   checkout: WorkerCheckout,
   privateGitDir: string,
-  options: { workerObjects?: boolean } = {},
+  options: { workerObjects?: boolean; template?: string } = {},
 ): Promise<Record<string, string>> {
-  fs.mkdirSync(privateGitDir, { recursive: true });
-  await gitOk(git, privateGitDir, ["init", "--quiet", "--bare", "--template=", "."]);
+  if (options.template !== undefined) {
+    // A copy of an empty git folder DWM made the same way (emptyGitFolder): no `git init` per attempt.
+    fs.cpSync(options.template, privateGitDir, { recursive: true, errorOnExist: true, force: false });
+  } else {
+    fs.mkdirSync(privateGitDir, { recursive: true });
+    await gitOk(git, privateGitDir, ["init", "--quiet", "--bare", "--template=", "."]);
+  }
   const info = path.join(privateGitDir, "objects", "info");
   fs.mkdirSync(info, { recursive: true });
   // The worker's objects only on request (to read its commits): an object file planted there
@@ -130,6 +135,28 @@ export async function trustedGitEnv(
     GIT_WORK_TREE: checkout.dir,
     GIT_INDEX_FILE: path.join(privateGitDir, "index"),
   };
+}
+
+/**
+ * An empty git folder made as trustedGitEnv makes one (`git init --bare`, no template) at `dir`,
+ * under a temporary name renamed into place, to be copied for each attempt (`template`).
+ * Returns `dir`; one made there already is used as it is.
+ */
+export async function emptyGitFolder(git: GitPort, dir: string): Promise<string> {
+  if (fs.existsSync(path.join(dir, "HEAD"))) return dir;
+  const tmp = fs.mkdtempSync(`${dir}.tmp-`);
+  try {
+    await gitOk(git, tmp, ["init", "--quiet", "--bare", "--template=", "."]);
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
 }
 
 /**
@@ -158,4 +185,41 @@ export async function fetchIntoRepository(
     privateGitDir,
     `+refs/dwm/result:${qualifiedRef(ref)}`,
   ]);
+}
+
+// Below this many objects git keeps what it imports loose, at or above it a pack (fetch.unpackLimit's default).
+const UNPACK_LIMIT = 100;
+
+/**
+ * Bring `commit` (made in `privateGitDir` on `base`, which the repository has) into the repository
+ * as `ref` with the checks fetchIntoRepository's fetch makes, in three git commands instead of a
+ * fetch's chain (fetch, upload-pack, pack-objects, unpack-objects, the connectivity rev-list)
+ * and the ref it needs in DWM's git folder: `pack-objects` packs every object reachable from
+ * `commit` and not from `base` (objects the alternates hold included: the pack is complete down
+ * to `base`), and the repository reads it with `unpack-objects --strict` (`index-pack --strict`
+ * for a large pack, as fetch does), which checks every object (fsck: no `.git` or `..` tree
+ * entries, no malformed object, whatever the repository's `fsck.*` settings) and that each object
+ * it links to is there before writing any; only then is the ref set. The repository's own
+ * configuration has no say in the check (fetch.fsck.* would).
+ */
+export async function importIntoRepository(
+  git: GitPort,
+  repo: string,
+  privateGitDir: string,
+  range: { base: string; commit: string },
+  ref: string,
+): Promise<void> {
+  if (range.commit !== range.base) {
+    const packFile = path.join(privateGitDir, "import.pack");
+    await gitOk(git, privateGitDir, ["pack-objects", "--revs", "--stdout", "-q"], {
+      stdin: `${range.commit}\n^${range.base}\n`,
+      stdoutFile: packFile,
+    });
+    const pack = fs.readFileSync(packFile);
+    const count = pack.length >= 12 ? pack.readUInt32BE(8) : 0;
+    const read =
+      count < UNPACK_LIMIT ? ["unpack-objects", "-q", "--strict"] : ["index-pack", "--stdin", "--strict"];
+    await gitOk(git, repo, read, { stdin: pack });
+  }
+  await gitOk(git, repo, ["update-ref", qualifiedRef(ref), range.commit]);
 }

@@ -14,8 +14,8 @@ export interface GitRunOptions {
   env?: Record<string, string>;
   /** Write stdout to this file instead of returning it (large diffs). */
   stdoutFile?: string;
-  /** Text written to git's stdin (`--stdin` lists). */
-  stdin?: string;
+  /** Text written to git's stdin (`--stdin` lists), or bytes (a pack). */
+  stdin?: string | Uint8Array;
 }
 
 /**

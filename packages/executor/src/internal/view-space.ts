@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { SandboxBind } from "@dwm/core";
 import type { AttemptFinding } from "@dwm/schemas";
-import { type AttemptSpace, stagePaths, writeInputs } from "./attempt-space.js";
+import { type AttemptSpace, type Staged, stagePaths, writeInputs } from "./attempt-space.js";
 import { trustedGitEnv, type WorkerCheckout } from "./checkout.js";
 import { type GitPort, gitOk } from "./git.js";
 import { INPUTS_DIR } from "./inputs.js";
@@ -111,11 +111,12 @@ export interface ViewSpace extends AttemptSpace {
  */
 export async function openViewSpace(
   git: GitPort,
-  view: WorkerCheckout,
+  lease: { checkout: WorkerCheckout; gitTemplate?: () => Promise<string> },
   root: string,
   folder: string,
   inputs: readonly { artifact: string; content: Buffer }[],
 ): Promise<ViewSpace | null> {
+  const view = lease.checkout;
   const inputsDir = writeInputs(root, inputs);
   const outRoot = path.join(root, "out");
   const outDir = path.join(outRoot, folder);
@@ -126,7 +127,8 @@ export async function openViewSpace(
   const binds = skeletonBinds(view.dir, checkout.dir, privates);
   if (binds === null) return null;
   const gitDir = path.join(root, "dwm.git");
-  const env = await trustedGitEnv(git, { dir: outRoot, objectDirs: view.objectDirs }, gitDir);
+  const template = lease.gitTemplate === undefined ? {} : { template: await lease.gitTemplate() };
+  const env = await trustedGitEnv(git, { dir: outRoot, objectDirs: view.objectDirs }, gitDir, template);
   // DWM's index starts as the view's (DWM wrote it; the worker sees it read-only): the base tree
   // without a `read-tree` of the whole repository per attempt. Only the folder is staged from it.
   fs.copyFileSync(path.join(view.dir, ".git", "index"), env.GIT_INDEX_FILE as string);
@@ -199,10 +201,6 @@ export function screenOutputs(space: ViewSpace, workerId: string | null, cap: nu
 }
 
 /** Stage the output folder with DWM's git folder and index (as stageWork does for a checkout); returns the tree and the paths changed since `prevTree`. */
-export function stageOutputs(
-  git: GitPort,
-  space: ViewSpace,
-  prevTree: string,
-): Promise<{ tree: string; paths: string[] }> {
+export function stageOutputs(git: GitPort, space: ViewSpace, prevTree: string): Promise<Staged> {
   return stagePaths(git, space.outRoot, space.gitEnv, [space.folder], prevTree);
 }
