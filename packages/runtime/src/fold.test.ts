@@ -6,29 +6,12 @@ import { describe, expect, it } from "vitest";
 import type { EventDraft } from "./events.js";
 import { applyEvent, foldJournal, initialState } from "./fold.js";
 import { chainEvents } from "./test-support/chain.js";
+import { D, packetEntries, testRun } from "./test-support/runs.js";
 
-const D = (n: number) => `sha256:${n.toString(16).padStart(64, "0")}` as Digest;
-
-const run: Run = {
-  kind: "run",
-  schema_version: "1",
-  run_id: "demo-0123456789ab",
-  plan_id: "demo",
-  plan_schema_version: "0.6",
-  plan_digest: D(1),
-  scorecard_digest: D(2),
-  compiler_version: "0.1.0",
-  revision: 1,
-  base_commit: null,
-  packets: ["a", "b", "c", "hg"].map((id, i) => ({
-    packet_id: id,
-    digest: D(10 + i),
-    prompt_digest: D(20 + i),
-    depends_on: [],
-  })),
+const run: Run = testRun({
+  packets: packetEntries(["a", "b", "c", "hg"]),
   gates: [{ gate_id: "g", digest: D(30) }],
-  handoffs: [],
-};
+});
 
 /** Chain drafts into events (what Journal.append does, without the disk). */
 const chain = (drafts: EventDraft[], start: JournalEvent[] = []) => chainEvents(run, drafts, start);
